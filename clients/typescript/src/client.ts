@@ -1,0 +1,366 @@
+/**
+ * The TypeScript SDK: a typed, promise-based wrapper over the generated gRPC stubs. It fills in
+ * resource names from short ids, converts friendly types ("int64", seconds) to wire types, sets a
+ * deadline on every call, retries idempotent calls when the server is briefly unavailable, and
+ * turns failures into {@link SluiceClientError}s with the server's reason and field violations.
+ */
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  type Client,
+  type ClientUnaryCall,
+  credentials,
+  Metadata,
+  type ServiceError,
+} from "@grpc/grpc-js";
+import { Duration } from "../../../src/gen/google/protobuf/duration.pb.js";
+import { HealthCheckResponse_ServingStatus, HealthClient } from "../../../src/gen/grpc/health/v1/health.pb.js";
+import {
+  type ApplyEntityResponse,
+  type ApplyFeatureServiceResponse,
+  type ApplyFeatureViewResponse,
+  type Entity,
+  type FeatureService,
+  type FeatureView,
+  type Project,
+  RegistryServiceClient,
+} from "../../../src/gen/sluice/v1/registry.pb.js";
+import { type ResolvedFeature, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
+import { toClientError } from "./errors.js";
+
+/** Feature and join key types by their short names; a wire enum number is accepted too. */
+export type FeatureType =
+  | "int32"
+  | "int64"
+  | "float"
+  | "double"
+  | "bool"
+  | "string"
+  | "bytes"
+  | "timestamp"
+  | "int64_list"
+  | "float_list"
+  | "double_list"
+  | "string_list";
+
+/** How to reach a server. */
+export interface SluiceClientOptions {
+  /** "host:port". */
+  address: string;
+  /** Use TLS (with the system roots, or the given credentials). Default: plaintext. */
+  tls?: boolean | ChannelCredentials;
+  /** Sent as `authorization: Bearer <apiKey>` on every call. */
+  apiKey?: string;
+  /** Deadline of each call, in milliseconds. Default 30 s. */
+  deadlineMs?: number;
+  /** Project used when a call does not name one. Default "default". */
+  project?: string;
+}
+
+/** Documentation fields of every definition. */
+export interface DocumentationInput {
+  description?: string;
+  owner?: string;
+  tags?: Record<string, string>;
+}
+
+/** An entity to apply. */
+export interface EntityInput extends DocumentationInput {
+  project?: string;
+  name: string;
+  joinKeys: Array<{ name: string; type: FeatureType | ValueType }>;
+  validateOnly?: boolean;
+}
+
+/** A feature view to apply. */
+export interface FeatureViewInput extends DocumentationInput {
+  project?: string;
+  name: string;
+  entity: string;
+  features: Array<{ name: string; type: FeatureType | ValueType; description?: string; tags?: Record<string, string> }>;
+  /** Values older than this are stale; 0 or unset means never. */
+  ttlSeconds?: number;
+  validateOnly?: boolean;
+}
+
+/** A feature service to apply. */
+export interface FeatureServiceInput extends DocumentationInput {
+  project?: string;
+  name: string;
+  /** "view:feature" or "view@3:feature". */
+  features: string[];
+  validateOnly?: boolean;
+}
+
+/** Paging options of list calls. */
+export interface ListOptions {
+  project?: string;
+  pageSize?: number;
+}
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+/** Registry calls are idempotent, so the channel retries them on UNAVAILABLE (see grpc service config). */
+const SERVICE_CONFIG = {
+  methodConfig: [
+    {
+      name: [{ service: "sluice.v1.RegistryService" }],
+      retryPolicy: {
+        maxAttempts: 4,
+        initialBackoff: "0.1s",
+        maxBackoff: "2s",
+        backoffMultiplier: 2,
+        retryableStatusCodes: ["UNAVAILABLE"],
+      },
+    },
+  ],
+};
+
+/** A connection to one Sluice server. */
+export class SluiceClient {
+  /** The generated registry stub, for calls the wrapper does not cover. */
+  readonly registry: RegistryServiceClient;
+  private readonly health: HealthClient;
+  private readonly deadlineMs: number;
+  private readonly project: string;
+  private readonly apiKey?: string;
+
+  constructor(options: SluiceClientOptions) {
+    const channelCredentials = options.tls === true ? credentials.createSsl() : options.tls ? options.tls : credentials.createInsecure();
+    const channelOptions = {
+      "grpc.service_config": JSON.stringify(SERVICE_CONFIG),
+      "grpc.max_receive_message_length": 64 * 1024 * 1024,
+      "grpc.max_send_message_length": 64 * 1024 * 1024,
+    };
+    this.registry = new RegistryServiceClient(options.address, channelCredentials, channelOptions);
+    // Share the registry stub's channel rather than opening a second connection.
+    this.health = new HealthClient(options.address, channelCredentials, {
+      ...channelOptions,
+      channelOverride: this.registry.getChannel(),
+    });
+    this.deadlineMs = options.deadlineMs ?? 30_000;
+    this.project = options.project ?? "default";
+    this.apiKey = options.apiKey;
+  }
+
+  /** Connects and waits until the server reports SERVING (or the deadline passes). */
+  static async connect(options: SluiceClientOptions, waitMs = 10_000): Promise<SluiceClient> {
+    const client = new SluiceClient(options);
+    await new Promise<void>((resolve, reject) =>
+      client.registry.waitForReady(Date.now() + waitMs, (error) => (error ? reject(error) : resolve())),
+    );
+    return client;
+  }
+
+  /** Whether the server (or one service) reports SERVING. */
+  async isServing(service = ""): Promise<boolean> {
+    const response = await this.call(this.health, this.health.check, { service });
+    return response.status === HealthCheckResponse_ServingStatus.SERVING;
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.registry.close();
+  }
+
+  // ---- projects ----
+
+  async createProject(name: string, description = ""): Promise<Project> {
+    const response = await this.call(this.registry, this.registry.createProject, {
+      project: { name: `projects/${name}`, description, createTime: undefined },
+    });
+    return required(response.project);
+  }
+
+  async getProject(name: string): Promise<Project> {
+    return required((await this.call(this.registry, this.registry.getProject, { name: `projects/${name}` })).project);
+  }
+
+  // ---- entities ----
+
+  async applyEntity(input: EntityInput): Promise<ApplyEntityResponse> {
+    return this.call(this.registry, this.registry.applyEntity, {
+      entity: {
+        name: this.name(input.project, "entities", input.name),
+        joinKeys: input.joinKeys.map((k) => ({ name: k.name, type: toValueType(k.type) })),
+        description: input.description ?? "",
+        owner: input.owner ?? "",
+        tags: input.tags ?? {},
+        createTime: undefined,
+        updateTime: undefined,
+      },
+      validateOnly: input.validateOnly ?? false,
+    });
+  }
+
+  async getEntity(name: string, project?: string): Promise<Entity> {
+    return required((await this.call(this.registry, this.registry.getEntity, { name: this.name(project, "entities", name) })).entity);
+  }
+
+  // ---- feature views ----
+
+  /** Applies a feature view; the response says CREATED, UNCHANGED or NEW_VERSION (and how compatible). */
+  async applyFeatureView(input: FeatureViewInput): Promise<ApplyFeatureViewResponse> {
+    return this.call(this.registry, this.registry.applyFeatureView, {
+      featureView: {
+        name: this.name(input.project, "featureViews", input.name),
+        version: 0,
+        entity: input.entity,
+        features: input.features.map((f) => ({
+          name: f.name,
+          type: toValueType(f.type),
+          description: f.description ?? "",
+          tags: f.tags ?? {},
+        })),
+        ttl: input.ttlSeconds ? secondsToDuration(input.ttlSeconds) : undefined,
+        description: input.description ?? "",
+        owner: input.owner ?? "",
+        tags: input.tags ?? {},
+        state: 0,
+        compatibility: 0,
+        changes: [],
+        createTime: undefined,
+        deprecateTime: undefined,
+      },
+      validateOnly: input.validateOnly ?? false,
+    });
+  }
+
+  /** The latest version of a feature view, or an exact one. */
+  async getFeatureView(name: string, options: { version?: number; project?: string } = {}): Promise<FeatureView> {
+    const response = await this.call(this.registry, this.registry.getFeatureView, {
+      name: this.name(options.project, "featureViews", name, options.version),
+    });
+    return required(response.featureView);
+  }
+
+  /** Every feature view of a project (latest versions), page by page. */
+  async *listFeatureViews(options: ListOptions & { showDeprecated?: boolean } = {}): AsyncGenerator<FeatureView> {
+    const parent = `projects/${options.project ?? this.project}`;
+    yield* this.paginate(async (pageToken) => {
+      const response = await this.call(this.registry, this.registry.listFeatureViews, {
+        parent,
+        pageSize: options.pageSize ?? 0,
+        pageToken,
+        showDeprecated: options.showDeprecated ?? false,
+      });
+      return [response.featureViews, response.nextPageToken];
+    });
+  }
+
+  /** Every version of a feature view, newest first. */
+  async *listFeatureViewVersions(name: string, options: ListOptions = {}): AsyncGenerator<FeatureView> {
+    const parent = this.name(options.project, "featureViews", name);
+    yield* this.paginate(async (pageToken) => {
+      const response = await this.call(this.registry, this.registry.listFeatureViewVersions, {
+        parent,
+        pageSize: options.pageSize ?? 0,
+        pageToken,
+      });
+      return [response.featureViews, response.nextPageToken];
+    });
+  }
+
+  /** Deprecates a feature view (soft delete). */
+  async deleteFeatureView(name: string, project?: string): Promise<FeatureView> {
+    const response = await this.call(this.registry, this.registry.deleteFeatureView, { name: this.name(project, "featureViews", name) });
+    return required(response.featureView);
+  }
+
+  // ---- feature services ----
+
+  async applyFeatureService(input: FeatureServiceInput): Promise<ApplyFeatureServiceResponse> {
+    return this.call(this.registry, this.registry.applyFeatureService, {
+      featureService: {
+        name: this.name(input.project, "featureServices", input.name),
+        version: 0,
+        features: input.features,
+        description: input.description ?? "",
+        owner: input.owner ?? "",
+        tags: input.tags ?? {},
+        compatibility: 0,
+        changes: [],
+        createTime: undefined,
+      },
+      validateOnly: input.validateOnly ?? false,
+    });
+  }
+
+  async getFeatureService(name: string, options: { version?: number; project?: string } = {}): Promise<FeatureService> {
+    const response = await this.call(this.registry, this.registry.getFeatureService, {
+      name: this.name(options.project, "featureServices", name, options.version),
+    });
+    return required(response.featureService);
+  }
+
+  /** Resolves feature refs, or a feature service ("name" or "name@2"), to concrete view versions. */
+  async resolveFeatures(selection: { features?: string[]; featureService?: string; project?: string }): Promise<ResolvedFeature[]> {
+    const response = await this.call(this.registry, this.registry.resolveFeatures, {
+      project: `projects/${selection.project ?? this.project}`,
+      features: selection.features ?? [],
+      featureService: selection.featureService ?? "",
+    });
+    return response.features;
+  }
+
+  // ---- plumbing ----
+
+  /** Calls a unary method of a generated stub with this client's deadline and credentials. */
+  call<Req, Res>(stub: Client, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    const metadata = new Metadata();
+    if (this.apiKey) metadata.set("authorization", `Bearer ${this.apiKey}`);
+    return new Promise<Res>((resolve, reject) => {
+      method.call(stub, request, metadata, { deadline: Date.now() + this.deadlineMs }, (error, response) =>
+        error ? reject(toClientError(error)) : resolve(response),
+      );
+    });
+  }
+
+  private async *paginate<T>(fetchPage: (pageToken: string) => Promise<[T[], string]>): AsyncGenerator<T> {
+    let pageToken = "";
+    do {
+      const [items, next] = await fetchPage(pageToken);
+      yield* items;
+      pageToken = next;
+    } while (pageToken !== "");
+  }
+
+  private name(project: string | undefined, collection: string, id: string, version?: number): string {
+    const base = `projects/${project ?? this.project}/${collection}/${id}`;
+    return version === undefined ? base : `${base}/versions/${version}`;
+  }
+}
+
+const VALUE_TYPES: Record<FeatureType, ValueType> = {
+  int32: ValueType.VALUE_TYPE_INT32,
+  int64: ValueType.VALUE_TYPE_INT64,
+  float: ValueType.VALUE_TYPE_FLOAT,
+  double: ValueType.VALUE_TYPE_DOUBLE,
+  bool: ValueType.VALUE_TYPE_BOOL,
+  string: ValueType.VALUE_TYPE_STRING,
+  bytes: ValueType.VALUE_TYPE_BYTES,
+  timestamp: ValueType.VALUE_TYPE_TIMESTAMP,
+  int64_list: ValueType.VALUE_TYPE_INT64_LIST,
+  float_list: ValueType.VALUE_TYPE_FLOAT_LIST,
+  double_list: ValueType.VALUE_TYPE_DOUBLE_LIST,
+  string_list: ValueType.VALUE_TYPE_STRING_LIST,
+};
+
+function toValueType(type: FeatureType | ValueType): ValueType {
+  return typeof type === "number" ? type : VALUE_TYPES[type];
+}
+
+function secondsToDuration(seconds: number): Duration {
+  const whole = Math.trunc(seconds);
+  return Duration.fromPartial({ seconds: BigInt(whole), nanos: Math.round((seconds - whole) * 1e9) });
+}
+
+function required<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error("the server sent an incomplete response");
+  return value;
+}

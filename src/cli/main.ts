@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+/**
+ * The `sluice` command: `sluice serve` runs the server, `sluice demo` runs the guided demo
+ * against a fresh server of its own.
+ */
+import { Command, Option } from "commander";
+import { ConfigError, loadConfig } from "../config/config.js";
+import { createLogger } from "../logging/logger.js";
+import { startServer } from "../server/sluice-server.js";
+import { VERSION } from "../version.js";
+import { runDemo } from "./demo.js";
+
+interface ServeOptions {
+  config?: string;
+  listen?: string;
+  dataDir?: string;
+  logLevel?: string;
+  reflection?: boolean;
+  set: string[];
+  checkConfig?: boolean;
+}
+
+const program = new Command("sluice").version(VERSION).description("Sluice: a feature store and model server in one gRPC service.");
+
+program
+  .command("serve")
+  .description("run the gRPC server")
+  .option("-c, --config <file>", "YAML or JSON config file (or set SLUICE_CONFIG)")
+  .option("-l, --listen <host:port>", "address to listen on (default 127.0.0.1:50051)")
+  .option("-d, --data-dir <dir>", "directory of the embedded stores (default ./.sluice-data)")
+  .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]))
+  .option("--no-reflection", "do not serve gRPC server reflection")
+  .option("--set <key=value>", "set any config key, e.g. --set grpc.shutdownGraceMs=5000 (repeatable)", collect, [])
+  .option("--check-config", "validate the configuration, print it, and exit")
+  .action(async (options: ServeOptions, command: Command) => {
+    const flags: Record<string, string | boolean> = {};
+    for (const assignment of options.set) {
+      const eq = assignment.indexOf("=");
+      if (eq <= 0) throw new ConfigError(`--set expects key=value, got "${assignment}"`);
+      flags[assignment.slice(0, eq)] = assignment.slice(eq + 1);
+    }
+    if (options.listen !== undefined) flags.listen = options.listen;
+    if (options.dataDir !== undefined) flags.dataDir = options.dataDir;
+    if (options.logLevel !== undefined) flags.logLevel = options.logLevel;
+    if (command.getOptionValueSource("reflection") === "cli") flags.reflection = false;
+    const config = loadConfig({ file: options.config, env: process.env, flags });
+    if (options.checkConfig) {
+      process.stdout.write(`${JSON.stringify(config, null, 2)}\nconfiguration is valid\n`);
+      return;
+    }
+    const logger = createLogger(config.logLevel);
+    const server = await startServer(config, logger);
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      process.once(signal, () => {
+        logger.info({ signal }, "signal received");
+        server.shutdown().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            logger.error({ err: error }, "shutdown failed");
+            process.exit(1);
+          },
+        );
+      });
+    }
+  });
+
+program
+  .command("demo")
+  .description("start a throwaway server and walk through what Sluice does")
+  .option("-d, --data-dir <dir>", "keep the demo's data here instead of a temporary directory")
+  .action(async (options: { dataDir?: string }) => {
+    await runDemo({ dataDir: options.dataDir, out: process.stdout });
+  });
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+program.parseAsync().catch((error: unknown) => {
+  process.stderr.write(`sluice: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(error instanceof ConfigError ? 2 : 1);
+});

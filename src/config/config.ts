@@ -1,0 +1,189 @@
+/**
+ * Server configuration: defaults, then a YAML/JSON file, then SLUICE_* environment variables,
+ * then command-line flags; each layer overrides the one before. The result is validated once at
+ * start; a bad or unknown key stops the server with a message naming the key and where it came from.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+const MIB = 1024 * 1024;
+
+const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, "must be HOST:PORT, e.g. 127.0.0.1:50051 or [::]:50051")
+  .refine((value) => Number(value.slice(value.lastIndexOf(":") + 1)) <= 65535, "port must be at most 65535");
+
+const positiveInt = (max: number) => z.number().int().positive().max(max);
+
+/** The validated shape of the configuration. */
+export const configSchema = z.strictObject({
+  /** Address the gRPC server listens on. Port 0 picks a free port. */
+  listen: listenAddress,
+  /** Directory of the embedded stores. */
+  dataDir: z.string().min(1),
+  logLevel: z.enum(LOG_LEVELS),
+  /** Serve gRPC server reflection (v1 and v1alpha) so grpcurl and buf curl work without protos. */
+  reflection: z.boolean(),
+  registry: z.strictObject({
+    /** Where definitions live: "embedded" is LMDB under the data dir. */
+    backend: z.enum(["embedded"]),
+  }),
+  grpc: z.strictObject({
+    maxReceiveMessageBytes: positiveInt(2047 * MIB),
+    maxSendMessageBytes: positiveInt(2047 * MIB),
+    /** Concurrent streams per HTTP/2 connection. */
+    maxConcurrentStreams: positiveInt(1_000_000),
+    /** Server pings idle connections this often, to find dead peers. */
+    keepaliveTimeMs: positiveInt(24 * 3600 * 1000),
+    keepaliveTimeoutMs: positiveInt(3600 * 1000),
+    /** On SIGTERM, in-flight calls get this long to finish before they are cancelled. */
+    shutdownGraceMs: positiveInt(3600 * 1000),
+  }),
+});
+
+/** The server configuration. */
+export type SluiceConfig = z.infer<typeof configSchema>;
+
+/** Defaults: a server a newcomer can start with no configuration at all. */
+export const DEFAULT_CONFIG: SluiceConfig = {
+  listen: "127.0.0.1:50051",
+  dataDir: "./.sluice-data",
+  logLevel: "info",
+  reflection: true,
+  registry: { backend: "embedded" },
+  grpc: {
+    maxReceiveMessageBytes: 64 * MIB,
+    maxSendMessageBytes: 64 * MIB,
+    maxConcurrentStreams: 1000,
+    keepaliveTimeMs: 60_000,
+    keepaliveTimeoutMs: 20_000,
+    shutdownGraceMs: 10_000,
+  },
+};
+
+/** Environment variable naming the config file, when no --config flag is given. */
+export const CONFIG_FILE_ENV = "SLUICE_CONFIG";
+const ENV_PREFIX = "SLUICE_";
+
+/** A configuration that could not be loaded; the message names the key and its source. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Where configuration comes from, beyond the defaults. */
+export interface ConfigSources {
+  /** Path of a YAML or JSON file. */
+  file?: string;
+  /** Usually process.env. */
+  env?: Record<string, string | undefined>;
+  /** Values from flags, by dotted key ("grpc.maxSendMessageBytes"); strings are converted by the key's type. */
+  flags?: Record<string, string | number | boolean>;
+}
+
+/** Loads, merges and validates the configuration. Throws {@link ConfigError} naming every bad key. */
+export function loadConfig(sources: ConfigSources = {}): SluiceConfig {
+  const merged: Record<string, unknown> = structuredClone(DEFAULT_CONFIG);
+  const origin = new Map<string, string>();
+  const leaves = leafKeys(DEFAULT_CONFIG);
+
+  const filePath = sources.file ?? sources.env?.[CONFIG_FILE_ENV];
+  if (filePath) {
+    for (const [key, value] of flatten(readConfigFile(filePath))) {
+      setPath(merged, key, value);
+      origin.set(key, `file ${filePath}`);
+    }
+  }
+  for (const [name, raw] of Object.entries(sources.env ?? {})) {
+    if (!name.startsWith(ENV_PREFIX) || name === CONFIG_FILE_ENV || raw === undefined) continue;
+    const key = [...leaves.keys()].find((k) => envName(k) === name);
+    if (!key) throw new ConfigError(`unknown configuration variable ${name}; known: ${[...leaves.keys()].map(envName).join(", ")}`);
+    setPath(merged, key, coerce(raw, leaves.get(key)));
+    origin.set(key, `environment variable ${name}`);
+  }
+  for (const [key, raw] of Object.entries(sources.flags ?? {})) {
+    if (!leaves.has(key))
+      throw new ConfigError(`unknown configuration key "${key}" (from a flag); known: ${[...leaves.keys()].join(", ")}`);
+    setPath(merged, key, typeof raw === "string" ? coerce(raw, leaves.get(key)) : raw);
+    origin.set(key, "command line");
+  }
+
+  const parsed = configSchema.safeParse(merged);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const unknownKeys = issue.code === "unrecognized_keys" ? issue.keys : [];
+    const base = issue.path.join(".");
+    if (unknownKeys.length > 0) {
+      const keys = unknownKeys.map((k) => (base ? `${base}.${k}` : k));
+      return `unknown key ${keys.map((k) => `"${k}"`).join(", ")}${filePath ? ` in file ${filePath}` : ""}`;
+    }
+    return `"${base}" ${issue.message}${origin.has(base) ? ` (from ${origin.get(base)})` : ""}`;
+  });
+  throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+}
+
+/** The environment variable of a dotted key: grpc.maxSendMessageBytes -> SLUICE_GRPC_MAX_SEND_MESSAGE_BYTES. */
+export function envName(key: string): string {
+  return (
+    ENV_PREFIX +
+    key
+      .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+      .replace(/\./g, "_")
+      .toUpperCase()
+  );
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid YAML or JSON: ${(error as Error).message}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== "object" || Array.isArray(value)) throw new ConfigError(`config file ${path} must hold a mapping of keys`);
+  return value as Record<string, unknown>;
+}
+
+/** Dotted keys of leaves that are set, keeping unknown branches whole so the schema reports them. */
+function flatten(value: Record<string, unknown>, prefix = ""): Array<[string, unknown]> {
+  return Object.entries(value).flatMap(([key, child]): Array<[string, unknown]> => {
+    const path = prefix ? `${prefix}.${key}` : key;
+    return child !== null && typeof child === "object" && !Array.isArray(child)
+      ? flatten(child as Record<string, unknown>, path)
+      : [[path, child]];
+  });
+}
+
+/** Dotted key -> default value, for every leaf of the defaults. */
+function leafKeys(defaults: object): Map<string, unknown> {
+  return new Map(flatten(defaults as Record<string, unknown>));
+}
+
+function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split(".");
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof node[part] !== "object" || node[part] === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1] as string] = value;
+}
+
+/** Converts a string from the environment or a flag to the type of the key's default. */
+function coerce(raw: string, example: unknown): unknown {
+  if (typeof example === "number") return raw.trim() === "" ? Number.NaN : Number(raw);
+  if (typeof example === "boolean") {
+    if (/^(true|1|yes|on)$/i.test(raw)) return true;
+    if (/^(false|0|no|off)$/i.test(raw)) return false;
+    return raw;
+  }
+  return raw;
+}

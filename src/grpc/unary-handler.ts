@@ -1,0 +1,32 @@
+import { type handleUnaryCall, Metadata } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { type CallContext, createCallContext, REQUEST_ID_HEADER } from "./call-context.js";
+import { toServiceError } from "./errors.js";
+
+/**
+ * Adapts an async function to a grpc-js unary handler: builds the call context, maps thrown
+ * errors through {@link toServiceError}, and returns the request id in the trailers.
+ */
+export function unaryHandler<Req, Res>(
+  method: string,
+  logger: Logger,
+  implementation: (request: Req, context: CallContext) => Promise<Res>,
+): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const context = createCallContext(method, call.metadata, logger);
+    const started = performance.now();
+    const trailer = new Metadata();
+    trailer.set(REQUEST_ID_HEADER, context.requestId);
+    implementation(call.request, context).then(
+      (response) => {
+        context.logger.debug({ durationMs: performance.now() - started }, "call completed");
+        callback(null, response, trailer);
+      },
+      (error: unknown) => {
+        const serviceError = toServiceError(error, context.logger);
+        serviceError.metadata?.set(REQUEST_ID_HEADER, context.requestId);
+        callback(serviceError);
+      },
+    );
+  };
+}

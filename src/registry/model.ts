@@ -1,0 +1,115 @@
+/**
+ * The registry's resources as the core sees them: plain data, independent of the wire format
+ * and of any store. Timestamps are Dates; durations are milliseconds.
+ */
+import type { ValueType } from "../common/value-type.js";
+
+/** A namespace for definitions, data and models. */
+export interface Project {
+  project: string;
+  description: string;
+  createTime: Date;
+}
+
+/** A join key of an entity. */
+export interface JoinKey {
+  name: string;
+  type: ValueType;
+}
+
+/** Documentation fields every definition carries; changing them alone is a compatible change. */
+export interface Documentation {
+  description: string;
+  owner: string;
+  tags: Record<string, string>;
+}
+
+/** The thing features describe; its join keys are fixed once created. */
+export interface Entity extends Documentation {
+  project: string;
+  name: string;
+  joinKeys: JoinKey[];
+  createTime: Date;
+  updateTime: Date;
+}
+
+/** One typed feature of a feature view. */
+export interface Feature {
+  name: string;
+  type: ValueType;
+  description: string;
+  tags: Record<string, string>;
+}
+
+/** What a user applies: a feature view definition without server-assigned fields. */
+export interface FeatureViewSpec extends Documentation {
+  project: string;
+  name: string;
+  entity: string;
+  features: Feature[];
+  /** 0 means values never go stale. */
+  ttlMillis: number;
+}
+
+/** How a version relates to the one before it. */
+export type Compatibility = "compatible" | "breaking";
+
+/** Server-assigned facts of one immutable version of a versioned definition. */
+export interface VersionInfo {
+  version: number;
+  /** Unset for version 1. */
+  compatibility?: Compatibility;
+  /** Human-readable differences from the previous version. */
+  changes: string[];
+  createTime: Date;
+}
+
+/** One immutable version of a feature view. */
+export type FeatureViewVersion = FeatureViewSpec & VersionInfo;
+
+/** What a user applies: a feature service definition. */
+export interface FeatureServiceSpec extends Documentation {
+  project: string;
+  name: string;
+  /** Feature refs as written: "view:feature" or "view@3:feature". */
+  features: string[];
+}
+
+/** One immutable version of a feature service. */
+export type FeatureServiceVersion = FeatureServiceSpec & VersionInfo;
+
+/** Lifecycle state of a versioned definition. */
+export type DefinitionState = "active" | "deprecated";
+
+/** The mutable head of a versioned definition: which version is latest, and its state. */
+export interface DefinitionHead {
+  latestVersion: number;
+  state: DefinitionState;
+  deprecateTime?: Date;
+}
+
+/** A version together with the head state of its definition, as reads return it. */
+export type WithState<T> = T & { state: DefinitionState; deprecateTime?: Date };
+
+/** What an apply did. */
+export type ApplyOutcome = "created" | "unchanged" | "new_version" | "updated";
+
+/** The result of applying a versioned definition. */
+export interface ApplyResult<T> {
+  resource: T;
+  outcome: ApplyOutcome;
+  /** Set for new_version. */
+  compatibility?: Compatibility;
+  changes: string[];
+}
+
+/** A feature ref resolved to one concrete feature view version. */
+export interface ResolvedFeature {
+  /** The ref as given. */
+  ref: string;
+  project: string;
+  featureView: string;
+  version: number;
+  feature: string;
+  type: ValueType;
+}

@@ -1,0 +1,456 @@
+/**
+ * The registry: projects, entities, and versioned feature views and feature services, on top of
+ * any {@link RegistryStore}. Applies are serialized per definition inside this process and made
+ * safe across processes by the store's compare-and-append, so two concurrent applies can never
+ * produce two versions with the same number. Reads of definitions (feature ref resolution above
+ * all, which every write, read and training path calls) are served from an in-memory cache that
+ * the store's change notifications invalidate.
+ */
+import {
+  ConcurrentModificationError,
+  PreconditionError,
+  ResourceAlreadyExistsError,
+  ResourceNotFoundError,
+  ValidationError,
+  ViolationCollector,
+} from "../common/errors.js";
+import { KeyedMutex } from "../common/keyed-mutex.js";
+import { type Page, readPageRequest, toPage } from "../common/pagination.js";
+import type { RegistryStore, VersionedKind, VersionedKinds } from "../storage/registry/registry-store.js";
+import { type FeatureRef, formatViewRef, parseFeatureRef, parseViewRef } from "./feature-refs.js";
+import type {
+  ApplyResult,
+  DefinitionHead,
+  Entity,
+  FeatureServiceSpec,
+  FeatureServiceVersion,
+  FeatureViewVersion,
+  Project,
+  ResolvedFeature,
+  WithState,
+} from "./model.js";
+import { DEFAULT_PROJECT, describeInvalidResourceId, resourceName } from "./names.js";
+import {
+  type EntityDraft,
+  type FeatureViewDraft,
+  validateEntityDraft,
+  validateFeatureServiceSpec,
+  validateFeatureViewDraft,
+} from "./validation.js";
+import { type Diff, diffFeatureServices, diffFeatureViews, sameTags } from "./versioning.js";
+
+/** How often an apply retries after losing a compare-and-append race to another replica. */
+const MAX_APPLY_ATTEMPTS = 8;
+
+/** Options of apply calls. */
+export interface ApplyOptions {
+  /** Validate and report the outcome without storing anything. */
+  validateOnly?: boolean;
+}
+
+/** A versioned definition loaded into the cache: its head and the versions read so far. */
+interface CachedDefinition<K extends VersionedKind> {
+  head: DefinitionHead;
+  versions: Map<number, VersionedKinds[K]>;
+}
+
+const COLLECTION_OF = { featureView: "featureViews", featureService: "featureServices" } as const;
+const LABEL_OF = { featureView: "feature view", featureService: "feature service" } as const;
+
+/** Registry of definitions. Construct with {@link Registry.open} so the default project exists. */
+export class Registry {
+  private readonly applyLocks = new KeyedMutex();
+  private readonly cache = new Map<string, Promise<CachedDefinition<VersionedKind> | undefined>>();
+  private readonly unsubscribe: () => void;
+
+  private constructor(
+    private readonly store: RegistryStore,
+    private readonly clock: () => Date,
+  ) {
+    this.unsubscribe = store.onChange((change) => {
+      if (change.kind === "featureView" || change.kind === "featureService") {
+        this.cache.delete(cacheKey(change.kind, change.project, change.name));
+      }
+    });
+  }
+
+  /** Opens the registry over `store`, creating the default project when it is missing. */
+  static async open(store: RegistryStore, clock: () => Date = () => new Date()): Promise<Registry> {
+    const registry = new Registry(store, clock);
+    await store.createProject({ project: DEFAULT_PROJECT, description: "The default project.", createTime: clock() });
+    return registry;
+  }
+
+  /** Stops listening for changes. The store is closed by its owner. */
+  close(): void {
+    this.unsubscribe();
+    this.cache.clear();
+  }
+
+  // ---- projects ----
+
+  /** Creates a project; ALREADY_EXISTS when the name is taken. */
+  async createProject(project: string, description: string): Promise<Project> {
+    const v = new ViolationCollector();
+    const problem = describeInvalidResourceId(project);
+    if (problem) v.add("project.name", problem);
+    if (description.length > 2048) v.add("project.description", "at most 2048 characters are allowed");
+    v.throwIfAny("INVALID_PROJECT");
+    const record: Project = { project, description, createTime: this.clock() };
+    if (!(await this.store.createProject(record))) throw new ResourceAlreadyExistsError("project", `projects/${project}`);
+    return record;
+  }
+
+  /** Gets a project; NOT_FOUND when it does not exist. */
+  async getProject(project: string): Promise<Project> {
+    const record = await this.store.getProject(project);
+    if (!record) throw new ResourceNotFoundError("project", `projects/${project}`);
+    return record;
+  }
+
+  /** Lists projects by name. */
+  async listProjects(pageSize: number, pageToken: string): Promise<Page<Project>> {
+    const scope = "projects";
+    const page = readPageRequest<string>(scope, pageSize, pageToken);
+    const fetched = await this.store.listProjects({ after: page.after, limit: page.limit + 1 });
+    return toPage(scope, fetched, page.limit, (p) => p.project);
+  }
+
+  // ---- entities ----
+
+  /** Creates an entity or updates its documentation; its join keys can never change. */
+  async applyEntity(
+    draft: EntityDraft,
+    options: ApplyOptions = {},
+  ): Promise<{ entity: Entity; outcome: "created" | "updated" | "unchanged" }> {
+    const spec = validateEntityDraft(draft, "entity");
+    await this.getProject(spec.project);
+    return this.applyLocks.run(`entity/${spec.project}/${spec.name}`, async () => {
+      for (let attempt = 0; attempt < MAX_APPLY_ATTEMPTS; attempt++) {
+        const current = await this.store.getEntity(spec.project, spec.name);
+        const now = this.clock();
+        if (current) {
+          const sameKeys =
+            current.joinKeys.length === spec.joinKeys.length &&
+            current.joinKeys.every((k, i) => k.name === spec.joinKeys[i]?.name && k.type === spec.joinKeys[i]?.type);
+          if (!sameKeys) {
+            throw new PreconditionError(
+              "ENTITY_JOIN_KEYS_IMMUTABLE",
+              `the join keys of entity ${spec.name} cannot change (feature views are keyed by them); create a new entity instead`,
+              { entity: resourceName(spec.project, "entities", spec.name) },
+            );
+          }
+          const sameDocs = current.description === spec.description && current.owner === spec.owner && sameTags(current.tags, spec.tags);
+          if (sameDocs) return { entity: current, outcome: "unchanged" };
+          const updated: Entity = { ...current, description: spec.description, owner: spec.owner, tags: spec.tags, updateTime: now };
+          if (options.validateOnly) return { entity: updated, outcome: "updated" };
+          if (await this.store.putEntity(updated, current.updateTime)) return { entity: updated, outcome: "updated" };
+          continue;
+        }
+        const created: Entity = { ...spec, createTime: now, updateTime: now };
+        if (options.validateOnly) return { entity: created, outcome: "created" };
+        if (await this.store.putEntity(created, undefined)) return { entity: created, outcome: "created" };
+      }
+      throw new ConcurrentModificationError(resourceName(spec.project, "entities", spec.name));
+    });
+  }
+
+  /** Gets an entity; NOT_FOUND when it does not exist. */
+  async getEntity(project: string, name: string): Promise<Entity> {
+    const entity = await this.store.getEntity(project, name);
+    if (!entity) throw new ResourceNotFoundError("entity", resourceName(project, "entities", name));
+    return entity;
+  }
+
+  /** Lists a project's entities by name. */
+  async listEntities(project: string, pageSize: number, pageToken: string): Promise<Page<Entity>> {
+    await this.getProject(project);
+    const scope = `entities/${project}`;
+    const page = readPageRequest<string>(scope, pageSize, pageToken);
+    const fetched = await this.store.listEntities(project, { after: page.after, limit: page.limit + 1 });
+    return toPage(scope, fetched, page.limit, (e) => e.name);
+  }
+
+  // ---- feature views ----
+
+  /** Applies a feature view: UNCHANGED, CREATED (version 1), or NEW_VERSION (compatible or breaking). */
+  async applyFeatureView(draft: FeatureViewDraft, options: ApplyOptions = {}): Promise<ApplyResult<WithState<FeatureViewVersion>>> {
+    await this.getProject(draft.project);
+    const entity = describeInvalidResourceId(draft.entity) ? undefined : await this.store.getEntity(draft.project, draft.entity);
+    const spec = validateFeatureViewDraft(draft, "feature_view", entity);
+    return this.applyVersioned("featureView", spec, diffFeatureViews, options);
+  }
+
+  /** Gets the latest version of a feature view, or an exact one. */
+  async getFeatureView(project: string, name: string, version?: number): Promise<WithState<FeatureViewVersion>> {
+    return this.getVersioned("featureView", project, name, version);
+  }
+
+  /** Lists the latest version of each feature view of a project, by name. */
+  async listFeatureViews(
+    project: string,
+    pageSize: number,
+    pageToken: string,
+    showDeprecated: boolean,
+  ): Promise<Page<WithState<FeatureViewVersion>>> {
+    return this.listLatest("featureView", project, pageSize, pageToken, showDeprecated);
+  }
+
+  /** Lists every version of a feature view, newest first. */
+  async listFeatureViewVersions(
+    project: string,
+    name: string,
+    pageSize: number,
+    pageToken: string,
+  ): Promise<Page<WithState<FeatureViewVersion>>> {
+    return this.listVersions("featureView", project, name, pageSize, pageToken);
+  }
+
+  /** Deprecates a feature view (soft delete); applying it again revives it. */
+  async deprecateFeatureView(project: string, name: string): Promise<WithState<FeatureViewVersion>> {
+    await this.getProject(project);
+    const head = await this.store.setState("featureView", project, name, "deprecated", this.clock());
+    if (!head) throw new ResourceNotFoundError("feature view", resourceName(project, "featureViews", name));
+    return this.getVersioned("featureView", project, name);
+  }
+
+  // ---- feature services ----
+
+  /** Applies a feature service; every ref must resolve. Same versioning rules as feature views. */
+  async applyFeatureService(spec: FeatureServiceSpec, options: ApplyOptions = {}): Promise<ApplyResult<WithState<FeatureServiceVersion>>> {
+    validateFeatureServiceSpec(spec, "feature_service");
+    await this.getProject(spec.project);
+    const v = new ViolationCollector();
+    for (const [i, ref] of spec.features.entries()) {
+      const resolved = await this.tryResolveFeatureRef(spec.project, ref);
+      if (typeof resolved === "string") v.add(`feature_service.features[${i}]`, resolved);
+    }
+    v.throwIfAny("UNRESOLVED_FEATURE_REF");
+    return this.applyVersioned("featureService", spec, diffFeatureServices, options);
+  }
+
+  /** Gets the latest version of a feature service, or an exact one. */
+  async getFeatureService(project: string, name: string, version?: number): Promise<WithState<FeatureServiceVersion>> {
+    return this.getVersioned("featureService", project, name, version);
+  }
+
+  /** Lists the latest version of each feature service of a project, by name. */
+  async listFeatureServices(project: string, pageSize: number, pageToken: string): Promise<Page<WithState<FeatureServiceVersion>>> {
+    return this.listLatest("featureService", project, pageSize, pageToken, true);
+  }
+
+  /** Lists every version of a feature service, newest first. */
+  async listFeatureServiceVersions(
+    project: string,
+    name: string,
+    pageSize: number,
+    pageToken: string,
+  ): Promise<Page<WithState<FeatureServiceVersion>>> {
+    return this.listVersions("featureService", project, name, pageSize, pageToken);
+  }
+
+  // ---- resolution (hot path: served from the cache) ----
+
+  /**
+   * Resolves feature refs to concrete view versions and types. A malformed ref is
+   * INVALID_ARGUMENT on `${field}[i]`; a ref to an unknown view, version or feature is NOT_FOUND.
+   */
+  async resolveFeatureRefs(project: string, refs: readonly string[], field: string): Promise<ResolvedFeature[]> {
+    const v = new ViolationCollector();
+    const parsed = refs.map((ref, i) => {
+      const result = parseFeatureRef(ref);
+      if (typeof result === "string") v.add(`${field}[${i}]`, result);
+      return result;
+    });
+    v.throwIfAny("INVALID_FEATURE_REF");
+    return Promise.all(parsed.map((ref, i) => this.resolveParsedRef(project, refs[i] as string, ref as FeatureRef)));
+  }
+
+  /** Resolves a feature service ("name" or "name@version") to the refs of that version, resolved. */
+  async resolveFeatureService(project: string, serviceRef: string, field: string): Promise<ResolvedFeature[]> {
+    const parsed = parseViewRef(serviceRef);
+    if (typeof parsed === "string") {
+      throw invalidRef(field, parsed.replace("feature view", "feature service"));
+    }
+    const service = await this.getVersioned("featureService", project, parsed.view, parsed.version);
+    return this.resolveFeatureRefs(project, service.features, `${field}.features`);
+  }
+
+  /** Resolves a view ref ("view" or "view@3") to that version; NOT_FOUND when it does not exist. */
+  async resolveViewRef(project: string, ref: string, field: string): Promise<WithState<FeatureViewVersion>> {
+    const parsed = parseViewRef(ref);
+    if (typeof parsed === "string") throw invalidRef(field, parsed);
+    return this.getVersioned("featureView", project, parsed.view, parsed.version);
+  }
+
+  private async resolveParsedRef(project: string, ref: string, parsed: FeatureRef): Promise<ResolvedFeature> {
+    const view = await this.getVersioned("featureView", project, parsed.view, parsed.version);
+    const feature = view.features.find((f) => f.name === parsed.feature);
+    if (!feature) {
+      throw new ResourceNotFoundError(
+        "feature",
+        ref,
+        `feature view ${formatViewRef({ view: view.name, version: view.version })} has no feature "${parsed.feature}"`,
+      );
+    }
+    return { ref, project, featureView: view.name, version: view.version, feature: feature.name, type: feature.type };
+  }
+
+  /** Like {@link resolveParsedRef}, but returns the problem as text instead of throwing. */
+  private async tryResolveFeatureRef(project: string, ref: string): Promise<ResolvedFeature | string> {
+    const parsed = parseFeatureRef(ref);
+    if (typeof parsed === "string") return parsed;
+    try {
+      return await this.resolveParsedRef(project, ref, parsed);
+    } catch (error) {
+      if (error instanceof ResourceNotFoundError) return error.message;
+      throw error;
+    }
+  }
+
+  // ---- shared machinery of versioned definitions ----
+
+  private async applyVersioned<K extends VersionedKind>(
+    kind: K,
+    spec: Omit<VersionedKinds[K], "version" | "compatibility" | "changes" | "createTime">,
+    diff: (previous: VersionedKinds[K], next: typeof spec) => Diff,
+    options: ApplyOptions,
+  ): Promise<ApplyResult<WithState<VersionedKinds[K]>>> {
+    const name = resourceName(spec.project, COLLECTION_OF[kind], spec.name);
+    return this.applyLocks.run(`${kind}/${name}`, async () => {
+      for (let attempt = 0; attempt < MAX_APPLY_ATTEMPTS; attempt++) {
+        const head = await this.store.getHead(kind, spec.project, spec.name);
+        const latest = head && (await this.store.getVersion(kind, spec.project, spec.name, head.latestVersion));
+        if (head && !latest) throw new Error(`registry store is inconsistent: ${name} has no version ${head.latestVersion}`);
+        let changes: Diff = { changes: [] };
+        if (head && latest) {
+          changes = diff(latest, spec);
+          if (!changes.compatibility) {
+            let state = head;
+            if (head.state === "deprecated" && !options.validateOnly) {
+              state = (await this.store.setState(kind, spec.project, spec.name, "active", this.clock())) ?? head;
+            }
+            return { resource: withState(latest, state), outcome: "unchanged", changes: [] };
+          }
+        }
+        const latestVersion = head?.latestVersion ?? 0;
+        const record = {
+          ...spec,
+          version: latestVersion + 1,
+          changes: changes.changes.map((c) => c.description),
+          createTime: this.clock(),
+          ...(changes.compatibility ? { compatibility: changes.compatibility } : {}),
+        } as VersionedKinds[K];
+        const result: ApplyResult<WithState<VersionedKinds[K]>> = {
+          resource: { ...record, state: "active" },
+          outcome: head ? "new_version" : "created",
+          compatibility: changes.compatibility,
+          changes: record.changes,
+        };
+        if (options.validateOnly) return result;
+        if (await this.store.appendVersion(kind, record, latestVersion)) return result;
+        // Another replica appended first: re-read and classify against its version.
+      }
+      throw new ConcurrentModificationError(name);
+    });
+  }
+
+  private async getVersioned<K extends VersionedKind>(
+    kind: K,
+    project: string,
+    name: string,
+    version?: number,
+  ): Promise<WithState<VersionedKinds[K]>> {
+    const cached = (await this.loadCached(kind, project, name)) as CachedDefinition<K> | undefined;
+    if (!cached) throw new ResourceNotFoundError(LABEL_OF[kind], resourceName(project, COLLECTION_OF[kind], name));
+    const wanted = version ?? cached.head.latestVersion;
+    let record = cached.versions.get(wanted);
+    if (!record && wanted <= cached.head.latestVersion) {
+      record = await this.store.getVersion(kind, project, name, wanted);
+      if (record) cached.versions.set(wanted, record);
+    }
+    if (!record) {
+      throw new ResourceNotFoundError(
+        `${LABEL_OF[kind]} version`,
+        resourceName(project, COLLECTION_OF[kind], name, wanted),
+        `the latest version is ${cached.head.latestVersion}`,
+      );
+    }
+    return withState(record, cached.head);
+  }
+
+  /** The cached head of a definition (undefined when it does not exist), loading it on first use. */
+  private loadCached(kind: VersionedKind, project: string, name: string): Promise<CachedDefinition<VersionedKind> | undefined> {
+    const key = cacheKey(kind, project, name);
+    let entry = this.cache.get(key);
+    if (!entry) {
+      entry = this.store.getHead(kind, project, name).then((head) => (head ? { head, versions: new Map() } : undefined));
+      this.cache.set(key, entry);
+      // Never cache a failure or an absence: the next call asks the store again.
+      entry.then(
+        (value) => value === undefined && this.cache.get(key) === entry && this.cache.delete(key),
+        () => this.cache.get(key) === entry && this.cache.delete(key),
+      );
+    }
+    return entry;
+  }
+
+  private async listLatest<K extends VersionedKind>(
+    kind: K,
+    project: string,
+    pageSize: number,
+    pageToken: string,
+    showDeprecated: boolean,
+  ): Promise<Page<WithState<VersionedKinds[K]>>> {
+    await this.getProject(project);
+    const scope = `${kind}/${project}/${showDeprecated}`;
+    const page = readPageRequest<string>(scope, pageSize, pageToken);
+    const found: WithState<VersionedKinds[K]>[] = [];
+    let after = page.after;
+    // Deprecated views are filtered out, so keep reading until the page (plus one) is full.
+    while (found.length <= page.limit) {
+      const heads = await this.store.listHeads(kind, project, { after, limit: page.limit + 1 });
+      for (const { name, head } of heads) {
+        if (!showDeprecated && head.state === "deprecated") continue;
+        const record = await this.store.getVersion(kind, project, name, head.latestVersion);
+        if (record) found.push(withState(record, head));
+      }
+      if (heads.length <= page.limit) break;
+      after = heads[heads.length - 1]?.name;
+    }
+    return toPage(scope, found, page.limit, (r) => r.name);
+  }
+
+  private async listVersions<K extends VersionedKind>(
+    kind: K,
+    project: string,
+    name: string,
+    pageSize: number,
+    pageToken: string,
+  ): Promise<Page<WithState<VersionedKinds[K]>>> {
+    const head = await this.store.getHead(kind, project, name);
+    if (!head) throw new ResourceNotFoundError(LABEL_OF[kind], resourceName(project, COLLECTION_OF[kind], name));
+    const scope = `${kind}-versions/${project}/${name}`;
+    const page = readPageRequest<number>(scope, pageSize, pageToken);
+    const fetched = await this.store.listVersions(kind, project, name, { after: page.after, limit: page.limit + 1 });
+    return toPage(
+      scope,
+      fetched.map((r) => withState(r, head)),
+      page.limit,
+      (r) => r.version,
+    );
+  }
+}
+
+/** The error for a feature service or view ref that does not parse. */
+function invalidRef(field: string, description: string): ValidationError {
+  return new ValidationError("INVALID_FEATURE_REF", [{ field, description }]);
+}
+
+function withState<T>(record: T, head: DefinitionHead): WithState<T> {
+  return head.deprecateTime ? { ...record, state: head.state, deprecateTime: head.deprecateTime } : { ...record, state: head.state };
+}
+
+function cacheKey(kind: VersionedKind, project: string, name: string): string {
+  return `${kind}/${project}/${name}`;
+}

@@ -1,0 +1,112 @@
+/**
+ * Compares a submitted definition with the latest stored version and classifies the difference:
+ * none (UNCHANGED), only additions and documentation (COMPATIBLE), or anything that can change
+ * what an existing reader sees (BREAKING).
+ */
+import type { Compatibility, Documentation, FeatureServiceSpec, FeatureViewSpec } from "./model.js";
+
+/** One difference between two versions. */
+export interface Change {
+  description: string;
+  breaking: boolean;
+}
+
+/** The differences between two versions and their overall classification. */
+export interface Diff {
+  changes: Change[];
+  /** Undefined when there are no changes. */
+  compatibility?: Compatibility;
+}
+
+/**
+ * Differences between two feature view versions. Feature order is not significant: features are
+ * matched by name. A TTL change is breaking because it changes which stored values count as fresh.
+ */
+export function diffFeatureViews(previous: FeatureViewSpec, next: FeatureViewSpec): Diff {
+  const changes: Change[] = [];
+  if (previous.entity !== next.entity) {
+    changes.push({ description: `entity changed from "${previous.entity}" to "${next.entity}"`, breaking: true });
+  }
+  const before = new Map(previous.features.map((f) => [f.name, f]));
+  const after = new Map(next.features.map((f) => [f.name, f]));
+  for (const [name, old] of before) {
+    const current = after.get(name);
+    if (!current) {
+      changes.push({ description: `removed feature "${name}" (${old.type})`, breaking: true });
+      continue;
+    }
+    if (current.type !== old.type) {
+      changes.push({ description: `feature "${name}" changed type from ${old.type} to ${current.type}`, breaking: true });
+    }
+    if (current.description !== old.description) {
+      changes.push({ description: `feature "${name}" description changed`, breaking: false });
+    }
+    if (!sameTags(current.tags, old.tags)) changes.push({ description: `feature "${name}" tags changed`, breaking: false });
+  }
+  for (const [name, added] of after) {
+    if (!before.has(name)) changes.push({ description: `added feature "${name}" (${added.type})`, breaking: false });
+  }
+  if (previous.ttlMillis !== next.ttlMillis) {
+    changes.push({
+      description: `ttl changed from ${formatMillis(previous.ttlMillis)} to ${formatMillis(next.ttlMillis)}`,
+      breaking: true,
+    });
+  }
+  changes.push(...diffDocumentation(previous, next));
+  return summarize(changes);
+}
+
+/**
+ * Differences between two feature service versions. Ref order is significant (it is the order
+ * of a model's inputs), so a reorder is breaking.
+ */
+export function diffFeatureServices(previous: FeatureServiceSpec, next: FeatureServiceSpec): Diff {
+  const changes: Change[] = [];
+  const before = new Set(previous.features);
+  const after = new Set(next.features);
+  for (const ref of previous.features) {
+    if (!after.has(ref)) changes.push({ description: `removed feature ref "${ref}"`, breaking: true });
+  }
+  for (const ref of next.features) {
+    if (!before.has(ref)) changes.push({ description: `added feature ref "${ref}"`, breaking: false });
+  }
+  const kept = (refs: string[], other: Set<string>) => refs.filter((r) => other.has(r)).join("\n");
+  if (kept(previous.features, after) !== kept(next.features, before)) {
+    changes.push({ description: "order of feature refs changed", breaking: true });
+  }
+  changes.push(...diffDocumentation(previous, next));
+  return summarize(changes);
+}
+
+function diffDocumentation(previous: Documentation, next: Documentation): Change[] {
+  const changes: Change[] = [];
+  if (previous.description !== next.description) changes.push({ description: "description changed", breaking: false });
+  if (previous.owner !== next.owner) {
+    changes.push({ description: `owner changed from "${previous.owner}" to "${next.owner}"`, breaking: false });
+  }
+  if (!sameTags(previous.tags, next.tags)) changes.push({ description: "tags changed", breaking: false });
+  return changes;
+}
+
+function summarize(changes: Change[]): Diff {
+  if (changes.length === 0) return { changes };
+  return { changes, compatibility: changes.some((c) => c.breaking) ? "breaking" : "compatible" };
+}
+
+/** Tag maps are equal when they hold the same pairs, in any order. */
+export function sameTags(a: Record<string, string>, b: Record<string, string>): boolean {
+  const aKeys = Object.keys(a);
+  return aKeys.length === Object.keys(b).length && aKeys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
+function formatMillis(millis: number): string {
+  if (millis === 0) return "none";
+  const units: Array<[string, number]> = [
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ];
+  for (const [unit, size] of units) if (millis % size === 0) return `${millis / size}${unit}`;
+  return `${millis}ms`;
+}

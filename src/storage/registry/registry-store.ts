@@ -1,0 +1,74 @@
+/**
+ * The registry store port: where definitions live. Backends (embedded LMDB today; Redis for
+ * several replicas) implement it, and one contract suite (registry-store.contract.ts) holds
+ * them all to the same behaviour. The domain never sees which backend it talks to.
+ */
+import type { DefinitionHead, DefinitionState, Entity, FeatureServiceVersion, FeatureViewVersion, Project } from "../../registry/model.js";
+
+/** Versioned definition kinds and the record type of one version of each. */
+export interface VersionedKinds {
+  featureView: FeatureViewVersion;
+  featureService: FeatureServiceVersion;
+}
+
+/** A versioned definition kind. */
+export type VersionedKind = keyof VersionedKinds;
+
+/** Keyset pagination: items strictly after `after` in the listing's order, at most `limit` of them. */
+export interface PageQuery<K> {
+  after?: K;
+  limit: number;
+}
+
+/** A definition's name and head, as listings return them. */
+export interface NamedHead {
+  name: string;
+  head: DefinitionHead;
+}
+
+/** A committed change, announced to every listener (on every replica, for shared backends). */
+export interface RegistryChange {
+  kind: "project" | "entity" | VersionedKind;
+  project: string;
+  name: string;
+}
+
+/** Where the registry keeps its definitions. Every write is atomic: nothing half-written remains. */
+export interface RegistryStore {
+  /** The backend's name, for logs and errors. */
+  readonly backend: string;
+
+  getProject(project: string): Promise<Project | undefined>;
+  /** Creates a project; false when one with that name exists. */
+  createProject(project: Project): Promise<boolean>;
+  /** Projects ordered by name. */
+  listProjects(page: PageQuery<string>): Promise<Project[]>;
+
+  getEntity(project: string, name: string): Promise<Entity | undefined>;
+  /**
+   * Writes an entity when the stored one is still what the caller read: `expectedUpdateTime`
+   * undefined means "must not exist yet". Returns false when someone else got there first.
+   */
+  putEntity(entity: Entity, expectedUpdateTime: Date | undefined): Promise<boolean>;
+  /** Entities of a project ordered by name. */
+  listEntities(project: string, page: PageQuery<string>): Promise<Entity[]>;
+
+  getHead(kind: VersionedKind, project: string, name: string): Promise<DefinitionHead | undefined>;
+  getVersion<K extends VersionedKind>(kind: K, project: string, name: string, version: number): Promise<VersionedKinds[K] | undefined>;
+  /** Versions of one definition, newest first; `after` is a version number. */
+  listVersions<K extends VersionedKind>(kind: K, project: string, name: string, page: PageQuery<number>): Promise<Array<VersionedKinds[K]>>;
+  /** Heads of a project's definitions of one kind, ordered by name. */
+  listHeads(kind: VersionedKind, project: string, page: PageQuery<string>): Promise<NamedHead[]>;
+  /**
+   * Appends `record` as the new latest version and marks the definition active, in one atomic
+   * step, only if the latest version is still `expectedLatest` (0: none). Returns false otherwise,
+   * so two concurrent appliers can never both create the same version number.
+   */
+  appendVersion<K extends VersionedKind>(kind: K, record: VersionedKinds[K], expectedLatest: number): Promise<boolean>;
+  /** Sets the lifecycle state of an existing definition; returns the new head, or undefined when absent. */
+  setState(kind: VersionedKind, project: string, name: string, state: DefinitionState, at: Date): Promise<DefinitionHead | undefined>;
+
+  /** Calls `listener` after every committed change; returns an unsubscribe function. */
+  onChange(listener: (change: RegistryChange) => void): () => void;
+  close(): Promise<void>;
+}
