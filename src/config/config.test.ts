@@ -1,0 +1,57 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEFAULT_CONFIG, envName, loadConfig } from "./config.js";
+
+function writeConfig(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), "sluice-config-")), "sluice.yaml");
+  writeFileSync(path, text);
+  return path;
+}
+
+describe("loadConfig", () => {
+  it("gives the defaults with no sources", () => {
+    expect(loadConfig()).toEqual(DEFAULT_CONFIG);
+  });
+
+  it("layers file, then environment, then flags", () => {
+    const file = writeConfig("listen: 0.0.0.0:6000\ndataDir: /from/file\ngrpc:\n  shutdownGraceMs: 111\n");
+    const config = loadConfig({
+      file,
+      env: { SLUICE_DATA_DIR: "/from/env", SLUICE_GRPC_SHUTDOWN_GRACE_MS: "222", SLUICE_REFLECTION: "false", PATH: "/bin" },
+      flags: { "grpc.shutdownGraceMs": "333" },
+    });
+    expect(config.listen).toBe("0.0.0.0:6000");
+    expect(config.dataDir).toBe("/from/env");
+    expect(config.reflection).toBe(false);
+    expect(config.grpc.shutdownGraceMs).toBe(333);
+  });
+
+  it("reads the file named by SLUICE_CONFIG", () => {
+    const file = writeConfig('{"logLevel": "debug"}');
+    expect(loadConfig({ env: { SLUICE_CONFIG: file } }).logLevel).toBe("debug");
+  });
+
+  it.each<[string, () => unknown, RegExp]>([
+    ["an unknown file key", () => loadConfig({ file: writeConfig("listne: 1.2.3.4:5\n") }), /unknown key "listne"/],
+    ["an unknown nested key", () => loadConfig({ file: writeConfig("grpc:\n  maxMessage: 5\n") }), /unknown key "grpc.maxMessage"/],
+    ["an unknown variable", () => loadConfig({ env: { SLUICE_LISTN: "x" } }), /SLUICE_LISTN/],
+    ["an unknown flag key", () => loadConfig({ flags: { nope: "1" } }), /"nope"/],
+    ["a bad address", () => loadConfig({ env: { SLUICE_LISTEN: "localhost" } }), /"listen".*SLUICE_LISTEN/],
+    ["a bad port", () => loadConfig({ flags: { listen: "127.0.0.1:70000" } }), /"listen".*port/],
+    ["a non-number", () => loadConfig({ env: { SLUICE_GRPC_MAX_SEND_MESSAGE_BYTES: "lots" } }), /"grpc.maxSendMessageBytes"/],
+    ["a bad log level", () => loadConfig({ flags: { logLevel: "loud" } }), /"logLevel"/],
+    ["an unknown backend", () => loadConfig({ env: { SLUICE_REGISTRY_BACKEND: "mongo" } }), /"registry.backend"/],
+    ["a missing file", () => loadConfig({ file: "/nonexistent/sluice.yaml" }), /cannot read config file/],
+    ["malformed YAML", () => loadConfig({ file: writeConfig("listen: [\n") }), /not valid YAML/],
+  ])("stops on %s, naming it", (_label, load, message) => {
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(message);
+  });
+
+  it("derives environment variable names from keys", () => {
+    expect(envName("grpc.maxReceiveMessageBytes")).toBe("SLUICE_GRPC_MAX_RECEIVE_MESSAGE_BYTES");
+    expect(envName("dataDir")).toBe("SLUICE_DATA_DIR");
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * The contract every {@link RegistryStore} backend must meet. Each backend's test file calls
+ * {@link describeRegistryStoreContract} with a factory; the same cases run against all of them.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { FeatureViewVersion } from "../../registry/model.js";
+import type { RegistryChange, RegistryStore } from "./registry-store.js";
+
+/** Opens a fresh, empty store; `reopen` opens the same data again after close (for durability). */
+export interface RegistryStoreFactory {
+  open(): Promise<RegistryStore>;
+  reopen(): Promise<RegistryStore>;
+}
+
+const at = new Date("2026-01-02T03:04:05.678Z");
+
+function viewVersion(name: string, version: number, project = "p"): FeatureViewVersion {
+  return {
+    project,
+    name,
+    entity: "customer",
+    features: [{ name: `f${version}`, type: "int64", description: "", tags: { k: "v" } }],
+    ttlMillis: 1000,
+    description: "",
+    owner: "",
+    tags: {},
+    version,
+    changes: version > 1 ? ["added"] : [],
+    createTime: at,
+    ...(version > 1 ? { compatibility: "compatible" as const } : {}),
+  };
+}
+
+/** Registers the contract suite for one backend. */
+export function describeRegistryStoreContract(backend: string, factory: RegistryStoreFactory): void {
+  describe(`RegistryStore contract: ${backend}`, () => {
+    let store: RegistryStore;
+
+    beforeEach(async () => {
+      store = await factory.open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it("creates a project once", async () => {
+      expect(await store.createProject({ project: "p", description: "d", createTime: at })).toBe(true);
+      expect(await store.createProject({ project: "p", description: "other", createTime: at })).toBe(false);
+      expect(await store.getProject("p")).toEqual({ project: "p", description: "d", createTime: at });
+      expect(await store.getProject("q")).toBeUndefined();
+    });
+
+    it("lists projects by name with keyset pagination", async () => {
+      for (const name of ["c", "a", "b", "d"]) await store.createProject({ project: name, description: "", createTime: at });
+      const first = await store.listProjects({ limit: 2 });
+      expect(first.map((p) => p.project)).toEqual(["a", "b"]);
+      const rest = await store.listProjects({ after: "b", limit: 10 });
+      expect(rest.map((p) => p.project)).toEqual(["c", "d"]);
+    });
+
+    it("writes entities with compare-and-set on update time", async () => {
+      const entity = {
+        project: "p",
+        name: "customer",
+        joinKeys: [{ name: "id", type: "int64" as const }],
+        description: "",
+        owner: "",
+        tags: {},
+        createTime: at,
+        updateTime: at,
+      };
+      expect(await store.putEntity(entity, undefined)).toBe(true);
+      expect(await store.putEntity(entity, undefined)).toBe(false);
+      const later = new Date(at.getTime() + 1);
+      expect(await store.putEntity({ ...entity, description: "x", updateTime: later }, new Date(0))).toBe(false);
+      expect(await store.putEntity({ ...entity, description: "x", updateTime: later }, at)).toBe(true);
+      expect((await store.getEntity("p", "customer"))?.description).toBe("x");
+      expect((await store.listEntities("p", { limit: 10 })).map((e) => e.name)).toEqual(["customer"]);
+      expect(await store.listEntities("other", { limit: 10 })).toEqual([]);
+    });
+
+    it("appends versions only on top of the expected latest version", async () => {
+      expect(await store.appendVersion("featureView", viewVersion("v", 1), 0)).toBe(true);
+      expect(await store.appendVersion("featureView", viewVersion("v", 1), 0)).toBe(false);
+      expect(await store.appendVersion("featureView", viewVersion("v", 3), 1)).toBe(false);
+      expect(await store.appendVersion("featureView", viewVersion("v", 2), 1)).toBe(true);
+      expect(await store.getHead("featureView", "p", "v")).toEqual({ latestVersion: 2, state: "active" });
+      expect(await store.getVersion("featureView", "p", "v", 1)).toEqual(viewVersion("v", 1));
+      expect(await store.getVersion("featureView", "p", "v", 3)).toBeUndefined();
+    });
+
+    it("lets exactly one of many concurrent appends of the same version win", async () => {
+      const results = await Promise.all(Array.from({ length: 10 }, () => store.appendVersion("featureView", viewVersion("v", 1), 0)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it("lists versions newest first, page by page", async () => {
+      for (let version = 1; version <= 5; version++) await store.appendVersion("featureView", viewVersion("v", version), version - 1);
+      const first = await store.listVersions("featureView", "p", "v", { limit: 2 });
+      expect(first.map((r) => r.version)).toEqual([5, 4]);
+      const next = await store.listVersions("featureView", "p", "v", { after: 4, limit: 10 });
+      expect(next.map((r) => r.version)).toEqual([3, 2, 1]);
+    });
+
+    it("lists heads of one kind and project by name", async () => {
+      for (const name of ["b", "a", "c"]) await store.appendVersion("featureView", viewVersion(name, 1), 0);
+      await store.appendVersion("featureView", viewVersion("z", 1, "other"), 0);
+      const heads = await store.listHeads("featureView", "p", { limit: 2 });
+      expect(heads.map((h) => h.name)).toEqual(["a", "b"]);
+      expect((await store.listHeads("featureView", "p", { after: "b", limit: 2 })).map((h) => h.name)).toEqual(["c"]);
+      expect(await store.listHeads("featureService", "p", { limit: 10 })).toEqual([]);
+    });
+
+    it("deprecates and revives a definition", async () => {
+      expect(await store.setState("featureView", "p", "v", "deprecated", at)).toBeUndefined();
+      await store.appendVersion("featureView", viewVersion("v", 1), 0);
+      expect(await store.setState("featureView", "p", "v", "deprecated", at)).toEqual({
+        latestVersion: 1,
+        state: "deprecated",
+        deprecateTime: at,
+      });
+      await store.appendVersion("featureView", viewVersion("v", 2), 1);
+      expect(await store.getHead("featureView", "p", "v")).toEqual({ latestVersion: 2, state: "active" });
+    });
+
+    it("announces committed changes and nothing else", async () => {
+      const changes: RegistryChange[] = [];
+      const unsubscribe = store.onChange((change) => changes.push(change));
+      await store.appendVersion("featureView", viewVersion("v", 1), 0);
+      await store.appendVersion("featureView", viewVersion("v", 1), 0);
+      await store.createProject({ project: "p", description: "", createTime: at });
+      await waitFor(() => changes.length >= 2);
+      expect(changes).toEqual([
+        { kind: "featureView", project: "p", name: "v" },
+        { kind: "project", project: "p", name: "p" },
+      ]);
+      unsubscribe();
+      await store.appendVersion("featureView", viewVersion("v", 2), 1);
+      expect(changes).toHaveLength(2);
+    });
+
+    it("keeps everything across close and reopen", async () => {
+      await store.createProject({ project: "p", description: "", createTime: at });
+      await store.appendVersion("featureView", viewVersion("v", 1), 0);
+      await store.close();
+      store = await factory.reopen();
+      expect(await store.getProject("p")).toEqual({ project: "p", description: "", createTime: at });
+      expect(await store.getVersion("featureView", "p", "v", 1)).toEqual(viewVersion("v", 1));
+    });
+  });
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
