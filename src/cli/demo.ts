@@ -96,7 +96,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       for (const violation of error.fieldViolations) say(`   - ${violation.field}: ${violation.description}`);
     }
     say();
-    say("Done. Run `npx sluice serve` to keep a server running, and see README.md for grpcurl and buf curl examples.");
+    say("Done. Run `npm run build && npx sluice serve` to keep a server running; README.md shows grpcurl and buf curl calls.");
   } finally {
     client.close();
     await server.shutdown();

@@ -1,7 +1,7 @@
 import type { Metadata, MethodDefinition, ServiceDefinition, UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { NotImplementedError } from "../common/errors.js";
-import { createCallContext } from "./call-context.js";
+import { createCallContext, REQUEST_ID_HEADER } from "./call-context.js";
 import { toServiceError } from "./errors.js";
 
 /**
@@ -23,8 +23,12 @@ export function withUnimplementedMethods(
 
 function unimplementedHandler(method: MethodDefinition<unknown, unknown>, logger: Logger): UntypedHandleCall {
   const methodName = method.path.slice(1);
-  const fail = (metadata: Metadata) =>
-    toServiceError(new NotImplementedError(methodName), createCallContext(methodName, metadata, logger).logger);
+  const fail = (metadata: Metadata) => {
+    const context = createCallContext(methodName, metadata, logger);
+    const error = toServiceError(new NotImplementedError(methodName), context.logger);
+    error.metadata?.set(REQUEST_ID_HEADER, context.requestId);
+    return error;
+  };
   if (!method.responseStream) {
     // Unary and client-streaming calls answer through a callback.
     return ((call: { metadata: Metadata }, callback: (error: unknown) => void) => callback(fail(call.metadata))) as UntypedHandleCall;

@@ -186,6 +186,7 @@ describe("feature view validation", () => {
       /join key/,
     ],
     ["a negative TTL", { ttlMillis: -1 }, "feature_view.ttl", /negative/],
+    ["a sub-millisecond TTL", { ttlMillis: 1000.5 }, "feature_view.ttl", /whole number of milliseconds/],
     ["an oversize description", { description: "x".repeat(2049) }, "feature_view.description", /2049 characters/],
     ["an oversize owner", { owner: "x".repeat(257) }, "feature_view.owner", /at most 256/],
     ["a bad tag key", { tags: { "bad key": "v" } }, 'feature_view.tags["bad key"]', /tag keys/],

@@ -103,6 +103,7 @@ export function validateFeatureViewDraft(
     checkTags(v, `${featurePath}.tags`, feature.tags);
   });
   if (!Number.isFinite(draft.ttlMillis) || draft.ttlMillis < 0) v.add(`${path}.ttl`, "must not be negative");
+  else if (!Number.isInteger(draft.ttlMillis)) v.add(`${path}.ttl`, "must be a whole number of milliseconds");
   else if (draft.ttlMillis > LIMITS.maxTtlMillis) v.add(`${path}.ttl`, "must be at most 100 years (use 0 for no TTL)");
   checkDocumentation(v, path, draft);
   v.throwIfAny("INVALID_FEATURE_VIEW");

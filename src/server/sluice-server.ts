@@ -20,7 +20,9 @@ import { registryServiceHandlers } from "../grpc/registry-service.js";
 import { withUnimplementedMethods } from "../grpc/unimplemented.js";
 import { Registry } from "../registry/registry.js";
 import { openRegistryStore } from "../storage/registry/open-registry-store.js";
+import type { RegistryStore } from "../storage/registry/registry-store.js";
 import { VERSION } from "../version.js";
+import { lockDataDir } from "./data-dir-lock.js";
 
 /** A started server. */
 export interface RunningServer {
@@ -50,14 +52,18 @@ function serviceTable(registry: Registry, logger: Logger): Array<[string, Servic
 
 /** Opens the stores and starts serving. Rejects (after closing what it opened) when anything fails. */
 export async function startServer(config: SluiceConfig, logger: Logger): Promise<RunningServer> {
-  const registryStore = openRegistryStore(config);
+  const releaseDataDir = lockDataDir(config.dataDir);
+  let registryStore: RegistryStore | undefined;
   let registry: Registry;
   try {
+    registryStore = openRegistryStore(config);
     registry = await Registry.open(registryStore);
   } catch (error) {
-    await registryStore.close();
+    await registryStore?.close();
+    releaseDataDir();
     throw error;
   }
+  const stores = registryStore;
 
   const server = new Server({
     "grpc.max_receive_message_length": config.grpc.maxReceiveMessageBytes,
@@ -83,12 +89,13 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     );
   } catch (error) {
     registry.close();
-    await registryStore.close();
+    await stores.close();
+    releaseDataDir();
     throw new Error(`cannot listen on ${config.listen}: ${(error as Error).message}`, { cause: error });
   }
   const address = `${config.listen.slice(0, config.listen.lastIndexOf(":"))}:${port}`;
   logger.info(
-    { address, dataDir: config.dataDir, registry: registryStore.backend, reflection: config.reflection, version: VERSION },
+    { address, dataDir: config.dataDir, registry: stores.backend, reflection: config.reflection, version: VERSION },
     "sluice is serving",
   );
 
@@ -110,7 +117,8 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
         });
       });
       registry.close();
-      await registryStore.close();
+      await stores.close();
+      releaseDataDir();
       logger.info("sluice stopped");
     })();
     return stopping;

@@ -97,6 +97,10 @@ describe("versioned feature views over gRPC", () => {
     expect(listed).toEqual(["projects/default/featureViews/customer_stats"]);
   });
 
+  it("refuses a second server on the same data dir while the first runs", async () => {
+    await expect(startTestServer({ dataDir: t.dataDir })).rejects.toThrow(/in use by another Sluice server/);
+  });
+
   it("keeps definitions across a server restart", async () => {
     await t.client.applyFeatureView(stats);
     await t.client.applyFeatureView({ ...stats, description: "v2" });
@@ -229,6 +233,7 @@ describe("the rest of the v1 API", () => {
     );
     expect([unary.code, unary.reason]).toEqual([status.UNIMPLEMENTED, "NOT_IMPLEMENTED"]);
     expect(unary.message).toContain("sluice.v1.OnlineService/GetOnlineFeatures");
+    expect(unary.requestId).toBeDefined();
     online.close();
 
     const ingestion = new IngestionServiceClient(t.server.address, credentials.createInsecure());

@@ -43,10 +43,13 @@ export function optionalTimestamp(date: Date | undefined): Timestamp | undefined
   return date ? dateToTimestamp(date) : undefined;
 }
 
-/** Duration -> milliseconds; a missing duration is 0. Sign is kept so validation can reject negatives. */
+/**
+ * Duration -> milliseconds, exactly: a sub-millisecond part stays fractional so validation can
+ * refuse it rather than silently drop it. A missing duration is 0; the sign is kept.
+ */
 export function durationToMillis(duration: Duration | undefined): number {
   if (!duration) return 0;
-  return Number(duration.seconds) * 1000 + Math.trunc(duration.nanos / 1_000_000);
+  return Number(duration.seconds) * 1000 + duration.nanos / 1_000_000;
 }
 
 /** Milliseconds -> Duration. */

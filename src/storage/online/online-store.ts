@@ -1,0 +1,53 @@
+/**
+ * The online store port: the latest row per (feature view version, entity key), read on the hot
+ * path. Backends (LMDB embedded, Redis, Redis Cluster) implement it; one contract suite
+ * (online-store.contract.ts) holds them all to the same event-time rules.
+ */
+import type { FeatureValue } from "../../common/feature-value.js";
+
+/** The latest known row of one entity in one feature view version. Times are microseconds since the epoch. */
+export interface OnlineRecord {
+  eventTime: number;
+  ingestTime: number;
+  /** Feature name -> value; a feature that is absent was written as null. */
+  values: Record<string, FeatureValue>;
+}
+
+/** One row to apply: the encoded entity key and its record. */
+export interface OnlineWrite {
+  key: string;
+  record: OnlineRecord;
+}
+
+/** The keys to read from one table (a feature view version, named by {@link onlineTableName}). */
+export interface OnlineLookup {
+  table: string;
+  keys: string[];
+}
+
+/** Where the latest feature values live. */
+export interface OnlineStore {
+  /** The backend's name, for logs and errors. */
+  readonly backend: string;
+  /**
+   * Applies each row unless the stored row is at least as new: newer event time wins, equal event
+   * times are broken by ingestion time, and an exact tie keeps the stored row (so a retry is a
+   * no-op). Resolves only when every row is durable; one store round trip per call.
+   */
+  write(table: string, rows: OnlineWrite[]): Promise<void>;
+  /** Reads the latest record of every key of every lookup, in order, in one store round trip. */
+  read(lookups: OnlineLookup[]): Promise<Array<Array<OnlineRecord | undefined>>>;
+  close(): Promise<void>;
+}
+
+/** The table name of a feature view version: unique, and stable across restarts and replicas. */
+export function onlineTableName(project: string, view: string, version: number): string {
+  return `${project}/${view}/${version}`;
+}
+
+/** Whether `candidate` should replace `stored` under the event-time rules. */
+export function isNewer(candidate: OnlineRecord, stored: OnlineRecord | undefined): boolean {
+  if (!stored) return true;
+  if (candidate.eventTime !== stored.eventTime) return candidate.eventTime > stored.eventTime;
+  return candidate.ingestTime > stored.ingestTime;
+}

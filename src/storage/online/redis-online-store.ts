@@ -1,0 +1,149 @@
+/**
+ * The online store on Redis or Redis Cluster. Each entity row is a hash {e: event time,
+ * i: ingestion time, v: encoded values}. A write batch is one pipeline of a Lua compare-and-set
+ * per row (per node on a cluster, the pipelines run concurrently), so the event-time rule is
+ * enforced inside Redis in one round trip, never by read-then-write from Node.
+ */
+import calculateSlot from "cluster-key-slot";
+import { Cluster, type ClusterNode, Redis } from "ioredis";
+import { StoreUnavailableError } from "../../common/errors.js";
+import type { OnlineLookup, OnlineRecord, OnlineStore, OnlineWrite } from "./online-store.js";
+import { decodeValues, encodeValues } from "./record-codec.js";
+
+/** Sets the row when it is newer by (event time, ingestion time); returns 1 when written. */
+const SET_IF_NEWER = `
+local stored = redis.call('HMGET', KEYS[1], 'e', 'i')
+if stored[1] then
+  local storedEvent = tonumber(stored[1])
+  local event = tonumber(ARGV[1])
+  if storedEvent > event or (storedEvent == event and tonumber(stored[2]) >= tonumber(ARGV[2])) then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], 'e', ARGV[1], 'i', ARGV[2], 'v', ARGV[3])
+return 1
+`;
+
+type Client = Redis | Cluster;
+type SetIfNewer = { sluiceSetIfNewer(key: string, event: string, ingest: string, values: Buffer): unknown };
+
+/** Connection settings of the Redis backends. */
+export interface RedisConnection {
+  /** redis://host:port for a single server. */
+  url?: string;
+  /** host:port seeds of a cluster. */
+  clusterNodes?: string[];
+  /** Prefix of every key, so several deployments can share one Redis. */
+  keyPrefix: string;
+  /** Per-command timeout. */
+  commandTimeoutMs: number;
+}
+
+/** Connects to a single Redis server. */
+export function openRedisOnlineStore(connection: RedisConnection & { url: string }): RedisOnlineStore {
+  const client = new Redis(connection.url, {
+    // Fail fast while Redis is down rather than queueing writes nobody will acknowledge.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: connection.commandTimeoutMs,
+    lazyConnect: false,
+  });
+  return new RedisOnlineStore("redis", client, connection.keyPrefix, `redis at ${connection.url}`);
+}
+
+/** Connects to a Redis Cluster. */
+export function openRedisClusterOnlineStore(connection: RedisConnection & { clusterNodes: string[] }): RedisOnlineStore {
+  const seeds: ClusterNode[] = connection.clusterNodes.map((address) => {
+    const colon = address.lastIndexOf(":");
+    return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
+  });
+  const client = new Cluster(seeds, {
+    enableOfflineQueue: false,
+    redisOptions: { maxRetriesPerRequest: 1, commandTimeout: connection.commandTimeoutMs },
+  });
+  return new RedisOnlineStore("redis-cluster", client, connection.keyPrefix, `redis cluster at ${connection.clusterNodes.join(",")}`);
+}
+
+/** {@link OnlineStore} on Redis or Redis Cluster. */
+export class RedisOnlineStore implements OnlineStore {
+  constructor(
+    readonly backend: string,
+    private readonly client: Client,
+    private readonly keyPrefix: string,
+    private readonly description: string,
+  ) {
+    client.defineCommand("sluiceSetIfNewer", { numberOfKeys: 1, lua: SET_IF_NEWER });
+    // Connection errors surface on the calls that hit them; this keeps them out of the unhandled-error path.
+    client.on("error", () => undefined);
+  }
+
+  async write(table: string, rows: OnlineWrite[]): Promise<void> {
+    const commands = rows.map(({ key, record }) => ({
+      key: this.redisKey(table, key),
+      add: (pipeline: SetIfNewer, redisKey: string) =>
+        pipeline.sluiceSetIfNewer(redisKey, String(record.eventTime), String(record.ingestTime), encodeValues(record.values)),
+    }));
+    await this.runPipelined(commands);
+  }
+
+  async read(lookups: OnlineLookup[]): Promise<Array<Array<OnlineRecord | undefined>>> {
+    const commands = lookups.flatMap(({ table, keys }) =>
+      keys.map((key) => ({
+        key: this.redisKey(table, key),
+        add: (pipeline: { hmgetBuffer(key: string, ...fields: string[]): unknown }, redisKey: string) =>
+          pipeline.hmgetBuffer(redisKey, "e", "i", "v"),
+      })),
+    );
+    const replies = (await this.runPipelined(commands)) as Array<Array<Buffer | null>>;
+    let next = 0;
+    return lookups.map(({ keys }) =>
+      keys.map(() => {
+        const [event, ingest, values] = replies[next++] ?? [];
+        if (!event || !ingest || !values) return undefined;
+        return { eventTime: Number(event.toString()), ingestTime: Number(ingest.toString()), values: decodeValues(values) };
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  private redisKey(table: string, key: string): string {
+    return `${this.keyPrefix}${table}|${key}`;
+  }
+
+  /**
+   * Runs one command per key in pipelines and returns the replies in command order. On a cluster
+   * the commands are grouped by the node owning their slot (a cluster pipeline must stay on one
+   * node) and the groups run concurrently, so the call still costs one round trip.
+   */
+  private async runPipelined<P>(commands: Array<{ key: string; add: (pipeline: P, key: string) => unknown }>): Promise<unknown[]> {
+    if (commands.length === 0) return [];
+    const groups = new Map<string, number[]>();
+    commands.forEach(({ key }, index) => {
+      const group = this.client instanceof Cluster ? (this.client.slots[calculateSlot(key)]?.join(",") ?? "") : "";
+      groups.set(group, [...(groups.get(group) ?? []), index]);
+    });
+    const replies = new Array<unknown>(commands.length);
+    try {
+      await Promise.all(
+        [...groups.values()].map(async (indexes) => {
+          const pipeline = this.client.pipeline();
+          for (const index of indexes) {
+            const command = commands[index];
+            if (command) command.add(pipeline as P, command.key);
+          }
+          const results = (await pipeline.exec()) ?? [];
+          results.forEach(([error, reply], i) => {
+            if (error) throw error;
+            replies[indexes[i] as number] = reply;
+          });
+        }),
+      );
+    } catch (error) {
+      throw new StoreUnavailableError(this.description, error);
+    }
+    return replies;
+  }
+}
