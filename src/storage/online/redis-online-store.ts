@@ -39,29 +39,42 @@ export interface RedisConnection {
   commandTimeoutMs: number;
 }
 
-/** Connects to a single Redis server. */
-export function openRedisOnlineStore(connection: RedisConnection & { url: string }): RedisOnlineStore {
+/** Connects to a single Redis server; rejects when it cannot be reached. */
+export async function openRedisOnlineStore(connection: RedisConnection & { url: string }): Promise<RedisOnlineStore> {
   const client = new Redis(connection.url, {
-    // Fail fast while Redis is down rather than queueing writes nobody will acknowledge.
+    // Fail fast while Redis is down rather than queueing writes nobody will acknowledge;
+    // the client keeps reconnecting in the background and calls succeed again once it is back.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: connection.commandTimeoutMs,
-    lazyConnect: false,
+    lazyConnect: true,
   });
-  return new RedisOnlineStore("redis", client, connection.keyPrefix, `redis at ${connection.url}`);
+  return connectStore(new RedisOnlineStore("redis", client, connection.keyPrefix, `redis at ${connection.url}`), client);
 }
 
-/** Connects to a Redis Cluster. */
-export function openRedisClusterOnlineStore(connection: RedisConnection & { clusterNodes: string[] }): RedisOnlineStore {
+/** Connects to a Redis Cluster through any of its nodes; rejects when the cluster cannot be reached. */
+export async function openRedisClusterOnlineStore(connection: RedisConnection & { clusterNodes: string[] }): Promise<RedisOnlineStore> {
   const seeds: ClusterNode[] = connection.clusterNodes.map((address) => {
     const colon = address.lastIndexOf(":");
     return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
   });
   const client = new Cluster(seeds, {
     enableOfflineQueue: false,
+    lazyConnect: true,
     redisOptions: { maxRetriesPerRequest: 1, commandTimeout: connection.commandTimeoutMs },
   });
-  return new RedisOnlineStore("redis-cluster", client, connection.keyPrefix, `redis cluster at ${connection.clusterNodes.join(",")}`);
+  const description = `redis cluster at ${connection.clusterNodes.join(",")}`;
+  return connectStore(new RedisOnlineStore("redis-cluster", client, connection.keyPrefix, description), client);
+}
+
+async function connectStore(store: RedisOnlineStore, client: Client): Promise<RedisOnlineStore> {
+  try {
+    await client.connect();
+  } catch (error) {
+    client.disconnect();
+    throw new StoreUnavailableError(store.description, error);
+  }
+  return store;
 }
 
 /** {@link OnlineStore} on Redis or Redis Cluster. */
@@ -70,7 +83,8 @@ export class RedisOnlineStore implements OnlineStore {
     readonly backend: string,
     private readonly client: Client,
     private readonly keyPrefix: string,
-    private readonly description: string,
+    /** Names the store in errors and logs. */
+    readonly description: string,
   ) {
     client.defineCommand("sluiceSetIfNewer", { numberOfKeys: 1, lua: SET_IF_NEWER });
     // Connection errors surface on the calls that hit them; this keeps them out of the unhandled-error path.

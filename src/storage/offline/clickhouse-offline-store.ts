@@ -1,0 +1,248 @@
+/**
+ * The offline store on ClickHouse through @clickhouse/client: embedded (chDB in-process, the
+ * default) or a ClickHouse server, with the same SQL. Each feature view version has its own
+ * MergeTree table in database `sluice_{project}`, ordered by (join keys, event_time), so
+ * point-in-time joins and per-entity scans read in key order. Inserts carry the write id as
+ * ClickHouse's `insert_deduplication_token`, so a retried batch is stored once.
+ */
+
+import { mkdirSync } from "node:fs";
+import { type ClickHouseClient, createClient } from "@clickhouse/client";
+import { createChdbConnection } from "chdb/connection";
+import { StoreUnavailableError } from "../../common/errors.js";
+import type { FeatureValue } from "../../common/feature-value.js";
+import type { ValueType } from "../../common/value-type.js";
+import type { OfflineColumn, OfflineRow, OfflineStore, OfflineTable } from "./offline-store.js";
+
+/** How many recent insert tokens a table remembers for deduplication. */
+const DEDUPLICATION_WINDOW = 10_000;
+
+const COLUMN_TYPES: Record<ValueType, string> = {
+  int32: "Int32",
+  int64: "Int64",
+  float: "Float32",
+  double: "Float64",
+  bool: "Bool",
+  string: "String",
+  // Bytes are stored base64-encoded: JSON, the insert format, cannot carry raw bytes.
+  bytes: "String",
+  timestamp: "DateTime64(6, 'UTC')",
+  int64_list: "Array(Int64)",
+  float_list: "Array(Float32)",
+  double_list: "Array(Float64)",
+  string_list: "Array(String)",
+};
+
+/** Where the offline store lives. */
+export type ClickHouseLocation =
+  | { kind: "embedded"; path: string }
+  | { kind: "server"; url: string; username?: string; password?: string; cluster?: string };
+
+/** Opens the offline store at `location`, checking that it answers. */
+export async function openClickHouseOfflineStore(location: ClickHouseLocation): Promise<ClickHouseOfflineStore> {
+  let client: ClickHouseClient;
+  let description: string;
+  if (location.kind === "embedded") {
+    mkdirSync(location.path, { recursive: true });
+    // chdb implements the connection interface of its own copy of @clickhouse/client-common,
+    // structurally the same as the client's; only the nominal types differ.
+    const connection = createChdbConnection({ path: location.path }) as unknown as NonNullable<Parameters<typeof createClient>[0]>["connection"];
+    client = createClient({ connection });
+    description = `embedded ClickHouse (chDB) at ${location.path}`;
+  } else {
+    client = createClient({ url: location.url, username: location.username, password: location.password });
+    description = `ClickHouse at ${location.url}`;
+  }
+  const store = new ClickHouseOfflineStore(
+    location.kind === "embedded" ? "chdb" : "clickhouse",
+    client,
+    description,
+    location.kind === "server" ? location.cluster : undefined,
+  );
+  await store.ping();
+  return store;
+}
+
+/** {@link OfflineStore} on ClickHouse. */
+export class ClickHouseOfflineStore implements OfflineStore {
+  private readonly ensured = new Set<string>();
+
+  constructor(
+    readonly backend: string,
+    private readonly client: ClickHouseClient,
+    /** Names the store in errors and logs. */
+    readonly description: string,
+    private readonly cluster?: string,
+  ) {}
+
+  /** Fails with UNAVAILABLE when the store does not answer. */
+  async ping(): Promise<void> {
+    await this.run(() => this.client.query({ query: "SELECT 1", format: "JSONEachRow" }).then((r) => r.json()));
+  }
+
+  async ensureTable(table: OfflineTable): Promise<void> {
+    const name = qualifiedTableName(table);
+    if (this.ensured.has(name)) return;
+    for (const statement of createTableStatements(table, this.cluster)) {
+      await this.run(() => this.client.command({ query: statement }));
+    }
+    this.ensured.add(name);
+  }
+
+  async append(table: OfflineTable, rows: OfflineRow[], deduplicationToken: string): Promise<void> {
+    if (rows.length === 0) return;
+    const values = rows.map((row) => toJsonRow(table, row));
+    await this.run(() =>
+      this.client.insert({
+        table: qualifiedTableName(table, this.cluster !== undefined),
+        values,
+        format: "JSONEachRow",
+        clickhouse_settings: { insert_deduplication_token: deduplicationToken, insert_deduplicate: 1 },
+      }),
+    );
+  }
+
+  async readAll(table: OfflineTable): Promise<OfflineRow[]> {
+    const columns = [...table.keyColumns, ...table.featureColumns];
+    const select = [...columns.map((c) => quote(c.name)), "event_time", "ingestion_time", "write_id"].join(", ");
+    const order = [...table.keyColumns.map((c) => quote(c.name)), "event_time", "ingestion_time"].join(", ");
+    const rows = await this.run(async () => {
+      const result = await this.client.query({
+        query: `SELECT ${select} FROM ${qualifiedTableName(table, this.cluster !== undefined)} ORDER BY ${order}`,
+        format: "JSONEachRow",
+        // Int64 as JSON strings: JSON numbers would lose precision above 2^53.
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+      });
+      return result.json<Record<string, unknown>>();
+    });
+    return rows.map((row) => ({
+      key: table.keyColumns.map((c) => fromJsonValue(c.type, row[c.name])),
+      eventTime: parseMicros(String(row.event_time)),
+      ingestTime: parseMicros(String(row.ingestion_time)),
+      writeId: String(row.write_id),
+      features: table.featureColumns.map((c) => fromJsonValue(c.type, row[c.name])),
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private async run<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw new StoreUnavailableError(this.description, error);
+    }
+  }
+}
+
+/** `sluice_{project}`.`{view}__v{version}` (ids are lower snake case, so the name is unambiguous). */
+export function qualifiedTableName(table: Pick<OfflineTable, "project" | "view" | "version">, distributed = false): string {
+  return `${quote(`sluice_${table.project}`)}.${quote(`${table.view}__v${table.version}${distributed ? "_all" : ""}`)}`;
+}
+
+/**
+ * The DDL of a view version's history table. On a cluster the data table is replicated on every
+ * node and a Distributed table (`..._all`) in front of it takes inserts and queries.
+ */
+export function createTableStatements(table: OfflineTable, cluster?: string): string[] {
+  const onCluster = cluster ? ` ON CLUSTER ${quote(cluster)}` : "";
+  const columns = [
+    ...table.keyColumns.map((c) => `${quote(c.name)} ${COLUMN_TYPES[c.type]}`),
+    "`event_time` DateTime64(6, 'UTC')",
+    "`ingestion_time` DateTime64(6, 'UTC')",
+    "`write_id` String",
+    ...table.featureColumns.map((c) => `${quote(c.name)} ${nullableType(c)}`),
+  ].join(", ");
+  const orderBy = [...table.keyColumns.map((c) => quote(c.name)), "`event_time`"].join(", ");
+  const database = quote(`sluice_${table.project}`);
+  const local = qualifiedTableName(table);
+  if (!cluster) {
+    return [
+      `CREATE DATABASE IF NOT EXISTS ${database}`,
+      `CREATE TABLE IF NOT EXISTS ${local} (${columns}) ENGINE = MergeTree ORDER BY (${orderBy}) ` +
+        `SETTINGS non_replicated_deduplication_window = ${DEDUPLICATION_WINDOW}`,
+    ];
+  }
+  const zooPath = `/clickhouse/tables/{shard}/sluice_${table.project}/${table.view}__v${table.version}`;
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${database}${onCluster}`,
+    `CREATE TABLE IF NOT EXISTS ${local}${onCluster} (${columns}) ` +
+      `ENGINE = ReplicatedMergeTree('${zooPath}', '{replica}') ORDER BY (${orderBy}) ` +
+      `SETTINGS replicated_deduplication_window = ${DEDUPLICATION_WINDOW}`,
+    `CREATE TABLE IF NOT EXISTS ${qualifiedTableName(table, true)}${onCluster} AS ${local} ` +
+      `ENGINE = Distributed(${quote(cluster)}, ${database}, ${quote(`${table.view}__v${table.version}`)}, cityHash64(${orderBy.replace(", `event_time`", "")}))`,
+  ];
+}
+
+/** Lists cannot be Nullable in ClickHouse: a null list is stored as an empty one. */
+function nullableType(column: OfflineColumn): string {
+  const type = COLUMN_TYPES[column.type];
+  return type.startsWith("Array(") ? type : `Nullable(${type})`;
+}
+
+function quote(identifier: string): string {
+  return `\`${identifier.replace(/\\/g, "\\\\").replace(/`/g, "\\`")}\``;
+}
+
+function toJsonRow(table: OfflineTable, row: OfflineRow): Record<string, unknown> {
+  const json: Record<string, unknown> = {
+    event_time: formatMicros(row.eventTime),
+    ingestion_time: formatMicros(row.ingestTime),
+    write_id: row.writeId,
+  };
+  table.keyColumns.forEach((c, i) => {
+    json[c.name] = toJsonValue(c.type, row.key[i] ?? null);
+  });
+  table.featureColumns.forEach((c, i) => {
+    json[c.name] = toJsonValue(c.type, row.features[i] ?? null);
+  });
+  return json;
+}
+
+function toJsonValue(type: ValueType, value: FeatureValue): unknown {
+  if (value === null) return type.endsWith("_list") ? [] : null;
+  switch (type) {
+    case "int64":
+      return String(value);
+    case "bytes":
+      return Buffer.from(value as Uint8Array).toString("base64");
+    case "timestamp":
+      return formatMicros((value as Date).getTime() * 1000);
+    case "int64_list":
+      return (value as bigint[]).map(String);
+    default:
+      return value;
+  }
+}
+
+function fromJsonValue(type: ValueType, value: unknown): FeatureValue {
+  if (value === null || value === undefined) return null;
+  switch (type) {
+    case "int64":
+      return BigInt(value as string);
+    case "bytes":
+      return new Uint8Array(Buffer.from(value as string, "base64"));
+    case "timestamp":
+      return new Date(Math.floor(parseMicros(value as string) / 1000));
+    case "int64_list":
+      return (value as string[]).map((v) => BigInt(v));
+    default:
+      return value as FeatureValue;
+  }
+}
+
+/** Microseconds since the epoch -> "YYYY-MM-DD hh:mm:ss.ffffff" (UTC), as DateTime64(6) reads it. */
+export function formatMicros(micros: number): string {
+  const millis = Math.floor(micros / 1000);
+  const iso = new Date(millis).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}${String(micros - millis * 1000).padStart(3, "0")}`;
+}
+
+/** "YYYY-MM-DD hh:mm:ss[.ffffff]" (UTC) -> microseconds since the epoch. */
+export function parseMicros(text: string): number {
+  const [seconds, fraction = ""] = text.split(".");
+  const whole = Date.parse(`${(seconds ?? "").replace(" ", "T")}Z`);
+  return whole * 1000 + Number(fraction.padEnd(6, "0").slice(0, 6));
+}

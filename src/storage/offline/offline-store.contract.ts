@@ -1,0 +1,116 @@
+/**
+ * The contract every {@link OfflineStore} backend must meet: exact round trips of every type,
+ * append-only history, deduplication by token, and durability across reopen.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { OfflineRow, OfflineStore, OfflineTable } from "./offline-store.js";
+
+/** Opens a fresh, empty store; `reopen` opens the same data again after close. */
+export interface OfflineStoreFactory {
+  open(): Promise<OfflineStore>;
+  reopen(): Promise<OfflineStore>;
+}
+
+const T0 = 1_767_225_600_000_000;
+
+const allTypes: OfflineTable = {
+  project: "p",
+  view: "everything",
+  version: 1,
+  keyColumns: [
+    { name: "customer_id", type: "int64" },
+    { name: "region", type: "string" },
+  ],
+  featureColumns: [
+    { name: "i32", type: "int32" },
+    { name: "i64", type: "int64" },
+    { name: "f", type: "float" },
+    { name: "d", type: "double" },
+    { name: "b", type: "bool" },
+    { name: "s", type: "string" },
+    { name: "bytes", type: "bytes" },
+    { name: "ts", type: "timestamp" },
+    { name: "i64s", type: "int64_list" },
+    { name: "fs", type: "float_list" },
+    { name: "ds", type: "double_list" },
+    { name: "ss", type: "string_list" },
+  ],
+};
+
+function row(id: bigint, eventTime: number, writeId = "w1"): OfflineRow {
+  return {
+    key: [id, "eu"],
+    eventTime,
+    ingestTime: eventTime + 7,
+    writeId,
+    features: [
+      -5,
+      2n ** 63n - 1n,
+      1.5,
+      Math.PI,
+      true,
+      "héllo",
+      new Uint8Array([0, 255, 128]),
+      new Date("2026-03-04T05:06:07.089Z"),
+      [1n, -(2n ** 63n)],
+      [0.25, -2],
+      [Math.E],
+      ["a", ""],
+    ],
+  };
+}
+
+/** Registers the contract suite for one backend. */
+export function describeOfflineStoreContract(backend: string, factory: OfflineStoreFactory): void {
+  describe(`OfflineStore contract: ${backend}`, () => {
+    let store: OfflineStore;
+
+    beforeEach(async () => {
+      store = await factory.open();
+      await store.ensureTable(allTypes);
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it("round-trips every type exactly, with microsecond times", async () => {
+      await store.append(allTypes, [row(1n, T0 + 123_456)], "w-roundtrip");
+      expect(await store.readAll(allTypes)).toEqual([row(1n, T0 + 123_456)].map((r) => ({ ...r, writeId: "w1" })));
+    });
+
+    it("stores nulls as nulls, and null lists as empty lists", async () => {
+      const nulls: OfflineRow = { ...row(2n, T0), features: allTypes.featureColumns.map(() => null) };
+      await store.append(allTypes, [nulls], "w-nulls");
+      const [stored] = await store.readAll(allTypes);
+      expect(stored?.features).toEqual([null, null, null, null, null, null, null, null, [], [], [], []]);
+    });
+
+    it("keeps every row: history is append-only, including older and duplicate event times", async () => {
+      await store.append(allTypes, [row(1n, T0 + 2), row(1n, T0 + 1)], "w-a");
+      await store.append(allTypes, [row(1n, T0 + 1)], "w-b");
+      expect((await store.readAll(allTypes)).map((r) => r.eventTime)).toEqual([T0 + 1, T0 + 1, T0 + 2]);
+    });
+
+    it("applies a retried append with the same token once", async () => {
+      await store.append(allTypes, [row(1n, T0), row(2n, T0)], "retry-me");
+      await store.append(allTypes, [row(1n, T0), row(2n, T0)], "retry-me");
+      expect(await store.readAll(allTypes)).toHaveLength(2);
+    });
+
+    it("creates tables idempotently and keeps versions apart", async () => {
+      const v2: OfflineTable = { ...allTypes, version: 2, featureColumns: [{ name: "only", type: "double" }] };
+      await store.ensureTable(v2);
+      await store.ensureTable(v2);
+      await store.append(v2, [{ key: [1n, "eu"], eventTime: T0, ingestTime: T0, writeId: "x", features: [0.5] }], "v2");
+      expect((await store.readAll(v2)).map((r) => r.features)).toEqual([[0.5]]);
+      expect(await store.readAll(allTypes)).toEqual([]);
+    });
+
+    it("keeps appended rows across close and reopen", async () => {
+      await store.append(allTypes, [row(3n, T0)], "w-durable");
+      await store.close();
+      store = await factory.reopen();
+      expect((await store.readAll(allTypes)).map((r) => r.key)).toEqual([[3n, "eu"]]);
+    });
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * The offline store port: append-only history per feature view version, the source of training
+ * sets and materialization. One implementation serves it (ClickHouse through @clickhouse/client,
+ * embedded via chDB or on a server/cluster); the port keeps the domain free of SQL.
+ */
+import type { FeatureValue } from "../../common/feature-value.js";
+import type { ValueType } from "../../common/value-type.js";
+
+/** A typed column of a history table. */
+export interface OfflineColumn {
+  name: string;
+  type: ValueType;
+}
+
+/** The shape of one feature view version's history table. */
+export interface OfflineTable {
+  project: string;
+  view: string;
+  version: number;
+  keyColumns: OfflineColumn[];
+  featureColumns: OfflineColumn[];
+}
+
+/** One history row: values are in the order of the table's key and feature columns. Times in microseconds. */
+export interface OfflineRow {
+  key: FeatureValue[];
+  eventTime: number;
+  ingestTime: number;
+  writeId: string;
+  features: FeatureValue[];
+}
+
+/** Where feature history lives. */
+export interface OfflineStore {
+  /** The backend's name, for logs and errors. */
+  readonly backend: string;
+  /** Creates the history table of a view version if it does not exist (idempotent, safe to race). */
+  ensureTable(table: OfflineTable): Promise<void>;
+  /**
+   * Appends rows durably. A call retried with the same `deduplicationToken` (a write id) is
+   * applied once, even when the first attempt's acknowledgement was lost.
+   */
+  append(table: OfflineTable, rows: OfflineRow[], deduplicationToken: string): Promise<void>;
+  /** Every stored row of a table, oldest event first (for tests and small tables; large reads stream elsewhere). */
+  readAll(table: OfflineTable): Promise<OfflineRow[]>;
+  close(): Promise<void>;
+}
