@@ -18,30 +18,79 @@ const listenAddress = z
 const positiveInt = (max: number) => z.number().int().positive().max(max);
 
 /** The validated shape of the configuration. */
-export const configSchema = z.strictObject({
-  /** Address the gRPC server listens on. Port 0 picks a free port. */
-  listen: listenAddress,
-  /** Directory of the embedded stores. */
-  dataDir: z.string().min(1),
-  logLevel: z.enum(LOG_LEVELS),
-  /** Serve gRPC server reflection (v1 and v1alpha) so grpcurl and buf curl work without protos. */
-  reflection: z.boolean(),
-  registry: z.strictObject({
-    /** Where definitions live: "embedded" is LMDB under the data dir. */
-    backend: z.enum(["embedded"]),
-  }),
-  grpc: z.strictObject({
-    maxReceiveMessageBytes: positiveInt(2047 * MIB),
-    maxSendMessageBytes: positiveInt(2047 * MIB),
-    /** Concurrent streams per HTTP/2 connection. */
-    maxConcurrentStreams: positiveInt(1_000_000),
-    /** Server pings idle connections this often, to find dead peers. */
-    keepaliveTimeMs: positiveInt(24 * 3600 * 1000),
-    keepaliveTimeoutMs: positiveInt(3600 * 1000),
-    /** On SIGTERM, in-flight calls get this long to finish before they are cancelled. */
-    shutdownGraceMs: positiveInt(3600 * 1000),
-  }),
-});
+export const configSchema = z
+  .strictObject({
+    /** Address the gRPC server listens on. Port 0 picks a free port. */
+    listen: listenAddress,
+    /** Directory of the embedded stores. */
+    dataDir: z.string().min(1),
+    logLevel: z.enum(LOG_LEVELS),
+    /** Serve gRPC server reflection (v1 and v1alpha) so grpcurl and buf curl work without protos. */
+    reflection: z.boolean(),
+    registry: z.strictObject({
+      /** Where definitions live: "embedded" is LMDB under the data dir. */
+      backend: z.enum(["embedded"]),
+    }),
+    grpc: z.strictObject({
+      maxReceiveMessageBytes: positiveInt(2047 * MIB),
+      maxSendMessageBytes: positiveInt(2047 * MIB),
+      /** Concurrent streams per HTTP/2 connection. */
+      maxConcurrentStreams: positiveInt(1_000_000),
+      /** Server pings idle connections this often, to find dead peers. */
+      keepaliveTimeMs: positiveInt(24 * 3600 * 1000),
+      keepaliveTimeoutMs: positiveInt(3600 * 1000),
+      /** On SIGTERM, in-flight calls get this long to finish before they are cancelled. */
+      shutdownGraceMs: positiveInt(3600 * 1000),
+    }),
+    online: z.strictObject({
+      /** Latest values per entity: "lmdb" under the data dir, or "redis" / "redis-cluster" shared by replicas. */
+      backend: z.enum(["lmdb", "redis", "redis-cluster"]),
+      /** redis://host:port, for the redis backend. */
+      redisUrl: z.string(),
+      /** host:port seeds, for the redis-cluster backend. */
+      redisClusterNodes: z.array(z.string().regex(/^[^\s:]+:[0-9]{1,5}$/, "must be HOST:PORT")),
+      /** Prefix of every Redis key, so several deployments can share one Redis. */
+      redisKeyPrefix: z.string(),
+      redisCommandTimeoutMs: positiveInt(600_000),
+    }),
+    offline: z.strictObject({
+      /** Feature history: "chdb" (ClickHouse in-process, under the data dir) or "clickhouse" (a server). */
+      backend: z.enum(["chdb", "clickhouse"]),
+      /** http(s)://host:port of a ClickHouse server, for the clickhouse backend. */
+      clickhouseUrl: z.string(),
+      clickhouseUsername: z.string(),
+      clickhousePassword: z.string(),
+      /** A ClickHouse cluster name: tables are created ON CLUSTER, replicated, behind Distributed tables. */
+      clickhouseCluster: z.string(),
+    }),
+    limits: z.strictObject({
+      /** Event times further in the future than this are rejected. */
+      maxFutureSkewMs: positiveInt(365 * 86_400_000),
+      maxRowsPerBatch: positiveInt(1_000_000),
+      maxStringBytes: positiveInt(64 * MIB),
+      maxBytesLength: positiveInt(64 * MIB),
+      maxListLength: positiveInt(10_000_000),
+      /** Entity rows per online read. */
+      maxEntityRowsPerRead: positiveInt(1_000_000),
+    }),
+  })
+  .superRefine((config, context) => {
+    const require = (ok: boolean, path: string[], message: string) => {
+      if (!ok) context.addIssue({ code: "custom", path, message });
+    };
+    require(config.online.backend !== "redis" || config.online.redisUrl !== "", [
+      "online",
+      "redisUrl",
+    ], 'is required when online.backend is "redis"');
+    require(config.online.backend !== "redis-cluster" || config.online.redisClusterNodes.length > 0, [
+      "online",
+      "redisClusterNodes",
+    ], 'needs at least one node when online.backend is "redis-cluster"');
+    require(config.offline.backend !== "clickhouse" || config.offline.clickhouseUrl !== "", [
+      "offline",
+      "clickhouseUrl",
+    ], 'is required when offline.backend is "clickhouse"');
+  });
 
 /** The server configuration. */
 export type SluiceConfig = z.infer<typeof configSchema>;
@@ -60,6 +109,16 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     keepaliveTimeMs: 60_000,
     keepaliveTimeoutMs: 20_000,
     shutdownGraceMs: 10_000,
+  },
+  online: { backend: "lmdb", redisUrl: "", redisClusterNodes: [], redisKeyPrefix: "sluice:", redisCommandTimeoutMs: 5000 },
+  offline: { backend: "chdb", clickhouseUrl: "", clickhouseUsername: "default", clickhousePassword: "", clickhouseCluster: "" },
+  limits: {
+    maxFutureSkewMs: 5 * 60_000,
+    maxRowsPerBatch: 100_000,
+    maxStringBytes: 64 * 1024,
+    maxBytesLength: 1 * MIB,
+    maxListLength: 4096,
+    maxEntityRowsPerRead: 10_000,
   },
 };
 
@@ -177,8 +236,13 @@ function setPath(target: Record<string, unknown>, key: string, value: unknown): 
   node[parts[parts.length - 1] as string] = value;
 }
 
-/** Converts a string from the environment or a flag to the type of the key's default. */
+/** Converts a string from the environment or a flag to the type of the key's default (lists are comma-separated). */
 function coerce(raw: string, example: unknown): unknown {
+  if (Array.isArray(example))
+    return raw
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
   if (typeof example === "number") return raw.trim() === "" ? Number.NaN : Number(raw);
   if (typeof example === "boolean") {
     if (/^(true|1|yes|on)$/i.test(raw)) return true;

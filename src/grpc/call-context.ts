@@ -19,3 +19,35 @@ export function createCallContext(method: string, metadata: Metadata, logger: Lo
   const requestId = typeof given === "string" && given.length > 0 && given.length <= 128 ? given : randomUUID();
   return { logger: logger.child({ method, requestId }), requestId, metadata };
 }
+
+/**
+ * Counts calls in flight in Sluice's own handlers, so a graceful shutdown waits for them and not
+ * for long-lived health watchers, which would otherwise hold it for the whole grace period.
+ */
+export class InFlightCalls {
+  private count = 0;
+  private waiters: Array<() => void> = [];
+
+  /** Marks a call as started; call the returned function when it ends. */
+  start(): () => void {
+    this.count++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.count--;
+      if (this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+    };
+  }
+
+  /** Resolves once no call is in flight. */
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
+/** What every handler builder needs from the server. */
+export interface HandlerEnv {
+  logger: Logger;
+  calls: InFlightCalls;
+}

@@ -10,6 +10,7 @@ import { type ErrorKind, SluiceError, ValidationError } from "../common/errors.j
 import type { Any } from "../gen/google/protobuf/any.pb.js";
 import { BadRequest, ErrorInfo } from "../gen/google/rpc/error_details.pb.js";
 import { Status } from "../gen/google/rpc/status.pb.js";
+import { type CallContext, REQUEST_ID_HEADER } from "./call-context.js";
 
 /** The `ErrorInfo.domain` of every Sluice error. */
 export const ERROR_DOMAIN = "sluice.dev";
@@ -40,6 +41,13 @@ export function toServiceError(error: unknown, logger: Logger): Partial<ServiceE
   }
   logger.error({ err: error }, "call failed with an unexpected error");
   return buildStatus(status.INTERNAL, "internal error; the server log has the details", "INTERNAL", {});
+}
+
+/** The status a call ends with when `error` was thrown: mapped, logged, and tagged with the request id. */
+export function failure(error: unknown, context: CallContext): Partial<ServiceError> {
+  const serviceError = toServiceError(error, context.logger);
+  serviceError.metadata?.set(REQUEST_ID_HEADER, context.requestId);
+  return serviceError;
 }
 
 function buildStatus(

@@ -1,9 +1,9 @@
 /** Thin gRPC adapter of sluice.v1.RegistryService over the core {@link Registry}. */
-import type { Logger } from "pino";
 import { ValidationError } from "../common/errors.js";
 import type { RegistryServiceServer } from "../gen/sluice/v1/registry.pb.js";
 import { parseProjectName, parseResourceName, parseResourceNameShape } from "../registry/names.js";
 import type { Registry } from "../registry/registry.js";
+import type { HandlerEnv } from "./call-context.js";
 import {
   applyOutcomeToWire,
   compatibilityToWire,
@@ -21,9 +21,9 @@ import { unaryHandler } from "./unary-handler.js";
 const SERVICE = "sluice.v1.RegistryService";
 
 /** Builds the RegistryService handlers. */
-export function registryServiceHandlers(registry: Registry, logger: Logger): RegistryServiceServer {
+export function registryServiceHandlers(registry: Registry, env: HandlerEnv): RegistryServiceServer {
   const unary = <Req, Res>(method: string, impl: (request: Req) => Promise<Res>) =>
-    unaryHandler<Req, Res>(`${SERVICE}/${method}`, logger, impl);
+    unaryHandler<Req, Res>(`${SERVICE}/${method}`, env, impl);
 
   return {
     createProject: unary("CreateProject", async (request) => {

@@ -1,7 +1,6 @@
 import { type handleUnaryCall, Metadata } from "@grpc/grpc-js";
-import type { Logger } from "pino";
-import { type CallContext, createCallContext, REQUEST_ID_HEADER } from "./call-context.js";
-import { toServiceError } from "./errors.js";
+import { type CallContext, createCallContext, type HandlerEnv, REQUEST_ID_HEADER } from "./call-context.js";
+import { failure } from "./errors.js";
 
 /**
  * Adapts an async function to a grpc-js unary handler: builds the call context, maps thrown
@@ -9,11 +8,12 @@ import { toServiceError } from "./errors.js";
  */
 export function unaryHandler<Req, Res>(
   method: string,
-  logger: Logger,
+  env: HandlerEnv,
   implementation: (request: Req, context: CallContext) => Promise<Res>,
 ): handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    const context = createCallContext(method, call.metadata, logger);
+    const ended = env.calls.start();
+    const context = createCallContext(method, call.metadata, env.logger);
     const started = performance.now();
     const trailer = new Metadata();
     trailer.set(REQUEST_ID_HEADER, context.requestId);
@@ -21,11 +21,11 @@ export function unaryHandler<Req, Res>(
       (response) => {
         context.logger.debug({ durationMs: performance.now() - started }, "call completed");
         callback(null, response, trailer);
+        ended();
       },
       (error: unknown) => {
-        const serviceError = toServiceError(error, context.logger);
-        serviceError.metadata?.set(REQUEST_ID_HEADER, context.requestId);
-        callback(serviceError);
+        callback(failure(error, context));
+        ended();
       },
     );
   };

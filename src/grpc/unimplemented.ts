@@ -1,8 +1,7 @@
 import type { Metadata, MethodDefinition, ServiceDefinition, UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
-import type { Logger } from "pino";
 import { NotImplementedError } from "../common/errors.js";
-import { createCallContext, REQUEST_ID_HEADER } from "./call-context.js";
-import { toServiceError } from "./errors.js";
+import { createCallContext, type HandlerEnv } from "./call-context.js";
+import { failure } from "./errors.js";
 
 /**
  * Completes a service implementation: every method of `definition` that `implemented` does not
@@ -11,24 +10,22 @@ import { toServiceError } from "./errors.js";
  */
 export function withUnimplementedMethods(
   definition: ServiceDefinition,
-  implemented: UntypedServiceImplementation,
-  logger: Logger,
+  implemented: ServiceHandlers,
+  env: HandlerEnv,
 ): UntypedServiceImplementation {
-  const complete: UntypedServiceImplementation = { ...implemented };
+  const complete: UntypedServiceImplementation = {};
   for (const [key, method] of Object.entries(definition)) {
-    if (!(key in complete)) complete[key] = unimplementedHandler(method, logger);
+    complete[key] = implemented[key] ?? unimplementedHandler(method, env);
   }
   return complete;
 }
 
-function unimplementedHandler(method: MethodDefinition<unknown, unknown>, logger: Logger): UntypedHandleCall {
+/** A service's handlers by method key; methods left out answer UNIMPLEMENTED. */
+export type ServiceHandlers = { [method: string]: UntypedHandleCall | undefined };
+
+function unimplementedHandler(method: MethodDefinition<unknown, unknown>, env: HandlerEnv): UntypedHandleCall {
   const methodName = method.path.slice(1);
-  const fail = (metadata: Metadata) => {
-    const context = createCallContext(methodName, metadata, logger);
-    const error = toServiceError(new NotImplementedError(methodName), context.logger);
-    error.metadata?.set(REQUEST_ID_HEADER, context.requestId);
-    return error;
-  };
+  const fail = (metadata: Metadata) => failure(new NotImplementedError(methodName), createCallContext(methodName, metadata, env.logger));
   if (!method.responseStream) {
     // Unary and client-streaming calls answer through a callback.
     return ((call: { metadata: Metadata }, callback: (error: unknown) => void) => callback(fail(call.metadata))) as UntypedHandleCall;

@@ -61,6 +61,7 @@ const LABEL_OF = { featureView: "feature view", featureService: "feature service
 export class Registry {
   private readonly applyLocks = new KeyedMutex();
   private readonly cache = new Map<string, Promise<CachedDefinition<VersionedKind> | undefined>>();
+  private readonly entityCache = new Map<string, Promise<Entity | undefined>>();
   private readonly unsubscribe: () => void;
 
   private constructor(
@@ -70,6 +71,8 @@ export class Registry {
     this.unsubscribe = store.onChange((change) => {
       if (change.kind === "featureView" || change.kind === "featureService") {
         this.cache.delete(cacheKey(change.kind, change.project, change.name));
+      } else if (change.kind === "entity") {
+        this.entityCache.delete(`${change.project}/${change.name}`);
       }
     });
   }
@@ -85,6 +88,7 @@ export class Registry {
   close(): void {
     this.unsubscribe();
     this.cache.clear();
+    this.entityCache.clear();
   }
 
   // ---- projects ----
@@ -155,9 +159,9 @@ export class Registry {
     });
   }
 
-  /** Gets an entity; NOT_FOUND when it does not exist. */
+  /** Gets an entity (from the cache after the first read); NOT_FOUND when it does not exist. */
   async getEntity(project: string, name: string): Promise<Entity> {
-    const entity = await this.store.getEntity(project, name);
+    const entity = await cached(this.entityCache, `${project}/${name}`, () => this.store.getEntity(project, name));
     if (!entity) throw new ResourceNotFoundError("entity", resourceName(project, "entities", name));
     return entity;
   }
@@ -381,18 +385,9 @@ export class Registry {
 
   /** The cached head of a definition (undefined when it does not exist), loading it on first use. */
   private loadCached(kind: VersionedKind, project: string, name: string): Promise<CachedDefinition<VersionedKind> | undefined> {
-    const key = cacheKey(kind, project, name);
-    let entry = this.cache.get(key);
-    if (!entry) {
-      entry = this.store.getHead(kind, project, name).then((head) => (head ? { head, versions: new Map() } : undefined));
-      this.cache.set(key, entry);
-      // Never cache a failure or an absence: the next call asks the store again.
-      entry.then(
-        (value) => value === undefined && this.cache.get(key) === entry && this.cache.delete(key),
-        () => this.cache.get(key) === entry && this.cache.delete(key),
-      );
-    }
-    return entry;
+    return cached(this.cache, cacheKey(kind, project, name), () =>
+      this.store.getHead(kind, project, name).then((head) => (head ? { head, versions: new Map() } : undefined)),
+    );
   }
 
   private async listLatest<K extends VersionedKind>(
@@ -449,6 +444,24 @@ function invalidRef(field: string, description: string): ValidationError {
 
 function withState<T>(record: T, head: DefinitionHead): WithState<T> {
   return head.deprecateTime ? { ...record, state: head.state, deprecateTime: head.deprecateTime } : { ...record, state: head.state };
+}
+
+/**
+ * Returns the cached promise for `key`, or starts `load` and caches it. A failure or an absence is
+ * never cached, so the next call asks the store again; a change notification deletes the entry.
+ */
+function cached<T>(cache: Map<string, Promise<T | undefined>>, key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+  let entry = cache.get(key);
+  if (!entry) {
+    const loading = load();
+    entry = loading;
+    cache.set(key, loading);
+    loading.then(
+      (value) => value === undefined && cache.get(key) === loading && cache.delete(key),
+      () => cache.get(key) === loading && cache.delete(key),
+    );
+  }
+  return entry;
 }
 
 function cacheKey(kind: VersionedKind, project: string, name: string): string {

@@ -2,7 +2,7 @@
  * The composition root: opens the stores the config names, builds the core services on them,
  * and serves every gRPC service (Sluice v1, KServe v2, health, reflection) on one port.
  */
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
@@ -15,12 +15,18 @@ import { MonitoringServiceService } from "../gen/sluice/v1/monitoring.pb.js";
 import { OnlineServiceService } from "../gen/sluice/v1/online.pb.js";
 import { RegistryServiceService } from "../gen/sluice/v1/registry.pb.js";
 import { TrainingServiceService } from "../gen/sluice/v1/training.pb.js";
+import { type HandlerEnv, InFlightCalls } from "../grpc/call-context.js";
 import { loadServedDescriptors } from "../grpc/descriptors.js";
+import { ingestionServiceHandlers } from "../grpc/ingestion-service.js";
+import { onlineServiceHandlers } from "../grpc/online-service.js";
 import { registryServiceHandlers } from "../grpc/registry-service.js";
-import { withUnimplementedMethods } from "../grpc/unimplemented.js";
+import { type ServiceHandlers, withUnimplementedMethods } from "../grpc/unimplemented.js";
+import { FeatureWriter } from "../ingest/feature-writer.js";
+import { OnlineReader } from "../online/online-reader.js";
 import { Registry } from "../registry/registry.js";
+import { openOfflineStore } from "../storage/offline/open-offline-store.js";
+import { openOnlineStore } from "../storage/online/open-online-store.js";
 import { openRegistryStore } from "../storage/registry/open-registry-store.js";
-import type { RegistryStore } from "../storage/registry/registry-store.js";
 import { VERSION } from "../version.js";
 import { lockDataDir } from "./data-dir-lock.js";
 
@@ -36,12 +42,19 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
+/** The core services every adapter is built from. */
+interface Core {
+  registry: Registry;
+  writer: FeatureWriter;
+  reader: OnlineReader;
+}
+
 /** Every service the server answers, keyed by full name, with what is implemented so far. */
-function serviceTable(registry: Registry, logger: Logger): Array<[string, ServiceDefinition, UntypedServiceImplementation]> {
+function serviceTable(core: Core, env: HandlerEnv): Array<[string, ServiceDefinition, ServiceHandlers]> {
   return [
-    ["sluice.v1.RegistryService", RegistryServiceService, registryServiceHandlers(registry, logger)],
-    ["sluice.v1.IngestionService", IngestionServiceService, {}],
-    ["sluice.v1.OnlineService", OnlineServiceService, {}],
+    ["sluice.v1.RegistryService", RegistryServiceService, registryServiceHandlers(core.registry, env)],
+    ["sluice.v1.IngestionService", IngestionServiceService, ingestionServiceHandlers(core.writer, env)],
+    ["sluice.v1.OnlineService", OnlineServiceService, onlineServiceHandlers(core.reader, env)],
     ["sluice.v1.TrainingService", TrainingServiceService, {}],
     ["sluice.v1.ModelService", ModelServiceService, {}],
     ["sluice.v1.InferenceService", InferenceServiceService, {}],
@@ -52,18 +65,30 @@ function serviceTable(registry: Registry, logger: Logger): Array<[string, Servic
 
 /** Opens the stores and starts serving. Rejects (after closing what it opened) when anything fails. */
 export async function startServer(config: SluiceConfig, logger: Logger): Promise<RunningServer> {
-  const releaseDataDir = lockDataDir(config.dataDir);
-  let registryStore: RegistryStore | undefined;
-  let registry: Registry;
+  // Resources are released in reverse order of opening, on a failed start as on shutdown.
+  const releases: Array<() => Promise<void> | void> = [];
+  const releaseAll = async () => {
+    for (const release of releases.reverse().splice(0)) await release();
+  };
+  let core: Core;
+  let backends: Record<string, string>;
   try {
-    registryStore = openRegistryStore(config);
-    registry = await Registry.open(registryStore);
+    releases.push(lockDataDir(config.dataDir));
+    const registryStore = openRegistryStore(config);
+    releases.push(() => registryStore.close());
+    const registry = await Registry.open(registryStore);
+    releases.push(() => registry.close());
+    const offline = await openOfflineStore(config);
+    releases.push(() => offline.close());
+    const online = await openOnlineStore(config);
+    releases.push(() => online.close());
+    const limits = { ...config.limits, maxEntityRows: config.limits.maxEntityRowsPerRead };
+    core = { registry, writer: new FeatureWriter(registry, offline, online, limits), reader: new OnlineReader(registry, online, limits) };
+    backends = { registry: registryStore.backend, online: online.backend, offline: offline.backend };
   } catch (error) {
-    await registryStore?.close();
-    releaseDataDir();
+    await releaseAll();
     throw error;
   }
-  const stores = registryStore;
 
   const server = new Server({
     "grpc.max_receive_message_length": config.grpc.maxReceiveMessageBytes,
@@ -72,32 +97,28 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     "grpc.keepalive_time_ms": config.grpc.keepaliveTimeMs,
     "grpc.keepalive_timeout_ms": config.grpc.keepaliveTimeoutMs,
   });
-  const services = serviceTable(registry, logger);
-  for (const [, definition, implemented] of services) {
-    server.addService(definition, withUnimplementedMethods(definition, implemented, logger));
-  }
+  const env: HandlerEnv = { logger, calls: new InFlightCalls() };
+  const services = serviceTable(core, env);
   const health = new HealthImplementation(Object.fromEntries([["", "SERVING"], ...services.map(([name]) => [name, "SERVING"])]));
-  health.addToServer(server);
-  if (config.reflection) new ReflectionService(loadServedDescriptors()).addToServer(server);
-
   let port: number;
   try {
+    for (const [, definition, implemented] of services) {
+      server.addService(definition, withUnimplementedMethods(definition, implemented, env));
+    }
+    health.addToServer(server);
+    if (config.reflection) new ReflectionService(loadServedDescriptors()).addToServer(server);
     port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(config.listen, ServerCredentials.createInsecure(), (error, boundPort) =>
-        error ? reject(error) : resolve(boundPort),
+        error ? reject(new Error(`cannot listen on ${config.listen}: ${error.message}`, { cause: error })) : resolve(boundPort),
       ),
     );
   } catch (error) {
-    registry.close();
-    await stores.close();
-    releaseDataDir();
-    throw new Error(`cannot listen on ${config.listen}: ${(error as Error).message}`, { cause: error });
+    server.forceShutdown();
+    await releaseAll();
+    throw error;
   }
   const address = `${config.listen.slice(0, config.listen.lastIndexOf(":"))}:${port}`;
-  logger.info(
-    { address, dataDir: config.dataDir, registry: stores.backend, reflection: config.reflection, version: VERSION },
-    "sluice is serving",
-  );
+  logger.info({ address, dataDir: config.dataDir, ...backends, reflection: config.reflection, version: VERSION }, "sluice is serving");
 
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
@@ -105,20 +126,19 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       logger.info({ graceMs: config.grpc.shutdownGraceMs }, "shutting down: health is NOT_SERVING, waiting for in-flight calls");
       health.setStatus("", "NOT_SERVING");
       for (const [name] of services) health.setStatus(name, "NOT_SERVING");
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          logger.warn("grace period over: cancelling the calls still in flight");
-          server.forceShutdown();
-          resolve();
-        }, config.grpc.shutdownGraceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+      // New calls are refused from here on; calls in flight in Sluice's handlers may finish.
+      server.tryShutdown(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), config.grpc.shutdownGraceMs);
       });
-      registry.close();
-      await stores.close();
-      releaseDataDir();
+      if (await Promise.race([env.calls.idle().then(() => false), graceOver])) {
+        logger.warn("grace period over: cancelling the calls still in flight");
+      }
+      clearTimeout(timer);
+      // Ends what is left: health watchers, and calls that outlived the grace period.
+      server.forceShutdown();
+      await releaseAll();
       logger.info("sluice stopped");
     })();
     return stopping;

@@ -5,7 +5,7 @@ import { toClientError } from "../../clients/typescript/src/errors.js";
 import { ApplyOutcome, Compatibility, FeatureViewState, SluiceClientError, type ValueType } from "../../clients/typescript/src/index.js";
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../src/gen/grpc/health/v1/health.pb.js";
 import { IngestionServiceClient } from "../../src/gen/sluice/v1/ingestion.pb.js";
-import { OnlineServiceClient } from "../../src/gen/sluice/v1/online.pb.js";
+import { TrainingServiceClient } from "../../src/gen/sluice/v1/training.pb.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 let t: TestServer;
@@ -225,19 +225,17 @@ describe("bad input over gRPC", () => {
 
 describe("the rest of the v1 API", () => {
   it("answers UNIMPLEMENTED, naming the method, for unary and streaming calls", async () => {
-    const online = new OnlineServiceClient(t.server.address, credentials.createInsecure());
+    const training = new TrainingServiceClient(t.server.address, credentials.createInsecure());
     const unary = await new Promise<SluiceClientError>((resolve) =>
-      online.getOnlineFeatures({ project: "", features: [], featureService: "", entities: {}, fullFeatureNames: false }, (e) =>
-        resolve(toClientError(e as ServiceError)),
-      ),
+      training.getTrainingDataset({ name: "projects/default/trainingDatasets/x" }, (e) => resolve(toClientError(e as ServiceError))),
     );
     expect([unary.code, unary.reason]).toEqual([status.UNIMPLEMENTED, "NOT_IMPLEMENTED"]);
-    expect(unary.message).toContain("sluice.v1.OnlineService/GetOnlineFeatures");
+    expect(unary.message).toContain("sluice.v1.TrainingService/GetTrainingDataset");
     expect(unary.requestId).toBeDefined();
-    online.close();
+    training.close();
 
     const ingestion = new IngestionServiceClient(t.server.address, credentials.createInsecure());
-    const stream = ingestion.writeFeatures();
+    const stream = ingestion.importFeatures();
     const streamError = await new Promise<SluiceClientError>((resolve) => stream.on("error", (e) => resolve(toClientError(e as never))));
     expect(streamError.code).toBe(status.UNIMPLEMENTED);
     ingestion.close();

@@ -46,7 +46,9 @@ export async function openClickHouseOfflineStore(location: ClickHouseLocation): 
     mkdirSync(location.path, { recursive: true });
     // chdb implements the connection interface of its own copy of @clickhouse/client-common,
     // structurally the same as the client's; only the nominal types differ.
-    const connection = createChdbConnection({ path: location.path }) as unknown as NonNullable<Parameters<typeof createClient>[0]>["connection"];
+    const connection = createChdbConnection({ path: location.path }) as unknown as NonNullable<
+      Parameters<typeof createClient>[0]
+    >["connection"];
     client = createClient({ connection });
     description = `embedded ClickHouse (chDB) at ${location.path}`;
   } else {

@@ -6,7 +6,15 @@
 import { mkdirSync } from "node:fs";
 import { type Database, open, type RootDatabase } from "lmdb";
 import { StoreUnavailableError } from "../../common/errors.js";
-import { isNewer, type OnlineLookup, type OnlineRecord, type OnlineStore, type OnlineWrite } from "./online-store.js";
+import type { WriteReceipt } from "../../ingest/model.js";
+import {
+  isNewer,
+  type OnlineLookup,
+  type OnlineRecord,
+  type OnlineStore,
+  type OnlineWrite,
+  RECEIPT_RETENTION_SECONDS,
+} from "./online-store.js";
 import { decodeRecord, decodeTimes, encodeRecord } from "./record-codec.js";
 
 /** Opens (creating if needed) the embedded online store in `directory`. */
@@ -14,7 +22,7 @@ export function openLmdbOnlineStore(directory: string): LmdbOnlineStore {
   mkdirSync(directory, { recursive: true });
   try {
     const root = open({ path: directory, compression: false });
-    return new LmdbOnlineStore(root, root.openDB({ name: "latest", encoding: "binary" }));
+    return new LmdbOnlineStore(root, root.openDB({ name: "latest", encoding: "binary" }), root.openDB({ name: "receipts" }));
   } catch (error) {
     throw new StoreUnavailableError(`embedded online store at ${directory}`, error);
   }
@@ -23,10 +31,12 @@ export function openLmdbOnlineStore(directory: string): LmdbOnlineStore {
 /** {@link OnlineStore} on LMDB. Keys are [table, entity key] tuples. */
 export class LmdbOnlineStore implements OnlineStore {
   readonly backend = "lmdb";
+  private pruneCursor?: string;
 
   constructor(
     private readonly root: RootDatabase,
     private readonly latest: Database<Buffer, [string, string]>,
+    private readonly receipts: Database<{ receipt: WriteReceipt; expiresAt: number }, string>,
   ) {}
 
   async write(table: string, rows: OnlineWrite[]): Promise<void> {
@@ -53,7 +63,37 @@ export class LmdbOnlineStore implements OnlineStore {
     );
   }
 
+  async getReceipt(key: string): Promise<WriteReceipt | undefined> {
+    const stored = this.receipts.get(key);
+    return stored && stored.expiresAt > Date.now() ? stored.receipt : undefined;
+  }
+
+  async putReceipt(key: string, receipt: WriteReceipt): Promise<void> {
+    const now = Date.now();
+    try {
+      await this.receipts.transaction(() => {
+        this.receipts.put(key, { receipt, expiresAt: now + RECEIPT_RETENTION_SECONDS * 1000 });
+        this.pruneExpiredReceipts(now);
+      });
+    } catch (error) {
+      throw new StoreUnavailableError("embedded online store", error);
+    }
+  }
+
   async close(): Promise<void> {
     await this.root.close();
+  }
+
+  /** Removes a few expired receipts per write, so the ledger stays bounded without a sweeper. */
+  private pruneExpiredReceipts(now: number): void {
+    let checked = 0;
+    for (const { key, value } of this.receipts.getRange({ start: this.pruneCursor })) {
+      if (++checked > 16) {
+        this.pruneCursor = key;
+        return;
+      }
+      if (value.expiresAt <= now) this.receipts.remove(key);
+    }
+    this.pruneCursor = undefined;
   }
 }

@@ -110,6 +110,20 @@ export function describeOnlineStoreContract(backend: string, factory: OnlineStor
       expect(await store.read([{ table: "t", keys: [] }])).toEqual([[]]);
     });
 
+    it("records write receipts and returns them until they expire", async () => {
+      const receipt = {
+        writeId: "w1",
+        acceptedCount: 2,
+        rejectedRows: [{ rowIndex: 1, violations: [{ field: "rows[1].event_time", description: "missing" }] }],
+        featureViewVersion: 3,
+        duplicate: false,
+      };
+      expect(await store.getReceipt("p/v/w1")).toBeUndefined();
+      await store.putReceipt("p/v/w1", receipt);
+      expect(await store.getReceipt("p/v/w1")).toEqual(receipt);
+      expect(await store.getReceipt("p/v/w2")).toBeUndefined();
+    });
+
     it("keeps acknowledged rows across close and reopen", async () => {
       await store.write("t", [{ key: "k", record: record(T0, T0, { kept: true }) }]);
       await store.close();

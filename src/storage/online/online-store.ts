@@ -4,6 +4,10 @@
  * (online-store.contract.ts) holds them all to the same event-time rules.
  */
 import type { FeatureValue } from "../../common/feature-value.js";
+import type { WriteReceipt } from "../../ingest/model.js";
+
+/** How long receipts of applied write ids are kept: retries later than this write again. */
+export const RECEIPT_RETENTION_SECONDS = 7 * 24 * 3600;
 
 /** The latest known row of one entity in one feature view version. Times are microseconds since the epoch. */
 export interface OnlineRecord {
@@ -37,6 +41,10 @@ export interface OnlineStore {
   write(table: string, rows: OnlineWrite[]): Promise<void>;
   /** Reads the latest record of every key of every lookup, in order, in one store round trip. */
   read(lookups: OnlineLookup[]): Promise<Array<Array<OnlineRecord | undefined>>>;
+  /** The receipt recorded for a write id (scoped by the caller), if any and not yet expired. */
+  getReceipt(key: string): Promise<WriteReceipt | undefined>;
+  /** Records the receipt of an applied write id for {@link RECEIPT_RETENTION_SECONDS}. */
+  putReceipt(key: string, receipt: WriteReceipt): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -7,7 +7,9 @@
 import calculateSlot from "cluster-key-slot";
 import { Cluster, type ClusterNode, Redis } from "ioredis";
 import { StoreUnavailableError } from "../../common/errors.js";
-import type { OnlineLookup, OnlineRecord, OnlineStore, OnlineWrite } from "./online-store.js";
+import type { FeatureValue } from "../../common/feature-value.js";
+import type { WriteReceipt } from "../../ingest/model.js";
+import { type OnlineLookup, type OnlineRecord, type OnlineStore, type OnlineWrite, RECEIPT_RETENTION_SECONDS } from "./online-store.js";
 import { decodeValues, encodeValues } from "./record-codec.js";
 
 /** Sets the row when it is newer by (event time, ingestion time); returns 1 when written. */
@@ -119,8 +121,30 @@ export class RedisOnlineStore implements OnlineStore {
     );
   }
 
+  async getReceipt(key: string): Promise<WriteReceipt | undefined> {
+    const [stored] = (await this.runPipelined([
+      { key: this.receiptKey(key), add: (pipeline: { getBuffer(key: string): unknown }, redisKey: string) => pipeline.getBuffer(redisKey) },
+    ])) as Array<Buffer | null>;
+    return stored ? (decodeValues(stored) as unknown as WriteReceipt) : undefined;
+  }
+
+  async putReceipt(key: string, receipt: WriteReceipt): Promise<void> {
+    const encoded = encodeValues(receipt as unknown as Record<string, FeatureValue>);
+    await this.runPipelined([
+      {
+        key: this.receiptKey(key),
+        add: (pipeline: { set(key: string, value: Buffer, mode: "EX", seconds: number): unknown }, redisKey: string) =>
+          pipeline.set(redisKey, encoded, "EX", RECEIPT_RETENTION_SECONDS),
+      },
+    ]);
+  }
+
   async close(): Promise<void> {
     await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  private receiptKey(key: string): string {
+    return `${this.keyPrefix}receipt|${key}`;
   }
 
   private redisKey(table: string, key: string): string {

@@ -1,0 +1,45 @@
+/**
+ * Entity keys: the join key values of one entity row, checked against the entity's join keys and
+ * encoded to one string that names the row in the online store (the same on every replica).
+ */
+import type { FieldViolation } from "./errors.js";
+import { coerceValue, type FeatureValue, type TaggedValue, type ValueLimits } from "./feature-value.js";
+import type { ValueType } from "./value-type.js";
+
+/** Checks the key values a client sent for one row: every join key, no others, no nulls, right types. */
+export function coerceEntityKey(
+  joinKeys: ReadonlyArray<{ name: string; type: ValueType }>,
+  provided: Record<string, TaggedValue>,
+  path: string,
+  limits: ValueLimits,
+): { values: FeatureValue[] } | { violations: FieldViolation[] } {
+  const violations: FieldViolation[] = [];
+  const values: FeatureValue[] = [];
+  for (const key of joinKeys) {
+    const field = `${path}["${key.name}"]`;
+    const tagged = provided[key.name];
+    if (!tagged || tagged.kind === "null") {
+      violations.push({ field, description: `join key "${key.name}" is required` });
+      continue;
+    }
+    const coerced = coerceValue(key.type, tagged, limits);
+    if ("problem" in coerced) violations.push({ field, description: coerced.problem });
+    else values.push(coerced.value);
+  }
+  for (const name of Object.keys(provided)) {
+    if (!joinKeys.some((k) => k.name === name)) {
+      violations.push({
+        field: `${path}["${name}"]`,
+        description: `"${name}" is not a join key; expected ${joinKeys.map((k) => k.name).join(", ")}`,
+      });
+    }
+  }
+  return violations.length > 0 ? { violations } : { values };
+}
+
+/** Encodes checked key values to the online store's key: injective for the fixed key types of an entity. */
+export function encodeEntityKey(values: readonly FeatureValue[]): string {
+  return JSON.stringify(
+    values.map((v) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v)),
+  );
+}

@@ -1,0 +1,36 @@
+import { once } from "node:events";
+import { type handleBidiStreamingCall, Metadata } from "@grpc/grpc-js";
+import { type CallContext, createCallContext, type HandlerEnv, REQUEST_ID_HEADER } from "./call-context.js";
+import { failure } from "./errors.js";
+
+/**
+ * Adapts an async function to a grpc-js bidirectional streaming handler. The function reads
+ * requests as an async iterable (so a slow handler applies backpressure to the client) and sends
+ * responses through `send`, which waits while the client is not reading. A thrown error ends the
+ * stream with the mapped status; responses already sent stay sent.
+ */
+export function bidiHandler<Req, Res>(
+  method: string,
+  env: HandlerEnv,
+  implementation: (requests: AsyncIterable<Req>, send: (response: Res) => Promise<void>, context: CallContext) => Promise<void>,
+): handleBidiStreamingCall<Req, Res> {
+  return (call) => {
+    const ended = env.calls.start();
+    const context = createCallContext(method, call.metadata, env.logger);
+    const send = async (response: Res) => {
+      if (!call.write(response)) await once(call, "drain");
+    };
+    implementation(call as AsyncIterable<Req>, send, context).then(
+      () => {
+        const trailer = new Metadata();
+        trailer.set(REQUEST_ID_HEADER, context.requestId);
+        call.end(trailer);
+        ended();
+      },
+      (error: unknown) => {
+        if (!call.cancelled) call.emit("error", failure(error, context));
+        ended();
+      },
+    );
+  };
+}

@@ -1,0 +1,36 @@
+/** Types of the write path, shared by the writer, the stores' receipts and the transport. */
+import type { FieldViolation } from "../common/errors.js";
+import type { TaggedValue } from "../common/feature-value.js";
+
+/** One row as a client sent it; values are still tagged with the kind the client chose. */
+export interface RowInput {
+  entityKey: Record<string, TaggedValue>;
+  /** Microseconds since the epoch; undefined when the client sent none. */
+  eventTime?: number;
+  features: Record<string, TaggedValue>;
+}
+
+/** A batch of rows for one feature view ("view" or "view@3"). */
+export interface WriteBatchInput {
+  project: string;
+  featureView: string;
+  rows: RowInput[];
+  /** Client-chosen id making a retried batch apply once; empty for none. */
+  writeId: string;
+}
+
+/** Why one row of a batch was rejected. */
+export interface RowRejection {
+  rowIndex: number;
+  violations: FieldViolation[];
+}
+
+/** What a batch did; stored under its write id so a retry gets the same answer. */
+export interface WriteReceipt {
+  writeId: string;
+  acceptedCount: number;
+  rejectedRows: RowRejection[];
+  featureViewVersion: number;
+  /** True when the write id had been applied before and nothing was written this time. */
+  duplicate: boolean;
+}
