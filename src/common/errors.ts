@@ -55,10 +55,6 @@ export class ViolationCollector {
     this.violations.push({ field, description });
   }
 
-  get isEmpty(): boolean {
-    return this.violations.length === 0;
-  }
-
   /** Throws a {@link ValidationError} with `reason` when anything was collected. */
   throwIfAny(reason: string): void {
     if (this.violations.length > 0) throw new ValidationError(reason, this.violations);

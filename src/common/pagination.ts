@@ -22,10 +22,15 @@ export interface PageRequest<K> {
 }
 
 /**
- * Validates `pageSize` and decodes `pageToken` for the listing named `scope`; bad values are
- * reported against the `page_size` and `page_token` fields.
+ * Validates `pageSize` and decodes `pageToken` for the listing named `scope`, whose keys are
+ * names or version numbers; bad values are reported against the `page_size` and `page_token` fields.
  */
-export function readPageRequest<K extends string | number>(scope: string, pageSize: number, pageToken: string): PageRequest<K> {
+export function readPageRequest<K extends string | number>(
+  scope: string,
+  pageSize: number,
+  pageToken: string,
+  keyKind: K extends number ? "version" : "name",
+): PageRequest<K> {
   if (!Number.isInteger(pageSize) || pageSize < 0) {
     throw new ValidationError("INVALID_PAGE_SIZE", [{ field: "page_size", description: "must not be negative" }]);
   }
@@ -33,9 +38,8 @@ export function readPageRequest<K extends string | number>(scope: string, pageSi
   if (pageToken === "") return { limit };
   try {
     const decoded = JSON.parse(Buffer.from(pageToken, "base64url").toString("utf8")) as { s?: unknown; a?: unknown };
-    if (decoded.s === scope && (typeof decoded.a === "string" || typeof decoded.a === "number")) {
-      return { limit, after: decoded.a as K };
-    }
+    const keyOk = keyKind === "version" ? Number.isSafeInteger(decoded.a) && (decoded.a as number) > 0 : typeof decoded.a === "string";
+    if (decoded.s === scope && keyOk) return { limit, after: decoded.a as K };
   } catch {
     // fall through to the error below
   }

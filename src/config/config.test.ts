@@ -43,11 +43,30 @@ describe("loadConfig", () => {
     ["a non-number", () => loadConfig({ env: { SLUICE_GRPC_MAX_SEND_MESSAGE_BYTES: "lots" } }), /"grpc.maxSendMessageBytes"/],
     ["a bad log level", () => loadConfig({ flags: { logLevel: "loud" } }), /"logLevel"/],
     ["an unknown backend", () => loadConfig({ env: { SLUICE_REGISTRY_BACKEND: "mongo" } }), /"registry.backend"/],
+    ["a prototype key", () => loadConfig({ file: writeConfig('{"__proto__": {"polluted": "yes"}}') }), /unknown key "__proto__.polluted"/],
     ["a missing file", () => loadConfig({ file: "/nonexistent/sluice.yaml" }), /cannot read config file/],
     ["malformed YAML", () => loadConfig({ file: writeConfig("listen: [\n") }), /not valid YAML/],
   ])("stops on %s, naming it", (_label, load, message) => {
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(message);
+  });
+
+  it("does not let a config file reach Object.prototype", () => {
+    expect(() => loadConfig({ file: writeConfig('{"__proto__": {"polluted": "yes"}}') })).toThrow(ConfigError);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it("requires the settings a chosen backend needs", () => {
+    expect(() => loadConfig({ flags: { "online.backend": "redis" } })).toThrow(/"online.redisUrl" is required/);
+    expect(() => loadConfig({ flags: { "online.backend": "redis-cluster" } })).toThrow(/"online.redisClusterNodes"/);
+    expect(() => loadConfig({ flags: { "offline.backend": "clickhouse" } })).toThrow(/"offline.clickhouseUrl" is required/);
+  });
+
+  it("reads lists from the environment as comma-separated values", () => {
+    const config = loadConfig({
+      env: { SLUICE_ONLINE_BACKEND: "redis-cluster", SLUICE_ONLINE_REDIS_CLUSTER_NODES: "10.0.0.1:7000, 10.0.0.2:7000" },
+    });
+    expect(config.online.redisClusterNodes).toEqual(["10.0.0.1:7000", "10.0.0.2:7000"]);
   });
 
   it("derives environment variable names from keys", () => {

@@ -226,8 +226,12 @@ function leafKeys(defaults: object): Map<string, unknown> {
   return new Map(flatten(defaults as Record<string, unknown>));
 }
 
+/** Keys that would reach Object.prototype through a plain object; a config file may not use them. */
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
 function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
   const parts = key.split(".");
+  if (parts.some((part) => FORBIDDEN_KEYS.has(part))) throw new ConfigError(`unknown key "${key}"`);
   let node = target;
   for (const part of parts.slice(0, -1)) {
     if (typeof node[part] !== "object" || node[part] === null) node[part] = {};

@@ -1,5 +1,4 @@
 /** Thin gRPC adapter of sluice.v1.RegistryService over the core {@link Registry}. */
-import { ValidationError } from "../common/errors.js";
 import type { RegistryServiceServer } from "../gen/sluice/v1/registry.pb.js";
 import { parseProjectName, parseResourceName, parseResourceNameShape } from "../registry/names.js";
 import type { Registry } from "../registry/registry.js";
@@ -9,6 +8,7 @@ import {
   compatibilityToWire,
   entityDraftFromWire,
   entityToWire,
+  featureServiceSpecFromWire,
   featureServiceToWire,
   featureViewDraftFromWire,
   featureViewToWire,
@@ -89,10 +89,9 @@ export function registryServiceHandlers(registry: Registry, env: HandlerEnv): Re
     applyFeatureService: unary("ApplyFeatureService", async (request) => {
       const service = requireMessage(request.featureService, "feature_service");
       const { project, id } = parseResourceNameShape(service.name, "featureServices", "feature_service.name");
-      const result = await registry.applyFeatureService(
-        { project, name: id, features: service.features, description: service.description, owner: service.owner, tags: service.tags },
-        { validateOnly: request.validateOnly },
-      );
+      const result = await registry.applyFeatureService(featureServiceSpecFromWire(service, project, id), {
+        validateOnly: request.validateOnly,
+      });
       return {
         featureService: featureServiceToWire(result.resource),
         outcome: applyOutcomeToWire(result.outcome),
@@ -116,15 +115,7 @@ export function registryServiceHandlers(registry: Registry, env: HandlerEnv): Re
 
     resolveFeatures: unary("ResolveFeatures", async (request) => {
       const project = parseProjectName(request.project, "project", true);
-      if (request.features.length > 0 === (request.featureService !== "")) {
-        throw new ValidationError("INVALID_FEATURE_SELECTION", [
-          { field: "features", description: "set exactly one of features and feature_service" },
-        ]);
-      }
-      const resolved =
-        request.featureService !== ""
-          ? await registry.resolveFeatureService(project, request.featureService, "feature_service")
-          : await registry.resolveFeatureRefs(project, request.features, "features");
+      const resolved = await registry.resolveSelection(project, request.features, request.featureService);
       return { features: resolved.map(resolvedFeatureToWire) };
     }),
   };

@@ -4,7 +4,7 @@
  * cache, so a call costs exactly one online store round trip, whatever the number of views.
  */
 import { coerceEntityKey, encodeEntityKey } from "../common/entity-key.js";
-import { ValidationError, ViolationCollector } from "../common/errors.js";
+import { ViolationCollector } from "../common/errors.js";
 import type { FeatureValue, TaggedValue, ValueLimits } from "../common/feature-value.js";
 import type { ResolvedFeature } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
@@ -49,7 +49,7 @@ export class OnlineReader {
 
   /** Reads every requested feature for every entity row, in request order. */
   async read(request: OnlineReadRequest): Promise<FeatureColumn[]> {
-    const features = await this.resolve(request);
+    const features = await this.registry.resolveSelection(request.project, request.features, request.featureService);
     const rowCount = this.checkEntityColumns(request.entities);
     const names = outputNames(features, request.fullFeatureNames);
 
@@ -107,17 +107,6 @@ export class OnlineReader {
       }
       return column;
     });
-  }
-
-  private async resolve(request: OnlineReadRequest): Promise<ResolvedFeature[]> {
-    if (request.features.length > 0 === (request.featureService !== "")) {
-      throw new ValidationError("INVALID_FEATURE_SELECTION", [
-        { field: "features", description: "set exactly one of features and feature_service" },
-      ]);
-    }
-    return request.featureService !== ""
-      ? this.registry.resolveFeatureService(request.project, request.featureService, "feature_service")
-      : this.registry.resolveFeatureRefs(request.project, request.features, "features");
   }
 
   /** Checks that the entity columns are non-empty, equally long and within limits; returns the row count. */

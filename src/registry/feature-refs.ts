@@ -15,12 +15,15 @@ export interface FeatureRef extends ViewRef {
   feature: string;
 }
 
-/** Parses `view` or `view@N`; returns a description of the problem instead when malformed. */
-export function parseViewRef(text: string): ViewRef | string {
+/**
+ * Parses `name` or `name@N` (a feature view, or a feature service when `label` says so); returns
+ * a description of the problem instead when malformed.
+ */
+export function parseViewRef(text: string, label: "feature view" | "feature service" = "feature view"): ViewRef | string {
   const at = text.indexOf("@");
   const view = at < 0 ? text : text.slice(0, at);
   const viewProblem = describeInvalidResourceId(view);
-  if (viewProblem) return `feature view ${viewProblem}`;
+  if (viewProblem) return `${label} ${viewProblem}`;
   if (at < 0) return { view };
   const version = parseVersionNumber(text.slice(at + 1));
   if (version === undefined) return `"${text}": the version after "@" must be a positive integer`;

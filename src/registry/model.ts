@@ -29,6 +29,8 @@ export interface Entity extends Documentation {
   project: string;
   name: string;
   joinKeys: JoinKey[];
+  /** 1 when created, +1 with every update: what concurrent updates compare and set. */
+  revision: number;
   createTime: Date;
   updateTime: Date;
 }
@@ -113,3 +115,12 @@ export interface ResolvedFeature {
   feature: string;
   type: ValueType;
 }
+
+/** Versioned definition kinds and the record type of one version of each. */
+export interface VersionedKinds {
+  featureView: FeatureViewVersion;
+  featureService: FeatureServiceVersion;
+}
+
+/** A versioned definition kind. */
+export type VersionedKind = keyof VersionedKinds;

@@ -16,7 +16,7 @@ import {
 } from "../common/errors.js";
 import { KeyedMutex } from "../common/keyed-mutex.js";
 import { type Page, readPageRequest, toPage } from "../common/pagination.js";
-import type { RegistryStore, VersionedKind, VersionedKinds } from "../storage/registry/registry-store.js";
+import type { RegistryStore } from "../storage/registry/registry-store.js";
 import { type FeatureRef, formatViewRef, parseFeatureRef, parseViewRef } from "./feature-refs.js";
 import type {
   ApplyResult,
@@ -27,12 +27,15 @@ import type {
   FeatureViewVersion,
   Project,
   ResolvedFeature,
+  VersionedKind,
+  VersionedKinds,
   WithState,
 } from "./model.js";
 import { DEFAULT_PROJECT, describeInvalidResourceId, resourceName } from "./names.js";
 import {
   type EntityDraft,
   type FeatureViewDraft,
+  LIMITS,
   validateEntityDraft,
   validateFeatureServiceSpec,
   validateFeatureViewDraft,
@@ -98,7 +101,8 @@ export class Registry {
     const v = new ViolationCollector();
     const problem = describeInvalidResourceId(project);
     if (problem) v.add("project.name", problem);
-    if (description.length > 2048) v.add("project.description", "at most 2048 characters are allowed");
+    if (description.length > LIMITS.descriptionChars)
+      v.add("project.description", `at most ${LIMITS.descriptionChars} characters are allowed`);
     v.throwIfAny("INVALID_PROJECT");
     const record: Project = { project, description, createTime: this.clock() };
     if (!(await this.store.createProject(record))) throw new ResourceAlreadyExistsError("project", `projects/${project}`);
@@ -115,7 +119,7 @@ export class Registry {
   /** Lists projects by name. */
   async listProjects(pageSize: number, pageToken: string): Promise<Page<Project>> {
     const scope = "projects";
-    const page = readPageRequest<string>(scope, pageSize, pageToken);
+    const page = readPageRequest<string>(scope, pageSize, pageToken, "name");
     const fetched = await this.store.listProjects({ after: page.after, limit: page.limit + 1 });
     return toPage(scope, fetched, page.limit, (p) => p.project);
   }
@@ -146,17 +150,29 @@ export class Registry {
           }
           const sameDocs = current.description === spec.description && current.owner === spec.owner && sameTags(current.tags, spec.tags);
           if (sameDocs) return { entity: current, outcome: "unchanged" };
-          const updated: Entity = { ...current, description: spec.description, owner: spec.owner, tags: spec.tags, updateTime: now };
+          const updated: Entity = {
+            ...current,
+            description: spec.description,
+            owner: spec.owner,
+            tags: spec.tags,
+            revision: current.revision + 1,
+            updateTime: now,
+          };
           if (options.validateOnly) return { entity: updated, outcome: "updated" };
-          if (await this.store.putEntity(updated, current.updateTime)) return { entity: updated, outcome: "updated" };
+          if (await this.store.putEntity(updated, current.revision)) return this.entityWritten(updated, "updated");
           continue;
         }
-        const created: Entity = { ...spec, createTime: now, updateTime: now };
+        const created: Entity = { ...spec, revision: 1, createTime: now, updateTime: now };
         if (options.validateOnly) return { entity: created, outcome: "created" };
-        if (await this.store.putEntity(created, undefined)) return { entity: created, outcome: "created" };
+        if (await this.store.putEntity(created, undefined)) return this.entityWritten(created, "created");
       }
       throw new ConcurrentModificationError(resourceName(spec.project, "entities", spec.name));
     });
+  }
+
+  private entityWritten(entity: Entity, outcome: "created" | "updated"): { entity: Entity; outcome: "created" | "updated" } {
+    this.entityCache.delete(`${entity.project}/${entity.name}`);
+    return { entity, outcome };
   }
 
   /** Gets an entity (from the cache after the first read); NOT_FOUND when it does not exist. */
@@ -170,7 +186,7 @@ export class Registry {
   async listEntities(project: string, pageSize: number, pageToken: string): Promise<Page<Entity>> {
     await this.getProject(project);
     const scope = `entities/${project}`;
-    const page = readPageRequest<string>(scope, pageSize, pageToken);
+    const page = readPageRequest<string>(scope, pageSize, pageToken, "name");
     const fetched = await this.store.listEntities(project, { after: page.after, limit: page.limit + 1 });
     return toPage(scope, fetched, page.limit, (e) => e.name);
   }
@@ -215,6 +231,7 @@ export class Registry {
     await this.getProject(project);
     const head = await this.store.setState("featureView", project, name, "deprecated", this.clock());
     if (!head) throw new ResourceNotFoundError("feature view", resourceName(project, "featureViews", name));
+    this.cache.delete(cacheKey("featureView", project, name));
     return this.getVersioned("featureView", project, name);
   }
 
@@ -272,17 +289,33 @@ export class Registry {
 
   /** Resolves a feature service ("name" or "name@version") to the refs of that version, resolved. */
   async resolveFeatureService(project: string, serviceRef: string, field: string): Promise<ResolvedFeature[]> {
-    const parsed = parseViewRef(serviceRef);
-    if (typeof parsed === "string") {
-      throw invalidRef(field, parsed.replace("feature view", "feature service"));
-    }
+    const parsed = parseViewRef(serviceRef, "feature service");
+    if (typeof parsed === "string") throw invalidRef(field, parsed);
     const service = await this.getVersioned("featureService", project, parsed.view, parsed.version);
-    return this.resolveFeatureRefs(project, service.features, `${field}.features`);
+    // Its refs resolved when it was applied; one that no longer does is NOT_FOUND, not a request error.
+    return Promise.all(service.features.map((ref) => this.resolveParsedRef(project, ref, parseFeatureRef(ref) as FeatureRef)));
+  }
+
+  /**
+   * Resolves a selection of features: either refs (`features`) or a feature service, exactly one
+   * of them, as every read and training request carries it.
+   */
+  async resolveSelection(project: string, features: readonly string[], featureService: string): Promise<ResolvedFeature[]> {
+    const byRefs = features.length > 0;
+    const byService = featureService !== "";
+    if (byRefs === byService) {
+      throw new ValidationError("INVALID_FEATURE_SELECTION", [
+        { field: "features", description: "set exactly one of features and feature_service" },
+      ]);
+    }
+    return byService
+      ? this.resolveFeatureService(project, featureService, "feature_service")
+      : this.resolveFeatureRefs(project, features, "features");
   }
 
   /** Resolves a view ref ("view" or "view@3") to that version; NOT_FOUND when it does not exist. */
   async resolveViewRef(project: string, ref: string, field: string): Promise<WithState<FeatureViewVersion>> {
-    const parsed = parseViewRef(ref);
+    const parsed = parseViewRef(ref, "feature view");
     if (typeof parsed === "string") throw invalidRef(field, parsed);
     return this.getVersioned("featureView", project, parsed.view, parsed.version);
   }
@@ -333,6 +366,7 @@ export class Registry {
             let state = head;
             if (head.state === "deprecated" && !options.validateOnly) {
               state = (await this.store.setState(kind, spec.project, spec.name, "active", this.clock())) ?? head;
+              this.cache.delete(cacheKey(kind, spec.project, spec.name));
             }
             return { resource: withState(latest, state), outcome: "unchanged", changes: [] };
           }
@@ -352,7 +386,11 @@ export class Registry {
           changes: record.changes,
         };
         if (options.validateOnly) return result;
-        if (await this.store.appendVersion(kind, record, latestVersion)) return result;
+        if (await this.store.appendVersion(kind, record, latestVersion)) {
+          // Read-your-writes on this replica, whenever the store's notification arrives.
+          this.cache.delete(cacheKey(kind, spec.project, spec.name));
+          return result;
+        }
         // Another replica appended first: re-read and classify against its version.
       }
       throw new ConcurrentModificationError(name);
@@ -399,7 +437,7 @@ export class Registry {
   ): Promise<Page<WithState<VersionedKinds[K]>>> {
     await this.getProject(project);
     const scope = `${kind}/${project}/${showDeprecated}`;
-    const page = readPageRequest<string>(scope, pageSize, pageToken);
+    const page = readPageRequest<string>(scope, pageSize, pageToken, "name");
     const found: WithState<VersionedKinds[K]>[] = [];
     let after = page.after;
     // Deprecated views are filtered out, so keep reading until the page (plus one) is full.
@@ -426,7 +464,7 @@ export class Registry {
     const head = await this.store.getHead(kind, project, name);
     if (!head) throw new ResourceNotFoundError(LABEL_OF[kind], resourceName(project, COLLECTION_OF[kind], name));
     const scope = `${kind}-versions/${project}/${name}`;
-    const page = readPageRequest<number>(scope, pageSize, pageToken);
+    const page = readPageRequest<number>(scope, pageSize, pageToken, "version");
     const fetched = await this.store.listVersions(kind, project, name, { after: page.after, limit: page.limit + 1 });
     return toPage(
       scope,

@@ -33,7 +33,7 @@ export const RESERVED_COLUMN_NAMES: ReadonlySet<string> = new Set([
 const TAG_KEY_PATTERN = /^[A-Za-z0-9_.\-/]+$/;
 
 /** An entity as submitted. */
-export type EntityDraft = Omit<Entity, "createTime" | "updateTime" | "joinKeys"> & {
+export type EntityDraft = Omit<Entity, "createTime" | "updateTime" | "joinKeys" | "revision"> & {
   joinKeys: Array<{ name: string; type: string }>;
 };
 
@@ -43,7 +43,7 @@ export type FeatureViewDraft = Omit<FeatureViewSpec, "features"> & {
 };
 
 /** Checks an entity; `path` is the request field holding it. */
-export function validateEntityDraft(draft: EntityDraft, path: string): Omit<Entity, "createTime" | "updateTime"> {
+export function validateEntityDraft(draft: EntityDraft, path: string): Omit<Entity, "createTime" | "updateTime" | "revision"> {
   const v = new ViolationCollector();
   checkResourceId(v, `${path}.name`, draft.name);
   if (draft.joinKeys.length === 0) v.add(`${path}.join_keys`, "an entity needs at least one join key");

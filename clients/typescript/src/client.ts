@@ -13,6 +13,7 @@ import {
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
+import type { ValueType as CoreValueType } from "../../../src/common/value-type.js";
 import { Duration } from "../../../src/gen/google/protobuf/duration.pb.js";
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../../src/gen/grpc/health/v1/health.pb.js";
 import {
@@ -25,23 +26,13 @@ import {
   type Project,
   RegistryServiceClient,
 } from "../../../src/gen/sluice/v1/registry.pb.js";
-import { type ResolvedFeature, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
+import type { ResolvedFeature, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
+import { valueTypeToWire } from "../../../src/grpc/mapping/common.js";
+import { type Collection, resourceName } from "../../../src/registry/names.js";
 import { toClientError } from "./errors.js";
 
-/** Feature and join key types by their short names; a wire enum number is accepted too. */
-export type FeatureType =
-  | "int32"
-  | "int64"
-  | "float"
-  | "double"
-  | "bool"
-  | "string"
-  | "bytes"
-  | "timestamp"
-  | "int64_list"
-  | "float_list"
-  | "double_list"
-  | "string_list";
+/** Feature and join key types by their short names ("int64", "float_list", ...); a wire enum number is accepted too. */
+export type FeatureType = CoreValueType;
 
 /** How to reach a server. */
 export interface SluiceClientOptions {
@@ -105,11 +96,15 @@ type UnaryMethod<Req, Res> = (
   callback: (error: ServiceError | null, response: Res) => void,
 ) => ClientUnaryCall;
 
-/** Registry calls are idempotent, so the channel retries them on UNAVAILABLE (see grpc service config). */
+/**
+ * The channel retries idempotent calls on UNAVAILABLE: registry reads and applies (an apply
+ * repeated is UNCHANGED) and online reads. CreateProject is not idempotent (a repeat is
+ * ALREADY_EXISTS), so it is listed on its own without a retry policy, which overrides the service's.
+ */
 const SERVICE_CONFIG = {
   methodConfig: [
     {
-      name: [{ service: "sluice.v1.RegistryService" }],
+      name: [{ service: "sluice.v1.RegistryService" }, { service: "sluice.v1.OnlineService" }],
       retryPolicy: {
         maxAttempts: 4,
         initialBackoff: "0.1s",
@@ -118,6 +113,7 @@ const SERVICE_CONFIG = {
         retryableStatusCodes: ["UNAVAILABLE"],
       },
     },
+    { name: [{ service: "sluice.v1.RegistryService", method: "CreateProject" }] },
   ],
 };
 
@@ -170,6 +166,7 @@ export class SluiceClient {
 
   // ---- projects ----
 
+  /** Creates a project ("projects/{name}"); ALREADY_EXISTS when it exists. */
   async createProject(name: string, description = ""): Promise<Project> {
     const response = await this.call(this.registry, this.registry.createProject, {
       project: { name: `projects/${name}`, description, createTime: undefined },
@@ -177,12 +174,14 @@ export class SluiceClient {
     return required(response.project);
   }
 
+  /** Gets a project by id. */
   async getProject(name: string): Promise<Project> {
     return required((await this.call(this.registry, this.registry.getProject, { name: `projects/${name}` })).project);
   }
 
   // ---- entities ----
 
+  /** Creates an entity or updates its documentation; its join keys cannot change. */
   async applyEntity(input: EntityInput): Promise<ApplyEntityResponse> {
     return this.call(this.registry, this.registry.applyEntity, {
       entity: {
@@ -198,6 +197,7 @@ export class SluiceClient {
     });
   }
 
+  /** Gets an entity by id. */
   async getEntity(name: string, project?: string): Promise<Entity> {
     return required((await this.call(this.registry, this.registry.getEntity, { name: this.name(project, "entities", name) })).entity);
   }
@@ -274,6 +274,7 @@ export class SluiceClient {
 
   // ---- feature services ----
 
+  /** Applies a feature service; versioned like feature views, every ref must resolve. */
   async applyFeatureService(input: FeatureServiceInput): Promise<ApplyFeatureServiceResponse> {
     return this.call(this.registry, this.registry.applyFeatureService, {
       featureService: {
@@ -291,6 +292,7 @@ export class SluiceClient {
     });
   }
 
+  /** The latest version of a feature service, or an exact one. */
   async getFeatureService(name: string, options: { version?: number; project?: string } = {}): Promise<FeatureService> {
     const response = await this.call(this.registry, this.registry.getFeatureService, {
       name: this.name(options.project, "featureServices", name, options.version),
@@ -330,29 +332,13 @@ export class SluiceClient {
     } while (pageToken !== "");
   }
 
-  private name(project: string | undefined, collection: string, id: string, version?: number): string {
-    const base = `projects/${project ?? this.project}/${collection}/${id}`;
-    return version === undefined ? base : `${base}/versions/${version}`;
+  private name(project: string | undefined, collection: Collection, id: string, version?: number): string {
+    return resourceName(project ?? this.project, collection, id, version);
   }
 }
 
-const VALUE_TYPES: Record<FeatureType, ValueType> = {
-  int32: ValueType.VALUE_TYPE_INT32,
-  int64: ValueType.VALUE_TYPE_INT64,
-  float: ValueType.VALUE_TYPE_FLOAT,
-  double: ValueType.VALUE_TYPE_DOUBLE,
-  bool: ValueType.VALUE_TYPE_BOOL,
-  string: ValueType.VALUE_TYPE_STRING,
-  bytes: ValueType.VALUE_TYPE_BYTES,
-  timestamp: ValueType.VALUE_TYPE_TIMESTAMP,
-  int64_list: ValueType.VALUE_TYPE_INT64_LIST,
-  float_list: ValueType.VALUE_TYPE_FLOAT_LIST,
-  double_list: ValueType.VALUE_TYPE_DOUBLE_LIST,
-  string_list: ValueType.VALUE_TYPE_STRING_LIST,
-};
-
 function toValueType(type: FeatureType | ValueType): ValueType {
-  return typeof type === "number" ? type : VALUE_TYPES[type];
+  return typeof type === "number" ? type : valueTypeToWire(type);
 }
 
 function secondsToDuration(seconds: number): Duration {

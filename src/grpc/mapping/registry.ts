@@ -14,6 +14,7 @@ import type {
   ApplyOutcome,
   Compatibility,
   Entity,
+  FeatureServiceSpec,
   FeatureServiceVersion,
   FeatureViewVersion,
   Project,
@@ -56,10 +57,17 @@ export function featureViewDraftFromWire(view: WireFeatureView, project: string,
   };
 }
 
+/** Wire feature service -> spec, for a project and id parsed from its name. */
+export function featureServiceSpecFromWire(service: WireFeatureService, project: string, name: string): FeatureServiceSpec {
+  return { project, name, features: service.features, description: service.description, owner: service.owner, tags: service.tags };
+}
+
+/** Core project -> wire. */
 export function projectToWire(project: Project): WireProject {
   return { name: projectName(project.project), description: project.description, createTime: dateToTimestamp(project.createTime) };
 }
 
+/** Core entity -> wire. */
 export function entityToWire(entity: Entity): WireEntity {
   return {
     name: resourceName(entity.project, "entities", entity.name),
@@ -72,6 +80,7 @@ export function entityToWire(entity: Entity): WireEntity {
   };
 }
 
+/** Core feature view version (with its head state) -> wire. */
 export function featureViewToWire(view: WithState<FeatureViewVersion>): WireFeatureView {
   return {
     name: resourceName(view.project, "featureViews", view.name),
@@ -90,6 +99,7 @@ export function featureViewToWire(view: WithState<FeatureViewVersion>): WireFeat
   };
 }
 
+/** Core feature service version -> wire. */
 export function featureServiceToWire(service: WithState<FeatureServiceVersion>): WireFeatureService {
   return {
     name: resourceName(service.project, "featureServices", service.name),
@@ -104,6 +114,7 @@ export function featureServiceToWire(service: WithState<FeatureServiceVersion>):
   };
 }
 
+/** Core resolved feature -> wire (the view as a full resource name). */
 export function resolvedFeatureToWire(feature: ResolvedFeature): WireResolvedFeature {
   return {
     ref: feature.ref,
@@ -114,12 +125,14 @@ export function resolvedFeatureToWire(feature: ResolvedFeature): WireResolvedFea
   };
 }
 
+/** Core compatibility -> wire enum (unset for version 1). */
 export function compatibilityToWire(compatibility: Compatibility | undefined): WireCompatibility {
   if (compatibility === "compatible") return WireCompatibility.COMPATIBILITY_COMPATIBLE;
   if (compatibility === "breaking") return WireCompatibility.COMPATIBILITY_BREAKING;
   return WireCompatibility.COMPATIBILITY_UNSPECIFIED;
 }
 
+/** Core apply outcome -> wire enum. */
 export function applyOutcomeToWire(outcome: ApplyOutcome): WireApplyOutcome {
   switch (outcome) {
     case "created":

@@ -54,11 +54,11 @@ export class LmdbRegistryStore implements RegistryStore {
     return this.db.get(["entity", project, name]);
   }
 
-  async putEntity(entity: Entity, expectedUpdateTime: Date | undefined): Promise<boolean> {
+  async putEntity(entity: Entity, expectedRevision: number | undefined): Promise<boolean> {
     const key = ["entity", entity.project, entity.name];
     const written = await this.db.transaction(() => {
       const current: Entity | undefined = this.db.get(key);
-      if (current?.updateTime.getTime() !== expectedUpdateTime?.getTime()) return false;
+      if (current?.revision !== expectedRevision) return false;
       this.db.put(key, entity);
       return true;
     });

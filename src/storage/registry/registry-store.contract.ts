@@ -58,7 +58,7 @@ export function describeRegistryStoreContract(backend: string, factory: Registry
       expect(rest.map((p) => p.project)).toEqual(["c", "d"]);
     });
 
-    it("writes entities with compare-and-set on update time", async () => {
+    it("writes entities with compare-and-set on their revision", async () => {
       const entity = {
         project: "p",
         name: "customer",
@@ -66,14 +66,16 @@ export function describeRegistryStoreContract(backend: string, factory: Registry
         description: "",
         owner: "",
         tags: {},
+        revision: 1,
         createTime: at,
         updateTime: at,
       };
       expect(await store.putEntity(entity, undefined)).toBe(true);
       expect(await store.putEntity(entity, undefined)).toBe(false);
-      const later = new Date(at.getTime() + 1);
-      expect(await store.putEntity({ ...entity, description: "x", updateTime: later }, new Date(0))).toBe(false);
-      expect(await store.putEntity({ ...entity, description: "x", updateTime: later }, at)).toBe(true);
+      // Same update time, different revision: the revision decides, not the clock.
+      expect(await store.putEntity({ ...entity, description: "x", revision: 2 }, 2)).toBe(false);
+      expect(await store.putEntity({ ...entity, description: "x", revision: 2 }, 1)).toBe(true);
+      expect(await store.putEntity({ ...entity, description: "stale", revision: 2 }, 1)).toBe(false);
       expect((await store.getEntity("p", "customer"))?.description).toBe("x");
       expect((await store.listEntities("p", { limit: 10 })).map((e) => e.name)).toEqual(["customer"]);
       expect(await store.listEntities("other", { limit: 10 })).toEqual([]);
@@ -136,6 +138,8 @@ export function describeRegistryStoreContract(backend: string, factory: Registry
       ]);
       unsubscribe();
       await store.appendVersion("featureView", viewVersion("v", 2), 1);
+      // Give an asynchronous backend time to (wrongly) deliver.
+      await new Promise((resolve) => setTimeout(resolve, 100));
       expect(changes).toHaveLength(2);
     });
 

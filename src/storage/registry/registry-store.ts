@@ -38,22 +38,26 @@ export interface RegistryStore {
   /** The backend's name, for logs and errors. */
   readonly backend: string;
 
+  /** A project, or undefined when it does not exist. */
   getProject(project: string): Promise<Project | undefined>;
   /** Creates a project; false when one with that name exists. */
   createProject(project: Project): Promise<boolean>;
   /** Projects ordered by name. */
   listProjects(page: PageQuery<string>): Promise<Project[]>;
 
+  /** An entity, or undefined when it does not exist. */
   getEntity(project: string, name: string): Promise<Entity | undefined>;
   /**
-   * Writes an entity when the stored one is still what the caller read: `expectedUpdateTime`
-   * undefined means "must not exist yet". Returns false when someone else got there first.
+   * Writes an entity when the stored one is still at `expectedRevision` (undefined: must not
+   * exist yet). Returns false when someone else got there first.
    */
-  putEntity(entity: Entity, expectedUpdateTime: Date | undefined): Promise<boolean>;
+  putEntity(entity: Entity, expectedRevision: number | undefined): Promise<boolean>;
   /** Entities of a project ordered by name. */
   listEntities(project: string, page: PageQuery<string>): Promise<Entity[]>;
 
+  /** The head of a versioned definition, or undefined when it does not exist. */
   getHead(kind: VersionedKind, project: string, name: string): Promise<DefinitionHead | undefined>;
+  /** One version of a definition, or undefined when it does not exist. */
   getVersion<K extends VersionedKind>(kind: K, project: string, name: string, version: number): Promise<VersionedKinds[K] | undefined>;
   /** Versions of one definition, newest first; `after` is a version number. */
   listVersions<K extends VersionedKind>(kind: K, project: string, name: string, page: PageQuery<number>): Promise<Array<VersionedKinds[K]>>;
@@ -70,5 +74,6 @@ export interface RegistryStore {
 
   /** Calls `listener` after every committed change; returns an unsubscribe function. */
   onChange(listener: (change: RegistryChange) => void): () => void;
+  /** Releases the store's resources. */
   close(): Promise<void>;
 }
