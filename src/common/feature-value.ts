@@ -25,14 +25,15 @@ export interface ValueLimits {
 const ACCEPTED_KINDS: Record<ValueType, readonly ValueType[]> = {
   int32: ["int32"],
   int64: ["int64", "int32"],
-  float: ["float"],
+  // A float feature stores lower precision by definition, so doubles are accepted and rounded.
+  float: ["float", "double", "int32"],
   double: ["double", "float", "int32"],
   bool: ["bool"],
   string: ["string"],
   bytes: ["bytes"],
   timestamp: ["timestamp"],
   int64_list: ["int64_list"],
-  float_list: ["float_list"],
+  float_list: ["float_list", "double_list"],
   double_list: ["double_list", "float_list"],
   string_list: ["string_list"],
 };

@@ -20,7 +20,10 @@ export function bidiHandler<Req, Res>(
     const send = async (response: Res) => {
       if (!call.write(response)) await once(call, "drain");
     };
-    implementation(call as AsyncIterable<Req>, send, context).then(
+    // destroyOnReturn: false — the default async iterator destroys the whole duplex when reading
+    // ends, which would drop the responses and status still to be written.
+    const requests = call.iterator({ destroyOnReturn: false }) as AsyncIterable<Req>;
+    implementation(requests, send, context).then(
       () => {
         const trailer = new Metadata();
         trailer.set(REQUEST_ID_HEADER, context.requestId);

@@ -15,7 +15,15 @@ import {
 } from "@grpc/grpc-js";
 import type { ValueType as CoreValueType } from "../../../src/common/value-type.js";
 import { Duration } from "../../../src/gen/google/protobuf/duration.pb.js";
+import type { Timestamp } from "../../../src/gen/google/protobuf/timestamp.pb.js";
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../../src/gen/grpc/health/v1/health.pb.js";
+import {
+  IngestionServiceClient,
+  type WriteFeatureBatchRequest,
+  type WriteFeatureBatchResponse,
+  type WriteFeaturesResponse,
+} from "../../../src/gen/sluice/v1/ingestion.pb.js";
+import { OnlineServiceClient } from "../../../src/gen/sluice/v1/online.pb.js";
 import {
   type ApplyEntityResponse,
   type ApplyFeatureServiceResponse,
@@ -26,10 +34,11 @@ import {
   type Project,
   RegistryServiceClient,
 } from "../../../src/gen/sluice/v1/registry.pb.js";
-import type { ResolvedFeature, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
-import { valueTypeToWire } from "../../../src/grpc/mapping/common.js";
+import { FeatureStatus, type ResolvedFeature, type Value, type ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
+import { dateToTimestamp, valueTypeToWire } from "../../../src/grpc/mapping/common.js";
 import { type Collection, resourceName } from "../../../src/registry/names.js";
 import { toClientError } from "./errors.js";
+import { fromWireValue, type PlainValue, timestampToDate, toWireValue } from "./values.js";
 
 /** Feature and join key types by their short names ("int64", "float_list", ...); a wire enum number is accepted too. */
 export type FeatureType = CoreValueType;
@@ -83,6 +92,39 @@ export interface FeatureServiceInput extends DocumentationInput {
   validateOnly?: boolean;
 }
 
+/** One row to write: entity key values, event time, feature values (plain or wire values). */
+export interface RowInput {
+  entityKey: Record<string, PlainValue | Value>;
+  eventTime: Date | Timestamp;
+  features: Record<string, PlainValue | Value>;
+}
+
+/** A batch of rows for one feature view ("view" or "view@3"). */
+export interface BatchInput {
+  featureView: string;
+  rows: RowInput[];
+  /** Makes a retried batch apply once. */
+  writeId?: string;
+  project?: string;
+}
+
+/** One output column of an online read, decoded. */
+export interface OnlineColumn {
+  name: string;
+  values: PlainValue[];
+  statuses: FeatureStatus[];
+  /** undefined where the status is NOT_FOUND. */
+  eventTimes: Array<Date | undefined>;
+  feature: ResolvedFeature;
+}
+
+/** A stream of write batches: each `write` resolves with that batch's acknowledgement. */
+export interface WriteStream {
+  write(batch: BatchInput): Promise<WriteFeaturesResponse>;
+  /** Ends the stream; resolves once the server has closed it. */
+  close(): Promise<void>;
+}
+
 /** Paging options of list calls. */
 export interface ListOptions {
   project?: string;
@@ -119,8 +161,10 @@ const SERVICE_CONFIG = {
 
 /** A connection to one Sluice server. */
 export class SluiceClient {
-  /** The generated registry stub, for calls the wrapper does not cover. */
+  /** The generated stubs, for calls the wrapper does not cover. They share one channel. */
   readonly registry: RegistryServiceClient;
+  readonly ingestion: IngestionServiceClient;
+  readonly online: OnlineServiceClient;
   private readonly health: HealthClient;
   private readonly deadlineMs: number;
   private readonly project: string;
@@ -134,11 +178,11 @@ export class SluiceClient {
       "grpc.max_send_message_length": 64 * 1024 * 1024,
     };
     this.registry = new RegistryServiceClient(options.address, channelCredentials, channelOptions);
-    // Share the registry stub's channel rather than opening a second connection.
-    this.health = new HealthClient(options.address, channelCredentials, {
-      ...channelOptions,
-      channelOverride: this.registry.getChannel(),
-    });
+    // Every other stub shares the registry stub's channel rather than opening its own connection.
+    const shared = { ...channelOptions, channelOverride: this.registry.getChannel() };
+    this.health = new HealthClient(options.address, channelCredentials, shared);
+    this.ingestion = new IngestionServiceClient(options.address, channelCredentials, shared);
+    this.online = new OnlineServiceClient(options.address, channelCredentials, shared);
     this.deadlineMs = options.deadlineMs ?? 30_000;
     this.project = options.project ?? "default";
     this.apiKey = options.apiKey;
@@ -310,17 +354,99 @@ export class SluiceClient {
     return response.features;
   }
 
+  // ---- writes and online reads ----
+
+  /** Writes one batch; the answer counts accepted rows and explains each rejected one. */
+  async writeFeatureBatch(batch: BatchInput): Promise<WriteFeatureBatchResponse> {
+    return this.call(this.ingestion, this.ingestion.writeFeatureBatch, this.batchRequest(batch));
+  }
+
+  /**
+   * Opens a WriteFeatures stream. Batches are acknowledged in order, each once it is stored; a
+   * stream error rejects every batch still waiting for its acknowledgement.
+   */
+  openWriteStream(): WriteStream {
+    const stream = this.ingestion.writeFeatures(this.metadata());
+    const waiting: Array<{ resolve: (ack: WriteFeaturesResponse) => void; reject: (error: unknown) => void }> = [];
+    let failed: unknown;
+    const closed = new Promise<void>((resolve, reject) => {
+      stream.on("status", () => resolve());
+      stream.on("error", (error: ServiceError) => {
+        failed = toClientError(error);
+        for (const pending of waiting.splice(0)) pending.reject(failed);
+        reject(failed);
+      });
+    });
+    closed.catch(() => undefined);
+    stream.on("data", (ack: WriteFeaturesResponse) => waiting.shift()?.resolve(ack));
+    return {
+      write: (batch) =>
+        new Promise<WriteFeaturesResponse>((resolve, reject) => {
+          if (failed) return reject(failed);
+          waiting.push({ resolve, reject });
+          stream.write(this.batchRequest(batch));
+        }),
+      close: async () => {
+        stream.end();
+        await closed;
+      },
+    };
+  }
+
+  /** Reads the latest values of features (refs, or a feature service) for entity rows given as columns. */
+  async getOnlineFeatures(request: {
+    features?: string[];
+    featureService?: string;
+    entities: Record<string, Array<PlainValue | Value>>;
+    fullFeatureNames?: boolean;
+    project?: string;
+  }): Promise<OnlineColumn[]> {
+    const response = await this.call(this.online, this.online.getOnlineFeatures, {
+      project: `projects/${request.project ?? this.project}`,
+      features: request.features ?? [],
+      featureService: request.featureService ?? "",
+      entities: Object.fromEntries(Object.entries(request.entities).map(([name, values]) => [name, { values: values.map(toWireValue) }])),
+      fullFeatureNames: request.fullFeatureNames ?? false,
+    });
+    return response.columns.map((column, i) => ({
+      name: response.featureNames[i] ?? "",
+      values: column.values.map(fromWireValue),
+      statuses: column.statuses,
+      eventTimes: column.eventTimes.map((t, row) =>
+        column.statuses[row] === FeatureStatus.FEATURE_STATUS_NOT_FOUND ? undefined : timestampToDate(t),
+      ),
+      feature: response.resolvedFeatures[i] as ResolvedFeature,
+    }));
+  }
+
   // ---- plumbing ----
 
   /** Calls a unary method of a generated stub with this client's deadline and credentials. */
   call<Req, Res>(stub: Client, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
-    const metadata = new Metadata();
-    if (this.apiKey) metadata.set("authorization", `Bearer ${this.apiKey}`);
     return new Promise<Res>((resolve, reject) => {
-      method.call(stub, request, metadata, { deadline: Date.now() + this.deadlineMs }, (error, response) =>
+      method.call(stub, request, this.metadata(), { deadline: Date.now() + this.deadlineMs }, (error, response) =>
         error ? reject(toClientError(error)) : resolve(response),
       );
     });
+  }
+
+  private metadata(): Metadata {
+    const metadata = new Metadata();
+    if (this.apiKey) metadata.set("authorization", `Bearer ${this.apiKey}`);
+    return metadata;
+  }
+
+  private batchRequest(batch: BatchInput): WriteFeatureBatchRequest {
+    return {
+      project: `projects/${batch.project ?? this.project}`,
+      featureView: batch.featureView,
+      writeId: batch.writeId ?? "",
+      rows: batch.rows.map((row) => ({
+        entityKey: mapRecord(row.entityKey, toWireValue),
+        eventTime: row.eventTime instanceof Date ? dateToTimestamp(row.eventTime) : row.eventTime,
+        features: mapRecord(row.features, toWireValue),
+      })),
+    };
   }
 
   private async *paginate<T>(fetchPage: (pageToken: string) => Promise<[T[], string]>): AsyncGenerator<T> {
@@ -344,6 +470,10 @@ function toValueType(type: FeatureType | ValueType): ValueType {
 function secondsToDuration(seconds: number): Duration {
   const whole = Math.trunc(seconds);
   return Duration.fromPartial({ seconds: BigInt(whole), nanos: Math.round((seconds - whole) * 1e9) });
+}
+
+function mapRecord<A, B>(record: Record<string, A>, map: (value: A) => B): Record<string, B> {
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, map(value)]));
 }
 
 function required<T>(value: T | undefined): T {

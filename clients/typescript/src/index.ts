@@ -7,16 +7,21 @@ export {
   FeatureViewState,
 } from "../../../src/gen/sluice/v1/registry.pb.js";
 export type { ResolvedFeature } from "../../../src/gen/sluice/v1/types.pb.js";
-export { ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
+export { FeatureStatus, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
 export type {
+  BatchInput,
   DocumentationInput,
   EntityInput,
   FeatureServiceInput,
   FeatureType,
   FeatureViewInput,
   ListOptions,
+  OnlineColumn,
+  RowInput,
   SluiceClientOptions,
+  WriteStream,
 } from "./client.js";
 export { SluiceClient } from "./client.js";
 export type { FieldViolation } from "./errors.js";
 export { SluiceClientError } from "./errors.js";
+export { type PlainValue, typed } from "./values.js";
