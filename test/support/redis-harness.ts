@@ -71,7 +71,21 @@ export class RedisProcess {
   async launch(): Promise<void> {
     this.process = spawn(
       "redis-server",
-      ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.directory, "--save", "", "--appendonly", "yes", ...this.extraArgs],
+      [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        this.directory,
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        ...this.extraArgs,
+      ],
       { stdio: "ignore" },
     );
     await waitUntil(() => ping(this.port), `redis-server on port ${this.port}`);

@@ -1,0 +1,35 @@
+/** A Sluice server in a child process, for tests that kill it or send it signals. */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+const root = join(import.meta.dirname, "../..");
+
+/** A running server process and the address it logged. */
+export interface ServerProcess {
+  child: ChildProcessWithoutNullStreams;
+  address: string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+}
+
+/** Starts `sluice serve` from source on a free port and waits until it logs (at info) that it is serving. */
+export async function spawnServer(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "src/cli/main.ts"), "serve", "--listen", "127.0.0.1:0", ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  let stderr = "";
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const address = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const entry = JSON.parse(line) as { msg?: string; address?: string };
+      if (entry.msg === "sluice is serving" && entry.address) resolve(entry.address);
+    });
+    exited.then((code) => reject(new Error(`server exited with ${code} before serving: ${stderr}`)));
+  });
+  return { child, address, exited };
+}
