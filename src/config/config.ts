@@ -28,8 +28,12 @@ export const configSchema = z
     /** Serve gRPC server reflection (v1 and v1alpha) so grpcurl and buf curl work without protos. */
     reflection: z.boolean(),
     registry: z.strictObject({
-      /** Where definitions live: "embedded" is LMDB under the data dir. */
-      backend: z.enum(["embedded"]),
+      /** Where definitions live: "embedded" (LMDB under the data dir) or "redis", shared by replicas. */
+      backend: z.enum(["embedded", "redis"]),
+      /** redis://host:port, for the redis backend. */
+      redisUrl: z.string(),
+      /** Prefix of every registry key in Redis. */
+      redisKeyPrefix: z.string(),
     }),
     grpc: z.strictObject({
       maxReceiveMessageBytes: positiveInt(2047 * MIB),
@@ -78,6 +82,10 @@ export const configSchema = z
     const require = (ok: boolean, path: string[], message: string) => {
       if (!ok) context.addIssue({ code: "custom", path, message });
     };
+    require(config.registry.backend !== "redis" || config.registry.redisUrl !== "", [
+      "registry",
+      "redisUrl",
+    ], 'is required when registry.backend is "redis"');
     require(config.online.backend !== "redis" || config.online.redisUrl !== "", [
       "online",
       "redisUrl",
@@ -101,7 +109,7 @@ export const DEFAULT_CONFIG: SluiceConfig = {
   dataDir: "./.sluice-data",
   logLevel: "info",
   reflection: true,
-  registry: { backend: "embedded" },
+  registry: { backend: "embedded", redisUrl: "", redisKeyPrefix: "sluice:" },
   grpc: {
     maxReceiveMessageBytes: 64 * MIB,
     maxSendMessageBytes: 64 * MIB,

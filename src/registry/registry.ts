@@ -76,6 +76,9 @@ export class Registry {
         this.cache.delete(cacheKey(change.kind, change.project, change.name));
       } else if (change.kind === "entity") {
         this.entityCache.delete(`${change.project}/${change.name}`);
+      } else if (change.kind === "reset") {
+        this.cache.clear();
+        this.entityCache.clear();
       }
     });
   }

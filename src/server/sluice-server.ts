@@ -74,7 +74,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
   let backends: Record<string, string>;
   try {
     releases.push(lockDataDir(config.dataDir));
-    const registryStore = openRegistryStore(config);
+    const registryStore = await openRegistryStore(config);
     releases.push(() => registryStore.close());
     const registry = await Registry.open(registryStore);
     releases.push(() => registry.close());

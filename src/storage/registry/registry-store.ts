@@ -26,9 +26,12 @@ export interface NamedHead {
   head: DefinitionHead;
 }
 
-/** A committed change, announced to every listener (on every replica, for shared backends). */
+/**
+ * A committed change, announced to every listener (on every replica, for shared backends). Kind
+ * "reset" means changes may have been missed (a lost connection): drop everything cached.
+ */
 export interface RegistryChange {
-  kind: "project" | "entity" | VersionedKind;
+  kind: "project" | "entity" | VersionedKind | "reset";
   project: string;
   name: string;
 }

@@ -1,0 +1,25 @@
+import { afterAll, beforeAll, describe } from "vitest";
+import { RedisProcess, skipWithoutRedis } from "../../../test/support/redis-harness.js";
+import { openRedisRegistryStore } from "./redis-registry-store.js";
+import { describeRegistryStoreContract } from "./registry-store.contract.js";
+
+const skip = skipWithoutRedis("registry on redis");
+
+describe.skipIf(skip)("redis", () => {
+  let redis: RedisProcess;
+  let run = 0;
+  let prefix = "";
+  beforeAll(async () => {
+    redis = await RedisProcess.start();
+  });
+  afterAll(async () => {
+    await redis?.destroy();
+  });
+  describeRegistryStoreContract("redis", {
+    open: async () => {
+      prefix = `test${run++}:`;
+      return openRedisRegistryStore(redis.url, prefix);
+    },
+    reopen: async () => openRedisRegistryStore(redis.url, prefix),
+  });
+});
