@@ -22,6 +22,7 @@ import { onlineServiceHandlers } from "../grpc/online-service.js";
 import { registryServiceHandlers } from "../grpc/registry-service.js";
 import { type ServiceHandlers, withUnimplementedMethods } from "../grpc/unimplemented.js";
 import { FeatureWriter } from "../ingest/feature-writer.js";
+import { Materializer } from "../ingest/materializer.js";
 import { OnlineReader } from "../online/online-reader.js";
 import { Registry } from "../registry/registry.js";
 import { openOfflineStore } from "../storage/offline/open-offline-store.js";
@@ -46,6 +47,7 @@ export interface RunningServer {
 interface Core {
   registry: Registry;
   writer: FeatureWriter;
+  materializer: Materializer;
   reader: OnlineReader;
 }
 
@@ -53,7 +55,7 @@ interface Core {
 function serviceTable(core: Core, env: HandlerEnv): Array<[string, ServiceDefinition, ServiceHandlers]> {
   return [
     ["sluice.v1.RegistryService", RegistryServiceService, registryServiceHandlers(core.registry, env)],
-    ["sluice.v1.IngestionService", IngestionServiceService, ingestionServiceHandlers(core.writer, env)],
+    ["sluice.v1.IngestionService", IngestionServiceService, ingestionServiceHandlers(core.writer, core.materializer, env)],
     ["sluice.v1.OnlineService", OnlineServiceService, onlineServiceHandlers(core.reader, env)],
     ["sluice.v1.TrainingService", TrainingServiceService, {}],
     ["sluice.v1.ModelService", ModelServiceService, {}],
@@ -83,7 +85,12 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     const online = await openOnlineStore(config);
     releases.push(() => online.close());
     const limits = { ...config.limits, maxEntityRows: config.limits.maxEntityRowsPerRead };
-    core = { registry, writer: new FeatureWriter(registry, offline, online, limits), reader: new OnlineReader(registry, online, limits) };
+    core = {
+      registry,
+      writer: new FeatureWriter(registry, offline, online, limits),
+      materializer: new Materializer(registry, offline, online),
+      reader: new OnlineReader(registry, online, limits),
+    };
     backends = { registry: registryStore.backend, online: online.backend, offline: offline.backend };
   } catch (error) {
     await releaseAll();

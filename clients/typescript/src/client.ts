@@ -19,6 +19,7 @@ import type { Timestamp } from "../../../src/gen/google/protobuf/timestamp.pb.js
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../../src/gen/grpc/health/v1/health.pb.js";
 import {
   IngestionServiceClient,
+  type MaterializeResponse,
   type WriteFeatureBatchRequest,
   type WriteFeatureBatchResponse,
   type WriteFeaturesResponse,
@@ -391,6 +392,27 @@ export class SluiceClient {
         await closed;
       },
     };
+  }
+
+  /**
+   * Copies the latest offline value per entity in an event-time range to the online store,
+   * yielding progress after each chunk (the last has `done`).
+   */
+  async *materialize(request: { featureView: string; start?: Date; end?: Date; project?: string }): AsyncGenerator<MaterializeResponse> {
+    const stream = this.ingestion.materialize(
+      {
+        project: `projects/${request.project ?? this.project}`,
+        featureView: request.featureView,
+        startTime: request.start ? dateToTimestamp(request.start) : undefined,
+        endTime: request.end ? dateToTimestamp(request.end) : undefined,
+      },
+      this.metadata(),
+    );
+    try {
+      for await (const progress of stream) yield progress as MaterializeResponse;
+    } catch (error) {
+      throw toClientError(error as ServiceError);
+    }
   }
 
   /** Reads the latest values of features (refs, or a feature service) for entity rows given as columns. */

@@ -12,7 +12,7 @@ import { createChdbConnection } from "chdb/connection";
 import { StoreUnavailableError } from "../../common/errors.js";
 import type { FeatureValue } from "../../common/feature-value.js";
 import type { ValueType } from "../../common/value-type.js";
-import type { OfflineColumn, OfflineRow, OfflineStore, OfflineTable } from "./offline-store.js";
+import type { EventTimeRange, OfflineColumn, OfflineRow, OfflineStore, OfflineTable } from "./offline-store.js";
 
 /** How many recent insert tokens a table remembers for deduplication. */
 const DEDUPLICATION_WINDOW = 10_000;
@@ -104,16 +104,67 @@ export class ClickHouseOfflineStore implements OfflineStore {
     );
   }
 
+  async latestPerEntity(
+    table: OfflineTable,
+    range: EventTimeRange,
+    afterKey: FeatureValue[] | undefined,
+    limit: number,
+  ): Promise<OfflineRow[]> {
+    const keys = table.keyColumns.map((c) => quote(c.name));
+    const conditions: string[] = [];
+    const params: Record<string, unknown> = { limit };
+    if (range.start !== undefined) {
+      conditions.push("event_time >= {start:DateTime64(6, 'UTC')}");
+      params.start = formatMicros(range.start);
+    }
+    if (range.end !== undefined) {
+      conditions.push("event_time < {end:DateTime64(6, 'UTC')}");
+      params.end = formatMicros(range.end);
+    }
+    if (afterKey) {
+      // Keyset pagination on the sorting key prefix, so each chunk reads only its own key range.
+      const placeholders = table.keyColumns.map((c, i) => {
+        params[`k${i}`] = toJsonValue(c.type, afterKey[i] ?? null);
+        return `{k${i}:${COLUMN_TYPES[c.type]}}`;
+      });
+      conditions.push(`(${keys.join(", ")}) > (${placeholders.join(", ")})`);
+    }
+    const latest = (column: string) => `argMax(${column}, (event_time, ingestion_time)) AS ${column}`;
+    const select = [
+      ...keys,
+      ...table.featureColumns.map((c) => latest(quote(c.name))),
+      latest("write_id"),
+      "max(event_time) AS event_time",
+      "argMax(ingestion_time, (event_time, ingestion_time)) AS ingestion_time",
+    ].join(", ");
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+    return this.select(
+      table,
+      `SELECT ${select} FROM ${qualifiedTableName(table, this.cluster !== undefined)} ${where} GROUP BY ${keys.join(", ")} ORDER BY ${keys.join(", ")} LIMIT {limit:UInt32}`,
+      params,
+    );
+  }
+
   async readAll(table: OfflineTable): Promise<OfflineRow[]> {
     const columns = [...table.keyColumns, ...table.featureColumns];
     const select = [...columns.map((c) => quote(c.name)), "event_time", "ingestion_time", "write_id"].join(", ");
     const order = [...table.keyColumns.map((c) => quote(c.name)), "event_time", "ingestion_time"].join(", ");
+    return this.select(table, `SELECT ${select} FROM ${qualifiedTableName(table, this.cluster !== undefined)} ORDER BY ${order}`, {});
+  }
+
+  /** Runs a query whose columns are the table's keys, features, event_time, ingestion_time and write_id. */
+  private async select(table: OfflineTable, query: string, params: Record<string, unknown>): Promise<OfflineRow[]> {
     const rows = await this.run(async () => {
       const result = await this.client.query({
-        query: `SELECT ${select} FROM ${qualifiedTableName(table, this.cluster !== undefined)} ORDER BY ${order}`,
+        query,
+        query_params: params,
         format: "JSONEachRow",
-        // Int64 as JSON strings: JSON numbers would lose precision above 2^53.
-        clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+        clickhouse_settings: {
+          // Int64 as JSON strings: JSON numbers would lose precision above 2^53.
+          output_format_json_quote_64bit_integers: 1,
+          // Aggregates are aliased to their column's name; expressions must still see the columns.
+          prefer_column_name_to_alias: 1,
+        },
       });
       return result.json<Record<string, unknown>>();
     });

@@ -106,6 +106,36 @@ export function describeOfflineStoreContract(backend: string, factory: OfflineSt
       expect(await store.readAll(allTypes)).toEqual([]);
     });
 
+    it("finds the latest row per entity in a time range, in key-ordered chunks", async () => {
+      const at = (id: bigint, eventTime: number, ingestTime: number, orders: bigint): OfflineRow => ({
+        ...row(id, eventTime),
+        ingestTime,
+        features: [orders, ...row(id, eventTime).features.slice(1)].map((v, i) => (i === 0 ? null : i === 1 ? orders : v)),
+      });
+      await store.append(
+        allTypes,
+        [
+          at(1n, T0 + 10, T0, 1n),
+          at(1n, T0 + 20, T0, 2n),
+          at(1n, T0 + 20, T0 + 5, 3n), // same event time, ingested later: wins
+          at(1n, T0 + 99, T0, 9n), // outside the range
+          at(2n, T0 + 15, T0, 20n),
+          at(3n, T0 + 5, T0, 30n),
+        ],
+        "latest",
+      );
+      const range = { start: T0 + 1, end: T0 + 50 };
+      const first = await store.latestPerEntity(allTypes, range, undefined, 2);
+      expect(first.map((r) => [r.key[0], r.features[1], r.eventTime, r.ingestTime])).toEqual([
+        [1n, 3n, T0 + 20, T0 + 5],
+        [2n, 20n, T0 + 15, T0],
+      ]);
+      const rest = await store.latestPerEntity(allTypes, range, first[1]?.key, 2);
+      expect(rest.map((r) => [r.key[0], r.features[1]])).toEqual([[3n, 30n]]);
+      expect(await store.latestPerEntity(allTypes, range, rest[0]?.key, 2)).toEqual([]);
+      expect((await store.latestPerEntity(allTypes, {}, undefined, 10)).map((r) => r.features[1])).toEqual([9n, 20n, 30n]);
+    });
+
     it("keeps appended rows across close and reopen", async () => {
       await store.append(allTypes, [row(3n, T0)], "w-durable");
       await store.close();

@@ -30,6 +30,12 @@ export interface OfflineRow {
   features: FeatureValue[];
 }
 
+/** An event-time range [start, end) in microseconds; undefined ends are open. */
+export interface EventTimeRange {
+  start?: number;
+  end?: number;
+}
+
 /** Where feature history lives. */
 export interface OfflineStore {
   /** The backend's name, for logs and errors. */
@@ -41,7 +47,13 @@ export interface OfflineStore {
    * applied once, even when the first attempt's acknowledgement was lost.
    */
   append(table: OfflineTable, rows: OfflineRow[], deduplicationToken: string): Promise<void>;
-  /** Every stored row of a table, oldest event first (for tests and small tables; large reads stream elsewhere). */
+  /**
+   * The latest row per entity (by event time, then ingestion time) among rows with event time in
+   * [start, end), for entities whose key sorts after `afterKey`, in key order, at most `limit`:
+   * one chunk of a materialization. Undefined ends are open.
+   */
+  latestPerEntity(table: OfflineTable, range: EventTimeRange, afterKey: FeatureValue[] | undefined, limit: number): Promise<OfflineRow[]>;
+  /** Every stored row of a table, in key then event-time order (for tests and small tables). */
   readAll(table: OfflineTable): Promise<OfflineRow[]>;
   close(): Promise<void>;
 }

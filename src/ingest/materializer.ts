@@ -1,0 +1,75 @@
+/**
+ * Materialization: copies the latest offline row per entity in an event-time range into the
+ * online store, in key-ordered chunks so memory stays bounded however many entities there are.
+ * The online store's event-time rule makes it safe to re-run: a value never replaces a newer one.
+ */
+import { encodeEntityKey } from "../common/entity-key.js";
+import { ValidationError } from "../common/errors.js";
+import type { FeatureValue } from "../common/feature-value.js";
+import type { Registry } from "../registry/registry.js";
+import type { EventTimeRange, OfflineStore } from "../storage/offline/offline-store.js";
+import { type OnlineStore, onlineTableName } from "../storage/online/online-store.js";
+import { offlineTableOf } from "./feature-writer.js";
+
+/** What to materialize: a view ref and an optional event-time range in microseconds. */
+export interface MaterializeRequest {
+  project: string;
+  featureView: string;
+  range: EventTimeRange;
+}
+
+/** Progress after each chunk; the last one has `done`. */
+export interface MaterializeProgress {
+  entitiesProcessed: number;
+  valuesWritten: number;
+  done: boolean;
+}
+
+/** Copies offline history to the online store. */
+export class Materializer {
+  constructor(
+    private readonly registry: Registry,
+    private readonly offline: OfflineStore,
+    private readonly online: OnlineStore,
+    private readonly chunkSize = 10_000,
+  ) {}
+
+  /** Materializes chunk by chunk, yielding progress; stops early when `signal` aborts. */
+  async *materialize(request: MaterializeRequest, signal?: AbortSignal): AsyncGenerator<MaterializeProgress> {
+    const { start, end } = request.range;
+    if (start !== undefined && end !== undefined && start >= end) {
+      throw new ValidationError("INVALID_TIME_RANGE", [{ field: "end_time", description: "must be after start_time" }]);
+    }
+    const view = await this.registry.resolveViewRef(request.project, request.featureView, "feature_view");
+    const entity = await this.registry.getEntity(view.project, view.entity);
+    const table = offlineTableOf(view, entity);
+    await this.offline.ensureTable(table);
+    const onlineTable = onlineTableName(view.project, view.name, view.version);
+    const progress: MaterializeProgress = { entitiesProcessed: 0, valuesWritten: 0, done: false };
+    let afterKey: FeatureValue[] | undefined;
+    while (!signal?.aborted) {
+      const rows = await this.offline.latestPerEntity(table, request.range, afterKey, this.chunkSize);
+      if (rows.length > 0) {
+        await this.online.write(
+          onlineTable,
+          rows.map((row) => ({
+            key: encodeEntityKey(row.key),
+            record: {
+              eventTime: row.eventTime,
+              ingestTime: row.ingestTime,
+              values: Object.fromEntries(view.features.map((f, i) => [f.name, row.features[i] ?? null])),
+            },
+          })),
+        );
+        progress.entitiesProcessed += rows.length;
+        progress.valuesWritten += rows.length * view.features.length;
+        afterKey = rows[rows.length - 1]?.key;
+      }
+      if (rows.length < this.chunkSize) {
+        yield { ...progress, done: true };
+        return;
+      }
+      yield { ...progress };
+    }
+  }
+}
