@@ -1,8 +1,23 @@
 /** Thin gRPC adapter of sluice.v1.IngestionService over the core {@link FeatureWriter}. */
-import type { FeatureRow, IngestionServiceServer, MaterializeRequest, WriteFeaturesResponse } from "../gen/sluice/v1/ingestion.pb.js";
+import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { ValidationError } from "../common/errors.js";
+import {
+  type FeatureRow,
+  type IngestionServiceServer,
+  type MaterializeRequest,
+  FileFormat as WireFileFormat,
+  type RowRejection as WireRowRejection,
+  type WriteFeaturesResponse,
+} from "../gen/sluice/v1/ingestion.pb.js";
 import type { FeatureWriter } from "../ingest/feature-writer.js";
+import type { FileImporter } from "../ingest/file-importer.js";
+import type { FileFormat } from "../ingest/file-rows.js";
 import type { Materializer } from "../ingest/materializer.js";
-import type { RowInput, WriteReceipt } from "../ingest/model.js";
+import type { RowInput, RowRejection, WriteReceipt } from "../ingest/model.js";
 import { parseProjectName } from "../registry/names.js";
 import { bidiHandler } from "./bidi-handler.js";
 import type { HandlerEnv } from "./call-context.js";
@@ -12,12 +27,19 @@ import { unaryHandler } from "./unary-handler.js";
 
 const SERVICE = "sluice.v1.IngestionService";
 
-/** Builds the IngestionService handlers that exist so far; the rest answer UNIMPLEMENTED. */
+/** The core services the ingestion adapter calls, and where streamed-up files are staged. */
+export interface IngestionCore {
+  writer: FeatureWriter;
+  materializer: Materializer;
+  importer: FileImporter;
+  uploadDir: string;
+}
+
+/** Builds the IngestionService handlers. */
 export function ingestionServiceHandlers(
-  writer: FeatureWriter,
-  materializer: Materializer,
+  { writer, materializer, importer, uploadDir }: IngestionCore,
   env: HandlerEnv,
-): Partial<IngestionServiceServer> {
+): IngestionServiceServer {
   const writeBatch = async (request: { project: string; featureView: string; rows: FeatureRow[]; writeId: string }) =>
     receiptToWire(
       await writer.writeBatch({
@@ -41,6 +63,68 @@ export function ingestionServiceHandlers(
         await send(ack);
       }
       context.logger.debug({ batches, rows }, "write stream finished");
+    }),
+    importFeatures: bidiHandler(`${SERVICE}/ImportFeatures`, env, async (requests, send, context) => {
+      const iterator = requests[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      const config = first.done ? undefined : first.value.config;
+      if (!config)
+        throw new ValidationError("MISSING_FIELD", [{ field: "config", description: "the first message must carry the import config" }]);
+      const format = FORMATS.get(config.format);
+      if (!format)
+        throw new ValidationError("INVALID_FILE_FORMAT", [
+          { field: "config.format", description: "set FILE_FORMAT_PARQUET or FILE_FORMAT_CSV" },
+        ]);
+      let path = config.sourcePath;
+      let upload: string | undefined;
+      if (path === "") {
+        // The file is streamed up: stage it on disk, then import it like a server-side file.
+        await mkdir(uploadDir, { recursive: true });
+        upload = join(uploadDir, `${randomUUID()}.${format}`);
+        path = upload;
+        const file = createWriteStream(upload);
+        let bytes = 0;
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+          if (!next.value.chunk)
+            throw new ValidationError("UNEXPECTED_MESSAGE", [
+              { field: "chunk", description: "messages after the config must carry chunks" },
+            ]);
+          bytes += next.value.chunk.length;
+          if (!file.write(next.value.chunk)) await once(file, "drain");
+        }
+        await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
+        context.logger.info({ bytes, featureView: config.featureView }, "import file received");
+      }
+      try {
+        const started = performance.now();
+        const progress = importer.import(
+          {
+            project: parseProjectName(config.project, "config.project", true),
+            featureView: config.featureView,
+            format,
+            columnMapping: config.columnMapping,
+            materializeOnline: config.materializeOnline,
+            writeId: config.writeId,
+          },
+          path,
+        );
+        for await (const step of progress) {
+          context.logger.info(
+            { featureView: config.featureView, rowsRead: step.rowsRead, rowsWritten: step.rowsWritten, rowsRejected: step.rowsRejected },
+            step.done ? "import finished" : "import progress",
+          );
+          await send({
+            rowsRead: BigInt(step.rowsRead),
+            rowsWritten: BigInt(step.rowsWritten),
+            rowsRejected: BigInt(step.rowsRejected),
+            sampleRejections: step.sampleRejections.map(rejectionToWire),
+            done: step.done,
+          });
+        }
+        context.logger.debug({ durationMs: performance.now() - started }, "import call finished");
+      } finally {
+        if (upload) await rm(upload, { force: true });
+      }
     }),
     materialize: serverStreamHandler(`${SERVICE}/Materialize`, env, async function* (request: MaterializeRequest, signal, context) {
       const started = performance.now();
@@ -67,6 +151,18 @@ export function ingestionServiceHandlers(
   };
 }
 
+function rejectionToWire(rejection: RowRejection): WireRowRejection {
+  return {
+    rowIndex: rejection.rowIndex,
+    violations: rejection.violations.map((v) => ({ ...v, reason: "", localizedMessage: undefined })),
+  };
+}
+
+const FORMATS = new Map<WireFileFormat, FileFormat>([
+  [WireFileFormat.FILE_FORMAT_PARQUET, "parquet"],
+  [WireFileFormat.FILE_FORMAT_CSV, "csv"],
+]);
+
 function rowFromWire(row: FeatureRow): RowInput {
   return {
     entityKey: mapValues(row.entityKey),
@@ -83,10 +179,7 @@ function receiptToWire(receipt: WriteReceipt): WriteFeaturesResponse {
   return {
     writeId: receipt.writeId,
     acceptedCount: receipt.acceptedCount,
-    rejectedRows: receipt.rejectedRows.map((r) => ({
-      rowIndex: r.rowIndex,
-      violations: r.violations.map((v) => ({ ...v, reason: "", localizedMessage: undefined })),
-    })),
+    rejectedRows: receipt.rejectedRows.map(rejectionToWire),
     duplicate: receipt.duplicate,
     featureViewVersion: receipt.featureViewVersion,
   };

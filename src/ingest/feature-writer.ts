@@ -38,10 +38,11 @@ export class FeatureWriter {
   ) {}
 
   /**
-   * Writes one batch. NOT_FOUND for an unknown view or version, FAILED_PRECONDITION for a
-   * deprecated view; bad rows are reported in the receipt and never block the good ones.
+   * Writes one batch (to the offline store only when `online` is false). NOT_FOUND for an unknown
+   * view or version, FAILED_PRECONDITION for a deprecated view; bad rows are reported in the
+   * receipt and never block the good ones.
    */
-  async writeBatch(input: WriteBatchInput): Promise<WriteReceipt> {
+  async writeBatch(input: WriteBatchInput, options: { online?: boolean } = {}): Promise<WriteReceipt> {
     if (input.rows.length > this.limits.maxRowsPerBatch) {
       throw new ValidationError("BATCH_TOO_LARGE", [
         {
@@ -94,7 +95,7 @@ export class FeatureWriter {
       const table = offlineTableOf(view, entity);
       await this.offline.ensureTable(table);
       await this.offline.append(table, offlineRows, writeId);
-      await this.online.write(onlineTableName(view.project, view.name, view.version), onlineRows);
+      if (options.online !== false) await this.online.write(onlineTableName(view.project, view.name, view.version), onlineRows);
     }
     const receipt: WriteReceipt = {
       writeId,

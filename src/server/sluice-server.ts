@@ -2,6 +2,8 @@
  * The composition root: opens the stores the config names, builds the core services on them,
  * and serves every gRPC service (Sluice v1, KServe v2, health, reflection) on one port.
  */
+
+import { join } from "node:path";
 import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
@@ -22,6 +24,7 @@ import { onlineServiceHandlers } from "../grpc/online-service.js";
 import { registryServiceHandlers } from "../grpc/registry-service.js";
 import { type ServiceHandlers, withUnimplementedMethods } from "../grpc/unimplemented.js";
 import { FeatureWriter } from "../ingest/feature-writer.js";
+import { FileImporter } from "../ingest/file-importer.js";
 import { Materializer } from "../ingest/materializer.js";
 import { OnlineReader } from "../online/online-reader.js";
 import { Registry } from "../registry/registry.js";
@@ -48,6 +51,8 @@ interface Core {
   registry: Registry;
   writer: FeatureWriter;
   materializer: Materializer;
+  importer: FileImporter;
+  uploadDir: string;
   reader: OnlineReader;
 }
 
@@ -55,7 +60,7 @@ interface Core {
 function serviceTable(core: Core, env: HandlerEnv): Array<[string, ServiceDefinition, ServiceHandlers]> {
   return [
     ["sluice.v1.RegistryService", RegistryServiceService, registryServiceHandlers(core.registry, env)],
-    ["sluice.v1.IngestionService", IngestionServiceService, ingestionServiceHandlers(core.writer, core.materializer, env)],
+    ["sluice.v1.IngestionService", IngestionServiceService, ingestionServiceHandlers(core, env)],
     ["sluice.v1.OnlineService", OnlineServiceService, onlineServiceHandlers(core.reader, env)],
     ["sluice.v1.TrainingService", TrainingServiceService, {}],
     ["sluice.v1.ModelService", ModelServiceService, {}],
@@ -85,9 +90,12 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     const online = await openOnlineStore(config);
     releases.push(() => online.close());
     const limits = { ...config.limits, maxEntityRows: config.limits.maxEntityRowsPerRead };
+    const writer = new FeatureWriter(registry, offline, online, limits);
     core = {
       registry,
-      writer: new FeatureWriter(registry, offline, online, limits),
+      writer,
+      importer: new FileImporter(registry, writer),
+      uploadDir: join(config.dataDir, "uploads"),
       materializer: new Materializer(registry, offline, online),
       reader: new OnlineReader(registry, online, limits),
     };

@@ -4,8 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SluiceClient } from "../../clients/typescript/src/index.js";
-import { offlineTableOf } from "../../src/ingest/feature-writer.js";
-import { openClickHouseOfflineStore } from "../../src/storage/offline/clickhouse-offline-store.js";
+import { readOfflineRows } from "../support/offline-rows.js";
 import { spawnServer } from "../support/server-process.js";
 
 const ROWS_PER_BATCH = 50;
@@ -46,21 +45,12 @@ describe("a server killed with SIGKILL during writes", () => {
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
 
-    const offline = await openClickHouseOfflineStore({ kind: "embedded", path: join(dataDir, "offline") });
-    try {
-      const table = offlineTableOf(
-        {
-          project: "default",
-          name: "stats",
-          version: 1,
-          features: [{ name: "orders", type: "int64", description: "", tags: {} }],
-        } as never,
-        { joinKeys: [{ name: "customer_id", type: "int64" }] } as never,
-      );
-      const stored = new Set((await offline.readAll(table)).map((row) => row.key[0]));
-      expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
-    } finally {
-      await offline.close();
-    }
+    const rows = await readOfflineRows(dataDir, {
+      view: "stats",
+      joinKeys: [{ name: "customer_id", type: "int64" }],
+      features: [{ name: "orders", type: "int64" }],
+    });
+    const stored = new Set(rows.map((row) => row.key[0]));
+    expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
   }, 90_000);
 });

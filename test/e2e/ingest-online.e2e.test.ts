@@ -1,10 +1,8 @@
 /** Writes through IngestionService and reads through OnlineService: the real server, stores and SDK. */
-import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FeatureStatus, SluiceClientError, typed } from "../../clients/typescript/src/index.js";
-import { offlineTableOf } from "../../src/ingest/feature-writer.js";
-import { openClickHouseOfflineStore } from "../../src/storage/offline/clickhouse-offline-store.js";
+import { readOfflineRows } from "../support/offline-rows.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 let t: TestServer;
@@ -120,21 +118,12 @@ describe("writes", () => {
     expect([first.duplicate, retry.duplicate]).toEqual([false, true]);
     expect(retry.acceptedCount).toBe(1);
     await t.stop();
-    const offline = await openClickHouseOfflineStore({ kind: "embedded", path: join(t.dataDir, "offline") });
-    try {
-      const table = offlineTableOf(
-        {
-          project: "default",
-          name: "customer_stats",
-          version: 1,
-          features: stats.features.map((f) => ({ ...f, description: "", tags: {} })),
-        } as never,
-        { joinKeys: [{ name: "customer_id", type: "int64" }] } as never,
-      );
-      expect((await offline.readAll(table)).map((r) => [r.key, r.writeId])).toEqual([[[1n], "batch-0001"]]);
-    } finally {
-      await offline.close();
-    }
+    const rows = await readOfflineRows(t.dataDir, {
+      view: "customer_stats",
+      joinKeys: [{ name: "customer_id", type: "int64" }],
+      features: stats.features,
+    });
+    expect(rows.map((r) => [r.key, r.writeId])).toEqual([[[1n], "batch-0001"]]);
   });
 
   it("streams batches through WriteFeatures with one ack per batch, in order", async () => {

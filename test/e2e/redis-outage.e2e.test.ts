@@ -1,11 +1,9 @@
 /** Redis stopped and restarted under write load: nothing unstored is acknowledged, and the server recovers by itself. */
-import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SluiceClientError } from "../../clients/typescript/src/index.js";
 import { DEFAULT_CONFIG } from "../../src/config/config.js";
-import { offlineTableOf } from "../../src/ingest/feature-writer.js";
-import { openClickHouseOfflineStore } from "../../src/storage/offline/clickhouse-offline-store.js";
+import { readOfflineRows } from "../support/offline-rows.js";
 import { RedisProcess, skipWithoutRedis } from "../support/redis-harness.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -73,22 +71,13 @@ describe.skipIf(skip)("a Redis outage during writes", () => {
     expect(orders?.values).toEqual(acknowledged);
 
     await t.stop();
-    const offline = await openClickHouseOfflineStore({ kind: "embedded", path: join(t.dataDir, "offline") });
-    try {
-      const table = offlineTableOf(
-        {
-          project: "default",
-          name: "stats",
-          version: 1,
-          features: [{ name: "orders", type: "int64", description: "", tags: {} }],
-        } as never,
-        { joinKeys: [{ name: "customer_id", type: "int64" }] } as never,
-      );
-      // Retried batches whose offline append had succeeded before the online write failed are stored once.
-      expect((await offline.readAll(table)).length).toBe(BATCHES * ROWS);
-    } finally {
-      await offline.close();
-    }
+    const rows = await readOfflineRows(t.dataDir, {
+      view: "stats",
+      joinKeys: [{ name: "customer_id", type: "int64" }],
+      features: [{ name: "orders", type: "int64" }],
+    });
+    // Retried batches whose offline append had succeeded before the online write failed are stored once.
+    expect(rows).toHaveLength(BATCHES * ROWS);
     t = await startTestServer({ online: { ...DEFAULT_CONFIG.online, backend: "redis", redisUrl: redis.url } });
   }, 60_000);
 });

@@ -4,7 +4,6 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { toClientError } from "../../clients/typescript/src/errors.js";
 import { ApplyOutcome, Compatibility, FeatureViewState, SluiceClientError, type ValueType } from "../../clients/typescript/src/index.js";
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../src/gen/grpc/health/v1/health.pb.js";
-import { IngestionServiceClient } from "../../src/gen/sluice/v1/ingestion.pb.js";
 import { TrainingServiceClient } from "../../src/gen/sluice/v1/training.pb.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -234,11 +233,11 @@ describe("the rest of the v1 API", () => {
     expect(unary.requestId).toBeDefined();
     training.close();
 
-    const ingestion = new IngestionServiceClient(t.server.address, credentials.createInsecure());
-    const stream = ingestion.importFeatures();
+    const historical = new TrainingServiceClient(t.server.address, credentials.createInsecure());
+    const stream = historical.getHistoricalFeatures();
     const streamError = await new Promise<SluiceClientError>((resolve) => stream.on("error", (e) => resolve(toClientError(e as never))));
     expect(streamError.code).toBe(status.UNIMPLEMENTED);
-    ingestion.close();
+    historical.close();
   });
 
   it("reports health, and NOT_SERVING once shutdown begins", async () => {

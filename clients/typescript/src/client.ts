@@ -4,6 +4,8 @@
  * deadline on every call, retries idempotent calls when the server is briefly unavailable, and
  * turns failures into {@link SluiceClientError}s with the server's reason and field violations.
  */
+import { once } from "node:events";
+import { createReadStream } from "node:fs";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -18,6 +20,8 @@ import { Duration } from "../../../src/gen/google/protobuf/duration.pb.js";
 import type { Timestamp } from "../../../src/gen/google/protobuf/timestamp.pb.js";
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../../src/gen/grpc/health/v1/health.pb.js";
 import {
+  FileFormat,
+  type ImportFeaturesResponse,
   IngestionServiceClient,
   type MaterializeResponse,
   type WriteFeatureBatchRequest,
@@ -392,6 +396,54 @@ export class SluiceClient {
         await closed;
       },
     };
+  }
+
+  /**
+   * Imports a Parquet or CSV file: one on the server (`serverPath`) or a local one streamed up
+   * (`localPath`). Calls `onProgress` after every server batch and resolves with the final summary.
+   */
+  async importFeatures(request: {
+    featureView: string;
+    format: "parquet" | "csv";
+    serverPath?: string;
+    localPath?: string;
+    columnMapping?: Record<string, string>;
+    materializeOnline?: boolean;
+    writeId?: string;
+    project?: string;
+    onProgress?: (progress: ImportFeaturesResponse) => void;
+  }): Promise<ImportFeaturesResponse> {
+    if ((request.serverPath === undefined) === (request.localPath === undefined)) {
+      throw new Error("importFeatures needs exactly one of serverPath and localPath");
+    }
+    const stream = this.ingestion.importFeatures(this.metadata());
+    const finished = new Promise<ImportFeaturesResponse>((resolve, reject) => {
+      let last: ImportFeaturesResponse | undefined;
+      stream.on("data", (progress: ImportFeaturesResponse) => {
+        last = progress;
+        request.onProgress?.(progress);
+      });
+      stream.on("error", (error: ServiceError) => reject(toClientError(error)));
+      stream.on("end", () => (last?.done ? resolve(last) : reject(new Error("the import stream ended without a summary"))));
+    });
+    stream.write({
+      config: {
+        project: `projects/${request.project ?? this.project}`,
+        featureView: request.featureView,
+        format: request.format === "parquet" ? FileFormat.FILE_FORMAT_PARQUET : FileFormat.FILE_FORMAT_CSV,
+        sourcePath: request.serverPath ?? "",
+        columnMapping: request.columnMapping ?? {},
+        materializeOnline: request.materializeOnline ?? false,
+        writeId: request.writeId ?? "",
+      },
+    });
+    if (request.localPath) {
+      for await (const chunk of createReadStream(request.localPath, { highWaterMark: 1024 * 1024 })) {
+        if (!stream.write({ chunk: chunk as Buffer })) await once(stream, "drain");
+      }
+    }
+    stream.end();
+    return finished;
   }
 
   /**

@@ -1,0 +1,89 @@
+/**
+ * Raw values read from files -> tagged values of a declared type. Parquet values arrive typed
+ * (numbers, bigints, Dates, byte arrays); CSV values arrive as text and are parsed by the type.
+ * An empty CSV cell or a missing value is null.
+ */
+import type { TaggedValue } from "../common/feature-value.js";
+import type { ValueType } from "../common/value-type.js";
+
+const INTEGER = /^[+-]?\d+$/;
+
+/** Converts a raw file value to a value of `type`, or explains why it cannot be one. */
+export function fileValueToTagged(raw: unknown, type: ValueType): TaggedValue | string {
+  if (raw === null || raw === undefined || raw === "") return { kind: "null", value: null };
+  switch (type) {
+    case "int32":
+    case "int64": {
+      const value = typeof raw === "string" && INTEGER.test(raw.trim()) ? BigInt(raw.trim()) : raw;
+      if (typeof value === "bigint") return type === "int64" ? { kind: "int64", value } : toInt32(value);
+      if (typeof value === "number" && Number.isInteger(value))
+        return type === "int64" ? { kind: "int64", value: BigInt(value) } : toInt32(BigInt(value));
+      return `"${String(raw)}" is not an integer`;
+    }
+    case "float":
+    case "double": {
+      const value = typeof raw === "string" ? Number(raw.trim()) : typeof raw === "bigint" ? Number(raw) : raw;
+      return typeof value === "number" && !Number.isNaN(value) ? { kind: "double", value } : `"${String(raw)}" is not a number`;
+    }
+    case "bool":
+      if (typeof raw === "boolean") return { kind: "bool", value: raw };
+      if (typeof raw === "string" && /^(true|false|1|0)$/i.test(raw.trim())) return { kind: "bool", value: /^(true|1)$/i.test(raw.trim()) };
+      return `"${String(raw)}" is not a boolean`;
+    case "string":
+      return typeof raw === "string" ? { kind: "string", value: raw } : { kind: "string", value: String(raw) };
+    case "bytes":
+      if (raw instanceof Uint8Array) return { kind: "bytes", value: raw };
+      if (typeof raw === "string") return { kind: "bytes", value: new Uint8Array(Buffer.from(raw, "base64")) };
+      return "is not a byte string";
+    case "timestamp": {
+      const micros = fileTimeToMicros(raw);
+      return typeof micros === "number" ? { kind: "timestamp", value: new Date(Math.floor(micros / 1000)) } : micros;
+    }
+    default:
+      return listToTagged(raw, type);
+  }
+}
+
+/**
+ * A raw event time -> microseconds: a Date, an ISO-8601 text, or a number/bigint of epoch
+ * microseconds (Parquet TIMESTAMP(MICROS) without a logical-type conversion).
+ */
+export function fileTimeToMicros(raw: unknown): number | string {
+  if (raw instanceof Date) return Number.isNaN(raw.getTime()) ? "is not a valid time" : raw.getTime() * 1000;
+  if (typeof raw === "bigint") return Number(raw);
+  if (typeof raw === "number" && Number.isFinite(raw)) return Math.trunc(raw);
+  if (typeof raw === "string") {
+    const text = raw.trim();
+    if (INTEGER.test(text)) return Number(text);
+    const fraction = /\.(\d{4,6})/.exec(text)?.[1];
+    const millis = Date.parse(text);
+    if (Number.isNaN(millis)) return `"${raw}" is not an ISO-8601 time or epoch microseconds`;
+    // Date.parse keeps milliseconds only; restore the microsecond digits when given.
+    return millis * 1000 + (fraction ? Number(fraction.padEnd(6, "0").slice(3, 6)) : 0);
+  }
+  return `"${String(raw)}" is not a time`;
+}
+
+function toInt32(value: bigint): TaggedValue | string {
+  return value >= -(2n ** 31n) && value < 2n ** 31n ? { kind: "int32", value: Number(value) } : `${value} does not fit in int32`;
+}
+
+function listToTagged(raw: unknown, type: ValueType): TaggedValue | string {
+  let list: unknown = raw;
+  if (typeof raw === "string") {
+    try {
+      list = JSON.parse(raw);
+    } catch {
+      return `"${raw.slice(0, 40)}" is not a JSON list`;
+    }
+  }
+  if (!Array.isArray(list)) return "is not a list";
+  if (type === "string_list")
+    return list.every((v) => typeof v === "string") ? { kind: "string_list", value: list } : "is not a list of strings";
+  if (type === "int64_list") {
+    if (!list.every((v) => typeof v === "bigint" || (typeof v === "number" && Number.isInteger(v)))) return "is not a list of integers";
+    return { kind: "int64_list", value: list.map((v) => BigInt(v as number | bigint)) };
+  }
+  if (!list.every((v) => typeof v === "number")) return "is not a list of numbers";
+  return { kind: type === "float_list" ? "float_list" : "double_list", value: list as number[] };
+}

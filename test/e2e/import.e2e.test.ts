@@ -1,0 +1,149 @@
+/** ImportFeatures: Parquet and CSV files, on the server or streamed up, through the real write path. */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { status } from "@grpc/grpc-js";
+import { parquetWriteFile } from "hyparquet-writer";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { SluiceClientError } from "../../clients/typescript/src/index.js";
+import { readOfflineRows } from "../support/offline-rows.js";
+import { startTestServer, type TestServer } from "../support/test-server.js";
+
+let t: TestServer;
+let dir: string;
+const base = Date.UTC(2026, 0, 1);
+
+beforeEach(async () => {
+  t = await startTestServer();
+  dir = mkdtempSync(join(tmpdir(), "sluice-import-"));
+  await t.client.applyEntity({ name: "customer", joinKeys: [{ name: "customer_id", type: "int64" }] });
+  await t.client.applyFeatureView({
+    name: "stats",
+    entity: "customer",
+    features: [
+      { name: "orders", type: "int64" },
+      { name: "spend", type: "double" },
+    ],
+  });
+});
+
+afterEach(async () => {
+  await t?.stop();
+});
+
+/** 2,500 rows over 1,000 customers in row groups of 700, so batches cross row groups. */
+function writeParquet(path: string, rows = 2500): void {
+  const ids = Array.from({ length: rows }, (_, i) => BigInt(i % 1000));
+  parquetWriteFile({
+    filename: path,
+    rowGroupSize: 700,
+    columnData: [
+      { name: "cust", data: ids, type: "INT64" },
+      { name: "ts", data: Array.from({ length: rows }, (_, i) => new Date(base + i * 1000)), type: "TIMESTAMP" },
+      { name: "orders", data: ids.map((id, i) => id + BigInt(i)), type: "INT64" },
+      { name: "spend", data: Array.from({ length: rows }, (_, i) => i / 2), type: "DOUBLE" },
+    ],
+  });
+}
+
+async function latest(ids: bigint[]) {
+  return t.client.getOnlineFeatures({ features: ["stats:orders", "stats:spend"], entities: { customer_id: ids } });
+}
+
+describe("ImportFeatures", () => {
+  it("imports a Parquet file on the server with a column mapping, and materializes the latest values", async () => {
+    const path = join(dir, "stats.parquet");
+    writeParquet(path);
+    const progress: bigint[] = [];
+    const summary = await t.client.importFeatures({
+      featureView: "stats",
+      format: "parquet",
+      serverPath: path,
+      columnMapping: { customer_id: "cust", event_time: "ts" },
+      materializeOnline: true,
+      onProgress: (p) => progress.push(p.rowsRead),
+    });
+    expect(summary).toMatchObject({ rowsRead: 2500n, rowsWritten: 2500n, rowsRejected: 0n, done: true });
+    expect(progress.length).toBeGreaterThan(1);
+    // Customer 7 appears at rows 7, 1007 and 2007; the last (newest event) wins online.
+    const [orders, spend] = await latest([7n, 999n]);
+    expect(orders?.values).toEqual([7n + 2007n, 999n + 1999n]);
+    expect(spend?.values).toEqual([2007 / 2, 1999 / 2]);
+  });
+
+  it("streams a local CSV file up, reporting bad rows by file row number", async () => {
+    const path = join(dir, "stats.csv");
+    writeFileSync(
+      path,
+      [
+        "customer_id,event_time,orders,spend",
+        "1,2026-01-01T00:00:00Z,10,1.5",
+        "2,2026-01-01T00:00:01.123456Z,20,",
+        "x,2026-01-01T00:00:02Z,30,3",
+        "4,yesterday,40,4",
+        "5,2026-01-01T00:00:04Z,forty,4",
+        "6,2026-01-01T00:00:05Z,60,6",
+      ].join("\n"),
+    );
+    const summary = await t.client.importFeatures({ featureView: "stats", format: "csv", localPath: path, materializeOnline: true });
+    expect(summary).toMatchObject({ rowsRead: 6n, rowsWritten: 3n, rowsRejected: 3n });
+    expect(summary.sampleRejections.map((r) => [r.rowIndex, r.violations[0]?.field])).toEqual([
+      [2, "rows[2].customer_id"],
+      [3, "rows[3].event_time"],
+      [4, "rows[4].orders"],
+    ]);
+    const [orders, spend] = await latest([1n, 2n, 6n]);
+    expect(orders?.values).toEqual([10n, 20n, 60n]);
+    expect(spend?.values).toEqual([1.5, null, 6]);
+  });
+
+  it("writes only offline unless asked to materialize, and a retried import with the same write id stores rows once", async () => {
+    const path = join(dir, "stats.parquet");
+    writeParquet(path, 300);
+    const request = {
+      featureView: "stats",
+      format: "parquet" as const,
+      serverPath: path,
+      writeId: "import-1",
+      columnMapping: { customer_id: "cust", event_time: "ts" },
+    };
+    await t.client.importFeatures(request);
+    await t.client.importFeatures(request);
+    const [orders] = await latest([1n]);
+    expect(orders?.values).toEqual([null]);
+    const progress = [];
+    for await (const step of t.client.materialize({ featureView: "stats" })) progress.push(step);
+    expect(progress.at(-1)?.entitiesProcessed).toBe(300n);
+    expect((await latest([1n]))[0]?.values).toEqual([2n]);
+    await t.stop();
+    const rows = await readOfflineRows(t.dataDir, {
+      view: "stats",
+      joinKeys: [{ name: "customer_id", type: "int64" }],
+      features: [
+        { name: "orders", type: "int64" },
+        { name: "spend", type: "double" },
+      ],
+    });
+    expect(rows).toHaveLength(300);
+  });
+
+  it("refuses a bad mapping, a missing key column, an unreadable path and a missing config", async () => {
+    const path = join(dir, "stats.parquet");
+    writeParquet(path, 10);
+    const mapping = await t.client
+      .importFeatures({ featureView: "stats", format: "parquet", serverPath: path, columnMapping: { nope: "x" } })
+      .catch((e) => e);
+    expect([(mapping as SluiceClientError).code, (mapping as SluiceClientError).fieldViolations[0]?.field]).toEqual([
+      status.INVALID_ARGUMENT,
+      'config.column_mapping["nope"]',
+    ]);
+    const missing = await t.client.importFeatures({ featureView: "stats", format: "parquet", serverPath: path }).catch((e) => e);
+    expect((missing as SluiceClientError).reason).toBe("MISSING_PARQUET_COLUMN");
+    const unreadable = await t.client
+      .importFeatures({ featureView: "stats", format: "csv", serverPath: join(dir, "nope.csv") })
+      .catch((e) => e);
+    expect((unreadable as SluiceClientError).reason).toBe("UNREADABLE_SOURCE");
+    const unknown = await t.client.importFeatures({ featureView: "ghost", format: "csv", serverPath: path }).catch((e) => e);
+    expect((unknown as SluiceClientError).code).toBe(status.NOT_FOUND);
+  });
+});
