@@ -1,12 +1,12 @@
 /**
  * `sluice demo`: starts a server of its own on a free port, then tells the Sluice story through
  * the TypeScript SDK, printing what each step did. It grows with the product; today it covers
- * projects, entities, versioned feature views and feature services.
+ * versioned definitions, streamed writes with event-time rules, and online reads with TTL.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ApplyOutcome, Compatibility, SluiceClient, SluiceClientError } from "../../clients/typescript/src/index.js";
+import { ApplyOutcome, Compatibility, FeatureStatus, SluiceClient, SluiceClientError } from "../../clients/typescript/src/index.js";
 import { DEFAULT_CONFIG } from "../config/config.js";
 import { createLogger } from "../logging/logger.js";
 import { startServer } from "../server/sluice-server.js";
@@ -79,7 +79,53 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       say(`   ${feature.ref.padEnd(28)} -> ${feature.featureView}@${feature.version}:${feature.feature}`);
     }
 
-    say("8. Bad input is refused with every problem named:");
+    say("8. Stream feature values in (WriteFeatures): three batches an hour of event time apart, acknowledged in order.");
+    const stream = client.openWriteStream();
+    const hour = 3_600_000;
+    for (const [batch, hoursAgo] of [
+      [1, 3],
+      [2, 2],
+      [3, 1],
+    ] as const) {
+      const ack = await stream.write({
+        featureView: "customer_stats",
+        writeId: `demo-batch-${batch}`,
+        rows: [1n, 2n, 3n].map((id) => ({
+          entityKey: { customer_id: id },
+          eventTime: new Date(Date.now() - hoursAgo * hour),
+          features: { orders_30d: id * 10n + BigInt(batch), spend_30d: Number(id) * 12.5 * batch, refunds_30d: 0n },
+        })),
+      });
+      say(
+        `   batch ${batch}: ${ack.acceptedCount} rows stored in the offline history and the online store (version ${ack.featureViewVersion})`,
+      );
+    }
+    await stream.close();
+    const late = await client.writeFeatureBatch({
+      featureView: "customer_stats",
+      rows: [{ entityKey: { customer_id: 1n }, eventTime: new Date(Date.now() - 10 * hour), features: { orders_30d: 999n } }],
+    });
+    say(`   a late event (10 hours old) for customer 1: ${late.acceptedCount} row kept in history, but it must not win online`);
+    const stale = await client.writeFeatureBatch({
+      featureView: "customer_stats",
+      rows: [{ entityKey: { customer_id: 4n }, eventTime: new Date(Date.now() - 40 * 86_400_000), features: { orders_30d: 1n } }],
+    });
+    say(`   customer 4 last seen 40 days ago (beyond the 30-day TTL): ${stale.acceptedCount} row`);
+
+    say("9. Read them back online (GetOnlineFeatures): the latest event wins, TTL is enforced, unknown entities are NOT_FOUND.");
+    const columns = await client.getOnlineFeatures({
+      features: ["customer_stats:orders_30d", "customer_stats:spend_30d"],
+      entities: { customer_id: [1n, 2n, 4n, 99n] },
+    });
+    const [orders, spend] = columns;
+    ["1", "2", "4", "99"].forEach((id, row) => {
+      const status = FeatureStatus[orders?.statuses[row] ?? 0]?.replace("FEATURE_STATUS_", "");
+      say(
+        `   customer ${id.padEnd(3)} orders_30d=${String(orders?.values[row]).padEnd(5)} spend_30d=${String(spend?.values[row]).padEnd(6)} ${status}`,
+      );
+    });
+
+    say("10. Bad input is refused with every problem named:");
     try {
       await client.applyFeatureView({
         name: "Bad-Name",

@@ -13,11 +13,22 @@ export interface CallContext {
   metadata: Metadata;
 }
 
-/** Creates the context of one call: a request id (the client's, or a new one) and a child logger. */
+/**
+ * Creates the context of one call: a request id (the client's, or a new one) and a child logger,
+ * built on first use only, because most calls on the hot path never log.
+ */
 export function createCallContext(method: string, metadata: Metadata, logger: Logger): CallContext {
   const given = metadata.get(REQUEST_ID_HEADER)[0];
   const requestId = typeof given === "string" && given.length > 0 && given.length <= 128 ? given : randomUUID();
-  return { logger: logger.child({ method, requestId }), requestId, metadata };
+  let child: Logger | undefined;
+  return {
+    get logger() {
+      child ??= logger.child({ method, requestId });
+      return child;
+    },
+    requestId,
+    metadata,
+  };
 }
 
 /**

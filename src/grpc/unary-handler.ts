@@ -19,7 +19,7 @@ export function unaryHandler<Req, Res>(
     trailer.set(REQUEST_ID_HEADER, context.requestId);
     implementation(call.request, context).then(
       (response) => {
-        context.logger.debug({ durationMs: performance.now() - started }, "call completed");
+        if (env.logger.isLevelEnabled("debug")) context.logger.debug({ durationMs: performance.now() - started }, "call completed");
         callback(null, response, trailer);
         ended();
       },

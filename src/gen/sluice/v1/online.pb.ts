@@ -50,7 +50,7 @@ export interface GetOnlineFeaturesRequest_EntitiesEntry {
 export interface FeatureColumn {
   values: Value[];
   statuses: FeatureStatus[];
-  /** Event time of each value (unset when NOT_FOUND). */
+  /** Event time of each value; the epoch (0) where the status is NOT_FOUND. */
   eventTimes: Timestamp[];
 }
 

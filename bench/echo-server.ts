@@ -1,0 +1,29 @@
+/**
+ * The floor of every gRPC benchmark: a raw grpc-js unary echo in its own process, with the same
+ * server options as Sluice, so the difference to it is what Sluice itself costs.
+ */
+import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
+
+/** A unary method whose messages are raw bytes, echoed back unchanged. */
+export const ECHO_SERVICE: ServiceDefinition = {
+  echo: {
+    path: "/bench.Echo/Echo",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: Buffer) => value,
+    requestDeserialize: (value: Buffer) => value,
+    responseSerialize: (value: Buffer) => value,
+    responseDeserialize: (value: Buffer) => value,
+  },
+};
+
+if (process.argv[1] === import.meta.filename) {
+  const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+  server.addService(ECHO_SERVICE, {
+    echo: (call: { request: Buffer }, callback: (e: null, v: Buffer) => void) => callback(null, call.request),
+  });
+  server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, port) => {
+    if (error) throw error;
+    process.stdout.write(`${JSON.stringify({ msg: "echo serving", port })}\n`);
+  });
+}

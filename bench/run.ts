@@ -1,0 +1,281 @@
+/**
+ * `npm run bench [online|ingest|import]`: the ingest issue's benchmarks. Every figure is printed
+ * beside a floor measured in the same run on the same machine (a raw grpc-js echo, a raw store
+ * read, a raw chDB insert) and written as JSON under bench/results/, which docs/benchmarks.md quotes.
+ * Servers run as child processes, as in production. Sizes can be reduced for a quick look with
+ * BENCH_QUICK=1.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { createClient } from "@clickhouse/client";
+import { type Client, credentials, makeGenericClientConstructor } from "@grpc/grpc-js";
+import { createChdbConnection } from "chdb/connection";
+import { fileWriter, ParquetWriter } from "hyparquet-writer";
+import { Redis } from "ioredis";
+import { open } from "lmdb";
+import { SluiceClient, typed } from "../clients/typescript/src/index.js";
+import { GetOnlineFeaturesRequest, OnlineServiceClient } from "../src/gen/sluice/v1/online.pb.js";
+import { decodeRecord, encodeRecord } from "../src/storage/online/record-codec.js";
+import { RedisProcess } from "../test/support/redis-harness.js";
+import { spawnServer } from "../test/support/server-process.js";
+import { ECHO_SERVICE } from "./echo-server.js";
+import { peakRssMb, saveResult, sequentialLatency, throughput } from "./support.js";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const FEATURES = Array.from({ length: 10 }, (_, i) => `f${i}`);
+const ROOT = join(import.meta.dirname, "..");
+
+async function main(): Promise<void> {
+  const which = process.argv[2];
+  if (!which || which === "online") await onlineReadBenchmark();
+  if (!which || which === "ingest") await ingestBenchmark();
+  if (!which || which === "import") await importBenchmark();
+}
+
+/** Sluice with 10 double features on `stats`, keyed by int64 customer_id. */
+async function prepareView(client: SluiceClient, entities: number): Promise<void> {
+  await client.applyEntity({ name: "customer", joinKeys: [{ name: "customer_id", type: "int64" }] });
+  await client.applyFeatureView({
+    name: "stats",
+    entity: "customer",
+    features: FEATURES.map((name) => ({ name, type: "double" as const })),
+  });
+  for (let start = 0; start < entities; start += 1000) {
+    await client.writeFeatureBatch({
+      featureView: "stats",
+      rows: Array.from({ length: Math.min(1000, entities - start) }, (_, i) => ({
+        entityKey: { customer_id: BigInt(start + i) },
+        eventTime: new Date(),
+        features: Object.fromEntries(FEATURES.map((f, j) => [f, typed.double(start + i + j / 10)])),
+      })),
+    });
+  }
+}
+
+async function startEcho(): Promise<{ child: ChildProcess; call: (payload: Buffer) => Promise<unknown>; close: () => void }> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "echo-server.ts")], { cwd: ROOT });
+  const port = await new Promise<number>((resolve) =>
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) =>
+      resolve((JSON.parse(line) as { port: number }).port),
+    ),
+  );
+  const Echo = makeGenericClientConstructor(ECHO_SERVICE, "Echo");
+  const client = new Echo(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as Client & {
+    echo: (request: Buffer, callback: (error: unknown, response: Buffer) => void) => void;
+  };
+  const call = (payload: Buffer) =>
+    new Promise((resolve, reject) => client.echo(payload, (error, response) => (error ? reject(error) : resolve(response))));
+  return { child, call, close: () => client.close() };
+}
+
+async function onlineReadBenchmark(): Promise<void> {
+  const iterations = QUICK ? 500 : 5000;
+  const seconds = QUICK ? 1 : 5;
+  const echo = await startEcho();
+  const results: Record<string, unknown> = {};
+  for (const backend of ["lmdb", "redis"] as const) {
+    const redis = backend === "redis" ? await RedisProcess.start() : undefined;
+    const env: Record<string, string> = redis ? { SLUICE_ONLINE_BACKEND: "redis", SLUICE_ONLINE_REDIS_URL: redis.url } : {};
+    const server = await spawnServer(["--data-dir", mkdtempSync(join(tmpdir(), "sluice-bench-")), "--log-level", "info"], env);
+    const client = await SluiceClient.connect({ address: server.address });
+    await prepareView(client, 1000);
+    const refs = FEATURES.map((f) => `stats:${f}`);
+    const request = (ids: ReturnType<typeof typed.int64>[]): GetOnlineFeaturesRequest => ({
+      project: "projects/default",
+      features: refs,
+      featureService: "",
+      entities: { customer_id: { values: ids } },
+      fullFeatureNames: false,
+    });
+    // A plain generated stub on both sides of the comparison (no SDK conversions, no retry policy):
+    // the echo gets the same request bytes, so the difference is what the Sluice server does.
+    const stub = new OnlineServiceClient(server.address, credentials.createInsecure());
+    const read = (message: GetOnlineFeaturesRequest) => () =>
+      new Promise((resolve, reject) => stub.getOnlineFeatures(message, (error, response) => (error ? reject(error) : resolve(response))));
+    const oneRequest = request([typed.int64(7)]);
+    const one = read(oneRequest);
+    const hundred = read(request(Array.from({ length: 100 }, (_, i) => typed.int64(i))));
+    const onePayload = Buffer.from(GetOnlineFeaturesRequest.encode(oneRequest).finish());
+
+    const floorStore = redis ? await rawRedisRead(redis.url) : await rawLmdbRead();
+    const sequential = await sequentialLatency(one, iterations);
+    const echoSequential = await sequentialLatency(() => echo.call(onePayload), iterations);
+    const concurrent = await throughput(one, 64, seconds * 1000);
+    const echoConcurrent = await throughput(() => echo.call(onePayload), 64, seconds * 1000);
+    const sequential100 = await sequentialLatency(hundred, Math.ceil(iterations / 5));
+    const target = backend === "lmdb" ? echoSequential.p50Us * 1.3 : echoSequential.p50Us + 1.5 * floorStore.p50Us;
+    results[backend] = {
+      oneEntityTenFeatures: { sequential, callsPerSecondAt64: concurrent },
+      hundredEntitiesTenFeatures: { sequential: sequential100 },
+      floors: { grpcEcho: { sequential: echoSequential, callsPerSecondAt64: echoConcurrent }, rawStoreRead: floorStore },
+      target: { p50UsAtMost: Math.round(target), met: sequential.p50Us <= target },
+      ratioToEchoP50: Number((sequential.p50Us / echoSequential.p50Us).toFixed(2)),
+    };
+    stub.close();
+    client.close();
+    server.child.kill("SIGTERM");
+    await server.exited;
+    await redis?.destroy();
+  }
+  echo.close();
+  echo.child.kill();
+  saveResult("online-read", results);
+}
+
+function rawLmdbRead() {
+  const directory = mkdtempSync(join(tmpdir(), "sluice-bench-lmdb-"));
+  const db = open({ path: directory, encoding: "binary" });
+  const record = encodeRecord({ eventTime: 1, ingestTime: 1, values: Object.fromEntries(FEATURES.map((f, i) => [f, i / 3])) });
+  db.putSync("k", record);
+  const latency = sequentialLatency(async () => decodeRecord(db.get("k") as Buffer), 20_000);
+  return latency.finally(() => {
+    db.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+}
+
+async function rawRedisRead(url: string) {
+  const redis = new Redis(url);
+  const record = encodeRecord({ eventTime: 1, ingestTime: 1, values: Object.fromEntries(FEATURES.map((f, i) => [f, i / 3])) });
+  await redis.hset("bench", "e", "1", "i", "1", "v", record.subarray(16));
+  const latency = await sequentialLatency(() => redis.hmgetBuffer("bench", "e", "i", "v"), QUICK ? 500 : 5000);
+  redis.disconnect();
+  return latency;
+}
+
+/** Rows of the ingest benchmark: 10 double features per row. */
+function ingestRows(batch: number, size: number) {
+  return Array.from({ length: size }, (_, i) => ({
+    entityKey: { customer_id: typed.int64(batch * size + i) },
+    eventTime: new Date(),
+    features: Object.fromEntries(FEATURES.map((f, j) => [f, typed.double(i + j)])),
+  }));
+}
+
+async function ingestBenchmark(): Promise<void> {
+  const batches = QUICK ? 30 : 300;
+  const batchSize = 1000;
+  const dataDir = mkdtempSync(join(tmpdir(), "sluice-bench-"));
+  const server = await spawnServer(["--data-dir", dataDir, "--log-level", "info"]);
+  const client = await SluiceClient.connect({ address: server.address });
+  await prepareView(client, 0);
+  const prepared = Array.from({ length: batches }, (_, b) => ingestRows(b, batchSize));
+
+  const stream = client.openWriteStream();
+  const started = performance.now();
+  // Up to 4 batches in flight: acks come back in order, so the stream stays full.
+  const inFlight: Array<Promise<unknown>> = [];
+  for (const rows of prepared) {
+    inFlight.push(stream.write({ featureView: "stats", rows }));
+    if (inFlight.length >= 4) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  const sluiceRowsPerSecond = Math.round((batches * batchSize) / ((performance.now() - started) / 1000));
+  await stream.close();
+  const serverRssMb = peakRssMb(server.child.pid as number);
+  client.close();
+  server.child.kill("SIGTERM");
+  await server.exited;
+
+  // Floor: the same rows inserted into chDB directly, in batches of the same size, in this process.
+  const raw = createClient({
+    connection: createChdbConnection({ path: mkdtempSync(join(tmpdir(), "sluice-bench-chdb-")) }) as unknown as NonNullable<
+      Parameters<typeof createClient>[0]
+    >["connection"],
+  });
+  const columns = FEATURES.map((f) => `${f} Nullable(Float64)`).join(", ");
+  await raw.command({
+    query: `CREATE TABLE t (customer_id Int64, event_time DateTime64(6, 'UTC'), ingestion_time DateTime64(6, 'UTC'), write_id String, ${columns}) ENGINE = MergeTree ORDER BY (customer_id, event_time)`,
+  });
+  const jsonBatches = Array.from({ length: batches }, (_, b) =>
+    Array.from({ length: batchSize }, (_, i) => ({
+      customer_id: String(b * batchSize + i),
+      event_time: "2026-01-01 00:00:00.000000",
+      ingestion_time: "2026-01-01 00:00:00.000000",
+      write_id: `w${b}`,
+      ...Object.fromEntries(FEATURES.map((f, j) => [f, i + j])),
+    })),
+  );
+  const rawStarted = performance.now();
+  for (const values of jsonBatches) await raw.insert({ table: "t", values, format: "JSONEachRow" });
+  const rawRowsPerSecond = Math.round((batches * batchSize) / ((performance.now() - rawStarted) / 1000));
+  await raw.close();
+
+  saveResult("ingest", {
+    rows: batches * batchSize,
+    batchSize,
+    features: FEATURES.length,
+    writeFeaturesRowsPerSecond: sluiceRowsPerSecond,
+    floor: { rawChdbInsertRowsPerSecond: rawRowsPerSecond },
+    ratioToRawInsert: Number((sluiceRowsPerSecond / rawRowsPerSecond).toFixed(2)),
+    serverPeakRssMb: serverRssMb,
+    target: {
+      rowsPerSecondAtLeast: 100_000,
+      ratioAtLeast: 0.6,
+      met: sluiceRowsPerSecond >= 100_000 && sluiceRowsPerSecond / rawRowsPerSecond >= 0.6,
+    },
+  });
+}
+
+async function importBenchmark(): Promise<void> {
+  const rows = QUICK ? 200_000 : 5_000_000;
+  const groupSize = 100_000;
+  const directory = mkdtempSync(join(tmpdir(), "sluice-bench-import-"));
+  const path = join(directory, "stats.parquet");
+  const base = Date.UTC(2026, 0, 1);
+  const writer = new ParquetWriter({
+    writer: fileWriter(path),
+    schema: [
+      { name: "root", num_children: 2 + FEATURES.length },
+      { name: "customer_id", type: "INT64", repetition_type: "REQUIRED" },
+      {
+        name: "event_time",
+        type: "INT64",
+        repetition_type: "REQUIRED",
+        logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MICROS" },
+      },
+      ...FEATURES.map((name) => ({ name, type: "DOUBLE" as const, repetition_type: "OPTIONAL" as const })),
+    ],
+  });
+  for (let start = 0; start < rows; start += groupSize) {
+    const n = Math.min(groupSize, rows - start);
+    writer.write({
+      rowGroupSize: groupSize,
+      columnData: [
+        { name: "customer_id", data: BigInt64Array.from({ length: n }, (_, i) => BigInt((start + i) % 1_000_000)) },
+        { name: "event_time", data: BigInt64Array.from({ length: n }, (_, i) => BigInt(base + start + i) * 1000n) },
+        ...FEATURES.map((name, j) => ({ name, data: Float64Array.from({ length: n }, (_, i) => i + j) })),
+      ],
+    });
+  }
+  writer.finish();
+
+  const server = await spawnServer(["--data-dir", join(directory, "data"), "--log-level", "info"]);
+  const client = await SluiceClient.connect({ address: server.address });
+  await prepareView(client, 0);
+  const started = performance.now();
+  const summary = await client.importFeatures({ featureView: "stats", format: "parquet", serverPath: path, materializeOnline: false });
+  const seconds = (performance.now() - started) / 1000;
+  const serverRssMb = peakRssMb(server.child.pid as number);
+  client.close();
+  server.child.kill("SIGTERM");
+  await server.exited;
+  rmSync(directory, { recursive: true, force: true });
+  saveResult("import", {
+    rows,
+    rowGroupSize: groupSize,
+    rowsWritten: Number(summary.rowsWritten),
+    seconds: Number(seconds.toFixed(1)),
+    rowsPerSecond: Math.round(rows / seconds),
+    serverPeakRssMb: serverRssMb,
+    target: { serverRssMbBelow: 600, met: serverRssMb < 600 },
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

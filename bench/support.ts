@@ -1,0 +1,78 @@
+/** Measuring helpers shared by the benchmarks: latency percentiles, throughput, peak RSS, results. */
+import { readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import * as hdr from "hdr-histogram-js";
+
+/** Latency of sequential calls, in microseconds. */
+export interface Latency {
+  p50Us: number;
+  p99Us: number;
+  meanUs: number;
+  calls: number;
+}
+
+/** Calls `call` one at a time (after a warmup) and records each latency in an HDR histogram. */
+export async function sequentialLatency(
+  call: () => Promise<unknown>,
+  iterations: number,
+  warmup = Math.ceil(iterations / 5),
+): Promise<Latency> {
+  for (let i = 0; i < warmup; i++) await call();
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  for (let i = 0; i < iterations; i++) {
+    const started = process.hrtime.bigint();
+    await call();
+    histogram.recordValue(Number((process.hrtime.bigint() - started) / 1000n));
+  }
+  const result = {
+    p50Us: histogram.getValueAtPercentile(50),
+    p99Us: histogram.getValueAtPercentile(99),
+    meanUs: Math.round(histogram.mean),
+    calls: iterations,
+  };
+  histogram.destroy();
+  return result;
+}
+
+/** Keeps `concurrency` calls in flight for `durationMs` and returns completed calls per second. */
+export async function throughput(call: () => Promise<unknown>, concurrency: number, durationMs: number): Promise<number> {
+  const deadline = Date.now() + durationMs;
+  let completed = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < deadline) {
+        await call();
+        completed++;
+      }
+    }),
+  );
+  return Math.round(completed / ((performance.now() - started) / 1000));
+}
+
+/** Peak resident set size of a process, in MiB (Linux VmHWM). */
+export function peakRssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmHWM:"));
+  return Math.round(Number(line?.replace(/\D+/g, "") ?? 0) / 1024);
+}
+
+/** The machine a result was measured on. */
+export function machine(): Record<string, unknown> {
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    date: new Date().toISOString(),
+  };
+}
+
+/** Writes a result as bench/results/<name>.json and prints it. */
+export function saveResult(name: string, result: Record<string, unknown>): void {
+  const path = join(import.meta.dirname, "results", `${name}.json`);
+  writeFileSync(path, `${JSON.stringify({ machine: machine(), ...result }, null, 2)}\n`);
+  process.stdout.write(`\n== ${name} (${path})\n${JSON.stringify(result, null, 2)}\n`);
+}
