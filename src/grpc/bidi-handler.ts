@@ -1,7 +1,7 @@
 import { once } from "node:events";
-import { type handleBidiStreamingCall, Metadata } from "@grpc/grpc-js";
-import { type CallContext, createCallContext, type HandlerEnv, REQUEST_ID_HEADER } from "./call-context.js";
-import { failure } from "./errors.js";
+import type { handleBidiStreamingCall } from "@grpc/grpc-js";
+import { type CallContext, createCallContext, type HandlerEnv } from "./call-context.js";
+import { endStreamWhenDone } from "./stream-outcome.js";
 
 /**
  * Adapts an async function to a grpc-js bidirectional streaming handler. The function reads
@@ -23,17 +23,6 @@ export function bidiHandler<Req, Res>(
     // destroyOnReturn: false — the default async iterator destroys the whole duplex when reading
     // ends, which would drop the responses and status still to be written.
     const requests = call.iterator({ destroyOnReturn: false }) as AsyncIterable<Req>;
-    implementation(requests, send, context).then(
-      () => {
-        const trailer = new Metadata();
-        trailer.set(REQUEST_ID_HEADER, context.requestId);
-        call.end(trailer);
-        ended();
-      },
-      (error: unknown) => {
-        if (!call.cancelled) call.emit("error", failure(error, context));
-        ended();
-      },
-    );
+    endStreamWhenDone(call, context, implementation(requests, send, context), ended);
   };
 }

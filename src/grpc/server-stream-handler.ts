@@ -1,7 +1,7 @@
 import { once } from "node:events";
-import { type handleServerStreamingCall, Metadata } from "@grpc/grpc-js";
-import { type CallContext, createCallContext, type HandlerEnv, REQUEST_ID_HEADER } from "./call-context.js";
-import { failure } from "./errors.js";
+import type { handleServerStreamingCall } from "@grpc/grpc-js";
+import { type CallContext, createCallContext, type HandlerEnv } from "./call-context.js";
+import { endStreamWhenDone } from "./stream-outcome.js";
 
 /**
  * Adapts an async generator to a grpc-js server-streaming handler: each yielded response is sent
@@ -18,22 +18,12 @@ export function serverStreamHandler<Req, Res>(
     const context = createCallContext(method, call.metadata, env.logger);
     const aborter = new AbortController();
     call.on("cancelled", () => aborter.abort());
-    (async () => {
+    const work = (async () => {
       for await (const response of implementation(call.request, aborter.signal, context)) {
         if (aborter.signal.aborted) return;
         if (!call.write(response)) await once(call, "drain");
       }
-    })().then(
-      () => {
-        const trailer = new Metadata();
-        trailer.set(REQUEST_ID_HEADER, context.requestId);
-        call.end(trailer);
-        ended();
-      },
-      (error: unknown) => {
-        if (!call.cancelled) call.emit("error", failure(error, context));
-        ended();
-      },
-    );
+    })();
+    endStreamWhenDone(call, context, work, ended);
   };
 }

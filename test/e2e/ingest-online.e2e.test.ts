@@ -2,6 +2,7 @@
 import { status } from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FeatureStatus, SluiceClientError, typed } from "../../clients/typescript/src/index.js";
+import { failure } from "../support/expect-failure.js";
 import { readOfflineRows } from "../support/offline-rows.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -21,15 +22,6 @@ const stats = {
     { name: "embedding", type: "float_list" as const },
   ],
 };
-
-async function failure(promise: Promise<unknown>): Promise<SluiceClientError> {
-  const error = await promise.then(
-    () => expect.unreachable("the call should have failed"),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SluiceClientError);
-  return error as SluiceClientError;
-}
 
 beforeEach(async () => {
   t = await startTestServer();

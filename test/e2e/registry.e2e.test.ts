@@ -2,9 +2,16 @@
 import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { toClientError } from "../../clients/typescript/src/errors.js";
-import { ApplyOutcome, Compatibility, FeatureViewState, SluiceClientError, type ValueType } from "../../clients/typescript/src/index.js";
+import {
+  ApplyOutcome,
+  Compatibility,
+  FeatureViewState,
+  type SluiceClientError,
+  type ValueType,
+} from "../../clients/typescript/src/index.js";
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../src/gen/grpc/health/v1/health.pb.js";
 import { TrainingServiceClient } from "../../src/gen/sluice/v1/training.pb.js";
+import { failure } from "../support/expect-failure.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 let t: TestServer;
@@ -18,15 +25,6 @@ const stats = {
     { name: "spend_30d", type: "double" as const },
   ],
 };
-
-async function failure(promise: Promise<unknown>): Promise<SluiceClientError> {
-  const error = await promise.then(
-    () => expect.unreachable("the call should have failed"),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SluiceClientError);
-  return error as SluiceClientError;
-}
 
 beforeEach(async () => {
   t = await startTestServer();
