@@ -4,6 +4,7 @@
  * against a fresh server of its own.
  */
 import { Command, Option } from "commander";
+import { SluiceClient } from "../../clients/typescript/src/index.js";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { createLogger } from "../logging/logger.js";
 import { startServer } from "../server/sluice-server.js";
@@ -61,6 +62,23 @@ program
           },
         );
       });
+    }
+  });
+
+program
+  .command("health")
+  .description("check a server's gRPC health (exit 0 when SERVING): for container health checks and probes")
+  .option("-a, --address <host:port>", "server address", "127.0.0.1:50051")
+  .option("-s, --service <name>", "one service instead of the whole server", "")
+  .option("--timeout-ms <ms>", "give up after this long", "3000")
+  .action(async (options: { address: string; service: string; timeoutMs: string }) => {
+    const client = new SluiceClient({ address: options.address, deadlineMs: Number(options.timeoutMs) });
+    try {
+      const serving = await client.isServing(options.service);
+      process.stdout.write(`${serving ? "SERVING" : "NOT_SERVING"}\n`);
+      process.exitCode = serving ? 0 : 1;
+    } finally {
+      client.close();
     }
   });
 

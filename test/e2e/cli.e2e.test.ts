@@ -58,6 +58,13 @@ describe("sluice serve", () => {
     await client.applyEntity({ name: "customer", joinKeys: [{ name: "id", type: "int64" }] });
     expect(await client.isServing()).toBe(true);
     client.close();
+    const health = sluice(["health", "--address", String(ready.address)]);
+    let healthOut = "";
+    health.stdout.on("data", (chunk) => {
+      healthOut += chunk;
+    });
+    expect((await exitOf(health)).code).toBe(0);
+    expect(healthOut.trim()).toBe("SERVING");
 
     child.kill("SIGTERM");
     const { code } = await exited;
@@ -87,6 +94,14 @@ describe("sluice serve", () => {
     expect(code).toBe(0);
     expect(stdout).toContain('"shutdownGraceMs": 1234');
     expect(stdout).toContain("configuration is valid");
+  });
+});
+
+describe("sluice health", () => {
+  it("exits non-zero when nothing answers", async () => {
+    const { code, stderr } = await exitOf(sluice(["health", "--address", "127.0.0.1:1", "--timeout-ms", "500"]));
+    expect(code).not.toBe(0);
+    expect(stderr).toContain("sluice:");
   });
 });
 
