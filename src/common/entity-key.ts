@@ -34,8 +34,17 @@ export function coerceEntityKey(
       });
     }
   }
+  if (violations.length === 0 && encodeEntityKey(values).length > MAX_ENCODED_KEY_CHARS) {
+    violations.push({
+      field: path,
+      description: `the entity key is longer than ${MAX_ENCODED_KEY_CHARS} characters encoded; use shorter keys`,
+    });
+  }
   return violations.length > 0 ? { violations } : { values };
 }
+
+/** Longest encoded entity key: well inside LMDB's key limit (about 1.9 KB with the table name) and cheap in Redis. */
+export const MAX_ENCODED_KEY_CHARS = 1024;
 
 /** Encodes checked key values to the online store's key: injective for the fixed key types of an entity. */
 export function encodeEntityKey(values: readonly FeatureValue[]): string {

@@ -21,13 +21,14 @@ export interface ValueLimits {
   maxListLength: number;
 }
 
-/** Kinds a client may send for a declared type: the type itself, or a narrower one that widens exactly. */
+/** Kinds a client may send for a declared type: the type itself, or one that converts without surprise. */
 const ACCEPTED_KINDS: Record<ValueType, readonly ValueType[]> = {
   int32: ["int32"],
   int64: ["int64", "int32"],
-  // A float feature stores lower precision by definition, so doubles are accepted and rounded.
+  // A float feature stores lower precision by definition: doubles are accepted and rounded to float.
   float: ["float", "double", "int32"],
-  double: ["double", "float", "int32"],
+  // int64 only within ±2^53, where a double holds it exactly (checked below).
+  double: ["double", "float", "int32", "int64"],
   bool: ["bool"],
   string: ["string"],
   bytes: ["bytes"],
@@ -44,15 +45,49 @@ const ACCEPTED_KINDS: Record<ValueType, readonly ValueType[]> = {
  */
 export function coerceValue(type: ValueType, tagged: TaggedValue, limits: ValueLimits): { value: FeatureValue } | { problem: string } {
   if (tagged.kind === "null") return { value: null };
-  if (!ACCEPTED_KINDS[type].includes(tagged.kind)) return { problem: `expected a ${type} value, got ${tagged.kind}` };
-  const value = widen(type, tagged);
+  // An empty list carries no element type, so it fits any list type.
+  const emptyList = Array.isArray(tagged.value) && tagged.value.length === 0 && type.endsWith("_list") && tagged.kind.endsWith("_list");
+  if (!emptyList && !ACCEPTED_KINDS[type].includes(tagged.kind)) return { problem: `expected a ${type} value, got ${tagged.kind}` };
+  const value = convert(type, tagged.value);
+  if (typeof value === "string" && type !== "string") return { problem: value };
   const problem = describeOutOfBounds(value, limits);
   return problem ? { problem } : { value };
 }
 
-function widen(type: ValueType, tagged: TaggedValue): FeatureValue {
-  if (type === "int64" && typeof tagged.value === "number") return BigInt(tagged.value);
-  return tagged.value;
+/** Smallest and largest event or timestamp value ClickHouse's DateTime64(6) holds: 1900-01-01 to 2262-04-11. */
+export const MIN_TIME_MILLIS = Date.UTC(1900, 0, 1);
+export const MAX_TIME_MILLIS = Date.UTC(2262, 3, 11);
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** Converts an accepted value to the declared type; returns a problem text when it does not fit. */
+function convert(type: ValueType, value: FeatureValue): FeatureValue {
+  switch (type) {
+    case "int64":
+      if (typeof value === "number") return BigInt(value);
+      return typeof value === "bigint" && (value < INT64_MIN || value > INT64_MAX) ? `${value} does not fit in int64` : value;
+    case "int64_list":
+      return (value as bigint[]).some((v) => v < INT64_MIN || v > INT64_MAX) ? "an element does not fit in int64" : value;
+    case "double":
+      if (typeof value === "bigint")
+        return value >= -(2n ** 53n) && value <= 2n ** 53n ? Number(value) : `${value} cannot be held exactly by a double`;
+      return value;
+    case "float":
+      return toFloat(value as number);
+    case "float_list": {
+      const floats = (value as number[]).map(toFloat);
+      return floats.some((v) => typeof v === "string") ? "an element is outside the float range" : (floats as number[]);
+    }
+    default:
+      return value;
+  }
+}
+
+/** Rounds to float32 precision; a finite double beyond float32's range is refused, not turned into Infinity. */
+function toFloat(value: number): number | string {
+  const rounded = Math.fround(value);
+  return Number.isFinite(value) && !Number.isFinite(rounded) ? `${value} is outside the float range` : rounded;
 }
 
 function describeOutOfBounds(value: FeatureValue, limits: ValueLimits): string | undefined {
@@ -64,7 +99,11 @@ function describeOutOfBounds(value: FeatureValue, limits: ValueLimits): string |
   if (value instanceof Uint8Array && value.length > limits.maxBytesLength) {
     return `${value.length} bytes exceed the limit of ${limits.maxBytesLength}`;
   }
-  if (value instanceof Date && Number.isNaN(value.getTime())) return "timestamp is out of range";
+  if (value instanceof Date) {
+    const millis = value.getTime();
+    if (Number.isNaN(millis) || millis < MIN_TIME_MILLIS || millis > MAX_TIME_MILLIS)
+      return "timestamp is outside 1900-01-01 .. 2262-04-11";
+  }
   if (Array.isArray(value)) {
     if (value.length > limits.maxListLength) return `list of ${value.length} elements exceeds the limit of ${limits.maxListLength}`;
     for (const [i, element] of value.entries()) {

@@ -76,6 +76,10 @@ export const configSchema = z
       maxListLength: positiveInt(10_000_000),
       /** Entity rows per online read. */
       maxEntityRowsPerRead: positiveInt(1_000_000),
+      /** Entities per Materialize chunk (one offline query and one online write each). */
+      materializeChunkRows: positiveInt(1_000_000),
+      /** Largest file a client may stream up to ImportFeatures. */
+      maxUploadBytes: positiveInt(Number.MAX_SAFE_INTEGER),
     }),
   })
   .superRefine((config, context) => {
@@ -127,6 +131,8 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     maxBytesLength: 1 * MIB,
     maxListLength: 4096,
     maxEntityRowsPerRead: 10_000,
+    materializeChunkRows: 10_000,
+    maxUploadBytes: 10 * 1024 * MIB,
   },
 };
 

@@ -1,7 +1,6 @@
-import { once } from "node:events";
 import type { handleBidiStreamingCall } from "@grpc/grpc-js";
 import { type CallContext, createCallContext, type HandlerEnv } from "./call-context.js";
-import { endStreamWhenDone } from "./stream-outcome.js";
+import { endStreamWhenDone, writeWithBackpressure } from "./stream-outcome.js";
 
 /**
  * Adapts an async function to a grpc-js bidirectional streaming handler. The function reads
@@ -17,9 +16,7 @@ export function bidiHandler<Req, Res>(
   return (call) => {
     const ended = env.calls.start();
     const context = createCallContext(method, call.metadata, env.logger);
-    const send = async (response: Res) => {
-      if (!call.write(response)) await once(call, "drain");
-    };
+    const send = (response: Res) => writeWithBackpressure(call, response);
     // destroyOnReturn: false — the default async iterator destroys the whole duplex when reading
     // ends, which would drop the responses and status still to be written.
     const requests = call.iterator({ destroyOnReturn: false }) as AsyncIterable<Req>;

@@ -3,10 +3,11 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ValidationError } from "../common/errors.js";
 import {
   type FeatureRow,
+  type ImportFeaturesRequest,
   type IngestionServiceServer,
   type MaterializeRequest,
   FileFormat as WireFileFormat,
@@ -33,11 +34,12 @@ export interface IngestionCore {
   materializer: Materializer;
   importer: FileImporter;
   uploadDir: string;
+  maxUploadBytes: number;
 }
 
 /** Builds the IngestionService handlers. */
 export function ingestionServiceHandlers(
-  { writer, materializer, importer, uploadDir }: IngestionCore,
+  { writer, materializer, importer, uploadDir, maxUploadBytes }: IngestionCore,
   env: HandlerEnv,
 ): IngestionServiceServer {
   const writeBatch = async (request: { project: string; featureView: string; rows: FeatureRow[]; writeId: string }) =>
@@ -75,27 +77,14 @@ export function ingestionServiceHandlers(
         throw new ValidationError("INVALID_FILE_FORMAT", [
           { field: "config.format", description: "set FILE_FORMAT_PARQUET or FILE_FORMAT_CSV" },
         ]);
-      let path = config.sourcePath;
-      let upload: string | undefined;
-      if (path === "") {
-        // The file is streamed up: stage it on disk, then import it like a server-side file.
-        await mkdir(uploadDir, { recursive: true });
-        upload = join(uploadDir, `${randomUUID()}.${format}`);
-        path = upload;
-        const file = createWriteStream(upload);
-        let bytes = 0;
-        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-          if (!next.value.chunk)
-            throw new ValidationError("UNEXPECTED_MESSAGE", [
-              { field: "chunk", description: "messages after the config must carry chunks" },
-            ]);
-          bytes += next.value.chunk.length;
-          if (!file.write(next.value.chunk)) await once(file, "drain");
-        }
-        await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
-        context.logger.info({ bytes, featureView: config.featureView }, "import file received");
-      }
+      const upload = config.sourcePath === "" ? join(uploadDir, `${randomUUID()}.${format}`) : undefined;
+      const path = upload ?? config.sourcePath;
       try {
+        if (upload) {
+          // The file is streamed up: stage it on disk (bounded by limits), then import it like a server-side file.
+          const bytes = await stageUpload(iterator, upload, maxUploadBytes);
+          context.logger.info({ bytes, featureView: config.featureView }, "import file received");
+        }
         const started = performance.now();
         const progress = importer.import(
           {
@@ -149,6 +138,30 @@ export function ingestionServiceHandlers(
       context.logger.debug({ durationMs: performance.now() - started }, "materialize call finished");
     }),
   };
+}
+
+/** Writes the chunk messages of an upload to `path`; refuses files over `maxBytes`. Returns the size. */
+async function stageUpload(messages: AsyncIterator<ImportFeaturesRequest>, path: string, maxBytes: number): Promise<number> {
+  await mkdir(dirname(path), { recursive: true });
+  const file = createWriteStream(path);
+  let bytes = 0;
+  try {
+    for (let next = await messages.next(); !next.done; next = await messages.next()) {
+      const chunk = next.value.chunk;
+      if (!chunk)
+        throw new ValidationError("UNEXPECTED_MESSAGE", [{ field: "chunk", description: "messages after the config must carry chunks" }]);
+      bytes += chunk.length;
+      if (bytes > maxBytes) {
+        throw new ValidationError("UPLOAD_TOO_LARGE", [
+          { field: "chunk", description: `the file exceeds limits.maxUploadBytes (${maxBytes} bytes)` },
+        ]);
+      }
+      if (!file.write(chunk)) await once(file, "drain");
+    }
+  } finally {
+    await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  }
+  return bytes;
 }
 
 function rejectionToWire(rejection: RowRejection): WireRowRejection {

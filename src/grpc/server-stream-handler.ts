@@ -1,7 +1,6 @@
-import { once } from "node:events";
 import type { handleServerStreamingCall } from "@grpc/grpc-js";
 import { type CallContext, createCallContext, type HandlerEnv } from "./call-context.js";
-import { endStreamWhenDone } from "./stream-outcome.js";
+import { endStreamWhenDone, writeWithBackpressure } from "./stream-outcome.js";
 
 /**
  * Adapts an async generator to a grpc-js server-streaming handler: each yielded response is sent
@@ -21,7 +20,7 @@ export function serverStreamHandler<Req, Res>(
     const work = (async () => {
       for await (const response of implementation(call.request, aborter.signal, context)) {
         if (aborter.signal.aborted) return;
-        if (!call.write(response)) await once(call, "drain");
+        await writeWithBackpressure(call, response);
       }
     })();
     endStreamWhenDone(call, context, work, ended);

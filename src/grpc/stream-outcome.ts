@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import { Metadata } from "@grpc/grpc-js";
 import { type CallContext, REQUEST_ID_HEADER } from "./call-context.js";
 import { failure } from "./errors.js";
@@ -26,4 +27,40 @@ export function endStreamWhenDone(call: EndableCall, context: CallContext, work:
       ended();
     },
   );
+}
+
+/** The parts of a server-side stream call that writing to it touches. */
+interface WritableCall<Res> extends EventEmitter {
+  cancelled: boolean;
+  write(message: Res): boolean;
+}
+
+/** Thrown into a handler when its client went away while it was waiting to write. */
+export class ClientGoneError extends Error {
+  constructor() {
+    super("the client cancelled the call");
+  }
+}
+
+/**
+ * Writes one message, waiting while the client is not reading. A cancelled call never drains, so
+ * the wait also ends on cancel or close, and then throws {@link ClientGoneError} to stop the work.
+ */
+export async function writeWithBackpressure<Res>(call: WritableCall<Res>, message: Res): Promise<void> {
+  if (call.cancelled) throw new ClientGoneError();
+  if (call.write(message)) return;
+  await new Promise<void>((resolve, reject) => {
+    const settle = (gone: boolean) => {
+      call.off("drain", onDrain);
+      call.off("close", onGone);
+      call.off("cancelled", onGone);
+      if (gone) reject(new ClientGoneError());
+      else resolve();
+    };
+    const onDrain = () => settle(false);
+    const onGone = () => settle(true);
+    call.once("drain", onDrain);
+    call.once("close", onGone);
+    call.once("cancelled", onGone);
+  });
 }

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { coerceEntityKey, encodeEntityKey } from "../common/entity-key.js";
 import { type FieldViolation, PreconditionError, ValidationError } from "../common/errors.js";
-import { coerceValue, type FeatureValue, type ValueLimits } from "../common/feature-value.js";
+import { coerceValue, type FeatureValue, MIN_TIME_MILLIS, type ValueLimits } from "../common/feature-value.js";
 import type { Entity, FeatureViewVersion } from "../registry/model.js";
 import { resourceName } from "../registry/names.js";
 import type { Registry } from "../registry/registry.js";
@@ -23,9 +23,6 @@ export interface WriteLimits extends ValueLimits {
   maxFutureSkewMs: number;
   maxRowsPerBatch: number;
 }
-
-/** Earliest event time accepted: 1900-01-01, the start of ClickHouse's DateTime64 range. */
-const MIN_EVENT_TIME_MICROS = Date.UTC(1900, 0, 1) * 1000;
 
 /** Writes batches of feature rows to both stores. */
 export class FeatureWriter {
@@ -69,7 +66,7 @@ export class FeatureWriter {
     }
 
     const writeId = input.writeId || randomUUID();
-    const ingestTime = this.clock.next();
+    const firstIngestTime = this.clock.next(input.rows.length);
     const nowMicros = Date.now() * 1000;
     const offlineRows: OfflineRow[] = [];
     const onlineRows: OnlineWrite[] = [];
@@ -80,15 +77,9 @@ export class FeatureWriter {
         rejectedRows.push({ rowIndex, violations: checked.violations });
         return;
       }
+      const ingestTime = firstIngestTime + rowIndex;
       offlineRows.push({ key: checked.key, eventTime: checked.eventTime, ingestTime, writeId, features: checked.features });
-      onlineRows.push({
-        key: encodeEntityKey(checked.key),
-        record: {
-          eventTime: checked.eventTime,
-          ingestTime,
-          values: Object.fromEntries(view.features.map((f, i) => [f.name, checked.features[i] ?? null])),
-        },
-      });
+      onlineRows.push(onlineWriteOf(view, { key: checked.key, eventTime: checked.eventTime, ingestTime, features: checked.features }));
     });
 
     if (offlineRows.length > 0) {
@@ -127,7 +118,7 @@ export class FeatureWriter {
         field: `${path}.event_time`,
         description: `is more than ${this.limits.maxFutureSkewMs} ms in the future (${new Date(row.eventTime / 1000).toISOString()})`,
       });
-    } else if (row.eventTime < MIN_EVENT_TIME_MICROS) {
+    } else if (row.eventTime < MIN_TIME_MILLIS * 1000) {
       violations.push({ field: `${path}.event_time`, description: "is before 1900-01-01" });
     }
 
@@ -152,6 +143,21 @@ export class FeatureWriter {
     if (violations.length > 0 || "violations" in key || row.eventTime === undefined) return { violations };
     return { key: key.values, eventTime: row.eventTime, features };
   }
+}
+
+/** The online store write of one row of a view version (features in the view's order). */
+export function onlineWriteOf(
+  view: FeatureViewVersion,
+  row: Pick<OfflineRow, "key" | "eventTime" | "ingestTime" | "features">,
+): OnlineWrite {
+  return {
+    key: encodeEntityKey(row.key),
+    record: {
+      eventTime: row.eventTime,
+      ingestTime: row.ingestTime,
+      values: Object.fromEntries(view.features.map((f, i) => [f.name, row.features[i] ?? null])),
+    },
+  };
 }
 
 /** The offline history table of a view version: its entity's join keys, then its features. */

@@ -10,7 +10,7 @@ const INTEGER = /^[+-]?\d+$/;
 
 /** Converts a raw file value to a value of `type`, or explains why it cannot be one. */
 export function fileValueToTagged(raw: unknown, type: ValueType): TaggedValue | string {
-  if (raw === null || raw === undefined || raw === "") return { kind: "null", value: null };
+  if (raw === null || raw === undefined || (typeof raw === "string" && raw.trim() === "")) return { kind: "null", value: null };
   switch (type) {
     case "int32":
     case "int64": {

@@ -3,13 +3,12 @@
  * online store, in key-ordered chunks so memory stays bounded however many entities there are.
  * The online store's event-time rule makes it safe to re-run: a value never replaces a newer one.
  */
-import { encodeEntityKey } from "../common/entity-key.js";
 import { ValidationError } from "../common/errors.js";
 import type { FeatureValue } from "../common/feature-value.js";
 import type { Registry } from "../registry/registry.js";
 import type { EventTimeRange, OfflineStore } from "../storage/offline/offline-store.js";
 import { type OnlineStore, onlineTableName } from "../storage/online/online-store.js";
-import { offlineTableOf } from "./feature-writer.js";
+import { offlineTableOf, onlineWriteOf } from "./feature-writer.js";
 
 /** What to materialize: a view ref and an optional event-time range in microseconds. */
 export interface MaterializeRequest {
@@ -52,14 +51,7 @@ export class Materializer {
       if (rows.length > 0) {
         await this.online.write(
           onlineTable,
-          rows.map((row) => ({
-            key: encodeEntityKey(row.key),
-            record: {
-              eventTime: row.eventTime,
-              ingestTime: row.ingestTime,
-              values: Object.fromEntries(view.features.map((f, i) => [f.name, row.features[i] ?? null])),
-            },
-          })),
+          rows.map((row) => onlineWriteOf(view, row)),
         );
         progress.entitiesProcessed += rows.length;
         progress.valuesWritten += rows.length * view.features.length;

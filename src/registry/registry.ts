@@ -65,6 +65,7 @@ export class Registry {
   private readonly applyLocks = new KeyedMutex();
   private readonly cache = new Map<string, Promise<CachedDefinition<VersionedKind> | undefined>>();
   private readonly entityCache = new Map<string, Promise<Entity | undefined>>();
+  private readonly viewAppliedListeners: Array<(view: FeatureViewVersion, entity: Entity) => Promise<void>> = [];
   private readonly unsubscribe: () => void;
 
   private constructor(
@@ -196,12 +197,26 @@ export class Registry {
 
   // ---- feature views ----
 
+  /**
+   * Calls `listener` after every successful (not validate-only) apply of a feature view, with the
+   * version it resolved to, before the apply returns; a listener's failure fails the apply, which
+   * is safe to retry (the retry is UNCHANGED and calls the listener again). The offline store uses
+   * it to create each version's history table on apply.
+   */
+  onFeatureViewApplied(listener: (view: FeatureViewVersion, entity: Entity) => Promise<void>): void {
+    this.viewAppliedListeners.push(listener);
+  }
+
   /** Applies a feature view: UNCHANGED, CREATED (version 1), or NEW_VERSION (compatible or breaking). */
   async applyFeatureView(draft: FeatureViewDraft, options: ApplyOptions = {}): Promise<ApplyResult<WithState<FeatureViewVersion>>> {
     await this.getProject(draft.project);
     const entity = describeInvalidResourceId(draft.entity) ? undefined : await this.store.getEntity(draft.project, draft.entity);
     const spec = validateFeatureViewDraft(draft, "feature_view", entity);
-    return this.applyVersioned("featureView", spec, diffFeatureViews, options);
+    const result = await this.applyVersioned("featureView", spec, diffFeatureViews, options);
+    if (!options.validateOnly && entity) {
+      for (const listener of this.viewAppliedListeners) await listener(result.resource, entity);
+    }
+    return result;
   }
 
   /** Gets the latest version of a feature view, or an exact one. */

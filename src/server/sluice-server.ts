@@ -23,7 +23,7 @@ import { ingestionServiceHandlers } from "../grpc/ingestion-service.js";
 import { onlineServiceHandlers } from "../grpc/online-service.js";
 import { registryServiceHandlers } from "../grpc/registry-service.js";
 import { type ServiceHandlers, withUnimplementedMethods } from "../grpc/unimplemented.js";
-import { FeatureWriter } from "../ingest/feature-writer.js";
+import { FeatureWriter, offlineTableOf } from "../ingest/feature-writer.js";
 import { FileImporter } from "../ingest/file-importer.js";
 import { Materializer } from "../ingest/materializer.js";
 import { OnlineReader } from "../online/online-reader.js";
@@ -53,6 +53,7 @@ interface Core {
   materializer: Materializer;
   importer: FileImporter;
   uploadDir: string;
+  maxUploadBytes: number;
   reader: OnlineReader;
 }
 
@@ -87,6 +88,8 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     releases.push(() => registry.close());
     const offline = await openOfflineStore(config);
     releases.push(() => offline.close());
+    // Each view version's history table exists from the moment the version does.
+    registry.onFeatureViewApplied((view, entity) => offline.ensureTable(offlineTableOf(view, entity)));
     const online = await openOnlineStore(config);
     releases.push(() => online.close());
     const limits = { ...config.limits, maxEntityRows: config.limits.maxEntityRowsPerRead };
@@ -94,9 +97,10 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     core = {
       registry,
       writer,
-      importer: new FileImporter(registry, writer),
+      importer: new FileImporter(registry, writer, Math.min(10_000, config.limits.maxRowsPerBatch)),
       uploadDir: join(config.dataDir, "uploads"),
-      materializer: new Materializer(registry, offline, online),
+      maxUploadBytes: config.limits.maxUploadBytes,
+      materializer: new Materializer(registry, offline, online, config.limits.materializeChunkRows),
       reader: new OnlineReader(registry, online, limits),
     };
     backends = { registry: registryStore.backend, online: online.backend, offline: offline.backend };

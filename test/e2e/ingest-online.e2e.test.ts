@@ -78,6 +78,16 @@ describe("writes", () => {
     expect(embedding?.values[0]).toEqual([0.5, 1]);
   });
 
+  it("creates each view version's history table when the version is applied", async () => {
+    await t.client.applyFeatureView({ ...stats, features: [...stats.features, { name: "refunds", type: "int32" }] });
+    await t.stop();
+    const shape = { view: "customer_stats", joinKeys: [{ name: "customer_id", type: "int64" as const }] };
+    expect(await readOfflineRows(t.dataDir, { ...shape, version: 1, features: stats.features })).toEqual([]);
+    expect(
+      await readOfflineRows(t.dataDir, { ...shape, version: 2, features: [...stats.features, { name: "refunds", type: "int32" }] }),
+    ).toEqual([]);
+  });
+
   it("answers a batch whose every row is rejected with the reasons, not an error", async () => {
     const ack = await t.client.writeFeatureBatch({
       featureView: "customer_stats",

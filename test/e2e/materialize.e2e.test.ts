@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { FeatureStatus, type SluiceClientError } from "../../clients/typescript/src/index.js";
+import { DEFAULT_CONFIG } from "../../src/config/config.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 let t: TestServer;
@@ -50,6 +51,32 @@ describe("Materialize", () => {
     await collect(t.client.materialize({ featureView: "stats" }));
     await collect(t.client.materialize({ featureView: "stats", start: new Date(base), end: new Date(base + 5 * DAY) }));
     expect((await read())?.values).toEqual([8n, 30n, 90n]);
+  });
+
+  it("pages through entities in chunks, reporting progress after each, and keeps a newest null as null", async () => {
+    t = await startTestServer({ limits: { ...DEFAULT_CONFIG.limits, materializeChunkRows: 2 } });
+    await t.client.applyEntity({ name: "customer", joinKeys: [{ name: "customer_id", type: "int64" }] });
+    await t.client.applyFeatureView({ name: "stats", entity: "customer", features: [{ name: "orders", type: "int64" }] });
+    const ids = [1n, 2n, 3n, 4n, 5n];
+    await t.client.writeFeatureBatch({
+      featureView: "stats",
+      rows: [
+        ...ids.map((id) => ({ entityKey: { customer_id: id }, eventTime: new Date(base), features: { orders: id } })),
+        // The newest row of customer 5 has no orders: materialized, it must stay null, not fall back to 5.
+        { entityKey: { customer_id: 5n }, eventTime: new Date(base + DAY), features: {} },
+      ],
+    });
+    await t.stop();
+    rmSync(join(t.dataDir, "online"), { recursive: true, force: true });
+    t = await startTestServer({ dataDir: t.dataDir, limits: { ...DEFAULT_CONFIG.limits, materializeChunkRows: 2 } });
+    const progress = await collect(t.client.materialize({ featureView: "stats" }));
+    expect(progress.map((p) => [p.entitiesProcessed, p.done])).toEqual([
+      [2n, false],
+      [4n, false],
+      [5n, true],
+    ]);
+    const [orders] = await t.client.getOnlineFeatures({ features: ["stats:orders"], entities: { customer_id: ids } });
+    expect(orders?.values).toEqual([1n, 2n, 3n, 4n, null]);
   });
 
   it("refuses an empty range and unknown views", async () => {

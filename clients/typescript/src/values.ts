@@ -1,7 +1,7 @@
 /**
  * Plain JavaScript values <-> wire values. Types are inferred (bigint -> INT64, an integer number
- * -> INT32, other numbers -> DOUBLE, ...) and the server widens them to the feature's declared
- * type; use {@link typed} where inference is not what you want.
+ * -> INT32 or, beyond its range, INT64, other numbers -> DOUBLE, an empty list fits any list type)
+ * and the server converts them to the feature's declared type; use {@link typed} otherwise.
  */
 import type { Timestamp } from "../../../src/gen/google/protobuf/timestamp.pb.js";
 import type { Value } from "../../../src/gen/sluice/v1/types.pb.js";

@@ -99,7 +99,12 @@ export class ClickHouseOfflineStore implements OfflineStore {
         table: qualifiedTableName(table, this.cluster !== undefined),
         values,
         format: "JSONEachRow",
-        clickhouse_settings: { insert_deduplication_token: deduplicationToken, insert_deduplicate: 1 },
+        clickhouse_settings: {
+          insert_deduplication_token: deduplicationToken,
+          insert_deduplicate: 1,
+          // On a cluster, acknowledge only once the shards have the rows (and deduplicate there).
+          ...(this.cluster ? { insert_distributed_sync: 1 } : {}),
+        },
       }),
     );
   }
@@ -129,14 +134,11 @@ export class ClickHouseOfflineStore implements OfflineStore {
       });
       conditions.push(`(${keys.join(", ")}) > (${placeholders.join(", ")})`);
     }
-    const latest = (column: string) => `argMax(${column}, (event_time, ingestion_time)) AS ${column}`;
-    const select = [
-      ...keys,
-      ...table.featureColumns.map((c) => latest(quote(c.name))),
-      latest("write_id"),
-      "max(event_time) AS event_time",
-      "argMax(ingestion_time, (event_time, ingestion_time)) AS ingestion_time",
-    ].join(", ");
+    // argMax skips NULLs, so take the whole latest row as one tuple and unpack it: a feature
+    // written as null in the newest row must stay null, not fall back to an older value.
+    const carried = [...table.featureColumns.map((c) => quote(c.name)), "write_id", "event_time", "ingestion_time"];
+    const latest = `argMax(tuple(${carried.join(", ")}), (event_time, ingestion_time))`;
+    const select = [...keys, ...carried.map((column, i) => `${latest}.${i + 1} AS ${column}`)].join(", ");
     const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
     return this.select(
       table,

@@ -91,10 +91,14 @@ export function describeOfflineStoreContract(backend: string, factory: OfflineSt
       expect((await store.readAll(allTypes)).map((r) => r.eventTime)).toEqual([T0 + 1, T0 + 1, T0 + 2]);
     });
 
-    it("applies a retried append with the same token once", async () => {
+    it("applies a retried append with the same token once, even when the retry's rows differ", async () => {
+      // A retry gets a new ingestion time from the writer, so only the token can tell it is a retry.
       await store.append(allTypes, [row(1n, T0), row(2n, T0)], "retry-me");
-      await store.append(allTypes, [row(1n, T0), row(2n, T0)], "retry-me");
+      const retried = [row(1n, T0), row(2n, T0)].map((r) => ({ ...r, ingestTime: r.ingestTime + 1000 }));
+      await store.append(allTypes, retried, "retry-me");
       expect(await store.readAll(allTypes)).toHaveLength(2);
+      await store.append(allTypes, retried, "another-token");
+      expect(await store.readAll(allTypes)).toHaveLength(4);
     });
 
     it("creates tables idempotently and keeps versions apart", async () => {
@@ -119,6 +123,7 @@ export function describeOfflineStoreContract(backend: string, factory: OfflineSt
           at(1n, T0 + 20, T0, 2n),
           at(1n, T0 + 20, T0 + 5, 3n), // same event time, ingested later: wins
           at(1n, T0 + 99, T0, 9n), // outside the range
+          { ...at(2n, T0 + 16, T0, 0n), features: allTypes.featureColumns.map(() => null) }, // newest row of 2 is all null
           at(2n, T0 + 15, T0, 20n),
           at(3n, T0 + 5, T0, 30n),
         ],
@@ -128,12 +133,12 @@ export function describeOfflineStoreContract(backend: string, factory: OfflineSt
       const first = await store.latestPerEntity(allTypes, range, undefined, 2);
       expect(first.map((r) => [r.key[0], r.features[1], r.eventTime, r.ingestTime])).toEqual([
         [1n, 3n, T0 + 20, T0 + 5],
-        [2n, 20n, T0 + 15, T0],
+        [2n, null, T0 + 16, T0],
       ]);
       const rest = await store.latestPerEntity(allTypes, range, first[1]?.key, 2);
       expect(rest.map((r) => [r.key[0], r.features[1]])).toEqual([[3n, 30n]]);
       expect(await store.latestPerEntity(allTypes, range, rest[0]?.key, 2)).toEqual([]);
-      expect((await store.latestPerEntity(allTypes, {}, undefined, 10)).map((r) => r.features[1])).toEqual([9n, 20n, 30n]);
+      expect((await store.latestPerEntity(allTypes, {}, undefined, 10)).map((r) => r.features[1])).toEqual([9n, null, 30n]);
     });
 
     it("keeps appended rows across close and reopen", async () => {

@@ -55,12 +55,16 @@ export class LmdbOnlineStore implements OnlineStore {
   }
 
   async read(lookups: OnlineLookup[]): Promise<Array<Array<OnlineRecord | undefined>>> {
-    return lookups.map(({ table, keys }) =>
-      keys.map((key) => {
-        const stored = this.latest.get([table, key]);
-        return stored ? decodeRecord(stored) : undefined;
-      }),
-    );
+    try {
+      return lookups.map(({ table, keys }) =>
+        keys.map((key) => {
+          const stored = this.latest.get([table, key]);
+          return stored ? decodeRecord(stored) : undefined;
+        }),
+      );
+    } catch (error) {
+      throw new StoreUnavailableError("embedded online store", error);
+    }
   }
 
   async getReceipt(key: string): Promise<WriteReceipt | undefined> {

@@ -129,15 +129,34 @@ export class RedisRegistryStore implements RegistryStore {
     subscriber.on("error", () => undefined);
   }
 
-  /** Starts listening; after a reconnect, announces a reset because changes may have been missed. */
+  /**
+   * Starts listening. After a reconnect, changes may have been missed: once the subscription is
+   * confirmed again (not merely the connection), a reset is announced so caches refill from Redis.
+   */
   async subscribe(): Promise<void> {
-    this.subscriber.on("message", (_channel: string, message: string) => this.changes.emit(CHANGE_EVENT, JSON.parse(message)));
+    this.subscriber.on("message", (_channel: string, message: string) => {
+      try {
+        this.changes.emit(CHANGE_EVENT, JSON.parse(message) as RegistryChange);
+      } catch {
+        this.announceReset();
+      }
+    });
     let first = true;
     this.subscriber.on("ready", () => {
-      if (!first) this.changes.emit(CHANGE_EVENT, { kind: "reset", project: "", name: "" } satisfies RegistryChange);
-      first = false;
+      if (first) {
+        first = false;
+        return;
+      }
+      this.subscriber.subscribe(this.channel).then(
+        () => this.announceReset(),
+        () => this.announceReset(),
+      );
     });
     await this.subscriber.subscribe(this.channel);
+  }
+
+  private announceReset(): void {
+    this.changes.emit(CHANGE_EVENT, { kind: "reset", project: "", name: "" } satisfies RegistryChange);
   }
 
   async getProject(project: string): Promise<Project | undefined> {

@@ -1,0 +1,110 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StoreUnavailableError } from "../common/errors.js";
+import { Registry } from "../registry/registry.js";
+import { openClickHouseOfflineStore } from "../storage/offline/clickhouse-offline-store.js";
+import type { OfflineStore } from "../storage/offline/offline-store.js";
+import { openLmdbOnlineStore } from "../storage/online/lmdb-online-store.js";
+import { type OnlineStore, onlineTableName } from "../storage/online/online-store.js";
+import { openLmdbRegistryStore } from "../storage/registry/lmdb-registry-store.js";
+import { FeatureWriter, offlineTableOf } from "./feature-writer.js";
+
+const limits = { maxStringBytes: 1024, maxBytesLength: 1024, maxListLength: 16, maxFutureSkewMs: 60_000, maxRowsPerBatch: 100 };
+
+/** The real LMDB online store, whose next `write` fails once, as if the store dropped out mid-batch. */
+function failingOnce(store: OnlineStore): OnlineStore & { failNextWrite: () => void } {
+  let fail = false;
+  return Object.assign(Object.create(store) as OnlineStore, {
+    failNextWrite: () => {
+      fail = true;
+    },
+    write: async (...args: Parameters<OnlineStore["write"]>) => {
+      if (fail) {
+        fail = false;
+        throw new StoreUnavailableError("test online store", new Error("injected"));
+      }
+      return store.write(...args);
+    },
+  });
+}
+
+describe("FeatureWriter", () => {
+  let registry: Registry;
+  let offline: OfflineStore;
+  let online: ReturnType<typeof failingOnce>;
+  let writer: FeatureWriter;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-writer-"));
+    registry = await Registry.open(openLmdbRegistryStore(join(dir, "registry")));
+    offline = await openClickHouseOfflineStore({ kind: "embedded", path: join(dir, "offline") });
+    online = failingOnce(openLmdbOnlineStore(join(dir, "online")));
+    writer = new FeatureWriter(registry, offline, online, limits);
+    await registry.applyEntity({
+      project: "default",
+      name: "customer",
+      joinKeys: [{ name: "id", type: "int64" }],
+      description: "",
+      owner: "",
+      tags: {},
+    });
+    await registry.applyFeatureView({
+      project: "default",
+      name: "stats",
+      entity: "customer",
+      features: [{ name: "orders", type: "int64", description: "", tags: {} }],
+      ttlMillis: 0,
+      description: "",
+      owner: "",
+      tags: {},
+    });
+  });
+
+  afterAll(async () => {
+    await offline.close();
+  });
+
+  const batch = (writeId: string, orders: bigint[]) => ({
+    project: "default",
+    featureView: "stats",
+    writeId,
+    rows: orders.map((value, i) => ({
+      entityKey: { id: { kind: "int64" as const, value: BigInt(i) } },
+      eventTime: Date.now() * 1000,
+      features: { orders: { kind: "int64" as const, value } },
+    })),
+  });
+
+  it("stores a batch retried after the online write failed exactly once, and acknowledges only the retry", async () => {
+    online.failNextWrite();
+    await expect(writer.writeBatch(batch("retry-after-online-failure", [1n, 2n]))).rejects.toBeInstanceOf(StoreUnavailableError);
+    const ack = await writer.writeBatch(batch("retry-after-online-failure", [1n, 2n]));
+    expect([ack.acceptedCount, ack.duplicate]).toEqual([2, false]);
+    expect((await writer.writeBatch(batch("retry-after-online-failure", [1n, 2n]))).duplicate).toBe(true);
+
+    const view = await registry.getFeatureView("default", "stats");
+    const entity = await registry.getEntity("default", "customer");
+    const history = await offline.readAll(offlineTableOf(view, entity));
+    expect(history.filter((r) => r.writeId === "retry-after-online-failure")).toHaveLength(2);
+    const [records] = await online.read([{ table: onlineTableName("default", "stats", 1), keys: ['["0"]', '["1"]'] }]);
+    expect(records?.map((r) => r?.values.orders)).toEqual([1n, 2n]);
+  });
+
+  it("lets the later of two rows with the same key and event time win, online and offline alike", async () => {
+    const eventTime = Date.now() * 1000;
+    const rows = [5n, 6n].map((value) => ({
+      entityKey: { id: { kind: "int64" as const, value: 9n } },
+      eventTime,
+      features: { orders: { kind: "int64" as const, value } },
+    }));
+    await writer.writeBatch({ project: "default", featureView: "stats", writeId: "", rows });
+    const [records] = await online.read([{ table: onlineTableName("default", "stats", 1), keys: ['["9"]'] }]);
+    expect(records?.[0]?.values.orders).toBe(6n);
+    const view = await registry.getFeatureView("default", "stats");
+    const entity = await registry.getEntity("default", "customer");
+    const [latest] = await offline.latestPerEntity(offlineTableOf(view, entity), {}, [8n], 1);
+    expect(latest?.features).toEqual([6n]);
+  });
+});
