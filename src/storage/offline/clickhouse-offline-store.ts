@@ -93,12 +93,15 @@ export class ClickHouseOfflineStore implements OfflineStore {
 
   async append(table: OfflineTable, rows: OfflineRow[], deduplicationToken: string): Promise<void> {
     if (rows.length === 0) return;
-    const values = rows.map((row) => toJsonRow(table, row));
+    const columns = [...table.keyColumns, ...table.featureColumns];
+    const values = rows.map((row) => toCompactRow(table, row));
     await this.run(() =>
       this.client.insert({
         table: qualifiedTableName(table, this.cluster !== undefined),
         values,
-        format: "JSONEachRow",
+        // Arrays rather than objects: less JSON to write and parse per row.
+        format: "JSONCompactEachRow",
+        columns: ["event_time", "ingestion_time", "write_id", ...columns.map((c) => c.name)],
         clickhouse_settings: {
           insert_deduplication_token: deduplicationToken,
           insert_deduplicate: 1,
@@ -241,19 +244,16 @@ function quote(identifier: string): string {
   return `\`${identifier.replace(/\\/g, "\\\\").replace(/`/g, "\\`")}\``;
 }
 
-function toJsonRow(table: OfflineTable, row: OfflineRow): Record<string, unknown> {
-  const json: Record<string, unknown> = {
-    event_time: formatMicros(row.eventTime),
-    ingestion_time: formatMicros(row.ingestTime),
-    write_id: row.writeId,
-  };
+/** A row as the JSONCompactEachRow array of the insert's columns: times, write id, keys, features. */
+function toCompactRow(table: OfflineTable, row: OfflineRow): unknown[] {
+  const values: unknown[] = [formatMicros(row.eventTime), formatMicros(row.ingestTime), row.writeId];
   table.keyColumns.forEach((c, i) => {
-    json[c.name] = toJsonValue(c.type, row.key[i] ?? null);
+    values.push(toJsonValue(c.type, row.key[i] ?? null));
   });
   table.featureColumns.forEach((c, i) => {
-    json[c.name] = toJsonValue(c.type, row.features[i] ?? null);
+    values.push(toJsonValue(c.type, row.features[i] ?? null));
   });
-  return json;
+  return values;
 }
 
 function toJsonValue(type: ValueType, value: FeatureValue): unknown {
@@ -288,11 +288,19 @@ function fromJsonValue(type: ValueType, value: unknown): FeatureValue {
   }
 }
 
+let cachedSecond = Number.NaN;
+let cachedSecondText = "";
+
 /** Microseconds since the epoch -> "YYYY-MM-DD hh:mm:ss.ffffff" (UTC), as DateTime64(6) reads it. */
 export function formatMicros(micros: number): string {
-  const millis = Math.floor(micros / 1000);
-  const iso = new Date(millis).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}${String(micros - millis * 1000).padStart(3, "0")}`;
+  const second = Math.floor(micros / 1_000_000);
+  // Rows of a batch mostly share their second: format it once, then only the fraction.
+  if (second !== cachedSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    cachedSecond = second;
+    cachedSecondText = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+  }
+  return `${cachedSecondText}.${String(micros - second * 1_000_000).padStart(6, "0")}`;
 }
 
 /** "YYYY-MM-DD hh:mm:ss[.ffffff]" (UTC) -> microseconds since the epoch. */
