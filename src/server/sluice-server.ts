@@ -34,6 +34,9 @@ import { openRegistryStore } from "../storage/registry/open-registry-store.js";
 import { VERSION } from "../version.js";
 import { lockDataDir } from "./data-dir-lock.js";
 
+/** How long shutdown lets finished calls' statuses flush before closing connections that stay open. */
+const STATUS_FLUSH_MS = 250;
+
 /** A started server. */
 export interface RunningServer {
   /** The bound address, with the real port when 0 was asked for. */
@@ -146,15 +149,14 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       health.setStatus("", "NOT_SERVING");
       for (const [name] of services) health.setStatus(name, "NOT_SERVING");
       // New calls are refused from here on; calls in flight in Sluice's handlers may finish.
-      server.tryShutdown(() => undefined);
-      let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), config.grpc.shutdownGraceMs);
-      });
-      if (await Promise.race([env.calls.idle().then(() => false), graceOver])) {
-        logger.warn("grace period over: cancelling the calls still in flight");
-      }
-      clearTimeout(timer);
+      const sessionsClosed = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      const deadline = Date.now() + config.grpc.shutdownGraceMs;
+      const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
+      const finished = await Promise.race([env.calls.idle().then(() => true), wait(config.grpc.shutdownGraceMs).then(() => false)]);
+      if (!finished) logger.warn("grace period over: cancelling the calls still in flight");
+      // A handler that has returned may still have its status queued on the connection; give the
+      // connections a moment to flush (they close by themselves unless a health watcher holds one).
+      await Promise.race([sessionsClosed, wait(Math.min(STATUS_FLUSH_MS, deadline - Date.now()))]);
       // Ends what is left: health watchers, and calls that outlived the grace period.
       server.forceShutdown();
       await releaseAll();

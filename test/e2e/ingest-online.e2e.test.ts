@@ -145,6 +145,20 @@ describe("writes", () => {
     expect(orders?.values).toEqual([1n, 2n, 3n]);
   });
 
+  it("lets a write stream that is in flight at shutdown finish its batches", async () => {
+    const stream = t.client.openWriteStream();
+    const row = (id: bigint) => ({ entityKey: { customer_id: id }, eventTime: now(), features: { orders: id } });
+    expect((await stream.write({ featureView: "customer_stats", rows: [row(1n)] })).acceptedCount).toBe(1);
+    const stopping = t.server.shutdown();
+    // New calls are refused from now on, but this stream's next batch is still stored and acked.
+    expect((await stream.write({ featureView: "customer_stats", rows: [row(2n)] })).acceptedCount).toBe(1);
+    await stream.close();
+    await stopping;
+    t = await startTestServer({ dataDir: t.dataDir });
+    const [orders] = await t.client.getOnlineFeatures({ features: ["customer_stats:orders"], entities: { customer_id: [1n, 2n] } });
+    expect(orders?.values).toEqual([1n, 2n]);
+  });
+
   it("ends a write stream with NOT_FOUND at an unknown view, keeping earlier batches", async () => {
     const stream = t.client.openWriteStream();
     const good = await stream.write({
