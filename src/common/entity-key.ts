@@ -34,13 +34,16 @@ export function coerceEntityKey(
       });
     }
   }
-  if (violations.length === 0 && encodeEntityKey(values).length > MAX_ENCODED_KEY_CHARS) {
-    violations.push({
-      field: path,
-      description: `the entity key is longer than ${MAX_ENCODED_KEY_CHARS} characters encoded; use shorter keys`,
-    });
-  }
+  const tooLong = violations.length === 0 ? describeLongKey(values) : undefined;
+  if (tooLong) violations.push({ field: path, description: tooLong });
   return violations.length > 0 ? { violations } : { values };
+}
+
+/** Why checked key values make too long a key, or undefined when they do not. */
+export function describeLongKey(values: readonly FeatureValue[]): string | undefined {
+  return encodeEntityKey(values).length > MAX_ENCODED_KEY_CHARS
+    ? `the entity key is longer than ${MAX_ENCODED_KEY_CHARS} characters encoded; use shorter keys`
+    : undefined;
 }
 
 /** Longest encoded entity key: well inside LMDB's key limit (about 1.9 KB with the table name) and cheap in Redis. */

@@ -39,6 +39,11 @@ const ACCEPTED_KINDS: Record<ValueType, readonly ValueType[]> = {
   string_list: ["string_list"],
 };
 
+/** Whether values sent as `kind` are accepted for a declared `type` (a whole column's check). */
+export function acceptsKind(type: ValueType, kind: ValueType): boolean {
+  return ACCEPTED_KINDS[type].includes(kind);
+}
+
 /**
  * Converts a tagged value to a value of `type`, or explains why it cannot be one. Nulls are
  * accepted here; whether a null is allowed is the caller's decision (join keys forbid it).

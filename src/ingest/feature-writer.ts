@@ -6,26 +6,29 @@
  * same answer without writing again.
  */
 import { randomUUID } from "node:crypto";
-import { coerceEntityKey, encodeEntityKey } from "../common/entity-key.js";
-import { type FieldViolation, PreconditionError, ValidationError } from "../common/errors.js";
-import { coerceValue, type FeatureValue, MIN_TIME_MILLIS, type ValueLimits } from "../common/feature-value.js";
+import { encodeEntityKey } from "../common/entity-key.js";
+import { PreconditionError, ValidationError } from "../common/errors.js";
+import type { FeatureValue } from "../common/feature-value.js";
+import { KeyedMutex } from "../common/keyed-mutex.js";
 import type { Entity, FeatureViewVersion } from "../registry/model.js";
 import { resourceName } from "../registry/names.js";
 import type { Registry } from "../registry/registry.js";
 import type { OfflineRow, OfflineStore, OfflineTable } from "../storage/offline/offline-store.js";
 import { type OnlineStore, type OnlineWrite, onlineTableName } from "../storage/online/online-store.js";
+import { type CheckLimits, checkColumns, checkRow } from "./batch-check.js";
 import { IngestClock } from "./ingest-clock.js";
-import type { RowInput, RowRejection, WriteBatchInput, WriteReceipt } from "./model.js";
+import type { RowRejection, WriteBatchInput, WriteReceipt } from "./model.js";
 
 /** Limits a batch and its rows must respect. */
-export interface WriteLimits extends ValueLimits {
-  /** Event times further in the future than this are rejected (clock skew allowance). */
-  maxFutureSkewMs: number;
+export interface WriteLimits extends CheckLimits {
   maxRowsPerBatch: number;
 }
 
 /** Writes batches of feature rows to both stores. */
 export class FeatureWriter {
+  /** Batches with the same write id run one after another, so a retry racing its original sees its receipt. */
+  private readonly writeIds = new KeyedMutex();
+
   constructor(
     private readonly registry: Registry,
     private readonly offline: OfflineStore,
@@ -40,12 +43,14 @@ export class FeatureWriter {
    * receipt and never block the good ones.
    */
   async writeBatch(input: WriteBatchInput, options: { online?: boolean } = {}): Promise<WriteReceipt> {
-    if (input.rows.length > this.limits.maxRowsPerBatch) {
+    const field = input.columns ? "columns.event_time_micros" : "rows";
+    const rowCount = input.columns ? input.columns.eventTimes.length : input.rows.length;
+    if (input.columns && input.rows.length > 0) {
+      throw new ValidationError("ROWS_AND_COLUMNS", [{ field: "columns", description: "send the batch as rows or as columns, not both" }]);
+    }
+    if (rowCount > this.limits.maxRowsPerBatch) {
       throw new ValidationError("BATCH_TOO_LARGE", [
-        {
-          field: "rows",
-          description: `${input.rows.length} rows exceed the limit of ${this.limits.maxRowsPerBatch} per batch; split the batch`,
-        },
+        { field, description: `${rowCount} rows exceed the limit of ${this.limits.maxRowsPerBatch} per batch; split the batch` },
       ]);
     }
     const view = await this.registry.resolveViewRef(input.project, input.featureView, "feature_view");
@@ -59,20 +64,32 @@ export class FeatureWriter {
       );
     }
     const entity = await this.registry.getEntity(view.project, view.entity);
+    if (input.writeId === "") return this.store(view, entity, input, options);
     const receiptKey = `${view.project}/${view.name}/${input.writeId}`;
-    if (input.writeId !== "") {
+    return this.writeIds.run(receiptKey, async () => {
       const previous = await this.online.getReceipt(receiptKey);
       if (previous) return { ...previous, duplicate: true };
-    }
+      const receipt = await this.store(view, entity, input, options);
+      await this.online.putReceipt(receiptKey, receipt);
+      return receipt;
+    });
+  }
 
+  /** Checks the rows and writes the valid ones to both stores. */
+  private async store(
+    view: FeatureViewVersion,
+    entity: Entity,
+    input: WriteBatchInput,
+    options: { online?: boolean },
+  ): Promise<WriteReceipt> {
     const writeId = input.writeId || randomUUID();
-    const firstIngestTime = this.clock.next(input.rows.length);
-    const nowMicros = Date.now() * 1000;
+    const target = { view, entity, limits: this.limits, nowMicros: Date.now() * 1000 };
+    const checks = input.columns ? checkColumns(target, input.columns) : input.rows.map((row, index) => checkRow(target, row, index));
+    const firstIngestTime = this.clock.next(checks.length);
     const offlineRows: OfflineRow[] = [];
     const onlineRows: OnlineWrite[] = [];
     const rejectedRows: RowRejection[] = [];
-    input.rows.forEach((row, rowIndex) => {
-      const checked = this.checkRow(view, entity, row, rowIndex, nowMicros);
+    checks.forEach((checked, rowIndex) => {
       if ("violations" in checked) {
         rejectedRows.push({ rowIndex, violations: checked.violations });
         return;
@@ -88,60 +105,7 @@ export class FeatureWriter {
       await this.offline.append(table, offlineRows, writeId);
       if (options.online !== false) await this.online.write(onlineTableName(view.project, view.name, view.version), onlineRows);
     }
-    const receipt: WriteReceipt = {
-      writeId,
-      acceptedCount: offlineRows.length,
-      rejectedRows,
-      featureViewVersion: view.version,
-      duplicate: false,
-    };
-    if (input.writeId !== "") await this.online.putReceipt(receiptKey, receipt);
-    return receipt;
-  }
-
-  private checkRow(
-    view: FeatureViewVersion,
-    entity: Entity,
-    row: RowInput,
-    rowIndex: number,
-    nowMicros: number,
-  ): { key: FeatureValue[]; eventTime: number; features: FeatureValue[] } | { violations: FieldViolation[] } {
-    const path = `rows[${rowIndex}]`;
-    const violations: FieldViolation[] = [];
-    const key = coerceEntityKey(entity.joinKeys, row.entityKey, `${path}.entity_key`, this.limits);
-    if ("violations" in key) violations.push(...key.violations);
-
-    if (row.eventTime === undefined) {
-      violations.push({ field: `${path}.event_time`, description: "is required" });
-    } else if (row.eventTime > nowMicros + this.limits.maxFutureSkewMs * 1000) {
-      violations.push({
-        field: `${path}.event_time`,
-        description: `is more than ${this.limits.maxFutureSkewMs} ms in the future (${new Date(row.eventTime / 1000).toISOString()})`,
-      });
-    } else if (row.eventTime < MIN_TIME_MILLIS * 1000) {
-      violations.push({ field: `${path}.event_time`, description: "is before 1900-01-01" });
-    }
-
-    const features = view.features.map((feature) => {
-      const tagged = row.features[feature.name];
-      if (!tagged) return null;
-      const coerced = coerceValue(feature.type, tagged, this.limits);
-      if ("problem" in coerced) {
-        violations.push({ field: `${path}.features["${feature.name}"]`, description: coerced.problem });
-        return null;
-      }
-      return coerced.value;
-    });
-    for (const name of Object.keys(row.features)) {
-      if (!view.features.some((f) => f.name === name)) {
-        violations.push({
-          field: `${path}.features["${name}"]`,
-          description: `feature view ${view.name}@${view.version} has no feature "${name}"`,
-        });
-      }
-    }
-    if (violations.length > 0 || "violations" in key || row.eventTime === undefined) return { violations };
-    return { key: key.values, eventTime: row.eventTime, features };
+    return { writeId, acceptedCount: offlineRows.length, rejectedRows, featureViewVersion: view.version, duplicate: false };
   }
 }
 
@@ -150,14 +114,11 @@ export function onlineWriteOf(
   view: FeatureViewVersion,
   row: Pick<OfflineRow, "key" | "eventTime" | "ingestTime" | "features">,
 ): OnlineWrite {
-  return {
-    key: encodeEntityKey(row.key),
-    record: {
-      eventTime: row.eventTime,
-      ingestTime: row.ingestTime,
-      values: Object.fromEntries(view.features.map((f, i) => [f.name, row.features[i] ?? null])),
-    },
-  };
+  const values: Record<string, FeatureValue> = {};
+  view.features.forEach((feature, i) => {
+    values[feature.name] = row.features[i] ?? null;
+  });
+  return { key: encodeEntityKey(row.key), record: { eventTime: row.eventTime, ingestTime: row.ingestTime, values } };
 }
 
 /** The offline history table of a view version: its entity's join keys, then its features. */

@@ -1,6 +1,7 @@
 /** Types of the write path, shared by the writer, the stores' receipts and the transport. */
 import type { FieldViolation } from "../common/errors.js";
-import type { TaggedValue } from "../common/feature-value.js";
+import type { FeatureValue, TaggedValue } from "../common/feature-value.js";
+import type { ValueType } from "../common/value-type.js";
 
 /** One row as a client sent it; values are still tagged with the kind the client chose. */
 export interface RowInput {
@@ -10,11 +11,27 @@ export interface RowInput {
   features: Record<string, TaggedValue>;
 }
 
-/** A batch of rows for one feature view ("view" or "view@3"). */
+/**
+ * One column of a columnar batch, entry i for row i: values all of the kind the client chose
+ * (null where null), or tagged values of any kinds.
+ */
+export type ColumnInput = { kind: ValueType; values: ReadonlyArray<FeatureValue> } | { tagged: ReadonlyArray<TaggedValue> };
+
+/** The rows of a batch as columns, each as long as `eventTimes`. */
+export interface ColumnarRows {
+  entityKey: Record<string, ColumnInput>;
+  /** Microseconds since the epoch, one per row. */
+  eventTimes: ReadonlyArray<number>;
+  features: Record<string, ColumnInput>;
+}
+
+/** A batch of rows for one feature view ("view" or "view@3"), as row messages or as columns. */
 export interface WriteBatchInput {
   project: string;
   featureView: string;
   rows: RowInput[];
+  /** The rows as columns, instead of `rows`. */
+  columns?: ColumnarRows;
   /** Client-chosen id making a retried batch apply once; empty for none. */
   writeId: string;
 }

@@ -1,7 +1,8 @@
 /** Writes through IngestionService and reads through OnlineService: the real server, stores and SDK. */
-import { status } from "@grpc/grpc-js";
+import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FeatureStatus, SluiceClientError, typed } from "../../clients/typescript/src/index.js";
+import { IngestionServiceClient, WriteFeatureBatchRequest } from "../../src/gen/sluice/v1/ingestion.pb.js";
 import { failure } from "../support/expect-failure.js";
 import { readOfflineRows } from "../support/offline-rows.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
@@ -171,6 +172,86 @@ describe("writes", () => {
     await expect(stream.close()).rejects.toBeInstanceOf(SluiceClientError);
     const [orders] = await t.client.getOnlineFeatures({ features: ["customer_stats:orders"], entities: { customer_id: [1n] } });
     expect(orders?.values).toEqual([7n]);
+  });
+});
+
+describe("columnar batches", () => {
+  it("writes columns through the stream and the unary call, with nulls, and reads them back", async () => {
+    const stream = t.client.openWriteStream();
+    const streamed = await stream.write({
+      featureView: "customer_stats",
+      eventTimes: [now(), now(), now()],
+      entityKey: { customer_id: BigInt64Array.from([1n, 2n, 3n]) },
+      features: {
+        orders: BigInt64Array.from([10n, 20n, 30n]),
+        spend: { type: "double", values: [1.5, null, 3.5] },
+        embedding: { type: "float_list", values: [[0.5], [], null] },
+      },
+    });
+    await stream.close();
+    const unary = await t.client.writeFeatureBatch({
+      featureView: "customer_stats",
+      eventTimes: [now()],
+      entityKey: { customer_id: { type: "int64", values: [4n] } },
+      features: { tier: { type: "string", values: ["gold"] } },
+    });
+    expect([streamed.acceptedCount, unary.acceptedCount]).toEqual([3, 1]);
+    const [orders, spend, tier, embedding] = await t.client.getOnlineFeatures({
+      features: ["customer_stats:orders", "customer_stats:spend", "customer_stats:tier", "customer_stats:embedding"],
+      entities: { customer_id: [1n, 2n, 3n, 4n] },
+    });
+    expect(orders?.values).toEqual([10n, 20n, 30n, null]);
+    expect(spend?.values).toEqual([1.5, null, 3.5, null]);
+    expect(spend?.statuses[1]).toBe(FeatureStatus.FEATURE_STATUS_NULL_VALUE);
+    expect(tier?.values).toEqual([null, null, null, "gold"]);
+    expect(embedding?.values).toEqual([[0.5], [], null, null]);
+  });
+
+  it("rejects bad cells by row and malformed columns by batch, with field violations", async () => {
+    const ack = await t.client.writeFeatureBatch({
+      featureView: "customer_stats",
+      eventTimes: [now(), now(), new Date(Date.now() + 24 * HOUR)],
+      entityKey: { customer_id: BigInt64Array.from([1n, 2n, 3n]) },
+      features: { spend: Float64Array.from([1, Number.NaN, 3]) },
+    });
+    expect(ack.acceptedCount).toBe(1);
+    expect(ack.rejectedRows.map((r) => [r.rowIndex, r.violations.map((v) => v.field)])).toEqual([
+      [1, ['columns.features["spend"][1]']],
+      [2, ["columns.event_time_micros[2]"]],
+    ]);
+
+    const malformed = await failure(
+      t.client.writeFeatureBatch({
+        featureView: "customer_stats",
+        eventTimes: [now(), now()],
+        entityKey: { customer_id: BigInt64Array.from([1n, 2n]) },
+        features: { spend: { type: "string", values: ["a", "b"] }, orders: BigInt64Array.from([1n]) },
+      }),
+    );
+    expect(malformed.code).toBe(status.INVALID_ARGUMENT);
+    expect(malformed.fieldViolations.map((v) => v.field)).toEqual(['columns.features["orders"]', 'columns.features["spend"]']);
+  });
+
+  it("refuses null rows outside the batch and a batch sent both as rows and as columns", async () => {
+    const stub = new IngestionServiceClient(t.server.address, credentials.createInsecure());
+    const call = (request: Partial<WriteFeatureBatchRequest>) =>
+      new Promise<ServiceError>((resolve) =>
+        stub.writeFeatureBatch(WriteFeatureBatchRequest.fromPartial({ featureView: "customer_stats", ...request }), (error) =>
+          resolve(error as ServiceError),
+        ),
+      );
+    const columns = {
+      eventTimeMicros: [BigInt(Date.now()) * 1000n],
+      entityKey: { customer_id: { int64Values: { values: [1n] }, nullRows: [] } },
+      features: { spend: { doubleValues: { values: [1] }, nullRows: [5] } },
+    };
+    const outside = await call({ columns });
+    expect(outside.code).toBe(status.INVALID_ARGUMENT);
+    expect(outside.details).toContain('columns.features["spend"].null_rows');
+    const both = await call({ columns: { ...columns, features: {} }, rows: [{ entityKey: {}, eventTime: undefined, features: {} }] });
+    expect(both.code).toBe(status.INVALID_ARGUMENT);
+    expect(both.details).toContain("rows or as columns");
+    stub.close();
   });
 });
 

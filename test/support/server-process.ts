@@ -13,9 +13,14 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `sluice serve` from source on a free port and waits until it logs (at info) that it is serving. */
+/**
+ * Starts `sluice serve` from source on a free port and waits until it logs (at info) that it is
+ * serving. With SERVER_CPU_PROF_DIR set, the server writes a V8 CPU profile there on exit.
+ */
 export async function spawnServer(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "src/cli/main.ts"), "serve", "--listen", "127.0.0.1:0", ...args], {
+  const profileDir = process.env.SERVER_CPU_PROF_DIR;
+  const nodeArgs = ["--import", "tsx", ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [])];
+  const child = spawn(process.execPath, [...nodeArgs, join(root, "src/cli/main.ts"), "serve", "--listen", "127.0.0.1:0", ...args], {
     cwd: root,
     env: { ...process.env, ...env },
   });

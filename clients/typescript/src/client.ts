@@ -42,6 +42,7 @@ import {
 import { FeatureStatus, type ResolvedFeature, type Value, type ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
 import { dateToTimestamp, valueTypeToWire } from "../../../src/grpc/mapping/common.js";
 import { type Collection, resourceName } from "../../../src/registry/names.js";
+import { type ColumnValues, columnToWire } from "./columns.js";
 import { toClientError } from "./errors.js";
 import { fromWireValue, type PlainValue, timestampToDate, toWireValue } from "./values.js";
 
@@ -113,6 +114,18 @@ export interface BatchInput {
   project?: string;
 }
 
+/** A batch for one feature view as columns: every column holds one entry per event time. */
+export interface ColumnarBatchInput {
+  featureView: string;
+  /** Event time of each row (Dates, or microseconds since the epoch). */
+  eventTimes: ArrayLike<Date> | BigInt64Array;
+  entityKey: Record<string, ColumnValues>;
+  features: Record<string, ColumnValues>;
+  /** Makes a retried batch apply once. */
+  writeId?: string;
+  project?: string;
+}
+
 /** One output column of an online read, decoded. */
 export interface OnlineColumn {
   name: string;
@@ -125,7 +138,7 @@ export interface OnlineColumn {
 
 /** A stream of write batches: each `write` resolves with that batch's acknowledgement. */
 export interface WriteStream {
-  write(batch: BatchInput): Promise<WriteFeaturesResponse>;
+  write(batch: BatchInput | ColumnarBatchInput): Promise<WriteFeaturesResponse>;
   /** Ends the stream; resolves once the server has closed it. */
   close(): Promise<void>;
 }
@@ -361,8 +374,11 @@ export class SluiceClient {
 
   // ---- writes and online reads ----
 
-  /** Writes one batch; the answer counts accepted rows and explains each rejected one. */
-  async writeFeatureBatch(batch: BatchInput): Promise<WriteFeatureBatchResponse> {
+  /**
+   * Writes one batch, as rows or as columns (the faster form for large batches); the answer counts
+   * accepted rows and explains each rejected one.
+   */
+  async writeFeatureBatch(batch: BatchInput | ColumnarBatchInput): Promise<WriteFeatureBatchResponse> {
     return this.call(this.ingestion, this.ingestion.writeFeatureBatch, this.batchRequest(batch));
   }
 
@@ -510,11 +526,23 @@ export class SluiceClient {
     return metadata;
   }
 
-  private batchRequest(batch: BatchInput): WriteFeatureBatchRequest {
+  private batchRequest(batch: BatchInput | ColumnarBatchInput): WriteFeatureBatchRequest {
+    const request = { project: `projects/${batch.project ?? this.project}`, featureView: batch.featureView, writeId: batch.writeId ?? "" };
+    if ("eventTimes" in batch) {
+      const times = batch.eventTimes;
+      return {
+        ...request,
+        rows: [],
+        columns: {
+          eventTimeMicros: times instanceof BigInt64Array ? Array.from(times) : Array.from(times, (time) => BigInt(time.getTime()) * 1000n),
+          entityKey: mapRecord(batch.entityKey, columnToWire),
+          features: mapRecord(batch.features, columnToWire),
+        },
+      };
+    }
     return {
-      project: `projects/${batch.project ?? this.project}`,
-      featureView: batch.featureView,
-      writeId: batch.writeId ?? "",
+      ...request,
+      columns: undefined,
       rows: batch.rows.map((row) => ({
         entityKey: mapRecord(row.entityKey, toWireValue),
         eventTime: row.eventTime instanceof Date ? dateToTimestamp(row.eventTime) : row.eventTime,

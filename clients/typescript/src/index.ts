@@ -10,6 +10,7 @@ export type { ResolvedFeature } from "../../../src/gen/sluice/v1/types.pb.js";
 export { FeatureStatus, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
 export type {
   BatchInput,
+  ColumnarBatchInput,
   DocumentationInput,
   EntityInput,
   FeatureServiceInput,
@@ -22,6 +23,7 @@ export type {
   WriteStream,
 } from "./client.js";
 export { SluiceClient } from "./client.js";
+export type { ColumnValues } from "./columns.js";
 export type { FieldViolation } from "./errors.js";
 export { SluiceClientError } from "./errors.js";
 export { type PlainValue, typed } from "./values.js";

@@ -7,6 +7,7 @@
  */
 
 import { mkdirSync } from "node:fs";
+import { Readable } from "node:stream";
 import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import { createChdbConnection } from "chdb/connection";
 import { StoreUnavailableError } from "../../common/errors.js";
@@ -38,26 +39,51 @@ export type ClickHouseLocation =
   | { kind: "embedded"; path: string }
   | { kind: "server"; url: string; username?: string; password?: string; cluster?: string };
 
+/**
+ * Sends rows already formatted as one JSONCompactEachRow text. Inserts bypass the client's
+ * per-row serialisation: the store formats a batch in one pass, and on chDB the text goes to the
+ * engine's parser as one buffer, without the generic connection's string re-assembly.
+ */
+type TextInsert = (insert: {
+  database: string;
+  table: string;
+  columns: string[];
+  body: string;
+  settings: Record<string, string | number>;
+}) => Promise<unknown>;
+
 /** Opens the offline store at `location`, checking that it answers. */
 export async function openClickHouseOfflineStore(location: ClickHouseLocation): Promise<ClickHouseOfflineStore> {
   let client: ClickHouseClient;
   let description: string;
+  let insertText: TextInsert;
   if (location.kind === "embedded") {
     mkdirSync(location.path, { recursive: true });
+    const chdb = createChdbConnection({ path: location.path });
     // chdb implements the connection interface of its own copy of @clickhouse/client-common,
     // structurally the same as the client's; only the nominal types differ.
-    const connection = createChdbConnection({ path: location.path }) as unknown as NonNullable<
-      Parameters<typeof createClient>[0]
-    >["connection"];
-    client = createClient({ connection });
+    client = createClient({ connection: chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>["connection"] });
     description = `embedded ClickHouse (chDB) at ${location.path}`;
+    // Database, table and column names match [A-Za-z0-9_]+, which chDB's identifier check accepts unquoted.
+    insertText = ({ database, table, columns, body, settings }) =>
+      chdb.chdb.rawInsert({ table: `${database}.${table}`, columns, values: Buffer.from(body), format: "JSONCompactEachRow", settings });
   } else {
-    client = createClient({ url: location.url, username: location.username, password: location.password });
+    const server = createClient({ url: location.url, username: location.username, password: location.password });
+    client = server;
     description = `ClickHouse at ${location.url}`;
+    insertText = async ({ database, table, columns, body, settings }) => {
+      const result = await server.exec({
+        query: `INSERT INTO ${quote(database)}.${quote(table)} (${columns.map(quote).join(", ")}) FORMAT JSONCompactEachRow`,
+        values: Readable.from([body]),
+        clickhouse_settings: settings,
+      });
+      result.stream.destroy();
+    };
   }
   const store = new ClickHouseOfflineStore(
     location.kind === "embedded" ? "chdb" : "clickhouse",
     client,
+    insertText,
     description,
     location.kind === "server" ? location.cluster : undefined,
   );
@@ -72,6 +98,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
   constructor(
     readonly backend: string,
     private readonly client: ClickHouseClient,
+    private readonly insertText: TextInsert,
     /** Names the store in errors and logs. */
     readonly description: string,
     private readonly cluster?: string,
@@ -94,15 +121,17 @@ export class ClickHouseOfflineStore implements OfflineStore {
   async append(table: OfflineTable, rows: OfflineRow[], deduplicationToken: string): Promise<void> {
     if (rows.length === 0) return;
     const columns = [...table.keyColumns, ...table.featureColumns];
-    const values = rows.map((row) => toCompactRow(table, row));
+    // Arrays rather than objects: less JSON to write and parse per row.
+    let body = "";
+    for (const row of rows) body += `${JSON.stringify(toCompactRow(table, row))}\n`;
+    const { database, name } = tableNameParts(table, this.cluster !== undefined);
     await this.run(() =>
-      this.client.insert({
-        table: qualifiedTableName(table, this.cluster !== undefined),
-        values,
-        // Arrays rather than objects: less JSON to write and parse per row.
-        format: "JSONCompactEachRow",
+      this.insertText({
+        database,
+        table: name,
         columns: ["event_time", "ingestion_time", "write_id", ...columns.map((c) => c.name)],
-        clickhouse_settings: {
+        body,
+        settings: {
           insert_deduplication_token: deduplicationToken,
           insert_deduplicate: 1,
           // On a cluster, acknowledge only once the shards have the rows (and deduplicate there).
@@ -195,9 +224,18 @@ export class ClickHouseOfflineStore implements OfflineStore {
   }
 }
 
-/** `sluice_{project}`.`{view}__v{version}` (ids are lower snake case, so the name is unambiguous). */
+/** `sluice_{project}` and `{view}__v{version}` (ids are lower snake case, so the name is unambiguous). */
+function tableNameParts(
+  table: Pick<OfflineTable, "project" | "view" | "version">,
+  distributed: boolean,
+): { database: string; name: string } {
+  return { database: `sluice_${table.project}`, name: `${table.view}__v${table.version}${distributed ? "_all" : ""}` };
+}
+
+/** `sluice_{project}`.`{view}__v{version}`, quoted; `..._all` names the Distributed table of a cluster. */
 export function qualifiedTableName(table: Pick<OfflineTable, "project" | "view" | "version">, distributed = false): string {
-  return `${quote(`sluice_${table.project}`)}.${quote(`${table.view}__v${table.version}${distributed ? "_all" : ""}`)}`;
+  const { database, name } = tableNameParts(table, distributed);
+  return `${quote(database)}.${quote(name)}`;
 }
 
 /**
@@ -244,9 +282,13 @@ function quote(identifier: string): string {
   return `\`${identifier.replace(/\\/g, "\\\\").replace(/`/g, "\\`")}\``;
 }
 
-/** A row as the JSONCompactEachRow array of the insert's columns: times, write id, keys, features. */
+/**
+ * A row as the JSONCompactEachRow array of the insert's columns: times, write id, keys, features.
+ * Times go as integers, which ClickHouse reads as DateTime64(6) ticks (microseconds), so nothing
+ * is formatted per row.
+ */
 function toCompactRow(table: OfflineTable, row: OfflineRow): unknown[] {
-  const values: unknown[] = [formatMicros(row.eventTime), formatMicros(row.ingestTime), row.writeId];
+  const values: unknown[] = [row.eventTime, row.ingestTime, row.writeId];
   table.keyColumns.forEach((c, i) => {
     values.push(toJsonValue(c.type, row.key[i] ?? null));
   });
@@ -264,7 +306,7 @@ function toJsonValue(type: ValueType, value: FeatureValue): unknown {
     case "bytes":
       return Buffer.from(value as Uint8Array).toString("base64");
     case "timestamp":
-      return formatMicros((value as Date).getTime() * 1000);
+      return (value as Date).getTime() * 1000;
     case "int64_list":
       return (value as bigint[]).map(String);
     default:
@@ -288,19 +330,11 @@ function fromJsonValue(type: ValueType, value: unknown): FeatureValue {
   }
 }
 
-let cachedSecond = Number.NaN;
-let cachedSecondText = "";
-
 /** Microseconds since the epoch -> "YYYY-MM-DD hh:mm:ss.ffffff" (UTC), as DateTime64(6) reads it. */
 export function formatMicros(micros: number): string {
   const second = Math.floor(micros / 1_000_000);
-  // Rows of a batch mostly share their second: format it once, then only the fraction.
-  if (second !== cachedSecond) {
-    const iso = new Date(second * 1000).toISOString();
-    cachedSecond = second;
-    cachedSecondText = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
-  }
-  return `${cachedSecondText}.${String(micros - second * 1_000_000).padStart(6, "0")}`;
+  const iso = new Date(second * 1000).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${String(micros - second * 1_000_000).padStart(6, "0")}`;
 }
 
 /** "YYYY-MM-DD hh:mm:ss[.ffffff]" (UTC) -> microseconds since the epoch. */

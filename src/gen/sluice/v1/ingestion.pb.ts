@@ -24,7 +24,7 @@ import {
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp.pb.js";
 import { BadRequest_FieldViolation } from "../../google/rpc/error_details.pb.js";
-import { Value } from "./types.pb.js";
+import { Column, Value } from "./types.pb.js";
 
 /** File formats ImportFeatures reads. */
 export enum FileFormat {
@@ -96,15 +96,43 @@ export interface RowRejection {
   violations: BadRequest_FieldViolation[];
 }
 
+/**
+ * The rows of a batch as columns: one per join key and per feature, all as
+ * long as `event_time_micros`. The fast form for large batches and for clients
+ * that hold data column-wise (NumPy, Arrow, data frames). A column's form must
+ * suit its declared type for the whole batch; otherwise the batch is rejected
+ * with INVALID_ARGUMENT naming the column. Value problems (a null join key, NaN,
+ * a value over a limit, an event time too far ahead) reject only their rows.
+ */
+export interface FeatureColumns {
+  entityKey: { [key: string]: Column };
+  /** Event time of each row, in microseconds since the Unix epoch (UTC). */
+  eventTimeMicros: bigint[];
+  features: { [key: string]: Column };
+}
+
+export interface FeatureColumns_EntityKeyEntry {
+  key: string;
+  value: Column | undefined;
+}
+
+export interface FeatureColumns_FeaturesEntry {
+  key: string;
+  value: Column | undefined;
+}
+
 /** A batch of rows and its acknowledgement. */
 export interface WriteFeaturesRequest {
   /** "projects/{project}"; empty means "projects/default". */
   project: string;
   /** "view" (latest version) or "view@3" (pinned version). */
   featureView: string;
+  /** The rows, one message each; or send `columns` instead (not both). */
   rows: FeatureRow[];
   /** Client-chosen id; a batch retried with the same id is applied once. */
   writeId: string;
+  /** The rows as columns; row indexes in the response count from 0 as for `rows`. */
+  columns: FeatureColumns | undefined;
 }
 
 export interface WriteFeaturesResponse {
@@ -124,6 +152,7 @@ export interface WriteFeatureBatchRequest {
   featureView: string;
   rows: FeatureRow[];
   writeId: string;
+  columns: FeatureColumns | undefined;
 }
 
 export interface WriteFeatureBatchResponse {
@@ -634,8 +663,379 @@ export const RowRejection: MessageFns<RowRejection> = {
   },
 };
 
+function createBaseFeatureColumns(): FeatureColumns {
+  return { entityKey: {}, eventTimeMicros: [], features: {} };
+}
+
+export const FeatureColumns: MessageFns<FeatureColumns> = {
+  encode(message: FeatureColumns, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    globalThis.Object.entries(message.entityKey).forEach(([key, value]: [string, Column]) => {
+      FeatureColumns_EntityKeyEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
+    });
+    if (message.eventTimeMicros.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.eventTimeMicros) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field eventTimeMicros of type int64 is too large");
+        }
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    globalThis.Object.entries(message.features).forEach(([key, value]: [string, Column]) => {
+      FeatureColumns_FeaturesEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeatureColumns {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeatureColumns();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const entry1 = FeatureColumns_EntityKeyEntry.decode(reader, reader.uint32());
+            if (entry1.value !== undefined) {
+              message.entityKey[entry1.key] = entry1.value;
+            }
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.eventTimeMicros.push(reader.int64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.eventTimeMicros.push(reader.int64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = FeatureColumns_FeaturesEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.features[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeatureColumns {
+    return {
+      entityKey: isObject(object.entityKey)
+        ? (globalThis.Object.entries(object.entityKey) as [string, any][]).reduce(
+          (acc: { [key: string]: Column }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Column.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.entity_key)
+        ? (globalThis.Object.entries(object.entity_key) as [string, any][]).reduce(
+          (acc: { [key: string]: Column }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Column.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      eventTimeMicros: globalThis.Array.isArray(object?.eventTimeMicros)
+        ? object.eventTimeMicros.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.event_time_micros)
+        ? object.event_time_micros.map((e: any) => BigInt(e))
+        : [],
+      features: isObject(object.features)
+        ? (globalThis.Object.entries(object.features) as [string, any][]).reduce(
+          (acc: { [key: string]: Column }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Column.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: FeatureColumns): unknown {
+    const obj: any = {};
+    if (message.entityKey) {
+      const entries = globalThis.Object.entries(message.entityKey) as [string, Column][];
+      if (entries.length > 0) {
+        obj.entityKey = {};
+        entries.forEach(([k, v]) => {
+          obj.entityKey[k] = Column.toJSON(v);
+        });
+      }
+    }
+    if (message.eventTimeMicros?.length) {
+      obj.eventTimeMicros = message.eventTimeMicros.map((e) => e.toString());
+    }
+    if (message.features) {
+      const entries = globalThis.Object.entries(message.features) as [string, Column][];
+      if (entries.length > 0) {
+        obj.features = {};
+        entries.forEach(([k, v]) => {
+          obj.features[k] = Column.toJSON(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FeatureColumns>, I>>(base?: I): FeatureColumns {
+    return FeatureColumns.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeatureColumns>, I>>(object: I): FeatureColumns {
+    const message = createBaseFeatureColumns();
+    message.entityKey = (globalThis.Object.entries(object.entityKey ?? {}) as [string, Column][]).reduce(
+      (acc: { [key: string]: Column }, [key, value]: [string, Column]) => {
+        if (value !== undefined) {
+          acc[key] = Column.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.eventTimeMicros = object.eventTimeMicros?.map((e) => BigInt(e)) || [];
+    message.features = (globalThis.Object.entries(object.features ?? {}) as [string, Column][]).reduce(
+      (acc: { [key: string]: Column }, [key, value]: [string, Column]) => {
+        if (value !== undefined) {
+          acc[key] = Column.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseFeatureColumns_EntityKeyEntry(): FeatureColumns_EntityKeyEntry {
+  return { key: "", value: undefined };
+}
+
+export const FeatureColumns_EntityKeyEntry: MessageFns<FeatureColumns_EntityKeyEntry> = {
+  encode(message: FeatureColumns_EntityKeyEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      Column.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeatureColumns_EntityKeyEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeatureColumns_EntityKeyEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Column.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeatureColumns_EntityKeyEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? Column.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: FeatureColumns_EntityKeyEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = Column.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FeatureColumns_EntityKeyEntry>, I>>(base?: I): FeatureColumns_EntityKeyEntry {
+    return FeatureColumns_EntityKeyEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeatureColumns_EntityKeyEntry>, I>>(
+    object: I,
+  ): FeatureColumns_EntityKeyEntry {
+    const message = createBaseFeatureColumns_EntityKeyEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? Column.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseFeatureColumns_FeaturesEntry(): FeatureColumns_FeaturesEntry {
+  return { key: "", value: undefined };
+}
+
+export const FeatureColumns_FeaturesEntry: MessageFns<FeatureColumns_FeaturesEntry> = {
+  encode(message: FeatureColumns_FeaturesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      Column.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeatureColumns_FeaturesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeatureColumns_FeaturesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Column.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeatureColumns_FeaturesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? Column.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: FeatureColumns_FeaturesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = Column.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FeatureColumns_FeaturesEntry>, I>>(base?: I): FeatureColumns_FeaturesEntry {
+    return FeatureColumns_FeaturesEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeatureColumns_FeaturesEntry>, I>>(object: I): FeatureColumns_FeaturesEntry {
+    const message = createBaseFeatureColumns_FeaturesEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? Column.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseWriteFeaturesRequest(): WriteFeaturesRequest {
-  return { project: "", featureView: "", rows: [], writeId: "" };
+  return { project: "", featureView: "", rows: [], writeId: "", columns: undefined };
 }
 
 export const WriteFeaturesRequest: MessageFns<WriteFeaturesRequest> = {
@@ -651,6 +1051,9 @@ export const WriteFeaturesRequest: MessageFns<WriteFeaturesRequest> = {
     }
     if (message.writeId !== "") {
       writer.uint32(34).string(message.writeId);
+    }
+    if (message.columns !== undefined) {
+      FeatureColumns.encode(message.columns, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -700,6 +1103,14 @@ export const WriteFeaturesRequest: MessageFns<WriteFeaturesRequest> = {
             message.writeId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.columns = FeatureColumns.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -726,6 +1137,7 @@ export const WriteFeaturesRequest: MessageFns<WriteFeaturesRequest> = {
         : isSet(object.write_id)
         ? globalThis.String(object.write_id)
         : "",
+      columns: isSet(object.columns) ? FeatureColumns.fromJSON(object.columns) : undefined,
     };
   },
 
@@ -743,6 +1155,9 @@ export const WriteFeaturesRequest: MessageFns<WriteFeaturesRequest> = {
     if (message.writeId !== "") {
       obj.writeId = message.writeId;
     }
+    if (message.columns !== undefined) {
+      obj.columns = FeatureColumns.toJSON(message.columns);
+    }
     return obj;
   },
 
@@ -755,6 +1170,9 @@ export const WriteFeaturesRequest: MessageFns<WriteFeaturesRequest> = {
     message.featureView = object.featureView ?? "";
     message.rows = object.rows?.map((e) => FeatureRow.fromPartial(e)) || [];
     message.writeId = object.writeId ?? "";
+    message.columns = (object.columns !== undefined && object.columns !== null)
+      ? FeatureColumns.fromPartial(object.columns)
+      : undefined;
     return message;
   },
 };
@@ -909,7 +1327,7 @@ export const WriteFeaturesResponse: MessageFns<WriteFeaturesResponse> = {
 };
 
 function createBaseWriteFeatureBatchRequest(): WriteFeatureBatchRequest {
-  return { project: "", featureView: "", rows: [], writeId: "" };
+  return { project: "", featureView: "", rows: [], writeId: "", columns: undefined };
 }
 
 export const WriteFeatureBatchRequest: MessageFns<WriteFeatureBatchRequest> = {
@@ -925,6 +1343,9 @@ export const WriteFeatureBatchRequest: MessageFns<WriteFeatureBatchRequest> = {
     }
     if (message.writeId !== "") {
       writer.uint32(34).string(message.writeId);
+    }
+    if (message.columns !== undefined) {
+      FeatureColumns.encode(message.columns, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -974,6 +1395,14 @@ export const WriteFeatureBatchRequest: MessageFns<WriteFeatureBatchRequest> = {
             message.writeId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.columns = FeatureColumns.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1000,6 +1429,7 @@ export const WriteFeatureBatchRequest: MessageFns<WriteFeatureBatchRequest> = {
         : isSet(object.write_id)
         ? globalThis.String(object.write_id)
         : "",
+      columns: isSet(object.columns) ? FeatureColumns.fromJSON(object.columns) : undefined,
     };
   },
 
@@ -1017,6 +1447,9 @@ export const WriteFeatureBatchRequest: MessageFns<WriteFeatureBatchRequest> = {
     if (message.writeId !== "") {
       obj.writeId = message.writeId;
     }
+    if (message.columns !== undefined) {
+      obj.columns = FeatureColumns.toJSON(message.columns);
+    }
     return obj;
   },
 
@@ -1029,6 +1462,9 @@ export const WriteFeatureBatchRequest: MessageFns<WriteFeatureBatchRequest> = {
     message.featureView = object.featureView ?? "";
     message.rows = object.rows?.map((e) => FeatureRow.fromPartial(e)) || [];
     message.writeId = object.writeId ?? "";
+    message.columns = (object.columns !== undefined && object.columns !== null)
+      ? FeatureColumns.fromPartial(object.columns)
+      : undefined;
     return message;
   },
 };

@@ -208,6 +208,49 @@ export interface ValueColumn {
   values: Value[];
 }
 
+/** A list of int32 values. */
+export interface Int32List {
+  values: number[];
+}
+
+/** A list of bool values. */
+export interface BoolList {
+  values: boolean[];
+}
+
+/** A list of bytes values. */
+export interface BytesList {
+  values: Buffer[];
+}
+
+/**
+ * One column of a columnar batch: entry i belongs to row i. The typed forms
+ * are packed on the wire and decode without a message per value, which is
+ * what makes large batches cheap; `values` carries any type, lists included,
+ * one Value per row.
+ */
+export interface Column {
+  int32Values?: Int32List | undefined;
+  int64Values?: Int64List | undefined;
+  floatValues?: FloatList | undefined;
+  doubleValues?: DoubleList | undefined;
+  boolValues?: BoolList | undefined;
+  stringValues?: StringList | undefined;
+  bytesValues?:
+    | BytesList
+    | undefined;
+  /** Microseconds since the Unix epoch (UTC). */
+  timestampMicrosValues?: Int64List | undefined;
+  values?:
+    | ValueColumn
+    | undefined;
+  /**
+   * Rows whose value is null, for the typed forms (their entries are
+   * placeholders and ignored). In `values`, a Value with no kind is null.
+   */
+  nullRows: number[];
+}
+
 /** A feature reference resolved to one concrete feature view version. */
 export interface ResolvedFeature {
   /** The reference as given: "view:feature" or "view@3:feature". */
@@ -921,6 +964,536 @@ export const ValueColumn: MessageFns<ValueColumn> = {
   fromPartial<I extends Exact<DeepPartial<ValueColumn>, I>>(object: I): ValueColumn {
     const message = createBaseValueColumn();
     message.values = object.values?.map((e) => Value.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseInt32List(): Int32List {
+  return { values: [] };
+}
+
+export const Int32List: MessageFns<Int32List> = {
+  encode(message: Int32List, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.values.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.values) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Int32List {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInt32List();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.values.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.values.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Int32List {
+    return {
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: Int32List): unknown {
+    const obj: any = {};
+    if (message.values?.length) {
+      obj.values = message.values.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Int32List>, I>>(base?: I): Int32List {
+    return Int32List.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Int32List>, I>>(object: I): Int32List {
+    const message = createBaseInt32List();
+    message.values = object.values?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseBoolList(): BoolList {
+  return { values: [] };
+}
+
+export const BoolList: MessageFns<BoolList> = {
+  encode(message: BoolList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.values.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.values) {
+        writer.bool(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BoolList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBoolList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.values.push(reader.bool());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.values.push(reader.bool());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BoolList {
+    return {
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => globalThis.Boolean(e)) : [],
+    };
+  },
+
+  toJSON(message: BoolList): unknown {
+    const obj: any = {};
+    if (message.values?.length) {
+      obj.values = message.values;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BoolList>, I>>(base?: I): BoolList {
+    return BoolList.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BoolList>, I>>(object: I): BoolList {
+    const message = createBaseBoolList();
+    message.values = object.values?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseBytesList(): BytesList {
+  return { values: [] };
+}
+
+export const BytesList: MessageFns<BytesList> = {
+  encode(message: BytesList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.values) {
+      writer.uint32(10).bytes(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BytesList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBytesList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.values.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BytesList {
+    return {
+      values: globalThis.Array.isArray(object?.values)
+        ? object.values.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+    };
+  },
+
+  toJSON(message: BytesList): unknown {
+    const obj: any = {};
+    if (message.values?.length) {
+      obj.values = message.values.map((e) => base64FromBytes(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BytesList>, I>>(base?: I): BytesList {
+    return BytesList.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BytesList>, I>>(object: I): BytesList {
+    const message = createBaseBytesList();
+    message.values = object.values?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseColumn(): Column {
+  return {
+    int32Values: undefined,
+    int64Values: undefined,
+    floatValues: undefined,
+    doubleValues: undefined,
+    boolValues: undefined,
+    stringValues: undefined,
+    bytesValues: undefined,
+    timestampMicrosValues: undefined,
+    values: undefined,
+    nullRows: [],
+  };
+}
+
+export const Column: MessageFns<Column> = {
+  encode(message: Column, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.int32Values !== undefined) {
+      Int32List.encode(message.int32Values, writer.uint32(10).fork()).join();
+    }
+    if (message.int64Values !== undefined) {
+      Int64List.encode(message.int64Values, writer.uint32(18).fork()).join();
+    }
+    if (message.floatValues !== undefined) {
+      FloatList.encode(message.floatValues, writer.uint32(26).fork()).join();
+    }
+    if (message.doubleValues !== undefined) {
+      DoubleList.encode(message.doubleValues, writer.uint32(34).fork()).join();
+    }
+    if (message.boolValues !== undefined) {
+      BoolList.encode(message.boolValues, writer.uint32(42).fork()).join();
+    }
+    if (message.stringValues !== undefined) {
+      StringList.encode(message.stringValues, writer.uint32(50).fork()).join();
+    }
+    if (message.bytesValues !== undefined) {
+      BytesList.encode(message.bytesValues, writer.uint32(58).fork()).join();
+    }
+    if (message.timestampMicrosValues !== undefined) {
+      Int64List.encode(message.timestampMicrosValues, writer.uint32(66).fork()).join();
+    }
+    if (message.values !== undefined) {
+      ValueColumn.encode(message.values, writer.uint32(74).fork()).join();
+    }
+    if (message.nullRows.length !== 0) {
+      writer.uint32(82).fork();
+      for (const v of message.nullRows) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Column {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseColumn();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.int32Values = Int32List.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.int64Values = Int64List.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.floatValues = FloatList.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.doubleValues = DoubleList.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.boolValues = BoolList.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.stringValues = StringList.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.bytesValues = BytesList.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.timestampMicrosValues = Int64List.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.values = ValueColumn.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag === 80) {
+              message.nullRows.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 82) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.nullRows.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Column {
+    return {
+      int32Values: isSet(object.int32Values)
+        ? Int32List.fromJSON(object.int32Values)
+        : isSet(object.int32_values)
+        ? Int32List.fromJSON(object.int32_values)
+        : undefined,
+      int64Values: isSet(object.int64Values)
+        ? Int64List.fromJSON(object.int64Values)
+        : isSet(object.int64_values)
+        ? Int64List.fromJSON(object.int64_values)
+        : undefined,
+      floatValues: isSet(object.floatValues)
+        ? FloatList.fromJSON(object.floatValues)
+        : isSet(object.float_values)
+        ? FloatList.fromJSON(object.float_values)
+        : undefined,
+      doubleValues: isSet(object.doubleValues)
+        ? DoubleList.fromJSON(object.doubleValues)
+        : isSet(object.double_values)
+        ? DoubleList.fromJSON(object.double_values)
+        : undefined,
+      boolValues: isSet(object.boolValues)
+        ? BoolList.fromJSON(object.boolValues)
+        : isSet(object.bool_values)
+        ? BoolList.fromJSON(object.bool_values)
+        : undefined,
+      stringValues: isSet(object.stringValues)
+        ? StringList.fromJSON(object.stringValues)
+        : isSet(object.string_values)
+        ? StringList.fromJSON(object.string_values)
+        : undefined,
+      bytesValues: isSet(object.bytesValues)
+        ? BytesList.fromJSON(object.bytesValues)
+        : isSet(object.bytes_values)
+        ? BytesList.fromJSON(object.bytes_values)
+        : undefined,
+      timestampMicrosValues: isSet(object.timestampMicrosValues)
+        ? Int64List.fromJSON(object.timestampMicrosValues)
+        : isSet(object.timestamp_micros_values)
+        ? Int64List.fromJSON(object.timestamp_micros_values)
+        : undefined,
+      values: isSet(object.values) ? ValueColumn.fromJSON(object.values) : undefined,
+      nullRows: globalThis.Array.isArray(object?.nullRows)
+        ? object.nullRows.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.null_rows)
+        ? object.null_rows.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Column): unknown {
+    const obj: any = {};
+    if (message.int32Values !== undefined) {
+      obj.int32Values = Int32List.toJSON(message.int32Values);
+    }
+    if (message.int64Values !== undefined) {
+      obj.int64Values = Int64List.toJSON(message.int64Values);
+    }
+    if (message.floatValues !== undefined) {
+      obj.floatValues = FloatList.toJSON(message.floatValues);
+    }
+    if (message.doubleValues !== undefined) {
+      obj.doubleValues = DoubleList.toJSON(message.doubleValues);
+    }
+    if (message.boolValues !== undefined) {
+      obj.boolValues = BoolList.toJSON(message.boolValues);
+    }
+    if (message.stringValues !== undefined) {
+      obj.stringValues = StringList.toJSON(message.stringValues);
+    }
+    if (message.bytesValues !== undefined) {
+      obj.bytesValues = BytesList.toJSON(message.bytesValues);
+    }
+    if (message.timestampMicrosValues !== undefined) {
+      obj.timestampMicrosValues = Int64List.toJSON(message.timestampMicrosValues);
+    }
+    if (message.values !== undefined) {
+      obj.values = ValueColumn.toJSON(message.values);
+    }
+    if (message.nullRows?.length) {
+      obj.nullRows = message.nullRows.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Column>, I>>(base?: I): Column {
+    return Column.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Column>, I>>(object: I): Column {
+    const message = createBaseColumn();
+    message.int32Values = (object.int32Values !== undefined && object.int32Values !== null)
+      ? Int32List.fromPartial(object.int32Values)
+      : undefined;
+    message.int64Values = (object.int64Values !== undefined && object.int64Values !== null)
+      ? Int64List.fromPartial(object.int64Values)
+      : undefined;
+    message.floatValues = (object.floatValues !== undefined && object.floatValues !== null)
+      ? FloatList.fromPartial(object.floatValues)
+      : undefined;
+    message.doubleValues = (object.doubleValues !== undefined && object.doubleValues !== null)
+      ? DoubleList.fromPartial(object.doubleValues)
+      : undefined;
+    message.boolValues = (object.boolValues !== undefined && object.boolValues !== null)
+      ? BoolList.fromPartial(object.boolValues)
+      : undefined;
+    message.stringValues = (object.stringValues !== undefined && object.stringValues !== null)
+      ? StringList.fromPartial(object.stringValues)
+      : undefined;
+    message.bytesValues = (object.bytesValues !== undefined && object.bytesValues !== null)
+      ? BytesList.fromPartial(object.bytesValues)
+      : undefined;
+    message.timestampMicrosValues =
+      (object.timestampMicrosValues !== undefined && object.timestampMicrosValues !== null)
+        ? Int64List.fromPartial(object.timestampMicrosValues)
+        : undefined;
+    message.values = (object.values !== undefined && object.values !== null)
+      ? ValueColumn.fromPartial(object.values)
+      : undefined;
+    message.nullRows = object.nullRows?.map((e) => e) || [];
     return message;
   },
 };

@@ -1,0 +1,67 @@
+/** Wire -> core conversions of write batches, in row and in columnar form. */
+import { ValidationError } from "../../common/errors.js";
+import type { FeatureValue } from "../../common/feature-value.js";
+import type { FeatureColumns, FeatureRow } from "../../gen/sluice/v1/ingestion.pb.js";
+import type { Column, Value } from "../../gen/sluice/v1/types.pb.js";
+import type { ColumnarRows, ColumnInput, RowInput } from "../../ingest/model.js";
+import { taggedFromWire, timestampToMicros } from "./values.js";
+
+/** A row message as the core's row input. */
+export function rowFromWire(row: FeatureRow): RowInput {
+  return {
+    entityKey: taggedValues(row.entityKey),
+    eventTime: row.eventTime ? timestampToMicros(row.eventTime) : undefined,
+    features: taggedValues(row.features),
+  };
+}
+
+/** A columnar batch as the core's columns. INVALID_ARGUMENT for a null row index out of range. */
+export function columnsFromWire(columns: FeatureColumns): ColumnarRows {
+  const rowCount = columns.eventTimeMicros.length;
+  const mapColumns = (record: Record<string, Column>, field: string) =>
+    Object.fromEntries(Object.entries(record).map(([name, column]) => [name, columnFromWire(column, rowCount, `${field}["${name}"]`)]));
+  return {
+    entityKey: mapColumns(columns.entityKey, "columns.entity_key"),
+    eventTimes: columns.eventTimeMicros.map(Number),
+    features: mapColumns(columns.features, "columns.features"),
+  };
+}
+
+function columnFromWire(column: Column, rowCount: number, field: string): ColumnInput {
+  const typed = (kind: Extract<ColumnInput, { kind: unknown }>["kind"], values: FeatureValue[]): ColumnInput => {
+    if (column.nullRows.length === 0) return { kind, values };
+    const withNulls = values.slice();
+    for (const row of column.nullRows) {
+      if (row < 0 || row >= rowCount) {
+        throw new ValidationError("MALFORMED_COLUMNS", [
+          { field: `${field}.null_rows`, description: `row ${row} is outside the batch of ${rowCount} rows` },
+        ]);
+      }
+      withNulls[row] = null;
+    }
+    return { kind, values: withNulls };
+  };
+  if (column.int32Values) return typed("int32", column.int32Values.values);
+  if (column.int64Values) return typed("int64", column.int64Values.values);
+  if (column.floatValues) return typed("float", column.floatValues.values);
+  if (column.doubleValues) return typed("double", column.doubleValues.values);
+  if (column.boolValues) return typed("bool", column.boolValues.values);
+  if (column.stringValues) return typed("string", column.stringValues.values);
+  // Copies: decoded bytes may share the request's buffer.
+  if (column.bytesValues)
+    return typed(
+      "bytes",
+      column.bytesValues.values.map((bytes) => new Uint8Array(bytes)),
+    );
+  if (column.timestampMicrosValues) {
+    return typed(
+      "timestamp",
+      column.timestampMicrosValues.values.map((micros) => new Date(Math.floor(Number(micros) / 1000))),
+    );
+  }
+  return { tagged: (column.values?.values ?? []).map(taggedFromWire) };
+}
+
+function taggedValues(values: Record<string, Value>): RowInput["features"] {
+  return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, taggedFromWire(value)]));
+}

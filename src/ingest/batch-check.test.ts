@@ -1,0 +1,145 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ValidationError } from "../common/errors.js";
+import type { TaggedValue } from "../common/feature-value.js";
+import type { Entity, FeatureViewVersion } from "../registry/model.js";
+import { type CheckTarget, checkColumns, checkRow } from "./batch-check.js";
+import type { ColumnarRows, RowInput } from "./model.js";
+
+const NOW = Date.UTC(2026, 10, 24) * 1000;
+const docs = { description: "", owner: "", tags: {} };
+const entity: Entity = {
+  ...docs,
+  project: "default",
+  name: "customer",
+  joinKeys: [{ name: "id", type: "int64" }],
+  revision: 1,
+  createTime: new Date(0),
+  updateTime: new Date(0),
+};
+const view: FeatureViewVersion = {
+  ...docs,
+  project: "default",
+  name: "stats",
+  entity: "customer",
+  ttlMillis: 0,
+  version: 1,
+  changes: [],
+  createTime: new Date(0),
+  features: [
+    { name: "spend", type: "double", description: "", tags: {} },
+    { name: "label", type: "string", description: "", tags: {} },
+  ],
+};
+const target: CheckTarget = {
+  view,
+  entity,
+  nowMicros: NOW,
+  limits: { maxStringBytes: 8, maxBytesLength: 8, maxListLength: 4, maxFutureSkewMs: 1000 },
+};
+
+/** Field paths of one column-form check, for comparing outcomes with the row form. */
+const outcome = (check: ReturnType<typeof checkRow>) => ("violations" in check ? check.violations.map((v) => v.description) : check);
+
+describe("checkColumns", () => {
+  it("accepts the same rows, with the same values, as the row form", () => {
+    const spend = fc.oneof(fc.double(), fc.constant(null));
+    const label = fc.oneof(fc.string({ maxLength: 10 }), fc.constant(null));
+    const row = fc.record({
+      id: fc.oneof(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.constant(null)),
+      eventTime: fc.integer({ min: NOW - 10_000_000, max: NOW + 2_000_000 }),
+      spend,
+      label,
+    });
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 20 }), (rows) => {
+        const tag = (kind: TaggedValue["kind"], value: TaggedValue["value"]): TaggedValue =>
+          value === null ? { kind: "null", value } : { kind, value };
+        const rowInputs: RowInput[] = rows.map((r) => ({
+          entityKey: { id: tag("int64", r.id) },
+          eventTime: r.eventTime,
+          features: { spend: tag("double", r.spend), label: tag("string", r.label) },
+        }));
+        const columns: ColumnarRows = {
+          entityKey: { id: { kind: "int64", values: rows.map((r) => r.id) } },
+          eventTimes: rows.map((r) => r.eventTime),
+          features: {
+            spend: { kind: "double", values: rows.map((r) => r.spend) },
+            label: { kind: "string", values: rows.map((r) => r.label) },
+          },
+        };
+        const byColumns = checkColumns(target, columns).map(outcome);
+        const byRows = rowInputs.map((r, i) => outcome(checkRow(target, r, i)));
+        expect(byColumns).toEqual(byRows);
+      }),
+    );
+  });
+
+  it("rejects only the bad rows, naming the column and row", () => {
+    const checks = checkColumns(target, {
+      entityKey: { id: { kind: "int64", values: [1n, null, 3n, 4n] } },
+      eventTimes: [NOW, NOW, NOW + 60_000_000, NOW],
+      features: {
+        spend: { kind: "double", values: [1.5, 2, 3, Number.NaN] },
+        label: { kind: "string", values: ["ok", null, "ok", "far too long"] },
+      },
+    });
+    expect(checks[0]).toEqual({ key: [1n], eventTime: NOW, features: [1.5, "ok"] });
+    expect(checks.slice(1).map((c) => ("violations" in c ? c.violations.map((v) => v.field) : []))).toEqual([
+      ['columns.entity_key["id"][1]'],
+      ["columns.event_time_micros[2]"],
+      ['columns.features["spend"][3]', 'columns.features["label"][3]'],
+    ]);
+  });
+
+  it("takes tagged columns, whose cells may be of different kinds", () => {
+    const checks = checkColumns(target, {
+      entityKey: {
+        id: {
+          tagged: [
+            { kind: "int32", value: 7 },
+            { kind: "string", value: "x" },
+          ],
+        },
+      },
+      eventTimes: [NOW, NOW],
+      features: {
+        spend: {
+          tagged: [
+            { kind: "int32", value: 2 },
+            { kind: "null", value: null },
+          ],
+        },
+      },
+    });
+    expect(checks[0]).toEqual({ key: [7n], eventTime: NOW, features: [2, null] });
+    expect(checks[1]).toEqual({
+      violations: [{ field: 'columns.entity_key["id"][1]', description: "expected a int64 value, got string" }],
+    });
+  });
+
+  it("rejects the whole batch for a malformed column, naming every problem", () => {
+    const malformed = () =>
+      checkColumns(target, {
+        entityKey: { customer: { kind: "int64", values: [1n] } },
+        eventTimes: [NOW, NOW],
+        features: {
+          spend: { kind: "string", values: ["a", "b"] },
+          label: { kind: "string", values: ["a"] },
+          colour: { kind: "string", values: ["a", "b"] },
+        },
+      });
+    expect(malformed).toThrow(ValidationError);
+    try {
+      malformed();
+    } catch (error) {
+      expect((error as ValidationError).violations.map((v) => `${v.field}: ${v.description}`)).toEqual([
+        'columns.entity_key["id"]: join key "id" is required',
+        'columns.entity_key["customer"]: "customer" is not a join key; expected id',
+        'columns.features["colour"]: feature view stats@1 has no feature "colour"',
+        'columns.features["spend"]: expected double values, got string',
+        'columns.features["label"]: has 1 values for 2 event times',
+      ]);
+    }
+  });
+});
