@@ -1,6 +1,8 @@
 /**
  * The floor of every gRPC benchmark: a raw grpc-js unary echo in its own process, with the same
- * server options as Sluice, so the difference to it is what Sluice itself costs.
+ * server options as Sluice, so the difference to it is what Sluice itself costs. Started with a
+ * byte count, it answers every request with that many bytes (the size of the Sluice response it
+ * stands beside) instead of echoing the request.
  */
 import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
 
@@ -19,8 +21,9 @@ export const ECHO_SERVICE: ServiceDefinition = {
 
 if (process.argv[1] === import.meta.filename) {
   const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+  const responseBytes = process.argv[2] === undefined ? undefined : Buffer.alloc(Number(process.argv[2]), 1);
   server.addService(ECHO_SERVICE, {
-    echo: (call: { request: Buffer }, callback: (e: null, v: Buffer) => void) => callback(null, call.request),
+    echo: (call: { request: Buffer }, callback: (e: null, v: Buffer) => void) => callback(null, responseBytes ?? call.request),
   });
   server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, port) => {
     if (error) throw error;

@@ -35,6 +35,43 @@ export async function sequentialLatency(
   return result;
 }
 
+/**
+ * Latencies of two calls measured alternately (a, b, a, b, ...), so drift in a noisy machine's
+ * load affects both alike; a comparison of their percentiles is then fair.
+ */
+export async function pairedLatency(
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+  iterations: number,
+  warmup = Math.ceil(iterations / 5),
+): Promise<[Latency, Latency]> {
+  for (let i = 0; i < warmup; i++) {
+    await a();
+    await b();
+  }
+  const histograms = [a, b].map(() =>
+    hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 }),
+  );
+  for (let i = 0; i < iterations; i++) {
+    for (const [index, call] of [a, b].entries()) {
+      const started = process.hrtime.bigint();
+      await call();
+      histograms[index]?.recordValue(Number((process.hrtime.bigint() - started) / 1000n));
+    }
+  }
+  const results = histograms.map((histogram) => {
+    const result = {
+      p50Us: histogram.getValueAtPercentile(50),
+      p99Us: histogram.getValueAtPercentile(99),
+      meanUs: Math.round(histogram.mean),
+      calls: iterations,
+    };
+    histogram.destroy();
+    return result;
+  });
+  return [results[0] as Latency, results[1] as Latency];
+}
+
 /** Keeps `concurrency` calls in flight for `durationMs` and returns completed calls per second. */
 export async function throughput(call: () => Promise<unknown>, concurrency: number, durationMs: number): Promise<number> {
   const deadline = Date.now() + durationMs;

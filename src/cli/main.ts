@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-old-space-size=1024
 /**
  * The `sluice` command: `sluice serve` runs the server, `sluice demo` runs the guided demo
  * against a fresh server of its own.

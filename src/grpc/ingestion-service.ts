@@ -15,8 +15,8 @@ import {
   type WriteFeaturesResponse,
 } from "../gen/sluice/v1/ingestion.pb.js";
 import type { FeatureWriter } from "../ingest/feature-writer.js";
+import type { FileFormat } from "../ingest/file-columns.js";
 import type { FileImporter } from "../ingest/file-importer.js";
-import type { FileFormat } from "../ingest/file-rows.js";
 import type { Materializer } from "../ingest/materializer.js";
 import type { RowRejection, WriteReceipt } from "../ingest/model.js";
 import { parseProjectName } from "../registry/names.js";

@@ -87,23 +87,21 @@ export class FeatureWriter {
     const checks = input.columns ? checkColumns(target, input.columns) : input.rows.map((row, index) => checkRow(target, row, index));
     const firstIngestTime = this.clock.next(checks.length);
     const offlineRows: OfflineRow[] = [];
-    const onlineRows: OnlineWrite[] = [];
     const rejectedRows: RowRejection[] = [];
     checks.forEach((checked, rowIndex) => {
-      if ("violations" in checked) {
-        rejectedRows.push({ rowIndex, violations: checked.violations });
-        return;
-      }
-      const ingestTime = firstIngestTime + rowIndex;
-      offlineRows.push({ key: checked.key, eventTime: checked.eventTime, ingestTime, writeId, features: checked.features });
-      onlineRows.push(onlineWriteOf(view, { key: checked.key, eventTime: checked.eventTime, ingestTime, features: checked.features }));
+      if ("violations" in checked) rejectedRows.push({ rowIndex, violations: checked.violations });
+      else offlineRows.push({ ...checked, ingestTime: firstIngestTime + rowIndex, writeId });
     });
 
     if (offlineRows.length > 0) {
       const table = offlineTableOf(view, entity);
       await this.offline.ensureTable(table);
       await this.offline.append(table, offlineRows, writeId);
-      if (options.online !== false) await this.online.write(onlineTableName(view.project, view.name, view.version), onlineRows);
+      if (options.online !== false) {
+        // Built only now: records that do not exist during the offline insert cost the heap nothing meanwhile.
+        const onlineRows = offlineRows.map((row) => onlineWriteOf(view, row));
+        await this.online.write(onlineTableName(view.project, view.name, view.version), onlineRows);
+      }
     }
     return { writeId, acceptedCount: offlineRows.length, rejectedRows, featureViewVersion: view.version, duplicate: false };
   }

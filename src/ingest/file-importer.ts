@@ -6,12 +6,11 @@
  */
 import { access } from "node:fs/promises";
 import { ValidationError, ViolationCollector } from "../common/errors.js";
-import type { TaggedValue } from "../common/feature-value.js";
 import type { Registry } from "../registry/registry.js";
 import type { FeatureWriter } from "./feature-writer.js";
-import { type FileFormat, readFileBatches } from "./file-rows.js";
-import { fileTimeToMicros, fileValueToTagged } from "./file-values.js";
-import type { RowInput, RowRejection } from "./model.js";
+import { type FileFormat, openColumnFile } from "./file-columns.js";
+import { fileColumnToInput, fileTimeToMicros } from "./file-values.js";
+import type { ColumnInput, RowRejection } from "./model.js";
 
 /** The event-time field name used in column mappings. */
 const EVENT_TIME = "event_time";
@@ -67,42 +66,65 @@ export class FileImporter {
       ]);
     });
     const column = (field: string) => config.columnMapping[field] ?? field;
+    const file = await openColumnFile(path, config.format);
+    requireColumns(file.columnNames, [EVENT_TIME, ...entity.joinKeys.map((k) => k.name)].map(column), config);
+    const present = fields.filter((field) => file.columnNames.includes(column(field.name)));
 
     const progress: ImportProgress = { rowsRead: 0, rowsWritten: 0, rowsRejected: 0, sampleRejections: [], done: false };
     let batchIndex = 0;
-    for await (const batch of readFileBatches(path, config.format, this.batchSize)) {
+    for await (const batch of file.batches([EVENT_TIME, ...fields.map((f) => f.name)].map(column), this.batchSize)) {
       if (signal?.aborted) return;
-      if (batchIndex === 0) requireColumns(batch.records[0] ?? {}, [EVENT_TIME, ...entity.joinKeys.map((k) => k.name)].map(column), config);
-      const rows: RowInput[] = [];
-      const fileRowOf: number[] = [];
-      const rejected: RowRejection[] = [];
-      batch.records.forEach((record, i) => {
-        const fileRow = batch.firstRow + i;
-        const violations: RowRejection["violations"] = [];
-        const row: RowInput = { entityKey: {}, features: {} };
-        const eventTime = fileTimeToMicros(record[column(EVENT_TIME)]);
-        if (typeof eventTime === "number") row.eventTime = eventTime;
-        else violations.push({ field: `rows[${fileRow}].${column(EVENT_TIME)}`, description: eventTime });
-        for (const field of fields) {
-          const raw = record[column(field.name)];
-          if (raw === undefined && !field.key) continue;
-          const tagged = fileValueToTagged(raw, field.type);
-          if (typeof tagged === "string") violations.push({ field: `rows[${fileRow}].${column(field.name)}`, description: tagged });
-          else (field.key ? row.entityKey : row.features)[field.name] = tagged as TaggedValue;
-        }
-        if (violations.length > 0) rejected.push({ rowIndex: fileRow, violations });
-        else {
-          rows.push(row);
-          fileRowOf.push(fileRow);
-        }
+      // Values the file's types cannot give (unparsable text, wrong kinds) reject their rows here;
+      // the rest go through the writer's checks as one columnar batch.
+      const problems = new Map<number, RowRejection["violations"]>();
+      const flag = (row: number, fileColumn: string, description: string) => {
+        const violations = problems.get(row) ?? [];
+        violations.push({ field: `rows[${batch.firstRow + row}].${fileColumn}`, description });
+        problems.set(row, violations);
+      };
+      const rawTimes = batch.columns.get(column(EVENT_TIME)) ?? [];
+      const eventTimes = Array.from({ length: batch.rowCount }, (_, row) => {
+        const micros = fileTimeToMicros(rawTimes[row]);
+        if (typeof micros === "number") return micros;
+        flag(row, column(EVENT_TIME), micros);
+        return 0;
       });
+      const values = present.map((field) =>
+        fileColumnToInput(batch.columns.get(column(field.name)) ?? [], field.type, (row, problem) =>
+          flag(row, column(field.name), problem),
+        ),
+      );
+      // Usually every row is kept, and the file's own arrays go to the writer as they are.
+      const kept =
+        problems.size === 0 ? undefined : Array.from({ length: batch.rowCount }, (_, row) => row).filter((row) => !problems.has(row));
+      const keep = <T>(all: ArrayLike<T>): ArrayLike<T> => (kept ? kept.map((row) => all[row] as T) : all);
+      const columnsOf = (key: boolean) =>
+        Object.fromEntries(
+          present.flatMap((field, i) => {
+            const input = values[i] as ColumnInput;
+            if (field.key !== key) return [];
+            return [[field.name, "tagged" in input ? { tagged: keep(input.tagged) } : { kind: input.kind, values: keep(input.values) }]];
+          }),
+        );
       const receipt = await this.writer.writeBatch(
-        { project: view.project, featureView: pinned, rows, writeId: config.writeId ? `${config.writeId}:${batchIndex}` : "" },
+        {
+          project: view.project,
+          featureView: pinned,
+          rows: [],
+          columns: { eventTimes: keep(eventTimes), entityKey: columnsOf(true), features: columnsOf(false) },
+          writeId: config.writeId ? `${config.writeId}:${batchIndex}` : "",
+        },
         { online: config.materializeOnline },
       );
-      for (const rejection of receipt.rejectedRows)
-        rejected.push({ ...rejection, rowIndex: fileRowOf[rejection.rowIndex] ?? rejection.rowIndex });
-      progress.rowsRead += batch.records.length;
+      const rejected: RowRejection[] = [...problems].map(([row, violations]) => ({ rowIndex: batch.firstRow + row, violations }));
+      for (const rejection of receipt.rejectedRows) {
+        const fileRow = batch.firstRow + (kept ? (kept[rejection.rowIndex] ?? 0) : rejection.rowIndex);
+        rejected.push({
+          rowIndex: fileRow,
+          violations: rejection.violations.map((v) => ({ ...v, field: filePath(v.field, fileRow, column) })),
+        });
+      }
+      progress.rowsRead += batch.rowCount;
       progress.rowsWritten += receipt.acceptedCount;
       progress.rowsRejected += rejected.length;
       const room = SAMPLE_REJECTIONS - progress.sampleRejections.length;
@@ -114,15 +136,20 @@ export class FileImporter {
   }
 }
 
+/** A writer's field path in a columnar batch (`columns.features["f"][3]`) as the file's `rows[N].column`. */
+function filePath(field: string, fileRow: number, column: (field: string) => string): string {
+  const cell = /^columns\.(?:features|entity_key)\["([^"]+)"\]\[\d+\]$/.exec(field);
+  if (cell?.[1]) return `rows[${fileRow}].${column(cell[1])}`;
+  if (field.startsWith("columns.event_time_micros")) return `rows[${fileRow}].${column(EVENT_TIME)}`;
+  return `rows[${fileRow}]`;
+}
+
 /** A file without the event time or a join key column cannot be imported at all. */
-function requireColumns(firstRecord: Record<string, unknown>, columns: string[], config: ImportConfig): void {
+function requireColumns(fileColumns: string[], columns: string[], config: ImportConfig): void {
   const v = new ViolationCollector();
   for (const name of columns) {
-    if (!(name in firstRecord))
-      v.add(
-        "config.column_mapping",
-        `the file has no column "${name}"; map it with column_mapping (have: ${Object.keys(firstRecord).join(", ")})`,
-      );
+    if (!fileColumns.includes(name))
+      v.add("config.column_mapping", `the file has no column "${name}"; map it with column_mapping (have: ${fileColumns.join(", ")})`);
   }
   v.throwIfAny(config.format === "csv" ? "MISSING_CSV_COLUMN" : "MISSING_PARQUET_COLUMN");
 }

@@ -3,10 +3,44 @@
  * (numbers, bigints, Dates, byte arrays); CSV values arrive as text and are parsed by the type.
  * An empty CSV cell or a missing value is null.
  */
-import type { TaggedValue } from "../common/feature-value.js";
+import type { FeatureValue, TaggedValue } from "../common/feature-value.js";
 import type { ValueType } from "../common/value-type.js";
+import type { ColumnInput } from "./model.js";
 
 const INTEGER = /^[+-]?\d+$/;
+
+/** JavaScript kinds a file reader gives that a column of a declared type can take as they are. */
+const NATIVE_KINDS: Partial<Record<ValueType, string>> = {
+  double: "number",
+  float: "number",
+  int64: "bigint",
+  string: "string",
+  bool: "boolean",
+};
+
+/**
+ * A raw file column as a writer column of `type`. A column whose values are already of the
+ * type's JavaScript kind (numbers for doubles, bigints for int64, ...), as Parquet readers give
+ * them, is passed through without touching each value; others are converted value by value, and
+ * a value that cannot be converted is reported through `reject` and becomes null.
+ */
+export function fileColumnToInput(raw: ArrayLike<unknown>, type: ValueType, reject: (row: number, problem: string) => void): ColumnInput {
+  const native = NATIVE_KINDS[type];
+  let passThrough = native !== undefined;
+  for (let row = 0; passThrough && row < raw.length; row++) {
+    const value = raw[row];
+    passThrough = value === null || value === undefined || typeof value === native;
+  }
+  if (passThrough) return { kind: type, values: raw as ArrayLike<FeatureValue> };
+  return {
+    tagged: Array.from({ length: raw.length }, (_, row): TaggedValue => {
+      const tagged = fileValueToTagged(raw[row], type);
+      if (typeof tagged !== "string") return tagged;
+      reject(row, tagged);
+      return { kind: "null", value: null };
+    }),
+  };
+}
 
 /** Converts a raw file value to a value of `type`, or explains why it cannot be one. */
 export function fileValueToTagged(raw: unknown, type: ValueType): TaggedValue | string {

@@ -15,13 +15,13 @@ export interface RowInput {
  * One column of a columnar batch, entry i for row i: values all of the kind the client chose
  * (null where null), or tagged values of any kinds.
  */
-export type ColumnInput = { kind: ValueType; values: ReadonlyArray<FeatureValue> } | { tagged: ReadonlyArray<TaggedValue> };
+export type ColumnInput = { kind: ValueType; values: ArrayLike<FeatureValue> } | { tagged: ArrayLike<TaggedValue> };
 
 /** The rows of a batch as columns, each as long as `eventTimes`. */
 export interface ColumnarRows {
   entityKey: Record<string, ColumnInput>;
   /** Microseconds since the epoch, one per row. */
-  eventTimes: ReadonlyArray<number>;
+  eventTimes: ArrayLike<number>;
   features: Record<string, ColumnInput>;
 }
 

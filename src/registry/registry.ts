@@ -57,6 +57,9 @@ interface CachedDefinition<K extends VersionedKind> {
   versions: Map<number, VersionedKinds[K]>;
 }
 
+/** Distinct feature selections whose resolution is cached. */
+const MAX_CACHED_SELECTIONS = 10_000;
+
 const COLLECTION_OF = { featureView: "featureViews", featureService: "featureServices" } as const;
 const LABEL_OF = { featureView: "feature view", featureService: "feature service" } as const;
 
@@ -65,6 +68,8 @@ export class Registry {
   private readonly applyLocks = new KeyedMutex();
   private readonly cache = new Map<string, Promise<CachedDefinition<VersionedKind> | undefined>>();
   private readonly entityCache = new Map<string, Promise<Entity | undefined>>();
+  /** Resolved selections by request shape: the online read path resolves the same lists over and over. */
+  private readonly selectionCache = new Map<string, Promise<ResolvedFeature[] | undefined>>();
   private readonly viewAppliedListeners: Array<(view: FeatureViewVersion, entity: Entity) => Promise<void>> = [];
   private readonly unsubscribe: () => void;
 
@@ -75,11 +80,14 @@ export class Registry {
     this.unsubscribe = store.onChange((change) => {
       if (change.kind === "featureView" || change.kind === "featureService") {
         this.cache.delete(cacheKey(change.kind, change.project, change.name));
+        // Any selection may name the changed definition (directly or as "latest"); changes are rare.
+        this.selectionCache.clear();
       } else if (change.kind === "entity") {
         this.entityCache.delete(`${change.project}/${change.name}`);
       } else if (change.kind === "reset") {
         this.cache.clear();
         this.entityCache.clear();
+        this.selectionCache.clear();
       }
     });
   }
@@ -96,6 +104,7 @@ export class Registry {
     this.unsubscribe();
     this.cache.clear();
     this.entityCache.clear();
+    this.selectionCache.clear();
   }
 
   // ---- projects ----
@@ -326,9 +335,14 @@ export class Registry {
         { field: "features", description: "set exactly one of features and feature_service" },
       ]);
     }
-    return byService
-      ? this.resolveFeatureService(project, featureService, "feature_service")
-      : this.resolveFeatureRefs(project, features, "features");
+    const resolve = () =>
+      byService
+        ? this.resolveFeatureService(project, featureService, "feature_service")
+        : this.resolveFeatureRefs(project, features, "features");
+    // Bounded: a client sending ever new lists must not grow the cache without limit.
+    if (this.selectionCache.size >= MAX_CACHED_SELECTIONS) this.selectionCache.clear();
+    const key = `${project}\n${featureService}\n${features.join("\n")}`;
+    return (await cached(this.selectionCache, key, resolve)) as ResolvedFeature[];
   }
 
   /** Resolves a view ref ("view" or "view@3") to that version; NOT_FOUND when it does not exist. */

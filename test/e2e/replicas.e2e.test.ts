@@ -30,10 +30,12 @@ describe.skipIf(skip)("two replicas on one Redis", () => {
     };
     a = await startTestServer(shared);
     replica = await spawnServer(["--data-dir", mkdtempSync(join(tmpdir(), "sluice-replica-"))], {
-      SLUICE_REGISTRY_BACKEND: "redis",
-      SLUICE_REGISTRY_REDIS_URL: redis.url,
-      SLUICE_ONLINE_BACKEND: "redis",
-      SLUICE_ONLINE_REDIS_URL: redis.url,
+      env: {
+        SLUICE_REGISTRY_BACKEND: "redis",
+        SLUICE_REGISTRY_REDIS_URL: redis.url,
+        SLUICE_ONLINE_BACKEND: "redis",
+        SLUICE_ONLINE_REDIS_URL: redis.url,
+      },
     });
     b = { client: await SluiceClient.connect({ address: replica.address }) };
   }, 60_000);

@@ -13,14 +13,29 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
+/** How to start the server process. */
+export interface SpawnOptions {
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /**
+   * Run the compiled build (`npm run build`) as production does, rather than the sources through
+   * tsx, whose transpiler would add its own memory and start-up time to measurements.
+   */
+  built?: boolean;
+}
+
 /**
- * Starts `sluice serve` from source on a free port and waits until it logs (at info) that it is
- * serving. With SERVER_CPU_PROF_DIR set, the server writes a V8 CPU profile there on exit.
+ * Starts `sluice serve` on a free port and waits until it logs (at info) that it is serving.
+ * With SERVER_CPU_PROF_DIR set, the server writes a V8 CPU profile there on exit.
  */
-export async function spawnServer(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
+export async function spawnServer(args: string[], { env = {}, built = false }: SpawnOptions = {}): Promise<ServerProcess> {
   const profileDir = process.env.SERVER_CPU_PROF_DIR;
-  const nodeArgs = ["--import", "tsx", ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [])];
-  const child = spawn(process.execPath, [...nodeArgs, join(root, "src/cli/main.ts"), "serve", "--listen", "127.0.0.1:0", ...args], {
+  const profiling = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
+  // The build runs with the heap cap its shebang and the Dockerfile give it (README: "Memory").
+  const entry = built
+    ? ["--max-old-space-size=1024", join(root, "dist/src/cli/main.js")]
+    : ["--import", "tsx", join(root, "src/cli/main.ts")];
+  const child = spawn(process.execPath, [...profiling, ...entry, "serve", "--listen", "127.0.0.1:0", ...args], {
     cwd: root,
     env: { ...process.env, ...env },
   });

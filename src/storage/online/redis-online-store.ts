@@ -50,6 +50,8 @@ export async function openRedisOnlineStore(connection: RedisConnection & { url: 
     maxRetriesPerRequest: 1,
     commandTimeout: connection.commandTimeoutMs,
     lazyConnect: true,
+    // Commands issued in the same tick by concurrent calls go out in one write.
+    enableAutoPipelining: true,
   });
   return connectStore(new RedisOnlineStore("redis", client, connection.keyPrefix, `redis at ${connection.url}`), client);
 }
@@ -63,6 +65,7 @@ export async function openRedisClusterOnlineStore(connection: RedisConnection & 
   const client = new Cluster(seeds, {
     enableOfflineQueue: false,
     lazyConnect: true,
+    enableAutoPipelining: true,
     redisOptions: { maxRetriesPerRequest: 1, commandTimeout: connection.commandTimeoutMs },
   });
   const description = `redis cluster at ${connection.clusterNodes.join(",")}`;
@@ -158,6 +161,16 @@ export class RedisOnlineStore implements OnlineStore {
    */
   private async runPipelined<P>(commands: Array<{ key: string; add: (pipeline: P, key: string) => unknown }>): Promise<unknown[]> {
     if (commands.length === 0) return [];
+    const [only] = commands;
+    if (commands.length === 1 && only) {
+      // One command (a single-entity read, a receipt): sent directly, no pipeline object to build.
+      // Auto-pipelining still batches concurrent calls' commands into one write.
+      try {
+        return [await only.add(this.client as P, only.key)];
+      } catch (error) {
+        throw new StoreUnavailableError(this.description, error);
+      }
+    }
     const groups = new Map<string, number[]>();
     commands.forEach(({ key }, index) => {
       const group = this.client instanceof Cluster ? (this.client.slots[calculateSlot(key)]?.join(",") ?? "") : "";
