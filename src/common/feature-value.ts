@@ -66,14 +66,29 @@ export const MAX_TIME_MILLIS = Date.UTC(2262, 3, 11);
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
+/** Whether a bigint fits in int64. */
+export function isInt64(value: bigint): boolean {
+  return value >= INT64_MIN && value <= INT64_MAX;
+}
+
+/** Why a bigint outside int64 cannot be stored. */
+export function int64Problem(value: bigint): string {
+  return `${value} does not fit in int64`;
+}
+
+/** Why NaN or an infinity cannot be stored. */
+export function nonFiniteProblem(value: number): string {
+  return `${value} is not allowed; send null for a missing value`;
+}
+
 /** Converts an accepted value to the declared type; returns a problem text when it does not fit. */
 function convert(type: ValueType, value: FeatureValue): FeatureValue {
   switch (type) {
     case "int64":
       if (typeof value === "number") return BigInt(value);
-      return typeof value === "bigint" && (value < INT64_MIN || value > INT64_MAX) ? `${value} does not fit in int64` : value;
+      return typeof value === "bigint" && !isInt64(value) ? int64Problem(value) : value;
     case "int64_list":
-      return (value as bigint[]).some((v) => v < INT64_MIN || v > INT64_MAX) ? "an element does not fit in int64" : value;
+      return (value as bigint[]).some((v) => !isInt64(v)) ? "an element does not fit in int64" : value;
     case "double":
       if (typeof value === "bigint")
         return value >= -(2n ** 53n) && value <= 2n ** 53n ? Number(value) : `${value} cannot be held exactly by a double`;
@@ -96,7 +111,7 @@ function toFloat(value: number): number | string {
 }
 
 function describeOutOfBounds(value: FeatureValue, limits: ValueLimits): string | undefined {
-  if (typeof value === "number" && !Number.isFinite(value)) return `${value} is not allowed; send null for a missing value`;
+  if (typeof value === "number" && !Number.isFinite(value)) return nonFiniteProblem(value);
   if (typeof value === "string") {
     const bytes = Buffer.byteLength(value, "utf8");
     if (bytes > limits.maxStringBytes) return `string of ${bytes} bytes exceeds the limit of ${limits.maxStringBytes}`;

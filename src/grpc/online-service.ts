@@ -1,7 +1,8 @@
 /** Thin gRPC adapter of sluice.v1.OnlineService over the core {@link OnlineReader}. */
-import type { GetOnlineFeaturesRequest, GetOnlineFeaturesResponse, OnlineServiceServer } from "../gen/sluice/v1/online.pb.js";
+import type { handleUnaryCall, ServiceDefinition } from "@grpc/grpc-js";
+import { type GetOnlineFeaturesRequest, GetOnlineFeaturesResponse, OnlineServiceService } from "../gen/sluice/v1/online.pb.js";
 import { FeatureStatus as WireFeatureStatus } from "../gen/sluice/v1/types.pb.js";
-import type { FeatureStatus, OnlineReader } from "../online/online-reader.js";
+import type { FeatureColumn, FeatureStatus, OnlineReader, ReadSelection } from "../online/online-reader.js";
 import { parseProjectName } from "../registry/names.js";
 import type { HandlerEnv } from "./call-context.js";
 import { resolvedFeatureToWire } from "./mapping/registry.js";
@@ -15,31 +16,65 @@ const STATUS_TO_WIRE: Record<FeatureStatus, WireFeatureStatus> = {
   outside_max_age: WireFeatureStatus.FEATURE_STATUS_OUTSIDE_MAX_AGE,
 };
 
+/**
+ * OnlineService as served: GetOnlineFeatures answers with bytes the handler has encoded itself
+ * (see {@link encodeOnlineResponse}), which the generated serializer would encode again.
+ */
+export const ONLINE_SERVICE_DEFINITION: ServiceDefinition = {
+  ...OnlineServiceService,
+  getOnlineFeatures: { ...OnlineServiceService.getOnlineFeatures, responseSerialize: (encoded: Buffer) => encoded },
+};
+
 /** Builds the OnlineService handlers. */
-export function onlineServiceHandlers(reader: OnlineReader, env: HandlerEnv): OnlineServiceServer {
+export function onlineServiceHandlers(
+  reader: OnlineReader,
+  env: HandlerEnv,
+): { getOnlineFeatures: handleUnaryCall<GetOnlineFeaturesRequest, Buffer> } {
   return {
     getOnlineFeatures: unaryHandler(
       "sluice.v1.OnlineService/GetOnlineFeatures",
       env,
-      async (request: GetOnlineFeaturesRequest): Promise<GetOnlineFeaturesResponse> => {
-        const columns = await reader.read({
+      async (request: GetOnlineFeaturesRequest): Promise<Buffer> => {
+        const { selection, columns } = await reader.read({
           project: parseProjectName(request.project, "project", true),
           features: request.features,
           featureService: request.featureService,
           entities: Object.fromEntries(Object.entries(request.entities).map(([name, column]) => [name, column.values.map(taggedFromWire)])),
           fullFeatureNames: request.fullFeatureNames,
         });
-        return {
-          featureNames: columns.map((c) => c.name),
-          columns: columns.map((c) => ({
-            values: c.values.map((value) => valueToWire(c.feature.type, value)),
-            statuses: c.statuses.map((s) => STATUS_TO_WIRE[s]),
-            // An unset Timestamp cannot sit in a repeated field; NOT_FOUND cells carry the epoch.
-            eventTimes: c.eventTimes.map((t) => microsToTimestamp(t ?? 0)),
-          })),
-          resolvedFeatures: columns.map((c) => resolvedFeatureToWire(c.feature)),
-        };
+        return encodeOnlineResponse(selection, columns);
       },
     ),
   };
+}
+
+/** The encoded fields of a response that depend only on the selection: names and resolved features. */
+const encodedSelections = new WeakMap<ReadSelection, { names: Uint8Array; resolved: Uint8Array }>();
+
+/**
+ * Encodes a GetOnlineFeaturesResponse. Only the columns are encoded per call: the names (field 1)
+ * and resolved features (field 3) are encoded once per selection and the three parts
+ * concatenated in field order, which protobuf defines to decode as the one whole message.
+ */
+export function encodeOnlineResponse(selection: ReadSelection, columns: readonly FeatureColumn[]): Buffer {
+  let parts = encodedSelections.get(selection);
+  if (!parts) {
+    const empty = GetOnlineFeaturesResponse.fromPartial({});
+    parts = {
+      names: GetOnlineFeaturesResponse.encode({ ...empty, featureNames: [...selection.names] }).finish(),
+      resolved: GetOnlineFeaturesResponse.encode({ ...empty, resolvedFeatures: selection.features.map(resolvedFeatureToWire) }).finish(),
+    };
+    encodedSelections.set(selection, parts);
+  }
+  const values = GetOnlineFeaturesResponse.encode({
+    featureNames: [],
+    columns: columns.map((c) => ({
+      values: c.values.map((value) => valueToWire(c.feature.type, value)),
+      statuses: c.statuses.map((s) => STATUS_TO_WIRE[s]),
+      // An unset Timestamp cannot sit in a repeated field; NOT_FOUND cells carry the epoch.
+      eventTimes: c.eventTimes.map((t) => microsToTimestamp(t ?? 0)),
+    })),
+    resolvedFeatures: [],
+  }).finish();
+  return Buffer.concat([parts.names, values, parts.resolved]);
 }

@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { processPipelined } from "./pipelined.js";
 
@@ -122,5 +124,18 @@ describe("processPipelined", () => {
     requests.push(1);
     await expect(done).rejects.toThrow("bad batch");
     expect(settled).toBe(true);
+  });
+
+  it("holds no request after it is delivered, however long the stream", async () => {
+    // In a child process with the GC exposed: 300 requests of 1 MB each, then a full GC.
+    const script = `
+      const { processPipelined } = await import(${JSON.stringify(new URL("./pipelined.ts", import.meta.url).href)});
+      async function* requests() { for (let i = 0; i < 300; i++) yield Buffer.alloc(1 << 20, i); }
+      await processPipelined(requests(), 4, async (request) => request.length, async () => undefined);
+      globalThis.gc();
+      console.log(process.memoryUsage().arrayBuffers);
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--expose-gc", "--import", "tsx", "--input-type=module", "-e", script]);
+    expect(Number(stdout) / 2 ** 20).toBeLessThan(20);
   });
 });

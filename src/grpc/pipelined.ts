@@ -11,14 +11,23 @@ export async function processPipelined<Req, Res>(
   deliver: (result: Res) => Promise<void>,
 ): Promise<void> {
   const iterator = requests[Symbol.asyncIterator]();
-  const never = new Promise<never>(() => undefined);
   const inFlight = new Set<Promise<Res>>();
+  let failure: { error: unknown } | undefined;
+  // Rejects the wait for the next request when a delivery fails.
+  let interrupt: ((error: unknown) => void) | undefined;
   // Settles once every result so far is delivered; rejects with the first failure.
   let delivered: Promise<void> = Promise.resolve();
   const window: Array<Promise<void>> = [];
   try {
     for (;;) {
-      const next = await Promise.race([iterator.next(), delivered.then(() => never)]);
+      // A fresh promise per wait: racing every wait against one long-pending promise would leave a
+      // reaction on it per request, each holding that request, for the whole stream.
+      const next = await new Promise<IteratorResult<Req>>((resolve, reject) => {
+        if (failure) return reject(failure.error);
+        interrupt = reject;
+        iterator.next().then(resolve, reject);
+      });
+      interrupt = undefined;
       if (next.done) break;
       const result = process(next.value);
       inFlight.add(result);
@@ -27,6 +36,10 @@ export async function processPipelined<Req, Res>(
         () => inFlight.delete(result),
       );
       delivered = delivered.then(async () => deliver(await result));
+      delivered.catch((error: unknown) => {
+        failure ??= { error };
+        interrupt?.(error);
+      });
       window.push(delivered);
       if (window.length >= depth) await window.shift();
     }

@@ -4,12 +4,22 @@
  * never blocks the others. In the columnar form, a problem of a whole column (unknown, wrong
  * form, wrong length) is a malformed request and rejects the batch.
  */
-import { coerceEntityKey, describeLongKey } from "../common/entity-key.js";
+import { coerceEntityKey, describeLongKey, encodeEntityKey } from "../common/entity-key.js";
 import { type FieldViolation, ValidationError } from "../common/errors.js";
-import { acceptsKind, coerceValue, type FeatureValue, MIN_TIME_MILLIS, type ValueLimits } from "../common/feature-value.js";
+import {
+  acceptsKind,
+  coerceValue,
+  type FeatureValue,
+  int64Problem,
+  isInt64,
+  MIN_TIME_MILLIS,
+  nonFiniteProblem,
+  type TaggedValue,
+  type ValueLimits,
+} from "../common/feature-value.js";
 import type { ValueType } from "../common/value-type.js";
 import type { Entity, FeatureViewVersion } from "../registry/model.js";
-import type { ColumnarRows, ColumnInput, RowInput } from "./model.js";
+import type { ColumnarRows, ColumnInput, RowInput, RowRejection } from "./model.js";
 
 /** Limits a batch's rows must respect. */
 export interface CheckLimits extends ValueLimits {
@@ -65,8 +75,36 @@ export function checkRow(target: CheckTarget, row: RowInput, rowIndex: number): 
   return { key: key.values, eventTime: row.eventTime, features };
 }
 
+/**
+ * What a batch check yields: the rows that passed, as columns in batch order (ready for both
+ * stores), and why each other row did not.
+ */
+export interface CheckedBatch {
+  /** Batch index of each accepted row, ascending. */
+  rowIndexes: number[];
+  /** Each accepted row's encoded entity key (the online store's key). */
+  entityKeys: string[];
+  /** Per join key, in the entity's order: the accepted rows' values. */
+  keys: FeatureValue[][];
+  eventTimes: number[];
+  /** Per feature, in the view's order: the accepted rows' values, null where null. */
+  features: FeatureValue[][];
+  rejections: RowRejection[];
+}
+
+/** Checks rows sent as messages, one by one. */
+export function checkRows(target: CheckTarget, rows: readonly RowInput[]): CheckedBatch {
+  const batch = emptyBatch(target);
+  rows.forEach((row, index) => {
+    const checked = checkRow(target, row, index);
+    if ("violations" in checked) batch.rejections.push({ rowIndex: index, violations: checked.violations });
+    else accept(batch, index, checked.key, checked.eventTime, (f) => checked.features[f] ?? null);
+  });
+  return batch;
+}
+
 /** Checks a columnar batch: first its columns as a whole (throwing INVALID_ARGUMENT), then each row. */
-export function checkColumns(target: CheckTarget, columns: ColumnarRows): RowCheck[] {
+export function checkColumns(target: CheckTarget, columns: ColumnarRows): CheckedBatch {
   const { view, entity, limits } = target;
   const rowCount = columns.eventTimes.length;
   const keyColumns = entity.joinKeys.map((k) => ({ ...k, field: `columns.entity_key["${k.name}"]`, column: columns.entityKey[k.name] }));
@@ -97,20 +135,23 @@ export function checkColumns(target: CheckTarget, columns: ColumnarRows): RowChe
   }
   if (malformed.length > 0) throw new ValidationError("MALFORMED_COLUMNS", malformed);
 
-  const checks: RowCheck[] = new Array(rowCount);
+  const keyCells = keyColumns.map(({ type, column }) => cellReader(type, column as ColumnInput, limits));
+  const featureCells = featureColumns.map(({ type, column }) => (column ? cellReader(type, column, limits) : undefined));
+  const batch = emptyBatch(target);
+  const key: FeatureValue[] = new Array(keyColumns.length);
+  const features: FeatureValue[] = new Array(featureColumns.length);
   for (let row = 0; row < rowCount; row++) {
     let violations: FieldViolation[] | undefined;
     const reject = (field: string, description: string) => {
       violations ??= [];
       violations.push({ field, description });
     };
-    const key: FeatureValue[] = [];
-    for (const { type, field, column, name } of keyColumns) {
-      const value = coerceCell(type, column as ColumnInput, row, limits);
-      if ("problem" in value) reject(`${field}[${row}]`, value.problem);
-      else if (value.value === null) reject(`${field}[${row}]`, `join key "${name}" is required`);
-      else key.push(value.value);
-    }
+    keyColumns.forEach(({ field, name }, k) => {
+      const value = (keyCells[k] as CellReader)(row);
+      if (value instanceof CellProblem) reject(`${field}[${row}]`, value.problem);
+      else if (value === null) reject(`${field}[${row}]`, `join key "${name}" is required`);
+      else key[k] = value;
+    });
     if (!violations) {
       const tooLong = describeLongKey(key);
       if (tooLong) reject(`columns.entity_key[${row}]`, tooLong);
@@ -118,25 +159,90 @@ export function checkColumns(target: CheckTarget, columns: ColumnarRows): RowChe
     const eventTime = columns.eventTimes[row] as number;
     const timeProblem = eventTimeProblem(target, eventTime);
     if (timeProblem) reject(`columns.event_time_micros[${row}]`, timeProblem);
-    const features: FeatureValue[] = featureColumns.map(({ type, field, column }) => {
-      if (!column) return null;
-      const value = coerceCell(type, column, row, limits);
-      if ("problem" in value) {
+    featureColumns.forEach(({ field }, f) => {
+      const value = featureCells[f]?.(row) ?? null;
+      if (value instanceof CellProblem) {
         reject(`${field}[${row}]`, value.problem);
-        return null;
-      }
-      return value.value;
+        features[f] = null;
+      } else features[f] = value;
     });
-    checks[row] = violations ? { violations } : { key, eventTime, features };
+    if (violations) batch.rejections.push({ rowIndex: row, violations });
+    else accept(batch, row, key, eventTime, (f) => features[f] ?? null);
   }
-  return checks;
+  return batch;
 }
 
-/** One cell of a column, converted to `type` or with the problem why it cannot be. */
-function coerceCell(type: ValueType, column: ColumnInput, row: number, limits: ValueLimits) {
-  if ("tagged" in column) return coerceValue(type, column.tagged[row] ?? { kind: "null", value: null }, limits);
-  const value = column.values[row] ?? null;
-  return coerceValue(type, value === null ? { kind: "null", value } : { kind: column.kind, value }, limits);
+function emptyBatch({ view, entity }: CheckTarget): CheckedBatch {
+  return {
+    rowIndexes: [],
+    entityKeys: [],
+    keys: entity.joinKeys.map(() => []),
+    eventTimes: [],
+    features: view.features.map(() => []),
+    rejections: [],
+  };
+}
+
+function accept(
+  batch: CheckedBatch,
+  rowIndex: number,
+  key: readonly FeatureValue[],
+  eventTime: number,
+  feature: (f: number) => FeatureValue,
+) {
+  batch.rowIndexes.push(rowIndex);
+  batch.entityKeys.push(encodeEntityKey(key));
+  key.forEach((value, k) => {
+    batch.keys[k]?.push(value);
+  });
+  batch.eventTimes.push(eventTime);
+  batch.features.forEach((column, f) => {
+    column.push(feature(f));
+  });
+}
+
+/** Why a cell cannot be stored; a class, so a checked value can never be mistaken for one. */
+class CellProblem {
+  constructor(readonly problem: string) {}
+}
+
+/** Reads one row's cell of a column as a value of the column's declared type, or its problem. */
+type CellReader = (row: number) => FeatureValue | CellProblem;
+
+/**
+ * The reader of one column. A column sent in its declared type (the common case) is checked by
+ * a loop specialised to the type, which allocates nothing per valid cell; anything else goes
+ * through {@link coerceValue}. Both say the same about every value.
+ */
+function cellReader(type: ValueType, column: ColumnInput, limits: ValueLimits): CellReader {
+  const fromTagged = (tagged: TaggedValue) => {
+    const coerced = coerceValue(type, tagged, limits);
+    return "problem" in coerced ? new CellProblem(coerced.problem) : coerced.value;
+  };
+  if ("tagged" in column) return (row) => fromTagged(column.tagged[row] ?? { kind: "null", value: null });
+  const { kind, values } = column;
+  const general = (value: FeatureValue) => fromTagged(value === null ? { kind: "null", value } : { kind, value });
+  if (kind === type && (type === "double" || type === "int32")) {
+    return (row) => {
+      const value = values[row] ?? null;
+      if (typeof value !== "number") return general(value);
+      return Number.isFinite(value) ? value : new CellProblem(nonFiniteProblem(value));
+    };
+  }
+  if (kind === type && type === "int64") {
+    return (row) => {
+      const value = values[row] ?? null;
+      if (typeof value !== "bigint") return general(value);
+      return isInt64(value) ? value : new CellProblem(int64Problem(value));
+    };
+  }
+  if (kind === type && type === "bool") {
+    return (row) => {
+      const value = values[row] ?? null;
+      return typeof value === "boolean" ? value : general(value);
+    };
+  }
+  return (row) => general(values[row] ?? null);
 }
 
 function eventTimeProblem({ limits, nowMicros }: CheckTarget, eventTime: number | undefined): string | undefined {

@@ -13,11 +13,11 @@ import { KeyedMutex } from "../common/keyed-mutex.js";
 import type { Entity, FeatureViewVersion } from "../registry/model.js";
 import { resourceName } from "../registry/names.js";
 import type { Registry } from "../registry/registry.js";
-import type { OfflineRow, OfflineStore, OfflineTable } from "../storage/offline/offline-store.js";
+import type { HistoryColumns, OfflineRow, OfflineStore, OfflineTable } from "../storage/offline/offline-store.js";
 import { type OnlineStore, type OnlineWrite, onlineTableName } from "../storage/online/online-store.js";
-import { type CheckLimits, checkColumns, checkRow } from "./batch-check.js";
+import { type CheckLimits, checkColumns, checkRows } from "./batch-check.js";
 import { IngestClock } from "./ingest-clock.js";
-import type { RowRejection, WriteBatchInput, WriteReceipt } from "./model.js";
+import type { WriteBatchInput, WriteReceipt } from "./model.js";
 
 /** Limits a batch and its rows must respect. */
 export interface WriteLimits extends CheckLimits {
@@ -84,27 +84,44 @@ export class FeatureWriter {
   ): Promise<WriteReceipt> {
     const writeId = input.writeId || randomUUID();
     const target = { view, entity, limits: this.limits, nowMicros: Date.now() * 1000 };
-    const checks = input.columns ? checkColumns(target, input.columns) : input.rows.map((row, index) => checkRow(target, row, index));
-    const firstIngestTime = this.clock.next(checks.length);
-    const offlineRows: OfflineRow[] = [];
-    const rejectedRows: RowRejection[] = [];
-    checks.forEach((checked, rowIndex) => {
-      if ("violations" in checked) rejectedRows.push({ rowIndex, violations: checked.violations });
-      else offlineRows.push({ ...checked, ingestTime: firstIngestTime + rowIndex, writeId });
-    });
-
-    if (offlineRows.length > 0) {
+    const checked = input.columns ? checkColumns(target, input.columns) : checkRows(target, input.rows);
+    // Every row of the batch gets its own ingestion time, so among equal event times the later row wins.
+    const firstIngestTime = this.clock.next(input.columns ? input.columns.eventTimes.length : input.rows.length);
+    const accepted = checked.rowIndexes.length;
+    if (accepted > 0) {
+      const rows: HistoryColumns = {
+        length: accepted,
+        keys: checked.keys,
+        eventTimes: checked.eventTimes,
+        ingestTimes: checked.rowIndexes.map((index) => firstIngestTime + index),
+        writeId,
+        features: checked.features,
+      };
       const table = offlineTableOf(view, entity);
       await this.offline.ensureTable(table);
-      await this.offline.append(table, offlineRows, writeId);
+      await this.offline.append(table, rows, writeId);
       if (options.online !== false) {
-        // Built only now: records that do not exist during the offline insert cost the heap nothing meanwhile.
-        const onlineRows = offlineRows.map((row) => onlineWriteOf(view, row));
-        await this.online.write(onlineTableName(view.project, view.name, view.version), onlineRows);
+        await this.online.write(onlineTableName(view.project, view.name, view.version), onlineWritesOf(view, checked.entityKeys, rows));
       }
     }
-    return { writeId, acceptedCount: offlineRows.length, rejectedRows, featureViewVersion: view.version, duplicate: false };
+    return { writeId, acceptedCount: accepted, rejectedRows: checked.rejections, featureViewVersion: view.version, duplicate: false };
   }
+}
+
+/** The online store writes of rows of a view version, whose entity keys are already encoded. */
+function onlineWritesOf(view: FeatureViewVersion, entityKeys: readonly string[], rows: HistoryColumns): OnlineWrite[] {
+  const writes: OnlineWrite[] = new Array(rows.length);
+  for (let row = 0; row < rows.length; row++) {
+    const values: Record<string, FeatureValue> = {};
+    view.features.forEach((feature, f) => {
+      values[feature.name] = rows.features[f]?.[row] ?? null;
+    });
+    writes[row] = {
+      key: entityKeys[row] as string,
+      record: { eventTime: rows.eventTimes[row] as number, ingestTime: rows.ingestTimes[row] as number, values },
+    };
+  }
+  return writes;
 }
 
 /** The online store write of one row of a view version (features in the view's order). */

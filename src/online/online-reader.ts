@@ -6,7 +6,7 @@
 import { coerceEntityKey, encodeEntityKey } from "../common/entity-key.js";
 import { ViolationCollector } from "../common/errors.js";
 import type { FeatureValue, TaggedValue, ValueLimits } from "../common/feature-value.js";
-import type { ResolvedFeature } from "../registry/model.js";
+import type { Entity, ResolvedFeature } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
 import { type OnlineLookup, type OnlineStore, onlineTableName } from "../storage/online/online-store.js";
 
@@ -38,8 +38,35 @@ export interface OnlineReadLimits extends ValueLimits {
   maxEntityRows: number;
 }
 
+/**
+ * The features a read returns and their output column names. The same object comes back for
+ * every read of the same selection until a definition changes, so callers may cache what they
+ * derive from it (the transport caches the encoded names) in a WeakMap keyed by it.
+ */
+export interface ReadSelection {
+  names: readonly string[];
+  features: readonly ResolvedFeature[];
+}
+
+/** What a read returns: the selection and one column per feature. */
+export interface OnlineReadResult {
+  selection: ReadSelection;
+  columns: FeatureColumn[];
+}
+
+/** How to read one resolved selection (see {@link OnlineReader.planOf}). */
+interface ReadPlan {
+  selection: ReadSelection;
+  /** The view versions the features come from, each read with one lookup. */
+  views: Array<{ table: string; joinKeys: Entity["joinKeys"]; ttlMicros: number; label: string }>;
+  /** For each feature, the index of its view in `views`. */
+  viewOfFeature: number[];
+}
+
 /** Reads feature values from the online store. */
 export class OnlineReader {
+  private readonly plans = new WeakMap<ResolvedFeature[], { short?: ReadPlan; full?: ReadPlan }>();
+
   constructor(
     private readonly registry: Registry,
     private readonly online: OnlineStore,
@@ -48,49 +75,38 @@ export class OnlineReader {
   ) {}
 
   /** Reads every requested feature for every entity row, in request order. */
-  async read(request: OnlineReadRequest): Promise<FeatureColumn[]> {
+  async read(request: OnlineReadRequest): Promise<OnlineReadResult> {
     const features = await this.registry.resolveSelection(request.project, request.features, request.featureService);
+    const plan = await this.planOf(features, request.fullFeatureNames);
     const rowCount = this.checkEntityColumns(request.entities);
-    const names = outputNames(features, request.fullFeatureNames);
 
-    // One lookup per view version; each feature column then picks its values from its lookup.
-    const lookups: OnlineLookup[] = [];
-    const lookupOfView = new Map<string, number>();
-    const ttlOfLookup: number[] = [];
-    for (const feature of features) {
-      const table = onlineTableName(feature.project, feature.featureView, feature.version);
-      if (lookupOfView.has(table)) continue;
-      const view = await this.registry.getFeatureView(feature.project, feature.featureView, feature.version);
-      const entity = await this.registry.getEntity(view.project, view.entity);
+    const v = new ViolationCollector();
+    const lookups: OnlineLookup[] = plan.views.map(({ table, joinKeys, label }) => {
       const keys: string[] = [];
-      const v = new ViolationCollector();
       for (let row = 0; row < rowCount; row++) {
         const provided: Record<string, TaggedValue> = {};
-        for (const key of entity.joinKeys) {
+        for (const key of joinKeys) {
           const value = request.entities[key.name]?.[row];
           if (value) provided[key.name] = value;
         }
-        const checked = coerceEntityKey(entity.joinKeys, provided, `entities`, this.limits);
+        const checked = coerceEntityKey(joinKeys, provided, "entities", this.limits);
         if ("violations" in checked) {
-          for (const violation of checked.violations)
-            v.add(`${violation.field}[${row}]`, `${violation.description} (needed by ${view.name}@${view.version})`);
+          for (const violation of checked.violations) v.add(`${violation.field}[${row}]`, `${violation.description} (needed by ${label})`);
         } else {
           keys.push(encodeEntityKey(checked.values));
         }
       }
-      v.throwIfAny("INVALID_ENTITY_KEY");
-      lookupOfView.set(table, lookups.length);
-      lookups.push({ table, keys });
-      ttlOfLookup.push(view.ttlMillis * 1000);
-    }
+      return { table, keys };
+    });
+    v.throwIfAny("INVALID_ENTITY_KEY");
 
     const results = await this.online.read(lookups);
     const now = this.nowMicros();
-    return features.map((feature, i) => {
-      const lookup = lookupOfView.get(onlineTableName(feature.project, feature.featureView, feature.version)) as number;
+    const columns = features.map((feature, i) => {
+      const lookup = plan.viewOfFeature[i] as number;
       const records = results[lookup] ?? [];
-      const ttl = ttlOfLookup[lookup] ?? 0;
-      const column: FeatureColumn = { name: names[i] as string, feature, values: [], statuses: [], eventTimes: [] };
+      const ttl = plan.views[lookup]?.ttlMicros ?? 0;
+      const column: FeatureColumn = { name: plan.selection.names[i] as string, feature, values: [], statuses: [], eventTimes: [] };
       for (let row = 0; row < rowCount; row++) {
         const record = records[row];
         if (!record) {
@@ -107,6 +123,35 @@ export class OnlineReader {
       }
       return column;
     });
+    return { selection: plan.selection, columns };
+  }
+
+  /**
+   * How to read a resolved selection: its output names and one lookup per view version. Kept
+   * per resolved list, which the registry hands out anew whenever a definition changes, so a
+   * plan never outlives the definitions it was made from.
+   */
+  private async planOf(features: ResolvedFeature[], fullNames: boolean): Promise<ReadPlan> {
+    const plans = this.plans.get(features);
+    const cached = fullNames ? plans?.full : plans?.short;
+    if (cached) return cached;
+    const names = outputNames(features, fullNames);
+    const views: ReadPlan["views"] = [];
+    const viewOfFeature: number[] = [];
+    for (const feature of features) {
+      const table = onlineTableName(feature.project, feature.featureView, feature.version);
+      let index = views.findIndex((view) => view.table === table);
+      if (index < 0) {
+        const view = await this.registry.getFeatureView(feature.project, feature.featureView, feature.version);
+        const entity = await this.registry.getEntity(view.project, view.entity);
+        index =
+          views.push({ table, joinKeys: entity.joinKeys, ttlMicros: view.ttlMillis * 1000, label: `${view.name}@${view.version}` }) - 1;
+      }
+      viewOfFeature.push(index);
+    }
+    const plan = { selection: { names, features }, views, viewOfFeature };
+    this.plans.set(features, { ...plans, [fullNames ? "full" : "short"]: plan });
+    return plan;
   }
 
   /** Checks that the entity columns are non-empty, equally long and within limits; returns the row count. */

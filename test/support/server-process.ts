@@ -30,7 +30,14 @@ export interface SpawnOptions {
  */
 export async function spawnServer(args: string[], { env = {}, built = false }: SpawnOptions = {}): Promise<ServerProcess> {
   const profileDir = process.env.SERVER_CPU_PROF_DIR;
-  const profiling = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
+  const profiling = profileDir
+    ? [
+        "--cpu-prof",
+        "--cpu-prof-dir",
+        profileDir,
+        ...(process.env.SERVER_CPU_PROF_INTERVAL ? ["--cpu-prof-interval", process.env.SERVER_CPU_PROF_INTERVAL] : []),
+      ]
+    : [];
   // The build runs with the heap cap its shebang and the Dockerfile give it (README: "Memory").
   const entry = built
     ? ["--max-old-space-size=1024", join(root, "dist/src/cli/main.js")]

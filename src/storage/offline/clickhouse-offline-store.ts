@@ -13,7 +13,7 @@ import { createChdbConnection } from "chdb/connection";
 import { StoreUnavailableError } from "../../common/errors.js";
 import type { FeatureValue } from "../../common/feature-value.js";
 import type { ValueType } from "../../common/value-type.js";
-import type { EventTimeRange, OfflineColumn, OfflineRow, OfflineStore, OfflineTable } from "./offline-store.js";
+import type { EventTimeRange, HistoryColumns, OfflineColumn, OfflineRow, OfflineStore, OfflineTable } from "./offline-store.js";
 
 /** How many recent insert tokens a table remembers for deduplication. */
 const DEDUPLICATION_WINDOW = 10_000;
@@ -118,19 +118,16 @@ export class ClickHouseOfflineStore implements OfflineStore {
     this.ensured.add(name);
   }
 
-  async append(table: OfflineTable, rows: OfflineRow[], deduplicationToken: string): Promise<void> {
+  async append(table: OfflineTable, rows: HistoryColumns, deduplicationToken: string): Promise<void> {
     if (rows.length === 0) return;
     const columns = [...table.keyColumns, ...table.featureColumns];
-    // Arrays rather than objects: less JSON to write and parse per row.
-    let body = "";
-    for (const row of rows) body += `${JSON.stringify(toCompactRow(table, row))}\n`;
     const { database, name } = tableNameParts(table, this.cluster !== undefined);
     await this.run(() =>
       this.insertText({
         database,
         table: name,
         columns: ["event_time", "ingestion_time", "write_id", ...columns.map((c) => c.name)],
-        body,
+        body: compactRowsText(table, rows),
         settings: {
           insert_deduplication_token: deduplicationToken,
           insert_deduplicate: 1,
@@ -283,19 +280,49 @@ function quote(identifier: string): string {
 }
 
 /**
- * A row as the JSONCompactEachRow array of the insert's columns: times, write id, keys, features.
- * Times go as integers, which ClickHouse reads as DateTime64(6) ticks (microseconds), so nothing
- * is formatted per row.
+ * The rows as JSONCompactEachRow text (one array per line: times, write id, keys, features),
+ * formatted column by column with a formatter chosen once per column type. Times go as
+ * integers, which ClickHouse reads as DateTime64(6) ticks (microseconds).
  */
-function toCompactRow(table: OfflineTable, row: OfflineRow): unknown[] {
-  const values: unknown[] = [row.eventTime, row.ingestTime, row.writeId];
-  table.keyColumns.forEach((c, i) => {
-    values.push(toJsonValue(c.type, row.key[i] ?? null));
-  });
-  table.featureColumns.forEach((c, i) => {
-    values.push(toJsonValue(c.type, row.features[i] ?? null));
-  });
-  return values;
+function compactRowsText(table: OfflineTable, rows: HistoryColumns): string {
+  const writeId = JSON.stringify(rows.writeId);
+  const cells = [
+    ...table.keyColumns.map((c, i) => ({ format: JSON_CELL[c.type], values: rows.keys[i] as ArrayLike<FeatureValue> })),
+    ...table.featureColumns.map((c, i) => ({ format: JSON_CELL[c.type], values: rows.features[i] as ArrayLike<FeatureValue> })),
+  ];
+  let text = "";
+  for (let row = 0; row < rows.length; row++) {
+    let line = `[${rows.eventTimes[row]},${rows.ingestTimes[row]},${writeId}`;
+    for (const { format, values } of cells) line += `,${format(values[row] ?? null)}`;
+    text += `${line}]\n`;
+  }
+  return text;
+}
+
+/** A value of each type as a JSON cell of the insert text. */
+const JSON_CELL: Record<ValueType, (value: FeatureValue) => string> = {
+  int32: numberCell,
+  int64: (value) => (value === null ? "null" : `"${value}"`),
+  float: numberCell,
+  double: numberCell,
+  bool: (value) => (value === null ? "null" : value ? "true" : "false"),
+  string: (value) => JSON.stringify(value),
+  bytes: (value) => (value === null ? "null" : `"${Buffer.from(value as Uint8Array).toString("base64")}"`),
+  timestamp: (value) => (value === null ? "null" : String((value as Date).getTime() * 1000)),
+  // Lists cannot be Nullable in ClickHouse: a null list is stored as an empty one.
+  int64_list: (value) => (value === null ? "[]" : JSON.stringify((value as bigint[]).map(String))),
+  float_list: listCell,
+  double_list: listCell,
+  string_list: listCell,
+};
+
+/** Finite numbers only reach the store (checked on write), and their JavaScript text is valid JSON. */
+function numberCell(value: FeatureValue): string {
+  return value === null ? "null" : String(value);
+}
+
+function listCell(value: FeatureValue): string {
+  return value === null ? "[]" : JSON.stringify(value);
 }
 
 function toJsonValue(type: ValueType, value: FeatureValue): unknown {

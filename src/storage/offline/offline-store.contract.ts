@@ -3,7 +3,7 @@
  * append-only history, deduplication by token, and durability across reopen.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { OfflineRow, OfflineStore, OfflineTable } from "./offline-store.js";
+import { historyColumnsOf, type OfflineRow, type OfflineStore, type OfflineTable } from "./offline-store.js";
 
 /** Opens a fresh, empty store; `reopen` opens the same data again after close. */
 export interface OfflineStoreFactory {
@@ -60,6 +60,11 @@ function row(id: bigint, eventTime: number, writeId = "w1"): OfflineRow {
   };
 }
 
+/** Appends rows given one by one, as the write path's columns. */
+function appendRows(store: OfflineStore, table: OfflineTable, rows: OfflineRow[], token: string): Promise<void> {
+  return store.append(table, historyColumnsOf(rows, table.keyColumns.length, table.featureColumns.length), token);
+}
+
 /** Registers the contract suite for one backend. */
 export function describeOfflineStoreContract(backend: string, factory: OfflineStoreFactory): void {
   describe(`OfflineStore contract: ${backend}`, () => {
@@ -74,30 +79,30 @@ export function describeOfflineStoreContract(backend: string, factory: OfflineSt
     });
 
     it("round-trips every type exactly, with microsecond times", async () => {
-      await store.append(allTypes, [row(1n, T0 + 123_456)], "w-roundtrip");
+      await appendRows(store, allTypes, [row(1n, T0 + 123_456)], "w-roundtrip");
       expect(await store.readAll(allTypes)).toEqual([row(1n, T0 + 123_456)].map((r) => ({ ...r, writeId: "w1" })));
     });
 
     it("stores nulls as nulls, and null lists as empty lists", async () => {
       const nulls: OfflineRow = { ...row(2n, T0), features: allTypes.featureColumns.map(() => null) };
-      await store.append(allTypes, [nulls], "w-nulls");
+      await appendRows(store, allTypes, [nulls], "w-nulls");
       const [stored] = await store.readAll(allTypes);
       expect(stored?.features).toEqual([null, null, null, null, null, null, null, null, [], [], [], []]);
     });
 
     it("keeps every row: history is append-only, including older and duplicate event times", async () => {
-      await store.append(allTypes, [row(1n, T0 + 2), row(1n, T0 + 1)], "w-a");
-      await store.append(allTypes, [row(1n, T0 + 1)], "w-b");
+      await appendRows(store, allTypes, [row(1n, T0 + 2), row(1n, T0 + 1)], "w-a");
+      await appendRows(store, allTypes, [row(1n, T0 + 1)], "w-b");
       expect((await store.readAll(allTypes)).map((r) => r.eventTime)).toEqual([T0 + 1, T0 + 1, T0 + 2]);
     });
 
     it("applies a retried append with the same token once, even when the retry's rows differ", async () => {
       // A retry gets a new ingestion time from the writer, so only the token can tell it is a retry.
-      await store.append(allTypes, [row(1n, T0), row(2n, T0)], "retry-me");
+      await appendRows(store, allTypes, [row(1n, T0), row(2n, T0)], "retry-me");
       const retried = [row(1n, T0), row(2n, T0)].map((r) => ({ ...r, ingestTime: r.ingestTime + 1000 }));
-      await store.append(allTypes, retried, "retry-me");
+      await appendRows(store, allTypes, retried, "retry-me");
       expect(await store.readAll(allTypes)).toHaveLength(2);
-      await store.append(allTypes, retried, "another-token");
+      await appendRows(store, allTypes, retried, "another-token");
       expect(await store.readAll(allTypes)).toHaveLength(4);
     });
 
@@ -105,7 +110,7 @@ export function describeOfflineStoreContract(backend: string, factory: OfflineSt
       const v2: OfflineTable = { ...allTypes, version: 2, featureColumns: [{ name: "only", type: "double" }] };
       await store.ensureTable(v2);
       await store.ensureTable(v2);
-      await store.append(v2, [{ key: [1n, "eu"], eventTime: T0, ingestTime: T0, writeId: "x", features: [0.5] }], "v2");
+      await appendRows(store, v2, [{ key: [1n, "eu"], eventTime: T0, ingestTime: T0, writeId: "x", features: [0.5] }], "v2");
       expect((await store.readAll(v2)).map((r) => r.features)).toEqual([[0.5]]);
       expect(await store.readAll(allTypes)).toEqual([]);
     });
@@ -116,7 +121,8 @@ export function describeOfflineStoreContract(backend: string, factory: OfflineSt
         ingestTime,
         features: [orders, ...row(id, eventTime).features.slice(1)].map((v, i) => (i === 0 ? null : i === 1 ? orders : v)),
       });
-      await store.append(
+      await appendRows(
+        store,
         allTypes,
         [
           at(1n, T0 + 10, T0, 1n),
@@ -142,7 +148,7 @@ export function describeOfflineStoreContract(backend: string, factory: OfflineSt
     });
 
     it("keeps appended rows across close and reopen", async () => {
-      await store.append(allTypes, [row(3n, T0)], "w-durable");
+      await appendRows(store, allTypes, [row(3n, T0)], "w-durable");
       await store.close();
       store = await factory.reopen();
       expect((await store.readAll(allTypes)).map((r) => r.key)).toEqual([[3n, "eu"]]);

@@ -30,6 +30,34 @@ export interface OfflineRow {
   features: FeatureValue[];
 }
 
+/**
+ * Rows to append, as columns of equal length: how the write path holds a checked batch, so
+ * appending formats each column without building an object per row.
+ */
+export interface HistoryColumns {
+  length: number;
+  /** One column per key column of the table, in its order. */
+  keys: ReadonlyArray<ArrayLike<FeatureValue>>;
+  eventTimes: ArrayLike<number>;
+  ingestTimes: ArrayLike<number>;
+  /** The write id every row of the append carries. */
+  writeId: string;
+  /** One column per feature column of the table, in its order; null where null. */
+  features: ReadonlyArray<ArrayLike<FeatureValue>>;
+}
+
+/** Rows of one write (they share `rows[0].writeId`) as {@link HistoryColumns}. */
+export function historyColumnsOf(rows: readonly OfflineRow[], keyCount: number, featureCount: number): HistoryColumns {
+  return {
+    length: rows.length,
+    keys: Array.from({ length: keyCount }, (_, k) => rows.map((row) => row.key[k] ?? null)),
+    eventTimes: rows.map((row) => row.eventTime),
+    ingestTimes: rows.map((row) => row.ingestTime),
+    writeId: rows[0]?.writeId ?? "",
+    features: Array.from({ length: featureCount }, (_, f) => rows.map((row) => row.features[f] ?? null)),
+  };
+}
+
 /** An event-time range [start, end) in microseconds; undefined ends are open. */
 export interface EventTimeRange {
   start?: number;
@@ -46,7 +74,7 @@ export interface OfflineStore {
    * Appends rows durably. A call retried with the same `deduplicationToken` (a write id) is
    * applied once, even when the first attempt's acknowledgement was lost.
    */
-  append(table: OfflineTable, rows: OfflineRow[], deduplicationToken: string): Promise<void>;
+  append(table: OfflineTable, rows: HistoryColumns, deduplicationToken: string): Promise<void>;
   /**
    * The latest row per entity (by event time, then ingestion time) among rows with event time in
    * [start, end), for entities whose key sorts after `afterKey`, in key order, at most `limit`:

@@ -52,10 +52,9 @@ export class LmdbOnlineStore implements OnlineStore {
       await this.latest.transaction(() => {
         for (const { key, record } of rows) {
           const rowKey = lmdbKey(table, key);
-          const stored = this.latest.get(rowKey);
-          if (isNewer(record, stored ? { ...decodeTimes(stored), values: {} } : undefined)) {
-            this.latest.put(rowKey, encodeRecord(record));
-          }
+          // A view of LMDB's shared read buffer, valid until the next read: only the times are needed.
+          const stored = this.latest.getBinaryFast(rowKey);
+          if (!stored || isNewer(record, decodeTimes(stored))) this.latest.put(rowKey, encodeRecord(record));
         }
       });
     } catch (error) {
@@ -67,7 +66,8 @@ export class LmdbOnlineStore implements OnlineStore {
     try {
       return lookups.map(({ table, keys }) =>
         keys.map((key) => {
-          const stored = this.latest.get(lmdbKey(table, key));
+          // Decoded at once (into copies) from LMDB's shared read buffer, which the next read reuses.
+          const stored = this.latest.getBinaryFast(lmdbKey(table, key));
           return stored ? decodeRecord(stored) : undefined;
         }),
       );

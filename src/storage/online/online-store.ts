@@ -17,6 +17,9 @@ export interface OnlineRecord {
   values: Record<string, FeatureValue>;
 }
 
+/** The times of a record, which decide which of two records is newer. */
+export type RecordTimes = Pick<OnlineRecord, "eventTime" | "ingestTime">;
+
 /** One row to apply: the encoded entity key and its record. */
 export interface OnlineWrite {
   key: string;
@@ -54,7 +57,7 @@ export function onlineTableName(project: string, view: string, version: number):
 }
 
 /** Whether `candidate` should replace `stored` under the event-time rules. */
-export function isNewer(candidate: OnlineRecord, stored: OnlineRecord | undefined): boolean {
+export function isNewer(candidate: RecordTimes, stored: RecordTimes | undefined): boolean {
   if (!stored) return true;
   if (candidate.eventTime !== stored.eventTime) return candidate.eventTime > stored.eventTime;
   return candidate.ingestTime > stored.ingestTime;

@@ -6,7 +6,9 @@ import { Packr } from "msgpackr";
 import type { FeatureValue } from "../../common/feature-value.js";
 import type { OnlineRecord } from "./online-store.js";
 
-const packr = new Packr({ useRecords: false, useBigIntExtension: true, mapsAsObjects: true });
+// copyBuffers: decoded byte values are copies, so a record may be decoded from a buffer that is
+// reused afterwards (LMDB's shared read buffer).
+const packr = new Packr({ useRecords: false, useBigIntExtension: true, mapsAsObjects: true, copyBuffers: true });
 
 /** Encodes the values of a record (times are stored beside them, where backends can compare them). */
 export function encodeValues(values: Record<string, FeatureValue>): Buffer {
@@ -28,9 +30,12 @@ export function encodeRecord(record: OnlineRecord): Buffer {
   return bytes;
 }
 
-/** Decodes what {@link encodeRecord} wrote. */
+/**
+ * Decodes what {@link encodeRecord} wrote. `length`, not `byteLength`, bounds the record: LMDB's
+ * reusable read buffer is larger than the value it holds and reports the value's size as `length`.
+ */
 export function decodeRecord(bytes: Uint8Array): OnlineRecord {
-  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   return { eventTime: view.readDoubleBE(0), ingestTime: view.readDoubleBE(8), values: decodeValues(view.subarray(16)) };
 }
 

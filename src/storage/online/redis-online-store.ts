@@ -1,8 +1,10 @@
 /**
- * The online store on Redis or Redis Cluster. Each entity row is a hash {e: event time,
- * i: ingestion time, v: encoded values}. A write batch is one pipeline of a Lua compare-and-set
- * per row (per node on a cluster, the pipelines run concurrently), so the event-time rule is
- * enforced inside Redis in one round trip, never by read-then-write from Node.
+ * The online store on Redis or Redis Cluster. Each entity row is one string holding the record in
+ * the encoding every backend shares (two big-endian float64 times, then the values). A write
+ * batch is one pipeline of a Lua compare-and-set per row (per node on a cluster, the pipelines
+ * run concurrently), so the event-time rule is enforced inside Redis in one round trip, never by
+ * read-then-write from Node. A read is one MGET on a single server, one pipeline per node on a
+ * cluster.
  */
 import calculateSlot from "cluster-key-slot";
 import { Cluster, type ClusterNode, Redis } from "ioredis";
@@ -10,24 +12,28 @@ import { StoreUnavailableError } from "../../common/errors.js";
 import type { FeatureValue } from "../../common/feature-value.js";
 import type { WriteReceipt } from "../../ingest/model.js";
 import { type OnlineLookup, type OnlineRecord, type OnlineStore, type OnlineWrite, RECEIPT_RETENTION_SECONDS } from "./online-store.js";
-import { decodeValues, encodeValues } from "./record-codec.js";
+import { decodeRecord, decodeValues, encodeRecord, encodeValues } from "./record-codec.js";
 
-/** Sets the row when it is newer by (event time, ingestion time); returns 1 when written. */
+/**
+ * Sets the row (ARGV[1], an encoded record) when it is newer by (event time, ingestion time) than
+ * the stored one, whose times are the first 16 bytes; returns 1 when written. Times are
+ * microseconds below 2^53, exact as the doubles Lua compares.
+ */
 const SET_IF_NEWER = `
-local stored = redis.call('HMGET', KEYS[1], 'e', 'i')
-if stored[1] then
-  local storedEvent = tonumber(stored[1])
-  local event = tonumber(ARGV[1])
-  if storedEvent > event or (storedEvent == event and tonumber(stored[2]) >= tonumber(ARGV[2])) then
+local stored = redis.call('GETRANGE', KEYS[1], 0, 15)
+if #stored == 16 then
+  local storedEvent, storedIngest = struct.unpack('>d>d', stored)
+  local event, ingest = struct.unpack('>d>d', ARGV[1])
+  if storedEvent > event or (storedEvent == event and storedIngest >= ingest) then
     return 0
   end
 end
-redis.call('HSET', KEYS[1], 'e', ARGV[1], 'i', ARGV[2], 'v', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1])
 return 1
 `;
 
 type Client = Redis | Cluster;
-type SetIfNewer = { sluiceSetIfNewer(key: string, event: string, ingest: string, values: Buffer): unknown };
+type SetIfNewer = { sluiceSetIfNewer(key: string, record: Buffer): unknown };
 
 /** Connection settings of the Redis backends. */
 export interface RedisConnection {
@@ -50,8 +56,6 @@ export async function openRedisOnlineStore(connection: RedisConnection & { url: 
     maxRetriesPerRequest: 1,
     commandTimeout: connection.commandTimeoutMs,
     lazyConnect: true,
-    // Commands issued in the same tick by concurrent calls go out in one write.
-    enableAutoPipelining: true,
   });
   return connectStore(new RedisOnlineStore("redis", client, connection.keyPrefix, `redis at ${connection.url}`), client);
 }
@@ -65,7 +69,6 @@ export async function openRedisClusterOnlineStore(connection: RedisConnection & 
   const client = new Cluster(seeds, {
     enableOfflineQueue: false,
     lazyConnect: true,
-    enableAutoPipelining: true,
     redisOptions: { maxRetriesPerRequest: 1, commandTimeout: connection.commandTimeoutMs },
   });
   const description = `redis cluster at ${connection.clusterNodes.join(",")}`;
@@ -99,27 +102,29 @@ export class RedisOnlineStore implements OnlineStore {
   async write(table: string, rows: OnlineWrite[]): Promise<void> {
     const commands = rows.map(({ key, record }) => ({
       key: this.redisKey(table, key),
-      add: (pipeline: SetIfNewer, redisKey: string) =>
-        pipeline.sluiceSetIfNewer(redisKey, String(record.eventTime), String(record.ingestTime), encodeValues(record.values)),
+      add: (pipeline: SetIfNewer, redisKey: string) => pipeline.sluiceSetIfNewer(redisKey, encodeRecord(record)),
     }));
     await this.runPipelined(commands);
   }
 
   async read(lookups: OnlineLookup[]): Promise<Array<Array<OnlineRecord | undefined>>> {
-    const commands = lookups.flatMap(({ table, keys }) =>
-      keys.map((key) => ({
-        key: this.redisKey(table, key),
-        add: (pipeline: { hmgetBuffer(key: string, ...fields: string[]): unknown }, redisKey: string) =>
-          pipeline.hmgetBuffer(redisKey, "e", "i", "v"),
-      })),
-    );
-    const replies = (await this.runPipelined(commands)) as Array<Array<Buffer | null>>;
+    const keys = lookups.flatMap(({ table, keys }) => keys.map((key) => this.redisKey(table, key)));
+    let replies: Array<Buffer | null>;
+    if (this.client instanceof Cluster || keys.length === 0) {
+      // A cluster's MGET must stay within one slot: one GET per key, pipelined per node.
+      type Get = { getBuffer(key: string): unknown };
+      replies = (await this.runPipelined(
+        keys.map((key) => ({ key, add: (pipeline: Get, redisKey: string) => pipeline.getBuffer(redisKey) })),
+      )) as Array<Buffer | null>;
+    } else {
+      const client = this.client;
+      replies = await this.run(() => client.mgetBuffer(keys));
+    }
     let next = 0;
     return lookups.map(({ keys }) =>
       keys.map(() => {
-        const [event, ingest, values] = replies[next++] ?? [];
-        if (!event || !ingest || !values) return undefined;
-        return { eventTime: Number(event.toString()), ingestTime: Number(ingest.toString()), values: decodeValues(values) };
+        const stored = replies[next++];
+        return stored ? decodeRecord(stored) : undefined;
       }),
     );
   }
@@ -162,23 +167,16 @@ export class RedisOnlineStore implements OnlineStore {
   private async runPipelined<P>(commands: Array<{ key: string; add: (pipeline: P, key: string) => unknown }>): Promise<unknown[]> {
     if (commands.length === 0) return [];
     const [only] = commands;
-    if (commands.length === 1 && only) {
-      // One command (a single-entity read, a receipt): sent directly, no pipeline object to build.
-      // Auto-pipelining still batches concurrent calls' commands into one write.
-      try {
-        return [await only.add(this.client as P, only.key)];
-      } catch (error) {
-        throw new StoreUnavailableError(this.description, error);
-      }
-    }
+    // One command (a single-entity read, a receipt) goes directly, with no pipeline to build.
+    if (commands.length === 1 && only) return [await this.run(() => only.add(this.client as P, only.key) as Promise<unknown>)];
     const groups = new Map<string, number[]>();
     commands.forEach(({ key }, index) => {
       const group = this.client instanceof Cluster ? (this.client.slots[calculateSlot(key)]?.join(",") ?? "") : "";
       groups.set(group, [...(groups.get(group) ?? []), index]);
     });
     const replies = new Array<unknown>(commands.length);
-    try {
-      await Promise.all(
+    await this.run(() =>
+      Promise.all(
         [...groups.values()].map(async (indexes) => {
           const pipeline = this.client.pipeline();
           for (const index of indexes) {
@@ -191,10 +189,17 @@ export class RedisOnlineStore implements OnlineStore {
             replies[indexes[i] as number] = reply;
           });
         }),
-      );
+      ),
+    );
+    return replies;
+  }
+
+  /** Runs a store operation; any failure means the store is unavailable to this call. */
+  private async run<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
     } catch (error) {
       throw new StoreUnavailableError(this.description, error);
     }
-    return replies;
   }
 }

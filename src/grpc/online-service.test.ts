@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { GetOnlineFeaturesResponse } from "../gen/sluice/v1/online.pb.js";
+import { FeatureStatus } from "../gen/sluice/v1/types.pb.js";
+import type { FeatureColumn, ReadSelection } from "../online/online-reader.js";
+import type { ResolvedFeature } from "../registry/model.js";
+import { encodeOnlineResponse } from "./online-service.js";
+
+const feature = (name: string, type: ResolvedFeature["type"]): ResolvedFeature => ({
+  ref: `stats:${name}`,
+  project: "default",
+  featureView: "stats",
+  version: 2,
+  feature: name,
+  type,
+});
+
+describe("encodeOnlineResponse", () => {
+  it("decodes to the whole response, however often a selection is reused", () => {
+    const features = [feature("spend", "double"), feature("tags", "string_list")];
+    const selection: ReadSelection = { names: ["spend", "tags"], features };
+    const columns = (spend: number): FeatureColumn[] => [
+      {
+        name: "spend",
+        feature: features[0] as ResolvedFeature,
+        values: [spend, null],
+        statuses: ["present", "not_found"],
+        eventTimes: [1_500_000, undefined],
+      },
+      {
+        name: "tags",
+        feature: features[1] as ResolvedFeature,
+        values: [["a"], null],
+        statuses: ["outside_max_age", "null_value"],
+        eventTimes: [7, 8],
+      },
+    ];
+    for (const spend of [1.5, -2]) {
+      const decoded = GetOnlineFeaturesResponse.decode(encodeOnlineResponse(selection, columns(spend)));
+      expect(decoded.featureNames).toEqual(["spend", "tags"]);
+      expect(decoded.resolvedFeatures.map((r) => [r.ref, r.featureView, r.version, r.feature])).toEqual([
+        ["stats:spend", "projects/default/featureViews/stats", 2, "spend"],
+        ["stats:tags", "projects/default/featureViews/stats", 2, "tags"],
+      ]);
+      expect(decoded.columns[0]?.values).toEqual([{ doubleValue: spend }, {}]);
+      expect(decoded.columns[0]?.eventTimes).toEqual([
+        { seconds: 1n, nanos: 500_000_000 },
+        { seconds: 0n, nanos: 0 },
+      ]);
+      expect(decoded.columns[1]?.values).toEqual([{ stringListValue: { values: ["a"] } }, {}]);
+      expect(decoded.columns.map((c) => c.statuses)).toEqual([
+        [FeatureStatus.FEATURE_STATUS_PRESENT, FeatureStatus.FEATURE_STATUS_NOT_FOUND],
+        [FeatureStatus.FEATURE_STATUS_OUTSIDE_MAX_AGE, FeatureStatus.FEATURE_STATUS_NULL_VALUE],
+      ]);
+    }
+  });
+});
