@@ -52,12 +52,14 @@ the Sluice server does.
 |---|---|---|---|---|---|
 ${onlineRows.join("\n")}
 
-Targets: p50 at most 1.3× the echo on LMDB; on Redis at most the echo plus 1.5× the raw Redis round trip.
-The server's own work per call is small next to grpc-js's: in a CPU profile the read itself (cached ref
-resolution, one store read, statuses) is about 35 µs and response encoding about 25 µs; the rest is the gRPC and
-HTTP/2 machinery the echo pays too. Two changes brought the figures here: resolved feature selections are cached
-(invalidated by registry changes) and a single-key Redis read is one command with auto-pipelining instead of a
-one-command pipeline.
+Targets: p50 at most 1.3× the echo on LMDB; on Redis at most the echo plus 1.5× the raw Redis round trip. The
+store floors include decoding the stored record. What the server adds per call is its handler: cached ref
+resolution and read plan (both invalidated by definition changes), entity key checks, one store round trip,
+statuses, and the response, whose names and resolved features are encoded once per selection. Measured inside the
+server, the Redis read takes as long as the raw round trip from the benchmark process (about 55 µs p50), so the
+Redis figure is the LMDB path plus one Redis round trip; the Redis target, which allows only half a round trip for
+everything but the read, is missed by about 5%. Without auto-pipelining (which adds a \`setImmediate\` hop to
+every command) both latency and throughput at 64 in flight are better, so it is off.
 
 ## Ingest (\`bench/results/ingest.json\`)
 
@@ -75,10 +77,11 @@ pre-formatted text handed to chDB's raw insert (the engine's own cost, no client
 | server peak RSS | ${ingest.serverPeakRssMb.columns} MB (columns), ${ingest.serverPeakRssMb.rows} MB (rows) | | | |
 
 Per-round figures are in the JSON. Sluice does per row what the floors do not: validation of every value against
-the view's schema, an online-store compare-and-set (an LMDB read and write, about 3 µs), and a receipt, all on one
-Node thread while the client and the engine share the second core. In a CPU profile of the columnar run the server
-thread is busy throughout; its largest costs are the LMDB writes, garbage collection, formatting the insert text
-and the per-row checks. The row form pays in addition for protobuf decoding of a map per row.
+the view's schema, an online-store compare-and-set (an LMDB read and write, about 2-3 µs), and a receipt, on one
+Node thread while the client and the engine share the second core. The write path is columnar from the wire to
+both stores: a column sent in its declared type is checked by a loop specialised to the type, and the insert text
+is formatted column by column; the largest remaining costs in a CPU profile are the LMDB compare-and-set and
+garbage collection. The row form pays in addition for protobuf decoding of a map per row.
 
 ## Import (\`bench/results/import.json\`)
 
