@@ -21,6 +21,7 @@ import { loadServedDescriptors } from "../grpc/descriptors.js";
 import { ingestionServiceHandlers } from "../grpc/ingestion-service.js";
 import { ONLINE_SERVICE_DEFINITION, onlineServiceHandlers } from "../grpc/online-service.js";
 import { registryServiceHandlers } from "../grpc/registry-service.js";
+import { trainingServiceHandlers } from "../grpc/training-service.js";
 import { type ServiceHandlers, withUnimplementedMethods } from "../grpc/unimplemented.js";
 import { FeatureWriter, offlineTableOf } from "../ingest/feature-writer.js";
 import { FileImporter } from "../ingest/file-importer.js";
@@ -30,6 +31,8 @@ import { Registry } from "../registry/registry.js";
 import { openOfflineStore } from "../storage/offline/open-offline-store.js";
 import { openOnlineStore } from "../storage/online/open-online-store.js";
 import { openRegistryStore } from "../storage/registry/open-registry-store.js";
+import { HistoricalRetriever } from "../training/historical-retriever.js";
+import { TrainingDatasets } from "../training/training-datasets.js";
 import { VERSION } from "../version.js";
 import { lockDataDir } from "./data-dir-lock.js";
 
@@ -57,6 +60,8 @@ interface Core {
   uploadDir: string;
   maxUploadBytes: number;
   reader: OnlineReader;
+  retriever: HistoricalRetriever;
+  datasets: TrainingDatasets;
 }
 
 /** Every service the server answers, keyed by full name, with what is implemented so far. */
@@ -65,7 +70,7 @@ function serviceTable(core: Core, env: HandlerEnv): Array<[string, ServiceDefini
     ["sluice.v1.RegistryService", RegistryServiceService, registryServiceHandlers(core.registry, env)],
     ["sluice.v1.IngestionService", IngestionServiceService, ingestionServiceHandlers(core, env)],
     ["sluice.v1.OnlineService", ONLINE_SERVICE_DEFINITION, onlineServiceHandlers(core.reader, env)],
-    ["sluice.v1.TrainingService", TrainingServiceService, {}],
+    ["sluice.v1.TrainingService", TrainingServiceService, trainingServiceHandlers(core.retriever, core.datasets, env)],
     ["sluice.v1.ModelService", ModelServiceService, {}],
     ["sluice.v1.InferenceService", InferenceServiceService, {}],
     ["sluice.v1.MonitoringService", MonitoringServiceService, {}],
@@ -96,7 +101,13 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     releases.push(() => online.close());
     const limits = { ...config.limits, maxEntityRows: config.limits.maxEntityRowsPerRead };
     const writer = new FeatureWriter(registry, offline, online, limits);
+    const retriever = new HistoricalRetriever(registry, offline, limits);
+    const datasets = new TrainingDatasets(registryStore, retriever, offline, join(config.dataDir, "datasets"), logger);
+    // Before the stores close: running dataset jobs stop and record that they did not finish.
+    releases.push(() => datasets.close());
     core = {
+      retriever,
+      datasets,
       registry,
       writer,
       importer: new FileImporter(registry, writer, Math.min(10_000, config.limits.maxRowsPerBatch)),

@@ -10,7 +10,8 @@ import {
   type ValueType,
 } from "../../clients/typescript/src/index.js";
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../src/gen/grpc/health/v1/health.pb.js";
-import { TrainingServiceClient } from "../../src/gen/sluice/v1/training.pb.js";
+import { ModelServiceClient } from "../../src/gen/sluice/v1/model.pb.js";
+import { GetFeatureStatisticsRequest, MonitoringServiceClient } from "../../src/gen/sluice/v1/monitoring.pb.js";
 import { failure } from "../support/expect-failure.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -222,20 +223,22 @@ describe("bad input over gRPC", () => {
 
 describe("the rest of the v1 API", () => {
   it("answers UNIMPLEMENTED, naming the method, for unary and streaming calls", async () => {
-    const training = new TrainingServiceClient(t.server.address, credentials.createInsecure());
+    const monitoring = new MonitoringServiceClient(t.server.address, credentials.createInsecure());
     const unary = await new Promise<SluiceClientError>((resolve) =>
-      training.getTrainingDataset({ name: "projects/default/trainingDatasets/x" }, (e) => resolve(toClientError(e as ServiceError))),
+      monitoring.getFeatureStatistics(GetFeatureStatisticsRequest.fromPartial({}), (e) => resolve(toClientError(e as ServiceError))),
     );
     expect([unary.code, unary.reason]).toEqual([status.UNIMPLEMENTED, "NOT_IMPLEMENTED"]);
-    expect(unary.message).toContain("sluice.v1.TrainingService/GetTrainingDataset");
+    expect(unary.message).toContain("sluice.v1.MonitoringService/GetFeatureStatistics");
     expect(unary.requestId).toBeDefined();
-    training.close();
+    monitoring.close();
 
-    const historical = new TrainingServiceClient(t.server.address, credentials.createInsecure());
-    const stream = historical.getHistoricalFeatures();
-    const streamError = await new Promise<SluiceClientError>((resolve) => stream.on("error", (e) => resolve(toClientError(e as never))));
-    expect(streamError.code).toBe(status.UNIMPLEMENTED);
-    historical.close();
+    const models = new ModelServiceClient(t.server.address, credentials.createInsecure());
+    const upload = await new Promise<SluiceClientError>((resolve) => {
+      const stream = models.uploadModel((e) => resolve(toClientError(e as ServiceError)));
+      stream.end();
+    });
+    expect(upload.code).toBe(status.UNIMPLEMENTED);
+    models.close();
   });
 
   it("reports health, and NOT_SERVING once shutdown begins", async () => {

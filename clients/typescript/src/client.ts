@@ -15,6 +15,7 @@ import {
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
+import { type Table, tableFromIPC } from "apache-arrow";
 import type { ValueType as CoreValueType } from "../../../src/common/value-type.js";
 import { Duration } from "../../../src/gen/google/protobuf/duration.pb.js";
 import type { Timestamp } from "../../../src/gen/google/protobuf/timestamp.pb.js";
@@ -39,6 +40,17 @@ import {
   type Project,
   RegistryServiceClient,
 } from "../../../src/gen/sluice/v1/registry.pb.js";
+import {
+  type ColumnSchema,
+  type GetHistoricalFeaturesResponse,
+  HistoricalFeaturesQuery,
+  OutputFormat,
+  type ReadTrainingDatasetResponse,
+  type SpineBatch,
+  TrainingDataset,
+  TrainingDatasetState,
+  TrainingServiceClient,
+} from "../../../src/gen/sluice/v1/training.pb.js";
 import { FeatureStatus, type ResolvedFeature, type Value, type ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
 import { dateToTimestamp, valueTypeToWire } from "../../../src/grpc/mapping/common.js";
 import { type Collection, resourceName } from "../../../src/registry/names.js";
@@ -136,6 +148,59 @@ export interface OnlineColumn {
   feature: ResolvedFeature;
 }
 
+/** One spine row: entity key values, the time to look back from, and extra columns passed through. */
+export interface SpineRowInput {
+  entityKey: Record<string, PlainValue | Value>;
+  eventTime: Date | Timestamp;
+  extras?: Record<string, PlainValue | Value>;
+}
+
+/** Spine rows as columns (the fast form for large spines). */
+export interface SpineColumnsInput {
+  /** Event time of each row (Dates, or microseconds since the epoch). */
+  eventTimes: ArrayLike<Date> | BigInt64Array;
+  entityKey: Record<string, ColumnValues>;
+  extras?: Record<string, ColumnValues>;
+}
+
+/** Where a point-in-time retrieval's spine comes from. */
+export type SpineInput =
+  /** Rows sent with the call, in one batch... */
+  | { rows: SpineRowInput[] }
+  | { columns: SpineColumnsInput }
+  /** ...or streamed, batch by batch. */
+  | {
+      batches:
+        | AsyncIterable<{ rows: SpineRowInput[] } | { columns: SpineColumnsInput }>
+        | Iterable<{ rows: SpineRowInput[] } | { columns: SpineColumnsInput }>;
+    }
+  /** A table already in the offline store ("table" or "database.table"). */
+  | { table: string }
+  /** A SELECT statement run in the offline store. */
+  | { sql: string }
+  /** Every entity with history in [start, end), each with its latest values before end. */
+  | { entities: { start?: Date; end: Date } };
+
+/** A point-in-time retrieval: which features, which spine, and the result's shape. */
+export interface HistoricalQueryInput {
+  features?: string[];
+  featureService?: string;
+  spine: SpineInput;
+  /** Name feature columns view__feature. */
+  fullFeatureNames?: boolean;
+  /** Ignore feature rows ingested after each spine time (stops backfill leakage). */
+  excludeLateIngested?: boolean;
+  /** Emit a spine_index column instead of sorting the result into spine order. */
+  emitSpineIndex?: boolean;
+  project?: string;
+}
+
+/** The columns of a training set and whether its rows come in spine order. */
+export interface HistoricalSchema {
+  columns: ColumnSchema[];
+  preservesSpineOrder: boolean;
+}
+
 /** A stream of write batches: each `write` resolves with that batch's acknowledgement. */
 export interface WriteStream {
   write(batch: BatchInput | ColumnarBatchInput): Promise<WriteFeaturesResponse>;
@@ -183,6 +248,7 @@ export class SluiceClient {
   readonly registry: RegistryServiceClient;
   readonly ingestion: IngestionServiceClient;
   readonly online: OnlineServiceClient;
+  readonly training: TrainingServiceClient;
   private readonly health: HealthClient;
   private readonly deadlineMs: number;
   private readonly project: string;
@@ -201,6 +267,7 @@ export class SluiceClient {
     this.health = new HealthClient(options.address, channelCredentials, shared);
     this.ingestion = new IngestionServiceClient(options.address, channelCredentials, shared);
     this.online = new OnlineServiceClient(options.address, channelCredentials, shared);
+    this.training = new TrainingServiceClient(options.address, channelCredentials, shared);
     this.deadlineMs = options.deadlineMs ?? 30_000;
     this.project = options.project ?? "default";
     this.apiKey = options.apiKey;
@@ -509,6 +576,167 @@ export class SluiceClient {
     }));
   }
 
+  // ---- training data ----
+
+  /**
+   * Streams a point-in-time-correct training set as rows of plain values keyed by column name
+   * (timestamps as Dates, int64 as bigint). `onSchema` receives the columns before the first row.
+   */
+  async *getHistoricalRows(
+    query: HistoricalQueryInput,
+    options: { chunkRows?: number; onSchema?: (schema: HistoricalSchema) => void } = {},
+  ): AsyncGenerator<Record<string, PlainValue>> {
+    let names: string[] = [];
+    for await (const part of this.historicalParts(query, OutputFormat.OUTPUT_FORMAT_ROWS, options.chunkRows ?? 0)) {
+      if (part.schema) {
+        names = part.schema.columns.map((c) => c.name);
+        options.onSchema?.(part.schema);
+      }
+      for (const row of part.rows?.rows ?? [])
+        yield Object.fromEntries(row.values.map((value, i) => [names[i] ?? `${i}`, fromWireValue(value)]));
+    }
+  }
+
+  /** A point-in-time-correct training set as one Arrow table (the fast form: no per-value decoding). */
+  async getHistoricalArrow(query: HistoricalQueryInput): Promise<{ table: Table; schema: HistoricalSchema }> {
+    const bytes: Uint8Array[] = [];
+    let schema: HistoricalSchema = { columns: [], preservesSpineOrder: true };
+    for await (const part of this.historicalParts(query, OutputFormat.OUTPUT_FORMAT_ARROW, 0)) {
+      if (part.schema) schema = part.schema;
+      if (part.arrowIpc) bytes.push(part.arrowIpc);
+    }
+    return { table: tableFromIPC(Buffer.concat(bytes)), schema };
+  }
+
+  /** Records a training dataset (version N+1 of `name`) and starts its job; poll {@link getTrainingDataset}. */
+  async createTrainingDataset(input: { name: string; query: HistoricalQueryInput; description?: string }): Promise<TrainingDataset> {
+    const { query, inlineSpine } = this.queryRequest(input.query, OutputFormat.OUTPUT_FORMAT_UNSPECIFIED, 0);
+    if (inlineSpine) throw new Error("a training dataset needs a spine in the offline store (table, sql or entities), not inline rows");
+    const response = await this.call(this.training, this.training.createTrainingDataset, {
+      trainingDataset: {
+        ...TrainingDataset.fromPartial({}),
+        name: this.name(input.query.project, "trainingDatasets", input.name),
+        query,
+        description: input.description ?? "",
+      },
+    });
+    return required(response.trainingDataset);
+  }
+
+  /** A training dataset version (the latest when `version` is unset). */
+  async getTrainingDataset(name: string, options: { version?: number; project?: string } = {}): Promise<TrainingDataset> {
+    const response = await this.call(this.training, this.training.getTrainingDataset, {
+      name: this.name(options.project, "trainingDatasets", name, options.version),
+    });
+    return required(response.trainingDataset);
+  }
+
+  /** Waits until a training dataset's job has finished (succeeded or failed) and returns it. */
+  async waitForTrainingDataset(
+    name: string,
+    options: { version?: number; project?: string; pollMs?: number; timeoutMs?: number } = {},
+  ): Promise<TrainingDataset> {
+    const deadline = Date.now() + (options.timeoutMs ?? 10 * 60_000);
+    for (;;) {
+      const dataset = await this.getTrainingDataset(name, options);
+      if (dataset.state !== TrainingDatasetState.TRAINING_DATASET_STATE_RUNNING) return dataset;
+      if (Date.now() > deadline) throw new Error(`training dataset ${name} is still running`);
+      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 200));
+    }
+  }
+
+  /** The training datasets of a project, latest version of each. */
+  async *listTrainingDatasets(options: ListOptions = {}): AsyncGenerator<TrainingDataset> {
+    yield* this.paginate(async (pageToken) => {
+      const response = await this.call(this.training, this.training.listTrainingDatasets, {
+        parent: `projects/${options.project ?? this.project}`,
+        pageSize: options.pageSize ?? 0,
+        pageToken,
+      });
+      return [response.trainingDatasets, response.nextPageToken];
+    });
+  }
+
+  /** A succeeded training dataset's rows as one Arrow table, in spine order. */
+  async readTrainingDataset(name: string, options: { version?: number; project?: string } = {}): Promise<Table> {
+    const stream = this.training.readTrainingDataset(
+      {
+        name: this.name(options.project, "trainingDatasets", name, options.version),
+        format: OutputFormat.OUTPUT_FORMAT_ARROW,
+        chunkRows: 0,
+      },
+      this.metadata(),
+    );
+    const bytes: Uint8Array[] = [];
+    try {
+      for await (const part of stream as AsyncIterable<ReadTrainingDatasetResponse>) if (part.arrowIpc) bytes.push(part.arrowIpc);
+    } catch (error) {
+      throw toClientError(error as ServiceError);
+    }
+    return tableFromIPC(Buffer.concat(bytes));
+  }
+
+  /** Runs GetHistoricalFeatures: the query, then any inline spine batches, and yields the responses. */
+  private async *historicalParts(
+    query: HistoricalQueryInput,
+    format: OutputFormat,
+    chunkRows: number,
+  ): AsyncGenerator<GetHistoricalFeaturesResponse> {
+    const request = this.queryRequest(query, format, chunkRows);
+    const call = this.training.getHistoricalFeatures(this.metadata());
+    let failure: unknown;
+    const sending = (async () => {
+      try {
+        call.write({ query: request.query });
+        for await (const batch of request.inlineSpine ?? []) {
+          if (!call.write({ spineBatch: batch })) await once(call, "drain");
+        }
+      } catch (error) {
+        failure = error;
+        call.cancel();
+      } finally {
+        call.end();
+      }
+    })();
+    try {
+      for await (const part of call as AsyncIterable<GetHistoricalFeaturesResponse>) yield part;
+    } catch (error) {
+      throw failure ?? toClientError(error as ServiceError);
+    } finally {
+      await sending;
+    }
+    if (failure) throw failure;
+  }
+
+  private queryRequest(query: HistoricalQueryInput, format: OutputFormat, chunkRows: number) {
+    const { spine } = query;
+    const wire: HistoricalFeaturesQuery = {
+      ...HistoricalFeaturesQuery.fromPartial({}),
+      project: `projects/${query.project ?? this.project}`,
+      features: query.features ?? [],
+      featureService: query.featureService ?? "",
+      fullFeatureNames: query.fullFeatureNames ?? false,
+      excludeLateIngested: query.excludeLateIngested ?? false,
+      emitSpineIndex: query.emitSpineIndex ?? false,
+      format,
+      chunkRows,
+    };
+    let inlineSpine: AsyncIterable<SpineBatch> | Iterable<SpineBatch> | undefined;
+    if ("table" in spine) wire.offlineSpine = { table: spine.table };
+    else if ("sql" in spine) wire.offlineSpine = { sql: spine.sql };
+    else if ("entities" in spine) {
+      wire.entityTimeRange = {
+        startTime: spine.entities.start ? dateToTimestamp(spine.entities.start) : undefined,
+        endTime: dateToTimestamp(spine.entities.end),
+      };
+    } else {
+      wire.inlineSpine = true;
+      const batches = "batches" in spine ? spine.batches : [spine];
+      inlineSpine = mapBatches(batches, spineBatchToWire);
+    }
+    return { query: wire, inlineSpine };
+  }
+
   // ---- plumbing ----
 
   /** Calls a unary method of a generated stub with this client's deadline and credentials. */
@@ -563,6 +791,35 @@ export class SluiceClient {
   private name(project: string | undefined, collection: Collection, id: string, version?: number): string {
     return resourceName(project ?? this.project, collection, id, version);
   }
+}
+
+/** A spine batch as a wire message. */
+function spineBatchToWire(batch: { rows: SpineRowInput[] } | { columns: SpineColumnsInput }): SpineBatch {
+  if ("columns" in batch) {
+    const { columns } = batch;
+    const times = columns.eventTimes;
+    return {
+      rows: [],
+      columns: {
+        eventTimeMicros: times instanceof BigInt64Array ? Array.from(times) : Array.from(times, (time) => BigInt(time.getTime()) * 1000n),
+        entityKey: mapRecord(columns.entityKey, columnToWire),
+        extraColumns: mapRecord(columns.extras ?? {}, columnToWire),
+      },
+    };
+  }
+  return {
+    columns: undefined,
+    rows: batch.rows.map((row) => ({
+      entityKey: mapRecord(row.entityKey, toWireValue),
+      eventTime: row.eventTime instanceof Date ? dateToTimestamp(row.eventTime) : row.eventTime,
+      extraColumns: mapRecord(row.extras ?? {}, toWireValue),
+    })),
+  };
+}
+
+/** Maps every item of a sync or async iterable, lazily. */
+async function* mapBatches<A, B>(items: AsyncIterable<A> | Iterable<A>, map: (item: A) => B): AsyncGenerator<B> {
+  for await (const item of items) yield map(item);
 }
 
 function toValueType(type: FeatureType | ValueType): ValueType {

@@ -6,6 +6,8 @@ export {
   Compatibility,
   FeatureViewState,
 } from "../../../src/gen/sluice/v1/registry.pb.js";
+export type { ColumnSchema, TrainingDataset } from "../../../src/gen/sluice/v1/training.pb.js";
+export { TrainingDatasetState } from "../../../src/gen/sluice/v1/training.pb.js";
 export type { ResolvedFeature } from "../../../src/gen/sluice/v1/types.pb.js";
 export { FeatureStatus, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
 export type {
@@ -16,10 +18,15 @@ export type {
   FeatureServiceInput,
   FeatureType,
   FeatureViewInput,
+  HistoricalQueryInput,
+  HistoricalSchema,
   ListOptions,
   OnlineColumn,
   RowInput,
   SluiceClientOptions,
+  SpineColumnsInput,
+  SpineInput,
+  SpineRowInput,
   WriteStream,
 } from "./client.js";
 export { SluiceClient } from "./client.js";

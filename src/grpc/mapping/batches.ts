@@ -27,7 +27,8 @@ export function columnsFromWire(columns: FeatureColumns): ColumnarRows {
   };
 }
 
-function columnFromWire(column: Column, rowCount: number, field: string): ColumnInput {
+/** One wire column as the core's column input; INVALID_ARGUMENT for a null row outside the batch. */
+export function columnFromWire(column: Column, rowCount: number, field: string): ColumnInput {
   const typed = (kind: Extract<ColumnInput, { kind: unknown }>["kind"], values: FeatureValue[]): ColumnInput => {
     if (column.nullRows.length === 0) return { kind, values };
     const withNulls = values.slice();
@@ -62,6 +63,7 @@ function columnFromWire(column: Column, rowCount: number, field: string): Column
   return { tagged: (column.values?.values ?? []).map(taggedFromWire) };
 }
 
-function taggedValues(values: Record<string, Value>): RowInput["features"] {
+/** A map of wire values as tagged values. */
+export function taggedValues(values: Record<string, Value>): RowInput["features"] {
   return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, taggedFromWire(value)]));
 }

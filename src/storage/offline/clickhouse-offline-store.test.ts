@@ -2,8 +2,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createTableStatements, formatMicros, openClickHouseOfflineStore, parseMicros } from "./clickhouse-offline-store.js";
+import { createTableStatements, openClickHouseOfflineStore } from "./clickhouse-offline-store.js";
+import { formatMicros, parseMicros } from "./clickhouse-sql.js";
 import { describeOfflineStoreContract } from "./offline-store.contract.js";
+import { describePointInTimeContract } from "./point-in-time.contract.js";
 
 let path = "";
 describeOfflineStoreContract("chdb", {
@@ -34,4 +36,8 @@ describe("ClickHouse SQL", () => {
       "CREATE TABLE IF NOT EXISTS `sluice_p`.`v__v3_all` ON CLUSTER `main` AS `sluice_p`.`v__v3` ENGINE = Distributed(`main`, `sluice_p`, `v__v3`, cityHash64(`id`))",
     );
   });
+});
+
+describePointInTimeContract("chdb", {
+  open: async () => openClickHouseOfflineStore({ kind: "embedded", path: mkdtempSync(join(tmpdir(), "sluice-pit-")) }),
 });

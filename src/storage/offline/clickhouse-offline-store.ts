@@ -6,33 +6,63 @@
  * ClickHouse's `insert_deduplication_token`, so a retried batch is stored once.
  */
 
-import { mkdirSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { Readable } from "node:stream";
-import { type ClickHouseClient, createClient } from "@clickhouse/client";
+import { pipeline } from "node:stream/promises";
+import { type ClickHouseClient, type ClickHouseSettings, createClient } from "@clickhouse/client";
+import { RecordBatchReader, Table, tableToIPC } from "apache-arrow";
+import { Session } from "chdb";
 import { createChdbConnection } from "chdb/connection";
-import { StoreUnavailableError } from "../../common/errors.js";
+import { SluiceError, StoreUnavailableError, ValidationError, ViolationCollector } from "../../common/errors.js";
 import type { FeatureValue } from "../../common/feature-value.js";
-import type { ValueType } from "../../common/value-type.js";
-import type { EventTimeRange, HistoryColumns, OfflineColumn, OfflineRow, OfflineStore, OfflineTable } from "./offline-store.js";
+import {
+  COLUMN_TYPES,
+  compactRowsText,
+  formatMicros,
+  fromJsonValue,
+  historyRowsText,
+  jsonColumn,
+  jsonMicrosColumn,
+  nullableType,
+  parseMicros,
+  qualifiedTableName,
+  quote,
+  tableNameParts,
+  toJsonValue,
+} from "./clickhouse-sql.js";
+import type {
+  ArrowChunks,
+  EventTimeRange,
+  HistoryColumns,
+  OfflineColumn,
+  OfflineRow,
+  OfflineSpineSource,
+  OfflineStore,
+  OfflineTable,
+  PointInTimeJoin,
+  Spine,
+  SpineColumns,
+  SpineSummary,
+} from "./offline-store.js";
+import {
+  clientSpineQuery,
+  clientTableName,
+  createSpineStatements,
+  extraColumnDefinition,
+  isNullableColumn,
+  JOIN_SETTINGS,
+  joinQuery,
+  SPINE_DATABASE,
+  spineColumnExpression,
+  spineInsertColumns,
+  spineTableName,
+  valueTypeOfColumn,
+} from "./point-in-time-sql.js";
 
 /** How many recent insert tokens a table remembers for deduplication. */
 const DEDUPLICATION_WINDOW = 10_000;
-
-const COLUMN_TYPES: Record<ValueType, string> = {
-  int32: "Int32",
-  int64: "Int64",
-  float: "Float32",
-  double: "Float64",
-  bool: "Bool",
-  string: "String",
-  // Bytes are stored base64-encoded: JSON, the insert format, cannot carry raw bytes.
-  bytes: "String",
-  timestamp: "DateTime64(6, 'UTC')",
-  int64_list: "Array(Int64)",
-  float_list: "Array(Float32)",
-  double_list: "Array(Float64)",
-  string_list: "Array(String)",
-};
 
 /** Where the offline store lives. */
 export type ClickHouseLocation =
@@ -40,55 +70,114 @@ export type ClickHouseLocation =
   | { kind: "server"; url: string; username?: string; password?: string; cluster?: string };
 
 /**
- * Sends rows already formatted as one JSONCompactEachRow text. Inserts bypass the client's
- * per-row serialisation: the store formats a batch in one pass, and on chDB the text goes to the
- * engine's parser as one buffer, without the generic connection's string re-assembly.
+ * What differs between chDB and a ClickHouse server; everything else is the same client and SQL.
+ * Inserts bypass the client's per-row serialisation: the store formats a batch as one
+ * JSONCompactEachRow text, which chDB's raw insert takes as one buffer.
  */
-type TextInsert = (insert: {
-  database: string;
-  table: string;
-  columns: string[];
-  body: string;
-  settings: Record<string, string | number>;
-}) => Promise<unknown>;
+interface Engine {
+  insertText(insert: { database: string; table: string; columns: string[]; body: string; settings: Settings }): Promise<unknown>;
+  /** Runs a SELECT and streams its result as Arrow IPC streams of bounded size. */
+  streamArrow(query: string, settings: Settings, signal?: AbortSignal): ArrowChunks;
+  /** Runs a SELECT and writes its result to a file in `format`. */
+  writeToFile(query: string, settings: Settings, format: "Parquet", path: string): Promise<void>;
+}
+
+type Settings = Record<string, string | number>;
 
 /** Opens the offline store at `location`, checking that it answers. */
 export async function openClickHouseOfflineStore(location: ClickHouseLocation): Promise<ClickHouseOfflineStore> {
-  let client: ClickHouseClient;
-  let description: string;
-  let insertText: TextInsert;
-  if (location.kind === "embedded") {
-    mkdirSync(location.path, { recursive: true });
-    const chdb = createChdbConnection({ path: location.path });
-    // chdb implements the connection interface of its own copy of @clickhouse/client-common,
-    // structurally the same as the client's; only the nominal types differ.
-    client = createClient({ connection: chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>["connection"] });
-    description = `embedded ClickHouse (chDB) at ${location.path}`;
-    // Database, table and column names match [A-Za-z0-9_]+, which chDB's identifier check accepts unquoted.
-    insertText = ({ database, table, columns, body, settings }) =>
-      chdb.chdb.rawInsert({ table: `${database}.${table}`, columns, values: Buffer.from(body), format: "JSONCompactEachRow", settings });
-  } else {
-    const server = createClient({ url: location.url, username: location.username, password: location.password });
-    client = server;
-    description = `ClickHouse at ${location.url}`;
-    insertText = async ({ database, table, columns, body, settings }) => {
-      const result = await server.exec({
-        query: `INSERT INTO ${quote(database)}.${quote(table)} (${columns.map(quote).join(", ")}) FORMAT JSONCompactEachRow`,
-        values: Readable.from([body]),
-        clickhouse_settings: settings,
-      });
-      result.stream.destroy();
-    };
-  }
+  const { client, engine, description } = location.kind === "embedded" ? embeddedEngine(location.path) : serverEngine(location);
   const store = new ClickHouseOfflineStore(
     location.kind === "embedded" ? "chdb" : "clickhouse",
     client,
-    insertText,
+    engine,
     description,
     location.kind === "server" ? location.cluster : undefined,
   );
   await store.ping();
   return store;
+}
+
+function embeddedEngine(path: string): { client: ClickHouseClient; engine: Engine; description: string } {
+  mkdirSync(path, { recursive: true });
+  const chdb = createChdbConnection({ path });
+  // chdb implements the connection interface of its own copy of @clickhouse/client-common,
+  // structurally the same as the client's; only the nominal types differ.
+  const client = createClient({ connection: chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>["connection"] });
+  return {
+    client,
+    description: `embedded ClickHouse (chDB) at ${path}`,
+    engine: {
+      // Database, table and column names match [A-Za-z0-9_]+, which chDB's identifier check accepts unquoted.
+      insertText: ({ database, table, columns, body, settings }) =>
+        chdb.chdb.rawInsert({ table: `${database}.${table}`, columns, values: Buffer.from(body), format: "JSONCompactEachRow", settings }),
+      async *streamArrow(query, settings, signal) {
+        // The connection's own session buffers whole results; a session of its own (on the same
+        // engine) streams chunk by chunk, and one per query lets queries stream side by side.
+        const session = new Session(path);
+        try {
+          for await (const chunk of session.queryStream(`${query} ${settingsClause(settings)}`, { format: "ArrowStream", signal })) {
+            // Each chunk is a complete Arrow IPC stream; copied out of the chunk's native memory.
+            yield Uint8Array.from(chunk.raw());
+          }
+        } finally {
+          session.close();
+        }
+      },
+      async writeToFile(query, settings, format, file) {
+        await client.command({
+          query: `${query} INTO OUTFILE ${stringLiteral(file)} TRUNCATE FORMAT ${format} ${settingsClause(settings)}`,
+        });
+      },
+    },
+  };
+}
+
+function serverEngine(location: Extract<ClickHouseLocation, { kind: "server" }>): {
+  client: ClickHouseClient;
+  engine: Engine;
+  description: string;
+} {
+  const client = createClient({ url: location.url, username: location.username, password: location.password });
+  const exec = (query: string, settings: Settings, signal?: AbortSignal) =>
+    client.exec({ query, clickhouse_settings: settings as ClickHouseSettings, abort_signal: signal });
+  return {
+    client,
+    description: `ClickHouse at ${location.url}`,
+    engine: {
+      insertText: async ({ database, table, columns, body, settings }) => {
+        const result = await client.exec({
+          query: `INSERT INTO ${quote(database)}.${quote(table)} (${columns.map(quote).join(", ")}) FORMAT JSONCompactEachRow`,
+          values: Readable.from([body]),
+          clickhouse_settings: settings as ClickHouseSettings,
+        });
+        result.stream.destroy();
+      },
+      async *streamArrow(query, settings, signal) {
+        // The server sends one Arrow stream; each of its record batches becomes a stream of its own.
+        const { stream } = await exec(`${query} FORMAT ArrowStream`, settings, signal);
+        for await (const batch of await RecordBatchReader.from(stream as AsyncIterable<Uint8Array>)) {
+          yield tableToIPC(new Table(batch), "stream");
+        }
+      },
+      async writeToFile(query, settings, format, file) {
+        const { stream } = await exec(`${query} FORMAT ${format}`, settings);
+        await pipeline(stream, createWriteStream(file));
+      },
+    },
+  };
+}
+
+/** A SETTINGS clause. */
+function settingsClause(settings: Settings): string {
+  const entries = Object.entries(settings);
+  return entries.length === 0
+    ? ""
+    : `SETTINGS ${entries.map(([key, value]) => `${key} = ${typeof value === "number" ? value : stringLiteral(value)}`).join(", ")}`;
+}
+
+function stringLiteral(text: string): string {
+  return `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
 /** {@link OfflineStore} on ClickHouse. */
@@ -98,7 +187,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
   constructor(
     readonly backend: string,
     private readonly client: ClickHouseClient,
-    private readonly insertText: TextInsert,
+    private readonly engine: Engine,
     /** Names the store in errors and logs. */
     readonly description: string,
     private readonly cluster?: string,
@@ -123,11 +212,11 @@ export class ClickHouseOfflineStore implements OfflineStore {
     const columns = [...table.keyColumns, ...table.featureColumns];
     const { database, name } = tableNameParts(table, this.cluster !== undefined);
     await this.run(() =>
-      this.insertText({
+      this.engine.insertText({
         database,
         table: name,
         columns: ["event_time", "ingestion_time", "write_id", ...columns.map((c) => c.name)],
-        body: compactRowsText(table, rows),
+        body: historyRowsText(table, rows),
         settings: {
           insert_deduplication_token: deduplicationToken,
           insert_deduplicate: 1,
@@ -208,8 +297,223 @@ export class ClickHouseOfflineStore implements OfflineStore {
     }));
   }
 
+  async createSpine(project: string, keyColumns: OfflineColumn[], extraColumns: OfflineColumn[]): Promise<Spine> {
+    const spine: Spine = { id: randomUUID().replaceAll("-", ""), project, keyColumns, extraColumns: [...extraColumns] };
+    for (const statement of createSpineStatements(spine)) await this.run(() => this.client.command({ query: statement }));
+    return spine;
+  }
+
+  async addSpineColumns(spine: Spine, extraColumns: OfflineColumn[]): Promise<void> {
+    if (extraColumns.length === 0) return;
+    const additions = extraColumns.map((c) => `ADD COLUMN ${extraColumnDefinition(c)}`).join(", ");
+    await this.run(() => this.client.command({ query: `ALTER TABLE ${spineTableName(spine)} ${additions}` }));
+    spine.extraColumns.push(...extraColumns);
+  }
+
+  async appendSpine(spine: Spine, rows: SpineColumns, firstIndex: number): Promise<void> {
+    if (rows.length === 0) return;
+    const body = compactRowsText(rows.length, [
+      (row) => String(firstIndex + row),
+      ...spine.keyColumns.map((c, i) => jsonColumn(c.type, rows.keys[i] ?? [])),
+      jsonMicrosColumn(rows.eventTimes),
+      ...spine.extraColumns.map((c, i) => jsonColumn(c.type, rows.extras[i] ?? [])),
+    ]);
+    await this.run(() =>
+      this.engine.insertText({
+        database: SPINE_DATABASE,
+        table: `spine_${spine.id}`,
+        columns: spineInsertColumns(spine),
+        body,
+        settings: {},
+      }),
+    );
+  }
+
+  async loadSpine(project: string, source: OfflineSpineSource, keyColumns: OfflineColumn[]): Promise<Spine> {
+    if (source.kind === "entities") return this.loadEntitySpine(project, source, keyColumns);
+    const { database } = tableNameParts({ project, view: "", version: 0 }, false);
+    const select = source.kind === "table" ? `SELECT * FROM ${clientTableName(source.table, database)}` : clientSpineQuery(source.sql);
+    const field = source.kind === "table" ? "query.offline_spine.table" : "query.offline_spine.sql";
+    const described = await this.describe(select, field);
+    const v = new ViolationCollector();
+    const typeOf = new Map(described.map((c) => [c.name, c.type]));
+    const expressions: string[] = [];
+    for (const key of keyColumns) {
+      const type = typeOf.get(key.name);
+      if (!type) v.add(field, `has no column "${key.name}", a join key of the requested views`);
+      else if (!keyAccepts(key.type, type)) v.add(field, `column "${key.name}" is ${type}; the join key needs ${key.type}`);
+      else expressions.push(spineColumnExpression(key.name, type, key.type));
+    }
+    const timeType = typeOf.get("event_time");
+    if (!timeType) v.add(field, 'has no column "event_time"');
+    else if (valueTypeOfColumn(timeType) !== "timestamp") v.add(field, `column "event_time" is ${timeType}; it must be a date or time`);
+    else expressions.push(spineColumnExpression("event_time", timeType, "timestamp"));
+    const extraColumns: OfflineColumn[] = [];
+    for (const { name, type } of described) {
+      if (name === "event_time" || keyColumns.some((k) => k.name === name)) continue;
+      const valueType = valueTypeOfColumn(type);
+      if (name === "spine_index") v.add(field, 'column "spine_index" is reserved for the spine position; rename it');
+      else if (!valueType) v.add(field, `column "${name}" has type ${type}, which Sluice cannot pass through; cast it in the query`);
+      else {
+        extraColumns.push({ name, type: valueType });
+        expressions.push(spineColumnExpression(name, type, valueType));
+      }
+    }
+    v.throwIfAny("INVALID_SPINE");
+    const required = [...keyColumns.map((k) => k.name), "event_time"].filter((name) => isNullableColumn(typeOf.get(name) ?? ""));
+    if (required.length > 0) {
+      const nulls = await this.count(
+        `SELECT count() AS n FROM (${select}) WHERE ${required.map((c) => `isNull(${quote(c)})`).join(" OR ")}`,
+      );
+      if (nulls > 0)
+        throw new ValidationError("INVALID_SPINE", [{ field, description: `${nulls} rows have a null join key or event_time` }]);
+    }
+    const spine = await this.createSpine(project, keyColumns, extraColumns);
+    // One thread keeps the source's row order, which the spine index records.
+    await this.insertIntoSpine(spine, `SELECT rowNumberInAllBlocks(), ${expressions.join(", ")} FROM (${select})`);
+    return spine;
+  }
+
+  async summarizeSpine(spine: Spine): Promise<SpineSummary> {
+    const columns = [...spine.keyColumns.map((c) => quote(c.name)), "event_time", ...spine.extraColumns.map((c) => quote(c.name))];
+    const rowHash = `SHA256(formatRow('JSONCompactEachRow', ${columns.join(", ")}))`;
+    const rows = await this.run(async () => {
+      const result = await this.client.query({
+        query:
+          `SELECT count() AS rows, toUnixTimestamp64Micro(min(event_time)) AS min_time, toUnixTimestamp64Micro(max(event_time)) AS max_time, ` +
+          `lower(hex(SHA256(arrayStringConcat(arraySort((hash, index) -> index, groupArray(${rowHash}), groupArray(spine_index)))))) AS sha256 ` +
+          `FROM ${spineTableName(spine)}`,
+        format: "JSONEachRow",
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+      });
+      return result.json<{ rows: string; min_time: string; max_time: string; sha256: string }>();
+    });
+    const [summary] = rows;
+    const rowCount = Number(summary?.rows ?? 0);
+    return {
+      rowCount,
+      sha256: summary?.sha256 ?? "",
+      ...(rowCount > 0 ? { minEventTime: Number(summary?.min_time), maxEventTime: Number(summary?.max_time) } : {}),
+    };
+  }
+
+  async dropSpine(spine: Spine): Promise<void> {
+    await this.run(() => this.client.command({ query: `DROP TABLE IF EXISTS ${spineTableName(spine)}` }));
+  }
+
+  joinPointInTime(join: PointInTimeJoin, signal?: AbortSignal): ArrowChunks {
+    return this.streamArrow(
+      joinQuery(join, (view) => this.historyTable(join, view)),
+      signal,
+    );
+  }
+
+  async saveJoin(join: PointInTimeJoin, name: string, parquetPath: string): Promise<number> {
+    const { database } = tableNameParts({ project: join.spine.project, view: "", version: 0 }, false);
+    const table = `${quote(database)}.${quote(name)}`;
+    const query = joinQuery({ ...join, withSpineIndex: true, spineOrder: false }, (view) => this.historyTable(join, view));
+    await this.run(() =>
+      this.client.command({
+        query: `CREATE TABLE ${table} ENGINE = MergeTree ORDER BY spine_index AS ${query}`,
+        clickhouse_settings: JOIN_SETTINGS as ClickHouseSettings,
+      }),
+    );
+    mkdirSync(dirname(parquetPath), { recursive: true });
+    // Snappy: every Parquet reader decodes it (ClickHouse's default, zstd, is not in all of them).
+    const parquetSettings = { output_format_parquet_compression_method: "snappy", output_format_parquet_string_as_string: 1 };
+    await this.run(() => this.engine.writeToFile(savedJoinQuery(table, join.withSpineIndex), parquetSettings, "Parquet", parquetPath));
+    return this.count(`SELECT count() AS n FROM ${table}`);
+  }
+
+  readSavedJoin(project: string, name: string, withSpineIndex: boolean, signal?: AbortSignal): ArrowChunks {
+    const { database } = tableNameParts({ project, view: "", version: 0 }, false);
+    return this.streamArrow(savedJoinQuery(`${quote(database)}.${quote(name)}`, withSpineIndex), signal);
+  }
+
   async close(): Promise<void> {
     await this.client.close();
+  }
+
+  /** The history table a join reads for one of its views (the Distributed table on a cluster). */
+  private historyTable(join: PointInTimeJoin, view: number): string {
+    const table = join.views[view]?.table;
+    if (!table) throw new Error(`join has no view ${view}`);
+    return qualifiedTableName(table, this.cluster !== undefined);
+  }
+
+  /** Streams a query's result as Arrow, mapping the engine's failures to UNAVAILABLE. */
+  private async *streamArrow(query: string, signal?: AbortSignal): ArrowChunks {
+    try {
+      yield* this.engine.streamArrow(query, JOIN_SETTINGS, signal);
+    } catch (error) {
+      if (signal?.aborted) return;
+      throw error instanceof SluiceError ? error : new StoreUnavailableError(this.description, error);
+    }
+  }
+
+  /** The spine of every entity with history in a range, each at the end of the range. */
+  private async loadEntitySpine(
+    project: string,
+    source: Extract<OfflineSpineSource, { kind: "entities" }>,
+    keyColumns: OfflineColumn[],
+  ): Promise<Spine> {
+    const keys = keyColumns.map((c) => quote(c.name)).join(", ");
+    const conditions = [
+      ...(source.range.start === undefined ? [] : [`event_time >= fromUnixTimestamp64Micro(toInt64(${source.range.start}), 'UTC')`]),
+      `event_time < fromUnixTimestamp64Micro(toInt64(${source.range.end}), 'UTC')`,
+    ].join(" AND ");
+    const union = source.tables
+      .map((table) => `SELECT ${keys} FROM ${qualifiedTableName(table, this.cluster !== undefined)} WHERE ${conditions}`)
+      .join(" UNION ALL ");
+    const spine = await this.createSpine(project, keyColumns, []);
+    await this.insertIntoSpine(
+      spine,
+      `SELECT rowNumberInAllBlocks(), ${keys}, fromUnixTimestamp64Micro(toInt64(${source.range.end - 1}), 'UTC') ` +
+        `FROM (SELECT DISTINCT ${keys} FROM (${union}) ORDER BY ${keys})`,
+    );
+    return spine;
+  }
+
+  private async insertIntoSpine(spine: Spine, select: string): Promise<void> {
+    const columns = spineInsertColumns(spine).map(quote).join(", ");
+    try {
+      await this.client.command({
+        query: `INSERT INTO ${spineTableName(spine)} (${columns}) ${select}`,
+        clickhouse_settings: { max_threads: 1 },
+      });
+    } catch (error) {
+      await this.dropSpine(spine).catch(() => undefined);
+      throw this.queryError(error, "query.offline_spine");
+    }
+  }
+
+  /** The columns a SELECT returns, by name and ClickHouse type. */
+  private async describe(select: string, field: string): Promise<Array<{ name: string; type: string }>> {
+    try {
+      const result = await this.client.query({ query: `DESCRIBE TABLE (${select})`, format: "JSONEachRow" });
+      return await result.json<{ name: string; type: string }>();
+    } catch (error) {
+      throw this.queryError(error, field);
+    }
+  }
+
+  private async count(query: string): Promise<number> {
+    const rows = await this.run(async () => (await this.client.query({ query, format: "JSONEachRow" })).json<{ n: string | number }>());
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
+   * A failed query on a client's spine: ClickHouse refusing the SQL (a syntax error, an unknown
+   * table or column, a failed conversion) is the client's INVALID_ARGUMENT; anything else means
+   * the store is unavailable.
+   */
+  private queryError(error: unknown, field: string): Error {
+    const message = error instanceof Error ? error.message : String(error);
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string" && CLIENT_QUERY_ERRORS.has(code)) {
+      return new ValidationError("INVALID_SPINE", [{ field, description: `ClickHouse refused it: ${message.split("\n")[0]}` }]);
+    }
+    return new StoreUnavailableError(this.description, error);
   }
 
   private async run<T>(operation: () => Promise<T>): Promise<T> {
@@ -219,20 +523,6 @@ export class ClickHouseOfflineStore implements OfflineStore {
       throw new StoreUnavailableError(this.description, error);
     }
   }
-}
-
-/** `sluice_{project}` and `{view}__v{version}` (ids are lower snake case, so the name is unambiguous). */
-function tableNameParts(
-  table: Pick<OfflineTable, "project" | "view" | "version">,
-  distributed: boolean,
-): { database: string; name: string } {
-  return { database: `sluice_${table.project}`, name: `${table.view}__v${table.version}${distributed ? "_all" : ""}` };
-}
-
-/** `sluice_{project}`.`{view}__v{version}`, quoted; `..._all` names the Distributed table of a cluster. */
-export function qualifiedTableName(table: Pick<OfflineTable, "project" | "view" | "version">, distributed = false): string {
-  const { database, name } = tableNameParts(table, distributed);
-  return `${quote(database)}.${quote(name)}`;
 }
 
 /**
@@ -269,104 +559,30 @@ export function createTableStatements(table: OfflineTable, cluster?: string): st
   ];
 }
 
-/** Lists cannot be Nullable in ClickHouse: a null list is stored as an empty one. */
-function nullableType(column: OfflineColumn): string {
-  const type = COLUMN_TYPES[column.type];
-  return type.startsWith("Array(") ? type : `Nullable(${type})`;
+/** ClickHouse error codes that mean the query itself is wrong, not the store. */
+const CLIENT_QUERY_ERRORS = new Set([
+  "16", // NO_SUCH_COLUMN_IN_TABLE
+  "36", // BAD_ARGUMENTS
+  "43", // ILLEGAL_TYPE_OF_ARGUMENT
+  "46", // UNKNOWN_FUNCTION
+  "47", // UNKNOWN_IDENTIFIER
+  "60", // UNKNOWN_TABLE
+  "62", // SYNTAX_ERROR
+  "70", // CANNOT_CONVERT_TYPE
+  "81", // UNKNOWN_DATABASE
+  "164", // READONLY
+  "179", // MULTIPLE_EXPRESSIONS_FOR_ALIAS
+  "352", // AMBIGUOUS_COLUMN_NAME
+]);
+
+/** Whether a spine column of a source type can hold a join key of `type`. */
+function keyAccepts(type: OfflineColumn["type"], sourceType: string): boolean {
+  const source = valueTypeOfColumn(sourceType);
+  if (type === "int32" || type === "int64") return source === "int32" || source === "int64";
+  return source === "string";
 }
 
-function quote(identifier: string): string {
-  return `\`${identifier.replace(/\\/g, "\\\\").replace(/`/g, "\\`")}\``;
-}
-
-/**
- * The rows as JSONCompactEachRow text (one array per line: times, write id, keys, features),
- * formatted column by column with a formatter chosen once per column type. Times go as
- * integers, which ClickHouse reads as DateTime64(6) ticks (microseconds).
- */
-function compactRowsText(table: OfflineTable, rows: HistoryColumns): string {
-  const writeId = JSON.stringify(rows.writeId);
-  const cells = [
-    ...table.keyColumns.map((c, i) => ({ format: JSON_CELL[c.type], values: rows.keys[i] as ArrayLike<FeatureValue> })),
-    ...table.featureColumns.map((c, i) => ({ format: JSON_CELL[c.type], values: rows.features[i] as ArrayLike<FeatureValue> })),
-  ];
-  let text = "";
-  for (let row = 0; row < rows.length; row++) {
-    let line = `[${rows.eventTimes[row]},${rows.ingestTimes[row]},${writeId}`;
-    for (const { format, values } of cells) line += `,${format(values[row] ?? null)}`;
-    text += `${line}]\n`;
-  }
-  return text;
-}
-
-/** A value of each type as a JSON cell of the insert text. */
-const JSON_CELL: Record<ValueType, (value: FeatureValue) => string> = {
-  int32: numberCell,
-  int64: (value) => (value === null ? "null" : `"${value}"`),
-  float: numberCell,
-  double: numberCell,
-  bool: (value) => (value === null ? "null" : value ? "true" : "false"),
-  string: (value) => JSON.stringify(value),
-  bytes: (value) => (value === null ? "null" : `"${Buffer.from(value as Uint8Array).toString("base64")}"`),
-  timestamp: (value) => (value === null ? "null" : String((value as Date).getTime() * 1000)),
-  // Lists cannot be Nullable in ClickHouse: a null list is stored as an empty one.
-  int64_list: (value) => (value === null ? "[]" : JSON.stringify((value as bigint[]).map(String))),
-  float_list: listCell,
-  double_list: listCell,
-  string_list: listCell,
-};
-
-/** Finite numbers only reach the store (checked on write), and their JavaScript text is valid JSON. */
-function numberCell(value: FeatureValue): string {
-  return value === null ? "null" : String(value);
-}
-
-function listCell(value: FeatureValue): string {
-  return value === null ? "[]" : JSON.stringify(value);
-}
-
-function toJsonValue(type: ValueType, value: FeatureValue): unknown {
-  if (value === null) return type.endsWith("_list") ? [] : null;
-  switch (type) {
-    case "int64":
-      return String(value);
-    case "bytes":
-      return Buffer.from(value as Uint8Array).toString("base64");
-    case "timestamp":
-      return (value as Date).getTime() * 1000;
-    case "int64_list":
-      return (value as bigint[]).map(String);
-    default:
-      return value;
-  }
-}
-
-function fromJsonValue(type: ValueType, value: unknown): FeatureValue {
-  if (value === null || value === undefined) return null;
-  switch (type) {
-    case "int64":
-      return BigInt(value as string);
-    case "bytes":
-      return new Uint8Array(Buffer.from(value as string, "base64"));
-    case "timestamp":
-      return new Date(Math.floor(parseMicros(value as string) / 1000));
-    case "int64_list":
-      return (value as string[]).map((v) => BigInt(v));
-    default:
-      return value as FeatureValue;
-  }
-}
-
-/** Microseconds since the epoch -> "YYYY-MM-DD hh:mm:ss.ffffff" (UTC), as DateTime64(6) reads it. */
-export function formatMicros(micros: number): string {
-  const second = Math.floor(micros / 1_000_000);
-  const iso = new Date(second * 1000).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${String(micros - second * 1_000_000).padStart(6, "0")}`;
-}
-
-/** "YYYY-MM-DD hh:mm:ss[.ffffff]" (UTC) -> microseconds since the epoch. */
-export function parseMicros(text: string): number {
-  const [seconds, fraction = ""] = text.split(".");
-  const whole = Date.parse(`${(seconds ?? "").replace(" ", "T")}Z`);
-  return whole * 1000 + Number(fraction.padEnd(6, "0").slice(0, 6));
+/** A saved join's rows in spine order, with or without spine_index. */
+function savedJoinQuery(table: string, withSpineIndex: boolean): string {
+  return `SELECT ${withSpineIndex ? "*" : "* EXCEPT (spine_index)"} FROM ${table} ORDER BY spine_index`;
 }

@@ -64,6 +64,73 @@ export interface EventTimeRange {
   end?: number;
 }
 
+/**
+ * A spine stored for one point-in-time join: the rows to look up from, each with its position
+ * (`spine_index`), entity key columns, event time and extra columns passed through. Made by
+ * {@link OfflineStore.createSpine} or {@link OfflineStore.loadSpine}; dropped when done.
+ */
+export interface Spine {
+  /** Names the stored spine; opaque to the domain. */
+  readonly id: string;
+  project: string;
+  keyColumns: OfflineColumn[];
+  extraColumns: OfflineColumn[];
+}
+
+/** Spine rows as columns of equal length; extras in the spine's `extraColumns` order, null where null. */
+export interface SpineColumns {
+  length: number;
+  keys: ReadonlyArray<ArrayLike<FeatureValue>>;
+  eventTimes: ArrayLike<number>;
+  extras: ReadonlyArray<ArrayLike<FeatureValue>>;
+}
+
+/** Spine rows already in the offline store, or every entity with history in a time range. */
+export type OfflineSpineSource =
+  | { kind: "table"; table: string }
+  | { kind: "sql"; sql: string }
+  /** Every entity with a row in [start, end) in any of `tables` (which share their key columns), at end - 1 µs. */
+  | { kind: "entities"; tables: OfflineTable[]; range: EventTimeRange & { end: number } };
+
+/** What identifies a spine's content, for lineage. Times in microseconds. */
+export interface SpineSummary {
+  rowCount: number;
+  minEventTime?: number;
+  maxEventTime?: number;
+  /** SHA-256 (hex) over the rows in spine order. */
+  sha256: string;
+}
+
+/**
+ * A point-in-time join: for each spine row and each view, the latest history row of the row's
+ * entity with event time <= the spine time (ties: the latest ingested), when that row is within
+ * the view's TTL; else null (an empty list for list features).
+ */
+export interface PointInTimeJoin {
+  spine: Spine;
+  views: Array<{
+    table: OfflineTable;
+    /** 0: values never go stale. */
+    ttlMicros: number;
+  }>;
+  /** Output feature columns in order: a feature column of `views[view]`, named `as`. */
+  features: Array<{ view: number; column: string; as: string }>;
+  /** Ignore history rows ingested after the spine time (no backfill leakage). */
+  excludeLateIngested: boolean;
+  /** Output rows in spine order (a sort); otherwise in any order. */
+  spineOrder: boolean;
+  /** Output the `spine_index` column first. */
+  withSpineIndex: boolean;
+}
+
+/**
+ * Output of a join, a stream of Arrow IPC streams: each item a complete stream (schema, record
+ * batches, end marker) of a bounded number of rows. Columns: [spine_index], the spine's key
+ * columns, `event_time`, its extra columns, then the features; types follow the column types
+ * (timestamps as microsecond timestamps in UTC, int64 as int64, lists as lists).
+ */
+export type ArrowChunks = AsyncIterable<Uint8Array>;
+
 /** Where feature history lives. */
 export interface OfflineStore {
   /** The backend's name, for logs and errors. */
@@ -83,5 +150,29 @@ export interface OfflineStore {
   latestPerEntity(table: OfflineTable, range: EventTimeRange, afterKey: FeatureValue[] | undefined, limit: number): Promise<OfflineRow[]>;
   /** Every stored row of a table, in key then event-time order (for tests and small tables). */
   readAll(table: OfflineTable): Promise<OfflineRow[]>;
+
+  /** Creates an empty spine for inline rows. */
+  createSpine(project: string, keyColumns: OfflineColumn[], extraColumns: OfflineColumn[]): Promise<Spine>;
+  /** Adds extra columns to a spine (null in rows appended before). */
+  addSpineColumns(spine: Spine, extraColumns: OfflineColumn[]): Promise<void>;
+  /** Appends rows whose spine indexes start at `firstIndex`. */
+  appendSpine(spine: Spine, rows: SpineColumns, firstIndex: number): Promise<void>;
+  /**
+   * Stores a spine from rows already in the offline store; INVALID_ARGUMENT when they lack a key
+   * column or event_time, have a type that cannot be converted, or a null key or time.
+   */
+  loadSpine(project: string, source: OfflineSpineSource, keyColumns: OfflineColumn[]): Promise<Spine>;
+  /** Row count, event-time range and content hash of a spine. */
+  summarizeSpine(spine: Spine): Promise<SpineSummary>;
+  dropSpine(spine: Spine): Promise<void>;
+  /** Runs a point-in-time join, streaming the result in bounded chunks; stops when `signal` aborts. */
+  joinPointInTime(join: PointInTimeJoin, signal?: AbortSignal): ArrowChunks;
+  /**
+   * Stores the result of a join (with spine_index) as table `name` of the spine's project and
+   * writes it, in spine order, as a Parquet file at `parquetPath`. Returns the row count.
+   */
+  saveJoin(join: PointInTimeJoin, name: string, parquetPath: string): Promise<number>;
+  /** Streams a table saved by {@link saveJoin} in spine order, without spine_index unless asked. */
+  readSavedJoin(project: string, name: string, withSpineIndex: boolean, signal?: AbortSignal): ArrowChunks;
   close(): Promise<void>;
 }

@@ -8,7 +8,16 @@ import { mkdirSync } from "node:fs";
 import { type Key, open, type RootDatabase } from "lmdb";
 import { StoreUnavailableError } from "../../common/errors.js";
 import type { DefinitionHead, DefinitionState, Entity, Project } from "../../registry/model.js";
-import type { NamedHead, PageQuery, RegistryChange, RegistryStore, VersionedKind, VersionedKinds } from "./registry-store.js";
+import type {
+  DocumentKind,
+  NamedHead,
+  PageQuery,
+  RegistryChange,
+  RegistryStore,
+  StoredDocument,
+  VersionedKind,
+  VersionedKinds,
+} from "./registry-store.js";
 
 const CHANGE_EVENT = "change";
 
@@ -138,6 +147,37 @@ export class LmdbRegistryStore implements RegistryStore {
     });
     if (updated) this.announce({ kind, project, name });
     return updated;
+  }
+
+  async getDocument<T>(kind: DocumentKind, project: string, id: string): Promise<StoredDocument<T> | undefined> {
+    return this.db.get(["document", kind, project, id]);
+  }
+
+  async putDocument<T>(kind: DocumentKind, project: string, id: string, value: T, expectedRevision: number): Promise<number | undefined> {
+    const key = ["document", kind, project, id];
+    return this.db.transaction(() => {
+      const current: StoredDocument<T> | undefined = this.db.get(key);
+      if ((current?.revision ?? 0) !== expectedRevision) return undefined;
+      this.db.put(key, { id, revision: expectedRevision + 1, value } satisfies StoredDocument<T>);
+      return expectedRevision + 1;
+    });
+  }
+
+  async listDocuments<T>(
+    kind: DocumentKind,
+    project: string,
+    page: PageQuery<string> & { prefix?: string },
+  ): Promise<Array<StoredDocument<T>>> {
+    const prefix = page.prefix ?? "";
+    const start = page.after !== undefined && page.after > prefix ? page.after : prefix;
+    const range = this.db.getRange({
+      start: ["document", kind, project, start],
+      end: ["document", kind, project, `${prefix}${MAX_KEY}`],
+      limit: page.limit + 1,
+    });
+    return Array.from(range, ({ value }) => value as StoredDocument<T>)
+      .filter((document) => document.id !== page.after)
+      .slice(0, page.limit);
   }
 
   onChange(listener: (change: RegistryChange) => void): () => void {

@@ -8,7 +8,16 @@ import { EventEmitter } from "node:events";
 import { Redis } from "ioredis";
 import { StoreUnavailableError } from "../../common/errors.js";
 import type { DefinitionHead, DefinitionState, Entity, Project } from "../../registry/model.js";
-import type { NamedHead, PageQuery, RegistryChange, RegistryStore, VersionedKind, VersionedKinds } from "./registry-store.js";
+import type {
+  DocumentKind,
+  NamedHead,
+  PageQuery,
+  RegistryChange,
+  RegistryStore,
+  StoredDocument,
+  VersionedKind,
+  VersionedKinds,
+} from "./registry-store.js";
 
 const CHANGE_EVENT = "change";
 
@@ -62,7 +71,23 @@ redis.call('PUBLISH', KEYS[2], ARGV[4])
 return encoded
 `;
 
+/**
+ * Writes a document if its stored revision is ARGV[2] ('0' = absent); returns the new revision or 0.
+ * KEYS: hash, index. ARGV: id, expected revision, value json.
+ */
+const PUT_DOCUMENT = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local revision = 0
+if current then revision = cjson.decode(current).revision end
+if revision ~= tonumber(ARGV[2]) then return 0 end
+revision = revision + 1
+redis.call('HSET', KEYS[1], ARGV[1], '{"id":' .. cjson.encode(ARGV[1]) .. ',"revision":' .. revision .. ',"value":' .. ARGV[3] .. '}')
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+return revision
+`;
+
 type Scripts = {
+  sluicePutDocument(hash: string, index: string, id: string, expected: string, value: string): Promise<number>;
   sluiceCreateIfAbsent(hash: string, index: string, channel: string, field: string, json: string, change: string): Promise<number>;
   sluicePutEntity(
     hash: string,
@@ -124,6 +149,7 @@ export class RedisRegistryStore implements RegistryStore {
     client.defineCommand("sluicePutEntity", { numberOfKeys: 3, lua: PUT_ENTITY });
     client.defineCommand("sluiceAppendVersion", { numberOfKeys: 4, lua: APPEND_VERSION });
     client.defineCommand("sluiceSetState", { numberOfKeys: 2, lua: SET_STATE });
+    client.defineCommand("sluicePutDocument", { numberOfKeys: 2, lua: PUT_DOCUMENT });
     this.scripts = client as unknown as Scripts;
     client.on("error", () => undefined);
     subscriber.on("error", () => undefined);
@@ -277,6 +303,32 @@ export class RedisRegistryStore implements RegistryStore {
       this.scripts.sluiceSetState(this.key(`heads:${kind}:${project}`), this.channel, name, state, at.toISOString(), change),
     );
     return encoded ? revive<DefinitionHead>(encoded) : undefined;
+  }
+
+  async getDocument<T>(kind: DocumentKind, project: string, id: string): Promise<StoredDocument<T> | undefined> {
+    return this.read(() => this.client.hget(this.key(`documents:${kind}:${project}`), id));
+  }
+
+  async putDocument<T>(kind: DocumentKind, project: string, id: string, value: T, expectedRevision: number): Promise<number | undefined> {
+    const hash = this.key(`documents:${kind}:${project}`);
+    const revision = await this.run(() =>
+      this.scripts.sluicePutDocument(hash, `${hash}:index`, id, String(expectedRevision), JSON.stringify(value)),
+    );
+    return revision === 0 ? undefined : revision;
+  }
+
+  async listDocuments<T>(
+    kind: DocumentKind,
+    project: string,
+    page: PageQuery<string> & { prefix?: string },
+  ): Promise<Array<StoredDocument<T>>> {
+    const hash = this.key(`documents:${kind}:${project}`);
+    const prefix = page.prefix ?? "";
+    const start = page.after !== undefined && page.after >= prefix ? `(${page.after}` : `[${prefix}`;
+    const ids = await this.run(() => this.client.zrangebylex(`${hash}:index`, start, `[${prefix}\xff`, "LIMIT", 0, page.limit));
+    if (ids.length === 0) return [];
+    const values = await this.run(() => this.client.hmget(hash, ...ids));
+    return values.flatMap((value) => (value ? [revive<StoredDocument<T>>(value)] : []));
   }
 
   onChange(listener: (change: RegistryChange) => void): () => void {

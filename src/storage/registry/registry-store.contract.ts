@@ -151,6 +151,37 @@ export function describeRegistryStoreContract(backend: string, factory: Registry
       expect(await store.getProject("p")).toEqual({ project: "p", description: "", createTime: at });
       expect(await store.getVersion("featureView", "p", "v", 1)).toEqual(viewVersion("v", 1));
     });
+
+    it("writes documents by compare-and-set on their revision", async () => {
+      const doc = { state: "running", createTime: at, rows: 3 };
+      expect(await store.putDocument("trainingDataset", "p", "d/1", doc, 1)).toBeUndefined();
+      expect(await store.putDocument("trainingDataset", "p", "d/1", doc, 0)).toBe(1);
+      expect(await store.putDocument("trainingDataset", "p", "d/1", doc, 0)).toBeUndefined();
+      expect(await store.putDocument("trainingDataset", "p", "d/1", { ...doc, state: "done" }, 1)).toBe(2);
+      expect(await store.getDocument("trainingDataset", "p", "d/1")).toEqual({ id: "d/1", revision: 2, value: { ...doc, state: "done" } });
+      expect(await store.getDocument("trainingDataset", "q", "d/1")).toBeUndefined();
+    });
+
+    it("lists documents by id, within a prefix, with keyset pagination", async () => {
+      for (const id of ["b/2", "a/1", "b/1", "c/1", "b/10"]) await store.putDocument("trainingDataset", "p", id, { id }, 0);
+      await store.putDocument("trainingDataset", "other", "a/0", { id: "x" }, 0);
+      const ids = async (page: { after?: string; limit: number; prefix?: string }) =>
+        (await store.listDocuments<{ id: string }>("trainingDataset", "p", page)).map((d) => d.id);
+      expect(await ids({ limit: 10 })).toEqual(["a/1", "b/1", "b/10", "b/2", "c/1"]);
+      expect(await ids({ limit: 2 })).toEqual(["a/1", "b/1"]);
+      expect(await ids({ after: "b/1", limit: 2 })).toEqual(["b/10", "b/2"]);
+      expect(await ids({ prefix: "b/", limit: 10 })).toEqual(["b/1", "b/10", "b/2"]);
+      expect(await ids({ prefix: "b/", after: "b/10", limit: 10 })).toEqual(["b/2"]);
+      expect(await ids({ prefix: "b/", after: "a", limit: 10 })).toEqual(["b/1", "b/10", "b/2"]);
+      expect(await ids({ prefix: "z/", limit: 10 })).toEqual([]);
+    });
+
+    it("keeps documents across close and reopen", async () => {
+      await store.putDocument("trainingDataset", "p", "kept", { createTime: at }, 0);
+      await store.close();
+      store = await factory.reopen();
+      expect((await store.getDocument("trainingDataset", "p", "kept"))?.value).toEqual({ createTime: at });
+    });
   });
 }
 

@@ -36,6 +36,20 @@ export interface RegistryChange {
   name: string;
 }
 
+/**
+ * Kinds of documents kept beside the definitions: records with a lifecycle of their own (a
+ * training dataset version runs, then succeeds or fails), written by compare-and-set on a revision.
+ */
+export type DocumentKind = "trainingDataset";
+
+/** A stored document and the revision its next write must name. */
+export interface StoredDocument<T> {
+  id: string;
+  /** 1 when created, +1 with every write. */
+  revision: number;
+  value: T;
+}
+
 /** Where the registry keeps its definitions. Every write is atomic: nothing half-written remains. */
 export interface RegistryStore {
   /** The backend's name, for logs and errors. */
@@ -74,6 +88,16 @@ export interface RegistryStore {
   appendVersion<K extends VersionedKind>(kind: K, record: VersionedKinds[K], expectedLatest: number): Promise<boolean>;
   /** Sets the lifecycle state of an existing definition; returns the new head, or undefined when absent. */
   setState(kind: VersionedKind, project: string, name: string, state: DefinitionState, at: Date): Promise<DefinitionHead | undefined>;
+
+  /** A document, or undefined when it does not exist. */
+  getDocument<T>(kind: DocumentKind, project: string, id: string): Promise<StoredDocument<T> | undefined>;
+  /**
+   * Writes a document when its stored revision is still `expectedRevision` (0: it must not exist
+   * yet). Returns the new revision, or undefined when someone else wrote first.
+   */
+  putDocument<T>(kind: DocumentKind, project: string, id: string, value: T, expectedRevision: number): Promise<number | undefined>;
+  /** Documents of a kind in a project ordered by id, those whose id starts with `prefix` only. */
+  listDocuments<T>(kind: DocumentKind, project: string, page: PageQuery<string> & { prefix?: string }): Promise<Array<StoredDocument<T>>>;
 
   /** Calls `listener` after every committed change; returns an unsubscribe function. */
   onChange(listener: (change: RegistryChange) => void): () => void;

@@ -12,8 +12,10 @@ import {
   Client,
   type ClientDuplexStream,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
   type handleBidiStreamingCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -21,7 +23,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp.pb.js";
-import { ResolvedFeature, Value, ValueType, valueTypeFromJSON, valueTypeToJSON } from "./types.pb.js";
+import { Column, ResolvedFeature, Value, ValueType, valueTypeFromJSON, valueTypeToJSON } from "./types.pb.js";
 
 /** Encodings of the streamed result. */
 export enum OutputFormat {
@@ -131,22 +133,54 @@ export interface SpineRow_ExtraColumnsEntry {
   value: Value | undefined;
 }
 
-/** A batch of spine rows sent inline by the client. */
-export interface SpineBatch {
-  rows: SpineRow[];
+/**
+ * Spine rows as columns: entry i of every column belongs to row i. The fast
+ * form for large spines and for data held column-wise (NumPy, Arrow).
+ */
+export interface SpineColumns {
+  entityKey: { [key: string]: Column };
+  /** Event time of each row, in microseconds since the Unix epoch (UTC). */
+  eventTimeMicros: bigint[];
+  extraColumns: { [key: string]: Column };
 }
 
-/** Spine rows read from the offline store. */
+export interface SpineColumns_EntityKeyEntry {
+  key: string;
+  value: Column | undefined;
+}
+
+export interface SpineColumns_ExtraColumnsEntry {
+  key: string;
+  value: Column | undefined;
+}
+
+/** A batch of spine rows sent inline by the client: rows, or columns (not both). */
+export interface SpineBatch {
+  rows: SpineRow[];
+  columns: SpineColumns | undefined;
+}
+
+/**
+ * Spine rows read from the offline store. Their columns are the join keys of
+ * the requested views' entities, "event_time", and any extra columns, which
+ * are passed through.
+ */
 export interface OfflineSpine {
-  /** A table already in the offline store. */
+  /**
+   * A table already in the offline store: "table" (in the project's
+   * database) or "database.table".
+   */
   table?:
     | string
     | undefined;
-  /** A SELECT whose columns are the join keys, "event_time" and extras. */
+  /** One SELECT (or WITH ... SELECT) statement, run with the server's rights. */
   sql?: string | undefined;
 }
 
-/** No spine: every entity with a value in [start_time, end_time), at end_time. */
+/**
+ * No spine: every entity with a value in [start_time, end_time), each with its
+ * latest values before end_time. All requested views must share one entity.
+ */
 export interface EntityTimeRange {
   startTime: Timestamp | undefined;
   endTime: Timestamp | undefined;
@@ -170,9 +204,15 @@ export interface HistoricalFeaturesQuery {
   /** Ignore feature rows ingested after the spine time (stops backfill leakage). */
   excludeLateIngested: boolean;
   format: OutputFormat;
-  /** Emit a "spine_index" column instead of guaranteeing spine order. */
+  /**
+   * Emit a "spine_index" column (the row's position in the spine) instead of
+   * guaranteeing spine order, which saves a sort of the result.
+   */
   emitSpineIndex: boolean;
-  /** Rows per output chunk; 0 means 8192. */
+  /**
+   * Rows per ROWS chunk (at most 1,000,000); 0 means 8192. ARROW messages
+   * carry the engine's blocks as they come (tens of thousands of rows).
+   */
   chunkRows: number;
 }
 
@@ -249,7 +289,11 @@ export interface TrainingDataset {
   errorMessage: string;
   description: string;
   createTime: Timestamp | undefined;
-  completeTime: Timestamp | undefined;
+  completeTime:
+    | Timestamp
+    | undefined;
+  /** The result's columns, once the job has succeeded. */
+  columns: ColumnSchema[];
 }
 
 export interface CreateTrainingDatasetRequest {
@@ -279,6 +323,28 @@ export interface ListTrainingDatasetsRequest {
 export interface ListTrainingDatasetsResponse {
   trainingDatasets: TrainingDataset[];
   nextPageToken: string;
+}
+
+export interface ReadTrainingDatasetRequest {
+  /**
+   * "projects/{project}/trainingDatasets/{training_dataset}" (the latest
+   * version) or ".../versions/{n}".
+   */
+  name: string;
+  format: OutputFormat;
+  /** Rows per ROWS chunk (at most 1,000,000); 0 means 8192. */
+  chunkRows: number;
+}
+
+/** The same parts as GetHistoricalFeaturesResponse, with the same field numbers. */
+export interface ReadTrainingDatasetResponse {
+  schema?: HistoricalFeaturesSchema | undefined;
+  rows?:
+    | RowChunk
+    | undefined;
+  /** An Arrow IPC stream, split across messages; concatenate in order. */
+  arrowIpc?: Buffer | undefined;
+  summary?: HistoricalFeaturesSummary | undefined;
 }
 
 function createBaseSpineRow(): SpineRow {
@@ -644,14 +710,401 @@ export const SpineRow_ExtraColumnsEntry: MessageFns<SpineRow_ExtraColumnsEntry> 
   },
 };
 
+function createBaseSpineColumns(): SpineColumns {
+  return { entityKey: {}, eventTimeMicros: [], extraColumns: {} };
+}
+
+export const SpineColumns: MessageFns<SpineColumns> = {
+  encode(message: SpineColumns, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    globalThis.Object.entries(message.entityKey).forEach(([key, value]: [string, Column]) => {
+      SpineColumns_EntityKeyEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
+    });
+    if (message.eventTimeMicros.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.eventTimeMicros) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field eventTimeMicros of type int64 is too large");
+        }
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    globalThis.Object.entries(message.extraColumns).forEach(([key, value]: [string, Column]) => {
+      SpineColumns_ExtraColumnsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpineColumns {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpineColumns();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const entry1 = SpineColumns_EntityKeyEntry.decode(reader, reader.uint32());
+            if (entry1.value !== undefined) {
+              message.entityKey[entry1.key] = entry1.value;
+            }
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.eventTimeMicros.push(reader.int64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.eventTimeMicros.push(reader.int64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = SpineColumns_ExtraColumnsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.extraColumns[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpineColumns {
+    return {
+      entityKey: isObject(object.entityKey)
+        ? (globalThis.Object.entries(object.entityKey) as [string, any][]).reduce(
+          (acc: { [key: string]: Column }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Column.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.entity_key)
+        ? (globalThis.Object.entries(object.entity_key) as [string, any][]).reduce(
+          (acc: { [key: string]: Column }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Column.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      eventTimeMicros: globalThis.Array.isArray(object?.eventTimeMicros)
+        ? object.eventTimeMicros.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.event_time_micros)
+        ? object.event_time_micros.map((e: any) => BigInt(e))
+        : [],
+      extraColumns: isObject(object.extraColumns)
+        ? (globalThis.Object.entries(object.extraColumns) as [string, any][]).reduce(
+          (acc: { [key: string]: Column }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Column.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.extra_columns)
+        ? (globalThis.Object.entries(object.extra_columns) as [string, any][]).reduce(
+          (acc: { [key: string]: Column }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Column.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: SpineColumns): unknown {
+    const obj: any = {};
+    if (message.entityKey) {
+      const entries = globalThis.Object.entries(message.entityKey) as [string, Column][];
+      if (entries.length > 0) {
+        obj.entityKey = {};
+        entries.forEach(([k, v]) => {
+          obj.entityKey[k] = Column.toJSON(v);
+        });
+      }
+    }
+    if (message.eventTimeMicros?.length) {
+      obj.eventTimeMicros = message.eventTimeMicros.map((e) => e.toString());
+    }
+    if (message.extraColumns) {
+      const entries = globalThis.Object.entries(message.extraColumns) as [string, Column][];
+      if (entries.length > 0) {
+        obj.extraColumns = {};
+        entries.forEach(([k, v]) => {
+          obj.extraColumns[k] = Column.toJSON(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SpineColumns>, I>>(base?: I): SpineColumns {
+    return SpineColumns.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SpineColumns>, I>>(object: I): SpineColumns {
+    const message = createBaseSpineColumns();
+    message.entityKey = (globalThis.Object.entries(object.entityKey ?? {}) as [string, Column][]).reduce(
+      (acc: { [key: string]: Column }, [key, value]: [string, Column]) => {
+        if (value !== undefined) {
+          acc[key] = Column.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.eventTimeMicros = object.eventTimeMicros?.map((e) => BigInt(e)) || [];
+    message.extraColumns = (globalThis.Object.entries(object.extraColumns ?? {}) as [string, Column][]).reduce(
+      (acc: { [key: string]: Column }, [key, value]: [string, Column]) => {
+        if (value !== undefined) {
+          acc[key] = Column.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseSpineColumns_EntityKeyEntry(): SpineColumns_EntityKeyEntry {
+  return { key: "", value: undefined };
+}
+
+export const SpineColumns_EntityKeyEntry: MessageFns<SpineColumns_EntityKeyEntry> = {
+  encode(message: SpineColumns_EntityKeyEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      Column.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpineColumns_EntityKeyEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpineColumns_EntityKeyEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Column.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpineColumns_EntityKeyEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? Column.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: SpineColumns_EntityKeyEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = Column.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SpineColumns_EntityKeyEntry>, I>>(base?: I): SpineColumns_EntityKeyEntry {
+    return SpineColumns_EntityKeyEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SpineColumns_EntityKeyEntry>, I>>(object: I): SpineColumns_EntityKeyEntry {
+    const message = createBaseSpineColumns_EntityKeyEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? Column.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSpineColumns_ExtraColumnsEntry(): SpineColumns_ExtraColumnsEntry {
+  return { key: "", value: undefined };
+}
+
+export const SpineColumns_ExtraColumnsEntry: MessageFns<SpineColumns_ExtraColumnsEntry> = {
+  encode(message: SpineColumns_ExtraColumnsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      Column.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpineColumns_ExtraColumnsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpineColumns_ExtraColumnsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Column.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpineColumns_ExtraColumnsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? Column.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: SpineColumns_ExtraColumnsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = Column.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SpineColumns_ExtraColumnsEntry>, I>>(base?: I): SpineColumns_ExtraColumnsEntry {
+    return SpineColumns_ExtraColumnsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SpineColumns_ExtraColumnsEntry>, I>>(
+    object: I,
+  ): SpineColumns_ExtraColumnsEntry {
+    const message = createBaseSpineColumns_ExtraColumnsEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? Column.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseSpineBatch(): SpineBatch {
-  return { rows: [] };
+  return { rows: [], columns: undefined };
 }
 
 export const SpineBatch: MessageFns<SpineBatch> = {
   encode(message: SpineBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.rows) {
       SpineRow.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.columns !== undefined) {
+      SpineColumns.encode(message.columns, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -677,6 +1130,14 @@ export const SpineBatch: MessageFns<SpineBatch> = {
             message.rows.push(SpineRow.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.columns = SpineColumns.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -690,13 +1151,19 @@ export const SpineBatch: MessageFns<SpineBatch> = {
   },
 
   fromJSON(object: any): SpineBatch {
-    return { rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => SpineRow.fromJSON(e)) : [] };
+    return {
+      rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => SpineRow.fromJSON(e)) : [],
+      columns: isSet(object.columns) ? SpineColumns.fromJSON(object.columns) : undefined,
+    };
   },
 
   toJSON(message: SpineBatch): unknown {
     const obj: any = {};
     if (message.rows?.length) {
       obj.rows = message.rows.map((e) => SpineRow.toJSON(e));
+    }
+    if (message.columns !== undefined) {
+      obj.columns = SpineColumns.toJSON(message.columns);
     }
     return obj;
   },
@@ -707,6 +1174,9 @@ export const SpineBatch: MessageFns<SpineBatch> = {
   fromPartial<I extends Exact<DeepPartial<SpineBatch>, I>>(object: I): SpineBatch {
     const message = createBaseSpineBatch();
     message.rows = object.rows?.map((e) => SpineRow.fromPartial(e)) || [];
+    message.columns = (object.columns !== undefined && object.columns !== null)
+      ? SpineColumns.fromPartial(object.columns)
+      : undefined;
     return message;
   },
 };
@@ -1813,6 +2283,7 @@ function createBaseTrainingDataset(): TrainingDataset {
     description: "",
     createTime: undefined,
     completeTime: undefined,
+    columns: [],
   };
 }
 
@@ -1865,6 +2336,9 @@ export const TrainingDataset: MessageFns<TrainingDataset> = {
     }
     if (message.completeTime !== undefined) {
       Timestamp.encode(message.completeTime, writer.uint32(122).fork()).join();
+    }
+    for (const v of message.columns) {
+      ColumnSchema.encode(v!, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -2002,6 +2476,14 @@ export const TrainingDataset: MessageFns<TrainingDataset> = {
             message.completeTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.columns.push(ColumnSchema.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2071,6 +2553,9 @@ export const TrainingDataset: MessageFns<TrainingDataset> = {
         : isSet(object.complete_time)
         ? fromJsonTimestamp(object.complete_time)
         : undefined,
+      columns: globalThis.Array.isArray(object?.columns)
+        ? object.columns.map((e: any) => ColumnSchema.fromJSON(e))
+        : [],
     };
   },
 
@@ -2121,6 +2606,9 @@ export const TrainingDataset: MessageFns<TrainingDataset> = {
     if (message.completeTime !== undefined) {
       obj.completeTime = fromTimestamp(message.completeTime).toISOString();
     }
+    if (message.columns?.length) {
+      obj.columns = message.columns.map((e) => ColumnSchema.toJSON(e));
+    }
     return obj;
   },
 
@@ -2154,6 +2642,7 @@ export const TrainingDataset: MessageFns<TrainingDataset> = {
     message.completeTime = (object.completeTime !== undefined && object.completeTime !== null)
       ? Timestamp.fromPartial(object.completeTime)
       : undefined;
+    message.columns = object.columns?.map((e) => ColumnSchema.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2654,6 +3143,236 @@ export const ListTrainingDatasetsResponse: MessageFns<ListTrainingDatasetsRespon
   },
 };
 
+function createBaseReadTrainingDatasetRequest(): ReadTrainingDatasetRequest {
+  return { name: "", format: 0, chunkRows: 0 };
+}
+
+export const ReadTrainingDatasetRequest: MessageFns<ReadTrainingDatasetRequest> = {
+  encode(message: ReadTrainingDatasetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.format !== 0) {
+      writer.uint32(16).int32(message.format);
+    }
+    if (message.chunkRows !== 0) {
+      writer.uint32(24).int32(message.chunkRows);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadTrainingDatasetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadTrainingDatasetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.format = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.chunkRows = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadTrainingDatasetRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      format: isSet(object.format) ? outputFormatFromJSON(object.format) : 0,
+      chunkRows: isSet(object.chunkRows)
+        ? globalThis.Number(object.chunkRows)
+        : isSet(object.chunk_rows)
+        ? globalThis.Number(object.chunk_rows)
+        : 0,
+    };
+  },
+
+  toJSON(message: ReadTrainingDatasetRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.format !== 0) {
+      obj.format = outputFormatToJSON(message.format);
+    }
+    if (message.chunkRows !== 0) {
+      obj.chunkRows = Math.round(message.chunkRows);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadTrainingDatasetRequest>, I>>(base?: I): ReadTrainingDatasetRequest {
+    return ReadTrainingDatasetRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadTrainingDatasetRequest>, I>>(object: I): ReadTrainingDatasetRequest {
+    const message = createBaseReadTrainingDatasetRequest();
+    message.name = object.name ?? "";
+    message.format = object.format ?? 0;
+    message.chunkRows = object.chunkRows ?? 0;
+    return message;
+  },
+};
+
+function createBaseReadTrainingDatasetResponse(): ReadTrainingDatasetResponse {
+  return { schema: undefined, rows: undefined, arrowIpc: undefined, summary: undefined };
+}
+
+export const ReadTrainingDatasetResponse: MessageFns<ReadTrainingDatasetResponse> = {
+  encode(message: ReadTrainingDatasetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.schema !== undefined) {
+      HistoricalFeaturesSchema.encode(message.schema, writer.uint32(10).fork()).join();
+    }
+    if (message.rows !== undefined) {
+      RowChunk.encode(message.rows, writer.uint32(18).fork()).join();
+    }
+    if (message.arrowIpc !== undefined) {
+      writer.uint32(26).bytes(message.arrowIpc);
+    }
+    if (message.summary !== undefined) {
+      HistoricalFeaturesSummary.encode(message.summary, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadTrainingDatasetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadTrainingDatasetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.schema = HistoricalFeaturesSchema.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rows = RowChunk.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.arrowIpc = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.summary = HistoricalFeaturesSummary.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadTrainingDatasetResponse {
+    return {
+      schema: isSet(object.schema) ? HistoricalFeaturesSchema.fromJSON(object.schema) : undefined,
+      rows: isSet(object.rows) ? RowChunk.fromJSON(object.rows) : undefined,
+      arrowIpc: isSet(object.arrowIpc)
+        ? Buffer.from(bytesFromBase64(object.arrowIpc))
+        : isSet(object.arrow_ipc)
+        ? Buffer.from(bytesFromBase64(object.arrow_ipc))
+        : undefined,
+      summary: isSet(object.summary) ? HistoricalFeaturesSummary.fromJSON(object.summary) : undefined,
+    };
+  },
+
+  toJSON(message: ReadTrainingDatasetResponse): unknown {
+    const obj: any = {};
+    if (message.schema !== undefined) {
+      obj.schema = HistoricalFeaturesSchema.toJSON(message.schema);
+    }
+    if (message.rows !== undefined) {
+      obj.rows = RowChunk.toJSON(message.rows);
+    }
+    if (message.arrowIpc !== undefined) {
+      obj.arrowIpc = base64FromBytes(message.arrowIpc);
+    }
+    if (message.summary !== undefined) {
+      obj.summary = HistoricalFeaturesSummary.toJSON(message.summary);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadTrainingDatasetResponse>, I>>(base?: I): ReadTrainingDatasetResponse {
+    return ReadTrainingDatasetResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadTrainingDatasetResponse>, I>>(object: I): ReadTrainingDatasetResponse {
+    const message = createBaseReadTrainingDatasetResponse();
+    message.schema = (object.schema !== undefined && object.schema !== null)
+      ? HistoricalFeaturesSchema.fromPartial(object.schema)
+      : undefined;
+    message.rows = (object.rows !== undefined && object.rows !== null) ? RowChunk.fromPartial(object.rows) : undefined;
+    message.arrowIpc = object.arrowIpc ?? undefined;
+    message.summary = (object.summary !== undefined && object.summary !== null)
+      ? HistoricalFeaturesSummary.fromPartial(object.summary)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * Point-in-time-correct training data: every spine row sees exactly the
  * feature values known at its time, never a value from its future.
@@ -2715,6 +3434,21 @@ export const TrainingServiceService = {
       Buffer.from(ListTrainingDatasetsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListTrainingDatasetsResponse => ListTrainingDatasetsResponse.decode(value),
   },
+  /**
+   * Streams a succeeded training dataset's rows in spine order: the schema,
+   * then data chunks, then a summary, as GetHistoricalFeatures does.
+   */
+  readTrainingDataset: {
+    path: "/sluice.v1.TrainingService/ReadTrainingDataset" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ReadTrainingDatasetRequest): Buffer =>
+      Buffer.from(ReadTrainingDatasetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadTrainingDatasetRequest => ReadTrainingDatasetRequest.decode(value),
+    responseSerialize: (value: ReadTrainingDatasetResponse): Buffer =>
+      Buffer.from(ReadTrainingDatasetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReadTrainingDatasetResponse => ReadTrainingDatasetResponse.decode(value),
+  },
 } as const;
 
 export interface TrainingServiceServer extends UntypedServiceImplementation {
@@ -2733,6 +3467,11 @@ export interface TrainingServiceServer extends UntypedServiceImplementation {
   getTrainingDataset: handleUnaryCall<GetTrainingDatasetRequest, GetTrainingDatasetResponse>;
   /** Lists the training datasets of a project, latest version of each. */
   listTrainingDatasets: handleUnaryCall<ListTrainingDatasetsRequest, ListTrainingDatasetsResponse>;
+  /**
+   * Streams a succeeded training dataset's rows in spine order: the schema,
+   * then data chunks, then a summary, as GetHistoricalFeatures does.
+   */
+  readTrainingDataset: handleServerStreamingCall<ReadTrainingDatasetRequest, ReadTrainingDatasetResponse>;
 }
 
 export interface TrainingServiceClient extends Client {
@@ -2800,6 +3539,19 @@ export interface TrainingServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListTrainingDatasetsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Streams a succeeded training dataset's rows in spine order: the schema,
+   * then data chunks, then a summary, as GetHistoricalFeatures does.
+   */
+  readTrainingDataset(
+    request: ReadTrainingDatasetRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ReadTrainingDatasetResponse>;
+  readTrainingDataset(
+    request: ReadTrainingDatasetRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ReadTrainingDatasetResponse>;
 }
 
 export const TrainingServiceClient = makeGenericClientConstructor(

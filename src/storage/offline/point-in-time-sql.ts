@@ -1,0 +1,195 @@
+/**
+ * The SQL of point-in-time joins and of the spines they read, one dialect for chDB and a
+ * ClickHouse server. Each view is joined with one ASOF LEFT JOIN on its entity's key columns:
+ * ClickHouse finds, per spine row, the history row with the greatest "as-of key" not above the
+ * spine row's. The as-of key makes the join's tie rules exact:
+ *
+ * - by default it is (event time, ingestion time) packed into one Decimal128, so among rows with
+ *   equal event times the latest ingested wins, and the spine side's key (its time, then the
+ *   largest ingestion part) admits every row with event time <= the spine time;
+ * - with `excludeLateIngested`, a row only counts from the moment it was known,
+ *   greatest(event time, ingestion time). Each history row then carries the best row (by event
+ *   time, then ingestion time) known at that moment, a running argMax over the entity's rows in
+ *   the order they became known, and the as-of key is that moment plus the row's rank in it.
+ *
+ * The TTL check needs no join condition: the row found is the newest one that qualifies, so if
+ * it is too old, every other row is too.
+ */
+import { ValidationError } from "../../common/errors.js";
+import type { ValueType } from "../../common/value-type.js";
+import { COLUMN_TYPES, quote } from "./clickhouse-sql.js";
+import type { OfflineColumn, PointInTimeJoin, Spine } from "./offline-store.js";
+
+/** The database that holds spines while their joins run. */
+export const SPINE_DATABASE = "sluice_tmp";
+
+/** Packs a time and a second part below 10^17 into one exactly comparable number. */
+const ASOF_SHIFT = "100000000000000000";
+/** The largest second part: the spine side's key admits every row at its time. */
+const ASOF_MAX_PART = "99999999999999999";
+
+/** Settings of every join query: the sort-merge ASOF join streams with bounded memory. */
+export const JOIN_SETTINGS = {
+  join_algorithm: "full_sorting_merge",
+  join_use_nulls: 1,
+  output_format_arrow_string_as_string: 1,
+  output_format_arrow_compression_method: "none",
+} as const;
+
+/** `sluice_tmp`.`spine_{id}`. */
+export function spineTableName(spine: Pick<Spine, "id">): string {
+  return `${quote(SPINE_DATABASE)}.${quote(`spine_${spine.id}`)}`;
+}
+
+/** The DDL of a spine: its index, key columns, event time, and nullable extra columns. */
+export function createSpineStatements(spine: Spine): string[] {
+  const columns = [
+    "`spine_index` UInt64",
+    ...spine.keyColumns.map((c) => `${quote(c.name)} ${COLUMN_TYPES[c.type]}`),
+    "`event_time` DateTime64(6, 'UTC')",
+    ...spine.extraColumns.map(extraColumnDefinition),
+  ];
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${quote(SPINE_DATABASE)}`,
+    `CREATE TABLE ${spineTableName(spine)} (${columns.join(", ")}) ENGINE = MergeTree ORDER BY spine_index`,
+  ];
+}
+
+/** An extra column's definition: nullable, except lists (ClickHouse cannot make them nullable). */
+export function extraColumnDefinition(column: OfflineColumn): string {
+  const type = COLUMN_TYPES[column.type];
+  return `${quote(column.name)} ${type.startsWith("Array(") ? type : `Nullable(${type})`}`;
+}
+
+/** The insert column list of a spine. */
+export function spineInsertColumns(spine: Spine): string[] {
+  return ["spine_index", ...spine.keyColumns.map((c) => c.name), "event_time", ...spine.extraColumns.map((c) => c.name)];
+}
+
+/**
+ * The SELECT of a point-in-time join. `historyTable` names a view version's history table;
+ * the result columns are those {@link ArrowChunks} describes.
+ */
+export function joinQuery(join: PointInTimeJoin, historyTable: (view: number) => string): string {
+  const { spine } = join;
+  const select = [
+    ...(join.withSpineIndex ? ["toInt64(s.spine_index) AS spine_index"] : []),
+    ...spine.keyColumns.map((c) => `s.${quote(c.name)} AS ${quote(c.name)}`),
+    "s.event_time AS event_time",
+    ...spine.extraColumns.map((c) => `s.${quote(c.name)} AS ${quote(c.name)}`),
+    ...join.features.map(({ view, column, as }) => {
+      const value = `v${view}.${quote(column)}`;
+      const ttl = join.views[view]?.ttlMicros ?? 0;
+      // Unmatched rows carry NULL times (join_use_nulls); an expired row's value becomes the type's
+      // default, which is NULL for the nullable feature columns and [] for lists.
+      const fresh = ttl > 0 ? `v${view}.__time >= s.event_time - toIntervalMicrosecond(${ttl})` : `v${view}.__time IS NOT NULL`;
+      return `if(${fresh}, ${value}, defaultValueOfArgumentType(${value})) AS ${quote(as)}`;
+    }),
+  ];
+  const joins = join.views.map(({ table }, view) => {
+    const keys = table.keyColumns.map((c) => quote(c.name));
+    const features = [...new Set(join.features.filter((f) => f.view === view).map((f) => f.column))];
+    const history = join.excludeLateIngested
+      ? knownHistory(historyTable(view), keys, features)
+      : `SELECT ${[...keys, "event_time AS __time", `${asofKey("event_time", "toUnixTimestamp64Micro(ingestion_time)")} AS __asof`, ...features.map(quote)].join(", ")} FROM ${historyTable(view)}`;
+    const on = [...keys.map((k) => `s.${k} = v${view}.${k}`), `s.__asof >= v${view}.__asof`];
+    return `ASOF LEFT JOIN (${history}) AS v${view} ON ${on.join(" AND ")}`;
+  });
+  const spineRows = `SELECT *, ${asofKey("event_time", ASOF_MAX_PART)} AS __asof FROM ${spineTableName(spine)}`;
+  const order = join.spineOrder ? " ORDER BY s.spine_index" : "";
+  return `SELECT ${select.join(", ")} FROM (${spineRows}) AS s ${joins.join(" ")}${order}`;
+}
+
+/**
+ * History rows as known over time: per row, the best row known once it became known, with its
+ * time, as-of key and features (see the module comment).
+ */
+function knownHistory(table: string, keys: string[], features: string[]): string {
+  const best = `argMax(tuple(event_time, ${features.map(quote).join(", ")}), tuple(event_time, ingestion_time))`;
+  const window = `(PARTITION BY ${keys.join(", ")} ORDER BY __known, event_time, ingestion_time ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`;
+  const inner = `SELECT ${keys.join(", ")}, greatest(event_time, ingestion_time) AS __known, ${best} OVER ${window} AS __best, row_number() OVER ${window} AS __rank FROM ${table}`;
+  const columns = [
+    ...keys,
+    "__best.1 AS __time",
+    `${asofKey("__known", "__rank")} AS __asof`,
+    ...features.map((f, i) => `__best.${i + 2} AS ${quote(f)}`),
+  ];
+  return `SELECT ${columns.join(", ")} FROM (${inner})`;
+}
+
+/** `time` (a DateTime64(6)) and a part below 10^17 as one Decimal128 that orders like the pair. */
+function asofKey(time: string, part: string): string {
+  return `toDecimal128(toUnixTimestamp64Micro(${time}), 0) * ${ASOF_SHIFT} + ${part}`;
+}
+
+/** A table name a client may give for an offline spine: `table` or `database.table`. */
+const TABLE_NAME = /^(?:([A-Za-z_][A-Za-z0-9_]*)\.)?([A-Za-z_][A-Za-z0-9_]*)$/;
+
+/** The quoted table a client named, in the project's database unless it names one. */
+export function clientTableName(name: string, projectDatabase: string): string {
+  const match = TABLE_NAME.exec(name);
+  if (!match?.[2]) {
+    throw new ValidationError("INVALID_SPINE_TABLE", [
+      { field: "query.offline_spine.table", description: `"${name}" is not a table name ("table" or "database.table")` },
+    ]);
+  }
+  return `${quote(match[1] ?? projectDatabase)}.${quote(match[2])}`;
+}
+
+/**
+ * A client's spine query, to be used as a subquery: one SELECT (or WITH ... SELECT) statement.
+ * ClickHouse still parses it; this only refuses what cannot be one statement.
+ */
+export function clientSpineQuery(sql: string): string {
+  const statement = sql.trim().replace(/;\s*$/, "");
+  const problem = !/^(select|with)\b/i.test(statement)
+    ? "must be a SELECT (or WITH ... SELECT) statement"
+    : statement.includes(";")
+      ? "must be a single statement"
+      : undefined;
+  if (problem) throw new ValidationError("INVALID_SPINE_QUERY", [{ field: "query.offline_spine.sql", description: problem }]);
+  return statement;
+}
+
+/** The Sluice type of a ClickHouse column type, or undefined when it has none. */
+export function valueTypeOfColumn(clickhouseType: string): ValueType | undefined {
+  const inner = unwrap(clickhouseType);
+  const array = /^Array\((.*)\)$/.exec(inner);
+  if (array?.[1]) {
+    const element = valueTypeOfColumn(array[1]);
+    if (element === "int32" || element === "int64") return "int64_list";
+    if (element === "float" || element === "double") return element === "float" ? "float_list" : "double_list";
+    return element === "string" ? "string_list" : undefined;
+  }
+  if (/^(U?Int(8|16)|Int32)$/.test(inner)) return "int32";
+  if (/^(Int64|UInt32|UInt64)$/.test(inner)) return "int64";
+  if (inner === "Float32") return "float";
+  if (inner === "Float64" || inner.startsWith("Decimal")) return "double";
+  if (inner === "Bool") return "bool";
+  if (/^(String|FixedString\(\d+\)|UUID|Enum(8|16)?\(.*\))$/.test(inner)) return "string";
+  if (/^(Date|Date32|DateTime|DateTime\(.*\)|DateTime64\(.*\))$/.test(inner)) return "timestamp";
+  return undefined;
+}
+
+/** Whether a ClickHouse column type is nullable. */
+export function isNullableColumn(clickhouseType: string): boolean {
+  return /^(LowCardinality\()?Nullable\(/.test(clickhouseType);
+}
+
+function unwrap(type: string): string {
+  const wrapped = /^(?:Nullable|LowCardinality)\((.*)\)$/.exec(type);
+  return wrapped?.[1] ? unwrap(wrapped[1]) : type;
+}
+
+/**
+ * The expression that converts a source column of `sourceType` to a spine column of `type`:
+ * keys and extras take the spine's stored types (bytes keys as base64, times as DateTime64(6)).
+ */
+export function spineColumnExpression(column: string, sourceType: string, type: ValueType): string {
+  const source = quote(column);
+  if (type === "timestamp") return `toDateTime64(${source}, 6, 'UTC')`;
+  if (type === "bytes") return `base64Encode(toString(${source}))`;
+  const target = COLUMN_TYPES[type];
+  if (target === "String") return `toString(${source})`;
+  return `CAST(${source} AS ${target.startsWith("Array(") || !isNullableColumn(sourceType) ? target : `Nullable(${target})`})`;
+}

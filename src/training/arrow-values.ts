@@ -1,0 +1,120 @@
+/**
+ * Arrow record batches as plain values, for the row form of a training set (and for tests):
+ * int64 as bigint, timestamps as microseconds since the epoch, lists as arrays, bytes as
+ * Uint8Arrays, everything else as Arrow gives it; null as null.
+ */
+import {
+  Bool,
+  type DataType,
+  Field,
+  Float32,
+  Float64,
+  Int32,
+  Int64,
+  List,
+  Message,
+  MessageHeader,
+  RecordBatchReader,
+  Schema,
+  Table,
+  TimestampMicrosecond,
+  Type,
+  tableToIPC,
+  Utf8,
+  type Vector,
+} from "apache-arrow";
+import type { ValueType } from "../common/value-type.js";
+import type { OutputColumn } from "./model.js";
+
+/** A cell of a decoded row. */
+export type ArrowCell = number | bigint | boolean | string | Uint8Array | ArrowCell[] | null;
+
+/** Reads every row of every batch of an Arrow IPC stream, one cell array per row. */
+export function* arrowRows(ipcStream: Uint8Array): Generator<ArrowCell[]> {
+  for (const batch of RecordBatchReader.from(ipcStream)) {
+    const columns = batch.schema.fields.map((field, i) => ({ vector: batch.getChildAt(i) as Vector, convert: converterOf(field.type) }));
+    for (let row = 0; row < batch.numRows; row++) {
+      yield columns.map(({ vector, convert }) => convert(vector.get(row)));
+    }
+  }
+}
+
+/** The number of rows in an Arrow IPC stream. */
+export function arrowRowCount(ipcStream: Uint8Array): number {
+  let rows = 0;
+  for (const batch of RecordBatchReader.from(ipcStream)) rows += batch.numRows;
+  return rows;
+}
+
+function converterOf(type: DataType): (value: unknown) => ArrowCell {
+  if (type.typeId === Type.Timestamp) {
+    // apache-arrow gives timestamps as fractional milliseconds; below 2^53 µs the rounding is exact.
+    return (value) => (value === null ? null : Math.round((value as number) * 1000));
+  }
+  if (type.typeId === Type.List) {
+    const element = converterOf((type.children[0] as { type: DataType }).type);
+    return (value) => (value === null ? null : Array.from(value as Iterable<unknown>, element));
+  }
+  if (type.typeId === Type.Binary) return (value) => (value === null ? null : new Uint8Array(value as Uint8Array));
+  return (value) => (value ?? null) as ArrowCell;
+}
+
+/** The end-of-stream marker of the Arrow IPC stream format. */
+const END_OF_STREAM = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+
+/**
+ * Joins complete Arrow IPC streams of one schema into a single stream, without decoding a batch:
+ * the first stream's schema, then every stream's record batches, then one end marker.
+ */
+export class ArrowStreamJoiner {
+  private schemaSent = false;
+
+  /** The bytes of `stream` that belong in the joined stream (views into it). */
+  next(stream: Uint8Array): Uint8Array[] {
+    const parts: Uint8Array[] = [];
+    const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+    let offset = 0;
+    while (offset + 4 <= stream.byteLength) {
+      // Each message: 0xFFFFFFFF, metadata length, metadata, body (length in the metadata).
+      const continuation = view.getUint32(offset, true) === 0xffffffff;
+      const metadataStart = offset + (continuation ? 8 : 4);
+      const metadataLength = view.getInt32(continuation ? offset + 4 : offset, true);
+      if (metadataLength === 0) break;
+      const message = Message.decode(stream.subarray(metadataStart, metadataStart + metadataLength));
+      const end = metadataStart + metadataLength + Number(message.bodyLength);
+      if (message.headerType !== MessageHeader.Schema || !this.schemaSent) parts.push(stream.subarray(offset, end));
+      if (message.headerType === MessageHeader.Schema) this.schemaSent = true;
+      offset = end;
+    }
+    return parts;
+  }
+
+  /** The bytes that end the joined stream: a schema first when no stream came, then the end marker. */
+  end(columns: readonly OutputColumn[]): Uint8Array {
+    if (this.schemaSent) return END_OF_STREAM;
+    this.schemaSent = true;
+    return tableToIPC(new Table(arrowSchemaOf(columns)), "stream");
+  }
+}
+
+/** The Arrow schema of result columns, as ClickHouse writes them (bytes as their base64 text). */
+export function arrowSchemaOf(columns: readonly OutputColumn[]): Schema {
+  return new Schema(
+    columns.map((column) => new Field(column.name, ARROW_TYPES[column.type](), column.role !== "join_key" && column.role !== "event_time")),
+  );
+}
+
+const ARROW_TYPES: Record<ValueType, () => DataType> = {
+  int32: () => new Int32(),
+  int64: () => new Int64(),
+  float: () => new Float32(),
+  double: () => new Float64(),
+  bool: () => new Bool(),
+  string: () => new Utf8(),
+  bytes: () => new Utf8(),
+  timestamp: () => new TimestampMicrosecond("UTC"),
+  int64_list: () => new List(new Field("item", new Int64(), false)),
+  float_list: () => new List(new Field("item", new Float32(), false)),
+  double_list: () => new List(new Field("item", new Float64(), false)),
+  string_list: () => new List(new Field("item", new Utf8(), false)),
+};

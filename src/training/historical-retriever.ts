@@ -1,0 +1,172 @@
+/**
+ * Point-in-time retrieval: a spine (entity keys and times) and a feature selection in, a training
+ * set out, where every spine row sees exactly the feature values known at its time. The join
+ * itself runs in the offline store (see PointInTimeJoin); this plans it from the registry's
+ * definitions, stores the spine, and streams the result in bounded chunks.
+ */
+import { ValidationError, ViolationCollector } from "../common/errors.js";
+import type { ValueLimits } from "../common/feature-value.js";
+import { offlineTableOf } from "../ingest/feature-writer.js";
+import type { Entity, FeatureViewVersion, ResolvedFeature } from "../registry/model.js";
+import type { Registry } from "../registry/registry.js";
+import type { ArrowChunks, OfflineColumn, OfflineStore, PointInTimeJoin, Spine } from "../storage/offline/offline-store.js";
+import { InlineSpineWriter } from "./inline-spine.js";
+import type { HistoricalQuery, OutputColumn, SpineBatchInput } from "./model.js";
+
+/** A join ready to run: its resolved features, and the spine's key columns it needs. */
+export interface RetrievalPlan {
+  query: HistoricalQuery;
+  features: ResolvedFeature[];
+  /** One entry per view version, in first-use order. */
+  views: Array<{ view: FeatureViewVersion; entity: Entity }>;
+  /** The join keys of every view's entity, each once. */
+  keyColumns: OfflineColumn[];
+  /** Output names of the features, in request order. */
+  featureNames: string[];
+}
+
+/** A retrieval under way: its result columns, and the result itself. */
+export interface Retrieval {
+  columns: OutputColumn[];
+  preservesSpineOrder: boolean;
+  /** The result; consuming it to the end (or abandoning it) drops the stored spine. */
+  chunks: ArrowChunks;
+}
+
+/** Plans and runs point-in-time retrievals. */
+export class HistoricalRetriever {
+  constructor(
+    private readonly registry: Registry,
+    private readonly offline: OfflineStore,
+    private readonly limits: ValueLimits,
+  ) {}
+
+  /**
+   * Resolves a query's features and checks what can be checked before any spine row is read:
+   * NOT_FOUND for unknown views, versions or features; INVALID_ARGUMENT for entities whose join
+   * keys clash, or an entity-range spine over views of different entities.
+   */
+  async plan(query: HistoricalQuery): Promise<RetrievalPlan> {
+    const features = await this.registry.resolveSelection(query.project, query.features, query.featureService);
+    const views: RetrievalPlan["views"] = [];
+    for (const feature of features) {
+      if (views.some(({ view }) => view.name === feature.featureView && view.version === feature.version)) continue;
+      const view = await this.registry.getFeatureView(feature.project, feature.featureView, feature.version);
+      views.push({ view, entity: await this.registry.getEntity(view.project, view.entity) });
+    }
+    const v = new ViolationCollector();
+    const keyColumns: OfflineColumn[] = [];
+    for (const { entity } of views) {
+      for (const key of entity.joinKeys) {
+        const known = keyColumns.find((k) => k.name === key.name);
+        if (!known) keyColumns.push({ name: key.name, type: key.type });
+        else if (known.type !== key.type)
+          v.add("query.features", `join key "${key.name}" is ${known.type} in one entity and ${key.type} in ${entity.name}`);
+      }
+    }
+    if (query.spine.kind === "entities" && new Set(views.map(({ entity }) => entity.name)).size > 1) {
+      v.add("query.entity_time_range", "an entity-range spine needs every requested view to share one entity");
+    }
+    v.throwIfAny("INVALID_FEATURE_SELECTION");
+    const featureNames = features.map((f) => (query.fullFeatureNames ? `${f.featureView}__${f.feature}` : f.feature));
+    return { query, features, views, keyColumns, featureNames };
+  }
+
+  /**
+   * Stores the spine (reading every inline batch first: the spine is complete only when the
+   * client's stream ends) and starts the join. INVALID_ARGUMENT for bad spine rows, and for
+   * output columns with the same name.
+   */
+  async retrieve(plan: RetrievalPlan, inlineBatches?: AsyncIterable<SpineBatchInput>, signal?: AbortSignal): Promise<Retrieval> {
+    const spine = await this.storeSpine(plan, inlineBatches);
+    try {
+      const columns = outputColumns(plan, spine);
+      const join = joinOf(plan, spine, !plan.query.emitSpineIndex, plan.query.emitSpineIndex);
+      return { columns, preservesSpineOrder: !plan.query.emitSpineIndex, chunks: this.streamThenDrop(join, spine, signal) };
+    } catch (error) {
+      await this.offline.dropSpine(spine);
+      throw error;
+    }
+  }
+
+  /** Stores a plan's spine: inline batches as they arrive, or from the offline store. */
+  async storeSpine(plan: RetrievalPlan, inlineBatches?: AsyncIterable<SpineBatchInput>): Promise<Spine> {
+    const { query, keyColumns, views } = plan;
+    if (query.spine.kind === "inline") {
+      const spine = await this.offline.createSpine(query.project, keyColumns, []);
+      try {
+        const writer = new InlineSpineWriter(this.offline, spine, this.limits);
+        let batchIndex = 0;
+        for await (const batch of inlineBatches ?? []) await writer.append(batch, batchIndex++);
+        return spine;
+      } catch (error) {
+        await this.offline.dropSpine(spine);
+        throw error;
+      }
+    }
+    if (query.spine.kind === "entities") {
+      const { start, end } = query.spine;
+      if (start !== undefined && start >= end) {
+        throw new ValidationError("INVALID_TIME_RANGE", [
+          { field: "query.entity_time_range.end_time", description: "must be after start_time" },
+        ]);
+      }
+      const tables = views.map(({ view, entity }) => offlineTableOf(view, entity));
+      return this.offline.loadSpine(query.project, { kind: "entities", tables, range: { start, end } }, keyColumns);
+    }
+    return this.offline.loadSpine(query.project, query.spine, keyColumns);
+  }
+
+  private async *streamThenDrop(join: PointInTimeJoin, spine: Spine, signal?: AbortSignal): ArrowChunks {
+    try {
+      yield* this.offline.joinPointInTime(join, signal);
+    } finally {
+      await this.offline.dropSpine(spine);
+    }
+  }
+}
+
+/** The join of a plan over a stored spine. */
+export function joinOf(plan: RetrievalPlan, spine: Spine, spineOrder: boolean, withSpineIndex: boolean): PointInTimeJoin {
+  return {
+    spine,
+    views: plan.views.map(({ view, entity }) => ({ table: offlineTableOf(view, entity), ttlMicros: view.ttlMillis * 1000 })),
+    features: plan.features.map((feature, i) => ({
+      view: plan.views.findIndex(({ view }) => view.name === feature.featureView && view.version === feature.version),
+      column: feature.feature,
+      as: plan.featureNames[i] as string,
+    })),
+    excludeLateIngested: plan.query.excludeLateIngested,
+    spineOrder,
+    withSpineIndex,
+  };
+}
+
+/**
+ * The result columns of a plan over a spine: [spine_index], keys, event_time, extras, features.
+ * INVALID_ARGUMENT (DUPLICATE_OUTPUT_COLUMN) when two would share a name.
+ */
+export function outputColumns(plan: RetrievalPlan, spine: Spine): OutputColumn[] {
+  const columns: OutputColumn[] = [
+    ...(plan.query.emitSpineIndex ? [{ name: "spine_index", type: "int64" as const, role: "spine_index" as const }] : []),
+    ...spine.keyColumns.map((c) => ({ ...c, role: "join_key" as const })),
+    { name: "event_time", type: "timestamp", role: "event_time" },
+    ...spine.extraColumns.map((c) => ({ ...c, role: "extra" as const })),
+    ...plan.features.map((feature, i) => ({ name: plan.featureNames[i] as string, type: feature.type, role: "feature" as const, feature })),
+  ];
+  const v = new ViolationCollector();
+  const seen = new Map<string, OutputColumn>();
+  for (const column of columns) {
+    const first = seen.get(column.name);
+    if (first) {
+      const hint = column.role === "feature" && first.role === "feature" && !plan.query.fullFeatureNames ? "; set full_feature_names" : "";
+      v.add(
+        "query.features",
+        `output column "${column.name}" is both a ${first.role.replace("_", " ")} and a ${column.role.replace("_", " ")}${hint}`,
+      );
+    }
+    seen.set(column.name, first ?? column);
+  }
+  v.throwIfAny("DUPLICATE_OUTPUT_COLUMN");
+  return columns;
+}

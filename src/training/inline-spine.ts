@@ -1,0 +1,161 @@
+/**
+ * Spine rows a client streams in: checked batch by batch and appended to a stored spine, so a
+ * spine of any size never sits in the server's memory. Extra columns (labels and the like) take
+ * the type of their first non-null value and may appear in any batch; rows before it read null.
+ */
+import { ViolationCollector } from "../common/errors.js";
+import {
+  coerceValue,
+  type FeatureValue,
+  MAX_TIME_MILLIS,
+  MIN_TIME_MILLIS,
+  type TaggedValue,
+  type ValueLimits,
+} from "../common/feature-value.js";
+import type { ValueType } from "../common/value-type.js";
+import type { ColumnInput } from "../ingest/model.js";
+import type { OfflineColumn, OfflineStore, Spine } from "../storage/offline/offline-store.js";
+import type { SpineBatchInput } from "./model.js";
+
+/** Violations reported for one bad batch; the rest are counted. */
+const MAX_REPORTED_VIOLATIONS = 100;
+
+/** Appends inline spine batches to a stored spine. */
+export class InlineSpineWriter {
+  private rowCount = 0;
+
+  constructor(
+    private readonly offline: OfflineStore,
+    private readonly spine: Spine,
+    private readonly limits: ValueLimits,
+  ) {}
+
+  /** Rows appended so far. */
+  get rows(): number {
+    return this.rowCount;
+  }
+
+  /**
+   * Checks a batch and appends it. INVALID_ARGUMENT (INVALID_SPINE_ROWS) for rows without every
+   * join key or an event time, values of the wrong type, or an extra column whose type changes;
+   * a rejected batch appends nothing.
+   */
+  async append(batch: SpineBatchInput, batchIndex: number): Promise<void> {
+    const { length, value: cell, time, extraNames, where } = cellsOf(batch, `spine_batches[${batchIndex}]`);
+    // Collected column by column, reported row by row.
+    const problems: Array<{ row: number; field: string; description: string }> = [];
+    const at = (row: number) => (field: string, description: string) => problems.push({ row, field, description });
+
+    const keys = this.spine.keyColumns.map((key) =>
+      Array.from({ length }, (_, row): FeatureValue => {
+        const tagged = cell("key", key.name, row);
+        if (!tagged || tagged.kind === "null") {
+          at(row)(where("key", key.name, row), `join key "${key.name}" is required`);
+          return null;
+        }
+        return this.checked(key.type, tagged, where("key", key.name, row), at(row));
+      }),
+    );
+    const eventTimes = Array.from({ length }, (_, row) => {
+      const micros = time(row);
+      const problem = eventTimeProblem(micros);
+      if (problem) at(row)(where("time", "", row), problem);
+      return typeof micros === "number" ? micros : 0;
+    });
+
+    const added: OfflineColumn[] = [];
+    for (const name of extraNames) {
+      if (this.spine.extraColumns.some((c) => c.name === name)) continue;
+      if (this.spine.keyColumns.some((k) => k.name === name) || name === "event_time" || name === "spine_index") {
+        at(-1)(where("extra", name, undefined), `"${name}" is a spine column of its own; rename the extra column`);
+        continue;
+      }
+      const type = firstType(batch, name, length, cell);
+      if (type) added.push({ name, type });
+    }
+    const extraColumns = [...this.spine.extraColumns, ...added];
+    const extras = extraColumns.map(({ name, type }) =>
+      Array.from({ length }, (_, row): FeatureValue => {
+        const tagged = cell("extra", name, row);
+        return tagged ? this.checked(type, tagged, where("extra", name, row), at(row)) : null;
+      }),
+    );
+    const v = new ViolationCollector();
+    for (const { field, description } of problems.sort((a, b) => a.row - b.row).slice(0, MAX_REPORTED_VIOLATIONS))
+      v.add(field, description);
+    if (problems.length > MAX_REPORTED_VIOLATIONS)
+      v.add(`spine_batches[${batchIndex}]`, `and ${problems.length - MAX_REPORTED_VIOLATIONS} more problems`);
+    v.throwIfAny("INVALID_SPINE_ROWS");
+
+    await this.offline.addSpineColumns(this.spine, added);
+    await this.offline.appendSpine(this.spine, { length, keys, eventTimes, extras }, this.rowCount);
+    this.rowCount += length;
+  }
+
+  private checked(type: ValueType, tagged: TaggedValue, field: string, reject: (field: string, description: string) => void): FeatureValue {
+    const coerced = coerceValue(type, tagged, this.limits);
+    if ("problem" in coerced) {
+      reject(field, coerced.problem);
+      return null;
+    }
+    return coerced.value;
+  }
+}
+
+type Part = "key" | "time" | "extra";
+type ValueReader = (part: "key" | "extra", name: string, row: number) => TaggedValue | undefined;
+
+/** One batch as cell readers, whichever form it came in, and the field path of each cell. */
+function cellsOf(batch: SpineBatchInput, path: string) {
+  if ("rows" in batch) {
+    const { rows } = batch;
+    const extraNames = [...new Set(rows.flatMap((row) => Object.keys(row.extras)))];
+    return {
+      length: rows.length,
+      extraNames,
+      value: ((part, name, row) => (part === "key" ? rows[row]?.entityKey : rows[row]?.extras)?.[name]) as ValueReader,
+      time: (row: number) => rows[row]?.eventTime,
+      where: (part: Part, name: string, row: number | undefined) => {
+        const at = `${path}.rows[${row ?? 0}]`;
+        return part === "time" ? `${at}.event_time` : `${at}.${part === "key" ? "entity_key" : "extra_columns"}["${name}"]`;
+      },
+    };
+  }
+  const { columns } = batch;
+  const read = (column: ColumnInput | undefined, row: number): TaggedValue | undefined => {
+    if (!column) return undefined;
+    if ("tagged" in column) return column.tagged[row];
+    const value = column.values[row] ?? null;
+    return value === null ? { kind: "null", value } : { kind: column.kind, value };
+  };
+  return {
+    length: columns.eventTimes.length,
+    extraNames: Object.keys(columns.extras),
+    value: ((part, name, row) => read((part === "key" ? columns.entityKey : columns.extras)[name], row)) as ValueReader,
+    time: (row: number) => columns.eventTimes[row] as number | undefined,
+    where: (part: Part, name: string, row: number | undefined) => {
+      if (part === "time") return `${path}.columns.event_time_micros[${row ?? 0}]`;
+      const column = `${path}.columns.${part === "key" ? "entity_key" : "extra_columns"}["${name}"]`;
+      return row === undefined ? column : `${column}[${row}]`;
+    },
+  };
+}
+
+/** The type of a new extra column: its declared column kind, else its first non-null value's kind. */
+function firstType(batch: SpineBatchInput, name: string, length: number, cell: ValueReader): ValueType | undefined {
+  if ("columns" in batch) {
+    const column = batch.columns.extras[name];
+    if (column && "kind" in column) return column.kind;
+  }
+  for (let row = 0; row < length; row++) {
+    const tagged = cell("extra", name, row);
+    if (tagged && tagged.kind !== "null") return tagged.kind;
+  }
+  return undefined;
+}
+
+function eventTimeProblem(micros: number | undefined): string | undefined {
+  if (typeof micros !== "number") return "is required";
+  if (micros < MIN_TIME_MILLIS * 1000 || micros > MAX_TIME_MILLIS * 1000) return "is outside 1900-01-01 .. 2262-04-11";
+  return undefined;
+}

@@ -1,0 +1,376 @@
+/**
+ * Point-in-time training data end to end: history written through WriteFeatures, training sets
+ * read through GetHistoricalFeatures and stored as training datasets, with the real server,
+ * stores and SDK, checked against the plain-loop reference join.
+ */
+import { existsSync } from "node:fs";
+import { status } from "@grpc/grpc-js";
+import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type PlainValue, type SpineRowInput, TrainingDatasetState, typed } from "../../clients/typescript/src/index.js";
+import { TrainingDataset } from "../../src/gen/sluice/v1/training.pb.js";
+import { failure } from "../support/expect-failure.js";
+import { type OracleHistoryRow, pointInTimeOracle } from "../support/point-in-time-oracle.js";
+import { startTestServer, type TestServer } from "../support/test-server.js";
+
+let t: TestServer;
+const T0 = Date.UTC(2026, 0, 1);
+const minutes = (n: number) => new Date(T0 + n * 60_000);
+const MICROS_PER_MINUTE = 60_000_000;
+
+/** What was written, in write order, so the reference join knows which row was ingested later. */
+const written: { orders: OracleHistoryRow[]; profile: OracleHistoryRow[] } = { orders: [], profile: [] };
+let sequence = 0;
+
+async function writeOrders(rows: Array<{ customer: bigint; region: string; minute: number; spend: number | null; channel: string }>) {
+  await t.client.writeFeatureBatch({
+    featureView: "orders",
+    rows: rows.map((r) => ({
+      entityKey: { customer_id: r.customer, region: r.region },
+      eventTime: minutes(r.minute),
+      features: { spend: r.spend === null ? null : typed.double(r.spend), channel: r.channel },
+    })),
+  });
+  for (const r of rows) {
+    written.orders.push({
+      key: [r.customer, r.region],
+      eventTime: T0 * 1000 + r.minute * MICROS_PER_MINUTE,
+      ingestTime: ++sequence,
+      features: [r.spend, r.channel],
+    });
+  }
+}
+
+beforeAll(async () => {
+  t = await startTestServer();
+  await t.client.applyEntity({
+    name: "shopper",
+    joinKeys: [
+      { name: "customer_id", type: "int64" },
+      { name: "region", type: "string" },
+    ],
+  });
+  await t.client.applyEntity({ name: "customer", joinKeys: [{ name: "customer_id", type: "int64" }] });
+  await t.client.applyFeatureView({
+    name: "orders",
+    entity: "shopper",
+    ttlSeconds: 30 * 60,
+    features: [
+      { name: "spend", type: "double" },
+      { name: "channel", type: "string" },
+    ],
+  });
+  await t.client.applyFeatureView({ name: "profile", entity: "customer", features: [{ name: "segment", type: "string" }] });
+  await t.client.applyFeatureService({ name: "churn", features: ["orders:spend", "profile:segment"] });
+
+  await writeOrders([
+    { customer: 1n, region: "eu", minute: 0, spend: 10, channel: "web" },
+    { customer: 1n, region: "eu", minute: 20, spend: 20, channel: "web" },
+    { customer: 1n, region: "us", minute: 5, spend: 99, channel: "app" },
+    { customer: 2n, region: "eu", minute: 10, spend: null, channel: "app" },
+  ]);
+  // The same event time again, ingested later: it wins from here on.
+  await writeOrders([{ customer: 1n, region: "eu", minute: 20, spend: 21, channel: "store" }]);
+  // A late event: older than what is known, but history all the same.
+  await writeOrders([{ customer: 2n, region: "eu", minute: 2, spend: 2, channel: "web" }]);
+  await t.client.writeFeatureBatch({
+    featureView: "profile",
+    rows: [
+      { entityKey: { customer_id: 1n }, eventTime: minutes(-100), features: { segment: "gold" } },
+      { entityKey: { customer_id: 2n }, eventTime: minutes(15), features: { segment: "new" } },
+    ],
+  });
+  written.profile.push(
+    { key: [1n], eventTime: T0 * 1000 - 100 * MICROS_PER_MINUTE, ingestTime: ++sequence, features: ["gold"] },
+    { key: [2n], eventTime: T0 * 1000 + 15 * MICROS_PER_MINUTE, ingestTime: ++sequence, features: ["new"] },
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await t?.stop();
+});
+
+/** A spine over every case: before any history, ties, TTL edges, late events, unknown entities. */
+const spineRows: SpineRowInput[] = [
+  [1n, "eu", -1],
+  [1n, "eu", 0],
+  [1n, "eu", 20],
+  [1n, "eu", 50],
+  [1n, "eu", 51],
+  [1n, "us", 30],
+  [2n, "eu", 5],
+  [2n, "eu", 12],
+  [2n, "eu", 16],
+  [3n, "eu", 16],
+].map(([customer, region, minute], i) => ({
+  entityKey: { customer_id: customer as bigint, region: region as string },
+  eventTime: minutes(minute as number),
+  extras: { label: i % 2 === 0, note: `row ${i}` },
+}));
+
+/** The reference answer for spineRows and the features orders:spend, profile:segment, orders:channel. */
+function expectedRows(): Array<Record<string, PlainValue>> {
+  const spine = spineRows.map((row) => ({
+    key: row.entityKey as Record<string, bigint | string>,
+    eventTime: (row.eventTime as Date).getTime() * 1000,
+  }));
+  const features = pointInTimeOracle(
+    spine,
+    [
+      { keyNames: ["customer_id", "region"], ttlMicros: 30 * MICROS_PER_MINUTE, rows: written.orders },
+      { keyNames: ["customer_id"], ttlMicros: 0, rows: written.profile },
+    ],
+    false,
+  );
+  return spineRows.map((row, i) => {
+    const [orders, profile] = features[i] ?? [];
+    return {
+      customer_id: row.entityKey.customer_id as bigint,
+      region: row.entityKey.region as string,
+      event_time: row.eventTime as Date,
+      label: (row.extras?.label ?? null) as boolean,
+      note: (row.extras?.note ?? null) as string,
+      spend: orders?.[0] ?? null,
+      segment: profile?.[0] ?? null,
+      channel: orders?.[1] ?? null,
+    };
+  });
+}
+
+async function rowsOf(query: Parameters<TestServer["client"]["getHistoricalRows"]>[0], chunkRows?: number) {
+  const rows: Array<Record<string, PlainValue>> = [];
+  for await (const row of t.client.getHistoricalRows(query, { chunkRows })) rows.push(row);
+  return rows;
+}
+
+describe("GetHistoricalFeatures", () => {
+  it("matches the reference join with an inline spine, in spine order, as rows and as Arrow", async () => {
+    const query = { features: ["orders:spend", "profile:segment", "orders:channel"], spine: { rows: spineRows } };
+    const rows = await rowsOf(query, 3);
+    expect(rows).toEqual(expectedRows());
+
+    const { table, schema } = await t.client.getHistoricalArrow(query);
+    expect(schema.preservesSpineOrder).toBe(true);
+    expect(schema.columns.map((c) => c.name)).toEqual([
+      "customer_id",
+      "region",
+      "event_time",
+      "label",
+      "note",
+      "spend",
+      "segment",
+      "channel",
+    ]);
+    expect(schema.columns.find((c) => c.name === "spend")?.feature).toMatchObject({
+      featureView: "projects/default/featureViews/orders",
+      version: 1,
+    });
+    expect(table.numRows).toBe(spineRows.length);
+    expect(Array.from(table.getChild("spend") ?? [])).toEqual(rows.map((r) => r.spend));
+    expect(Array.from(table.getChild("customer_id") ?? [])).toEqual(rows.map((r) => r.customer_id));
+  });
+
+  it("takes spines as streamed column batches, and emits the spine index instead of sorting", async () => {
+    const batches = [spineRows.slice(0, 4), spineRows.slice(4)].map((part) => ({
+      columns: {
+        eventTimes: part.map((r) => r.eventTime as Date),
+        entityKey: {
+          customer_id: BigInt64Array.from(part.map((r) => r.entityKey.customer_id as bigint)),
+          region: { type: "string" as const, values: part.map((r) => r.entityKey.region as string) },
+        },
+        extras: {
+          label: { type: "bool" as const, values: part.map((r) => r.extras?.label as boolean) },
+          note: { type: "string" as const, values: part.map((r) => r.extras?.note as string) },
+        },
+      },
+    }));
+    let preservesSpineOrder: boolean | undefined;
+    const rows: Array<Record<string, PlainValue>> = [];
+    for await (const row of t.client.getHistoricalRows(
+      { features: ["orders:spend", "profile:segment", "orders:channel"], spine: { batches }, emitSpineIndex: true },
+      { onSchema: (schema) => (preservesSpineOrder = schema.preservesSpineOrder) },
+    )) {
+      rows.push(row);
+    }
+    expect(preservesSpineOrder).toBe(false);
+    const byIndex = rows.sort((a, b) => Number(a.spine_index) - Number(b.spine_index));
+    expect(byIndex.map(({ spine_index, ...rest }) => rest)).toEqual(expectedRows());
+    expect(byIndex.map((r) => r.spine_index)).toEqual(spineRows.map((_, i) => BigInt(i)));
+  });
+
+  it("expands feature services, pins versions, and names columns view__feature when asked", async () => {
+    const viaService = await rowsOf({ featureService: "churn", spine: { rows: spineRows }, fullFeatureNames: true });
+    expect(Object.keys(viaService[0] ?? {})).toEqual([
+      "customer_id",
+      "region",
+      "event_time",
+      "label",
+      "note",
+      "orders__spend",
+      "profile__segment",
+    ]);
+    expect(viaService.map((r) => r.orders__spend)).toEqual(expectedRows().map((r) => r.spend));
+
+    // A breaking version 2 of profile: version 1 stays readable by pinning it.
+    await t.client.applyFeatureView({ name: "profile", entity: "customer", features: [{ name: "tier", type: "int64" }] });
+    const pinned = await rowsOf({ features: ["profile@1:segment", "profile:tier"], spine: { rows: spineRows } });
+    expect(pinned.map((r) => r.segment)).toEqual(expectedRows().map((r) => r.segment));
+    expect(pinned.every((r) => r.tier === null)).toBe(true);
+  });
+
+  it("ignores rows ingested after the spine time when asked (no backfill leakage)", async () => {
+    // The spine time lies strictly before the write, whose ingestion time is now.
+    const before = new Date(Date.now() - 1);
+    await t.client.writeFeatureBatch({
+      featureView: "orders",
+      rows: [{ entityKey: { customer_id: 7n, region: "eu" }, eventTime: new Date(before.getTime() - 60_000), features: { spend: 7 } }],
+    });
+    const spine = { rows: [{ entityKey: { customer_id: 7n, region: "eu" }, eventTime: before }] };
+    expect((await rowsOf({ features: ["orders:spend"], spine }))[0]?.spend).toBe(7);
+    expect((await rowsOf({ features: ["orders:spend"], spine, excludeLateIngested: true }))[0]?.spend).toBeNull();
+  });
+
+  it("reads spines from the offline store: a SQL query, a table, or every entity in a time range", async () => {
+    const sql =
+      "SELECT toInt64(number + 1) AS customer_id, 'eu' AS region, toDateTime64('2026-01-01 00:25:00', 6, 'UTC') AS event_time, " +
+      "toBool(number % 2 = 0) AS label FROM numbers(3)";
+    const fromSql = await rowsOf({ features: ["orders:spend"], spine: { sql } });
+    expect(fromSql.map((r) => [r.customer_id, r.spend, r.label])).toEqual([
+      [1n, 21, true],
+      [2n, null, false],
+      [3n, null, true],
+    ]);
+
+    const fromTable = await rowsOf({ features: ["orders:channel"], spine: { table: "orders__v1" }, fullFeatureNames: true });
+    // Each history row as a spine row sees itself, except the one a later-ingested row of the same
+    // event time replaced.
+    expect(fromTable.length).toBeGreaterThanOrEqual(6);
+    expect(fromTable.filter((r) => r.orders__channel !== r.channel).map((r) => [r.customer_id, r.channel, r.orders__channel])).toEqual([
+      [1n, "web", "store"],
+    ]);
+
+    const range = await rowsOf({ features: ["orders:spend"], spine: { entities: { start: minutes(0), end: minutes(15) } } });
+    expect(range.map((r) => [r.customer_id, r.region, r.spend])).toEqual([
+      [1n, "eu", 10],
+      [1n, "us", 99],
+      // The late event at minute 2 is older than minute 10's row, whose spend is null.
+      [2n, "eu", null],
+    ]);
+    expect(range.every((r) => (r.event_time as Date).getTime() === minutes(15).getTime() - 1)).toBe(true);
+  });
+
+  it("refuses unknown features, bad spine rows, clashing names and bad spine queries with clear errors", async () => {
+    const notFound = await failure(rowsOf({ features: ["orders:nope"], spine: { rows: spineRows } }));
+    expect(notFound.code).toBe(status.NOT_FOUND);
+    expect(notFound.message).toContain("orders:nope");
+    expect((await failure(rowsOf({ features: ["nowhere:x"], spine: { rows: spineRows } }))).code).toBe(status.NOT_FOUND);
+
+    const badRows = await failure(
+      rowsOf({
+        features: ["orders:spend"],
+        spine: {
+          rows: [
+            { entityKey: { customer_id: 1n }, eventTime: minutes(1) },
+            { entityKey: { customer_id: "one", region: "eu" }, eventTime: minutes(1) },
+          ],
+        },
+      }),
+    );
+    expect(badRows.code).toBe(status.INVALID_ARGUMENT);
+    expect(badRows.fieldViolations.map((v) => v.field)).toEqual([
+      'spine_batches[0].rows[0].entity_key["region"]',
+      'spine_batches[0].rows[1].entity_key["customer_id"]',
+    ]);
+
+    const clash = await failure(
+      rowsOf({ features: ["orders:spend"], spine: { rows: [{ ...spineRows[0], extras: { spend: 1 } }] as SpineRowInput[] } }),
+    );
+    expect(clash.reason).toBe("DUPLICATE_OUTPUT_COLUMN");
+
+    const badSql = await failure(rowsOf({ features: ["orders:spend"], spine: { sql: "SELECT customer_id FROM nowhere_at_all" } }));
+    expect([badSql.code, badSql.reason]).toEqual([status.INVALID_ARGUMENT, "INVALID_SPINE"]);
+    const noKey = await failure(rowsOf({ features: ["orders:spend"], spine: { sql: "SELECT 1 AS customer_id, now64(6) AS event_time" } }));
+    expect(noKey.fieldViolations[0]?.description).toContain('has no column "region"');
+  });
+
+  it("keeps serving after a client abandons a stream half way", async () => {
+    const big = {
+      features: ["orders:spend"],
+      spine: { sql: "SELECT number AS customer_id, 'eu' AS region, now64(6) AS event_time FROM numbers(200000)" },
+    };
+    for await (const _ of t.client.getHistoricalRows(big, { chunkRows: 100 })) break;
+    expect(await rowsOf({ features: ["orders:spend"], spine: { rows: spineRows.slice(0, 1) } })).toHaveLength(1);
+  });
+});
+
+describe("training datasets", () => {
+  it("stores a training set with its lineage, as a table and a Parquet file, and reads it back", async () => {
+    const sql =
+      "SELECT toInt64(number % 3) AS customer_id, 'eu' AS region, toDateTime64('2026-01-01 00:00:00', 6, 'UTC') + toIntervalMinute(number * 10) AS event_time, " +
+      "number AS label FROM numbers(6)";
+    const query = { features: ["orders:spend", "profile@1:segment"], spine: { sql } };
+    const created = await t.client.createTrainingDataset({ name: "churn_train", query, description: "weekly churn" });
+    expect([created.name, created.version, created.state]).toEqual([
+      "projects/default/trainingDatasets/churn_train",
+      1,
+      TrainingDatasetState.TRAINING_DATASET_STATE_RUNNING,
+    ]);
+    const done = await t.client.waitForTrainingDataset("churn_train");
+    expect(done.errorMessage).toBe("");
+    expect(done.state).toBe(TrainingDatasetState.TRAINING_DATASET_STATE_SUCCEEDED);
+    expect(done.rowCount).toBe(6n);
+    expect(done.resolvedFeatures.map((f) => `${f.featureView}@${f.version}:${f.feature}`)).toEqual([
+      "projects/default/featureViews/orders@1:spend",
+      "projects/default/featureViews/profile@1:segment",
+    ]);
+    expect(done.spineSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(done.minEventTime?.seconds).toBe(BigInt(T0 / 1000));
+    expect(done.maxEventTime?.seconds).toBe(BigInt(T0 / 1000 + 50 * 60));
+    expect(done.columns.map((c) => c.name)).toEqual(["customer_id", "region", "event_time", "label", "spend", "segment"]);
+
+    const live = await rowsOf({ ...query });
+    const stored = await t.client.readTrainingDataset("churn_train");
+    expect(stored.numRows).toBe(6);
+    expect(Array.from(stored.getChild("spend") ?? [])).toEqual(live.map((r) => r.spend));
+    expect(existsSync(done.parquetPath)).toBe(true);
+    const parquet = await parquetReadObjects({ file: await asyncBufferFromFile(done.parquetPath) });
+    expect(parquet.map((r) => r.segment)).toEqual(live.map((r) => r.segment));
+
+    // The same name again is version 2, with the same spine hash; both versions stay readable.
+    await t.client.createTrainingDataset({ name: "churn_train", query });
+    const second = await t.client.waitForTrainingDataset("churn_train");
+    expect([second.version, second.spineSha256]).toEqual([2, done.spineSha256]);
+    expect((await t.client.getTrainingDataset("churn_train", { version: 1 })).version).toBe(1);
+    const listed = [];
+    for await (const dataset of t.client.listTrainingDatasets()) listed.push(dataset);
+    expect(listed.map((d) => [d.name, d.version])).toContainEqual(["projects/default/trainingDatasets/churn_train", 2]);
+  });
+
+  it("records a failed job with its reason, refuses to read it, and refuses inline spines and bad names", async () => {
+    await t.client.createTrainingDataset({
+      name: "broken",
+      query: { features: ["orders:spend"], spine: { sql: "SELECT 1 AS customer_id, now64(6) AS event_time" } },
+    });
+    const broken = await t.client.waitForTrainingDataset("broken");
+    expect(broken.state).toBe(TrainingDatasetState.TRAINING_DATASET_STATE_FAILED);
+    expect(broken.errorMessage).toContain('has no column "region"');
+    const notReady = await failure(t.client.readTrainingDataset("broken"));
+    expect([notReady.code, notReady.reason]).toEqual([status.FAILED_PRECONDITION, "TRAINING_DATASET_NOT_READY"]);
+
+    // The SDK refuses an inline spine itself; the server does too.
+    const trainingDataset = TrainingDataset.fromPartial({
+      name: "projects/default/trainingDatasets/inline",
+      query: { features: ["orders:spend"], inlineSpine: true },
+    });
+    const inline = await failure(t.client.call(t.client.training, t.client.training.createTrainingDataset, { trainingDataset }));
+    expect(inline.code).toBe(status.INVALID_ARGUMENT);
+    expect((await failure(t.client.getTrainingDataset("never_made"))).code).toBe(status.NOT_FOUND);
+    expect(
+      (
+        await failure(
+          t.client.createTrainingDataset({ name: "Bad-Name", query: { features: ["orders:spend"], spine: { sql: "SELECT 1" } } }),
+        )
+      ).code,
+    ).toBe(status.INVALID_ARGUMENT);
+  });
+});
