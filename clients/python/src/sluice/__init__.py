@@ -1,0 +1,24 @@
+"""Python client of Sluice, a feature store and model server in one gRPC service.
+
+`SluiceClient` wraps the common calls; the generated stubs and messages are in `sluice.v1`
+(`sluice.v1.registry_pb2`, `sluice.v1.online_pb2_grpc`, ...) and the KServe v2 ones in
+`sluice.kserve`. Regenerate them with `npm run generate` from the repository root.
+"""
+
+from sluice._client import Batch, RowRejection, SluiceClient, WriteResult
+from sluice._errors import FieldViolation, SluiceError
+from sluice._values import Float, FloatList, Int32, from_value, to_value
+
+__all__ = [
+    "Batch",
+    "FieldViolation",
+    "Float",
+    "FloatList",
+    "Int32",
+    "RowRejection",
+    "SluiceClient",
+    "SluiceError",
+    "WriteResult",
+    "from_value",
+    "to_value",
+]
