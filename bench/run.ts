@@ -1,5 +1,6 @@
 /**
- * `npm run bench [online|ingest|import]`: the ingest issue's benchmarks. Every figure is printed
+ * `npm run bench [online|ingest|import|training]`: the benchmarks of ingestion, online reads and
+ * training data. Every figure is printed
  * beside a floor measured in the same run on the same machine (a raw grpc-js echo, a raw store
  * read, a raw chDB insert) and written as JSON under bench/results/, which docs/benchmarks.md quotes.
  * Servers run as child processes from the compiled build, as in production (`npm run bench`
@@ -23,6 +24,7 @@ import { RedisProcess } from "../test/support/redis-harness.js";
 import { spawnServer } from "../test/support/server-process.js";
 import { ECHO_SERVICE } from "./echo-server.js";
 import { pairedLatency, peakRssMb, saveResult, sequentialLatency, throughput } from "./support.js";
+import { trainingBenchmark } from "./training.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const FEATURES = Array.from({ length: 10 }, (_, i) => `f${i}`);
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
   if (!which || which === "online") await onlineReadBenchmark();
   if (!which || which === "ingest") await ingestBenchmark();
   if (!which || which === "import") await importBenchmark();
+  if (!which || which === "training") await trainingBenchmark(QUICK);
 }
 
 /** Sluice with 10 double features on `stats`, keyed by int64 customer_id. */

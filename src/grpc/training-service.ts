@@ -1,14 +1,18 @@
 /** Thin gRPC adapter of sluice.v1.TrainingService over {@link HistoricalRetriever} and {@link TrainingDatasets}. */
+
+import type { handleBidiStreamingCall, handleServerStreamingCall, ServiceDefinition } from "@grpc/grpc-js";
 import { ValidationError } from "../common/errors.js";
-import type {
-  GetHistoricalFeaturesRequest,
+import {
+  type GetHistoricalFeaturesRequest,
   GetHistoricalFeaturesResponse,
-  ReadTrainingDatasetRequest,
-  TrainingServiceServer,
+  type ReadTrainingDatasetRequest,
+  ReadTrainingDatasetResponse,
+  type TrainingServiceServer,
+  TrainingServiceService,
 } from "../gen/sluice/v1/training.pb.js";
 import { parseProjectName, parseResourceName } from "../registry/names.js";
 import type { ArrowChunks } from "../storage/offline/offline-store.js";
-import { ArrowStreamJoiner, arrowRowCount, arrowRows } from "../training/arrow-values.js";
+import { ArrowStreamJoiner, arrowRows } from "../training/arrow-values.js";
 import type { HistoricalRetriever } from "../training/historical-retriever.js";
 import type { OutputColumn, SpineBatchInput } from "../training/model.js";
 import type { TrainingDatasets } from "../training/training-datasets.js";
@@ -29,32 +33,68 @@ import { unaryHandler } from "./unary-handler.js";
 
 const SERVICE = "sluice.v1.TrainingService";
 
+/**
+ * TrainingService as served: the streamed result parts may come already encoded (see
+ * {@link arrowPart}), which the generated serializer would otherwise copy twice more.
+ */
+export const TRAINING_SERVICE_DEFINITION: ServiceDefinition = {
+  ...TrainingServiceService,
+  getHistoricalFeatures: { ...TrainingServiceService.getHistoricalFeatures, responseSerialize: passEncoded(GetHistoricalFeaturesResponse) },
+  readTrainingDataset: { ...TrainingServiceService.readTrainingDataset, responseSerialize: passEncoded(ReadTrainingDatasetResponse) },
+};
+
+function passEncoded<T>(type: { encode(message: T): { finish(): Uint8Array } }) {
+  return (message: T | Buffer) => (Buffer.isBuffer(message) ? message : Buffer.from(type.encode(message).finish()));
+}
+
+/**
+ * A result part holding Arrow bytes, encoded by hand: field 3 (arrow_ipc, length-delimited) of
+ * GetHistoricalFeaturesResponse and ReadTrainingDatasetResponse alike.
+ */
+function arrowPart(...pieces: Uint8Array[]): Buffer {
+  const header: number[] = [(3 << 3) | 2];
+  for (let length = pieces.reduce((sum, piece) => sum + piece.byteLength, 0); ; length >>>= 7) {
+    if (length < 0x80) {
+      header.push(length);
+      break;
+    }
+    header.push((length & 0x7f) | 0x80);
+  }
+  return Buffer.concat([Buffer.from(header), ...pieces]);
+}
+
+/** The TrainingService handlers; the streamed parts may be pre-encoded (see {@link TRAINING_SERVICE_DEFINITION}). */
+type TrainingHandlers = Omit<TrainingServiceServer, "getHistoricalFeatures" | "readTrainingDataset"> & {
+  getHistoricalFeatures: handleBidiStreamingCall<GetHistoricalFeaturesRequest, GetHistoricalFeaturesResponse | Buffer>;
+  readTrainingDataset: handleServerStreamingCall<ReadTrainingDatasetRequest, ReadTrainingDatasetResponse | Buffer>;
+};
+
 /** Builds the TrainingService handlers. */
-export function trainingServiceHandlers(
-  retriever: HistoricalRetriever,
-  datasets: TrainingDatasets,
-  env: HandlerEnv,
-): TrainingServiceServer {
+export function trainingServiceHandlers(retriever: HistoricalRetriever, datasets: TrainingDatasets, env: HandlerEnv): TrainingHandlers {
   return {
-    getHistoricalFeatures: bidiHandler(`${SERVICE}/GetHistoricalFeatures`, env, async (requests, send, context, signal) => {
-      const iterator = requests[Symbol.asyncIterator]();
-      const first = await iterator.next();
-      const wireQuery = first.done ? undefined : first.value.query;
-      if (!wireQuery)
-        throw new ValidationError("MISSING_FIELD", [{ field: "query", description: "the first message must carry the query" }]);
-      const project = parseProjectName(wireQuery.project, "query.project", true);
-      const { query, format, chunkRows } = queryFromWire(wireQuery, project, "query");
-      const plan = await retriever.plan(query);
-      const started = performance.now();
-      const retrieval = await retriever.retrieve(plan, query.spine.kind === "inline" ? spineBatches(iterator) : undefined, signal);
-      const result = new ResultParts(retrieval.columns, format, chunkRows);
-      await send({ schema: { columns: retrieval.columns.map(columnSchemaToWire), preservesSpineOrder: retrieval.preservesSpineOrder } });
-      for await (const part of result.of(retrieval.chunks)) await send(part);
-      context.logger.info(
-        { features: plan.features.length, spine: query.spine.kind, rows: result.rowCount, format, seconds: seconds(started) },
-        "historical features served",
-      );
-    }),
+    getHistoricalFeatures: bidiHandler<GetHistoricalFeaturesRequest, GetHistoricalFeaturesResponse | Buffer>(
+      `${SERVICE}/GetHistoricalFeatures`,
+      env,
+      async (requests, send, context, signal) => {
+        const iterator = requests[Symbol.asyncIterator]();
+        const first = await iterator.next();
+        const wireQuery = first.done ? undefined : first.value.query;
+        if (!wireQuery)
+          throw new ValidationError("MISSING_FIELD", [{ field: "query", description: "the first message must carry the query" }]);
+        const project = parseProjectName(wireQuery.project, "query.project", true);
+        const { query, format, chunkRows } = queryFromWire(wireQuery, project, "query");
+        const plan = await retriever.plan(query);
+        const started = performance.now();
+        const retrieval = await retriever.retrieve(plan, query.spine.kind === "inline" ? spineBatches(iterator) : undefined, signal);
+        const result = new ResultParts(retrieval.columns, format, chunkRows);
+        await send({ schema: { columns: retrieval.columns.map(columnSchemaToWire), preservesSpineOrder: retrieval.preservesSpineOrder } });
+        for await (const part of result.of(retrieval.chunks)) await send(part);
+        context.logger.info(
+          { features: plan.features.length, spine: query.spine.kind, rows: result.rowCount, format, seconds: seconds(started) },
+          "historical features served",
+        );
+      },
+    ),
     createTrainingDataset: unaryHandler(`${SERVICE}/CreateTrainingDataset`, env, async (request) => {
       const dataset = requireMessage(request.trainingDataset, "training_dataset");
       const { project, id } = parseResourceName(dataset.name, "trainingDatasets", "training_dataset.name");
@@ -111,19 +151,19 @@ class ResultParts {
     private readonly chunkRows: number,
   ) {}
 
-  async *of(chunks: ArrowChunks): AsyncGenerator<GetHistoricalFeaturesResponse> {
+  async *of(chunks: ArrowChunks): AsyncGenerator<GetHistoricalFeaturesResponse | Buffer> {
     if (this.format === "arrow") {
       const joiner = new ArrowStreamJoiner();
       for await (const chunk of chunks) {
-        for (const part of joiner.next(chunk)) yield { arrowIpc: Buffer.from(part.buffer, part.byteOffset, part.byteLength) };
-        this.rowCount += arrowRowCount(chunk);
+        yield arrowPart(...joiner.next(chunk.ipc));
+        this.rowCount += chunk.rows;
       }
-      yield { arrowIpc: Buffer.from(joiner.end(this.columns)) };
+      yield arrowPart(joiner.end(this.columns));
     } else {
       const converters = this.columns.map((column) => cellConverter(column.type));
       let rows: Array<{ values: ReturnType<ReturnType<typeof cellConverter>>[] }> = [];
       for await (const chunk of chunks) {
-        for (const cells of arrowRows(chunk)) {
+        for (const cells of arrowRows(chunk.ipc)) {
           rows.push({ values: cells.map((cell, i) => converters[i]?.(cell) ?? {}) });
           if (rows.length === this.chunkRows) {
             this.rowCount += rows.length;

@@ -15,13 +15,12 @@ import { IngestionServiceService } from "../gen/sluice/v1/ingestion.pb.js";
 import { ModelServiceService } from "../gen/sluice/v1/model.pb.js";
 import { MonitoringServiceService } from "../gen/sluice/v1/monitoring.pb.js";
 import { RegistryServiceService } from "../gen/sluice/v1/registry.pb.js";
-import { TrainingServiceService } from "../gen/sluice/v1/training.pb.js";
 import { type HandlerEnv, InFlightCalls } from "../grpc/call-context.js";
 import { loadServedDescriptors } from "../grpc/descriptors.js";
 import { ingestionServiceHandlers } from "../grpc/ingestion-service.js";
 import { ONLINE_SERVICE_DEFINITION, onlineServiceHandlers } from "../grpc/online-service.js";
 import { registryServiceHandlers } from "../grpc/registry-service.js";
-import { trainingServiceHandlers } from "../grpc/training-service.js";
+import { TRAINING_SERVICE_DEFINITION, trainingServiceHandlers } from "../grpc/training-service.js";
 import { type ServiceHandlers, withUnimplementedMethods } from "../grpc/unimplemented.js";
 import { FeatureWriter, offlineTableOf } from "../ingest/feature-writer.js";
 import { FileImporter } from "../ingest/file-importer.js";
@@ -70,7 +69,7 @@ function serviceTable(core: Core, env: HandlerEnv): Array<[string, ServiceDefini
     ["sluice.v1.RegistryService", RegistryServiceService, registryServiceHandlers(core.registry, env)],
     ["sluice.v1.IngestionService", IngestionServiceService, ingestionServiceHandlers(core, env)],
     ["sluice.v1.OnlineService", ONLINE_SERVICE_DEFINITION, onlineServiceHandlers(core.reader, env)],
-    ["sluice.v1.TrainingService", TrainingServiceService, trainingServiceHandlers(core.retriever, core.datasets, env)],
+    ["sluice.v1.TrainingService", TRAINING_SERVICE_DEFINITION, trainingServiceHandlers(core.retriever, core.datasets, env)],
     ["sluice.v1.ModelService", ModelServiceService, {}],
     ["sluice.v1.InferenceService", InferenceServiceService, {}],
     ["sluice.v1.MonitoringService", MonitoringServiceService, {}],

@@ -39,13 +39,6 @@ export function* arrowRows(ipcStream: Uint8Array): Generator<ArrowCell[]> {
   }
 }
 
-/** The number of rows in an Arrow IPC stream. */
-export function arrowRowCount(ipcStream: Uint8Array): number {
-  let rows = 0;
-  for (const batch of RecordBatchReader.from(ipcStream)) rows += batch.numRows;
-  return rows;
-}
-
 function converterOf(type: DataType): (value: unknown) => ArrowCell {
   if (type.typeId === Type.Timestamp) {
     // apache-arrow gives timestamps as fractional milliseconds; below 2^53 µs the rounding is exact.

@@ -260,6 +260,9 @@ export class SluiceClient {
       "grpc.service_config": JSON.stringify(SERVICE_CONFIG),
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
       "grpc.max_send_message_length": 64 * 1024 * 1024,
+      // HTTP/2 receive window: the 64 KiB default stalls large responses (training sets) on a
+      // window update every 64 KiB, even on loopback.
+      "grpc-node.flow_control_window": 16 * 1024 * 1024,
     };
     this.registry = new RegistryServiceClient(options.address, channelCredentials, channelOptions);
     // Every other stub shares the registry stub's channel rather than opening its own connection.
@@ -601,11 +604,22 @@ export class SluiceClient {
   async getHistoricalArrow(query: HistoricalQueryInput): Promise<{ table: Table; schema: HistoricalSchema }> {
     const bytes: Uint8Array[] = [];
     let schema: HistoricalSchema = { columns: [], preservesSpineOrder: true };
-    for await (const part of this.historicalParts(query, OutputFormat.OUTPUT_FORMAT_ARROW, 0)) {
-      if (part.schema) schema = part.schema;
-      if (part.arrowIpc) bytes.push(part.arrowIpc);
-    }
+    for await (const part of this.streamHistoricalArrow(query, { onSchema: (s) => (schema = s) })) bytes.push(part);
     return { table: tableFromIPC(Buffer.concat(bytes)), schema };
+  }
+
+  /**
+   * Streams a point-in-time-correct training set as the bytes of one Arrow IPC stream, piece by
+   * piece as they arrive (write them to a file, or feed an Arrow stream reader), never holding it whole.
+   */
+  async *streamHistoricalArrow(
+    query: HistoricalQueryInput,
+    options: { onSchema?: (schema: HistoricalSchema) => void } = {},
+  ): AsyncGenerator<Uint8Array> {
+    for await (const part of this.historicalParts(query, OutputFormat.OUTPUT_FORMAT_ARROW, 0)) {
+      if (part.schema) options.onSchema?.(part.schema);
+      if (part.arrowIpc) yield part.arrowIpc;
+    }
   }
 
   /** Records a training dataset (version N+1 of `name`) and starts its job; poll {@link getTrainingDataset}. */

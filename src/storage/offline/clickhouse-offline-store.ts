@@ -17,6 +17,7 @@ import { Session } from "chdb";
 import { createChdbConnection } from "chdb/connection";
 import { SluiceError, StoreUnavailableError, ValidationError, ViolationCollector } from "../../common/errors.js";
 import type { FeatureValue } from "../../common/feature-value.js";
+import { readAhead } from "../../common/read-ahead.js";
 import {
   COLUMN_TYPES,
   compactRowsText,
@@ -117,8 +118,8 @@ function embeddedEngine(path: string): { client: ClickHouseClient; engine: Engin
         const session = new Session(path);
         try {
           for await (const chunk of session.queryStream(`${query} ${settingsClause(settings)}`, { format: "ArrowStream", signal })) {
-            // Each chunk is a complete Arrow IPC stream; copied out of the chunk's native memory.
-            yield Uint8Array.from(chunk.raw());
+            // Each chunk is a complete Arrow IPC stream, in a buffer of its own.
+            yield { ipc: chunk.raw(), rows: chunk.numRows };
           }
         } finally {
           session.close();
@@ -157,7 +158,7 @@ function serverEngine(location: Extract<ClickHouseLocation, { kind: "server" }>)
         // The server sends one Arrow stream; each of its record batches becomes a stream of its own.
         const { stream } = await exec(`${query} FORMAT ArrowStream`, settings, signal);
         for await (const batch of await RecordBatchReader.from(stream as AsyncIterable<Uint8Array>)) {
-          yield tableToIPC(new Table(batch), "stream");
+          yield { ipc: tableToIPC(new Table(batch), "stream"), rows: batch.numRows };
         }
       },
       async writeToFile(query, settings, format, file) {
@@ -444,7 +445,11 @@ export class ClickHouseOfflineStore implements OfflineStore {
   /** Streams a query's result as Arrow, mapping the engine's failures to UNAVAILABLE. */
   private async *streamArrow(query: string, signal?: AbortSignal): ArrowChunks {
     try {
-      yield* this.engine.streamArrow(query, JOIN_SETTINGS, signal);
+      // The engine computes the next chunk while this one is sent; chunks read ahead are dropped on abort.
+      for await (const chunk of readAhead(this.engine.streamArrow(query, JOIN_SETTINGS, signal), STREAM_READ_AHEAD)) {
+        if (signal?.aborted) return;
+        yield chunk;
+      }
     } catch (error) {
       if (signal?.aborted) return;
       throw error instanceof SluiceError ? error : new StoreUnavailableError(this.description, error);
@@ -558,6 +563,9 @@ export function createTableStatements(table: OfflineTable, cluster?: string): st
       `ENGINE = Distributed(${quote(cluster)}, ${database}, ${quote(`${table.view}__v${table.version}`)}, cityHash64(${orderBy.replace(", `event_time`", "")}))`,
   ];
 }
+
+/** Result chunks read ahead of the consumer (each up to a few MB). */
+const STREAM_READ_AHEAD = 2;
 
 /** ClickHouse error codes that mean the query itself is wrong, not the store. */
 const CLIENT_QUERY_ERRORS = new Set([

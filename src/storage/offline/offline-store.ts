@@ -124,12 +124,18 @@ export interface PointInTimeJoin {
 }
 
 /**
- * Output of a join, a stream of Arrow IPC streams: each item a complete stream (schema, record
- * batches, end marker) of a bounded number of rows. Columns: [spine_index], the spine's key
- * columns, `event_time`, its extra columns, then the features; types follow the column types
- * (timestamps as microsecond timestamps in UTC, int64 as int64, lists as lists).
+ * A bounded piece of a result: a complete Arrow IPC stream (schema, record batches, end marker)
+ * and its row count. Columns: [spine_index], the spine's key columns, `event_time`, its extra
+ * columns, then the features; types follow the column types (timestamps as microsecond
+ * timestamps in UTC, int64 as int64, lists as lists, bytes as their base64 text).
  */
-export type ArrowChunks = AsyncIterable<Uint8Array>;
+export interface ArrowChunk {
+  ipc: Uint8Array;
+  rows: number;
+}
+
+/** A result streamed in bounded pieces. */
+export type ArrowChunks = AsyncIterable<ArrowChunk>;
 
 /** Where feature history lives. */
 export interface OfflineStore {

@@ -1,16 +1,17 @@
 /**
  * The SQL of point-in-time joins and of the spines they read, one dialect for chDB and a
  * ClickHouse server. Each view is joined with one ASOF LEFT JOIN on its entity's key columns:
- * ClickHouse finds, per spine row, the history row with the greatest "as-of key" not above the
- * spine row's. The as-of key makes the join's tie rules exact:
+ * ClickHouse finds, per spine row, the history row with the greatest time not above the spine
+ * row's. What the right side holds makes the tie rules exact:
  *
- * - by default it is (event time, ingestion time) packed into one Decimal128, so among rows with
- *   equal event times the latest ingested wins, and the spine side's key (its time, then the
- *   largest ingestion part) admits every row with event time <= the spine time;
+ * - by default, one row per entity and event time, the latest ingested (`LIMIT 1 BY` over the
+ *   history in key, event time, ingestion time descending order, which the table's sort order
+ *   makes cheap), joined on event time;
  * - with `excludeLateIngested`, a row only counts from the moment it was known,
  *   greatest(event time, ingestion time). Each history row then carries the best row (by event
  *   time, then ingestion time) known at that moment, a running argMax over the entity's rows in
- *   the order they became known, and the as-of key is that moment plus the row's rank in it.
+ *   the order they became known, and the join key is that moment packed with the row's rank
+ *   into one Decimal128, so the fullest of rows known at the same moment wins.
  *
  * The TTL check needs no join condition: the row found is the newest one that qualifies, so if
  * it is too old, every other row is too.
@@ -23,9 +24,9 @@ import type { OfflineColumn, PointInTimeJoin, Spine } from "./offline-store.js";
 /** The database that holds spines while their joins run. */
 export const SPINE_DATABASE = "sluice_tmp";
 
-/** Packs a time and a second part below 10^17 into one exactly comparable number. */
+/** Packs a time and a rank below 10^17 into one exactly comparable number. */
 const ASOF_SHIFT = "100000000000000000";
-/** The largest second part: the spine side's key admits every row at its time. */
+/** The largest rank: the spine side's key admits every row known at its time. */
 const ASOF_MAX_PART = "99999999999999999";
 
 /** Settings of every join query: the sort-merge ASOF join streams with bounded memory. */
@@ -91,11 +92,20 @@ export function joinQuery(join: PointInTimeJoin, historyTable: (view: number) =>
     const features = [...new Set(join.features.filter((f) => f.view === view).map((f) => f.column))];
     const history = join.excludeLateIngested
       ? knownHistory(historyTable(view), keys, features)
-      : `SELECT ${[...keys, "event_time AS __time", `${asofKey("event_time", "toUnixTimestamp64Micro(ingestion_time)")} AS __asof`, ...features.map(quote)].join(", ")} FROM ${historyTable(view)}`;
-    const on = [...keys.map((k) => `s.${k} = v${view}.${k}`), `s.__asof >= v${view}.__asof`];
+      : `SELECT ${[...keys, "event_time AS __time", ...features.map(quote)].join(", ")} FROM ${historyTable(view)} ` +
+        `ORDER BY ${keys.join(", ")}, event_time, ingestion_time DESC LIMIT 1 BY ${keys.join(", ")}, event_time ` +
+        // The history is read in its sort order and thinned as it streams; one thread does that as
+        // fast as several (measured), with a third less memory for the whole join.
+        "SETTINGS max_threads = 1";
+    const on = [
+      ...keys.map((k) => `s.${k} = v${view}.${k}`),
+      join.excludeLateIngested ? `s.__asof >= v${view}.__asof` : `s.event_time >= v${view}.__time`,
+    ];
     return `ASOF LEFT JOIN (${history}) AS v${view} ON ${on.join(" AND ")}`;
   });
-  const spineRows = `SELECT *, ${asofKey("event_time", ASOF_MAX_PART)} AS __asof FROM ${spineTableName(spine)}`;
+  const spineRows = join.excludeLateIngested
+    ? `SELECT *, ${asofKey("event_time", ASOF_MAX_PART)} AS __asof FROM ${spineTableName(spine)}`
+    : `SELECT * FROM ${spineTableName(spine)}`;
   const order = join.spineOrder ? " ORDER BY s.spine_index" : "";
   return `SELECT ${select.join(", ")} FROM (${spineRows}) AS s ${joins.join(" ")}${order}`;
 }
@@ -117,7 +127,7 @@ function knownHistory(table: string, keys: string[], features: string[]): string
   return `SELECT ${columns.join(", ")} FROM (${inner})`;
 }
 
-/** `time` (a DateTime64(6)) and a part below 10^17 as one Decimal128 that orders like the pair. */
+/** `time` (a DateTime64(6)) and a rank below 10^17 as one Decimal128 that orders like the pair. */
 function asofKey(time: string, part: string): string {
   return `toDecimal128(toUnixTimestamp64Micro(${time}), 0) * ${ASOF_SHIFT} + ${part}`;
 }

@@ -34,7 +34,11 @@ const T0 = 1_767_225_600_000_000;
 /** All rows of a join's result, with their column names. */
 export async function collectRows(chunks: ArrowChunks): Promise<ArrowCell[][]> {
   const rows: ArrowCell[][] = [];
-  for await (const chunk of chunks) rows.push(...arrowRows(chunk));
+  for await (const chunk of chunks) {
+    const decoded = [...arrowRows(chunk.ipc)];
+    expect(decoded).toHaveLength(chunk.rows);
+    rows.push(...decoded);
+  }
   return rows;
 }
 
@@ -198,6 +202,76 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
       );
     }, 120_000);
 
+    it("passes every feature type through, and an expired or missing row as null (lists: empty)", async () => {
+      const table: OfflineTable = {
+        project: "pit",
+        view: "types",
+        version: ++run,
+        keyColumns: [{ name: "customer_id", type: "int64" }],
+        featureColumns: [
+          { name: "i32", type: "int32" },
+          { name: "i64", type: "int64" },
+          { name: "f", type: "float" },
+          { name: "d", type: "double" },
+          { name: "b", type: "bool" },
+          { name: "s", type: "string" },
+          { name: "bytes", type: "bytes" },
+          { name: "ts", type: "timestamp" },
+          { name: "i64s", type: "int64_list" },
+          { name: "fs", type: "float_list" },
+          { name: "ds", type: "double_list" },
+          { name: "ss", type: "string_list" },
+        ],
+      };
+      await store.ensureTable(table);
+      const features = [
+        -5,
+        -(2n ** 63n),
+        1.5,
+        Math.PI,
+        true,
+        "héllo",
+        new Uint8Array([0, 255, 128]),
+        new Date("2026-03-04T05:06:07.089Z"),
+        [1n, 2n ** 62n],
+        [0.25, -2],
+        [Math.E],
+        ["a", ""],
+      ];
+      await store.append(table, historyColumnsOf([{ key: [1n], eventTime: T0, ingestTime: T0, writeId: "w", features }], 1, 12), "types");
+      const spine = await store.createSpine("pit", [{ name: "customer_id", type: "int64" }], []);
+      await store.appendSpine(spine, { length: 3, keys: [[1n, 1n, 2n]], eventTimes: [T0 + SECOND, T0 + 10 * SECOND, T0], extras: [] }, 0);
+      const rows = await collectRows(
+        store.joinPointInTime({
+          spine,
+          views: [{ table, ttlMicros: 5 * SECOND }],
+          features: table.featureColumns.map((c) => ({ view: 0, column: c.name, as: c.name })),
+          excludeLateIngested: false,
+          spineOrder: true,
+          withSpineIndex: false,
+        }),
+      );
+      // Bytes are kept as base64 text, timestamps come as microseconds.
+      expect(rows[0]?.slice(2)).toEqual([
+        -5,
+        -(2n ** 63n),
+        1.5,
+        Math.PI,
+        true,
+        "héllo",
+        "AP+A",
+        Date.UTC(2026, 2, 4, 5, 6, 7, 89) * 1000,
+        [1n, 2n ** 62n],
+        [0.25, -2],
+        [Math.E],
+        ["a", ""],
+      ]);
+      const nothing = [null, null, null, null, null, null, null, null, [], [], [], []];
+      expect(rows[1]?.slice(2)).toEqual(nothing);
+      expect(rows[2]?.slice(2)).toEqual(nothing);
+      await store.dropSpine(spine);
+    });
+
     it("loads spines from a table and from a query, passing extra columns through", async () => {
       const [orders] = tablesOf(++run) as [OfflineTable];
       await store.ensureTable(orders);
@@ -330,7 +404,7 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
       let rows = 0;
       for await (const chunk of store.joinPointInTime(join)) {
         chunks++;
-        rows += [...arrowRows(chunk)].length;
+        rows += [...arrowRows(chunk.ipc)].length;
       }
       expect(rows).toBe(300_000);
       expect(chunks).toBeGreaterThan(1);
