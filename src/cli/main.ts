@@ -5,7 +5,7 @@
  */
 import { Command, Option } from "commander";
 import { SluiceClient } from "../../clients/typescript/src/index.js";
-import { ConfigError, loadConfig } from "../config/config.js";
+import { ConfigError, loadConfig, redactedConfig } from "../config/config.js";
 import { createLogger } from "../logging/logger.js";
 import { startServer } from "../server/sluice-server.js";
 import { VERSION } from "../version.js";
@@ -46,7 +46,7 @@ program
     if (command.getOptionValueSource("reflection") === "cli") flags.reflection = false;
     const config = loadConfig({ file: options.config, env: process.env, flags });
     if (options.checkConfig) {
-      process.stdout.write(`${JSON.stringify(config, null, 2)}\nconfiguration is valid\n`);
+      process.stdout.write(`${JSON.stringify(redactedConfig(config), null, 2)}\nconfiguration is valid\n`);
       return;
     }
     const logger = createLogger(config.logLevel);

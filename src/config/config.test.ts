@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULT_CONFIG, envName, loadConfig } from "./config.js";
+import { ConfigError, DEFAULT_CONFIG, envName, loadConfig, redactedConfig } from "./config.js";
 
 function writeConfig(text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), "sluice-config-")), "sluice.yaml");
@@ -60,6 +60,24 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ flags: { "online.backend": "redis" } })).toThrow(/"online.redisUrl" is required/);
     expect(() => loadConfig({ flags: { "online.backend": "redis-cluster" } })).toThrow(/"online.redisClusterNodes"/);
     expect(() => loadConfig({ flags: { "offline.backend": "clickhouse" } })).toThrow(/"offline.clickhouseUrl" is required/);
+  });
+
+  it("ignores the variables Kubernetes sets for a Service named sluice, and masks the password when printed", () => {
+    const config = loadConfig({
+      env: {
+        SLUICE_SERVICE_HOST: "10.0.0.1",
+        SLUICE_SERVICE_PORT: "50051",
+        SLUICE_SERVICE_PORT_GRPC: "50051",
+        SLUICE_PORT: "tcp://10.0.0.1:50051",
+        SLUICE_PORT_50051_TCP: "tcp://10.0.0.1:50051",
+        SLUICE_PORT_50051_TCP_PROTO: "tcp",
+        SLUICE_OFFLINE_CLICKHOUSE_PASSWORD: "secret",
+      },
+    });
+    expect(config.listen).toBe(DEFAULT_CONFIG.listen);
+    expect(redactedConfig(config).offline.clickhousePassword).toBe("(set)");
+    expect(config.offline.clickhousePassword).toBe("secret");
+    expect(() => loadConfig({ env: { SLUICE_PORTS: "1" } })).toThrow(/SLUICE_PORTS/);
   });
 
   it("reads lists from the environment as comma-separated values", () => {

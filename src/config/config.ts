@@ -139,6 +139,18 @@ export const DEFAULT_CONFIG: SluiceConfig = {
 /** Environment variable naming the config file, when no --config flag is given. */
 export const CONFIG_FILE_ENV = "SLUICE_CONFIG";
 const ENV_PREFIX = "SLUICE_";
+/**
+ * Variables Kubernetes sets in every pod for a Service named "sluice" (service links); they are
+ * not configuration, so they are ignored rather than refused as unknown keys.
+ */
+const SERVICE_LINK = /^SLUICE_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
+
+/** The config with its secrets masked, for printing. */
+export function redactedConfig(config: SluiceConfig): SluiceConfig {
+  const copy = structuredClone(config);
+  if (copy.offline.clickhousePassword) copy.offline.clickhousePassword = "(set)";
+  return copy;
+}
 
 /** A configuration that could not be loaded; the message names the key and its source. */
 export class ConfigError extends Error {
@@ -169,7 +181,7 @@ export function loadConfig(sources: ConfigSources = {}): SluiceConfig {
     }
   }
   for (const [name, raw] of Object.entries(sources.env ?? {})) {
-    if (!name.startsWith(ENV_PREFIX) || name === CONFIG_FILE_ENV || raw === undefined) continue;
+    if (!name.startsWith(ENV_PREFIX) || name === CONFIG_FILE_ENV || raw === undefined || SERVICE_LINK.test(name)) continue;
     const key = [...leaves.keys()].find((k) => envName(k) === name);
     if (!key) throw new ConfigError(`unknown configuration variable ${name}; known: ${[...leaves.keys()].map(envName).join(", ")}`);
     setPath(merged, key, coerce(raw, leaves.get(key)));

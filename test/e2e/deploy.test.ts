@@ -101,7 +101,7 @@ describe("deploy/docker-compose.yml", () => {
           backend: "clickhouse",
           clickhouseUrl: "http://clickhouse:8123",
           clickhouseUsername: "sluice",
-          clickhousePassword: "sluice",
+          clickhousePassword: "(set)", // printed masked
         },
       });
       // Docker must not kill a server that is still draining.
@@ -162,16 +162,25 @@ describe("deploy/kubernetes", () => {
     const env = Object.fromEntries(container.env.map((e: Doc) => [e.name, e.value ?? "from-the-secret"]));
     const { code, config, stderr } = await checkConfig(args, env);
     expect(code, stderr).toBe(0);
-    // The variables Kubernetes adds for a Service named sluice would stop the server: they must be off.
+    // The variables Kubernetes adds for a Service named sluice are ignored (and turned off anyway).
     expect(pod.enableServiceLinks).toBe(false);
-    const serviceLinks = await checkConfig(args, { ...env, SLUICE_SERVICE_HOST: "10.0.0.1", SLUICE_PORT: "tcp://10.0.0.1:50051" });
-    expect(serviceLinks.code).toBe(2);
+    const serviceLinks = await checkConfig(args, {
+      ...env,
+      SLUICE_SERVICE_HOST: "10.0.0.1",
+      SLUICE_SERVICE_PORT: "50051",
+      SLUICE_SERVICE_PORT_GRPC: "50051",
+      SLUICE_PORT: "tcp://10.0.0.1:50051",
+      SLUICE_PORT_50051_TCP_ADDR: "10.0.0.1",
+    });
+    expect(serviceLinks.code, serviceLinks.stderr).toBe(0);
+    expect((await checkConfig(args, { ...env, SLUICE_PORTS: "1" })).code).toBe(2);
     expect(config).toMatchObject({
       listen: "0.0.0.0:50051",
       dataDir: "/var/lib/sluice",
       registry: { backend: "redis" },
       online: { backend: "redis" },
-      offline: { backend: "clickhouse", clickhousePassword: "from-the-secret" },
+      // Printed masked.
+      offline: { backend: "clickhouse", clickhousePassword: "(set)" },
     });
     expect(container.volumeMounts.map((m: Doc) => m.mountPath)).toContain(config.dataDir);
     // The pod is killed only after the preStop pause and the server's drain.
