@@ -1,97 +1,37 @@
 /**
- * `npm run bench [online|ingest|import|training]`: the benchmarks of ingestion, online reads and
- * training data. Every figure is printed
+ * `npm run bench [online|ingest|import|serving|training]`: the benchmarks of ingestion, online
+ * reads, model serving and training data. Every figure is printed
  * beside a floor measured in the same run on the same machine (a raw grpc-js echo, a raw store
  * read, a raw chDB insert) and written as JSON under bench/results/, which docs/benchmarks.md quotes.
  * Servers run as child processes from the compiled build, as in production (`npm run bench`
  * builds first). Sizes can be reduced for a quick look with BENCH_QUICK=1.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { createClient } from "@clickhouse/client";
-import { type Client, credentials, makeGenericClientConstructor, type ServiceDefinition } from "@grpc/grpc-js";
 import { createChdbConnection } from "chdb/connection";
 import { fileWriter, ParquetWriter } from "hyparquet-writer";
 import { Redis } from "ioredis";
-import { open } from "lmdb";
 import { type BatchInput, type ColumnarBatchInput, SluiceClient, typed } from "../clients/typescript/src/index.js";
 import { GetOnlineFeaturesRequest } from "../src/gen/sluice/v1/online.pb.js";
 import { decodeRecord, encodeRecord } from "../src/storage/online/record-codec.js";
 import { RedisProcess } from "../test/support/redis-harness.js";
 import { spawnServer } from "../test/support/server-process.js";
-import { ECHO_SERVICE } from "./echo-server.js";
+import { FEATURES, prepareView, rawLmdbRead, rawUnary, startEcho } from "./floors.js";
+import { servingBenchmark } from "./serving.js";
 import { pairedLatency, peakRssMb, saveResult, sequentialLatency, throughput } from "./support.js";
 import { trainingBenchmark } from "./training.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
-const FEATURES = Array.from({ length: 10 }, (_, i) => `f${i}`);
-const ROOT = join(import.meta.dirname, "..");
 
 async function main(): Promise<void> {
   const which = process.argv[2];
   if (!which || which === "online") await onlineReadBenchmark();
   if (!which || which === "ingest") await ingestBenchmark();
   if (!which || which === "import") await importBenchmark();
+  if (!which || which === "serving") await servingBenchmark(QUICK);
   if (!which || which === "training") await trainingBenchmark(QUICK);
-}
-
-/** Sluice with 10 double features on `stats`, keyed by int64 customer_id. */
-async function prepareView(client: SluiceClient, entities: number): Promise<void> {
-  await client.applyEntity({ name: "customer", joinKeys: [{ name: "customer_id", type: "int64" }] });
-  await client.applyFeatureView({
-    name: "stats",
-    entity: "customer",
-    features: FEATURES.map((name) => ({ name, type: "double" as const })),
-  });
-  for (let start = 0; start < entities; start += 1000) {
-    await client.writeFeatureBatch({
-      featureView: "stats",
-      rows: Array.from({ length: Math.min(1000, entities - start) }, (_, i) => ({
-        entityKey: { customer_id: BigInt(start + i) },
-        eventTime: new Date(),
-        features: Object.fromEntries(FEATURES.map((f, j) => [f, typed.double(start + i + j / 10)])),
-      })),
-    });
-  }
-}
-
-/**
- * A unary call on `path` that sends and receives raw bytes: no protobuf work on the client, so a
- * comparison of two servers through it compares only what the servers do.
- */
-function rawUnary(address: string, path: string): { call: (payload: Buffer) => Promise<Buffer>; close: () => void } {
-  const Raw = makeGenericClientConstructor({ call: { ...ECHO_SERVICE.echo, path } } as ServiceDefinition, "Raw");
-  const client = new Raw(address, credentials.createInsecure()) as unknown as Client & {
-    call: (request: Buffer, callback: (error: unknown, response: Buffer) => void) => void;
-  };
-  return {
-    call: (payload) =>
-      new Promise((resolve, reject) => client.call(payload, (error, response) => (error ? reject(error) : resolve(response)))),
-    close: () => client.close(),
-  };
-}
-
-/** The echo floor in its own process, answering with `responseBytes` bytes. */
-async function startEcho(responseBytes: number): Promise<{ call: (payload: Buffer) => Promise<Buffer>; close: () => void }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "echo-server.ts"), String(responseBytes)], {
-    cwd: ROOT,
-  });
-  const port = await new Promise<number>((resolve) =>
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) =>
-      resolve((JSON.parse(line) as { port: number }).port),
-    ),
-  );
-  const echo = rawUnary(`127.0.0.1:${port}`, "/bench.Echo/Echo");
-  return {
-    call: echo.call,
-    close: () => {
-      echo.close();
-      child.kill();
-    },
-  };
 }
 
 async function onlineReadBenchmark(): Promise<void> {
@@ -151,18 +91,6 @@ async function onlineReadBenchmark(): Promise<void> {
     await redis?.destroy();
   }
   saveResult("online-read", results);
-}
-
-function rawLmdbRead() {
-  const directory = mkdtempSync(join(tmpdir(), "sluice-bench-lmdb-"));
-  const db = open({ path: directory, encoding: "binary" });
-  const record = encodeRecord({ eventTime: 1, ingestTime: 1, values: Object.fromEntries(FEATURES.map((f, i) => [f, i / 3])) });
-  db.putSync("k", record);
-  const latency = sequentialLatency(async () => decodeRecord(db.get("k") as Buffer), 20_000);
-  return latency.finally(() => {
-    db.close();
-    rmSync(directory, { recursive: true, force: true });
-  });
 }
 
 async function rawRedisRead(url: string) {

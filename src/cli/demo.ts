@@ -29,7 +29,8 @@ export interface DemoOptions {
 export async function runDemo(options: DemoOptions): Promise<void> {
   const say = (line = "") => options.out.write(`${line}\n`);
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "sluice-demo-"));
-  const server = await startServer({ ...DEFAULT_CONFIG, listen: "127.0.0.1:0", dataDir, logLevel: "warn" }, createLogger("warn"));
+  const config = { ...DEFAULT_CONFIG, listen: "127.0.0.1:0", dataDir, logLevel: "warn" as const, metrics: { listen: "127.0.0.1:0" } };
+  const server = await startServer(config, createLogger("warn"));
   const client = await SluiceClient.connect({ address: server.address });
   try {
     say(`Sluice is serving on ${server.address} (data in ${dataDir})`);

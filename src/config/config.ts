@@ -16,6 +16,7 @@ const listenAddress = z
   .refine((value) => Number(value.slice(value.lastIndexOf(":") + 1)) <= 65535, "port must be at most 65535");
 
 const positiveInt = (max: number) => z.number().int().positive().max(max);
+const nonNegativeInt = (max: number) => z.number().int().min(0).max(max);
 
 /** The validated shape of the configuration. */
 export const configSchema = z
@@ -80,6 +81,32 @@ export const configSchema = z
       materializeChunkRows: positiveInt(1_000_000),
       /** Largest file a client may stream up to ImportFeatures. */
       maxUploadBytes: positiveInt(Number.MAX_SAFE_INTEGER),
+      /** Largest model a client may upload. */
+      maxModelBytes: positiveInt(Number.MAX_SAFE_INTEGER),
+    }),
+    serving: z.strictObject({
+      /** Worker threads that run ONNX models (inference never runs on the gRPC thread). */
+      inferenceWorkers: positiveInt(256),
+      /** Rows one model run may batch from concurrent requests; 1 turns batching off. */
+      maxBatchSize: positiveInt(1_000_000),
+      /** How long a request waits for others to join its batch. */
+      maxQueueDelayMicros: nonNegativeInt(10_000_000),
+      /** Requests queued per model beyond which Predict answers UNAVAILABLE. */
+      maxQueuedRequests: positiveInt(10_000_000),
+      /** Shadow copies waiting to run; beyond it copies are dropped (and counted). */
+      shadowQueueSize: positiveInt(10_000_000),
+      /** A shadow agrees with stable when no output value differs by more than this. */
+      shadowAgreementTolerance: z.number().min(0),
+      /** The prediction log is appended to the offline store in batches of this many rows... */
+      predictionLogFlushRows: positiveInt(10_000_000),
+      /** ...or after this long, whichever comes first. */
+      predictionLogFlushMs: positiveInt(3_600_000),
+      /** Where model artifacts live, by sha256; "" means <dataDir>/models. Replicas must share it. */
+      modelDir: z.string(),
+    }),
+    metrics: z.strictObject({
+      /** HOST:PORT of the Prometheus /metrics endpoint; "" turns it off. */
+      listen: z.union([z.literal(""), listenAddress]),
     }),
   })
   .superRefine((config, context) => {
@@ -133,7 +160,20 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     maxEntityRowsPerRead: 10_000,
     materializeChunkRows: 10_000,
     maxUploadBytes: 10 * 1024 * MIB,
+    maxModelBytes: 2 * 1024 * MIB,
   },
+  serving: {
+    inferenceWorkers: 1,
+    maxBatchSize: 64,
+    maxQueueDelayMicros: 0,
+    maxQueuedRequests: 10_000,
+    shadowQueueSize: 1000,
+    shadowAgreementTolerance: 0.001,
+    predictionLogFlushRows: 1000,
+    predictionLogFlushMs: 1000,
+    modelDir: "",
+  },
+  metrics: { listen: "127.0.0.1:9464" },
 };
 
 /** Environment variable naming the config file, when no --config flag is given. */

@@ -133,9 +133,12 @@ describe("processPipelined", () => {
       async function* requests() { for (let i = 0; i < 300; i++) yield Buffer.alloc(1 << 20, i); }
       await processPipelined(requests(), 4, async (request) => request.length, async () => undefined);
       globalThis.gc();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      globalThis.gc();
       console.log(process.memoryUsage().arrayBuffers);
     `;
     const { stdout } = await promisify(execFile)(process.execPath, ["--expose-gc", "--import", "tsx", "--input-type=module", "-e", script]);
-    expect(Number(stdout) / 2 ** 20).toBeLessThan(20);
+    // Held requests would be 300 MB; what is left is the few in flight at the end, not yet collected.
+    expect(Number(stdout) / 2 ** 20).toBeLessThan(64);
   });
 });

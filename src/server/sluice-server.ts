@@ -17,16 +17,29 @@ import { MonitoringServiceService } from "../gen/sluice/v1/monitoring.pb.js";
 import { RegistryServiceService } from "../gen/sluice/v1/registry.pb.js";
 import { type HandlerEnv, InFlightCalls } from "../grpc/call-context.js";
 import { loadServedDescriptors } from "../grpc/descriptors.js";
+import { inferenceServiceHandlers } from "../grpc/inference-service.js";
 import { ingestionServiceHandlers } from "../grpc/ingestion-service.js";
+import { kserveServiceHandlers } from "../grpc/kserve-service.js";
+import { modelServiceHandlers } from "../grpc/model-service.js";
+import { monitoringServiceHandlers } from "../grpc/monitoring-service.js";
 import { ONLINE_SERVICE_DEFINITION, onlineServiceHandlers } from "../grpc/online-service.js";
 import { registryServiceHandlers } from "../grpc/registry-service.js";
 import { TRAINING_SERVICE_DEFINITION, trainingServiceHandlers } from "../grpc/training-service.js";
 import { type ServiceHandlers, withUnimplementedMethods } from "../grpc/unimplemented.js";
+import { EndpointStats } from "../inference/endpoint-stats.js";
+import { PredictionLog } from "../inference/prediction-log.js";
+import { Predictor } from "../inference/predictor.js";
+import { ServingRouter } from "../inference/serving-router.js";
+import { ShadowQueue } from "../inference/shadow-queue.js";
 import { FeatureWriter, offlineTableOf } from "../ingest/feature-writer.js";
 import { FileImporter } from "../ingest/file-importer.js";
 import { Materializer } from "../ingest/materializer.js";
+import { ArtifactStore } from "../models/artifact-store.js";
+import { Deployments } from "../models/deployments.js";
+import { ModelRegistry } from "../models/model-registry.js";
 import { OnlineReader } from "../online/online-reader.js";
 import { Registry } from "../registry/registry.js";
+import { InferencePool } from "../serving/inference-pool.js";
 import { openOfflineStore } from "../storage/offline/open-offline-store.js";
 import { openOnlineStore } from "../storage/online/open-online-store.js";
 import { openRegistryStore } from "../storage/registry/open-registry-store.js";
@@ -34,6 +47,7 @@ import { HistoricalRetriever } from "../training/historical-retriever.js";
 import { TrainingDatasets } from "../training/training-datasets.js";
 import { VERSION } from "../version.js";
 import { lockDataDir } from "./data-dir-lock.js";
+import { ServingMetrics, serveMetrics } from "./metrics.js";
 
 /** How long shutdown lets finished calls' statuses flush before closing connections that stay open. */
 const STATUS_FLUSH_MS = 250;
@@ -43,6 +57,8 @@ export interface RunningServer {
   /** The bound address, with the real port when 0 was asked for. */
   address: string;
   port: number;
+  /** The port of the Prometheus /metrics endpoint, when it is on. */
+  metricsPort?: number;
   /**
    * Graceful stop: health turns NOT_SERVING, new calls are refused, in-flight calls get
    * `grpc.shutdownGraceMs` to finish, then stores close. Safe to call more than once.
@@ -61,6 +77,14 @@ interface Core {
   reader: OnlineReader;
   retriever: HistoricalRetriever;
   datasets: TrainingDatasets;
+  models: ModelRegistry;
+  deployments: Deployments;
+  router: ServingRouter;
+  pool: InferencePool;
+  predictor: Predictor;
+  stats: EndpointStats;
+  /** Whether the server still takes traffic (false once shutdown begins). */
+  serving: () => boolean;
 }
 
 /** Every service the server answers, keyed by full name, with what is implemented so far. */
@@ -70,10 +94,14 @@ function serviceTable(core: Core, env: HandlerEnv): Array<[string, ServiceDefini
     ["sluice.v1.IngestionService", IngestionServiceService, ingestionServiceHandlers(core, env)],
     ["sluice.v1.OnlineService", ONLINE_SERVICE_DEFINITION, onlineServiceHandlers(core.reader, env)],
     ["sluice.v1.TrainingService", TRAINING_SERVICE_DEFINITION, trainingServiceHandlers(core.retriever, core.datasets, env)],
-    ["sluice.v1.ModelService", ModelServiceService, {}],
-    ["sluice.v1.InferenceService", InferenceServiceService, {}],
-    ["sluice.v1.MonitoringService", MonitoringServiceService, {}],
-    ["inference.GRPCInferenceService", GRPCInferenceServiceService, {}],
+    ["sluice.v1.ModelService", ModelServiceService, modelServiceHandlers(core.models, core.deployments, env)],
+    ["sluice.v1.InferenceService", InferenceServiceService, inferenceServiceHandlers(core.predictor, env)],
+    ["sluice.v1.MonitoringService", MonitoringServiceService, monitoringServiceHandlers(core.stats, core.router, env)],
+    [
+      "inference.GRPCInferenceService",
+      GRPCInferenceServiceService,
+      kserveServiceHandlers(core.models, core.router, core.pool, env, core.serving),
+    ],
   ];
 }
 
@@ -86,6 +114,8 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
   };
   let core: Core;
   let backends: Record<string, string>;
+  let metricsPort: number | undefined;
+  let stopping: Promise<void> | undefined;
   try {
     releases.push(lockDataDir(config.dataDir));
     const registryStore = await openRegistryStore(config);
@@ -104,7 +134,57 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     const datasets = new TrainingDatasets(registryStore, retriever, offline, join(config.dataDir, "datasets"), logger);
     // Before the stores close: running dataset jobs stop and record that they did not finish.
     releases.push(() => datasets.close());
+
+    const pool = await InferencePool.start(
+      {
+        workers: config.serving.inferenceWorkers,
+        maxBatchSize: config.serving.maxBatchSize,
+        maxQueueDelayMicros: config.serving.maxQueueDelayMicros,
+        maxQueuedRequests: config.serving.maxQueuedRequests,
+      },
+      logger,
+    );
+    releases.push(() => pool.close());
+    const artifacts = new ArtifactStore(config.serving.modelDir || join(config.dataDir, "models"));
+    const models = new ModelRegistry(registryStore, registry, artifacts, pool, datasets, config.limits.maxModelBytes);
+    let deployments: Deployments | undefined;
+    const router = new ServingRouter(registryStore, () => deployments as Deployments, models, artifacts, pool, logger);
+    releases.push(() => router.close());
+    deployments = new Deployments(registryStore, models, (versions) => router.prepare(versions));
+    const metrics = new ServingMetrics();
+    pool.onBatch((event) => metrics.batched(event.key, event.rows));
+    if (config.metrics.listen !== "") {
+      const endpoint = await serveMetrics(metrics, config.metrics.listen);
+      metricsPort = endpoint.port;
+      releases.push(() => endpoint.close());
+    }
+    const predictionLog = new PredictionLog(offline, config.serving.predictionLogFlushRows, config.serving.predictionLogFlushMs, logger);
+    // Written out before the offline store closes.
+    releases.push(() => predictionLog.close());
+    const shadows = new ShadowQueue(config.serving.shadowQueueSize);
+    releases.push(() => shadows.idle());
+    const stats = new EndpointStats();
+    const reader = new OnlineReader(registry, online, limits);
+    const predictor = new Predictor(
+      router,
+      reader,
+      pool,
+      stats,
+      shadows,
+      predictionLog,
+      deployments,
+      metrics,
+      { tolerance: config.serving.shadowAgreementTolerance },
+      logger,
+    );
     core = {
+      models,
+      deployments,
+      router,
+      pool,
+      predictor,
+      stats,
+      serving: () => stopping === undefined,
       retriever,
       datasets,
       registry,
@@ -113,7 +193,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       uploadDir: join(config.dataDir, "uploads"),
       maxUploadBytes: config.limits.maxUploadBytes,
       materializer: new Materializer(registry, offline, online, config.limits.materializeChunkRows),
-      reader: new OnlineReader(registry, online, limits),
+      reader,
     };
     backends = { registry: registryStore.backend, online: online.backend, offline: offline.backend };
   } catch (error) {
@@ -149,9 +229,11 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     throw error;
   }
   const address = `${config.listen.slice(0, config.listen.lastIndexOf(":"))}:${port}`;
-  logger.info({ address, dataDir: config.dataDir, ...backends, reflection: config.reflection, version: VERSION }, "sluice is serving");
+  logger.info(
+    { address, dataDir: config.dataDir, ...backends, reflection: config.reflection, metricsPort, version: VERSION },
+    "sluice is serving",
+  );
 
-  let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {
       logger.info({ graceMs: config.grpc.shutdownGraceMs }, "shutting down: health is NOT_SERVING, waiting for in-flight calls");
@@ -173,5 +255,5 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     })();
     return stopping;
   };
-  return { address, port, shutdown };
+  return { address, port, metricsPort, shutdown };
 }

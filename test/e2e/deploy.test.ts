@@ -56,6 +56,8 @@ function dockerfileArgs(dockerfile: string, instruction: string): string[] {
 }
 
 const dockerfile = read("deploy/Dockerfile");
+/** The SLUICE_* variables the image sets (`ENV KEY=value`), under every environment below. */
+const imageEnv = Object.fromEntries([...dockerfile.matchAll(/^ENV (SLUICE_\w+)=(\S+)$/gm)].map((m) => [m[1] as string, m[2] as string]));
 const compose = yamlDocuments("deploy/docker-compose.yml")[0];
 const kubernetes = readdirSync(join(deploy, "kubernetes"))
   .filter((f) => f.endsWith(".yaml"))
@@ -90,7 +92,7 @@ describe("deploy/docker-compose.yml", () => {
       const env = Object.fromEntries(
         Object.entries(service.environment as Record<string, string>).map(([k, v]) => [k, String(v).replace(/\$\{\w+:-([^}]*)\}/g, "$1")]),
       );
-      const { code, config, stderr } = await checkConfig(dockerfileArgs(dockerfile, "CMD"), env);
+      const { code, config, stderr } = await checkConfig(dockerfileArgs(dockerfile, "CMD"), { ...imageEnv, ...env });
       expect(code, `${name}: ${stderr}`).toBe(0);
       expect(config).toMatchObject({
         listen: "0.0.0.0:50051",
@@ -103,13 +105,16 @@ describe("deploy/docker-compose.yml", () => {
           clickhouseUsername: "sluice",
           clickhousePassword: "(set)", // printed masked
         },
+        serving: { modelDir: "/var/lib/sluice-models" },
+        metrics: { listen: "0.0.0.0:9464" },
       });
       // Docker must not kill a server that is still draining.
       expect(Number.parseInt(service.stop_grace_period, 10) * 1000).toBeGreaterThan(config.grpc.shutdownGraceMs);
       expect(Object.keys(service.depends_on).sort()).toEqual(["clickhouse", "redis"]);
-      // No shared volume: each replica locks its own data directory (the image's anonymous volume).
-      expect(service.volumes).toBeUndefined();
+      // Only the model files are shared: each replica locks its own data directory (the image's anonymous volume).
+      expect(service.volumes).toEqual([`models:${config.serving.modelDir}`]);
     }
+    expect(Object.keys(compose.volumes)).toContain("models");
     expect(compose.services.clickhouse.environment.CLICKHOUSE_USER).toBe("sluice");
     expect(compose.services.clickhouse.environment.CLICKHOUSE_PASSWORD).toBe(
       replicas[0]?.[1].environment.SLUICE_OFFLINE_CLICKHOUSE_PASSWORD,
@@ -160,7 +165,7 @@ describe("deploy/kubernetes", () => {
     const args = (container.args as string[]).map((a) => a.replace(mount.mountPath, dir));
     // The Secret's value stands in for every secretKeyRef.
     const env = Object.fromEntries(container.env.map((e: Doc) => [e.name, e.value ?? "from-the-secret"]));
-    const { code, config, stderr } = await checkConfig(args, env);
+    const { code, config, stderr } = await checkConfig(args, { ...imageEnv, ...env });
     expect(code, stderr).toBe(0);
     // The variables Kubernetes adds for a Service named sluice are ignored (and turned off anyway).
     expect(pod.enableServiceLinks).toBe(false);
@@ -183,6 +188,14 @@ describe("deploy/kubernetes", () => {
       offline: { backend: "clickhouse", clickhousePassword: "(set)" },
     });
     expect(container.volumeMounts.map((m: Doc) => m.mountPath)).toContain(config.dataDir);
+    // Every replica mounts the one ReadWriteMany claim where model files live.
+    const models = container.volumeMounts.find((m: Doc) => m.mountPath === config.serving.modelDir);
+    const claim = pod.volumes.find((v: Doc) => v.name === models?.name)?.persistentVolumeClaim?.claimName;
+    expect(byKind("PersistentVolumeClaim").find((c: Doc) => c.metadata.name === claim)?.spec.accessModes).toEqual(["ReadWriteMany"]);
+    // Metrics are served on the port the pod names and its scrape annotation gives.
+    const metricsPort = container.ports.find((p: Doc) => p.name === "metrics").containerPort;
+    expect(config.metrics.listen).toBe(`0.0.0.0:${metricsPort}`);
+    expect(deployment.spec.template.metadata.annotations["prometheus.io/port"]).toBe(String(metricsPort));
     // The pod is killed only after the preStop pause and the server's drain.
     expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(config.grpc.shutdownGraceMs + 5000);
   });
@@ -253,6 +266,7 @@ describe("deploy/Dockerfile", () => {
       JSON.stringify(["node", bin, "health", "--address", "127.0.0.1:50051"]).replaceAll(",", ", "),
     );
     expect(dockerfile).toMatch(/^VOLUME \["\/var\/lib\/sluice"\]$/m);
+    expect(dockerfile).toMatch(new RegExp(`^EXPOSE 50051 ${imageEnv.SLUICE_METRICS_LISTEN?.split(":")[1]}$`, "m"));
     expect(dockerfileArgs(dockerfile, "CMD")).toEqual(["--listen", "0.0.0.0:50051", "--data-dir", "/var/lib/sluice"]);
   });
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SluiceClient } from "../../clients/typescript/src/index.js";
 import { DEFAULT_CONFIG } from "../../src/config/config.js";
+import { logisticRegressionModel, sigmoid } from "../support/onnx-models.js";
 import { RedisProcess, skipWithoutRedis } from "../support/redis-harness.js";
 import { type ServerProcess, spawnServer } from "../support/server-process.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
@@ -24,9 +25,11 @@ describe.skipIf(skip)("two replicas on one Redis", () => {
 
   beforeAll(async () => {
     redis = await RedisProcess.start();
+    const modelDir = mkdtempSync(join(tmpdir(), "sluice-models-"));
     const shared = {
       registry: { ...DEFAULT_CONFIG.registry, backend: "redis" as const, redisUrl: redis.url },
       online: { ...DEFAULT_CONFIG.online, backend: "redis" as const, redisUrl: redis.url },
+      serving: { ...DEFAULT_CONFIG.serving, modelDir },
     };
     a = await startTestServer(shared);
     replica = await spawnServer(["--data-dir", mkdtempSync(join(tmpdir(), "sluice-replica-"))], {
@@ -35,6 +38,7 @@ describe.skipIf(skip)("two replicas on one Redis", () => {
         SLUICE_REGISTRY_REDIS_URL: redis.url,
         SLUICE_ONLINE_BACKEND: "redis",
         SLUICE_ONLINE_REDIS_URL: redis.url,
+        SLUICE_SERVING_MODEL_DIR: modelDir,
       },
     });
     b = { client: await SluiceClient.connect({ address: replica.address }) };
@@ -77,5 +81,22 @@ describe.skipIf(skip)("two replicas on one Redis", () => {
     });
     const [orders] = await b.client.getOnlineFeatures({ features: ["stats:orders"], entities: { customer_id: [7n] } });
     expect(orders?.values).toEqual([3n]);
+  });
+
+  it("serves a model uploaded through one replica from the other, and follows its deployment there", async () => {
+    const bindings = [{ input: "features", features: ["stats@2:orders", "stats@2:spend"] }];
+    for (const weight of [1, -1])
+      await a.client.uploadModel({ model: "m", file: logisticRegressionModel({ weights: [weight, 0], bias: 0 }), bindings });
+    await a.client.applyDeployment({ endpoint: "e", stable: "m@1" });
+    await a.client.writeFeatureBatch({
+      featureView: "stats",
+      rows: [{ entityKey: { customer_id: 8n }, eventTime: new Date(), features: { orders: 2n, spend: 0 } }],
+    });
+    const predict = () => b.client.predict({ endpoint: "e", entities: { customer_id: [8n] } });
+    expect((await predict()).outputs.probability?.values[0]).toBeCloseTo(sigmoid(2), 5);
+    await a.client.applyDeployment({ endpoint: "e", stable: "m@2" });
+    const applied = Date.now();
+    while ((await predict()).modelVersion.endsWith("/1")) expect(Date.now() - applied).toBeLessThan(5000);
+    expect((await predict()).outputs.probability?.values[0]).toBeCloseTo(sigmoid(-2), 5);
   });
 });

@@ -44,7 +44,8 @@ export async function spawnServer(args: string[], { env = {}, built = false }: S
     : ["--import", "tsx", join(root, "src/cli/main.ts")];
   const child = spawn(process.execPath, [...profiling, ...entry, "serve", "--listen", "127.0.0.1:0", ...args], {
     cwd: root,
-    env: { ...process.env, ...env },
+    // Servers run side by side: each gets a free metrics port unless the caller says otherwise.
+    env: { SLUICE_METRICS_LISTEN: "127.0.0.1:0", ...process.env, ...env },
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   let stderr = "";

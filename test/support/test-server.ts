@@ -20,7 +20,15 @@ export interface TestServer {
 /** Starts a server; pass `dataDir` to reopen the data of an earlier one. */
 export async function startTestServer(overrides: Partial<SluiceConfig> = {}): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), "sluice-e2e-"));
-  const config: SluiceConfig = { ...DEFAULT_CONFIG, listen: "127.0.0.1:0", logLevel: "silent", ...overrides, dataDir };
+  const config: SluiceConfig = {
+    ...DEFAULT_CONFIG,
+    listen: "127.0.0.1:0",
+    logLevel: "silent",
+    // Test servers run side by side: each gets a free metrics port.
+    metrics: { listen: "127.0.0.1:0" },
+    ...overrides,
+    dataDir,
+  };
   const server = await startServer(config, createLogger(config.logLevel));
   const client = await SluiceClient.connect({ address: server.address, deadlineMs: 10_000 });
   return {

@@ -4,8 +4,10 @@
  * deadline on every call, retries idempotent calls when the server is briefly unavailable, and
  * turns failures into {@link SluiceClientError}s with the server's reason and field violations.
  */
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream } from "node:fs";
+import { readFile } from "node:fs/promises";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -20,6 +22,7 @@ import type { ValueType as CoreValueType } from "../../../src/common/value-type.
 import { Duration } from "../../../src/gen/google/protobuf/duration.pb.js";
 import type { Timestamp } from "../../../src/gen/google/protobuf/timestamp.pb.js";
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../../src/gen/grpc/health/v1/health.pb.js";
+import { InferenceServiceClient, type UsedFeature } from "../../../src/gen/sluice/v1/inference.pb.js";
 import {
   FileFormat,
   type ImportFeaturesResponse,
@@ -29,6 +32,16 @@ import {
   type WriteFeatureBatchResponse,
   type WriteFeaturesResponse,
 } from "../../../src/gen/sluice/v1/ingestion.pb.js";
+import {
+  type Deployment,
+  MissingFeaturePolicy,
+  type Model,
+  ModelServiceClient,
+  type ModelUploadHeader,
+  type ModelVersion,
+  Deployment as WireDeployment,
+} from "../../../src/gen/sluice/v1/model.pb.js";
+import { MonitoringServiceClient, type VersionReport } from "../../../src/gen/sluice/v1/monitoring.pb.js";
 import { OnlineServiceClient } from "../../../src/gen/sluice/v1/online.pb.js";
 import {
   type ApplyEntityResponse,
@@ -201,6 +214,49 @@ export interface HistoricalSchema {
   preservesSpineOrder: boolean;
 }
 
+/** How one model input gets its values. */
+export type ModelInputBindingInput =
+  | { input: string; features: string[] }
+  | { input: string; featureService: string }
+  | { input: string; request: string };
+
+/** A model version to upload. */
+export interface ModelUploadInput {
+  model: string;
+  /** The ONNX file: its bytes, or a local path. */
+  file: Uint8Array | string;
+  bindings: ModelInputBindingInput[];
+  /** Lineage: "projects/p/trainingDatasets/d/versions/1". */
+  trainingDataset?: string;
+  description?: string;
+  labels?: Record<string, string>;
+  project?: string;
+}
+
+/** An endpoint's routing to apply. */
+export interface DeploymentInput {
+  endpoint: string;
+  /** "model@version". */
+  stable: string;
+  canary?: { version: string; percent: number };
+  shadows?: string[];
+  routingKey?: string;
+  missingFeatures?: "use_default" | "reject";
+  canaryGuard?: { minRequests: number; maxErrorRateIncrease?: number; maxP99LatencyRatio?: number };
+  actor?: string;
+  reason?: string;
+  project?: string;
+}
+
+/** A prediction. */
+export interface Prediction {
+  requestId: string;
+  modelVersion: string;
+  role: string;
+  outputs: Record<string, { values: number[]; rowShape: number[]; elementType: string }>;
+  usedFeatures: UsedFeature[];
+}
+
 /** A stream of write batches: each `write` resolves with that batch's acknowledgement. */
 export interface WriteStream {
   write(batch: BatchInput | ColumnarBatchInput): Promise<WriteFeaturesResponse>;
@@ -226,10 +282,14 @@ type UnaryMethod<Req, Res> = (
  * repeated is UNCHANGED) and online reads. CreateProject is not idempotent (a repeat is
  * ALREADY_EXISTS), so it is listed on its own without a retry policy, which overrides the service's.
  */
+/** Bytes per UploadModel chunk message. */
+const UPLOAD_CHUNK_BYTES = 1024 * 1024;
+
 const SERVICE_CONFIG = {
   methodConfig: [
     {
-      name: [{ service: "sluice.v1.RegistryService" }, { service: "sluice.v1.OnlineService" }],
+      // Reads, and Predict (UNAVAILABLE also when a model's queue is full: backing off helps).
+      name: [{ service: "sluice.v1.RegistryService" }, { service: "sluice.v1.OnlineService" }, { service: "sluice.v1.InferenceService" }],
       retryPolicy: {
         maxAttempts: 4,
         initialBackoff: "0.1s",
@@ -249,6 +309,9 @@ export class SluiceClient {
   readonly ingestion: IngestionServiceClient;
   readonly online: OnlineServiceClient;
   readonly training: TrainingServiceClient;
+  readonly models: ModelServiceClient;
+  readonly inference: InferenceServiceClient;
+  readonly monitoring: MonitoringServiceClient;
   private readonly health: HealthClient;
   private readonly deadlineMs: number;
   private readonly project: string;
@@ -271,6 +334,9 @@ export class SluiceClient {
     this.ingestion = new IngestionServiceClient(options.address, channelCredentials, shared);
     this.online = new OnlineServiceClient(options.address, channelCredentials, shared);
     this.training = new TrainingServiceClient(options.address, channelCredentials, shared);
+    this.models = new ModelServiceClient(options.address, channelCredentials, shared);
+    this.inference = new InferenceServiceClient(options.address, channelCredentials, shared);
+    this.monitoring = new MonitoringServiceClient(options.address, channelCredentials, shared);
     this.deadlineMs = options.deadlineMs ?? 30_000;
     this.project = options.project ?? "default";
     this.apiKey = options.apiKey;
@@ -749,6 +815,172 @@ export class SluiceClient {
       inlineSpine = mapBatches(batches, spineBatchToWire);
     }
     return { query: wire, inlineSpine };
+  }
+
+  // ---- models, deployments and predictions ----
+
+  /**
+   * Uploads an ONNX file as the next version of a model (created if new), streaming it in 1 MiB
+   * chunks with its SHA-256. Each model input is bound to pinned feature refs, a pinned feature
+   * service, or a value sent with each Predict request.
+   */
+  async uploadModel(input: ModelUploadInput): Promise<ModelVersion> {
+    const bytes = typeof input.file === "string" ? await readFile(input.file) : input.file;
+    const header: ModelUploadHeader = {
+      model: this.name(input.project, "models", input.model),
+      inputBindings: input.bindings.map((b) => ({
+        inputName: b.input,
+        features: "features" in b ? { refs: b.features } : undefined,
+        featureService: "featureService" in b ? b.featureService : undefined,
+        requestFeature: "request" in b ? b.request : undefined,
+      })),
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      trainingDataset: input.trainingDataset ?? "",
+      description: input.description ?? "",
+      labels: input.labels ?? {},
+    };
+    return new Promise<ModelVersion>((resolve, reject) => {
+      const call = this.models.uploadModel(this.metadata(), { deadline: Date.now() + this.deadlineMs }, (error, response) =>
+        error ? reject(toClientError(error)) : resolve(required(response?.modelVersion)),
+      );
+      call.write({ header });
+      for (let offset = 0; offset < bytes.length; offset += UPLOAD_CHUNK_BYTES)
+        call.write({ chunk: Buffer.from(bytes.subarray(offset, offset + UPLOAD_CHUNK_BYTES)) });
+      call.end();
+    });
+  }
+
+  /** A model version ("churn@3"), or the latest one ("churn"). */
+  async getModelVersion(ref: string, project?: string): Promise<ModelVersion> {
+    const at = ref.indexOf("@");
+    const name =
+      at < 0 ? this.name(project, "models", ref, (await this.getModel(ref, project)).latestVersion) : this.versionName(ref, project);
+    const response = await this.call(this.models, this.models.getModelVersion, { name });
+    return required(response.modelVersion);
+  }
+
+  /** A model. */
+  async getModel(name: string, project?: string): Promise<Model> {
+    const response = await this.call(this.models, this.models.getModel, { name: this.name(project, "models", name) });
+    return required(response.model);
+  }
+
+  /**
+   * Creates or changes an endpoint's routing: `stable` takes the traffic the canary does not;
+   * versions are "model@3" (or full names). The new versions are loaded before traffic moves.
+   */
+  async applyDeployment(input: DeploymentInput): Promise<Deployment> {
+    const version = (ref: string) => this.versionName(ref, input.project);
+    const response = await this.call(this.models, this.models.applyDeployment, {
+      deployment: {
+        ...WireDeployment.fromPartial({}),
+        name: this.name(input.project, "endpoints", input.endpoint),
+        stableVersion: version(input.stable),
+        canary: input.canary ? { modelVersion: version(input.canary.version), trafficPercent: input.canary.percent } : undefined,
+        shadowVersions: (input.shadows ?? []).map(version),
+        routingKey: input.routingKey ?? "",
+        missingFeaturePolicy:
+          input.missingFeatures === "reject"
+            ? MissingFeaturePolicy.MISSING_FEATURE_POLICY_REJECT
+            : MissingFeaturePolicy.MISSING_FEATURE_POLICY_USE_DEFAULT,
+        canaryGuard: input.canaryGuard
+          ? {
+              minRequests: BigInt(input.canaryGuard.minRequests),
+              maxErrorRateIncrease: input.canaryGuard.maxErrorRateIncrease ?? 0,
+              maxP99LatencyRatio: input.canaryGuard.maxP99LatencyRatio ?? 0,
+            }
+          : undefined,
+      },
+      actor: input.actor ?? "",
+      reason: input.reason ?? "",
+    });
+    return required(response.deployment);
+  }
+
+  /** An endpoint's current routing. */
+  async getDeployment(endpoint: string, project?: string): Promise<Deployment> {
+    const response = await this.call(this.models, this.models.getDeployment, { name: this.name(project, "endpoints", endpoint) });
+    return required(response.deployment);
+  }
+
+  /** An endpoint's past routings, newest first. */
+  async *listDeploymentRevisions(endpoint: string, options: ListOptions = {}): AsyncGenerator<Deployment> {
+    yield* this.paginate(async (pageToken) => {
+      const response = await this.call(this.models, this.models.listDeploymentRevisions, {
+        parent: this.name(options.project, "endpoints", endpoint),
+        pageSize: options.pageSize ?? 0,
+        pageToken,
+      });
+      return [response.deployments, response.nextPageToken];
+    });
+  }
+
+  /** Makes the canary the stable version. */
+  async promoteCanary(endpoint: string, change: { actor?: string; reason?: string; project?: string } = {}): Promise<Deployment> {
+    const response = await this.call(this.models, this.models.promoteCanary, {
+      name: this.name(change.project, "endpoints", endpoint),
+      actor: change.actor ?? "",
+      reason: change.reason ?? "",
+    });
+    return required(response.deployment);
+  }
+
+  /** Returns to the previous stable version and drops the canary. */
+  async rollbackDeployment(endpoint: string, change: { actor?: string; reason?: string; project?: string } = {}): Promise<Deployment> {
+    const response = await this.call(this.models, this.models.rollbackDeployment, {
+      name: this.name(change.project, "endpoints", endpoint),
+      actor: change.actor ?? "",
+      reason: change.reason ?? "",
+    });
+    return required(response.deployment);
+  }
+
+  /**
+   * Predicts for entity rows: the server reads the model's features itself. Outputs come back by
+   * name, values row-major (`rowShape` is one row's shape).
+   */
+  async predict(request: {
+    endpoint: string;
+    entities: Record<string, Array<PlainValue | Value>>;
+    requestFeatures?: Record<string, Array<PlainValue | Value>>;
+    routingKey?: string;
+    requestId?: string;
+    project?: string;
+  }): Promise<Prediction> {
+    const column = (values: Array<PlainValue | Value>) => ({ values: values.map(toWireValue) });
+    const response = await this.call(this.inference, this.inference.predict, {
+      endpoint: this.name(request.project, "endpoints", request.endpoint),
+      entities: mapRecord(request.entities, column),
+      requestFeatures: mapRecord(request.requestFeatures ?? {}, column),
+      routingKey: request.routingKey ?? "",
+      requestId: request.requestId ?? "",
+    });
+    return {
+      requestId: response.requestId,
+      modelVersion: response.modelVersion,
+      role: response.role,
+      outputs: Object.fromEntries(
+        response.outputs.map((o) => [o.name, { values: o.values, rowShape: o.rowShape.map(Number), elementType: o.elementType }]),
+      ),
+      usedFeatures: response.usedFeatures,
+    };
+  }
+
+  /** How each version of an endpoint is doing on this server (stable, canary, shadows). */
+  async getDeploymentReport(endpoint: string, project?: string): Promise<VersionReport[]> {
+    const response = await this.call(this.monitoring, this.monitoring.getDeploymentReport, {
+      endpoint: this.name(project, "endpoints", endpoint),
+      window: undefined,
+    });
+    return response.versions;
+  }
+
+  /** "model@3" (or a full version name) as a full version name. */
+  private versionName(ref: string, project?: string): string {
+    if (ref.startsWith("projects/")) return ref;
+    const at = ref.indexOf("@");
+    if (at < 0) throw new Error(`"${ref}" is not a model version; write "model@version"`);
+    return this.name(project, "models", ref.slice(0, at), Number(ref.slice(at + 1)));
   }
 
   // ---- plumbing ----

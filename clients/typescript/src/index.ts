@@ -1,5 +1,8 @@
 /** The Sluice TypeScript SDK. */
 
+export type { UsedFeature } from "../../../src/gen/sluice/v1/inference.pb.js";
+export type { Deployment, Model, ModelVersion } from "../../../src/gen/sluice/v1/model.pb.js";
+export type { VersionReport } from "../../../src/gen/sluice/v1/monitoring.pb.js";
 export type { Entity, FeatureService, FeatureView, Project } from "../../../src/gen/sluice/v1/registry.pb.js";
 export {
   ApplyOutcome,
@@ -13,6 +16,7 @@ export { FeatureStatus, ValueType } from "../../../src/gen/sluice/v1/types.pb.js
 export type {
   BatchInput,
   ColumnarBatchInput,
+  DeploymentInput,
   DocumentationInput,
   EntityInput,
   FeatureServiceInput,
@@ -21,7 +25,10 @@ export type {
   HistoricalQueryInput,
   HistoricalSchema,
   ListOptions,
+  ModelInputBindingInput,
+  ModelUploadInput,
   OnlineColumn,
+  Prediction,
   RowInput,
   SluiceClientOptions,
   SpineColumnsInput,

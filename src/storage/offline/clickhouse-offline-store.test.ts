@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createTableStatements, openClickHouseOfflineStore } from "./clickhouse-offline-store.js";
+import { createPredictionTableStatements, createTableStatements, openClickHouseOfflineStore } from "./clickhouse-offline-store.js";
 import { formatMicros, parseMicros } from "./clickhouse-sql.js";
 import { describeOfflineStoreContract } from "./offline-store.contract.js";
 import { describePointInTimeContract } from "./point-in-time.contract.js";
@@ -34,6 +34,50 @@ describe("ClickHouse SQL", () => {
     );
     expect(ddl[2]).toBe(
       "CREATE TABLE IF NOT EXISTS `sluice_p`.`v__v3_all` ON CLUSTER `main` AS `sluice_p`.`v__v3` ENGINE = Distributed(`main`, `sluice_p`, `v__v3`, cityHash64(`id`))",
+    );
+  });
+});
+
+describe("prediction log", () => {
+  it("appends predictions per project where a SQL spine can read them, text kept exactly", async () => {
+    const store = await openClickHouseOfflineStore({ kind: "embedded", path: mkdtempSync(join(tmpdir(), "sluice-predictions-")) });
+    const T0 = 1_767_225_600_000_000;
+    const prediction = (time: number, customer: number, error: string) => ({
+      time,
+      requestId: `r${time}`,
+      endpoint: "churn",
+      modelVersion: "projects/p/models/m/versions/2",
+      role: "shadow",
+      entityKeys: JSON.stringify({ customer_id: [String(customer)] }),
+      features: '{"stats@1:spend":[0.5]}',
+      outputs: '{"probability":[0.25]}',
+      latencyMicros: 321,
+      error,
+    });
+    try {
+      await store.appendPredictions("p", [prediction(T0 + 1, 7, ""), prediction(T0 + 3, 8, 'quotes " and\nnewlines')]);
+      await store.appendPredictions("p", [prediction(T0 + 2, 9, "")]);
+      await store.appendPredictions("q", [prediction(T0 + 4, 10, "")]);
+      const spineOf = (sql: string) => store.loadSpine("p", { kind: "sql", sql }, [{ name: "customer_id", type: "int64" }]);
+      const columns = "toInt64(JSONExtractString(entity_keys, 'customer_id', 1)) AS customer_id, time AS event_time";
+      const all = await store.summarizeSpine(await spineOf(`SELECT ${columns} FROM sluice_p.predictions`));
+      expect([all.rowCount, all.minEventTime, all.maxEventTime]).toEqual([3, T0 + 1, T0 + 3]);
+      const exact = await spineOf(
+        `SELECT ${columns} FROM sluice_p.predictions WHERE error = 'quotes " and\\nnewlines' AND latency_us = 321`,
+      );
+      expect((await store.summarizeSpine(exact)).rowCount).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("replicates the log on a cluster and writes through a Distributed table", () => {
+    const ddl = createPredictionTableStatements("p", "main");
+    expect(ddl[1]).toContain(
+      "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/sluice_p/predictions', '{replica}') ORDER BY (`endpoint`, `time`)",
+    );
+    expect(ddl[2]).toBe(
+      "CREATE TABLE IF NOT EXISTS `sluice_p`.`predictions_all` ON CLUSTER `main` AS `sluice_p`.`predictions` ENGINE = Distributed(`main`, `sluice_p`, `predictions`, cityHash64(`request_id`))",
     );
   });
 });

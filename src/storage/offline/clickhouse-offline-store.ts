@@ -43,6 +43,7 @@ import type {
   OfflineStore,
   OfflineTable,
   PointInTimeJoin,
+  PredictionRecord,
   Spine,
   SpineColumns,
   SpineSummary,
@@ -431,6 +432,32 @@ export class ClickHouseOfflineStore implements OfflineStore {
     return this.streamArrow(savedJoinQuery(`${quote(database)}.${quote(name)}`, withSpineIndex), signal);
   }
 
+  async appendPredictions(project: string, records: PredictionRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const database = `sluice_${project}`;
+    if (!this.ensured.has(`${database}.${PREDICTIONS_TABLE}`)) {
+      for (const statement of createPredictionTableStatements(project, this.cluster)) {
+        await this.run(() => this.client.command({ query: statement }));
+      }
+      this.ensured.add(`${database}.${PREDICTIONS_TABLE}`);
+    }
+    const text = (values: string[]) => (row: number) => JSON.stringify(values[row]);
+    const body = compactRowsText(records.length, [
+      jsonMicrosColumn(records.map((r) => r.time)),
+      ...PREDICTION_TEXT_COLUMNS.map((column) => text(records.map((r) => r[column]))),
+      (row) => String(Math.round(records[row]?.latencyMicros ?? 0)),
+    ]);
+    await this.run(() =>
+      this.engine.insertText({
+        database,
+        table: this.cluster ? `${PREDICTIONS_TABLE}_all` : PREDICTIONS_TABLE,
+        columns: ["time", "request_id", "endpoint", "model_version", "role", "entity_keys", "features", "outputs", "error", "latency_us"],
+        body,
+        settings: this.cluster ? { insert_distributed_sync: 1 } : {},
+      }),
+    );
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }
@@ -535,34 +562,96 @@ export class ClickHouseOfflineStore implements OfflineStore {
  * node and a Distributed table (`..._all`) in front of it takes inserts and queries.
  */
 export function createTableStatements(table: OfflineTable, cluster?: string): string[] {
-  const onCluster = cluster ? ` ON CLUSTER ${quote(cluster)}` : "";
-  const columns = [
-    ...table.keyColumns.map((c) => `${quote(c.name)} ${COLUMN_TYPES[c.type]}`),
-    "`event_time` DateTime64(6, 'UTC')",
-    "`ingestion_time` DateTime64(6, 'UTC')",
-    "`write_id` String",
-    ...table.featureColumns.map((c) => `${quote(c.name)} ${nullableType(c)}`),
-  ].join(", ");
-  const orderBy = [...table.keyColumns.map((c) => quote(c.name)), "`event_time`"].join(", ");
-  const database = quote(`sluice_${table.project}`);
-  const local = qualifiedTableName(table);
+  const keys = table.keyColumns.map((c) => quote(c.name));
+  return mergeTreeStatements(
+    {
+      database: `sluice_${table.project}`,
+      name: tableNameParts(table, false).name,
+      columns: [
+        ...table.keyColumns.map((c) => `${quote(c.name)} ${COLUMN_TYPES[c.type]}`),
+        "`event_time` DateTime64(6, 'UTC')",
+        "`ingestion_time` DateTime64(6, 'UTC')",
+        "`write_id` String",
+        ...table.featureColumns.map((c) => `${quote(c.name)} ${nullableType(c)}`),
+      ],
+      orderBy: [...keys, "`event_time`"],
+      shardBy: keys,
+      deduplicate: true,
+    },
+    cluster,
+  );
+}
+
+/** The DDL of a project's prediction log, ordered for reading one endpoint's recent predictions. */
+export function createPredictionTableStatements(project: string, cluster?: string): string[] {
+  return mergeTreeStatements(
+    {
+      database: `sluice_${project}`,
+      name: PREDICTIONS_TABLE,
+      columns: [
+        "`time` DateTime64(6, 'UTC')",
+        "`request_id` String",
+        "`endpoint` LowCardinality(String)",
+        "`model_version` LowCardinality(String)",
+        "`role` LowCardinality(String)",
+        "`entity_keys` String",
+        "`features` String",
+        "`outputs` String",
+        "`error` String",
+        "`latency_us` UInt64",
+      ],
+      orderBy: ["`endpoint`", "`time`"],
+      shardBy: ["`request_id`"],
+      deduplicate: false,
+    },
+    cluster,
+  );
+}
+
+/** A MergeTree table to create: quoted column definitions and key columns. */
+interface MergeTreeSpec {
+  database: string;
+  name: string;
+  columns: string[];
+  orderBy: string[];
+  /** Columns whose hash picks a row's shard on a cluster. */
+  shardBy: string[];
+  /** Keep a window of insert tokens so that a retried insert is applied once. */
+  deduplicate: boolean;
+}
+
+/**
+ * A database and MergeTree table; on a cluster, the data table is replicated on every shard
+ * and a Distributed table (`{name}_all`) in front of it routes inserts and reads.
+ */
+function mergeTreeStatements(spec: MergeTreeSpec, cluster?: string): string[] {
+  const database = quote(spec.database);
+  const local = `${database}.${quote(spec.name)}`;
+  const definition = `(${spec.columns.join(", ")})`;
+  const orderBy = `ORDER BY (${spec.orderBy.join(", ")})`;
   if (!cluster) {
+    const settings = spec.deduplicate ? ` SETTINGS non_replicated_deduplication_window = ${DEDUPLICATION_WINDOW}` : "";
     return [
       `CREATE DATABASE IF NOT EXISTS ${database}`,
-      `CREATE TABLE IF NOT EXISTS ${local} (${columns}) ENGINE = MergeTree ORDER BY (${orderBy}) ` +
-        `SETTINGS non_replicated_deduplication_window = ${DEDUPLICATION_WINDOW}`,
+      `CREATE TABLE IF NOT EXISTS ${local} ${definition} ENGINE = MergeTree ${orderBy}${settings}`,
     ];
   }
-  const zooPath = `/clickhouse/tables/{shard}/sluice_${table.project}/${table.view}__v${table.version}`;
+  const onCluster = ` ON CLUSTER ${quote(cluster)}`;
+  const zooPath = `/clickhouse/tables/{shard}/${spec.database}/${spec.name}`;
+  const settings = spec.deduplicate ? ` SETTINGS replicated_deduplication_window = ${DEDUPLICATION_WINDOW}` : "";
   return [
     `CREATE DATABASE IF NOT EXISTS ${database}${onCluster}`,
-    `CREATE TABLE IF NOT EXISTS ${local}${onCluster} (${columns}) ` +
-      `ENGINE = ReplicatedMergeTree('${zooPath}', '{replica}') ORDER BY (${orderBy}) ` +
-      `SETTINGS replicated_deduplication_window = ${DEDUPLICATION_WINDOW}`,
-    `CREATE TABLE IF NOT EXISTS ${qualifiedTableName(table, true)}${onCluster} AS ${local} ` +
-      `ENGINE = Distributed(${quote(cluster)}, ${database}, ${quote(`${table.view}__v${table.version}`)}, cityHash64(${orderBy.replace(", `event_time`", "")}))`,
+    `CREATE TABLE IF NOT EXISTS ${local}${onCluster} ${definition} ENGINE = ReplicatedMergeTree('${zooPath}', '{replica}') ${orderBy}${settings}`,
+    `CREATE TABLE IF NOT EXISTS ${database}.${quote(`${spec.name}_all`)}${onCluster} AS ${local} ` +
+      `ENGINE = Distributed(${quote(cluster)}, ${database}, ${quote(spec.name)}, cityHash64(${spec.shardBy.join(", ")}))`,
   ];
 }
+
+/** The prediction log's table in each project's database. */
+const PREDICTIONS_TABLE = "predictions";
+
+/** The text columns of a prediction record, in the table's insert order. */
+const PREDICTION_TEXT_COLUMNS = ["requestId", "endpoint", "modelVersion", "role", "entityKeys", "features", "outputs", "error"] as const;
 
 /** Result chunks read ahead of the consumer (each up to a few MB). */
 const STREAM_READ_AHEAD = 2;

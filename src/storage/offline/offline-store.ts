@@ -137,6 +137,25 @@ export interface ArrowChunk {
 /** A result streamed in bounded pieces. */
 export type ArrowChunks = AsyncIterable<ArrowChunk>;
 
+/**
+ * One logged prediction. Times in microseconds; keys, features and outputs as JSON text, since
+ * every model reads and returns something else.
+ */
+export interface PredictionRecord {
+  time: number;
+  requestId: string;
+  endpoint: string;
+  modelVersion: string;
+  /** "stable", "canary" or "shadow". */
+  role: string;
+  entityKeys: string;
+  features: string;
+  outputs: string;
+  latencyMicros: number;
+  /** Why it failed; "" when it did not. */
+  error: string;
+}
+
 /** Where feature history lives. */
 export interface OfflineStore {
   /** The backend's name, for logs and errors. */
@@ -180,5 +199,7 @@ export interface OfflineStore {
   saveJoin(join: PointInTimeJoin, name: string, parquetPath: string): Promise<number>;
   /** Streams a table saved by {@link saveJoin} in spine order, without spine_index unless asked. */
   readSavedJoin(project: string, name: string, withSpineIndex: boolean, signal?: AbortSignal): ArrowChunks;
+  /** Appends to a project's prediction log (the table `predictions`), creating it when needed. */
+  appendPredictions(project: string, records: PredictionRecord[]): Promise<void>;
   close(): Promise<void>;
 }

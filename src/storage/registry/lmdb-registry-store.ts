@@ -155,12 +155,14 @@ export class LmdbRegistryStore implements RegistryStore {
 
   async putDocument<T>(kind: DocumentKind, project: string, id: string, value: T, expectedRevision: number): Promise<number | undefined> {
     const key = ["document", kind, project, id];
-    return this.db.transaction(() => {
+    const revision = await this.db.transaction(() => {
       const current: StoredDocument<T> | undefined = this.db.get(key);
       if ((current?.revision ?? 0) !== expectedRevision) return undefined;
       this.db.put(key, { id, revision: expectedRevision + 1, value } satisfies StoredDocument<T>);
       return expectedRevision + 1;
     });
+    if (revision !== undefined) this.announce({ kind: "document", project, name: `${kind}/${id}` });
+    return revision;
   }
 
   async listDocuments<T>(

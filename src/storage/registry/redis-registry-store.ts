@@ -73,7 +73,7 @@ return encoded
 
 /**
  * Writes a document if its stored revision is ARGV[2] ('0' = absent); returns the new revision or 0.
- * KEYS: hash, index. ARGV: id, expected revision, value json.
+ * KEYS: hash, index, channel. ARGV: id, expected revision, value json, change.
  */
 const PUT_DOCUMENT = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
@@ -83,11 +83,20 @@ if revision ~= tonumber(ARGV[2]) then return 0 end
 revision = revision + 1
 redis.call('HSET', KEYS[1], ARGV[1], '{"id":' .. cjson.encode(ARGV[1]) .. ',"revision":' .. revision .. ',"value":' .. ARGV[3] .. '}')
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
+redis.call('PUBLISH', KEYS[3], ARGV[4])
 return revision
 `;
 
 type Scripts = {
-  sluicePutDocument(hash: string, index: string, id: string, expected: string, value: string): Promise<number>;
+  sluicePutDocument(
+    hash: string,
+    index: string,
+    channel: string,
+    id: string,
+    expected: string,
+    value: string,
+    change: string,
+  ): Promise<number>;
   sluiceCreateIfAbsent(hash: string, index: string, channel: string, field: string, json: string, change: string): Promise<number>;
   sluicePutEntity(
     hash: string,
@@ -149,7 +158,7 @@ export class RedisRegistryStore implements RegistryStore {
     client.defineCommand("sluicePutEntity", { numberOfKeys: 3, lua: PUT_ENTITY });
     client.defineCommand("sluiceAppendVersion", { numberOfKeys: 4, lua: APPEND_VERSION });
     client.defineCommand("sluiceSetState", { numberOfKeys: 2, lua: SET_STATE });
-    client.defineCommand("sluicePutDocument", { numberOfKeys: 2, lua: PUT_DOCUMENT });
+    client.defineCommand("sluicePutDocument", { numberOfKeys: 3, lua: PUT_DOCUMENT });
     this.scripts = client as unknown as Scripts;
     client.on("error", () => undefined);
     subscriber.on("error", () => undefined);
@@ -311,8 +320,9 @@ export class RedisRegistryStore implements RegistryStore {
 
   async putDocument<T>(kind: DocumentKind, project: string, id: string, value: T, expectedRevision: number): Promise<number | undefined> {
     const hash = this.key(`documents:${kind}:${project}`);
+    const change = this.change({ kind: "document", project, name: `${kind}/${id}` });
     const revision = await this.run(() =>
-      this.scripts.sluicePutDocument(hash, `${hash}:index`, id, String(expectedRevision), JSON.stringify(value)),
+      this.scripts.sluicePutDocument(hash, `${hash}:index`, this.channel, id, String(expectedRevision), JSON.stringify(value), change),
     );
     return revision === 0 ? undefined : revision;
   }

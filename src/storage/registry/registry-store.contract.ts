@@ -176,6 +176,16 @@ export function describeRegistryStoreContract(backend: string, factory: Registry
       expect(await ids({ prefix: "z/", limit: 10 })).toEqual([]);
     });
 
+    it("announces every document written", async () => {
+      const changes: RegistryChange[] = [];
+      const unsubscribe = store.onChange((change) => changes.push(change));
+      await store.putDocument("deployment", "p", "churn", { stable: 1 }, 0);
+      await store.putDocument("deployment", "p", "churn", { stable: 1 }, 0);
+      await waitFor(() => changes.length >= 1);
+      unsubscribe();
+      expect(changes).toEqual([{ kind: "document", project: "p", name: "deployment/churn" }]);
+    });
+
     it("keeps documents across close and reopen", async () => {
       await store.putDocument("trainingDataset", "p", "kept", { createTime: at }, 0);
       await store.close();

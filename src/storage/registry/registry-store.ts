@@ -28,10 +28,11 @@ export interface NamedHead {
 
 /**
  * A committed change, announced to every listener (on every replica, for shared backends). Kind
- * "reset" means changes may have been missed (a lost connection): drop everything cached.
+ * "reset" means changes may have been missed (a lost connection): drop everything cached. For a
+ * document, `name` is "{document kind}/{id}".
  */
 export interface RegistryChange {
-  kind: "project" | "entity" | VersionedKind | "reset";
+  kind: "project" | "entity" | VersionedKind | "document" | "reset";
   project: string;
   name: string;
 }
@@ -40,7 +41,7 @@ export interface RegistryChange {
  * Kinds of documents kept beside the definitions: records with a lifecycle of their own (a
  * training dataset version runs, then succeeds or fails), written by compare-and-set on a revision.
  */
-export type DocumentKind = "trainingDataset";
+export type DocumentKind = "trainingDataset" | "model" | "modelVersion" | "deployment" | "deploymentRevision";
 
 /** A stored document and the revision its next write must name. */
 export interface StoredDocument<T> {

@@ -32,7 +32,8 @@ type PredictRequest struct {
 	RequestFeatures map[string]*ValueColumn `protobuf:"bytes,3,rep,name=request_features,json=requestFeatures,proto3" json:"request_features,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Overrides the routing key value (default: the entity key).
 	RoutingKey string `protobuf:"bytes,4,opt,name=routing_key,json=routingKey,proto3" json:"routing_key,omitempty"`
-	// Echoed back and logged; the server assigns one when empty.
+	// Echoed back and logged; when empty, the call's x-request-id (the
+	// client's, or one the server assigns).
 	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -232,9 +233,11 @@ type PredictResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The model version that served ("projects/p/models/m/versions/3").
-	ModelVersion  string          `protobuf:"bytes,2,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
-	Outputs       []*OutputColumn `protobuf:"bytes,3,rep,name=outputs,proto3" json:"outputs,omitempty"`
-	UsedFeatures  []*UsedFeature  `protobuf:"bytes,4,rep,name=used_features,json=usedFeatures,proto3" json:"used_features,omitempty"`
+	ModelVersion string          `protobuf:"bytes,2,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	Outputs      []*OutputColumn `protobuf:"bytes,3,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	UsedFeatures []*UsedFeature  `protobuf:"bytes,4,rep,name=used_features,json=usedFeatures,proto3" json:"used_features,omitempty"`
+	// The served version's part in the endpoint: "stable" or "canary".
+	Role          string `protobuf:"bytes,5,opt,name=role,proto3" json:"role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -297,6 +300,13 @@ func (x *PredictResponse) GetUsedFeatures() []*UsedFeature {
 	return nil
 }
 
+func (x *PredictResponse) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
 var File_sluice_v1_inference_proto protoreflect.FileDescriptor
 
 const file_sluice_v1_inference_proto_rawDesc = "" +
@@ -323,13 +333,14 @@ const file_sluice_v1_inference_proto_rawDesc = "" +
 	"\x06values\x18\x04 \x03(\x01R\x06values\"y\n" +
 	"\vUsedFeature\x124\n" +
 	"\afeature\x18\x01 \x01(\v2\x1a.sluice.v1.ResolvedFeatureR\afeature\x124\n" +
-	"\bstatuses\x18\x02 \x03(\x0e2\x18.sluice.v1.FeatureStatusR\bstatuses\"\xc5\x01\n" +
+	"\bstatuses\x18\x02 \x03(\x0e2\x18.sluice.v1.FeatureStatusR\bstatuses\"\xd9\x01\n" +
 	"\x0fPredictResponse\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12#\n" +
 	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion\x121\n" +
 	"\aoutputs\x18\x03 \x03(\v2\x17.sluice.v1.OutputColumnR\aoutputs\x12;\n" +
-	"\rused_features\x18\x04 \x03(\v2\x16.sluice.v1.UsedFeatureR\fusedFeatures2T\n" +
+	"\rused_features\x18\x04 \x03(\v2\x16.sluice.v1.UsedFeatureR\fusedFeatures\x12\x12\n" +
+	"\x04role\x18\x05 \x01(\tR\x04role2T\n" +
 	"\x10InferenceService\x12@\n" +
 	"\aPredict\x12\x19.sluice.v1.PredictRequest\x1a\x1a.sluice.v1.PredictResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3"
 

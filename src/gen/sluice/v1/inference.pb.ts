@@ -29,7 +29,10 @@ export interface PredictRequest {
   requestFeatures: { [key: string]: ValueColumn };
   /** Overrides the routing key value (default: the entity key). */
   routingKey: string;
-  /** Echoed back and logged; the server assigns one when empty. */
+  /**
+   * Echoed back and logged; when empty, the call's x-request-id (the
+   * client's, or one the server assigns).
+   */
   requestId: string;
 }
 
@@ -66,6 +69,8 @@ export interface PredictResponse {
   modelVersion: string;
   outputs: OutputColumn[];
   usedFeatures: UsedFeature[];
+  /** The served version's part in the endpoint: "stable" or "canary". */
+  role: string;
 }
 
 function createBasePredictRequest(): PredictRequest {
@@ -718,7 +723,7 @@ export const UsedFeature: MessageFns<UsedFeature> = {
 };
 
 function createBasePredictResponse(): PredictResponse {
-  return { requestId: "", modelVersion: "", outputs: [], usedFeatures: [] };
+  return { requestId: "", modelVersion: "", outputs: [], usedFeatures: [], role: "" };
 }
 
 export const PredictResponse: MessageFns<PredictResponse> = {
@@ -734,6 +739,9 @@ export const PredictResponse: MessageFns<PredictResponse> = {
     }
     for (const v of message.usedFeatures) {
       UsedFeature.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.role !== "") {
+      writer.uint32(42).string(message.role);
     }
     return writer;
   },
@@ -783,6 +791,14 @@ export const PredictResponse: MessageFns<PredictResponse> = {
             message.usedFeatures.push(UsedFeature.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -815,6 +831,7 @@ export const PredictResponse: MessageFns<PredictResponse> = {
         : globalThis.Array.isArray(object?.used_features)
         ? object.used_features.map((e: any) => UsedFeature.fromJSON(e))
         : [],
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
     };
   },
 
@@ -832,6 +849,9 @@ export const PredictResponse: MessageFns<PredictResponse> = {
     if (message.usedFeatures?.length) {
       obj.usedFeatures = message.usedFeatures.map((e) => UsedFeature.toJSON(e));
     }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
     return obj;
   },
 
@@ -844,6 +864,7 @@ export const PredictResponse: MessageFns<PredictResponse> = {
     message.modelVersion = object.modelVersion ?? "";
     message.outputs = object.outputs?.map((e) => OutputColumn.fromPartial(e)) || [];
     message.usedFeatures = object.usedFeatures?.map((e) => UsedFeature.fromPartial(e)) || [];
+    message.role = object.role ?? "";
     return message;
   },
 };

@@ -57,13 +57,15 @@ class UsedFeature(_message.Message):
     def __init__(self, feature: _Optional[_Union[_types_pb2.ResolvedFeature, _Mapping]] = ..., statuses: _Optional[_Iterable[_Union[_types_pb2.FeatureStatus, str]]] = ...) -> None: ...
 
 class PredictResponse(_message.Message):
-    __slots__ = ("request_id", "model_version", "outputs", "used_features")
+    __slots__ = ("request_id", "model_version", "outputs", "used_features", "role")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     USED_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     model_version: str
     outputs: _containers.RepeatedCompositeFieldContainer[OutputColumn]
     used_features: _containers.RepeatedCompositeFieldContainer[UsedFeature]
-    def __init__(self, request_id: _Optional[str] = ..., model_version: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[OutputColumn, _Mapping]]] = ..., used_features: _Optional[_Iterable[_Union[UsedFeature, _Mapping]]] = ...) -> None: ...
+    role: str
+    def __init__(self, request_id: _Optional[str] = ..., model_version: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[OutputColumn, _Mapping]]] = ..., used_features: _Optional[_Iterable[_Union[UsedFeature, _Mapping]]] = ..., role: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,144 @@
+/**
+ * The serving benchmark: Predict for one entity (10 features from the online store, a logistic
+ * regression) beside the floors measured in the same run: a raw grpc-js echo answering as many
+ * bytes, a raw LMDB read of one online record and a raw onnxruntime `run` of the same model in
+ * this process. Then calls/s at concurrency 64 with dynamic batching (the default) and without it
+ * (`serving.maxBatchSize=1`, a second server), and the same endpoint with a shadow version
+ * attached. Calls are raw bytes on both sides, so the figures compare what the servers do.
+ * Throughput rounds alternate the compared servers, and medians are reported.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { InferenceSession, Tensor } from "onnxruntime-node";
+import { SluiceClient, typed } from "../clients/typescript/src/index.js";
+import { PredictRequest } from "../src/gen/sluice/v1/inference.pb.js";
+import { logisticRegressionModel, seededValues } from "../test/support/onnx-models.js";
+import { type ServerProcess, spawnServer } from "../test/support/server-process.js";
+import { FEATURES, prepareView, rawLmdbRead, rawUnary, startEcho } from "./floors.js";
+import { type Latency, pairedLatency, saveResult, sequentialLatency, throughput } from "./support.js";
+
+const STABLE = logisticRegressionModel({ weights: seededValues(FEATURES.length, 1, 0.1), bias: 0.1 });
+const SHADOW = logisticRegressionModel({ weights: seededValues(FEATURES.length, 2, 0.1), bias: 0.1 });
+const ENTITIES = 1000;
+
+/** A server with the benchmark's view, model versions and endpoints `lr` (stable only) and `lr_shadowed`. */
+async function startServing(args: string[]): Promise<{ server: ServerProcess; client: SluiceClient }> {
+  const server = await spawnServer(["--data-dir", mkdtempSync(join(tmpdir(), "sluice-bench-")), "--log-level", "warn", ...args], {
+    built: true,
+  });
+  const client = await SluiceClient.connect({ address: server.address });
+  await prepareView(client, ENTITIES);
+  const bindings = [{ input: "features", features: FEATURES.map((f) => `stats@1:${f}`) }];
+  await client.uploadModel({ model: "lr", file: STABLE, bindings });
+  await client.uploadModel({ model: "lr", file: SHADOW, bindings });
+  await client.applyDeployment({ endpoint: "lr", stable: "lr@1" });
+  await client.applyDeployment({ endpoint: "lr_shadowed", stable: "lr@1", shadows: ["lr@2"] });
+  return { server, client };
+}
+
+/** A raw Predict caller for one endpoint: one entity, a different one each call. */
+function predictCaller(address: string, endpoint: string): { call: () => Promise<Buffer>; requestBytes: number; close: () => void } {
+  const raw = rawUnary(address, "/sluice.v1.InferenceService/Predict");
+  const payloads = Array.from({ length: ENTITIES }, (_, id) =>
+    Buffer.from(
+      PredictRequest.encode({
+        endpoint: `projects/default/endpoints/${endpoint}`,
+        entities: { customer_id: { values: [typed.int64(id)] } },
+        requestFeatures: {},
+        routingKey: "",
+        requestId: "",
+      }).finish(),
+    ),
+  );
+  let next = 0;
+  return { call: () => raw.call(payloads[next++ % ENTITIES] as Buffer), requestBytes: (payloads[7] as Buffer).length, close: raw.close };
+}
+
+/** One onnxruntime `run` of the stable model on one row, in this process: the inference floor. */
+async function rawOrtRun(iterations: number): Promise<Latency> {
+  const session = await InferenceSession.create(STABLE, {
+    intraOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+  });
+  const features = new Tensor(
+    "float32",
+    Float32Array.from(FEATURES, (_, i) => i / 10),
+    [1, FEATURES.length],
+  );
+  try {
+    return await sequentialLatency(() => session.run({ features }), iterations);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Median of throughput rounds that alternate between the callers. */
+async function alternatingThroughput(callers: Array<() => Promise<unknown>>, rounds: number, durationMs: number): Promise<number[]> {
+  const samples = callers.map((): number[] => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, call] of callers.entries()) samples[i]?.push(await throughput(call, 64, durationMs));
+  }
+  return samples.map((values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] as number);
+}
+
+/** Runs the serving benchmark and saves bench/results/serving.json. */
+export async function servingBenchmark(quick: boolean): Promise<void> {
+  const iterations = quick ? 500 : 5000;
+  const durationMs = quick ? 1000 : 4000;
+  const rounds = quick ? 1 : 3;
+  const batching = await startServing([]);
+  const unbatched = await startServing(["--set", "serving.maxBatchSize=1"]);
+  const predict = predictCaller(batching.server.address, "lr");
+  const predictShadowed = predictCaller(batching.server.address, "lr_shadowed");
+  const predictUnbatched = predictCaller(unbatched.server.address, "lr");
+  const echo = await startEcho((await predict.call()).length);
+  const echoPayload = Buffer.alloc(predict.requestBytes);
+  try {
+    const ort = await rawOrtRun(iterations * 4);
+    const onlineRead = await rawLmdbRead();
+    const [sequential, echoSequential] = await pairedLatency(predict.call, () => echo.call(echoPayload), iterations);
+    const [withoutShadow, withShadow] = await pairedLatency(predict.call, predictShadowed.call, iterations);
+    const [batchedAt64, unbatchedAt64, shadowedAt64, echoAt64] = await alternatingThroughput(
+      [predict.call, predictUnbatched.call, predictShadowed.call, () => echo.call(echoPayload)],
+      rounds,
+      durationMs,
+    );
+    const shadowReport = (await batching.client.getDeploymentReport("lr_shadowed")).find((r) => r.role === "shadow");
+    const floorP50 = echoSequential.p50Us + onlineRead.p50Us + ort.p50Us;
+    const batchingRatio = (batchedAt64 as number) / (unbatchedAt64 as number);
+    const shadowRatio = withShadow.p50Us / withoutShadow.p50Us;
+    saveResult("serving", {
+      predictOneEntityTenFeatures: { sequential, callsPerSecondAt64: { batching: batchedAt64, noBatching: unbatchedAt64 } },
+      withShadow: {
+        sequential: withShadow,
+        sequentialWithoutShadow: withoutShadow,
+        callsPerSecondAt64: shadowedAt64,
+        shadowRuns: Number(shadowReport?.requestCount ?? 0),
+        shadowShed: Number(shadowReport?.shedCount ?? 0),
+        shadowP50Us: shadowReport?.latencyP50
+          ? Number(shadowReport.latencyP50.seconds) * 1e6 + shadowReport.latencyP50.nanos / 1000
+          : undefined,
+      },
+      floors: { grpcEcho: { sequential: echoSequential, callsPerSecondAt64: echoAt64 }, rawOnlineRead: onlineRead, rawOrtRun: ort },
+      targets: {
+        sequentialP50: {
+          atMostUs: Math.round(floorP50 * 1.15),
+          floorUs: floorP50,
+          measuredUs: sequential.p50Us,
+          met: sequential.p50Us <= floorP50 * 1.15,
+        },
+        batchingAt64: { atLeastRatio: 1.5, ratio: Number(batchingRatio.toFixed(2)), met: batchingRatio >= 1.5 },
+        shadowP50: { atMostRatio: 1.05, ratio: Number(shadowRatio.toFixed(3)), met: shadowRatio <= 1.05 },
+      },
+    });
+  } finally {
+    for (const caller of [predict, predictShadowed, predictUnbatched, echo]) caller.close();
+    for (const { server, client } of [batching, unbatched]) {
+      client.close();
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
+  }
+}

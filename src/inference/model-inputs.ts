@@ -1,0 +1,102 @@
+/**
+ * Model inputs built from feature values and request values, and model outputs turned into
+ * per-row values: the numeric plumbing between Sluice's typed values and a model's tensors.
+ */
+import { ValidationError } from "../common/errors.js";
+import type { FeatureValue, TaggedValue } from "../common/feature-value.js";
+import type { FeatureColumn } from "../online/online-reader.js";
+import { allocateTensorData, type ElementType, type Tensor, type TensorData } from "../serving/tensors.js";
+
+/** One model output for every row: its element type, the shape of one row, values row-major. */
+export interface OutputValues {
+  name: string;
+  elementType: string;
+  rowShape: number[];
+  values: number[];
+}
+
+/**
+ * The `[rows, features]` input of `elementType` filled from feature columns, one column per
+ * feature in binding order; a missing value (not found, null, expired) is 0.
+ */
+export function featureTensor(elementType: ElementType, columns: readonly FeatureColumn[], rows: number): Tensor {
+  const width = columns.length;
+  const data = allocateTensorData(elementType, rows * width);
+  const set = setter(data);
+  columns.forEach((column, f) => {
+    for (let row = 0; row < rows; row++) set(row * width + f, column.values[row] ?? null);
+  });
+  return { type: elementType, data, dims: [rows, width] };
+}
+
+/**
+ * The input filled from a request value column: one number (rank 1, or rank 2 of width 1) or one
+ * list of `width` numbers per row. INVALID_ARGUMENT naming `field` for a missing, non-numeric or
+ * wrongly sized value.
+ */
+export function requestTensor(
+  elementType: ElementType,
+  shape: readonly number[],
+  values: readonly TaggedValue[] | undefined,
+  rows: number,
+  field: string,
+): Tensor {
+  if (!values) throw new ValidationError("MISSING_REQUEST_FEATURE", [{ field, description: "is required by the model" }]);
+  if (values.length !== rows) {
+    throw new ValidationError("INVALID_REQUEST_FEATURE", [{ field, description: `has ${values.length} values for ${rows} entity rows` }]);
+  }
+  const declared = shape.length === 2 ? (shape[1] as number) : 1;
+  const width = declared === -1 ? lengthOf(values[0]) : declared;
+  const data = allocateTensorData(elementType, rows * width);
+  const set = setter(data);
+  values.forEach((tagged, row) => {
+    const items = Array.isArray(tagged.value) ? tagged.value : [tagged.value];
+    if (tagged.kind === "null" || items.length !== width || !items.every(isNumeric)) {
+      throw new ValidationError("INVALID_REQUEST_FEATURE", [
+        { field: `${field}[${row}]`, description: `must be ${width === 1 ? "a number" : `a list of ${width} numbers`}` },
+      ]);
+    }
+    items.forEach((item, i) => {
+      set(row * width + i, item as FeatureValue);
+    });
+  });
+  return { type: elementType, data, dims: shape.length === 1 ? [rows] : [rows, width] };
+}
+
+/** Model outputs as per-row numbers, in the model's output order. */
+export function outputValues(outputs: Record<string, Tensor>, order: readonly string[]): OutputValues[] {
+  return order.flatMap((name) => {
+    const tensor = outputs[name];
+    if (!tensor) return [];
+    const values = Array.isArray(tensor.data) ? tensor.data.map(Number) : Array.from(tensor.data as ArrayLike<number | bigint>, Number);
+    return [{ name, elementType: tensor.type, rowShape: tensor.dims.slice(1), values }];
+  });
+}
+
+function lengthOf(value: TaggedValue | undefined): number {
+  return Array.isArray(value?.value) ? value.value.length : 1;
+}
+
+function isNumeric(value: unknown): boolean {
+  return (typeof value === "number" && Number.isFinite(value)) || typeof value === "bigint" || typeof value === "boolean";
+}
+
+/** Writes a feature value into a typed array of any numeric element type; null writes 0. */
+function setter(data: TensorData): (index: number, value: FeatureValue) => void {
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
+    return (index, value) => {
+      data[index] = typeof value === "bigint" ? value : BigInt(Math.trunc(toNumber(value)));
+    };
+  }
+  const numbers = data as Float32Array;
+  return (index, value) => {
+    numbers[index] = toNumber(value);
+  };
+}
+
+function toNumber(value: FeatureValue): number {
+  if (typeof value === "number") return value;
+  if (typeof value === "bigint") return Number(value);
+  if (typeof value === "boolean") return value ? 1 : 0;
+  return 0;
+}

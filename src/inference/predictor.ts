@@ -1,0 +1,398 @@
+/**
+ * Predict: an endpoint and entity keys in, model outputs out. The endpoint's routing picks the
+ * version (a sticky canary split by routing key, else stable); the version's features come from
+ * the online store in one read; missing or expired features follow the endpoint's policy; the
+ * model runs in the inference pool (batched with concurrent requests). After the response, and
+ * never in its way: shadows get a copy of the request through a bounded queue and are compared
+ * with stable's outputs, the prediction is logged, and the canary guard judges the canary.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { encodeEntityKey } from "../common/entity-key.js";
+import { PreconditionError, ValidationError } from "../common/errors.js";
+import type { FeatureValue, TaggedValue } from "../common/feature-value.js";
+import type { Deployments } from "../models/deployments.js";
+import type { FeatureColumn, FeatureStatus, OnlineReader } from "../online/online-reader.js";
+import type { ResolvedFeature } from "../registry/model.js";
+import { resourceName } from "../registry/names.js";
+import type { InferencePool } from "../serving/inference-pool.js";
+import type { ElementType, Tensor } from "../serving/tensors.js";
+import { goesToCanary } from "./canary-split.js";
+import type { EndpointStats, Role } from "./endpoint-stats.js";
+import { featureTensor, type OutputValues, outputValues, requestTensor } from "./model-inputs.js";
+import type { PredictionLog } from "./prediction-log.js";
+import type { Routing, ServingRouter, ServingVersion } from "./serving-router.js";
+import type { ShadowQueue } from "./shadow-queue.js";
+
+/** A prediction request. */
+export interface PredictInput {
+  project: string;
+  endpoint: string;
+  /** Join key name -> one value per entity row. */
+  entities: Record<string, TaggedValue[]>;
+  /** Request-time input name -> one value per entity row. */
+  requestFeatures: Record<string, TaggedValue[]>;
+  /** Overrides the routing key value; "" for the endpoint's routing key. */
+  routingKey: string;
+  /** "" to have one assigned. */
+  requestId: string;
+}
+
+/** The features a prediction read, with each row's status. */
+export interface UsedFeature {
+  feature: ResolvedFeature;
+  statuses: FeatureStatus[];
+}
+
+/** A prediction. */
+export interface PredictResult {
+  requestId: string;
+  /** The version that served: "projects/p/models/m/versions/3". */
+  modelVersion: string;
+  role: Role;
+  outputs: OutputValues[];
+  usedFeatures: UsedFeature[];
+}
+
+/** Hooks that see every prediction and shadow run (metrics). */
+export interface ServingObserver {
+  predicted(event: { endpoint: string; modelVersion: string; role: Role; micros: number; ok: boolean }): void;
+  shadowed(event: {
+    endpoint: string;
+    modelVersion: string;
+    micros: number;
+    ok: boolean;
+    agreed: boolean;
+    absoluteDifference: number;
+  }): void;
+  shed(event: { endpoint: string; modelVersion: string }): void;
+}
+
+/** How close a shadow's outputs must be to the served ones to count as agreeing. */
+export interface ShadowComparisonOptions {
+  /** Largest absolute difference of any output value. */
+  tolerance: number;
+}
+
+/** The feature values one version read for one request. */
+interface ReadFeatures {
+  columns: FeatureColumn[];
+  /** Pinned ref -> column. */
+  byRef: Map<string, FeatureColumn>;
+}
+
+/** A request as served, for the work done after its response. */
+interface ServedRequest {
+  requestId: string;
+  routing: Routing;
+  version: ServingVersion;
+  role: Role;
+  input: PredictInput;
+  features?: ReadFeatures;
+  outputs?: OutputValues[];
+  micros: number;
+  failure: unknown;
+}
+
+/** Serves predictions. */
+export class Predictor {
+  /** Endpoints whose canary is being rolled back by the guard, so it is judged once. */
+  private readonly guarding = new Set<string>();
+
+  constructor(
+    private readonly router: ServingRouter,
+    private readonly reader: OnlineReader,
+    private readonly pool: InferencePool,
+    private readonly stats: EndpointStats,
+    private readonly shadows: ShadowQueue,
+    private readonly log: PredictionLog,
+    private readonly deployments: Deployments,
+    private readonly observer: ServingObserver,
+    private readonly comparison: ShadowComparisonOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Predicts for every entity row. NOT_FOUND for an unknown endpoint; INVALID_ARGUMENT for bad
+   * entity keys or request values; FAILED_PRECONDITION (MISSING_FEATURES) when the endpoint
+   * rejects missing or expired features; UNAVAILABLE when the model's queue is full.
+   */
+  async predict(input: PredictInput): Promise<PredictResult> {
+    const started = performance.now();
+    const requestId = input.requestId || randomUUID();
+    const routing = await this.router.routing(input.project, input.endpoint);
+    const rows = rowCount(input.entities);
+    const { canary } = routing;
+    const toCanary = canary !== undefined && goesToCanary(routingKeyOf(input, routing), canary.trafficPercent);
+    const chosen = toCanary ? canary.version : routing.stable;
+    const role: Role = toCanary ? "canary" : "stable";
+    // Taken at once, in the same turn the routing was read: a version is never released under a request.
+    const release = this.router.acquire(chosen);
+    let features: ReadFeatures | undefined;
+    let outputs: OutputValues[] | undefined;
+    let failure: unknown;
+    try {
+      features = await this.readFeatures(chosen, input);
+      const used = usedFeatures(features);
+      if (routing.deployment.missingFeaturePolicy === "reject") rejectMissing(used, input.endpoint);
+      const result = await this.pool.run(chosen.version.sha256, this.inputs(chosen, features, input, rows), rows);
+      outputs = outputValues(
+        result,
+        chosen.version.outputs.map((o) => o.name),
+      );
+      return { requestId, modelVersion: chosen.name, role, outputs, usedFeatures: used };
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      release();
+      const micros = (performance.now() - started) * 1000;
+      const served: ServedRequest = { requestId, routing, version: chosen, role, input, features, outputs, micros, failure };
+      // After the response is on its way: bookkeeping, shadows and the guard never delay it.
+      setImmediate(() => this.afterResponse(served));
+    }
+  }
+
+  /** Stats, metrics, the prediction log, shadow copies and the canary guard for one served request. */
+  private afterResponse(served: ServedRequest): void {
+    const { routing, version, role, input, micros } = served;
+    const endpoint = `${input.project}/${input.endpoint}`;
+    const ok = served.failure === undefined;
+    this.stats.recordRequest(endpoint, routing.deployment.revision, version.name, role, micros, ok);
+    this.observer.predicted({ endpoint, modelVersion: version.name, role, micros, ok });
+    this.log.record(input.project, {
+      time: Date.now() * 1000,
+      requestId: served.requestId,
+      endpoint: input.endpoint,
+      modelVersion: version.name,
+      role,
+      entityKeys: jsonOf(input.entities),
+      features: served.features ? jsonOf(Object.fromEntries([...served.features.byRef].map(([ref, c]) => [ref, c.values]))) : "{}",
+      outputs: served.outputs ? JSON.stringify(Object.fromEntries(served.outputs.map((o) => [o.name, o.values]))) : "{}",
+      latencyMicros: micros,
+      error: ok ? "" : errorText(served.failure),
+    });
+    const servedOutputs = served.outputs;
+    if (servedOutputs && routing.shadows.length > 0) {
+      // One task per request runs every shadow, so a canary-served request reruns stable once.
+      const submitted = this.shadows.submit(() => this.runShadows(routing, served, servedOutputs));
+      if (!submitted) {
+        for (const shadow of routing.shadows) {
+          this.stats.recordShed(endpoint, routing.deployment.revision, shadow.name);
+          this.observer.shed({ endpoint, modelVersion: shadow.name });
+        }
+      }
+    }
+    if (role !== "shadow" && routing.canary && routing.deployment.canaryGuard) this.judgeCanary(endpoint, routing);
+  }
+
+  /**
+   * Runs the request's shadow copies and compares each with stable's outputs. A request the
+   * canary served has no stable outputs yet, so stable runs here too, off the response path.
+   */
+  private async runShadows(routing: Routing, served: ServedRequest, servedOutputs: OutputValues[]): Promise<void> {
+    const { input } = served;
+    const endpoint = `${input.project}/${input.endpoint}`;
+    const baseline =
+      served.role === "stable"
+        ? servedOutputs
+        : await this.runOffPath(routing.stable, input, served.features).catch((error: unknown) => {
+            this.logger.debug({ err: error, endpoint }, "stable run for the shadow comparison failed");
+            return undefined;
+          });
+    for (const shadow of routing.shadows) {
+      const started = performance.now();
+      let outputs: OutputValues[] | undefined;
+      let failure: unknown;
+      try {
+        outputs = await this.runOffPath(shadow, input, served.features);
+      } catch (error) {
+        failure = error;
+      }
+      const micros = (performance.now() - started) * 1000;
+      const comparison = outputs && baseline ? compareOutputs(baseline, outputs, this.comparison.tolerance) : undefined;
+      this.stats.recordShadow(endpoint, routing.deployment.revision, shadow.name, micros, outputs !== undefined, comparison);
+      this.observer.shadowed({
+        endpoint,
+        modelVersion: shadow.name,
+        micros,
+        ok: outputs !== undefined,
+        agreed: comparison?.agreed ?? false,
+        absoluteDifference: comparison?.absoluteDifferenceSum ?? 0,
+      });
+      this.log.record(input.project, {
+        time: Date.now() * 1000,
+        requestId: served.requestId,
+        endpoint: input.endpoint,
+        modelVersion: shadow.name,
+        role: "shadow",
+        entityKeys: jsonOf(input.entities),
+        features: "{}",
+        outputs: outputs ? JSON.stringify(Object.fromEntries(outputs.map((o) => [o.name, o.values]))) : "{}",
+        latencyMicros: micros,
+        error: failure === undefined ? "" : errorText(failure),
+      });
+    }
+  }
+
+  /** Runs a version off the response path, reusing features already read when they cover its inputs. */
+  private async runOffPath(version: ServingVersion, input: PredictInput, known: ReadFeatures | undefined): Promise<OutputValues[]> {
+    const release = this.router.acquire(version);
+    try {
+      const covered = known !== undefined && version.featureRefs.every((ref) => known.byRef.has(ref));
+      const features = covered ? known : await this.readFeatures(version, input);
+      const rows = rowCount(input.entities);
+      const result = await this.pool.run(version.version.sha256, this.inputs(version, features, input, rows), rows);
+      return outputValues(
+        result,
+        version.version.outputs.map((o) => o.name),
+      );
+    } finally {
+      release();
+    }
+  }
+
+  /** Rolls the canary back once the guard finds it worse than stable. */
+  private judgeCanary(endpoint: string, routing: Routing): void {
+    const guard = routing.deployment.canaryGuard;
+    if (!guard || this.guarding.has(endpoint)) return;
+    const verdict = this.stats.judgeCanary(endpoint, guard);
+    if (!verdict) return;
+    this.guarding.add(endpoint);
+    const { project, endpoint: name, revision } = routing.deployment;
+    this.logger.warn({ endpoint, canary: routing.canary?.version.name, verdict }, "canary guard: rolling the canary back");
+    this.deployments
+      .dropCanary(project, name, revision, { actor: "canary-guard", reason: verdict })
+      .catch((error: unknown) => this.logger.error({ err: error, endpoint }, "canary guard could not roll the canary back"))
+      .finally(() => this.guarding.delete(endpoint));
+  }
+
+  /** The features a version reads, for every entity row: one online read. */
+  private async readFeatures(version: ServingVersion, input: PredictInput): Promise<ReadFeatures> {
+    if (version.featureRefs.length === 0) return { columns: [], byRef: new Map() };
+    const { columns } = await this.reader.read({
+      project: input.project,
+      features: version.featureRefs,
+      featureService: "",
+      entities: input.entities,
+      fullFeatureNames: true,
+    });
+    return { columns, byRef: new Map(columns.map((column, i) => [version.featureRefs[i] as string, column])) };
+  }
+
+  /** The model's input tensors: feature-bound inputs from the features read, others from the request. */
+  private inputs(version: ServingVersion, features: ReadFeatures, input: PredictInput, rows: number): Record<string, Tensor> {
+    const tensors: Record<string, Tensor> = {};
+    for (const binding of version.version.bindings) {
+      const spec = version.version.inputs.find((i) => i.name === binding.inputName);
+      if (!spec) continue;
+      const type = spec.elementType as ElementType;
+      if (binding.source.kind === "request") {
+        const field = `request_features["${binding.source.name}"]`;
+        tensors[spec.name] = requestTensor(type, spec.shape, input.requestFeatures[binding.source.name], rows, field);
+      } else {
+        const refs = version.version.featureRefs[spec.name] ?? [];
+        const columns = refs.map((ref) => withDefaults(features.byRef.get(ref) as FeatureColumn));
+        tensors[spec.name] = featureTensor(type, columns, rows);
+      }
+    }
+    return tensors;
+  }
+}
+
+/** A column whose values that are not PRESENT read as null (the default, 0). */
+function withDefaults(column: FeatureColumn): FeatureColumn {
+  if (column.statuses.every((status) => status === "present")) return column;
+  return { ...column, values: column.values.map((value, row) => (column.statuses[row] === "present" ? value : null)) };
+}
+
+function usedFeatures(features: ReadFeatures): UsedFeature[] {
+  return features.columns.map((column) => ({ feature: column.feature, statuses: column.statuses }));
+}
+
+/** FAILED_PRECONDITION naming every feature that is not PRESENT, and where. */
+function rejectMissing(used: UsedFeature[], endpoint: string): void {
+  const missing = used.flatMap(({ feature, statuses }) => {
+    const rows = statuses.flatMap((status, row) => (status === "present" ? [] : [`row ${row}: ${status.toUpperCase()}`]));
+    return rows.length === 0
+      ? []
+      : [`${feature.featureView}@${feature.version}:${feature.feature} (${rows.slice(0, 5).join(", ")}${rows.length > 5 ? ", ..." : ""})`];
+  });
+  if (missing.length > 0) {
+    throw new PreconditionError("MISSING_FEATURES", `endpoint ${endpoint} rejects missing or expired features: ${missing.join("; ")}`, {
+      features: missing.map((m) => m.split(" ")[0]).join(","),
+    });
+  }
+}
+
+/** The number of entity rows; INVALID_ARGUMENT unless every key column has the same, non-zero length. */
+function rowCount(entities: Record<string, TaggedValue[]>): number {
+  const lengths = Object.values(entities).map((column) => column.length);
+  const rows = lengths[0] ?? 0;
+  if (rows === 0 || lengths.some((length) => length !== rows)) {
+    throw new ValidationError("INVALID_ENTITY_ROWS", [
+      { field: "entities", description: "give every join key column the same, non-zero number of values" },
+    ]);
+  }
+  return rows;
+}
+
+/**
+ * The value that picks canary or stable: the request's override, else the endpoint's routing
+ * key field (a request value or join key of the first row), else every row's entity key.
+ */
+function routingKeyOf(input: PredictInput, routing: Routing): string {
+  if (input.routingKey !== "") return input.routingKey;
+  const field = routing.deployment.routingKey;
+  if (field !== "") {
+    const value = (input.requestFeatures[field] ?? input.entities[field])?.[0]?.value ?? null;
+    return encodeEntityKey([value]);
+  }
+  const names = Object.keys(input.entities).sort();
+  const rows = input.entities[names[0] as string]?.length ?? 0;
+  return Array.from({ length: rows }, (_, row) =>
+    encodeEntityKey(names.map((name) => (input.entities[name]?.[row]?.value ?? null) as FeatureValue)),
+  ).join("|");
+}
+
+/** Agreement and absolute differences of a shadow's outputs against stable's (outputs of the same name). */
+function compareOutputs(served: OutputValues[], shadow: OutputValues[], tolerance: number) {
+  let sum = 0;
+  let count = 0;
+  let agreed = true;
+  for (const output of served) {
+    const other = shadow.find((o) => o.name === output.name);
+    if (!other || other.values.length !== output.values.length) {
+      agreed = false;
+      continue;
+    }
+    output.values.forEach((value, i) => {
+      const difference = Math.abs(value - (other.values[i] as number));
+      sum += difference;
+      count++;
+      if (!(difference <= tolerance)) agreed = false;
+    });
+  }
+  return { agreed, absoluteDifferenceSum: sum, valueCount: count };
+}
+
+/** Columns of values (tagged or plain) as JSON: int64 as text, bytes as base64. */
+function jsonOf(columns: Record<string, ReadonlyArray<unknown>>): string {
+  const plain = (value: unknown): unknown => {
+    if (typeof value === "bigint") return value.toString();
+    if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+    // A tagged value (a request's): its value; nested values pass through here again.
+    if (value !== null && typeof value === "object" && "kind" in value && "value" in value) return plain(value.value);
+    return value;
+  };
+  return JSON.stringify(columns, (_key, value: unknown) => plain(value));
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The resource name of an endpoint. */
+export function endpointName(project: string, endpoint: string): string {
+  return resourceName(project, "endpoints", endpoint);
+}

@@ -1,0 +1,124 @@
+/**
+ * Prometheus metrics on an HTTP port of their own (`metrics.listen`, path /metrics): per endpoint
+ * and model version, predictions, errors and latency; per model artifact, inference batch sizes; per
+ * shadow version, agreement with stable's outputs and copies shed. It implements the serving
+ * core's observer, so the core knows nothing of Prometheus.
+ */
+import { createServer, type Server } from "node:http";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import type { ServingObserver } from "../inference/predictor.js";
+
+/** Latency buckets in seconds: 100 µs to 5 s. */
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/** Batch size buckets in rows. */
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+/** The server's metrics. */
+export class ServingMetrics implements ServingObserver {
+  readonly registry = new Registry();
+  private readonly predictions = new Counter({
+    name: "sluice_predictions_total",
+    help: "Predict requests by endpoint, model version and role.",
+    labelNames: ["endpoint", "model_version", "role"],
+    registers: [this.registry],
+  });
+  private readonly errors = new Counter({
+    name: "sluice_prediction_errors_total",
+    help: "Predict requests that failed.",
+    labelNames: ["endpoint", "model_version", "role"],
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: "sluice_prediction_latency_seconds",
+    help: "Predict latency in the server.",
+    labelNames: ["endpoint", "model_version", "role"],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly batchRows = new Histogram({
+    name: "sluice_inference_batch_rows",
+    help: "Rows per model run (dynamic batching), by artifact: the first 12 hex digits of the model file's sha256.",
+    labelNames: ["artifact"],
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly shadowRuns = new Counter({
+    name: "sluice_shadow_runs_total",
+    help: "Shadow runs by outcome: agree, disagree or error.",
+    labelNames: ["endpoint", "model_version", "outcome"],
+    registers: [this.registry],
+  });
+  private readonly shadowDifference = new Counter({
+    name: "sluice_shadow_absolute_difference_total",
+    help: "Sum of absolute differences of shadow output values from stable's.",
+    labelNames: ["endpoint", "model_version"],
+    registers: [this.registry],
+  });
+  private readonly shadowLatency = new Histogram({
+    name: "sluice_shadow_latency_seconds",
+    help: "Shadow run latency.",
+    labelNames: ["endpoint", "model_version"],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly shedCopies = new Counter({
+    name: "sluice_shadow_shed_total",
+    help: "Shadow copies dropped because the shadow queue was full.",
+    labelNames: ["endpoint", "model_version"],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "sluice_" });
+  }
+
+  predicted(event: Parameters<ServingObserver["predicted"]>[0]): void {
+    const labels = { endpoint: event.endpoint, model_version: event.modelVersion, role: event.role };
+    this.predictions.inc(labels);
+    if (!event.ok) this.errors.inc(labels);
+    this.latency.observe(labels, event.micros / 1e6);
+  }
+
+  shadowed(event: Parameters<ServingObserver["shadowed"]>[0]): void {
+    const labels = { endpoint: event.endpoint, model_version: event.modelVersion };
+    this.shadowRuns.inc({ ...labels, outcome: !event.ok ? "error" : event.agreed ? "agree" : "disagree" });
+    this.shadowDifference.inc(labels, event.absoluteDifference);
+    this.shadowLatency.observe(labels, event.micros / 1e6);
+  }
+
+  shed(event: Parameters<ServingObserver["shed"]>[0]): void {
+    this.shedCopies.inc({ endpoint: event.endpoint, model_version: event.modelVersion });
+  }
+
+  /** Records one model run of the inference pool; versions with the same file share an artifact. */
+  batched(sha256: string, rows: number): void {
+    this.batchRows.observe({ artifact: sha256.slice(0, 12) }, rows);
+  }
+}
+
+/** Serves /metrics on `listen` (HOST:PORT); resolves with the bound port. */
+export async function serveMetrics(metrics: ServingMetrics, listen: string): Promise<{ port: number; close(): Promise<void> }> {
+  const server: Server = createServer((request, response) => {
+    if (request.url !== "/metrics") {
+      response.writeHead(404).end("try /metrics\n");
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => response.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),
+      (error: unknown) => response.writeHead(500).end(String(error)),
+    );
+  });
+  const colon = listen.lastIndexOf(":");
+  const host = listen.slice(0, colon).replace(/^\[|\]$/g, "");
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error) =>
+      reject(new Error(`metrics.listen ${listen}: ${error.message} (choose another port, or "" to serve no metrics)`, { cause: error })),
+    );
+    server.listen(Number(listen.slice(colon + 1)), host, () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : 0,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
