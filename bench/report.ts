@@ -12,6 +12,7 @@ const online = read("online-read");
 const ingest = read("ingest");
 const imported = read("import");
 const training = read("training");
+const serving = read("serving");
 const machine = online.machine;
 const met = (ok: boolean) => `**${ok ? "met" : "not met"}**`;
 const latency = (l: Json) => `${l.p50Us} / ${l.p99Us}`;
@@ -31,8 +32,8 @@ const rate = (n: number) => n.toLocaleString("en");
 
 const text = `# Benchmarks
 
-\`npm run bench\` (or \`npm run bench -- online|ingest|import|training\`; \`BENCH_QUICK=1\` for small sizes) builds
-the server and runs the benchmarks of ingestion, online reads and training data, and \`npm run bench:report\` writes this page from their JSON under
+\`npm run bench\` (or \`npm run bench -- online|ingest|import|serving|training\`; \`BENCH_QUICK=1\` for small sizes) builds
+the server and runs the benchmarks of ingestion, online reads, model serving and training data, and \`npm run bench:report\` writes this page from their JSON under
 \`bench/results/\`. Each figure is measured beside a floor in the same run, on the same machine. Servers run as
 child processes from the compiled build with the heap cap they ship with (\`--max-old-space-size=1024\`), the
 client in the benchmark process; Redis is a throwaway \`redis-server\` on loopback. These machines are shared and
@@ -97,6 +98,49 @@ from a server path into the offline store (\`materialize_online\` off).
 The import never holds the file: it decodes one row group's mapped columns at a time (hyparquet) and writes them as
 10,000-row columnar batches, passing typed columns through without a per-value conversion. About 300 MB of the
 server's RSS is the embedded ClickHouse engine at rest.
+
+## Model serving (\`bench/results/serving.json\`)
+
+\`Predict\` on an endpoint whose stable version is a logistic regression over 10 double features of one entity,
+read by the server from LMDB; each call asks for another of 1,000 entities. Latencies are p50 / p99 in
+microseconds. Floors in the same run: the grpc echo (answering as many bytes as Predict does), a raw LMDB read
+and decode of one online record, and a raw onnxruntime \`run\` of the same model on one row in the benchmark
+process. Throughput keeps 64 calls in flight; the server without batching is a second server with
+\`serving.maxBatchSize=1\`, and rounds alternate the servers (medians of ${serving.rounds}).
+
+| figure | Sluice | floor | against the target |
+|---|---|---|---|
+| sequential, 1 entity × 10 features | ${latency(serving.predictOneEntityTenFeatures.sequential)} | echo ${latency(serving.floors.grpcEcho.sequential)} + read ${serving.floors.rawOnlineRead.p50Us} + run ${serving.floors.rawOrtRun.p50Us} = ${serving.targets.sequentialP50.floorUs} (p50) | ≤ floor + 15% = ${serving.targets.sequentialP50.atMostUs} µs: ${met(serving.targets.sequentialP50.met)} |
+| the same, beside Sluice's own \`GetOnlineFeatures\` of those features | ${latency(serving.besideSluiceOnlineRead.predict)} | ${latency(serving.besideSluiceOnlineRead.getOnlineFeatures)} | |
+| calls/s at 64 in flight, batching | ${rate(serving.predictOneEntityTenFeatures.callsPerSecondAt64.batching)} | ${rate(serving.floors.grpcEcho.callsPerSecondAt64)} (echo) | |
+| calls/s at 64 in flight, no batching | ${rate(serving.predictOneEntityTenFeatures.callsPerSecondAt64.noBatching)} | | batching ${serving.targets.batchingAt64.ratio}× (≥ 1.5×): ${met(serving.targets.batchingAt64.met)} |
+| MLP 10 → 4096 → 256 (about 1M multiply-adds a row): sequential | ${latency(serving.mlp.sequential)} | | |
+| MLP: calls/s at 64 in flight, batching | ${rate(serving.mlp.callsPerSecondAt64.batching)} | | |
+| MLP: calls/s at 64 in flight, no batching | ${rate(serving.mlp.callsPerSecondAt64.noBatching)} | | batching ${serving.mlp.batchingRatio}× |
+| inference pool alone, rows/s at 64 in flight: logistic regression | ${rate(serving.inferencePoolAloneRowsPerSecondAt64.logisticRegression.batching)} batching | ${rate(serving.inferencePoolAloneRowsPerSecondAt64.logisticRegression.noBatching)} no batching | ${(serving.inferencePoolAloneRowsPerSecondAt64.logisticRegression.batching / serving.inferencePoolAloneRowsPerSecondAt64.logisticRegression.noBatching).toFixed(1)}× |
+| inference pool alone, rows/s at 64 in flight: MLP | ${rate(serving.inferencePoolAloneRowsPerSecondAt64.mlp.batching)} batching | ${rate(serving.inferencePoolAloneRowsPerSecondAt64.mlp.noBatching)} no batching | ${(serving.inferencePoolAloneRowsPerSecondAt64.mlp.batching / serving.inferencePoolAloneRowsPerSecondAt64.mlp.noBatching).toFixed(1)}× |
+| sequential with a shadow version attached | ${latency(serving.withShadow.sequential)} | ${latency(serving.withShadow.sequentialWithoutShadow)} (no shadow, alternating) | p50 ${serving.targets.shadowP50.ratio}× (≤ 1.05×): ${met(serving.targets.shadowP50.met)} |
+| calls/s at 64 in flight with the shadow | ${rate(serving.withShadow.callsPerSecondAt64)} | | ${rate(serving.withShadow.shadowRuns)} shadow runs, ${rate(serving.withShadow.shadowShed)} shed |
+
+Where the time goes. Predict is an online read plus routing, tensors, the inference pool and a larger response;
+the second row measures that difference directly on the same server. Almost all of it is the inference pool's
+thread hand-off: onnxruntime blocks the thread it runs on, so the model runs in a worker thread, and a call waits
+for the message to reach the worker and the answer to come back. Instrumented inside the server on this machine
+(a 2-vCPU VM, where waking a sleeping thread is expensive), \`pool.run\` took about 145 µs at p50 of which the
+worker's own time was about 30 µs and the model's run 5-7 µs; the same round trip in a quiet process takes
+25-60 µs. The target's floor has no thread hand-off in it (its model run is in-process), so it cannot be met
+while inference stays off the gRPC thread, which the design requires; the remaining gap to the online read is
+what to work on (a shared-memory channel instead of \`postMessage\` is the next step).
+
+Batching stacks the requests that queue while the worker is busy into one run; at 64 in flight the logistic
+regression's runs are full 64-row batches (\`sluice_inference_batch_rows\`). But a model that runs in 5 µs is not
+what limits throughput: the per-request work around it (gRPC, the online read, the response, the prediction log)
+is, and on two vCPUs shared by the load generator, the server's main thread and the worker, batching saves only
+the hand-offs: it gains ${serving.targets.batchingAt64.ratio}× here (1.08-1.46× across runs of this benchmark), and the 1.5× target is not met.
+The same holds for the MLP end to end (${serving.mlp.batchingRatio}×), because its larger answer (256 values a row) adds per-request
+work too. The pool alone, with no gRPC around it, shows what batching does where inference is the work: the MLP's
+weights (4 MB) are read once per batch instead of once per row. Shadow copies run in batches of up to 64 after the responses, each shadow
+version once over all their rows, so a shadow costs live traffic a fraction of one model run per request.
 
 ## Training data (\`bench/results/training.json\`)
 

@@ -13,18 +13,22 @@ import { join } from "node:path";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { SluiceClient, typed } from "../clients/typescript/src/index.js";
 import { PredictRequest } from "../src/gen/sluice/v1/inference.pb.js";
-import { logisticRegressionModel, seededValues } from "../test/support/onnx-models.js";
+import { GetOnlineFeaturesRequest } from "../src/gen/sluice/v1/online.pb.js";
+import { InferencePool } from "../src/serving/inference-pool.js";
+import { logisticRegressionModel, mlpModel, seededMlp, seededValues } from "../test/support/onnx-models.js";
 import { type ServerProcess, spawnServer } from "../test/support/server-process.js";
 import { FEATURES, prepareView, rawLmdbRead, rawUnary, startEcho } from "./floors.js";
 import { type Latency, pairedLatency, saveResult, sequentialLatency, throughput } from "./support.js";
 
 const STABLE = logisticRegressionModel({ weights: seededValues(FEATURES.length, 1, 0.1), bias: 0.1 });
 const SHADOW = logisticRegressionModel({ weights: seededValues(FEATURES.length, 2, 0.1), bias: 0.1 });
+/** A model whose run costs more than the request around it (10 → 4096 → 256, about 1M multiply-adds a row). */
+const MLP = mlpModel(seededMlp(FEATURES.length, 4096, 256, 3));
 const ENTITIES = 1000;
 
-/** A server with the benchmark's view, model versions and endpoints `lr` (stable only) and `lr_shadowed`. */
+/** A server with the benchmark's view, model versions and endpoints `lr` (stable only), `lr_shadowed` and `mlp`. */
 async function startServing(args: string[]): Promise<{ server: ServerProcess; client: SluiceClient }> {
-  const server = await spawnServer(["--data-dir", mkdtempSync(join(tmpdir(), "sluice-bench-")), "--log-level", "warn", ...args], {
+  const server = await spawnServer(["--data-dir", mkdtempSync(join(tmpdir(), "sluice-bench-")), "--log-level", "info", ...args], {
     built: true,
   });
   const client = await SluiceClient.connect({ address: server.address });
@@ -34,6 +38,8 @@ async function startServing(args: string[]): Promise<{ server: ServerProcess; cl
   await client.uploadModel({ model: "lr", file: SHADOW, bindings });
   await client.applyDeployment({ endpoint: "lr", stable: "lr@1" });
   await client.applyDeployment({ endpoint: "lr_shadowed", stable: "lr@1", shadows: ["lr@2"] });
+  await client.uploadModel({ model: "mlp", file: MLP, bindings });
+  await client.applyDeployment({ endpoint: "mlp", stable: "mlp@1" });
   return { server, client };
 }
 
@@ -55,6 +61,24 @@ function predictCaller(address: string, endpoint: string): { call: () => Promise
   return { call: () => raw.call(payloads[next++ % ENTITIES] as Buffer), requestBytes: (payloads[7] as Buffer).length, close: raw.close };
 }
 
+/** A raw GetOnlineFeatures caller reading what a Predict of `lr` reads: the same 10 features of one entity. */
+function onlineReadCaller(address: string): { call: () => Promise<Buffer>; close: () => void } {
+  const raw = rawUnary(address, "/sluice.v1.OnlineService/GetOnlineFeatures");
+  const payloads = Array.from({ length: ENTITIES }, (_, id) =>
+    Buffer.from(
+      GetOnlineFeaturesRequest.encode({
+        project: "projects/default",
+        features: FEATURES.map((f) => `stats@1:${f}`),
+        featureService: "",
+        entities: { customer_id: { values: [typed.int64(id)] } },
+        fullFeatureNames: false,
+      }).finish(),
+    ),
+  );
+  let next = 0;
+  return { call: () => raw.call(payloads[next++ % ENTITIES] as Buffer), close: raw.close };
+}
+
 /** One onnxruntime `run` of the stable model on one row, in this process: the inference floor. */
 async function rawOrtRun(iterations: number): Promise<Latency> {
   const session = await InferenceSession.create(STABLE, {
@@ -71,6 +95,23 @@ async function rawOrtRun(iterations: number): Promise<Latency> {
     return await sequentialLatency(() => session.run({ features }), iterations);
   } finally {
     await session.release();
+  }
+}
+
+/**
+ * Rows/s of the inference pool alone, in this process with no gRPC around it, at 64 requests of one row in
+ * flight: what batching does where inference is all the work.
+ */
+async function poolOnlyThroughput(model: Uint8Array, maxBatchSize: number, durationMs: number): Promise<number> {
+  const pool = await InferencePool.start({ workers: 1, maxBatchSize, maxQueueDelayMicros: 0, maxQueuedRequests: 10_000 });
+  try {
+    await pool.load("model", model);
+    const row = () => ({
+      features: { type: "float32" as const, data: new Float32Array(FEATURES.length).fill(0.5), dims: [1, FEATURES.length] },
+    });
+    return await throughput(() => pool.run("model", row(), 1), 64, durationMs);
+  } finally {
+    await pool.close();
   }
 }
 
@@ -93,24 +134,45 @@ export async function servingBenchmark(quick: boolean): Promise<void> {
   const predict = predictCaller(batching.server.address, "lr");
   const predictShadowed = predictCaller(batching.server.address, "lr_shadowed");
   const predictUnbatched = predictCaller(unbatched.server.address, "lr");
+  const onlineRead = onlineReadCaller(batching.server.address);
+  const predictMlp = predictCaller(batching.server.address, "mlp");
+  const predictMlpUnbatched = predictCaller(unbatched.server.address, "mlp");
   const echo = await startEcho((await predict.call()).length);
   const echoPayload = Buffer.alloc(predict.requestBytes);
   try {
     const ort = await rawOrtRun(iterations * 4);
-    const onlineRead = await rawLmdbRead();
+    const rawOnlineRead = await rawLmdbRead();
     const [sequential, echoSequential] = await pairedLatency(predict.call, () => echo.call(echoPayload), iterations);
     const [withoutShadow, withShadow] = await pairedLatency(predict.call, predictShadowed.call, iterations);
+    // What Predict adds to the online read it makes: routing, tensors, the inference pool, the response.
+    const [predictBesideRead, sluiceOnlineRead] = await pairedLatency(predict.call, onlineRead.call, iterations);
     const [batchedAt64, unbatchedAt64, shadowedAt64, echoAt64] = await alternatingThroughput(
       [predict.call, predictUnbatched.call, predictShadowed.call, () => echo.call(echoPayload)],
       rounds,
       durationMs,
     );
+    const [mlpBatchedAt64, mlpUnbatchedAt64] = await alternatingThroughput([predictMlp.call, predictMlpUnbatched.call], rounds, durationMs);
+    const mlpSequential = await sequentialLatency(predictMlp.call, Math.ceil(iterations / 5));
+    const poolOnly = {
+      logisticRegression: {
+        batching: await poolOnlyThroughput(STABLE, 64, durationMs),
+        noBatching: await poolOnlyThroughput(STABLE, 1, durationMs),
+      },
+      mlp: { batching: await poolOnlyThroughput(MLP, 64, durationMs), noBatching: await poolOnlyThroughput(MLP, 1, durationMs) },
+    };
     const shadowReport = (await batching.client.getDeploymentReport("lr_shadowed")).find((r) => r.role === "shadow");
-    const floorP50 = echoSequential.p50Us + onlineRead.p50Us + ort.p50Us;
+    const floorP50 = echoSequential.p50Us + rawOnlineRead.p50Us + ort.p50Us;
     const batchingRatio = (batchedAt64 as number) / (unbatchedAt64 as number);
     const shadowRatio = withShadow.p50Us / withoutShadow.p50Us;
     saveResult("serving", {
+      rounds,
       predictOneEntityTenFeatures: { sequential, callsPerSecondAt64: { batching: batchedAt64, noBatching: unbatchedAt64 } },
+      mlp: {
+        sequential: mlpSequential,
+        callsPerSecondAt64: { batching: mlpBatchedAt64, noBatching: mlpUnbatchedAt64 },
+        batchingRatio: Number(((mlpBatchedAt64 as number) / (mlpUnbatchedAt64 as number)).toFixed(2)),
+      },
+      inferencePoolAloneRowsPerSecondAt64: poolOnly,
       withShadow: {
         sequential: withShadow,
         sequentialWithoutShadow: withoutShadow,
@@ -121,7 +183,8 @@ export async function servingBenchmark(quick: boolean): Promise<void> {
           ? Number(shadowReport.latencyP50.seconds) * 1e6 + shadowReport.latencyP50.nanos / 1000
           : undefined,
       },
-      floors: { grpcEcho: { sequential: echoSequential, callsPerSecondAt64: echoAt64 }, rawOnlineRead: onlineRead, rawOrtRun: ort },
+      floors: { grpcEcho: { sequential: echoSequential, callsPerSecondAt64: echoAt64 }, rawOnlineRead, rawOrtRun: ort },
+      besideSluiceOnlineRead: { predict: predictBesideRead, getOnlineFeatures: sluiceOnlineRead },
       targets: {
         sequentialP50: {
           atMostUs: Math.round(floorP50 * 1.15),
@@ -134,7 +197,7 @@ export async function servingBenchmark(quick: boolean): Promise<void> {
       },
     });
   } finally {
-    for (const caller of [predict, predictShadowed, predictUnbatched, echo]) caller.close();
+    for (const caller of [predict, predictShadowed, predictUnbatched, onlineRead, predictMlp, predictMlpUnbatched, echo]) caller.close();
     for (const { server, client } of [batching, unbatched]) {
       client.close();
       server.child.kill("SIGTERM");

@@ -1,8 +1,10 @@
 /**
  * `sluice demo`: starts a server of its own on a free port, then tells the Sluice story through
  * the TypeScript SDK, printing what each step did. It grows with the product; today it covers
- * versioned definitions, streamed writes with event-time rules, online reads with TTL, and
- * point-in-time training sets kept as versioned datasets.
+ * versioned definitions, streamed writes with event-time rules, online reads with TTL,
+ * point-in-time training sets kept as versioned datasets, and model serving: ONNX versions
+ * uploaded with their lineage, a stable / canary / shadow deployment, predictions that read
+ * their features online, the shadow comparison, promotion and rollback.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +12,7 @@ import { join } from "node:path";
 import {
   ApplyOutcome,
   Compatibility,
+  type Deployment,
   FeatureStatus,
   SluiceClient,
   SluiceClientError,
@@ -18,6 +21,9 @@ import {
 import { DEFAULT_CONFIG } from "../config/config.js";
 import { createLogger } from "../logging/logger.js";
 import { startServer } from "../server/sluice-server.js";
+
+/** The ONNX files the demo uploads (built by test/support/demo-models.ts). */
+const DEMO_MODELS = join(import.meta.dirname, "demo-models");
 
 /** Where the demo writes and which data dir it uses (a temporary one when unset, removed afterwards). */
 export interface DemoOptions {
@@ -166,7 +172,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const table = await client.readTrainingDataset("churn_training");
     say(`   read back as Arrow: ${table.numRows} rows x ${table.numCols} columns (${table.schema.fields.map((f) => f.name).join(", ")})`);
 
-    say("12. Bad input is refused with every problem named:");
+    await serveModels(client, `${dataset.name}/versions/${dataset.version}`, say);
+
+    say("18. Bad input is refused with every problem named:");
     try {
       await client.applyFeatureView({
         name: "Bad-Name",
@@ -189,6 +197,91 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     await server.shutdown();
     if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** Steps 12 to 17: models uploaded, deployed with a canary and a shadow, served, compared, promoted and rolled back. */
+async function serveModels(client: SluiceClient, trainingDataset: string, say: (line?: string) => void): Promise<void> {
+  say("12. Upload three versions of an ONNX churn model, its input bound to pinned features (checked on upload).");
+  const features = ["customer_stats@3:orders_30d", "customer_stats@3:spend_30d", "customer_stats@3:refunds_30d"];
+  for (const file of ["churn-v1.onnx", "churn-v2.onnx", "churn-v3.onnx"]) {
+    const version = await client.uploadModel({
+      model: "churn",
+      file: join(DEMO_MODELS, file),
+      bindings: [{ input: "features", features }],
+      trainingDataset,
+    });
+    const input = version.inputs[0];
+    say(
+      `   ${file} -> churn v${version.version}: sha256 ${version.sha256.slice(0, 12)}..., input ${input?.name} ${input?.elementType}[${input?.shape.join(",")}], trained on ${version.trainingDataset.split("/").slice(-3).join("/")}`,
+    );
+  }
+
+  say("13. Deploy the endpoint: v1 stable, v2 as a 25% canary (sticky per customer), v3 as a shadow.");
+  const deployment = await client.applyDeployment({
+    endpoint: "churn",
+    stable: "churn@1",
+    canary: { version: "churn@2", percent: 25 },
+    shadows: ["churn@3"],
+    actor: "demo",
+    reason: "try v2 on a quarter of customers; watch v3",
+  });
+  say(`   revision ${deployment.revision}: ${describeDeployment(deployment)}`);
+
+  say("14. Predict: the server reads each customer's features from the online store and runs the version routed to.");
+  for (const id of [1n, 2n, 3n, 4n]) {
+    const prediction = await client.predict({ endpoint: "churn", entities: { customer_id: [id] } });
+    const statuses = prediction.usedFeatures.map((f) => FeatureStatus[f.statuses[0] ?? 0]?.replace("FEATURE_STATUS_", "").toLowerCase());
+    say(
+      `   customer ${id}: churn_probability=${prediction.outputs.churn_probability?.values[0]?.toFixed(4)} by v${prediction.modelVersion.split("/").at(-1)} (${prediction.role}); features ${statuses.join(", ")}`,
+    );
+  }
+  const customers = Array.from({ length: 400 }, (_, i) => BigInt(i + 1));
+  let canary = 0;
+  for (const id of customers) {
+    if ((await client.predict({ endpoint: "churn", entities: { customer_id: [id] } })).role === "canary") canary++;
+  }
+  say(`   400 more customers: ${canary} went to the canary (25% asked); the same customer always gets the same version`);
+
+  say("15. How each version is doing (GetDeploymentReport): the shadow is compared with stable off the response path.");
+  const served = customers.length + 4;
+  const deadline = Date.now() + 10_000;
+  let report = await client.getDeploymentReport("churn");
+  while ((report.find((r) => r.role === "shadow")?.requestCount ?? 0n) < BigInt(served) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    report = await client.getDeploymentReport("churn");
+  }
+  for (const version of report) {
+    const shadow =
+      version.role === "shadow"
+        ? `, agrees with stable on ${(version.agreementRate * 100).toFixed(1)}% (mean |diff| ${version.meanAbsoluteDifference.toExponential(2)}), ${version.shedCount} shed`
+        : "";
+    say(
+      `   v${version.modelVersion.split("/").at(-1)} ${version.role.padEnd(6)} ${String(version.requestCount).padStart(3)} requests, ${version.errorCount} errors, p50 ${micros(version.latencyP50)} µs${shadow}`,
+    );
+  }
+
+  say("16. Promote the canary, then roll back: each change is instant and recorded with who and why.");
+  const promoted = await client.promoteCanary("churn", { actor: "demo", reason: "v2 did well on its quarter" });
+  say(`   promoted: ${describeDeployment(promoted)}`);
+  const rolledBack = await client.rollbackDeployment("churn", { actor: "on-call", reason: "complaints from customer success" });
+  say(`   rolled back: ${describeDeployment(rolledBack)}`);
+
+  say("17. The endpoint's history, newest first:");
+  for await (const revision of client.listDeploymentRevisions("churn")) {
+    say(`   revision ${revision.revision} by ${revision.updatedBy}: ${revision.changeReason}`);
+  }
+}
+
+function describeDeployment(deployment: Deployment): string {
+  const version = (name: string) => `v${name.split("/").at(-1)}`;
+  const parts = [`stable ${version(deployment.stableVersion)}`];
+  if (deployment.canary) parts.push(`canary ${version(deployment.canary.modelVersion)} at ${deployment.canary.trafficPercent}%`);
+  for (const shadow of deployment.shadowVersions) parts.push(`shadow ${version(shadow)}`);
+  return parts.join(", ");
+}
+
+function micros(duration: { seconds: bigint; nanos: number } | undefined): number {
+  return duration ? Math.round(Number(duration.seconds) * 1e6 + duration.nanos / 1000) : 0;
 }
 
 async function expectOutcome(

@@ -16,13 +16,13 @@ import type { FeatureColumn, FeatureStatus, OnlineReader } from "../online/onlin
 import type { ResolvedFeature } from "../registry/model.js";
 import { resourceName } from "../registry/names.js";
 import type { InferencePool } from "../serving/inference-pool.js";
-import type { ElementType, Tensor } from "../serving/tensors.js";
+import { concatenateRows, type ElementType, sliceRows, type Tensor } from "../serving/tensors.js";
 import { goesToCanary } from "./canary-split.js";
 import type { EndpointStats, Role } from "./endpoint-stats.js";
 import { featureTensor, type OutputValues, outputValues, requestTensor } from "./model-inputs.js";
 import type { PredictionLog } from "./prediction-log.js";
 import type { Routing, ServingRouter, ServingVersion } from "./serving-router.js";
-import type { ShadowQueue } from "./shadow-queue.js";
+import { ShadowQueue } from "./shadow-queue.js";
 
 /** A prediction request. */
 export interface PredictInput {
@@ -68,9 +68,11 @@ export interface ServingObserver {
   shed(event: { endpoint: string; modelVersion: string }): void;
 }
 
-/** How close a shadow's outputs must be to the served ones to count as agreeing. */
-export interface ShadowComparisonOptions {
-  /** Largest absolute difference of any output value. */
+/** How shadows run and are judged. */
+export interface ShadowOptions {
+  /** Copies waiting to run at most; more are shed. */
+  queueSize: number;
+  /** Largest absolute difference of any output value from stable's for a shadow to agree. */
   tolerance: number;
 }
 
@@ -80,6 +82,9 @@ interface ReadFeatures {
   /** Pinned ref -> column. */
   byRef: Map<string, FeatureColumn>;
 }
+
+/** A served request's copy for its shadows: what it read and stable's (or the canary's) outputs. */
+type ShadowCopy = ServedRequest & { outputs: OutputValues[] };
 
 /** A request as served, for the work done after its response. */
 interface ServedRequest {
@@ -98,19 +103,26 @@ interface ServedRequest {
 export class Predictor {
   /** Endpoints whose canary is being rolled back by the guard, so it is judged once. */
   private readonly guarding = new Set<string>();
+  private readonly shadows: ShadowQueue<ShadowCopy>;
 
   constructor(
     private readonly router: ServingRouter,
     private readonly reader: OnlineReader,
     private readonly pool: InferencePool,
     private readonly stats: EndpointStats,
-    private readonly shadows: ShadowQueue,
     private readonly log: PredictionLog,
     private readonly deployments: Deployments,
     private readonly observer: ServingObserver,
-    private readonly comparison: ShadowComparisonOptions,
+    private readonly shadowOptions: ShadowOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.shadows = new ShadowQueue(shadowOptions.queueSize, (copies) => this.runShadows(copies));
+  }
+
+  /** Resolves once every queued shadow copy has run (at shutdown). */
+  shadowsIdle(): Promise<void> {
+    return this.shadows.idle();
+  }
 
   /**
    * Predicts for every entity row. NOT_FOUND for an unknown endpoint; INVALID_ARGUMENT for bad
@@ -172,11 +184,8 @@ export class Predictor {
       latencyMicros: micros,
       error: ok ? "" : errorText(served.failure),
     });
-    const servedOutputs = served.outputs;
-    if (servedOutputs && routing.shadows.length > 0) {
-      // One task per request runs every shadow, so a canary-served request reruns stable once.
-      const submitted = this.shadows.submit(() => this.runShadows(routing, served, servedOutputs));
-      if (!submitted) {
+    if (served.outputs && routing.shadows.length > 0) {
+      if (!this.shadows.submit({ ...served, outputs: served.outputs })) {
         for (const shadow of routing.shadows) {
           this.stats.recordShed(endpoint, routing.deployment.revision, shadow.name);
           this.observer.shed({ endpoint, modelVersion: shadow.name });
@@ -187,66 +196,113 @@ export class Predictor {
   }
 
   /**
-   * Runs the request's shadow copies and compares each with stable's outputs. A request the
-   * canary served has no stable outputs yet, so stable runs here too, off the response path.
+   * Runs a batch of shadow copies: per routing, stable first for the copies the canary served
+   * (they have no stable outputs to compare with), then each shadow version once over all the
+   * copies' rows; each copy's outputs are compared with its stable outputs and recorded.
    */
-  private async runShadows(routing: Routing, served: ServedRequest, servedOutputs: OutputValues[]): Promise<void> {
-    const { input } = served;
-    const endpoint = `${input.project}/${input.endpoint}`;
-    const baseline =
-      served.role === "stable"
-        ? servedOutputs
-        : await this.runOffPath(routing.stable, input, served.features).catch((error: unknown) => {
-            this.logger.debug({ err: error, endpoint }, "stable run for the shadow comparison failed");
-            return undefined;
+  private async runShadows(copies: ShadowCopy[]): Promise<void> {
+    for (const group of groupBy(copies, (copy) => copy.routing).values()) {
+      const { routing } = group[0] as ShadowCopy;
+      const endpoint = `${routing.deployment.project}/${routing.deployment.endpoint}`;
+      const canaryServed = group.filter((copy) => copy.role !== "stable");
+      const rerun = canaryServed.length > 0 ? await this.runOffPath(routing.stable, canaryServed) : [];
+      const baselines = new Map(canaryServed.map((copy, i) => [copy, rerun[i]?.outputs]));
+      for (const shadow of routing.shadows) {
+        const started = performance.now();
+        const results = await this.runOffPath(shadow, group);
+        // Each copy's latency is that of the batched run it was part of.
+        const micros = (performance.now() - started) * 1000;
+        group.forEach((copy, i) => {
+          const { outputs, error } = results[i] ?? {};
+          const baseline = copy.role === "stable" ? copy.outputs : baselines.get(copy);
+          const comparison = outputs && baseline ? compareOutputs(baseline, outputs, this.shadowOptions.tolerance) : undefined;
+          this.stats.recordShadow(endpoint, routing.deployment.revision, shadow.name, micros, outputs !== undefined, comparison);
+          this.observer.shadowed({
+            endpoint,
+            modelVersion: shadow.name,
+            micros,
+            ok: outputs !== undefined,
+            agreed: comparison?.agreed ?? false,
+            absoluteDifference: comparison?.absoluteDifferenceSum ?? 0,
           });
-    for (const shadow of routing.shadows) {
-      const started = performance.now();
-      let outputs: OutputValues[] | undefined;
-      let failure: unknown;
-      try {
-        outputs = await this.runOffPath(shadow, input, served.features);
-      } catch (error) {
-        failure = error;
+          this.log.record(copy.input.project, {
+            time: Date.now() * 1000,
+            requestId: copy.requestId,
+            endpoint: copy.input.endpoint,
+            modelVersion: shadow.name,
+            role: "shadow",
+            entityKeys: jsonOf(copy.input.entities),
+            features: "{}",
+            outputs: outputs ? JSON.stringify(Object.fromEntries(outputs.map((o) => [o.name, o.values]))) : "{}",
+            latencyMicros: micros,
+            error: error === undefined ? "" : errorText(error),
+          });
+        });
       }
-      const micros = (performance.now() - started) * 1000;
-      const comparison = outputs && baseline ? compareOutputs(baseline, outputs, this.comparison.tolerance) : undefined;
-      this.stats.recordShadow(endpoint, routing.deployment.revision, shadow.name, micros, outputs !== undefined, comparison);
-      this.observer.shadowed({
-        endpoint,
-        modelVersion: shadow.name,
-        micros,
-        ok: outputs !== undefined,
-        agreed: comparison?.agreed ?? false,
-        absoluteDifference: comparison?.absoluteDifferenceSum ?? 0,
-      });
-      this.log.record(input.project, {
-        time: Date.now() * 1000,
-        requestId: served.requestId,
-        endpoint: input.endpoint,
-        modelVersion: shadow.name,
-        role: "shadow",
-        entityKeys: jsonOf(input.entities),
-        features: "{}",
-        outputs: outputs ? JSON.stringify(Object.fromEntries(outputs.map((o) => [o.name, o.values]))) : "{}",
-        latencyMicros: micros,
-        error: failure === undefined ? "" : errorText(failure),
-      });
     }
   }
 
-  /** Runs a version off the response path, reusing features already read when they cover its inputs. */
-  private async runOffPath(version: ServingVersion, input: PredictInput, known: ReadFeatures | undefined): Promise<OutputValues[]> {
+  /**
+   * Runs a version over several served requests off the response path, reusing the features they
+   * read when those cover its inputs: one model run over all their rows when the model batches,
+   * and each request alone otherwise, or when that run fails (so a bad request fails only itself).
+   */
+  private async runOffPath(version: ServingVersion, copies: ShadowCopy[]): Promise<Array<{ outputs?: OutputValues[]; error?: unknown }>> {
     const release = this.router.acquire(version);
+    const names = version.version.outputs.map((o) => o.name);
+    const sha = version.version.sha256;
     try {
-      const covered = known !== undefined && version.featureRefs.every((ref) => known.byRef.has(ref));
-      const features = covered ? known : await this.readFeatures(version, input);
-      const rows = rowCount(input.entities);
-      const result = await this.pool.run(version.version.sha256, this.inputs(version, features, input, rows), rows);
-      return outputValues(
-        result,
-        version.version.outputs.map((o) => o.name),
+      const prepared = await Promise.all(
+        copies.map(async ({ input, features: known }) => {
+          try {
+            const rows = rowCount(input.entities);
+            const covered = known !== undefined && version.featureRefs.every((ref) => known.byRef.has(ref));
+            const features = covered ? known : await this.readFeatures(version, input);
+            return { rows, inputs: this.inputs(version, features, input, rows) };
+          } catch (error) {
+            return { error };
+          }
+        }),
       );
+      const ready = prepared.flatMap((p) => (p.inputs ? [p as { rows: number; inputs: Record<string, Tensor> }] : []));
+      const results = new Map<object, { outputs?: OutputValues[]; error?: unknown }>();
+      if (ready.length > 1 && this.pool.signatureOf(sha)?.batchable) {
+        try {
+          const total = ready.reduce((sum, p) => sum + p.rows, 0);
+          const inputs = Object.fromEntries(
+            Object.keys((ready[0] as (typeof ready)[number]).inputs).map((name) => [
+              name,
+              concatenateRows(
+                ready.map((p) => p.inputs[name] as Tensor),
+                total,
+              ),
+            ]),
+          );
+          const outputs = await this.pool.run(sha, inputs, total);
+          let start = 0;
+          for (const p of ready) {
+            const rows = Object.fromEntries(
+              Object.entries(outputs).map(([name, tensor]) => [name, sliceRows(tensor, start, p.rows, total)]),
+            );
+            results.set(p, { outputs: outputValues(rows, names) });
+            start += p.rows;
+          }
+        } catch {
+          // Run each alone below.
+        }
+      }
+      await Promise.all(
+        ready
+          .filter((p) => !results.has(p))
+          .map(async (p) => {
+            try {
+              results.set(p, { outputs: outputValues(await this.pool.run(sha, p.inputs, p.rows), names) });
+            } catch (error) {
+              results.set(p, { error });
+            }
+          }),
+      );
+      return prepared.map((p) => results.get(p) ?? { error: p.error });
     } finally {
       release();
     }
@@ -353,6 +409,17 @@ function routingKeyOf(input: PredictInput, routing: Routing): string {
   return Array.from({ length: rows }, (_, row) =>
     encodeEntityKey(names.map((name) => (input.entities[name]?.[row]?.value ?? null) as FeatureValue)),
   ).join("|");
+}
+
+function groupBy<T, K>(items: readonly T[], keyOf: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
 }
 
 /** Agreement and absolute differences of a shadow's outputs against stable's (outputs of the same name). */

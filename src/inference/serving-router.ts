@@ -42,6 +42,8 @@ export class ServingRouter {
   private readonly pinned = new Set<string>();
   private readonly unsubscribe: () => void;
   private closed = false;
+  /** A routing changed since the last release pass: some loaded version may have lost its last user. */
+  private releasePending = false;
 
   constructor(
     store: RegistryStore,
@@ -98,7 +100,8 @@ export class ServingRouter {
       done = true;
       const left = (this.inFlight.get(sha) ?? 1) - 1;
       this.inFlight.set(sha, left);
-      if (left === 0) void this.releaseUnused();
+      // Only a routing change leaves versions to release; until one does, the last request out has nothing to do.
+      if (left === 0 && this.releasePending) void this.releaseUnused();
     };
   }
 
@@ -160,15 +163,23 @@ export class ServingRouter {
 
   /** Releases every loaded artifact no routing uses and no request is using. */
   private async releaseUnused(): Promise<void> {
+    this.releasePending = false;
     const used = new Set(this.pinned);
     for (const routing of this.routings.values()) {
       const settled = await Promise.race([routing, Promise.resolve(undefined)]).catch(() => undefined);
-      if (!settled) return; // a routing still loading may need anything: decide later
+      if (!settled) {
+        this.releasePending = true; // a routing still loading may need anything: decide later
+        return;
+      }
       for (const version of [settled.stable, settled.canary?.version, ...settled.shadows]) if (version) used.add(version.version.sha256);
     }
     for (const [name, serving] of [...this.versions.entries()]) {
       const version = await Promise.race([serving, Promise.resolve(undefined)]).catch(() => undefined);
-      if (!version || used.has(version.version.sha256) || (this.inFlight.get(version.version.sha256) ?? 0) > 0) continue;
+      if (!version || used.has(version.version.sha256)) continue;
+      if ((this.inFlight.get(version.version.sha256) ?? 0) > 0) {
+        this.releasePending = true; // its last request out tries again
+        continue;
+      }
       this.versions.delete(name);
       if ([...this.versions.keys()].length > 0 && (await this.stillShared(version.version.sha256))) continue;
       this.logger.info({ modelVersion: name }, "model version no longer routed to; releasing it");

@@ -1,47 +1,67 @@
 import { describe, expect, it } from "vitest";
 import { ShadowQueue } from "./shadow-queue.js";
 
-/** A task that runs until released, recording that it started. */
-function blockedTask(started: number[], id: number) {
-  let release = () => {};
-  const done = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const task = () => {
-    started.push(id);
-    return done;
+/** A batch runner that records batches and holds each until released. */
+function heldRunner() {
+  const batches: number[][] = [];
+  const releases: Array<() => void> = [];
+  const run = (batch: number[]) => {
+    batches.push(batch);
+    return new Promise<void>((resolve) => releases.push(resolve));
   };
-  return { task, release };
+  return { batches, run, releaseNext: () => releases.shift()?.() };
 }
 
+const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe("ShadowQueue", () => {
-  it("runs tasks after the current turn, a bounded number at once", async () => {
-    const queue = new ShadowQueue(10, 2);
-    const started: number[] = [];
-    const tasks = [1, 2, 3].map((id) => blockedTask(started, id));
-    for (const { task } of tasks) expect(queue.submit(task)).toBe(true);
-    expect(started).toEqual([]); // nothing runs in the caller's turn
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(started).toEqual([1, 2]);
-    tasks[0]?.release();
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    expect(started).toEqual([1, 2, 3]);
-    for (const { release } of tasks) release();
+  it("runs nothing in the caller's turn, then hands over what queued within the delay as one batch", async () => {
+    const runner = heldRunner();
+    const queue = new ShadowQueue(100, runner.run, { maxBatch: 10, maxDelayMs: 5 });
+    for (const item of [1, 2, 3]) expect(queue.submit(item)).toBe(true);
+    expect(runner.batches).toEqual([]);
+    await tick(20);
+    expect(runner.batches).toEqual([[1, 2, 3]]);
+    runner.releaseNext();
     await queue.idle();
   });
 
-  it("sheds what does not fit instead of growing, and keeps going after a failing task", async () => {
-    const queue = new ShadowQueue(2, 1);
-    const started: number[] = [];
-    const blocked = blockedTask(started, 1);
-    expect(queue.submit(() => Promise.reject(new Error("shadow broke")))).toBe(true);
-    expect(queue.submit(blocked.task)).toBe(true);
-    expect(queue.submit(async () => void started.push(3))).toBe(false); // full: shed
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    expect(started).toEqual([1]);
-    expect(queue.submit(async () => void started.push(4))).toBe(true);
-    blocked.release();
+  it("hands over a full batch at once, and one batch at a time", async () => {
+    const runner = heldRunner();
+    const queue = new ShadowQueue(100, runner.run, { maxBatch: 2, maxDelayMs: 10_000 });
+    for (const item of [1, 2, 3, 4, 5]) queue.submit(item);
+    await tick();
+    expect(runner.batches).toEqual([[1, 2]]); // the next waits for this one
+    runner.releaseNext();
+    await tick();
+    expect(runner.batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    runner.releaseNext();
+    await tick();
+    runner.releaseNext(); // [5]: fewer than a batch, but queued behind a batch that ran
     await queue.idle();
-    expect(started).toEqual([1, 4]);
+    expect(runner.batches.at(-1)).toEqual([5]);
+  });
+
+  it("sheds what does not fit instead of growing, and keeps going after a failing batch", async () => {
+    let calls = 0;
+    const seen: number[] = [];
+    const queue = new ShadowQueue(
+      2,
+      async (batch: number[]) => {
+        calls++;
+        seen.push(...batch);
+        if (calls === 1) throw new Error("shadow broke");
+      },
+      { maxBatch: 10, maxDelayMs: 1 },
+    );
+    expect([queue.submit(1), queue.submit(2), queue.submit(3)]).toEqual([true, true, false]);
+    await queue.idle();
+    expect(queue.submit(4)).toBe(true);
+    await tick(10);
+    await queue.idle();
+    expect(seen).toEqual([1, 2, 4]);
   });
 });

@@ -5,7 +5,7 @@
  * core's observer, so the core knows nothing of Prometheus.
  */
 import { createServer, type Server } from "node:http";
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ServingObserver } from "../inference/predictor.js";
 
 /** Latency buckets in seconds: 100 µs to 5 s. */
@@ -68,8 +68,17 @@ export class ServingMetrics implements ServingObserver {
     registers: [this.registry],
   });
 
-  constructor() {
+  /** @param loadedModels how many model files are loaded in the inference pool, read at each scrape */
+  constructor(loadedModels: () => number) {
     collectDefaultMetrics({ register: this.registry, prefix: "sluice_" });
+    new Gauge({
+      name: "sluice_loaded_models",
+      help: "Model files loaded in the inference pool (versions routed to, or in use by a request).",
+      registers: [this.registry],
+      collect() {
+        this.set(loadedModels());
+      },
+    });
   }
 
   predicted(event: Parameters<ServingObserver["predicted"]>[0]): void {

@@ -30,7 +30,6 @@ import { EndpointStats } from "../inference/endpoint-stats.js";
 import { PredictionLog } from "../inference/prediction-log.js";
 import { Predictor } from "../inference/predictor.js";
 import { ServingRouter } from "../inference/serving-router.js";
-import { ShadowQueue } from "../inference/shadow-queue.js";
 import { FeatureWriter, offlineTableOf } from "../ingest/feature-writer.js";
 import { FileImporter } from "../ingest/file-importer.js";
 import { Materializer } from "../ingest/materializer.js";
@@ -151,7 +150,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     const router = new ServingRouter(registryStore, () => deployments as Deployments, models, artifacts, pool, logger);
     releases.push(() => router.close());
     deployments = new Deployments(registryStore, models, (versions) => router.prepare(versions));
-    const metrics = new ServingMetrics();
+    const metrics = new ServingMetrics(() => pool.loadedCount);
     pool.onBatch((event) => metrics.batched(event.key, event.rows));
     if (config.metrics.listen !== "") {
       const endpoint = await serveMetrics(metrics, config.metrics.listen);
@@ -161,8 +160,6 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     const predictionLog = new PredictionLog(offline, config.serving.predictionLogFlushRows, config.serving.predictionLogFlushMs, logger);
     // Written out before the offline store closes.
     releases.push(() => predictionLog.close());
-    const shadows = new ShadowQueue(config.serving.shadowQueueSize);
-    releases.push(() => shadows.idle());
     const stats = new EndpointStats();
     const reader = new OnlineReader(registry, online, limits);
     const predictor = new Predictor(
@@ -170,13 +167,14 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       reader,
       pool,
       stats,
-      shadows,
       predictionLog,
       deployments,
       metrics,
-      { tolerance: config.serving.shadowAgreementTolerance },
+      { queueSize: config.serving.shadowQueueSize, tolerance: config.serving.shadowAgreementTolerance },
       logger,
     );
+    // Shadow copies still queued run before the prediction log is written out.
+    releases.push(() => predictor.shadowsIdle());
     core = {
       models,
       deployments,

@@ -325,6 +325,13 @@ export class InferencePool {
   }
 
   /** Whether `key` is loaded and accepting runs. */
+  /** How many models are loaded and ready. */
+  get loadedCount(): number {
+    let count = 0;
+    for (const entry of this.models.values()) if (entry.state === "ready") count++;
+    return count;
+  }
+
   isLoaded(key: string): boolean {
     return this.models.get(key)?.state === "ready";
   }

@@ -232,6 +232,9 @@ function checkAnswer(command: Command, run: Run, sent: Set<string>): void {
     case "Check":
       expect(json()).toEqual({ status: "SERVING" });
       break;
+    case "ServerReady":
+      expect(json()).toEqual({ ready: true });
+      break;
     default:
       throw new Error(`the test does not know how to check: ${command.text}`);
   }

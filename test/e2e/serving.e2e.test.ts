@@ -284,6 +284,18 @@ describe("deployments", () => {
     await waitFor(async () => (await t.client.predict({ endpoint: "guarded", entities: { customer_id: [6n] } })).role === "stable");
   });
 
+  it("keeps a failing shadow's errors out of every response, and counts them per request", async () => {
+    // fragile@1 fails for customers with visits >= 2; fragile@2 serves everyone, and both agree below that.
+    await t.client.applyDeployment({ endpoint: "shadowed", stable: "fragile@2", shadows: ["fragile@1"] });
+    const predictions = await Promise.all(
+      customers.map((id) => t.client.predict({ endpoint: "shadowed", entities: { customer_id: [id] } })),
+    );
+    expect(predictions.every((p) => p.role === "stable")).toBe(true);
+    await waitFor(async () => (await t.client.getDeploymentReport("shadowed")).some((r) => r.role === "shadow" && r.requestCount === 40n));
+    const shadow = (await t.client.getDeploymentReport("shadowed")).find((r) => r.role === "shadow");
+    expect([shadow?.errorCount, shadow?.agreementRate]).toEqual([BigInt(customers.filter((id) => id % 7n >= 2n).length), 1]);
+  });
+
   it("swaps versions under load without failing a single request", async () => {
     await t.client.applyDeployment({ endpoint: "busy", stable: "churn@1" });
     let stop = false;
@@ -306,6 +318,20 @@ describe("deployments", () => {
     await Promise.all(clients);
     expect(failures).toEqual([]);
     expect(served).toBeGreaterThan(50);
+  });
+
+  it("releases a version's session once no endpoint routes to it", async () => {
+    await t.client.uploadModel({ model: "short_lived", file: lr([9, 9, 9], 0), bindings: [{ input: "features", features: FEATURES }] });
+    await t.client.applyDeployment({ endpoint: "short", stable: "short_lived@1" });
+    await t.client.predict({ endpoint: "short", entities: { customer_id: [1n] } });
+    const loaded = async () =>
+      Number(/^sluice_loaded_models (\d+)$/m.exec(await (await fetch(`http://127.0.0.1:${t.server.metricsPort}/metrics`)).text())?.[1]);
+    const before = await loaded();
+    await t.client.applyDeployment({ endpoint: "short", stable: "churn@1" });
+    await waitFor(async () => (await loaded()) === before - 1);
+    expect((await t.client.predict({ endpoint: "short", entities: { customer_id: [1n] } })).modelVersion).toBe(
+      "projects/default/models/churn/versions/1",
+    );
   });
 });
 
