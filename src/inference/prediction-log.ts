@@ -2,7 +2,8 @@
  * The prediction log: every prediction (stable, canary or shadow) is appended to the offline
  * store, which monitoring and the next training set read. Records are buffered and written in
  * batches off the response path; when the offline store is slow or down the buffer is bounded,
- * and the oldest records are dropped (and counted) rather than the server's memory or latency.
+ * and records that do not fit are dropped (counted, and logged once per flush) rather than the
+ * server's memory or latency.
  */
 import type { Logger } from "pino";
 import type { OfflineStore, PredictionRecord } from "../storage/offline/offline-store.js";
@@ -16,8 +17,10 @@ export class PredictionLog {
   private buffered = 0;
   private flushing: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
-  /** Records dropped because the buffer was full. */
+  /** Records dropped: the buffer was full, or the store refused them. */
   dropped = 0;
+  /** Records dropped for a full buffer since the last flush, logged by it. */
+  private overflowed = 0;
 
   constructor(
     private readonly offline: OfflineStore,
@@ -33,6 +36,7 @@ export class PredictionLog {
   record(project: string, record: PredictionRecord): void {
     if (this.buffered >= this.flushRows * BUFFER_FLUSHES) {
       this.dropped++;
+      this.overflowed++;
       return;
     }
     let buffer = this.buffers.get(project);
@@ -47,6 +51,10 @@ export class PredictionLog {
   /** Writes what is buffered; resolves once it is stored (or failed, which is logged). */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
+      if (this.overflowed > 0) {
+        this.logger.warn({ records: this.overflowed, buffered: this.buffered }, "prediction log buffer full: dropped records");
+        this.overflowed = 0;
+      }
       const buffers = this.buffers;
       if (this.buffered === 0) return;
       this.buffers = new Map();

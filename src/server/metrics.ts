@@ -68,15 +68,24 @@ export class ServingMetrics implements ServingObserver {
     registers: [this.registry],
   });
 
-  /** @param loadedModels how many model files are loaded in the inference pool, read at each scrape */
-  constructor(loadedModels: () => number) {
+  /** @param gauges figures read at each scrape */
+  constructor(gauges: { loadedModels: () => number; predictionLogDropped: () => number }) {
     collectDefaultMetrics({ register: this.registry, prefix: "sluice_" });
     new Gauge({
       name: "sluice_loaded_models",
       help: "Model files loaded in the inference pool (versions routed to, or in use by a request).",
       registers: [this.registry],
       collect() {
-        this.set(loadedModels());
+        this.set(gauges.loadedModels());
+      },
+    });
+    new Counter({
+      name: "sluice_prediction_log_dropped_total",
+      help: "Prediction log records dropped: the buffer was full or the offline store refused them.",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(gauges.predictionLogDropped());
       },
     });
   }

@@ -150,16 +150,16 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     const router = new ServingRouter(registryStore, () => deployments as Deployments, models, artifacts, pool, logger);
     releases.push(() => router.close());
     deployments = new Deployments(registryStore, models, (versions) => router.prepare(versions));
-    const metrics = new ServingMetrics(() => pool.loadedCount);
+    const predictionLog = new PredictionLog(offline, config.serving.predictionLogFlushRows, config.serving.predictionLogFlushMs, logger);
+    // Written out before the offline store closes.
+    releases.push(() => predictionLog.close());
+    const metrics = new ServingMetrics({ loadedModels: () => pool.loadedCount, predictionLogDropped: () => predictionLog.dropped });
     pool.onBatch((event) => metrics.batched(event.key, event.rows));
     if (config.metrics.listen !== "") {
       const endpoint = await serveMetrics(metrics, config.metrics.listen);
       metricsPort = endpoint.port;
       releases.push(() => endpoint.close());
     }
-    const predictionLog = new PredictionLog(offline, config.serving.predictionLogFlushRows, config.serving.predictionLogFlushMs, logger);
-    // Written out before the offline store closes.
-    releases.push(() => predictionLog.close());
     const stats = new EndpointStats();
     const reader = new OnlineReader(registry, online, limits);
     const predictor = new Predictor(

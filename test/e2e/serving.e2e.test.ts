@@ -10,6 +10,7 @@ import { credentials, loadPackageDefinition, type ServiceError, status } from "@
 import { loadSync } from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toClientError } from "../../clients/typescript/src/errors.js";
+import { DEFAULT_CONFIG } from "../../src/config/config.js";
 import { failure } from "../support/expect-failure.js";
 import {
   logisticRegression,
@@ -32,7 +33,8 @@ const valuesOf = (id: bigint) => [Number(id) * 0.1, Number(id % 7n), Number(id %
 
 beforeAll(async () => {
   t = await startTestServer({
-    serving: { ...(await import("../../src/config/config.js")).DEFAULT_CONFIG.serving, maxQueueDelayMicros: 200 },
+    serving: { ...DEFAULT_CONFIG.serving, maxQueueDelayMicros: 200 },
+    limits: { ...DEFAULT_CONFIG.limits, maxModelBytes: 100_000 },
   });
   await t.client.applyEntity({ name: "customer", joinKeys: [{ name: "customer_id", type: "int64" }] });
   await t.client.applyFeatureView({
@@ -113,6 +115,7 @@ describe("models", () => {
     );
     expect(empty.codeName).toBe("INVALID_ARGUMENT");
     expect((await refused(upload("churn", new Uint8Array([1, 2, 3, 4]))))[1]).toBe("INVALID_MODEL");
+    expect((await refused(upload("churn", new Uint8Array(200_000))))[1]).toBe("MODEL_TOO_LARGE");
     expect(await refused(upload("churn", lr(), [{ input: "nope", features: FEATURES }]))).toEqual([
       "INVALID_ARGUMENT",
       "INVALID_INPUT_BINDINGS",
@@ -255,6 +258,30 @@ describe("deployments", () => {
       [1n, "bob", "try v2 on 30%"],
     ]);
     expect((await failure(t.client.promoteCanary("ab"))).reason).toBe("NO_CANARY");
+  });
+
+  it("refuses bad deployments, naming every problem, and changes nothing", async () => {
+    const before = await t.client.getDeployment("churn");
+    const invalid = await failure(
+      t.client.applyDeployment({
+        endpoint: "churn",
+        stable: "churn@1",
+        canary: { version: "churn@1", percent: 150 },
+        shadows: ["churn@2", "churn@2"],
+      }),
+    );
+    expect([invalid.codeName, invalid.reason]).toEqual(["INVALID_ARGUMENT", "INVALID_DEPLOYMENT"]);
+    expect(invalid.fieldViolations.map((v) => v.field)).toEqual([
+      "deployment.canary.traffic_percent",
+      "deployment.canary.model_version",
+      "deployment.shadow_versions[1]",
+    ]);
+    const unknown = await failure(t.client.applyDeployment({ endpoint: "churn", stable: "churn@99" }));
+    expect([unknown.codeName, unknown.reason]).toEqual(["NOT_FOUND", "MODEL_VERSION_NOT_FOUND"]);
+    expect((await failure(t.client.applyDeployment({ endpoint: "Bad-Name", stable: "churn@1" }))).codeName).toBe("INVALID_ARGUMENT");
+    await t.client.applyDeployment({ endpoint: "fresh", stable: "churn@1" });
+    expect((await failure(t.client.rollbackDeployment("fresh"))).reason).toBe("NO_PREVIOUS_STABLE");
+    expect((await t.client.getDeployment("churn")).revision).toBe(before.revision);
   });
 
   it("rolls a failing canary back by itself", async () => {
@@ -426,6 +453,8 @@ describe("metrics", () => {
       /sluice_shadow_runs_total\{endpoint="default\/ab",model_version="projects\/default\/models\/churn\/versions\/3",outcome="agree"\} \d+/,
     );
     expect(text).toContain("sluice_prediction_errors_total");
+    expect(text).toMatch(/^sluice_prediction_log_dropped_total 0$/m);
+    expect(text).toMatch(/^sluice_loaded_models \d+$/m);
   });
 });
 
