@@ -6,11 +6,11 @@
  * raw_input_contents are both taken; a request with raw inputs gets raw outputs back.
  */
 import { ValidationError } from "../common/errors.js";
-import type {
-  GRPCInferenceServiceServer,
+import {
+  type GRPCInferenceServiceServer,
   InferTensorContents,
-  ModelInferRequest,
-  ModelInferResponse_InferOutputTensor,
+  type ModelInferRequest,
+  type ModelInferResponse_InferOutputTensor,
 } from "../gen/inference/grpc_predict_v2.pb.js";
 import type { ServingRouter } from "../inference/serving-router.js";
 import type { VersionRef } from "../models/model.js";
@@ -178,16 +178,7 @@ function tensorsOf(request: ModelInferRequest, specs: ReadonlyArray<{ name: stri
 }
 
 function fromContents(type: ElementType, contents: InferTensorContents | undefined): TensorData {
-  const c = contents ?? {
-    boolContents: [],
-    intContents: [],
-    int64Contents: [],
-    uintContents: [],
-    uint64Contents: [],
-    fp32Contents: [],
-    fp64Contents: [],
-    bytesContents: [],
-  };
+  const c = contents ?? InferTensorContents.fromPartial({});
   switch (type) {
     case "float32":
       return Float32Array.from(c.fp32Contents);
@@ -217,16 +208,7 @@ function fromContents(type: ElementType, contents: InferTensorContents | undefin
 }
 
 function contentsOf(tensor: Tensor): InferTensorContents {
-  const contents: InferTensorContents = {
-    boolContents: [],
-    intContents: [],
-    int64Contents: [],
-    uintContents: [],
-    uint64Contents: [],
-    fp32Contents: [],
-    fp64Contents: [],
-    bytesContents: [],
-  };
+  const contents = InferTensorContents.fromPartial({});
   const data = tensor.data;
   if (Array.isArray(data)) contents.bytesContents = data.map((s) => Buffer.from(s));
   else if (tensor.type === "float32") contents.fp32Contents = Array.from(data as Float32Array);

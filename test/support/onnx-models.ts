@@ -5,26 +5,14 @@
  */
 // onnx-proto is CommonJS whose exports Node cannot detect by name: the value comes from the default import.
 import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
+import type { ElementType } from "../../src/serving/tensors.js";
 
 const { onnx } = onnxProto;
 const DataType = onnx.TensorProto.DataType;
 const INT_ATTRIBUTE = onnx.AttributeProto.AttributeType.INT;
 
-/** The ONNX element types these builders use, by the names onnxruntime reports. */
-export type ModelElementType =
-  | "float32"
-  | "float64"
-  | "int8"
-  | "uint8"
-  | "int16"
-  | "uint16"
-  | "int32"
-  | "uint32"
-  | "int64"
-  | "uint64"
-  | "bool"
-  | "string"
-  | "float16";
+/** The ONNX element types these builders use, by the names onnxruntime reports: Sluice's, and float16 (which it refuses). */
+export type ModelElementType = ElementType | "float16";
 
 const dataTypeOf: Record<ModelElementType, number> = {
   float32: DataType.FLOAT,

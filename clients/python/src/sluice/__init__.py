@@ -7,6 +7,7 @@
 
 from sluice._client import Batch, RowRejection, SluiceClient, WriteResult
 from sluice._errors import FieldViolation, SluiceError
+from sluice._models import Prediction, PredictionOutput
 from sluice._values import Float, FloatList, Int32, from_value, to_value
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "Float",
     "FloatList",
     "Int32",
+    "Prediction",
+    "PredictionOutput",
     "RowRejection",
     "SluiceClient",
     "SluiceError",

@@ -1,9 +1,11 @@
 """SluiceClient: one channel, the generated stubs of every service, and friendly wrappers for the
-common calls (registry applies, writes, online reads) that turn failures into SluiceError."""
+common calls (registry applies, writes, online reads, training data, models, deployments and
+predictions) that turn failures into SluiceError."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,26 +16,32 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from sluice._errors import FieldViolation, SluiceError
+from sluice._historical import SpineRowLike, historical_requests, historical_rows, historical_table, spine_batches
+from sluice._models import Bindings, Prediction, input_bindings, missing_feature_policy, read_model, upload_requests
 from sluice._online import online_rows, online_table
 from sluice._values import PyValue, to_timestamp, to_value, value_type
 from sluice.v1 import (
+    inference_pb2,
     inference_pb2_grpc,
     ingestion_pb2,
     ingestion_pb2_grpc,
+    model_pb2,
     model_pb2_grpc,
     monitoring_pb2_grpc,
     online_pb2,
     online_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
+    training_pb2,
     training_pb2_grpc,
     types_pb2,
 )
 
 T = TypeVar("T")
 
-# Retry idempotent calls (registry applies and reads, online reads, health) when the server is
-# briefly unreachable; writes are retried by the caller with the same write id instead.
+# Retry idempotent calls (registry applies and reads, online reads, Predict, health) when the server
+# is briefly unreachable, or for Predict when a model's queue is full (INFERENCE_OVERLOADED, where
+# backing off helps); writes are retried by the caller with the same write id instead.
 # CreateProject is not idempotent (a repeat is ALREADY_EXISTS): its own entry, without a retry
 # policy, overrides the service's.
 _SERVICE_CONFIG = json.dumps(
@@ -43,6 +51,7 @@ _SERVICE_CONFIG = json.dumps(
                 "name": [
                     {"service": "sluice.v1.RegistryService"},
                     {"service": "sluice.v1.OnlineService"},
+                    {"service": "sluice.v1.InferenceService"},
                     {"service": "grpc.health.v1.Health"},
                 ],
                 "retryPolicy": {
@@ -319,7 +328,151 @@ class SluiceClient:
             return online_table(columns, response, with_metadata)
         return online_rows(columns, response, with_metadata)
 
-    # GetHistoricalFeatures (training) and Predict (inference) have no wrappers yet. They will follow
-    # the same shape: build the request, `self.call(self.inference.Predict,
-    # ...)` for unary calls, or iterate the stream inside try/except grpc.RpcError as
-    # write_features does, and return rows or a pyarrow table as get_online_features does.
+    # -- training data -------------------------------------------------------------------------
+
+    def get_historical_features(
+        self,
+        features: Sequence[str] = (),
+        spine: Iterable[SpineRowLike] = (),
+        *,
+        feature_service: str = "",
+        full_feature_names: bool = False,
+        exclude_late_ingested: bool = False,
+        as_table: bool = False,
+        batch_rows: int = 10_000,
+        chunk_rows: int = 0,
+        timeout: float | None = None,
+        project: str | None = None,
+    ) -> Any:
+        """A point-in-time-correct training set (GetHistoricalFeatures with an inline spine): for each
+        spine row, the values of `features` (refs such as "view:feature" or "view@2:feature", or a
+        feature_service) known at its event time, never later ones, and null when there were none
+        or the newest is older than the view's TTL.
+
+        A spine row is {"entity_key": {"customer_id": 1}, "event_time": datetime, "extra_columns":
+        {"churned": True}} (extra columns, such as labels, are passed through), or a SpineRow; it is
+        sent in SpineBatch messages of batch_rows rows. Returns one dict per spine row, in spine
+        order: the join keys, "event_time", the extra columns, then each feature (named
+        "view__feature" with full_feature_names); timestamps are aware UTC datetimes and missing
+        values None. With as_table=True the answer comes in the Arrow format and is returned as a
+        pyarrow.Table (pyarrow must be installed). `timeout` bounds the whole stream.
+        """
+        query = training_pb2.HistoricalFeaturesQuery(
+            project=self._project(project),
+            features=list(features),
+            feature_service=feature_service,
+            inline_spine=True,
+            full_feature_names=full_feature_names,
+            exclude_late_ingested=exclude_late_ingested,
+            format=training_pb2.OUTPUT_FORMAT_ARROW if as_table else training_pb2.OUTPUT_FORMAT_ROWS,
+            chunk_rows=chunk_rows,
+        )
+        requests = historical_requests(query, spine_batches(spine, batch_rows))
+        try:
+            responses = self.training.GetHistoricalFeatures(requests, timeout=timeout or self.timeout, metadata=self.metadata)
+            return historical_table(responses) if as_table else historical_rows(responses)
+        except grpc.RpcError as error:
+            raise SluiceError.from_rpc_error(error) from None
+
+    # -- models, deployments and predictions ----------------------------------------------------
+
+    def upload_model(
+        self,
+        model: str,
+        model_file: str | os.PathLike[str] | bytes,
+        bindings: Bindings,
+        *,
+        training_dataset: str = "",
+        description: str = "",
+        labels: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> model_pb2.ModelVersion:
+        """Uploads an ONNX file (a path, or its bytes) as the next version of `model` (created if
+        new): a header with the file's SHA-256, then the file in 1 MiB chunks (UploadModel).
+
+        `bindings` maps each model input to where its values come from: a list of pinned feature
+        refs (["stats@1:orders_30d", "stats@1:spend_30d"], in order along the input's last
+        dimension), {"feature_service": "name@2"}, or {"request_feature": "basket_value"} (sent
+        with each Predict). The server loads the model and checks the bindings before storing
+        anything; the returned ModelVersion has its `name`, `version`, `inputs` and `outputs`.
+        """
+        header = model_pb2.ModelUploadHeader(
+            model=self._name("models", model),
+            input_bindings=input_bindings(bindings),
+            training_dataset=training_dataset,
+            description=description,
+            labels=dict(labels or {}),
+        )
+        requests = upload_requests(header, read_model(model_file))
+        try:
+            response = self.models.UploadModel(requests, timeout=timeout or self.timeout, metadata=self.metadata)
+        except grpc.RpcError as error:
+            raise SluiceError.from_rpc_error(error) from None
+        return response.model_version
+
+    def _version_name(self, ref: str) -> str:
+        """"churn@3" (or a full version name) as "projects/p/models/churn/versions/3"."""
+        if ref.startswith("projects/"):
+            return ref
+        model, at, version = ref.partition("@")
+        if not at or not version.isdigit():
+            raise ValueError(f"{ref!r} is not a model version: write 'model@version' or a full version name")
+        return f"{self._name('models', model)}/versions/{version}"
+
+    def apply_deployment(
+        self,
+        endpoint: str,
+        stable: str,
+        canary: tuple[str, float] | None = None,
+        shadows: Sequence[str] = (),
+        *,
+        routing_key: str = "",
+        missing_features: str = "use_default",
+        actor: str = "",
+        reason: str = "",
+    ) -> model_pb2.Deployment:
+        """Creates or changes an endpoint's routing (ApplyDeployment): `stable` serves the traffic
+        the canary does not; `canary` is (version, traffic percent); `shadows` get a copy of each
+        request off the response path. Versions are "model@3" or full version names. With
+        missing_features="reject", Predict fails rather than reading a missing feature as 0. The
+        versions are loaded and warmed before traffic moves; returns the new Deployment revision.
+        """
+        deployment = model_pb2.Deployment(
+            name=self._name("endpoints", endpoint),
+            stable_version=self._version_name(stable),
+            canary=model_pb2.CanarySpec(model_version=self._version_name(canary[0]), traffic_percent=canary[1]) if canary else None,
+            shadow_versions=[self._version_name(s) for s in shadows],
+            routing_key=routing_key,
+            missing_feature_policy=missing_feature_policy(missing_features),
+        )
+        request = model_pb2.ApplyDeploymentRequest(deployment=deployment, actor=actor, reason=reason)
+        return self.call(self.models.ApplyDeployment, request).deployment
+
+    def get_deployment(self, endpoint: str) -> model_pb2.Deployment:
+        """An endpoint's current routing."""
+        return self.call(self.models.GetDeployment, model_pb2.GetDeploymentRequest(name=self._name("endpoints", endpoint))).deployment
+
+    def predict(
+        self,
+        endpoint: str,
+        entities: Mapping[str, Sequence[PyValue]],
+        request_features: Mapping[str, Sequence[PyValue]] | None = None,
+        *,
+        routing_key: str = "",
+        request_id: str = "",
+    ) -> Prediction:
+        """Predicts for entity rows given as columns ({"customer_id": [1, 3]}): the server routes the
+        request (stable or canary), reads the features the model's version is bound to from its
+        online store, and runs the model. `request_features` gives the request-time inputs, one value
+        per row. Returns a Prediction: `outputs[name].values` (row-major), `model_version`, `role`
+        and `feature_statuses` ("PRESENT", "NOT_FOUND", ... per row; a missing feature reads as 0
+        unless the endpoint rejects it).
+        """
+        request = inference_pb2.PredictRequest(
+            endpoint=self._name("endpoints", endpoint),
+            entities={k: types_pb2.ValueColumn(values=[to_value(v) for v in values]) for k, values in entities.items()},
+            request_features={k: types_pb2.ValueColumn(values=[to_value(v) for v in values]) for k, values in (request_features or {}).items()},
+            routing_key=routing_key,
+            request_id=request_id,
+        )
+        return Prediction.from_proto(self.call(self.inference.Predict, request))

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Union
 
 from sluice._online import _arrow_type
-from sluice._values import to_timestamp, to_value
+from sluice._values import from_value, to_timestamp, to_value
 from sluice.v1 import training_pb2
 
 # One spine row: {"entity_key": {"customer_id": 1}, "event_time": datetime,
@@ -60,8 +60,6 @@ def historical_requests(
 def historical_rows(responses: Iterable[training_pb2.GetHistoricalFeaturesResponse]) -> list[dict[str, Any]]:
     """The ROWS answer as one dict per row, keyed by column name (timestamps are aware UTC
     datetimes, nulls None), in the order received (spine order unless emit_spine_index is set)."""
-    from sluice._values import from_value
-
     names: list[str] = []
     rows: list[dict[str, Any]] = []
     for part in responses:
