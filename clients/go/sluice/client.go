@@ -1,6 +1,7 @@
 // Package sluice is a thin layer over the generated Sluice stubs (package sluicev1): one
 // connection with a client of every service, the server's error details decoded from
-// grpc-status-details-bin, and helpers for Value messages.
+// grpc-status-details-bin, helpers for Value messages, and the streaming calls
+// GetHistoricalFeatures and UploadModel as plain function calls.
 package sluice
 
 import (
@@ -16,12 +17,14 @@ import (
 	sluicev1 "github.com/sluice-ml/sluice/clients/go/sluice/v1"
 )
 
-// retryPolicy retries idempotent calls (registry applies and reads, online reads, health) when the
-// server is briefly unreachable; writes are retried by the caller with the same write id instead.
-// CreateProject is not idempotent (a repeat is ALREADY_EXISTS): its own entry, without a retry
-// policy, overrides the service's.
+// retryPolicy retries idempotent calls (registry applies and reads, online reads, Predict, health)
+// when the server is briefly unreachable, or for Predict when a model's queue is full
+// (INFERENCE_OVERLOADED, where backing off helps); writes are retried by the caller with the same
+// write id instead. CreateProject is not idempotent (a repeat is ALREADY_EXISTS): its own entry,
+// without a retry policy, overrides the service's.
 const retryPolicy = `{"methodConfig": [
-  {"name": [{"service": "sluice.v1.RegistryService"}, {"service": "sluice.v1.OnlineService"}, {"service": "grpc.health.v1.Health"}],
+  {"name": [{"service": "sluice.v1.RegistryService"}, {"service": "sluice.v1.OnlineService"},
+            {"service": "sluice.v1.InferenceService"}, {"service": "grpc.health.v1.Health"}],
    "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.1s", "maxBackoff": "2s", "backoffMultiplier": 2,
                    "retryableStatusCodes": ["UNAVAILABLE"]}},
   {"name": [{"service": "sluice.v1.RegistryService", "method": "CreateProject"}]}]}`
@@ -85,6 +88,11 @@ func Double(v float64) *sluicev1.Value {
 // String is a string value.
 func String(v string) *sluicev1.Value {
 	return &sluicev1.Value{Kind: &sluicev1.Value_StringValue{StringValue: v}}
+}
+
+// Bool is a bool value.
+func Bool(v bool) *sluicev1.Value {
+	return &sluicev1.Value{Kind: &sluicev1.Value_BoolValue{BoolValue: v}}
 }
 
 // Time is a timestamp value.

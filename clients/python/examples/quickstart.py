@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The Sluice quickstart in Python: register an entity and a feature view, write rows (one batch,
-then a stream), read them back online, and see how errors come back.
+then a stream), read them back online, see how errors come back, read a point-in-time training set,
+and serve a model that reads its features from the store.
 
     python3 clients/python/examples/quickstart.py --address 127.0.0.1:50051 --project quickstart
 
@@ -12,10 +13,13 @@ differs; CI runs it against a real server (test/e2e/clients.e2e.test.ts). The Go
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
 import sys
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -24,6 +28,27 @@ from sluice import Batch, SluiceClient, SluiceError
 from sluice.v1 import registry_pb2
 
 FEATURES = ["customer_stats:orders_30d", "customer_stats:spend_30d", "customer_stats:segment"]
+
+# The model the example uploads: a logistic regression of churn over orders_30d, spend_30d and
+# refunds_30d, churn_probability = sigmoid(x . WEIGHTS + BIAS) (the demo's churn-v1.onnx; its
+# parameters are in test/support/demo-models.ts). The example checks Predict against them.
+DEFAULT_MODEL = Path(__file__).resolve().parents[3] / "src" / "cli" / "demo-models" / "churn-v1.onnx"
+MODEL_FEATURES = ["orders_30d", "spend_30d", "refunds_30d"]
+WEIGHTS = [-0.08, -0.01, 0.5]
+BIAS = 1.0
+# The latest values the example writes for customers 1 and 3 (with a segment): what the online store
+# then holds for them, and what the model reads.
+LATEST: dict[int, dict[str, Any]] = {
+    1: {"orders_30d": 4, "spend_30d": 20.5, "refunds_30d": 1},
+    3: {"orders_30d": 7, "spend_30d": 99.75, "refunds_30d": 0},
+}
+
+try:
+    import pyarrow  # noqa: F401
+
+    HAVE_PYARROW = True
+except ImportError:
+    HAVE_PYARROW = False
 
 
 class Mismatch(Exception):
@@ -35,19 +60,42 @@ def expect(what: str, actual: Any, expected: Any) -> None:
         raise Mismatch(f"{what}: expected {expected!r}, got {actual!r}")
 
 
+def expect_close(what: str, actual: float, expected: float, tolerance: float = 1e-5) -> None:
+    if not abs(actual - expected) <= tolerance:
+        raise Mismatch(f"{what}: expected {expected:.6f} (within {tolerance:g}), got {actual:.6f}")
+
+
 def outcome(response: Any) -> str:
     return registry_pb2.ApplyOutcome.Name(response.outcome)
+
+
+def utc(day: str) -> datetime:
+    """"2025-01-10" as midnight UTC."""
+    return datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+
+
+def iso(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def short_version(name: str) -> str:
+    """"projects/p/models/churn/versions/1" -> "churn@1"."""
+    parts = name.split("/")
+    return f"{parts[3]}@{parts[5]}" if len(parts) == 6 else name
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--address", default="127.0.0.1:50051", help="HOST:PORT of a Sluice server")
     parser.add_argument("--project", default="quickstart", help="project to create and use")
+    parser.add_argument("--model", default=str(DEFAULT_MODEL), help="the ONNX file to upload (the demo's churn-v1.onnx)")
     args = parser.parse_args()
+    if not Path(args.model).is_file():
+        parser.error(f"--model {args.model}: no such file")
 
     with SluiceClient(args.address, project=args.project, timeout=10) as client:
         try:
-            run(client, args.project)
+            run(client, args.project, Path(args.model))
         except Mismatch as mismatch:
             print(f"MISMATCH {mismatch}", file=sys.stderr)
             return 1
@@ -58,7 +106,7 @@ def main() -> int:
     return 0
 
 
-def run(client: SluiceClient, project: str) -> None:
+def run(client: SluiceClient, project: str, model_file: Path) -> None:
     status = client.health_check()
     expect("health", status, "SERVING")
     print(f"health: {status}")
@@ -76,7 +124,7 @@ def run(client: SluiceClient, project: str) -> None:
     print(f"entity customer: {outcome(entity)}")
     view_spec: dict[str, Any] = {
         "entity": "customer",
-        "features": {"orders_30d": "int64", "spend_30d": "double", "segment": "string"},
+        "features": {"orders_30d": "int64", "spend_30d": "double", "segment": "string", "refunds_30d": "int64"},
         "ttl_seconds": 30 * 86_400,
     }
     view = client.apply_feature_view("customer_stats", **view_spec)
@@ -113,8 +161,8 @@ def run(client: SluiceClient, project: str) -> None:
         Batch(
             "customer_stats",
             [
-                {"entity_key": {"customer_id": 1}, "event_time": ten_minutes_ago, "features": {"orders_30d": 4, "spend_30d": 20.5, "segment": "gold"}},
-                {"entity_key": {"customer_id": 3}, "event_time": ten_minutes_ago, "features": {"orders_30d": 7, "spend_30d": 99.75, "segment": "silver"}},
+                {"entity_key": {"customer_id": 1}, "event_time": ten_minutes_ago, "features": {**LATEST[1], "segment": "gold"}},
+                {"entity_key": {"customer_id": 3}, "event_time": ten_minutes_ago, "features": {**LATEST[3], "segment": "silver"}},
             ],
             write_id=f"{run_id}-stream-1",
         ),
@@ -165,20 +213,107 @@ def run(client: SluiceClient, project: str) -> None:
 
     # The same read as a pyarrow table, typed from the features' declared types (when pyarrow is
     # installed; nothing here needs pandas).
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
+    if HAVE_PYARROW:
+        table = client.get_online_features(FEATURES, {"customer_id": [1, 2, 3, 4]}, as_table=True)
+        types = {name: str(table.schema.field(name).type) for name in ("orders_30d", "spend_30d", "segment", "orders_30d__event_time")}
+        expect("table types", types, {"orders_30d": "int64", "spend_30d": "double", "segment": "string", "orders_30d__event_time": "timestamp[us, tz=UTC]"})
+        expect("table spend", table.column("spend_30d").to_pylist(), [20.5, 4.25, 99.75, None])
+        print(f"pyarrow: {table.num_rows} rows, " + ", ".join(f"{k} {v}" for k, v in types.items()))
+    else:
         print("pyarrow: not installed, table skipped")
-        return
-    table = client.get_online_features(FEATURES, {"customer_id": [1, 2, 3, 4]}, as_table=True)
-    types = {name: str(table.schema.field(name).type) for name in ("orders_30d", "spend_30d", "segment", "orders_30d__event_time")}
-    expect("table types", types, {"orders_30d": "int64", "spend_30d": "double", "segment": "string", "orders_30d__event_time": "timestamp[us, tz=UTC]"})
-    expect("table spend", table.column("spend_30d").to_pylist(), [20.5, 4.25, 99.75, None])
-    print(f"pyarrow: {table.num_rows} rows, " + ", ".join(f"{k} {v}" for k, v in types.items()))
 
-    # Next steps, not taken yet (both answered UNIMPLEMENTED when this was written):
-    # GetHistoricalFeatures (a point-in-time training set) and Predict (model outputs from features
-    # the server fetches itself).
+    training_data(client, run_id)
+    model_serving(client, model_file, view.feature_view.version)
+
+
+def training_data(client: SluiceClient, run_id: str) -> None:
+    """A point-in-time training set (GetHistoricalFeatures) over a history the example writes
+    itself. The history is on fixed dates in 2025, so the answer is the same at every run on the
+    same project; the rows written above are from the last hours, after every spine time, so they
+    never show here (and being older, this history never shows online)."""
+    history = [
+        {"entity_key": {"customer_id": 1}, "event_time": utc("2025-01-10"), "features": {"orders_30d": 2, "spend_30d": 8.5, "segment": "silver"}},
+        {"entity_key": {"customer_id": 1}, "event_time": utc("2025-02-10"), "features": {"orders_30d": 5, "spend_30d": 31.25, "segment": "gold"}},
+        {"entity_key": {"customer_id": 2}, "event_time": utc("2025-01-20"), "features": {"orders_30d": 1, "spend_30d": 2.75}},
+    ]
+    written = client.write_feature_batch("customer_stats", history, write_id=f"{run_id}-history")
+    expect("history accepted", (written.accepted_count, len(written.rejected_rows)), (3, 0))
+    print(f"WriteFeatureBatch: history of 2025 accepted {written.accepted_count}")
+
+    # The spine: an entity and a time per row, with a label passed through. Each row gets the latest
+    # values at its time and never later ones: before customer 1's first event nothing (nulls); on
+    # 2025-01-31 the January values, not February's; on 2025-03-31 nothing again, because the
+    # newest value (2025-02-10) is older than the view's 30-day TTL.
+    spine = [
+        (1, "2025-01-05", False, None, None, None),
+        (1, "2025-01-31", False, 2, 8.5, "silver"),
+        (1, "2025-02-28", False, 5, 31.25, "gold"),
+        (1, "2025-03-31", True, None, None, None),
+        (2, "2025-02-01", True, 1, 2.75, None),
+    ]
+    spine_rows = [{"entity_key": {"customer_id": c}, "event_time": utc(day), "extra_columns": {"churned": label}} for c, day, label, *_ in spine]
+    rows = client.get_historical_features(FEATURES, spine_rows)
+    expect("historical rows", len(rows), len(spine))
+    columns = ["customer_id", "event_time", "churned", "orders_30d", "spend_30d", "segment"]
+    for number, (row, (customer, day, label, orders, spend, segment)) in enumerate(zip(rows, spine), 1):
+        expect(f"historical row {number} columns", list(row), columns)
+        expect(
+            f"historical row {number} (customer {customer} at {day})",
+            tuple(row.values()),
+            (customer, utc(day), label, orders, spend, segment),
+        )
+        shown = {**row, "event_time": iso(row["event_time"])}
+        print(f"GetHistoricalFeatures: {json.dumps(shown, sort_keys=True, separators=(',', ':'))}")
+
+    # The same training set in the Arrow format, read by pyarrow as a table.
+    if HAVE_PYARROW:
+        table = client.get_historical_features(FEATURES, spine_rows, as_table=True)
+        types = {field.name: str(field.type) for field in table.schema}
+        expected_types = {"customer_id": "int64", "event_time": "timestamp[us, tz=UTC]", "churned": "bool"}
+        expect("historical table types", types, {**expected_types, "orders_30d": "int64", "spend_30d": "double", "segment": "string"})
+        expect("historical table rows", table.to_pylist(), rows)
+        print(f"pyarrow historical: {table.num_rows} rows, " + ", ".join(f"{k} {v}" for k, v in types.items()))
+    else:
+        print("pyarrow historical: not installed, table skipped")
+
+
+def model_serving(client: SluiceClient, model_file: Path, view_version: int) -> None:
+    """Upload an ONNX model bound to pinned features, deploy it, and Predict: the server reads the
+    features of the entities from its online store and runs the model."""
+    refs = [f"customer_stats@{view_version}:{name}" for name in MODEL_FEATURES]
+    data = model_file.read_bytes()
+    version = client.upload_model("churn", data, {"features": refs}, description="churn, from the quickstart")
+    expect("uploaded sha256", version.sha256, hashlib.sha256(data).hexdigest())
+    expect("uploaded bindings", [(b.input_name, list(b.features.refs)) for b in version.input_bindings], [("features", refs)])
+    inputs = [(t.name, t.element_type, list(t.shape)) for t in version.inputs]
+    outputs = [(t.name, t.element_type, list(t.shape)) for t in version.outputs]
+    expect("model inputs", inputs, [("features", "float32", [-1, 3])])
+    expect("model outputs", outputs, [("churn_probability", "float32", [-1, 1])])
+    shown = [f"{name} {element_type} [{', '.join(map(str, shape))}]" for name, element_type, shape in inputs + outputs]
+    print(f"UploadModel: {short_version(version.name)}, input {shown[0]} from {' '.join(refs)}, output {shown[1]}")
+
+    deployment = client.apply_deployment("churn", version.name, reason="quickstart")
+    expect("deployment stable version", deployment.stable_version, version.name)
+    print(f"ApplyDeployment: endpoint churn, stable {short_version(deployment.stable_version)}, revision {deployment.revision}")
+
+    # Predict for customers 1 and 3 in one request; the probabilities are checked against the same
+    # logistic regression computed here from the values written above.
+    customers = [1, 3]
+    prediction = client.predict("churn", {"customer_id": customers})
+    expect("served version", (prediction.model_version, prediction.role), (version.name, "stable"))
+    expect("prediction outputs", [(o.name, o.row_shape, len(o.values)) for o in prediction.outputs.values()], [("churn_probability", [1], 2)])
+    expect("used features", list(prediction.feature_statuses), refs)
+    for row, customer in enumerate(customers):
+        x = [float(LATEST[customer][name]) for name in MODEL_FEATURES]
+        expected = 1 / (1 + math.exp(-(sum(w * v for w, v in zip(WEIGHTS, x)) + BIAS)))
+        probability = prediction["churn_probability"][row]
+        expect_close(f"customer {customer} churn_probability", probability, expected)
+        statuses = [prediction.feature_statuses[ref][row] for ref in refs]
+        expect(f"customer {customer} feature statuses", statuses, ["PRESENT"] * 3)
+        print(
+            f"Predict: customer {customer} churn_probability {probability:.4f} by {short_version(prediction.model_version)}"
+            f" ({prediction.role}), features {' '.join(statuses)}"
+        )
 
 
 if __name__ == "__main__":

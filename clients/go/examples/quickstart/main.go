@@ -1,5 +1,6 @@
 // Command quickstart is the Sluice quickstart in Go: register an entity and a feature view, write
-// rows (one batch, then a stream), read them back online, and see how errors come back.
+// rows (one batch, then a stream), read them back online, see how errors come back, read a
+// point-in-time training set, and serve a model that reads its features from the store.
 //
 //	cd clients/go && go run ./examples/quickstart --address 127.0.0.1:50051 --project quickstart
 //
@@ -11,12 +12,14 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"strings"
@@ -33,6 +36,22 @@ import (
 
 var features = []string{"customer_stats:orders_30d", "customer_stats:spend_30d", "customer_stats:segment"}
 
+// The model the example uploads: a logistic regression of churn over orders_30d, spend_30d and
+// refunds_30d, churn_probability = sigmoid(x . weights + bias) (the demo's churn-v1.onnx; its
+// parameters are in test/support/demo-models.ts). The example checks Predict against them.
+var (
+	modelFeatures = []string{"orders_30d", "spend_30d", "refunds_30d"}
+	weights       = []float64{-0.08, -0.01, 0.5}
+	bias          = 1.0
+)
+
+// latest holds the latest values the example writes for customers 1 and 3 (with a segment): what
+// the online store then holds for them, and what the model reads.
+var latest = map[int64]map[string]*sluicev1.Value{
+	1: {"orders_30d": sluice.Int64(4), "spend_30d": sluice.Double(20.5), "refunds_30d": sluice.Int64(1)},
+	3: {"orders_30d": sluice.Int64(7), "spend_30d": sluice.Double(99.75), "refunds_30d": sluice.Int64(0)},
+}
+
 // mismatch is an answer other than the one the example expects.
 type mismatch struct{ what string }
 
@@ -41,6 +60,12 @@ func (m mismatch) Error() string { return m.what }
 func expect(what string, actual, expected any) {
 	if !reflect.DeepEqual(actual, expected) {
 		panic(mismatch{fmt.Sprintf("%s: expected %#v, got %#v", what, expected, actual)})
+	}
+}
+
+func expectClose(what string, actual, expected, tolerance float64) {
+	if !(math.Abs(actual-expected) <= tolerance) {
+		panic(mismatch{fmt.Sprintf("%s: expected %.6f (within %g), got %.6f", what, expected, tolerance, actual)})
 	}
 }
 
@@ -55,7 +80,13 @@ func must[T any](value T, err error) T {
 func main() {
 	address := flag.String("address", "127.0.0.1:50051", "HOST:PORT of a Sluice server")
 	project := flag.String("project", "quickstart", "project to create and use")
+	modelFile := flag.String("model", "../../src/cli/demo-models/churn-v1.onnx", "the ONNX file to upload (the demo's churn-v1.onnx; the default is relative to clients/go)")
 	flag.Parse()
+	model, err := os.ReadFile(*modelFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "--model:", err)
+		os.Exit(2)
+	}
 
 	client, err := sluice.Dial(*address)
 	if err != nil {
@@ -63,7 +94,7 @@ func main() {
 		os.Exit(1)
 	}
 	defer client.Close()
-	if err := run(client, *project); err != nil {
+	if err := run(client, *project, model); err != nil {
 		var m mismatch
 		if errors.As(err, &m) {
 			fmt.Fprintln(os.Stderr, "MISMATCH", m.what)
@@ -79,7 +110,7 @@ func main() {
 }
 
 // run turns the panics of expect and must into an error, so main reports one line.
-func run(client *sluice.Client, project string) (err error) {
+func run(client *sluice.Client, project string, model []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if e, ok := r.(error); ok {
@@ -89,11 +120,11 @@ func run(client *sluice.Client, project string) (err error) {
 			panic(r)
 		}
 	}()
-	quickstart(client, project)
+	quickstart(client, project, model)
 	return nil
 }
 
-func quickstart(client *sluice.Client, project string) {
+func quickstart(client *sluice.Client, project string, model []byte) {
 	// One deadline bounds the whole example; a real program gives each call its own.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -128,6 +159,7 @@ func quickstart(client *sluice.Client, project string) {
 			{Name: "orders_30d", Type: sluicev1.ValueType_VALUE_TYPE_INT64},
 			{Name: "spend_30d", Type: sluicev1.ValueType_VALUE_TYPE_DOUBLE},
 			{Name: "segment", Type: sluicev1.ValueType_VALUE_TYPE_STRING},
+			{Name: "refunds_30d", Type: sluicev1.ValueType_VALUE_TYPE_INT64},
 		},
 		Ttl: durationpb.New(30 * 24 * time.Hour),
 	}
@@ -163,8 +195,8 @@ func quickstart(client *sluice.Client, project string) {
 	// newer value stays.
 	batches := []*sluicev1.WriteFeaturesRequest{
 		{Project: parent, FeatureView: "customer_stats", WriteId: runID + "-stream-1", Rows: []*sluicev1.FeatureRow{
-			row(1, tenMinutesAgo, map[string]*sluicev1.Value{"orders_30d": sluice.Int64(4), "spend_30d": sluice.Double(20.5), "segment": sluice.String("gold")}),
-			row(3, tenMinutesAgo, map[string]*sluicev1.Value{"orders_30d": sluice.Int64(7), "spend_30d": sluice.Double(99.75), "segment": sluice.String("silver")}),
+			row(1, tenMinutesAgo, with(latest[1], "segment", sluice.String("gold"))),
+			row(3, tenMinutesAgo, with(latest[3], "segment", sluice.String("silver"))),
 		}},
 		{Project: parent, FeatureView: "customer_stats", WriteId: runID + "-stream-2", Rows: []*sluicev1.FeatureRow{
 			row(2, twoHoursAgo, map[string]*sluicev1.Value{"orders_30d": sluice.Int64(0), "spend_30d": sluice.Double(0.5)}),
@@ -253,9 +285,148 @@ func quickstart(client *sluice.Client, project string) {
 	expect("invalid view fields", fields, []string{"feature_view.features[0].name", "feature_view.features[1].name"})
 	fmt.Printf("invalid view: %s %s %s\n", codeName(invalid.Code), invalid.Reason, strings.Join(fields, " "))
 
-	// Next steps, not taken yet (both answered UNIMPLEMENTED when this was written):
-	// client.Training.GetHistoricalFeatures (a point-in-time training set) and
-	// client.Inference.Predict (model outputs from features the server fetches itself).
+	trainingData(ctx, client, parent, runID)
+	modelServing(ctx, client, parent, model, version)
+}
+
+// trainingData reads a point-in-time training set (GetHistoricalFeatures) over a history the
+// example writes itself. The history is on fixed dates in 2025, so the answer is the same at every
+// run on the same project; the rows written above are from the last hours, after every spine time,
+// so they never show here (and being older, this history never shows online).
+func trainingData(ctx context.Context, client *sluice.Client, parent, runID string) {
+	history := []*sluicev1.FeatureRow{
+		row(1, day("2025-01-10"), map[string]*sluicev1.Value{"orders_30d": sluice.Int64(2), "spend_30d": sluice.Double(8.5), "segment": sluice.String("silver")}),
+		row(1, day("2025-02-10"), map[string]*sluicev1.Value{"orders_30d": sluice.Int64(5), "spend_30d": sluice.Double(31.25), "segment": sluice.String("gold")}),
+		row(2, day("2025-01-20"), map[string]*sluicev1.Value{"orders_30d": sluice.Int64(1), "spend_30d": sluice.Double(2.75)}),
+	}
+	written := must(client.Ingestion.WriteFeatureBatch(ctx, &sluicev1.WriteFeatureBatchRequest{
+		Project: parent, FeatureView: "customer_stats", Rows: history, WriteId: runID + "-history",
+	}))
+	expect("history accepted", []any{written.GetAcceptedCount(), len(written.GetRejectedRows())}, []any{int32(3), 0})
+	fmt.Printf("WriteFeatureBatch: history of 2025 accepted %d\n", written.GetAcceptedCount())
+
+	// The spine: an entity and a time per row, with a label passed through. Each row gets the latest
+	// values at its time and never later ones: before customer 1's first event nothing (nulls); on
+	// 2025-01-31 the January values, not February's; on 2025-03-31 nothing again, because the
+	// newest value (2025-02-10) is older than the view's 30-day TTL.
+	spine := []struct {
+		customer int64
+		day      string
+		churned  bool
+		values   []any // orders_30d, spend_30d, segment
+	}{
+		{1, "2025-01-05", false, []any{nil, nil, nil}},
+		{1, "2025-01-31", false, []any{int64(2), 8.5, "silver"}},
+		{1, "2025-02-28", false, []any{int64(5), 31.25, "gold"}},
+		{1, "2025-03-31", true, []any{nil, nil, nil}},
+		{2, "2025-02-01", true, []any{int64(1), 2.75, nil}},
+	}
+	batch := &sluicev1.SpineBatch{}
+	for _, s := range spine {
+		batch.Rows = append(batch.Rows, &sluicev1.SpineRow{
+			EntityKey:    map[string]*sluicev1.Value{"customer_id": sluice.Int64(s.customer)},
+			EventTime:    timestamppb.New(day(s.day)),
+			ExtraColumns: map[string]*sluicev1.Value{"churned": sluice.Bool(s.churned)},
+		})
+	}
+	// GetHistoricalRows sends the query and the spine on the GetHistoricalFeatures stream, closes
+	// its side (the join then runs) and collects the schema, the rows and the summary.
+	result := must(client.GetHistoricalRows(ctx, &sluicev1.HistoricalFeaturesQuery{Project: parent, Features: features}, batch))
+	var columns []string
+	for _, column := range result.Schema.GetColumns() {
+		columns = append(columns, column.GetName())
+	}
+	expect("historical columns", columns, []string{"customer_id", "event_time", "churned", "orders_30d", "spend_30d", "segment"})
+	expect("historical rows", []any{len(result.Rows), result.RowCount}, []any{len(spine), int64(len(spine))})
+	for i, s := range spine {
+		r := result.Rows[i]
+		expect(fmt.Sprintf("historical row %d (customer %d at %s)", i+1, s.customer, s.day),
+			[]any{r["customer_id"], r["event_time"], r["churned"], r["orders_30d"], r["spend_30d"], r["segment"]},
+			append([]any{s.customer, day(s.day), s.churned}, s.values...))
+		shown := map[string]any{}
+		for name, value := range r {
+			shown[name] = value
+		}
+		shown["event_time"] = r["event_time"].(time.Time).Format(time.RFC3339)
+		fmt.Println("GetHistoricalFeatures:", string(must(json.Marshal(shown))))
+	}
+}
+
+// modelServing uploads an ONNX model bound to pinned features, deploys it, and calls Predict: the
+// server reads the features of the entities from its online store and runs the model.
+func modelServing(ctx context.Context, client *sluice.Client, parent string, model []byte, viewVersion int32) {
+	var refs []string
+	for _, name := range modelFeatures {
+		refs = append(refs, fmt.Sprintf("customer_stats@%d:%s", viewVersion, name))
+	}
+	// UploadModel streams the header (with the file's SHA-256) and then the file in chunks.
+	uploaded := must(client.UploadModel(ctx, &sluicev1.ModelUploadHeader{
+		Model: parent + "/models/churn",
+		InputBindings: []*sluicev1.ModelInputBinding{{
+			InputName: "features",
+			Source:    &sluicev1.ModelInputBinding_Features{Features: &sluicev1.FeatureRefList{Refs: refs}},
+		}},
+		Description: "churn, from the quickstart",
+	}, model))
+	sum := sha256.Sum256(model)
+	expect("uploaded sha256", uploaded.GetSha256(), hex.EncodeToString(sum[:]))
+	var bindings []string
+	for _, b := range uploaded.GetInputBindings() {
+		bindings = append(bindings, b.GetInputName()+" "+strings.Join(b.GetFeatures().GetRefs(), " "))
+	}
+	expect("uploaded bindings", bindings, []string{"features " + strings.Join(refs, " ")})
+	expect("model inputs", tensors(uploaded.GetInputs()), []string{"features float32 [-1, 3]"})
+	expect("model outputs", tensors(uploaded.GetOutputs()), []string{"churn_probability float32 [-1, 1]"})
+	fmt.Printf("UploadModel: %s, input %s from %s, output %s\n",
+		shortVersion(uploaded.GetName()), tensors(uploaded.GetInputs())[0], strings.Join(refs, " "), tensors(uploaded.GetOutputs())[0])
+
+	applied := must(client.Models.ApplyDeployment(ctx, &sluicev1.ApplyDeploymentRequest{
+		Deployment: &sluicev1.Deployment{
+			Name:                 parent + "/endpoints/churn",
+			StableVersion:        uploaded.GetName(),
+			MissingFeaturePolicy: sluicev1.MissingFeaturePolicy_MISSING_FEATURE_POLICY_USE_DEFAULT,
+		},
+		Reason: "quickstart",
+	}))
+	deployment := applied.GetDeployment()
+	expect("deployment stable version", deployment.GetStableVersion(), uploaded.GetName())
+	fmt.Printf("ApplyDeployment: endpoint churn, stable %s, revision %d\n", shortVersion(deployment.GetStableVersion()), deployment.GetRevision())
+
+	// Predict for customers 1 and 3 in one request; the probabilities are checked against the same
+	// logistic regression computed here from the values written above.
+	customers := []int64{1, 3}
+	prediction := must(client.Inference.Predict(ctx, &sluicev1.PredictRequest{
+		Endpoint: parent + "/endpoints/churn",
+		Entities: map[string]*sluicev1.ValueColumn{"customer_id": {Values: []*sluicev1.Value{sluice.Int64(customers[0]), sluice.Int64(customers[1])}}},
+	}))
+	expect("served version", []any{prediction.GetModelVersion(), prediction.GetRole()}, []any{uploaded.GetName(), "stable"})
+	var outputs []string
+	for _, o := range prediction.GetOutputs() {
+		outputs = append(outputs, fmt.Sprintf("%s %v %d", o.GetName(), o.GetRowShape(), len(o.GetValues())))
+	}
+	expect("prediction outputs", outputs, []string{"churn_probability [1] 2"})
+	var used []string
+	for _, u := range prediction.GetUsedFeatures() {
+		f := u.GetFeature()
+		used = append(used, fmt.Sprintf("%s@%d:%s", f.GetFeatureView()[strings.LastIndex(f.GetFeatureView(), "/")+1:], f.GetVersion(), f.GetFeature()))
+	}
+	expect("used features", used, refs)
+	for row, customer := range customers {
+		z := bias
+		for i, name := range modelFeatures {
+			z += weights[i] * toFloat(sluice.ValueOf(latest[customer][name]))
+		}
+		expected := 1 / (1 + math.Exp(-z))
+		probability := prediction.GetOutputs()[0].GetValues()[row]
+		expectClose(fmt.Sprintf("customer %d churn_probability", customer), probability, expected, 1e-5)
+		var statuses []string
+		for _, u := range prediction.GetUsedFeatures() {
+			statuses = append(statuses, strings.TrimPrefix(u.GetStatuses()[row].String(), "FEATURE_STATUS_"))
+		}
+		expect(fmt.Sprintf("customer %d feature statuses", customer), statuses, []string{"PRESENT", "PRESENT", "PRESENT"})
+		fmt.Printf("Predict: customer %d churn_probability %.4f by %s (%s), features %s\n",
+			customer, probability, shortVersion(prediction.GetModelVersion()), prediction.GetRole(), strings.Join(statuses, " "))
+	}
 }
 
 func row(customer int64, eventTime time.Time, values map[string]*sluicev1.Value) *sluicev1.FeatureRow {
@@ -263,6 +434,53 @@ func row(customer int64, eventTime time.Time, values map[string]*sluicev1.Value)
 		EntityKey: map[string]*sluicev1.Value{"customer_id": sluice.Int64(customer)},
 		EventTime: timestamppb.New(eventTime),
 		Features:  values,
+	}
+}
+
+// with returns a copy of values with name set to value.
+func with(values map[string]*sluicev1.Value, name string, value *sluicev1.Value) map[string]*sluicev1.Value {
+	out := map[string]*sluicev1.Value{name: value}
+	for k, v := range values {
+		out[k] = v
+	}
+	return out
+}
+
+// day parses "2025-01-10" as midnight UTC.
+func day(date string) time.Time {
+	return must(time.Parse(time.DateOnly, date))
+}
+
+// tensors shows tensor specs as "name type [d0, d1]".
+func tensors(specs []*sluicev1.TensorSpec) []string {
+	var out []string
+	for _, t := range specs {
+		dims := make([]string, len(t.GetShape()))
+		for i, d := range t.GetShape() {
+			dims[i] = fmt.Sprint(d)
+		}
+		out = append(out, fmt.Sprintf("%s %s [%s]", t.GetName(), t.GetElementType(), strings.Join(dims, ", ")))
+	}
+	return out
+}
+
+// shortVersion turns "projects/p/models/churn/versions/1" into "churn@1".
+func shortVersion(name string) string {
+	parts := strings.Split(name, "/")
+	if len(parts) != 6 {
+		return name
+	}
+	return parts[3] + "@" + parts[5]
+}
+
+func toFloat(v any) float64 {
+	switch n := v.(type) {
+	case int64:
+		return float64(n)
+	case float64:
+		return n
+	default:
+		panic(fmt.Sprintf("not a number: %#v", v))
 	}
 }
 

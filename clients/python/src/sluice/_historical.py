@@ -42,7 +42,7 @@ def spine_batches(rows: Iterable[SpineRowLike], batch_rows: int) -> list[trainin
         if len(current) == batch_rows:
             batches.append(training_pb2.SpineBatch(rows=current))
             current = []
-    if current or not batches:
+    if current:
         batches.append(training_pb2.SpineBatch(rows=current))
     return batches
 
@@ -67,7 +67,7 @@ def historical_rows(responses: Iterable[training_pb2.GetHistoricalFeaturesRespon
         if kind == "schema":
             names = [column.name for column in part.schema.columns]
         elif kind == "rows":
-            rows.extend({name: from_value(value) for name, value in zip(names, row.values)} for row in part.rows.rows)
+            rows.extend({name: from_value(value) for name, value in zip(names, row.values, strict=True)} for row in part.rows.rows)
     return rows
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from sluice._online import status_name
-from sluice.v1 import inference_pb2, model_pb2
+from sluice.v1 import inference_pb2, model_pb2, types_pb2
 
 # Bytes per UploadModel chunk message (as the TypeScript SDK sends them).
 UPLOAD_CHUNK_BYTES = 1024 * 1024
@@ -37,7 +37,10 @@ def input_bindings(bindings: Bindings) -> list[model_pb2.ModelInputBinding]:
         if isinstance(source, Mapping):
             if len(source) != 1 or next(iter(source)) not in ("feature_service", "request_feature"):
                 raise ValueError(f"binding of input {input_name!r} must have one key, feature_service or request_feature: {dict(source)!r}")
-            out.append(model_pb2.ModelInputBinding(input_name=input_name, **dict(source)))
+            if "feature_service" in source:
+                out.append(model_pb2.ModelInputBinding(input_name=input_name, feature_service=source["feature_service"]))
+            else:
+                out.append(model_pb2.ModelInputBinding(input_name=input_name, request_feature=source["request_feature"]))
         else:
             out.append(model_pb2.ModelInputBinding(input_name=input_name, features=model_pb2.FeatureRefList(refs=list(source))))
     return out
@@ -101,10 +104,7 @@ class Prediction:
             outputs={
                 o.name: PredictionOutput(o.name, o.element_type, [int(d) for d in o.row_shape], list(o.values)) for o in response.outputs
             },
-            feature_statuses={
-                f"{u.feature.feature_view}@{u.feature.version}:{u.feature.feature}": [status_name(s) for s in u.statuses]
-                for u in response.used_features
-            },
+            feature_statuses={_pinned_ref(u.feature): [status_name(s) for s in u.statuses] for u in response.used_features},
         )
 
     def __getitem__(self, output: str) -> list[float]:
@@ -112,7 +112,12 @@ class Prediction:
         return self.outputs[output].values
 
 
-def missing_feature_policy(policy: str) -> int:
+def _pinned_ref(feature: types_pb2.ResolvedFeature) -> str:
+    """"customer_stats@1:orders_30d" (the view's short name, its version, the feature)."""
+    return f"{feature.feature_view.rsplit('/', 1)[-1]}@{feature.version}:{feature.feature}"
+
+
+def missing_feature_policy(policy: str) -> model_pb2.MissingFeaturePolicy:
     """"use_default" or "reject" as a MissingFeaturePolicy."""
     policies = {
         "use_default": model_pb2.MISSING_FEATURE_POLICY_USE_DEFAULT,
