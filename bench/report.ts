@@ -139,8 +139,10 @@ is, and on two vCPUs shared by the load generator, the server's main thread and 
 the hand-offs: it gains ${serving.targets.batchingAt64.ratio}× here (1.08-1.46× across runs of this benchmark), and the 1.5× target is not met.
 The same holds for the MLP end to end (${serving.mlp.batchingRatio}×), because its larger answer (256 values a row) adds per-request
 work too. The pool alone, with no gRPC around it, shows what batching does where inference is the work: the MLP's
-weights (4 MB) are read once per batch instead of once per row. Shadow copies run in batches of up to 64 after the responses, each shadow
-version once over all their rows, so a shadow costs live traffic a fraction of one model run per request.
+weights (4 MB) are read once per batch instead of once per row.
+
+Shadow copies run in batches of up to 64 after the responses, each shadow version once over all their rows, so a
+shadow costs live traffic a fraction of one model run per request.
 
 ## Training data (\`bench/results/training.json\`)
 
