@@ -136,12 +136,12 @@ Batching stacks the requests that queue while the worker is busy into one run; a
 regression's runs are full 64-row batches (\`sluice_inference_batch_rows\`). But a model that runs in 5 µs is not
 what limits throughput: the per-request work around it (gRPC, the online read, the response, the prediction log)
 is, and on two vCPUs shared by the load generator, the server's main thread and the worker, batching saves only
-the hand-offs: it gains ${serving.targets.batchingAt64.ratio}× here (1.08-1.46× across runs of this benchmark), and the 1.5× target is not met.
+the hand-offs: it gains ${serving.targets.batchingAt64.ratio}× here (1.07-1.46× across runs of this benchmark), and the 1.5× target is not met.
 The same holds for the MLP end to end (${serving.mlp.batchingRatio}×), because its larger answer (256 values a row) adds per-request
 work too. The pool alone, with no gRPC around it, shows what batching does where inference is the work: the MLP's
 weights (4 MB) are read once per batch instead of once per row.
 
-Shadow copies run in batches of up to 64 after the responses, each shadow version once over all their rows, so a
+Shadow copies run in batches of up to 64 after the responses; their runs are queued together, so the pool runs each shadow version once over many requests' rows, and a
 shadow costs live traffic a fraction of one model run per request.
 
 ## Training data (\`bench/results/training.json\`)

@@ -19,20 +19,9 @@ export async function sequentialLatency(
   warmup = Math.ceil(iterations / 5),
 ): Promise<Latency> {
   for (let i = 0; i < warmup; i++) await call();
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-  for (let i = 0; i < iterations; i++) {
-    const started = process.hrtime.bigint();
-    await call();
-    histogram.recordValue(Number((process.hrtime.bigint() - started) / 1000n));
-  }
-  const result = {
-    p50Us: histogram.getValueAtPercentile(50),
-    p99Us: histogram.getValueAtPercentile(99),
-    meanUs: Math.round(histogram.mean),
-    calls: iterations,
-  };
-  histogram.destroy();
-  return result;
+  const histogram = latencyHistogram();
+  for (let i = 0; i < iterations; i++) await timed(call, histogram);
+  return summarize(histogram, iterations);
 }
 
 /**
@@ -49,27 +38,35 @@ export async function pairedLatency(
     await a();
     await b();
   }
-  const histograms = [a, b].map(() =>
-    hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 }),
-  );
+  const [forA, forB] = [latencyHistogram(), latencyHistogram()];
   for (let i = 0; i < iterations; i++) {
-    for (const [index, call] of [a, b].entries()) {
-      const started = process.hrtime.bigint();
-      await call();
-      histograms[index]?.recordValue(Number((process.hrtime.bigint() - started) / 1000n));
-    }
+    await timed(a, forA);
+    await timed(b, forB);
   }
-  const results = histograms.map((histogram) => {
-    const result = {
-      p50Us: histogram.getValueAtPercentile(50),
-      p99Us: histogram.getValueAtPercentile(99),
-      meanUs: Math.round(histogram.mean),
-      calls: iterations,
-    };
-    histogram.destroy();
-    return result;
-  });
-  return [results[0] as Latency, results[1] as Latency];
+  return [summarize(forA, iterations), summarize(forB, iterations)];
+}
+
+function latencyHistogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+/** Runs `call` once and records its latency in microseconds. */
+async function timed(call: () => Promise<unknown>, histogram: hdr.Histogram): Promise<void> {
+  const started = process.hrtime.bigint();
+  await call();
+  histogram.recordValue(Number((process.hrtime.bigint() - started) / 1000n));
+}
+
+/** The percentiles of a histogram, which it then frees. */
+function summarize(histogram: hdr.Histogram, calls: number): Latency {
+  const result = {
+    p50Us: histogram.getValueAtPercentile(50),
+    p99Us: histogram.getValueAtPercentile(99),
+    meanUs: Math.round(histogram.mean),
+    calls,
+  };
+  histogram.destroy();
+  return result;
 }
 
 /** Keeps `concurrency` calls in flight for `durationMs` and returns completed calls per second. */

@@ -1,23 +1,26 @@
 /** Thin gRPC adapter of sluice.v1.InferenceService over the core {@link Predictor}. */
 import type { InferenceServiceServer, PredictRequest } from "../gen/sluice/v1/inference.pb.js";
-import { FeatureStatus as WireFeatureStatus } from "../gen/sluice/v1/types.pb.js";
+import type { ResolvedFeature as WireResolvedFeature } from "../gen/sluice/v1/types.pb.js";
 import type { Predictor } from "../inference/predictor.js";
-import type { FeatureStatus } from "../online/online-reader.js";
+import type { ResolvedFeature } from "../registry/model.js";
 import { parseResourceName } from "../registry/names.js";
 import type { HandlerEnv } from "./call-context.js";
 import { resolvedFeatureToWire } from "./mapping/registry.js";
-import { taggedFromWire } from "./mapping/values.js";
+import { FEATURE_STATUS_TO_WIRE, taggedFromWire } from "./mapping/values.js";
 import { unaryHandler } from "./unary-handler.js";
-
-const STATUS_TO_WIRE: Record<FeatureStatus, WireFeatureStatus> = {
-  present: WireFeatureStatus.FEATURE_STATUS_PRESENT,
-  null_value: WireFeatureStatus.FEATURE_STATUS_NULL_VALUE,
-  not_found: WireFeatureStatus.FEATURE_STATUS_NOT_FOUND,
-  outside_max_age: WireFeatureStatus.FEATURE_STATUS_OUTSIDE_MAX_AGE,
-};
 
 /** Builds the InferenceService handlers. */
 export function inferenceServiceHandlers(predictor: Predictor, env: HandlerEnv): InferenceServiceServer {
+  // Resolved features are the online reader's cached objects: each is mapped once, not per request.
+  const wireFeatures = new WeakMap<ResolvedFeature, WireResolvedFeature>();
+  const wireFeature = (feature: ResolvedFeature) => {
+    let wire = wireFeatures.get(feature);
+    if (!wire) {
+      wire = resolvedFeatureToWire(feature);
+      wireFeatures.set(feature, wire);
+    }
+    return wire;
+  };
   return {
     predict: unaryHandler("sluice.v1.InferenceService/Predict", env, async (request: PredictRequest, context) => {
       const { project, id } = parseResourceName(request.endpoint, "endpoints", "endpoint");
@@ -42,8 +45,8 @@ export function inferenceServiceHandlers(predictor: Predictor, env: HandlerEnv):
           values: o.values,
         })),
         usedFeatures: result.usedFeatures.map((u) => ({
-          feature: resolvedFeatureToWire(u.feature),
-          statuses: u.statuses.map((s) => STATUS_TO_WIRE[s]),
+          feature: wireFeature(u.feature),
+          statuses: u.statuses.map((s) => FEATURE_STATUS_TO_WIRE[s]),
         })),
       };
     }),

@@ -1,20 +1,12 @@
 /** Thin gRPC adapter of sluice.v1.OnlineService over the core {@link OnlineReader}. */
 import type { handleUnaryCall, ServiceDefinition } from "@grpc/grpc-js";
 import { type GetOnlineFeaturesRequest, GetOnlineFeaturesResponse, OnlineServiceService } from "../gen/sluice/v1/online.pb.js";
-import { FeatureStatus as WireFeatureStatus } from "../gen/sluice/v1/types.pb.js";
-import type { FeatureColumn, FeatureStatus, OnlineReader, ReadSelection } from "../online/online-reader.js";
+import type { FeatureColumn, OnlineReader, ReadSelection } from "../online/online-reader.js";
 import { parseProjectName } from "../registry/names.js";
 import type { HandlerEnv } from "./call-context.js";
 import { resolvedFeatureToWire } from "./mapping/registry.js";
-import { microsToTimestamp, taggedFromWire, valueToWire } from "./mapping/values.js";
+import { FEATURE_STATUS_TO_WIRE, microsToTimestamp, taggedFromWire, valueToWire } from "./mapping/values.js";
 import { unaryHandler } from "./unary-handler.js";
-
-const STATUS_TO_WIRE: Record<FeatureStatus, WireFeatureStatus> = {
-  present: WireFeatureStatus.FEATURE_STATUS_PRESENT,
-  null_value: WireFeatureStatus.FEATURE_STATUS_NULL_VALUE,
-  not_found: WireFeatureStatus.FEATURE_STATUS_NOT_FOUND,
-  outside_max_age: WireFeatureStatus.FEATURE_STATUS_OUTSIDE_MAX_AGE,
-};
 
 /**
  * OnlineService as served: GetOnlineFeatures answers with bytes the handler has encoded itself
@@ -70,7 +62,7 @@ export function encodeOnlineResponse(selection: ReadSelection, columns: readonly
     featureNames: [],
     columns: columns.map((c) => ({
       values: c.values.map((value) => valueToWire(c.feature.type, value)),
-      statuses: c.statuses.map((s) => STATUS_TO_WIRE[s]),
+      statuses: c.statuses.map((s) => FEATURE_STATUS_TO_WIRE[s]),
       // An unset Timestamp cannot sit in a repeated field; NOT_FOUND cells carry the epoch.
       eventTimes: c.eventTimes.map((t) => microsToTimestamp(t ?? 0)),
     })),

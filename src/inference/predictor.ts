@@ -16,7 +16,7 @@ import type { FeatureColumn, FeatureStatus, OnlineReader } from "../online/onlin
 import type { ResolvedFeature } from "../registry/model.js";
 import { resourceName } from "../registry/names.js";
 import type { InferencePool } from "../serving/inference-pool.js";
-import { concatenateRows, type ElementType, sliceRows, type Tensor } from "../serving/tensors.js";
+import type { ElementType, Tensor } from "../serving/tensors.js";
 import { goesToCanary } from "./canary-split.js";
 import type { EndpointStats, Role } from "./endpoint-stats.js";
 import { featureTensor, type OutputValues, outputValues, requestTensor } from "./model-inputs.js";
@@ -244,65 +244,26 @@ export class Predictor {
 
   /**
    * Runs a version over several served requests off the response path, reusing the features they
-   * read when those cover its inputs: one model run over all their rows when the model batches,
-   * and each request alone otherwise, or when that run fails (so a bad request fails only itself).
+   * read when those cover its inputs. The runs are queued together, so the pool batches them into
+   * one model run (and re-runs a failed batch request by request, so a bad request fails alone).
    */
   private async runOffPath(version: ServingVersion, copies: ShadowCopy[]): Promise<Array<{ outputs?: OutputValues[]; error?: unknown }>> {
     const release = this.router.acquire(version);
     const names = version.version.outputs.map((o) => o.name);
-    const sha = version.version.sha256;
     try {
-      const prepared = await Promise.all(
+      return await Promise.all(
         copies.map(async ({ input, features: known }) => {
           try {
             const rows = rowCount(input.entities);
             const covered = known !== undefined && version.featureRefs.every((ref) => known.byRef.has(ref));
             const features = covered ? known : await this.readFeatures(version, input);
-            return { rows, inputs: this.inputs(version, features, input, rows) };
+            const outputs = await this.pool.run(version.version.sha256, this.inputs(version, features, input, rows), rows);
+            return { outputs: outputValues(outputs, names) };
           } catch (error) {
             return { error };
           }
         }),
       );
-      const ready = prepared.flatMap((p) => (p.inputs ? [p as { rows: number; inputs: Record<string, Tensor> }] : []));
-      const results = new Map<object, { outputs?: OutputValues[]; error?: unknown }>();
-      if (ready.length > 1 && this.pool.signatureOf(sha)?.batchable) {
-        try {
-          const total = ready.reduce((sum, p) => sum + p.rows, 0);
-          const inputs = Object.fromEntries(
-            Object.keys((ready[0] as (typeof ready)[number]).inputs).map((name) => [
-              name,
-              concatenateRows(
-                ready.map((p) => p.inputs[name] as Tensor),
-                total,
-              ),
-            ]),
-          );
-          const outputs = await this.pool.run(sha, inputs, total);
-          let start = 0;
-          for (const p of ready) {
-            const rows = Object.fromEntries(
-              Object.entries(outputs).map(([name, tensor]) => [name, sliceRows(tensor, start, p.rows, total)]),
-            );
-            results.set(p, { outputs: outputValues(rows, names) });
-            start += p.rows;
-          }
-        } catch {
-          // Run each alone below.
-        }
-      }
-      await Promise.all(
-        ready
-          .filter((p) => !results.has(p))
-          .map(async (p) => {
-            try {
-              results.set(p, { outputs: outputValues(await this.pool.run(sha, p.inputs, p.rows), names) });
-            } catch (error) {
-              results.set(p, { error });
-            }
-          }),
-      );
-      return prepared.map((p) => results.get(p) ?? { error: p.error });
     } finally {
       release();
     }

@@ -2,9 +2,18 @@
 import type { FeatureValue, TaggedValue } from "../../common/feature-value.js";
 import type { ValueType } from "../../common/value-type.js";
 import type { Timestamp } from "../../gen/google/protobuf/timestamp.pb.js";
-import type { Value } from "../../gen/sluice/v1/types.pb.js";
+import { type Value, FeatureStatus as WireFeatureStatus } from "../../gen/sluice/v1/types.pb.js";
+import type { FeatureStatus } from "../../online/online-reader.js";
 
 /** A wire value as the core's tagged value; a value with no kind set is an explicit null. */
+/** Core feature status -> wire enum. */
+export const FEATURE_STATUS_TO_WIRE: Record<FeatureStatus, WireFeatureStatus> = {
+  present: WireFeatureStatus.FEATURE_STATUS_PRESENT,
+  null_value: WireFeatureStatus.FEATURE_STATUS_NULL_VALUE,
+  not_found: WireFeatureStatus.FEATURE_STATUS_NOT_FOUND,
+  outside_max_age: WireFeatureStatus.FEATURE_STATUS_OUTSIDE_MAX_AGE,
+};
+
 export function taggedFromWire(value: Value | undefined): TaggedValue {
   if (!value) return { kind: "null", value: null };
   if (value.int32Value !== undefined) return { kind: "int32", value: value.int32Value };
