@@ -12,6 +12,7 @@ import {
   featureServiceToWire,
   featureViewDraftFromWire,
   featureViewToWire,
+  historyOutcomeToWire,
   projectToWire,
   requireMessage,
   resolvedFeatureToWire,
@@ -65,6 +66,7 @@ export function registryServiceHandlers(registry: Registry, env: HandlerEnv): Re
         outcome: applyOutcomeToWire(result.outcome),
         compatibility: compatibilityToWire(result.compatibility),
         changes: result.changes,
+        history: historyOutcomeToWire(result.outcome, result.resource),
       };
     }),
     getFeatureView: unary("GetFeatureView", async (request) => {

@@ -24,6 +24,7 @@ const view: FeatureViewVersion = {
   entity: "customer",
   ttlMillis: 0,
   version: 1,
+  historyVersion: 1,
   changes: [],
   createTime: new Date(0),
   features: [

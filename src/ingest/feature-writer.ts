@@ -14,7 +14,7 @@ import type { Entity, FeatureViewVersion } from "../registry/model.js";
 import { resourceName } from "../registry/names.js";
 import type { Registry } from "../registry/registry.js";
 import type { HistoryColumns, OfflineRow, OfflineStore, OfflineTable } from "../storage/offline/offline-store.js";
-import { type OnlineStore, type OnlineWrite, onlineTableName } from "../storage/online/online-store.js";
+import { type OnlineStore, type OnlineWrite, onlineTableOf } from "../storage/online/online-store.js";
 import { type CheckLimits, checkColumns, checkRows } from "./batch-check.js";
 import { IngestClock } from "./ingest-clock.js";
 import type { WriteBatchInput, WriteReceipt } from "./model.js";
@@ -101,7 +101,7 @@ export class FeatureWriter {
       await this.offline.ensureTable(table);
       await this.offline.append(table, rows, writeId);
       if (options.online !== false) {
-        await this.online.write(onlineTableName(view.project, view.name, view.version), onlineWritesOf(view, checked.entityKeys, rows));
+        await this.online.write(onlineTableOf(view), onlineWritesOf(view, checked.entityKeys, rows));
       }
     }
     return { writeId, acceptedCount: accepted, rejectedRows: checked.rejections, featureViewVersion: view.version, duplicate: false };
@@ -136,12 +136,15 @@ export function onlineWriteOf(
   return { key: encodeEntityKey(row.key), record: { eventTime: row.eventTime, ingestTime: row.ingestTime, values } };
 }
 
-/** The offline history table of a view version: its entity's join keys, then its features. */
+/**
+ * The offline history table of a view version: its entity's join keys, then its features, in the
+ * table of its history version (shared by a run of compatible versions).
+ */
 export function offlineTableOf(view: FeatureViewVersion, entity: Entity): OfflineTable {
   return {
     project: view.project,
     view: view.name,
-    version: view.version,
+    version: view.historyVersion,
     keyColumns: entity.joinKeys.map((k) => ({ name: k.name, type: k.type })),
     featureColumns: view.features.map((f) => ({ name: f.name, type: f.type })),
   };

@@ -7,7 +7,7 @@ import { ValidationError } from "../common/errors.js";
 import type { FeatureValue } from "../common/feature-value.js";
 import type { Registry } from "../registry/registry.js";
 import type { EventTimeRange, OfflineStore } from "../storage/offline/offline-store.js";
-import { type OnlineStore, onlineTableName } from "../storage/online/online-store.js";
+import { type OnlineStore, onlineTableOf } from "../storage/online/online-store.js";
 import { offlineTableOf, onlineWriteOf } from "./feature-writer.js";
 
 /** What to materialize: a view ref and an optional event-time range in microseconds. */
@@ -43,7 +43,7 @@ export class Materializer {
     const entity = await this.registry.getEntity(view.project, view.entity);
     const table = offlineTableOf(view, entity);
     await this.offline.ensureTable(table);
-    const onlineTable = onlineTableName(view.project, view.name, view.version);
+    const onlineTable = onlineTableOf(view);
     const progress: MaterializeProgress = { entitiesProcessed: 0, valuesWritten: 0, done: false };
     let afterKey: FeatureValue[] | undefined;
     while (!signal?.aborted) {

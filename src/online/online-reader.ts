@@ -8,7 +8,7 @@ import { ViolationCollector } from "../common/errors.js";
 import type { FeatureValue, TaggedValue, ValueLimits } from "../common/feature-value.js";
 import type { Entity, ResolvedFeature } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
-import { type OnlineLookup, type OnlineStore, onlineTableName } from "../storage/online/online-store.js";
+import { type OnlineLookup, type OnlineStore, onlineTableOf } from "../storage/online/online-store.js";
 
 /** How one value read from the online store stands. */
 export type FeatureStatus = "present" | "null_value" | "not_found" | "outside_max_age";
@@ -139,13 +139,12 @@ export class OnlineReader {
     const views: ReadPlan["views"] = [];
     const viewOfFeature: number[] = [];
     for (const feature of features) {
-      const table = onlineTableName(feature.project, feature.featureView, feature.version);
-      let index = views.findIndex((view) => view.table === table);
+      const label = `${feature.featureView}@${feature.version}`;
+      let index = views.findIndex((view) => view.label === label);
       if (index < 0) {
         const view = await this.registry.getFeatureView(feature.project, feature.featureView, feature.version);
         const entity = await this.registry.getEntity(view.project, view.entity);
-        index =
-          views.push({ table, joinKeys: entity.joinKeys, ttlMicros: view.ttlMillis * 1000, label: `${view.name}@${view.version}` }) - 1;
+        index = views.push({ table: onlineTableOf(view), joinKeys: entity.joinKeys, ttlMicros: view.ttlMillis * 1000, label }) - 1;
       }
       viewOfFeature.push(index);
     }

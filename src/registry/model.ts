@@ -67,7 +67,16 @@ export interface VersionInfo {
 }
 
 /** One immutable version of a feature view. */
-export type FeatureViewVersion = FeatureViewSpec & VersionInfo;
+export type FeatureViewVersion = FeatureViewSpec &
+  VersionInfo & {
+    /**
+     * The version whose stored history (offline rows, online values) this version reads and
+     * writes: the first of the unbroken run of compatible versions it belongs to. A compatible
+     * change only adds features and documentation, so the run's storage grows by columns and every
+     * version of the run reads it correctly; a breaking change starts a history of its own.
+     */
+    historyVersion: number;
+  };
 
 /** What a user applies: a feature service definition. */
 export interface FeatureServiceSpec extends Documentation {

@@ -95,6 +95,40 @@ describe("feature view versioning", () => {
     expect(result).toMatchObject({ outcome: "new_version", compatibility: "breaking", resource: { version: 2 } });
   });
 
+  it("shares history along a run of compatible versions and starts anew at a breaking one", async () => {
+    const historyVersions = async (changes: Array<Partial<FeatureViewDraft>>) => {
+      const seen: number[] = [];
+      for (const change of changes) seen.push((await registry.applyFeatureView(view(change))).resource.historyVersion);
+      return seen;
+    };
+    const refunds = { name: "refunds", type: "int64", description: "", tags: {} };
+    expect(
+      await historyVersions([
+        {},
+        { owner: "a" },
+        { owner: "a", features: [ORDERS, SPEND, refunds] },
+        { owner: "a", features: [ORDERS, SPEND, refunds], ttlMillis: 1000 },
+        { owner: "b", features: [ORDERS, SPEND, refunds], ttlMillis: 1000 },
+        { owner: "b", features: [ORDERS], ttlMillis: 1000 },
+      ]),
+    ).toEqual([1, 1, 1, 4, 4, 6]);
+    // Every read path reports the same history version as the apply did.
+    expect((await registry.getFeatureView("default", "customer_stats", 5)).historyVersion).toBe(4);
+    const listed = await registry.listFeatureViewVersions("default", "customer_stats", 10, "");
+    expect(listed.items.map((v) => v.historyVersion)).toEqual([6, 4, 4, 1, 1, 1]);
+  });
+
+  it("reads versions stored before history sharing as keeping their own history", async () => {
+    await registry.applyFeatureView(view());
+    const stored = await store.getVersion("featureView", "default", "customer_stats", 1);
+    const { historyVersion: _dropped, ...legacy } = stored as NonNullable<typeof stored>;
+    const appended = await store.appendVersion("featureView", { ...legacy, version: 2, owner: "x", compatibility: "compatible" } as never, 1);
+    expect(appended).toBe(true);
+    expect((await registry.getFeatureView("default", "customer_stats", 2)).historyVersion).toBe(2);
+    // A compatible version applied now follows the run of the version before it.
+    expect((await registry.applyFeatureView(view({ owner: "y" }))).resource.historyVersion).toBe(2);
+  });
+
   it("keeps every version readable and lists them newest first", async () => {
     await registry.applyFeatureView(view());
     await registry.applyFeatureView(view({ owner: "a" }));

@@ -29,6 +29,7 @@ import type {
   ResolvedFeature,
   VersionedKind,
   VersionedKinds,
+  VersionInfo,
   WithState,
 } from "./model.js";
 import { DEFAULT_PROJECT, describeInvalidResourceId, resourceName } from "./names.js";
@@ -221,7 +222,10 @@ export class Registry {
     await this.getProject(draft.project);
     const entity = describeInvalidResourceId(draft.entity) ? undefined : await this.store.getEntity(draft.project, draft.entity);
     const spec = validateFeatureViewDraft(draft, "feature_view", entity);
-    const result = await this.applyVersioned("featureView", spec, diffFeatureViews, options);
+    const result = await this.applyVersioned("featureView", spec, diffFeatureViews, options, (record, previous) => ({
+      ...record,
+      historyVersion: previous && record.compatibility === "compatible" ? previous.historyVersion : record.version,
+    }));
     if (!options.validateOnly && entity) {
       for (const listener of this.viewAppliedListeners) await listener(result.resource, entity);
     }
@@ -379,17 +383,22 @@ export class Registry {
 
   // ---- shared machinery of versioned definitions ----
 
+  /**
+   * The apply loop every versioned kind shares. `complete` adds the kind's own server-assigned
+   * fields to a new version, knowing the version it follows (undefined for version 1).
+   */
   private async applyVersioned<K extends VersionedKind>(
     kind: K,
-    spec: Omit<VersionedKinds[K], "version" | "compatibility" | "changes" | "createTime">,
+    spec: Omit<VersionedKinds[K], keyof VersionInfo | "historyVersion">,
     diff: (previous: VersionedKinds[K], next: typeof spec) => Diff,
     options: ApplyOptions,
+    complete: (record: VersionedKinds[K], previous: VersionedKinds[K] | undefined) => VersionedKinds[K] = (record) => record,
   ): Promise<ApplyResult<WithState<VersionedKinds[K]>>> {
     const name = resourceName(spec.project, COLLECTION_OF[kind], spec.name);
     return this.applyLocks.run(`${kind}/${name}`, async () => {
       for (let attempt = 0; attempt < MAX_APPLY_ATTEMPTS; attempt++) {
         const head = await this.store.getHead(kind, spec.project, spec.name);
-        const latest = head && (await this.store.getVersion(kind, spec.project, spec.name, head.latestVersion));
+        const latest = head && (await this.readVersion(kind, spec.project, spec.name, head.latestVersion));
         if (head && !latest) throw new Error(`registry store is inconsistent: ${name} has no version ${head.latestVersion}`);
         let changes: Diff = { changes: [] };
         if (head && latest) {
@@ -404,13 +413,16 @@ export class Registry {
           }
         }
         const latestVersion = head?.latestVersion ?? 0;
-        const record = {
-          ...spec,
-          version: latestVersion + 1,
-          changes: changes.changes.map((c) => c.description),
-          createTime: this.clock(),
-          ...(changes.compatibility ? { compatibility: changes.compatibility } : {}),
-        } as VersionedKinds[K];
+        const record = complete(
+          {
+            ...spec,
+            version: latestVersion + 1,
+            changes: changes.changes.map((c) => c.description),
+            createTime: this.clock(),
+            ...(changes.compatibility ? { compatibility: changes.compatibility } : {}),
+          } as VersionedKinds[K],
+          latest,
+        );
         const result: ApplyResult<WithState<VersionedKinds[K]>> = {
           resource: { ...record, state: "active" },
           outcome: head ? "new_version" : "created",
@@ -440,7 +452,7 @@ export class Registry {
     const wanted = version ?? cached.head.latestVersion;
     let record = cached.versions.get(wanted);
     if (!record && wanted <= cached.head.latestVersion) {
-      record = await this.store.getVersion(kind, project, name, wanted);
+      record = await this.readVersion(kind, project, name, wanted);
       if (record) cached.versions.set(wanted, record);
     }
     if (!record) {
@@ -451,6 +463,17 @@ export class Registry {
       );
     }
     return withState(record, cached.head);
+  }
+
+  /** Reads one stored version, with the fields that records stored by older releases lack. */
+  private async readVersion<K extends VersionedKind>(
+    kind: K,
+    project: string,
+    name: string,
+    version: number,
+  ): Promise<VersionedKinds[K] | undefined> {
+    const record = await this.store.getVersion(kind, project, name, version);
+    return record && upgradeRecord(kind, record);
   }
 
   /** The cached head of a definition (undefined when it does not exist), loading it on first use. */
@@ -477,7 +500,7 @@ export class Registry {
       const heads = await this.store.listHeads(kind, project, { after, limit: page.limit + 1 });
       for (const { name, head } of heads) {
         if (!showDeprecated && head.state === "deprecated") continue;
-        const record = await this.store.getVersion(kind, project, name, head.latestVersion);
+        const record = await this.readVersion(kind, project, name, head.latestVersion);
         if (record) found.push(withState(record, head));
       }
       if (heads.length <= page.limit) break;
@@ -500,11 +523,21 @@ export class Registry {
     const fetched = await this.store.listVersions(kind, project, name, { after: page.after, limit: page.limit + 1 });
     return toPage(
       scope,
-      fetched.map((r) => withState(r, head)),
+      fetched.map((r) => withState(upgradeRecord(kind, r), head)),
       page.limit,
       (r) => r.version,
     );
   }
+}
+
+/**
+ * Fills in what records stored before a field existed lack: feature view versions stored before
+ * history sharing each kept a history of their own.
+ */
+function upgradeRecord<K extends VersionedKind>(kind: K, record: VersionedKinds[K]): VersionedKinds[K] {
+  if (kind !== "featureView") return record;
+  const view = record as FeatureViewVersion;
+  return (view.historyVersion === undefined ? { ...view, historyVersion: view.version } : view) as VersionedKinds[K];
 }
 
 /** The error for a feature service or view ref that does not parse. */

@@ -244,11 +244,12 @@ describe("columnar batches", () => {
       eventTimeMicros: [BigInt(Date.now()) * 1000n],
       entityKey: { customer_id: { int64Values: { values: [1n] }, nullRows: [] } },
       features: { spend: { doubleValues: { values: [1] }, nullRows: [5] } },
+      createdTimeMicros: [],
     };
     const outside = await call({ columns });
     expect(outside.code).toBe(status.INVALID_ARGUMENT);
     expect(outside.details).toContain('columns.features["spend"].null_rows');
-    const both = await call({ columns: { ...columns, features: {} }, rows: [{ entityKey: {}, eventTime: undefined, features: {} }] });
+    const both = await call({ columns: { ...columns, features: {} }, rows: [{ entityKey: {}, eventTime: undefined, features: {}, createdTime: undefined }] });
     expect(both.code).toBe(status.INVALID_ARGUMENT);
     expect(both.details).toContain("rows or as columns");
     stub.close();

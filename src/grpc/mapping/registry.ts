@@ -7,6 +7,7 @@ import {
   type Entity as WireEntity,
   type FeatureService as WireFeatureService,
   type FeatureView as WireFeatureView,
+  HistoryOutcome as WireHistoryOutcome,
   type Project as WireProject,
 } from "../../gen/sluice/v1/registry.pb.js";
 import type { ResolvedFeature as WireResolvedFeature } from "../../gen/sluice/v1/types.pb.js";
@@ -96,7 +97,14 @@ export function featureViewToWire(view: WithState<FeatureViewVersion>): WireFeat
     changes: view.changes,
     createTime: dateToTimestamp(view.createTime),
     deprecateTime: optionalTimestamp(view.deprecateTime),
+    historyVersion: view.historyVersion,
   };
+}
+
+/** What a created or new feature view version sees of earlier values; unset for an unchanged apply. */
+export function historyOutcomeToWire(outcome: ApplyOutcome, view: FeatureViewVersion): WireHistoryOutcome {
+  if (outcome !== "created" && outcome !== "new_version") return WireHistoryOutcome.HISTORY_OUTCOME_UNSPECIFIED;
+  return view.historyVersion === view.version ? WireHistoryOutcome.HISTORY_OUTCOME_STARTS_EMPTY : WireHistoryOutcome.HISTORY_OUTCOME_SHARED;
 }
 
 /** Core feature service version -> wire. */

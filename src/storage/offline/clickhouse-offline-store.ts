@@ -201,12 +201,13 @@ export class ClickHouseOfflineStore implements OfflineStore {
   }
 
   async ensureTable(table: OfflineTable): Promise<void> {
-    const name = qualifiedTableName(table);
-    if (this.ensured.has(name)) return;
+    // Compatible versions share a table and may add columns, so the column set is part of the key.
+    const key = `${qualifiedTableName(table)}(${table.featureColumns.map((c) => c.name).join(",")})`;
+    if (this.ensured.has(key)) return;
     for (const statement of createTableStatements(table, this.cluster)) {
       await this.run(() => this.client.command({ query: statement }));
     }
-    this.ensured.add(name);
+    this.ensured.add(key);
   }
 
   async append(table: OfflineTable, rows: HistoryColumns, deduplicationToken: string): Promise<void> {
@@ -563,7 +564,15 @@ export class ClickHouseOfflineStore implements OfflineStore {
  */
 export function createTableStatements(table: OfflineTable, cluster?: string): string[] {
   const keys = table.keyColumns.map((c) => quote(c.name));
-  return mergeTreeStatements(
+  // A table created by an earlier version of a compatible run lacks the columns later versions
+  // added: add them (a metadata change; rows written before read them as NULL).
+  const addColumns = table.featureColumns.map((c) => `ADD COLUMN IF NOT EXISTS ${quote(c.name)} ${nullableType(c)}`).join(", ");
+  const alterTargets = cluster
+    ? [tableNameParts(table, false), tableNameParts(table, true)].map(
+        ({ database, name }) => `${quote(database)}.${quote(name)} ON CLUSTER ${quote(cluster)}`,
+      )
+    : [qualifiedTableName(table)];
+  const create = mergeTreeStatements(
     {
       database: `sluice_${table.project}`,
       name: tableNameParts(table, false).name,
@@ -580,6 +589,7 @@ export function createTableStatements(table: OfflineTable, cluster?: string): st
     },
     cluster,
   );
+  return addColumns === "" ? create : [...create, ...alterTargets.map((target) => `ALTER TABLE ${target} ${addColumns}`)];
 }
 
 /** The DDL of a project's prediction log, ordered for reading one endpoint's recent predictions. */

@@ -115,6 +115,27 @@ export function describeOfflineStoreContract(backend: string, factory: OfflineSt
       expect(await store.readAll(allTypes)).toEqual([]);
     });
 
+    it("grows a table by the columns a later compatible version adds; each version reads its own columns", async () => {
+      const narrow: OfflineTable = { ...allTypes, view: "growing", featureColumns: [{ name: "d", type: "double" }] };
+      const wide: OfflineTable = { ...narrow, featureColumns: [...narrow.featureColumns, { name: "s", type: "string" }] };
+      const at = (eventTime: number, features: OfflineRow["features"]): OfflineRow => ({
+        key: [1n, "eu"],
+        eventTime,
+        ingestTime: eventTime,
+        writeId: "g",
+        features,
+      });
+      await store.ensureTable(narrow);
+      await appendRows(store, narrow, [at(T0, [1.5])], "narrow-1");
+      await store.ensureTable(wide);
+      await appendRows(store, wide, [at(T0 + 1, [2.5, "x"])], "wide");
+      // The narrow version still writes (its rows have no value for the added column) and reads.
+      await store.ensureTable(narrow);
+      await appendRows(store, narrow, [at(T0 + 2, [3.5])], "narrow-2");
+      expect((await store.readAll(wide)).map((r) => r.features)).toEqual([[1.5, null], [2.5, "x"], [3.5, null]]);
+      expect((await store.readAll(narrow)).map((r) => r.features)).toEqual([[1.5], [2.5], [3.5]]);
+    });
+
     it("finds the latest row per entity in a time range, in key-ordered chunks", async () => {
       const at = (id: bigint, eventTime: number, ingestTime: number, orders: bigint): OfflineRow => ({
         ...row(id, eventTime),

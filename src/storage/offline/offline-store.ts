@@ -12,10 +12,14 @@ export interface OfflineColumn {
   type: ValueType;
 }
 
-/** The shape of one feature view version's history table. */
+/**
+ * The shape of a feature view's history table as one version sees it. Compatible versions share
+ * one table (named by their history version), each seeing the feature columns it declares.
+ */
 export interface OfflineTable {
   project: string;
   view: string;
+  /** The history version of the feature view versions that share the table (it names the table). */
   version: number;
   keyColumns: OfflineColumn[];
   featureColumns: OfflineColumn[];

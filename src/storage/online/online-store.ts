@@ -51,9 +51,17 @@ export interface OnlineStore {
   close(): Promise<void>;
 }
 
-/** The table name of a feature view version: unique, and stable across restarts and replicas. */
+/** The table name of a feature view's history version: unique, and stable across restarts and replicas. */
 export function onlineTableName(project: string, view: string, version: number): string {
   return `${project}/${view}/${version}`;
+}
+
+/**
+ * The online table of a feature view version: the one of its history version, which a run of
+ * compatible versions shares.
+ */
+export function onlineTableOf(view: { project: string; name: string; historyVersion: number }): string {
+  return onlineTableName(view.project, view.name, view.historyVersion);
 }
 
 /** Whether `candidate` should replace `stored` under the event-time rules. */

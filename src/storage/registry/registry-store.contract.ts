@@ -25,6 +25,7 @@ function viewVersion(name: string, version: number, project = "p"): FeatureViewV
     owner: "",
     tags: {},
     version,
+    historyVersion: 1,
     changes: version > 1 ? ["added"] : [],
     createTime: at,
     ...(version > 1 ? { compatibility: "compatible" as const } : {}),

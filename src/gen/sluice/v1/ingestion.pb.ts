@@ -76,6 +76,16 @@ export interface FeatureRow {
     | undefined;
   /** Feature name -> value. Features left out are null. */
   features: { [key: string]: Value };
+  /**
+   * When the system the row comes from recorded it (Feast's
+   * created_timestamp_column); unset means when this server received it.
+   * It is the row's "known since" time: among rows of an entity with equal
+   * event times the one with the later created time wins (online and
+   * offline), and GetHistoricalFeatures with exclude_late_ingested ignores
+   * the row for spine times before it. Must not be more than the allowed
+   * clock skew ahead of the server's clock.
+   */
+  createdTime: Timestamp | undefined;
 }
 
 export interface FeatureRow_EntityKeyEntry {
@@ -109,6 +119,12 @@ export interface FeatureColumns {
   /** Event time of each row, in microseconds since the Unix epoch (UTC). */
   eventTimeMicros: bigint[];
   features: { [key: string]: Column };
+  /**
+   * Created time of each row (see FeatureRow.created_time), in microseconds
+   * since the Unix epoch; empty means the time the server received the batch.
+   * When set, as long as event_time_micros.
+   */
+  createdTimeMicros: bigint[];
 }
 
 export interface FeatureColumns_EntityKeyEntry {
@@ -180,6 +196,12 @@ export interface ImportFeaturesConfig {
   materializeOnline: boolean;
   /** Client-chosen id; a retried import with the same id is applied once. */
   writeId: string;
+  /**
+   * A file column holding each row's created time (see
+   * FeatureRow.created_time), so that imported history keeps the times it
+   * had in the system it comes from. Empty: rows get the time of the import.
+   */
+  createdTimeColumn: string;
 }
 
 export interface ImportFeaturesConfig_ColumnMappingEntry {
@@ -223,7 +245,7 @@ export interface MaterializeResponse {
 }
 
 function createBaseFeatureRow(): FeatureRow {
-  return { entityKey: {}, eventTime: undefined, features: {} };
+  return { entityKey: {}, eventTime: undefined, features: {}, createdTime: undefined };
 }
 
 export const FeatureRow: MessageFns<FeatureRow> = {
@@ -237,6 +259,9 @@ export const FeatureRow: MessageFns<FeatureRow> = {
     globalThis.Object.entries(message.features).forEach(([key, value]: [string, Value]) => {
       FeatureRow_FeaturesEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
     });
+    if (message.createdTime !== undefined) {
+      Timestamp.encode(message.createdTime, writer.uint32(34).fork()).join();
+    }
     return writer;
   },
 
@@ -281,6 +306,14 @@ export const FeatureRow: MessageFns<FeatureRow> = {
             if (entry3.value !== undefined) {
               message.features[entry3.key] = entry3.value;
             }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.createdTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -343,6 +376,11 @@ export const FeatureRow: MessageFns<FeatureRow> = {
           {},
         )
         : {},
+      createdTime: isSet(object.createdTime)
+        ? fromJsonTimestamp(object.createdTime)
+        : isSet(object.created_time)
+        ? fromJsonTimestamp(object.created_time)
+        : undefined,
     };
   },
 
@@ -368,6 +406,9 @@ export const FeatureRow: MessageFns<FeatureRow> = {
           obj.features[k] = Value.toJSON(v);
         });
       }
+    }
+    if (message.createdTime !== undefined) {
+      obj.createdTime = fromTimestamp(message.createdTime).toISOString();
     }
     return obj;
   },
@@ -398,6 +439,9 @@ export const FeatureRow: MessageFns<FeatureRow> = {
       },
       {},
     );
+    message.createdTime = (object.createdTime !== undefined && object.createdTime !== null)
+      ? Timestamp.fromPartial(object.createdTime)
+      : undefined;
     return message;
   },
 };
@@ -664,7 +708,7 @@ export const RowRejection: MessageFns<RowRejection> = {
 };
 
 function createBaseFeatureColumns(): FeatureColumns {
-  return { entityKey: {}, eventTimeMicros: [], features: {} };
+  return { entityKey: {}, eventTimeMicros: [], features: {}, createdTimeMicros: [] };
 }
 
 export const FeatureColumns: MessageFns<FeatureColumns> = {
@@ -685,6 +729,16 @@ export const FeatureColumns: MessageFns<FeatureColumns> = {
     globalThis.Object.entries(message.features).forEach(([key, value]: [string, Column]) => {
       FeatureColumns_FeaturesEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
     });
+    if (message.createdTimeMicros.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.createdTimeMicros) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field createdTimeMicros of type int64 is too large");
+        }
+        writer.int64(v);
+      }
+      writer.join();
+    }
     return writer;
   },
 
@@ -740,6 +794,24 @@ export const FeatureColumns: MessageFns<FeatureColumns> = {
               message.features[entry3.key] = entry3.value;
             }
             continue;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.createdTimeMicros.push(reader.int64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.createdTimeMicros.push(reader.int64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
@@ -801,6 +873,11 @@ export const FeatureColumns: MessageFns<FeatureColumns> = {
           {},
         )
         : {},
+      createdTimeMicros: globalThis.Array.isArray(object?.createdTimeMicros)
+        ? object.createdTimeMicros.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.created_time_micros)
+        ? object.created_time_micros.map((e: any) => BigInt(e))
+        : [],
     };
   },
 
@@ -826,6 +903,9 @@ export const FeatureColumns: MessageFns<FeatureColumns> = {
           obj.features[k] = Column.toJSON(v);
         });
       }
+    }
+    if (message.createdTimeMicros?.length) {
+      obj.createdTimeMicros = message.createdTimeMicros.map((e) => e.toString());
     }
     return obj;
   },
@@ -854,6 +934,7 @@ export const FeatureColumns: MessageFns<FeatureColumns> = {
       },
       {},
     );
+    message.createdTimeMicros = object.createdTimeMicros?.map((e) => BigInt(e)) || [];
     return message;
   },
 };
@@ -1627,6 +1708,7 @@ function createBaseImportFeaturesConfig(): ImportFeaturesConfig {
     columnMapping: {},
     materializeOnline: false,
     writeId: "",
+    createdTimeColumn: "",
   };
 }
 
@@ -1652,6 +1734,9 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
     }
     if (message.writeId !== "") {
       writer.uint32(58).string(message.writeId);
+    }
+    if (message.createdTimeColumn !== "") {
+      writer.uint32(66).string(message.createdTimeColumn);
     }
     return writer;
   },
@@ -1728,6 +1813,14 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
             message.writeId = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.createdTimeColumn = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1791,6 +1884,11 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
         : isSet(object.write_id)
         ? globalThis.String(object.write_id)
         : "",
+      createdTimeColumn: isSet(object.createdTimeColumn)
+        ? globalThis.String(object.createdTimeColumn)
+        : isSet(object.created_time_column)
+        ? globalThis.String(object.created_time_column)
+        : "",
     };
   },
 
@@ -1823,6 +1921,9 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
     if (message.writeId !== "") {
       obj.writeId = message.writeId;
     }
+    if (message.createdTimeColumn !== "") {
+      obj.createdTimeColumn = message.createdTimeColumn;
+    }
     return obj;
   },
 
@@ -1846,6 +1947,7 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
     );
     message.materializeOnline = object.materializeOnline ?? false;
     message.writeId = object.writeId ?? "";
+    message.createdTimeColumn = object.createdTimeColumn ?? "";
     return message;
   },
 };

@@ -161,6 +161,55 @@ export function featureViewStateToJSON(object: FeatureViewState): string {
   }
 }
 
+/** What a new feature view version sees of the values written before it. */
+export enum HistoryOutcome {
+  HISTORY_OUTCOME_UNSPECIFIED = 0,
+  /**
+   * HISTORY_OUTCOME_STARTS_EMPTY - Version 1, or a breaking version: its history starts empty. Values
+   * written through earlier versions stay readable by pinning them (view@N).
+   */
+  HISTORY_OUTCOME_STARTS_EMPTY = 1,
+  /**
+   * HISTORY_OUTCOME_SHARED - A compatible version: it reads and writes the history of version
+   * feature_view.history_version in place (nothing is copied), so unpinned
+   * refs keep every value written before the change.
+   */
+  HISTORY_OUTCOME_SHARED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function historyOutcomeFromJSON(object: any): HistoryOutcome {
+  switch (object) {
+    case 0:
+    case "HISTORY_OUTCOME_UNSPECIFIED":
+      return HistoryOutcome.HISTORY_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "HISTORY_OUTCOME_STARTS_EMPTY":
+      return HistoryOutcome.HISTORY_OUTCOME_STARTS_EMPTY;
+    case 2:
+    case "HISTORY_OUTCOME_SHARED":
+      return HistoryOutcome.HISTORY_OUTCOME_SHARED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return HistoryOutcome.UNRECOGNIZED;
+  }
+}
+
+export function historyOutcomeToJSON(object: HistoryOutcome): string {
+  switch (object) {
+    case HistoryOutcome.HISTORY_OUTCOME_UNSPECIFIED:
+      return "HISTORY_OUTCOME_UNSPECIFIED";
+    case HistoryOutcome.HISTORY_OUTCOME_STARTS_EMPTY:
+      return "HISTORY_OUTCOME_STARTS_EMPTY";
+    case HistoryOutcome.HISTORY_OUTCOME_SHARED:
+      return "HISTORY_OUTCOME_SHARED";
+    case HistoryOutcome.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A namespace for definitions, data and models. */
 export interface Project {
   /** "projects/{project}". */
@@ -298,7 +347,19 @@ export interface FeatureView {
     | Timestamp
     | undefined;
   /** When the view was deprecated, if it is. */
-  deprecateTime: Timestamp | undefined;
+  deprecateTime:
+    | Timestamp
+    | undefined;
+  /**
+   * The version whose stored history (offline rows and online values) this
+   * version reads and writes: the first version of the unbroken run of
+   * compatible versions it belongs to. Version 1 and every breaking version
+   * start a history of their own (history_version = version); a compatible
+   * version shares its predecessor's, so a feature it kept has every value
+   * written through any version of the run, and a feature it added is null
+   * for rows written before it existed.
+   */
+  historyVersion: number;
 }
 
 export interface FeatureView_TagsEntry {
@@ -322,6 +383,12 @@ export interface ApplyFeatureViewResponse {
   compatibility: Compatibility;
   /** Set for NEW_VERSION: what changed from the previous latest version. */
   changes: string[];
+  /**
+   * Set for CREATED and NEW_VERSION: whether the version starts with an empty
+   * history or shares the history of an earlier version
+   * (feature_view.history_version).
+   */
+  history: HistoryOutcome;
 }
 
 export interface GetFeatureViewRequest {
@@ -2153,6 +2220,7 @@ function createBaseFeatureView(): FeatureView {
     changes: [],
     createTime: undefined,
     deprecateTime: undefined,
+    historyVersion: 0,
   };
 }
 
@@ -2196,6 +2264,9 @@ export const FeatureView: MessageFns<FeatureView> = {
     }
     if (message.deprecateTime !== undefined) {
       Timestamp.encode(message.deprecateTime, writer.uint32(106).fork()).join();
+    }
+    if (message.historyVersion !== 0) {
+      writer.uint32(112).int32(message.historyVersion);
     }
     return writer;
   },
@@ -2320,6 +2391,14 @@ export const FeatureView: MessageFns<FeatureView> = {
             message.deprecateTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.historyVersion = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2368,6 +2447,11 @@ export const FeatureView: MessageFns<FeatureView> = {
         : isSet(object.deprecate_time)
         ? fromJsonTimestamp(object.deprecate_time)
         : undefined,
+      historyVersion: isSet(object.historyVersion)
+        ? globalThis.Number(object.historyVersion)
+        : isSet(object.history_version)
+        ? globalThis.Number(object.history_version)
+        : 0,
     };
   },
 
@@ -2418,6 +2502,9 @@ export const FeatureView: MessageFns<FeatureView> = {
     if (message.deprecateTime !== undefined) {
       obj.deprecateTime = fromTimestamp(message.deprecateTime).toISOString();
     }
+    if (message.historyVersion !== 0) {
+      obj.historyVersion = Math.round(message.historyVersion);
+    }
     return obj;
   },
 
@@ -2451,6 +2538,7 @@ export const FeatureView: MessageFns<FeatureView> = {
     message.deprecateTime = (object.deprecateTime !== undefined && object.deprecateTime !== null)
       ? Timestamp.fromPartial(object.deprecateTime)
       : undefined;
+    message.historyVersion = object.historyVersion ?? 0;
     return message;
   },
 };
@@ -2636,7 +2724,7 @@ export const ApplyFeatureViewRequest: MessageFns<ApplyFeatureViewRequest> = {
 };
 
 function createBaseApplyFeatureViewResponse(): ApplyFeatureViewResponse {
-  return { featureView: undefined, outcome: 0, compatibility: 0, changes: [] };
+  return { featureView: undefined, outcome: 0, compatibility: 0, changes: [], history: 0 };
 }
 
 export const ApplyFeatureViewResponse: MessageFns<ApplyFeatureViewResponse> = {
@@ -2652,6 +2740,9 @@ export const ApplyFeatureViewResponse: MessageFns<ApplyFeatureViewResponse> = {
     }
     for (const v of message.changes) {
       writer.uint32(34).string(v!);
+    }
+    if (message.history !== 0) {
+      writer.uint32(40).int32(message.history);
     }
     return writer;
   },
@@ -2701,6 +2792,14 @@ export const ApplyFeatureViewResponse: MessageFns<ApplyFeatureViewResponse> = {
             message.changes.push(reader.string());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.history = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2723,6 +2822,7 @@ export const ApplyFeatureViewResponse: MessageFns<ApplyFeatureViewResponse> = {
       outcome: isSet(object.outcome) ? applyOutcomeFromJSON(object.outcome) : 0,
       compatibility: isSet(object.compatibility) ? compatibilityFromJSON(object.compatibility) : 0,
       changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => globalThis.String(e)) : [],
+      history: isSet(object.history) ? historyOutcomeFromJSON(object.history) : 0,
     };
   },
 
@@ -2740,6 +2840,9 @@ export const ApplyFeatureViewResponse: MessageFns<ApplyFeatureViewResponse> = {
     if (message.changes?.length) {
       obj.changes = message.changes;
     }
+    if (message.history !== 0) {
+      obj.history = historyOutcomeToJSON(message.history);
+    }
     return obj;
   },
 
@@ -2754,6 +2857,7 @@ export const ApplyFeatureViewResponse: MessageFns<ApplyFeatureViewResponse> = {
     message.outcome = object.outcome ?? 0;
     message.compatibility = object.compatibility ?? 0;
     message.changes = object.changes?.map((e) => e) || [];
+    message.history = object.history ?? 0;
     return message;
   },
 };
