@@ -19,7 +19,7 @@ describe("coerceValue", () => {
   });
 
   it.each<[string, ValueType, TaggedValue["kind"], TaggedValue["value"], RegExp]>([
-    ["a string for an int64", "int64", "string", "5", /expected a int64 value, got string/],
+    ["a string for an int64", "int64", "string", "5", /expected an int64 value, got string/],
     ["an int64 beyond 2^63", "int64", "int64", 2n ** 63n, /does not fit in int64/],
     ["an int64 list element beyond 2^63", "int64_list", "int64_list", [2n ** 63n], /does not fit in int64/],
     ["an int64 a double cannot hold", "double", "int64", 2n ** 53n + 1n, /cannot be held exactly/],
@@ -33,7 +33,7 @@ describe("coerceValue", () => {
     ["an overlong list", "int64_list", "int64_list", [1n, 2n, 3n, 4n], /4 elements exceeds the limit of 3/],
     ["a timestamp in year 10000", "timestamp", "timestamp", new Date(Date.UTC(10000, 0, 1)), /outside 1900-01-01/],
     ["a timestamp before 1900", "timestamp", "timestamp", new Date(Date.UTC(1899, 11, 31)), /outside 1900-01-01/],
-    ["a float for an int32", "int32", "double", 1.5, /expected a int32 value, got double/],
+    ["a float for an int32", "int32", "double", 1.5, /expected an int32 value, got double/],
   ])("rejects %s", (_label, type, kind, value, problem) => {
     const result = coerce(type, kind, value);
     expect(result).toHaveProperty("problem");

@@ -52,7 +52,8 @@ export function coerceValue(type: ValueType, tagged: TaggedValue, limits: ValueL
   if (tagged.kind === "null") return { value: null };
   // An empty list carries no element type, so it fits any list type.
   const emptyList = Array.isArray(tagged.value) && tagged.value.length === 0 && type.endsWith("_list") && tagged.kind.endsWith("_list");
-  if (!emptyList && !ACCEPTED_KINDS[type].includes(tagged.kind)) return { problem: `expected a ${type} value, got ${tagged.kind}` };
+  if (!emptyList && !ACCEPTED_KINDS[type].includes(tagged.kind))
+    return { problem: `expected ${withArticle(type)} value, got ${tagged.kind}` };
   const value = convert(type, tagged.value);
   if (typeof value === "string" && type !== "string") return { problem: value };
   const problem = describeOutOfBounds(value, limits);
@@ -134,4 +135,9 @@ function describeOutOfBounds(value: FeatureValue, limits: ValueLimits): string |
     }
   }
   return undefined;
+}
+
+/** "an int64", "a double": type names as a message reads them. */
+function withArticle(type: ValueType): string {
+  return `${type.startsWith("int") ? "an" : "a"} ${type}`;
 }

@@ -99,6 +99,7 @@ export function ingestionServiceHandlers(
             featureView: config.featureView,
             format,
             columnMapping: config.columnMapping,
+            createdTimeColumn: config.createdTimeColumn,
             materializeOnline: config.materializeOnline,
             writeId: config.writeId,
           },

@@ -293,6 +293,7 @@ export class Predictor {
       featureService: "",
       entities: input.entities,
       fullFeatureNames: true,
+      ignoreUnusedEntityColumns: true,
     });
     return { columns, byRef: new Map(columns.map((column, i) => [version.featureRefs[i] as string, column])) };
   }

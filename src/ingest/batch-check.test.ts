@@ -120,7 +120,7 @@ describe("checkColumns", () => {
     });
     expect(checked).toMatchObject({ rowIndexes: [0], entityKeys: ['["7"]'], keys: [[7n]], eventTimes: [NOW], features: [[2], [null]] });
     expect(checked.rejections).toEqual([
-      { rowIndex: 1, violations: [{ field: 'columns.entity_key["id"][1]', description: "expected a int64 value, got string" }] },
+      { rowIndex: 1, violations: [{ field: 'columns.entity_key["id"][1]', description: "expected an int64 value, got string" }] },
     ]);
   });
 
@@ -142,7 +142,7 @@ describe("checkColumns", () => {
       expect((error as ValidationError).violations.map((v) => `${v.field}: ${v.description}`)).toEqual([
         'columns.entity_key["id"]: join key "id" is required',
         'columns.entity_key["customer"]: "customer" is not a join key; expected id',
-        'columns.features["colour"]: feature view stats@1 has no feature "colour"',
+        'columns.features["colour"]: feature view stats@1 has no feature "colour"; the features are "spend", "label"',
         'columns.features["spend"]: expected double values, got string',
         'columns.features["label"]: has 1 values for 2 event times',
       ]);

@@ -17,6 +17,7 @@ import {
   type TaggedValue,
   type ValueLimits,
 } from "../common/feature-value.js";
+import { unknownNameHint } from "../common/suggest.js";
 import type { ValueType } from "../common/value-type.js";
 import type { Entity, FeatureViewVersion } from "../registry/model.js";
 import type { ColumnarRows, ColumnInput, RowInput, RowRejection } from "./model.js";
@@ -32,6 +33,7 @@ export interface CheckedRow {
   key: FeatureValue[];
   eventTime: number;
   features: FeatureValue[];
+  createdTime?: number;
 }
 
 /** The outcome for one row. */
@@ -55,6 +57,8 @@ export function checkRow(target: CheckTarget, row: RowInput, rowIndex: number): 
   if ("violations" in key) violations.push(...key.violations);
   const timeProblem = eventTimeProblem(target, row.eventTime);
   if (timeProblem) violations.push({ field: `${path}.event_time`, description: timeProblem });
+  const createdProblem = row.createdTime === undefined ? undefined : timeRangeProblem(target, row.createdTime);
+  if (createdProblem) violations.push({ field: `${path}.created_time`, description: createdProblem });
 
   const features = view.features.map((feature) => {
     const tagged = row.features[feature.name];
@@ -72,7 +76,7 @@ export function checkRow(target: CheckTarget, row: RowInput, rowIndex: number): 
     }
   }
   if (violations.length > 0 || "violations" in key || row.eventTime === undefined) return { violations };
-  return { key: key.values, eventTime: row.eventTime, features };
+  return { key: key.values, eventTime: row.eventTime, features, createdTime: row.createdTime };
 }
 
 /**
@@ -89,6 +93,8 @@ export interface CheckedBatch {
   eventTimes: number[];
   /** Per feature, in the view's order: the accepted rows' values, null where null. */
   features: FeatureValue[][];
+  /** The accepted rows' created times, undefined where the server's receipt time applies. */
+  createdTimes: Array<number | undefined>;
   rejections: RowRejection[];
 }
 
@@ -98,7 +104,7 @@ export function checkRows(target: CheckTarget, rows: readonly RowInput[]): Check
   rows.forEach((row, index) => {
     const checked = checkRow(target, row, index);
     if ("violations" in checked) batch.rejections.push({ rowIndex: index, violations: checked.violations });
-    else accept(batch, index, checked.key, checked.eventTime, (f) => checked.features[f] ?? null);
+    else accept(batch, index, checked.key, checked.eventTime, checked.createdTime, (f) => checked.features[f] ?? null);
   });
   return batch;
 }
@@ -125,6 +131,10 @@ export function checkColumns(target: CheckTarget, columns: ColumnarRows): Checke
   for (const name of Object.keys(columns.features)) {
     if (!view.features.some((f) => f.name === name))
       malformed.push({ field: `columns.features["${name}"]`, description: noSuchFeature(view, name) });
+  }
+  const createdTimes = columns.createdTimes?.length ? columns.createdTimes : undefined;
+  if (createdTimes && createdTimes.length !== rowCount) {
+    malformed.push({ field: "columns.created_time_micros", description: `has ${createdTimes.length} values for ${rowCount} event times` });
   }
   for (const { field, type, column } of [...keyColumns, ...featureColumns]) {
     if (!column) continue;
@@ -159,6 +169,9 @@ export function checkColumns(target: CheckTarget, columns: ColumnarRows): Checke
     const eventTime = columns.eventTimes[row] as number;
     const timeProblem = eventTimeProblem(target, eventTime);
     if (timeProblem) reject(`columns.event_time_micros[${row}]`, timeProblem);
+    const createdTime = createdTimes?.[row];
+    const createdProblem = createdTime === undefined ? undefined : timeRangeProblem(target, createdTime);
+    if (createdProblem) reject(`columns.created_time_micros[${row}]`, createdProblem);
     featureColumns.forEach(({ field }, f) => {
       const value = featureCells[f]?.(row) ?? null;
       if (value instanceof CellProblem) {
@@ -167,7 +180,7 @@ export function checkColumns(target: CheckTarget, columns: ColumnarRows): Checke
       } else features[f] = value;
     });
     if (violations) batch.rejections.push({ rowIndex: row, violations });
-    else accept(batch, row, key, eventTime, (f) => features[f] ?? null);
+    else accept(batch, row, key, eventTime, createdTime, (f) => features[f] ?? null);
   }
   return batch;
 }
@@ -179,6 +192,7 @@ function emptyBatch({ view, entity }: CheckTarget): CheckedBatch {
     keys: entity.joinKeys.map(() => []),
     eventTimes: [],
     features: view.features.map(() => []),
+    createdTimes: [],
     rejections: [],
   };
 }
@@ -188,9 +202,11 @@ function accept(
   rowIndex: number,
   key: readonly FeatureValue[],
   eventTime: number,
+  createdTime: number | undefined,
   feature: (f: number) => FeatureValue,
 ) {
   batch.rowIndexes.push(rowIndex);
+  batch.createdTimes.push(createdTime);
   batch.entityKeys.push(encodeEntityKey(key));
   key.forEach((value, k) => {
     batch.keys[k]?.push(value);
@@ -245,15 +261,38 @@ function cellReader(type: ValueType, column: ColumnInput, limits: ValueLimits): 
   return (row) => general(values[row] ?? null);
 }
 
-function eventTimeProblem({ limits, nowMicros }: CheckTarget, eventTime: number | undefined): string | undefined {
-  if (eventTime === undefined) return "is required";
-  if (eventTime > nowMicros + limits.maxFutureSkewMs * 1000) {
-    return `is more than ${limits.maxFutureSkewMs} ms in the future (${new Date(eventTime / 1000).toISOString()})`;
+function eventTimeProblem(target: CheckTarget, eventTime: number | undefined): string | undefined {
+  return eventTime === undefined ? "is required" : timeRangeProblem(target, eventTime);
+}
+
+/** Event and created times alike: from 1900 until the clock skew allowance ahead of now. */
+function timeRangeProblem({ limits, nowMicros }: CheckTarget, micros: number): string | undefined {
+  if (micros > nowMicros + limits.maxFutureSkewMs * 1000) {
+    return `is more than ${limits.maxFutureSkewMs} ms in the future (${new Date(micros / 1000).toISOString()})`;
   }
-  if (eventTime < MIN_TIME_MILLIS * 1000) return "is before 1900-01-01";
+  if (micros < MIN_TIME_MILLIS * 1000) return "is before 1900-01-01";
   return undefined;
 }
 
+/** Messages for unknown feature names per view version: a batch repeats the same typo on every row. */
+const unknownFeatureMessages = new WeakMap<FeatureViewVersion, Map<string, string>>();
+const MAX_REMEMBERED_UNKNOWN_NAMES = 1000;
+
 function noSuchFeature(view: FeatureViewVersion, name: string): string {
-  return `feature view ${view.name}@${view.version} has no feature "${name}"`;
+  let messages = unknownFeatureMessages.get(view);
+  if (!messages) {
+    messages = new Map();
+    unknownFeatureMessages.set(view, messages);
+  }
+  let message = messages.get(name);
+  if (message === undefined) {
+    const hint = unknownNameHint(
+      name,
+      view.features.map((f) => f.name),
+      "features",
+    );
+    message = `feature view ${view.name}@${view.version} has no feature "${name}"${hint ? `; ${hint}` : ""}`;
+    if (messages.size < MAX_REMEMBERED_UNKNOWN_NAMES) messages.set(name, message);
+  }
+  return message;
 }

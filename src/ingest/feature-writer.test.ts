@@ -107,4 +107,68 @@ describe("FeatureWriter", () => {
     const [latest] = await offline.latestPerEntity(offlineTableOf(view, entity), {}, [8n], 1);
     expect(latest?.features).toEqual([6n]);
   });
+
+  it("lets a created time from the source system decide ties and stand for the time of knowledge", async () => {
+    const eventTime = Date.now() * 1000 - 60_000_000;
+    const row = (value: bigint, createdTime?: number) => ({
+      entityKey: { id: { kind: "int64" as const, value: 20n } },
+      eventTime,
+      features: { orders: { kind: "int64" as const, value } },
+      ...(createdTime === undefined ? {} : { createdTime }),
+    });
+    // A live row first, then a re-import of an older file: the older created time loses the tie.
+    await writer.writeBatch({ project: "default", featureView: "stats", writeId: "", rows: [row(1n)] });
+    await writer.writeBatch({ project: "default", featureView: "stats", writeId: "", rows: [row(0n, eventTime + 5)] });
+    const [records] = await online.read([{ table: onlineTableName("default", "stats", 1), keys: ['["20"]'] }]);
+    expect(records?.[0]?.values.orders).toBe(1n);
+    // Columns carry created times too; a later created time wins over the live row.
+    await writer.writeBatch({
+      project: "default",
+      featureView: "stats",
+      writeId: "",
+      rows: [],
+      columns: {
+        entityKey: { id: { kind: "int64", values: [20n] } },
+        eventTimes: [eventTime],
+        features: { orders: { kind: "int64", values: [2n] } },
+        createdTimes: [Date.now() * 1000 + 1_000_000],
+      },
+    });
+    const view = await registry.getFeatureView("default", "stats");
+    const entity = await registry.getEntity("default", "customer");
+    const history = (await offline.readAll(offlineTableOf(view, entity))).filter((r) => r.key[0] === 20n);
+    expect(history.find((r) => r.features[0] === 0n)?.ingestTime).toBe(eventTime + 5);
+    const [latest] = await offline.latestPerEntity(offlineTableOf(view, entity), {}, [19n], 1);
+    expect(latest?.features).toEqual([2n]);
+    const [after] = await online.read([{ table: onlineTableName("default", "stats", 1), keys: ['["20"]'] }]);
+    expect(after?.[0]?.values.orders).toBe(2n);
+  });
+
+  it("rejects created times out of range, by row and by column", async () => {
+    const future = Date.now() * 1000 + 3_600_000_000;
+    const receipt = await writer.writeBatch({
+      project: "default",
+      featureView: "stats",
+      writeId: "",
+      rows: [
+        { entityKey: { id: { kind: "int64", value: 30n } }, eventTime: Date.now() * 1000, features: {}, createdTime: future },
+        { entityKey: { id: { kind: "int64", value: 31n } }, eventTime: Date.now() * 1000, features: {}, createdTime: -1e16 },
+      ],
+    });
+    expect(receipt.rejectedRows.map((r) => r.violations.map((v) => v.field))).toEqual([["rows[0].created_time"], ["rows[1].created_time"]]);
+    await expect(
+      writer.writeBatch({
+        project: "default",
+        featureView: "stats",
+        writeId: "",
+        rows: [],
+        columns: {
+          entityKey: { id: { kind: "int64", values: [1n] } },
+          eventTimes: [Date.now() * 1000],
+          features: {},
+          createdTimes: [1, 2],
+        },
+      }),
+    ).rejects.toMatchObject({ violations: [{ field: "columns.created_time_micros" }] });
+  });
 });

@@ -93,7 +93,8 @@ export class FeatureWriter {
         length: accepted,
         keys: checked.keys,
         eventTimes: checked.eventTimes,
-        ingestTimes: checked.rowIndexes.map((index) => firstIngestTime + index),
+        // A created time from the source system stands in for the time of receipt.
+        ingestTimes: checked.rowIndexes.map((index, row) => checked.createdTimes[row] ?? firstIngestTime + index),
         writeId,
         features: checked.features,
       };

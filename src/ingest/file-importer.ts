@@ -24,6 +24,8 @@ export interface ImportConfig {
   format: FileFormat;
   /** View field (event_time, a join key or a feature) -> file column; unmapped fields use their own name. */
   columnMapping: Record<string, string>;
+  /** The file column of each row's created time; empty: rows get the time of the import. */
+  createdTimeColumn: string;
   /** Also apply the rows to the online store (latest value per entity wins by event time). */
   materializeOnline: boolean;
   writeId: string;
@@ -67,12 +69,13 @@ export class FileImporter {
     });
     const column = (field: string) => config.columnMapping[field] ?? field;
     const file = await openColumnFile(path, config.format);
-    requireColumns(file.columnNames, [EVENT_TIME, ...entity.joinKeys.map((k) => k.name)].map(column), config);
+    const timeColumns = [column(EVENT_TIME), ...(config.createdTimeColumn ? [config.createdTimeColumn] : [])];
+    requireColumns(file.columnNames, [...timeColumns, ...entity.joinKeys.map((k) => column(k.name))], config);
     const present = fields.filter((field) => file.columnNames.includes(column(field.name)));
 
     const progress: ImportProgress = { rowsRead: 0, rowsWritten: 0, rowsRejected: 0, sampleRejections: [], done: false };
     let batchIndex = 0;
-    for await (const batch of file.batches([EVENT_TIME, ...fields.map((f) => f.name)].map(column), this.batchSize)) {
+    for await (const batch of file.batches([...timeColumns, ...fields.map((f) => column(f.name))], this.batchSize)) {
       if (signal?.aborted) return;
       // Values the file's types cannot give (unparsable text, wrong kinds) reject their rows here;
       // the rest go through the writer's checks as one columnar batch.
@@ -82,13 +85,17 @@ export class FileImporter {
         violations.push({ field: `rows[${batch.firstRow + row}].${fileColumn}`, description });
         problems.set(row, violations);
       };
-      const rawTimes = batch.columns.get(column(EVENT_TIME)) ?? [];
-      const eventTimes = Array.from({ length: batch.rowCount }, (_, row) => {
-        const micros = fileTimeToMicros(rawTimes[row]);
-        if (typeof micros === "number") return micros;
-        flag(row, column(EVENT_TIME), micros);
-        return 0;
-      });
+      const timesOf = (fileColumn: string) => {
+        const raw = batch.columns.get(fileColumn) ?? [];
+        return Array.from({ length: batch.rowCount }, (_, row) => {
+          const micros = fileTimeToMicros(raw[row]);
+          if (typeof micros === "number") return micros;
+          flag(row, fileColumn, micros);
+          return 0;
+        });
+      };
+      const eventTimes = timesOf(column(EVENT_TIME));
+      const createdTimes = config.createdTimeColumn ? timesOf(config.createdTimeColumn) : undefined;
       const values = present.map((field) =>
         fileColumnToInput(batch.columns.get(column(field.name)) ?? [], field.type, (row, problem) =>
           flag(row, column(field.name), problem),
@@ -111,7 +118,12 @@ export class FileImporter {
           project: view.project,
           featureView: pinned,
           rows: [],
-          columns: { eventTimes: keep(eventTimes), entityKey: columnsOf(true), features: columnsOf(false) },
+          columns: {
+            eventTimes: keep(eventTimes),
+            entityKey: columnsOf(true),
+            features: columnsOf(false),
+            ...(createdTimes ? { createdTimes: keep(createdTimes) } : {}),
+          },
           writeId: config.writeId ? `${config.writeId}:${batchIndex}` : "",
         },
         { online: config.materializeOnline },
@@ -121,7 +133,7 @@ export class FileImporter {
         const fileRow = batch.firstRow + (kept ? (kept[rejection.rowIndex] ?? 0) : rejection.rowIndex);
         rejected.push({
           rowIndex: fileRow,
-          violations: rejection.violations.map((v) => ({ ...v, field: filePath(v.field, fileRow, column) })),
+          violations: rejection.violations.map((v) => ({ ...v, field: filePath(v.field, fileRow, column, config.createdTimeColumn) })),
         });
       }
       progress.rowsRead += batch.rowCount;
@@ -137,10 +149,11 @@ export class FileImporter {
 }
 
 /** A writer's field path in a columnar batch (`columns.features["f"][3]`) as the file's `rows[N].column`. */
-function filePath(field: string, fileRow: number, column: (field: string) => string): string {
+function filePath(field: string, fileRow: number, column: (field: string) => string, createdTimeColumn: string): string {
   const cell = /^columns\.(?:features|entity_key)\["([^"]+)"\]\[\d+\]$/.exec(field);
   if (cell?.[1]) return `rows[${fileRow}].${column(cell[1])}`;
   if (field.startsWith("columns.event_time_micros")) return `rows[${fileRow}].${column(EVENT_TIME)}`;
+  if (createdTimeColumn && field.startsWith("columns.created_time_micros")) return `rows[${fileRow}].${createdTimeColumn}`;
   return `rows[${fileRow}]`;
 }
 

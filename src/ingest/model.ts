@@ -9,6 +9,11 @@ export interface RowInput {
   /** Microseconds since the epoch; undefined when the client sent none. */
   eventTime?: number;
   features: Record<string, TaggedValue>;
+  /**
+   * When the source system recorded the row, in microseconds since the epoch; undefined means
+   * when the server received it. It is the row's ingestion time for ties and leakage guards.
+   */
+  createdTime?: number;
 }
 
 /**
@@ -23,6 +28,8 @@ export interface ColumnarRows {
   /** Microseconds since the epoch, one per row. */
   eventTimes: ArrayLike<number>;
   features: Record<string, ColumnInput>;
+  /** Created times (see {@link RowInput.createdTime}), one per row; undefined or empty for none. */
+  createdTimes?: ArrayLike<number>;
 }
 
 /** A batch of rows for one feature view ("view" or "view@3"), as row messages or as columns. */

@@ -201,7 +201,7 @@ export class ModelRegistry {
       let features: ResolvedFeature[] = [];
       if (source.kind === "features") {
         source.refs.forEach((ref, j) => {
-          const parsed = parseFeatureRef(ref);
+          const parsed = parseFeatureRef(ref, project);
           if (typeof parsed === "string") v.add(`${at}.features.refs[${j}]`, parsed);
           else if (parsed.version === undefined)
             v.add(
@@ -212,7 +212,7 @@ export class ModelRegistry {
         v.throwIfAny("INVALID_INPUT_BINDINGS");
         features = await this.registry.resolveFeatureRefs(project, source.refs, `${at}.features.refs`);
       } else {
-        const parsed = parseViewRef(source.service, "feature service");
+        const parsed = parseViewRef(source.service, project, "feature service");
         if (typeof parsed === "string") v.add(`${at}.feature_service`, parsed);
         else if (parsed.version === undefined)
           v.add(`${at}.feature_service`, `"${source.service}" must pin a version (e.g. ${parsed.view}@1)`);

@@ -22,6 +22,11 @@ export interface OnlineReadRequest {
   /** Join key name -> one value per entity row. */
   entities: Record<string, TaggedValue[]>;
   fullFeatureNames: boolean;
+  /**
+   * Ignore entity columns no requested view needs, instead of refusing them as a likely typo:
+   * Predict sends one set of columns to every version of an endpoint, which may read other views.
+   */
+  ignoreUnusedEntityColumns?: boolean;
 }
 
 /** One output column: a feature's value, status and event time (µs) for every entity row. */
@@ -78,7 +83,7 @@ export class OnlineReader {
   async read(request: OnlineReadRequest): Promise<OnlineReadResult> {
     const features = await this.registry.resolveSelection(request.project, request.features, request.featureService);
     const plan = await this.planOf(features, request.fullFeatureNames);
-    const rowCount = this.checkEntityColumns(request.entities);
+    const rowCount = this.checkEntityColumns(request.entities, plan, request.ignoreUnusedEntityColumns ?? false);
 
     const v = new ViolationCollector();
     const lookups: OnlineLookup[] = plan.views.map(({ table, joinKeys, label }) => {
@@ -153,11 +158,26 @@ export class OnlineReader {
     return plan;
   }
 
-  /** Checks that the entity columns are non-empty, equally long and within limits; returns the row count. */
-  private checkEntityColumns(entities: Record<string, TaggedValue[]>): number {
+  /**
+   * Checks that the entity columns are the join keys the views need, no others, non-empty,
+   * equally long and within limits; returns the row count.
+   */
+  private checkEntityColumns(entities: Record<string, TaggedValue[]>, plan: ReadPlan, ignoreUnused: boolean): number {
     const lengths = Object.entries(entities).map(([name, column]) => [name, column.length] as const);
     const v = new ViolationCollector();
     if (lengths.length === 0) v.add("entities", "at least one join key column is required");
+    const needed = new Map<string, string>();
+    for (const view of plan.views) for (const key of view.joinKeys) if (!needed.has(key.name)) needed.set(key.name, view.label);
+    for (const [name] of lengths) {
+      if (!needed.has(name) && !ignoreUnused) {
+        const expected = [...needed.keys()].map((key) => `"${key}"`).join(", ");
+        v.add(`entities["${name}"]`, `"${name}" is not a join key of the requested features; expected ${expected}`);
+      }
+    }
+    for (const [key, label] of needed) {
+      if (lengths.length > 0 && !Object.hasOwn(entities, key))
+        v.add(`entities["${key}"]`, `join key "${key}" is required (needed by ${label})`);
+    }
     const rowCount = lengths[0]?.[1] ?? 0;
     for (const [name, length] of lengths) {
       if (length !== rowCount) v.add(`entities["${name}"]`, `has ${length} values but entities["${lengths[0]?.[0]}"] has ${rowCount}`);

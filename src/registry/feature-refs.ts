@@ -1,8 +1,12 @@
 /**
- * Feature refs as users write them: `view:feature` follows the latest version of the view,
- * `view@3:feature` pins version 3. View refs (`view`, `view@3`) name a view for writes.
+ * Feature refs as users write them. Short forms are relative to the request's project:
+ * `view:feature` follows the latest version of the view, `view@3:feature` pins version 3. The
+ * full form puts the view's resource name before the colon:
+ * `projects/{project}/featureViews/{view}[/versions/{n}]:feature`; its project must be the
+ * request's. View refs (`view`, `view@3`, or the resource name alone) name a view for writes, and
+ * service refs a feature service the same way.
  */
-import { describeInvalidFieldName, describeInvalidResourceId, parseVersionNumber } from "./names.js";
+import { type Collection, describeInvalidFieldName, describeInvalidResourceId, parseVersionNumber, truncate } from "./names.js";
 
 /** A view ref: a view name and, when pinned, a version. */
 export interface ViewRef {
@@ -15,26 +19,45 @@ export interface FeatureRef extends ViewRef {
   feature: string;
 }
 
+/** What a view ref names: a feature view (writes, feature refs) or a feature service (selections). */
+export type RefKind = "feature view" | "feature service";
+
+const COLLECTION_OF_KIND: Record<RefKind, Collection> = { "feature view": "featureViews", "feature service": "featureServices" };
+
+/** The forms a view or service ref may take, for messages. */
+export function viewRefForms(kind: RefKind = "feature view"): string {
+  const name = kind === "feature view" ? "view" : "service";
+  return `"${name}", "${name}@3" or "projects/{project}/${COLLECTION_OF_KIND[kind]}/{${name}}[/versions/{n}]"`;
+}
+
+/** The forms a feature ref may take, for messages. */
+export const FEATURE_REF_FORMS = '"view:feature", "view@3:feature" or "projects/{project}/featureViews/{view}[/versions/{n}]:feature"';
+
 /**
- * Parses `name` or `name@N` (a feature view, or a feature service when `label` says so); returns
- * a description of the problem instead when malformed.
+ * Parses a view ref of `kind` in a request for `project`: `name`, `name@N`, or its resource name
+ * (with `/versions/{n}` to pin). Returns a description of the problem instead when malformed or
+ * when a resource name names another project.
  */
-export function parseViewRef(text: string, label: "feature view" | "feature service" = "feature view"): ViewRef | string {
+export function parseViewRef(text: string, project: string, kind: RefKind = "feature view"): ViewRef | string {
+  if (text.startsWith("projects/")) return parseViewResourceName(text, project, kind);
   const at = text.indexOf("@");
   const view = at < 0 ? text : text.slice(0, at);
+  if (view.includes("/")) return `"${truncate(text)}" is not a ${kind} ref; use ${viewRefForms(kind)}`;
   const viewProblem = describeInvalidResourceId(view);
-  if (viewProblem) return `${label} ${viewProblem}`;
+  if (viewProblem) return `${kind} ${viewProblem}`;
   if (at < 0) return { view };
   const version = parseVersionNumber(text.slice(at + 1));
-  if (version === undefined) return `"${text}": the version after "@" must be a positive integer`;
+  if (version === undefined) return `"${truncate(text)}": the version after "@" must be a positive integer`;
   return { view, version };
 }
 
-/** Parses `view:feature` or `view@N:feature`; returns a description of the problem instead when malformed. */
-export function parseFeatureRef(text: string): FeatureRef | string {
-  const colon = text.lastIndexOf(":");
-  if (colon < 0) return `"${text}" is not a feature ref; expected "view:feature" or "view@version:feature"`;
-  const viewRef = parseViewRef(text.slice(0, colon));
+/** Parses a feature ref in a request for `project`; returns a description of the problem instead when malformed. */
+export function parseFeatureRef(text: string, project: string): FeatureRef | string {
+  const colons = text.split(":").length - 1;
+  if (colons === 0) return `"${truncate(text)}" is not a feature ref: it has no ":" before the feature; use ${FEATURE_REF_FORMS}`;
+  if (colons > 1) return `"${truncate(text)}" has ${colons} colons; a feature ref has one, before the feature: use ${FEATURE_REF_FORMS}`;
+  const colon = text.indexOf(":");
+  const viewRef = parseViewRef(text.slice(0, colon), project);
   if (typeof viewRef === "string") return viewRef;
   const feature = text.slice(colon + 1);
   const featureProblem = describeInvalidFieldName(feature);
@@ -42,7 +65,27 @@ export function parseFeatureRef(text: string): FeatureRef | string {
   return { ...viewRef, feature };
 }
 
-/** Formats a view ref back to text. */
+/** Formats a view ref back to its short text. */
 export function formatViewRef(ref: ViewRef): string {
   return ref.version === undefined ? ref.view : `${ref.view}@${ref.version}`;
+}
+
+function parseViewResourceName(text: string, project: string, kind: RefKind): ViewRef | string {
+  const collection = COLLECTION_OF_KIND[kind];
+  const parts = text.split("/");
+  const shapeOk =
+    (parts.length === 4 || (parts.length === 6 && parts[4] === "versions")) &&
+    parts[2] === collection &&
+    describeInvalidResourceId(parts[1] ?? "") === undefined;
+  if (!shapeOk) return `"${truncate(text)}" is not a ${kind} name; expected projects/{project}/${collection}/{id}[/versions/{n}]`;
+  if (parts[1] !== project) {
+    return `"${truncate(text)}" names project "${parts[1]}", but the request is for project "${project}"; set the request's project or use a short ref`;
+  }
+  const view = parts[3] as string;
+  const viewProblem = describeInvalidResourceId(view);
+  if (viewProblem) return `${kind} ${viewProblem}`;
+  if (parts.length === 4) return { view };
+  const version = parseVersionNumber(parts[5] as string);
+  if (version === undefined) return `"${truncate(text)}": the version after "/versions/" must be a positive integer`;
+  return { view, version };
 }

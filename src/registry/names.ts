@@ -104,10 +104,25 @@ export function parseVersionNumber(text: string): number | undefined {
 function invalidName(field: string, name: string, expected: string, detail?: string): ValidationError {
   const shown = name === "" ? "is empty" : `"${truncate(name)}" is not a valid name`;
   return new ValidationError("INVALID_RESOURCE_NAME", [
-    { field, description: `${shown}; expected ${expected}${detail ? ` (${detail})` : ""}` },
+    { field, description: `${shown}; expected ${expected}${detail ? ` (${detail})` : suggestFullName(name, expected)}` },
   ]);
 }
 
-function truncate(text: string): string {
+/**
+ * For a bare id (or `id@N`) where a resource name belongs, the name it most likely meant, in the
+ * default project: resource fields take full names, refs take both.
+ */
+function suggestFullName(name: string, expected: string): string {
+  const [id, version] = name.split("@");
+  if (id === undefined || describeInvalidResourceId(id) !== undefined || (version !== undefined && !parseVersionNumber(version))) return "";
+  const example = expected
+    .replace("{project}", DEFAULT_PROJECT)
+    .replace(/\{id\}.*$/, id)
+    .replace(/^projects\/default$/, `projects/${id}`);
+  return `, e.g. "${example}${version && expected.includes("/versions/") ? `/versions/${version}` : ""}"`;
+}
+
+/** Shortens user text quoted in a message. */
+export function truncate(text: string): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

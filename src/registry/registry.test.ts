@@ -122,7 +122,11 @@ describe("feature view versioning", () => {
     await registry.applyFeatureView(view());
     const stored = await store.getVersion("featureView", "default", "customer_stats", 1);
     const { historyVersion: _dropped, ...legacy } = stored as NonNullable<typeof stored>;
-    const appended = await store.appendVersion("featureView", { ...legacy, version: 2, owner: "x", compatibility: "compatible" } as never, 1);
+    const appended = await store.appendVersion(
+      "featureView",
+      { ...legacy, version: 2, owner: "x", compatibility: "compatible" } as never,
+      1,
+    );
     expect(appended).toBe(true);
     expect((await registry.getFeatureView("default", "customer_stats", 2)).historyVersion).toBe(2);
     // A compatible version applied now follows the run of the version before it.

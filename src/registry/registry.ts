@@ -16,8 +16,9 @@ import {
 } from "../common/errors.js";
 import { KeyedMutex } from "../common/keyed-mutex.js";
 import { type Page, readPageRequest, toPage } from "../common/pagination.js";
+import { unknownNameHint } from "../common/suggest.js";
 import type { RegistryStore } from "../storage/registry/registry-store.js";
-import { type FeatureRef, formatViewRef, parseFeatureRef, parseViewRef } from "./feature-refs.js";
+import { type FeatureRef, formatViewRef, parseFeatureRef, parseViewRef, viewRefForms } from "./feature-refs.js";
 import type {
   ApplyResult,
   DefinitionHead,
@@ -57,6 +58,9 @@ interface CachedDefinition<K extends VersionedKind> {
   head: DefinitionHead;
   versions: Map<number, VersionedKinds[K]>;
 }
+
+/** How many names of a kind an unknown name is compared with for a hint. */
+const MAX_NAMES_FOR_HINTS = 1000;
 
 /** Distinct feature selections whose resolution is cached. */
 const MAX_CACHED_SELECTIONS = 10_000;
@@ -310,7 +314,7 @@ export class Registry {
   async resolveFeatureRefs(project: string, refs: readonly string[], field: string): Promise<ResolvedFeature[]> {
     const v = new ViolationCollector();
     const parsed = refs.map((ref, i) => {
-      const result = parseFeatureRef(ref);
+      const result = parseFeatureRef(ref, project);
       if (typeof result === "string") v.add(`${field}[${i}]`, result);
       return result;
     });
@@ -320,11 +324,11 @@ export class Registry {
 
   /** Resolves a feature service ("name" or "name@version") to the refs of that version, resolved. */
   async resolveFeatureService(project: string, serviceRef: string, field: string): Promise<ResolvedFeature[]> {
-    const parsed = parseViewRef(serviceRef, "feature service");
+    const parsed = parseViewRef(serviceRef, project, "feature service");
     if (typeof parsed === "string") throw invalidRef(field, parsed);
     const service = await this.getVersioned("featureService", project, parsed.view, parsed.version);
     // Its refs resolved when it was applied; one that no longer does is NOT_FOUND, not a request error.
-    return Promise.all(service.features.map((ref) => this.resolveParsedRef(project, ref, parseFeatureRef(ref) as FeatureRef)));
+    return Promise.all(service.features.map((ref) => this.resolveParsedRef(project, ref, parseFeatureRef(ref, project) as FeatureRef)));
   }
 
   /**
@@ -351,7 +355,9 @@ export class Registry {
 
   /** Resolves a view ref ("view" or "view@3") to that version; NOT_FOUND when it does not exist. */
   async resolveViewRef(project: string, ref: string, field: string): Promise<WithState<FeatureViewVersion>> {
-    const parsed = parseViewRef(ref, "feature view");
+    if (ref === "")
+      throw new ValidationError("MISSING_FIELD", [{ field, description: `is required: name a feature view as ${viewRefForms()}` }]);
+    const parsed = parseViewRef(ref, project);
     if (typeof parsed === "string") throw invalidRef(field, parsed);
     return this.getVersioned("featureView", project, parsed.view, parsed.version);
   }
@@ -360,10 +366,15 @@ export class Registry {
     const view = await this.getVersioned("featureView", project, parsed.view, parsed.version);
     const feature = view.features.find((f) => f.name === parsed.feature);
     if (!feature) {
+      const hint = unknownNameHint(
+        parsed.feature,
+        view.features.map((f) => f.name),
+        "features",
+      );
       throw new ResourceNotFoundError(
         "feature",
         ref,
-        `feature view ${formatViewRef({ view: view.name, version: view.version })} has no feature "${parsed.feature}"`,
+        `feature view ${formatViewRef({ view: view.name, version: view.version })} has no feature "${parsed.feature}"${hint ? `; ${hint}` : ""}`,
       );
     }
     return { ref, project, featureView: view.name, version: view.version, feature: feature.name, type: feature.type };
@@ -371,7 +382,7 @@ export class Registry {
 
   /** Like {@link resolveParsedRef}, but returns the problem as text instead of throwing. */
   private async tryResolveFeatureRef(project: string, ref: string): Promise<ResolvedFeature | string> {
-    const parsed = parseFeatureRef(ref);
+    const parsed = parseFeatureRef(ref, project);
     if (typeof parsed === "string") return parsed;
     try {
       return await this.resolveParsedRef(project, ref, parsed);
@@ -448,7 +459,13 @@ export class Registry {
     version?: number,
   ): Promise<WithState<VersionedKinds[K]>> {
     const cached = (await this.loadCached(kind, project, name)) as CachedDefinition<K> | undefined;
-    if (!cached) throw new ResourceNotFoundError(LABEL_OF[kind], resourceName(project, COLLECTION_OF[kind], name));
+    if (!cached) {
+      throw new ResourceNotFoundError(
+        LABEL_OF[kind],
+        resourceName(project, COLLECTION_OF[kind], name),
+        await this.nameHint(kind, project, name),
+      );
+    }
     const wanted = version ?? cached.head.latestVersion;
     let record = cached.versions.get(wanted);
     if (!record && wanted <= cached.head.latestVersion) {
@@ -463,6 +480,18 @@ export class Registry {
       );
     }
     return withState(record, cached.head);
+  }
+
+  /** A "did you mean" for an unknown definition name (the error path only: it lists the project's names). */
+  private async nameHint(kind: VersionedKind, project: string, name: string): Promise<string | undefined> {
+    const known = await this.store.listHeads(kind, project, { limit: MAX_NAMES_FOR_HINTS }).catch(() => []);
+    const label = kind === "featureView" ? "feature views" : "feature services";
+    const hint = unknownNameHint(
+      name,
+      known.map((definition) => definition.name),
+      `${label} of project ${project}`,
+    );
+    return hint || undefined;
   }
 
   /** Reads one stored version, with the fields that records stored by older releases lack. */

@@ -120,7 +120,7 @@ export function validateFeatureServiceSpec(spec: FeatureServiceSpec, path: strin
   }
   const seen = new Set<string>();
   spec.features.forEach((ref, i) => {
-    const parsed = parseFeatureRef(ref);
+    const parsed = parseFeatureRef(ref, spec.project);
     if (typeof parsed === "string") v.add(`${path}.features[${i}]`, parsed);
     if (seen.has(ref)) v.add(`${path}.features[${i}]`, `duplicate feature ref "${ref}"`);
     seen.add(ref);

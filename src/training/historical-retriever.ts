@@ -158,15 +158,21 @@ export function outputColumns(plan: RetrievalPlan, spine: Spine): OutputColumn[]
   const seen = new Map<string, OutputColumn>();
   for (const column of columns) {
     const first = seen.get(column.name);
-    if (first) {
-      const hint = column.role === "feature" && first.role === "feature" && !plan.query.fullFeatureNames ? "; set full_feature_names" : "";
-      v.add(
-        "query.features",
-        `output column "${column.name}" is both a ${first.role.replace("_", " ")} and a ${column.role.replace("_", " ")}${hint}`,
-      );
-    }
+    if (first) v.add("query.features", describeCollision(plan, column.name, first, column));
     seen.set(column.name, first ?? column);
   }
   v.throwIfAny("DUPLICATE_OUTPUT_COLUMN");
   return columns;
+}
+
+/** Which two columns want the same output name, and what to change so they do not. */
+function describeCollision(plan: RetrievalPlan, name: string, first: OutputColumn, second: OutputColumn): string {
+  const label = (column: OutputColumn) =>
+    column.feature
+      ? `feature "${column.feature.ref}" (features[${plan.features.indexOf(column.feature)}])`
+      : `the spine's ${column.role.replace("_", " ")} column`;
+  const both = `${label(first)} and ${label(second)} both make output column "${name}"`;
+  if (!first.feature || !second.feature) return `${both}; rename the spine column or set full_feature_names (columns view__feature)`;
+  if (!plan.query.fullFeatureNames) return `${both}; set full_feature_names to name the columns view__feature`;
+  return `${both}: a training set holds one version of a feature; drop one of them or read the other version in a second request`;
 }

@@ -61,7 +61,7 @@ describe("writes", () => {
       [6, ['rows[6].features["tier"]']],
       [7, ['rows[7].entity_key["customer_id"]']],
     ]);
-    expect(ack.rejectedRows[1]?.violations[0]?.description).toBe("expected a int64 value, got string");
+    expect(ack.rejectedRows[1]?.violations[0]?.description).toBe("expected an int64 value, got string");
 
     const [orders, spend, tier, embedding] = await t.client.getOnlineFeatures({
       features: ["customer_stats:orders", "customer_stats:spend", "customer_stats:tier", "customer_stats:embedding"],
@@ -79,14 +79,16 @@ describe("writes", () => {
     expect(embedding?.values[0]).toEqual([0.5, 1]);
   });
 
-  it("creates each view version's history table when the version is applied", async () => {
-    await t.client.applyFeatureView({ ...stats, features: [...stats.features, { name: "refunds", type: "int32" }] });
+  it("creates or grows a history table when a version is applied: one per run of compatible versions", async () => {
+    const refunds = { name: "refunds", type: "int32" as const };
+    await t.client.applyFeatureView({ ...stats, features: [...stats.features, refunds] });
+    await t.client.applyFeatureView({ ...stats, features: [...stats.features, refunds], ttlSeconds: 3600 });
     await t.stop();
     const shape = { view: "customer_stats", joinKeys: [{ name: "customer_id", type: "int64" as const }] };
-    expect(await readOfflineRows(t.dataDir, { ...shape, version: 1, features: stats.features })).toEqual([]);
-    expect(
-      await readOfflineRows(t.dataDir, { ...shape, version: 2, features: [...stats.features, { name: "refunds", type: "int32" }] }),
-    ).toEqual([]);
+    // Version 2 is compatible: version 1's table got its column. Version 3 is breaking: a table of its own.
+    expect(await readOfflineRows(t.dataDir, { ...shape, version: 1, features: [...stats.features, refunds] })).toEqual([]);
+    expect(await readOfflineRows(t.dataDir, { ...shape, version: 3, features: [...stats.features, refunds] })).toEqual([]);
+    await expect(readOfflineRows(t.dataDir, { ...shape, version: 2, features: stats.features })).rejects.toThrow(/customer_stats__v2/);
   });
 
   it("answers a batch whose every row is rejected with the reasons, not an error", async () => {
@@ -293,7 +295,7 @@ describe("event time and TTL online", () => {
 });
 
 describe("versions and selections", () => {
-  it("writes and reads pinned and latest versions independently", async () => {
+  it("writes and reads pinned and latest versions of a compatible run, which share one history", async () => {
     await t.client.applyFeatureView({ ...stats, features: [...stats.features, { name: "refunds", type: "int32" }] });
     await t.client.writeFeatureBatch({
       featureView: "customer_stats@1",
@@ -317,7 +319,8 @@ describe("versions and selections", () => {
       features: ["customer_stats@1:orders", "customer_stats:refunds"],
       entities: { customer_id: [1n] },
     });
-    expect([v1Orders?.values, v1Orders?.feature.version, latestRefunds?.values]).toEqual([[1n], 1, [1]]);
+    // The write through version 2 is the newest row of the shared history, whichever version reads it.
+    expect([v1Orders?.values, v1Orders?.feature.version, latestRefunds?.values]).toEqual([[2n], 1, [1]]);
   });
 
   it("reads a feature service with full feature names across two views", async () => {
@@ -345,11 +348,14 @@ describe("versions and selections", () => {
   it("refuses bad entity columns with field violations", async () => {
     const features = ["customer_stats:orders"];
     const missing = await failure(t.client.getOnlineFeatures({ features, entities: { user_id: [1n] } }));
-    expect([missing.code, missing.fieldViolations[0]?.field]).toEqual([status.INVALID_ARGUMENT, 'entities["customer_id"][0]']);
+    expect([missing.code, missing.fieldViolations.map((v) => v.field)]).toEqual([
+      status.INVALID_ARGUMENT,
+      ['entities["user_id"]', 'entities["customer_id"]'],
+    ]);
     const ragged = await failure(t.client.getOnlineFeatures({ features, entities: { customer_id: [1n, 2n], other: [1n] } }));
     expect(ragged.reason).toBe("INVALID_ENTITY_ROWS");
     const wrongType = await failure(t.client.getOnlineFeatures({ features, entities: { customer_id: ["x"] } }));
-    expect(wrongType.fieldViolations[0]?.description).toMatch(/expected a int64 value, got string/);
+    expect(wrongType.fieldViolations[0]?.description).toMatch(/expected an int64 value, got string/);
     expect((await failure(t.client.getOnlineFeatures({ features: ["customer_stats:ghost"], entities: { customer_id: [1n] } }))).code).toBe(
       status.NOT_FOUND,
     );

@@ -12,6 +12,7 @@ export function rowFromWire(row: FeatureRow): RowInput {
     entityKey: taggedValues(row.entityKey),
     eventTime: row.eventTime ? timestampToMicros(row.eventTime) : undefined,
     features: taggedValues(row.features),
+    createdTime: row.createdTime ? timestampToMicros(row.createdTime) : undefined,
   };
 }
 
@@ -24,6 +25,7 @@ export function columnsFromWire(columns: FeatureColumns): ColumnarRows {
     entityKey: mapColumns(columns.entityKey, "columns.entity_key"),
     eventTimes: columns.eventTimeMicros.map(Number),
     features: mapColumns(columns.features, "columns.features"),
+    createdTimes: columns.createdTimeMicros.map(Number),
   };
 }
 

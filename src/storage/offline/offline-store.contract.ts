@@ -132,7 +132,11 @@ export function describeOfflineStoreContract(backend: string, factory: OfflineSt
       // The narrow version still writes (its rows have no value for the added column) and reads.
       await store.ensureTable(narrow);
       await appendRows(store, narrow, [at(T0 + 2, [3.5])], "narrow-2");
-      expect((await store.readAll(wide)).map((r) => r.features)).toEqual([[1.5, null], [2.5, "x"], [3.5, null]]);
+      expect((await store.readAll(wide)).map((r) => r.features)).toEqual([
+        [1.5, null],
+        [2.5, "x"],
+        [3.5, null],
+      ]);
       expect((await store.readAll(narrow)).map((r) => r.features)).toEqual([[1.5], [2.5], [3.5]]);
     });
 

@@ -82,7 +82,15 @@ type FeatureRow struct {
 	// When the values became true in the world (not when they were written).
 	EventTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
 	// Feature name -> value. Features left out are null.
-	Features      map[string]*Value `protobuf:"bytes,3,rep,name=features,proto3" json:"features,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Features map[string]*Value `protobuf:"bytes,3,rep,name=features,proto3" json:"features,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// When the system the row comes from recorded it (Feast's
+	// created_timestamp_column); unset means when this server received it.
+	// It is the row's "known since" time: among rows of an entity with equal
+	// event times the one with the later created time wins (online and
+	// offline), and GetHistoricalFeatures with exclude_late_ingested ignores
+	// the row for spine times before it. Must not be more than the allowed
+	// clock skew ahead of the server's clock.
+	CreatedTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_time,json=createdTime,proto3" json:"created_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -134,6 +142,13 @@ func (x *FeatureRow) GetEventTime() *timestamppb.Timestamp {
 func (x *FeatureRow) GetFeatures() map[string]*Value {
 	if x != nil {
 		return x.Features
+	}
+	return nil
+}
+
+func (x *FeatureRow) GetCreatedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedTime
 	}
 	return nil
 }
@@ -205,8 +220,12 @@ type FeatureColumns struct {
 	// Event time of each row, in microseconds since the Unix epoch (UTC).
 	EventTimeMicros []int64            `protobuf:"varint,2,rep,packed,name=event_time_micros,json=eventTimeMicros,proto3" json:"event_time_micros,omitempty"`
 	Features        map[string]*Column `protobuf:"bytes,3,rep,name=features,proto3" json:"features,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Created time of each row (see FeatureRow.created_time), in microseconds
+	// since the Unix epoch; empty means the time the server received the batch.
+	// When set, as long as event_time_micros.
+	CreatedTimeMicros []int64 `protobuf:"varint,4,rep,packed,name=created_time_micros,json=createdTimeMicros,proto3" json:"created_time_micros,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *FeatureColumns) Reset() {
@@ -256,6 +275,13 @@ func (x *FeatureColumns) GetEventTimeMicros() []int64 {
 func (x *FeatureColumns) GetFeatures() map[string]*Column {
 	if x != nil {
 		return x.Features
+	}
+	return nil
+}
+
+func (x *FeatureColumns) GetCreatedTimeMicros() []int64 {
+	if x != nil {
+		return x.CreatedTimeMicros
 	}
 	return nil
 }
@@ -589,9 +615,13 @@ type ImportFeaturesConfig struct {
 	// Also write the latest value per entity to the online store.
 	MaterializeOnline bool `protobuf:"varint,6,opt,name=materialize_online,json=materializeOnline,proto3" json:"materialize_online,omitempty"`
 	// Client-chosen id; a retried import with the same id is applied once.
-	WriteId       string `protobuf:"bytes,7,opt,name=write_id,json=writeId,proto3" json:"write_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	WriteId string `protobuf:"bytes,7,opt,name=write_id,json=writeId,proto3" json:"write_id,omitempty"`
+	// A file column holding each row's created time (see
+	// FeatureRow.created_time), so that imported history keeps the times it
+	// had in the system it comes from. Empty: rows get the time of the import.
+	CreatedTimeColumn string `protobuf:"bytes,8,opt,name=created_time_column,json=createdTimeColumn,proto3" json:"created_time_column,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ImportFeaturesConfig) Reset() {
@@ -669,6 +699,13 @@ func (x *ImportFeaturesConfig) GetMaterializeOnline() bool {
 func (x *ImportFeaturesConfig) GetWriteId() string {
 	if x != nil {
 		return x.WriteId
+	}
+	return ""
+}
+
+func (x *ImportFeaturesConfig) GetCreatedTimeColumn() string {
+	if x != nil {
+		return x.CreatedTimeColumn
 	}
 	return ""
 }
@@ -970,14 +1007,15 @@ var File_sluice_v1_ingestion_proto protoreflect.FileDescriptor
 
 const file_sluice_v1_ingestion_proto_rawDesc = "" +
 	"\n" +
-	"\x19sluice/v1/ingestion.proto\x12\tsluice.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/rpc/error_details.proto\x1a\x15sluice/v1/types.proto\"\xf6\x02\n" +
+	"\x19sluice/v1/ingestion.proto\x12\tsluice.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/rpc/error_details.proto\x1a\x15sluice/v1/types.proto\"\xb5\x03\n" +
 	"\n" +
 	"FeatureRow\x12H\n" +
 	"\n" +
 	"entity_key\x18\x01 \x03(\v2$.sluice.v1.FeatureRow.EntityKeyEntryB\x03\xe0A\x02R\tentityKey\x12>\n" +
 	"\n" +
 	"event_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x02R\teventTime\x12?\n" +
-	"\bfeatures\x18\x03 \x03(\v2#.sluice.v1.FeatureRow.FeaturesEntryR\bfeatures\x1aN\n" +
+	"\bfeatures\x18\x03 \x03(\v2#.sluice.v1.FeatureRow.FeaturesEntryR\bfeatures\x12=\n" +
+	"\fcreated_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vcreatedTime\x1aN\n" +
 	"\x0eEntityKeyEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.sluice.v1.ValueR\x05value:\x028\x01\x1aM\n" +
@@ -988,12 +1026,13 @@ const file_sluice_v1_ingestion_proto_rawDesc = "" +
 	"\trow_index\x18\x01 \x01(\x05R\browIndex\x12E\n" +
 	"\n" +
 	"violations\x18\x02 \x03(\v2%.google.rpc.BadRequest.FieldViolationR\n" +
-	"violations\"\xeb\x02\n" +
+	"violations\"\x9b\x03\n" +
 	"\x0eFeatureColumns\x12G\n" +
 	"\n" +
 	"entity_key\x18\x01 \x03(\v2(.sluice.v1.FeatureColumns.EntityKeyEntryR\tentityKey\x12*\n" +
 	"\x11event_time_micros\x18\x02 \x03(\x03R\x0feventTimeMicros\x12C\n" +
-	"\bfeatures\x18\x03 \x03(\v2'.sluice.v1.FeatureColumns.FeaturesEntryR\bfeatures\x1aO\n" +
+	"\bfeatures\x18\x03 \x03(\v2'.sluice.v1.FeatureColumns.FeaturesEntryR\bfeatures\x12.\n" +
+	"\x13created_time_micros\x18\x04 \x03(\x03R\x11createdTimeMicros\x1aO\n" +
 	"\x0eEntityKeyEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12'\n" +
 	"\x05value\x18\x02 \x01(\v2\x11.sluice.v1.ColumnR\x05value:\x028\x01\x1aN\n" +
@@ -1023,7 +1062,7 @@ const file_sluice_v1_ingestion_proto_rawDesc = "" +
 	"\x0eaccepted_count\x18\x02 \x01(\x05R\racceptedCount\x12<\n" +
 	"\rrejected_rows\x18\x03 \x03(\v2\x17.sluice.v1.RowRejectionR\frejectedRows\x12\x1c\n" +
 	"\tduplicate\x18\x04 \x01(\bR\tduplicate\x120\n" +
-	"\x14feature_view_version\x18\x05 \x01(\x05R\x12featureViewVersion\"\x94\x03\n" +
+	"\x14feature_view_version\x18\x05 \x01(\x05R\x12featureViewVersion\"\xc4\x03\n" +
 	"\x14ImportFeaturesConfig\x12\x18\n" +
 	"\aproject\x18\x01 \x01(\tR\aproject\x12&\n" +
 	"\ffeature_view\x18\x02 \x01(\tB\x03\xe0A\x02R\vfeatureView\x122\n" +
@@ -1032,7 +1071,8 @@ const file_sluice_v1_ingestion_proto_rawDesc = "" +
 	"sourcePath\x12Y\n" +
 	"\x0ecolumn_mapping\x18\x05 \x03(\v22.sluice.v1.ImportFeaturesConfig.ColumnMappingEntryR\rcolumnMapping\x12-\n" +
 	"\x12materialize_online\x18\x06 \x01(\bR\x11materializeOnline\x12\x19\n" +
-	"\bwrite_id\x18\a \x01(\tR\awriteId\x1a@\n" +
+	"\bwrite_id\x18\a \x01(\tR\awriteId\x12.\n" +
+	"\x13created_time_column\x18\b \x01(\tR\x11createdTimeColumn\x1a@\n" +
 	"\x12ColumnMappingEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"r\n" +
@@ -1109,38 +1149,39 @@ var file_sluice_v1_ingestion_proto_depIdxs = []int32{
 	13, // 0: sluice.v1.FeatureRow.entity_key:type_name -> sluice.v1.FeatureRow.EntityKeyEntry
 	18, // 1: sluice.v1.FeatureRow.event_time:type_name -> google.protobuf.Timestamp
 	14, // 2: sluice.v1.FeatureRow.features:type_name -> sluice.v1.FeatureRow.FeaturesEntry
-	19, // 3: sluice.v1.RowRejection.violations:type_name -> google.rpc.BadRequest.FieldViolation
-	15, // 4: sluice.v1.FeatureColumns.entity_key:type_name -> sluice.v1.FeatureColumns.EntityKeyEntry
-	16, // 5: sluice.v1.FeatureColumns.features:type_name -> sluice.v1.FeatureColumns.FeaturesEntry
-	1,  // 6: sluice.v1.WriteFeaturesRequest.rows:type_name -> sluice.v1.FeatureRow
-	3,  // 7: sluice.v1.WriteFeaturesRequest.columns:type_name -> sluice.v1.FeatureColumns
-	2,  // 8: sluice.v1.WriteFeaturesResponse.rejected_rows:type_name -> sluice.v1.RowRejection
-	1,  // 9: sluice.v1.WriteFeatureBatchRequest.rows:type_name -> sluice.v1.FeatureRow
-	3,  // 10: sluice.v1.WriteFeatureBatchRequest.columns:type_name -> sluice.v1.FeatureColumns
-	2,  // 11: sluice.v1.WriteFeatureBatchResponse.rejected_rows:type_name -> sluice.v1.RowRejection
-	0,  // 12: sluice.v1.ImportFeaturesConfig.format:type_name -> sluice.v1.FileFormat
-	17, // 13: sluice.v1.ImportFeaturesConfig.column_mapping:type_name -> sluice.v1.ImportFeaturesConfig.ColumnMappingEntry
-	8,  // 14: sluice.v1.ImportFeaturesRequest.config:type_name -> sluice.v1.ImportFeaturesConfig
-	2,  // 15: sluice.v1.ImportFeaturesResponse.sample_rejections:type_name -> sluice.v1.RowRejection
-	18, // 16: sluice.v1.MaterializeRequest.start_time:type_name -> google.protobuf.Timestamp
-	18, // 17: sluice.v1.MaterializeRequest.end_time:type_name -> google.protobuf.Timestamp
-	20, // 18: sluice.v1.FeatureRow.EntityKeyEntry.value:type_name -> sluice.v1.Value
-	20, // 19: sluice.v1.FeatureRow.FeaturesEntry.value:type_name -> sluice.v1.Value
-	21, // 20: sluice.v1.FeatureColumns.EntityKeyEntry.value:type_name -> sluice.v1.Column
-	21, // 21: sluice.v1.FeatureColumns.FeaturesEntry.value:type_name -> sluice.v1.Column
-	4,  // 22: sluice.v1.IngestionService.WriteFeatures:input_type -> sluice.v1.WriteFeaturesRequest
-	6,  // 23: sluice.v1.IngestionService.WriteFeatureBatch:input_type -> sluice.v1.WriteFeatureBatchRequest
-	9,  // 24: sluice.v1.IngestionService.ImportFeatures:input_type -> sluice.v1.ImportFeaturesRequest
-	11, // 25: sluice.v1.IngestionService.Materialize:input_type -> sluice.v1.MaterializeRequest
-	5,  // 26: sluice.v1.IngestionService.WriteFeatures:output_type -> sluice.v1.WriteFeaturesResponse
-	7,  // 27: sluice.v1.IngestionService.WriteFeatureBatch:output_type -> sluice.v1.WriteFeatureBatchResponse
-	10, // 28: sluice.v1.IngestionService.ImportFeatures:output_type -> sluice.v1.ImportFeaturesResponse
-	12, // 29: sluice.v1.IngestionService.Materialize:output_type -> sluice.v1.MaterializeResponse
-	26, // [26:30] is the sub-list for method output_type
-	22, // [22:26] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	18, // 3: sluice.v1.FeatureRow.created_time:type_name -> google.protobuf.Timestamp
+	19, // 4: sluice.v1.RowRejection.violations:type_name -> google.rpc.BadRequest.FieldViolation
+	15, // 5: sluice.v1.FeatureColumns.entity_key:type_name -> sluice.v1.FeatureColumns.EntityKeyEntry
+	16, // 6: sluice.v1.FeatureColumns.features:type_name -> sluice.v1.FeatureColumns.FeaturesEntry
+	1,  // 7: sluice.v1.WriteFeaturesRequest.rows:type_name -> sluice.v1.FeatureRow
+	3,  // 8: sluice.v1.WriteFeaturesRequest.columns:type_name -> sluice.v1.FeatureColumns
+	2,  // 9: sluice.v1.WriteFeaturesResponse.rejected_rows:type_name -> sluice.v1.RowRejection
+	1,  // 10: sluice.v1.WriteFeatureBatchRequest.rows:type_name -> sluice.v1.FeatureRow
+	3,  // 11: sluice.v1.WriteFeatureBatchRequest.columns:type_name -> sluice.v1.FeatureColumns
+	2,  // 12: sluice.v1.WriteFeatureBatchResponse.rejected_rows:type_name -> sluice.v1.RowRejection
+	0,  // 13: sluice.v1.ImportFeaturesConfig.format:type_name -> sluice.v1.FileFormat
+	17, // 14: sluice.v1.ImportFeaturesConfig.column_mapping:type_name -> sluice.v1.ImportFeaturesConfig.ColumnMappingEntry
+	8,  // 15: sluice.v1.ImportFeaturesRequest.config:type_name -> sluice.v1.ImportFeaturesConfig
+	2,  // 16: sluice.v1.ImportFeaturesResponse.sample_rejections:type_name -> sluice.v1.RowRejection
+	18, // 17: sluice.v1.MaterializeRequest.start_time:type_name -> google.protobuf.Timestamp
+	18, // 18: sluice.v1.MaterializeRequest.end_time:type_name -> google.protobuf.Timestamp
+	20, // 19: sluice.v1.FeatureRow.EntityKeyEntry.value:type_name -> sluice.v1.Value
+	20, // 20: sluice.v1.FeatureRow.FeaturesEntry.value:type_name -> sluice.v1.Value
+	21, // 21: sluice.v1.FeatureColumns.EntityKeyEntry.value:type_name -> sluice.v1.Column
+	21, // 22: sluice.v1.FeatureColumns.FeaturesEntry.value:type_name -> sluice.v1.Column
+	4,  // 23: sluice.v1.IngestionService.WriteFeatures:input_type -> sluice.v1.WriteFeaturesRequest
+	6,  // 24: sluice.v1.IngestionService.WriteFeatureBatch:input_type -> sluice.v1.WriteFeatureBatchRequest
+	9,  // 25: sluice.v1.IngestionService.ImportFeatures:input_type -> sluice.v1.ImportFeaturesRequest
+	11, // 26: sluice.v1.IngestionService.Materialize:input_type -> sluice.v1.MaterializeRequest
+	5,  // 27: sluice.v1.IngestionService.WriteFeatures:output_type -> sluice.v1.WriteFeaturesResponse
+	7,  // 28: sluice.v1.IngestionService.WriteFeatureBatch:output_type -> sluice.v1.WriteFeatureBatchResponse
+	10, // 29: sluice.v1.IngestionService.ImportFeatures:output_type -> sluice.v1.ImportFeaturesResponse
+	12, // 30: sluice.v1.IngestionService.Materialize:output_type -> sluice.v1.MaterializeResponse
+	27, // [27:31] is the sub-list for method output_type
+	23, // [23:27] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_ingestion_proto_init() }

@@ -187,6 +187,61 @@ func (FeatureViewState) EnumDescriptor() ([]byte, []int) {
 	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{2}
 }
 
+// What a new feature view version sees of the values written before it.
+type HistoryOutcome int32
+
+const (
+	HistoryOutcome_HISTORY_OUTCOME_UNSPECIFIED HistoryOutcome = 0
+	// Version 1, or a breaking version: its history starts empty. Values
+	// written through earlier versions stay readable by pinning them (view@N).
+	HistoryOutcome_HISTORY_OUTCOME_STARTS_EMPTY HistoryOutcome = 1
+	// A compatible version: it reads and writes the history of version
+	// feature_view.history_version in place (nothing is copied), so unpinned
+	// refs keep every value written before the change.
+	HistoryOutcome_HISTORY_OUTCOME_SHARED HistoryOutcome = 2
+)
+
+// Enum value maps for HistoryOutcome.
+var (
+	HistoryOutcome_name = map[int32]string{
+		0: "HISTORY_OUTCOME_UNSPECIFIED",
+		1: "HISTORY_OUTCOME_STARTS_EMPTY",
+		2: "HISTORY_OUTCOME_SHARED",
+	}
+	HistoryOutcome_value = map[string]int32{
+		"HISTORY_OUTCOME_UNSPECIFIED":  0,
+		"HISTORY_OUTCOME_STARTS_EMPTY": 1,
+		"HISTORY_OUTCOME_SHARED":       2,
+	}
+)
+
+func (x HistoryOutcome) Enum() *HistoryOutcome {
+	p := new(HistoryOutcome)
+	*p = x
+	return p
+}
+
+func (x HistoryOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HistoryOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_sluice_v1_registry_proto_enumTypes[3].Descriptor()
+}
+
+func (HistoryOutcome) Type() protoreflect.EnumType {
+	return &file_sluice_v1_registry_proto_enumTypes[3]
+}
+
+func (x HistoryOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HistoryOutcome.Descriptor instead.
+func (HistoryOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{3}
+}
+
 // A namespace for definitions, data and models.
 type Project struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1081,8 +1136,16 @@ type FeatureView struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the view was deprecated, if it is.
 	DeprecateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=deprecate_time,json=deprecateTime,proto3" json:"deprecate_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The version whose stored history (offline rows and online values) this
+	// version reads and writes: the first version of the unbroken run of
+	// compatible versions it belongs to. Version 1 and every breaking version
+	// start a history of their own (history_version = version); a compatible
+	// version shares its predecessor's, so a feature it kept has every value
+	// written through any version of the run, and a feature it added is null
+	// for rows written before it existed.
+	HistoryVersion int32 `protobuf:"varint,14,opt,name=history_version,json=historyVersion,proto3" json:"history_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *FeatureView) Reset() {
@@ -1206,6 +1269,13 @@ func (x *FeatureView) GetDeprecateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *FeatureView) GetHistoryVersion() int32 {
+	if x != nil {
+		return x.HistoryVersion
+	}
+	return 0
+}
+
 type ApplyFeatureViewRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	FeatureView *FeatureView           `protobuf:"bytes,1,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
@@ -1267,7 +1337,11 @@ type ApplyFeatureViewResponse struct {
 	// Set for NEW_VERSION.
 	Compatibility Compatibility `protobuf:"varint,3,opt,name=compatibility,proto3,enum=sluice.v1.Compatibility" json:"compatibility,omitempty"`
 	// Set for NEW_VERSION: what changed from the previous latest version.
-	Changes       []string `protobuf:"bytes,4,rep,name=changes,proto3" json:"changes,omitempty"`
+	Changes []string `protobuf:"bytes,4,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Set for CREATED and NEW_VERSION: whether the version starts with an empty
+	// history or shares the history of an earlier version
+	// (feature_view.history_version).
+	History       HistoryOutcome `protobuf:"varint,5,opt,name=history,proto3,enum=sluice.v1.HistoryOutcome" json:"history,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1328,6 +1402,13 @@ func (x *ApplyFeatureViewResponse) GetChanges() []string {
 		return x.Changes
 	}
 	return nil
+}
+
+func (x *ApplyFeatureViewResponse) GetHistory() HistoryOutcome {
+	if x != nil {
+		return x.History
+	}
+	return HistoryOutcome_HISTORY_OUTCOME_UNSPECIFIED
 }
 
 type GetFeatureViewRequest struct {
@@ -2464,7 +2545,7 @@ const file_sluice_v1_registry_proto_rawDesc = "" +
 	"\x04tags\x18\x04 \x03(\v2\x1c.sluice.v1.Feature.TagsEntryR\x04tags\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x91\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbf\x05\n" +
 	"\vFeatureView\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
 	"\aversion\x18\x02 \x01(\x05B\x03\xe0A\x03R\aversion\x12\x1b\n" +
@@ -2480,18 +2561,20 @@ const file_sluice_v1_registry_proto_rawDesc = "" +
 	"\achanges\x18\v \x03(\tB\x03\xe0A\x03R\achanges\x12@\n" +
 	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12F\n" +
-	"\x0edeprecate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\rdeprecateTime\x1a7\n" +
+	"\x0edeprecate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\rdeprecateTime\x12,\n" +
+	"\x0fhistory_version\x18\x0e \x01(\x05B\x03\xe0A\x03R\x0ehistoryVersion\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"~\n" +
 	"\x17ApplyFeatureViewRequest\x12>\n" +
 	"\ffeature_view\x18\x01 \x01(\v2\x16.sluice.v1.FeatureViewB\x03\xe0A\x02R\vfeatureView\x12#\n" +
-	"\rvalidate_only\x18\x02 \x01(\bR\fvalidateOnly\"\xe2\x01\n" +
+	"\rvalidate_only\x18\x02 \x01(\bR\fvalidateOnly\"\x97\x02\n" +
 	"\x18ApplyFeatureViewResponse\x129\n" +
 	"\ffeature_view\x18\x01 \x01(\v2\x16.sluice.v1.FeatureViewR\vfeatureView\x121\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x17.sluice.v1.ApplyOutcomeR\aoutcome\x12>\n" +
 	"\rcompatibility\x18\x03 \x01(\x0e2\x18.sluice.v1.CompatibilityR\rcompatibility\x12\x18\n" +
-	"\achanges\x18\x04 \x03(\tR\achanges\"0\n" +
+	"\achanges\x18\x04 \x03(\tR\achanges\x123\n" +
+	"\ahistory\x18\x05 \x01(\x0e2\x19.sluice.v1.HistoryOutcomeR\ahistory\"0\n" +
 	"\x15GetFeatureViewRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"S\n" +
 	"\x16GetFeatureViewResponse\x129\n" +
@@ -2578,7 +2661,11 @@ const file_sluice_v1_registry_proto_rawDesc = "" +
 	"\x10FeatureViewState\x12\"\n" +
 	"\x1eFEATURE_VIEW_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19FEATURE_VIEW_STATE_ACTIVE\x10\x01\x12!\n" +
-	"\x1dFEATURE_VIEW_STATE_DEPRECATED\x10\x022\xcc\v\n" +
+	"\x1dFEATURE_VIEW_STATE_DEPRECATED\x10\x02*o\n" +
+	"\x0eHistoryOutcome\x12\x1f\n" +
+	"\x1bHISTORY_OUTCOME_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cHISTORY_OUTCOME_STARTS_EMPTY\x10\x01\x12\x1a\n" +
+	"\x16HISTORY_OUTCOME_SHARED\x10\x022\xcc\v\n" +
 	"\x0fRegistryService\x12R\n" +
 	"\rCreateProject\x12\x1f.sluice.v1.CreateProjectRequest\x1a .sluice.v1.CreateProjectResponse\x12I\n" +
 	"\n" +
@@ -2610,140 +2697,142 @@ func file_sluice_v1_registry_proto_rawDescGZIP() []byte {
 	return file_sluice_v1_registry_proto_rawDescData
 }
 
-var file_sluice_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_sluice_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_sluice_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_sluice_v1_registry_proto_goTypes = []any{
 	(ApplyOutcome)(0),                          // 0: sluice.v1.ApplyOutcome
 	(Compatibility)(0),                         // 1: sluice.v1.Compatibility
 	(FeatureViewState)(0),                      // 2: sluice.v1.FeatureViewState
-	(*Project)(nil),                            // 3: sluice.v1.Project
-	(*CreateProjectRequest)(nil),               // 4: sluice.v1.CreateProjectRequest
-	(*CreateProjectResponse)(nil),              // 5: sluice.v1.CreateProjectResponse
-	(*GetProjectRequest)(nil),                  // 6: sluice.v1.GetProjectRequest
-	(*GetProjectResponse)(nil),                 // 7: sluice.v1.GetProjectResponse
-	(*ListProjectsRequest)(nil),                // 8: sluice.v1.ListProjectsRequest
-	(*ListProjectsResponse)(nil),               // 9: sluice.v1.ListProjectsResponse
-	(*JoinKey)(nil),                            // 10: sluice.v1.JoinKey
-	(*Entity)(nil),                             // 11: sluice.v1.Entity
-	(*ApplyEntityRequest)(nil),                 // 12: sluice.v1.ApplyEntityRequest
-	(*ApplyEntityResponse)(nil),                // 13: sluice.v1.ApplyEntityResponse
-	(*GetEntityRequest)(nil),                   // 14: sluice.v1.GetEntityRequest
-	(*GetEntityResponse)(nil),                  // 15: sluice.v1.GetEntityResponse
-	(*ListEntitiesRequest)(nil),                // 16: sluice.v1.ListEntitiesRequest
-	(*ListEntitiesResponse)(nil),               // 17: sluice.v1.ListEntitiesResponse
-	(*Feature)(nil),                            // 18: sluice.v1.Feature
-	(*FeatureView)(nil),                        // 19: sluice.v1.FeatureView
-	(*ApplyFeatureViewRequest)(nil),            // 20: sluice.v1.ApplyFeatureViewRequest
-	(*ApplyFeatureViewResponse)(nil),           // 21: sluice.v1.ApplyFeatureViewResponse
-	(*GetFeatureViewRequest)(nil),              // 22: sluice.v1.GetFeatureViewRequest
-	(*GetFeatureViewResponse)(nil),             // 23: sluice.v1.GetFeatureViewResponse
-	(*ListFeatureViewsRequest)(nil),            // 24: sluice.v1.ListFeatureViewsRequest
-	(*ListFeatureViewsResponse)(nil),           // 25: sluice.v1.ListFeatureViewsResponse
-	(*ListFeatureViewVersionsRequest)(nil),     // 26: sluice.v1.ListFeatureViewVersionsRequest
-	(*ListFeatureViewVersionsResponse)(nil),    // 27: sluice.v1.ListFeatureViewVersionsResponse
-	(*DeleteFeatureViewRequest)(nil),           // 28: sluice.v1.DeleteFeatureViewRequest
-	(*DeleteFeatureViewResponse)(nil),          // 29: sluice.v1.DeleteFeatureViewResponse
-	(*FeatureService)(nil),                     // 30: sluice.v1.FeatureService
-	(*ApplyFeatureServiceRequest)(nil),         // 31: sluice.v1.ApplyFeatureServiceRequest
-	(*ApplyFeatureServiceResponse)(nil),        // 32: sluice.v1.ApplyFeatureServiceResponse
-	(*GetFeatureServiceRequest)(nil),           // 33: sluice.v1.GetFeatureServiceRequest
-	(*GetFeatureServiceResponse)(nil),          // 34: sluice.v1.GetFeatureServiceResponse
-	(*ListFeatureServicesRequest)(nil),         // 35: sluice.v1.ListFeatureServicesRequest
-	(*ListFeatureServicesResponse)(nil),        // 36: sluice.v1.ListFeatureServicesResponse
-	(*ListFeatureServiceVersionsRequest)(nil),  // 37: sluice.v1.ListFeatureServiceVersionsRequest
-	(*ListFeatureServiceVersionsResponse)(nil), // 38: sluice.v1.ListFeatureServiceVersionsResponse
-	(*ResolveFeaturesRequest)(nil),             // 39: sluice.v1.ResolveFeaturesRequest
-	(*ResolveFeaturesResponse)(nil),            // 40: sluice.v1.ResolveFeaturesResponse
-	nil,                                        // 41: sluice.v1.Entity.TagsEntry
-	nil,                                        // 42: sluice.v1.Feature.TagsEntry
-	nil,                                        // 43: sluice.v1.FeatureView.TagsEntry
-	nil,                                        // 44: sluice.v1.FeatureService.TagsEntry
-	(*timestamppb.Timestamp)(nil),              // 45: google.protobuf.Timestamp
-	(ValueType)(0),                             // 46: sluice.v1.ValueType
-	(*durationpb.Duration)(nil),                // 47: google.protobuf.Duration
-	(*ResolvedFeature)(nil),                    // 48: sluice.v1.ResolvedFeature
+	(HistoryOutcome)(0),                        // 3: sluice.v1.HistoryOutcome
+	(*Project)(nil),                            // 4: sluice.v1.Project
+	(*CreateProjectRequest)(nil),               // 5: sluice.v1.CreateProjectRequest
+	(*CreateProjectResponse)(nil),              // 6: sluice.v1.CreateProjectResponse
+	(*GetProjectRequest)(nil),                  // 7: sluice.v1.GetProjectRequest
+	(*GetProjectResponse)(nil),                 // 8: sluice.v1.GetProjectResponse
+	(*ListProjectsRequest)(nil),                // 9: sluice.v1.ListProjectsRequest
+	(*ListProjectsResponse)(nil),               // 10: sluice.v1.ListProjectsResponse
+	(*JoinKey)(nil),                            // 11: sluice.v1.JoinKey
+	(*Entity)(nil),                             // 12: sluice.v1.Entity
+	(*ApplyEntityRequest)(nil),                 // 13: sluice.v1.ApplyEntityRequest
+	(*ApplyEntityResponse)(nil),                // 14: sluice.v1.ApplyEntityResponse
+	(*GetEntityRequest)(nil),                   // 15: sluice.v1.GetEntityRequest
+	(*GetEntityResponse)(nil),                  // 16: sluice.v1.GetEntityResponse
+	(*ListEntitiesRequest)(nil),                // 17: sluice.v1.ListEntitiesRequest
+	(*ListEntitiesResponse)(nil),               // 18: sluice.v1.ListEntitiesResponse
+	(*Feature)(nil),                            // 19: sluice.v1.Feature
+	(*FeatureView)(nil),                        // 20: sluice.v1.FeatureView
+	(*ApplyFeatureViewRequest)(nil),            // 21: sluice.v1.ApplyFeatureViewRequest
+	(*ApplyFeatureViewResponse)(nil),           // 22: sluice.v1.ApplyFeatureViewResponse
+	(*GetFeatureViewRequest)(nil),              // 23: sluice.v1.GetFeatureViewRequest
+	(*GetFeatureViewResponse)(nil),             // 24: sluice.v1.GetFeatureViewResponse
+	(*ListFeatureViewsRequest)(nil),            // 25: sluice.v1.ListFeatureViewsRequest
+	(*ListFeatureViewsResponse)(nil),           // 26: sluice.v1.ListFeatureViewsResponse
+	(*ListFeatureViewVersionsRequest)(nil),     // 27: sluice.v1.ListFeatureViewVersionsRequest
+	(*ListFeatureViewVersionsResponse)(nil),    // 28: sluice.v1.ListFeatureViewVersionsResponse
+	(*DeleteFeatureViewRequest)(nil),           // 29: sluice.v1.DeleteFeatureViewRequest
+	(*DeleteFeatureViewResponse)(nil),          // 30: sluice.v1.DeleteFeatureViewResponse
+	(*FeatureService)(nil),                     // 31: sluice.v1.FeatureService
+	(*ApplyFeatureServiceRequest)(nil),         // 32: sluice.v1.ApplyFeatureServiceRequest
+	(*ApplyFeatureServiceResponse)(nil),        // 33: sluice.v1.ApplyFeatureServiceResponse
+	(*GetFeatureServiceRequest)(nil),           // 34: sluice.v1.GetFeatureServiceRequest
+	(*GetFeatureServiceResponse)(nil),          // 35: sluice.v1.GetFeatureServiceResponse
+	(*ListFeatureServicesRequest)(nil),         // 36: sluice.v1.ListFeatureServicesRequest
+	(*ListFeatureServicesResponse)(nil),        // 37: sluice.v1.ListFeatureServicesResponse
+	(*ListFeatureServiceVersionsRequest)(nil),  // 38: sluice.v1.ListFeatureServiceVersionsRequest
+	(*ListFeatureServiceVersionsResponse)(nil), // 39: sluice.v1.ListFeatureServiceVersionsResponse
+	(*ResolveFeaturesRequest)(nil),             // 40: sluice.v1.ResolveFeaturesRequest
+	(*ResolveFeaturesResponse)(nil),            // 41: sluice.v1.ResolveFeaturesResponse
+	nil,                                        // 42: sluice.v1.Entity.TagsEntry
+	nil,                                        // 43: sluice.v1.Feature.TagsEntry
+	nil,                                        // 44: sluice.v1.FeatureView.TagsEntry
+	nil,                                        // 45: sluice.v1.FeatureService.TagsEntry
+	(*timestamppb.Timestamp)(nil),              // 46: google.protobuf.Timestamp
+	(ValueType)(0),                             // 47: sluice.v1.ValueType
+	(*durationpb.Duration)(nil),                // 48: google.protobuf.Duration
+	(*ResolvedFeature)(nil),                    // 49: sluice.v1.ResolvedFeature
 }
 var file_sluice_v1_registry_proto_depIdxs = []int32{
-	45, // 0: sluice.v1.Project.create_time:type_name -> google.protobuf.Timestamp
-	3,  // 1: sluice.v1.CreateProjectRequest.project:type_name -> sluice.v1.Project
-	3,  // 2: sluice.v1.CreateProjectResponse.project:type_name -> sluice.v1.Project
-	3,  // 3: sluice.v1.GetProjectResponse.project:type_name -> sluice.v1.Project
-	3,  // 4: sluice.v1.ListProjectsResponse.projects:type_name -> sluice.v1.Project
-	46, // 5: sluice.v1.JoinKey.type:type_name -> sluice.v1.ValueType
-	10, // 6: sluice.v1.Entity.join_keys:type_name -> sluice.v1.JoinKey
-	41, // 7: sluice.v1.Entity.tags:type_name -> sluice.v1.Entity.TagsEntry
-	45, // 8: sluice.v1.Entity.create_time:type_name -> google.protobuf.Timestamp
-	45, // 9: sluice.v1.Entity.update_time:type_name -> google.protobuf.Timestamp
-	11, // 10: sluice.v1.ApplyEntityRequest.entity:type_name -> sluice.v1.Entity
-	11, // 11: sluice.v1.ApplyEntityResponse.entity:type_name -> sluice.v1.Entity
+	46, // 0: sluice.v1.Project.create_time:type_name -> google.protobuf.Timestamp
+	4,  // 1: sluice.v1.CreateProjectRequest.project:type_name -> sluice.v1.Project
+	4,  // 2: sluice.v1.CreateProjectResponse.project:type_name -> sluice.v1.Project
+	4,  // 3: sluice.v1.GetProjectResponse.project:type_name -> sluice.v1.Project
+	4,  // 4: sluice.v1.ListProjectsResponse.projects:type_name -> sluice.v1.Project
+	47, // 5: sluice.v1.JoinKey.type:type_name -> sluice.v1.ValueType
+	11, // 6: sluice.v1.Entity.join_keys:type_name -> sluice.v1.JoinKey
+	42, // 7: sluice.v1.Entity.tags:type_name -> sluice.v1.Entity.TagsEntry
+	46, // 8: sluice.v1.Entity.create_time:type_name -> google.protobuf.Timestamp
+	46, // 9: sluice.v1.Entity.update_time:type_name -> google.protobuf.Timestamp
+	12, // 10: sluice.v1.ApplyEntityRequest.entity:type_name -> sluice.v1.Entity
+	12, // 11: sluice.v1.ApplyEntityResponse.entity:type_name -> sluice.v1.Entity
 	0,  // 12: sluice.v1.ApplyEntityResponse.outcome:type_name -> sluice.v1.ApplyOutcome
-	11, // 13: sluice.v1.GetEntityResponse.entity:type_name -> sluice.v1.Entity
-	11, // 14: sluice.v1.ListEntitiesResponse.entities:type_name -> sluice.v1.Entity
-	46, // 15: sluice.v1.Feature.type:type_name -> sluice.v1.ValueType
-	42, // 16: sluice.v1.Feature.tags:type_name -> sluice.v1.Feature.TagsEntry
-	18, // 17: sluice.v1.FeatureView.features:type_name -> sluice.v1.Feature
-	47, // 18: sluice.v1.FeatureView.ttl:type_name -> google.protobuf.Duration
-	43, // 19: sluice.v1.FeatureView.tags:type_name -> sluice.v1.FeatureView.TagsEntry
+	12, // 13: sluice.v1.GetEntityResponse.entity:type_name -> sluice.v1.Entity
+	12, // 14: sluice.v1.ListEntitiesResponse.entities:type_name -> sluice.v1.Entity
+	47, // 15: sluice.v1.Feature.type:type_name -> sluice.v1.ValueType
+	43, // 16: sluice.v1.Feature.tags:type_name -> sluice.v1.Feature.TagsEntry
+	19, // 17: sluice.v1.FeatureView.features:type_name -> sluice.v1.Feature
+	48, // 18: sluice.v1.FeatureView.ttl:type_name -> google.protobuf.Duration
+	44, // 19: sluice.v1.FeatureView.tags:type_name -> sluice.v1.FeatureView.TagsEntry
 	2,  // 20: sluice.v1.FeatureView.state:type_name -> sluice.v1.FeatureViewState
 	1,  // 21: sluice.v1.FeatureView.compatibility:type_name -> sluice.v1.Compatibility
-	45, // 22: sluice.v1.FeatureView.create_time:type_name -> google.protobuf.Timestamp
-	45, // 23: sluice.v1.FeatureView.deprecate_time:type_name -> google.protobuf.Timestamp
-	19, // 24: sluice.v1.ApplyFeatureViewRequest.feature_view:type_name -> sluice.v1.FeatureView
-	19, // 25: sluice.v1.ApplyFeatureViewResponse.feature_view:type_name -> sluice.v1.FeatureView
+	46, // 22: sluice.v1.FeatureView.create_time:type_name -> google.protobuf.Timestamp
+	46, // 23: sluice.v1.FeatureView.deprecate_time:type_name -> google.protobuf.Timestamp
+	20, // 24: sluice.v1.ApplyFeatureViewRequest.feature_view:type_name -> sluice.v1.FeatureView
+	20, // 25: sluice.v1.ApplyFeatureViewResponse.feature_view:type_name -> sluice.v1.FeatureView
 	0,  // 26: sluice.v1.ApplyFeatureViewResponse.outcome:type_name -> sluice.v1.ApplyOutcome
 	1,  // 27: sluice.v1.ApplyFeatureViewResponse.compatibility:type_name -> sluice.v1.Compatibility
-	19, // 28: sluice.v1.GetFeatureViewResponse.feature_view:type_name -> sluice.v1.FeatureView
-	19, // 29: sluice.v1.ListFeatureViewsResponse.feature_views:type_name -> sluice.v1.FeatureView
-	19, // 30: sluice.v1.ListFeatureViewVersionsResponse.feature_views:type_name -> sluice.v1.FeatureView
-	19, // 31: sluice.v1.DeleteFeatureViewResponse.feature_view:type_name -> sluice.v1.FeatureView
-	44, // 32: sluice.v1.FeatureService.tags:type_name -> sluice.v1.FeatureService.TagsEntry
-	1,  // 33: sluice.v1.FeatureService.compatibility:type_name -> sluice.v1.Compatibility
-	45, // 34: sluice.v1.FeatureService.create_time:type_name -> google.protobuf.Timestamp
-	30, // 35: sluice.v1.ApplyFeatureServiceRequest.feature_service:type_name -> sluice.v1.FeatureService
-	30, // 36: sluice.v1.ApplyFeatureServiceResponse.feature_service:type_name -> sluice.v1.FeatureService
-	0,  // 37: sluice.v1.ApplyFeatureServiceResponse.outcome:type_name -> sluice.v1.ApplyOutcome
-	1,  // 38: sluice.v1.ApplyFeatureServiceResponse.compatibility:type_name -> sluice.v1.Compatibility
-	30, // 39: sluice.v1.GetFeatureServiceResponse.feature_service:type_name -> sluice.v1.FeatureService
-	30, // 40: sluice.v1.ListFeatureServicesResponse.feature_services:type_name -> sluice.v1.FeatureService
-	30, // 41: sluice.v1.ListFeatureServiceVersionsResponse.feature_services:type_name -> sluice.v1.FeatureService
-	48, // 42: sluice.v1.ResolveFeaturesResponse.features:type_name -> sluice.v1.ResolvedFeature
-	4,  // 43: sluice.v1.RegistryService.CreateProject:input_type -> sluice.v1.CreateProjectRequest
-	6,  // 44: sluice.v1.RegistryService.GetProject:input_type -> sluice.v1.GetProjectRequest
-	8,  // 45: sluice.v1.RegistryService.ListProjects:input_type -> sluice.v1.ListProjectsRequest
-	12, // 46: sluice.v1.RegistryService.ApplyEntity:input_type -> sluice.v1.ApplyEntityRequest
-	14, // 47: sluice.v1.RegistryService.GetEntity:input_type -> sluice.v1.GetEntityRequest
-	16, // 48: sluice.v1.RegistryService.ListEntities:input_type -> sluice.v1.ListEntitiesRequest
-	20, // 49: sluice.v1.RegistryService.ApplyFeatureView:input_type -> sluice.v1.ApplyFeatureViewRequest
-	22, // 50: sluice.v1.RegistryService.GetFeatureView:input_type -> sluice.v1.GetFeatureViewRequest
-	24, // 51: sluice.v1.RegistryService.ListFeatureViews:input_type -> sluice.v1.ListFeatureViewsRequest
-	26, // 52: sluice.v1.RegistryService.ListFeatureViewVersions:input_type -> sluice.v1.ListFeatureViewVersionsRequest
-	28, // 53: sluice.v1.RegistryService.DeleteFeatureView:input_type -> sluice.v1.DeleteFeatureViewRequest
-	31, // 54: sluice.v1.RegistryService.ApplyFeatureService:input_type -> sluice.v1.ApplyFeatureServiceRequest
-	33, // 55: sluice.v1.RegistryService.GetFeatureService:input_type -> sluice.v1.GetFeatureServiceRequest
-	35, // 56: sluice.v1.RegistryService.ListFeatureServices:input_type -> sluice.v1.ListFeatureServicesRequest
-	37, // 57: sluice.v1.RegistryService.ListFeatureServiceVersions:input_type -> sluice.v1.ListFeatureServiceVersionsRequest
-	39, // 58: sluice.v1.RegistryService.ResolveFeatures:input_type -> sluice.v1.ResolveFeaturesRequest
-	5,  // 59: sluice.v1.RegistryService.CreateProject:output_type -> sluice.v1.CreateProjectResponse
-	7,  // 60: sluice.v1.RegistryService.GetProject:output_type -> sluice.v1.GetProjectResponse
-	9,  // 61: sluice.v1.RegistryService.ListProjects:output_type -> sluice.v1.ListProjectsResponse
-	13, // 62: sluice.v1.RegistryService.ApplyEntity:output_type -> sluice.v1.ApplyEntityResponse
-	15, // 63: sluice.v1.RegistryService.GetEntity:output_type -> sluice.v1.GetEntityResponse
-	17, // 64: sluice.v1.RegistryService.ListEntities:output_type -> sluice.v1.ListEntitiesResponse
-	21, // 65: sluice.v1.RegistryService.ApplyFeatureView:output_type -> sluice.v1.ApplyFeatureViewResponse
-	23, // 66: sluice.v1.RegistryService.GetFeatureView:output_type -> sluice.v1.GetFeatureViewResponse
-	25, // 67: sluice.v1.RegistryService.ListFeatureViews:output_type -> sluice.v1.ListFeatureViewsResponse
-	27, // 68: sluice.v1.RegistryService.ListFeatureViewVersions:output_type -> sluice.v1.ListFeatureViewVersionsResponse
-	29, // 69: sluice.v1.RegistryService.DeleteFeatureView:output_type -> sluice.v1.DeleteFeatureViewResponse
-	32, // 70: sluice.v1.RegistryService.ApplyFeatureService:output_type -> sluice.v1.ApplyFeatureServiceResponse
-	34, // 71: sluice.v1.RegistryService.GetFeatureService:output_type -> sluice.v1.GetFeatureServiceResponse
-	36, // 72: sluice.v1.RegistryService.ListFeatureServices:output_type -> sluice.v1.ListFeatureServicesResponse
-	38, // 73: sluice.v1.RegistryService.ListFeatureServiceVersions:output_type -> sluice.v1.ListFeatureServiceVersionsResponse
-	40, // 74: sluice.v1.RegistryService.ResolveFeatures:output_type -> sluice.v1.ResolveFeaturesResponse
-	59, // [59:75] is the sub-list for method output_type
-	43, // [43:59] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	3,  // 28: sluice.v1.ApplyFeatureViewResponse.history:type_name -> sluice.v1.HistoryOutcome
+	20, // 29: sluice.v1.GetFeatureViewResponse.feature_view:type_name -> sluice.v1.FeatureView
+	20, // 30: sluice.v1.ListFeatureViewsResponse.feature_views:type_name -> sluice.v1.FeatureView
+	20, // 31: sluice.v1.ListFeatureViewVersionsResponse.feature_views:type_name -> sluice.v1.FeatureView
+	20, // 32: sluice.v1.DeleteFeatureViewResponse.feature_view:type_name -> sluice.v1.FeatureView
+	45, // 33: sluice.v1.FeatureService.tags:type_name -> sluice.v1.FeatureService.TagsEntry
+	1,  // 34: sluice.v1.FeatureService.compatibility:type_name -> sluice.v1.Compatibility
+	46, // 35: sluice.v1.FeatureService.create_time:type_name -> google.protobuf.Timestamp
+	31, // 36: sluice.v1.ApplyFeatureServiceRequest.feature_service:type_name -> sluice.v1.FeatureService
+	31, // 37: sluice.v1.ApplyFeatureServiceResponse.feature_service:type_name -> sluice.v1.FeatureService
+	0,  // 38: sluice.v1.ApplyFeatureServiceResponse.outcome:type_name -> sluice.v1.ApplyOutcome
+	1,  // 39: sluice.v1.ApplyFeatureServiceResponse.compatibility:type_name -> sluice.v1.Compatibility
+	31, // 40: sluice.v1.GetFeatureServiceResponse.feature_service:type_name -> sluice.v1.FeatureService
+	31, // 41: sluice.v1.ListFeatureServicesResponse.feature_services:type_name -> sluice.v1.FeatureService
+	31, // 42: sluice.v1.ListFeatureServiceVersionsResponse.feature_services:type_name -> sluice.v1.FeatureService
+	49, // 43: sluice.v1.ResolveFeaturesResponse.features:type_name -> sluice.v1.ResolvedFeature
+	5,  // 44: sluice.v1.RegistryService.CreateProject:input_type -> sluice.v1.CreateProjectRequest
+	7,  // 45: sluice.v1.RegistryService.GetProject:input_type -> sluice.v1.GetProjectRequest
+	9,  // 46: sluice.v1.RegistryService.ListProjects:input_type -> sluice.v1.ListProjectsRequest
+	13, // 47: sluice.v1.RegistryService.ApplyEntity:input_type -> sluice.v1.ApplyEntityRequest
+	15, // 48: sluice.v1.RegistryService.GetEntity:input_type -> sluice.v1.GetEntityRequest
+	17, // 49: sluice.v1.RegistryService.ListEntities:input_type -> sluice.v1.ListEntitiesRequest
+	21, // 50: sluice.v1.RegistryService.ApplyFeatureView:input_type -> sluice.v1.ApplyFeatureViewRequest
+	23, // 51: sluice.v1.RegistryService.GetFeatureView:input_type -> sluice.v1.GetFeatureViewRequest
+	25, // 52: sluice.v1.RegistryService.ListFeatureViews:input_type -> sluice.v1.ListFeatureViewsRequest
+	27, // 53: sluice.v1.RegistryService.ListFeatureViewVersions:input_type -> sluice.v1.ListFeatureViewVersionsRequest
+	29, // 54: sluice.v1.RegistryService.DeleteFeatureView:input_type -> sluice.v1.DeleteFeatureViewRequest
+	32, // 55: sluice.v1.RegistryService.ApplyFeatureService:input_type -> sluice.v1.ApplyFeatureServiceRequest
+	34, // 56: sluice.v1.RegistryService.GetFeatureService:input_type -> sluice.v1.GetFeatureServiceRequest
+	36, // 57: sluice.v1.RegistryService.ListFeatureServices:input_type -> sluice.v1.ListFeatureServicesRequest
+	38, // 58: sluice.v1.RegistryService.ListFeatureServiceVersions:input_type -> sluice.v1.ListFeatureServiceVersionsRequest
+	40, // 59: sluice.v1.RegistryService.ResolveFeatures:input_type -> sluice.v1.ResolveFeaturesRequest
+	6,  // 60: sluice.v1.RegistryService.CreateProject:output_type -> sluice.v1.CreateProjectResponse
+	8,  // 61: sluice.v1.RegistryService.GetProject:output_type -> sluice.v1.GetProjectResponse
+	10, // 62: sluice.v1.RegistryService.ListProjects:output_type -> sluice.v1.ListProjectsResponse
+	14, // 63: sluice.v1.RegistryService.ApplyEntity:output_type -> sluice.v1.ApplyEntityResponse
+	16, // 64: sluice.v1.RegistryService.GetEntity:output_type -> sluice.v1.GetEntityResponse
+	18, // 65: sluice.v1.RegistryService.ListEntities:output_type -> sluice.v1.ListEntitiesResponse
+	22, // 66: sluice.v1.RegistryService.ApplyFeatureView:output_type -> sluice.v1.ApplyFeatureViewResponse
+	24, // 67: sluice.v1.RegistryService.GetFeatureView:output_type -> sluice.v1.GetFeatureViewResponse
+	26, // 68: sluice.v1.RegistryService.ListFeatureViews:output_type -> sluice.v1.ListFeatureViewsResponse
+	28, // 69: sluice.v1.RegistryService.ListFeatureViewVersions:output_type -> sluice.v1.ListFeatureViewVersionsResponse
+	30, // 70: sluice.v1.RegistryService.DeleteFeatureView:output_type -> sluice.v1.DeleteFeatureViewResponse
+	33, // 71: sluice.v1.RegistryService.ApplyFeatureService:output_type -> sluice.v1.ApplyFeatureServiceResponse
+	35, // 72: sluice.v1.RegistryService.GetFeatureService:output_type -> sluice.v1.GetFeatureServiceResponse
+	37, // 73: sluice.v1.RegistryService.ListFeatureServices:output_type -> sluice.v1.ListFeatureServicesResponse
+	39, // 74: sluice.v1.RegistryService.ListFeatureServiceVersions:output_type -> sluice.v1.ListFeatureServiceVersionsResponse
+	41, // 75: sluice.v1.RegistryService.ResolveFeatures:output_type -> sluice.v1.ResolveFeaturesResponse
+	60, // [60:76] is the sub-list for method output_type
+	44, // [44:60] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_registry_proto_init() }
@@ -2757,7 +2846,7 @@ func file_sluice_v1_registry_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_v1_registry_proto_rawDesc), len(file_sluice_v1_registry_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,

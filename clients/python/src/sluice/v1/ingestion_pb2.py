@@ -28,7 +28,7 @@ from google.rpc import error_details_pb2 as google_dot_rpc_dot_error__details__p
 from sluice.v1 import types_pb2 as sluice_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sluice/v1/ingestion.proto\x12\tsluice.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/rpc/error_details.proto\x1a\x15sluice/v1/types.proto\"\xbe\x02\n\nFeatureRow\x12=\n\nentity_key\x18\x01 \x03(\x0b\x32$.sluice.v1.FeatureRow.EntityKeyEntryB\x03\xe0\x41\x02\x12\x33\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x02\x12\x35\n\x08\x66\x65\x61tures\x18\x03 \x03(\x0b\x32#.sluice.v1.FeatureRow.FeaturesEntry\x1a\x42\n\x0e\x45ntityKeyEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1f\n\x05value\x18\x02 \x01(\x0b\x32\x10.sluice.v1.Value:\x02\x38\x01\x1a\x41\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1f\n\x05value\x18\x02 \x01(\x0b\x32\x10.sluice.v1.Value:\x02\x38\x01\"\\\n\x0cRowRejection\x12\x11\n\trow_index\x18\x01 \x01(\x05\x12\x39\n\nviolations\x18\x02 \x03(\x0b\x32%.google.rpc.BadRequest.FieldViolation\"\xad\x02\n\x0e\x46\x65\x61tureColumns\x12<\n\nentity_key\x18\x01 \x03(\x0b\x32(.sluice.v1.FeatureColumns.EntityKeyEntry\x12\x19\n\x11\x65vent_time_micros\x18\x02 \x03(\x03\x12\x39\n\x08\x66\x65\x61tures\x18\x03 \x03(\x0b\x32\'.sluice.v1.FeatureColumns.FeaturesEntry\x1a\x43\n\x0e\x45ntityKeyEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.sluice.v1.Column:\x02\x38\x01\x1a\x42\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.sluice.v1.Column:\x02\x38\x01\"\xa5\x01\n\x14WriteFeaturesRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x19\n\x0c\x66\x65\x61ture_view\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12#\n\x04rows\x18\x03 \x03(\x0b\x32\x15.sluice.v1.FeatureRow\x12\x10\n\x08write_id\x18\x04 \x01(\t\x12*\n\x07\x63olumns\x18\x05 \x01(\x0b\x32\x19.sluice.v1.FeatureColumns\"\xa2\x01\n\x15WriteFeaturesResponse\x12\x10\n\x08write_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x02 \x01(\x05\x12.\n\rrejected_rows\x18\x03 \x03(\x0b\x32\x17.sluice.v1.RowRejection\x12\x11\n\tduplicate\x18\x04 \x01(\x08\x12\x1c\n\x14\x66\x65\x61ture_view_version\x18\x05 \x01(\x05\"\xa9\x01\n\x18WriteFeatureBatchRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x19\n\x0c\x66\x65\x61ture_view\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12#\n\x04rows\x18\x03 \x03(\x0b\x32\x15.sluice.v1.FeatureRow\x12\x10\n\x08write_id\x18\x04 \x01(\t\x12*\n\x07\x63olumns\x18\x05 \x01(\x0b\x32\x19.sluice.v1.FeatureColumns\"\xa6\x01\n\x19WriteFeatureBatchResponse\x12\x10\n\x08write_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x02 \x01(\x05\x12.\n\rrejected_rows\x18\x03 \x03(\x0b\x32\x17.sluice.v1.RowRejection\x12\x11\n\tduplicate\x18\x04 \x01(\x08\x12\x1c\n\x14\x66\x65\x61ture_view_version\x18\x05 \x01(\x05\"\xb3\x02\n\x14ImportFeaturesConfig\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x19\n\x0c\x66\x65\x61ture_view\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12*\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x15.sluice.v1.FileFormatB\x03\xe0\x41\x02\x12\x13\n\x0bsource_path\x18\x04 \x01(\t\x12J\n\x0e\x63olumn_mapping\x18\x05 \x03(\x0b\x32\x32.sluice.v1.ImportFeaturesConfig.ColumnMappingEntry\x12\x1a\n\x12materialize_online\x18\x06 \x01(\x08\x12\x10\n\x08write_id\x18\x07 \x01(\t\x1a\x34\n\x12\x43olumnMappingEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\x15ImportFeaturesRequest\x12\x31\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1f.sluice.v1.ImportFeaturesConfigH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x9a\x01\n\x16ImportFeaturesResponse\x12\x11\n\trows_read\x18\x01 \x01(\x03\x12\x14\n\x0crows_written\x18\x02 \x01(\x03\x12\x15\n\rrows_rejected\x18\x03 \x01(\x03\x12\x32\n\x11sample_rejections\x18\x04 \x03(\x0b\x32\x17.sluice.v1.RowRejection\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\"\x9e\x01\n\x12MaterializeRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x19\n\x0c\x66\x65\x61ture_view\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x13MaterializeResponse\x12\x1a\n\x12\x65ntities_processed\x18\x01 \x01(\x03\x12\x16\n\x0evalues_written\x18\x02 \x01(\x03\x12\x0c\n\x04\x64one\x18\x03 \x01(\x08*W\n\nFileFormat\x12\x1b\n\x17\x46ILE_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n\x13\x46ILE_FORMAT_PARQUET\x10\x01\x12\x13\n\x0f\x46ILE_FORMAT_CSV\x10\x02\x32\xf5\x02\n\x10IngestionService\x12V\n\rWriteFeatures\x12\x1f.sluice.v1.WriteFeaturesRequest\x1a .sluice.v1.WriteFeaturesResponse(\x01\x30\x01\x12^\n\x11WriteFeatureBatch\x12#.sluice.v1.WriteFeatureBatchRequest\x1a$.sluice.v1.WriteFeatureBatchResponse\x12Y\n\x0eImportFeatures\x12 .sluice.v1.ImportFeaturesRequest\x1a!.sluice.v1.ImportFeaturesResponse(\x01\x30\x01\x12N\n\x0bMaterialize\x12\x1d.sluice.v1.MaterializeRequest\x1a\x1e.sluice.v1.MaterializeResponse0\x01\x42;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sluice/v1/ingestion.proto\x12\tsluice.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/rpc/error_details.proto\x1a\x15sluice/v1/types.proto\"\xf0\x02\n\nFeatureRow\x12=\n\nentity_key\x18\x01 \x03(\x0b\x32$.sluice.v1.FeatureRow.EntityKeyEntryB\x03\xe0\x41\x02\x12\x33\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x02\x12\x35\n\x08\x66\x65\x61tures\x18\x03 \x03(\x0b\x32#.sluice.v1.FeatureRow.FeaturesEntry\x12\x30\n\x0c\x63reated_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x42\n\x0e\x45ntityKeyEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1f\n\x05value\x18\x02 \x01(\x0b\x32\x10.sluice.v1.Value:\x02\x38\x01\x1a\x41\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1f\n\x05value\x18\x02 \x01(\x0b\x32\x10.sluice.v1.Value:\x02\x38\x01\"\\\n\x0cRowRejection\x12\x11\n\trow_index\x18\x01 \x01(\x05\x12\x39\n\nviolations\x18\x02 \x03(\x0b\x32%.google.rpc.BadRequest.FieldViolation\"\xca\x02\n\x0e\x46\x65\x61tureColumns\x12<\n\nentity_key\x18\x01 \x03(\x0b\x32(.sluice.v1.FeatureColumns.EntityKeyEntry\x12\x19\n\x11\x65vent_time_micros\x18\x02 \x03(\x03\x12\x39\n\x08\x66\x65\x61tures\x18\x03 \x03(\x0b\x32\'.sluice.v1.FeatureColumns.FeaturesEntry\x12\x1b\n\x13\x63reated_time_micros\x18\x04 \x03(\x03\x1a\x43\n\x0e\x45ntityKeyEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.sluice.v1.Column:\x02\x38\x01\x1a\x42\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.sluice.v1.Column:\x02\x38\x01\"\xa5\x01\n\x14WriteFeaturesRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x19\n\x0c\x66\x65\x61ture_view\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12#\n\x04rows\x18\x03 \x03(\x0b\x32\x15.sluice.v1.FeatureRow\x12\x10\n\x08write_id\x18\x04 \x01(\t\x12*\n\x07\x63olumns\x18\x05 \x01(\x0b\x32\x19.sluice.v1.FeatureColumns\"\xa2\x01\n\x15WriteFeaturesResponse\x12\x10\n\x08write_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x02 \x01(\x05\x12.\n\rrejected_rows\x18\x03 \x03(\x0b\x32\x17.sluice.v1.RowRejection\x12\x11\n\tduplicate\x18\x04 \x01(\x08\x12\x1c\n\x14\x66\x65\x61ture_view_version\x18\x05 \x01(\x05\"\xa9\x01\n\x18WriteFeatureBatchRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x19\n\x0c\x66\x65\x61ture_view\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12#\n\x04rows\x18\x03 \x03(\x0b\x32\x15.sluice.v1.FeatureRow\x12\x10\n\x08write_id\x18\x04 \x01(\t\x12*\n\x07\x63olumns\x18\x05 \x01(\x0b\x32\x19.sluice.v1.FeatureColumns\"\xa6\x01\n\x19WriteFeatureBatchResponse\x12\x10\n\x08write_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x02 \x01(\x05\x12.\n\rrejected_rows\x18\x03 \x03(\x0b\x32\x17.sluice.v1.RowRejection\x12\x11\n\tduplicate\x18\x04 \x01(\x08\x12\x1c\n\x14\x66\x65\x61ture_view_version\x18\x05 \x01(\x05\"\xd0\x02\n\x14ImportFeaturesConfig\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x19\n\x0c\x66\x65\x61ture_view\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12*\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x15.sluice.v1.FileFormatB\x03\xe0\x41\x02\x12\x13\n\x0bsource_path\x18\x04 \x01(\t\x12J\n\x0e\x63olumn_mapping\x18\x05 \x03(\x0b\x32\x32.sluice.v1.ImportFeaturesConfig.ColumnMappingEntry\x12\x1a\n\x12materialize_online\x18\x06 \x01(\x08\x12\x10\n\x08write_id\x18\x07 \x01(\t\x12\x1b\n\x13\x63reated_time_column\x18\x08 \x01(\t\x1a\x34\n\x12\x43olumnMappingEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\x15ImportFeaturesRequest\x12\x31\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1f.sluice.v1.ImportFeaturesConfigH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x9a\x01\n\x16ImportFeaturesResponse\x12\x11\n\trows_read\x18\x01 \x01(\x03\x12\x14\n\x0crows_written\x18\x02 \x01(\x03\x12\x15\n\rrows_rejected\x18\x03 \x01(\x03\x12\x32\n\x11sample_rejections\x18\x04 \x03(\x0b\x32\x17.sluice.v1.RowRejection\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\"\x9e\x01\n\x12MaterializeRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x19\n\x0c\x66\x65\x61ture_view\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x13MaterializeResponse\x12\x1a\n\x12\x65ntities_processed\x18\x01 \x01(\x03\x12\x16\n\x0evalues_written\x18\x02 \x01(\x03\x12\x0c\n\x04\x64one\x18\x03 \x01(\x08*W\n\nFileFormat\x12\x1b\n\x17\x46ILE_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n\x13\x46ILE_FORMAT_PARQUET\x10\x01\x12\x13\n\x0f\x46ILE_FORMAT_CSV\x10\x02\x32\xf5\x02\n\x10IngestionService\x12V\n\rWriteFeatures\x12\x1f.sluice.v1.WriteFeaturesRequest\x1a .sluice.v1.WriteFeaturesResponse(\x01\x30\x01\x12^\n\x11WriteFeatureBatch\x12#.sluice.v1.WriteFeatureBatchRequest\x1a$.sluice.v1.WriteFeatureBatchResponse\x12Y\n\x0eImportFeatures\x12 .sluice.v1.ImportFeaturesRequest\x1a!.sluice.v1.ImportFeaturesResponse(\x01\x30\x01\x12N\n\x0bMaterialize\x12\x1d.sluice.v1.MaterializeRequest\x1a\x1e.sluice.v1.MaterializeResponse0\x01\x42;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -60,42 +60,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IMPORTFEATURESCONFIG'].fields_by_name['format']._serialized_options = b'\340A\002'
   _globals['_MATERIALIZEREQUEST'].fields_by_name['feature_view']._loaded_options = None
   _globals['_MATERIALIZEREQUEST'].fields_by_name['feature_view']._serialized_options = b'\340A\002'
-  _globals['_FILEFORMAT']._serialized_start=2372
-  _globals['_FILEFORMAT']._serialized_end=2459
+  _globals['_FILEFORMAT']._serialized_start=2480
+  _globals['_FILEFORMAT']._serialized_end=2567
   _globals['_FEATUREROW']._serialized_start=162
-  _globals['_FEATUREROW']._serialized_end=480
-  _globals['_FEATUREROW_ENTITYKEYENTRY']._serialized_start=347
-  _globals['_FEATUREROW_ENTITYKEYENTRY']._serialized_end=413
-  _globals['_FEATUREROW_FEATURESENTRY']._serialized_start=415
-  _globals['_FEATUREROW_FEATURESENTRY']._serialized_end=480
-  _globals['_ROWREJECTION']._serialized_start=482
-  _globals['_ROWREJECTION']._serialized_end=574
-  _globals['_FEATURECOLUMNS']._serialized_start=577
-  _globals['_FEATURECOLUMNS']._serialized_end=878
-  _globals['_FEATURECOLUMNS_ENTITYKEYENTRY']._serialized_start=743
-  _globals['_FEATURECOLUMNS_ENTITYKEYENTRY']._serialized_end=810
-  _globals['_FEATURECOLUMNS_FEATURESENTRY']._serialized_start=812
-  _globals['_FEATURECOLUMNS_FEATURESENTRY']._serialized_end=878
-  _globals['_WRITEFEATURESREQUEST']._serialized_start=881
-  _globals['_WRITEFEATURESREQUEST']._serialized_end=1046
-  _globals['_WRITEFEATURESRESPONSE']._serialized_start=1049
-  _globals['_WRITEFEATURESRESPONSE']._serialized_end=1211
-  _globals['_WRITEFEATUREBATCHREQUEST']._serialized_start=1214
-  _globals['_WRITEFEATUREBATCHREQUEST']._serialized_end=1383
-  _globals['_WRITEFEATUREBATCHRESPONSE']._serialized_start=1386
-  _globals['_WRITEFEATUREBATCHRESPONSE']._serialized_end=1552
-  _globals['_IMPORTFEATURESCONFIG']._serialized_start=1555
-  _globals['_IMPORTFEATURESCONFIG']._serialized_end=1862
-  _globals['_IMPORTFEATURESCONFIG_COLUMNMAPPINGENTRY']._serialized_start=1810
-  _globals['_IMPORTFEATURESCONFIG_COLUMNMAPPINGENTRY']._serialized_end=1862
-  _globals['_IMPORTFEATURESREQUEST']._serialized_start=1864
-  _globals['_IMPORTFEATURESREQUEST']._serialized_end=1963
-  _globals['_IMPORTFEATURESRESPONSE']._serialized_start=1966
-  _globals['_IMPORTFEATURESRESPONSE']._serialized_end=2120
-  _globals['_MATERIALIZEREQUEST']._serialized_start=2123
-  _globals['_MATERIALIZEREQUEST']._serialized_end=2281
-  _globals['_MATERIALIZERESPONSE']._serialized_start=2283
-  _globals['_MATERIALIZERESPONSE']._serialized_end=2370
-  _globals['_INGESTIONSERVICE']._serialized_start=2462
-  _globals['_INGESTIONSERVICE']._serialized_end=2835
+  _globals['_FEATUREROW']._serialized_end=530
+  _globals['_FEATUREROW_ENTITYKEYENTRY']._serialized_start=397
+  _globals['_FEATUREROW_ENTITYKEYENTRY']._serialized_end=463
+  _globals['_FEATUREROW_FEATURESENTRY']._serialized_start=465
+  _globals['_FEATUREROW_FEATURESENTRY']._serialized_end=530
+  _globals['_ROWREJECTION']._serialized_start=532
+  _globals['_ROWREJECTION']._serialized_end=624
+  _globals['_FEATURECOLUMNS']._serialized_start=627
+  _globals['_FEATURECOLUMNS']._serialized_end=957
+  _globals['_FEATURECOLUMNS_ENTITYKEYENTRY']._serialized_start=822
+  _globals['_FEATURECOLUMNS_ENTITYKEYENTRY']._serialized_end=889
+  _globals['_FEATURECOLUMNS_FEATURESENTRY']._serialized_start=891
+  _globals['_FEATURECOLUMNS_FEATURESENTRY']._serialized_end=957
+  _globals['_WRITEFEATURESREQUEST']._serialized_start=960
+  _globals['_WRITEFEATURESREQUEST']._serialized_end=1125
+  _globals['_WRITEFEATURESRESPONSE']._serialized_start=1128
+  _globals['_WRITEFEATURESRESPONSE']._serialized_end=1290
+  _globals['_WRITEFEATUREBATCHREQUEST']._serialized_start=1293
+  _globals['_WRITEFEATUREBATCHREQUEST']._serialized_end=1462
+  _globals['_WRITEFEATUREBATCHRESPONSE']._serialized_start=1465
+  _globals['_WRITEFEATUREBATCHRESPONSE']._serialized_end=1631
+  _globals['_IMPORTFEATURESCONFIG']._serialized_start=1634
+  _globals['_IMPORTFEATURESCONFIG']._serialized_end=1970
+  _globals['_IMPORTFEATURESCONFIG_COLUMNMAPPINGENTRY']._serialized_start=1918
+  _globals['_IMPORTFEATURESCONFIG_COLUMNMAPPINGENTRY']._serialized_end=1970
+  _globals['_IMPORTFEATURESREQUEST']._serialized_start=1972
+  _globals['_IMPORTFEATURESREQUEST']._serialized_end=2071
+  _globals['_IMPORTFEATURESRESPONSE']._serialized_start=2074
+  _globals['_IMPORTFEATURESRESPONSE']._serialized_end=2228
+  _globals['_MATERIALIZEREQUEST']._serialized_start=2231
+  _globals['_MATERIALIZEREQUEST']._serialized_end=2389
+  _globals['_MATERIALIZERESPONSE']._serialized_start=2391
+  _globals['_MATERIALIZERESPONSE']._serialized_end=2478
+  _globals['_INGESTIONSERVICE']._serialized_start=2570
+  _globals['_INGESTIONSERVICE']._serialized_end=2943
 # @@protoc_insertion_point(module_scope)

@@ -23,7 +23,7 @@ FILE_FORMAT_PARQUET: FileFormat
 FILE_FORMAT_CSV: FileFormat
 
 class FeatureRow(_message.Message):
-    __slots__ = ("entity_key", "event_time", "features")
+    __slots__ = ("entity_key", "event_time", "features", "created_time")
     class EntityKeyEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -41,10 +41,12 @@ class FeatureRow(_message.Message):
     ENTITY_KEY_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_TIME_FIELD_NUMBER: _ClassVar[int]
     entity_key: _containers.MessageMap[str, _types_pb2.Value]
     event_time: _timestamp_pb2.Timestamp
     features: _containers.MessageMap[str, _types_pb2.Value]
-    def __init__(self, entity_key: _Optional[_Mapping[str, _types_pb2.Value]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., features: _Optional[_Mapping[str, _types_pb2.Value]] = ...) -> None: ...
+    created_time: _timestamp_pb2.Timestamp
+    def __init__(self, entity_key: _Optional[_Mapping[str, _types_pb2.Value]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., features: _Optional[_Mapping[str, _types_pb2.Value]] = ..., created_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RowRejection(_message.Message):
     __slots__ = ("row_index", "violations")
@@ -55,7 +57,7 @@ class RowRejection(_message.Message):
     def __init__(self, row_index: _Optional[int] = ..., violations: _Optional[_Iterable[_Union[_error_details_pb2.BadRequest.FieldViolation, _Mapping]]] = ...) -> None: ...
 
 class FeatureColumns(_message.Message):
-    __slots__ = ("entity_key", "event_time_micros", "features")
+    __slots__ = ("entity_key", "event_time_micros", "features", "created_time_micros")
     class EntityKeyEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -73,10 +75,12 @@ class FeatureColumns(_message.Message):
     ENTITY_KEY_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_MICROS_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_TIME_MICROS_FIELD_NUMBER: _ClassVar[int]
     entity_key: _containers.MessageMap[str, _types_pb2.Column]
     event_time_micros: _containers.RepeatedScalarFieldContainer[int]
     features: _containers.MessageMap[str, _types_pb2.Column]
-    def __init__(self, entity_key: _Optional[_Mapping[str, _types_pb2.Column]] = ..., event_time_micros: _Optional[_Iterable[int]] = ..., features: _Optional[_Mapping[str, _types_pb2.Column]] = ...) -> None: ...
+    created_time_micros: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, entity_key: _Optional[_Mapping[str, _types_pb2.Column]] = ..., event_time_micros: _Optional[_Iterable[int]] = ..., features: _Optional[_Mapping[str, _types_pb2.Column]] = ..., created_time_micros: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class WriteFeaturesRequest(_message.Message):
     __slots__ = ("project", "feature_view", "rows", "write_id", "columns")
@@ -135,7 +139,7 @@ class WriteFeatureBatchResponse(_message.Message):
     def __init__(self, write_id: _Optional[str] = ..., accepted_count: _Optional[int] = ..., rejected_rows: _Optional[_Iterable[_Union[RowRejection, _Mapping]]] = ..., duplicate: _Optional[bool] = ..., feature_view_version: _Optional[int] = ...) -> None: ...
 
 class ImportFeaturesConfig(_message.Message):
-    __slots__ = ("project", "feature_view", "format", "source_path", "column_mapping", "materialize_online", "write_id")
+    __slots__ = ("project", "feature_view", "format", "source_path", "column_mapping", "materialize_online", "write_id", "created_time_column")
     class ColumnMappingEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -150,6 +154,7 @@ class ImportFeaturesConfig(_message.Message):
     COLUMN_MAPPING_FIELD_NUMBER: _ClassVar[int]
     MATERIALIZE_ONLINE_FIELD_NUMBER: _ClassVar[int]
     WRITE_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_TIME_COLUMN_FIELD_NUMBER: _ClassVar[int]
     project: str
     feature_view: str
     format: FileFormat
@@ -157,7 +162,8 @@ class ImportFeaturesConfig(_message.Message):
     column_mapping: _containers.ScalarMap[str, str]
     materialize_online: bool
     write_id: str
-    def __init__(self, project: _Optional[str] = ..., feature_view: _Optional[str] = ..., format: _Optional[_Union[FileFormat, str]] = ..., source_path: _Optional[str] = ..., column_mapping: _Optional[_Mapping[str, str]] = ..., materialize_online: _Optional[bool] = ..., write_id: _Optional[str] = ...) -> None: ...
+    created_time_column: str
+    def __init__(self, project: _Optional[str] = ..., feature_view: _Optional[str] = ..., format: _Optional[_Union[FileFormat, str]] = ..., source_path: _Optional[str] = ..., column_mapping: _Optional[_Mapping[str, str]] = ..., materialize_online: _Optional[bool] = ..., write_id: _Optional[str] = ..., created_time_column: _Optional[str] = ...) -> None: ...
 
 class ImportFeaturesRequest(_message.Message):
     __slots__ = ("config", "chunk")

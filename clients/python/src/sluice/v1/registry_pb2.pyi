@@ -32,6 +32,12 @@ class FeatureViewState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FEATURE_VIEW_STATE_UNSPECIFIED: _ClassVar[FeatureViewState]
     FEATURE_VIEW_STATE_ACTIVE: _ClassVar[FeatureViewState]
     FEATURE_VIEW_STATE_DEPRECATED: _ClassVar[FeatureViewState]
+
+class HistoryOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    HISTORY_OUTCOME_UNSPECIFIED: _ClassVar[HistoryOutcome]
+    HISTORY_OUTCOME_STARTS_EMPTY: _ClassVar[HistoryOutcome]
+    HISTORY_OUTCOME_SHARED: _ClassVar[HistoryOutcome]
 APPLY_OUTCOME_UNSPECIFIED: ApplyOutcome
 APPLY_OUTCOME_CREATED: ApplyOutcome
 APPLY_OUTCOME_UNCHANGED: ApplyOutcome
@@ -43,6 +49,9 @@ COMPATIBILITY_BREAKING: Compatibility
 FEATURE_VIEW_STATE_UNSPECIFIED: FeatureViewState
 FEATURE_VIEW_STATE_ACTIVE: FeatureViewState
 FEATURE_VIEW_STATE_DEPRECATED: FeatureViewState
+HISTORY_OUTCOME_UNSPECIFIED: HistoryOutcome
+HISTORY_OUTCOME_STARTS_EMPTY: HistoryOutcome
+HISTORY_OUTCOME_SHARED: HistoryOutcome
 
 class Project(_message.Message):
     __slots__ = ("name", "description", "create_time")
@@ -193,7 +202,7 @@ class Feature(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[_types_pb2.ValueType, str]] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class FeatureView(_message.Message):
-    __slots__ = ("name", "version", "entity", "features", "ttl", "description", "owner", "tags", "state", "compatibility", "changes", "create_time", "deprecate_time")
+    __slots__ = ("name", "version", "entity", "features", "ttl", "description", "owner", "tags", "state", "compatibility", "changes", "create_time", "deprecate_time", "history_version")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +223,7 @@ class FeatureView(_message.Message):
     CHANGES_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     DEPRECATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_VERSION_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     entity: str
@@ -227,7 +237,8 @@ class FeatureView(_message.Message):
     changes: _containers.RepeatedScalarFieldContainer[str]
     create_time: _timestamp_pb2.Timestamp
     deprecate_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., entity: _Optional[str] = ..., features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., description: _Optional[str] = ..., owner: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., state: _Optional[_Union[FeatureViewState, str]] = ..., compatibility: _Optional[_Union[Compatibility, str]] = ..., changes: _Optional[_Iterable[str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deprecate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    history_version: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., entity: _Optional[str] = ..., features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., description: _Optional[str] = ..., owner: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., state: _Optional[_Union[FeatureViewState, str]] = ..., compatibility: _Optional[_Union[Compatibility, str]] = ..., changes: _Optional[_Iterable[str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deprecate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history_version: _Optional[int] = ...) -> None: ...
 
 class ApplyFeatureViewRequest(_message.Message):
     __slots__ = ("feature_view", "validate_only")
@@ -238,16 +249,18 @@ class ApplyFeatureViewRequest(_message.Message):
     def __init__(self, feature_view: _Optional[_Union[FeatureView, _Mapping]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class ApplyFeatureViewResponse(_message.Message):
-    __slots__ = ("feature_view", "outcome", "compatibility", "changes")
+    __slots__ = ("feature_view", "outcome", "compatibility", "changes", "history")
     FEATURE_VIEW_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     COMPATIBILITY_FIELD_NUMBER: _ClassVar[int]
     CHANGES_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
     feature_view: FeatureView
     outcome: ApplyOutcome
     compatibility: Compatibility
     changes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, feature_view: _Optional[_Union[FeatureView, _Mapping]] = ..., outcome: _Optional[_Union[ApplyOutcome, str]] = ..., compatibility: _Optional[_Union[Compatibility, str]] = ..., changes: _Optional[_Iterable[str]] = ...) -> None: ...
+    history: HistoryOutcome
+    def __init__(self, feature_view: _Optional[_Union[FeatureView, _Mapping]] = ..., outcome: _Optional[_Union[ApplyOutcome, str]] = ..., compatibility: _Optional[_Union[Compatibility, str]] = ..., changes: _Optional[_Iterable[str]] = ..., history: _Optional[_Union[HistoryOutcome, str]] = ...) -> None: ...
 
 class GetFeatureViewRequest(_message.Message):
     __slots__ = ("name",)
