@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { createPredictionTableStatements, createTableStatements, openClickHouseOfflineStore } from "./clickhouse-offline-store.js";
 import { formatMicros, parseMicros } from "./clickhouse-sql.js";
@@ -35,6 +37,11 @@ describe("ClickHouse SQL", () => {
     expect(ddl[2]).toBe(
       "CREATE TABLE IF NOT EXISTS `sluice_p`.`v__v3_all` ON CLUSTER `main` AS `sluice_p`.`v__v3` ENGINE = Distributed(`main`, `sluice_p`, `v__v3`, cityHash64(`id`))",
     );
+    // A later compatible version's columns reach both the data tables and the Distributed table.
+    expect(ddl.slice(3)).toEqual([
+      "ALTER TABLE `sluice_p`.`v__v3` ON CLUSTER `main` ADD COLUMN IF NOT EXISTS `x` Nullable(Float64)",
+      "ALTER TABLE `sluice_p`.`v__v3_all` ON CLUSTER `main` ADD COLUMN IF NOT EXISTS `x` Nullable(Float64)",
+    ]);
   });
 });
 
@@ -84,4 +91,23 @@ describe("prediction log", () => {
 
 describePointInTimeContract("chdb", {
   open: async () => openClickHouseOfflineStore({ kind: "embedded", path: mkdtempSync(join(tmpdir(), "sluice-pit-")) }),
+});
+
+describe("a build without chDB", () => {
+  it("loads chDB only for the embedded engine, and says which key to change when it is missing", async () => {
+    // A child process in which the chdb package cannot be resolved, as in the replica image.
+    const script = `
+      const { openClickHouseOfflineStore } = await import("./src/storage/offline/clickhouse-offline-store.ts");
+      await openClickHouseOfflineStore({ kind: "embedded", path: ${JSON.stringify(mkdtempSync(join(tmpdir(), "sluice-no-chdb-")))} })
+        .then(() => console.log("opened"), (error) => console.log(error.name + ": " + error.message));
+    `;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", "--import", "./test/support/hide-chdb.mjs", "--input-type=module", "-e", script],
+      { cwd: join(import.meta.dirname, "../../.."), timeout: 30_000 },
+    );
+    expect(stdout.trim()).toMatch(
+      /^ConfigError: offline\.backend is "chdb" \(the embedded ClickHouse engine\), but the chdb package is not installed/,
+    );
+  });
 });

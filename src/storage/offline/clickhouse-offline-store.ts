@@ -13,11 +13,10 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type ClickHouseClient, type ClickHouseSettings, createClient } from "@clickhouse/client";
 import { RecordBatchReader, Table, tableToIPC } from "apache-arrow";
-import { Session } from "chdb";
-import { createChdbConnection } from "chdb/connection";
 import { SluiceError, StoreUnavailableError, ValidationError, ViolationCollector } from "../../common/errors.js";
 import type { FeatureValue } from "../../common/feature-value.js";
 import { readAhead } from "../../common/read-ahead.js";
+import { ConfigError } from "../../config/config.js";
 import {
   COLUMN_TYPES,
   compactRowsText,
@@ -88,7 +87,7 @@ type Settings = Record<string, string | number>;
 
 /** Opens the offline store at `location`, checking that it answers. */
 export async function openClickHouseOfflineStore(location: ClickHouseLocation): Promise<ClickHouseOfflineStore> {
-  const { client, engine, description } = location.kind === "embedded" ? embeddedEngine(location.path) : serverEngine(location);
+  const { client, engine, description } = location.kind === "embedded" ? await embeddedEngine(location.path) : serverEngine(location);
   const store = new ClickHouseOfflineStore(
     location.kind === "embedded" ? "chdb" : "clickhouse",
     client,
@@ -100,7 +99,8 @@ export async function openClickHouseOfflineStore(location: ClickHouseLocation): 
   return store;
 }
 
-function embeddedEngine(path: string): { client: ClickHouseClient; engine: Engine; description: string } {
+async function embeddedEngine(path: string): Promise<{ client: ClickHouseClient; engine: Engine; description: string }> {
+  const { Session, createChdbConnection } = await loadChdb();
   mkdirSync(path, { recursive: true });
   const chdb = createChdbConnection({ path });
   // chdb implements the connection interface of its own copy of @clickhouse/client-common,
@@ -133,6 +133,26 @@ function embeddedEngine(path: string): { client: ClickHouseClient; engine: Engin
       },
     },
   };
+}
+
+/**
+ * chDB, loaded only when the embedded engine is used: the replica image leaves its ~540 MB out
+ * for servers whose offline store is a ClickHouse server.
+ */
+async function loadChdb(): Promise<{
+  Session: typeof import("chdb").Session;
+  createChdbConnection: typeof import("chdb/connection").createChdbConnection;
+}> {
+  try {
+    const [{ Session }, { createChdbConnection }] = await Promise.all([import("chdb"), import("chdb/connection")]);
+    return { Session, createChdbConnection };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
+    throw new ConfigError(
+      'offline.backend is "chdb" (the embedded ClickHouse engine), but the chdb package is not installed in this build; ' +
+        'use the full image, install chdb, or set offline.backend to "clickhouse" with a server',
+    );
+  }
 }
 
 function serverEngine(location: Extract<ClickHouseLocation, { kind: "server" }>): {
