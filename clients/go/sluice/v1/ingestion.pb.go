@@ -291,7 +291,9 @@ type WriteFeaturesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "projects/{project}"; empty means "projects/default".
 	Project string `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
-	// "view" (latest version) or "view@3" (pinned version).
+	// A view ref: "view" (latest version), "view@3" (pinned version), or the
+	// view's resource name "projects/{project}/featureViews/view[/versions/3]"
+	// (its project must be the request's).
 	FeatureView string `protobuf:"bytes,2,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
 	// The rows, one message each; or send `columns` instead (not both).
 	Rows []*FeatureRow `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
@@ -604,7 +606,7 @@ func (x *WriteFeatureBatchResponse) GetFeatureViewVersion() int32 {
 type ImportFeaturesConfig struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Project string                 `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
-	// "view" or "view@3".
+	// A view ref: "view", "view@3" or "projects/{project}/featureViews/view[/versions/3]".
 	FeatureView string     `protobuf:"bytes,2,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
 	Format      FileFormat `protobuf:"varint,3,opt,name=format,proto3,enum=sluice.v1.FileFormat" json:"format,omitempty"`
 	// A file readable by the server; leave empty to stream the file up instead.
@@ -875,7 +877,7 @@ func (x *ImportFeaturesResponse) GetDone() bool {
 type MaterializeRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Project string                 `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
-	// "view" or "view@3".
+	// A view ref: "view", "view@3" or "projects/{project}/featureViews/view[/versions/3]".
 	FeatureView string `protobuf:"bytes,2,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
 	// Event-time range [start_time, end_time); unset ends are open.
 	StartTime     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`

@@ -243,7 +243,7 @@ func (x *FeatureStatistics) GetDistinctCount() int64 {
 type GetFeatureStatisticsRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Project string                 `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
-	// "view" or "view@3".
+	// A view ref: "view", "view@3" or "projects/{project}/featureViews/view[/versions/3]".
 	FeatureView   string      `protobuf:"bytes,2,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
 	Window        *TimeWindow `protobuf:"bytes,3,opt,name=window,proto3" json:"window,omitempty"`
 	unknownFields protoimpl.UnknownFields

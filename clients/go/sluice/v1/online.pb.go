@@ -26,9 +26,12 @@ type GetOnlineFeaturesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "projects/{project}"; empty means "projects/default".
 	Project string `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
-	// Feature refs ("view:feature", "view@3:feature"); or set feature_service.
+	// Feature refs ("view:feature", "view@3:feature", or with the view's resource
+	// name: "projects/{project}/featureViews/view[/versions/3]:feature"); or set
+	// feature_service.
 	Features []string `protobuf:"bytes,2,rep,name=features,proto3" json:"features,omitempty"`
-	// "name" or "name@version".
+	// "name", "name@version", or its resource name
+	// "projects/{project}/featureServices/name[/versions/3]".
 	FeatureService string `protobuf:"bytes,3,opt,name=feature_service,json=featureService,proto3" json:"feature_service,omitempty"`
 	// Join key name -> one value per entity row (all columns the same length).
 	Entities map[string]*ValueColumn `protobuf:"bytes,4,rep,name=entities,proto3" json:"entities,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`

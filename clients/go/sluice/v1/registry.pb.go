@@ -1832,7 +1832,9 @@ type FeatureService struct {
 	// "projects/{project}/featureServices/{feature_service}".
 	Name    string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Version int32  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	// "view:feature" (follows the latest view version) or "view@3:feature" (pinned).
+	// "view:feature" (follows the latest view version), "view@3:feature" (pinned),
+	// or with the view's resource name before the colon
+	// ("projects/{project}/featureViews/view[/versions/3]:feature").
 	Features      []string               `protobuf:"bytes,3,rep,name=features,proto3" json:"features,omitempty"`
 	Description   string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	Owner         string                 `protobuf:"bytes,5,opt,name=owner,proto3" json:"owner,omitempty"`
@@ -2378,7 +2380,8 @@ type ResolveFeaturesRequest struct {
 	Project string `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
 	// Feature refs; or set feature_service instead.
 	Features []string `protobuf:"bytes,2,rep,name=features,proto3" json:"features,omitempty"`
-	// "name" or "name@version".
+	// "name", "name@version", or its resource name
+	// "projects/{project}/featureServices/name[/versions/3]".
 	FeatureService string `protobuf:"bytes,3,opt,name=feature_service,json=featureService,proto3" json:"feature_service,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache

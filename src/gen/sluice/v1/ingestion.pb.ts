@@ -141,7 +141,11 @@ export interface FeatureColumns_FeaturesEntry {
 export interface WriteFeaturesRequest {
   /** "projects/{project}"; empty means "projects/default". */
   project: string;
-  /** "view" (latest version) or "view@3" (pinned version). */
+  /**
+   * A view ref: "view" (latest version), "view@3" (pinned version), or the
+   * view's resource name "projects/{project}/featureViews/view[/versions/3]"
+   * (its project must be the request's).
+   */
   featureView: string;
   /** The rows, one message each; or send `columns` instead (not both). */
   rows: FeatureRow[];
@@ -182,7 +186,7 @@ export interface WriteFeatureBatchResponse {
 /** What to import and how its columns map onto the feature view. */
 export interface ImportFeaturesConfig {
   project: string;
-  /** "view" or "view@3". */
+  /** A view ref: "view", "view@3" or "projects/{project}/featureViews/view[/versions/3]". */
   featureView: string;
   format: FileFormat;
   /** A file readable by the server; leave empty to stream the file up instead. */
@@ -230,7 +234,7 @@ export interface ImportFeaturesResponse {
 
 export interface MaterializeRequest {
   project: string;
-  /** "view" or "view@3". */
+  /** A view ref: "view", "view@3" or "projects/{project}/featureViews/view[/versions/3]". */
   featureView: string;
   /** Event-time range [start_time, end_time); unset ends are open. */
   startTime: Timestamp | undefined;

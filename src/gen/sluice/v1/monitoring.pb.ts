@@ -89,7 +89,7 @@ export interface FeatureStatistics {
 
 export interface GetFeatureStatisticsRequest {
   project: string;
-  /** "view" or "view@3". */
+  /** A view ref: "view", "view@3" or "projects/{project}/featureViews/view[/versions/3]". */
   featureView: string;
   window: TimeWindow | undefined;
 }

@@ -31,9 +31,16 @@ import {
 export interface GetOnlineFeaturesRequest {
   /** "projects/{project}"; empty means "projects/default". */
   project: string;
-  /** Feature refs ("view:feature", "view@3:feature"); or set feature_service. */
+  /**
+   * Feature refs ("view:feature", "view@3:feature", or with the view's resource
+   * name: "projects/{project}/featureViews/view[/versions/3]:feature"); or set
+   * feature_service.
+   */
   features: string[];
-  /** "name" or "name@version". */
+  /**
+   * "name", "name@version", or its resource name
+   * "projects/{project}/featureServices/name[/versions/3]".
+   */
   featureService: string;
   /** Join key name -> one value per entity row (all columns the same length). */
   entities: { [key: string]: ValueColumn };

@@ -444,7 +444,11 @@ export interface FeatureService {
   /** "projects/{project}/featureServices/{feature_service}". */
   name: string;
   version: number;
-  /** "view:feature" (follows the latest view version) or "view@3:feature" (pinned). */
+  /**
+   * "view:feature" (follows the latest view version), "view@3:feature" (pinned),
+   * or with the view's resource name before the colon
+   * ("projects/{project}/featureViews/view[/versions/3]:feature").
+   */
   features: string[];
   description: string;
   owner: string;
@@ -509,7 +513,10 @@ export interface ResolveFeaturesRequest {
   project: string;
   /** Feature refs; or set feature_service instead. */
   features: string[];
-  /** "name" or "name@version". */
+  /**
+   * "name", "name@version", or its resource name
+   * "projects/{project}/featureServices/name[/versions/3]".
+   */
   featureService: string;
 }
 
