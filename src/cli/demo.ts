@@ -6,7 +6,7 @@
  * uploaded with their lineage, a stable / canary / shadow deployment, predictions that read
  * their features online, the shadow comparison, promotion and rollback.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -14,18 +14,21 @@ import {
   Compatibility,
   type Deployment,
   FeatureStatus,
+  type Prediction,
   SluiceClient,
   SluiceClientError,
   TrainingDatasetState,
+  ValueType,
 } from "../../clients/typescript/src/index.js";
 import { DEFAULT_CONFIG } from "../config/config.js";
+import { HistoryOutcome } from "../gen/sluice/v1/registry.pb.js";
 import { createLogger } from "../logging/logger.js";
 import { startServer } from "../server/sluice-server.js";
 
 /** The ONNX files the demo uploads (built by test/support/demo-models.ts). */
 const DEMO_MODELS = join(import.meta.dirname, "demo-models");
 
-/** Where the demo writes and which data dir it uses (a temporary one when unset, removed afterwards). */
+/** Where the demo writes and which data dir it uses (a temporary one when unset, removed afterwards; a given one is kept). */
 export interface DemoOptions {
   dataDir?: string;
   out: NodeJS.WritableStream;
@@ -34,12 +37,23 @@ export interface DemoOptions {
 /** Runs the demo end to end; rejects if any step does not behave as the story says. */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const say = (line = "") => options.out.write(`${line}\n`);
+  const temporary = options.dataDir === undefined;
+  // The story starts from nothing (its first apply must create the view): a second run needs a directory of its own.
+  if (options.dataDir !== undefined && existsSync(options.dataDir) && readdirSync(options.dataDir).length > 0) {
+    throw new Error(`the demo needs a new or empty data directory, and ${options.dataDir} already holds data; pass another --data-dir`);
+  }
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "sluice-demo-"));
   const config = { ...DEFAULT_CONFIG, listen: "127.0.0.1:0", dataDir, logLevel: "warn" as const, metrics: { listen: "127.0.0.1:0" } };
   const server = await startServer(config, createLogger("warn"));
   const client = await SluiceClient.connect({ address: server.address });
   try {
-    say(`Sluice is serving on ${server.address} (data in ${dataDir})`);
+    say(`Sluice is serving on ${server.address}.`);
+    say(
+      temporary
+        ? `Its data directory ${dataDir} is temporary: it is removed when the demo ends (\`npm run demo -- --data-dir DIR\` keeps the data).`
+        : `Its data directory is ${dataDir}; it is kept after the demo.`,
+    );
+    say("Times are ISO 8601, in UTC.");
     say();
     say("1. Register the entity features describe: a customer, keyed by customer_id.");
     const entity = await client.applyEntity({
@@ -81,7 +95,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     for await (const version of client.listFeatureViewVersions("customer_stats")) {
       const compatibility =
         version.version === 1 ? "initial" : Compatibility[version.compatibility].replace("COMPATIBILITY_", "").toLowerCase();
-      say(`   v${version.version} (${compatibility}): ${version.features.map((f) => f.name).join(", ")}`);
+      say(`   customer_stats@${version.version} (${compatibility}): ${version.features.map((f) => f.name).join(", ")}`);
     }
 
     say("7. A feature service bundles refs for a model: one pinned, one following the latest version.");
@@ -89,9 +103,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       name: "churn_model_inputs",
       features: ["customer_stats@2:spend_30d", "customer_stats:orders_30d"],
     });
-    say(`   ${service.featureService?.name} v${service.featureService?.version}: ${ApplyOutcome[service.outcome]}`);
+    say(`   ${service.featureService?.name}/versions/${service.featureService?.version}: ${ApplyOutcome[service.outcome]}`);
+    say("   Resolved (ResolveFeatures), each ref to the view version it reads:");
     for (const feature of await client.resolveFeatures({ featureService: "churn_model_inputs" })) {
-      say(`   ${feature.ref.padEnd(28)} -> ${feature.featureView}@${feature.version}:${feature.feature}`);
+      const pinned = `${shortId(feature.featureView)}@${feature.version}:${feature.feature}`;
+      say(`   ${feature.ref.padEnd(26)} -> ${pinned} (${typeName(feature.type)}), of ${feature.featureView}/versions/${feature.version}`);
     }
 
     say("8. Stream feature values in (WriteFeatures): three batches an hour of event time apart, acknowledged in order.");
@@ -127,17 +143,20 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     });
     say(`   customer 4 last seen 40 days ago (beyond the 30-day TTL): ${stale.acceptedCount} row`);
 
-    say("9. Read them back online (GetOnlineFeatures): the latest event wins, TTL is enforced, unknown entities are NOT_FOUND.");
+    say("9. Read them back online (GetOnlineFeatures): a value and a status per feature. The latest event wins, TTL is");
+    say("   enforced (OUTSIDE_MAX_AGE: older than the TTL, not to be trusted), unknown entities are NOT_FOUND.");
+    const ids = [1n, 2n, 4n, 99n];
     const columns = await client.getOnlineFeatures({
       features: ["customer_stats:orders_30d", "customer_stats:spend_30d"],
-      entities: { customer_id: [1n, 2n, 4n, 99n] },
+      entities: { customer_id: ids },
     });
-    const [orders, spend] = columns;
-    ["1", "2", "4", "99"].forEach((id, row) => {
-      const status = FeatureStatus[orders?.statuses[row] ?? 0]?.replace("FEATURE_STATUS_", "");
-      say(
-        `   customer ${id.padEnd(3)} orders_30d=${String(orders?.values[row]).padEnd(5)} spend_30d=${String(spend?.values[row]).padEnd(6)} ${status}`,
-      );
+    const cells = columns.map((column) =>
+      ids.map((_, row) => `${column.name}=${String(column.values[row])} ${statusName(column.statuses[row])}`),
+    );
+    const widths = cells.map((column) => Math.max(...column.map((cell) => cell.length)));
+    ids.forEach((id, row) => {
+      const line = cells.map((column, i) => (column[row] ?? "").padEnd(widths[i] ?? 0)).join("   ");
+      say(`   customer ${String(id).padEnd(3)} ${line.trimEnd()}`);
     });
 
     say("10. Build a point-in-time-correct training set (GetHistoricalFeatures): each label sees only what was known at its time.");
@@ -147,7 +166,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       features: ["customer_stats:orders_30d", "customer_stats:spend_30d"],
       spine: { rows: spine },
     })) {
-      const at = new Date(row.event_time as Date).toISOString().slice(11, 19);
+      const at = isoSeconds(row.event_time as Date);
       say(
         `   customer 1 at ${at}  churned=${String(row.churned).padEnd(5)} orders_30d=${String(row.orders_30d).padEnd(4)} spend_30d=${row.spend_30d}`,
       );
@@ -166,9 +185,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const dataset = await client.waitForTrainingDataset("churn_training");
     if (dataset.state !== TrainingDatasetState.TRAINING_DATASET_STATE_SUCCEEDED)
       throw new Error(`training dataset failed: ${dataset.errorMessage}`);
-    say(`   ${dataset.name} v${dataset.version}: ${dataset.rowCount} rows, spine sha256 ${dataset.spineSha256.slice(0, 12)}...`);
-    say(`   features: ${dataset.resolvedFeatures.map((f) => `${f.featureView.split("/").at(-1)}@${f.version}:${f.feature}`).join(", ")}`);
+    say(`   ${dataset.name}/versions/${dataset.version}: ${dataset.rowCount} rows, spine sha256 ${dataset.spineSha256.slice(0, 12)}...`);
+    say(`   features: ${dataset.resolvedFeatures.map((f) => `${shortId(f.featureView)}@${f.version}:${f.feature}`).join(", ")}`);
     say(`   parquet: ${dataset.parquetPath}`);
+    say(
+      temporary
+        ? "   (in the temporary data directory: the file is removed when the demo ends; `npm run demo -- --data-dir DIR` keeps it)"
+        : "   (in your data directory: the file stays after the demo)",
+    );
     const table = await client.readTrainingDataset("churn_training");
     say(`   read back as Arrow: ${table.numRows} rows x ${table.numCols} columns (${table.schema.fields.map((f) => f.name).join(", ")})`);
 
@@ -191,11 +215,16 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       for (const violation of error.fieldViolations) say(`   - ${violation.field}: ${violation.description}`);
     }
     say();
-    say("Done. Run `npm run build && npx sluice serve` to keep a server running; README.md shows grpcurl and buf curl calls.");
+    say(
+      temporary
+        ? `Done. The temporary data directory ${dataDir} is removed now.`
+        : `Done. The demo's data stays in ${dataDir} (a server started on it with --data-dir sees it all).`,
+    );
+    say("Run `npm run build && npx sluice serve` to keep a server running; README.md shows grpcurl and buf curl calls.");
   } finally {
     client.close();
     await server.shutdown();
-    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (temporary) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -203,6 +232,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 async function serveModels(client: SluiceClient, trainingDataset: string, say: (line?: string) => void): Promise<void> {
   say("12. Upload three versions of an ONNX churn model, its input bound to pinned features (checked on upload).");
   const features = ["customer_stats@3:orders_30d", "customer_stats@3:spend_30d", "customer_stats@3:refunds_30d"];
+  say(`   input "features" <- ${features.join(", ")}`);
   for (const file of ["churn-v1.onnx", "churn-v2.onnx", "churn-v3.onnx"]) {
     const version = await client.uploadModel({
       model: "churn",
@@ -212,9 +242,10 @@ async function serveModels(client: SluiceClient, trainingDataset: string, say: (
     });
     const input = version.inputs[0];
     say(
-      `   ${file} -> churn v${version.version}: sha256 ${version.sha256.slice(0, 12)}..., input ${input?.name} ${input?.elementType}[${input?.shape.join(",")}], trained on ${version.trainingDataset.split("/").slice(-3).join("/")}`,
+      `   ${file} -> ${version.name}: sha256 ${version.sha256.slice(0, 12)}..., input ${input?.name} ${input?.elementType}[${input?.shape.join(",")}]`,
     );
   }
+  say(`   each trained on ${trainingDataset}`);
 
   say("13. Deploy the endpoint: v1 stable, v2 as a 25% canary (sticky per customer), v3 as a shadow.");
   const deployment = await client.applyDeployment({
@@ -225,25 +256,43 @@ async function serveModels(client: SluiceClient, trainingDataset: string, say: (
     actor: "demo",
     reason: "try v2 on a quarter of customers; watch v3",
   });
-  say(`   revision ${deployment.revision}: ${describeDeployment(deployment)}`);
+  say(`   ${deployment.name} revision ${deployment.revision}: ${describeDeployment(deployment)}`);
 
   say("14. Predict: the server reads each customer's features from the online store and runs the version routed to.");
-  for (const id of [1n, 2n, 3n, 4n]) {
-    const prediction = await client.predict({ endpoint: "churn", entities: { customer_id: [id] } });
-    const statuses = prediction.usedFeatures.map((f) => FeatureStatus[f.statuses[0] ?? 0]?.replace("FEATURE_STATUS_", "").toLowerCase());
-    say(
-      `   customer ${id}: churn_probability=${prediction.outputs.churn_probability?.values[0]?.toFixed(4)} by v${prediction.modelVersion.split("/").at(-1)} (${prediction.role}); features ${statuses.join(", ")}`,
-    );
-  }
-  const customers = Array.from({ length: 400 }, (_, i) => BigInt(i + 1));
+  let served = 0;
+  const predict = async (id: bigint) => {
+    served++;
+    return client.predict({ endpoint: "churn", entities: { customer_id: [id] } });
+  };
+  for (const id of [1n, 2n, 3n, 4n]) say(`   customer ${id}: ${describePrediction(await predict(id))}`);
+  say("   Customer 4 was last written 40 days ago, beyond the 30-day TTL, so its features are OUTSIDE_MAX_AGE: Predict");
+  say("   read all three as 0, the default, and that probability comes from zeros, not from what is known of customer 4.");
+  say('   A deployment with missingFeatures: "reject" refuses such requests instead (FAILED_PRECONDITION, MISSING_FEATURES).');
+  await client.writeFeatureBatch({
+    featureView: "customer_stats",
+    rows: [{ entityKey: { customer_id: 4n }, eventTime: new Date(), features: { orders_30d: 2n, spend_30d: 30, refunds_30d: 1n } }],
+  });
+  say(`   customer 4 again, after writing fresh values: ${describePrediction(await predict(4n))}`);
+
+  const customers = BigInt64Array.from({ length: 400 }, (_, i) => BigInt(1001 + i));
+  const written = await client.writeFeatureBatch({
+    featureView: "customer_stats",
+    eventTimes: Array.from(customers, () => new Date()),
+    entityKey: { customer_id: customers },
+    features: {
+      orders_30d: BigInt64Array.from(customers, (id) => id % 20n),
+      spend_30d: Float32Array.from(customers, (id) => Number((id * 7n) % 100n) + 0.5),
+      refunds_30d: BigInt64Array.from(customers, (id) => (id % 3n === 0n ? 1n : 0n)),
+    },
+  });
   let canary = 0;
-  for (const id of customers) {
-    if ((await client.predict({ endpoint: "churn", entities: { customer_id: [id] } })).role === "canary") canary++;
-  }
-  say(`   400 more customers: ${canary} went to the canary (25% asked); the same customer always gets the same version`);
+  for (const id of customers) if ((await predict(id)).role === "canary") canary++;
+  say(
+    `   400 more customers (1001 to 1400, their features written just now as one columnar batch of ${written.acceptedCount} rows): ${canary} went to the canary`,
+  );
+  say("   (25% asked; the same customer always gets the same version)");
 
   say("15. How each version is doing (GetDeploymentReport): the shadow is compared with stable off the response path.");
-  const served = customers.length + 4;
   const deadline = Date.now() + 10_000;
   let report = await client.getDeploymentReport("churn");
   while ((report.find((r) => r.role === "shadow")?.requestCount ?? 0n) < BigInt(served) && Date.now() < deadline) {
@@ -256,7 +305,7 @@ async function serveModels(client: SluiceClient, trainingDataset: string, say: (
         ? `, agrees with stable on ${(version.agreementRate * 100).toFixed(1)}% (mean |diff| ${version.meanAbsoluteDifference.toExponential(2)}), ${version.shedCount} shed`
         : "";
     say(
-      `   v${version.modelVersion.split("/").at(-1)} ${version.role.padEnd(6)} ${String(version.requestCount).padStart(3)} requests, ${version.errorCount} errors, p50 ${micros(version.latencyP50)} µs${shadow}`,
+      `   ${version.modelVersion} ${version.role.padEnd(6)} ${String(version.requestCount).padStart(3)} requests, ${version.errorCount} errors, p50 ${micros(version.latencyP50)} µs${shadow}`,
     );
   }
 
@@ -268,16 +317,48 @@ async function serveModels(client: SluiceClient, trainingDataset: string, say: (
 
   say("17. The endpoint's history, newest first:");
   for await (const revision of client.listDeploymentRevisions("churn")) {
-    say(`   revision ${revision.revision} by ${revision.updatedBy}: ${revision.changeReason}`);
+    say(`   revision ${revision.revision} at ${isoSeconds(revision.updateTime)} by ${revision.updatedBy}: ${revision.changeReason}`);
   }
 }
 
+/** "churn_probability=0.3977 by v1 (stable); orders_30d PRESENT, ..." for a one-row prediction. */
+function describePrediction(prediction: Prediction): string {
+  const probability = prediction.outputs.churn_probability?.values[0]?.toFixed(4);
+  const statuses = prediction.usedFeatures.map((used) => `${used.feature?.feature} ${statusName(used.statuses[0])}`);
+  return `churn_probability=${probability} by v${versionNumber(prediction.modelVersion)} (${prediction.role}); ${statuses.join(", ")}`;
+}
+
 function describeDeployment(deployment: Deployment): string {
-  const version = (name: string) => `v${name.split("/").at(-1)}`;
+  const version = (name: string) => `v${versionNumber(name)}`;
   const parts = [`stable ${version(deployment.stableVersion)}`];
   if (deployment.canary) parts.push(`canary ${version(deployment.canary.modelVersion)} at ${deployment.canary.trafficPercent}%`);
   for (const shadow of deployment.shadowVersions) parts.push(`shadow ${version(shadow)}`);
   return parts.join(", ");
+}
+
+/** The last segment of a resource name: "customer_stats" of "projects/default/featureViews/customer_stats". */
+function shortId(name: string): string {
+  return name.split("/").at(-1) ?? name;
+}
+
+/** The version number at the end of ".../versions/3". */
+function versionNumber(name: string): string {
+  return name.split("/").at(-1) ?? name;
+}
+
+function statusName(status: FeatureStatus | undefined): string {
+  return FeatureStatus[status ?? FeatureStatus.FEATURE_STATUS_UNSPECIFIED]?.replace("FEATURE_STATUS_", "") ?? "?";
+}
+
+function typeName(type: ValueType): string {
+  return ValueType[type]?.replace("VALUE_TYPE_", "").toLowerCase() ?? "?";
+}
+
+/** ISO 8601 in UTC, to the second: "2026-05-01T13:45:07Z". */
+function isoSeconds(time: Date | { seconds: bigint; nanos: number } | undefined): string {
+  if (time === undefined) return "?";
+  const date = time instanceof Date ? time : new Date(Number(time.seconds) * 1000 + Math.floor(time.nanos / 1e6));
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 function micros(duration: { seconds: bigint; nanos: number } | undefined): number {
@@ -295,6 +376,12 @@ async function expectOutcome(
     throw new Error(`expected ${ApplyOutcome[expected]} but the server said ${ApplyOutcome[response.outcome]}`);
   }
   const compatibility = response.compatibility ? ` (${Compatibility[response.compatibility]})` : "";
-  say(`   ${ApplyOutcome[response.outcome]}${compatibility} -> version ${response.featureView?.version}`);
+  const history =
+    response.history === HistoryOutcome.HISTORY_OUTCOME_SHARED
+      ? `, sharing the stored history of version ${response.featureView?.historyVersion}`
+      : response.history === HistoryOutcome.HISTORY_OUTCOME_STARTS_EMPTY
+        ? ", with an empty history of its own"
+        : "";
+  say(`   ${ApplyOutcome[response.outcome]}${compatibility} -> version ${response.featureView?.version}${history}`);
   for (const change of response.changes) say(`     - ${change}`);
 }
