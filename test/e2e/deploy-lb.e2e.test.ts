@@ -1,10 +1,10 @@
 /**
- * deploy/docker-compose.yml's topology without Docker: deploy/nginx.conf as it is (its replica
- * names and port pointed at loopback) in front of two real Sluice replicas sharing one Redis, and a
- * client that knows only nginx's address. Calls must be balanced across both replicas, streams must
- * pass through, and a replica that dies must be routed around.
+ * deploy/docker-compose.yml's topology without Docker: deploy/nginx.conf as the nginx image renders it
+ * (its replica names and port pointed at loopback) in front of two real Sluice replicas sharing one
+ * Redis, and a client that knows only nginx's address. Calls must be balanced across both replicas,
+ * streams must pass through, and a replica that dies must be routed around.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,13 +38,69 @@ async function startReplica(redisUrl: string): Promise<{ server: ServerProcess; 
   return { server, calls: () => completed };
 }
 
+/**
+ * Waits up to 5 s for `count` to reach `expected` (or, without one, to stay put for 250 ms): a replica
+ * logs a call after answering it, and on a busy machine the line can arrive after the client has its
+ * response.
+ */
+async function logged(count: () => number, expected?: number): Promise<void> {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  for (let end = Date.now() + 5000, last = -1; Date.now() < end; await sleep(expected === undefined ? 250 : 20)) {
+    if (expected === undefined ? count() === last : count() >= expected) return;
+    last = count();
+  }
+}
+
+/** The local nginx's version (`nginx -v` prints it on stderr). */
+function nginxVersion(): number[] {
+  const version = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(spawnSync("nginx", ["-v"], { encoding: "utf8" }).stderr);
+  if (!version) throw new Error("nginx -v printed no version");
+  return version.slice(1).map(Number);
+}
+const atLeast = (version: number[], minimum: number[]) => {
+  const first = version.findIndex((v, i) => v !== minimum[i]);
+  return first < 0 || (version[first] as number) > (minimum[first] as number);
+};
+
+/** Replaces every match of `pattern` (global), which must match exactly `count` times. */
+function replaceExactly(text: string, pattern: RegExp, replacement: string, count: number): string {
+  expect(text.match(pattern)?.length ?? 0, `${pattern} in deploy/nginx.conf`).toBe(count);
+  return text.replace(pattern, replacement);
+}
+
+/**
+ * deploy/nginx.conf as the nginx image renders it, pointed at these upstreams and port, and adapted to
+ * the local nginx only where it is older than what the file needs (as in deploy.test.ts, which says
+ * why): before 1.25.1 `http2 on;` is `listen ... http2`; before 1.27.3 there is no `resolve` (the
+ * upstreams here are addresses, which nginx never resolves anyway). Debian's nginx-light needs both.
+ */
+function nginxConf(upstreams: string[], port: number): string {
+  // The resolver is never asked: the upstreams are addresses.
+  let conf = replaceExactly(readFileSync(join(root, "deploy/nginx.conf"), "utf8"), /\$\{NGINX_LOCAL_RESOLVERS\}/g, "127.0.0.1", 1);
+  conf = replaceExactly(conf, /listen 50051;/g, `listen 127.0.0.1:${port};`, 1);
+  for (const [i, name] of ["sluice-a", "sluice-b"].entries())
+    conf = replaceExactly(conf, new RegExp(`server ${name}:50051 `, "g"), `server ${upstreams[i]} `, 1);
+  const version = nginxVersion();
+  const adapted: string[] = [];
+  if (!atLeast(version, [1, 25, 1])) {
+    conf = replaceExactly(conf, /^\s*http2 on;\n/gm, "", 1);
+    conf = replaceExactly(conf, /listen (\S+);/g, "listen $1 http2;", 1);
+    adapted.push("`http2 on;` as `listen ... http2`");
+  }
+  if (!atLeast(version, [1, 27, 3])) {
+    conf = replaceExactly(conf, /^(\s*server \S+) resolve /gm, "$1 ", 2);
+    adapted.push("`resolve` dropped");
+  }
+  if (adapted.length) process.stdout.write(`deploy/nginx.conf on nginx ${version.join(".")} here: ${adapted.join(", ")}\n`);
+  return conf;
+}
+
 /** Runs nginx in the foreground with deploy/nginx.conf, its upstreams and listen port rewritten. */
 async function startNginx(upstreams: string[]): Promise<{ process: ChildProcess; address: string }> {
   const prefix = mkdtempSync(join(tmpdir(), "sluice-nginx-"));
   mkdirSync(join(prefix, "logs"));
   const port = await freePort();
-  let conf = readFileSync(join(root, "deploy/nginx.conf"), "utf8").replace("listen 50051 http2;", `listen 127.0.0.1:${port} http2;`);
-  for (const [i, name] of ["sluice-a", "sluice-b"].entries()) conf = conf.replace(`server ${name}:50051`, `server ${upstreams[i]}`);
+  const conf = nginxConf(upstreams, port);
   // Temporary files under the prefix, so nginx needs nothing outside it.
   const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `${t}_temp_path ${prefix}/${t};`).join(" ");
   writeFileSync(join(prefix, "nginx.conf"), conf.replace("http {", `http {\n  ${temp}\n  access_log off;`));
@@ -87,8 +143,10 @@ describe.skipIf(skip)("deploy/nginx.conf in front of two replicas", () => {
   it("balances calls over both replicas, which share definitions and values", async () => {
     await client.applyEntity({ name: "customer", joinKeys: [{ name: "customer_id", type: "int64" }] });
     await client.applyFeatureView({ name: "customer_stats", entity: "customer", features: [{ name: "orders_30d", type: "int64" }] });
+    await logged(() => a.calls() + b.calls());
     const [beforeA, beforeB] = [a.calls(), b.calls()];
     for (let i = 0; i < 10; i++) expect((await client.getFeatureView("customer_stats")).version).toBe(1);
+    await logged(() => a.calls() - beforeA + b.calls() - beforeB, 10);
     const [servedA, servedB] = [a.calls() - beforeA, b.calls() - beforeB];
     expect(servedA + servedB).toBe(10);
     expect(servedA).toBeGreaterThan(0);
@@ -114,8 +172,10 @@ describe.skipIf(skip)("deploy/nginx.conf in front of two replicas", () => {
   it("routes around a replica that died", async () => {
     b.server.child.kill("SIGKILL");
     await b.server.exited;
+    await logged(a.calls);
     const before = a.calls();
     for (let i = 0; i < 10; i++) expect((await client.getFeatureView("customer_stats")).version).toBe(1);
+    await logged(() => a.calls() - before, 10);
     expect(a.calls() - before).toBe(10);
   });
 });
