@@ -24,7 +24,7 @@ from typing import Any
 
 import grpc
 
-from sluice import Batch, SluiceClient, SluiceError
+from sluice import Batch, SluiceArgumentError, SluiceClient, SluiceError
 from sluice.v1 import registry_pb2
 
 FEATURES = ["customer_stats:orders_30d", "customer_stats:spend_30d", "customer_stats:segment"]
@@ -210,6 +210,7 @@ def run(client: SluiceClient, project: str, model_file: Path) -> None:
         expect("invalid view", (error.code_name, error.reason), ("INVALID_ARGUMENT", "INVALID_FEATURE_VIEW"))
         expect("invalid view fields", fields, ["feature_view.features[0].name", "feature_view.features[1].name"])
         print(f"invalid view: {error.code_name} {error.reason} {' '.join(fields)}")
+    names(client, project)
 
     # The same read as a pyarrow table, typed from the features' declared types (when pyarrow is
     # installed; nothing here needs pandas).
@@ -224,6 +225,32 @@ def run(client: SluiceClient, project: str, model_file: Path) -> None:
 
     training_data(client, run_id)
     model_serving(client, model_file, view.feature_view.version)
+
+
+def names(client: SluiceClient, project: str) -> None:
+    """The naming rule, checked without printing: where a method names a resource, an id goes into
+    the client's project and a full resource name is used as it is; the client refuses a malformed
+    one before any call, showing the form it expects. Resource-name fields of raw requests take
+    only full names. Refs take both forms ("customer_stats:orders_30d", or
+    "projects/{project}/featureViews/customer_stats:orders_30d", in the request's project)."""
+    view = f"projects/{project}/featureViews/customer_stats"
+    expect("view by full name", client.get_feature_view(view), client.get_feature_view("customer_stats"))
+    expect("pinned view by full name", client.get_feature_view(f"{view}/versions/1").version, 1)
+    try:
+        client.get_feature_view("customer-stats")
+        raise Mismatch("the client accepted a malformed feature view name")
+    except SluiceArgumentError as error:
+        expect("malformed name", (error.code_name, error.reason, error.field_violations[0].field), ("INVALID_ARGUMENT", "INVALID_RESOURCE_NAME", "name"))
+        expect("malformed name shows the full form", "projects/{project}/featureViews/{id}" in error.message, True)
+    try:
+        client.call(client.registry.GetFeatureView, registry_pb2.GetFeatureViewRequest(name="customer_stats"))
+        raise Mismatch("the server accepted a bare id as a resource name")
+    except SluiceError as error:
+        expect("bare id as a name", (error.code_name, error.reason), ("INVALID_ARGUMENT", "INVALID_RESOURCE_NAME"))
+        expect("bare id refusal shows the full form", "projects/" in error.field_violations[0].description, True)
+    full_refs = [f"{view}:{ref.split(':', 1)[1]}" for ref in FEATURES]
+    entities = {"customer_id": [1, 2, 3, 4]}
+    expect("full-form refs", client.get_online_features(full_refs, entities), client.get_online_features(FEATURES, entities))
 
 
 def training_data(client: SluiceClient, run_id: str) -> None:

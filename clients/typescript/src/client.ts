@@ -8,27 +8,15 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
-import {
-  type CallOptions,
-  type ChannelCredentials,
-  type Client,
-  type ClientUnaryCall,
-  credentials,
-  Metadata,
-  type ServiceError,
-} from "@grpc/grpc-js";
+import { type CallOptions, type Client, type ClientUnaryCall, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { type Table, tableFromIPC } from "apache-arrow";
-import type { ValueType as CoreValueType } from "../../../src/common/value-type.js";
-import { Duration } from "../../../src/gen/google/protobuf/duration.pb.js";
-import type { Timestamp } from "../../../src/gen/google/protobuf/timestamp.pb.js";
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../../src/gen/grpc/health/v1/health.pb.js";
-import { InferenceServiceClient, type UsedFeature } from "../../../src/gen/sluice/v1/inference.pb.js";
+import { InferenceServiceClient } from "../../../src/gen/sluice/v1/inference.pb.js";
 import {
   FileFormat,
   type ImportFeaturesResponse,
   IngestionServiceClient,
   type MaterializeResponse,
-  type WriteFeatureBatchRequest,
   type WriteFeatureBatchResponse,
   type WriteFeaturesResponse,
 } from "../../../src/gen/sluice/v1/ingestion.pb.js";
@@ -54,221 +42,66 @@ import {
   RegistryServiceClient,
 } from "../../../src/gen/sluice/v1/registry.pb.js";
 import {
-  type ColumnSchema,
   type GetHistoricalFeaturesResponse,
-  HistoricalFeaturesQuery,
   OutputFormat,
   type ReadTrainingDatasetResponse,
-  type SpineBatch,
   TrainingDataset,
   TrainingDatasetState,
   TrainingServiceClient,
 } from "../../../src/gen/sluice/v1/training.pb.js";
-import { FeatureStatus, type ResolvedFeature, type Value, type ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
-import { dateToTimestamp, valueTypeToWire } from "../../../src/grpc/mapping/common.js";
-import { type Collection, resourceName } from "../../../src/registry/names.js";
-import { type ColumnValues, columnToWire } from "./columns.js";
-import { toClientError } from "./errors.js";
-import { fromWireValue, type PlainValue, timestampToDate, toWireValue } from "./values.js";
-
-/** Feature and join key types by their short names ("int64", "float_list", ...); a wire enum number is accepted too. */
-export type FeatureType = CoreValueType;
-
-/** How to reach a server. */
-export interface SluiceClientOptions {
-  /** "host:port". */
-  address: string;
-  /** Use TLS (with the system roots, or the given credentials). Default: plaintext. */
-  tls?: boolean | ChannelCredentials;
-  /** Sent as `authorization: Bearer <apiKey>` on every call. */
-  apiKey?: string;
-  /** Deadline of each call, in milliseconds. Default 30 s. */
-  deadlineMs?: number;
-  /** Project used when a call does not name one. Default "default". */
-  project?: string;
-}
-
-/** Documentation fields of every definition. */
-export interface DocumentationInput {
-  description?: string;
-  owner?: string;
-  tags?: Record<string, string>;
-}
-
-/** An entity to apply. */
-export interface EntityInput extends DocumentationInput {
-  project?: string;
-  name: string;
-  joinKeys: Array<{ name: string; type: FeatureType | ValueType }>;
-  validateOnly?: boolean;
-}
-
-/** A feature view to apply. */
-export interface FeatureViewInput extends DocumentationInput {
-  project?: string;
-  name: string;
-  entity: string;
-  features: Array<{ name: string; type: FeatureType | ValueType; description?: string; tags?: Record<string, string> }>;
-  /** Values older than this are stale; 0 or unset means never. */
-  ttlSeconds?: number;
-  validateOnly?: boolean;
-}
-
-/** A feature service to apply. */
-export interface FeatureServiceInput extends DocumentationInput {
-  project?: string;
-  name: string;
-  /** "view:feature" or "view@3:feature". */
-  features: string[];
-  validateOnly?: boolean;
-}
-
-/** One row to write: entity key values, event time, feature values (plain or wire values). */
-export interface RowInput {
-  entityKey: Record<string, PlainValue | Value>;
-  eventTime: Date | Timestamp;
-  features: Record<string, PlainValue | Value>;
-}
-
-/** A batch of rows for one feature view ("view" or "view@3"). */
-export interface BatchInput {
-  featureView: string;
-  rows: RowInput[];
-  /** Makes a retried batch apply once. */
-  writeId?: string;
-  project?: string;
-}
-
-/** A batch for one feature view as columns: every column holds one entry per event time. */
-export interface ColumnarBatchInput {
-  featureView: string;
-  /** Event time of each row (Dates, or microseconds since the epoch). */
-  eventTimes: ArrayLike<Date> | BigInt64Array;
-  entityKey: Record<string, ColumnValues>;
-  features: Record<string, ColumnValues>;
-  /** Makes a retried batch apply once. */
-  writeId?: string;
-  project?: string;
-}
-
-/** One output column of an online read, decoded. */
-export interface OnlineColumn {
-  name: string;
-  values: PlainValue[];
-  statuses: FeatureStatus[];
-  /** undefined where the status is NOT_FOUND. */
-  eventTimes: Array<Date | undefined>;
-  feature: ResolvedFeature;
-}
-
-/** One spine row: entity key values, the time to look back from, and extra columns passed through. */
-export interface SpineRowInput {
-  entityKey: Record<string, PlainValue | Value>;
-  eventTime: Date | Timestamp;
-  extras?: Record<string, PlainValue | Value>;
-}
-
-/** Spine rows as columns (the fast form for large spines). */
-export interface SpineColumnsInput {
-  /** Event time of each row (Dates, or microseconds since the epoch). */
-  eventTimes: ArrayLike<Date> | BigInt64Array;
-  entityKey: Record<string, ColumnValues>;
-  extras?: Record<string, ColumnValues>;
-}
-
-/** Where a point-in-time retrieval's spine comes from. */
-export type SpineInput =
-  /** Rows sent with the call, in one batch... */
-  | { rows: SpineRowInput[] }
-  | { columns: SpineColumnsInput }
-  /** ...or streamed, batch by batch. */
-  | {
-      batches:
-        | AsyncIterable<{ rows: SpineRowInput[] } | { columns: SpineColumnsInput }>
-        | Iterable<{ rows: SpineRowInput[] } | { columns: SpineColumnsInput }>;
-    }
-  /** A table already in the offline store ("table" or "database.table"). */
-  | { table: string }
-  /** A SELECT statement run in the offline store. */
-  | { sql: string }
-  /** Every entity with history in [start, end), each with its latest values before end. */
-  | { entities: { start?: Date; end: Date } };
-
-/** A point-in-time retrieval: which features, which spine, and the result's shape. */
-export interface HistoricalQueryInput {
-  features?: string[];
-  featureService?: string;
-  spine: SpineInput;
-  /** Name feature columns view__feature. */
-  fullFeatureNames?: boolean;
-  /** Ignore feature rows ingested after each spine time (stops backfill leakage). */
-  excludeLateIngested?: boolean;
-  /** Emit a spine_index column instead of sorting the result into spine order. */
-  emitSpineIndex?: boolean;
-  project?: string;
-}
-
-/** The columns of a training set and whether its rows come in spine order. */
-export interface HistoricalSchema {
-  columns: ColumnSchema[];
-  preservesSpineOrder: boolean;
-}
-
-/** How one model input gets its values. */
-export type ModelInputBindingInput =
-  | { input: string; features: string[] }
-  | { input: string; featureService: string }
-  | { input: string; request: string };
-
-/** A model version to upload. */
-export interface ModelUploadInput {
-  model: string;
-  /** The ONNX file: its bytes, or a local path. */
-  file: Uint8Array | string;
-  bindings: ModelInputBindingInput[];
-  /** Lineage: "projects/p/trainingDatasets/d/versions/1". */
-  trainingDataset?: string;
-  description?: string;
-  labels?: Record<string, string>;
-  project?: string;
-}
-
-/** An endpoint's routing to apply. */
-export interface DeploymentInput {
-  endpoint: string;
-  /** "model@version". */
-  stable: string;
-  canary?: { version: string; percent: number };
-  shadows?: string[];
-  routingKey?: string;
-  missingFeatures?: "use_default" | "reject";
-  canaryGuard?: { minRequests: number; maxErrorRateIncrease?: number; maxP99LatencyRatio?: number };
-  actor?: string;
-  reason?: string;
-  project?: string;
-}
-
-/** A prediction. */
-export interface Prediction {
-  requestId: string;
-  modelVersion: string;
-  role: string;
-  outputs: Record<string, { values: number[]; rowShape: number[]; elementType: string }>;
-  usedFeatures: UsedFeature[];
-}
-
-/** A stream of write batches: each `write` resolves with that batch's acknowledgement. */
-export interface WriteStream {
-  write(batch: BatchInput | ColumnarBatchInput): Promise<WriteFeaturesResponse>;
-  /** Ends the stream; resolves once the server has closed it. */
-  close(): Promise<void>;
-}
-
-/** Paging options of list calls. */
-export interface ListOptions {
-  project?: string;
-  pageSize?: number;
-}
+import { FeatureStatus, type ResolvedFeature } from "../../../src/gen/sluice/v1/types.pb.js";
+import { dateToTimestamp } from "../../../src/grpc/mapping/common.js";
+import type { Collection } from "../../../src/registry/names.js";
+import { anyObject, argumentError, checkArguments, func, nonEmptyString, number, string } from "./arguments.js";
+import { SluiceClientError, toClientError } from "./errors.js";
+import {
+  type BatchInput,
+  batchCheck,
+  type ColumnarBatchInput,
+  clientOptionsCheck,
+  type DeploymentChangeInput,
+  type DeploymentInput,
+  deploymentChangeCheck,
+  deploymentCheck,
+  type EntityInput,
+  entityCheck,
+  type FeatureSelectionInput,
+  type FeatureServiceInput,
+  type FeatureViewInput,
+  featureServiceCheck,
+  featureViewCheck,
+  featureViewListCheck,
+  type HistoricalQueryInput,
+  type HistoricalSchema,
+  historicalOptionsCheck,
+  historicalQueryCheck,
+  type ImportInput,
+  importCheck,
+  type ListOptions,
+  listOptionsCheck,
+  type MaterializeInput,
+  type ModelUploadInput,
+  materializeCheck,
+  modelUploadCheck,
+  type OnlineColumn,
+  type OnlineFeaturesInput,
+  onlineCheck,
+  type PredictInput,
+  type Prediction,
+  predictCheck,
+  projectCheck,
+  type SluiceClientOptions,
+  selectionCheck,
+  type TrainingDatasetInput,
+  trainingDatasetCheck,
+  type VersionOptions,
+  versionOptionsCheck,
+  type WriteStream,
+  waitOptionsCheck,
+} from "./inputs.js";
+import { fullName, type NameContext, type NameOptions, projectId, versionedName } from "./names.js";
+import { batchToWire, queryToWire, secondsToDuration, toValueType, valueColumns } from "./requests.js";
+import { fromWireValue, type PlainValue, timestampToDate } from "./values.js";
 
 type UnaryMethod<Req, Res> = (
   request: Req,
@@ -277,14 +110,14 @@ type UnaryMethod<Req, Res> = (
   callback: (error: ServiceError | null, response: Res) => void,
 ) => ClientUnaryCall;
 
+/** Bytes per UploadModel chunk message. */
+const UPLOAD_CHUNK_BYTES = 1024 * 1024;
+
 /**
  * The channel retries idempotent calls on UNAVAILABLE: registry reads and applies (an apply
  * repeated is UNCHANGED) and online reads. CreateProject is not idempotent (a repeat is
  * ALREADY_EXISTS), so it is listed on its own without a retry policy, which overrides the service's.
  */
-/** Bytes per UploadModel chunk message. */
-const UPLOAD_CHUNK_BYTES = 1024 * 1024;
-
 const SERVICE_CONFIG = {
   methodConfig: [
     {
@@ -302,7 +135,15 @@ const SERVICE_CONFIG = {
   ],
 };
 
-/** A connection to one Sluice server. */
+/**
+ * A connection to one Sluice server.
+ *
+ * Every method checks its arguments before sending anything and throws a
+ * {@link SluiceClientError} (INVALID_ARGUMENT, with a field violation per bad argument) instead of
+ * failing on a TypeError. Resources are named by short id, placed in the call's `project` (or the
+ * client's), or by full resource name (`projects/{project}/featureViews/{id}`, ...), used unchanged;
+ * refs (`view`, `view@3:feature`, and their full forms) go to the server as written.
+ */
 export class SluiceClient {
   /** The generated stubs, for calls the wrapper does not cover. They share one channel. */
   readonly registry: RegistryServiceClient;
@@ -314,10 +155,13 @@ export class SluiceClient {
   readonly monitoring: MonitoringServiceClient;
   private readonly health: HealthClient;
   private readonly deadlineMs: number;
+  /** The id of the project calls use when they do not name one. */
   private readonly project: string;
   private readonly apiKey?: string;
 
   constructor(options: SluiceClientOptions) {
+    checkArguments("new SluiceClient", ["options", options, clientOptionsCheck]);
+    this.project = projectId(options.project ?? "default", { method: "new SluiceClient", field: "project" });
     const channelCredentials = options.tls === true ? credentials.createSsl() : options.tls ? options.tls : credentials.createInsecure();
     const channelOptions = {
       "grpc.service_config": JSON.stringify(SERVICE_CONFIG),
@@ -338,21 +182,24 @@ export class SluiceClient {
     this.inference = new InferenceServiceClient(options.address, channelCredentials, shared);
     this.monitoring = new MonitoringServiceClient(options.address, channelCredentials, shared);
     this.deadlineMs = options.deadlineMs ?? 30_000;
-    this.project = options.project ?? "default";
     this.apiKey = options.apiKey;
   }
 
-  /** Connects and waits until the server reports SERVING (or the deadline passes). */
+  /** Connects and waits until the channel is ready; UNAVAILABLE when it is not within `waitMs`. */
   static async connect(options: SluiceClientOptions, waitMs = 10_000): Promise<SluiceClient> {
+    checkArguments("SluiceClient.connect", ["waitMs", waitMs, number({ min: 0 })]);
     const client = new SluiceClient(options);
     await new Promise<void>((resolve, reject) =>
-      client.registry.waitForReady(Date.now() + waitMs, (error) => (error ? reject(error) : resolve())),
+      client.registry.waitForReady(Date.now() + waitMs, (error) =>
+        error ? reject(localError(status.UNAVAILABLE, `no server ready at ${options.address}: ${error.message}`, error)) : resolve(),
+      ),
     );
     return client;
   }
 
   /** Whether the server (or one service) reports SERVING. */
   async isServing(service = ""): Promise<boolean> {
+    checkArguments("isServing", ["service", service, string]);
     const response = await this.call(this.health, this.health.check, { service });
     return response.status === HealthCheckResponse_ServingStatus.SERVING;
   }
@@ -364,26 +211,31 @@ export class SluiceClient {
 
   // ---- projects ----
 
-  /** Creates a project ("projects/{name}"); ALREADY_EXISTS when it exists. */
+  /** Creates a project (an id, or "projects/{id}"); ALREADY_EXISTS when it exists. */
   async createProject(name: string, description = ""): Promise<Project> {
+    checkArguments("createProject", ["name", name, nonEmptyString], ["description", description, string]);
     const response = await this.call(this.registry, this.registry.createProject, {
-      project: { name: `projects/${name}`, description, createTime: undefined },
+      project: { name: `projects/${projectId(name, { method: "createProject", field: "name" })}`, description, createTime: undefined },
     });
     return required(response.project);
   }
 
-  /** Gets a project by id. */
+  /** Gets a project by id or by name ("projects/{id}"). */
   async getProject(name: string): Promise<Project> {
-    return required((await this.call(this.registry, this.registry.getProject, { name: `projects/${name}` })).project);
+    checkArguments("getProject", ["name", name, nonEmptyString]);
+    const fullProjectName = `projects/${projectId(name, { method: "getProject", field: "name" })}`;
+    return required((await this.call(this.registry, this.registry.getProject, { name: fullProjectName })).project);
   }
 
   // ---- entities ----
 
   /** Creates an entity or updates its documentation; its join keys cannot change. */
   async applyEntity(input: EntityInput): Promise<ApplyEntityResponse> {
+    const method = "applyEntity";
+    checkArguments(method, ["input", input, entityCheck]);
     return this.call(this.registry, this.registry.applyEntity, {
       entity: {
-        name: this.name(input.project, "entities", input.name),
+        name: this.name(method, "name", "entities", input.name, input.project, { lenient: true }),
         joinKeys: input.joinKeys.map((k) => ({ name: k.name, type: toValueType(k.type) })),
         description: input.description ?? "",
         owner: input.owner ?? "",
@@ -395,18 +247,23 @@ export class SluiceClient {
     });
   }
 
-  /** Gets an entity by id. */
+  /** Gets an entity by id or full name. */
   async getEntity(name: string, project?: string): Promise<Entity> {
-    return required((await this.call(this.registry, this.registry.getEntity, { name: this.name(project, "entities", name) })).entity);
+    const method = "getEntity";
+    checkArguments(method, ["name", name, nonEmptyString], ["project", project, projectCheck]);
+    const request = { name: this.name(method, "name", "entities", name, project) };
+    return required((await this.call(this.registry, this.registry.getEntity, request)).entity);
   }
 
   // ---- feature views ----
 
   /** Applies a feature view; the response says CREATED, UNCHANGED or NEW_VERSION (and how compatible). */
   async applyFeatureView(input: FeatureViewInput): Promise<ApplyFeatureViewResponse> {
+    const method = "applyFeatureView";
+    checkArguments(method, ["input", input, featureViewCheck]);
     return this.call(this.registry, this.registry.applyFeatureView, {
       featureView: {
-        name: this.name(input.project, "featureViews", input.name),
+        name: this.name(method, "name", "featureViews", input.name, input.project, { lenient: true }),
         version: 0,
         entity: input.entity,
         features: input.features.map((f) => ({
@@ -424,22 +281,29 @@ export class SluiceClient {
         changes: [],
         createTime: undefined,
         deprecateTime: undefined,
+        historyVersion: 0,
       },
       validateOnly: input.validateOnly ?? false,
     });
   }
 
-  /** The latest version of a feature view, or an exact one. */
-  async getFeatureView(name: string, options: { version?: number; project?: string } = {}): Promise<FeatureView> {
+  /**
+   * The latest version of a feature view, or an exact one: by id ("customer_stats", with
+   * `options.version`) or by full name ("projects/p/featureViews/customer_stats[/versions/3]").
+   */
+  async getFeatureView(name: string, options: VersionOptions = {}): Promise<FeatureView> {
+    const method = "getFeatureView";
+    checkArguments(method, ["name", name, nonEmptyString], ["options", options, versionOptionsCheck]);
     const response = await this.call(this.registry, this.registry.getFeatureView, {
-      name: this.name(options.project, "featureViews", name, options.version),
+      name: this.name(method, "name", "featureViews", name, options.project, { allowVersion: true, version: options.version }),
     });
     return required(response.featureView);
   }
 
   /** Every feature view of a project (latest versions), page by page. */
   async *listFeatureViews(options: ListOptions & { showDeprecated?: boolean } = {}): AsyncGenerator<FeatureView> {
-    const parent = `projects/${options.project ?? this.project}`;
+    checkArguments("listFeatureViews", ["options", options, featureViewListCheck]);
+    const parent = this.parent("listFeatureViews", options.project);
     yield* this.paginate(async (pageToken) => {
       const response = await this.call(this.registry, this.registry.listFeatureViews, {
         parent,
@@ -451,9 +315,11 @@ export class SluiceClient {
     });
   }
 
-  /** Every version of a feature view, newest first. */
+  /** Every version of a feature view (an id or a full name), newest first. */
   async *listFeatureViewVersions(name: string, options: ListOptions = {}): AsyncGenerator<FeatureView> {
-    const parent = this.name(options.project, "featureViews", name);
+    const method = "listFeatureViewVersions";
+    checkArguments(method, ["name", name, nonEmptyString], ["options", options, listOptionsCheck]);
+    const parent = this.name(method, "name", "featureViews", name, options.project);
     yield* this.paginate(async (pageToken) => {
       const response = await this.call(this.registry, this.registry.listFeatureViewVersions, {
         parent,
@@ -464,19 +330,23 @@ export class SluiceClient {
     });
   }
 
-  /** Deprecates a feature view (soft delete). */
+  /** Deprecates a feature view (soft delete), given by id or full name. */
   async deleteFeatureView(name: string, project?: string): Promise<FeatureView> {
-    const response = await this.call(this.registry, this.registry.deleteFeatureView, { name: this.name(project, "featureViews", name) });
-    return required(response.featureView);
+    const method = "deleteFeatureView";
+    checkArguments(method, ["name", name, nonEmptyString], ["project", project, projectCheck]);
+    const request = { name: this.name(method, "name", "featureViews", name, project) };
+    return required((await this.call(this.registry, this.registry.deleteFeatureView, request)).featureView);
   }
 
   // ---- feature services ----
 
   /** Applies a feature service; versioned like feature views, every ref must resolve. */
   async applyFeatureService(input: FeatureServiceInput): Promise<ApplyFeatureServiceResponse> {
+    const method = "applyFeatureService";
+    checkArguments(method, ["input", input, featureServiceCheck]);
     return this.call(this.registry, this.registry.applyFeatureService, {
       featureService: {
-        name: this.name(input.project, "featureServices", input.name),
+        name: this.name(method, "name", "featureServices", input.name, input.project, { lenient: true }),
         version: 0,
         features: input.features,
         description: input.description ?? "",
@@ -490,18 +360,21 @@ export class SluiceClient {
     });
   }
 
-  /** The latest version of a feature service, or an exact one. */
-  async getFeatureService(name: string, options: { version?: number; project?: string } = {}): Promise<FeatureService> {
+  /** The latest version of a feature service, or an exact one (by id and `version`, or by full name). */
+  async getFeatureService(name: string, options: VersionOptions = {}): Promise<FeatureService> {
+    const method = "getFeatureService";
+    checkArguments(method, ["name", name, nonEmptyString], ["options", options, versionOptionsCheck]);
     const response = await this.call(this.registry, this.registry.getFeatureService, {
-      name: this.name(options.project, "featureServices", name, options.version),
+      name: this.name(method, "name", "featureServices", name, options.project, { allowVersion: true, version: options.version }),
     });
     return required(response.featureService);
   }
 
   /** Resolves feature refs, or a feature service ("name" or "name@2"), to concrete view versions. */
-  async resolveFeatures(selection: { features?: string[]; featureService?: string; project?: string }): Promise<ResolvedFeature[]> {
+  async resolveFeatures(selection: FeatureSelectionInput): Promise<ResolvedFeature[]> {
+    checkArguments("resolveFeatures", ["selection", selection, selectionCheck]);
     const response = await this.call(this.registry, this.registry.resolveFeatures, {
-      project: `projects/${selection.project ?? this.project}`,
+      project: this.parent("resolveFeatures", selection.project),
       features: selection.features ?? [],
       featureService: selection.featureService ?? "",
     });
@@ -515,12 +388,14 @@ export class SluiceClient {
    * accepted rows and explains each rejected one.
    */
   async writeFeatureBatch(batch: BatchInput | ColumnarBatchInput): Promise<WriteFeatureBatchResponse> {
-    return this.call(this.ingestion, this.ingestion.writeFeatureBatch, this.batchRequest(batch));
+    checkArguments("writeFeatureBatch", ["batch", batch, batchCheck]);
+    return this.call(this.ingestion, this.ingestion.writeFeatureBatch, batchToWire(batch, this.parent("writeFeatureBatch", batch.project)));
   }
 
   /**
    * Opens a WriteFeatures stream. Batches are acknowledged in order, each once it is stored; a
-   * stream error rejects every batch still waiting for its acknowledgement.
+   * stream error rejects every batch still waiting for its acknowledgement. A malformed batch is
+   * refused (its promise rejects) without being sent; the stream stays usable.
    */
   openWriteStream(): WriteStream {
     const stream = this.ingestion.writeFeatures(this.metadata());
@@ -540,8 +415,10 @@ export class SluiceClient {
       write: (batch) =>
         new Promise<WriteFeaturesResponse>((resolve, reject) => {
           if (failed) return reject(failed);
+          checkArguments("WriteStream.write", ["batch", batch, batchCheck]);
+          const request = batchToWire(batch, this.parent("WriteStream.write", batch.project));
           waiting.push({ resolve, reject });
-          stream.write(this.batchRequest(batch));
+          stream.write(request);
         }),
       close: async () => {
         stream.end();
@@ -554,20 +431,9 @@ export class SluiceClient {
    * Imports a Parquet or CSV file: one on the server (`serverPath`) or a local one streamed up
    * (`localPath`). Calls `onProgress` after every server batch and resolves with the final summary.
    */
-  async importFeatures(request: {
-    featureView: string;
-    format: "parquet" | "csv";
-    serverPath?: string;
-    localPath?: string;
-    columnMapping?: Record<string, string>;
-    materializeOnline?: boolean;
-    writeId?: string;
-    project?: string;
-    onProgress?: (progress: ImportFeaturesResponse) => void;
-  }): Promise<ImportFeaturesResponse> {
-    if ((request.serverPath === undefined) === (request.localPath === undefined)) {
-      throw new Error("importFeatures needs exactly one of serverPath and localPath");
-    }
+  async importFeatures(request: ImportInput): Promise<ImportFeaturesResponse> {
+    checkArguments("importFeatures", ["request", request, importCheck]);
+    const project = this.parent("importFeatures", request.project);
     const stream = this.ingestion.importFeatures(this.metadata());
     const finished = new Promise<ImportFeaturesResponse>((resolve, reject) => {
       let last: ImportFeaturesResponse | undefined;
@@ -580,13 +446,14 @@ export class SluiceClient {
     });
     stream.write({
       config: {
-        project: `projects/${request.project ?? this.project}`,
+        project,
         featureView: request.featureView,
         format: request.format === "parquet" ? FileFormat.FILE_FORMAT_PARQUET : FileFormat.FILE_FORMAT_CSV,
         sourcePath: request.serverPath ?? "",
         columnMapping: request.columnMapping ?? {},
         materializeOnline: request.materializeOnline ?? false,
         writeId: request.writeId ?? "",
+        createdTimeColumn: "",
       },
     });
     if (request.localPath) {
@@ -602,10 +469,11 @@ export class SluiceClient {
    * Copies the latest offline value per entity in an event-time range to the online store,
    * yielding progress after each chunk (the last has `done`).
    */
-  async *materialize(request: { featureView: string; start?: Date; end?: Date; project?: string }): AsyncGenerator<MaterializeResponse> {
+  async *materialize(request: MaterializeInput): AsyncGenerator<MaterializeResponse> {
+    checkArguments("materialize", ["request", request, materializeCheck]);
     const stream = this.ingestion.materialize(
       {
-        project: `projects/${request.project ?? this.project}`,
+        project: this.parent("materialize", request.project),
         featureView: request.featureView,
         startTime: request.start ? dateToTimestamp(request.start) : undefined,
         endTime: request.end ? dateToTimestamp(request.end) : undefined,
@@ -620,18 +488,13 @@ export class SluiceClient {
   }
 
   /** Reads the latest values of features (refs, or a feature service) for entity rows given as columns. */
-  async getOnlineFeatures(request: {
-    features?: string[];
-    featureService?: string;
-    entities: Record<string, Array<PlainValue | Value>>;
-    fullFeatureNames?: boolean;
-    project?: string;
-  }): Promise<OnlineColumn[]> {
+  async getOnlineFeatures(request: OnlineFeaturesInput): Promise<OnlineColumn[]> {
+    checkArguments("getOnlineFeatures", ["request", request, onlineCheck]);
     const response = await this.call(this.online, this.online.getOnlineFeatures, {
-      project: `projects/${request.project ?? this.project}`,
+      project: this.parent("getOnlineFeatures", request.project),
       features: request.features ?? [],
       featureService: request.featureService ?? "",
-      entities: Object.fromEntries(Object.entries(request.entities).map(([name, values]) => [name, { values: values.map(toWireValue) }])),
+      entities: valueColumns(request.entities),
       fullFeatureNames: request.fullFeatureNames ?? false,
     });
     return response.columns.map((column, i) => ({
@@ -655,8 +518,10 @@ export class SluiceClient {
     query: HistoricalQueryInput,
     options: { chunkRows?: number; onSchema?: (schema: HistoricalSchema) => void } = {},
   ): AsyncGenerator<Record<string, PlainValue>> {
+    const method = "getHistoricalRows";
+    checkArguments(method, ["query", query, historicalQueryCheck], ["options", options, historicalOptionsCheck]);
     let names: string[] = [];
-    for await (const part of this.historicalParts(query, OutputFormat.OUTPUT_FORMAT_ROWS, options.chunkRows ?? 0)) {
+    for await (const part of this.historicalParts(method, query, OutputFormat.OUTPUT_FORMAT_ROWS, options.chunkRows ?? 0)) {
       if (part.schema) {
         names = part.schema.columns.map((c) => c.name);
         options.onSchema?.(part.schema);
@@ -668,6 +533,7 @@ export class SluiceClient {
 
   /** A point-in-time-correct training set as one Arrow table (the fast form: no per-value decoding). */
   async getHistoricalArrow(query: HistoricalQueryInput): Promise<{ table: Table; schema: HistoricalSchema }> {
+    checkArguments("getHistoricalArrow", ["query", query, historicalQueryCheck]);
     const bytes: Uint8Array[] = [];
     let schema: HistoricalSchema = { columns: [], preservesSpineOrder: true };
     for await (const part of this.streamHistoricalArrow(query, { onSchema: (s) => (schema = s) })) bytes.push(part);
@@ -682,20 +548,27 @@ export class SluiceClient {
     query: HistoricalQueryInput,
     options: { onSchema?: (schema: HistoricalSchema) => void } = {},
   ): AsyncGenerator<Uint8Array> {
-    for await (const part of this.historicalParts(query, OutputFormat.OUTPUT_FORMAT_ARROW, 0)) {
+    const method = "streamHistoricalArrow";
+    checkArguments(method, ["query", query, historicalQueryCheck], ["options", options, historicalOptionsCheck]);
+    for await (const part of this.historicalParts(method, query, OutputFormat.OUTPUT_FORMAT_ARROW, 0)) {
       if (part.schema) options.onSchema?.(part.schema);
       if (part.arrowIpc) yield part.arrowIpc;
     }
   }
 
   /** Records a training dataset (version N+1 of `name`) and starts its job; poll {@link getTrainingDataset}. */
-  async createTrainingDataset(input: { name: string; query: HistoricalQueryInput; description?: string }): Promise<TrainingDataset> {
-    const { query, inlineSpine } = this.queryRequest(input.query, OutputFormat.OUTPUT_FORMAT_UNSPECIFIED, 0);
-    if (inlineSpine) throw new Error("a training dataset needs a spine in the offline store (table, sql or entities), not inline rows");
+  async createTrainingDataset(input: TrainingDatasetInput): Promise<TrainingDataset> {
+    const method = "createTrainingDataset";
+    checkArguments(method, ["input", input, trainingDatasetCheck]);
+    const project = this.parent(method, input.query.project);
+    const { query, inlineSpine } = queryToWire(method, input.query, project, OutputFormat.OUTPUT_FORMAT_UNSPECIFIED, 0);
+    if (inlineSpine) {
+      throw argumentError(method, "query.spine", "must be in the offline store (table, sql or entities), not inline rows");
+    }
     const response = await this.call(this.training, this.training.createTrainingDataset, {
       trainingDataset: {
         ...TrainingDataset.fromPartial({}),
-        name: this.name(input.query.project, "trainingDatasets", input.name),
+        name: this.name(method, "name", "trainingDatasets", input.name, input.query.project),
         query,
         description: input.description ?? "",
       },
@@ -703,33 +576,41 @@ export class SluiceClient {
     return required(response.trainingDataset);
   }
 
-  /** A training dataset version (the latest when `version` is unset). */
-  async getTrainingDataset(name: string, options: { version?: number; project?: string } = {}): Promise<TrainingDataset> {
+  /** A training dataset version (the latest when `version` is unset), by id or full name. */
+  async getTrainingDataset(name: string, options: VersionOptions = {}): Promise<TrainingDataset> {
+    const method = "getTrainingDataset";
+    checkArguments(method, ["name", name, nonEmptyString], ["options", options, versionOptionsCheck]);
     const response = await this.call(this.training, this.training.getTrainingDataset, {
-      name: this.name(options.project, "trainingDatasets", name, options.version),
+      name: this.name(method, "name", "trainingDatasets", name, options.project, { allowVersion: true, version: options.version }),
     });
     return required(response.trainingDataset);
   }
 
-  /** Waits until a training dataset's job has finished (succeeded or failed) and returns it. */
+  /**
+   * Waits until a training dataset's job has finished (succeeded or failed) and returns it;
+   * DEADLINE_EXCEEDED when it is still running after `timeoutMs` (10 minutes by default).
+   */
   async waitForTrainingDataset(
     name: string,
-    options: { version?: number; project?: string; pollMs?: number; timeoutMs?: number } = {},
+    options: VersionOptions & { pollMs?: number; timeoutMs?: number } = {},
   ): Promise<TrainingDataset> {
+    checkArguments("waitForTrainingDataset", ["name", name, nonEmptyString], ["options", options, waitOptionsCheck]);
     const deadline = Date.now() + (options.timeoutMs ?? 10 * 60_000);
     for (;;) {
-      const dataset = await this.getTrainingDataset(name, options);
+      const dataset = await this.getTrainingDataset(name, { version: options.version, project: options.project });
       if (dataset.state !== TrainingDatasetState.TRAINING_DATASET_STATE_RUNNING) return dataset;
-      if (Date.now() > deadline) throw new Error(`training dataset ${name} is still running`);
+      if (Date.now() > deadline) throw localError(status.DEADLINE_EXCEEDED, `training dataset ${dataset.name} is still running`);
       await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 200));
     }
   }
 
   /** The training datasets of a project, latest version of each. */
   async *listTrainingDatasets(options: ListOptions = {}): AsyncGenerator<TrainingDataset> {
+    checkArguments("listTrainingDatasets", ["options", options, listOptionsCheck]);
+    const parent = this.parent("listTrainingDatasets", options.project);
     yield* this.paginate(async (pageToken) => {
       const response = await this.call(this.training, this.training.listTrainingDatasets, {
-        parent: `projects/${options.project ?? this.project}`,
+        parent,
         pageSize: options.pageSize ?? 0,
         pageToken,
       });
@@ -738,10 +619,12 @@ export class SluiceClient {
   }
 
   /** A succeeded training dataset's rows as one Arrow table, in spine order. */
-  async readTrainingDataset(name: string, options: { version?: number; project?: string } = {}): Promise<Table> {
+  async readTrainingDataset(name: string, options: VersionOptions = {}): Promise<Table> {
+    const method = "readTrainingDataset";
+    checkArguments(method, ["name", name, nonEmptyString], ["options", options, versionOptionsCheck]);
     const stream = this.training.readTrainingDataset(
       {
-        name: this.name(options.project, "trainingDatasets", name, options.version),
+        name: this.name(method, "name", "trainingDatasets", name, options.project, { allowVersion: true, version: options.version }),
         format: OutputFormat.OUTPUT_FORMAT_ARROW,
         chunkRows: 0,
       },
@@ -758,11 +641,12 @@ export class SluiceClient {
 
   /** Runs GetHistoricalFeatures: the query, then any inline spine batches, and yields the responses. */
   private async *historicalParts(
+    method: string,
     query: HistoricalQueryInput,
     format: OutputFormat,
     chunkRows: number,
   ): AsyncGenerator<GetHistoricalFeaturesResponse> {
-    const request = this.queryRequest(query, format, chunkRows);
+    const request = queryToWire(method, query, this.parent(method, query.project), format, chunkRows);
     const call = this.training.getHistoricalFeatures(this.metadata());
     let failure: unknown;
     const sending = (async () => {
@@ -788,35 +672,6 @@ export class SluiceClient {
     if (failure) throw failure;
   }
 
-  private queryRequest(query: HistoricalQueryInput, format: OutputFormat, chunkRows: number) {
-    const { spine } = query;
-    const wire: HistoricalFeaturesQuery = {
-      ...HistoricalFeaturesQuery.fromPartial({}),
-      project: `projects/${query.project ?? this.project}`,
-      features: query.features ?? [],
-      featureService: query.featureService ?? "",
-      fullFeatureNames: query.fullFeatureNames ?? false,
-      excludeLateIngested: query.excludeLateIngested ?? false,
-      emitSpineIndex: query.emitSpineIndex ?? false,
-      format,
-      chunkRows,
-    };
-    let inlineSpine: AsyncIterable<SpineBatch> | Iterable<SpineBatch> | undefined;
-    if ("table" in spine) wire.offlineSpine = { table: spine.table };
-    else if ("sql" in spine) wire.offlineSpine = { sql: spine.sql };
-    else if ("entities" in spine) {
-      wire.entityTimeRange = {
-        startTime: spine.entities.start ? dateToTimestamp(spine.entities.start) : undefined,
-        endTime: dateToTimestamp(spine.entities.end),
-      };
-    } else {
-      wire.inlineSpine = true;
-      const batches = "batches" in spine ? spine.batches : [spine];
-      inlineSpine = mapBatches(batches, spineBatchToWire);
-    }
-    return { query: wire, inlineSpine };
-  }
-
   // ---- models, deployments and predictions ----
 
   /**
@@ -825,17 +680,24 @@ export class SluiceClient {
    * service, or a value sent with each Predict request.
    */
   async uploadModel(input: ModelUploadInput): Promise<ModelVersion> {
+    const method = "uploadModel";
+    checkArguments(method, ["input", input, modelUploadCheck]);
+    const context = this.context(method, input.project);
+    const model = this.name(method, "model", "models", input.model, input.project);
+    const lineage = input.trainingDataset
+      ? versionedName("trainingDatasets", input.trainingDataset, { ...context, needVersion: false }, { method, field: "trainingDataset" })
+      : undefined;
     const bytes = typeof input.file === "string" ? await readFile(input.file) : input.file;
     const header: ModelUploadHeader = {
-      model: this.name(input.project, "models", input.model),
+      model,
       inputBindings: input.bindings.map((b) => ({
         inputName: b.input,
-        features: "features" in b ? { refs: b.features } : undefined,
+        features: "features" in b && b.features !== undefined ? { refs: b.features } : undefined,
         featureService: "featureService" in b ? b.featureService : undefined,
         requestFeature: "request" in b ? b.request : undefined,
       })),
       sha256: createHash("sha256").update(bytes).digest("hex"),
-      trainingDataset: input.trainingDataset ?? "",
+      trainingDataset: lineage === undefined ? "" : withVersion(lineage),
       description: input.description ?? "",
       labels: input.labels ?? {},
     };
@@ -850,18 +712,24 @@ export class SluiceClient {
     });
   }
 
-  /** A model version ("churn@3"), or the latest one ("churn"). */
+  /**
+   * A model version: "churn@3" or "projects/p/models/churn/versions/3"; the latest one for
+   * "churn" or "projects/p/models/churn".
+   */
   async getModelVersion(ref: string, project?: string): Promise<ModelVersion> {
-    const at = ref.indexOf("@");
-    const name =
-      at < 0 ? this.name(project, "models", ref, (await this.getModel(ref, project)).latestVersion) : this.versionName(ref, project);
-    const response = await this.call(this.models, this.models.getModelVersion, { name });
+    const method = "getModelVersion";
+    checkArguments(method, ["ref", ref, nonEmptyString], ["project", project, projectCheck]);
+    const parsed = versionedName("models", ref, { ...this.context(method, project), needVersion: false }, { method, field: "ref" });
+    const version = parsed.version ?? (await this.getModel(parsed.base)).latestVersion;
+    const response = await this.call(this.models, this.models.getModelVersion, { name: `${parsed.base}/versions/${version}` });
     return required(response.modelVersion);
   }
 
-  /** A model. */
+  /** A model, by id or full name. */
   async getModel(name: string, project?: string): Promise<Model> {
-    const response = await this.call(this.models, this.models.getModel, { name: this.name(project, "models", name) });
+    const method = "getModel";
+    checkArguments(method, ["name", name, nonEmptyString], ["project", project, projectCheck]);
+    const response = await this.call(this.models, this.models.getModel, { name: this.name(method, "name", "models", name, project) });
     return required(response.model);
   }
 
@@ -870,14 +738,19 @@ export class SluiceClient {
    * versions are "model@3" (or full names). The new versions are loaded before traffic moves.
    */
   async applyDeployment(input: DeploymentInput): Promise<Deployment> {
-    const version = (ref: string) => this.versionName(ref, input.project);
+    const method = "applyDeployment";
+    checkArguments(method, ["input", input, deploymentCheck]);
+    const context = { ...this.context(method, input.project), needVersion: true };
+    const version = (ref: string, field: string) => withVersion(versionedName("models", ref, context, { method, field }));
     const response = await this.call(this.models, this.models.applyDeployment, {
       deployment: {
         ...WireDeployment.fromPartial({}),
-        name: this.name(input.project, "endpoints", input.endpoint),
-        stableVersion: version(input.stable),
-        canary: input.canary ? { modelVersion: version(input.canary.version), trafficPercent: input.canary.percent } : undefined,
-        shadowVersions: (input.shadows ?? []).map(version),
+        name: this.name(method, "endpoint", "endpoints", input.endpoint, input.project),
+        stableVersion: version(input.stable, "stable"),
+        canary: input.canary
+          ? { modelVersion: version(input.canary.version, "canary.version"), trafficPercent: input.canary.percent }
+          : undefined,
+        shadowVersions: (input.shadows ?? []).map((shadow, i) => version(shadow, `shadows[${i}]`)),
         routingKey: input.routingKey ?? "",
         missingFeaturePolicy:
           input.missingFeatures === "reject"
@@ -897,17 +770,22 @@ export class SluiceClient {
     return required(response.deployment);
   }
 
-  /** An endpoint's current routing. */
+  /** An endpoint's current routing (an id or a full name). */
   async getDeployment(endpoint: string, project?: string): Promise<Deployment> {
-    const response = await this.call(this.models, this.models.getDeployment, { name: this.name(project, "endpoints", endpoint) });
-    return required(response.deployment);
+    const method = "getDeployment";
+    checkArguments(method, ["endpoint", endpoint, nonEmptyString], ["project", project, projectCheck]);
+    const request = { name: this.name(method, "endpoint", "endpoints", endpoint, project) };
+    return required((await this.call(this.models, this.models.getDeployment, request)).deployment);
   }
 
   /** An endpoint's past routings, newest first. */
   async *listDeploymentRevisions(endpoint: string, options: ListOptions = {}): AsyncGenerator<Deployment> {
+    const method = "listDeploymentRevisions";
+    checkArguments(method, ["endpoint", endpoint, nonEmptyString], ["options", options, listOptionsCheck]);
+    const parent = this.name(method, "endpoint", "endpoints", endpoint, options.project);
     yield* this.paginate(async (pageToken) => {
       const response = await this.call(this.models, this.models.listDeploymentRevisions, {
-        parent: this.name(options.project, "endpoints", endpoint),
+        parent,
         pageSize: options.pageSize ?? 0,
         pageToken,
       });
@@ -916,19 +794,24 @@ export class SluiceClient {
   }
 
   /** Makes the canary the stable version. */
-  async promoteCanary(endpoint: string, change: { actor?: string; reason?: string; project?: string } = {}): Promise<Deployment> {
-    const response = await this.call(this.models, this.models.promoteCanary, {
-      name: this.name(change.project, "endpoints", endpoint),
-      actor: change.actor ?? "",
-      reason: change.reason ?? "",
-    });
-    return required(response.deployment);
+  async promoteCanary(endpoint: string, change: DeploymentChangeInput = {}): Promise<Deployment> {
+    return this.changeDeployment("promoteCanary", this.models.promoteCanary, endpoint, change);
   }
 
   /** Returns to the previous stable version and drops the canary. */
-  async rollbackDeployment(endpoint: string, change: { actor?: string; reason?: string; project?: string } = {}): Promise<Deployment> {
-    const response = await this.call(this.models, this.models.rollbackDeployment, {
-      name: this.name(change.project, "endpoints", endpoint),
+  async rollbackDeployment(endpoint: string, change: DeploymentChangeInput = {}): Promise<Deployment> {
+    return this.changeDeployment("rollbackDeployment", this.models.rollbackDeployment, endpoint, change);
+  }
+
+  private async changeDeployment(
+    method: string,
+    rpc: UnaryMethod<{ name: string; actor: string; reason: string }, { deployment?: Deployment }>,
+    endpoint: string,
+    change: DeploymentChangeInput,
+  ): Promise<Deployment> {
+    checkArguments(method, ["endpoint", endpoint, nonEmptyString], ["change", change, deploymentChangeCheck]);
+    const response = await this.call(this.models, rpc, {
+      name: this.name(method, "endpoint", "endpoints", endpoint, change.project),
       actor: change.actor ?? "",
       reason: change.reason ?? "",
     });
@@ -939,19 +822,13 @@ export class SluiceClient {
    * Predicts for entity rows: the server reads the model's features itself. Outputs come back by
    * name, values row-major (`rowShape` is one row's shape).
    */
-  async predict(request: {
-    endpoint: string;
-    entities: Record<string, Array<PlainValue | Value>>;
-    requestFeatures?: Record<string, Array<PlainValue | Value>>;
-    routingKey?: string;
-    requestId?: string;
-    project?: string;
-  }): Promise<Prediction> {
-    const column = (values: Array<PlainValue | Value>) => ({ values: values.map(toWireValue) });
+  async predict(request: PredictInput): Promise<Prediction> {
+    const method = "predict";
+    checkArguments(method, ["request", request, predictCheck]);
     const response = await this.call(this.inference, this.inference.predict, {
-      endpoint: this.name(request.project, "endpoints", request.endpoint),
-      entities: mapRecord(request.entities, column),
-      requestFeatures: mapRecord(request.requestFeatures ?? {}, column),
+      endpoint: this.name(method, "endpoint", "endpoints", request.endpoint, request.project),
+      entities: valueColumns(request.entities),
+      requestFeatures: valueColumns(request.requestFeatures ?? {}),
       routingKey: request.routingKey ?? "",
       requestId: request.requestId ?? "",
     });
@@ -968,25 +845,20 @@ export class SluiceClient {
 
   /** How each version of an endpoint is doing on this server (stable, canary, shadows). */
   async getDeploymentReport(endpoint: string, project?: string): Promise<VersionReport[]> {
+    const method = "getDeploymentReport";
+    checkArguments(method, ["endpoint", endpoint, nonEmptyString], ["project", project, projectCheck]);
     const response = await this.call(this.monitoring, this.monitoring.getDeploymentReport, {
-      endpoint: this.name(project, "endpoints", endpoint),
+      endpoint: this.name(method, "endpoint", "endpoints", endpoint, project),
       window: undefined,
     });
     return response.versions;
-  }
-
-  /** "model@3" (or a full version name) as a full version name. */
-  private versionName(ref: string, project?: string): string {
-    if (ref.startsWith("projects/")) return ref;
-    const at = ref.indexOf("@");
-    if (at < 0) throw new Error(`"${ref}" is not a model version; write "model@version"`);
-    return this.name(project, "models", ref.slice(0, at), Number(ref.slice(at + 1)));
   }
 
   // ---- plumbing ----
 
   /** Calls a unary method of a generated stub with this client's deadline and credentials. */
   call<Req, Res>(stub: Client, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    checkArguments("call", ["stub", stub, anyObject], ["method", method, func], ["request", request, anyObject]);
     return new Promise<Res>((resolve, reject) => {
       method.call(stub, request, this.metadata(), { deadline: Date.now() + this.deadlineMs }, (error, response) =>
         error ? reject(toClientError(error)) : resolve(response),
@@ -1000,31 +872,6 @@ export class SluiceClient {
     return metadata;
   }
 
-  private batchRequest(batch: BatchInput | ColumnarBatchInput): WriteFeatureBatchRequest {
-    const request = { project: `projects/${batch.project ?? this.project}`, featureView: batch.featureView, writeId: batch.writeId ?? "" };
-    if ("eventTimes" in batch) {
-      const times = batch.eventTimes;
-      return {
-        ...request,
-        rows: [],
-        columns: {
-          eventTimeMicros: times instanceof BigInt64Array ? Array.from(times) : Array.from(times, (time) => BigInt(time.getTime()) * 1000n),
-          entityKey: mapRecord(batch.entityKey, columnToWire),
-          features: mapRecord(batch.features, columnToWire),
-        },
-      };
-    }
-    return {
-      ...request,
-      columns: undefined,
-      rows: batch.rows.map((row) => ({
-        entityKey: mapRecord(row.entityKey, toWireValue),
-        eventTime: row.eventTime instanceof Date ? dateToTimestamp(row.eventTime) : row.eventTime,
-        features: mapRecord(row.features, toWireValue),
-      })),
-    };
-  }
-
   private async *paginate<T>(fetchPage: (pageToken: string) => Promise<[T[], string]>): AsyncGenerator<T> {
     let pageToken = "";
     do {
@@ -1034,51 +881,38 @@ export class SluiceClient {
     } while (pageToken !== "");
   }
 
-  private name(project: string | undefined, collection: Collection, id: string, version?: number): string {
-    return resourceName(project ?? this.project, collection, id, version);
+  /** The project a call works in: the one it names (an id or "projects/{id}"), else the client's. */
+  private context(method: string, project: string | undefined): NameContext {
+    if (project === undefined || project === null) return { project: this.project, projectGiven: false };
+    return { project: projectId(project, { method, field: "project" }), projectGiven: true };
+  }
+
+  /** "projects/{id}" of the call's project. */
+  private parent(method: string, project: string | undefined): string {
+    return `projects/${this.context(method, project).project}`;
+  }
+
+  /** The full name of a resource given (as `field` of `method`) by id or full name. */
+  private name(
+    method: string,
+    field: string,
+    collection: Collection,
+    idOrName: string,
+    project: string | undefined,
+    options: Omit<NameOptions, keyof NameContext> = {},
+  ): string {
+    return fullName(collection, idOrName, { ...this.context(method, project), ...options }, { method, field });
   }
 }
 
-/** A spine batch as a wire message. */
-function spineBatchToWire(batch: { rows: SpineRowInput[] } | { columns: SpineColumnsInput }): SpineBatch {
-  if ("columns" in batch) {
-    const { columns } = batch;
-    const times = columns.eventTimes;
-    return {
-      rows: [],
-      columns: {
-        eventTimeMicros: times instanceof BigInt64Array ? Array.from(times) : Array.from(times, (time) => BigInt(time.getTime()) * 1000n),
-        entityKey: mapRecord(columns.entityKey, columnToWire),
-        extraColumns: mapRecord(columns.extras ?? {}, columnToWire),
-      },
-    };
-  }
-  return {
-    columns: undefined,
-    rows: batch.rows.map((row) => ({
-      entityKey: mapRecord(row.entityKey, toWireValue),
-      eventTime: row.eventTime instanceof Date ? dateToTimestamp(row.eventTime) : row.eventTime,
-      extraColumns: mapRecord(row.extras ?? {}, toWireValue),
-    })),
-  };
+/** A versioned name as text: `{base}/versions/{n}`, or the base alone without a version. */
+function withVersion(name: { base: string; version?: number }): string {
+  return name.version === undefined ? name.base : `${name.base}/versions/${name.version}`;
 }
 
-/** Maps every item of a sync or async iterable, lazily. */
-async function* mapBatches<A, B>(items: AsyncIterable<A> | Iterable<A>, map: (item: A) => B): AsyncGenerator<B> {
-  for await (const item of items) yield map(item);
-}
-
-function toValueType(type: FeatureType | ValueType): ValueType {
-  return typeof type === "number" ? type : valueTypeToWire(type);
-}
-
-function secondsToDuration(seconds: number): Duration {
-  const whole = Math.trunc(seconds);
-  return Duration.fromPartial({ seconds: BigInt(whole), nanos: Math.round((seconds - whole) * 1e9) });
-}
-
-function mapRecord<A, B>(record: Record<string, A>, map: (value: A) => B): Record<string, B> {
-  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, map(value)]));
+/** A failure the SDK detects itself (no request was answered), as a {@link SluiceClientError}. */
+function localError(code: status, message: string, cause?: unknown): SluiceClientError {
+  return new SluiceClientError(code, message, "", [], {}, undefined, { cause });
 }
 
 function required<T>(value: T | undefined): T {

@@ -33,6 +33,23 @@ export class SluiceClientError extends Error {
   }
 }
 
+/**
+ * A call the SDK refuses before sending it: INVALID_ARGUMENT with one field violation per bad
+ * argument (the field is the argument's path as the caller wrote it, e.g. `entities` or
+ * `joinKeys[0].type`), `reason` that of the first problem, and no request id (no request was sent).
+ */
+export function invalidArgument(method: string, problems: ReadonlyArray<FieldViolation & { reason: string }>): SluiceClientError {
+  const summary = problems.map((p) => `${p.field} ${p.description}`).join("; ");
+  return new SluiceClientError(
+    status.INVALID_ARGUMENT,
+    `${method}: ${summary}`,
+    problems[0]?.reason ?? "INVALID_ARGUMENT",
+    problems.map((p) => ({ field: p.field, description: p.description })),
+    {},
+    undefined,
+  );
+}
+
 /** Decodes `grpc-status-details-bin` of a failed call into a {@link SluiceClientError}. */
 export function toClientError(error: ServiceError): SluiceClientError {
   let reason = "";

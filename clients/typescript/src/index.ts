@@ -13,31 +13,40 @@ export type { ColumnSchema, TrainingDataset } from "../../../src/gen/sluice/v1/t
 export { TrainingDatasetState } from "../../../src/gen/sluice/v1/training.pb.js";
 export type { ResolvedFeature } from "../../../src/gen/sluice/v1/types.pb.js";
 export { FeatureStatus, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
+export { SluiceClient } from "./client.js";
+export type { ColumnValues } from "./columns.js";
+export type { FieldViolation } from "./errors.js";
+export { SluiceClientError } from "./errors.js";
 export type {
   BatchInput,
   ColumnarBatchInput,
+  DeploymentChangeInput,
   DeploymentInput,
   DocumentationInput,
   EntityInput,
+  FeatureSelectionInput,
   FeatureServiceInput,
   FeatureType,
   FeatureViewInput,
   HistoricalQueryInput,
   HistoricalSchema,
+  ImportInput,
   ListOptions,
+  MaterializeInput,
   ModelInputBindingInput,
   ModelUploadInput,
   OnlineColumn,
+  OnlineFeaturesInput,
+  PredictInput,
   Prediction,
   RowInput,
   SluiceClientOptions,
+  SpineBatchInput,
   SpineColumnsInput,
   SpineInput,
   SpineRowInput,
+  TrainingDatasetInput,
+  VersionOptions,
   WriteStream,
-} from "./client.js";
-export { SluiceClient } from "./client.js";
-export type { ColumnValues } from "./columns.js";
-export type { FieldViolation } from "./errors.js";
-export { SluiceClientError } from "./errors.js";
+} from "./inputs.js";
 export { type PlainValue, typed } from "./values.js";

@@ -128,7 +128,10 @@ func quickstart(client *sluice.Client, project string, model []byte) {
 	// One deadline bounds the whole example; a real program gives each call its own.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	parent := "projects/" + project
+	// Resource-name fields take full names: sluice.ProjectName and sluice.Name build them from ids
+	// (and return a full name unchanged).
+	parent := must(sluice.ProjectName(project))
+	viewName := must(sluice.Name(project, sluice.FeatureViews, "customer_stats"))
 
 	health := must(client.Health.Check(ctx, &healthpb.HealthCheckRequest{}))
 	expect("health", health.GetStatus().String(), "SERVING")
@@ -145,7 +148,7 @@ func quickstart(client *sluice.Client, project string, model []byte) {
 
 	// Definitions. Applying the same definition again is a no-op (UNCHANGED).
 	entity := must(client.Registry.ApplyEntity(ctx, &sluicev1.ApplyEntityRequest{Entity: &sluicev1.Entity{
-		Name:        parent + "/entities/customer",
+		Name:        must(sluice.Name(project, sluice.Entities, "customer")),
 		JoinKeys:    []*sluicev1.JoinKey{{Name: "customer_id", Type: sluicev1.ValueType_VALUE_TYPE_INT64}},
 		Description: "a paying customer",
 	}}))
@@ -153,7 +156,7 @@ func quickstart(client *sluice.Client, project string, model []byte) {
 	expect("entity outcome", created || entity.GetOutcome() == sluicev1.ApplyOutcome_APPLY_OUTCOME_UNCHANGED, true)
 	fmt.Println("entity customer:", entity.GetOutcome())
 	view := &sluicev1.FeatureView{
-		Name:   parent + "/featureViews/customer_stats",
+		Name:   viewName,
 		Entity: "customer",
 		Features: []*sluicev1.Feature{
 			{Name: "orders_30d", Type: sluicev1.ValueType_VALUE_TYPE_INT64},
@@ -268,7 +271,7 @@ func quickstart(client *sluice.Client, project string, model []byte) {
 	fmt.Printf("unknown view: %s %s %s\n", codeName(unknown.Code), unknown.Reason, unknown.Metadata["resource_name"])
 
 	_, err = client.Registry.ApplyFeatureView(ctx, &sluicev1.ApplyFeatureViewRequest{FeatureView: &sluicev1.FeatureView{
-		Name:   parent + "/featureViews/bad_view",
+		Name:   must(sluice.Name(project, sluice.FeatureViews, "bad_view")),
 		Entity: "customer",
 		Features: []*sluicev1.Feature{
 			{Name: "1st", Type: sluicev1.ValueType_VALUE_TYPE_INT64},
@@ -285,8 +288,52 @@ func quickstart(client *sluice.Client, project string, model []byte) {
 	expect("invalid view fields", fields, []string{"feature_view.features[0].name", "feature_view.features[1].name"})
 	fmt.Printf("invalid view: %s %s %s\n", codeName(invalid.Code), invalid.Reason, strings.Join(fields, " "))
 
+	names(ctx, client, project, viewName)
 	trainingData(ctx, client, parent, runID)
-	modelServing(ctx, client, parent, model, version)
+	modelServing(ctx, client, project, model, version)
+}
+
+// names checks the naming rule without printing: a resource-name field takes the full name, and
+// the server refuses a bare id there, showing the full form; sluice.Name refuses a malformed id
+// before any call, with the form it expects; refs take both forms ("customer_stats:orders_30d",
+// or "projects/{project}/featureViews/customer_stats:orders_30d", in the request's project).
+func names(ctx context.Context, client *sluice.Client, project, viewName string) {
+	byName := must(client.Registry.GetFeatureView(ctx, &sluicev1.GetFeatureViewRequest{Name: viewName}))
+	pinned := must(client.Registry.GetFeatureView(ctx, &sluicev1.GetFeatureViewRequest{Name: viewName + "/versions/1"}))
+	expect("view by full name", []any{byName.GetFeatureView().GetName(), pinned.GetFeatureView().GetVersion()}, []any{viewName, int32(1)})
+
+	_, err := client.Registry.GetFeatureView(ctx, &sluicev1.GetFeatureViewRequest{Name: "customer_stats"})
+	bare := sluice.Details(err)
+	expect("bare id as a name is an error", bare != nil, true)
+	expect("bare id as a name", []any{bare.Code, bare.Reason}, []any{codes.InvalidArgument, "INVALID_RESOURCE_NAME"})
+	expect("bare id refusal shows the full form", len(bare.FieldViolations) == 1 && strings.Contains(bare.FieldViolations[0].Description, "projects/"), true)
+
+	_, err = sluice.Name(project, sluice.FeatureViews, "customer-stats")
+	malformed := sluice.Details(err)
+	expect("malformed name is an error", malformed != nil, true)
+	expect("malformed name", []any{malformed.Code, malformed.Reason, malformed.FieldViolations[0].Field}, []any{codes.InvalidArgument, "INVALID_RESOURCE_NAME", "name"})
+	expect("malformed name shows the full form", strings.Contains(malformed.Message, "projects/{project}/featureViews/{id}"), true)
+
+	parent := must(sluice.ProjectName(project))
+	read := func(refs []string) []string {
+		response := must(client.Online.GetOnlineFeatures(ctx, &sluicev1.GetOnlineFeaturesRequest{
+			Project:  parent,
+			Features: refs,
+			Entities: map[string]*sluicev1.ValueColumn{"customer_id": {Values: []*sluicev1.Value{sluice.Int64(1), sluice.Int64(2), sluice.Int64(3), sluice.Int64(4)}}},
+		}))
+		var shown []string
+		for f, column := range response.GetColumns() {
+			for row, value := range column.GetValues() {
+				shown = append(shown, fmt.Sprintf("%s %d %v %s", response.GetFeatureNames()[f], row, sluice.ValueOf(value), column.GetStatuses()[row]))
+			}
+		}
+		return shown
+	}
+	var fullRefs []string
+	for _, ref := range features {
+		fullRefs = append(fullRefs, viewName+ref[strings.Index(ref, ":"):])
+	}
+	expect("full-form refs", read(fullRefs), read(features))
 }
 
 // trainingData reads a point-in-time training set (GetHistoricalFeatures) over a history the
@@ -354,14 +401,15 @@ func trainingData(ctx context.Context, client *sluice.Client, parent, runID stri
 
 // modelServing uploads an ONNX model bound to pinned features, deploys it, and calls Predict: the
 // server reads the features of the entities from its online store and runs the model.
-func modelServing(ctx context.Context, client *sluice.Client, parent string, model []byte, viewVersion int32) {
+func modelServing(ctx context.Context, client *sluice.Client, project string, model []byte, viewVersion int32) {
+	endpoint := must(sluice.Name(project, sluice.Endpoints, "churn"))
 	var refs []string
 	for _, name := range modelFeatures {
 		refs = append(refs, fmt.Sprintf("customer_stats@%d:%s", viewVersion, name))
 	}
 	// UploadModel streams the header (with the file's SHA-256) and then the file in chunks.
 	uploaded := must(client.UploadModel(ctx, &sluicev1.ModelUploadHeader{
-		Model: parent + "/models/churn",
+		Model: must(sluice.Name(project, sluice.Models, "churn")),
 		InputBindings: []*sluicev1.ModelInputBinding{{
 			InputName: "features",
 			Source:    &sluicev1.ModelInputBinding_Features{Features: &sluicev1.FeatureRefList{Refs: refs}},
@@ -382,7 +430,7 @@ func modelServing(ctx context.Context, client *sluice.Client, parent string, mod
 
 	applied := must(client.Models.ApplyDeployment(ctx, &sluicev1.ApplyDeploymentRequest{
 		Deployment: &sluicev1.Deployment{
-			Name:                 parent + "/endpoints/churn",
+			Name:                 endpoint,
 			StableVersion:        uploaded.GetName(),
 			MissingFeaturePolicy: sluicev1.MissingFeaturePolicy_MISSING_FEATURE_POLICY_USE_DEFAULT,
 		},
@@ -396,7 +444,7 @@ func modelServing(ctx context.Context, client *sluice.Client, parent string, mod
 	// logistic regression computed here from the values written above.
 	customers := []int64{1, 3}
 	prediction := must(client.Inference.Predict(ctx, &sluicev1.PredictRequest{
-		Endpoint: parent + "/endpoints/churn",
+		Endpoint: endpoint,
 		Entities: map[string]*sluicev1.ValueColumn{"customer_id": {Values: []*sluicev1.Value{sluice.Int64(customers[0]), sluice.Int64(customers[1])}}},
 	}))
 	expect("served version", []any{prediction.GetModelVersion(), prediction.GetRole()}, []any{uploaded.GetName(), "stable"})

@@ -6,7 +6,7 @@
 """
 
 from sluice._client import Batch, RowRejection, SluiceClient, WriteResult
-from sluice._errors import FieldViolation, SluiceError
+from sluice._errors import FieldViolation, SluiceArgumentError, SluiceError
 from sluice._models import Prediction, PredictionOutput
 from sluice._values import Float, FloatList, Int32, from_value, to_value
 
@@ -19,6 +19,7 @@ __all__ = [
     "Prediction",
     "PredictionOutput",
     "RowRejection",
+    "SluiceArgumentError",
     "SluiceClient",
     "SluiceError",
     "WriteResult",

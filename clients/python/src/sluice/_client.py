@@ -15,9 +15,10 @@ import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from sluice._errors import FieldViolation, SluiceError
+from sluice._errors import FieldViolation, SluiceArgumentError, SluiceError
 from sluice._historical import SpineRowLike, historical_requests, historical_rows, historical_table, spine_batches
 from sluice._models import Bindings, Prediction, input_bindings, missing_feature_policy, read_model, upload_requests
+from sluice._names import full_name, project_id, versioned_name
 from sluice._online import online_rows, online_table
 from sluice._values import PyValue, to_timestamp, to_value, value_type
 from sluice.v1 import (
@@ -115,8 +116,13 @@ class SluiceClient:
     """A client of one Sluice server.
 
     Every call has a deadline (`timeout` seconds, 30 by default) and raises SluiceError when it
-    fails. Names may be short ids ("customer_stats"), which are placed in `project`, or full
-    resource names ("projects/p/featureViews/customer_stats"). The generated stubs are attributes
+    fails. Names (of feature views, entities, models, endpoints, ...) are short ids
+    ("customer_stats"), which are placed in `project`, or full resource names
+    ("projects/p/featureViews/customer_stats"), used unchanged; anything else raises
+    SluiceArgumentError (a SluiceError with code INVALID_ARGUMENT) before the call, showing the
+    expected form. `project` is an id or "projects/{id}" (kept as the id). Refs ("customer_stats",
+    "customer_stats@2:orders_30d", or the full forms "projects/p/featureViews/customer_stats:orders_30d")
+    go to the server as written. The generated stubs are attributes
     (`registry`, `ingestion`, `online`, `training`, `models`, `inference`, `monitoring`, `health`)
     for every method the wrappers do not cover; call them through `call()` to get the same deadline,
     metadata and errors.
@@ -139,6 +145,7 @@ class SluiceClient:
     health: health_pb2_grpc.HealthStub = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.project = project_id(self.project, "project")
         options = [("grpc.enable_retries", 1), ("grpc.service_config", _SERVICE_CONFIG), *self.options]
         if self.credentials is not None:
             self._channel = grpc.secure_channel(self.address, self.credentials, options=options)
@@ -174,12 +181,13 @@ class SluiceClient:
         except grpc.RpcError as error:
             raise SluiceError.from_rpc_error(error) from None
 
-    def _name(self, collection: str, name: str) -> str:
-        return name if name.startswith("projects/") else f"projects/{self.project}/{collection}/{name}"
+    def _name(self, collection: str, name: str, *, field: str = "name", **options: Any) -> str:
+        """The full name of a resource given by id (in the client's project) or by full name."""
+        return full_name(self.project, collection, name, field=field, **options)
 
     def _project(self, project: str | None) -> str:
-        project = project or self.project
-        return project if project.startswith("projects/") else f"projects/{project}"
+        """"projects/{id}" of a project given as an id or a name; the client's when None or empty."""
+        return f"projects/{project_id(project, 'project') if project else self.project}"
 
     # -- health and registry -------------------------------------------------------------------
 
@@ -189,8 +197,10 @@ class SluiceClient:
         return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
 
     def create_project(self, project: str, description: str = "") -> registry_pb2.Project:
-        """Creates a project; ALREADY_EXISTS (reason PROJECT_ALREADY_EXISTS) if it exists."""
-        request = registry_pb2.CreateProjectRequest(project=registry_pb2.Project(name=self._project(project), description=description))
+        """Creates a project (an id, or "projects/{id}"); ALREADY_EXISTS (reason
+        PROJECT_ALREADY_EXISTS) if it exists."""
+        name = f"projects/{project_id(project, 'project')}"
+        request = registry_pb2.CreateProjectRequest(project=registry_pb2.Project(name=name, description=description))
         return self.call(self.registry.CreateProject, request).project
 
     def apply_entity(
@@ -203,10 +213,11 @@ class SluiceClient:
         tags: Mapping[str, str] | None = None,
         validate_only: bool = False,
     ) -> registry_pb2.ApplyEntityResponse:
-        """Creates an entity or updates its description, owner and tags: join_keys maps each key to a
-        type name ("int64", "string", ...). The response's `outcome` says what happened."""
+        """Creates an entity (an id or a full name) or updates its description, owner and tags:
+        join_keys maps each key to a type name ("int64", "string", ...). The response's `outcome`
+        says what happened."""
         entity = registry_pb2.Entity(
-            name=self._name("entities", name),
+            name=self._name("entities", name, lenient=True),
             join_keys=[registry_pb2.JoinKey(name=k, type=value_type(t)) for k, t in join_keys.items()],
             description=description,
             owner=owner,
@@ -226,13 +237,14 @@ class SluiceClient:
         tags: Mapping[str, str] | None = None,
         validate_only: bool = False,
     ) -> registry_pb2.ApplyFeatureViewResponse:
-        """Applies a feature view: features maps each name to a type name (or pass Feature messages).
-        The response says CREATED, UNCHANGED or NEW_VERSION, with the compatibility and changes."""
+        """Applies a feature view (an id or a full name): features maps each name to a type name (or
+        pass Feature messages). The response says CREATED, UNCHANGED or NEW_VERSION, with the
+        compatibility and changes."""
         if isinstance(features, Mapping):
             features = [registry_pb2.Feature(name=n, type=value_type(t)) for n, t in features.items()]
         ttl = duration_pb2.Duration(seconds=int(ttl_seconds), nanos=round((ttl_seconds % 1) * 1e9))
         view = registry_pb2.FeatureView(
-            name=self._name("featureViews", name),
+            name=self._name("featureViews", name, lenient=True),
             entity=entity,
             features=list(features),
             ttl=ttl,
@@ -243,8 +255,9 @@ class SluiceClient:
         return self.call(self.registry.ApplyFeatureView, registry_pb2.ApplyFeatureViewRequest(feature_view=view, validate_only=validate_only))
 
     def get_feature_view(self, name: str, version: int | None = None) -> registry_pb2.FeatureView:
-        """The latest version of a feature view, or an exact one."""
-        full = self._name("featureViews", name) + (f"/versions/{version}" if version else "")
+        """The latest version of a feature view, or an exact one: by id ("customer_stats", with
+        `version`) or by full name ("projects/p/featureViews/customer_stats[/versions/3]")."""
+        full = self._name("featureViews", name, version=version, allow_version=True)
         return self.call(self.registry.GetFeatureView, registry_pb2.GetFeatureViewRequest(name=full)).feature_view
 
     # -- writes -------------------------------------------------------------------------------
@@ -255,6 +268,10 @@ class SluiceClient:
         are encoded by to_value; a feature left out is null)."""
         if isinstance(row, ingestion_pb2.FeatureRow):
             return row
+        if not isinstance(row, Mapping) or "entity_key" not in row or "event_time" not in row:
+            raise SluiceArgumentError.for_argument(
+                "rows", f'a row is {{"entity_key": {{...}}, "event_time": datetime, "features": {{...}}}} or a FeatureRow, not {row!r:.80}'
+            )
         event_time: datetime | timestamp_pb2.Timestamp = row["event_time"]
         return ingestion_pb2.FeatureRow(
             entity_key={k: to_value(v) for k, v in row["entity_key"].items()},
@@ -279,21 +296,34 @@ class SluiceClient:
 
     def write_features(self, batches: Iterable[Batch], *, timeout: float | None = None) -> Iterator[WriteResult]:
         """Streams batches over one WriteFeatures call and yields one acknowledgement per batch, in
-        order. `timeout` bounds the whole stream (the client's timeout by default)."""
-        requests = (
-            ingestion_pb2.WriteFeaturesRequest(
-                project=self._project(b.project),
-                feature_view=b.feature_view,
-                rows=[self.feature_row(r) for r in b.rows],
-                write_id=b.write_id,
-            )
-            for b in batches
-        )
+        order. `timeout` bounds the whole stream (the client's timeout by default). A batch the
+        client cannot encode ends the stream there: the batches before it are acknowledged, then
+        its SluiceArgumentError is raised."""
+        refused: list[SluiceArgumentError] = []
+
+        def requests() -> Iterator[ingestion_pb2.WriteFeaturesRequest]:
+            # gRPC consumes this on its own thread: an error raised here would only cancel the
+            # call, so it is kept and raised to the caller once the stream has ended.
+            for b in batches:
+                try:
+                    request = ingestion_pb2.WriteFeaturesRequest(
+                        project=self._project(b.project),
+                        feature_view=b.feature_view,
+                        rows=[self.feature_row(r) for r in b.rows],
+                        write_id=b.write_id,
+                    )
+                except SluiceArgumentError as error:
+                    refused.append(error)
+                    return
+                yield request
+
         try:
-            for ack in self.ingestion.WriteFeatures(requests, timeout=timeout or self.timeout, metadata=self.metadata):
+            for ack in self.ingestion.WriteFeatures(requests(), timeout=timeout or self.timeout, metadata=self.metadata):
                 yield WriteResult.from_proto(ack)
         except grpc.RpcError as error:
             raise SluiceError.from_rpc_error(error) from None
+        if refused:
+            raise refused[0]
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -387,8 +417,10 @@ class SluiceClient:
         labels: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> model_pb2.ModelVersion:
-        """Uploads an ONNX file (a path, or its bytes) as the next version of `model` (created if
-        new): a header with the file's SHA-256, then the file in 1 MiB chunks (UploadModel).
+        """Uploads an ONNX file (a path, or its bytes) as the next version of `model` (an id or a
+        full name; created if new): a header with the file's SHA-256, then the file in 1 MiB chunks
+        (UploadModel). `training_dataset` records lineage: "churn_training@1", "churn_training"
+        (its latest) or a full name.
 
         `bindings` maps each model input to where its values come from: a list of pinned feature
         refs (["stats@1:orders_30d", "stats@1:spend_30d"], in order along the input's last
@@ -397,9 +429,13 @@ class SluiceClient:
         anything; the returned ModelVersion has its `name`, `version`, `inputs` and `outputs`.
         """
         header = model_pb2.ModelUploadHeader(
-            model=self._name("models", model),
+            model=self._name("models", model, field="model"),
             input_bindings=input_bindings(bindings),
-            training_dataset=training_dataset,
+            training_dataset=(
+                versioned_name(self.project, "trainingDatasets", training_dataset, field="training_dataset", need_version=False)
+                if training_dataset
+                else ""
+            ),
             description=description,
             labels=dict(labels or {}),
         )
@@ -410,14 +446,9 @@ class SluiceClient:
             raise SluiceError.from_rpc_error(error) from None
         return response.model_version
 
-    def _version_name(self, ref: str) -> str:
+    def _version_name(self, ref: str, field: str) -> str:
         """"churn@3" (or a full version name) as "projects/p/models/churn/versions/3"."""
-        if ref.startswith("projects/"):
-            return ref
-        model, at, version = ref.partition("@")
-        if not at or not version.isdigit():
-            raise ValueError(f"{ref!r} is not a model version: write 'model@version' or a full version name")
-        return f"{self._name('models', model)}/versions/{version}"
+        return versioned_name(self.project, "models", ref, field=field, need_version=True)
 
     def apply_deployment(
         self,
@@ -433,15 +464,16 @@ class SluiceClient:
     ) -> model_pb2.Deployment:
         """Creates or changes an endpoint's routing (ApplyDeployment): `stable` serves the traffic
         the canary does not; `canary` is (version, traffic percent); `shadows` get a copy of each
-        request off the response path. Versions are "model@3" or full version names. With
+        request off the response path. `endpoint` is an id or a full name; versions are "model@3"
+        or full version names ("projects/p/models/churn/versions/3"). With
         missing_features="reject", Predict fails rather than reading a missing feature as 0. The
         versions are loaded and warmed before traffic moves; returns the new Deployment revision.
         """
         deployment = model_pb2.Deployment(
-            name=self._name("endpoints", endpoint),
-            stable_version=self._version_name(stable),
-            canary=model_pb2.CanarySpec(model_version=self._version_name(canary[0]), traffic_percent=canary[1]) if canary else None,
-            shadow_versions=[self._version_name(s) for s in shadows],
+            name=self._name("endpoints", endpoint, field="endpoint"),
+            stable_version=self._version_name(stable, "stable"),
+            canary=model_pb2.CanarySpec(model_version=self._version_name(canary[0], "canary"), traffic_percent=canary[1]) if canary else None,
+            shadow_versions=[self._version_name(s, f"shadows[{i}]") for i, s in enumerate(shadows)],
             routing_key=routing_key,
             missing_feature_policy=missing_feature_policy(missing_features),
         )
@@ -449,8 +481,9 @@ class SluiceClient:
         return self.call(self.models.ApplyDeployment, request).deployment
 
     def get_deployment(self, endpoint: str) -> model_pb2.Deployment:
-        """An endpoint's current routing."""
-        return self.call(self.models.GetDeployment, model_pb2.GetDeploymentRequest(name=self._name("endpoints", endpoint))).deployment
+        """An endpoint's current routing (an id or a full name)."""
+        request = model_pb2.GetDeploymentRequest(name=self._name("endpoints", endpoint, field="endpoint"))
+        return self.call(self.models.GetDeployment, request).deployment
 
     def predict(
         self,
@@ -461,7 +494,8 @@ class SluiceClient:
         routing_key: str = "",
         request_id: str = "",
     ) -> Prediction:
-        """Predicts for entity rows given as columns ({"customer_id": [1, 3]}): the server routes the
+        """Predicts for entity rows given as columns ({"customer_id": [1, 3]}) at `endpoint` (an id or
+        a full name): the server routes the
         request (stable or canary), reads the features the model's version is bound to from its
         online store, and runs the model. `request_features` gives the request-time inputs, one value
         per row. Returns a Prediction: `outputs[name].values` (row-major), `model_version`, `role`
@@ -469,7 +503,7 @@ class SluiceClient:
         unless the endpoint rejects it).
         """
         request = inference_pb2.PredictRequest(
-            endpoint=self._name("endpoints", endpoint),
+            endpoint=self._name("endpoints", endpoint, field="endpoint"),
             entities={k: types_pb2.ValueColumn(values=[to_value(v) for v in values]) for k, values in entities.items()},
             request_features={k: types_pb2.ValueColumn(values=[to_value(v) for v in values]) for k, values in (request_features or {}).items()},
             routing_key=routing_key,

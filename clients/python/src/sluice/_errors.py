@@ -72,3 +72,20 @@ class SluiceError(Exception):
                 self.reason, self.domain, self.metadata = info.reason, info.domain, dict(info.metadata)
             elif detail.Unpack(bad_request):
                 self.field_violations.extend(FieldViolation(v.field, v.description) for v in bad_request.field_violations)
+
+
+class SluiceArgumentError(SluiceError, ValueError):
+    """An argument the client refuses before sending anything (a malformed resource name, an
+    unknown type name, ...): code INVALID_ARGUMENT, `reason` INVALID_RESOURCE_NAME for names and
+    INVALID_ARGUMENT otherwise, one field violation naming the argument, and no request id. It is
+    a SluiceError, so one `except SluiceError` handles every failure, and a ValueError."""
+
+    @classmethod
+    def for_argument(cls, field: str, description: str, *, reason: str = "INVALID_ARGUMENT") -> SluiceArgumentError:
+        """The error for one bad argument, e.g. ("endpoint", "'Bad-Name' is not valid; expected ...")."""
+        return cls(
+            code=grpc.StatusCode.INVALID_ARGUMENT,
+            message=f"{field} {description}",
+            reason=reason,
+            field_violations=[FieldViolation(field, description)],
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Union
 
+from sluice._errors import SluiceArgumentError
 from sluice._online import _arrow_type
 from sluice._values import from_value, to_timestamp, to_value
 from sluice.v1 import training_pb2
@@ -22,7 +23,9 @@ def spine_row(row: SpineRowLike) -> training_pb2.SpineRow:
         return row
     unknown = set(row) - {"entity_key", "event_time", "extra_columns"}
     if unknown:
-        raise ValueError(f"a spine row has entity_key, event_time and extra_columns, not {', '.join(sorted(unknown))}")
+        raise SluiceArgumentError.for_argument(
+            "spine", f"rows have entity_key, event_time and extra_columns, not {', '.join(sorted(unknown))}"
+        )
     return training_pb2.SpineRow(
         entity_key={k: to_value(v) for k, v in row["entity_key"].items()},
         event_time=to_timestamp(row["event_time"]),
@@ -34,7 +37,7 @@ def spine_batches(rows: Iterable[SpineRowLike], batch_rows: int) -> list[trainin
     """The spine cut into SpineBatch messages of at most batch_rows rows (encoded before the call
     starts, so a value that cannot be sent raises here rather than cancelling the stream)."""
     if batch_rows < 1:
-        raise ValueError(f"batch_rows must be at least 1, not {batch_rows}")
+        raise SluiceArgumentError.for_argument("batch_rows", f"must be at least 1, not {batch_rows}")
     batches: list[training_pb2.SpineBatch] = []
     current: list[training_pb2.SpineRow] = []
     for row in rows:

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Union
 
+from sluice._errors import SluiceArgumentError
 from sluice._online import status_name
 from sluice.v1 import inference_pb2, model_pb2, types_pb2
 
@@ -36,7 +37,9 @@ def input_bindings(bindings: Bindings) -> list[model_pb2.ModelInputBinding]:
             )
         if isinstance(source, Mapping):
             if len(source) != 1 or next(iter(source)) not in ("feature_service", "request_feature"):
-                raise ValueError(f"binding of input {input_name!r} must have one key, feature_service or request_feature: {dict(source)!r}")
+                raise SluiceArgumentError.for_argument(
+                    f"bindings[{input_name!r}]", f"must have one key, feature_service or request_feature, not {dict(source)!r}"
+                )
             if "feature_service" in source:
                 out.append(model_pb2.ModelInputBinding(input_name=input_name, feature_service=source["feature_service"]))
             else:
@@ -124,5 +127,5 @@ def missing_feature_policy(policy: str) -> model_pb2.MissingFeaturePolicy:
         "reject": model_pb2.MISSING_FEATURE_POLICY_REJECT,
     }
     if policy not in policies:
-        raise ValueError(f"missing_features must be 'use_default' or 'reject', not {policy!r}")
+        raise SluiceArgumentError.for_argument("missing_features", f"must be 'use_default' or 'reject', not {policy!r}")
     return policies[policy]

@@ -9,6 +9,7 @@ from typing import Any, Union
 
 from google.protobuf import timestamp_pb2
 
+from sluice._errors import SluiceArgumentError
 from sluice.v1 import types_pb2
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -35,7 +36,7 @@ def value_type(name: str | int) -> int:
         return name
     key = name.lower().removeprefix("value_type_")
     if key not in VALUE_TYPES:
-        raise ValueError(f"unknown value type {name!r}; expected one of {', '.join(VALUE_TYPES)}")
+        raise SluiceArgumentError.for_argument("type", f"{name!r} is not a value type; expected one of {', '.join(VALUE_TYPES)}")
     return VALUE_TYPES[key]
 
 

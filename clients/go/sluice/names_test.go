@@ -1,0 +1,67 @@
+package sluice
+
+import (
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+func TestNamesFromIDsAndFullNames(t *testing.T) {
+	cases := []struct {
+		got  func() (string, error)
+		want string
+	}{
+		{func() (string, error) { return ProjectName("shop") }, "projects/shop"},
+		{func() (string, error) { return ProjectName("projects/shop") }, "projects/shop"},
+		{func() (string, error) { return Name("shop", FeatureViews, "customer_stats") }, "projects/shop/featureViews/customer_stats"},
+		{func() (string, error) { return Name("projects/shop", Endpoints, "churn") }, "projects/shop/endpoints/churn"},
+		{func() (string, error) { return Name("shop", Endpoints, "projects/ml/endpoints/churn") }, "projects/ml/endpoints/churn"},
+		{func() (string, error) { return Name("shop", FeatureViews, "projects/ml/featureViews/v/versions/2") }, "projects/ml/featureViews/v/versions/2"},
+		{func() (string, error) { return VersionName("shop", Models, "churn@3") }, "projects/shop/models/churn/versions/3"},
+		{func() (string, error) { return VersionName("shop", Models, "projects/ml/models/churn/versions/4") }, "projects/ml/models/churn/versions/4"},
+	}
+	for i, c := range cases {
+		got, err := c.got()
+		if err != nil || got != c.want {
+			t.Errorf("case %d: got %q, %v; want %q", i, got, err, c.want)
+		}
+	}
+}
+
+func TestMalformedNamesAreArgumentErrors(t *testing.T) {
+	cases := []struct {
+		err      func() error
+		field    string
+		expected string
+	}{
+		{func() error { _, err := ProjectName("My Project"); return err }, "project", `"projects/{project}"`},
+		{func() error { _, err := Name("shop", FeatureViews, "customer-stats"); return err }, "name",
+			`expected a feature view id such as "customer_stats", or "projects/{project}/featureViews/{id}[/versions/{version}]"`},
+		{func() error { _, err := Name("shop", FeatureViews, "stats@2"); return err }, "name", `featureViews/{id}`},
+		{func() error { _, err := Name("shop", FeatureViews, "projects/p/entities/stats"); return err }, "name", `featureViews/{id}`},
+		{func() error { _, err := Name("shop", Endpoints, "projects/p/endpoints/churn/versions/1"); return err }, "name",
+			`expected an endpoint id such as "churn", or "projects/{project}/endpoints/{id}"`},
+		{func() error { _, err := Name("shop", Endpoints, ""); return err }, "name", `is empty; expected an endpoint id`},
+		{func() error { _, err := Name("Bad Project", Endpoints, "churn"); return err }, "project", `"projects/{project}"`},
+		{func() error { _, err := VersionName("shop", Models, "churn"); return err }, "version", `a model version such as "churn@3"`},
+		{func() error { _, err := VersionName("shop", Models, "churn@0"); return err }, "version", `/versions/{version}"`},
+		{func() error { _, err := VersionName("shop", Models, "projects/p/models/churn"); return err }, "version", `a model version`},
+	}
+	for i, c := range cases {
+		err := c.err()
+		d := Details(err)
+		if d == nil {
+			t.Errorf("case %d: %v is not a status error", i, err)
+			continue
+		}
+		if status.Code(err) != codes.InvalidArgument || d.Reason != "INVALID_RESOURCE_NAME" || len(d.FieldViolations) != 1 {
+			t.Errorf("case %d: got %+v", i, d)
+			continue
+		}
+		if v := d.FieldViolations[0]; v.Field != c.field || !strings.Contains(v.Description, c.expected) {
+			t.Errorf("case %d: violation %+v, want field %q and %q in the description", i, v, c.field, c.expected)
+		}
+	}
+}

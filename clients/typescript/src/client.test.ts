@@ -1,0 +1,320 @@
+/**
+ * The SDK's boundary without a server: bad arguments are refused with SluiceClientError before
+ * anything is sent, and names reach the wire as the naming rule says. The generated stubs'
+ * methods are replaced on the client instance, so the requests the SDK builds can be seen.
+ */
+import { status } from "@grpc/grpc-js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { OutputFormat } from "../../../src/gen/sluice/v1/training.pb.js";
+import { SluiceClient } from "./client.js";
+import { SluiceClientError } from "./errors.js";
+import type { SpineBatchInput } from "./inputs.js";
+import { queryToWire } from "./requests.js";
+
+let client: SluiceClient;
+
+beforeEach(() => {
+  // Nothing listens there; the channel connects lazily, and these tests never let a call through.
+  client = new SluiceClient({ address: "127.0.0.1:1", project: "shop" });
+});
+
+afterEach(() => client.close());
+
+type Callback = (error: null, response: unknown) => void;
+
+/** Replaces a unary method of a stub: it records each request and answers `response`. */
+function answer(stub: object, method: string, response: unknown): unknown[] {
+  const requests: unknown[] = [];
+  (stub as Record<string, unknown>)[method] = (request: unknown, _metadata: unknown, _options: unknown, callback: Callback) => {
+    requests.push(request);
+    callback(null, response);
+    return {};
+  };
+  return requests;
+}
+
+/** Awaits a call that must be refused by the SDK itself and returns the error. */
+async function refused(call: () => unknown): Promise<SluiceClientError> {
+  let error: unknown;
+  try {
+    await call();
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(SluiceClientError);
+  const e = error as SluiceClientError;
+  expect([e.code, e.codeName, e.requestId]).toEqual([status.INVALID_ARGUMENT, "INVALID_ARGUMENT", undefined]);
+  return e;
+}
+
+/** A refused call's field violations as "field: description". */
+async function problems(call: () => unknown): Promise<string[]> {
+  return (await refused(call)).fieldViolations.map((v) => `${v.field}: ${v.description}`);
+}
+
+/** Reads an async generator to its end. */
+async function drain(generator: AsyncGenerator<unknown>): Promise<void> {
+  for await (const _ of generator);
+}
+
+// Calls with arguments TypeScript would refuse, as plain JavaScript can make them.
+const js = (value: unknown) => value as never;
+
+describe("argument checks", () => {
+  it("refuses getOnlineFeatures({}) with the SDK's error naming the fields, not a TypeError", async () => {
+    const error = await refused(() => client.getOnlineFeatures(js({})));
+    expect(error.reason).toBe("MISSING_FIELD");
+    expect(error.fieldViolations).toEqual([
+      { field: "entities", description: "is required (an object of name -> values, e.g. { customer_id: [1n, 2n] })" },
+      { field: "features", description: "or featureService is required: set exactly one of them" },
+    ]);
+    expect(error.message).toMatch(/^getOnlineFeatures: entities is required/);
+  });
+
+  it("names a missing object argument, and every bad member of one", async () => {
+    expect(await problems(() => client.getOnlineFeatures(js(undefined)))).toEqual(["request: is required (an object)"]);
+    expect(
+      await problems(() =>
+        client.getOnlineFeatures(
+          js({ features: "view:f", featureService: "svc", entities: { customer_id: [1n, undefined] }, fullFeatureNames: "yes" }),
+        ),
+      ),
+    ).toEqual([
+      'features: must be an array of feature refs, not the string "view:f"',
+      `entities["customer_id"][1]: must be a value (number, bigint, boolean, string, Uint8Array, Date, array, wire Value, or null), not undefined`,
+      'fullFeatureNames: must be true or false, not the string "yes"',
+      "featureService: cannot be set together with features",
+    ]);
+  });
+
+  it("takes null as a value and an empty features list beside a feature service", async () => {
+    const requests = answer(client.online, "getOnlineFeatures", { columns: [], featureNames: [], resolvedFeatures: [] });
+    await client.getOnlineFeatures({ features: [], featureService: "svc@2", entities: { customer_id: [1n, null] } });
+    expect(requests).toHaveLength(1);
+  });
+
+  it("checks writes, rows and columns", async () => {
+    expect(await problems(() => client.writeFeatureBatch(js({ featureView: "v" })))).toEqual(["rows: is required (an array of rows)"]);
+    expect(
+      await problems(() =>
+        client.writeFeatureBatch(js({ featureView: "", rows: [{ entityKey: { id: 1 }, eventTime: "today", features: {} }] })),
+      ),
+    ).toEqual([
+      'featureView: must be a non-empty string, not the string ""',
+      'rows[0].eventTime: must be a Date or a Timestamp, not the string "today"',
+    ]);
+    expect(
+      await problems(() =>
+        client.writeFeatureBatch(
+          js({ featureView: "v", eventTimes: [new Date()], entityKey: { id: [1] }, features: { f: { type: "int46", values: [] } } }),
+        ),
+      ),
+    ).toEqual([
+      'entityKey["id"]: must be a Float64Array, Float32Array, Int32Array, BigInt64Array, or { type, values }, not an array',
+      `features["f"].type: must be one of "int32", "int64", "float", "double", "bool", "string", "bytes", "timestamp", "int64_list", "float_list", "double_list", "string_list", not the string "int46"`,
+    ]);
+  });
+
+  it("refuses a bad batch on a write stream without sending it", async () => {
+    const written: unknown[] = [];
+    const fakeStream = { on: () => fakeStream, write: (r: unknown) => written.push(r), end: () => undefined };
+    (client.ingestion as unknown as Record<string, unknown>).writeFeatures = () => fakeStream;
+    const stream = client.openWriteStream();
+    expect((await refused(() => stream.write(js({ rows: [] })))).fieldViolations[0]?.field).toBe("featureView");
+    expect(written).toEqual([]);
+  });
+
+  it("checks definitions' types but leaves their meaning to the server", async () => {
+    expect(
+      await problems(() => client.applyEntity(js({ name: "customer", joinKeys: [{ name: "id", type: "int46" }, { type: "int64" }] }))),
+    ).toEqual([
+      expect.stringMatching(/^joinKeys\[0\]\.type: must be one of "int32", .*, not the string "int46"$/),
+      "joinKeys[1].name: is required (a string)",
+    ]);
+    expect(await problems(() => client.applyFeatureView(js({ name: "v", entity: "e", features: {}, ttlSeconds: "1d" })))).toEqual([
+      "features: must be an array, not an object",
+      'ttlSeconds: must be a number, not the string "1d"',
+    ]);
+    // An id the server refuses is sent, so it is reported beside the definition's other problems.
+    const requests = answer(client.registry, "applyEntity", {});
+    await client.applyEntity({ name: "Bad Name", joinKeys: [] });
+    expect(requests).toMatchObject([{ entity: { name: "projects/shop/entities/Bad Name" } }]);
+  });
+
+  it("checks options, paging and iterables of generators when iterated", async () => {
+    expect(await problems(() => drain(client.listFeatureViews(js({ pageSize: -1, showDeprecated: 1 }))))).toEqual([
+      "pageSize: must be an integer >= 0, not number -1",
+      "showDeprecated: must be true or false, not number 1",
+    ]);
+    expect(await problems(() => client.getFeatureView("v", js({ version: 0 })))).toEqual([
+      "version: must be an integer >= 1, not number 0",
+    ]);
+    expect(await problems(() => client.getEntity(js(42)))).toEqual(["name: must be a non-empty string, not number 42"]);
+    expect(await problems(() => drain(client.getHistoricalRows(js({ features: ["v:f"] }))))).toEqual(["spine: is required (an object)"]);
+    expect(
+      await problems(() => drain(client.getHistoricalRows(js({ features: ["v:f"], spine: { table: "t", sql: "SELECT 1" } })))),
+    ).toEqual(["spine.sql: cannot be set together with spine.table"]);
+  });
+
+  it("checks imports, models and deployments", async () => {
+    expect(await problems(() => client.importFeatures(js({ featureView: "v", format: "json", serverPath: "/a", localPath: "b" })))).toEqual(
+      ['format: must be one of "parquet", "csv", not the string "json"', "localPath: cannot be set together with serverPath"],
+    );
+    expect(
+      await problems(() =>
+        client.uploadModel(
+          js({ model: "churn", file: 3, bindings: [{ input: "x", features: ["v@1:f"], request: "basket" }, { input: "y" }] }),
+        ),
+      ),
+    ).toEqual([
+      "file: must be the model's bytes (a Uint8Array) or a local path, not number 3",
+      "bindings[0].request: cannot be set together with bindings[0].features",
+      "bindings[1].features: or bindings[1].featureService or bindings[1].request is required: set exactly one of them",
+    ]);
+    expect(
+      await problems(() => client.applyDeployment(js({ endpoint: "churn", stable: "churn@1", canaryGuard: { minRequests: 1.5 } }))),
+    ).toEqual(["canaryGuard.minRequests: must be an integer >= 0, not number 1.5"]);
+    expect(await problems(() => client.predict(js({ endpoint: "churn" })))).toEqual([
+      "entities: is required (an object of name -> values, e.g. { customer_id: [1n, 2n] })",
+    ]);
+  });
+
+  it("checks the client's own options", async () => {
+    expect(await problems(() => new SluiceClient(js({})))).toEqual(["address: is required (a non-empty string)"]);
+    expect(await problems(() => new SluiceClient(js(undefined)))).toEqual(["options: is required (an object)"]);
+    const badProject = await refused(() => new SluiceClient({ address: "x:1", project: "My Project" }));
+    expect(badProject.reason).toBe("INVALID_RESOURCE_NAME");
+  });
+
+  it("checks each streamed spine batch as it comes", async () => {
+    const good: SpineBatchInput = { rows: [{ entityKey: { id: 1n }, eventTime: new Date() }] };
+    const { inlineSpine } = queryToWire(
+      "getHistoricalRows",
+      { features: ["v:f"], spine: { batches: [good, js({ rows: [{ entityKey: { id: 1n } }] })] } },
+      "projects/shop",
+      OutputFormat.OUTPUT_FORMAT_ROWS,
+      0,
+    );
+    const sent: unknown[] = [];
+    const error = await refused(async () => {
+      for await (const batch of inlineSpine ?? []) sent.push(batch);
+    });
+    expect(sent).toHaveLength(1);
+    expect(error.fieldViolations.map((v) => v.field)).toEqual(["spine.batches[1].rows[0].eventTime"]);
+  });
+
+  it("refuses an inline spine for a training dataset", async () => {
+    const error = await refused(() => client.createTrainingDataset({ name: "set", query: { features: ["v:f"], spine: { rows: [] } } }));
+    expect(error.fieldViolations[0]?.field).toBe("query.spine");
+  });
+});
+
+describe("names on the wire", () => {
+  it("puts ids in the call's project, or the client's, and passes full names unchanged", async () => {
+    const requests = answer(client.registry, "getFeatureView", { featureView: {} });
+    await client.getFeatureView("stats");
+    await client.getFeatureView("stats", { version: 2, project: "projects/ml" });
+    await client.getFeatureView("projects/ml/featureViews/stats/versions/4");
+    await client.getFeatureView("projects/ml/featureViews/stats", { version: 5 });
+    expect(requests.map((r) => (r as { name: string }).name)).toEqual([
+      "projects/shop/featureViews/stats",
+      "projects/ml/featureViews/stats/versions/2",
+      "projects/ml/featureViews/stats/versions/4",
+      "projects/ml/featureViews/stats/versions/5",
+    ]);
+  });
+
+  it("refuses malformed names showing the full form, and a full name in another project than the call's", async () => {
+    const bad = await refused(() => client.predict({ endpoint: "Bad-Name", entities: {} }));
+    expect([bad.reason, bad.fieldViolations]).toEqual([
+      "INVALID_RESOURCE_NAME",
+      [
+        {
+          field: "endpoint",
+          description: '"Bad-Name" is not valid; expected an endpoint id such as "churn", or "projects/{project}/endpoints/{id}"',
+        },
+      ],
+    ]);
+    const elsewhere = await refused(() => client.getDeployment("projects/ml/endpoints/churn", "shop"));
+    expect(elsewhere.fieldViolations[0]?.description).toContain('expected a name in project "shop"');
+    const wrongKind = await refused(() => client.getFeatureView("projects/ml/featureServices/stats"));
+    expect(wrongKind.message).toContain('"projects/{project}/featureViews/{id}[/versions/{version}]"');
+  });
+
+  it("takes projects as ids or names", async () => {
+    const requests = answer(client.online, "getOnlineFeatures", { columns: [], featureNames: [], resolvedFeatures: [] });
+    const entities = { customer_id: [1n] };
+    await client.getOnlineFeatures({ features: ["stats:f"], entities });
+    await client.getOnlineFeatures({ features: ["stats:f"], entities, project: "ml" });
+    await client.getOnlineFeatures({ features: ["projects/ml/featureViews/stats:f"], entities, project: "projects/ml" });
+    expect(requests.map((r) => (r as { project: string }).project)).toEqual(["projects/shop", "projects/ml", "projects/ml"]);
+    // Refs go as written: the server resolves them (and refuses a full one in another project).
+    expect((requests[2] as { features: string[] }).features).toEqual(["projects/ml/featureViews/stats:f"]);
+    const created = answer(client.registry, "createProject", { project: {} });
+    await client.createProject("projects/ml");
+    await client.createProject("ml");
+    expect(created.map((r) => (r as { project: { name: string } }).project.name)).toEqual(["projects/ml", "projects/ml"]);
+  });
+
+  it("names model versions by model@n or full name, and training datasets with or without a version", async () => {
+    const deployments = answer(client.models, "applyDeployment", { deployment: {} });
+    await client.applyDeployment({
+      endpoint: "projects/shop/endpoints/churn",
+      stable: "churn@1",
+      canary: { version: "projects/shop/models/churn/versions/2", percent: 10 },
+      shadows: ["other@3"],
+    });
+    expect(deployments).toMatchObject([
+      {
+        deployment: {
+          name: "projects/shop/endpoints/churn",
+          stableVersion: "projects/shop/models/churn/versions/1",
+          canary: { modelVersion: "projects/shop/models/churn/versions/2", trafficPercent: 10 },
+          shadowVersions: ["projects/shop/models/other/versions/3"],
+        },
+      },
+    ]);
+    const missing = await refused(() => client.applyDeployment({ endpoint: "churn", stable: "churn", shadows: ["a@1", "b"] }));
+    expect(missing.fieldViolations.map((v) => v.field)).toEqual(["stable"]);
+    expect(missing.message).toContain('expected a model version such as "churn@3"');
+
+    const versions = answer(client.models, "getModelVersion", { modelVersion: {} });
+    answer(client.models, "getModel", { model: { latestVersion: 7 } });
+    await client.getModelVersion("churn@2");
+    await client.getModelVersion("projects/ml/models/churn/versions/3");
+    await client.getModelVersion("churn");
+    expect(versions.map((r) => (r as { name: string }).name)).toEqual([
+      "projects/shop/models/churn/versions/2",
+      "projects/ml/models/churn/versions/3",
+      "projects/shop/models/churn/versions/7",
+    ]);
+  });
+
+  it("names an upload's model and lineage", async () => {
+    let header: unknown;
+    (client.models as unknown as Record<string, unknown>).uploadModel = (
+      _metadata: unknown,
+      _options: unknown,
+      callback: (error: null, response: unknown) => void,
+    ) => ({
+      write: (part: { header?: unknown }) => {
+        if (part.header) header = part.header;
+      },
+      end: () => callback(null, { modelVersion: {} }),
+    });
+    await client.uploadModel({
+      model: "churn",
+      file: new Uint8Array([1]),
+      bindings: [{ input: "x", features: ["s@1:f"] }],
+      trainingDataset: "set@2",
+    });
+    expect(header).toMatchObject({ model: "projects/shop/models/churn", trainingDataset: "projects/shop/trainingDatasets/set/versions/2" });
+  });
+
+  it("times out waiting for a training dataset with DEADLINE_EXCEEDED", async () => {
+    answer(client.training, "getTrainingDataset", { trainingDataset: { name: "projects/shop/trainingDatasets/set/versions/1", state: 1 } });
+    const error = await client.waitForTrainingDataset("set", { timeoutMs: 0, pollMs: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SluiceClientError);
+    expect((error as SluiceClientError).codeName).toBe("DEADLINE_EXCEEDED");
+  });
+});

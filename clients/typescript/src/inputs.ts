@@ -1,0 +1,551 @@
+/**
+ * What the SDK's public methods take and return: the input shapes as types, and beside each the
+ * runtime check {@link SluiceClient} runs on it before sending anything (see arguments.ts).
+ *
+ * Naming: a `name`, `endpoint` or `model` is a short id, placed in the call's project, or a full
+ * resource name (`projects/{project}/...`), used unchanged. A `project` is an id or
+ * `projects/{project}`; unset, the client's. A `featureView` of a write is a view ref (`view`,
+ * `view@3`, `projects/{p}/featureViews/view[/versions/3]`) and a feature ref is `view:feature`,
+ * `view@3:feature` or the full forms (`projects/{p}/featureViews/view:feature`); refs go to the
+ * server as written, which checks them (a full one must name the call's project).
+ */
+import type { ChannelCredentials } from "@grpc/grpc-js";
+import { type ValueType as CoreValueType, VALUE_TYPES } from "../../../src/common/value-type.js";
+import type { Timestamp } from "../../../src/gen/google/protobuf/timestamp.pb.js";
+import type { UsedFeature } from "../../../src/gen/sluice/v1/inference.pb.js";
+import type { ImportFeaturesResponse, WriteFeaturesResponse } from "../../../src/gen/sluice/v1/ingestion.pb.js";
+import type { ColumnSchema } from "../../../src/gen/sluice/v1/training.pb.js";
+import type { FeatureStatus, ResolvedFeature, Value, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
+import {
+  arrayOf,
+  boolean,
+  bytes,
+  date,
+  exactlyOne,
+  func,
+  isObject,
+  nonEmptyString,
+  number,
+  object,
+  oneOf,
+  optional,
+  recordOf,
+  required,
+  satisfies,
+  string,
+  union,
+} from "./arguments.js";
+import type { ColumnValues } from "./columns.js";
+import type { PlainValue } from "./values.js";
+
+/** Feature and join key types by their short names ("int64", "float_list", ...); a wire enum number is accepted too. */
+export type FeatureType = CoreValueType;
+
+/** How to reach a server. */
+export interface SluiceClientOptions {
+  /** "host:port". */
+  address: string;
+  /** Use TLS (with the system roots, or the given credentials). Default: plaintext. */
+  tls?: boolean | ChannelCredentials;
+  /** Sent as `authorization: Bearer <apiKey>` on every call. */
+  apiKey?: string;
+  /** Deadline of each call, in milliseconds. Default 30 s. */
+  deadlineMs?: number;
+  /** Project used when a call does not name one: an id or `projects/{project}`. Default "default". */
+  project?: string;
+}
+
+/** Documentation fields of every definition. */
+export interface DocumentationInput {
+  description?: string;
+  owner?: string;
+  tags?: Record<string, string>;
+}
+
+/** An entity to apply. */
+export interface EntityInput extends DocumentationInput {
+  project?: string;
+  /** An id ("customer") or a full name ("projects/p/entities/customer"). */
+  name: string;
+  joinKeys: Array<{ name: string; type: FeatureType | ValueType }>;
+  validateOnly?: boolean;
+}
+
+/** A feature view to apply. */
+export interface FeatureViewInput extends DocumentationInput {
+  project?: string;
+  /** An id ("customer_stats") or a full name ("projects/p/featureViews/customer_stats"). */
+  name: string;
+  /** The entity's id. */
+  entity: string;
+  features: Array<{ name: string; type: FeatureType | ValueType; description?: string; tags?: Record<string, string> }>;
+  /** Values older than this are stale; 0 or unset means never. */
+  ttlSeconds?: number;
+  validateOnly?: boolean;
+}
+
+/** A feature service to apply. */
+export interface FeatureServiceInput extends DocumentationInput {
+  project?: string;
+  /** An id or a full name ("projects/p/featureServices/churn_inputs"). */
+  name: string;
+  /** Feature refs: "view:feature", "view@3:feature", or the full forms. */
+  features: string[];
+  validateOnly?: boolean;
+}
+
+/** Feature refs or a feature service ("name" or "name@2"): exactly one of the two. */
+export interface FeatureSelectionInput {
+  features?: string[];
+  featureService?: string;
+  project?: string;
+}
+
+/** One row to write: entity key values, event time, feature values (plain or wire values). */
+export interface RowInput {
+  entityKey: Record<string, PlainValue | Value>;
+  eventTime: Date | Timestamp;
+  features: Record<string, PlainValue | Value>;
+}
+
+/** A batch of rows for one feature view (a view ref: "view", "view@3" or the full forms). */
+export interface BatchInput {
+  featureView: string;
+  rows: RowInput[];
+  /** Makes a retried batch apply once. */
+  writeId?: string;
+  project?: string;
+}
+
+/** A batch for one feature view as columns: every column holds one entry per event time. */
+export interface ColumnarBatchInput {
+  featureView: string;
+  /** Event time of each row (Dates, or microseconds since the epoch). */
+  eventTimes: ArrayLike<Date> | BigInt64Array;
+  entityKey: Record<string, ColumnValues>;
+  features: Record<string, ColumnValues>;
+  /** Makes a retried batch apply once. */
+  writeId?: string;
+  project?: string;
+}
+
+/** A Parquet or CSV file to import: on the server (`serverPath`) or local (`localPath`), exactly one. */
+export interface ImportInput {
+  /** A view ref. */
+  featureView: string;
+  format: "parquet" | "csv";
+  serverPath?: string;
+  localPath?: string;
+  columnMapping?: Record<string, string>;
+  materializeOnline?: boolean;
+  writeId?: string;
+  project?: string;
+  onProgress?: (progress: ImportFeaturesResponse) => void;
+}
+
+/** What to materialize: a view ref and an event-time range. */
+export interface MaterializeInput {
+  featureView: string;
+  start?: Date;
+  end?: Date;
+  project?: string;
+}
+
+/** An online read: feature refs or a feature service, for entity rows given as columns. */
+export interface OnlineFeaturesInput extends FeatureSelectionInput {
+  /** Join key -> one value per entity row, e.g. `{ customer_id: [1n, 2n] }`. */
+  entities: Record<string, Array<PlainValue | Value>>;
+  fullFeatureNames?: boolean;
+}
+
+/** One output column of an online read, decoded. */
+export interface OnlineColumn {
+  name: string;
+  values: PlainValue[];
+  statuses: FeatureStatus[];
+  /** undefined where the status is NOT_FOUND. */
+  eventTimes: Array<Date | undefined>;
+  feature: ResolvedFeature;
+}
+
+/** One spine row: entity key values, the time to look back from, and extra columns passed through. */
+export interface SpineRowInput {
+  entityKey: Record<string, PlainValue | Value>;
+  eventTime: Date | Timestamp;
+  extras?: Record<string, PlainValue | Value>;
+}
+
+/** Spine rows as columns (the fast form for large spines). */
+export interface SpineColumnsInput {
+  /** Event time of each row (Dates, or microseconds since the epoch). */
+  eventTimes: ArrayLike<Date> | BigInt64Array;
+  entityKey: Record<string, ColumnValues>;
+  extras?: Record<string, ColumnValues>;
+}
+
+/** One batch of an inline spine. */
+export type SpineBatchInput = { rows: SpineRowInput[] } | { columns: SpineColumnsInput };
+
+/** Where a point-in-time retrieval's spine comes from. */
+export type SpineInput =
+  /** Rows sent with the call, in one batch... */
+  | { rows: SpineRowInput[] }
+  | { columns: SpineColumnsInput }
+  /** ...or streamed, batch by batch. */
+  | { batches: AsyncIterable<SpineBatchInput> | Iterable<SpineBatchInput> }
+  /** A table already in the offline store ("table" or "database.table"). */
+  | { table: string }
+  /** A SELECT statement run in the offline store. */
+  | { sql: string }
+  /** Every entity with history in [start, end), each with its latest values before end. */
+  | { entities: { start?: Date; end: Date } };
+
+/** A point-in-time retrieval: which features, which spine, and the result's shape. */
+export interface HistoricalQueryInput extends FeatureSelectionInput {
+  spine: SpineInput;
+  /** Name feature columns view__feature. */
+  fullFeatureNames?: boolean;
+  /** Ignore feature rows ingested after each spine time (stops backfill leakage). */
+  excludeLateIngested?: boolean;
+  /** Emit a spine_index column instead of sorting the result into spine order. */
+  emitSpineIndex?: boolean;
+}
+
+/** The columns of a training set and whether its rows come in spine order. */
+export interface HistoricalSchema {
+  columns: ColumnSchema[];
+  preservesSpineOrder: boolean;
+}
+
+/** A training dataset to record: version N+1 of `name` (an id or a full name), built from `query`. */
+export interface TrainingDatasetInput {
+  name: string;
+  /** Its spine must be in the offline store (table, sql or entities); `query.project` is the dataset's project. */
+  query: HistoricalQueryInput;
+  description?: string;
+}
+
+/** How one model input gets its values. */
+export type ModelInputBindingInput =
+  | { input: string; features: string[] }
+  | { input: string; featureService: string }
+  | { input: string; request: string };
+
+/** A model version to upload. */
+export interface ModelUploadInput {
+  /** An id ("churn") or a full name ("projects/p/models/churn"). */
+  model: string;
+  /** The ONNX file: its bytes, or a local path. */
+  file: Uint8Array | string;
+  bindings: ModelInputBindingInput[];
+  /** Lineage: "churn_training@1", "churn_training" (its latest), or a full name "projects/p/trainingDatasets/d[/versions/1]". */
+  trainingDataset?: string;
+  description?: string;
+  labels?: Record<string, string>;
+  project?: string;
+}
+
+/** An endpoint's routing to apply. */
+export interface DeploymentInput {
+  /** An id ("churn") or a full name ("projects/p/endpoints/churn"). */
+  endpoint: string;
+  /** "model@version", or a full version name "projects/p/models/m/versions/3". */
+  stable: string;
+  canary?: { version: string; percent: number };
+  shadows?: string[];
+  routingKey?: string;
+  missingFeatures?: "use_default" | "reject";
+  canaryGuard?: { minRequests: number; maxErrorRateIncrease?: number; maxP99LatencyRatio?: number };
+  actor?: string;
+  reason?: string;
+  project?: string;
+}
+
+/** Who changes an endpoint's routing, and why (PromoteCanary, RollbackDeployment). */
+export interface DeploymentChangeInput {
+  actor?: string;
+  reason?: string;
+  project?: string;
+}
+
+/** A Predict request: an endpoint (id or full name) and entity rows given as columns. */
+export interface PredictInput {
+  endpoint: string;
+  /** Join key -> one value per row, e.g. `{ customer_id: [1n, 3n] }`. */
+  entities: Record<string, Array<PlainValue | Value>>;
+  /** Request-time model inputs, one value per row. */
+  requestFeatures?: Record<string, Array<PlainValue | Value>>;
+  routingKey?: string;
+  requestId?: string;
+  project?: string;
+}
+
+/** A prediction. */
+export interface Prediction {
+  requestId: string;
+  modelVersion: string;
+  role: string;
+  outputs: Record<string, { values: number[]; rowShape: number[]; elementType: string }>;
+  usedFeatures: UsedFeature[];
+}
+
+/** A stream of write batches: each `write` resolves with that batch's acknowledgement. */
+export interface WriteStream {
+  write(batch: BatchInput | ColumnarBatchInput): Promise<WriteFeaturesResponse>;
+  /** Ends the stream; resolves once the server has closed it. */
+  close(): Promise<void>;
+}
+
+/** Paging options of list calls. */
+export interface ListOptions {
+  project?: string;
+  pageSize?: number;
+}
+
+/** Which version to read (the latest when unset) and in which project. */
+export interface VersionOptions {
+  version?: number;
+  project?: string;
+}
+
+// ---- runtime checks of the shapes above ----
+
+const project = optional(nonEmptyString);
+const documentation = { description: optional(string), owner: optional(string), tags: optional(recordOf(string)) };
+
+/** A value to send: a plain value or a wire Value; null is a null value, undefined is refused. */
+const value = satisfies(
+  "a value (number, bigint, boolean, string, Uint8Array, Date, array, wire Value, or null)",
+  (v) => v !== undefined && typeof v !== "function" && typeof v !== "symbol",
+);
+const values = recordOf(arrayOf(value, "an array of values, one per row"), "an object of name -> values, e.g. { customer_id: [1n, 2n] }");
+const valuesByName = recordOf(value);
+
+const featureType = union(
+  `a type name (${VALUE_TYPES.join(", ")}) or a ValueType`,
+  { accepts: (v) => typeof v === "string", check: oneOf(...VALUE_TYPES) },
+  { accepts: (v) => typeof v === "number", check: number({ integer: true, min: 0 }) },
+);
+
+const timestamp = required(
+  "a Date or a Timestamp",
+  (v) => (v instanceof Date && !Number.isNaN(v.getTime())) || (isObject(v) && typeof v.seconds === "bigint" && typeof v.nanos === "number"),
+);
+const eventTimes = union(
+  "an array of Dates, or a BigInt64Array of microseconds since the epoch",
+  { accepts: (v) => v instanceof BigInt64Array, check: () => undefined },
+  { accepts: Array.isArray, check: arrayOf(date) },
+);
+const column = union(
+  "a Float64Array, Float32Array, Int32Array, BigInt64Array, or { type, values }",
+  {
+    accepts: (v) => v instanceof Float64Array || v instanceof Float32Array || v instanceof Int32Array || v instanceof BigInt64Array,
+    check: () => undefined,
+  },
+  { accepts: isObject, check: object({ type: oneOf(...VALUE_TYPES), values: required("an array", (v) => Array.isArray(v)) }) },
+);
+const columns = recordOf(column, "an object of name -> column");
+
+/** `features` or `featureService`, exactly one. */
+const selection = {
+  members: { features: optional(arrayOf(string, "an array of feature refs")), featureService: optional(string), project },
+  rule: exactlyOne(["features", "featureService"]),
+};
+
+/** Checks {@link SluiceClientOptions}. */
+export const clientOptionsCheck = object({
+  address: nonEmptyString,
+  tls: optional(required("true, false or ChannelCredentials", (v) => typeof v === "boolean" || typeof v === "object")),
+  apiKey: optional(string),
+  deadlineMs: optional(number({ min: 1 })),
+  project,
+});
+
+/** Checks {@link ListOptions}. */
+export const listOptionsCheck = object({ project, pageSize: optional(number({ min: 0, integer: true })) });
+/** Checks {@link ListOptions} of ListFeatureViews. */
+export const featureViewListCheck = object({
+  project,
+  pageSize: optional(number({ min: 0, integer: true })),
+  showDeprecated: optional(boolean),
+});
+/** Checks {@link VersionOptions}. */
+export const versionOptionsCheck = object({ version: optional(number({ min: 1, integer: true })), project });
+/** Checks the options of waitForTrainingDataset. */
+export const waitOptionsCheck = object({
+  version: optional(number({ min: 1, integer: true })),
+  project,
+  pollMs: optional(number({ min: 0 })),
+  timeoutMs: optional(number({ min: 0 })),
+});
+/** Checks the optional project argument of single-resource reads. */
+export const projectCheck = project;
+
+/** Checks {@link EntityInput}. */
+export const entityCheck = object({
+  project,
+  name: string,
+  joinKeys: arrayOf(object({ name: string, type: featureType })),
+  ...documentation,
+  validateOnly: optional(boolean),
+});
+
+/** Checks {@link FeatureViewInput}. */
+export const featureViewCheck = object({
+  project,
+  name: string,
+  entity: string,
+  features: arrayOf(object({ name: string, type: featureType, description: optional(string), tags: optional(recordOf(string)) })),
+  // Its range is the server's to check, beside the definition's other problems.
+  ttlSeconds: optional(number()),
+  ...documentation,
+  validateOnly: optional(boolean),
+});
+
+/** Checks {@link FeatureServiceInput}. */
+export const featureServiceCheck = object({
+  project,
+  name: string,
+  features: arrayOf(string, "an array of feature refs"),
+  ...documentation,
+  validateOnly: optional(boolean),
+});
+
+/** Checks {@link FeatureSelectionInput}. */
+export const selectionCheck = object(selection.members, selection.rule);
+
+const row = object({ entityKey: valuesByName, eventTime: timestamp, features: valuesByName });
+const batchMembers = { featureView: nonEmptyString, writeId: optional(string), project };
+/** Checks {@link BatchInput} and {@link ColumnarBatchInput}: rows, or columns when `eventTimes` is there. */
+export const batchCheck = union(
+  "a batch: { featureView, rows } or { featureView, eventTimes, entityKey, features }",
+  {
+    accepts: (v) => isObject(v) && v.eventTimes !== undefined,
+    check: object({ ...batchMembers, eventTimes, entityKey: columns, features: columns }),
+  },
+  { accepts: isObject, check: object({ ...batchMembers, rows: arrayOf(row, "an array of rows") }) },
+);
+
+/** Checks {@link ImportInput}. */
+export const importCheck = object(
+  {
+    featureView: nonEmptyString,
+    format: oneOf("parquet", "csv"),
+    serverPath: optional(nonEmptyString),
+    localPath: optional(nonEmptyString),
+    columnMapping: optional(recordOf(string)),
+    materializeOnline: optional(boolean),
+    writeId: optional(string),
+    project,
+    onProgress: optional(func),
+  },
+  exactlyOne(["serverPath", "localPath"]),
+);
+
+/** Checks {@link MaterializeInput}. */
+export const materializeCheck = object({ featureView: nonEmptyString, start: optional(date), end: optional(date), project });
+
+/** Checks {@link OnlineFeaturesInput}. */
+export const onlineCheck = object({ ...selection.members, entities: values, fullFeatureNames: optional(boolean) }, selection.rule);
+
+const spineRow = object({ entityKey: valuesByName, eventTime: timestamp, extras: optional(valuesByName) });
+const spineColumns = object({ eventTimes, entityKey: columns, extras: optional(columns) });
+/** Checks one {@link SpineBatchInput} (each batch of a streamed spine, as it comes). */
+export const spineBatchCheck = object(
+  { rows: optional(arrayOf(spineRow, "an array of spine rows")), columns: optional(spineColumns) },
+  exactlyOne(["rows", "columns"], { presence: true }),
+);
+const spineKinds = ["rows", "columns", "batches", "table", "sql", "entities"];
+const spine = object(
+  {
+    rows: optional(arrayOf(spineRow, "an array of spine rows")),
+    columns: optional(spineColumns),
+    batches: optional(
+      required("an iterable or async iterable of spine batches", (v) => typeof v === "object" && v !== null && iterable(v)),
+    ),
+    table: optional(nonEmptyString),
+    sql: optional(nonEmptyString),
+    entities: optional(object({ start: optional(date), end: date })),
+  },
+  exactlyOne(spineKinds, { presence: true }),
+);
+
+/** Checks {@link HistoricalQueryInput}. */
+export const historicalQueryCheck = object(
+  {
+    ...selection.members,
+    spine,
+    fullFeatureNames: optional(boolean),
+    excludeLateIngested: optional(boolean),
+    emitSpineIndex: optional(boolean),
+  },
+  selection.rule,
+);
+
+/** Checks the options of getHistoricalRows and streamHistoricalArrow. */
+export const historicalOptionsCheck = object({ chunkRows: optional(number({ min: 0, integer: true })), onSchema: optional(func) });
+
+/** Checks {@link TrainingDatasetInput}. */
+export const trainingDatasetCheck = object({ name: nonEmptyString, query: historicalQueryCheck, description: optional(string) });
+
+const binding = object(
+  {
+    input: nonEmptyString,
+    features: optional(arrayOf(string, "an array of feature refs")),
+    featureService: optional(nonEmptyString),
+    request: optional(nonEmptyString),
+  },
+  exactlyOne(["features", "featureService", "request"], { presence: true }),
+);
+
+/** Checks {@link ModelUploadInput}. */
+export const modelUploadCheck = object({
+  model: nonEmptyString,
+  file: union(
+    "the model's bytes (a Uint8Array) or a local path",
+    { accepts: (v) => v instanceof Uint8Array, check: bytes },
+    { accepts: (v) => typeof v === "string", check: nonEmptyString },
+  ),
+  bindings: arrayOf(binding, "an array of input bindings"),
+  trainingDataset: optional(nonEmptyString),
+  description: optional(string),
+  labels: optional(recordOf(string)),
+  project,
+});
+
+/** Checks {@link DeploymentInput}. */
+export const deploymentCheck = object({
+  endpoint: nonEmptyString,
+  stable: nonEmptyString,
+  canary: optional(object({ version: nonEmptyString, percent: number() })),
+  shadows: optional(arrayOf(nonEmptyString)),
+  routingKey: optional(string),
+  missingFeatures: optional(oneOf("use_default", "reject")),
+  canaryGuard: optional(
+    object({
+      minRequests: number({ min: 0, integer: true }),
+      maxErrorRateIncrease: optional(number()),
+      maxP99LatencyRatio: optional(number()),
+    }),
+  ),
+  actor: optional(string),
+  reason: optional(string),
+  project,
+});
+
+/** Checks {@link DeploymentChangeInput}. */
+export const deploymentChangeCheck = object({ actor: optional(string), reason: optional(string), project });
+
+/** Checks {@link PredictInput}. */
+export const predictCheck = object({
+  endpoint: nonEmptyString,
+  entities: values,
+  requestFeatures: optional(values),
+  routingKey: optional(string),
+  requestId: optional(string),
+  project,
+});
+
+function iterable(v: object): boolean {
+  return Symbol.iterator in v || Symbol.asyncIterator in v;
+}

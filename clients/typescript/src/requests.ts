@@ -1,0 +1,147 @@
+/**
+ * The SDK's input shapes (inputs.ts) as wire messages: write batches as rows or columns, spines,
+ * point-in-time queries, value columns, types and durations. The inputs have been checked by then.
+ */
+import type { ValueType as CoreValueType } from "../../../src/common/value-type.js";
+import { Duration } from "../../../src/gen/google/protobuf/duration.pb.js";
+import type { WriteFeatureBatchRequest } from "../../../src/gen/sluice/v1/ingestion.pb.js";
+import { HistoricalFeaturesQuery, type OutputFormat, type SpineBatch } from "../../../src/gen/sluice/v1/training.pb.js";
+import type { Value, ValueColumn, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
+import { dateToTimestamp, valueTypeToWire } from "../../../src/grpc/mapping/common.js";
+import { checkValue } from "./arguments.js";
+import { columnToWire } from "./columns.js";
+import {
+  type BatchInput,
+  type ColumnarBatchInput,
+  type HistoricalQueryInput,
+  type SpineBatchInput,
+  type SpineRowInput,
+  spineBatchCheck,
+} from "./inputs.js";
+import { type PlainValue, toWireValue } from "./values.js";
+
+/** A write batch (rows, or columns when it has `eventTimes`) for `project` ("projects/{id}"). */
+export function batchToWire(batch: BatchInput | ColumnarBatchInput, project: string): WriteFeatureBatchRequest {
+  const request = { project, featureView: batch.featureView, writeId: batch.writeId ?? "" };
+  if ("eventTimes" in batch && batch.eventTimes !== undefined) {
+    return {
+      ...request,
+      rows: [],
+      columns: {
+        eventTimeMicros: eventTimeMicros(batch.eventTimes),
+        entityKey: mapRecord(batch.entityKey, columnToWire),
+        features: mapRecord(batch.features, columnToWire),
+        createdTimeMicros: [],
+      },
+    };
+  }
+  return {
+    ...request,
+    columns: undefined,
+    rows: (batch as BatchInput).rows.map((row) => ({
+      entityKey: mapRecord(row.entityKey, toWireValue),
+      eventTime: row.eventTime instanceof Date ? dateToTimestamp(row.eventTime) : row.eventTime,
+      features: mapRecord(row.features, toWireValue),
+      createdTime: undefined,
+    })),
+  };
+}
+
+/**
+ * A point-in-time query for `project` ("projects/{id}") and, for an inline spine, its batches.
+ * Streamed batches are checked as they come (as `spine.batches[i]` of `method`): a bad one throws
+ * while the call is under way, which cancels it with that error.
+ */
+export function queryToWire(
+  method: string,
+  query: HistoricalQueryInput,
+  project: string,
+  format: OutputFormat,
+  chunkRows: number,
+): { query: HistoricalFeaturesQuery; inlineSpine?: AsyncIterable<SpineBatch> | Iterable<SpineBatch> } {
+  const { spine } = query;
+  const wire: HistoricalFeaturesQuery = {
+    ...HistoricalFeaturesQuery.fromPartial({}),
+    project,
+    features: query.features ?? [],
+    featureService: query.featureService ?? "",
+    fullFeatureNames: query.fullFeatureNames ?? false,
+    excludeLateIngested: query.excludeLateIngested ?? false,
+    emitSpineIndex: query.emitSpineIndex ?? false,
+    format,
+    chunkRows,
+  };
+  if ("table" in spine) wire.offlineSpine = { table: spine.table };
+  else if ("sql" in spine) wire.offlineSpine = { sql: spine.sql };
+  else if ("entities" in spine) {
+    wire.entityTimeRange = {
+      startTime: spine.entities.start ? dateToTimestamp(spine.entities.start) : undefined,
+      endTime: dateToTimestamp(spine.entities.end),
+    };
+  } else {
+    wire.inlineSpine = true;
+    const inlineSpine =
+      "batches" in spine
+        ? mapBatches(spine.batches, (batch, i) => {
+            checkValue(method, `spine.batches[${i}]`, batch, spineBatchCheck);
+            return spineBatchToWire(batch);
+          })
+        : [spineBatchToWire(spine)];
+    return { query: wire, inlineSpine };
+  }
+  return { query: wire };
+}
+
+/** A spine batch as a wire message. */
+function spineBatchToWire(batch: SpineBatchInput): SpineBatch {
+  if ("columns" in batch && batch.columns !== undefined) {
+    const { columns } = batch;
+    return {
+      rows: [],
+      columns: {
+        eventTimeMicros: eventTimeMicros(columns.eventTimes),
+        entityKey: mapRecord(columns.entityKey, columnToWire),
+        extraColumns: mapRecord(columns.extras ?? {}, columnToWire),
+      },
+    };
+  }
+  return {
+    columns: undefined,
+    rows: (batch as { rows: SpineRowInput[] }).rows.map((row) => ({
+      entityKey: mapRecord(row.entityKey, toWireValue),
+      eventTime: row.eventTime instanceof Date ? dateToTimestamp(row.eventTime) : row.eventTime,
+      extraColumns: mapRecord(row.extras ?? {}, toWireValue),
+    })),
+  };
+}
+
+/** Columns of values by name (entity keys, request features) as wire value columns. */
+export function valueColumns(columns: Record<string, Array<PlainValue | Value>>): Record<string, ValueColumn> {
+  return mapRecord(columns, (values) => ({ values: values.map(toWireValue) }));
+}
+
+/** A type name ("int64") or wire enum as the wire enum. */
+export function toValueType(type: CoreValueType | ValueType): ValueType {
+  return typeof type === "number" ? type : valueTypeToWire(type);
+}
+
+/** Seconds (fractions included) as a Duration. */
+export function secondsToDuration(seconds: number): Duration {
+  const whole = Math.trunc(seconds);
+  return Duration.fromPartial({ seconds: BigInt(whole), nanos: Math.round((seconds - whole) * 1e9) });
+}
+
+/** Event times as microseconds since the epoch. */
+function eventTimeMicros(times: ArrayLike<Date> | BigInt64Array): bigint[] {
+  return times instanceof BigInt64Array ? Array.from(times) : Array.from(times, (time) => BigInt(time.getTime()) * 1000n);
+}
+
+/** Maps every item of a sync or async iterable (with its index), lazily. */
+async function* mapBatches<A, B>(items: AsyncIterable<A> | Iterable<A>, map: (item: A, index: number) => B): AsyncGenerator<B> {
+  let index = 0;
+  for await (const item of items) yield map(item, index++);
+}
+
+function mapRecord<A, B>(record: Record<string, A>, map: (value: A) => B): Record<string, B> {
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, map(value)]));
+}
