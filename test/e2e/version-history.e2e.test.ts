@@ -4,8 +4,7 @@
  * and the apply response says which.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FeatureStatus, typed } from "../../clients/typescript/src/index.js";
-import { HistoryOutcome } from "../../src/gen/sluice/v1/registry.pb.js";
+import { FeatureStatus, HistoryOutcome, typed } from "../../clients/typescript/src/index.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 let t: TestServer;

@@ -453,7 +453,7 @@ export class SluiceClient {
         columnMapping: request.columnMapping ?? {},
         materializeOnline: request.materializeOnline ?? false,
         writeId: request.writeId ?? "",
-        createdTimeColumn: "",
+        createdTimeColumn: request.createdTimeColumn ?? "",
       },
     });
     if (request.localPath) {

@@ -8,6 +8,7 @@ export {
   ApplyOutcome,
   Compatibility,
   FeatureViewState,
+  HistoryOutcome,
 } from "../../../src/gen/sluice/v1/registry.pb.js";
 export type { ColumnSchema, TrainingDataset } from "../../../src/gen/sluice/v1/training.pb.js";
 export { TrainingDatasetState } from "../../../src/gen/sluice/v1/training.pb.js";

@@ -106,6 +106,11 @@ export interface RowInput {
   entityKey: Record<string, PlainValue | Value>;
   eventTime: Date | Timestamp;
   features: Record<string, PlainValue | Value>;
+  /**
+   * When the source system recorded the row; the server's receipt time when left out. Breaks ties
+   * between equal event times and is the row's "known since" time (docs/versioning.md).
+   */
+  createdTime?: Date | Timestamp;
 }
 
 /** A batch of rows for one feature view (a view ref: "view", "view@3" or the full forms). */
@@ -124,6 +129,8 @@ export interface ColumnarBatchInput {
   eventTimes: ArrayLike<Date> | BigInt64Array;
   entityKey: Record<string, ColumnValues>;
   features: Record<string, ColumnValues>;
+  /** Created time of each row (see {@link RowInput.createdTime}); the server's receipt time when left out. */
+  createdTimes?: ArrayLike<Date> | BigInt64Array;
   /** Makes a retried batch apply once. */
   writeId?: string;
   project?: string;
@@ -137,6 +144,8 @@ export interface ImportInput {
   serverPath?: string;
   localPath?: string;
   columnMapping?: Record<string, string>;
+  /** A file column with each row's created time (see {@link RowInput.createdTime}). */
+  createdTimeColumn?: string;
   materializeOnline?: boolean;
   writeId?: string;
   project?: string;
@@ -414,14 +423,14 @@ export const featureServiceCheck = object({
 /** Checks {@link FeatureSelectionInput}. */
 export const selectionCheck = object(selection.members, selection.rule);
 
-const row = object({ entityKey: valuesByName, eventTime: timestamp, features: valuesByName });
+const row = object({ entityKey: valuesByName, eventTime: timestamp, features: valuesByName, createdTime: optional(timestamp) });
 const batchMembers = { featureView: nonEmptyString, writeId: optional(string), project };
 /** Checks {@link BatchInput} and {@link ColumnarBatchInput}: rows, or columns when `eventTimes` is there. */
 export const batchCheck = union(
   "a batch: { featureView, rows } or { featureView, eventTimes, entityKey, features }",
   {
     accepts: (v) => isObject(v) && v.eventTimes !== undefined,
-    check: object({ ...batchMembers, eventTimes, entityKey: columns, features: columns }),
+    check: object({ ...batchMembers, eventTimes, entityKey: columns, features: columns, createdTimes: optional(eventTimes) }),
   },
   { accepts: isObject, check: object({ ...batchMembers, rows: arrayOf(row, "an array of rows") }) },
 );
@@ -434,6 +443,7 @@ export const importCheck = object(
     serverPath: optional(nonEmptyString),
     localPath: optional(nonEmptyString),
     columnMapping: optional(recordOf(string)),
+    createdTimeColumn: optional(nonEmptyString),
     materializeOnline: optional(boolean),
     writeId: optional(string),
     project,

@@ -4,6 +4,7 @@
  */
 import type { ValueType as CoreValueType } from "../../../src/common/value-type.js";
 import { Duration } from "../../../src/gen/google/protobuf/duration.pb.js";
+import type { Timestamp } from "../../../src/gen/google/protobuf/timestamp.pb.js";
 import type { WriteFeatureBatchRequest } from "../../../src/gen/sluice/v1/ingestion.pb.js";
 import { HistoricalFeaturesQuery, type OutputFormat, type SpineBatch } from "../../../src/gen/sluice/v1/training.pb.js";
 import type { Value, ValueColumn, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
@@ -31,7 +32,7 @@ export function batchToWire(batch: BatchInput | ColumnarBatchInput, project: str
         eventTimeMicros: eventTimeMicros(batch.eventTimes),
         entityKey: mapRecord(batch.entityKey, columnToWire),
         features: mapRecord(batch.features, columnToWire),
-        createdTimeMicros: [],
+        createdTimeMicros: batch.createdTimes ? eventTimeMicros(batch.createdTimes) : [],
       },
     };
   }
@@ -40,9 +41,9 @@ export function batchToWire(batch: BatchInput | ColumnarBatchInput, project: str
     columns: undefined,
     rows: (batch as BatchInput).rows.map((row) => ({
       entityKey: mapRecord(row.entityKey, toWireValue),
-      eventTime: row.eventTime instanceof Date ? dateToTimestamp(row.eventTime) : row.eventTime,
+      eventTime: toTimestamp(row.eventTime),
       features: mapRecord(row.features, toWireValue),
-      createdTime: undefined,
+      createdTime: row.createdTime === undefined ? undefined : toTimestamp(row.createdTime),
     })),
   };
 }
@@ -132,6 +133,11 @@ export function secondsToDuration(seconds: number): Duration {
 }
 
 /** Event times as microseconds since the epoch. */
+function toTimestamp(time: Date | Timestamp): Timestamp {
+  return time instanceof Date ? dateToTimestamp(time) : time;
+}
+
+/** Dates or microseconds as microseconds since the epoch. */
 function eventTimeMicros(times: ArrayLike<Date> | BigInt64Array): bigint[] {
   return times instanceof BigInt64Array ? Array.from(times) : Array.from(times, (time) => BigInt(time.getTime()) * 1000n);
 }
