@@ -265,7 +265,9 @@ class SluiceClient:
     @staticmethod
     def feature_row(row: Mapping[str, Any] | ingestion_pb2.FeatureRow) -> ingestion_pb2.FeatureRow:
         """{"entity_key": {...}, "event_time": datetime, "features": {...}} as a FeatureRow (values
-        are encoded by to_value; a feature left out is null)."""
+        are encoded by to_value; a feature left out is null). An optional "created_time" (datetime)
+        is when the source system recorded the row: it breaks ties between equal event times and is
+        the row's "known since" time (docs/versioning.md); left out, the server's receipt time."""
         if isinstance(row, ingestion_pb2.FeatureRow):
             return row
         if not isinstance(row, Mapping) or "entity_key" not in row or "event_time" not in row:
@@ -273,10 +275,12 @@ class SluiceClient:
                 "rows", f'a row is {{"entity_key": {{...}}, "event_time": datetime, "features": {{...}}}} or a FeatureRow, not {row!r:.80}'
             )
         event_time: datetime | timestamp_pb2.Timestamp = row["event_time"]
+        created_time = row.get("created_time")
         return ingestion_pb2.FeatureRow(
             entity_key={k: to_value(v) for k, v in row["entity_key"].items()},
             event_time=to_timestamp(event_time),
             features={k: to_value(v) for k, v in row.get("features", {}).items()},
+            created_time=None if created_time is None else to_timestamp(created_time),
         )
 
     def write_feature_batch(
