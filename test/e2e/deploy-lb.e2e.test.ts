@@ -4,17 +4,16 @@
  * Redis, and a client that knows only nginx's address. Calls must be balanced across both replicas,
  * streams must pass through, and a replica that dies must be routed around.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SluiceClient } from "../../clients/typescript/src/index.js";
 import { nginxMissing, skipWithoutToolchain } from "../support/client-toolchains.js";
+import { renderNginxConf, replaceExactly } from "../support/nginx-conf.js";
 import { freePort, RedisProcess, skipWithoutRedis } from "../support/redis-harness.js";
 import { type ServerProcess, spawnServer } from "../support/server-process.js";
-
-const root = join(import.meta.dirname, "../..");
 
 // Skipped where redis-server or nginx is missing (one line says so); CI installs both and sets
 // REQUIRE_REDIS_TESTS=1 and REQUIRE_CLIENT_TESTS=1, which turn those skips into failures.
@@ -51,48 +50,18 @@ async function logged(count: () => number, expected?: number): Promise<void> {
   }
 }
 
-/** The local nginx's version (`nginx -v` prints it on stderr). */
-function nginxVersion(): number[] {
-  const version = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(spawnSync("nginx", ["-v"], { encoding: "utf8" }).stderr);
-  if (!version) throw new Error("nginx -v printed no version");
-  return version.slice(1).map(Number);
-}
-const atLeast = (version: number[], minimum: number[]) => {
-  const first = version.findIndex((v, i) => v !== minimum[i]);
-  return first < 0 || (version[first] as number) > (minimum[first] as number);
-};
-
-/** Replaces every match of `pattern` (global), which must match exactly `count` times. */
-function replaceExactly(text: string, pattern: RegExp, replacement: string, count: number): string {
-  expect(text.match(pattern)?.length ?? 0, `${pattern} in deploy/nginx.conf`).toBe(count);
-  return text.replace(pattern, replacement);
-}
-
 /**
  * deploy/nginx.conf as the nginx image renders it, pointed at these upstreams and port, and adapted to
- * the local nginx only where it is older than what the file needs (as in deploy.test.ts, which says
- * why): before 1.25.1 `http2 on;` is `listen ... http2`; before 1.27.3 there is no `resolve` (the
- * upstreams here are addresses, which nginx never resolves anyway). Debian's nginx-light needs both.
+ * the local nginx where it is older than the file needs (see renderNginxConf). The resolver is never
+ * asked: the upstreams are addresses.
  */
 function nginxConf(upstreams: string[], port: number): string {
-  // The resolver is never asked: the upstreams are addresses.
-  let conf = replaceExactly(readFileSync(join(root, "deploy/nginx.conf"), "utf8"), /\$\{NGINX_LOCAL_RESOLVERS\}/g, "127.0.0.1", 1);
-  conf = replaceExactly(conf, /listen 50051;/g, `listen 127.0.0.1:${port};`, 1);
-  for (const [i, name] of ["sluice-a", "sluice-b"].entries())
-    conf = replaceExactly(conf, new RegExp(`server ${name}:50051 `, "g"), `server ${upstreams[i]} `, 1);
-  const version = nginxVersion();
-  const adapted: string[] = [];
-  if (!atLeast(version, [1, 25, 1])) {
-    conf = replaceExactly(conf, /^\s*http2 on;\n/gm, "", 1);
-    conf = replaceExactly(conf, /listen (\S+);/g, "listen $1 http2;", 1);
-    adapted.push("`http2 on;` as `listen ... http2`");
-  }
-  if (!atLeast(version, [1, 27, 3])) {
-    conf = replaceExactly(conf, /^(\s*server \S+) resolve /gm, "$1 ", 2);
-    adapted.push("`resolve` dropped");
-  }
-  if (adapted.length) process.stdout.write(`deploy/nginx.conf on nginx ${version.join(".")} here: ${adapted.join(", ")}\n`);
-  return conf;
+  return renderNginxConf("127.0.0.1", (conf) => {
+    let rewritten = replaceExactly(conf, /listen 50051;/g, `listen 127.0.0.1:${port};`, 1);
+    for (const [i, name] of ["sluice-a", "sluice-b"].entries())
+      rewritten = replaceExactly(rewritten, new RegExp(`server ${name}:50051 `, "g"), `server ${upstreams[i]} `, 1);
+    return rewritten;
+  }).conf;
 }
 
 /** Runs nginx in the foreground with deploy/nginx.conf, its upstreams and listen port rewritten. */

@@ -7,7 +7,7 @@
  * (through `nginx -t`) work as written; and the files agree with each other (ports, user, probes,
  * labels, names).
  */
-import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -17,6 +17,7 @@ import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { nginxMissing, skipWithoutToolchain } from "../support/client-toolchains.js";
+import { atLeast, renderNginxConf, replaceExactly } from "../support/nginx-conf.js";
 import { freePort } from "../support/redis-harness.js";
 
 const root = join(import.meta.dirname, "../..");
@@ -180,50 +181,6 @@ function modulesFrom(target: string): string {
 }
 
 // nginx: deploy/nginx.conf is a template for the nginx image, which needs nginx >= 1.27.3.
-
-/** The local nginx's version (`nginx -v` prints it on stderr). */
-function nginxVersion(): number[] {
-  const version = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(spawnSync("nginx", ["-v"], { encoding: "utf8" }).stderr);
-  if (!version) throw new Error("nginx -v printed no version");
-  return version.slice(1).map(Number);
-}
-const atLeast = (version: number[], minimum: number[]) => {
-  const first = version.findIndex((v, i) => v !== minimum[i]);
-  return first < 0 || (version[first] as number) > (minimum[first] as number);
-};
-
-/** Replaces every match of `pattern` (global), which must match exactly `count` times. */
-function replaceExactly(text: string, pattern: RegExp, replacement: string, count: number): string {
-  expect(text.match(pattern)?.length ?? 0, `${pattern} in deploy/nginx.conf`).toBe(count);
-  return text.replace(pattern, replacement);
-}
-
-/**
- * deploy/nginx.conf as the nginx image's entrypoint renders it (the resolver filled in), then adapted
- * to the local nginx only where it is older than what the file needs, saying so:
- * - before 1.25.1 there is no `http2 on;` directive: the same is `listen ... http2`;
- * - before 1.27.3 open-source nginx has no `resolve` on upstream servers: without it, nginx resolves
- *   the replica names once, at start (returned in `resolvedAtStart`, so callers point them at loopback).
- * Each adaptation must find exactly what it replaces, so a changed file fails here instead of being
- * checked in some other shape. Debian's nginx-light (1.22.1 in bookworm) needs both.
- */
-function renderNginxConf(resolver: string): { conf: string; resolvedAtStart: boolean } {
-  let conf = replaceExactly(read("deploy/nginx.conf"), /\$\{NGINX_LOCAL_RESOLVERS\}/g, resolver, 1);
-  const version = nginxVersion();
-  const adapted: string[] = [];
-  if (!atLeast(version, [1, 25, 1])) {
-    conf = replaceExactly(conf, /^\s*http2 on;\n/gm, "", 1);
-    conf = replaceExactly(conf, /listen (\S+);/g, "listen $1 http2;", 1);
-    adapted.push("`http2 on;` as `listen ... http2`");
-  }
-  const resolvedAtStart = !atLeast(version, [1, 27, 3]);
-  if (resolvedAtStart) {
-    conf = replaceExactly(conf, /^(\s*server \S+) resolve /gm, "$1 ", 2);
-    adapted.push("`resolve` dropped");
-  }
-  if (adapted.length) process.stdout.write(`deploy/nginx.conf on nginx ${version.join(".")} here: ${adapted.join(", ")}\n`);
-  return { conf, resolvedAtStart };
-}
 
 const compose = yamlDocuments("deploy/docker-compose.yml")[0];
 const kubernetes = readdirSync(join(deploy, "kubernetes"))
