@@ -13,6 +13,10 @@ import { startTestServer, type TestServer } from "../support/test-server.js";
 
 let t: TestServer;
 const now = () => new Date(Date.now() - 60_000);
+const statsFeatures = [
+  { name: "orders", type: "int64" as const },
+  { name: "spend", type: "double" as const },
+];
 
 beforeAll(async () => {
   t = await startTestServer();
@@ -20,10 +24,7 @@ beforeAll(async () => {
   await t.client.applyFeatureView({
     name: "customer_stats",
     entity: "customer",
-    features: [
-      { name: "orders", type: "int64" },
-      { name: "spend", type: "double" },
-    ],
+    features: statsFeatures,
   });
   await t.client.writeFeatureBatch({
     featureView: "customer_stats",
@@ -154,11 +155,7 @@ describe("errors that guide", () => {
     await t.client.applyFeatureView({
       name: "customer_stats",
       entity: "customer",
-      features: [
-        { name: "orders", type: "int64" },
-        { name: "spend", type: "double" },
-        { name: "visits", type: "int32" },
-      ],
+      features: [...statsFeatures, { name: "visits", type: "int32" }],
     });
     const error = await failure(
       (async () => {
