@@ -1,0 +1,280 @@
+/**
+ * The aggregations of streaming features as mergeable partial states: a state is built from the
+ * events of one tile, states merge across tiles, and a result is read from the merged state
+ * (docs/streaming.md says what each returns). States are plain data (numbers, bigints, arrays,
+ * records) so a store can encode them.
+ */
+import type { FeatureValue } from "../common/feature-value.js";
+import type { ValueType } from "../common/value-type.js";
+import { type HllRegisters, hashDistinctValue, hllAdd, hllEstimate, hllMerge } from "./hyperloglog.js";
+
+/** The aggregation kinds. */
+export const AGGREGATION_KINDS = [
+  "count",
+  "sum",
+  "mean",
+  "min",
+  "max",
+  "variance",
+  "stddev",
+  "first",
+  "last",
+  "last_n",
+  "count_distinct",
+] as const;
+
+/** An aggregation kind. */
+export type AggregationKind = (typeof AGGREGATION_KINDS)[number];
+
+/** What one aggregation reads: its kind, the event field and its type, and `k` for last_n. */
+export interface AggregationSpec {
+  kind: AggregationKind;
+  fieldType: ValueType;
+  /** last_n only: how many values. */
+  k?: number;
+}
+
+/** One event's input to an aggregation: its times and the field's value (null when null). */
+export interface AggregatedEvent {
+  eventTime: number;
+  ingestTime: number;
+  value: FeatureValue;
+}
+
+/** A value with the times that order it, for first, last and last_n. */
+interface Stamped {
+  t: number;
+  i: number;
+  v: FeatureValue;
+}
+
+/** The partial state of every kind; which fields are set depends on the kind. */
+export interface AggregationState {
+  /** Events counted (count), or non-null values seen (the numeric kinds). */
+  n: number;
+  /** Neumaier-compensated sum and its compensation (float sums, mean, variance's mean). */
+  s?: number;
+  c?: number;
+  /** Exact sum of integer values. */
+  exact?: bigint;
+  /** Chan's running mean and sum of squared deviations (variance, stddev). */
+  mean?: number;
+  m2?: number;
+  /** min, max. */
+  best?: FeatureValue;
+  /** first, last: the chosen event; last_n: the newest k, newest first. */
+  stamped?: Stamped[];
+  /** count_distinct. */
+  registers?: HllRegisters;
+}
+
+const INTEGER_TYPES: ReadonlySet<ValueType> = new Set(["int32", "int64"]);
+const NUMERIC_TYPES: ReadonlySet<ValueType> = new Set(["int32", "int64", "float", "double"]);
+const ORDERED_TYPES: ReadonlySet<ValueType> = new Set([...NUMERIC_TYPES, "timestamp", "string"]);
+const DISTINCT_TYPES: ReadonlySet<ValueType> = new Set(["int32", "int64", "string"]);
+
+/** Why an aggregation cannot read a field of `fieldType` (or `k` is bad), or undefined when it can. */
+export function describeInvalidAggregation(spec: AggregationSpec): string | undefined {
+  const { kind, fieldType } = spec;
+  if (kind === "last_n" && (!Number.isSafeInteger(spec.k) || (spec.k ?? 0) < 1 || (spec.k ?? 0) > 1000))
+    return "last_n needs k from 1 to 1000";
+  if ((kind === "sum" || kind === "mean" || kind === "variance" || kind === "stddev") && !NUMERIC_TYPES.has(fieldType))
+    return `${kind} needs a numeric field (int32, int64, float, double), not ${fieldType}`;
+  if ((kind === "min" || kind === "max") && !ORDERED_TYPES.has(fieldType))
+    return `${kind} needs a numeric, timestamp or string field, not ${fieldType}`;
+  if (kind === "count_distinct" && !DISTINCT_TYPES.has(fieldType))
+    return `count_distinct needs an int32, int64 or string field, not ${fieldType}`;
+  return undefined;
+}
+
+/** A new empty state. */
+export function emptyState(spec: AggregationSpec): AggregationState {
+  switch (spec.kind) {
+    case "sum":
+      return INTEGER_TYPES.has(spec.fieldType) ? { n: 0, exact: 0n } : { n: 0, s: 0, c: 0 };
+    case "mean":
+      return { n: 0, s: 0, c: 0 };
+    case "variance":
+    case "stddev":
+      return { n: 0, mean: 0, m2: 0 };
+    case "first":
+    case "last":
+    case "last_n":
+      return { n: 0, stamped: [] };
+    case "count_distinct":
+      return { n: 0, registers: {} };
+    default:
+      return { n: 0 };
+  }
+}
+
+/** Adds one event to a state, in place. */
+export function addEvent(spec: AggregationSpec, state: AggregationState, event: AggregatedEvent): void {
+  const { value } = event;
+  if (spec.kind === "count") {
+    state.n++;
+    return;
+  }
+  if (spec.kind === "first" || spec.kind === "last" || spec.kind === "last_n") {
+    keepStamped(spec, state, [{ t: event.eventTime, i: event.ingestTime, v: value }]);
+    return;
+  }
+  if (value === null) return;
+  switch (spec.kind) {
+    case "sum":
+    case "mean":
+      if (state.exact !== undefined) state.exact += BigInt(value as number | bigint);
+      else neumaierAdd(state, Number(value));
+      state.n++;
+      return;
+    case "variance":
+    case "stddev":
+      mergeMoments(state, { n: 1, mean: Number(value), m2: 0 });
+      return;
+    case "min":
+    case "max":
+      if (state.best === undefined || state.best === null || better(spec.kind, value, state.best)) state.best = value;
+      state.n++;
+      return;
+    case "count_distinct":
+      hllAdd(state.registers as HllRegisters, hashDistinctValue(value as number | bigint | string));
+      state.n++;
+      return;
+  }
+}
+
+/** Merges `from` into `into`, in place. */
+export function mergeStates(spec: AggregationSpec, into: AggregationState, from: AggregationState): void {
+  switch (spec.kind) {
+    case "count":
+      into.n += from.n;
+      return;
+    case "sum":
+    case "mean":
+      if (into.exact !== undefined) into.exact += from.exact ?? 0n;
+      else {
+        neumaierAdd(into, from.s ?? 0);
+        neumaierAdd(into, from.c ?? 0);
+      }
+      into.n += from.n;
+      return;
+    case "variance":
+    case "stddev":
+      mergeMoments(into, from);
+      return;
+    case "min":
+    case "max":
+      if (
+        from.best !== undefined &&
+        from.best !== null &&
+        (into.best === undefined || into.best === null || better(spec.kind, from.best, into.best))
+      )
+        into.best = from.best;
+      into.n += from.n;
+      return;
+    case "first":
+    case "last":
+    case "last_n":
+      keepStamped(spec, into, from.stamped ?? []);
+      return;
+    case "count_distinct":
+      hllMerge(into.registers as HllRegisters, from.registers ?? {});
+      into.n += from.n;
+      return;
+  }
+}
+
+/** The aggregate's value from a (merged) state. */
+export function resultOf(spec: AggregationSpec, state: AggregationState): FeatureValue {
+  switch (spec.kind) {
+    case "count":
+      return BigInt(state.n);
+    case "sum":
+      if (state.exact !== undefined) return state.exact;
+      return (state.s ?? 0) + (state.c ?? 0);
+    case "mean":
+      if (state.n === 0) return null;
+      return (state.exact !== undefined ? Number(state.exact) : (state.s ?? 0) + (state.c ?? 0)) / state.n;
+    case "variance":
+      return state.n < 2 ? null : (state.m2 ?? 0) / (state.n - 1);
+    case "stddev":
+      return state.n < 2 ? null : Math.sqrt((state.m2 ?? 0) / (state.n - 1));
+    case "min":
+    case "max":
+      return state.best ?? null;
+    case "first":
+    case "last":
+      return state.stamped?.[0]?.v ?? null;
+    case "last_n":
+      return (state.stamped ?? []).map((s) => s.v) as FeatureValue;
+    case "count_distinct":
+      return BigInt(hllEstimate(state.registers ?? {}));
+  }
+}
+
+/** The value type of an aggregation's result. */
+export function resultType(spec: AggregationSpec): ValueType {
+  switch (spec.kind) {
+    case "count":
+    case "count_distinct":
+      return "int64";
+    case "sum":
+      return INTEGER_TYPES.has(spec.fieldType) ? "int64" : "double";
+    case "mean":
+    case "variance":
+    case "stddev":
+      return "double";
+    case "last_n":
+      return listTypeOf(spec.fieldType);
+    default:
+      return spec.fieldType;
+  }
+}
+
+function listTypeOf(type: ValueType): ValueType {
+  if (type === "int32" || type === "int64") return "int64_list";
+  if (type === "float") return "float_list";
+  if (type === "double") return "double_list";
+  return "string_list";
+}
+
+/** Neumaier's compensated addition into `state.s` / `state.c`. */
+function neumaierAdd(state: AggregationState, value: number): void {
+  const sum = state.s ?? 0;
+  const total = sum + value;
+  const compensation = Math.abs(sum) >= Math.abs(value) ? sum - total + value : value - total + sum;
+  state.s = total;
+  state.c = (state.c ?? 0) + compensation;
+}
+
+/** Chan et al.'s pairwise update of (n, mean, M2). */
+function mergeMoments(into: AggregationState, from: Pick<AggregationState, "n" | "mean" | "m2">): void {
+  if (from.n === 0) return;
+  if (into.n === 0) {
+    into.n = from.n;
+    into.mean = from.mean;
+    into.m2 = from.m2;
+    return;
+  }
+  const n = into.n + from.n;
+  const delta = (from.mean ?? 0) - (into.mean ?? 0);
+  into.mean = (into.mean ?? 0) + (delta * from.n) / n;
+  into.m2 = (into.m2 ?? 0) + (from.m2 ?? 0) + (delta * delta * into.n * from.n) / n;
+  into.n = n;
+}
+
+/** Whether `candidate` beats `current` for min or max. */
+function better(kind: "min" | "max", candidate: FeatureValue, current: FeatureValue): boolean {
+  const a = candidate instanceof Date ? candidate.getTime() : candidate;
+  const b = current instanceof Date ? current.getTime() : current;
+  return kind === "min" ? (a as number) < (b as number) : (a as number) > (b as number);
+}
+
+/** Keeps the first (smallest (τ, ι)), the last, or the newest k of the state's and `incoming`'s stamped values. */
+function keepStamped(spec: AggregationSpec, state: AggregationState, incoming: Stamped[]): void {
+  const all = [...(state.stamped ?? []), ...incoming];
+  const newestFirst = (a: Stamped, b: Stamped) => b.t - a.t || b.i - a.i;
+  all.sort(spec.kind === "first" ? (a, b) => newestFirst(b, a) : newestFirst);
+  state.stamped = all.slice(0, spec.kind === "last_n" ? (spec.k ?? 1) : 1);
+  state.n += incoming.length;
+}

@@ -1,0 +1,145 @@
+/**
+ * One entity's partial aggregates (tiles) and its values "as of t" by the window rule: what the
+ * online path keeps per entity and reads in one piece. Events are applied as they are received;
+ * a read at t sees exactly the events received by t (docs/streaming.md), whatever their order.
+ *
+ * - A received event whose event time is not ahead of its receipt time goes into its tile.
+ * - An event ahead of its receipt time (a clock ahead of the server's) is kept on its own until
+ *   its time has passed, so a read never counts an event later than its t.
+ * - Tiles older than the longest window are folded into one base state, which only lifetime
+ *   aggregations read: the state per entity stays bounded.
+ */
+import type { FeatureValue } from "../common/feature-value.js";
+import { type AggregationSpec, type AggregationState, addEvent, emptyState, mergeStates, resultOf } from "./aggregations.js";
+import { tileOf, type Window, windowStart } from "./window-rule.js";
+
+/** An aggregation over a window, reading one field of the stream's events. */
+export interface WindowedAggregation {
+  spec: AggregationSpec;
+  field: string;
+  window: Window;
+}
+
+/** An event as the tiles take it: times in microseconds, field values by name. */
+export interface StreamEvent {
+  eventTime: number;
+  ingestTime: number;
+  fields: Record<string, FeatureValue>;
+}
+
+/** The plain data an entity's tiles are, as a store keeps them. */
+export interface TileData {
+  /** Tile index -> one state per aggregation. */
+  tiles: Record<number, AggregationState[]>;
+  /** Tiles folded away as they aged out of every window (read by lifetime aggregations only). */
+  base: AggregationState[];
+  /** Events received before their event time, one state set each, until that time passes. */
+  ahead: Array<{ eventTime: number; states: AggregationState[] }>;
+  /** The latest receipt time applied: reads and applies must not go back before it. */
+  now: number;
+}
+
+/** The aggregations of one feature view over one stream, and how its tiles behave. */
+export class TileLayout {
+  /** The longest finite window: tiles before its start as of now are folded into the base. */
+  private readonly longestMicros: number | undefined;
+
+  constructor(
+    readonly aggregations: readonly WindowedAggregation[],
+    /** Tile width, microseconds. */
+    readonly granularity: number,
+  ) {
+    const finite = aggregations.flatMap((a) => (a.window === "lifetime" ? [] : [a.window.micros]));
+    this.longestMicros = finite.length > 0 ? Math.max(...finite) : undefined;
+  }
+
+  /** Tiles of a new entity. */
+  empty(): TileData {
+    return { tiles: {}, base: this.emptyStates(), ahead: [], now: Number.NEGATIVE_INFINITY };
+  }
+
+  /** Applies one event received at `receiptTime` (not before any earlier receipt), in place. */
+  apply(data: TileData, event: StreamEvent, receiptTime: number): void {
+    this.advance(data, receiptTime);
+    if (event.eventTime > receiptTime) {
+      const states = this.emptyStates();
+      this.addTo(states, event);
+      data.ahead.push({ eventTime: event.eventTime, states });
+      return;
+    }
+    this.addTo(this.tileStates(data, tileOf(event.eventTime, this.granularity)), event);
+  }
+
+  /** Every aggregation's value as of `t` (not before the latest receipt applied). */
+  valuesAsOf(data: TileData, t: number): FeatureValue[] {
+    if (t < data.now) throw new RangeError(`a read as of ${t} is before the latest event applied (${data.now})`);
+    const tiles = Object.entries(data.tiles).map(([index, states]) => ({ index: Number(index), states }));
+    // Merge in tile order, so that a value does not depend on the order events arrived in.
+    tiles.sort((a, b) => a.index - b.index);
+    const ahead = data.ahead.filter((a) => a.eventTime <= t).sort((a, b) => a.eventTime - b.eventTime);
+    return this.aggregations.map((aggregation, i) => {
+      const merged = emptyState(aggregation.spec);
+      const start = windowStart(t, aggregation.window, this.granularity);
+      if (start === undefined) mergeStates(aggregation.spec, merged, data.base[i] as AggregationState);
+      const firstTile = start === undefined ? Number.NEGATIVE_INFINITY : tileOf(start, this.granularity);
+      for (const tile of tiles) if (tile.index >= firstTile) mergeStates(aggregation.spec, merged, tile.states[i] as AggregationState);
+      for (const event of ahead)
+        if (start === undefined || event.eventTime >= start) mergeStates(aggregation.spec, merged, event.states[i] as AggregationState);
+      return resultOf(aggregation.spec, merged);
+    });
+  }
+
+  /**
+   * Moves time forward: events no longer ahead go into their tiles, and tiles no finite window
+   * can reach any more are folded into the base.
+   */
+  private advance(data: TileData, now: number): void {
+    if (now < data.now) throw new RangeError(`receipt time ${now} is before the latest applied (${data.now})`);
+    data.now = now;
+    const due = data.ahead.filter((a) => a.eventTime <= now);
+    if (due.length > 0) {
+      data.ahead = data.ahead.filter((a) => a.eventTime > now);
+      for (const event of due) this.mergeInto(this.tileStates(data, tileOf(event.eventTime, this.granularity)), event.states);
+    }
+    const oldest = this.oldestKeptTile(now);
+    for (const key of Object.keys(data.tiles)) {
+      const index = Number(key);
+      if (index >= oldest) continue;
+      this.mergeInto(data.base, data.tiles[index] as AggregationState[]);
+      delete data.tiles[index];
+    }
+  }
+
+  /** The first tile a read at or after `now` can need for a finite window (−∞ without finite windows). */
+  private oldestKeptTile(now: number): number {
+    if (this.longestMicros === undefined || !Number.isFinite(now)) return Number.NEGATIVE_INFINITY;
+    return tileOf(windowStart(now, { micros: this.longestMicros }, this.granularity) as number, this.granularity);
+  }
+
+  /** The states an event of `tile` goes into: the tile's, or the base once the tile has aged out. */
+  private tileStates(data: TileData, tile: number): AggregationState[] {
+    if (tile < this.oldestKeptTile(data.now)) return data.base;
+    data.tiles[tile] ??= this.emptyStates();
+    return data.tiles[tile];
+  }
+
+  private emptyStates(): AggregationState[] {
+    return this.aggregations.map((a) => emptyState(a.spec));
+  }
+
+  private addTo(states: AggregationState[], event: StreamEvent): void {
+    this.aggregations.forEach((aggregation, i) => {
+      addEvent(aggregation.spec, states[i] as AggregationState, {
+        eventTime: event.eventTime,
+        ingestTime: event.ingestTime,
+        value: event.fields[aggregation.field] ?? null,
+      });
+    });
+  }
+
+  private mergeInto(into: AggregationState[], from: AggregationState[]): void {
+    this.aggregations.forEach((aggregation, i) => {
+      mergeStates(aggregation.spec, into[i] as AggregationState, from[i] as AggregationState);
+    });
+  }
+}
