@@ -6,6 +6,8 @@
 /** log2 of the register count: 4096 registers, a standard error of about 1.6%. */
 export const HLL_PRECISION = 12;
 const REGISTERS = 1 << HLL_PRECISION;
+/** Ranks are at most this, so Σ 2^(MAX_RANK − rank) is a whole number: the sum is exact in any order. */
+export const HLL_MAX_RANK = 32 - HLL_PRECISION + 1;
 const ALPHA = 0.7213 / (1 + 1.079 / REGISTERS);
 
 /**
@@ -61,7 +63,7 @@ export function hashDistinctValue(value: number | bigint | string): number {
 export function hllAdd(registers: HllRegisters, hash: number): void {
   const index = hash >>> (32 - HLL_PRECISION);
   const rest = (hash << HLL_PRECISION) >>> 0;
-  const rank = rest === 0 ? 32 - HLL_PRECISION + 1 : Math.clz32(rest) + 1;
+  const rank = rest === 0 ? HLL_MAX_RANK : Math.clz32(rest) + 1;
   if ((registers[index] ?? 0) < rank) registers[index] = rank;
 }
 
@@ -76,18 +78,19 @@ export function hllMerge(into: HllRegisters, from: HllRegisters): void {
 
 /**
  * The estimate: α·m² / Σ 2^−M[j], with linear counting (m·ln(m/V)) when it is at most 2.5·m and
- * V registers are zero. Summed over register indexes in ascending order, so every path that
- * computes it from the same registers gets the same double.
+ * V registers are zero, rounded to a whole number. The sum is taken as the integer
+ * Σ 2^(21 − M[j]) scaled by 2^−21, so it is exact and every path that computes it from the same
+ * registers (this one, and SQL in the engine) gets the same double.
  */
 export function hllEstimate(registers: HllRegisters): number {
-  let sum = 0;
+  let scaledSum = 0;
   let zeros = 0;
   for (let index = 0; index < REGISTERS; index++) {
     const rank = registers[index] ?? 0;
     if (rank === 0) zeros++;
-    sum += 2 ** -rank;
+    scaledSum += 2 ** (HLL_MAX_RANK - rank);
   }
-  const raw = (ALPHA * REGISTERS * REGISTERS) / sum;
+  const raw = (ALPHA * REGISTERS * REGISTERS) / (scaledSum / 2 ** HLL_MAX_RANK);
   const estimate = raw <= 2.5 * REGISTERS && zeros > 0 ? REGISTERS * Math.log(REGISTERS / zeros) : raw;
   return Math.round(estimate);
 }
