@@ -115,11 +115,15 @@ export function addEvent(spec: AggregationSpec, state: AggregationState, event: 
     state.n++;
     return;
   }
-  if (spec.kind === "first" || spec.kind === "last" || spec.kind === "last_n") {
+  if (spec.kind === "first" || spec.kind === "last") {
     keepStamped(spec, state, [{ t: event.eventTime, i: event.ingestTime, v: value }]);
     return;
   }
   if (value === null) return;
+  if (spec.kind === "last_n") {
+    keepStamped(spec, state, [{ t: event.eventTime, i: event.ingestTime, v: value }]);
+    return;
+  }
   switch (spec.kind) {
     case "sum":
     case "mean":

@@ -56,6 +56,7 @@ export function windowOracle(
       return byTime.at(-1)?.value ?? null;
     case "last_n":
       return byTime
+        .filter((e) => e.value !== null)
         .slice(-(spec.k ?? 1))
         .reverse()
         .map((e) => e.value) as FeatureValue;
