@@ -66,6 +66,14 @@ describe("expressions", () => {
     expect(run("flagged or false", values)).toBeNull();
     expect(run("not flagged", values)).toBeNull();
     expect(run("NOT (1 < 2) OR 1 = 1")).toBe(true);
+    // As in SQL, not applies to the whole comparison.
+    expect(run("not amount > 1", { amount: 5 })).toBe(false);
+    expect(run("not not flagged", { flagged: true })).toBe(true);
+  });
+
+  it("compares the result of a comparison written in parentheses", () => {
+    expect(run("(1 < 2) = true")).toBe(true);
+    expect(run("(amount < 1) = (amount > 1)", { amount: 1 })).toBe(true);
   });
 
   it("lists the names it reads", () => {
@@ -92,6 +100,7 @@ describe("expressions", () => {
     ],
     ["txn@2", '"txn@2" is a view without a feature; a feature ref is "view@N:feature" at line 1, column 1'],
     ["null", "the expression is always null at line 1, column 1"],
+    ["1e999 + 1", "1e999 is too large for a number at line 1, column 1"],
     ["1 +\n  nope", 'unknown request input "nope" at line 2, column 3'],
   ])("refuses %j with the position of the problem", (source, message) => {
     expect(errorOf(source).message).toBe(message);

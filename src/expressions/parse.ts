@@ -62,6 +62,8 @@ export function parseExpression(source: string): Expression {
   const tokens = tokenize(source);
   let index = 0;
   let depth = 0;
+  /** Nodes written in parentheses: a comparison in them may be compared again. */
+  const grouped = new WeakSet<Expression>();
   const peek = () => tokens[index] as Token;
   const next = () => tokens[index++] as Token;
   const fail = (description: string, token: Token = peek()): never => {
@@ -80,10 +82,14 @@ export function parseExpression(source: string): Expression {
     next();
   };
 
+  // Loosest first. `not` sits between "and" and the comparisons, as in SQL: `not a > b` is `not (a > b)`.
   const levels: BinaryOperator[][] = [["or"], ["and"], ["=", "!=", "<", "<=", ">", ">="], ["+", "-"], ["*", "/", "%"]];
+  const COMPARISONS = 2;
   const binary = (level: number): Expression => {
-    if (level === levels.length) return unary();
-    let left = binary(level + 1);
+    if (level === levels.length) return negation();
+    // The operands of "and" may start with `not`, which then takes a whole comparison.
+    const operand = () => (level + 1 === COMPARISONS ? logicalNot() : binary(level + 1));
+    let left = operand();
     for (;;) {
       const token = peek();
       const op = (levels[level] as BinaryOperator[]).find(
@@ -91,19 +97,24 @@ export function parseExpression(source: string): Expression {
       );
       if (!op) return left;
       next();
-      // Comparisons do not chain: `a < b < c` is a mistake, not a boolean compared with c.
-      if (level === 2 && left.kind === "binary" && levels[2]?.includes(left.op)) fail(`comparisons cannot be chained; use "and"`, token);
-      left = { kind: "binary", op, left, right: binary(level + 1), at: token.at };
+      // Comparisons do not chain: `a < b < c` is a mistake, not a boolean compared with c
+      // (`(a < b) = c` says what it means and is fine).
+      if (level === COMPARISONS && left.kind === "binary" && !grouped.has(left) && levels[COMPARISONS]?.includes(left.op))
+        fail(`comparisons cannot be chained; use "and"`, token);
+      left = { kind: "binary", op, left, right: operand(), at: token.at };
     }
   };
-  const unary = (): Expression => {
-    const { at } = peek();
-    const op = isSymbol("-") ? "-" : isWord("not") ? "not" : undefined;
-    if (op) {
-      next();
-      return nested(() => ({ kind: "unary", op, operand: unary(), at }));
-    }
-    return primary();
+  /** `not` applies to a whole comparison (or another `not`). */
+  const logicalNot = (): Expression => {
+    if (!isWord("not")) return binary(COMPARISONS);
+    const { at } = next();
+    return nested(() => ({ kind: "unary", op: "not", operand: logicalNot(), at }));
+  };
+  /** Unary minus binds tightest. */
+  const negation = (): Expression => {
+    if (!isSymbol("-")) return primary();
+    const { at } = next();
+    return nested(() => ({ kind: "unary", op: "-", operand: negation(), at }));
   };
   const nested = (parse: () => Expression): Expression => {
     if (++depth > MAX_EXPRESSION_DEPTH) fail(`is nested more than ${MAX_EXPRESSION_DEPTH} deep`);
@@ -141,6 +152,7 @@ export function parseExpression(source: string): Expression {
         if (token.value === "(") {
           const inner = nested(() => binary(0));
           expect(")");
+          grouped.add(inner);
           return inner;
         }
         return fail(`unexpected "${token.value}"`, token);
@@ -182,7 +194,9 @@ function tokenize(source: string): Token[] {
       if (!match) fail(`"${char}" does not start a number`, at);
       const text = (match as RegExpExecArray)[0];
       if (/[A-Za-z_]/.test(source[i + text.length] ?? "")) fail(`"${text}${source[i + text.length]}" is not a number`, at);
-      tokens.push({ type: "number", value: Number(text), at });
+      const value = Number(text);
+      if (!Number.isFinite(value)) fail(`${text} is too large for a number`, at);
+      tokens.push({ type: "number", value, at });
       i += text.length;
       continue;
     }

@@ -70,7 +70,7 @@ export class FileImporter {
     const column = (field: string) => config.columnMapping[field] ?? field;
     const file = await openColumnFile(path, config.format);
     const timeColumns = [column(EVENT_TIME), ...(config.createdTimeColumn ? [config.createdTimeColumn] : [])];
-    requireColumns(file.columnNames, [...timeColumns, ...entity.joinKeys.map((k) => column(k.name))], config);
+    requireColumns(file.columnNames, [column(EVENT_TIME), ...entity.joinKeys.map((k) => column(k.name))], config);
     const present = fields.filter((field) => file.columnNames.includes(column(field.name)));
 
     const progress: ImportProgress = { rowsRead: 0, rowsWritten: 0, rowsRejected: 0, sampleRejections: [], done: false };
@@ -157,12 +157,15 @@ function filePath(field: string, fileRow: number, column: (field: string) => str
   return `rows[${fileRow}]`;
 }
 
-/** A file without the event time or a join key column cannot be imported at all. */
+/** A file without the event time, a join key or the named created-time column cannot be imported at all. */
 function requireColumns(fileColumns: string[], columns: string[], config: ImportConfig): void {
   const v = new ViolationCollector();
+  const have = `have: ${fileColumns.join(", ")}`;
   for (const name of columns) {
     if (!fileColumns.includes(name))
-      v.add("config.column_mapping", `the file has no column "${name}"; map it with column_mapping (have: ${fileColumns.join(", ")})`);
+      v.add("config.column_mapping", `the file has no column "${name}"; map it with column_mapping (${have})`);
   }
+  if (config.createdTimeColumn && !fileColumns.includes(config.createdTimeColumn))
+    v.add("config.created_time_column", `the file has no column "${config.createdTimeColumn}" (${have})`);
   v.throwIfAny(config.format === "csv" ? "MISSING_CSV_COLUMN" : "MISSING_PARQUET_COLUMN");
 }

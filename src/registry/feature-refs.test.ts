@@ -30,6 +30,7 @@ describe("parseFeatureRef", () => {
     ["a resource name of another collection", "projects/p/entities/v:f"],
     ["a resource name with a bad version", "projects/p/featureViews/v/versions/x:f"],
     ["a path that is no resource name", "p/v:f"],
+    ["a resource name with @ for the version", "projects/p/featureViews/v@3:f"],
   ])("rejects %s", (_label, text) => {
     expect(typeof parseFeatureRef(text, "p")).toBe("string");
   });

@@ -70,6 +70,11 @@ export function formatViewRef(ref: ViewRef): string {
   return ref.version === undefined ? ref.view : `${ref.view}@${ref.version}`;
 }
 
+/** Formats a feature ref to its short text: one spelling for every way of writing the same ref. */
+export function formatFeatureRef(ref: FeatureRef): string {
+  return `${formatViewRef(ref)}:${ref.feature}`;
+}
+
 function parseViewResourceName(text: string, project: string, kind: RefKind): ViewRef | string {
   const collection = COLLECTION_OF_KIND[kind];
   const parts = text.split("/");

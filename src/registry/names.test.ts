@@ -45,4 +45,19 @@ describe("resource names", () => {
     expect(() => parseProjectName("", "parent")).toThrow(ValidationError);
     expect(parseProjectName("projects/ml", "parent")).toBe("ml");
   });
+
+  it("shows the full name a bare id in a resource field most likely meant, and no guess for malformed text", () => {
+    const description = (name: string, collection: "featureViews" | "models") => {
+      try {
+        parseResourceName(name, collection, "name", true);
+      } catch (error) {
+        return (error as ValidationError).violations[0]?.description;
+      }
+      return undefined;
+    };
+    expect(description("customer_stats", "featureViews")).toMatch(/e\.g\. "projects\/default\/featureViews\/customer_stats"$/);
+    expect(description("churn@2", "models")).toMatch(/e\.g\. "projects\/default\/models\/churn\/versions\/2"$/);
+    expect(description("a@3@4", "models")).not.toMatch(/e\.g\./);
+    expect(description("Bad Name", "models")).not.toMatch(/e\.g\./);
+  });
 });

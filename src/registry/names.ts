@@ -113,8 +113,15 @@ function invalidName(field: string, name: string, expected: string, detail?: str
  * default project: resource fields take full names, refs take both.
  */
 function suggestFullName(name: string, expected: string): string {
-  const [id, version] = name.split("@");
-  if (id === undefined || describeInvalidResourceId(id) !== undefined || (version !== undefined && !parseVersionNumber(version))) return "";
+  const parts = name.split("@");
+  const [id, version] = parts;
+  if (
+    parts.length > 2 ||
+    id === undefined ||
+    describeInvalidResourceId(id) !== undefined ||
+    (version !== undefined && !parseVersionNumber(version))
+  )
+    return "";
   const example = expected
     .replace("{project}", DEFAULT_PROJECT)
     .replace(/\{id\}.*$/, id)

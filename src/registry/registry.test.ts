@@ -395,6 +395,22 @@ describe("feature refs and services", () => {
     await expect(registry.resolveFeatureService("default", "churn@7", "feature_service")).rejects.toBeInstanceOf(ResourceNotFoundError);
   });
 
+  it("compares a feature service's refs by what they name, not how they are spelled", async () => {
+    const spec = { project: "default", name: "spelled", features: ["customer_stats:orders"], description: "", owner: "", tags: {} };
+    await registry.applyFeatureService(spec);
+    const respelled = await registry.applyFeatureService({ ...spec, features: ["projects/default/featureViews/customer_stats:orders"] });
+    expect(respelled.outcome).toBe("unchanged");
+    const twice = await violationsOf(
+      registry.applyFeatureService({ ...spec, features: ["customer_stats:orders", "projects/default/featureViews/customer_stats:orders"] }),
+    );
+    expect(twice).toEqual([
+      [
+        "feature_service.features[1]",
+        '"projects/default/featureViews/customer_stats:orders" names the same feature as "customer_stats:orders"',
+      ],
+    ]);
+  });
+
   it("refuses a feature service whose refs do not resolve, naming each", async () => {
     const violations = await violationsOf(
       registry.applyFeatureService({

@@ -4,7 +4,7 @@
  */
 import { ViolationCollector } from "../common/errors.js";
 import { JOIN_KEY_TYPES, VALUE_TYPES, type ValueType } from "../common/value-type.js";
-import { parseFeatureRef } from "./feature-refs.js";
+import { formatFeatureRef, parseFeatureRef } from "./feature-refs.js";
 import type { Documentation, Entity, FeatureServiceSpec, FeatureViewSpec } from "./model.js";
 import { describeInvalidFieldName, describeInvalidResourceId } from "./names.js";
 
@@ -118,12 +118,19 @@ export function validateFeatureServiceSpec(spec: FeatureServiceSpec, path: strin
   if (spec.features.length > LIMITS.refsPerService) {
     v.add(`${path}.features`, `at most ${LIMITS.refsPerService} feature refs are allowed`);
   }
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   spec.features.forEach((ref, i) => {
     const parsed = parseFeatureRef(ref, spec.project);
-    if (typeof parsed === "string") v.add(`${path}.features[${i}]`, parsed);
-    if (seen.has(ref)) v.add(`${path}.features[${i}]`, `duplicate feature ref "${ref}"`);
-    seen.add(ref);
+    if (typeof parsed === "string") {
+      v.add(`${path}.features[${i}]`, parsed);
+      return;
+    }
+    // Duplicates by what they name, so a short and a full spelling of one ref are caught too.
+    const canonical = formatFeatureRef(parsed);
+    const first = seen.get(canonical);
+    if (first !== undefined)
+      v.add(`${path}.features[${i}]`, first === ref ? `duplicate feature ref "${ref}"` : `"${ref}" names the same feature as "${first}"`);
+    else seen.set(canonical, ref);
   });
   checkDocumentation(v, path, spec);
   v.throwIfAny("INVALID_FEATURE_SERVICE");

@@ -3,6 +3,7 @@
  * none (UNCHANGED), only additions and documentation (COMPATIBLE), or anything that can change
  * what an existing reader sees (BREAKING).
  */
+import { formatFeatureRef, parseFeatureRef } from "./feature-refs.js";
 import type { Compatibility, Documentation, FeatureServiceSpec, FeatureViewSpec } from "./model.js";
 
 /** One difference between two versions. */
@@ -62,20 +63,29 @@ export function diffFeatureViews(previous: FeatureViewSpec, next: FeatureViewSpe
  */
 export function diffFeatureServices(previous: FeatureServiceSpec, next: FeatureServiceSpec): Diff {
   const changes: Change[] = [];
-  const before = new Set(previous.features);
-  const after = new Set(next.features);
-  for (const ref of previous.features) {
+  // Refs are compared by what they name: respelling `v:f` as `projects/p/featureViews/v:f` changes nothing.
+  const canonical = (spec: FeatureServiceSpec) => spec.features.map((ref) => canonicalRef(ref, spec.project));
+  const [previousRefs, nextRefs] = [canonical(previous), canonical(next)];
+  const before = new Set(previousRefs);
+  const after = new Set(nextRefs);
+  for (const ref of previousRefs) {
     if (!after.has(ref)) changes.push({ description: `removed feature ref "${ref}"`, breaking: true });
   }
-  for (const ref of next.features) {
+  for (const ref of nextRefs) {
     if (!before.has(ref)) changes.push({ description: `added feature ref "${ref}"`, breaking: false });
   }
   const kept = (refs: string[], other: Set<string>) => refs.filter((r) => other.has(r)).join("\n");
-  if (kept(previous.features, after) !== kept(next.features, before)) {
+  if (kept(previousRefs, after) !== kept(nextRefs, before)) {
     changes.push({ description: "order of feature refs changed", breaking: true });
   }
   changes.push(...diffDocumentation(previous, next));
   return summarize(changes);
+}
+
+/** A ref's short spelling; a ref that does not parse (validated elsewhere) as written. */
+function canonicalRef(ref: string, project: string): string {
+  const parsed = parseFeatureRef(ref, project);
+  return typeof parsed === "string" ? ref : formatFeatureRef(parsed);
 }
 
 function diffDocumentation(previous: Documentation, next: Documentation): Change[] {

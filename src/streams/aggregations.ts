@@ -2,7 +2,8 @@
  * The aggregations of streaming features as mergeable partial states: a state is built from the
  * events of one tile, states merge across tiles, and a result is read from the merged state
  * (docs/streaming.md says what each returns). States are plain data (numbers, bigints, arrays,
- * records) so a store can encode them.
+ * records), which msgpack encodes exactly (bigints and infinities included), as the online store
+ * already does for values.
  */
 import type { FeatureValue } from "../common/feature-value.js";
 import type { ValueType } from "../common/value-type.js";
@@ -194,7 +195,8 @@ export function resultOf(spec: AggregationSpec, state: AggregationState): Featur
     case "count":
       return BigInt(state.n);
     case "sum":
-      if (state.exact !== undefined) return state.exact;
+      // An integer sum outside int64 has no int64 value: null, as the SQL path gives.
+      if (state.exact !== undefined) return state.exact >= -(2n ** 63n) && state.exact < 2n ** 63n ? state.exact : null;
       return (state.s ?? 0) + (state.c ?? 0);
     case "mean":
       if (state.n === 0) return null;
@@ -269,16 +271,53 @@ function mergeMoments(into: AggregationState, from: Pick<AggregationState, "n" |
 
 /** Whether `candidate` beats `current` for min or max. */
 function better(kind: "min" | "max", candidate: FeatureValue, current: FeatureValue): boolean {
-  const a = candidate instanceof Date ? candidate.getTime() : candidate;
-  const b = current instanceof Date ? current.getTime() : current;
-  return kind === "min" ? (a as number) < (b as number) : (a as number) > (b as number);
+  const order = compareOrdered(candidate, current);
+  return kind === "min" ? order < 0 : order > 0;
 }
 
-/** Keeps the first (smallest (τ, ι)), the last, or the newest k of the state's and `incoming`'s stamped values. */
+/**
+ * The order min and max use: numbers and times by value, strings by Unicode code point, which is
+ * the byte order of their UTF-8 (ClickHouse's order); JavaScript's `<` on strings compares UTF-16
+ * code units, which differs above U+FFFF.
+ */
+function compareOrdered(a: FeatureValue, b: FeatureValue): number {
+  if (typeof a === "string" && typeof b === "string") {
+    const left = a[Symbol.iterator]();
+    const right = b[Symbol.iterator]();
+    for (;;) {
+      const x = left.next();
+      const y = right.next();
+      if (x.done || y.done) return x.done === y.done ? 0 : x.done ? -1 : 1;
+      const difference = (x.value.codePointAt(0) as number) - (y.value.codePointAt(0) as number);
+      if (difference !== 0) return difference;
+    }
+  }
+  const x = a instanceof Date ? a.getTime() : (a as number | bigint);
+  const y = b instanceof Date ? b.getTime() : (b as number | bigint);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * Keeps the first (smallest (τ, ι)), the last, or the newest k of the state's and `incoming`'s
+ * stamped values: each incoming value is inserted in order into the at most k kept, so adding one
+ * event costs O(k) without a sort.
+ */
 function keepStamped(spec: AggregationSpec, state: AggregationState, incoming: Stamped[]): void {
-  const all = [...(state.stamped ?? []), ...incoming];
-  const newestFirst = (a: Stamped, b: Stamped) => b.t - a.t || b.i - a.i;
-  all.sort(spec.kind === "first" ? (a, b) => newestFirst(b, a) : newestFirst);
-  state.stamped = all.slice(0, spec.kind === "last_n" ? (spec.k ?? 1) : 1);
+  const kept = state.stamped ?? [];
+  const limit = spec.kind === "last_n" ? (spec.k ?? 1) : 1;
+  // Kept in the order of preference: newest first, or oldest first for "first".
+  const before =
+    spec.kind === "first"
+      ? (a: Stamped, b: Stamped) => a.t < b.t || (a.t === b.t && a.i < b.i)
+      : (a: Stamped, b: Stamped) => a.t > b.t || (a.t === b.t && a.i > b.i);
+  for (const value of incoming) {
+    let at = kept.length;
+    while (at > 0 && before(value, kept[at - 1] as Stamped)) at--;
+    if (at < limit) {
+      kept.splice(at, 0, value);
+      if (kept.length > limit) kept.pop();
+    }
+  }
+  state.stamped = kept;
   state.n += incoming.length;
 }

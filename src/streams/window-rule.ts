@@ -1,6 +1,8 @@
 /**
  * The window rule, written once (docs/streaming.md): which events count for a windowed aggregate
- * "as of t". The tile code and (later) the SQL generator both take their bounds from here.
+ * "as of t". The tiles take their bounds from here; the SQL of the offline path
+ * (src/storage/offline/window-sql.ts) states the same bounds in SQL, and both are property-tested
+ * against the same plain-loop reference.
  */
 
 /** A window: a positive multiple of the stream's granularity, in microseconds, or the whole history. */
@@ -23,20 +25,4 @@ export function tileOf(eventTime: number, granularity: number): number {
 export function windowStart(t: number, window: Window, granularity: number): number | undefined {
   if (window === "lifetime") return undefined;
   return floorDiv(t - window.micros, granularity) * granularity;
-}
-
-/** Whether an event at `eventTime` counts for `window` as of `t`. */
-export function inWindow(eventTime: number, t: number, window: Window, granularity: number): boolean {
-  if (eventTime > t) return false;
-  const start = windowStart(t, window, granularity);
-  return start === undefined || eventTime >= start;
-}
-
-/** Why a window cannot be used with a granularity, or undefined when it can. */
-export function describeInvalidWindow(window: Window, granularity: number): string | undefined {
-  if (!Number.isSafeInteger(granularity) || granularity <= 0) return `the granularity must be a positive whole number of microseconds`;
-  if (window === "lifetime") return undefined;
-  if (!Number.isSafeInteger(window.micros) || window.micros <= 0) return "a window must be a positive whole number of microseconds";
-  if (window.micros % granularity !== 0) return `a window must be a multiple of the stream's granularity (${granularity} µs)`;
-  return undefined;
 }

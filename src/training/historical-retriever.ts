@@ -172,7 +172,8 @@ function describeCollision(plan: RetrievalPlan, name: string, first: OutputColum
       ? `feature "${column.feature.ref}" (features[${plan.features.indexOf(column.feature)}])`
       : `the spine's ${column.role.replace("_", " ")} column`;
   const both = `${label(first)} and ${label(second)} both make output column "${name}"`;
-  if (!first.feature || !second.feature) return `${both}; rename the spine column or set full_feature_names (columns view__feature)`;
+  if (!first.feature || !second.feature)
+    return `${both}; rename the spine column${plan.query.fullFeatureNames ? "" : " or set full_feature_names (columns view__feature)"}`;
   if (!plan.query.fullFeatureNames) return `${both}; set full_feature_names to name the columns view__feature`;
   return `${both}: a training set holds one version of a feature; drop one of them or read the other version in a second request`;
 }

@@ -114,6 +114,9 @@ describe("an import with created times", () => {
     const missing = await failure(
       t.client.importFeatures({ featureView: "stats", format: "csv", localPath: path, createdTimeColumn: "no_such_column" }),
     );
-    expect(missing.fieldViolations[0]?.description).toContain('the file has no column "no_such_column"');
+    expect(missing.fieldViolations[0]).toEqual({
+      field: "config.created_time_column",
+      description: 'the file has no column "no_such_column" (have: customer_id, event_time, orders, recorded_at)',
+    });
   });
 });

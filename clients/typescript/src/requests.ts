@@ -29,10 +29,10 @@ export function batchToWire(batch: BatchInput | ColumnarBatchInput, project: str
       ...request,
       rows: [],
       columns: {
-        eventTimeMicros: eventTimeMicros(batch.eventTimes),
+        eventTimeMicros: timesToMicros(batch.eventTimes),
         entityKey: mapRecord(batch.entityKey, columnToWire),
         features: mapRecord(batch.features, columnToWire),
-        createdTimeMicros: batch.createdTimes ? eventTimeMicros(batch.createdTimes) : [],
+        createdTimeMicros: batch.createdTimes ? timesToMicros(batch.createdTimes) : [],
       },
     };
   }
@@ -100,7 +100,7 @@ function spineBatchToWire(batch: SpineBatchInput): SpineBatch {
     return {
       rows: [],
       columns: {
-        eventTimeMicros: eventTimeMicros(columns.eventTimes),
+        eventTimeMicros: timesToMicros(columns.eventTimes),
         entityKey: mapRecord(columns.entityKey, columnToWire),
         extraColumns: mapRecord(columns.extras ?? {}, columnToWire),
       },
@@ -132,13 +132,13 @@ export function secondsToDuration(seconds: number): Duration {
   return Duration.fromPartial({ seconds: BigInt(whole), nanos: Math.round((seconds - whole) * 1e9) });
 }
 
-/** Event times as microseconds since the epoch. */
+/** A Date or Timestamp as a Timestamp. */
 function toTimestamp(time: Date | Timestamp): Timestamp {
   return time instanceof Date ? dateToTimestamp(time) : time;
 }
 
 /** Dates or microseconds as microseconds since the epoch. */
-function eventTimeMicros(times: ArrayLike<Date> | BigInt64Array): bigint[] {
+function timesToMicros(times: ArrayLike<Date> | BigInt64Array): bigint[] {
   return times instanceof BigInt64Array ? Array.from(times) : Array.from(times, (time) => BigInt(time.getTime()) * 1000n);
 }
 

@@ -81,11 +81,13 @@ function aggregateSql(column: WindowedColumn, condition: string): string {
   switch (column.kind) {
     case "count":
       return `toInt64(countIf(${condition}))`;
-    case "sum":
-      // An aggregate of a Nullable column is NULL over no rows; an empty sum is 0.
-      return integer
-        ? `toInt64(coalesce(sumIf(toInt128(${value}), ${present}), 0))`
-        : `toFloat64(coalesce(sumKahanIf(toFloat64(${value}), ${present}), 0))`;
+    case "sum": {
+      // An aggregate of a Nullable column is NULL over no rows; an empty sum is 0. An integer sum
+      // outside int64 is null (as in src/streams/aggregations.ts), never wrapped.
+      if (!integer) return `toFloat64(coalesce(sumKahanIf(toFloat64(${value}), ${present}), 0))`;
+      const sum = `coalesce(sumIf(toInt128(${value}), ${present}), 0)`;
+      return `if(${sum} < -9223372036854775808 OR ${sum} > 9223372036854775807, NULL, toInt64(${sum}))`;
+    }
     case "mean": {
       const sum = integer ? `toFloat64(sumIf(toInt128(${value}), ${present}))` : `sumKahanIf(toFloat64(${value}), ${present})`;
       return `if(countIf(${present}) = 0, NULL, ${sum} / countIf(${present}))`;
