@@ -4,12 +4,9 @@
  * against a fresh server of its own.
  */
 import { Command, Option } from "commander";
-import { SluiceClient } from "../../clients/typescript/src/index.js";
 import { ConfigError, loadConfig, redactedConfig } from "../config/config.js";
 import { createLogger } from "../logging/logger.js";
-import { startServer } from "../server/sluice-server.js";
 import { VERSION } from "../version.js";
-import { runDemo } from "./demo.js";
 
 interface ServeOptions {
   config?: string;
@@ -50,7 +47,22 @@ program
       return;
     }
     const logger = createLogger(config.logLevel);
+    // Loaded here, not at the top: `sluice health` (a container's health check, run every few
+    // seconds), `--check-config` and a refused configuration answer without loading the server's
+    // engines (chDB, ONNX Runtime, LMDB), in a fraction of the time.
+    const { startServer } = await import("../server/sluice-server.js");
     const server = await startServer(config, logger);
+    if (server.metricsPort === undefined) {
+      logger.info('metrics are off (metrics.listen is "")');
+    } else {
+      const host = config.metrics.listen.slice(0, config.metrics.listen.lastIndexOf(":"));
+      const url = `http://${host}:${server.metricsPort}/metrics`;
+      // Port 0 (the default) is a new port at each start: fine for a look with curl, not for a scraper.
+      const hint = config.metrics.listen.endsWith(":0")
+        ? { hint: "the port changes at each start; for Prometheus set metrics.listen to a fixed HOST:PORT" }
+        : {};
+      logger.info({ url, ...hint }, "metrics are served");
+    }
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       process.once(signal, () => {
         logger.info({ signal }, "signal received");
@@ -72,6 +84,7 @@ program
   .option("-s, --service <name>", "one service instead of the whole server", "")
   .option("--timeout-ms <ms>", "give up after this long", "3000")
   .action(async (options: { address: string; service: string; timeoutMs: string }) => {
+    const { SluiceClient } = await import("../../clients/typescript/src/index.js");
     const client = new SluiceClient({ address: options.address, deadlineMs: Number(options.timeoutMs) });
     try {
       const serving = await client.isServing(options.service);
@@ -87,6 +100,7 @@ program
   .description("start a throwaway server and walk through what Sluice does")
   .option("-d, --data-dir <dir>", "keep the demo's data here instead of a temporary directory")
   .action(async (options: { dataDir?: string }) => {
+    const { runDemo } = await import("./demo.js");
     await runDemo({ dataDir: options.dataDir, out: process.stdout });
   });
 

@@ -15,6 +15,13 @@ describe("loadConfig", () => {
     expect(loadConfig()).toEqual(DEFAULT_CONFIG);
   });
 
+  it("serves metrics on loopback at a port the system picks unless told otherwise, so servers side by side never collide", () => {
+    expect(loadConfig().metrics.listen).toBe("127.0.0.1:0");
+    expect(loadConfig({ env: { SLUICE_METRICS_LISTEN: "0.0.0.0:9464" } }).metrics.listen).toBe("0.0.0.0:9464");
+    expect(loadConfig({ flags: { "metrics.listen": "" } }).metrics.listen).toBe("");
+    expect(() => loadConfig({ flags: { "metrics.listen": "9464" } })).toThrow(/"metrics.listen"/);
+  });
+
   it("layers file, then environment, then flags", () => {
     const file = writeConfig("listen: 0.0.0.0:6000\ndataDir: /from/file\ngrpc:\n  shutdownGraceMs: 111\n");
     const config = loadConfig({

@@ -105,7 +105,11 @@ export const configSchema = z
       modelDir: z.string(),
     }),
     metrics: z.strictObject({
-      /** HOST:PORT of the Prometheus /metrics endpoint; "" turns it off. */
+      /**
+       * HOST:PORT of the Prometheus /metrics endpoint; "" turns it off. Port 0 (the default) takes a
+       * free port, logged at start, so servers side by side never collide; a deployment that
+       * Prometheus scrapes sets a fixed port (the image and deploy/kubernetes set 0.0.0.0:9464).
+       */
       listen: z.union([z.literal(""), listenAddress]),
     }),
   })
@@ -173,7 +177,8 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     predictionLogFlushMs: 1000,
     modelDir: "",
   },
-  metrics: { listen: "127.0.0.1:9464" },
+  // Loopback on a port the OS picks: a second server on the machine never fails over a metrics port.
+  metrics: { listen: "127.0.0.1:0" },
 };
 
 /** Environment variable naming the config file, when no --config flag is given. */

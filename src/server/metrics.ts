@@ -114,7 +114,10 @@ export class ServingMetrics implements ServingObserver {
   }
 }
 
-/** Serves /metrics on `listen` (HOST:PORT); resolves with the bound port. */
+/**
+ * Serves /metrics on `listen` (HOST:PORT; port 0 takes a free port); resolves with the bound port.
+ * A port that cannot be bound rejects with an error naming the `metrics.listen` key.
+ */
 export async function serveMetrics(metrics: ServingMetrics, listen: string): Promise<{ port: number; close(): Promise<void> }> {
   const server: Server = createServer((request, response) => {
     if (request.url !== "/metrics") {
@@ -129,9 +132,16 @@ export async function serveMetrics(metrics: ServingMetrics, listen: string): Pro
   const colon = listen.lastIndexOf(":");
   const host = listen.slice(0, colon).replace(/^\[|\]$/g, "");
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (error) =>
-      reject(new Error(`metrics.listen ${listen}: ${error.message} (choose another port, or "" to serve no metrics)`, { cause: error })),
-    );
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const why = error.code === "EADDRINUSE" ? `another process holds the port (${error.message})` : error.message;
+      reject(
+        new Error(
+          `cannot serve metrics on metrics.listen ${listen}: ${why}; set metrics.listen to a free HOST:PORT, to HOST:0 for a port ` +
+            'the system picks, or to "" to serve no metrics',
+          { cause: error },
+        ),
+      );
+    });
     server.listen(Number(listen.slice(colon + 1)), host, () => resolve());
   });
   const address = server.address();

@@ -425,20 +425,29 @@ describe("InferencePool", () => {
     const { pool } = await startPool({ maxBatchSize: rows });
     await pool.load("big", bytes);
 
-    const ticks: number[] = [];
-    const interval = setInterval(() => ticks.push(performance.now()), 2);
-    const started = performance.now();
-    const result = await pool.run("big", { features: { type: "float32", data: x.slice(), dims: [rows, 512] } }, rows);
-    const elapsed = performance.now() - started;
-    clearInterval(interval);
-    expect(result.scores?.dims).toEqual([rows, 8]);
-    expectClose((numbers(result, "scores") as Float32Array).subarray(0, 8), mlp(params, x.subarray(0, 512)));
-
-    const gaps = ticks.slice(1).map((t, i) => t - (ticks[i] as number));
+    /** One big run, with the event loop's ticks around it. */
+    const measure = async () => {
+      const ticks: number[] = [];
+      const interval = setInterval(() => ticks.push(performance.now()), 2);
+      const started = performance.now();
+      const result = await pool.run("big", { features: { type: "float32", data: x.slice(), dims: [rows, 512] } }, rows);
+      const elapsed = performance.now() - started;
+      clearInterval(interval);
+      expect(result.scores?.dims).toEqual([rows, 8]);
+      expectClose((numbers(result, "scores") as Float32Array).subarray(0, 8), mlp(params, x.subarray(0, 512)));
+      const gaps = ticks.slice(1).map((t, i) => t - (ticks[i] as number));
+      return { elapsed, ticks: ticks.length, maxGap: Math.max(...gaps) };
+    };
+    // A loop the pool blocked would stall for about the whole run at every attempt; a stall of
+    // another process's making (the machine runs other tests at the same time) comes and goes, so
+    // a run may be measured again, up to three times.
+    const runs = [await measure()];
+    while ((runs.at(-1)?.maxGap ?? 0) >= 30 && runs.length < 3) runs.push(await measure());
+    const { elapsed, ticks, maxGap } = runs.at(-1) as Awaited<ReturnType<typeof measure>>;
     // The run takes long enough to matter, and the loop kept ticking throughout it.
     expect(elapsed).toBeGreaterThan(40);
-    expect(ticks.length).toBeGreaterThan(elapsed / 10);
-    expect(Math.max(...gaps)).toBeLessThan(30);
+    expect(ticks).toBeGreaterThan(elapsed / 10);
+    expect(maxGap, `longest event-loop gaps of the runs: ${runs.map((r) => r.maxGap.toFixed(1)).join(", ")} ms`).toBeLessThan(30);
 
     // For contrast: the same run on this thread stalls the loop for about its whole duration.
     const session = await InferenceSession.create(bytes, { intraOpNumThreads: 1, logSeverityLevel: 4 });

@@ -1,11 +1,12 @@
 /** The `sluice` command as a user runs it: the built bin, a real process, real signals. */
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SluiceClient } from "../../clients/typescript/src/index.js";
+import { holdPort, unusedAddress } from "../support/ports.js";
+import { type SluiceProcess, spawnSluice, stopServer } from "../support/server-process.js";
 
 const root = join(import.meta.dirname, "../..");
 const bin = join(root, "dist/src/cli/main.js");
@@ -15,61 +16,95 @@ beforeAll(() => {
   if (!existsSync(bin)) execFileSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
 }, 120_000);
 
-function sluice(args: string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [bin, ...args], { cwd: mkdtempSync(join(tmpdir(), "sluice-cli-")), env: { ...process.env, ...env } });
+const started: SluiceProcess[] = [];
+
+/** Stops what a failed test left running. */
+afterAll(async () => {
+  await Promise.all(started.map((child) => stopServer(child)));
+});
+
+/** Runs the built `sluice` in a fresh working directory, with no SLUICE_* variables but `env`. */
+function sluice(args: string[], env: Record<string, string> = {}): SluiceProcess {
+  const child = spawnSluice(args, { built: true, env, cwd: mkdtempSync(join(tmpdir(), "sluice-cli-")) });
+  started.push(child);
+  return child;
 }
 
-/** Collects the JSON log lines of a server process and resolves when one matches. */
-function logLines(child: ChildProcessWithoutNullStreams) {
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ match: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }> = [];
-  createInterface({ input: child.stdout }).on("line", (text) => {
-    const line = JSON.parse(text) as Record<string, unknown>;
-    lines.push(line);
-    for (const w of waiters.filter((w) => w.match(line))) w.resolve(line);
-  });
-  return {
-    lines,
-    waitFor: (msg: string) =>
-      new Promise<Record<string, unknown>>((resolve) => {
-        const found = lines.find((l) => l.msg === msg);
-        if (found) resolve(found);
-        else waiters.push({ match: (l) => l.msg === msg, resolve });
-      }),
-  };
+/** Resolves when the process has exited, with its exit code and everything it wrote. */
+async function outcome(child: SluiceProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const code = await child.exited;
+  return { code, stdout: child.stdout(), stderr: child.stderr() };
 }
 
-function exitOf(child: ChildProcessWithoutNullStreams): Promise<{ code: number | null; stderr: string }> {
-  let stderr = "";
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stderr })));
+/** The Prometheus text a server's metrics URL answers with. */
+async function scrape(url: unknown): Promise<string> {
+  const response = await fetch(String(url));
+  expect(response.status).toBe(200);
+  return response.text();
 }
 
-describe("sluice serve", () => {
+// Every test runs its own processes on ports of their own, so the tests run at once.
+describe("sluice serve", { concurrent: true }, () => {
   it("serves on the address it logs, with structured logs, and stops cleanly on SIGTERM", async () => {
-    const child = sluice(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"]);
-    const exited = exitOf(child);
-    const logs = logLines(child);
-    const ready = await logs.waitFor("sluice is serving");
+    const server = sluice(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"]);
+    const ready = await server.waitForLog("sluice is serving");
     expect(ready).toMatchObject({ level: "info", service: "sluice", registry: "lmdb", reflection: true });
     const client = await SluiceClient.connect({ address: String(ready.address) });
-    await client.applyEntity({ name: "customer", joinKeys: [{ name: "id", type: "int64" }] });
+    await client.applyEntity({ name: "customer", joinKeys: [{ name: "customer_id", type: "int64" }] });
     expect(await client.isServing()).toBe(true);
     client.close();
-    const health = sluice(["health", "--address", String(ready.address)]);
-    let healthOut = "";
-    health.stdout.on("data", (chunk) => {
-      healthOut += chunk;
-    });
-    expect((await exitOf(health)).code).toBe(0);
-    expect(healthOut.trim()).toBe("SERVING");
+    const health = await outcome(sluice(["health", "--address", String(ready.address)]));
+    expect(health.code, health.stderr).toBe(0);
+    expect(health.stdout.trim()).toBe("SERVING");
 
-    child.kill("SIGTERM");
-    const { code } = await exited;
-    expect(code).toBe(0);
-    expect(logs.lines.map((l) => l.msg)).toEqual(expect.arrayContaining(["signal received", "sluice stopped"]));
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+    expect(server.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(["signal received", "sluice stopped"]));
+  });
+
+  it("runs beside another server with the default settings: each serves metrics on a port of its own, logged at start", async () => {
+    // Only the gRPC port is not the default: the README's 127.0.0.1:50051 may be taken on this machine.
+    const servers = [0, 1].map(() => sluice(["serve", "--listen", "127.0.0.1:0"]));
+    const metrics = await Promise.all(servers.map((s) => s.waitForLog("metrics are served")));
+    const urls = metrics.map((line) => String(line.url));
+    expect(urls[0]).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect(urls[1]).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect(urls[0]).not.toBe(urls[1]);
+    expect(metrics[0]?.hint).toMatch(/metrics\.listen/);
+    for (const url of urls) expect(await scrape(url)).toContain("sluice_loaded_models 0");
+    for (const server of servers) {
+      const ready = await server.waitForLog("sluice is serving");
+      const client = await SluiceClient.connect({ address: String(ready.address) });
+      expect(await client.isServing()).toBe(true);
+      client.close();
+    }
+    expect(await Promise.all(servers.map((s) => stopServer(s)))).toEqual([0, 0]);
+  });
+
+  it("serves metrics on a fixed metrics.listen, and names metrics.listen when its port is taken", async () => {
+    const taken = await holdPort();
+    try {
+      const refused = await outcome(sluice(["serve", "--listen", "127.0.0.1:0", "--set", `metrics.listen=127.0.0.1:${taken.port}`]));
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(
+        new RegExp(`^sluice: cannot serve metrics on metrics\\.listen 127\\.0\\.0\\.1:${taken.port}: .*in use`),
+      );
+    } finally {
+      await taken.close();
+    }
+
+    // The port is free again: the same setting now serves there, and the log says so without a hint.
+    const server = sluice(["serve", "--listen", "127.0.0.1:0"], { SLUICE_METRICS_LISTEN: `127.0.0.1:${taken.port}` });
+    const line = await server.waitForLog("metrics are served");
+    expect(line.url).toBe(`http://127.0.0.1:${taken.port}/metrics`);
+    expect(line.hint).toBeUndefined();
+    expect(await scrape(line.url)).toContain("sluice_process_");
+  });
+
+  it("logs that metrics are off when metrics.listen is empty", async () => {
+    const server = sluice(["serve", "--listen", "127.0.0.1:0", "--set", "metrics.listen="]);
+    await server.waitForLog("sluice is serving");
+    await server.waitForLog('metrics are off (metrics.listen is "")');
   });
 
   it.each<[string, string[], Record<string, string>, RegExp]>([
@@ -77,42 +112,34 @@ describe("sluice serve", () => {
     ["an unknown --set key", ["--set", "grpc.bogus=1"], {}, /"grpc.bogus"/],
     ["an invalid value", ["--set", "grpc.maxSendMessageBytes=-5"], {}, /"grpc.maxSendMessageBytes"/],
     ["a bad listen address", ["--listen", "nowhere"], {}, /"listen"/],
+    ["a bad metrics address", ["--set", "metrics.listen=9464"], {}, /"metrics.listen"/],
   ])("refuses to start on %s, naming it", async (_label, args, env, message) => {
-    const child = sluice(["serve", ...args], env);
-    const { code, stderr } = await exitOf(child);
+    const { code, stderr } = await outcome(sluice(["serve", ...args], env));
     expect(code).toBe(2);
     expect(stderr).toMatch(message);
   });
 
   it("checks a config without serving", async () => {
-    const child = sluice(["serve", "--check-config", "--set", "grpc.shutdownGraceMs=1234"]);
-    let stdout = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    const { code } = await exitOf(child);
-    expect(code).toBe(0);
+    const { code, stdout, stderr } = await outcome(sluice(["serve", "--check-config", "--set", "grpc.shutdownGraceMs=1234"]));
+    expect(code, stderr).toBe(0);
     expect(stdout).toContain('"shutdownGraceMs": 1234');
+    // The default metrics address: loopback, on a port the system picks.
+    expect(stdout).toMatch(/"metrics": \{\s*"listen": "127\.0\.0\.1:0"\s*\}/);
     expect(stdout).toContain("configuration is valid");
   });
 });
 
-describe("sluice health", () => {
+describe("sluice health", { concurrent: true }, () => {
   it("exits non-zero when nothing answers", async () => {
-    const { code, stderr } = await exitOf(sluice(["health", "--address", "127.0.0.1:1", "--timeout-ms", "500"]));
+    const { code, stderr } = await outcome(sluice(["health", "--address", await unusedAddress(), "--timeout-ms", "500"]));
     expect(code).not.toBe(0);
     expect(stderr).toContain("sluice:");
   });
 });
 
-describe("sluice demo", () => {
+describe("sluice demo", { concurrent: true }, () => {
   it("tells the whole story and exits 0", async () => {
-    const child = sluice(["demo"]);
-    let stdout = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    const { code, stderr } = await exitOf(child);
+    const { code, stdout, stderr } = await outcome(sluice(["demo"]));
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(stdout).toContain("APPLY_OUTCOME_NEW_VERSION (COMPATIBILITY_BREAKING) -> version 3");

@@ -6,13 +6,12 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlainValue } from "../../clients/typescript/src/index.js";
 import {
-  goBuild,
+  goBinary,
   goMissing,
   pyarrowInstalled,
   python,
@@ -21,6 +20,7 @@ import {
   repositoryRoot,
   skipWithoutToolchain,
 } from "../support/client-toolchains.js";
+import { unusedAddress } from "../support/ports.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 // Skipped only where python3 with grpcio or the Go toolchain is missing (one line says so); CI sets
@@ -107,10 +107,20 @@ function runExample(command: string, args: string[], env: NodeJS.ProcessEnv = pr
 }
 
 let t: TestServer;
+/**
+ * The Go example's binary, built while the Python tests run. The first build compiles grpc-go
+ * and downloads the module's dependencies through the Go module proxy (about a minute on a fresh
+ * machine); later builds come from Go's cache, and an unchanged binary is not linked again.
+ */
+let goExample: Promise<string> | undefined;
 
 beforeAll(async () => {
+  if (!skipGo) {
+    goExample = goBinary("clients/go", "./examples/quickstart");
+    goExample.catch(() => {}); // awaited, and reported, by the Go suite
+  }
   t = await startTestServer();
-});
+}, 300_000);
 
 afterAll(async () => {
   await t?.stop();
@@ -210,28 +220,32 @@ async function seedConflictingHistory(project: string): Promise<void> {
   ]);
 }
 
-describe.skipIf(skipPython)("Python client (clients/python)", () => {
+// The examples run as separate processes on projects of their own: the two languages' suites, and
+// the tests within each, run at once, except the two runs on one project, which run in order.
+describe.skipIf(skipPython)("Python client (clients/python)", { concurrent: true }, () => {
   const example = join(repositoryRoot, "clients/python/examples/quickstart.py");
   const runPython = (project: string, address = t.server.address, model = MODEL) =>
     runExample(python, [example, "--address", address, "--project", project, "--model", model], pythonEnv);
 
-  it("runs the quickstart against the server and prints what it expects", async () => {
-    const { code, stdout, stderr } = await runPython("python_example");
-    expect(stderr).toBe("");
-    expect(code).toBe(0);
-    expect(stdout.trimEnd().split("\n")).toEqual([...transcript("python_example", pythonArrowLines()), "ok"]);
-    await expectStoredByExample("python_example");
-  });
+  describe("the quickstart, twice on one project", { sequential: true }, () => {
+    it("runs the quickstart against the server and prints what it expects", async () => {
+      const { code, stdout, stderr } = await runPython("python_example");
+      expect(stderr).toBe("");
+      expect(code).toBe(0);
+      expect(stdout.trimEnd().split("\n")).toEqual([...transcript("python_example", pythonArrowLines()), "ok"]);
+      await expectStoredByExample("python_example");
+    });
 
-  it("runs again on the same project: definitions UNCHANGED, the same reads, a new model version", async () => {
-    const { code, stdout, stderr } = await runPython("python_example");
-    expect(stderr).toBe("");
-    expect(code).toBe(0);
-    expect(stdout).toContain("project python_example: already exists\nentity customer: APPLY_OUTCOME_UNCHANGED\n");
-    expect(stdout).toContain("feature view customer_stats: APPLY_OUTCOME_UNCHANGED, version 1\n");
-    expect(stdout).toContain(`${historicalLines.join("\n")}\n`);
-    expect(stdout).toContain("ApplyDeployment: endpoint churn, stable churn@2, revision 2\n");
-    expect(stdout).toContain("Predict: customer 1 churn_probability 0.7261 by churn@2 (stable)");
+    it("runs again on the same project: definitions UNCHANGED, the same reads, a new model version", async () => {
+      const { code, stdout, stderr } = await runPython("python_example");
+      expect(stderr).toBe("");
+      expect(code).toBe(0);
+      expect(stdout).toContain("project python_example: already exists\nentity customer: APPLY_OUTCOME_UNCHANGED\n");
+      expect(stdout).toContain("feature view customer_stats: APPLY_OUTCOME_UNCHANGED, version 1\n");
+      expect(stdout).toContain(`${historicalLines.join("\n")}\n`);
+      expect(stdout).toContain("ApplyDeployment: endpoint churn, stable churn@2, revision 2\n");
+      expect(stdout).toContain("Predict: customer 1 churn_probability 0.7261 by churn@2 (stable)");
+    });
   });
 
   it("fails, naming the difference, when the server's answers differ", async () => {
@@ -257,37 +271,37 @@ describe.skipIf(skipPython)("Python client (clients/python)", () => {
   });
 
   it("fails when no server answers", async () => {
-    const { code, stderr } = await runPython("nowhere", "127.0.0.1:1");
+    const { code, stderr } = await runPython("nowhere", await unusedAddress());
     expect(code).toBe(1);
     expect(stderr).toContain("UNAVAILABLE");
   });
 });
 
-describe.skipIf(skipGo)("Go client (clients/go)", () => {
+describe.skipIf(skipGo)("Go client (clients/go)", { concurrent: true }, () => {
   let binary: string;
   const runGo = (project: string, address = t.server.address, model = MODEL) =>
     runExample(binary, ["--address", address, "--project", project, "--model", model]);
 
   beforeAll(async () => {
-    // The first build compiles grpc-go and downloads the module's dependencies through the Go
-    // module proxy (about a minute on a fresh machine); later builds come from Go's cache.
-    binary = await goBuild("clients/go", "./examples/quickstart", join(mkdtempSync(join(tmpdir(), "sluice-go-")), "quickstart"));
+    binary = await (goExample as Promise<string>);
   }, 300_000);
 
-  it("runs the quickstart against the server and prints what it expects", async () => {
-    const { code, stdout, stderr } = await runGo("go_example");
-    expect(stderr).toBe("");
-    expect(code).toBe(0);
-    expect(stdout.trimEnd().split("\n")).toEqual([...transcript("go_example"), "ok"]);
-    await expectStoredByExample("go_example");
-  });
+  describe("the quickstart, twice on one project", { sequential: true }, () => {
+    it("runs the quickstart against the server and prints what it expects", async () => {
+      const { code, stdout, stderr } = await runGo("go_example");
+      expect(stderr).toBe("");
+      expect(code).toBe(0);
+      expect(stdout.trimEnd().split("\n")).toEqual([...transcript("go_example"), "ok"]);
+      await expectStoredByExample("go_example");
+    });
 
-  it("runs again on the same project: the same training set, a new model version", async () => {
-    const { code, stdout, stderr } = await runGo("go_example");
-    expect(stderr).toBe("");
-    expect(code).toBe(0);
-    expect(stdout).toContain(`${historicalLines.join("\n")}\n`);
-    expect(stdout).toContain("ApplyDeployment: endpoint churn, stable churn@2, revision 2\n");
+    it("runs again on the same project: the same training set, a new model version", async () => {
+      const { code, stdout, stderr } = await runGo("go_example");
+      expect(stderr).toBe("");
+      expect(code).toBe(0);
+      expect(stdout).toContain(`${historicalLines.join("\n")}\n`);
+      expect(stdout).toContain("ApplyDeployment: endpoint churn, stable churn@2, revision 2\n");
+    });
   });
 
   it("fails, naming the difference, when the server's answers differ", async () => {
@@ -315,7 +329,7 @@ describe.skipIf(skipGo)("Go client (clients/go)", () => {
   });
 
   it("fails when no server answers", async () => {
-    const { code, stderr } = await runGo("nowhere", "127.0.0.1:1");
+    const { code, stderr } = await runGo("nowhere", await unusedAddress());
     expect(code).toBe(1);
     expect(stderr).toContain("Unavailable");
   });

@@ -2,17 +2,24 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { SluiceClient } from "../../clients/typescript/src/index.js";
 import { readOfflineRows } from "../support/offline-rows.js";
-import { spawnServer } from "../support/server-process.js";
+import { type ServerProcess, spawnServer, stopServer } from "../support/server-process.js";
 
 const ROWS_PER_BATCH = 50;
+const servers: ServerProcess[] = [];
+
+/** A failed test must not leave its server running. */
+afterAll(async () => {
+  await Promise.all(servers.map((server) => stopServer(server)));
+});
 
 describe("a server killed with SIGKILL during writes", () => {
   it("has every acknowledged row in both stores after restart", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "sluice-crash-"));
     const first = await spawnServer(["--data-dir", dataDir, "--log-level", "info"]);
+    servers.push(first);
     const client = await SluiceClient.connect({ address: first.address });
     await client.applyEntity({ name: "customer", joinKeys: [{ name: "customer_id", type: "int64" }] });
     await client.applyFeatureView({ name: "stats", entity: "customer", features: [{ name: "orders", type: "int64" }] });
@@ -38,6 +45,7 @@ describe("a server killed with SIGKILL during writes", () => {
     client.close();
 
     const second = await spawnServer(["--data-dir", dataDir, "--log-level", "info"]);
+    servers.push(second);
     const reader = await SluiceClient.connect({ address: second.address });
     const [orders] = await reader.getOnlineFeatures({ features: ["stats:orders"], entities: { customer_id: acknowledged } });
     expect(orders?.values).toEqual(acknowledged);

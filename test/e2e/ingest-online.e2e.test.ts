@@ -251,7 +251,10 @@ describe("columnar batches", () => {
     const outside = await call({ columns });
     expect(outside.code).toBe(status.INVALID_ARGUMENT);
     expect(outside.details).toContain('columns.features["spend"].null_rows');
-    const both = await call({ columns: { ...columns, features: {} }, rows: [{ entityKey: {}, eventTime: undefined, features: {}, createdTime: undefined }] });
+    const both = await call({
+      columns: { ...columns, features: {} },
+      rows: [{ entityKey: {}, eventTime: undefined, features: {}, createdTime: undefined }],
+    });
     expect(both.code).toBe(status.INVALID_ARGUMENT);
     expect(both.details).toContain("rows or as columns");
     stub.close();

@@ -8,11 +8,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { goBuild, goMissing, repositoryRoot as root, skipWithoutToolchain } from "../support/client-toolchains.js";
-import { type ServerProcess, spawnServer } from "../support/server-process.js";
+import { buf, goBinary, goMissing, repositoryRoot as root, skipWithoutToolchain } from "../support/client-toolchains.js";
+import { type ServerProcess, spawnServer, stopServer } from "../support/server-process.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
-const buf = join(root, "node_modules/.bin/buf");
 const README_ADDRESS = "127.0.0.1:50051";
 
 // grpcurl is built from its pinned module (clients/go/tools/grpcurl) where Go is installed; without
@@ -96,8 +95,8 @@ interface Run {
 }
 
 /**
- * Runs one README command against `address`: `npx buf` is the repository's buf (npx would resolve
- * the same one) and `grpcurl` the pinned build. By default it runs from an empty directory, so no
+ * Runs one README command against `address`: `npx buf` is the repository's buf (the binary npx
+ * would start) and `grpcurl` the pinned build. By default it runs from an empty directory, so no
  * command can lean on the repository's protos without saying so.
  */
 function runCommand(command: Command, address: string, tools: { grpcurl?: string }, cwd?: string): Promise<Run> {
@@ -241,27 +240,44 @@ function checkAnswer(command: Command, run: Run, sent: Set<string>): void {
 }
 
 let grpcurl: string | undefined;
+/** The server with reflection on, in this process. */
+let t: TestServer;
+
+/** Server processes with reflection turned off through `how` (their environment or their arguments). */
+const withoutReflection: Array<Promise<ServerProcess>> = [];
+let offByEnvironment: Promise<ServerProcess>;
+let offByConfigFile: Promise<ServerProcess>;
+
+function serverWithoutReflection(how: { env?: Record<string, string>; args?: string[] }): Promise<ServerProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), "sluice-noreflect-"));
+  const server = spawnServer(["--data-dir", dataDir, ...(how.args ?? [])], { env: how.env });
+  // Awaited by its test; until then a failed start must not count as an unhandled rejection.
+  server.catch(() => {});
+  withoutReflection.push(server);
+  return server;
+}
 
 beforeAll(async () => {
-  // The first build compiles grpcurl and its dependencies (about 40 s on a fresh machine); later
-  // builds come from Go's cache.
-  if (!skipGrpcurl) {
-    const output = join(mkdtempSync(join(tmpdir(), "sluice-grpcurl-")), "grpcurl");
-    grpcurl = await goBuild("clients/go/tools/grpcurl", "github.com/fullstorydev/grpcurl/cmd/grpcurl", output);
-  }
+  // Everything the tests need starts at once: the server processes take seconds each, mostly
+  // waiting, and the first grpcurl build compiles it and its dependencies (about 40 s on a fresh
+  // machine; later builds come from Go's cache, and an unchanged binary is not linked again).
+  offByEnvironment = serverWithoutReflection({ env: { SLUICE_REFLECTION: "false" } });
+  const file = join(mkdtempSync(join(tmpdir(), "sluice-config-")), "sluice.yaml");
+  writeFileSync(file, "reflection: false\n");
+  offByConfigFile = serverWithoutReflection({ args: ["--config", file] });
+  [t, grpcurl] = await Promise.all([
+    startTestServer(),
+    skipGrpcurl ? undefined : goBinary("clients/go/tools/grpcurl", "github.com/fullstorydev/grpcurl/cmd/grpcurl"),
+  ]);
 }, 300_000);
 
+afterAll(async () => {
+  await t?.stop();
+  await Promise.allSettled(withoutReflection.map(async (server) => stopServer(await server)));
+});
+
 describe("the README's debugging commands, through server reflection", () => {
-  let t: TestServer;
   const sent = new Set<string>();
-
-  beforeAll(async () => {
-    t = await startTestServer();
-  });
-
-  afterAll(async () => {
-    await t?.stop();
-  });
 
   it("show every common call for both tools", () => {
     const covered = (tool: (c: Command) => boolean) => new Set(commands.filter(tool).map(action));
@@ -284,32 +300,18 @@ describe("the README's debugging commands, through server reflection", () => {
 });
 
 describe("with reflection turned off", () => {
-  const servers: ServerProcess[] = [];
-
-  /** A server process with reflection turned off through `how` (its environment or its arguments). */
-  async function serverWithoutReflection(how: { env?: Record<string, string>; args?: string[] }): Promise<ServerProcess> {
-    const dataDir = mkdtempSync(join(tmpdir(), "sluice-noreflect-"));
-    const server = await spawnServer(["--data-dir", dataDir, ...(how.args ?? [])], { env: how.env });
-    servers.push(server);
-    return server;
-  }
-
-  afterAll(async () => {
-    for (const server of servers) {
-      server.child.kill("SIGTERM");
-      await server.exited;
-    }
-  });
-
   it("is off with SLUICE_REFLECTION=false: listing fails, and the README's commands that bring the protos work", async () => {
-    const server = await serverWithoutReflection({ env: { SLUICE_REFLECTION: "false" } });
+    const server = await offByEnvironment;
     const list = commands.find((c) => isBuf(c) && action(c) === "--list-methods" && !withSchema(c)) as Command;
-    const refused = await runCommand(list, server.address, {});
+    const grpcurlList = commands.find((c) => isGrpcurl(c) && action(c) === "list") as Command;
+    // Both refusals at once: they only read.
+    const [refused, grpcurlRefused] = await Promise.all([
+      runCommand(list, server.address, {}),
+      grpcurl ? runCommand(grpcurlList, server.address, { grpcurl }) : undefined,
+    ]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/reflection|unimplemented/i);
-    if (grpcurl) {
-      const grpcurlList = commands.find((c) => isGrpcurl(c) && action(c) === "list") as Command;
-      const grpcurlRefused = await runCommand(grpcurlList, server.address, { grpcurl });
+    if (grpcurlRefused) {
       expect(grpcurlRefused.code).not.toBe(0);
       expect(grpcurlRefused.stdout + grpcurlRefused.stderr).toMatch(/does not support the reflection API|Unimplemented/);
     }
@@ -331,9 +333,7 @@ describe("with reflection turned off", () => {
   });
 
   it("is off with `reflection: false` in a config file", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "sluice-config-")), "sluice.yaml");
-    writeFileSync(file, "reflection: false\n");
-    const server = await serverWithoutReflection({ args: ["--config", file] });
+    const server = await offByConfigFile;
     const list = commands.find((c) => isBuf(c) && action(c) === "--list-services" && !withSchema(c)) as Command;
     const refused = await runCommand(list, server.address, {});
     expect(refused.code).not.toBe(0);

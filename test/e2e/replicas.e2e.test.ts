@@ -10,7 +10,7 @@ import { SluiceClient } from "../../clients/typescript/src/index.js";
 import { DEFAULT_CONFIG } from "../../src/config/config.js";
 import { logisticRegressionModel, sigmoid } from "../support/onnx-models.js";
 import { RedisProcess, skipWithoutRedis } from "../support/redis-harness.js";
-import { type ServerProcess, spawnServer } from "../support/server-process.js";
+import { type ServerProcess, spawnServer, stopServer } from "../support/server-process.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 // Skipped only where redis-server is not installed (one line says so); CI sets REQUIRE_REDIS_TESTS=1,
@@ -46,8 +46,7 @@ describe.skipIf(skip)("two replicas on one Redis", () => {
 
   afterAll(async () => {
     b?.client.close();
-    replica?.child.kill("SIGTERM");
-    await replica?.exited;
+    if (replica) await stopServer(replica);
     await a?.stop();
     await redis?.destroy();
   });

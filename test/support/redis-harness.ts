@@ -4,11 +4,13 @@
  * Where the binary is missing the suites say so in one line and skip, unless
  * REQUIRE_REDIS_TESTS=1 (set by CI) makes that a failure.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
+import { freePort } from "./ports.js";
 
 /** Whether redis-server and redis-cli are on the PATH. */
 export const redisAvailable: boolean = (() => {
@@ -31,16 +33,8 @@ export function skipWithoutRedis(suite: string): boolean {
   return true;
 }
 
-/** A free TCP port on 127.0.0.1 (and, for cluster nodes, its bus port + 10000 is then likely free too). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
+// A free TCP port on 127.0.0.1 (for cluster nodes, below 55,000 so that the bus port, +10000, is a valid port).
+export { freePort };
 
 /** A running redis-server process. */
 export class RedisProcess {
@@ -52,24 +46,36 @@ export class RedisProcess {
     private readonly extraArgs: string[],
   ) {}
 
-  /** Starts a server on a free port; `cluster` enables cluster mode. */
+  /**
+   * Starts a server on a free port; `cluster` enables cluster mode. A port another process takes
+   * between the search and the bind (tests run side by side) is given up for another one.
+   */
   static async start(options: { cluster?: boolean } = {}): Promise<RedisProcess> {
-    let port = await freePort();
-    while (options.cluster && port > 55_000) port = await freePort();
     const directory = mkdtempSync(join(tmpdir(), "sluice-redis-"));
     const extra = options.cluster ? ["--cluster-enabled", "yes", "--cluster-config-file", join(directory, "nodes.conf")] : [];
-    const redis = new RedisProcess(port, directory, extra);
-    await redis.launch();
-    return redis;
+    for (let attempt = 1; ; attempt++) {
+      let port = await freePort();
+      while (options.cluster && port > 55_000) port = await freePort();
+      const redis = new RedisProcess(port, directory, extra);
+      try {
+        await redis.launch();
+        return redis;
+      } catch (error) {
+        if (attempt >= 3 || !String(error).includes("Address already in use")) throw error;
+      }
+    }
   }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  /** Starts the process again on the same port and data (after {@link stop}). */
+  /**
+   * Starts the process again on the same port and data (after {@link stop}); rejects with
+   * redis-server's own output if it exits instead of answering.
+   */
   async launch(): Promise<void> {
-    this.process = spawn(
+    const child = spawn(
       "redis-server",
       [
         "--port",
@@ -86,15 +92,30 @@ export class RedisProcess {
         "always",
         ...this.extraArgs,
       ],
-      { stdio: "ignore" },
+      { stdio: ["ignore", "pipe", "pipe"] },
     );
-    await waitUntil(() => ping(this.port), `redis-server on port ${this.port}`);
+    this.process = child;
+    let output = "";
+    const collect = (chunk: Buffer) => {
+      // Only the start matters (why it could not start); the log of a long run is dropped.
+      if (output.length < 16_384) output += chunk;
+    };
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", collect);
+    let exited = false;
+    child.once("exit", () => {
+      exited = true;
+    });
+    await waitUntil(async () => {
+      if (exited) throw new Error(`redis-server on port ${this.port} exited at start:\n${output.trim()}`);
+      return (await redisCommand(this.port, "PING")).startsWith("+PONG");
+    }, `redis-server on port ${this.port}`);
   }
 
   /** Kills the process (SIGKILL: as abrupt as a crash) and waits for it to exit. */
   async stop(): Promise<void> {
     const child = this.process;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       child.once("exit", () => resolve());
       child.kill("SIGKILL");
@@ -114,13 +135,16 @@ export class RedisCluster {
 
   static async start(): Promise<RedisCluster> {
     const nodes = await Promise.all([0, 1, 2].map(() => RedisProcess.start({ cluster: true })));
-    execFileSync(
-      "redis-cli",
-      ["--cluster", "create", ...nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"],
-      {
-        stdio: "ignore",
-      },
-    );
+    await promisify(execFile)("redis-cli", [
+      "--cluster",
+      "create",
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      "--cluster-replicas",
+      "0",
+      "--cluster-yes",
+    ]).catch((error: { stdout?: string; stderr?: string; message: string }) => {
+      throw new Error(`redis-cli --cluster create failed: ${error.stderr || error.stdout || error.message}`);
+    });
     await waitUntil(() => clusterOk(nodes[0]?.port ?? 0), "the cluster to report cluster_state:ok");
     return new RedisCluster(nodes);
   }
@@ -135,28 +159,37 @@ export class RedisCluster {
   }
 }
 
-function ping(port: number): boolean {
-  try {
-    return (
-      execFileSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() === "PONG"
-    );
-  } catch {
-    return false;
-  }
+/**
+ * Sends one inline command to the Redis on `port` and resolves with the start of its answer ("" when
+ * nothing answers): cheaper than starting redis-cli every few milliseconds while waiting.
+ */
+function redisCommand(port: number, command: string): Promise<string> {
+  return new Promise((resolve) => {
+    let answer = "";
+    const socket = connect({ port, host: "127.0.0.1" }, () => socket.write(`${command}\r\n`));
+    const done = () => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(1000, done);
+    socket.on("error", done);
+    socket.on("data", (chunk) => {
+      answer += chunk;
+      // A simple string (+OK), an error (-ERR), or a bulk string ($n) read to its end.
+      const bulk = /^\$(\d+)\r\n/.exec(answer);
+      if (!bulk ? answer.includes("\r\n") : Buffer.byteLength(answer) >= bulk[0].length + Number(bulk[1]) + 2) done();
+    });
+  });
 }
 
-function clusterOk(port: number): boolean {
-  try {
-    return execFileSync("redis-cli", ["-p", String(port), "cluster", "info"], { encoding: "utf8" }).includes("cluster_state:ok");
-  } catch {
-    return false;
-  }
+async function clusterOk(port: number): Promise<boolean> {
+  return (await redisCommand(port, "CLUSTER INFO")).includes("cluster_state:ok");
 }
 
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -1,4 +1,7 @@
-/** Starts a real Sluice server on 127.0.0.1:0 with a fresh data dir, and a real client for it. */
+/**
+ * Starts a real Sluice server on 127.0.0.1:0 with a fresh data dir, and a real client for it. Its
+ * metrics endpoint takes a free port too (the default), so test servers run side by side.
+ */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,8 +27,6 @@ export async function startTestServer(overrides: Partial<SluiceConfig> = {}): Pr
     ...DEFAULT_CONFIG,
     listen: "127.0.0.1:0",
     logLevel: "silent",
-    // Test servers run side by side: each gets a free metrics port.
-    metrics: { listen: "127.0.0.1:0" },
     ...overrides,
     dataDir,
   };

@@ -153,7 +153,8 @@ describe("windowed aggregates in SQL", () => {
       ),
       { numRuns: 15, seed: 20261127 },
     );
-  });
+    // Fifteen runs of synchronous chDB queries: about 10 s alone, longer beside the other test files.
+  }, 120_000);
 
   it("agrees with the TypeScript aggregations on thousands of distinct values and on int64 sums out of range", () => {
     const t0 = Date.UTC(2026, 0, 1) * 1000;
