@@ -117,6 +117,18 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
   let stopping: Promise<void> | undefined;
   try {
     releases.push(lockDataDir(config.dataDir));
+    // Served before the stores open, so a taken metrics port fails the start at once; the gauges
+    // read the pool and the prediction log once they exist.
+    const gauged: { pool?: InferencePool; predictionLog?: PredictionLog } = {};
+    const metrics = new ServingMetrics({
+      loadedModels: () => gauged.pool?.loadedCount ?? 0,
+      predictionLogDropped: () => gauged.predictionLog?.dropped ?? 0,
+    });
+    if (config.metrics.listen !== "") {
+      const endpoint = await serveMetrics(metrics, config.metrics.listen);
+      metricsPort = endpoint.port;
+      releases.push(() => endpoint.close());
+    }
     const registryStore = await openRegistryStore(config);
     releases.push(() => registryStore.close());
     const registry = await Registry.open(registryStore);
@@ -153,13 +165,9 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     const predictionLog = new PredictionLog(offline, config.serving.predictionLogFlushRows, config.serving.predictionLogFlushMs, logger);
     // Written out before the offline store closes.
     releases.push(() => predictionLog.close());
-    const metrics = new ServingMetrics({ loadedModels: () => pool.loadedCount, predictionLogDropped: () => predictionLog.dropped });
+    gauged.pool = pool;
+    gauged.predictionLog = predictionLog;
     pool.onBatch((event) => metrics.batched(event.key, event.rows));
-    if (config.metrics.listen !== "") {
-      const endpoint = await serveMetrics(metrics, config.metrics.listen);
-      metricsPort = endpoint.port;
-      releases.push(() => endpoint.close());
-    }
     const stats = new EndpointStats();
     const reader = new OnlineReader(registry, online, limits);
     const predictor = new Predictor(
