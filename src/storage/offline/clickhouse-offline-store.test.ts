@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { createPredictionTableStatements, createTableStatements, openClickHouseOfflineStore } from "./clickhouse-offline-store.js";
 import { formatMicros, parseMicros } from "./clickhouse-sql.js";
 import { describeOfflineStoreContract } from "./offline-store.contract.js";
-import { describePointInTimeContract } from "./point-in-time.contract.js";
+import { historyColumnsOf, type OfflineTable } from "./offline-store.js";
+import { collectRows, describePointInTimeContract } from "./point-in-time.contract.js";
 
 let path = "";
 describeOfflineStoreContract("chdb", {
@@ -109,5 +110,67 @@ describe("a build without chDB", () => {
     expect(stdout.trim()).toMatch(
       /^ConfigError: offline\.backend is "chdb" \(the embedded ClickHouse engine\), but the chdb package is not installed/,
     );
+  });
+});
+
+describe("windowed aggregates of a stream's raw events", () => {
+  it("keeps events in a table of their own and aggregates them as of each spine row, in spine order", async () => {
+    const store = await openClickHouseOfflineStore({ kind: "embedded", path: mkdtempSync(join(tmpdir(), "sluice-events-")) });
+    try {
+      const minute = 60_000_000;
+      const t0 = 1_767_225_600_000_000;
+      const keyColumns = [{ name: "card_id", type: "int64" as const }];
+      const events: OfflineTable = {
+        project: "p",
+        view: "txn",
+        version: 1,
+        kind: "events",
+        keyColumns,
+        featureColumns: [{ name: "amount", type: "double" }],
+      };
+      // A feature view named like the stream: its history table must stay apart from the events.
+      const history: OfflineTable = {
+        project: "p",
+        view: "txn",
+        version: 1,
+        keyColumns,
+        featureColumns: [{ name: "amount", type: "double" }],
+      };
+      await store.ensureTable(events);
+      await store.ensureTable(history);
+      const rows = [
+        { key: [1n], eventTime: t0, ingestTime: t0, writeId: "e", features: [10] },
+        { key: [1n], eventTime: t0 + 5 * minute, ingestTime: t0 + 5 * minute, writeId: "e", features: [20] },
+        // Late: happened at minute 6, known only at minute 30.
+        { key: [1n], eventTime: t0 + 6 * minute, ingestTime: t0 + 30 * minute, writeId: "e", features: [40] },
+        { key: [2n], eventTime: t0 + 1 * minute, ingestTime: t0 + 1 * minute, writeId: "e", features: [7] },
+      ];
+      await store.append(events, historyColumnsOf(rows, 1, 1), "events-1");
+      expect(await store.readAll(history)).toEqual([]);
+
+      const spine = await store.createSpine("p", keyColumns, []);
+      const times = [t0 + 10 * minute, t0 + 10 * minute, t0 + 31 * minute];
+      await store.appendSpine(spine, { length: 3, keys: [[1n, 2n, 1n]], eventTimes: times, extras: [] }, 0);
+      const aggregations = [
+        { kind: "count" as const, field: "amount", windowMicros: 10 * minute, as: "count_10m" },
+        { kind: "sum" as const, field: "amount", as: "sum_life" },
+      ];
+      const join = { spine, events, granularityMicros: minute, aggregations };
+      const byEventTime = await collectRows(store.joinWindowedAggregates({ ...join, knownAt: false }));
+      expect(byEventTime).toEqual([
+        // Card 1 at minute 10: every event (start = minute 0), including the late one by event time.
+        [0n, 3n, 70],
+        [1n, 1n, 7],
+        // At minute 31 the 10-minute window starts at minute 21: nothing in it.
+        [2n, 0n, 70],
+      ]);
+      const knownAt = await collectRows(store.joinWindowedAggregates({ ...join, knownAt: true }));
+      // As an online read at minute 10 knew it: the late event was not known yet.
+      expect(knownAt[0]).toEqual([0n, 2n, 30]);
+      expect(knownAt[2]).toEqual(byEventTime[2]);
+      await store.dropSpine(spine);
+    } finally {
+      await store.close();
+    }
   });
 });

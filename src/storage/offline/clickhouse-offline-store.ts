@@ -46,6 +46,7 @@ import type {
   Spine,
   SpineColumns,
   SpineSummary,
+  WindowedAggregateJoin,
 } from "./offline-store.js";
 import {
   clientSpineQuery,
@@ -61,6 +62,7 @@ import {
   spineTableName,
   valueTypeOfColumn,
 } from "./point-in-time-sql.js";
+import { windowedAggregatesQuery } from "./window-sql.js";
 
 /** How many recent insert tokens a table remembers for deduplication. */
 const DEDUPLICATION_WINDOW = 10_000;
@@ -429,6 +431,23 @@ export class ClickHouseOfflineStore implements OfflineStore {
       joinQuery(join, (view) => this.historyTable(join, view)),
       signal,
     );
+  }
+
+  joinWindowedAggregates(join: WindowedAggregateJoin, signal?: AbortSignal): ArrowChunks {
+    const columns = join.aggregations.map((aggregation) => {
+      const field = join.events.featureColumns.find((c) => c.name === aggregation.field);
+      if (!field) throw new Error(`events table ${join.events.view} has no field "${aggregation.field}"`);
+      return { ...aggregation, fieldType: field.type };
+    });
+    const query = windowedAggregatesQuery({
+      spineTable: spineTableName(join.spine),
+      eventsTable: qualifiedTableName(join.events, this.cluster !== undefined),
+      keyColumns: join.events.keyColumns.map((c) => c.name),
+      granularity: join.granularityMicros,
+      columns,
+      knownAt: join.knownAt,
+    });
+    return this.streamArrow(query, signal);
   }
 
   async saveJoin(join: PointInTimeJoin, name: string, parquetPath: string): Promise<number> {

@@ -23,16 +23,21 @@ export const COLUMN_TYPES: Record<ValueType, string> = {
   string_list: "Array(String)",
 };
 
-/** `sluice_{project}` and `{view}__v{version}` (ids are lower snake case, so the name is unambiguous). */
+/**
+ * `sluice_{project}` and `{view}__v{version}`, or `{stream}__events_v{version}` for a stream's raw
+ * events. Ids are lower snake case, so neither name is ambiguous, and they never collide: a history
+ * table's name ends in `__v{n}`, an events table's in `s_v{n}`.
+ */
 export function tableNameParts(
-  table: Pick<OfflineTable, "project" | "view" | "version">,
+  table: Pick<OfflineTable, "project" | "view" | "version" | "kind">,
   distributed: boolean,
 ): { database: string; name: string } {
-  return { database: `sluice_${table.project}`, name: `${table.view}__v${table.version}${distributed ? "_all" : ""}` };
+  const name = table.kind === "events" ? `${table.view}__events_v${table.version}` : `${table.view}__v${table.version}`;
+  return { database: `sluice_${table.project}`, name: `${name}${distributed ? "_all" : ""}` };
 }
 
-/** `sluice_{project}`.`{view}__v{version}`, quoted; `..._all` names the Distributed table of a cluster. */
-export function qualifiedTableName(table: Pick<OfflineTable, "project" | "view" | "version">, distributed = false): string {
+/** The table's name, database-qualified and quoted; `..._all` names the Distributed table of a cluster. */
+export function qualifiedTableName(table: Pick<OfflineTable, "project" | "view" | "version" | "kind">, distributed = false): string {
   const { database, name } = tableNameParts(table, distributed);
   return `${quote(database)}.${quote(name)}`;
 }

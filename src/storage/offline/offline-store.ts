@@ -5,6 +5,7 @@
  */
 import type { FeatureValue } from "../../common/feature-value.js";
 import type { ValueType } from "../../common/value-type.js";
+import type { AggregationKind } from "../../streams/aggregations.js";
 
 /** A typed column of a history table. */
 export interface OfflineColumn {
@@ -13,12 +14,17 @@ export interface OfflineColumn {
 }
 
 /**
- * The shape of a feature view's history table as one version sees it. Compatible versions share
- * one table (named by their history version), each seeing the feature columns it declares.
+ * The shape of a feature view's history table as one version sees it (compatible versions share
+ * one table, named by their history version, each seeing the feature columns it declares), or of
+ * an event stream version's raw events (`kind: "events"`, `view` naming the stream): the same
+ * columns (keys, event and ingestion times, write id, then the features or the event's fields).
  */
 export interface OfflineTable {
   project: string;
+  /** The feature view, or the event stream for an events table. */
   view: string;
+  /** Undefined for a history table. */
+  kind?: "events";
   /** The history version of the feature view versions that share the table (it names the table). */
   version: number;
   keyColumns: OfflineColumn[];
@@ -128,6 +134,29 @@ export interface PointInTimeJoin {
 }
 
 /**
+ * Aggregates of a stream's raw events as of each spine row's time, by the window rule of
+ * docs/streaming.md: one output column per aggregation.
+ */
+export interface WindowedAggregateJoin {
+  spine: Spine;
+  /** The stream's events table (`kind: "events"`), keyed by the spine's key columns. */
+  events: OfflineTable;
+  /** The stream's tile width, microseconds. */
+  granularityMicros: number;
+  aggregations: Array<{
+    kind: AggregationKind;
+    field: string;
+    /** last_n only. */
+    k?: number;
+    /** Undefined: lifetime. */
+    windowMicros?: number;
+    as: string;
+  }>;
+  /** Count only events ingested by the spine time, as an online read at that time knew them. */
+  knownAt: boolean;
+}
+
+/**
  * A bounded piece of a result: a complete Arrow IPC stream (schema, record batches, end marker)
  * and its row count. Columns: [spine_index], the spine's key columns, `event_time`, its extra
  * columns, then the features; types follow the column types (timestamps as microsecond
@@ -196,6 +225,11 @@ export interface OfflineStore {
   dropSpine(spine: Spine): Promise<void>;
   /** Runs a point-in-time join, streaming the result in bounded chunks; stops when `signal` aborts. */
   joinPointInTime(join: PointInTimeJoin, signal?: AbortSignal): ArrowChunks;
+  /**
+   * Computes windowed aggregates of raw events for a spine, in the engine, streamed in bounded
+   * chunks: columns `spine_index` and one per aggregation, in spine order.
+   */
+  joinWindowedAggregates(join: WindowedAggregateJoin, signal?: AbortSignal): ArrowChunks;
   /**
    * Stores the result of a join (with spine_index) as table `name` of the spine's project and
    * writes it, in spine order, as a Parquet file at `parquetPath`. Returns the row count.
