@@ -66,6 +66,8 @@ interface ReadPlan {
   views: Array<{ table: string; joinKeys: Entity["joinKeys"]; ttlMicros: number; label: string }>;
   /** For each feature, the index of its view in `views`. */
   viewOfFeature: number[];
+  /** Each join key the views need -> the first view needing it (for messages). */
+  neededKeys: Map<string, string>;
 }
 
 /** Reads feature values from the online store. */
@@ -153,7 +155,9 @@ export class OnlineReader {
       }
       viewOfFeature.push(index);
     }
-    const plan = { selection: { names, features }, views, viewOfFeature };
+    const neededKeys = new Map<string, string>();
+    for (const view of views) for (const key of view.joinKeys) if (!neededKeys.has(key.name)) neededKeys.set(key.name, view.label);
+    const plan = { selection: { names, features }, views, viewOfFeature, neededKeys };
     this.plans.set(features, { ...plans, [fullNames ? "full" : "short"]: plan });
     return plan;
   }
@@ -166,8 +170,7 @@ export class OnlineReader {
     const lengths = Object.entries(entities).map(([name, column]) => [name, column.length] as const);
     const v = new ViolationCollector();
     if (lengths.length === 0) v.add("entities", "at least one join key column is required");
-    const needed = new Map<string, string>();
-    for (const view of plan.views) for (const key of view.joinKeys) if (!needed.has(key.name)) needed.set(key.name, view.label);
+    const needed = plan.neededKeys;
     for (const [name] of lengths) {
       if (!needed.has(name) && !ignoreUnused) {
         const expected = [...needed.keys()].map((key) => `"${key}"`).join(", ");

@@ -6,7 +6,14 @@
  * request's. View refs (`view`, `view@3`, or the resource name alone) name a view for writes, and
  * service refs a feature service the same way.
  */
-import { type Collection, describeInvalidFieldName, describeInvalidResourceId, parseVersionNumber, truncate } from "./names.js";
+import {
+  type Collection,
+  describeInvalidFieldName,
+  describeInvalidResourceId,
+  parseVersionNumber,
+  splitResourceName,
+  truncate,
+} from "./names.js";
 
 /** A view ref: a view name and, when pinned, a version. */
 export interface ViewRef {
@@ -77,20 +84,14 @@ export function formatFeatureRef(ref: FeatureRef): string {
 
 function parseViewResourceName(text: string, project: string, kind: RefKind): ViewRef | string {
   const collection = COLLECTION_OF_KIND[kind];
-  const parts = text.split("/");
-  const shapeOk =
-    (parts.length === 4 || (parts.length === 6 && parts[4] === "versions")) &&
-    parts[2] === collection &&
-    describeInvalidResourceId(parts[1] ?? "") === undefined;
-  if (!shapeOk) return `"${truncate(text)}" is not a ${kind} name; expected projects/{project}/${collection}/{id}[/versions/{n}]`;
-  if (parts[1] !== project) {
-    return `"${truncate(text)}" names project "${parts[1]}", but the request is for project "${project}"; set the request's project or use a short ref`;
+  const parsed = splitResourceName(text, collection, true);
+  if (parsed === "bad shape")
+    return `"${truncate(text)}" is not a ${kind} name; expected projects/{project}/${collection}/{id}[/versions/{n}]`;
+  if (parsed === "bad version") return `"${truncate(text)}": the version after "/versions/" must be a positive integer`;
+  if (parsed.project !== project) {
+    return `"${truncate(text)}" names project "${parsed.project}", but the request is for project "${project}"; set the request's project or use a short ref`;
   }
-  const view = parts[3] as string;
-  const viewProblem = describeInvalidResourceId(view);
+  const viewProblem = describeInvalidResourceId(parsed.id);
   if (viewProblem) return `${kind} ${viewProblem}`;
-  if (parts.length === 4) return { view };
-  const version = parseVersionNumber(parts[5] as string);
-  if (version === undefined) return `"${truncate(text)}": the version after "/versions/" must be a positive integer`;
-  return { view, version };
+  return parsed.version === undefined ? { view: parsed.id } : { view: parsed.id, version: parsed.version };
 }

@@ -80,19 +80,29 @@ export function parseResourceName(name: string, collection: Collection, field: s
  */
 export function parseResourceNameShape(name: string, collection: Collection, field: string, allowVersion = false): ParsedName {
   const expected = `projects/{project}/${collection}/{id}${allowVersion ? "[/versions/{version}]" : ""}`;
+  const parsed = splitResourceName(name, collection, allowVersion);
+  if (parsed === "bad version") throw invalidName(field, name, expected, "the version must be a positive integer");
+  if (parsed === "bad shape") throw invalidName(field, name, expected);
+  return parsed;
+}
+
+/**
+ * Splits `projects/{project}/{collection}/{id}[/versions/{n}]` without throwing: the parts (the id
+ * unchecked but non-empty), or which part is wrong. The one shape parser behind resource-name
+ * fields and full-form refs.
+ */
+export function splitResourceName(name: string, collection: Collection, allowVersion: boolean): ParsedName | "bad shape" | "bad version" {
   const parts = name.split("/");
   const shapeOk =
     (parts.length === 4 || (allowVersion && parts.length === 6 && parts[4] === "versions")) &&
     parts[0] === "projects" &&
     parts[2] === collection;
-  if (!shapeOk) throw invalidName(field, name, expected);
   const project = parts[1] as string;
   const id = parts[3] as string;
-  if (describeInvalidResourceId(project) !== undefined || id === "") throw invalidName(field, name, expected);
+  if (!shapeOk || describeInvalidResourceId(project) !== undefined || id === "") return "bad shape";
   if (parts.length === 4) return { project, id };
   const version = parseVersionNumber(parts[5] as string);
-  if (version === undefined) throw invalidName(field, name, expected, "the version must be a positive integer");
-  return { project, id, version };
+  return version === undefined ? "bad version" : { project, id, version };
 }
 
 /** Parses a positive decimal version number without sign or leading zeros. */
