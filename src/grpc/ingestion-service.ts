@@ -6,14 +6,18 @@ import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ValidationError } from "../common/errors.js";
 import {
+  type GetEventStreamStatusRequest,
   type ImportFeaturesRequest,
   type IngestionServiceServer,
   type MaterializeRequest,
   FileFormat as WireFileFormat,
   type RowRejection as WireRowRejection,
+  type WriteEventsRequest,
+  type WriteEventsResponse,
   type WriteFeaturesRequest,
   type WriteFeaturesResponse,
 } from "../gen/sluice/v1/ingestion.pb.js";
+import type { EventWriter } from "../ingest/event-writer.js";
 import type { FeatureWriter } from "../ingest/feature-writer.js";
 import type { FileFormat } from "../ingest/file-columns.js";
 import type { FileImporter } from "../ingest/file-importer.js";
@@ -22,8 +26,8 @@ import type { RowRejection, WriteReceipt } from "../ingest/model.js";
 import { parseProjectName } from "../registry/names.js";
 import { bidiHandler } from "./bidi-handler.js";
 import type { HandlerEnv } from "./call-context.js";
-import { columnsFromWire, rowFromWire } from "./mapping/batches.js";
-import { timestampToMicros } from "./mapping/values.js";
+import { columnsFromWire, eventFromWire, rowFromWire } from "./mapping/batches.js";
+import { microsToTimestamp, timestampToMicros } from "./mapping/values.js";
 import { processPipelined } from "./pipelined.js";
 import { serverStreamHandler } from "./server-stream-handler.js";
 import { unaryHandler } from "./unary-handler.js";
@@ -36,6 +40,9 @@ const WRITE_PIPELINE_DEPTH = 4;
 /** The core services the ingestion adapter calls, and where streamed-up files are staged. */
 export interface IngestionCore {
   writer: FeatureWriter;
+  eventWriter: EventWriter;
+  /** Kafka messages dead-lettered since start (0 without a Kafka source). */
+  deadLettered: () => number;
   materializer: Materializer;
   importer: FileImporter;
   uploadDir: string;
@@ -44,9 +51,26 @@ export interface IngestionCore {
 
 /** Builds the IngestionService handlers. */
 export function ingestionServiceHandlers(
-  { writer, materializer, importer, uploadDir, maxUploadBytes }: IngestionCore,
+  { writer, eventWriter, deadLettered, materializer, importer, uploadDir, maxUploadBytes }: IngestionCore,
   env: HandlerEnv,
 ): IngestionServiceServer {
+  const writeEventBatch = async (request: WriteEventsRequest): Promise<WriteEventsResponse> => {
+    const receipt = await eventWriter.writeBatch({
+      project: parseProjectName(request.project, "project", true),
+      stream: request.eventStream,
+      rows: request.events.map(eventFromWire),
+      columns: request.columns ? columnsFromWire(request.columns) : undefined,
+      writeId: request.writeId,
+    });
+    return {
+      writeId: receipt.writeId,
+      acceptedCount: receipt.acceptedCount,
+      rejectedRows: receipt.rejectedRows.map(rejectionToWire),
+      duplicate: receipt.duplicate,
+      eventStreamVersion: receipt.streamVersion,
+      tooLateCount: receipt.tooLateCount,
+    };
+  };
   const writeBatch = async (request: WriteFeaturesRequest) =>
     receiptToWire(
       await writer.writeBatch({
@@ -73,6 +97,36 @@ export function ingestionServiceHandlers(
       });
       context.logger.debug({ batches, rows }, "write stream finished");
     }),
+    writeEventBatch: unaryHandler(`${SERVICE}/WriteEventBatch`, env, writeEventBatch),
+    writeEvents: bidiHandler(`${SERVICE}/WriteEvents`, env, async (requests, send, context) => {
+      let batches = 0;
+      let events = 0;
+      // As WriteFeatures: batches overlap, acks go out in request order once each batch is stored.
+      // Lateness verdicts follow the order batches reach the writer, which is request order.
+      await processPipelined(requests, WRITE_PIPELINE_DEPTH, writeEventBatch, async (ack) => {
+        batches++;
+        events += ack.acceptedCount;
+        await send(ack);
+      });
+      context.logger.debug({ batches, events }, "event stream finished");
+    }),
+    getEventStreamStatus: unaryHandler(`${SERVICE}/GetEventStreamStatus`, env, async (request: GetEventStreamStatusRequest) => {
+      const status = await eventWriter.status(parseProjectName(request.project, "project", true), request.eventStream);
+      return {
+        eventStreamVersion: status.streamVersion,
+        sources: status.sources.map((source) => ({
+          source: source.source,
+          maxEventTime: source.maxEventTime === undefined ? undefined : microsToTimestamp(source.maxEventTime),
+          watermark: source.watermark === undefined ? undefined : microsToTimestamp(source.watermark),
+          eventCount: BigInt(source.eventCount),
+          tooLateCount: BigInt(source.tooLateCount),
+          lastPosition: BigInt(source.lastPosition ?? -1),
+        })),
+        eventCount: BigInt(status.eventCount),
+        tooLateCount: BigInt(status.tooLateCount),
+        deadLetteredCount: BigInt(deadLettered()),
+      };
+    }),
     importFeatures: bidiHandler(`${SERVICE}/ImportFeatures`, env, async (requests, send, context) => {
       const iterator = requests[Symbol.asyncIterator]();
       const first = await iterator.next();
@@ -97,6 +151,7 @@ export function ingestionServiceHandlers(
           {
             project: parseProjectName(config.project, "config.project", true),
             featureView: config.featureView,
+            ...(config.eventStream ? { eventStream: config.eventStream } : {}),
             format,
             columnMapping: config.columnMapping,
             createdTimeColumn: config.createdTimeColumn,

@@ -8,6 +8,8 @@ import {
   compatibilityToWire,
   entityDraftFromWire,
   entityToWire,
+  eventStreamDraftFromWire,
+  eventStreamToWire,
   featureServiceSpecFromWire,
   featureServiceToWire,
   featureViewDraftFromWire,
@@ -113,6 +115,32 @@ export function registryServiceHandlers(registry: Registry, env: HandlerEnv): Re
       const { project, id } = parseResourceName(request.parent, "featureServices", "parent");
       const page = await registry.listFeatureServiceVersions(project, id, request.pageSize, request.pageToken);
       return { featureServices: page.items.map(featureServiceToWire), nextPageToken: page.nextPageToken };
+    }),
+
+    applyEventStream: unary("ApplyEventStream", async (request) => {
+      const stream = requireMessage(request.eventStream, "event_stream");
+      const { project, id } = parseResourceNameShape(stream.name, "eventStreams", "event_stream.name");
+      const result = await registry.applyEventStream(eventStreamDraftFromWire(stream, project, id), { validateOnly: request.validateOnly });
+      return {
+        eventStream: eventStreamToWire(result.resource),
+        outcome: applyOutcomeToWire(result.outcome),
+        compatibility: compatibilityToWire(result.compatibility),
+        changes: result.changes,
+        history: historyOutcomeToWire(result.outcome, result.resource),
+      };
+    }),
+    getEventStream: unary("GetEventStream", async (request) => {
+      const { project, id, version } = parseResourceName(request.name, "eventStreams", "name", true);
+      return { eventStream: eventStreamToWire(await registry.getEventStream(project, id, version)) };
+    }),
+    listEventStreams: unary("ListEventStreams", async (request) => {
+      const page = await registry.listEventStreams(parseProjectName(request.parent, "parent"), request.pageSize, request.pageToken);
+      return { eventStreams: page.items.map(eventStreamToWire), nextPageToken: page.nextPageToken };
+    }),
+    listEventStreamVersions: unary("ListEventStreamVersions", async (request) => {
+      const { project, id } = parseResourceName(request.parent, "eventStreams", "parent");
+      const page = await registry.listEventStreamVersions(project, id, request.pageSize, request.pageToken);
+      return { eventStreams: page.items.map(eventStreamToWire), nextPageToken: page.nextPageToken };
     }),
 
     resolveFeatures: unary("ResolveFeatures", async (request) => {

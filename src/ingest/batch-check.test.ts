@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ValidationError } from "../common/errors.js";
 import type { TaggedValue } from "../common/feature-value.js";
 import type { Entity, FeatureViewVersion } from "../registry/model.js";
-import { type CheckedBatch, type CheckTarget, checkColumns, checkRows } from "./batch-check.js";
+import { type CheckedBatch, type CheckTarget, checkColumns, checkRows, viewSchema } from "./batch-check.js";
 import type { ColumnarRows, RowInput } from "./model.js";
 
 const NOW = Date.UTC(2026, 10, 24) * 1000;
@@ -33,7 +33,7 @@ const view: FeatureViewVersion = {
   ],
 };
 const target: CheckTarget = {
-  view,
+  view: viewSchema(view),
   entity,
   nowMicros: NOW,
   limits: { maxStringBytes: 8, maxBytesLength: 8, maxListLength: 4, maxFutureSkewMs: 1000 },

@@ -19,7 +19,7 @@ import {
 } from "../common/feature-value.js";
 import { unknownNameHint } from "../common/suggest.js";
 import type { ValueType } from "../common/value-type.js";
-import type { Entity, FeatureViewVersion } from "../registry/model.js";
+import type { Entity, EventStreamVersion, FeatureViewVersion } from "../registry/model.js";
 import type { ColumnarRows, ColumnInput, RowInput, RowRejection } from "./model.js";
 
 /** Limits a batch's rows must respect. */
@@ -39,9 +39,60 @@ export interface CheckedRow {
 /** The outcome for one row. */
 export type RowCheck = CheckedRow | { violations: FieldViolation[] };
 
+/**
+ * The schema a batch is checked against: a feature view version's features, or an event stream
+ * version's fields, and how requests and messages name them.
+ */
+export interface BatchSchema {
+  name: string;
+  version: number;
+  features: ReadonlyArray<{ name: string; type: ValueType }>;
+  /** "feature view" or "event stream", for messages. */
+  label: string;
+  /** The request field holding the rows ("rows", "events") and the row field holding the values ("features", "fields"). */
+  rowsField: string;
+  valuesField: string;
+}
+
+const schemas = new WeakMap<object, BatchSchema>();
+
+/** The schema of a feature view version (one object per version, so per-schema caches hold). */
+export function viewSchema(view: FeatureViewVersion): BatchSchema {
+  let schema = schemas.get(view);
+  if (!schema) {
+    schema = {
+      name: view.name,
+      version: view.version,
+      features: view.features,
+      label: "feature view",
+      rowsField: "rows",
+      valuesField: "features",
+    };
+    schemas.set(view, schema);
+  }
+  return schema;
+}
+
+/** The schema of an event stream version's events. */
+export function streamSchema(stream: EventStreamVersion): BatchSchema {
+  let schema = schemas.get(stream);
+  if (!schema) {
+    schema = {
+      name: stream.name,
+      version: stream.version,
+      features: stream.fields,
+      label: "event stream",
+      rowsField: "events",
+      valuesField: "fields",
+    };
+    schemas.set(stream, schema);
+  }
+  return schema;
+}
+
 /** What the checks need to know about the batch's target. */
 export interface CheckTarget {
-  view: FeatureViewVersion;
+  view: BatchSchema;
   entity: Entity;
   limits: CheckLimits;
   /** Now, in microseconds since the epoch (for the future-skew check). */
@@ -51,7 +102,7 @@ export interface CheckTarget {
 /** Checks one row sent as a message. */
 export function checkRow(target: CheckTarget, row: RowInput, rowIndex: number): RowCheck {
   const { view, entity, limits } = target;
-  const path = `rows[${rowIndex}]`;
+  const path = `${view.rowsField}[${rowIndex}]`;
   const violations: FieldViolation[] = [];
   const key = coerceEntityKey(entity.joinKeys, row.entityKey, `${path}.entity_key`, limits);
   if ("violations" in key) violations.push(...key.violations);
@@ -65,14 +116,14 @@ export function checkRow(target: CheckTarget, row: RowInput, rowIndex: number): 
     if (!tagged) return null;
     const coerced = coerceValue(feature.type, tagged, limits);
     if ("problem" in coerced) {
-      violations.push({ field: `${path}.features["${feature.name}"]`, description: coerced.problem });
+      violations.push({ field: `${path}.${view.valuesField}["${feature.name}"]`, description: coerced.problem });
       return null;
     }
     return coerced.value;
   });
   for (const name of Object.keys(row.features)) {
     if (!view.features.some((f) => f.name === name)) {
-      violations.push({ field: `${path}.features["${name}"]`, description: noSuchFeature(view, name) });
+      violations.push({ field: `${path}.${view.valuesField}["${name}"]`, description: noSuchFeature(view, name) });
     }
   }
   if (violations.length > 0 || "violations" in key || row.eventTime === undefined) return { violations };
@@ -275,10 +326,10 @@ function timeRangeProblem({ limits, nowMicros }: CheckTarget, micros: number): s
 }
 
 /** Messages for unknown feature names per view version: a batch repeats the same typo on every row. */
-const unknownFeatureMessages = new WeakMap<FeatureViewVersion, Map<string, string>>();
+const unknownFeatureMessages = new WeakMap<BatchSchema, Map<string, string>>();
 const MAX_REMEMBERED_UNKNOWN_NAMES = 1000;
 
-function noSuchFeature(view: FeatureViewVersion, name: string): string {
+function noSuchFeature(view: BatchSchema, name: string): string {
   let messages = unknownFeatureMessages.get(view);
   if (!messages) {
     messages = new Map();
@@ -289,9 +340,10 @@ function noSuchFeature(view: FeatureViewVersion, name: string): string {
     const hint = unknownNameHint(
       name,
       view.features.map((f) => f.name),
-      "features",
+      view.valuesField,
     );
-    message = `feature view ${view.name}@${view.version} has no feature "${name}"${hint ? `; ${hint}` : ""}`;
+    const item = view.valuesField === "fields" ? "field" : "feature";
+    message = `${view.label} ${view.name}@${view.version} has no ${item} "${name}"${hint ? `; ${hint}` : ""}`;
     if (messages.size < MAX_REMEMBERED_UNKNOWN_NAMES) messages.set(name, message);
   }
   return message;

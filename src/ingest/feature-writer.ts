@@ -15,7 +15,7 @@ import { resourceName } from "../registry/names.js";
 import type { Registry } from "../registry/registry.js";
 import type { HistoryColumns, OfflineRow, OfflineStore, OfflineTable } from "../storage/offline/offline-store.js";
 import { type OnlineStore, type OnlineWrite, onlineTableOf } from "../storage/online/online-store.js";
-import { type CheckLimits, checkColumns, checkRows } from "./batch-check.js";
+import { type CheckLimits, checkColumns, checkRows, viewSchema } from "./batch-check.js";
 import { IngestClock } from "./ingest-clock.js";
 import type { WriteBatchInput, WriteReceipt } from "./model.js";
 
@@ -63,6 +63,13 @@ export class FeatureWriter {
         },
       );
     }
+    if (view.stream) {
+      throw new PreconditionError(
+        "AGGREGATION_VIEW_NOT_WRITABLE",
+        `feature view ${view.name} aggregates event stream ${view.stream}: its values come from events; write them with WriteEvents`,
+        { resource_name: resourceName(view.project, "featureViews", view.name) },
+      );
+    }
     const entity = await this.registry.getEntity(view.project, view.entity);
     if (input.writeId === "") return this.store(view, entity, input, options);
     const receiptKey = `${view.project}/${view.name}/${input.writeId}`;
@@ -83,7 +90,7 @@ export class FeatureWriter {
     options: { online?: boolean },
   ): Promise<WriteReceipt> {
     const writeId = input.writeId || randomUUID();
-    const target = { view, entity, limits: this.limits, nowMicros: Date.now() * 1000 };
+    const target = { view: viewSchema(view), entity, limits: this.limits, nowMicros: Date.now() * 1000 };
     const checked = input.columns ? checkColumns(target, input.columns) : checkRows(target, input.rows);
     // Every row of the batch gets its own ingestion time, so among equal event times the later row wins.
     const firstIngestTime = this.clock.next(input.columns ? input.columns.eventTimes.length : input.rows.length);

@@ -1,16 +1,20 @@
 /**
- * Bulk import of a Parquet or CSV file into a feature view version. The file is read a bounded
- * batch at a time; each batch's values are converted from the file's types, then written through
- * the same {@link FeatureWriter} as streamed writes (same validation, same durability, same
- * write-id deduplication, so a retried import with the same write id stores every row once).
+ * Bulk import of a Parquet or CSV file into a feature view version, or of raw events into an event
+ * stream version (a historical backfill). The file is read a bounded batch at a time; each
+ * batch's values are converted from the file's types, then written through the same
+ * {@link FeatureWriter} or {@link EventWriter} as streamed writes (same validation, same
+ * durability, same write-id deduplication, so a retried import with the same write id stores
+ * every row once).
  */
 import { access } from "node:fs/promises";
 import { ValidationError, ViolationCollector } from "../common/errors.js";
+import type { Entity } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
+import type { EventWriter } from "./event-writer.js";
 import type { FeatureWriter } from "./feature-writer.js";
 import { type FileFormat, openColumnFile } from "./file-columns.js";
 import { fileColumnToInput, fileTimeToMicros } from "./file-values.js";
-import type { ColumnInput, RowRejection } from "./model.js";
+import type { ColumnarRows, ColumnInput, RowRejection } from "./model.js";
 
 /** The event-time field name used in column mappings. */
 const EVENT_TIME = "event_time";
@@ -21,6 +25,8 @@ const SAMPLE_REJECTIONS = 100;
 export interface ImportConfig {
   project: string;
   featureView: string;
+  /** Import raw events into this stream instead (set exactly one of featureView and eventStream). */
+  eventStream?: string;
   format: FileFormat;
   /** View field (event_time, a join key or a feature) -> file column; unmapped fields use their own name. */
   columnMapping: Record<string, string>;
@@ -40,25 +46,66 @@ export interface ImportProgress {
   done: boolean;
 }
 
+/** Where an import writes: a pinned view or stream version, its entity and value fields, and its writer. */
+interface ImportTarget {
+  pinned: string;
+  entity: Entity;
+  values: ReadonlyArray<{ name: string; type: Entity["joinKeys"][number]["type"] }>;
+  /** "a feature" or "a field", for messages. */
+  valueLabel: string;
+  write(columns: ColumnarRows, writeId: string): Promise<{ acceptedCount: number; rejectedRows: RowRejection[] }>;
+}
+
 /** Imports files through the write path. */
 export class FileImporter {
   constructor(
     private readonly registry: Registry,
     private readonly writer: FeatureWriter,
+    private readonly eventWriter: EventWriter,
     private readonly batchSize = 10_000,
   ) {}
 
+  /** The view or stream an import writes to, pinned to the version it resolves to now. */
+  private async targetOf(config: ImportConfig): Promise<ImportTarget> {
+    if ((config.featureView === "") === !config.eventStream)
+      throw new ValidationError("INVALID_IMPORT_TARGET", [
+        { field: "config.feature_view", description: "set exactly one of feature_view and event_stream" },
+      ]);
+    if (config.eventStream) {
+      const stream = await this.registry.resolveStreamRef(config.project, config.eventStream, "config.event_stream");
+      const pinned = `${stream.name}@${stream.version}`;
+      return {
+        pinned,
+        entity: await this.registry.getEntity(stream.project, stream.entity),
+        values: stream.fields,
+        valueLabel: "a field",
+        write: (columns, writeId) => this.eventWriter.writeBatch({ project: stream.project, stream: pinned, rows: [], columns, writeId }),
+      };
+    }
+    const view = await this.registry.resolveViewRef(config.project, config.featureView, "config.feature_view");
+    const pinned = `${view.name}@${view.version}`;
+    return {
+      pinned,
+      entity: await this.registry.getEntity(view.project, view.entity),
+      values: view.features,
+      valueLabel: "a feature",
+      write: (columns, writeId) =>
+        this.writer.writeBatch(
+          { project: view.project, featureView: pinned, rows: [], columns, writeId },
+          { online: config.materializeOnline },
+        ),
+    };
+  }
+
   /** Imports `path`, yielding progress after every batch; stops early when `signal` aborts. */
   async *import(config: ImportConfig, path: string, signal?: AbortSignal): AsyncGenerator<ImportProgress> {
-    const view = await this.registry.resolveViewRef(config.project, config.featureView, "config.feature_view");
-    const entity = await this.registry.getEntity(view.project, view.entity);
-    // Pin the version for the whole import, even if the view changes meanwhile.
-    const pinned = `${view.name}@${view.version}`;
-    const fields = [...entity.joinKeys.map((k) => ({ ...k, key: true })), ...view.features.map((f) => ({ ...f, key: false }))];
+    // Pin the version for the whole import, even if the definition changes meanwhile.
+    const { pinned, entity, values: valueFields, valueLabel, write } = await this.targetOf(config);
+    const fields = [...entity.joinKeys.map((k) => ({ ...k, key: true })), ...valueFields.map((f) => ({ ...f, key: false }))];
     const v = new ViolationCollector();
     for (const field of Object.keys(config.columnMapping)) {
       if (field !== EVENT_TIME && !fields.some((f) => f.name === field)) {
-        v.add(`config.column_mapping["${field}"]`, `${pinned} has no field "${field}"; map event_time, a join key or a feature`);
+        v.add(`config.column_mapping["${field}"]`, `${pinned} has no field "${field}"; map event_time, a join key or ${valueLabel}`);
       }
     }
     v.throwIfAny("INVALID_COLUMN_MAPPING");
@@ -113,20 +160,14 @@ export class FileImporter {
             return [[field.name, "tagged" in input ? { tagged: keep(input.tagged) } : { kind: input.kind, values: keep(input.values) }]];
           }),
         );
-      const receipt = await this.writer.writeBatch(
+      const receipt = await write(
         {
-          project: view.project,
-          featureView: pinned,
-          rows: [],
-          columns: {
-            eventTimes: keep(eventTimes),
-            entityKey: columnsOf(true),
-            features: columnsOf(false),
-            ...(createdTimes ? { createdTimes: keep(createdTimes) } : {}),
-          },
-          writeId: config.writeId ? `${config.writeId}:${batchIndex}` : "",
+          eventTimes: keep(eventTimes),
+          entityKey: columnsOf(true),
+          features: columnsOf(false),
+          ...(createdTimes ? { createdTimes: keep(createdTimes) } : {}),
         },
-        { online: config.materializeOnline },
+        config.writeId ? `${config.writeId}:${batchIndex}` : "",
       );
       const rejected: RowRejection[] = [...problems].map(([row, violations]) => ({ rowIndex: batch.firstRow + row, violations }));
       for (const rejection of receipt.rejectedRows) {

@@ -3,8 +3,9 @@
  * online store, in key-ordered chunks so memory stays bounded however many entities there are.
  * The online store's event-time rule makes it safe to re-run: a value never replaces a newer one.
  */
-import { ValidationError } from "../common/errors.js";
+import { PreconditionError, ValidationError } from "../common/errors.js";
 import type { FeatureValue } from "../common/feature-value.js";
+import { resourceName } from "../registry/names.js";
 import type { Registry } from "../registry/registry.js";
 import type { EventTimeRange, OfflineStore } from "../storage/offline/offline-store.js";
 import { type OnlineStore, onlineTableOf } from "../storage/online/online-store.js";
@@ -40,6 +41,13 @@ export class Materializer {
       throw new ValidationError("INVALID_TIME_RANGE", [{ field: "end_time", description: "must be after start_time" }]);
     }
     const view = await this.registry.resolveViewRef(request.project, request.featureView, "feature_view");
+    if (view.stream) {
+      throw new PreconditionError(
+        "AGGREGATION_VIEW_NOT_MATERIALIZED",
+        `feature view ${view.name} aggregates event stream ${view.stream}: its online tiles are kept up to date by every event and built when the version is applied`,
+        { resource_name: resourceName(view.project, "featureViews", view.name) },
+      );
+    }
     const entity = await this.registry.getEntity(view.project, view.entity);
     const table = offlineTableOf(view, entity);
     await this.offline.ensureTable(table);

@@ -9,6 +9,7 @@ import type { FeatureValue, TaggedValue, ValueLimits } from "../common/feature-v
 import type { Entity, ResolvedFeature } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
 import { type OnlineLookup, type OnlineStore, onlineTableOf } from "../storage/online/online-store.js";
+import { TileApplier, type TiledView, tiledViewOf } from "../streams/tile-applier.js";
 
 /** How one value read from the online store stands. */
 export type FeatureStatus = "present" | "null_value" | "not_found" | "outside_max_age";
@@ -62,8 +63,20 @@ export interface OnlineReadResult {
 /** How to read one resolved selection (see {@link OnlineReader.planOf}). */
 interface ReadPlan {
   selection: ReadSelection;
-  /** The view versions the features come from, each read with one lookup. */
-  views: Array<{ table: string; joinKeys: Entity["joinKeys"]; ttlMicros: number; label: string }>;
+  /**
+   * The view versions the features come from, each read with one lookup: of its latest records,
+   * or (aggregation views, `tiled` set) of its tile records, from which values are computed as of
+   * the time of the read.
+   */
+  views: Array<{
+    table: string;
+    joinKeys: Entity["joinKeys"];
+    ttlMicros: number;
+    label: string;
+    tiled?: TiledView;
+    /** For each feature of the selection from this view: its index among the view's aggregations. */
+    aggregationIndex?: Map<string, number>;
+  }>;
   /** For each feature, the index of its view in `views`. */
   viewOfFeature: number[];
   /** Each join key the views need -> the first view needing it (for messages). */
@@ -107,13 +120,35 @@ export class OnlineReader {
     });
     v.throwIfAny("INVALID_ENTITY_KEY");
 
-    const results = await this.online.read(lookups);
+    // Plain and tile lookups go to the store together: one round trip for the whole read.
+    const plainLookups: OnlineLookup[] = [];
+    const tileLookups: OnlineLookup[] = [];
+    const slot = plan.views.map((view, v) => (view.tiled ? tileLookups : plainLookups).push(lookups[v] as OnlineLookup) - 1);
+    const stored = await this.online.readWithTiles(plainLookups, tileLookups);
     const now = this.nowMicros();
+    const aggregated = plan.views.map((view, v) =>
+      view.tiled
+        ? (stored.tiles[slot[v] as number] ?? []).map((record) => TileApplier.valuesAsOf(view.tiled as TiledView, record, now))
+        : undefined,
+    );
     const columns = features.map((feature, i) => {
       const lookup = plan.viewOfFeature[i] as number;
-      const records = results[lookup] ?? [];
-      const ttl = plan.views[lookup]?.ttlMicros ?? 0;
+      const view = plan.views[lookup];
       const column: FeatureColumn = { name: plan.selection.names[i] as string, feature, values: [], statuses: [], eventTimes: [] };
+      const values = aggregated[lookup];
+      if (values) {
+        // An aggregate is always known: an entity without events has empty windows (count 0, mean null).
+        const index = view?.aggregationIndex?.get(feature.feature) as number;
+        for (let row = 0; row < rowCount; row++) {
+          const value = values[row]?.[index] ?? null;
+          column.values.push(value);
+          column.statuses.push(value === null ? "null_value" : "present");
+          column.eventTimes.push(now);
+        }
+        return column;
+      }
+      const records = stored.records[slot[lookup] as number] ?? [];
+      const ttl = view?.ttlMicros ?? 0;
       for (let row = 0; row < rowCount; row++) {
         const record = records[row];
         if (!record) {
@@ -151,7 +186,19 @@ export class OnlineReader {
       if (index < 0) {
         const view = await this.registry.getFeatureView(feature.project, feature.featureView, feature.version);
         const entity = await this.registry.getEntity(view.project, view.entity);
-        index = views.push({ table: onlineTableOf(view), joinKeys: entity.joinKeys, ttlMicros: view.ttlMillis * 1000, label }) - 1;
+        const planned: ReadPlan["views"][number] = {
+          table: onlineTableOf(view),
+          joinKeys: entity.joinKeys,
+          ttlMicros: view.ttlMillis * 1000,
+          label,
+        };
+        if (view.stream) {
+          const stream = await this.registry.getEventStream(view.project, view.stream, view.streamVersion);
+          planned.tiled = tiledViewOf(view, stream);
+          planned.table = planned.tiled.table;
+          planned.aggregationIndex = new Map(view.features.map((f, i) => [f.name, i]));
+        }
+        index = views.push(planned) - 1;
       }
       viewOfFeature.push(index);
     }

@@ -27,13 +27,17 @@ export interface FeatureRef extends ViewRef {
 }
 
 /** What a view ref names: a feature view (writes, feature refs) or a feature service (selections). */
-export type RefKind = "feature view" | "feature service";
+export type RefKind = "feature view" | "feature service" | "event stream";
 
-const COLLECTION_OF_KIND: Record<RefKind, Collection> = { "feature view": "featureViews", "feature service": "featureServices" };
+const COLLECTION_OF_KIND: Record<RefKind, Collection> = {
+  "feature view": "featureViews",
+  "feature service": "featureServices",
+  "event stream": "eventStreams",
+};
 
-/** The forms a view or service ref may take, for messages. */
+/** The forms a view, service or stream ref may take, for messages. */
 export function viewRefForms(kind: RefKind = "feature view"): string {
-  const name = kind === "feature view" ? "view" : "service";
+  const name = kind === "feature view" ? "view" : kind === "feature service" ? "service" : "stream";
   return `"${name}", "${name}@3" or "projects/{project}/${COLLECTION_OF_KIND[kind]}/{${name}}[/versions/{n}]"`;
 }
 

@@ -3,6 +3,7 @@
  * and of any store. Timestamps are Dates; durations are milliseconds.
  */
 import type { ValueType } from "../common/value-type.js";
+import type { AggregationKind } from "../streams/aggregations.js";
 
 /** A namespace for definitions, data and models. */
 export interface Project {
@@ -41,6 +42,21 @@ export interface Feature {
   type: ValueType;
   description: string;
   tags: Record<string, string>;
+  /** Set on every feature of an aggregation view, and only there. */
+  aggregation?: AggregationDefinition;
+}
+
+/** An aggregation of an event stream's field over a window (docs/streaming.md). */
+export interface AggregationDefinition {
+  kind: AggregationKind;
+  /** The stream field; "" for count. */
+  field: string;
+  /** A multiple of the stream's granularity; 0 means lifetime. */
+  windowMillis: number;
+  /** last_n only (0 otherwise). */
+  k: number;
+  /** An expression over the event's fields (docs/expressions.md); "" counts every event. */
+  filter: string;
 }
 
 /** What a user applies: a feature view definition without server-assigned fields. */
@@ -51,6 +67,34 @@ export interface FeatureViewSpec extends Documentation {
   features: Feature[];
   /** 0 means values never go stale. */
   ttlMillis: number;
+  /** Aggregation views: the event stream's name (resolved from the ref as applied). */
+  stream?: string;
+  /** Aggregation views: the stream version the ref resolved to when applied. */
+  streamVersion?: number;
+  /** Log served values for the consistency check. */
+  logServedValues?: boolean;
+}
+
+/** One typed field of an event stream. */
+export interface StreamField {
+  name: string;
+  type: ValueType;
+  description: string;
+}
+
+/** What a user applies: an event stream definition. Durations in milliseconds. */
+export interface EventStreamSpec extends Documentation {
+  project: string;
+  name: string;
+  entity: string;
+  fields: StreamField[];
+  /** The event-time field of decoded source messages and file columns. */
+  eventTimeField: string;
+  /** Tile width g. */
+  granularityMillis: number;
+  allowedLatenessMillis: number;
+  /** 0 means forever. */
+  retentionMillis: number;
 }
 
 /** How a version relates to the one before it. */
@@ -78,12 +122,37 @@ export type FeatureViewVersion = FeatureViewSpec &
     historyVersion: number;
   };
 
+/** One immutable version of an event stream. */
+export type EventStreamVersion = EventStreamSpec &
+  VersionInfo & {
+    /** The version whose stored events this version reads and writes (as for feature views). */
+    historyVersion: number;
+  };
+
+/** A value a caller supplies with each request to a feature service. */
+export interface RequestInput {
+  name: string;
+  type: ValueType;
+  description: string;
+}
+
+/** A feature computed at request time by an expression (docs/expressions.md). */
+export interface DerivedFeature {
+  name: string;
+  expression: string;
+  description: string;
+  /** The inferred result type (set by the registry). */
+  type?: ValueType;
+}
+
 /** What a user applies: a feature service definition. */
 export interface FeatureServiceSpec extends Documentation {
   project: string;
   name: string;
   /** Feature refs as written: "view:feature" or "view@3:feature". */
   features: string[];
+  requestInputs?: RequestInput[];
+  derivedFeatures?: DerivedFeature[];
 }
 
 /** One immutable version of a feature service. */
@@ -129,6 +198,7 @@ export interface ResolvedFeature {
 export interface VersionedKinds {
   featureView: FeatureViewVersion;
   featureService: FeatureServiceVersion;
+  eventStream: EventStreamVersion;
 }
 
 /** A versioned definition kind. */

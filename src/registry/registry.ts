@@ -23,8 +23,10 @@ import type {
   ApplyResult,
   DefinitionHead,
   Entity,
+  EventStreamVersion,
   FeatureServiceSpec,
   FeatureServiceVersion,
+  FeatureViewSpec,
   FeatureViewVersion,
   Project,
   ResolvedFeature,
@@ -35,14 +37,17 @@ import type {
 } from "./model.js";
 import { DEFAULT_PROJECT, describeInvalidResourceId, resourceName } from "./names.js";
 import {
+  checkAggregations,
   type EntityDraft,
+  type EventStreamDraft,
   type FeatureViewDraft,
   LIMITS,
   validateEntityDraft,
+  validateEventStreamDraft,
   validateFeatureServiceSpec,
   validateFeatureViewDraft,
 } from "./validation.js";
-import { type Diff, diffFeatureServices, diffFeatureViews, sameTags } from "./versioning.js";
+import { type Diff, diffEventStreams, diffFeatureServices, diffFeatureViews, sameTags } from "./versioning.js";
 
 /** How often an apply retries after losing a compare-and-append race to another replica. */
 const MAX_APPLY_ATTEMPTS = 8;
@@ -65,8 +70,9 @@ const MAX_NAMES_FOR_HINTS = 1000;
 /** Distinct feature selections whose resolution is cached. */
 const MAX_CACHED_SELECTIONS = 10_000;
 
-const COLLECTION_OF = { featureView: "featureViews", featureService: "featureServices" } as const;
-const LABEL_OF = { featureView: "feature view", featureService: "feature service" } as const;
+const COLLECTION_OF = { featureView: "featureViews", featureService: "featureServices", eventStream: "eventStreams" } as const;
+const LABEL_OF = { featureView: "feature view", featureService: "feature service", eventStream: "event stream" } as const;
+const PLURAL_OF = { featureView: "feature views", featureService: "feature services", eventStream: "event streams" } as const;
 
 /** Registry of definitions. Construct with {@link Registry.open} so the default project exists. */
 export class Registry {
@@ -75,7 +81,10 @@ export class Registry {
   private readonly entityCache = new Map<string, Promise<Entity | undefined>>();
   /** Resolved selections by request shape: the online read path resolves the same lists over and over. */
   private readonly selectionCache = new Map<string, Promise<ResolvedFeature[] | undefined>>();
+  /** The aggregation view versions over each stream ("project/stream"): what an event batch updates. */
+  private readonly streamViewsCache = new Map<string, Promise<FeatureViewVersion[] | undefined>>();
   private readonly viewAppliedListeners: Array<(view: FeatureViewVersion, entity: Entity) => Promise<void>> = [];
+  private readonly streamAppliedListeners: Array<(stream: EventStreamVersion, entity: Entity) => Promise<void>> = [];
   private readonly unsubscribe: () => void;
 
   private constructor(
@@ -83,16 +92,18 @@ export class Registry {
     private readonly clock: () => Date,
   ) {
     this.unsubscribe = store.onChange((change) => {
-      if (change.kind === "featureView" || change.kind === "featureService") {
+      if (change.kind === "featureView" || change.kind === "featureService" || change.kind === "eventStream") {
         this.cache.delete(cacheKey(change.kind, change.project, change.name));
         // Any selection may name the changed definition (directly or as "latest"); changes are rare.
         this.selectionCache.clear();
+        this.streamViewsCache.clear();
       } else if (change.kind === "entity") {
         this.entityCache.delete(`${change.project}/${change.name}`);
       } else if (change.kind === "reset") {
         this.cache.clear();
         this.entityCache.clear();
         this.selectionCache.clear();
+        this.streamViewsCache.clear();
       }
     });
   }
@@ -225,15 +236,36 @@ export class Registry {
   async applyFeatureView(draft: FeatureViewDraft, options: ApplyOptions = {}): Promise<ApplyResult<WithState<FeatureViewVersion>>> {
     await this.getProject(draft.project);
     const entity = describeInvalidResourceId(draft.entity) ? undefined : await this.store.getEntity(draft.project, draft.entity);
-    const spec = validateFeatureViewDraft(draft, "feature_view", entity);
+    let spec = validateFeatureViewDraft(draft, "feature_view", entity);
+    if (draft.stream) spec = await this.checkAggregationView(spec, draft.stream);
     const result = await this.applyVersioned("featureView", spec, diffFeatureViews, options, (record, previous) => ({
       ...record,
-      historyVersion: previous && record.compatibility === "compatible" ? previous.historyVersion : record.version,
+      // An aggregation view's values come from its stream's events, and each version has tiles of its own.
+      historyVersion: previous && record.compatibility === "compatible" && !record.stream ? previous.historyVersion : record.version,
     }));
     if (!options.validateOnly && entity) {
       for (const listener of this.viewAppliedListeners) await listener(result.resource, entity);
     }
     return result;
+  }
+
+  /** Resolves an aggregation view's stream ref and checks its aggregations against that stream version. */
+  private async checkAggregationView(spec: FeatureViewSpec, streamRef: string): Promise<FeatureViewSpec> {
+    const v = new ViolationCollector();
+    const parsed = parseViewRef(streamRef, spec.project, "event stream");
+    if (typeof parsed === "string") throw invalidRef("feature_view.stream", parsed);
+    let stream: EventStreamVersion;
+    try {
+      stream = await this.getVersioned("eventStream", spec.project, parsed.view, parsed.version);
+    } catch (error) {
+      if (!(error instanceof ResourceNotFoundError)) throw error;
+      v.add("feature_view.stream", error.message);
+      v.throwIfAny("INVALID_FEATURE_VIEW");
+      throw error;
+    }
+    const checked = checkAggregations(v, "feature_view", spec, stream);
+    v.throwIfAny("INVALID_FEATURE_VIEW");
+    return { ...checked, stream: stream.name, streamVersion: stream.version };
   }
 
   /** Gets the latest version of a feature view, or an exact one. */
@@ -303,6 +335,92 @@ export class Registry {
     pageToken: string,
   ): Promise<Page<WithState<FeatureServiceVersion>>> {
     return this.listVersions("featureService", project, name, pageSize, pageToken);
+  }
+
+  // ---- event streams ----
+
+  /**
+   * Calls `listener` after every successful (not validate-only) apply of an event stream, as
+   * {@link onFeatureViewApplied} does for views: the offline store creates the events table.
+   */
+  onEventStreamApplied(listener: (stream: EventStreamVersion, entity: Entity) => Promise<void>): void {
+    this.streamAppliedListeners.push(listener);
+  }
+
+  /** Applies an event stream: UNCHANGED, CREATED, or NEW_VERSION (compatible versions share stored events). */
+  async applyEventStream(draft: EventStreamDraft, options: ApplyOptions = {}): Promise<ApplyResult<WithState<EventStreamVersion>>> {
+    await this.getProject(draft.project);
+    const entity = describeInvalidResourceId(draft.entity) ? undefined : await this.store.getEntity(draft.project, draft.entity);
+    const spec = validateEventStreamDraft(draft, "event_stream", entity);
+    const result = await this.applyVersioned("eventStream", spec, diffEventStreams, options, (record, previous) => ({
+      ...record,
+      historyVersion: previous && record.compatibility === "compatible" ? previous.historyVersion : record.version,
+    }));
+    if (!options.validateOnly && entity) {
+      for (const listener of this.streamAppliedListeners) await listener(result.resource, entity);
+    }
+    return result;
+  }
+
+  /** Gets the latest version of an event stream, or an exact one. */
+  async getEventStream(project: string, name: string, version?: number): Promise<WithState<EventStreamVersion>> {
+    return this.getVersioned("eventStream", project, name, version);
+  }
+
+  /** Lists the latest version of each event stream of a project, by name. */
+  async listEventStreams(project: string, pageSize: number, pageToken: string): Promise<Page<WithState<EventStreamVersion>>> {
+    return this.listLatest("eventStream", project, pageSize, pageToken, true);
+  }
+
+  /** Lists every version of an event stream, newest first. */
+  async listEventStreamVersions(
+    project: string,
+    name: string,
+    pageSize: number,
+    pageToken: string,
+  ): Promise<Page<WithState<EventStreamVersion>>> {
+    return this.listVersions("eventStream", project, name, pageSize, pageToken);
+  }
+
+  /** Resolves a stream ref ("stream", "stream@2" or its resource name); NOT_FOUND when it does not exist. */
+  async resolveStreamRef(project: string, ref: string, field: string): Promise<WithState<EventStreamVersion>> {
+    if (ref === "")
+      throw new ValidationError("MISSING_FIELD", [
+        { field, description: `is required: name an event stream as ${viewRefForms("event stream")}` },
+      ]);
+    const parsed = parseViewRef(ref, project, "event stream");
+    if (typeof parsed === "string") throw invalidRef(field, parsed);
+    return this.getVersioned("eventStream", project, parsed.view, parsed.version);
+  }
+
+  /**
+   * Every version of every active aggregation view reading the stored events of `stream` (its
+   * history version): the views whose online tiles an event of the stream updates. Cached until
+   * a definition changes.
+   */
+  async aggregationViewsOf(stream: EventStreamVersion): Promise<FeatureViewVersion[]> {
+    const key = `${stream.project}/${stream.name}/${stream.historyVersion}`;
+    const load = async () => {
+      const found: FeatureViewVersion[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const heads = await this.store.listHeads("featureView", stream.project, { after, limit: 500 });
+        for (const { name, head } of heads) {
+          if (head.state === "deprecated") continue;
+          const versions = await this.store.listVersions("featureView", stream.project, name, { limit: head.latestVersion + 1 });
+          for (const stored of versions) {
+            const view = upgradeRecord("featureView", stored);
+            if (view.stream !== stream.name || view.streamVersion === undefined) continue;
+            const source = await this.getVersioned("eventStream", stream.project, view.stream, view.streamVersion);
+            if (source.historyVersion === stream.historyVersion) found.push(view);
+          }
+        }
+        if (heads.length < 500) break;
+        after = heads[heads.length - 1]?.name;
+      }
+      return found;
+    };
+    return (await cached(this.streamViewsCache, key, load)) as FeatureViewVersion[];
   }
 
   // ---- resolution (hot path: served from the cache) ----
@@ -485,7 +603,7 @@ export class Registry {
   /** A "did you mean" for an unknown definition name (the error path only: it lists the project's names). */
   private async nameHint(kind: VersionedKind, project: string, name: string): Promise<string | undefined> {
     const known = await this.store.listHeads(kind, project, { limit: MAX_NAMES_FOR_HINTS }).catch(() => []);
-    const label = kind === "featureView" ? "feature views" : "feature services";
+    const label = PLURAL_OF[kind];
     const hint = unknownNameHint(
       name,
       known.map((definition) => definition.name),
@@ -565,7 +683,7 @@ export class Registry {
  */
 function upgradeRecord<K extends VersionedKind>(kind: K, record: VersionedKinds[K]): VersionedKinds[K] {
   if (kind !== "featureView") return record;
-  const view = record as FeatureViewVersion;
+  const view = record as unknown as FeatureViewVersion;
   return (view.historyVersion === undefined ? { ...view, historyVersion: view.version } : view) as VersionedKinds[K];
 }
 

@@ -3,9 +3,22 @@
  * the request field that holds it (snake_case, as on the wire), so a user fixes all of them at once.
  */
 import { ViolationCollector } from "../common/errors.js";
+import { unknownNameHint } from "../common/suggest.js";
 import { JOIN_KEY_TYPES, VALUE_TYPES, type ValueType } from "../common/value-type.js";
+import { ExpressionError } from "../expressions/parse.js";
+import { AGGREGATION_KINDS, describeInvalidAggregation, resultType } from "../streams/aggregations.js";
+import { compileFilter } from "../streams/filter.js";
 import { formatFeatureRef, parseFeatureRef } from "./feature-refs.js";
-import type { Documentation, Entity, FeatureServiceSpec, FeatureViewSpec } from "./model.js";
+import type {
+  AggregationDefinition,
+  Documentation,
+  Entity,
+  EventStreamSpec,
+  EventStreamVersion,
+  FeatureServiceSpec,
+  FeatureViewSpec,
+  StreamField,
+} from "./model.js";
 import { describeInvalidFieldName, describeInvalidResourceId } from "./names.js";
 
 /** Size limits on user-supplied text, so definitions stay small enough to cache and log. */
@@ -37,9 +50,14 @@ export type EntityDraft = Omit<Entity, "createTime" | "updateTime" | "joinKeys" 
   joinKeys: Array<{ name: string; type: string }>;
 };
 
-/** A feature view as submitted. */
-export type FeatureViewDraft = Omit<FeatureViewSpec, "features"> & {
-  features: Array<Omit<FeatureViewSpec["features"][number], "type"> & { type: string }>;
+/** A feature view as submitted: types and aggregation functions still as text, the stream as a ref. */
+export type FeatureViewDraft = Omit<FeatureViewSpec, "features" | "streamVersion"> & {
+  features: Array<
+    Omit<FeatureViewSpec["features"][number], "type" | "aggregation"> & {
+      type: string;
+      aggregation?: Omit<AggregationDefinition, "kind"> & { kind: string };
+    }
+  >;
 };
 
 /** Checks an entity; `path` is the request field holding it. */
@@ -96,9 +114,12 @@ export function validateFeatureViewDraft(
     if (joinKeyNames.has(feature.name)) {
       v.add(`${featurePath}.name`, `"${feature.name}" is a join key of entity "${draft.entity}"`);
     }
-    if (!(VALUE_TYPES as readonly string[]).includes(feature.type)) {
+    const typeUnset = feature.type === "" || feature.type === "unspecified";
+    if (!(VALUE_TYPES as readonly string[]).includes(feature.type) && !(feature.aggregation && typeUnset)) {
       v.add(`${featurePath}.type`, `${describeType(feature.type)}; use one of ${VALUE_TYPES.join(", ")}`);
     }
+    if (feature.aggregation && !draft.stream)
+      v.add(`${featurePath}.aggregation`, "an aggregation needs the view's stream: set stream to the event stream it aggregates");
     checkText(v, `${featurePath}.description`, feature.description, LIMITS.descriptionChars);
     checkTags(v, `${featurePath}.tags`, feature.tags);
   });
@@ -107,7 +128,14 @@ export function validateFeatureViewDraft(
   else if (draft.ttlMillis > LIMITS.maxTtlMillis) v.add(`${path}.ttl`, "must be at most 100 years (use 0 for no TTL)");
   checkDocumentation(v, path, draft);
   v.throwIfAny("INVALID_FEATURE_VIEW");
-  return { ...draft, features: draft.features.map((f) => ({ ...f, type: f.type as ValueType })) };
+  return {
+    ...draft,
+    features: draft.features.map(({ aggregation, ...f }) => ({
+      ...f,
+      type: f.type as ValueType,
+      ...(aggregation ? { aggregation: { ...aggregation, kind: aggregation.kind as AggregationDefinition["kind"] } } : {}),
+    })),
+  };
 }
 
 /** Checks the syntax of a feature service; whether its refs resolve is checked by the registry. */
@@ -171,4 +199,174 @@ function checkTags(v: ViolationCollector, field: string, tags: Record<string, st
 
 function describeType(type: string): string {
   return type === "" || type === "unspecified" ? "type is not set" : `unknown type "${type}"`;
+}
+
+/** Limits of event streams and their aggregations. */
+export const STREAM_LIMITS = {
+  fieldsPerStream: 1000,
+  minGranularityMillis: 1000,
+  maxGranularityMillis: 24 * 3600 * 1000,
+  maxLatenessMillis: 30 * 24 * 3600 * 1000,
+  /** Tiles a finite window may span: online state per entity and read cost grow with it. */
+  maxTilesPerWindow: 50_000,
+} as const;
+
+/** An event stream as submitted (types still as text, durations in milliseconds; 0 granularity means the default). */
+export type EventStreamDraft = Omit<EventStreamSpec, "fields"> & { fields: Array<Omit<StreamField, "type"> & { type: string }> };
+
+/** Granularity when a stream sets none: one minute. */
+export const DEFAULT_GRANULARITY_MILLIS = 60_000;
+
+/** Checks an event stream against its entity (`undefined` when it does not exist). */
+export function validateEventStreamDraft(
+  draft: EventStreamDraft,
+  path: string,
+  entity: Pick<Entity, "joinKeys"> | undefined,
+): EventStreamSpec {
+  const v = new ViolationCollector();
+  checkResourceId(v, `${path}.name`, draft.name);
+  const entityProblem = describeInvalidResourceId(draft.entity);
+  if (entityProblem) v.add(`${path}.entity`, entityProblem);
+  else if (!entity) v.add(`${path}.entity`, `entity "${draft.entity}" does not exist in project "${draft.project}"`);
+  const joinKeyNames = new Set(entity?.joinKeys.map((k) => k.name));
+  const eventTimeField = draft.eventTimeField || "event_time";
+  checkFieldName(v, `${path}.event_time_field`, eventTimeField);
+  if (draft.fields.length === 0) v.add(`${path}.fields`, "an event stream needs at least one field");
+  if (draft.fields.length > STREAM_LIMITS.fieldsPerStream)
+    v.add(`${path}.fields`, `at most ${STREAM_LIMITS.fieldsPerStream} fields are allowed`);
+  const seen = new Set<string>();
+  draft.fields.forEach((field, i) => {
+    const fieldPath = `${path}.fields[${i}]`;
+    checkFieldName(v, `${fieldPath}.name`, field.name);
+    if (seen.has(field.name)) v.add(`${fieldPath}.name`, `duplicate field name "${field.name}"`);
+    seen.add(field.name);
+    if (RESERVED_COLUMN_NAMES.has(field.name) || STREAM_RESERVED_COLUMNS.has(field.name))
+      v.add(`${fieldPath}.name`, `"${field.name}" is reserved`);
+    if (joinKeyNames.has(field.name)) v.add(`${fieldPath}.name`, `"${field.name}" is a join key of entity "${draft.entity}"`);
+    if (field.name === eventTimeField) v.add(`${fieldPath}.name`, `"${field.name}" is the stream's event-time field`);
+    if (!(VALUE_TYPES as readonly string[]).includes(field.type)) {
+      v.add(`${fieldPath}.type`, `${describeType(field.type)}; use one of ${VALUE_TYPES.join(", ")}`);
+    }
+    checkText(v, `${fieldPath}.description`, field.description, LIMITS.descriptionChars);
+  });
+  const granularity = draft.granularityMillis || DEFAULT_GRANULARITY_MILLIS;
+  if (
+    !Number.isInteger(granularity) ||
+    granularity < STREAM_LIMITS.minGranularityMillis ||
+    granularity > STREAM_LIMITS.maxGranularityMillis ||
+    granularity % 1000 !== 0
+  )
+    v.add(`${path}.granularity`, "must be a whole number of seconds from 1s to 1d");
+  else if ((24 * 3600 * 1000) % granularity !== 0 && granularity % (24 * 3600 * 1000) !== 0)
+    v.add(`${path}.granularity`, "must divide one day evenly (1s, 5s, 1m, 5m, 15m, 1h, ...), so tiles line up with days");
+  if (
+    !Number.isInteger(draft.allowedLatenessMillis) ||
+    draft.allowedLatenessMillis < 0 ||
+    draft.allowedLatenessMillis > STREAM_LIMITS.maxLatenessMillis
+  )
+    v.add(`${path}.allowed_lateness`, "must be a whole number of milliseconds from 0 to 30 days");
+  if (!Number.isInteger(draft.retentionMillis) || draft.retentionMillis < 0 || draft.retentionMillis > LIMITS.maxTtlMillis)
+    v.add(`${path}.retention`, "must be a whole number of milliseconds from 0 (forever) to 100 years");
+  else if (draft.retentionMillis > 0 && draft.retentionMillis < granularity)
+    v.add(`${path}.retention`, "must be at least the granularity (or 0 for forever)");
+  checkDocumentation(v, path, draft);
+  v.throwIfAny("INVALID_EVENT_STREAM");
+  return {
+    ...draft,
+    eventTimeField,
+    granularityMillis: granularity,
+    fields: draft.fields.map((f) => ({ name: f.name, type: f.type as ValueType, description: f.description })),
+  };
+}
+
+/** Columns of a stream's events table beside its fields. */
+export const STREAM_RESERVED_COLUMNS: ReadonlySet<string> = new Set(["source", "position", "too_late"]);
+
+/**
+ * Checks the aggregations of an aggregation view (one with a stream) against the stream version
+ * it resolved to, and fills in each feature's result type. Violations go to `v`.
+ */
+export function checkAggregations(v: ViolationCollector, path: string, spec: FeatureViewSpec, stream: EventStreamVersion): FeatureViewSpec {
+  if (spec.entity !== stream.entity)
+    v.add(`${path}.entity`, `must be the entity of event stream ${stream.name} ("${stream.entity}"), not "${spec.entity}"`);
+  if (spec.ttlMillis !== 0) v.add(`${path}.ttl`, "an aggregation view has no TTL: its windows say how far back it looks");
+  const fields = new Map(stream.fields.map((f) => [f.name, f]));
+  const features = spec.features.map((feature, i) => {
+    const featurePath = `${path}.features[${i}]`;
+    const aggregation = feature.aggregation;
+    if (!aggregation) {
+      v.add(`${featurePath}.aggregation`, `every feature of an aggregation view needs an aggregation of a field of ${stream.name}`);
+      return feature;
+    }
+    const at = `${featurePath}.aggregation`;
+    if (!(AGGREGATION_KINDS as readonly string[]).includes(aggregation.kind)) {
+      v.add(
+        `${at}.function`,
+        `${(aggregation.kind as string) === "" ? "is not set" : `unknown function "${aggregation.kind}"`}; use one of ${AGGREGATION_KINDS.join(", ")}`,
+      );
+      return feature;
+    }
+    const field = fields.get(aggregation.field);
+    if (aggregation.kind !== "count" && !field) {
+      const hint = unknownNameHint(aggregation.field, [...fields.keys()], "fields");
+      v.add(
+        `${at}.field`,
+        aggregation.field === ""
+          ? `${aggregation.kind} needs a field of ${stream.name}`
+          : `event stream ${stream.name}@${stream.version} has no field "${aggregation.field}"${hint ? `; ${hint}` : ""}`,
+      );
+      return feature;
+    }
+    if (aggregation.kind === "count" && aggregation.field !== "" && !field)
+      v.add(`${at}.field`, `event stream ${stream.name}@${stream.version} has no field "${aggregation.field}"`);
+    const aggregationSpec = { kind: aggregation.kind, fieldType: field?.type ?? "int64", k: aggregation.k };
+    const problem = describeInvalidAggregation(aggregationSpec);
+    if (problem) v.add(aggregation.kind === "last_n" && problem.startsWith("last_n") ? `${at}.k` : `${at}.function`, problem);
+    if (aggregation.kind !== "last_n" && aggregation.k !== 0) v.add(`${at}.k`, "is only for last_n");
+    checkWindow(v, `${at}.window`, aggregation.windowMillis, stream);
+    if (aggregation.filter !== "") {
+      const problemOfFilter = describeFilterProblem(aggregation.filter, stream);
+      if (problemOfFilter) v.add(`${at}.filter`, problemOfFilter);
+    }
+    const type = problem ? feature.type : resultType(aggregationSpec);
+    if (!problem && (feature.type as string) !== "" && (feature.type as string) !== "unspecified" && feature.type !== type)
+      v.add(`${featurePath}.type`, `${aggregation.kind} of ${field?.type ?? "events"} is ${type}; leave the type unset or set ${type}`);
+    return { ...feature, type };
+  });
+  return { ...spec, features };
+}
+
+function checkWindow(v: ViolationCollector, field: string, windowMillis: number, stream: EventStreamVersion): void {
+  if (!Number.isInteger(windowMillis) || windowMillis < 0) {
+    v.add(field, "must be a positive whole number of milliseconds, or unset for lifetime");
+    return;
+  }
+  if (windowMillis === 0) {
+    if (stream.retentionMillis > 0)
+      v.add(
+        field,
+        `a lifetime window needs a stream kept forever; ${stream.name} keeps events ${stream.retentionMillis} ms (set a window)`,
+      );
+    return;
+  }
+  if (windowMillis % stream.granularityMillis !== 0)
+    v.add(field, `must be a multiple of the stream's granularity (${stream.granularityMillis} ms), not ${windowMillis} ms`);
+  else if (windowMillis / stream.granularityMillis > STREAM_LIMITS.maxTilesPerWindow)
+    v.add(
+      field,
+      `spans ${windowMillis / stream.granularityMillis} tiles; at most ${STREAM_LIMITS.maxTilesPerWindow} (use a coarser granularity)`,
+    );
+  if (stream.retentionMillis > 0 && windowMillis > stream.retentionMillis)
+    v.add(field, `is longer than the stream's retention (${stream.retentionMillis} ms)`);
+}
+
+/** Why a filter does not compile as a bool over the stream's fields, with its position; undefined when it does. */
+export function describeFilterProblem(filter: string, stream: Pick<EventStreamVersion, "fields">): string | undefined {
+  try {
+    const compiled = compileFilter(filter, stream.fields);
+    return compiled.type === "bool" ? undefined : `a filter must be true or false for an event, not a ${compiled.type}`;
+  } catch (error) {
+    if (error instanceof ExpressionError) return error.message;
+    throw error;
+  }
 }

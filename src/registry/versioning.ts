@@ -4,7 +4,7 @@
  * what an existing reader sees (BREAKING).
  */
 import { formatFeatureRef, parseFeatureRef } from "./feature-refs.js";
-import type { Compatibility, Documentation, FeatureServiceSpec, FeatureViewSpec } from "./model.js";
+import type { AggregationDefinition, Compatibility, Documentation, EventStreamSpec, FeatureServiceSpec, FeatureViewSpec } from "./model.js";
 
 /** One difference between two versions. */
 export interface Change {
@@ -39,6 +39,12 @@ export function diffFeatureViews(previous: FeatureViewSpec, next: FeatureViewSpe
     if (current.type !== old.type) {
       changes.push({ description: `feature "${name}" changed type from ${old.type} to ${current.type}`, breaking: true });
     }
+    if (describeAggregation(current.aggregation) !== describeAggregation(old.aggregation)) {
+      changes.push({
+        description: `feature "${name}" aggregation changed from ${describeAggregation(old.aggregation)} to ${describeAggregation(current.aggregation)}`,
+        breaking: true,
+      });
+    }
     if (current.description !== old.description) {
       changes.push({ description: `feature "${name}" description changed`, breaking: false });
     }
@@ -53,6 +59,65 @@ export function diffFeatureViews(previous: FeatureViewSpec, next: FeatureViewSpe
       breaking: true,
     });
   }
+  if ((previous.stream ?? "") !== (next.stream ?? "") || previous.streamVersion !== next.streamVersion) {
+    const describe = (spec: FeatureViewSpec) => (spec.stream ? `${spec.stream}@${spec.streamVersion}` : "none");
+    changes.push({ description: `stream changed from ${describe(previous)} to ${describe(next)}`, breaking: true });
+  }
+  if ((previous.logServedValues ?? false) !== (next.logServedValues ?? false))
+    changes.push({ description: `log_served_values changed to ${next.logServedValues ?? false}`, breaking: false });
+  changes.push(...diffDocumentation(previous, next));
+  return summarize(changes);
+}
+
+/** One line naming an aggregation, for change descriptions. */
+function describeAggregation(aggregation: AggregationDefinition | undefined): string {
+  if (!aggregation) return "none";
+  const window = aggregation.windowMillis === 0 ? "lifetime" : formatMillis(aggregation.windowMillis);
+  const k = aggregation.kind === "last_n" ? `(${aggregation.k})` : "";
+  const filter = aggregation.filter ? ` where ${aggregation.filter}` : "";
+  return `${aggregation.kind}${k}(${aggregation.field}) over ${window}${filter}`;
+}
+
+/**
+ * Differences between two event stream versions. Added fields, documentation and a changed
+ * allowed lateness or event-time field keep the stored events valid (compatible); anything that
+ * changes what stored events mean or how they are tiled is breaking.
+ */
+export function diffEventStreams(previous: EventStreamSpec, next: EventStreamSpec): Diff {
+  const changes: Change[] = [];
+  if (previous.entity !== next.entity)
+    changes.push({ description: `entity changed from "${previous.entity}" to "${next.entity}"`, breaking: true });
+  const before = new Map(previous.fields.map((f) => [f.name, f]));
+  const after = new Map(next.fields.map((f) => [f.name, f]));
+  for (const [name, old] of before) {
+    const current = after.get(name);
+    if (!current) changes.push({ description: `removed field "${name}" (${old.type})`, breaking: true });
+    else if (current.type !== old.type)
+      changes.push({ description: `field "${name}" changed type from ${old.type} to ${current.type}`, breaking: true });
+    else if (current.description !== old.description) changes.push({ description: `field "${name}" description changed`, breaking: false });
+  }
+  for (const [name, added] of after)
+    if (!before.has(name)) changes.push({ description: `added field "${name}" (${added.type})`, breaking: false });
+  if (previous.granularityMillis !== next.granularityMillis)
+    changes.push({
+      description: `granularity changed from ${formatMillis(previous.granularityMillis)} to ${formatMillis(next.granularityMillis)}`,
+      breaking: true,
+    });
+  if (previous.retentionMillis !== next.retentionMillis)
+    changes.push({
+      description: `retention changed from ${formatMillis(previous.retentionMillis)} to ${formatMillis(next.retentionMillis)}`,
+      breaking: true,
+    });
+  if (previous.allowedLatenessMillis !== next.allowedLatenessMillis)
+    changes.push({
+      description: `allowed lateness changed from ${formatMillis(previous.allowedLatenessMillis)} to ${formatMillis(next.allowedLatenessMillis)}`,
+      breaking: false,
+    });
+  if (previous.eventTimeField !== next.eventTimeField)
+    changes.push({
+      description: `event-time field changed from "${previous.eventTimeField}" to "${next.eventTimeField}"`,
+      breaking: false,
+    });
   changes.push(...diffDocumentation(previous, next));
   return summarize(changes);
 }

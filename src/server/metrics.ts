@@ -7,6 +7,7 @@
 import { createServer, type Server } from "node:http";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ServingObserver } from "../inference/predictor.js";
+import type { EventObserver } from "../ingest/event-writer.js";
 
 /** Latency buckets in seconds: 100 µs to 5 s. */
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -14,8 +15,26 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 /** The server's metrics. */
-export class ServingMetrics implements ServingObserver {
+export class ServingMetrics implements ServingObserver, EventObserver {
   readonly registry = new Registry();
+  private readonly streamEvents = new Counter({
+    name: "sluice_stream_events_total",
+    help: "Events stored per event stream and source (api, kafka:{topic}/{partition}), too-late ones included.",
+    labelNames: ["stream", "source"],
+    registers: [this.registry],
+  });
+  private readonly tooLateEvents = new Counter({
+    name: "sluice_stream_too_late_events_total",
+    help: "Events older than their source's watermark: stored offline, not applied online.",
+    labelNames: ["stream", "source"],
+    registers: [this.registry],
+  });
+  private readonly watermark = new Gauge({
+    name: "sluice_stream_watermark_seconds",
+    help: "Watermark per event stream and source: the largest event time seen minus the allowed lateness (Unix seconds).",
+    labelNames: ["stream", "source"],
+    registers: [this.registry],
+  });
   private readonly predictions = new Counter({
     name: "sluice_predictions_total",
     help: "Predict requests by endpoint, model version and role.",
@@ -109,6 +128,15 @@ export class ServingMetrics implements ServingObserver {
   }
 
   /** Records one model run of the inference pool; versions with the same file share an artifact. */
+  eventsStored(stream: string, source: string, accepted: number, tooLate: number): void {
+    this.streamEvents.inc({ stream, source }, accepted);
+    if (tooLate > 0) this.tooLateEvents.inc({ stream, source }, tooLate);
+  }
+
+  watermarkAdvanced(stream: string, source: string, watermarkMicros: number): void {
+    this.watermark.set({ stream, source }, watermarkMicros / 1e6);
+  }
+
   batched(sha256: string, rows: number): void {
     this.batchRows.observe({ artifact: sha256.slice(0, 12) }, rows);
   }

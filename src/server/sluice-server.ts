@@ -30,6 +30,7 @@ import { EndpointStats } from "../inference/endpoint-stats.js";
 import { PredictionLog } from "../inference/prediction-log.js";
 import { Predictor } from "../inference/predictor.js";
 import { ServingRouter } from "../inference/serving-router.js";
+import { EventWriter, eventsTableOf } from "../ingest/event-writer.js";
 import { FeatureWriter, offlineTableOf } from "../ingest/feature-writer.js";
 import { FileImporter } from "../ingest/file-importer.js";
 import { Materializer } from "../ingest/materializer.js";
@@ -42,6 +43,7 @@ import { InferencePool } from "../serving/inference-pool.js";
 import { openOfflineStore } from "../storage/offline/open-offline-store.js";
 import { openOnlineStore } from "../storage/online/open-online-store.js";
 import { openRegistryStore } from "../storage/registry/open-registry-store.js";
+import { TileApplier } from "../streams/tile-applier.js";
 import { HistoricalRetriever } from "../training/historical-retriever.js";
 import { TrainingDatasets } from "../training/training-datasets.js";
 import { VERSION } from "../version.js";
@@ -69,6 +71,8 @@ export interface RunningServer {
 interface Core {
   registry: Registry;
   writer: FeatureWriter;
+  eventWriter: EventWriter;
+  deadLettered: () => number;
   materializer: Materializer;
   importer: FileImporter;
   uploadDir: string;
@@ -135,12 +139,25 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     releases.push(() => registry.close());
     const offline = await openOfflineStore(config);
     releases.push(() => offline.close());
-    // Each view version's history table exists from the moment the version does.
-    registry.onFeatureViewApplied((view, entity) => offline.ensureTable(offlineTableOf(view, entity)));
     const online = await openOnlineStore(config);
     releases.push(() => online.close());
     const limits = { ...config.limits, maxEntityRows: config.limits.maxEntityRowsPerRead };
     const writer = new FeatureWriter(registry, offline, online, limits);
+    const eventWriter = new EventWriter(registry, offline, online, new TileApplier(online), limits, metrics);
+    // Each view version's history table (an aggregation view version: its tiles) and each stream
+    // version's events table exist from the moment the version does.
+    registry.onFeatureViewApplied(async (view, entity) => {
+      if (!view.stream) return offline.ensureTable(offlineTableOf(view, entity));
+      const started = performance.now();
+      const events = await eventWriter.backfillTiles(view, (applied) =>
+        logger.info({ featureView: `${view.name}@${view.version}`, events: applied }, "building aggregation tiles from stored events"),
+      );
+      logger.info(
+        { featureView: `${view.name}@${view.version}`, events, durationMs: Math.round(performance.now() - started) },
+        "aggregation tiles built",
+      );
+    });
+    registry.onEventStreamApplied((stream, entity) => offline.ensureTable(eventsTableOf(stream, entity)));
     const retriever = new HistoricalRetriever(registry, offline, limits);
     const datasets = new TrainingDatasets(registryStore, retriever, offline, join(config.dataDir, "datasets"), logger);
     // Before the stores close: running dataset jobs stop and record that they did not finish.
@@ -195,7 +212,9 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       datasets,
       registry,
       writer,
-      importer: new FileImporter(registry, writer, Math.min(10_000, config.limits.maxRowsPerBatch)),
+      eventWriter,
+      deadLettered: () => 0,
+      importer: new FileImporter(registry, writer, eventWriter, Math.min(10_000, config.limits.maxRowsPerBatch)),
       uploadDir: join(config.dataDir, "uploads"),
       maxUploadBytes: config.limits.maxUploadBytes,
       materializer: new Materializer(registry, offline, online, config.limits.materializeChunkRows),

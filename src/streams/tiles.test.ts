@@ -120,6 +120,17 @@ describe("tiles", () => {
     layout.apply(data, { eventTime: 5000, ingestTime: 1, fields: {} }, 1000);
     expect(layout.valuesAsOf(data, 4999)).toEqual([0n]);
     expect(layout.valuesAsOf(data, 5000)).toEqual([1n]);
-    expect(() => layout.valuesAsOf(data, 999)).toThrow(RangeError);
+    // A read before the latest receipt reads as of that receipt.
+    expect(layout.valuesAsOf(data, 999)).toEqual(layout.valuesAsOf(data, 1000));
+  });
+
+  it("counts only the events a filter accepts", () => {
+    const layout = new TileLayout(
+      [{ spec: { kind: "count", fieldType: "double" }, field: "amount", window: "lifetime", filter: (f) => (f.amount as number) > 10 }],
+      1000,
+    );
+    const data = layout.empty();
+    for (const amount of [5, 20, 30]) layout.apply(data, { eventTime: 10, ingestTime: amount, fields: { amount } }, 100);
+    expect(layout.valuesAsOf(data, 100)).toEqual([2n]);
   });
 });

@@ -18,6 +18,8 @@ export interface WindowedAggregation {
   spec: AggregationSpec;
   field: string;
   window: Window;
+  /** Only events it accepts count (an aggregation filter); every event when unset. */
+  filter?: (fields: Record<string, FeatureValue>) => boolean;
 }
 
 /** An event as the tiles take it: times in microseconds, field values by name. */
@@ -58,9 +60,12 @@ export class TileLayout {
     return { tiles: {}, base: this.emptyStates(), ahead: [], now: Number.NEGATIVE_INFINITY };
   }
 
-  /** Applies one event received at `receiptTime` (not before any earlier receipt), in place. */
+  /**
+   * Applies one event received at `receiptTime`, in place. A receipt time before the latest one
+   * applied (another replica's clock behind, or a replayed event) counts as that latest one.
+   */
   apply(data: TileData, event: StreamEvent, receiptTime: number): void {
-    this.advance(data, receiptTime);
+    this.advance(data, Math.max(receiptTime, data.now));
     if (event.eventTime > receiptTime) {
       const states = this.emptyStates();
       this.addTo(states, event);
@@ -70,9 +75,12 @@ export class TileLayout {
     this.addTo(this.tileStates(data, tileOf(event.eventTime, this.granularity)), event);
   }
 
-  /** Every aggregation's value as of `t` (not before the latest receipt applied). */
-  valuesAsOf(data: TileData, t: number): FeatureValue[] {
-    if (t < data.now) throw new RangeError(`a read as of ${t} is before the latest event applied (${data.now})`);
+  /**
+   * Every aggregation's value as of `t`. A read is never before the latest receipt applied: a
+   * `t` before it (another replica's clock, slightly ahead) reads as of that receipt.
+   */
+  valuesAsOf(data: TileData, requested: number): FeatureValue[] {
+    const t = Math.max(requested, data.now);
     const tiles = Object.entries(data.tiles).map(([index, states]) => ({ index: Number(index), states }));
     // Merge in tile order, so that a value does not depend on the order events arrived in.
     tiles.sort((a, b) => a.index - b.index);
@@ -129,6 +137,7 @@ export class TileLayout {
 
   private addTo(states: AggregationState[], event: StreamEvent): void {
     this.aggregations.forEach((aggregation, i) => {
+      if (aggregation.filter && !aggregation.filter(event.fields)) return;
       addEvent(aggregation.spec, states[i] as AggregationState, {
         eventTime: event.eventTime,
         ingestTime: event.ingestTime,

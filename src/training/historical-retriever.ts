@@ -6,8 +6,9 @@
  */
 import { ValidationError, ViolationCollector } from "../common/errors.js";
 import type { ValueLimits } from "../common/feature-value.js";
+import { eventsTableOf } from "../ingest/event-writer.js";
 import { offlineTableOf } from "../ingest/feature-writer.js";
-import type { Entity, FeatureViewVersion, ResolvedFeature } from "../registry/model.js";
+import type { Entity, EventStreamVersion, FeatureViewVersion, ResolvedFeature } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
 import type { ArrowChunks, OfflineColumn, OfflineStore, PointInTimeJoin, Spine } from "../storage/offline/offline-store.js";
 import { InlineSpineWriter } from "./inline-spine.js";
@@ -17,8 +18,8 @@ import type { HistoricalQuery, OutputColumn, SpineBatchInput } from "./model.js"
 export interface RetrievalPlan {
   query: HistoricalQuery;
   features: ResolvedFeature[];
-  /** One entry per view version, in first-use order. */
-  views: Array<{ view: FeatureViewVersion; entity: Entity }>;
+  /** One entry per view version, in first-use order; aggregation views with their stream version. */
+  views: Array<{ view: FeatureViewVersion; entity: Entity; stream?: EventStreamVersion }>;
   /** The join keys of every view's entity, each once. */
   keyColumns: OfflineColumn[];
   /** Output names of the features, in request order. */
@@ -52,7 +53,9 @@ export class HistoricalRetriever {
     for (const feature of features) {
       if (views.some(({ view }) => view.name === feature.featureView && view.version === feature.version)) continue;
       const view = await this.registry.getFeatureView(feature.project, feature.featureView, feature.version);
-      views.push({ view, entity: await this.registry.getEntity(view.project, view.entity) });
+      const entity = await this.registry.getEntity(view.project, view.entity);
+      const stream = view.stream ? await this.registry.getEventStream(view.project, view.stream, view.streamVersion) : undefined;
+      views.push({ view, entity, ...(stream ? { stream } : {}) });
     }
     const v = new ViolationCollector();
     const keyColumns: OfflineColumn[] = [];
@@ -111,7 +114,7 @@ export class HistoricalRetriever {
           { field: "query.entity_time_range.end_time", description: "must be after start_time" },
         ]);
       }
-      const tables = views.map(({ view, entity }) => offlineTableOf(view, entity));
+      const tables = views.map(({ view, entity, stream }) => (stream ? eventsTableOf(stream, entity) : offlineTableOf(view, entity)));
       return this.offline.loadSpine(query.project, { kind: "entities", tables, range: { start, end } }, keyColumns);
     }
     return this.offline.loadSpine(query.project, query.spine, keyColumns);
@@ -128,17 +131,43 @@ export class HistoricalRetriever {
 
 /** The join of a plan over a stored spine. */
 export function joinOf(plan: RetrievalPlan, spine: Spine, spineOrder: boolean, withSpineIndex: boolean): PointInTimeJoin {
+  const plain = plan.views.filter(({ stream }) => !stream);
+  const aggregated = plan.views.filter(({ stream }) => stream);
+  const sameVersion =
+    (feature: ResolvedFeature) =>
+    ({ view }: { view: FeatureViewVersion }) =>
+      view.name === feature.featureView && view.version === feature.version;
   return {
     spine,
-    views: plan.views.map(({ view, entity }) => ({ table: offlineTableOf(view, entity), ttlMicros: view.ttlMillis * 1000 })),
-    features: plan.features.map((feature, i) => ({
-      view: plan.views.findIndex(({ view }) => view.name === feature.featureView && view.version === feature.version),
-      column: feature.feature,
-      as: plan.featureNames[i] as string,
+    views: plain.map(({ view, entity }) => ({ table: offlineTableOf(view, entity), ttlMicros: view.ttlMillis * 1000 })),
+    windows: aggregated.map(({ view, entity, stream }) => ({
+      events: eventsTableOf(stream as EventStreamVersion, entity),
+      granularityMicros: (stream as EventStreamVersion).granularityMillis * 1000,
+      aggregations: plan.features.filter((f) => sameVersion(f)({ view })).map((f) => aggregationOf(view, f.feature)),
     })),
+    features: plan.features.map((feature, i) => {
+      const as = plan.featureNames[i] as string;
+      const window = aggregated.findIndex(sameVersion(feature));
+      if (window >= 0) return { window, column: feature.feature, as, type: feature.type };
+      return { view: plain.findIndex(sameVersion(feature)), column: feature.feature, as };
+    }),
     excludeLateIngested: plan.query.excludeLateIngested,
     spineOrder,
     withSpineIndex,
+  };
+}
+
+/** A feature of an aggregation view as an aggregation of the offline window join, named by the feature. */
+function aggregationOf(view: FeatureViewVersion, feature: string): NonNullable<PointInTimeJoin["windows"]>[number]["aggregations"][number] {
+  const aggregation = view.features.find((f) => f.name === feature)?.aggregation;
+  if (!aggregation) throw new Error(`feature ${feature} of ${view.name}@${view.version} has no aggregation`);
+  return {
+    kind: aggregation.kind,
+    field: aggregation.field,
+    ...(aggregation.kind === "last_n" ? { k: aggregation.k } : {}),
+    ...(aggregation.windowMillis > 0 ? { windowMicros: aggregation.windowMillis * 1000 } : {}),
+    ...(aggregation.filter ? { filter: aggregation.filter } : {}),
+    as: feature,
   };
 }
 

@@ -1,7 +1,7 @@
 /** Wire -> core conversions of write batches, in row and in columnar form. */
 import { ValidationError } from "../../common/errors.js";
 import type { FeatureValue } from "../../common/feature-value.js";
-import type { FeatureColumns, FeatureRow } from "../../gen/sluice/v1/ingestion.pb.js";
+import type { EventRow, FeatureColumns, FeatureRow } from "../../gen/sluice/v1/ingestion.pb.js";
 import type { Column, Value } from "../../gen/sluice/v1/types.pb.js";
 import type { ColumnarRows, ColumnInput, RowInput } from "../../ingest/model.js";
 import { taggedFromWire, timestampToMicros } from "./values.js";
@@ -13,6 +13,16 @@ export function rowFromWire(row: FeatureRow): RowInput {
     eventTime: row.eventTime ? timestampToMicros(row.eventTime) : undefined,
     features: taggedValues(row.features),
     createdTime: row.createdTime ? timestampToMicros(row.createdTime) : undefined,
+  };
+}
+
+/** An event message as the core's row input (its fields as the row's values). */
+export function eventFromWire(event: EventRow): RowInput {
+  return {
+    entityKey: taggedValues(event.entityKey),
+    eventTime: event.eventTime ? timestampToMicros(event.eventTime) : undefined,
+    features: taggedValues(event.fields),
+    createdTime: event.createdTime ? timestampToMicros(event.createdTime) : undefined,
   };
 }
 

@@ -1,10 +1,16 @@
 /** Wire <-> core conversions of registry resources. */
 import { ValidationError } from "../../common/errors.js";
+import type { ValueType } from "../../common/value-type.js";
 import {
+  AggregationFunction,
+  aggregationFunctionToJSON,
   FeatureViewState,
+  type Aggregation as WireAggregation,
   ApplyOutcome as WireApplyOutcome,
   Compatibility as WireCompatibility,
   type Entity as WireEntity,
+  type EventStream as WireEventStream,
+  type Feature as WireFeature,
   type FeatureService as WireFeatureService,
   type FeatureView as WireFeatureView,
   HistoryOutcome as WireHistoryOutcome,
@@ -12,9 +18,12 @@ import {
 } from "../../gen/sluice/v1/registry.pb.js";
 import type { ResolvedFeature as WireResolvedFeature } from "../../gen/sluice/v1/types.pb.js";
 import type {
+  AggregationDefinition,
   ApplyOutcome,
   Compatibility,
   Entity,
+  EventStreamVersion,
+  Feature,
   FeatureServiceSpec,
   FeatureServiceVersion,
   FeatureViewVersion,
@@ -23,7 +32,7 @@ import type {
   WithState,
 } from "../../registry/model.js";
 import { projectName, resourceName } from "../../registry/names.js";
-import type { EntityDraft, FeatureViewDraft } from "../../registry/validation.js";
+import type { EntityDraft, EventStreamDraft, FeatureViewDraft } from "../../registry/validation.js";
 import { dateToTimestamp, durationToMillis, millisToDuration, optionalTimestamp, valueTypeFromWire, valueTypeToWire } from "./common.js";
 
 /** Throws INVALID_ARGUMENT when a required message field is missing. */
@@ -50,17 +59,122 @@ export function featureViewDraftFromWire(view: WireFeatureView, project: string,
     project,
     name,
     entity: view.entity,
-    features: view.features.map((f) => ({ name: f.name, type: valueTypeFromWire(f.type), description: f.description, tags: f.tags })),
+    features: view.features.map((f) => ({
+      name: f.name,
+      type: valueTypeFromWire(f.type),
+      description: f.description,
+      tags: f.tags,
+      ...(f.aggregation ? { aggregation: aggregationFromWire(f.aggregation) } : {}),
+    })),
     ttlMillis: durationToMillis(view.ttl),
     description: view.description,
     owner: view.owner,
     tags: view.tags,
+    ...(view.stream ? { stream: view.stream } : {}),
+    ...(view.logServedValues ? { logServedValues: true } : {}),
+  };
+}
+
+/** Wire aggregation -> draft (the function as its lower-case name, "" when unset). */
+function aggregationFromWire(aggregation: WireAggregation): Omit<AggregationDefinition, "kind"> & { kind: string } {
+  const kind =
+    aggregation.function === AggregationFunction.AGGREGATION_FUNCTION_UNSPECIFIED
+      ? ""
+      : aggregationFunctionToJSON(aggregation.function).replace("AGGREGATION_FUNCTION_", "").toLowerCase();
+  return {
+    kind: kind === "unrecognized" ? "unknown" : kind,
+    field: aggregation.field,
+    windowMillis: durationToMillis(aggregation.window),
+    k: aggregation.k,
+    filter: aggregation.filter,
+  };
+}
+
+/** Core aggregation -> wire. */
+function aggregationToWire(aggregation: AggregationDefinition): WireAggregation {
+  const name = `AGGREGATION_FUNCTION_${aggregation.kind.toUpperCase()}` as keyof typeof AggregationFunction;
+  return {
+    function: AggregationFunction[name],
+    field: aggregation.field,
+    window: aggregation.windowMillis > 0 ? millisToDuration(aggregation.windowMillis) : undefined,
+    k: aggregation.k,
+    filter: aggregation.filter,
+  };
+}
+
+/** Core feature -> wire. */
+function featureToWire(feature: Feature): WireFeature {
+  return {
+    name: feature.name,
+    type: valueTypeToWire(feature.type),
+    description: feature.description,
+    tags: feature.tags,
+    aggregation: feature.aggregation ? aggregationToWire(feature.aggregation) : undefined,
+  };
+}
+
+/** Wire event stream -> draft, for a project and id parsed from its name. */
+export function eventStreamDraftFromWire(stream: WireEventStream, project: string, name: string): EventStreamDraft {
+  return {
+    project,
+    name,
+    entity: stream.entity,
+    fields: stream.fields.map((f) => ({ name: f.name, type: valueTypeFromWire(f.type), description: f.description })),
+    eventTimeField: stream.eventTimeField,
+    granularityMillis: durationToMillis(stream.granularity),
+    allowedLatenessMillis: durationToMillis(stream.allowedLateness),
+    retentionMillis: durationToMillis(stream.retention),
+    description: stream.description,
+    owner: stream.owner,
+    tags: stream.tags,
+  };
+}
+
+/** Core event stream version (with its head state) -> wire. */
+export function eventStreamToWire(stream: WithState<EventStreamVersion>): WireEventStream {
+  return {
+    name: resourceName(stream.project, "eventStreams", stream.name),
+    version: stream.version,
+    entity: stream.entity,
+    fields: stream.fields.map((f) => ({ name: f.name, type: valueTypeToWire(f.type), description: f.description })),
+    eventTimeField: stream.eventTimeField,
+    granularity: millisToDuration(stream.granularityMillis),
+    allowedLateness: millisToDuration(stream.allowedLatenessMillis),
+    retention: stream.retentionMillis > 0 ? millisToDuration(stream.retentionMillis) : undefined,
+    description: stream.description,
+    owner: stream.owner,
+    tags: stream.tags,
+    state: stream.state === "deprecated" ? FeatureViewState.FEATURE_VIEW_STATE_DEPRECATED : FeatureViewState.FEATURE_VIEW_STATE_ACTIVE,
+    compatibility: compatibilityToWire(stream.compatibility),
+    changes: stream.changes,
+    createTime: dateToTimestamp(stream.createTime),
+    historyVersion: stream.historyVersion,
   };
 }
 
 /** Wire feature service -> spec, for a project and id parsed from its name. */
 export function featureServiceSpecFromWire(service: WireFeatureService, project: string, name: string): FeatureServiceSpec {
-  return { project, name, features: service.features, description: service.description, owner: service.owner, tags: service.tags };
+  return {
+    project,
+    name,
+    features: service.features,
+    description: service.description,
+    owner: service.owner,
+    tags: service.tags,
+    ...(service.requestInputs.length > 0
+      ? {
+          // Checked by the registry (validateFeatureServiceSpec).
+          requestInputs: service.requestInputs.map((i) => ({
+            name: i.name,
+            type: valueTypeFromWire(i.type) as ValueType,
+            description: i.description,
+          })),
+        }
+      : {}),
+    ...(service.derivedFeatures.length > 0
+      ? { derivedFeatures: service.derivedFeatures.map((d) => ({ name: d.name, expression: d.expression, description: d.description })) }
+      : {}),
+  };
 }
 
 /** Core project -> wire. */
@@ -87,7 +201,7 @@ export function featureViewToWire(view: WithState<FeatureViewVersion>): WireFeat
     name: resourceName(view.project, "featureViews", view.name),
     version: view.version,
     entity: view.entity,
-    features: view.features.map((f) => ({ name: f.name, type: valueTypeToWire(f.type), description: f.description, tags: f.tags })),
+    features: view.features.map(featureToWire),
     ttl: view.ttlMillis > 0 ? millisToDuration(view.ttlMillis) : undefined,
     description: view.description,
     owner: view.owner,
@@ -98,11 +212,14 @@ export function featureViewToWire(view: WithState<FeatureViewVersion>): WireFeat
     createTime: dateToTimestamp(view.createTime),
     deprecateTime: optionalTimestamp(view.deprecateTime),
     historyVersion: view.historyVersion,
+    stream: view.stream ? resourceName(view.project, "eventStreams", view.stream) : "",
+    streamVersion: view.streamVersion ?? 0,
+    logServedValues: view.logServedValues ?? false,
   };
 }
 
 /** What a created or new feature view version sees of earlier values; unset for an unchanged apply. */
-export function historyOutcomeToWire(outcome: ApplyOutcome, view: FeatureViewVersion): WireHistoryOutcome {
+export function historyOutcomeToWire(outcome: ApplyOutcome, view: { version: number; historyVersion: number }): WireHistoryOutcome {
   if (outcome !== "created" && outcome !== "new_version") return WireHistoryOutcome.HISTORY_OUTCOME_UNSPECIFIED;
   return view.historyVersion === view.version ? WireHistoryOutcome.HISTORY_OUTCOME_STARTS_EMPTY : WireHistoryOutcome.HISTORY_OUTCOME_SHARED;
 }
@@ -119,6 +236,13 @@ export function featureServiceToWire(service: WithState<FeatureServiceVersion>):
     compatibility: compatibilityToWire(service.compatibility),
     changes: service.changes,
     createTime: dateToTimestamp(service.createTime),
+    requestInputs: (service.requestInputs ?? []).map((i) => ({ name: i.name, type: valueTypeToWire(i.type), description: i.description })),
+    derivedFeatures: (service.derivedFeatures ?? []).map((d) => ({
+      name: d.name,
+      expression: d.expression,
+      description: d.description,
+      type: d.type ? valueTypeToWire(d.type) : valueTypeToWire("double"),
+    })),
   };
 }
 

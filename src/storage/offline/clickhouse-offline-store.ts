@@ -34,6 +34,7 @@ import {
 } from "./clickhouse-sql.js";
 import type {
   ArrowChunks,
+  EventSourceProgress,
   EventTimeRange,
   HistoryColumns,
   OfflineColumn,
@@ -46,6 +47,8 @@ import type {
   Spine,
   SpineColumns,
   SpineSummary,
+  StoredEvent,
+  StoredEventQuery,
   WindowedAggregateJoin,
 } from "./offline-store.js";
 import {
@@ -240,7 +243,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
       this.engine.insertText({
         database,
         table: name,
-        columns: ["event_time", "ingestion_time", "write_id", ...columns.map((c) => c.name)],
+        columns: ["event_time", "ingestion_time", "write_id", ...columns.map((c) => c.name), ...(rows.events ? EVENT_COLUMNS : [])],
         body: historyRowsText(table, rows),
         settings: {
           insert_deduplication_token: deduplicationToken,
@@ -297,6 +300,67 @@ export class ClickHouseOfflineStore implements OfflineStore {
     return this.select(table, `SELECT ${select} FROM ${qualifiedTableName(table, this.cluster !== undefined)} ORDER BY ${order}`, {});
   }
 
+  async eventSources(table: OfflineTable): Promise<EventSourceProgress[]> {
+    const rows = await this.run(async () => {
+      const result = await this.client.query({
+        query:
+          "SELECT source, count() AS events, countIf(too_late = 1) AS late, toString(max(event_time)) AS max_time, max(position) AS last " +
+          `FROM ${qualifiedTableName(table, this.cluster !== undefined)} GROUP BY source ORDER BY source`,
+        format: "JSONEachRow",
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+      });
+      return result.json<{ source: string; events: string; late: string; max_time: string; last: string }>();
+    });
+    return rows.map((row) => ({
+      source: row.source,
+      eventCount: Number(row.events),
+      tooLateCount: Number(row.late),
+      maxEventTime: parseMicros(row.max_time),
+      lastPosition: Number(row.last),
+    }));
+  }
+
+  async readEvents(table: OfflineTable, query: StoredEventQuery): Promise<StoredEvent[]> {
+    const conditions: string[] = [];
+    const params: Record<string, unknown> = { limit: query.limit };
+    if (query.source !== undefined) {
+      conditions.push("source = {source:String}");
+      params.source = query.source;
+    }
+    if (query.fromPosition !== undefined) {
+      conditions.push("position >= {from:Int64}");
+      params.from = query.fromPosition;
+    }
+    if (query.ingestedUntil !== undefined) {
+      conditions.push("ingestion_time <= {until:DateTime64(6, 'UTC')}");
+      params.until = formatMicros(query.ingestedUntil);
+    }
+    if (query.after) {
+      conditions.push("(ingestion_time, source, position) > ({ai:DateTime64(6, 'UTC')}, {as:String}, {ap:Int64})");
+      Object.assign(params, { ai: formatMicros(query.after.ingestTime), as: query.after.source, ap: query.after.position });
+    }
+    const columns = [...table.keyColumns, ...table.featureColumns].map((c) => quote(c.name));
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+    const rows = await this.run(async () => {
+      const result = await this.client.query({
+        query:
+          `SELECT ${[...columns, "event_time", "ingestion_time", "write_id", "source", "position", "too_late"].join(", ")} ` +
+          `FROM ${qualifiedTableName(table, this.cluster !== undefined)} ${where} ` +
+          "ORDER BY ingestion_time, source, position LIMIT {limit:UInt32}",
+        query_params: params,
+        format: "JSONEachRow",
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+      });
+      return result.json<Record<string, unknown>>();
+    });
+    return rows.map((row) => ({
+      ...rowOf(table, row),
+      source: String(row.source),
+      position: Number(row.position),
+      tooLate: Number(row.too_late) === 1,
+    }));
+  }
+
   /** Runs a query whose columns are the table's keys, features, event_time, ingestion_time and write_id. */
   private async select(table: OfflineTable, query: string, params: Record<string, unknown>): Promise<OfflineRow[]> {
     const rows = await this.run(async () => {
@@ -313,13 +377,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
       });
       return result.json<Record<string, unknown>>();
     });
-    return rows.map((row) => ({
-      key: table.keyColumns.map((c) => fromJsonValue(c.type, row[c.name])),
-      eventTime: parseMicros(String(row.event_time)),
-      ingestTime: parseMicros(String(row.ingestion_time)),
-      writeId: String(row.write_id),
-      features: table.featureColumns.map((c) => fromJsonValue(c.type, row[c.name])),
-    }));
+    return rows.map((row) => rowOf(table, row));
   }
 
   async createSpine(project: string, keyColumns: OfflineColumn[], extraColumns: OfflineColumn[]): Promise<Spine> {
@@ -428,7 +486,11 @@ export class ClickHouseOfflineStore implements OfflineStore {
 
   joinPointInTime(join: PointInTimeJoin, signal?: AbortSignal): ArrowChunks {
     return this.streamArrow(
-      joinQuery(join, (view) => this.historyTable(join, view)),
+      joinQuery(
+        join,
+        (view) => this.historyTable(join, view),
+        (window) => this.eventsTable(join, window),
+      ),
       signal,
     );
   }
@@ -443,6 +505,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
       spineTable: spineTableName(join.spine),
       eventsTable: qualifiedTableName(join.events, this.cluster !== undefined),
       keyColumns: join.events.keyColumns.map((c) => c.name),
+      fields: join.events.featureColumns,
       granularity: join.granularityMicros,
       columns,
       knownAt: join.knownAt,
@@ -453,7 +516,11 @@ export class ClickHouseOfflineStore implements OfflineStore {
   async saveJoin(join: PointInTimeJoin, name: string, parquetPath: string): Promise<number> {
     const { database } = tableNameParts({ project: join.spine.project, view: "", version: 0 }, false);
     const table = `${quote(database)}.${quote(name)}`;
-    const query = joinQuery({ ...join, withSpineIndex: true, spineOrder: false }, (view) => this.historyTable(join, view));
+    const query = joinQuery(
+      { ...join, withSpineIndex: true, spineOrder: false },
+      (view) => this.historyTable(join, view),
+      (window) => this.eventsTable(join, window),
+    );
     await this.run(() =>
       this.client.command({
         query: `CREATE TABLE ${table} ENGINE = MergeTree ORDER BY spine_index AS ${query}`,
@@ -506,6 +573,12 @@ export class ClickHouseOfflineStore implements OfflineStore {
   private historyTable(join: PointInTimeJoin, view: number): string {
     const table = join.views[view]?.table;
     if (!table) throw new Error(`join has no view ${view}`);
+    return qualifiedTableName(table, this.cluster !== undefined);
+  }
+
+  private eventsTable(join: PointInTimeJoin, window: number): string {
+    const table = join.windows?.[window]?.events;
+    if (!table) throw new Error(`join has no window group ${window}`);
     return qualifiedTableName(table, this.cluster !== undefined);
   }
 
@@ -621,6 +694,7 @@ export function createTableStatements(table: OfflineTable, cluster?: string): st
         "`ingestion_time` DateTime64(6, 'UTC')",
         "`write_id` String",
         ...table.featureColumns.map((c) => `${quote(c.name)} ${nullableType(c)}`),
+        ...(table.kind === "events" ? ["`source` LowCardinality(String)", "`position` Int64", "`too_late` UInt8"] : []),
       ],
       orderBy: [...keys, "`event_time`"],
       shardBy: keys,
@@ -630,6 +704,20 @@ export function createTableStatements(table: OfflineTable, cluster?: string): st
   );
   return addColumns === "" ? create : [...create, ...alterTargets.map((target) => `ALTER TABLE ${target} ${addColumns}`)];
 }
+
+/** A history row from a JSONEachRow row of the table's keys, features, event_time, ingestion_time and write_id. */
+function rowOf(table: OfflineTable, row: Record<string, unknown>): OfflineRow {
+  return {
+    key: table.keyColumns.map((c) => fromJsonValue(c.type, row[c.name])),
+    eventTime: parseMicros(String(row.event_time)),
+    ingestTime: parseMicros(String(row.ingestion_time)),
+    writeId: String(row.write_id),
+    features: table.featureColumns.map((c) => fromJsonValue(c.type, row[c.name])),
+  };
+}
+
+/** The provenance columns of an events table, in the order appends write them. */
+const EVENT_COLUMNS = ["source", "position", "too_late"];
 
 /** The DDL of a project's prediction log, ordered for reading one endpoint's recent predictions. */
 export function createPredictionTableStatements(project: string, cluster?: string): string[] {

@@ -4,7 +4,7 @@
  */
 import type { FeatureValue } from "../../common/feature-value.js";
 import type { ValueType } from "../../common/value-type.js";
-import type { HistoryColumns, OfflineColumn, OfflineTable } from "./offline-store.js";
+import type { EventProvenance, HistoryColumns, OfflineColumn, OfflineTable } from "./offline-store.js";
 
 /** The ClickHouse column type of each value type. */
 export const COLUMN_TYPES: Record<ValueType, string> = {
@@ -88,7 +88,14 @@ export function historyRowsText(table: OfflineTable, rows: HistoryColumns): stri
     () => writeId,
     ...table.keyColumns.map((c, i) => jsonColumn(c.type, rows.keys[i] ?? [])),
     ...table.featureColumns.map((c, i) => jsonColumn(c.type, rows.features[i] ?? [])),
+    ...(rows.events ? eventProvenanceCells(rows.events) : []),
   ]);
+}
+
+/** The cells of an events table's source, position and too_late columns. */
+function eventProvenanceCells(events: EventProvenance): Array<(row: number) => string> {
+  const source = JSON.stringify(events.source);
+  return [() => source, (row) => String(events.positions[row]), (row) => (events.tooLate[row] ? "1" : "0")];
 }
 
 /** A value of each type as a JSON cell of the insert text. */

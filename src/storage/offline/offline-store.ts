@@ -54,6 +54,49 @@ export interface HistoryColumns {
   writeId: string;
   /** One column per feature column of the table, in its order; null where null. */
   features: ReadonlyArray<ArrayLike<FeatureValue>>;
+  /** Events tables only: where the events came from, and which were too late to count online. */
+  events?: EventProvenance;
+}
+
+/** Where the events of one append came from (one source per append). */
+export interface EventProvenance {
+  /** "api" for WriteEvents and imports, "kafka:{topic}/{partition}" for Kafka. */
+  source: string;
+  /** Each event's position: its row in the write, or its Kafka offset. */
+  positions: ArrayLike<number>;
+  /** Each event's lateness verdict (older than its source's watermark when received). */
+  tooLate: ArrayLike<boolean>;
+}
+
+/** One stored event read back, with its provenance. */
+export interface StoredEvent extends OfflineRow {
+  source: string;
+  position: number;
+  tooLate: boolean;
+}
+
+/** Where stored events of a source stand: what the stream status reports and recovery starts from. */
+export interface EventSourceProgress {
+  source: string;
+  eventCount: number;
+  tooLateCount: number;
+  /** Undefined when the source has no events. */
+  maxEventTime?: number;
+  /** The highest position stored (a Kafka offset); undefined when none. */
+  lastPosition?: number;
+}
+
+/** Which stored events to read back: in (ingestion time, source, position) order, after a cursor. */
+export interface StoredEventQuery {
+  /** Only this source's events. */
+  source?: string;
+  /** Only events at or after this position (with `source`). */
+  fromPosition?: number;
+  /** Only events ingested at or before this time (µs). */
+  ingestedUntil?: number;
+  /** Resume after this event (the last of the previous page). */
+  after?: Pick<StoredEvent, "ingestTime" | "source" | "position">;
+  limit: number;
 }
 
 /** Rows of one write (they share `rows[0].writeId`) as {@link HistoryColumns}. */
@@ -123,8 +166,16 @@ export interface PointInTimeJoin {
     /** 0: values never go stale. */
     ttlMicros: number;
   }>;
-  /** Output feature columns in order: a feature column of `views[view]`, named `as`. */
-  features: Array<{ view: number; column: string; as: string }>;
+  /**
+   * Aggregation views: per view version, its stream's events and the aggregations asked of it,
+   * computed as of each spine time by the window rule (knownAt when `excludeLateIngested`).
+   */
+  windows?: Array<Omit<WindowedAggregateJoin, "spine" | "knownAt">>;
+  /**
+   * Output feature columns in order: a feature column of `views[view]`, or the aggregation
+   * `column` (its `as`) of `windows[window]`, named `as`, of type `type`.
+   */
+  features: Array<{ view: number; column: string; as: string } | { window: number; column: string; as: string; type: ValueType }>;
   /** Ignore history rows ingested after the spine time (no backfill leakage). */
   excludeLateIngested: boolean;
   /** Output rows in spine order (a sort); otherwise in any order. */
@@ -150,9 +201,14 @@ export interface WindowedAggregateJoin {
     k?: number;
     /** Undefined: lifetime. */
     windowMicros?: number;
+    /** An aggregation filter over the event's fields (src/streams/filter.ts); undefined: every event. */
+    filter?: string;
     as: string;
   }>;
-  /** Count only events ingested by the spine time, as an online read at that time knew them. */
+  /**
+   * Count only what an online read at the spine time knew: events ingested by then, and not too
+   * late. Otherwise every event with an event time in the window counts.
+   */
   knownAt: boolean;
 }
 
@@ -191,6 +247,10 @@ export interface PredictionRecord {
 
 /** Where feature history lives. */
 export interface OfflineStore {
+  /** Progress of every source of an events table (empty when it has no events). */
+  eventSources(table: OfflineTable): Promise<EventSourceProgress[]>;
+  /** A page of stored events (see {@link StoredEventQuery}). */
+  readEvents(table: OfflineTable, query: StoredEventQuery): Promise<StoredEvent[]>;
   /** The backend's name, for logs and errors. */
   readonly backend: string;
   /** Creates the history table of a view version if it does not exist (idempotent, safe to race). */

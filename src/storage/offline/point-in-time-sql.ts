@@ -19,7 +19,8 @@
 import { ValidationError } from "../../common/errors.js";
 import type { ValueType } from "../../common/value-type.js";
 import { COLUMN_TYPES, quote } from "./clickhouse-sql.js";
-import type { OfflineColumn, PointInTimeJoin, Spine } from "./offline-store.js";
+import type { OfflineColumn, OfflineTable, PointInTimeJoin, Spine } from "./offline-store.js";
+import { windowedAggregatesQuery } from "./window-sql.js";
 
 /** The database that holds spines while their joins run. */
 export const SPINE_DATABASE = "sluice_tmp";
@@ -68,17 +69,27 @@ export function spineInsertColumns(spine: Spine): string[] {
 }
 
 /**
- * The SELECT of a point-in-time join. `historyTable` names a view version's history table;
+ * The SELECT of a point-in-time join. `historyTable` names a view version's history table and
+ * `eventsTable` a window group's events table;
  * the result columns are those {@link ArrowChunks} describes.
  */
-export function joinQuery(join: PointInTimeJoin, historyTable: (view: number) => string): string {
+export function joinQuery(join: PointInTimeJoin, historyTable: (view: number) => string, eventsTable: (window: number) => string): string {
   const { spine } = join;
   const select = [
     ...(join.withSpineIndex ? ["toInt64(s.spine_index) AS spine_index"] : []),
     ...spine.keyColumns.map((c) => `s.${quote(c.name)} AS ${quote(c.name)}`),
     "s.event_time AS event_time",
     ...spine.extraColumns.map((c) => `s.${quote(c.name)} AS ${quote(c.name)}`),
-    ...join.features.map(({ view, column, as }) => {
+    ...join.features.map((feature) => {
+      if ("window" in feature) {
+        // Every spine row has its aggregates; the cast gives each the feature's declared type.
+        const type = COLUMN_TYPES[feature.type];
+        const value = `w${feature.window}.${quote(feature.column)}`;
+        return type.startsWith("Array(")
+          ? `CAST(${value}, '${type}') AS ${quote(feature.as)}`
+          : `CAST(${value}, 'Nullable(${type})') AS ${quote(feature.as)}`;
+      }
+      const { view, column, as } = feature;
       const value = `v${view}.${quote(column)}`;
       const ttl = join.views[view]?.ttlMicros ?? 0;
       // Unmatched rows carry NULL times (join_use_nulls); an expired row's value becomes the type's
@@ -89,7 +100,7 @@ export function joinQuery(join: PointInTimeJoin, historyTable: (view: number) =>
   ];
   const joins = join.views.map(({ table }, view) => {
     const keys = table.keyColumns.map((c) => quote(c.name));
-    const features = [...new Set(join.features.filter((f) => f.view === view).map((f) => f.column))];
+    const features = [...new Set(join.features.flatMap((f) => ("view" in f && f.view === view ? [f.column] : [])))];
     const history = join.excludeLateIngested
       ? knownHistory(historyTable(view), keys, features)
       : `SELECT ${[...keys, "event_time AS __time", ...features.map(quote)].join(", ")} FROM ${historyTable(view)} ` +
@@ -106,8 +117,28 @@ export function joinQuery(join: PointInTimeJoin, historyTable: (view: number) =>
   const spineRows = join.excludeLateIngested
     ? `SELECT *, ${asofKey("event_time", ASOF_MAX_PART)} AS __asof FROM ${spineTableName(spine)}`
     : `SELECT * FROM ${spineTableName(spine)}`;
+  const windows = (join.windows ?? []).map((window, w) => {
+    const aggregates = windowedAggregatesQuery(
+      {
+        spineTable: spineTableName(spine),
+        eventsTable: eventsTable(w),
+        keyColumns: window.events.keyColumns.map((c) => c.name),
+        fields: window.events.featureColumns,
+        granularity: window.granularityMicros,
+        columns: window.aggregations.map((a) => ({ ...a, fieldType: fieldTypeOf(window.events, a.field) })),
+        knownAt: join.excludeLateIngested,
+      },
+      true,
+    );
+    return `LEFT JOIN (${aggregates}) AS w${w} ON s.spine_index = w${w}.spine_index`;
+  });
   const order = join.spineOrder ? " ORDER BY s.spine_index" : "";
-  return `SELECT ${select.join(", ")} FROM (${spineRows}) AS s ${joins.join(" ")}${order}`;
+  return `SELECT ${select.join(", ")} FROM (${spineRows}) AS s ${[...joins, ...windows].join(" ")}${order}`;
+}
+
+/** The type of an events table's field (count reads none: any type will do). */
+function fieldTypeOf(events: OfflineTable, field: string): ValueType {
+  return events.featureColumns.find((c) => c.name === field)?.type ?? "int64";
 }
 
 /**

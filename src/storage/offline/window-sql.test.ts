@@ -6,12 +6,18 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { countedEvents, floatTolerance, type OracleEvent, windowOracle } from "../../../test/support/window-oracle.js";
 import type { FeatureValue } from "../../common/feature-value.js";
+import type { ValueType } from "../../common/value-type.js";
 import { AGGREGATION_KINDS, type AggregationKind, addEvent, emptyState, resultOf } from "../../streams/aggregations.js";
 import { formatMicros } from "./clickhouse-sql.js";
 import { type WindowedColumn, windowedAggregatesQuery } from "./window-sql.js";
 
 let session: Session;
 const GRANULARITY = 60_000_000;
+const FIELDS: Array<{ name: string; type: ValueType }> = [
+  { name: "amount", type: "double" },
+  { name: "items", type: "int64" },
+  { name: "merchant", type: "string" },
+];
 const FLOAT_KINDS: ReadonlySet<AggregationKind> = new Set(["sum", "mean", "variance", "stddev"]);
 
 beforeAll(() => {
@@ -98,7 +104,7 @@ describe("windowed aggregates in SQL", () => {
           const events_ = `w.events_${run}`;
           const spine = `w.spine_${run}`;
           session.query(
-            `CREATE TABLE ${events_} (customer_id Int64, event_time DateTime64(6, 'UTC'), ingestion_time DateTime64(6, 'UTC'), amount Nullable(Float64), items Nullable(Int64), merchant Nullable(String)) ENGINE = MergeTree ORDER BY (customer_id, event_time)`,
+            `CREATE TABLE ${events_} (customer_id Int64, event_time DateTime64(6, 'UTC'), ingestion_time DateTime64(6, 'UTC'), amount Nullable(Float64), items Nullable(Int64), merchant Nullable(String), too_late UInt8 ALIAS 0) ENGINE = MergeTree ORDER BY (customer_id, event_time)`,
           );
           session.query(`CREATE TABLE ${spine} (spine_index UInt64, customer_id Int64, event_time DateTime64(6, 'UTC')) ENGINE = Memory`);
           if (events.length > 0) {
@@ -116,6 +122,7 @@ describe("windowed aggregates in SQL", () => {
             spineTable: spine,
             eventsTable: events_,
             keyColumns: ["customer_id"],
+            fields: FIELDS,
             granularity: GRANULARITY,
             columns: all,
             knownAt,
@@ -159,7 +166,7 @@ describe("windowed aggregates in SQL", () => {
   it("agrees with the TypeScript aggregations on thousands of distinct values and on int64 sums out of range", () => {
     const t0 = Date.UTC(2026, 0, 1) * 1000;
     session.query(
-      "CREATE TABLE w.big_events (customer_id Int64, event_time DateTime64(6, 'UTC'), ingestion_time DateTime64(6, 'UTC'), items Nullable(Int64), merchant Nullable(String)) ENGINE = MergeTree ORDER BY (customer_id, event_time)",
+      "CREATE TABLE w.big_events (customer_id Int64, event_time DateTime64(6, 'UTC'), ingestion_time DateTime64(6, 'UTC'), items Nullable(Int64), merchant Nullable(String), too_late UInt8 ALIAS 0) ENGINE = MergeTree ORDER BY (customer_id, event_time)",
     );
     session.query("CREATE TABLE w.big_spine (spine_index UInt64, customer_id Int64, event_time DateTime64(6, 'UTC')) ENGINE = Memory");
     const merchants = Array.from({ length: 6000 }, (_, i) => `merchant_${i % 5000}_é😀`);
@@ -173,6 +180,7 @@ describe("windowed aggregates in SQL", () => {
       spineTable: "w.big_spine",
       eventsTable: "w.big_events",
       keyColumns: ["customer_id"],
+      fields: FIELDS,
       granularity: GRANULARITY,
       columns: [distinct, sum],
       knownAt: false,

@@ -9,6 +9,7 @@ import type { ValueType } from "../../common/value-type.js";
 import type { AggregationKind } from "../../streams/aggregations.js";
 import { HLL_MAX_RANK, HLL_PRECISION } from "../../streams/hyperloglog.js";
 import { quote } from "./clickhouse-sql.js";
+import { filterFieldNames, filterSql } from "./filter-sql.js";
 
 /** One output column: an aggregation of an event field over a window. */
 export interface WindowedColumn {
@@ -19,6 +20,8 @@ export interface WindowedColumn {
   k?: number;
   /** Undefined for lifetime. */
   windowMicros?: number;
+  /** An aggregation filter (src/streams/filter.ts): only events it is true for count. */
+  filter?: string;
   as: string;
 }
 
@@ -26,15 +29,17 @@ export interface WindowedColumn {
 export interface WindowedJoin {
   /** Qualified spine table: spine_index, the key columns, event_time. */
   spineTable: string;
-  /** Qualified events table: the key columns, event_time, ingestion_time and the fields. */
+  /** Qualified events table: the key columns, event_time, ingestion_time, too_late and the fields. */
   eventsTable: string;
   keyColumns: string[];
+  /** Every field of the events table with its type (filters may read any). */
+  fields: Array<{ name: string; type: ValueType }>;
   /** Tile width of the stream, microseconds. */
   granularity: number;
   columns: WindowedColumn[];
   /**
-   * Count only events ingested by the spine time: what a server reading online at that time knew,
-   * so offline values equal the online ones exactly (the consistency check's mode).
+   * Count only events ingested by the spine time and not too late: what a server reading online
+   * at that time knew, so offline values equal the online ones exactly (the consistency check's mode).
    */
   knownAt: boolean;
 }
@@ -42,28 +47,36 @@ export interface WindowedJoin {
 const REGISTERS = 1 << HLL_PRECISION;
 const HLL_ALPHA = 0.7213 / (1 + 1.079 / REGISTERS);
 
-/** The SELECT: `spine_index` and one column per aggregation, one row per spine row, in spine order. */
-export function windowedAggregatesQuery(join: WindowedJoin): string {
+/**
+ * The SELECT: `spine_index` and one column per aggregation, one row per spine row, in spine order
+ * (as a `subquery` of a larger join: in any order, with the settings left to the outer query).
+ */
+export function windowedAggregatesQuery(join: WindowedJoin, subquery = false): string {
   const keys = join.keyColumns.map(quote);
   const at = "s.__t";
   const counted = (column: WindowedColumn) => {
     const conditions = [`e.__t <= ${at}`];
     if (column.windowMicros !== undefined) conditions.push(`e.__t >= ${windowStartSql(at, column.windowMicros, join.granularity)}`);
-    if (join.knownAt) conditions.push(`e.__i <= ${at}`);
+    if (join.knownAt) conditions.push(`e.__i <= ${at}`, "e.__late = 0");
+    // A filter that is null for an event (a null field) does not count it, as the online evaluator.
+    if (column.filter) conditions.push(`ifNull(${filterSql(column.filter, join.fields, (name) => `e.${quote(name)}`)}, 0)`);
     return conditions.join(" AND ");
   };
-  const select = ["toInt64(s.spine_index) AS spine_index", ...join.columns.map((c) => `${aggregateSql(c, counted(c))} AS ${quote(c.as)}`)];
+  // As a subquery it is joined back to the spine on its own spine_index type.
+  const select = [
+    subquery ? "s.spine_index AS spine_index" : "toInt64(s.spine_index) AS spine_index",
+    ...join.columns.map((c) => `${aggregateSql(c, counted(c))} AS ${quote(c.as)}`),
+  ];
   const spine = `SELECT spine_index, ${keys.join(", ")}, toUnixTimestamp64Micro(event_time) AS __t FROM ${join.spineTable}`;
-  const fields = [...new Set(join.columns.map((c) => c.field))].map(quote);
+  const read = new Set(join.columns.flatMap((c) => [c.field, ...(c.filter ? filterFieldNames(c.filter) : [])]));
+  const fields = join.fields.filter((f) => read.has(f.name)).map((f) => quote(f.name));
   const events =
-    `SELECT ${[...keys, "toUnixTimestamp64Micro(event_time) AS __t", "toUnixTimestamp64Micro(ingestion_time) AS __i", ...fields].join(", ")} ` +
+    `SELECT ${[...keys, "toUnixTimestamp64Micro(event_time) AS __t", "toUnixTimestamp64Micro(ingestion_time) AS __i", "too_late AS __late", ...fields].join(", ")} ` +
     `FROM ${join.eventsTable}`;
   const on = keys.map((k) => `s.${k} = e.${k}`).join(" AND ");
-  return (
-    `SELECT ${select.join(", ")} FROM (${spine}) AS s LEFT JOIN (${events}) AS e ON ${on} ` +
-    // Unmatched spine rows get NULL event columns, which no window condition counts.
-    "GROUP BY s.spine_index ORDER BY s.spine_index SETTINGS join_use_nulls = 1"
-  );
+  // Unmatched spine rows get NULL event columns (join_use_nulls), which no window condition counts.
+  const query = `SELECT ${select.join(", ")} FROM (${spine}) AS s LEFT JOIN (${events}) AS e ON ${on} GROUP BY s.spine_index`;
+  return subquery ? query : `${query} ORDER BY s.spine_index SETTINGS join_use_nulls = 1`;
 }
 
 /** `floor((t − W) / g) · g` in Int64 arithmetic (intDiv truncates towards zero; this floors). */

@@ -10,10 +10,12 @@ import type { WriteReceipt } from "../../ingest/model.js";
 import {
   isNewer,
   type OnlineLookup,
+  type OnlineReadResult,
   type OnlineRecord,
   type OnlineStore,
   type OnlineWrite,
   RECEIPT_RETENTION_SECONDS,
+  type TileUpdate,
 } from "./online-store.js";
 import { decodeRecord, decodeTimes, encodeRecord } from "./record-codec.js";
 
@@ -63,17 +65,41 @@ export class LmdbOnlineStore implements OnlineStore {
   }
 
   async read(lookups: OnlineLookup[]): Promise<Array<Array<OnlineRecord | undefined>>> {
+    return (await this.readWithTiles(lookups, [])).records;
+  }
+
+  async readWithTiles(lookups: OnlineLookup[], tileLookups: OnlineLookup[]): Promise<OnlineReadResult> {
     try {
-      return lookups.map(({ table, keys }) =>
+      const records = lookups.map(({ table, keys }) =>
         keys.map((key) => {
           // Decoded at once (into copies) from LMDB's shared read buffer, which the next read reuses.
           const stored = this.latest.getBinaryFast(lmdbKey(table, key));
           return stored ? decodeRecord(stored) : undefined;
         }),
       );
+      const tiles = tileLookups.map(({ table, keys }) => keys.map((key) => this.latest.getBinary(lmdbKey(table, key)) ?? undefined));
+      return { records, tiles };
     } catch (error) {
       throw new StoreUnavailableError("embedded online store", error);
     }
+  }
+
+  async compareAndSetTiles(table: string, updates: TileUpdate[]): Promise<string[]> {
+    const conflicts: string[] = [];
+    try {
+      await this.latest.transaction(() => {
+        for (const { key, expected, next } of updates) {
+          const rowKey = lmdbKey(table, key);
+          const stored = this.latest.getBinaryFast(rowKey);
+          const unchanged = stored === undefined ? expected === undefined : expected !== undefined && sameBytes(stored, expected);
+          if (unchanged) this.latest.put(rowKey, Buffer.from(next.buffer, next.byteOffset, next.byteLength));
+          else conflicts.push(key);
+        }
+      });
+    } catch (error) {
+      throw new StoreUnavailableError("embedded online store", error);
+    }
+    return conflicts;
   }
 
   async getReceipt(key: string): Promise<WriteReceipt | undefined> {
@@ -109,4 +135,9 @@ export class LmdbOnlineStore implements OnlineStore {
     }
     this.pruneCursor = undefined;
   }
+}
+
+/** Byte equality; `length` bounds LMDB's reusable read buffer (see decodeRecord). */
+function sameBytes(stored: Uint8Array, expected: Uint8Array): boolean {
+  return stored.length === expected.length && Buffer.compare(Buffer.from(stored.buffer, stored.byteOffset, stored.length), expected) === 0;
 }

@@ -130,5 +130,35 @@ export function describeOnlineStoreContract(backend: string, factory: OnlineStor
       store = await factory.reopen();
       expect((await store.read([{ table: "t", keys: ["k"] }]))[0]?.[0]?.values).toEqual({ kept: true });
     });
+
+    it("compare-and-sets tile records: writes when unchanged, reports a conflict otherwise", async () => {
+      const first = new Uint8Array([1, 2, 3]);
+      const second = new Uint8Array([4, 5]);
+      expect(await store.compareAndSetTiles("p/v/1/tiles", [{ key: "k", expected: undefined, next: first }], 0)).toEqual([]);
+      // A writer that read nothing (stale) conflicts; one that read `first` wins.
+      expect(await store.compareAndSetTiles("p/v/1/tiles", [{ key: "k", expected: undefined, next: second }], 0)).toEqual(["k"]);
+      expect(await store.compareAndSetTiles("p/v/1/tiles", [{ key: "k", expected: second, next: second }], 0)).toEqual(["k"]);
+      expect(
+        await store.compareAndSetTiles(
+          "p/v/1/tiles",
+          [
+            { key: "k", expected: first, next: second },
+            { key: "other", expected: undefined, next: first },
+          ],
+          60_000,
+        ),
+      ).toEqual([]);
+      const read = await store.readWithTiles([{ table: "t", keys: ["k"] }], [{ table: "p/v/1/tiles", keys: ["k", "missing", "other"] }]);
+      expect(read.records).toEqual([[undefined]]);
+      expect(read.tiles.map((keys) => keys.map((bytes) => bytes && [...bytes]))).toEqual([[[4, 5], undefined, [1, 2, 3]]]);
+    });
+
+    it("reads plain and tile records together, each in order", async () => {
+      await store.write("t", [{ key: "k", record: record(T0, T0, { a: 1 }) }]);
+      await store.compareAndSetTiles("p/v/1/tiles", [{ key: "k", expected: undefined, next: new Uint8Array([9]) }], 0);
+      const read = await store.readWithTiles([{ table: "t", keys: ["k", "x"] }], [{ table: "p/v/1/tiles", keys: ["k"] }]);
+      expect(read.records[0]?.map((r) => r?.values)).toEqual([{ a: 1 }, undefined]);
+      expect(read.tiles[0]?.map((bytes) => bytes && [...bytes])).toEqual([[9]]);
+    });
   });
 }

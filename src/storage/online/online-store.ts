@@ -32,6 +32,22 @@ export interface OnlineLookup {
   keys: string[];
 }
 
+/**
+ * A compare-and-set of one entity's tile record (opaque bytes to the store): written only when
+ * the stored bytes are still `expected` (undefined: no record).
+ */
+export interface TileUpdate {
+  key: string;
+  expected: Uint8Array | undefined;
+  next: Uint8Array;
+}
+
+/** What one read returns: the records of plain lookups and the raw tile records of tile lookups, each in order. */
+export interface OnlineReadResult {
+  records: Array<Array<OnlineRecord | undefined>>;
+  tiles: Array<Array<Uint8Array | undefined>>;
+}
+
 /** Where the latest feature values live. */
 export interface OnlineStore {
   /** The backend's name, for logs and errors. */
@@ -44,6 +60,18 @@ export interface OnlineStore {
   write(table: string, rows: OnlineWrite[]): Promise<void>;
   /** Reads the latest record of every key of every lookup, in order, in one store round trip. */
   read(lookups: OnlineLookup[]): Promise<Array<Array<OnlineRecord | undefined>>>;
+  /**
+   * Reads plain records and tile records (of aggregation views, `tileLookups`) together, in one
+   * store round trip: what an online read of plain and aggregated features costs.
+   */
+  readWithTiles(lookups: OnlineLookup[], tileLookups: OnlineLookup[]): Promise<OnlineReadResult>;
+  /**
+   * Applies compare-and-sets of tile records of one table atomically per record, in one round
+   * trip; returns the keys whose stored record had changed since it was read (nothing written
+   * for them: the caller reads and applies again). `expireAfterMs` (0: never) lets a backend
+   * drop a record that no update has touched for that long.
+   */
+  compareAndSetTiles(table: string, updates: TileUpdate[], expireAfterMs: number): Promise<string[]>;
   /** The receipt recorded for a write id (scoped by the caller), if any and not yet expired. */
   getReceipt(key: string): Promise<WriteReceipt | undefined>;
   /** Records the receipt of an applied write id for {@link RECEIPT_RETENTION_SECONDS}. */
@@ -62,6 +90,11 @@ export function onlineTableName(project: string, view: string, version: number):
  */
 export function onlineTableOf(view: { project: string; name: string; historyVersion: number }): string {
   return onlineTableName(view.project, view.name, view.historyVersion);
+}
+
+/** The table of an aggregation view version's tile records (each version has its own). */
+export function tileTableOf(view: { project: string; name: string; version: number }): string {
+  return `${onlineTableName(view.project, view.name, view.version)}/tiles`;
 }
 
 /** Whether `candidate` should replace `stored` under the event-time rules. */

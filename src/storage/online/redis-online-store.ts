@@ -6,12 +6,21 @@
  * read-then-write from Node. A read is one MGET on a single server, one pipeline per node on a
  * cluster.
  */
+import { createHash } from "node:crypto";
 import calculateSlot from "cluster-key-slot";
 import { Cluster, type ClusterNode, Redis } from "ioredis";
 import { StoreUnavailableError } from "../../common/errors.js";
 import type { FeatureValue } from "../../common/feature-value.js";
 import type { WriteReceipt } from "../../ingest/model.js";
-import { type OnlineLookup, type OnlineRecord, type OnlineStore, type OnlineWrite, RECEIPT_RETENTION_SECONDS } from "./online-store.js";
+import {
+  type OnlineLookup,
+  type OnlineReadResult,
+  type OnlineRecord,
+  type OnlineStore,
+  type OnlineWrite,
+  RECEIPT_RETENTION_SECONDS,
+  type TileUpdate,
+} from "./online-store.js";
 import { decodeRecord, decodeValues, encodeRecord, encodeValues } from "./record-codec.js";
 
 /**
@@ -32,8 +41,27 @@ redis.call('SET', KEYS[1], ARGV[1])
 return 1
 `;
 
+/**
+ * Sets KEYS[1] to ARGV[2] only when its stored value's SHA-1 is still ARGV[1] ("" for no value):
+ * a compare-and-set of a tile record inside Redis, atomic per key. ARGV[3] is an expiry in
+ * milliseconds (0: none). Returns 1 when written.
+ */
+const COMPARE_AND_SET = `
+local stored = redis.call('GET', KEYS[1])
+local current = ''
+if stored then current = redis.sha1hex(stored) end
+if current ~= ARGV[1] then return 0 end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return 1
+`;
+
 type Client = Redis | Cluster;
 type SetIfNewer = { sluiceSetIfNewer(key: string, record: Buffer): unknown };
+type CompareAndSet = { sluiceCompareAndSet(key: string, expectedSha1: string, next: Buffer, expireMs: number): unknown };
 
 /** Connection settings of the Redis backends. */
 export interface RedisConnection {
@@ -95,6 +123,7 @@ export class RedisOnlineStore implements OnlineStore {
     readonly description: string,
   ) {
     client.defineCommand("sluiceSetIfNewer", { numberOfKeys: 1, lua: SET_IF_NEWER });
+    client.defineCommand("sluiceCompareAndSet", { numberOfKeys: 1, lua: COMPARE_AND_SET });
     // Connection errors surface on the calls that hit them; this keeps them out of the unhandled-error path.
     client.on("error", () => undefined);
   }
@@ -108,7 +137,27 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   async read(lookups: OnlineLookup[]): Promise<Array<Array<OnlineRecord | undefined>>> {
-    const keys = lookups.flatMap(({ table, keys }) => keys.map((key) => this.redisKey(table, key)));
+    return (await this.readWithTiles(lookups, [])).records;
+  }
+
+  async compareAndSetTiles(table: string, updates: TileUpdate[], expireAfterMs: number): Promise<string[]> {
+    const commands = updates.map(({ key, expected, next }) => ({
+      key: this.redisKey(table, key),
+      add: (pipeline: CompareAndSet, redisKey: string) =>
+        pipeline.sluiceCompareAndSet(
+          redisKey,
+          expected ? createHash("sha1").update(expected).digest("hex") : "",
+          Buffer.from(next.buffer, next.byteOffset, next.byteLength),
+          expireAfterMs,
+        ),
+    }));
+    const replies = await this.runPipelined(commands);
+    return updates.flatMap(({ key }, i) => (replies[i] === 1 ? [] : [key]));
+  }
+
+  async readWithTiles(lookups: OnlineLookup[], tileLookups: OnlineLookup[]): Promise<OnlineReadResult> {
+    const all = [...lookups, ...tileLookups];
+    const keys = all.flatMap(({ table, keys }) => keys.map((key) => this.redisKey(table, key)));
     let replies: Array<Buffer | null>;
     if (this.client instanceof Cluster || keys.length === 0) {
       // A cluster's MGET must stay within one slot: one GET per key, pipelined per node.
@@ -121,12 +170,14 @@ export class RedisOnlineStore implements OnlineStore {
       replies = await this.run(() => client.mgetBuffer(keys));
     }
     let next = 0;
-    return lookups.map(({ keys }) =>
+    const records = lookups.map(({ keys }) =>
       keys.map(() => {
         const stored = replies[next++];
         return stored ? decodeRecord(stored) : undefined;
       }),
     );
+    const tiles = tileLookups.map(({ keys }) => keys.map(() => replies[next++] ?? undefined));
+    return { records, tiles };
   }
 
   async getReceipt(key: string): Promise<WriteReceipt | undefined> {

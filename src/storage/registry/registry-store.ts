@@ -3,16 +3,9 @@
  * several replicas) implement it, and one contract suite (registry-store.contract.ts) holds
  * them all to the same behaviour. The domain never sees which backend it talks to.
  */
-import type { DefinitionHead, DefinitionState, Entity, FeatureServiceVersion, FeatureViewVersion, Project } from "../../registry/model.js";
+import type { DefinitionHead, DefinitionState, Entity, Project, VersionedKind, VersionedKinds } from "../../registry/model.js";
 
-/** Versioned definition kinds and the record type of one version of each. */
-export interface VersionedKinds {
-  featureView: FeatureViewVersion;
-  featureService: FeatureServiceVersion;
-}
-
-/** A versioned definition kind. */
-export type VersionedKind = keyof VersionedKinds;
+export type { VersionedKind, VersionedKinds };
 
 /** Keyset pagination: items strictly after `after` in the listing's order, at most `limit` of them. */
 export interface PageQuery<K> {

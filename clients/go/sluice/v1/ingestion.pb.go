@@ -74,6 +74,631 @@ func (FileFormat) EnumDescriptor() ([]byte, []int) {
 	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{0}
 }
 
+// One raw event of an event stream (the same wire shape as FeatureRow).
+type EventRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Join key name -> value, for every join key of the stream's entity.
+	EntityKey map[string]*Value `protobuf:"bytes,1,rep,name=entity_key,json=entityKey,proto3" json:"entity_key,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// When the event happened.
+	EventTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	// Field name -> value. Fields left out are null.
+	Fields map[string]*Value `protobuf:"bytes,3,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// When the source system recorded the event (for backfills); unset means
+	// when this server received it. As FeatureRow.created_time.
+	CreatedTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_time,json=createdTime,proto3" json:"created_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventRow) Reset() {
+	*x = EventRow{}
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventRow) ProtoMessage() {}
+
+func (x *EventRow) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventRow.ProtoReflect.Descriptor instead.
+func (*EventRow) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *EventRow) GetEntityKey() map[string]*Value {
+	if x != nil {
+		return x.EntityKey
+	}
+	return nil
+}
+
+func (x *EventRow) GetEventTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EventTime
+	}
+	return nil
+}
+
+func (x *EventRow) GetFields() map[string]*Value {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *EventRow) GetCreatedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedTime
+	}
+	return nil
+}
+
+type WriteEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "projects/{project}"; empty means "projects/default".
+	Project string `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	// A stream ref: "stream", "stream@2" or "projects/{project}/eventStreams/stream[/versions/2]".
+	EventStream string `protobuf:"bytes,2,opt,name=event_stream,json=eventStream,proto3" json:"event_stream,omitempty"`
+	// The events, one message each; or send `columns` instead (not both).
+	Events []*EventRow `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	// Client-chosen id; a batch retried with the same id (and the same
+	// events) is applied once.
+	WriteId string `protobuf:"bytes,4,opt,name=write_id,json=writeId,proto3" json:"write_id,omitempty"`
+	// The events as columns; `features` holds the stream's fields.
+	Columns       *FeatureColumns `protobuf:"bytes,5,opt,name=columns,proto3" json:"columns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteEventsRequest) Reset() {
+	*x = WriteEventsRequest{}
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteEventsRequest) ProtoMessage() {}
+
+func (x *WriteEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteEventsRequest.ProtoReflect.Descriptor instead.
+func (*WriteEventsRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *WriteEventsRequest) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *WriteEventsRequest) GetEventStream() string {
+	if x != nil {
+		return x.EventStream
+	}
+	return ""
+}
+
+func (x *WriteEventsRequest) GetEvents() []*EventRow {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *WriteEventsRequest) GetWriteId() string {
+	if x != nil {
+		return x.WriteId
+	}
+	return ""
+}
+
+func (x *WriteEventsRequest) GetColumns() *FeatureColumns {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+type WriteEventsResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	WriteId string                 `protobuf:"bytes,1,opt,name=write_id,json=writeId,proto3" json:"write_id,omitempty"`
+	// Events stored (including too-late ones).
+	AcceptedCount int32           `protobuf:"varint,2,opt,name=accepted_count,json=acceptedCount,proto3" json:"accepted_count,omitempty"`
+	RejectedRows  []*RowRejection `protobuf:"bytes,3,rep,name=rejected_rows,json=rejectedRows,proto3" json:"rejected_rows,omitempty"`
+	Duplicate     bool            `protobuf:"varint,4,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	// The stream version the events were written to.
+	EventStreamVersion int32 `protobuf:"varint,5,opt,name=event_stream_version,json=eventStreamVersion,proto3" json:"event_stream_version,omitempty"`
+	// Accepted events older than the stream's watermark: stored offline and
+	// counted, not applied online.
+	TooLateCount  int32 `protobuf:"varint,6,opt,name=too_late_count,json=tooLateCount,proto3" json:"too_late_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteEventsResponse) Reset() {
+	*x = WriteEventsResponse{}
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteEventsResponse) ProtoMessage() {}
+
+func (x *WriteEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteEventsResponse.ProtoReflect.Descriptor instead.
+func (*WriteEventsResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *WriteEventsResponse) GetWriteId() string {
+	if x != nil {
+		return x.WriteId
+	}
+	return ""
+}
+
+func (x *WriteEventsResponse) GetAcceptedCount() int32 {
+	if x != nil {
+		return x.AcceptedCount
+	}
+	return 0
+}
+
+func (x *WriteEventsResponse) GetRejectedRows() []*RowRejection {
+	if x != nil {
+		return x.RejectedRows
+	}
+	return nil
+}
+
+func (x *WriteEventsResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
+func (x *WriteEventsResponse) GetEventStreamVersion() int32 {
+	if x != nil {
+		return x.EventStreamVersion
+	}
+	return 0
+}
+
+func (x *WriteEventsResponse) GetTooLateCount() int32 {
+	if x != nil {
+		return x.TooLateCount
+	}
+	return 0
+}
+
+type WriteEventBatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Project       string                 `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	EventStream   string                 `protobuf:"bytes,2,opt,name=event_stream,json=eventStream,proto3" json:"event_stream,omitempty"`
+	Events        []*EventRow            `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	WriteId       string                 `protobuf:"bytes,4,opt,name=write_id,json=writeId,proto3" json:"write_id,omitempty"`
+	Columns       *FeatureColumns        `protobuf:"bytes,5,opt,name=columns,proto3" json:"columns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteEventBatchRequest) Reset() {
+	*x = WriteEventBatchRequest{}
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteEventBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteEventBatchRequest) ProtoMessage() {}
+
+func (x *WriteEventBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteEventBatchRequest.ProtoReflect.Descriptor instead.
+func (*WriteEventBatchRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WriteEventBatchRequest) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *WriteEventBatchRequest) GetEventStream() string {
+	if x != nil {
+		return x.EventStream
+	}
+	return ""
+}
+
+func (x *WriteEventBatchRequest) GetEvents() []*EventRow {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *WriteEventBatchRequest) GetWriteId() string {
+	if x != nil {
+		return x.WriteId
+	}
+	return ""
+}
+
+func (x *WriteEventBatchRequest) GetColumns() *FeatureColumns {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+type WriteEventBatchResponse struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	WriteId            string                 `protobuf:"bytes,1,opt,name=write_id,json=writeId,proto3" json:"write_id,omitempty"`
+	AcceptedCount      int32                  `protobuf:"varint,2,opt,name=accepted_count,json=acceptedCount,proto3" json:"accepted_count,omitempty"`
+	RejectedRows       []*RowRejection        `protobuf:"bytes,3,rep,name=rejected_rows,json=rejectedRows,proto3" json:"rejected_rows,omitempty"`
+	Duplicate          bool                   `protobuf:"varint,4,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	EventStreamVersion int32                  `protobuf:"varint,5,opt,name=event_stream_version,json=eventStreamVersion,proto3" json:"event_stream_version,omitempty"`
+	TooLateCount       int32                  `protobuf:"varint,6,opt,name=too_late_count,json=tooLateCount,proto3" json:"too_late_count,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *WriteEventBatchResponse) Reset() {
+	*x = WriteEventBatchResponse{}
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteEventBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteEventBatchResponse) ProtoMessage() {}
+
+func (x *WriteEventBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteEventBatchResponse.ProtoReflect.Descriptor instead.
+func (*WriteEventBatchResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WriteEventBatchResponse) GetWriteId() string {
+	if x != nil {
+		return x.WriteId
+	}
+	return ""
+}
+
+func (x *WriteEventBatchResponse) GetAcceptedCount() int32 {
+	if x != nil {
+		return x.AcceptedCount
+	}
+	return 0
+}
+
+func (x *WriteEventBatchResponse) GetRejectedRows() []*RowRejection {
+	if x != nil {
+		return x.RejectedRows
+	}
+	return nil
+}
+
+func (x *WriteEventBatchResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
+func (x *WriteEventBatchResponse) GetEventStreamVersion() int32 {
+	if x != nil {
+		return x.EventStreamVersion
+	}
+	return 0
+}
+
+func (x *WriteEventBatchResponse) GetTooLateCount() int32 {
+	if x != nil {
+		return x.TooLateCount
+	}
+	return 0
+}
+
+type GetEventStreamStatusRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Project string                 `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	// A stream ref, as in WriteEventsRequest.
+	EventStream   string `protobuf:"bytes,2,opt,name=event_stream,json=eventStream,proto3" json:"event_stream,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEventStreamStatusRequest) Reset() {
+	*x = GetEventStreamStatusRequest{}
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEventStreamStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEventStreamStatusRequest) ProtoMessage() {}
+
+func (x *GetEventStreamStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEventStreamStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetEventStreamStatusRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetEventStreamStatusRequest) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *GetEventStreamStatusRequest) GetEventStream() string {
+	if x != nil {
+		return x.EventStream
+	}
+	return ""
+}
+
+// Event time of one source of a stream.
+type EventSourceStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "api" for WriteEvents and imports, "kafka:{topic}/{partition}" for Kafka.
+	Source string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	// The largest event time stored from the source.
+	MaxEventTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=max_event_time,json=maxEventTime,proto3" json:"max_event_time,omitempty"`
+	// max_event_time minus the stream's allowed lateness.
+	Watermark    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=watermark,proto3" json:"watermark,omitempty"`
+	EventCount   int64                  `protobuf:"varint,4,opt,name=event_count,json=eventCount,proto3" json:"event_count,omitempty"`
+	TooLateCount int64                  `protobuf:"varint,5,opt,name=too_late_count,json=tooLateCount,proto3" json:"too_late_count,omitempty"`
+	// Kafka: the highest offset stored; -1 otherwise.
+	LastPosition  int64 `protobuf:"varint,6,opt,name=last_position,json=lastPosition,proto3" json:"last_position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventSourceStatus) Reset() {
+	*x = EventSourceStatus{}
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventSourceStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventSourceStatus) ProtoMessage() {}
+
+func (x *EventSourceStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventSourceStatus.ProtoReflect.Descriptor instead.
+func (*EventSourceStatus) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *EventSourceStatus) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *EventSourceStatus) GetMaxEventTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MaxEventTime
+	}
+	return nil
+}
+
+func (x *EventSourceStatus) GetWatermark() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Watermark
+	}
+	return nil
+}
+
+func (x *EventSourceStatus) GetEventCount() int64 {
+	if x != nil {
+		return x.EventCount
+	}
+	return 0
+}
+
+func (x *EventSourceStatus) GetTooLateCount() int64 {
+	if x != nil {
+		return x.TooLateCount
+	}
+	return 0
+}
+
+func (x *EventSourceStatus) GetLastPosition() int64 {
+	if x != nil {
+		return x.LastPosition
+	}
+	return 0
+}
+
+type GetEventStreamStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stream version whose history was read.
+	EventStreamVersion int32                `protobuf:"varint,1,opt,name=event_stream_version,json=eventStreamVersion,proto3" json:"event_stream_version,omitempty"`
+	Sources            []*EventSourceStatus `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty"`
+	EventCount         int64                `protobuf:"varint,3,opt,name=event_count,json=eventCount,proto3" json:"event_count,omitempty"`
+	TooLateCount       int64                `protobuf:"varint,4,opt,name=too_late_count,json=tooLateCount,proto3" json:"too_late_count,omitempty"`
+	// Kafka messages that could not be decoded or checked, sent to the
+	// dead-letter topic, since this server started.
+	DeadLetteredCount int64 `protobuf:"varint,5,opt,name=dead_lettered_count,json=deadLetteredCount,proto3" json:"dead_lettered_count,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *GetEventStreamStatusResponse) Reset() {
+	*x = GetEventStreamStatusResponse{}
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEventStreamStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEventStreamStatusResponse) ProtoMessage() {}
+
+func (x *GetEventStreamStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEventStreamStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetEventStreamStatusResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetEventStreamStatusResponse) GetEventStreamVersion() int32 {
+	if x != nil {
+		return x.EventStreamVersion
+	}
+	return 0
+}
+
+func (x *GetEventStreamStatusResponse) GetSources() []*EventSourceStatus {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *GetEventStreamStatusResponse) GetEventCount() int64 {
+	if x != nil {
+		return x.EventCount
+	}
+	return 0
+}
+
+func (x *GetEventStreamStatusResponse) GetTooLateCount() int64 {
+	if x != nil {
+		return x.TooLateCount
+	}
+	return 0
+}
+
+func (x *GetEventStreamStatusResponse) GetDeadLetteredCount() int64 {
+	if x != nil {
+		return x.DeadLetteredCount
+	}
+	return 0
+}
+
 // One row of feature values for one entity at one event time.
 type FeatureRow struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -97,7 +722,7 @@ type FeatureRow struct {
 
 func (x *FeatureRow) Reset() {
 	*x = FeatureRow{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[0]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -109,7 +734,7 @@ func (x *FeatureRow) String() string {
 func (*FeatureRow) ProtoMessage() {}
 
 func (x *FeatureRow) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[0]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -122,7 +747,7 @@ func (x *FeatureRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureRow.ProtoReflect.Descriptor instead.
 func (*FeatureRow) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{0}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FeatureRow) GetEntityKey() map[string]*Value {
@@ -166,7 +791,7 @@ type RowRejection struct {
 
 func (x *RowRejection) Reset() {
 	*x = RowRejection{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[1]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -178,7 +803,7 @@ func (x *RowRejection) String() string {
 func (*RowRejection) ProtoMessage() {}
 
 func (x *RowRejection) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[1]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -191,7 +816,7 @@ func (x *RowRejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowRejection.ProtoReflect.Descriptor instead.
 func (*RowRejection) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{1}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RowRejection) GetRowIndex() int32 {
@@ -230,7 +855,7 @@ type FeatureColumns struct {
 
 func (x *FeatureColumns) Reset() {
 	*x = FeatureColumns{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[2]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -242,7 +867,7 @@ func (x *FeatureColumns) String() string {
 func (*FeatureColumns) ProtoMessage() {}
 
 func (x *FeatureColumns) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[2]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -255,7 +880,7 @@ func (x *FeatureColumns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureColumns.ProtoReflect.Descriptor instead.
 func (*FeatureColumns) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{2}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FeatureColumns) GetEntityKey() map[string]*Column {
@@ -307,7 +932,7 @@ type WriteFeaturesRequest struct {
 
 func (x *WriteFeaturesRequest) Reset() {
 	*x = WriteFeaturesRequest{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[3]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -319,7 +944,7 @@ func (x *WriteFeaturesRequest) String() string {
 func (*WriteFeaturesRequest) ProtoMessage() {}
 
 func (x *WriteFeaturesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[3]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -332,7 +957,7 @@ func (x *WriteFeaturesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteFeaturesRequest.ProtoReflect.Descriptor instead.
 func (*WriteFeaturesRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{3}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WriteFeaturesRequest) GetProject() string {
@@ -387,7 +1012,7 @@ type WriteFeaturesResponse struct {
 
 func (x *WriteFeaturesResponse) Reset() {
 	*x = WriteFeaturesResponse{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[4]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -399,7 +1024,7 @@ func (x *WriteFeaturesResponse) String() string {
 func (*WriteFeaturesResponse) ProtoMessage() {}
 
 func (x *WriteFeaturesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[4]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -412,7 +1037,7 @@ func (x *WriteFeaturesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteFeaturesResponse.ProtoReflect.Descriptor instead.
 func (*WriteFeaturesResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{4}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WriteFeaturesResponse) GetWriteId() string {
@@ -463,7 +1088,7 @@ type WriteFeatureBatchRequest struct {
 
 func (x *WriteFeatureBatchRequest) Reset() {
 	*x = WriteFeatureBatchRequest{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[5]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +1100,7 @@ func (x *WriteFeatureBatchRequest) String() string {
 func (*WriteFeatureBatchRequest) ProtoMessage() {}
 
 func (x *WriteFeatureBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[5]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +1113,7 @@ func (x *WriteFeatureBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteFeatureBatchRequest.ProtoReflect.Descriptor instead.
 func (*WriteFeatureBatchRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{5}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WriteFeatureBatchRequest) GetProject() string {
@@ -539,7 +1164,7 @@ type WriteFeatureBatchResponse struct {
 
 func (x *WriteFeatureBatchResponse) Reset() {
 	*x = WriteFeatureBatchResponse{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[6]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +1176,7 @@ func (x *WriteFeatureBatchResponse) String() string {
 func (*WriteFeatureBatchResponse) ProtoMessage() {}
 
 func (x *WriteFeatureBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[6]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +1189,7 @@ func (x *WriteFeatureBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteFeatureBatchResponse.ProtoReflect.Descriptor instead.
 func (*WriteFeatureBatchResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{6}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WriteFeatureBatchResponse) GetWriteId() string {
@@ -622,13 +1247,17 @@ type ImportFeaturesConfig struct {
 	// FeatureRow.created_time), so that imported history keeps the times it
 	// had in the system it comes from. Empty: rows get the time of the import.
 	CreatedTimeColumn string `protobuf:"bytes,8,opt,name=created_time_column,json=createdTimeColumn,proto3" json:"created_time_column,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Import raw events into this event stream instead of feature values into
+	// `feature_view` (set exactly one). Column mapping then maps stream
+	// fields, join keys and "event_time" to file columns.
+	EventStream   string `protobuf:"bytes,9,opt,name=event_stream,json=eventStream,proto3" json:"event_stream,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ImportFeaturesConfig) Reset() {
 	*x = ImportFeaturesConfig{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[7]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +1269,7 @@ func (x *ImportFeaturesConfig) String() string {
 func (*ImportFeaturesConfig) ProtoMessage() {}
 
 func (x *ImportFeaturesConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[7]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -653,7 +1282,7 @@ func (x *ImportFeaturesConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportFeaturesConfig.ProtoReflect.Descriptor instead.
 func (*ImportFeaturesConfig) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{7}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ImportFeaturesConfig) GetProject() string {
@@ -712,6 +1341,13 @@ func (x *ImportFeaturesConfig) GetCreatedTimeColumn() string {
 	return ""
 }
 
+func (x *ImportFeaturesConfig) GetEventStream() string {
+	if x != nil {
+		return x.EventStream
+	}
+	return ""
+}
+
 type ImportFeaturesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Part:
@@ -725,7 +1361,7 @@ type ImportFeaturesRequest struct {
 
 func (x *ImportFeaturesRequest) Reset() {
 	*x = ImportFeaturesRequest{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[8]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +1373,7 @@ func (x *ImportFeaturesRequest) String() string {
 func (*ImportFeaturesRequest) ProtoMessage() {}
 
 func (x *ImportFeaturesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[8]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +1386,7 @@ func (x *ImportFeaturesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportFeaturesRequest.ProtoReflect.Descriptor instead.
 func (*ImportFeaturesRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{8}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ImportFeaturesRequest) GetPart() isImportFeaturesRequest_Part {
@@ -811,7 +1447,7 @@ type ImportFeaturesResponse struct {
 
 func (x *ImportFeaturesResponse) Reset() {
 	*x = ImportFeaturesResponse{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[9]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +1459,7 @@ func (x *ImportFeaturesResponse) String() string {
 func (*ImportFeaturesResponse) ProtoMessage() {}
 
 func (x *ImportFeaturesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[9]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +1472,7 @@ func (x *ImportFeaturesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportFeaturesResponse.ProtoReflect.Descriptor instead.
 func (*ImportFeaturesResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{9}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ImportFeaturesResponse) GetRowsRead() int64 {
@@ -888,7 +1524,7 @@ type MaterializeRequest struct {
 
 func (x *MaterializeRequest) Reset() {
 	*x = MaterializeRequest{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[10]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +1536,7 @@ func (x *MaterializeRequest) String() string {
 func (*MaterializeRequest) ProtoMessage() {}
 
 func (x *MaterializeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[10]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1549,7 @@ func (x *MaterializeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaterializeRequest.ProtoReflect.Descriptor instead.
 func (*MaterializeRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{10}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *MaterializeRequest) GetProject() string {
@@ -956,7 +1592,7 @@ type MaterializeResponse struct {
 
 func (x *MaterializeResponse) Reset() {
 	*x = MaterializeResponse{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[11]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1604,7 @@ func (x *MaterializeResponse) String() string {
 func (*MaterializeResponse) ProtoMessage() {}
 
 func (x *MaterializeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[11]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1617,7 @@ func (x *MaterializeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaterializeResponse.ProtoReflect.Descriptor instead.
 func (*MaterializeResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{11}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *MaterializeResponse) GetEntitiesProcessed() int64 {
@@ -1009,7 +1645,64 @@ var File_sluice_v1_ingestion_proto protoreflect.FileDescriptor
 
 const file_sluice_v1_ingestion_proto_rawDesc = "" +
 	"\n" +
-	"\x19sluice/v1/ingestion.proto\x12\tsluice.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/rpc/error_details.proto\x1a\x15sluice/v1/types.proto\"\xb5\x03\n" +
+	"\x19sluice/v1/ingestion.proto\x12\tsluice.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/rpc/error_details.proto\x1a\x15sluice/v1/types.proto\"\xa7\x03\n" +
+	"\bEventRow\x12F\n" +
+	"\n" +
+	"entity_key\x18\x01 \x03(\v2\".sluice.v1.EventRow.EntityKeyEntryB\x03\xe0A\x02R\tentityKey\x12>\n" +
+	"\n" +
+	"event_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x02R\teventTime\x127\n" +
+	"\x06fields\x18\x03 \x03(\v2\x1f.sluice.v1.EventRow.FieldsEntryR\x06fields\x12=\n" +
+	"\fcreated_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vcreatedTime\x1aN\n" +
+	"\x0eEntityKeyEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.sluice.v1.ValueR\x05value:\x028\x01\x1aK\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.sluice.v1.ValueR\x05value:\x028\x01\"\xd3\x01\n" +
+	"\x12WriteEventsRequest\x12\x18\n" +
+	"\aproject\x18\x01 \x01(\tR\aproject\x12&\n" +
+	"\fevent_stream\x18\x02 \x01(\tB\x03\xe0A\x02R\veventStream\x12+\n" +
+	"\x06events\x18\x03 \x03(\v2\x13.sluice.v1.EventRowR\x06events\x12\x19\n" +
+	"\bwrite_id\x18\x04 \x01(\tR\awriteId\x123\n" +
+	"\acolumns\x18\x05 \x01(\v2\x19.sluice.v1.FeatureColumnsR\acolumns\"\x8b\x02\n" +
+	"\x13WriteEventsResponse\x12\x19\n" +
+	"\bwrite_id\x18\x01 \x01(\tR\awriteId\x12%\n" +
+	"\x0eaccepted_count\x18\x02 \x01(\x05R\racceptedCount\x12<\n" +
+	"\rrejected_rows\x18\x03 \x03(\v2\x17.sluice.v1.RowRejectionR\frejectedRows\x12\x1c\n" +
+	"\tduplicate\x18\x04 \x01(\bR\tduplicate\x120\n" +
+	"\x14event_stream_version\x18\x05 \x01(\x05R\x12eventStreamVersion\x12$\n" +
+	"\x0etoo_late_count\x18\x06 \x01(\x05R\ftooLateCount\"\xd7\x01\n" +
+	"\x16WriteEventBatchRequest\x12\x18\n" +
+	"\aproject\x18\x01 \x01(\tR\aproject\x12&\n" +
+	"\fevent_stream\x18\x02 \x01(\tB\x03\xe0A\x02R\veventStream\x12+\n" +
+	"\x06events\x18\x03 \x03(\v2\x13.sluice.v1.EventRowR\x06events\x12\x19\n" +
+	"\bwrite_id\x18\x04 \x01(\tR\awriteId\x123\n" +
+	"\acolumns\x18\x05 \x01(\v2\x19.sluice.v1.FeatureColumnsR\acolumns\"\x8f\x02\n" +
+	"\x17WriteEventBatchResponse\x12\x19\n" +
+	"\bwrite_id\x18\x01 \x01(\tR\awriteId\x12%\n" +
+	"\x0eaccepted_count\x18\x02 \x01(\x05R\racceptedCount\x12<\n" +
+	"\rrejected_rows\x18\x03 \x03(\v2\x17.sluice.v1.RowRejectionR\frejectedRows\x12\x1c\n" +
+	"\tduplicate\x18\x04 \x01(\bR\tduplicate\x120\n" +
+	"\x14event_stream_version\x18\x05 \x01(\x05R\x12eventStreamVersion\x12$\n" +
+	"\x0etoo_late_count\x18\x06 \x01(\x05R\ftooLateCount\"_\n" +
+	"\x1bGetEventStreamStatusRequest\x12\x18\n" +
+	"\aproject\x18\x01 \x01(\tR\aproject\x12&\n" +
+	"\fevent_stream\x18\x02 \x01(\tB\x03\xe0A\x02R\veventStream\"\x93\x02\n" +
+	"\x11EventSourceStatus\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x12@\n" +
+	"\x0emax_event_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\fmaxEventTime\x128\n" +
+	"\twatermark\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\twatermark\x12\x1f\n" +
+	"\vevent_count\x18\x04 \x01(\x03R\n" +
+	"eventCount\x12$\n" +
+	"\x0etoo_late_count\x18\x05 \x01(\x03R\ftooLateCount\x12#\n" +
+	"\rlast_position\x18\x06 \x01(\x03R\flastPosition\"\xff\x01\n" +
+	"\x1cGetEventStreamStatusResponse\x120\n" +
+	"\x14event_stream_version\x18\x01 \x01(\x05R\x12eventStreamVersion\x126\n" +
+	"\asources\x18\x02 \x03(\v2\x1c.sluice.v1.EventSourceStatusR\asources\x12\x1f\n" +
+	"\vevent_count\x18\x03 \x01(\x03R\n" +
+	"eventCount\x12$\n" +
+	"\x0etoo_late_count\x18\x04 \x01(\x03R\ftooLateCount\x12.\n" +
+	"\x13dead_lettered_count\x18\x05 \x01(\x03R\x11deadLetteredCount\"\xb5\x03\n" +
 	"\n" +
 	"FeatureRow\x12H\n" +
 	"\n" +
@@ -1064,7 +1757,7 @@ const file_sluice_v1_ingestion_proto_rawDesc = "" +
 	"\x0eaccepted_count\x18\x02 \x01(\x05R\racceptedCount\x12<\n" +
 	"\rrejected_rows\x18\x03 \x03(\v2\x17.sluice.v1.RowRejectionR\frejectedRows\x12\x1c\n" +
 	"\tduplicate\x18\x04 \x01(\bR\tduplicate\x120\n" +
-	"\x14feature_view_version\x18\x05 \x01(\x05R\x12featureViewVersion\"\xc4\x03\n" +
+	"\x14feature_view_version\x18\x05 \x01(\x05R\x12featureViewVersion\"\xe7\x03\n" +
 	"\x14ImportFeaturesConfig\x12\x18\n" +
 	"\aproject\x18\x01 \x01(\tR\aproject\x12&\n" +
 	"\ffeature_view\x18\x02 \x01(\tB\x03\xe0A\x02R\vfeatureView\x122\n" +
@@ -1074,7 +1767,8 @@ const file_sluice_v1_ingestion_proto_rawDesc = "" +
 	"\x0ecolumn_mapping\x18\x05 \x03(\v22.sluice.v1.ImportFeaturesConfig.ColumnMappingEntryR\rcolumnMapping\x12-\n" +
 	"\x12materialize_online\x18\x06 \x01(\bR\x11materializeOnline\x12\x19\n" +
 	"\bwrite_id\x18\a \x01(\tR\awriteId\x12.\n" +
-	"\x13created_time_column\x18\b \x01(\tR\x11createdTimeColumn\x1a@\n" +
+	"\x13created_time_column\x18\b \x01(\tR\x11createdTimeColumn\x12!\n" +
+	"\fevent_stream\x18\t \x01(\tR\veventStream\x1a@\n" +
 	"\x12ColumnMappingEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"r\n" +
@@ -1102,12 +1796,15 @@ const file_sluice_v1_ingestion_proto_rawDesc = "" +
 	"FileFormat\x12\x1b\n" +
 	"\x17FILE_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13FILE_FORMAT_PARQUET\x10\x01\x12\x13\n" +
-	"\x0fFILE_FORMAT_CSV\x10\x022\xf5\x02\n" +
+	"\x0fFILE_FORMAT_CSV\x10\x022\x8a\x05\n" +
 	"\x10IngestionService\x12V\n" +
 	"\rWriteFeatures\x12\x1f.sluice.v1.WriteFeaturesRequest\x1a .sluice.v1.WriteFeaturesResponse(\x010\x01\x12^\n" +
 	"\x11WriteFeatureBatch\x12#.sluice.v1.WriteFeatureBatchRequest\x1a$.sluice.v1.WriteFeatureBatchResponse\x12Y\n" +
 	"\x0eImportFeatures\x12 .sluice.v1.ImportFeaturesRequest\x1a!.sluice.v1.ImportFeaturesResponse(\x010\x01\x12N\n" +
-	"\vMaterialize\x12\x1d.sluice.v1.MaterializeRequest\x1a\x1e.sluice.v1.MaterializeResponse0\x01B;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3"
+	"\vMaterialize\x12\x1d.sluice.v1.MaterializeRequest\x1a\x1e.sluice.v1.MaterializeResponse0\x01\x12P\n" +
+	"\vWriteEvents\x12\x1d.sluice.v1.WriteEventsRequest\x1a\x1e.sluice.v1.WriteEventsResponse(\x010\x01\x12X\n" +
+	"\x0fWriteEventBatch\x12!.sluice.v1.WriteEventBatchRequest\x1a\".sluice.v1.WriteEventBatchResponse\x12g\n" +
+	"\x14GetEventStreamStatus\x12&.sluice.v1.GetEventStreamStatusRequest\x1a'.sluice.v1.GetEventStreamStatusResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3"
 
 var (
 	file_sluice_v1_ingestion_proto_rawDescOnce sync.Once
@@ -1122,68 +1819,99 @@ func file_sluice_v1_ingestion_proto_rawDescGZIP() []byte {
 }
 
 var file_sluice_v1_ingestion_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sluice_v1_ingestion_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_sluice_v1_ingestion_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_sluice_v1_ingestion_proto_goTypes = []any{
-	(FileFormat)(0),                   // 0: sluice.v1.FileFormat
-	(*FeatureRow)(nil),                // 1: sluice.v1.FeatureRow
-	(*RowRejection)(nil),              // 2: sluice.v1.RowRejection
-	(*FeatureColumns)(nil),            // 3: sluice.v1.FeatureColumns
-	(*WriteFeaturesRequest)(nil),      // 4: sluice.v1.WriteFeaturesRequest
-	(*WriteFeaturesResponse)(nil),     // 5: sluice.v1.WriteFeaturesResponse
-	(*WriteFeatureBatchRequest)(nil),  // 6: sluice.v1.WriteFeatureBatchRequest
-	(*WriteFeatureBatchResponse)(nil), // 7: sluice.v1.WriteFeatureBatchResponse
-	(*ImportFeaturesConfig)(nil),      // 8: sluice.v1.ImportFeaturesConfig
-	(*ImportFeaturesRequest)(nil),     // 9: sluice.v1.ImportFeaturesRequest
-	(*ImportFeaturesResponse)(nil),    // 10: sluice.v1.ImportFeaturesResponse
-	(*MaterializeRequest)(nil),        // 11: sluice.v1.MaterializeRequest
-	(*MaterializeResponse)(nil),       // 12: sluice.v1.MaterializeResponse
-	nil,                               // 13: sluice.v1.FeatureRow.EntityKeyEntry
-	nil,                               // 14: sluice.v1.FeatureRow.FeaturesEntry
-	nil,                               // 15: sluice.v1.FeatureColumns.EntityKeyEntry
-	nil,                               // 16: sluice.v1.FeatureColumns.FeaturesEntry
-	nil,                               // 17: sluice.v1.ImportFeaturesConfig.ColumnMappingEntry
-	(*timestamppb.Timestamp)(nil),     // 18: google.protobuf.Timestamp
-	(*errdetails.BadRequest_FieldViolation)(nil), // 19: google.rpc.BadRequest.FieldViolation
-	(*Value)(nil),  // 20: sluice.v1.Value
-	(*Column)(nil), // 21: sluice.v1.Column
+	(FileFormat)(0),                      // 0: sluice.v1.FileFormat
+	(*EventRow)(nil),                     // 1: sluice.v1.EventRow
+	(*WriteEventsRequest)(nil),           // 2: sluice.v1.WriteEventsRequest
+	(*WriteEventsResponse)(nil),          // 3: sluice.v1.WriteEventsResponse
+	(*WriteEventBatchRequest)(nil),       // 4: sluice.v1.WriteEventBatchRequest
+	(*WriteEventBatchResponse)(nil),      // 5: sluice.v1.WriteEventBatchResponse
+	(*GetEventStreamStatusRequest)(nil),  // 6: sluice.v1.GetEventStreamStatusRequest
+	(*EventSourceStatus)(nil),            // 7: sluice.v1.EventSourceStatus
+	(*GetEventStreamStatusResponse)(nil), // 8: sluice.v1.GetEventStreamStatusResponse
+	(*FeatureRow)(nil),                   // 9: sluice.v1.FeatureRow
+	(*RowRejection)(nil),                 // 10: sluice.v1.RowRejection
+	(*FeatureColumns)(nil),               // 11: sluice.v1.FeatureColumns
+	(*WriteFeaturesRequest)(nil),         // 12: sluice.v1.WriteFeaturesRequest
+	(*WriteFeaturesResponse)(nil),        // 13: sluice.v1.WriteFeaturesResponse
+	(*WriteFeatureBatchRequest)(nil),     // 14: sluice.v1.WriteFeatureBatchRequest
+	(*WriteFeatureBatchResponse)(nil),    // 15: sluice.v1.WriteFeatureBatchResponse
+	(*ImportFeaturesConfig)(nil),         // 16: sluice.v1.ImportFeaturesConfig
+	(*ImportFeaturesRequest)(nil),        // 17: sluice.v1.ImportFeaturesRequest
+	(*ImportFeaturesResponse)(nil),       // 18: sluice.v1.ImportFeaturesResponse
+	(*MaterializeRequest)(nil),           // 19: sluice.v1.MaterializeRequest
+	(*MaterializeResponse)(nil),          // 20: sluice.v1.MaterializeResponse
+	nil,                                  // 21: sluice.v1.EventRow.EntityKeyEntry
+	nil,                                  // 22: sluice.v1.EventRow.FieldsEntry
+	nil,                                  // 23: sluice.v1.FeatureRow.EntityKeyEntry
+	nil,                                  // 24: sluice.v1.FeatureRow.FeaturesEntry
+	nil,                                  // 25: sluice.v1.FeatureColumns.EntityKeyEntry
+	nil,                                  // 26: sluice.v1.FeatureColumns.FeaturesEntry
+	nil,                                  // 27: sluice.v1.ImportFeaturesConfig.ColumnMappingEntry
+	(*timestamppb.Timestamp)(nil),        // 28: google.protobuf.Timestamp
+	(*errdetails.BadRequest_FieldViolation)(nil), // 29: google.rpc.BadRequest.FieldViolation
+	(*Value)(nil),  // 30: sluice.v1.Value
+	(*Column)(nil), // 31: sluice.v1.Column
 }
 var file_sluice_v1_ingestion_proto_depIdxs = []int32{
-	13, // 0: sluice.v1.FeatureRow.entity_key:type_name -> sluice.v1.FeatureRow.EntityKeyEntry
-	18, // 1: sluice.v1.FeatureRow.event_time:type_name -> google.protobuf.Timestamp
-	14, // 2: sluice.v1.FeatureRow.features:type_name -> sluice.v1.FeatureRow.FeaturesEntry
-	18, // 3: sluice.v1.FeatureRow.created_time:type_name -> google.protobuf.Timestamp
-	19, // 4: sluice.v1.RowRejection.violations:type_name -> google.rpc.BadRequest.FieldViolation
-	15, // 5: sluice.v1.FeatureColumns.entity_key:type_name -> sluice.v1.FeatureColumns.EntityKeyEntry
-	16, // 6: sluice.v1.FeatureColumns.features:type_name -> sluice.v1.FeatureColumns.FeaturesEntry
-	1,  // 7: sluice.v1.WriteFeaturesRequest.rows:type_name -> sluice.v1.FeatureRow
-	3,  // 8: sluice.v1.WriteFeaturesRequest.columns:type_name -> sluice.v1.FeatureColumns
-	2,  // 9: sluice.v1.WriteFeaturesResponse.rejected_rows:type_name -> sluice.v1.RowRejection
-	1,  // 10: sluice.v1.WriteFeatureBatchRequest.rows:type_name -> sluice.v1.FeatureRow
-	3,  // 11: sluice.v1.WriteFeatureBatchRequest.columns:type_name -> sluice.v1.FeatureColumns
-	2,  // 12: sluice.v1.WriteFeatureBatchResponse.rejected_rows:type_name -> sluice.v1.RowRejection
-	0,  // 13: sluice.v1.ImportFeaturesConfig.format:type_name -> sluice.v1.FileFormat
-	17, // 14: sluice.v1.ImportFeaturesConfig.column_mapping:type_name -> sluice.v1.ImportFeaturesConfig.ColumnMappingEntry
-	8,  // 15: sluice.v1.ImportFeaturesRequest.config:type_name -> sluice.v1.ImportFeaturesConfig
-	2,  // 16: sluice.v1.ImportFeaturesResponse.sample_rejections:type_name -> sluice.v1.RowRejection
-	18, // 17: sluice.v1.MaterializeRequest.start_time:type_name -> google.protobuf.Timestamp
-	18, // 18: sluice.v1.MaterializeRequest.end_time:type_name -> google.protobuf.Timestamp
-	20, // 19: sluice.v1.FeatureRow.EntityKeyEntry.value:type_name -> sluice.v1.Value
-	20, // 20: sluice.v1.FeatureRow.FeaturesEntry.value:type_name -> sluice.v1.Value
-	21, // 21: sluice.v1.FeatureColumns.EntityKeyEntry.value:type_name -> sluice.v1.Column
-	21, // 22: sluice.v1.FeatureColumns.FeaturesEntry.value:type_name -> sluice.v1.Column
-	4,  // 23: sluice.v1.IngestionService.WriteFeatures:input_type -> sluice.v1.WriteFeaturesRequest
-	6,  // 24: sluice.v1.IngestionService.WriteFeatureBatch:input_type -> sluice.v1.WriteFeatureBatchRequest
-	9,  // 25: sluice.v1.IngestionService.ImportFeatures:input_type -> sluice.v1.ImportFeaturesRequest
-	11, // 26: sluice.v1.IngestionService.Materialize:input_type -> sluice.v1.MaterializeRequest
-	5,  // 27: sluice.v1.IngestionService.WriteFeatures:output_type -> sluice.v1.WriteFeaturesResponse
-	7,  // 28: sluice.v1.IngestionService.WriteFeatureBatch:output_type -> sluice.v1.WriteFeatureBatchResponse
-	10, // 29: sluice.v1.IngestionService.ImportFeatures:output_type -> sluice.v1.ImportFeaturesResponse
-	12, // 30: sluice.v1.IngestionService.Materialize:output_type -> sluice.v1.MaterializeResponse
-	27, // [27:31] is the sub-list for method output_type
-	23, // [23:27] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	21, // 0: sluice.v1.EventRow.entity_key:type_name -> sluice.v1.EventRow.EntityKeyEntry
+	28, // 1: sluice.v1.EventRow.event_time:type_name -> google.protobuf.Timestamp
+	22, // 2: sluice.v1.EventRow.fields:type_name -> sluice.v1.EventRow.FieldsEntry
+	28, // 3: sluice.v1.EventRow.created_time:type_name -> google.protobuf.Timestamp
+	1,  // 4: sluice.v1.WriteEventsRequest.events:type_name -> sluice.v1.EventRow
+	11, // 5: sluice.v1.WriteEventsRequest.columns:type_name -> sluice.v1.FeatureColumns
+	10, // 6: sluice.v1.WriteEventsResponse.rejected_rows:type_name -> sluice.v1.RowRejection
+	1,  // 7: sluice.v1.WriteEventBatchRequest.events:type_name -> sluice.v1.EventRow
+	11, // 8: sluice.v1.WriteEventBatchRequest.columns:type_name -> sluice.v1.FeatureColumns
+	10, // 9: sluice.v1.WriteEventBatchResponse.rejected_rows:type_name -> sluice.v1.RowRejection
+	28, // 10: sluice.v1.EventSourceStatus.max_event_time:type_name -> google.protobuf.Timestamp
+	28, // 11: sluice.v1.EventSourceStatus.watermark:type_name -> google.protobuf.Timestamp
+	7,  // 12: sluice.v1.GetEventStreamStatusResponse.sources:type_name -> sluice.v1.EventSourceStatus
+	23, // 13: sluice.v1.FeatureRow.entity_key:type_name -> sluice.v1.FeatureRow.EntityKeyEntry
+	28, // 14: sluice.v1.FeatureRow.event_time:type_name -> google.protobuf.Timestamp
+	24, // 15: sluice.v1.FeatureRow.features:type_name -> sluice.v1.FeatureRow.FeaturesEntry
+	28, // 16: sluice.v1.FeatureRow.created_time:type_name -> google.protobuf.Timestamp
+	29, // 17: sluice.v1.RowRejection.violations:type_name -> google.rpc.BadRequest.FieldViolation
+	25, // 18: sluice.v1.FeatureColumns.entity_key:type_name -> sluice.v1.FeatureColumns.EntityKeyEntry
+	26, // 19: sluice.v1.FeatureColumns.features:type_name -> sluice.v1.FeatureColumns.FeaturesEntry
+	9,  // 20: sluice.v1.WriteFeaturesRequest.rows:type_name -> sluice.v1.FeatureRow
+	11, // 21: sluice.v1.WriteFeaturesRequest.columns:type_name -> sluice.v1.FeatureColumns
+	10, // 22: sluice.v1.WriteFeaturesResponse.rejected_rows:type_name -> sluice.v1.RowRejection
+	9,  // 23: sluice.v1.WriteFeatureBatchRequest.rows:type_name -> sluice.v1.FeatureRow
+	11, // 24: sluice.v1.WriteFeatureBatchRequest.columns:type_name -> sluice.v1.FeatureColumns
+	10, // 25: sluice.v1.WriteFeatureBatchResponse.rejected_rows:type_name -> sluice.v1.RowRejection
+	0,  // 26: sluice.v1.ImportFeaturesConfig.format:type_name -> sluice.v1.FileFormat
+	27, // 27: sluice.v1.ImportFeaturesConfig.column_mapping:type_name -> sluice.v1.ImportFeaturesConfig.ColumnMappingEntry
+	16, // 28: sluice.v1.ImportFeaturesRequest.config:type_name -> sluice.v1.ImportFeaturesConfig
+	10, // 29: sluice.v1.ImportFeaturesResponse.sample_rejections:type_name -> sluice.v1.RowRejection
+	28, // 30: sluice.v1.MaterializeRequest.start_time:type_name -> google.protobuf.Timestamp
+	28, // 31: sluice.v1.MaterializeRequest.end_time:type_name -> google.protobuf.Timestamp
+	30, // 32: sluice.v1.EventRow.EntityKeyEntry.value:type_name -> sluice.v1.Value
+	30, // 33: sluice.v1.EventRow.FieldsEntry.value:type_name -> sluice.v1.Value
+	30, // 34: sluice.v1.FeatureRow.EntityKeyEntry.value:type_name -> sluice.v1.Value
+	30, // 35: sluice.v1.FeatureRow.FeaturesEntry.value:type_name -> sluice.v1.Value
+	31, // 36: sluice.v1.FeatureColumns.EntityKeyEntry.value:type_name -> sluice.v1.Column
+	31, // 37: sluice.v1.FeatureColumns.FeaturesEntry.value:type_name -> sluice.v1.Column
+	12, // 38: sluice.v1.IngestionService.WriteFeatures:input_type -> sluice.v1.WriteFeaturesRequest
+	14, // 39: sluice.v1.IngestionService.WriteFeatureBatch:input_type -> sluice.v1.WriteFeatureBatchRequest
+	17, // 40: sluice.v1.IngestionService.ImportFeatures:input_type -> sluice.v1.ImportFeaturesRequest
+	19, // 41: sluice.v1.IngestionService.Materialize:input_type -> sluice.v1.MaterializeRequest
+	2,  // 42: sluice.v1.IngestionService.WriteEvents:input_type -> sluice.v1.WriteEventsRequest
+	4,  // 43: sluice.v1.IngestionService.WriteEventBatch:input_type -> sluice.v1.WriteEventBatchRequest
+	6,  // 44: sluice.v1.IngestionService.GetEventStreamStatus:input_type -> sluice.v1.GetEventStreamStatusRequest
+	13, // 45: sluice.v1.IngestionService.WriteFeatures:output_type -> sluice.v1.WriteFeaturesResponse
+	15, // 46: sluice.v1.IngestionService.WriteFeatureBatch:output_type -> sluice.v1.WriteFeatureBatchResponse
+	18, // 47: sluice.v1.IngestionService.ImportFeatures:output_type -> sluice.v1.ImportFeaturesResponse
+	20, // 48: sluice.v1.IngestionService.Materialize:output_type -> sluice.v1.MaterializeResponse
+	3,  // 49: sluice.v1.IngestionService.WriteEvents:output_type -> sluice.v1.WriteEventsResponse
+	5,  // 50: sluice.v1.IngestionService.WriteEventBatch:output_type -> sluice.v1.WriteEventBatchResponse
+	8,  // 51: sluice.v1.IngestionService.GetEventStreamStatus:output_type -> sluice.v1.GetEventStreamStatusResponse
+	45, // [45:52] is the sub-list for method output_type
+	38, // [38:45] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_ingestion_proto_init() }
@@ -1192,7 +1920,7 @@ func file_sluice_v1_ingestion_proto_init() {
 		return
 	}
 	file_sluice_v1_types_proto_init()
-	file_sluice_v1_ingestion_proto_msgTypes[8].OneofWrappers = []any{
+	file_sluice_v1_ingestion_proto_msgTypes[16].OneofWrappers = []any{
 		(*ImportFeaturesRequest_Config)(nil),
 		(*ImportFeaturesRequest_Chunk)(nil),
 	}
@@ -1202,7 +1930,7 @@ func file_sluice_v1_ingestion_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_v1_ingestion_proto_rawDesc), len(file_sluice_v1_ingestion_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

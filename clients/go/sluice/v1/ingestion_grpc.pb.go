@@ -19,10 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	IngestionService_WriteFeatures_FullMethodName     = "/sluice.v1.IngestionService/WriteFeatures"
-	IngestionService_WriteFeatureBatch_FullMethodName = "/sluice.v1.IngestionService/WriteFeatureBatch"
-	IngestionService_ImportFeatures_FullMethodName    = "/sluice.v1.IngestionService/ImportFeatures"
-	IngestionService_Materialize_FullMethodName       = "/sluice.v1.IngestionService/Materialize"
+	IngestionService_WriteFeatures_FullMethodName        = "/sluice.v1.IngestionService/WriteFeatures"
+	IngestionService_WriteFeatureBatch_FullMethodName    = "/sluice.v1.IngestionService/WriteFeatureBatch"
+	IngestionService_ImportFeatures_FullMethodName       = "/sluice.v1.IngestionService/ImportFeatures"
+	IngestionService_Materialize_FullMethodName          = "/sluice.v1.IngestionService/Materialize"
+	IngestionService_WriteEvents_FullMethodName          = "/sluice.v1.IngestionService/WriteEvents"
+	IngestionService_WriteEventBatch_FullMethodName      = "/sluice.v1.IngestionService/WriteEventBatch"
+	IngestionService_GetEventStreamStatus_FullMethodName = "/sluice.v1.IngestionService/GetEventStreamStatus"
 )
 
 // IngestionServiceClient is the client API for IngestionService service.
@@ -45,6 +48,19 @@ type IngestionServiceClient interface {
 	// Copies the latest value per entity within a time range from the offline
 	// history into the online store, in bounded chunks, with progress. Safe to re-run.
 	Materialize(ctx context.Context, in *MaterializeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[MaterializeResponse], error)
+	// Bidirectional stream of raw events for an event stream: each request is a
+	// batch, each response acknowledges exactly one batch, in order, once its
+	// events are durable in the offline history and applied to the online
+	// tiles of every aggregation view over the stream. A batch retried with the
+	// same write_id is applied once, online and offline.
+	WriteEvents(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WriteEventsRequest, WriteEventsResponse], error)
+	// The same as one WriteEvents batch, as a unary call.
+	WriteEventBatch(ctx context.Context, in *WriteEventBatchRequest, opts ...grpc.CallOption) (*WriteEventBatchResponse, error)
+	// Event time and lateness of a stream: the watermark of every source (the
+	// API, each Kafka partition), and how many events were stored and how many
+	// of them were too late to count online. Counts come from the stored
+	// history, so they are the same on every replica and survive restarts.
+	GetEventStreamStatus(ctx context.Context, in *GetEventStreamStatusRequest, opts ...grpc.CallOption) (*GetEventStreamStatusResponse, error)
 }
 
 type ingestionServiceClient struct {
@@ -110,6 +126,39 @@ func (c *ingestionServiceClient) Materialize(ctx context.Context, in *Materializ
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type IngestionService_MaterializeClient = grpc.ServerStreamingClient[MaterializeResponse]
 
+func (c *ingestionServiceClient) WriteEvents(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WriteEventsRequest, WriteEventsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &IngestionService_ServiceDesc.Streams[3], IngestionService_WriteEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WriteEventsRequest, WriteEventsResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type IngestionService_WriteEventsClient = grpc.BidiStreamingClient[WriteEventsRequest, WriteEventsResponse]
+
+func (c *ingestionServiceClient) WriteEventBatch(ctx context.Context, in *WriteEventBatchRequest, opts ...grpc.CallOption) (*WriteEventBatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WriteEventBatchResponse)
+	err := c.cc.Invoke(ctx, IngestionService_WriteEventBatch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ingestionServiceClient) GetEventStreamStatus(ctx context.Context, in *GetEventStreamStatusRequest, opts ...grpc.CallOption) (*GetEventStreamStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetEventStreamStatusResponse)
+	err := c.cc.Invoke(ctx, IngestionService_GetEventStreamStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IngestionServiceServer is the server API for IngestionService service.
 // All implementations must embed UnimplementedIngestionServiceServer
 // for forward compatibility.
@@ -130,6 +179,19 @@ type IngestionServiceServer interface {
 	// Copies the latest value per entity within a time range from the offline
 	// history into the online store, in bounded chunks, with progress. Safe to re-run.
 	Materialize(*MaterializeRequest, grpc.ServerStreamingServer[MaterializeResponse]) error
+	// Bidirectional stream of raw events for an event stream: each request is a
+	// batch, each response acknowledges exactly one batch, in order, once its
+	// events are durable in the offline history and applied to the online
+	// tiles of every aggregation view over the stream. A batch retried with the
+	// same write_id is applied once, online and offline.
+	WriteEvents(grpc.BidiStreamingServer[WriteEventsRequest, WriteEventsResponse]) error
+	// The same as one WriteEvents batch, as a unary call.
+	WriteEventBatch(context.Context, *WriteEventBatchRequest) (*WriteEventBatchResponse, error)
+	// Event time and lateness of a stream: the watermark of every source (the
+	// API, each Kafka partition), and how many events were stored and how many
+	// of them were too late to count online. Counts come from the stored
+	// history, so they are the same on every replica and survive restarts.
+	GetEventStreamStatus(context.Context, *GetEventStreamStatusRequest) (*GetEventStreamStatusResponse, error)
 	mustEmbedUnimplementedIngestionServiceServer()
 }
 
@@ -151,6 +213,15 @@ func (UnimplementedIngestionServiceServer) ImportFeatures(grpc.BidiStreamingServ
 }
 func (UnimplementedIngestionServiceServer) Materialize(*MaterializeRequest, grpc.ServerStreamingServer[MaterializeResponse]) error {
 	return status.Error(codes.Unimplemented, "method Materialize not implemented")
+}
+func (UnimplementedIngestionServiceServer) WriteEvents(grpc.BidiStreamingServer[WriteEventsRequest, WriteEventsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WriteEvents not implemented")
+}
+func (UnimplementedIngestionServiceServer) WriteEventBatch(context.Context, *WriteEventBatchRequest) (*WriteEventBatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WriteEventBatch not implemented")
+}
+func (UnimplementedIngestionServiceServer) GetEventStreamStatus(context.Context, *GetEventStreamStatusRequest) (*GetEventStreamStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEventStreamStatus not implemented")
 }
 func (UnimplementedIngestionServiceServer) mustEmbedUnimplementedIngestionServiceServer() {}
 func (UnimplementedIngestionServiceServer) testEmbeddedByValue()                          {}
@@ -216,6 +287,49 @@ func _IngestionService_Materialize_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type IngestionService_MaterializeServer = grpc.ServerStreamingServer[MaterializeResponse]
 
+func _IngestionService_WriteEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(IngestionServiceServer).WriteEvents(&grpc.GenericServerStream[WriteEventsRequest, WriteEventsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type IngestionService_WriteEventsServer = grpc.BidiStreamingServer[WriteEventsRequest, WriteEventsResponse]
+
+func _IngestionService_WriteEventBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WriteEventBatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestionServiceServer).WriteEventBatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IngestionService_WriteEventBatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestionServiceServer).WriteEventBatch(ctx, req.(*WriteEventBatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IngestionService_GetEventStreamStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEventStreamStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestionServiceServer).GetEventStreamStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IngestionService_GetEventStreamStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestionServiceServer).GetEventStreamStatus(ctx, req.(*GetEventStreamStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IngestionService_ServiceDesc is the grpc.ServiceDesc for IngestionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -226,6 +340,14 @@ var IngestionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "WriteFeatureBatch",
 			Handler:    _IngestionService_WriteFeatureBatch_Handler,
+		},
+		{
+			MethodName: "WriteEventBatch",
+			Handler:    _IngestionService_WriteEventBatch_Handler,
+		},
+		{
+			MethodName: "GetEventStreamStatus",
+			Handler:    _IngestionService_GetEventStreamStatus_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
@@ -245,6 +367,12 @@ var IngestionService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Materialize",
 			Handler:       _IngestionService_Materialize_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "WriteEvents",
+			Handler:       _IngestionService_WriteEvents_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "sluice/v1/ingestion.proto",

@@ -811,6 +811,296 @@ func (x *GetDeploymentReportResponse) GetVersions() []*VersionReport {
 	return nil
 }
 
+type CheckServedConsistencyRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Project string                 `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	// A view ref: "view", "view@3" or "projects/{project}/featureViews/view[/versions/3]".
+	FeatureView string `protobuf:"bytes,2,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
+	// Serving times to replay; unset ends are open.
+	Window *TimeWindow `protobuf:"bytes,3,opt,name=window,proto3" json:"window,omitempty"`
+	// At most this many logged values are replayed (newest first); 0 means 100,000.
+	MaxValues int32 `protobuf:"varint,4,opt,name=max_values,json=maxValues,proto3" json:"max_values,omitempty"`
+	// Examples per feature in the report; 0 means 5.
+	MaxExamples   int32 `protobuf:"varint,5,opt,name=max_examples,json=maxExamples,proto3" json:"max_examples,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckServedConsistencyRequest) Reset() {
+	*x = CheckServedConsistencyRequest{}
+	mi := &file_sluice_v1_monitoring_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckServedConsistencyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckServedConsistencyRequest) ProtoMessage() {}
+
+func (x *CheckServedConsistencyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_monitoring_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckServedConsistencyRequest.ProtoReflect.Descriptor instead.
+func (*CheckServedConsistencyRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_monitoring_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CheckServedConsistencyRequest) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *CheckServedConsistencyRequest) GetFeatureView() string {
+	if x != nil {
+		return x.FeatureView
+	}
+	return ""
+}
+
+func (x *CheckServedConsistencyRequest) GetWindow() *TimeWindow {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+func (x *CheckServedConsistencyRequest) GetMaxValues() int32 {
+	if x != nil {
+		return x.MaxValues
+	}
+	return 0
+}
+
+func (x *CheckServedConsistencyRequest) GetMaxExamples() int32 {
+	if x != nil {
+		return x.MaxExamples
+	}
+	return 0
+}
+
+// A served value that the historical path computes differently.
+type ConsistencyMismatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entity key as JSON.
+	EntityKey  string                 `protobuf:"bytes,1,opt,name=entity_key,json=entityKey,proto3" json:"entity_key,omitempty"`
+	ServedTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=served_time,json=servedTime,proto3" json:"served_time,omitempty"`
+	// Both values as JSON.
+	ServedValue     string `protobuf:"bytes,3,opt,name=served_value,json=servedValue,proto3" json:"served_value,omitempty"`
+	HistoricalValue string `protobuf:"bytes,4,opt,name=historical_value,json=historicalValue,proto3" json:"historical_value,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ConsistencyMismatch) Reset() {
+	*x = ConsistencyMismatch{}
+	mi := &file_sluice_v1_monitoring_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsistencyMismatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsistencyMismatch) ProtoMessage() {}
+
+func (x *ConsistencyMismatch) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_monitoring_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsistencyMismatch.ProtoReflect.Descriptor instead.
+func (*ConsistencyMismatch) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_monitoring_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ConsistencyMismatch) GetEntityKey() string {
+	if x != nil {
+		return x.EntityKey
+	}
+	return ""
+}
+
+func (x *ConsistencyMismatch) GetServedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ServedTime
+	}
+	return nil
+}
+
+func (x *ConsistencyMismatch) GetServedValue() string {
+	if x != nil {
+		return x.ServedValue
+	}
+	return ""
+}
+
+func (x *ConsistencyMismatch) GetHistoricalValue() string {
+	if x != nil {
+		return x.HistoricalValue
+	}
+	return ""
+}
+
+type FeatureConsistency struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Feature       string                 `protobuf:"bytes,1,opt,name=feature,proto3" json:"feature,omitempty"`
+	Compared      int64                  `protobuf:"varint,2,opt,name=compared,proto3" json:"compared,omitempty"`
+	Mismatches    int64                  `protobuf:"varint,3,opt,name=mismatches,proto3" json:"mismatches,omitempty"`
+	MismatchRate  float64                `protobuf:"fixed64,4,opt,name=mismatch_rate,json=mismatchRate,proto3" json:"mismatch_rate,omitempty"`
+	Examples      []*ConsistencyMismatch `protobuf:"bytes,5,rep,name=examples,proto3" json:"examples,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FeatureConsistency) Reset() {
+	*x = FeatureConsistency{}
+	mi := &file_sluice_v1_monitoring_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeatureConsistency) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeatureConsistency) ProtoMessage() {}
+
+func (x *FeatureConsistency) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_monitoring_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeatureConsistency.ProtoReflect.Descriptor instead.
+func (*FeatureConsistency) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_monitoring_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FeatureConsistency) GetFeature() string {
+	if x != nil {
+		return x.Feature
+	}
+	return ""
+}
+
+func (x *FeatureConsistency) GetCompared() int64 {
+	if x != nil {
+		return x.Compared
+	}
+	return 0
+}
+
+func (x *FeatureConsistency) GetMismatches() int64 {
+	if x != nil {
+		return x.Mismatches
+	}
+	return 0
+}
+
+func (x *FeatureConsistency) GetMismatchRate() float64 {
+	if x != nil {
+		return x.MismatchRate
+	}
+	return 0
+}
+
+func (x *FeatureConsistency) GetExamples() []*ConsistencyMismatch {
+	if x != nil {
+		return x.Examples
+	}
+	return nil
+}
+
+type CheckServedConsistencyResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Features []*FeatureConsistency  `protobuf:"bytes,1,rep,name=features,proto3" json:"features,omitempty"`
+	// Served values compared.
+	ServedValues int64 `protobuf:"varint,2,opt,name=served_values,json=servedValues,proto3" json:"served_values,omitempty"`
+	// How values were compared: exactly, or within the float tolerance of
+	// docs/streaming.md for sum, mean, variance and stddev.
+	Comparison    string `protobuf:"bytes,3,opt,name=comparison,proto3" json:"comparison,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckServedConsistencyResponse) Reset() {
+	*x = CheckServedConsistencyResponse{}
+	mi := &file_sluice_v1_monitoring_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckServedConsistencyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckServedConsistencyResponse) ProtoMessage() {}
+
+func (x *CheckServedConsistencyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_monitoring_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckServedConsistencyResponse.ProtoReflect.Descriptor instead.
+func (*CheckServedConsistencyResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_monitoring_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CheckServedConsistencyResponse) GetFeatures() []*FeatureConsistency {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
+func (x *CheckServedConsistencyResponse) GetServedValues() int64 {
+	if x != nil {
+		return x.ServedValues
+	}
+	return 0
+}
+
+func (x *CheckServedConsistencyResponse) GetComparison() string {
+	if x != nil {
+		return x.Comparison
+	}
+	return ""
+}
+
 var File_sluice_v1_monitoring_proto protoreflect.FileDescriptor
 
 const file_sluice_v1_monitoring_proto_rawDesc = "" +
@@ -879,16 +1169,45 @@ const file_sluice_v1_monitoring_proto_rawDesc = "" +
 	"\bendpoint\x18\x01 \x01(\tB\x03\xe0A\x02R\bendpoint\x12-\n" +
 	"\x06window\x18\x02 \x01(\v2\x15.sluice.v1.TimeWindowR\x06window\"S\n" +
 	"\x1bGetDeploymentReportResponse\x124\n" +
-	"\bversions\x18\x01 \x03(\v2\x18.sluice.v1.VersionReportR\bversions*\x82\x01\n" +
+	"\bversions\x18\x01 \x03(\v2\x18.sluice.v1.VersionReportR\bversions\"\xd2\x01\n" +
+	"\x1dCheckServedConsistencyRequest\x12\x18\n" +
+	"\aproject\x18\x01 \x01(\tR\aproject\x12&\n" +
+	"\ffeature_view\x18\x02 \x01(\tB\x03\xe0A\x02R\vfeatureView\x12-\n" +
+	"\x06window\x18\x03 \x01(\v2\x15.sluice.v1.TimeWindowR\x06window\x12\x1d\n" +
+	"\n" +
+	"max_values\x18\x04 \x01(\x05R\tmaxValues\x12!\n" +
+	"\fmax_examples\x18\x05 \x01(\x05R\vmaxExamples\"\xbf\x01\n" +
+	"\x13ConsistencyMismatch\x12\x1d\n" +
+	"\n" +
+	"entity_key\x18\x01 \x01(\tR\tentityKey\x12;\n" +
+	"\vserved_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"servedTime\x12!\n" +
+	"\fserved_value\x18\x03 \x01(\tR\vservedValue\x12)\n" +
+	"\x10historical_value\x18\x04 \x01(\tR\x0fhistoricalValue\"\xcb\x01\n" +
+	"\x12FeatureConsistency\x12\x18\n" +
+	"\afeature\x18\x01 \x01(\tR\afeature\x12\x1a\n" +
+	"\bcompared\x18\x02 \x01(\x03R\bcompared\x12\x1e\n" +
+	"\n" +
+	"mismatches\x18\x03 \x01(\x03R\n" +
+	"mismatches\x12#\n" +
+	"\rmismatch_rate\x18\x04 \x01(\x01R\fmismatchRate\x12:\n" +
+	"\bexamples\x18\x05 \x03(\v2\x1e.sluice.v1.ConsistencyMismatchR\bexamples\"\xa0\x01\n" +
+	"\x1eCheckServedConsistencyResponse\x129\n" +
+	"\bfeatures\x18\x01 \x03(\v2\x1d.sluice.v1.FeatureConsistencyR\bfeatures\x12#\n" +
+	"\rserved_values\x18\x02 \x01(\x03R\fservedValues\x12\x1e\n" +
+	"\n" +
+	"comparison\x18\x03 \x01(\tR\n" +
+	"comparison*\x82\x01\n" +
 	"\fDriftSubject\x12\x1d\n" +
 	"\x19DRIFT_SUBJECT_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16DRIFT_SUBJECT_FEATURES\x10\x01\x12\x1d\n" +
 	"\x19DRIFT_SUBJECT_PREDICTIONS\x10\x02\x12\x18\n" +
-	"\x14DRIFT_SUBJECT_LABELS\x10\x032\xb9\x02\n" +
+	"\x14DRIFT_SUBJECT_LABELS\x10\x032\xa8\x03\n" +
 	"\x11MonitoringService\x12g\n" +
 	"\x14GetFeatureStatistics\x12&.sluice.v1.GetFeatureStatisticsRequest\x1a'.sluice.v1.GetFeatureStatisticsResponse\x12U\n" +
 	"\x0eGetDriftReport\x12 .sluice.v1.GetDriftReportRequest\x1a!.sluice.v1.GetDriftReportResponse\x12d\n" +
-	"\x13GetDeploymentReport\x12%.sluice.v1.GetDeploymentReportRequest\x1a&.sluice.v1.GetDeploymentReportResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3"
+	"\x13GetDeploymentReport\x12%.sluice.v1.GetDeploymentReportRequest\x1a&.sluice.v1.GetDeploymentReportResponse\x12m\n" +
+	"\x16CheckServedConsistency\x12(.sluice.v1.CheckServedConsistencyRequest\x1a).sluice.v1.CheckServedConsistencyResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3"
 
 var (
 	file_sluice_v1_monitoring_proto_rawDescOnce sync.Once
@@ -903,46 +1222,56 @@ func file_sluice_v1_monitoring_proto_rawDescGZIP() []byte {
 }
 
 var file_sluice_v1_monitoring_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sluice_v1_monitoring_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_sluice_v1_monitoring_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_sluice_v1_monitoring_proto_goTypes = []any{
-	(DriftSubject)(0),                    // 0: sluice.v1.DriftSubject
-	(*TimeWindow)(nil),                   // 1: sluice.v1.TimeWindow
-	(*FeatureStatistics)(nil),            // 2: sluice.v1.FeatureStatistics
-	(*GetFeatureStatisticsRequest)(nil),  // 3: sluice.v1.GetFeatureStatisticsRequest
-	(*GetFeatureStatisticsResponse)(nil), // 4: sluice.v1.GetFeatureStatisticsResponse
-	(*ColumnDrift)(nil),                  // 5: sluice.v1.ColumnDrift
-	(*GetDriftReportRequest)(nil),        // 6: sluice.v1.GetDriftReportRequest
-	(*GetDriftReportResponse)(nil),       // 7: sluice.v1.GetDriftReportResponse
-	(*VersionReport)(nil),                // 8: sluice.v1.VersionReport
-	(*GetDeploymentReportRequest)(nil),   // 9: sluice.v1.GetDeploymentReportRequest
-	(*GetDeploymentReportResponse)(nil),  // 10: sluice.v1.GetDeploymentReportResponse
-	(*timestamppb.Timestamp)(nil),        // 11: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),          // 12: google.protobuf.Duration
+	(DriftSubject)(0),                      // 0: sluice.v1.DriftSubject
+	(*TimeWindow)(nil),                     // 1: sluice.v1.TimeWindow
+	(*FeatureStatistics)(nil),              // 2: sluice.v1.FeatureStatistics
+	(*GetFeatureStatisticsRequest)(nil),    // 3: sluice.v1.GetFeatureStatisticsRequest
+	(*GetFeatureStatisticsResponse)(nil),   // 4: sluice.v1.GetFeatureStatisticsResponse
+	(*ColumnDrift)(nil),                    // 5: sluice.v1.ColumnDrift
+	(*GetDriftReportRequest)(nil),          // 6: sluice.v1.GetDriftReportRequest
+	(*GetDriftReportResponse)(nil),         // 7: sluice.v1.GetDriftReportResponse
+	(*VersionReport)(nil),                  // 8: sluice.v1.VersionReport
+	(*GetDeploymentReportRequest)(nil),     // 9: sluice.v1.GetDeploymentReportRequest
+	(*GetDeploymentReportResponse)(nil),    // 10: sluice.v1.GetDeploymentReportResponse
+	(*CheckServedConsistencyRequest)(nil),  // 11: sluice.v1.CheckServedConsistencyRequest
+	(*ConsistencyMismatch)(nil),            // 12: sluice.v1.ConsistencyMismatch
+	(*FeatureConsistency)(nil),             // 13: sluice.v1.FeatureConsistency
+	(*CheckServedConsistencyResponse)(nil), // 14: sluice.v1.CheckServedConsistencyResponse
+	(*timestamppb.Timestamp)(nil),          // 15: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 16: google.protobuf.Duration
 }
 var file_sluice_v1_monitoring_proto_depIdxs = []int32{
-	11, // 0: sluice.v1.TimeWindow.start_time:type_name -> google.protobuf.Timestamp
-	11, // 1: sluice.v1.TimeWindow.end_time:type_name -> google.protobuf.Timestamp
+	15, // 0: sluice.v1.TimeWindow.start_time:type_name -> google.protobuf.Timestamp
+	15, // 1: sluice.v1.TimeWindow.end_time:type_name -> google.protobuf.Timestamp
 	1,  // 2: sluice.v1.GetFeatureStatisticsRequest.window:type_name -> sluice.v1.TimeWindow
 	2,  // 3: sluice.v1.GetFeatureStatisticsResponse.statistics:type_name -> sluice.v1.FeatureStatistics
 	0,  // 4: sluice.v1.GetDriftReportRequest.subject:type_name -> sluice.v1.DriftSubject
 	1,  // 5: sluice.v1.GetDriftReportRequest.baseline_window:type_name -> sluice.v1.TimeWindow
 	1,  // 6: sluice.v1.GetDriftReportRequest.current_window:type_name -> sluice.v1.TimeWindow
 	5,  // 7: sluice.v1.GetDriftReportResponse.columns:type_name -> sluice.v1.ColumnDrift
-	12, // 8: sluice.v1.VersionReport.latency_p50:type_name -> google.protobuf.Duration
-	12, // 9: sluice.v1.VersionReport.latency_p99:type_name -> google.protobuf.Duration
+	16, // 8: sluice.v1.VersionReport.latency_p50:type_name -> google.protobuf.Duration
+	16, // 9: sluice.v1.VersionReport.latency_p99:type_name -> google.protobuf.Duration
 	1,  // 10: sluice.v1.GetDeploymentReportRequest.window:type_name -> sluice.v1.TimeWindow
 	8,  // 11: sluice.v1.GetDeploymentReportResponse.versions:type_name -> sluice.v1.VersionReport
-	3,  // 12: sluice.v1.MonitoringService.GetFeatureStatistics:input_type -> sluice.v1.GetFeatureStatisticsRequest
-	6,  // 13: sluice.v1.MonitoringService.GetDriftReport:input_type -> sluice.v1.GetDriftReportRequest
-	9,  // 14: sluice.v1.MonitoringService.GetDeploymentReport:input_type -> sluice.v1.GetDeploymentReportRequest
-	4,  // 15: sluice.v1.MonitoringService.GetFeatureStatistics:output_type -> sluice.v1.GetFeatureStatisticsResponse
-	7,  // 16: sluice.v1.MonitoringService.GetDriftReport:output_type -> sluice.v1.GetDriftReportResponse
-	10, // 17: sluice.v1.MonitoringService.GetDeploymentReport:output_type -> sluice.v1.GetDeploymentReportResponse
-	15, // [15:18] is the sub-list for method output_type
-	12, // [12:15] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	1,  // 12: sluice.v1.CheckServedConsistencyRequest.window:type_name -> sluice.v1.TimeWindow
+	15, // 13: sluice.v1.ConsistencyMismatch.served_time:type_name -> google.protobuf.Timestamp
+	12, // 14: sluice.v1.FeatureConsistency.examples:type_name -> sluice.v1.ConsistencyMismatch
+	13, // 15: sluice.v1.CheckServedConsistencyResponse.features:type_name -> sluice.v1.FeatureConsistency
+	3,  // 16: sluice.v1.MonitoringService.GetFeatureStatistics:input_type -> sluice.v1.GetFeatureStatisticsRequest
+	6,  // 17: sluice.v1.MonitoringService.GetDriftReport:input_type -> sluice.v1.GetDriftReportRequest
+	9,  // 18: sluice.v1.MonitoringService.GetDeploymentReport:input_type -> sluice.v1.GetDeploymentReportRequest
+	11, // 19: sluice.v1.MonitoringService.CheckServedConsistency:input_type -> sluice.v1.CheckServedConsistencyRequest
+	4,  // 20: sluice.v1.MonitoringService.GetFeatureStatistics:output_type -> sluice.v1.GetFeatureStatisticsResponse
+	7,  // 21: sluice.v1.MonitoringService.GetDriftReport:output_type -> sluice.v1.GetDriftReportResponse
+	10, // 22: sluice.v1.MonitoringService.GetDeploymentReport:output_type -> sluice.v1.GetDeploymentReportResponse
+	14, // 23: sluice.v1.MonitoringService.CheckServedConsistency:output_type -> sluice.v1.CheckServedConsistencyResponse
+	20, // [20:24] is the sub-list for method output_type
+	16, // [16:20] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_monitoring_proto_init() }
@@ -960,7 +1289,7 @@ func file_sluice_v1_monitoring_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_v1_monitoring_proto_rawDesc), len(file_sluice_v1_monitoring_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

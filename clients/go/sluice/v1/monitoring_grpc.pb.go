@@ -19,9 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	MonitoringService_GetFeatureStatistics_FullMethodName = "/sluice.v1.MonitoringService/GetFeatureStatistics"
-	MonitoringService_GetDriftReport_FullMethodName       = "/sluice.v1.MonitoringService/GetDriftReport"
-	MonitoringService_GetDeploymentReport_FullMethodName  = "/sluice.v1.MonitoringService/GetDeploymentReport"
+	MonitoringService_GetFeatureStatistics_FullMethodName   = "/sluice.v1.MonitoringService/GetFeatureStatistics"
+	MonitoringService_GetDriftReport_FullMethodName         = "/sluice.v1.MonitoringService/GetDriftReport"
+	MonitoringService_GetDeploymentReport_FullMethodName    = "/sluice.v1.MonitoringService/GetDeploymentReport"
+	MonitoringService_CheckServedConsistency_FullMethodName = "/sluice.v1.MonitoringService/CheckServedConsistency"
 )
 
 // MonitoringServiceClient is the client API for MonitoringService service.
@@ -36,6 +37,11 @@ type MonitoringServiceClient interface {
 	GetDriftReport(ctx context.Context, in *GetDriftReportRequest, opts ...grpc.CallOption) (*GetDriftReportResponse, error)
 	// Per version of an endpoint: traffic, errors, latency, and shadow agreement with stable.
 	GetDeploymentReport(ctx context.Context, in *GetDeploymentReportRequest, opts ...grpc.CallOption) (*GetDeploymentReportResponse, error)
+	// Replays the online values served from a feature view (logged when its
+	// log_served_values is set) in a time range through the historical path,
+	// as of each serving time and with exclude_late_ingested, and reports per
+	// feature how many differ: the training/serving skew check on real traffic.
+	CheckServedConsistency(ctx context.Context, in *CheckServedConsistencyRequest, opts ...grpc.CallOption) (*CheckServedConsistencyResponse, error)
 }
 
 type monitoringServiceClient struct {
@@ -76,6 +82,16 @@ func (c *monitoringServiceClient) GetDeploymentReport(ctx context.Context, in *G
 	return out, nil
 }
 
+func (c *monitoringServiceClient) CheckServedConsistency(ctx context.Context, in *CheckServedConsistencyRequest, opts ...grpc.CallOption) (*CheckServedConsistencyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckServedConsistencyResponse)
+	err := c.cc.Invoke(ctx, MonitoringService_CheckServedConsistency_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MonitoringServiceServer is the server API for MonitoringService service.
 // All implementations must embed UnimplementedMonitoringServiceServer
 // for forward compatibility.
@@ -88,6 +104,11 @@ type MonitoringServiceServer interface {
 	GetDriftReport(context.Context, *GetDriftReportRequest) (*GetDriftReportResponse, error)
 	// Per version of an endpoint: traffic, errors, latency, and shadow agreement with stable.
 	GetDeploymentReport(context.Context, *GetDeploymentReportRequest) (*GetDeploymentReportResponse, error)
+	// Replays the online values served from a feature view (logged when its
+	// log_served_values is set) in a time range through the historical path,
+	// as of each serving time and with exclude_late_ingested, and reports per
+	// feature how many differ: the training/serving skew check on real traffic.
+	CheckServedConsistency(context.Context, *CheckServedConsistencyRequest) (*CheckServedConsistencyResponse, error)
 	mustEmbedUnimplementedMonitoringServiceServer()
 }
 
@@ -106,6 +127,9 @@ func (UnimplementedMonitoringServiceServer) GetDriftReport(context.Context, *Get
 }
 func (UnimplementedMonitoringServiceServer) GetDeploymentReport(context.Context, *GetDeploymentReportRequest) (*GetDeploymentReportResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetDeploymentReport not implemented")
+}
+func (UnimplementedMonitoringServiceServer) CheckServedConsistency(context.Context, *CheckServedConsistencyRequest) (*CheckServedConsistencyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckServedConsistency not implemented")
 }
 func (UnimplementedMonitoringServiceServer) mustEmbedUnimplementedMonitoringServiceServer() {}
 func (UnimplementedMonitoringServiceServer) testEmbeddedByValue()                           {}
@@ -182,6 +206,24 @@ func _MonitoringService_GetDeploymentReport_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MonitoringService_CheckServedConsistency_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckServedConsistencyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MonitoringServiceServer).CheckServedConsistency(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MonitoringService_CheckServedConsistency_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MonitoringServiceServer).CheckServedConsistency(ctx, req.(*CheckServedConsistencyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MonitoringService_ServiceDesc is the grpc.ServiceDesc for MonitoringService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -200,6 +242,10 @@ var MonitoringService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetDeploymentReport",
 			Handler:    _MonitoringService_GetDeploymentReport_Handler,
+		},
+		{
+			MethodName: "CheckServedConsistency",
+			Handler:    _MonitoringService_CheckServedConsistency_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

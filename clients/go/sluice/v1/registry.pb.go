@@ -136,6 +136,91 @@ func (Compatibility) EnumDescriptor() ([]byte, []int) {
 	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{1}
 }
 
+// The aggregation functions (docs/streaming.md has each one's exact result).
+type AggregationFunction int32
+
+const (
+	AggregationFunction_AGGREGATION_FUNCTION_UNSPECIFIED AggregationFunction = 0
+	// Number of events (int64), null fields included; `field` may be empty.
+	AggregationFunction_AGGREGATION_FUNCTION_COUNT AggregationFunction = 1
+	// Sum (int64 for integer fields, exact; double otherwise); 0 when empty.
+	AggregationFunction_AGGREGATION_FUNCTION_SUM AggregationFunction = 2
+	// Arithmetic mean (double); null when empty.
+	AggregationFunction_AGGREGATION_FUNCTION_MEAN AggregationFunction = 3
+	// Smallest / largest value (numeric, timestamp, string); null when empty.
+	AggregationFunction_AGGREGATION_FUNCTION_MIN AggregationFunction = 4
+	AggregationFunction_AGGREGATION_FUNCTION_MAX AggregationFunction = 5
+	// Sample variance (n - 1) and its square root (double); null below 2 values.
+	AggregationFunction_AGGREGATION_FUNCTION_VARIANCE AggregationFunction = 6
+	AggregationFunction_AGGREGATION_FUNCTION_STDDEV   AggregationFunction = 7
+	// Value of the event with the smallest / largest (event time, ingestion time).
+	AggregationFunction_AGGREGATION_FUNCTION_FIRST AggregationFunction = 8
+	AggregationFunction_AGGREGATION_FUNCTION_LAST  AggregationFunction = 9
+	// The k newest non-null values, newest first (a list).
+	AggregationFunction_AGGREGATION_FUNCTION_LAST_N AggregationFunction = 10
+	// Approximate number of distinct values (HyperLogLog, about 1.6% standard error).
+	AggregationFunction_AGGREGATION_FUNCTION_COUNT_DISTINCT AggregationFunction = 11
+)
+
+// Enum value maps for AggregationFunction.
+var (
+	AggregationFunction_name = map[int32]string{
+		0:  "AGGREGATION_FUNCTION_UNSPECIFIED",
+		1:  "AGGREGATION_FUNCTION_COUNT",
+		2:  "AGGREGATION_FUNCTION_SUM",
+		3:  "AGGREGATION_FUNCTION_MEAN",
+		4:  "AGGREGATION_FUNCTION_MIN",
+		5:  "AGGREGATION_FUNCTION_MAX",
+		6:  "AGGREGATION_FUNCTION_VARIANCE",
+		7:  "AGGREGATION_FUNCTION_STDDEV",
+		8:  "AGGREGATION_FUNCTION_FIRST",
+		9:  "AGGREGATION_FUNCTION_LAST",
+		10: "AGGREGATION_FUNCTION_LAST_N",
+		11: "AGGREGATION_FUNCTION_COUNT_DISTINCT",
+	}
+	AggregationFunction_value = map[string]int32{
+		"AGGREGATION_FUNCTION_UNSPECIFIED":    0,
+		"AGGREGATION_FUNCTION_COUNT":          1,
+		"AGGREGATION_FUNCTION_SUM":            2,
+		"AGGREGATION_FUNCTION_MEAN":           3,
+		"AGGREGATION_FUNCTION_MIN":            4,
+		"AGGREGATION_FUNCTION_MAX":            5,
+		"AGGREGATION_FUNCTION_VARIANCE":       6,
+		"AGGREGATION_FUNCTION_STDDEV":         7,
+		"AGGREGATION_FUNCTION_FIRST":          8,
+		"AGGREGATION_FUNCTION_LAST":           9,
+		"AGGREGATION_FUNCTION_LAST_N":         10,
+		"AGGREGATION_FUNCTION_COUNT_DISTINCT": 11,
+	}
+)
+
+func (x AggregationFunction) Enum() *AggregationFunction {
+	p := new(AggregationFunction)
+	*p = x
+	return p
+}
+
+func (x AggregationFunction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AggregationFunction) Descriptor() protoreflect.EnumDescriptor {
+	return file_sluice_v1_registry_proto_enumTypes[2].Descriptor()
+}
+
+func (AggregationFunction) Type() protoreflect.EnumType {
+	return &file_sluice_v1_registry_proto_enumTypes[2]
+}
+
+func (x AggregationFunction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AggregationFunction.Descriptor instead.
+func (AggregationFunction) EnumDescriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{2}
+}
+
 // Lifecycle state of a feature view.
 type FeatureViewState int32
 
@@ -171,11 +256,11 @@ func (x FeatureViewState) String() string {
 }
 
 func (FeatureViewState) Descriptor() protoreflect.EnumDescriptor {
-	return file_sluice_v1_registry_proto_enumTypes[2].Descriptor()
+	return file_sluice_v1_registry_proto_enumTypes[3].Descriptor()
 }
 
 func (FeatureViewState) Type() protoreflect.EnumType {
-	return &file_sluice_v1_registry_proto_enumTypes[2]
+	return &file_sluice_v1_registry_proto_enumTypes[3]
 }
 
 func (x FeatureViewState) Number() protoreflect.EnumNumber {
@@ -184,7 +269,7 @@ func (x FeatureViewState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FeatureViewState.Descriptor instead.
 func (FeatureViewState) EnumDescriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{3}
 }
 
 // What a new feature view version sees of the values written before it.
@@ -226,11 +311,11 @@ func (x HistoryOutcome) String() string {
 }
 
 func (HistoryOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_sluice_v1_registry_proto_enumTypes[3].Descriptor()
+	return file_sluice_v1_registry_proto_enumTypes[4].Descriptor()
 }
 
 func (HistoryOutcome) Type() protoreflect.EnumType {
-	return &file_sluice_v1_registry_proto_enumTypes[3]
+	return &file_sluice_v1_registry_proto_enumTypes[4]
 }
 
 func (x HistoryOutcome) Number() protoreflect.EnumNumber {
@@ -239,7 +324,7 @@ func (x HistoryOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use HistoryOutcome.Descriptor instead.
 func (HistoryOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 // A namespace for definitions, data and models.
@@ -1044,11 +1129,18 @@ func (x *ListEntitiesResponse) GetNextPageToken() string {
 
 // One typed feature of a feature view.
 type Feature struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Type          ValueType              `protobuf:"varint,2,opt,name=type,proto3,enum=sluice.v1.ValueType" json:"type,omitempty"`
-	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
-	Tags          map[string]string      `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Required for plain features. For an aggregated feature it may be left
+	// unset: the server fills in the aggregation's result type (a type that
+	// differs from it is INVALID_ARGUMENT).
+	Type        ValueType         `protobuf:"varint,2,opt,name=type,proto3,enum=sluice.v1.ValueType" json:"type,omitempty"`
+	Description string            `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Tags        map[string]string `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Set on every feature of an aggregation feature view (one whose `stream`
+	// is set), and only there: the feature's value is this aggregation of the
+	// stream's events, computed by the window rule of docs/streaming.md.
+	Aggregation   *Aggregation `protobuf:"bytes,5,opt,name=aggregation,proto3" json:"aggregation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1111,6 +1203,103 @@ func (x *Feature) GetTags() map[string]string {
 	return nil
 }
 
+func (x *Feature) GetAggregation() *Aggregation {
+	if x != nil {
+		return x.Aggregation
+	}
+	return nil
+}
+
+// An aggregation of one field of an event stream over a window.
+//
+// The window rule (docs/streaming.md): the value as of t aggregates exactly
+// the entity's events e with  start(t, W) <= event_time(e) <= t,  where
+// start(t, W) = floor((t - W) / g) * g and g is the stream's granularity:
+// closed at both ends, the start aligned down to a tile boundary. A lifetime
+// window has no lower bound. Online reads use t = the time of the read;
+// GetHistoricalFeatures uses t = each spine row's time.
+type Aggregation struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Function AggregationFunction    `protobuf:"varint,1,opt,name=function,proto3,enum=sluice.v1.AggregationFunction" json:"function,omitempty"`
+	// The stream field aggregated; required except for COUNT.
+	Field string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	// A positive multiple of the stream's granularity, at most its retention;
+	// unset or zero means lifetime (only for streams kept forever).
+	Window *durationpb.Duration `protobuf:"bytes,3,opt,name=window,proto3" json:"window,omitempty"`
+	// LAST_N only: how many values, 1 to 1000.
+	K int32 `protobuf:"varint,4,opt,name=k,proto3" json:"k,omitempty"`
+	// Optional: only events for which this expression over the event's fields
+	// is true count (docs/expressions.md), e.g. `amount > 100 and country = 'FR'`.
+	Filter        string `protobuf:"bytes,5,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Aggregation) Reset() {
+	*x = Aggregation{}
+	mi := &file_sluice_v1_registry_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Aggregation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Aggregation) ProtoMessage() {}
+
+func (x *Aggregation) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_registry_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Aggregation.ProtoReflect.Descriptor instead.
+func (*Aggregation) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Aggregation) GetFunction() AggregationFunction {
+	if x != nil {
+		return x.Function
+	}
+	return AggregationFunction_AGGREGATION_FUNCTION_UNSPECIFIED
+}
+
+func (x *Aggregation) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Aggregation) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+func (x *Aggregation) GetK() int32 {
+	if x != nil {
+		return x.K
+	}
+	return 0
+}
+
+func (x *Aggregation) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // One immutable version of a feature view: a group of typed features of one
 // entity, written and read together.
 type FeatureView struct {
@@ -1144,13 +1333,26 @@ type FeatureView struct {
 	// written through any version of the run, and a feature it added is null
 	// for rows written before it existed.
 	HistoryVersion int32 `protobuf:"varint,14,opt,name=history_version,json=historyVersion,proto3" json:"history_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Makes this an aggregation feature view: the event stream ("stream",
+	// "stream@2" or "projects/{project}/eventStreams/stream[/versions/2]") whose
+	// events its features aggregate. Its entity must be the stream's; every
+	// feature has an `aggregation`; it takes no WriteFeatures (its values come
+	// from WriteEvents, ImportFeatures with event_stream, and the Kafka source).
+	// Every version of an aggregation view has online state (tiles) of its own,
+	// built from the stream's stored events when the version is applied.
+	Stream string `protobuf:"bytes,15,opt,name=stream,proto3" json:"stream,omitempty"`
+	// The stream version `stream` resolved to when this version was applied.
+	StreamVersion int32 `protobuf:"varint,16,opt,name=stream_version,json=streamVersion,proto3" json:"stream_version,omitempty"`
+	// Log every value GetOnlineFeatures and Predict serve from this view, so
+	// that CheckServedConsistency can compare them with the historical path.
+	LogServedValues bool `protobuf:"varint,17,opt,name=log_served_values,json=logServedValues,proto3" json:"log_served_values,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *FeatureView) Reset() {
 	*x = FeatureView{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[16]
+	mi := &file_sluice_v1_registry_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1364,7 @@ func (x *FeatureView) String() string {
 func (*FeatureView) ProtoMessage() {}
 
 func (x *FeatureView) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[16]
+	mi := &file_sluice_v1_registry_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1377,7 @@ func (x *FeatureView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureView.ProtoReflect.Descriptor instead.
 func (*FeatureView) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{16}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FeatureView) GetName() string {
@@ -1276,6 +1478,27 @@ func (x *FeatureView) GetHistoryVersion() int32 {
 	return 0
 }
 
+func (x *FeatureView) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
+}
+
+func (x *FeatureView) GetStreamVersion() int32 {
+	if x != nil {
+		return x.StreamVersion
+	}
+	return 0
+}
+
+func (x *FeatureView) GetLogServedValues() bool {
+	if x != nil {
+		return x.LogServedValues
+	}
+	return false
+}
+
 type ApplyFeatureViewRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	FeatureView *FeatureView           `protobuf:"bytes,1,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
@@ -1287,7 +1510,7 @@ type ApplyFeatureViewRequest struct {
 
 func (x *ApplyFeatureViewRequest) Reset() {
 	*x = ApplyFeatureViewRequest{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[17]
+	mi := &file_sluice_v1_registry_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1522,7 @@ func (x *ApplyFeatureViewRequest) String() string {
 func (*ApplyFeatureViewRequest) ProtoMessage() {}
 
 func (x *ApplyFeatureViewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[17]
+	mi := &file_sluice_v1_registry_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1535,7 @@ func (x *ApplyFeatureViewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyFeatureViewRequest.ProtoReflect.Descriptor instead.
 func (*ApplyFeatureViewRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{17}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ApplyFeatureViewRequest) GetFeatureView() *FeatureView {
@@ -1348,7 +1571,7 @@ type ApplyFeatureViewResponse struct {
 
 func (x *ApplyFeatureViewResponse) Reset() {
 	*x = ApplyFeatureViewResponse{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[18]
+	mi := &file_sluice_v1_registry_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1583,7 @@ func (x *ApplyFeatureViewResponse) String() string {
 func (*ApplyFeatureViewResponse) ProtoMessage() {}
 
 func (x *ApplyFeatureViewResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[18]
+	mi := &file_sluice_v1_registry_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1596,7 @@ func (x *ApplyFeatureViewResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyFeatureViewResponse.ProtoReflect.Descriptor instead.
 func (*ApplyFeatureViewResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{18}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ApplyFeatureViewResponse) GetFeatureView() *FeatureView {
@@ -1422,7 +1645,7 @@ type GetFeatureViewRequest struct {
 
 func (x *GetFeatureViewRequest) Reset() {
 	*x = GetFeatureViewRequest{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[19]
+	mi := &file_sluice_v1_registry_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1657,7 @@ func (x *GetFeatureViewRequest) String() string {
 func (*GetFeatureViewRequest) ProtoMessage() {}
 
 func (x *GetFeatureViewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[19]
+	mi := &file_sluice_v1_registry_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1670,7 @@ func (x *GetFeatureViewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFeatureViewRequest.ProtoReflect.Descriptor instead.
 func (*GetFeatureViewRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{19}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetFeatureViewRequest) GetName() string {
@@ -1466,7 +1689,7 @@ type GetFeatureViewResponse struct {
 
 func (x *GetFeatureViewResponse) Reset() {
 	*x = GetFeatureViewResponse{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[20]
+	mi := &file_sluice_v1_registry_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1701,7 @@ func (x *GetFeatureViewResponse) String() string {
 func (*GetFeatureViewResponse) ProtoMessage() {}
 
 func (x *GetFeatureViewResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[20]
+	mi := &file_sluice_v1_registry_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1714,7 @@ func (x *GetFeatureViewResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFeatureViewResponse.ProtoReflect.Descriptor instead.
 func (*GetFeatureViewResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{20}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetFeatureViewResponse) GetFeatureView() *FeatureView {
@@ -1515,7 +1738,7 @@ type ListFeatureViewsRequest struct {
 
 func (x *ListFeatureViewsRequest) Reset() {
 	*x = ListFeatureViewsRequest{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[21]
+	mi := &file_sluice_v1_registry_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1750,7 @@ func (x *ListFeatureViewsRequest) String() string {
 func (*ListFeatureViewsRequest) ProtoMessage() {}
 
 func (x *ListFeatureViewsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[21]
+	mi := &file_sluice_v1_registry_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1763,7 @@ func (x *ListFeatureViewsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureViewsRequest.ProtoReflect.Descriptor instead.
 func (*ListFeatureViewsRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{21}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListFeatureViewsRequest) GetParent() string {
@@ -1581,7 +1804,7 @@ type ListFeatureViewsResponse struct {
 
 func (x *ListFeatureViewsResponse) Reset() {
 	*x = ListFeatureViewsResponse{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[22]
+	mi := &file_sluice_v1_registry_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1593,7 +1816,7 @@ func (x *ListFeatureViewsResponse) String() string {
 func (*ListFeatureViewsResponse) ProtoMessage() {}
 
 func (x *ListFeatureViewsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[22]
+	mi := &file_sluice_v1_registry_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1606,7 +1829,7 @@ func (x *ListFeatureViewsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureViewsResponse.ProtoReflect.Descriptor instead.
 func (*ListFeatureViewsResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{22}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListFeatureViewsResponse) GetFeatureViews() []*FeatureView {
@@ -1635,7 +1858,7 @@ type ListFeatureViewVersionsRequest struct {
 
 func (x *ListFeatureViewVersionsRequest) Reset() {
 	*x = ListFeatureViewVersionsRequest{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[23]
+	mi := &file_sluice_v1_registry_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +1870,7 @@ func (x *ListFeatureViewVersionsRequest) String() string {
 func (*ListFeatureViewVersionsRequest) ProtoMessage() {}
 
 func (x *ListFeatureViewVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[23]
+	mi := &file_sluice_v1_registry_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +1883,7 @@ func (x *ListFeatureViewVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureViewVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListFeatureViewVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{23}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListFeatureViewVersionsRequest) GetParent() string {
@@ -1695,7 +1918,7 @@ type ListFeatureViewVersionsResponse struct {
 
 func (x *ListFeatureViewVersionsResponse) Reset() {
 	*x = ListFeatureViewVersionsResponse{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[24]
+	mi := &file_sluice_v1_registry_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1707,7 +1930,7 @@ func (x *ListFeatureViewVersionsResponse) String() string {
 func (*ListFeatureViewVersionsResponse) ProtoMessage() {}
 
 func (x *ListFeatureViewVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[24]
+	mi := &file_sluice_v1_registry_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1720,7 +1943,7 @@ func (x *ListFeatureViewVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureViewVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListFeatureViewVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{24}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListFeatureViewVersionsResponse) GetFeatureViews() []*FeatureView {
@@ -1747,7 +1970,7 @@ type DeleteFeatureViewRequest struct {
 
 func (x *DeleteFeatureViewRequest) Reset() {
 	*x = DeleteFeatureViewRequest{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[25]
+	mi := &file_sluice_v1_registry_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1759,7 +1982,7 @@ func (x *DeleteFeatureViewRequest) String() string {
 func (*DeleteFeatureViewRequest) ProtoMessage() {}
 
 func (x *DeleteFeatureViewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[25]
+	mi := &file_sluice_v1_registry_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1772,7 +1995,7 @@ func (x *DeleteFeatureViewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFeatureViewRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFeatureViewRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{25}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteFeatureViewRequest) GetName() string {
@@ -1791,7 +2014,7 @@ type DeleteFeatureViewResponse struct {
 
 func (x *DeleteFeatureViewResponse) Reset() {
 	*x = DeleteFeatureViewResponse{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[26]
+	mi := &file_sluice_v1_registry_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +2026,7 @@ func (x *DeleteFeatureViewResponse) String() string {
 func (*DeleteFeatureViewResponse) ProtoMessage() {}
 
 func (x *DeleteFeatureViewResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[26]
+	mi := &file_sluice_v1_registry_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +2039,7 @@ func (x *DeleteFeatureViewResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFeatureViewResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFeatureViewResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{26}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteFeatureViewResponse) GetFeatureView() *FeatureView {
@@ -1842,13 +2065,22 @@ type FeatureService struct {
 	Compatibility Compatibility          `protobuf:"varint,7,opt,name=compatibility,proto3,enum=sluice.v1.Compatibility" json:"compatibility,omitempty"`
 	Changes       []string               `protobuf:"bytes,8,rep,name=changes,proto3" json:"changes,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Values the caller supplies with each request (Predict's
+	// request_features; in GetHistoricalFeatures, spine extra columns of the
+	// same names).
+	RequestInputs []*RequestInput `protobuf:"bytes,10,rep,name=request_inputs,json=requestInputs,proto3" json:"request_inputs,omitempty"`
+	// Features computed at request time from request inputs and looked-up
+	// features by an expression (docs/expressions.md), e.g.
+	// `amount / txn_stats:amount_mean_7d`. Evaluated by one evaluator in
+	// Predict and GetHistoricalFeatures; returned after `features`.
+	DerivedFeatures []*DerivedFeature `protobuf:"bytes,11,rep,name=derived_features,json=derivedFeatures,proto3" json:"derived_features,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *FeatureService) Reset() {
 	*x = FeatureService{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[27]
+	mi := &file_sluice_v1_registry_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1860,7 +2092,7 @@ func (x *FeatureService) String() string {
 func (*FeatureService) ProtoMessage() {}
 
 func (x *FeatureService) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[27]
+	mi := &file_sluice_v1_registry_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1873,7 +2105,7 @@ func (x *FeatureService) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureService.ProtoReflect.Descriptor instead.
 func (*FeatureService) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{27}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *FeatureService) GetName() string {
@@ -1939,6 +2171,153 @@ func (x *FeatureService) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *FeatureService) GetRequestInputs() []*RequestInput {
+	if x != nil {
+		return x.RequestInputs
+	}
+	return nil
+}
+
+func (x *FeatureService) GetDerivedFeatures() []*DerivedFeature {
+	if x != nil {
+		return x.DerivedFeatures
+	}
+	return nil
+}
+
+// A value supplied with each request.
+type RequestInput struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type          ValueType              `protobuf:"varint,2,opt,name=type,proto3,enum=sluice.v1.ValueType" json:"type,omitempty"`
+	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestInput) Reset() {
+	*x = RequestInput{}
+	mi := &file_sluice_v1_registry_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestInput) ProtoMessage() {}
+
+func (x *RequestInput) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_registry_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestInput.ProtoReflect.Descriptor instead.
+func (*RequestInput) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RequestInput) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RequestInput) GetType() ValueType {
+	if x != nil {
+		return x.Type
+	}
+	return ValueType_VALUE_TYPE_UNSPECIFIED
+}
+
+func (x *RequestInput) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// A feature computed at request time.
+type DerivedFeature struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Over request inputs (by name) and the service's features (by ref, as in
+	// `features`). Its result type (double, bool, string, ...) is inferred.
+	Expression  string `protobuf:"bytes,2,opt,name=expression,proto3" json:"expression,omitempty"`
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// The inferred result type.
+	Type          ValueType `protobuf:"varint,4,opt,name=type,proto3,enum=sluice.v1.ValueType" json:"type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DerivedFeature) Reset() {
+	*x = DerivedFeature{}
+	mi := &file_sluice_v1_registry_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DerivedFeature) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DerivedFeature) ProtoMessage() {}
+
+func (x *DerivedFeature) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_registry_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DerivedFeature.ProtoReflect.Descriptor instead.
+func (*DerivedFeature) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DerivedFeature) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DerivedFeature) GetExpression() string {
+	if x != nil {
+		return x.Expression
+	}
+	return ""
+}
+
+func (x *DerivedFeature) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *DerivedFeature) GetType() ValueType {
+	if x != nil {
+		return x.Type
+	}
+	return ValueType_VALUE_TYPE_UNSPECIFIED
+}
+
 type ApplyFeatureServiceRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	FeatureService *FeatureService        `protobuf:"bytes,1,opt,name=feature_service,json=featureService,proto3" json:"feature_service,omitempty"`
@@ -1949,7 +2328,7 @@ type ApplyFeatureServiceRequest struct {
 
 func (x *ApplyFeatureServiceRequest) Reset() {
 	*x = ApplyFeatureServiceRequest{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[28]
+	mi := &file_sluice_v1_registry_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1961,7 +2340,7 @@ func (x *ApplyFeatureServiceRequest) String() string {
 func (*ApplyFeatureServiceRequest) ProtoMessage() {}
 
 func (x *ApplyFeatureServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[28]
+	mi := &file_sluice_v1_registry_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1974,7 +2353,7 @@ func (x *ApplyFeatureServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyFeatureServiceRequest.ProtoReflect.Descriptor instead.
 func (*ApplyFeatureServiceRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{28}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ApplyFeatureServiceRequest) GetFeatureService() *FeatureService {
@@ -2003,7 +2382,7 @@ type ApplyFeatureServiceResponse struct {
 
 func (x *ApplyFeatureServiceResponse) Reset() {
 	*x = ApplyFeatureServiceResponse{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[29]
+	mi := &file_sluice_v1_registry_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2015,7 +2394,7 @@ func (x *ApplyFeatureServiceResponse) String() string {
 func (*ApplyFeatureServiceResponse) ProtoMessage() {}
 
 func (x *ApplyFeatureServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[29]
+	mi := &file_sluice_v1_registry_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2028,7 +2407,7 @@ func (x *ApplyFeatureServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyFeatureServiceResponse.ProtoReflect.Descriptor instead.
 func (*ApplyFeatureServiceResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{29}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ApplyFeatureServiceResponse) GetFeatureService() *FeatureService {
@@ -2069,7 +2448,7 @@ type GetFeatureServiceRequest struct {
 
 func (x *GetFeatureServiceRequest) Reset() {
 	*x = GetFeatureServiceRequest{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[30]
+	mi := &file_sluice_v1_registry_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2081,7 +2460,7 @@ func (x *GetFeatureServiceRequest) String() string {
 func (*GetFeatureServiceRequest) ProtoMessage() {}
 
 func (x *GetFeatureServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[30]
+	mi := &file_sluice_v1_registry_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2094,7 +2473,7 @@ func (x *GetFeatureServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFeatureServiceRequest.ProtoReflect.Descriptor instead.
 func (*GetFeatureServiceRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{30}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetFeatureServiceRequest) GetName() string {
@@ -2113,7 +2492,7 @@ type GetFeatureServiceResponse struct {
 
 func (x *GetFeatureServiceResponse) Reset() {
 	*x = GetFeatureServiceResponse{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[31]
+	mi := &file_sluice_v1_registry_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2125,7 +2504,7 @@ func (x *GetFeatureServiceResponse) String() string {
 func (*GetFeatureServiceResponse) ProtoMessage() {}
 
 func (x *GetFeatureServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[31]
+	mi := &file_sluice_v1_registry_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2138,7 +2517,7 @@ func (x *GetFeatureServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFeatureServiceResponse.ProtoReflect.Descriptor instead.
 func (*GetFeatureServiceResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{31}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetFeatureServiceResponse) GetFeatureService() *FeatureService {
@@ -2160,7 +2539,7 @@ type ListFeatureServicesRequest struct {
 
 func (x *ListFeatureServicesRequest) Reset() {
 	*x = ListFeatureServicesRequest{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[32]
+	mi := &file_sluice_v1_registry_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2172,7 +2551,7 @@ func (x *ListFeatureServicesRequest) String() string {
 func (*ListFeatureServicesRequest) ProtoMessage() {}
 
 func (x *ListFeatureServicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[32]
+	mi := &file_sluice_v1_registry_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2185,7 +2564,7 @@ func (x *ListFeatureServicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureServicesRequest.ProtoReflect.Descriptor instead.
 func (*ListFeatureServicesRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{32}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListFeatureServicesRequest) GetParent() string {
@@ -2219,7 +2598,7 @@ type ListFeatureServicesResponse struct {
 
 func (x *ListFeatureServicesResponse) Reset() {
 	*x = ListFeatureServicesResponse{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[33]
+	mi := &file_sluice_v1_registry_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2231,7 +2610,7 @@ func (x *ListFeatureServicesResponse) String() string {
 func (*ListFeatureServicesResponse) ProtoMessage() {}
 
 func (x *ListFeatureServicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[33]
+	mi := &file_sluice_v1_registry_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2244,7 +2623,7 @@ func (x *ListFeatureServicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureServicesResponse.ProtoReflect.Descriptor instead.
 func (*ListFeatureServicesResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{33}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListFeatureServicesResponse) GetFeatureServices() []*FeatureService {
@@ -2273,7 +2652,7 @@ type ListFeatureServiceVersionsRequest struct {
 
 func (x *ListFeatureServiceVersionsRequest) Reset() {
 	*x = ListFeatureServiceVersionsRequest{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[34]
+	mi := &file_sluice_v1_registry_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2664,7 @@ func (x *ListFeatureServiceVersionsRequest) String() string {
 func (*ListFeatureServiceVersionsRequest) ProtoMessage() {}
 
 func (x *ListFeatureServiceVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[34]
+	mi := &file_sluice_v1_registry_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2298,7 +2677,7 @@ func (x *ListFeatureServiceVersionsRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ListFeatureServiceVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListFeatureServiceVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{34}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListFeatureServiceVersionsRequest) GetParent() string {
@@ -2332,7 +2711,7 @@ type ListFeatureServiceVersionsResponse struct {
 
 func (x *ListFeatureServiceVersionsResponse) Reset() {
 	*x = ListFeatureServiceVersionsResponse{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[35]
+	mi := &file_sluice_v1_registry_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2344,7 +2723,7 @@ func (x *ListFeatureServiceVersionsResponse) String() string {
 func (*ListFeatureServiceVersionsResponse) ProtoMessage() {}
 
 func (x *ListFeatureServiceVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[35]
+	mi := &file_sluice_v1_registry_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2357,7 +2736,7 @@ func (x *ListFeatureServiceVersionsResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ListFeatureServiceVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListFeatureServiceVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{35}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListFeatureServiceVersionsResponse) GetFeatureServices() []*FeatureService {
@@ -2389,7 +2768,7 @@ type ResolveFeaturesRequest struct {
 
 func (x *ResolveFeaturesRequest) Reset() {
 	*x = ResolveFeaturesRequest{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[36]
+	mi := &file_sluice_v1_registry_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2401,7 +2780,7 @@ func (x *ResolveFeaturesRequest) String() string {
 func (*ResolveFeaturesRequest) ProtoMessage() {}
 
 func (x *ResolveFeaturesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[36]
+	mi := &file_sluice_v1_registry_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2414,7 +2793,7 @@ func (x *ResolveFeaturesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveFeaturesRequest.ProtoReflect.Descriptor instead.
 func (*ResolveFeaturesRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{36}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ResolveFeaturesRequest) GetProject() string {
@@ -2447,7 +2826,7 @@ type ResolveFeaturesResponse struct {
 
 func (x *ResolveFeaturesResponse) Reset() {
 	*x = ResolveFeaturesResponse{}
-	mi := &file_sluice_v1_registry_proto_msgTypes[37]
+	mi := &file_sluice_v1_registry_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2459,7 +2838,7 @@ func (x *ResolveFeaturesResponse) String() string {
 func (*ResolveFeaturesResponse) ProtoMessage() {}
 
 func (x *ResolveFeaturesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_registry_proto_msgTypes[37]
+	mi := &file_sluice_v1_registry_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2472,7 +2851,7 @@ func (x *ResolveFeaturesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveFeaturesResponse.ProtoReflect.Descriptor instead.
 func (*ResolveFeaturesResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{37}
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ResolveFeaturesResponse) GetFeatures() []*ResolvedFeature {
@@ -2480,6 +2859,693 @@ func (x *ResolveFeaturesResponse) GetFeatures() []*ResolvedFeature {
 		return x.Features
 	}
 	return nil
+}
+
+// One typed field of an event stream's events.
+type StreamField struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type          ValueType              `protobuf:"varint,2,opt,name=type,proto3,enum=sluice.v1.ValueType" json:"type,omitempty"`
+	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamField) Reset() {
+	*x = StreamField{}
+	mi := &file_sluice_v1_registry_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamField) ProtoMessage() {}
+
+func (x *StreamField) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_registry_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamField.ProtoReflect.Descriptor instead.
+func (*StreamField) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *StreamField) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *StreamField) GetType() ValueType {
+	if x != nil {
+		return x.Type
+	}
+	return ValueType_VALUE_TYPE_UNSPECIFIED
+}
+
+func (x *StreamField) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// One immutable version of an event stream: raw events of one entity, each
+// with an event time and typed fields, which aggregation feature views
+// aggregate. Compatible changes (added fields, documentation, a longer
+// allowed lateness) share the stream's stored events; anything else starts a
+// new history (history_version), as for feature views.
+type EventStream struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "projects/{project}/eventStreams/{stream}".
+	Name    string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version int32  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The entity name within the project; events carry its join keys.
+	Entity string         `protobuf:"bytes,3,opt,name=entity,proto3" json:"entity,omitempty"`
+	Fields []*StreamField `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty"`
+	// The name of the event-time field in decoded source messages (Kafka JSON
+	// or Protobuf, file columns); "event_time" when empty. WriteEvents carries
+	// the time in EventRow.event_time.
+	EventTimeField string `protobuf:"bytes,5,opt,name=event_time_field,json=eventTimeField,proto3" json:"event_time_field,omitempty"`
+	// Tile width g: windows start at multiples of it, and a window is a
+	// multiple of it. 1 minute when unset; 1 second to 1 day.
+	Granularity *durationpb.Duration `protobuf:"bytes,6,opt,name=granularity,proto3" json:"granularity,omitempty"`
+	// How far behind the largest event time seen (per stream, and per Kafka
+	// partition) an event may be and still count online. The watermark is that
+	// largest time minus this; an event before the watermark is "too late":
+	// stored offline and counted, but never applied to online values.
+	AllowedLateness *durationpb.Duration `protobuf:"bytes,7,opt,name=allowed_lateness,json=allowedLateness,proto3" json:"allowed_lateness,omitempty"`
+	// How long events matter: windows may not be longer. Zero (the default)
+	// means forever, which lifetime windows need.
+	Retention     *durationpb.Duration   `protobuf:"bytes,8,opt,name=retention,proto3" json:"retention,omitempty"`
+	Description   string                 `protobuf:"bytes,9,opt,name=description,proto3" json:"description,omitempty"`
+	Owner         string                 `protobuf:"bytes,10,opt,name=owner,proto3" json:"owner,omitempty"`
+	Tags          map[string]string      `protobuf:"bytes,11,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	State         FeatureViewState       `protobuf:"varint,12,opt,name=state,proto3,enum=sluice.v1.FeatureViewState" json:"state,omitempty"`
+	Compatibility Compatibility          `protobuf:"varint,13,opt,name=compatibility,proto3,enum=sluice.v1.Compatibility" json:"compatibility,omitempty"`
+	Changes       []string               `protobuf:"bytes,14,rep,name=changes,proto3" json:"changes,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The version whose stored events this version reads and writes.
+	HistoryVersion int32 `protobuf:"varint,16,opt,name=history_version,json=historyVersion,proto3" json:"history_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *EventStream) Reset() {
+	*x = EventStream{}
+	mi := &file_sluice_v1_registry_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventStream) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventStream) ProtoMessage() {}
+
+func (x *EventStream) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_registry_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventStream.ProtoReflect.Descriptor instead.
+func (*EventStream) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *EventStream) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EventStream) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *EventStream) GetEntity() string {
+	if x != nil {
+		return x.Entity
+	}
+	return ""
+}
+
+func (x *EventStream) GetFields() []*StreamField {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *EventStream) GetEventTimeField() string {
+	if x != nil {
+		return x.EventTimeField
+	}
+	return ""
+}
+
+func (x *EventStream) GetGranularity() *durationpb.Duration {
+	if x != nil {
+		return x.Granularity
+	}
+	return nil
+}
+
+func (x *EventStream) GetAllowedLateness() *durationpb.Duration {
+	if x != nil {
+		return x.AllowedLateness
+	}
+	return nil
+}
+
+func (x *EventStream) GetRetention() *durationpb.Duration {
+	if x != nil {
+		return x.Retention
+	}
+	return nil
+}
+
+func (x *EventStream) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *EventStream) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *EventStream) GetTags() map[string]string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *EventStream) GetState() FeatureViewState {
+	if x != nil {
+		return x.State
+	}
+	return FeatureViewState_FEATURE_VIEW_STATE_UNSPECIFIED
+}
+
+func (x *EventStream) GetCompatibility() Compatibility {
+	if x != nil {
+		return x.Compatibility
+	}
+	return Compatibility_COMPATIBILITY_UNSPECIFIED
+}
+
+func (x *EventStream) GetChanges() []string {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *EventStream) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *EventStream) GetHistoryVersion() int32 {
+	if x != nil {
+		return x.HistoryVersion
+	}
+	return 0
+}
+
+type ApplyEventStreamRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventStream   *EventStream           `protobuf:"bytes,1,opt,name=event_stream,json=eventStream,proto3" json:"event_stream,omitempty"`
+	ValidateOnly  bool                   `protobuf:"varint,2,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyEventStreamRequest) Reset() {
+	*x = ApplyEventStreamRequest{}
+	mi := &file_sluice_v1_registry_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyEventStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyEventStreamRequest) ProtoMessage() {}
+
+func (x *ApplyEventStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_registry_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyEventStreamRequest.ProtoReflect.Descriptor instead.
+func (*ApplyEventStreamRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ApplyEventStreamRequest) GetEventStream() *EventStream {
+	if x != nil {
+		return x.EventStream
+	}
+	return nil
+}
+
+func (x *ApplyEventStreamRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
+type ApplyEventStreamResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventStream   *EventStream           `protobuf:"bytes,1,opt,name=event_stream,json=eventStream,proto3" json:"event_stream,omitempty"`
+	Outcome       ApplyOutcome           `protobuf:"varint,2,opt,name=outcome,proto3,enum=sluice.v1.ApplyOutcome" json:"outcome,omitempty"`
+	Compatibility Compatibility          `protobuf:"varint,3,opt,name=compatibility,proto3,enum=sluice.v1.Compatibility" json:"compatibility,omitempty"`
+	Changes       []string               `protobuf:"bytes,4,rep,name=changes,proto3" json:"changes,omitempty"`
+	History       HistoryOutcome         `protobuf:"varint,5,opt,name=history,proto3,enum=sluice.v1.HistoryOutcome" json:"history,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyEventStreamResponse) Reset() {
+	*x = ApplyEventStreamResponse{}
+	mi := &file_sluice_v1_registry_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyEventStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyEventStreamResponse) ProtoMessage() {}
+
+func (x *ApplyEventStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_registry_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyEventStreamResponse.ProtoReflect.Descriptor instead.
+func (*ApplyEventStreamResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ApplyEventStreamResponse) GetEventStream() *EventStream {
+	if x != nil {
+		return x.EventStream
+	}
+	return nil
+}
+
+func (x *ApplyEventStreamResponse) GetOutcome() ApplyOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return ApplyOutcome_APPLY_OUTCOME_UNSPECIFIED
+}
+
+func (x *ApplyEventStreamResponse) GetCompatibility() Compatibility {
+	if x != nil {
+		return x.Compatibility
+	}
+	return Compatibility_COMPATIBILITY_UNSPECIFIED
+}
+
+func (x *ApplyEventStreamResponse) GetChanges() []string {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ApplyEventStreamResponse) GetHistory() HistoryOutcome {
+	if x != nil {
+		return x.History
+	}
+	return HistoryOutcome_HISTORY_OUTCOME_UNSPECIFIED
+}
+
+type GetEventStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "projects/{project}/eventStreams/{stream}" or ".../versions/{version}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEventStreamRequest) Reset() {
+	*x = GetEventStreamRequest{}
+	mi := &file_sluice_v1_registry_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEventStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEventStreamRequest) ProtoMessage() {}
+
+func (x *GetEventStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_registry_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEventStreamRequest.ProtoReflect.Descriptor instead.
+func (*GetEventStreamRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *GetEventStreamRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type GetEventStreamResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventStream   *EventStream           `protobuf:"bytes,1,opt,name=event_stream,json=eventStream,proto3" json:"event_stream,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEventStreamResponse) Reset() {
+	*x = GetEventStreamResponse{}
+	mi := &file_sluice_v1_registry_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEventStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEventStreamResponse) ProtoMessage() {}
+
+func (x *GetEventStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_registry_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEventStreamResponse.ProtoReflect.Descriptor instead.
+func (*GetEventStreamResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *GetEventStreamResponse) GetEventStream() *EventStream {
+	if x != nil {
+		return x.EventStream
+	}
+	return nil
+}
+
+type ListEventStreamsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "projects/{project}".
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEventStreamsRequest) Reset() {
+	*x = ListEventStreamsRequest{}
+	mi := &file_sluice_v1_registry_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEventStreamsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEventStreamsRequest) ProtoMessage() {}
+
+func (x *ListEventStreamsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_registry_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEventStreamsRequest.ProtoReflect.Descriptor instead.
+func (*ListEventStreamsRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ListEventStreamsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListEventStreamsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEventStreamsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListEventStreamsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventStreams  []*EventStream         `protobuf:"bytes,1,rep,name=event_streams,json=eventStreams,proto3" json:"event_streams,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEventStreamsResponse) Reset() {
+	*x = ListEventStreamsResponse{}
+	mi := &file_sluice_v1_registry_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEventStreamsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEventStreamsResponse) ProtoMessage() {}
+
+func (x *ListEventStreamsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_registry_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEventStreamsResponse.ProtoReflect.Descriptor instead.
+func (*ListEventStreamsResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListEventStreamsResponse) GetEventStreams() []*EventStream {
+	if x != nil {
+		return x.EventStreams
+	}
+	return nil
+}
+
+func (x *ListEventStreamsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ListEventStreamVersionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "projects/{project}/eventStreams/{stream}".
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEventStreamVersionsRequest) Reset() {
+	*x = ListEventStreamVersionsRequest{}
+	mi := &file_sluice_v1_registry_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEventStreamVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEventStreamVersionsRequest) ProtoMessage() {}
+
+func (x *ListEventStreamVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_registry_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEventStreamVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListEventStreamVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ListEventStreamVersionsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListEventStreamVersionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEventStreamVersionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListEventStreamVersionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventStreams  []*EventStream         `protobuf:"bytes,1,rep,name=event_streams,json=eventStreams,proto3" json:"event_streams,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEventStreamVersionsResponse) Reset() {
+	*x = ListEventStreamVersionsResponse{}
+	mi := &file_sluice_v1_registry_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEventStreamVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEventStreamVersionsResponse) ProtoMessage() {}
+
+func (x *ListEventStreamVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_registry_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEventStreamVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListEventStreamVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_registry_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ListEventStreamVersionsResponse) GetEventStreams() []*EventStream {
+	if x != nil {
+		return x.EventStreams
+	}
+	return nil
+}
+
+func (x *ListEventStreamVersionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 var File_sluice_v1_registry_proto protoreflect.FileDescriptor
@@ -2540,15 +3606,22 @@ const file_sluice_v1_registry_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"m\n" +
 	"\x14ListEntitiesResponse\x12-\n" +
 	"\bentities\x18\x01 \x03(\v2\x11.sluice.v1.EntityR\bentities\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xde\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x93\x02\n" +
 	"\aFeature\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12-\n" +
-	"\x04type\x18\x02 \x01(\x0e2\x14.sluice.v1.ValueTypeB\x03\xe0A\x02R\x04type\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12(\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x14.sluice.v1.ValueTypeR\x04type\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x120\n" +
-	"\x04tags\x18\x04 \x03(\v2\x1c.sluice.v1.Feature.TagsEntryR\x04tags\x1a7\n" +
+	"\x04tags\x18\x04 \x03(\v2\x1c.sluice.v1.Feature.TagsEntryR\x04tags\x128\n" +
+	"\vaggregation\x18\x05 \x01(\v2\x16.sluice.v1.AggregationR\vaggregation\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbf\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbd\x01\n" +
+	"\vAggregation\x12?\n" +
+	"\bfunction\x18\x01 \x01(\x0e2\x1e.sluice.v1.AggregationFunctionB\x03\xe0A\x02R\bfunction\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\x121\n" +
+	"\x06window\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\f\n" +
+	"\x01k\x18\x04 \x01(\x05R\x01k\x12\x16\n" +
+	"\x06filter\x18\x05 \x01(\tR\x06filter\"\xaf\x06\n" +
 	"\vFeatureView\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
 	"\aversion\x18\x02 \x01(\x05B\x03\xe0A\x03R\aversion\x12\x1b\n" +
@@ -2565,7 +3638,10 @@ const file_sluice_v1_registry_proto_rawDesc = "" +
 	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12F\n" +
 	"\x0edeprecate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\rdeprecateTime\x12,\n" +
-	"\x0fhistory_version\x18\x0e \x01(\x05B\x03\xe0A\x03R\x0ehistoryVersion\x1a7\n" +
+	"\x0fhistory_version\x18\x0e \x01(\x05B\x03\xe0A\x03R\x0ehistoryVersion\x12\x16\n" +
+	"\x06stream\x18\x0f \x01(\tR\x06stream\x12*\n" +
+	"\x0estream_version\x18\x10 \x01(\x05B\x03\xe0A\x03R\rstreamVersion\x12*\n" +
+	"\x11log_served_values\x18\x11 \x01(\bR\x0flogServedValues\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"~\n" +
@@ -2602,7 +3678,7 @@ const file_sluice_v1_registry_proto_rawDesc = "" +
 	"\x18DeleteFeatureViewRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"V\n" +
 	"\x19DeleteFeatureViewResponse\x129\n" +
-	"\ffeature_view\x18\x01 \x01(\v2\x16.sluice.v1.FeatureViewR\vfeatureView\"\xb9\x03\n" +
+	"\ffeature_view\x18\x01 \x01(\v2\x16.sluice.v1.FeatureViewR\vfeatureView\"\xbf\x04\n" +
 	"\x0eFeatureService\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
 	"\aversion\x18\x02 \x01(\x05B\x03\xe0A\x03R\aversion\x12\x1f\n" +
@@ -2613,10 +3689,24 @@ const file_sluice_v1_registry_proto_rawDesc = "" +
 	"\rcompatibility\x18\a \x01(\x0e2\x18.sluice.v1.CompatibilityB\x03\xe0A\x03R\rcompatibility\x12\x1d\n" +
 	"\achanges\x18\b \x03(\tB\x03\xe0A\x03R\achanges\x12@\n" +
 	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"createTime\x1a7\n" +
+	"createTime\x12>\n" +
+	"\x0erequest_inputs\x18\n" +
+	" \x03(\v2\x17.sluice.v1.RequestInputR\rrequestInputs\x12D\n" +
+	"\x10derived_features\x18\v \x03(\v2\x19.sluice.v1.DerivedFeatureR\x0fderivedFeatures\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"x\n" +
+	"\fRequestInput\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12-\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x14.sluice.v1.ValueTypeB\x03\xe0A\x02R\x04type\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"\x9f\x01\n" +
+	"\x0eDerivedFeature\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12#\n" +
+	"\n" +
+	"expression\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"expression\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12-\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x14.sluice.v1.ValueTypeB\x03\xe0A\x03R\x04type\"\x8a\x01\n" +
 	"\x1aApplyFeatureServiceRequest\x12G\n" +
 	"\x0ffeature_service\x18\x01 \x01(\v2\x19.sluice.v1.FeatureServiceB\x03\xe0A\x02R\x0efeatureService\x12#\n" +
 	"\rvalidate_only\x18\x02 \x01(\bR\fvalidateOnly\"\xee\x01\n" +
@@ -2650,7 +3740,62 @@ const file_sluice_v1_registry_proto_rawDesc = "" +
 	"\bfeatures\x18\x02 \x03(\tR\bfeatures\x12'\n" +
 	"\x0ffeature_service\x18\x03 \x01(\tR\x0efeatureService\"Q\n" +
 	"\x17ResolveFeaturesResponse\x126\n" +
-	"\bfeatures\x18\x01 \x03(\v2\x1a.sluice.v1.ResolvedFeatureR\bfeatures*\x9f\x01\n" +
+	"\bfeatures\x18\x01 \x03(\v2\x1a.sluice.v1.ResolvedFeatureR\bfeatures\"w\n" +
+	"\vStreamField\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12-\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x14.sluice.v1.ValueTypeB\x03\xe0A\x02R\x04type\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"\xb0\x06\n" +
+	"\vEventStream\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
+	"\aversion\x18\x02 \x01(\x05B\x03\xe0A\x03R\aversion\x12\x1b\n" +
+	"\x06entity\x18\x03 \x01(\tB\x03\xe0A\x02R\x06entity\x123\n" +
+	"\x06fields\x18\x04 \x03(\v2\x16.sluice.v1.StreamFieldB\x03\xe0A\x02R\x06fields\x12(\n" +
+	"\x10event_time_field\x18\x05 \x01(\tR\x0eeventTimeField\x12;\n" +
+	"\vgranularity\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\vgranularity\x12D\n" +
+	"\x10allowed_lateness\x18\a \x01(\v2\x19.google.protobuf.DurationR\x0fallowedLateness\x127\n" +
+	"\tretention\x18\b \x01(\v2\x19.google.protobuf.DurationR\tretention\x12 \n" +
+	"\vdescription\x18\t \x01(\tR\vdescription\x12\x14\n" +
+	"\x05owner\x18\n" +
+	" \x01(\tR\x05owner\x124\n" +
+	"\x04tags\x18\v \x03(\v2 .sluice.v1.EventStream.TagsEntryR\x04tags\x126\n" +
+	"\x05state\x18\f \x01(\x0e2\x1b.sluice.v1.FeatureViewStateB\x03\xe0A\x03R\x05state\x12C\n" +
+	"\rcompatibility\x18\r \x01(\x0e2\x18.sluice.v1.CompatibilityB\x03\xe0A\x03R\rcompatibility\x12\x1d\n" +
+	"\achanges\x18\x0e \x03(\tB\x03\xe0A\x03R\achanges\x12@\n" +
+	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12,\n" +
+	"\x0fhistory_version\x18\x10 \x01(\x05B\x03\xe0A\x03R\x0ehistoryVersion\x1a7\n" +
+	"\tTagsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"~\n" +
+	"\x17ApplyEventStreamRequest\x12>\n" +
+	"\fevent_stream\x18\x01 \x01(\v2\x16.sluice.v1.EventStreamB\x03\xe0A\x02R\veventStream\x12#\n" +
+	"\rvalidate_only\x18\x02 \x01(\bR\fvalidateOnly\"\x97\x02\n" +
+	"\x18ApplyEventStreamResponse\x129\n" +
+	"\fevent_stream\x18\x01 \x01(\v2\x16.sluice.v1.EventStreamR\veventStream\x121\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x17.sluice.v1.ApplyOutcomeR\aoutcome\x12>\n" +
+	"\rcompatibility\x18\x03 \x01(\x0e2\x18.sluice.v1.CompatibilityR\rcompatibility\x12\x18\n" +
+	"\achanges\x18\x04 \x03(\tR\achanges\x123\n" +
+	"\ahistory\x18\x05 \x01(\x0e2\x19.sluice.v1.HistoryOutcomeR\ahistory\"0\n" +
+	"\x15GetEventStreamRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"S\n" +
+	"\x16GetEventStreamResponse\x129\n" +
+	"\fevent_stream\x18\x01 \x01(\v2\x16.sluice.v1.EventStreamR\veventStream\"r\n" +
+	"\x17ListEventStreamsRequest\x12\x1b\n" +
+	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x7f\n" +
+	"\x18ListEventStreamsResponse\x12;\n" +
+	"\revent_streams\x18\x01 \x03(\v2\x16.sluice.v1.EventStreamR\feventStreams\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"y\n" +
+	"\x1eListEventStreamVersionsRequest\x12\x1b\n" +
+	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x86\x01\n" +
+	"\x1fListEventStreamVersionsResponse\x12;\n" +
+	"\revent_streams\x18\x01 \x03(\v2\x16.sluice.v1.EventStreamR\feventStreams\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x9f\x01\n" +
 	"\fApplyOutcome\x12\x1d\n" +
 	"\x19APPLY_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15APPLY_OUTCOME_CREATED\x10\x01\x12\x1b\n" +
@@ -2660,7 +3805,21 @@ const file_sluice_v1_registry_proto_rawDesc = "" +
 	"\rCompatibility\x12\x1d\n" +
 	"\x19COMPATIBILITY_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18COMPATIBILITY_COMPATIBLE\x10\x01\x12\x1a\n" +
-	"\x16COMPATIBILITY_BREAKING\x10\x02*x\n" +
+	"\x16COMPATIBILITY_BREAKING\x10\x02*\xa1\x03\n" +
+	"\x13AggregationFunction\x12$\n" +
+	" AGGREGATION_FUNCTION_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aAGGREGATION_FUNCTION_COUNT\x10\x01\x12\x1c\n" +
+	"\x18AGGREGATION_FUNCTION_SUM\x10\x02\x12\x1d\n" +
+	"\x19AGGREGATION_FUNCTION_MEAN\x10\x03\x12\x1c\n" +
+	"\x18AGGREGATION_FUNCTION_MIN\x10\x04\x12\x1c\n" +
+	"\x18AGGREGATION_FUNCTION_MAX\x10\x05\x12!\n" +
+	"\x1dAGGREGATION_FUNCTION_VARIANCE\x10\x06\x12\x1f\n" +
+	"\x1bAGGREGATION_FUNCTION_STDDEV\x10\a\x12\x1e\n" +
+	"\x1aAGGREGATION_FUNCTION_FIRST\x10\b\x12\x1d\n" +
+	"\x19AGGREGATION_FUNCTION_LAST\x10\t\x12\x1f\n" +
+	"\x1bAGGREGATION_FUNCTION_LAST_N\x10\n" +
+	"\x12'\n" +
+	"#AGGREGATION_FUNCTION_COUNT_DISTINCT\x10\v*x\n" +
 	"\x10FeatureViewState\x12\"\n" +
 	"\x1eFEATURE_VIEW_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19FEATURE_VIEW_STATE_ACTIVE\x10\x01\x12!\n" +
@@ -2668,7 +3827,7 @@ const file_sluice_v1_registry_proto_rawDesc = "" +
 	"\x0eHistoryOutcome\x12\x1f\n" +
 	"\x1bHISTORY_OUTCOME_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cHISTORY_OUTCOME_STARTS_EMPTY\x10\x01\x12\x1a\n" +
-	"\x16HISTORY_OUTCOME_SHARED\x10\x022\xcc\v\n" +
+	"\x16HISTORY_OUTCOME_SHARED\x10\x022\xcf\x0e\n" +
 	"\x0fRegistryService\x12R\n" +
 	"\rCreateProject\x12\x1f.sluice.v1.CreateProjectRequest\x1a .sluice.v1.CreateProjectResponse\x12I\n" +
 	"\n" +
@@ -2686,7 +3845,11 @@ const file_sluice_v1_registry_proto_rawDesc = "" +
 	"\x11GetFeatureService\x12#.sluice.v1.GetFeatureServiceRequest\x1a$.sluice.v1.GetFeatureServiceResponse\x12d\n" +
 	"\x13ListFeatureServices\x12%.sluice.v1.ListFeatureServicesRequest\x1a&.sluice.v1.ListFeatureServicesResponse\x12y\n" +
 	"\x1aListFeatureServiceVersions\x12,.sluice.v1.ListFeatureServiceVersionsRequest\x1a-.sluice.v1.ListFeatureServiceVersionsResponse\x12X\n" +
-	"\x0fResolveFeatures\x12!.sluice.v1.ResolveFeaturesRequest\x1a\".sluice.v1.ResolveFeaturesResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3"
+	"\x0fResolveFeatures\x12!.sluice.v1.ResolveFeaturesRequest\x1a\".sluice.v1.ResolveFeaturesResponse\x12[\n" +
+	"\x10ApplyEventStream\x12\".sluice.v1.ApplyEventStreamRequest\x1a#.sluice.v1.ApplyEventStreamResponse\x12U\n" +
+	"\x0eGetEventStream\x12 .sluice.v1.GetEventStreamRequest\x1a!.sluice.v1.GetEventStreamResponse\x12[\n" +
+	"\x10ListEventStreams\x12\".sluice.v1.ListEventStreamsRequest\x1a#.sluice.v1.ListEventStreamsResponse\x12p\n" +
+	"\x17ListEventStreamVersions\x12).sluice.v1.ListEventStreamVersionsRequest\x1a*.sluice.v1.ListEventStreamVersionsResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3"
 
 var (
 	file_sluice_v1_registry_proto_rawDescOnce sync.Once
@@ -2700,142 +3863,189 @@ func file_sluice_v1_registry_proto_rawDescGZIP() []byte {
 	return file_sluice_v1_registry_proto_rawDescData
 }
 
-var file_sluice_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_sluice_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_sluice_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_sluice_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_sluice_v1_registry_proto_goTypes = []any{
 	(ApplyOutcome)(0),                          // 0: sluice.v1.ApplyOutcome
 	(Compatibility)(0),                         // 1: sluice.v1.Compatibility
-	(FeatureViewState)(0),                      // 2: sluice.v1.FeatureViewState
-	(HistoryOutcome)(0),                        // 3: sluice.v1.HistoryOutcome
-	(*Project)(nil),                            // 4: sluice.v1.Project
-	(*CreateProjectRequest)(nil),               // 5: sluice.v1.CreateProjectRequest
-	(*CreateProjectResponse)(nil),              // 6: sluice.v1.CreateProjectResponse
-	(*GetProjectRequest)(nil),                  // 7: sluice.v1.GetProjectRequest
-	(*GetProjectResponse)(nil),                 // 8: sluice.v1.GetProjectResponse
-	(*ListProjectsRequest)(nil),                // 9: sluice.v1.ListProjectsRequest
-	(*ListProjectsResponse)(nil),               // 10: sluice.v1.ListProjectsResponse
-	(*JoinKey)(nil),                            // 11: sluice.v1.JoinKey
-	(*Entity)(nil),                             // 12: sluice.v1.Entity
-	(*ApplyEntityRequest)(nil),                 // 13: sluice.v1.ApplyEntityRequest
-	(*ApplyEntityResponse)(nil),                // 14: sluice.v1.ApplyEntityResponse
-	(*GetEntityRequest)(nil),                   // 15: sluice.v1.GetEntityRequest
-	(*GetEntityResponse)(nil),                  // 16: sluice.v1.GetEntityResponse
-	(*ListEntitiesRequest)(nil),                // 17: sluice.v1.ListEntitiesRequest
-	(*ListEntitiesResponse)(nil),               // 18: sluice.v1.ListEntitiesResponse
-	(*Feature)(nil),                            // 19: sluice.v1.Feature
-	(*FeatureView)(nil),                        // 20: sluice.v1.FeatureView
-	(*ApplyFeatureViewRequest)(nil),            // 21: sluice.v1.ApplyFeatureViewRequest
-	(*ApplyFeatureViewResponse)(nil),           // 22: sluice.v1.ApplyFeatureViewResponse
-	(*GetFeatureViewRequest)(nil),              // 23: sluice.v1.GetFeatureViewRequest
-	(*GetFeatureViewResponse)(nil),             // 24: sluice.v1.GetFeatureViewResponse
-	(*ListFeatureViewsRequest)(nil),            // 25: sluice.v1.ListFeatureViewsRequest
-	(*ListFeatureViewsResponse)(nil),           // 26: sluice.v1.ListFeatureViewsResponse
-	(*ListFeatureViewVersionsRequest)(nil),     // 27: sluice.v1.ListFeatureViewVersionsRequest
-	(*ListFeatureViewVersionsResponse)(nil),    // 28: sluice.v1.ListFeatureViewVersionsResponse
-	(*DeleteFeatureViewRequest)(nil),           // 29: sluice.v1.DeleteFeatureViewRequest
-	(*DeleteFeatureViewResponse)(nil),          // 30: sluice.v1.DeleteFeatureViewResponse
-	(*FeatureService)(nil),                     // 31: sluice.v1.FeatureService
-	(*ApplyFeatureServiceRequest)(nil),         // 32: sluice.v1.ApplyFeatureServiceRequest
-	(*ApplyFeatureServiceResponse)(nil),        // 33: sluice.v1.ApplyFeatureServiceResponse
-	(*GetFeatureServiceRequest)(nil),           // 34: sluice.v1.GetFeatureServiceRequest
-	(*GetFeatureServiceResponse)(nil),          // 35: sluice.v1.GetFeatureServiceResponse
-	(*ListFeatureServicesRequest)(nil),         // 36: sluice.v1.ListFeatureServicesRequest
-	(*ListFeatureServicesResponse)(nil),        // 37: sluice.v1.ListFeatureServicesResponse
-	(*ListFeatureServiceVersionsRequest)(nil),  // 38: sluice.v1.ListFeatureServiceVersionsRequest
-	(*ListFeatureServiceVersionsResponse)(nil), // 39: sluice.v1.ListFeatureServiceVersionsResponse
-	(*ResolveFeaturesRequest)(nil),             // 40: sluice.v1.ResolveFeaturesRequest
-	(*ResolveFeaturesResponse)(nil),            // 41: sluice.v1.ResolveFeaturesResponse
-	nil,                                        // 42: sluice.v1.Entity.TagsEntry
-	nil,                                        // 43: sluice.v1.Feature.TagsEntry
-	nil,                                        // 44: sluice.v1.FeatureView.TagsEntry
-	nil,                                        // 45: sluice.v1.FeatureService.TagsEntry
-	(*timestamppb.Timestamp)(nil),              // 46: google.protobuf.Timestamp
-	(ValueType)(0),                             // 47: sluice.v1.ValueType
-	(*durationpb.Duration)(nil),                // 48: google.protobuf.Duration
-	(*ResolvedFeature)(nil),                    // 49: sluice.v1.ResolvedFeature
+	(AggregationFunction)(0),                   // 2: sluice.v1.AggregationFunction
+	(FeatureViewState)(0),                      // 3: sluice.v1.FeatureViewState
+	(HistoryOutcome)(0),                        // 4: sluice.v1.HistoryOutcome
+	(*Project)(nil),                            // 5: sluice.v1.Project
+	(*CreateProjectRequest)(nil),               // 6: sluice.v1.CreateProjectRequest
+	(*CreateProjectResponse)(nil),              // 7: sluice.v1.CreateProjectResponse
+	(*GetProjectRequest)(nil),                  // 8: sluice.v1.GetProjectRequest
+	(*GetProjectResponse)(nil),                 // 9: sluice.v1.GetProjectResponse
+	(*ListProjectsRequest)(nil),                // 10: sluice.v1.ListProjectsRequest
+	(*ListProjectsResponse)(nil),               // 11: sluice.v1.ListProjectsResponse
+	(*JoinKey)(nil),                            // 12: sluice.v1.JoinKey
+	(*Entity)(nil),                             // 13: sluice.v1.Entity
+	(*ApplyEntityRequest)(nil),                 // 14: sluice.v1.ApplyEntityRequest
+	(*ApplyEntityResponse)(nil),                // 15: sluice.v1.ApplyEntityResponse
+	(*GetEntityRequest)(nil),                   // 16: sluice.v1.GetEntityRequest
+	(*GetEntityResponse)(nil),                  // 17: sluice.v1.GetEntityResponse
+	(*ListEntitiesRequest)(nil),                // 18: sluice.v1.ListEntitiesRequest
+	(*ListEntitiesResponse)(nil),               // 19: sluice.v1.ListEntitiesResponse
+	(*Feature)(nil),                            // 20: sluice.v1.Feature
+	(*Aggregation)(nil),                        // 21: sluice.v1.Aggregation
+	(*FeatureView)(nil),                        // 22: sluice.v1.FeatureView
+	(*ApplyFeatureViewRequest)(nil),            // 23: sluice.v1.ApplyFeatureViewRequest
+	(*ApplyFeatureViewResponse)(nil),           // 24: sluice.v1.ApplyFeatureViewResponse
+	(*GetFeatureViewRequest)(nil),              // 25: sluice.v1.GetFeatureViewRequest
+	(*GetFeatureViewResponse)(nil),             // 26: sluice.v1.GetFeatureViewResponse
+	(*ListFeatureViewsRequest)(nil),            // 27: sluice.v1.ListFeatureViewsRequest
+	(*ListFeatureViewsResponse)(nil),           // 28: sluice.v1.ListFeatureViewsResponse
+	(*ListFeatureViewVersionsRequest)(nil),     // 29: sluice.v1.ListFeatureViewVersionsRequest
+	(*ListFeatureViewVersionsResponse)(nil),    // 30: sluice.v1.ListFeatureViewVersionsResponse
+	(*DeleteFeatureViewRequest)(nil),           // 31: sluice.v1.DeleteFeatureViewRequest
+	(*DeleteFeatureViewResponse)(nil),          // 32: sluice.v1.DeleteFeatureViewResponse
+	(*FeatureService)(nil),                     // 33: sluice.v1.FeatureService
+	(*RequestInput)(nil),                       // 34: sluice.v1.RequestInput
+	(*DerivedFeature)(nil),                     // 35: sluice.v1.DerivedFeature
+	(*ApplyFeatureServiceRequest)(nil),         // 36: sluice.v1.ApplyFeatureServiceRequest
+	(*ApplyFeatureServiceResponse)(nil),        // 37: sluice.v1.ApplyFeatureServiceResponse
+	(*GetFeatureServiceRequest)(nil),           // 38: sluice.v1.GetFeatureServiceRequest
+	(*GetFeatureServiceResponse)(nil),          // 39: sluice.v1.GetFeatureServiceResponse
+	(*ListFeatureServicesRequest)(nil),         // 40: sluice.v1.ListFeatureServicesRequest
+	(*ListFeatureServicesResponse)(nil),        // 41: sluice.v1.ListFeatureServicesResponse
+	(*ListFeatureServiceVersionsRequest)(nil),  // 42: sluice.v1.ListFeatureServiceVersionsRequest
+	(*ListFeatureServiceVersionsResponse)(nil), // 43: sluice.v1.ListFeatureServiceVersionsResponse
+	(*ResolveFeaturesRequest)(nil),             // 44: sluice.v1.ResolveFeaturesRequest
+	(*ResolveFeaturesResponse)(nil),            // 45: sluice.v1.ResolveFeaturesResponse
+	(*StreamField)(nil),                        // 46: sluice.v1.StreamField
+	(*EventStream)(nil),                        // 47: sluice.v1.EventStream
+	(*ApplyEventStreamRequest)(nil),            // 48: sluice.v1.ApplyEventStreamRequest
+	(*ApplyEventStreamResponse)(nil),           // 49: sluice.v1.ApplyEventStreamResponse
+	(*GetEventStreamRequest)(nil),              // 50: sluice.v1.GetEventStreamRequest
+	(*GetEventStreamResponse)(nil),             // 51: sluice.v1.GetEventStreamResponse
+	(*ListEventStreamsRequest)(nil),            // 52: sluice.v1.ListEventStreamsRequest
+	(*ListEventStreamsResponse)(nil),           // 53: sluice.v1.ListEventStreamsResponse
+	(*ListEventStreamVersionsRequest)(nil),     // 54: sluice.v1.ListEventStreamVersionsRequest
+	(*ListEventStreamVersionsResponse)(nil),    // 55: sluice.v1.ListEventStreamVersionsResponse
+	nil,                                        // 56: sluice.v1.Entity.TagsEntry
+	nil,                                        // 57: sluice.v1.Feature.TagsEntry
+	nil,                                        // 58: sluice.v1.FeatureView.TagsEntry
+	nil,                                        // 59: sluice.v1.FeatureService.TagsEntry
+	nil,                                        // 60: sluice.v1.EventStream.TagsEntry
+	(*timestamppb.Timestamp)(nil),              // 61: google.protobuf.Timestamp
+	(ValueType)(0),                             // 62: sluice.v1.ValueType
+	(*durationpb.Duration)(nil),                // 63: google.protobuf.Duration
+	(*ResolvedFeature)(nil),                    // 64: sluice.v1.ResolvedFeature
 }
 var file_sluice_v1_registry_proto_depIdxs = []int32{
-	46, // 0: sluice.v1.Project.create_time:type_name -> google.protobuf.Timestamp
-	4,  // 1: sluice.v1.CreateProjectRequest.project:type_name -> sluice.v1.Project
-	4,  // 2: sluice.v1.CreateProjectResponse.project:type_name -> sluice.v1.Project
-	4,  // 3: sluice.v1.GetProjectResponse.project:type_name -> sluice.v1.Project
-	4,  // 4: sluice.v1.ListProjectsResponse.projects:type_name -> sluice.v1.Project
-	47, // 5: sluice.v1.JoinKey.type:type_name -> sluice.v1.ValueType
-	11, // 6: sluice.v1.Entity.join_keys:type_name -> sluice.v1.JoinKey
-	42, // 7: sluice.v1.Entity.tags:type_name -> sluice.v1.Entity.TagsEntry
-	46, // 8: sluice.v1.Entity.create_time:type_name -> google.protobuf.Timestamp
-	46, // 9: sluice.v1.Entity.update_time:type_name -> google.protobuf.Timestamp
-	12, // 10: sluice.v1.ApplyEntityRequest.entity:type_name -> sluice.v1.Entity
-	12, // 11: sluice.v1.ApplyEntityResponse.entity:type_name -> sluice.v1.Entity
+	61, // 0: sluice.v1.Project.create_time:type_name -> google.protobuf.Timestamp
+	5,  // 1: sluice.v1.CreateProjectRequest.project:type_name -> sluice.v1.Project
+	5,  // 2: sluice.v1.CreateProjectResponse.project:type_name -> sluice.v1.Project
+	5,  // 3: sluice.v1.GetProjectResponse.project:type_name -> sluice.v1.Project
+	5,  // 4: sluice.v1.ListProjectsResponse.projects:type_name -> sluice.v1.Project
+	62, // 5: sluice.v1.JoinKey.type:type_name -> sluice.v1.ValueType
+	12, // 6: sluice.v1.Entity.join_keys:type_name -> sluice.v1.JoinKey
+	56, // 7: sluice.v1.Entity.tags:type_name -> sluice.v1.Entity.TagsEntry
+	61, // 8: sluice.v1.Entity.create_time:type_name -> google.protobuf.Timestamp
+	61, // 9: sluice.v1.Entity.update_time:type_name -> google.protobuf.Timestamp
+	13, // 10: sluice.v1.ApplyEntityRequest.entity:type_name -> sluice.v1.Entity
+	13, // 11: sluice.v1.ApplyEntityResponse.entity:type_name -> sluice.v1.Entity
 	0,  // 12: sluice.v1.ApplyEntityResponse.outcome:type_name -> sluice.v1.ApplyOutcome
-	12, // 13: sluice.v1.GetEntityResponse.entity:type_name -> sluice.v1.Entity
-	12, // 14: sluice.v1.ListEntitiesResponse.entities:type_name -> sluice.v1.Entity
-	47, // 15: sluice.v1.Feature.type:type_name -> sluice.v1.ValueType
-	43, // 16: sluice.v1.Feature.tags:type_name -> sluice.v1.Feature.TagsEntry
-	19, // 17: sluice.v1.FeatureView.features:type_name -> sluice.v1.Feature
-	48, // 18: sluice.v1.FeatureView.ttl:type_name -> google.protobuf.Duration
-	44, // 19: sluice.v1.FeatureView.tags:type_name -> sluice.v1.FeatureView.TagsEntry
-	2,  // 20: sluice.v1.FeatureView.state:type_name -> sluice.v1.FeatureViewState
-	1,  // 21: sluice.v1.FeatureView.compatibility:type_name -> sluice.v1.Compatibility
-	46, // 22: sluice.v1.FeatureView.create_time:type_name -> google.protobuf.Timestamp
-	46, // 23: sluice.v1.FeatureView.deprecate_time:type_name -> google.protobuf.Timestamp
-	20, // 24: sluice.v1.ApplyFeatureViewRequest.feature_view:type_name -> sluice.v1.FeatureView
-	20, // 25: sluice.v1.ApplyFeatureViewResponse.feature_view:type_name -> sluice.v1.FeatureView
-	0,  // 26: sluice.v1.ApplyFeatureViewResponse.outcome:type_name -> sluice.v1.ApplyOutcome
-	1,  // 27: sluice.v1.ApplyFeatureViewResponse.compatibility:type_name -> sluice.v1.Compatibility
-	3,  // 28: sluice.v1.ApplyFeatureViewResponse.history:type_name -> sluice.v1.HistoryOutcome
-	20, // 29: sluice.v1.GetFeatureViewResponse.feature_view:type_name -> sluice.v1.FeatureView
-	20, // 30: sluice.v1.ListFeatureViewsResponse.feature_views:type_name -> sluice.v1.FeatureView
-	20, // 31: sluice.v1.ListFeatureViewVersionsResponse.feature_views:type_name -> sluice.v1.FeatureView
-	20, // 32: sluice.v1.DeleteFeatureViewResponse.feature_view:type_name -> sluice.v1.FeatureView
-	45, // 33: sluice.v1.FeatureService.tags:type_name -> sluice.v1.FeatureService.TagsEntry
-	1,  // 34: sluice.v1.FeatureService.compatibility:type_name -> sluice.v1.Compatibility
-	46, // 35: sluice.v1.FeatureService.create_time:type_name -> google.protobuf.Timestamp
-	31, // 36: sluice.v1.ApplyFeatureServiceRequest.feature_service:type_name -> sluice.v1.FeatureService
-	31, // 37: sluice.v1.ApplyFeatureServiceResponse.feature_service:type_name -> sluice.v1.FeatureService
-	0,  // 38: sluice.v1.ApplyFeatureServiceResponse.outcome:type_name -> sluice.v1.ApplyOutcome
-	1,  // 39: sluice.v1.ApplyFeatureServiceResponse.compatibility:type_name -> sluice.v1.Compatibility
-	31, // 40: sluice.v1.GetFeatureServiceResponse.feature_service:type_name -> sluice.v1.FeatureService
-	31, // 41: sluice.v1.ListFeatureServicesResponse.feature_services:type_name -> sluice.v1.FeatureService
-	31, // 42: sluice.v1.ListFeatureServiceVersionsResponse.feature_services:type_name -> sluice.v1.FeatureService
-	49, // 43: sluice.v1.ResolveFeaturesResponse.features:type_name -> sluice.v1.ResolvedFeature
-	5,  // 44: sluice.v1.RegistryService.CreateProject:input_type -> sluice.v1.CreateProjectRequest
-	7,  // 45: sluice.v1.RegistryService.GetProject:input_type -> sluice.v1.GetProjectRequest
-	9,  // 46: sluice.v1.RegistryService.ListProjects:input_type -> sluice.v1.ListProjectsRequest
-	13, // 47: sluice.v1.RegistryService.ApplyEntity:input_type -> sluice.v1.ApplyEntityRequest
-	15, // 48: sluice.v1.RegistryService.GetEntity:input_type -> sluice.v1.GetEntityRequest
-	17, // 49: sluice.v1.RegistryService.ListEntities:input_type -> sluice.v1.ListEntitiesRequest
-	21, // 50: sluice.v1.RegistryService.ApplyFeatureView:input_type -> sluice.v1.ApplyFeatureViewRequest
-	23, // 51: sluice.v1.RegistryService.GetFeatureView:input_type -> sluice.v1.GetFeatureViewRequest
-	25, // 52: sluice.v1.RegistryService.ListFeatureViews:input_type -> sluice.v1.ListFeatureViewsRequest
-	27, // 53: sluice.v1.RegistryService.ListFeatureViewVersions:input_type -> sluice.v1.ListFeatureViewVersionsRequest
-	29, // 54: sluice.v1.RegistryService.DeleteFeatureView:input_type -> sluice.v1.DeleteFeatureViewRequest
-	32, // 55: sluice.v1.RegistryService.ApplyFeatureService:input_type -> sluice.v1.ApplyFeatureServiceRequest
-	34, // 56: sluice.v1.RegistryService.GetFeatureService:input_type -> sluice.v1.GetFeatureServiceRequest
-	36, // 57: sluice.v1.RegistryService.ListFeatureServices:input_type -> sluice.v1.ListFeatureServicesRequest
-	38, // 58: sluice.v1.RegistryService.ListFeatureServiceVersions:input_type -> sluice.v1.ListFeatureServiceVersionsRequest
-	40, // 59: sluice.v1.RegistryService.ResolveFeatures:input_type -> sluice.v1.ResolveFeaturesRequest
-	6,  // 60: sluice.v1.RegistryService.CreateProject:output_type -> sluice.v1.CreateProjectResponse
-	8,  // 61: sluice.v1.RegistryService.GetProject:output_type -> sluice.v1.GetProjectResponse
-	10, // 62: sluice.v1.RegistryService.ListProjects:output_type -> sluice.v1.ListProjectsResponse
-	14, // 63: sluice.v1.RegistryService.ApplyEntity:output_type -> sluice.v1.ApplyEntityResponse
-	16, // 64: sluice.v1.RegistryService.GetEntity:output_type -> sluice.v1.GetEntityResponse
-	18, // 65: sluice.v1.RegistryService.ListEntities:output_type -> sluice.v1.ListEntitiesResponse
-	22, // 66: sluice.v1.RegistryService.ApplyFeatureView:output_type -> sluice.v1.ApplyFeatureViewResponse
-	24, // 67: sluice.v1.RegistryService.GetFeatureView:output_type -> sluice.v1.GetFeatureViewResponse
-	26, // 68: sluice.v1.RegistryService.ListFeatureViews:output_type -> sluice.v1.ListFeatureViewsResponse
-	28, // 69: sluice.v1.RegistryService.ListFeatureViewVersions:output_type -> sluice.v1.ListFeatureViewVersionsResponse
-	30, // 70: sluice.v1.RegistryService.DeleteFeatureView:output_type -> sluice.v1.DeleteFeatureViewResponse
-	33, // 71: sluice.v1.RegistryService.ApplyFeatureService:output_type -> sluice.v1.ApplyFeatureServiceResponse
-	35, // 72: sluice.v1.RegistryService.GetFeatureService:output_type -> sluice.v1.GetFeatureServiceResponse
-	37, // 73: sluice.v1.RegistryService.ListFeatureServices:output_type -> sluice.v1.ListFeatureServicesResponse
-	39, // 74: sluice.v1.RegistryService.ListFeatureServiceVersions:output_type -> sluice.v1.ListFeatureServiceVersionsResponse
-	41, // 75: sluice.v1.RegistryService.ResolveFeatures:output_type -> sluice.v1.ResolveFeaturesResponse
-	60, // [60:76] is the sub-list for method output_type
-	44, // [44:60] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	13, // 13: sluice.v1.GetEntityResponse.entity:type_name -> sluice.v1.Entity
+	13, // 14: sluice.v1.ListEntitiesResponse.entities:type_name -> sluice.v1.Entity
+	62, // 15: sluice.v1.Feature.type:type_name -> sluice.v1.ValueType
+	57, // 16: sluice.v1.Feature.tags:type_name -> sluice.v1.Feature.TagsEntry
+	21, // 17: sluice.v1.Feature.aggregation:type_name -> sluice.v1.Aggregation
+	2,  // 18: sluice.v1.Aggregation.function:type_name -> sluice.v1.AggregationFunction
+	63, // 19: sluice.v1.Aggregation.window:type_name -> google.protobuf.Duration
+	20, // 20: sluice.v1.FeatureView.features:type_name -> sluice.v1.Feature
+	63, // 21: sluice.v1.FeatureView.ttl:type_name -> google.protobuf.Duration
+	58, // 22: sluice.v1.FeatureView.tags:type_name -> sluice.v1.FeatureView.TagsEntry
+	3,  // 23: sluice.v1.FeatureView.state:type_name -> sluice.v1.FeatureViewState
+	1,  // 24: sluice.v1.FeatureView.compatibility:type_name -> sluice.v1.Compatibility
+	61, // 25: sluice.v1.FeatureView.create_time:type_name -> google.protobuf.Timestamp
+	61, // 26: sluice.v1.FeatureView.deprecate_time:type_name -> google.protobuf.Timestamp
+	22, // 27: sluice.v1.ApplyFeatureViewRequest.feature_view:type_name -> sluice.v1.FeatureView
+	22, // 28: sluice.v1.ApplyFeatureViewResponse.feature_view:type_name -> sluice.v1.FeatureView
+	0,  // 29: sluice.v1.ApplyFeatureViewResponse.outcome:type_name -> sluice.v1.ApplyOutcome
+	1,  // 30: sluice.v1.ApplyFeatureViewResponse.compatibility:type_name -> sluice.v1.Compatibility
+	4,  // 31: sluice.v1.ApplyFeatureViewResponse.history:type_name -> sluice.v1.HistoryOutcome
+	22, // 32: sluice.v1.GetFeatureViewResponse.feature_view:type_name -> sluice.v1.FeatureView
+	22, // 33: sluice.v1.ListFeatureViewsResponse.feature_views:type_name -> sluice.v1.FeatureView
+	22, // 34: sluice.v1.ListFeatureViewVersionsResponse.feature_views:type_name -> sluice.v1.FeatureView
+	22, // 35: sluice.v1.DeleteFeatureViewResponse.feature_view:type_name -> sluice.v1.FeatureView
+	59, // 36: sluice.v1.FeatureService.tags:type_name -> sluice.v1.FeatureService.TagsEntry
+	1,  // 37: sluice.v1.FeatureService.compatibility:type_name -> sluice.v1.Compatibility
+	61, // 38: sluice.v1.FeatureService.create_time:type_name -> google.protobuf.Timestamp
+	34, // 39: sluice.v1.FeatureService.request_inputs:type_name -> sluice.v1.RequestInput
+	35, // 40: sluice.v1.FeatureService.derived_features:type_name -> sluice.v1.DerivedFeature
+	62, // 41: sluice.v1.RequestInput.type:type_name -> sluice.v1.ValueType
+	62, // 42: sluice.v1.DerivedFeature.type:type_name -> sluice.v1.ValueType
+	33, // 43: sluice.v1.ApplyFeatureServiceRequest.feature_service:type_name -> sluice.v1.FeatureService
+	33, // 44: sluice.v1.ApplyFeatureServiceResponse.feature_service:type_name -> sluice.v1.FeatureService
+	0,  // 45: sluice.v1.ApplyFeatureServiceResponse.outcome:type_name -> sluice.v1.ApplyOutcome
+	1,  // 46: sluice.v1.ApplyFeatureServiceResponse.compatibility:type_name -> sluice.v1.Compatibility
+	33, // 47: sluice.v1.GetFeatureServiceResponse.feature_service:type_name -> sluice.v1.FeatureService
+	33, // 48: sluice.v1.ListFeatureServicesResponse.feature_services:type_name -> sluice.v1.FeatureService
+	33, // 49: sluice.v1.ListFeatureServiceVersionsResponse.feature_services:type_name -> sluice.v1.FeatureService
+	64, // 50: sluice.v1.ResolveFeaturesResponse.features:type_name -> sluice.v1.ResolvedFeature
+	62, // 51: sluice.v1.StreamField.type:type_name -> sluice.v1.ValueType
+	46, // 52: sluice.v1.EventStream.fields:type_name -> sluice.v1.StreamField
+	63, // 53: sluice.v1.EventStream.granularity:type_name -> google.protobuf.Duration
+	63, // 54: sluice.v1.EventStream.allowed_lateness:type_name -> google.protobuf.Duration
+	63, // 55: sluice.v1.EventStream.retention:type_name -> google.protobuf.Duration
+	60, // 56: sluice.v1.EventStream.tags:type_name -> sluice.v1.EventStream.TagsEntry
+	3,  // 57: sluice.v1.EventStream.state:type_name -> sluice.v1.FeatureViewState
+	1,  // 58: sluice.v1.EventStream.compatibility:type_name -> sluice.v1.Compatibility
+	61, // 59: sluice.v1.EventStream.create_time:type_name -> google.protobuf.Timestamp
+	47, // 60: sluice.v1.ApplyEventStreamRequest.event_stream:type_name -> sluice.v1.EventStream
+	47, // 61: sluice.v1.ApplyEventStreamResponse.event_stream:type_name -> sluice.v1.EventStream
+	0,  // 62: sluice.v1.ApplyEventStreamResponse.outcome:type_name -> sluice.v1.ApplyOutcome
+	1,  // 63: sluice.v1.ApplyEventStreamResponse.compatibility:type_name -> sluice.v1.Compatibility
+	4,  // 64: sluice.v1.ApplyEventStreamResponse.history:type_name -> sluice.v1.HistoryOutcome
+	47, // 65: sluice.v1.GetEventStreamResponse.event_stream:type_name -> sluice.v1.EventStream
+	47, // 66: sluice.v1.ListEventStreamsResponse.event_streams:type_name -> sluice.v1.EventStream
+	47, // 67: sluice.v1.ListEventStreamVersionsResponse.event_streams:type_name -> sluice.v1.EventStream
+	6,  // 68: sluice.v1.RegistryService.CreateProject:input_type -> sluice.v1.CreateProjectRequest
+	8,  // 69: sluice.v1.RegistryService.GetProject:input_type -> sluice.v1.GetProjectRequest
+	10, // 70: sluice.v1.RegistryService.ListProjects:input_type -> sluice.v1.ListProjectsRequest
+	14, // 71: sluice.v1.RegistryService.ApplyEntity:input_type -> sluice.v1.ApplyEntityRequest
+	16, // 72: sluice.v1.RegistryService.GetEntity:input_type -> sluice.v1.GetEntityRequest
+	18, // 73: sluice.v1.RegistryService.ListEntities:input_type -> sluice.v1.ListEntitiesRequest
+	23, // 74: sluice.v1.RegistryService.ApplyFeatureView:input_type -> sluice.v1.ApplyFeatureViewRequest
+	25, // 75: sluice.v1.RegistryService.GetFeatureView:input_type -> sluice.v1.GetFeatureViewRequest
+	27, // 76: sluice.v1.RegistryService.ListFeatureViews:input_type -> sluice.v1.ListFeatureViewsRequest
+	29, // 77: sluice.v1.RegistryService.ListFeatureViewVersions:input_type -> sluice.v1.ListFeatureViewVersionsRequest
+	31, // 78: sluice.v1.RegistryService.DeleteFeatureView:input_type -> sluice.v1.DeleteFeatureViewRequest
+	36, // 79: sluice.v1.RegistryService.ApplyFeatureService:input_type -> sluice.v1.ApplyFeatureServiceRequest
+	38, // 80: sluice.v1.RegistryService.GetFeatureService:input_type -> sluice.v1.GetFeatureServiceRequest
+	40, // 81: sluice.v1.RegistryService.ListFeatureServices:input_type -> sluice.v1.ListFeatureServicesRequest
+	42, // 82: sluice.v1.RegistryService.ListFeatureServiceVersions:input_type -> sluice.v1.ListFeatureServiceVersionsRequest
+	44, // 83: sluice.v1.RegistryService.ResolveFeatures:input_type -> sluice.v1.ResolveFeaturesRequest
+	48, // 84: sluice.v1.RegistryService.ApplyEventStream:input_type -> sluice.v1.ApplyEventStreamRequest
+	50, // 85: sluice.v1.RegistryService.GetEventStream:input_type -> sluice.v1.GetEventStreamRequest
+	52, // 86: sluice.v1.RegistryService.ListEventStreams:input_type -> sluice.v1.ListEventStreamsRequest
+	54, // 87: sluice.v1.RegistryService.ListEventStreamVersions:input_type -> sluice.v1.ListEventStreamVersionsRequest
+	7,  // 88: sluice.v1.RegistryService.CreateProject:output_type -> sluice.v1.CreateProjectResponse
+	9,  // 89: sluice.v1.RegistryService.GetProject:output_type -> sluice.v1.GetProjectResponse
+	11, // 90: sluice.v1.RegistryService.ListProjects:output_type -> sluice.v1.ListProjectsResponse
+	15, // 91: sluice.v1.RegistryService.ApplyEntity:output_type -> sluice.v1.ApplyEntityResponse
+	17, // 92: sluice.v1.RegistryService.GetEntity:output_type -> sluice.v1.GetEntityResponse
+	19, // 93: sluice.v1.RegistryService.ListEntities:output_type -> sluice.v1.ListEntitiesResponse
+	24, // 94: sluice.v1.RegistryService.ApplyFeatureView:output_type -> sluice.v1.ApplyFeatureViewResponse
+	26, // 95: sluice.v1.RegistryService.GetFeatureView:output_type -> sluice.v1.GetFeatureViewResponse
+	28, // 96: sluice.v1.RegistryService.ListFeatureViews:output_type -> sluice.v1.ListFeatureViewsResponse
+	30, // 97: sluice.v1.RegistryService.ListFeatureViewVersions:output_type -> sluice.v1.ListFeatureViewVersionsResponse
+	32, // 98: sluice.v1.RegistryService.DeleteFeatureView:output_type -> sluice.v1.DeleteFeatureViewResponse
+	37, // 99: sluice.v1.RegistryService.ApplyFeatureService:output_type -> sluice.v1.ApplyFeatureServiceResponse
+	39, // 100: sluice.v1.RegistryService.GetFeatureService:output_type -> sluice.v1.GetFeatureServiceResponse
+	41, // 101: sluice.v1.RegistryService.ListFeatureServices:output_type -> sluice.v1.ListFeatureServicesResponse
+	43, // 102: sluice.v1.RegistryService.ListFeatureServiceVersions:output_type -> sluice.v1.ListFeatureServiceVersionsResponse
+	45, // 103: sluice.v1.RegistryService.ResolveFeatures:output_type -> sluice.v1.ResolveFeaturesResponse
+	49, // 104: sluice.v1.RegistryService.ApplyEventStream:output_type -> sluice.v1.ApplyEventStreamResponse
+	51, // 105: sluice.v1.RegistryService.GetEventStream:output_type -> sluice.v1.GetEventStreamResponse
+	53, // 106: sluice.v1.RegistryService.ListEventStreams:output_type -> sluice.v1.ListEventStreamsResponse
+	55, // 107: sluice.v1.RegistryService.ListEventStreamVersions:output_type -> sluice.v1.ListEventStreamVersionsResponse
+	88, // [88:108] is the sub-list for method output_type
+	68, // [68:88] is the sub-list for method input_type
+	68, // [68:68] is the sub-list for extension type_name
+	68, // [68:68] is the sub-list for extension extendee
+	0,  // [0:68] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_registry_proto_init() }
@@ -2849,8 +4059,8 @@ func file_sluice_v1_registry_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_v1_registry_proto_rawDesc), len(file_sluice_v1_registry_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   42,
+			NumEnums:      5,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

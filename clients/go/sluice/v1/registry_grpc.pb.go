@@ -35,6 +35,10 @@ const (
 	RegistryService_ListFeatureServices_FullMethodName        = "/sluice.v1.RegistryService/ListFeatureServices"
 	RegistryService_ListFeatureServiceVersions_FullMethodName = "/sluice.v1.RegistryService/ListFeatureServiceVersions"
 	RegistryService_ResolveFeatures_FullMethodName            = "/sluice.v1.RegistryService/ResolveFeatures"
+	RegistryService_ApplyEventStream_FullMethodName           = "/sluice.v1.RegistryService/ApplyEventStream"
+	RegistryService_GetEventStream_FullMethodName             = "/sluice.v1.RegistryService/GetEventStream"
+	RegistryService_ListEventStreams_FullMethodName           = "/sluice.v1.RegistryService/ListEventStreams"
+	RegistryService_ListEventStreamVersions_FullMethodName    = "/sluice.v1.RegistryService/ListEventStreamVersions"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -84,6 +88,17 @@ type RegistryServiceClient interface {
 	// Resolves feature refs ("view:feature", "view@3:feature") or a feature
 	// service to concrete feature view versions and types.
 	ResolveFeatures(ctx context.Context, in *ResolveFeaturesRequest, opts ...grpc.CallOption) (*ResolveFeaturesResponse, error)
+	// Applies an event stream definition: the entity, event-time field and
+	// typed fields of raw events that aggregation feature views aggregate.
+	// Same versioning rules as feature views (docs/streaming.md).
+	ApplyEventStream(ctx context.Context, in *ApplyEventStreamRequest, opts ...grpc.CallOption) (*ApplyEventStreamResponse, error)
+	// Gets the latest version ("projects/p/eventStreams/s") or an exact one
+	// ("projects/p/eventStreams/s/versions/2").
+	GetEventStream(ctx context.Context, in *GetEventStreamRequest, opts ...grpc.CallOption) (*GetEventStreamResponse, error)
+	// Lists the latest version of each event stream of a project, ordered by name.
+	ListEventStreams(ctx context.Context, in *ListEventStreamsRequest, opts ...grpc.CallOption) (*ListEventStreamsResponse, error)
+	// Lists every version of one event stream, newest first.
+	ListEventStreamVersions(ctx context.Context, in *ListEventStreamVersionsRequest, opts ...grpc.CallOption) (*ListEventStreamVersionsResponse, error)
 }
 
 type registryServiceClient struct {
@@ -254,6 +269,46 @@ func (c *registryServiceClient) ResolveFeatures(ctx context.Context, in *Resolve
 	return out, nil
 }
 
+func (c *registryServiceClient) ApplyEventStream(ctx context.Context, in *ApplyEventStreamRequest, opts ...grpc.CallOption) (*ApplyEventStreamResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApplyEventStreamResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ApplyEventStream_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetEventStream(ctx context.Context, in *GetEventStreamRequest, opts ...grpc.CallOption) (*GetEventStreamResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetEventStreamResponse)
+	err := c.cc.Invoke(ctx, RegistryService_GetEventStream_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListEventStreams(ctx context.Context, in *ListEventStreamsRequest, opts ...grpc.CallOption) (*ListEventStreamsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEventStreamsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListEventStreams_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListEventStreamVersions(ctx context.Context, in *ListEventStreamVersionsRequest, opts ...grpc.CallOption) (*ListEventStreamVersionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEventStreamVersionsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListEventStreamVersions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -301,6 +356,17 @@ type RegistryServiceServer interface {
 	// Resolves feature refs ("view:feature", "view@3:feature") or a feature
 	// service to concrete feature view versions and types.
 	ResolveFeatures(context.Context, *ResolveFeaturesRequest) (*ResolveFeaturesResponse, error)
+	// Applies an event stream definition: the entity, event-time field and
+	// typed fields of raw events that aggregation feature views aggregate.
+	// Same versioning rules as feature views (docs/streaming.md).
+	ApplyEventStream(context.Context, *ApplyEventStreamRequest) (*ApplyEventStreamResponse, error)
+	// Gets the latest version ("projects/p/eventStreams/s") or an exact one
+	// ("projects/p/eventStreams/s/versions/2").
+	GetEventStream(context.Context, *GetEventStreamRequest) (*GetEventStreamResponse, error)
+	// Lists the latest version of each event stream of a project, ordered by name.
+	ListEventStreams(context.Context, *ListEventStreamsRequest) (*ListEventStreamsResponse, error)
+	// Lists every version of one event stream, newest first.
+	ListEventStreamVersions(context.Context, *ListEventStreamVersionsRequest) (*ListEventStreamVersionsResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -358,6 +424,18 @@ func (UnimplementedRegistryServiceServer) ListFeatureServiceVersions(context.Con
 }
 func (UnimplementedRegistryServiceServer) ResolveFeatures(context.Context, *ResolveFeaturesRequest) (*ResolveFeaturesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveFeatures not implemented")
+}
+func (UnimplementedRegistryServiceServer) ApplyEventStream(context.Context, *ApplyEventStreamRequest) (*ApplyEventStreamResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApplyEventStream not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetEventStream(context.Context, *GetEventStreamRequest) (*GetEventStreamResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEventStream not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListEventStreams(context.Context, *ListEventStreamsRequest) (*ListEventStreamsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEventStreams not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListEventStreamVersions(context.Context, *ListEventStreamVersionsRequest) (*ListEventStreamVersionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEventStreamVersions not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -668,6 +746,78 @@ func _RegistryService_ResolveFeatures_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_ApplyEventStream_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApplyEventStreamRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ApplyEventStream(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ApplyEventStream_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ApplyEventStream(ctx, req.(*ApplyEventStreamRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_GetEventStream_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEventStreamRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetEventStream(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetEventStream_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetEventStream(ctx, req.(*GetEventStreamRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListEventStreams_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEventStreamsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListEventStreams(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListEventStreams_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListEventStreams(ctx, req.(*ListEventStreamsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListEventStreamVersions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEventStreamVersionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListEventStreamVersions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListEventStreamVersions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListEventStreamVersions(ctx, req.(*ListEventStreamVersionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -738,6 +888,22 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResolveFeatures",
 			Handler:    _RegistryService_ResolveFeatures_Handler,
+		},
+		{
+			MethodName: "ApplyEventStream",
+			Handler:    _RegistryService_ApplyEventStream_Handler,
+		},
+		{
+			MethodName: "GetEventStream",
+			Handler:    _RegistryService_GetEventStream_Handler,
+		},
+		{
+			MethodName: "ListEventStreams",
+			Handler:    _RegistryService_ListEventStreams_Handler,
+		},
+		{
+			MethodName: "ListEventStreamVersions",
+			Handler:    _RegistryService_ListEventStreamVersions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

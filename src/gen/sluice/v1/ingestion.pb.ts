@@ -66,6 +66,116 @@ export function fileFormatToJSON(object: FileFormat): string {
   }
 }
 
+/** One raw event of an event stream (the same wire shape as FeatureRow). */
+export interface EventRow {
+  /** Join key name -> value, for every join key of the stream's entity. */
+  entityKey: { [key: string]: Value };
+  /** When the event happened. */
+  eventTime:
+    | Timestamp
+    | undefined;
+  /** Field name -> value. Fields left out are null. */
+  fields: { [key: string]: Value };
+  /**
+   * When the source system recorded the event (for backfills); unset means
+   * when this server received it. As FeatureRow.created_time.
+   */
+  createdTime: Timestamp | undefined;
+}
+
+export interface EventRow_EntityKeyEntry {
+  key: string;
+  value: Value | undefined;
+}
+
+export interface EventRow_FieldsEntry {
+  key: string;
+  value: Value | undefined;
+}
+
+export interface WriteEventsRequest {
+  /** "projects/{project}"; empty means "projects/default". */
+  project: string;
+  /** A stream ref: "stream", "stream@2" or "projects/{project}/eventStreams/stream[/versions/2]". */
+  eventStream: string;
+  /** The events, one message each; or send `columns` instead (not both). */
+  events: EventRow[];
+  /**
+   * Client-chosen id; a batch retried with the same id (and the same
+   * events) is applied once.
+   */
+  writeId: string;
+  /** The events as columns; `features` holds the stream's fields. */
+  columns: FeatureColumns | undefined;
+}
+
+export interface WriteEventsResponse {
+  writeId: string;
+  /** Events stored (including too-late ones). */
+  acceptedCount: number;
+  rejectedRows: RowRejection[];
+  duplicate: boolean;
+  /** The stream version the events were written to. */
+  eventStreamVersion: number;
+  /**
+   * Accepted events older than the stream's watermark: stored offline and
+   * counted, not applied online.
+   */
+  tooLateCount: number;
+}
+
+export interface WriteEventBatchRequest {
+  project: string;
+  eventStream: string;
+  events: EventRow[];
+  writeId: string;
+  columns: FeatureColumns | undefined;
+}
+
+export interface WriteEventBatchResponse {
+  writeId: string;
+  acceptedCount: number;
+  rejectedRows: RowRejection[];
+  duplicate: boolean;
+  eventStreamVersion: number;
+  tooLateCount: number;
+}
+
+export interface GetEventStreamStatusRequest {
+  project: string;
+  /** A stream ref, as in WriteEventsRequest. */
+  eventStream: string;
+}
+
+/** Event time of one source of a stream. */
+export interface EventSourceStatus {
+  /** "api" for WriteEvents and imports, "kafka:{topic}/{partition}" for Kafka. */
+  source: string;
+  /** The largest event time stored from the source. */
+  maxEventTime:
+    | Timestamp
+    | undefined;
+  /** max_event_time minus the stream's allowed lateness. */
+  watermark: Timestamp | undefined;
+  eventCount: bigint;
+  tooLateCount: bigint;
+  /** Kafka: the highest offset stored; -1 otherwise. */
+  lastPosition: bigint;
+}
+
+export interface GetEventStreamStatusResponse {
+  /** The stream version whose history was read. */
+  eventStreamVersion: number;
+  sources: EventSourceStatus[];
+  eventCount: bigint;
+  tooLateCount: bigint;
+  /**
+   * Kafka messages that could not be decoded or checked, sent to the
+   * dead-letter topic, since this server started.
+   */
+  deadLetteredCount: bigint;
+}
+
 /** One row of feature values for one entity at one event time. */
 export interface FeatureRow {
   /** Join key name -> value, for every join key of the view's entity. */
@@ -206,6 +316,12 @@ export interface ImportFeaturesConfig {
    * had in the system it comes from. Empty: rows get the time of the import.
    */
   createdTimeColumn: string;
+  /**
+   * Import raw events into this event stream instead of feature values into
+   * `feature_view` (set exactly one). Column mapping then maps stream
+   * fields, join keys and "event_time" to file columns.
+   */
+  eventStream: string;
 }
 
 export interface ImportFeaturesConfig_ColumnMappingEntry {
@@ -247,6 +363,1448 @@ export interface MaterializeResponse {
   /** True on the last message. */
   done: boolean;
 }
+
+function createBaseEventRow(): EventRow {
+  return { entityKey: {}, eventTime: undefined, fields: {}, createdTime: undefined };
+}
+
+export const EventRow: MessageFns<EventRow> = {
+  encode(message: EventRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    globalThis.Object.entries(message.entityKey).forEach(([key, value]: [string, Value]) => {
+      EventRow_EntityKeyEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
+    });
+    if (message.eventTime !== undefined) {
+      Timestamp.encode(message.eventTime, writer.uint32(18).fork()).join();
+    }
+    globalThis.Object.entries(message.fields).forEach(([key, value]: [string, Value]) => {
+      EventRow_FieldsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    if (message.createdTime !== undefined) {
+      Timestamp.encode(message.createdTime, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventRow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const entry1 = EventRow_EntityKeyEntry.decode(reader, reader.uint32());
+            if (entry1.value !== undefined) {
+              message.entityKey[entry1.key] = entry1.value;
+            }
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventTime = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = EventRow_FieldsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.fields[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.createdTime = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventRow {
+    return {
+      entityKey: isObject(object.entityKey)
+        ? (globalThis.Object.entries(object.entityKey) as [string, any][]).reduce(
+          (acc: { [key: string]: Value }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Value.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.entity_key)
+        ? (globalThis.Object.entries(object.entity_key) as [string, any][]).reduce(
+          (acc: { [key: string]: Value }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Value.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      eventTime: isSet(object.eventTime)
+        ? fromJsonTimestamp(object.eventTime)
+        : isSet(object.event_time)
+        ? fromJsonTimestamp(object.event_time)
+        : undefined,
+      fields: isObject(object.fields)
+        ? (globalThis.Object.entries(object.fields) as [string, any][]).reduce(
+          (acc: { [key: string]: Value }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Value.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      createdTime: isSet(object.createdTime)
+        ? fromJsonTimestamp(object.createdTime)
+        : isSet(object.created_time)
+        ? fromJsonTimestamp(object.created_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: EventRow): unknown {
+    const obj: any = {};
+    if (message.entityKey) {
+      const entries = globalThis.Object.entries(message.entityKey) as [string, Value][];
+      if (entries.length > 0) {
+        obj.entityKey = {};
+        entries.forEach(([k, v]) => {
+          obj.entityKey[k] = Value.toJSON(v);
+        });
+      }
+    }
+    if (message.eventTime !== undefined) {
+      obj.eventTime = fromTimestamp(message.eventTime).toISOString();
+    }
+    if (message.fields) {
+      const entries = globalThis.Object.entries(message.fields) as [string, Value][];
+      if (entries.length > 0) {
+        obj.fields = {};
+        entries.forEach(([k, v]) => {
+          obj.fields[k] = Value.toJSON(v);
+        });
+      }
+    }
+    if (message.createdTime !== undefined) {
+      obj.createdTime = fromTimestamp(message.createdTime).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EventRow>, I>>(base?: I): EventRow {
+    return EventRow.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EventRow>, I>>(object: I): EventRow {
+    const message = createBaseEventRow();
+    message.entityKey = (globalThis.Object.entries(object.entityKey ?? {}) as [string, Value][]).reduce(
+      (acc: { [key: string]: Value }, [key, value]: [string, Value]) => {
+        if (value !== undefined) {
+          acc[key] = Value.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.eventTime = (object.eventTime !== undefined && object.eventTime !== null)
+      ? Timestamp.fromPartial(object.eventTime)
+      : undefined;
+    message.fields = (globalThis.Object.entries(object.fields ?? {}) as [string, Value][]).reduce(
+      (acc: { [key: string]: Value }, [key, value]: [string, Value]) => {
+        if (value !== undefined) {
+          acc[key] = Value.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.createdTime = (object.createdTime !== undefined && object.createdTime !== null)
+      ? Timestamp.fromPartial(object.createdTime)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseEventRow_EntityKeyEntry(): EventRow_EntityKeyEntry {
+  return { key: "", value: undefined };
+}
+
+export const EventRow_EntityKeyEntry: MessageFns<EventRow_EntityKeyEntry> = {
+  encode(message: EventRow_EntityKeyEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      Value.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventRow_EntityKeyEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventRow_EntityKeyEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Value.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventRow_EntityKeyEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? Value.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: EventRow_EntityKeyEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = Value.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EventRow_EntityKeyEntry>, I>>(base?: I): EventRow_EntityKeyEntry {
+    return EventRow_EntityKeyEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EventRow_EntityKeyEntry>, I>>(object: I): EventRow_EntityKeyEntry {
+    const message = createBaseEventRow_EntityKeyEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null) ? Value.fromPartial(object.value) : undefined;
+    return message;
+  },
+};
+
+function createBaseEventRow_FieldsEntry(): EventRow_FieldsEntry {
+  return { key: "", value: undefined };
+}
+
+export const EventRow_FieldsEntry: MessageFns<EventRow_FieldsEntry> = {
+  encode(message: EventRow_FieldsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      Value.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventRow_FieldsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventRow_FieldsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Value.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventRow_FieldsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? Value.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: EventRow_FieldsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = Value.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EventRow_FieldsEntry>, I>>(base?: I): EventRow_FieldsEntry {
+    return EventRow_FieldsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EventRow_FieldsEntry>, I>>(object: I): EventRow_FieldsEntry {
+    const message = createBaseEventRow_FieldsEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null) ? Value.fromPartial(object.value) : undefined;
+    return message;
+  },
+};
+
+function createBaseWriteEventsRequest(): WriteEventsRequest {
+  return { project: "", eventStream: "", events: [], writeId: "", columns: undefined };
+}
+
+export const WriteEventsRequest: MessageFns<WriteEventsRequest> = {
+  encode(message: WriteEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    if (message.eventStream !== "") {
+      writer.uint32(18).string(message.eventStream);
+    }
+    for (const v of message.events) {
+      EventRow.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.writeId !== "") {
+      writer.uint32(34).string(message.writeId);
+    }
+    if (message.columns !== undefined) {
+      FeatureColumns.encode(message.columns, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WriteEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWriteEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventStream = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.events.push(EventRow.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.writeId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.columns = FeatureColumns.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WriteEventsRequest {
+    return {
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+      eventStream: isSet(object.eventStream)
+        ? globalThis.String(object.eventStream)
+        : isSet(object.event_stream)
+        ? globalThis.String(object.event_stream)
+        : "",
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => EventRow.fromJSON(e)) : [],
+      writeId: isSet(object.writeId)
+        ? globalThis.String(object.writeId)
+        : isSet(object.write_id)
+        ? globalThis.String(object.write_id)
+        : "",
+      columns: isSet(object.columns) ? FeatureColumns.fromJSON(object.columns) : undefined,
+    };
+  },
+
+  toJSON(message: WriteEventsRequest): unknown {
+    const obj: any = {};
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    if (message.eventStream !== "") {
+      obj.eventStream = message.eventStream;
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => EventRow.toJSON(e));
+    }
+    if (message.writeId !== "") {
+      obj.writeId = message.writeId;
+    }
+    if (message.columns !== undefined) {
+      obj.columns = FeatureColumns.toJSON(message.columns);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WriteEventsRequest>, I>>(base?: I): WriteEventsRequest {
+    return WriteEventsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WriteEventsRequest>, I>>(object: I): WriteEventsRequest {
+    const message = createBaseWriteEventsRequest();
+    message.project = object.project ?? "";
+    message.eventStream = object.eventStream ?? "";
+    message.events = object.events?.map((e) => EventRow.fromPartial(e)) || [];
+    message.writeId = object.writeId ?? "";
+    message.columns = (object.columns !== undefined && object.columns !== null)
+      ? FeatureColumns.fromPartial(object.columns)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseWriteEventsResponse(): WriteEventsResponse {
+  return { writeId: "", acceptedCount: 0, rejectedRows: [], duplicate: false, eventStreamVersion: 0, tooLateCount: 0 };
+}
+
+export const WriteEventsResponse: MessageFns<WriteEventsResponse> = {
+  encode(message: WriteEventsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.writeId !== "") {
+      writer.uint32(10).string(message.writeId);
+    }
+    if (message.acceptedCount !== 0) {
+      writer.uint32(16).int32(message.acceptedCount);
+    }
+    for (const v of message.rejectedRows) {
+      RowRejection.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.duplicate !== false) {
+      writer.uint32(32).bool(message.duplicate);
+    }
+    if (message.eventStreamVersion !== 0) {
+      writer.uint32(40).int32(message.eventStreamVersion);
+    }
+    if (message.tooLateCount !== 0) {
+      writer.uint32(48).int32(message.tooLateCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WriteEventsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWriteEventsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.writeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.acceptedCount = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rejectedRows.push(RowRejection.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.duplicate = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.eventStreamVersion = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.tooLateCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WriteEventsResponse {
+    return {
+      writeId: isSet(object.writeId)
+        ? globalThis.String(object.writeId)
+        : isSet(object.write_id)
+        ? globalThis.String(object.write_id)
+        : "",
+      acceptedCount: isSet(object.acceptedCount)
+        ? globalThis.Number(object.acceptedCount)
+        : isSet(object.accepted_count)
+        ? globalThis.Number(object.accepted_count)
+        : 0,
+      rejectedRows: globalThis.Array.isArray(object?.rejectedRows)
+        ? object.rejectedRows.map((e: any) => RowRejection.fromJSON(e))
+        : globalThis.Array.isArray(object?.rejected_rows)
+        ? object.rejected_rows.map((e: any) => RowRejection.fromJSON(e))
+        : [],
+      duplicate: isSet(object.duplicate) ? globalThis.Boolean(object.duplicate) : false,
+      eventStreamVersion: isSet(object.eventStreamVersion)
+        ? globalThis.Number(object.eventStreamVersion)
+        : isSet(object.event_stream_version)
+        ? globalThis.Number(object.event_stream_version)
+        : 0,
+      tooLateCount: isSet(object.tooLateCount)
+        ? globalThis.Number(object.tooLateCount)
+        : isSet(object.too_late_count)
+        ? globalThis.Number(object.too_late_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: WriteEventsResponse): unknown {
+    const obj: any = {};
+    if (message.writeId !== "") {
+      obj.writeId = message.writeId;
+    }
+    if (message.acceptedCount !== 0) {
+      obj.acceptedCount = Math.round(message.acceptedCount);
+    }
+    if (message.rejectedRows?.length) {
+      obj.rejectedRows = message.rejectedRows.map((e) => RowRejection.toJSON(e));
+    }
+    if (message.duplicate !== false) {
+      obj.duplicate = message.duplicate;
+    }
+    if (message.eventStreamVersion !== 0) {
+      obj.eventStreamVersion = Math.round(message.eventStreamVersion);
+    }
+    if (message.tooLateCount !== 0) {
+      obj.tooLateCount = Math.round(message.tooLateCount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WriteEventsResponse>, I>>(base?: I): WriteEventsResponse {
+    return WriteEventsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WriteEventsResponse>, I>>(object: I): WriteEventsResponse {
+    const message = createBaseWriteEventsResponse();
+    message.writeId = object.writeId ?? "";
+    message.acceptedCount = object.acceptedCount ?? 0;
+    message.rejectedRows = object.rejectedRows?.map((e) => RowRejection.fromPartial(e)) || [];
+    message.duplicate = object.duplicate ?? false;
+    message.eventStreamVersion = object.eventStreamVersion ?? 0;
+    message.tooLateCount = object.tooLateCount ?? 0;
+    return message;
+  },
+};
+
+function createBaseWriteEventBatchRequest(): WriteEventBatchRequest {
+  return { project: "", eventStream: "", events: [], writeId: "", columns: undefined };
+}
+
+export const WriteEventBatchRequest: MessageFns<WriteEventBatchRequest> = {
+  encode(message: WriteEventBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    if (message.eventStream !== "") {
+      writer.uint32(18).string(message.eventStream);
+    }
+    for (const v of message.events) {
+      EventRow.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.writeId !== "") {
+      writer.uint32(34).string(message.writeId);
+    }
+    if (message.columns !== undefined) {
+      FeatureColumns.encode(message.columns, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WriteEventBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWriteEventBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventStream = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.events.push(EventRow.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.writeId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.columns = FeatureColumns.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WriteEventBatchRequest {
+    return {
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+      eventStream: isSet(object.eventStream)
+        ? globalThis.String(object.eventStream)
+        : isSet(object.event_stream)
+        ? globalThis.String(object.event_stream)
+        : "",
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => EventRow.fromJSON(e)) : [],
+      writeId: isSet(object.writeId)
+        ? globalThis.String(object.writeId)
+        : isSet(object.write_id)
+        ? globalThis.String(object.write_id)
+        : "",
+      columns: isSet(object.columns) ? FeatureColumns.fromJSON(object.columns) : undefined,
+    };
+  },
+
+  toJSON(message: WriteEventBatchRequest): unknown {
+    const obj: any = {};
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    if (message.eventStream !== "") {
+      obj.eventStream = message.eventStream;
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => EventRow.toJSON(e));
+    }
+    if (message.writeId !== "") {
+      obj.writeId = message.writeId;
+    }
+    if (message.columns !== undefined) {
+      obj.columns = FeatureColumns.toJSON(message.columns);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WriteEventBatchRequest>, I>>(base?: I): WriteEventBatchRequest {
+    return WriteEventBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WriteEventBatchRequest>, I>>(object: I): WriteEventBatchRequest {
+    const message = createBaseWriteEventBatchRequest();
+    message.project = object.project ?? "";
+    message.eventStream = object.eventStream ?? "";
+    message.events = object.events?.map((e) => EventRow.fromPartial(e)) || [];
+    message.writeId = object.writeId ?? "";
+    message.columns = (object.columns !== undefined && object.columns !== null)
+      ? FeatureColumns.fromPartial(object.columns)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseWriteEventBatchResponse(): WriteEventBatchResponse {
+  return { writeId: "", acceptedCount: 0, rejectedRows: [], duplicate: false, eventStreamVersion: 0, tooLateCount: 0 };
+}
+
+export const WriteEventBatchResponse: MessageFns<WriteEventBatchResponse> = {
+  encode(message: WriteEventBatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.writeId !== "") {
+      writer.uint32(10).string(message.writeId);
+    }
+    if (message.acceptedCount !== 0) {
+      writer.uint32(16).int32(message.acceptedCount);
+    }
+    for (const v of message.rejectedRows) {
+      RowRejection.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.duplicate !== false) {
+      writer.uint32(32).bool(message.duplicate);
+    }
+    if (message.eventStreamVersion !== 0) {
+      writer.uint32(40).int32(message.eventStreamVersion);
+    }
+    if (message.tooLateCount !== 0) {
+      writer.uint32(48).int32(message.tooLateCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WriteEventBatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWriteEventBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.writeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.acceptedCount = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rejectedRows.push(RowRejection.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.duplicate = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.eventStreamVersion = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.tooLateCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WriteEventBatchResponse {
+    return {
+      writeId: isSet(object.writeId)
+        ? globalThis.String(object.writeId)
+        : isSet(object.write_id)
+        ? globalThis.String(object.write_id)
+        : "",
+      acceptedCount: isSet(object.acceptedCount)
+        ? globalThis.Number(object.acceptedCount)
+        : isSet(object.accepted_count)
+        ? globalThis.Number(object.accepted_count)
+        : 0,
+      rejectedRows: globalThis.Array.isArray(object?.rejectedRows)
+        ? object.rejectedRows.map((e: any) => RowRejection.fromJSON(e))
+        : globalThis.Array.isArray(object?.rejected_rows)
+        ? object.rejected_rows.map((e: any) => RowRejection.fromJSON(e))
+        : [],
+      duplicate: isSet(object.duplicate) ? globalThis.Boolean(object.duplicate) : false,
+      eventStreamVersion: isSet(object.eventStreamVersion)
+        ? globalThis.Number(object.eventStreamVersion)
+        : isSet(object.event_stream_version)
+        ? globalThis.Number(object.event_stream_version)
+        : 0,
+      tooLateCount: isSet(object.tooLateCount)
+        ? globalThis.Number(object.tooLateCount)
+        : isSet(object.too_late_count)
+        ? globalThis.Number(object.too_late_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: WriteEventBatchResponse): unknown {
+    const obj: any = {};
+    if (message.writeId !== "") {
+      obj.writeId = message.writeId;
+    }
+    if (message.acceptedCount !== 0) {
+      obj.acceptedCount = Math.round(message.acceptedCount);
+    }
+    if (message.rejectedRows?.length) {
+      obj.rejectedRows = message.rejectedRows.map((e) => RowRejection.toJSON(e));
+    }
+    if (message.duplicate !== false) {
+      obj.duplicate = message.duplicate;
+    }
+    if (message.eventStreamVersion !== 0) {
+      obj.eventStreamVersion = Math.round(message.eventStreamVersion);
+    }
+    if (message.tooLateCount !== 0) {
+      obj.tooLateCount = Math.round(message.tooLateCount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WriteEventBatchResponse>, I>>(base?: I): WriteEventBatchResponse {
+    return WriteEventBatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WriteEventBatchResponse>, I>>(object: I): WriteEventBatchResponse {
+    const message = createBaseWriteEventBatchResponse();
+    message.writeId = object.writeId ?? "";
+    message.acceptedCount = object.acceptedCount ?? 0;
+    message.rejectedRows = object.rejectedRows?.map((e) => RowRejection.fromPartial(e)) || [];
+    message.duplicate = object.duplicate ?? false;
+    message.eventStreamVersion = object.eventStreamVersion ?? 0;
+    message.tooLateCount = object.tooLateCount ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetEventStreamStatusRequest(): GetEventStreamStatusRequest {
+  return { project: "", eventStream: "" };
+}
+
+export const GetEventStreamStatusRequest: MessageFns<GetEventStreamStatusRequest> = {
+  encode(message: GetEventStreamStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    if (message.eventStream !== "") {
+      writer.uint32(18).string(message.eventStream);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEventStreamStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEventStreamStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventStream = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEventStreamStatusRequest {
+    return {
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+      eventStream: isSet(object.eventStream)
+        ? globalThis.String(object.eventStream)
+        : isSet(object.event_stream)
+        ? globalThis.String(object.event_stream)
+        : "",
+    };
+  },
+
+  toJSON(message: GetEventStreamStatusRequest): unknown {
+    const obj: any = {};
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    if (message.eventStream !== "") {
+      obj.eventStream = message.eventStream;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEventStreamStatusRequest>, I>>(base?: I): GetEventStreamStatusRequest {
+    return GetEventStreamStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEventStreamStatusRequest>, I>>(object: I): GetEventStreamStatusRequest {
+    const message = createBaseGetEventStreamStatusRequest();
+    message.project = object.project ?? "";
+    message.eventStream = object.eventStream ?? "";
+    return message;
+  },
+};
+
+function createBaseEventSourceStatus(): EventSourceStatus {
+  return {
+    source: "",
+    maxEventTime: undefined,
+    watermark: undefined,
+    eventCount: 0n,
+    tooLateCount: 0n,
+    lastPosition: 0n,
+  };
+}
+
+export const EventSourceStatus: MessageFns<EventSourceStatus> = {
+  encode(message: EventSourceStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== "") {
+      writer.uint32(10).string(message.source);
+    }
+    if (message.maxEventTime !== undefined) {
+      Timestamp.encode(message.maxEventTime, writer.uint32(18).fork()).join();
+    }
+    if (message.watermark !== undefined) {
+      Timestamp.encode(message.watermark, writer.uint32(26).fork()).join();
+    }
+    if (message.eventCount !== 0n) {
+      if (BigInt.asIntN(64, message.eventCount) !== message.eventCount) {
+        throw new globalThis.Error("value provided for field message.eventCount of type int64 too large");
+      }
+      writer.uint32(32).int64(message.eventCount);
+    }
+    if (message.tooLateCount !== 0n) {
+      if (BigInt.asIntN(64, message.tooLateCount) !== message.tooLateCount) {
+        throw new globalThis.Error("value provided for field message.tooLateCount of type int64 too large");
+      }
+      writer.uint32(40).int64(message.tooLateCount);
+    }
+    if (message.lastPosition !== 0n) {
+      if (BigInt.asIntN(64, message.lastPosition) !== message.lastPosition) {
+        throw new globalThis.Error("value provided for field message.lastPosition of type int64 too large");
+      }
+      writer.uint32(48).int64(message.lastPosition);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventSourceStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventSourceStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.maxEventTime = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.watermark = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.eventCount = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.tooLateCount = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.lastPosition = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventSourceStatus {
+    return {
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      maxEventTime: isSet(object.maxEventTime)
+        ? fromJsonTimestamp(object.maxEventTime)
+        : isSet(object.max_event_time)
+        ? fromJsonTimestamp(object.max_event_time)
+        : undefined,
+      watermark: isSet(object.watermark) ? fromJsonTimestamp(object.watermark) : undefined,
+      eventCount: isSet(object.eventCount)
+        ? BigInt(object.eventCount)
+        : isSet(object.event_count)
+        ? BigInt(object.event_count)
+        : 0n,
+      tooLateCount: isSet(object.tooLateCount)
+        ? BigInt(object.tooLateCount)
+        : isSet(object.too_late_count)
+        ? BigInt(object.too_late_count)
+        : 0n,
+      lastPosition: isSet(object.lastPosition)
+        ? BigInt(object.lastPosition)
+        : isSet(object.last_position)
+        ? BigInt(object.last_position)
+        : 0n,
+    };
+  },
+
+  toJSON(message: EventSourceStatus): unknown {
+    const obj: any = {};
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.maxEventTime !== undefined) {
+      obj.maxEventTime = fromTimestamp(message.maxEventTime).toISOString();
+    }
+    if (message.watermark !== undefined) {
+      obj.watermark = fromTimestamp(message.watermark).toISOString();
+    }
+    if (message.eventCount !== 0n) {
+      obj.eventCount = message.eventCount.toString();
+    }
+    if (message.tooLateCount !== 0n) {
+      obj.tooLateCount = message.tooLateCount.toString();
+    }
+    if (message.lastPosition !== 0n) {
+      obj.lastPosition = message.lastPosition.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EventSourceStatus>, I>>(base?: I): EventSourceStatus {
+    return EventSourceStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EventSourceStatus>, I>>(object: I): EventSourceStatus {
+    const message = createBaseEventSourceStatus();
+    message.source = object.source ?? "";
+    message.maxEventTime = (object.maxEventTime !== undefined && object.maxEventTime !== null)
+      ? Timestamp.fromPartial(object.maxEventTime)
+      : undefined;
+    message.watermark = (object.watermark !== undefined && object.watermark !== null)
+      ? Timestamp.fromPartial(object.watermark)
+      : undefined;
+    message.eventCount = (object.eventCount !== undefined && object.eventCount !== null)
+      ? BigInt(object.eventCount)
+      : 0n;
+    message.tooLateCount = (object.tooLateCount !== undefined && object.tooLateCount !== null)
+      ? BigInt(object.tooLateCount)
+      : 0n;
+    message.lastPosition = (object.lastPosition !== undefined && object.lastPosition !== null)
+      ? BigInt(object.lastPosition)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGetEventStreamStatusResponse(): GetEventStreamStatusResponse {
+  return { eventStreamVersion: 0, sources: [], eventCount: 0n, tooLateCount: 0n, deadLetteredCount: 0n };
+}
+
+export const GetEventStreamStatusResponse: MessageFns<GetEventStreamStatusResponse> = {
+  encode(message: GetEventStreamStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventStreamVersion !== 0) {
+      writer.uint32(8).int32(message.eventStreamVersion);
+    }
+    for (const v of message.sources) {
+      EventSourceStatus.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.eventCount !== 0n) {
+      if (BigInt.asIntN(64, message.eventCount) !== message.eventCount) {
+        throw new globalThis.Error("value provided for field message.eventCount of type int64 too large");
+      }
+      writer.uint32(24).int64(message.eventCount);
+    }
+    if (message.tooLateCount !== 0n) {
+      if (BigInt.asIntN(64, message.tooLateCount) !== message.tooLateCount) {
+        throw new globalThis.Error("value provided for field message.tooLateCount of type int64 too large");
+      }
+      writer.uint32(32).int64(message.tooLateCount);
+    }
+    if (message.deadLetteredCount !== 0n) {
+      if (BigInt.asIntN(64, message.deadLetteredCount) !== message.deadLetteredCount) {
+        throw new globalThis.Error("value provided for field message.deadLetteredCount of type int64 too large");
+      }
+      writer.uint32(40).int64(message.deadLetteredCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEventStreamStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEventStreamStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.eventStreamVersion = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sources.push(EventSourceStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.eventCount = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tooLateCount = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.deadLetteredCount = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEventStreamStatusResponse {
+    return {
+      eventStreamVersion: isSet(object.eventStreamVersion)
+        ? globalThis.Number(object.eventStreamVersion)
+        : isSet(object.event_stream_version)
+        ? globalThis.Number(object.event_stream_version)
+        : 0,
+      sources: globalThis.Array.isArray(object?.sources)
+        ? object.sources.map((e: any) => EventSourceStatus.fromJSON(e))
+        : [],
+      eventCount: isSet(object.eventCount)
+        ? BigInt(object.eventCount)
+        : isSet(object.event_count)
+        ? BigInt(object.event_count)
+        : 0n,
+      tooLateCount: isSet(object.tooLateCount)
+        ? BigInt(object.tooLateCount)
+        : isSet(object.too_late_count)
+        ? BigInt(object.too_late_count)
+        : 0n,
+      deadLetteredCount: isSet(object.deadLetteredCount)
+        ? BigInt(object.deadLetteredCount)
+        : isSet(object.dead_lettered_count)
+        ? BigInt(object.dead_lettered_count)
+        : 0n,
+    };
+  },
+
+  toJSON(message: GetEventStreamStatusResponse): unknown {
+    const obj: any = {};
+    if (message.eventStreamVersion !== 0) {
+      obj.eventStreamVersion = Math.round(message.eventStreamVersion);
+    }
+    if (message.sources?.length) {
+      obj.sources = message.sources.map((e) => EventSourceStatus.toJSON(e));
+    }
+    if (message.eventCount !== 0n) {
+      obj.eventCount = message.eventCount.toString();
+    }
+    if (message.tooLateCount !== 0n) {
+      obj.tooLateCount = message.tooLateCount.toString();
+    }
+    if (message.deadLetteredCount !== 0n) {
+      obj.deadLetteredCount = message.deadLetteredCount.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEventStreamStatusResponse>, I>>(base?: I): GetEventStreamStatusResponse {
+    return GetEventStreamStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEventStreamStatusResponse>, I>>(object: I): GetEventStreamStatusResponse {
+    const message = createBaseGetEventStreamStatusResponse();
+    message.eventStreamVersion = object.eventStreamVersion ?? 0;
+    message.sources = object.sources?.map((e) => EventSourceStatus.fromPartial(e)) || [];
+    message.eventCount = (object.eventCount !== undefined && object.eventCount !== null)
+      ? BigInt(object.eventCount)
+      : 0n;
+    message.tooLateCount = (object.tooLateCount !== undefined && object.tooLateCount !== null)
+      ? BigInt(object.tooLateCount)
+      : 0n;
+    message.deadLetteredCount = (object.deadLetteredCount !== undefined && object.deadLetteredCount !== null)
+      ? BigInt(object.deadLetteredCount)
+      : 0n;
+    return message;
+  },
+};
 
 function createBaseFeatureRow(): FeatureRow {
   return { entityKey: {}, eventTime: undefined, features: {}, createdTime: undefined };
@@ -1713,6 +3271,7 @@ function createBaseImportFeaturesConfig(): ImportFeaturesConfig {
     materializeOnline: false,
     writeId: "",
     createdTimeColumn: "",
+    eventStream: "",
   };
 }
 
@@ -1741,6 +3300,9 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
     }
     if (message.createdTimeColumn !== "") {
       writer.uint32(66).string(message.createdTimeColumn);
+    }
+    if (message.eventStream !== "") {
+      writer.uint32(74).string(message.eventStream);
     }
     return writer;
   },
@@ -1825,6 +3387,14 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
             message.createdTimeColumn = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.eventStream = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1893,6 +3463,11 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
         : isSet(object.created_time_column)
         ? globalThis.String(object.created_time_column)
         : "",
+      eventStream: isSet(object.eventStream)
+        ? globalThis.String(object.eventStream)
+        : isSet(object.event_stream)
+        ? globalThis.String(object.event_stream)
+        : "",
     };
   },
 
@@ -1928,6 +3503,9 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
     if (message.createdTimeColumn !== "") {
       obj.createdTimeColumn = message.createdTimeColumn;
     }
+    if (message.eventStream !== "") {
+      obj.eventStream = message.eventStream;
+    }
     return obj;
   },
 
@@ -1952,6 +3530,7 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
     message.materializeOnline = object.materializeOnline ?? false;
     message.writeId = object.writeId ?? "";
     message.createdTimeColumn = object.createdTimeColumn ?? "";
+    message.eventStream = object.eventStream ?? "";
     return message;
   },
 };
@@ -2608,6 +4187,51 @@ export const IngestionServiceService = {
     responseSerialize: (value: MaterializeResponse): Buffer => Buffer.from(MaterializeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): MaterializeResponse => MaterializeResponse.decode(value),
   },
+  /**
+   * Bidirectional stream of raw events for an event stream: each request is a
+   * batch, each response acknowledges exactly one batch, in order, once its
+   * events are durable in the offline history and applied to the online
+   * tiles of every aggregation view over the stream. A batch retried with the
+   * same write_id is applied once, online and offline.
+   */
+  writeEvents: {
+    path: "/sluice.v1.IngestionService/WriteEvents" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: WriteEventsRequest): Buffer => Buffer.from(WriteEventsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WriteEventsRequest => WriteEventsRequest.decode(value),
+    responseSerialize: (value: WriteEventsResponse): Buffer => Buffer.from(WriteEventsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WriteEventsResponse => WriteEventsResponse.decode(value),
+  },
+  /** The same as one WriteEvents batch, as a unary call. */
+  writeEventBatch: {
+    path: "/sluice.v1.IngestionService/WriteEventBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: WriteEventBatchRequest): Buffer =>
+      Buffer.from(WriteEventBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WriteEventBatchRequest => WriteEventBatchRequest.decode(value),
+    responseSerialize: (value: WriteEventBatchResponse): Buffer =>
+      Buffer.from(WriteEventBatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WriteEventBatchResponse => WriteEventBatchResponse.decode(value),
+  },
+  /**
+   * Event time and lateness of a stream: the watermark of every source (the
+   * API, each Kafka partition), and how many events were stored and how many
+   * of them were too late to count online. Counts come from the stored
+   * history, so they are the same on every replica and survive restarts.
+   */
+  getEventStreamStatus: {
+    path: "/sluice.v1.IngestionService/GetEventStreamStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetEventStreamStatusRequest): Buffer =>
+      Buffer.from(GetEventStreamStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetEventStreamStatusRequest => GetEventStreamStatusRequest.decode(value),
+    responseSerialize: (value: GetEventStreamStatusResponse): Buffer =>
+      Buffer.from(GetEventStreamStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetEventStreamStatusResponse => GetEventStreamStatusResponse.decode(value),
+  },
 } as const;
 
 export interface IngestionServiceServer extends UntypedServiceImplementation {
@@ -2629,6 +4253,23 @@ export interface IngestionServiceServer extends UntypedServiceImplementation {
    * history into the online store, in bounded chunks, with progress. Safe to re-run.
    */
   materialize: handleServerStreamingCall<MaterializeRequest, MaterializeResponse>;
+  /**
+   * Bidirectional stream of raw events for an event stream: each request is a
+   * batch, each response acknowledges exactly one batch, in order, once its
+   * events are durable in the offline history and applied to the online
+   * tiles of every aggregation view over the stream. A batch retried with the
+   * same write_id is applied once, online and offline.
+   */
+  writeEvents: handleBidiStreamingCall<WriteEventsRequest, WriteEventsResponse>;
+  /** The same as one WriteEvents batch, as a unary call. */
+  writeEventBatch: handleUnaryCall<WriteEventBatchRequest, WriteEventBatchResponse>;
+  /**
+   * Event time and lateness of a stream: the watermark of every source (the
+   * API, each Kafka partition), and how many events were stored and how many
+   * of them were too late to count online. Counts come from the stored
+   * history, so they are the same on every replica and survive restarts.
+   */
+  getEventStreamStatus: handleUnaryCall<GetEventStreamStatusRequest, GetEventStreamStatusResponse>;
 }
 
 export interface IngestionServiceClient extends Client {
@@ -2679,6 +4320,56 @@ export interface IngestionServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<MaterializeResponse>;
+  /**
+   * Bidirectional stream of raw events for an event stream: each request is a
+   * batch, each response acknowledges exactly one batch, in order, once its
+   * events are durable in the offline history and applied to the online
+   * tiles of every aggregation view over the stream. A batch retried with the
+   * same write_id is applied once, online and offline.
+   */
+  writeEvents(): ClientDuplexStream<WriteEventsRequest, WriteEventsResponse>;
+  writeEvents(options: Partial<CallOptions>): ClientDuplexStream<WriteEventsRequest, WriteEventsResponse>;
+  writeEvents(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<WriteEventsRequest, WriteEventsResponse>;
+  /** The same as one WriteEvents batch, as a unary call. */
+  writeEventBatch(
+    request: WriteEventBatchRequest,
+    callback: (error: ServiceError | null, response: WriteEventBatchResponse) => void,
+  ): ClientUnaryCall;
+  writeEventBatch(
+    request: WriteEventBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WriteEventBatchResponse) => void,
+  ): ClientUnaryCall;
+  writeEventBatch(
+    request: WriteEventBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WriteEventBatchResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Event time and lateness of a stream: the watermark of every source (the
+   * API, each Kafka partition), and how many events were stored and how many
+   * of them were too late to count online. Counts come from the stored
+   * history, so they are the same on every replica and survive restarts.
+   */
+  getEventStreamStatus(
+    request: GetEventStreamStatusRequest,
+    callback: (error: ServiceError | null, response: GetEventStreamStatusResponse) => void,
+  ): ClientUnaryCall;
+  getEventStreamStatus(
+    request: GetEventStreamStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetEventStreamStatusResponse) => void,
+  ): ClientUnaryCall;
+  getEventStreamStatus(
+    request: GetEventStreamStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetEventStreamStatusResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const IngestionServiceClient = makeGenericClientConstructor(

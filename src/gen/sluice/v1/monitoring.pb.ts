@@ -160,6 +160,51 @@ export interface GetDeploymentReportResponse {
   versions: VersionReport[];
 }
 
+export interface CheckServedConsistencyRequest {
+  project: string;
+  /** A view ref: "view", "view@3" or "projects/{project}/featureViews/view[/versions/3]". */
+  featureView: string;
+  /** Serving times to replay; unset ends are open. */
+  window:
+    | TimeWindow
+    | undefined;
+  /** At most this many logged values are replayed (newest first); 0 means 100,000. */
+  maxValues: number;
+  /** Examples per feature in the report; 0 means 5. */
+  maxExamples: number;
+}
+
+/** A served value that the historical path computes differently. */
+export interface ConsistencyMismatch {
+  /** The entity key as JSON. */
+  entityKey: string;
+  servedTime:
+    | Timestamp
+    | undefined;
+  /** Both values as JSON. */
+  servedValue: string;
+  historicalValue: string;
+}
+
+export interface FeatureConsistency {
+  feature: string;
+  compared: bigint;
+  mismatches: bigint;
+  mismatchRate: number;
+  examples: ConsistencyMismatch[];
+}
+
+export interface CheckServedConsistencyResponse {
+  features: FeatureConsistency[];
+  /** Served values compared. */
+  servedValues: bigint;
+  /**
+   * How values were compared: exactly, or within the float tolerance of
+   * docs/streaming.md for sum, mean, variance and stddev.
+   */
+  comparison: string;
+}
+
 function createBaseTimeWindow(): TimeWindow {
   return { startTime: undefined, endTime: undefined };
 }
@@ -1514,6 +1559,551 @@ export const GetDeploymentReportResponse: MessageFns<GetDeploymentReportResponse
   },
 };
 
+function createBaseCheckServedConsistencyRequest(): CheckServedConsistencyRequest {
+  return { project: "", featureView: "", window: undefined, maxValues: 0, maxExamples: 0 };
+}
+
+export const CheckServedConsistencyRequest: MessageFns<CheckServedConsistencyRequest> = {
+  encode(message: CheckServedConsistencyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    if (message.featureView !== "") {
+      writer.uint32(18).string(message.featureView);
+    }
+    if (message.window !== undefined) {
+      TimeWindow.encode(message.window, writer.uint32(26).fork()).join();
+    }
+    if (message.maxValues !== 0) {
+      writer.uint32(32).int32(message.maxValues);
+    }
+    if (message.maxExamples !== 0) {
+      writer.uint32(40).int32(message.maxExamples);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckServedConsistencyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckServedConsistencyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.featureView = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.window = TimeWindow.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxValues = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxExamples = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckServedConsistencyRequest {
+    return {
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+      featureView: isSet(object.featureView)
+        ? globalThis.String(object.featureView)
+        : isSet(object.feature_view)
+        ? globalThis.String(object.feature_view)
+        : "",
+      window: isSet(object.window) ? TimeWindow.fromJSON(object.window) : undefined,
+      maxValues: isSet(object.maxValues)
+        ? globalThis.Number(object.maxValues)
+        : isSet(object.max_values)
+        ? globalThis.Number(object.max_values)
+        : 0,
+      maxExamples: isSet(object.maxExamples)
+        ? globalThis.Number(object.maxExamples)
+        : isSet(object.max_examples)
+        ? globalThis.Number(object.max_examples)
+        : 0,
+    };
+  },
+
+  toJSON(message: CheckServedConsistencyRequest): unknown {
+    const obj: any = {};
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    if (message.featureView !== "") {
+      obj.featureView = message.featureView;
+    }
+    if (message.window !== undefined) {
+      obj.window = TimeWindow.toJSON(message.window);
+    }
+    if (message.maxValues !== 0) {
+      obj.maxValues = Math.round(message.maxValues);
+    }
+    if (message.maxExamples !== 0) {
+      obj.maxExamples = Math.round(message.maxExamples);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckServedConsistencyRequest>, I>>(base?: I): CheckServedConsistencyRequest {
+    return CheckServedConsistencyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckServedConsistencyRequest>, I>>(
+    object: I,
+  ): CheckServedConsistencyRequest {
+    const message = createBaseCheckServedConsistencyRequest();
+    message.project = object.project ?? "";
+    message.featureView = object.featureView ?? "";
+    message.window = (object.window !== undefined && object.window !== null)
+      ? TimeWindow.fromPartial(object.window)
+      : undefined;
+    message.maxValues = object.maxValues ?? 0;
+    message.maxExamples = object.maxExamples ?? 0;
+    return message;
+  },
+};
+
+function createBaseConsistencyMismatch(): ConsistencyMismatch {
+  return { entityKey: "", servedTime: undefined, servedValue: "", historicalValue: "" };
+}
+
+export const ConsistencyMismatch: MessageFns<ConsistencyMismatch> = {
+  encode(message: ConsistencyMismatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entityKey !== "") {
+      writer.uint32(10).string(message.entityKey);
+    }
+    if (message.servedTime !== undefined) {
+      Timestamp.encode(message.servedTime, writer.uint32(18).fork()).join();
+    }
+    if (message.servedValue !== "") {
+      writer.uint32(26).string(message.servedValue);
+    }
+    if (message.historicalValue !== "") {
+      writer.uint32(34).string(message.historicalValue);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsistencyMismatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsistencyMismatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entityKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.servedTime = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.servedValue = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.historicalValue = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsistencyMismatch {
+    return {
+      entityKey: isSet(object.entityKey)
+        ? globalThis.String(object.entityKey)
+        : isSet(object.entity_key)
+        ? globalThis.String(object.entity_key)
+        : "",
+      servedTime: isSet(object.servedTime)
+        ? fromJsonTimestamp(object.servedTime)
+        : isSet(object.served_time)
+        ? fromJsonTimestamp(object.served_time)
+        : undefined,
+      servedValue: isSet(object.servedValue)
+        ? globalThis.String(object.servedValue)
+        : isSet(object.served_value)
+        ? globalThis.String(object.served_value)
+        : "",
+      historicalValue: isSet(object.historicalValue)
+        ? globalThis.String(object.historicalValue)
+        : isSet(object.historical_value)
+        ? globalThis.String(object.historical_value)
+        : "",
+    };
+  },
+
+  toJSON(message: ConsistencyMismatch): unknown {
+    const obj: any = {};
+    if (message.entityKey !== "") {
+      obj.entityKey = message.entityKey;
+    }
+    if (message.servedTime !== undefined) {
+      obj.servedTime = fromTimestamp(message.servedTime).toISOString();
+    }
+    if (message.servedValue !== "") {
+      obj.servedValue = message.servedValue;
+    }
+    if (message.historicalValue !== "") {
+      obj.historicalValue = message.historicalValue;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConsistencyMismatch>, I>>(base?: I): ConsistencyMismatch {
+    return ConsistencyMismatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConsistencyMismatch>, I>>(object: I): ConsistencyMismatch {
+    const message = createBaseConsistencyMismatch();
+    message.entityKey = object.entityKey ?? "";
+    message.servedTime = (object.servedTime !== undefined && object.servedTime !== null)
+      ? Timestamp.fromPartial(object.servedTime)
+      : undefined;
+    message.servedValue = object.servedValue ?? "";
+    message.historicalValue = object.historicalValue ?? "";
+    return message;
+  },
+};
+
+function createBaseFeatureConsistency(): FeatureConsistency {
+  return { feature: "", compared: 0n, mismatches: 0n, mismatchRate: 0, examples: [] };
+}
+
+export const FeatureConsistency: MessageFns<FeatureConsistency> = {
+  encode(message: FeatureConsistency, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.feature !== "") {
+      writer.uint32(10).string(message.feature);
+    }
+    if (message.compared !== 0n) {
+      if (BigInt.asIntN(64, message.compared) !== message.compared) {
+        throw new globalThis.Error("value provided for field message.compared of type int64 too large");
+      }
+      writer.uint32(16).int64(message.compared);
+    }
+    if (message.mismatches !== 0n) {
+      if (BigInt.asIntN(64, message.mismatches) !== message.mismatches) {
+        throw new globalThis.Error("value provided for field message.mismatches of type int64 too large");
+      }
+      writer.uint32(24).int64(message.mismatches);
+    }
+    if (message.mismatchRate !== 0) {
+      writer.uint32(33).double(message.mismatchRate);
+    }
+    for (const v of message.examples) {
+      ConsistencyMismatch.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeatureConsistency {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeatureConsistency();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.feature = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.compared = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.mismatches = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.mismatchRate = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.examples.push(ConsistencyMismatch.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeatureConsistency {
+    return {
+      feature: isSet(object.feature) ? globalThis.String(object.feature) : "",
+      compared: isSet(object.compared) ? BigInt(object.compared) : 0n,
+      mismatches: isSet(object.mismatches) ? BigInt(object.mismatches) : 0n,
+      mismatchRate: isSet(object.mismatchRate)
+        ? globalThis.Number(object.mismatchRate)
+        : isSet(object.mismatch_rate)
+        ? globalThis.Number(object.mismatch_rate)
+        : 0,
+      examples: globalThis.Array.isArray(object?.examples)
+        ? object.examples.map((e: any) => ConsistencyMismatch.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FeatureConsistency): unknown {
+    const obj: any = {};
+    if (message.feature !== "") {
+      obj.feature = message.feature;
+    }
+    if (message.compared !== 0n) {
+      obj.compared = message.compared.toString();
+    }
+    if (message.mismatches !== 0n) {
+      obj.mismatches = message.mismatches.toString();
+    }
+    if (message.mismatchRate !== 0) {
+      obj.mismatchRate = floatToJson(message.mismatchRate);
+    }
+    if (message.examples?.length) {
+      obj.examples = message.examples.map((e) => ConsistencyMismatch.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FeatureConsistency>, I>>(base?: I): FeatureConsistency {
+    return FeatureConsistency.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeatureConsistency>, I>>(object: I): FeatureConsistency {
+    const message = createBaseFeatureConsistency();
+    message.feature = object.feature ?? "";
+    message.compared = (object.compared !== undefined && object.compared !== null) ? BigInt(object.compared) : 0n;
+    message.mismatches = (object.mismatches !== undefined && object.mismatches !== null)
+      ? BigInt(object.mismatches)
+      : 0n;
+    message.mismatchRate = object.mismatchRate ?? 0;
+    message.examples = object.examples?.map((e) => ConsistencyMismatch.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCheckServedConsistencyResponse(): CheckServedConsistencyResponse {
+  return { features: [], servedValues: 0n, comparison: "" };
+}
+
+export const CheckServedConsistencyResponse: MessageFns<CheckServedConsistencyResponse> = {
+  encode(message: CheckServedConsistencyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.features) {
+      FeatureConsistency.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.servedValues !== 0n) {
+      if (BigInt.asIntN(64, message.servedValues) !== message.servedValues) {
+        throw new globalThis.Error("value provided for field message.servedValues of type int64 too large");
+      }
+      writer.uint32(16).int64(message.servedValues);
+    }
+    if (message.comparison !== "") {
+      writer.uint32(26).string(message.comparison);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckServedConsistencyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckServedConsistencyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.features.push(FeatureConsistency.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.servedValues = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.comparison = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckServedConsistencyResponse {
+    return {
+      features: globalThis.Array.isArray(object?.features)
+        ? object.features.map((e: any) => FeatureConsistency.fromJSON(e))
+        : [],
+      servedValues: isSet(object.servedValues)
+        ? BigInt(object.servedValues)
+        : isSet(object.served_values)
+        ? BigInt(object.served_values)
+        : 0n,
+      comparison: isSet(object.comparison) ? globalThis.String(object.comparison) : "",
+    };
+  },
+
+  toJSON(message: CheckServedConsistencyResponse): unknown {
+    const obj: any = {};
+    if (message.features?.length) {
+      obj.features = message.features.map((e) => FeatureConsistency.toJSON(e));
+    }
+    if (message.servedValues !== 0n) {
+      obj.servedValues = message.servedValues.toString();
+    }
+    if (message.comparison !== "") {
+      obj.comparison = message.comparison;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckServedConsistencyResponse>, I>>(base?: I): CheckServedConsistencyResponse {
+    return CheckServedConsistencyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckServedConsistencyResponse>, I>>(
+    object: I,
+  ): CheckServedConsistencyResponse {
+    const message = createBaseCheckServedConsistencyResponse();
+    message.features = object.features?.map((e) => FeatureConsistency.fromPartial(e)) || [];
+    message.servedValues = (object.servedValues !== undefined && object.servedValues !== null)
+      ? BigInt(object.servedValues)
+      : 0n;
+    message.comparison = object.comparison ?? "";
+    return message;
+  },
+};
+
 /** Feature statistics, drift, and how deployed versions compare. */
 export type MonitoringServiceService = typeof MonitoringServiceService;
 export const MonitoringServiceService = {
@@ -1553,6 +2143,24 @@ export const MonitoringServiceService = {
       Buffer.from(GetDeploymentReportResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetDeploymentReportResponse => GetDeploymentReportResponse.decode(value),
   },
+  /**
+   * Replays the online values served from a feature view (logged when its
+   * log_served_values is set) in a time range through the historical path,
+   * as of each serving time and with exclude_late_ingested, and reports per
+   * feature how many differ: the training/serving skew check on real traffic.
+   */
+  checkServedConsistency: {
+    path: "/sluice.v1.MonitoringService/CheckServedConsistency" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CheckServedConsistencyRequest): Buffer =>
+      Buffer.from(CheckServedConsistencyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckServedConsistencyRequest => CheckServedConsistencyRequest.decode(value),
+    responseSerialize: (value: CheckServedConsistencyResponse): Buffer =>
+      Buffer.from(CheckServedConsistencyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CheckServedConsistencyResponse =>
+      CheckServedConsistencyResponse.decode(value),
+  },
 } as const;
 
 export interface MonitoringServiceServer extends UntypedServiceImplementation {
@@ -1562,6 +2170,13 @@ export interface MonitoringServiceServer extends UntypedServiceImplementation {
   getDriftReport: handleUnaryCall<GetDriftReportRequest, GetDriftReportResponse>;
   /** Per version of an endpoint: traffic, errors, latency, and shadow agreement with stable. */
   getDeploymentReport: handleUnaryCall<GetDeploymentReportRequest, GetDeploymentReportResponse>;
+  /**
+   * Replays the online values served from a feature view (logged when its
+   * log_served_values is set) in a time range through the historical path,
+   * as of each serving time and with exclude_late_ingested, and reports per
+   * feature how many differ: the training/serving skew check on real traffic.
+   */
+  checkServedConsistency: handleUnaryCall<CheckServedConsistencyRequest, CheckServedConsistencyResponse>;
 }
 
 export interface MonitoringServiceClient extends Client {
@@ -1612,6 +2227,27 @@ export interface MonitoringServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetDeploymentReportResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Replays the online values served from a feature view (logged when its
+   * log_served_values is set) in a time range through the historical path,
+   * as of each serving time and with exclude_late_ingested, and reports per
+   * feature how many differ: the training/serving skew check on real traffic.
+   */
+  checkServedConsistency(
+    request: CheckServedConsistencyRequest,
+    callback: (error: ServiceError | null, response: CheckServedConsistencyResponse) => void,
+  ): ClientUnaryCall;
+  checkServedConsistency(
+    request: CheckServedConsistencyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CheckServedConsistencyResponse) => void,
+  ): ClientUnaryCall;
+  checkServedConsistency(
+    request: CheckServedConsistencyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CheckServedConsistencyResponse) => void,
   ): ClientUnaryCall;
 }
 

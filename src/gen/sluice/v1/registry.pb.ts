@@ -120,6 +120,108 @@ export function compatibilityToJSON(object: Compatibility): string {
   }
 }
 
+/** The aggregation functions (docs/streaming.md has each one's exact result). */
+export enum AggregationFunction {
+  AGGREGATION_FUNCTION_UNSPECIFIED = 0,
+  /** AGGREGATION_FUNCTION_COUNT - Number of events (int64), null fields included; `field` may be empty. */
+  AGGREGATION_FUNCTION_COUNT = 1,
+  /** AGGREGATION_FUNCTION_SUM - Sum (int64 for integer fields, exact; double otherwise); 0 when empty. */
+  AGGREGATION_FUNCTION_SUM = 2,
+  /** AGGREGATION_FUNCTION_MEAN - Arithmetic mean (double); null when empty. */
+  AGGREGATION_FUNCTION_MEAN = 3,
+  /** AGGREGATION_FUNCTION_MIN - Smallest / largest value (numeric, timestamp, string); null when empty. */
+  AGGREGATION_FUNCTION_MIN = 4,
+  AGGREGATION_FUNCTION_MAX = 5,
+  /** AGGREGATION_FUNCTION_VARIANCE - Sample variance (n - 1) and its square root (double); null below 2 values. */
+  AGGREGATION_FUNCTION_VARIANCE = 6,
+  AGGREGATION_FUNCTION_STDDEV = 7,
+  /** AGGREGATION_FUNCTION_FIRST - Value of the event with the smallest / largest (event time, ingestion time). */
+  AGGREGATION_FUNCTION_FIRST = 8,
+  AGGREGATION_FUNCTION_LAST = 9,
+  /** AGGREGATION_FUNCTION_LAST_N - The k newest non-null values, newest first (a list). */
+  AGGREGATION_FUNCTION_LAST_N = 10,
+  /** AGGREGATION_FUNCTION_COUNT_DISTINCT - Approximate number of distinct values (HyperLogLog, about 1.6% standard error). */
+  AGGREGATION_FUNCTION_COUNT_DISTINCT = 11,
+  UNRECOGNIZED = -1,
+}
+
+export function aggregationFunctionFromJSON(object: any): AggregationFunction {
+  switch (object) {
+    case 0:
+    case "AGGREGATION_FUNCTION_UNSPECIFIED":
+      return AggregationFunction.AGGREGATION_FUNCTION_UNSPECIFIED;
+    case 1:
+    case "AGGREGATION_FUNCTION_COUNT":
+      return AggregationFunction.AGGREGATION_FUNCTION_COUNT;
+    case 2:
+    case "AGGREGATION_FUNCTION_SUM":
+      return AggregationFunction.AGGREGATION_FUNCTION_SUM;
+    case 3:
+    case "AGGREGATION_FUNCTION_MEAN":
+      return AggregationFunction.AGGREGATION_FUNCTION_MEAN;
+    case 4:
+    case "AGGREGATION_FUNCTION_MIN":
+      return AggregationFunction.AGGREGATION_FUNCTION_MIN;
+    case 5:
+    case "AGGREGATION_FUNCTION_MAX":
+      return AggregationFunction.AGGREGATION_FUNCTION_MAX;
+    case 6:
+    case "AGGREGATION_FUNCTION_VARIANCE":
+      return AggregationFunction.AGGREGATION_FUNCTION_VARIANCE;
+    case 7:
+    case "AGGREGATION_FUNCTION_STDDEV":
+      return AggregationFunction.AGGREGATION_FUNCTION_STDDEV;
+    case 8:
+    case "AGGREGATION_FUNCTION_FIRST":
+      return AggregationFunction.AGGREGATION_FUNCTION_FIRST;
+    case 9:
+    case "AGGREGATION_FUNCTION_LAST":
+      return AggregationFunction.AGGREGATION_FUNCTION_LAST;
+    case 10:
+    case "AGGREGATION_FUNCTION_LAST_N":
+      return AggregationFunction.AGGREGATION_FUNCTION_LAST_N;
+    case 11:
+    case "AGGREGATION_FUNCTION_COUNT_DISTINCT":
+      return AggregationFunction.AGGREGATION_FUNCTION_COUNT_DISTINCT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AggregationFunction.UNRECOGNIZED;
+  }
+}
+
+export function aggregationFunctionToJSON(object: AggregationFunction): string {
+  switch (object) {
+    case AggregationFunction.AGGREGATION_FUNCTION_UNSPECIFIED:
+      return "AGGREGATION_FUNCTION_UNSPECIFIED";
+    case AggregationFunction.AGGREGATION_FUNCTION_COUNT:
+      return "AGGREGATION_FUNCTION_COUNT";
+    case AggregationFunction.AGGREGATION_FUNCTION_SUM:
+      return "AGGREGATION_FUNCTION_SUM";
+    case AggregationFunction.AGGREGATION_FUNCTION_MEAN:
+      return "AGGREGATION_FUNCTION_MEAN";
+    case AggregationFunction.AGGREGATION_FUNCTION_MIN:
+      return "AGGREGATION_FUNCTION_MIN";
+    case AggregationFunction.AGGREGATION_FUNCTION_MAX:
+      return "AGGREGATION_FUNCTION_MAX";
+    case AggregationFunction.AGGREGATION_FUNCTION_VARIANCE:
+      return "AGGREGATION_FUNCTION_VARIANCE";
+    case AggregationFunction.AGGREGATION_FUNCTION_STDDEV:
+      return "AGGREGATION_FUNCTION_STDDEV";
+    case AggregationFunction.AGGREGATION_FUNCTION_FIRST:
+      return "AGGREGATION_FUNCTION_FIRST";
+    case AggregationFunction.AGGREGATION_FUNCTION_LAST:
+      return "AGGREGATION_FUNCTION_LAST";
+    case AggregationFunction.AGGREGATION_FUNCTION_LAST_N:
+      return "AGGREGATION_FUNCTION_LAST_N";
+    case AggregationFunction.AGGREGATION_FUNCTION_COUNT_DISTINCT:
+      return "AGGREGATION_FUNCTION_COUNT_DISTINCT";
+    case AggregationFunction.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Lifecycle state of a feature view. */
 export enum FeatureViewState {
   FEATURE_VIEW_STATE_UNSPECIFIED = 0,
@@ -308,14 +410,55 @@ export interface ListEntitiesResponse {
 /** One typed feature of a feature view. */
 export interface Feature {
   name: string;
+  /**
+   * Required for plain features. For an aggregated feature it may be left
+   * unset: the server fills in the aggregation's result type (a type that
+   * differs from it is INVALID_ARGUMENT).
+   */
   type: ValueType;
   description: string;
   tags: { [key: string]: string };
+  /**
+   * Set on every feature of an aggregation feature view (one whose `stream`
+   * is set), and only there: the feature's value is this aggregation of the
+   * stream's events, computed by the window rule of docs/streaming.md.
+   */
+  aggregation: Aggregation | undefined;
 }
 
 export interface Feature_TagsEntry {
   key: string;
   value: string;
+}
+
+/**
+ * An aggregation of one field of an event stream over a window.
+ *
+ * The window rule (docs/streaming.md): the value as of t aggregates exactly
+ * the entity's events e with  start(t, W) <= event_time(e) <= t,  where
+ * start(t, W) = floor((t - W) / g) * g and g is the stream's granularity:
+ * closed at both ends, the start aligned down to a tile boundary. A lifetime
+ * window has no lower bound. Online reads use t = the time of the read;
+ * GetHistoricalFeatures uses t = each spine row's time.
+ */
+export interface Aggregation {
+  function: AggregationFunction;
+  /** The stream field aggregated; required except for COUNT. */
+  field: string;
+  /**
+   * A positive multiple of the stream's granularity, at most its retention;
+   * unset or zero means lifetime (only for streams kept forever).
+   */
+  window:
+    | Duration
+    | undefined;
+  /** LAST_N only: how many values, 1 to 1000. */
+  k: number;
+  /**
+   * Optional: only events for which this expression over the event's fields
+   * is true count (docs/expressions.md), e.g. `amount > 100 and country = 'FR'`.
+   */
+  filter: string;
 }
 
 /**
@@ -360,6 +503,23 @@ export interface FeatureView {
    * for rows written before it existed.
    */
   historyVersion: number;
+  /**
+   * Makes this an aggregation feature view: the event stream ("stream",
+   * "stream@2" or "projects/{project}/eventStreams/stream[/versions/2]") whose
+   * events its features aggregate. Its entity must be the stream's; every
+   * feature has an `aggregation`; it takes no WriteFeatures (its values come
+   * from WriteEvents, ImportFeatures with event_stream, and the Kafka source).
+   * Every version of an aggregation view has online state (tiles) of its own,
+   * built from the stream's stored events when the version is applied.
+   */
+  stream: string;
+  /** The stream version `stream` resolved to when this version was applied. */
+  streamVersion: number;
+  /**
+   * Log every value GetOnlineFeatures and Predict serve from this view, so
+   * that CheckServedConsistency can compare them with the historical path.
+   */
+  logServedValues: boolean;
 }
 
 export interface FeatureView_TagsEntry {
@@ -455,12 +615,47 @@ export interface FeatureService {
   tags: { [key: string]: string };
   compatibility: Compatibility;
   changes: string[];
-  createTime: Timestamp | undefined;
+  createTime:
+    | Timestamp
+    | undefined;
+  /**
+   * Values the caller supplies with each request (Predict's
+   * request_features; in GetHistoricalFeatures, spine extra columns of the
+   * same names).
+   */
+  requestInputs: RequestInput[];
+  /**
+   * Features computed at request time from request inputs and looked-up
+   * features by an expression (docs/expressions.md), e.g.
+   * `amount / txn_stats:amount_mean_7d`. Evaluated by one evaluator in
+   * Predict and GetHistoricalFeatures; returned after `features`.
+   */
+  derivedFeatures: DerivedFeature[];
 }
 
 export interface FeatureService_TagsEntry {
   key: string;
   value: string;
+}
+
+/** A value supplied with each request. */
+export interface RequestInput {
+  name: string;
+  type: ValueType;
+  description: string;
+}
+
+/** A feature computed at request time. */
+export interface DerivedFeature {
+  name: string;
+  /**
+   * Over request inputs (by name) and the service's features (by ref, as in
+   * `features`). Its result type (double, bool, string, ...) is inferred.
+   */
+  expression: string;
+  description: string;
+  /** The inferred result type. */
+  type: ValueType;
 }
 
 export interface ApplyFeatureServiceRequest {
@@ -522,6 +717,118 @@ export interface ResolveFeaturesRequest {
 
 export interface ResolveFeaturesResponse {
   features: ResolvedFeature[];
+}
+
+/** One typed field of an event stream's events. */
+export interface StreamField {
+  name: string;
+  type: ValueType;
+  description: string;
+}
+
+/**
+ * One immutable version of an event stream: raw events of one entity, each
+ * with an event time and typed fields, which aggregation feature views
+ * aggregate. Compatible changes (added fields, documentation, a longer
+ * allowed lateness) share the stream's stored events; anything else starts a
+ * new history (history_version), as for feature views.
+ */
+export interface EventStream {
+  /** "projects/{project}/eventStreams/{stream}". */
+  name: string;
+  version: number;
+  /** The entity name within the project; events carry its join keys. */
+  entity: string;
+  fields: StreamField[];
+  /**
+   * The name of the event-time field in decoded source messages (Kafka JSON
+   * or Protobuf, file columns); "event_time" when empty. WriteEvents carries
+   * the time in EventRow.event_time.
+   */
+  eventTimeField: string;
+  /**
+   * Tile width g: windows start at multiples of it, and a window is a
+   * multiple of it. 1 minute when unset; 1 second to 1 day.
+   */
+  granularity:
+    | Duration
+    | undefined;
+  /**
+   * How far behind the largest event time seen (per stream, and per Kafka
+   * partition) an event may be and still count online. The watermark is that
+   * largest time minus this; an event before the watermark is "too late":
+   * stored offline and counted, but never applied to online values.
+   */
+  allowedLateness:
+    | Duration
+    | undefined;
+  /**
+   * How long events matter: windows may not be longer. Zero (the default)
+   * means forever, which lifetime windows need.
+   */
+  retention: Duration | undefined;
+  description: string;
+  owner: string;
+  tags: { [key: string]: string };
+  state: FeatureViewState;
+  compatibility: Compatibility;
+  changes: string[];
+  createTime:
+    | Timestamp
+    | undefined;
+  /** The version whose stored events this version reads and writes. */
+  historyVersion: number;
+}
+
+export interface EventStream_TagsEntry {
+  key: string;
+  value: string;
+}
+
+export interface ApplyEventStreamRequest {
+  eventStream: EventStream | undefined;
+  validateOnly: boolean;
+}
+
+export interface ApplyEventStreamResponse {
+  eventStream: EventStream | undefined;
+  outcome: ApplyOutcome;
+  compatibility: Compatibility;
+  changes: string[];
+  history: HistoryOutcome;
+}
+
+export interface GetEventStreamRequest {
+  /** "projects/{project}/eventStreams/{stream}" or ".../versions/{version}". */
+  name: string;
+}
+
+export interface GetEventStreamResponse {
+  eventStream: EventStream | undefined;
+}
+
+export interface ListEventStreamsRequest {
+  /** "projects/{project}". */
+  parent: string;
+  pageSize: number;
+  pageToken: string;
+}
+
+export interface ListEventStreamsResponse {
+  eventStreams: EventStream[];
+  nextPageToken: string;
+}
+
+export interface ListEventStreamVersionsRequest {
+  /** "projects/{project}/eventStreams/{stream}". */
+  parent: string;
+  pageSize: number;
+  pageToken: string;
+}
+
+export interface ListEventStreamVersionsResponse {
+  eventStreams: EventStream[];
+  nextPageToken: string;
 }
 
 function createBaseProject(): Project {
@@ -1981,7 +2288,7 @@ export const ListEntitiesResponse: MessageFns<ListEntitiesResponse> = {
 };
 
 function createBaseFeature(): Feature {
-  return { name: "", type: 0, description: "", tags: {} };
+  return { name: "", type: 0, description: "", tags: {}, aggregation: undefined };
 }
 
 export const Feature: MessageFns<Feature> = {
@@ -1998,6 +2305,9 @@ export const Feature: MessageFns<Feature> = {
     globalThis.Object.entries(message.tags).forEach(([key, value]: [string, string]) => {
       Feature_TagsEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
     });
+    if (message.aggregation !== undefined) {
+      Aggregation.encode(message.aggregation, writer.uint32(42).fork()).join();
+    }
     return writer;
   },
 
@@ -2049,6 +2359,14 @@ export const Feature: MessageFns<Feature> = {
             }
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.aggregation = Aggregation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2080,6 +2398,7 @@ export const Feature: MessageFns<Feature> = {
           {},
         )
         : {},
+      aggregation: isSet(object.aggregation) ? Aggregation.fromJSON(object.aggregation) : undefined,
     };
   },
 
@@ -2103,6 +2422,9 @@ export const Feature: MessageFns<Feature> = {
         });
       }
     }
+    if (message.aggregation !== undefined) {
+      obj.aggregation = Aggregation.toJSON(message.aggregation);
+    }
     return obj;
   },
 
@@ -2123,6 +2445,9 @@ export const Feature: MessageFns<Feature> = {
       },
       {},
     );
+    message.aggregation = (object.aggregation !== undefined && object.aggregation !== null)
+      ? Aggregation.fromPartial(object.aggregation)
+      : undefined;
     return message;
   },
 };
@@ -2212,6 +2537,141 @@ export const Feature_TagsEntry: MessageFns<Feature_TagsEntry> = {
   },
 };
 
+function createBaseAggregation(): Aggregation {
+  return { function: 0, field: "", window: undefined, k: 0, filter: "" };
+}
+
+export const Aggregation: MessageFns<Aggregation> = {
+  encode(message: Aggregation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.function !== 0) {
+      writer.uint32(8).int32(message.function);
+    }
+    if (message.field !== "") {
+      writer.uint32(18).string(message.field);
+    }
+    if (message.window !== undefined) {
+      Duration.encode(message.window, writer.uint32(26).fork()).join();
+    }
+    if (message.k !== 0) {
+      writer.uint32(32).int32(message.k);
+    }
+    if (message.filter !== "") {
+      writer.uint32(42).string(message.filter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Aggregation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAggregation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.function = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.window = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.k = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.filter = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Aggregation {
+    return {
+      function: isSet(object.function) ? aggregationFunctionFromJSON(object.function) : 0,
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      window: isSet(object.window) ? Duration.fromJSON(object.window) : undefined,
+      k: isSet(object.k) ? globalThis.Number(object.k) : 0,
+      filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
+    };
+  },
+
+  toJSON(message: Aggregation): unknown {
+    const obj: any = {};
+    if (message.function !== 0) {
+      obj.function = aggregationFunctionToJSON(message.function);
+    }
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.window !== undefined) {
+      obj.window = Duration.toJSON(message.window);
+    }
+    if (message.k !== 0) {
+      obj.k = Math.round(message.k);
+    }
+    if (message.filter !== "") {
+      obj.filter = message.filter;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Aggregation>, I>>(base?: I): Aggregation {
+    return Aggregation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Aggregation>, I>>(object: I): Aggregation {
+    const message = createBaseAggregation();
+    message.function = object.function ?? 0;
+    message.field = object.field ?? "";
+    message.window = (object.window !== undefined && object.window !== null)
+      ? Duration.fromPartial(object.window)
+      : undefined;
+    message.k = object.k ?? 0;
+    message.filter = object.filter ?? "";
+    return message;
+  },
+};
+
 function createBaseFeatureView(): FeatureView {
   return {
     name: "",
@@ -2228,6 +2688,9 @@ function createBaseFeatureView(): FeatureView {
     createTime: undefined,
     deprecateTime: undefined,
     historyVersion: 0,
+    stream: "",
+    streamVersion: 0,
+    logServedValues: false,
   };
 }
 
@@ -2274,6 +2737,15 @@ export const FeatureView: MessageFns<FeatureView> = {
     }
     if (message.historyVersion !== 0) {
       writer.uint32(112).int32(message.historyVersion);
+    }
+    if (message.stream !== "") {
+      writer.uint32(122).string(message.stream);
+    }
+    if (message.streamVersion !== 0) {
+      writer.uint32(128).int32(message.streamVersion);
+    }
+    if (message.logServedValues !== false) {
+      writer.uint32(136).bool(message.logServedValues);
     }
     return writer;
   },
@@ -2406,6 +2878,30 @@ export const FeatureView: MessageFns<FeatureView> = {
             message.historyVersion = reader.int32();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.stream = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.streamVersion = reader.int32();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.logServedValues = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2459,6 +2955,17 @@ export const FeatureView: MessageFns<FeatureView> = {
         : isSet(object.history_version)
         ? globalThis.Number(object.history_version)
         : 0,
+      stream: isSet(object.stream) ? globalThis.String(object.stream) : "",
+      streamVersion: isSet(object.streamVersion)
+        ? globalThis.Number(object.streamVersion)
+        : isSet(object.stream_version)
+        ? globalThis.Number(object.stream_version)
+        : 0,
+      logServedValues: isSet(object.logServedValues)
+        ? globalThis.Boolean(object.logServedValues)
+        : isSet(object.log_served_values)
+        ? globalThis.Boolean(object.log_served_values)
+        : false,
     };
   },
 
@@ -2512,6 +3019,15 @@ export const FeatureView: MessageFns<FeatureView> = {
     if (message.historyVersion !== 0) {
       obj.historyVersion = Math.round(message.historyVersion);
     }
+    if (message.stream !== "") {
+      obj.stream = message.stream;
+    }
+    if (message.streamVersion !== 0) {
+      obj.streamVersion = Math.round(message.streamVersion);
+    }
+    if (message.logServedValues !== false) {
+      obj.logServedValues = message.logServedValues;
+    }
     return obj;
   },
 
@@ -2546,6 +3062,9 @@ export const FeatureView: MessageFns<FeatureView> = {
       ? Timestamp.fromPartial(object.deprecateTime)
       : undefined;
     message.historyVersion = object.historyVersion ?? 0;
+    message.stream = object.stream ?? "";
+    message.streamVersion = object.streamVersion ?? 0;
+    message.logServedValues = object.logServedValues ?? false;
     return message;
   },
 };
@@ -3592,6 +4111,8 @@ function createBaseFeatureService(): FeatureService {
     compatibility: 0,
     changes: [],
     createTime: undefined,
+    requestInputs: [],
+    derivedFeatures: [],
   };
 }
 
@@ -3623,6 +4144,12 @@ export const FeatureService: MessageFns<FeatureService> = {
     }
     if (message.createTime !== undefined) {
       Timestamp.encode(message.createTime, writer.uint32(74).fork()).join();
+    }
+    for (const v of message.requestInputs) {
+      RequestInput.encode(v!, writer.uint32(82).fork()).join();
+    }
+    for (const v of message.derivedFeatures) {
+      DerivedFeature.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -3715,6 +4242,22 @@ export const FeatureService: MessageFns<FeatureService> = {
             message.createTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.requestInputs.push(RequestInput.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.derivedFeatures.push(DerivedFeature.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3755,6 +4298,16 @@ export const FeatureService: MessageFns<FeatureService> = {
         : isSet(object.create_time)
         ? fromJsonTimestamp(object.create_time)
         : undefined,
+      requestInputs: globalThis.Array.isArray(object?.requestInputs)
+        ? object.requestInputs.map((e: any) => RequestInput.fromJSON(e))
+        : globalThis.Array.isArray(object?.request_inputs)
+        ? object.request_inputs.map((e: any) => RequestInput.fromJSON(e))
+        : [],
+      derivedFeatures: globalThis.Array.isArray(object?.derivedFeatures)
+        ? object.derivedFeatures.map((e: any) => DerivedFeature.fromJSON(e))
+        : globalThis.Array.isArray(object?.derived_features)
+        ? object.derived_features.map((e: any) => DerivedFeature.fromJSON(e))
+        : [],
     };
   },
 
@@ -3793,6 +4346,12 @@ export const FeatureService: MessageFns<FeatureService> = {
     if (message.createTime !== undefined) {
       obj.createTime = fromTimestamp(message.createTime).toISOString();
     }
+    if (message.requestInputs?.length) {
+      obj.requestInputs = message.requestInputs.map((e) => RequestInput.toJSON(e));
+    }
+    if (message.derivedFeatures?.length) {
+      obj.derivedFeatures = message.derivedFeatures.map((e) => DerivedFeature.toJSON(e));
+    }
     return obj;
   },
 
@@ -3820,6 +4379,8 @@ export const FeatureService: MessageFns<FeatureService> = {
     message.createTime = (object.createTime !== undefined && object.createTime !== null)
       ? Timestamp.fromPartial(object.createTime)
       : undefined;
+    message.requestInputs = object.requestInputs?.map((e) => RequestInput.fromPartial(e)) || [];
+    message.derivedFeatures = object.derivedFeatures?.map((e) => DerivedFeature.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3905,6 +4466,224 @@ export const FeatureService_TagsEntry: MessageFns<FeatureService_TagsEntry> = {
     const message = createBaseFeatureService_TagsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseRequestInput(): RequestInput {
+  return { name: "", type: 0, description: "" };
+}
+
+export const RequestInput: MessageFns<RequestInput> = {
+  encode(message: RequestInput, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.type !== 0) {
+      writer.uint32(16).int32(message.type);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestInput {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestInput();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestInput {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? valueTypeFromJSON(object.type) : 0,
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+    };
+  },
+
+  toJSON(message: RequestInput): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== 0) {
+      obj.type = valueTypeToJSON(message.type);
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RequestInput>, I>>(base?: I): RequestInput {
+    return RequestInput.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RequestInput>, I>>(object: I): RequestInput {
+    const message = createBaseRequestInput();
+    message.name = object.name ?? "";
+    message.type = object.type ?? 0;
+    message.description = object.description ?? "";
+    return message;
+  },
+};
+
+function createBaseDerivedFeature(): DerivedFeature {
+  return { name: "", expression: "", description: "", type: 0 };
+}
+
+export const DerivedFeature: MessageFns<DerivedFeature> = {
+  encode(message: DerivedFeature, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.expression !== "") {
+      writer.uint32(18).string(message.expression);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    if (message.type !== 0) {
+      writer.uint32(32).int32(message.type);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DerivedFeature {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDerivedFeature();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expression = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DerivedFeature {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      expression: isSet(object.expression) ? globalThis.String(object.expression) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      type: isSet(object.type) ? valueTypeFromJSON(object.type) : 0,
+    };
+  },
+
+  toJSON(message: DerivedFeature): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.expression !== "") {
+      obj.expression = message.expression;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.type !== 0) {
+      obj.type = valueTypeToJSON(message.type);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DerivedFeature>, I>>(base?: I): DerivedFeature {
+    return DerivedFeature.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DerivedFeature>, I>>(object: I): DerivedFeature {
+    const message = createBaseDerivedFeature();
+    message.name = object.name ?? "";
+    message.expression = object.expression ?? "";
+    message.description = object.description ?? "";
+    message.type = object.type ?? 0;
     return message;
   },
 };
@@ -4857,6 +5636,1358 @@ export const ResolveFeaturesResponse: MessageFns<ResolveFeaturesResponse> = {
   },
 };
 
+function createBaseStreamField(): StreamField {
+  return { name: "", type: 0, description: "" };
+}
+
+export const StreamField: MessageFns<StreamField> = {
+  encode(message: StreamField, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.type !== 0) {
+      writer.uint32(16).int32(message.type);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamField {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamField();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamField {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? valueTypeFromJSON(object.type) : 0,
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+    };
+  },
+
+  toJSON(message: StreamField): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== 0) {
+      obj.type = valueTypeToJSON(message.type);
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StreamField>, I>>(base?: I): StreamField {
+    return StreamField.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StreamField>, I>>(object: I): StreamField {
+    const message = createBaseStreamField();
+    message.name = object.name ?? "";
+    message.type = object.type ?? 0;
+    message.description = object.description ?? "";
+    return message;
+  },
+};
+
+function createBaseEventStream(): EventStream {
+  return {
+    name: "",
+    version: 0,
+    entity: "",
+    fields: [],
+    eventTimeField: "",
+    granularity: undefined,
+    allowedLateness: undefined,
+    retention: undefined,
+    description: "",
+    owner: "",
+    tags: {},
+    state: 0,
+    compatibility: 0,
+    changes: [],
+    createTime: undefined,
+    historyVersion: 0,
+  };
+}
+
+export const EventStream: MessageFns<EventStream> = {
+  encode(message: EventStream, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.version !== 0) {
+      writer.uint32(16).int32(message.version);
+    }
+    if (message.entity !== "") {
+      writer.uint32(26).string(message.entity);
+    }
+    for (const v of message.fields) {
+      StreamField.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.eventTimeField !== "") {
+      writer.uint32(42).string(message.eventTimeField);
+    }
+    if (message.granularity !== undefined) {
+      Duration.encode(message.granularity, writer.uint32(50).fork()).join();
+    }
+    if (message.allowedLateness !== undefined) {
+      Duration.encode(message.allowedLateness, writer.uint32(58).fork()).join();
+    }
+    if (message.retention !== undefined) {
+      Duration.encode(message.retention, writer.uint32(66).fork()).join();
+    }
+    if (message.description !== "") {
+      writer.uint32(74).string(message.description);
+    }
+    if (message.owner !== "") {
+      writer.uint32(82).string(message.owner);
+    }
+    globalThis.Object.entries(message.tags).forEach(([key, value]: [string, string]) => {
+      EventStream_TagsEntry.encode({ key: key as any, value }, writer.uint32(90).fork()).join();
+    });
+    if (message.state !== 0) {
+      writer.uint32(96).int32(message.state);
+    }
+    if (message.compatibility !== 0) {
+      writer.uint32(104).int32(message.compatibility);
+    }
+    for (const v of message.changes) {
+      writer.uint32(114).string(v!);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(message.createTime, writer.uint32(122).fork()).join();
+    }
+    if (message.historyVersion !== 0) {
+      writer.uint32(128).int32(message.historyVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventStream {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventStream();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.entity = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fields.push(StreamField.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.eventTimeField = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.granularity = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.allowedLateness = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.retention = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            const entry11 = EventStream_TagsEntry.decode(reader, reader.uint32());
+            if (entry11.value !== undefined) {
+              message.tags[entry11.key] = entry11.value;
+            }
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.compatibility = reader.int32() as any;
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.changes.push(reader.string());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.createTime = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.historyVersion = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventStream {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      entity: isSet(object.entity) ? globalThis.String(object.entity) : "",
+      fields: globalThis.Array.isArray(object?.fields) ? object.fields.map((e: any) => StreamField.fromJSON(e)) : [],
+      eventTimeField: isSet(object.eventTimeField)
+        ? globalThis.String(object.eventTimeField)
+        : isSet(object.event_time_field)
+        ? globalThis.String(object.event_time_field)
+        : "",
+      granularity: isSet(object.granularity) ? Duration.fromJSON(object.granularity) : undefined,
+      allowedLateness: isSet(object.allowedLateness)
+        ? Duration.fromJSON(object.allowedLateness)
+        : isSet(object.allowed_lateness)
+        ? Duration.fromJSON(object.allowed_lateness)
+        : undefined,
+      retention: isSet(object.retention) ? Duration.fromJSON(object.retention) : undefined,
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      tags: isObject(object.tags)
+        ? (globalThis.Object.entries(object.tags) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      state: isSet(object.state) ? featureViewStateFromJSON(object.state) : 0,
+      compatibility: isSet(object.compatibility) ? compatibilityFromJSON(object.compatibility) : 0,
+      changes: globalThis.Array.isArray(object?.changes)
+        ? object.changes.map((e: any) => globalThis.String(e))
+        : [],
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      historyVersion: isSet(object.historyVersion)
+        ? globalThis.Number(object.historyVersion)
+        : isSet(object.history_version)
+        ? globalThis.Number(object.history_version)
+        : 0,
+    };
+  },
+
+  toJSON(message: EventStream): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.entity !== "") {
+      obj.entity = message.entity;
+    }
+    if (message.fields?.length) {
+      obj.fields = message.fields.map((e) => StreamField.toJSON(e));
+    }
+    if (message.eventTimeField !== "") {
+      obj.eventTimeField = message.eventTimeField;
+    }
+    if (message.granularity !== undefined) {
+      obj.granularity = Duration.toJSON(message.granularity);
+    }
+    if (message.allowedLateness !== undefined) {
+      obj.allowedLateness = Duration.toJSON(message.allowedLateness);
+    }
+    if (message.retention !== undefined) {
+      obj.retention = Duration.toJSON(message.retention);
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.tags) {
+      const entries = globalThis.Object.entries(message.tags) as [string, string][];
+      if (entries.length > 0) {
+        obj.tags = {};
+        entries.forEach(([k, v]) => {
+          obj.tags[k] = v;
+        });
+      }
+    }
+    if (message.state !== 0) {
+      obj.state = featureViewStateToJSON(message.state);
+    }
+    if (message.compatibility !== 0) {
+      obj.compatibility = compatibilityToJSON(message.compatibility);
+    }
+    if (message.changes?.length) {
+      obj.changes = message.changes;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = fromTimestamp(message.createTime).toISOString();
+    }
+    if (message.historyVersion !== 0) {
+      obj.historyVersion = Math.round(message.historyVersion);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EventStream>, I>>(base?: I): EventStream {
+    return EventStream.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EventStream>, I>>(object: I): EventStream {
+    const message = createBaseEventStream();
+    message.name = object.name ?? "";
+    message.version = object.version ?? 0;
+    message.entity = object.entity ?? "";
+    message.fields = object.fields?.map((e) => StreamField.fromPartial(e)) || [];
+    message.eventTimeField = object.eventTimeField ?? "";
+    message.granularity = (object.granularity !== undefined && object.granularity !== null)
+      ? Duration.fromPartial(object.granularity)
+      : undefined;
+    message.allowedLateness = (object.allowedLateness !== undefined && object.allowedLateness !== null)
+      ? Duration.fromPartial(object.allowedLateness)
+      : undefined;
+    message.retention = (object.retention !== undefined && object.retention !== null)
+      ? Duration.fromPartial(object.retention)
+      : undefined;
+    message.description = object.description ?? "";
+    message.owner = object.owner ?? "";
+    message.tags = (globalThis.Object.entries(object.tags ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.state = object.state ?? 0;
+    message.compatibility = object.compatibility ?? 0;
+    message.changes = object.changes?.map((e) => e) || [];
+    message.createTime = (object.createTime !== undefined && object.createTime !== null)
+      ? Timestamp.fromPartial(object.createTime)
+      : undefined;
+    message.historyVersion = object.historyVersion ?? 0;
+    return message;
+  },
+};
+
+function createBaseEventStream_TagsEntry(): EventStream_TagsEntry {
+  return { key: "", value: "" };
+}
+
+export const EventStream_TagsEntry: MessageFns<EventStream_TagsEntry> = {
+  encode(message: EventStream_TagsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventStream_TagsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventStream_TagsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventStream_TagsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: EventStream_TagsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EventStream_TagsEntry>, I>>(base?: I): EventStream_TagsEntry {
+    return EventStream_TagsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EventStream_TagsEntry>, I>>(object: I): EventStream_TagsEntry {
+    const message = createBaseEventStream_TagsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseApplyEventStreamRequest(): ApplyEventStreamRequest {
+  return { eventStream: undefined, validateOnly: false };
+}
+
+export const ApplyEventStreamRequest: MessageFns<ApplyEventStreamRequest> = {
+  encode(message: ApplyEventStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventStream !== undefined) {
+      EventStream.encode(message.eventStream, writer.uint32(10).fork()).join();
+    }
+    if (message.validateOnly !== false) {
+      writer.uint32(16).bool(message.validateOnly);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyEventStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyEventStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventStream = EventStream.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.validateOnly = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyEventStreamRequest {
+    return {
+      eventStream: isSet(object.eventStream)
+        ? EventStream.fromJSON(object.eventStream)
+        : isSet(object.event_stream)
+        ? EventStream.fromJSON(object.event_stream)
+        : undefined,
+      validateOnly: isSet(object.validateOnly)
+        ? globalThis.Boolean(object.validateOnly)
+        : isSet(object.validate_only)
+        ? globalThis.Boolean(object.validate_only)
+        : false,
+    };
+  },
+
+  toJSON(message: ApplyEventStreamRequest): unknown {
+    const obj: any = {};
+    if (message.eventStream !== undefined) {
+      obj.eventStream = EventStream.toJSON(message.eventStream);
+    }
+    if (message.validateOnly !== false) {
+      obj.validateOnly = message.validateOnly;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApplyEventStreamRequest>, I>>(base?: I): ApplyEventStreamRequest {
+    return ApplyEventStreamRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApplyEventStreamRequest>, I>>(object: I): ApplyEventStreamRequest {
+    const message = createBaseApplyEventStreamRequest();
+    message.eventStream = (object.eventStream !== undefined && object.eventStream !== null)
+      ? EventStream.fromPartial(object.eventStream)
+      : undefined;
+    message.validateOnly = object.validateOnly ?? false;
+    return message;
+  },
+};
+
+function createBaseApplyEventStreamResponse(): ApplyEventStreamResponse {
+  return { eventStream: undefined, outcome: 0, compatibility: 0, changes: [], history: 0 };
+}
+
+export const ApplyEventStreamResponse: MessageFns<ApplyEventStreamResponse> = {
+  encode(message: ApplyEventStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventStream !== undefined) {
+      EventStream.encode(message.eventStream, writer.uint32(10).fork()).join();
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(16).int32(message.outcome);
+    }
+    if (message.compatibility !== 0) {
+      writer.uint32(24).int32(message.compatibility);
+    }
+    for (const v of message.changes) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.history !== 0) {
+      writer.uint32(40).int32(message.history);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyEventStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyEventStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventStream = EventStream.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.compatibility = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.changes.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.history = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyEventStreamResponse {
+    return {
+      eventStream: isSet(object.eventStream)
+        ? EventStream.fromJSON(object.eventStream)
+        : isSet(object.event_stream)
+        ? EventStream.fromJSON(object.event_stream)
+        : undefined,
+      outcome: isSet(object.outcome) ? applyOutcomeFromJSON(object.outcome) : 0,
+      compatibility: isSet(object.compatibility) ? compatibilityFromJSON(object.compatibility) : 0,
+      changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => globalThis.String(e)) : [],
+      history: isSet(object.history) ? historyOutcomeFromJSON(object.history) : 0,
+    };
+  },
+
+  toJSON(message: ApplyEventStreamResponse): unknown {
+    const obj: any = {};
+    if (message.eventStream !== undefined) {
+      obj.eventStream = EventStream.toJSON(message.eventStream);
+    }
+    if (message.outcome !== 0) {
+      obj.outcome = applyOutcomeToJSON(message.outcome);
+    }
+    if (message.compatibility !== 0) {
+      obj.compatibility = compatibilityToJSON(message.compatibility);
+    }
+    if (message.changes?.length) {
+      obj.changes = message.changes;
+    }
+    if (message.history !== 0) {
+      obj.history = historyOutcomeToJSON(message.history);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApplyEventStreamResponse>, I>>(base?: I): ApplyEventStreamResponse {
+    return ApplyEventStreamResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApplyEventStreamResponse>, I>>(object: I): ApplyEventStreamResponse {
+    const message = createBaseApplyEventStreamResponse();
+    message.eventStream = (object.eventStream !== undefined && object.eventStream !== null)
+      ? EventStream.fromPartial(object.eventStream)
+      : undefined;
+    message.outcome = object.outcome ?? 0;
+    message.compatibility = object.compatibility ?? 0;
+    message.changes = object.changes?.map((e) => e) || [];
+    message.history = object.history ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetEventStreamRequest(): GetEventStreamRequest {
+  return { name: "" };
+}
+
+export const GetEventStreamRequest: MessageFns<GetEventStreamRequest> = {
+  encode(message: GetEventStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEventStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEventStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEventStreamRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: GetEventStreamRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEventStreamRequest>, I>>(base?: I): GetEventStreamRequest {
+    return GetEventStreamRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEventStreamRequest>, I>>(object: I): GetEventStreamRequest {
+    const message = createBaseGetEventStreamRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseGetEventStreamResponse(): GetEventStreamResponse {
+  return { eventStream: undefined };
+}
+
+export const GetEventStreamResponse: MessageFns<GetEventStreamResponse> = {
+  encode(message: GetEventStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventStream !== undefined) {
+      EventStream.encode(message.eventStream, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEventStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEventStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventStream = EventStream.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEventStreamResponse {
+    return {
+      eventStream: isSet(object.eventStream)
+        ? EventStream.fromJSON(object.eventStream)
+        : isSet(object.event_stream)
+        ? EventStream.fromJSON(object.event_stream)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetEventStreamResponse): unknown {
+    const obj: any = {};
+    if (message.eventStream !== undefined) {
+      obj.eventStream = EventStream.toJSON(message.eventStream);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEventStreamResponse>, I>>(base?: I): GetEventStreamResponse {
+    return GetEventStreamResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEventStreamResponse>, I>>(object: I): GetEventStreamResponse {
+    const message = createBaseGetEventStreamResponse();
+    message.eventStream = (object.eventStream !== undefined && object.eventStream !== null)
+      ? EventStream.fromPartial(object.eventStream)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListEventStreamsRequest(): ListEventStreamsRequest {
+  return { parent: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListEventStreamsRequest: MessageFns<ListEventStreamsRequest> = {
+  encode(message: ListEventStreamsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.parent !== "") {
+      writer.uint32(10).string(message.parent);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListEventStreamsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListEventStreamsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.parent = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListEventStreamsRequest {
+    return {
+      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListEventStreamsRequest): unknown {
+    const obj: any = {};
+    if (message.parent !== "") {
+      obj.parent = message.parent;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListEventStreamsRequest>, I>>(base?: I): ListEventStreamsRequest {
+    return ListEventStreamsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListEventStreamsRequest>, I>>(object: I): ListEventStreamsRequest {
+    const message = createBaseListEventStreamsRequest();
+    message.parent = object.parent ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListEventStreamsResponse(): ListEventStreamsResponse {
+  return { eventStreams: [], nextPageToken: "" };
+}
+
+export const ListEventStreamsResponse: MessageFns<ListEventStreamsResponse> = {
+  encode(message: ListEventStreamsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.eventStreams) {
+      EventStream.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListEventStreamsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListEventStreamsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventStreams.push(EventStream.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListEventStreamsResponse {
+    return {
+      eventStreams: globalThis.Array.isArray(object?.eventStreams)
+        ? object.eventStreams.map((e: any) => EventStream.fromJSON(e))
+        : globalThis.Array.isArray(object?.event_streams)
+        ? object.event_streams.map((e: any) => EventStream.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListEventStreamsResponse): unknown {
+    const obj: any = {};
+    if (message.eventStreams?.length) {
+      obj.eventStreams = message.eventStreams.map((e) => EventStream.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListEventStreamsResponse>, I>>(base?: I): ListEventStreamsResponse {
+    return ListEventStreamsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListEventStreamsResponse>, I>>(object: I): ListEventStreamsResponse {
+    const message = createBaseListEventStreamsResponse();
+    message.eventStreams = object.eventStreams?.map((e) => EventStream.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListEventStreamVersionsRequest(): ListEventStreamVersionsRequest {
+  return { parent: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListEventStreamVersionsRequest: MessageFns<ListEventStreamVersionsRequest> = {
+  encode(message: ListEventStreamVersionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.parent !== "") {
+      writer.uint32(10).string(message.parent);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListEventStreamVersionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListEventStreamVersionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.parent = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListEventStreamVersionsRequest {
+    return {
+      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListEventStreamVersionsRequest): unknown {
+    const obj: any = {};
+    if (message.parent !== "") {
+      obj.parent = message.parent;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListEventStreamVersionsRequest>, I>>(base?: I): ListEventStreamVersionsRequest {
+    return ListEventStreamVersionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListEventStreamVersionsRequest>, I>>(
+    object: I,
+  ): ListEventStreamVersionsRequest {
+    const message = createBaseListEventStreamVersionsRequest();
+    message.parent = object.parent ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListEventStreamVersionsResponse(): ListEventStreamVersionsResponse {
+  return { eventStreams: [], nextPageToken: "" };
+}
+
+export const ListEventStreamVersionsResponse: MessageFns<ListEventStreamVersionsResponse> = {
+  encode(message: ListEventStreamVersionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.eventStreams) {
+      EventStream.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListEventStreamVersionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListEventStreamVersionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventStreams.push(EventStream.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListEventStreamVersionsResponse {
+    return {
+      eventStreams: globalThis.Array.isArray(object?.eventStreams)
+        ? object.eventStreams.map((e: any) => EventStream.fromJSON(e))
+        : globalThis.Array.isArray(object?.event_streams)
+        ? object.event_streams.map((e: any) => EventStream.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListEventStreamVersionsResponse): unknown {
+    const obj: any = {};
+    if (message.eventStreams?.length) {
+      obj.eventStreams = message.eventStreams.map((e) => EventStream.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListEventStreamVersionsResponse>, I>>(base?: I): ListEventStreamVersionsResponse {
+    return ListEventStreamVersionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListEventStreamVersionsResponse>, I>>(
+    object: I,
+  ): ListEventStreamVersionsResponse {
+    const message = createBaseListEventStreamVersionsResponse();
+    message.eventStreams = object.eventStreams?.map((e) => EventStream.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 /**
  * Definitions: projects, entities, versioned feature views and versioned
  * feature services. Every later path (writes, online reads, training sets,
@@ -5069,6 +7200,62 @@ export const RegistryServiceService = {
       Buffer.from(ResolveFeaturesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResolveFeaturesResponse => ResolveFeaturesResponse.decode(value),
   },
+  /**
+   * Applies an event stream definition: the entity, event-time field and
+   * typed fields of raw events that aggregation feature views aggregate.
+   * Same versioning rules as feature views (docs/streaming.md).
+   */
+  applyEventStream: {
+    path: "/sluice.v1.RegistryService/ApplyEventStream" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ApplyEventStreamRequest): Buffer =>
+      Buffer.from(ApplyEventStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApplyEventStreamRequest => ApplyEventStreamRequest.decode(value),
+    responseSerialize: (value: ApplyEventStreamResponse): Buffer =>
+      Buffer.from(ApplyEventStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ApplyEventStreamResponse => ApplyEventStreamResponse.decode(value),
+  },
+  /**
+   * Gets the latest version ("projects/p/eventStreams/s") or an exact one
+   * ("projects/p/eventStreams/s/versions/2").
+   */
+  getEventStream: {
+    path: "/sluice.v1.RegistryService/GetEventStream" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetEventStreamRequest): Buffer =>
+      Buffer.from(GetEventStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetEventStreamRequest => GetEventStreamRequest.decode(value),
+    responseSerialize: (value: GetEventStreamResponse): Buffer =>
+      Buffer.from(GetEventStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetEventStreamResponse => GetEventStreamResponse.decode(value),
+  },
+  /** Lists the latest version of each event stream of a project, ordered by name. */
+  listEventStreams: {
+    path: "/sluice.v1.RegistryService/ListEventStreams" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListEventStreamsRequest): Buffer =>
+      Buffer.from(ListEventStreamsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListEventStreamsRequest => ListEventStreamsRequest.decode(value),
+    responseSerialize: (value: ListEventStreamsResponse): Buffer =>
+      Buffer.from(ListEventStreamsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListEventStreamsResponse => ListEventStreamsResponse.decode(value),
+  },
+  /** Lists every version of one event stream, newest first. */
+  listEventStreamVersions: {
+    path: "/sluice.v1.RegistryService/ListEventStreamVersions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListEventStreamVersionsRequest): Buffer =>
+      Buffer.from(ListEventStreamVersionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListEventStreamVersionsRequest => ListEventStreamVersionsRequest.decode(value),
+    responseSerialize: (value: ListEventStreamVersionsResponse): Buffer =>
+      Buffer.from(ListEventStreamVersionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListEventStreamVersionsResponse =>
+      ListEventStreamVersionsResponse.decode(value),
+  },
 } as const;
 
 export interface RegistryServiceServer extends UntypedServiceImplementation {
@@ -5123,6 +7310,21 @@ export interface RegistryServiceServer extends UntypedServiceImplementation {
    * service to concrete feature view versions and types.
    */
   resolveFeatures: handleUnaryCall<ResolveFeaturesRequest, ResolveFeaturesResponse>;
+  /**
+   * Applies an event stream definition: the entity, event-time field and
+   * typed fields of raw events that aggregation feature views aggregate.
+   * Same versioning rules as feature views (docs/streaming.md).
+   */
+  applyEventStream: handleUnaryCall<ApplyEventStreamRequest, ApplyEventStreamResponse>;
+  /**
+   * Gets the latest version ("projects/p/eventStreams/s") or an exact one
+   * ("projects/p/eventStreams/s/versions/2").
+   */
+  getEventStream: handleUnaryCall<GetEventStreamRequest, GetEventStreamResponse>;
+  /** Lists the latest version of each event stream of a project, ordered by name. */
+  listEventStreams: handleUnaryCall<ListEventStreamsRequest, ListEventStreamsResponse>;
+  /** Lists every version of one event stream, newest first. */
+  listEventStreamVersions: handleUnaryCall<ListEventStreamVersionsRequest, ListEventStreamVersionsResponse>;
 }
 
 export interface RegistryServiceClient extends Client {
@@ -5400,6 +7602,77 @@ export interface RegistryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResolveFeaturesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Applies an event stream definition: the entity, event-time field and
+   * typed fields of raw events that aggregation feature views aggregate.
+   * Same versioning rules as feature views (docs/streaming.md).
+   */
+  applyEventStream(
+    request: ApplyEventStreamRequest,
+    callback: (error: ServiceError | null, response: ApplyEventStreamResponse) => void,
+  ): ClientUnaryCall;
+  applyEventStream(
+    request: ApplyEventStreamRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ApplyEventStreamResponse) => void,
+  ): ClientUnaryCall;
+  applyEventStream(
+    request: ApplyEventStreamRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ApplyEventStreamResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Gets the latest version ("projects/p/eventStreams/s") or an exact one
+   * ("projects/p/eventStreams/s/versions/2").
+   */
+  getEventStream(
+    request: GetEventStreamRequest,
+    callback: (error: ServiceError | null, response: GetEventStreamResponse) => void,
+  ): ClientUnaryCall;
+  getEventStream(
+    request: GetEventStreamRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetEventStreamResponse) => void,
+  ): ClientUnaryCall;
+  getEventStream(
+    request: GetEventStreamRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetEventStreamResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists the latest version of each event stream of a project, ordered by name. */
+  listEventStreams(
+    request: ListEventStreamsRequest,
+    callback: (error: ServiceError | null, response: ListEventStreamsResponse) => void,
+  ): ClientUnaryCall;
+  listEventStreams(
+    request: ListEventStreamsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListEventStreamsResponse) => void,
+  ): ClientUnaryCall;
+  listEventStreams(
+    request: ListEventStreamsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListEventStreamsResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists every version of one event stream, newest first. */
+  listEventStreamVersions(
+    request: ListEventStreamVersionsRequest,
+    callback: (error: ServiceError | null, response: ListEventStreamVersionsResponse) => void,
+  ): ClientUnaryCall;
+  listEventStreamVersions(
+    request: ListEventStreamVersionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListEventStreamVersionsResponse) => void,
+  ): ClientUnaryCall;
+  listEventStreamVersions(
+    request: ListEventStreamVersionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListEventStreamVersionsResponse) => void,
   ): ClientUnaryCall;
 }
 

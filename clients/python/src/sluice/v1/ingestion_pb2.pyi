@@ -22,6 +22,130 @@ FILE_FORMAT_UNSPECIFIED: FileFormat
 FILE_FORMAT_PARQUET: FileFormat
 FILE_FORMAT_CSV: FileFormat
 
+class EventRow(_message.Message):
+    __slots__ = ("entity_key", "event_time", "fields", "created_time")
+    class EntityKeyEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Value
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Value, _Mapping]] = ...) -> None: ...
+    class FieldsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Value
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Value, _Mapping]] = ...) -> None: ...
+    ENTITY_KEY_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_TIME_FIELD_NUMBER: _ClassVar[int]
+    entity_key: _containers.MessageMap[str, _types_pb2.Value]
+    event_time: _timestamp_pb2.Timestamp
+    fields: _containers.MessageMap[str, _types_pb2.Value]
+    created_time: _timestamp_pb2.Timestamp
+    def __init__(self, entity_key: _Optional[_Mapping[str, _types_pb2.Value]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fields: _Optional[_Mapping[str, _types_pb2.Value]] = ..., created_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WriteEventsRequest(_message.Message):
+    __slots__ = ("project", "event_stream", "events", "write_id", "columns")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_STREAM_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    WRITE_ID_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    event_stream: str
+    events: _containers.RepeatedCompositeFieldContainer[EventRow]
+    write_id: str
+    columns: FeatureColumns
+    def __init__(self, project: _Optional[str] = ..., event_stream: _Optional[str] = ..., events: _Optional[_Iterable[_Union[EventRow, _Mapping]]] = ..., write_id: _Optional[str] = ..., columns: _Optional[_Union[FeatureColumns, _Mapping]] = ...) -> None: ...
+
+class WriteEventsResponse(_message.Message):
+    __slots__ = ("write_id", "accepted_count", "rejected_rows", "duplicate", "event_stream_version", "too_late_count")
+    WRITE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_ROWS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_STREAM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TOO_LATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    write_id: str
+    accepted_count: int
+    rejected_rows: _containers.RepeatedCompositeFieldContainer[RowRejection]
+    duplicate: bool
+    event_stream_version: int
+    too_late_count: int
+    def __init__(self, write_id: _Optional[str] = ..., accepted_count: _Optional[int] = ..., rejected_rows: _Optional[_Iterable[_Union[RowRejection, _Mapping]]] = ..., duplicate: _Optional[bool] = ..., event_stream_version: _Optional[int] = ..., too_late_count: _Optional[int] = ...) -> None: ...
+
+class WriteEventBatchRequest(_message.Message):
+    __slots__ = ("project", "event_stream", "events", "write_id", "columns")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_STREAM_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    WRITE_ID_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    event_stream: str
+    events: _containers.RepeatedCompositeFieldContainer[EventRow]
+    write_id: str
+    columns: FeatureColumns
+    def __init__(self, project: _Optional[str] = ..., event_stream: _Optional[str] = ..., events: _Optional[_Iterable[_Union[EventRow, _Mapping]]] = ..., write_id: _Optional[str] = ..., columns: _Optional[_Union[FeatureColumns, _Mapping]] = ...) -> None: ...
+
+class WriteEventBatchResponse(_message.Message):
+    __slots__ = ("write_id", "accepted_count", "rejected_rows", "duplicate", "event_stream_version", "too_late_count")
+    WRITE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_ROWS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_STREAM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TOO_LATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    write_id: str
+    accepted_count: int
+    rejected_rows: _containers.RepeatedCompositeFieldContainer[RowRejection]
+    duplicate: bool
+    event_stream_version: int
+    too_late_count: int
+    def __init__(self, write_id: _Optional[str] = ..., accepted_count: _Optional[int] = ..., rejected_rows: _Optional[_Iterable[_Union[RowRejection, _Mapping]]] = ..., duplicate: _Optional[bool] = ..., event_stream_version: _Optional[int] = ..., too_late_count: _Optional[int] = ...) -> None: ...
+
+class GetEventStreamStatusRequest(_message.Message):
+    __slots__ = ("project", "event_stream")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_STREAM_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    event_stream: str
+    def __init__(self, project: _Optional[str] = ..., event_stream: _Optional[str] = ...) -> None: ...
+
+class EventSourceStatus(_message.Message):
+    __slots__ = ("source", "max_event_time", "watermark", "event_count", "too_late_count", "last_position")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MAX_EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    WATERMARK_FIELD_NUMBER: _ClassVar[int]
+    EVENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TOO_LATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LAST_POSITION_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    max_event_time: _timestamp_pb2.Timestamp
+    watermark: _timestamp_pb2.Timestamp
+    event_count: int
+    too_late_count: int
+    last_position: int
+    def __init__(self, source: _Optional[str] = ..., max_event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., watermark: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_count: _Optional[int] = ..., too_late_count: _Optional[int] = ..., last_position: _Optional[int] = ...) -> None: ...
+
+class GetEventStreamStatusResponse(_message.Message):
+    __slots__ = ("event_stream_version", "sources", "event_count", "too_late_count", "dead_lettered_count")
+    EVENT_STREAM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    EVENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TOO_LATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DEAD_LETTERED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    event_stream_version: int
+    sources: _containers.RepeatedCompositeFieldContainer[EventSourceStatus]
+    event_count: int
+    too_late_count: int
+    dead_lettered_count: int
+    def __init__(self, event_stream_version: _Optional[int] = ..., sources: _Optional[_Iterable[_Union[EventSourceStatus, _Mapping]]] = ..., event_count: _Optional[int] = ..., too_late_count: _Optional[int] = ..., dead_lettered_count: _Optional[int] = ...) -> None: ...
+
 class FeatureRow(_message.Message):
     __slots__ = ("entity_key", "event_time", "features", "created_time")
     class EntityKeyEntry(_message.Message):
@@ -139,7 +263,7 @@ class WriteFeatureBatchResponse(_message.Message):
     def __init__(self, write_id: _Optional[str] = ..., accepted_count: _Optional[int] = ..., rejected_rows: _Optional[_Iterable[_Union[RowRejection, _Mapping]]] = ..., duplicate: _Optional[bool] = ..., feature_view_version: _Optional[int] = ...) -> None: ...
 
 class ImportFeaturesConfig(_message.Message):
-    __slots__ = ("project", "feature_view", "format", "source_path", "column_mapping", "materialize_online", "write_id", "created_time_column")
+    __slots__ = ("project", "feature_view", "format", "source_path", "column_mapping", "materialize_online", "write_id", "created_time_column", "event_stream")
     class ColumnMappingEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +279,7 @@ class ImportFeaturesConfig(_message.Message):
     MATERIALIZE_ONLINE_FIELD_NUMBER: _ClassVar[int]
     WRITE_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_TIME_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    EVENT_STREAM_FIELD_NUMBER: _ClassVar[int]
     project: str
     feature_view: str
     format: FileFormat
@@ -163,7 +288,8 @@ class ImportFeaturesConfig(_message.Message):
     materialize_online: bool
     write_id: str
     created_time_column: str
-    def __init__(self, project: _Optional[str] = ..., feature_view: _Optional[str] = ..., format: _Optional[_Union[FileFormat, str]] = ..., source_path: _Optional[str] = ..., column_mapping: _Optional[_Mapping[str, str]] = ..., materialize_online: _Optional[bool] = ..., write_id: _Optional[str] = ..., created_time_column: _Optional[str] = ...) -> None: ...
+    event_stream: str
+    def __init__(self, project: _Optional[str] = ..., feature_view: _Optional[str] = ..., format: _Optional[_Union[FileFormat, str]] = ..., source_path: _Optional[str] = ..., column_mapping: _Optional[_Mapping[str, str]] = ..., materialize_online: _Optional[bool] = ..., write_id: _Optional[str] = ..., created_time_column: _Optional[str] = ..., event_stream: _Optional[str] = ...) -> None: ...
 
 class ImportFeaturesRequest(_message.Message):
     __slots__ = ("config", "chunk")

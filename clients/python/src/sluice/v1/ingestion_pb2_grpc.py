@@ -57,6 +57,21 @@ class IngestionServiceStub:
                 request_serializer=sluice_dot_v1_dot_ingestion__pb2.MaterializeRequest.SerializeToString,
                 response_deserializer=sluice_dot_v1_dot_ingestion__pb2.MaterializeResponse.FromString,
                 _registered_method=True)
+        self.WriteEvents = channel.stream_stream(
+                '/sluice.v1.IngestionService/WriteEvents',
+                request_serializer=sluice_dot_v1_dot_ingestion__pb2.WriteEventsRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_ingestion__pb2.WriteEventsResponse.FromString,
+                _registered_method=True)
+        self.WriteEventBatch = channel.unary_unary(
+                '/sluice.v1.IngestionService/WriteEventBatch',
+                request_serializer=sluice_dot_v1_dot_ingestion__pb2.WriteEventBatchRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_ingestion__pb2.WriteEventBatchResponse.FromString,
+                _registered_method=True)
+        self.GetEventStreamStatus = channel.unary_unary(
+                '/sluice.v1.IngestionService/GetEventStreamStatus',
+                request_serializer=sluice_dot_v1_dot_ingestion__pb2.GetEventStreamStatusRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_ingestion__pb2.GetEventStreamStatusResponse.FromString,
+                _registered_method=True)
 
 
 class IngestionServiceServicer:
@@ -97,6 +112,34 @@ class IngestionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WriteEvents(self, request_iterator, context):
+        """Bidirectional stream of raw events for an event stream: each request is a
+        batch, each response acknowledges exactly one batch, in order, once its
+        events are durable in the offline history and applied to the online
+        tiles of every aggregation view over the stream. A batch retried with the
+        same write_id is applied once, online and offline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriteEventBatch(self, request, context):
+        """The same as one WriteEvents batch, as a unary call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEventStreamStatus(self, request, context):
+        """Event time and lateness of a stream: the watermark of every source (the
+        API, each Kafka partition), and how many events were stored and how many
+        of them were too late to count online. Counts come from the stored
+        history, so they are the same on every replica and survive restarts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -119,6 +162,21 @@ def add_IngestionServiceServicer_to_server(servicer, server):
                     servicer.Materialize,
                     request_deserializer=sluice_dot_v1_dot_ingestion__pb2.MaterializeRequest.FromString,
                     response_serializer=sluice_dot_v1_dot_ingestion__pb2.MaterializeResponse.SerializeToString,
+            ),
+            'WriteEvents': grpc.stream_stream_rpc_method_handler(
+                    servicer.WriteEvents,
+                    request_deserializer=sluice_dot_v1_dot_ingestion__pb2.WriteEventsRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_ingestion__pb2.WriteEventsResponse.SerializeToString,
+            ),
+            'WriteEventBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriteEventBatch,
+                    request_deserializer=sluice_dot_v1_dot_ingestion__pb2.WriteEventBatchRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_ingestion__pb2.WriteEventBatchResponse.SerializeToString,
+            ),
+            'GetEventStreamStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEventStreamStatus,
+                    request_deserializer=sluice_dot_v1_dot_ingestion__pb2.GetEventStreamStatusRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_ingestion__pb2.GetEventStreamStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -232,6 +290,87 @@ class IngestionService:
             '/sluice.v1.IngestionService/Materialize',
             sluice_dot_v1_dot_ingestion__pb2.MaterializeRequest.SerializeToString,
             sluice_dot_v1_dot_ingestion__pb2.MaterializeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteEvents(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/sluice.v1.IngestionService/WriteEvents',
+            sluice_dot_v1_dot_ingestion__pb2.WriteEventsRequest.SerializeToString,
+            sluice_dot_v1_dot_ingestion__pb2.WriteEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteEventBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.v1.IngestionService/WriteEventBatch',
+            sluice_dot_v1_dot_ingestion__pb2.WriteEventBatchRequest.SerializeToString,
+            sluice_dot_v1_dot_ingestion__pb2.WriteEventBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEventStreamStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.v1.IngestionService/GetEventStreamStatus',
+            sluice_dot_v1_dot_ingestion__pb2.GetEventStreamStatusRequest.SerializeToString,
+            sluice_dot_v1_dot_ingestion__pb2.GetEventStreamStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -144,3 +144,53 @@ class GetDeploymentReportResponse(_message.Message):
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     versions: _containers.RepeatedCompositeFieldContainer[VersionReport]
     def __init__(self, versions: _Optional[_Iterable[_Union[VersionReport, _Mapping]]] = ...) -> None: ...
+
+class CheckServedConsistencyRequest(_message.Message):
+    __slots__ = ("project", "feature_view", "window", "max_values", "max_examples")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_VIEW_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    MAX_VALUES_FIELD_NUMBER: _ClassVar[int]
+    MAX_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    feature_view: str
+    window: TimeWindow
+    max_values: int
+    max_examples: int
+    def __init__(self, project: _Optional[str] = ..., feature_view: _Optional[str] = ..., window: _Optional[_Union[TimeWindow, _Mapping]] = ..., max_values: _Optional[int] = ..., max_examples: _Optional[int] = ...) -> None: ...
+
+class ConsistencyMismatch(_message.Message):
+    __slots__ = ("entity_key", "served_time", "served_value", "historical_value")
+    ENTITY_KEY_FIELD_NUMBER: _ClassVar[int]
+    SERVED_TIME_FIELD_NUMBER: _ClassVar[int]
+    SERVED_VALUE_FIELD_NUMBER: _ClassVar[int]
+    HISTORICAL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    entity_key: str
+    served_time: _timestamp_pb2.Timestamp
+    served_value: str
+    historical_value: str
+    def __init__(self, entity_key: _Optional[str] = ..., served_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., served_value: _Optional[str] = ..., historical_value: _Optional[str] = ...) -> None: ...
+
+class FeatureConsistency(_message.Message):
+    __slots__ = ("feature", "compared", "mismatches", "mismatch_rate", "examples")
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    COMPARED_FIELD_NUMBER: _ClassVar[int]
+    MISMATCHES_FIELD_NUMBER: _ClassVar[int]
+    MISMATCH_RATE_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    feature: str
+    compared: int
+    mismatches: int
+    mismatch_rate: float
+    examples: _containers.RepeatedCompositeFieldContainer[ConsistencyMismatch]
+    def __init__(self, feature: _Optional[str] = ..., compared: _Optional[int] = ..., mismatches: _Optional[int] = ..., mismatch_rate: _Optional[float] = ..., examples: _Optional[_Iterable[_Union[ConsistencyMismatch, _Mapping]]] = ...) -> None: ...
+
+class CheckServedConsistencyResponse(_message.Message):
+    __slots__ = ("features", "served_values", "comparison")
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    SERVED_VALUES_FIELD_NUMBER: _ClassVar[int]
+    COMPARISON_FIELD_NUMBER: _ClassVar[int]
+    features: _containers.RepeatedCompositeFieldContainer[FeatureConsistency]
+    served_values: int
+    comparison: str
+    def __init__(self, features: _Optional[_Iterable[_Union[FeatureConsistency, _Mapping]]] = ..., served_values: _Optional[int] = ..., comparison: _Optional[str] = ...) -> None: ...

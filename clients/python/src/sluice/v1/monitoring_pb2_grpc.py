@@ -50,6 +50,11 @@ class MonitoringServiceStub:
                 request_serializer=sluice_dot_v1_dot_monitoring__pb2.GetDeploymentReportRequest.SerializeToString,
                 response_deserializer=sluice_dot_v1_dot_monitoring__pb2.GetDeploymentReportResponse.FromString,
                 _registered_method=True)
+        self.CheckServedConsistency = channel.unary_unary(
+                '/sluice.v1.MonitoringService/CheckServedConsistency',
+                request_serializer=sluice_dot_v1_dot_monitoring__pb2.CheckServedConsistencyRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_monitoring__pb2.CheckServedConsistencyResponse.FromString,
+                _registered_method=True)
 
 
 class MonitoringServiceServicer:
@@ -77,6 +82,16 @@ class MonitoringServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckServedConsistency(self, request, context):
+        """Replays the online values served from a feature view (logged when its
+        log_served_values is set) in a time range through the historical path,
+        as of each serving time and with exclude_late_ingested, and reports per
+        feature how many differ: the training/serving skew check on real traffic.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MonitoringServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +109,11 @@ def add_MonitoringServiceServicer_to_server(servicer, server):
                     servicer.GetDeploymentReport,
                     request_deserializer=sluice_dot_v1_dot_monitoring__pb2.GetDeploymentReportRequest.FromString,
                     response_serializer=sluice_dot_v1_dot_monitoring__pb2.GetDeploymentReportResponse.SerializeToString,
+            ),
+            'CheckServedConsistency': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckServedConsistency,
+                    request_deserializer=sluice_dot_v1_dot_monitoring__pb2.CheckServedConsistencyRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_monitoring__pb2.CheckServedConsistencyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +198,33 @@ class MonitoringService:
             '/sluice.v1.MonitoringService/GetDeploymentReport',
             sluice_dot_v1_dot_monitoring__pb2.GetDeploymentReportRequest.SerializeToString,
             sluice_dot_v1_dot_monitoring__pb2.GetDeploymentReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckServedConsistency(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.v1.MonitoringService/CheckServedConsistency',
+            sluice_dot_v1_dot_monitoring__pb2.CheckServedConsistencyRequest.SerializeToString,
+            sluice_dot_v1_dot_monitoring__pb2.CheckServedConsistencyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -117,6 +117,26 @@ class RegistryServiceStub:
                 request_serializer=sluice_dot_v1_dot_registry__pb2.ResolveFeaturesRequest.SerializeToString,
                 response_deserializer=sluice_dot_v1_dot_registry__pb2.ResolveFeaturesResponse.FromString,
                 _registered_method=True)
+        self.ApplyEventStream = channel.unary_unary(
+                '/sluice.v1.RegistryService/ApplyEventStream',
+                request_serializer=sluice_dot_v1_dot_registry__pb2.ApplyEventStreamRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_registry__pb2.ApplyEventStreamResponse.FromString,
+                _registered_method=True)
+        self.GetEventStream = channel.unary_unary(
+                '/sluice.v1.RegistryService/GetEventStream',
+                request_serializer=sluice_dot_v1_dot_registry__pb2.GetEventStreamRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_registry__pb2.GetEventStreamResponse.FromString,
+                _registered_method=True)
+        self.ListEventStreams = channel.unary_unary(
+                '/sluice.v1.RegistryService/ListEventStreams',
+                request_serializer=sluice_dot_v1_dot_registry__pb2.ListEventStreamsRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_registry__pb2.ListEventStreamsResponse.FromString,
+                _registered_method=True)
+        self.ListEventStreamVersions = channel.unary_unary(
+                '/sluice.v1.RegistryService/ListEventStreamVersions',
+                request_serializer=sluice_dot_v1_dot_registry__pb2.ListEventStreamVersionsRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_registry__pb2.ListEventStreamVersionsResponse.FromString,
+                _registered_method=True)
 
 
 class RegistryServiceServicer:
@@ -244,6 +264,37 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyEventStream(self, request, context):
+        """Applies an event stream definition: the entity, event-time field and
+        typed fields of raw events that aggregation feature views aggregate.
+        Same versioning rules as feature views (docs/streaming.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEventStream(self, request, context):
+        """Gets the latest version ("projects/p/eventStreams/s") or an exact one
+        ("projects/p/eventStreams/s/versions/2").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEventStreams(self, request, context):
+        """Lists the latest version of each event stream of a project, ordered by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEventStreamVersions(self, request, context):
+        """Lists every version of one event stream, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -326,6 +377,26 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.ResolveFeatures,
                     request_deserializer=sluice_dot_v1_dot_registry__pb2.ResolveFeaturesRequest.FromString,
                     response_serializer=sluice_dot_v1_dot_registry__pb2.ResolveFeaturesResponse.SerializeToString,
+            ),
+            'ApplyEventStream': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyEventStream,
+                    request_deserializer=sluice_dot_v1_dot_registry__pb2.ApplyEventStreamRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_registry__pb2.ApplyEventStreamResponse.SerializeToString,
+            ),
+            'GetEventStream': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEventStream,
+                    request_deserializer=sluice_dot_v1_dot_registry__pb2.GetEventStreamRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_registry__pb2.GetEventStreamResponse.SerializeToString,
+            ),
+            'ListEventStreams': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEventStreams,
+                    request_deserializer=sluice_dot_v1_dot_registry__pb2.ListEventStreamsRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_registry__pb2.ListEventStreamsResponse.SerializeToString,
+            ),
+            'ListEventStreamVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEventStreamVersions,
+                    request_deserializer=sluice_dot_v1_dot_registry__pb2.ListEventStreamVersionsRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_registry__pb2.ListEventStreamVersionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -763,6 +834,114 @@ class RegistryService:
             '/sluice.v1.RegistryService/ResolveFeatures',
             sluice_dot_v1_dot_registry__pb2.ResolveFeaturesRequest.SerializeToString,
             sluice_dot_v1_dot_registry__pb2.ResolveFeaturesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyEventStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.v1.RegistryService/ApplyEventStream',
+            sluice_dot_v1_dot_registry__pb2.ApplyEventStreamRequest.SerializeToString,
+            sluice_dot_v1_dot_registry__pb2.ApplyEventStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEventStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.v1.RegistryService/GetEventStream',
+            sluice_dot_v1_dot_registry__pb2.GetEventStreamRequest.SerializeToString,
+            sluice_dot_v1_dot_registry__pb2.GetEventStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEventStreams(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.v1.RegistryService/ListEventStreams',
+            sluice_dot_v1_dot_registry__pb2.ListEventStreamsRequest.SerializeToString,
+            sluice_dot_v1_dot_registry__pb2.ListEventStreamsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEventStreamVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.v1.RegistryService/ListEventStreamVersions',
+            sluice_dot_v1_dot_registry__pb2.ListEventStreamVersionsRequest.SerializeToString,
+            sluice_dot_v1_dot_registry__pb2.ListEventStreamVersionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
