@@ -1,7 +1,7 @@
 // Package sluice is a thin layer over the generated Sluice stubs (package sluicev1): one
 // connection with a client of every service, the server's error details decoded from
 // grpc-status-details-bin, helpers for Value messages and resource names, and the streaming calls
-// GetHistoricalFeatures and UploadModel as plain function calls.
+// GetHistoricalFeatures, UploadModel and WriteEvents as plain function calls.
 package sluice
 
 import (

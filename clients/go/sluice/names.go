@@ -28,6 +28,7 @@ const (
 	Entities         Collection = "entities"
 	FeatureViews     Collection = "featureViews"
 	FeatureServices  Collection = "featureServices"
+	EventStreams     Collection = "eventStreams"
 	Models           Collection = "models"
 	Endpoints        Collection = "endpoints"
 	TrainingDatasets Collection = "trainingDatasets"
@@ -38,13 +39,14 @@ var collectionNouns = map[Collection][2]string{
 	Entities:         {"an entity", "customer"},
 	FeatureViews:     {"a feature view", "customer_stats"},
 	FeatureServices:  {"a feature service", "churn_inputs"},
+	EventStreams:     {"an event stream", "transactions"},
 	Models:           {"a model", "churn"},
 	Endpoints:        {"an endpoint", "churn"},
 	TrainingDatasets: {"a training dataset", "churn_training"},
 }
 
 // versioned lists the collections whose names may end in /versions/{n}.
-var versioned = map[Collection]bool{FeatureViews: true, FeatureServices: true, Models: true, TrainingDatasets: true}
+var versioned = map[Collection]bool{FeatureViews: true, FeatureServices: true, EventStreams: true, Models: true, TrainingDatasets: true}
 
 var (
 	resourceID    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)

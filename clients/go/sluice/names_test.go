@@ -20,6 +20,11 @@ func TestNamesFromIDsAndFullNames(t *testing.T) {
 		{func() (string, error) { return Name("shop", Endpoints, "projects/ml/endpoints/churn") }, "projects/ml/endpoints/churn"},
 		{func() (string, error) { return Name("shop", FeatureViews, "projects/ml/featureViews/v/versions/2") }, "projects/ml/featureViews/v/versions/2"},
 		{func() (string, error) { return VersionName("shop", Models, "churn@3") }, "projects/shop/models/churn/versions/3"},
+		{func() (string, error) { return Name("shop", EventStreams, "transactions") }, "projects/shop/eventStreams/transactions"},
+		{func() (string, error) {
+			return Name("shop", EventStreams, "projects/ml/eventStreams/transactions/versions/2")
+		}, "projects/ml/eventStreams/transactions/versions/2"},
+		{func() (string, error) { return VersionName("shop", EventStreams, "transactions@2") }, "projects/shop/eventStreams/transactions/versions/2"},
 		{func() (string, error) { return VersionName("shop", Models, "projects/ml/models/churn/versions/4") }, "projects/ml/models/churn/versions/4"},
 	}
 	for i, c := range cases {
@@ -44,6 +49,8 @@ func TestMalformedNamesAreArgumentErrors(t *testing.T) {
 		{func() error { _, err := Name("shop", Endpoints, "projects/p/endpoints/churn/versions/1"); return err }, "name",
 			`expected an endpoint id such as "churn", or "projects/{project}/endpoints/{id}"`},
 		{func() error { _, err := Name("shop", Endpoints, ""); return err }, "name", `is empty; expected an endpoint id`},
+		{func() error { _, err := Name("shop", EventStreams, "projects/p/featureViews/transactions"); return err }, "name",
+			`expected an event stream id such as "transactions", or "projects/{project}/eventStreams/{id}[/versions/{version}]"`},
 		{func() error { _, err := Name("Bad Project", Endpoints, "churn"); return err }, "project", `"projects/{project}"`},
 		{func() error { _, err := VersionName("shop", Models, "churn"); return err }, "version", `a model version such as "churn@3"`},
 		{func() error { _, err := VersionName("shop", Models, "churn@0"); return err }, "version", `/versions/{version}"`},

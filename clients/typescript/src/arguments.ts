@@ -162,6 +162,23 @@ export function exactlyOne(keys: string[], options: { presence?: boolean } = {})
 }
 
 /**
+ * A rule: `key` is required (as `expected`) unless `other` is set; e.g. a feature's type, which an
+ * aggregated feature may leave to the server.
+ */
+export function requiredUnless(key: string, other: string, expected: string): Rule {
+  return (value, path, problems) => {
+    const unset = (v: unknown) => v === undefined || v === null;
+    if (unset(value[key]) && unset(value[other])) {
+      problems.push({
+        field: memberPath(path, key),
+        description: `is required (${expected}) unless ${other} is set`,
+        reason: "MISSING_FIELD",
+      });
+    }
+  };
+}
+
+/**
  * Checks a method's arguments, each `[name, value, check]`, and throws one {@link SluiceClientError}
  * listing every problem. An object argument's members are reported by their own names (`entities`,
  * not `request.entities`); the argument itself by its name when it is missing or not an object.

@@ -3,9 +3,12 @@
  * anything is sent, and names reach the wire as the naming rule says. The generated stubs'
  * methods are replaced on the client instance, so the requests the SDK builds can be seen.
  */
+import { EventEmitter } from "node:events";
 import { status } from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AggregationFunction, type FeatureView } from "../../../src/gen/sluice/v1/registry.pb.js";
 import { OutputFormat } from "../../../src/gen/sluice/v1/training.pb.js";
+import { ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
 import { SluiceClient } from "./client.js";
 import { SluiceClientError } from "./errors.js";
 import type { SpineBatchInput } from "./inputs.js";
@@ -316,5 +319,416 @@ describe("names on the wire", () => {
     const error = await client.waitForTrainingDataset("set", { timeoutMs: 0, pollMs: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SluiceClientError);
     expect((error as SluiceClientError).codeName).toBe("DEADLINE_EXCEEDED");
+  });
+});
+
+/** Stands in for a bidirectional call: records what is written and answers each request with `reply(request)`. */
+class FakeDuplex<Req, Res> extends EventEmitter {
+  readonly written: Req[] = [];
+
+  constructor(private readonly reply: (request: Req) => Res | undefined) {
+    super();
+  }
+
+  write(request: Req): boolean {
+    this.written.push(request);
+    const response = this.reply(request);
+    if (response !== undefined) queueMicrotask(() => this.emit("data", response));
+    return true;
+  }
+
+  end(): void {
+    queueMicrotask(() => {
+      this.emit("end");
+      this.emit("status", { code: status.OK });
+    });
+  }
+}
+
+/** Replaces a bidirectional method of a stub with a {@link FakeDuplex}. */
+function duplex<Req, Res>(stub: object, method: string, reply: (request: Req) => Res | undefined): FakeDuplex<Req, Res> {
+  const fake = new FakeDuplex<Req, Res>(reply);
+  (stub as Record<string, unknown>)[method] = () => fake;
+  return fake;
+}
+
+describe("event streams and aggregated features", () => {
+  const week = 7 * 86_400;
+
+  it("applies an event stream: its name in the call's project, types by name, durations from seconds", async () => {
+    const requests = answer(client.registry, "applyEventStream", {});
+    await client.applyEventStream({
+      name: "transactions",
+      entity: "card",
+      fields: [
+        { name: "amount", type: "double", description: "in EUR" },
+        { name: "merchant", type: ValueType.VALUE_TYPE_STRING },
+      ],
+      eventTimeField: "ts",
+      granularitySeconds: 60,
+      allowedLatenessSeconds: 0.5,
+      retentionSeconds: 90 * 86_400,
+      owner: "fraud",
+    });
+    await client.applyEventStream({ name: "projects/ml/eventStreams/clicks", entity: "user", fields: [], validateOnly: true });
+    expect(requests).toEqual([
+      {
+        eventStream: {
+          name: "projects/shop/eventStreams/transactions",
+          version: 0,
+          entity: "card",
+          fields: [
+            { name: "amount", type: ValueType.VALUE_TYPE_DOUBLE, description: "in EUR" },
+            { name: "merchant", type: ValueType.VALUE_TYPE_STRING, description: "" },
+          ],
+          eventTimeField: "ts",
+          granularity: { seconds: 60n, nanos: 0 },
+          allowedLateness: { seconds: 0n, nanos: 500_000_000 },
+          retention: { seconds: BigInt(90 * 86_400), nanos: 0 },
+          description: "",
+          owner: "fraud",
+          tags: {},
+          state: 0,
+          compatibility: 0,
+          changes: [],
+          createTime: undefined,
+          historyVersion: 0,
+        },
+        validateOnly: false,
+      },
+      expect.objectContaining({
+        // Unset durations are left unset: the server's defaults (1 minute, 0, forever) apply.
+        eventStream: expect.objectContaining({
+          name: "projects/ml/eventStreams/clicks",
+          granularity: undefined,
+          allowedLateness: undefined,
+          retention: undefined,
+        }),
+        validateOnly: true,
+      }),
+    ]);
+  });
+
+  it("checks an event stream's shape before sending it", async () => {
+    expect(
+      await problems(() =>
+        client.applyEventStream(
+          js({ name: "transactions", entity: "card", fields: [{ name: "amount", type: "decimal" }], granularitySeconds: "1m" }),
+        ),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^fields\[0\]\.type: must be one of "int32", .*, not the string "decimal"$/),
+      'granularitySeconds: must be a number, not the string "1m"',
+    ]);
+    const wrongKind = await refused(() => client.getEventStream("projects/shop/featureViews/transactions"));
+    expect(wrongKind.fieldViolations[0]?.description).toBe(
+      '"projects/shop/featureViews/transactions" is not valid; expected an event stream id such as "transactions", or "projects/{project}/eventStreams/{id}[/versions/{version}]"',
+    );
+  });
+
+  it("reads event streams by id or full name, one version or all, page by page", async () => {
+    const gets = answer(client.registry, "getEventStream", { eventStream: {} });
+    await client.getEventStream("transactions");
+    await client.getEventStream("transactions", { version: 2, project: "ml" });
+    await client.getEventStream("projects/ml/eventStreams/transactions/versions/3");
+    expect(gets.map((r) => (r as { name: string }).name)).toEqual([
+      "projects/shop/eventStreams/transactions",
+      "projects/ml/eventStreams/transactions/versions/2",
+      "projects/ml/eventStreams/transactions/versions/3",
+    ]);
+
+    const pages = [
+      { eventStreams: [{ name: "a" }], nextPageToken: "next" },
+      { eventStreams: [{ name: "b" }], nextPageToken: "" },
+    ];
+    const lists: unknown[] = [];
+    (client.registry as unknown as Record<string, unknown>).listEventStreams = (
+      request: unknown,
+      _metadata: unknown,
+      _options: unknown,
+      callback: Callback,
+    ) => {
+      lists.push(request);
+      callback(null, pages[lists.length - 1]);
+      return {};
+    };
+    const names: string[] = [];
+    for await (const stream of client.listEventStreams({ pageSize: 1 })) names.push(stream.name);
+    expect(names).toEqual(["a", "b"]);
+    expect(lists).toEqual([
+      { parent: "projects/shop", pageSize: 1, pageToken: "" },
+      { parent: "projects/shop", pageSize: 1, pageToken: "next" },
+    ]);
+
+    const versions = answer(client.registry, "listEventStreamVersions", { eventStreams: [], nextPageToken: "" });
+    await drain(client.listEventStreamVersions("transactions", { project: "projects/ml" }));
+    expect(versions).toEqual([{ parent: "projects/ml/eventStreams/transactions", pageSize: 0, pageToken: "" }]);
+  });
+
+  it("applies an aggregation view: functions by name, windows from seconds, types left to the server", async () => {
+    const requests = answer(client.registry, "applyFeatureView", {});
+    await client.applyFeatureView({
+      name: "card_stats",
+      entity: "card",
+      stream: "transactions@2",
+      logServedValues: true,
+      features: [
+        { name: "amount_sum_7d", aggregation: { function: "sum", field: "amount", windowSeconds: week } },
+        { name: "txn_count", type: "int64", aggregation: { function: "count" } },
+        {
+          name: "big_merchants",
+          aggregation: { function: "last_n", field: "merchant", k: 5, filter: "amount > 100 and country = 'FR'" },
+        },
+        { name: "distinct", aggregation: { function: AggregationFunction.AGGREGATION_FUNCTION_COUNT_DISTINCT, field: "merchant" } },
+      ],
+    });
+    const view = (requests[0] as { featureView: FeatureView }).featureView;
+    expect(view).toMatchObject({
+      name: "projects/shop/featureViews/card_stats",
+      stream: "transactions@2",
+      streamVersion: 0,
+      logServedValues: true,
+    });
+    expect(view.features).toEqual([
+      {
+        name: "amount_sum_7d",
+        type: ValueType.VALUE_TYPE_UNSPECIFIED,
+        description: "",
+        tags: {},
+        aggregation: {
+          function: AggregationFunction.AGGREGATION_FUNCTION_SUM,
+          field: "amount",
+          window: { seconds: BigInt(week), nanos: 0 },
+          k: 0,
+          filter: "",
+        },
+      },
+      {
+        name: "txn_count",
+        type: ValueType.VALUE_TYPE_INT64,
+        description: "",
+        tags: {},
+        // No window: a lifetime count.
+        aggregation: { function: AggregationFunction.AGGREGATION_FUNCTION_COUNT, field: "", window: undefined, k: 0, filter: "" },
+      },
+      expect.objectContaining({
+        aggregation: {
+          function: AggregationFunction.AGGREGATION_FUNCTION_LAST_N,
+          field: "merchant",
+          window: undefined,
+          k: 5,
+          filter: "amount > 100 and country = 'FR'",
+        },
+      }),
+      expect.objectContaining({
+        aggregation: expect.objectContaining({ function: AggregationFunction.AGGREGATION_FUNCTION_COUNT_DISTINCT }),
+      }),
+    ]);
+    // A plain view still sends every new field, unset.
+    await client.applyFeatureView({ name: "plain", entity: "card", features: [{ name: "f", type: "double" }] });
+    expect((requests[1] as { featureView: FeatureView }).featureView).toMatchObject({
+      stream: "",
+      logServedValues: false,
+      features: [{ name: "f", type: ValueType.VALUE_TYPE_DOUBLE, aggregation: undefined }],
+    });
+  });
+
+  it("requires a type only of plain features, and checks aggregations' shapes", async () => {
+    expect(
+      await problems(() =>
+        client.applyFeatureView(
+          js({
+            name: "card_stats",
+            entity: "card",
+            stream: "",
+            features: [
+              { name: "plain" },
+              { name: "avg", aggregation: { function: "avg", field: "amount", windowSeconds: "7d" } },
+              { name: "last", aggregation: { function: "last_n", k: 2.5 } },
+              { name: "none", aggregation: {} },
+            ],
+          }),
+        ),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^features\[0\]\.type: is required \(a type name \(int32, .*\) or a ValueType\) unless aggregation is set$/),
+      expect.stringMatching(
+        /^features\[1\]\.aggregation\.function: must be one of "count", "sum", .*"count_distinct", not the string "avg"$/,
+      ),
+      'features[1].aggregation.windowSeconds: must be a number, not the string "7d"',
+      "features[2].aggregation.k: must be an integer, not number 2.5",
+      expect.stringMatching(
+        /^features\[3\]\.aggregation\.function: is required \(an aggregation function \(count, sum, .*\) or an AggregationFunction\)$/,
+      ),
+      'stream: must be a non-empty string, not the string ""',
+    ]);
+  });
+
+  it("applies a feature service with request inputs and derived features", async () => {
+    const requests = answer(client.registry, "applyFeatureService", {});
+    await client.applyFeatureService({
+      name: "fraud_inputs",
+      features: ["card_stats:amount_mean_7d"],
+      requestInputs: [{ name: "amount", type: "double", description: "of the payment" }],
+      derivedFeatures: [{ name: "amount_ratio", expression: "amount / card_stats:amount_mean_7d" }],
+    });
+    await client.applyFeatureService({ name: "plain", features: ["card_stats:amount_mean_7d"] });
+    expect(requests).toMatchObject([
+      {
+        featureService: {
+          name: "projects/shop/featureServices/fraud_inputs",
+          requestInputs: [{ name: "amount", type: ValueType.VALUE_TYPE_DOUBLE, description: "of the payment" }],
+          derivedFeatures: [{ name: "amount_ratio", expression: "amount / card_stats:amount_mean_7d", description: "", type: 0 }],
+        },
+      },
+      { featureService: { requestInputs: [], derivedFeatures: [] } },
+    ]);
+    expect(
+      await problems(() =>
+        client.applyFeatureService(js({ name: "s", features: [], requestInputs: [{ name: "amount" }], derivedFeatures: [{ name: "r" }] })),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^requestInputs\[0\]\.type: is required \(a type name \(int32, .*\) or a ValueType\)$/),
+      "derivedFeatures[0].expression: is required (a string)",
+    ]);
+  });
+
+  it("writes events as rows or columns, with the stream ref as written", async () => {
+    const requests = answer(client.ingestion, "writeEventBatch", { acceptedCount: 1, tooLateCount: 0 });
+    const at = new Date("2026-01-02T03:04:05.006Z");
+    await client.writeEventBatch({
+      eventStream: "transactions@2",
+      events: [{ entityKey: { card_id: 7n }, eventTime: at, fields: { amount: 12.5, merchant: "m1" } }],
+      writeId: "w1",
+    });
+    await client.writeEventBatch({
+      eventStream: "projects/ml/eventStreams/transactions",
+      project: "ml",
+      eventTimes: [at],
+      entityKey: { card_id: BigInt64Array.from([7n]) },
+      fields: { amount: Float64Array.from([3]), merchant: { type: "string", values: [null] } },
+      createdTimes: BigInt64Array.from([1n]),
+    });
+    expect(requests).toEqual([
+      {
+        project: "projects/shop",
+        eventStream: "transactions@2",
+        writeId: "w1",
+        columns: undefined,
+        events: [
+          {
+            entityKey: { card_id: { int64Value: 7n } },
+            eventTime: { seconds: BigInt(Math.floor(at.getTime() / 1000)), nanos: 6_000_000 },
+            fields: { amount: { doubleValue: 12.5 }, merchant: { stringValue: "m1" } },
+            createdTime: undefined,
+          },
+        ],
+      },
+      {
+        project: "projects/ml",
+        eventStream: "projects/ml/eventStreams/transactions",
+        writeId: "",
+        events: [],
+        columns: {
+          eventTimeMicros: [BigInt(at.getTime()) * 1000n],
+          entityKey: { card_id: { int64Values: { values: [7n] }, nullRows: [] } },
+          features: {
+            amount: { doubleValues: { values: [3] }, nullRows: [] },
+            merchant: { stringValues: { values: [""] }, nullRows: [0] },
+          },
+          createdTimeMicros: [1n],
+        },
+      },
+    ]);
+    expect(await problems(() => client.writeEventBatch(js({ eventStream: "transactions" })))).toEqual([
+      "events: is required (an array of events)",
+    ]);
+    expect(
+      await problems(() =>
+        client.writeEventBatch(js({ eventStream: "", events: [{ entityKey: { card_id: 1 }, eventTime: at, features: {} }] })),
+      ),
+    ).toEqual(['eventStream: must be a non-empty string, not the string ""', "events[0].fields: is required (an object)"]);
+  });
+
+  it("streams event batches, one acknowledgement each in order, refusing a bad batch without sending it", async () => {
+    const call = duplex(client.ingestion, "writeEvents", (request: { writeId: string; events: unknown[] }) => ({
+      writeId: request.writeId,
+      acceptedCount: request.events.length,
+    }));
+    const stream = client.openEventWriteStream();
+    const event = { entityKey: { card_id: 1n }, eventTime: new Date(), fields: { amount: 1 } };
+    const first = stream.write({ eventStream: "transactions", events: [event], writeId: "a" });
+    const bad = refused(() => stream.write(js({ eventStream: "transactions", events: [{ ...event, eventTime: "now" }] })));
+    const second = stream.write({ eventStream: "transactions", events: [event, event], writeId: "b" });
+    expect(await Promise.all([first, second])).toEqual([
+      { writeId: "a", acceptedCount: 1 },
+      { writeId: "b", acceptedCount: 2 },
+    ]);
+    expect((await bad).message).toBe('EventWriteStream.write: events[0].eventTime must be a Date or a Timestamp, not the string "now"');
+    expect(call.written.map((r) => (r as unknown as { writeId: string }).writeId)).toEqual(["a", "b"]);
+    await stream.close();
+  });
+
+  it("asks for a stream's status and a view's served consistency", async () => {
+    const statuses = answer(client.ingestion, "getEventStreamStatus", { sources: [] });
+    await client.getEventStreamStatus("transactions@2");
+    await client.getEventStreamStatus("projects/ml/eventStreams/transactions", "projects/ml");
+    expect(statuses).toEqual([
+      { project: "projects/shop", eventStream: "transactions@2" },
+      { project: "projects/ml", eventStream: "projects/ml/eventStreams/transactions" },
+    ]);
+    expect(await problems(() => client.getEventStreamStatus(js(undefined)))).toEqual(["eventStream: is required (a non-empty string)"]);
+
+    const checks = answer(client.monitoring, "checkServedConsistency", { features: [] });
+    const start = new Date("2026-01-01T00:00:00Z");
+    await client.checkServedConsistency({ featureView: "card_stats@3", start, maxValues: 1000, maxExamples: 2 });
+    await client.checkServedConsistency({ featureView: "card_stats" });
+    expect(checks).toEqual([
+      {
+        project: "projects/shop",
+        featureView: "card_stats@3",
+        window: { startTime: { seconds: BigInt(start.getTime() / 1000), nanos: 0 }, endTime: undefined },
+        maxValues: 1000,
+        maxExamples: 2,
+      },
+      { project: "projects/shop", featureView: "card_stats", window: undefined, maxValues: 0, maxExamples: 0 },
+    ]);
+    expect(await problems(() => client.checkServedConsistency(js({ featureView: "v", end: "today", maxValues: -1 })))).toEqual([
+      'end: must be a valid Date, not the string "today"',
+      "maxValues: must be an integer >= 0, not number -1",
+    ]);
+  });
+
+  it("imports raw events into a stream, or feature rows into a view, exactly one", async () => {
+    const call = duplex(client.ingestion, "importFeatures", () => undefined);
+    call.end = () => {
+      queueMicrotask(() => {
+        call.emit("data", { rowsRead: 2n, done: true });
+        call.emit("end");
+      });
+    };
+    await client.importFeatures({
+      eventStream: "transactions",
+      format: "csv",
+      serverPath: "/data/t.csv",
+      columnMapping: { event_time: "ts" },
+    });
+    expect(call.written).toMatchObject([
+      {
+        config: {
+          project: "projects/shop",
+          featureView: "",
+          eventStream: "transactions",
+          sourcePath: "/data/t.csv",
+          columnMapping: { event_time: "ts" },
+        },
+      },
+    ]);
+    expect(
+      await problems(() => client.importFeatures(js({ featureView: "v", eventStream: "transactions", format: "csv", serverPath: "/a" }))),
+    ).toEqual(["eventStream: cannot be set together with featureView"]);
+    expect(await problems(() => client.importFeatures(js({ format: "csv", serverPath: "/a" })))).toEqual([
+      "featureView: or eventStream is required: set exactly one of them",
+    ]);
   });
 });

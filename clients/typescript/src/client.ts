@@ -14,10 +14,15 @@ import { HealthCheckResponse_ServingStatus, HealthClient } from "../../../src/ge
 import { InferenceServiceClient } from "../../../src/gen/sluice/v1/inference.pb.js";
 import {
   FileFormat,
+  type GetEventStreamStatusResponse,
   type ImportFeaturesResponse,
   IngestionServiceClient,
   type MaterializeResponse,
+  type WriteEventBatchResponse,
+  type WriteEventsRequest,
+  type WriteEventsResponse,
   type WriteFeatureBatchResponse,
+  type WriteFeaturesRequest,
   type WriteFeaturesResponse,
 } from "../../../src/gen/sluice/v1/ingestion.pb.js";
 import {
@@ -29,13 +34,19 @@ import {
   type ModelVersion,
   Deployment as WireDeployment,
 } from "../../../src/gen/sluice/v1/model.pb.js";
-import { MonitoringServiceClient, type VersionReport } from "../../../src/gen/sluice/v1/monitoring.pb.js";
+import {
+  type CheckServedConsistencyResponse,
+  MonitoringServiceClient,
+  type VersionReport,
+} from "../../../src/gen/sluice/v1/monitoring.pb.js";
 import { OnlineServiceClient } from "../../../src/gen/sluice/v1/online.pb.js";
 import {
   type ApplyEntityResponse,
+  type ApplyEventStreamResponse,
   type ApplyFeatureServiceResponse,
   type ApplyFeatureViewResponse,
   type Entity,
+  type EventStream,
   type FeatureService,
   type FeatureView,
   type Project,
@@ -58,13 +69,19 @@ import {
   type BatchInput,
   batchCheck,
   type ColumnarBatchInput,
+  type ColumnarEventBatchInput,
   clientOptionsCheck,
   type DeploymentChangeInput,
   type DeploymentInput,
   deploymentChangeCheck,
   deploymentCheck,
   type EntityInput,
+  type EventBatchInput,
+  type EventStreamInput,
+  type EventWriteStream,
   entityCheck,
+  eventBatchCheck,
+  eventStreamCheck,
   type FeatureSelectionInput,
   type FeatureServiceInput,
   type FeatureViewInput,
@@ -90,8 +107,10 @@ import {
   type Prediction,
   predictCheck,
   projectCheck,
+  type ServedConsistencyInput,
   type SluiceClientOptions,
   selectionCheck,
+  servedConsistencyCheck,
   type TrainingDatasetInput,
   trainingDatasetCheck,
   type VersionOptions,
@@ -100,8 +119,9 @@ import {
   waitOptionsCheck,
 } from "./inputs.js";
 import { fullName, type NameContext, type NameOptions, projectId, versionedName } from "./names.js";
-import { batchToWire, queryToWire, secondsToDuration, toValueType, valueColumns } from "./requests.js";
+import { batchToWire, eventBatchToWire, featureToWire, optionalDuration, queryToWire, toValueType, valueColumns } from "./requests.js";
 import { fromWireValue, type PlainValue, timestampToDate } from "./values.js";
+import { acknowledgedWriteStream } from "./write-stream.js";
 
 type UnaryMethod<Req, Res> = (
   request: Req,
@@ -266,13 +286,8 @@ export class SluiceClient {
         name: this.name(method, "name", "featureViews", input.name, input.project, { lenient: true }),
         version: 0,
         entity: input.entity,
-        features: input.features.map((f) => ({
-          name: f.name,
-          type: toValueType(f.type),
-          description: f.description ?? "",
-          tags: f.tags ?? {},
-        })),
-        ttl: input.ttlSeconds ? secondsToDuration(input.ttlSeconds) : undefined,
+        features: input.features.map(featureToWire),
+        ttl: optionalDuration(input.ttlSeconds),
         description: input.description ?? "",
         owner: input.owner ?? "",
         tags: input.tags ?? {},
@@ -282,6 +297,9 @@ export class SluiceClient {
         createTime: undefined,
         deprecateTime: undefined,
         historyVersion: 0,
+        stream: input.stream ?? "",
+        streamVersion: 0,
+        logServedValues: input.logServedValues ?? false,
       },
       validateOnly: input.validateOnly ?? false,
     });
@@ -355,6 +373,17 @@ export class SluiceClient {
         compatibility: 0,
         changes: [],
         createTime: undefined,
+        requestInputs: (input.requestInputs ?? []).map((r) => ({
+          name: r.name,
+          type: toValueType(r.type),
+          description: r.description ?? "",
+        })),
+        derivedFeatures: (input.derivedFeatures ?? []).map((d) => ({
+          name: d.name,
+          expression: d.expression,
+          description: d.description ?? "",
+          type: 0,
+        })),
       },
       validateOnly: input.validateOnly ?? false,
     });
@@ -381,6 +410,112 @@ export class SluiceClient {
     return response.features;
   }
 
+  // ---- event streams ----
+
+  /**
+   * Applies an event stream: the raw events aggregation feature views aggregate. Versioned like
+   * feature views; durations are in seconds, and unset ones take the server's defaults.
+   */
+  async applyEventStream(input: EventStreamInput): Promise<ApplyEventStreamResponse> {
+    const method = "applyEventStream";
+    checkArguments(method, ["input", input, eventStreamCheck]);
+    return this.call(this.registry, this.registry.applyEventStream, {
+      eventStream: {
+        name: this.name(method, "name", "eventStreams", input.name, input.project, { lenient: true }),
+        version: 0,
+        entity: input.entity,
+        fields: input.fields.map((f) => ({ name: f.name, type: toValueType(f.type), description: f.description ?? "" })),
+        eventTimeField: input.eventTimeField ?? "",
+        granularity: optionalDuration(input.granularitySeconds),
+        allowedLateness: optionalDuration(input.allowedLatenessSeconds),
+        retention: optionalDuration(input.retentionSeconds),
+        description: input.description ?? "",
+        owner: input.owner ?? "",
+        tags: input.tags ?? {},
+        state: 0,
+        compatibility: 0,
+        changes: [],
+        createTime: undefined,
+        historyVersion: 0,
+      },
+      validateOnly: input.validateOnly ?? false,
+    });
+  }
+
+  /** The latest version of an event stream, or an exact one (by id and `version`, or by full name). */
+  async getEventStream(name: string, options: VersionOptions = {}): Promise<EventStream> {
+    const method = "getEventStream";
+    checkArguments(method, ["name", name, nonEmptyString], ["options", options, versionOptionsCheck]);
+    const response = await this.call(this.registry, this.registry.getEventStream, {
+      name: this.name(method, "name", "eventStreams", name, options.project, { allowVersion: true, version: options.version }),
+    });
+    return required(response.eventStream);
+  }
+
+  /** Every event stream of a project (latest versions), page by page. */
+  async *listEventStreams(options: ListOptions = {}): AsyncGenerator<EventStream> {
+    checkArguments("listEventStreams", ["options", options, listOptionsCheck]);
+    const parent = this.parent("listEventStreams", options.project);
+    yield* this.paginate(async (pageToken) => {
+      const response = await this.call(this.registry, this.registry.listEventStreams, {
+        parent,
+        pageSize: options.pageSize ?? 0,
+        pageToken,
+      });
+      return [response.eventStreams, response.nextPageToken];
+    });
+  }
+
+  /** Every version of an event stream (an id or a full name), newest first. */
+  async *listEventStreamVersions(name: string, options: ListOptions = {}): AsyncGenerator<EventStream> {
+    const method = "listEventStreamVersions";
+    checkArguments(method, ["name", name, nonEmptyString], ["options", options, listOptionsCheck]);
+    const parent = this.name(method, "name", "eventStreams", name, options.project);
+    yield* this.paginate(async (pageToken) => {
+      const response = await this.call(this.registry, this.registry.listEventStreamVersions, {
+        parent,
+        pageSize: options.pageSize ?? 0,
+        pageToken,
+      });
+      return [response.eventStreams, response.nextPageToken];
+    });
+  }
+
+  /**
+   * Writes one batch of raw events, as events or as columns; acknowledged once the events are
+   * stored offline and applied to the online tiles of every aggregation view over the stream.
+   * `tooLateCount` counts accepted events older than the stream's watermark (stored, not applied online).
+   */
+  async writeEventBatch(batch: EventBatchInput | ColumnarEventBatchInput): Promise<WriteEventBatchResponse> {
+    checkArguments("writeEventBatch", ["batch", batch, eventBatchCheck]);
+    return this.call(
+      this.ingestion,
+      this.ingestion.writeEventBatch,
+      eventBatchToWire(batch, this.parent("writeEventBatch", batch.project)),
+    );
+  }
+
+  /**
+   * Opens a WriteEvents stream: batches of events, acknowledged in order, as {@link openWriteStream}
+   * does for feature rows. A batch retried with the same `writeId` is applied once.
+   */
+  openEventWriteStream(): EventWriteStream {
+    const method = "EventWriteStream.write";
+    return acknowledgedWriteStream<EventBatchInput | ColumnarEventBatchInput, WriteEventsRequest, WriteEventsResponse>(
+      this.ingestion.writeEvents(this.metadata()),
+      method,
+      eventBatchCheck,
+      (batch) => eventBatchToWire(batch, this.parent(method, batch.project)),
+    );
+  }
+
+  /** A stream's event time and lateness per source (watermarks, event and too-late counts); `eventStream` is a stream ref. */
+  async getEventStreamStatus(eventStream: string, project?: string): Promise<GetEventStreamStatusResponse> {
+    const method = "getEventStreamStatus";
+    checkArguments(method, ["eventStream", eventStream, nonEmptyString], ["project", project, projectCheck]);
+    return this.call(this.ingestion, this.ingestion.getEventStreamStatus, { project: this.parent(method, project), eventStream });
+  }
+
   // ---- writes and online reads ----
 
   /**
@@ -398,38 +533,19 @@ export class SluiceClient {
    * refused (its promise rejects) without being sent; the stream stays usable.
    */
   openWriteStream(): WriteStream {
-    const stream = this.ingestion.writeFeatures(this.metadata());
-    const waiting: Array<{ resolve: (ack: WriteFeaturesResponse) => void; reject: (error: unknown) => void }> = [];
-    let failed: unknown;
-    const closed = new Promise<void>((resolve, reject) => {
-      stream.on("status", () => resolve());
-      stream.on("error", (error: ServiceError) => {
-        failed = toClientError(error);
-        for (const pending of waiting.splice(0)) pending.reject(failed);
-        reject(failed);
-      });
-    });
-    closed.catch(() => undefined);
-    stream.on("data", (ack: WriteFeaturesResponse) => waiting.shift()?.resolve(ack));
-    return {
-      write: (batch) =>
-        new Promise<WriteFeaturesResponse>((resolve, reject) => {
-          if (failed) return reject(failed);
-          checkArguments("WriteStream.write", ["batch", batch, batchCheck]);
-          const request = batchToWire(batch, this.parent("WriteStream.write", batch.project));
-          waiting.push({ resolve, reject });
-          stream.write(request);
-        }),
-      close: async () => {
-        stream.end();
-        await closed;
-      },
-    };
+    const method = "WriteStream.write";
+    return acknowledgedWriteStream<BatchInput | ColumnarBatchInput, WriteFeaturesRequest, WriteFeaturesResponse>(
+      this.ingestion.writeFeatures(this.metadata()),
+      method,
+      batchCheck,
+      (batch) => batchToWire(batch, this.parent(method, batch.project)),
+    );
   }
 
   /**
    * Imports a Parquet or CSV file: one on the server (`serverPath`) or a local one streamed up
-   * (`localPath`). Calls `onProgress` after every server batch and resolves with the final summary.
+   * (`localPath`), as feature rows into `featureView` or as raw events into `eventStream`. Calls
+   * `onProgress` after every server batch and resolves with the final summary.
    */
   async importFeatures(request: ImportInput): Promise<ImportFeaturesResponse> {
     checkArguments("importFeatures", ["request", request, importCheck]);
@@ -447,7 +563,8 @@ export class SluiceClient {
     stream.write({
       config: {
         project,
-        featureView: request.featureView,
+        featureView: request.featureView ?? "",
+        eventStream: request.eventStream ?? "",
         format: request.format === "parquet" ? FileFormat.FILE_FORMAT_PARQUET : FileFormat.FILE_FORMAT_CSV,
         sourcePath: request.serverPath ?? "",
         columnMapping: request.columnMapping ?? {},
@@ -852,6 +969,29 @@ export class SluiceClient {
       window: undefined,
     });
     return response.versions;
+  }
+
+  /**
+   * Replays the values served from a feature view (one with `logServedValues`) through the
+   * historical path, as of each serving time, and reports per feature how many differ: the
+   * training/serving skew check on real traffic.
+   */
+  async checkServedConsistency(input: ServedConsistencyInput): Promise<CheckServedConsistencyResponse> {
+    const method = "checkServedConsistency";
+    checkArguments(method, ["input", input, servedConsistencyCheck]);
+    return this.call(this.monitoring, this.monitoring.checkServedConsistency, {
+      project: this.parent(method, input.project),
+      featureView: input.featureView,
+      window:
+        input.start || input.end
+          ? {
+              startTime: input.start ? dateToTimestamp(input.start) : undefined,
+              endTime: input.end ? dateToTimestamp(input.end) : undefined,
+            }
+          : undefined,
+      maxValues: input.maxValues ?? 0,
+      maxExamples: input.maxExamples ?? 0,
+    });
   }
 
   // ---- plumbing ----

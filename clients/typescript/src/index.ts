@@ -1,10 +1,33 @@
 /** The Sluice TypeScript SDK. */
 
 export type { UsedFeature } from "../../../src/gen/sluice/v1/inference.pb.js";
+export type {
+  EventSourceStatus,
+  GetEventStreamStatusResponse,
+  WriteEventBatchResponse,
+  WriteEventsResponse,
+} from "../../../src/gen/sluice/v1/ingestion.pb.js";
 export type { Deployment, Model, ModelVersion } from "../../../src/gen/sluice/v1/model.pb.js";
-export type { VersionReport } from "../../../src/gen/sluice/v1/monitoring.pb.js";
-export type { Entity, FeatureService, FeatureView, Project } from "../../../src/gen/sluice/v1/registry.pb.js";
+export type {
+  CheckServedConsistencyResponse,
+  ConsistencyMismatch,
+  FeatureConsistency,
+  VersionReport,
+} from "../../../src/gen/sluice/v1/monitoring.pb.js";
+export type {
+  Aggregation,
+  DerivedFeature,
+  Entity,
+  EventStream,
+  Feature,
+  FeatureService,
+  FeatureView,
+  Project,
+  RequestInput,
+  StreamField,
+} from "../../../src/gen/sluice/v1/registry.pb.js";
 export {
+  AggregationFunction,
   ApplyOutcome,
   Compatibility,
   FeatureViewState,
@@ -19,12 +42,20 @@ export type { ColumnValues } from "./columns.js";
 export type { FieldViolation } from "./errors.js";
 export { SluiceClientError } from "./errors.js";
 export type {
+  AggregationFunctionName,
+  AggregationInput,
   BatchInput,
   ColumnarBatchInput,
+  ColumnarEventBatchInput,
   DeploymentChangeInput,
   DeploymentInput,
   DocumentationInput,
   EntityInput,
+  EventBatchInput,
+  EventRowInput,
+  EventStreamInput,
+  EventWriteStream,
+  FeatureInput,
   FeatureSelectionInput,
   FeatureServiceInput,
   FeatureType,
@@ -41,6 +72,7 @@ export type {
   PredictInput,
   Prediction,
   RowInput,
+  ServedConsistencyInput,
   SluiceClientOptions,
   SpineBatchInput,
   SpineColumnsInput,

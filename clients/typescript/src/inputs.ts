@@ -13,13 +13,16 @@ import type { ChannelCredentials } from "@grpc/grpc-js";
 import { type ValueType as CoreValueType, VALUE_TYPES } from "../../../src/common/value-type.js";
 import type { Timestamp } from "../../../src/gen/google/protobuf/timestamp.pb.js";
 import type { UsedFeature } from "../../../src/gen/sluice/v1/inference.pb.js";
-import type { ImportFeaturesResponse, WriteFeaturesResponse } from "../../../src/gen/sluice/v1/ingestion.pb.js";
+import type { ImportFeaturesResponse, WriteEventsResponse, WriteFeaturesResponse } from "../../../src/gen/sluice/v1/ingestion.pb.js";
+import type { AggregationFunction } from "../../../src/gen/sluice/v1/registry.pb.js";
 import type { ColumnSchema } from "../../../src/gen/sluice/v1/training.pb.js";
 import type { FeatureStatus, ResolvedFeature, Value, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
+import { AGGREGATION_KINDS, type AggregationKind } from "../../../src/streams/aggregations.js";
 import {
   arrayOf,
   boolean,
   bytes,
+  type Check,
   date,
   exactlyOne,
   func,
@@ -31,6 +34,7 @@ import {
   optional,
   recordOf,
   required,
+  requiredUnless,
   satisfies,
   string,
   union,
@@ -71,6 +75,39 @@ export interface EntityInput extends DocumentationInput {
   validateOnly?: boolean;
 }
 
+/** Aggregation functions by their short names ("sum", "last_n", ...); a wire enum number is accepted too. */
+export type AggregationFunctionName = AggregationKind;
+
+/**
+ * An aggregation of one field of the view's event stream over a window (docs/streaming.md has the
+ * window rule and each function's result).
+ */
+export interface AggregationInput {
+  function: AggregationFunctionName | AggregationFunction;
+  /** The stream field aggregated; required except for "count". */
+  field?: string;
+  /** A positive multiple of the stream's granularity, at most its retention; 0 or unset means lifetime. */
+  windowSeconds?: number;
+  /** "last_n" only: how many values (1 to 1000). */
+  k?: number;
+  /** Only events for which this expression over their fields is true count (docs/expressions.md). */
+  filter?: string;
+}
+
+interface FeatureDocumentation {
+  name: string;
+  description?: string;
+  tags?: Record<string, string>;
+}
+
+/**
+ * A feature of a feature view: a plain one has a type; an aggregated one (in a view with a `stream`)
+ * has an `aggregation`, and may leave its type to the server, which fills in the aggregation's result type.
+ */
+export type FeatureInput =
+  | (FeatureDocumentation & { type: FeatureType | ValueType; aggregation?: AggregationInput })
+  | (FeatureDocumentation & { type?: FeatureType | ValueType; aggregation: AggregationInput });
+
 /** A feature view to apply. */
 export interface FeatureViewInput extends DocumentationInput {
   project?: string;
@@ -78,9 +115,17 @@ export interface FeatureViewInput extends DocumentationInput {
   name: string;
   /** The entity's id. */
   entity: string;
-  features: Array<{ name: string; type: FeatureType | ValueType; description?: string; tags?: Record<string, string> }>;
+  features: FeatureInput[];
   /** Values older than this are stale; 0 or unset means never. */
   ttlSeconds?: number;
+  /**
+   * Makes this an aggregation view: the event stream its features aggregate, a ref ("transactions",
+   * "transactions@2" or the full forms). Every feature then has an `aggregation`, and the view takes
+   * no feature writes: its values come from the stream's events.
+   */
+  stream?: string;
+  /** Log every value served from this view, so that checkServedConsistency can replay them. */
+  logServedValues?: boolean;
   validateOnly?: boolean;
 }
 
@@ -91,6 +136,32 @@ export interface FeatureServiceInput extends DocumentationInput {
   name: string;
   /** Feature refs: "view:feature", "view@3:feature", or the full forms. */
   features: string[];
+  /** Values the caller sends with each request (Predict's requestFeatures; spine extras in training sets). */
+  requestInputs?: Array<{ name: string; type: FeatureType | ValueType; description?: string }>;
+  /**
+   * Features computed at request time by an expression over request inputs and the service's
+   * features (docs/expressions.md), e.g. `amount / txn_stats:amount_mean_7d`; returned after `features`.
+   */
+  derivedFeatures?: Array<{ name: string; expression: string; description?: string }>;
+  validateOnly?: boolean;
+}
+
+/** An event stream to apply: the entity, event time and typed fields of the raw events aggregation views aggregate. */
+export interface EventStreamInput extends DocumentationInput {
+  project?: string;
+  /** An id ("transactions") or a full name ("projects/p/eventStreams/transactions"). */
+  name: string;
+  /** The entity's id; events carry its join keys. */
+  entity: string;
+  fields: Array<{ name: string; type: FeatureType | ValueType; description?: string }>;
+  /** The event-time field of decoded source messages (Kafka, imported files); "event_time" when unset. */
+  eventTimeField?: string;
+  /** Tile width: windows start at its multiples and are multiples of it. 1 minute when unset; 1 s to 1 day. */
+  granularitySeconds?: number;
+  /** How far behind the newest event time an event may be and still count online; 0 when unset. */
+  allowedLatenessSeconds?: number;
+  /** How long events matter: windows may not be longer. 0 or unset means forever (lifetime windows need it). */
+  retentionSeconds?: number;
   validateOnly?: boolean;
 }
 
@@ -136,10 +207,42 @@ export interface ColumnarBatchInput {
   project?: string;
 }
 
-/** A Parquet or CSV file to import: on the server (`serverPath`) or local (`localPath`), exactly one. */
-export interface ImportInput {
-  /** A view ref. */
-  featureView: string;
+/** One raw event to write: entity key values, event time, field values (plain or wire values). */
+export interface EventRowInput {
+  entityKey: Record<string, PlainValue | Value>;
+  eventTime: Date | Timestamp;
+  /** Field name -> value; fields left out are null. */
+  fields: Record<string, PlainValue | Value>;
+  /** When the source system recorded the event; the server's receipt time when left out. */
+  createdTime?: Date | Timestamp;
+}
+
+/** A batch of events for one event stream (a stream ref: "transactions", "transactions@2" or the full forms). */
+export interface EventBatchInput {
+  eventStream: string;
+  events: EventRowInput[];
+  /** Makes a retried batch apply once, online and offline. */
+  writeId?: string;
+  project?: string;
+}
+
+/** A batch of events as columns: every column holds one entry per event time. */
+export interface ColumnarEventBatchInput {
+  eventStream: string;
+  /** Event time of each event (Dates, or microseconds since the epoch). */
+  eventTimes: ArrayLike<Date> | BigInt64Array;
+  entityKey: Record<string, ColumnValues>;
+  /** The stream's fields. */
+  fields: Record<string, ColumnValues>;
+  /** Created time of each event; the server's receipt time when left out. */
+  createdTimes?: ArrayLike<Date> | BigInt64Array;
+  /** Makes a retried batch apply once, online and offline. */
+  writeId?: string;
+  project?: string;
+}
+
+/** What an import reads besides its target. */
+interface ImportOptions {
   format: "parquet" | "csv";
   serverPath?: string;
   localPath?: string;
@@ -152,11 +255,33 @@ export interface ImportInput {
   onProgress?: (progress: ImportFeaturesResponse) => void;
 }
 
+/**
+ * A Parquet or CSV file to import: on the server (`serverPath`) or local (`localPath`), exactly one;
+ * into a feature view (a view ref) or, as raw events, into an event stream (a stream ref), exactly
+ * one. For a stream, `columnMapping` maps its fields, join keys and "event_time" to file columns.
+ */
+export type ImportInput = ImportOptions &
+  ({ featureView: string; eventStream?: undefined } | { eventStream: string; featureView?: undefined });
+
 /** What to materialize: a view ref and an event-time range. */
 export interface MaterializeInput {
   featureView: string;
   start?: Date;
   end?: Date;
+  project?: string;
+}
+
+/** A replay of the values served from a feature view (one with `logServedValues`) through the historical path. */
+export interface ServedConsistencyInput {
+  /** A view ref. */
+  featureView: string;
+  /** Serving times to replay: [start, end); unset ends are open. */
+  start?: Date;
+  end?: Date;
+  /** At most this many logged values are replayed, newest first; 0 or unset means 100,000. */
+  maxValues?: number;
+  /** Examples per feature in the report; 0 or unset means 5. */
+  maxExamples?: number;
   project?: string;
 }
 
@@ -305,6 +430,13 @@ export interface WriteStream {
   close(): Promise<void>;
 }
 
+/** A stream of event batches: each `write` resolves with that batch's acknowledgement. */
+export interface EventWriteStream {
+  write(batch: EventBatchInput | ColumnarEventBatchInput): Promise<WriteEventsResponse>;
+  /** Ends the stream; resolves once the server has closed it. */
+  close(): Promise<void>;
+}
+
 /** Paging options of list calls. */
 export interface ListOptions {
   project?: string;
@@ -330,8 +462,9 @@ const value = satisfies(
 const values = recordOf(arrayOf(value, "an array of values, one per row"), "an object of name -> values, e.g. { customer_id: [1n, 2n] }");
 const valuesByName = recordOf(value);
 
+const featureTypeExpected = `a type name (${VALUE_TYPES.join(", ")}) or a ValueType`;
 const featureType = union(
-  `a type name (${VALUE_TYPES.join(", ")}) or a ValueType`,
+  featureTypeExpected,
   { accepts: (v) => typeof v === "string", check: oneOf(...VALUE_TYPES) },
   { accepts: (v) => typeof v === "number", check: number({ integer: true, min: 0 }) },
 );
@@ -399,14 +532,39 @@ export const entityCheck = object({
   validateOnly: optional(boolean),
 });
 
+const aggregation = object({
+  function: union(
+    `an aggregation function (${AGGREGATION_KINDS.join(", ")}) or an AggregationFunction`,
+    { accepts: (v) => typeof v === "string", check: oneOf(...AGGREGATION_KINDS) },
+    { accepts: (v) => typeof v === "number", check: number({ integer: true, min: 0 }) },
+  ),
+  field: optional(string),
+  // Ranges (window against the stream's granularity, k from 1 to 1000) are the server's to check.
+  windowSeconds: optional(number()),
+  k: optional(number({ integer: true })),
+  filter: optional(string),
+});
+const feature = object(
+  {
+    name: string,
+    type: optional(featureType),
+    description: optional(string),
+    tags: optional(recordOf(string)),
+    aggregation: optional(aggregation),
+  },
+  requiredUnless("type", "aggregation", featureTypeExpected),
+);
+
 /** Checks {@link FeatureViewInput}. */
 export const featureViewCheck = object({
   project,
   name: string,
   entity: string,
-  features: arrayOf(object({ name: string, type: featureType, description: optional(string), tags: optional(recordOf(string)) })),
+  features: arrayOf(feature),
   // Its range is the server's to check, beside the definition's other problems.
   ttlSeconds: optional(number()),
+  stream: optional(nonEmptyString),
+  logServedValues: optional(boolean),
   ...documentation,
   validateOnly: optional(boolean),
 });
@@ -416,6 +574,23 @@ export const featureServiceCheck = object({
   project,
   name: string,
   features: arrayOf(string, "an array of feature refs"),
+  requestInputs: optional(arrayOf(object({ name: string, type: featureType, description: optional(string) }))),
+  derivedFeatures: optional(arrayOf(object({ name: string, expression: string, description: optional(string) }))),
+  ...documentation,
+  validateOnly: optional(boolean),
+});
+
+/** Checks {@link EventStreamInput}. */
+export const eventStreamCheck = object({
+  project,
+  name: string,
+  entity: string,
+  fields: arrayOf(object({ name: string, type: featureType, description: optional(string) })),
+  eventTimeField: optional(string),
+  // Ranges are the server's to check, beside the definition's other problems.
+  granularitySeconds: optional(number()),
+  allowedLatenessSeconds: optional(number()),
+  retentionSeconds: optional(number()),
   ...documentation,
   validateOnly: optional(boolean),
 });
@@ -423,22 +598,33 @@ export const featureServiceCheck = object({
 /** Checks {@link FeatureSelectionInput}. */
 export const selectionCheck = object(selection.members, selection.rule);
 
-const row = object({ entityKey: valuesByName, eventTime: timestamp, features: valuesByName, createdTime: optional(timestamp) });
-const batchMembers = { featureView: nonEmptyString, writeId: optional(string), project };
-/** Checks {@link BatchInput} and {@link ColumnarBatchInput}: rows, or columns when `eventTimes` is there. */
-export const batchCheck = union(
-  "a batch: { featureView, rows } or { featureView, eventTimes, entityKey, features }",
-  {
-    accepts: (v) => isObject(v) && v.eventTimes !== undefined,
-    check: object({ ...batchMembers, eventTimes, entityKey: columns, features: columns, createdTimes: optional(eventTimes) }),
-  },
-  { accepts: isObject, check: object({ ...batchMembers, rows: arrayOf(row, "an array of rows") }) },
-);
+/**
+ * Checks a write batch of one target (a feature view's features, an event stream's fields): rows,
+ * or columns when `eventTimes` is there.
+ */
+function writeBatchCheck(target: "featureView" | "eventStream", rows: "rows" | "events", values: "features" | "fields"): Check {
+  const row = object({ entityKey: valuesByName, eventTime: timestamp, [values]: valuesByName, createdTime: optional(timestamp) });
+  const members = { [target]: nonEmptyString, writeId: optional(string), project };
+  return union(
+    `a batch: { ${target}, ${rows} } or { ${target}, eventTimes, entityKey, ${values} }`,
+    {
+      accepts: (v) => isObject(v) && v.eventTimes !== undefined,
+      check: object({ ...members, eventTimes, entityKey: columns, [values]: columns, createdTimes: optional(eventTimes) }),
+    },
+    { accepts: isObject, check: object({ ...members, [rows]: arrayOf(row, `an array of ${rows}`) }) },
+  );
+}
+
+/** Checks {@link BatchInput} and {@link ColumnarBatchInput}. */
+export const batchCheck = writeBatchCheck("featureView", "rows", "features");
+/** Checks {@link EventBatchInput} and {@link ColumnarEventBatchInput}. */
+export const eventBatchCheck = writeBatchCheck("eventStream", "events", "fields");
 
 /** Checks {@link ImportInput}. */
 export const importCheck = object(
   {
-    featureView: nonEmptyString,
+    featureView: optional(nonEmptyString),
+    eventStream: optional(nonEmptyString),
     format: oneOf("parquet", "csv"),
     serverPath: optional(nonEmptyString),
     localPath: optional(nonEmptyString),
@@ -449,8 +635,19 @@ export const importCheck = object(
     project,
     onProgress: optional(func),
   },
+  exactlyOne(["featureView", "eventStream"]),
   exactlyOne(["serverPath", "localPath"]),
 );
+
+/** Checks {@link ServedConsistencyInput}. */
+export const servedConsistencyCheck = object({
+  featureView: nonEmptyString,
+  start: optional(date),
+  end: optional(date),
+  maxValues: optional(number({ min: 0, integer: true })),
+  maxExamples: optional(number({ min: 0, integer: true })),
+  project,
+});
 
 /** Checks {@link MaterializeInput}. */
 export const materializeCheck = object({ featureView: nonEmptyString, start: optional(date), end: optional(date), project });

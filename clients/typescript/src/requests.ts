@@ -1,20 +1,26 @@
 /**
  * The SDK's input shapes (inputs.ts) as wire messages: write batches as rows or columns, spines,
- * point-in-time queries, value columns, types and durations. The inputs have been checked by then.
+ * point-in-time queries, value columns, types, aggregations and durations. The inputs have been checked by then.
  */
 import type { ValueType as CoreValueType } from "../../../src/common/value-type.js";
 import { Duration } from "../../../src/gen/google/protobuf/duration.pb.js";
 import type { Timestamp } from "../../../src/gen/google/protobuf/timestamp.pb.js";
-import type { WriteFeatureBatchRequest } from "../../../src/gen/sluice/v1/ingestion.pb.js";
+import type { FeatureColumns, WriteEventBatchRequest, WriteFeatureBatchRequest } from "../../../src/gen/sluice/v1/ingestion.pb.js";
+import { type Aggregation, aggregationFunctionFromJSON, type Feature } from "../../../src/gen/sluice/v1/registry.pb.js";
 import { HistoricalFeaturesQuery, type OutputFormat, type SpineBatch } from "../../../src/gen/sluice/v1/training.pb.js";
-import type { Value, ValueColumn, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
+import { type Value, type ValueColumn, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
 import { dateToTimestamp, valueTypeToWire } from "../../../src/grpc/mapping/common.js";
 import { checkValue } from "./arguments.js";
-import { columnToWire } from "./columns.js";
+import { type ColumnValues, columnToWire } from "./columns.js";
 import {
+  type AggregationInput,
   type BatchInput,
   type ColumnarBatchInput,
+  type ColumnarEventBatchInput,
+  type EventBatchInput,
+  type FeatureInput,
   type HistoricalQueryInput,
+  type RowInput,
   type SpineBatchInput,
   type SpineRowInput,
   spineBatchCheck,
@@ -25,26 +31,74 @@ import { type PlainValue, toWireValue } from "./values.js";
 export function batchToWire(batch: BatchInput | ColumnarBatchInput, project: string): WriteFeatureBatchRequest {
   const request = { project, featureView: batch.featureView, writeId: batch.writeId ?? "" };
   if ("eventTimes" in batch && batch.eventTimes !== undefined) {
-    return {
-      ...request,
-      rows: [],
-      columns: {
-        eventTimeMicros: timesToMicros(batch.eventTimes),
-        entityKey: mapRecord(batch.entityKey, columnToWire),
-        features: mapRecord(batch.features, columnToWire),
-        createdTimeMicros: batch.createdTimes ? timesToMicros(batch.createdTimes) : [],
-      },
-    };
+    return { ...request, rows: [], columns: columnsToWire(batch, batch.features) };
   }
   return {
     ...request,
     columns: undefined,
-    rows: (batch as BatchInput).rows.map((row) => ({
-      entityKey: mapRecord(row.entityKey, toWireValue),
-      eventTime: toTimestamp(row.eventTime),
-      features: mapRecord(row.features, toWireValue),
-      createdTime: row.createdTime === undefined ? undefined : toTimestamp(row.createdTime),
+    rows: (batch as BatchInput).rows.map((row) => ({ ...keyAndTimesToWire(row), features: mapRecord(row.features, toWireValue) })),
+  };
+}
+
+/** An event batch (events, or columns when it has `eventTimes`) for `project` ("projects/{id}"). */
+export function eventBatchToWire(batch: EventBatchInput | ColumnarEventBatchInput, project: string): WriteEventBatchRequest {
+  const request = { project, eventStream: batch.eventStream, writeId: batch.writeId ?? "" };
+  if ("eventTimes" in batch && batch.eventTimes !== undefined) {
+    // FeatureColumns.features holds the stream's fields.
+    return { ...request, events: [], columns: columnsToWire(batch, batch.fields) };
+  }
+  return {
+    ...request,
+    columns: undefined,
+    events: (batch as EventBatchInput).events.map((event) => ({
+      ...keyAndTimesToWire(event),
+      fields: mapRecord(event.fields, toWireValue),
     })),
+  };
+}
+
+/** The entity key, event time and created time of a row or an event. */
+function keyAndTimesToWire(row: Omit<RowInput, "features">) {
+  return {
+    entityKey: mapRecord(row.entityKey, toWireValue),
+    eventTime: toTimestamp(row.eventTime),
+    createdTime: row.createdTime === undefined ? undefined : toTimestamp(row.createdTime),
+  };
+}
+
+/** A columnar batch's times and join keys, with `values` (features or stream fields), as wire columns. */
+function columnsToWire(
+  batch: Pick<ColumnarBatchInput, "eventTimes" | "entityKey" | "createdTimes">,
+  values: Record<string, ColumnValues>,
+): FeatureColumns {
+  return {
+    eventTimeMicros: timesToMicros(batch.eventTimes),
+    entityKey: mapRecord(batch.entityKey, columnToWire),
+    features: mapRecord(values, columnToWire),
+    createdTimeMicros: batch.createdTimes ? timesToMicros(batch.createdTimes) : [],
+  };
+}
+
+/** A feature of a feature view; an aggregated one without a type is sent UNSPECIFIED for the server to fill in. */
+export function featureToWire(feature: FeatureInput): Feature {
+  return {
+    name: feature.name,
+    type: feature.type === undefined || feature.type === null ? ValueType.VALUE_TYPE_UNSPECIFIED : toValueType(feature.type),
+    description: feature.description ?? "",
+    tags: feature.tags ?? {},
+    aggregation: feature.aggregation ? aggregationToWire(feature.aggregation) : undefined,
+  };
+}
+
+/** An aggregation: its function by name ("sum", "last_n") or enum, and the window in seconds (unset: lifetime). */
+export function aggregationToWire(aggregation: AggregationInput): Aggregation {
+  const { function: fn } = aggregation;
+  return {
+    function: typeof fn === "number" ? fn : aggregationFunctionFromJSON(`AGGREGATION_FUNCTION_${fn.toUpperCase()}`),
+    field: aggregation.field ?? "",
+    window: optionalDuration(aggregation.windowSeconds),
+    k: aggregation.k ?? 0,
+    filter: aggregation.filter ?? "",
   };
 }
 
@@ -124,6 +178,11 @@ export function valueColumns(columns: Record<string, Array<PlainValue | Value>>)
 /** A type name ("int64") or wire enum as the wire enum. */
 export function toValueType(type: CoreValueType | ValueType): ValueType {
   return typeof type === "number" ? type : valueTypeToWire(type);
+}
+
+/** Seconds as a Duration, or unset for 0 and undefined (the server's default then applies). */
+export function optionalDuration(seconds: number | undefined): Duration | undefined {
+  return seconds ? secondsToDuration(seconds) : undefined;
 }
 
 /** Seconds (fractions included) as a Duration. */

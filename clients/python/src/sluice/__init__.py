@@ -5,13 +5,15 @@
 `sluice.kserve`. Regenerate them with `npm run generate` from the repository root.
 """
 
-from sluice._client import Batch, RowRejection, SluiceClient, WriteResult
+from sluice._client import Batch, EventBatch, EventWriteResult, RowRejection, SluiceClient, WriteResult
 from sluice._errors import FieldViolation, SluiceArgumentError, SluiceError
 from sluice._models import Prediction, PredictionOutput
 from sluice._values import Float, FloatList, Int32, from_value, to_value
 
 __all__ = [
     "Batch",
+    "EventBatch",
+    "EventWriteResult",
     "FieldViolation",
     "Float",
     "FloatList",

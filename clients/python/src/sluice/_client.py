@@ -1,6 +1,6 @@
 """SluiceClient: one channel, the generated stubs of every service, and friendly wrappers for the
-common calls (registry applies, writes, online reads, training data, models, deployments and
-predictions) that turn failures into SluiceError."""
+common calls (registry applies, writes, event streams, online reads, training data, models,
+deployments, predictions and the served-consistency check) that turn failures into SluiceError."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Callable, TypeVar
 
 import grpc
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from sluice._errors import FieldViolation, SluiceArgumentError, SluiceError
@@ -20,7 +20,8 @@ from sluice._historical import SpineRowLike, historical_requests, historical_row
 from sluice._models import Bindings, Prediction, input_bindings, missing_feature_policy, read_model, upload_requests
 from sluice._names import full_name, project_id, versioned_name
 from sluice._online import online_rows, online_table
-from sluice._values import PyValue, to_timestamp, to_value, value_type
+from sluice._streams import EventLike, FeatureSpec, event_row, features as feature_messages, stream_fields
+from sluice._values import PyValue, to_duration, to_timestamp, to_value, value_type
 from sluice.v1 import (
     inference_pb2,
     inference_pb2_grpc,
@@ -28,6 +29,7 @@ from sluice.v1 import (
     ingestion_pb2_grpc,
     model_pb2,
     model_pb2_grpc,
+    monitoring_pb2,
     monitoring_pb2_grpc,
     online_pb2,
     online_pb2_grpc,
@@ -39,6 +41,8 @@ from sluice.v1 import (
 )
 
 T = TypeVar("T")
+B = TypeVar("B")
+R = TypeVar("R")
 
 # Retry idempotent calls (registry applies and reads, online reads, Predict, health) when the server
 # is briefly unreachable, or for Predict when a model's queue is full (INFERENCE_OVERLOADED, where
@@ -93,12 +97,41 @@ class WriteResult:
         return cls(
             write_id=ack.write_id,
             accepted_count=ack.accepted_count,
-            rejected_rows=[
-                RowRejection(r.row_index, [FieldViolation(v.field, v.description) for v in r.violations]) for r in ack.rejected_rows
-            ],
+            rejected_rows=_rejections(ack),
             duplicate=ack.duplicate,
             feature_view_version=ack.feature_view_version,
         )
+
+
+@dataclass(frozen=True)
+class EventWriteResult:
+    """The acknowledgement of one batch of events: events stored (too-late ones included), events
+    rejected, `duplicate` when the write id was already applied, the stream version written to, and
+    `too_late_count`: accepted events older than the stream's watermark, stored offline and counted
+    but not applied to online values."""
+
+    write_id: str
+    accepted_count: int
+    rejected_rows: list[RowRejection]
+    duplicate: bool
+    event_stream_version: int
+    too_late_count: int
+
+    @classmethod
+    def from_proto(cls, ack: ingestion_pb2.WriteEventsResponse | ingestion_pb2.WriteEventBatchResponse) -> EventWriteResult:
+        return cls(
+            write_id=ack.write_id,
+            accepted_count=ack.accepted_count,
+            rejected_rows=_rejections(ack),
+            duplicate=ack.duplicate,
+            event_stream_version=ack.event_stream_version,
+            too_late_count=ack.too_late_count,
+        )
+
+
+def _rejections(ack: Any) -> list[RowRejection]:
+    """The rejected rows (or events) of a write acknowledgement."""
+    return [RowRejection(r.row_index, [FieldViolation(v.field, v.description) for v in r.violations]) for r in ack.rejected_rows]
 
 
 @dataclass
@@ -107,6 +140,16 @@ class Batch:
 
     feature_view: str
     rows: Sequence[Mapping[str, Any] | ingestion_pb2.FeatureRow]
+    write_id: str = ""
+    project: str | None = None
+
+
+@dataclass
+class EventBatch:
+    """One batch of WriteEvents: events for one event stream ("stream" or "stream@2")."""
+
+    event_stream: str
+    events: Sequence[EventLike]
     write_id: str = ""
     project: str | None = None
 
@@ -230,8 +273,10 @@ class SluiceClient:
         name: str,
         *,
         entity: str,
-        features: Mapping[str, str] | Sequence[registry_pb2.Feature],
+        features: Mapping[str, FeatureSpec] | Sequence[registry_pb2.Feature],
         ttl_seconds: float = 0,
+        stream: str = "",
+        log_served_values: bool = False,
         description: str = "",
         owner: str = "",
         tags: Mapping[str, str] | None = None,
@@ -239,18 +284,24 @@ class SluiceClient:
     ) -> registry_pb2.ApplyFeatureViewResponse:
         """Applies a feature view (an id or a full name): features maps each name to a type name (or
         pass Feature messages). The response says CREATED, UNCHANGED or NEW_VERSION, with the
-        compatibility and changes."""
-        if isinstance(features, Mapping):
-            features = [registry_pb2.Feature(name=n, type=value_type(t)) for n, t in features.items()]
-        ttl = duration_pb2.Duration(seconds=int(ttl_seconds), nanos=round((ttl_seconds % 1) * 1e9))
+        compatibility and changes.
+
+        With `stream` (a stream ref: "transactions", "transactions@2" or a full name) it is an
+        aggregation view: each feature is then {"aggregation": {"function": "sum", "field": "amount",
+        "window_seconds": 7 * 86_400}} (also "k" for last_n, and a "filter" expression), with an
+        optional "type" (the server fills in the aggregation's result type), "description" and
+        "tags". `log_served_values` logs every value served from the view, for check_served_consistency.
+        """
         view = registry_pb2.FeatureView(
             name=self._name("featureViews", name, lenient=True),
             entity=entity,
-            features=list(features),
-            ttl=ttl,
+            features=feature_messages(features),
+            ttl=to_duration(ttl_seconds),
             description=description,
             owner=owner,
             tags=dict(tags or {}),
+            stream=stream,
+            log_served_values=log_served_values,
         )
         return self.call(self.registry.ApplyFeatureView, registry_pb2.ApplyFeatureViewRequest(feature_view=view, validate_only=validate_only))
 
@@ -303,31 +354,135 @@ class SluiceClient:
         order. `timeout` bounds the whole stream (the client's timeout by default). A batch the
         client cannot encode ends the stream there: the batches before it are acknowledged, then
         its SluiceArgumentError is raised."""
+
+        def request(b: Batch) -> ingestion_pb2.WriteFeaturesRequest:
+            return ingestion_pb2.WriteFeaturesRequest(
+                project=self._project(b.project), feature_view=b.feature_view, rows=[self.feature_row(r) for r in b.rows], write_id=b.write_id
+            )
+
+        return self._write_stream(self.ingestion.WriteFeatures, batches, request, WriteResult.from_proto, timeout)
+
+    def _write_stream(
+        self,
+        method: Callable[..., Iterable[Any]],
+        batches: Iterable[B],
+        to_request: Callable[[B], Any],
+        to_result: Callable[[Any], R],
+        timeout: float | None,
+    ) -> Iterator[R]:
+        """Runs a bidirectional write call (WriteFeatures, WriteEvents): one request per batch, one
+        acknowledgement per request, in order."""
         refused: list[SluiceArgumentError] = []
 
-        def requests() -> Iterator[ingestion_pb2.WriteFeaturesRequest]:
+        def requests() -> Iterator[Any]:
             # gRPC consumes this on its own thread: an error raised here would only cancel the
             # call, so it is kept and raised to the caller once the stream has ended.
-            for b in batches:
+            for batch in batches:
                 try:
-                    request = ingestion_pb2.WriteFeaturesRequest(
-                        project=self._project(b.project),
-                        feature_view=b.feature_view,
-                        rows=[self.feature_row(r) for r in b.rows],
-                        write_id=b.write_id,
-                    )
+                    request = to_request(batch)
                 except SluiceArgumentError as error:
                     refused.append(error)
                     return
                 yield request
 
         try:
-            for ack in self.ingestion.WriteFeatures(requests(), timeout=timeout or self.timeout, metadata=self.metadata):
-                yield WriteResult.from_proto(ack)
+            for ack in method(requests(), timeout=timeout or self.timeout, metadata=self.metadata):
+                yield to_result(ack)
         except grpc.RpcError as error:
             raise SluiceError.from_rpc_error(error) from None
         if refused:
             raise refused[0]
+
+    # -- event streams --------------------------------------------------------------------------
+
+    def apply_event_stream(
+        self,
+        name: str,
+        *,
+        entity: str,
+        fields: Mapping[str, str] | Sequence[registry_pb2.StreamField],
+        event_time_field: str = "",
+        granularity_seconds: float = 0,
+        allowed_lateness_seconds: float = 0,
+        retention_seconds: float = 0,
+        description: str = "",
+        owner: str = "",
+        tags: Mapping[str, str] | None = None,
+        validate_only: bool = False,
+    ) -> registry_pb2.ApplyEventStreamResponse:
+        """Applies an event stream (an id or a full name): the raw events, of `entity`, that
+        aggregation feature views aggregate. `fields` maps each field to a type name (or pass
+        StreamField messages). Durations are in seconds; 0 leaves them to the server's defaults
+        (granularity 1 minute, no allowed lateness, events kept forever). Versioned like feature
+        views: the response says CREATED, UNCHANGED or NEW_VERSION."""
+        stream = registry_pb2.EventStream(
+            name=self._name("eventStreams", name, lenient=True),
+            entity=entity,
+            fields=stream_fields(fields),
+            event_time_field=event_time_field,
+            granularity=to_duration(granularity_seconds) if granularity_seconds else None,
+            allowed_lateness=to_duration(allowed_lateness_seconds) if allowed_lateness_seconds else None,
+            retention=to_duration(retention_seconds) if retention_seconds else None,
+            description=description,
+            owner=owner,
+            tags=dict(tags or {}),
+        )
+        request = registry_pb2.ApplyEventStreamRequest(event_stream=stream, validate_only=validate_only)
+        return self.call(self.registry.ApplyEventStream, request)
+
+    def get_event_stream(self, name: str, version: int | None = None) -> registry_pb2.EventStream:
+        """The latest version of an event stream, or an exact one: by id ("transactions", with
+        `version`) or by full name ("projects/p/eventStreams/transactions[/versions/2]")."""
+        full = self._name("eventStreams", name, version=version, allow_version=True)
+        return self.call(self.registry.GetEventStream, registry_pb2.GetEventStreamRequest(name=full)).event_stream
+
+    def list_event_streams(self, *, page_size: int = 0, project: str | None = None) -> Iterator[registry_pb2.EventStream]:
+        """Every event stream of a project (the latest version of each, by name), fetched page by page."""
+        parent = self._project(project)
+        page_token = ""
+        while True:
+            request = registry_pb2.ListEventStreamsRequest(parent=parent, page_size=page_size, page_token=page_token)
+            response = self.call(self.registry.ListEventStreams, request)
+            yield from response.event_streams
+            page_token = response.next_page_token
+            if not page_token:
+                return
+
+    def write_event_batch(
+        self,
+        event_stream: str,
+        events: Sequence[EventLike],
+        *,
+        write_id: str = "",
+        project: str | None = None,
+    ) -> EventWriteResult:
+        """Writes one batch of events (WriteEventBatch) to `event_stream` (a stream ref). An event is
+        {"entity_key": {...}, "event_time": datetime, "fields": {...}}, optionally with
+        "created_time", or an EventRow. Bad events are reported in the result, not raised; a retry
+        with the same write_id is applied once, online and offline (`duplicate` is then true)."""
+        request = ingestion_pb2.WriteEventBatchRequest(
+            project=self._project(project), event_stream=event_stream, events=[event_row(e) for e in events], write_id=write_id
+        )
+        return EventWriteResult.from_proto(self.call(self.ingestion.WriteEventBatch, request))
+
+    def write_events(self, batches: Iterable[EventBatch], *, timeout: float | None = None) -> Iterator[EventWriteResult]:
+        """Streams EventBatches over one WriteEvents call and yields one acknowledgement per batch, in
+        order, as write_features does for feature rows: `timeout` bounds the whole stream, and a batch
+        the client cannot encode ends the stream there (the batches before it are acknowledged, then
+        its SluiceArgumentError is raised)."""
+
+        def request(b: EventBatch) -> ingestion_pb2.WriteEventsRequest:
+            return ingestion_pb2.WriteEventsRequest(
+                project=self._project(b.project), event_stream=b.event_stream, events=[event_row(e) for e in b.events], write_id=b.write_id
+            )
+
+        return self._write_stream(self.ingestion.WriteEvents, batches, request, EventWriteResult.from_proto, timeout)
+
+    def get_event_stream_status(self, event_stream: str, *, project: str | None = None) -> ingestion_pb2.GetEventStreamStatusResponse:
+        """Event time and lateness of a stream (a stream ref): per source ("api", "kafka:{topic}/{partition}")
+        its max_event_time, watermark, event_count and too_late_count, and the totals."""
+        request = ingestion_pb2.GetEventStreamStatusRequest(project=self._project(project), event_stream=event_stream)
+        return self.call(self.ingestion.GetEventStreamStatus, request)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -514,3 +669,29 @@ class SluiceClient:
             request_id=request_id,
         )
         return Prediction.from_proto(self.call(self.inference.Predict, request))
+
+    # -- monitoring ---------------------------------------------------------------------------
+
+    def check_served_consistency(
+        self,
+        feature_view: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        max_values: int = 0,
+        max_examples: int = 0,
+        project: str | None = None,
+    ) -> monitoring_pb2.CheckServedConsistencyResponse:
+        """Replays the values served from a feature view (a view ref; one with log_served_values) at
+        serving times in [start, end) through the historical path, and reports per feature how many
+        differ, with examples: the training/serving skew check on real traffic. max_values (0:
+        100,000, newest first) and max_examples (per feature; 0: 5) bound the work and the report."""
+        window = None
+        if start is not None or end is not None:
+            window = monitoring_pb2.TimeWindow(
+                start_time=None if start is None else to_timestamp(start), end_time=None if end is None else to_timestamp(end)
+            )
+        request = monitoring_pb2.CheckServedConsistencyRequest(
+            project=self._project(project), feature_view=feature_view, window=window, max_values=max_values, max_examples=max_examples
+        )
+        return self.call(self.monitoring.CheckServedConsistency, request)

@@ -16,7 +16,7 @@ import re
 
 from sluice._errors import SluiceArgumentError
 
-# Ids (projects, entities, views, services, models, endpoints, datasets): lower snake case.
+# Ids (projects, entities, views, services, streams, models, endpoints, datasets): lower snake case.
 _ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
 # Version numbers: positive, without sign or leading zeros.
 _VERSION = re.compile(r"[1-9][0-9]{0,8}")
@@ -27,6 +27,7 @@ _NOUNS = {
     "entities": ("an entity", "customer"),
     "featureViews": ("a feature view", "customer_stats"),
     "featureServices": ("a feature service", "churn_inputs"),
+    "eventStreams": ("an event stream", "transactions"),
     "models": ("a model", "churn"),
     "endpoints": ("an endpoint", "churn"),
     "trainingDatasets": ("a training dataset", "churn_training"),

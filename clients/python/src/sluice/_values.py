@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Union
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 
 from sluice._errors import SluiceArgumentError
 from sluice.v1 import types_pb2
@@ -74,6 +74,12 @@ def to_timestamp(when: datetime | timestamp_pb2.Timestamp) -> timestamp_pb2.Time
     delta = when - _EPOCH
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     return timestamp_pb2.Timestamp(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)
+
+
+def to_duration(seconds: float) -> duration_pb2.Duration:
+    """Seconds (fractions included) as a protobuf Duration."""
+    whole = int(seconds)
+    return duration_pb2.Duration(seconds=whole, nanos=round((seconds - whole) * 1e9))
 
 
 def from_timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
