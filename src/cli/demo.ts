@@ -2,14 +2,17 @@
  * `sluice demo`: starts a server of its own on a free port, then tells the Sluice story through
  * the TypeScript SDK, printing what each step did. It grows with the product; today it covers
  * versioned definitions, streamed writes with event-time rules, online reads with TTL,
- * point-in-time training sets kept as versioned datasets, and model serving: ONNX versions
+ * point-in-time training sets kept as versioned datasets, model serving (ONNX versions
  * uploaded with their lineage, a stable / canary / shadow deployment, predictions that read
- * their features online, the shadow comparison, promotion and rollback.
+ * their features online, the shadow comparison, promotion and rollback), and streaming features:
+ * card transactions aggregated over windows as they arrive, with a late and a too-late event,
+ * the same values from the historical path, and a fraud model served from them.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  AggregationFunction,
   ApplyOutcome,
   Compatibility,
   type Deployment,
@@ -198,7 +201,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
     await serveModels(client, `${dataset.name}/versions/${dataset.version}`, say);
 
-    say("18. Bad input is refused with every problem named:");
+    await streamFeatures(client, say);
+    say("22. Bad input is refused with every problem named:");
     try {
       await client.applyFeatureView({
         name: "Bad-Name",
@@ -319,6 +323,122 @@ async function serveModels(client: SluiceClient, trainingDataset: string, say: (
   for await (const revision of client.listDeploymentRevisions("churn")) {
     say(`   revision ${revision.revision} at ${isoSeconds(revision.updateTime)} by ${revision.updatedBy}: ${revision.changeReason}`);
   }
+}
+
+/** Steps 18 to 21: an event stream of card transactions, aggregated online and offline, served to a fraud model. */
+async function streamFeatures(client: SluiceClient, say: (line?: string) => void): Promise<void> {
+  say("18. Stream raw events: card transactions, aggregated over windows as they arrive.");
+  await client.applyEntity({ name: "card", joinKeys: [{ name: "card_id", type: "int64" }] });
+  const stream = await client.applyEventStream({
+    name: "card_txn",
+    entity: "card",
+    fields: [
+      { name: "amount", type: "double" },
+      { name: "merchant", type: "string" },
+    ],
+    granularitySeconds: 60,
+    allowedLatenessSeconds: 300,
+  });
+  say(`   ${stream.eventStream?.name}: fields amount, merchant; tiles of 1 minute; events up to 5 minutes late still count`);
+  const view = await client.applyFeatureView({
+    name: "card_velocity",
+    entity: "card",
+    stream: "card_txn",
+    features: [
+      { name: "txn_10m", aggregation: { function: "count", windowSeconds: 600 } },
+      { name: "amount_sum_1h", aggregation: { function: "sum", field: "amount", windowSeconds: 3600 } },
+      { name: "amount_max_1d", aggregation: { function: "max", field: "amount", windowSeconds: 86_400 } },
+      { name: "merchants_1d", aggregation: { function: "count_distinct", field: "merchant", windowSeconds: 86_400 } },
+    ],
+  });
+  for (const feature of view.featureView?.features ?? []) {
+    const aggregation = feature.aggregation;
+    say(
+      `   ${view.featureView?.name}:${feature.name} = ${aggregation?.function === undefined ? "" : aggregationName(aggregation.function)}(${aggregation?.field || "events"}) over ${aggregation?.window ? `${aggregation.window.seconds} s` : "lifetime"} -> ${typeName(feature.type)}`,
+    );
+  }
+
+  say("19. Write events with WriteEvents: a burst on card 7, then two stragglers: one from 3 minutes ago, one from 40 minutes ago.");
+  const now = Date.now();
+  const minutesAgo = (m: number) => new Date(now - m * 60_000);
+  const writer = client.openEventWriteStream();
+  const burst = await writer.write({
+    eventStream: "card_txn",
+    events: [
+      ...[9, 6, 4, 2, 1].map((m, i) => ({
+        entityKey: { card_id: 7n },
+        eventTime: minutesAgo(m),
+        fields: { amount: 20 + i * 95, merchant: `shop_${i % 3}` },
+      })),
+      { entityKey: { card_id: 8n }, eventTime: minutesAgo(2), fields: { amount: 12.5, merchant: "grocer" } },
+    ],
+  });
+  say(`   batch 1: ${burst.acceptedCount} events stored, ${burst.tooLateCount} too late`);
+  const late = await writer.write({
+    eventStream: "card_txn",
+    events: [
+      { entityKey: { card_id: 7n }, eventTime: minutesAgo(3), fields: { amount: 640, merchant: "jeweller" } },
+      { entityKey: { card_id: 7n }, eventTime: minutesAgo(40), fields: { amount: 5000, merchant: "casino" } },
+    ],
+  });
+  await writer.close();
+  say(
+    `   batch 2: ${late.acceptedCount} events stored, ${late.tooLateCount} too late (the 40-minute-old one: further behind the newest event than the 5 minutes allowed)`,
+  );
+  const status = await client.getEventStreamStatus("card_txn");
+  for (const source of status.sources)
+    say(
+      `   source ${source.source}: ${source.eventCount} events, ${source.tooLateCount} too late, watermark ${isoSeconds(source.watermark)}`,
+    );
+
+  say("20. Read the aggregates online (one store round trip), and the same values from the historical path.");
+  const features = ["card_velocity:txn_10m", "card_velocity:amount_sum_1h", "card_velocity:amount_max_1d", "card_velocity:merchants_1d"];
+  const online = await client.getOnlineFeatures({ features, entities: { card_id: [7n, 8n, 9n] } });
+  const readAt = online[0]?.eventTimes[0] ?? new Date();
+  [7n, 8n, 9n].forEach((card, row) => {
+    say(`   card ${card}: ${online.map((column) => `${column.name}=${formatValue(column.values[row])}`).join(", ")}`);
+  });
+  say("   (the 3-minute-old straggler counts; the 40-minute-old one is stored offline but never counted online)");
+  for (const [label, excludeLateIngested] of [
+    ["as known at the read", true],
+    ["as it happened", false],
+  ] as const) {
+    for await (const row of client.getHistoricalRows({
+      features,
+      excludeLateIngested,
+      spine: { rows: [{ entityKey: { card_id: 7n }, eventTime: readAt }] },
+    })) {
+      say(
+        `   historical, ${label}: card 7 txn_10m=${formatValue(row.txn_10m)}, amount_sum_1h=${formatValue(row.amount_sum_1h)}, amount_max_1d=${formatValue(row.amount_max_1d)}`,
+      );
+    }
+  }
+
+  say("21. Serve a fraud model whose input is bound to the aggregated features.");
+  const inputs = ["card_velocity@1:txn_10m", "card_velocity@1:amount_sum_1h", "card_velocity@1:amount_max_1d"];
+  const model = await client.uploadModel({
+    model: "fraud",
+    file: join(DEMO_MODELS, "fraud-v1.onnx"),
+    bindings: [{ input: "features", features: inputs }],
+  });
+  await client.applyDeployment({ endpoint: "fraud", stable: `fraud@${model.version}`, actor: "demo", reason: "first fraud model" });
+  const prediction = await client.predict({ endpoint: "fraud", entities: { card_id: [7n, 8n, 9n] } });
+  const scores = prediction.outputs.fraud_probability?.values ?? [];
+  say(
+    `   fraud_probability: card 7 ${scores[0]?.toFixed(4)}, card 8 ${scores[1]?.toFixed(4)}, card 9 (no events) ${scores[2]?.toFixed(4)}`,
+  );
+}
+
+/** A feature value for the demo's lines: bigints without the n, numbers to two decimals. */
+function formatValue(value: unknown): string {
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(2);
+  if (value === null || value === undefined) return "null";
+  return String(value);
+}
+
+/** "sum" for AGGREGATION_FUNCTION_SUM. */
+function aggregationName(fn: AggregationFunction): string {
+  return AggregationFunction[fn].replace("AGGREGATION_FUNCTION_", "").toLowerCase();
 }
 
 /** "churn_probability=0.3977 by v1 (stable); orders_30d PRESENT, ..." for a one-row prediction. */

@@ -94,6 +94,108 @@ describe("loadConfig", () => {
     expect(config.online.redisClusterNodes).toEqual(["10.0.0.1:7000", "10.0.0.2:7000"]);
   });
 
+  it("leaves the Kafka source off until a source is configured, and fills in each source's defaults", () => {
+    expect(loadConfig().kafka.sources).toEqual([]);
+    const file = writeConfig(
+      [
+        "kafka:",
+        "  brokers: [10.0.0.1:9092, 10.0.0.2:9092]",
+        "  groupId: features",
+        "  sources:",
+        "    - { topic: card-txns, stream: txn }",
+        "    - { topic: clicks, project: web, stream: clicks@2, format: protobuf, protoFile: /p/click.proto, messageType: web.Click,",
+        "        deadLetterTopic: clicks-bad, eventTimeUnit: seconds, ignoreUnknownFields: true }",
+      ].join("\n"),
+    );
+    const { kafka } = loadConfig({ file });
+    expect(kafka.brokers).toEqual(["10.0.0.1:9092", "10.0.0.2:9092"]);
+    expect(kafka.groupId).toBe("features");
+    expect(kafka.sessionTimeoutMs).toBe(DEFAULT_CONFIG.kafka.sessionTimeoutMs);
+    expect(kafka.sources).toEqual([
+      { topic: "card-txns", project: "default", stream: "txn", format: "json", eventTimeUnit: "milliseconds", ignoreUnknownFields: false },
+      {
+        topic: "clicks",
+        project: "web",
+        stream: "clicks@2",
+        format: "protobuf",
+        protoFile: "/p/click.proto",
+        messageType: "web.Click",
+        deadLetterTopic: "clicks-bad",
+        eventTimeUnit: "seconds",
+        ignoreUnknownFields: true,
+      },
+    ]);
+  });
+
+  it("reads Kafka sources from the environment as a JSON list, and brokers as a comma-separated one", () => {
+    const { kafka } = loadConfig({
+      env: { SLUICE_KAFKA_BROKERS: "k1:9092,k2:9092", SLUICE_KAFKA_SOURCES: '[{"topic": "txns", "stream": "txn"}]' },
+    });
+    expect(kafka.brokers).toEqual(["k1:9092", "k2:9092"]);
+    expect(kafka.sources.map((s) => [s.topic, s.stream])).toEqual([["txns", "txn"]]);
+    expect(() => loadConfig({ env: { SLUICE_KAFKA_SOURCES: "[{topic: txns}]" } })).toThrow(
+      /SLUICE_KAFKA_SOURCES starts with "\[" but is not a JSON list/,
+    );
+  });
+
+  const kafkaFile = (sources: string, extra = "") => writeConfig(`kafka:\n  brokers: [127.0.0.1:9092]\n${extra}  sources:\n${sources}`);
+  it.each<[string, () => unknown, RegExp]>([
+    [
+      "sources without brokers",
+      () => loadConfig({ file: writeConfig("kafka:\n  sources: [{topic: t, stream: s}]\n") }),
+      /"kafka.brokers" needs at least one broker/,
+    ],
+    [
+      "a protobuf source without its proto file",
+      () => loadConfig({ file: kafkaFile("    - {topic: t, stream: s, format: protobuf, messageType: a.B}\n") }),
+      /"kafka.sources.0.protoFile" is required when format is "protobuf"/,
+    ],
+    [
+      "a protobuf source without its message type",
+      () => loadConfig({ file: kafkaFile("    - {topic: t, stream: s, format: protobuf, protoFile: x.proto}\n") }),
+      /"kafka.sources.0.messageType" is required/,
+    ],
+    [
+      "a JSON source with a proto file",
+      () => loadConfig({ file: kafkaFile("    - {topic: t, stream: s, protoFile: x.proto}\n") }),
+      /"kafka.sources.0.format" is "json"/,
+    ],
+    [
+      "a topic consumed twice",
+      () => loadConfig({ file: kafkaFile("    - {topic: t, stream: s}\n    - {topic: t, stream: u}\n") }),
+      /"kafka.sources.1.topic" "t" is consumed by an earlier source/,
+    ],
+    [
+      "a dead-letter topic that is consumed",
+      () => loadConfig({ file: kafkaFile("    - {topic: t, stream: s}\n    - {topic: t.dlq, stream: u}\n") }),
+      /"kafka.sources.0.deadLetterTopic" "t.dlq" is a consumed topic/,
+    ],
+    [
+      "a bad topic name",
+      () => loadConfig({ file: kafkaFile("    - {topic: 'card txns', stream: s}\n") }),
+      /"kafka.sources.0.topic" must be a Kafka topic name.*\(from file/,
+    ],
+    [
+      "an unknown source key",
+      () => loadConfig({ file: kafkaFile("    - {topic: t, stream: s, partitions: 3}\n") }),
+      /unknown key "kafka.sources.0.partitions"/,
+    ],
+    ["a source without a stream", () => loadConfig({ file: kafkaFile("    - {topic: t}\n") }), /"kafka.sources.0.stream"/],
+    [
+      "an unknown time unit",
+      () => loadConfig({ file: kafkaFile("    - {topic: t, stream: s, eventTimeUnit: days}\n") }),
+      /"kafka.sources.0.eventTimeUnit"/,
+    ],
+    [
+      "a heartbeat slower than the session",
+      () => loadConfig({ file: kafkaFile("    - {topic: t, stream: s}\n", "  sessionTimeoutMs: 3000\n") }),
+      /"kafka.heartbeatIntervalMs" must be less than kafka.sessionTimeoutMs/,
+    ],
+  ])("stops on %s, naming the key", (_label, load, message) => {
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(message);
+  });
+
   it("derives environment variable names from keys", () => {
     expect(envName("grpc.maxReceiveMessageBytes")).toBe("SLUICE_GRPC_MAX_RECEIVE_MESSAGE_BYTES");
     expect(envName("dataDir")).toBe("SLUICE_DATA_DIR");

@@ -18,6 +18,36 @@ const listenAddress = z
 const positiveInt = (max: number) => z.number().int().positive().max(max);
 const nonNegativeInt = (max: number) => z.number().int().min(0).max(max);
 
+/** A Kafka topic name: 1 to 249 of [A-Za-z0-9._-], not "." or "..". */
+const kafkaTopic = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,249}$/, "must be a Kafka topic name: 1 to 249 letters, digits, '.', '_' or '-'")
+  .refine((topic) => topic !== "." && topic !== "..", 'must not be "." or ".."');
+
+/** One topic consumed into one event stream (docs/kafka.md). */
+const kafkaSourceSchema = z.strictObject({
+  topic: kafkaTopic,
+  /** The project of the stream. */
+  project: z.string().min(1).default("default"),
+  /** The event stream the topic's events go to: "name" (its latest version) or "name@2". */
+  stream: z.string().min(1),
+  /** How messages are encoded: a JSON object per message, or a Protobuf message of `messageType`. */
+  format: z.enum(["json", "protobuf"]).default("json"),
+  /** The .proto file defining `messageType` (imports resolve beside it). */
+  protoFile: z.string().min(1).optional(),
+  /** The fully qualified Protobuf message type, e.g. "shop.v1.Transaction". */
+  messageType: z.string().min(1).optional(),
+  /** Where undecodable and invalid messages go; `{topic}.dlq` when unset. */
+  deadLetterTopic: kafkaTopic.optional(),
+  /** The unit of epoch numbers in time fields (ISO-8601 text needs none). */
+  eventTimeUnit: z.enum(["seconds", "milliseconds", "microseconds", "nanoseconds"]).default("milliseconds"),
+  /** Leave out message fields the stream does not declare, instead of dead-lettering the message. */
+  ignoreUnknownFields: z.boolean().default(false),
+});
+
+/** One configured Kafka source, with its defaults filled in. */
+export type KafkaSourceConfig = z.infer<typeof kafkaSourceSchema>;
+
 /** The validated shape of the configuration. */
 export const configSchema = z
   .strictObject({
@@ -112,6 +142,31 @@ export const configSchema = z
        */
       listen: z.union([z.literal(""), listenAddress]),
     }),
+    /** The Kafka source (docs/kafka.md): off while `sources` is empty. */
+    kafka: z.strictObject({
+      /** Bootstrap brokers, HOST:PORT. */
+      brokers: z.array(z.string().regex(/^[^\s:]+:[0-9]{1,5}$/, "must be HOST:PORT")),
+      clientId: z.string().min(1),
+      /** The consumer group every replica joins; replicas share the topics' partitions. */
+      groupId: z.string().min(1),
+      /** Topics consumed, each into one event stream. */
+      sources: z.array(kafkaSourceSchema),
+      /** Where a group with no committed offset starts: the oldest retained message (true) or new ones only. */
+      fromBeginning: z.boolean(),
+      /** A replica that sends no heartbeat for this long loses its partitions. */
+      sessionTimeoutMs: positiveInt(3_600_000),
+      heartbeatIntervalMs: positiveInt(3_600_000),
+      /** How long a rebalance waits for members to finish their batch; must exceed the longest batch write. */
+      rebalanceTimeoutMs: positiveInt(3_600_000),
+      connectionTimeoutMs: positiveInt(600_000),
+      requestTimeoutMs: positiveInt(3_600_000),
+      /** How long a fetch waits on the broker for messages before it returns empty. */
+      maxWaitTimeMs: positiveInt(600_000),
+      /** Bytes fetched per partition and request: bounds a batch. */
+      maxBytesPerPartition: positiveInt(1024 * MIB),
+      /** Longest wait between retries of a batch whose stores or dead-letter topic fail. */
+      maxRetryDelayMs: positiveInt(3_600_000),
+    }),
   })
   .superRefine((config, context) => {
     const require = (ok: boolean, path: string[], message: string) => {
@@ -133,6 +188,30 @@ export const configSchema = z
       "offline",
       "clickhouseUrl",
     ], 'is required when offline.backend is "clickhouse"');
+    const { kafka } = config;
+    if (kafka.sources.length === 0) return;
+    require(kafka.brokers.length > 0, ["kafka", "brokers"], "needs at least one broker when kafka.sources is set");
+    require(kafka.heartbeatIntervalMs < kafka.sessionTimeoutMs, [
+      "kafka",
+      "heartbeatIntervalMs",
+    ], "must be less than kafka.sessionTimeoutMs");
+    const topics = new Set(kafka.sources.map((s) => s.topic));
+    kafka.sources.forEach((source, i) => {
+      const at = (key: string) => ["kafka", "sources", String(i), key];
+      const protobuf = source.format === "protobuf";
+      require(!protobuf || source.protoFile !== undefined, at("protoFile"), 'is required when format is "protobuf"');
+      require(!protobuf || source.messageType !== undefined, at("messageType"), 'is required when format is "protobuf"');
+      require(protobuf || (source.protoFile === undefined && source.messageType === undefined), at(
+        "format",
+      ), 'is "json": protoFile and messageType are for "protobuf"');
+      require(kafka.sources.findIndex((s) => s.topic === source.topic) === i, at(
+        "topic",
+      ), `"${source.topic}" is consumed by an earlier source`);
+      const deadLetters = source.deadLetterTopic ?? `${source.topic}.dlq`;
+      require(!topics.has(deadLetters), at(
+        "deadLetterTopic",
+      ), `"${deadLetters}" is a consumed topic; dead letters need a topic of their own`);
+    });
   });
 
 /** The server configuration. */
@@ -179,6 +258,21 @@ export const DEFAULT_CONFIG: SluiceConfig = {
   },
   // Loopback on a port the OS picks: a second server on the machine never fails over a metrics port.
   metrics: { listen: "127.0.0.1:0" },
+  kafka: {
+    brokers: [],
+    clientId: "sluice",
+    groupId: "sluice",
+    sources: [],
+    fromBeginning: true,
+    sessionTimeoutMs: 30_000,
+    heartbeatIntervalMs: 3000,
+    rebalanceTimeoutMs: 60_000,
+    connectionTimeoutMs: 3000,
+    requestTimeoutMs: 30_000,
+    maxWaitTimeMs: 500,
+    maxBytesPerPartition: 1 * MIB,
+    maxRetryDelayMs: 30_000,
+  },
 };
 
 /** Environment variable naming the config file, when no --config flag is given. */
@@ -229,13 +323,13 @@ export function loadConfig(sources: ConfigSources = {}): SluiceConfig {
     if (!name.startsWith(ENV_PREFIX) || name === CONFIG_FILE_ENV || raw === undefined || SERVICE_LINK.test(name)) continue;
     const key = [...leaves.keys()].find((k) => envName(k) === name);
     if (!key) throw new ConfigError(`unknown configuration variable ${name}; known: ${[...leaves.keys()].map(envName).join(", ")}`);
-    setPath(merged, key, coerce(raw, leaves.get(key)));
+    setPath(merged, key, coerce(raw, leaves.get(key), `environment variable ${name}`));
     origin.set(key, `environment variable ${name}`);
   }
   for (const [key, raw] of Object.entries(sources.flags ?? {})) {
     if (!leaves.has(key))
       throw new ConfigError(`unknown configuration key "${key}" (from a flag); known: ${[...leaves.keys()].join(", ")}`);
-    setPath(merged, key, typeof raw === "string" ? coerce(raw, leaves.get(key)) : raw);
+    setPath(merged, key, typeof raw === "string" ? coerce(raw, leaves.get(key), `flag ${key}`) : raw);
     origin.set(key, "command line");
   }
 
@@ -248,7 +342,8 @@ export function loadConfig(sources: ConfigSources = {}): SluiceConfig {
       const keys = unknownKeys.map((k) => (base ? `${base}.${k}` : k));
       return `unknown key ${keys.map((k) => `"${k}"`).join(", ")}${filePath ? ` in file ${filePath}` : ""}`;
     }
-    return `"${base}" ${issue.message}${origin.has(base) ? ` (from ${origin.get(base)})` : ""}`;
+    const from = originOf(origin, base);
+    return `"${base}" ${issue.message}${from ? ` (from ${from})` : ""}`;
   });
   throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
 }
@@ -311,8 +406,28 @@ function setPath(target: Record<string, unknown>, key: string, value: unknown): 
   node[parts[parts.length - 1] as string] = value;
 }
 
-/** Converts a string from the environment or a flag to the type of the key's default (lists are comma-separated). */
-function coerce(raw: string, example: unknown): unknown {
+/** Where the value at a dotted path came from: its key's origin, or that of the list it is in ("kafka.sources.0.topic"). */
+function originOf(origin: Map<string, string>, path: string): string | undefined {
+  for (let key = path; key !== ""; key = key.includes(".") ? key.slice(0, key.lastIndexOf(".")) : "") {
+    const from = origin.get(key);
+    if (from) return from;
+  }
+  return undefined;
+}
+
+/**
+ * Converts a string from the environment or a flag to the type of the key's default. Lists are
+ * comma-separated, or JSON when the text starts with "[" (the only way to give a list of objects,
+ * such as kafka.sources, outside a file).
+ */
+function coerce(raw: string, example: unknown, from: string): unknown {
+  if (Array.isArray(example) && raw.trim().startsWith("[")) {
+    try {
+      return JSON.parse(raw);
+    } catch (error) {
+      throw new ConfigError(`${from} starts with "[" but is not a JSON list: ${(error as Error).message}`);
+    }
+  }
   if (Array.isArray(example))
     return raw
       .split(",")

@@ -3,8 +3,9 @@ import type { InferenceServiceServer, PredictRequest } from "../gen/sluice/v1/in
 import type { ResolvedFeature as WireResolvedFeature } from "../gen/sluice/v1/types.pb.js";
 import type { Predictor } from "../inference/predictor.js";
 import type { ResolvedFeature } from "../registry/model.js";
-import { parseResourceName } from "../registry/names.js";
+import { parseResourceName, resourceName } from "../registry/names.js";
 import type { HandlerEnv } from "./call-context.js";
+import { valueTypeToWire } from "./mapping/common.js";
 import { resolvedFeatureToWire } from "./mapping/registry.js";
 import { FEATURE_STATUS_TO_WIRE, taggedFromWire } from "./mapping/values.js";
 import { unaryHandler } from "./unary-handler.js";
@@ -13,10 +14,10 @@ import { unaryHandler } from "./unary-handler.js";
 export function inferenceServiceHandlers(predictor: Predictor, env: HandlerEnv): InferenceServiceServer {
   // Resolved features are the online reader's cached objects: each is mapped once, not per request.
   const wireFeatures = new WeakMap<ResolvedFeature, WireResolvedFeature>();
-  const wireFeature = (feature: ResolvedFeature) => {
+  const wireFeature = (feature: ResolvedFeature, derived: boolean) => {
     let wire = wireFeatures.get(feature);
     if (!wire) {
-      wire = resolvedFeatureToWire(feature);
+      wire = derived ? derivedFeatureToWire(feature) : resolvedFeatureToWire(feature);
       wireFeatures.set(feature, wire);
     }
     return wire;
@@ -45,10 +46,21 @@ export function inferenceServiceHandlers(predictor: Predictor, env: HandlerEnv):
           values: o.values,
         })),
         usedFeatures: result.usedFeatures.map((u) => ({
-          feature: wireFeature(u.feature),
+          feature: wireFeature(u.feature, u.derived ?? false),
           statuses: u.statuses.map((s) => FEATURE_STATUS_TO_WIRE[s]),
         })),
       };
     }),
+  };
+}
+
+/** A derived feature where resolved features are listed: its feature service's name and version, and its own name. */
+function derivedFeatureToWire(feature: ResolvedFeature): WireResolvedFeature {
+  return {
+    ref: feature.ref,
+    featureView: resourceName(feature.project, "featureServices", feature.featureView),
+    version: feature.version,
+    feature: feature.feature,
+    type: valueTypeToWire(feature.type),
   };
 }

@@ -1,22 +1,64 @@
 /**
  * Thin gRPC adapter of sluice.v1.MonitoringService. GetDeploymentReport is served from this
  * server's own figures of the endpoint's current revision (stable, canary and shadows side by
- * side); feature statistics and drift reports are not implemented yet.
+ * side); CheckServedConsistency replays logged online values through the historical path;
+ * feature statistics and drift reports are not implemented yet.
  */
-import type { GetDeploymentReportRequest, MonitoringServiceServer } from "../gen/sluice/v1/monitoring.pb.js";
+
+import { ValidationError } from "../common/errors.js";
+import type { CheckServedConsistencyRequest, GetDeploymentReportRequest, MonitoringServiceServer } from "../gen/sluice/v1/monitoring.pb.js";
 import type { EndpointStats } from "../inference/endpoint-stats.js";
 import type { ServingRouter } from "../inference/serving-router.js";
-import { parseResourceName } from "../registry/names.js";
+import { FLOAT_COMPARISON, type ServedConsistencyChecker } from "../monitoring/served-values.js";
+import { parseProjectName, parseResourceName } from "../registry/names.js";
 import type { HandlerEnv } from "./call-context.js";
+import { microsToTimestamp, timestampToMicros } from "./mapping/values.js";
 import { unaryHandler } from "./unary-handler.js";
 
 /** Builds the implemented MonitoringService handlers. */
 export function monitoringServiceHandlers(
   stats: EndpointStats,
   router: ServingRouter,
+  consistency: ServedConsistencyChecker,
   env: HandlerEnv,
-): Pick<MonitoringServiceServer, "getDeploymentReport"> {
+): Pick<MonitoringServiceServer, "getDeploymentReport" | "checkServedConsistency"> {
   return {
+    checkServedConsistency: unaryHandler(
+      "sluice.v1.MonitoringService/CheckServedConsistency",
+      env,
+      async (request: CheckServedConsistencyRequest) => {
+        if (request.maxValues < 0 || request.maxExamples < 0)
+          throw new ValidationError("INVALID_LIMIT", [
+            { field: request.maxValues < 0 ? "max_values" : "max_examples", description: "must not be negative" },
+          ]);
+        const result = await consistency.check({
+          project: parseProjectName(request.project, "project", true),
+          featureView: request.featureView,
+          range: {
+            start: request.window?.startTime ? timestampToMicros(request.window.startTime) : undefined,
+            end: request.window?.endTime ? timestampToMicros(request.window.endTime) : undefined,
+          },
+          maxValues: Math.min(request.maxValues || DEFAULT_MAX_VALUES, MAX_VALUES),
+          maxExamples: Math.min(request.maxExamples || DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES),
+        });
+        return {
+          features: result.features.map((f) => ({
+            feature: f.feature,
+            compared: BigInt(f.compared),
+            mismatches: BigInt(f.mismatches),
+            mismatchRate: f.compared === 0 ? 0 : f.mismatches / f.compared,
+            examples: f.examples.map((e) => ({
+              entityKey: e.entityKey,
+              servedTime: microsToTimestamp(e.servedTime),
+              servedValue: e.servedValue,
+              historicalValue: e.historicalValue,
+            })),
+          })),
+          servedValues: BigInt(result.servedValues),
+          comparison: FLOAT_COMPARISON,
+        };
+      },
+    ),
     getDeploymentReport: unaryHandler(
       "sluice.v1.MonitoringService/GetDeploymentReport",
       env,
@@ -41,6 +83,11 @@ export function monitoringServiceHandlers(
     ),
   };
 }
+
+const DEFAULT_MAX_VALUES = 100_000;
+const MAX_VALUES = 1_000_000;
+const DEFAULT_MAX_EXAMPLES = 5;
+const MAX_EXAMPLES = 100;
 
 function microsToDuration(micros: number) {
   const seconds = Math.floor(micros / 1_000_000);

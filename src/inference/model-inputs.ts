@@ -2,9 +2,8 @@
  * Model inputs built from feature values and request values, and model outputs turned into
  * per-row values: the numeric plumbing between Sluice's typed values and a model's tensors.
  */
-import { ValidationError } from "../common/errors.js";
+import { PreconditionError, ValidationError } from "../common/errors.js";
 import type { FeatureValue, TaggedValue } from "../common/feature-value.js";
-import type { FeatureColumn } from "../online/online-reader.js";
 import { allocateTensorData, type ElementType, type Tensor, type TensorData } from "../serving/tensors.js";
 
 /** One model output for every row: its element type, the shape of one row, values row-major. */
@@ -19,7 +18,7 @@ export interface OutputValues {
  * The `[rows, features]` input of `elementType` filled from feature columns, one column per
  * feature in binding order; a missing value (not found, null, expired) is 0.
  */
-export function featureTensor(elementType: ElementType, columns: readonly FeatureColumn[], rows: number): Tensor {
+export function featureTensor(elementType: ElementType, columns: ReadonlyArray<{ values: readonly FeatureValue[] }>, rows: number): Tensor {
   const width = columns.length;
   const data = allocateTensorData(elementType, rows * width);
   const set = setter(data);
@@ -61,6 +60,32 @@ export function requestTensor(
     });
   });
   return { type: elementType, data, dims: shape.length === 1 ? [rows] : [rows, width] };
+}
+
+/**
+ * The input filled from a derived feature: one number per row, rank 1 or rank 2 of width 1 (a
+ * bool is 1 or 0; null is 0, as a missing feature is). FAILED_PRECONDITION when the input takes
+ * more than one value per row, or the derived feature is a string.
+ */
+export function derivedTensor(
+  elementType: ElementType,
+  spec: { name: string; shape: readonly number[] },
+  column: { name: string; feature: { type: string }; values: readonly FeatureValue[] },
+  rows: number,
+): Tensor {
+  const width = spec.shape.length === 2 ? spec.shape[1] : 1;
+  if (width !== 1 && width !== -1)
+    throw new PreconditionError(
+      "INVALID_DERIVED_INPUT",
+      `model input "${spec.name}" takes ${width} values per row, but derived feature "${column.name}" gives one`,
+    );
+  if (column.feature.type === "string")
+    throw new PreconditionError(
+      "INVALID_DERIVED_INPUT",
+      `derived feature "${column.name}" is a string; model input "${spec.name}" takes numbers`,
+    );
+  const tensor = featureTensor(elementType, [{ values: column.values }], rows);
+  return spec.shape.length === 1 ? { ...tensor, dims: [rows] } : tensor;
 }
 
 /** Model outputs as per-row numbers, in the model's output order. */

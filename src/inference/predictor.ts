@@ -18,8 +18,9 @@ import { resourceName } from "../registry/names.js";
 import type { InferencePool } from "../serving/inference-pool.js";
 import type { ElementType, Tensor } from "../serving/tensors.js";
 import { goesToCanary } from "./canary-split.js";
+import { computeDerivedColumns, type DerivedColumn } from "./derived-inputs.js";
 import type { EndpointStats, Role } from "./endpoint-stats.js";
-import { featureTensor, type OutputValues, outputValues, requestTensor } from "./model-inputs.js";
+import { derivedTensor, featureTensor, type OutputValues, outputValues, requestTensor } from "./model-inputs.js";
 import type { PredictionLog } from "./prediction-log.js";
 import type { Routing, ServingRouter, ServingVersion } from "./serving-router.js";
 import { ShadowQueue } from "./shadow-queue.js";
@@ -42,6 +43,11 @@ export interface PredictInput {
 export interface UsedFeature {
   feature: ResolvedFeature;
   statuses: FeatureStatus[];
+  /**
+   * A derived feature, computed for the request: `feature` then names its feature service (as
+   * featureView and version) and the derived feature (as ref and feature).
+   */
+  derived?: boolean;
 }
 
 /** A prediction. */
@@ -81,6 +87,8 @@ interface ReadFeatures {
   columns: FeatureColumn[];
   /** Pinned ref -> column. */
   byRef: Map<string, FeatureColumn>;
+  /** The derived features the version binds, computed from the request and `columns`. */
+  derived: DerivedColumn[];
 }
 
 /** A served request's copy for its shadows: what it read and stable's (or the canary's) outputs. */
@@ -144,7 +152,7 @@ export class Predictor {
     let outputs: OutputValues[] | undefined;
     let failure: unknown;
     try {
-      features = await this.readFeatures(chosen, input);
+      features = this.withDerived(chosen, await this.readFeatures(chosen, input), input, rows);
       const used = usedFeatures(features);
       if (routing.deployment.missingFeaturePolicy === "reject") rejectMissing(used, input.endpoint);
       const result = await this.pool.run(chosen.version.sha256, this.inputs(chosen, features, input, rows), rows);
@@ -179,7 +187,7 @@ export class Predictor {
       modelVersion: version.name,
       role,
       entityKeys: jsonOf(input.entities),
-      features: served.features ? jsonOf(Object.fromEntries([...served.features.byRef].map(([ref, c]) => [ref, c.values]))) : "{}",
+      features: served.features ? jsonOf(loggedFeatures(served.features)) : "{}",
       outputs: served.outputs ? JSON.stringify(Object.fromEntries(served.outputs.map((o) => [o.name, o.values]))) : "{}",
       latencyMicros: micros,
       error: ok ? "" : errorText(served.failure),
@@ -256,7 +264,7 @@ export class Predictor {
           try {
             const rows = rowCount(input.entities);
             const covered = known !== undefined && version.featureRefs.every((ref) => known.byRef.has(ref));
-            const features = covered ? known : await this.readFeatures(version, input);
+            const features = this.withDerived(version, covered ? known : await this.readFeatures(version, input), input, rows);
             const outputs = await this.pool.run(version.version.sha256, this.inputs(version, features, input, rows), rows);
             return { outputs: outputValues(outputs, names) };
           } catch (error) {
@@ -286,7 +294,7 @@ export class Predictor {
 
   /** The features a version reads, for every entity row: one online read. */
   private async readFeatures(version: ServingVersion, input: PredictInput): Promise<ReadFeatures> {
-    if (version.featureRefs.length === 0) return { columns: [], byRef: new Map() };
+    if (version.featureRefs.length === 0) return { columns: [], byRef: new Map(), derived: [] };
     const { columns } = await this.reader.read({
       project: input.project,
       features: version.featureRefs,
@@ -295,7 +303,13 @@ export class Predictor {
       fullFeatureNames: true,
       ignoreUnusedEntityColumns: true,
     });
-    return { columns, byRef: new Map(columns.map((column, i) => [version.featureRefs[i] as string, column])) };
+    return { columns, byRef: new Map(columns.map((column, i) => [version.featureRefs[i] as string, column])), derived: [] };
+  }
+
+  /** The features read, with the derived features `version` binds computed for the request (see derived-inputs.ts). */
+  private withDerived(version: ServingVersion, features: ReadFeatures, input: PredictInput, rows: number): ReadFeatures {
+    if (version.featureServices.length === 0) return features.derived.length === 0 ? features : { ...features, derived: [] };
+    return { ...features, derived: computeDerivedColumns(version, features.byRef, input.requestFeatures, rows) };
   }
 
   /** The model's input tensors: feature-bound inputs from the features read, others from the request. */
@@ -306,8 +320,11 @@ export class Predictor {
       if (!spec) continue;
       const type = spec.elementType as ElementType;
       if (binding.source.kind === "request") {
-        const field = `request_features["${binding.source.name}"]`;
-        tensors[spec.name] = requestTensor(type, spec.shape, input.requestFeatures[binding.source.name], rows, field);
+        const name = binding.source.name;
+        const derived = features.derived.find((column) => column.name === name);
+        tensors[spec.name] = derived
+          ? derivedTensor(type, spec, derived, rows)
+          : requestTensor(type, spec.shape, input.requestFeatures[name], rows, `request_features["${name}"]`);
       } else {
         const refs = version.version.featureRefs[spec.name] ?? [];
         const columns = refs.map((ref) => withDefaults(features.byRef.get(ref) as FeatureColumn));
@@ -325,7 +342,18 @@ function withDefaults(column: FeatureColumn): FeatureColumn {
 }
 
 function usedFeatures(features: ReadFeatures): UsedFeature[] {
-  return features.columns.map((column) => ({ feature: column.feature, statuses: column.statuses }));
+  return [
+    ...features.columns.map((column) => ({ feature: column.feature, statuses: column.statuses })),
+    ...features.derived.map((column) => ({ feature: column.feature, statuses: column.statuses, derived: true })),
+  ];
+}
+
+/** What the prediction log records of the features: each read one by pinned ref, each derived one by name. */
+function loggedFeatures(features: ReadFeatures): Record<string, ReadonlyArray<unknown>> {
+  return Object.fromEntries([
+    ...[...features.byRef].map(([ref, column]) => [ref, column.values]),
+    ...features.derived.map((column) => [column.name, column.values]),
+  ]);
 }
 
 /** FAILED_PRECONDITION naming every feature that is not PRESENT, and where. */

@@ -11,6 +11,8 @@ import type { Deployments } from "../models/deployments.js";
 import type { Deployment, ModelVersion, VersionRef } from "../models/model.js";
 import { versionName } from "../models/model.js";
 import type { ModelRegistry } from "../models/model-registry.js";
+import { parseViewRef } from "../registry/feature-refs.js";
+import type { FeatureServiceVersion } from "../registry/model.js";
 import type { InferencePool } from "../serving/inference-pool.js";
 import type { RegistryStore } from "../storage/registry/registry-store.js";
 
@@ -22,6 +24,11 @@ export interface ServingVersion {
   version: ModelVersion;
   /** Every feature the version reads, each once, as pinned refs: one online read. */
   featureRefs: string[];
+  /**
+   * The feature service versions the version binds that have derived features, each with the
+   * model input it fills: a request binding may read their derived features by name.
+   */
+  featureServices: Array<{ inputName: string; service: FeatureServiceVersion }>;
 }
 
 /** An endpoint's routing with every version ready. */
@@ -46,7 +53,7 @@ export class ServingRouter {
   private releasePending = false;
 
   constructor(
-    store: RegistryStore,
+    private readonly store: RegistryStore,
     private readonly deployments: () => Deployments,
     private readonly models: ModelRegistry,
     private readonly artifacts: ArtifactStore,
@@ -153,12 +160,36 @@ export class ServingRouter {
           await this.pool.load(version.sha256, await this.artifacts.read(version.sha256));
           this.logger.info({ modelVersion: name, ms: Math.round(performance.now() - started) }, "model version loaded and warmed");
         }
-        return { ref: version, name, version, featureRefs: [...new Set(Object.values(version.featureRefs).flat())] };
+        return {
+          ref: version,
+          name,
+          version,
+          featureRefs: [...new Set(Object.values(version.featureRefs).flat())],
+          featureServices: await this.derivingServices(version),
+        };
       })();
       this.versions.set(name, serving);
       serving.catch(() => this.versions.get(name) === serving && this.versions.delete(name));
     }
     return serving;
+  }
+
+  /**
+   * The feature services a version binds that derive features. Bindings pin a service version,
+   * and versions never change, so each is read from the store once, when the version loads.
+   */
+  private async derivingServices(version: ModelVersion): Promise<ServingVersion["featureServices"]> {
+    const found: ServingVersion["featureServices"] = [];
+    for (const binding of version.bindings) {
+      if (binding.source.kind !== "featureService") continue;
+      const ref = parseViewRef(binding.source.service, version.project, "feature service");
+      if (typeof ref === "string" || ref.version === undefined) continue; // checked on upload: never so
+      const service = await this.store.getVersion("featureService", version.project, ref.view, ref.version);
+      if (!service)
+        throw new Error(`feature service ${ref.view}@${ref.version} bound by ${versionName(version)} is missing from the registry`);
+      if ((service.derivedFeatures ?? []).length > 0) found.push({ inputName: binding.inputName, service });
+    }
+    return found;
   }
 
   /** Releases every loaded artifact no routing uses and no request is using. */

@@ -56,38 +56,30 @@ export interface BatchSchema {
 
 const schemas = new WeakMap<object, BatchSchema>();
 
-/** The schema of a feature view version (one object per version, so per-schema caches hold). */
-export function viewSchema(view: FeatureViewVersion): BatchSchema {
-  let schema = schemas.get(view);
+/** The schema of a definition version, made once per version object so per-schema caches hold. */
+function schemaOf(definition: object, make: () => BatchSchema): BatchSchema {
+  let schema = schemas.get(definition);
   if (!schema) {
-    schema = {
-      name: view.name,
-      version: view.version,
-      features: view.features,
-      label: "feature view",
-      rowsField: "rows",
-      valuesField: "features",
-    };
-    schemas.set(view, schema);
+    schema = make();
+    schemas.set(definition, schema);
   }
   return schema;
 }
 
+/** The schema of a feature view version's rows. */
+export function viewSchema(view: FeatureViewVersion): BatchSchema {
+  return schemaOf(view, () => ({ ...view, label: "feature view", rowsField: "rows", valuesField: "features" }));
+}
+
 /** The schema of an event stream version's events. */
 export function streamSchema(stream: EventStreamVersion): BatchSchema {
-  let schema = schemas.get(stream);
-  if (!schema) {
-    schema = {
-      name: stream.name,
-      version: stream.version,
-      features: stream.fields,
-      label: "event stream",
-      rowsField: "events",
-      valuesField: "fields",
-    };
-    schemas.set(stream, schema);
-  }
-  return schema;
+  return schemaOf(stream, () => ({
+    ...stream,
+    features: stream.fields,
+    label: "event stream",
+    rowsField: "events",
+    valuesField: "fields",
+  }));
 }
 
 /** What the checks need to know about the batch's target. */

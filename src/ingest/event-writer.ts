@@ -31,8 +31,14 @@ import type { ColumnarRows, RowInput, RowRejection } from "./model.js";
 /** Events read per page when building tiles from stored events. */
 const BACKFILL_PAGE_EVENTS = 50_000;
 
-/** The source of events written through the API (WriteEvents, imports). */
+/** The source of events written through WriteEvents. */
 export const API_SOURCE = "api";
+
+/**
+ * The source of events imported from files: history being backfilled, which is not judged
+ * against a watermark (it is old by nature) and counts online and offline as it is.
+ */
+export const IMPORT_SOURCE = "import";
 
 /** A batch of events for one stream ("stream" or "stream@2"), as row messages or as columns. */
 export interface EventBatchInput {
@@ -42,6 +48,8 @@ export interface EventBatchInput {
   columns?: ColumnarRows;
   /** Client-chosen id making a retried batch apply once; empty for none. */
   writeId: string;
+  /** Where the batch comes from: WriteEvents (the default) or a file import. */
+  source?: typeof API_SOURCE | typeof IMPORT_SOURCE;
 }
 
 /** What an event batch did; stored under its write id so a retry gets the same answer. */
@@ -200,7 +208,7 @@ export class EventWriter {
         );
         state.lastStoredPosition = last;
       }
-      await this.applyOnline(stream, checked, ingestTimes, tooLate, input.source, positions);
+      await this.applyOnline(stream, checked, ingestTimes, firstIngestTime, tooLate, input.source, positions);
       const lateCount = fresh.filter((i) => tooLate[i]).length;
       this.report(stream, input.source, state, fresh.length, lateCount);
       return {
@@ -225,7 +233,7 @@ export class EventWriter {
     const sources = (await this.offline.eventSources(table)).map((source) => ({
       ...source,
       ...(source.maxEventTime !== undefined ? { watermark: source.maxEventTime - stream.allowedLatenessMillis * 1000 } : {}),
-      ...(source.source === API_SOURCE ? { lastPosition: undefined } : {}),
+      ...(source.source === API_SOURCE || source.source === IMPORT_SOURCE ? { lastPosition: undefined } : {}),
     }));
     return {
       streamVersion: stream.version,
@@ -263,9 +271,10 @@ export class EventWriter {
           entityKey: encodeEntityKey(event.key),
           eventTime: event.eventTime,
           ingestTime: event.ingestTime,
+          receiptTime: event.ingestTime,
           fields,
           // The source ids the live path used: replays of what it applied are no-ops.
-          source: event.source === API_SOURCE ? writeSource(event.writeId) : event.source,
+          source: event.source === API_SOURCE || event.source === IMPORT_SOURCE ? writeSource(event.writeId) : event.source,
           position: event.position,
         });
       }
@@ -286,25 +295,28 @@ export class EventWriter {
     const table = eventsTableOf(stream, entity);
     const target = { view: streamSchema(stream), entity, limits: this.limits, nowMicros: Date.now() * 1000 };
     const checked = input.columns ? checkColumns(target, input.columns) : checkRows(target, input.rows);
-    const stateKey = `${table.project}/${table.view}/${table.version}/${API_SOURCE}`;
-    const state = await this.sourceState(stateKey, table, API_SOURCE);
-    // Verdicts in arrival order; the rest of the batch runs concurrently with other batches.
+    const source = input.source ?? API_SOURCE;
+    const state =
+      source === API_SOURCE
+        ? await this.sourceState(`${table.project}/${table.view}/${table.version}/${source}`, table, source)
+        : undefined;
     // Every event of the batch gets its own ingestion time, so among equal event times the later one wins.
     const firstIngestTime = this.clock.next(input.columns ? input.columns.eventTimes.length : input.rows.length);
     const ingestTimes = checked.rowIndexes.map((index, i) => checked.createdTimes[i] ?? firstIngestTime + index);
-    const tooLate = checked.eventTimes.map((eventTime) => this.judge(stream, state, eventTime));
+    // Verdicts in arrival order; the rest of the batch runs concurrently with other batches.
+    const tooLate = checked.eventTimes.map((eventTime) => (state ? this.judge(stream, state, eventTime) : false));
     const accepted = checked.rowIndexes.length;
     if (accepted > 0) {
       await this.offline.ensureTable(table);
       await this.offline.append(
         table,
-        historyOf(checked, ingestTimes, writeId, { source: API_SOURCE, positions: checked.rowIndexes, tooLate }),
+        historyOf(checked, ingestTimes, writeId, { source, positions: checked.rowIndexes, tooLate }),
         writeId,
       );
-      await this.applyOnline(stream, checked, ingestTimes, tooLate, writeSource(writeId), checked.rowIndexes);
+      await this.applyOnline(stream, checked, ingestTimes, firstIngestTime, tooLate, writeSource(writeId), checked.rowIndexes);
     }
     const lateCount = tooLate.filter(Boolean).length;
-    this.report(stream, API_SOURCE, state, accepted, lateCount);
+    this.report(stream, source, state, accepted, lateCount);
     return {
       writeId,
       acceptedCount: accepted,
@@ -320,6 +332,7 @@ export class EventWriter {
     stream: EventStreamVersion,
     checked: CheckedBatch,
     ingestTimes: readonly number[],
+    receiptTime: number,
     tooLate: readonly boolean[],
     source: string,
     positions: readonly number[],
@@ -337,6 +350,7 @@ export class EventWriter {
         entityKey: checked.entityKeys[i] as string,
         eventTime: checked.eventTimes[i] as number,
         ingestTime: ingestTimes[i] as number,
+        receiptTime,
         fields,
         source,
         position: positions[i] as number,
@@ -377,11 +391,11 @@ export class EventWriter {
     return state;
   }
 
-  private report(stream: EventStreamVersion, source: string, state: SourceState, stored: number, tooLate: number): void {
+  private report(stream: EventStreamVersion, source: string, state: SourceState | undefined, stored: number, tooLate: number): void {
     if (!this.observer) return;
     const label = `${stream.project}/${stream.name}`;
     this.observer.eventsStored(label, source, stored, tooLate);
-    if (Number.isFinite(state.maxEventTime))
+    if (state && Number.isFinite(state.maxEventTime))
       this.observer.watermarkAdvanced(label, source, state.maxEventTime - stream.allowedLatenessMillis * 1000);
   }
 

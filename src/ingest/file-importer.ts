@@ -10,7 +10,7 @@ import { access } from "node:fs/promises";
 import { ValidationError, ViolationCollector } from "../common/errors.js";
 import type { Entity } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
-import type { EventWriter } from "./event-writer.js";
+import { type EventWriter, IMPORT_SOURCE } from "./event-writer.js";
 import type { FeatureWriter } from "./feature-writer.js";
 import { type FileFormat, openColumnFile } from "./file-columns.js";
 import { fileColumnToInput, fileTimeToMicros } from "./file-values.js";
@@ -79,7 +79,8 @@ export class FileImporter {
         entity: await this.registry.getEntity(stream.project, stream.entity),
         values: stream.fields,
         valueLabel: "a field",
-        write: (columns, writeId) => this.eventWriter.writeBatch({ project: stream.project, stream: pinned, rows: [], columns, writeId }),
+        write: (columns, writeId) =>
+          this.eventWriter.writeBatch({ project: stream.project, stream: pinned, rows: [], columns, writeId, source: IMPORT_SOURCE }),
       };
     }
     const view = await this.registry.resolveViewRef(config.project, config.featureView, "config.feature_view");

@@ -6,7 +6,8 @@
 import { coerceEntityKey, encodeEntityKey } from "../common/entity-key.js";
 import { ViolationCollector } from "../common/errors.js";
 import type { FeatureValue, TaggedValue, ValueLimits } from "../common/feature-value.js";
-import type { Entity, ResolvedFeature } from "../registry/model.js";
+import { type ServedValueSink, servedRecord } from "../monitoring/served-values.js";
+import type { Entity, FeatureViewVersion, ResolvedFeature } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
 import { type OnlineLookup, type OnlineStore, onlineTableOf } from "../storage/online/online-store.js";
 import { TileApplier, type TiledView, tiledViewOf } from "../streams/tile-applier.js";
@@ -76,6 +77,8 @@ interface ReadPlan {
     tiled?: TiledView;
     /** For each feature of the selection from this view: its index among the view's aggregations. */
     aggregationIndex?: Map<string, number>;
+    /** Set when the view version logs what it serves (log_served_values). */
+    logAs?: FeatureViewVersion;
   }>;
   /** For each feature, the index of its view in `views`. */
   viewOfFeature: number[];
@@ -91,6 +94,8 @@ export class OnlineReader {
     private readonly registry: Registry,
     private readonly online: OnlineStore,
     private readonly limits: OnlineReadLimits,
+    /** Where values served from views with log_served_values go. */
+    private readonly served?: ServedValueSink,
     private readonly nowMicros: () => number = () => Date.now() * 1000,
   ) {}
 
@@ -101,8 +106,12 @@ export class OnlineReader {
     const rowCount = this.checkEntityColumns(request.entities, plan, request.ignoreUnusedEntityColumns ?? false);
 
     const v = new ViolationCollector();
-    const lookups: OnlineLookup[] = plan.views.map(({ table, joinKeys, label }) => {
+    /** The checked key values of each row of each logging view, for the served-value log. */
+    const loggedKeys = new Map<number, FeatureValue[][]>();
+    const lookups: OnlineLookup[] = plan.views.map(({ table, joinKeys, label, logAs }, viewIndex) => {
       const keys: string[] = [];
+      const keyValues: FeatureValue[][] = [];
+      if (logAs && this.served) loggedKeys.set(viewIndex, keyValues);
       for (let row = 0; row < rowCount; row++) {
         const provided: Record<string, TaggedValue> = {};
         for (const key of joinKeys) {
@@ -114,6 +123,7 @@ export class OnlineReader {
           for (const violation of checked.violations) v.add(`${violation.field}[${row}]`, `${violation.description} (needed by ${label})`);
         } else {
           keys.push(encodeEntityKey(checked.values));
+          keyValues.push(checked.values);
         }
       }
       return { table, keys };
@@ -165,7 +175,35 @@ export class OnlineReader {
       }
       return column;
     });
+    if (loggedKeys.size > 0) this.logServed(request.project, plan, loggedKeys, columns, now);
     return { selection: plan.selection, columns };
+  }
+
+  /** Logs, per row, the values served from each view version that asks for it. */
+  private logServed(
+    project: string,
+    plan: ReadPlan,
+    loggedKeys: Map<number, FeatureValue[][]>,
+    columns: FeatureColumn[],
+    now: number,
+  ): void {
+    const sink = this.served as ServedValueSink;
+    for (const [viewIndex, keyValues] of loggedKeys) {
+      const view = plan.views[viewIndex];
+      if (!view?.logAs) continue;
+      const features = columns.filter((_, i) => plan.viewOfFeature[i] === viewIndex);
+      keyValues.forEach((key, row) => {
+        // What a training set would hold: no value where none was found or it was stale.
+        const values = Object.fromEntries(
+          features.map((column) => {
+            const status = column.statuses[row];
+            return [column.feature.feature, status === "present" || status === "null_value" ? (column.values[row] ?? null) : null];
+          }),
+        );
+        const keyRecord = Object.fromEntries(view.joinKeys.map((k, i) => [k.name, key[i] ?? null]));
+        sink.record(project, servedRecord(view.logAs as FeatureViewVersion, now, keyRecord, values));
+      });
+    }
   }
 
   /**
@@ -192,6 +230,7 @@ export class OnlineReader {
           ttlMicros: view.ttlMillis * 1000,
           label,
         };
+        if (view.logServedValues) planned.logAs = view;
         if (view.stream) {
           const stream = await this.registry.getEventStream(view.project, view.stream, view.streamVersion);
           planned.tiled = tiledViewOf(view, stream);

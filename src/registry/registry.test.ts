@@ -3,8 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConcurrentModificationError, PreconditionError, ResourceNotFoundError, ValidationError } from "../common/errors.js";
+import type { ValueType } from "../common/value-type.js";
 import { openLmdbRegistryStore } from "../storage/registry/lmdb-registry-store.js";
 import type { RegistryStore } from "../storage/registry/registry-store.js";
+import type { FeatureServiceSpec } from "./model.js";
 import { Registry } from "./registry.js";
 import type { FeatureViewDraft } from "./validation.js";
 
@@ -439,5 +441,161 @@ describe("feature refs and services", () => {
       "feature_service.features[2]",
     ]);
     await expect(registry.getFeatureService("default", "broken")).rejects.toBeInstanceOf(ResourceNotFoundError);
+  });
+});
+
+describe("request inputs and derived features", () => {
+  const service = (overrides: Partial<FeatureServiceSpec> = {}): FeatureServiceSpec => ({
+    project: "default",
+    name: "scoring",
+    features: ["customer_stats:spend", "customer_stats@1:orders"],
+    requestInputs: [
+      { name: "amount", type: "double", description: "" },
+      { name: "country", type: "string", description: "" },
+    ],
+    derivedFeatures: [
+      { name: "spend_ratio", expression: "amount / customer_stats:spend", description: "" },
+      { name: "is_nl", expression: "country = 'NL'", description: "" },
+      // The same feature as customer_stats@1:orders, in another spelling.
+      {
+        name: "label",
+        expression: "if(`projects/default/featureViews/customer_stats/versions/1:orders` > 1, 'repeat', 'new')",
+        description: "",
+      },
+    ],
+    description: "",
+    owner: "",
+    tags: {},
+    ...overrides,
+  });
+
+  beforeEach(async () => {
+    await registry.applyFeatureView(view());
+  });
+
+  it("stores each derived feature's inferred type, and returns it on reads", async () => {
+    const applied = await registry.applyFeatureService(service());
+    expect(applied.outcome).toBe("created");
+    const types = (s: FeatureServiceSpec) => s.derivedFeatures?.map((d) => [d.name, d.type]);
+    expect(types(applied.resource)).toEqual([
+      ["spend_ratio", "double"],
+      ["is_nl", "bool"],
+      ["label", "string"],
+    ]);
+    expect(types(await registry.getFeatureService("default", "scoring"))).toEqual(types(applied.resource));
+    // Applying the same definition (types unset, as clients send it) again changes nothing.
+    expect((await registry.applyFeatureService(service())).outcome).toBe("unchanged");
+  });
+
+  it("refuses bad request inputs and derived feature names, naming each field", async () => {
+    const violations = await violationsOf(
+      registry.applyFeatureService(
+        service({
+          requestInputs: [
+            { name: "amount", type: "double", description: "" },
+            { name: "amount", type: "double", description: "" },
+            { name: "9lives", type: "int64", description: "" },
+            { name: "blob", type: "bytes", description: "" },
+            { name: "spend", type: "double", description: "" },
+            { name: "what", type: "unspecified" as ValueType, description: "" },
+          ],
+          derivedFeatures: [
+            { name: "amount", expression: "amount * 2", description: "" },
+            { name: "orders", expression: "amount", description: "" },
+            { name: "event_time", expression: "amount", description: "" },
+            { name: "empty", expression: " ", description: "" },
+          ],
+        }),
+      ),
+    );
+    expect(violations.map(([field]) => field)).toEqual([
+      "feature_service.request_inputs[1].name",
+      "feature_service.request_inputs[2].name",
+      "feature_service.request_inputs[3].type",
+      "feature_service.request_inputs[4].name",
+      "feature_service.request_inputs[5].type",
+      "feature_service.derived_features[0].name",
+      "feature_service.derived_features[1].name",
+      "feature_service.derived_features[2].name",
+      "feature_service.derived_features[3].expression",
+    ]);
+    const described = Object.fromEntries(violations);
+    expect(described["feature_service.request_inputs[1].name"]).toBe('"amount" is already the name of request_inputs[0]');
+    expect(described["feature_service.request_inputs[3].type"]).toContain("bytes cannot be read by an expression");
+    expect(described["feature_service.request_inputs[4].name"]).toContain('is also the output name of feature "customer_stats:spend"');
+    expect(described["feature_service.request_inputs[5].type"]).toContain("type is not set");
+    expect(described["feature_service.derived_features[2].name"]).toBe('"event_time" is reserved');
+  });
+
+  it("refuses expressions that do not compile, with the problem and its position", async () => {
+    const violations = await violationsOf(
+      registry.applyFeatureService(
+        service({
+          derivedFeatures: [
+            { name: "a", expression: "amount / customer_stats:spend", description: "" },
+            { name: "b", expression: "amount + country", description: "" },
+            { name: "c", expression: "customer_stats:nope * 2", description: "" },
+            { name: "d", expression: "amount * unknown_input", description: "" },
+            { name: "e", expression: "(amount", description: "" },
+            { name: "f", expression: "other_view:spend", description: "" },
+          ],
+        }),
+      ),
+    );
+    expect(violations).toEqual([
+      ["feature_service.derived_features[1].expression", '"+" needs numbers, not a string at line 1, column 8'],
+      [
+        "feature_service.derived_features[2].expression",
+        `unknown feature "customer_stats:nope" (an expression reads the service's features: list it in features) at line 1, column 1`,
+      ],
+      [
+        "feature_service.derived_features[3].expression",
+        'unknown request input "unknown_input" (declare it in request_inputs) at line 1, column 10',
+      ],
+      ["feature_service.derived_features[4].expression", 'expected ")", found the end at line 1, column 8'],
+      [
+        "feature_service.derived_features[5].expression",
+        `unknown feature "other_view:spend" (an expression reads the service's features: list it in features) at line 1, column 1`,
+      ],
+    ]);
+    await expect(registry.getFeatureService("default", "scoring")).rejects.toBeInstanceOf(ResourceNotFoundError);
+  });
+
+  it("matches refs in expressions to the service's refs by what they name", async () => {
+    const applied = await registry.applyFeatureService(
+      service({
+        features: ["projects/default/featureViews/customer_stats:spend"],
+        derivedFeatures: [{ name: "double_spend", expression: "customer_stats:spend * 2", description: "" }],
+      }),
+    );
+    expect(applied.resource.derivedFeatures?.[0]?.type).toBe("double");
+    // A pinned ref is another feature than the latest one, even at the same version.
+    const pinned = await violationsOf(
+      registry.applyFeatureService(
+        service({
+          name: "pinned",
+          features: ["customer_stats:spend"],
+          derivedFeatures: [{ name: "x", expression: "customer_stats@1:spend", description: "" }],
+        }),
+      ),
+    );
+    expect(pinned.map(([field]) => field)).toEqual(["feature_service.derived_features[0].expression"]);
+  });
+
+  it("versions them: additions are compatible, changes breaking", async () => {
+    await registry.applyFeatureService(service());
+    const base = service();
+    const added = await registry.applyFeatureService({
+      ...base,
+      requestInputs: [...(base.requestInputs ?? []), { name: "channel", type: "string", description: "" }],
+      derivedFeatures: [...(base.derivedFeatures ?? []), { name: "web", expression: "channel = 'web'", description: "" }],
+    });
+    expect(added).toMatchObject({ outcome: "new_version", compatibility: "compatible", resource: { version: 2 } });
+    expect(added.changes).toEqual(['added request input "channel" (string)', 'added derived feature "web" (bool)']);
+    const changed = await registry.applyFeatureService({
+      ...base,
+      derivedFeatures: [{ name: "spend_ratio", expression: "amount * customer_stats:spend", description: "" }],
+    });
+    expect(changed).toMatchObject({ outcome: "new_version", compatibility: "breaking", resource: { version: 3 } });
   });
 });

@@ -17,6 +17,8 @@ import {
 import { KeyedMutex } from "../common/keyed-mutex.js";
 import { type Page, readPageRequest, toPage } from "../common/pagination.js";
 import { unknownNameHint } from "../common/suggest.js";
+import { compileDerivedFeature } from "../expressions/derived-features.js";
+import { ExpressionError } from "../expressions/parse.js";
 import type { RegistryStore } from "../storage/registry/registry-store.js";
 import { type FeatureRef, formatViewRef, parseFeatureRef, parseViewRef, viewRefForms } from "./feature-refs.js";
 import type {
@@ -37,6 +39,7 @@ import type {
 } from "./model.js";
 import { DEFAULT_PROJECT, describeInvalidResourceId, resourceName } from "./names.js";
 import {
+  canonicalFeatureRef,
   checkAggregations,
   type EntityDraft,
   type EventStreamDraft,
@@ -304,17 +307,22 @@ export class Registry {
 
   // ---- feature services ----
 
-  /** Applies a feature service; every ref must resolve. Same versioning rules as feature views. */
+  /**
+   * Applies a feature service; every ref must resolve and every derived feature's expression
+   * compile against them (its inferred type is stored). Same versioning rules as feature views.
+   */
   async applyFeatureService(spec: FeatureServiceSpec, options: ApplyOptions = {}): Promise<ApplyResult<WithState<FeatureServiceVersion>>> {
     validateFeatureServiceSpec(spec, "feature_service");
     await this.getProject(spec.project);
     const v = new ViolationCollector();
+    const resolved: ResolvedFeature[] = [];
     for (const [i, ref] of spec.features.entries()) {
-      const resolved = await this.tryResolveFeatureRef(spec.project, ref);
-      if (typeof resolved === "string") v.add(`feature_service.features[${i}]`, resolved);
+      const feature = await this.tryResolveFeatureRef(spec.project, ref);
+      if (typeof feature === "string") v.add(`feature_service.features[${i}]`, feature);
+      else resolved.push(feature);
     }
     v.throwIfAny("UNRESOLVED_FEATURE_REF");
-    return this.applyVersioned("featureService", spec, diffFeatureServices, options);
+    return this.applyVersioned("featureService", withDerivedTypes(spec, resolved), diffFeatureServices, options);
   }
 
   /** Gets the latest version of a feature service, or an exact one. */
@@ -685,6 +693,34 @@ function upgradeRecord<K extends VersionedKind>(kind: K, record: VersionedKinds[
   if (kind !== "featureView") return record;
   const view = record as unknown as FeatureViewVersion;
   return (view.historyVersion === undefined ? { ...view, historyVersion: view.version } : view) as VersionedKinds[K];
+}
+
+/**
+ * A feature service with each derived feature's inferred type, once every expression compiles
+ * against its request inputs and the types its refs resolved to; otherwise INVALID_ARGUMENT with
+ * each expression's problem and position.
+ */
+function withDerivedTypes(spec: FeatureServiceSpec, resolved: readonly ResolvedFeature[]): FeatureServiceSpec {
+  if (!spec.derivedFeatures || spec.derivedFeatures.length === 0) return spec;
+  const scope = {
+    requestInputs: spec.requestInputs ?? [],
+    features: spec.features,
+    featureTypes: resolved.map((feature) => feature.type),
+    canonicalRef: (ref: string) => canonicalFeatureRef(ref, spec.project),
+  };
+  const v = new ViolationCollector();
+  const derivedFeatures = spec.derivedFeatures.map((derived, i) => {
+    try {
+      const { type } = compileDerivedFeature(derived.name, derived.expression, scope);
+      return { name: derived.name, expression: derived.expression, description: derived.description, type };
+    } catch (error) {
+      if (!(error instanceof ExpressionError)) throw error;
+      v.add(`feature_service.derived_features[${i}].expression`, error.message);
+      return derived;
+    }
+  });
+  v.throwIfAny("INVALID_DERIVED_FEATURE");
+  return { ...spec, derivedFeatures };
 }
 
 /** The error for a feature service or view ref that does not parse. */

@@ -30,6 +30,8 @@ export const LIMITS = {
   tagValueChars: 256,
   featuresPerView: 1000,
   refsPerService: 1000,
+  requestInputsPerService: 1000,
+  derivedFeaturesPerService: 1000,
   joinKeysPerEntity: 8,
   maxTtlMillis: 100 * 365 * 24 * 3600 * 1000,
 } as const;
@@ -94,11 +96,7 @@ export function validateFeatureViewDraft(
   entity: Pick<Entity, "joinKeys"> | undefined,
 ): FeatureViewSpec {
   const v = new ViolationCollector();
-  checkResourceId(v, `${path}.name`, draft.name);
-  const entityProblem = describeInvalidResourceId(draft.entity);
-  if (entityProblem) v.add(`${path}.entity`, entityProblem);
-  else if (!entity) v.add(`${path}.entity`, `entity "${draft.entity}" does not exist in project "${draft.project}"`);
-  const joinKeyNames = new Set(entity?.joinKeys.map((k) => k.name));
+  const joinKeyNames = checkNameAndEntity(v, path, draft, entity);
 
   if (draft.features.length === 0) v.add(`${path}.features`, "a feature view needs at least one feature");
   if (draft.features.length > LIMITS.featuresPerView) {
@@ -138,7 +136,13 @@ export function validateFeatureViewDraft(
   };
 }
 
-/** Checks the syntax of a feature service; whether its refs resolve is checked by the registry. */
+/** The types a request input may have: those an expression can read. */
+export const REQUEST_INPUT_TYPES: readonly ValueType[] = ["int32", "int64", "float", "double", "bool", "string"];
+
+/**
+ * Checks the syntax of a feature service; whether its refs resolve, and whether its derived
+ * features' expressions compile against them, is checked by the registry.
+ */
 export function validateFeatureServiceSpec(spec: FeatureServiceSpec, path: string): void {
   const v = new ViolationCollector();
   checkResourceId(v, `${path}.name`, spec.name);
@@ -160,8 +164,82 @@ export function validateFeatureServiceSpec(spec: FeatureServiceSpec, path: strin
       v.add(`${path}.features[${i}]`, first === ref ? `duplicate feature ref "${ref}"` : `"${ref}" names the same feature as "${first}"`);
     else seen.set(canonical, ref);
   });
+  checkRequestTimeNames(v, path, spec);
   checkDocumentation(v, path, spec);
   v.throwIfAny("INVALID_FEATURE_SERVICE");
+}
+
+/**
+ * Request inputs and derived features: valid unique names, readable input types, and no name
+ * that clashes with another or with an output column of the service's features (`feature` or
+ * `view__feature`), which they sit beside in a training set.
+ */
+function checkRequestTimeNames(v: ViolationCollector, path: string, spec: FeatureServiceSpec): void {
+  const inputs = spec.requestInputs ?? [];
+  const derived = spec.derivedFeatures ?? [];
+  if (inputs.length > LIMITS.requestInputsPerService)
+    v.add(`${path}.request_inputs`, `at most ${LIMITS.requestInputsPerService} request inputs are allowed`);
+  if (derived.length > LIMITS.derivedFeaturesPerService)
+    v.add(`${path}.derived_features`, `at most ${LIMITS.derivedFeaturesPerService} derived features are allowed`);
+  const outputNames = new Map<string, string>();
+  for (const ref of spec.features) {
+    const parsed = parseFeatureRef(ref, spec.project);
+    if (typeof parsed === "string") continue;
+    outputNames.set(parsed.feature, ref);
+    outputNames.set(`${parsed.view}__${parsed.feature}`, ref);
+  }
+  const taken = new Map<string, string>();
+  const checkName = (field: string, name: string, what: string) => {
+    const problem = describeInvalidFieldName(name);
+    if (problem) {
+      v.add(field, problem);
+      return;
+    }
+    if (RESERVED_COLUMN_NAMES.has(name)) v.add(field, `"${name}" is reserved`);
+    const clash = outputNames.get(name);
+    if (clash !== undefined) v.add(field, `"${name}" is also the output name of feature "${clash}"; choose another name`);
+    const first = taken.get(name);
+    if (first !== undefined) v.add(field, `"${name}" is already the name of ${first}`);
+    else taken.set(name, what);
+  };
+  inputs.forEach((input, i) => {
+    const inputPath = `${path}.request_inputs[${i}]`;
+    checkName(`${inputPath}.name`, input.name, `request_inputs[${i}]`);
+    if (!REQUEST_INPUT_TYPES.includes(input.type)) {
+      const known = (VALUE_TYPES as readonly string[]).includes(input.type);
+      v.add(
+        `${inputPath}.type`,
+        `${known ? `${input.type} cannot be read by an expression` : describeType(input.type)}; a request input must be one of ${REQUEST_INPUT_TYPES.join(", ")}`,
+      );
+    }
+    checkText(v, `${inputPath}.description`, input.description, LIMITS.descriptionChars);
+  });
+  derived.forEach((feature, i) => {
+    const featurePath = `${path}.derived_features[${i}]`;
+    checkName(`${featurePath}.name`, feature.name, `derived_features[${i}]`);
+    if (feature.expression.trim() === "") v.add(`${featurePath}.expression`, "is required");
+    checkText(v, `${featurePath}.description`, feature.description, LIMITS.descriptionChars);
+  });
+}
+
+/** A feature ref's canonical spelling in `project` (see formatFeatureRef), or undefined when it is not a feature ref. */
+export function canonicalFeatureRef(ref: string, project: string): string | undefined {
+  const parsed = parseFeatureRef(ref, project);
+  return typeof parsed === "string" ? undefined : formatFeatureRef(parsed);
+}
+
+/** Checks a definition's id and that its entity exists; returns the entity's join key names. */
+function checkNameAndEntity(
+  v: ViolationCollector,
+  path: string,
+  draft: { project: string; name: string; entity: string },
+  entity: Pick<Entity, "joinKeys"> | undefined,
+): Set<string> {
+  checkResourceId(v, `${path}.name`, draft.name);
+  const entityProblem = describeInvalidResourceId(draft.entity);
+  if (entityProblem) v.add(`${path}.entity`, entityProblem);
+  else if (!entity) v.add(`${path}.entity`, `entity "${draft.entity}" does not exist in project "${draft.project}"`);
+  return new Set(entity?.joinKeys.map((k) => k.name));
 }
 
 function checkResourceId(v: ViolationCollector, field: string, id: string): void {
@@ -224,11 +302,7 @@ export function validateEventStreamDraft(
   entity: Pick<Entity, "joinKeys"> | undefined,
 ): EventStreamSpec {
   const v = new ViolationCollector();
-  checkResourceId(v, `${path}.name`, draft.name);
-  const entityProblem = describeInvalidResourceId(draft.entity);
-  if (entityProblem) v.add(`${path}.entity`, entityProblem);
-  else if (!entity) v.add(`${path}.entity`, `entity "${draft.entity}" does not exist in project "${draft.project}"`);
-  const joinKeyNames = new Set(entity?.joinKeys.map((k) => k.name));
+  const joinKeyNames = checkNameAndEntity(v, path, draft, entity);
   const eventTimeField = draft.eventTimeField || "event_time";
   checkFieldName(v, `${path}.event_time_field`, eventTimeField);
   if (draft.fields.length === 0) v.add(`${path}.fields`, "an event stream needs at least one field");

@@ -78,3 +78,67 @@ describe("diffFeatureServices", () => {
     expect(diffFeatureServices(service, { ...service, features: ["v:a", "v@3:b"] }).compatibility).toBe("breaking");
   });
 });
+
+describe("diffFeatureServices: request inputs and derived features", () => {
+  const AMOUNT = { name: "amount", type: "double" as const, description: "" };
+  const RATIO = { name: "ratio", expression: "amount / v:a", description: "", type: "double" as const };
+  const service: FeatureServiceSpec = {
+    project: "default",
+    name: "s",
+    features: ["v:a"],
+    description: "",
+    owner: "",
+    tags: {},
+    requestInputs: [AMOUNT],
+    derivedFeatures: [RATIO],
+  };
+
+  it("finds no change when nothing differs, and treats a missing list as an empty one", () => {
+    expect(diffFeatureServices(service, { ...service })).toEqual({ changes: [] });
+    const plain = { ...service, requestInputs: undefined, derivedFeatures: undefined };
+    expect(diffFeatureServices(plain, { ...plain, requestInputs: [], derivedFeatures: [] })).toEqual({ changes: [] });
+  });
+
+  it("classifies added inputs and derived features, and new descriptions, as compatible", () => {
+    const added = {
+      ...service,
+      requestInputs: [AMOUNT, { name: "country", type: "string" as const, description: "" }],
+      derivedFeatures: [RATIO, { name: "big", expression: "amount > 100", description: "", type: "bool" as const }],
+    };
+    expect(diffFeatureServices(service, added)).toEqual({
+      changes: [
+        { description: 'added request input "country" (string)', breaking: false },
+        { description: 'added derived feature "big" (bool)', breaking: false },
+      ],
+      compatibility: "compatible",
+    });
+    const described = {
+      ...service,
+      requestInputs: [{ ...AMOUNT, description: "in EUR" }],
+      derivedFeatures: [{ ...RATIO, description: "x" }],
+    };
+    expect(diffFeatureServices(service, described).compatibility).toBe("compatible");
+  });
+
+  it.each<[string, Partial<FeatureServiceSpec>, string]>([
+    ["a removed input", { requestInputs: [] }, 'removed request input "amount" (double)'],
+    ["an input's new type", { requestInputs: [{ ...AMOUNT, type: "int64" }] }, 'request input "amount" changed type from double to int64'],
+    ["a removed derived feature", { derivedFeatures: [] }, 'removed derived feature "ratio"'],
+    [
+      "a changed expression",
+      { derivedFeatures: [{ ...RATIO, expression: "amount * v:a" }] },
+      'derived feature "ratio" expression changed from "amount / v:a" to "amount * v:a"',
+    ],
+    [
+      "a new inferred type",
+      { derivedFeatures: [{ ...RATIO, type: "string" }] },
+      'derived feature "ratio" changed type from double to string',
+    ],
+    ["a new order of derived features", { derivedFeatures: [{ ...RATIO, name: "other" }, RATIO] }, "order of derived features changed"],
+  ])("classifies %s as breaking", (_label, change, description) => {
+    const before = { ...service, derivedFeatures: change.derivedFeatures?.length === 2 ? [RATIO, { ...RATIO, name: "other" }] : [RATIO] };
+    const diff = diffFeatureServices(before, { ...service, ...change });
+    expect(diff.compatibility).toBe("breaking");
+    expect(diff.changes).toContainEqual({ description, breaking: true });
+  });
+});

@@ -3,8 +3,8 @@
  * none (UNCHANGED), only additions and documentation (COMPATIBLE), or anything that can change
  * what an existing reader sees (BREAKING).
  */
-import { formatFeatureRef, parseFeatureRef } from "./feature-refs.js";
 import type { AggregationDefinition, Compatibility, Documentation, EventStreamSpec, FeatureServiceSpec, FeatureViewSpec } from "./model.js";
+import { canonicalFeatureRef } from "./validation.js";
 
 /** One difference between two versions. */
 export interface Change {
@@ -143,14 +143,62 @@ export function diffFeatureServices(previous: FeatureServiceSpec, next: FeatureS
   if (kept(previousRefs, after) !== kept(nextRefs, before)) {
     changes.push({ description: "order of feature refs changed", breaking: true });
   }
+  changes.push(...diffRequestTimeFeatures(previous, next));
   changes.push(...diffDocumentation(previous, next));
   return summarize(changes);
 }
 
+/**
+ * Request inputs and derived features of two feature service versions, matched by name: added
+ * ones are compatible (a caller that sends nothing new still gets every value it got); a removed
+ * one, a changed type or expression, or a new order of derived features (the order of their
+ * columns in a training set) is breaking.
+ */
+function diffRequestTimeFeatures(previous: FeatureServiceSpec, next: FeatureServiceSpec): Change[] {
+  const changes: Change[] = [];
+  const inputsBefore = new Map((previous.requestInputs ?? []).map((i) => [i.name, i]));
+  const inputsAfter = new Map((next.requestInputs ?? []).map((i) => [i.name, i]));
+  for (const [name, old] of inputsBefore) {
+    const current = inputsAfter.get(name);
+    if (!current) changes.push({ description: `removed request input "${name}" (${old.type})`, breaking: true });
+    else if (current.type !== old.type)
+      changes.push({ description: `request input "${name}" changed type from ${old.type} to ${current.type}`, breaking: true });
+    else if (current.description !== old.description)
+      changes.push({ description: `request input "${name}" description changed`, breaking: false });
+  }
+  for (const [name, added] of inputsAfter)
+    if (!inputsBefore.has(name)) changes.push({ description: `added request input "${name}" (${added.type})`, breaking: false });
+
+  const derivedBefore = new Map((previous.derivedFeatures ?? []).map((d) => [d.name, d]));
+  const derivedAfter = new Map((next.derivedFeatures ?? []).map((d) => [d.name, d]));
+  for (const [name, old] of derivedBefore) {
+    const current = derivedAfter.get(name);
+    if (!current) {
+      changes.push({ description: `removed derived feature "${name}"`, breaking: true });
+      continue;
+    }
+    if (current.expression !== old.expression)
+      changes.push({
+        description: `derived feature "${name}" expression changed from "${old.expression}" to "${current.expression}"`,
+        breaking: true,
+      });
+    else if ((current.type ?? "") !== (old.type ?? ""))
+      changes.push({ description: `derived feature "${name}" changed type from ${old.type} to ${current.type}`, breaking: true });
+    if (current.description !== old.description)
+      changes.push({ description: `derived feature "${name}" description changed`, breaking: false });
+  }
+  for (const [name, added] of derivedAfter)
+    if (!derivedBefore.has(name))
+      changes.push({ description: `added derived feature "${name}"${added.type ? ` (${added.type})` : ""}`, breaking: false });
+  const kept = (names: Iterable<string>, other: Map<string, unknown>) => [...names].filter((n) => other.has(n)).join("\n");
+  if (kept(derivedBefore.keys(), derivedAfter) !== kept(derivedAfter.keys(), derivedBefore))
+    changes.push({ description: "order of derived features changed", breaking: true });
+  return changes;
+}
+
 /** A ref's short spelling; a ref that does not parse (validated elsewhere) as written. */
 function canonicalRef(ref: string, project: string): string {
-  const parsed = parseFeatureRef(ref, project);
-  return typeof parsed === "string" ? ref : formatFeatureRef(parsed);
+  return canonicalFeatureRef(ref, project) ?? ref;
 }
 
 function diffDocumentation(previous: Documentation, next: Documentation): Change[] {

@@ -8,6 +8,7 @@ import { createServer, type Server } from "node:http";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ServingObserver } from "../inference/predictor.js";
 import type { EventObserver } from "../ingest/event-writer.js";
+import type { DeadLetterReason, KafkaSourceObserver } from "../streams/kafka-source.js";
 
 /** Latency buckets in seconds: 100 µs to 5 s. */
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -15,8 +16,14 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 /** The server's metrics. */
-export class ServingMetrics implements ServingObserver, EventObserver {
+export class ServingMetrics implements ServingObserver, EventObserver, KafkaSourceObserver {
   readonly registry = new Registry();
+  private readonly kafkaDeadLetters = new Counter({
+    name: "sluice_kafka_dead_lettered_total",
+    help: "Kafka messages sent to their source's dead-letter topic, by consumed topic and reason (UNDECODABLE, INVALID_EVENT).",
+    labelNames: ["topic", "reason"],
+    registers: [this.registry],
+  });
   private readonly streamEvents = new Counter({
     name: "sluice_stream_events_total",
     help: "Events stored per event stream and source (api, kafka:{topic}/{partition}), too-late ones included.",
@@ -135,6 +142,10 @@ export class ServingMetrics implements ServingObserver, EventObserver {
 
   watermarkAdvanced(stream: string, source: string, watermarkMicros: number): void {
     this.watermark.set({ stream, source }, watermarkMicros / 1e6);
+  }
+
+  messagesDeadLettered(topic: string, reason: DeadLetterReason, count: number): void {
+    this.kafkaDeadLetters.inc({ topic, reason }, count);
   }
 
   batched(sha256: string, rows: number): void {

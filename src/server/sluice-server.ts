@@ -8,6 +8,7 @@ import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
+import { BufferedLog } from "../common/buffered-log.js";
 import type { SluiceConfig } from "../config/config.js";
 import { GRPCInferenceServiceService } from "../gen/inference/grpc_predict_v2.pb.js";
 import { InferenceServiceService } from "../gen/sluice/v1/inference.pb.js";
@@ -37,12 +38,15 @@ import { Materializer } from "../ingest/materializer.js";
 import { ArtifactStore } from "../models/artifact-store.js";
 import { Deployments } from "../models/deployments.js";
 import { ModelRegistry } from "../models/model-registry.js";
+import { ServedConsistencyChecker } from "../monitoring/served-values.js";
 import { OnlineReader } from "../online/online-reader.js";
 import { Registry } from "../registry/registry.js";
 import { InferencePool } from "../serving/inference-pool.js";
+import type { ServedValueRecord } from "../storage/offline/offline-store.js";
 import { openOfflineStore } from "../storage/offline/open-offline-store.js";
 import { openOnlineStore } from "../storage/online/open-online-store.js";
 import { openRegistryStore } from "../storage/registry/open-registry-store.js";
+import { KafkaSource } from "../streams/kafka-source.js";
 import { TileApplier } from "../streams/tile-applier.js";
 import { HistoricalRetriever } from "../training/historical-retriever.js";
 import { TrainingDatasets } from "../training/training-datasets.js";
@@ -86,6 +90,7 @@ interface Core {
   pool: InferencePool;
   predictor: Predictor;
   stats: EndpointStats;
+  consistency: ServedConsistencyChecker;
   /** Whether the server still takes traffic (false once shutdown begins). */
   serving: () => boolean;
 }
@@ -99,7 +104,7 @@ function serviceTable(core: Core, env: HandlerEnv): Array<[string, ServiceDefini
     ["sluice.v1.TrainingService", TRAINING_SERVICE_DEFINITION, trainingServiceHandlers(core.retriever, core.datasets, env)],
     ["sluice.v1.ModelService", ModelServiceService, modelServiceHandlers(core.models, core.deployments, env)],
     ["sluice.v1.InferenceService", InferenceServiceService, inferenceServiceHandlers(core.predictor, env)],
-    ["sluice.v1.MonitoringService", MonitoringServiceService, monitoringServiceHandlers(core.stats, core.router, env)],
+    ["sluice.v1.MonitoringService", MonitoringServiceService, monitoringServiceHandlers(core.stats, core.router, core.consistency, env)],
     [
       "inference.GRPCInferenceService",
       GRPCInferenceServiceService,
@@ -186,7 +191,16 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     gauged.predictionLog = predictionLog;
     pool.onBatch((event) => metrics.batched(event.key, event.rows));
     const stats = new EndpointStats();
-    const reader = new OnlineReader(registry, online, limits);
+    const servedValues = new BufferedLog(
+      "served-value log",
+      (project, records: ServedValueRecord[]) => offline.appendServedValues(project, records),
+      config.serving.predictionLogFlushRows,
+      config.serving.predictionLogFlushMs,
+      logger,
+    );
+    // Written out before the offline store closes.
+    releases.push(() => servedValues.close());
+    const reader = new OnlineReader(registry, online, limits, servedValues);
     const predictor = new Predictor(
       router,
       reader,
@@ -200,6 +214,15 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     );
     // Shadow copies still queued run before the prediction log is written out.
     releases.push(() => predictor.shadowsIdle());
+    // Started last and so stopped first: its batch in progress ends before any store closes.
+    const kafka =
+      config.kafka.sources.length > 0
+        ? new KafkaSource(config.kafka, { registry, writer: eventWriter, logger, observer: metrics })
+        : undefined;
+    if (kafka) {
+      kafka.start();
+      releases.push(() => kafka.stop());
+    }
     core = {
       models,
       deployments,
@@ -209,11 +232,12 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       stats,
       serving: () => stopping === undefined,
       retriever,
+      consistency: new ServedConsistencyChecker(registry, offline, retriever),
       datasets,
       registry,
       writer,
       eventWriter,
-      deadLettered: () => 0,
+      deadLettered: () => kafka?.deadLettered ?? 0,
       importer: new FileImporter(registry, writer, eventWriter, Math.min(10_000, config.limits.maxRowsPerBatch)),
       uploadDir: join(config.dataDir, "uploads"),
       maxUploadBytes: config.limits.maxUploadBytes,

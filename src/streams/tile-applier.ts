@@ -17,7 +17,10 @@ import type { Window } from "./window-rule.js";
 export interface TileEvent {
   entityKey: string;
   eventTime: number;
+  /** What orders equal event times: the server's receipt time, or the source's created time. */
   ingestTime: number;
+  /** When this server received it: tiles never move their clock past it. */
+  receiptTime: number;
   fields: Record<string, FeatureValue>;
   /** "write:{id}" or "kafka:{topic}/{partition}". */
   source: string;
@@ -98,7 +101,7 @@ export class TileApplier {
         let changed = false;
         for (const event of byEntity.get(key) ?? []) {
           if (wasApplied(record, event.source, event.position)) continue;
-          view.layout.apply(record.data, event, event.ingestTime);
+          view.layout.apply(record.data, event, event.receiptTime);
           markApplied(record, event.source, event.position);
           changed = true;
         }

@@ -97,6 +97,11 @@ export function arrowSchemaOf(columns: readonly OutputColumn[]): Schema {
   );
 }
 
+/** The Arrow type of a result column of `type`. */
+export function arrowTypeOf(type: ValueType): DataType {
+  return ARROW_TYPES[type]();
+}
+
 const ARROW_TYPES: Record<ValueType, () => DataType> = {
   int32: () => new Int32(),
   int64: () => new Int64(),

@@ -8,9 +8,17 @@ import { ValidationError, ViolationCollector } from "../common/errors.js";
 import type { ValueLimits } from "../common/feature-value.js";
 import { eventsTableOf } from "../ingest/event-writer.js";
 import { offlineTableOf } from "../ingest/feature-writer.js";
-import type { Entity, EventStreamVersion, FeatureViewVersion, ResolvedFeature } from "../registry/model.js";
+import { parseViewRef } from "../registry/feature-refs.js";
+import type { Entity, EventStreamVersion, FeatureServiceVersion, FeatureViewVersion, ResolvedFeature } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
 import type { ArrowChunks, OfflineColumn, OfflineStore, PointInTimeJoin, Spine } from "../storage/offline/offline-store.js";
+import {
+  appendDerivedColumns,
+  checkRequestInputColumns,
+  type DerivedColumnsPlan,
+  derivedColumnsPlanOf,
+  derivedOutputColumns,
+} from "./derived-columns.js";
 import { InlineSpineWriter } from "./inline-spine.js";
 import type { HistoricalQuery, OutputColumn, SpineBatchInput } from "./model.js";
 
@@ -24,6 +32,8 @@ export interface RetrievalPlan {
   keyColumns: OfflineColumn[];
   /** Output names of the features, in request order. */
   featureNames: string[];
+  /** A feature service's derived features: columns computed after the features from the spine's request input columns. */
+  derived?: DerivedColumnsPlan;
 }
 
 /** A retrieval under way: its result columns, and the result itself. */
@@ -48,7 +58,11 @@ export class HistoricalRetriever {
    * keys clash, or an entity-range spine over views of different entities.
    */
   async plan(query: HistoricalQuery): Promise<RetrievalPlan> {
-    const features = await this.registry.resolveSelection(query.project, query.features, query.featureService);
+    // A service with derived features is resolved at one version, whose definitions both the
+    // features and the derived columns come from, even when a newer version is applied meanwhile.
+    const service = await this.derivingService(query);
+    const selection = service ? `${service.name}@${service.version}` : query.featureService;
+    const features = await this.registry.resolveSelection(query.project, query.features, selection);
     const views: RetrievalPlan["views"] = [];
     for (const feature of features) {
       if (views.some(({ view }) => view.name === feature.featureView && view.version === feature.version)) continue;
@@ -72,7 +86,17 @@ export class HistoricalRetriever {
     }
     v.throwIfAny("INVALID_FEATURE_SELECTION");
     const featureNames = features.map((f) => (query.fullFeatureNames ? `${f.featureView}__${f.feature}` : f.feature));
-    return { query, features, views, keyColumns, featureNames };
+    const derived = service ? derivedColumnsPlanOf(service, features, featureNames) : undefined;
+    return { query, features, views, keyColumns, featureNames, ...(derived ? { derived } : {}) };
+  }
+
+  /** The feature service version a query selects when it derives features; undefined otherwise (and for malformed selections, which resolution reports). */
+  private async derivingService(query: HistoricalQuery): Promise<FeatureServiceVersion | undefined> {
+    if (query.features.length > 0 || query.featureService === "") return undefined;
+    const ref = parseViewRef(query.featureService, query.project, "feature service");
+    if (typeof ref === "string") return undefined;
+    const service = await this.registry.getFeatureService(query.project, ref.view, ref.version);
+    return (service.derivedFeatures ?? []).length > 0 ? service : undefined;
   }
 
   /**
@@ -85,15 +109,31 @@ export class HistoricalRetriever {
     try {
       const columns = outputColumns(plan, spine);
       const join = joinOf(plan, spine, !plan.query.emitSpineIndex, plan.query.emitSpineIndex);
-      return { columns, preservesSpineOrder: !plan.query.emitSpineIndex, chunks: this.streamThenDrop(join, spine, signal) };
+      const chunks = appendDerivedColumns(this.streamThenDrop(join, spine, signal), plan.derived);
+      return { columns, preservesSpineOrder: !plan.query.emitSpineIndex, chunks };
     } catch (error) {
       await this.offline.dropSpine(spine);
       throw error;
     }
   }
 
-  /** Stores a plan's spine: inline batches as they arrive, or from the offline store. */
+  /**
+   * Stores a plan's spine, and checks that it has a column for every request input its derived
+   * features read (INVALID_ARGUMENT, MISSING_REQUEST_INPUT, before any join runs).
+   */
   async storeSpine(plan: RetrievalPlan, inlineBatches?: AsyncIterable<SpineBatchInput>): Promise<Spine> {
+    const spine = await this.storeSpineRows(plan, inlineBatches);
+    try {
+      checkRequestInputColumns(plan.derived, spine, plan.query.spine);
+    } catch (error) {
+      await this.offline.dropSpine(spine);
+      throw error;
+    }
+    return spine;
+  }
+
+  /** Stores a plan's spine: inline batches as they arrive, or from the offline store. */
+  private async storeSpineRows(plan: RetrievalPlan, inlineBatches?: AsyncIterable<SpineBatchInput>): Promise<Spine> {
     const { query, keyColumns, views } = plan;
     if (query.spine.kind === "inline") {
       const spine = await this.offline.createSpine(query.project, keyColumns, []);
@@ -172,8 +212,8 @@ function aggregationOf(view: FeatureViewVersion, feature: string): NonNullable<P
 }
 
 /**
- * The result columns of a plan over a spine: [spine_index], keys, event_time, extras, features.
- * INVALID_ARGUMENT (DUPLICATE_OUTPUT_COLUMN) when two would share a name.
+ * The result columns of a plan over a spine: [spine_index], keys, event_time, extras, features,
+ * derived features. INVALID_ARGUMENT (DUPLICATE_OUTPUT_COLUMN) when two would share a name.
  */
 export function outputColumns(plan: RetrievalPlan, spine: Spine): OutputColumn[] {
   const columns: OutputColumn[] = [
@@ -182,6 +222,7 @@ export function outputColumns(plan: RetrievalPlan, spine: Spine): OutputColumn[]
     { name: "event_time", type: "timestamp", role: "event_time" },
     ...spine.extraColumns.map((c) => ({ ...c, role: "extra" as const })),
     ...plan.features.map((feature, i) => ({ name: plan.featureNames[i] as string, type: feature.type, role: "feature" as const, feature })),
+    ...derivedOutputColumns(plan.derived),
   ];
   const v = new ViolationCollector();
   const seen = new Map<string, OutputColumn>();
@@ -199,7 +240,9 @@ function describeCollision(plan: RetrievalPlan, name: string, first: OutputColum
   const label = (column: OutputColumn) =>
     column.feature
       ? `feature "${column.feature.ref}" (features[${plan.features.indexOf(column.feature)}])`
-      : `the spine's ${column.role.replace("_", " ")} column`;
+      : column.role === "derived"
+        ? `derived feature "${column.name}" of feature service ${plan.query.featureService}`
+        : `the spine's ${column.role.replace("_", " ")} column`;
   const both = `${label(first)} and ${label(second)} both make output column "${name}"`;
   if (!first.feature || !second.feature)
     return `${both}; rename the spine column${plan.query.fullFeatureNames ? "" : " or set full_feature_names (columns view__feature)"}`;

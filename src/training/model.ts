@@ -1,6 +1,7 @@
 /** Types of point-in-time retrieval and training datasets, as the core sees them. */
 import type { TaggedValue } from "../common/feature-value.js";
 import type { ValueType } from "../common/value-type.js";
+import type { DerivedFeatureService } from "../expressions/derived-features.js";
 import type { ColumnInput } from "../ingest/model.js";
 import type { ResolvedFeature } from "../registry/model.js";
 
@@ -48,8 +49,8 @@ export interface SpineColumnsInput {
 /** One batch of inline spine rows, as rows or as columns. */
 export type SpineBatchInput = { rows: SpineRowInput[] } | { columns: SpineColumnsInput };
 
-/** What a result column holds. */
-export type ColumnRole = "spine_index" | "join_key" | "event_time" | "extra" | "feature";
+/** What a result column holds; "derived": a derived feature of the feature service, computed from the row. */
+export type ColumnRole = "spine_index" | "join_key" | "event_time" | "extra" | "feature" | "derived";
 
 /** One column of a retrieval's result. */
 export interface OutputColumn {
@@ -58,6 +59,8 @@ export interface OutputColumn {
   role: ColumnRole;
   /** Set for feature columns. */
   feature?: ResolvedFeature;
+  /** Set for derived feature columns: the feature service version that derives them. */
+  derivedBy?: { project: string; name: string; version: number };
 }
 
 /** The state of a training dataset's job. */
@@ -73,6 +76,12 @@ export interface TrainingDataset {
   description: string;
   /** The exact feature view versions used. */
   resolvedFeatures: ResolvedFeature[];
+  /**
+   * The feature service version whose derived features the dataset has, as of its creation: they
+   * are computed when the dataset is read (the stored table and Parquet file hold the features
+   * and the spine's request input columns they are computed from).
+   */
+  derivedFrom?: DerivedFeatureService;
   state: TrainingDatasetState;
   errorMessage: string;
   spineSha256: string;

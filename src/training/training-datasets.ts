@@ -9,9 +9,11 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { PreconditionError, ResourceNotFoundError, ValidationError, ViolationCollector } from "../common/errors.js";
 import { type Page, readPageRequest, toPage } from "../common/pagination.js";
+import type { DerivedFeatureService } from "../expressions/derived-features.js";
 import { describeInvalidResourceId, resourceName } from "../registry/names.js";
 import type { ArrowChunks, OfflineStore, Spine } from "../storage/offline/offline-store.js";
 import type { RegistryStore } from "../storage/registry/registry-store.js";
+import { appendDerivedColumns, derivedColumnsPlanOf } from "./derived-columns.js";
 import { type HistoricalRetriever, joinOf, outputColumns, type RetrievalPlan } from "./historical-retriever.js";
 import type { HistoricalQuery, OutputColumn, TrainingDataset } from "./model.js";
 
@@ -68,6 +70,7 @@ export class TrainingDatasets {
         query: spec.query,
         description: spec.description,
         resolvedFeatures: plan.features,
+        ...(plan.derived ? { derivedFrom: derivedDefinitions(plan.derived.service) } : {}),
         state: "running",
         errorMessage: "",
         spineSha256: "",
@@ -133,10 +136,16 @@ export class TrainingDatasets {
         { resource_name: resourceName(project, "trainingDatasets", name, dataset.version) },
       );
     }
-    return {
-      columns: dataset.columns ?? [],
-      chunks: this.offline.readSavedJoin(project, dataset.offlineTable, dataset.query.emitSpineIndex, signal),
-    };
+    const columns = dataset.columns ?? [];
+    const saved = this.offline.readSavedJoin(project, dataset.offlineTable, dataset.query.emitSpineIndex, signal);
+    const derived =
+      dataset.derivedFrom &&
+      derivedColumnsPlanOf(
+        dataset.derivedFrom,
+        dataset.resolvedFeatures,
+        columns.filter((c) => c.role === "feature").map((c) => c.name),
+      );
+    return { columns, chunks: appendDerivedColumns(saved, derived) };
   }
 
   /** Stops running jobs (they are recorded as failed) and waits for them to end. */
@@ -221,6 +230,12 @@ export class TrainingDatasets {
       if (spine) await this.offline.dropSpine(spine).catch(() => undefined);
     }
   }
+}
+
+/** What a dataset keeps of a feature service version to compute its derived features when read. */
+function derivedDefinitions(service: DerivedFeatureService): DerivedFeatureService {
+  const { project, name, version, features, requestInputs, derivedFeatures } = service;
+  return { project, name, version, features, requestInputs: requestInputs ?? [], derivedFeatures: derivedFeatures ?? [] };
 }
 
 /** `{name}/{version}`, the version zero-padded so ids sort by version. */

@@ -143,6 +143,12 @@ describe("sluice demo", { concurrent: true }, () => {
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(stdout).toContain("APPLY_OUTCOME_NEW_VERSION (COMPATIBILITY_BREAKING) -> version 3");
+    // The streaming part: the too-late event is counted and left out online, and both paths agree as known.
+    expect(stdout).toContain("batch 2: 2 events stored, 1 too late");
+    expect(stdout).toContain("card 7: txn_10m=6, amount_sum_1h=1690, amount_max_1d=640, merchants_1d=4");
+    expect(stdout).toContain("historical, as known at the read: card 7 txn_10m=6, amount_sum_1h=1690, amount_max_1d=640");
+    expect(stdout).toContain("historical, as it happened: card 7 txn_10m=6, amount_sum_1h=6690, amount_max_1d=5000");
+    expect(stdout).toMatch(/fraud_probability: card 7 0\.99\d+/);
     expect(stdout).toContain("Done.");
   });
 });

@@ -208,6 +208,7 @@ function checkAnswer(command: Command, run: Run, sent: Set<string>): void {
       break;
     case "ApplyEntity":
     case "ApplyFeatureView":
+    case "ApplyEventStream":
       expect(json().outcome).toBe(repeated ? "APPLY_OUTCOME_UNCHANGED" : "APPLY_OUTCOME_CREATED");
       break;
     case "GetFeatureView":
@@ -226,7 +227,24 @@ function checkAnswer(command: Command, run: Run, sent: Set<string>): void {
       expect(json().rejectedRows ?? []).toEqual([]);
       break;
     case "GetOnlineFeatures":
-      expect(json()).toMatchObject(expectedOnlineRead() as object);
+      if (JSON.stringify(requestOf(command)).includes("purchase_stats")) {
+        // Aggregates as of the read: one purchase ever; its day-long window is empty once it is a day old.
+        const [count, max] = json().columns;
+        expect(count).toMatchObject({ values: [{ int64Value: "1" }], statuses: ["FEATURE_STATUS_PRESENT"] });
+        const fresh = Date.parse("2026-11-20T12:00:00Z") >= Date.now() - 86_400_000;
+        expect(max.values).toEqual([fresh ? { doubleValue: 42.5 } : {}]);
+      } else expect(json()).toMatchObject(expectedOnlineRead() as object);
+      break;
+    case "WriteEventBatch":
+      expect(json()).toMatchObject({ writeId: "readme-events-1", acceptedCount: 1, eventStreamVersion: 1 });
+      expect(json().duplicate ?? false).toBe(repeated);
+      break;
+    case "GetEventStreamStatus":
+      expect(json()).toMatchObject({
+        eventStreamVersion: 1,
+        eventCount: "1",
+        sources: [expect.objectContaining({ source: "api", eventCount: "1" })],
+      });
       break;
     case "Check":
       expect(json()).toEqual({ status: "SERVING" });

@@ -8,21 +8,20 @@ import { taggedFromWire, timestampToMicros } from "./values.js";
 
 /** A row message as the core's row input. */
 export function rowFromWire(row: FeatureRow): RowInput {
-  return {
-    entityKey: taggedValues(row.entityKey),
-    eventTime: row.eventTime ? timestampToMicros(row.eventTime) : undefined,
-    features: taggedValues(row.features),
-    createdTime: row.createdTime ? timestampToMicros(row.createdTime) : undefined,
-  };
+  return rowInputOf(row, row.features);
 }
 
 /** An event message as the core's row input (its fields as the row's values). */
 export function eventFromWire(event: EventRow): RowInput {
+  return rowInputOf(event, event.fields);
+}
+
+function rowInputOf(row: Pick<FeatureRow, "entityKey" | "eventTime" | "createdTime">, values: Record<string, Value>): RowInput {
   return {
-    entityKey: taggedValues(event.entityKey),
-    eventTime: event.eventTime ? timestampToMicros(event.eventTime) : undefined,
-    features: taggedValues(event.fields),
-    createdTime: event.createdTime ? timestampToMicros(event.createdTime) : undefined,
+    entityKey: taggedValues(row.entityKey),
+    eventTime: row.eventTime ? timestampToMicros(row.eventTime) : undefined,
+    features: taggedValues(values),
+    createdTime: row.createdTime ? timestampToMicros(row.createdTime) : undefined,
   };
 }
 

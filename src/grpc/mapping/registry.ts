@@ -16,7 +16,7 @@ import {
   HistoryOutcome as WireHistoryOutcome,
   type Project as WireProject,
 } from "../../gen/sluice/v1/registry.pb.js";
-import type { ResolvedFeature as WireResolvedFeature } from "../../gen/sluice/v1/types.pb.js";
+import { type ResolvedFeature as WireResolvedFeature, ValueType as WireValueType } from "../../gen/sluice/v1/types.pb.js";
 import type {
   AggregationDefinition,
   ApplyOutcome,
@@ -241,7 +241,8 @@ export function featureServiceToWire(service: WithState<FeatureServiceVersion>):
       name: d.name,
       expression: d.expression,
       description: d.description,
-      type: d.type ? valueTypeToWire(d.type) : valueTypeToWire("double"),
+      // Inferred by the registry on apply; unset only for a record that has none.
+      type: d.type ? valueTypeToWire(d.type) : WireValueType.VALUE_TYPE_UNSPECIFIED,
     })),
   };
 }

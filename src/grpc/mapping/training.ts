@@ -126,10 +126,22 @@ export function spineBatchFromWire(batch: SpineBatch | undefined, field: string)
 
 /** A result column's schema on the wire. */
 export function columnSchemaToWire(column: OutputColumn): ColumnSchema {
+  const { derivedBy } = column;
   return {
     name: column.name,
     type: valueTypeToWire(column.type),
-    feature: column.feature ? resolvedFeatureToWire(column.feature) : undefined,
+    // A derived feature is described as Predict's used features describe it: its feature service as the view.
+    feature: column.feature
+      ? resolvedFeatureToWire(column.feature)
+      : derivedBy
+        ? {
+            ref: column.name,
+            featureView: resourceName(derivedBy.project, "featureServices", derivedBy.name),
+            version: derivedBy.version,
+            feature: column.name,
+            type: valueTypeToWire(column.type),
+          }
+        : undefined,
   };
 }
 

@@ -44,6 +44,8 @@ import type {
   OfflineTable,
   PointInTimeJoin,
   PredictionRecord,
+  ServedValueQuery,
+  ServedValueRecord,
   Spine,
   SpineColumns,
   SpineSummary,
@@ -565,6 +567,66 @@ export class ClickHouseOfflineStore implements OfflineStore {
     );
   }
 
+  async appendServedValues(project: string, records: ServedValueRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const database = `sluice_${project}`;
+    if (!this.ensured.has(`${database}.${SERVED_VALUES_TABLE}`)) {
+      for (const statement of createServedValuesTableStatements(project, this.cluster)) {
+        await this.run(() => this.client.command({ query: statement }));
+      }
+      this.ensured.add(`${database}.${SERVED_VALUES_TABLE}`);
+    }
+    const body = compactRowsText(records.length, [
+      jsonMicrosColumn(records.map((r) => r.time)),
+      (row) => JSON.stringify(records[row]?.featureView),
+      (row) => String(records[row]?.version),
+      (row) => JSON.stringify(records[row]?.entityKey),
+      (row) => JSON.stringify(records[row]?.values),
+    ]);
+    await this.run(() =>
+      this.engine.insertText({
+        database,
+        table: this.cluster ? `${SERVED_VALUES_TABLE}_all` : SERVED_VALUES_TABLE,
+        columns: ["time", "feature_view", "version", "entity_key", "values"],
+        body,
+        settings: this.cluster ? { insert_distributed_sync: 1 } : {},
+      }),
+    );
+  }
+
+  async readServedValues(project: string, query: ServedValueQuery): Promise<ServedValueRecord[]> {
+    const table = `${quote(`sluice_${project}`)}.${quote(this.cluster ? `${SERVED_VALUES_TABLE}_all` : SERVED_VALUES_TABLE)}`;
+    const exists = await this.count(
+      `SELECT count() AS n FROM system.tables WHERE database = '${`sluice_${project}`}' AND name = '${SERVED_VALUES_TABLE}'`,
+    );
+    if (exists === 0) return [];
+    const conditions = ["feature_view = {view:String}", "version = {version:UInt32}"];
+    const params: Record<string, unknown> = { view: query.featureView, version: query.version, limit: query.limit };
+    if (query.range.start !== undefined) {
+      conditions.push("time >= {start:DateTime64(6, 'UTC')}");
+      params.start = formatMicros(query.range.start);
+    }
+    if (query.range.end !== undefined) {
+      conditions.push("time < {end:DateTime64(6, 'UTC')}");
+      params.end = formatMicros(query.range.end);
+    }
+    const rows = await this.run(async () => {
+      const result = await this.client.query({
+        query: `SELECT toString(time) AS served_time, entity_key, \`values\` FROM ${table} WHERE ${conditions.join(" AND ")} ORDER BY time DESC LIMIT {limit:UInt32}`,
+        query_params: params,
+        format: "JSONEachRow",
+      });
+      return result.json<{ served_time: string; entity_key: string; values: string }>();
+    });
+    return rows.map((row) => ({
+      time: parseMicros(row.served_time),
+      featureView: query.featureView,
+      version: query.version,
+      entityKey: row.entity_key,
+      values: row.values,
+    }));
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }
@@ -745,6 +807,27 @@ export function createPredictionTableStatements(project: string, cluster?: strin
   );
 }
 
+/** The DDL of a project's log of served online values, ordered for reading one view version's. */
+function createServedValuesTableStatements(project: string, cluster?: string): string[] {
+  return mergeTreeStatements(
+    {
+      database: `sluice_${project}`,
+      name: SERVED_VALUES_TABLE,
+      columns: [
+        "`time` DateTime64(6, 'UTC')",
+        "`feature_view` LowCardinality(String)",
+        "`version` UInt32",
+        "`entity_key` String",
+        "`values` String",
+      ],
+      orderBy: ["`feature_view`", "`version`", "`time`"],
+      shardBy: ["`entity_key`"],
+      deduplicate: false,
+    },
+    cluster,
+  );
+}
+
 /** A MergeTree table to create: quoted column definitions and key columns. */
 interface MergeTreeSpec {
   database: string;
@@ -786,6 +869,7 @@ function mergeTreeStatements(spec: MergeTreeSpec, cluster?: string): string[] {
 
 /** The prediction log's table in each project's database. */
 const PREDICTIONS_TABLE = "predictions";
+const SERVED_VALUES_TABLE = "served_values";
 
 /** The text columns of a prediction record, in the table's insert order. */
 const PREDICTION_TEXT_COLUMNS = ["requestId", "endpoint", "modelVersion", "role", "entityKeys", "features", "outputs", "error"] as const;

@@ -245,8 +245,34 @@ export interface PredictionRecord {
   error: string;
 }
 
+/**
+ * One logged online value set: the values a read served from one view version for one entity,
+ * as JSON (bigints as decimal strings, times as microseconds), at the read's time (µs).
+ */
+export interface ServedValueRecord {
+  time: number;
+  featureView: string;
+  version: number;
+  /** Join key name -> value, as JSON. */
+  entityKey: string;
+  /** Feature name -> value, as JSON. */
+  values: string;
+}
+
+/** Which logged values to read back: one view version's, in a time range, newest first. */
+export interface ServedValueQuery {
+  featureView: string;
+  version: number;
+  range: EventTimeRange;
+  limit: number;
+}
+
 /** Where feature history lives. */
 export interface OfflineStore {
+  /** Appends logged online values of a project (for the served-consistency check). */
+  appendServedValues(project: string, records: ServedValueRecord[]): Promise<void>;
+  /** Reads logged online values back, newest first. */
+  readServedValues(project: string, query: ServedValueQuery): Promise<ServedValueRecord[]>;
   /** Progress of every source of an events table (empty when it has no events). */
   eventSources(table: OfflineTable): Promise<EventSourceProgress[]>;
   /** A page of stored events (see {@link StoredEventQuery}). */
