@@ -321,3 +321,65 @@ function keepStamped(spec: AggregationSpec, state: AggregationState, incoming: S
   state.stamped = kept;
   state.n += incoming.length;
 }
+
+/**
+ * A state as a short array, in a layout fixed by the kind: what the online store keeps (arrays
+ * of numbers encode several times faster than objects with named fields).
+ */
+export type PackedState = unknown[];
+
+/** A state of `spec` as a {@link PackedState}. */
+export function packState(spec: AggregationSpec, state: AggregationState): PackedState {
+  switch (spec.kind) {
+    case "count":
+      return [state.n];
+    case "sum":
+    case "mean":
+      return state.exact !== undefined ? [state.n, state.exact] : [state.n, state.s ?? 0, state.c ?? 0];
+    case "variance":
+    case "stddev":
+      return [state.n, state.mean ?? 0, state.m2 ?? 0];
+    case "min":
+    case "max":
+      return [state.n, state.best ?? null];
+    case "first":
+    case "last":
+    case "last_n":
+      return [state.n, (state.stamped ?? []).flatMap((s) => [s.t, s.i, s.v])];
+    case "count_distinct":
+      return [state.n, Object.entries(state.registers ?? {}).flatMap(([index, rank]) => [Number(index), rank])];
+  }
+}
+
+/** The state {@link packState} packed. */
+export function unpackState(spec: AggregationSpec, packed: PackedState): AggregationState {
+  const n = packed[0] as number;
+  switch (spec.kind) {
+    case "count":
+      return { n };
+    case "sum":
+    case "mean":
+      return packed.length === 2 ? { n, exact: packed[1] as bigint } : { n, s: packed[1] as number, c: packed[2] as number };
+    case "variance":
+    case "stddev":
+      return { n, mean: packed[1] as number, m2: packed[2] as number };
+    case "min":
+    case "max":
+      return packed[1] === null ? { n } : { n, best: packed[1] as FeatureValue };
+    case "first":
+    case "last":
+    case "last_n": {
+      const flat = packed[1] as unknown[];
+      const stamped: Stamped[] = [];
+      for (let i = 0; i < flat.length; i += 3)
+        stamped.push({ t: flat[i] as number, i: flat[i + 1] as number, v: flat[i + 2] as FeatureValue });
+      return { n, stamped };
+    }
+    case "count_distinct": {
+      const flat = packed[1] as number[];
+      const registers: HllRegisters = {};
+      for (let i = 0; i < flat.length; i += 2) registers[flat[i] as number] = flat[i + 1] as number;
+      return { n, registers };
+    }
+  }
+}

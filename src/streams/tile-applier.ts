@@ -22,7 +22,7 @@ export interface TileEvent {
   /** When this server received it: tiles never move their clock past it. */
   receiptTime: number;
   fields: Record<string, FeatureValue>;
-  /** "write:{id}" or "kafka:{topic}/{partition}". */
+  /** `writeSource(write id)` or "kafka:{topic}/{partition}". */
   source: string;
   /** Row index in the write, or the Kafka offset: increasing within a source. */
   position: number;
@@ -59,7 +59,7 @@ export function tiledViewOf(
     const spec: AggregationSpec = { kind: aggregation.kind, fieldType: fieldTypes.get(aggregation.field) ?? "int64", k: aggregation.k };
     const window: Window = aggregation.windowMillis === 0 ? "lifetime" : { micros: aggregation.windowMillis * 1000 };
     const filter = aggregation.filter ? filterPredicate(compileFilter(aggregation.filter, stream.fields)) : undefined;
-    return { spec, field: aggregation.field, window, ...(filter ? { filter } : {}) };
+    return { spec, field: aggregation.field, window, ...(filter ? { filter, filterText: aggregation.filter } : {}) };
   });
   const lifetime = view.features.some((f) => f.aggregation?.windowMillis === 0);
   const longest = Math.max(0, ...view.features.map((f) => f.aggregation?.windowMillis ?? 0));
@@ -73,9 +73,29 @@ export function tiledViewOf(
   return tiled;
 }
 
+/** Encoded bytes of the decoded records an applier keeps between batches. */
+const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** A record as last written by this applier: its bytes (what a compare-and-set expects) and its decoded form. */
+interface CachedRecord {
+  bytes: Uint8Array;
+  record: TileRecord;
+}
+
 /** Applies events to aggregation views' tiles in the online store. */
 export class TileApplier {
-  constructor(private readonly online: OnlineStore) {}
+  /**
+   * The records this applier wrote last. An entity updated again skips
+   * the read and the decoding: its compare-and-set expects the cached bytes, and fails (and the
+   * entry is dropped) if anyone else wrote the record since.
+   */
+  private readonly cache = new Map<string, CachedRecord>();
+  private cachedBytes = 0;
+
+  constructor(
+    private readonly online: OnlineStore,
+    private readonly cacheBytes = DEFAULT_CACHE_BYTES,
+  ) {}
 
   /** Applies `events` (in source order) to every view's tiles; resolves when durable. */
   async apply(views: readonly TiledView[], events: readonly TileEvent[]): Promise<void> {
@@ -92,12 +112,26 @@ export class TileApplier {
   private async applyToView(view: TiledView, byEntity: Map<string, TileEvent[]>): Promise<void> {
     let pending = [...byEntity.keys()];
     for (let round = 0; round < MAX_ROUNDS && pending.length > 0; round++) {
-      const { tiles } = await this.online.readWithTiles([], [{ table: view.table, keys: pending }]);
-      const stored = tiles[0] ?? [];
+      // The first round trusts the cache; a retry reads what the store holds now.
+      const current = new Map<string, CachedRecord | undefined>();
+      const toRead: string[] = [];
+      for (const key of pending) {
+        const cached = round === 0 ? this.takeCached(view.table, key) : undefined;
+        if (cached) current.set(key, cached);
+        else toRead.push(key);
+      }
+      if (toRead.length > 0) {
+        const { tiles } = await this.online.readWithTiles([], [{ table: view.table, keys: toRead }]);
+        toRead.forEach((key, i) => {
+          const bytes = tiles[0]?.[i];
+          current.set(key, bytes ? { bytes, record: decodeTileRecord(view.layout, bytes) } : undefined);
+        });
+      }
       const updates: TileUpdate[] = [];
-      pending.forEach((key, i) => {
-        const expected = stored[i];
-        const record: TileRecord = expected ? decodeTileRecord(expected) : { data: view.layout.empty(), positions: {} };
+      const written = new Map<string, CachedRecord>();
+      for (const key of pending) {
+        const stored = current.get(key);
+        const record: TileRecord = stored?.record ?? { data: view.layout.empty(), positions: {} };
         let changed = false;
         for (const event of byEntity.get(key) ?? []) {
           if (wasApplied(record, event.source, event.position)) continue;
@@ -105,16 +139,51 @@ export class TileApplier {
           markApplied(record, event.source, event.position);
           changed = true;
         }
-        if (changed) updates.push({ key, expected, next: encodeTileRecord(record) });
-      });
-      pending = await this.online.compareAndSetTiles(view.table, updates, view.expireAfterMs);
+        if (!changed) {
+          if (stored) this.putCached(view.table, key, stored);
+          continue;
+        }
+        const next = encodeTileRecord(view.layout, record);
+        updates.push({ key, expected: stored?.bytes, next });
+        written.set(key, { bytes: next, record });
+      }
+      const conflicts = await this.online.compareAndSetTiles(view.table, updates, view.expireAfterMs);
+      const lost = new Set(conflicts);
+      for (const [key, entry] of written) if (!lost.has(key)) this.putCached(view.table, key, entry);
+      pending = conflicts;
     }
     if (pending.length > 0) throw new Error(`tiles of ${pending.length} entities in ${view.table} kept changing under concurrent writers`);
   }
 
+  /** Removes and returns a cached record (it is about to be changed in place). */
+  private takeCached(table: string, key: string): CachedRecord | undefined {
+    const id = `${table}\n${key}`;
+    const entry = this.cache.get(id);
+    if (entry) {
+      this.cache.delete(id);
+      this.cachedBytes -= entry.bytes.length;
+    }
+    return entry;
+  }
+
+  /**
+   * Caches a record as written. Beyond the byte budget the cache starts over: cheaper than
+   * evicting one by one (a Map emptied from the front is slow to iterate), and the busy entities
+   * are back in it after one batch.
+   */
+  private putCached(table: string, key: string, entry: CachedRecord): void {
+    this.takeCached(table, key);
+    if (this.cachedBytes + entry.bytes.length > this.cacheBytes) {
+      this.cache.clear();
+      this.cachedBytes = 0;
+    }
+    this.cache.set(`${table}\n${key}`, entry);
+    this.cachedBytes += entry.bytes.length;
+  }
+
   /** Every aggregation's value as of `t` (µs) from a stored tile record (undefined: no events yet). */
   static valuesAsOf(view: TiledView, stored: Uint8Array | undefined, t: number): FeatureValue[] {
-    const record = stored ? decodeTileRecord(stored) : undefined;
+    const record = stored ? decodeTileRecord(view.layout, stored) : undefined;
     return view.layout.valuesAsOf(record?.data ?? view.layout.empty(), t);
   }
 }

@@ -4,7 +4,7 @@
  * Kafka message or a retried write changes nothing the second time).
  */
 import { Packr } from "msgpackr";
-import type { TileData } from "./tiles.js";
+import type { TileData, TileLayout } from "./tiles.js";
 
 /** One entity's tile record. */
 export interface TileRecord {
@@ -12,33 +12,46 @@ export interface TileRecord {
   /**
    * Source -> the highest position applied from it. Kafka partitions ("kafka:topic/partition")
    * apply in offset order, so one number per partition says exactly what was applied. A
-   * WriteEvents batch ("write:{write id}") applies its rows in order too; only the most recent
-   * {@link MAX_WRITE_SOURCES} batches per entity are remembered (their receipts cover older retries).
+   * WriteEvents batch (`writeSource(write id)`, a short hash) applies its rows in order too; only
+   * the most recent {@link MAX_WRITE_SOURCES} batches per entity are remembered: a retry comes soon
+   * after a failed attempt, and a batch that completed has a receipt that answers any later retry.
    */
   positions: Record<string, number>;
 }
 
 /** Write-id sources remembered per entity record. */
-export const MAX_WRITE_SOURCES = 64;
+export const MAX_WRITE_SOURCES = 16;
 
-const WRITE_SOURCE_PREFIX = "write:";
+const WRITE_SOURCE_PREFIX = "w:";
 
 // Bigints (exact integer sums) and infinities (an empty record's clock) must survive exactly.
 const packr = new Packr({ useRecords: false, useBigIntExtension: true, mapsAsObjects: true });
 
-/** Encodes a record for the store. */
-export function encodeTileRecord(record: TileRecord): Uint8Array {
-  return packr.pack(record);
+/** Encodes a record of `layout` for the store: its tiles packed by the layout, then its positions. */
+export function encodeTileRecord(layout: TileLayout, record: TileRecord): Uint8Array {
+  return packr.pack([layout.pack(record.data), record.positions]);
 }
 
-/** Decodes what {@link encodeTileRecord} wrote. */
-export function decodeTileRecord(bytes: Uint8Array): TileRecord {
-  return packr.unpack(bytes) as TileRecord;
+/** Decodes what {@link encodeTileRecord} wrote with the same layout. */
+export function decodeTileRecord(layout: TileLayout, bytes: Uint8Array): TileRecord {
+  const [data, positions] = packr.unpack(bytes) as [unknown[], Record<string, number>];
+  return { data: layout.unpack(data), positions };
 }
 
-/** The source id of a WriteEvents batch. */
+/**
+ * The source id of a WriteEvents batch: its write id hashed to 52 bits (FNV-1a), which keeps the
+ * records small (every batch that touches an entity leaves its id there for a while); two write
+ * ids colliding among an entity's most recent batches is a one in 10^14 event.
+ */
 export function writeSource(writeId: string): string {
-  return `${WRITE_SOURCE_PREFIX}${writeId}`;
+  let high = 0x811c;
+  let low = 0x9dc5;
+  for (let i = 0; i < writeId.length; i++) {
+    // 32-bit FNV-1a twice over (two seeds), kept to 52 bits: exact as a double, short in base 36.
+    low = Math.imul(low ^ writeId.charCodeAt(i), 16777619) >>> 0;
+    high = Math.imul(high ^ writeId.charCodeAt(i) ^ (low >>> 24), 16777619) >>> 0;
+  }
+  return `${WRITE_SOURCE_PREFIX}${((high & 0xfffff) * 2 ** 32 + low).toString(36)}`;
 }
 
 /** Whether the event at `position` of `source` was applied to the record already. */

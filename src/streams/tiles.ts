@@ -10,7 +10,17 @@
  *   aggregations read: the state per entity stays bounded.
  */
 import type { FeatureValue } from "../common/feature-value.js";
-import { type AggregationSpec, type AggregationState, addEvent, emptyState, mergeStates, resultOf } from "./aggregations.js";
+import {
+  type AggregationSpec,
+  type AggregationState,
+  addEvent,
+  emptyState,
+  mergeStates,
+  type PackedState,
+  packState,
+  resultOf,
+  unpackState,
+} from "./aggregations.js";
 import { tileOf, type Window, windowStart } from "./window-rule.js";
 
 /** An aggregation over a window, reading one field of the stream's events. */
@@ -19,6 +29,15 @@ export interface WindowedAggregation {
   field: string;
   window: Window;
   /** Only events it accepts count (an aggregation filter); every event when unset. */
+  filter?: (fields: Record<string, FeatureValue>) => boolean;
+  /** The filter's text: aggregations that differ only in window share one state per tile. */
+  filterText?: string;
+}
+
+/** One partial state kept per tile: shared by the aggregations that differ only in their window. */
+interface StateSlot {
+  spec: AggregationSpec;
+  field: string;
   filter?: (fields: Record<string, FeatureValue>) => boolean;
 }
 
@@ -31,7 +50,7 @@ export interface StreamEvent {
 
 /** The plain data an entity's tiles are, as a store keeps them. */
 export interface TileData {
-  /** Tile index -> one state per aggregation. */
+  /** Tile index -> one state per state slot (aggregations that differ only in window share one). */
   tiles: Record<number, AggregationState[]>;
   /** Tiles folded away as they aged out of every window (read by lifetime aggregations only). */
   base: AggregationState[];
@@ -45,6 +64,9 @@ export interface TileData {
 export class TileLayout {
   /** The longest finite window: tiles before its start as of now are folded into the base. */
   private readonly longestMicros: number | undefined;
+  /** The states kept per tile, and for each aggregation the slot it reads. */
+  private readonly slots: StateSlot[] = [];
+  private readonly slotOf: number[];
 
   constructor(
     readonly aggregations: readonly WindowedAggregation[],
@@ -53,6 +75,16 @@ export class TileLayout {
   ) {
     const finite = aggregations.flatMap((a) => (a.window === "lifetime" ? [] : [a.window.micros]));
     this.longestMicros = finite.length > 0 ? Math.max(...finite) : undefined;
+    const signatures = new Map<string, number>();
+    this.slotOf = aggregations.map((a) => {
+      const signature = JSON.stringify([a.spec.kind, a.spec.fieldType, a.spec.k ?? 0, a.field, a.filterText ?? (a.filter ? a : "")]);
+      let slot = signatures.get(signature);
+      if (slot === undefined) {
+        slot = this.slots.push({ spec: a.spec, field: a.field, ...(a.filter ? { filter: a.filter } : {}) }) - 1;
+        signatures.set(signature, slot);
+      }
+      return slot;
+    });
   }
 
   /** Tiles of a new entity. */
@@ -86,13 +118,14 @@ export class TileLayout {
     tiles.sort((a, b) => a.index - b.index);
     const ahead = data.ahead.filter((a) => a.eventTime <= t).sort((a, b) => a.eventTime - b.eventTime);
     return this.aggregations.map((aggregation, i) => {
+      const slot = this.slotOf[i] as number;
       const merged = emptyState(aggregation.spec);
       const start = windowStart(t, aggregation.window, this.granularity);
-      if (start === undefined) mergeStates(aggregation.spec, merged, data.base[i] as AggregationState);
+      if (start === undefined) mergeStates(aggregation.spec, merged, data.base[slot] as AggregationState);
       const firstTile = start === undefined ? Number.NEGATIVE_INFINITY : tileOf(start, this.granularity);
-      for (const tile of tiles) if (tile.index >= firstTile) mergeStates(aggregation.spec, merged, tile.states[i] as AggregationState);
+      for (const tile of tiles) if (tile.index >= firstTile) mergeStates(aggregation.spec, merged, tile.states[slot] as AggregationState);
       for (const event of ahead)
-        if (start === undefined || event.eventTime >= start) mergeStates(aggregation.spec, merged, event.states[i] as AggregationState);
+        if (start === undefined || event.eventTime >= start) mergeStates(aggregation.spec, merged, event.states[slot] as AggregationState);
       return resultOf(aggregation.spec, merged);
     });
   }
@@ -131,12 +164,33 @@ export class TileLayout {
     return data.tiles[tile];
   }
 
+  /** The data as plain arrays (tiles as [index, packed states...] rows), for the store. */
+  pack(data: TileData): unknown[] {
+    const packStates = (states: AggregationState[]) => this.slots.map((slot, i) => packState(slot.spec, states[i] as AggregationState));
+    return [
+      Object.entries(data.tiles).map(([index, states]) => [Number(index), packStates(states)]),
+      packStates(data.base),
+      data.ahead.map((a) => [a.eventTime, packStates(a.states)]),
+      data.now,
+    ];
+  }
+
+  /** The data {@link pack} packed. */
+  unpack(packed: unknown[]): TileData {
+    const unpackStates = (states: unknown[]) => this.slots.map((slot, i) => unpackState(slot.spec, states[i] as PackedState));
+    const [tiles, base, ahead, now] = packed as [Array<[number, unknown[]]>, unknown[], Array<[number, unknown[]]>, number];
+    const data: TileData = { tiles: {}, base: unpackStates(base), ahead: [], now };
+    for (const [index, states] of tiles) data.tiles[index] = unpackStates(states);
+    for (const [eventTime, states] of ahead) data.ahead.push({ eventTime, states: unpackStates(states) });
+    return data;
+  }
+
   private emptyStates(): AggregationState[] {
-    return this.aggregations.map((a) => emptyState(a.spec));
+    return this.slots.map((slot) => emptyState(slot.spec));
   }
 
   private addTo(states: AggregationState[], event: StreamEvent): void {
-    this.aggregations.forEach((aggregation, i) => {
+    this.slots.forEach((aggregation, i) => {
       if (aggregation.filter && !aggregation.filter(event.fields)) return;
       addEvent(aggregation.spec, states[i] as AggregationState, {
         eventTime: event.eventTime,
@@ -147,7 +201,7 @@ export class TileLayout {
   }
 
   private mergeInto(into: AggregationState[], from: AggregationState[]): void {
-    this.aggregations.forEach((aggregation, i) => {
+    this.slots.forEach((aggregation, i) => {
       mergeStates(aggregation.spec, into[i] as AggregationState, from[i] as AggregationState);
     });
   }
