@@ -146,9 +146,9 @@ export class EventWriter {
     const receiptKey = `${stream.project}/eventStreams/${stream.name}/${input.writeId}`;
     return this.writeIds.run(receiptKey, async () => {
       const previous = await this.online.getReceipt(receiptKey);
-      if (previous) return { ...(previous as unknown as EventReceipt), duplicate: true };
+      if (previous) return { ...(previous as EventReceipt), duplicate: true };
       const receipt = await this.storeApiBatch(stream, entity, input, input.writeId);
-      await this.online.putReceipt(receiptKey, receipt as unknown as Parameters<OnlineStore["putReceipt"]>[1]);
+      await this.online.putReceipt(receiptKey, receipt);
       return receipt;
     });
   }

@@ -75,7 +75,8 @@ export class FeatureWriter {
     const receiptKey = `${view.project}/${view.name}/${input.writeId}`;
     return this.writeIds.run(receiptKey, async () => {
       const previous = await this.online.getReceipt(receiptKey);
-      if (previous) return { ...previous, duplicate: true };
+      // Receipt keys of feature views and of streams never meet ("view/id" vs "eventStreams/stream/id").
+      if (previous) return { ...(previous as WriteReceipt), duplicate: true };
       const receipt = await this.store(view, entity, input, options);
       await this.online.putReceipt(receiptKey, receipt);
       return receipt;

@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { type Database, open, type RootDatabase } from "lmdb";
 import { StoreUnavailableError } from "../../common/errors.js";
-import type { WriteReceipt } from "../../ingest/model.js";
+import type { Receipt } from "./online-store.js";
 import {
   isNewer,
   type OnlineLookup,
@@ -46,7 +46,7 @@ export class LmdbOnlineStore implements OnlineStore {
   constructor(
     private readonly root: RootDatabase,
     private readonly latest: Database<Buffer, string>,
-    private readonly receipts: Database<{ receipt: WriteReceipt; expiresAt: number }, string>,
+    private readonly receipts: Database<{ receipt: Receipt; expiresAt: number }, string>,
   ) {}
 
   async write(table: string, rows: OnlineWrite[]): Promise<void> {
@@ -102,12 +102,12 @@ export class LmdbOnlineStore implements OnlineStore {
     return conflicts;
   }
 
-  async getReceipt(key: string): Promise<WriteReceipt | undefined> {
+  async getReceipt(key: string): Promise<Receipt | undefined> {
     const stored = this.receipts.get(key);
     return stored && stored.expiresAt > Date.now() ? stored.receipt : undefined;
   }
 
-  async putReceipt(key: string, receipt: WriteReceipt): Promise<void> {
+  async putReceipt(key: string, receipt: Receipt): Promise<void> {
     const now = Date.now();
     try {
       await this.receipts.transaction(() => {

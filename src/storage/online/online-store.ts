@@ -4,7 +4,11 @@
  * (online-store.contract.ts) holds them all to the same event-time rules.
  */
 import type { FeatureValue } from "../../common/feature-value.js";
+import type { EventReceipt } from "../../ingest/event-writer.js";
 import type { WriteReceipt } from "../../ingest/model.js";
+
+/** What a write answered, kept under its write id so a retry gets the same answer (a feature or an event batch's). */
+export type Receipt = WriteReceipt | EventReceipt;
 
 /** How long receipts of applied write ids are kept: retries later than this write again. */
 export const RECEIPT_RETENTION_SECONDS = 7 * 24 * 3600;
@@ -73,9 +77,9 @@ export interface OnlineStore {
    */
   compareAndSetTiles(table: string, updates: TileUpdate[], expireAfterMs: number): Promise<string[]>;
   /** The receipt recorded for a write id (scoped by the caller), if any and not yet expired. */
-  getReceipt(key: string): Promise<WriteReceipt | undefined>;
+  getReceipt(key: string): Promise<Receipt | undefined>;
   /** Records the receipt of an applied write id for {@link RECEIPT_RETENTION_SECONDS}. */
-  putReceipt(key: string, receipt: WriteReceipt): Promise<void>;
+  putReceipt(key: string, receipt: Receipt): Promise<void>;
   close(): Promise<void>;
 }
 

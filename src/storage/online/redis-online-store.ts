@@ -11,7 +11,7 @@ import calculateSlot from "cluster-key-slot";
 import { Cluster, type ClusterNode, Redis } from "ioredis";
 import { StoreUnavailableError } from "../../common/errors.js";
 import type { FeatureValue } from "../../common/feature-value.js";
-import type { WriteReceipt } from "../../ingest/model.js";
+import type { Receipt } from "./online-store.js";
 import {
   type OnlineLookup,
   type OnlineReadResult,
@@ -180,14 +180,14 @@ export class RedisOnlineStore implements OnlineStore {
     return { records, tiles };
   }
 
-  async getReceipt(key: string): Promise<WriteReceipt | undefined> {
+  async getReceipt(key: string): Promise<Receipt | undefined> {
     const [stored] = (await this.runPipelined([
       { key: this.receiptKey(key), add: (pipeline: { getBuffer(key: string): unknown }, redisKey: string) => pipeline.getBuffer(redisKey) },
     ])) as Array<Buffer | null>;
-    return stored ? (decodeValues(stored) as unknown as WriteReceipt) : undefined;
+    return stored ? (decodeValues(stored) as unknown as Receipt) : undefined;
   }
 
-  async putReceipt(key: string, receipt: WriteReceipt): Promise<void> {
+  async putReceipt(key: string, receipt: Receipt): Promise<void> {
     const encoded = encodeValues(receipt as unknown as Record<string, FeatureValue>);
     await this.runPipelined([
       {
