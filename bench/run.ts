@@ -1,5 +1,5 @@
 /**
- * `npm run bench [online|ingest|import|serving|training]`: the benchmarks of ingestion, online
+ * `npm run bench [online|ingest|import|serving|training|streaming]`: the benchmarks of ingestion, online
  * reads, model serving and training data. Every figure is printed
  * beside a floor measured in the same run on the same machine (a raw grpc-js echo, a raw store
  * read, a raw chDB insert) and written as JSON under bench/results/, which docs/benchmarks.md quotes.
@@ -20,6 +20,7 @@ import { RedisProcess } from "../test/support/redis-harness.js";
 import { spawnServer } from "../test/support/server-process.js";
 import { FEATURES, prepareView, rawLmdbRead, rawUnary, startEcho } from "./floors.js";
 import { servingBenchmark } from "./serving.js";
+import { streamingBenchmark } from "./streaming.js";
 import { pairedLatency, peakRssMb, saveResult, sequentialLatency, throughput } from "./support.js";
 import { trainingBenchmark } from "./training.js";
 
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
   if (!which || which === "import") await importBenchmark();
   if (!which || which === "serving") await servingBenchmark(QUICK);
   if (!which || which === "training") await trainingBenchmark(QUICK);
+  if (!which || which === "streaming") await streamingBenchmark(QUICK);
 }
 
 async function onlineReadBenchmark(): Promise<void> {

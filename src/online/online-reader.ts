@@ -10,7 +10,7 @@ import { type ServedValueSink, servedRecord } from "../monitoring/served-values.
 import type { Entity, FeatureViewVersion, ResolvedFeature } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
 import { type OnlineLookup, type OnlineStore, onlineTableOf } from "../storage/online/online-store.js";
-import { TileApplier, type TiledView, tiledViewOf } from "../streams/tile-applier.js";
+import { type TileApplier, type TiledView, tiledViewOf } from "../streams/tile-applier.js";
 
 /** How one value read from the online store stands. */
 export type FeatureStatus = "present" | "null_value" | "not_found" | "outside_max_age";
@@ -77,6 +77,8 @@ interface ReadPlan {
     tiled?: TiledView;
     /** For each feature of the selection from this view: its index among the view's aggregations. */
     aggregationIndex?: Map<string, number>;
+    /** The aggregation indexes the selection reads (the others are not computed). */
+    wanted?: Set<number>;
     /** Set when the view version logs what it serves (log_served_values). */
     logAs?: FeatureViewVersion;
   }>;
@@ -94,6 +96,8 @@ export class OnlineReader {
     private readonly registry: Registry,
     private readonly online: OnlineStore,
     private readonly limits: OnlineReadLimits,
+    /** Computes aggregated values from tile records (sharing the records the write path decoded). */
+    private readonly tiles: TileApplier,
     /** Where values served from views with log_served_values go. */
     private readonly served?: ServedValueSink,
     private readonly nowMicros: () => number = () => Date.now() * 1000,
@@ -136,11 +140,13 @@ export class OnlineReader {
     const slot = plan.views.map((view, v) => (view.tiled ? tileLookups : plainLookups).push(lookups[v] as OnlineLookup) - 1);
     const stored = await this.online.readWithTiles(plainLookups, tileLookups);
     const now = this.nowMicros();
-    const aggregated = plan.views.map((view, v) =>
-      view.tiled
-        ? (stored.tiles[slot[v] as number] ?? []).map((record) => TileApplier.valuesAsOf(view.tiled as TiledView, record, now))
-        : undefined,
-    );
+    const aggregated = plan.views.map((view, v) => {
+      if (!view.tiled) return undefined;
+      const keys = (lookups[v] as OnlineLookup).keys;
+      return (stored.tiles[slot[v] as number] ?? []).map((record, row) =>
+        this.tiles.valuesAsOf(view.tiled as TiledView, keys[row] as string, record, now, view.wanted),
+      );
+    });
     const columns = features.map((feature, i) => {
       const lookup = plan.viewOfFeature[i] as number;
       const view = plan.views[lookup];
@@ -236,10 +242,13 @@ export class OnlineReader {
           planned.tiled = tiledViewOf(view, stream);
           planned.table = planned.tiled.table;
           planned.aggregationIndex = new Map(view.features.map((f, i) => [f.name, i]));
+          planned.wanted = new Set();
         }
         index = views.push(planned) - 1;
       }
       viewOfFeature.push(index);
+      const planned = views[index];
+      planned?.wanted?.add(planned.aggregationIndex?.get(feature.feature) as number);
     }
     const neededKeys = new Map<string, string>();
     for (const view of views) for (const key of view.joinKeys) if (!neededKeys.has(key.name)) neededKeys.set(key.name, view.label);

@@ -148,7 +148,9 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     releases.push(() => online.close());
     const limits = { ...config.limits, maxEntityRows: config.limits.maxEntityRowsPerRead };
     const writer = new FeatureWriter(registry, offline, online, limits);
-    const eventWriter = new EventWriter(registry, offline, online, new TileApplier(online), limits, metrics);
+    // One applier: reads reuse the tile records the write path decoded.
+    const tiles = new TileApplier(online);
+    const eventWriter = new EventWriter(registry, offline, online, tiles, limits, metrics);
     // Each view version's history table (an aggregation view version: its tiles) and each stream
     // version's events table exist from the moment the version does.
     registry.onFeatureViewApplied(async (view, entity) => {
@@ -200,7 +202,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     );
     // Written out before the offline store closes.
     releases.push(() => servedValues.close());
-    const reader = new OnlineReader(registry, online, limits, servedValues);
+    const reader = new OnlineReader(registry, online, limits, tiles, servedValues);
     const predictor = new Predictor(
       router,
       reader,

@@ -64,7 +64,7 @@ describe("TileApplier", () => {
   const valuesNow = async (key = "k") => {
     const tiled = tiledViewOf(view, stream);
     const { tiles } = await store.readWithTiles([], [{ table: tiled.table, keys: [key] }]);
-    return TileApplier.valuesAsOf(tiled, tiles[0]?.[0], NOW + 10 * MINUTE);
+    return new TileApplier(store).valuesAsOf(tiled, key, tiles[0]?.[0], NOW + 10 * MINUTE);
   };
 
   it("counts each event once across appliers with stale caches, replays and retried writes", async () => {
@@ -93,6 +93,18 @@ describe("TileApplier", () => {
     const appliers = [new TileApplier(store), new TileApplier(store), new TileApplier(store)];
     await Promise.all(appliers.map((applier, i) => applier.apply([tiled], [event(i, `kafka:t/${i}`), event(10 + i, `kafka:t/${i}`)])));
     expect((await valuesNow())[4]).toBe(6n);
+  });
+
+  it("reads the same values from its own decoded records as from the stored bytes, and only the wanted ones", async () => {
+    const tiled = tiledViewOf(view, stream);
+    const writer = new TileApplier(store);
+    await writer.apply([tiled], [event(1), event(2), event(3)]);
+    const { tiles } = await store.readWithTiles([], [{ table: tiled.table, keys: ["k"] }]);
+    const t = NOW + MINUTE;
+    const fromCache = writer.valuesAsOf(tiled, "k", tiles[0]?.[0], t);
+    expect(fromCache).toEqual(new TileApplier(store).valuesAsOf(tiled, "k", tiles[0]?.[0], t));
+    expect(fromCache[0]).toBe(3n);
+    expect(writer.valuesAsOf(tiled, "k", tiles[0]?.[0], t, new Set([1]))).toEqual([null, 6, null, null, null, null, null, null]);
   });
 
   it("reads an entity without events as empty windows", async () => {

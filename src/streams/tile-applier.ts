@@ -73,8 +73,11 @@ export function tiledViewOf(
   return tiled;
 }
 
-/** Encoded bytes of the decoded records an applier keeps between batches. */
-const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
+/**
+ * Encoded bytes of the decoded records an applier keeps between batches (decoded, they take
+ * several times that).
+ */
+const DEFAULT_CACHE_BYTES = 8 * 1024 * 1024;
 
 /** A record as last written by this applier: its bytes (what a compare-and-set expects) and its decoded form. */
 interface CachedRecord {
@@ -181,9 +184,22 @@ export class TileApplier {
     this.cachedBytes += entry.bytes.length;
   }
 
-  /** Every aggregation's value as of `t` (µs) from a stored tile record (undefined: no events yet). */
-  static valuesAsOf(view: TiledView, stored: Uint8Array | undefined, t: number): FeatureValue[] {
-    const record = stored ? decodeTileRecord(view.layout, stored) : undefined;
-    return view.layout.valuesAsOf(record?.data ?? view.layout.empty(), t);
+  /**
+   * The values as of `t` (µs) of a stored tile record of `key` (undefined: no events yet), at
+   * `wanted` aggregation indexes (all when unset). A record this applier wrote last is not
+   * decoded again: the read path and the write path of a process share the decoded records.
+   */
+  valuesAsOf(view: TiledView, key: string, stored: Uint8Array | undefined, t: number, wanted?: ReadonlySet<number>): FeatureValue[] {
+    if (!stored) return view.layout.valuesAsOf(view.layout.empty(), t, wanted);
+    const cached = this.cache.get(`${view.table}\n${key}`);
+    const record = cached && sameBytes(cached.bytes, stored) ? cached.record : decodeTileRecord(view.layout, stored);
+    return view.layout.valuesAsOf(record.data, t, wanted);
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return (
+    a.length === b.length &&
+    Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0
+  );
 }

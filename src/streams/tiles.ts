@@ -108,16 +108,18 @@ export class TileLayout {
   }
 
   /**
-   * Every aggregation's value as of `t`. A read is never before the latest receipt applied: a
-   * `t` before it (another replica's clock, slightly ahead) reads as of that receipt.
+   * Every aggregation's value as of `t` (only those at `wanted` indexes when given; the others
+   * are null). A read is never before the latest receipt applied: a `t` before it (another
+   * replica's clock, slightly ahead) reads as of that receipt.
    */
-  valuesAsOf(data: TileData, requested: number): FeatureValue[] {
+  valuesAsOf(data: TileData, requested: number, wanted?: ReadonlySet<number>): FeatureValue[] {
     const t = Math.max(requested, data.now);
     const tiles = Object.entries(data.tiles).map(([index, states]) => ({ index: Number(index), states }));
     // Merge in tile order, so that a value does not depend on the order events arrived in.
     tiles.sort((a, b) => a.index - b.index);
     const ahead = data.ahead.filter((a) => a.eventTime <= t).sort((a, b) => a.eventTime - b.eventTime);
     return this.aggregations.map((aggregation, i) => {
+      if (wanted && !wanted.has(i)) return null;
       const slot = this.slotOf[i] as number;
       const merged = emptyState(aggregation.spec);
       const start = windowStart(t, aggregation.window, this.granularity);
