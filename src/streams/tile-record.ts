@@ -27,15 +27,24 @@ const WRITE_SOURCE_PREFIX = "w:";
 // Bigints (exact integer sums) and infinities (an empty record's clock) must survive exactly.
 const packr = new Packr({ useRecords: false, useBigIntExtension: true, mapsAsObjects: true });
 
-/** Encodes a record of `layout` for the store: its tiles packed by the layout, then its positions. */
+/**
+ * Encodes a record of `layout` for the store: a sequence of msgpack values, the header (the
+ * layout's packed header and the positions) then one per tile. A tile unchanged since its last
+ * encoding is copied as it was, so rewriting a record costs in proportion to what changed.
+ */
 export function encodeTileRecord(layout: TileLayout, record: TileRecord): Uint8Array {
-  return packr.pack([layout.pack(record.data), record.positions]);
+  const parts: Uint8Array[] = [packr.pack([layout.packHeader(record.data), record.positions])];
+  // A copy: a packed value is a view of msgpackr's shared buffer, which a cached tile must not pin.
+  for (const [index, states] of Object.entries(record.data.tiles))
+    parts.push(layout.tileBytes(Number(index), states, (packed) => Buffer.from(packr.pack(packed))));
+  return Buffer.concat(parts);
 }
 
 /** Decodes what {@link encodeTileRecord} wrote with the same layout. */
 export function decodeTileRecord(layout: TileLayout, bytes: Uint8Array): TileRecord {
-  const [data, positions] = packr.unpack(bytes) as [unknown[], Record<string, number>];
-  return { data: layout.unpack(data), positions };
+  const [header, ...tiles] = packr.unpackMultiple(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)) as unknown[];
+  const [data, positions] = header as [unknown[], Record<string, number>];
+  return { data: layout.unpack(data, tiles), positions };
 }
 
 /**

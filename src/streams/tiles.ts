@@ -60,6 +60,13 @@ export interface TileData {
   now: number;
 }
 
+/**
+ * Where a tile's states keep their encoded bytes until they change (they change only in place): a
+ * symbol-keyed property, which encoders ignore and which is faster to reach than a WeakMap.
+ */
+const ENCODED = Symbol("encoded tile");
+type EncodedStates = AggregationState[] & { [ENCODED]?: Uint8Array };
+
 /** The aggregations of one feature view over one stream, and how its tiles behave. */
 export class TileLayout {
   /** The longest finite window: tiles before its start as of now are folded into the base. */
@@ -166,25 +173,41 @@ export class TileLayout {
     return data.tiles[tile];
   }
 
-  /** The data as plain arrays (tiles as [index, packed states...] rows), for the store. */
-  pack(data: TileData): unknown[] {
-    const packStates = (states: AggregationState[]) => this.slots.map((slot, i) => packState(slot.spec, states[i] as AggregationState));
-    return [
-      Object.entries(data.tiles).map(([index, states]) => [Number(index), packStates(states)]),
-      packStates(data.base),
-      data.ahead.map((a) => [a.eventTime, packStates(a.states)]),
-      data.now,
-    ];
+  /** Everything but the tiles as plain arrays, for the store: the base states, the events ahead, the clock. */
+  packHeader(data: TileData): unknown[] {
+    return [this.packStates(data.base), data.ahead.map((a) => [a.eventTime, this.packStates(a.states)]), data.now];
   }
 
-  /** The data {@link pack} packed. */
-  unpack(packed: unknown[]): TileData {
-    const unpackStates = (states: unknown[]) => this.slots.map((slot, i) => unpackState(slot.spec, states[i] as PackedState));
-    const [tiles, base, ahead, now] = packed as [Array<[number, unknown[]]>, unknown[], Array<[number, unknown[]]>, number];
-    const data: TileData = { tiles: {}, base: unpackStates(base), ahead: [], now };
-    for (const [index, states] of tiles) data.tiles[index] = unpackStates(states);
-    for (const [eventTime, states] of ahead) data.ahead.push({ eventTime, states: unpackStates(states) });
+  /**
+   * One tile as plain arrays, for the store, turned into bytes by `encode` only when the tile
+   * changed since it was last encoded (an entity's busy tiles are few; its record may hold many).
+   */
+  tileBytes(index: number, states: AggregationState[], encode: (packed: unknown[]) => Uint8Array): Uint8Array {
+    const tile = states as EncodedStates;
+    let bytes = tile[ENCODED];
+    if (!bytes) {
+      bytes = encode([index, this.packStates(states)]);
+      // Not enumerable: the states stay equal, as data, to the same states decoded.
+      Object.defineProperty(tile, ENCODED, { value: bytes, writable: true, configurable: true, enumerable: false });
+    }
+    return bytes;
+  }
+
+  /** The data {@link packHeader} and the tiles packed. */
+  unpack(header: unknown[], tiles: unknown[]): TileData {
+    const [base, ahead, now] = header as [unknown[], Array<[number, unknown[]]>, number];
+    const data: TileData = { tiles: {}, base: this.unpackStates(base), ahead: [], now };
+    for (const tile of tiles as Array<[number, unknown[]]>) data.tiles[tile[0]] = this.unpackStates(tile[1]);
+    for (const [eventTime, states] of ahead) data.ahead.push({ eventTime, states: this.unpackStates(states) });
     return data;
+  }
+
+  private packStates(states: AggregationState[]): unknown[] {
+    return this.slots.map((slot, i) => packState(slot.spec, states[i] as AggregationState));
+  }
+
+  private unpackStates(packed: unknown[]): AggregationState[] {
+    return this.slots.map((slot, i) => unpackState(slot.spec, packed[i] as PackedState));
   }
 
   private emptyStates(): AggregationState[] {
@@ -192,6 +215,7 @@ export class TileLayout {
   }
 
   private addTo(states: AggregationState[], event: StreamEvent): void {
+    (states as EncodedStates)[ENCODED] = undefined;
     this.slots.forEach((aggregation, i) => {
       if (aggregation.filter && !aggregation.filter(event.fields)) return;
       addEvent(aggregation.spec, states[i] as AggregationState, {
@@ -203,6 +227,7 @@ export class TileLayout {
   }
 
   private mergeInto(into: AggregationState[], from: AggregationState[]): void {
+    (into as EncodedStates)[ENCODED] = undefined;
     this.slots.forEach((aggregation, i) => {
       mergeStates(aggregation.spec, into[i] as AggregationState, from[i] as AggregationState);
     });

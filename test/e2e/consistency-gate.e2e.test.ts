@@ -279,11 +279,11 @@ describe.each(BACKENDS)("the consistency gate: WriteEvents, online store $name",
     stopBackend = backend.stop;
     t = await startTestServer(backend.overrides);
     await t.client.applyEntity({ name: "card", joinKeys: [{ name: "card_id", type: "int64" }] });
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.stop();
     await stopBackend();
-  });
+  }, 120_000);
 
   it.skipIf(skip)(
     "property: online values equal the historical path as known at each read, and both equal the plain loop",
@@ -357,7 +357,7 @@ describe("the consistency gate: the Kafka source", () => {
     await producer?.disconnect();
     await admin?.disconnect();
     await broker?.stop();
-  });
+  }, 120_000);
 
   it.skipIf(withoutKafka)(
     "property: online values equal the historical path as known at each read, and both equal the plain loop",
