@@ -5,6 +5,7 @@
  * positions the record keeps (a replayed event changes nothing).
  */
 import type { FeatureValue } from "../common/feature-value.js";
+import { KeyedMutex } from "../common/keyed-mutex.js";
 import type { FeatureViewVersion } from "../registry/model.js";
 import { type OnlineStore, type TileUpdate, tileTableOf } from "../storage/online/online-store.js";
 import type { AggregationSpec } from "./aggregations.js";
@@ -74,10 +75,10 @@ export function tiledViewOf(
 }
 
 /**
- * Encoded bytes of the decoded records an applier keeps between batches (decoded, they take
- * several times that).
+ * Encoded bytes of the decoded records an applier keeps between batches, per generation (two are
+ * kept; decoded, records take several times their encoded size).
  */
-const DEFAULT_CACHE_BYTES = 8 * 1024 * 1024;
+const DEFAULT_GENERATION_BYTES = 16 * 1024 * 1024;
 
 /** A record as last written by this applier: its bytes (what a compare-and-set expects) and its decoded form. */
 interface CachedRecord {
@@ -88,16 +89,20 @@ interface CachedRecord {
 /** Applies events to aggregation views' tiles in the online store. */
 export class TileApplier {
   /**
-   * The records this applier wrote last. An entity updated again skips
-   * the read and the decoding: its compare-and-set expects the cached bytes, and fails (and the
-   * entry is dropped) if anyone else wrote the record since.
+   * The records this applier wrote last, in two generations: new entries go to `current`; when it
+   * is full it becomes `previous` (the one before is dropped), and a hit in `previous` moves back to
+   * `current`. An approximate LRU without per-entry bookkeeping. An entity updated again skips the
+   * read and the decoding: its compare-and-set expects the cached bytes, and fails (and the entry is
+   * dropped) if anyone else wrote the record since.
    */
-  private readonly cache = new Map<string, CachedRecord>();
-  private cachedBytes = 0;
+  private current = new Map<string, CachedRecord>();
+  private previous = new Map<string, CachedRecord>();
+  private currentBytes = 0;
+  private readonly views = new KeyedMutex();
 
   constructor(
     private readonly online: OnlineStore,
-    private readonly cacheBytes = DEFAULT_CACHE_BYTES,
+    private readonly generationBytes = DEFAULT_GENERATION_BYTES,
   ) {}
 
   /** Applies `events` (in source order) to every view's tiles; resolves when durable. */
@@ -112,7 +117,16 @@ export class TileApplier {
     await Promise.all(views.map((view) => this.applyToView(view, byEntity)));
   }
 
-  private async applyToView(view: TiledView, byEntity: Map<string, TileEvent[]>): Promise<void> {
+  /**
+   * Applies to one view's tiles, one batch at a time per view in this process: concurrent batches
+   * of one process would only lose compare-and-sets to each other (the work is on one thread anyway).
+   * Other processes' writes are still caught by the compare-and-set.
+   */
+  private applyToView(view: TiledView, byEntity: Map<string, TileEvent[]>): Promise<void> {
+    return this.views.run(view.table, () => this.applyToViewNow(view, byEntity));
+  }
+
+  private async applyToViewNow(view: TiledView, byEntity: Map<string, TileEvent[]>): Promise<void> {
     let pending = [...byEntity.keys()];
     for (let round = 0; round < MAX_ROUNDS && pending.length > 0; round++) {
       // The first round trusts the cache; a retry reads what the store holds now.
@@ -161,27 +175,27 @@ export class TileApplier {
   /** Removes and returns a cached record (it is about to be changed in place). */
   private takeCached(table: string, key: string): CachedRecord | undefined {
     const id = `${table}\n${key}`;
-    const entry = this.cache.get(id);
+    const entry = this.current.get(id);
     if (entry) {
-      this.cache.delete(id);
-      this.cachedBytes -= entry.bytes.length;
+      this.current.delete(id);
+      this.currentBytes -= entry.bytes.length;
+      return entry;
     }
-    return entry;
+    const old = this.previous.get(id);
+    if (old) this.previous.delete(id);
+    return old;
   }
 
-  /**
-   * Caches a record as written. Beyond the byte budget the cache starts over: cheaper than
-   * evicting one by one (a Map emptied from the front is slow to iterate), and the busy entities
-   * are back in it after one batch.
-   */
+  /** Caches a record as written. */
   private putCached(table: string, key: string, entry: CachedRecord): void {
     this.takeCached(table, key);
-    if (this.cachedBytes + entry.bytes.length > this.cacheBytes) {
-      this.cache.clear();
-      this.cachedBytes = 0;
+    if (this.currentBytes + entry.bytes.length > this.generationBytes) {
+      this.previous = this.current;
+      this.current = new Map();
+      this.currentBytes = 0;
     }
-    this.cache.set(`${table}\n${key}`, entry);
-    this.cachedBytes += entry.bytes.length;
+    this.current.set(`${table}\n${key}`, entry);
+    this.currentBytes += entry.bytes.length;
   }
 
   /**
@@ -191,7 +205,8 @@ export class TileApplier {
    */
   valuesAsOf(view: TiledView, key: string, stored: Uint8Array | undefined, t: number, wanted?: ReadonlySet<number>): FeatureValue[] {
     if (!stored) return view.layout.valuesAsOf(view.layout.empty(), t, wanted);
-    const cached = this.cache.get(`${view.table}\n${key}`);
+    const id = `${view.table}\n${key}`;
+    const cached = this.current.get(id) ?? this.previous.get(id);
     const record = cached && sameBytes(cached.bytes, stored) ? cached.record : decodeTileRecord(view.layout, stored);
     return view.layout.valuesAsOf(record.data, t, wanted);
   }

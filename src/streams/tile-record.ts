@@ -35,8 +35,7 @@ const packr = new Packr({ useRecords: false, useBigIntExtension: true, mapsAsObj
 export function encodeTileRecord(layout: TileLayout, record: TileRecord): Uint8Array {
   const parts: Uint8Array[] = [packr.pack([layout.packHeader(record.data), record.positions])];
   // A copy: a packed value is a view of msgpackr's shared buffer, which a cached tile must not pin.
-  for (const [index, states] of Object.entries(record.data.tiles))
-    parts.push(layout.tileBytes(Number(index), states, (packed) => Buffer.from(packr.pack(packed))));
+  for (const [index, states] of record.data.tiles) parts.push(layout.tileBytes(index, states, (packed) => Buffer.from(packr.pack(packed))));
   return Buffer.concat(parts);
 }
 

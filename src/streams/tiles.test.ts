@@ -110,7 +110,7 @@ describe("tiles", () => {
       const now = minute * granularity;
       layout.apply(data, { eventTime: now, ingestTime: minute, fields: { amount: 1 } }, now);
     }
-    expect(Object.keys(data.tiles).length).toBeLessThanOrEqual(11);
+    expect(data.tiles.size).toBeLessThanOrEqual(11);
     expect(layout.valuesAsOf(data, 999 * granularity)).toEqual([11n]);
   });
 

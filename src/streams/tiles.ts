@@ -51,7 +51,7 @@ export interface StreamEvent {
 /** The plain data an entity's tiles are, as a store keeps them. */
 export interface TileData {
   /** Tile index -> one state per state slot (aggregations that differ only in window share one). */
-  tiles: Record<number, AggregationState[]>;
+  tiles: Map<number, AggregationState[]>;
   /** Tiles folded away as they aged out of every window (read by lifetime aggregations only). */
   base: AggregationState[];
   /** Events received before their event time, one state set each, until that time passes. */
@@ -96,7 +96,7 @@ export class TileLayout {
 
   /** Tiles of a new entity. */
   empty(): TileData {
-    return { tiles: {}, base: this.emptyStates(), ahead: [], now: Number.NEGATIVE_INFINITY };
+    return { tiles: new Map(), base: this.emptyStates(), ahead: [], now: Number.NEGATIVE_INFINITY };
   }
 
   /**
@@ -121,7 +121,7 @@ export class TileLayout {
    */
   valuesAsOf(data: TileData, requested: number, wanted?: ReadonlySet<number>): FeatureValue[] {
     const t = Math.max(requested, data.now);
-    const tiles = Object.entries(data.tiles).map(([index, states]) => ({ index: Number(index), states }));
+    const tiles = Array.from(data.tiles, ([index, states]) => ({ index, states }));
     // Merge in tile order, so that a value does not depend on the order events arrived in.
     tiles.sort((a, b) => a.index - b.index);
     const ahead = data.ahead.filter((a) => a.eventTime <= t).sort((a, b) => a.eventTime - b.eventTime);
@@ -152,11 +152,10 @@ export class TileLayout {
       for (const event of due) this.mergeInto(this.tileStates(data, tileOf(event.eventTime, this.granularity)), event.states);
     }
     const oldest = this.oldestKeptTile(now);
-    for (const key of Object.keys(data.tiles)) {
-      const index = Number(key);
+    for (const [index, states] of data.tiles) {
       if (index >= oldest) continue;
-      this.mergeInto(data.base, data.tiles[index] as AggregationState[]);
-      delete data.tiles[index];
+      this.mergeInto(data.base, states);
+      data.tiles.delete(index);
     }
   }
 
@@ -169,8 +168,12 @@ export class TileLayout {
   /** The states an event of `tile` goes into: the tile's, or the base once the tile has aged out. */
   private tileStates(data: TileData, tile: number): AggregationState[] {
     if (tile < this.oldestKeptTile(data.now)) return data.base;
-    data.tiles[tile] ??= this.emptyStates();
-    return data.tiles[tile];
+    let states = data.tiles.get(tile);
+    if (!states) {
+      states = this.emptyStates();
+      data.tiles.set(tile, states);
+    }
+    return states;
   }
 
   /** Everything but the tiles as plain arrays, for the store: the base states, the events ahead, the clock. */
@@ -196,8 +199,8 @@ export class TileLayout {
   /** The data {@link packHeader} and the tiles packed. */
   unpack(header: unknown[], tiles: unknown[]): TileData {
     const [base, ahead, now] = header as [unknown[], Array<[number, unknown[]]>, number];
-    const data: TileData = { tiles: {}, base: this.unpackStates(base), ahead: [], now };
-    for (const tile of tiles as Array<[number, unknown[]]>) data.tiles[tile[0]] = this.unpackStates(tile[1]);
+    const data: TileData = { tiles: new Map(), base: this.unpackStates(base), ahead: [], now };
+    for (const tile of tiles as Array<[number, unknown[]]>) data.tiles.set(tile[0], this.unpackStates(tile[1]));
     for (const [eventTime, states] of ahead) data.ahead.push({ eventTime, states: this.unpackStates(states) });
     return data;
   }
