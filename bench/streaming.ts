@@ -822,20 +822,22 @@ ${kafkaTable}
 **Where the time goes.** From V8 CPU profiles of the servers (\`SERVER_CPU_PROF_DIR\`, whole runs, start-up included) on
 the same tree, as shares of the server thread's busy time:
 
-- *Writes.* An event is applied online as one read-modify-write of its card's whole tile record (compare-and-set),
-  and a 1,000-event batch over ${rate(w.manyCards.cards)} cards touches about 990 of them, so every event pays for one record:
-  encoding it (19%), LMDB reads and write transactions (21%), position bookkeeping and the record cache (9%),
-  and garbage collection (17%); the offline append is 4%, and the thread is idle a fifth of the time (the client
-  and the engine share the second core). With ${rate(w.busyCards.cards)} busier cards the records are larger (about 30 tiles of 12 states,
-  about 2 KB, some 25 µs to encode) and the record work takes 60% of a saturated thread, encoding alone 32%.
-  \`WriteFeatures\` of the same rows writes one small record per row. 100,000 events/s on this machine leaves
-  about 10 µs of server thread per event; the record round trip alone costs more, so the target needs fewer
-  record rewrites per event (a side run with 10,000-event batches gave about 1.4× on both sides alike, so the ratio
-  is not a batch-size artefact) or a cheaper record (only the tiles an event changes).
-- *Reads.* An aggregated read is a plain read plus decoding the card's tile record and merging its tiles for every
-  aggregation of the view (all 12, though 10 are asked for). Measured in-process, a 100-tile record takes about
-  40 µs to decode and 35 µs to merge, against a plain read of about 400 µs in all; with about 5 tiles both take a
-  few µs: the extra cost of an aggregated read grows with the number of tiles the card holds.
+- *Writes.* An event is applied online as one read-modify-write of its card's tile record (compare-and-set), and
+  a 1,000-event batch over ${rate(w.manyCards.cards)} cards touches about 990 of them, so every event pays for one record. Profiles
+  of an earlier build put the record work (encoding, LMDB reads and writes, positions) at 50-60% of the server
+  thread, garbage collection at 12-17%, the offline append at 4%. Since then, aggregations that differ only in
+  window share one state per tile, tiles keep their encoded bytes until they change, the applier keeps the records
+  it wrote decoded (no read, no decode on a hit), write ids are short hashes, and batches of one process no longer
+  race each other's compare-and-sets; in a profile of this build (${rate(w.busyCards.cards)} cards) the thread was busy 22 s for
+  300,000 events, 19% of it assembling records, 12% garbage collection, 7% copying buffers. \`WriteFeatures\` of the
+  same rows writes one small record per row. 100,000 events/s on this machine leaves about 10 µs of server thread
+  per event; a record rewrite per event costs more, so the target needs fewer rewrites per event (coalescing the
+  batches in flight per entity, larger batches: a side run with 10,000-event batches gave about 1.4× on both sides)
+  or moving the tile work off the gRPC thread.
+- *Reads.* An aggregated read is a plain read plus the card's tile record, decoded (unless the process wrote it
+  last and still holds it decoded) and merged for the aggregations asked for. Measured in-process on an earlier
+  build, a 100-tile record took about 40 µs to decode and 35 µs to merge for all 12 aggregations, against a plain
+  read of about 400 µs in all; with about 5 tiles both take a few µs: the extra cost grows with the tiles a card holds.
 - *Point in time.* Both are one query in the engine. The plain join first sorts and thins the history to one row per
   card and event time (the tie rule) in one thread, then joins it as of each spine time; the aggregates are a join
   of the spine's cards to their events and one \`GROUP BY\` per spine row, with no thread limit. About 360 MB of
@@ -848,6 +850,6 @@ the same tree, as shares of the server thread's busy time:
   batches gained about as much). The bare consumer only decodes.
 - *Memory.* The \`WriteEvents\` server's peak RSS is above \`WriteFeatures\`'s mostly in anonymous memory (584 MB
   anonymous of 898 MB in a side run, 140 MB at start); the tile applier keeps recently written records decoded,
-  in a cache bounded by their encoded size (32 MB), which is the likely reason (not measured apart).
+  in a cache bounded by their encoded size (two generations of 16 MB), which is the likely reason (not measured apart).
 `;
 }
