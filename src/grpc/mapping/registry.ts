@@ -29,6 +29,7 @@ import type {
   FeatureViewVersion,
   Project,
   ResolvedFeature,
+  VersionInfo,
   WithState,
 } from "../../registry/model.js";
 import { projectName, resourceName } from "../../registry/names.js";
@@ -144,10 +145,7 @@ export function eventStreamToWire(stream: WithState<EventStreamVersion>): WireEv
     description: stream.description,
     owner: stream.owner,
     tags: stream.tags,
-    state: stream.state === "deprecated" ? FeatureViewState.FEATURE_VIEW_STATE_DEPRECATED : FeatureViewState.FEATURE_VIEW_STATE_ACTIVE,
-    compatibility: compatibilityToWire(stream.compatibility),
-    changes: stream.changes,
-    createTime: dateToTimestamp(stream.createTime),
+    ...versionFieldsToWire(stream),
     historyVersion: stream.historyVersion,
   };
 }
@@ -206,10 +204,7 @@ export function featureViewToWire(view: WithState<FeatureViewVersion>): WireFeat
     description: view.description,
     owner: view.owner,
     tags: view.tags,
-    state: view.state === "deprecated" ? FeatureViewState.FEATURE_VIEW_STATE_DEPRECATED : FeatureViewState.FEATURE_VIEW_STATE_ACTIVE,
-    compatibility: compatibilityToWire(view.compatibility),
-    changes: view.changes,
-    createTime: dateToTimestamp(view.createTime),
+    ...versionFieldsToWire(view),
     deprecateTime: optionalTimestamp(view.deprecateTime),
     historyVersion: view.historyVersion,
     stream: view.stream ? resourceName(view.project, "eventStreams", view.stream) : "",
@@ -255,6 +250,21 @@ export function resolvedFeatureToWire(feature: ResolvedFeature): WireResolvedFea
     version: feature.version,
     feature: feature.feature,
     type: valueTypeToWire(feature.type),
+  };
+}
+
+/** The head state and version facts every versioned definition carries on the wire. */
+function versionFieldsToWire(version: WithState<VersionInfo>): {
+  state: FeatureViewState;
+  compatibility: WireCompatibility;
+  changes: string[];
+  createTime: ReturnType<typeof dateToTimestamp>;
+} {
+  return {
+    state: version.state === "deprecated" ? FeatureViewState.FEATURE_VIEW_STATE_DEPRECATED : FeatureViewState.FEATURE_VIEW_STATE_ACTIVE,
+    compatibility: compatibilityToWire(version.compatibility),
+    changes: version.changes,
+    createTime: dateToTimestamp(version.createTime),
   };
 }
 
