@@ -238,7 +238,42 @@ export class ModelRegistry {
       resolved.push({ binding, spec, features });
     }
     v.throwIfAny("INVALID_INPUT_BINDINGS");
+    await this.checkDerivedBindings(project, bindings, field, v);
+    v.throwIfAny("INVALID_INPUT_BINDINGS");
     return resolved;
+  }
+
+  /**
+   * A request binding named after a derived feature of a bound feature service is filled with that
+   * feature's value at Predict: it must be a number or a bool (a model input is numeric), and only
+   * one bound service may derive that name.
+   */
+  private async checkDerivedBindings(project: string, bindings: InputBinding[], field: string, v: ViolationCollector): Promise<void> {
+    const derived = new Map<string, { service: string; type: string }>();
+    for (const binding of bindings) {
+      if (binding.source.kind !== "featureService") continue;
+      const parsed = parseViewRef(binding.source.service, project, "feature service");
+      if (typeof parsed === "string") continue;
+      const service = await this.registry.getFeatureService(project, parsed.view, parsed.version);
+      for (const feature of service.derivedFeatures ?? []) {
+        const other = derived.get(feature.name);
+        if (other && other.service !== binding.source.service)
+          v.add(
+            field,
+            `derived feature "${feature.name}" is defined by both ${other.service} and ${binding.source.service}; bind one of them`,
+          );
+        derived.set(feature.name, { service: binding.source.service, type: feature.type ?? "double" });
+      }
+    }
+    bindings.forEach((binding, i) => {
+      if (binding.source.kind !== "request") return;
+      const feature = derived.get(binding.source.name);
+      if (feature?.type === "string")
+        v.add(
+          `${field}[${i}]`,
+          `derived feature "${binding.source.name}" of ${feature.service} is a string; a model input takes numbers or bools`,
+        );
+    });
   }
 
   /** Creates the model when new and records the next version of it. */

@@ -118,6 +118,27 @@ function spineRows(): SpineRowInput[] {
 }
 
 describe("derived features", () => {
+  it("refuses at upload a model input bound to a string derived feature", async () => {
+    await applyService({
+      name: "labelled",
+      features: ["stats:spend_mean", "stats:orders"],
+      requestInputs: [{ name: "country", type: ValueType.VALUE_TYPE_STRING, description: "" }],
+      derivedFeatures: [{ name: "ratio", expression: "if(country = 'NL', 'home', 'abroad')", description: "", type: 0 }],
+    });
+    const error = await failure(
+      t.client.uploadModel({
+        model: "labelled",
+        file: passThroughModel(),
+        bindings: [
+          { input: "features", featureService: "labelled@1" },
+          { input: "ratio", request: "ratio" },
+        ],
+      }),
+    );
+    expect([error.codeName, error.reason]).toEqual(["INVALID_ARGUMENT", "INVALID_INPUT_BINDINGS"]);
+    expect(error.fieldViolations.map((v) => v.description).join("\n")).toContain('derived feature "ratio" of labelled@1 is a string');
+  });
+
   it("refuses an expression that does not compile, naming the field and the position", async () => {
     const error = await failure(
       applyService({
