@@ -114,8 +114,9 @@ export class OnlineReader {
     const loggedKeys = new Map<number, FeatureValue[][]>();
     const lookups: OnlineLookup[] = plan.views.map(({ table, joinKeys, label, logAs }, viewIndex) => {
       const keys: string[] = [];
-      const keyValues: FeatureValue[][] = [];
-      if (logAs && this.served) loggedKeys.set(viewIndex, keyValues);
+      // Kept only for views that log what they serve: the usual read allocates nothing for it.
+      const keyValues: FeatureValue[][] | undefined = logAs && this.served ? [] : undefined;
+      if (keyValues) loggedKeys.set(viewIndex, keyValues);
       for (let row = 0; row < rowCount; row++) {
         const provided: Record<string, TaggedValue> = {};
         for (const key of joinKeys) {
@@ -127,7 +128,7 @@ export class OnlineReader {
           for (const violation of checked.violations) v.add(`${violation.field}[${row}]`, `${violation.description} (needed by ${label})`);
         } else {
           keys.push(encodeEntityKey(checked.values));
-          keyValues.push(checked.values);
+          keyValues?.push(checked.values);
         }
       }
       return { table, keys };

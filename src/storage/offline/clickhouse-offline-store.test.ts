@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { createPredictionTableStatements, createTableStatements, openClickHouseOfflineStore } from "./clickhouse-offline-store.js";
 import { formatMicros, parseMicros } from "./clickhouse-sql.js";
 import { describeOfflineStoreContract } from "./offline-store.contract.js";
-import { historyColumnsOf, type OfflineTable } from "./offline-store.js";
+import { historyColumnsOf, type OfflineTable, type PointInTimeJoin } from "./offline-store.js";
 import { collectRows, describePointInTimeContract } from "./point-in-time.contract.js";
 
 let path = "";
@@ -155,8 +155,22 @@ describe("windowed aggregates of a stream's raw events", () => {
         { kind: "count" as const, field: "amount", windowMicros: 10 * minute, as: "count_10m" },
         { kind: "sum" as const, field: "amount", as: "sum_life" },
       ];
-      const join = { spine, events, granularityMicros: minute, aggregations };
-      const byEventTime = await collectRows(store.joinWindowedAggregates({ ...join, knownAt: false }));
+      // Window groups of a point-in-time join, as GetHistoricalFeatures runs them: [spine_index, count, sum] per row.
+      const windowJoin = (excludeLateIngested: boolean): PointInTimeJoin => ({
+        spine,
+        views: [],
+        windows: [{ events, granularityMicros: minute, aggregations }],
+        features: [
+          { window: 0, column: "count_10m", as: "count_10m", type: "int64" },
+          { window: 0, column: "sum_life", as: "sum_life", type: "double" },
+        ],
+        excludeLateIngested,
+        spineOrder: true,
+        withSpineIndex: true,
+      });
+      const aggregates = async (excludeLateIngested: boolean) =>
+        (await collectRows(store.joinPointInTime(windowJoin(excludeLateIngested)))).map((row) => [row[0], row[3], row[4]]);
+      const byEventTime = await aggregates(false);
       expect(byEventTime).toEqual([
         // Card 1 at minute 10: every event (start = minute 0), including the late one by event time.
         [0n, 3n, 70],
@@ -164,7 +178,7 @@ describe("windowed aggregates of a stream's raw events", () => {
         // At minute 31 the 10-minute window starts at minute 21: nothing in it.
         [2n, 0n, 70],
       ]);
-      const knownAt = await collectRows(store.joinWindowedAggregates({ ...join, knownAt: true }));
+      const knownAt = await aggregates(true);
       // As an online read at minute 10 knew it: the late event was not known yet.
       expect(knownAt[0]).toEqual([0n, 2n, 30]);
       expect(knownAt[2]).toEqual(byEventTime[2]);

@@ -51,7 +51,6 @@ import type {
   SpineSummary,
   StoredEvent,
   StoredEventQuery,
-  WindowedAggregateJoin,
 } from "./offline-store.js";
 import {
   clientSpineQuery,
@@ -67,7 +66,6 @@ import {
   spineTableName,
   valueTypeOfColumn,
 } from "./point-in-time-sql.js";
-import { windowedAggregatesQuery } from "./window-sql.js";
 
 /** How many recent insert tokens a table remembers for deduplication. */
 const DEDUPLICATION_WINDOW = 10_000;
@@ -495,24 +493,6 @@ export class ClickHouseOfflineStore implements OfflineStore {
       ),
       signal,
     );
-  }
-
-  joinWindowedAggregates(join: WindowedAggregateJoin, signal?: AbortSignal): ArrowChunks {
-    const columns = join.aggregations.map((aggregation) => {
-      const field = join.events.featureColumns.find((c) => c.name === aggregation.field);
-      if (!field) throw new Error(`events table ${join.events.view} has no field "${aggregation.field}"`);
-      return { ...aggregation, fieldType: field.type };
-    });
-    const query = windowedAggregatesQuery({
-      spineTable: spineTableName(join.spine),
-      eventsTable: qualifiedTableName(join.events, this.cluster !== undefined),
-      keyColumns: join.events.keyColumns.map((c) => c.name),
-      fields: join.events.featureColumns,
-      granularity: join.granularityMicros,
-      columns,
-      knownAt: join.knownAt,
-    });
-    return this.streamArrow(query, signal);
   }
 
   async saveJoin(join: PointInTimeJoin, name: string, parquetPath: string): Promise<number> {

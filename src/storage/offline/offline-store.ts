@@ -170,13 +170,16 @@ export interface PointInTimeJoin {
    * Aggregation views: per view version, its stream's events and the aggregations asked of it,
    * computed as of each spine time by the window rule (knownAt when `excludeLateIngested`).
    */
-  windows?: Array<Omit<WindowedAggregateJoin, "spine" | "knownAt">>;
+  windows?: WindowGroup[];
   /**
    * Output feature columns in order: a feature column of `views[view]`, or the aggregation
    * `column` (its `as`) of `windows[window]`, named `as`, of type `type`.
    */
   features: Array<{ view: number; column: string; as: string } | { window: number; column: string; as: string; type: ValueType }>;
-  /** Ignore history rows ingested after the spine time (no backfill leakage). */
+  /**
+   * Ignore history rows ingested after the spine time (no backfill leakage); for window groups,
+   * count only what an online read at the spine time knew: events ingested by then, and not too late.
+   */
   excludeLateIngested: boolean;
   /** Output rows in spine order (a sort); otherwise in any order. */
   spineOrder: boolean;
@@ -186,10 +189,9 @@ export interface PointInTimeJoin {
 
 /**
  * Aggregates of a stream's raw events as of each spine row's time, by the window rule of
- * docs/streaming.md: one output column per aggregation.
+ * docs/streaming.md: one output column per aggregation, named by its `as`.
  */
-export interface WindowedAggregateJoin {
-  spine: Spine;
+export interface WindowGroup {
   /** The stream's events table (`kind: "events"`), keyed by the spine's key columns. */
   events: OfflineTable;
   /** The stream's tile width, microseconds. */
@@ -205,11 +207,6 @@ export interface WindowedAggregateJoin {
     filter?: string;
     as: string;
   }>;
-  /**
-   * Count only what an online read at the spine time knew: events ingested by then, and not too
-   * late. Otherwise every event with an event time in the window counts.
-   */
-  knownAt: boolean;
 }
 
 /**
@@ -311,11 +308,6 @@ export interface OfflineStore {
   dropSpine(spine: Spine): Promise<void>;
   /** Runs a point-in-time join, streaming the result in bounded chunks; stops when `signal` aborts. */
   joinPointInTime(join: PointInTimeJoin, signal?: AbortSignal): ArrowChunks;
-  /**
-   * Computes windowed aggregates of raw events for a spine, in the engine, streamed in bounded
-   * chunks: columns `spine_index` and one per aggregation, in spine order.
-   */
-  joinWindowedAggregates(join: WindowedAggregateJoin, signal?: AbortSignal): ArrowChunks;
   /**
    * Stores the result of a join (with spine_index) as table `name` of the spine's project and
    * writes it, in spine order, as a Parquet file at `parquetPath`. Returns the row count.
