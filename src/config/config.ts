@@ -24,6 +24,14 @@ const kafkaTopic = z
   .regex(/^[A-Za-z0-9._-]{1,249}$/, "must be a Kafka topic name: 1 to 249 letters, digits, '.', '_' or '-'")
   .refine((topic) => topic !== "." && topic !== "..", 'must not be "." or ".."');
 
+/** Who a caller is: an API key's owner, a JWT subject, a certificate's subject. */
+const principalName = z.string().regex(/^[^\s\x00-\x1f]{1,256}$/, "must be 1 to 256 characters without spaces");
+/** A role granted on a project, "project:role", or server-wide, "*:admin". */
+const roleGrant = z
+  .string()
+  .regex(/^(\*|[a-z][a-z0-9_]{0,62}):(viewer|writer|trainer|deployer|admin)$/, 'must be "project:role" (viewer, writer, trainer, deployer or admin) or "*:admin"')
+  .refine((grant) => !grant.startsWith("*:") || grant === "*:admin", 'only "admin" is granted server-wide ("*:admin")');
+
 /** One topic consumed into one event stream (docs/kafka.md). */
 const kafkaSourceSchema = z.strictObject({
   topic: kafkaTopic,
@@ -76,6 +84,16 @@ export const configSchema = z
       keepaliveTimeoutMs: positiveInt(3600 * 1000),
       /** On SIGTERM, in-flight calls get this long to finish before they are cancelled. */
       shutdownGraceMs: positiveInt(3600 * 1000),
+      /** A connection is closed (gracefully, with GOAWAY) after this long, so clients rebalance and leaks end. */
+      maxConnectionAgeMs: positiveInt(365 * 86_400_000),
+      /** Calls still open on a connection past its maximum age get this long to finish. */
+      maxConnectionAgeGraceMs: positiveInt(365 * 86_400_000),
+      /** A connection with no call open for this long is closed. */
+      maxConnectionIdleMs: positiveInt(365 * 86_400_000),
+      /** Largest total size of a call's request headers (metadata). */
+      maxMetadataBytes: positiveInt(16 * MIB),
+      /** A client or bidirectional stream that sends nothing for this long is ended with DEADLINE_EXCEEDED. */
+      streamIdleTimeoutMs: positiveInt(24 * 3600 * 1000),
     }),
     online: z.strictObject({
       /** Latest values per entity: "lmdb" under the data dir, or "redis" / "redis-cluster" shared by replicas. */
@@ -142,6 +160,69 @@ export const configSchema = z
        */
       listen: z.union([z.literal(""), listenAddress]),
     }),
+    /** Who may call (docs/security.md): off by default on loopback, for a laptop. */
+    auth: z.strictObject({
+      /** Require credentials on every call except health checks (and reflection when `openReflection`). */
+      enabled: z.boolean(),
+      /** Start with authentication off on a non-loopback address (otherwise refused). */
+      allowUnauthenticatedRemote: z.boolean(),
+      /** Reflection answers without credentials, so grpcurl and buf curl can list the API. */
+      openReflection: z.boolean(),
+      /** The Prometheus endpoint answers without credentials. */
+      openMetrics: z.boolean(),
+      /** Bootstrap API keys: the SHA-256 (hex) of each key, never the key itself. */
+      apiKeys: z.array(
+        z.strictObject({
+          principal: principalName,
+          sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be the SHA-256 of the key, 64 lowercase hex digits"),
+          roles: z.array(roleGrant),
+        }),
+      ),
+      /** Roles of principals that authenticate by JWT or client certificate. */
+      bindings: z.array(z.strictObject({ principal: principalName, roles: z.array(roleGrant) })),
+      jwt: z.strictObject({
+        /** A JWKS file (JSON) holding the identity provider's public keys; "" when unused. */
+        jwksFile: z.string(),
+        /** An https URL of the identity provider's JWKS; "" when unused. */
+        jwksUrl: z.string(),
+        /** Required `iss`; "" accepts any. */
+        issuer: z.string(),
+        /** Required `aud`; "" accepts any. */
+        audience: z.string(),
+        /** Claim holding the principal name. */
+        principalClaim: z.string().min(1),
+        /** Claim holding a list of role grants ("project:role"). */
+        rolesClaim: z.string().min(1),
+        /** Leeway for exp and nbf. */
+        clockToleranceSeconds: nonNegativeInt(3600),
+      }),
+      /** Which part of a verified client certificate names the principal. */
+      mtlsPrincipal: z.enum(["subject-cn", "san-uri", "san-dns"]),
+      /** Per-principal token bucket: calls (and stream messages) per second; 0 turns it off. */
+      rateLimitPerSecond: z.number().min(0).max(10_000_000),
+      /** Bucket size: the burst a principal may spend at once. */
+      rateLimitBurst: nonNegativeInt(10_000_000),
+    }),
+    /** TLS on the gRPC and metrics ports (docs/security.md); off while certFile is "". */
+    tls: z.strictObject({
+      /** PEM certificate chain. */
+      certFile: z.string(),
+      /** PEM private key. */
+      keyFile: z.string(),
+      /** PEM CA bundle that client certificates must chain to; "" asks for none. */
+      clientCaFile: z.string(),
+      /** Refuse clients without a certificate from clientCaFile. */
+      requireClientCert: z.boolean(),
+      /** How often the files are checked for a new certificate (SIGHUP checks at once). */
+      reloadIntervalMs: positiveInt(24 * 3600 * 1000),
+    }),
+    /** The audit trail (docs/security.md). */
+    audit: z.strictObject({
+      /** Record every mutating and every denied call in the offline store. */
+      enabled: z.boolean(),
+      /** This server's hash chain; replicas writing one shared store need distinct ids. "" means the host name. */
+      chainId: z.string().regex(/^[A-Za-z0-9._-]{0,128}$/, "must be letters, digits, '.', '_' or '-'"),
+    }),
     /** The Kafka source (docs/kafka.md): off while `sources` is empty. */
     kafka: z.strictObject({
       /** Bootstrap brokers, HOST:PORT. */
@@ -184,6 +265,18 @@ export const configSchema = z
       "online",
       "redisClusterNodes",
     ], 'needs at least one node when online.backend is "redis-cluster"');
+    require((config.tls.certFile === "") === (config.tls.keyFile === ""), ["tls", "keyFile"], "tls.certFile and tls.keyFile go together");
+    require(config.tls.clientCaFile === "" || config.tls.certFile !== "", ["tls", "clientCaFile"], "needs tls.certFile and tls.keyFile");
+    require(!config.tls.requireClientCert || config.tls.clientCaFile !== "", [
+      "tls",
+      "requireClientCert",
+    ], "needs tls.clientCaFile");
+    require(config.auth.jwt.jwksFile === "" || config.auth.jwt.jwksUrl === "", ["auth", "jwt", "jwksUrl"], "give jwksFile or jwksUrl, not both");
+    require(config.auth.jwt.jwksUrl === "" || /^https?:\/\//.test(config.auth.jwt.jwksUrl), ["auth", "jwt", "jwksUrl"], "must be an http(s) URL");
+    require(config.auth.rateLimitPerSecond === 0 || config.auth.rateLimitBurst > 0, [
+      "auth",
+      "rateLimitBurst",
+    ], "must be at least 1 when auth.rateLimitPerSecond is set");
     require(config.offline.backend !== "clickhouse" || config.offline.clickhouseUrl !== "", [
       "offline",
       "clickhouseUrl",
@@ -231,6 +324,11 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     keepaliveTimeMs: 60_000,
     keepaliveTimeoutMs: 20_000,
     shutdownGraceMs: 10_000,
+    maxConnectionAgeMs: 24 * 3600 * 1000,
+    maxConnectionAgeGraceMs: 5 * 60_000,
+    maxConnectionIdleMs: 15 * 60_000,
+    maxMetadataBytes: 16 * 1024,
+    streamIdleTimeoutMs: 5 * 60_000,
   },
   online: { backend: "lmdb", redisUrl: "", redisClusterNodes: [], redisKeyPrefix: "sluice:", redisCommandTimeoutMs: 5000 },
   offline: { backend: "chdb", clickhouseUrl: "", clickhouseUsername: "default", clickhousePassword: "", clickhouseCluster: "" },
@@ -258,6 +356,28 @@ export const DEFAULT_CONFIG: SluiceConfig = {
   },
   // Loopback on a port the OS picks: a second server on the machine never fails over a metrics port.
   metrics: { listen: "127.0.0.1:0" },
+  auth: {
+    enabled: false,
+    allowUnauthenticatedRemote: false,
+    openReflection: true,
+    openMetrics: true,
+    apiKeys: [],
+    bindings: [],
+    jwt: {
+      jwksFile: "",
+      jwksUrl: "",
+      issuer: "",
+      audience: "",
+      principalClaim: "sub",
+      rolesClaim: "sluice_roles",
+      clockToleranceSeconds: 30,
+    },
+    mtlsPrincipal: "subject-cn",
+    rateLimitPerSecond: 0,
+    rateLimitBurst: 0,
+  },
+  tls: { certFile: "", keyFile: "", clientCaFile: "", requireClientCert: false, reloadIntervalMs: 60_000 },
+  audit: { enabled: true, chainId: "" },
   kafka: {
     brokers: [],
     clientId: "sluice",

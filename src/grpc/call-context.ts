@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Metadata } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { ANONYMOUS, type Principal } from "../security/principal.js";
 
 /** Header a client may set to correlate its logs with the server's; echoed in the trailers. */
 export const REQUEST_ID_HEADER = "x-request-id";
@@ -11,6 +12,19 @@ export interface CallContext {
   logger: Logger;
   requestId: string;
   metadata: Metadata;
+  /** Who is calling, as the guard authenticated it (anonymous when authentication is off). */
+  principal: Principal;
+}
+
+/** The principal the guard attached to a call's metadata object; handlers read it through the call context. */
+const principals = new WeakMap<Metadata, Principal>();
+
+/**
+ * Attaches the authenticated principal to the metadata the handler will see. A WeakMap rather
+ * than a header, so nothing a client sends can claim to be a principal.
+ */
+export function attachPrincipal(metadata: Metadata, principal: Principal): void {
+  principals.set(metadata, principal);
 }
 
 /**
@@ -28,6 +42,7 @@ export function createCallContext(method: string, metadata: Metadata, logger: Lo
     },
     requestId,
     metadata,
+    principal: principals.get(metadata) ?? ANONYMOUS,
   };
 }
 
