@@ -63,6 +63,10 @@ program
         : {};
       logger.info({ url, ...hint }, "metrics are served");
     }
+    // SIGHUP re-reads the TLS files (a renewed certificate) without dropping a connection.
+    process.on("SIGHUP", () => {
+      server.reloadTls().then((outcome) => logger.info({ signal: "SIGHUP", tls: outcome }, "TLS files re-read"));
+    });
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       process.once(signal, () => {
         logger.info({ signal }, "signal received");

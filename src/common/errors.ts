@@ -13,6 +13,10 @@ export type ErrorKind =
   | "aborted"
   | "unavailable"
   | "unimplemented"
+  | "unauthenticated"
+  | "permission_denied"
+  | "resource_exhausted"
+  | "deadline_exceeded"
   | "internal";
 
 /** One bad field of a request: a path such as `feature_view.features[2].name` and what is wrong with it. */
@@ -36,28 +40,58 @@ export class SluiceError extends Error {
   }
 }
 
+/** Violations a {@link ViolationCollector} keeps; the others are counted in one final "… and N more" entry. */
+export const MAX_REPORTED_VIOLATIONS = 100;
+/** Violations an error's message names (the details list the rest), each cut to a few hundred characters. */
+const MAX_SUMMARIZED_VIOLATIONS = 10;
+const MAX_SUMMARIZED_CHARS = 300;
+
 /** A request that is malformed field by field; every violation is reported, not just the first. */
 export class ValidationError extends SluiceError {
   readonly violations: readonly FieldViolation[];
 
   constructor(reason: string, violations: readonly FieldViolation[]) {
-    const summary = violations.map((v) => `${v.field}: ${v.description}`).join("; ");
-    super("invalid_argument", reason, `invalid request: ${summary}`, {});
+    super("invalid_argument", reason, `invalid request: ${summarizeViolations(violations)}`, {});
     this.violations = violations;
   }
 }
 
-/** Collects field violations while validating a request, then throws them all at once. */
+/** The first few violations as one line, so a message stays short however many there are. */
+function summarizeViolations(violations: readonly FieldViolation[]): string {
+  const shown = violations.slice(0, MAX_SUMMARIZED_VIOLATIONS).map((v) => {
+    const text = `${v.field}: ${v.description}`;
+    return text.length > MAX_SUMMARIZED_CHARS ? `${text.slice(0, MAX_SUMMARIZED_CHARS)}…` : text;
+  });
+  const more = violations.length - shown.length;
+  return `${shown.join("; ")}${more > 0 ? `; … and ${more} more` : ""}`;
+}
+
+/**
+ * Collects field violations while validating a request, then throws them all at once. It keeps
+ * the first {@link MAX_REPORTED_VIOLATIONS} and counts the rest, so a request with a million bad
+ * items costs a bounded error; validators may stop early once it is {@link full}.
+ */
 export class ViolationCollector {
   readonly violations: FieldViolation[] = [];
+  private dropped = 0;
+
+  constructor(private readonly max = MAX_REPORTED_VIOLATIONS) {}
 
   add(field: string, description: string): void {
-    this.violations.push({ field, description });
+    if (this.violations.length < this.max) this.violations.push({ field, description });
+    else this.dropped++;
+  }
+
+  /** Whether further violations would only be counted: work that can only find more may stop. */
+  get full(): boolean {
+    return this.violations.length >= this.max;
   }
 
   /** Throws a {@link ValidationError} with `reason` when anything was collected. */
   throwIfAny(reason: string): void {
-    if (this.violations.length > 0) throw new ValidationError(reason, this.violations);
+    if (this.violations.length === 0) return;
+    const more = this.dropped > 0 ? [{ field: "", description: `… and ${this.dropped} more violations` }] : [];
+    throw new ValidationError(reason, [...this.violations, ...more]);
   }
 }
 
@@ -107,6 +141,41 @@ export class ConcurrentModificationError extends SluiceError {
 export class StoreUnavailableError extends SluiceError {
   constructor(store: string, cause: unknown) {
     super("unavailable", "STORE_UNAVAILABLE", `${store} is unavailable: ${describeCause(cause)}`, { store }, { cause });
+  }
+}
+
+/** A call without valid credentials. The message says what was wrong, never whether a resource exists. */
+export class UnauthenticatedError extends SluiceError {
+  constructor(message: string) {
+    super("unauthenticated", "UNAUTHENTICATED", message, {});
+  }
+}
+
+/**
+ * An authenticated caller without the permission a call needs. Decided from the request alone,
+ * before any lookup, so the answer is the same whether or not the named resource exists.
+ */
+export class PermissionDeniedError extends SluiceError {
+  constructor(principal: string, permission: string, project: string) {
+    const scope = project === "" ? "server-wide (a server admin, *:admin)" : `on project "${project}"`;
+    super("permission_denied", "PERMISSION_DENIED", `${principal} lacks permission ${permission} ${scope}`, {
+      permission,
+      project,
+      principal,
+    });
+  }
+}
+
+/** A caller over its rate limit; it may retry after `retryAfterMs`. */
+export class RateLimitedError extends SluiceError {
+  readonly retryAfterMs: number;
+
+  constructor(principal: string, retryAfterMs: number) {
+    super("resource_exhausted", "RATE_LIMITED", `${principal} is over its rate limit; retry in ${retryAfterMs} ms`, {
+      principal,
+      retry_after_ms: String(retryAfterMs),
+    });
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

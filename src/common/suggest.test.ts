@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { closestNames, unknownNameHint } from "./suggest.js";
+import { closestNames, HintBudget, MAX_HINT_CANDIDATES, MAX_HINT_NAME_CHARS, unknownNameHint } from "./suggest.js";
 
 describe("closestNames", () => {
   it("finds typos, closest first, and ignores names too far away", () => {
@@ -21,5 +21,31 @@ describe("unknownNameHint", () => {
         "features",
       ),
     ).toBe("");
+  });
+});
+
+describe("bounded hints", () => {
+  it("gives no hint for an overlong name and looks at a bounded number of candidates", () => {
+    expect(closestNames("a".repeat(MAX_HINT_NAME_CHARS + 1), ["a".repeat(MAX_HINT_NAME_CHARS + 1)])).toEqual([]);
+    const known = [...Array.from({ length: MAX_HINT_CANDIDATES }, (_, i) => `zz_${i}`), "orders"];
+    expect(closestNames("ordrs", known)).toEqual([]);
+    expect(closestNames("ordrs", known.slice(-10))).toEqual(["orders"]);
+  });
+
+  it("costs the same against a million candidates as against the first few thousand", () => {
+    const known = Array.from({ length: 1_000_000 }, (_, i) => `feature_name_${i}`);
+    const time = (candidates: readonly string[]) => {
+      const started = performance.now();
+      for (let i = 0; i < 20; i++) closestNames(`feature_nme_${i}`, candidates);
+      return performance.now() - started;
+    };
+    time(known.slice(0, MAX_HINT_CANDIDATES));
+    const few = time(known.slice(0, MAX_HINT_CANDIDATES));
+    expect(time(known)).toBeLessThan(few * 3 + 50);
+  });
+
+  it("a budget runs out after the first few hints", () => {
+    const budget = new HintBudget(2);
+    expect([budget.take(), budget.take(), budget.take()]).toEqual([true, true, false]);
   });
 });

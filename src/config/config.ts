@@ -131,6 +131,20 @@ export const configSchema = z
       maxUploadBytes: positiveInt(Number.MAX_SAFE_INTEGER),
       /** Largest model a client may upload. */
       maxModelBytes: positiveInt(Number.MAX_SAFE_INTEGER),
+      /** Items of any list or map of a request without a more specific limit (docs/security.md). */
+      maxRepeatedItems: positiveInt(100_000_000),
+      /** List items and map entries of one request message, all fields and depths together. */
+      maxRequestItems: positiveInt(1_000_000_000),
+      /** Feature refs in one read, resolution, historical query or model input binding. */
+      maxFeatureRefs: positiveInt(1_000_000),
+      /** Columns (join keys, features, fields, extras, inputs) in one row, batch, spine or read. */
+      maxColumns: positiveInt(1_000_000),
+      /** Longest write id (and Predict request id). */
+      maxWriteIdBytes: positiveInt(64 * 1024),
+      /** Elements of one model input tensor: declared static shapes at upload, sent tensors at prediction. */
+      maxModelInputElements: positiveInt(Number.MAX_SAFE_INTEGER),
+      /** Elements a model may return for one request (all outputs together): declared shapes at upload, actual outputs at prediction. */
+      maxModelOutputElements: positiveInt(Number.MAX_SAFE_INTEGER),
     }),
     serving: z.strictObject({
       /** Worker threads that run ONNX models (inference never runs on the gRPC thread). */
@@ -342,6 +356,13 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     materializeChunkRows: 10_000,
     maxUploadBytes: 10 * 1024 * MIB,
     maxModelBytes: 2 * 1024 * MIB,
+    maxRepeatedItems: 100_000,
+    maxRequestItems: 2_000_000,
+    maxFeatureRefs: 1000,
+    maxColumns: 1000,
+    maxWriteIdBytes: 128,
+    maxModelInputElements: 10_000_000,
+    maxModelOutputElements: 1_000_000,
   },
   serving: {
     inferenceWorkers: 1,

@@ -1,6 +1,6 @@
 import type { handleBidiStreamingCall } from "@grpc/grpc-js";
 import { type CallContext, createCallContext, type HandlerEnv } from "./call-context.js";
-import { endStreamWhenDone, writeWithBackpressure } from "./stream-outcome.js";
+import { endStreamWhenDone, idleLimited, writeWithBackpressure } from "./stream-outcome.js";
 
 /**
  * Adapts an async function to a grpc-js bidirectional streaming handler. The function reads
@@ -24,10 +24,10 @@ export function bidiHandler<Req, Res>(
     const context = createCallContext(method, call.metadata, env.logger);
     const aborter = new AbortController();
     call.on("cancelled", () => aborter.abort());
-    const send = (response: Res) => writeWithBackpressure(call, response);
+    const send = (response: Res) => writeWithBackpressure(call, response, env.streamIdleTimeoutMs);
     // destroyOnReturn: false — the default async iterator destroys the whole duplex when reading
     // ends, which would drop the responses and status still to be written.
-    const requests = call.iterator({ destroyOnReturn: false }) as AsyncIterable<Req>;
+    const requests = idleLimited(call.iterator({ destroyOnReturn: false }) as AsyncIterable<Req>, env.streamIdleTimeoutMs);
     endStreamWhenDone(call, context, implementation(requests, send, context, aborter.signal), ended);
   };
 }

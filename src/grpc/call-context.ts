@@ -76,4 +76,6 @@ export class InFlightCalls {
 export interface HandlerEnv {
   logger: Logger;
   calls: InFlightCalls;
+  /** A client or bidirectional stream silent for this long is ended with DEADLINE_EXCEEDED. */
+  streamIdleTimeoutMs?: number;
 }

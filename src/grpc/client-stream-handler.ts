@@ -1,6 +1,7 @@
 import { type handleClientStreamingCall, Metadata } from "@grpc/grpc-js";
 import { type CallContext, createCallContext, type HandlerEnv, REQUEST_ID_HEADER } from "./call-context.js";
 import { failure } from "./errors.js";
+import { idleLimited } from "./stream-outcome.js";
 
 /**
  * Adapts an async function to a grpc-js client-streaming handler: the function reads the
@@ -17,7 +18,7 @@ export function clientStreamHandler<Req, Res>(
     const context = createCallContext(method, call.metadata, env.logger);
     const trailer = new Metadata();
     trailer.set(REQUEST_ID_HEADER, context.requestId);
-    implementation(call as unknown as AsyncIterable<Req>, context).then(
+    implementation(idleLimited(call as unknown as AsyncIterable<Req>, env.streamIdleTimeoutMs), context).then(
       (response) => {
         callback(null, response, trailer);
         ended();

@@ -26,7 +26,7 @@ import type { RowRejection, WriteReceipt } from "../ingest/model.js";
 import { parseProjectName } from "../registry/names.js";
 import { bidiHandler } from "./bidi-handler.js";
 import type { HandlerEnv } from "./call-context.js";
-import { columnsFromWire, eventFromWire, rowFromWire } from "./mapping/batches.js";
+import { columnsFromWire, eventFromWire, rowFromWire, writeIdFromWire } from "./mapping/batches.js";
 import { microsToTimestamp, timestampToMicros } from "./mapping/values.js";
 import { processPipelined } from "./pipelined.js";
 import { serverStreamHandler } from "./server-stream-handler.js";
@@ -60,7 +60,7 @@ export function ingestionServiceHandlers(
       stream: request.eventStream,
       rows: request.events.map(eventFromWire),
       columns: request.columns ? columnsFromWire(request.columns) : undefined,
-      writeId: request.writeId,
+      writeId: writeIdFromWire(request.writeId),
     });
     return {
       writeId: receipt.writeId,
@@ -78,7 +78,7 @@ export function ingestionServiceHandlers(
         featureView: request.featureView,
         rows: request.rows.map(rowFromWire),
         columns: request.columns ? columnsFromWire(request.columns) : undefined,
-        writeId: request.writeId,
+        writeId: writeIdFromWire(request.writeId),
       }),
     );
 
@@ -156,7 +156,7 @@ export function ingestionServiceHandlers(
             columnMapping: config.columnMapping,
             createdTimeColumn: config.createdTimeColumn,
             materializeOnline: config.materializeOnline,
-            writeId: config.writeId,
+            writeId: writeIdFromWire(config.writeId, "config.write_id"),
           },
           path,
         );
@@ -185,8 +185,8 @@ export function ingestionServiceHandlers(
           project: parseProjectName(request.project, "project", true),
           featureView: request.featureView,
           range: {
-            start: request.startTime ? timestampToMicros(request.startTime) : undefined,
-            end: request.endTime ? timestampToMicros(request.endTime) : undefined,
+            start: request.startTime ? timestampToMicros(request.startTime, "start_time") : undefined,
+            end: request.endTime ? timestampToMicros(request.endTime, "end_time") : undefined,
           },
         },
         signal,

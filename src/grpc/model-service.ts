@@ -1,20 +1,32 @@
 /** Thin gRPC adapter of sluice.v1.ModelService over {@link ModelRegistry} and {@link Deployments}. */
 import { ValidationError } from "../common/errors.js";
 import type { ModelServiceServer, UploadModelRequest } from "../gen/sluice/v1/model.pb.js";
-import type { Deployments } from "../models/deployments.js";
-import type { ModelRegistry } from "../models/model-registry.js";
+import { changeAuthor, type Deployments } from "../models/deployments.js";
+import { type VersionRef, versionName } from "../models/model.js";
+import { type ModelRegistry, parseVersionName } from "../models/model-registry.js";
 import { parseProjectName, parseResourceName } from "../registry/names.js";
-import type { HandlerEnv } from "./call-context.js";
+import type { CallContext, HandlerEnv } from "./call-context.js";
 import { clientStreamHandler } from "./client-stream-handler.js";
-import { bindingsFromWire, deploymentFromWire, deploymentToWire, modelToWire, modelVersionToWire } from "./mapping/models.js";
+import {
+  bindingsFromWire,
+  deploymentFromWire,
+  deploymentToWire,
+  modelToWire,
+  modelVersionToWire,
+  promotionRequestToWire,
+} from "./mapping/models.js";
 import { requireMessage } from "./mapping/registry.js";
 import { unaryHandler } from "./unary-handler.js";
 
 const SERVICE = "sluice.v1.ModelService";
 
-/** Builds the ModelService handlers. */
+/**
+ * Builds the ModelService handlers. Every change is recorded as made by the call's authenticated
+ * principal; a request's deprecated `actor` counts only while authentication is off.
+ */
 export function modelServiceHandlers(models: ModelRegistry, deployments: Deployments, env: HandlerEnv): ModelServiceServer {
-  const author = (request: { actor: string; reason: string }) => ({ actor: request.actor, reason: request.reason });
+  const author = (request: { actor?: string; reason: string }, context: CallContext) =>
+    changeAuthor(context.principal, request.actor ?? "", request.reason);
   return {
     uploadModel: clientStreamHandler(`${SERVICE}/UploadModel`, env, async (requests: AsyncIterable<UploadModelRequest>, context) => {
       const iterator = requests[Symbol.asyncIterator]();
@@ -33,6 +45,7 @@ export function modelServiceHandlers(models: ModelRegistry, deployments: Deploym
           trainingDataset: header.trainingDataset,
           description: header.description,
           labels: header.labels,
+          uploadedBy: context.principal.name,
         },
         chunks(iterator),
       );
@@ -41,6 +54,7 @@ export function modelServiceHandlers(models: ModelRegistry, deployments: Deploym
           modelVersion: `${header.model}/versions/${version.version}`,
           bytes: version.sizeBytes,
           ms: Math.round(performance.now() - started),
+          uploadedBy: version.uploadedBy,
         },
         "model version uploaded",
       );
@@ -66,7 +80,7 @@ export function modelServiceHandlers(models: ModelRegistry, deployments: Deploym
     applyDeployment: unaryHandler(`${SERVICE}/ApplyDeployment`, env, async (request, context) => {
       const deployment = requireMessage(request.deployment, "deployment");
       const { project, id } = parseResourceName(deployment.name, "endpoints", "deployment.name");
-      const applied = await deployments.apply(deploymentFromWire(deployment, project, id), author(request));
+      const applied = await deployments.apply(deploymentFromWire(deployment, project, id), author(request, context));
       context.logger.info({ endpoint: deployment.name, revision: applied.revision, actor: applied.updatedBy }, "deployment applied");
       return { deployment: deploymentToWire(applied) };
     }),
@@ -85,17 +99,61 @@ export function modelServiceHandlers(models: ModelRegistry, deployments: Deploym
     }),
     promoteCanary: unaryHandler(`${SERVICE}/PromoteCanary`, env, async (request, context) => {
       const { project, id } = parseResourceName(request.name, "endpoints", "name");
-      const promoted = await deployments.promoteCanary(project, id, author(request));
+      const outcome = await deployments.promoteCanary(project, id, author(request, context));
+      if (!outcome.promoted) {
+        const { canary, requestedBy, revision } = outcome.pending;
+        context.logger.info(
+          { endpoint: request.name, canaryVersion: versionName(canary), requestedBy, revision },
+          "canary promotion awaits approval",
+        );
+        return { deployment: deploymentToWire(outcome.deployment), pendingPromotion: promotionRequestToWire(outcome.pending) };
+      }
+      const promoted = outcome.deployment;
       context.logger.info({ endpoint: request.name, stable: promoted.stable, actor: promoted.updatedBy }, "canary promoted");
-      return { deployment: deploymentToWire(promoted) };
+      return { deployment: deploymentToWire(promoted), pendingPromotion: undefined };
     }),
     rollbackDeployment: unaryHandler(`${SERVICE}/RollbackDeployment`, env, async (request, context) => {
       const { project, id } = parseResourceName(request.name, "endpoints", "name");
-      const rolledBack = await deployments.rollback(project, id, author(request));
+      const rolledBack = await deployments.rollback(project, id, author(request, context));
       context.logger.info({ endpoint: request.name, stable: rolledBack.stable, actor: rolledBack.updatedBy }, "deployment rolled back");
       return { deployment: deploymentToWire(rolledBack) };
     }),
+    approvePromotion: unaryHandler(`${SERVICE}/ApprovePromotion`, env, async (request, context) => {
+      const { project, id } = parseResourceName(request.name, "endpoints", "name");
+      const expected = expectedCanary(request.canaryVersion);
+      const promoted = await deployments.approvePromotion(project, id, expected, author(request, context));
+      context.logger.info(
+        {
+          endpoint: request.name,
+          stable: promoted.stable,
+          approvedBy: promoted.updatedBy,
+          requestedBy: promoted.approvedPromotion?.requestedBy,
+        },
+        "canary promotion approved",
+      );
+      return { deployment: deploymentToWire(promoted) };
+    }),
+    rejectPromotion: unaryHandler(`${SERVICE}/RejectPromotion`, env, async (request, context) => {
+      const { project, id } = parseResourceName(request.name, "endpoints", "name");
+      const { deployment, rejected } = await deployments.rejectPromotion(project, id, expectedCanary(request.canaryVersion));
+      context.logger.info(
+        {
+          endpoint: request.name,
+          canaryVersion: versionName(rejected.canary),
+          requestedBy: rejected.requestedBy,
+          rejectedBy: author(request, context).actor,
+          reason: request.reason,
+        },
+        "canary promotion rejected",
+      );
+      return { deployment: deploymentToWire(deployment) };
+    }),
   };
+}
+
+/** The optional `canary_version` an approval or rejection is conditioned on. */
+function expectedCanary(name: string): VersionRef | undefined {
+  return name === "" ? undefined : parseVersionName(name, "canary_version");
 }
 
 /** The chunk messages after the header, as bytes. */

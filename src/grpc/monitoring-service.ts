@@ -35,8 +35,8 @@ export function monitoringServiceHandlers(
           project: parseProjectName(request.project, "project", true),
           featureView: request.featureView,
           range: {
-            start: request.window?.startTime ? timestampToMicros(request.window.startTime) : undefined,
-            end: request.window?.endTime ? timestampToMicros(request.window.endTime) : undefined,
+            start: request.window?.startTime ? timestampToMicros(request.window.startTime, "window.start_time") : undefined,
+            end: request.window?.endTime ? timestampToMicros(request.window.endTime, "window.end_time") : undefined,
           },
           maxValues: Math.min(request.maxValues || DEFAULT_MAX_VALUES, MAX_VALUES),
           maxExamples: Math.min(request.maxExamples || DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES),

@@ -1,7 +1,8 @@
 /** Thin gRPC adapter of sluice.v1.RegistryService over the core {@link Registry}. */
-import type { RegistryServiceServer } from "../gen/sluice/v1/registry.pb.js";
+import type { ListProjectsRequest, ListProjectsResponse, RegistryServiceServer } from "../gen/sluice/v1/registry.pb.js";
 import { parseProjectName, parseResourceName, parseResourceNameShape } from "../registry/names.js";
 import type { Registry } from "../registry/registry.js";
+import { visibleProjects } from "../security/principal.js";
 import type { HandlerEnv } from "./call-context.js";
 import {
   applyOutcomeToWire,
@@ -37,9 +38,15 @@ export function registryServiceHandlers(registry: Registry, env: HandlerEnv): Re
     getProject: unary("GetProject", async (request) => ({
       project: projectToWire(await registry.getProject(parseProjectName(request.name, "name"))),
     })),
-    listProjects: unary("ListProjects", async (request) => {
-      const page = await registry.listProjects(request.pageSize, request.pageToken);
-      return { projects: page.items.map(projectToWire), nextPageToken: page.nextPageToken };
+    listProjects: unaryHandler<ListProjectsRequest, ListProjectsResponse>(`${SERVICE}/ListProjects`, env, async (request, context) => {
+      const visible = visibleProjects(context.principal);
+      if (visible === undefined) {
+        const page = await registry.listProjects(request.pageSize, request.pageToken);
+        return { projects: page.items.map(projectToWire), nextPageToken: page.nextPageToken };
+      }
+      // A caller with roles on a few projects sees those, in one page, and learns nothing of the others.
+      const projects = await Promise.all([...visible].sort().map((id) => registry.getProject(id).catch(() => undefined)));
+      return { projects: projects.filter((project) => project !== undefined).map(projectToWire), nextPageToken: "" };
     }),
 
     applyEntity: unary("ApplyEntity", async (request) => {

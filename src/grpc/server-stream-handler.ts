@@ -20,7 +20,7 @@ export function serverStreamHandler<Req, Res>(
     const work = (async () => {
       for await (const response of implementation(call.request, aborter.signal, context)) {
         if (aborter.signal.aborted) return;
-        await writeWithBackpressure(call, response);
+        await writeWithBackpressure(call, response, env.streamIdleTimeoutMs);
       }
     })();
     endStreamWhenDone(call, context, work, ended);

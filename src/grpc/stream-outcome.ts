@@ -1,5 +1,6 @@
 import type { EventEmitter } from "node:events";
 import { Metadata } from "@grpc/grpc-js";
+import { SluiceError } from "../common/errors.js";
 import { type CallContext, REQUEST_ID_HEADER } from "./call-context.js";
 import { failure } from "./errors.js";
 
@@ -42,25 +43,64 @@ export class ClientGoneError extends Error {
   }
 }
 
+/** A stream whose client sent nothing, or read nothing, for longer than `grpc.streamIdleTimeoutMs`. */
+export class StreamIdleError extends SluiceError {
+  constructor(what: "sent" | "read", idleMs: number) {
+    super(
+      "deadline_exceeded",
+      "STREAM_IDLE",
+      `the client ${what} nothing for ${idleMs} ms (grpc.streamIdleTimeoutMs); the stream was ended`,
+      { idle_ms: String(idleMs) },
+    );
+  }
+}
+
 /**
  * Writes one message, waiting while the client is not reading. A cancelled call never drains, so
- * the wait also ends on cancel or close, and then throws {@link ClientGoneError} to stop the work.
+ * the wait also ends on cancel or close, and then throws {@link ClientGoneError} to stop the work;
+ * a client that reads nothing for `stallMs` gets {@link StreamIdleError}, so a silent reader
+ * cannot hold the work (and what it buffered) forever.
  */
-export async function writeWithBackpressure<Res>(call: WritableCall<Res>, message: Res): Promise<void> {
+export async function writeWithBackpressure<Res>(call: WritableCall<Res>, message: Res, stallMs?: number): Promise<void> {
   if (call.cancelled) throw new ClientGoneError();
   if (call.write(message)) return;
   await new Promise<void>((resolve, reject) => {
-    const settle = (gone: boolean) => {
+    const timer = stallMs ? setTimeout(() => settle(new StreamIdleError("read", stallMs)), stallMs) : undefined;
+    const settle = (error?: Error) => {
+      clearTimeout(timer);
       call.off("drain", onDrain);
       call.off("close", onGone);
       call.off("cancelled", onGone);
-      if (gone) reject(new ClientGoneError());
+      if (error) reject(error);
       else resolve();
     };
-    const onDrain = () => settle(false);
-    const onGone = () => settle(true);
+    const onDrain = () => settle();
+    const onGone = () => settle(new ClientGoneError());
     call.once("drain", onDrain);
     call.once("close", onGone);
     call.once("cancelled", onGone);
   });
+}
+
+/**
+ * The requests of a client stream, ended with {@link StreamIdleError} when the next one does not
+ * come within `idleMs` (the time the handler spends on a message does not count).
+ */
+export async function* idleLimited<T>(requests: AsyncIterable<T>, idleMs: number | undefined): AsyncGenerator<T> {
+  if (!idleMs) return yield* requests;
+  const iterator = requests[Symbol.asyncIterator]();
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StreamIdleError("sent", idleMs)), idleMs);
+    });
+    let next: IteratorResult<T>;
+    try {
+      next = await Promise.race([iterator.next(), idle]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (next.done) return;
+    yield next.value;
+  }
 }

@@ -38,6 +38,8 @@ export interface UploadHeader {
   trainingDataset: string;
   description: string;
   labels: Record<string, string>;
+  /** The authenticated principal uploading it, recorded on the version (never a client's claim). */
+  uploadedBy: string;
 }
 
 /** One bound input, with the features that fill it (none for a request-time input). */
@@ -302,6 +304,7 @@ export class ModelRegistry {
         description: header.description,
         labels: header.labels,
         createTime: new Date(),
+        uploadedBy: header.uploadedBy,
       };
       if ((await this.store.putDocument("modelVersion", project, versionId(model, number), version, 0)) === undefined) continue;
       await this.raiseLatest(project, model, number);

@@ -52,6 +52,8 @@ export interface ModelVersion {
   description: string;
   labels: Record<string, string>;
   createTime: Date;
+  /** The principal that uploaded it (docs/security.md, governance); absent on versions stored before it was recorded. */
+  uploadedBy?: string;
 }
 
 /** A model version by name: project, model and version number. */
@@ -92,6 +94,23 @@ export interface Deployment {
   updatedBy: string;
   changeReason: string;
   updateTime: Date;
+  /** Two-person rule for stable (docs/security.md, governance); absent means off. */
+  requirePromotionApproval?: boolean;
+  /** A promotion waiting for a second principal: current state, never part of a stored revision. */
+  pendingPromotion?: PromotionRequest;
+  /** On the revision an approval made: the request it approved (`updatedBy` is the approver). */
+  approvedPromotion?: PromotionRequest;
+}
+
+/** A request to make the canary stable, waiting for another principal's approval. */
+export interface PromotionRequest {
+  /** The canary version that is to become stable. */
+  canary: VersionRef;
+  requestedBy: string;
+  reason: string;
+  requestTime: Date;
+  /** The deployment's revision when it was requested. */
+  revision: number;
 }
 
 /** The name of a model version: "projects/p/models/m/versions/3". */

@@ -58,6 +58,11 @@ export interface MethodRule {
   access: "public" | "reflection" | "authenticated" | Permission;
   /** Mutating calls are audited whatever their outcome; every denied call is audited too. */
   mutating: boolean;
+  /**
+   * Check every message of a client stream (each write batch names its own project). Otherwise
+   * the first message decides for the whole call (later upload chunks name nothing).
+   */
+  perMessage?: boolean;
   /** The projects one request message acts on. May look up state (which projects a key grants). */
   projects?: (request: any) => readonly string[] | Promise<readonly string[]>;
   /** Resource names the request names, for the audit trail. */
@@ -131,12 +136,12 @@ const REGISTRY: Rules = {
 };
 
 const INGESTION: Rules = {
-  WriteFeatures: write("ingest.write", ["project"], ["featureView"]),
+  WriteFeatures: { ...write("ingest.write", ["project"], ["featureView"]), perMessage: true },
   WriteFeatureBatch: write("ingest.write", ["project"], ["featureView"]),
   // Only the first message carries the config; chunks that follow are checked against the call's first decision.
   ImportFeatures: write("ingest.write", ["config", "project"], ["config", "featureView"]),
   Materialize: write("ingest.write", ["project"], ["featureView"]),
-  WriteEvents: write("ingest.write", ["project"], ["eventStream"]),
+  WriteEvents: { ...write("ingest.write", ["project"], ["eventStream"]), perMessage: true },
   WriteEventBatch: write("ingest.write", ["project"], ["eventStream"]),
   GetEventStreamStatus: read("monitoring.read", ["project"], ["eventStream"]),
 };
@@ -152,7 +157,7 @@ const TRAINING: Rules = {
 };
 
 const MODELS: Rules = {
-  UploadModel: write("models.write", ["header", "name"]),
+  UploadModel: write("models.write", ["header", "model"]),
   GetModel: read("models.read", ["name"]),
   ListModels: read("models.read", ["parent"]),
   GetModelVersion: read("models.read", ["name"]),
@@ -163,6 +168,8 @@ const MODELS: Rules = {
   ListDeploymentRevisions: read("models.read", ["parent"]),
   PromoteCanary: write("models.deploy", ["name"]),
   RollbackDeployment: write("models.deploy", ["name"]),
+  ApprovePromotion: write("models.deploy", ["name"]),
+  RejectPromotion: write("models.deploy", ["name"]),
 };
 
 const MONITORING: Rules = {
@@ -201,7 +208,11 @@ function accessRules(keyProjects: (id: string) => Promise<readonly string[]>): R
       projects: (request) => grantedProjects(request.apiKey?.roles),
       resources: (request) => [`principals/${request.apiKey?.principal ?? ""}`],
     },
-    ListApiKeys: { access: "access.manage", mutating: false, projects: (request) => [request.project ? projectOf(`projects/${request.project}`) : ""] },
+    ListApiKeys: {
+      access: "access.manage",
+      mutating: false,
+      projects: (request) => [request.project ? projectOf(`projects/${request.project}`) : ""],
+    },
     RevokeApiKey: {
       access: "access.manage",
       mutating: true,

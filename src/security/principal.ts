@@ -2,7 +2,7 @@
  * Who a caller is and what it was granted. Authentication (api keys, JWT, client certificates)
  * produces a {@link Principal}; authorization asks it {@link Principal.can}. Nothing here knows gRPC.
  */
-import { ROLE_PERMISSIONS, type Permission, type Role } from "./permissions.js";
+import { type Permission, ROLE_PERMISSIONS, type Role } from "./permissions.js";
 
 /** How a caller proved who it is. */
 export type AuthenticationMethod = "api_key" | "jwt" | "mtls" | "none";

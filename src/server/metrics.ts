@@ -4,11 +4,16 @@
  * shadow version, agreement with stable's outputs and copies shed. It implements the serving
  * core's observer, so the core knows nothing of Prometheus.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import type { Socket } from "node:net";
+import { type PeerCertificate, TLSSocket } from "node:tls";
+import type { Logger } from "pino";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ServingObserver } from "../inference/predictor.js";
 import type { EventObserver } from "../ingest/event-writer.js";
 import type { DeadLetterReason, KafkaSourceObserver } from "../streams/kafka-source.js";
+import type { ServerTls } from "./tls.js";
 
 /** Latency buckets in seconds: 100 µs to 5 s. */
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -18,6 +23,11 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 /** The server's metrics. */
 export class ServingMetrics implements ServingObserver, EventObserver, KafkaSourceObserver {
   readonly registry = new Registry();
+  private readonly rateLimitedCalls = new Counter({
+    name: "sluice_rate_limited_calls_total",
+    help: "Calls refused with RESOURCE_EXHAUSTED because their principal was over auth.rateLimitPerSecond.",
+    registers: [this.registry],
+  });
   private readonly kafkaDeadLetters = new Counter({
     name: "sluice_kafka_dead_lettered_total",
     help: "Kafka messages sent to their source's dead-letter topic, by consumed topic and reason (UNDECODABLE, INVALID_EVENT).",
@@ -148,44 +158,103 @@ export class ServingMetrics implements ServingObserver, EventObserver, KafkaSour
     this.kafkaDeadLetters.inc({ topic, reason }, count);
   }
 
+  /** A call refused by the per-principal rate limit. */
+  rateLimited(): void {
+    this.rateLimitedCalls.inc();
+  }
+
   batched(sha256: string, rows: number): void {
     this.batchRows.observe({ artifact: sha256.slice(0, 12) }, rows);
   }
 }
 
+/** How {@link serveMetrics} secures the endpoint; by default it is plaintext and open. */
+export interface MetricsEndpointOptions {
+  /** Serve HTTPS with the gRPC port's certificate, client-certificate policy and reloads (when TLS is on). */
+  tls?: Pick<ServerTls, "httpsOptions" | "onReload">;
+  /**
+   * Whether a scrape may read the metrics, from its request headers and, when TLS verified one
+   * against `tls.clientCaFile`, its client certificate; refused scrapes get 401. Give it when
+   * `auth.enabled` and not `auth.openMetrics`; leave it out for an open endpoint.
+   */
+  authorize?: (headers: IncomingHttpHeaders, clientCertificate?: PeerCertificate) => Promise<boolean>;
+  /** Where an `authorize` that throws is logged (the scraper gets a bare 500). */
+  logger?: Logger;
+}
+
 /**
  * Serves /metrics on `listen` (HOST:PORT; port 0 takes a free port); resolves with the bound port.
- * A port that cannot be bound rejects with an error naming the `metrics.listen` key.
+ * A port that cannot be bound rejects with an error naming the `metrics.listen` key. With `options.tls`
+ * on, it serves HTTPS and takes each reloaded certificate for new connections.
  */
-export async function serveMetrics(metrics: ServingMetrics, listen: string): Promise<{ port: number; close(): Promise<void> }> {
-  const server: Server = createServer((request, response) => {
-    if (request.url !== "/metrics") {
-      response.writeHead(404).end("try /metrics\n");
-      return;
-    }
+export async function serveMetrics(
+  metrics: ServingMetrics,
+  listen: string,
+  options: MetricsEndpointOptions = {},
+): Promise<{ port: number; close(): Promise<void> }> {
+  const { authorize, logger } = options;
+  const answerScrape = (response: ServerResponse) =>
     metrics.registry.metrics().then(
       (text) => response.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),
       (error: unknown) => response.writeHead(500).end(String(error)),
     );
-  });
+  const listener = (request: IncomingMessage, response: ServerResponse) => {
+    if (request.url !== "/metrics") {
+      response.writeHead(404).end("try /metrics\n");
+      return;
+    }
+    if (!authorize) {
+      void answerScrape(response);
+      return;
+    }
+    authorize(request.headers, verifiedClientCertificate(request.socket)).then(
+      (allowed) => {
+        if (allowed) return answerScrape(response);
+        response.writeHead(401, { "www-authenticate": 'Bearer realm="sluice metrics"' }).end("credentials required\n");
+      },
+      (error: unknown) => {
+        logger?.error({ err: error }, "metrics endpoint: checking a scrape's credentials failed");
+        response.writeHead(500).end("cannot check credentials\n");
+      },
+    );
+  };
+  const httpsOptions = options.tls?.httpsOptions();
+  const server: Server | HttpsServer = httpsOptions ? createHttpsServer(httpsOptions, listener) : createServer(listener);
+  const stopReloads =
+    httpsOptions && options.tls ? options.tls.onReload((context) => (server as HttpsServer).setSecureContext(context)) : () => {};
   const colon = listen.lastIndexOf(":");
   const host = listen.slice(0, colon).replace(/^\[|\]$/g, "");
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (error: NodeJS.ErrnoException) => {
-      const why = error.code === "EADDRINUSE" ? `another process holds the port (${error.message})` : error.message;
-      reject(
-        new Error(
-          `cannot serve metrics on metrics.listen ${listen}: ${why}; set metrics.listen to a free HOST:PORT, to HOST:0 for a port ` +
-            'the system picks, or to "" to serve no metrics',
-          { cause: error },
-        ),
-      );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (error: NodeJS.ErrnoException) => {
+        const why = error.code === "EADDRINUSE" ? `another process holds the port (${error.message})` : error.message;
+        reject(
+          new Error(
+            `cannot serve metrics on metrics.listen ${listen}: ${why}; set metrics.listen to a free HOST:PORT, to HOST:0 for a port ` +
+              'the system picks, or to "" to serve no metrics',
+            { cause: error },
+          ),
+        );
+      });
+      server.listen(Number(listen.slice(colon + 1)), host, () => resolve());
     });
-    server.listen(Number(listen.slice(colon + 1)), host, () => resolve());
-  });
+  } catch (error) {
+    stopReloads();
+    throw error;
+  }
   const address = server.address();
   return {
     port: typeof address === "object" && address ? address.port : 0,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => {
+      stopReloads();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
   };
+}
+
+/** The client certificate TLS verified against the CA bundle, if the scrape came over TLS with one. */
+function verifiedClientCertificate(socket: Socket): PeerCertificate | undefined {
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
+  const certificate = socket.getPeerCertificate();
+  return certificate.raw ? certificate : undefined;
 }

@@ -4,13 +4,14 @@
  */
 
 import { join } from "node:path";
-import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
+import { Server, type ServiceDefinition } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import { BufferedLog } from "../common/buffered-log.js";
 import type { SluiceConfig } from "../config/config.js";
 import { GRPCInferenceServiceService } from "../gen/inference/grpc_predict_v2.pb.js";
+import { AccessServiceService } from "../gen/sluice/v1/access.pb.js";
 import { InferenceServiceService } from "../gen/sluice/v1/inference.pb.js";
 import { IngestionServiceService } from "../gen/sluice/v1/ingestion.pb.js";
 import { ModelServiceService } from "../gen/sluice/v1/model.pb.js";
@@ -24,6 +25,10 @@ import { kserveServiceHandlers } from "../grpc/kserve-service.js";
 import { modelServiceHandlers } from "../grpc/model-service.js";
 import { monitoringServiceHandlers } from "../grpc/monitoring-service.js";
 import { ONLINE_SERVICE_DEFINITION, onlineServiceHandlers } from "../grpc/online-service.js";
+import { AuditLog, type AuditSink } from "../audit/audit-log.js";
+import { accessServiceHandlers } from "../grpc/access-service.js";
+import { auditServiceHandlers } from "../grpc/audit-service.js";
+import { createGuard, withGuardedDecoding } from "../grpc/guard.js";
 import { registryServiceHandlers } from "../grpc/registry-service.js";
 import { TRAINING_SERVICE_DEFINITION, trainingServiceHandlers } from "../grpc/training-service.js";
 import { type ServiceHandlers, withUnimplementedMethods } from "../grpc/unimplemented.js";
@@ -48,11 +53,17 @@ import { openOnlineStore } from "../storage/online/open-online-store.js";
 import { openRegistryStore } from "../storage/registry/open-registry-store.js";
 import { KafkaSource } from "../streams/kafka-source.js";
 import { TileApplier } from "../streams/tile-applier.js";
+import { AccessControl } from "../security/access-control.js";
+import { Authenticator } from "../security/authenticator.js";
+import { JwtVerifier } from "../security/jwt.js";
+import { methodRules } from "../security/permissions.js";
+import { RateLimiter } from "../security/rate-limiter.js";
 import { HistoricalRetriever } from "../training/historical-retriever.js";
 import { TrainingDatasets } from "../training/training-datasets.js";
 import { VERSION } from "../version.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import { ServingMetrics, serveMetrics } from "./metrics.js";
+import { loadServerTls, type ServerTls } from "./tls.js";
 
 /** How long shutdown lets finished calls' statuses flush before closing connections that stay open. */
 const STATUS_FLUSH_MS = 250;
@@ -69,6 +80,8 @@ export interface RunningServer {
    * `grpc.shutdownGraceMs` to finish, then stores close. Safe to call more than once.
    */
   shutdown(): Promise<void>;
+  /** Re-reads the TLS certificate, key and CA files (SIGHUP); open connections stay up. */
+  reloadTls(): Promise<string>;
 }
 
 /** The core services every adapter is built from. */
@@ -91,6 +104,12 @@ interface Core {
   predictor: Predictor;
   stats: EndpointStats;
   consistency: ServedConsistencyChecker;
+  access: AccessControl;
+  /** Undefined when authentication is off. */
+  authenticator: Authenticator | undefined;
+  metrics: ServingMetrics;
+  audit: AuditLog;
+  auditSink: AuditSink | undefined;
   /** Whether the server still takes traffic (false once shutdown begins). */
   serving: () => boolean;
 }
@@ -105,6 +124,7 @@ function serviceTable(core: Core, env: HandlerEnv): Array<[string, ServiceDefini
     ["sluice.v1.ModelService", ModelServiceService, modelServiceHandlers(core.models, core.deployments, env)],
     ["sluice.v1.InferenceService", InferenceServiceService, inferenceServiceHandlers(core.predictor, env)],
     ["sluice.v1.MonitoringService", MonitoringServiceService, monitoringServiceHandlers(core.stats, core.router, core.consistency, env)],
+    ["sluice.v1.AccessService", AccessServiceService, accessServiceHandlers(core.access, auditServiceHandlers(core.audit, env), env)],
     [
       "inference.GRPCInferenceService",
       GRPCInferenceServiceService,
@@ -113,8 +133,34 @@ function serviceTable(core: Core, env: HandlerEnv): Array<[string, ServiceDefini
   ];
 }
 
+/** The authentication methods a config turns on, for the start log. */
+function authenticationMethods(config: SluiceConfig): string[] {
+  const methods = ["api_key"];
+  if (config.auth.jwt.jwksFile !== "" || config.auth.jwt.jwksUrl !== "") methods.push("jwt");
+  if (config.tls.clientCaFile !== "") methods.push("mtls");
+  return methods;
+}
+
+/** Whether a HOST:PORT listen address is reachable only from this machine. */
+export function isLoopback(listen: string): boolean {
+  const host = listen.slice(0, listen.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 /** Opens the stores and starts serving. Rejects (after closing what it opened) when anything fails. */
 export async function startServer(config: SluiceConfig, logger: Logger): Promise<RunningServer> {
+  if (!config.auth.enabled) {
+    if (!isLoopback(config.listen) && !config.auth.allowUnauthenticatedRemote) {
+      throw new Error(
+        `refusing to serve ${config.listen} without authentication: anyone who reaches it could read and change everything. ` +
+          "Turn auth.enabled on (docs/security.md), listen on 127.0.0.1, or set auth.allowUnauthenticatedRemote to accept the risk",
+      );
+    }
+    logger.warn(
+      { listen: config.listen },
+      "authentication is OFF: every caller is an anonymous admin (fine on a laptop; set auth.enabled for anything shared)",
+    );
+  }
   // Resources are released in reverse order of opening, on a failed start as on shutdown.
   const releases: Array<() => Promise<void> | void> = [];
   const releaseAll = async () => {
@@ -123,18 +169,43 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
   let core: Core;
   let backends: Record<string, string>;
   let metricsPort: number | undefined;
+  let tls: ServerTls;
   let stopping: Promise<void> | undefined;
   try {
     releases.push(lockDataDir(config.dataDir));
+    tls = loadServerTls(config.tls, logger);
+    const serverTls = tls;
+    releases.push(() => serverTls.close());
     // Served before the stores open, so a taken metrics port fails the start at once; the gauges
     // read the pool and the prediction log once they exist.
-    const gauged: { pool?: InferencePool; predictionLog?: PredictionLog } = {};
+    const gauged: { pool?: InferencePool; predictionLog?: PredictionLog; authenticator?: Authenticator } = {};
     const metrics = new ServingMetrics({
       loadedModels: () => gauged.pool?.loadedCount ?? 0,
       predictionLogDropped: () => gauged.predictionLog?.dropped ?? 0,
     });
     if (config.metrics.listen !== "") {
-      const endpoint = await serveMetrics(metrics, config.metrics.listen);
+      const endpoint = await serveMetrics(metrics, config.metrics.listen, {
+        tls,
+        logger,
+        // Any authenticated principal may scrape; until the access store is open, nobody can.
+        authorize:
+          config.auth.enabled && !config.auth.openMetrics
+            ? async (headers, peerCertificate) => {
+                if (!gauged.authenticator) return false;
+                const authorization = headers.authorization;
+                const apiKey = headers["x-api-key"];
+                try {
+                  await gauged.authenticator.authenticate({
+                    ...(typeof authorization === "string" ? { authorization } : {}),
+                    ...(typeof apiKey === "string" ? { apiKey } : { peerCertificate }),
+                  });
+                  return true;
+                } catch {
+                  return false;
+                }
+              }
+            : undefined,
+      });
       metricsPort = endpoint.port;
       releases.push(() => endpoint.close());
     }
@@ -142,8 +213,17 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     releases.push(() => registryStore.close());
     const registry = await Registry.open(registryStore);
     releases.push(() => registry.close());
+    const access = await AccessControl.open(registryStore, config.auth);
+    releases.push(() => access.close());
+    const authenticator = config.auth.enabled
+      ? new Authenticator(access, JwtVerifier.fromConfig(config.auth.jwt), config.auth.mtlsPrincipal)
+      : undefined;
+    gauged.authenticator = authenticator;
     const offline = await openOfflineStore(config);
     releases.push(() => offline.close());
+    const audit = await AuditLog.open(offline, { chainId: config.audit.chainId, logger });
+    // Closed before the offline store, with what is queued stored.
+    releases.push(() => audit.close());
     const online = await openOnlineStore(config);
     releases.push(() => online.close());
     const limits = { ...config.limits, maxEntityRows: config.limits.maxEntityRowsPerRead };
@@ -245,6 +325,11 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       maxUploadBytes: config.limits.maxUploadBytes,
       materializer: new Materializer(registry, offline, online, config.limits.materializeChunkRows),
       reader,
+      access,
+      authenticator,
+      metrics,
+      audit,
+      auditSink: config.audit.enabled ? audit : undefined,
     };
     backends = { registry: registryStore.backend, online: online.backend, offline: offline.backend };
   } catch (error) {
@@ -252,25 +337,42 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     throw error;
   }
 
+  const metricsCounters = core.metrics;
   const server = new Server({
     "grpc.max_receive_message_length": config.grpc.maxReceiveMessageBytes,
     "grpc.max_send_message_length": config.grpc.maxSendMessageBytes,
     "grpc.max_concurrent_streams": config.grpc.maxConcurrentStreams,
     "grpc.keepalive_time_ms": config.grpc.keepaliveTimeMs,
     "grpc.keepalive_timeout_ms": config.grpc.keepaliveTimeoutMs,
+    "grpc.max_connection_age_ms": config.grpc.maxConnectionAgeMs,
+    "grpc.max_connection_age_grace_ms": config.grpc.maxConnectionAgeGraceMs,
+    "grpc.max_connection_idle_ms": config.grpc.maxConnectionIdleMs,
+    "grpc.max_metadata_size": config.grpc.maxMetadataBytes,
+    interceptors: [
+      createGuard({
+        rules: methodRules((id) => core.access.keyProjects(id)),
+        authenticator: core.authenticator,
+        openReflection: config.auth.openReflection,
+        limiter: config.auth.rateLimitPerSecond > 0 ? new RateLimiter(config.auth.rateLimitPerSecond, config.auth.rateLimitBurst) : undefined,
+        audit: core.auditSink,
+        logger,
+        onRateLimited: () => metricsCounters.rateLimited(),
+      }),
+    ],
   });
-  const env: HandlerEnv = { logger, calls: new InFlightCalls() };
+  const env: HandlerEnv = { logger, calls: new InFlightCalls(), streamIdleTimeoutMs: config.grpc.streamIdleTimeoutMs };
   const services = serviceTable(core, env);
   const health = new HealthImplementation(Object.fromEntries([["", "SERVING"], ...services.map(([name]) => [name, "SERVING"])]));
   let port: number;
   try {
+    const wireViolation = () => undefined;
     for (const [, definition, implemented] of services) {
-      server.addService(definition, withUnimplementedMethods(definition, implemented, env));
+      server.addService(withGuardedDecoding(definition, wireViolation), withUnimplementedMethods(definition, implemented, env));
     }
     health.addToServer(server);
     if (config.reflection) new ReflectionService(loadServedDescriptors()).addToServer(server);
     port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(config.listen, ServerCredentials.createInsecure(), (error, boundPort) =>
+      server.bindAsync(config.listen, tls.credentials, (error, boundPort) =>
         error ? reject(new Error(`cannot listen on ${config.listen}: ${error.message}`, { cause: error })) : resolve(boundPort),
       ),
     );
@@ -281,7 +383,17 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
   }
   const address = `${config.listen.slice(0, config.listen.lastIndexOf(":"))}:${port}`;
   logger.info(
-    { address, dataDir: config.dataDir, ...backends, reflection: config.reflection, metricsPort, version: VERSION },
+    {
+      address,
+      dataDir: config.dataDir,
+      ...backends,
+      reflection: config.reflection,
+      metricsPort,
+      tls: tls.enabled ? tls.clientCertificates : "off",
+      authentication: config.auth.enabled ? authenticationMethods(config) : "off",
+      audit: config.audit.enabled,
+      version: VERSION,
+    },
     "sluice is serving",
   );
 
@@ -306,5 +418,5 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     })();
     return stopping;
   };
-  return { address, port, metricsPort, shutdown };
+  return { address, port, metricsPort, shutdown, reloadTls: () => tls.reload() };
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -39,20 +38,37 @@ type Client struct {
 	Models     sluicev1.ModelServiceClient
 	Inference  sluicev1.InferenceServiceClient
 	Monitoring sluicev1.MonitoringServiceClient
+	// Access is who may call what: WhoAmI, API keys (CreateApiKey, ListApiKeys, RevokeApiKey), role
+	// bindings and the audit trail.
+	Access sluicev1.AccessServiceClient
 	// KServe is the KServe v2 / Open Inference Protocol service (inference.GRPCInferenceService).
 	KServe inference.GRPCInferenceServiceClient
 	Health healthpb.HealthClient
 }
 
-// Dial connects to a server at "host:port". Without options the connection is plaintext; pass
-// grpc.WithTransportCredentials(...) for TLS. Calls are not given a deadline here: use a context.
+// Dial connects to a server at "host:port". Without options the connection is plaintext and sends
+// no credentials. Credentials: WithAPIKey, WithToken or WithTokenSource, sent as
+// "authorization: Bearer ..." on every call. Transport: WithTLS (a CA bundle, and a client
+// certificate for mutual TLS) or WithTLSConfig; credentials go in plaintext only to a loopback
+// address unless WithPlaintext chooses plaintext explicitly. Any other grpc.DialOption is passed on
+// (after these, so a grpc.WithTransportCredentials of the caller's wins). Calls are not given a
+// deadline here: use a context.
 func Dial(address string, options ...grpc.DialOption) (*Client, error) {
-	defaults := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultServiceConfig(retryPolicy),
-	}
-	conn, err := grpc.NewClient(address, append(defaults, options...)...)
+	settings, rest, err := splitOptions(options)
 	if err != nil {
+		return nil, err
+	}
+	credentials, err := settings.dialOptions(address)
+	if err != nil {
+		return nil, err
+	}
+	defaults := append(credentials, grpc.WithDefaultServiceConfig(retryPolicy))
+	conn, err := grpc.NewClient(address, append(defaults, rest...)...)
+	if err != nil {
+		if settings.credential != nil && settings.transport == nil {
+			return nil, fmt.Errorf("sluice: connect to %s: %w (credentials go in plaintext only to a loopback address: "+
+				"pass sluice.WithTLS, or sluice.WithPlaintext to send them unencrypted on purpose)", address, err)
+		}
 		return nil, fmt.Errorf("sluice: connect to %s: %w", address, err)
 	}
 	return &Client{
@@ -64,6 +80,7 @@ func Dial(address string, options ...grpc.DialOption) (*Client, error) {
 		Models:     sluicev1.NewModelServiceClient(conn),
 		Inference:  sluicev1.NewInferenceServiceClient(conn),
 		Monitoring: sluicev1.NewMonitoringServiceClient(conn),
+		Access:     sluicev1.NewAccessServiceClient(conn),
 		KServe:     inference.NewGRPCInferenceServiceClient(conn),
 		Health:     healthpb.NewHealthClient(conn),
 	}, nil

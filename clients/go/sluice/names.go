@@ -56,14 +56,14 @@ var (
 const projectsPrefix = "projects/"
 
 // ArgumentError is an argument the client refuses before any call: a malformed resource name,
-// with the form it expects. Its GRPCStatus is INVALID_ARGUMENT with an ErrorInfo (Reason) and a
+// with the form it expects, or Dial options that do not go together (a TLS file that cannot be read). Its GRPCStatus is INVALID_ARGUMENT with an ErrorInfo (Reason) and a
 // BadRequest field violation, so status.Code and Details read it as they read a server's error.
 type ArgumentError struct {
-	// Field is the argument: "project", "name" or "version".
+	// Field is the argument: "project", "name" or "version"; "options", "CAFile", ... for Dial.
 	Field string
 	// Description says what is wrong and the form expected.
 	Description string
-	// Reason is INVALID_RESOURCE_NAME.
+	// Reason is INVALID_RESOURCE_NAME for names, INVALID_ARGUMENT for Dial options.
 	Reason string
 }
 

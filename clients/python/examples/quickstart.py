@@ -5,6 +5,10 @@ and serve a model that reads its features from the store.
 
     python3 clients/python/examples/quickstart.py --address 127.0.0.1:50051 --project quickstart
 
+Against a server with authentication on, give a key with admin on the project (--api-key, or set
+SLUICE_API_KEY) or a JWT (--token, SLUICE_TOKEN); for TLS, --ca-file (and --cert-file/--key-file for
+mutual TLS). clients/python/examples/connect.py shows just the connecting.
+
 It checks every answer against what Sluice promises and exits 1, naming the difference, when one
 differs; CI runs it against a real server (test/e2e/clients.e2e.test.ts). The Go example
 (clients/go/examples/quickstart) does the same steps and prints the same lines.
@@ -16,6 +20,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import sys
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -24,7 +29,7 @@ from typing import Any
 
 import grpc
 
-from sluice import Batch, SluiceArgumentError, SluiceClient, SluiceError
+from sluice import Batch, SluiceArgumentError, SluiceClient, SluiceError, Tls
 from sluice.v1 import registry_pb2
 
 FEATURES = ["customer_stats:orders_30d", "customer_stats:spend_30d", "customer_stats:segment"]
@@ -89,11 +94,18 @@ def main() -> int:
     parser.add_argument("--address", default="127.0.0.1:50051", help="HOST:PORT of a Sluice server")
     parser.add_argument("--project", default="quickstart", help="project to create and use")
     parser.add_argument("--model", default=str(DEFAULT_MODEL), help="the ONNX file to upload (the demo's churn-v1.onnx)")
+    parser.add_argument("--api-key", default=os.environ.get("SLUICE_API_KEY", ""), help="API key (default: $SLUICE_API_KEY)")
+    parser.add_argument("--token", default=os.environ.get("SLUICE_TOKEN", ""), help="bearer token, a JWT (default: $SLUICE_TOKEN)")
+    parser.add_argument("--ca-file", default="", help="PEM CA bundle: connect over TLS, trusting it")
+    parser.add_argument("--cert-file", default="", help="PEM client certificate, for mutual TLS (with --key-file)")
+    parser.add_argument("--key-file", default="", help="PEM key of --cert-file")
     args = parser.parse_args()
     if not Path(args.model).is_file():
         parser.error(f"--model {args.model}: no such file")
+    tls = Tls.from_files(args.ca_file, args.cert_file, args.key_file) if args.ca_file or args.cert_file else None
 
-    with SluiceClient(args.address, project=args.project, timeout=10) as client:
+    credentials = {"api_key": args.api_key or None, "token": args.token or None}
+    with SluiceClient(args.address, project=args.project, timeout=10, tls=tls, **credentials) as client:
         try:
             run(client, args.project, Path(args.model))
         except Mismatch as mismatch:

@@ -8,9 +8,10 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { type CallOptions, type Client, type ClientUnaryCall, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { type CallOptions, type Client, type ClientUnaryCall, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { type Table, tableFromIPC } from "apache-arrow";
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../../src/gen/grpc/health/v1/health.pb.js";
+import { AccessServiceClient, type ApiKey, type WhoAmIResponse } from "../../../src/gen/sluice/v1/access.pb.js";
 import { InferenceServiceClient } from "../../../src/gen/sluice/v1/inference.pb.js";
 import {
   FileFormat,
@@ -63,7 +64,9 @@ import {
 import { FeatureStatus, type ResolvedFeature } from "../../../src/gen/sluice/v1/types.pb.js";
 import { dateToTimestamp } from "../../../src/grpc/mapping/common.js";
 import type { Collection } from "../../../src/registry/names.js";
+import { type ApiKeyInput, type ApiKeyListOptions, apiKeyCheck, apiKeyListCheck, apiKeyToWire } from "./access.js";
 import { anyObject, argumentError, checkArguments, func, nonEmptyString, number, string } from "./arguments.js";
+import { connectionFor } from "./credentials.js";
 import { SluiceClientError, toClientError } from "./errors.js";
 import {
   type BatchInput,
@@ -173,16 +176,19 @@ export class SluiceClient {
   readonly models: ModelServiceClient;
   readonly inference: InferenceServiceClient;
   readonly monitoring: MonitoringServiceClient;
+  readonly access: AccessServiceClient;
   private readonly health: HealthClient;
   private readonly deadlineMs: number;
   /** The id of the project calls use when they do not name one. */
   private readonly project: string;
-  private readonly apiKey?: string;
 
   constructor(options: SluiceClientOptions) {
     checkArguments("new SluiceClient", ["options", options, clientOptionsCheck]);
     this.project = projectId(options.project ?? "default", { method: "new SluiceClient", field: "project" });
-    const channelCredentials = options.tls === true ? credentials.createSsl() : options.tls ? options.tls : credentials.createInsecure();
+    // Credentials ride on the channel (call credentials over TLS, an interceptor over plaintext), so the
+    // generated stubs' calls carry them as the wrappers' do.
+    const connection = connectionFor(options, "new SluiceClient");
+    const channelCredentials = connection.credentials;
     const channelOptions = {
       "grpc.service_config": JSON.stringify(SERVICE_CONFIG),
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
@@ -190,10 +196,14 @@ export class SluiceClient {
       // HTTP/2 receive window: the 64 KiB default stalls large responses (training sets) on a
       // window update every 64 KiB, even on loopback.
       "grpc-node.flow_control_window": 16 * 1024 * 1024,
+      ...connection.channelOptions,
     };
-    this.registry = new RegistryServiceClient(options.address, channelCredentials, channelOptions);
+    this.registry = new RegistryServiceClient(options.address, channelCredentials, {
+      ...channelOptions,
+      interceptors: connection.interceptors,
+    });
     // Every other stub shares the registry stub's channel rather than opening its own connection.
-    const shared = { ...channelOptions, channelOverride: this.registry.getChannel() };
+    const shared = { ...channelOptions, channelOverride: this.registry.getChannel(), interceptors: connection.interceptors };
     this.health = new HealthClient(options.address, channelCredentials, shared);
     this.ingestion = new IngestionServiceClient(options.address, channelCredentials, shared);
     this.online = new OnlineServiceClient(options.address, channelCredentials, shared);
@@ -201,8 +211,8 @@ export class SluiceClient {
     this.models = new ModelServiceClient(options.address, channelCredentials, shared);
     this.inference = new InferenceServiceClient(options.address, channelCredentials, shared);
     this.monitoring = new MonitoringServiceClient(options.address, channelCredentials, shared);
+    this.access = new AccessServiceClient(options.address, channelCredentials, shared);
     this.deadlineMs = options.deadlineMs ?? 30_000;
-    this.apiKey = options.apiKey;
   }
 
   /** Connects and waits until the channel is ready; UNAVAILABLE when it is not within `waitMs`. */
@@ -994,6 +1004,44 @@ export class SluiceClient {
     });
   }
 
+  // ---- access ----
+
+  /** The caller as the server sees it: principal, how it authenticated (api_key, jwt, mtls, none) and roles. */
+  async whoAmI(): Promise<WhoAmIResponse> {
+    return this.call(this.access, this.access.whoAmI, {});
+  }
+
+  /**
+   * Creates an API key; the result's `secret` ("sk_...") is shown this once, so keep it now. Granting
+   * a role needs admin on its project.
+   */
+  async createApiKey(input: ApiKeyInput): Promise<{ apiKey: ApiKey; secret: string }> {
+    checkArguments("createApiKey", ["input", input, apiKeyCheck]);
+    const response = await this.call(this.access, this.access.createApiKey, { apiKey: apiKeyToWire(input) });
+    return { apiKey: required(response.apiKey), secret: response.secret };
+  }
+
+  /** The API keys granting a role on the client's project (or `project`), or every key with `allProjects`; never their secrets. */
+  async *listApiKeys(options: ApiKeyListOptions = {}): AsyncGenerator<ApiKey> {
+    checkArguments("listApiKeys", ["options", options, apiKeyListCheck]);
+    const project = options.allProjects ? "" : this.context("listApiKeys", options.project).project;
+    yield* this.paginate(async (pageToken) => {
+      const response = await this.call(this.access, this.access.listApiKeys, {
+        project,
+        showRevoked: options.showRevoked ?? false,
+        pageSize: options.pageSize ?? 0,
+        pageToken,
+      });
+      return [response.apiKeys, response.nextPageToken];
+    });
+  }
+
+  /** Revokes an API key by id (the first 16 hex digits of its SHA-256), at once, on every replica. */
+  async revokeApiKey(id: string): Promise<ApiKey> {
+    checkArguments("revokeApiKey", ["id", id, nonEmptyString]);
+    return required((await this.call(this.access, this.access.revokeApiKey, { id })).apiKey);
+  }
+
   // ---- plumbing ----
 
   /** Calls a unary method of a generated stub with this client's deadline and credentials. */
@@ -1006,10 +1054,9 @@ export class SluiceClient {
     });
   }
 
+  /** Metadata of a call; the credentials are added by the channel (see credentials.ts). */
   private metadata(): Metadata {
-    const metadata = new Metadata();
-    if (this.apiKey) metadata.set("authorization", `Bearer ${this.apiKey}`);
-    return metadata;
+    return new Metadata();
   }
 
   private async *paginate<T>(fetchPage: (pageToken: string) => Promise<[T[], string]>): AsyncGenerator<T> {

@@ -1,5 +1,6 @@
 /** The Sluice TypeScript SDK. */
 
+export type { ApiKey, RoleGrant, WhoAmIResponse } from "../../../src/gen/sluice/v1/access.pb.js";
 export type { UsedFeature } from "../../../src/gen/sluice/v1/inference.pb.js";
 export type {
   EventSourceStatus,
@@ -37,8 +38,10 @@ export type { ColumnSchema, TrainingDataset } from "../../../src/gen/sluice/v1/t
 export { TrainingDatasetState } from "../../../src/gen/sluice/v1/training.pb.js";
 export type { ResolvedFeature } from "../../../src/gen/sluice/v1/types.pb.js";
 export { FeatureStatus, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
+export type { ApiKeyInput, ApiKeyListOptions, RoleInput } from "./access.js";
 export { SluiceClient } from "./client.js";
 export type { ColumnValues } from "./columns.js";
+export type { TlsOptions, TokenProvider } from "./credentials.js";
 export type { FieldViolation } from "./errors.js";
 export { SluiceClientError } from "./errors.js";
 export type {

@@ -40,19 +40,34 @@ import {
   union,
 } from "./arguments.js";
 import type { ColumnValues } from "./columns.js";
+import { credentialRules, isChannelCredentials, type TlsOptions, type TokenProvider } from "./credentials.js";
 import type { PlainValue } from "./values.js";
 
 /** Feature and join key types by their short names ("int64", "float_list", ...); a wire enum number is accepted too. */
 export type FeatureType = CoreValueType;
 
-/** How to reach a server. */
+/**
+ * How to reach a server, and who the client is. Plaintext and no credentials by default; an API key
+ * or a token goes as `authorization: Bearer ...` on every call (the stubs' calls too), in plaintext
+ * only to a loopback address unless `tls` is `false`.
+ */
 export interface SluiceClientOptions {
   /** "host:port". */
   address: string;
-  /** Use TLS (with the system roots, or the given credentials). Default: plaintext. */
-  tls?: boolean | ChannelCredentials;
-  /** Sent as `authorization: Bearer <apiKey>` on every call. */
+  /**
+   * TLS: `true` (Node's root certificates), {@link TlsOptions} (a CA bundle, a client certificate and
+   * key for mutual TLS, the server's name) or grpc-js ChannelCredentials. `false`: plaintext, chosen
+   * explicitly, which lets credentials go to a remote address unencrypted. Default: plaintext.
+   */
+  tls?: boolean | TlsOptions | ChannelCredentials;
+  /** An API key ("sk_..."), sent as `authorization: Bearer <apiKey>`. E.g. `process.env.SLUICE_API_KEY`. */
   apiKey?: string;
+  /**
+   * A bearer token (a JWT), or a function returning one, called for each call (and each retry), so a
+   * rotating token is always fresh; it should cache. A function that throws fails the call with
+   * UNAUTHENTICATED before anything is sent. Not together with `apiKey`.
+   */
+  token?: string | TokenProvider;
   /** Deadline of each call, in milliseconds. Default 30 s. */
   deadlineMs?: number;
   /** Project used when a call does not name one: an id or `projects/{project}`. Default "default". */
@@ -494,14 +509,36 @@ const selection = {
   rule: exactlyOne(["features", "featureService"]),
 };
 
-/** Checks {@link SluiceClientOptions}. */
-export const clientOptionsCheck = object({
-  address: nonEmptyString,
-  tls: optional(required("true, false or ChannelCredentials", (v) => typeof v === "boolean" || typeof v === "object")),
-  apiKey: optional(string),
-  deadlineMs: optional(number({ min: 1 })),
-  project,
+const pem = optional(required("PEM text (a string) or bytes", (v) => typeof v === "string" || v instanceof Uint8Array));
+/** Checks {@link TlsOptions}. */
+const tlsOptionsCheck = object({
+  ca: pem,
+  caFile: optional(nonEmptyString),
+  cert: pem,
+  certFile: optional(nonEmptyString),
+  key: pem,
+  keyFile: optional(nonEmptyString),
+  serverName: optional(nonEmptyString),
 });
+
+/** Checks {@link SluiceClientOptions}. */
+export const clientOptionsCheck = object(
+  {
+    address: nonEmptyString,
+    tls: optional(
+      union(
+        "true, false, TLS options or ChannelCredentials",
+        { accepts: (v) => typeof v === "boolean" || isChannelCredentials(v), check: () => undefined },
+        { accepts: isObject, check: tlsOptionsCheck },
+      ),
+    ),
+    apiKey: optional(string),
+    token: optional(required("a string or a function returning one", (v) => typeof v === "string" || typeof v === "function")),
+    deadlineMs: optional(number({ min: 1 })),
+    project,
+  },
+  credentialRules,
+);
 
 /** Checks {@link ListOptions}. */
 export const listOptionsCheck = object({ project, pageSize: optional(number({ min: 0, integer: true })) });

@@ -6,23 +6,43 @@ import type { Column, Value } from "../../gen/sluice/v1/types.pb.js";
 import type { ColumnarRows, ColumnInput, RowInput } from "../../ingest/model.js";
 import { taggedFromWire, timestampToMicros } from "./values.js";
 
-/** A row message as the core's row input. */
-export function rowFromWire(row: FeatureRow): RowInput {
-  return rowInputOf(row, row.features);
+/** A row message (the `index`-th of the batch) as the core's row input. */
+export function rowFromWire(row: FeatureRow, index: number): RowInput {
+  return rowInputOf(row, row.features, `rows[${index}]`);
 }
 
-/** An event message as the core's row input (its fields as the row's values). */
-export function eventFromWire(event: EventRow): RowInput {
-  return rowInputOf(event, event.fields);
+/** An event message (the `index`-th of the batch) as the core's row input (its fields as the row's values). */
+export function eventFromWire(event: EventRow, index: number): RowInput {
+  return rowInputOf(event, event.fields, `events[${index}]`);
 }
 
-function rowInputOf(row: Pick<FeatureRow, "entityKey" | "eventTime" | "createdTime">, values: Record<string, Value>): RowInput {
+function rowInputOf(row: Pick<FeatureRow, "entityKey" | "eventTime" | "createdTime">, values: Record<string, Value>, path: string): RowInput {
   return {
     entityKey: taggedValues(row.entityKey),
-    eventTime: row.eventTime ? timestampToMicros(row.eventTime) : undefined,
+    eventTime: row.eventTime ? timestampToMicros(row.eventTime, `${path}.event_time`) : undefined,
     features: taggedValues(values),
-    createdTime: row.createdTime ? timestampToMicros(row.createdTime) : undefined,
+    createdTime: row.createdTime ? timestampToMicros(row.createdTime, `${path}.created_time`) : undefined,
   };
+}
+
+/**
+ * Longest write id: receipts are keyed by it in the online store, whose keys are short (LMDB's
+ * about 1.9 KB). limits.maxWriteIdBytes (default 128) is checked on the wire; this holds whatever
+ * the configuration says.
+ */
+export const MAX_WRITE_ID_BYTES = 1024;
+
+/** A client's write id, checked; INVALID_ARGUMENT naming `field` when too long or holding control characters. */
+export function writeIdFromWire(writeId: string, field = "write_id"): string {
+  const bytes = Buffer.byteLength(writeId, "utf8");
+  if (bytes > MAX_WRITE_ID_BYTES) {
+    throw new ValidationError("INVALID_WRITE_ID", [{ field, description: `is ${bytes} bytes long; at most ${MAX_WRITE_ID_BYTES} are allowed` }]);
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
+  if (/[\u0000-\u001f\u007f]/.test(writeId)) {
+    throw new ValidationError("INVALID_WRITE_ID", [{ field, description: "must not contain control characters" }]);
+  }
+  return writeId;
 }
 
 /** A columnar batch as the core's columns. INVALID_ARGUMENT for a null row index out of range. */

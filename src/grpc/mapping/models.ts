@@ -6,9 +6,10 @@ import {
   type Model as WireModel,
   type ModelVersion as WireModelVersion,
   MissingFeaturePolicy as WirePolicy,
+  type PromotionRequest as WirePromotionRequest,
 } from "../../gen/sluice/v1/model.pb.js";
 import type { DeploymentSpec } from "../../models/deployments.js";
-import type { Deployment, InputBinding, Model, ModelVersion } from "../../models/model.js";
+import type { Deployment, InputBinding, Model, ModelVersion, PromotionRequest } from "../../models/model.js";
 import { versionName } from "../../models/model.js";
 import { parseVersionName } from "../../models/model-registry.js";
 import { resourceName } from "../../registry/names.js";
@@ -65,6 +66,7 @@ export function modelVersionToWire(version: ModelVersion): WireModelVersion {
     description: version.description,
     labels: version.labels,
     createTime: dateToTimestamp(version.createTime),
+    uploadedBy: version.uploadedBy ?? "",
   };
 }
 
@@ -99,6 +101,7 @@ export function deploymentFromWire(deployment: WireDeployment, project: string, 
     shadows: deployment.shadowVersions.map((name, i) => parseVersionName(name, `deployment.shadow_versions[${i}]`)),
     routingKey: deployment.routingKey,
     missingFeaturePolicy: policy,
+    requirePromotionApproval: deployment.requirePromotionApproval,
     ...(guard
       ? {
           canaryGuard: {
@@ -138,5 +141,19 @@ export function deploymentToWire(deployment: Deployment): WireDeployment {
     updatedBy: deployment.updatedBy,
     changeReason: deployment.changeReason,
     updateTime: dateToTimestamp(deployment.updateTime),
+    requirePromotionApproval: deployment.requirePromotionApproval === true,
+    pendingPromotion: deployment.pendingPromotion ? promotionRequestToWire(deployment.pendingPromotion) : undefined,
+    approvedPromotion: deployment.approvedPromotion ? promotionRequestToWire(deployment.approvedPromotion) : undefined,
+  };
+}
+
+/** A promotion request on the wire. */
+export function promotionRequestToWire(request: PromotionRequest): WirePromotionRequest {
+  return {
+    canaryVersion: versionName(request.canary),
+    requestedBy: request.requestedBy,
+    reason: request.reason,
+    requestTime: dateToTimestamp(request.requestTime),
+    revision: BigInt(request.revision),
   };
 }

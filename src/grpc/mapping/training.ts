@@ -23,6 +23,12 @@ import { microsToTimestamp, timestampToMicros } from "./values.js";
 const DEFAULT_CHUNK_ROWS = 8192;
 const MAX_CHUNK_ROWS = 1_000_000;
 
+const KNOWN_FORMATS: ReadonlySet<OutputFormat> = new Set([
+  OutputFormat.OUTPUT_FORMAT_UNSPECIFIED,
+  OutputFormat.OUTPUT_FORMAT_ROWS,
+  OutputFormat.OUTPUT_FORMAT_ARROW,
+]);
+
 /** The encodings of a streamed result. */
 export type ResultFormat = "rows" | "arrow";
 
@@ -40,7 +46,14 @@ export function queryFromWire(
   else if (query.entityTimeRange) {
     const { startTime, endTime } = query.entityTimeRange;
     if (!endTime) v.add(`${field}.entity_time_range.end_time`, "is required");
-    else spine = { kind: "entities", start: startTime ? timestampToMicros(startTime) : undefined, end: timestampToMicros(endTime) };
+    else {
+      const at = `${field}.entity_time_range`;
+      spine = {
+        kind: "entities",
+        start: startTime ? timestampToMicros(startTime, `${at}.start_time`) : undefined,
+        end: timestampToMicros(endTime, `${at}.end_time`),
+      };
+    }
   } else {
     v.add(`${field}.spine`, "set one of inline_spine, offline_spine (table or sql) and entity_time_range");
   }
@@ -61,8 +74,13 @@ export function queryFromWire(
   };
 }
 
-/** The format and ROWS chunk size a request asks for; INVALID_ARGUMENT for a bad chunk size. */
+/** The format and ROWS chunk size a request asks for; INVALID_ARGUMENT for a bad chunk size or an unknown format. */
 export function resultShapeFromWire(format: OutputFormat, chunkRows: number, field: string): { format: ResultFormat; chunkRows: number } {
+  if (!KNOWN_FORMATS.has(format)) {
+    throw new ValidationError("INVALID_OUTPUT_FORMAT", [
+      { field: `${field}format`, description: `${format} is not an OutputFormat; use OUTPUT_FORMAT_ROWS or OUTPUT_FORMAT_ARROW` },
+    ]);
+  }
   if (!Number.isInteger(chunkRows) || chunkRows < 0 || chunkRows > MAX_CHUNK_ROWS) {
     throw new ValidationError("INVALID_CHUNK_ROWS", [
       { field: `${field}chunk_rows`, description: `must be between 0 and ${MAX_CHUNK_ROWS}` },
@@ -116,9 +134,9 @@ export function spineBatchFromWire(batch: SpineBatch | undefined, field: string)
     };
   }
   return {
-    rows: batch.rows.map((row) => ({
+    rows: batch.rows.map((row, i) => ({
       entityKey: taggedValues(row.entityKey),
-      eventTime: row.eventTime ? timestampToMicros(row.eventTime) : undefined,
+      eventTime: row.eventTime ? timestampToMicros(row.eventTime, `${field}.rows[${i}].event_time`) : undefined,
       extras: taggedValues(row.extraColumns),
     })),
   };

@@ -1,4 +1,5 @@
 /** Wire <-> core conversions of feature values: wire values arrive tagged with the kind the client chose. */
+import { ValidationError } from "../../common/errors.js";
 import type { FeatureValue, TaggedValue } from "../../common/feature-value.js";
 import type { ValueType } from "../../common/value-type.js";
 import type { Timestamp } from "../../gen/google/protobuf/timestamp.pb.js";
@@ -24,7 +25,7 @@ export function taggedFromWire(value: Value | undefined): TaggedValue {
   if (value.stringValue !== undefined) return { kind: "string", value: value.stringValue };
   if (value.bytesValue !== undefined) return { kind: "bytes", value: new Uint8Array(value.bytesValue) };
   if (value.timestampValue !== undefined)
-    return { kind: "timestamp", value: new Date(Math.floor(timestampToMicros(value.timestampValue) / 1000)) };
+    return { kind: "timestamp", value: new Date(Math.floor(timestampToMicros(value.timestampValue, "timestamp_value") / 1000)) };
   if (value.int64ListValue !== undefined) return { kind: "int64_list", value: value.int64ListValue.values };
   if (value.floatListValue !== undefined) return { kind: "float_list", value: value.floatListValue.values };
   if (value.doubleListValue !== undefined) return { kind: "double_list", value: value.doubleListValue.values };
@@ -63,13 +64,29 @@ export function valueToWire(type: ValueType, value: FeatureValue): Value {
   }
 }
 
-/** Timestamp -> microseconds since the epoch (sub-microsecond nanos are dropped). */
-export function timestampToMicros(timestamp: Timestamp): number {
-  return Number(timestamp.seconds) * 1_000_000 + Math.floor(timestamp.nanos / 1000);
+/** Protobuf's Timestamp range, 0001-01-01 .. 9999-12-31, in seconds since the epoch. */
+const MIN_TIMESTAMP_SECONDS = -62_135_596_800n;
+const MAX_TIMESTAMP_SECONDS = 253_402_300_799n;
+
+/**
+ * Timestamp -> microseconds since the epoch (sub-microsecond nanos are dropped). INVALID_ARGUMENT
+ * naming `field` for a timestamp protobuf does not define: seconds outside 0001-01-01 ..
+ * 9999-12-31 or nanos outside [0, 1e9). (The wire check refuses these first; this keeps the
+ * conversion exact wherever a Timestamp comes from.)
+ */
+export function timestampToMicros(timestamp: Timestamp, field = "timestamp"): number {
+  const { seconds, nanos } = timestamp;
+  if (seconds < MIN_TIMESTAMP_SECONDS || seconds > MAX_TIMESTAMP_SECONDS || !Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
+    throw new ValidationError("INVALID_TIMESTAMP", [
+      { field, description: `${seconds} s ${nanos} ns is not a valid timestamp: seconds within 0001-01-01 .. 9999-12-31, nanos 0 .. 999999999` },
+    ]);
+  }
+  return Number(seconds) * 1_000_000 + Math.floor(nanos / 1000);
 }
 
-/** Microseconds since the epoch -> Timestamp. */
+/** Microseconds since the epoch -> Timestamp (a value that is not a finite number reads as the epoch). */
 export function microsToTimestamp(micros: number): Timestamp {
+  if (!Number.isFinite(micros)) return { seconds: 0n, nanos: 0 };
   const seconds = Math.floor(micros / 1_000_000);
   return { seconds: BigInt(seconds), nanos: (micros - seconds * 1_000_000) * 1000 };
 }

@@ -4,7 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { createPredictionTableStatements, createTableStatements, openClickHouseOfflineStore } from "./clickhouse-offline-store.js";
+import {
+  createAuditTableStatements,
+  createPredictionTableStatements,
+  createTableStatements,
+  openClickHouseOfflineStore,
+} from "./clickhouse-offline-store.js";
 import { formatMicros, parseMicros } from "./clickhouse-sql.js";
 import { describeOfflineStoreContract } from "./offline-store.contract.js";
 import { historyColumnsOf, type OfflineTable, type PointInTimeJoin } from "./offline-store.js";
@@ -43,6 +48,21 @@ describe("ClickHouse SQL", () => {
       "ALTER TABLE `sluice_p`.`v__v3` ON CLUSTER `main` ADD COLUMN IF NOT EXISTS `x` Nullable(Float64)",
       "ALTER TABLE `sluice_p`.`v__v3_all` ON CLUSTER `main` ADD COLUMN IF NOT EXISTS `x` Nullable(Float64)",
     ]);
+  });
+});
+
+describe("audit table DDL", () => {
+  it("is one MergeTree table by chain and sequence; on a cluster, replicated behind a Distributed table sharded by chain", () => {
+    const [database, local] = createAuditTableStatements();
+    expect(database).toBe("CREATE DATABASE IF NOT EXISTS `sluice`");
+    expect(local).toContain("ENGINE = MergeTree ORDER BY (`chain_id`, `sequence`) SETTINGS non_replicated_deduplication_window");
+    const ddl = createAuditTableStatements("main");
+    expect(ddl[0]).toBe("CREATE DATABASE IF NOT EXISTS `sluice` ON CLUSTER `main`");
+    expect(ddl[1]).toContain("ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/sluice/audit_events', '{replica}')");
+    expect(ddl[2]).toBe(
+      "CREATE TABLE IF NOT EXISTS `sluice`.`audit_events_all` ON CLUSTER `main` AS `sluice`.`audit_events` " +
+        "ENGINE = Distributed(`main`, `sluice`, `audit_events`, cityHash64(`chain_id`))",
+    );
   });
 });
 

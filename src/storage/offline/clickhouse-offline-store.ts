@@ -17,6 +17,9 @@ import { SluiceError, StoreUnavailableError, ValidationError, ViolationCollector
 import type { FeatureValue } from "../../common/feature-value.js";
 import { readAhead } from "../../common/read-ahead.js";
 import { ConfigError } from "../../config/config.js";
+import { classifyQueryError, QueryCancelledError, redactedError } from "../../security/sql/query-errors.js";
+import { killOnAbort, killStatement, type QueryRun, queryMarker, querySettings } from "../../security/sql/query-control.js";
+import { confineSpineSql, type SpineSqlEngine } from "../../security/sql/spine-sql-guard.js";
 import {
   COLUMN_TYPES,
   compactRowsText,
@@ -34,6 +37,9 @@ import {
 } from "./clickhouse-sql.js";
 import type {
   ArrowChunks,
+  AuditChainSummary,
+  AuditQuery,
+  AuditRecord,
   EventSourceProgress,
   EventTimeRange,
   HistoryColumns,
@@ -44,6 +50,7 @@ import type {
   OfflineTable,
   PointInTimeJoin,
   PredictionRecord,
+  QueryLimits,
   ServedValueQuery,
   ServedValueRecord,
   Spine,
@@ -53,7 +60,6 @@ import type {
   StoredEventQuery,
 } from "./offline-store.js";
 import {
-  clientSpineQuery,
   clientTableName,
   createSpineStatements,
   extraColumnDefinition,
@@ -99,6 +105,7 @@ export async function openClickHouseOfflineStore(location: ClickHouseLocation): 
     engine,
     description,
     location.kind === "server" ? location.cluster : undefined,
+    location.kind === "embedded" ? [location.path] : [],
   );
   await store.ping();
   return store;
@@ -113,7 +120,7 @@ async function embeddedEngine(path: string): Promise<{ client: ClickHouseClient;
   const client = createClient({ connection: chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>["connection"] });
   return {
     client,
-    description: `embedded ClickHouse (chDB) at ${path}`,
+    description: "embedded ClickHouse (chDB)",
     engine: {
       // Database, table and column names match [A-Za-z0-9_]+, which chDB's identifier check accepts unquoted.
       insertText: ({ database, table, columns, body, settings }) =>
@@ -170,7 +177,8 @@ function serverEngine(location: Extract<ClickHouseLocation, { kind: "server" }>)
     client.exec({ query, clickhouse_settings: settings as ClickHouseSettings, abort_signal: signal });
   return {
     client,
-    description: `ClickHouse at ${location.url}`,
+    // Without credentials a URL may carry: the description reaches clients in errors.
+    description: `ClickHouse at ${location.url.replace(/\/\/[^/@]*@/, "//")}`,
     engine: {
       insertText: async ({ database, table, columns, body, settings }) => {
         const result = await client.exec({
@@ -215,9 +223,11 @@ export class ClickHouseOfflineStore implements OfflineStore {
     readonly backend: string,
     private readonly client: ClickHouseClient,
     private readonly engine: Engine,
-    /** Names the store in errors and logs. */
+    /** Names the store in errors and logs (never a path: errors reach clients). */
     readonly description: string,
     private readonly cluster?: string,
+    /** Paths that error messages must not show (the data directory), besides absolute ones. */
+    private readonly hiddenPaths: readonly string[] = [],
   ) {}
 
   /** Fails with UNAVAILABLE when the store does not answer. */
@@ -412,12 +422,23 @@ export class ClickHouseOfflineStore implements OfflineStore {
     );
   }
 
-  async loadSpine(project: string, source: OfflineSpineSource, keyColumns: OfflineColumn[]): Promise<Spine> {
-    if (source.kind === "entities") return this.loadEntitySpine(project, source, keyColumns);
+  async loadSpine(
+    project: string,
+    source: OfflineSpineSource,
+    keyColumns: OfflineColumn[],
+    signal?: AbortSignal,
+    limits?: QueryLimits,
+  ): Promise<Spine> {
+    const run: QueryRun = { signal, limits };
+    if (source.kind === "entities") return this.loadEntitySpine(project, source, keyColumns, run);
     const { database } = tableNameParts({ project, view: "", version: 0 }, false);
-    const select = source.kind === "table" ? `SELECT * FROM ${clientTableName(source.table, database)}` : clientSpineQuery(source.sql);
     const field = source.kind === "table" ? "query.offline_spine.table" : "query.offline_spine.sql";
-    const described = await this.describe(select, field);
+    // The client's SQL runs only as the canonical text whose parse passed the check.
+    const select =
+      source.kind === "table"
+        ? `SELECT * FROM ${clientTableName(source.table, database)}`
+        : await confineSpineSql(this.spineSqlEngine(run, field), source.sql, project, database, field);
+    const described = await this.describe(select, field, run);
     const v = new ViolationCollector();
     const typeOf = new Map(described.map((c) => [c.name, c.type]));
     const expressions: string[] = [];
@@ -447,27 +468,29 @@ export class ClickHouseOfflineStore implements OfflineStore {
     if (required.length > 0) {
       const nulls = await this.count(
         `SELECT count() AS n FROM (${select}) WHERE ${required.map((c) => `isNull(${quote(c)})`).join(" OR ")}`,
+        run,
+        field,
+        true,
       );
       if (nulls > 0)
         throw new ValidationError("INVALID_SPINE", [{ field, description: `${nulls} rows have a null join key or event_time` }]);
     }
     const spine = await this.createSpine(project, keyColumns, extraColumns);
     // One thread keeps the source's row order, which the spine index records.
-    await this.insertIntoSpine(spine, `SELECT rowNumberInAllBlocks(), ${expressions.join(", ")} FROM (${select})`);
+    await this.insertIntoSpine(spine, `SELECT rowNumberInAllBlocks(), ${expressions.join(", ")} FROM (${select})`, run, field);
     return spine;
   }
 
-  async summarizeSpine(spine: Spine): Promise<SpineSummary> {
+  async summarizeSpine(spine: Spine, signal?: AbortSignal, limits?: QueryLimits): Promise<SpineSummary> {
     const columns = [...spine.keyColumns.map((c) => quote(c.name)), "event_time", ...spine.extraColumns.map((c) => quote(c.name))];
     const rowHash = `SHA256(formatRow('JSONCompactEachRow', ${columns.join(", ")}))`;
-    const rows = await this.run(async () => {
+    const rows = await this.controlled({ signal, limits }, undefined, async (settings) => {
       const result = await this.client.query({
         query:
           `SELECT count() AS rows, toUnixTimestamp64Micro(min(event_time)) AS min_time, toUnixTimestamp64Micro(max(event_time)) AS max_time, ` +
           `lower(hex(SHA256(arrayStringConcat(arraySort((hash, index) -> index, groupArray(${rowHash}), groupArray(spine_index)))))) AS sha256 ` +
-          `FROM ${spineTableName(spine)}`,
+          `FROM ${spineTableName(spine)} ${settingsClause({ output_format_json_quote_64bit_integers: 1, ...settings })}`,
         format: "JSONEachRow",
-        clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
       });
       return result.json<{ rows: string; min_time: string; max_time: string; sha256: string }>();
     });
@@ -484,18 +507,19 @@ export class ClickHouseOfflineStore implements OfflineStore {
     await this.run(() => this.client.command({ query: `DROP TABLE IF EXISTS ${spineTableName(spine)}` }));
   }
 
-  joinPointInTime(join: PointInTimeJoin, signal?: AbortSignal): ArrowChunks {
+  joinPointInTime(join: PointInTimeJoin, signal?: AbortSignal, limits?: QueryLimits): ArrowChunks {
     return this.streamArrow(
       joinQuery(
         join,
         (view) => this.historyTable(join, view),
         (window) => this.eventsTable(join, window),
       ),
-      signal,
+      { signal, limits },
     );
   }
 
-  async saveJoin(join: PointInTimeJoin, name: string, parquetPath: string): Promise<number> {
+  async saveJoin(join: PointInTimeJoin, name: string, parquetPath: string, signal?: AbortSignal, limits?: QueryLimits): Promise<number> {
+    const run: QueryRun = { signal, limits };
     const { database } = tableNameParts({ project: join.spine.project, view: "", version: 0 }, false);
     const table = `${quote(database)}.${quote(name)}`;
     const query = joinQuery(
@@ -503,22 +527,24 @@ export class ClickHouseOfflineStore implements OfflineStore {
       (view) => this.historyTable(join, view),
       (window) => this.eventsTable(join, window),
     );
-    await this.run(() =>
+    // Settings in the statement, not the client's: chDB's connection would SET them for the whole session.
+    await this.controlled(run, undefined, (settings) =>
       this.client.command({
-        query: `CREATE TABLE ${table} ENGINE = MergeTree ORDER BY spine_index AS ${query}`,
-        clickhouse_settings: JOIN_SETTINGS as ClickHouseSettings,
+        query: `CREATE TABLE ${table} ENGINE = MergeTree ORDER BY spine_index AS ${query} ${settingsClause({ ...JOIN_SETTINGS, ...settings })}`,
       }),
     );
     mkdirSync(dirname(parquetPath), { recursive: true });
     // Snappy: every Parquet reader decodes it (ClickHouse's default, zstd, is not in all of them).
     const parquetSettings = { output_format_parquet_compression_method: "snappy", output_format_parquet_string_as_string: 1 };
-    await this.run(() => this.engine.writeToFile(savedJoinQuery(table, join.withSpineIndex), parquetSettings, "Parquet", parquetPath));
-    return this.count(`SELECT count() AS n FROM ${table}`);
+    await this.controlled(run, undefined, (settings) =>
+      this.engine.writeToFile(savedJoinQuery(table, join.withSpineIndex), { ...parquetSettings, ...settings }, "Parquet", parquetPath),
+    );
+    return this.count(`SELECT count() AS n FROM ${table}`, run);
   }
 
-  readSavedJoin(project: string, name: string, withSpineIndex: boolean, signal?: AbortSignal): ArrowChunks {
+  readSavedJoin(project: string, name: string, withSpineIndex: boolean, signal?: AbortSignal, limits?: QueryLimits): ArrowChunks {
     const { database } = tableNameParts({ project, view: "", version: 0 }, false);
-    return this.streamArrow(savedJoinQuery(`${quote(database)}.${quote(name)}`, withSpineIndex), signal);
+    return this.streamArrow(savedJoinQuery(`${quote(database)}.${quote(name)}`, withSpineIndex), { signal, limits });
   }
 
   async appendPredictions(project: string, records: PredictionRecord[]): Promise<void> {
@@ -605,6 +631,139 @@ export class ClickHouseOfflineStore implements OfflineStore {
       entityKey: row.entity_key,
       values: row.values,
     }));
+  }
+
+  async appendAuditRecords(records: readonly AuditRecord[], deduplicationToken: string): Promise<void> {
+    if (records.length === 0) return;
+    await this.ensureAuditTable();
+    const text = (field: (typeof AUDIT_TEXT_FIELDS)[number] | (typeof AUDIT_TRAILING_TEXT_FIELDS)[number] | "chainId") => (row: number) =>
+      JSON.stringify(records[row]?.[field] ?? "");
+    const body = compactRowsText(records.length, [
+      text("chainId"),
+      (row) => String(records[row]?.sequence),
+      jsonMicrosColumn(records.map((r) => r.time)),
+      ...AUDIT_TEXT_FIELDS.map(text),
+      (row) => JSON.stringify(records[row]?.resources ?? []),
+      ...AUDIT_TRAILING_TEXT_FIELDS.map(text),
+    ]);
+    await this.run(() =>
+      this.engine.insertText({
+        database: AUDIT_DATABASE,
+        table: this.cluster ? `${AUDIT_TABLE}_all` : AUDIT_TABLE,
+        columns: AUDIT_COLUMNS,
+        body,
+        settings: {
+          insert_deduplication_token: deduplicationToken,
+          insert_deduplicate: 1,
+          ...(this.cluster ? { insert_distributed_sync: 1 } : {}),
+        },
+      }),
+    );
+  }
+
+  async readAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {
+    const conditions: string[] = [];
+    const params: Record<string, unknown> = { limit: query.limit };
+    const equal = (column: string, value: string | undefined) => {
+      if (value === undefined) return;
+      conditions.push(`${quote(column)} = {${column}:String}`);
+      params[column] = value;
+    };
+    equal("project", query.project);
+    equal("principal", query.principal);
+    equal("method", query.method);
+    equal("outcome", query.outcome);
+    if (query.methodPrefix !== undefined) {
+      conditions.push("startsWith(`method`, {method_prefix:String})");
+      params.method_prefix = query.methodPrefix;
+    }
+    if (query.range.start !== undefined) {
+      conditions.push("`time` >= {start:DateTime64(6, 'UTC')}");
+      params.start = formatMicros(query.range.start);
+    }
+    if (query.range.end !== undefined) {
+      conditions.push("`time` < {end:DateTime64(6, 'UTC')}");
+      params.end = formatMicros(query.range.end);
+    }
+    if (query.after) {
+      conditions.push(
+        "(`time`, `chain_id`, `sequence`) < ({after_time:DateTime64(6, 'UTC')}, {after_chain:String}, {after_sequence:UInt64})",
+      );
+      Object.assign(params, {
+        after_time: formatMicros(query.after.time),
+        after_chain: query.after.chainId,
+        after_sequence: query.after.sequence,
+      });
+    }
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+    return this.selectAudit(`${where} ORDER BY \`time\` DESC, \`chain_id\` DESC, \`sequence\` DESC LIMIT {limit:UInt32}`, params);
+  }
+
+  async *scanAuditChain(chainId: string, chunkRows: number): AsyncIterable<AuditRecord[]> {
+    let after: number | undefined;
+    for (;;) {
+      // Keyset pages on the sorting key; WITH TIES keeps every record of the last sequence in the
+      // page, so a duplicated sequence is never split between pages.
+      const records = await this.selectAudit(
+        `WHERE \`chain_id\` = {chain:String}${after === undefined ? "" : " AND `sequence` > {after:UInt64}"} ` +
+          "ORDER BY `sequence` LIMIT {limit:UInt32} WITH TIES",
+        after === undefined ? { chain: chainId, limit: chunkRows } : { chain: chainId, after, limit: chunkRows },
+      );
+      if (records.length === 0) return;
+      yield records;
+      if (records.length < chunkRows) return;
+      after = records[records.length - 1]?.sequence;
+    }
+  }
+
+  async lastAuditRecord(chainId: string): Promise<AuditRecord | undefined> {
+    const [last] = await this.selectAudit("WHERE `chain_id` = {chain:String} ORDER BY `sequence` DESC LIMIT 1", { chain: chainId });
+    return last;
+  }
+
+  async auditChains(): Promise<AuditChainSummary[]> {
+    await this.ensureAuditTable();
+    const rows = await this.run(async () => {
+      const result = await this.client.query({
+        query: `SELECT chain_id, count() AS records, max(sequence) AS last_sequence FROM ${this.auditTable()} GROUP BY chain_id ORDER BY chain_id`,
+        format: "JSONEachRow",
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+      });
+      return result.json<{ chain_id: string; records: string; last_sequence: string }>();
+    });
+    return rows.map((row) => ({ chainId: row.chain_id, records: Number(row.records), lastSequence: Number(row.last_sequence) }));
+  }
+
+  /** Runs `SELECT {AUDIT_SELECT} FROM` the audit table with the rest of a query. */
+  private async selectAudit(rest: string, params: Record<string, unknown>): Promise<AuditRecord[]> {
+    await this.ensureAuditTable();
+    const rows = await this.run(async () => {
+      const result = await this.client.query({
+        query: `SELECT ${AUDIT_SELECT} FROM ${this.auditTable()} ${rest}`,
+        query_params: params,
+        format: "JSONEachRow",
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+      });
+      return result.json<Record<string, unknown>>();
+    });
+    return rows.map(auditRecordOf);
+  }
+
+  /** The audit table as queries name it (the Distributed table on a cluster). */
+  private auditTable(): string {
+    return `${quote(AUDIT_DATABASE)}.${quote(this.cluster ? `${AUDIT_TABLE}_all` : AUDIT_TABLE)}`;
+  }
+
+  /** Creates the audit table once per store (idempotent, safe to race); a failure is retried by the next call. */
+  private ensureAuditTable(): Promise<void> {
+    const key = `${AUDIT_DATABASE}.${AUDIT_TABLE}`;
+    if (this.ensured.has(key)) return Promise.resolve();
+    return (async () => {
+      for (const statement of createAuditTableStatements(this.cluster)) {
+        await this.run(() => this.client.command({ query: statement }));
+      }
+      this.ensured.add(key);
+    })();
   }
 
   async close(): Promise<void> {
@@ -850,6 +1009,93 @@ function mergeTreeStatements(spec: MergeTreeSpec, cluster?: string): string[] {
 /** The prediction log's table in each project's database. */
 const PREDICTIONS_TABLE = "predictions";
 const SERVED_VALUES_TABLE = "served_values";
+
+/** The audit trail: one server-wide table, outside every project's database. */
+const AUDIT_DATABASE = "sluice";
+const AUDIT_TABLE = "audit_events";
+
+/** The audit table's columns, in insert order. */
+const AUDIT_COLUMNS = [
+  "chain_id",
+  "sequence",
+  "time",
+  "principal",
+  "authentication",
+  "method",
+  "project",
+  "resources",
+  "request_digest",
+  "peer",
+  "outcome",
+  "detail",
+  "request_id",
+  "previous_hash",
+  "hash",
+];
+
+/** The text fields of an audit record after chain id, sequence and time, in the table's insert order (resources apart). */
+const AUDIT_TEXT_FIELDS = ["principal", "authentication", "method", "project"] as const;
+const AUDIT_TRAILING_TEXT_FIELDS = ["requestDigest", "peer", "outcome", "detail", "requestId", "previousHash", "hash"] as const;
+
+/** What an audit query selects: every column, the time as microseconds. */
+const AUDIT_SELECT = AUDIT_COLUMNS.map((c) => (c === "time" ? "toUnixTimestamp64Micro(`time`) AS time_us" : quote(c))).join(", ");
+
+/**
+ * The DDL of the audit trail: ordered by (chain, sequence), so verifying a chain and resuming it
+ * read in key order; a min-max index on time serves listings by time range. Insert tokens are
+ * remembered, so a retried batch is stored once. On a cluster a chain lives on one shard.
+ */
+export function createAuditTableStatements(cluster?: string): string[] {
+  return mergeTreeStatements(
+    {
+      database: AUDIT_DATABASE,
+      name: AUDIT_TABLE,
+      columns: [
+        "`chain_id` LowCardinality(String)",
+        "`sequence` UInt64",
+        "`time` DateTime64(6, 'UTC')",
+        "`principal` String",
+        "`authentication` LowCardinality(String)",
+        "`method` LowCardinality(String)",
+        "`project` LowCardinality(String)",
+        "`resources` Array(String)",
+        "`request_digest` String",
+        "`peer` String",
+        "`outcome` LowCardinality(String)",
+        "`detail` String",
+        "`request_id` String",
+        "`previous_hash` String",
+        "`hash` String",
+        "INDEX `time_range` `time` TYPE minmax GRANULARITY 1",
+      ],
+      orderBy: ["`chain_id`", "`sequence`"],
+      shardBy: ["`chain_id`"],
+      deduplicate: true,
+    },
+    cluster,
+  );
+}
+
+/** An audit record from a JSONEachRow row of {@link AUDIT_SELECT} (64-bit integers quoted). */
+function auditRecordOf(row: Record<string, unknown>): AuditRecord {
+  return {
+    chainId: String(row.chain_id),
+    sequence: Number(row.sequence),
+    time: Number(row.time_us),
+    principal: String(row.principal),
+    authentication: String(row.authentication),
+    method: String(row.method),
+    project: String(row.project),
+    resources: (row.resources as unknown[]).map(String),
+    requestDigest: String(row.request_digest),
+    peer: String(row.peer),
+    outcome: String(row.outcome),
+    detail: String(row.detail),
+    requestId: String(row.request_id),
+    previousHash: String(row.previous_hash),
+    hash: String(row.hash),
+  };
+}
 
 /** The text columns of a prediction record, in the table's insert order. */
 const PREDICTION_TEXT_COLUMNS = ["requestId", "endpoint", "modelVersion", "role", "entityKeys", "features", "outputs", "error"] as const;

@@ -3,7 +3,7 @@
  * append-only history, deduplication by token, and durability across reopen.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { historyColumnsOf, type OfflineRow, type OfflineStore, type OfflineTable } from "./offline-store.js";
+import { type AuditRecord, historyColumnsOf, type OfflineRow, type OfflineStore, type OfflineTable } from "./offline-store.js";
 
 /** Opens a fresh, empty store; `reopen` opens the same data again after close. */
 export interface OfflineStoreFactory {
@@ -63,6 +63,28 @@ function row(id: bigint, eventTime: number, writeId = "w1"): OfflineRow {
 /** Appends rows given one by one, as the write path's columns. */
 function appendRows(store: OfflineStore, table: OfflineTable, rows: OfflineRow[], token: string): Promise<void> {
   return store.append(table, historyColumnsOf(rows, table.keyColumns.length, table.featureColumns.length), token);
+}
+
+/** An audit record of chain `chainId` at `sequence` (its hashes are placeholders: the store does not check them). */
+function auditRecord(chainId: string, sequence: number, time: number, fields: Partial<AuditRecord> = {}): AuditRecord {
+  return {
+    chainId,
+    sequence,
+    time,
+    principal: "alice",
+    authentication: "api_key",
+    method: "/sluice.v1.ModelService/PromoteCanary",
+    project: "p",
+    resources: ["projects/p/deployments/churn", "projects/p/models/m/versions/2"],
+    requestDigest: "d".repeat(64),
+    peer: "ipv4:127.0.0.1:5000",
+    outcome: "OK",
+    detail: "",
+    requestId: `req-${chainId}-${sequence}`,
+    previousHash: sequence === 1 ? "" : `${chainId}${sequence - 1}`,
+    hash: `${chainId}${sequence}`,
+    ...fields,
+  };
 }
 
 /** Registers the contract suite for one backend. */
@@ -170,6 +192,61 @@ export function describeOfflineStoreContract(backend: string, factory: OfflineSt
       expect(rest.map((r) => [r.key[0], r.features[1]])).toEqual([[3n, 30n]]);
       expect(await store.latestPerEntity(allTypes, range, rest[0]?.key, 2)).toEqual([]);
       expect((await store.latestPerEntity(allTypes, {}, undefined, 10)).map((r) => r.features[1])).toEqual([9n, null, 30n]);
+    });
+
+    it("stores audit records exactly and lists them newest first, filtered and keyset-paged", async () => {
+      await store.appendAuditRecords(
+        [
+          auditRecord("a", 1, T0 + 1, { project: "p", outcome: "OK", method: "/sluice.v1.RegistryService/ApplyEntity" }),
+          auditRecord("a", 2, T0 + 3, { project: "p", outcome: "PERMISSION_DENIED", principal: "mallory" }),
+          auditRecord("a", 3, T0 + 5, { project: "q", detail: 'quotes " and\nnewlines, ünïcode', resources: [] }),
+        ],
+        "audit-a-1",
+      );
+      await store.appendAuditRecords(
+        [auditRecord("b", 1, T0 + 3, { project: "p" }), auditRecord("b", 2, T0 + 4, { project: "" })],
+        "audit-b-1",
+      );
+      const all = await store.readAuditRecords({ range: {}, limit: 10 });
+      expect(all.map((r) => `${r.chainId}${r.sequence}`)).toEqual(["a3", "b2", "b1", "a2", "a1"]);
+      expect(all[0]).toEqual(auditRecord("a", 3, T0 + 5, { project: "q", detail: 'quotes " and\nnewlines, ünïcode', resources: [] }));
+      const ids = (records: AuditRecord[]) => records.map((r) => `${r.chainId}${r.sequence}`);
+      expect(ids(await store.readAuditRecords({ project: "p", range: {}, limit: 10 }))).toEqual(["b1", "a2", "a1"]);
+      expect(ids(await store.readAuditRecords({ principal: "mallory", range: {}, limit: 10 }))).toEqual(["a2"]);
+      expect(ids(await store.readAuditRecords({ outcome: "PERMISSION_DENIED", range: {}, limit: 10 }))).toEqual(["a2"]);
+      expect(ids(await store.readAuditRecords({ methodPrefix: "/sluice.v1.RegistryService/", range: {}, limit: 10 }))).toEqual(["a1"]);
+      expect(ids(await store.readAuditRecords({ method: "/sluice.v1.ModelService/PromoteCanary", range: {}, limit: 10 }))).toHaveLength(4);
+      expect(ids(await store.readAuditRecords({ range: { start: T0 + 3, end: T0 + 5 }, limit: 10 }))).toEqual(["b2", "b1", "a2"]);
+      const first = await store.readAuditRecords({ range: {}, limit: 2 });
+      const last = first[first.length - 1];
+      expect(ids(await store.readAuditRecords({ range: {}, after: last, limit: 10 }))).toEqual(["b1", "a2", "a1"]);
+    });
+
+    it("scans an audit chain in sequence order in chunks, a duplicated sequence within one chunk", async () => {
+      const records = Array.from({ length: 7 }, (_, i) => auditRecord("c", i + 1, T0 + i));
+      await store.appendAuditRecords([...records, auditRecord("c", 4, T0 + 99, { principal: "forger" })], "audit-c");
+      await store.appendAuditRecords([auditRecord("other", 1, T0)], "audit-other");
+      const chunks: number[][] = [];
+      for await (const chunk of store.scanAuditChain("c", 3)) chunks.push(chunk.map((r) => r.sequence));
+      expect(chunks).toEqual([
+        [1, 2, 3],
+        [4, 4, 5],
+        [6, 7],
+      ]);
+      expect((await store.lastAuditRecord("c"))?.sequence).toBe(7);
+      expect(await store.lastAuditRecord("none")).toBeUndefined();
+      expect(await store.auditChains()).toEqual([
+        { chainId: "c", records: 8, lastSequence: 7 },
+        { chainId: "other", records: 1, lastSequence: 1 },
+      ]);
+    });
+
+    it("stores a retried audit append with the same token once, and keeps it across reopen", async () => {
+      await store.appendAuditRecords([auditRecord("r", 1, T0), auditRecord("r", 2, T0)], "audit-r-1-2");
+      await store.appendAuditRecords([auditRecord("r", 1, T0), auditRecord("r", 2, T0)], "audit-r-1-2");
+      await store.close();
+      store = await factory.reopen();
+      expect(await store.auditChains()).toEqual([{ chainId: "r", records: 2, lastSequence: 2 }]);
     });
 
     it("keeps appended rows across close and reopen", async () => {

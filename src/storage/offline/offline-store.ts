@@ -224,6 +224,15 @@ export interface ArrowChunk {
 export type ArrowChunks = AsyncIterable<ArrowChunk>;
 
 /**
+ * Engine limits of each offline query run for a client's request (limits.queryTimeoutMs and
+ * limits.queryMaxMemoryBytes): a query over one is stopped by the engine.
+ */
+export interface QueryLimits {
+  timeoutMs: number;
+  maxMemoryBytes: number;
+}
+
+/**
  * One logged prediction. Times in microseconds; keys, features and outputs as JSON text, since
  * every model reads and returns something else.
  */
@@ -264,6 +273,52 @@ export interface ServedValueQuery {
   limit: number;
 }
 
+/**
+ * One record of the audit trail (docs/security.md): a call, its outcome, and its link in a hash
+ * chain. Time in microseconds; `previousHash` is "" for the first record of a chain.
+ */
+export interface AuditRecord {
+  chainId: string;
+  /** Position in its chain, from 1. */
+  sequence: number;
+  time: number;
+  principal: string;
+  authentication: string;
+  method: string;
+  project: string;
+  resources: string[];
+  requestDigest: string;
+  peer: string;
+  outcome: string;
+  detail: string;
+  requestId: string;
+  previousHash: string;
+  hash: string;
+}
+
+/** Which audit records to read: every given filter holds; newest first (time, chain id, sequence, all descending). */
+export interface AuditQuery {
+  project?: string;
+  principal?: string;
+  /** Exactly this method. */
+  method?: string;
+  /** Methods starting with this ("/sluice.v1.ModelService/"). */
+  methodPrefix?: string;
+  outcome?: string;
+  /** On the record's time, [start, end) in microseconds. */
+  range: EventTimeRange;
+  /** Resume after this record (the last of the previous page). */
+  after?: Pick<AuditRecord, "time" | "chainId" | "sequence">;
+  limit: number;
+}
+
+/** One chain of the audit trail as stored. */
+export interface AuditChainSummary {
+  chainId: string;
+  records: number;
+  lastSequence: number;
+}
+
 /** Where feature history lives. */
 export interface OfflineStore {
   /** Appends logged online values of a project (for the served-consistency check). */
@@ -300,22 +355,40 @@ export interface OfflineStore {
   appendSpine(spine: Spine, rows: SpineColumns, firstIndex: number): Promise<void>;
   /**
    * Stores a spine from rows already in the offline store; INVALID_ARGUMENT when they lack a key
-   * column or event_time, have a type that cannot be converted, or a null key or time.
+   * column or event_time, have a type that cannot be converted, or a null key or time, and when
+   * a SQL spine reaches outside the project (docs/security.md, "User SQL and server-side files").
+   * Aborting `signal` stops the engine's queries; `limits` bound each of them.
    */
-  loadSpine(project: string, source: OfflineSpineSource, keyColumns: OfflineColumn[]): Promise<Spine>;
+  loadSpine(project: string, source: OfflineSpineSource, keyColumns: OfflineColumn[], signal?: AbortSignal, limits?: QueryLimits): Promise<Spine>;
   /** Row count, event-time range and content hash of a spine. */
-  summarizeSpine(spine: Spine): Promise<SpineSummary>;
+  summarizeSpine(spine: Spine, signal?: AbortSignal, limits?: QueryLimits): Promise<SpineSummary>;
   dropSpine(spine: Spine): Promise<void>;
-  /** Runs a point-in-time join, streaming the result in bounded chunks; stops when `signal` aborts. */
-  joinPointInTime(join: PointInTimeJoin, signal?: AbortSignal): ArrowChunks;
+  /** Runs a point-in-time join, streaming the result in bounded chunks; stops (the engine too) when `signal` aborts. */
+  joinPointInTime(join: PointInTimeJoin, signal?: AbortSignal, limits?: QueryLimits): ArrowChunks;
   /**
    * Stores the result of a join (with spine_index) as table `name` of the spine's project and
    * writes it, in spine order, as a Parquet file at `parquetPath`. Returns the row count.
    */
-  saveJoin(join: PointInTimeJoin, name: string, parquetPath: string): Promise<number>;
+  saveJoin(join: PointInTimeJoin, name: string, parquetPath: string, signal?: AbortSignal, limits?: QueryLimits): Promise<number>;
   /** Streams a table saved by {@link saveJoin} in spine order, without spine_index unless asked. */
-  readSavedJoin(project: string, name: string, withSpineIndex: boolean, signal?: AbortSignal): ArrowChunks;
+  readSavedJoin(project: string, name: string, withSpineIndex: boolean, signal?: AbortSignal, limits?: QueryLimits): ArrowChunks;
   /** Appends to a project's prediction log (the table `predictions`), creating it when needed. */
   appendPredictions(project: string, records: PredictionRecord[]): Promise<void>;
+  /**
+   * Appends audit records durably (creating the audit table when needed). A call retried with the
+   * same `deduplicationToken` is applied once, even when the first attempt's acknowledgement was lost.
+   */
+  appendAuditRecords(records: readonly AuditRecord[], deduplicationToken: string): Promise<void>;
+  /** A page of audit records, newest first (see {@link AuditQuery}). */
+  readAuditRecords(query: AuditQuery): Promise<AuditRecord[]>;
+  /**
+   * One chain's records in sequence order, in chunks of about `chunkRows` (records sharing a
+   * sequence, which only tampering makes, come in one chunk), so a long chain never sits in memory.
+   */
+  scanAuditChain(chainId: string, chunkRows: number): AsyncIterable<AuditRecord[]>;
+  /** The record of a chain with the highest sequence; undefined when the chain has none. */
+  lastAuditRecord(chainId: string): Promise<AuditRecord | undefined>;
+  /** Every chain of the audit trail, by id. */
+  auditChains(): Promise<AuditChainSummary[]>;
   close(): Promise<void>;
 }

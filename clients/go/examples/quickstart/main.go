@@ -4,6 +4,10 @@
 //
 //	cd clients/go && go run ./examples/quickstart --address 127.0.0.1:50051 --project quickstart
 //
+// Against a server with authentication on, give a key with admin on the project (--api-key, or set
+// SLUICE_API_KEY) or a JWT (--token, SLUICE_TOKEN); for TLS, --ca-file (and --cert-file/--key-file
+// for mutual TLS). examples/connect shows just the connecting.
+//
 // It checks every answer against what Sluice promises and exits 1, naming the difference, when
 // one differs; CI runs it against a real server (test/e2e/clients.e2e.test.ts). The Python example
 // (clients/python/examples/quickstart.py) does the same steps and prints the same lines.
@@ -25,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -81,6 +86,11 @@ func main() {
 	address := flag.String("address", "127.0.0.1:50051", "HOST:PORT of a Sluice server")
 	project := flag.String("project", "quickstart", "project to create and use")
 	modelFile := flag.String("model", "../../src/cli/demo-models/churn-v1.onnx", "the ONNX file to upload (the demo's churn-v1.onnx; the default is relative to clients/go)")
+	apiKey := flag.String("api-key", os.Getenv("SLUICE_API_KEY"), "API key (default: $SLUICE_API_KEY)")
+	token := flag.String("token", os.Getenv("SLUICE_TOKEN"), "bearer token, a JWT (default: $SLUICE_TOKEN)")
+	caFile := flag.String("ca-file", "", "PEM CA bundle: connect over TLS, trusting it")
+	certFile := flag.String("cert-file", "", "PEM client certificate, for mutual TLS (with --key-file)")
+	keyFile := flag.String("key-file", "", "PEM key of --cert-file")
 	flag.Parse()
 	model, err := os.ReadFile(*modelFile)
 	if err != nil {
@@ -88,7 +98,12 @@ func main() {
 		os.Exit(2)
 	}
 
-	client, err := sluice.Dial(*address)
+	// Empty credentials send nothing; without --ca-file the connection is plaintext.
+	options := []grpc.DialOption{sluice.WithAPIKey(*apiKey), sluice.WithToken(*token)}
+	if *caFile != "" || *certFile != "" {
+		options = append(options, sluice.WithTLS(sluice.TLSConfig{CAFile: *caFile, CertFile: *certFile, KeyFile: *keyFile}))
+	}
+	client, err := sluice.Dial(*address, options...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

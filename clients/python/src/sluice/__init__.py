@@ -6,6 +6,7 @@
 """
 
 from sluice._client import Batch, EventBatch, EventWriteResult, RowRejection, SluiceClient, WriteResult
+from sluice._credentials import Tls, TokenProvider, TokenUnavailableError
 from sluice._errors import FieldViolation, SluiceArgumentError, SluiceError
 from sluice._models import Prediction, PredictionOutput
 from sluice._values import Float, FloatList, Int32, from_value, to_value
@@ -24,6 +25,9 @@ __all__ = [
     "SluiceArgumentError",
     "SluiceClient",
     "SluiceError",
+    "Tls",
+    "TokenProvider",
+    "TokenUnavailableError",
     "WriteResult",
     "from_value",
     "to_value",

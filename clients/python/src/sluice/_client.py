@@ -15,6 +15,7 @@ import grpc
 from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from sluice._credentials import Tls, TokenProvider, open_channel
 from sluice._errors import FieldViolation, SluiceArgumentError, SluiceError
 from sluice._historical import SpineRowLike, historical_requests, historical_rows, historical_table, spine_batches
 from sluice._models import Bindings, Prediction, input_bindings, missing_feature_policy, read_model, upload_requests
@@ -23,6 +24,8 @@ from sluice._online import online_rows, online_table
 from sluice._streams import EventLike, FeatureSpec, event_row, features as feature_messages, stream_fields
 from sluice._values import PyValue, to_duration, to_timestamp, to_value, value_type
 from sluice.v1 import (
+    access_pb2,
+    access_pb2_grpc,
     inference_pb2,
     inference_pb2_grpc,
     ingestion_pb2,
@@ -166,9 +169,15 @@ class SluiceClient:
     expected form. `project` is an id or "projects/{id}" (kept as the id). Refs ("customer_stats",
     "customer_stats@2:orders_30d", or the full forms "projects/p/featureViews/customer_stats:orders_30d")
     go to the server as written. The generated stubs are attributes
-    (`registry`, `ingestion`, `online`, `training`, `models`, `inference`, `monitoring`, `health`)
-    for every method the wrappers do not cover; call them through `call()` to get the same deadline,
-    metadata and errors.
+    (`registry`, `ingestion`, `online`, `training`, `models`, `inference`, `monitoring`, `access`,
+    `health`) for every method the wrappers do not cover; call them through `call()` to get the same
+    deadline, metadata and errors.
+
+    Connecting: plaintext by default. `tls=True` (gRPC's default roots) or `tls=Tls.from_files(ca_file,
+    cert_file, key_file)` (a CA bundle; a client certificate and key for mutual TLS) for TLS, or
+    grpc ChannelCredentials as `credentials`. `api_key` ("sk_...") or `token` (a JWT, or a function
+    returning one, called for every call) goes as `authorization: Bearer ...` on every call, the
+    stubs' too; in plaintext only to a loopback address unless `tls=False` says so explicitly.
     """
 
     address: str
@@ -177,6 +186,8 @@ class SluiceClient:
     credentials: grpc.ChannelCredentials | None = None
     api_key: str | None = None
     options: Sequence[tuple[str, Any]] = ()
+    token: str | TokenProvider | None = None
+    tls: bool | Tls | None = None
     _channel: grpc.Channel = field(init=False, repr=False)
     registry: registry_pb2_grpc.RegistryServiceStub = field(init=False, repr=False)
     ingestion: ingestion_pb2_grpc.IngestionServiceStub = field(init=False, repr=False)
@@ -185,15 +196,17 @@ class SluiceClient:
     models: model_pb2_grpc.ModelServiceStub = field(init=False, repr=False)
     inference: inference_pb2_grpc.InferenceServiceStub = field(init=False, repr=False)
     monitoring: monitoring_pb2_grpc.MonitoringServiceStub = field(init=False, repr=False)
+    access: access_pb2_grpc.AccessServiceStub = field(init=False, repr=False)
     health: health_pb2_grpc.HealthStub = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.project = project_id(self.project, "project")
         options = [("grpc.enable_retries", 1), ("grpc.service_config", _SERVICE_CONFIG), *self.options]
-        if self.credentials is not None:
-            self._channel = grpc.secure_channel(self.address, self.credentials, options=options)
-        else:
-            self._channel = grpc.insecure_channel(self.address, options=options)
+        # The credentials ride on the channel (call credentials over TLS, an interceptor over
+        # plaintext), so the generated stubs' calls carry them as the wrappers' do.
+        self._channel = open_channel(
+            self.address, tls=self.tls, credentials=self.credentials, api_key=self.api_key, token=self.token, options=options
+        )
         self.registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
         self.ingestion = ingestion_pb2_grpc.IngestionServiceStub(self._channel)
         self.online = online_pb2_grpc.OnlineServiceStub(self._channel)
@@ -201,6 +214,7 @@ class SluiceClient:
         self.models = model_pb2_grpc.ModelServiceStub(self._channel)
         self.inference = inference_pb2_grpc.InferenceServiceStub(self._channel)
         self.monitoring = monitoring_pb2_grpc.MonitoringServiceStub(self._channel)
+        self.access = access_pb2_grpc.AccessServiceStub(self._channel)
         self.health = health_pb2_grpc.HealthStub(self._channel)
 
     def close(self) -> None:
@@ -214,8 +228,8 @@ class SluiceClient:
 
     @property
     def metadata(self) -> list[tuple[str, str]]:
-        """Metadata sent with every call (the API key, when one is set)."""
-        return [("authorization", f"Bearer {self.api_key}")] if self.api_key else []
+        """Metadata the wrappers send with every call; the credentials are not here but on the channel."""
+        return []
 
     def call(self, method: Callable[..., T], request: Any, *, timeout: float | None = None) -> T:
         """Calls a unary stub method with the client's deadline and metadata; failures raise SluiceError."""
@@ -695,3 +709,64 @@ class SluiceClient:
             project=self._project(project), feature_view=feature_view, window=window, max_values=max_values, max_examples=max_examples
         )
         return self.call(self.monitoring.CheckServedConsistency, request)
+
+    # -- access ---------------------------------------------------------------------------------
+
+    def who_am_i(self) -> access_pb2.WhoAmIResponse:
+        """The caller as the server sees it: `principal`, `authentication` (api_key, jwt, mtls or none)
+        and `roles`."""
+        return self.call(self.access.WhoAmI, access_pb2.WhoAmIRequest())
+
+    def create_api_key(
+        self,
+        principal: str,
+        roles: Sequence[str | access_pb2.RoleGrant],
+        *,
+        description: str = "",
+        expire_time: datetime | None = None,
+    ) -> access_pb2.CreateApiKeyResponse:
+        """Creates an API key for `principal` with `roles` ("project:role", e.g. "default:writer", or
+        "*:admin" for a server admin). The response's `secret` ("sk_...") is shown this once; the
+        server keeps its SHA-256. Granting a role needs admin on its project."""
+        if not principal:
+            raise SluiceArgumentError.for_argument("principal", "is required (a non-empty string)", reason="MISSING_FIELD")
+        api_key = access_pb2.ApiKey(
+            principal=principal,
+            roles=[role_grant(role, f"roles[{i}]") for i, role in enumerate(roles)],
+            description=description,
+            expire_time=None if expire_time is None else to_timestamp(expire_time),
+        )
+        return self.call(self.access.CreateApiKey, access_pb2.CreateApiKeyRequest(api_key=api_key))
+
+    def list_api_keys(
+        self, *, project: str | None = None, all_projects: bool = False, show_revoked: bool = False, page_size: int = 0
+    ) -> Iterator[access_pb2.ApiKey]:
+        """The keys granting a role on `project` (the client's by default), or every key of the server
+        with `all_projects` (server admins only), page by page; never their secrets."""
+        if all_projects and project:
+            raise SluiceArgumentError.for_argument("all_projects", "cannot be set together with project")
+        wanted = "" if all_projects else project_id(project, "project") if project else self.project
+        page_token = ""
+        while True:
+            request = access_pb2.ListApiKeysRequest(project=wanted, show_revoked=show_revoked, page_size=page_size, page_token=page_token)
+            response = self.call(self.access.ListApiKeys, request)
+            yield from response.api_keys
+            page_token = response.next_page_token
+            if not page_token:
+                return
+
+    def revoke_api_key(self, key_id: str) -> access_pb2.ApiKey:
+        """Revokes an API key by id (the first 16 hex digits of its SHA-256), at once, on every replica."""
+        if not key_id:
+            raise SluiceArgumentError.for_argument("key_id", "is required (a non-empty string)", reason="MISSING_FIELD")
+        return self.call(self.access.RevokeApiKey, access_pb2.RevokeApiKeyRequest(id=key_id)).api_key
+
+
+def role_grant(role: str | access_pb2.RoleGrant, argument: str = "role") -> access_pb2.RoleGrant:
+    """"project:role" (split at the last colon) as a RoleGrant; a RoleGrant is returned as it is."""
+    if isinstance(role, access_pb2.RoleGrant):
+        return role
+    if not isinstance(role, str) or ":" not in role:
+        raise SluiceArgumentError.for_argument(argument, f'must be "project:role" (e.g. "default:writer", "*:admin"), not {role!r:.40}')
+    project, _, name = role.rpartition(":")
+    return access_pb2.RoleGrant(project=project, role=name)

@@ -117,7 +117,15 @@ export interface ModelVersion {
   trainingDataset: string;
   description: string;
   labels: { [key: string]: string };
-  createTime: Timestamp | undefined;
+  createTime:
+    | Timestamp
+    | undefined;
+  /**
+   * The principal that uploaded the version, as authentication proved it
+   * ("anonymous" when authentication is off; "" for versions uploaded before
+   * Sluice recorded it).
+   */
+  uploadedBy: string;
 }
 
 export interface ModelVersion_LabelsEntry {
@@ -230,17 +238,75 @@ export interface Deployment {
   revision: bigint;
   /** The stable version before the last change of stable, for rollback. */
   previousStableVersion: string;
+  /**
+   * Who made this revision: the authenticated principal of the call that made
+   * it (the approver, for a revision made by ApprovePromotion). With
+   * authentication off, the request's `actor` if given, else "anonymous".
+   * "canary-guard" when the canary guard rolled the canary back.
+   */
   updatedBy: string;
   /** Why the last change was made. */
   changeReason: string;
-  updateTime: Timestamp | undefined;
+  updateTime:
+    | Timestamp
+    | undefined;
+  /**
+   * The two-person rule for stable: when true, PromoteCanary only records a
+   * pending promotion, which a second authenticated principal must approve
+   * (ApprovePromotion), and ApplyDeployment refuses to change stable_version
+   * (FAILED_PRECONDITION, PROMOTION_APPROVAL_REQUIRED). RollbackDeployment and
+   * the canary guard still act alone. Turning it on is a plain
+   * ApplyDeployment; turning it off is one too, but never in the same
+   * ApplyDeployment that changes stable_version, so the history shows who
+   * turned it off before any unapproved change of stable. Turning it off
+   * drops a pending promotion (it is not promoted).
+   */
+  requirePromotionApproval: boolean;
+  /**
+   * The promotion waiting for approval, if any. Current state, not routing:
+   * requesting, approving or rejecting a promotion makes no revision of its
+   * own, so revisions (ListDeploymentRevisions) never carry one. It is dropped
+   * when the canary's model version changes or goes (ApplyDeployment, the
+   * canary guard), on RollbackDeployment, and when approval is turned off.
+   */
+  pendingPromotion:
+    | PromotionRequest
+    | undefined;
+  /**
+   * Set on the revision made by ApprovePromotion: the request it approved
+   * (who asked, why and when). That revision's updated_by, change_reason and
+   * update_time are the approver's.
+   */
+  approvedPromotion: PromotionRequest | undefined;
+}
+
+/**
+ * A request to make an endpoint's canary its stable version, made by
+ * PromoteCanary on an endpoint that requires approval.
+ */
+export interface PromotionRequest {
+  /** The canary model version to become stable. */
+  canaryVersion: string;
+  /** The authenticated principal that called PromoteCanary. */
+  requestedBy: string;
+  /** PromoteCanaryRequest.reason. */
+  reason: string;
+  requestTime:
+    | Timestamp
+    | undefined;
+  /** The endpoint's revision when the promotion was requested. */
+  revision: bigint;
 }
 
 export interface ApplyDeploymentRequest {
   deployment:
     | Deployment
     | undefined;
-  /** Who is making the change (recorded). */
+  /**
+   * Deprecated: the server records the authenticated principal. Ignored when
+   * authentication is on; with it off, recorded as updated_by (an unverified
+   * claim), "anonymous" when empty.
+   */
   actor: string;
   reason: string;
 }
@@ -282,21 +348,82 @@ export interface ListDeploymentRevisionsResponse {
 
 export interface PromoteCanaryRequest {
   name: string;
+  /**
+   * Deprecated: as ApplyDeploymentRequest.actor (ignored when authentication
+   * is on).
+   */
   actor: string;
   reason: string;
 }
 
 export interface PromoteCanaryResponse {
-  deployment: Deployment | undefined;
+  /**
+   * The endpoint after the call: promoted, or (approval required) unchanged
+   * but for its pending_promotion.
+   */
+  deployment:
+    | Deployment
+    | undefined;
+  /**
+   * Set when the endpoint requires approval: nothing was promoted, this
+   * request waits for ApprovePromotion by another principal. When a promotion
+   * of the same canary is pending already, it is returned unchanged (its
+   * requested_by stays the first requester). FAILED_PRECONDITION
+   * (APPROVAL_REQUIRES_AUTHENTICATION) when authentication is off, since no
+   * second principal could ever approve it.
+   */
+  pendingPromotion: PromotionRequest | undefined;
 }
 
 export interface RollbackDeploymentRequest {
   name: string;
+  /**
+   * Deprecated: as ApplyDeploymentRequest.actor (ignored when authentication
+   * is on).
+   */
   actor: string;
   reason: string;
 }
 
 export interface RollbackDeploymentResponse {
+  deployment: Deployment | undefined;
+}
+
+/**
+ * Errors: FAILED_PRECONDITION NO_PENDING_PROMOTION (nothing pending),
+ * PENDING_PROMOTION_MISMATCH (canary_version given and not the pending one),
+ * APPROVAL_REQUIRES_AUTHENTICATION (the caller is not authenticated);
+ * PERMISSION_DENIED SELF_APPROVAL (the caller requested the promotion).
+ */
+export interface ApprovePromotionRequest {
+  /** "projects/{project}/endpoints/{endpoint}". */
+  name: string;
+  /** Why it is approved; the new revision's change_reason. */
+  reason: string;
+  /**
+   * If set, approve only when the pending promotion is of this model version:
+   * what the approver looked at is what gets promoted.
+   */
+  canaryVersion: string;
+}
+
+export interface ApprovePromotionResponse {
+  /** The new revision: stable is the former canary, there is no canary. */
+  deployment: Deployment | undefined;
+}
+
+/** Errors: FAILED_PRECONDITION NO_PENDING_PROMOTION, PENDING_PROMOTION_MISMATCH. */
+export interface RejectPromotionRequest {
+  /** "projects/{project}/endpoints/{endpoint}". */
+  name: string;
+  /** Why it is rejected; logged and audited (no revision is made). */
+  reason: string;
+  /** If set, reject only when the pending promotion is of this model version. */
+  canaryVersion: string;
+}
+
+export interface RejectPromotionResponse {
+  /** The endpoint without its pending promotion; routing and revision unchanged. */
   deployment: Deployment | undefined;
 }
 
@@ -760,6 +887,7 @@ function createBaseModelVersion(): ModelVersion {
     description: "",
     labels: {},
     createTime: undefined,
+    uploadedBy: "",
   };
 }
 
@@ -800,6 +928,9 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     });
     if (message.createTime !== undefined) {
       Timestamp.encode(message.createTime, writer.uint32(90).fork()).join();
+    }
+    if (message.uploadedBy !== "") {
+      writer.uint32(98).string(message.uploadedBy);
     }
     return writer;
   },
@@ -908,6 +1039,14 @@ export const ModelVersion: MessageFns<ModelVersion> = {
             message.createTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.uploadedBy = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -962,6 +1101,11 @@ export const ModelVersion: MessageFns<ModelVersion> = {
         : isSet(object.create_time)
         ? fromJsonTimestamp(object.create_time)
         : undefined,
+      uploadedBy: isSet(object.uploadedBy)
+        ? globalThis.String(object.uploadedBy)
+        : isSet(object.uploaded_by)
+        ? globalThis.String(object.uploaded_by)
+        : "",
     };
   },
 
@@ -1006,6 +1150,9 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     if (message.createTime !== undefined) {
       obj.createTime = fromTimestamp(message.createTime).toISOString();
     }
+    if (message.uploadedBy !== "") {
+      obj.uploadedBy = message.uploadedBy;
+    }
     return obj;
   },
 
@@ -1035,6 +1182,7 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     message.createTime = (object.createTime !== undefined && object.createTime !== null)
       ? Timestamp.fromPartial(object.createTime)
       : undefined;
+    message.uploadedBy = object.uploadedBy ?? "";
     return message;
   },
 };
@@ -2461,6 +2609,9 @@ function createBaseDeployment(): Deployment {
     updatedBy: "",
     changeReason: "",
     updateTime: undefined,
+    requirePromotionApproval: false,
+    pendingPromotion: undefined,
+    approvedPromotion: undefined,
   };
 }
 
@@ -2504,6 +2655,15 @@ export const Deployment: MessageFns<Deployment> = {
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(message.updateTime, writer.uint32(98).fork()).join();
+    }
+    if (message.requirePromotionApproval !== false) {
+      writer.uint32(104).bool(message.requirePromotionApproval);
+    }
+    if (message.pendingPromotion !== undefined) {
+      PromotionRequest.encode(message.pendingPromotion, writer.uint32(114).fork()).join();
+    }
+    if (message.approvedPromotion !== undefined) {
+      PromotionRequest.encode(message.approvedPromotion, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -2617,6 +2777,30 @@ export const Deployment: MessageFns<Deployment> = {
             message.updateTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.requirePromotionApproval = reader.bool();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.pendingPromotion = PromotionRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.approvedPromotion = PromotionRequest.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2679,6 +2863,21 @@ export const Deployment: MessageFns<Deployment> = {
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      requirePromotionApproval: isSet(object.requirePromotionApproval)
+        ? globalThis.Boolean(object.requirePromotionApproval)
+        : isSet(object.require_promotion_approval)
+        ? globalThis.Boolean(object.require_promotion_approval)
+        : false,
+      pendingPromotion: isSet(object.pendingPromotion)
+        ? PromotionRequest.fromJSON(object.pendingPromotion)
+        : isSet(object.pending_promotion)
+        ? PromotionRequest.fromJSON(object.pending_promotion)
+        : undefined,
+      approvedPromotion: isSet(object.approvedPromotion)
+        ? PromotionRequest.fromJSON(object.approvedPromotion)
+        : isSet(object.approved_promotion)
+        ? PromotionRequest.fromJSON(object.approved_promotion)
+        : undefined,
     };
   },
 
@@ -2720,6 +2919,15 @@ export const Deployment: MessageFns<Deployment> = {
     if (message.updateTime !== undefined) {
       obj.updateTime = fromTimestamp(message.updateTime).toISOString();
     }
+    if (message.requirePromotionApproval !== false) {
+      obj.requirePromotionApproval = message.requirePromotionApproval;
+    }
+    if (message.pendingPromotion !== undefined) {
+      obj.pendingPromotion = PromotionRequest.toJSON(message.pendingPromotion);
+    }
+    if (message.approvedPromotion !== undefined) {
+      obj.approvedPromotion = PromotionRequest.toJSON(message.approvedPromotion);
+    }
     return obj;
   },
 
@@ -2746,6 +2954,163 @@ export const Deployment: MessageFns<Deployment> = {
     message.updateTime = (object.updateTime !== undefined && object.updateTime !== null)
       ? Timestamp.fromPartial(object.updateTime)
       : undefined;
+    message.requirePromotionApproval = object.requirePromotionApproval ?? false;
+    message.pendingPromotion = (object.pendingPromotion !== undefined && object.pendingPromotion !== null)
+      ? PromotionRequest.fromPartial(object.pendingPromotion)
+      : undefined;
+    message.approvedPromotion = (object.approvedPromotion !== undefined && object.approvedPromotion !== null)
+      ? PromotionRequest.fromPartial(object.approvedPromotion)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePromotionRequest(): PromotionRequest {
+  return { canaryVersion: "", requestedBy: "", reason: "", requestTime: undefined, revision: 0n };
+}
+
+export const PromotionRequest: MessageFns<PromotionRequest> = {
+  encode(message: PromotionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.canaryVersion !== "") {
+      writer.uint32(10).string(message.canaryVersion);
+    }
+    if (message.requestedBy !== "") {
+      writer.uint32(18).string(message.requestedBy);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.requestTime !== undefined) {
+      Timestamp.encode(message.requestTime, writer.uint32(34).fork()).join();
+    }
+    if (message.revision !== 0n) {
+      if (BigInt.asIntN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type int64 too large");
+      }
+      writer.uint32(40).int64(message.revision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromotionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromotionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.canaryVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestedBy = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.requestTime = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.revision = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromotionRequest {
+    return {
+      canaryVersion: isSet(object.canaryVersion)
+        ? globalThis.String(object.canaryVersion)
+        : isSet(object.canary_version)
+        ? globalThis.String(object.canary_version)
+        : "",
+      requestedBy: isSet(object.requestedBy)
+        ? globalThis.String(object.requestedBy)
+        : isSet(object.requested_by)
+        ? globalThis.String(object.requested_by)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      requestTime: isSet(object.requestTime)
+        ? fromJsonTimestamp(object.requestTime)
+        : isSet(object.request_time)
+        ? fromJsonTimestamp(object.request_time)
+        : undefined,
+      revision: isSet(object.revision) ? BigInt(object.revision) : 0n,
+    };
+  },
+
+  toJSON(message: PromotionRequest): unknown {
+    const obj: any = {};
+    if (message.canaryVersion !== "") {
+      obj.canaryVersion = message.canaryVersion;
+    }
+    if (message.requestedBy !== "") {
+      obj.requestedBy = message.requestedBy;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.requestTime !== undefined) {
+      obj.requestTime = fromTimestamp(message.requestTime).toISOString();
+    }
+    if (message.revision !== 0n) {
+      obj.revision = message.revision.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PromotionRequest>, I>>(base?: I): PromotionRequest {
+    return PromotionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PromotionRequest>, I>>(object: I): PromotionRequest {
+    const message = createBasePromotionRequest();
+    message.canaryVersion = object.canaryVersion ?? "";
+    message.requestedBy = object.requestedBy ?? "";
+    message.reason = object.reason ?? "";
+    message.requestTime = (object.requestTime !== undefined && object.requestTime !== null)
+      ? Timestamp.fromPartial(object.requestTime)
+      : undefined;
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
     return message;
   },
 };
@@ -3564,13 +3929,16 @@ export const PromoteCanaryRequest: MessageFns<PromoteCanaryRequest> = {
 };
 
 function createBasePromoteCanaryResponse(): PromoteCanaryResponse {
-  return { deployment: undefined };
+  return { deployment: undefined, pendingPromotion: undefined };
 }
 
 export const PromoteCanaryResponse: MessageFns<PromoteCanaryResponse> = {
   encode(message: PromoteCanaryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.deployment !== undefined) {
       Deployment.encode(message.deployment, writer.uint32(10).fork()).join();
+    }
+    if (message.pendingPromotion !== undefined) {
+      PromotionRequest.encode(message.pendingPromotion, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -3596,6 +3964,14 @@ export const PromoteCanaryResponse: MessageFns<PromoteCanaryResponse> = {
             message.deployment = Deployment.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pendingPromotion = PromotionRequest.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3609,13 +3985,23 @@ export const PromoteCanaryResponse: MessageFns<PromoteCanaryResponse> = {
   },
 
   fromJSON(object: any): PromoteCanaryResponse {
-    return { deployment: isSet(object.deployment) ? Deployment.fromJSON(object.deployment) : undefined };
+    return {
+      deployment: isSet(object.deployment) ? Deployment.fromJSON(object.deployment) : undefined,
+      pendingPromotion: isSet(object.pendingPromotion)
+        ? PromotionRequest.fromJSON(object.pendingPromotion)
+        : isSet(object.pending_promotion)
+        ? PromotionRequest.fromJSON(object.pending_promotion)
+        : undefined,
+    };
   },
 
   toJSON(message: PromoteCanaryResponse): unknown {
     const obj: any = {};
     if (message.deployment !== undefined) {
       obj.deployment = Deployment.toJSON(message.deployment);
+    }
+    if (message.pendingPromotion !== undefined) {
+      obj.pendingPromotion = PromotionRequest.toJSON(message.pendingPromotion);
     }
     return obj;
   },
@@ -3627,6 +4013,9 @@ export const PromoteCanaryResponse: MessageFns<PromoteCanaryResponse> = {
     const message = createBasePromoteCanaryResponse();
     message.deployment = (object.deployment !== undefined && object.deployment !== null)
       ? Deployment.fromPartial(object.deployment)
+      : undefined;
+    message.pendingPromotion = (object.pendingPromotion !== undefined && object.pendingPromotion !== null)
+      ? PromotionRequest.fromPartial(object.pendingPromotion)
       : undefined;
     return message;
   },
@@ -3802,6 +4191,354 @@ export const RollbackDeploymentResponse: MessageFns<RollbackDeploymentResponse> 
   },
 };
 
+function createBaseApprovePromotionRequest(): ApprovePromotionRequest {
+  return { name: "", reason: "", canaryVersion: "" };
+}
+
+export const ApprovePromotionRequest: MessageFns<ApprovePromotionRequest> = {
+  encode(message: ApprovePromotionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.canaryVersion !== "") {
+      writer.uint32(26).string(message.canaryVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApprovePromotionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApprovePromotionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.canaryVersion = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApprovePromotionRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      canaryVersion: isSet(object.canaryVersion)
+        ? globalThis.String(object.canaryVersion)
+        : isSet(object.canary_version)
+        ? globalThis.String(object.canary_version)
+        : "",
+    };
+  },
+
+  toJSON(message: ApprovePromotionRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.canaryVersion !== "") {
+      obj.canaryVersion = message.canaryVersion;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApprovePromotionRequest>, I>>(base?: I): ApprovePromotionRequest {
+    return ApprovePromotionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApprovePromotionRequest>, I>>(object: I): ApprovePromotionRequest {
+    const message = createBaseApprovePromotionRequest();
+    message.name = object.name ?? "";
+    message.reason = object.reason ?? "";
+    message.canaryVersion = object.canaryVersion ?? "";
+    return message;
+  },
+};
+
+function createBaseApprovePromotionResponse(): ApprovePromotionResponse {
+  return { deployment: undefined };
+}
+
+export const ApprovePromotionResponse: MessageFns<ApprovePromotionResponse> = {
+  encode(message: ApprovePromotionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deployment !== undefined) {
+      Deployment.encode(message.deployment, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApprovePromotionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApprovePromotionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deployment = Deployment.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApprovePromotionResponse {
+    return { deployment: isSet(object.deployment) ? Deployment.fromJSON(object.deployment) : undefined };
+  },
+
+  toJSON(message: ApprovePromotionResponse): unknown {
+    const obj: any = {};
+    if (message.deployment !== undefined) {
+      obj.deployment = Deployment.toJSON(message.deployment);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApprovePromotionResponse>, I>>(base?: I): ApprovePromotionResponse {
+    return ApprovePromotionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApprovePromotionResponse>, I>>(object: I): ApprovePromotionResponse {
+    const message = createBaseApprovePromotionResponse();
+    message.deployment = (object.deployment !== undefined && object.deployment !== null)
+      ? Deployment.fromPartial(object.deployment)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRejectPromotionRequest(): RejectPromotionRequest {
+  return { name: "", reason: "", canaryVersion: "" };
+}
+
+export const RejectPromotionRequest: MessageFns<RejectPromotionRequest> = {
+  encode(message: RejectPromotionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.canaryVersion !== "") {
+      writer.uint32(26).string(message.canaryVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RejectPromotionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRejectPromotionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.canaryVersion = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RejectPromotionRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      canaryVersion: isSet(object.canaryVersion)
+        ? globalThis.String(object.canaryVersion)
+        : isSet(object.canary_version)
+        ? globalThis.String(object.canary_version)
+        : "",
+    };
+  },
+
+  toJSON(message: RejectPromotionRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.canaryVersion !== "") {
+      obj.canaryVersion = message.canaryVersion;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RejectPromotionRequest>, I>>(base?: I): RejectPromotionRequest {
+    return RejectPromotionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RejectPromotionRequest>, I>>(object: I): RejectPromotionRequest {
+    const message = createBaseRejectPromotionRequest();
+    message.name = object.name ?? "";
+    message.reason = object.reason ?? "";
+    message.canaryVersion = object.canaryVersion ?? "";
+    return message;
+  },
+};
+
+function createBaseRejectPromotionResponse(): RejectPromotionResponse {
+  return { deployment: undefined };
+}
+
+export const RejectPromotionResponse: MessageFns<RejectPromotionResponse> = {
+  encode(message: RejectPromotionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deployment !== undefined) {
+      Deployment.encode(message.deployment, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RejectPromotionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRejectPromotionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deployment = Deployment.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RejectPromotionResponse {
+    return { deployment: isSet(object.deployment) ? Deployment.fromJSON(object.deployment) : undefined };
+  },
+
+  toJSON(message: RejectPromotionResponse): unknown {
+    const obj: any = {};
+    if (message.deployment !== undefined) {
+      obj.deployment = Deployment.toJSON(message.deployment);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RejectPromotionResponse>, I>>(base?: I): RejectPromotionResponse {
+    return RejectPromotionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RejectPromotionResponse>, I>>(object: I): RejectPromotionResponse {
+    const message = createBaseRejectPromotionResponse();
+    message.deployment = (object.deployment !== undefined && object.deployment !== null)
+      ? Deployment.fromPartial(object.deployment)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * ONNX model versions and the deployments (endpoints) that route traffic to
  * them: one stable version, an optional sticky canary, and shadows.
@@ -3917,7 +4654,11 @@ export const ModelServiceService = {
     responseDeserialize: (value: Buffer): ListDeploymentRevisionsResponse =>
       ListDeploymentRevisionsResponse.decode(value),
   },
-  /** Makes the canary the stable version. */
+  /**
+   * Makes the canary the stable version. On an endpoint with
+   * require_promotion_approval it promotes nothing: it records a pending
+   * promotion, which a second principal approves with ApprovePromotion.
+   */
   promoteCanary: {
     path: "/sluice.v1.ModelService/PromoteCanary" as const,
     requestStream: false as const,
@@ -3928,7 +4669,10 @@ export const ModelServiceService = {
       Buffer.from(PromoteCanaryResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PromoteCanaryResponse => PromoteCanaryResponse.decode(value),
   },
-  /** Returns to the previous stable version at once, dropping the canary. */
+  /**
+   * Returns to the previous stable version at once, dropping the canary (and
+   * any pending promotion). Never needs an approval: it is the way back.
+   */
   rollbackDeployment: {
     path: "/sluice.v1.ModelService/RollbackDeployment" as const,
     requestStream: false as const,
@@ -3939,6 +4683,38 @@ export const ModelServiceService = {
     responseSerialize: (value: RollbackDeploymentResponse): Buffer =>
       Buffer.from(RollbackDeploymentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RollbackDeploymentResponse => RollbackDeploymentResponse.decode(value),
+  },
+  /**
+   * Approves an endpoint's pending promotion and performs it: the canary
+   * becomes stable in a new revision that records the approver (updated_by)
+   * and the request it approved (approved_promotion). The approver must be an
+   * authenticated principal other than the one who requested the promotion.
+   */
+  approvePromotion: {
+    path: "/sluice.v1.ModelService/ApprovePromotion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ApprovePromotionRequest): Buffer =>
+      Buffer.from(ApprovePromotionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApprovePromotionRequest => ApprovePromotionRequest.decode(value),
+    responseSerialize: (value: ApprovePromotionResponse): Buffer =>
+      Buffer.from(ApprovePromotionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ApprovePromotionResponse => ApprovePromotionResponse.decode(value),
+  },
+  /**
+   * Drops an endpoint's pending promotion without promoting anything; any
+   * principal allowed to deploy may, the requester included (a cancel).
+   */
+  rejectPromotion: {
+    path: "/sluice.v1.ModelService/RejectPromotion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RejectPromotionRequest): Buffer =>
+      Buffer.from(RejectPromotionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RejectPromotionRequest => RejectPromotionRequest.decode(value),
+    responseSerialize: (value: RejectPromotionResponse): Buffer =>
+      Buffer.from(RejectPromotionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RejectPromotionResponse => RejectPromotionResponse.decode(value),
   },
 } as const;
 
@@ -3968,10 +4744,29 @@ export interface ModelServiceServer extends UntypedServiceImplementation {
   listDeployments: handleUnaryCall<ListDeploymentsRequest, ListDeploymentsResponse>;
   /** Lists an endpoint's past routings (who changed what, and when), newest first. */
   listDeploymentRevisions: handleUnaryCall<ListDeploymentRevisionsRequest, ListDeploymentRevisionsResponse>;
-  /** Makes the canary the stable version. */
+  /**
+   * Makes the canary the stable version. On an endpoint with
+   * require_promotion_approval it promotes nothing: it records a pending
+   * promotion, which a second principal approves with ApprovePromotion.
+   */
   promoteCanary: handleUnaryCall<PromoteCanaryRequest, PromoteCanaryResponse>;
-  /** Returns to the previous stable version at once, dropping the canary. */
+  /**
+   * Returns to the previous stable version at once, dropping the canary (and
+   * any pending promotion). Never needs an approval: it is the way back.
+   */
   rollbackDeployment: handleUnaryCall<RollbackDeploymentRequest, RollbackDeploymentResponse>;
+  /**
+   * Approves an endpoint's pending promotion and performs it: the canary
+   * becomes stable in a new revision that records the approver (updated_by)
+   * and the request it approved (approved_promotion). The approver must be an
+   * authenticated principal other than the one who requested the promotion.
+   */
+  approvePromotion: handleUnaryCall<ApprovePromotionRequest, ApprovePromotionResponse>;
+  /**
+   * Drops an endpoint's pending promotion without promoting anything; any
+   * principal allowed to deploy may, the requester included (a cancel).
+   */
+  rejectPromotion: handleUnaryCall<RejectPromotionRequest, RejectPromotionResponse>;
 }
 
 export interface ModelServiceClient extends Client {
@@ -4127,7 +4922,11 @@ export interface ModelServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListDeploymentRevisionsResponse) => void,
   ): ClientUnaryCall;
-  /** Makes the canary the stable version. */
+  /**
+   * Makes the canary the stable version. On an endpoint with
+   * require_promotion_approval it promotes nothing: it records a pending
+   * promotion, which a second principal approves with ApprovePromotion.
+   */
   promoteCanary(
     request: PromoteCanaryRequest,
     callback: (error: ServiceError | null, response: PromoteCanaryResponse) => void,
@@ -4143,7 +4942,10 @@ export interface ModelServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PromoteCanaryResponse) => void,
   ): ClientUnaryCall;
-  /** Returns to the previous stable version at once, dropping the canary. */
+  /**
+   * Returns to the previous stable version at once, dropping the canary (and
+   * any pending promotion). Never needs an approval: it is the way back.
+   */
   rollbackDeployment(
     request: RollbackDeploymentRequest,
     callback: (error: ServiceError | null, response: RollbackDeploymentResponse) => void,
@@ -4158,6 +4960,46 @@ export interface ModelServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RollbackDeploymentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Approves an endpoint's pending promotion and performs it: the canary
+   * becomes stable in a new revision that records the approver (updated_by)
+   * and the request it approved (approved_promotion). The approver must be an
+   * authenticated principal other than the one who requested the promotion.
+   */
+  approvePromotion(
+    request: ApprovePromotionRequest,
+    callback: (error: ServiceError | null, response: ApprovePromotionResponse) => void,
+  ): ClientUnaryCall;
+  approvePromotion(
+    request: ApprovePromotionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ApprovePromotionResponse) => void,
+  ): ClientUnaryCall;
+  approvePromotion(
+    request: ApprovePromotionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ApprovePromotionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Drops an endpoint's pending promotion without promoting anything; any
+   * principal allowed to deploy may, the requester included (a cancel).
+   */
+  rejectPromotion(
+    request: RejectPromotionRequest,
+    callback: (error: ServiceError | null, response: RejectPromotionResponse) => void,
+  ): ClientUnaryCall;
+  rejectPromotion(
+    request: RejectPromotionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RejectPromotionResponse) => void,
+  ): ClientUnaryCall;
+  rejectPromotion(
+    request: RejectPromotionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RejectPromotionResponse) => void,
   ): ClientUnaryCall;
 }
 

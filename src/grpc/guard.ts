@@ -1,0 +1,286 @@
+/**
+ * The one place every call passes before any handler runs: a grpc-js server interceptor that
+ * authenticates the caller, applies its rate limit, checks the permission the method's rule
+ * names on every project the request acts on, refuses messages the wire limits rejected, and
+ * writes the audit record of every mutating or denied call before its status is sent.
+ */
+import { createHash } from "node:crypto";
+import {
+  Metadata,
+  type MethodDefinition,
+  ServerInterceptingCall,
+  type ServerInterceptingCallInterface,
+  type ServerInterceptor,
+  type ServiceDefinition,
+  status,
+} from "@grpc/grpc-js";
+import type { PartialStatusObject } from "@grpc/grpc-js/build/src/call-interface.js";
+import type { Logger } from "pino";
+import type { AuditEventInput, AuditSink } from "../audit/audit-log.js";
+import { PermissionDeniedError, RateLimitedError, type SluiceError } from "../common/errors.js";
+import type { Authenticator } from "../security/authenticator.js";
+import type { MethodRule } from "../security/permissions.js";
+import { ANONYMOUS, can, type Principal } from "../security/principal.js";
+import type { RateLimiter } from "../security/rate-limiter.js";
+import { attachPrincipal, createCallContext, REQUEST_ID_HEADER } from "./call-context.js";
+import { failure } from "./errors.js";
+import { rejectedMessage, rejectionOf } from "./rejected-message.js";
+
+/** What the guard checks calls against. */
+export interface GuardOptions {
+  /** The permission table (src/security/permissions.ts). */
+  rules: ReadonlyMap<string, MethodRule>;
+  /** Undefined when authentication is off: every caller is {@link ANONYMOUS}. */
+  authenticator: Authenticator | undefined;
+  /** Reflection answers without credentials. */
+  openReflection: boolean;
+  limiter: RateLimiter | undefined;
+  audit: AuditSink | undefined;
+  logger: Logger;
+  /** Counts calls the rate limit refused. */
+  onRateLimited?: () => void;
+}
+
+/** The caller of a call whose credentials have not (yet) checked out. */
+const UNAUTHENTICATED: Principal = Object.freeze({ name: "", authentication: "none", grants: Object.freeze([]) });
+
+/** The wire bytes a decoded request came from, kept for the audit digest. */
+const WIRE_BYTES = Symbol("sluice.wireBytes");
+/** Resource names kept per audited call; a stream naming more is summarised. */
+const MAX_AUDITED_RESOURCES = 16;
+
+/**
+ * Wraps each method's request decoder: a message the wire limits refuse becomes a
+ * {@link rejectedMessage} (the guard ends the call with its error), and a decoded message keeps
+ * a reference to its bytes for the audit digest.
+ */
+export function withGuardedDecoding(
+  definition: ServiceDefinition,
+  wireViolation: (methodPath: string, bytes: Buffer) => SluiceError | undefined,
+): ServiceDefinition {
+  const guarded: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const [key, method] of Object.entries(definition)) {
+    const decode = method.requestDeserialize;
+    guarded[key] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        const violation = wireViolation(method.path, bytes);
+        if (violation) return rejectedMessage(violation);
+        const message = decode(bytes) as object;
+        Object.defineProperty(message, WIRE_BYTES, { value: bytes });
+        return message;
+      },
+    };
+  }
+  return guarded as ServiceDefinition;
+}
+
+/** Builds the server interceptor. */
+export function createGuard(options: GuardOptions): ServerInterceptor {
+  return (descriptor, call) => new GuardedCall(descriptor.path, options.rules.get(descriptor.path), call, options).intercepting;
+}
+
+/** The state of one guarded call. */
+class GuardedCall {
+  readonly intercepting: ServerInterceptingCall;
+  private principal: Principal = ANONYMOUS;
+  private metadata: Metadata | undefined;
+  /** Set once the call is refused: nothing more reaches the handler. */
+  private refused = false;
+  /** Whether the refusal is audited (rate-limited and wire-rejected calls are only counted and logged). */
+  private auditDenial = false;
+  /** Whether the refusal is audited (rate-limited and wire-rejected calls are only counted and logged). */ /** The first project the call acted on and the resources it named, for the audit record. */
+  private project = "";
+  private readonly resources = new Set<string>();
+  private readonly digests: Buffer[] = [];
+  private messages = 0;
+  /** Projects already allowed in this call (a stream usually names one). */
+  private readonly allowed = new Set<string>();
+
+  constructor(
+    private readonly method: string,
+    private readonly rule: MethodRule | undefined,
+    private readonly call: ServerInterceptingCallInterface,
+    private readonly options: GuardOptions,
+  ) {
+    this.intercepting = new ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, forward) => this.onMetadata(metadata, forward),
+          onReceiveMessage: (message, forward) => this.onMessage(message, forward),
+          onReceiveHalfClose: (forward) => {
+            if (!this.refused) forward();
+          },
+        }),
+      sendStatus: (sent, forward) => this.onStatus(sent, forward),
+    });
+  }
+
+  private onMetadata(metadata: Metadata, forward: (metadata: Metadata) => void): void {
+    this.metadata = metadata;
+    const rule = this.rule;
+    if (!rule)
+      return this.refuse(new PermissionDeniedError("caller", `call ${this.method} (a method missing from the permission table)`, ""));
+    if (rule.access === "public" || (rule.access === "reflection" && this.options.openReflection) || !this.options.authenticator) {
+      attachPrincipal(metadata, ANONYMOUS);
+      return this.admit(metadata, forward, rule.access !== "public");
+    }
+    // Until credentials check out, the caller is nobody (audited as "", not as the anonymous admin of auth-off mode).
+    this.principal = UNAUTHENTICATED;
+    const authorization = metadata.get("authorization")[0];
+    const apiKey = metadata.get("x-api-key")[0];
+    // Credentials go no further than this guard: no handler can log them.
+    metadata.remove("authorization");
+    metadata.remove("x-api-key");
+    let outcome: Principal | Promise<Principal>;
+    try {
+      outcome = this.options.authenticator.authenticate({
+        ...(typeof authorization === "string" ? { authorization } : {}),
+        ...(typeof apiKey === "string" ? { apiKey } : {}),
+        ...(authorization === undefined && apiKey === undefined ? { peerCertificate: this.call.getAuthContext().sslPeerCertificate } : {}),
+      });
+    } catch (error) {
+      return this.refuse(error);
+    }
+    const authenticated = (principal: Principal) => {
+      this.principal = principal;
+      attachPrincipal(metadata, principal);
+      this.admit(metadata, forward, true);
+    };
+    if (outcome instanceof Promise) outcome.then(authenticated, (error: unknown) => this.refuse(error));
+    else authenticated(outcome);
+  }
+
+  /** Lets the call's headers through once its first token is taken. */
+  private admit(metadata: Metadata, forward: (metadata: Metadata) => void, limited: boolean): void {
+    const wait = limited ? this.takeToken() : 0;
+    if (wait > 0) {
+      this.options.onRateLimited?.();
+      return this.refuse(new RateLimitedError(this.principal.name, wait), false);
+    }
+    forward(metadata);
+  }
+
+  private onMessage(message: unknown, forward: (message: unknown) => void): void {
+    if (this.refused) return;
+    const rejection = rejectionOf(message);
+    if (rejection) return this.refuse(rejection, false);
+    this.messages++;
+    const bytes = (message as { [WIRE_BYTES]?: Buffer })[WIRE_BYTES];
+    if (bytes && this.rule?.mutating) this.digests.push(createHash("sha256").update(bytes).digest());
+    const rule = this.rule as MethodRule;
+    const first = this.messages === 1;
+    if (first || rule.perMessage) this.noteResources(rule, message);
+    const deliver = () => {
+      // Later messages of a stream are paced by the bucket rather than refused: a bulk write slows down.
+      const wait = first || !this.options.limiter ? 0 : this.takeToken();
+      if (wait > 0) setTimeout(() => this.refused || forward(message), wait).unref();
+      else forward(message);
+    };
+    if (
+      rule.access === "public" ||
+      rule.access === "reflection" ||
+      rule.access === "authenticated" ||
+      !rule.projects ||
+      !(first || rule.perMessage)
+    )
+      return deliver();
+    let projects: readonly string[] | Promise<readonly string[]>;
+    try {
+      projects = rule.projects(message);
+    } catch (error) {
+      return this.refuse(error);
+    }
+    const check = (named: readonly string[]) => {
+      if (this.refused) return;
+      if (first) this.project = named[0] ?? "";
+      for (const project of named) {
+        if (this.allowed.has(project)) continue;
+        if (!can(this.principal, rule.access as Parameters<typeof can>[1], project)) {
+          this.project = project;
+          return this.refuse(new PermissionDeniedError(this.principal.name, rule.access, project));
+        }
+        this.allowed.add(project);
+      }
+      deliver();
+    };
+    if (projects instanceof Promise) projects.then(check, (error: unknown) => this.refuse(error));
+    else check(projects);
+  }
+
+  private noteResources(rule: MethodRule, message: unknown): void {
+    if (!rule.resources || this.resources.size >= MAX_AUDITED_RESOURCES) return;
+    for (const name of rule.resources(message)) if (this.resources.size < MAX_AUDITED_RESOURCES) this.resources.add(name.slice(0, 512));
+  }
+
+  private takeToken(): number {
+    const limiter = this.options.limiter;
+    if (!limiter) return 0;
+    const key = this.principal === ANONYMOUS ? `anonymous@${peerHost(this.call.getPeer())}` : this.principal.name;
+    return limiter.take(key);
+  }
+
+  /** Ends the call with `error`'s status; a denial is audited (a rate-limited call is only counted). */
+  private refuse(error: unknown, audited = true): void {
+    if (this.refused) return;
+    this.refused = true;
+    this.auditDenial = audited;
+    const context = createCallContext(this.method.slice(1), this.metadata ?? new Metadata(), this.options.logger);
+    const mapped = failure(error, context);
+    this.intercepting.sendStatus({
+      code: mapped.code ?? status.INTERNAL,
+      details: mapped.details ?? "",
+      metadata: mapped.metadata ?? null,
+    });
+  }
+
+  private onStatus(sent: PartialStatusObject, forward: (status: PartialStatusObject) => void): void {
+    const audit = this.options.audit;
+    const denied = this.refused && this.auditDenial;
+    if (!audit || !(denied || (this.rule?.mutating && !this.refused))) return forward(sent);
+    const record = this.auditRecord(sent);
+    audit.record(record).then(
+      () => forward(sent),
+      (error: unknown) => {
+        this.options.logger.error({ err: error, audit: record }, "audit record could not be stored");
+        // A denial is still a denial; a change that cannot be audited must not look like a plain success.
+        if (denied || sent.code !== status.OK) return forward(sent);
+        forward({
+          code: status.UNAVAILABLE,
+          details: "the call was applied but its audit record could not be stored; the server log has it",
+          metadata: sent.metadata ?? null,
+        });
+      },
+    );
+  }
+
+  private auditRecord(sent: PartialStatusObject): AuditEventInput {
+    const requestId = sent.metadata?.get(REQUEST_ID_HEADER)[0] ?? this.metadata?.get(REQUEST_ID_HEADER)[0] ?? "";
+    return {
+      time: new Date(),
+      principal: this.principal.name,
+      authentication: this.principal.authentication,
+      method: this.method,
+      project: this.project,
+      resources: [...this.resources],
+      requestDigest: requestDigest(this.digests),
+      peer: this.call.getPeer(),
+      outcome: status[sent.code] ?? String(sent.code),
+      detail: sent.code === status.OK ? "" : (sent.details ?? "").slice(0, 1024),
+      requestId: String(requestId).slice(0, 128),
+    };
+  }
+}
+
+/** SHA-256 of a unary request's bytes; for a stream, of its messages' digests in order. */
+function requestDigest(digests: readonly Buffer[]): string {
+  if (digests.length === 0) return "";
+  if (digests.length === 1) return (digests[0] as Buffer).toString("hex");
+  const hash = createHash("sha256");
+  for (const digest of digests) hash.update(digest);
+  return hash.digest("hex");
+}
+
+function peerHost(peer: string): string {
+  return peer.slice(0, peer.lastIndexOf(":")) || peer;
+}
