@@ -260,7 +260,10 @@ async function importBenchmark(): Promise<void> {
   }
   writer.finish();
 
-  const server = await spawnServer(["--data-dir", join(directory, "data"), "--log-level", "info"], { built: true });
+  const server = await spawnServer(
+    ["--data-dir", join(directory, "data"), "--log-level", "info", "--set", `imports.allowedDirs=${directory}`],
+    { built: true },
+  );
   const client = await SluiceClient.connect({ address: server.address });
   await prepareView(client, 0);
   const started = performance.now();

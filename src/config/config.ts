@@ -145,6 +145,10 @@ export const configSchema = z
       maxModelInputElements: positiveInt(Number.MAX_SAFE_INTEGER),
       /** Elements a model may return for one request (all outputs together): declared shapes at upload, actual outputs at prediction. */
       maxModelOutputElements: positiveInt(Number.MAX_SAFE_INTEGER),
+      /** Wall-clock time of one offline query run for a request (a spine, a join, a training set, a read); the engine stops it beyond. */
+      queryTimeoutMs: positiveInt(7 * 86_400_000),
+      /** Memory one offline query run for a request may use; the engine stops it beyond. */
+      queryMaxMemoryBytes: positiveInt(Number.MAX_SAFE_INTEGER),
     }),
     serving: z.strictObject({
       /** Worker threads that run ONNX models (inference never runs on the gRPC thread). */
@@ -229,6 +233,11 @@ export const configSchema = z
       requireClientCert: z.boolean(),
       /** How often the files are checked for a new certificate (SIGHUP checks at once). */
       reloadIntervalMs: positiveInt(24 * 3600 * 1000),
+    }),
+    /** Server-side files ImportFeatures may read (docs/security.md). */
+    imports: z.strictObject({
+      /** Directories whose files `source_path` may name (symlinks and ".." resolved first); empty: none. */
+      allowedDirs: z.array(z.string().min(1)),
     }),
     /** The audit trail (docs/security.md). */
     audit: z.strictObject({
@@ -363,6 +372,8 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     maxWriteIdBytes: 128,
     maxModelInputElements: 10_000_000,
     maxModelOutputElements: 1_000_000,
+    queryTimeoutMs: 300_000,
+    queryMaxMemoryBytes: 4 * 1024 * MIB,
   },
   serving: {
     inferenceWorkers: 1,
@@ -398,6 +409,7 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     rateLimitBurst: 0,
   },
   tls: { certFile: "", keyFile: "", clientCaFile: "", requireClientCert: false, reloadIntervalMs: 60_000 },
+  imports: { allowedDirs: [] },
   audit: { enabled: true, chainId: "" },
   kafka: {
     brokers: [],
@@ -424,6 +436,8 @@ const ENV_PREFIX = "SLUICE_";
  * not configuration, so they are ignored rather than refused as unknown keys.
  */
 const SERVICE_LINK = /^SLUICE_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
+/** Credentials the clients' examples read from the environment; a server started in the same shell ignores them. */
+const CLIENT_CREDENTIALS = new Set(["SLUICE_API_KEY", "SLUICE_TOKEN"]);
 
 /** The config with its secrets masked, for printing. */
 export function redactedConfig(config: SluiceConfig): SluiceConfig {
@@ -461,7 +475,7 @@ export function loadConfig(sources: ConfigSources = {}): SluiceConfig {
     }
   }
   for (const [name, raw] of Object.entries(sources.env ?? {})) {
-    if (!name.startsWith(ENV_PREFIX) || name === CONFIG_FILE_ENV || raw === undefined || SERVICE_LINK.test(name)) continue;
+    if (!name.startsWith(ENV_PREFIX) || name === CONFIG_FILE_ENV || raw === undefined || SERVICE_LINK.test(name) || CLIENT_CREDENTIALS.has(name)) continue;
     const key = [...leaves.keys()].find((k) => envName(k) === name);
     if (!key) throw new ConfigError(`unknown configuration variable ${name}; known: ${[...leaves.keys()].map(envName).join(", ")}`);
     setPath(merged, key, coerce(raw, leaves.get(key), `environment variable ${name}`));

@@ -20,7 +20,7 @@ import {
 import type { EventWriter } from "../ingest/event-writer.js";
 import type { FeatureWriter } from "../ingest/feature-writer.js";
 import type { FileFormat } from "../ingest/file-columns.js";
-import type { FileImporter } from "../ingest/file-importer.js";
+import type { FileImporter, ImportSource } from "../ingest/file-importer.js";
 import type { Materializer } from "../ingest/materializer.js";
 import type { RowRejection, WriteReceipt } from "../ingest/model.js";
 import { parseProjectName } from "../registry/names.js";
@@ -30,6 +30,7 @@ import { columnsFromWire, eventFromWire, rowFromWire, writeIdFromWire } from "./
 import { microsToTimestamp, timestampToMicros } from "./mapping/values.js";
 import { processPipelined } from "./pipelined.js";
 import { serverStreamHandler } from "./server-stream-handler.js";
+import { ClientGoneError } from "./stream-outcome.js";
 import { unaryHandler } from "./unary-handler.js";
 
 const SERVICE = "sluice.v1.IngestionService";
@@ -127,7 +128,7 @@ export function ingestionServiceHandlers(
         deadLetteredCount: BigInt(deadLettered()),
       };
     }),
-    importFeatures: bidiHandler(`${SERVICE}/ImportFeatures`, env, async (requests, send, context) => {
+    importFeatures: bidiHandler(`${SERVICE}/ImportFeatures`, env, async (requests, send, context, signal) => {
       const iterator = requests[Symbol.asyncIterator]();
       const first = await iterator.next();
       const config = first.done ? undefined : first.value.config;
@@ -139,11 +140,12 @@ export function ingestionServiceHandlers(
           { field: "config.format", description: "set FILE_FORMAT_PARQUET or FILE_FORMAT_CSV" },
         ]);
       const upload = config.sourcePath === "" ? join(uploadDir, `${randomUUID()}.${format}`) : undefined;
-      const path = upload ?? config.sourcePath;
+      const source: ImportSource = upload ? { kind: "upload", path: upload } : { kind: "server", path: config.sourcePath };
       try {
         if (upload) {
-          // The file is streamed up: stage it on disk (bounded by limits), then import it like a server-side file.
-          const bytes = await stageUpload(iterator, upload, maxUploadBytes);
+          // The file is streamed up: stage it on disk (bounded by limits), then import it like a
+          // server-side file, but only once the client ended its stream: a cancelled upload imports nothing.
+          const bytes = await stageUpload(iterator, upload, maxUploadBytes, signal);
           context.logger.info({ bytes, featureView: config.featureView }, "import file received");
         }
         const started = performance.now();
@@ -158,21 +160,34 @@ export function ingestionServiceHandlers(
             materializeOnline: config.materializeOnline,
             writeId: writeIdFromWire(config.writeId, "config.write_id"),
           },
-          path,
+          source,
         );
+        // Once the file is complete an import runs to its end, even if the client goes away:
+        // stopping half way would leave part of the file applied.
+        let clientGone = signal.aborted;
         for await (const step of progress) {
           context.logger.info(
             { featureView: config.featureView, rowsRead: step.rowsRead, rowsWritten: step.rowsWritten, rowsRejected: step.rowsRejected },
             step.done ? "import finished" : "import progress",
           );
+          if (clientGone || signal.aborted) {
+            if (!clientGone) context.logger.info({ featureView: config.featureView }, "the client went away; the import continues to its end");
+            clientGone = true;
+            continue;
+          }
           await send({
             rowsRead: BigInt(step.rowsRead),
             rowsWritten: BigInt(step.rowsWritten),
             rowsRejected: BigInt(step.rowsRejected),
             sampleRejections: step.sampleRejections.map(rejectionToWire),
             done: step.done,
+          }).catch((error: unknown) => {
+            if (!(error instanceof ClientGoneError)) throw error;
+            clientGone = true;
           });
         }
+        // The call is gone: end the handler as cancelled, not with a status no one reads.
+        if (clientGone) throw new ClientGoneError();
         context.logger.debug({ durationMs: performance.now() - started }, "import call finished");
       } finally {
         if (upload) await rm(upload, { force: true });
@@ -203,8 +218,17 @@ export function ingestionServiceHandlers(
   };
 }
 
-/** Writes the chunk messages of an upload to `path`; refuses files over `maxBytes`. Returns the size. */
-async function stageUpload(messages: AsyncIterator<ImportFeaturesRequest>, path: string, maxBytes: number): Promise<number> {
+/**
+ * Writes the chunk messages of an upload to `path`; refuses files over `maxBytes`. Returns the
+ * size once the client ended its stream; throws when the call was cancelled first (the file is
+ * then incomplete, and the caller removes it).
+ */
+async function stageUpload(
+  messages: AsyncIterator<ImportFeaturesRequest>,
+  path: string,
+  maxBytes: number,
+  signal: AbortSignal,
+): Promise<number> {
   await mkdir(dirname(path), { recursive: true });
   const file = createWriteStream(path);
   let bytes = 0;
@@ -224,6 +248,8 @@ async function stageUpload(messages: AsyncIterator<ImportFeaturesRequest>, path:
   } finally {
     await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
   }
+  // A cancelled call may end the request stream as a half-close would: only the signal tells them apart.
+  if (signal.aborted) throw new ClientGoneError();
   return bytes;
 }
 

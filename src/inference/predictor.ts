@@ -168,8 +168,15 @@ export class Predictor {
       release();
       const micros = (performance.now() - started) * 1000;
       const served: ServedRequest = { requestId, routing, version: chosen, role, input, features, outputs, micros, failure };
-      // After the response is on its way: bookkeeping, shadows and the guard never delay it.
-      setImmediate(() => this.afterResponse(served));
+      // After the response is on its way: bookkeeping, shadows and the guard never delay it, and
+      // never take the process down (this runs outside any call, so a throw here would).
+      setImmediate(() => {
+        try {
+          this.afterResponse(served);
+        } catch (error) {
+          this.logger.error({ err: error, endpoint: `${input.project}/${input.endpoint}` }, "bookkeeping after a prediction failed");
+        }
+      });
     }
   }
 
@@ -188,7 +195,7 @@ export class Predictor {
       role,
       entityKeys: jsonOf(input.entities),
       features: served.features ? jsonOf(loggedFeatures(served.features)) : "{}",
-      outputs: served.outputs ? JSON.stringify(Object.fromEntries(served.outputs.map((o) => [o.name, o.values]))) : "{}",
+      outputs: served.outputs ? outputsJson(served.outputs) : "{}",
       latencyMicros: micros,
       error: ok ? "" : errorText(served.failure),
     });
@@ -241,7 +248,7 @@ export class Predictor {
             role: "shadow",
             entityKeys: jsonOf(copy.input.entities),
             features: "{}",
-            outputs: outputs ? JSON.stringify(Object.fromEntries(outputs.map((o) => [o.name, o.values]))) : "{}",
+            outputs: outputs ? outputsJson(outputs) : "{}",
             latencyMicros: micros,
             error: error === undefined ? "" : errorText(error),
           });
@@ -433,16 +440,50 @@ function compareOutputs(served: OutputValues[], shadow: OutputValues[], toleranc
   return { agreed, absoluteDifferenceSum: sum, valueCount: count };
 }
 
-/** Columns of values (tagged or plain) as JSON: int64 as text, bytes as base64. */
-function jsonOf(columns: Record<string, ReadonlyArray<unknown>>): string {
+/**
+ * Characters one column group of a prediction log record (entity keys, features or outputs) may
+ * take. A request may carry megabytes and a model may return a million values; the log keeps a
+ * bounded prefix of each column (still valid JSON), so its buffer is bounded in bytes too.
+ */
+export const MAX_LOGGED_JSON_CHARS = 64 * 1024;
+/** Characters of one logged text or bytes value. */
+const MAX_LOGGED_VALUE_CHARS = 256;
+
+/** Model outputs as logged: `{name: [values]}`. */
+function outputsJson(outputs: readonly OutputValues[]): string {
+  return jsonOf(Object.fromEntries(outputs.map((o) => [o.name, o.values])));
+}
+
+/**
+ * Columns of values (tagged or plain) as JSON: int64 as text, bytes as base64, long text cut. At
+ * most {@link MAX_LOGGED_JSON_CHARS}: past it, each column keeps the values that fit.
+ */
+export function jsonOf(columns: Record<string, ReadonlyArray<unknown>>): string {
   const plain = (value: unknown): unknown => {
     if (typeof value === "bigint") return value.toString();
-    if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+    if (value instanceof Uint8Array) return Buffer.from(value.subarray(0, MAX_LOGGED_VALUE_CHARS)).toString("base64");
+    if (typeof value === "string") return value.length > MAX_LOGGED_VALUE_CHARS ? `${value.slice(0, MAX_LOGGED_VALUE_CHARS)}…` : value;
+    if (Array.isArray(value)) return value.slice(0, MAX_LOGGED_VALUE_CHARS).map(plain);
     // A tagged value (a request's): its value; nested values pass through here again.
     if (value !== null && typeof value === "object" && "kind" in value && "value" in value) return plain(value.value);
     return value;
   };
-  return JSON.stringify(columns, (_key, value: unknown) => plain(value));
+  const parts: string[] = [];
+  let size = 2;
+  for (const [name, values] of Object.entries(columns)) {
+    const head = `${JSON.stringify(name)}:[`;
+    if (size + head.length + 1 > MAX_LOGGED_JSON_CHARS) break;
+    const items: string[] = [];
+    size += head.length + 2;
+    for (const value of values) {
+      const item = JSON.stringify(plain(value)) ?? "null";
+      if (size + item.length + 1 > MAX_LOGGED_JSON_CHARS) break;
+      items.push(item);
+      size += item.length + 1;
+    }
+    parts.push(`${head}${items.join(",")}]`);
+  }
+  return `{${parts.join(",")}}`;
 }
 
 function errorText(error: unknown): string {

@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { ValidationError } from "../common/errors.js";
 import type { TaggedValue } from "../common/feature-value.js";
 import type { Entity, FeatureViewVersion } from "../registry/model.js";
-import { type CheckedBatch, type CheckTarget, checkColumns, checkRows, viewSchema } from "./batch-check.js";
+import { MAX_HINTED_NAMES } from "../common/suggest.js";
+import { type CheckedBatch, type CheckTarget, checkColumns, checkRows, MAX_ROW_VIOLATIONS, viewSchema } from "./batch-check.js";
 import type { ColumnarRows, RowInput } from "./model.js";
 
 const NOW = Date.UTC(2026, 10, 24) * 1000;
@@ -147,5 +148,37 @@ describe("checkColumns", () => {
         'columns.features["label"]: has 1 values for 2 event times',
       ]);
     }
+  });
+});
+
+describe("bounded checks", () => {
+  it("answers a row with a million unknown features at once, listing a few and counting the rest", () => {
+    const features = Object.fromEntries(Array.from({ length: 1_000_000 }, (_, i) => [`spnd_${i}`, { kind: "double" as const, value: 1 }]));
+    const started = performance.now();
+    const checked = checkRows(target, [{ entityKey: { id: { kind: "int64", value: 1n } }, eventTime: NOW - 1, features }]);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    const violations = checked.rejections[0]?.violations ?? [];
+    expect(violations).toHaveLength(MAX_ROW_VIOLATIONS + 1);
+    expect(violations.at(-1)?.description).toBe(`… and ${1_000_000 - MAX_ROW_VIOLATIONS} more violations in this row`);
+    // "Did you mean" for the first few unknown names only.
+    expect(violations.filter((v) => v.description.includes("did you mean")).length).toBeLessThanOrEqual(MAX_HINTED_NAMES);
+  });
+
+  it("says what is wrong with an event time a Date cannot hold, instead of failing", () => {
+    const checked = checkColumns(target, { entityKey: { id: { kind: "int64", values: [1n] } }, eventTimes: [9.2e18], features: {} });
+    expect(checked.rejections[0]?.violations[0]?.description).toContain("in the future (9200000000000000000 µs since the epoch)");
+  });
+
+  it("lists at most a hundred malformed columns", () => {
+    const features = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`nope_${i}`, { kind: "double" as const, values: [1] }]));
+    const error = (() => {
+      try {
+        checkColumns(target, { entityKey: { id: { kind: "int64", values: [1n] } }, eventTimes: [NOW - 1], features });
+      } catch (thrown) {
+        return thrown as ValidationError;
+      }
+    })();
+    expect(error?.violations).toHaveLength(101);
+    expect(error?.violations.at(-1)?.description).toBe("… and 4900 more violations");
   });
 });

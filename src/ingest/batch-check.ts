@@ -5,7 +5,7 @@
  * form, wrong length) is a malformed request and rejects the batch.
  */
 import { coerceEntityKey, describeLongKey, encodeEntityKey } from "../common/entity-key.js";
-import { type FieldViolation, ValidationError } from "../common/errors.js";
+import { type FieldViolation, ViolationCollector } from "../common/errors.js";
 import {
   acceptsKind,
   coerceValue,
@@ -17,9 +17,10 @@ import {
   type TaggedValue,
   type ValueLimits,
 } from "../common/feature-value.js";
-import { unknownNameHint } from "../common/suggest.js";
+import { HintBudget, unknownNameHint } from "../common/suggest.js";
 import type { ValueType } from "../common/value-type.js";
 import type { Entity, EventStreamVersion, FeatureViewVersion } from "../registry/model.js";
+import { truncate } from "../registry/names.js";
 import type { ColumnarRows, ColumnInput, RowInput, RowRejection } from "./model.js";
 
 /** Limits a batch's rows must respect. */
@@ -91,8 +92,20 @@ export interface CheckTarget {
   nowMicros: number;
 }
 
+/** Violations reported for one row; the others are counted in a final "… and N more" entry. */
+export const MAX_ROW_VIOLATIONS = 20;
+
+/**
+ * What one batch check carries from row to row: a batch names the same unknown feature on every
+ * row, and gets a "did you mean" for its first few unknown names only (suggestions cost time).
+ */
+class BatchNotes {
+  readonly hints = new HintBudget();
+  readonly hinted = new Map<string, string>();
+}
+
 /** Checks one row sent as a message. */
-export function checkRow(target: CheckTarget, row: RowInput, rowIndex: number): RowCheck {
+export function checkRow(target: CheckTarget, row: RowInput, rowIndex: number, notes = new BatchNotes()): RowCheck {
   const { view, entity, limits } = target;
   const path = `${view.rowsField}[${rowIndex}]`;
   const violations: FieldViolation[] = [];
@@ -113,12 +126,16 @@ export function checkRow(target: CheckTarget, row: RowInput, rowIndex: number): 
     }
     return coerced.value;
   });
-  for (const name of Object.keys(row.features)) {
-    if (!view.features.some((f) => f.name === name)) {
-      violations.push({ field: `${path}.${view.valuesField}["${name}"]`, description: noSuchFeature(view, name) });
-    }
+  const known = featureNamesOf(view);
+  let unlisted = 0;
+  for (const name in row.features) {
+    if (!Object.hasOwn(row.features, name) || known.has(name)) continue;
+    // Past the row's cap, unknown names are only counted.
+    if (violations.length < MAX_ROW_VIOLATIONS)
+      violations.push({ field: `${path}.${view.valuesField}["${truncate(name)}"]`, description: noSuchFeature(view, name, notes) });
+    else unlisted++;
   }
-  if (violations.length > 0 || "violations" in key || row.eventTime === undefined) return { violations };
+  if (violations.length > 0 || "violations" in key || row.eventTime === undefined) return { violations: capped(violations, unlisted) };
   return { key: key.values, eventTime: row.eventTime, features, createdTime: row.createdTime };
 }
 
@@ -144,8 +161,9 @@ export interface CheckedBatch {
 /** Checks rows sent as messages, one by one. */
 export function checkRows(target: CheckTarget, rows: readonly RowInput[]): CheckedBatch {
   const batch = emptyBatch(target);
+  const notes = new BatchNotes();
   rows.forEach((row, index) => {
-    const checked = checkRow(target, row, index);
+    const checked = checkRow(target, row, index, notes);
     if ("violations" in checked) batch.rejections.push({ rowIndex: index, violations: checked.violations });
     else accept(batch, index, checked.key, checked.eventTime, checked.createdTime, (f) => checked.features[f] ?? null);
   });
@@ -159,34 +177,35 @@ export function checkColumns(target: CheckTarget, columns: ColumnarRows): Checke
   const keyColumns = entity.joinKeys.map((k) => ({ ...k, field: `columns.entity_key["${k.name}"]`, column: columns.entityKey[k.name] }));
   const featureColumns = view.features.map((f) => ({ ...f, field: `columns.features["${f.name}"]`, column: columns.features[f.name] }));
 
-  const malformed: FieldViolation[] = [];
+  const malformed = new ViolationCollector();
+  const notes = new BatchNotes();
   for (const key of keyColumns) {
-    if (!key.column) malformed.push({ field: key.field, description: `join key "${key.name}" is required` });
+    if (!key.column) malformed.add(key.field, `join key "${key.name}" is required`);
   }
+  const joinKeyNames = new Set(entity.joinKeys.map((k) => k.name));
   for (const name of Object.keys(columns.entityKey)) {
-    if (!entity.joinKeys.some((k) => k.name === name)) {
-      malformed.push({
-        field: `columns.entity_key["${name}"]`,
-        description: `"${name}" is not a join key; expected ${entity.joinKeys.map((k) => k.name).join(", ")}`,
-      });
+    if (!joinKeyNames.has(name)) {
+      malformed.add(
+        `columns.entity_key["${truncate(name)}"]`,
+        `"${truncate(name)}" is not a join key; expected ${entity.joinKeys.map((k) => k.name).join(", ")}`,
+      );
     }
   }
+  const known = featureNamesOf(view);
   for (const name of Object.keys(columns.features)) {
-    if (!view.features.some((f) => f.name === name))
-      malformed.push({ field: `columns.features["${name}"]`, description: noSuchFeature(view, name) });
+    if (!known.has(name)) malformed.add(`columns.features["${truncate(name)}"]`, noSuchFeature(view, name, notes));
   }
   const createdTimes = columns.createdTimes?.length ? columns.createdTimes : undefined;
   if (createdTimes && createdTimes.length !== rowCount) {
-    malformed.push({ field: "columns.created_time_micros", description: `has ${createdTimes.length} values for ${rowCount} event times` });
+    malformed.add("columns.created_time_micros", `has ${createdTimes.length} values for ${rowCount} event times`);
   }
   for (const { field, type, column } of [...keyColumns, ...featureColumns]) {
     if (!column) continue;
     const length = "tagged" in column ? column.tagged.length : column.values.length;
-    if (length !== rowCount) malformed.push({ field, description: `has ${length} values for ${rowCount} event times` });
-    if ("kind" in column && !acceptsKind(type, column.kind))
-      malformed.push({ field, description: `expected ${type} values, got ${column.kind}` });
+    if (length !== rowCount) malformed.add(field, `has ${length} values for ${rowCount} event times`);
+    if ("kind" in column && !acceptsKind(type, column.kind)) malformed.add(field, `expected ${type} values, got ${column.kind}`);
   }
-  if (malformed.length > 0) throw new ValidationError("MALFORMED_COLUMNS", malformed);
+  malformed.throwIfAny("MALFORMED_COLUMNS");
 
   const keyCells = keyColumns.map(({ type, column }) => cellReader(type, column as ColumnInput, limits));
   const featureCells = featureColumns.map(({ type, column }) => (column ? cellReader(type, column, limits) : undefined));
@@ -195,9 +214,11 @@ export function checkColumns(target: CheckTarget, columns: ColumnarRows): Checke
   const features: FeatureValue[] = new Array(featureColumns.length);
   for (let row = 0; row < rowCount; row++) {
     let violations: FieldViolation[] | undefined;
+    let beyond = 0;
     const reject = (field: string, description: string) => {
       violations ??= [];
-      violations.push({ field, description });
+      if (violations.length < MAX_ROW_VIOLATIONS) violations.push({ field, description });
+      else beyond++;
     };
     keyColumns.forEach(({ field, name }, k) => {
       const value = (keyCells[k] as CellReader)(row);
@@ -222,10 +243,29 @@ export function checkColumns(target: CheckTarget, columns: ColumnarRows): Checke
         features[f] = null;
       } else features[f] = value;
     });
-    if (violations) batch.rejections.push({ rowIndex: row, violations });
+    if (violations) batch.rejections.push({ rowIndex: row, violations: capped(violations, beyond) });
     else accept(batch, row, key, eventTime, createdTime, (f) => features[f] ?? null);
   }
   return batch;
+}
+
+/** A row's violations, at most {@link MAX_ROW_VIOLATIONS}, and an entry counting the rest (`unlisted` were counted, not listed). */
+function capped(violations: FieldViolation[], unlisted: number): FieldViolation[] {
+  const more = Math.max(0, violations.length - MAX_ROW_VIOLATIONS) + unlisted;
+  if (more === 0) return violations;
+  return [...violations.slice(0, MAX_ROW_VIOLATIONS), { field: "", description: `… and ${more} more violations in this row` }];
+}
+
+const featureNames = new WeakMap<BatchSchema, ReadonlySet<string>>();
+
+/** The names of a schema's features, as a set: rows name features by the thousand. */
+function featureNamesOf(view: BatchSchema): ReadonlySet<string> {
+  let names = featureNames.get(view);
+  if (!names) {
+    names = new Set(view.features.map((f) => f.name));
+    featureNames.set(view, names);
+  }
+  return names;
 }
 
 function emptyBatch({ view, entity }: CheckTarget): CheckedBatch {
@@ -310,33 +350,33 @@ function eventTimeProblem(target: CheckTarget, eventTime: number | undefined): s
 
 /** Event and created times alike: from 1900 until the clock skew allowance ahead of now. */
 function timeRangeProblem({ limits, nowMicros }: CheckTarget, micros: number): string | undefined {
+  if (Number.isNaN(micros)) return "is not a time";
   if (micros > nowMicros + limits.maxFutureSkewMs * 1000) {
-    return `is more than ${limits.maxFutureSkewMs} ms in the future (${new Date(micros / 1000).toISOString()})`;
+    return `is more than ${limits.maxFutureSkewMs} ms in the future (${describeMicros(micros)})`;
   }
   if (micros < MIN_TIME_MILLIS * 1000) return "is before 1900-01-01";
   return undefined;
 }
 
-/** Messages for unknown feature names per view version: a batch repeats the same typo on every row. */
-const unknownFeatureMessages = new WeakMap<BatchSchema, Map<string, string>>();
-const MAX_REMEMBERED_UNKNOWN_NAMES = 1000;
+/** A time as ISO-8601 when a Date can hold it (±275,760 years), else as microseconds. */
+function describeMicros(micros: number): string {
+  const date = new Date(micros / 1000);
+  return Number.isNaN(date.getTime()) ? `${micros} µs since the epoch` : date.toISOString();
+}
 
-function noSuchFeature(view: BatchSchema, name: string): string {
-  let messages = unknownFeatureMessages.get(view);
-  if (!messages) {
-    messages = new Map();
-    unknownFeatureMessages.set(view, messages);
-  }
-  let message = messages.get(name);
-  if (message === undefined) {
-    const hint = unknownNameHint(
-      name,
-      view.features.map((f) => f.name),
-      view.valuesField,
-    );
-    const item = view.valuesField === "fields" ? "field" : "feature";
-    message = `${view.label} ${view.name}@${view.version} has no ${item} "${name}"${hint ? `; ${hint}` : ""}`;
-    if (messages.size < MAX_REMEMBERED_UNKNOWN_NAMES) messages.set(name, message);
-  }
+/** Why `name` is not a feature of `view`, with a "did you mean" while the batch's hint budget lasts. */
+function noSuchFeature(view: BatchSchema, name: string, notes: BatchNotes): string {
+  const item = view.valuesField === "fields" ? "field" : "feature";
+  const plain = `${view.label} ${view.name}@${view.version} has no ${item} "${truncate(name)}"`;
+  const known = notes.hinted.get(name);
+  if (known !== undefined) return known;
+  if (!notes.hints.take()) return plain;
+  const hint = unknownNameHint(
+    name,
+    view.features.map((f) => f.name),
+    view.valuesField,
+  );
+  const message = hint ? `${plain}; ${hint}` : plain;
+  notes.hinted.set(name, message);
   return message;
 }

@@ -10,6 +10,20 @@ import { asyncBufferFromFile, type ColumnData, parquetMetadataAsync, parquetRead
 /** File formats ImportFeatures reads. */
 export type FileFormat = "parquet" | "csv";
 
+/**
+ * A file that cannot be read in its format. `problem` says what and where (a line number, an
+ * error code), never the file's content: a message must not echo a server-side file's text.
+ */
+export class FileFormatError extends Error {
+  constructor(
+    readonly problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(problem, options);
+    this.name = "FileFormatError";
+  }
+}
+
 /** Up to `batchSize` rows of the file as columns, and the file row number of the first. */
 export interface ColumnBatch {
   firstRow: number;
@@ -26,14 +40,16 @@ export interface ColumnFile {
   batches(wanted: readonly string[], batchSize: number): AsyncGenerator<ColumnBatch>;
 }
 
-/** Opens `path` for column-batch reading. */
+/** Opens `path` for column-batch reading; {@link FileFormatError} when it is not a file of `format`. */
 export async function openColumnFile(path: string, format: FileFormat): Promise<ColumnFile> {
   return format === "parquet" ? openParquet(path) : openCsv(path);
 }
 
 async function openParquet(path: string): Promise<ColumnFile> {
   const file = await asyncBufferFromFile(path);
-  const metadata = await parquetMetadataAsync(file);
+  const metadata = await parquetMetadataAsync(file).catch((error: unknown) => {
+    throw new FileFormatError("is not a Parquet file (its footer could not be read)", { cause: error });
+  });
   const columnNames = parquetSchema(metadata).children.map((child) => child.element.name);
   return {
     columnNames,
@@ -44,7 +60,11 @@ async function openParquet(path: string): Promise<ColumnFile> {
         const groupEnd = groupStart + Number(group.num_rows);
         // One row group decoded at a time bounds memory by the file's row group size.
         const chunks: ColumnData[] = [];
-        await parquetRead({ file, metadata, columns, rowStart: groupStart, rowEnd: groupEnd, onChunk: (chunk) => chunks.push(chunk) });
+        await parquetRead({ file, metadata, columns, rowStart: groupStart, rowEnd: groupEnd, onChunk: (chunk) => chunks.push(chunk) }).catch(
+          (error: unknown) => {
+            throw new FileFormatError(`has a row group (rows ${groupStart} to ${groupEnd - 1}) that could not be decoded`, { cause: error });
+          },
+        );
         const data = new Map(columns.map((name) => [name, assemble(chunks, name, groupStart, groupEnd)]));
         for (let offset = 0; offset < groupEnd - groupStart; offset += batchSize) {
           const end = Math.min(offset + batchSize, groupEnd - groupStart);
@@ -90,14 +110,18 @@ async function openCsv(path: string): Promise<ColumnFile> {
       let batch = new Map<string, unknown[]>(columns.map((name) => [name, []]));
       let rowCount = 0;
       let firstRow = 0;
-      for await (const record of parser as AsyncIterable<Record<string, unknown>>) {
-        for (const [name, values] of batch) values.push(record[name]);
-        if (++rowCount === batchSize) {
-          yield { firstRow, rowCount, columns: batch };
-          firstRow += rowCount;
-          rowCount = 0;
-          batch = new Map(columns.map((name) => [name, []]));
+      try {
+        for await (const record of parser as AsyncIterable<Record<string, unknown>>) {
+          for (const [name, values] of batch) values.push(record[name]);
+          if (++rowCount === batchSize) {
+            yield { firstRow, rowCount, columns: batch };
+            firstRow += rowCount;
+            rowCount = 0;
+            batch = new Map(columns.map((name) => [name, []]));
+          }
         }
+      } catch (error) {
+        throw csvError(error);
       }
       if (rowCount > 0) yield { firstRow, rowCount, columns: batch };
     },
@@ -107,9 +131,20 @@ async function openCsv(path: string): Promise<ColumnFile> {
 /** The column names of a CSV file's header line. */
 async function readCsvHeader(path: string): Promise<string[]> {
   const parser = createReadStream(path).pipe(parse({ to_line: 1 }));
-  for await (const names of parser as AsyncIterable<string[]>) {
-    parser.destroy();
-    return names;
+  try {
+    for await (const names of parser as AsyncIterable<string[]>) {
+      parser.destroy();
+      return names;
+    }
+  } catch (error) {
+    throw csvError(error);
   }
   return [];
+}
+
+/** A csv-parse failure as a {@link FileFormatError}: its code and line, not its message (which quotes the text). */
+function csvError(error: unknown): Error {
+  const { code, lines } = error as { code?: unknown; lines?: unknown };
+  if (typeof code !== "string" || !code.startsWith("CSV_")) return error instanceof Error ? error : new Error(String(error));
+  return new FileFormatError(`is not valid CSV at line ${typeof lines === "number" ? lines : "?"} (${code})`, { cause: error });
 }

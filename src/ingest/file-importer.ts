@@ -6,14 +6,15 @@
  * durability, same write-id deduplication, so a retried import with the same write id stores
  * every row once).
  */
-import { access } from "node:fs/promises";
-import { ValidationError, ViolationCollector } from "../common/errors.js";
+import { access, realpath } from "node:fs/promises";
+import { isAbsolute, relative, resolve, sep } from "node:path";
+import { PreconditionError, ValidationError, ViolationCollector } from "../common/errors.js";
 import type { Entity } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
 import { type EventWriter, IMPORT_SOURCE } from "./event-writer.js";
 import type { FeatureWriter } from "./feature-writer.js";
-import { type FileFormat, openColumnFile } from "./file-columns.js";
-import { fileColumnToInput, fileTimeToMicros } from "./file-values.js";
+import { type FileFormat, FileFormatError, openColumnFile } from "./file-columns.js";
+import { fileColumnToInput, fileTimeToMicros, valueKind } from "./file-values.js";
 import type { ColumnarRows, ColumnInput, RowRejection } from "./model.js";
 
 /** The event-time field name used in column mappings. */
@@ -37,6 +38,12 @@ export interface ImportConfig {
   writeId: string;
 }
 
+/**
+ * The file of an import: one on the server that the client named (`source_path`, confined to
+ * imports.allowedDirs), or an upload the server staged itself once the client's stream ended.
+ */
+export type ImportSource = { kind: "server"; path: string } | { kind: "upload"; path: string };
+
 /** Progress after each batch; the last one has `done`. Rejections carry file row numbers. */
 export interface ImportProgress {
   rowsRead: number;
@@ -58,12 +65,48 @@ interface ImportTarget {
 
 /** Imports files through the write path. */
 export class FileImporter {
+  private readonly allowedDirs: string[];
+
   constructor(
     private readonly registry: Registry,
     private readonly writer: FeatureWriter,
     private readonly eventWriter: EventWriter,
     private readonly batchSize = 10_000,
-  ) {}
+    /** imports.allowedDirs: the directories whose files a server-side import may read; empty: none. */
+    allowedDirs: readonly string[] = [],
+  ) {
+    this.allowedDirs = allowedDirs.map((dir) => resolve(dir));
+  }
+
+  /**
+   * The real path of a server-side file a client named, when it lies under an allowed directory
+   * once `..` and symlinks are resolved (the file is then read through that real path).
+   * FAILED_PRECONDITION when no directory is allowed; INVALID_ARGUMENT for a relative path or one
+   * outside them, decided before the file system is touched when the path itself is outside, so
+   * the answer never tells whether a file exists elsewhere.
+   */
+  async confinedPath(path: string): Promise<string> {
+    const field = "config.source_path";
+    if (this.allowedDirs.length === 0) {
+      throw new PreconditionError(
+        "SERVER_IMPORTS_DISABLED",
+        "server-side imports are off: set imports.allowedDirs to the directories whose files ImportFeatures may read, or stream the file up",
+        { config_key: "imports.allowedDirs" },
+      );
+    }
+    const outside = new ValidationError("SOURCE_PATH_NOT_ALLOWED", [
+      { field, description: "is outside the directories imports.allowedDirs allows (after resolving .. and symlinks)" },
+    ]);
+    if (!isAbsolute(path)) throw new ValidationError("SOURCE_PATH_NOT_ALLOWED", [{ field, description: "must be an absolute path" }]);
+    const realDirs = await Promise.all(this.allowedDirs.map((dir) => realpath(dir).catch(() => dir)));
+    const requested = resolve(path);
+    if (![...this.allowedDirs, ...realDirs].some((dir) => isWithin(requested, dir))) throw outside;
+    const real = await realpath(requested).catch((error: NodeJS.ErrnoException) => {
+      throw new ValidationError("UNREADABLE_SOURCE", [{ field, description: `cannot read ${path}: ${error.code ?? "unreadable"}` }]);
+    });
+    if (!realDirs.some((dir) => isWithin(real, dir))) throw outside;
+    return real;
+  }
 
   /** The view or stream an import writes to, pinned to the version it resolves to now. */
   private async targetOf(config: ImportConfig): Promise<ImportTarget> {
@@ -98,8 +141,12 @@ export class FileImporter {
     };
   }
 
-  /** Imports `path`, yielding progress after every batch; stops early when `signal` aborts. */
-  async *import(config: ImportConfig, path: string, signal?: AbortSignal): AsyncGenerator<ImportProgress> {
+  /**
+   * Imports a file, yielding progress after every batch; stops early when `signal` aborts (the
+   * adapter passes none once the file is complete: an import that started runs to its end).
+   * Errors name rows and columns of the file, never its text.
+   */
+  async *import(config: ImportConfig, source: ImportSource, signal?: AbortSignal): AsyncGenerator<ImportProgress> {
     // Pin the version for the whole import, even if the definition changes meanwhile.
     const { pinned, entity, values: valueFields, valueLabel, write } = await this.targetOf(config);
     const fields = [...entity.joinKeys.map((k) => ({ ...k, key: true })), ...valueFields.map((f) => ({ ...f, key: false }))];
@@ -110,20 +157,32 @@ export class FileImporter {
       }
     }
     v.throwIfAny("INVALID_COLUMN_MAPPING");
+    // An upload's staged path is the server's own: messages call it "the uploaded file".
+    const [path, field, label] =
+      source.kind === "server"
+        ? [await this.confinedPath(source.path), "config.source_path", source.path]
+        : [source.path, "chunk", "the uploaded file"];
     await access(path).catch((error: NodeJS.ErrnoException) => {
-      throw new ValidationError("UNREADABLE_SOURCE", [
-        { field: "config.source_path", description: `cannot read ${path}: ${error.code ?? error.message}` },
-      ]);
+      throw new ValidationError("UNREADABLE_SOURCE", [{ field, description: `cannot read ${label}: ${error.code ?? "unreadable"}` }]);
     });
+    const fileError = (error: unknown) =>
+      error instanceof FileFormatError
+        ? new ValidationError(config.format === "csv" ? "INVALID_CSV_FILE" : "INVALID_PARQUET_FILE", [
+            { field, description: `${label} ${error.problem}` },
+          ])
+        : error;
     const column = (field: string) => config.columnMapping[field] ?? field;
-    const file = await openColumnFile(path, config.format);
+    const file = await openColumnFile(path, config.format).catch((error: unknown) => {
+      throw fileError(error);
+    });
     const timeColumns = [column(EVENT_TIME), ...(config.createdTimeColumn ? [config.createdTimeColumn] : [])];
     requireColumns(file.columnNames, [column(EVENT_TIME), ...entity.joinKeys.map((k) => column(k.name))], config);
     const present = fields.filter((field) => file.columnNames.includes(column(field.name)));
 
     const progress: ImportProgress = { rowsRead: 0, rowsWritten: 0, rowsRejected: 0, sampleRejections: [], done: false };
     let batchIndex = 0;
-    for await (const batch of file.batches([...timeColumns, ...fields.map((f) => column(f.name))], this.batchSize)) {
+    const batches = file.batches([...timeColumns, ...fields.map((f) => column(f.name))], this.batchSize);
+    for await (const batch of rethrowing(batches, fileError)) {
       if (signal?.aborted) return;
       // Values the file's types cannot give (unparsable text, wrong kinds) reject their rows here;
       // the rest go through the writer's checks as one columnar batch.
@@ -136,7 +195,7 @@ export class FileImporter {
       const timesOf = (fileColumn: string) => {
         const raw = batch.columns.get(fileColumn) ?? [];
         return Array.from({ length: batch.rowCount }, (_, row) => {
-          const micros = fileTimeToMicros(raw[row]);
+          const micros = fileTimeToMicros(raw[row], valueKind);
           if (typeof micros === "number") return micros;
           flag(row, fileColumn, micros);
           return 0;
@@ -199,10 +258,35 @@ function filePath(field: string, fileRow: number, column: (field: string) => str
   return `rows[${fileRow}]`;
 }
 
+/** Whether `path` is `dir` or lies under it (both absolute and normalized). */
+function isWithin(path: string, dir: string): boolean {
+  const rest = relative(dir, path);
+  return rest === "" || (!rest.startsWith(`..${sep}`) && rest !== ".." && !isAbsolute(rest));
+}
+
+/** The items of `items`, with a failure replaced by `map(failure)`. */
+async function* rethrowing<T>(items: AsyncIterable<T>, map: (error: unknown) => unknown): AsyncGenerator<T> {
+  try {
+    yield* items;
+  } catch (error) {
+    throw map(error);
+  }
+}
+
+/** Column names a message lists at most. */
+const SHOWN_COLUMNS = 50;
+/**
+ * A name a message may show: one that looks like a column name. A file that is not CSV at all has
+ * its first line read as the header; its "names" are then withheld rather than echoed.
+ */
+const SHOWABLE_COLUMN = /^[\p{L}\p{N}_ .#-]{1,64}$/u;
+
 /** A file without the event time, a join key or the named created-time column cannot be imported at all. */
 function requireColumns(fileColumns: string[], columns: string[], config: ImportConfig): void {
   const v = new ViolationCollector();
-  const have = `have: ${fileColumns.join(", ")}`;
+  const have = fileColumns.every((name) => SHOWABLE_COLUMN.test(name))
+    ? `have: ${fileColumns.slice(0, SHOWN_COLUMNS).join(", ")}${fileColumns.length > SHOWN_COLUMNS ? `, … (${fileColumns.length} columns)` : ""}`
+    : `it has ${fileColumns.length} columns, whose names are not shown: they do not look like column names`;
   for (const name of columns) {
     if (!fileColumns.includes(name))
       v.add("config.column_mapping", `the file has no column "${name}"; map it with column_mapping (${have})`);

@@ -9,6 +9,30 @@ import type { ColumnInput } from "./model.js";
 
 const INTEGER = /^[+-]?\d+$/;
 
+/**
+ * How a conversion problem names the value it could not convert: quoted, for values a client sent
+ * in its own message (a Kafka event), or by kind only, for files, whose text a message must never
+ * echo (a server-side file may be one the client could not otherwise read).
+ */
+export type ValueShown = (raw: unknown) => string;
+/** `"abc"`. */
+export const quotedValue: ValueShown = (raw) => `"${String(raw)}"`;
+/** `a text value`: the value's kind, never its content. */
+export const valueKind: ValueShown = (raw) =>
+  typeof raw === "string"
+    ? "a text value"
+    : typeof raw === "number" || typeof raw === "bigint"
+      ? "a number"
+      : typeof raw === "boolean"
+        ? "a boolean"
+        : raw instanceof Uint8Array
+          ? "a byte string"
+          : raw instanceof Date
+            ? "a date"
+            : Array.isArray(raw)
+              ? "a list"
+              : "a value";
+
 /** JavaScript kinds a file reader gives that a column of a declared type can take as they are. */
 const NATIVE_KINDS: Partial<Record<ValueType, string>> = {
   double: "number",
@@ -34,7 +58,7 @@ export function fileColumnToInput(raw: ArrayLike<unknown>, type: ValueType, reje
   if (passThrough) return { kind: type, values: raw as ArrayLike<FeatureValue> };
   return {
     tagged: Array.from({ length: raw.length }, (_, row): TaggedValue => {
-      const tagged = fileValueToTagged(raw[row], type);
+      const tagged = fileValueToTagged(raw[row], type, valueKind);
       if (typeof tagged !== "string") return tagged;
       reject(row, tagged);
       return { kind: "null", value: null };
@@ -42,27 +66,27 @@ export function fileColumnToInput(raw: ArrayLike<unknown>, type: ValueType, reje
   };
 }
 
-/** Converts a raw file value to a value of `type`, or explains why it cannot be one. */
-export function fileValueToTagged(raw: unknown, type: ValueType): TaggedValue | string {
+/** Converts a raw file value to a value of `type`, or explains why it cannot be one (naming the value as `show` does). */
+export function fileValueToTagged(raw: unknown, type: ValueType, show: ValueShown = quotedValue): TaggedValue | string {
   if (raw === null || raw === undefined || (typeof raw === "string" && raw.trim() === "")) return { kind: "null", value: null };
   switch (type) {
     case "int32":
     case "int64": {
       const value = typeof raw === "string" && INTEGER.test(raw.trim()) ? BigInt(raw.trim()) : raw;
-      if (typeof value === "bigint") return type === "int64" ? { kind: "int64", value } : toInt32(value);
+      if (typeof value === "bigint") return type === "int64" ? { kind: "int64", value } : toInt32(value, show);
       if (typeof value === "number" && Number.isInteger(value))
-        return type === "int64" ? { kind: "int64", value: BigInt(value) } : toInt32(BigInt(value));
-      return `"${String(raw)}" is not an integer`;
+        return type === "int64" ? { kind: "int64", value: BigInt(value) } : toInt32(BigInt(value), show);
+      return `${show(raw)} is not an integer`;
     }
     case "float":
     case "double": {
       const value = typeof raw === "string" ? Number(raw.trim()) : typeof raw === "bigint" ? Number(raw) : raw;
-      return typeof value === "number" && !Number.isNaN(value) ? { kind: "double", value } : `"${String(raw)}" is not a number`;
+      return typeof value === "number" && !Number.isNaN(value) ? { kind: "double", value } : `${show(raw)} is not a number`;
     }
     case "bool":
       if (typeof raw === "boolean") return { kind: "bool", value: raw };
       if (typeof raw === "string" && /^(true|false|1|0)$/i.test(raw.trim())) return { kind: "bool", value: /^(true|1)$/i.test(raw.trim()) };
-      return `"${String(raw)}" is not a boolean`;
+      return `${show(raw)} is not a boolean`;
     case "string":
       return typeof raw === "string" ? { kind: "string", value: raw } : { kind: "string", value: String(raw) };
     case "bytes":
@@ -70,11 +94,11 @@ export function fileValueToTagged(raw: unknown, type: ValueType): TaggedValue | 
       if (typeof raw === "string") return { kind: "bytes", value: new Uint8Array(Buffer.from(raw, "base64")) };
       return "is not a byte string";
     case "timestamp": {
-      const micros = fileTimeToMicros(raw);
+      const micros = fileTimeToMicros(raw, show);
       return typeof micros === "number" ? { kind: "timestamp", value: new Date(Math.floor(micros / 1000)) } : micros;
     }
     default:
-      return listToTagged(raw, type);
+      return listToTagged(raw, type, show);
   }
 }
 
@@ -82,7 +106,7 @@ export function fileValueToTagged(raw: unknown, type: ValueType): TaggedValue | 
  * A raw event time -> microseconds: a Date, an ISO-8601 text, or a number/bigint of epoch
  * microseconds (Parquet TIMESTAMP(MICROS) without a logical-type conversion).
  */
-export function fileTimeToMicros(raw: unknown): number | string {
+export function fileTimeToMicros(raw: unknown, show: ValueShown = quotedValue): number | string {
   if (raw instanceof Date) return Number.isNaN(raw.getTime()) ? "is not a valid time" : raw.getTime() * 1000;
   if (typeof raw === "bigint") return Number(raw);
   if (typeof raw === "number" && Number.isFinite(raw)) return Math.trunc(raw);
@@ -91,24 +115,24 @@ export function fileTimeToMicros(raw: unknown): number | string {
     if (INTEGER.test(text)) return Number(text);
     const fraction = /\.(\d{4,6})/.exec(text)?.[1];
     const millis = Date.parse(text);
-    if (Number.isNaN(millis)) return `"${raw}" is not an ISO-8601 time or epoch microseconds`;
+    if (Number.isNaN(millis)) return `${show(raw)} is not an ISO-8601 time or epoch microseconds`;
     // Date.parse keeps milliseconds only; restore the microsecond digits when given.
     return millis * 1000 + (fraction ? Number(fraction.padEnd(6, "0").slice(3, 6)) : 0);
   }
-  return `"${String(raw)}" is not a time`;
+  return `${show(raw)} is not a time`;
 }
 
-function toInt32(value: bigint): TaggedValue | string {
-  return value >= -(2n ** 31n) && value < 2n ** 31n ? { kind: "int32", value: Number(value) } : `${value} does not fit in int32`;
+function toInt32(value: bigint, show: ValueShown): TaggedValue | string {
+  return value >= -(2n ** 31n) && value < 2n ** 31n ? { kind: "int32", value: Number(value) } : `${show(value)} does not fit in int32`;
 }
 
-function listToTagged(raw: unknown, type: ValueType): TaggedValue | string {
+function listToTagged(raw: unknown, type: ValueType, show: ValueShown): TaggedValue | string {
   let list: unknown = raw;
   if (typeof raw === "string") {
     try {
       list = JSON.parse(raw);
     } catch {
-      return `"${raw.slice(0, 40)}" is not a JSON list`;
+      return `${show(raw.length > 40 ? raw.slice(0, 40) : raw)} is not a JSON list`;
     }
   }
   if (!Array.isArray(list)) return "is not a list";

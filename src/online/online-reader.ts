@@ -4,7 +4,7 @@
  * cache, so a call costs exactly one online store round trip, whatever the number of views.
  */
 import { coerceEntityKey, encodeEntityKey } from "../common/entity-key.js";
-import { ViolationCollector } from "../common/errors.js";
+import { ValidationError, ViolationCollector } from "../common/errors.js";
 import type { FeatureValue, TaggedValue, ValueLimits } from "../common/feature-value.js";
 import { type ServedValueSink, servedRecord } from "../monitoring/served-values.js";
 import type { Entity, FeatureViewVersion, ResolvedFeature } from "../registry/model.js";
@@ -43,6 +43,8 @@ export interface FeatureColumn {
 /** Limits of one online read. */
 export interface OnlineReadLimits extends ValueLimits {
   maxEntityRows: number;
+  /** Feature refs per read (limits.maxFeatureRefs); unlimited when unset. */
+  maxFeatureRefs?: number;
 }
 
 /**
@@ -105,6 +107,13 @@ export class OnlineReader {
 
   /** Reads every requested feature for every entity row, in request order. */
   async read(request: OnlineReadRequest): Promise<OnlineReadResult> {
+    // Counted before anything is resolved: resolving costs in proportion to the refs.
+    const maxRefs = this.limits.maxFeatureRefs ?? Number.POSITIVE_INFINITY;
+    if (request.features.length > maxRefs) {
+      throw new ValidationError("TOO_MANY_FEATURE_REFS", [
+        { field: "features", description: `${request.features.length} feature refs; at most ${maxRefs} are allowed (limits.maxFeatureRefs)` },
+      ]);
+    }
     const features = await this.registry.resolveSelection(request.project, request.features, request.featureService);
     const plan = await this.planOf(features, request.fullFeatureNames);
     const rowCount = this.checkEntityColumns(request.entities, plan, request.ignoreUnusedEntityColumns ?? false);
@@ -224,10 +233,11 @@ export class OnlineReader {
     if (cached) return cached;
     const names = outputNames(features, fullNames);
     const views: ReadPlan["views"] = [];
+    const viewIndexes = new Map<string, number>();
     const viewOfFeature: number[] = [];
     for (const feature of features) {
       const label = `${feature.featureView}@${feature.version}`;
-      let index = views.findIndex((view) => view.label === label);
+      let index = viewIndexes.get(label) ?? -1;
       if (index < 0) {
         const view = await this.registry.getFeatureView(feature.project, feature.featureView, feature.version);
         const entity = await this.registry.getEntity(view.project, view.entity);
@@ -246,6 +256,7 @@ export class OnlineReader {
           planned.wanted = new Set();
         }
         index = views.push(planned) - 1;
+        viewIndexes.set(label, index);
       }
       viewOfFeature.push(index);
       const planned = views[index];

@@ -68,10 +68,11 @@ export function validateEntityDraft(draft: EntityDraft, path: string): Omit<Enti
   checkResourceId(v, `${path}.name`, draft.name);
   if (draft.joinKeys.length === 0) v.add(`${path}.join_keys`, "an entity needs at least one join key");
   if (draft.joinKeys.length > LIMITS.joinKeysPerEntity) {
-    v.add(`${path}.join_keys`, `at most ${LIMITS.joinKeysPerEntity} join keys are allowed`);
+    v.add(`${path}.join_keys`, `${draft.joinKeys.length} join keys; at most ${LIMITS.joinKeysPerEntity} are allowed`);
   }
   const seen = new Set<string>();
-  draft.joinKeys.forEach((key, i) => {
+  // Too many items are refused by count alone: no work in proportion to them.
+  withinLimit(draft.joinKeys, LIMITS.joinKeysPerEntity).forEach((key, i) => {
     const keyPath = `${path}.join_keys[${i}]`;
     checkFieldName(v, `${keyPath}.name`, key.name);
     if (seen.has(key.name)) v.add(`${keyPath}.name`, `duplicate join key "${key.name}"`);
@@ -100,10 +101,10 @@ export function validateFeatureViewDraft(
 
   if (draft.features.length === 0) v.add(`${path}.features`, "a feature view needs at least one feature");
   if (draft.features.length > LIMITS.featuresPerView) {
-    v.add(`${path}.features`, `at most ${LIMITS.featuresPerView} features are allowed`);
+    v.add(`${path}.features`, `${draft.features.length} features; at most ${LIMITS.featuresPerView} are allowed`);
   }
   const seen = new Set<string>();
-  draft.features.forEach((feature, i) => {
+  withinLimit(draft.features, LIMITS.featuresPerView).forEach((feature, i) => {
     const featurePath = `${path}.features[${i}]`;
     checkFieldName(v, `${featurePath}.name`, feature.name);
     if (seen.has(feature.name)) v.add(`${featurePath}.name`, `duplicate feature name "${feature.name}"`);
@@ -148,10 +149,10 @@ export function validateFeatureServiceSpec(spec: FeatureServiceSpec, path: strin
   checkResourceId(v, `${path}.name`, spec.name);
   if (spec.features.length === 0) v.add(`${path}.features`, "a feature service needs at least one feature ref");
   if (spec.features.length > LIMITS.refsPerService) {
-    v.add(`${path}.features`, `at most ${LIMITS.refsPerService} feature refs are allowed`);
+    v.add(`${path}.features`, `${spec.features.length} feature refs; at most ${LIMITS.refsPerService} are allowed`);
   }
   const seen = new Map<string, string>();
-  spec.features.forEach((ref, i) => {
+  withinLimit(spec.features, LIMITS.refsPerService).forEach((ref, i) => {
     const parsed = parseFeatureRef(ref, spec.project);
     if (typeof parsed === "string") {
       v.add(`${path}.features[${i}]`, parsed);
@@ -175,14 +176,14 @@ export function validateFeatureServiceSpec(spec: FeatureServiceSpec, path: strin
  * `view__feature`), which they sit beside in a training set.
  */
 function checkRequestTimeNames(v: ViolationCollector, path: string, spec: FeatureServiceSpec): void {
-  const inputs = spec.requestInputs ?? [];
-  const derived = spec.derivedFeatures ?? [];
-  if (inputs.length > LIMITS.requestInputsPerService)
+  const inputs = withinLimit(spec.requestInputs ?? [], LIMITS.requestInputsPerService);
+  const derived = withinLimit(spec.derivedFeatures ?? [], LIMITS.derivedFeaturesPerService);
+  if ((spec.requestInputs?.length ?? 0) > LIMITS.requestInputsPerService)
     v.add(`${path}.request_inputs`, `at most ${LIMITS.requestInputsPerService} request inputs are allowed`);
-  if (derived.length > LIMITS.derivedFeaturesPerService)
+  if ((spec.derivedFeatures?.length ?? 0) > LIMITS.derivedFeaturesPerService)
     v.add(`${path}.derived_features`, `at most ${LIMITS.derivedFeaturesPerService} derived features are allowed`);
   const outputNames = new Map<string, string>();
-  for (const ref of spec.features) {
+  for (const ref of withinLimit(spec.features, LIMITS.refsPerService)) {
     const parsed = parseFeatureRef(ref, spec.project);
     if (typeof parsed === "string") continue;
     outputNames.set(parsed.feature, ref);
@@ -258,14 +259,22 @@ function checkDocumentation(v: ViolationCollector, path: string, doc: Documentat
   checkTags(v, `${path}.tags`, doc.tags);
 }
 
+/**
+ * The items a check looks at: none when there are more than `limit` (the count alone is then
+ * reported), so a request with a million items costs one comparison.
+ */
+function withinLimit<T>(items: readonly T[], limit: number): readonly T[] {
+  return items.length > limit ? [] : items;
+}
+
 function checkText(v: ViolationCollector, field: string, text: string, maxChars: number): void {
   if (text.length > maxChars) v.add(field, `is ${text.length} characters long; at most ${maxChars} are allowed`);
 }
 
 function checkTags(v: ViolationCollector, field: string, tags: Record<string, string>): void {
   const entries = Object.entries(tags);
-  if (entries.length > LIMITS.tags) v.add(field, `at most ${LIMITS.tags} tags are allowed`);
-  for (const [key, value] of entries) {
+  if (entries.length > LIMITS.tags) v.add(field, `${entries.length} tags; at most ${LIMITS.tags} are allowed`);
+  for (const [key, value] of withinLimit(entries, LIMITS.tags)) {
     if (key === "" || key.length > LIMITS.tagKeyChars || !TAG_KEY_PATTERN.test(key)) {
       v.add(`${field}["${key.slice(0, 80)}"]`, `tag keys are 1-${LIMITS.tagKeyChars} letters, digits and _ . - /`);
     }
@@ -307,9 +316,9 @@ export function validateEventStreamDraft(
   checkFieldName(v, `${path}.event_time_field`, eventTimeField);
   if (draft.fields.length === 0) v.add(`${path}.fields`, "an event stream needs at least one field");
   if (draft.fields.length > STREAM_LIMITS.fieldsPerStream)
-    v.add(`${path}.fields`, `at most ${STREAM_LIMITS.fieldsPerStream} fields are allowed`);
+    v.add(`${path}.fields`, `${draft.fields.length} fields; at most ${STREAM_LIMITS.fieldsPerStream} are allowed`);
   const seen = new Set<string>();
-  draft.fields.forEach((field, i) => {
+  withinLimit(draft.fields, STREAM_LIMITS.fieldsPerStream).forEach((field, i) => {
     const fieldPath = `${path}.fields[${i}]`;
     checkFieldName(v, `${fieldPath}.name`, field.name);
     if (seen.has(field.name)) v.add(`${fieldPath}.name`, `duplicate field name "${field.name}"`);

@@ -99,8 +99,10 @@ export class AccessControl {
   /** A principal with the grants it carries (a key's roles, a token's claims) and those bound to its name. */
   principal(name: string, authentication: AuthenticationMethod, carried: readonly RoleGrant[]): Principal {
     const bound = this.bindings.get(name);
-    const grants = bound ? [...carried, ...[...bound.values()].map((binding) => binding.grant)] : carried;
-    return { name, authentication, grants };
+    if (!bound) return { name, authentication, grants: carried };
+    const grants = new Map(carried.map((grant) => [grantText(grant), grant]));
+    for (const [text, binding] of bound) grants.set(text, binding.grant);
+    return { name, authentication, grants: [...grants.values()] };
   }
 
   /** The projects a key grants roles on ("" for a server-wide grant); [""] for an unknown key. */

@@ -320,7 +320,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       writer,
       eventWriter,
       deadLettered: () => kafka?.deadLettered ?? 0,
-      importer: new FileImporter(registry, writer, eventWriter, Math.min(10_000, config.limits.maxRowsPerBatch)),
+      importer: new FileImporter(registry, writer, eventWriter, Math.min(10_000, config.limits.maxRowsPerBatch), config.imports.allowedDirs),
       uploadDir: join(config.dataDir, "uploads"),
       maxUploadBytes: config.limits.maxUploadBytes,
       materializer: new Materializer(registry, offline, online, config.limits.materializeChunkRows),

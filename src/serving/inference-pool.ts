@@ -11,6 +11,7 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { type Logger, pino } from "pino";
 import { type FieldViolation, SluiceError, ValidationError } from "../common/errors.js";
+import { DEFAULT_CONFIG } from "../config/config.js";
 // Types only: importing the worker entry as a value would load onnxruntime on this thread.
 import type { InferenceWorkerData, WorkerReply, WorkerRequest } from "./inference-worker.js";
 import {
@@ -19,6 +20,7 @@ import {
   type ElementType,
   elementCount,
   type ModelSignature,
+  OUTPUT_TOO_LARGE,
   sliceRows,
   type Tensor,
   transferable,
@@ -42,6 +44,17 @@ export interface InferencePoolOptions {
   maxQueuedRequests: number;
   /** onnxruntime intra-op threads per session (default 1: parallelism comes from workers and batching). */
   intraOpThreads?: number;
+  /**
+   * Elements of one input tensor (limits.maxModelInputElements): a model declaring a larger fixed
+   * input is refused at inspection and load, a request sending one at `run`.
+   */
+  maxInputElements?: number;
+  /**
+   * Elements one request's outputs may hold (limits.maxModelOutputElements): a model declaring
+   * more is refused at inspection and load, and a run returning more fails with
+   * MODEL_OUTPUT_TOO_LARGE (RESOURCE_EXHAUSTED) before its outputs are copied, returned or logged.
+   */
+  maxOutputElements?: number;
 }
 
 /** One executed batch, reported to {@link InferencePool.onBatch} listeners (for metrics). */
@@ -67,6 +80,8 @@ export const DEFAULT_INFERENCE_POOL_OPTIONS: Readonly<Required<InferencePoolOpti
   maxQueueDelayMicros: 0,
   maxQueuedRequests: 1024,
   intraOpThreads: 1,
+  maxInputElements: DEFAULT_CONFIG.limits.maxModelInputElements,
+  maxOutputElements: DEFAULT_CONFIG.limits.maxModelOutputElements,
 };
 
 /** A model key that is not loaded (never loaded, released, or still loading). */
@@ -83,6 +98,13 @@ export class InferenceOverloadedError extends SluiceError {
       model_key: key,
       max_queued_requests: String(maxQueuedRequests),
     });
+  }
+}
+
+/** A run whose outputs hold more elements than one request may get (limits.maxModelOutputElements). */
+export class ModelOutputTooLargeError extends SluiceError {
+  constructor(key: string, detail: string) {
+    super("resource_exhausted", OUTPUT_TOO_LARGE, `model ${key} ${detail}`, { model_key: key });
   }
 }
 
@@ -358,7 +380,7 @@ export class InferencePool {
     if (this.closed) return Promise.reject(poolClosedError(key));
     if (entry === undefined || entry.state !== "ready") return Promise.reject(new ModelNotLoadedError(key));
     const plan = entry.plan as ModelPlan;
-    const violations = checkInputs(plan, inputs, rows);
+    const violations = checkInputs(plan, inputs, rows, this.options.maxInputElements);
     if (violations !== undefined) return Promise.reject(new ValidationError("INVALID_MODEL_INPUT", violations));
     if (entry.queueLength >= this.options.maxQueuedRequests) {
       return Promise.reject(new InferenceOverloadedError(key, this.options.maxQueuedRequests));
@@ -417,10 +439,11 @@ export class InferencePool {
     if (!reply.ok) {
       // One bad request (say an index out of range) fails its whole batch; rerun each alone so only it fails.
       if (batch.requests.length > 1) this.retryAlone(batch);
+      else if (reply.reason === OUTPUT_TOO_LARGE) rejectAll(batch, new ModelOutputTooLargeError(key, reply.message.replace(/^the model /, "")));
       else rejectAll(batch, new InferenceFailedError("internal", "INFERENCE_FAILED", key, `model ${key} failed to run: ${reply.message}`));
     } else {
       batch.slot.answered = true;
-      resolveAll(batch, reply.outputs ?? []);
+      resolveAll(batch, reply.outputs ?? [], this.options.maxOutputElements);
       this.emitBatch(batch, reply.micros ?? 0);
     }
     this.finishBatch(batch);
@@ -556,7 +579,8 @@ export class InferencePool {
     entry.batchesInFlight++;
     this.batchesInFlight++;
     try {
-      slot.worker.postMessage({ op: "run", id, key: entry.key, inputs } satisfies WorkerRequest, transfer);
+      const maxOutputElements = this.options.maxOutputElements * requests.length;
+      slot.worker.postMessage({ op: "run", id, key: entry.key, inputs, maxOutputElements } satisfies WorkerRequest, transfer);
     } catch (error) {
       slot.calls.delete(id);
       this.completeBatch(batch, { id, ok: false, message: `could not send the batch to a worker: ${(error as Error).message}` });
@@ -714,7 +738,11 @@ export class InferencePool {
   }
 
   private startWorker(index: number): Promise<WorkerSlot> {
-    const worker = spawnInferenceWorker({ role: "sluice-inference-worker", intraOpThreads: this.options.intraOpThreads });
+    const worker = spawnInferenceWorker({
+      role: "sluice-inference-worker",
+      intraOpThreads: this.options.intraOpThreads,
+      limits: { maxInputElements: this.options.maxInputElements, maxOutputElements: this.options.maxOutputElements },
+    });
     const slot = new WorkerSlot(index, worker);
     this.slots[index] = slot;
     const startedAt = Date.now();
@@ -814,7 +842,7 @@ function planFor(signature: ModelSignature, maxBatchSize: number): ModelPlan {
  * Checks a request against the model's inputs; returns every violation, or undefined when it matches.
  * Allocates nothing when the request is valid: this runs once per request on the serving path.
  */
-function checkInputs(plan: ModelPlan, inputs: Record<string, Tensor>, rows: number): FieldViolation[] | undefined {
+function checkInputs(plan: ModelPlan, inputs: Record<string, Tensor>, rows: number, maxElements: number): FieldViolation[] | undefined {
   let violations: FieldViolation[] | undefined;
   if (!Number.isInteger(rows) || rows < 1) violations = violate(violations, "rows", `must be a positive integer, got ${rows}`);
   const names = plan.inputNames;
@@ -842,6 +870,7 @@ function checkInputs(plan: ModelPlan, inputs: Record<string, Tensor>, rows: numb
       const expected = shape[d] as number;
       let problem: string | undefined;
       if (!Number.isInteger(dim) || dim < 0) problem = `must be a non-negative integer, got ${dim}`;
+      else if (dim > maxElements) problem = `${dim} is more than the ${maxElements} elements an input may hold (limits.maxModelInputElements)`;
       else if (d === 0 && dim !== rows) problem = `the first dimension is the row count ${rows}, got ${dim}`;
       else if (expected !== -1 && dim !== expected) problem = `the model expects ${expected}, got ${dim}`;
       if (problem !== undefined) {
@@ -849,7 +878,10 @@ function checkInputs(plan: ModelPlan, inputs: Record<string, Tensor>, rows: numb
         dimsValid = false;
       }
     }
-    if (dimsValid && elementCount(dims) !== tensor.data.length) {
+    if (dimsValid && elementCount(dims) > maxElements) {
+      const description = `dims [${dims.join(", ")}] hold ${elementCount(dims)} elements; at most ${maxElements} are allowed (limits.maxModelInputElements)`;
+      violations = violate(violations, `inputs.${name}.dims`, description);
+    } else if (dimsValid && elementCount(dims) !== tensor.data.length) {
       const description = `dims [${dims.join(", ")}] need ${elementCount(dims)} elements, got ${tensor.data.length}`;
       violations = violate(violations, `inputs.${name}.data`, description);
     }
@@ -885,14 +917,20 @@ function sameTrailingDims(plan: ModelPlan, a: Record<string, Tensor>, b: Record<
   return true;
 }
 
-/** Hands each request its rows of the batch's outputs: views onto the output buffers, no copies. */
-function resolveAll(batch: Batch, outputs: readonly Tensor[]): void {
+/**
+ * Hands each request its rows of the batch's outputs: views onto the output buffers, no copies.
+ * A request whose share holds more than `maxElements` is refused (the worker bounded the batch as
+ * a whole).
+ */
+function resolveAll(batch: Batch, outputs: readonly Tensor[], maxElements: number): void {
   const names = (batch.entry.plan as ModelPlan).outputNames;
   const requests = batch.requests;
   if (requests.length === 1) {
     (requests[0] as QueuedRequest).resolve(toRecord(names, outputs));
     return;
   }
+  let elementsPerRow = 0;
+  for (const output of outputs) elementsPerRow += batch.rows === 0 ? 0 : output.data.length / batch.rows;
   for (let i = 0; i < outputs.length; i++) {
     const dims = (outputs[i] as Tensor).dims;
     if (dims[0] !== batch.rows) {
@@ -904,6 +942,12 @@ function resolveAll(batch: Batch, outputs: readonly Tensor[]): void {
   }
   let start = 0;
   for (const request of requests) {
+    if (elementsPerRow * request.rows > maxElements) {
+      const detail = `returned ${elementsPerRow * request.rows} output elements for one request, more than the ${maxElements} allowed (limits.maxModelOutputElements)`;
+      request.reject(new ModelOutputTooLargeError(batch.entry.key, detail));
+      start += request.rows;
+      continue;
+    }
     const record: Record<string, Tensor> = {};
     for (let i = 0; i < outputs.length; i++) record[names[i] as string] = sliceRows(outputs[i] as Tensor, start, request.rows, batch.rows);
     start += request.rows;
@@ -949,7 +993,7 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 }
 
 function checkOptions(options: Required<InferencePoolOptions>): void {
-  const positive = ["workers", "maxBatchSize", "maxQueuedRequests", "intraOpThreads"] as const;
+  const positive = ["workers", "maxBatchSize", "maxQueuedRequests", "intraOpThreads", "maxInputElements", "maxOutputElements"] as const;
   for (const name of positive) {
     if (!Number.isInteger(options[name]) || options[name] < 1)
       throw new RangeError(`inference pool option ${name} must be a positive integer, got ${options[name]}`);

@@ -8,11 +8,14 @@ import { parentPort, workerData } from "node:worker_threads";
 import { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
 import {
   allocateTensorData,
+  describeOversizedSignature,
   type ElementType,
   elementCount,
   isElementType,
   type ModelSignature,
+  OUTPUT_TOO_LARGE,
   type Tensor,
+  type TensorLimits,
   type TensorSpec,
   transferable,
 } from "./tensors.js";
@@ -22,14 +25,20 @@ export interface InferenceWorkerData {
   /** Marks a thread started by the pool, so importing this module in any other thread does nothing. */
   role: "sluice-inference-worker";
   intraOpThreads: number;
+  /** What a model may declare and return; a run whose outputs hold more fails with reason {@link OUTPUT_TOO_LARGE}. */
+  limits: TensorLimits;
 }
+
 
 /** A request from the pool to a worker; the worker answers each with a {@link WorkerReply} of the same id. */
 export type WorkerRequest =
   | { op: "inspect"; id: number; bytes: Uint8Array }
   | { op: "load"; id: number; key: string; bytes: Uint8Array }
-  /** `inputs` are in the order of the model signature's inputs. */
-  | { op: "run"; id: number; key: string; inputs: Tensor[] }
+  /**
+   * `inputs` are in the order of the model signature's inputs; `maxOutputElements` bounds the
+   * run's outputs, all together (the pool's limit times the requests batched into the run).
+   */
+  | { op: "run"; id: number; key: string; inputs: Tensor[]; maxOutputElements: number }
   | { op: "release"; id: number; key: string }
   /**
    * Ends the worker with `code`: at once, or (a test hook simulating a crash mid-run) when the next run
@@ -46,7 +55,10 @@ export type WorkerRequest =
  */
 export type WorkerReply =
   | { id: number; ok: true; signature?: ModelSignature; outputs?: Tensor[]; micros?: number }
-  | { id: number; ok: false; message: string };
+  | { id: number; ok: false; message: string; reason?: string };
+
+/** A run whose outputs hold more elements than allowed; sent back (not its outputs) with its reason. */
+class OutputTooLargeError extends Error {}
 
 interface LoadedModel {
   session: InferenceSession;
@@ -59,7 +71,7 @@ interface LoadedModel {
 const port = parentPort;
 const settings = workerData as InferenceWorkerData | null | undefined;
 if (port !== null && settings?.role === "sluice-inference-worker") {
-  const { intraOpThreads } = settings;
+  const { intraOpThreads, limits } = settings;
   const sessionOptions: InferenceSession.SessionOptions = {
     intraOpNumThreads: intraOpThreads,
     interOpNumThreads: 1,
@@ -75,6 +87,8 @@ if (port !== null && settings?.role === "sluice-inference-worker") {
     const session = await InferenceSession.create(bytes, sessionOptions);
     try {
       const signature = describeSession(session);
+      const oversized = describeOversizedSignature(signature, limits);
+      if (oversized) throw new Error(oversized);
       return { session, inputNames: session.inputNames, outputNames: signature.outputs.map((o) => o.name), signature };
     } catch (error) {
       await session.release();
@@ -82,7 +96,11 @@ if (port !== null && settings?.role === "sluice-inference-worker") {
     }
   };
 
-  const runModel = async (model: LoadedModel, inputs: readonly Tensor[]): Promise<{ outputs: Tensor[]; micros: number }> => {
+  const runModel = async (
+    model: LoadedModel,
+    inputs: readonly Tensor[],
+    maxOutputElements: number,
+  ): Promise<{ outputs: Tensor[]; micros: number }> => {
     const feeds: Record<string, OrtTensor> = {};
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i] as Tensor;
@@ -91,6 +109,15 @@ if (port !== null && settings?.role === "sluice-inference-worker") {
     const started = performance.now();
     const results = await model.session.run(feeds, model.outputNames);
     const micros = Math.round((performance.now() - started) * 1000);
+    // Counted before anything is copied or sent: a tiny model can return a huge tensor.
+    let elements = 0;
+    for (const name of model.outputNames) elements += elementCount((results[name] as OrtTensor).dims);
+    if (elements > maxOutputElements) {
+      for (const name of model.outputNames) (results[name] as OrtTensor).dispose();
+      throw new OutputTooLargeError(
+        `the model returned ${elements} output elements, more than the ${maxOutputElements} allowed for this run (limits.maxModelOutputElements)`,
+      );
+    }
     return { outputs: model.outputNames.map((name) => fromOrtTensor(results[name] as OrtTensor)), micros };
   };
 
@@ -100,7 +127,7 @@ if (port !== null && settings?.role === "sluice-inference-worker") {
         if (exitAtNextRun !== undefined) process.exit(exitAtNextRun);
         const model = models.get(request.key);
         if (model === undefined) throw new Error(`model ${request.key} is not loaded in this worker`);
-        const { outputs, micros } = await runModel(model, request.inputs);
+        const { outputs, micros } = await runModel(model, request.inputs, request.maxOutputElements);
         const transfer: ArrayBuffer[] = [];
         for (const output of outputs) output.data = transferable(output.data, transfer);
         port.postMessage({ id: request.id, ok: true, outputs, micros } satisfies WorkerReply, transfer);
@@ -112,7 +139,7 @@ if (port !== null && settings?.role === "sluice-inference-worker") {
           model = await createModel(request.bytes);
           try {
             // The first run allocates and plans; doing it here keeps that cost off the first caller.
-            await runModel(model, warmUpInputs(model.signature));
+            await runModel(model, warmUpInputs(model.signature), limits.maxOutputElements);
           } catch (error) {
             await model.session.release();
             throw new Error(`warm-up run failed: ${describeError(error)}`);
@@ -145,7 +172,8 @@ if (port !== null && settings?.role === "sluice-inference-worker") {
 
   port.on("message", (request: WorkerRequest) => {
     handle(request).catch((error: unknown) => {
-      port.postMessage({ id: request.id, ok: false, message: describeError(error) } satisfies WorkerReply);
+      const reason = error instanceof OutputTooLargeError ? { reason: OUTPUT_TOO_LARGE } : {};
+      port.postMessage({ id: request.id, ok: false, message: describeError(error), ...reason } satisfies WorkerReply);
     });
   });
   port.postMessage({ id: 0, ok: true } satisfies WorkerReply);

@@ -107,6 +107,40 @@ export function elementCount(dims: readonly number[]): number {
   return count;
 }
 
+/** The reason of a run refused because its outputs hold more elements than allowed. */
+export const OUTPUT_TOO_LARGE = "MODEL_OUTPUT_TOO_LARGE";
+
+/** Bounds on what a model may declare and return (limits.maxModelInputElements, limits.maxModelOutputElements). */
+export interface TensorLimits {
+  /** Elements of one input tensor. */
+  maxInputElements: number;
+  /** Elements one request's outputs may hold, all outputs together. */
+  maxOutputElements: number;
+}
+
+/**
+ * Why a model's declared shapes break `limits`, or undefined: an input whose fixed dims (a
+ * dynamic dim counts 1) hold more than maxInputElements, or outputs whose fixed dims hold more
+ * than maxOutputElements together. Checked before a model is kept or warmed up, since the warm-up
+ * run allocates its inputs.
+ */
+export function describeOversizedSignature(signature: Pick<ModelSignature, "inputs" | "outputs">, limits: TensorLimits): string | undefined {
+  const fixedElements = (shape: readonly number[]) => elementCount(shape.map((dim) => (dim < 0 ? 1 : dim)));
+  for (const input of signature.inputs) {
+    const elements = fixedElements(input.shape);
+    if (elements > limits.maxInputElements) {
+      return `input ${input.name} declares shape [${input.shape.join(", ")}]: ${elements} elements, more than the ${limits.maxInputElements} allowed (limits.maxModelInputElements)`;
+    }
+  }
+  let outputs = 0;
+  for (const output of signature.outputs) outputs += fixedElements(output.shape);
+  if (outputs > limits.maxOutputElements) {
+    const shapes = signature.outputs.map((o) => `${o.name} [${o.shape.join(", ")}]`).join(", ");
+    return `its outputs (${shapes}) declare ${outputs} elements, more than the ${limits.maxOutputElements} allowed (limits.maxModelOutputElements)`;
+  }
+  return undefined;
+}
+
 /**
  * Stacks tensors of the same type and trailing dims along the first dimension. `parts[i].dims[0]` may differ;
  * the result has `rows` (their sum) rows. Used to build one batch from several requests.

@@ -11,7 +11,7 @@ import { offlineTableOf } from "../ingest/feature-writer.js";
 import { parseViewRef } from "../registry/feature-refs.js";
 import type { Entity, EventStreamVersion, FeatureServiceVersion, FeatureViewVersion, ResolvedFeature } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
-import type { ArrowChunks, OfflineColumn, OfflineStore, PointInTimeJoin, Spine } from "../storage/offline/offline-store.js";
+import type { ArrowChunks, OfflineColumn, OfflineStore, PointInTimeJoin, QueryLimits, Spine } from "../storage/offline/offline-store.js";
 import {
   appendDerivedColumns,
   checkRequestInputColumns,
@@ -44,13 +44,28 @@ export interface Retrieval {
   chunks: ArrowChunks;
 }
 
+/**
+ * What bounds a retrieval: the value limits of inline spine rows, and the engine limits of each
+ * offline query it runs (limits.queryTimeoutMs, limits.queryMaxMemoryBytes; none when unset).
+ */
+export type RetrievalLimits = ValueLimits & { queryTimeoutMs?: number; queryMaxMemoryBytes?: number };
+
 /** Plans and runs point-in-time retrievals. */
 export class HistoricalRetriever {
+  /** The engine limits of every offline query run for a request; undefined when the limits set none. */
+  readonly queryLimits: QueryLimits | undefined;
+
   constructor(
     private readonly registry: Registry,
     private readonly offline: OfflineStore,
-    private readonly limits: ValueLimits,
-  ) {}
+    private readonly limits: RetrievalLimits,
+  ) {
+    const { queryTimeoutMs, queryMaxMemoryBytes } = limits;
+    this.queryLimits =
+      queryTimeoutMs !== undefined && queryMaxMemoryBytes !== undefined
+        ? { timeoutMs: queryTimeoutMs, maxMemoryBytes: queryMaxMemoryBytes }
+        : undefined;
+  }
 
   /**
    * Resolves a query's features and checks what can be checked before any spine row is read:
@@ -102,10 +117,10 @@ export class HistoricalRetriever {
   /**
    * Stores the spine (reading every inline batch first: the spine is complete only when the
    * client's stream ends) and starts the join. INVALID_ARGUMENT for bad spine rows, and for
-   * output columns with the same name.
+   * output columns with the same name. Aborting `signal` stops the offline queries in the engine.
    */
   async retrieve(plan: RetrievalPlan, inlineBatches?: AsyncIterable<SpineBatchInput>, signal?: AbortSignal): Promise<Retrieval> {
-    const spine = await this.storeSpine(plan, inlineBatches);
+    const spine = await this.storeSpine(plan, inlineBatches, signal);
     try {
       const columns = outputColumns(plan, spine);
       const join = joinOf(plan, spine, !plan.query.emitSpineIndex, plan.query.emitSpineIndex);
@@ -121,8 +136,8 @@ export class HistoricalRetriever {
    * Stores a plan's spine, and checks that it has a column for every request input its derived
    * features read (INVALID_ARGUMENT, MISSING_REQUEST_INPUT, before any join runs).
    */
-  async storeSpine(plan: RetrievalPlan, inlineBatches?: AsyncIterable<SpineBatchInput>): Promise<Spine> {
-    const spine = await this.storeSpineRows(plan, inlineBatches);
+  async storeSpine(plan: RetrievalPlan, inlineBatches?: AsyncIterable<SpineBatchInput>, signal?: AbortSignal): Promise<Spine> {
+    const spine = await this.storeSpineRows(plan, inlineBatches, signal);
     try {
       checkRequestInputColumns(plan.derived, spine, plan.query.spine);
     } catch (error) {
@@ -133,7 +148,7 @@ export class HistoricalRetriever {
   }
 
   /** Stores a plan's spine: inline batches as they arrive, or from the offline store. */
-  private async storeSpineRows(plan: RetrievalPlan, inlineBatches?: AsyncIterable<SpineBatchInput>): Promise<Spine> {
+  private async storeSpineRows(plan: RetrievalPlan, inlineBatches?: AsyncIterable<SpineBatchInput>, signal?: AbortSignal): Promise<Spine> {
     const { query, keyColumns, views } = plan;
     if (query.spine.kind === "inline") {
       const spine = await this.offline.createSpine(query.project, keyColumns, []);
@@ -155,14 +170,14 @@ export class HistoricalRetriever {
         ]);
       }
       const tables = views.map(({ view, entity, stream }) => (stream ? eventsTableOf(stream, entity) : offlineTableOf(view, entity)));
-      return this.offline.loadSpine(query.project, { kind: "entities", tables, range: { start, end } }, keyColumns);
+      return this.offline.loadSpine(query.project, { kind: "entities", tables, range: { start, end } }, keyColumns, signal, this.queryLimits);
     }
-    return this.offline.loadSpine(query.project, query.spine, keyColumns);
+    return this.offline.loadSpine(query.project, query.spine, keyColumns, signal, this.queryLimits);
   }
 
   private async *streamThenDrop(join: PointInTimeJoin, spine: Spine, signal?: AbortSignal): ArrowChunks {
     try {
-      yield* this.offline.joinPointInTime(join, signal);
+      yield* this.offline.joinPointInTime(join, signal, this.queryLimits);
     } finally {
       await this.offline.dropSpine(spine);
     }

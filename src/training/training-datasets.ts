@@ -137,7 +137,7 @@ export class TrainingDatasets {
       );
     }
     const columns = dataset.columns ?? [];
-    const saved = this.offline.readSavedJoin(project, dataset.offlineTable, dataset.query.emitSpineIndex, signal);
+    const saved = this.offline.readSavedJoin(project, dataset.offlineTable, dataset.query.emitSpineIndex, signal, this.retriever.queryLimits);
     const derived =
       dataset.derivedFrom &&
       derivedColumnsPlanOf(
@@ -195,16 +195,21 @@ export class TrainingDatasets {
     log.info({ features: plan.features.length }, "training dataset job started");
     let spine: Spine | undefined;
     try {
-      spine = await this.retriever.storeSpine(plan);
-      this.jobs.signal.throwIfAborted();
-      const summary = await this.offline.summarizeSpine(spine);
+      // Shutting down stops the job's queries in the engine; each runs within the query limits.
+      const { signal } = this.jobs;
+      const limits = this.retriever.queryLimits;
+      spine = await this.retriever.storeSpine(plan, undefined, signal);
+      signal.throwIfAborted();
+      const summary = await this.offline.summarizeSpine(spine, signal, limits);
       const columns = outputColumns(plan, spine);
       log.info({ spineRows: summary.rowCount }, "spine stored; joining");
-      this.jobs.signal.throwIfAborted();
+      signal.throwIfAborted();
       const rowCount = await this.offline.saveJoin(
         joinOf(plan, spine, true, dataset.query.emitSpineIndex),
         dataset.offlineTable,
         dataset.parquetPath,
+        signal,
+        limits,
       );
       clearInterval(heartbeat);
       await save({

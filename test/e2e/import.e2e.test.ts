@@ -14,8 +14,9 @@ let dir: string;
 const base = Date.UTC(2026, 0, 1);
 
 beforeEach(async () => {
-  t = await startTestServer();
   dir = mkdtempSync(join(tmpdir(), "sluice-import-"));
+  // Server-side files are read only from configured directories (docs/security.md).
+  t = await startTestServer({ imports: { allowedDirs: [dir] } });
   await t.client.applyEntity({ name: "customer", joinKeys: [{ name: "customer_id", type: "int64" }] });
   await t.client.applyFeatureView({
     name: "stats",

@@ -63,7 +63,7 @@ export interface SluiceClientOptions {
   /** An API key ("sk_..."), sent as `authorization: Bearer <apiKey>`. E.g. `process.env.SLUICE_API_KEY`. */
   apiKey?: string;
   /**
-   * A bearer token (a JWT), or a function returning one, called for each call (and each retry), so a
+   * A bearer token (a JWT), or a function returning one, called for each call (over TLS, each attempt), so a
    * rotating token is always fresh; it should cache. A function that throws fails the call with
    * UNAUTHENTICATED before anything is sent. Not together with `apiKey`.
    */

@@ -4,7 +4,7 @@ import type { FeatureValue } from "../../common/feature-value.js";
 import type { EventRow, FeatureColumns, FeatureRow } from "../../gen/sluice/v1/ingestion.pb.js";
 import type { Column, Value } from "../../gen/sluice/v1/types.pb.js";
 import type { ColumnarRows, ColumnInput, RowInput } from "../../ingest/model.js";
-import { taggedFromWire, timestampToMicros } from "./values.js";
+import { microsFromWire, taggedFromWire, timestampToMicros } from "./values.js";
 
 /** A row message (the `index`-th of the batch) as the core's row input. */
 export function rowFromWire(row: FeatureRow, index: number): RowInput {
@@ -52,9 +52,9 @@ export function columnsFromWire(columns: FeatureColumns): ColumnarRows {
     Object.fromEntries(Object.entries(record).map(([name, column]) => [name, columnFromWire(column, rowCount, `${field}["${name}"]`)]));
   return {
     entityKey: mapColumns(columns.entityKey, "columns.entity_key"),
-    eventTimes: columns.eventTimeMicros.map(Number),
+    eventTimes: microsFromWire(columns.eventTimeMicros, "columns.event_time_micros"),
     features: mapColumns(columns.features, "columns.features"),
-    createdTimes: columns.createdTimeMicros.map(Number),
+    createdTimes: microsFromWire(columns.createdTimeMicros, "columns.created_time_micros"),
   };
 }
 

@@ -17,7 +17,7 @@ import type { HistoricalQuery, OutputColumn, SpineBatchInput, SpineSource, Train
 import { columnFromWire, taggedValues } from "./batches.js";
 import { dateToTimestamp, optionalTimestamp, valueTypeToWire } from "./common.js";
 import { resolvedFeatureToWire } from "./registry.js";
-import { microsToTimestamp, timestampToMicros } from "./values.js";
+import { microsFromWire, microsToTimestamp, timestampToMicros } from "./values.js";
 
 /** Rows per ROWS chunk when a request asks for 0, and the most it may ask for. */
 const DEFAULT_CHUNK_ROWS = 8192;
@@ -128,7 +128,7 @@ export function spineBatchFromWire(batch: SpineBatch | undefined, field: string)
     return {
       columns: {
         entityKey: columns(entityKey, "entity_key"),
-        eventTimes: eventTimeMicros.map(Number),
+        eventTimes: microsFromWire(eventTimeMicros, `${field}.columns.event_time_micros`),
         extras: columns(extraColumns, "extra_columns"),
       },
     };

@@ -84,6 +84,28 @@ export function timestampToMicros(timestamp: Timestamp, field = "timestamp"): nu
   return Number(seconds) * 1_000_000 + Math.floor(nanos / 1000);
 }
 
+const MIN_TIMESTAMP_MICROS = MIN_TIMESTAMP_SECONDS * 1_000_000n;
+const MAX_TIMESTAMP_MICROS = MAX_TIMESTAMP_SECONDS * 1_000_000n + 999_999n;
+
+/**
+ * Event or created times of a columnar batch (int64 microseconds) as numbers. INVALID_ARGUMENT
+ * naming `field[i]` for one outside what a Timestamp holds (0001-01-01 .. 9999-12-31): such a
+ * number is no time at all, unlike a time merely too far ahead, which rejects only its row.
+ */
+export function microsFromWire(values: readonly bigint[], field: string): number[] {
+  const micros = new Array<number>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i] as bigint;
+    if (value < MIN_TIMESTAMP_MICROS || value > MAX_TIMESTAMP_MICROS) {
+      throw new ValidationError("INVALID_TIMESTAMP", [
+        { field: `${field}[${i}]`, description: `${value} µs is outside 0001-01-01 .. 9999-12-31, the range of a timestamp` },
+      ]);
+    }
+    micros[i] = Number(value);
+  }
+  return micros;
+}
+
 /** Microseconds since the epoch -> Timestamp (a value that is not a finite number reads as the epoch). */
 export function microsToTimestamp(micros: number): Timestamp {
   if (!Number.isFinite(micros)) return { seconds: 0n, nanos: 0 };

@@ -25,7 +25,7 @@ export function queryMarker(): string {
 
 /** The settings of one query of a request: its limits (none when unset) and its marker. */
 export function querySettings(run: QueryRun, marker: string): Record<string, string | number> {
-  const limits = run.limits
+  const limits: Record<string, string | number> = run.limits
     ? {
         // Whole seconds: the setting's unit; a partial second rounds up.
         max_execution_time: Math.max(1, Math.ceil(run.limits.timeoutMs / 1000)),

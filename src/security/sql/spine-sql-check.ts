@@ -131,6 +131,9 @@ export const ALLOWED_TABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "primes",
 ]);
 
+/** The allowed table functions as users write them, for messages. */
+const ALLOWED_TABLE_FUNCTION_NAMES = "numbers, numbers_mt, zeros, zeros_mt, values, generate_series, generateRandom, null, format, primes";
+
 /**
  * Functions a spine query may not call (lower case, after resolving aliases), and why: each
  * reads something outside the query, tells about the host, or holds the engine.
@@ -261,25 +264,26 @@ export function spineSqlProblems(root: AstNode, catalog: SpineSqlCatalog): strin
           : "may not write a file (INTO OUTFILE)",
     );
   }
+  // Names that stand for tables: FROM and JOIN items, and the right side of IN.
+  const tableNames = new Set<AstNode>();
   const visit = (node: AstNode, parent: AstNode | undefined) => {
     if (node.label === "Set") problems.add("may not change settings (SETTINGS)");
     else if (!ALLOWED_LABELS.has(node.label)) problems.add(`uses ${node.label}, which a spine query may not`);
-    if (node.label === "TableIdentifier" || (node.label === "Identifier" && parent?.label === "TableExpression")) {
+    if (node.label === "TableIdentifier" || (node.label === "Identifier" && (parent?.label === "TableExpression" || tableNames.has(node)))) {
       tableProblem(node.name, catalog, problems);
     } else if (node.label === "Identifier") {
       databaseProblem(node.name, catalog, problems);
     } else if (node.label === "Function" && parent?.label === "TableExpression") {
       if (!ALLOWED_TABLE_FUNCTIONS.has(node.name.toLowerCase())) {
         problems.add(
-          `may not read the table function ${node.name}(): a spine query reads its project's tables and the table functions ` +
-            `${[...ALLOWED_TABLE_FUNCTIONS].filter((f) => f !== "sqlstandardvalues").join(", ")}`,
+          `may not read the table function ${node.name}(): a spine query reads its project's tables and the table functions ${ALLOWED_TABLE_FUNCTION_NAMES}`,
         );
       }
     } else if (node.label === "Function") {
       const problem = functionProblem(node.name, catalog);
       if (problem) problems.add(problem);
       const argument = IN_FUNCTION.test(node.name) ? node.children[0]?.children[1] : undefined;
-      if (argument?.label === "Identifier" || argument?.label === "TableIdentifier") tableProblem(argument.name, catalog, problems);
+      if (argument) tableNames.add(argument);
     }
     for (const child of node.children) visit(child, node);
   };

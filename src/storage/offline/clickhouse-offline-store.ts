@@ -13,7 +13,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type ClickHouseClient, type ClickHouseSettings, createClient } from "@clickhouse/client";
 import { RecordBatchReader, Table, tableToIPC } from "apache-arrow";
-import { SluiceError, StoreUnavailableError, ValidationError, ViolationCollector } from "../../common/errors.js";
+import { StoreUnavailableError, ValidationError, ViolationCollector } from "../../common/errors.js";
 import type { FeatureValue } from "../../common/feature-value.js";
 import { readAhead } from "../../common/read-ahead.js";
 import { ConfigError } from "../../config/config.js";
@@ -783,18 +783,102 @@ export class ClickHouseOfflineStore implements OfflineStore {
     return qualifiedTableName(table, this.cluster !== undefined);
   }
 
-  /** Streams a query's result as Arrow, mapping the engine's failures to UNAVAILABLE. */
-  private async *streamArrow(query: string, signal?: AbortSignal): ArrowChunks {
+  /**
+   * Streams a query's result as Arrow within the run's limits; an abort ends the stream quietly
+   * and kills the query in the engine. Failures map as {@link classifyQueryError} says.
+   */
+  private async *streamArrow(query: string, run: QueryRun): ArrowChunks {
+    const { signal } = run;
+    if (signal?.aborted) return;
+    const marker = queryMarker();
+    const stopKilling = killOnAbort(signal, () => this.killQuery(marker));
     try {
+      const settings = { ...JOIN_SETTINGS, ...querySettings(run, marker) };
       // The engine computes the next chunk while this one is sent; chunks read ahead are dropped on abort.
-      for await (const chunk of readAhead(this.engine.streamArrow(query, JOIN_SETTINGS, signal), STREAM_READ_AHEAD)) {
+      for await (const chunk of readAhead(this.engine.streamArrow(query, settings, signal), STREAM_READ_AHEAD)) {
         if (signal?.aborted) return;
         yield chunk;
       }
     } catch (error) {
       if (signal?.aborted) return;
-      throw error instanceof SluiceError ? error : new StoreUnavailableError(this.description, error);
+      throw this.queryError(error, run);
+    } finally {
+      stopKilling();
     }
+  }
+
+  /**
+   * Runs one query of a client's request (see src/security/sql/query-control.ts): `query` gets
+   * the settings to put in its statement (limits and the marker an abort kills it by). Failures
+   * map as {@link classifyQueryError} says, as the client's own when `field` names its SQL.
+   */
+  private async controlled<T>(run: QueryRun, field: string | undefined, query: (settings: Settings) => Promise<T>): Promise<T> {
+    if (run.signal?.aborted) throw new QueryCancelledError(run.signal.reason);
+    const marker = queryMarker();
+    // No abort signal reaches the client: it would only stop waiting, while the engine went on.
+    const stopKilling = killOnAbort(run.signal, () => this.killQuery(marker));
+    try {
+      return await query(querySettings(run, marker));
+    } catch (error) {
+      throw this.queryError(error, run, field);
+    } finally {
+      stopKilling();
+    }
+  }
+
+  private killQuery(marker: string): Promise<unknown> {
+    return this.client.command({ query: killStatement(marker, this.cluster) });
+  }
+
+  /** The engine calls that confine a client's spine SQL (parse-only, or catalog reads), run as `run` says. */
+  private spineSqlEngine(run: QueryRun, field: string): SpineSqlEngine {
+    return {
+      formatQuery: (sql) =>
+        this.controlled(run, field, async (settings) => {
+          const result = await this.client.query({
+            query: `SELECT formatQuery({sql:String}) AS q ${settingsClause(settings)}`,
+            query_params: { sql },
+            format: "JSONEachRow",
+          });
+          return (await result.json<{ q: string }>())[0]?.q ?? "";
+        }),
+      // Not through client.query, which appends a FORMAT clause that the explained statement
+      // would take as its own; the output format goes as a setting (an option on chDB).
+      explainAst: (statement) =>
+        this.controlled(run, field, async () => {
+          const result = await this.client.exec({
+            query: `EXPLAIN AST ${statement}`,
+            clickhouse_settings: { default_format: "TabSeparatedRaw" },
+          });
+          const chunks: Buffer[] = [];
+          for await (const chunk of result.stream) chunks.push(Buffer.from(chunk as Uint8Array));
+          return Buffer.concat(chunks).toString("utf8");
+        }),
+      catalog: (functionNames) =>
+        this.controlled(run, field, async (settings) => {
+          const result = await this.client.query({
+            query:
+              "SELECT (SELECT groupArray(name) FROM system.databases) AS databases, " +
+              "(SELECT groupArray(name) FROM system.tables WHERE database = currentDatabase() OR is_temporary) AS local_tables, " +
+              "(SELECT groupArray((name, alias_to, origin)) FROM system.functions WHERE lower(name) IN {names:Array(String)}) AS functions, " +
+              `(SELECT groupArray(lower(name)) FROM system.table_functions WHERE lower(name) IN {names:Array(String)}) AS table_functions ${settingsClause(settings)}`,
+            query_params: { names: functionNames },
+            format: "JSONEachRow",
+          });
+          const [row] = await result.json<{
+            databases: string[];
+            local_tables: string[];
+            functions: Array<[string, string, string]>;
+            table_functions: string[];
+          }>();
+          return {
+            databases: new Set(row?.databases ?? []),
+            localTables: new Set(row?.local_tables ?? []),
+            functions: (row?.functions ?? []).map(([name, aliasTo, origin]) => ({ name, aliasTo, origin })),
+            tableFunctions: new Set(row?.table_functions ?? []),
+          };
+        }),
+    };
   }
 
   /** The spine of every entity with history in a range, each at the end of the range. */
@@ -802,6 +886,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
     project: string,
     source: Extract<OfflineSpineSource, { kind: "entities" }>,
     keyColumns: OfflineColumn[],
+    run: QueryRun,
   ): Promise<Spine> {
     const keys = keyColumns.map((c) => quote(c.name)).join(", ");
     const conditions = [
@@ -816,57 +901,65 @@ export class ClickHouseOfflineStore implements OfflineStore {
       spine,
       `SELECT rowNumberInAllBlocks(), ${keys}, fromUnixTimestamp64Micro(toInt64(${source.range.end - 1}), 'UTC') ` +
         `FROM (SELECT DISTINCT ${keys} FROM (${union}) ORDER BY ${keys})`,
+      run,
     );
     return spine;
   }
 
-  private async insertIntoSpine(spine: Spine, select: string): Promise<void> {
+  private async insertIntoSpine(spine: Spine, select: string, run: QueryRun, field = "query.offline_spine"): Promise<void> {
     const columns = spineInsertColumns(spine).map(quote).join(", ");
     try {
-      await this.client.command({
-        query: `INSERT INTO ${spineTableName(spine)} (${columns}) ${select}`,
-        clickhouse_settings: { max_threads: 1 },
-      });
+      await this.controlled(run, field, (settings) =>
+        this.client.command({
+          query: `INSERT INTO ${spineTableName(spine)} (${columns}) ${select} ${settingsClause({ max_threads: 1, ...settings })}`,
+        }),
+      );
     } catch (error) {
       await this.dropSpine(spine).catch(() => undefined);
-      throw this.queryError(error, "query.offline_spine");
+      throw error;
     }
-  }
-
-  /** The columns a SELECT returns, by name and ClickHouse type. */
-  private async describe(select: string, field: string): Promise<Array<{ name: string; type: string }>> {
-    try {
-      const result = await this.client.query({ query: `DESCRIBE TABLE (${select})`, format: "JSONEachRow" });
-      return await result.json<{ name: string; type: string }>();
-    } catch (error) {
-      throw this.queryError(error, field);
-    }
-  }
-
-  private async count(query: string): Promise<number> {
-    const rows = await this.run(async () => (await this.client.query({ query, format: "JSONEachRow" })).json<{ n: string | number }>());
-    return Number(rows[0]?.n ?? 0);
   }
 
   /**
-   * A failed query on a client's spine: ClickHouse refusing the SQL (a syntax error, an unknown
-   * table or column, a failed conversion) is the client's INVALID_ARGUMENT; anything else means
-   * the store is unavailable.
+   * The columns a SELECT returns, by name and ClickHouse type. The engine is read-only for it
+   * (`readonly = 1` refuses table functions that reach outside, beyond the SQL check).
    */
-  private queryError(error: unknown, field: string): Error {
-    const message = error instanceof Error ? error.message : String(error);
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === "string" && CLIENT_QUERY_ERRORS.has(code)) {
-      return new ValidationError("INVALID_SPINE", [{ field, description: `ClickHouse refused it: ${message.split("\n")[0]}` }]);
-    }
-    return new StoreUnavailableError(this.description, error);
+  private async describe(select: string, field: string, run: QueryRun): Promise<Array<{ name: string; type: string }>> {
+    return this.controlled(run, field, async (settings) => {
+      const result = await this.client.query({
+        query: `DESCRIBE TABLE (${select}) ${settingsClause({ ...settings, readonly: 1 })}`,
+        format: "JSONEachRow",
+      });
+      return result.json<{ name: string; type: string }>();
+    });
+  }
+
+  /** A count; with `run`, as a query of a client's request (read-only when `readonly`). */
+  private async count(query: string, run?: QueryRun, field?: string, readonly = false): Promise<number> {
+    const read = async (settings: Settings) =>
+      (
+        await this.client.query({ query: `${query} ${settingsClause({ ...settings, ...(readonly ? { readonly: 1 } : {}) })}`, format: "JSONEachRow" })
+      ).json<{ n: string | number }>();
+    const rows = run ? await this.controlled(run, field, read) : await this.run(() => read({}));
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** What a failed query of a client's request means for the client (see {@link classifyQueryError}). */
+  private queryError(error: unknown, run: QueryRun, field?: string): Error {
+    return classifyQueryError(error, {
+      store: this.description,
+      field,
+      limits: run.limits,
+      cancelled: run.signal?.aborted,
+      knownPaths: this.hiddenPaths,
+    });
   }
 
   private async run<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (error) {
-      throw new StoreUnavailableError(this.description, error);
+      throw new StoreUnavailableError(this.description, redactedError(error, this.hiddenPaths));
     }
   }
 }
@@ -1102,22 +1195,6 @@ const PREDICTION_TEXT_COLUMNS = ["requestId", "endpoint", "modelVersion", "role"
 
 /** Result chunks read ahead of the consumer (each up to a few MB). */
 const STREAM_READ_AHEAD = 2;
-
-/** ClickHouse error codes that mean the query itself is wrong, not the store. */
-const CLIENT_QUERY_ERRORS = new Set([
-  "16", // NO_SUCH_COLUMN_IN_TABLE
-  "36", // BAD_ARGUMENTS
-  "43", // ILLEGAL_TYPE_OF_ARGUMENT
-  "46", // UNKNOWN_FUNCTION
-  "47", // UNKNOWN_IDENTIFIER
-  "60", // UNKNOWN_TABLE
-  "62", // SYNTAX_ERROR
-  "70", // CANNOT_CONVERT_TYPE
-  "81", // UNKNOWN_DATABASE
-  "164", // READONLY
-  "179", // MULTIPLE_EXPRESSIONS_FOR_ALIAS
-  "352", // AMBIGUOUS_COLUMN_NAME
-]);
 
 /** Whether a spine column of a source type can hold a join key of `type`. */
 function keyAccepts(type: OfflineColumn["type"], sourceType: string): boolean {

@@ -166,30 +166,22 @@ function asofKey(time: string, part: string): string {
 /** A table name a client may give for an offline spine: `table` or `database.table`. */
 const TABLE_NAME = /^(?:([A-Za-z_][A-Za-z0-9_]*)\.)?([A-Za-z_][A-Za-z0-9_]*)$/;
 
-/** The quoted table a client named, in the project's database unless it names one. */
+/**
+ * The quoted table a client named: a table of the project's database, named alone or qualified
+ * by that database; INVALID_ARGUMENT for anything else (another project's or the system's tables).
+ */
 export function clientTableName(name: string, projectDatabase: string): string {
   const match = TABLE_NAME.exec(name);
+  const field = "query.offline_spine.table";
   if (!match?.[2]) {
-    throw new ValidationError("INVALID_SPINE_TABLE", [
-      { field: "query.offline_spine.table", description: `"${name}" is not a table name ("table" or "database.table")` },
+    throw new ValidationError("INVALID_SPINE_TABLE", [{ field, description: `"${name}" is not a table name ("table" or "database.table")` }]);
+  }
+  if (match[1] !== undefined && match[1] !== projectDatabase) {
+    throw new ValidationError("SPINE_SQL_NOT_ALLOWED", [
+      { field, description: `may not read ${name}: a spine reads only the tables of its project's database, ${projectDatabase}` },
     ]);
   }
-  return `${quote(match[1] ?? projectDatabase)}.${quote(match[2])}`;
-}
-
-/**
- * A client's spine query, to be used as a subquery: one SELECT (or WITH ... SELECT) statement.
- * ClickHouse still parses it; this only refuses what cannot be one statement.
- */
-export function clientSpineQuery(sql: string): string {
-  const statement = sql.trim().replace(/;\s*$/, "");
-  const problem = !/^(select|with)\b/i.test(statement)
-    ? "must be a SELECT (or WITH ... SELECT) statement"
-    : statement.includes(";")
-      ? "must be a single statement"
-      : undefined;
-  if (problem) throw new ValidationError("INVALID_SPINE_QUERY", [{ field: "query.offline_spine.sql", description: problem }]);
-  return statement;
+  return `${quote(projectDatabase)}.${quote(match[2])}`;
 }
 
 /** The Sluice type of a ClickHouse column type, or undefined when it has none. */

@@ -380,8 +380,12 @@ type ModelVersion struct {
 	Description     string                 `protobuf:"bytes,9,opt,name=description,proto3" json:"description,omitempty"`
 	Labels          map[string]string      `protobuf:"bytes,10,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	CreateTime      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The principal that uploaded the version, as authentication proved it
+	// ("anonymous" when authentication is off; "" for versions uploaded before
+	// Sluice recorded it).
+	UploadedBy    string `protobuf:"bytes,12,opt,name=uploaded_by,json=uploadedBy,proto3" json:"uploaded_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ModelVersion) Reset() {
@@ -489,6 +493,13 @@ func (x *ModelVersion) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *ModelVersion) GetUploadedBy() string {
+	if x != nil {
+		return x.UploadedBy
+	}
+	return ""
 }
 
 // The metadata sent first in UploadModel.
@@ -1243,12 +1254,36 @@ type Deployment struct {
 	Revision int64 `protobuf:"varint,8,opt,name=revision,proto3" json:"revision,omitempty"`
 	// The stable version before the last change of stable, for rollback.
 	PreviousStableVersion string `protobuf:"bytes,9,opt,name=previous_stable_version,json=previousStableVersion,proto3" json:"previous_stable_version,omitempty"`
-	UpdatedBy             string `protobuf:"bytes,10,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	// Who made this revision: the authenticated principal of the call that made
+	// it (the approver, for a revision made by ApprovePromotion). With
+	// authentication off, the request's `actor` if given, else "anonymous".
+	// "canary-guard" when the canary guard rolled the canary back.
+	UpdatedBy string `protobuf:"bytes,10,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
 	// Why the last change was made.
-	ChangeReason  string                 `protobuf:"bytes,11,opt,name=change_reason,json=changeReason,proto3" json:"change_reason,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ChangeReason string                 `protobuf:"bytes,11,opt,name=change_reason,json=changeReason,proto3" json:"change_reason,omitempty"`
+	UpdateTime   *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The two-person rule for stable: when true, PromoteCanary only records a
+	// pending promotion, which a second authenticated principal must approve
+	// (ApprovePromotion), and ApplyDeployment refuses to change stable_version
+	// (FAILED_PRECONDITION, PROMOTION_APPROVAL_REQUIRED). RollbackDeployment and
+	// the canary guard still act alone. Turning it on is a plain
+	// ApplyDeployment; turning it off is one too, but never in the same
+	// ApplyDeployment that changes stable_version, so the history shows who
+	// turned it off before any unapproved change of stable. Turning it off
+	// drops a pending promotion (it is not promoted).
+	RequirePromotionApproval bool `protobuf:"varint,13,opt,name=require_promotion_approval,json=requirePromotionApproval,proto3" json:"require_promotion_approval,omitempty"`
+	// The promotion waiting for approval, if any. Current state, not routing:
+	// requesting, approving or rejecting a promotion makes no revision of its
+	// own, so revisions (ListDeploymentRevisions) never carry one. It is dropped
+	// when the canary's model version changes or goes (ApplyDeployment, the
+	// canary guard), on RollbackDeployment, and when approval is turned off.
+	PendingPromotion *PromotionRequest `protobuf:"bytes,14,opt,name=pending_promotion,json=pendingPromotion,proto3" json:"pending_promotion,omitempty"`
+	// Set on the revision made by ApprovePromotion: the request it approved
+	// (who asked, why and when). That revision's updated_by, change_reason and
+	// update_time are the approver's.
+	ApprovedPromotion *PromotionRequest `protobuf:"bytes,15,opt,name=approved_promotion,json=approvedPromotion,proto3" json:"approved_promotion,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Deployment) Reset() {
@@ -1365,10 +1400,115 @@ func (x *Deployment) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Deployment) GetRequirePromotionApproval() bool {
+	if x != nil {
+		return x.RequirePromotionApproval
+	}
+	return false
+}
+
+func (x *Deployment) GetPendingPromotion() *PromotionRequest {
+	if x != nil {
+		return x.PendingPromotion
+	}
+	return nil
+}
+
+func (x *Deployment) GetApprovedPromotion() *PromotionRequest {
+	if x != nil {
+		return x.ApprovedPromotion
+	}
+	return nil
+}
+
+// A request to make an endpoint's canary its stable version, made by
+// PromoteCanary on an endpoint that requires approval.
+type PromotionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The canary model version to become stable.
+	CanaryVersion string `protobuf:"bytes,1,opt,name=canary_version,json=canaryVersion,proto3" json:"canary_version,omitempty"`
+	// The authenticated principal that called PromoteCanary.
+	RequestedBy string `protobuf:"bytes,2,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	// PromoteCanaryRequest.reason.
+	Reason      string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	RequestTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=request_time,json=requestTime,proto3" json:"request_time,omitempty"`
+	// The endpoint's revision when the promotion was requested.
+	Revision      int64 `protobuf:"varint,5,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromotionRequest) Reset() {
+	*x = PromotionRequest{}
+	mi := &file_sluice_v1_model_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromotionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromotionRequest) ProtoMessage() {}
+
+func (x *PromotionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_model_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromotionRequest.ProtoReflect.Descriptor instead.
+func (*PromotionRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PromotionRequest) GetCanaryVersion() string {
+	if x != nil {
+		return x.CanaryVersion
+	}
+	return ""
+}
+
+func (x *PromotionRequest) GetRequestedBy() string {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return ""
+}
+
+func (x *PromotionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PromotionRequest) GetRequestTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RequestTime
+	}
+	return nil
+}
+
+func (x *PromotionRequest) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 type ApplyDeploymentRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Deployment *Deployment            `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
-	// Who is making the change (recorded).
+	// Deprecated: the server records the authenticated principal. Ignored when
+	// authentication is on; with it off, recorded as updated_by (an unverified
+	// claim), "anonymous" when empty.
 	Actor         string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
 	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1377,7 +1517,7 @@ type ApplyDeploymentRequest struct {
 
 func (x *ApplyDeploymentRequest) Reset() {
 	*x = ApplyDeploymentRequest{}
-	mi := &file_sluice_v1_model_proto_msgTypes[19]
+	mi := &file_sluice_v1_model_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1529,7 @@ func (x *ApplyDeploymentRequest) String() string {
 func (*ApplyDeploymentRequest) ProtoMessage() {}
 
 func (x *ApplyDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_model_proto_msgTypes[19]
+	mi := &file_sluice_v1_model_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1542,7 @@ func (x *ApplyDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*ApplyDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_model_proto_rawDescGZIP(), []int{19}
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ApplyDeploymentRequest) GetDeployment() *Deployment {
@@ -1435,7 +1575,7 @@ type ApplyDeploymentResponse struct {
 
 func (x *ApplyDeploymentResponse) Reset() {
 	*x = ApplyDeploymentResponse{}
-	mi := &file_sluice_v1_model_proto_msgTypes[20]
+	mi := &file_sluice_v1_model_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1447,7 +1587,7 @@ func (x *ApplyDeploymentResponse) String() string {
 func (*ApplyDeploymentResponse) ProtoMessage() {}
 
 func (x *ApplyDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_model_proto_msgTypes[20]
+	mi := &file_sluice_v1_model_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1460,7 +1600,7 @@ func (x *ApplyDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*ApplyDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_model_proto_rawDescGZIP(), []int{20}
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ApplyDeploymentResponse) GetDeployment() *Deployment {
@@ -1479,7 +1619,7 @@ type GetDeploymentRequest struct {
 
 func (x *GetDeploymentRequest) Reset() {
 	*x = GetDeploymentRequest{}
-	mi := &file_sluice_v1_model_proto_msgTypes[21]
+	mi := &file_sluice_v1_model_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1631,7 @@ func (x *GetDeploymentRequest) String() string {
 func (*GetDeploymentRequest) ProtoMessage() {}
 
 func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_model_proto_msgTypes[21]
+	mi := &file_sluice_v1_model_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1644,7 @@ func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*GetDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_model_proto_rawDescGZIP(), []int{21}
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetDeploymentRequest) GetName() string {
@@ -1523,7 +1663,7 @@ type GetDeploymentResponse struct {
 
 func (x *GetDeploymentResponse) Reset() {
 	*x = GetDeploymentResponse{}
-	mi := &file_sluice_v1_model_proto_msgTypes[22]
+	mi := &file_sluice_v1_model_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +1675,7 @@ func (x *GetDeploymentResponse) String() string {
 func (*GetDeploymentResponse) ProtoMessage() {}
 
 func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_model_proto_msgTypes[22]
+	mi := &file_sluice_v1_model_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +1688,7 @@ func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*GetDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_model_proto_rawDescGZIP(), []int{22}
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetDeploymentResponse) GetDeployment() *Deployment {
@@ -1569,7 +1709,7 @@ type ListDeploymentsRequest struct {
 
 func (x *ListDeploymentsRequest) Reset() {
 	*x = ListDeploymentsRequest{}
-	mi := &file_sluice_v1_model_proto_msgTypes[23]
+	mi := &file_sluice_v1_model_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1721,7 @@ func (x *ListDeploymentsRequest) String() string {
 func (*ListDeploymentsRequest) ProtoMessage() {}
 
 func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_model_proto_msgTypes[23]
+	mi := &file_sluice_v1_model_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1734,7 @@ func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_model_proto_rawDescGZIP(), []int{23}
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListDeploymentsRequest) GetParent() string {
@@ -1628,7 +1768,7 @@ type ListDeploymentsResponse struct {
 
 func (x *ListDeploymentsResponse) Reset() {
 	*x = ListDeploymentsResponse{}
-	mi := &file_sluice_v1_model_proto_msgTypes[24]
+	mi := &file_sluice_v1_model_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1640,7 +1780,7 @@ func (x *ListDeploymentsResponse) String() string {
 func (*ListDeploymentsResponse) ProtoMessage() {}
 
 func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_model_proto_msgTypes[24]
+	mi := &file_sluice_v1_model_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1653,7 +1793,7 @@ func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_model_proto_rawDescGZIP(), []int{24}
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListDeploymentsResponse) GetDeployments() []*Deployment {
@@ -1682,7 +1822,7 @@ type ListDeploymentRevisionsRequest struct {
 
 func (x *ListDeploymentRevisionsRequest) Reset() {
 	*x = ListDeploymentRevisionsRequest{}
-	mi := &file_sluice_v1_model_proto_msgTypes[25]
+	mi := &file_sluice_v1_model_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1694,7 +1834,7 @@ func (x *ListDeploymentRevisionsRequest) String() string {
 func (*ListDeploymentRevisionsRequest) ProtoMessage() {}
 
 func (x *ListDeploymentRevisionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_model_proto_msgTypes[25]
+	mi := &file_sluice_v1_model_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1707,7 +1847,7 @@ func (x *ListDeploymentRevisionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentRevisionsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeploymentRevisionsRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_model_proto_rawDescGZIP(), []int{25}
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListDeploymentRevisionsRequest) GetParent() string {
@@ -1741,7 +1881,7 @@ type ListDeploymentRevisionsResponse struct {
 
 func (x *ListDeploymentRevisionsResponse) Reset() {
 	*x = ListDeploymentRevisionsResponse{}
-	mi := &file_sluice_v1_model_proto_msgTypes[26]
+	mi := &file_sluice_v1_model_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1753,7 +1893,7 @@ func (x *ListDeploymentRevisionsResponse) String() string {
 func (*ListDeploymentRevisionsResponse) ProtoMessage() {}
 
 func (x *ListDeploymentRevisionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_model_proto_msgTypes[26]
+	mi := &file_sluice_v1_model_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1766,7 +1906,7 @@ func (x *ListDeploymentRevisionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentRevisionsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeploymentRevisionsResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_model_proto_rawDescGZIP(), []int{26}
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListDeploymentRevisionsResponse) GetDeployments() []*Deployment {
@@ -1784,17 +1924,19 @@ func (x *ListDeploymentRevisionsResponse) GetNextPageToken() string {
 }
 
 type PromoteCanaryRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Actor         string                 `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Deprecated: as ApplyDeploymentRequest.actor (ignored when authentication
+	// is on).
+	Actor         string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PromoteCanaryRequest) Reset() {
 	*x = PromoteCanaryRequest{}
-	mi := &file_sluice_v1_model_proto_msgTypes[27]
+	mi := &file_sluice_v1_model_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +1948,7 @@ func (x *PromoteCanaryRequest) String() string {
 func (*PromoteCanaryRequest) ProtoMessage() {}
 
 func (x *PromoteCanaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_model_proto_msgTypes[27]
+	mi := &file_sluice_v1_model_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +1961,7 @@ func (x *PromoteCanaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteCanaryRequest.ProtoReflect.Descriptor instead.
 func (*PromoteCanaryRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_model_proto_rawDescGZIP(), []int{27}
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PromoteCanaryRequest) GetName() string {
@@ -1844,15 +1986,24 @@ func (x *PromoteCanaryRequest) GetReason() string {
 }
 
 type PromoteCanaryResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Deployment    *Deployment            `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The endpoint after the call: promoted, or (approval required) unchanged
+	// but for its pending_promotion.
+	Deployment *Deployment `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	// Set when the endpoint requires approval: nothing was promoted, this
+	// request waits for ApprovePromotion by another principal. When a promotion
+	// of the same canary is pending already, it is returned unchanged (its
+	// requested_by stays the first requester). FAILED_PRECONDITION
+	// (APPROVAL_REQUIRES_AUTHENTICATION) when authentication is off, since no
+	// second principal could ever approve it.
+	PendingPromotion *PromotionRequest `protobuf:"bytes,2,opt,name=pending_promotion,json=pendingPromotion,proto3" json:"pending_promotion,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PromoteCanaryResponse) Reset() {
 	*x = PromoteCanaryResponse{}
-	mi := &file_sluice_v1_model_proto_msgTypes[28]
+	mi := &file_sluice_v1_model_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1864,7 +2015,7 @@ func (x *PromoteCanaryResponse) String() string {
 func (*PromoteCanaryResponse) ProtoMessage() {}
 
 func (x *PromoteCanaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_model_proto_msgTypes[28]
+	mi := &file_sluice_v1_model_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1877,7 +2028,7 @@ func (x *PromoteCanaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteCanaryResponse.ProtoReflect.Descriptor instead.
 func (*PromoteCanaryResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_model_proto_rawDescGZIP(), []int{28}
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PromoteCanaryResponse) GetDeployment() *Deployment {
@@ -1887,18 +2038,27 @@ func (x *PromoteCanaryResponse) GetDeployment() *Deployment {
 	return nil
 }
 
+func (x *PromoteCanaryResponse) GetPendingPromotion() *PromotionRequest {
+	if x != nil {
+		return x.PendingPromotion
+	}
+	return nil
+}
+
 type RollbackDeploymentRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Actor         string                 `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Deprecated: as ApplyDeploymentRequest.actor (ignored when authentication
+	// is on).
+	Actor         string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RollbackDeploymentRequest) Reset() {
 	*x = RollbackDeploymentRequest{}
-	mi := &file_sluice_v1_model_proto_msgTypes[29]
+	mi := &file_sluice_v1_model_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1910,7 +2070,7 @@ func (x *RollbackDeploymentRequest) String() string {
 func (*RollbackDeploymentRequest) ProtoMessage() {}
 
 func (x *RollbackDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_model_proto_msgTypes[29]
+	mi := &file_sluice_v1_model_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1923,7 +2083,7 @@ func (x *RollbackDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*RollbackDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_model_proto_rawDescGZIP(), []int{29}
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RollbackDeploymentRequest) GetName() string {
@@ -1956,7 +2116,7 @@ type RollbackDeploymentResponse struct {
 
 func (x *RollbackDeploymentResponse) Reset() {
 	*x = RollbackDeploymentResponse{}
-	mi := &file_sluice_v1_model_proto_msgTypes[30]
+	mi := &file_sluice_v1_model_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1968,7 +2128,7 @@ func (x *RollbackDeploymentResponse) String() string {
 func (*RollbackDeploymentResponse) ProtoMessage() {}
 
 func (x *RollbackDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_model_proto_msgTypes[30]
+	mi := &file_sluice_v1_model_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1981,10 +2141,232 @@ func (x *RollbackDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*RollbackDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_model_proto_rawDescGZIP(), []int{30}
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RollbackDeploymentResponse) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
+// Errors: FAILED_PRECONDITION NO_PENDING_PROMOTION (nothing pending),
+// PENDING_PROMOTION_MISMATCH (canary_version given and not the pending one),
+// APPROVAL_REQUIRES_AUTHENTICATION (the caller is not authenticated);
+// PERMISSION_DENIED SELF_APPROVAL (the caller requested the promotion).
+type ApprovePromotionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "projects/{project}/endpoints/{endpoint}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Why it is approved; the new revision's change_reason.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// If set, approve only when the pending promotion is of this model version:
+	// what the approver looked at is what gets promoted.
+	CanaryVersion string `protobuf:"bytes,3,opt,name=canary_version,json=canaryVersion,proto3" json:"canary_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApprovePromotionRequest) Reset() {
+	*x = ApprovePromotionRequest{}
+	mi := &file_sluice_v1_model_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApprovePromotionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApprovePromotionRequest) ProtoMessage() {}
+
+func (x *ApprovePromotionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_model_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApprovePromotionRequest.ProtoReflect.Descriptor instead.
+func (*ApprovePromotionRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ApprovePromotionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApprovePromotionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ApprovePromotionRequest) GetCanaryVersion() string {
+	if x != nil {
+		return x.CanaryVersion
+	}
+	return ""
+}
+
+type ApprovePromotionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new revision: stable is the former canary, there is no canary.
+	Deployment    *Deployment `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApprovePromotionResponse) Reset() {
+	*x = ApprovePromotionResponse{}
+	mi := &file_sluice_v1_model_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApprovePromotionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApprovePromotionResponse) ProtoMessage() {}
+
+func (x *ApprovePromotionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_model_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApprovePromotionResponse.ProtoReflect.Descriptor instead.
+func (*ApprovePromotionResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ApprovePromotionResponse) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
+// Errors: FAILED_PRECONDITION NO_PENDING_PROMOTION, PENDING_PROMOTION_MISMATCH.
+type RejectPromotionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "projects/{project}/endpoints/{endpoint}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Why it is rejected; logged and audited (no revision is made).
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// If set, reject only when the pending promotion is of this model version.
+	CanaryVersion string `protobuf:"bytes,3,opt,name=canary_version,json=canaryVersion,proto3" json:"canary_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectPromotionRequest) Reset() {
+	*x = RejectPromotionRequest{}
+	mi := &file_sluice_v1_model_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectPromotionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectPromotionRequest) ProtoMessage() {}
+
+func (x *RejectPromotionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_model_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectPromotionRequest.ProtoReflect.Descriptor instead.
+func (*RejectPromotionRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RejectPromotionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RejectPromotionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RejectPromotionRequest) GetCanaryVersion() string {
+	if x != nil {
+		return x.CanaryVersion
+	}
+	return ""
+}
+
+type RejectPromotionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The endpoint without its pending promotion; routing and revision unchanged.
+	Deployment    *Deployment `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectPromotionResponse) Reset() {
+	*x = RejectPromotionResponse{}
+	mi := &file_sluice_v1_model_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectPromotionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectPromotionResponse) ProtoMessage() {}
+
+func (x *RejectPromotionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_model_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectPromotionResponse.ProtoReflect.Descriptor instead.
+func (*RejectPromotionResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_model_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *RejectPromotionResponse) GetDeployment() *Deployment {
 	if x != nil {
 		return x.Deployment
 	}
@@ -2015,7 +2397,7 @@ const file_sluice_v1_model_proto_rawDesc = "" +
 	"TensorSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\felement_type\x18\x02 \x01(\tR\velementType\x12\x14\n" +
-	"\x05shape\x18\x03 \x03(\x03R\x05shape\"\xbd\x04\n" +
+	"\x05shape\x18\x03 \x03(\x03R\x05shape\"\xe3\x04\n" +
 	"\fModelVersion\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
 	"\aversion\x18\x02 \x01(\x05B\x03\xe0A\x03R\aversion\x12C\n" +
@@ -2030,7 +2412,9 @@ const file_sluice_v1_model_proto_rawDesc = "" +
 	"\x06labels\x18\n" +
 	" \x03(\v2#.sluice.v1.ModelVersion.LabelsEntryR\x06labels\x12@\n" +
 	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"createTime\x1a9\n" +
+	"createTime\x12$\n" +
+	"\vuploaded_by\x18\f \x01(\tB\x03\xe0A\x03R\n" +
+	"uploadedBy\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xda\x02\n" +
@@ -2081,7 +2465,7 @@ const file_sluice_v1_model_proto_rawDesc = "" +
 	"\vCanaryGuard\x12!\n" +
 	"\fmin_requests\x18\x01 \x01(\x03R\vminRequests\x125\n" +
 	"\x17max_error_rate_increase\x18\x02 \x01(\x01R\x14maxErrorRateIncrease\x121\n" +
-	"\x15max_p99_latency_ratio\x18\x03 \x01(\x01R\x12maxP99LatencyRatio\"\xca\x04\n" +
+	"\x15max_p99_latency_ratio\x18\x03 \x01(\x01R\x12maxP99LatencyRatio\"\xa8\x06\n" +
 	"\n" +
 	"Deployment\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12*\n" +
@@ -2099,7 +2483,16 @@ const file_sluice_v1_model_proto_rawDesc = "" +
 	" \x01(\tB\x03\xe0A\x03R\tupdatedBy\x12(\n" +
 	"\rchange_reason\x18\v \x01(\tB\x03\xe0A\x03R\fchangeReason\x12@\n" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\"\x82\x01\n" +
+	"updateTime\x12<\n" +
+	"\x1arequire_promotion_approval\x18\r \x01(\bR\x18requirePromotionApproval\x12M\n" +
+	"\x11pending_promotion\x18\x0e \x01(\v2\x1b.sluice.v1.PromotionRequestB\x03\xe0A\x03R\x10pendingPromotion\x12O\n" +
+	"\x12approved_promotion\x18\x0f \x01(\v2\x1b.sluice.v1.PromotionRequestB\x03\xe0A\x03R\x11approvedPromotion\"\xe8\x01\n" +
+	"\x10PromotionRequest\x12*\n" +
+	"\x0ecanary_version\x18\x01 \x01(\tB\x03\xe0A\x03R\rcanaryVersion\x12&\n" +
+	"\frequested_by\x18\x02 \x01(\tB\x03\xe0A\x03R\vrequestedBy\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x03R\x06reason\x12B\n" +
+	"\frequest_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vrequestTime\x12\x1f\n" +
+	"\brevision\x18\x05 \x01(\x03B\x03\xe0A\x03R\brevision\"\x82\x01\n" +
 	"\x16ApplyDeploymentRequest\x12:\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x15.sluice.v1.DeploymentB\x03\xe0A\x02R\n" +
@@ -2135,11 +2528,12 @@ const file_sluice_v1_model_proto_rawDesc = "" +
 	"\x14PromoteCanaryRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"N\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x98\x01\n" +
 	"\x15PromoteCanaryResponse\x125\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x15.sluice.v1.DeploymentR\n" +
-	"deployment\"b\n" +
+	"deployment\x12H\n" +
+	"\x11pending_promotion\x18\x02 \x01(\v2\x1b.sluice.v1.PromotionRequestR\x10pendingPromotion\"b\n" +
 	"\x19RollbackDeploymentRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
@@ -2147,11 +2541,27 @@ const file_sluice_v1_model_proto_rawDesc = "" +
 	"\x1aRollbackDeploymentResponse\x125\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x15.sluice.v1.DeploymentR\n" +
+	"deployment\"q\n" +
+	"\x17ApprovePromotionRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12%\n" +
+	"\x0ecanary_version\x18\x03 \x01(\tR\rcanaryVersion\"Q\n" +
+	"\x18ApprovePromotionResponse\x125\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2\x15.sluice.v1.DeploymentR\n" +
+	"deployment\"p\n" +
+	"\x16RejectPromotionRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12%\n" +
+	"\x0ecanary_version\x18\x03 \x01(\tR\rcanaryVersion\"P\n" +
+	"\x17RejectPromotionResponse\x125\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2\x15.sluice.v1.DeploymentR\n" +
 	"deployment*\x89\x01\n" +
 	"\x14MissingFeaturePolicy\x12&\n" +
 	"\"MISSING_FEATURE_POLICY_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"MISSING_FEATURE_POLICY_USE_DEFAULT\x10\x01\x12!\n" +
-	"\x1dMISSING_FEATURE_POLICY_REJECT\x10\x022\xd9\a\n" +
+	"\x1dMISSING_FEATURE_POLICY_REJECT\x10\x022\x90\t\n" +
 	"\fModelService\x12N\n" +
 	"\vUploadModel\x12\x1d.sluice.v1.UploadModelRequest\x1a\x1e.sluice.v1.UploadModelResponse(\x01\x12C\n" +
 	"\bGetModel\x12\x1a.sluice.v1.GetModelRequest\x1a\x1b.sluice.v1.GetModelResponse\x12I\n" +
@@ -2164,7 +2574,9 @@ const file_sluice_v1_model_proto_rawDesc = "" +
 	"\x0fListDeployments\x12!.sluice.v1.ListDeploymentsRequest\x1a\".sluice.v1.ListDeploymentsResponse\x12p\n" +
 	"\x17ListDeploymentRevisions\x12).sluice.v1.ListDeploymentRevisionsRequest\x1a*.sluice.v1.ListDeploymentRevisionsResponse\x12R\n" +
 	"\rPromoteCanary\x12\x1f.sluice.v1.PromoteCanaryRequest\x1a .sluice.v1.PromoteCanaryResponse\x12a\n" +
-	"\x12RollbackDeployment\x12$.sluice.v1.RollbackDeploymentRequest\x1a%.sluice.v1.RollbackDeploymentResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3"
+	"\x12RollbackDeployment\x12$.sluice.v1.RollbackDeploymentRequest\x1a%.sluice.v1.RollbackDeploymentResponse\x12[\n" +
+	"\x10ApprovePromotion\x12\".sluice.v1.ApprovePromotionRequest\x1a#.sluice.v1.ApprovePromotionResponse\x12X\n" +
+	"\x0fRejectPromotion\x12!.sluice.v1.RejectPromotionRequest\x1a\".sluice.v1.RejectPromotionResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3"
 
 var (
 	file_sluice_v1_model_proto_rawDescOnce sync.Once
@@ -2179,7 +2591,7 @@ func file_sluice_v1_model_proto_rawDescGZIP() []byte {
 }
 
 var file_sluice_v1_model_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sluice_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_sluice_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_sluice_v1_model_proto_goTypes = []any{
 	(MissingFeaturePolicy)(0),               // 0: sluice.v1.MissingFeaturePolicy
 	(*Model)(nil),                           // 1: sluice.v1.Model
@@ -2201,32 +2613,37 @@ var file_sluice_v1_model_proto_goTypes = []any{
 	(*CanarySpec)(nil),                      // 17: sluice.v1.CanarySpec
 	(*CanaryGuard)(nil),                     // 18: sluice.v1.CanaryGuard
 	(*Deployment)(nil),                      // 19: sluice.v1.Deployment
-	(*ApplyDeploymentRequest)(nil),          // 20: sluice.v1.ApplyDeploymentRequest
-	(*ApplyDeploymentResponse)(nil),         // 21: sluice.v1.ApplyDeploymentResponse
-	(*GetDeploymentRequest)(nil),            // 22: sluice.v1.GetDeploymentRequest
-	(*GetDeploymentResponse)(nil),           // 23: sluice.v1.GetDeploymentResponse
-	(*ListDeploymentsRequest)(nil),          // 24: sluice.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),         // 25: sluice.v1.ListDeploymentsResponse
-	(*ListDeploymentRevisionsRequest)(nil),  // 26: sluice.v1.ListDeploymentRevisionsRequest
-	(*ListDeploymentRevisionsResponse)(nil), // 27: sluice.v1.ListDeploymentRevisionsResponse
-	(*PromoteCanaryRequest)(nil),            // 28: sluice.v1.PromoteCanaryRequest
-	(*PromoteCanaryResponse)(nil),           // 29: sluice.v1.PromoteCanaryResponse
-	(*RollbackDeploymentRequest)(nil),       // 30: sluice.v1.RollbackDeploymentRequest
-	(*RollbackDeploymentResponse)(nil),      // 31: sluice.v1.RollbackDeploymentResponse
-	nil,                                     // 32: sluice.v1.ModelVersion.LabelsEntry
-	nil,                                     // 33: sluice.v1.ModelUploadHeader.LabelsEntry
-	(*timestamppb.Timestamp)(nil),           // 34: google.protobuf.Timestamp
+	(*PromotionRequest)(nil),                // 20: sluice.v1.PromotionRequest
+	(*ApplyDeploymentRequest)(nil),          // 21: sluice.v1.ApplyDeploymentRequest
+	(*ApplyDeploymentResponse)(nil),         // 22: sluice.v1.ApplyDeploymentResponse
+	(*GetDeploymentRequest)(nil),            // 23: sluice.v1.GetDeploymentRequest
+	(*GetDeploymentResponse)(nil),           // 24: sluice.v1.GetDeploymentResponse
+	(*ListDeploymentsRequest)(nil),          // 25: sluice.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),         // 26: sluice.v1.ListDeploymentsResponse
+	(*ListDeploymentRevisionsRequest)(nil),  // 27: sluice.v1.ListDeploymentRevisionsRequest
+	(*ListDeploymentRevisionsResponse)(nil), // 28: sluice.v1.ListDeploymentRevisionsResponse
+	(*PromoteCanaryRequest)(nil),            // 29: sluice.v1.PromoteCanaryRequest
+	(*PromoteCanaryResponse)(nil),           // 30: sluice.v1.PromoteCanaryResponse
+	(*RollbackDeploymentRequest)(nil),       // 31: sluice.v1.RollbackDeploymentRequest
+	(*RollbackDeploymentResponse)(nil),      // 32: sluice.v1.RollbackDeploymentResponse
+	(*ApprovePromotionRequest)(nil),         // 33: sluice.v1.ApprovePromotionRequest
+	(*ApprovePromotionResponse)(nil),        // 34: sluice.v1.ApprovePromotionResponse
+	(*RejectPromotionRequest)(nil),          // 35: sluice.v1.RejectPromotionRequest
+	(*RejectPromotionResponse)(nil),         // 36: sluice.v1.RejectPromotionResponse
+	nil,                                     // 37: sluice.v1.ModelVersion.LabelsEntry
+	nil,                                     // 38: sluice.v1.ModelUploadHeader.LabelsEntry
+	(*timestamppb.Timestamp)(nil),           // 39: google.protobuf.Timestamp
 }
 var file_sluice_v1_model_proto_depIdxs = []int32{
-	34, // 0: sluice.v1.Model.create_time:type_name -> google.protobuf.Timestamp
+	39, // 0: sluice.v1.Model.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 1: sluice.v1.ModelInputBinding.features:type_name -> sluice.v1.FeatureRefList
 	3,  // 2: sluice.v1.ModelVersion.input_bindings:type_name -> sluice.v1.ModelInputBinding
 	4,  // 3: sluice.v1.ModelVersion.inputs:type_name -> sluice.v1.TensorSpec
 	4,  // 4: sluice.v1.ModelVersion.outputs:type_name -> sluice.v1.TensorSpec
-	32, // 5: sluice.v1.ModelVersion.labels:type_name -> sluice.v1.ModelVersion.LabelsEntry
-	34, // 6: sluice.v1.ModelVersion.create_time:type_name -> google.protobuf.Timestamp
+	37, // 5: sluice.v1.ModelVersion.labels:type_name -> sluice.v1.ModelVersion.LabelsEntry
+	39, // 6: sluice.v1.ModelVersion.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 7: sluice.v1.ModelUploadHeader.input_bindings:type_name -> sluice.v1.ModelInputBinding
-	33, // 8: sluice.v1.ModelUploadHeader.labels:type_name -> sluice.v1.ModelUploadHeader.LabelsEntry
+	38, // 8: sluice.v1.ModelUploadHeader.labels:type_name -> sluice.v1.ModelUploadHeader.LabelsEntry
 	6,  // 9: sluice.v1.UploadModelRequest.header:type_name -> sluice.v1.ModelUploadHeader
 	5,  // 10: sluice.v1.UploadModelResponse.model_version:type_name -> sluice.v1.ModelVersion
 	1,  // 11: sluice.v1.GetModelResponse.model:type_name -> sluice.v1.Model
@@ -2236,41 +2653,51 @@ var file_sluice_v1_model_proto_depIdxs = []int32{
 	17, // 15: sluice.v1.Deployment.canary:type_name -> sluice.v1.CanarySpec
 	0,  // 16: sluice.v1.Deployment.missing_feature_policy:type_name -> sluice.v1.MissingFeaturePolicy
 	18, // 17: sluice.v1.Deployment.canary_guard:type_name -> sluice.v1.CanaryGuard
-	34, // 18: sluice.v1.Deployment.update_time:type_name -> google.protobuf.Timestamp
-	19, // 19: sluice.v1.ApplyDeploymentRequest.deployment:type_name -> sluice.v1.Deployment
-	19, // 20: sluice.v1.ApplyDeploymentResponse.deployment:type_name -> sluice.v1.Deployment
-	19, // 21: sluice.v1.GetDeploymentResponse.deployment:type_name -> sluice.v1.Deployment
-	19, // 22: sluice.v1.ListDeploymentsResponse.deployments:type_name -> sluice.v1.Deployment
-	19, // 23: sluice.v1.ListDeploymentRevisionsResponse.deployments:type_name -> sluice.v1.Deployment
-	19, // 24: sluice.v1.PromoteCanaryResponse.deployment:type_name -> sluice.v1.Deployment
-	19, // 25: sluice.v1.RollbackDeploymentResponse.deployment:type_name -> sluice.v1.Deployment
-	7,  // 26: sluice.v1.ModelService.UploadModel:input_type -> sluice.v1.UploadModelRequest
-	9,  // 27: sluice.v1.ModelService.GetModel:input_type -> sluice.v1.GetModelRequest
-	11, // 28: sluice.v1.ModelService.ListModels:input_type -> sluice.v1.ListModelsRequest
-	13, // 29: sluice.v1.ModelService.GetModelVersion:input_type -> sluice.v1.GetModelVersionRequest
-	15, // 30: sluice.v1.ModelService.ListModelVersions:input_type -> sluice.v1.ListModelVersionsRequest
-	20, // 31: sluice.v1.ModelService.ApplyDeployment:input_type -> sluice.v1.ApplyDeploymentRequest
-	22, // 32: sluice.v1.ModelService.GetDeployment:input_type -> sluice.v1.GetDeploymentRequest
-	24, // 33: sluice.v1.ModelService.ListDeployments:input_type -> sluice.v1.ListDeploymentsRequest
-	26, // 34: sluice.v1.ModelService.ListDeploymentRevisions:input_type -> sluice.v1.ListDeploymentRevisionsRequest
-	28, // 35: sluice.v1.ModelService.PromoteCanary:input_type -> sluice.v1.PromoteCanaryRequest
-	30, // 36: sluice.v1.ModelService.RollbackDeployment:input_type -> sluice.v1.RollbackDeploymentRequest
-	8,  // 37: sluice.v1.ModelService.UploadModel:output_type -> sluice.v1.UploadModelResponse
-	10, // 38: sluice.v1.ModelService.GetModel:output_type -> sluice.v1.GetModelResponse
-	12, // 39: sluice.v1.ModelService.ListModels:output_type -> sluice.v1.ListModelsResponse
-	14, // 40: sluice.v1.ModelService.GetModelVersion:output_type -> sluice.v1.GetModelVersionResponse
-	16, // 41: sluice.v1.ModelService.ListModelVersions:output_type -> sluice.v1.ListModelVersionsResponse
-	21, // 42: sluice.v1.ModelService.ApplyDeployment:output_type -> sluice.v1.ApplyDeploymentResponse
-	23, // 43: sluice.v1.ModelService.GetDeployment:output_type -> sluice.v1.GetDeploymentResponse
-	25, // 44: sluice.v1.ModelService.ListDeployments:output_type -> sluice.v1.ListDeploymentsResponse
-	27, // 45: sluice.v1.ModelService.ListDeploymentRevisions:output_type -> sluice.v1.ListDeploymentRevisionsResponse
-	29, // 46: sluice.v1.ModelService.PromoteCanary:output_type -> sluice.v1.PromoteCanaryResponse
-	31, // 47: sluice.v1.ModelService.RollbackDeployment:output_type -> sluice.v1.RollbackDeploymentResponse
-	37, // [37:48] is the sub-list for method output_type
-	26, // [26:37] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	39, // 18: sluice.v1.Deployment.update_time:type_name -> google.protobuf.Timestamp
+	20, // 19: sluice.v1.Deployment.pending_promotion:type_name -> sluice.v1.PromotionRequest
+	20, // 20: sluice.v1.Deployment.approved_promotion:type_name -> sluice.v1.PromotionRequest
+	39, // 21: sluice.v1.PromotionRequest.request_time:type_name -> google.protobuf.Timestamp
+	19, // 22: sluice.v1.ApplyDeploymentRequest.deployment:type_name -> sluice.v1.Deployment
+	19, // 23: sluice.v1.ApplyDeploymentResponse.deployment:type_name -> sluice.v1.Deployment
+	19, // 24: sluice.v1.GetDeploymentResponse.deployment:type_name -> sluice.v1.Deployment
+	19, // 25: sluice.v1.ListDeploymentsResponse.deployments:type_name -> sluice.v1.Deployment
+	19, // 26: sluice.v1.ListDeploymentRevisionsResponse.deployments:type_name -> sluice.v1.Deployment
+	19, // 27: sluice.v1.PromoteCanaryResponse.deployment:type_name -> sluice.v1.Deployment
+	20, // 28: sluice.v1.PromoteCanaryResponse.pending_promotion:type_name -> sluice.v1.PromotionRequest
+	19, // 29: sluice.v1.RollbackDeploymentResponse.deployment:type_name -> sluice.v1.Deployment
+	19, // 30: sluice.v1.ApprovePromotionResponse.deployment:type_name -> sluice.v1.Deployment
+	19, // 31: sluice.v1.RejectPromotionResponse.deployment:type_name -> sluice.v1.Deployment
+	7,  // 32: sluice.v1.ModelService.UploadModel:input_type -> sluice.v1.UploadModelRequest
+	9,  // 33: sluice.v1.ModelService.GetModel:input_type -> sluice.v1.GetModelRequest
+	11, // 34: sluice.v1.ModelService.ListModels:input_type -> sluice.v1.ListModelsRequest
+	13, // 35: sluice.v1.ModelService.GetModelVersion:input_type -> sluice.v1.GetModelVersionRequest
+	15, // 36: sluice.v1.ModelService.ListModelVersions:input_type -> sluice.v1.ListModelVersionsRequest
+	21, // 37: sluice.v1.ModelService.ApplyDeployment:input_type -> sluice.v1.ApplyDeploymentRequest
+	23, // 38: sluice.v1.ModelService.GetDeployment:input_type -> sluice.v1.GetDeploymentRequest
+	25, // 39: sluice.v1.ModelService.ListDeployments:input_type -> sluice.v1.ListDeploymentsRequest
+	27, // 40: sluice.v1.ModelService.ListDeploymentRevisions:input_type -> sluice.v1.ListDeploymentRevisionsRequest
+	29, // 41: sluice.v1.ModelService.PromoteCanary:input_type -> sluice.v1.PromoteCanaryRequest
+	31, // 42: sluice.v1.ModelService.RollbackDeployment:input_type -> sluice.v1.RollbackDeploymentRequest
+	33, // 43: sluice.v1.ModelService.ApprovePromotion:input_type -> sluice.v1.ApprovePromotionRequest
+	35, // 44: sluice.v1.ModelService.RejectPromotion:input_type -> sluice.v1.RejectPromotionRequest
+	8,  // 45: sluice.v1.ModelService.UploadModel:output_type -> sluice.v1.UploadModelResponse
+	10, // 46: sluice.v1.ModelService.GetModel:output_type -> sluice.v1.GetModelResponse
+	12, // 47: sluice.v1.ModelService.ListModels:output_type -> sluice.v1.ListModelsResponse
+	14, // 48: sluice.v1.ModelService.GetModelVersion:output_type -> sluice.v1.GetModelVersionResponse
+	16, // 49: sluice.v1.ModelService.ListModelVersions:output_type -> sluice.v1.ListModelVersionsResponse
+	22, // 50: sluice.v1.ModelService.ApplyDeployment:output_type -> sluice.v1.ApplyDeploymentResponse
+	24, // 51: sluice.v1.ModelService.GetDeployment:output_type -> sluice.v1.GetDeploymentResponse
+	26, // 52: sluice.v1.ModelService.ListDeployments:output_type -> sluice.v1.ListDeploymentsResponse
+	28, // 53: sluice.v1.ModelService.ListDeploymentRevisions:output_type -> sluice.v1.ListDeploymentRevisionsResponse
+	30, // 54: sluice.v1.ModelService.PromoteCanary:output_type -> sluice.v1.PromoteCanaryResponse
+	32, // 55: sluice.v1.ModelService.RollbackDeployment:output_type -> sluice.v1.RollbackDeploymentResponse
+	34, // 56: sluice.v1.ModelService.ApprovePromotion:output_type -> sluice.v1.ApprovePromotionResponse
+	36, // 57: sluice.v1.ModelService.RejectPromotion:output_type -> sluice.v1.RejectPromotionResponse
+	45, // [45:58] is the sub-list for method output_type
+	32, // [32:45] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_model_proto_init() }
@@ -2293,7 +2720,7 @@ func file_sluice_v1_model_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_v1_model_proto_rawDesc), len(file_sluice_v1_model_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   33,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

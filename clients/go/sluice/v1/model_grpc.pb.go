@@ -30,6 +30,8 @@ const (
 	ModelService_ListDeploymentRevisions_FullMethodName = "/sluice.v1.ModelService/ListDeploymentRevisions"
 	ModelService_PromoteCanary_FullMethodName           = "/sluice.v1.ModelService/PromoteCanary"
 	ModelService_RollbackDeployment_FullMethodName      = "/sluice.v1.ModelService/RollbackDeployment"
+	ModelService_ApprovePromotion_FullMethodName        = "/sluice.v1.ModelService/ApprovePromotion"
+	ModelService_RejectPromotion_FullMethodName         = "/sluice.v1.ModelService/RejectPromotion"
 )
 
 // ModelServiceClient is the client API for ModelService service.
@@ -60,10 +62,21 @@ type ModelServiceClient interface {
 	ListDeployments(ctx context.Context, in *ListDeploymentsRequest, opts ...grpc.CallOption) (*ListDeploymentsResponse, error)
 	// Lists an endpoint's past routings (who changed what, and when), newest first.
 	ListDeploymentRevisions(ctx context.Context, in *ListDeploymentRevisionsRequest, opts ...grpc.CallOption) (*ListDeploymentRevisionsResponse, error)
-	// Makes the canary the stable version.
+	// Makes the canary the stable version. On an endpoint with
+	// require_promotion_approval it promotes nothing: it records a pending
+	// promotion, which a second principal approves with ApprovePromotion.
 	PromoteCanary(ctx context.Context, in *PromoteCanaryRequest, opts ...grpc.CallOption) (*PromoteCanaryResponse, error)
-	// Returns to the previous stable version at once, dropping the canary.
+	// Returns to the previous stable version at once, dropping the canary (and
+	// any pending promotion). Never needs an approval: it is the way back.
 	RollbackDeployment(ctx context.Context, in *RollbackDeploymentRequest, opts ...grpc.CallOption) (*RollbackDeploymentResponse, error)
+	// Approves an endpoint's pending promotion and performs it: the canary
+	// becomes stable in a new revision that records the approver (updated_by)
+	// and the request it approved (approved_promotion). The approver must be an
+	// authenticated principal other than the one who requested the promotion.
+	ApprovePromotion(ctx context.Context, in *ApprovePromotionRequest, opts ...grpc.CallOption) (*ApprovePromotionResponse, error)
+	// Drops an endpoint's pending promotion without promoting anything; any
+	// principal allowed to deploy may, the requester included (a cancel).
+	RejectPromotion(ctx context.Context, in *RejectPromotionRequest, opts ...grpc.CallOption) (*RejectPromotionResponse, error)
 }
 
 type modelServiceClient struct {
@@ -187,6 +200,26 @@ func (c *modelServiceClient) RollbackDeployment(ctx context.Context, in *Rollbac
 	return out, nil
 }
 
+func (c *modelServiceClient) ApprovePromotion(ctx context.Context, in *ApprovePromotionRequest, opts ...grpc.CallOption) (*ApprovePromotionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApprovePromotionResponse)
+	err := c.cc.Invoke(ctx, ModelService_ApprovePromotion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelServiceClient) RejectPromotion(ctx context.Context, in *RejectPromotionRequest, opts ...grpc.CallOption) (*RejectPromotionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RejectPromotionResponse)
+	err := c.cc.Invoke(ctx, ModelService_RejectPromotion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ModelServiceServer is the server API for ModelService service.
 // All implementations must embed UnimplementedModelServiceServer
 // for forward compatibility.
@@ -215,10 +248,21 @@ type ModelServiceServer interface {
 	ListDeployments(context.Context, *ListDeploymentsRequest) (*ListDeploymentsResponse, error)
 	// Lists an endpoint's past routings (who changed what, and when), newest first.
 	ListDeploymentRevisions(context.Context, *ListDeploymentRevisionsRequest) (*ListDeploymentRevisionsResponse, error)
-	// Makes the canary the stable version.
+	// Makes the canary the stable version. On an endpoint with
+	// require_promotion_approval it promotes nothing: it records a pending
+	// promotion, which a second principal approves with ApprovePromotion.
 	PromoteCanary(context.Context, *PromoteCanaryRequest) (*PromoteCanaryResponse, error)
-	// Returns to the previous stable version at once, dropping the canary.
+	// Returns to the previous stable version at once, dropping the canary (and
+	// any pending promotion). Never needs an approval: it is the way back.
 	RollbackDeployment(context.Context, *RollbackDeploymentRequest) (*RollbackDeploymentResponse, error)
+	// Approves an endpoint's pending promotion and performs it: the canary
+	// becomes stable in a new revision that records the approver (updated_by)
+	// and the request it approved (approved_promotion). The approver must be an
+	// authenticated principal other than the one who requested the promotion.
+	ApprovePromotion(context.Context, *ApprovePromotionRequest) (*ApprovePromotionResponse, error)
+	// Drops an endpoint's pending promotion without promoting anything; any
+	// principal allowed to deploy may, the requester included (a cancel).
+	RejectPromotion(context.Context, *RejectPromotionRequest) (*RejectPromotionResponse, error)
 	mustEmbedUnimplementedModelServiceServer()
 }
 
@@ -261,6 +305,12 @@ func (UnimplementedModelServiceServer) PromoteCanary(context.Context, *PromoteCa
 }
 func (UnimplementedModelServiceServer) RollbackDeployment(context.Context, *RollbackDeploymentRequest) (*RollbackDeploymentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RollbackDeployment not implemented")
+}
+func (UnimplementedModelServiceServer) ApprovePromotion(context.Context, *ApprovePromotionRequest) (*ApprovePromotionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApprovePromotion not implemented")
+}
+func (UnimplementedModelServiceServer) RejectPromotion(context.Context, *RejectPromotionRequest) (*RejectPromotionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectPromotion not implemented")
 }
 func (UnimplementedModelServiceServer) mustEmbedUnimplementedModelServiceServer() {}
 func (UnimplementedModelServiceServer) testEmbeddedByValue()                      {}
@@ -470,6 +520,42 @@ func _ModelService_RollbackDeployment_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ModelService_ApprovePromotion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApprovePromotionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServiceServer).ApprovePromotion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelService_ApprovePromotion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServiceServer).ApprovePromotion(ctx, req.(*ApprovePromotionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelService_RejectPromotion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectPromotionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServiceServer).RejectPromotion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelService_RejectPromotion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServiceServer).RejectPromotion(ctx, req.(*RejectPromotionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ModelService_ServiceDesc is the grpc.ServiceDesc for ModelService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -516,6 +602,14 @@ var ModelService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RollbackDeployment",
 			Handler:    _ModelService_RollbackDeployment_Handler,
+		},
+		{
+			MethodName: "ApprovePromotion",
+			Handler:    _ModelService_ApprovePromotion_Handler,
+		},
+		{
+			MethodName: "RejectPromotion",
+			Handler:    _ModelService_RejectPromotion_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

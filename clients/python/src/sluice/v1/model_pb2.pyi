@@ -61,7 +61,7 @@ class TensorSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., element_type: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ModelVersion(_message.Message):
-    __slots__ = ("name", "version", "input_bindings", "sha256", "size_bytes", "inputs", "outputs", "training_dataset", "description", "labels", "create_time")
+    __slots__ = ("name", "version", "input_bindings", "sha256", "size_bytes", "inputs", "outputs", "training_dataset", "description", "labels", "create_time", "uploaded_by")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +80,7 @@ class ModelVersion(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPLOADED_BY_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     input_bindings: _containers.RepeatedCompositeFieldContainer[ModelInputBinding]
@@ -91,7 +92,8 @@ class ModelVersion(_message.Message):
     description: str
     labels: _containers.ScalarMap[str, str]
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., input_bindings: _Optional[_Iterable[_Union[ModelInputBinding, _Mapping]]] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., inputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., training_dataset: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    uploaded_by: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., input_bindings: _Optional[_Iterable[_Union[ModelInputBinding, _Mapping]]] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., inputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., training_dataset: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uploaded_by: _Optional[str] = ...) -> None: ...
 
 class ModelUploadHeader(_message.Message):
     __slots__ = ("model", "input_bindings", "sha256", "training_dataset", "description", "labels")
@@ -209,7 +211,7 @@ class CanaryGuard(_message.Message):
     def __init__(self, min_requests: _Optional[int] = ..., max_error_rate_increase: _Optional[float] = ..., max_p99_latency_ratio: _Optional[float] = ...) -> None: ...
 
 class Deployment(_message.Message):
-    __slots__ = ("name", "stable_version", "canary", "shadow_versions", "routing_key", "missing_feature_policy", "canary_guard", "revision", "previous_stable_version", "updated_by", "change_reason", "update_time")
+    __slots__ = ("name", "stable_version", "canary", "shadow_versions", "routing_key", "missing_feature_policy", "canary_guard", "revision", "previous_stable_version", "updated_by", "change_reason", "update_time", "require_promotion_approval", "pending_promotion", "approved_promotion")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STABLE_VERSION_FIELD_NUMBER: _ClassVar[int]
     CANARY_FIELD_NUMBER: _ClassVar[int]
@@ -222,6 +224,9 @@ class Deployment(_message.Message):
     UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
     CHANGE_REASON_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_PROMOTION_APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    PENDING_PROMOTION_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_PROMOTION_FIELD_NUMBER: _ClassVar[int]
     name: str
     stable_version: str
     canary: CanarySpec
@@ -234,7 +239,24 @@ class Deployment(_message.Message):
     updated_by: str
     change_reason: str
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., stable_version: _Optional[str] = ..., canary: _Optional[_Union[CanarySpec, _Mapping]] = ..., shadow_versions: _Optional[_Iterable[str]] = ..., routing_key: _Optional[str] = ..., missing_feature_policy: _Optional[_Union[MissingFeaturePolicy, str]] = ..., canary_guard: _Optional[_Union[CanaryGuard, _Mapping]] = ..., revision: _Optional[int] = ..., previous_stable_version: _Optional[str] = ..., updated_by: _Optional[str] = ..., change_reason: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    require_promotion_approval: bool
+    pending_promotion: PromotionRequest
+    approved_promotion: PromotionRequest
+    def __init__(self, name: _Optional[str] = ..., stable_version: _Optional[str] = ..., canary: _Optional[_Union[CanarySpec, _Mapping]] = ..., shadow_versions: _Optional[_Iterable[str]] = ..., routing_key: _Optional[str] = ..., missing_feature_policy: _Optional[_Union[MissingFeaturePolicy, str]] = ..., canary_guard: _Optional[_Union[CanaryGuard, _Mapping]] = ..., revision: _Optional[int] = ..., previous_stable_version: _Optional[str] = ..., updated_by: _Optional[str] = ..., change_reason: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., require_promotion_approval: _Optional[bool] = ..., pending_promotion: _Optional[_Union[PromotionRequest, _Mapping]] = ..., approved_promotion: _Optional[_Union[PromotionRequest, _Mapping]] = ...) -> None: ...
+
+class PromotionRequest(_message.Message):
+    __slots__ = ("canary_version", "requested_by", "reason", "request_time", "revision")
+    CANARY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_TIME_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    canary_version: str
+    requested_by: str
+    reason: str
+    request_time: _timestamp_pb2.Timestamp
+    revision: int
+    def __init__(self, canary_version: _Optional[str] = ..., requested_by: _Optional[str] = ..., reason: _Optional[str] = ..., request_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class ApplyDeploymentRequest(_message.Message):
     __slots__ = ("deployment", "actor", "reason")
@@ -311,10 +333,12 @@ class PromoteCanaryRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PromoteCanaryResponse(_message.Message):
-    __slots__ = ("deployment",)
+    __slots__ = ("deployment", "pending_promotion")
     DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_PROMOTION_FIELD_NUMBER: _ClassVar[int]
     deployment: Deployment
-    def __init__(self, deployment: _Optional[_Union[Deployment, _Mapping]] = ...) -> None: ...
+    pending_promotion: PromotionRequest
+    def __init__(self, deployment: _Optional[_Union[Deployment, _Mapping]] = ..., pending_promotion: _Optional[_Union[PromotionRequest, _Mapping]] = ...) -> None: ...
 
 class RollbackDeploymentRequest(_message.Message):
     __slots__ = ("name", "actor", "reason")
@@ -327,6 +351,38 @@ class RollbackDeploymentRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class RollbackDeploymentResponse(_message.Message):
+    __slots__ = ("deployment",)
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    deployment: Deployment
+    def __init__(self, deployment: _Optional[_Union[Deployment, _Mapping]] = ...) -> None: ...
+
+class ApprovePromotionRequest(_message.Message):
+    __slots__ = ("name", "reason", "canary_version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CANARY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    reason: str
+    canary_version: str
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ..., canary_version: _Optional[str] = ...) -> None: ...
+
+class ApprovePromotionResponse(_message.Message):
+    __slots__ = ("deployment",)
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    deployment: Deployment
+    def __init__(self, deployment: _Optional[_Union[Deployment, _Mapping]] = ...) -> None: ...
+
+class RejectPromotionRequest(_message.Message):
+    __slots__ = ("name", "reason", "canary_version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CANARY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    reason: str
+    canary_version: str
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ..., canary_version: _Optional[str] = ...) -> None: ...
+
+class RejectPromotionResponse(_message.Message):
     __slots__ = ("deployment",)
     DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
     deployment: Deployment

@@ -91,6 +91,16 @@ class ModelServiceStub:
                 request_serializer=sluice_dot_v1_dot_model__pb2.RollbackDeploymentRequest.SerializeToString,
                 response_deserializer=sluice_dot_v1_dot_model__pb2.RollbackDeploymentResponse.FromString,
                 _registered_method=True)
+        self.ApprovePromotion = channel.unary_unary(
+                '/sluice.v1.ModelService/ApprovePromotion',
+                request_serializer=sluice_dot_v1_dot_model__pb2.ApprovePromotionRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_model__pb2.ApprovePromotionResponse.FromString,
+                _registered_method=True)
+        self.RejectPromotion = channel.unary_unary(
+                '/sluice.v1.ModelService/RejectPromotion',
+                request_serializer=sluice_dot_v1_dot_model__pb2.RejectPromotionRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_model__pb2.RejectPromotionResponse.FromString,
+                _registered_method=True)
 
 
 class ModelServiceServicer:
@@ -165,14 +175,35 @@ class ModelServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PromoteCanary(self, request, context):
-        """Makes the canary the stable version.
+        """Makes the canary the stable version. On an endpoint with
+        require_promotion_approval it promotes nothing: it records a pending
+        promotion, which a second principal approves with ApprovePromotion.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RollbackDeployment(self, request, context):
-        """Returns to the previous stable version at once, dropping the canary.
+        """Returns to the previous stable version at once, dropping the canary (and
+        any pending promotion). Never needs an approval: it is the way back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApprovePromotion(self, request, context):
+        """Approves an endpoint's pending promotion and performs it: the canary
+        becomes stable in a new revision that records the approver (updated_by)
+        and the request it approved (approved_promotion). The approver must be an
+        authenticated principal other than the one who requested the promotion.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectPromotion(self, request, context):
+        """Drops an endpoint's pending promotion without promoting anything; any
+        principal allowed to deploy may, the requester included (a cancel).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -235,6 +266,16 @@ def add_ModelServiceServicer_to_server(servicer, server):
                     servicer.RollbackDeployment,
                     request_deserializer=sluice_dot_v1_dot_model__pb2.RollbackDeploymentRequest.FromString,
                     response_serializer=sluice_dot_v1_dot_model__pb2.RollbackDeploymentResponse.SerializeToString,
+            ),
+            'ApprovePromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApprovePromotion,
+                    request_deserializer=sluice_dot_v1_dot_model__pb2.ApprovePromotionRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_model__pb2.ApprovePromotionResponse.SerializeToString,
+            ),
+            'RejectPromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectPromotion,
+                    request_deserializer=sluice_dot_v1_dot_model__pb2.RejectPromotionRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_model__pb2.RejectPromotionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -536,6 +577,60 @@ class ModelService:
             '/sluice.v1.ModelService/RollbackDeployment',
             sluice_dot_v1_dot_model__pb2.RollbackDeploymentRequest.SerializeToString,
             sluice_dot_v1_dot_model__pb2.RollbackDeploymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApprovePromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.v1.ModelService/ApprovePromotion',
+            sluice_dot_v1_dot_model__pb2.ApprovePromotionRequest.SerializeToString,
+            sluice_dot_v1_dot_model__pb2.ApprovePromotionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectPromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.v1.ModelService/RejectPromotion',
+            sluice_dot_v1_dot_model__pb2.RejectPromotionRequest.SerializeToString,
+            sluice_dot_v1_dot_model__pb2.RejectPromotionResponse.FromString,
             options,
             channel_credentials,
             insecure,
