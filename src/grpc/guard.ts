@@ -89,6 +89,8 @@ class GuardedCall {
   private refused = false;
   /** Whether the refusal is audited (rate-limited and wire-rejected calls are only counted and logged). */
   private auditDenial = false;
+  /** Set once the call's record went to the audit trail, so a call is recorded once. */
+  private audited = false;
   /** Whether the refusal is audited (rate-limited and wire-rejected calls are only counted and logged). */ /** The first project the call acted on and the resources it named, for the audit record. */
   private project = "";
   private readonly resources = new Set<string>();
@@ -111,6 +113,7 @@ class GuardedCall {
           onReceiveHalfClose: (forward) => {
             if (!this.refused) forward();
           },
+          onCancel: () => this.onCancel(),
         }),
       sendStatus: (sent, forward) => this.onStatus(sent, forward),
     });
@@ -234,10 +237,24 @@ class GuardedCall {
     });
   }
 
+  /**
+   * A client that cancels gets no status, but what its call did before (batches of a write stream
+   * already applied) is still a change: it is audited as CANCELLED.
+   */
+  private onCancel(): void {
+    if (this.audited || this.refused || !this.rule?.mutating || this.messages === 0 || !this.options.audit) return;
+    this.audited = true;
+    const record = this.auditRecord({ code: status.CANCELLED, details: "cancelled by the client", metadata: null });
+    this.options.audit
+      .record(record)
+      .catch((error: unknown) => this.options.logger.error({ err: error, audit: record }, "audit record could not be stored"));
+  }
+
   private onStatus(sent: PartialStatusObject, forward: (status: PartialStatusObject) => void): void {
     const audit = this.options.audit;
     const denied = this.refused && this.auditDenial;
-    if (!audit || !(denied || (this.rule?.mutating && !this.refused))) return forward(sent);
+    if (!audit || this.audited || !(denied || (this.rule?.mutating && !this.refused))) return forward(sent);
+    this.audited = true;
     const record = this.auditRecord(sent);
     audit.record(record).then(
       () => forward(sent),
@@ -245,11 +262,8 @@ class GuardedCall {
         this.options.logger.error({ err: error, audit: record }, "audit record could not be stored");
         // A denial is still a denial; a change that cannot be audited must not look like a plain success.
         if (denied || sent.code !== status.OK) return forward(sent);
-        forward({
-          code: status.UNAVAILABLE,
-          details: "the call was applied but its audit record could not be stored; the server log has it",
-          metadata: sent.metadata ?? null,
-        });
+        const mapped = failure(error, createCallContext(this.method.slice(1), this.metadata ?? new Metadata(), this.options.logger));
+        forward({ code: mapped.code ?? status.UNAVAILABLE, details: mapped.details ?? "", metadata: mapped.metadata ?? null });
       },
     );
   }

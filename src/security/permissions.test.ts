@@ -33,6 +33,12 @@ describe("the permission table", () => {
     expect([...rules.keys()].filter((path) => !served.has(path))).toEqual([]);
   });
 
+  it("is written down: docs/security.md names every method of the table", () => {
+    const docs = readFileSync(fileURLToPath(new URL("../../docs/security.md", import.meta.url)), "utf8");
+    const undocumented = [...rules.keys()].map((path) => path.slice(path.lastIndexOf("/") + 1)).filter((method) => !docs.includes(`\`${method}\``));
+    expect(undocumented).toEqual([]);
+  });
+
   it("audits every method that changes state", () => {
     const mutatingByName = [...rules].filter(([path]) =>
       /\/(Create|Apply|Delete|Write|Import|Materialize|Upload|Promote|Rollback|Approve|Reject|Revoke|Grant)\w*$/.test(path),
