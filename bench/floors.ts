@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { type Client, credentials, makeGenericClientConstructor, type ServiceDefinition } from "@grpc/grpc-js";
+import { type Client, credentials, Metadata, makeGenericClientConstructor, type ServiceDefinition } from "@grpc/grpc-js";
 import { open } from "lmdb";
 import { type SluiceClient, typed } from "../clients/typescript/src/index.js";
 import { decodeRecord, encodeRecord } from "../src/storage/online/record-codec.js";
@@ -43,14 +43,23 @@ export async function prepareView(client: SluiceClient, entities: number): Promi
  * A unary call on `path` that sends and receives raw bytes: no protobuf work on the client, so a
  * comparison of two servers through it compares only what the servers do.
  */
-export function rawUnary(address: string, path: string): { call: (payload: Buffer) => Promise<Buffer>; close: () => void } {
+export function rawUnary(
+  address: string,
+  path: string,
+  headers: Record<string, string> = {},
+): { call: (payload: Buffer) => Promise<Buffer>; close: () => void } {
   const Raw = makeGenericClientConstructor({ call: { ...ECHO_SERVICE.echo, path } } as ServiceDefinition, "Raw");
   const client = new Raw(address, credentials.createInsecure()) as unknown as Client & {
-    call: (request: Buffer, callback: (error: unknown, response: Buffer) => void) => void;
+    call: (request: Buffer, metadata: Metadata, callback: (error: unknown, response: Buffer) => void) => void;
   };
+  // Built once and copied per call, as a client that sends the same key with every call does.
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
   return {
     call: (payload) =>
-      new Promise((resolve, reject) => client.call(payload, (error, response) => (error ? reject(error) : resolve(response)))),
+      new Promise((resolve, reject) =>
+        client.call(payload, metadata.clone(), (error, response) => (error ? reject(error) : resolve(response))),
+      ),
     close: () => client.close(),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [online|ingest|import|serving|training|streaming]`: the benchmarks of ingestion, online
+ * `npm run bench [online|ingest|import|serving|training|streaming|auth]`: the benchmarks of ingestion, online
  * reads, model serving and training data. Every figure is printed
  * beside a floor measured in the same run on the same machine (a raw grpc-js echo, a raw store
  * read, a raw chDB insert) and written as JSON under bench/results/, which docs/benchmarks.md quotes.
@@ -18,6 +18,7 @@ import { GetOnlineFeaturesRequest } from "../src/gen/sluice/v1/online.pb.js";
 import { decodeRecord, encodeRecord } from "../src/storage/online/record-codec.js";
 import { RedisProcess } from "../test/support/redis-harness.js";
 import { spawnServer } from "../test/support/server-process.js";
+import { authBenchmark } from "./auth.js";
 import { FEATURES, prepareView, rawLmdbRead, rawUnary, startEcho } from "./floors.js";
 import { servingBenchmark } from "./serving.js";
 import { streamingBenchmark } from "./streaming.js";
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
   if (!which || which === "serving") await servingBenchmark(QUICK);
   if (!which || which === "training") await trainingBenchmark(QUICK);
   if (!which || which === "streaming") await streamingBenchmark(QUICK);
+  if (!which || which === "auth") await authBenchmark(QUICK);
 }
 
 async function onlineReadBenchmark(): Promise<void> {

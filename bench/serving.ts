@@ -26,12 +26,16 @@ const SHADOW = logisticRegressionModel({ weights: seededValues(FEATURES.length, 
 const MLP = mlpModel(seededMlp(FEATURES.length, 4096, 256, 3));
 const ENTITIES = 1000;
 
-/** A server with the benchmark's view, model versions and endpoints `lr` (stable only), `lr_shadowed` and `mlp`. */
-async function startServing(args: string[]): Promise<{ server: ServerProcess; client: SluiceClient }> {
+/** A server (`options`: its environment, and the key its setup client sends) with the benchmark's view, model versions and endpoints `lr` (stable only), `lr_shadowed` and `mlp`. */
+export async function startServing(
+  args: string[],
+  options: { env?: Record<string, string>; apiKey?: string } = {},
+): Promise<{ server: ServerProcess; client: SluiceClient }> {
   const server = await spawnServer(["--data-dir", mkdtempSync(join(tmpdir(), "sluice-bench-")), "--log-level", "info", ...args], {
     built: true,
+    ...(options.env ? { env: options.env } : {}),
   });
-  const client = await SluiceClient.connect({ address: server.address });
+  const client = await SluiceClient.connect({ address: server.address, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
   await prepareView(client, ENTITIES);
   const bindings = [{ input: "features", features: FEATURES.map((f) => `stats@1:${f}`) }];
   await client.uploadModel({ model: "lr", file: STABLE, bindings });
@@ -44,8 +48,12 @@ async function startServing(args: string[]): Promise<{ server: ServerProcess; cl
 }
 
 /** A raw Predict caller for one endpoint: one entity, a different one each call. */
-function predictCaller(address: string, endpoint: string): { call: () => Promise<Buffer>; requestBytes: number; close: () => void } {
-  const raw = rawUnary(address, "/sluice.v1.InferenceService/Predict");
+export function predictCaller(
+  address: string,
+  endpoint: string,
+  headers: Record<string, string> = {},
+): { call: () => Promise<Buffer>; requestBytes: number; close: () => void } {
+  const raw = rawUnary(address, "/sluice.v1.InferenceService/Predict", headers);
   const payloads = Array.from({ length: ENTITIES }, (_, id) =>
     Buffer.from(
       PredictRequest.encode({
@@ -62,8 +70,11 @@ function predictCaller(address: string, endpoint: string): { call: () => Promise
 }
 
 /** A raw GetOnlineFeatures caller reading what a Predict of `lr` reads: the same 10 features of one entity. */
-function onlineReadCaller(address: string): { call: () => Promise<Buffer>; close: () => void } {
-  const raw = rawUnary(address, "/sluice.v1.OnlineService/GetOnlineFeatures");
+export function onlineReadCaller(
+  address: string,
+  headers: Record<string, string> = {},
+): { call: () => Promise<Buffer>; close: () => void } {
+  const raw = rawUnary(address, "/sluice.v1.OnlineService/GetOnlineFeatures", headers);
   const payloads = Array.from({ length: ENTITIES }, (_, id) =>
     Buffer.from(
       GetOnlineFeaturesRequest.encode({
