@@ -333,8 +333,10 @@ describe("deploy/kubernetes", () => {
     const dir = mkdtempSync(join(tmpdir(), "sluice-k8s-"));
     for (const [file, text] of Object.entries(configMap.data as Record<string, string>)) writeFileSync(join(dir, file), text);
     const args = (container.args as string[]).map((a) => a.replace(mount.mountPath, dir));
-    // The Secret's value stands in for every secretKeyRef.
-    const env = Object.fromEntries(container.env.map((e: Doc) => [e.name, e.value ?? "from-the-secret"]));
+    // A stand-in for every secretKeyRef: a valid bootstrap key list for the API keys, text for the rest.
+    const standIn = (name: string) =>
+      name === "SLUICE_AUTH_API_KEYS" ? JSON.stringify([{ principal: "ops", sha256: "0".repeat(64), roles: ["*:admin"] }]) : "from-the-secret";
+    const env = Object.fromEntries(container.env.map((e: Doc) => [e.name, e.value ?? standIn(e.name)]));
     const { code, config, stderr } = await checkConfig(args, { ...imageEnv("replica"), ...env });
     expect(code, stderr).toBe(0);
     // The variables Kubernetes adds for a Service named sluice are ignored (and turned off anyway).
@@ -561,7 +563,8 @@ describe("deploy/healthcheck.mjs (the image's HEALTHCHECK)", () => {
   async function serve(cwd: string, args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; address: string }> {
     const child = spawn(process.execPath, ["--import", tsx, join(root, "src/cli/main.ts"), "serve", ...args], {
       cwd,
-      env: { ...cleanEnv(), SLUICE_METRICS_LISTEN: "127.0.0.1:0", ...env },
+      // Listening on 0.0.0.0 without authentication must be asked for.
+      env: { ...cleanEnv(), SLUICE_METRICS_LISTEN: "127.0.0.1:0", SLUICE_AUTH_ALLOW_UNAUTHENTICATED_REMOTE: "true", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";

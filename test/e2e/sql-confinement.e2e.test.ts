@@ -105,7 +105,7 @@ describe("spine SQL confinement", () => {
     expect(cte).toHaveLength(3);
     const subqueries = await rows(
       `SELECT ${KEYS}, (SELECT count() FROM sluice_default.stats__v1) AS n FROM values('x Int64', 1, 2) ` +
-        "WHERE 1 IN (SELECT customer_id FROM sluice_default.stats__v1) AND x IN (SELECT number FROM generate_series(1, 2))",
+        "WHERE 1 IN (SELECT customer_id FROM sluice_default.stats__v1) AND x IN (SELECT generate_series FROM generate_series(1, 2))",
     );
     expect(subqueries.map((r) => r.n)).toEqual([1n, 1n]);
     expect(await rows(`SELECT ${KEYS}, lower(format('{}', 'A')) AS a, arrayMap(x -> x * 2, [1, 2]) AS doubled FROM zeros(1)`)).toHaveLength(1);
