@@ -21,7 +21,7 @@ import { PermissionDeniedError, RateLimitedError, type SluiceError } from "../co
 import type { Authenticator } from "../security/authenticator.js";
 import type { MethodRule } from "../security/permissions.js";
 import { ANONYMOUS, can, type Principal } from "../security/principal.js";
-import type { RateLimiter } from "../security/rate-limiter.js";
+import { RateLimiter } from "../security/rate-limiter.js";
 import { attachPrincipal, createCallContext, REQUEST_ID_HEADER } from "./call-context.js";
 import { failure } from "./errors.js";
 import { rejectedMessage, rejectionOf } from "./rejected-message.js";
@@ -39,7 +39,16 @@ export interface GuardOptions {
   logger: Logger;
   /** Counts calls the rate limit refused. */
   onRateLimited?: () => void;
+  /** Counts denials left out of the audit trail because denials came faster than {@link DENIALS_AUDITED_PER_SECOND}. */
+  onDenialNotAudited?: () => void;
 }
+
+/**
+ * Denials audited per second, server-wide (with a burst of ten times that). A flood of refused
+ * calls — from a client with a bad key, or none — must not fill the audit queue that mutating
+ * calls wait on; denials beyond it are counted instead, in `sluice_audit_denials_not_recorded_total`.
+ */
+const DENIALS_AUDITED_PER_SECOND = 200;
 
 /** The caller of a call whose credentials have not (yet) checked out. */
 const UNAUTHENTICATED: Principal = Object.freeze({ name: "", authentication: "none", grants: Object.freeze([]) });
@@ -77,7 +86,8 @@ export function withGuardedDecoding(
 
 /** Builds the server interceptor. */
 export function createGuard(options: GuardOptions): ServerInterceptor {
-  return (descriptor, call) => new GuardedCall(descriptor.path, options.rules.get(descriptor.path), call, options).intercepting;
+  const denials = new RateLimiter(DENIALS_AUDITED_PER_SECOND, DENIALS_AUDITED_PER_SECOND * 10);
+  return (descriptor, call) => new GuardedCall(descriptor.path, options.rules.get(descriptor.path), call, options, denials).intercepting;
 }
 
 /** The state of one guarded call. */
@@ -104,6 +114,7 @@ class GuardedCall {
     private readonly rule: MethodRule | undefined,
     private readonly call: ServerInterceptingCallInterface,
     private readonly options: GuardOptions,
+    private readonly denials: RateLimiter,
   ) {
     this.intercepting = new ServerInterceptingCall(call, {
       start: (next) =>
@@ -255,6 +266,10 @@ class GuardedCall {
     const denied = this.refused && this.auditDenial;
     if (!audit || this.audited || !(denied || (this.rule?.mutating && !this.refused))) return forward(sent);
     this.audited = true;
+    if (denied && this.denials.take("denials") > 0) {
+      this.options.onDenialNotAudited?.();
+      return forward(sent);
+    }
     const record = this.auditRecord(sent);
     audit.record(record).then(
       () => forward(sent),

@@ -23,6 +23,11 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 /** The server's metrics. */
 export class ServingMetrics implements ServingObserver, EventObserver, KafkaSourceObserver {
   readonly registry = new Registry();
+  private readonly deniedCallsNotAudited = new Counter({
+    name: "sluice_audit_denials_not_recorded_total",
+    help: "Denied calls left out of the audit trail because denials came faster than 200 a second (a flood of bad credentials).",
+    registers: [this.registry],
+  });
   private readonly rateLimitedCalls = new Counter({
     name: "sluice_rate_limited_calls_total",
     help: "Calls refused with RESOURCE_EXHAUSTED because their principal was over auth.rateLimitPerSecond.",
@@ -161,6 +166,11 @@ export class ServingMetrics implements ServingObserver, EventObserver, KafkaSour
   /** A call refused by the per-principal rate limit. */
   rateLimited(): void {
     this.rateLimitedCalls.inc();
+  }
+
+  /** A denied call left out of the audit trail during a flood of denials. */
+  denialNotAudited(): void {
+    this.deniedCallsNotAudited.inc();
   }
 
   batched(sha256: string, rows: number): void {

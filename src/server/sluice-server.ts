@@ -8,6 +8,7 @@ import { Server, type ServiceDefinition } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
+import { AuditLog, type AuditSink } from "../audit/audit-log.js";
 import { BufferedLog } from "../common/buffered-log.js";
 import type { SluiceConfig } from "../config/config.js";
 import { GRPCInferenceServiceService } from "../gen/inference/grpc_predict_v2.pb.js";
@@ -17,18 +18,17 @@ import { IngestionServiceService } from "../gen/sluice/v1/ingestion.pb.js";
 import { ModelServiceService } from "../gen/sluice/v1/model.pb.js";
 import { MonitoringServiceService } from "../gen/sluice/v1/monitoring.pb.js";
 import { RegistryServiceService } from "../gen/sluice/v1/registry.pb.js";
+import { accessServiceHandlers } from "../grpc/access-service.js";
+import { auditServiceHandlers } from "../grpc/audit-service.js";
 import { type HandlerEnv, InFlightCalls } from "../grpc/call-context.js";
 import { loadServedDescriptors } from "../grpc/descriptors.js";
+import { createGuard, withGuardedDecoding } from "../grpc/guard.js";
 import { inferenceServiceHandlers } from "../grpc/inference-service.js";
 import { ingestionServiceHandlers } from "../grpc/ingestion-service.js";
 import { kserveServiceHandlers } from "../grpc/kserve-service.js";
 import { modelServiceHandlers } from "../grpc/model-service.js";
 import { monitoringServiceHandlers } from "../grpc/monitoring-service.js";
 import { ONLINE_SERVICE_DEFINITION, onlineServiceHandlers } from "../grpc/online-service.js";
-import { AuditLog, type AuditSink } from "../audit/audit-log.js";
-import { accessServiceHandlers } from "../grpc/access-service.js";
-import { auditServiceHandlers } from "../grpc/audit-service.js";
-import { createGuard, withGuardedDecoding } from "../grpc/guard.js";
 import { registryServiceHandlers } from "../grpc/registry-service.js";
 import { TRAINING_SERVICE_DEFINITION, trainingServiceHandlers } from "../grpc/training-service.js";
 import { type ServiceHandlers, withUnimplementedMethods } from "../grpc/unimplemented.js";
@@ -46,6 +46,11 @@ import { ModelRegistry } from "../models/model-registry.js";
 import { ServedConsistencyChecker } from "../monitoring/served-values.js";
 import { OnlineReader } from "../online/online-reader.js";
 import { Registry } from "../registry/registry.js";
+import { AccessControl } from "../security/access-control.js";
+import { Authenticator } from "../security/authenticator.js";
+import { JwtVerifier } from "../security/jwt.js";
+import { methodRules } from "../security/permissions.js";
+import { RateLimiter } from "../security/rate-limiter.js";
 import { InferencePool } from "../serving/inference-pool.js";
 import type { ServedValueRecord } from "../storage/offline/offline-store.js";
 import { openOfflineStore } from "../storage/offline/open-offline-store.js";
@@ -53,11 +58,6 @@ import { openOnlineStore } from "../storage/online/open-online-store.js";
 import { openRegistryStore } from "../storage/registry/open-registry-store.js";
 import { KafkaSource } from "../streams/kafka-source.js";
 import { TileApplier } from "../streams/tile-applier.js";
-import { AccessControl } from "../security/access-control.js";
-import { Authenticator } from "../security/authenticator.js";
-import { JwtVerifier } from "../security/jwt.js";
-import { methodRules } from "../security/permissions.js";
-import { RateLimiter } from "../security/rate-limiter.js";
 import { HistoricalRetriever } from "../training/historical-retriever.js";
 import { TrainingDatasets } from "../training/training-datasets.js";
 import { VERSION } from "../version.js";
@@ -320,7 +320,13 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       writer,
       eventWriter,
       deadLettered: () => kafka?.deadLettered ?? 0,
-      importer: new FileImporter(registry, writer, eventWriter, Math.min(10_000, config.limits.maxRowsPerBatch), config.imports.allowedDirs),
+      importer: new FileImporter(
+        registry,
+        writer,
+        eventWriter,
+        Math.min(10_000, config.limits.maxRowsPerBatch),
+        config.imports.allowedDirs,
+      ),
       uploadDir: join(config.dataDir, "uploads"),
       maxUploadBytes: config.limits.maxUploadBytes,
       materializer: new Materializer(registry, offline, online, config.limits.materializeChunkRows),
@@ -353,10 +359,12 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
         rules: methodRules((id) => core.access.keyProjects(id)),
         authenticator: core.authenticator,
         openReflection: config.auth.openReflection,
-        limiter: config.auth.rateLimitPerSecond > 0 ? new RateLimiter(config.auth.rateLimitPerSecond, config.auth.rateLimitBurst) : undefined,
+        limiter:
+          config.auth.rateLimitPerSecond > 0 ? new RateLimiter(config.auth.rateLimitPerSecond, config.auth.rateLimitBurst) : undefined,
         audit: core.auditSink,
         logger,
         onRateLimited: () => metricsCounters.rateLimited(),
+        onDenialNotAudited: () => metricsCounters.denialNotAudited(),
       }),
     ],
   });
