@@ -15,7 +15,7 @@ import {
 import type { ServingRouter } from "../inference/serving-router.js";
 import type { VersionRef } from "../models/model.js";
 import type { ModelRegistry } from "../models/model-registry.js";
-import { DEFAULT_PROJECT, parseResourceName, parseVersionNumber } from "../registry/names.js";
+import { DEFAULT_PROJECT, describeInvalidResourceId, parseResourceName, parseVersionNumber } from "../registry/names.js";
 import type { InferencePool } from "../serving/inference-pool.js";
 import { type ElementType, elementCount, type Tensor, type TensorData } from "../serving/tensors.js";
 import { VERSION } from "../version.js";
@@ -124,12 +124,15 @@ export function kserveServiceHandlers(
   };
 }
 
-/** "m" (project default) or "projects/p/models/m". */
+/** "m" (project default) or "projects/p/models/m"; INVALID_ARGUMENT for anything else. */
 function modelOf(name: string): { project: string; model: string } {
   if (name.startsWith("projects/")) {
     const { project, id } = parseResourceName(name, "models", "name");
     return { project, model: id };
   }
+  // A bare id becomes a store key: checked like every other id.
+  const problem = describeInvalidResourceId(name);
+  if (problem) throw new ValidationError("INVALID_RESOURCE_NAME", [{ field: "name", description: `model ${problem}` }]);
   return { project: DEFAULT_PROJECT, model: name };
 }
 

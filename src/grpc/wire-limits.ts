@@ -190,6 +190,8 @@ export const FIELD_RULES: Readonly<Record<string, FieldRule>> = {
   "sluice.v1.ImportFeaturesRequest.chunk": { bytes: "unlimited" },
   "sluice.v1.UploadModelRequest.chunk": { bytes: "unlimited" },
   "inference.ModelInferRequest.raw_input_contents": { count: "maxColumns", bytes: "unlimited" },
+  // Health: its handler echoes the name into an error's trailers.
+  "grpc.health.v1.HealthCheckRequest.service": { bytes: fixed(1024, "bytes of a service name") },
   // KServe tensors.
   "inference.ModelInferRequest.inputs": { count: "maxColumns" },
   "inference.ModelInferRequest.outputs": { count: "maxColumns" },

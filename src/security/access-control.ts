@@ -93,10 +93,13 @@ export class AccessControl {
     const key = this.keysByHash.get(apiKeyHash(secret));
     if (!key || key.revokeTime !== undefined) return undefined;
     if (key.expireTime !== undefined && Date.parse(key.expireTime) <= this.clock().getTime()) return undefined;
-    return this.principal(key.principal, "api_key", key.roles);
+    // A key carries its roles and nothing else: bindings by name are for principals an identity
+    // provider or a CA vouches for. Otherwise a project admin could mint a key named after a server
+    // admin bound by name, and inherit that admin's roles.
+    return { name: key.principal, authentication: "api_key", grants: key.roles };
   }
 
-  /** A principal with the grants it carries (a key's roles, a token's claims) and those bound to its name. */
+  /** A principal an identity provider or a CA vouches for: the grants it carries (a token's claims) and those bound to its name. */
   principal(name: string, authentication: AuthenticationMethod, carried: readonly RoleGrant[]): Principal {
     const bound = this.bindings.get(name);
     if (!bound) return { name, authentication, grants: carried };

@@ -169,7 +169,10 @@ describe("authentication and authorization", () => {
         enabled: true,
         openReflection: false,
         apiKeys: Object.entries(PRINCIPALS).map(([who, roles]) => ({ principal: who, sha256: apiKeyHash(keyOf(who)), roles: [...roles] })),
-        bindings: [{ principal: "carol", roles: ["alpha:trainer"] }],
+        bindings: [
+          { principal: "carol", roles: ["alpha:trainer"] },
+          { principal: "root-by-certificate", roles: ["*:admin"] },
+        ],
         jwt: { ...DEFAULT_CONFIG.auth.jwt, jwksFile: file, issuer: "https://idp.example", audience: "sluice" },
       },
     });
@@ -281,6 +284,25 @@ describe("authentication and authorization", () => {
     const after = await raw.call(whoAmI, [raw.encode(whoAmI, {})], { "x-api-key": response.secret });
     expect(after.code).toBe(status.UNAUTHENTICATED);
     expect(after.details).toContain("revoked");
+  });
+
+  it("gives a key only its own roles: a project admin cannot mint a key that inherits a name's bindings", async () => {
+    const create = "/sluice.v1.AccessService/CreateApiKey";
+    const created = await raw.call(
+      create,
+      [raw.encode(create, { apiKey: { principal: "root-by-certificate", roles: [{ project: "alpha", role: "viewer" }] } })],
+      bearer("admin"),
+    );
+    expect(created.code, created.details).toBe(status.OK);
+    const { secret } = CreateApiKeyResponse.decode(created.responses[0] as Buffer);
+    const whoAmI = "/sluice.v1.AccessService/WhoAmI";
+    const asKey = await raw.call(whoAmI, [raw.encode(whoAmI, {})], { "x-api-key": secret });
+    expect(WhoAmIResponse.decode(asKey.responses[0] as Buffer).roles).toEqual([{ project: "alpha", role: "viewer" }]);
+    const createProject = "/sluice.v1.RegistryService/CreateProject";
+    const escalation = await raw.call(createProject, [raw.encode(createProject, { project: { name: "projects/stolen" } })], {
+      "x-api-key": secret,
+    });
+    expect(escalation.code).toBe(status.PERMISSION_DENIED);
   });
 
   it("refuses unknown keys and malformed authorization headers", async () => {
