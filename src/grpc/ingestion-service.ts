@@ -248,10 +248,16 @@ async function stageUpload(
   } finally {
     await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
   }
-  // A cancelled call may end the request stream as a half-close would: only the signal tells them apart.
+  // A cancelled call ends the request stream as a half-close does (Node ends an HTTP/2 stream's
+  // readable side before closing it on RST_STREAM); the cancellation itself is known a few ticks
+  // later. A half-closed stream stays open, so waiting tells the two apart.
+  await new Promise((resolve) => setTimeout(resolve, CANCEL_SETTLE_MS));
   if (signal.aborted) throw new ClientGoneError();
   return bytes;
 }
+
+/** How long an ended upload waits for a cancellation that may follow the end of its stream. */
+const CANCEL_SETTLE_MS = 25;
 
 function rejectionToWire(rejection: RowRejection): WireRowRejection {
   return {

@@ -393,6 +393,29 @@ describe("the rate limit", () => {
   });
 });
 
+describe("the metrics endpoint with auth.openMetrics off", () => {
+  it("answers 401 without credentials and serves an authenticated scraper", async () => {
+    const test = await startTestServer({
+      auth: {
+        ...DEFAULT_CONFIG.auth,
+        enabled: true,
+        openMetrics: false,
+        apiKeys: [{ principal: "prometheus", sha256: apiKeyHash(keyOf("prometheus")), roles: ["default:viewer"] }],
+      },
+    });
+    try {
+      const url = `http://127.0.0.1:${test.server.metricsPort}/metrics`;
+      expect((await fetch(url)).status).toBe(401);
+      expect((await fetch(url, { headers: { authorization: "Bearer sk_wrong" } })).status).toBe(401);
+      const scrape = await fetch(url, { headers: { authorization: `Bearer ${keyOf("prometheus")}` } });
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toContain("sluice_rate_limited_calls_total");
+    } finally {
+      await test.stop();
+    }
+  });
+});
+
 describe("starting without authentication", () => {
   it("refuses a non-loopback address unless told to accept the risk", async () => {
     const config = {

@@ -108,7 +108,7 @@ describe("spine SQL confinement", () => {
         "WHERE 1 IN (SELECT customer_id FROM sluice_default.stats__v1) AND x IN (SELECT generate_series FROM generate_series(1, 2))",
     );
     expect(subqueries.map((r) => r.n)).toEqual([1n, 1n]);
-    expect(await rows(`SELECT ${KEYS}, lower(format('{}', 'A')) AS a, arrayMap(x -> x * 2, [1, 2]) AS doubled FROM zeros(1)`)).toHaveLength(1);
+    expect(await rows(`SELECT ${KEYS}, lower(format('{}', 'A')) AS a, arrayMap(x -> x * 2, [1, 2]) AS doubled FROM numbers_mt(1)`)).toHaveLength(1);
   });
 
   it("refuses table functions that reach outside, however they are spelled or hidden", async () => {
@@ -135,6 +135,7 @@ describe("spine SQL confinement", () => {
       "hdfs('hdfs://127.0.0.1:9000/x', 'CSV')",
       "sqlite('/etc/passwd', 't')",
       "fuzzJSON('x', '{}')",
+      "zeros(1)",
     ];
     for (const from of reaching) {
       expect(await refused(`SELECT ${KEYS} FROM ${from}`)).toMatch(/may not|ClickHouse refused it/);

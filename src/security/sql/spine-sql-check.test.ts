@@ -110,6 +110,8 @@ const catalog: SpineSqlCatalog = {
     { name: "now64", aliasTo: "", origin: "System" },
     { name: "hostname", aliasTo: "hostName", origin: "System" },
     { name: "my_udf", aliasTo: "", origin: "SQLUserDefined" },
+    { name: "format", aliasTo: "", origin: "System" },
+    { name: "file", aliasTo: "", origin: "System" },
   ],
   tableFunctions: new Set(["numbers", "file", "url", "format"]),
 };

@@ -114,25 +114,23 @@ export interface SpineSqlCatalog {
 
 /**
  * Table functions a spine query may read (lower case): each makes rows from its arguments alone.
- * `SQLStandardValues` is what `FROM (VALUES ...)` becomes.
+ * `SQLStandardValues` is what `FROM (VALUES ...)` becomes. `zeros`, `zeros_mt` and `format` are
+ * harmless too, but the engine's read-only mode (which spine queries also run in) refuses them.
  */
 export const ALLOWED_TABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "numbers",
   "numbers_mt",
-  "zeros",
-  "zeros_mt",
   "values",
   "sqlstandardvalues",
   "generate_series",
   "generateseries",
   "generaterandom",
   "null",
-  "format",
   "primes",
 ]);
 
 /** The allowed table functions as users write them, for messages. */
-const ALLOWED_TABLE_FUNCTION_NAMES = "numbers, numbers_mt, zeros, zeros_mt, values, generate_series, generateRandom, null, format, primes";
+const ALLOWED_TABLE_FUNCTION_NAMES = "numbers, numbers_mt, values (and VALUES), generate_series, generateRandom, null, primes";
 
 /**
  * Functions a spine query may not call (lower case, after resolving aliases), and why: each
@@ -320,6 +318,9 @@ function functionProblem(name: string, catalog: SpineSqlCatalog): string | undef
     const why = DENIED_FUNCTIONS.get(candidate) ?? DENIED_FUNCTION_PREFIXES.find(([prefix]) => candidate.startsWith(prefix))?.[1];
     if (why) return `may not call ${name}(): ${why}`;
   }
-  if (catalog.tableFunctions.has(lower) && !ALLOWED_TABLE_FUNCTIONS.has(lower)) return `may not call ${name}(): it reads outside the query`;
+  // A table function's name called as a function, where no function of the name exists (url()).
+  if (known.length === 0 && catalog.tableFunctions.has(lower) && !ALLOWED_TABLE_FUNCTIONS.has(lower)) {
+    return `may not call ${name}(): it reads outside the query`;
+  }
   return undefined;
 }
