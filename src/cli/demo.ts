@@ -6,7 +6,8 @@
  * uploaded with their lineage, a stable / canary / shadow deployment, predictions that read
  * their features online, the shadow comparison, promotion and rollback), and streaming features:
  * card transactions aggregated over windows as they arrive, with a late and a too-late event,
- * the same values from the historical path, and a fraud model served from them.
+ * the same values from the historical path, and a fraud model served from them), and the security
+ * side: the hash-chained audit trail of every change the demo made, and an API key.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +15,7 @@ import { join } from "node:path";
 import {
   AggregationFunction,
   ApplyOutcome,
+  type AuditEvent,
   Compatibility,
   type Deployment,
   FeatureStatus,
@@ -218,6 +220,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       say(`   ${error.codeName} ${error.reason}`);
       for (const violation of error.fieldViolations) say(`   - ${violation.field}: ${violation.description}`);
     }
+    await showSecurity(client, say);
     say();
     say(
       temporary
@@ -427,6 +430,71 @@ async function streamFeatures(client: SluiceClient, say: (line?: string) => void
   say(
     `   fraud_probability: card 7 ${scores[0]?.toFixed(4)}, card 8 ${scores[1]?.toFixed(4)}, card 9 (no events) ${scores[2]?.toFixed(4)}`,
   );
+}
+
+/**
+ * Step 23: who did what. Authentication is off in the demo, so every call is by "anonymous", the
+ * admin of auth-off mode; the audit trail still recorded each change (and the refused apply of step
+ * 22), its hash chain verifies, and an API key is created without its secret being printed.
+ */
+async function showSecurity(client: SluiceClient, say: (line?: string) => void): Promise<void> {
+  const me = await client.whoAmI();
+  const roles = me.roles.map((grant) => `${grant.project}:${grant.role}`).join(", ");
+  say(`23. Security. Authentication is off here: WhoAmI says ${me.principal} (authentication ${me.authentication}, roles ${roles}).`);
+  const events: AuditEvent[] = [];
+  for await (const event of client.listAuditEvents({ allProjects: true })) events.push(event);
+  // Listed newest first; told in the order the demo made the calls.
+  events.reverse();
+  say(`   The audit trail (ListAuditEvents) holds every call of the demo that changed something or tried to, ${events.length} in all:`);
+  for (const [service, methods] of countByServiceAndMethod(events))
+    say(`   ${service}: ${[...methods].map(([method, count]) => `${method} ×${count}`).join(", ")}`);
+  const principals = [...new Set(events.map((event) => `${event.principal} (authentication ${event.authentication})`))];
+  const outcomes = new Map<string, number>();
+  for (const event of events) {
+    const outcome = event.outcome === "OK" ? "OK" : `${event.outcome} (${methodName(event.method)})`;
+    outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+  }
+  say(
+    `   all by ${principals.join(", ")}; ${[...outcomes].map(([outcome, count]) => `${count} ${outcome}`).join(", ")}; reads are not recorded`,
+  );
+  const verdict = await client.verifyAuditChain();
+  const records = verdict.chains.reduce((sum, chain) => sum + chain.records, 0n);
+  if (!verdict.intact) throw new Error(`the audit chain does not verify: ${verdict.chains.map((chain) => chain.problem).join("; ")}`);
+  const chains = verdict.chains.length === 1 ? "the hash chain is intact" : `all ${verdict.chains.length} hash chains are intact`;
+  say(`   VerifyAuditChain: ${chains} (${records} records; each record's SHA-256 covers the one before it)`);
+
+  const { apiKey, secret } = await client.createApiKey({
+    principal: "churn-dashboard",
+    roles: ["default:viewer"],
+    description: "read-only: predictions and online reads",
+  });
+  if (!secret.startsWith("sk_")) throw new Error("the API key's secret does not start with sk_");
+  say(`   CreateApiKey for churn-dashboard, viewer on project default: id ${apiKey.id}, secret sk_…(shown once)`);
+  for await (const key of client.listApiKeys()) {
+    if (key.id !== apiKey.id) continue;
+    say(
+      `   ListApiKeys shows it without its secret: ${key.principal}, ${key.roles.map((grant) => `${grant.project}:${grant.role}`).join(", ")}, created by ${key.createdBy}`,
+    );
+  }
+  say("   (with authentication on, it would be sent as `authorization: Bearer sk_…`, and it could read but change nothing)");
+}
+
+/** Audited calls counted per service, then per method, each in the order of its first call. */
+function countByServiceAndMethod(events: readonly AuditEvent[]): Map<string, Map<string, number>> {
+  const services = new Map<string, Map<string, number>>();
+  for (const event of events) {
+    const [service = "", method = ""] = event.method.split("/").filter((part) => part !== "");
+    const serviceName = service.replace(/^sluice\.v1\./, "");
+    const methods = services.get(serviceName) ?? new Map<string, number>();
+    methods.set(method, (methods.get(method) ?? 0) + 1);
+    services.set(serviceName, methods);
+  }
+  return services;
+}
+
+/** "ApplyFeatureView" of "/sluice.v1.RegistryService/ApplyFeatureView". */
+function methodName(fullMethod: string): string {
+  return fullMethod.split("/").at(-1) ?? fullMethod;
 }
 
 /** A feature value for the demo's lines: bigints without the n, numbers to two decimals. */

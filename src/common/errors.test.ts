@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_REPORTED_VIOLATIONS, ValidationError, ViolationCollector } from "./errors.js";
+import { MAX_REPORTED_VIOLATIONS, type ValidationError, ViolationCollector } from "./errors.js";
 
 describe("ViolationCollector", () => {
   it("keeps the first hundred violations and counts the rest in one final entry", () => {

@@ -29,7 +29,10 @@ const principalName = z.string().regex(/^[^\s\x00-\x1f]{1,256}$/, "must be 1 to 
 /** A role granted on a project, "project:role", or server-wide, "*:admin". */
 const roleGrant = z
   .string()
-  .regex(/^(\*|[a-z][a-z0-9_]{0,62}):(viewer|writer|trainer|deployer|admin)$/, 'must be "project:role" (viewer, writer, trainer, deployer or admin) or "*:admin"')
+  .regex(
+    /^(\*|[a-z][a-z0-9_]{0,62}):(viewer|writer|trainer|deployer|admin)$/,
+    'must be "project:role" (viewer, writer, trainer, deployer or admin) or "*:admin"',
+  )
   .refine((grant) => !grant.startsWith("*:") || grant === "*:admin", 'only "admin" is granted server-wide ("*:admin")');
 
 /** One topic consumed into one event stream (docs/kafka.md). */
@@ -139,8 +142,8 @@ export const configSchema = z
       maxFeatureRefs: positiveInt(1_000_000),
       /** Columns (join keys, features, fields, extras, inputs) in one row, batch, spine or read. */
       maxColumns: positiveInt(1_000_000),
-      /** Longest write id (and Predict request id). */
-      maxWriteIdBytes: positiveInt(64 * 1024),
+      /** Longest write id (and Predict request id); receipts are keyed by it, so at most 1 KiB. */
+      maxWriteIdBytes: positiveInt(1024),
       /** Elements of one model input tensor: declared static shapes at upload, sent tensors at prediction. */
       maxModelInputElements: positiveInt(Number.MAX_SAFE_INTEGER),
       /** Elements a model may return for one request (all outputs together): declared shapes at upload, actual outputs at prediction. */
@@ -290,12 +293,17 @@ export const configSchema = z
     ], 'needs at least one node when online.backend is "redis-cluster"');
     require((config.tls.certFile === "") === (config.tls.keyFile === ""), ["tls", "keyFile"], "tls.certFile and tls.keyFile go together");
     require(config.tls.clientCaFile === "" || config.tls.certFile !== "", ["tls", "clientCaFile"], "needs tls.certFile and tls.keyFile");
-    require(!config.tls.requireClientCert || config.tls.clientCaFile !== "", [
-      "tls",
-      "requireClientCert",
-    ], "needs tls.clientCaFile");
-    require(config.auth.jwt.jwksFile === "" || config.auth.jwt.jwksUrl === "", ["auth", "jwt", "jwksUrl"], "give jwksFile or jwksUrl, not both");
-    require(config.auth.jwt.jwksUrl === "" || /^https?:\/\//.test(config.auth.jwt.jwksUrl), ["auth", "jwt", "jwksUrl"], "must be an http(s) URL");
+    require(!config.tls.requireClientCert || config.tls.clientCaFile !== "", ["tls", "requireClientCert"], "needs tls.clientCaFile");
+    require(config.auth.jwt.jwksFile === "" || config.auth.jwt.jwksUrl === "", [
+      "auth",
+      "jwt",
+      "jwksUrl",
+    ], "give jwksFile or jwksUrl, not both");
+    require(config.auth.jwt.jwksUrl === "" || /^https?:\/\//.test(config.auth.jwt.jwksUrl), [
+      "auth",
+      "jwt",
+      "jwksUrl",
+    ], "must be an http(s) URL");
     require(config.auth.rateLimitPerSecond === 0 || config.auth.rateLimitBurst > 0, [
       "auth",
       "rateLimitBurst",
@@ -475,7 +483,14 @@ export function loadConfig(sources: ConfigSources = {}): SluiceConfig {
     }
   }
   for (const [name, raw] of Object.entries(sources.env ?? {})) {
-    if (!name.startsWith(ENV_PREFIX) || name === CONFIG_FILE_ENV || raw === undefined || SERVICE_LINK.test(name) || CLIENT_CREDENTIALS.has(name)) continue;
+    if (
+      !name.startsWith(ENV_PREFIX) ||
+      name === CONFIG_FILE_ENV ||
+      raw === undefined ||
+      SERVICE_LINK.test(name) ||
+      CLIENT_CREDENTIALS.has(name)
+    )
+      continue;
     const key = [...leaves.keys()].find((k) => envName(k) === name);
     if (!key) throw new ConfigError(`unknown configuration variable ${name}; known: ${[...leaves.keys()].map(envName).join(", ")}`);
     setPath(merged, key, coerce(raw, leaves.get(key), `environment variable ${name}`));

@@ -33,7 +33,9 @@ describe("toServiceError bounds what goes into trailers", () => {
   });
 
   it("clips a huge message and metadata, and leaves small errors as they are", () => {
-    const huge = new SluiceError("not_found", "X_NOT_FOUND", `x ${"y".repeat(1_000_000)} not found`, { resource_name: "z".repeat(100_000) });
+    const huge = new SluiceError("not_found", "X_NOT_FOUND", `x ${"y".repeat(1_000_000)} not found`, {
+      resource_name: "z".repeat(100_000),
+    });
     expect(trailerBytes(huge).bytes).toBeLessThanOrEqual(MAX_STATUS_TRAILER_BYTES);
     const small = trailerBytes(new ValidationError("BAD", [{ field: "a", description: "is wrong" }]));
     expect(small.status.details).toBe("invalid request: a: is wrong");

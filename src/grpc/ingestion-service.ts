@@ -161,9 +161,10 @@ export function ingestionServiceHandlers(
             writeId: writeIdFromWire(config.writeId, "config.write_id"),
           },
           source,
+          signal,
         );
-        // Once the file is complete an import runs to its end, even if the client goes away:
-        // stopping half way would leave part of the file applied.
+        // A call cancelled before the first batch imports nothing; after it the import runs to its
+        // end, even with the client gone: stopping half way would leave part of the file applied.
         let clientGone = signal.aborted;
         for await (const step of progress) {
           context.logger.info(
@@ -171,7 +172,8 @@ export function ingestionServiceHandlers(
             step.done ? "import finished" : "import progress",
           );
           if (clientGone || signal.aborted) {
-            if (!clientGone) context.logger.info({ featureView: config.featureView }, "the client went away; the import continues to its end");
+            if (!clientGone)
+              context.logger.info({ featureView: config.featureView }, "the client went away; the import continues to its end");
             clientGone = true;
             continue;
           }
@@ -187,7 +189,7 @@ export function ingestionServiceHandlers(
           });
         }
         // The call is gone: end the handler as cancelled, not with a status no one reads.
-        if (clientGone) throw new ClientGoneError();
+        if (clientGone || signal.aborted) throw new ClientGoneError();
         context.logger.debug({ durationMs: performance.now() - started }, "import call finished");
       } finally {
         if (upload) await rm(upload, { force: true });

@@ -32,7 +32,11 @@ describe("wireViolation: counts", () => {
     const row = {
       entityKey: { customer_id: { int64Value: 1n } },
       eventTime: { seconds: 1_700_000_000n, nanos: 5 },
-      features: { spend: { doubleValue: 9.5 }, tags: { stringListValue: { values: ["a", "b"] } }, when: { timestampValue: { seconds: 0n, nanos: 0 } } },
+      features: {
+        spend: { doubleValue: 9.5 },
+        tags: { stringListValue: { values: ["a", "b"] } },
+        when: { timestampValue: { seconds: 0n, nanos: 0 } },
+      },
     };
     expect(wireViolation(WRITE, write({ featureView: "customer_stats", rows: [row, row], writeId: "w-1" }))).toBeUndefined();
     const columns = {
@@ -66,7 +70,10 @@ describe("wireViolation: counts", () => {
       description: expect.stringContaining("limits.maxListLength"),
     });
     // A column is as long as a batch may be, not as a list value.
-    const column = (n: number) => ({ eventTimeMicros: [1n], features: { f: { int64Values: { values: Array.from({ length: n }, () => 1n) } } } });
+    const column = (n: number) => ({
+      eventTimeMicros: [1n],
+      features: { f: { int64Values: { values: Array.from({ length: n }, () => 1n) } } },
+    });
     expect(wireViolation(WRITE, write({ columns: column(5000) }))).toBeUndefined();
     expect(refusal(WRITE, write({ columns: column(100_001) }))?.field).toBe('columns.features["f"].int64_values.values');
     // Entity columns of an online read are as long as a read may be.
@@ -83,7 +90,10 @@ describe("wireViolation: counts", () => {
     });
     // Unpacked numbers count the same as packed ones.
     const times = Buffer.alloc(100_001 * 2).fill(Buffer.from([0x10, 0x01]));
-    const unpacked = Buffer.concat([Buffer.from([0x2a, 0x80 | (times.length & 0x7f), 0x80 | ((times.length >> 7) & 0x7f), times.length >> 14]), times]);
+    const unpacked = Buffer.concat([
+      Buffer.from([0x2a, 0x80 | (times.length & 0x7f), 0x80 | ((times.length >> 7) & 0x7f), times.length >> 14]),
+      times,
+    ]);
     expect(refusal(WRITE, unpacked)?.field).toBe("columns.event_time_micros");
   });
 
@@ -97,8 +107,12 @@ describe("wireViolation: counts", () => {
     const view = ApplyFeatureViewRequest.fromPartial({
       featureView: { name: "v", entity: "e", features: Array.from({ length: 600 }, () => ({ name: "same", type: 2 })) },
     });
-    expect(wireViolation("/sluice.v1.RegistryService/ApplyFeatureView", Buffer.from(ApplyFeatureViewRequest.encode(view).finish()))).toBeUndefined();
-    view.featureView?.features.push(...Array.from({ length: 500 }, () => ({ name: "x", type: 2, description: "", tags: {}, aggregation: undefined })));
+    expect(
+      wireViolation("/sluice.v1.RegistryService/ApplyFeatureView", Buffer.from(ApplyFeatureViewRequest.encode(view).finish())),
+    ).toBeUndefined();
+    view.featureView?.features.push(
+      ...Array.from({ length: 500 }, () => ({ name: "x", type: 2, description: "", tags: {}, aggregation: undefined })),
+    );
     expect(refusal("/sluice.v1.RegistryService/ApplyFeatureView", Buffer.from(ApplyFeatureViewRequest.encode(view).finish()))?.field).toBe(
       "feature_view.features",
     );
@@ -137,7 +151,9 @@ describe("wireViolation: lengths, enums and times", () => {
       description: expect.stringContaining("99 is not a value of sluice.v1.OutputFormat"),
     });
     const read = ReadTrainingDatasetRequest.fromPartial({ name: "x", format: -1 as never });
-    expect(refusal("/sluice.v1.TrainingService/ReadTrainingDataset", ReadTrainingDatasetRequest.encode(read).finish())?.field).toBe("format");
+    expect(refusal("/sluice.v1.TrainingService/ReadTrainingDataset", ReadTrainingDatasetRequest.encode(read).finish())?.field).toBe(
+      "format",
+    );
   });
 
   it("refuses timestamps outside 0001..9999 and nanos outside [0, 1e9), and malformed durations", () => {
@@ -162,7 +178,9 @@ describe("wireViolation: lengths, enums and times", () => {
     expect(malformed([0x00])).toBe(WIRE_REASONS.malformed);
     expect(malformed([0x08, ...Array(10).fill(0xff), 0x01])).toBe(WIRE_REASONS.malformed);
     // Unknown fields of valid wire types are skipped, as the decoder skips them.
-    expect(wireViolation(WRITE, Buffer.concat([write({ featureView: "v" }), Buffer.from([0xb8, 0x3e, 0x01, 0xc2, 0x3e, 0x01, 0x00])]))).toBeUndefined();
+    expect(
+      wireViolation(WRITE, Buffer.concat([write({ featureView: "v" }), Buffer.from([0xb8, 0x3e, 0x01, 0xc2, 0x3e, 0x01, 0x00])])),
+    ).toBeUndefined();
   });
 });
 
@@ -214,7 +232,8 @@ describe("wireViolation: properties", () => {
         fc.property(messageBytes(method.input, { maxLongBytes: 100, words: ["default"] }), (bytes) => {
           const violation = wireViolation(method.path, bytes);
           // Only the time, enum and nesting checks can refuse a small message with short strings.
-          if (violation) expect([WIRE_REASONS.invalidTimestamp, WIRE_REASONS.unknownEnumValue]).toContain((violation as ValidationError).reason);
+          if (violation)
+            expect([WIRE_REASONS.invalidTimestamp, WIRE_REASONS.unknownEnumValue]).toContain((violation as ValidationError).reason);
         }),
         { seed, numRuns: 40 },
       );

@@ -110,6 +110,8 @@ interface FieldRule {
 }
 
 const fixed = (value: number, name: string): Limit => ({ value, name });
+/** Shadow versions one deployment may name: each runs a copy of every request. */
+export const MAX_SHADOW_VERSIONS = 100;
 const rows = (count: LimitSource = "maxRowsPerBatch"): FieldRule => ({ count });
 const columns = (rowLimit: LimitSource): FieldRule => ({ count: "maxColumns", rows: rowLimit });
 
@@ -179,6 +181,7 @@ export const FIELD_RULES: Readonly<Record<string, FieldRule>> = {
   "sluice.v1.FeatureService.tags": { count: fixed(LIMITS.tags, "tags") },
   "sluice.v1.EventStream.tags": { count: fixed(LIMITS.tags, "tags") },
   "sluice.v1.ModelUploadHeader.labels": { count: fixed(LIMITS.tags, "labels") },
+  "sluice.v1.Deployment.shadow_versions": { count: fixed(MAX_SHADOW_VERSIONS, "shadow versions per deployment") },
   // Ids the server keys state by.
   "sluice.v1.WriteFeaturesRequest.write_id": { bytes: "maxWriteIdBytes" },
   "sluice.v1.WriteFeatureBatchRequest.write_id": { bytes: "maxWriteIdBytes" },
@@ -272,7 +275,13 @@ class FieldPlan {
     this.name = name;
     this.kind = kind;
     this.wireType =
-      kind === KIND_FIXED32 ? WIRE_FIXED32 : kind === KIND_FIXED64 ? WIRE_FIXED64 : kind >= KIND_STRING ? WIRE_LENGTH_DELIMITED : WIRE_VARINT;
+      kind === KIND_FIXED32
+        ? WIRE_FIXED32
+        : kind === KIND_FIXED64
+          ? WIRE_FIXED64
+          : kind >= KIND_STRING
+            ? WIRE_LENGTH_DELIMITED
+            : WIRE_VARINT;
     this.repeated = element.count !== undefined;
     this.isMap = element.isMap ?? false;
     this.packable = this.repeated && this.wireType !== WIRE_LENGTH_DELIMITED;
@@ -352,7 +361,11 @@ function compileField(
   }
   const element = field.fieldKind === "list" ? field.listKind : field.fieldKind;
   if (element === "message")
-    return new FieldPlan(field.name, KIND_MESSAGE, { count, slot, child: compileNode(field.message as DescMessage, childRows, limits, nodes) });
+    return new FieldPlan(field.name, KIND_MESSAGE, {
+      count,
+      slot,
+      child: compileNode(field.message as DescMessage, childRows, limits, nodes),
+    });
   if (element === "enum") return new FieldPlan(field.name, KIND_ENUM, { count, slot, enumDesc: field.enum as DescEnum });
   const scalar = field.scalar as ScalarType;
   return new FieldPlan(field.name, scalarKind(scalar), { count, slot, bytes: bytes(scalar) });
@@ -401,7 +414,6 @@ const keyEnds = new Int32Array(MAX_DEPTH + 1);
 const MIN_TIMESTAMP_SECONDS = -62_135_596_800;
 const MAX_TIMESTAMP_SECONDS = 253_402_300_799;
 const MAX_DURATION_SECONDS = 315_576_000_000;
-
 
 function scanRequest(root: NodePlan, bytes: Uint8Array, budget: number, maxRequestItems: number): SluiceError | undefined {
   pos = 0;
@@ -613,7 +625,8 @@ function skipField(buf: Uint8Array, end: number, wire: number): boolean {
 }
 
 function inRange(range: number, seconds: number, nanos: number): boolean {
-  if (range === RANGE_TIMESTAMP) return seconds >= MIN_TIMESTAMP_SECONDS && seconds <= MAX_TIMESTAMP_SECONDS && nanos >= 0 && nanos <= 999_999_999;
+  if (range === RANGE_TIMESTAMP)
+    return seconds >= MIN_TIMESTAMP_SECONDS && seconds <= MAX_TIMESTAMP_SECONDS && nanos >= 0 && nanos <= 999_999_999;
   return (
     seconds >= -MAX_DURATION_SECONDS &&
     seconds <= MAX_DURATION_SECONDS &&

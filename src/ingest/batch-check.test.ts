@@ -2,8 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../common/errors.js";
 import type { TaggedValue } from "../common/feature-value.js";
-import type { Entity, FeatureViewVersion } from "../registry/model.js";
 import { MAX_HINTED_NAMES } from "../common/suggest.js";
+import type { Entity, FeatureViewVersion } from "../registry/model.js";
 import { type CheckedBatch, type CheckTarget, checkColumns, checkRows, MAX_ROW_VIOLATIONS, viewSchema } from "./batch-check.js";
 import type { ColumnarRows, RowInput } from "./model.js";
 

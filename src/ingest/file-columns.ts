@@ -60,11 +60,16 @@ async function openParquet(path: string): Promise<ColumnFile> {
         const groupEnd = groupStart + Number(group.num_rows);
         // One row group decoded at a time bounds memory by the file's row group size.
         const chunks: ColumnData[] = [];
-        await parquetRead({ file, metadata, columns, rowStart: groupStart, rowEnd: groupEnd, onChunk: (chunk) => chunks.push(chunk) }).catch(
-          (error: unknown) => {
-            throw new FileFormatError(`has a row group (rows ${groupStart} to ${groupEnd - 1}) that could not be decoded`, { cause: error });
-          },
-        );
+        await parquetRead({
+          file,
+          metadata,
+          columns,
+          rowStart: groupStart,
+          rowEnd: groupEnd,
+          onChunk: (chunk) => chunks.push(chunk),
+        }).catch((error: unknown) => {
+          throw new FileFormatError(`has a row group (rows ${groupStart} to ${groupEnd - 1}) that could not be decoded`, { cause: error });
+        });
         const data = new Map(columns.map((name) => [name, assemble(chunks, name, groupStart, groupEnd)]));
         for (let offset = 0; offset < groupEnd - groupStart; offset += batchSize) {
           const end = Math.min(offset + batchSize, groupEnd - groupStart);

@@ -142,9 +142,10 @@ export class FileImporter {
   }
 
   /**
-   * Imports a file, yielding progress after every batch; stops early when `signal` aborts (the
-   * adapter passes none once the file is complete: an import that started runs to its end).
-   * Errors name rows and columns of the file, never its text.
+   * Imports a file, yielding progress after every batch. All or nothing for a cancelled call: an
+   * import whose `signal` aborts before its first batch is written writes nothing; once a batch is
+   * written it runs to its end, since stopping would leave part of the file applied. Errors name
+   * rows and columns of the file, never its text.
    */
   async *import(config: ImportConfig, source: ImportSource, signal?: AbortSignal): AsyncGenerator<ImportProgress> {
     // Pin the version for the whole import, even if the definition changes meanwhile.
@@ -183,7 +184,7 @@ export class FileImporter {
     let batchIndex = 0;
     const batches = file.batches([...timeColumns, ...fields.map((f) => column(f.name))], this.batchSize);
     for await (const batch of rethrowing(batches, fileError)) {
-      if (signal?.aborted) return;
+      if (batchIndex === 0 && signal?.aborted) return;
       // Values the file's types cannot give (unparsable text, wrong kinds) reject their rows here;
       // the rest go through the writer's checks as one columnar batch.
       const problems = new Map<number, RowRejection["violations"]>();

@@ -111,7 +111,10 @@ export class OnlineReader {
     const maxRefs = this.limits.maxFeatureRefs ?? Number.POSITIVE_INFINITY;
     if (request.features.length > maxRefs) {
       throw new ValidationError("TOO_MANY_FEATURE_REFS", [
-        { field: "features", description: `${request.features.length} feature refs; at most ${maxRefs} are allowed (limits.maxFeatureRefs)` },
+        {
+          field: "features",
+          description: `${request.features.length} feature refs; at most ${maxRefs} are allowed (limits.maxFeatureRefs)`,
+        },
       ]);
     }
     const features = await this.registry.resolveSelection(request.project, request.features, request.featureService);

@@ -3,7 +3,7 @@
  * the request field that holds it (snake_case, as on the wire), so a user fixes all of them at once.
  */
 import { ViolationCollector } from "../common/errors.js";
-import { unknownNameHint } from "../common/suggest.js";
+import { HintBudget, unknownNameHint } from "../common/suggest.js";
 import { JOIN_KEY_TYPES, VALUE_TYPES, type ValueType } from "../common/value-type.js";
 import { ExpressionError } from "../expressions/parse.js";
 import { AGGREGATION_KINDS, describeInvalidAggregation, resultType } from "../streams/aggregations.js";
@@ -374,6 +374,7 @@ export function checkAggregations(v: ViolationCollector, path: string, spec: Fea
     v.add(`${path}.entity`, `must be the entity of event stream ${stream.name} ("${stream.entity}"), not "${spec.entity}"`);
   if (spec.ttlMillis !== 0) v.add(`${path}.ttl`, "an aggregation view has no TTL: its windows say how far back it looks");
   const fields = new Map(stream.fields.map((f) => [f.name, f]));
+  const hints = new HintBudget();
   const features = spec.features.map((feature, i) => {
     const featurePath = `${path}.features[${i}]`;
     const aggregation = feature.aggregation;
@@ -391,7 +392,7 @@ export function checkAggregations(v: ViolationCollector, path: string, spec: Fea
     }
     const field = fields.get(aggregation.field);
     if (aggregation.kind !== "count" && !field) {
-      const hint = unknownNameHint(aggregation.field, [...fields.keys()], "fields");
+      const hint = hints.take() ? unknownNameHint(aggregation.field, [...fields.keys()], "fields") : "";
       v.add(
         `${at}.field`,
         aggregation.field === ""

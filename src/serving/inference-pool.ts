@@ -439,7 +439,8 @@ export class InferencePool {
     if (!reply.ok) {
       // One bad request (say an index out of range) fails its whole batch; rerun each alone so only it fails.
       if (batch.requests.length > 1) this.retryAlone(batch);
-      else if (reply.reason === OUTPUT_TOO_LARGE) rejectAll(batch, new ModelOutputTooLargeError(key, reply.message.replace(/^the model /, "")));
+      else if (reply.reason === OUTPUT_TOO_LARGE)
+        rejectAll(batch, new ModelOutputTooLargeError(key, reply.message.replace(/^the model /, "")));
       else rejectAll(batch, new InferenceFailedError("internal", "INFERENCE_FAILED", key, `model ${key} failed to run: ${reply.message}`));
     } else {
       batch.slot.answered = true;
@@ -870,7 +871,8 @@ function checkInputs(plan: ModelPlan, inputs: Record<string, Tensor>, rows: numb
       const expected = shape[d] as number;
       let problem: string | undefined;
       if (!Number.isInteger(dim) || dim < 0) problem = `must be a non-negative integer, got ${dim}`;
-      else if (dim > maxElements) problem = `${dim} is more than the ${maxElements} elements an input may hold (limits.maxModelInputElements)`;
+      else if (dim > maxElements)
+        problem = `${dim} is more than the ${maxElements} elements an input may hold (limits.maxModelInputElements)`;
       else if (d === 0 && dim !== rows) problem = `the first dimension is the row count ${rows}, got ${dim}`;
       else if (expected !== -1 && dim !== expected) problem = `the model expects ${expected}, got ${dim}`;
       if (problem !== undefined) {

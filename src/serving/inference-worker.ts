@@ -29,7 +29,6 @@ export interface InferenceWorkerData {
   limits: TensorLimits;
 }
 
-
 /** A request from the pool to a worker; the worker answers each with a {@link WorkerReply} of the same id. */
 export type WorkerRequest =
   | { op: "inspect"; id: number; bytes: Uint8Array }

@@ -34,13 +34,18 @@ describe("model bounds", () => {
 
   it("refuses a run whose outputs exceed the limit with RESOURCE_EXHAUSTED, and serves the next one", async () => {
     await pool.load("square", squareOutputModel());
-    await expect(pool.run("square", column(2000), 2000)).rejects.toMatchObject({ kind: "resource_exhausted", reason: "MODEL_OUTPUT_TOO_LARGE" });
+    await expect(pool.run("square", column(2000), 2000)).rejects.toMatchObject({
+      kind: "resource_exhausted",
+      reason: "MODEL_OUTPUT_TOO_LARGE",
+    });
     const outputs = await pool.run("square", column(500), 500);
     expect(outputs.y?.dims).toEqual([500, 500]);
   });
 
   it("refuses an input tensor over the element limit before it reaches a worker", async () => {
-    await expect(pool.run("square", { x: { type: "float32", data: new Float32Array(0), dims: [2 ** 40, 0] } }, 2 ** 40)).rejects.toMatchObject({
+    await expect(
+      pool.run("square", { x: { type: "float32", data: new Float32Array(0), dims: [2 ** 40, 0] } }, 2 ** 40),
+    ).rejects.toMatchObject({
       reason: "INVALID_MODEL_INPUT",
     });
   });

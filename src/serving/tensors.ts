@@ -124,7 +124,10 @@ export interface TensorLimits {
  * than maxOutputElements together. Checked before a model is kept or warmed up, since the warm-up
  * run allocates its inputs.
  */
-export function describeOversizedSignature(signature: Pick<ModelSignature, "inputs" | "outputs">, limits: TensorLimits): string | undefined {
+export function describeOversizedSignature(
+  signature: Pick<ModelSignature, "inputs" | "outputs">,
+  limits: TensorLimits,
+): string | undefined {
   const fixedElements = (shape: readonly number[]) => elementCount(shape.map((dim) => (dim < 0 ? 1 : dim)));
   for (const input of signature.inputs) {
     const elements = fixedElements(input.shape);

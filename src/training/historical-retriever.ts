@@ -170,7 +170,13 @@ export class HistoricalRetriever {
         ]);
       }
       const tables = views.map(({ view, entity, stream }) => (stream ? eventsTableOf(stream, entity) : offlineTableOf(view, entity)));
-      return this.offline.loadSpine(query.project, { kind: "entities", tables, range: { start, end } }, keyColumns, signal, this.queryLimits);
+      return this.offline.loadSpine(
+        query.project,
+        { kind: "entities", tables, range: { start, end } },
+        keyColumns,
+        signal,
+        this.queryLimits,
+      );
     }
     return this.offline.loadSpine(query.project, query.spine, keyColumns, signal, this.queryLimits);
   }

@@ -137,7 +137,13 @@ export class TrainingDatasets {
       );
     }
     const columns = dataset.columns ?? [];
-    const saved = this.offline.readSavedJoin(project, dataset.offlineTable, dataset.query.emitSpineIndex, signal, this.retriever.queryLimits);
+    const saved = this.offline.readSavedJoin(
+      project,
+      dataset.offlineTable,
+      dataset.query.emitSpineIndex,
+      signal,
+      this.retriever.queryLimits,
+    );
     const derived =
       dataset.derivedFrom &&
       derivedColumnsPlanOf(

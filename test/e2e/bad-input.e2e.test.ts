@@ -81,20 +81,39 @@ describe("oversized lists are refused before any work in proportion to them", ()
 
   it("a million feature refs in ResolveFeatures", async () => {
     const refs = Array.from({ length: 1_000_000 }, (_, i) => `customer_stats:f${i}`);
-    const outcome = await raw.call(unary("/sluice.v1.RegistryService/ResolveFeatures"), [bytesOf(ResolveFeaturesRequest, { features: refs })], 30_000);
+    const outcome = await raw.call(
+      unary("/sluice.v1.RegistryService/ResolveFeatures"),
+      [bytesOf(ResolveFeaturesRequest, { features: refs })],
+      30_000,
+    );
     await expectRefused(outcome, status.INVALID_ARGUMENT, "TOO_MANY_ITEMS", "features");
   });
 
   it("a hundred thousand refs in GetOnlineFeatures", async () => {
-    const request = { features: Array.from({ length: 100_000 }, () => "customer_stats:orders"), entities: { customer_id: { values: [{ int64Value: 1n }] } } };
-    const outcome = await raw.call(unary("/sluice.v1.OnlineService/GetOnlineFeatures"), [bytesOf(GetOnlineFeaturesRequest, request)], 30_000);
+    const request = {
+      features: Array.from({ length: 100_000 }, () => "customer_stats:orders"),
+      entities: { customer_id: { values: [{ int64Value: 1n }] } },
+    };
+    const outcome = await raw.call(
+      unary("/sluice.v1.OnlineService/GetOnlineFeatures"),
+      [bytesOf(GetOnlineFeaturesRequest, request)],
+      30_000,
+    );
     await expectRefused(outcome, status.INVALID_ARGUMENT, "TOO_MANY_ITEMS", "features");
   });
 
   it("a hundred thousand duplicate, then invalid, feature names in ApplyFeatureView", async () => {
     for (const name of ["orders", "9 not a name!"]) {
-      const view = { name: "projects/default/featureViews/wide", entity: "customer", features: Array.from({ length: 100_000 }, () => ({ name, type: ValueType.VALUE_TYPE_INT64 })) };
-      const outcome = await raw.call(unary("/sluice.v1.RegistryService/ApplyFeatureView"), [bytesOf(ApplyFeatureViewRequest, { featureView: view })], 30_000);
+      const view = {
+        name: "projects/default/featureViews/wide",
+        entity: "customer",
+        features: Array.from({ length: 100_000 }, () => ({ name, type: ValueType.VALUE_TYPE_INT64 })),
+      };
+      const outcome = await raw.call(
+        unary("/sluice.v1.RegistryService/ApplyFeatureView"),
+        [bytesOf(ApplyFeatureViewRequest, { featureView: view })],
+        30_000,
+      );
       await expectRefused(outcome, status.INVALID_ARGUMENT, undefined, "feature_view.features");
     }
   });
@@ -102,7 +121,12 @@ describe("oversized lists are refused before any work in proportion to them", ()
   it("a 200,000-row inline spine", async () => {
     const query = bytesOf(GetHistoricalFeaturesRequest, { query: { features: ["customer_stats:orders"], inlineSpine: true } });
     const spine = bytesOf(GetHistoricalFeaturesRequest, {
-      spineBatch: { rows: Array.from({ length: 200_000 }, (_, i) => ({ entityKey: { customer_id: { int64Value: BigInt(i) } }, eventTime: { seconds: 1_700_000_000n, nanos: 0 } })) },
+      spineBatch: {
+        rows: Array.from({ length: 200_000 }, (_, i) => ({
+          entityKey: { customer_id: { int64Value: BigInt(i) } },
+          eventTime: { seconds: 1_700_000_000n, nanos: 0 },
+        })),
+      },
     });
     const method = { path: "/sluice.v1.TrainingService/GetHistoricalFeatures", clientStreaming: true, serverStreaming: true };
     await expectRefused(await raw.call(method, [query, spine], 30_000), status.INVALID_ARGUMENT, "TOO_MANY_ITEMS", "spine_batch.rows");
@@ -110,13 +134,27 @@ describe("oversized lists are refused before any work in proportion to them", ()
 
   it("one row with a million unknown features, and one with a thousand (answered row by row, hints for a few)", async () => {
     const features = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`unknown_${i}`, { int64Value: 1n }]));
-    const row = (n: number) => ({ entityKey: { customer_id: { int64Value: 1n } }, eventTime: { seconds: BigInt(Math.floor(Date.now() / 1000) - 60), nanos: 0 }, features: features(n) });
-    const million = await raw.call(WRITE, [bytesOf(WriteFeatureBatchRequest, { featureView: "customer_stats", rows: [row(1_000_000)] })], 30_000);
+    const row = (n: number) => ({
+      entityKey: { customer_id: { int64Value: 1n } },
+      eventTime: { seconds: BigInt(Math.floor(Date.now() / 1000) - 60), nanos: 0 },
+      features: features(n),
+    });
+    const million = await raw.call(
+      WRITE,
+      [bytesOf(WriteFeatureBatchRequest, { featureView: "customer_stats", rows: [row(1_000_000)] })],
+      30_000,
+    );
     await expectRefused(million, status.INVALID_ARGUMENT, "TOO_MANY_ITEMS", "rows[0].features");
     const started = performance.now();
     const thousand = await t.client.writeFeatureBatch({
       featureView: "customer_stats",
-      rows: [{ entityKey: { customer_id: 1n }, eventTime: new Date(Date.now() - 60_000), features: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`ordrs_${i}`, 1])) }],
+      rows: [
+        {
+          entityKey: { customer_id: 1n },
+          eventTime: new Date(Date.now() - 60_000),
+          features: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`ordrs_${i}`, 1])),
+        },
+      ],
     });
     expect(performance.now() - started).toBeLessThan(AT_ONCE_MS);
     const violations = thousand.rejectedRows[0]?.violations ?? [];
@@ -127,23 +165,50 @@ describe("oversized lists are refused before any work in proportion to them", ()
 
 describe("errors fit in trailers", () => {
   it("600 duplicate names: the details stay under 8 KiB and the channel keeps working", async () => {
-    const view = { name: "projects/default/featureViews/dups", entity: "customer", features: Array.from({ length: 600 }, () => ({ name: "orders", type: ValueType.VALUE_TYPE_INT64 })) };
-    const outcome = await raw.call(unary("/sluice.v1.RegistryService/ApplyFeatureView"), [bytesOf(ApplyFeatureViewRequest, { featureView: view })], 10_000);
+    const view = {
+      name: "projects/default/featureViews/dups",
+      entity: "customer",
+      features: Array.from({ length: 600 }, () => ({ name: "orders", type: ValueType.VALUE_TYPE_INT64 })),
+    };
+    const outcome = await raw.call(
+      unary("/sluice.v1.RegistryService/ApplyFeatureView"),
+      [bytesOf(ApplyFeatureViewRequest, { featureView: view })],
+      10_000,
+    );
     await expectRefused(outcome, status.INVALID_ARGUMENT, "INVALID_FEATURE_VIEW");
     expect(trailerBytes(outcome)).toBeLessThanOrEqual(8 * 1024);
     expect(detailsOf(outcome).fields.length).toBeGreaterThan(3);
     // The same channel answers the next call at once.
-    const next = await raw.call(unary("/sluice.v1.RegistryService/GetFeatureView"), [bytesOf(GetFeatureViewRequest, { name: "projects/default/featureViews/customer_stats" })], 5000);
+    const next = await raw.call(
+      unary("/sluice.v1.RegistryService/GetFeatureView"),
+      [bytesOf(GetFeatureViewRequest, { name: "projects/default/featureViews/customer_stats" })],
+      5000,
+    );
     expect(status[next.code]).toBe("OK");
   });
 });
 
 describe("values are range-checked at the edge", () => {
   const writeRow = (eventTime: unknown, extra: Record<string, unknown> = {}) =>
-    raw.call(WRITE, [bytesOf(WriteFeatureBatchRequest, { featureView: "customer_stats", rows: [{ entityKey: { customer_id: { int64Value: 1n } }, eventTime }], ...extra })], 10_000);
+    raw.call(
+      WRITE,
+      [
+        bytesOf(WriteFeatureBatchRequest, {
+          featureView: "customer_stats",
+          rows: [{ entityKey: { customer_id: { int64Value: 1n } }, eventTime }],
+          ...extra,
+        }),
+      ],
+      10_000,
+    );
 
   it("timestamps outside 0001..9999, and nanos outside [0, 1e9)", async () => {
-    await expectRefused(await writeRow({ seconds: 2n ** 62n, nanos: 0 }), status.INVALID_ARGUMENT, "INVALID_TIMESTAMP", "rows[0].event_time");
+    await expectRefused(
+      await writeRow({ seconds: 2n ** 62n, nanos: 0 }),
+      status.INVALID_ARGUMENT,
+      "INVALID_TIMESTAMP",
+      "rows[0].event_time",
+    );
     await expectRefused(await writeRow({ seconds: 1_700_000_000n, nanos: -1 }), status.INVALID_ARGUMENT, "INVALID_TIMESTAMP");
     await expectRefused(await writeRow({ seconds: 1_700_000_000n, nanos: 1_000_000_000 }), status.INVALID_ARGUMENT, "INVALID_TIMESTAMP");
   });
@@ -163,17 +228,26 @@ describe("values are range-checked at the edge", () => {
 
   it("an enum value the proto does not define (format 99)", async () => {
     const method = { path: "/sluice.v1.TrainingService/GetHistoricalFeatures", clientStreaming: true, serverStreaming: true };
-    const query = bytesOf(GetHistoricalFeaturesRequest, { query: { features: ["customer_stats:orders"], entityTimeRange: { endTime: { seconds: 1n, nanos: 0 } }, format: 99 } });
+    const query = bytesOf(GetHistoricalFeaturesRequest, {
+      query: { features: ["customer_stats:orders"], entityTimeRange: { endTime: { seconds: 1n, nanos: 0 } }, format: 99 },
+    });
     await expectRefused(await raw.call(method, [query], 10_000), status.INVALID_ARGUMENT, "UNKNOWN_ENUM_VALUE", "query.format");
     const read = { path: "/sluice.v1.TrainingService/ReadTrainingDataset", clientStreaming: false, serverStreaming: true };
-    await expectRefused(await raw.call(read, [bytesOf(ReadTrainingDatasetRequest, { name: "projects/default/trainingDatasets/x", format: 99 })], 10_000), status.INVALID_ARGUMENT, "UNKNOWN_ENUM_VALUE", "format");
+    await expectRefused(
+      await raw.call(read, [bytesOf(ReadTrainingDatasetRequest, { name: "projects/default/trainingDatasets/x", format: 99 })], 10_000),
+      status.INVALID_ARGUMENT,
+      "UNKNOWN_ENUM_VALUE",
+      "format",
+    );
   });
 });
 
 describe("models are bounded at upload and at prediction", () => {
   it("a model declaring an input of fifty million rows is refused at upload, without the memory", async () => {
     const rss = process.memoryUsage().rss;
-    const error = await failure(t.client.uploadModel({ model: "huge_input", file: hugeDeclaredInputModel(), bindings: [{ input: "x", request: "x" }] }));
+    const error = await failure(
+      t.client.uploadModel({ model: "huge_input", file: hugeDeclaredInputModel(), bindings: [{ input: "x", request: "x" }] }),
+    );
     expect([error.codeName, error.reason]).toEqual(["INVALID_ARGUMENT", "INVALID_MODEL"]);
     expect(error.message).toContain("limits.maxModelInputElements");
     expect(process.memoryUsage().rss - rss).toBeLessThan(300 * 1024 * 1024);
@@ -181,7 +255,9 @@ describe("models are bounded at upload and at prediction", () => {
   });
 
   it("a 300-byte model whose output is 8000 x 8000 is refused at upload", async () => {
-    const error = await failure(t.client.uploadModel({ model: "constant", file: constantOutputModel(8000), bindings: [{ input: "x", request: "x" }] }));
+    const error = await failure(
+      t.client.uploadModel({ model: "constant", file: constantOutputModel(8000), bindings: [{ input: "x", request: "x" }] }),
+    );
     expect([error.codeName, error.reason]).toEqual(["INVALID_ARGUMENT", "INVALID_MODEL"]);
     expect(error.message).toContain("limits.maxModelOutputElements");
     expect(await healthStatus(raw)).toBe("SERVING");

@@ -149,6 +149,19 @@ describe("sluice demo", { concurrent: true }, () => {
     expect(stdout).toContain("historical, as known at the read: card 7 txn_10m=6, amount_sum_1h=1690, amount_max_1d=640");
     expect(stdout).toContain("historical, as it happened: card 7 txn_10m=6, amount_sum_1h=6690, amount_max_1d=5000");
     expect(stdout).toMatch(/fraud_probability: card 7 0\.99\d+/);
+    // The security part: the audit trail holds every change (and the refused apply of step 22), and verifies.
+    expect(stdout).toContain("23. Security. Authentication is off here: WhoAmI says anonymous (authentication none, roles *:admin).");
+    expect(stdout).toContain("holds every call of the demo that changed something or tried to, 25 in all:");
+    expect(stdout).toContain("   RegistryService: ApplyEntity ×2, ApplyFeatureView ×6, ApplyFeatureService ×1, ApplyEventStream ×1\n");
+    expect(stdout).toContain("   IngestionService: WriteFeatures ×1, WriteFeatureBatch ×4, WriteEvents ×1\n");
+    expect(stdout).toContain("   TrainingService: CreateTrainingDataset ×1\n");
+    expect(stdout).toContain("   ModelService: UploadModel ×4, ApplyDeployment ×2, PromoteCanary ×1, RollbackDeployment ×1\n");
+    expect(stdout).toContain("all by anonymous (authentication none); 24 OK, 1 INVALID_ARGUMENT (ApplyFeatureView)");
+    expect(stdout).toContain("VerifyAuditChain: the hash chain is intact (25 records;");
+    // The key's id is printed, its secret never.
+    expect(stdout).toMatch(/CreateApiKey for churn-dashboard, viewer on project default: id [0-9a-f]{16}, secret sk_…\(shown once\)/);
+    expect(stdout).toContain("ListApiKeys shows it without its secret: churn-dashboard, default:viewer, created by anonymous");
+    expect(stdout).not.toMatch(/sk_[A-Za-z0-9_-]/);
     expect(stdout).toContain("Done.");
   });
 });

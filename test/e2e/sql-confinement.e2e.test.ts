@@ -108,7 +108,9 @@ describe("spine SQL confinement", () => {
         "WHERE 1 IN (SELECT customer_id FROM sluice_default.stats__v1) AND x IN (SELECT generate_series FROM generate_series(1, 2))",
     );
     expect(subqueries.map((r) => r.n)).toEqual([1n, 1n]);
-    expect(await rows(`SELECT ${KEYS}, lower(format('{}', 'A')) AS a, arrayMap(x -> x * 2, [1, 2]) AS doubled FROM numbers_mt(1)`)).toHaveLength(1);
+    expect(
+      await rows(`SELECT ${KEYS}, lower(format('{}', 'A')) AS a, arrayMap(x -> x * 2, [1, 2]) AS doubled FROM numbers_mt(1)`),
+    ).toHaveLength(1);
   });
 
   it("refuses table functions that reach outside, however they are spelled or hidden", async () => {
@@ -241,7 +243,9 @@ describe("spine SQL confinement", () => {
     const query = HistoricalFeaturesQuery.fromPartial({
       project: "projects/default",
       features: ["stats:spend"],
-      offlineSpine: { sql: "SELECT number AS customer_id, now64(6) AS event_time FROM numbers(100000000000) WHERE number % 1000000007 = 3" },
+      offlineSpine: {
+        sql: "SELECT number AS customer_id, now64(6) AS event_time FROM numbers(100000000000) WHERE number % 1000000007 = 3",
+      },
       format: OutputFormat.OUTPUT_FORMAT_ROWS,
     });
     const started = Date.now();
@@ -294,7 +298,11 @@ describe("server-side imports", () => {
     );
     const values = (await importOf(join(importDir, "values.csv"))) as ImportFeaturesResponse;
     expect(values.rowsRejected).toBe(3n);
-    expect(values.sampleRejections.map((r) => r.violations[0]?.field)).toEqual(["rows[0].customer_id", "rows[1].event_time", "rows[2].spend"]);
+    expect(values.sampleRejections.map((r) => r.violations[0]?.field)).toEqual([
+      "rows[0].customer_id",
+      "rows[1].event_time",
+      "rows[2].spend",
+    ]);
     expect(JSON.stringify(values.sampleRejections)).not.toContain(secret);
 
     writeFileSync(join(importDir, "broken.csv"), `customer_id,event_time,spend\n1,2026-01-01T00:00:00Z,"${secret}\n`);
@@ -425,7 +433,9 @@ describe("query limits and server-side imports off by default", () => {
     expect([slow.code, slow.reason]).toEqual([status.DEADLINE_EXCEEDED, "QUERY_TIMEOUT"]);
     expect(slow.message).toContain("limits.queryTimeoutMs");
     const hungry = await failure(
-      limitedRows("SELECT toInt64(x) AS customer_id, now64(6) AS event_time FROM (SELECT number AS x FROM numbers(30000000) ORDER BY x DESC)"),
+      limitedRows(
+        "SELECT toInt64(x) AS customer_id, now64(6) AS event_time FROM (SELECT number AS x FROM numbers(30000000) ORDER BY x DESC)",
+      ),
     );
     expect([hungry.code, hungry.reason]).toEqual([status.RESOURCE_EXHAUSTED, "QUERY_MEMORY_LIMIT"]);
     expect(hungry.message).toContain("limits.queryMaxMemoryBytes");

@@ -41,7 +41,12 @@ export function squareOutputModel(): Uint8Array {
     inputs: [{ name: "x", type: "float32", shape: [BATCH_DIM, 1] }],
     outputs: [{ name: "y", type: "float32", shape: [BATCH_DIM, "columns"] }],
     nodes: [
-      { op: "Transpose", inputs: ["x"], outputs: ["xt"], attributes: [{ name: "perm", type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 0] }] },
+      {
+        op: "Transpose",
+        inputs: ["x"],
+        outputs: ["xt"],
+        attributes: [{ name: "perm", type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 0] }],
+      },
       { op: "MatMul", inputs: ["x", "xt"], outputs: ["y"] },
     ],
   });

@@ -68,7 +68,10 @@ export function requestBytes(desc: DescMessage, options: Partial<ArbitraryOption
   const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
   return fc.oneof(
     { weight: 4, arbitrary: wellFormed },
-    { weight: 1, arbitrary: fc.tuple(wellFormed, fc.nat()).map(([bytes, cut]) => bytes.subarray(0, bytes.length === 0 ? 0 : cut % bytes.length)) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(wellFormed, fc.nat()).map(([bytes, cut]) => bytes.subarray(0, bytes.length === 0 ? 0 : cut % bytes.length)),
+    },
     {
       weight: 1,
       arbitrary: fc
@@ -104,9 +107,9 @@ function damage(): fc.Arbitrary<Uint8Array> {
   return fc.oneof(
     // An unknown field of each wire type, well-formed.
     fc.integer({ min: 1000, max: 536_870_911 }).map((field) => concat([tag(field, 0), varint(300n)])),
-    fc.tuple(fc.integer({ min: 1000, max: 5000 }), fc.uint8Array({ maxLength: 64 })).map(([field, body]) =>
-      concat([tag(field, 2), varint(BigInt(body.length)), body]),
-    ),
+    fc
+      .tuple(fc.integer({ min: 1000, max: 5000 }), fc.uint8Array({ maxLength: 64 }))
+      .map(([field, body]) => concat([tag(field, 2), varint(BigInt(body.length)), body])),
     // A group start or end, and the undefined wire types.
     fc.constantFrom(3, 4, 6, 7).map((wire) => tag(1, wire)),
     // A varint of eleven bytes.
@@ -136,7 +139,12 @@ function messageInit(desc: DescMessage, options: ArbitraryOptions, depth: number
   }
   for (const field of desc.fields) {
     if (field.oneof) continue;
-    parts.push(fc.option(fieldValue(field, options, depth).map((value): [string, unknown] => [field.localName, value]), { nil: undefined, freq: 2 }));
+    parts.push(
+      fc.option(
+        fieldValue(field, options, depth).map((value): [string, unknown] => [field.localName, value]),
+        { nil: undefined, freq: 2 },
+      ),
+    );
   }
   if (parts.length === 0) return fc.constant({});
   return fc.tuple(...parts).map((entries) => Object.fromEntries(entries.filter((entry) => entry !== undefined)));
@@ -169,7 +177,11 @@ function fieldValue(field: DescField, options: ArbitraryOptions, depth: number):
 }
 
 function enumValue(known: number[]): fc.Arbitrary<number> {
-  return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...known) }, fc.integer({ min: -3, max: 1000 }), fc.constantFrom(-2147483648, 2147483647));
+  return fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...known) },
+    fc.integer({ min: -3, max: 1000 }),
+    fc.constantFrom(-2147483648, 2147483647),
+  );
 }
 
 function stringValue(options: ArbitraryOptions): fc.Arbitrary<string> {
@@ -186,7 +198,10 @@ function stringValue(options: ArbitraryOptions): fc.Arbitrary<string> {
 function scalarValue(scalar: ScalarType, options: ArbitraryOptions): fc.Arbitrary<unknown> {
   switch (scalar) {
     case ScalarType.DOUBLE:
-      return fc.oneof(fc.double(), fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0, Number.MAX_VALUE, Number.MIN_VALUE));
+      return fc.oneof(
+        fc.double(),
+        fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0, Number.MAX_VALUE, Number.MIN_VALUE),
+      );
     case ScalarType.FLOAT:
       return fc.oneof(fc.float(), fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, 3.4e38));
     case ScalarType.INT64:

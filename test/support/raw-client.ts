@@ -3,7 +3,7 @@
  * bytes at all to any method, including ones no generated client would produce, and see the
  * status, the trailers and how long the answer took.
  */
-import { type ChannelOptions, credentials, makeGenericClientConstructor, Metadata, type StatusObject, status } from "@grpc/grpc-js";
+import { type ChannelOptions, credentials, Metadata, makeGenericClientConstructor, type StatusObject, status } from "@grpc/grpc-js";
 
 /** A method as the raw client calls it. */
 export interface RawMethod {
@@ -94,7 +94,11 @@ export function trailerBytes(outcome: RawOutcome): number {
 
 /** The health check's answer: SERVING (1), NOT_SERVING (2), ..., or the status code name when the call failed. */
 export async function healthStatus(client: RawClient): Promise<string> {
-  const outcome = await client.call({ path: "/grpc.health.v1.Health/Check", clientStreaming: false, serverStreaming: false }, [new Uint8Array()], 5000);
+  const outcome = await client.call(
+    { path: "/grpc.health.v1.Health/Check", clientStreaming: false, serverStreaming: false },
+    [new Uint8Array()],
+    5000,
+  );
   if (outcome.code !== status.OK) return status[outcome.code];
   // HealthCheckResponse: field 1 (varint) is the status; absent means UNKNOWN (0).
   const response = outcome.responses[0] ?? Buffer.alloc(0);

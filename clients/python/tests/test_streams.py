@@ -17,24 +17,10 @@ from sluice import EventBatch, SluiceArgumentError, SluiceClient
 from sluice._streams import aggregation, aggregation_function, event_row, feature, features, stream_fields
 from sluice._values import to_duration
 from sluice.v1 import ingestion_pb2, monitoring_pb2, registry_pb2, types_pb2
+from stubs import Recorder
 
 WEEK = 7 * 86_400
 AT = datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=timezone.utc)
-
-
-class Recorder:
-    """Stands in for a generated stub: every method records its request and answers the next response."""
-
-    def __init__(self, *responses: Any) -> None:
-        self.requests: list[Any] = []
-        self.responses = list(responses)
-
-    def __getattr__(self, method: str) -> Any:
-        def call(request: Any, **_: Any) -> Any:
-            self.requests.append(request)
-            return self.responses.pop(0) if len(self.responses) > 1 else self.responses[0]
-
-        return call
 
 
 class Mapping(unittest.TestCase):

@@ -1,11 +1,11 @@
 /**
- * The AccessService calls the SDK wraps (WhoAmI, CreateApiKey, ListApiKeys, RevokeApiKey): their
+ * The AccessService calls the SDK wraps (WhoAmI, API keys, role bindings, the audit trail): their
  * input shapes, the checks run on them, and their wire messages. Roles are written as in the
  * server's config, "project:role" ("default:writer", "*:admin"), or as { project, role }.
  */
-import type { ApiKey, RoleGrant } from "../../../src/gen/sluice/v1/access.pb.js";
+import type { ApiKey, ListAuditEventsRequest, RoleBinding, RoleGrant } from "../../../src/gen/sluice/v1/access.pb.js";
 import { dateToTimestamp } from "../../../src/grpc/mapping/common.js";
-import { arrayOf, boolean, date, isObject, nonEmptyString, number, object, optional, string, union } from "./arguments.js";
+import { arrayOf, boolean, date, isObject, nonEmptyString, number, object, optional, type Rule, string, union } from "./arguments.js";
 
 /** A role on a project: "project:role" ("default:writer"; "*:admin" is the server-wide admin) or a RoleGrant. */
 export type RoleInput = string | RoleGrant;
@@ -31,6 +31,42 @@ export interface ApiKeyListOptions {
   pageSize?: number;
 }
 
+/** A role granted to a principal that authenticates by JWT or client certificate (GrantRole, RevokeRole). */
+export interface RoleBindingInput {
+  /** The JWT subject or certificate name the role is granted to. */
+  principal: string;
+  role: RoleInput;
+}
+
+/** Which role bindings ListRoleBindings returns: those on `project` (the client's by default). */
+export interface RoleBindingListOptions {
+  /** A project id or "projects/{id}"; "*" lists the server-wide grants (server admins only). Unset: the client's. */
+  project?: string;
+  pageSize?: number;
+}
+
+/**
+ * Which audit events ListAuditEvents returns, newest first: those of `project` (the client's by
+ * default) or of every project, narrowed by the filters that are set.
+ */
+export interface AuditEventListOptions {
+  /** A project id; unset, the client's. */
+  project?: string;
+  /** Every event of the server, server-wide calls included (server admins only); not with `project`. */
+  allProjects?: boolean;
+  /** Calls by this principal ("anonymous" when authentication is off). */
+  principal?: string;
+  /** A full method ("/sluice.v1.ModelService/PromoteCanary") or a service prefix ("/sluice.v1.ModelService/"). */
+  method?: string;
+  /** A gRPC status code name: "OK", "PERMISSION_DENIED", ... */
+  outcome?: string;
+  /** Events recorded at or after this time. */
+  startTime?: Date;
+  /** Events recorded before this time. */
+  endTime?: Date;
+  pageSize?: number;
+}
+
 const role = union(
   'a "project:role" string or { project, role }',
   { accepts: (v) => typeof v === "string", check: nonEmptyString },
@@ -53,15 +89,31 @@ export const apiKeyListCheck = object(
     showRevoked: optional(boolean),
     pageSize: optional(number({ min: 0, integer: true })),
   },
-  (value, path, problems) => {
-    if (value.allProjects === true && value.project !== undefined && value.project !== null) {
-      problems.push({
-        field: path === "" ? "allProjects" : `${path}.allProjects`,
-        description: "cannot be set together with project",
-        reason: "INVALID_ARGUMENT",
-      });
-    }
+  notBoth("allProjects", "project"),
+);
+
+/** Checks {@link RoleBindingInput}. */
+export const roleBindingCheck = object({ principal: nonEmptyString, role });
+
+/** Checks {@link RoleBindingListOptions}. */
+export const roleBindingListCheck = object({
+  project: optional(nonEmptyString),
+  pageSize: optional(number({ min: 0, integer: true })),
+});
+
+/** Checks {@link AuditEventListOptions}. */
+export const auditEventListCheck = object(
+  {
+    project: optional(nonEmptyString),
+    allProjects: optional(boolean),
+    principal: optional(string),
+    method: optional(string),
+    outcome: optional(string),
+    startTime: optional(date),
+    endTime: optional(date),
+    pageSize: optional(number({ min: 0, integer: true })),
   },
+  notBoth("allProjects", "project"),
 );
 
 /** A role as a RoleGrant: "p:role" splits at its last colon; a string without one is refused by the server. */
@@ -84,5 +136,37 @@ export function apiKeyToWire(input: ApiKeyInput): ApiKey {
     revokedBy: "",
     expireTime: input.expireTime ? dateToTimestamp(input.expireTime) : undefined,
     source: "",
+  };
+}
+
+/** The RoleBinding message of GrantRole and RevokeRole; the output-only fields stay empty. */
+export function roleBindingToWire(input: RoleBindingInput): RoleBinding {
+  return { principal: input.principal, role: roleGrantOf(input.role), createTime: undefined, createdBy: "", source: "" };
+}
+
+/** A ListAuditEvents request for one page; `project` is the resolved project id ("" for every project). */
+export function auditEventsRequest(options: AuditEventListOptions, project: string, pageToken: string): ListAuditEventsRequest {
+  return {
+    project,
+    principal: options.principal ?? "",
+    method: options.method ?? "",
+    outcome: options.outcome ?? "",
+    startTime: options.startTime ? dateToTimestamp(options.startTime) : undefined,
+    endTime: options.endTime ? dateToTimestamp(options.endTime) : undefined,
+    pageSize: options.pageSize ?? 0,
+    pageToken,
+  };
+}
+
+/** A rule: the boolean `flag` and `other` may not both be set (`allProjects` and `project`). */
+function notBoth(flag: string, other: string): Rule {
+  return (value, path, problems) => {
+    if (value[flag] === true && value[other] !== undefined && value[other] !== null) {
+      problems.push({
+        field: path === "" ? flag : `${path}.${flag}`,
+        description: `cannot be set together with ${other}`,
+        reason: "INVALID_ARGUMENT",
+      });
+    }
   };
 }

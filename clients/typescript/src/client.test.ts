@@ -732,3 +732,57 @@ describe("event streams and aggregated features", () => {
     ]);
   });
 });
+
+describe("promotions", () => {
+  const endpoint = "projects/shop/endpoints/churn";
+  const pending = { canaryVersion: "projects/shop/models/churn/versions/2", requestedBy: "alice", reason: "v2 did well", revision: 3n };
+
+  it("sends requirePromotionApproval with a deployment, false unless asked", async () => {
+    const requests = answer(client.models, "applyDeployment", { deployment: {} });
+    await client.applyDeployment({ endpoint: "churn", stable: "churn@1" });
+    await client.applyDeployment({ endpoint: "churn", stable: "churn@1", requirePromotionApproval: true });
+    expect(requests.map((r) => (r as { deployment: { requirePromotionApproval: boolean } }).deployment.requirePromotionApproval)).toEqual([
+      false,
+      true,
+    ]);
+    expect(
+      await problems(() => client.applyDeployment(js({ endpoint: "churn", stable: "churn@1", requirePromotionApproval: "yes" }))),
+    ).toEqual(['requirePromotionApproval: must be true or false, not the string "yes"']);
+  });
+
+  it("returns the routing from promoteCanary, with the pending promotion on it when approval is required", async () => {
+    answer(client.models, "promoteCanary", { deployment: { name: endpoint, revision: 3n }, pendingPromotion: pending });
+    const requested = await client.promoteCanary("churn", { reason: "v2 did well" });
+    expect([requested.name, requested.revision, requested.pendingPromotion]).toEqual([endpoint, 3n, pending]);
+    // The deployment's own pendingPromotion, when the server sets it, is kept.
+    const own = { ...pending, requestedBy: "bob" };
+    answer(client.models, "promoteCanary", { deployment: { name: endpoint, pendingPromotion: own }, pendingPromotion: pending });
+    expect((await client.promoteCanary("churn")).pendingPromotion).toEqual(own);
+    const requests = answer(client.models, "promoteCanary", { deployment: { name: endpoint, revision: 4n } });
+    const promoted = await client.promoteCanary(endpoint, { actor: "carol" });
+    expect([promoted.revision, promoted.pendingPromotion]).toEqual([4n, undefined]);
+    expect(requests).toEqual([{ name: endpoint, actor: "carol", reason: "" }]);
+  });
+
+  it("approves or rejects a pending promotion by endpoint, with the canary version as a full name", async () => {
+    const approvals = answer(client.models, "approvePromotion", { deployment: { name: endpoint, revision: 4n } });
+    const rejections = answer(client.models, "rejectPromotion", { deployment: { name: endpoint, revision: 3n } });
+    expect((await client.approvePromotion("churn", { reason: "looked at the report", canaryVersion: "churn@2" })).revision).toBe(4n);
+    await client.approvePromotion("projects/ml/endpoints/fraud");
+    expect((await client.rejectPromotion("fraud", { project: "ml", canaryVersion: "projects/ml/models/fraud/versions/7" })).revision).toBe(
+      3n,
+    );
+    expect(approvals).toEqual([
+      { name: endpoint, reason: "looked at the report", canaryVersion: "projects/shop/models/churn/versions/2" },
+      { name: "projects/ml/endpoints/fraud", reason: "", canaryVersion: "" },
+    ]);
+    expect(rejections).toEqual([{ name: "projects/ml/endpoints/fraud", reason: "", canaryVersion: "projects/ml/models/fraud/versions/7" }]);
+  });
+
+  it("refuses a decision without an endpoint, or naming a canary without its version", async () => {
+    expect(await problems(() => client.approvePromotion(js(undefined)))).toEqual(["endpoint: is required (a non-empty string)"]);
+    expect(await problems(() => client.rejectPromotion("churn", js({ reason: 3 })))).toEqual(["reason: must be a string, not number 3"]);
+    const unversioned = await refused(() => client.approvePromotion("churn", { canaryVersion: "churn" }));
+    expect(unversioned.fieldViolations.map((v) => v.field)).toEqual(["canaryVersion"]);
+  });
+});

@@ -11,7 +11,14 @@ import { readFile } from "node:fs/promises";
 import { type CallOptions, type Client, type ClientUnaryCall, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { type Table, tableFromIPC } from "apache-arrow";
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../../src/gen/grpc/health/v1/health.pb.js";
-import { AccessServiceClient, type ApiKey, type WhoAmIResponse } from "../../../src/gen/sluice/v1/access.pb.js";
+import {
+  AccessServiceClient,
+  type ApiKey,
+  type AuditEvent,
+  type RoleBinding,
+  type VerifyAuditChainResponse,
+  type WhoAmIResponse,
+} from "../../../src/gen/sluice/v1/access.pb.js";
 import { InferenceServiceClient } from "../../../src/gen/sluice/v1/inference.pb.js";
 import {
   FileFormat,
@@ -64,7 +71,21 @@ import {
 import { FeatureStatus, type ResolvedFeature } from "../../../src/gen/sluice/v1/types.pb.js";
 import { dateToTimestamp } from "../../../src/grpc/mapping/common.js";
 import type { Collection } from "../../../src/registry/names.js";
-import { type ApiKeyInput, type ApiKeyListOptions, apiKeyCheck, apiKeyListCheck, apiKeyToWire } from "./access.js";
+import {
+  type ApiKeyInput,
+  type ApiKeyListOptions,
+  type AuditEventListOptions,
+  apiKeyCheck,
+  apiKeyListCheck,
+  apiKeyToWire,
+  auditEventListCheck,
+  auditEventsRequest,
+  type RoleBindingInput,
+  type RoleBindingListOptions,
+  roleBindingCheck,
+  roleBindingListCheck,
+  roleBindingToWire,
+} from "./access.js";
 import { anyObject, argumentError, checkArguments, func, nonEmptyString, number, string } from "./arguments.js";
 import { connectionFor } from "./credentials.js";
 import { SluiceClientError, toClientError } from "./errors.js";
@@ -108,8 +129,10 @@ import {
   onlineCheck,
   type PredictInput,
   type Prediction,
+  type PromotionDecisionInput,
   predictCheck,
   projectCheck,
+  promotionDecisionCheck,
   type ServedConsistencyInput,
   type SluiceClientOptions,
   selectionCheck,
@@ -890,6 +913,7 @@ export class SluiceClient {
               maxP99LatencyRatio: input.canaryGuard.maxP99LatencyRatio ?? 0,
             }
           : undefined,
+        requirePromotionApproval: input.requirePromotionApproval ?? false,
       },
       actor: input.actor ?? "",
       reason: input.reason ?? "",
@@ -920,27 +944,66 @@ export class SluiceClient {
     });
   }
 
-  /** Makes the canary the stable version. */
+  /**
+   * Makes the canary the stable version. On an endpoint that requires approval nothing is promoted:
+   * the returned routing is unchanged but for its `pendingPromotion`, which waits for
+   * {@link approvePromotion} by another principal.
+   */
   async promoteCanary(endpoint: string, change: DeploymentChangeInput = {}): Promise<Deployment> {
-    return this.changeDeployment("promoteCanary", this.models.promoteCanary, endpoint, change);
+    const response = await this.changeDeployment("promoteCanary", this.models.promoteCanary, endpoint, change);
+    const deployment = required(response.deployment);
+    return { ...deployment, pendingPromotion: deployment.pendingPromotion ?? response.pendingPromotion };
   }
 
-  /** Returns to the previous stable version and drops the canary. */
+  /** Returns to the previous stable version and drops the canary (and any pending promotion). */
   async rollbackDeployment(endpoint: string, change: DeploymentChangeInput = {}): Promise<Deployment> {
-    return this.changeDeployment("rollbackDeployment", this.models.rollbackDeployment, endpoint, change);
+    return required((await this.changeDeployment("rollbackDeployment", this.models.rollbackDeployment, endpoint, change)).deployment);
   }
 
-  private async changeDeployment(
+  private async changeDeployment<Res extends { deployment?: Deployment }>(
     method: string,
-    rpc: UnaryMethod<{ name: string; actor: string; reason: string }, { deployment?: Deployment }>,
+    rpc: UnaryMethod<{ name: string; actor: string; reason: string }, Res>,
     endpoint: string,
     change: DeploymentChangeInput,
-  ): Promise<Deployment> {
+  ): Promise<Res> {
     checkArguments(method, ["endpoint", endpoint, nonEmptyString], ["change", change, deploymentChangeCheck]);
-    const response = await this.call(this.models, rpc, {
+    return this.call(this.models, rpc, {
       name: this.name(method, "endpoint", "endpoints", endpoint, change.project),
       actor: change.actor ?? "",
       reason: change.reason ?? "",
+    });
+  }
+
+  /**
+   * Approves an endpoint's pending promotion and performs it: the canary becomes stable in a new
+   * revision by the caller, who must be authenticated and not the requester. With `canaryVersion`,
+   * only if that is the version pending.
+   */
+  async approvePromotion(endpoint: string, decision: PromotionDecisionInput = {}): Promise<Deployment> {
+    return this.decidePromotion("approvePromotion", this.models.approvePromotion, endpoint, decision);
+  }
+
+  /** Drops an endpoint's pending promotion without promoting anything; routing and revision stay as they are. */
+  async rejectPromotion(endpoint: string, decision: PromotionDecisionInput = {}): Promise<Deployment> {
+    return this.decidePromotion("rejectPromotion", this.models.rejectPromotion, endpoint, decision);
+  }
+
+  private async decidePromotion(
+    method: string,
+    rpc: UnaryMethod<{ name: string; reason: string; canaryVersion: string }, { deployment?: Deployment }>,
+    endpoint: string,
+    decision: PromotionDecisionInput,
+  ): Promise<Deployment> {
+    checkArguments(method, ["endpoint", endpoint, nonEmptyString], ["decision", decision, promotionDecisionCheck]);
+    const context = { ...this.context(method, decision.project), needVersion: true };
+    const canaryVersion =
+      decision.canaryVersion === undefined || decision.canaryVersion === null
+        ? ""
+        : withVersion(versionedName("models", decision.canaryVersion, context, { method, field: "canaryVersion" }));
+    const response = await this.call(this.models, rpc, {
+      name: this.name(method, "endpoint", "endpoints", endpoint, decision.project),
+      reason: decision.reason ?? "",
+      canaryVersion,
     });
     return required(response.deployment);
   }
@@ -1040,6 +1103,50 @@ export class SluiceClient {
   async revokeApiKey(id: string): Promise<ApiKey> {
     checkArguments("revokeApiKey", ["id", id, nonEmptyString]);
     return required((await this.call(this.access, this.access.revokeApiKey, { id })).apiKey);
+  }
+
+  /** Grants a role on a project to a principal that authenticates by JWT or client certificate; needs admin on that project. */
+  async grantRole(binding: RoleBindingInput): Promise<RoleBinding> {
+    checkArguments("grantRole", ["binding", binding, roleBindingCheck]);
+    return required((await this.call(this.access, this.access.grantRole, { binding: roleBindingToWire(binding) })).binding);
+  }
+
+  /** Takes a granted role back (NOT_FOUND when it was not granted; bindings from the server's config cannot be). */
+  async revokeRole(binding: RoleBindingInput): Promise<void> {
+    checkArguments("revokeRole", ["binding", binding, roleBindingCheck]);
+    await this.call(this.access, this.access.revokeRole, { binding: roleBindingToWire(binding) });
+  }
+
+  /** The role bindings on the client's project (or `project`; "*" for the server-wide ones), page by page. */
+  async *listRoleBindings(options: RoleBindingListOptions = {}): AsyncGenerator<RoleBinding> {
+    checkArguments("listRoleBindings", ["options", options, roleBindingListCheck]);
+    const project = options.project === "*" ? "*" : this.context("listRoleBindings", options.project).project;
+    yield* this.paginate(async (pageToken) => {
+      const response = await this.call(this.access, this.access.listRoleBindings, { project, pageSize: options.pageSize ?? 0, pageToken });
+      return [response.bindings, response.nextPageToken];
+    });
+  }
+
+  /**
+   * The audit trail, newest first, page by page: the events of the client's project (or `project`,
+   * or every project with `allProjects`), narrowed by principal, method, outcome and time.
+   */
+  async *listAuditEvents(options: AuditEventListOptions = {}): AsyncGenerator<AuditEvent> {
+    checkArguments("listAuditEvents", ["options", options, auditEventListCheck]);
+    const project = options.allProjects ? "" : this.context("listAuditEvents", options.project).project;
+    yield* this.paginate(async (pageToken) => {
+      const response = await this.call(this.access, this.access.listAuditEvents, auditEventsRequest(options, project, pageToken));
+      return [response.events, response.nextPageToken];
+    });
+  }
+
+  /**
+   * Recomputes the audit trail's hash chains (one, by id, or every chain) and reports per chain its
+   * records and the first that does not match; `intact` is true when every chain is. Server admins only.
+   */
+  async verifyAuditChain(chainId = ""): Promise<VerifyAuditChainResponse> {
+    checkArguments("verifyAuditChain", ["chainId", chainId, string]);
+    return this.call(this.access, this.access.verifyAuditChain, { chainId });
   }
 
   // ---- plumbing ----

@@ -5,15 +5,7 @@
  * option combinations are refused before any connection. The certificates come from
  * test/support/certs.ts (the openssl CLI).
  */
-import {
-  type Metadata,
-  Server,
-  ServerCredentials,
-  type ServerDuplexStream,
-  type ServerUnaryCall,
-  type sendUnaryData,
-  status,
-} from "@grpc/grpc-js";
+import { type Metadata, Server, ServerCredentials, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AccessServiceService } from "../../../src/gen/sluice/v1/access.pb.js";
 import { IngestionServiceService, type WriteFeaturesRequest, type WriteFeaturesResponse } from "../../../src/gen/sluice/v1/ingestion.pb.js";
@@ -83,8 +75,6 @@ function refusedOptions(options: unknown): string[] {
   }
   throw new Error("the options were accepted");
 }
-
-type Callback = (error: null, response: unknown) => void;
 
 const clients: SluiceClient[] = [];
 /** A client closed after the test. */
@@ -285,43 +275,5 @@ describe("over TLS (call credentials)", () => {
     } finally {
       server.stop();
     }
-  });
-});
-
-describe("AccessService wrappers", () => {
-  it("sends roles as RoleGrants and returns the secret once", async () => {
-    const c = client({ address: "127.0.0.1:1", project: "shop" });
-    const requests: unknown[] = [];
-    const answer = (method: string, response: unknown) => {
-      (c.access as unknown as Record<string, unknown>)[method] = (request: unknown, _m: unknown, _o: unknown, callback: Callback) => {
-        requests.push(request);
-        callback(null, response);
-        return {};
-      };
-    };
-    answer("createApiKey", { apiKey: { id: "abc", principal: "svc" }, secret: "sk_new" });
-    answer("listApiKeys", { apiKeys: [], nextPageToken: "" });
-    const expireTime = new Date("2030-01-01T00:00:00Z");
-    const created = await c.createApiKey({ principal: "svc", roles: ["shop:writer", { project: "*", role: "admin" }], expireTime });
-    expect(created.secret).toBe("sk_new");
-    for await (const _ of c.listApiKeys());
-    for await (const _ of c.listApiKeys({ allProjects: true, showRevoked: true }));
-    expect(requests).toMatchObject([
-      {
-        apiKey: {
-          principal: "svc",
-          roles: [
-            { project: "shop", role: "writer" },
-            { project: "*", role: "admin" },
-          ],
-          expireTime: { seconds: BigInt(expireTime.getTime() / 1000) },
-        },
-      },
-      { project: "shop", showRevoked: false },
-      { project: "", showRevoked: true },
-    ]);
-    const [problem] = (await failure(c.createApiKey({ principal: "", roles: [] }))).fieldViolations;
-    expect(problem).toEqual({ field: "principal", description: `must be a non-empty string, not the string ""` });
-    expect((await failure(c.revokeApiKey(""))).code).toBe(status.INVALID_ARGUMENT);
   });
 });

@@ -1,6 +1,14 @@
 /** The Sluice TypeScript SDK. */
 
-export type { ApiKey, RoleGrant, WhoAmIResponse } from "../../../src/gen/sluice/v1/access.pb.js";
+export type {
+  ApiKey,
+  AuditChainVerdict,
+  AuditEvent,
+  RoleBinding,
+  RoleGrant,
+  VerifyAuditChainResponse,
+  WhoAmIResponse,
+} from "../../../src/gen/sluice/v1/access.pb.js";
 export type { UsedFeature } from "../../../src/gen/sluice/v1/inference.pb.js";
 export type {
   EventSourceStatus,
@@ -8,7 +16,7 @@ export type {
   WriteEventBatchResponse,
   WriteEventsResponse,
 } from "../../../src/gen/sluice/v1/ingestion.pb.js";
-export type { Deployment, Model, ModelVersion } from "../../../src/gen/sluice/v1/model.pb.js";
+export type { Deployment, Model, ModelVersion, PromotionRequest } from "../../../src/gen/sluice/v1/model.pb.js";
 export type {
   CheckServedConsistencyResponse,
   ConsistencyMismatch,
@@ -38,7 +46,14 @@ export type { ColumnSchema, TrainingDataset } from "../../../src/gen/sluice/v1/t
 export { TrainingDatasetState } from "../../../src/gen/sluice/v1/training.pb.js";
 export type { ResolvedFeature } from "../../../src/gen/sluice/v1/types.pb.js";
 export { FeatureStatus, ValueType } from "../../../src/gen/sluice/v1/types.pb.js";
-export type { ApiKeyInput, ApiKeyListOptions, RoleInput } from "./access.js";
+export type {
+  ApiKeyInput,
+  ApiKeyListOptions,
+  AuditEventListOptions,
+  RoleBindingInput,
+  RoleBindingListOptions,
+  RoleInput,
+} from "./access.js";
 export { SluiceClient } from "./client.js";
 export type { ColumnValues } from "./columns.js";
 export type { TlsOptions, TokenProvider } from "./credentials.js";
@@ -74,6 +89,7 @@ export type {
   OnlineFeaturesInput,
   PredictInput,
   Prediction,
+  PromotionDecisionInput,
   RowInput,
   ServedConsistencyInput,
   SluiceClientOptions,

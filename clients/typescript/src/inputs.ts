@@ -405,6 +405,11 @@ export interface DeploymentInput {
   routingKey?: string;
   missingFeatures?: "use_default" | "reject";
   canaryGuard?: { minRequests: number; maxErrorRateIncrease?: number; maxP99LatencyRatio?: number };
+  /**
+   * The two-person rule for stable: promoteCanary then only requests a promotion, which another
+   * authenticated principal approves (approvePromotion), and stable cannot be changed here.
+   */
+  requirePromotionApproval?: boolean;
   actor?: string;
   reason?: string;
   project?: string;
@@ -414,6 +419,16 @@ export interface DeploymentInput {
 export interface DeploymentChangeInput {
   actor?: string;
   reason?: string;
+  project?: string;
+}
+
+/**
+ * An approval or rejection of an endpoint's pending promotion: why, and (optionally) the canary
+ * version it is for, "model@3" or a full version name, so that what was looked at is what is decided.
+ */
+export interface PromotionDecisionInput {
+  reason?: string;
+  canaryVersion?: string;
   project?: string;
 }
 
@@ -772,6 +787,7 @@ export const deploymentCheck = object({
       maxP99LatencyRatio: optional(number()),
     }),
   ),
+  requirePromotionApproval: optional(boolean),
   actor: optional(string),
   reason: optional(string),
   project,
@@ -779,6 +795,9 @@ export const deploymentCheck = object({
 
 /** Checks {@link DeploymentChangeInput}. */
 export const deploymentChangeCheck = object({ actor: optional(string), reason: optional(string), project });
+
+/** Checks {@link PromotionDecisionInput}. */
+export const promotionDecisionCheck = object({ reason: optional(string), canaryVersion: optional(nonEmptyString), project });
 
 /** Checks {@link PredictInput}. */
 export const predictCheck = object({

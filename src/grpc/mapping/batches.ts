@@ -16,7 +16,11 @@ export function eventFromWire(event: EventRow, index: number): RowInput {
   return rowInputOf(event, event.fields, `events[${index}]`);
 }
 
-function rowInputOf(row: Pick<FeatureRow, "entityKey" | "eventTime" | "createdTime">, values: Record<string, Value>, path: string): RowInput {
+function rowInputOf(
+  row: Pick<FeatureRow, "entityKey" | "eventTime" | "createdTime">,
+  values: Record<string, Value>,
+  path: string,
+): RowInput {
   return {
     entityKey: taggedValues(row.entityKey),
     eventTime: row.eventTime ? timestampToMicros(row.eventTime, `${path}.event_time`) : undefined,
@@ -36,7 +40,9 @@ export const MAX_WRITE_ID_BYTES = 1024;
 export function writeIdFromWire(writeId: string, field = "write_id"): string {
   const bytes = Buffer.byteLength(writeId, "utf8");
   if (bytes > MAX_WRITE_ID_BYTES) {
-    throw new ValidationError("INVALID_WRITE_ID", [{ field, description: `is ${bytes} bytes long; at most ${MAX_WRITE_ID_BYTES} are allowed` }]);
+    throw new ValidationError("INVALID_WRITE_ID", [
+      { field, description: `is ${bytes} bytes long; at most ${MAX_WRITE_ID_BYTES} are allowed` },
+    ]);
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
   if (/[\u0000-\u001f\u007f]/.test(writeId)) {

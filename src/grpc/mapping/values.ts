@@ -78,7 +78,10 @@ export function timestampToMicros(timestamp: Timestamp, field = "timestamp"): nu
   const { seconds, nanos } = timestamp;
   if (seconds < MIN_TIMESTAMP_SECONDS || seconds > MAX_TIMESTAMP_SECONDS || !Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
     throw new ValidationError("INVALID_TIMESTAMP", [
-      { field, description: `${seconds} s ${nanos} ns is not a valid timestamp: seconds within 0001-01-01 .. 9999-12-31, nanos 0 .. 999999999` },
+      {
+        field,
+        description: `${seconds} s ${nanos} ns is not a valid timestamp: seconds within 0001-01-01 .. 9999-12-31, nanos 0 .. 999999999`,
+      },
     ]);
   }
   return Number(seconds) * 1_000_000 + Math.floor(nanos / 1000);

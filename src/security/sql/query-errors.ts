@@ -72,6 +72,7 @@ const CLIENT_QUERY_ERRORS = new Set([
   "190", // SIZES_OF_ARRAYS_DONT_MATCH
   "206", // ALIAS_REQUIRED
   "215", // NOT_AN_AGGREGATE
+  "306", // TOO_DEEP_RECURSION
   "321", // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
   "352", // AMBIGUOUS_COLUMN_NAME
   "386", // NO_COMMON_TYPE
@@ -104,8 +105,12 @@ export function clickhouseErrorCode(error: unknown): string | undefined {
  */
 export function redactPaths(text: string, knownPaths: readonly string[] = []): string {
   let redacted = text;
-  for (const path of knownPaths) if (path.length > 1) redacted = redacted.split(path).join("<path>");
-  return redacted.replace(/(?<![\w:/.<])\/(?:[\w.@+~-]+\/)+[\w.@+~-]*/g, "<path>");
+  for (const path of knownPaths) {
+    if (path.length <= 1) continue;
+    // The path and whatever lies under it.
+    redacted = redacted.replace(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?:/[\\w.@+~-]*)*`, "g"), "<path>");
+  }
+  return redacted.replace(/(?<![\w:/.<>])\/(?:[\w.@+~-]+\/)+[\w.@+~-]*/g, "<path>");
 }
 
 /** An error whose message is the cause's, without paths; the cause is kept for the log. */

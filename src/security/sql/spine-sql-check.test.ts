@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { AstDumpError, functionNamesIn, parseAstDump, quotedIdentifierProblem, type SpineSqlCatalog, spineSqlProblems } from "./spine-sql-check.js";
+import {
+  AstDumpError,
+  functionNamesIn,
+  parseAstDump,
+  quotedIdentifierProblem,
+  type SpineSqlCatalog,
+  spineSqlProblems,
+} from "./spine-sql-check.js";
 
 /** Dumps as chDB 26.7 prints them for `EXPLAIN AST <query>`. */
 const dumps = {
@@ -210,7 +217,18 @@ describe("spineSqlProblems", () => {
   });
 
   it("refuses functions that read outside the query, by any case or alias, and user-defined ones", () => {
-    for (const name of ["dictGet", "DICTGETSTRING", "dictHas", "joinGet", "file", "File", "getSetting", "filesystemAvailable", "sleep", "__getScalar"]) {
+    for (const name of [
+      "dictGet",
+      "DICTGETSTRING",
+      "dictHas",
+      "joinGet",
+      "file",
+      "File",
+      "getSetting",
+      "filesystemAvailable",
+      "sleep",
+      "__getScalar",
+    ]) {
       expect(problemsOf(calling(name))).toEqual([expect.stringContaining(`may not call ${name}()`)]);
     }
     expect(problemsOf(calling("hostname"))).toEqual([expect.stringContaining("tells about the server")]);

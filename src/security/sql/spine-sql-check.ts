@@ -138,9 +138,7 @@ const ALLOWED_TABLE_FUNCTION_NAMES = "numbers, numbers_mt, values (and VALUES), 
  */
 export const DENIED_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ...["file"].map((f) => [f, "it reads server files"] as const),
-  ...["joinget", "joingetornull", "hascolumnintable", "getmaxtablenamelengthfordatabase"].map(
-    (f) => [f, "it reads other tables"] as const,
-  ),
+  ...["joinget", "joingetornull", "hascolumnintable", "getmaxtablenamelengthfordatabase"].map((f) => [f, "it reads other tables"] as const),
   ...["getsetting", "getsettingordefault", "getserversetting", "getmergetreesetting", "getmacro", "globalvariable"].map(
     (f) => [f, "it reads the server's configuration"] as const,
   ),
@@ -267,7 +265,10 @@ export function spineSqlProblems(root: AstNode, catalog: SpineSqlCatalog): strin
   const visit = (node: AstNode, parent: AstNode | undefined) => {
     if (node.label === "Set") problems.add("may not change settings (SETTINGS)");
     else if (!ALLOWED_LABELS.has(node.label)) problems.add(`uses ${node.label}, which a spine query may not`);
-    if (node.label === "TableIdentifier" || (node.label === "Identifier" && (parent?.label === "TableExpression" || tableNames.has(node)))) {
+    if (
+      node.label === "TableIdentifier" ||
+      (node.label === "Identifier" && (parent?.label === "TableExpression" || tableNames.has(node)))
+    ) {
       tableProblem(node.name, catalog, problems);
     } else if (node.label === "Identifier") {
       databaseProblem(node.name, catalog, problems);
@@ -293,7 +294,11 @@ export function spineSqlProblems(root: AstNode, catalog: SpineSqlCatalog): strin
 function tableProblem(name: string, catalog: SpineSqlCatalog, problems: Set<string>): void {
   const parts = name.split(".");
   const own = parts.length === 2 && parts[0] === catalog.projectDatabase;
-  if (catalog.localTables.has(name) || (parts.length === 1 && catalog.localTables.has(parts[0] as string)) || !(parts.length === 1 || own)) {
+  if (
+    catalog.localTables.has(name) ||
+    (parts.length === 1 && catalog.localTables.has(parts[0] as string)) ||
+    !(parts.length === 1 || own)
+  ) {
     problems.add(
       `may not read ${name}: a spine query reads only the tables of project "${catalog.project}", named ${catalog.projectDatabase}.<table>`,
     );

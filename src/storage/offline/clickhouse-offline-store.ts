@@ -17,8 +17,8 @@ import { StoreUnavailableError, ValidationError, ViolationCollector } from "../.
 import type { FeatureValue } from "../../common/feature-value.js";
 import { readAhead } from "../../common/read-ahead.js";
 import { ConfigError } from "../../config/config.js";
-import { classifyQueryError, QueryCancelledError, redactedError } from "../../security/sql/query-errors.js";
 import { killOnAbort, killStatement, type QueryRun, queryMarker, querySettings } from "../../security/sql/query-control.js";
+import { classifyQueryError, QueryCancelledError, redactedError } from "../../security/sql/query-errors.js";
 import { confineSpineSql, type SpineSqlEngine } from "../../security/sql/spine-sql-guard.js";
 import {
   COLUMN_TYPES,
@@ -233,6 +233,7 @@ function stringLiteral(text: string): string {
 /** {@link OfflineStore} on ClickHouse. */
 export class ClickHouseOfflineStore implements OfflineStore {
   private readonly ensured = new Set<string>();
+  private closed = false;
 
   constructor(
     readonly backend: string,
@@ -782,6 +783,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.client.close();
   }
 
@@ -842,7 +844,8 @@ export class ClickHouseOfflineStore implements OfflineStore {
   }
 
   private killQuery(marker: string): Promise<unknown> {
-    return this.engine.kill(killStatement(marker, this.cluster));
+    // A closed store's queries ended with it; a kill would only reopen the engine.
+    return this.closed ? Promise.resolve() : this.engine.kill(killStatement(marker, this.cluster));
   }
 
   /** The engine calls that confine a client's spine SQL (parse-only, or catalog reads), run as `run` says. */
@@ -953,7 +956,10 @@ export class ClickHouseOfflineStore implements OfflineStore {
   private async count(query: string, run?: QueryRun, field?: string, readonly = false): Promise<number> {
     const read = async (settings: Settings) =>
       (
-        await this.client.query({ query: `${query} ${settingsClause({ ...settings, ...(readonly ? { readonly: 1 } : {}) })}`, format: "JSONEachRow" })
+        await this.client.query({
+          query: `${query} ${settingsClause({ ...settings, ...(readonly ? { readonly: 1 } : {}) })}`,
+          format: "JSONEachRow",
+        })
       ).json<{ n: string | number }>();
     const rows = run ? await this.controlled(run, field, read) : await this.run(() => read({}));
     return Number(rows[0]?.n ?? 0);

@@ -359,7 +359,13 @@ export interface OfflineStore {
    * a SQL spine reaches outside the project (docs/security.md, "User SQL and server-side files").
    * Aborting `signal` stops the engine's queries; `limits` bound each of them.
    */
-  loadSpine(project: string, source: OfflineSpineSource, keyColumns: OfflineColumn[], signal?: AbortSignal, limits?: QueryLimits): Promise<Spine>;
+  loadSpine(
+    project: string,
+    source: OfflineSpineSource,
+    keyColumns: OfflineColumn[],
+    signal?: AbortSignal,
+    limits?: QueryLimits,
+  ): Promise<Spine>;
   /** Row count, event-time range and content hash of a spine. */
   summarizeSpine(spine: Spine, signal?: AbortSignal, limits?: QueryLimits): Promise<SpineSummary>;
   dropSpine(spine: Spine): Promise<void>;

@@ -174,7 +174,9 @@ export function clientTableName(name: string, projectDatabase: string): string {
   const match = TABLE_NAME.exec(name);
   const field = "query.offline_spine.table";
   if (!match?.[2]) {
-    throw new ValidationError("INVALID_SPINE_TABLE", [{ field, description: `"${name}" is not a table name ("table" or "database.table")` }]);
+    throw new ValidationError("INVALID_SPINE_TABLE", [
+      { field, description: `"${name}" is not a table name ("table" or "database.table")` },
+    ]);
   }
   if (match[1] !== undefined && match[1] !== projectDatabase) {
     throw new ValidationError("SPINE_SQL_NOT_ALLOWED", [

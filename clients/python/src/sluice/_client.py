@@ -1,6 +1,7 @@
 """SluiceClient: one channel, the generated stubs of every service, and friendly wrappers for the
 common calls (registry applies, writes, event streams, online reads, training data, models,
-deployments, predictions and the served-consistency check) that turn failures into SluiceError."""
+deployments and their promotions, predictions, the served-consistency check, and access: API keys,
+role bindings and the audit trail) that turn failures into SluiceError."""
 
 from __future__ import annotations
 
@@ -632,6 +633,7 @@ class SluiceClient:
         *,
         routing_key: str = "",
         missing_features: str = "use_default",
+        require_promotion_approval: bool = False,
         actor: str = "",
         reason: str = "",
     ) -> model_pb2.Deployment:
@@ -639,8 +641,11 @@ class SluiceClient:
         the canary does not; `canary` is (version, traffic percent); `shadows` get a copy of each
         request off the response path. `endpoint` is an id or a full name; versions are "model@3"
         or full version names ("projects/p/models/churn/versions/3"). With
-        missing_features="reject", Predict fails rather than reading a missing feature as 0. The
-        versions are loaded and warmed before traffic moves; returns the new Deployment revision.
+        missing_features="reject", Predict fails rather than reading a missing feature as 0. With
+        require_promotion_approval, promote_canary only requests a promotion, which another
+        authenticated principal approves (approve_promotion), and stable can no longer be changed
+        here. The versions are loaded and warmed before traffic moves; returns the new Deployment
+        revision.
         """
         deployment = model_pb2.Deployment(
             name=self._name("endpoints", endpoint, field="endpoint"),
@@ -649,6 +654,7 @@ class SluiceClient:
             shadow_versions=[self._version_name(s, f"shadows[{i}]") for i, s in enumerate(shadows)],
             routing_key=routing_key,
             missing_feature_policy=missing_feature_policy(missing_features),
+            require_promotion_approval=require_promotion_approval,
         )
         request = model_pb2.ApplyDeploymentRequest(deployment=deployment, actor=actor, reason=reason)
         return self.call(self.models.ApplyDeployment, request).deployment
@@ -657,6 +663,45 @@ class SluiceClient:
         """An endpoint's current routing (an id or a full name)."""
         request = model_pb2.GetDeploymentRequest(name=self._name("endpoints", endpoint, field="endpoint"))
         return self.call(self.models.GetDeployment, request).deployment
+
+    def promote_canary(self, endpoint: str, *, actor: str = "", reason: str = "") -> model_pb2.Deployment:
+        """Makes the canary of `endpoint` (an id or a full name) the stable version (PromoteCanary). On
+        an endpoint that requires approval nothing is promoted: the returned Deployment is unchanged
+        but for its `pending_promotion`, which waits for approve_promotion by another principal."""
+        request = model_pb2.PromoteCanaryRequest(name=self._name("endpoints", endpoint, field="endpoint"), actor=actor, reason=reason)
+        response = self.call(self.models.PromoteCanary, request)
+        deployment = response.deployment
+        if response.HasField("pending_promotion") and not deployment.HasField("pending_promotion"):
+            deployment.pending_promotion.CopyFrom(response.pending_promotion)
+        return deployment
+
+    def rollback_deployment(self, endpoint: str, *, actor: str = "", reason: str = "") -> model_pb2.Deployment:
+        """Returns `endpoint` to its previous stable version at once, dropping the canary and any
+        pending promotion (RollbackDeployment)."""
+        request = model_pb2.RollbackDeploymentRequest(name=self._name("endpoints", endpoint, field="endpoint"), actor=actor, reason=reason)
+        return self.call(self.models.RollbackDeployment, request).deployment
+
+    def approve_promotion(self, endpoint: str, *, reason: str = "", canary_version: str = "") -> model_pb2.Deployment:
+        """Approves the pending promotion of `endpoint` and performs it (ApprovePromotion): the canary
+        becomes stable in a new revision by the caller, who must be authenticated and not the
+        requester. With `canary_version` ("churn@2" or a full version name), only if that is the
+        version pending: what the approver looked at is what gets promoted."""
+        request = model_pb2.ApprovePromotionRequest(**self._promotion_decision(endpoint, reason, canary_version))
+        return self.call(self.models.ApprovePromotion, request).deployment
+
+    def reject_promotion(self, endpoint: str, *, reason: str = "", canary_version: str = "") -> model_pb2.Deployment:
+        """Drops the pending promotion of `endpoint` without promoting anything (RejectPromotion); the
+        routing and revision stay as they are. `canary_version` as for approve_promotion."""
+        request = model_pb2.RejectPromotionRequest(**self._promotion_decision(endpoint, reason, canary_version))
+        return self.call(self.models.RejectPromotion, request).deployment
+
+    def _promotion_decision(self, endpoint: str, reason: str, canary_version: str) -> dict[str, str]:
+        """The fields ApprovePromotion and RejectPromotion share."""
+        return {
+            "name": self._name("endpoints", endpoint, field="endpoint"),
+            "reason": reason,
+            "canary_version": self._version_name(canary_version, "canary_version") if canary_version else "",
+        }
 
     def predict(
         self,
@@ -760,6 +805,80 @@ class SluiceClient:
         if not key_id:
             raise SluiceArgumentError.for_argument("key_id", "is required (a non-empty string)", reason="MISSING_FIELD")
         return self.call(self.access.RevokeApiKey, access_pb2.RevokeApiKeyRequest(id=key_id)).api_key
+
+    def grant_role(self, principal: str, role: str | access_pb2.RoleGrant) -> access_pb2.RoleBinding:
+        """Grants `role` ("project:role", or a RoleGrant) to `principal`, a JWT subject or certificate
+        name (GrantRole). Needs admin on the role's project."""
+        return self.call(self.access.GrantRole, access_pb2.GrantRoleRequest(binding=role_binding(principal, role))).binding
+
+    def revoke_role(self, principal: str, role: str | access_pb2.RoleGrant) -> None:
+        """Takes a granted role back (RevokeRole): NOT_FOUND when it was not granted;
+        FAILED_PRECONDITION (CONFIG_ROLE_BINDING) for one from the server's configuration."""
+        self.call(self.access.RevokeRole, access_pb2.RevokeRoleRequest(binding=role_binding(principal, role)))
+
+    def list_role_bindings(self, *, project: str | None = None, page_size: int = 0) -> Iterator[access_pb2.RoleBinding]:
+        """The role bindings on `project` (the client's by default; "*" for the server-wide grants,
+        server admins only), page by page."""
+        wanted = "*" if project == "*" else project_id(project, "project") if project else self.project
+        page_token = ""
+        while True:
+            request = access_pb2.ListRoleBindingsRequest(project=wanted, page_size=page_size, page_token=page_token)
+            response = self.call(self.access.ListRoleBindings, request)
+            yield from response.bindings
+            page_token = response.next_page_token
+            if not page_token:
+                return
+
+    def list_audit_events(
+        self,
+        *,
+        project: str | None = None,
+        all_projects: bool = False,
+        principal: str = "",
+        method: str = "",
+        outcome: str = "",
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        page_size: int = 0,
+    ) -> Iterator[access_pb2.AuditEvent]:
+        """The audit trail, newest first, page by page: the events of `project` (the client's by
+        default), or of every project with `all_projects` (server admins only), narrowed by
+        `principal`, `method` (a full method "/sluice.v1.ModelService/PromoteCanary" or a service
+        prefix "/sluice.v1.ModelService/"), `outcome` (a gRPC status code name, "PERMISSION_DENIED")
+        and the time range [start_time, end_time)."""
+        if all_projects and project:
+            raise SluiceArgumentError.for_argument("all_projects", "cannot be set together with project")
+        wanted = "" if all_projects else project_id(project, "project") if project else self.project
+        page_token = ""
+        while True:
+            request = access_pb2.ListAuditEventsRequest(
+                project=wanted,
+                principal=principal,
+                method=method,
+                outcome=outcome,
+                start_time=None if start_time is None else to_timestamp(start_time),
+                end_time=None if end_time is None else to_timestamp(end_time),
+                page_size=page_size,
+                page_token=page_token,
+            )
+            response = self.call(self.access.ListAuditEvents, request)
+            yield from response.events
+            page_token = response.next_page_token
+            if not page_token:
+                return
+
+    def verify_audit_chain(self, chain_id: str = "") -> access_pb2.VerifyAuditChainResponse:
+        """Recomputes the audit trail's hash chains (every chain, or the one `chain_id` names) and
+        reports per chain its `records`, whether it is `intact`, and the first sequence that does not
+        match; the response's `intact` is true when every chain is. Server admins only."""
+        return self.call(self.access.VerifyAuditChain, access_pb2.VerifyAuditChainRequest(chain_id=chain_id))
+
+
+def role_binding(principal: str, role: str | access_pb2.RoleGrant) -> access_pb2.RoleBinding:
+    """The RoleBinding of GrantRole and RevokeRole; SluiceArgumentError without a principal or with a malformed role."""
+    if not principal:
+        raise SluiceArgumentError.for_argument("principal", "is required (a non-empty string)", reason="MISSING_FIELD")
+    return access_pb2.RoleBinding(principal=principal, role=role_grant(role))
 
 
 def role_grant(role: str | access_pb2.RoleGrant, argument: str = "role") -> access_pb2.RoleGrant:
