@@ -23,6 +23,7 @@ import { auditServiceHandlers } from "../grpc/audit-service.js";
 import { type HandlerEnv, InFlightCalls } from "../grpc/call-context.js";
 import { loadServedDescriptors } from "../grpc/descriptors.js";
 import { createGuard, withGuardedDecoding } from "../grpc/guard.js";
+import { createWireLimits } from "../grpc/wire-limits.js";
 import { inferenceServiceHandlers } from "../grpc/inference-service.js";
 import { ingestionServiceHandlers } from "../grpc/ingestion-service.js";
 import { kserveServiceHandlers } from "../grpc/kserve-service.js";
@@ -373,7 +374,8 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
   const health = new HealthImplementation(Object.fromEntries([["", "SERVING"], ...services.map(([name]) => [name, "SERVING"])]));
   let port: number;
   try {
-    const wireViolation = () => undefined;
+    // Counts of repeated fields, lengths, enum values and timestamps checked on the wire, before decoding.
+    const wireViolation = createWireLimits(config.limits);
     for (const [, definition, implemented] of services) {
       server.addService(withGuardedDecoding(definition, wireViolation), withUnimplementedMethods(definition, implemented, env));
     }
