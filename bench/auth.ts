@@ -93,3 +93,31 @@ export async function authBenchmark(quick: boolean): Promise<void> {
   }
   saveResult("auth", results);
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: the JSON authBenchmark itself wrote, read back only to print it
+type Json = Record<string, any>;
+
+/** The section of docs/benchmarks.md for the auth benchmark's JSON. */
+export function authSection(result: Json): string {
+  const met = (ok: boolean) => `**${ok ? "met" : "not met"}**`;
+  const rows = (["getOnlineFeatures", "predict"] as const).flatMap((method) =>
+    (["apiKey", "jwt"] as const).map((credential) => {
+      const r = result[method][credential];
+      const offP50 = r.rounds.map((round: Json) => round.offP50Us).join(" / ");
+      const onP50 = r.rounds.map((round: Json) => round.onP50Us).join(" / ");
+      return `| \`${method === "predict" ? "Predict" : "GetOnlineFeatures"}\` | ${credential === "apiKey" ? "API key" : "JWT (cached)"} | ${onP50} | ${offP50} | ${r.medianP50Ratio} | +${r.addedP50Percent}% ≤ 5%: ${met(r.target.met)} |`;
+    }),
+  );
+  return `## Authentication
+
+\`npm run bench -- auth\`: the same calls on two identical servers, one with \`auth.enabled\` (API keys and a JWKS
+file configured) and one without, alternated call by call, ${result.rounds} rounds of ${result.iterationsPerRound}
+calls each (the order of the pair alternates between rounds). The JWT is an ES256 token, verified once and then
+served from the verification cache, as a client reusing its token sees it. The guard itself (rules, wire limits,
+audit hooks) runs on both servers, so the difference is what authentication and authorization add.
+
+| call | credential | p50 µs with auth, per round | p50 µs without, per round | median ratio | target |
+| ---- | ---------- | --------------------------- | ------------------------- | ------------ | ------ |
+${rows.join("\n")}
+`;
+}

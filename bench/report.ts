@@ -4,6 +4,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { authSection } from "./auth.js";
 import { streamingSection } from "./streaming.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the JSON this script itself wrote, read back only to print it
@@ -33,7 +34,7 @@ const rate = (n: number) => n.toLocaleString("en");
 
 const text = `# Benchmarks
 
-\`npm run bench\` (or \`npm run bench -- online|ingest|import|serving|training|streaming\`; \`BENCH_QUICK=1\` for small sizes) builds
+\`npm run bench\` (or \`npm run bench -- online|ingest|import|serving|training|streaming|auth\`; \`BENCH_QUICK=1\` for small sizes) builds
 the server and runs the benchmarks of ingestion, online reads, model serving, training data and streaming features, and \`npm run bench:report\` writes this page from their JSON under
 \`bench/results/\`. Each figure is measured beside a floor in the same run, on the same machine. Servers run as
 child processes from the compiled build with the heap cap they ship with (\`--max-old-space-size=1024\`), the
@@ -168,7 +169,8 @@ tie rule and TTL, consumed in the server process) takes about 1.15× the floor; 
 competes with the engine for the two cores. About 300 MB of the server's RSS is the embedded engine and Node at
 rest; the join itself needs 400-600 MB in ClickHouse's own accounting (the floor's as well).
 
-${streamingSection(read("streaming"))}`;
+${streamingSection(read("streaming"))}
+${authSection(read("auth"))}`;
 
 writeFileSync(join(import.meta.dirname, "..", "docs", "benchmarks.md"), text);
 process.stdout.write("wrote docs/benchmarks.md\n");

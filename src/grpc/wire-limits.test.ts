@@ -64,10 +64,12 @@ describe("wireViolation: counts", () => {
   it("counts per message, at every depth, packed or not, with the limit of where a list appears", () => {
     const features = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`f${i}`, {}]));
     expect(refusal(WRITE, write({ rows: [{}, {}, { features }] }))?.field).toBe("rows[2].features");
-    const longList = { int64ListValue: { values: Array.from({ length: 4097 }, () => 1n) } };
-    expect(refusal(WRITE, write({ rows: [{ features: { big: longList } }] }))).toMatchObject({
+    // A list value over limits.maxListLength rejects only its row (the core's check); the wire bounds it by maxRepeatedItems.
+    const list = (n: number) => ({ int64ListValue: { values: Array.from({ length: n }, () => 1n) } });
+    expect(wireViolation(WRITE, write({ rows: [{ features: { big: list(4097) } }] }))).toBeUndefined();
+    expect(refusal(WRITE, write({ rows: [{ features: { big: list(100_001) } }] }))).toMatchObject({
       field: 'rows[0].features["big"].int64_list_value.values',
-      description: expect.stringContaining("limits.maxListLength"),
+      description: expect.stringContaining("limits.maxRepeatedItems"),
     });
     // A column is as long as a batch may be, not as a list value.
     const column = (n: number) => ({
@@ -136,9 +138,10 @@ describe("wireViolation: lengths, enums and times", () => {
       field: "write_id",
       description: expect.stringContaining("at most 128 are allowed (limits.maxWriteIdBytes)"),
     });
-    expect(refusal(WRITE, write({ rows: [{ features: { s: { stringValue: "x".repeat(70_000) } } }] }))?.field).toBe(
-      'rows[0].features["s"].string_value',
-    );
+    // A value over limits.maxStringBytes rejects only its row (the core's check), so it passes the wire; a name does not.
+    expect(wireViolation(WRITE, write({ rows: [{ features: { s: { stringValue: "x".repeat(70_000) } } }] }))).toBeUndefined();
+    expect(refusal(WRITE, write({ featureView: "x".repeat(70_000) }))?.field).toBe("feature_view");
+    expect(refusal(WRITE, write({ rows: [{ features: { ["k".repeat(70_000)]: {} } }] }))?.field).toMatch(/^rows\[0\]\.features\["k+…"\]$/);
     const chunk = Buffer.from(ImportFeaturesRequest.encode({ chunk: Buffer.alloc(5 * 1024 * 1024) }).finish());
     expect(wireViolation("/sluice.v1.IngestionService/ImportFeatures", chunk)).toBeUndefined();
   });
@@ -154,6 +157,9 @@ describe("wireViolation: lengths, enums and times", () => {
     expect(refusal("/sluice.v1.TrainingService/ReadTrainingDataset", ReadTrainingDatasetRequest.encode(read).finish())?.field).toBe(
       "format",
     );
+    // A feature's type is left to the registry, which reports it with the definition's other problems.
+    const view = ApplyFeatureViewRequest.fromPartial({ featureView: { features: [{ name: "a", type: 99 as never }] } });
+    expect(wireViolation("/sluice.v1.RegistryService/ApplyFeatureView", ApplyFeatureViewRequest.encode(view).finish())).toBeUndefined();
   });
 
   it("refuses timestamps outside 0001..9999 and nanos outside [0, 1e9), and malformed durations", () => {

@@ -7,13 +7,15 @@
  * bytes field, and refuses the message with INVALID_ARGUMENT naming the field and the limit when
  *
  * - a list or map holds more items than its limit (config `limits.*`, see {@link FIELD_RULES};
- *   lists without a rule of their own take `limits.maxRepeatedItems`),
+ *   lists without a rule of their own take `limits.maxRepeatedItems`; a feature value's list,
+ *   like a value's length, is the core's to check, since a value over a limit rejects only its row),
  * - the whole message holds more items than `limits.maxRequestItems` (a number of a numeric list
  *   counts a quarter of an item: it decodes to a number, not to an object),
  * - a string or bytes field is longer than its limit (`limits.maxStringBytes`,
  *   `limits.maxBytesLength`, `limits.maxWriteIdBytes`; streamed file and model chunks and raw
  *   tensor contents are bounded by the message size alone),
- * - an enum field holds a number its enum does not define,
+ * - an enum field holds a number its enum does not define (ValueType and AggregationFunction are
+ *   left to the registry's validation, which reports them with every other bad field),
  * - a google.protobuf.Timestamp is outside 0001-01-01 .. 9999-12-31 or its nanos outside
  *   [0, 1e9), or a Duration is outside ±10,000 years or its nanos are out of range,
  * - or the bytes are not protobuf at all (a cut-short field, a varint longer than ten bytes, a
@@ -37,7 +39,6 @@ export type WireLimitsConfig = Pick<
   | "maxEntityRowsPerRead"
   | "maxStringBytes"
   | "maxBytesLength"
-  | "maxListLength"
   | "maxRepeatedItems"
   | "maxRequestItems"
   | "maxFeatureRefs"
@@ -147,20 +148,24 @@ export const FIELD_RULES: Readonly<Record<string, FieldRule>> = {
   "sluice.v1.SpineRow.extra_columns": { count: "maxColumns" },
   "sluice.v1.ImportFeaturesConfig.column_mapping": { count: "maxColumns" },
   "sluice.v1.ModelUploadHeader.input_bindings": { count: "maxColumns" },
-  // Lists of values: a value's list is as long as `limits.maxListLength`; a column's as the rows.
-  "sluice.v1.Value.int64_list_value": { rows: "maxListLength" },
-  "sluice.v1.Value.float_list_value": { rows: "maxListLength" },
-  "sluice.v1.Value.double_list_value": { rows: "maxListLength" },
-  "sluice.v1.Value.string_list_value": { rows: "maxListLength" },
+  // Values: one over limits.maxStringBytes, maxBytesLength or maxListLength rejects only its row
+  // (the core checks each), so on the wire a value is bounded by the message and the request's
+  // item budget, and a list value by limits.maxRepeatedItems. A column's lists are as long as the rows.
+  "sluice.v1.Value.string_value": { bytes: "unlimited" },
+  "sluice.v1.Value.bytes_value": { bytes: "unlimited" },
+  "sluice.v1.Value.int64_list_value": { rows: "maxRepeatedItems" },
+  "sluice.v1.Value.float_list_value": { rows: "maxRepeatedItems" },
+  "sluice.v1.Value.double_list_value": { rows: "maxRepeatedItems" },
+  "sluice.v1.Value.string_list_value": { rows: "maxRepeatedItems" },
+  "sluice.v1.StringList.values": { count: "rows", bytes: "unlimited" },
+  "sluice.v1.BytesList.values": { count: "rows", bytes: "unlimited" },
   "sluice.v1.Column.null_rows": rows("rows"),
   "sluice.v1.ValueColumn.values": rows("rows"),
   "sluice.v1.Int64List.values": rows("rows"),
   "sluice.v1.FloatList.values": rows("rows"),
   "sluice.v1.DoubleList.values": rows("rows"),
-  "sluice.v1.StringList.values": rows("rows"),
   "sluice.v1.Int32List.values": rows("rows"),
   "sluice.v1.BoolList.values": rows("rows"),
-  "sluice.v1.BytesList.values": rows("rows"),
   // Feature refs.
   "sluice.v1.GetOnlineFeaturesRequest.features": { count: "maxFeatureRefs" },
   "sluice.v1.ResolveFeaturesRequest.features": { count: "maxFeatureRefs" },
@@ -211,6 +216,12 @@ export const FIELD_RULES: Readonly<Record<string, FieldRule>> = {
   "inference.InferTensorContents.fp64_contents": rows("maxModelInputElements"),
   "inference.InferTensorContents.bytes_contents": rows("maxModelInputElements"),
 };
+
+/**
+ * Enums whose unknown values the core reports itself, with every other bad field of the same
+ * definition (src/registry/validation.ts): the wire check leaves them to it.
+ */
+const CORE_CHECKED_ENUMS: ReadonlySet<string> = new Set(["sluice.v1.ValueType", "sluice.v1.AggregationFunction"]);
 
 /** Every served method's path -> its request type. */
 function servedMethods(): Map<string, DescMessage> {
@@ -354,9 +365,11 @@ function compileField(
     entry.fields[2] =
       field.mapKind === "message"
         ? new FieldPlan("", KIND_MESSAGE, { child: compileNode(field.message, childRows, limits, nodes) })
-        : field.mapKind === "enum"
+        : field.mapKind === "enum" && !CORE_CHECKED_ENUMS.has(field.enum.typeName)
           ? new FieldPlan("", KIND_ENUM, { enumDesc: field.enum })
-          : new FieldPlan("", scalarKind(field.scalar), { bytes: bytes(field.scalar) });
+          : field.mapKind === "enum"
+            ? new FieldPlan("", KIND_VARINT, {})
+            : new FieldPlan("", scalarKind(field.scalar), { bytes: bytes(field.scalar) });
     return new FieldPlan(field.name, KIND_MESSAGE, { count, slot, child: entry, isMap: true });
   }
   const element = field.fieldKind === "list" ? field.listKind : field.fieldKind;
@@ -366,7 +379,11 @@ function compileField(
       slot,
       child: compileNode(field.message as DescMessage, childRows, limits, nodes),
     });
-  if (element === "enum") return new FieldPlan(field.name, KIND_ENUM, { count, slot, enumDesc: field.enum as DescEnum });
+  if (element === "enum") {
+    const desc = field.enum as DescEnum;
+    if (CORE_CHECKED_ENUMS.has(desc.typeName)) return new FieldPlan(field.name, KIND_VARINT, { count, slot });
+    return new FieldPlan(field.name, KIND_ENUM, { count, slot, enumDesc: desc });
+  }
   const scalar = field.scalar as ScalarType;
   return new FieldPlan(field.name, scalarKind(scalar), { count, slot, bytes: bytes(scalar) });
 }
@@ -503,11 +520,11 @@ function scanMessage(node: NodePlan, buf: Uint8Array, end: number, depth: number
         case KIND_BYTES: {
           const length = readLength(buf, end);
           if (length < 0) return malformed(buf, depth, field.name, "has a length past the end of its message");
-          if (length > field.bytesLimit) return tooLong(buf, depth, field, index, length);
           if (number === 1 && node.isMapEntry) {
             keyStarts[depth] = pos;
             keyEnds[depth] = pos + length;
           }
+          if (length > field.bytesLimit) return tooLong(buf, depth, field, index, length);
           pos += length;
           break;
         }

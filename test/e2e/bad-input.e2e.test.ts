@@ -8,13 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequest, ErrorInfo } from "../../src/gen/google/rpc/error_details.pb.js";
 import { Status } from "../../src/gen/google/rpc/status.pb.js";
 import { PredictRequest } from "../../src/gen/sluice/v1/inference.pb.js";
-import { WriteFeatureBatchRequest } from "../../src/gen/sluice/v1/ingestion.pb.js";
+import { FeatureRow, WriteFeatureBatchRequest } from "../../src/gen/sluice/v1/ingestion.pb.js";
 import { GetOnlineFeaturesRequest } from "../../src/gen/sluice/v1/online.pb.js";
 import { ApplyFeatureViewRequest, GetFeatureViewRequest, ResolveFeaturesRequest } from "../../src/gen/sluice/v1/registry.pb.js";
 import { GetHistoricalFeaturesRequest, ReadTrainingDatasetRequest } from "../../src/gen/sluice/v1/training.pb.js";
 import { ValueType } from "../../src/gen/sluice/v1/types.pb.js";
 import { constantOutputModel, hugeDeclaredInputModel, squareOutputModel } from "../support/bomb-models.js";
 import { failure } from "../support/expect-failure.js";
+import { repeatedMessage } from "../support/proto-arbitrary.js";
 import { healthStatus, type RawClient as Raw, RawClient, type RawOutcome, trailerBytes } from "../support/raw-client.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -47,6 +48,18 @@ const unary = (path: string) => ({ path, clientStreaming: false, serverStreaming
 const WRITE = unary("/sluice.v1.IngestionService/WriteFeatureBatch");
 const bytesOf = <T>(type: { encode(message: T): { finish(): Uint8Array }; fromPartial(object: never): T }, message: unknown) =>
   type.encode(type.fromPartial(message as never)).finish();
+
+/** A protobuf varint. */
+function varintOf(value: number): Buffer {
+  const bytes: number[] = [];
+  for (let rest = value; ; rest = Math.floor(rest / 128)) {
+    if (rest < 128) {
+      bytes.push(rest);
+      return Buffer.from(bytes);
+    }
+    bytes.push((rest % 128) | 0x80);
+  }
+}
 
 /** The reason and field violations a status carries in its details. */
 function detailsOf(outcome: RawOutcome) {
@@ -133,17 +146,22 @@ describe("oversized lists are refused before any work in proportion to them", ()
   });
 
   it("one row with a million unknown features, and one with a thousand (answered row by row, hints for a few)", async () => {
-    const features = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`unknown_${i}`, { int64Value: 1n }]));
-    const row = (n: number) => ({
-      entityKey: { customer_id: { int64Value: 1n } },
-      eventTime: { seconds: BigInt(Math.floor(Date.now() / 1000) - 60), nanos: 0 },
-      features: features(n),
-    });
-    const million = await raw.call(
-      WRITE,
-      [bytesOf(WriteFeatureBatchRequest, { featureView: "customer_stats", rows: [row(1_000_000)] })],
-      30_000,
-    );
+    // The row's bytes: its key and time, then one features entry repeated a million times (protobuf merges them).
+    const head = FeatureRow.encode(
+      FeatureRow.fromPartial({
+        entityKey: { customer_id: { int64Value: 1n } },
+        eventTime: { seconds: BigInt(Math.floor(Date.now() / 1000) - 60), nanos: 0 },
+      }),
+    ).finish();
+    const entry = FeatureRow.encode(FeatureRow.fromPartial({ features: { unknown_feature: { int64Value: 1n } } })).finish();
+    const row = Buffer.concat([head, repeatedMessage(entry, 1_000_000, 64 * 1024 * 1024)]);
+    const request = Buffer.concat([
+      bytesOf(WriteFeatureBatchRequest, { featureView: "customer_stats" }),
+      Buffer.from([0x1a]),
+      varintOf(row.length),
+      row,
+    ]);
+    const million = await raw.call(WRITE, [request], 30_000);
     await expectRefused(million, status.INVALID_ARGUMENT, "TOO_MANY_ITEMS", "rows[0].features");
     const started = performance.now();
     const thousand = await t.client.writeFeatureBatch({

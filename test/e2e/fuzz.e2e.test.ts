@@ -152,6 +152,23 @@ describe(`fuzz every RPC (seed ${SEED})`, () => {
     });
   });
 
+  it("answers damaged bytes on the services outside the descriptors (reflection) without INTERNAL", async () => {
+    const reflection = [
+      "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ];
+    const damaged = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 64 }), { seed: SEED, numRuns: 8 });
+    const problems: string[] = [];
+    for (const path of reflection) {
+      for (const bytes of damaged) {
+        const outcome = await raw.call({ path, clientStreaming: true, serverStreaming: true }, [bytes], ANSWER_MS);
+        if (outcome.code === status.INTERNAL || outcome.code === status.UNKNOWN || outcome.code === status.DEADLINE_EXCEEDED)
+          problems.push(`${path}: ${status[outcome.code]} "${outcome.details.slice(0, 100)}" for ${describeCase([bytes])}`);
+      }
+    }
+    expect(problems, `seed ${SEED}`).toEqual([]);
+  });
+
   it(`ends with RSS within ${RSS_BOUND_BYTES / 1024 / 1024} MB of its baseline`, async () => {
     // Buffers freed by the calls are returned to the allocator over a few collections.
     for (let i = 0; i < 3; i++) {
