@@ -17,7 +17,7 @@ import {
 import type { PartialStatusObject } from "@grpc/grpc-js/build/src/call-interface.js";
 import type { Logger } from "pino";
 import type { AuditEventInput, AuditSink } from "../audit/audit-log.js";
-import { PermissionDeniedError, RateLimitedError, type SluiceError } from "../common/errors.js";
+import { PermissionDeniedError, RateLimitedError, type SluiceError, ValidationError } from "../common/errors.js";
 import type { Authenticator } from "../security/authenticator.js";
 import type { MethodRule } from "../security/permissions.js";
 import { ANONYMOUS, can, type Principal } from "../security/principal.js";
@@ -75,7 +75,17 @@ export function withGuardedDecoding(
       requestDeserialize: (bytes: Buffer) => {
         const violation = wireViolation(method.path, bytes);
         if (violation) return rejectedMessage(violation);
-        const message = decode(bytes) as object;
+        let message: object;
+        try {
+          message = decode(bytes) as object;
+        } catch {
+          // grpc-js would answer INTERNAL; bytes that are not the request message are the client's error.
+          return rejectedMessage(
+            new ValidationError("MALFORMED_REQUEST", [
+              { field: "", description: "the request's bytes are not a valid protobuf message of its type" },
+            ]),
+          );
+        }
         Object.defineProperty(message, WIRE_BYTES, { value: bytes });
         return message;
       },

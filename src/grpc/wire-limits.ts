@@ -119,8 +119,8 @@ const columns = (rowLimit: LimitSource): FieldRule => ({ count: "maxColumns", ro
 /**
  * The fields whose limits are not the defaults, by full name. Messages that are columns or lists
  * of values (Column, ValueColumn, Int64List, ...) take the row limit of where they appear: the
- * batch's for a write or a spine, the read's for entity keys, `limits.maxListLength` for a list
- * value.
+ * batch's for a write or a spine, the read's for entity keys, `limits.maxRepeatedItems` for a list
+ * value (whose `limits.maxListLength` the core checks row by row).
  */
 export const FIELD_RULES: Readonly<Record<string, FieldRule>> = {
   // Rows of a batch.

@@ -4,7 +4,7 @@
  */
 
 import { join } from "node:path";
-import { Server, type ServiceDefinition } from "@grpc/grpc-js";
+import { Server, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
@@ -23,7 +23,6 @@ import { auditServiceHandlers } from "../grpc/audit-service.js";
 import { type HandlerEnv, InFlightCalls } from "../grpc/call-context.js";
 import { loadServedDescriptors } from "../grpc/descriptors.js";
 import { createGuard, withGuardedDecoding } from "../grpc/guard.js";
-import { createWireLimits } from "../grpc/wire-limits.js";
 import { inferenceServiceHandlers } from "../grpc/inference-service.js";
 import { ingestionServiceHandlers } from "../grpc/ingestion-service.js";
 import { kserveServiceHandlers } from "../grpc/kserve-service.js";
@@ -33,6 +32,7 @@ import { ONLINE_SERVICE_DEFINITION, onlineServiceHandlers } from "../grpc/online
 import { registryServiceHandlers } from "../grpc/registry-service.js";
 import { TRAINING_SERVICE_DEFINITION, trainingServiceHandlers } from "../grpc/training-service.js";
 import { type ServiceHandlers, withUnimplementedMethods } from "../grpc/unimplemented.js";
+import { createWireLimits } from "../grpc/wire-limits.js";
 import { EndpointStats } from "../inference/endpoint-stats.js";
 import { PredictionLog } from "../inference/prediction-log.js";
 import { Predictor } from "../inference/predictor.js";
@@ -257,6 +257,8 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
         maxBatchSize: config.serving.maxBatchSize,
         maxQueueDelayMicros: config.serving.maxQueueDelayMicros,
         maxQueuedRequests: config.serving.maxQueuedRequests,
+        maxInputElements: config.limits.maxModelInputElements,
+        maxOutputElements: config.limits.maxModelOutputElements,
       },
       logger,
     );
@@ -379,8 +381,13 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     for (const [, definition, implemented] of services) {
       server.addService(withGuardedDecoding(definition, wireViolation), withUnimplementedMethods(definition, implemented, env));
     }
-    health.addToServer(server);
-    if (config.reflection) new ReflectionService(loadServedDescriptors()).addToServer(server);
+    // The libraries' services get the same guarded decoding: garbage sent to them is INVALID_ARGUMENT, not INTERNAL.
+    const guarded = {
+      addService: (definition: ServiceDefinition, implementation: UntypedServiceImplementation) =>
+        server.addService(withGuardedDecoding(definition, wireViolation), implementation),
+    } as unknown as Server;
+    health.addToServer(guarded);
+    if (config.reflection) new ReflectionService(loadServedDescriptors()).addToServer(guarded);
     port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(config.listen, tls.credentials, (error, boundPort) =>
         error ? reject(new Error(`cannot listen on ${config.listen}: ${error.message}`, { cause: error })) : resolve(boundPort),
