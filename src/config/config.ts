@@ -25,7 +25,7 @@ const kafkaTopic = z
   .refine((topic) => topic !== "." && topic !== "..", 'must not be "." or ".."');
 
 /** Who a caller is: an API key's owner, a JWT subject, a certificate's subject. */
-const principalName = z.string().regex(/^[^\s\x00-\x1f]{1,256}$/, "must be 1 to 256 characters without spaces");
+const principalName = z.string().regex(/^[^\s\p{Cc}]{1,256}$/u, "must be 1 to 256 characters without spaces");
 /** A role granted on a project, "project:role", or server-wide, "*:admin". */
 const roleGrant = z
   .string()

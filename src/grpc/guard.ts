@@ -143,11 +143,14 @@ class GuardedCall {
   private onMetadata(metadata: Metadata, forward: (metadata: Metadata) => void): void {
     this.metadata = metadata;
     const rule = this.rule;
-    if (!rule)
-      return this.refuse(new PermissionDeniedError("caller", `call ${this.method} (a method missing from the permission table)`, ""));
+    if (!rule) {
+      this.refuse(new PermissionDeniedError("caller", `call ${this.method} (a method missing from the permission table)`, ""));
+      return;
+    }
     if (rule.access === "public" || (rule.access === "reflection" && this.options.openReflection) || !this.options.authenticator) {
       attachPrincipal(metadata, ANONYMOUS);
-      return this.admit(metadata, forward, rule.access !== "public");
+      this.admit(metadata, forward, rule.access !== "public");
+      return;
     }
     // Until credentials check out, the caller is nobody (audited as "", not as the anonymous admin of auth-off mode).
     this.principal = UNAUTHENTICATED;
@@ -164,7 +167,8 @@ class GuardedCall {
         ...(authorization === undefined && apiKey === undefined ? { peerCertificate: this.call.getAuthContext().sslPeerCertificate } : {}),
       });
     } catch (error) {
-      return this.refuse(error);
+      this.refuse(error);
+      return;
     }
     const authenticated = (principal: Principal) => {
       this.principal = principal;
@@ -180,7 +184,8 @@ class GuardedCall {
     const wait = limited ? this.takeToken() : 0;
     if (wait > 0) {
       this.options.onRateLimited?.();
-      return this.refuse(new RateLimitedError(this.principal.name, wait), false);
+      this.refuse(new RateLimitedError(this.principal.name, wait), false);
+      return;
     }
     forward(metadata);
   }
@@ -188,7 +193,10 @@ class GuardedCall {
   private onMessage(message: unknown, forward: (message: unknown) => void): void {
     if (this.refused) return;
     const rejection = rejectionOf(message);
-    if (rejection) return this.refuse(rejection, false);
+    if (rejection) {
+      this.refuse(rejection, false);
+      return;
+    }
     this.messages++;
     const bytes = (message as { [WIRE_BYTES]?: Buffer })[WIRE_BYTES];
     if (bytes && this.rule?.mutating) this.digests.push(createHash("sha256").update(bytes).digest());
@@ -198,7 +206,10 @@ class GuardedCall {
     const deliver = () => {
       // Later messages of a stream are paced by the bucket rather than refused: a bulk write slows down.
       const wait = first || !this.options.limiter ? 0 : this.takeToken();
-      if (wait > 0) setTimeout(() => this.refused || forward(message), wait).unref();
+      if (wait > 0)
+        setTimeout(() => {
+          if (!this.refused) forward(message);
+        }, wait).unref();
       else forward(message);
     };
     if (
@@ -207,13 +218,16 @@ class GuardedCall {
       rule.access === "authenticated" ||
       !rule.projects ||
       !(first || rule.perMessage)
-    )
-      return deliver();
+    ) {
+      deliver();
+      return;
+    }
     let projects: readonly string[] | Promise<readonly string[]>;
     try {
       projects = rule.projects(message);
     } catch (error) {
-      return this.refuse(error);
+      this.refuse(error);
+      return;
     }
     const check = (named: readonly string[]) => {
       if (this.refused) return;
@@ -274,11 +288,15 @@ class GuardedCall {
   private onStatus(sent: PartialStatusObject, forward: (status: PartialStatusObject) => void): void {
     const audit = this.options.audit;
     const denied = this.refused && this.auditDenial;
-    if (!audit || this.audited || !(denied || (this.rule?.mutating && !this.refused))) return forward(sent);
+    if (!audit || this.audited || !(denied || (this.rule?.mutating && !this.refused))) {
+      forward(sent);
+      return;
+    }
     this.audited = true;
     if (denied && this.denials.take("denials") > 0) {
       this.options.onDenialNotAudited?.();
-      return forward(sent);
+      forward(sent);
+      return;
     }
     const record = this.auditRecord(sent);
     audit.record(record).then(
@@ -286,7 +304,10 @@ class GuardedCall {
       (error: unknown) => {
         this.options.logger.error({ err: error, audit: record }, "audit record could not be stored");
         // A denial is still a denial; a change that cannot be audited must not look like a plain success.
-        if (denied || sent.code !== status.OK) return forward(sent);
+        if (denied || sent.code !== status.OK) {
+          forward(sent);
+          return;
+        }
         const mapped = failure(error, createCallContext(this.method.slice(1), this.metadata ?? new Metadata(), this.options.logger));
         forward({ code: mapped.code ?? status.UNAVAILABLE, details: mapped.details ?? "", metadata: mapped.metadata ?? null });
       },

@@ -123,7 +123,7 @@ export class AccessControl {
     const violations = new ViolationCollector();
     checkPrincipalName(input.principal, "api_key.principal", violations);
     if (input.roles.length === 0) violations.add("api_key.roles", "must grant at least one role");
-    input.roles.forEach((grant, i) => checkGrant(grant, `api_key.roles[${i}]`, violations));
+    for (const [i, grant] of input.roles.entries()) checkGrant(grant, `api_key.roles[${i}]`, violations);
     if (input.description.length > 1024) violations.add("api_key.description", "must be at most 1024 characters");
     if (input.expireTime && input.expireTime.getTime() <= this.clock().getTime())
       violations.add("api_key.expire_time", "must be in the future");
@@ -283,7 +283,10 @@ export class AccessControl {
 
   private rememberBinding(binding: RoleBindingRecord): void {
     let byGrant = this.bindings.get(binding.principal);
-    if (!byGrant) this.bindings.set(binding.principal, (byGrant = new Map()));
+    if (!byGrant) {
+      byGrant = new Map();
+      this.bindings.set(binding.principal, byGrant);
+    }
     if (byGrant.get(grantText(binding.grant))?.source !== "config") byGrant.set(grantText(binding.grant), binding);
   }
 
@@ -311,7 +314,7 @@ function dedupeGrants(grants: readonly RoleGrant[]): RoleGrant[] {
 }
 
 function checkPrincipalName(name: string, field: string, violations: ViolationCollector): void {
-  if (!/^[^\s\x00-\x1f]{1,256}$/.test(name)) violations.add(field, "must be 1 to 256 characters without spaces or control characters");
+  if (!/^[^\s\p{Cc}]{1,256}$/u.test(name)) violations.add(field, "must be 1 to 256 characters without spaces or control characters");
 }
 
 function checkGrant(grant: RoleGrant, field: string, violations: ViolationCollector): void {

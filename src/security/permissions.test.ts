@@ -35,7 +35,9 @@ describe("the permission table", () => {
 
   it("is written down: docs/security.md names every method of the table", () => {
     const docs = readFileSync(fileURLToPath(new URL("../../docs/security.md", import.meta.url)), "utf8");
-    const undocumented = [...rules.keys()].map((path) => path.slice(path.lastIndexOf("/") + 1)).filter((method) => !docs.includes(`\`${method}\``));
+    const undocumented = [...rules.keys()]
+      .map((path) => path.slice(path.lastIndexOf("/") + 1))
+      .filter((method) => !docs.includes(`\`${method}\``));
     expect(undocumented).toEqual([]);
   });
 

@@ -47,6 +47,13 @@ export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
 };
 
 /**
+ * A decoded request message of whichever method a rule belongs to; each rule reads the fields of
+ * its own request type.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the table spans every RPC's request type; each extractor reads its own method's fields.
+type AnyRequest = any;
+
+/**
  * What a method needs:
  * - "public": nothing, not even credentials (health checks, KServe liveness);
  * - "reflection": credentials unless `auth.openReflection`;
@@ -64,9 +71,9 @@ export interface MethodRule {
    */
   perMessage?: boolean;
   /** The projects one request message acts on. May look up state (which projects a key grants). */
-  projects?: (request: any) => readonly string[] | Promise<readonly string[]>;
+  projects?: (request: AnyRequest) => readonly string[] | Promise<readonly string[]>;
   /** Resource names the request names, for the audit trail. */
-  resources?: (request: any) => readonly string[];
+  resources?: (request: AnyRequest) => readonly string[];
 }
 
 /**
@@ -84,14 +91,14 @@ export function projectOf(name: unknown): string {
 
 const field =
   (...path: string[]) =>
-  (request: any): readonly string[] => {
+  (request: AnyRequest): readonly string[] => {
     let value = request;
     for (const key of path) value = value?.[key];
     return [projectOf(value)];
   };
 const names =
   (...paths: string[][]) =>
-  (request: any): readonly string[] =>
+  (request: AnyRequest): readonly string[] =>
     paths
       .map((path) => path.reduce((value, key) => value?.[key], request))
       .filter((value): value is string => typeof value === "string" && value !== "");

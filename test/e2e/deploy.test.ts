@@ -335,7 +335,9 @@ describe("deploy/kubernetes", () => {
     const args = (container.args as string[]).map((a) => a.replace(mount.mountPath, dir));
     // A stand-in for every secretKeyRef: a valid bootstrap key list for the API keys, text for the rest.
     const standIn = (name: string) =>
-      name === "SLUICE_AUTH_API_KEYS" ? JSON.stringify([{ principal: "ops", sha256: "0".repeat(64), roles: ["*:admin"] }]) : "from-the-secret";
+      name === "SLUICE_AUTH_API_KEYS"
+        ? JSON.stringify([{ principal: "ops", sha256: "0".repeat(64), roles: ["*:admin"] }])
+        : "from-the-secret";
     const env = Object.fromEntries(container.env.map((e: Doc) => [e.name, e.value ?? standIn(e.name)]));
     const { code, config, stderr } = await checkConfig(args, { ...imageEnv("replica"), ...env });
     expect(code, stderr).toBe(0);
