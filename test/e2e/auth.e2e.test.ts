@@ -138,7 +138,7 @@ function allowed(who: Who, access: ReturnType<typeof expectedAccess>): boolean {
 }
 
 function errorInfo(outcome: RawOutcome): ErrorInfo | undefined {
-  const details = outcome.metadata.get("grpc-status-details-bin")[0];
+  const details = outcome.trailers.get("grpc-status-details-bin")[0];
   if (!details) return undefined;
   const any = Status.decode(details as Buffer).details.find((d) => d.typeUrl.endsWith("google.rpc.ErrorInfo"));
   return any ? ErrorInfo.decode(any.value) : undefined;
@@ -382,7 +382,7 @@ describe("the rate limit", () => {
       const flood = await Promise.all(Array.from({ length: 60 }, () => raw.call(path, [request], bearer("flooder"))));
       const limited = flood.filter((outcome) => outcome.code === status.RESOURCE_EXHAUSTED);
       expect(limited.length).toBeGreaterThan(40);
-      const details = Status.decode(limited[0]?.metadata.get("grpc-status-details-bin")[0] as Buffer).details;
+      const details = Status.decode(limited[0]?.trailers.get("grpc-status-details-bin")[0] as Buffer).details;
       const retry = details.find((d) => d.typeUrl.endsWith("google.rpc.RetryInfo"));
       expect(retry && RetryInfo.decode(retry.value).retryDelay).toBeDefined();
       expect((await raw.call(path, [request], bearer("quiet"))).code).toBe(status.OK);

@@ -3,7 +3,7 @@
  * server and answered at once with a status that says what is wrong, the server staying
  * healthy and its memory in bounds. The fuzz suite (fuzz.e2e.test.ts) covers the classes.
  */
-import { Metadata, status } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequest, ErrorInfo } from "../../src/gen/google/rpc/error_details.pb.js";
 import { Status } from "../../src/gen/google/rpc/status.pb.js";
@@ -16,7 +16,7 @@ import { ValueType } from "../../src/gen/sluice/v1/types.pb.js";
 import { constantOutputModel, hugeDeclaredInputModel, squareOutputModel } from "../support/bomb-models.js";
 import { failure } from "../support/expect-failure.js";
 import { repeatedMessage } from "../support/proto-arbitrary.js";
-import { healthStatus, type RawClient as Raw, RawClient, type RawOutcome, trailerBytes } from "../support/raw-client.js";
+import { healthStatus, type RawClient as Raw, RawClient, type RawOutcome, trailerBytes } from "../support/raw-grpc.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 /** How long a refusal may take: "at once", with room for a loaded CI machine. */
@@ -88,7 +88,7 @@ describe("oversized lists are refused before any work in proportion to them", ()
     const rows = Buffer.alloc(8_000_000);
     for (let i = 0; i < rows.length; i += 2) rows[i] = 0x1a;
     const rss = process.memoryUsage().rss;
-    await expectRefused(await raw.call(WRITE, [rows], 30_000), status.INVALID_ARGUMENT, "TOO_MANY_ITEMS", "rows");
+    await expectRefused(await raw.call(WRITE, [rows], {}, 30_000), status.INVALID_ARGUMENT, "TOO_MANY_ITEMS", "rows");
     expect(process.memoryUsage().rss - rss).toBeLessThan(300 * 1024 * 1024);
   });
 
@@ -97,6 +97,7 @@ describe("oversized lists are refused before any work in proportion to them", ()
     const outcome = await raw.call(
       unary("/sluice.v1.RegistryService/ResolveFeatures"),
       [bytesOf(ResolveFeaturesRequest, { features: refs })],
+      {},
       30_000,
     );
     await expectRefused(outcome, status.INVALID_ARGUMENT, "TOO_MANY_ITEMS", "features");
@@ -110,6 +111,7 @@ describe("oversized lists are refused before any work in proportion to them", ()
     const outcome = await raw.call(
       unary("/sluice.v1.OnlineService/GetOnlineFeatures"),
       [bytesOf(GetOnlineFeaturesRequest, request)],
+      {},
       30_000,
     );
     await expectRefused(outcome, status.INVALID_ARGUMENT, "TOO_MANY_ITEMS", "features");
@@ -125,6 +127,7 @@ describe("oversized lists are refused before any work in proportion to them", ()
       const outcome = await raw.call(
         unary("/sluice.v1.RegistryService/ApplyFeatureView"),
         [bytesOf(ApplyFeatureViewRequest, { featureView: view })],
+        {},
         30_000,
       );
       await expectRefused(outcome, status.INVALID_ARGUMENT, undefined, "feature_view.features");
@@ -142,7 +145,7 @@ describe("oversized lists are refused before any work in proportion to them", ()
       },
     });
     const method = { path: "/sluice.v1.TrainingService/GetHistoricalFeatures", clientStreaming: true, serverStreaming: true };
-    await expectRefused(await raw.call(method, [query, spine], 30_000), status.INVALID_ARGUMENT, "TOO_MANY_ITEMS", "spine_batch.rows");
+    await expectRefused(await raw.call(method, [query, spine], {}, 30_000), status.INVALID_ARGUMENT, "TOO_MANY_ITEMS", "spine_batch.rows");
   });
 
   it("one row with a million unknown features, and one with a thousand (answered row by row, hints for a few)", async () => {
@@ -161,7 +164,7 @@ describe("oversized lists are refused before any work in proportion to them", ()
       varintOf(row.length),
       row,
     ]);
-    const million = await raw.call(WRITE, [request], 30_000);
+    const million = await raw.call(WRITE, [request], {}, 30_000);
     await expectRefused(million, status.INVALID_ARGUMENT, "TOO_MANY_ITEMS", "rows[0].features");
     const started = performance.now();
     const thousand = await t.client.writeFeatureBatch({
@@ -191,6 +194,7 @@ describe("errors fit in trailers", () => {
     const outcome = await raw.call(
       unary("/sluice.v1.RegistryService/ApplyFeatureView"),
       [bytesOf(ApplyFeatureViewRequest, { featureView: view })],
+      {},
       10_000,
     );
     await expectRefused(outcome, status.INVALID_ARGUMENT, "INVALID_FEATURE_VIEW");
@@ -200,6 +204,7 @@ describe("errors fit in trailers", () => {
     const next = await raw.call(
       unary("/sluice.v1.RegistryService/GetFeatureView"),
       [bytesOf(GetFeatureViewRequest, { name: "projects/default/featureViews/customer_stats" })],
+      {},
       5000,
     );
     expect(status[next.code]).toBe("OK");
@@ -217,6 +222,7 @@ describe("values are range-checked at the edge", () => {
           ...extra,
         }),
       ],
+      {},
       10_000,
     );
 
@@ -234,7 +240,7 @@ describe("values are range-checked at the edge", () => {
   it("int64 extremes as event micros", async () => {
     for (const micros of [-(2n ** 63n), 2n ** 63n - 1n]) {
       const columns = { eventTimeMicros: [micros], entityKey: { customer_id: { int64Values: { values: [1n] } } }, features: {} };
-      const outcome = await raw.call(WRITE, [bytesOf(WriteFeatureBatchRequest, { featureView: "customer_stats", columns })], 10_000);
+      const outcome = await raw.call(WRITE, [bytesOf(WriteFeatureBatchRequest, { featureView: "customer_stats", columns })], {}, 10_000);
       await expectRefused(outcome, status.INVALID_ARGUMENT, "INVALID_TIMESTAMP", "columns.event_time_micros[0]");
     }
   });
@@ -249,10 +255,10 @@ describe("values are range-checked at the edge", () => {
     const query = bytesOf(GetHistoricalFeaturesRequest, {
       query: { features: ["customer_stats:orders"], entityTimeRange: { endTime: { seconds: 1n, nanos: 0 } }, format: 99 },
     });
-    await expectRefused(await raw.call(method, [query], 10_000), status.INVALID_ARGUMENT, "UNKNOWN_ENUM_VALUE", "query.format");
+    await expectRefused(await raw.call(method, [query], {}, 10_000), status.INVALID_ARGUMENT, "UNKNOWN_ENUM_VALUE", "query.format");
     const read = { path: "/sluice.v1.TrainingService/ReadTrainingDataset", clientStreaming: false, serverStreaming: true };
     await expectRefused(
-      await raw.call(read, [bytesOf(ReadTrainingDatasetRequest, { name: "projects/default/trainingDatasets/x", format: 99 })], 10_000),
+      await raw.call(read, [bytesOf(ReadTrainingDatasetRequest, { name: "projects/default/trainingDatasets/x", format: 99 })], {}, 10_000),
       status.INVALID_ARGUMENT,
       "UNKNOWN_ENUM_VALUE",
       "format",
@@ -294,8 +300,8 @@ describe("models are bounded at upload and at prediction", () => {
             requestFeatures: { x: { values: Array.from({ length: rows }, () => ({ doubleValue: 1 })) } },
           }),
         ],
+        {},
         30_000,
-        new Metadata(),
       );
     // 2000 rows make 4,000,000 output values: over limits.maxModelOutputElements (1,000,000).
     await expectRefused(await predict(2000), status.RESOURCE_EXHAUSTED, "MODEL_OUTPUT_TOO_LARGE");

@@ -16,12 +16,12 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { status } from "@grpc/grpc-js";
+import { credentials, status } from "@grpc/grpc-js";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logisticRegressionModel } from "../support/onnx-models.js";
 import { requestBytes, type ServedMethod, servedMethods } from "../support/proto-arbitrary.js";
-import { healthStatus, RawClient } from "../support/raw-client.js";
+import { healthStatus, RawClient } from "../support/raw-grpc.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -72,7 +72,7 @@ console.log(`fuzz seed ${SEED} (replay with FUZZ_SEED=${SEED})`);
 
 beforeAll(async () => {
   t = await startTestServer();
-  raw = new RawClient(t.server.address, { "grpc.max_send_message_length": 64 * 1024 * 1024 });
+  raw = new RawClient(t.server.address, credentials.createInsecure(), { "grpc.max_send_message_length": 64 * 1024 * 1024 });
   await t.client.applyEntity({ name: "customer", joinKeys: [{ name: "customer_id", type: "int64" }] });
   await t.client.applyFeatureView({
     name: "customer_stats",
@@ -100,7 +100,7 @@ beforeAll(async () => {
   // built state and the allocator's working set count in it.
   for (const [index, method] of servedMethods().entries()) {
     for (const messages of casesOf(method, index, SEED + 1_000_000, 3))
-      await raw.call(method, messages, OPEN_ENDED.has(method.path) ? 500 : ANSWER_MS);
+      await raw.call(method, messages, {}, OPEN_ENDED.has(method.path) ? 500 : ANSWER_MS);
   }
   collectGarbage();
   baselineRss = process.memoryUsage().rss;
@@ -139,7 +139,7 @@ describe(`fuzz every RPC (seed ${SEED})`, () => {
       for (const messages of cases) {
         if (performance.now() - started > METHOD_BUDGET_MS) break;
         // An open-ended call is ended by its deadline, so it gets a short one.
-        const outcome = await raw.call(method, messages, OPEN_ENDED.has(method.path) ? 500 : ANSWER_MS);
+        const outcome = await raw.call(method, messages, {}, OPEN_ENDED.has(method.path) ? 500 : ANSWER_MS);
         const late = outcome.code === status.DEADLINE_EXCEEDED && !OPEN_ENDED.has(method.path);
         if (outcome.code === status.INTERNAL || outcome.code === status.UNKNOWN || late) {
           problems.push(
@@ -161,7 +161,7 @@ describe(`fuzz every RPC (seed ${SEED})`, () => {
     const problems: string[] = [];
     for (const path of reflection) {
       for (const bytes of damaged) {
-        const outcome = await raw.call({ path, clientStreaming: true, serverStreaming: true }, [bytes], ANSWER_MS);
+        const outcome = await raw.call({ path, clientStreaming: true, serverStreaming: true }, [bytes], {}, ANSWER_MS);
         if (outcome.code === status.INTERNAL || outcome.code === status.UNKNOWN || outcome.code === status.DEADLINE_EXCEEDED)
           problems.push(`${path}: ${status[outcome.code]} "${outcome.details.slice(0, 100)}" for ${describeCase([bytes])}`);
       }
