@@ -5,6 +5,8 @@
  * and bad, the rate limit, and the refusal to serve a non-loopback address unauthenticated.
  */
 import { writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JsonValue } from "@bufbuild/protobuf";
@@ -389,6 +391,46 @@ describe("the rate limit", () => {
     } finally {
       raw.close();
       await test.stop();
+    }
+  });
+});
+
+describe("JWTs verified against a JWKS URL", () => {
+  it("fetches the identity provider's keys over HTTP and verifies tokens with them", async () => {
+    const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "remote", alg: "ES256", use: "sig" }] });
+    let fetched = 0;
+    const idp = createServer((_request, response) => {
+      fetched++;
+      response.writeHead(200, { "content-type": "application/json" }).end(jwks);
+    });
+    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
+    const test = await startTestServer({
+      auth: {
+        ...DEFAULT_CONFIG.auth,
+        enabled: true,
+        jwt: { ...DEFAULT_CONFIG.auth.jwt, jwksUrl: `http://127.0.0.1:${(idp.address() as AddressInfo).port}/jwks.json` },
+      },
+    });
+    const raw = new RawClient(test.server.address);
+    try {
+      const token = await new SignJWT({ sluice_roles: ["default:viewer"] })
+        .setProtectedHeader({ alg: "ES256", kid: "remote" })
+        .setSubject("erin")
+        .setExpirationTime("10m")
+        .sign(privateKey);
+      const whoAmI = "/sluice.v1.AccessService/WhoAmI";
+      for (let i = 0; i < 3; i++) {
+        const outcome = await raw.call(whoAmI, [raw.encode(whoAmI, {})], { authorization: `Bearer ${token}` });
+        expect(outcome.code, outcome.details).toBe(status.OK);
+        expect(WhoAmIResponse.decode(outcome.responses[0] as Buffer).principal).toBe("erin");
+      }
+      // Verified once, then served from the cache: the key set was fetched once.
+      expect(fetched).toBe(1);
+    } finally {
+      raw.close();
+      await test.stop();
+      idp.close();
     }
   });
 });
