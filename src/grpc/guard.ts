@@ -53,23 +53,28 @@ const DENIALS_AUDITED_PER_SECOND = 200;
 /** The caller of a call whose credentials have not (yet) checked out. */
 const UNAUTHENTICATED: Principal = Object.freeze({ name: "", authentication: "none", grants: Object.freeze([]) });
 
-/** The wire bytes a decoded request came from, kept for the audit digest. */
-const WIRE_BYTES = Symbol("sluice.wireBytes");
+/**
+ * The wire bytes a decoded request of an audited method came from, for the audit digest. A
+ * WeakMap rather than a property, so decoded messages keep the shape handlers' hot paths expect.
+ */
+const wireBytes = new WeakMap<object, Buffer>();
 /** Resource names kept per audited call; a stream naming more is summarised. */
 const MAX_AUDITED_RESOURCES = 16;
 
 /**
- * Wraps each method's request decoder: a message the wire limits refuse becomes a
- * {@link rejectedMessage} (the guard ends the call with its error), and a decoded message keeps
- * a reference to its bytes for the audit digest.
+ * Wraps each method's request decoder: a message the wire limits refuse, or bytes that do not
+ * decode, become a {@link rejectedMessage} (the guard ends the call with its error), and a decoded
+ * message of an `audited` method keeps a reference to its bytes for the audit digest.
  */
 export function withGuardedDecoding(
   definition: ServiceDefinition,
   wireViolation: (methodPath: string, bytes: Buffer) => SluiceError | undefined,
+  audited: (methodPath: string) => boolean = () => false,
 ): ServiceDefinition {
   const guarded: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const [key, method] of Object.entries(definition)) {
     const decode = method.requestDeserialize;
+    const keepBytes = audited(method.path);
     guarded[key] = {
       ...method,
       requestDeserialize: (bytes: Buffer) => {
@@ -86,7 +91,7 @@ export function withGuardedDecoding(
             ]),
           );
         }
-        Object.defineProperty(message, WIRE_BYTES, { value: bytes });
+        if (keepBytes) wireBytes.set(message, bytes);
         return message;
       },
     };
@@ -198,8 +203,8 @@ class GuardedCall {
       return;
     }
     this.messages++;
-    const bytes = (message as { [WIRE_BYTES]?: Buffer })[WIRE_BYTES];
-    if (bytes && this.rule?.mutating) this.digests.push(createHash("sha256").update(bytes).digest());
+    const bytes = this.rule?.mutating ? wireBytes.get(message as object) : undefined;
+    if (bytes) this.digests.push(createHash("sha256").update(bytes).digest());
     const rule = this.rule as MethodRule;
     const first = this.messages === 1;
     if (first || rule.perMessage) this.noteResources(rule, message);

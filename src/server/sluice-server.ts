@@ -347,6 +347,8 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
   }
 
   const metricsCounters = core.metrics;
+  const rules = methodRules((id) => core.access.keyProjects(id));
+  const audited = (path: string) => config.audit.enabled && rules.get(path)?.mutating === true;
   const server = new Server({
     "grpc.max_receive_message_length": config.grpc.maxReceiveMessageBytes,
     "grpc.max_send_message_length": config.grpc.maxSendMessageBytes,
@@ -359,7 +361,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     "grpc.max_metadata_size": config.grpc.maxMetadataBytes,
     interceptors: [
       createGuard({
-        rules: methodRules((id) => core.access.keyProjects(id)),
+        rules,
         authenticator: core.authenticator,
         openReflection: config.auth.openReflection,
         limiter:
@@ -379,7 +381,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     // Counts of repeated fields, lengths, enum values and timestamps checked on the wire, before decoding.
     const wireViolation = createWireLimits(config.limits);
     for (const [, definition, implemented] of services) {
-      server.addService(withGuardedDecoding(definition, wireViolation), withUnimplementedMethods(definition, implemented, env));
+      server.addService(withGuardedDecoding(definition, wireViolation, audited), withUnimplementedMethods(definition, implemented, env));
     }
     // The libraries' services get the same guarded decoding: garbage sent to them is INVALID_ARGUMENT, not INTERNAL.
     const guarded = {
