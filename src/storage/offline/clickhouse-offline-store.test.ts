@@ -51,6 +51,52 @@ describe("ClickHouse SQL", () => {
   });
 });
 
+describe("audit appends on the embedded engine", () => {
+  it("are stored beside a long query instead of waiting for it to end", async () => {
+    const store = await openClickHouseOfflineStore({ kind: "embedded", path: mkdtempSync(join(tmpdir(), "sluice-audit-beside-")) });
+    try {
+      const record = (sequence: number) => ({
+        chainId: "beside",
+        sequence,
+        time: Date.now() * 1000,
+        principal: "p",
+        authentication: "api_key",
+        method: "/sluice.v1.RegistryService/ApplyEntity",
+        project: "default",
+        resources: [],
+        requestDigest: "",
+        peer: "",
+        outcome: "OK",
+        detail: "",
+        requestId: `r${sequence}`,
+        previousHash: "",
+        hash: `h${sequence}`,
+      });
+      await store.appendAuditRecords([record(1)], "beside-1");
+      // A spine scan of billions of rows occupies the store's shared connection for many seconds.
+      const aborter = new AbortController();
+      const long = store
+        .loadSpine(
+          "p",
+          { kind: "sql", sql: "SELECT number AS customer_id, now64(6) AS event_time FROM numbers(10000000000) WHERE sipHash64(number) = 7" },
+          [{ name: "customer_id", type: "int64" }],
+          aborter.signal,
+        )
+        .catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const started = performance.now();
+      await store.appendAuditRecords([record(2)], "beside-2");
+      const appendMs = performance.now() - started;
+      aborter.abort();
+      await long;
+      expect(appendMs).toBeLessThan(5_000);
+      expect((await store.lastAuditRecord("beside"))?.sequence).toBe(2);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+});
+
 describe("audit table DDL", () => {
   it("is one MergeTree table by chain and sequence; on a cluster, replicated behind a Distributed table sharded by chain", () => {
     const [database, local] = createAuditTableStatements();

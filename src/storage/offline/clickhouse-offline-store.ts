@@ -87,13 +87,19 @@ export type ClickHouseLocation =
  * JSONCompactEachRow text, which chDB's raw insert takes as one buffer.
  */
 interface Engine {
-  insertText(insert: { database: string; table: string; columns: string[]; body: string; settings: Settings }): Promise<unknown>;
+  /**
+   * Inserts a batch. `beside` runs it beside whatever else the store is running: the audit trail,
+   * which every mutating call waits on, must not queue behind a long training query.
+   */
+  insertText(insert: { database: string; table: string; columns: string[]; body: string; settings: Settings; beside?: boolean }): Promise<unknown>;
   /** Runs a SELECT and streams its result as Arrow IPC streams of bounded size. */
   streamArrow(query: string, settings: Settings, signal?: AbortSignal): ArrowChunks;
   /** Runs a SELECT and writes its result to a file in `format`. */
   writeToFile(query: string, settings: Settings, format: "Parquet", path: string): Promise<void>;
   /** Runs a KILL QUERY statement, on a connection that never waits behind the query it kills. */
   kill(statement: string): Promise<void>;
+  /** Releases what the engine holds beside the client. */
+  close(): void;
 }
 
 type Settings = Record<string, string | number>;
@@ -117,6 +123,9 @@ async function embeddedEngine(path: string): Promise<{ client: ClickHouseClient;
   const { Session, createChdbConnection } = await loadChdb();
   mkdirSync(path, { recursive: true });
   const chdb = createChdbConnection({ path });
+  // The connection runs one query at a time; inserts that must not wait behind a long query get a
+  // session of their own (measured: 4 ms beside a scan the connection's own insert waited out).
+  let besideSession: InstanceType<typeof Session> | undefined;
   // chdb implements the connection interface of its own copy of @clickhouse/client-common,
   // structurally the same as the client's; only the nominal types differ.
   const client = createClient({ connection: chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>["connection"] });
@@ -125,8 +134,15 @@ async function embeddedEngine(path: string): Promise<{ client: ClickHouseClient;
     description: "embedded ClickHouse (chDB)",
     engine: {
       // Database, table and column names match [A-Za-z0-9_]+, which chDB's identifier check accepts unquoted.
-      insertText: ({ database, table, columns, body, settings }) =>
-        chdb.chdb.rawInsert({ table: `${database}.${table}`, columns, values: Buffer.from(body), format: "JSONCompactEachRow", settings }),
+      insertText: ({ database, table, columns, body, settings, beside }) => {
+        if (!beside)
+          return chdb.chdb.rawInsert({ table: `${database}.${table}`, columns, values: Buffer.from(body), format: "JSONCompactEachRow", settings });
+        besideSession ??= new Session(path);
+        return besideSession.queryAsync(
+          `INSERT INTO ${database}.${table} (${columns.join(", ")}) ${settingsClause(settings)} FORMAT JSONCompactEachRow\n${body}`,
+          { format: "CSV" },
+        );
+      },
       async *streamArrow(query, settings, signal) {
         // The connection's own session buffers whole results; a session of its own (on the same
         // engine) streams chunk by chunk, and one per query lets queries stream side by side.
@@ -154,6 +170,9 @@ async function embeddedEngine(path: string): Promise<{ client: ClickHouseClient;
         } finally {
           session.close();
         }
+      },
+      close() {
+        besideSession?.close();
       },
     },
   };
@@ -214,6 +233,8 @@ function serverEngine(location: Extract<ClickHouseLocation, { kind: "server" }>)
       kill: async (statement) => {
         await client.command({ query: statement });
       },
+      // Every request is a connection of the pool: inserts run beside other queries anyway.
+      close: () => undefined,
     },
   };
 }
@@ -673,6 +694,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
           insert_deduplicate: 1,
           ...(this.cluster ? { insert_distributed_sync: 1 } : {}),
         },
+        beside: true,
       }),
     );
   }
@@ -784,6 +806,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.engine.close();
     await this.client.close();
   }
 
