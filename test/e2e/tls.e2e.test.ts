@@ -17,8 +17,29 @@ import { apiKeyHash } from "../../src/security/access-control.js";
 import { type RunningServer, startServer } from "../../src/server/sluice-server.js";
 import { createTestPki, type TestPki } from "../support/certs.js";
 import { RawClient } from "../support/raw-grpc.js";
+import { spawnServer, stopServer } from "../support/server-process.js";
 
 const WHO_AM_I = "/sluice.v1.AccessService/WhoAmI";
+
+describe("SIGHUP", () => {
+  it("makes a running `sluice serve` re-read its TLS files", async () => {
+    const pki = createTestPki();
+    const server = await spawnServer(["--data-dir", mkdtempSync(join(tmpdir(), "sluice-sighup-"))], {
+      env: { SLUICE_TLS_CERT_FILE: pki.server.certFile, SLUICE_TLS_KEY_FILE: pki.server.keyFile },
+    });
+    try {
+      const renewed = pki.reissueServer("renewed-by-hup", "sluice-hup");
+      copyFileSync(renewed.certFile, pki.server.certFile);
+      copyFileSync(renewed.keyFile, pki.server.keyFile);
+      server.child.kill("SIGHUP");
+      const line = await server.waitForLog("TLS files re-read");
+      expect(line.tls).toBe("reloaded");
+    } finally {
+      await stopServer(server);
+      pki.remove();
+    }
+  }, 60_000);
+});
 
 describe("TLS and client certificates on the server", () => {
   let pki: TestPki;
