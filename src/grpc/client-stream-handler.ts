@@ -24,7 +24,8 @@ export function clientStreamHandler<Req, Res>(
         ended();
       },
       (error: unknown) => {
-        callback(failure(error, context));
+        // A cancelled call (by its client, or by the guard that refused it) has its status already.
+        if (!(call as { cancelled?: boolean }).cancelled) callback(failure(error, context));
         ended();
       },
     );

@@ -116,7 +116,9 @@ class GuardedCall {
   private auditDenial = false;
   /** Set once the call's record went to the audit trail, so a call is recorded once. */
   private audited = false;
-  /** Whether the refusal is audited (rate-limited and wire-rejected calls are only counted and logged). */ /** The first project the call acted on and the resources it named, for the audit record. */
+  /** Set once a status is on its way to the client. */
+  private statusClaimed = false;
+  /** The first project the call acted on and the resources it named, for the audit record. */
   private project = "";
   private readonly resources = new Set<string>();
   private readonly digests: Buffer[] = [];
@@ -275,6 +277,8 @@ class GuardedCall {
       details: mapped.details ?? "",
       metadata: mapped.metadata ?? null,
     });
+    // Once the status is sent, grpc-js tells a streaming handler already started that the call is
+    // over (as when a client cancels), so it stops waiting for messages and releases what it holds.
   }
 
   /**
@@ -291,6 +295,9 @@ class GuardedCall {
   }
 
   private onStatus(sent: PartialStatusObject, forward: (status: PartialStatusObject) => void): void {
+    // The first status wins: after a refusal, the stopped handler's own status is dropped.
+    if (this.statusClaimed) return;
+    this.statusClaimed = true;
     const audit = this.options.audit;
     const denied = this.refused && this.auditDenial;
     if (!audit || this.audited || !(denied || (this.rule?.mutating && !this.refused))) {

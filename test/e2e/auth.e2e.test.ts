@@ -395,6 +395,37 @@ describe("the rate limit", () => {
   });
 });
 
+describe("a refused stream", () => {
+  it("stops the handler it had started: nothing is left in flight to hold up a graceful shutdown", async () => {
+    const test = await startTestServer({
+      grpc: { ...DEFAULT_CONFIG.grpc, shutdownGraceMs: 60_000 },
+      auth: {
+        ...DEFAULT_CONFIG.auth,
+        enabled: true,
+        apiKeys: [{ principal: "viewer", sha256: apiKeyHash(keyOf("viewer")), roles: ["default:viewer"] }],
+      },
+    });
+    const raw = new RawClient(test.server.address);
+    try {
+      for (const [path, request] of [
+        ["/sluice.v1.IngestionService/WriteFeatures", { project: "projects/default", featureView: "v" }],
+        ["/sluice.v1.IngestionService/WriteEvents", { project: "projects/default", eventStream: "e" }],
+        ["/sluice.v1.ModelService/UploadModel", { header: { model: "projects/default/models/m" } }],
+        ["/sluice.v1.IngestionService/ImportFeatures", { config: { project: "projects/default", featureView: "v" } }],
+      ] as const) {
+        const outcome = await raw.call(path, [raw.encode(path, request)], bearer("viewer"));
+        expect(status[outcome.code], path).toBe("PERMISSION_DENIED");
+      }
+    } finally {
+      raw.close();
+    }
+    // Handlers still waiting for messages would hold the shutdown for its whole 60 s grace period.
+    const started = performance.now();
+    await test.stop();
+    expect(performance.now() - started).toBeLessThan(30_000);
+  }, 90_000);
+});
+
 describe("JWTs verified against a JWKS URL", () => {
   it("fetches the identity provider's keys over HTTP and verifies tokens with them", async () => {
     const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
