@@ -81,7 +81,9 @@ describe("stream limits", () => {
     await new Promise((resolve) => setTimeout(resolve, IDLE_TIMEOUT_MS / 2));
     const during = residentBytes(server.child.pid as number);
     const codes = await Promise.all(ended);
-    console.log(`2,000 idle streams: server RSS +${Math.round((during - before) / 2 ** 20)} MB (bound ${IDLE_STREAMS_RSS_BOUND / 2 ** 20} MB)`);
+    console.log(
+      `2,000 idle streams: server RSS +${Math.round((during - before) / 2 ** 20)} MB (bound ${IDLE_STREAMS_RSS_BOUND / 2 ** 20} MB)`,
+    );
     expect(during - before).toBeLessThan(IDLE_STREAMS_RSS_BOUND);
     expect(new Set(codes)).toEqual(new Set([status.DEADLINE_EXCEEDED]));
     for (const client of clients) client.close();
@@ -138,7 +140,9 @@ describe("stream limits", () => {
     }
     const codes = await Promise.all(stalled.map((call) => call.trailers));
     session.close();
-    console.log(`20 stalled readers: server RSS +${Math.round((peak - before) / 2 ** 20)} MB at peak (bound ${SLOW_READERS_RSS_BOUND / 2 ** 20} MB)`);
+    console.log(
+      `20 stalled readers: server RSS +${Math.round((peak - before) / 2 ** 20)} MB at peak (bound ${SLOW_READERS_RSS_BOUND / 2 ** 20} MB)`,
+    );
     expect(peak - before).toBeLessThan(SLOW_READERS_RSS_BOUND);
     expect(new Set(codes)).toEqual(new Set([status.DEADLINE_EXCEEDED]));
     // The server still answers others promptly.

@@ -78,7 +78,10 @@ describe("audit appends on the embedded engine", () => {
       const long = store
         .loadSpine(
           "p",
-          { kind: "sql", sql: "SELECT number AS customer_id, now64(6) AS event_time FROM numbers(10000000000) WHERE sipHash64(number) = 7" },
+          {
+            kind: "sql",
+            sql: "SELECT number AS customer_id, now64(6) AS event_time FROM numbers(10000000000) WHERE sipHash64(number) = 7",
+          },
           [{ name: "customer_id", type: "int64" }],
           aborter.signal,
         )

@@ -91,7 +91,14 @@ interface Engine {
    * Inserts a batch. `beside` runs it beside whatever else the store is running: the audit trail,
    * which every mutating call waits on, must not queue behind a long training query.
    */
-  insertText(insert: { database: string; table: string; columns: string[]; body: string; settings: Settings; beside?: boolean }): Promise<unknown>;
+  insertText(insert: {
+    database: string;
+    table: string;
+    columns: string[];
+    body: string;
+    settings: Settings;
+    beside?: boolean;
+  }): Promise<unknown>;
   /** Runs a SELECT and streams its result as Arrow IPC streams of bounded size. */
   streamArrow(query: string, settings: Settings, signal?: AbortSignal): ArrowChunks;
   /** Runs a SELECT and writes its result to a file in `format`. */
@@ -136,7 +143,13 @@ async function embeddedEngine(path: string): Promise<{ client: ClickHouseClient;
       // Database, table and column names match [A-Za-z0-9_]+, which chDB's identifier check accepts unquoted.
       insertText: ({ database, table, columns, body, settings, beside }) => {
         if (!beside)
-          return chdb.chdb.rawInsert({ table: `${database}.${table}`, columns, values: Buffer.from(body), format: "JSONCompactEachRow", settings });
+          return chdb.chdb.rawInsert({
+            table: `${database}.${table}`,
+            columns,
+            values: Buffer.from(body),
+            format: "JSONCompactEachRow",
+            settings,
+          });
         besideSession ??= new Session(path);
         return besideSession.queryAsync(
           `INSERT INTO ${database}.${table} (${columns.join(", ")}) ${settingsClause(settings)} FORMAT JSONCompactEachRow\n${body}`,
