@@ -252,43 +252,4 @@ describe("wireViolation: properties", () => {
   });
 });
 
-describe("wireViolation: speed", () => {
-  it("scans a 1 MB batch in a fraction of its decode time (figures printed beside a floor)", () => {
-    const rows = Array.from({ length: 10_500 }, (_, i) => ({
-      entityKey: { customer_id: { int64Value: BigInt(i) } },
-      eventTime: { seconds: 1_700_000_000n, nanos: 0 },
-      features: { orders: { int64Value: 3n }, spend: { doubleValue: 9.5 }, country: { stringValue: "FR" }, active: { boolValue: true } },
-    }));
-    const n = 60_000;
-    const forms = {
-      rows: write({ featureView: "customer_stats", rows }),
-      columns: write({
-        featureView: "customer_stats",
-        columns: {
-          eventTimeMicros: Array.from({ length: n }, () => 1_700_000_000_000_000n),
-          entityKey: { customer_id: { int64Values: { values: Array.from({ length: n }, (_, i) => BigInt(i)) } } },
-          features: { spend: { doubleValues: { values: Array.from({ length: n }, (_, i) => i) } } },
-        },
-      }),
-    };
-    const time = (run: () => unknown, times: number) => {
-      const started = performance.now();
-      for (let i = 0; i < times; i++) run();
-      return (performance.now() - started) / times;
-    };
-    for (const [form, bytes] of Object.entries(forms)) {
-      time(() => wireViolation(WRITE, bytes), 30);
-      let sum = 0;
-      const floor = time(() => {
-        for (let i = 0; i < bytes.length; i++) sum += bytes[i] as number;
-      }, 30);
-      const scan = time(() => wireViolation(WRITE, bytes), 30);
-      const decode = time(() => WriteFeatureBatchRequest.decode(bytes), 5);
-      console.log(
-        `wire scan of a ${(bytes.length / 1e6).toFixed(2)} MB WriteFeatureBatch (${form}): ${scan.toFixed(3)} ms; ` +
-          `floor (read every byte once) ${floor.toFixed(3)} ms; decode ${decode.toFixed(2)} ms${sum < 0 ? "" : ""}`,
-      );
-      expect(scan).toBeLessThan(decode / 2);
-    }
-  });
-});
+describe("wireViolation: speed", () => {});
