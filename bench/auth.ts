@@ -161,7 +161,7 @@ export function authSection(result: Json): string {
       const r = result[method][credential];
       const offP50 = r.rounds.map((round: Json) => round.offP50Us).join(" / ");
       const onP50 = r.rounds.map((round: Json) => round.onP50Us).join(" / ");
-      return `| \`${method === "predict" ? "Predict" : "GetOnlineFeatures"}\` | ${credential === "apiKey" ? "API key" : "JWT (cached)"} | ${onP50} | ${offP50} | ${r.medianP50Ratio} | +${r.addedP50Percent}% ≤ 5%: ${met(r.target.met)} |`;
+      return `| \`${method === "predict" ? "Predict" : "GetOnlineFeatures"}\` | ${credential === "apiKey" ? "API key" : "JWT (cached)"} | ${onP50} | ${offP50} | ${r.medianP50Ratio} | ${r.addedP50Percent >= 0 ? "+" : ""}${r.addedP50Percent}% ≤ 5%: ${met(r.target.met)} |`;
     }),
   );
   const wireRows = Object.entries(result.wireScan ?? {}).map(
