@@ -251,5 +251,3 @@ describe("wireViolation: properties", () => {
     expect(refusal(WRITE, repeatedMessage(one, 1_000_000, 8_000_000))?.field).toBe("rows");
   });
 });
-
-describe("wireViolation: speed", () => {});
