@@ -1,0 +1,162 @@
+/**
+ * The input encoding of a learner: declared numeric features, standardised with running Welford
+ * statistics, followed by categorical features hashed into a declared number of buckets. The
+ * result is a sparse vector over `[numeric..., buckets...]`.
+ *
+ * Scaler order (River's `preprocessing.StandardScaler` inside a `Pipeline`, the default mode):
+ * - when an example is LEARNED, the statistics are updated with it first and the example is then
+ *   transformed with the updated statistics (`learnAndEncode`);
+ * - when an example is only PREDICTED, it is transformed with the current statistics and nothing is
+ *   updated (`encode`).
+ * So in test-then-train evaluation the prediction of example t uses statistics of examples < t,
+ * while the gradient step on example t uses statistics of examples <= t.
+ * The variance is the population variance (divided by n); a feature whose variance is still 0
+ * encodes as 0, as River's `safe_div` does.
+ *
+ * Hashing: each categorical `name` with string value `value` contributes 1.0 to bucket
+ * `murmurHash3x86(name + "=" + value, 0) mod buckets`, the hash taken as an unsigned 32-bit
+ * integer; colliding features add up. No alternate sign (River's FeatureHasher default differs).
+ */
+import type { StateReader, StateWriter } from "./binary.js";
+import { InvalidExampleError, InvalidLearnerSpecError } from "./errors.js";
+import { murmurHash3x86 } from "./murmur3.js";
+
+/** The declared inputs of a learner. */
+export interface FeatureSpec {
+  /** Numeric features, in vector order; each must be present and finite in every example. */
+  numeric: readonly string[];
+  /** Categorical features; each may be absent, otherwise its value must be a string. */
+  categorical: readonly string[];
+  /** Hash buckets for the categorical features; at least 1 when any categorical feature is declared. */
+  buckets: number;
+}
+
+/** One example's inputs, keyed by feature name. */
+export type FeatureValues = Readonly<Record<string, number | string | null | undefined>>;
+
+/** A sparse vector: parallel index and value arrays, indices unique. */
+export interface SparseVector {
+  indices: Uint32Array;
+  values: Float64Array;
+}
+
+/** Checks a feature spec, throwing {@link InvalidLearnerSpecError} for the first problem. */
+export function validateFeatureSpec(spec: FeatureSpec): void {
+  const names = new Set<string>();
+  for (const [i, name] of [...spec.numeric, ...spec.categorical].entries()) {
+    if (names.has(name)) throw new InvalidLearnerSpecError(`features[${i}]`, `duplicate feature name "${name}"`);
+    names.add(name);
+  }
+  if (!Number.isInteger(spec.buckets) || spec.buckets < 0 || spec.buckets > 0x7fffffff) {
+    throw new InvalidLearnerSpecError("buckets", `must be a non-negative integer, got ${spec.buckets}`);
+  }
+  if (spec.categorical.length > 0 && spec.buckets === 0) {
+    throw new InvalidLearnerSpecError("buckets", "categorical features need at least one hash bucket, got 0");
+  }
+}
+
+/** Encodes examples to sparse vectors and keeps the running standardisation statistics. */
+export class FeatureEncoder {
+  /** Length of the encoded vectors: numeric features then buckets. */
+  readonly dimension: number;
+  private readonly counts: Float64Array;
+  private readonly means: Float64Array;
+  private readonly variances: Float64Array;
+
+  constructor(readonly spec: FeatureSpec) {
+    validateFeatureSpec(spec);
+    this.dimension = spec.numeric.length + spec.buckets;
+    this.counts = new Float64Array(spec.numeric.length);
+    this.means = new Float64Array(spec.numeric.length);
+    this.variances = new Float64Array(spec.numeric.length);
+  }
+
+  /** Encodes with the current statistics, changing nothing (prediction). */
+  encode(x: FeatureValues): SparseVector {
+    const raw = this.readNumeric(x);
+    return this.assemble(raw, x);
+  }
+
+  /** Updates the statistics with `x`, then encodes it with the updated statistics (learning). */
+  learnAndEncode(x: FeatureValues): SparseVector {
+    const raw = this.readNumeric(x);
+    // Validate categorical values before any statistic changes, so a refused example leaves no trace.
+    const encoded = this.assemble(raw, x);
+    for (let i = 0; i < raw.length; i++) {
+      const value = raw[i] as number;
+      const count = (this.counts[i] as number) + 1;
+      const oldMean = this.means[i] as number;
+      const mean = oldMean + (value - oldMean) / count;
+      const variance = this.variances[i] as number;
+      // River's update, term for term, so both accumulate the same rounding.
+      this.variances[i] = variance + ((value - oldMean) * (value - mean) - variance) / count;
+      this.means[i] = mean;
+      this.counts[i] = count;
+    }
+    for (let i = 0; i < raw.length; i++) encoded.values[i] = this.standardise(i, raw[i] as number);
+    return encoded;
+  }
+
+  /** Mean and population variance seen so far for numeric feature `i` (for tests and inspection). */
+  statistics(i: number): { count: number; mean: number; variance: number } {
+    return { count: this.counts[i] ?? Number.NaN, mean: this.means[i] ?? Number.NaN, variance: this.variances[i] ?? Number.NaN };
+  }
+
+  private standardise(i: number, value: number): number {
+    const variance = this.variances[i] as number;
+    return variance ? (value - (this.means[i] as number)) / Math.sqrt(variance) : 0;
+  }
+
+  private readNumeric(x: FeatureValues): Float64Array {
+    const names = this.spec.numeric;
+    const raw = new Float64Array(names.length);
+    for (const [i, name] of names.entries()) {
+      const value = x[name];
+      if (typeof value !== "number") {
+        throw new InvalidExampleError(
+          `features.${name}`,
+          value == null ? "missing numeric feature" : `expected a number, got ${typeof value}`,
+        );
+      }
+      if (!Number.isFinite(value)) throw new InvalidExampleError(`features.${name}`, `must be finite, got ${value}`);
+      raw[i] = value;
+    }
+    return raw;
+  }
+
+  private assemble(raw: Float64Array, x: FeatureValues): SparseVector {
+    const numericCount = raw.length;
+    const indices: number[] = [];
+    const values: number[] = [];
+    for (let i = 0; i < numericCount; i++) {
+      indices.push(i);
+      values.push(this.standardise(i, raw[i] as number));
+    }
+    for (const name of this.spec.categorical) {
+      const value = x[name];
+      if (value == null) continue;
+      if (typeof value !== "string") throw new InvalidExampleError(`features.${name}`, `expected a string category, got ${typeof value}`);
+      const index = numericCount + (murmurHash3x86(`${name}=${value}`, 0) % this.spec.buckets);
+      const at = indices.indexOf(index, numericCount);
+      if (at >= 0) values[at] = (values[at] as number) + 1;
+      else {
+        indices.push(index);
+        values.push(1);
+      }
+    }
+    return { indices: Uint32Array.from(indices), values: Float64Array.from(values) };
+  }
+
+  write(w: StateWriter): void {
+    w.f64s(this.counts);
+    w.f64s(this.means);
+    w.f64s(this.variances);
+  }
+
+  read(r: StateReader): void {
+    const n = this.spec.numeric.length;
+    this.counts.set(r.f64s(n));
+    this.means.set(r.f64s(n));
+    this.variances.set(r.f64s(n));
+  }
+}
