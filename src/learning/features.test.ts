@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { murmurHash3x86 } from "../common/murmur3.js";
 import { InvalidExampleError, InvalidLearnerSpecError } from "./errors.js";
 import { FeatureEncoder } from "./features.js";
-import { murmurHash3x86 } from "./murmur3.js";
 
 const spec = { numeric: ["a"], categorical: ["city"], buckets: 8 };
 

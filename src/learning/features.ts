@@ -17,9 +17,10 @@
  * `murmurHash3x86(name + "=" + value, 0) mod buckets`, the hash taken as an unsigned 32-bit
  * integer; colliding features add up. No alternate sign (River's FeatureHasher default differs).
  */
+
+import { murmurHash3x86 } from "../common/murmur3.js";
 import type { StateReader, StateWriter } from "./binary.js";
 import { InvalidExampleError, InvalidLearnerSpecError } from "./errors.js";
-import { murmurHash3x86 } from "./murmur3.js";
 
 /** The declared inputs of a learner. */
 export interface FeatureSpec {

@@ -3,6 +3,8 @@
  * offline path can compute the same registers in the engine and both paths agree exactly.
  */
 
+import { murmurHash3x86 } from "../common/murmur3.js";
+
 /** log2 of the register count: 4096 registers, a standard error of about 1.6%. */
 export const HLL_PRECISION = 12;
 const REGISTERS = 1 << HLL_PRECISION;
@@ -16,47 +18,10 @@ const ALPHA = 0.7213 / (1 + 1.079 / REGISTERS);
  */
 export type HllRegisters = Record<number, number>;
 
-/** MurmurHash3 x86 32-bit with seed 0 of `bytes`, as an unsigned 32-bit integer (ClickHouse's murmurHash3_32). */
-export function murmurHash3x86(bytes: Uint8Array): number {
-  const c1 = 0xcc9e2d51;
-  const c2 = 0x1b873593;
-  let h = 0;
-  const blocks = bytes.length >>> 2;
-  for (let i = 0; i < blocks; i++) {
-    const o = i * 4;
-    let k = (bytes[o] as number) | ((bytes[o + 1] as number) << 8) | ((bytes[o + 2] as number) << 16) | ((bytes[o + 3] as number) << 24);
-    k = Math.imul(k, c1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, c2);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  // The 1-3 bytes after the last whole block, little-endian.
-  const tail = blocks * 4;
-  const remaining = bytes.length & 3;
-  if (remaining > 0) {
-    let k = 0;
-    for (let j = remaining - 1; j >= 0; j--) k = (k << 8) | (bytes[tail + j] as number);
-    k = Math.imul(k, c1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, c2);
-    h ^= k;
-  }
-  h ^= bytes.length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-const encoder = new TextEncoder();
-
 /** The hash of a distinct-counted value: integers by their decimal text, strings by their UTF-8 bytes. */
 export function hashDistinctValue(value: number | bigint | string): number {
-  return murmurHash3x86(encoder.encode(typeof value === "string" ? value : value.toString()));
+  // ClickHouse's murmurHash3_32 is MurmurHash3 x86 32-bit with seed 0.
+  return murmurHash3x86(typeof value === "string" ? value : value.toString());
 }
 
 /** Adds a hashed value: the register is the top 12 bits, the rank the position of the first 1 in the other 20 (1-based; 21 if none). */

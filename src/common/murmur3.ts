@@ -1,14 +1,16 @@
 /**
- * MurmurHash3 x86 32-bit (Austin Appleby's reference `MurmurHash3_x86_32`) over the UTF-8 bytes of
- * a string. Written out here because hashed feature buckets are part of a model's meaning: the
- * same token must land in the same bucket in every process, language and release.
+ * MurmurHash3 x86 32-bit (Austin Appleby's reference `MurmurHash3_x86_32`), written out here
+ * because two things depend on its exact value: `count_distinct` registers, which the offline path
+ * computes in ClickHouse with `murmurHash3_32` (seed 0), and hashed feature buckets, which are part
+ * of a model's meaning: the same token must land in the same bucket in every process, language and
+ * release.
  */
 
 const encoder = new TextEncoder();
 
-/** The unsigned 32-bit MurmurHash3 x86 hash of `text`'s UTF-8 bytes with the given seed. */
-export function murmurHash3x86(text: string, seed = 0): number {
-  const bytes = encoder.encode(text);
+/** The unsigned 32-bit MurmurHash3 x86 hash of `input` (a string: its UTF-8 bytes) with the given seed. */
+export function murmurHash3x86(input: string | Uint8Array, seed = 0): number {
+  const bytes = typeof input === "string" ? encoder.encode(input) : input;
   const byte = (i: number) => bytes[i] as number;
   const c1 = 0xcc9e2d51;
   const c2 = 0x1b873593;
