@@ -13,7 +13,10 @@ import { MonitoringServiceService } from "../gen/sluice/v1/monitoring.pb.js";
 import { GetOnlineFeaturesRequest, OnlineServiceService } from "../gen/sluice/v1/online.pb.js";
 import { ApplyFeatureViewRequest, RegistryServiceService, ResolveFeaturesRequest } from "../gen/sluice/v1/registry.pb.js";
 import { GetHistoricalFeaturesRequest, ReadTrainingDatasetRequest, TrainingServiceService } from "../gen/sluice/v1/training.pb.js";
-import { createWireLimits, WIRE_REASONS, wireViolation } from "./wire-limits.js";
+import { createWireLimits, WIRE_REASONS } from "./wire-limits.js";
+
+/** The check with the default limits. */
+const wireViolation = createWireLimits(DEFAULT_CONFIG.limits);
 
 const WRITE = "/sluice.v1.IngestionService/WriteFeatureBatch";
 /** A WriteFeatureBatch request's bytes (loosely typed: tests build odd messages). */

@@ -29,7 +29,7 @@ import { fileURLToPath } from "node:url";
 import { createFileRegistry, type DescEnum, type DescField, type DescMessage, fromBinary, ScalarType } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { type SluiceError, ValidationError } from "../common/errors.js";
-import { DEFAULT_CONFIG, type SluiceConfig } from "../config/config.js";
+import type { SluiceConfig } from "../config/config.js";
 import { LIMITS, STREAM_LIMITS } from "../registry/validation.js";
 
 /** The configured limits the wire check enforces. */
@@ -59,16 +59,6 @@ export const WIRE_REASONS = {
   invalidTimestamp: "INVALID_TIMESTAMP",
   malformed: "MALFORMED_REQUEST",
 } as const;
-
-/**
- * Checks a request message against the default limits (DEFAULT_CONFIG.limits). A pure function of
- * its arguments; use {@link createWireLimits} for configured limits.
- */
-export function wireViolation(methodPath: string, bytes: Uint8Array): SluiceError | undefined {
-  defaultCheck ??= createWireLimits(DEFAULT_CONFIG.limits);
-  return defaultCheck(methodPath, bytes);
-}
-let defaultCheck: WireCheck | undefined;
 
 /** The wire check for `limits`. Each method's plan is compiled from the descriptors on its first message. */
 export function createWireLimits(limits: WireLimitsConfig): WireCheck {
@@ -112,7 +102,7 @@ interface FieldRule {
 
 const fixed = (value: number, name: string): Limit => ({ value, name });
 /** Shadow versions one deployment may name: each runs a copy of every request. */
-export const MAX_SHADOW_VERSIONS = 100;
+const MAX_SHADOW_VERSIONS = 100;
 const rows = (count: LimitSource = "maxRowsPerBatch"): FieldRule => ({ count });
 const columns = (rowLimit: LimitSource): FieldRule => ({ count: "maxColumns", rows: rowLimit });
 
@@ -122,7 +112,7 @@ const columns = (rowLimit: LimitSource): FieldRule => ({ count: "maxColumns", ro
  * batch's for a write or a spine, the read's for entity keys, `limits.maxRepeatedItems` for a list
  * value (whose `limits.maxListLength` the core checks row by row).
  */
-export const FIELD_RULES: Readonly<Record<string, FieldRule>> = {
+const FIELD_RULES: Readonly<Record<string, FieldRule>> = {
   // Rows of a batch.
   "sluice.v1.WriteFeaturesRequest.rows": rows(),
   "sluice.v1.WriteFeatureBatchRequest.rows": rows(),
