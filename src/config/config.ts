@@ -249,6 +249,23 @@ export const configSchema = z
       /** This server's hash chain; replicas writing one shared store need distinct ids. "" means the host name. */
       chainId: z.string().regex(/^[A-Za-z0-9._-]{0,128}$/, "must be letters, digits, '.', '_' or '-'"),
     }),
+    /** Online learners (docs/learning.md). */
+    learning: z.strictObject({
+      /** Names this replica in learner leases; "" means host name, process id and a random suffix. */
+      replicaId: z.string().regex(/^[A-Za-z0-9._:-]{0,128}$/, "must be letters, digits, '.', '_', ':' or '-'"),
+      /** A learner's lease lasts this long unless renewed (every third of it); a standby takes over after it lapses. */
+      leaseTtlMs: positiveInt(3_600_000),
+      /** How often a standby replica reloads a learner's latest checkpoint. */
+      standbyRefreshMs: positiveInt(600_000),
+      /** How often an idle leader looks for labels appended on other replicas. */
+      pollMs: positiveInt(60_000),
+      /** Longest stretch of learning between two turns of the event loop (serving runs between them). */
+      sliceMs: positiveInt(1000),
+      /** Log entries a leader reads per store round trip. */
+      readBatch: positiveInt(100_000),
+      /** How long after its prediction a label keyed by request id still finds it; later ones are kept as unmatched. */
+      maxLabelDelaySeconds: positiveInt(366 * 24 * 3600),
+    }),
     /** The Kafka source (docs/kafka.md): off while `sources` is empty. */
     kafka: z.strictObject({
       /** Bootstrap brokers, HOST:PORT. */
@@ -419,6 +436,15 @@ export const DEFAULT_CONFIG: SluiceConfig = {
   tls: { certFile: "", keyFile: "", clientCaFile: "", requireClientCert: false, reloadIntervalMs: 60_000 },
   imports: { allowedDirs: [] },
   audit: { enabled: true, chainId: "" },
+  learning: {
+    replicaId: "",
+    leaseTtlMs: 10_000,
+    standbyRefreshMs: 1000,
+    pollMs: 200,
+    sliceMs: 5,
+    readBatch: 1000,
+    maxLabelDelaySeconds: 7 * 24 * 3600,
+  },
   kafka: {
     brokers: [],
     clientId: "sluice",

@@ -16,7 +16,7 @@ export interface OutputValues {
 
 /**
  * The `[rows, features]` input of `elementType` filled from feature columns, one column per
- * feature in binding order; a missing value (not found, null, expired) is 0.
+ * feature in binding order; a missing value (not found, null, expired) is 0 ("" in a string input).
  */
 export function featureTensor(elementType: ElementType, columns: ReadonlyArray<{ values: readonly FeatureValue[] }>, rows: number): Tensor {
   const width = columns.length;
@@ -50,9 +50,11 @@ export function requestTensor(
   const set = setter(data);
   values.forEach((tagged, row) => {
     const items = Array.isArray(tagged.value) ? tagged.value : [tagged.value];
-    if (tagged.kind === "null" || items.length !== width || !items.every(isNumeric)) {
+    const accepts = elementType === "string" ? (item: unknown) => typeof item === "string" : isNumeric;
+    if (tagged.kind === "null" || items.length !== width || !items.every(accepts)) {
+      const noun = elementType === "string" ? "string" : "number";
       throw new ValidationError("INVALID_REQUEST_FEATURE", [
-        { field: `${field}[${row}]`, description: `must be ${width === 1 ? "a number" : `a list of ${width} numbers`}` },
+        { field: `${field}[${row}]`, description: `must be ${width === 1 ? `a ${noun}` : `a list of ${width} ${noun}s`}` },
       ]);
     }
     items.forEach((item, i) => {
@@ -106,8 +108,13 @@ function isNumeric(value: unknown): boolean {
   return (typeof value === "number" && Number.isFinite(value)) || typeof value === "bigint" || typeof value === "boolean";
 }
 
-/** Writes a feature value into a typed array of any numeric element type; null writes 0. */
+/** Writes a feature value into a typed array of any numeric element type (null writes 0), or into a string array (null writes ""). */
 function setter(data: TensorData): (index: number, value: FeatureValue) => void {
+  if (Array.isArray(data)) {
+    return (index, value) => {
+      data[index] = value === null ? "" : String(value);
+    };
+  }
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
     return (index, value) => {
       data[index] = typeof value === "bigint" ? value : BigInt(Math.trunc(toNumber(value)));

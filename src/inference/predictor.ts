@@ -155,7 +155,7 @@ export class Predictor {
       features = this.withDerived(chosen, await this.readFeatures(chosen, input), input, rows);
       const used = usedFeatures(features);
       if (routing.deployment.missingFeaturePolicy === "reject") rejectMissing(used, input.endpoint);
-      const result = await this.pool.run(chosen.version.sha256, this.inputs(chosen, features, input, rows), rows);
+      const result = await this.run(chosen, this.inputs(chosen, features, input, rows), rows);
       outputs = outputValues(
         result,
         chosen.version.outputs.map((o) => o.name),
@@ -194,7 +194,7 @@ export class Predictor {
       modelVersion: version.name,
       role,
       entityKeys: jsonOf(input.entities),
-      features: served.features ? jsonOf(loggedFeatures(served.features)) : "{}",
+      features: served.features ? jsonOf(loggedFeatures(served.features, input.requestFeatures)) : "{}",
       outputs: served.outputs ? outputsJson(served.outputs) : "{}",
       latencyMicros: micros,
       error: ok ? "" : errorText(served.failure),
@@ -272,7 +272,7 @@ export class Predictor {
             const rows = rowCount(input.entities);
             const covered = known !== undefined && version.featureRefs.every((ref) => known.byRef.has(ref));
             const features = this.withDerived(version, covered ? known : await this.readFeatures(version, input), input, rows);
-            const outputs = await this.pool.run(version.version.sha256, this.inputs(version, features, input, rows), rows);
+            const outputs = await this.run(version, this.inputs(version, features, input, rows), rows);
             return { outputs: outputValues(outputs, names) };
           } catch (error) {
             return { error };
@@ -282,6 +282,11 @@ export class Predictor {
     } finally {
       release();
     }
+  }
+
+  /** Runs a version: a live learner in process, any other in the inference pool (batched with concurrent requests). */
+  private async run(version: ServingVersion, inputs: Record<string, Tensor>, rows: number): Promise<Record<string, Tensor>> {
+    return version.live ? version.live.predict(inputs, rows) : this.pool.run(version.version.sha256, inputs, rows);
   }
 
   /** Rolls the canary back once the guard finds it worse than stable. */
@@ -355,13 +360,20 @@ function usedFeatures(features: ReadFeatures): UsedFeature[] {
   ];
 }
 
-/** What the prediction log records of the features: each read one by pinned ref, each derived one by name. */
-function loggedFeatures(features: ReadFeatures): Record<string, ReadonlyArray<unknown>> {
+/**
+ * What the prediction log records of a request's inputs: each feature read by pinned ref, each
+ * derived one by name, each request value as "request:{name}" (outcome labels join with these).
+ */
+function loggedFeatures(features: ReadFeatures, requestFeatures: PredictInput["requestFeatures"]): Record<string, ReadonlyArray<unknown>> {
   return Object.fromEntries([
     ...[...features.byRef].map(([ref, column]) => [ref, column.values]),
     ...features.derived.map((column) => [column.name, column.values]),
+    ...Object.entries(requestFeatures).map(([name, values]) => [`${REQUEST_FEATURE_PREFIX}${name}`, values]),
   ]);
 }
+
+/** Prefix of request values' keys in a logged prediction's features. */
+export const REQUEST_FEATURE_PREFIX = "request:";
 
 /** FAILED_PRECONDITION naming every feature that is not PRESENT, and where. */
 function rejectMissing(used: UsedFeature[], endpoint: string): void {

@@ -9,11 +9,12 @@ import type { Logger } from "pino";
 import type { ArtifactStore } from "../models/artifact-store.js";
 import type { Deployments } from "../models/deployments.js";
 import type { Deployment, ModelVersion, VersionRef } from "../models/model.js";
-import { versionName } from "../models/model.js";
+import { LIVE_VERSION, versionName } from "../models/model.js";
 import type { ModelRegistry } from "../models/model-registry.js";
 import { parseViewRef } from "../registry/feature-refs.js";
 import type { FeatureServiceVersion } from "../registry/model.js";
 import type { InferencePool } from "../serving/inference-pool.js";
+import type { Tensor } from "../serving/tensors.js";
 import type { RegistryStore } from "../storage/registry/registry-store.js";
 
 /** A model version ready to serve: loaded and warmed, with the features each input reads. */
@@ -29,7 +30,18 @@ export interface ServingVersion {
    * model input it fills: a request binding may read their derived features by name.
    */
   featureServices: Array<{ inputName: string; service: FeatureServiceVersion }>;
+  /** Set for a learner's live version: it predicts in process, from the learner's current state, instead of the pool. */
+  live?: LiveModel;
 }
+
+/** A model that predicts in process from state that changes while it serves (a learner's). */
+export interface LiveModel {
+  /** Outputs for `rows` rows of inputs, computed in one synchronous pass over one consistent state. */
+  predict(inputs: Record<string, Tensor>, rows: number): Record<string, Tensor>;
+}
+
+/** The live model of a learner's model; NOT_FOUND when it has none. */
+export type LiveModelLookup = (project: string, model: string) => Promise<LiveModel>;
 
 /** An endpoint's routing with every version ready. */
 export interface Routing {
@@ -58,6 +70,7 @@ export class ServingRouter {
     private readonly models: ModelRegistry,
     private readonly artifacts: ArtifactStore,
     private readonly pool: InferencePool,
+    private readonly liveModels: LiveModelLookup,
     private readonly logger: Logger,
   ) {
     this.unsubscribe = store.onChange((change) => {
@@ -155,7 +168,8 @@ export class ServingRouter {
     let serving = this.versions.get(name);
     if (!serving) {
       serving = (async () => {
-        if (!this.pool.isLoaded(version.sha256)) {
+        const live = version.version === LIVE_VERSION ? await this.liveModels(version.project, version.model) : undefined;
+        if (!live && !this.pool.isLoaded(version.sha256)) {
           const started = performance.now();
           await this.pool.load(version.sha256, await this.artifacts.read(version.sha256));
           this.logger.info({ modelVersion: name, ms: Math.round(performance.now() - started) }, "model version loaded and warmed");
@@ -166,6 +180,7 @@ export class ServingRouter {
           version,
           featureRefs: [...new Set(Object.values(version.featureRefs).flat())],
           featureServices: await this.derivingServices(version),
+          ...(live ? { live } : {}),
         };
       })();
       this.versions.set(name, serving);
@@ -207,6 +222,10 @@ export class ServingRouter {
     for (const [name, serving] of [...this.versions.entries()]) {
       const version = await Promise.race([serving, Promise.resolve(undefined)]).catch(() => undefined);
       if (!version || used.has(version.version.sha256)) continue;
+      if (version.live) {
+        this.versions.delete(name); // nothing loaded in the pool: the learner runs on without it
+        continue;
+      }
       if ((this.inFlight.get(version.version.sha256) ?? 0) > 0) {
         this.releasePending = true; // its last request out tries again
         continue;

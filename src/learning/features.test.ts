@@ -26,6 +26,15 @@ describe("FeatureEncoder", () => {
     expect(Array.from(encoder.encode({ a: 1 }).indices)).toEqual([0]);
   });
 
+  it("treats an empty category like an absent one", () => {
+    const encoder = new FeatureEncoder(spec);
+    for (const city of ["", null, undefined]) {
+      const v = encoder.learnAndEncode({ a: 1, city });
+      expect(Array.from(v.indices)).toEqual([0]);
+      expect(Array.from(encoder.encode({ a: 1, city }).indices)).toEqual([0]);
+    }
+  });
+
   it("adds colliding categories into one bucket", () => {
     const encoder = new FeatureEncoder({ numeric: [], categorical: ["x", "y"], buckets: 1 });
     const v = encoder.encode({ x: "a", y: "b" });

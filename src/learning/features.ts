@@ -16,6 +16,7 @@
  * Hashing: each categorical `name` with string value `value` contributes 1.0 to bucket
  * `murmurHash3x86(name + "=" + value, 0) mod buckets`, the hash taken as an unsigned 32-bit
  * integer; colliding features add up. No alternate sign (River's FeatureHasher default differs).
+ * A categorical feature that is null, undefined or the empty string is absent and contributes nothing.
  */
 
 import { murmurHash3x86 } from "../common/murmur3.js";
@@ -26,7 +27,7 @@ import { InvalidExampleError, InvalidLearnerSpecError } from "./errors.js";
 export interface FeatureSpec {
   /** Numeric features, in vector order; each must be present and finite in every example. */
   numeric: readonly string[];
-  /** Categorical features; each may be absent, otherwise its value must be a string. */
+  /** Categorical features; each may be absent (null, undefined or ""), otherwise its value must be a string. */
   categorical: readonly string[];
   /** Hash buckets for the categorical features; at least 1 when any categorical feature is declared. */
   buckets: number;
@@ -135,7 +136,8 @@ export class FeatureEncoder {
     }
     for (const name of this.spec.categorical) {
       const value = x[name];
-      if (value == null) continue;
+      // "" is absent too, so a serving path that carries strings only (ONNX inputs) can say "absent".
+      if (value == null || value === "") continue;
       if (typeof value !== "string") throw new InvalidExampleError(`features.${name}`, `expected a string category, got ${typeof value}`);
       const index = numericCount + (murmurHash3x86(`${name}=${value}`, 0) % this.spec.buckets);
       const at = indices.indexOf(index, numericCount);

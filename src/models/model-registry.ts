@@ -15,7 +15,10 @@ import { describeInvalidResourceId, parseResourceName, resourceName } from "../r
 import type { Registry } from "../registry/registry.js";
 import type { RegistryStore, StoredDocument } from "../storage/registry/registry-store.js";
 import type { ArtifactStore } from "./artifact-store.js";
-import type { InputBinding, Model, ModelVersion, TensorSpec, VersionRef } from "./model.js";
+import { type InputBinding, LIVE_VERSION, type Model, type ModelVersion, type TensorSpec, type VersionRef } from "./model.js";
+
+/** The live version of a model whose learner it is (docs/learning.md); NOT_FOUND when no learner has the name. */
+export type LiveVersionLookup = (project: string, model: string) => Promise<ModelVersion>;
 
 /** What loads a model file to tell whether it is valid and what its signature is. */
 export interface ModelInspector {
@@ -65,6 +68,7 @@ export class ModelRegistry {
     private readonly inspector: ModelInspector,
     private readonly datasets: DatasetLookup,
     private readonly maxModelBytes: number,
+    private readonly liveVersion: LiveVersionLookup,
   ) {}
 
   /**
@@ -133,8 +137,12 @@ export class ModelRegistry {
     );
   }
 
-  /** A model version; the latest when `version` is unset. NOT_FOUND when it does not exist. */
+  /**
+   * A model version; the latest when `version` is unset; the live state of the model's learner
+   * for {@link LIVE_VERSION}. NOT_FOUND when it does not exist.
+   */
   async getVersion(project: string, model: string, version?: number): Promise<ModelVersion> {
+    if (version === LIVE_VERSION) return this.liveVersion(project, model);
     const number = version ?? (await this.getModel(project, model)).latestVersion;
     const stored = await this.store.getDocument<ModelVersion>("modelVersion", project, versionId(model, number));
     if (!stored) throw new ResourceNotFoundError("model version", resourceName(project, "models", model, version));
@@ -192,7 +200,8 @@ export class ModelRegistry {
       const spec = specs.get(binding.inputName) as TensorSpec;
       const at = `${field}[${i}]`;
       const describe = `input "${spec.name}" (${spec.elementType} [${spec.shape.join(", ")}])`;
-      if (!NUMERIC_ELEMENTS.has(spec.elementType)) v.add(at, `${describe}: Sluice fills numeric inputs only`);
+      const textInput = spec.elementType === "string";
+      if (!NUMERIC_ELEMENTS.has(spec.elementType) && !textInput) v.add(at, `${describe}: Sluice fills numeric and string inputs only`);
       const { source } = binding;
       if (source.kind === "request") {
         if (spec.shape.length < 1 || spec.shape.length > 2) v.add(at, `${describe}: a request value fills an input of rank 1 or 2`);
@@ -222,8 +231,11 @@ export class ModelRegistry {
         features = await this.registry.resolveFeatureService(project, source.service, `${at}.feature_service`);
       }
       for (const feature of features) {
-        if (!NUMERIC_FEATURES.has(feature.type))
-          v.add(at, `feature ${feature.ref} is ${feature.type}; a model input takes numeric features`);
+        if (textInput ? feature.type !== "string" : !NUMERIC_FEATURES.has(feature.type))
+          v.add(
+            at,
+            `feature ${feature.ref} is ${feature.type}; ${textInput ? "a string input takes string" : "a numeric input takes numeric"} features`,
+          );
         const clash = read.get(`${feature.featureView}:${feature.feature}`);
         if (clash !== undefined && clash !== feature.version) {
           v.add(
@@ -339,8 +351,17 @@ function versionId(model: string, version: number): string {
   return `${model}/${String(version).padStart(10, "0")}`;
 }
 
-/** Parses "projects/p/models/m/versions/3" into a version ref; INVALID_ARGUMENT when it is not one. */
+const LIVE_SUFFIX = "/versions/live";
+
+/**
+ * Parses "projects/p/models/m/versions/3" (or "…/versions/live", a learner's live state) into a
+ * version ref; INVALID_ARGUMENT when it is not one.
+ */
 export function parseVersionName(name: string, field: string): VersionRef {
+  if (name.endsWith(LIVE_SUFFIX)) {
+    const model = parseResourceName(name.slice(0, -LIVE_SUFFIX.length), "models", field);
+    return { project: model.project, model: model.id, version: LIVE_VERSION };
+  }
   const parsed = parseResourceName(name, "models", field, true);
   if (parsed.version === undefined) {
     throw new ValidationError("INVALID_RESOURCE_NAME", [

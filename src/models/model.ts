@@ -113,9 +113,15 @@ export interface PromotionRequest {
   revision: number;
 }
 
-/** The name of a model version: "projects/p/models/m/versions/3". */
+/**
+ * The version number of a model's live state: the model of a learner (docs/learning.md) serves
+ * its learner's current weights as "projects/p/models/m/versions/live".
+ */
+export const LIVE_VERSION = 0;
+
+/** The name of a model version: "projects/p/models/m/versions/3" (or "…/versions/live"). */
 export function versionName(ref: VersionRef): string {
-  return `projects/${ref.project}/models/${ref.model}/versions/${ref.version}`;
+  return `projects/${ref.project}/models/${ref.model}/versions/${ref.version === LIVE_VERSION ? "live" : ref.version}`;
 }
 
 /** Whether two refs name the same version. */

@@ -14,7 +14,15 @@ export const RESOURCE_ID_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
 export const FIELD_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /** Collections under a project whose members are versioned or not. */
-export type Collection = "entities" | "featureViews" | "featureServices" | "eventStreams" | "models" | "endpoints" | "trainingDatasets";
+export type Collection =
+  | "entities"
+  | "featureViews"
+  | "featureServices"
+  | "eventStreams"
+  | "models"
+  | "endpoints"
+  | "trainingDatasets"
+  | "learners";
 
 /** A parsed resource name; `version` is set only when the name ends in `/versions/{n}`. */
 export interface ParsedName {

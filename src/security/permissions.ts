@@ -179,6 +179,19 @@ const MODELS: Rules = {
   RejectPromotion: write("models.deploy", ["name"]),
 };
 
+const LEARNING: Rules = {
+  CreateLearner: write("training.write", ["learner", "name"]),
+  GetLearner: read("models.read", ["name"]),
+  ListLearners: read("models.read", ["parent"]),
+  // Labels are data: each message names its learner (and so its project).
+  WriteLabels: { ...write("ingest.write", ["learner"]), perMessage: true },
+  PublishLearner: write("models.write", ["name"]),
+  PauseLearner: write("training.write", ["name"]),
+  ResumeLearner: write("training.write", ["name"]),
+  // Rolling a live model back is a deployment decision.
+  RestoreLearner: write("models.deploy", ["name"], ["modelVersion"]),
+};
+
 const MONITORING: Rules = {
   GetFeatureStatistics: read("monitoring.read", ["project"], ["featureView"]),
   GetDriftReport: read("monitoring.read", ["project"], ["target"]),
@@ -265,6 +278,7 @@ export function methodRules(keyProjects: (id: string) => Promise<readonly string
     ...prefixed("sluice.v1.ModelService", MODELS),
     ...prefixed("sluice.v1.InferenceService", { Predict: read("inference.predict", ["endpoint"]) }),
     ...prefixed("sluice.v1.MonitoringService", MONITORING),
+    ...prefixed("sluice.v1.LearningService", LEARNING),
     ...prefixed("sluice.v1.AccessService", accessRules(keyProjects)),
     ...prefixed("inference.GRPCInferenceService", KSERVE),
     ...prefixed("grpc.health.v1.Health", { Check: PUBLIC, Watch: PUBLIC, List: PUBLIC }),

@@ -12,6 +12,8 @@ import type { Logger } from "pino";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ServingObserver } from "../inference/predictor.js";
 import type { EventObserver } from "../ingest/event-writer.js";
+import type { LearnerObserver } from "../learners/learner-runtime.js";
+import type { LearnerStatus } from "../learners/model.js";
 import type { DeadLetterReason, KafkaSourceObserver } from "../streams/kafka-source.js";
 import type { ServerTls } from "./tls.js";
 
@@ -21,7 +23,7 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 /** The server's metrics. */
-export class ServingMetrics implements ServingObserver, EventObserver, KafkaSourceObserver {
+export class ServingMetrics implements ServingObserver, EventObserver, KafkaSourceObserver, LearnerObserver {
   readonly registry = new Registry();
   private readonly deniedCallsNotAudited = new Counter({
     name: "sluice_audit_denials_not_recorded_total",
@@ -109,8 +111,32 @@ export class ServingMetrics implements ServingObserver, EventObserver, KafkaSour
     registers: [this.registry],
   });
 
+  private readonly learnerEntries = new Counter({
+    name: "sluice_learner_entries_total",
+    help: "Example log entries a learner consumed on this replica, by outcome: learned, unmatched (a label without a logged prediction), refused (a non-finite value), diverged.",
+    labelNames: ["learner", "outcome"],
+    registers: [this.registry],
+  });
+  private readonly checkpointSeconds = new Histogram({
+    name: "sluice_learner_checkpoint_seconds",
+    help: "Time to write a learner checkpoint (encode and store).",
+    labelNames: ["learner"],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly checkpointBytes = new Gauge({
+    name: "sluice_learner_checkpoint_bytes",
+    help: "Size of a learner's last checkpoint.",
+    labelNames: ["learner"],
+    registers: [this.registry],
+  });
+
   /** @param gauges figures read at each scrape */
-  constructor(gauges: { loadedModels: () => number; predictionLogDropped: () => number }) {
+  constructor(gauges: {
+    loadedModels: () => number;
+    predictionLogDropped: () => number;
+    learners: () => Promise<Array<{ learner: string; status: LearnerStatus }>>;
+  }) {
     collectDefaultMetrics({ register: this.registry, prefix: "sluice_" });
     new Gauge({
       name: "sluice_loaded_models",
@@ -118,6 +144,58 @@ export class ServingMetrics implements ServingObserver, EventObserver, KafkaSour
       registers: [this.registry],
       collect() {
         this.set(gauges.loadedModels());
+      },
+    });
+    const learnerMetric = new Gauge({
+      name: "sluice_learner_prequential",
+      help: "A learner's prequential (test-then-train) metrics: metric log_loss, accuracy, auc, rmse or mae; span rolling (last 1,000 examples) or cumulative.",
+      labelNames: ["learner", "metric", "span"],
+      registers: [this.registry],
+    });
+    const learnerGauges = {
+      examples: new Gauge({
+        name: "sluice_learner_examples_learned",
+        help: "Examples a learner has learned (exactly once across restarts).",
+        labelNames: ["learner"],
+        registers: [this.registry],
+      }),
+      lag: new Gauge({
+        name: "sluice_learner_lag_entries",
+        help: "Example log entries not yet learned.",
+        labelNames: ["learner"],
+        registers: [this.registry],
+      }),
+      state: new Gauge({
+        name: "sluice_learner_state",
+        help: "1 for a learner's state on this replica (learning, paused, diverged or standby), 0 for the others.",
+        labelNames: ["learner", "state"],
+        registers: [this.registry],
+      }),
+    };
+    new Gauge({
+      name: "sluice_learners",
+      help: "Learners running on this replica.",
+      registers: [this.registry],
+      async collect() {
+        const statuses = await gauges.learners();
+        this.set(statuses.length);
+        learnerMetric.reset();
+        for (const { learner, status } of statuses) {
+          learnerGauges.examples.set({ learner }, status.examplesLearned);
+          learnerGauges.lag.set({ learner }, status.lag);
+          for (const state of ["learning", "paused", "diverged", "standby"])
+            learnerGauges.state.set({ learner, state }, status.state === state ? 1 : 0);
+          for (const [span, metrics] of [
+            ["rolling", status.rolling],
+            ["cumulative", status.cumulative],
+          ] as const) {
+            for (const metric of ["logLoss", "accuracy", "auc", "rmse", "mae"] as const) {
+              const value = metrics[metric];
+              if (value !== undefined && Number.isFinite(value))
+                learnerMetric.set({ learner, metric: metric === "logLoss" ? "log_loss" : metric, span }, value);
+            }
+          }
+        }
       },
     });
     new Counter({
@@ -161,6 +239,15 @@ export class ServingMetrics implements ServingObserver, EventObserver, KafkaSour
 
   messagesDeadLettered(topic: string, reason: DeadLetterReason, count: number): void {
     this.kafkaDeadLetters.inc({ topic, reason }, count);
+  }
+
+  applied(learner: string, outcome: Parameters<LearnerObserver["applied"]>[1], count: number): void {
+    this.learnerEntries.inc({ learner, outcome }, count);
+  }
+
+  checkpointed(learner: string, bytes: number, ms: number): void {
+    this.checkpointSeconds.observe({ learner }, ms / 1000);
+    this.checkpointBytes.set({ learner }, bytes);
   }
 
   /** A call refused by the per-principal rate limit. */

@@ -3,6 +3,8 @@
  * and serves every gRPC service (Sluice v1, KServe v2, health, reflection) on one port.
  */
 
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { Server, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
@@ -15,6 +17,7 @@ import { GRPCInferenceServiceService } from "../gen/inference/grpc_predict_v2.pb
 import { AccessServiceService } from "../gen/sluice/v1/access.pb.js";
 import { InferenceServiceService } from "../gen/sluice/v1/inference.pb.js";
 import { IngestionServiceService } from "../gen/sluice/v1/ingestion.pb.js";
+import { LearningServiceService } from "../gen/sluice/v1/learning.pb.js";
 import { ModelServiceService } from "../gen/sluice/v1/model.pb.js";
 import { MonitoringServiceService } from "../gen/sluice/v1/monitoring.pb.js";
 import { RegistryServiceService } from "../gen/sluice/v1/registry.pb.js";
@@ -26,6 +29,7 @@ import { createGuard, withGuardedDecoding } from "../grpc/guard.js";
 import { inferenceServiceHandlers } from "../grpc/inference-service.js";
 import { ingestionServiceHandlers } from "../grpc/ingestion-service.js";
 import { kserveServiceHandlers } from "../grpc/kserve-service.js";
+import { learningServiceHandlers } from "../grpc/learning-service.js";
 import { modelServiceHandlers } from "../grpc/model-service.js";
 import { monitoringServiceHandlers } from "../grpc/monitoring-service.js";
 import { ONLINE_SERVICE_DEFINITION, onlineServiceHandlers } from "../grpc/online-service.js";
@@ -41,6 +45,12 @@ import { EventWriter, eventsTableOf } from "../ingest/event-writer.js";
 import { FeatureWriter, offlineTableOf } from "../ingest/feature-writer.js";
 import { FileImporter } from "../ingest/file-importer.js";
 import { Materializer } from "../ingest/materializer.js";
+import { LabelJoiner } from "../learners/label-joiner.js";
+import { LearnerDefinitions } from "../learners/learner-definitions.js";
+import { LearnerRuntime } from "../learners/learner-runtime.js";
+import { Learning } from "../learners/learning.js";
+import { liveModelVersion } from "../learners/model.js";
+import { RetrieverLookup } from "../learners/retriever-lookup.js";
 import { ArtifactStore } from "../models/artifact-store.js";
 import { Deployments } from "../models/deployments.js";
 import { ModelRegistry } from "../models/model-registry.js";
@@ -53,6 +63,7 @@ import { JwtVerifier } from "../security/jwt.js";
 import { methodRules } from "../security/permissions.js";
 import { RateLimiter } from "../security/rate-limiter.js";
 import { InferencePool } from "../serving/inference-pool.js";
+import { openLearningStore } from "../storage/learning/open-learning-store.js";
 import type { ServedValueRecord } from "../storage/offline/offline-store.js";
 import { openOfflineStore } from "../storage/offline/open-offline-store.js";
 import { openOnlineStore } from "../storage/online/open-online-store.js";
@@ -99,6 +110,7 @@ interface Core {
   retriever: HistoricalRetriever;
   datasets: TrainingDatasets;
   models: ModelRegistry;
+  learning: Learning;
   deployments: Deployments;
   router: ServingRouter;
   pool: InferencePool;
@@ -123,6 +135,7 @@ function serviceTable(core: Core, env: HandlerEnv): Array<[string, ServiceDefini
     ["sluice.v1.OnlineService", ONLINE_SERVICE_DEFINITION, onlineServiceHandlers(core.reader, env)],
     ["sluice.v1.TrainingService", TRAINING_SERVICE_DEFINITION, trainingServiceHandlers(core.retriever, core.datasets, env)],
     ["sluice.v1.ModelService", ModelServiceService, modelServiceHandlers(core.models, core.deployments, env)],
+    ["sluice.v1.LearningService", LearningServiceService, learningServiceHandlers(core.learning, env)],
     ["sluice.v1.InferenceService", InferenceServiceService, inferenceServiceHandlers(core.predictor, env)],
     ["sluice.v1.MonitoringService", MonitoringServiceService, monitoringServiceHandlers(core.stats, core.router, core.consistency, env)],
     ["sluice.v1.AccessService", AccessServiceService, accessServiceHandlers(core.access, auditServiceHandlers(core.audit, env), env)],
@@ -179,10 +192,15 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     releases.push(() => serverTls.close());
     // Served before the stores open, so a taken metrics port fails the start at once; the gauges
     // read the pool and the prediction log once they exist.
-    const gauged: { pool?: InferencePool; predictionLog?: PredictionLog; authenticator?: Authenticator } = {};
+    const gauged: { pool?: InferencePool; predictionLog?: PredictionLog; authenticator?: Authenticator; learners?: LearnerRuntime } = {};
     const metrics = new ServingMetrics({
       loadedModels: () => gauged.pool?.loadedCount ?? 0,
       predictionLogDropped: () => gauged.predictionLog?.dropped ?? 0,
+      learners: async () =>
+        ((await gauged.learners?.statuses()) ?? []).map(({ definition, status }) => ({
+          learner: `${definition.project}/${definition.name}`,
+          status,
+        })),
     });
     if (config.metrics.listen !== "") {
       const endpoint = await serveMetrics(metrics, config.metrics.listen, {
@@ -264,9 +282,36 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     );
     releases.push(() => pool.close());
     const artifacts = new ArtifactStore(config.serving.modelDir || join(config.dataDir, "models"));
-    const models = new ModelRegistry(registryStore, registry, artifacts, pool, datasets, config.limits.maxModelBytes);
+    const learnerDefinitions = new LearnerDefinitions(registryStore, registry);
+    const models = new ModelRegistry(
+      registryStore,
+      registry,
+      artifacts,
+      pool,
+      datasets,
+      config.limits.maxModelBytes,
+      async (project, model) => liveModelVersion(await learnerDefinitions.get(project, model)),
+    );
+    const learningStore = await openLearningStore(config);
+    releases.push(() => learningStore.close());
+    const learnerRuntime = new LearnerRuntime(learningStore, learnerDefinitions, registryStore, metrics, logger, {
+      replicaId: config.learning.replicaId || `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      leaseTtlMs: config.learning.leaseTtlMs,
+      readBatch: config.learning.readBatch,
+      sliceMs: config.learning.sliceMs,
+      pollMs: config.learning.pollMs,
+      standbyRefreshMs: config.learning.standbyRefreshMs,
+    });
     let deployments: Deployments | undefined;
-    const router = new ServingRouter(registryStore, () => deployments as Deployments, models, artifacts, pool, logger);
+    const router = new ServingRouter(
+      registryStore,
+      () => deployments as Deployments,
+      models,
+      artifacts,
+      pool,
+      (project, model) => learnerRuntime.worker(project, model),
+      logger,
+    );
     releases.push(() => router.close());
     deployments = new Deployments(registryStore, models, (versions) => router.prepare(versions));
     const predictionLog = new PredictionLog(offline, config.serving.predictionLogFlushRows, config.serving.predictionLogFlushMs, logger);
@@ -299,6 +344,22 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     );
     // Shadow copies still queued run before the prediction log is written out.
     releases.push(() => predictor.shadowsIdle());
+    const learning = new Learning(
+      learnerDefinitions,
+      learnerRuntime,
+      learningStore,
+      new LabelJoiner(
+        { find: (project, ids, since) => offline.readPredictions(project, ids, since) },
+        new RetrieverLookup(retriever),
+        config.learning.maxLabelDelaySeconds * 1e6,
+      ),
+      models,
+      () => predictionLog.flush(),
+    );
+    await learnerRuntime.start();
+    gauged.learners = learnerRuntime;
+    // Stopped before the stores close: leaders write a last checkpoint and hand their leases on.
+    releases.push(() => learnerRuntime.close());
     // Started last and so stopped first: its batch in progress ends before any store closes.
     const kafka =
       config.kafka.sources.length > 0
@@ -310,6 +371,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     }
     core = {
       models,
+      learning,
       deployments,
       router,
       pool,

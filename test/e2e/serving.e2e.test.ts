@@ -129,7 +129,7 @@ describe("models", () => {
     ).toContain("must pin a version");
     expect(
       (await refused(upload("churn", lr(), [{ input: "features", features: ["stats@1:spend", "stats@1:visits", "stats@1:segment"] }])))[2],
-    ).toContain("a model input takes numeric features");
+    ).toContain("a numeric input takes numeric features");
     expect(
       (await refused(upload("churn", lr(), [{ input: "features", features: ["stats@1:spend", "stats@1:visits", "stats@1:nope"] }])))[0],
     ).toBe("NOT_FOUND");

@@ -34,6 +34,14 @@ import {
   type WriteFeaturesResponse,
 } from "../../../src/gen/sluice/v1/ingestion.pb.js";
 import {
+  type Learner,
+  LearnerInputType,
+  LearnerKind,
+  LearningServiceClient,
+  type WriteLabelsRequest,
+  type WriteLabelsResponse,
+} from "../../../src/gen/sluice/v1/learning.pb.js";
+import {
   type Deployment,
   MissingFeaturePolicy,
   type Model,
@@ -86,7 +94,7 @@ import {
   roleBindingListCheck,
   roleBindingToWire,
 } from "./access.js";
-import { anyObject, argumentError, checkArguments, func, nonEmptyString, number, string } from "./arguments.js";
+import { anyObject, argumentError, checkArguments, checkValue, func, nonEmptyString, number, string } from "./arguments.js";
 import { connectionFor } from "./credentials.js";
 import { SluiceClientError, toClientError } from "./errors.js";
 import {
@@ -118,7 +126,11 @@ import {
   historicalQueryCheck,
   type ImportInput,
   importCheck,
+  type LabelBatchInput,
+  type LearnerCreateInput,
   type ListOptions,
+  labelBatchCheck,
+  learnerCreateCheck,
   listOptionsCheck,
   type MaterializeInput,
   type ModelUploadInput,
@@ -144,9 +156,9 @@ import {
   type WriteStream,
   waitOptionsCheck,
 } from "./inputs.js";
-import { fullName, type NameContext, type NameOptions, projectId, versionedName } from "./names.js";
+import { fullName, LIVE_MODEL_VERSION, type NameContext, type NameOptions, projectId, versionedName } from "./names.js";
 import { batchToWire, eventBatchToWire, featureToWire, optionalDuration, queryToWire, toValueType, valueColumns } from "./requests.js";
-import { fromWireValue, type PlainValue, timestampToDate } from "./values.js";
+import { fromWireValue, type PlainValue, timestampToDate, toWireValue } from "./values.js";
 import { acknowledgedWriteStream } from "./write-stream.js";
 
 type UnaryMethod<Req, Res> = (
@@ -200,6 +212,7 @@ export class SluiceClient {
   readonly inference: InferenceServiceClient;
   readonly monitoring: MonitoringServiceClient;
   readonly access: AccessServiceClient;
+  readonly learning: LearningServiceClient;
   private readonly health: HealthClient;
   private readonly deadlineMs: number;
   /** The id of the project calls use when they do not name one. */
@@ -235,6 +248,7 @@ export class SluiceClient {
     this.inference = new InferenceServiceClient(options.address, channelCredentials, shared);
     this.monitoring = new MonitoringServiceClient(options.address, channelCredentials, shared);
     this.access = new AccessServiceClient(options.address, channelCredentials, shared);
+    this.learning = new LearningServiceClient(options.address, channelCredentials, shared);
     this.deadlineMs = options.deadlineMs ?? 30_000;
   }
 
@@ -871,7 +885,7 @@ export class SluiceClient {
     checkArguments(method, ["ref", ref, nonEmptyString], ["project", project, projectCheck]);
     const parsed = versionedName("models", ref, { ...this.context(method, project), needVersion: false }, { method, field: "ref" });
     const version = parsed.version ?? (await this.getModel(parsed.base)).latestVersion;
-    const response = await this.call(this.models, this.models.getModelVersion, { name: `${parsed.base}/versions/${version}` });
+    const response = await this.call(this.models, this.models.getModelVersion, { name: withVersion({ base: parsed.base, version }) });
     return required(response.modelVersion);
   }
 
@@ -1031,6 +1045,150 @@ export class SluiceClient {
       ),
       usedFeatures: response.usedFeatures,
     };
+  }
+
+  // ---- online learners ----
+
+  /**
+   * Creates an online learner (docs/learning.md). It owns the model of its name: its live state
+   * serves as "learner@live" and each {@link publishLearner} adds an ONNX version of that model.
+   */
+  async createLearner(input: LearnerCreateInput): Promise<Learner> {
+    const method = "createLearner";
+    checkArguments(method, ["input", input, learnerCreateCheck]);
+    const kinds = {
+      logistic: LearnerKind.LEARNER_KIND_LOGISTIC_REGRESSION,
+      multinomial: LearnerKind.LEARNER_KIND_MULTINOMIAL_LOGISTIC_REGRESSION,
+      linear: LearnerKind.LEARNER_KIND_LINEAR_REGRESSION,
+    };
+    const o = input.optimizer;
+    const response = await this.call(this.learning, this.learning.createLearner, {
+      learner: {
+        name: this.name(method, "learner", "learners", input.learner, input.project),
+        kind: kinds[input.kind],
+        classes: input.classes ?? 0,
+        inputs: input.inputs.map((i) => ({
+          name: i.name,
+          type: i.type === "numeric" ? LearnerInputType.LEARNER_INPUT_TYPE_NUMERIC : LearnerInputType.LEARNER_INPUT_TYPE_CATEGORICAL,
+          feature: i.feature,
+          requestFeature: i.request,
+        })),
+        hashBuckets: input.hashBuckets ?? 0,
+        sgd: "sgd" in o ? { learningRate: o.sgd.learningRate, power: o.sgd.power ?? 0 } : undefined,
+        adagrad: "adagrad" in o ? { learningRate: o.adagrad.learningRate, epsilon: o.adagrad.epsilon ?? 0 } : undefined,
+        ftrl: "ftrl" in o ? { alpha: o.ftrl.alpha, beta: o.ftrl.beta, l1: o.ftrl.l1 ?? 0, l2: o.ftrl.l2 ?? 0 } : undefined,
+        l2: input.l2 ?? 0,
+        interceptLearningRate: input.interceptLearningRate ?? 0,
+        divergenceThreshold: input.divergenceThreshold ?? 0,
+        checkpoint: {
+          everyExamples: BigInt(input.checkpoint?.everyExamples ?? 0),
+          everySeconds: BigInt(input.checkpoint?.everySeconds ?? 0),
+        },
+        metricsWindowSeconds: BigInt(input.metricsWindowSeconds ?? 0),
+        description: input.description ?? "",
+        status: undefined,
+        createTime: undefined,
+        createdBy: "",
+      },
+    });
+    return required(response.learner);
+  }
+
+  /** A learner with its status and prequential metrics. */
+  async getLearner(name: string, project?: string): Promise<Learner> {
+    const method = "getLearner";
+    checkArguments(method, ["name", name, nonEmptyString], ["project", project, projectCheck]);
+    const response = await this.call(this.learning, this.learning.getLearner, {
+      name: this.name(method, "name", "learners", name, project),
+    });
+    return required(response.learner);
+  }
+
+  /**
+   * Sends labels, one message per batch, on one stream; each batch is appended to its learner's
+   * log whole or refused whole. Batches may be an array or an (async) iterable.
+   */
+  async writeLabels(batches: LabelBatchInput | Iterable<LabelBatchInput> | AsyncIterable<LabelBatchInput>): Promise<WriteLabelsResponse> {
+    const method = "writeLabels";
+    const toWire = (batch: LabelBatchInput, index: number): WriteLabelsRequest => {
+      checkValue(method, `batches[${index}]`, batch, labelBatchCheck);
+      return {
+        learner: this.name(method, `batches[${index}].learner`, "learners", batch.learner, batch.project),
+        writeId: batch.writeId ?? "",
+        labels: batch.labels.map((label) => ({
+          requestId: label.requestId,
+          row: label.row ?? 0,
+          entity: label.entity
+            ? {
+                joinKeys: Object.fromEntries(Object.entries(label.entity).map(([key, value]) => [key, toWireValue(value)])),
+                eventTime: label.eventTime ? dateToTimestamp(label.eventTime) : undefined,
+              }
+            : undefined,
+          label: typeof label.label === "boolean" ? { boolValue: label.label } : { doubleValue: label.label },
+          requestFeatures: Object.fromEntries(Object.entries(label.requestFeatures ?? {}).map(([key, value]) => [key, toWireValue(value)])),
+        })),
+      };
+    };
+    const all = isBatch(batches) ? [batches] : batches;
+    return new Promise<WriteLabelsResponse>((resolve, reject) => {
+      const call = this.learning.writeLabels(this.metadata(), { deadline: Date.now() + this.deadlineMs }, (error, response) =>
+        error ? reject(toClientError(error)) : resolve(required(response)),
+      );
+      (async () => {
+        let index = 0;
+        for await (const batch of all) {
+          if (!call.write(toWire(batch, index++))) await new Promise((done) => call.once("drain", done));
+        }
+        call.end();
+      })().catch((error: unknown) => {
+        call.cancel();
+        reject(error);
+      });
+    });
+  }
+
+  /** Publishes a learner's current state as the next ONNX version of its model; returns the version's name. */
+  async publishLearner(name: string, options: { description?: string; project?: string } = {}): Promise<string> {
+    const method = "publishLearner";
+    checkArguments(method, ["name", name, nonEmptyString]);
+    const response = await this.call(this.learning, this.learning.publishLearner, {
+      name: this.name(method, "name", "learners", name, options.project),
+      description: options.description ?? "",
+    });
+    return response.modelVersion;
+  }
+
+  /** Pauses a learner's learning (it goes on serving). */
+  async pauseLearner(name: string, options: { reason?: string; project?: string } = {}): Promise<Learner> {
+    const method = "pauseLearner";
+    checkArguments(method, ["name", name, nonEmptyString]);
+    const request = { name: this.name(method, "name", "learners", name, options.project), reason: options.reason ?? "" };
+    return required((await this.call(this.learning, this.learning.pauseLearner, request)).learner);
+  }
+
+  /** Resumes a paused learner. */
+  async resumeLearner(name: string, project?: string): Promise<Learner> {
+    const method = "resumeLearner";
+    checkArguments(method, ["name", name, nonEmptyString], ["project", project, projectCheck]);
+    const request = { name: this.name(method, "name", "learners", name, project) };
+    return required((await this.call(this.learning, this.learning.resumeLearner, request)).learner);
+  }
+
+  /** Rolls a learner back to the state a published version ("ctr@2") was exported from; it is then paused. */
+  async restoreLearner(name: string, modelVersion: string, project?: string): Promise<Learner> {
+    const method = "restoreLearner";
+    checkArguments(
+      method,
+      ["name", name, nonEmptyString],
+      ["modelVersion", modelVersion, nonEmptyString],
+      ["project", project, projectCheck],
+    );
+    const context = { ...this.context(method, project), needVersion: true };
+    const response = await this.call(this.learning, this.learning.restoreLearner, {
+      name: this.name(method, "name", "learners", name, project),
+      modelVersion: withVersion(versionedName("models", modelVersion, context, { method, field: "modelVersion" })),
+    });
+    return required(response.learner);
   }
 
   /** How each version of an endpoint is doing on this server (stable, canary, shadows). */
@@ -1199,9 +1357,14 @@ export class SluiceClient {
   }
 }
 
-/** A versioned name as text: `{base}/versions/{n}`, or the base alone without a version. */
+/** A versioned name as text: `{base}/versions/{n}` (`…/versions/live` for a model's live state), or the base alone without a version. */
 function withVersion(name: { base: string; version?: number }): string {
-  return name.version === undefined ? name.base : `${name.base}/versions/${name.version}`;
+  if (name.version === undefined) return name.base;
+  return `${name.base}/versions/${name.version === LIVE_MODEL_VERSION ? "live" : name.version}`;
+}
+
+function isBatch(value: unknown): value is LabelBatchInput {
+  return typeof value === "object" && value !== null && "learner" in value && "labels" in value;
 }
 
 /** A failure the SDK detects itself (no request was answered), as a {@link SluiceClientError}. */

@@ -812,3 +812,112 @@ export const predictCheck = object({
 function iterable(v: object): boolean {
   return Symbol.iterator in v || Symbol.asyncIterator in v;
 }
+
+// ---- online learners ----
+
+/** One input of a learner: a number or a category, from a feature ref or a request value. */
+export interface LearnerInputSpec {
+  name: string;
+  type: "numeric" | "categorical";
+  /** A feature ref ("view:feature", pinned at creation); or `request`. */
+  feature?: string;
+  /** The name of a value sent with each Predict request (and with each entity label). */
+  request?: string;
+}
+
+/** The optimizer of a learner: exactly one of them. */
+export type OptimizerInput =
+  | { sgd: { learningRate: number; power?: number } }
+  | { adagrad: { learningRate: number; epsilon?: number } }
+  | { ftrl: { alpha: number; beta: number; l1?: number; l2?: number } };
+
+/** A learner to create (docs/learning.md); unset numbers take the server's defaults. */
+export interface LearnerCreateInput {
+  learner: string;
+  kind: "logistic" | "multinomial" | "linear";
+  /** Multinomial only. */
+  classes?: number;
+  inputs: LearnerInputSpec[];
+  hashBuckets?: number;
+  optimizer: OptimizerInput;
+  l2?: number;
+  interceptLearningRate?: number;
+  divergenceThreshold?: number;
+  checkpoint?: { everyExamples?: number; everySeconds?: number };
+  metricsWindowSeconds?: number;
+  description?: string;
+  project?: string;
+}
+
+/** One label: the outcome of a served prediction (`requestId`), or of an entity's event (`entity` and `eventTime`). */
+export interface LabelInput {
+  requestId?: string;
+  /** With `requestId`: the entity row of that request (default 0). */
+  row?: number;
+  /** Join key name -> value. */
+  entity?: Record<string, PlainValue | Value>;
+  eventTime?: Date;
+  /** 0/1 or a bool (logistic), a class index (multinomial), a number (linear). */
+  label: number | boolean;
+  /** With `entity`: the learner's request-time inputs by name. */
+  requestFeatures?: Record<string, PlainValue | Value>;
+}
+
+/** A batch of labels for one learner; `writeId` makes a retry append them once. */
+export interface LabelBatchInput {
+  learner: string;
+  labels: LabelInput[];
+  writeId?: string;
+  project?: string;
+}
+
+const learnerInputCheck = object(
+  { name: nonEmptyString, type: oneOf("numeric", "categorical"), feature: optional(nonEmptyString), request: optional(nonEmptyString) },
+  exactlyOne(["feature", "request"]),
+);
+const finite = number();
+export const learnerCreateCheck = object({
+  learner: nonEmptyString,
+  kind: oneOf("logistic", "multinomial", "linear"),
+  classes: optional(number({ integer: true, min: 0 })),
+  inputs: arrayOf(learnerInputCheck, "an array of learner inputs"),
+  hashBuckets: optional(number({ integer: true, min: 0 })),
+  optimizer: object(
+    {
+      sgd: optional(object({ learningRate: finite, power: optional(finite) })),
+      adagrad: optional(object({ learningRate: finite, epsilon: optional(finite) })),
+      ftrl: optional(object({ alpha: finite, beta: finite, l1: optional(finite), l2: optional(finite) })),
+    },
+    exactlyOne(["sgd", "adagrad", "ftrl"]),
+  ),
+  l2: optional(finite),
+  interceptLearningRate: optional(finite),
+  divergenceThreshold: optional(finite),
+  checkpoint: optional(
+    object({ everyExamples: optional(number({ integer: true, min: 0 })), everySeconds: optional(number({ integer: true, min: 0 })) }),
+  ),
+  metricsWindowSeconds: optional(number({ integer: true, min: 0 })),
+  description: optional(string),
+  project,
+});
+const labelCheck = object(
+  {
+    requestId: optional(nonEmptyString),
+    row: optional(number({ integer: true, min: 0 })),
+    entity: optional(valuesByName),
+    eventTime: optional(date),
+    label: union(
+      "a number or a bool",
+      { accepts: (v) => typeof v === "number", check: number() },
+      { accepts: (v) => typeof v === "boolean", check: boolean },
+    ),
+    requestFeatures: optional(valuesByName),
+  },
+  exactlyOne(["requestId", "entity"]),
+);
+export const labelBatchCheck = object({
+  learner: nonEmptyString,
+  labels: arrayOf(labelCheck, "an array of labels"),
+  writeId: optional(string),
+  project,
+});

@@ -52,6 +52,7 @@ const NOUNS: Record<Collection, string> = {
   models: "a model",
   endpoints: "an endpoint",
   trainingDatasets: "a training dataset",
+  learners: "a learner",
 };
 
 /** An id of each collection, shown in messages. */
@@ -63,6 +64,7 @@ const EXAMPLES: Record<Collection, string> = {
   models: "churn",
   endpoints: "churn",
   trainingDatasets: "churn_training",
+  learners: "ctr",
 };
 
 const PREFIX = "projects/";
@@ -125,7 +127,7 @@ function parseName(
     const parts = text.split("/");
     const [, project = "", kind, id = "", versionsWord, number = ""] = parts;
     const versionOk = parts.length === 4 || (form.version !== "never" && parts.length === 6 && versionsWord === "versions");
-    version = parts.length === 6 ? parseVersionNumber(number) : undefined;
+    version = parts.length === 6 ? versionNumber(collection, number) : undefined;
     if (
       kind !== collection ||
       !versionOk ||
@@ -142,13 +144,21 @@ function parseName(
   } else {
     const atSign = form.atRef ? text.indexOf("@") : -1;
     const id = atSign < 0 ? text : text.slice(0, atSign);
-    version = atSign < 0 ? undefined : parseVersionNumber(text.slice(atSign + 1));
+    version = atSign < 0 ? undefined : versionNumber(collection, text.slice(atSign + 1));
     if (!idOk(id) || (atSign >= 0 && version === undefined)) throw refuse();
     base = `${PREFIX}${options.project}/${collection}/${id}`;
   }
   if (form.version === "required" && version === undefined) throw refuse();
   return { base, version };
 }
+
+/** A version number; for a model, "live" too (its learner's live state, version {@link LIVE_MODEL_VERSION}). */
+function versionNumber(collection: Collection, text: string): number | undefined {
+  return collection === "models" && text === "live" ? LIVE_MODEL_VERSION : parseVersionNumber(text);
+}
+
+/** The version number a client names a model's live state with ("churn@live"): it is written back as "live". */
+export const LIVE_MODEL_VERSION = 0;
 
 /** How a name of the collection may be written, for messages. */
 function expectedForm(collection: Collection, form: Form): string {

@@ -623,6 +623,48 @@ export class ClickHouseOfflineStore implements OfflineStore {
     );
   }
 
+  async readPredictions(project: string, requestIds: readonly string[], since: number): Promise<PredictionRecord[]> {
+    if (requestIds.length === 0) return [];
+    const database = `sluice_${project}`;
+    const exists = await this.count(
+      `SELECT count() AS n FROM system.tables WHERE database = '${database}' AND name = '${PREDICTIONS_TABLE}'`,
+    );
+    if (exists === 0) return [];
+    const table = `${quote(database)}.${quote(this.cluster ? `${PREDICTIONS_TABLE}_all` : PREDICTIONS_TABLE)}`;
+    const rows = await this.run(async () => {
+      const result = await this.client.query({
+        query: `SELECT toString(time) AS served_time, request_id, endpoint, model_version, role, entity_keys, features, outputs, error, latency_us
+          FROM ${table} WHERE time >= {since:DateTime64(6, 'UTC')} AND role != 'shadow' AND request_id IN {ids:Array(String)}`,
+        query_params: { since: formatMicros(since), ids: requestIds },
+        format: "JSONEachRow",
+      });
+      return result.json<{
+        served_time: string;
+        request_id: string;
+        endpoint: string;
+        model_version: string;
+        role: string;
+        entity_keys: string;
+        features: string;
+        outputs: string;
+        error: string;
+        latency_us: string | number;
+      }>();
+    });
+    return rows.map((row) => ({
+      time: parseMicros(row.served_time),
+      requestId: row.request_id,
+      endpoint: row.endpoint,
+      modelVersion: row.model_version,
+      role: row.role,
+      entityKeys: row.entity_keys,
+      features: row.features,
+      outputs: row.outputs,
+      latencyMicros: Number(row.latency_us),
+      error: row.error,
+    }));
+  }
+
   async appendServedValues(project: string, records: ServedValueRecord[]): Promise<void> {
     if (records.length === 0) return;
     const database = `sluice_${project}`;

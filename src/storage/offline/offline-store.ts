@@ -381,6 +381,11 @@ export interface OfflineStore {
   /** Appends to a project's prediction log (the table `predictions`), creating it when needed. */
   appendPredictions(project: string, records: PredictionRecord[]): Promise<void>;
   /**
+   * The logged stable and canary predictions (shadow runs excluded) with these request ids, served
+   * at or after `since` (µs), in no particular order.
+   */
+  readPredictions(project: string, requestIds: readonly string[], since: number): Promise<PredictionRecord[]>;
+  /**
    * Appends audit records durably (creating the audit table when needed). A call retried with the
    * same `deduplicationToken` is applied once, even when the first attempt's acknowledgement was lost.
    */

@@ -34,7 +34,16 @@ export interface RegistryChange {
  * Kinds of documents kept beside the definitions: records with a lifecycle of their own (a
  * training dataset version runs, then succeeds or fails), written by compare-and-set on a revision.
  */
-export type DocumentKind = "trainingDataset" | "model" | "modelVersion" | "deployment" | "deploymentRevision" | "apiKey" | "roleBinding";
+export type DocumentKind =
+  | "trainingDataset"
+  | "model"
+  | "modelVersion"
+  | "deployment"
+  | "deploymentRevision"
+  | "apiKey"
+  | "roleBinding"
+  | "learner"
+  | "learnerControl";
 
 /** A stored document and the revision its next write must name. */
 export interface StoredDocument<T> {

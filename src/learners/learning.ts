@@ -1,0 +1,242 @@
+/**
+ * Online learning as the gRPC service offers it: learners created and read, labels joined into
+ * their example logs, live states published as ONNX model versions and restored from them. The
+ * state itself lives in {@link LearnerRuntime}; this is the use-case layer over it.
+ */
+import { createHash } from "node:crypto";
+import { PreconditionError, ResourceNotFoundError, ValidationError } from "../common/errors.js";
+import type { Page } from "../common/pagination.js";
+import { exportOnnx } from "../learning/onnx-export.js";
+import type { Metrics } from "../learning/prequential.js";
+import type { ModelVersion } from "../models/model.js";
+import type { ModelRegistry } from "../models/model-registry.js";
+import { resourceName } from "../registry/names.js";
+import type { LearningStore } from "../storage/learning/learning-store.js";
+import { encodeLogRecord } from "./example-log.js";
+import type { LabelInput, LabelJoiner, UnmatchedLabel } from "./label-joiner.js";
+import type { LearnerDefinitions, LearnerRequest } from "./learner-definitions.js";
+import { type LearnerRuntime, publishedSlot } from "./learner-runtime.js";
+import { encodeLiveState } from "./live-learner.js";
+import { type LearnerDefinition, type LearnerStatus, learnerBindings, liveModelVersion } from "./model.js";
+
+/** A learner with its status on this replica. */
+export interface LearnerView {
+  definition: LearnerDefinition;
+  status: LearnerStatus;
+}
+
+/** One message of a label stream. */
+export interface LabelBatch {
+  project: string;
+  learner: string;
+  labels: LabelInput[];
+  /** "" or an id that makes a retried message a no-op (its labels are appended once). */
+  writeId: string;
+}
+
+/** What a label stream did. */
+export interface LabelsWritten {
+  accepted: number;
+  unmatched: number;
+  /** The first {@link MAX_REPORTED_UNMATCHED}, indexed over the whole stream. */
+  unmatchedLabels: UnmatchedLabel[];
+  logPosition: number;
+}
+
+/** Unmatched labels a response lists at most (all are counted). */
+export const MAX_REPORTED_UNMATCHED = 1000;
+
+/** Flushes this replica's buffered prediction log, so a label right after its prediction finds it. */
+export type FlushPredictions = () => Promise<void>;
+
+/** The learning use cases. */
+export class Learning {
+  constructor(
+    private readonly definitions: LearnerDefinitions,
+    private readonly runtime: LearnerRuntime,
+    private readonly store: LearningStore,
+    private readonly joiner: LabelJoiner,
+    private readonly models: ModelRegistry,
+    private readonly flushPredictions: FlushPredictions,
+  ) {}
+
+  /** Creates a learner and starts it (see {@link LearnerDefinitions.create} for the errors). */
+  async create(request: LearnerRequest, createdBy: string): Promise<LearnerView> {
+    const definition = await this.definitions.create(request, createdBy);
+    return this.get(definition.project, definition.name);
+  }
+
+  /** A learner with its status; NOT_FOUND when there is none. */
+  async get(project: string, name: string): Promise<LearnerView> {
+    const worker = await this.runtime.worker(project, name);
+    return { definition: worker.definition, status: await worker.status() };
+  }
+
+  /** A project's learners with their statuses, by name. */
+  async list(project: string, pageSize: number, pageToken: string): Promise<Page<LearnerView>> {
+    const page = await this.definitions.list(project, pageSize, pageToken);
+    return { ...page, items: await Promise.all(page.items.map((d) => this.get(d.project, d.name))) };
+  }
+
+  /** The model version standing for a learner's live state ("…/versions/live"); NOT_FOUND when there is no learner. */
+  async liveVersion(project: string, name: string): Promise<ModelVersion> {
+    return liveModelVersion(await this.definitions.get(project, name));
+  }
+
+  /**
+   * Appends each message's labels, joined, to its learner's log: a message is checked and joined
+   * whole before anything of it is appended, and appended in one atomic step. NOT_FOUND for an
+   * unknown learner, INVALID_ARGUMENT for bad labels; messages appended before stay appended.
+   */
+  async writeLabels(batches: AsyncIterable<LabelBatch>): Promise<LabelsWritten> {
+    const written: LabelsWritten = { accepted: 0, unmatched: 0, unmatchedLabels: [], logPosition: 0 };
+    let index = 0;
+    for await (const batch of batches) {
+      const definition = await this.definitions.get(batch.project, batch.learner);
+      const key = `${batch.project}/${batch.learner}`;
+      const cursor = batch.writeId === "" ? undefined : { name: `write:${batch.writeId}`, value: "" };
+      const earlier = cursor ? await this.store.cursor(key, cursor.name) : undefined;
+      if (earlier !== undefined) {
+        written.logPosition = Number(earlier);
+        index += batch.labels.length;
+        continue;
+      }
+      if (batch.labels.some((label) => label.requestId !== undefined)) await this.flushPredictions();
+      const { records, unmatched } = await this.joiner.join(definition, batch.labels, Date.now() * 1000);
+      const last = await this.store.lastPosition(key);
+      const position = await this.store.append(
+        key,
+        records.map(encodeLogRecord),
+        cursor ? { name: cursor.name, value: String(last + records.length) } : undefined,
+      );
+      this.runtime.appended(batch.project, batch.learner);
+      written.accepted += records.length;
+      written.unmatched += unmatched.length;
+      for (const label of unmatched) {
+        if (written.unmatchedLabels.length < MAX_REPORTED_UNMATCHED) written.unmatchedLabels.push({ ...label, index: index + label.index });
+      }
+      written.logPosition = position;
+      index += batch.labels.length;
+    }
+    return written;
+  }
+
+  /**
+   * Publishes the learner's state as the next ONNX version of the model of its name, with its
+   * lineage in the version's labels, and keeps the checkpoint for RestoreLearner.
+   * FAILED_PRECONDITION for a diverged learner.
+   */
+  async publish(project: string, name: string, description: string, publishedBy: string): Promise<ModelVersion> {
+    const worker = await this.runtime.worker(project, name);
+    const state = await worker.snapshot();
+    if (state.diverged) {
+      throw new PreconditionError(
+        "LEARNER_DIVERGED",
+        `learner ${resourceName(project, "learners", name)} has diverged; restore it before publishing`,
+      );
+    }
+    const checkpoint = encodeLiveState(state);
+    const onnx = exportOnnx(state.learner, { docString: `Published from learner ${resourceName(project, "learners", name)}` });
+    const sha256 = createHash("sha256").update(onnx).digest("hex");
+    const version = await this.models.upload(
+      {
+        project,
+        model: name,
+        bindings: learnerBindings(worker.definition),
+        sha256,
+        trainingDataset: "",
+        description: description || `published from learner ${name} after ${state.learner.examples} examples`,
+        labels: lineage(
+          resourceName(project, "learners", name),
+          state.learner.examples,
+          state.position,
+          state.checkpointTime,
+          state.evaluator.cumulative(),
+        ),
+        uploadedBy: publishedBy,
+      },
+      (async function* () {
+        yield onnx;
+      })(),
+    );
+    await this.store.putCheckpoint(`${project}/${name}`, publishedSlot(version.version), checkpoint);
+    return version;
+  }
+
+  /** Pauses learning (serving goes on). */
+  async pause(project: string, name: string, reason: string): Promise<LearnerView> {
+    await this.definitions.updateControl(project, name, (current) => ({
+      ...current,
+      paused: true,
+      reason: reason || "paused by PauseLearner",
+    }));
+    return this.settled(project, name);
+  }
+
+  /** Resumes learning; FAILED_PRECONDITION for a diverged learner (restore it first). */
+  async resume(project: string, name: string): Promise<LearnerView> {
+    const view = await this.get(project, name);
+    if (view.status.state === "diverged") {
+      throw new PreconditionError(
+        "LEARNER_DIVERGED",
+        `learner ${resourceName(project, "learners", name)} has diverged (${view.status.reason}); restore it from a published version first`,
+      );
+    }
+    await this.definitions.updateControl(project, name, (current) => ({ ...current, paused: false, reason: "" }));
+    return this.settled(project, name);
+  }
+
+  /**
+   * Rolls the learner's model back to the checkpoint a published version was exported from and
+   * pauses it. INVALID_ARGUMENT for a version of another model; NOT_FOUND for an unknown version
+   * or one published before its checkpoint was kept.
+   */
+  async restore(project: string, name: string, model: string, version: number): Promise<LearnerView> {
+    if (model !== name) {
+      throw new ValidationError("NOT_FROM_THIS_LEARNER", [
+        { field: "model_version", description: `must be a version of ${resourceName(project, "models", name)}, the learner's own model` },
+      ]);
+    }
+    await this.models.getVersion(project, model, version);
+    if (!(await this.store.getCheckpoint(`${project}/${name}`, publishedSlot(version)))) {
+      throw new ResourceNotFoundError(
+        "learner checkpoint",
+        `${resourceName(project, "models", model, version)}`,
+        "that version was not published from this learner's state",
+      );
+    }
+    await this.definitions.updateControl(project, name, (current) => ({
+      paused: true,
+      reason: `restored from version ${version}; resume to learn`,
+      restore: { version, generation: (current.restore?.generation ?? 0) + 1 },
+    }));
+    return this.settled(project, name);
+  }
+
+  /** The learner once this replica's worker has followed a control change (the registry announces it). */
+  private async settled(project: string, name: string): Promise<LearnerView> {
+    const worker = await this.runtime.worker(project, name);
+    await worker.controlChanged();
+    return { definition: worker.definition, status: await worker.status() };
+  }
+}
+
+/** A published version's lineage, as model version labels. */
+function lineage(learner: string, examples: number, position: number, checkpointTime: number, metrics: Metrics): Record<string, string> {
+  const labels: Record<string, string> = {
+    "sluice.learner": learner,
+    "sluice.examples": String(examples),
+    "sluice.log_position": String(position),
+    "sluice.checkpoint_time": new Date(checkpointTime).toISOString(),
+  };
+  for (const [key, value] of Object.entries({
+    log_loss: metrics.logLoss,
+    accuracy: metrics.accuracy,
+    auc: metrics.auc,
+    rmse: metrics.rmse,
+    mae: metrics.mae,
+  })) {
+    if (value !== undefined && Number.isFinite(value)) labels[`sluice.${key}`] = String(value);
+  }
+  return labels;
+}

@@ -1,0 +1,58 @@
+/**
+ * The learning store port: what online learners need to be exactly-once and to run behind several
+ * replicas. Per learner (a key "project/learner"):
+ * - an append-only **example log**: entries numbered 1, 2, … in append order, each append atomic
+ *   (with an optional source cursor, such as a Kafka offset, written in the same step);
+ * - **checkpoints** in named slots ("latest", "published/3"), each write atomic, fenced by the lease;
+ * - a **lease**: the one replica that learns.
+ * Backends: LMDB (embedded) and Redis (several replicas); learning-store.contract.ts holds them to
+ * the same behaviour.
+ */
+
+/** One entry of an example log. */
+export interface LogEntry {
+  /** 1 for the first entry, +1 for each after it. */
+  position: number;
+  value: Uint8Array;
+}
+
+/** A source position stored with the entries it produced (e.g. "kafka:topic:3" → next offset). */
+export interface SourceCursor {
+  name: string;
+  value: string;
+}
+
+/** Where learners keep their example logs, checkpoints and leases. */
+export interface LearningStore {
+  /** The backend's name, for logs and errors. */
+  readonly backend: string;
+  /**
+   * Appends entries to a learner's log in one atomic step, with `cursor` (if given) written in the
+   * same step; returns the position of the last entry (the last position when `entries` is empty).
+   */
+  append(learner: string, entries: readonly Uint8Array[], cursor?: SourceCursor): Promise<number>;
+  /** Entries after `after` (0: from the first), in order, at most `limit`. */
+  read(learner: string, after: number, limit: number): Promise<LogEntry[]>;
+  /** The position of the last entry (0: none). */
+  lastPosition(learner: string): Promise<number>;
+  /** A cursor written by {@link append}, if any. */
+  cursor(learner: string, name: string): Promise<string | undefined>;
+  /**
+   * Writes a checkpoint slot atomically. With `holder`, only while `holder` holds the learner's
+   * lease: false (nothing written) otherwise, so a replica that lost its lease cannot overwrite
+   * the new leader's state.
+   */
+  putCheckpoint(learner: string, slot: string, bytes: Uint8Array, holder?: string): Promise<boolean>;
+  /** A checkpoint slot's bytes, if written. */
+  getCheckpoint(learner: string, slot: string): Promise<Uint8Array | undefined>;
+  /**
+   * Takes the learner's lease for `ttlMs` when it is free or expired, or extends it when `holder`
+   * holds it already; false when another holder's lease is live.
+   */
+  acquireLease(learner: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `holder` holds it. */
+  releaseLease(learner: string, holder: string): Promise<void>;
+  /** The live lease's holder, if any. */
+  leaseHolder(learner: string): Promise<string | undefined>;
+  close(): Promise<void>;
+}
