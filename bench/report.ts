@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { authSection } from "./auth.js";
+import { learningSection } from "./learning.js";
 import { streamingSection } from "./streaming.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the JSON this script itself wrote, read back only to print it
@@ -170,7 +171,8 @@ competes with the engine for the two cores. About 300 MB of the server's RSS is 
 rest; the join itself needs 400-600 MB in ClickHouse's own accounting (the floor's as well).
 
 ${streamingSection(read("streaming"))}
-${authSection(read("auth"))}`;
+${authSection(read("auth"))}
+${learningSection(read("learning"))}`;
 
 writeFileSync(join(import.meta.dirname, "..", "docs", "benchmarks.md"), text);
 process.stdout.write("wrote docs/benchmarks.md\n");

@@ -20,6 +20,7 @@ import { RedisProcess } from "../test/support/redis-harness.js";
 import { spawnServer } from "../test/support/server-process.js";
 import { authBenchmark } from "./auth.js";
 import { FEATURES, prepareView, rawLmdbRead, rawUnary, startEcho } from "./floors.js";
+import { learningBenchmark } from "./learning.js";
 import { servingBenchmark } from "./serving.js";
 import { streamingBenchmark } from "./streaming.js";
 import { pairedLatency, peakRssMb, saveResult, sequentialLatency, throughput } from "./support.js";
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
   if (!which || which === "training") await trainingBenchmark(QUICK);
   if (!which || which === "streaming") await streamingBenchmark(QUICK);
   if (!which || which === "auth") await authBenchmark(QUICK);
+  if (!which || which === "learning") await learningBenchmark(QUICK);
 }
 
 async function onlineReadBenchmark(): Promise<void> {

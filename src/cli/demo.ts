@@ -7,7 +7,9 @@
  * their features online, the shadow comparison, promotion and rollback), and streaming features:
  * card transactions aggregated over windows as they arrive, with a late and a too-late event,
  * the same values from the historical path, and a fraud model served from them), and the security
- * side: the hash-chained audit trail of every change the demo made, and an API key.
+ * side: the hash-chained audit trail of every change the demo made, and an API key; and online
+ * learning: a click-through model that learns from late labels while it serves, is published,
+ * canaried, killed and resumed (demo-learning.ts).
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +31,7 @@ import { DEFAULT_CONFIG } from "../config/config.js";
 import { HistoryOutcome } from "../gen/sluice/v1/registry.pb.js";
 import { createLogger } from "../logging/logger.js";
 import { startServer } from "../server/sluice-server.js";
+import { learnWhileServing } from "./demo-learning.js";
 
 /** The ONNX files the demo uploads (built by test/support/demo-models.ts). */
 const DEMO_MODELS = join(import.meta.dirname, "demo-models");
@@ -221,6 +224,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       for (const violation of error.fieldViolations) say(`   - ${violation.field}: ${violation.description}`);
     }
     await showSecurity(client, say);
+    await learnWhileServing(join(dataDir, "learning"), say);
     say();
     say(
       temporary

@@ -40,8 +40,10 @@ const kafkaSourceSchema = z.strictObject({
   topic: kafkaTopic,
   /** The project of the stream. */
   project: z.string().min(1).default("default"),
-  /** The event stream the topic's events go to: "name" (its latest version) or "name@2". */
-  stream: z.string().min(1),
+  /** The event stream the topic's events go to: "name" (its latest version) or "name@2". Or `learner`. */
+  stream: z.string().min(1).optional(),
+  /** The learner the topic's labels go to (docs/learning.md): its id in `project`. Or `stream`. */
+  learner: z.string().min(1).optional(),
   /** How messages are encoded: a JSON object per message, or a Protobuf message of `messageType`. */
   format: z.enum(["json", "protobuf"]).default("json"),
   /** The .proto file defining `messageType` (imports resolve beside it). */
@@ -296,6 +298,19 @@ export const configSchema = z
     const require = (ok: boolean, path: string[], message: string) => {
       if (!ok) context.addIssue({ code: "custom", path, message });
     };
+    config.kafka.sources.forEach((source, i) => {
+      require((source.stream === undefined) !== (source.learner === undefined), [
+        "kafka",
+        "sources",
+        String(i),
+      ], "give stream or learner, one of them");
+      require(source.learner === undefined || source.format === "json", [
+        "kafka",
+        "sources",
+        String(i),
+        "format",
+      ], "a learner's labels are JSON");
+    });
     require(config.registry.backend !== "redis" || config.registry.redisUrl !== "", [
       "registry",
       "redisUrl",

@@ -1,7 +1,7 @@
 /**
  * Thin gRPC adapter of sluice.v1.MonitoringService. GetDeploymentReport is served from this
  * server's own figures of the endpoint's current revision (stable, canary and shadows side by
- * side); CheckServedConsistency replays logged online values through the historical path;
+ * side, with a live learner's prequential metrics); CheckServedConsistency replays logged online values through the historical path;
  * feature statistics and drift reports are not implemented yet.
  */
 
@@ -9,9 +9,12 @@ import { ValidationError } from "../common/errors.js";
 import type { CheckServedConsistencyRequest, GetDeploymentReportRequest, MonitoringServiceServer } from "../gen/sluice/v1/monitoring.pb.js";
 import type { EndpointStats } from "../inference/endpoint-stats.js";
 import type { ServingRouter } from "../inference/serving-router.js";
+import type { LearnerStatus } from "../learners/model.js";
+import { parseVersionName } from "../models/model-registry.js";
 import { FLOAT_COMPARISON, type ServedConsistencyChecker } from "../monitoring/served-values.js";
 import { parseProjectName, parseResourceName } from "../registry/names.js";
 import type { HandlerEnv } from "./call-context.js";
+import { metricsToWire } from "./mapping/learning.js";
 import { microsToTimestamp, timestampToMicros } from "./mapping/values.js";
 import { unaryHandler } from "./unary-handler.js";
 
@@ -20,6 +23,7 @@ export function monitoringServiceHandlers(
   stats: EndpointStats,
   router: ServingRouter,
   consistency: ServedConsistencyChecker,
+  learnerStatus: (project: string, learner: string) => Promise<LearnerStatus>,
   env: HandlerEnv,
 ): Pick<MonitoringServiceServer, "getDeploymentReport" | "checkServedConsistency"> {
   return {
@@ -66,8 +70,15 @@ export function monitoringServiceHandlers(
         const { project, id } = parseResourceName(request.endpoint, "endpoints", "endpoint");
         // NOT_FOUND for an endpoint that does not exist, rather than an empty report.
         await router.routing(project, id);
+        const reports = stats.report(`${project}/${id}`);
+        const learners = await Promise.all(
+          reports.map((v) => {
+            const ref = v.modelVersion.endsWith("/versions/live") ? parseVersionName(v.modelVersion, "model_version") : undefined;
+            return ref ? learnerStatus(ref.project, ref.model).catch(() => undefined) : undefined;
+          }),
+        );
         return {
-          versions: stats.report(`${project}/${id}`).map((v) => ({
+          versions: reports.map((v, i) => ({
             modelVersion: v.modelVersion,
             role: v.role,
             requestCount: BigInt(v.requestCount),
@@ -77,6 +88,8 @@ export function monitoringServiceHandlers(
             agreementRate: v.agreementRate,
             meanAbsoluteDifference: v.meanAbsoluteDifference,
             shedCount: BigInt(v.shedCount),
+            learnerRolling: learners[i] ? metricsToWire((learners[i] as LearnerStatus).rolling) : undefined,
+            learnerCumulative: learners[i] ? metricsToWire((learners[i] as LearnerStatus).cumulative) : undefined,
           })),
         };
       },

@@ -5,7 +5,7 @@
  * value from after the event. A request id that matches no logged prediction gives an
  * "unmatched" entry: kept and reported, not lost.
  */
-import { ViolationCollector } from "../common/errors.js";
+import { type FieldViolation, ViolationCollector } from "../common/errors.js";
 import type { FeatureValue, TaggedValue } from "../common/feature-value.js";
 import { REQUEST_FEATURE_PREFIX } from "../inference/predictor.js";
 import type { PredictionRecord } from "../storage/offline/offline-store.js";
@@ -168,27 +168,34 @@ function inputValue(input: LearnerInput, value: FeatureValue | unknown): number 
 function checkLabels(definition: LearnerDefinition, labels: readonly LabelInput[]): number[] {
   const v = new ViolationCollector();
   const values = labels.map((label, i) => {
-    const at = `labels[${i}]`;
-    if (label.requestId === undefined && !label.entity) v.add(at, "set request_id or entity");
-    if (label.requestId !== undefined) {
-      if (label.requestId === "") v.add(`${at}.request_id`, "must not be empty");
-      if (!(Number.isInteger(label.row) && label.row >= 0)) v.add(`${at}.row`, "must be a non-negative row index");
-    }
-    if (label.entity) {
-      if (Object.keys(label.entity.joinKeys).length === 0) v.add(`${at}.entity.join_keys`, "give the entity's join keys");
-      if (!Number.isFinite(label.entity.eventTime) || label.entity.eventTime <= 0) v.add(`${at}.entity.event_time`, "is required");
-      for (const input of definition.inputs) {
-        if (input.source.kind !== "request") continue;
-        const problem = requestValueProblem(input, label.requestFeatures[input.source.name]);
-        if (problem) v.add(`${at}.request_features["${input.source.name}"]`, problem);
-      }
-    }
-    const { value, problem } = labelValue(definition, label.label);
-    if (problem) v.add(`${at}.label`, problem);
-    return value;
+    for (const violation of labelViolations(definition, label, `labels[${i}]`)) v.add(violation.field, violation.description);
+    return labelValue(definition, label.label).value;
   });
   v.throwIfAny("INVALID_LABEL");
   return values;
+}
+
+/** What is wrong with one label for a learner (nothing: it can be joined); fields under `at`. */
+export function labelViolations(definition: LearnerDefinition, label: LabelInput, at: string): FieldViolation[] {
+  const violations: FieldViolation[] = [];
+  const add = (field: string, description: string) => violations.push({ field, description });
+  if (label.requestId === undefined && !label.entity) add(at, "set request_id or entity");
+  if (label.requestId !== undefined) {
+    if (label.requestId === "") add(`${at}.request_id`, "must not be empty");
+    if (!(Number.isInteger(label.row) && label.row >= 0)) add(`${at}.row`, "must be a non-negative row index");
+  }
+  if (label.entity) {
+    if (Object.keys(label.entity.joinKeys).length === 0) add(`${at}.entity.join_keys`, "give the entity's join keys");
+    if (!Number.isFinite(label.entity.eventTime) || label.entity.eventTime <= 0) add(`${at}.entity.event_time`, "is required");
+    for (const input of definition.inputs) {
+      if (input.source.kind !== "request") continue;
+      const problem = requestValueProblem(input, label.requestFeatures[input.source.name]);
+      if (problem) add(`${at}.request_features["${input.source.name}"]`, problem);
+    }
+  }
+  const { problem } = labelValue(definition, label.label);
+  if (problem) add(`${at}.label`, problem);
+  return violations;
 }
 
 /** Why a request-time value cannot feed `input`, or undefined when it can. */

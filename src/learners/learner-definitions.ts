@@ -53,7 +53,8 @@ export class LearnerDefinitions {
       createTime: new Date(),
       createdBy,
     });
-    if (await this.store.getDocument("learner", project, name)) throw new ResourceAlreadyExistsError("learner", resourceName(project, "learners", name));
+    if (await this.store.getDocument("learner", project, name))
+      throw new ResourceAlreadyExistsError("learner", resourceName(project, "learners", name));
     if (await this.store.getDocument("model", project, name)) {
       throw new PreconditionError(
         "MODEL_NAME_TAKEN",

@@ -179,6 +179,9 @@ export class LearnerWorker {
     const restore = this.control.restore;
     if (this.role === "leader" && restore && restore.generation > this.state.restoreGeneration) {
       await this.exclusive(() => this.applyRestore(restore.version, restore.generation));
+    } else if (this.role === "leader" && this.control.paused && this.state.entriesConsumed !== this.checkpointedEntries) {
+      // A paused learner keeps what it learned: the next leader starts from here, not from an older checkpoint.
+      await this.exclusive(() => this.checkpoint());
     }
     this.wake();
   }

@@ -13,7 +13,7 @@ import type { ModelRegistry } from "../models/model-registry.js";
 import { resourceName } from "../registry/names.js";
 import type { LearningStore } from "../storage/learning/learning-store.js";
 import { encodeLogRecord } from "./example-log.js";
-import type { LabelInput, LabelJoiner, UnmatchedLabel } from "./label-joiner.js";
+import { type LabelInput, type LabelJoiner, labelViolations, type UnmatchedLabel } from "./label-joiner.js";
 import type { LearnerDefinitions, LearnerRequest } from "./learner-definitions.js";
 import { type LearnerRuntime, publishedSlot } from "./learner-runtime.js";
 import { encodeLiveState } from "./live-learner.js";
@@ -94,21 +94,25 @@ export class Learning {
     for await (const batch of batches) {
       const definition = await this.definitions.get(batch.project, batch.learner);
       const key = `${batch.project}/${batch.learner}`;
-      const cursor = batch.writeId === "" ? undefined : { name: `write:${batch.writeId}`, value: "" };
-      const earlier = cursor ? await this.store.cursor(key, cursor.name) : undefined;
-      if (earlier !== undefined) {
-        written.logPosition = Number(earlier);
+      // A write id is a cursor that exists once its batch is appended: set in the append itself, so
+      // a retry (even one racing the first send) appends nothing.
+      const writeCursor = { name: `write:${batch.writeId}`, expected: undefined, value: "appended" };
+      const seen = batch.writeId !== "" && (await this.store.cursor(key, writeCursor.name)) !== undefined;
+      let position: number | undefined;
+      let joined: Awaited<ReturnType<LabelJoiner["join"]>> | undefined;
+      if (!seen) {
+        if (batch.labels.some((label) => label.requestId !== undefined)) await this.flushPredictions();
+        joined = await this.joiner.join(definition, batch.labels, Date.now() * 1000);
+        const entries = joined.records.map(encodeLogRecord);
+        position =
+          batch.writeId === "" ? await this.store.append(key, entries) : await this.store.appendMovingCursor(key, entries, writeCursor);
+      }
+      if (position === undefined || !joined) {
+        written.logPosition = await this.store.lastPosition(key);
         index += batch.labels.length;
         continue;
       }
-      if (batch.labels.some((label) => label.requestId !== undefined)) await this.flushPredictions();
-      const { records, unmatched } = await this.joiner.join(definition, batch.labels, Date.now() * 1000);
-      const last = await this.store.lastPosition(key);
-      const position = await this.store.append(
-        key,
-        records.map(encodeLogRecord),
-        cursor ? { name: cursor.name, value: String(last + records.length) } : undefined,
-      );
+      const { records, unmatched } = joined;
       this.runtime.appended(batch.project, batch.learner);
       written.accepted += records.length;
       written.unmatched += unmatched.length;
@@ -119,6 +123,48 @@ export class Learning {
       index += batch.labels.length;
     }
     return written;
+  }
+
+  /**
+   * Appends labels consumed from a source partition (Kafka), each message once: messages before
+   * the partition's cursor in the learning store were appended already and are skipped (counted as
+   * replayed); every message is checked (a bad one is returned, with why, for the dead-letter
+   * topic); the good new ones are joined and appended together with the cursor's move past the
+   * last offset. Throws when another consumer moved the cursor meanwhile: the caller retries, and the
+   * retry skips what that consumer appended.
+   */
+  async appendFromSource(
+    project: string,
+    learner: string,
+    source: string,
+    messages: ReadonlyArray<{ offset: number; label: LabelInput | string }>,
+  ): Promise<{ accepted: number; replayed: number; refused: Array<{ offset: number; error: string }> }> {
+    const definition = await this.definitions.get(project, learner);
+    const key = `${project}/${learner}`;
+    const cursor = await this.store.cursor(key, source);
+    const isFresh = (offset: number) => cursor === undefined || offset >= Number(cursor);
+    const fresh = messages.filter((m) => isFresh(m.offset));
+    // Refusals are reported for replayed messages too: a consumer killed after the append and
+    // before its dead letters were sent leaves them to the replay (dead letters are at least once).
+    const refused: Array<{ offset: number; error: string }> = [];
+    const labels: LabelInput[] = [];
+    for (const { offset, label } of messages) {
+      const problems = typeof label === "string" ? [{ field: "label", description: label }] : labelViolations(definition, label, "label");
+      if (problems.length > 0) refused.push({ offset, error: problems.map((p) => `${p.field}: ${p.description}`).join("; ") });
+      else if (isFresh(offset)) labels.push(label as LabelInput);
+    }
+    const last = messages.at(-1);
+    if (fresh.length === 0 || !last) return { accepted: 0, replayed: messages.length, refused };
+    if (labels.some((label) => label.requestId !== undefined)) await this.flushPredictions();
+    const { records } = await this.joiner.join(definition, labels, Date.now() * 1000);
+    const position = await this.store.appendMovingCursor(key, records.map(encodeLogRecord), {
+      name: source,
+      expected: cursor,
+      value: String(last.offset + 1),
+    });
+    if (position === undefined) throw new Error(`${source} of learner ${key} was appended by another consumer meanwhile`);
+    this.runtime.appended(project, learner);
+    return { accepted: records.length, replayed: messages.length - fresh.length, refused };
   }
 
   /**

@@ -57,33 +57,49 @@ export function validateFeatureSpec(spec: FeatureSpec): void {
   }
 }
 
-/** Encodes examples to sparse vectors and keeps the running standardisation statistics. */
+/** Distinct values per categorical feature whose bucket is remembered (hashing each new value once). */
+const BUCKET_CACHE_SIZE = 1 << 16;
+
+/**
+ * Encodes examples to sparse vectors and keeps the running standardisation statistics. A vector
+ * returned is a view of buffers the next call reuses: use it before encoding again (learning does).
+ */
 export class FeatureEncoder {
   /** Length of the encoded vectors: numeric features then buckets. */
   readonly dimension: number;
   private readonly counts: Float64Array;
   private readonly means: Float64Array;
   private readonly variances: Float64Array;
+  private readonly raw: Float64Array;
+  private readonly indexBuffer: Uint32Array;
+  private readonly valueBuffer: Float64Array;
+  /** Per categorical feature, value → vector index: the hash of a value seen before is not recomputed. */
+  private readonly buckets: Array<Map<string, number>>;
 
   constructor(readonly spec: FeatureSpec) {
     validateFeatureSpec(spec);
-    this.dimension = spec.numeric.length + spec.buckets;
-    this.counts = new Float64Array(spec.numeric.length);
-    this.means = new Float64Array(spec.numeric.length);
-    this.variances = new Float64Array(spec.numeric.length);
+    const numeric = spec.numeric.length;
+    this.dimension = numeric + spec.buckets;
+    this.counts = new Float64Array(numeric);
+    this.means = new Float64Array(numeric);
+    this.variances = new Float64Array(numeric);
+    this.raw = new Float64Array(numeric);
+    this.indexBuffer = new Uint32Array(numeric + spec.categorical.length);
+    this.valueBuffer = new Float64Array(numeric + spec.categorical.length);
+    this.buckets = spec.categorical.map(() => new Map());
   }
 
   /** Encodes with the current statistics, changing nothing (prediction). */
   encode(x: FeatureValues): SparseVector {
-    const raw = this.readNumeric(x);
-    return this.assemble(raw, x);
+    this.readNumeric(x);
+    return this.assemble(x);
   }
 
   /** Updates the statistics with `x`, then encodes it with the updated statistics (learning). */
   learnAndEncode(x: FeatureValues): SparseVector {
     const raw = this.readNumeric(x);
     // Validate categorical values before any statistic changes, so a refused example leaves no trace.
-    const encoded = this.assemble(raw, x);
+    const encoded = this.assemble(x);
     for (let i = 0; i < raw.length; i++) {
       const value = raw[i] as number;
       const count = (this.counts[i] as number) + 1;
@@ -111,8 +127,9 @@ export class FeatureEncoder {
 
   private readNumeric(x: FeatureValues): Float64Array {
     const names = this.spec.numeric;
-    const raw = new Float64Array(names.length);
-    for (const [i, name] of names.entries()) {
+    const raw = this.raw;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
       const value = x[name];
       if (typeof value !== "number") {
         throw new InvalidExampleError(
@@ -126,28 +143,44 @@ export class FeatureEncoder {
     return raw;
   }
 
-  private assemble(raw: Float64Array, x: FeatureValues): SparseVector {
-    const numericCount = raw.length;
-    const indices: number[] = [];
-    const values: number[] = [];
+  /** The sparse vector of the numeric values in `this.raw` and the categories of `x`. */
+  private assemble(x: FeatureValues): SparseVector {
+    const numericCount = this.spec.numeric.length;
+    const indices = this.indexBuffer;
+    const values = this.valueBuffer;
     for (let i = 0; i < numericCount; i++) {
-      indices.push(i);
-      values.push(this.standardise(i, raw[i] as number));
+      indices[i] = i;
+      values[i] = this.standardise(i, this.raw[i] as number);
     }
-    for (const name of this.spec.categorical) {
+    let length = numericCount;
+    const categorical = this.spec.categorical;
+    for (let c = 0; c < categorical.length; c++) {
+      const name = categorical[c] as string;
       const value = x[name];
-      // "" is absent too, so a serving path that carries strings only (ONNX inputs) can say "absent".
       if (value == null || value === "") continue;
       if (typeof value !== "string") throw new InvalidExampleError(`features.${name}`, `expected a string category, got ${typeof value}`);
-      const index = numericCount + (murmurHash3x86(`${name}=${value}`, 0) % this.spec.buckets);
-      const at = indices.indexOf(index, numericCount);
-      if (at >= 0) values[at] = (values[at] as number) + 1;
+      const index = this.bucketOf(c, name, value);
+      let at = numericCount;
+      while (at < length && indices[at] !== index) at++;
+      if (at < length) values[at] = (values[at] as number) + 1;
       else {
-        indices.push(index);
-        values.push(1);
+        indices[length] = index;
+        values[length] = 1;
+        length++;
       }
     }
-    return { indices: Uint32Array.from(indices), values: Float64Array.from(values) };
+    return { indices: indices.subarray(0, length), values: values.subarray(0, length) };
+  }
+
+  /** The vector index of category `value` of categorical feature `c` (named `name`). */
+  private bucketOf(c: number, name: string, value: string): number {
+    const cache = this.buckets[c] as Map<string, number>;
+    let index = cache.get(value);
+    if (index === undefined) {
+      index = this.spec.numeric.length + (murmurHash3x86(`${name}=${value}`, 0) % this.spec.buckets);
+      if (cache.size < BUCKET_CACHE_SIZE) cache.set(value, index);
+    }
+    return index;
   }
 
   write(w: StateWriter): void {

@@ -88,6 +88,11 @@ abstract class LinearLearner<P> {
   private readonly rollingLoss: RollingMean;
   private examplesLearned = 0;
   private healthState: LearnerHealth = { status: "ok" };
+  // Buffers of one learning step, reused so that learning allocates nothing per example.
+  private readonly lossGradient: Float64Array;
+  private readonly scoreBuffer: Float64Array;
+  private readonly stepIndices: Uint32Array;
+  private readonly stepGradients: Float64Array;
 
   constructor(
     readonly spec: LearnerSpec,
@@ -99,6 +104,11 @@ abstract class LinearLearner<P> {
     this.intercepts = new Float64Array(outputs);
     this.optimizer = createOptimizer(spec.optimizer, this.weights.length);
     this.rollingLoss = new RollingMean(this.options.healthWindow);
+    const inputs = spec.features.numeric.length + spec.features.categorical.length;
+    this.lossGradient = new Float64Array(outputs);
+    this.scoreBuffer = new Float64Array(outputs);
+    this.stepIndices = new Uint32Array(inputs * outputs);
+    this.stepGradients = new Float64Array(inputs * outputs);
   }
 
   /** The options with their defaults filled in. */
@@ -132,7 +142,7 @@ abstract class LinearLearner<P> {
     const label = this.checkLabel(y);
     const encoded = this.encoder.learnAndEncode(x);
     const scores = this.scores(encoded);
-    const lossGradient = new Float64Array(this.outputs);
+    const lossGradient = this.lossGradient;
     const loss = this.loss(scores, label, lossGradient);
     this.examplesLearned++;
     if (!Number.isFinite(loss)) {
@@ -149,8 +159,8 @@ abstract class LinearLearner<P> {
   private applyStep(x: SparseVector, lossGradient: Float64Array): void {
     const dimension = this.encoder.dimension;
     const nnz = x.indices.length;
-    const indices = new Uint32Array(nnz * this.outputs);
-    const gradient = new Float64Array(nnz * this.outputs);
+    const indices = this.stepIndices;
+    const gradient = this.stepGradients;
     const { l2, interceptLearningRate } = this.options;
     for (let k = 0; k < this.outputs; k++) {
       const d = lossGradient[k] as number;
@@ -163,7 +173,7 @@ abstract class LinearLearner<P> {
         gradient[k * nnz + j] = l2 === 0 ? xj * d : xj * d + l2 * (this.weights[at] as number);
       }
     }
-    this.optimizer.step(this.weights, indices, gradient);
+    this.optimizer.step(this.weights, indices, gradient, nnz * this.outputs);
   }
 
   private checkHealth(x: SparseVector): void {
@@ -192,10 +202,10 @@ abstract class LinearLearner<P> {
     this.healthState = { status: "diverged", reason, atExample: this.examplesLearned };
   }
 
-  /** Raw scores `b_k + w_k · x`. */
+  /** Raw scores `b_k + w_k · x`, in a buffer the next call reuses. */
   protected scores(x: SparseVector): Float64Array {
     const dimension = this.encoder.dimension;
-    const out = new Float64Array(this.outputs);
+    const out = this.scoreBuffer;
     for (let k = 0; k < this.outputs; k++) {
       let sum = this.intercepts[k] as number;
       const base = k * dimension;

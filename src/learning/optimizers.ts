@@ -39,8 +39,8 @@ export interface Optimizer {
   readonly spec: OptimizerSpec;
   /** Steps taken so far. */
   readonly steps: number;
-  /** One step: `weights[indices[k]]` moves against `gradients[k]`; indices must be unique. */
-  step(weights: Float64Array, indices: Uint32Array, gradients: Float64Array): void;
+  /** One step: `weights[indices[k]]` moves against `gradients[k]` for k < `count`; indices must be unique. */
+  step(weights: Float64Array, indices: Uint32Array, gradients: Float64Array, count: number): void;
   write(w: StateWriter): void;
   read(r: StateReader): void;
 }
@@ -96,10 +96,10 @@ class Sgd implements Optimizer {
 
   constructor(readonly spec: SgdSpec) {}
 
-  step(weights: Float64Array, indices: Uint32Array, gradients: Float64Array): void {
+  step(weights: Float64Array, indices: Uint32Array, gradients: Float64Array, count: number): void {
     this.steps++;
     const rate = this.spec.schedule === "constant" ? this.spec.learningRate : this.spec.learningRate / this.steps ** this.spec.power;
-    for (let k = 0; k < indices.length; k++) {
+    for (let k = 0; k < count; k++) {
       const i = indices[k] as number;
       weights[i] = (weights[i] as number) - rate * (gradients[k] as number);
     }
@@ -125,10 +125,10 @@ class AdaGrad implements Optimizer {
     this.squaredGradients = new Float64Array(dimension);
   }
 
-  step(weights: Float64Array, indices: Uint32Array, gradients: Float64Array): void {
+  step(weights: Float64Array, indices: Uint32Array, gradients: Float64Array, count: number): void {
     this.steps++;
     const { learningRate, epsilon } = this.spec;
-    for (let k = 0; k < indices.length; k++) {
+    for (let k = 0; k < count; k++) {
       const i = indices[k] as number;
       const g = gradients[k] as number;
       const accumulated = (this.squaredGradients[i] as number) + g * g;
@@ -168,10 +168,10 @@ class Ftrl implements Optimizer {
     this.n = new Float64Array(dimension);
   }
 
-  step(weights: Float64Array, indices: Uint32Array, gradients: Float64Array): void {
+  step(weights: Float64Array, indices: Uint32Array, gradients: Float64Array, count: number): void {
     this.steps++;
     const { alpha, beta, l1, l2 } = this.spec;
-    for (let k = 0; k < indices.length; k++) {
+    for (let k = 0; k < count; k++) {
       const i = indices[k] as number;
       const g = gradients[k] as number;
       const n = this.n[i] as number;

@@ -137,7 +137,17 @@ function serviceTable(core: Core, env: HandlerEnv): Array<[string, ServiceDefini
     ["sluice.v1.ModelService", ModelServiceService, modelServiceHandlers(core.models, core.deployments, env)],
     ["sluice.v1.LearningService", LearningServiceService, learningServiceHandlers(core.learning, env)],
     ["sluice.v1.InferenceService", InferenceServiceService, inferenceServiceHandlers(core.predictor, env)],
-    ["sluice.v1.MonitoringService", MonitoringServiceService, monitoringServiceHandlers(core.stats, core.router, core.consistency, env)],
+    [
+      "sluice.v1.MonitoringService",
+      MonitoringServiceService,
+      monitoringServiceHandlers(
+        core.stats,
+        core.router,
+        core.consistency,
+        async (project, learner) => (await core.learning.get(project, learner)).status,
+        env,
+      ),
+    ],
     ["sluice.v1.AccessService", AccessServiceService, accessServiceHandlers(core.access, auditServiceHandlers(core.audit, env), env)],
     [
       "inference.GRPCInferenceService",
@@ -153,6 +163,16 @@ function authenticationMethods(config: SluiceConfig): string[] {
   if (config.auth.jwt.jwksFile !== "" || config.auth.jwt.jwksUrl !== "") methods.push("jwt");
   if (config.tls.clientCaFile !== "") methods.push("mtls");
   return methods;
+}
+
+/**
+ * This replica's name in learner leases. The embedded stores belong to one process at a time (the
+ * data dir is locked), so a restarted server is the same replica and takes its leases back at
+ * once; on shared stores each process is a replica of its own, and a restarted one waits for its
+ * predecessor's leases to lapse (the predecessor might still be alive).
+ */
+function defaultReplicaId(config: SluiceConfig): string {
+  return config.registry.backend === "embedded" ? `${hostname()}:embedded` : `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 }
 
 /** Whether a HOST:PORT listen address is reachable only from this machine. */
@@ -295,7 +315,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     const learningStore = await openLearningStore(config);
     releases.push(() => learningStore.close());
     const learnerRuntime = new LearnerRuntime(learningStore, learnerDefinitions, registryStore, metrics, logger, {
-      replicaId: config.learning.replicaId || `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      replicaId: config.learning.replicaId || defaultReplicaId(config),
       leaseTtlMs: config.learning.leaseTtlMs,
       readBatch: config.learning.readBatch,
       sliceMs: config.learning.sliceMs,
@@ -363,7 +383,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     // Started last and so stopped first: its batch in progress ends before any store closes.
     const kafka =
       config.kafka.sources.length > 0
-        ? new KafkaSource(config.kafka, { registry, writer: eventWriter, logger, observer: metrics })
+        ? new KafkaSource(config.kafka, { registry, writer: eventWriter, labels: learning, logger, observer: metrics })
         : undefined;
     if (kafka) {
       kafka.start();

@@ -22,15 +22,19 @@ import { ConfigError, type KafkaSourceConfig, type SluiceConfig } from "../confi
 import type { EventWriter } from "../ingest/event-writer.js";
 import { fileValueToTagged } from "../ingest/file-values.js";
 import type { RowInput } from "../ingest/model.js";
+import type { Learning } from "../learners/learning.js";
 import type { Entity, EventStreamVersion } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
+import { labelFromMessage } from "./kafka-labels.js";
 
 /** Why a message went to the dead-letter topic. */
 export type DeadLetterReason =
   /** The value is not a JSON object, or not a message of the configured Protobuf type. */
   | "UNDECODABLE"
   /** It decoded, but is not a valid event of the stream (a missing key or time, a wrong type, an unknown field). */
-  | "INVALID_EVENT";
+  | "INVALID_EVENT"
+  /** It decoded, but is not a valid label for the source's learner (docs/learning.md). */
+  | "INVALID_LABEL";
 
 /** Told what the source dead-lettered, for metrics. */
 export interface KafkaSourceObserver {
@@ -41,6 +45,8 @@ export interface KafkaSourceObserver {
 export interface KafkaSourceDeps {
   registry: Pick<Registry, "resolveStreamRef" | "getEntity">;
   writer: Pick<EventWriter, "writeFromSource" | "forgetSource">;
+  /** Where the labels of sources with a `learner` go. */
+  labels?: Pick<Learning, "appendFromSource">;
   logger: Logger;
   observer?: KafkaSourceObserver;
 }
@@ -225,7 +231,11 @@ export class KafkaSource {
     // Heartbeats while the stores work, so a slow batch does not cost this replica its partitions.
     const heartbeats = setInterval(() => heartbeat().catch(() => {}), this.config.heartbeatIntervalMs);
     try {
-      const written = await this.retrying("store", partitionLog, keepGoing, () => this.writeBatch(source, batch.partition, batch.messages));
+      const written = await this.retrying("store", partitionLog, keepGoing, () =>
+        source.config.learner !== undefined
+          ? this.writeLabels(source, batch.partition, batch.messages)
+          : this.writeBatch(source, batch.partition, batch.messages),
+      );
       if (!written) return;
       if (written.deadLetters.length > 0) {
         const sent = await this.retrying("dead-letter", partitionLog, keepGoing, () =>
@@ -243,7 +253,7 @@ export class KafkaSource {
       }
       const fields = {
         ...partitionLog,
-        stream: `${source.config.project}/${source.config.stream}`,
+        target: targetOf(source.config),
         messages: batch.messages.length,
         accepted: written.accepted,
         replayed: written.replayed,
@@ -260,11 +270,47 @@ export class KafkaSource {
     }
   }
 
+  /**
+   * Decodes a batch's label messages and appends them to the learner's log, each once (the log
+   * keeps the partition's next offset with the entries); returns what happened and the dead letters.
+   */
+  private async writeLabels(source: ActiveSource, partition: number, messages: KafkaMessage[]) {
+    const { config } = source;
+    if (!this.deps.labels) throw new Error("kafka source has a learner but the server gave it no label sink");
+    const decoded = messages.map((message) => {
+      const fields = source.decode(message.value);
+      return {
+        message,
+        label: "problem" in fields ? undefined : labelFromMessage(fields.fields, config.eventTimeUnit),
+        problem: "problem" in fields ? fields.problem : undefined,
+      };
+    });
+    const undecodable = decoded.flatMap(({ message, problem }) =>
+      problem === undefined ? [] : [{ message, reason: "UNDECODABLE" as const, error: problem }],
+    );
+    const outcome = await this.deps.labels.appendFromSource(
+      config.project,
+      config.learner as string,
+      `kafka:${config.topic}/${partition}`,
+      decoded.flatMap(({ message, label }) => (label === undefined ? [] : [{ offset: Number(message.offset), label }])),
+    );
+    const byOffset = new Map(messages.map((message) => [Number(message.offset), message]));
+    const refused = outcome.refused.map(({ offset, error }) => ({
+      message: byOffset.get(offset) as KafkaMessage,
+      reason: "INVALID_LABEL" as const,
+      error,
+    }));
+    const deadLetters: DeadLetter[] = [...undecodable, ...refused].sort((a, b) =>
+      Number(BigInt(a.message.offset) - BigInt(b.message.offset)),
+    );
+    return { accepted: outcome.accepted, replayed: outcome.replayed, tooLate: 0, deadLetters };
+  }
+
   /** Decodes a batch's messages and writes the events; returns what happened and the messages to dead-letter. */
   private async writeBatch(source: ActiveSource, partition: number, messages: KafkaMessage[]) {
     const { config } = source;
     // The version messages are decoded against is the version written to.
-    const stream = await this.deps.registry.resolveStreamRef(config.project, config.stream, `kafka source ${config.topic}`);
+    const stream = await this.deps.registry.resolveStreamRef(config.project, config.stream as string, `kafka source ${config.topic}`);
     const entity = await this.deps.registry.getEntity(stream.project, stream.entity);
     const sourceId = `kafka:${config.topic}/${partition}`;
     if (this.assignedAnew.delete(`${config.topic}/${partition}`)) {
@@ -331,12 +377,12 @@ export class KafkaSource {
           [DEAD_LETTER_HEADERS.topic]: config.topic,
           [DEAD_LETTER_HEADERS.partition]: String(partition),
           [DEAD_LETTER_HEADERS.offset]: message.offset,
-          [DEAD_LETTER_HEADERS.stream]: `${config.project}/${config.stream}`,
+          [DEAD_LETTER_HEADERS.stream]: targetOf(config),
         },
       })),
     });
     this.deadLetterCount += deadLetters.length;
-    for (const reason of ["UNDECODABLE", "INVALID_EVENT"] as const) {
+    for (const reason of ["UNDECODABLE", "INVALID_EVENT", "INVALID_LABEL"] as const) {
       const count = deadLetters.filter((d) => d.reason === reason).length;
       if (count > 0) this.deps.observer?.messagesDeadLettered(config.topic, reason, count);
     }
@@ -370,6 +416,11 @@ export class KafkaSource {
     else if (level === logLevel.INFO) this.logger.debug(child, message);
     else this.logger.trace(child, message);
   }
+}
+
+/** What a source feeds, for logs and dead-letter headers: "project/stream", or "project/learners/learner". */
+function targetOf(config: KafkaSourceConfig): string {
+  return config.learner !== undefined ? `${config.project}/learners/${config.learner}` : `${config.project}/${config.stream}`;
 }
 
 // ---- decoding ----

@@ -113,6 +113,11 @@ describe("a live learner", () => {
     const likely = await predictOne("ctr", 2n, 22, "ios");
     const unlikely = await predictOne("ctr", 27n, 3, "ios");
     expect(likely.outputs.probability?.values[0]).toBeGreaterThan(unlikely.outputs.probability?.values[0] as number);
+    // The deployment report shows the live version's prequential metrics beside its serving figures.
+    const report = (await t.client.getDeploymentReport("ctr")).find((v) => v.modelVersion.endsWith("/versions/live"));
+    expect(report?.learnerCumulative?.examples).toBe(BigInt(labels.length));
+    expect(report?.learnerCumulative?.accuracy).toBe(status?.cumulative?.accuracy);
+    expect(report?.learnerRolling?.logLoss).toBeGreaterThan(0);
   });
 
   it("joins labels keyed by entity with the point-in-time values at the event time", async () => {

@@ -32,7 +32,13 @@ const (
 	Models           Collection = "models"
 	Endpoints        Collection = "endpoints"
 	TrainingDatasets Collection = "trainingDatasets"
+	Learners         Collection = "learners"
 )
+
+// LiveVersion is the version that names a model's live state ("ctr@live",
+// "projects/{p}/models/ctr/versions/live"): the state of the online learner of the model's name,
+// as it learns (docs/learning.md). Endpoints serve it as any other version.
+const LiveVersion = "live"
 
 // collectionNouns names a member of each collection, with its article, and an id for messages.
 var collectionNouns = map[Collection][2]string{
@@ -43,6 +49,7 @@ var collectionNouns = map[Collection][2]string{
 	Models:           {"a model", "churn"},
 	Endpoints:        {"an endpoint", "churn"},
 	TrainingDatasets: {"a training dataset", "churn_training"},
+	Learners:         {"a learner", "ctr"},
 }
 
 // versioned lists the collections whose names may end in /versions/{n}.
@@ -106,9 +113,11 @@ func Name(project string, collection Collection, idOrName string) (string, error
 }
 
 // VersionName returns the full name of a version of a model (or another versioned resource)
-// given as "id@n", placed in project, or as a full version name, returned unchanged:
+// given as "id@n", placed in project, or as a full version name, returned unchanged. A model's
+// version may be LiveVersion, its learner's live state:
 //
 //	VersionName("shop", Models, "churn@3")      // "projects/shop/models/churn/versions/3"
+//	VersionName("shop", Models, "ctr@live")     // "projects/shop/models/ctr/versions/live"
 func VersionName(project string, collection Collection, ref string) (string, error) {
 	base, version, err := parseName(project, collection, ref, true, "version")
 	if err != nil {
@@ -126,11 +135,12 @@ func projectID(project string) (string, error) {
 }
 
 // parseName splits an id ("id@n" too when atRef, which then needs the version) or a full name
-// into its unversioned full name and its version (0 when it has none).
-func parseName(project string, collection Collection, text string, atRef bool, field string) (string, int, error) {
+// into its unversioned full name and its version ("" when it has none; a number, or LiveVersion
+// for a model).
+func parseName(project string, collection Collection, text string, atRef bool, field string) (string, string, error) {
 	noun, known := collectionNouns[collection]
 	if !known {
-		return "", 0, &ArgumentError{Field: "collection", Description: fmt.Sprintf("%q is not a collection", string(collection)), Reason: "INVALID_RESOURCE_NAME"}
+		return "", "", &ArgumentError{Field: "collection", Description: fmt.Sprintf("%q is not a collection", string(collection)), Reason: "INVALID_RESOURCE_NAME"}
 	}
 	suffix := ""
 	switch {
@@ -143,7 +153,10 @@ func parseName(project string, collection Collection, text string, atRef bool, f
 	if atRef {
 		expected = fmt.Sprintf(`%s version such as "%s@3", or "projects/{project}/%s/{id}%s"`, noun[0], noun[1], collection, suffix)
 	}
-	refuse := func() (string, int, error) { return "", 0, invalidName(field, text, expected) }
+	refuse := func() (string, string, error) { return "", "", invalidName(field, text, expected) }
+	versionOK := func(version string) bool {
+		return versionNumber.MatchString(version) || (collection == Models && version == LiveVersion)
+	}
 
 	if strings.HasPrefix(text, projectsPrefix) {
 		parts := strings.Split(text, "/")
@@ -151,14 +164,14 @@ func parseName(project string, collection Collection, text string, atRef bool, f
 		if !shapeOK || parts[2] != string(collection) || !resourceID.MatchString(parts[1]) || !resourceID.MatchString(parts[3]) {
 			return refuse()
 		}
-		version := 0
+		version := ""
 		if len(parts) == 6 {
-			if !versionNumber.MatchString(parts[5]) {
+			if !versionOK(parts[5]) {
 				return refuse()
 			}
-			version, _ = strconv.Atoi(parts[5])
+			version = parts[5]
 		}
-		if atRef && version == 0 {
+		if atRef && version == "" {
 			return refuse()
 		}
 		return strings.Join(parts[:4], "/"), version, nil
@@ -167,25 +180,21 @@ func parseName(project string, collection Collection, text string, atRef bool, f
 	if atRef {
 		id, number, hasAt = strings.Cut(text, "@")
 	}
-	if !resourceID.MatchString(id) || (atRef && (!hasAt || !versionNumber.MatchString(number))) {
+	if !resourceID.MatchString(id) || (atRef && (!hasAt || !versionOK(number))) {
 		return refuse()
 	}
 	projectIDValue, err := projectID(project)
 	if err != nil {
-		return "", 0, err
+		return "", "", err
 	}
-	version := 0
-	if hasAt {
-		version, _ = strconv.Atoi(number)
-	}
-	return projectsPrefix + projectIDValue + "/" + string(collection) + "/" + id, version, nil
+	return projectsPrefix + projectIDValue + "/" + string(collection) + "/" + id, number, nil
 }
 
-func withVersion(base string, version int) string {
-	if version == 0 {
+func withVersion(base string, version string) string {
+	if version == "" {
 		return base
 	}
-	return base + "/versions/" + strconv.Itoa(version)
+	return base + "/versions/" + version
 }
 
 func invalidName(field, text, expected string) *ArgumentError {

@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -26,6 +27,10 @@ func TestNamesFromIDsAndFullNames(t *testing.T) {
 		}, "projects/ml/eventStreams/transactions/versions/2"},
 		{func() (string, error) { return VersionName("shop", EventStreams, "transactions@2") }, "projects/shop/eventStreams/transactions/versions/2"},
 		{func() (string, error) { return VersionName("shop", Models, "projects/ml/models/churn/versions/4") }, "projects/ml/models/churn/versions/4"},
+		{func() (string, error) { return VersionName("shop", Models, "ctr@live") }, "projects/shop/models/ctr/versions/live"},
+		{func() (string, error) { return VersionName("shop", Models, "projects/ml/models/ctr/versions/live") }, "projects/ml/models/ctr/versions/live"},
+		{func() (string, error) { return Name("shop", Learners, "ctr") }, "projects/shop/learners/ctr"},
+		{func() (string, error) { return Name("shop", Learners, "projects/ml/learners/ctr") }, "projects/ml/learners/ctr"},
 	}
 	for i, c := range cases {
 		got, err := c.got()
@@ -55,6 +60,12 @@ func TestMalformedNamesAreArgumentErrors(t *testing.T) {
 		{func() error { _, err := VersionName("shop", Models, "churn"); return err }, "version", `a model version such as "churn@3"`},
 		{func() error { _, err := VersionName("shop", Models, "churn@0"); return err }, "version", `/versions/{version}"`},
 		{func() error { _, err := VersionName("shop", Models, "projects/p/models/churn"); return err }, "version", `a model version`},
+		// Only a model has a live version, and only as its version.
+		{func() error { _, err := VersionName("shop", TrainingDatasets, "data@live"); return err }, "version", `a training dataset version`},
+		{func() error { _, err := VersionName("shop", Models, "ctr@LIVE"); return err }, "version", `a model version`},
+		{func() error { _, err := Name("shop", Learners, "ctr@live"); return err }, "name",
+			`expected a learner id such as "ctr", or "projects/{project}/learners/{id}"`},
+		{func() error { _, err := Name("shop", Learners, "projects/p/learners/ctr/versions/live"); return err }, "name", `learners/{id}"`},
 	}
 	for i, c := range cases {
 		err := c.err()
@@ -69,6 +80,31 @@ func TestMalformedNamesAreArgumentErrors(t *testing.T) {
 		}
 		if v := d.FieldViolations[0]; v.Field != c.field || !strings.Contains(v.Description, c.expected) {
 			t.Errorf("case %d: violation %+v, want field %q and %q in the description", i, v, c.field, c.expected)
+		}
+	}
+}
+
+// The learner methods check their names before any call: a client without a connection refuses them.
+func TestLearnerNamesAreCheckedBeforeAnyCall(t *testing.T) {
+	ctx := context.Background()
+	client := &Client{}
+	cases := []struct {
+		err   func() error
+		field string
+	}{
+		{func() error { _, err := client.GetLearner(ctx, "shop", "ctr@live"); return err }, "learner"},
+		{func() error { _, err := client.PublishLearner(ctx, "shop", "projects/shop/models/ctr", ""); return err }, "learner"},
+		{func() error { _, err := client.RestoreLearner(ctx, "shop", "ctr", "ctr"); return err }, "version"},
+		{func() error { _, err := client.PauseLearner(ctx, "Bad Project", "ctr", ""); return err }, "project"},
+		{func() error {
+			_, err := client.WriteLabels(ctx, LabelBatch{Project: "shop", Learner: "ctr"}, LabelBatch{Project: "shop", Learner: "c-t-r"})
+			return err
+		}, "batches[1].Learner"},
+	}
+	for i, c := range cases {
+		d := Details(c.err())
+		if d == nil || d.Reason != "INVALID_RESOURCE_NAME" || len(d.FieldViolations) != 1 || d.FieldViolations[0].Field != c.field {
+			t.Errorf("case %d: got %+v, want an INVALID_RESOURCE_NAME violation of %q", i, d, c.field)
 		}
 	}
 }

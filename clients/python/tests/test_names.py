@@ -105,6 +105,23 @@ class NamingRule(unittest.TestCase):
         self.client.predict("projects/ml/endpoints/churn", {"customer_id": [1]})
         self.assertEqual(self.client.inference.requests[0].endpoint, "projects/ml/endpoints/churn")
 
+    def test_a_models_live_version_names_its_learners_live_state(self) -> None:
+        self.client.models = Recorder(model_pb2.ApplyDeploymentResponse())
+        self.client.apply_deployment("ctr", "ctr@live", canary=("projects/ml/models/ctr/versions/live", 10), shadows=["ctr@1"])
+        deployment = self.client.models.requests[0].deployment
+        self.assertEqual(
+            (deployment.stable_version, deployment.canary.model_version, list(deployment.shadow_versions)),
+            ("projects/shop/models/ctr/versions/live", "projects/ml/models/ctr/versions/live", ["projects/shop/models/ctr/versions/1"]),
+        )
+        # Only a model's version may be "live", spelled so.
+        for bad in ["ctr@LIVE", "ctr@live1", "projects/p/models/ctr/versions/Live"]:
+            error = self.refused(lambda bad=bad: self.client.apply_deployment("ctr", bad))
+            self.assertEqual((error.reason, error.field_violations[0].field), ("INVALID_RESOURCE_NAME", "stable"))
+        dataset = self.refused(lambda: self.client.upload_model("ctr", b"", {}, training_dataset="data@live"))
+        self.assertEqual(dataset.field_violations[0].field, "training_dataset")
+        learner = self.refused(lambda: self.client.get_learner("projects/p/learners/ctr/versions/live"))
+        self.assertIn('expected a learner id such as "ctr", or "projects/{project}/learners/{id}"', learner.message)
+
     def test_applies_leave_the_id_to_the_server_but_not_its_shape(self) -> None:
         self.client.registry = Recorder(registry_pb2.ApplyEntityResponse())
         self.client.apply_entity("Bad Name", {"id": "int64"})

@@ -16,6 +16,8 @@ export type {
   WriteEventBatchResponse,
   WriteEventsResponse,
 } from "../../../src/gen/sluice/v1/ingestion.pb.js";
+export type { Learner, LearnerStatus, PrequentialMetrics, WriteLabelsResponse } from "../../../src/gen/sluice/v1/learning.pb.js";
+export { LearnerState } from "../../../src/gen/sluice/v1/learning.pb.js";
 export type { Deployment, Model, ModelVersion, PromotionRequest } from "../../../src/gen/sluice/v1/model.pb.js";
 export type {
   CheckServedConsistencyResponse,
@@ -81,12 +83,17 @@ export type {
   HistoricalQueryInput,
   HistoricalSchema,
   ImportInput,
+  LabelBatchInput,
+  LabelInput,
+  LearnerCreateInput,
+  LearnerInputSpec,
   ListOptions,
   MaterializeInput,
   ModelInputBindingInput,
   ModelUploadInput,
   OnlineColumn,
   OnlineFeaturesInput,
+  OptimizerInput,
   PredictInput,
   Prediction,
   PromotionDecisionInput,

@@ -37,13 +37,17 @@ export function describeLearningStoreContract(factory: LearningStoreFactory): vo
     expect((await store.read("p/b", 0, 10)).map((e) => [...e.value])).toEqual([[9]]);
   });
 
-  it("writes a cursor in the same step as its entries", async () => {
-    expect(await store.cursor("p/a", "kafka:t:0")).toBeUndefined();
-    await store.append("p/a", [bytes(1)], { name: "kafka:t:0", value: "17" });
-    expect(await store.cursor("p/a", "kafka:t:0")).toBe("17");
-    await store.append("p/a", [], { name: "kafka:t:0", value: "18" });
-    expect(await store.cursor("p/a", "kafka:t:0")).toBe("18");
-    expect(await store.lastPosition("p/a")).toBe(1);
+  it("moves a cursor in the same step as its entries, only from its expected value", async () => {
+    expect(await store.cursor("p/a", "kafka:t/0")).toBeUndefined();
+    expect(await store.appendMovingCursor("p/a", [bytes(1)], { name: "kafka:t/0", expected: undefined, value: "17" })).toBe(1);
+    expect(await store.cursor("p/a", "kafka:t/0")).toBe("17");
+    // A second writer that read the cursor before the move writes nothing.
+    expect(await store.appendMovingCursor("p/a", [bytes(9)], { name: "kafka:t/0", expected: undefined, value: "17" })).toBeUndefined();
+    expect(await store.appendMovingCursor("p/a", [bytes(9)], { name: "kafka:t/0", expected: "16", value: "18" })).toBeUndefined();
+    expect(await store.appendMovingCursor("p/a", [bytes(2), bytes(3)], { name: "kafka:t/0", expected: "17", value: "19" })).toBe(3);
+    expect(await store.appendMovingCursor("p/a", [], { name: "kafka:t/0", expected: "19", value: "20" })).toBe(3);
+    expect(await store.cursor("p/a", "kafka:t/0")).toBe("20");
+    expect((await store.read("p/a", 0, 10)).map((e) => [...e.value])).toEqual([[1], [2], [3]]);
   });
 
   it("keeps checkpoint slots apart and overwrites a slot whole", async () => {
@@ -76,7 +80,7 @@ export function describeLearningStoreContract(factory: LearningStoreFactory): vo
   });
 
   it("keeps everything across a reopen", async () => {
-    await store.append("p/a", [bytes(5), bytes(6)], { name: "c", value: "x" });
+    await store.appendMovingCursor("p/a", [bytes(5), bytes(6)], { name: "c", expected: undefined, value: "x" });
     await store.putCheckpoint("p/a", "latest", bytes(8));
     await store.close();
     store = await factory.reopen();

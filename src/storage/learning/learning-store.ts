@@ -1,8 +1,9 @@
 /**
  * The learning store port: what online learners need to be exactly-once and to run behind several
  * replicas. Per learner (a key "project/learner"):
- * - an append-only **example log**: entries numbered 1, 2, … in append order, each append atomic
- *   (with an optional source cursor, such as a Kafka offset, written in the same step);
+ * - an append-only **example log**: entries numbered 1, 2, … in append order, each append atomic;
+ *   a conditional append also moves a source cursor (a Kafka partition's next offset, a write id)
+ *   from an expected value in the same step, so a source's messages are appended once;
  * - **checkpoints** in named slots ("latest", "published/3"), each write atomic, fenced by the lease;
  * - a **lease**: the one replica that learns.
  * Backends: LMDB (embedded) and Redis (several replicas); learning-store.contract.ts holds them to
@@ -16,9 +17,11 @@ export interface LogEntry {
   value: Uint8Array;
 }
 
-/** A source position stored with the entries it produced (e.g. "kafka:topic:3" → next offset). */
-export interface SourceCursor {
+/** A source position moved with the entries it produced (e.g. "kafka:topic/3" → next offset). */
+export interface CursorMove {
   name: string;
+  /** The cursor's value the append expects; undefined: the cursor must not exist yet. */
+  expected: string | undefined;
   value: string;
 }
 
@@ -26,16 +29,18 @@ export interface SourceCursor {
 export interface LearningStore {
   /** The backend's name, for logs and errors. */
   readonly backend: string;
+  /** Appends entries to a learner's log in one atomic step; returns the last position (unchanged for no entries). */
+  append(learner: string, entries: readonly Uint8Array[]): Promise<number>;
   /**
-   * Appends entries to a learner's log in one atomic step, with `cursor` (if given) written in the
-   * same step; returns the position of the last entry (the last position when `entries` is empty).
+   * Appends entries and moves a cursor, in one atomic step, only if the cursor still has its
+   * expected value; returns the last position, or undefined (nothing written) when it had moved.
    */
-  append(learner: string, entries: readonly Uint8Array[], cursor?: SourceCursor): Promise<number>;
+  appendMovingCursor(learner: string, entries: readonly Uint8Array[], cursor: CursorMove): Promise<number | undefined>;
   /** Entries after `after` (0: from the first), in order, at most `limit`. */
   read(learner: string, after: number, limit: number): Promise<LogEntry[]>;
   /** The position of the last entry (0: none). */
   lastPosition(learner: string): Promise<number>;
-  /** A cursor written by {@link append}, if any. */
+  /** A cursor written by {@link appendMovingCursor}, if any. */
   cursor(learner: string, name: string): Promise<string | undefined>;
   /**
    * Writes a checkpoint slot atomically. With `holder`, only while `holder` holds the learner's

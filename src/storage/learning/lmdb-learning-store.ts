@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { open, type RootDatabase } from "lmdb";
 import { StoreUnavailableError } from "../../common/errors.js";
-import type { LearningStore, LogEntry, SourceCursor } from "./learning-store.js";
+import type { CursorMove, LearningStore, LogEntry } from "./learning-store.js";
 
 interface Lease {
   holder: string;
@@ -31,14 +31,24 @@ export class LmdbLearningStore implements LearningStore {
 
   constructor(private readonly db: RootDatabase) {}
 
-  async append(learner: string, entries: readonly Uint8Array[], cursor?: SourceCursor): Promise<number> {
+  async append(learner: string, entries: readonly Uint8Array[]): Promise<number> {
+    return this.db.transaction(() => this.appendNow(learner, entries));
+  }
+
+  async appendMovingCursor(learner: string, entries: readonly Uint8Array[], cursor: CursorMove): Promise<number | undefined> {
     return this.db.transaction(() => {
-      let last: number = this.db.get([learner, "last"]) ?? 0;
-      for (const entry of entries) this.db.put([learner, "log", ++last], entry);
-      this.db.put([learner, "last"], last);
-      if (cursor) this.db.put([learner, "cursor", cursor.name], cursor.value);
-      return last;
+      if (this.db.get([learner, "cursor", cursor.name]) !== cursor.expected) return undefined;
+      this.db.put([learner, "cursor", cursor.name], cursor.value);
+      return this.appendNow(learner, entries);
     });
+  }
+
+  /** Appends inside the caller's transaction. */
+  private appendNow(learner: string, entries: readonly Uint8Array[]): number {
+    let last: number = this.db.get([learner, "last"]) ?? 0;
+    for (const entry of entries) this.db.put([learner, "log", ++last], entry);
+    this.db.put([learner, "last"], last);
+    return last;
   }
 
   async read(learner: string, after: number, limit: number): Promise<LogEntry[]> {

@@ -9,17 +9,26 @@
  */
 import { Redis } from "ioredis";
 import { StoreUnavailableError } from "../../common/errors.js";
-import type { LearningStore, LogEntry, SourceCursor } from "./learning-store.js";
+import type { CursorMove, LearningStore, LogEntry } from "./learning-store.js";
 
-// KEYS: last, log, cursors. ARGV: cursor name ("" for none), cursor value, entries...
+// KEYS: last, log, cursors. ARGV: cursor name ("" for none), "1" when the cursor must be absent,
+// the expected cursor value, the new value, entries... Returns -1, writing nothing, when the cursor moved.
 const APPEND = `
+if ARGV[1] ~= '' then
+  local current = redis.call('HGET', KEYS[3], ARGV[1])
+  if ARGV[2] == '1' then
+    if current then return -1 end
+  elseif current ~= ARGV[3] then
+    return -1
+  end
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+end
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-for i = 3, #ARGV do
+for i = 5, #ARGV do
   last = last + 1
   redis.call('HSET', KEYS[2], last, ARGV[i])
 end
 redis.call('SET', KEYS[1], last)
-if ARGV[1] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[2]) end
 return last`;
 
 // KEYS: lease, checkpoint. ARGV: holder ("" for unfenced), bytes.
@@ -41,7 +50,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1`;
 
 type Scripts = {
-  sluiceAppend(last: string, log: string, cursors: string, cursorName: string, cursorValue: string, ...entries: Buffer[]): Promise<number>;
+  sluiceAppend(
+    last: string,
+    log: string,
+    cursors: string,
+    cursorName: string,
+    mustBeAbsent: string,
+    expected: string,
+    value: string,
+    ...entries: Buffer[]
+  ): Promise<number>;
   sluicePutCheckpoint(lease: string, checkpoint: string, holder: string, bytes: Buffer): Promise<number>;
   sluiceAcquire(lease: string, holder: string, ttlMs: number): Promise<number>;
   sluiceRelease(lease: string, holder: string): Promise<number>;
@@ -76,12 +94,23 @@ export class RedisLearningStore implements LearningStore {
     client.on("error", () => undefined);
   }
 
-  async append(learner: string, entries: readonly Uint8Array[], cursor?: SourceCursor): Promise<number> {
+  async append(learner: string, entries: readonly Uint8Array[]): Promise<number> {
+    return this.runAppend(learner, entries, undefined);
+  }
+
+  async appendMovingCursor(learner: string, entries: readonly Uint8Array[], cursor: CursorMove): Promise<number | undefined> {
+    const last = await this.runAppend(learner, entries, cursor);
+    return last < 0 ? undefined : last;
+  }
+
+  private async runAppend(learner: string, entries: readonly Uint8Array[], cursor: CursorMove | undefined): Promise<number> {
     const last = await this.scripts.sluiceAppend(
       this.key(learner, "last"),
       this.key(learner, "log"),
       this.key(learner, "cursors"),
       cursor?.name ?? "",
+      cursor?.expected === undefined ? "1" : "0",
+      cursor?.expected ?? "",
       cursor?.value ?? "",
       ...entries.map((entry) => Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength)),
     );

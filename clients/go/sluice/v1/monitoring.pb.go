@@ -616,9 +616,14 @@ type VersionReport struct {
 	// Shadow only: mean absolute difference of outputs from stable.
 	MeanAbsoluteDifference float64 `protobuf:"fixed64,8,opt,name=mean_absolute_difference,json=meanAbsoluteDifference,proto3" json:"mean_absolute_difference,omitempty"`
 	// Shadow only: copies dropped because the shadow queue was full.
-	ShedCount     int64 `protobuf:"varint,9,opt,name=shed_count,json=shedCount,proto3" json:"shed_count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ShedCount int64 `protobuf:"varint,9,opt,name=shed_count,json=shedCount,proto3" json:"shed_count,omitempty"`
+	// A learner's live version only ("…/versions/live"): its prequential
+	// (test-then-train) metrics on labelled examples, over the last 1,000
+	// examples and since its creation (docs/learning.md).
+	LearnerRolling    *PrequentialMetrics `protobuf:"bytes,10,opt,name=learner_rolling,json=learnerRolling,proto3" json:"learner_rolling,omitempty"`
+	LearnerCumulative *PrequentialMetrics `protobuf:"bytes,11,opt,name=learner_cumulative,json=learnerCumulative,proto3" json:"learner_cumulative,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *VersionReport) Reset() {
@@ -712,6 +717,20 @@ func (x *VersionReport) GetShedCount() int64 {
 		return x.ShedCount
 	}
 	return 0
+}
+
+func (x *VersionReport) GetLearnerRolling() *PrequentialMetrics {
+	if x != nil {
+		return x.LearnerRolling
+	}
+	return nil
+}
+
+func (x *VersionReport) GetLearnerCumulative() *PrequentialMetrics {
+	if x != nil {
+		return x.LearnerCumulative
+	}
+	return nil
 }
 
 type GetDeploymentReportRequest struct {
@@ -1105,7 +1124,7 @@ var File_sluice_v1_monitoring_proto protoreflect.FileDescriptor
 
 const file_sluice_v1_monitoring_proto_rawDesc = "" +
 	"\n" +
-	"\x1asluice/v1/monitoring.proto\x12\tsluice.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"~\n" +
+	"\x1asluice/v1/monitoring.proto\x12\tsluice.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18sluice/v1/learning.proto\"~\n" +
 	"\n" +
 	"TimeWindow\x129\n" +
 	"\n" +
@@ -1150,7 +1169,7 @@ const file_sluice_v1_monitoring_proto_rawDesc = "" +
 	"\x16GetDriftReportResponse\x120\n" +
 	"\acolumns\x18\x01 \x03(\v2\x16.sluice.v1.ColumnDriftR\acolumns\x12\x1f\n" +
 	"\vany_drifted\x18\x02 \x01(\bR\n" +
-	"anyDrifted\"\x86\x03\n" +
+	"anyDrifted\"\x9c\x04\n" +
 	"\rVersionReport\x12#\n" +
 	"\rmodel_version\x18\x01 \x01(\tR\fmodelVersion\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12#\n" +
@@ -1164,7 +1183,10 @@ const file_sluice_v1_monitoring_proto_rawDesc = "" +
 	"\x0eagreement_rate\x18\a \x01(\x01R\ragreementRate\x128\n" +
 	"\x18mean_absolute_difference\x18\b \x01(\x01R\x16meanAbsoluteDifference\x12\x1d\n" +
 	"\n" +
-	"shed_count\x18\t \x01(\x03R\tshedCount\"l\n" +
+	"shed_count\x18\t \x01(\x03R\tshedCount\x12F\n" +
+	"\x0flearner_rolling\x18\n" +
+	" \x01(\v2\x1d.sluice.v1.PrequentialMetricsR\x0elearnerRolling\x12L\n" +
+	"\x12learner_cumulative\x18\v \x01(\v2\x1d.sluice.v1.PrequentialMetricsR\x11learnerCumulative\"l\n" +
 	"\x1aGetDeploymentReportRequest\x12\x1f\n" +
 	"\bendpoint\x18\x01 \x01(\tB\x03\xe0A\x02R\bendpoint\x12-\n" +
 	"\x06window\x18\x02 \x01(\v2\x15.sluice.v1.TimeWindowR\x06window\"S\n" +
@@ -1241,6 +1263,7 @@ var file_sluice_v1_monitoring_proto_goTypes = []any{
 	(*CheckServedConsistencyResponse)(nil), // 14: sluice.v1.CheckServedConsistencyResponse
 	(*timestamppb.Timestamp)(nil),          // 15: google.protobuf.Timestamp
 	(*durationpb.Duration)(nil),            // 16: google.protobuf.Duration
+	(*PrequentialMetrics)(nil),             // 17: sluice.v1.PrequentialMetrics
 }
 var file_sluice_v1_monitoring_proto_depIdxs = []int32{
 	15, // 0: sluice.v1.TimeWindow.start_time:type_name -> google.protobuf.Timestamp
@@ -1253,25 +1276,27 @@ var file_sluice_v1_monitoring_proto_depIdxs = []int32{
 	5,  // 7: sluice.v1.GetDriftReportResponse.columns:type_name -> sluice.v1.ColumnDrift
 	16, // 8: sluice.v1.VersionReport.latency_p50:type_name -> google.protobuf.Duration
 	16, // 9: sluice.v1.VersionReport.latency_p99:type_name -> google.protobuf.Duration
-	1,  // 10: sluice.v1.GetDeploymentReportRequest.window:type_name -> sluice.v1.TimeWindow
-	8,  // 11: sluice.v1.GetDeploymentReportResponse.versions:type_name -> sluice.v1.VersionReport
-	1,  // 12: sluice.v1.CheckServedConsistencyRequest.window:type_name -> sluice.v1.TimeWindow
-	15, // 13: sluice.v1.ConsistencyMismatch.served_time:type_name -> google.protobuf.Timestamp
-	12, // 14: sluice.v1.FeatureConsistency.examples:type_name -> sluice.v1.ConsistencyMismatch
-	13, // 15: sluice.v1.CheckServedConsistencyResponse.features:type_name -> sluice.v1.FeatureConsistency
-	3,  // 16: sluice.v1.MonitoringService.GetFeatureStatistics:input_type -> sluice.v1.GetFeatureStatisticsRequest
-	6,  // 17: sluice.v1.MonitoringService.GetDriftReport:input_type -> sluice.v1.GetDriftReportRequest
-	9,  // 18: sluice.v1.MonitoringService.GetDeploymentReport:input_type -> sluice.v1.GetDeploymentReportRequest
-	11, // 19: sluice.v1.MonitoringService.CheckServedConsistency:input_type -> sluice.v1.CheckServedConsistencyRequest
-	4,  // 20: sluice.v1.MonitoringService.GetFeatureStatistics:output_type -> sluice.v1.GetFeatureStatisticsResponse
-	7,  // 21: sluice.v1.MonitoringService.GetDriftReport:output_type -> sluice.v1.GetDriftReportResponse
-	10, // 22: sluice.v1.MonitoringService.GetDeploymentReport:output_type -> sluice.v1.GetDeploymentReportResponse
-	14, // 23: sluice.v1.MonitoringService.CheckServedConsistency:output_type -> sluice.v1.CheckServedConsistencyResponse
-	20, // [20:24] is the sub-list for method output_type
-	16, // [16:20] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	17, // 10: sluice.v1.VersionReport.learner_rolling:type_name -> sluice.v1.PrequentialMetrics
+	17, // 11: sluice.v1.VersionReport.learner_cumulative:type_name -> sluice.v1.PrequentialMetrics
+	1,  // 12: sluice.v1.GetDeploymentReportRequest.window:type_name -> sluice.v1.TimeWindow
+	8,  // 13: sluice.v1.GetDeploymentReportResponse.versions:type_name -> sluice.v1.VersionReport
+	1,  // 14: sluice.v1.CheckServedConsistencyRequest.window:type_name -> sluice.v1.TimeWindow
+	15, // 15: sluice.v1.ConsistencyMismatch.served_time:type_name -> google.protobuf.Timestamp
+	12, // 16: sluice.v1.FeatureConsistency.examples:type_name -> sluice.v1.ConsistencyMismatch
+	13, // 17: sluice.v1.CheckServedConsistencyResponse.features:type_name -> sluice.v1.FeatureConsistency
+	3,  // 18: sluice.v1.MonitoringService.GetFeatureStatistics:input_type -> sluice.v1.GetFeatureStatisticsRequest
+	6,  // 19: sluice.v1.MonitoringService.GetDriftReport:input_type -> sluice.v1.GetDriftReportRequest
+	9,  // 20: sluice.v1.MonitoringService.GetDeploymentReport:input_type -> sluice.v1.GetDeploymentReportRequest
+	11, // 21: sluice.v1.MonitoringService.CheckServedConsistency:input_type -> sluice.v1.CheckServedConsistencyRequest
+	4,  // 22: sluice.v1.MonitoringService.GetFeatureStatistics:output_type -> sluice.v1.GetFeatureStatisticsResponse
+	7,  // 23: sluice.v1.MonitoringService.GetDriftReport:output_type -> sluice.v1.GetDriftReportResponse
+	10, // 24: sluice.v1.MonitoringService.GetDeploymentReport:output_type -> sluice.v1.GetDeploymentReportResponse
+	14, // 25: sluice.v1.MonitoringService.CheckServedConsistency:output_type -> sluice.v1.CheckServedConsistencyResponse
+	22, // [22:26] is the sub-list for method output_type
+	18, // [18:22] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_monitoring_proto_init() }
@@ -1279,6 +1304,7 @@ func file_sluice_v1_monitoring_proto_init() {
 	if File_sluice_v1_monitoring_proto != nil {
 		return
 	}
+	file_sluice_v1_learning_proto_init()
 	file_sluice_v1_monitoring_proto_msgTypes[5].OneofWrappers = []any{
 		(*GetDriftReportRequest_BaselineWindow)(nil),
 		(*GetDriftReportRequest_BaselineTrainingDataset)(nil),

@@ -8,6 +8,7 @@
 from sluice._client import Batch, EventBatch, EventWriteResult, RowRejection, SluiceClient, WriteResult
 from sluice._credentials import Tls, TokenProvider, TokenUnavailableError
 from sluice._errors import FieldViolation, SluiceArgumentError, SluiceError
+from sluice._learning import Label, LabelBatch
 from sluice._models import Prediction, PredictionOutput
 from sluice._values import Float, FloatList, Int32, from_value, to_value
 
@@ -19,6 +20,8 @@ __all__ = [
     "Float",
     "FloatList",
     "Int32",
+    "Label",
+    "LabelBatch",
     "Prediction",
     "PredictionOutput",
     "RowRejection",

@@ -1,7 +1,7 @@
 """SluiceClient: one channel, the generated stubs of every service, and friendly wrappers for the
 common calls (registry applies, writes, event streams, online reads, training data, models,
-deployments and their promotions, predictions, the served-consistency check, and access: API keys,
-role bindings and the audit trail) that turn failures into SluiceError."""
+deployments and their promotions, predictions, online learners, the served-consistency check, and
+access: API keys, role bindings and the audit trail) that turn failures into SluiceError."""
 
 from __future__ import annotations
 
@@ -19,6 +19,19 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sluice._credentials import Tls, TokenProvider, open_channel
 from sluice._errors import FieldViolation, SluiceArgumentError, SluiceError
 from sluice._historical import SpineRowLike, historical_requests, historical_rows, historical_table, spine_batches
+from sluice._learning import (
+    CheckpointLike,
+    LabelBatchLike,
+    LearnerInputLike,
+    OptimizerLike,
+    checkpoint_policy,
+    is_label_batch,
+    label_batch,
+    learner_inputs,
+    learner_kind,
+    number,
+    optimizer as optimizer_member,
+)
 from sluice._models import Bindings, Prediction, input_bindings, missing_feature_policy, read_model, upload_requests
 from sluice._names import full_name, project_id, versioned_name
 from sluice._online import online_rows, online_table
@@ -31,6 +44,8 @@ from sluice.v1 import (
     inference_pb2_grpc,
     ingestion_pb2,
     ingestion_pb2_grpc,
+    learning_pb2,
+    learning_pb2_grpc,
     model_pb2,
     model_pb2_grpc,
     monitoring_pb2,
@@ -170,8 +185,8 @@ class SluiceClient:
     expected form. `project` is an id or "projects/{id}" (kept as the id). Refs ("customer_stats",
     "customer_stats@2:orders_30d", or the full forms "projects/p/featureViews/customer_stats:orders_30d")
     go to the server as written. The generated stubs are attributes
-    (`registry`, `ingestion`, `online`, `training`, `models`, `inference`, `monitoring`, `access`,
-    `health`) for every method the wrappers do not cover; call them through `call()` to get the same
+    (`registry`, `ingestion`, `online`, `training`, `models`, `inference`, `learning`, `monitoring`,
+    `access`, `health`) for every method the wrappers do not cover; call them through `call()` to get the same
     deadline, metadata and errors.
 
     Connecting: plaintext by default. `tls=True` (gRPC's default roots) or `tls=Tls.from_files(ca_file,
@@ -196,6 +211,7 @@ class SluiceClient:
     training: training_pb2_grpc.TrainingServiceStub = field(init=False, repr=False)
     models: model_pb2_grpc.ModelServiceStub = field(init=False, repr=False)
     inference: inference_pb2_grpc.InferenceServiceStub = field(init=False, repr=False)
+    learning: learning_pb2_grpc.LearningServiceStub = field(init=False, repr=False)
     monitoring: monitoring_pb2_grpc.MonitoringServiceStub = field(init=False, repr=False)
     access: access_pb2_grpc.AccessServiceStub = field(init=False, repr=False)
     health: health_pb2_grpc.HealthStub = field(init=False, repr=False)
@@ -214,6 +230,7 @@ class SluiceClient:
         self.training = training_pb2_grpc.TrainingServiceStub(self._channel)
         self.models = model_pb2_grpc.ModelServiceStub(self._channel)
         self.inference = inference_pb2_grpc.InferenceServiceStub(self._channel)
+        self.learning = learning_pb2_grpc.LearningServiceStub(self._channel)
         self.monitoring = monitoring_pb2_grpc.MonitoringServiceStub(self._channel)
         self.access = access_pb2_grpc.AccessServiceStub(self._channel)
         self.health = health_pb2_grpc.HealthStub(self._channel)
@@ -621,7 +638,8 @@ class SluiceClient:
         return response.model_version
 
     def _version_name(self, ref: str, field: str) -> str:
-        """"churn@3" (or a full version name) as "projects/p/models/churn/versions/3"."""
+        """"churn@3" (or a full version name) as "projects/p/models/churn/versions/3"; "ctr@live" as
+        ".../models/ctr/versions/live", the live state of the learner "ctr"."""
         return versioned_name(self.project, "models", ref, field=field, need_version=True)
 
     def apply_deployment(
@@ -640,7 +658,8 @@ class SluiceClient:
         """Creates or changes an endpoint's routing (ApplyDeployment): `stable` serves the traffic
         the canary does not; `canary` is (version, traffic percent); `shadows` get a copy of each
         request off the response path. `endpoint` is an id or a full name; versions are "model@3"
-        or full version names ("projects/p/models/churn/versions/3"). With
+        or full version names ("projects/p/models/churn/versions/3"), and "learner@live" (or
+        ".../versions/live") serves an online learner's live state as it learns. With
         missing_features="reject", Predict fails rather than reading a missing feature as 0. With
         require_promotion_approval, promote_canary only requests a promotion, which another
         authenticated principal approves (approve_promotion), and stable can no longer be changed
@@ -728,6 +747,152 @@ class SluiceClient:
             request_id=request_id,
         )
         return Prediction.from_proto(self.call(self.inference.Predict, request))
+
+    # -- online learners ------------------------------------------------------------------------
+
+    def create_learner(
+        self,
+        learner: str,
+        *,
+        kind: str | int,
+        inputs: Sequence[LearnerInputLike],
+        optimizer: OptimizerLike,
+        classes: int = 0,
+        hash_buckets: int = 0,
+        l2: float = 0.0,
+        intercept_learning_rate: float = 0.0,
+        divergence_threshold: float = 0.0,
+        checkpoint: CheckpointLike | None = None,
+        metrics_window_seconds: int = 0,
+        description: str = "",
+    ) -> learning_pb2.Learner:
+        """Creates an online learner (an id or a full name; docs/learning.md) and returns it, its
+        feature inputs pinned. It owns the model of its name: its live state serves as
+        "learner@live" (apply_deployment) and each publish_learner adds an ONNX version of it.
+
+        `kind` is "logistic", "multinomial" (with `classes`) or "linear". Each input is
+        {"name": "age", "type": "numeric" or "categorical", "feature": "profile:age"} (a feature
+        ref; "view:feature" pins the latest version) or {..., "request": "hour"} (a value sent with
+        each Predict and each label keyed by entity), or a LearnerInput. `optimizer` is exactly one
+        of {"sgd": {"learning_rate": 0.05, "power": 0}}, {"adagrad": {"learning_rate": ..., "epsilon":
+        ...}} or {"ftrl": {"alpha": ..., "beta": ..., "l1": ..., "l2": ...}}; `hash_buckets` is
+        needed with categorical inputs; `checkpoint` is {"every_examples": n, "every_seconds": s}.
+        Numbers left at 0 take the server's defaults. ALREADY_EXISTS when a learner or an uploaded
+        model has the name."""
+        message = learning_pb2.Learner(
+            name=self._name("learners", learner, field="learner"),
+            kind=learner_kind(kind),
+            classes=int(number(classes, "classes", integer=True, minimum=0)),
+            inputs=learner_inputs(inputs),
+            hash_buckets=int(number(hash_buckets, "hash_buckets", integer=True, minimum=0)),
+            l2=number(l2, "l2"),
+            intercept_learning_rate=number(intercept_learning_rate, "intercept_learning_rate"),
+            divergence_threshold=number(divergence_threshold, "divergence_threshold"),
+            checkpoint=checkpoint_policy(checkpoint),
+            metrics_window_seconds=int(number(metrics_window_seconds, "metrics_window_seconds", integer=True, minimum=0)),
+            description=description,
+            **optimizer_member(optimizer),
+        )
+        return self.call(self.learning.CreateLearner, learning_pb2.CreateLearnerRequest(learner=message)).learner
+
+    def get_learner(self, name: str) -> learning_pb2.Learner:
+        """A learner (an id or a full name) with its `status`: state (LEARNER_STATE_LEARNING, ...)
+        and reason, examples_learned, entries_consumed, unmatched_labels, lag, and the prequential
+        metrics (cumulative, rolling, windows). Learning runs behind the label writes: poll
+        `status.examples_learned` to wait for it."""
+        request = learning_pb2.GetLearnerRequest(name=self._name("learners", name))
+        return self.call(self.learning.GetLearner, request).learner
+
+    def list_learners(self, *, page_size: int = 0, project: str | None = None) -> Iterator[learning_pb2.Learner]:
+        """Every learner of a project, with its status, by name, fetched page by page."""
+        parent = self._project(project)
+        page_token = ""
+        while True:
+            request = learning_pb2.ListLearnersRequest(parent=parent, page_size=page_size, page_token=page_token)
+            response = self.call(self.learning.ListLearners, request)
+            yield from response.learners
+            page_token = response.next_page_token
+            if not page_token:
+                return
+
+    def write_labels(
+        self, batches: LabelBatchLike | Iterable[LabelBatchLike], *, timeout: float | None = None
+    ) -> learning_pb2.WriteLabelsResponse:
+        """Sends labels on one WriteLabels stream, one message per batch: a LabelBatch(learner,
+        labels, write_id=) or {"learner": ..., "labels": [...], "write_id": ...}, or an iterable of
+        them. A label is a Label or a dict with its keys: {"request_id": prediction.request_id,
+        "row": 0, "label": 1} for the outcome of a served prediction (joined with the values it was
+        served from), or {"entity": {"user_id": 7}, "event_time": datetime, "label": True,
+        "request_features": {"hour": 9}} (joined with the point-in-time values).
+
+        Each batch is appended to its learner's log whole, or refused whole (INVALID_ARGUMENT
+        INVALID_LABEL, a field violation per bad label: "labels[1].label"); what was appended before
+        a refusal stays. Returns the WriteLabelsResponse: `accepted`, `unmatched` (request ids that
+        matched no logged prediction, kept and listed in `unmatched_labels`) and `log_position`.
+        Learning follows asynchronously. A batch the client cannot encode is refused before any is
+        sent when the batches are one batch or a list; from another iterable it ends the stream
+        there (the batches before it are appended), then its SluiceArgumentError is raised.
+        `timeout` bounds the whole stream."""
+        refused: list[SluiceArgumentError] = []
+
+        def request(batch: LabelBatchLike, index: int) -> learning_pb2.WriteLabelsRequest:
+            learner, labels, write_id = label_batch(batch, f"batches[{index}]")
+            name = self._name("learners", learner, field=f"batches[{index}].learner")
+            return learning_pb2.WriteLabelsRequest(learner=name, labels=labels, write_id=write_id)
+
+        def lazily(all_batches: Iterable[LabelBatchLike]) -> Iterator[learning_pb2.WriteLabelsRequest]:
+            # gRPC consumes this on its own thread: an error raised here would only cancel the
+            # call, so it is kept and raised to the caller once the stream has ended.
+            for index, batch in enumerate(all_batches):
+                try:
+                    encoded = request(batch, index)
+                except SluiceArgumentError as error:
+                    refused.append(error)
+                    return
+                yield encoded
+
+        if is_label_batch(batches):
+            requests: Iterable[learning_pb2.WriteLabelsRequest] = [request(batches, 0)]  # type: ignore[arg-type]
+        elif isinstance(batches, Sequence):
+            requests = [request(batch, index) for index, batch in enumerate(batches)]
+        else:
+            requests = lazily(batches)  # type: ignore[arg-type]
+        try:
+            response = self.learning.WriteLabels(iter(requests), timeout=timeout or self.timeout, metadata=self.metadata)
+        except grpc.RpcError as error:
+            raise SluiceError.from_rpc_error(error) from None
+        if refused:
+            raise refused[0]
+        return response
+
+    def publish_learner(self, name: str, description: str = "") -> str:
+        """Publishes a learner's current state (an id or a full name) as the next immutable ONNX
+        version of its model, and returns the version's name ("projects/p/models/ctr/versions/1").
+        The version's labels carry the lineage (sluice.learner, sluice.examples, sluice.log_position,
+        the cumulative metrics). FAILED_PRECONDITION (LEARNER_DIVERGED) for a diverged learner."""
+        request = learning_pb2.PublishLearnerRequest(name=self._name("learners", name), description=description)
+        return self.call(self.learning.PublishLearner, request).model_version
+
+    def pause_learner(self, name: str, reason: str = "") -> learning_pb2.Learner:
+        """Stops a learner's learning (an id or a full name); it goes on serving, and labels still
+        append to its log. Returns the learner, paused."""
+        request = learning_pb2.PauseLearnerRequest(name=self._name("learners", name), reason=reason)
+        return self.call(self.learning.PauseLearner, request).learner
+
+    def resume_learner(self, name: str) -> learning_pb2.Learner:
+        """Starts a paused learner learning again from where it stopped (its log position).
+        FAILED_PRECONDITION (LEARNER_DIVERGED) for a diverged one: restore it first."""
+        request = learning_pb2.ResumeLearnerRequest(name=self._name("learners", name))
+        return self.call(self.learning.ResumeLearner, request).learner
+
+    def restore_learner(self, name: str, model_version: str) -> learning_pb2.Learner:
+        """Rolls a learner (an id or a full name) back to the state a version published from it was
+        exported from ("ctr@2", or a full version name). Its log position stays: what was learned
+        since is not learned again. Clears divergence; the learner is then paused until resumed."""
+        request = learning_pb2.RestoreLearnerRequest(
+            name=self._name("learners", name), model_version=self._version_name(model_version, "model_version")
+        )
+        return self.call(self.learning.RestoreLearner, request).learner
 
     # -- monitoring ---------------------------------------------------------------------------
 

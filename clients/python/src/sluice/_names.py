@@ -4,7 +4,8 @@ Where a method names a resource (a feature view, an endpoint, a model, ...) it t
 which goes into the client's project ("customer_stats" -> "projects/default/featureViews/customer_stats"),
 or the full resource name ("projects/p/featureViews/customer_stats"), which is used unchanged.
 Anything else is refused before the call with a SluiceArgumentError whose message shows the
-expected form. Refs are not names and go to the server as written: view refs ("view", "view@3",
+expected form. A model's version may be "live" ("ctr@live"): the live state of the learner of that
+name. Refs are not names and go to the server as written: view refs ("view", "view@3",
 "projects/p/featureViews/view[/versions/3]") and feature refs ("view:feature", "view@3:feature",
 "projects/p/featureViews/view:feature").
 """
@@ -31,7 +32,12 @@ _NOUNS = {
     "models": ("a model", "churn"),
     "endpoints": ("an endpoint", "churn"),
     "trainingDatasets": ("a training dataset", "churn_training"),
+    "learners": ("a learner", "ctr"),
 }
+
+# The version a model's live state is named by ("ctr@live", "projects/p/models/ctr/versions/live"):
+# the live state of the learner of the model's name (docs/learning.md).
+LIVE = "live"
 
 
 def project_id(project: object, field: str = "project") -> str:
@@ -57,7 +63,7 @@ def full_name(
     unchanged): "projects/{project}/{collection}/{id}", with "/versions/{n}" when `version` is given
     or, with allow_version, when the full name has it (a `version` must then agree). With lenient,
     a short id's characters are left to the server (applies: it reports a bad id beside the
-    definition's other problems), but not its shape."""
+    definition's other problems), but not its shape. A model's own version may be "live"."""
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
         raise SluiceArgumentError.for_argument("version", f"must be a positive integer, not {version!r}")
     optional = "optional" if allow_version or version is not None else "never"
@@ -72,14 +78,17 @@ def full_name(
 
 def versioned_name(project: str, collection: str, ref: object, *, field: str, need_version: bool) -> str:
     """A version of a model or training dataset given as "id@n" or a full version name, or,
-    unless need_version, as "id" or a full name without a version (its latest)."""
+    unless need_version, as "id" or a full name without a version (its latest). A model's version
+    may be "live" ("ctr@live", ".../models/ctr/versions/live"): its learner's live state."""
     base, version = _parse(project, collection, ref, field=field, at_ref=True, version="required" if need_version else "optional")
     return base if version is None else f"{base}/versions/{version}"
 
 
-def _parse(project: str, collection: str, text: object, *, field: str, at_ref: bool, version: str, lenient: bool = False) -> tuple[str, int | None]:
+def _parse(
+    project: str, collection: str, text: object, *, field: str, at_ref: bool, version: str, lenient: bool = False
+) -> tuple[str, int | str | None]:
     """`text` as (the unversioned full name, its version or None); `version` is "never",
-    "optional" or "required"."""
+    "optional" or "required". A model's version is a number or LIVE."""
 
     def id_ok(candidate: str) -> bool:
         return bool(candidate) and not re.search(r"[/@:]", candidate) if lenient else bool(_ID.fullmatch(candidate))
@@ -87,24 +96,29 @@ def _parse(project: str, collection: str, text: object, *, field: str, at_ref: b
     def refused() -> SluiceArgumentError:
         return _invalid(field, text, _expected(collection, at_ref, version))
 
+    def version_of(suffix: str) -> int | str | None:
+        if collection == "models" and suffix == LIVE:
+            return LIVE
+        return int(suffix) if _VERSION.fullmatch(suffix) else None
+
     if not isinstance(text, str):
         raise refused()
-    number: int | None = None
+    number: int | str | None = None
     if text.startswith(_PREFIX):
         parts = text.split("/")
         shape_ok = len(parts) == 4 or (version != "never" and len(parts) == 6 and parts[4] == "versions")
         if not shape_ok or parts[2] != collection or not _ID.fullmatch(parts[1]) or not id_ok(parts[3]):
             raise refused()
         if len(parts) == 6:
-            if not _VERSION.fullmatch(parts[5]):
+            number = version_of(parts[5])
+            if number is None:
                 raise refused()
-            number = int(parts[5])
         base = "/".join(parts[:4])
     else:
         name, at, suffix = text.partition("@") if at_ref else (text, "", "")
-        if not id_ok(name) or (at and not _VERSION.fullmatch(suffix)):
+        number = version_of(suffix) if at else None
+        if not id_ok(name) or (at and number is None):
             raise refused()
-        number = int(suffix) if at else None
         base = f"{_PREFIX}{project}/{collection}/{name}"
     if version == "required" and number is None:
         raise refused()

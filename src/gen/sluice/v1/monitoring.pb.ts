@@ -20,6 +20,7 @@ import {
 } from "@grpc/grpc-js";
 import { Duration } from "../../google/protobuf/duration.pb.js";
 import { Timestamp } from "../../google/protobuf/timestamp.pb.js";
+import { PrequentialMetrics } from "./learning.pb.js";
 
 /** What a drift report compares. */
 export enum DriftSubject {
@@ -148,6 +149,13 @@ export interface VersionReport {
   meanAbsoluteDifference: number;
   /** Shadow only: copies dropped because the shadow queue was full. */
   shedCount: bigint;
+  /**
+   * A learner's live version only ("…/versions/live"): its prequential
+   * (test-then-train) metrics on labelled examples, over the last 1,000
+   * examples and since its creation (docs/learning.md).
+   */
+  learnerRolling: PrequentialMetrics | undefined;
+  learnerCumulative: PrequentialMetrics | undefined;
 }
 
 export interface GetDeploymentReportRequest {
@@ -1156,6 +1164,8 @@ function createBaseVersionReport(): VersionReport {
     agreementRate: 0,
     meanAbsoluteDifference: 0,
     shedCount: 0n,
+    learnerRolling: undefined,
+    learnerCumulative: undefined,
   };
 }
 
@@ -1196,6 +1206,12 @@ export const VersionReport: MessageFns<VersionReport> = {
         throw new globalThis.Error("value provided for field message.shedCount of type int64 too large");
       }
       writer.uint32(72).int64(message.shedCount);
+    }
+    if (message.learnerRolling !== undefined) {
+      PrequentialMetrics.encode(message.learnerRolling, writer.uint32(82).fork()).join();
+    }
+    if (message.learnerCumulative !== undefined) {
+      PrequentialMetrics.encode(message.learnerCumulative, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -1285,6 +1301,22 @@ export const VersionReport: MessageFns<VersionReport> = {
             message.shedCount = reader.int64() as bigint;
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.learnerRolling = PrequentialMetrics.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.learnerCumulative = PrequentialMetrics.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1340,6 +1372,16 @@ export const VersionReport: MessageFns<VersionReport> = {
         : isSet(object.shed_count)
         ? BigInt(object.shed_count)
         : 0n,
+      learnerRolling: isSet(object.learnerRolling)
+        ? PrequentialMetrics.fromJSON(object.learnerRolling)
+        : isSet(object.learner_rolling)
+        ? PrequentialMetrics.fromJSON(object.learner_rolling)
+        : undefined,
+      learnerCumulative: isSet(object.learnerCumulative)
+        ? PrequentialMetrics.fromJSON(object.learnerCumulative)
+        : isSet(object.learner_cumulative)
+        ? PrequentialMetrics.fromJSON(object.learner_cumulative)
+        : undefined,
     };
   },
 
@@ -1372,6 +1414,12 @@ export const VersionReport: MessageFns<VersionReport> = {
     if (message.shedCount !== 0n) {
       obj.shedCount = message.shedCount.toString();
     }
+    if (message.learnerRolling !== undefined) {
+      obj.learnerRolling = PrequentialMetrics.toJSON(message.learnerRolling);
+    }
+    if (message.learnerCumulative !== undefined) {
+      obj.learnerCumulative = PrequentialMetrics.toJSON(message.learnerCumulative);
+    }
     return obj;
   },
 
@@ -1397,6 +1445,12 @@ export const VersionReport: MessageFns<VersionReport> = {
     message.agreementRate = object.agreementRate ?? 0;
     message.meanAbsoluteDifference = object.meanAbsoluteDifference ?? 0;
     message.shedCount = (object.shedCount !== undefined && object.shedCount !== null) ? BigInt(object.shedCount) : 0n;
+    message.learnerRolling = (object.learnerRolling !== undefined && object.learnerRolling !== null)
+      ? PrequentialMetrics.fromPartial(object.learnerRolling)
+      : undefined;
+    message.learnerCumulative = (object.learnerCumulative !== undefined && object.learnerCumulative !== null)
+      ? PrequentialMetrics.fromPartial(object.learnerCumulative)
+      : undefined;
     return message;
   },
 };

@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from sluice.v1 import learning_pb2 as sluice_dot_v1_dot_learning__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asluice/v1/monitoring.proto\x12\tsluice.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n\nTimeWindow\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x01\n\x11\x46\x65\x61tureStatistics\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x12\n\nnull_count\x18\x03 \x01(\x03\x12\x0c\n\x04mean\x18\x04 \x01(\x01\x12\x0e\n\x06stddev\x18\x05 \x01(\x01\x12\x0b\n\x03min\x18\x06 \x01(\x01\x12\x0b\n\x03max\x18\x07 \x01(\x01\x12\x11\n\tquantiles\x18\x08 \x03(\x01\x12\x16\n\x0e\x64istinct_count\x18\t \x01(\x03\"p\n\x1bGetFeatureStatisticsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x19\n\x0c\x66\x65\x61ture_view\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12%\n\x06window\x18\x03 \x01(\x0b\x32\x15.sluice.v1.TimeWindow\"P\n\x1cGetFeatureStatisticsResponse\x12\x30\n\nstatistics\x18\x01 \x03(\x0b\x32\x1c.sluice.v1.FeatureStatistics\"e\n\x0b\x43olumnDrift\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x0b\n\x03psi\x18\x02 \x01(\x01\x12\x14\n\x0cks_statistic\x18\x03 \x01(\x01\x12\x12\n\nks_p_value\x18\x04 \x01(\x01\x12\x0f\n\x07\x64rifted\x18\x05 \x01(\x08\"\x95\x02\n\x15GetDriftReportRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12-\n\x07subject\x18\x02 \x01(\x0e\x32\x17.sluice.v1.DriftSubjectB\x03\xe0\x41\x02\x12\x13\n\x06target\x18\x03 \x01(\tB\x03\xe0\x41\x02\x12\x30\n\x0f\x62\x61seline_window\x18\x04 \x01(\x0b\x32\x15.sluice.v1.TimeWindowH\x00\x12#\n\x19\x62\x61seline_training_dataset\x18\x05 \x01(\tH\x00\x12-\n\x0e\x63urrent_window\x18\x06 \x01(\x0b\x32\x15.sluice.v1.TimeWindow\x12\x15\n\rpsi_threshold\x18\x07 \x01(\x01\x42\n\n\x08\x62\x61seline\"V\n\x16GetDriftReportResponse\x12\'\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x16.sluice.v1.ColumnDrift\x12\x13\n\x0b\x61ny_drifted\x18\x02 \x01(\x08\"\x8e\x02\n\rVersionReport\x12\x15\n\rmodel_version\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x15\n\rrequest_count\x18\x03 \x01(\x03\x12\x13\n\x0b\x65rror_count\x18\x04 \x01(\x03\x12.\n\x0blatency_p50\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x0blatency_p99\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\x0e\x61greement_rate\x18\x07 \x01(\x01\x12 \n\x18mean_absolute_difference\x18\x08 \x01(\x01\x12\x12\n\nshed_count\x18\t \x01(\x03\"Z\n\x1aGetDeploymentReportRequest\x12\x15\n\x08\x65ndpoint\x18\x01 \x01(\tB\x03\xe0\x41\x02\x12%\n\x06window\x18\x02 \x01(\x0b\x32\x15.sluice.v1.TimeWindow\"I\n\x1bGetDeploymentReportResponse\x12*\n\x08versions\x18\x01 \x03(\x0b\x32\x18.sluice.v1.VersionReport\"\x9c\x01\n\x1d\x43heckServedConsistencyRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x19\n\x0c\x66\x65\x61ture_view\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12%\n\x06window\x18\x03 \x01(\x0b\x32\x15.sluice.v1.TimeWindow\x12\x12\n\nmax_values\x18\x04 \x01(\x05\x12\x14\n\x0cmax_examples\x18\x05 \x01(\x05\"\x8a\x01\n\x13\x43onsistencyMismatch\x12\x12\n\nentity_key\x18\x01 \x01(\t\x12/\n\x0bserved_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cserved_value\x18\x03 \x01(\t\x12\x18\n\x10historical_value\x18\x04 \x01(\t\"\x94\x01\n\x12\x46\x65\x61tureConsistency\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\x10\n\x08\x63ompared\x18\x02 \x01(\x03\x12\x12\n\nmismatches\x18\x03 \x01(\x03\x12\x15\n\rmismatch_rate\x18\x04 \x01(\x01\x12\x30\n\x08\x65xamples\x18\x05 \x03(\x0b\x32\x1e.sluice.v1.ConsistencyMismatch\"|\n\x1e\x43heckServedConsistencyResponse\x12/\n\x08\x66\x65\x61tures\x18\x01 \x03(\x0b\x32\x1d.sluice.v1.FeatureConsistency\x12\x15\n\rserved_values\x18\x02 \x01(\x03\x12\x12\n\ncomparison\x18\x03 \x01(\t*\x82\x01\n\x0c\x44riftSubject\x12\x1d\n\x19\x44RIFT_SUBJECT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44RIFT_SUBJECT_FEATURES\x10\x01\x12\x1d\n\x19\x44RIFT_SUBJECT_PREDICTIONS\x10\x02\x12\x18\n\x14\x44RIFT_SUBJECT_LABELS\x10\x03\x32\xa8\x03\n\x11MonitoringService\x12g\n\x14GetFeatureStatistics\x12&.sluice.v1.GetFeatureStatisticsRequest\x1a\'.sluice.v1.GetFeatureStatisticsResponse\x12U\n\x0eGetDriftReport\x12 .sluice.v1.GetDriftReportRequest\x1a!.sluice.v1.GetDriftReportResponse\x12\x64\n\x13GetDeploymentReport\x12%.sluice.v1.GetDeploymentReportRequest\x1a&.sluice.v1.GetDeploymentReportResponse\x12m\n\x16\x43heckServedConsistency\x12(.sluice.v1.CheckServedConsistencyRequest\x1a).sluice.v1.CheckServedConsistencyResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asluice/v1/monitoring.proto\x12\tsluice.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18sluice/v1/learning.proto\"j\n\nTimeWindow\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x01\n\x11\x46\x65\x61tureStatistics\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x12\n\nnull_count\x18\x03 \x01(\x03\x12\x0c\n\x04mean\x18\x04 \x01(\x01\x12\x0e\n\x06stddev\x18\x05 \x01(\x01\x12\x0b\n\x03min\x18\x06 \x01(\x01\x12\x0b\n\x03max\x18\x07 \x01(\x01\x12\x11\n\tquantiles\x18\x08 \x03(\x01\x12\x16\n\x0e\x64istinct_count\x18\t \x01(\x03\"p\n\x1bGetFeatureStatisticsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x19\n\x0c\x66\x65\x61ture_view\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12%\n\x06window\x18\x03 \x01(\x0b\x32\x15.sluice.v1.TimeWindow\"P\n\x1cGetFeatureStatisticsResponse\x12\x30\n\nstatistics\x18\x01 \x03(\x0b\x32\x1c.sluice.v1.FeatureStatistics\"e\n\x0b\x43olumnDrift\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x0b\n\x03psi\x18\x02 \x01(\x01\x12\x14\n\x0cks_statistic\x18\x03 \x01(\x01\x12\x12\n\nks_p_value\x18\x04 \x01(\x01\x12\x0f\n\x07\x64rifted\x18\x05 \x01(\x08\"\x95\x02\n\x15GetDriftReportRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12-\n\x07subject\x18\x02 \x01(\x0e\x32\x17.sluice.v1.DriftSubjectB\x03\xe0\x41\x02\x12\x13\n\x06target\x18\x03 \x01(\tB\x03\xe0\x41\x02\x12\x30\n\x0f\x62\x61seline_window\x18\x04 \x01(\x0b\x32\x15.sluice.v1.TimeWindowH\x00\x12#\n\x19\x62\x61seline_training_dataset\x18\x05 \x01(\tH\x00\x12-\n\x0e\x63urrent_window\x18\x06 \x01(\x0b\x32\x15.sluice.v1.TimeWindow\x12\x15\n\rpsi_threshold\x18\x07 \x01(\x01\x42\n\n\x08\x62\x61seline\"V\n\x16GetDriftReportResponse\x12\'\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x16.sluice.v1.ColumnDrift\x12\x13\n\x0b\x61ny_drifted\x18\x02 \x01(\x08\"\x81\x03\n\rVersionReport\x12\x15\n\rmodel_version\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x15\n\rrequest_count\x18\x03 \x01(\x03\x12\x13\n\x0b\x65rror_count\x18\x04 \x01(\x03\x12.\n\x0blatency_p50\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x0blatency_p99\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\x0e\x61greement_rate\x18\x07 \x01(\x01\x12 \n\x18mean_absolute_difference\x18\x08 \x01(\x01\x12\x12\n\nshed_count\x18\t \x01(\x03\x12\x36\n\x0flearner_rolling\x18\n \x01(\x0b\x32\x1d.sluice.v1.PrequentialMetrics\x12\x39\n\x12learner_cumulative\x18\x0b \x01(\x0b\x32\x1d.sluice.v1.PrequentialMetrics\"Z\n\x1aGetDeploymentReportRequest\x12\x15\n\x08\x65ndpoint\x18\x01 \x01(\tB\x03\xe0\x41\x02\x12%\n\x06window\x18\x02 \x01(\x0b\x32\x15.sluice.v1.TimeWindow\"I\n\x1bGetDeploymentReportResponse\x12*\n\x08versions\x18\x01 \x03(\x0b\x32\x18.sluice.v1.VersionReport\"\x9c\x01\n\x1d\x43heckServedConsistencyRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x19\n\x0c\x66\x65\x61ture_view\x18\x02 \x01(\tB\x03\xe0\x41\x02\x12%\n\x06window\x18\x03 \x01(\x0b\x32\x15.sluice.v1.TimeWindow\x12\x12\n\nmax_values\x18\x04 \x01(\x05\x12\x14\n\x0cmax_examples\x18\x05 \x01(\x05\"\x8a\x01\n\x13\x43onsistencyMismatch\x12\x12\n\nentity_key\x18\x01 \x01(\t\x12/\n\x0bserved_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cserved_value\x18\x03 \x01(\t\x12\x18\n\x10historical_value\x18\x04 \x01(\t\"\x94\x01\n\x12\x46\x65\x61tureConsistency\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\x10\n\x08\x63ompared\x18\x02 \x01(\x03\x12\x12\n\nmismatches\x18\x03 \x01(\x03\x12\x15\n\rmismatch_rate\x18\x04 \x01(\x01\x12\x30\n\x08\x65xamples\x18\x05 \x03(\x0b\x32\x1e.sluice.v1.ConsistencyMismatch\"|\n\x1e\x43heckServedConsistencyResponse\x12/\n\x08\x66\x65\x61tures\x18\x01 \x03(\x0b\x32\x1d.sluice.v1.FeatureConsistency\x12\x15\n\rserved_values\x18\x02 \x01(\x03\x12\x12\n\ncomparison\x18\x03 \x01(\t*\x82\x01\n\x0c\x44riftSubject\x12\x1d\n\x19\x44RIFT_SUBJECT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44RIFT_SUBJECT_FEATURES\x10\x01\x12\x1d\n\x19\x44RIFT_SUBJECT_PREDICTIONS\x10\x02\x12\x18\n\x14\x44RIFT_SUBJECT_LABELS\x10\x03\x32\xa8\x03\n\x11MonitoringService\x12g\n\x14GetFeatureStatistics\x12&.sluice.v1.GetFeatureStatisticsRequest\x1a\'.sluice.v1.GetFeatureStatisticsResponse\x12U\n\x0eGetDriftReport\x12 .sluice.v1.GetDriftReportRequest\x1a!.sluice.v1.GetDriftReportResponse\x12\x64\n\x13GetDeploymentReport\x12%.sluice.v1.GetDeploymentReportRequest\x1a&.sluice.v1.GetDeploymentReportResponse\x12m\n\x16\x43heckServedConsistency\x12(.sluice.v1.CheckServedConsistencyRequest\x1a).sluice.v1.CheckServedConsistencyResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,36 +46,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETDEPLOYMENTREPORTREQUEST'].fields_by_name['endpoint']._serialized_options = b'\340A\002'
   _globals['_CHECKSERVEDCONSISTENCYREQUEST'].fields_by_name['feature_view']._loaded_options = None
   _globals['_CHECKSERVEDCONSISTENCYREQUEST'].fields_by_name['feature_view']._serialized_options = b'\340A\002'
-  _globals['_DRIFTSUBJECT']._serialized_start=2105
-  _globals['_DRIFTSUBJECT']._serialized_end=2235
-  _globals['_TIMEWINDOW']._serialized_start=139
-  _globals['_TIMEWINDOW']._serialized_end=245
-  _globals['_FEATURESTATISTICS']._serialized_start=248
-  _globals['_FEATURESTATISTICS']._serialized_end=418
-  _globals['_GETFEATURESTATISTICSREQUEST']._serialized_start=420
-  _globals['_GETFEATURESTATISTICSREQUEST']._serialized_end=532
-  _globals['_GETFEATURESTATISTICSRESPONSE']._serialized_start=534
-  _globals['_GETFEATURESTATISTICSRESPONSE']._serialized_end=614
-  _globals['_COLUMNDRIFT']._serialized_start=616
-  _globals['_COLUMNDRIFT']._serialized_end=717
-  _globals['_GETDRIFTREPORTREQUEST']._serialized_start=720
-  _globals['_GETDRIFTREPORTREQUEST']._serialized_end=997
-  _globals['_GETDRIFTREPORTRESPONSE']._serialized_start=999
-  _globals['_GETDRIFTREPORTRESPONSE']._serialized_end=1085
-  _globals['_VERSIONREPORT']._serialized_start=1088
-  _globals['_VERSIONREPORT']._serialized_end=1358
-  _globals['_GETDEPLOYMENTREPORTREQUEST']._serialized_start=1360
-  _globals['_GETDEPLOYMENTREPORTREQUEST']._serialized_end=1450
-  _globals['_GETDEPLOYMENTREPORTRESPONSE']._serialized_start=1452
-  _globals['_GETDEPLOYMENTREPORTRESPONSE']._serialized_end=1525
-  _globals['_CHECKSERVEDCONSISTENCYREQUEST']._serialized_start=1528
-  _globals['_CHECKSERVEDCONSISTENCYREQUEST']._serialized_end=1684
-  _globals['_CONSISTENCYMISMATCH']._serialized_start=1687
-  _globals['_CONSISTENCYMISMATCH']._serialized_end=1825
-  _globals['_FEATURECONSISTENCY']._serialized_start=1828
-  _globals['_FEATURECONSISTENCY']._serialized_end=1976
-  _globals['_CHECKSERVEDCONSISTENCYRESPONSE']._serialized_start=1978
-  _globals['_CHECKSERVEDCONSISTENCYRESPONSE']._serialized_end=2102
-  _globals['_MONITORINGSERVICE']._serialized_start=2238
-  _globals['_MONITORINGSERVICE']._serialized_end=2662
+  _globals['_DRIFTSUBJECT']._serialized_start=2246
+  _globals['_DRIFTSUBJECT']._serialized_end=2376
+  _globals['_TIMEWINDOW']._serialized_start=165
+  _globals['_TIMEWINDOW']._serialized_end=271
+  _globals['_FEATURESTATISTICS']._serialized_start=274
+  _globals['_FEATURESTATISTICS']._serialized_end=444
+  _globals['_GETFEATURESTATISTICSREQUEST']._serialized_start=446
+  _globals['_GETFEATURESTATISTICSREQUEST']._serialized_end=558
+  _globals['_GETFEATURESTATISTICSRESPONSE']._serialized_start=560
+  _globals['_GETFEATURESTATISTICSRESPONSE']._serialized_end=640
+  _globals['_COLUMNDRIFT']._serialized_start=642
+  _globals['_COLUMNDRIFT']._serialized_end=743
+  _globals['_GETDRIFTREPORTREQUEST']._serialized_start=746
+  _globals['_GETDRIFTREPORTREQUEST']._serialized_end=1023
+  _globals['_GETDRIFTREPORTRESPONSE']._serialized_start=1025
+  _globals['_GETDRIFTREPORTRESPONSE']._serialized_end=1111
+  _globals['_VERSIONREPORT']._serialized_start=1114
+  _globals['_VERSIONREPORT']._serialized_end=1499
+  _globals['_GETDEPLOYMENTREPORTREQUEST']._serialized_start=1501
+  _globals['_GETDEPLOYMENTREPORTREQUEST']._serialized_end=1591
+  _globals['_GETDEPLOYMENTREPORTRESPONSE']._serialized_start=1593
+  _globals['_GETDEPLOYMENTREPORTRESPONSE']._serialized_end=1666
+  _globals['_CHECKSERVEDCONSISTENCYREQUEST']._serialized_start=1669
+  _globals['_CHECKSERVEDCONSISTENCYREQUEST']._serialized_end=1825
+  _globals['_CONSISTENCYMISMATCH']._serialized_start=1828
+  _globals['_CONSISTENCYMISMATCH']._serialized_end=1966
+  _globals['_FEATURECONSISTENCY']._serialized_start=1969
+  _globals['_FEATURECONSISTENCY']._serialized_end=2117
+  _globals['_CHECKSERVEDCONSISTENCYRESPONSE']._serialized_start=2119
+  _globals['_CHECKSERVEDCONSISTENCYRESPONSE']._serialized_end=2243
+  _globals['_MONITORINGSERVICE']._serialized_start=2379
+  _globals['_MONITORINGSERVICE']._serialized_end=2803
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@ import datetime
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from sluice.v1 import learning_pb2 as _learning_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -110,7 +111,7 @@ class GetDriftReportResponse(_message.Message):
     def __init__(self, columns: _Optional[_Iterable[_Union[ColumnDrift, _Mapping]]] = ..., any_drifted: _Optional[bool] = ...) -> None: ...
 
 class VersionReport(_message.Message):
-    __slots__ = ("model_version", "role", "request_count", "error_count", "latency_p50", "latency_p99", "agreement_rate", "mean_absolute_difference", "shed_count")
+    __slots__ = ("model_version", "role", "request_count", "error_count", "latency_p50", "latency_p99", "agreement_rate", "mean_absolute_difference", "shed_count", "learner_rolling", "learner_cumulative")
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +121,8 @@ class VersionReport(_message.Message):
     AGREEMENT_RATE_FIELD_NUMBER: _ClassVar[int]
     MEAN_ABSOLUTE_DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
     SHED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LEARNER_ROLLING_FIELD_NUMBER: _ClassVar[int]
+    LEARNER_CUMULATIVE_FIELD_NUMBER: _ClassVar[int]
     model_version: str
     role: str
     request_count: int
@@ -129,7 +132,9 @@ class VersionReport(_message.Message):
     agreement_rate: float
     mean_absolute_difference: float
     shed_count: int
-    def __init__(self, model_version: _Optional[str] = ..., role: _Optional[str] = ..., request_count: _Optional[int] = ..., error_count: _Optional[int] = ..., latency_p50: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., latency_p99: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., agreement_rate: _Optional[float] = ..., mean_absolute_difference: _Optional[float] = ..., shed_count: _Optional[int] = ...) -> None: ...
+    learner_rolling: _learning_pb2.PrequentialMetrics
+    learner_cumulative: _learning_pb2.PrequentialMetrics
+    def __init__(self, model_version: _Optional[str] = ..., role: _Optional[str] = ..., request_count: _Optional[int] = ..., error_count: _Optional[int] = ..., latency_p50: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., latency_p99: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., agreement_rate: _Optional[float] = ..., mean_absolute_difference: _Optional[float] = ..., shed_count: _Optional[int] = ..., learner_rolling: _Optional[_Union[_learning_pb2.PrequentialMetrics, _Mapping]] = ..., learner_cumulative: _Optional[_Union[_learning_pb2.PrequentialMetrics, _Mapping]] = ...) -> None: ...
 
 class GetDeploymentReportRequest(_message.Message):
     __slots__ = ("endpoint", "window")
