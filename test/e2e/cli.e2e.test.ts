@@ -162,6 +162,13 @@ describe("sluice demo", { concurrent: true }, () => {
     expect(stdout).toMatch(/CreateApiKey for churn-dashboard, viewer on project default: id [0-9a-f]{16}, secret sk_…\(shown once\)/);
     expect(stdout).toContain("ListApiKeys shows it without its secret: churn-dashboard, default:viewer, created by anonymous");
     expect(stdout).not.toMatch(/sk_[A-Za-z0-9_-]/);
+    // The learning part: late clicks learned, a checkpoint published and canaried, a SIGKILL survived exactly once.
+    expect(stdout).toContain(
+      "WriteLabels: 1200 clicks and non-clicks, late and shuffled, each joined by request id with what its prediction read; 0 unmatched.",
+    );
+    expect(stdout).toMatch(/Same weights, two paths: live (0\.\d{6}), ONNX version \1 \(they agree within 1e-6\)/);
+    expect(stdout).toMatch(/Restarted: the learner resumed from its last checkpoint \([1-9]\d* examples\), not from scratch/);
+    expect(stdout).toContain("After resending every batch: 2400 examples learned, each exactly once");
     expect(stdout).toContain("Done.");
   });
 });
