@@ -11,6 +11,8 @@ import { requireMessage } from "./mapping/registry.js";
 import { unaryHandler } from "./unary-handler.js";
 
 const SERVICE = "sluice.v1.LearningService";
+/** A write id is kept with the learner's log for good: it stays short. */
+const MAX_WRITE_ID_CHARS = 256;
 
 /** Builds the LearningService handlers. */
 export function learningServiceHandlers(learning: Learning, env: HandlerEnv): LearningServiceServer {
@@ -37,6 +39,11 @@ export function learningServiceHandlers(learning: Learning, env: HandlerEnv): Le
         (async function* () {
           for await (const request of requests) {
             const { project, id } = learnerName(request.learner, "learner");
+            if (request.writeId.length > MAX_WRITE_ID_CHARS) {
+              throw new ValidationError("INVALID_WRITE_ID", [
+                { field: "write_id", description: `at most ${MAX_WRITE_ID_CHARS} characters` },
+              ]);
+            }
             yield {
               project,
               learner: id,

@@ -69,6 +69,11 @@ export function modelServiceHandlers(models: ModelRegistry, deployments: Deploym
       return { models: page.items.map(modelToWire), nextPageToken: page.nextPageToken };
     }),
     getModelVersion: unaryHandler(`${SERVICE}/GetModelVersion`, env, async (request) => {
+      // "…/versions/live" too: the live version of a learner's model (docs/learning.md).
+      if (request.name.endsWith("/versions/live")) {
+        const live = parseVersionName(request.name, "name");
+        return { modelVersion: modelVersionToWire(await models.getVersion(live.project, live.model, live.version)) };
+      }
       const { project, id, version } = parseResourceName(request.name, "models", "name", true);
       return { modelVersion: modelVersionToWire(await models.getVersion(project, id, version)) };
     }),

@@ -458,8 +458,8 @@ function compareOutputs(served: OutputValues[], shadow: OutputValues[], toleranc
  * bounded prefix of each column (still valid JSON), so its buffer is bounded in bytes too.
  */
 export const MAX_LOGGED_JSON_CHARS = 64 * 1024;
-/** Characters of one logged text or bytes value. */
-const MAX_LOGGED_VALUE_CHARS = 256;
+/** Characters of one logged text or bytes value; a longer text is logged cut, ending in "…". */
+export const MAX_LOGGED_VALUE_CHARS = 256;
 
 /** Model outputs as logged: `{name: [values]}`. */
 function outputsJson(outputs: readonly OutputValues[]): string {

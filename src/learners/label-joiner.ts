@@ -7,7 +7,7 @@
  */
 import { type FieldViolation, ViolationCollector } from "../common/errors.js";
 import type { FeatureValue, TaggedValue } from "../common/feature-value.js";
-import { REQUEST_FEATURE_PREFIX } from "../inference/predictor.js";
+import { MAX_LOGGED_VALUE_CHARS, REQUEST_FEATURE_PREFIX } from "../inference/predictor.js";
 import type { PredictionRecord } from "../storage/offline/offline-store.js";
 import type { ExampleEntry, LogRecord } from "./example-log.js";
 import type { LearnerDefinition, LearnerInput } from "./model.js";
@@ -145,7 +145,11 @@ function fromPrediction(
     const column = logged[key];
     if (!column) return `the prediction (by ${prediction.modelVersion}) did not read input "${input.name}" (${key})`;
     if (row >= column.length) return `the prediction has no row ${row} (its log keeps ${column.length})`;
-    features[input.name] = inputValue(input, column[row] as FeatureValue);
+    const value = column[row];
+    if (typeof value === "string" && value.length > MAX_LOGGED_VALUE_CHARS) {
+      return `input "${input.name}" was longer than the prediction log keeps (${MAX_LOGGED_VALUE_CHARS} characters)`;
+    }
+    features[input.name] = inputValue(input, value as FeatureValue);
   }
   return { features, time: prediction.time };
 }

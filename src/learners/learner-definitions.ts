@@ -47,9 +47,10 @@ export class LearnerDefinitions {
     const definition = await this.checked({
       ...request,
       checkpoint: request.checkpoint.everyExamples === 0 && request.checkpoint.everySeconds === 0 ? DEFAULT_CHECKPOINT : request.checkpoint,
-      metricsWindowSeconds: request.metricsWindowSeconds || DEFAULT_METRICS_WINDOW_SECONDS,
-      interceptLearningRate: request.interceptLearningRate || 0.01,
-      divergenceThreshold: request.divergenceThreshold || 1e12,
+      // 0 (unset on the wire) takes the default; anything else, NaN included, is checked as given.
+      metricsWindowSeconds: request.metricsWindowSeconds === 0 ? DEFAULT_METRICS_WINDOW_SECONDS : request.metricsWindowSeconds,
+      interceptLearningRate: request.interceptLearningRate === 0 ? 0.01 : request.interceptLearningRate,
+      divergenceThreshold: request.divergenceThreshold === 0 ? 1e12 : request.divergenceThreshold,
       createTime: new Date(),
       createdBy,
     });

@@ -78,7 +78,16 @@ export class LearnerRuntime {
           );
       }
     });
-    for (const definition of await this.definitions.all()) await this.worker(definition.project, definition.name);
+    // One learner that cannot start (a corrupt checkpoint, a store blip) must not keep the server
+    // from serving the others: it is logged, and started again on its next use (a label, a read).
+    for (const definition of await this.definitions.all()) {
+      await this.worker(definition.project, definition.name).catch((error: unknown) =>
+        this.logger.error(
+          { err: error, learner: `${definition.project}/${definition.name}` },
+          "learner could not start; it is retried on its next use",
+        ),
+      );
+    }
   }
 
   /** The worker of a learner, started on first use; NOT_FOUND for an unknown learner. */
@@ -105,16 +114,28 @@ export class LearnerRuntime {
     return worker;
   }
 
-  /** Wakes a learner's leader after entries were appended on this replica. */
+  /** Wakes a learner's leader after entries were appended on this replica (starting its worker if it is not running). */
   appended(project: string, name: string): void {
-    void this.workers.get(`${project}/${name}`)?.then((worker) => worker.wake());
+    this.worker(project, name).then(
+      (worker) => worker.wake(),
+      (error: unknown) => this.logger.warn({ err: error, learner: `${project}/${name}` }, "learner could not start after an append"),
+    );
   }
 
   /** Statuses of the learners running here, for metrics. */
   async statuses(): Promise<Array<{ definition: LearnerDefinition; status: LearnerStatus }>> {
     const workers = await Promise.all([...this.workers.values()].map((w) => w.catch(() => undefined)));
     const running = workers.filter((w): w is LearnerWorker => w !== undefined);
-    return Promise.all(running.map(async (w) => ({ definition: w.definition, status: await w.status() })));
+    // A learner whose status cannot be read (the store is down) is left out, not the whole scrape.
+    const statuses = await Promise.all(
+      running.map((w) =>
+        w.status().then(
+          (status) => ({ definition: w.definition, status }),
+          () => undefined,
+        ),
+      ),
+    );
+    return statuses.filter((s) => s !== undefined);
   }
 
   /** Stops every worker: leaders checkpoint and give their leases up. */
@@ -138,8 +159,10 @@ export class LearnerWorker {
   private loop: Promise<void> = Promise.resolve();
   private leaseTimer: NodeJS.Timeout | undefined;
   private lastCheckpointAt = Date.now();
+  /** Entries consumed at the last checkpoint written or loaded (undefined before either). */
+  private checkpointedEntries: number | undefined;
   private readonly key: string;
-  /** Serialises the state changes that touch the store (checkpoint, reload, restore). */
+  /** Serialises everything that changes the state or the role: learning slices, checkpoints, reloads, promotions, restores. */
   private busy: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -176,13 +199,14 @@ export class LearnerWorker {
   /** Re-reads the control state and acts on it (pause, resume, restore). */
   async controlChanged(): Promise<void> {
     this.control = await this.definitions.control(this.definition.project, this.definition.name);
-    const restore = this.control.restore;
-    if (this.role === "leader" && restore && restore.generation > this.state.restoreGeneration) {
-      await this.exclusive(() => this.applyRestore(restore.version, restore.generation));
-    } else if (this.role === "leader" && this.control.paused && this.state.entriesConsumed !== this.checkpointedEntries) {
+    // Decided inside the queue: a promotion, demotion or restore queued before may change the answer.
+    await this.exclusive(async () => {
+      const restore = this.control.restore;
+      if (this.role !== "leader") return;
+      if (restore && restore.generation > this.state.restoreGeneration) await this.applyRestore(restore.version, restore.generation);
       // A paused learner keeps what it learned: the next leader starts from here, not from an older checkpoint.
-      await this.exclusive(() => this.checkpoint());
-    }
+      else if (this.control.paused && this.state.entriesConsumed !== this.checkpointedEntries) await this.checkpoint();
+    });
     this.wake();
   }
 
@@ -214,12 +238,15 @@ export class LearnerWorker {
   }
 
   /**
-   * The state to publish: on the leader, checkpointed first, so a published version is always a
-   * durable checkpoint; on a standby, the latest checkpoint it serves.
+   * Runs `use` on the state to publish, with nothing learned in between: on the leader the state is
+   * checkpointed first, so a published version is always a durable checkpoint; on a standby it is
+   * the latest checkpoint it serves.
    */
-  async snapshot(): Promise<LiveLearner> {
-    if (this.role === "leader") await this.exclusive(() => this.checkpoint());
-    return this.state;
+  snapshot<T>(use: (state: LiveLearner) => T): Promise<T> {
+    return this.exclusive(async () => {
+      if (this.role === "leader") await this.checkpoint();
+      return use(this.state);
+    });
   }
 
   /** Stops learning; a leader checkpoints and gives its lease up so a standby takes over at once. */
@@ -295,8 +322,6 @@ export class LearnerWorker {
     if (byCount || byTime) await this.checkpoint();
   }
 
-  private checkpointedEntries: number | undefined;
-
   /** Writes the state to the "latest" slot, fenced by the lease; losing it there makes this replica a standby. */
   private async checkpoint(): Promise<void> {
     const started = performance.now();
@@ -330,20 +355,29 @@ export class LearnerWorker {
     this.checkpointedEntries = this.state.entriesConsumed;
   }
 
+  /** Runs on a timer: never throws (a rejection there would end the process). */
   private async renewLease(): Promise<void> {
     if (this.stopped) return;
     const asked = Date.now();
     try {
-      const held = await this.store.acquireLease(this.key, this.options.replicaId, this.options.leaseTtlMs);
-      if (held) {
-        this.leaseSafeUntil = asked + Math.floor((this.options.leaseTtlMs * 2) / 3);
-        if (this.role === "standby") await this.exclusive(() => this.promote());
-      } else if (this.role === "leader") {
+      const outcome = await this.store.acquireLease(this.key, this.options.replicaId, this.options.leaseTtlMs);
+      if (outcome === "refused") {
         await this.exclusive(() => this.demote());
+        return;
       }
+      this.leaseSafeUntil = asked + Math.floor((this.options.leaseTtlMs * 2) / 3);
+      // Taken anew (not extended): another replica may have led meanwhile, even if this one led before.
+      if (outcome === "taken" || this.role === "standby") await this.exclusive(() => this.promote());
     } catch (error) {
       this.logger.warn({ err: error }, "could not renew the learner's lease");
-      if (this.role === "leader" && Date.now() >= this.leaseSafeUntil) await this.exclusive(() => this.demote());
+      if (Date.now() >= this.leaseSafeUntil) {
+        await this.exclusive(() => this.demote()).catch((demoting: unknown) =>
+          this.logger.warn(
+            { err: demoting },
+            "lease lapsed and the latest checkpoint could not be read: learning stopped, serving what it holds",
+          ),
+        );
+      }
     }
   }
 
@@ -363,9 +397,9 @@ export class LearnerWorker {
 
   /** Stops learning and serves the latest checkpoint: what was learned since it is the new leader's to learn again. */
   private async demote(): Promise<void> {
+    this.leaseSafeUntil = 0;
     if (this.role === "standby") return;
     this.role = "standby";
-    this.leaseSafeUntil = 0;
     await this.reload();
     this.logger.warn({ position: this.state.position }, "learner lease lost: serving the latest checkpoint as a standby");
   }

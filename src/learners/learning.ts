@@ -4,7 +4,7 @@
  * state itself lives in {@link LearnerRuntime}; this is the use-case layer over it.
  */
 import { createHash } from "node:crypto";
-import { PreconditionError, ResourceNotFoundError, ValidationError } from "../common/errors.js";
+import { PreconditionError, ResourceNotFoundError, SluiceError, ValidationError } from "../common/errors.js";
 import type { Page } from "../common/pagination.js";
 import { exportOnnx } from "../learning/onnx-export.js";
 import type { Metrics } from "../learning/prequential.js";
@@ -12,12 +12,12 @@ import type { ModelVersion } from "../models/model.js";
 import type { ModelRegistry } from "../models/model-registry.js";
 import { resourceName } from "../registry/names.js";
 import type { LearningStore } from "../storage/learning/learning-store.js";
-import { encodeLogRecord } from "./example-log.js";
+import { encodeLogRecord, type LogRecord } from "./example-log.js";
 import { type LabelInput, type LabelJoiner, labelViolations, type UnmatchedLabel } from "./label-joiner.js";
 import type { LearnerDefinitions, LearnerRequest } from "./learner-definitions.js";
 import { type LearnerRuntime, publishedSlot } from "./learner-runtime.js";
-import { encodeLiveState } from "./live-learner.js";
-import { type LearnerDefinition, type LearnerStatus, learnerBindings, liveModelVersion } from "./model.js";
+import { encodeLiveState, type LiveLearner } from "./live-learner.js";
+import { type LearnerDefinition, type LearnerStatus, learnerBindings } from "./model.js";
 
 /** A learner with its status on this replica. */
 export interface LearnerView {
@@ -76,11 +76,6 @@ export class Learning {
   async list(project: string, pageSize: number, pageToken: string): Promise<Page<LearnerView>> {
     const page = await this.definitions.list(project, pageSize, pageToken);
     return { ...page, items: await Promise.all(page.items.map((d) => this.get(d.project, d.name))) };
-  }
-
-  /** The model version standing for a learner's live state ("…/versions/live"); NOT_FOUND when there is no learner. */
-  async liveVersion(project: string, name: string): Promise<ModelVersion> {
-    return liveModelVersion(await this.definitions.get(project, name));
   }
 
   /**
@@ -147,16 +142,16 @@ export class Learning {
     // Refusals are reported for replayed messages too: a consumer killed after the append and
     // before its dead letters were sent leaves them to the replay (dead letters are at least once).
     const refused: Array<{ offset: number; error: string }> = [];
-    const labels: LabelInput[] = [];
+    const good: Array<{ offset: number; label: LabelInput }> = [];
     for (const { offset, label } of messages) {
       const problems = typeof label === "string" ? [{ field: "label", description: label }] : labelViolations(definition, label, "label");
       if (problems.length > 0) refused.push({ offset, error: problems.map((p) => `${p.field}: ${p.description}`).join("; ") });
-      else if (isFresh(offset)) labels.push(label as LabelInput);
+      else if (isFresh(offset)) good.push({ offset, label: label as LabelInput });
     }
     const last = messages.at(-1);
     if (fresh.length === 0 || !last) return { accepted: 0, replayed: messages.length, refused };
-    if (labels.some((label) => label.requestId !== undefined)) await this.flushPredictions();
-    const { records } = await this.joiner.join(definition, labels, Date.now() * 1000);
+    if (good.some(({ label }) => label.requestId !== undefined)) await this.flushPredictions();
+    const records = await this.joinEach(definition, good, refused);
     const position = await this.store.appendMovingCursor(key, records.map(encodeLogRecord), {
       name: source,
       expected: cursor,
@@ -168,21 +163,61 @@ export class Learning {
   }
 
   /**
+   * Joins a source's labels together; when the join refuses them (a label wrong in a way only the
+   * join sees, such as a join key of the wrong type), joins them one by one and adds the ones it
+   * refuses to `refused`, so one bad message cannot hold its partition up.
+   */
+  private async joinEach(
+    definition: LearnerDefinition,
+    labels: ReadonlyArray<{ offset: number; label: LabelInput }>,
+    refused: Array<{ offset: number; error: string }>,
+  ): Promise<LogRecord[]> {
+    const now = Date.now() * 1000;
+    try {
+      return (
+        await this.joiner.join(
+          definition,
+          labels.map((l) => l.label),
+          now,
+        )
+      ).records;
+    } catch (error) {
+      if (!(error instanceof SluiceError) || error.kind !== "invalid_argument") throw error;
+    }
+    const records: LogRecord[] = [];
+    for (const { offset, label } of labels) {
+      try {
+        records.push(...(await this.joiner.join(definition, [label], now)).records);
+      } catch (error) {
+        if (!(error instanceof SluiceError) || error.kind !== "invalid_argument") throw error;
+        refused.push({ offset, error: error.message });
+      }
+    }
+    refused.sort((a, b) => a.offset - b.offset);
+    return records;
+  }
+
+  /**
    * Publishes the learner's state as the next ONNX version of the model of its name, with its
    * lineage in the version's labels, and keeps the checkpoint for RestoreLearner.
    * FAILED_PRECONDITION for a diverged learner.
    */
   async publish(project: string, name: string, description: string, publishedBy: string): Promise<ModelVersion> {
     const worker = await this.runtime.worker(project, name);
-    const state = await worker.snapshot();
-    if (state.diverged) {
-      throw new PreconditionError(
-        "LEARNER_DIVERGED",
-        `learner ${resourceName(project, "learners", name)} has diverged; restore it before publishing`,
-      );
-    }
-    const checkpoint = encodeLiveState(state);
-    const onnx = exportOnnx(state.learner, { docString: `Published from learner ${resourceName(project, "learners", name)}` });
+    // Exported in the same turn as the checkpoint it comes from: nothing is learned in between.
+    const { lineage, checkpoint, onnx } = await worker.snapshot((state) => {
+      if (state.diverged) {
+        throw new PreconditionError(
+          "LEARNER_DIVERGED",
+          `learner ${resourceName(project, "learners", name)} has diverged; restore it before publishing`,
+        );
+      }
+      return {
+        lineage: lineageOf(resourceName(project, "learners", name), state),
+        checkpoint: encodeLiveState(state),
+        onnx: exportOnnx(state.learner, { docString: `Published from learner ${resourceName(project, "learners", name)}` }),
+      };
+    });
     const sha256 = createHash("sha256").update(onnx).digest("hex");
     const version = await this.models.upload(
       {
@@ -191,14 +226,8 @@ export class Learning {
         bindings: learnerBindings(worker.definition),
         sha256,
         trainingDataset: "",
-        description: description || `published from learner ${name} after ${state.learner.examples} examples`,
-        labels: lineage(
-          resourceName(project, "learners", name),
-          state.learner.examples,
-          state.position,
-          state.checkpointTime,
-          state.evaluator.cumulative(),
-        ),
+        description: description || `published from learner ${name} after ${lineage["sluice.examples"]} examples`,
+        labels: lineage,
         uploadedBy: publishedBy,
       },
       (async function* () {
@@ -268,12 +297,13 @@ export class Learning {
 }
 
 /** A published version's lineage, as model version labels. */
-function lineage(learner: string, examples: number, position: number, checkpointTime: number, metrics: Metrics): Record<string, string> {
+function lineageOf(learner: string, state: LiveLearner): Record<string, string> {
+  const metrics = state.evaluator.cumulative();
   const labels: Record<string, string> = {
     "sluice.learner": learner,
-    "sluice.examples": String(examples),
-    "sluice.log_position": String(position),
-    "sluice.checkpoint_time": new Date(checkpointTime).toISOString(),
+    "sluice.examples": String(state.learner.examples),
+    "sluice.log_position": String(state.position),
+    "sluice.checkpoint_time": new Date(state.checkpointTime).toISOString(),
   };
   for (const [key, value] of Object.entries({
     log_loss: metrics.logLoss,

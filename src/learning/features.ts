@@ -59,6 +59,8 @@ export function validateFeatureSpec(spec: FeatureSpec): void {
 
 /** Distinct values per categorical feature whose bucket is remembered (hashing each new value once). */
 const BUCKET_CACHE_SIZE = 1 << 16;
+/** Values longer than this are hashed each time, never remembered. */
+const BUCKET_CACHE_VALUE_CHARS = 64;
 
 /**
  * Encodes examples to sparse vectors and keeps the running standardisation statistics. A vector
@@ -92,14 +94,14 @@ export class FeatureEncoder {
   /** Encodes with the current statistics, changing nothing (prediction). */
   encode(x: FeatureValues): SparseVector {
     this.readNumeric(x);
-    return this.assemble(x);
+    return this.assemble(x, false);
   }
 
   /** Updates the statistics with `x`, then encodes it with the updated statistics (learning). */
   learnAndEncode(x: FeatureValues): SparseVector {
     const raw = this.readNumeric(x);
     // Validate categorical values before any statistic changes, so a refused example leaves no trace.
-    const encoded = this.assemble(x);
+    const encoded = this.assemble(x, true);
     for (let i = 0; i < raw.length; i++) {
       const value = raw[i] as number;
       const count = (this.counts[i] as number) + 1;
@@ -143,8 +145,11 @@ export class FeatureEncoder {
     return raw;
   }
 
-  /** The sparse vector of the numeric values in `this.raw` and the categories of `x`. */
-  private assemble(x: FeatureValues): SparseVector {
+  /**
+   * The sparse vector of the numeric values in `this.raw` and the categories of `x`. Only learned
+   * examples (`remember`) add to the bucket cache: predictions, which anyone may send, cannot grow it.
+   */
+  private assemble(x: FeatureValues, remember: boolean): SparseVector {
     const numericCount = this.spec.numeric.length;
     const indices = this.indexBuffer;
     const values = this.valueBuffer;
@@ -159,7 +164,7 @@ export class FeatureEncoder {
       const value = x[name];
       if (value == null || value === "") continue;
       if (typeof value !== "string") throw new InvalidExampleError(`features.${name}`, `expected a string category, got ${typeof value}`);
-      const index = this.bucketOf(c, name, value);
+      const index = this.bucketOf(c, name, value, remember);
       let at = numericCount;
       while (at < length && indices[at] !== index) at++;
       if (at < length) values[at] = (values[at] as number) + 1;
@@ -173,12 +178,12 @@ export class FeatureEncoder {
   }
 
   /** The vector index of category `value` of categorical feature `c` (named `name`). */
-  private bucketOf(c: number, name: string, value: string): number {
+  private bucketOf(c: number, name: string, value: string, remember: boolean): number {
     const cache = this.buckets[c] as Map<string, number>;
     let index = cache.get(value);
     if (index === undefined) {
       index = this.spec.numeric.length + (murmurHash3x86(`${name}=${value}`, 0) % this.spec.buckets);
-      if (cache.size < BUCKET_CACHE_SIZE) cache.set(value, index);
+      if (remember && cache.size < BUCKET_CACHE_SIZE && value.length <= BUCKET_CACHE_VALUE_CHARS) cache.set(value, index);
     }
     return index;
   }

@@ -89,6 +89,14 @@ const SAMPLES: Record<string, JsonValue> = {
   "/sluice.v1.ModelService/ApprovePromotion": { name: "projects/alpha/endpoints/e" },
   "/sluice.v1.ModelService/RejectPromotion": { name: "projects/alpha/endpoints/e" },
   "/sluice.v1.InferenceService/Predict": { endpoint: "projects/alpha/endpoints/e" },
+  "/sluice.v1.LearningService/CreateLearner": { learner: { name: "projects/alpha/learners/l" } },
+  "/sluice.v1.LearningService/GetLearner": { name: "projects/alpha/learners/l" },
+  "/sluice.v1.LearningService/ListLearners": { parent: "projects/alpha" },
+  "/sluice.v1.LearningService/WriteLabels": { learner: "projects/alpha/learners/l" },
+  "/sluice.v1.LearningService/PublishLearner": { name: "projects/alpha/learners/l" },
+  "/sluice.v1.LearningService/PauseLearner": { name: "projects/alpha/learners/l" },
+  "/sluice.v1.LearningService/ResumeLearner": { name: "projects/alpha/learners/l" },
+  "/sluice.v1.LearningService/RestoreLearner": { name: "projects/alpha/learners/l", modelVersion: "projects/alpha/models/l/versions/1" },
   "/sluice.v1.MonitoringService/GetFeatureStatistics": { project: "projects/alpha", featureView: "nothing" },
   "/sluice.v1.MonitoringService/GetDriftReport": { project: "projects/alpha" },
   "/sluice.v1.MonitoringService/GetDeploymentReport": { endpoint: "projects/alpha/endpoints/e" },
@@ -129,6 +137,9 @@ function expectedAccess(path: string): "open" | "any" | "viewer" | "writer" | "t
   if (/IngestionService\/(Write|Import|Materialize)/.test(path)) return "writer";
   if (path.includes("TrainingService/")) return "trainer";
   if (/ModelService\/(Upload|ApplyDeployment|Promote|Rollback|Approve|Reject)/.test(path)) return "deployer";
+  if (/LearningService\/(CreateLearner|PauseLearner|ResumeLearner)/.test(path)) return "trainer";
+  if (path.endsWith("LearningService/WriteLabels")) return "writer";
+  if (/LearningService\/(PublishLearner|RestoreLearner)/.test(path)) return "deployer";
   return "viewer";
 }
 

@@ -88,6 +88,12 @@ describe.skipIf(skip)("labels from Kafka", () => {
           };
         });
         if (batch === 3) messages.push({ key: "1", value: "{not json" });
+        // A join key of the wrong type: only the point-in-time join sees it, and it must not hold the partition up.
+        if (batch === 7)
+          messages.push({
+            key: "3",
+            value: JSON.stringify({ entity: { user_id: "abc" }, event_time: base, label: 1, request_features: { x: 1, device: "d1" } }),
+          });
         if (batch === 5)
           messages.push({
             key: "2",
@@ -129,7 +135,7 @@ describe.skipIf(skip)("labels from Kafka", () => {
         reasons.push(String(message.headers?.["sluice-dlq-reason"]));
       },
     });
-    await until(async () => reasons.length >= 2, "the dead letters");
+    await until(async () => reasons.length >= 3, "the dead letters");
     await consumer.disconnect();
     // Dead letters are sent at least once: a batch replayed after the kill may send its own again.
     expect([...new Set(reasons)].sort()).toEqual(["INVALID_LABEL", "UNDECODABLE"]);

@@ -84,6 +84,15 @@ describe("a live learner", () => {
     ]);
     expect(learner.status?.state).toBe(LearnerState.LEARNER_STATE_LEARNING);
     expect(learner.status?.examplesLearned).toBe(0n);
+    const live = await t.client.getModelVersion("ctr@live");
+    expect(live.name).toBe("projects/default/models/ctr/versions/live");
+    expect(live.inputs.map((i) => `${i.name}:${i.elementType}`)).toEqual([
+      "age:float64",
+      "hour:float64",
+      "country:string",
+      "device:string",
+    ]);
+    expect(live.outputs.map((o) => o.name)).toEqual(["probability"]);
   });
 
   it("serves as an endpoint's stable version before and while it learns, and learns from outcome labels", async () => {

@@ -55,7 +55,11 @@ export function learnerFromWire(learner: WireLearner, project: string, name: str
     const { learningRate, power } = learner.sgd;
     optimizer = { kind: "sgd", learningRate, schedule: power === 0 ? "constant" : "inverse_scaling", power };
   } else if (learner.adagrad)
-    optimizer = { kind: "adagrad", learningRate: learner.adagrad.learningRate, epsilon: learner.adagrad.epsilon || 1e-8 };
+    optimizer = {
+      kind: "adagrad",
+      learningRate: learner.adagrad.learningRate,
+      epsilon: learner.adagrad.epsilon === 0 ? 1e-8 : learner.adagrad.epsilon,
+    };
   else if (learner.ftrl) optimizer = { kind: "ftrl", ...learner.ftrl };
   else v.add("learner.optimizer", "choose sgd, adagrad or ftrl");
   v.throwIfAny("INVALID_LEARNER");

@@ -25,6 +25,9 @@ export interface CursorMove {
   value: string;
 }
 
+/** What {@link LearningStore.acquireLease} did. */
+export type LeaseOutcome = "taken" | "extended" | "refused";
+
 /** Where learners keep their example logs, checkpoints and leases. */
 export interface LearningStore {
   /** The backend's name, for logs and errors. */
@@ -51,10 +54,11 @@ export interface LearningStore {
   /** A checkpoint slot's bytes, if written. */
   getCheckpoint(learner: string, slot: string): Promise<Uint8Array | undefined>;
   /**
-   * Takes the learner's lease for `ttlMs` when it is free or expired, or extends it when `holder`
-   * holds it already; false when another holder's lease is live.
+   * Takes the learner's lease for `ttlMs` when no lease is live ("taken": whoever held it before,
+   * this holder included, may have moved the learner on meanwhile), or extends it when `holder`
+   * holds the live lease ("extended"); "refused" when another holder's lease is live.
    */
-  acquireLease(learner: string, holder: string, ttlMs: number): Promise<boolean>;
+  acquireLease(learner: string, holder: string, ttlMs: number): Promise<LeaseOutcome>;
   /** Gives the lease up if `holder` holds it. */
   releaseLease(learner: string, holder: string): Promise<void>;
   /** The live lease's holder, if any. */

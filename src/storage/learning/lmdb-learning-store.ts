@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { open, type RootDatabase } from "lmdb";
 import { StoreUnavailableError } from "../../common/errors.js";
-import type { CursorMove, LearningStore, LogEntry } from "./learning-store.js";
+import type { CursorMove, LearningStore, LeaseOutcome, LogEntry } from "./learning-store.js";
 
 interface Lease {
   holder: string;
@@ -84,12 +84,13 @@ export class LmdbLearningStore implements LearningStore {
     return value === undefined ? undefined : toBytes(value);
   }
 
-  async acquireLease(learner: string, holder: string, ttlMs: number): Promise<boolean> {
+  async acquireLease(learner: string, holder: string, ttlMs: number): Promise<LeaseOutcome> {
     return this.db.transaction(() => {
       const lease: Lease | undefined = this.db.get([learner, "lease"]);
-      if (lease && lease.holder !== holder && lease.expires > Date.now()) return false;
+      const live = lease !== undefined && lease.expires > Date.now();
+      if (live && lease.holder !== holder) return "refused";
       this.db.put([learner, "lease"], { holder, expires: Date.now() + ttlMs } satisfies Lease);
-      return true;
+      return live ? "extended" : "taken";
     });
   }
 

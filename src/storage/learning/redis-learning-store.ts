@@ -9,7 +9,7 @@
  */
 import { Redis } from "ioredis";
 import { StoreUnavailableError } from "../../common/errors.js";
-import type { CursorMove, LearningStore, LogEntry } from "./learning-store.js";
+import type { CursorMove, LearningStore, LeaseOutcome, LogEntry } from "./learning-store.js";
 
 // KEYS: last, log, cursors. ARGV: cursor name ("" for none), "1" when the cursor must be absent,
 // the expected cursor value, the new value, entries... Returns -1, writing nothing, when the cursor moved.
@@ -37,11 +37,12 @@ if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
 return 1`;
 
-// KEYS: lease. ARGV: holder, ttl ms.
+// KEYS: lease. ARGV: holder, ttl ms. Returns 0 refused, 1 taken (no live lease), 2 extended.
 const ACQUIRE = `
 local current = redis.call('GET', KEYS[1])
 if current and current ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if current then return 2 end
 return 1`;
 
 // KEYS: lease. ARGV: holder.
@@ -153,8 +154,9 @@ export class RedisLearningStore implements LearningStore {
     return value ? new Uint8Array(value) : undefined;
   }
 
-  async acquireLease(learner: string, holder: string, ttlMs: number): Promise<boolean> {
-    return Number(await this.scripts.sluiceAcquire(this.key(learner, "lease"), holder, ttlMs)) === 1;
+  async acquireLease(learner: string, holder: string, ttlMs: number): Promise<LeaseOutcome> {
+    const outcome = Number(await this.scripts.sluiceAcquire(this.key(learner, "lease"), holder, ttlMs));
+    return outcome === 2 ? "extended" : outcome === 1 ? "taken" : "refused";
   }
 
   async releaseLease(learner: string, holder: string): Promise<void> {

@@ -1537,7 +1537,8 @@ type WriteLabelsRequest struct {
 	Learner string         `protobuf:"bytes,1,opt,name=learner,proto3" json:"learner,omitempty"`
 	Labels  []*LabelRecord `protobuf:"bytes,2,rep,name=labels,proto3" json:"labels,omitempty"`
 	// Makes a retry safe: a message whose write_id this learner has appended
-	// already is skipped (its labels count once). Empty: no such check.
+	// already is skipped (its labels count once). Empty: no such check. At
+	// most 256 characters.
 	WriteId       string `protobuf:"bytes,3,opt,name=write_id,json=writeId,proto3" json:"write_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -416,7 +416,8 @@ export interface WriteLabelsRequest {
   labels: LabelRecord[];
   /**
    * Makes a retry safe: a message whose write_id this learner has appended
-   * already is skipped (its labels count once). Empty: no such check.
+   * already is skipped (its labels count once). Empty: no such check. At
+   * most 256 characters.
    */
   writeId: string;
 }
