@@ -181,7 +181,11 @@ describe("loadConfig", () => {
       /unknown key "kafka.sources.0.partitions"/,
     ],
     ["a source without a stream", () => loadConfig({ file: kafkaFile("    - {topic: t}\n") }), /"kafka.sources.0" give stream or learner/],
-    ["a source with a stream and a learner", () => loadConfig({ file: kafkaFile("    - {topic: t, stream: s, learner: l}\n") }), /"kafka.sources.0" give stream or learner/],
+    [
+      "a source with a stream and a learner",
+      () => loadConfig({ file: kafkaFile("    - {topic: t, stream: s, learner: l}\n") }),
+      /"kafka.sources.0" give stream or learner/,
+    ],
     [
       "an unknown time unit",
       () => loadConfig({ file: kafkaFile("    - {topic: t, stream: s, eventTimeUnit: days}\n") }),

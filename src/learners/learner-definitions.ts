@@ -27,6 +27,8 @@ const NUMERIC_TYPES = new Set(["int32", "int64", "float", "double", "bool"]);
 /** Inputs and hash buckets a learner may declare at most: its weights live in memory, per output. */
 const MAX_INPUTS = 1000;
 const MAX_BUCKETS = 1 << 24;
+/** Weights a learner may hold, `(numeric inputs + hash_buckets) × outputs`: with the optimizer's accumulators, 400 MB at most on every replica. */
+const MAX_WEIGHTS = 1 << 24;
 
 const NO_CONTROL: LearnerControl = { paused: false, reason: "" };
 
@@ -147,6 +149,14 @@ export class LearnerDefinitions {
     if (definition.hashBuckets < 0 || definition.hashBuckets > MAX_BUCKETS) v.add("learner.hash_buckets", `must be in [0, ${MAX_BUCKETS}]`);
     if (definition.kind === "multinomial" && !(definition.classes >= 2 && definition.classes <= 1000)) {
       v.add("learner.classes", `a multinomial learner needs 2 to 1000 classes, got ${definition.classes}`);
+    }
+    const outputs = definition.kind === "multinomial" ? Math.max(definition.classes, 1) : 1;
+    const weights = (definition.inputs.filter((i) => i.type === "numeric").length + Math.max(definition.hashBuckets, 0)) * outputs;
+    if (weights > MAX_WEIGHTS) {
+      v.add(
+        "learner.hash_buckets",
+        `the learner would hold ${weights} weights ((numeric inputs + hash_buckets) × outputs); at most ${MAX_WEIGHTS}`,
+      );
     }
     if (definition.checkpoint.everyExamples < 0) v.add("learner.checkpoint.every_examples", "must not be negative");
     if (definition.checkpoint.everySeconds < 0) v.add("learner.checkpoint.every_seconds", "must not be negative");

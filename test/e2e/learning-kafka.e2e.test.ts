@@ -1,7 +1,7 @@
 /**
  * Labels from Kafka into a learner against a real broker (test/support/kafka-harness.ts): JSON
- * label messages are joined and learned; undecodable and invalid ones go to the dead-letter topic
- * with their reason; and a server killed with SIGKILL while it consumes, then restarted, learns
+ * label messages are joined point-in-time and learned; undecodable and invalid ones (one only the
+ * join itself refuses) go to the dead-letter topic with their reason; and a server killed with SIGKILL while it consumes, then restarted, learns
  * every good message exactly once (the learning store keeps each partition's next offset with the
  * entries it produced).
  */
@@ -57,10 +57,21 @@ describe.skipIf(skip)("labels from Kafka", () => {
     };
     let { server, client } = await start();
     await client.applyEntity({ name: "user", joinKeys: [{ name: "user_id", type: "int64" }] });
+    await client.applyFeatureView({ name: "profile", entity: "user", features: [{ name: "score", type: "double" }] });
+    await client.writeFeatureBatch({
+      featureView: "profile",
+      rows: Array.from({ length: 50 }, (_, u) => ({
+        entityKey: { user_id: BigInt(u) },
+        eventTime: new Date("2026-10-01T00:00:00Z"),
+        features: { score: u / 50 },
+      })),
+    });
     await client.createLearner({
       learner: "ctr",
       kind: "logistic",
       inputs: [
+        // Read point-in-time at each label's event time, in the same join a training set uses.
+        { name: "score", type: "numeric", feature: "profile:score" },
         { name: "x", type: "numeric", request: "x" },
         { name: "device", type: "categorical", request: "device" },
       ],
