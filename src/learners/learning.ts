@@ -7,7 +7,6 @@ import { createHash } from "node:crypto";
 import { PreconditionError, ResourceNotFoundError, SluiceError, ValidationError } from "../common/errors.js";
 import type { Page } from "../common/pagination.js";
 import { exportOnnx } from "../learning/onnx-export.js";
-import type { Metrics } from "../learning/prequential.js";
 import type { ModelVersion } from "../models/model.js";
 import type { ModelRegistry } from "../models/model-registry.js";
 import { resourceName } from "../registry/names.js";
