@@ -5,7 +5,6 @@
  * checks its exit code, its transcript (the same for both languages) and, through the TypeScript
  * SDK, that the learner really learned, was published and is served as the example left it.
  */
-import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LearnerState } from "../../src/gen/sluice/v1/learning.pb.js";
@@ -16,6 +15,7 @@ import {
   pythonClientMissing,
   pythonEnv,
   repositoryRoot,
+  runExample,
   skipWithoutToolchain,
 } from "../support/client-toolchains.js";
 import { unusedAddress } from "../support/ports.js";
@@ -54,20 +54,6 @@ const transcript = (project: string) => [
   "GetLearner: PAUSED, examples_learned 48, entries_consumed 48",
   "ok",
 ];
-
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runExample(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(command, args, { cwd: repositoryRoot, env, timeout: 90_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
 
 let t: TestServer;
 /** The Go example's binary, built while the Python tests run (see clients.e2e.test.ts). */

@@ -4,7 +4,6 @@
  * itself and exits 1 on a difference; this suite also checks its exit code, its transcript (the
  * same for both languages) and, through the TypeScript SDK, what it really stored.
  */
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,6 +17,7 @@ import {
   pythonClientMissing,
   pythonEnv,
   repositoryRoot,
+  runExample,
   skipWithoutToolchain,
 } from "../support/client-toolchains.js";
 import { unusedAddress } from "../support/ports.js";
@@ -90,20 +90,6 @@ function pythonArrowLines(): ArrowLines {
           "pyarrow historical: 5 rows, customer_id int64, event_time timestamp[us, tz=UTC], churned bool, orders_30d int64, spend_30d double, segment string",
       }
     : { online: "pyarrow: not installed, table skipped", historical: "pyarrow historical: not installed, table skipped" };
-}
-
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runExample(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(command, args, { cwd: repositoryRoot, env, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
 }
 
 let t: TestServer;

@@ -120,3 +120,24 @@ export async function goBinary(moduleDir: string, packagePath: string): Promise<
   mkdirSync(directory, { recursive: true });
   return goBuild(moduleDir, packagePath, join(directory, basename(packagePath)));
 }
+
+/** How an example program ended: its exit code (-1 when it was killed or timed out) and its output. */
+export interface ExampleOutcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs an example program from the repository root, as a user runs it; resolves however it ends. */
+export function runExample(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 90_000,
+): Promise<ExampleOutcome> {
+  return new Promise((resolve) => {
+    execFile(command, args, { cwd: repositoryRoot, env, timeout: timeoutMs }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
