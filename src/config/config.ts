@@ -265,6 +265,8 @@ export const configSchema = z
       sliceMs: positiveInt(1000),
       /** Log entries a leader reads per store round trip. */
       readBatch: positiveInt(100_000),
+      /** Example log entries kept behind a learner's latest checkpoint (older ones are deleted after each checkpoint). */
+      logRetentionEntries: nonNegativeInt(1_000_000_000),
       /** How long after its prediction a label keyed by request id still finds it; later ones are kept as unmatched. */
       maxLabelDelaySeconds: positiveInt(366 * 24 * 3600),
     }),
@@ -458,6 +460,7 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     pollMs: 200,
     sliceMs: 5,
     readBatch: 1000,
+    logRetentionEntries: 1_000_000,
     maxLabelDelaySeconds: 7 * 24 * 3600,
   },
   kafka: {

@@ -35,6 +35,8 @@ export interface LearnerRuntimeOptions {
   pollMs: number;
   /** How often a standby reloads the latest checkpoint. */
   standbyRefreshMs: number;
+  /** Log entries kept behind the latest checkpoint; older ones are deleted after each checkpoint. */
+  logRetentionEntries: number;
 }
 
 /** The checkpoint slot a learner resumes from. */
@@ -336,6 +338,13 @@ export class LearnerWorker {
     this.lastCheckpointAt = Date.now();
     this.checkpointedEntries = this.state.entriesConsumed;
     this.observer.checkpointed(this.key, bytes.byteLength, performance.now() - started);
+    // Nothing at or before a checkpoint is read again (a new leader resumes after it): what is
+    // older than the retention behind it can go. A failed trim is retried at the next checkpoint.
+    const through = this.state.position - this.options.logRetentionEntries;
+    if (through > 0)
+      await this.store
+        .trim(this.key, through)
+        .catch((error: unknown) => this.logger.warn({ err: error }, "could not trim the example log"));
   }
 
   /** Loads the latest checkpoint when it is newer than the state held (or the held state is ahead of it, unsaved). */

@@ -321,6 +321,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       sliceMs: config.learning.sliceMs,
       pollMs: config.learning.pollMs,
       standbyRefreshMs: config.learning.standbyRefreshMs,
+      logRetentionEntries: config.learning.logRetentionEntries,
     });
     let deployments: Deployments | undefined;
     const router = new ServingRouter(

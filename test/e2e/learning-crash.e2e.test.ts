@@ -50,7 +50,10 @@ function labelBatches(): LabelBatchInput[] {
 }
 
 async function start(dataDir: string): Promise<{ server: ServerProcess; client: SluiceClient }> {
-  const server = await spawnServer(["--data-dir", dataDir, "--log-level", "info"]);
+  // The log is trimmed to 100 entries behind each checkpoint: a restart must need nothing older.
+  const server = await spawnServer(["--data-dir", dataDir, "--log-level", "info"], {
+    env: { SLUICE_LEARNING_LOG_RETENTION_ENTRIES: "100" },
+  });
   servers.push(server);
   return { server, client: await SluiceClient.connect({ address: server.address }) };
 }

@@ -50,6 +50,24 @@ export function describeLearningStoreContract(factory: LearningStoreFactory): vo
     expect((await store.read("p/a", 0, 10)).map((e) => [...e.value])).toEqual([[1], [2], [3]]);
   });
 
+  it("trims entries up to a position, keeping the positions of the rest", async () => {
+    await store.append("p/a", [bytes(1), bytes(2), bytes(3), bytes(4)]);
+    await store.append("p/b", [bytes(9)]);
+    expect(await store.trim("p/a", 2)).toBe(2);
+    expect(await store.trim("p/a", 2)).toBe(0);
+    expect((await store.read("p/a", 0, 10)).map((e) => [e.position, [...e.value]])).toEqual([
+      [3, [3]],
+      [4, [4]],
+    ]);
+    expect(await store.append("p/a", [bytes(5)])).toBe(5);
+    expect(await store.trim("p/a", 100)).toBe(3);
+    expect(await store.read("p/a", 0, 10)).toEqual([]);
+    expect(await store.lastPosition("p/a")).toBe(5);
+    expect(await store.append("p/a", [bytes(6)])).toBe(6);
+    expect((await store.read("p/a", 0, 10)).map((e) => e.position)).toEqual([6]);
+    expect((await store.read("p/b", 0, 10)).map((e) => [...e.value])).toEqual([[9]]);
+  });
+
   it("keeps checkpoint slots apart and overwrites a slot whole", async () => {
     expect(await store.getCheckpoint("p/a", "latest")).toBeUndefined();
     expect(await store.putCheckpoint("p/a", "latest", bytes(1, 2, 3))).toBe(true);

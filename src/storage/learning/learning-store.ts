@@ -43,6 +43,11 @@ export interface LearningStore {
   read(learner: string, after: number, limit: number): Promise<LogEntry[]>;
   /** The position of the last entry (0: none). */
   lastPosition(learner: string): Promise<number>;
+  /**
+   * Deletes the entries at and before `through` (positions never move: later entries keep theirs);
+   * returns how many were deleted. Reading from before the first kept entry then starts there.
+   */
+  trim(learner: string, through: number): Promise<number>;
   /** A cursor written by {@link appendMovingCursor}, if any. */
   cursor(learner: string, name: string): Promise<string | undefined>;
   /**

@@ -63,6 +63,17 @@ export class LmdbLearningStore implements LearningStore {
     return entries;
   }
 
+  async trim(learner: string, through: number): Promise<number> {
+    return this.db.transaction(() => {
+      let deleted = 0;
+      for (const key of this.db.getKeys({ start: [learner, "log", 0], end: [learner, "log", through + 1] })) {
+        this.db.remove(key);
+        deleted++;
+      }
+      return deleted;
+    });
+  }
+
   async lastPosition(learner: string): Promise<number> {
     return this.db.get([learner, "last"]) ?? 0;
   }
