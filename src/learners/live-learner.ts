@@ -104,7 +104,14 @@ export class LiveLearner {
         const value = inputs[input.name]?.data[row];
         x[input.name] = input.type === "numeric" ? Number(value ?? 0) : typeof value === "string" ? value : null;
       }
-      const prediction = this.learner.predict(x as FeatureValues);
+      let prediction: number | Float64Array;
+      try {
+        prediction = this.learner.predict(x as FeatureValues);
+      } catch (error) {
+        // A non-finite stored value: not the caller's argument, so not INVALID_ARGUMENT.
+        if (!(error instanceof InvalidExampleError)) throw error;
+        throw new PreconditionError("INVALID_FEATURE_VALUE", `row ${row}: ${error.message}; the learner predicts from finite values only`);
+      }
       if (typeof prediction === "number") data[row] = prediction;
       else data.set(prediction, row * width);
     }
