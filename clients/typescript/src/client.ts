@@ -173,14 +173,20 @@ const UPLOAD_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * The channel retries idempotent calls on UNAVAILABLE: registry reads and applies (an apply
- * repeated is UNCHANGED) and online reads. CreateProject is not idempotent (a repeat is
+ * repeated is UNCHANGED), online reads and learner reads (labels retry safely with a write id, by the caller). CreateProject is not idempotent (a repeat is
  * ALREADY_EXISTS), so it is listed on its own without a retry policy, which overrides the service's.
  */
 const SERVICE_CONFIG = {
   methodConfig: [
     {
       // Reads, and Predict (UNAVAILABLE also when a model's queue is full: backing off helps).
-      name: [{ service: "sluice.v1.RegistryService" }, { service: "sluice.v1.OnlineService" }, { service: "sluice.v1.InferenceService" }],
+      name: [
+        { service: "sluice.v1.RegistryService" },
+        { service: "sluice.v1.OnlineService" },
+        { service: "sluice.v1.InferenceService" },
+        { service: "sluice.v1.LearningService", method: "GetLearner" },
+        { service: "sluice.v1.LearningService", method: "ListLearners" },
+      ],
       retryPolicy: {
         maxAttempts: 4,
         initialBackoff: "0.1s",
