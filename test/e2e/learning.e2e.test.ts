@@ -84,6 +84,9 @@ describe("a live learner", () => {
     ]);
     expect(learner.status?.state).toBe(LearnerState.LEARNER_STATE_LEARNING);
     expect(learner.status?.examplesLearned).toBe(0n);
+    const listed: string[] = [];
+    for await (const each of t.client.listLearners()) listed.push(each.name);
+    expect(listed).toContain("projects/default/learners/ctr");
     const live = await t.client.getModelVersion("ctr@live");
     expect(live.name).toBe("projects/default/models/ctr/versions/live");
     expect(live.inputs.map((i) => `${i.name}:${i.elementType}`)).toEqual([

@@ -1110,6 +1110,17 @@ export class SluiceClient {
     return required(response.learner);
   }
 
+  /** A project's learners with their statuses, by name. */
+  async *listLearners(options: ListOptions = {}): AsyncGenerator<Learner> {
+    const method = "listLearners";
+    checkArguments(method, ["options", options, listOptionsCheck]);
+    const parent = this.parent(method, options.project);
+    yield* this.paginate(async (pageToken) => {
+      const response = await this.call(this.learning, this.learning.listLearners, { parent, pageSize: options.pageSize ?? 0, pageToken });
+      return [response.learners, response.nextPageToken];
+    });
+  }
+
   /**
    * Sends labels, one message per batch, on one stream; each batch is appended to its learner's
    * log whole or refused whole. Batches may be an array or an (async) iterable.
