@@ -261,8 +261,11 @@ export const configSchema = z
       standbyRefreshMs: positiveInt(600_000),
       /** How often an idle leader looks for labels appended on other replicas. */
       pollMs: positiveInt(60_000),
-      /** Longest stretch of learning between two turns of the event loop (serving runs between them). */
-      sliceMs: positiveInt(1000),
+      /**
+       * Longest stretch of learning between two turns of the event loop (serving runs between them),
+       * fractions allowed: a request waits up to one slice at each of its few turns.
+       */
+      sliceMs: z.number().positive().max(1000),
       /** Log entries a leader reads per store round trip. */
       readBatch: positiveInt(100_000),
       /** Example log entries kept behind a learner's latest checkpoint (older ones are deleted after each checkpoint). */
@@ -458,8 +461,8 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     leaseTtlMs: 10_000,
     standbyRefreshMs: 1000,
     pollMs: 200,
-    sliceMs: 5,
-    readBatch: 1000,
+    sliceMs: 0.5,
+    readBatch: 256,
     logRetentionEntries: 1_000_000,
     maxLabelDelaySeconds: 7 * 24 * 3600,
   },
