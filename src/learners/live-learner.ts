@@ -56,7 +56,7 @@ export class LiveLearner {
 
   /**
    * Applies the entry at `position` (which must follow the last one applied): an example is
-   * scored, its score recorded in the metrics, then learned; an unmatched label is counted; an
+   * scored, then learned, and the score (taken before the step) recorded in the metrics; an unmatched label is counted; an
    * example the learner refuses (a non-finite value) is counted and changes nothing else.
    */
   apply(position: number, record: LogRecord): ApplyOutcome {
@@ -69,7 +69,7 @@ export class LiveLearner {
     }
     let prediction: number | Float64Array;
     try {
-      prediction = this.learner.predict(record.features);
+      prediction = this.learner.predictThenLearn(record.features, record.label);
     } catch (error) {
       if (!(error instanceof InvalidExampleError)) throw error;
       this.refusedExamples++;
@@ -77,7 +77,6 @@ export class LiveLearner {
     }
     this.evaluator.record(prediction, record.label);
     this.windows.record(record.eventTime, prediction, record.label);
-    this.learner.learn(record.features, record.label);
     this.watermark = Math.max(this.watermark, record.eventTime);
     return this.diverged ? "diverged" : "learned";
   }

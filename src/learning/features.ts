@@ -75,6 +75,8 @@ export class FeatureEncoder {
   private readonly raw: Float64Array;
   private readonly indexBuffer: Uint32Array;
   private readonly valueBuffer: Float64Array;
+  /** One vector per possible length (numeric features plus 0..categorical buckets hit), views of the buffers, made once. */
+  private readonly views: SparseVector[];
   /** Per categorical feature, value → vector index: the hash of a value seen before is not recomputed. */
   private readonly buckets: Array<Map<string, number>>;
 
@@ -89,19 +91,35 @@ export class FeatureEncoder {
     this.indexBuffer = new Uint32Array(numeric + spec.categorical.length);
     this.valueBuffer = new Float64Array(numeric + spec.categorical.length);
     this.buckets = spec.categorical.map(() => new Map());
+    this.views = Array.from({ length: spec.categorical.length + 1 }, (_, extra) => ({
+      indices: this.indexBuffer.subarray(0, numeric + extra),
+      values: this.valueBuffer.subarray(0, numeric + extra),
+    }));
   }
 
-  /** Encodes with the current statistics, changing nothing (prediction). */
-  encode(x: FeatureValues): SparseVector {
+  /**
+   * Encodes with the current statistics, changing no statistic (prediction). `learning`: the
+   * example is about to be learned ({@link learnEncoded}), so its categories' buckets may be remembered.
+   */
+  encode(x: FeatureValues, learning = false): SparseVector {
     this.readNumeric(x);
-    return this.assemble(x, false);
+    return this.assemble(x, learning);
   }
 
   /** Updates the statistics with `x`, then encodes it with the updated statistics (learning). */
   learnAndEncode(x: FeatureValues): SparseVector {
-    const raw = this.readNumeric(x);
+    this.readNumeric(x);
     // Validate categorical values before any statistic changes, so a refused example leaves no trace.
-    const encoded = this.assemble(x, true);
+    return this.learnEncoded(this.assemble(x, true));
+  }
+
+  /**
+   * What {@link learnAndEncode} does, for the example {@link encode} just encoded (its vector, not
+   * yet reused): its statistics are learned and its numeric values standardised again with them.
+   * Test-then-train encodes each example once this way.
+   */
+  learnEncoded(encoded: SparseVector): SparseVector {
+    const raw = this.raw;
     for (let i = 0; i < raw.length; i++) {
       const value = raw[i] as number;
       const count = (this.counts[i] as number) + 1;
@@ -174,7 +192,7 @@ export class FeatureEncoder {
         length++;
       }
     }
-    return { indices: indices.subarray(0, length), values: values.subarray(0, length) };
+    return this.views[length - numericCount] as SparseVector;
   }
 
   /** The vector index of category `value` of categorical feature `c` (named `name`). */

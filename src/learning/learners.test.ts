@@ -106,4 +106,36 @@ describe("LinearRegression", () => {
     const model = new LinearRegression({ features, optimizer: sgd });
     expect(() => model.learn({ a: 1 }, Number.NEGATIVE_INFINITY)).toThrow(/must be finite/);
   });
+
+  it("predictThenLearn gives predict's answer and learn's state, bit for bit, for every kind", () => {
+    const spec = {
+      features: { numeric: ["a", "b"], categorical: ["c", "d"], buckets: 16 },
+      optimizer: { kind: "adagrad" as const, learningRate: 0.1, epsilon: 1e-8 },
+    };
+    const pairs = [
+      [new LogisticRegression(spec), new LogisticRegression(spec), (i: number) => i % 3 === 0],
+      [
+        new MultinomialLogisticRegression({ ...spec, classes: 3 }),
+        new MultinomialLogisticRegression({ ...spec, classes: 3 }),
+        (i: number) => i % 3,
+      ],
+      [new LinearRegression(spec), new LinearRegression(spec), (i: number) => Math.sin(i) * 5],
+    ] as const;
+    for (const [split, fused, labelOf] of pairs) {
+      for (let i = 0; i < 300; i++) {
+        const x = { a: Math.cos(i), b: i % 7, c: `v${i % 5}`, d: i % 4 === 0 ? null : `w${i % 11}` };
+        const expected = split.predict(x);
+        split.learn(x, labelOf(i) as never);
+        expect(fused.predictThenLearn(x, labelOf(i) as never)).toEqual(expected);
+      }
+      expect(Array.from(fused.weights)).toEqual(Array.from(split.weights));
+      expect(Array.from(fused.intercepts)).toEqual(Array.from(split.intercepts));
+      expect(fused.encoder.statistics(0)).toEqual(split.encoder.statistics(0));
+      // A refused label changes nothing, the scaler included.
+      const before = Array.from(fused.weights);
+      expect(() => fused.predictThenLearn({ a: 1, b: 2, c: null, d: null }, Number.NaN)).toThrow(InvalidExampleError);
+      expect(Array.from(fused.weights)).toEqual(before);
+      expect(fused.encoder.statistics(0)).toEqual(split.encoder.statistics(0));
+    }
+  });
 });

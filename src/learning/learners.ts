@@ -140,7 +140,24 @@ abstract class LinearLearner<P> {
   learn(x: FeatureValues, y: Label): void {
     if (this.healthState.status === "diverged") throw new LearnerDivergedError(this.healthState.reason, this.healthState.atExample);
     const label = this.checkLabel(y);
-    const encoded = this.encoder.learnAndEncode(x);
+    this.step(this.encoder.learnAndEncode(x), label);
+  }
+
+  /**
+   * Test-then-train in one pass: the prediction of `predict(x)`, then the step of `learn(x, y)`,
+   * with the same results bit for bit, encoding the example once. Refuses bad input before any change.
+   */
+  predictThenLearn(x: FeatureValues, y: Label): P {
+    if (this.healthState.status === "diverged") throw new LearnerDivergedError(this.healthState.reason, this.healthState.atExample);
+    const encoded = this.encoder.encode(x, true);
+    const prediction = this.output(this.scores(encoded));
+    const label = this.checkLabel(y);
+    this.step(this.encoder.learnEncoded(encoded), label);
+    return prediction;
+  }
+
+  /** Steps 2 to 5 of the module comment, for an example encoded with its statistics learned. */
+  private step(encoded: SparseVector, label: number): void {
     const scores = this.scores(encoded);
     const lossGradient = this.lossGradient;
     const loss = this.loss(scores, label, lossGradient);

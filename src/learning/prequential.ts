@@ -90,10 +90,9 @@ export class PrequentialEvaluator {
     this.windowBins = new Uint32Array(window);
   }
 
-  /** Scores `x` with the learner, records the score against `y`, then lets the learner learn it. */
+  /** Scores `x` with the learner, lets the learner learn it, and records the score (taken before the step) against `y`. */
   testThenTrain(learner: Learner, x: FeatureValues, y: Label): void {
-    this.record(learner.predict(x), y);
-    learner.learn(x, y);
+    this.record(learner.predictThenLearn(x, y), y);
   }
 
   /** Records one prediction (P(y=1), class distribution, or value) against its label. */
