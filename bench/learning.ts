@@ -593,8 +593,9 @@ ${throughputRows.join("\n")}
 Where the time went before the learners were tuned (a V8 CPU profile of this loop, SGD): about 28% in
 \`TextEncoder.encode\` (the hash encoded each \`name=value\` string, ten times an example) and 18% in garbage
 collection of per-example arrays, for about 60,000 examples/s. The hash now encodes into a reused buffer, each
-categorical feature remembers the bucket of the values it has seen (a value is hashed once), and a learning step
-reuses its buffers, with bit-identical results (the property tests of src/learning hold). River's pipeline here (a
+categorical feature remembers the bucket of the values it has learned (a value is hashed once), a learning step
+reuses its buffers, and test-then-train encodes each example once (\`predictThenLearn\`), all with bit-identical
+results (the property tests of src/learning hold). River's pipeline here (a
 \`TransformerUnion\` of a selected, scaled part and the hashed part, then the GLM's dictionary arithmetic) costs
 about ${t.sgd.riverExamplesPerSecond ? Math.round(1e6 / t.sgd.riverExamplesPerSecond) : "—"} µs an example, Sluice's ${(1e6 / t.sgd.sluiceExamplesPerSecond).toFixed(1)} µs.
 
