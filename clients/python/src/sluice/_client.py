@@ -68,6 +68,8 @@ R = TypeVar("R")
 # backing off helps); writes are retried by the caller with the same write id instead.
 # CreateProject is not idempotent (a repeat is ALREADY_EXISTS): its own entry, without a retry
 # policy, overrides the service's.
+_MESSAGE_LIMITS = [("grpc.max_receive_message_length", 64 * 1024 * 1024), ("grpc.max_send_message_length", 64 * 1024 * 1024)]
+
 _SERVICE_CONFIG = json.dumps(
     {
         "methodConfig": [
@@ -218,7 +220,11 @@ class SluiceClient:
 
     def __post_init__(self) -> None:
         self.project = project_id(self.project, "project")
-        options = [("grpc.enable_retries", 1), ("grpc.service_config", _SERVICE_CONFIG), *self.options]
+        given = {name for name, _ in self.options}
+        # gRPC's 4 MiB default would refuse a large training set or model listing (RESOURCE_EXHAUSTED);
+        # 64 MiB as the TypeScript client, unless the caller's own options say otherwise.
+        defaults = [("grpc.enable_retries", 1), ("grpc.service_config", _SERVICE_CONFIG), *_MESSAGE_LIMITS]
+        options = [*(option for option in defaults if option[0] not in given), *self.options]
         # The credentials ride on the channel (call credentials over TLS, an interceptor over
         # plaintext), so the generated stubs' calls carry them as the wrappers' do.
         self._channel = open_channel(
