@@ -10,6 +10,7 @@ import type { CheckServedConsistencyRequest, GetDeploymentReportRequest, Monitor
 import type { EndpointStats } from "../inference/endpoint-stats.js";
 import type { ServingRouter } from "../inference/serving-router.js";
 import type { LearnerStatus } from "../learners/model.js";
+import { LIVE_VERSION } from "../models/model.js";
 import { parseVersionName } from "../models/model-registry.js";
 import { FLOAT_COMPARISON, type ServedConsistencyChecker } from "../monitoring/served-values.js";
 import { parseProjectName, parseResourceName } from "../registry/names.js";
@@ -73,8 +74,8 @@ export function monitoringServiceHandlers(
         const reports = stats.report(`${project}/${id}`);
         const learners = await Promise.all(
           reports.map((v) => {
-            const ref = v.modelVersion.endsWith("/versions/live") ? parseVersionName(v.modelVersion, "model_version") : undefined;
-            return ref ? learnerStatus(ref.project, ref.model).catch(() => undefined) : undefined;
+            const ref = parseVersionName(v.modelVersion, "model_version");
+            return ref.version === LIVE_VERSION ? learnerStatus(ref.project, ref.model).catch(() => undefined) : undefined;
           }),
         );
         return {

@@ -137,9 +137,8 @@ export class LearnerDefinitions {
       if (!INPUT_NAME.test(input.name)) v.add(`learner.inputs[${i}].name`, `"${input.name}" must match [a-z][a-z0-9_]*`);
       else if (names.has(input.name)) v.add(`learner.inputs[${i}].name`, `input "${input.name}" is declared twice`);
       names.add(input.name);
-      if (input.source.kind === "feature" && typeof parseFeatureRef(input.source.ref, definition.project) === "string") {
-        v.add(`learner.inputs[${i}].feature`, parseFeatureRef(input.source.ref, definition.project) as string);
-      }
+      const refProblem = input.source.kind === "feature" ? parseFeatureRef(input.source.ref, definition.project) : undefined;
+      if (typeof refProblem === "string") v.add(`learner.inputs[${i}].feature`, refProblem);
       if (input.source.kind === "request" && input.source.name === "") v.add(`learner.inputs[${i}].request_feature`, "must not be empty");
     });
     const categorical = definition.inputs.some((i) => i.type === "categorical");

@@ -161,8 +161,8 @@ export class LearnerWorker {
   private loop: Promise<void> = Promise.resolve();
   private leaseTimer: NodeJS.Timeout | undefined;
   private lastCheckpointAt = Date.now();
-  /** Entries consumed at the last checkpoint written or loaded (undefined before either). */
-  private checkpointedEntries: number | undefined;
+  /** The log position of the last checkpoint written or loaded (undefined before either). */
+  private checkpointedPosition: number | undefined;
   private readonly key: string;
   /** Serialises everything that changes the state or the role: learning slices, checkpoints, reloads, promotions, restores. */
   private busy: Promise<unknown> = Promise.resolve();
@@ -207,7 +207,7 @@ export class LearnerWorker {
       if (this.role !== "leader") return;
       if (restore && restore.generation > this.state.restoreGeneration) await this.applyRestore(restore.version, restore.generation);
       // A paused learner keeps what it learned: the next leader starts from here, not from an older checkpoint.
-      else if (this.control.paused && this.state.entriesConsumed !== this.checkpointedEntries) await this.checkpoint();
+      else if (this.control.paused && this.state.position !== this.checkpointedPosition) await this.checkpoint();
     });
     this.wake();
   }
@@ -224,7 +224,7 @@ export class LearnerWorker {
       state: phase,
       reason,
       examplesLearned: state.learner.examples,
-      entriesConsumed: state.entriesConsumed,
+      entriesConsumed: state.position,
       unmatchedLabels: state.unmatchedLabels,
       refusedExamples: state.refusedExamples,
       logPosition: state.position,
@@ -317,7 +317,7 @@ export class LearnerWorker {
 
   private async checkpointIfDue(): Promise<void> {
     const { everyExamples, everySeconds } = this.definition.checkpoint;
-    const pending = this.state.entriesConsumed - (this.checkpointedEntries ?? 0);
+    const pending = this.state.position - (this.checkpointedPosition ?? 0);
     if (pending === 0) return;
     const byCount = everyExamples > 0 && pending >= everyExamples;
     const byTime = everySeconds > 0 && Date.now() - this.lastCheckpointAt >= everySeconds * 1000;
@@ -336,7 +336,7 @@ export class LearnerWorker {
       return;
     }
     this.lastCheckpointAt = Date.now();
-    this.checkpointedEntries = this.state.entriesConsumed;
+    this.checkpointedPosition = this.state.position;
     this.observer.checkpointed(this.key, bytes.byteLength, performance.now() - started);
     // Nothing at or before a checkpoint is read again (a new leader resumes after it): what is
     // older than the retention behind it can go. A failed trim is retried at the next checkpoint.
@@ -351,17 +351,17 @@ export class LearnerWorker {
   private async reload(): Promise<void> {
     const bytes = await this.store.getCheckpoint(this.key, LATEST);
     if (!bytes) {
-      if (this.state.entriesConsumed !== 0) this.state = new LiveLearner(this.definition);
-      this.checkpointedEntries = 0;
+      if (this.state.position !== 0) this.state = new LiveLearner(this.definition);
+      this.checkpointedPosition = 0;
       return;
     }
-    const head = unpack(bytes) as { entriesConsumed: number; checkpointTime: number; restoreGeneration: number };
+    const head = unpack(bytes) as { position: number; checkpointTime: number; restoreGeneration: number };
     const same =
-      head.entriesConsumed === this.state.entriesConsumed &&
+      head.position === this.state.position &&
       head.checkpointTime === this.state.checkpointTime &&
       head.restoreGeneration === this.state.restoreGeneration;
     if (!same) this.state = decodeLiveState(this.definition, bytes);
-    this.checkpointedEntries = this.state.entriesConsumed;
+    this.checkpointedPosition = this.state.position;
   }
 
   /** Runs on a timer: never throws (a rejection there would end the process). */

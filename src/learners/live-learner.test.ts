@@ -42,7 +42,7 @@ describe("LiveLearner", () => {
       "refused",
     );
     expect(() => state.apply(5, example(5))).toThrow(/applied after 3/);
-    expect([state.learner.examples, state.entriesConsumed, state.unmatchedLabels, state.refusedExamples]).toEqual([1, 3, 1, 1]);
+    expect([state.learner.examples, state.position, state.unmatchedLabels, state.refusedExamples]).toEqual([1, 3, 1, 1]);
     expect(state.evaluator.cumulative().examples).toBe(1);
     expect(state.windows.metrics().map((w) => [w.start, w.end])).toEqual([[0, 60_000_000]]);
   });

@@ -29,9 +29,8 @@ export class LiveLearner {
   learner: Learner;
   evaluator: PrequentialEvaluator;
   windows: WindowedEvaluator;
-  /** The last log position applied (0: none). */
+  /** The last log position applied (0: none): also the number of entries consumed, positions being dense from 1. */
   position = 0;
-  entriesConsumed = 0;
   unmatchedLabels = 0;
   refusedExamples = 0;
   /** Event time (µs) of the newest example learned. */
@@ -62,7 +61,6 @@ export class LiveLearner {
   apply(position: number, record: LogRecord): ApplyOutcome {
     if (position !== this.position + 1) throw new Error(`log entry ${position} applied after ${this.position}`);
     this.position = position;
-    this.entriesConsumed++;
     if (record.kind === "unmatched") {
       this.unmatchedLabels++;
       return "unmatched";
@@ -138,7 +136,6 @@ export function encodeLiveState(state: LiveLearner): Uint8Array {
     learner: encodeCheckpoint({ learner: state.learner, evaluator: state.evaluator }),
     windows: windows.bytes(),
     position: state.position,
-    entriesConsumed: state.entriesConsumed,
     unmatchedLabels: state.unmatchedLabels,
     refusedExamples: state.refusedExamples,
     watermark: state.watermark,
@@ -156,14 +153,7 @@ export function decodeLiveState(definition: LearnerDefinition, bytes: Uint8Array
     windows: Uint8Array;
   } & Pick<
     LiveLearner,
-    | "position"
-    | "entriesConsumed"
-    | "unmatchedLabels"
-    | "refusedExamples"
-    | "watermark"
-    | "restoreGeneration"
-    | "checkpointTime"
-    | "checkpointExamples"
+    "position" | "unmatchedLabels" | "refusedExamples" | "watermark" | "restoreGeneration" | "checkpointTime" | "checkpointExamples"
   >;
   if (stored?.format !== STATE_FORMAT) throw new InvalidCheckpointError(`learner state format ${stored?.format} is not supported`);
   const state = new LiveLearner(definition);
@@ -174,7 +164,6 @@ export function decodeLiveState(definition: LearnerDefinition, bytes: Uint8Array
   state.windows.read(windows);
   windows.end();
   state.position = stored.position;
-  state.entriesConsumed = stored.entriesConsumed;
   state.unmatchedLabels = stored.unmatchedLabels;
   state.refusedExamples = stored.refusedExamples;
   state.watermark = stored.watermark;
