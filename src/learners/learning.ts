@@ -122,35 +122,38 @@ export class Learning {
   /**
    * Appends labels consumed from a source partition (Kafka), each message once: messages before
    * the partition's cursor in the learning store were appended already and are skipped (counted as
-   * replayed); every message is checked (a bad one is returned, with why, for the dead-letter
-   * topic); the good new ones are joined and appended together with the cursor's move past the
-   * last offset. Throws when another consumer moved the cursor meanwhile: the caller retries, and the
-   * retry skips what that consumer appended.
+   * replayed); every new message is checked and joined, and the bad ones (with why) are handed to
+   * `deliverRefused` (the dead-letter topic) *before* the good ones are appended together with the
+   * cursor's move past the last offset, so a crash in between replays the batch and delivers its
+   * refusals again rather than losing them (refusals are at least once, examples exactly once).
+   * Throws when another consumer moved the cursor meanwhile: the caller retries, and the retry
+   * skips what that consumer appended.
    */
   async appendFromSource(
     project: string,
     learner: string,
     source: string,
     messages: ReadonlyArray<{ offset: number; label: LabelInput | string }>,
-  ): Promise<{ accepted: number; replayed: number; refused: Array<{ offset: number; error: string }> }> {
+    deliverRefused: (refused: ReadonlyArray<{ offset: number; error: string }>) => Promise<void>,
+  ): Promise<{ accepted: number; replayed: number; refused: number }> {
     const definition = await this.definitions.get(project, learner);
     const key = `${project}/${learner}`;
     const cursor = await this.store.cursor(key, source);
-    const isFresh = (offset: number) => cursor === undefined || offset >= Number(cursor);
-    const fresh = messages.filter((m) => isFresh(m.offset));
-    // Refusals are reported for replayed messages too: a consumer killed after the append and
-    // before its dead letters were sent leaves them to the replay (dead letters are at least once).
+    const fresh = messages.filter((m) => cursor === undefined || m.offset >= Number(cursor));
+    const last = messages.at(-1);
+    if (fresh.length === 0 || !last) return { accepted: 0, replayed: messages.length, refused: 0 };
     const refused: Array<{ offset: number; error: string }> = [];
     const good: Array<{ offset: number; label: LabelInput }> = [];
-    for (const { offset, label } of messages) {
-      const problems = typeof label === "string" ? [{ field: "label", description: label }] : labelViolations(definition, label, "label");
-      if (problems.length > 0) refused.push({ offset, error: problems.map((p) => `${p.field}: ${p.description}`).join("; ") });
-      else if (isFresh(offset)) good.push({ offset, label: label as LabelInput });
+    for (const { offset, label } of fresh) {
+      // A string is the source's own reason the message is no label (it did not decode).
+      const problems = typeof label === "string" ? [] : labelViolations(definition, label, "label");
+      if (typeof label === "string") refused.push({ offset, error: label });
+      else if (problems.length > 0) refused.push({ offset, error: problems.map((p) => `${p.field}: ${p.description}`).join("; ") });
+      else good.push({ offset, label });
     }
-    const last = messages.at(-1);
-    if (fresh.length === 0 || !last) return { accepted: 0, replayed: messages.length, refused };
     if (good.some(({ label }) => label.requestId !== undefined)) await this.flushPredictions();
     const records = await this.joinEach(definition, good, refused);
+    if (refused.length > 0) await deliverRefused(refused);
     const position = await this.store.appendMovingCursor(key, records.map(encodeLogRecord), {
       name: source,
       expected: cursor,
@@ -158,7 +161,7 @@ export class Learning {
     });
     if (position === undefined) throw new Error(`${source} of learner ${key} was appended by another consumer meanwhile`);
     this.runtime.appended(project, learner);
-    return { accepted: records.length, replayed: messages.length - fresh.length, refused };
+    return { accepted: records.length, replayed: messages.length - fresh.length, refused: refused.length };
   }
 
   /**

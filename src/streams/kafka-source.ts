@@ -237,7 +237,7 @@ export class KafkaSource {
           : this.writeBatch(source, batch.partition, batch.messages),
       );
       if (!written) return;
-      if (written.deadLetters.length > 0) {
+      if (written.deadLetters.length > 0 && !("deadLettersSent" in written)) {
         const sent = await this.retrying("dead-letter", partitionLog, keepGoing, () =>
           this.sendDeadLetters(source, batch.partition, written.deadLetters),
         );
@@ -272,38 +272,39 @@ export class KafkaSource {
 
   /**
    * Decodes a batch's label messages and appends them to the learner's log, each once (the log
-   * keeps the partition's next offset with the entries); returns what happened and the dead letters.
+   * keeps the partition's next offset with the entries). The new messages it refuses are
+   * dead-lettered before the append moves that offset, so a crash in between replays them rather
+   * than losing them; returned with `deadLettersSent`.
    */
   private async writeLabels(source: ActiveSource, partition: number, messages: KafkaMessage[]) {
     const { config } = source;
     if (!this.deps.labels) throw new Error("kafka source has a learner but the server gave it no label sink");
-    const decoded = messages.map((message) => {
+    const undecodable = new Set<number>();
+    const labels = messages.map((message) => {
+      const offset = Number(message.offset);
       const fields = source.decode(message.value);
-      return {
-        message,
-        label: "problem" in fields ? undefined : labelFromMessage(fields.fields, config.eventTimeUnit),
-        problem: "problem" in fields ? fields.problem : undefined,
-      };
+      if ("problem" in fields) undecodable.add(offset);
+      return { offset, label: "problem" in fields ? fields.problem : labelFromMessage(fields.fields, config.eventTimeUnit) };
     });
-    const undecodable = decoded.flatMap(({ message, problem }) =>
-      problem === undefined ? [] : [{ message, reason: "UNDECODABLE" as const, error: problem }],
-    );
+    const byOffset = new Map(messages.map((message) => [Number(message.offset), message]));
+    const deadLetters: DeadLetter[] = [];
     const outcome = await this.deps.labels.appendFromSource(
       config.project,
       config.learner as string,
       `kafka:${config.topic}/${partition}`,
-      decoded.flatMap(({ message, label }) => (label === undefined ? [] : [{ offset: Number(message.offset), label }])),
+      labels,
+      async (refused) => {
+        deadLetters.push(
+          ...refused.map(({ offset, error }) => ({
+            message: byOffset.get(offset) as KafkaMessage,
+            reason: undecodable.has(offset) ? ("UNDECODABLE" as const) : ("INVALID_LABEL" as const),
+            error,
+          })),
+        );
+        await this.sendDeadLetters(source, partition, deadLetters);
+      },
     );
-    const byOffset = new Map(messages.map((message) => [Number(message.offset), message]));
-    const refused = outcome.refused.map(({ offset, error }) => ({
-      message: byOffset.get(offset) as KafkaMessage,
-      reason: "INVALID_LABEL" as const,
-      error,
-    }));
-    const deadLetters: DeadLetter[] = [...undecodable, ...refused].sort((a, b) =>
-      Number(BigInt(a.message.offset) - BigInt(b.message.offset)),
-    );
-    return { accepted: outcome.accepted, replayed: outcome.replayed, tooLate: 0, deadLetters };
+    return { accepted: outcome.accepted, replayed: outcome.replayed, tooLate: 0, deadLetters, deadLettersSent: true };
   }
 
   /** Decodes a batch's messages and writes the events; returns what happened and the messages to dead-letter. */
