@@ -170,5 +170,6 @@ describe("sluice demo", { concurrent: true }, () => {
     expect(stdout).toMatch(/Restarted: the learner resumed from its last checkpoint \([1-9]\d* examples\), not from scratch/);
     expect(stdout).toContain("After resending every batch: 2400 examples learned, each exactly once");
     expect(stdout).toContain("Done.");
-  });
+    // The whole story, with a server of its own started twice: ~10 s alone, several times that beside the other suites.
+  }, 120_000);
 });

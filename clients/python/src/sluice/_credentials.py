@@ -138,7 +138,16 @@ def authorization_of(api_key: str | None, token: str | TokenProvider | None) -> 
     return fresh
 
 
-def open_channel(
+class _ChannelPlan(NamedTuple):
+    """How a channel is opened: its credentials (None for plaintext), its options, and the
+    `authorization` source the plaintext interceptor sets (None: no interceptor)."""
+
+    credentials: grpc.ChannelCredentials | None
+    options: list[tuple[str, Any]]
+    intercepted: Callable[[], str] | None
+
+
+def _plan_channel(
     address: str,
     *,
     tls: bool | Tls | None,
@@ -146,11 +155,8 @@ def open_channel(
     api_key: str | None,
     token: str | TokenProvider | None,
     options: Sequence[tuple[str, Any]],
-) -> grpc.Channel:
-    """The channel of a SluiceClient: plaintext unless `tls` (True, Tls) or `credentials` (grpc
-    ChannelCredentials) says otherwise, with the credentials on every call. Raises SluiceArgumentError
-    for options that do not go together, or a secret bound for a remote address in plaintext without
-    `tls=False`."""
+) -> _ChannelPlan:
+    """Checks the connection options and decides how the channel carries the credentials; opens nothing."""
     authorization = authorization_of(api_key, token)
     if tls is not None and not isinstance(tls, (bool, Tls)):
         raise SluiceArgumentError.for_argument("tls", f"must be True, False or a sluice.Tls, not {type(tls).__name__}")
@@ -168,19 +174,55 @@ def open_channel(
         if authorization is not None:
             call_credentials = grpc.metadata_call_credentials(_AuthorizationPlugin(authorization), name="sluice")
             credentials = grpc.composite_channel_credentials(credentials, call_credentials)
-        return grpc.secure_channel(address, credentials, options=channel_options)
-
-    channel = grpc.insecure_channel(address, options=channel_options)
-    if authorization is None:
-        return channel
-    if tls is None and not is_loopback_address(address):
-        channel.close()
+        return _ChannelPlan(credentials, channel_options, None)
+    if authorization is not None and tls is None and not is_loopback_address(address):
         raise SluiceArgumentError.for_argument(
             "tls",
             f"must be set when credentials go to {address}, not to a loopback address: "
             "a sluice.Tls (or True) to encrypt them, or False to send them in plaintext on purpose",
         )
-    return grpc.intercept_channel(channel, AuthorizationInterceptor(authorization))
+    return _ChannelPlan(None, channel_options, authorization)
+
+
+def open_channel(
+    address: str,
+    *,
+    tls: bool | Tls | None,
+    credentials: grpc.ChannelCredentials | None,
+    api_key: str | None,
+    token: str | TokenProvider | None,
+    options: Sequence[tuple[str, Any]],
+) -> grpc.Channel:
+    """The channel of a SluiceClient: plaintext unless `tls` (True, Tls) or `credentials` (grpc
+    ChannelCredentials) says otherwise, with the credentials on every call. Raises SluiceArgumentError
+    for options that do not go together, or a secret bound for a remote address in plaintext without
+    `tls=False`."""
+    plan = _plan_channel(address, tls=tls, credentials=credentials, api_key=api_key, token=token, options=options)
+    if plan.credentials is not None:
+        return grpc.secure_channel(address, plan.credentials, options=plan.options)
+    channel = grpc.insecure_channel(address, options=plan.options)
+    if plan.intercepted is None:
+        return channel
+    return grpc.intercept_channel(channel, AuthorizationInterceptor(plan.intercepted))
+
+
+def open_aio_channel(
+    address: str,
+    *,
+    tls: bool | Tls | None,
+    credentials: grpc.ChannelCredentials | None,
+    api_key: str | None,
+    token: str | TokenProvider | None,
+    options: Sequence[tuple[str, Any]],
+) -> grpc.aio.Channel:
+    """The channel of an AsyncSluiceClient (grpc.aio), carrying the credentials as open_channel's does:
+    call credentials over TLS, over plaintext one interceptor per kind of call (grpc.aio files an
+    interceptor under one kind only)."""
+    plan = _plan_channel(address, tls=tls, credentials=credentials, api_key=api_key, token=token, options=options)
+    if plan.credentials is not None:
+        return grpc.aio.secure_channel(address, plan.credentials, options=plan.options)
+    interceptors = None if plan.intercepted is None else aio_authorization_interceptors(plan.intercepted)
+    return grpc.aio.insecure_channel(address, options=plan.options, interceptors=interceptors)
 
 
 class _AuthorizationPlugin(grpc.AuthMetadataPlugin):
