@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { ValidationError } from "../common/errors.js";
 import {
   type GetEventStreamStatusRequest,
+  type ImportFeaturesConfig,
   type ImportFeaturesRequest,
   type IngestionServiceServer,
   type MaterializeRequest,
@@ -146,7 +147,7 @@ export function ingestionServiceHandlers(
           // The file is streamed up: stage it on disk (bounded by limits), then import it like a
           // server-side file, but only once the client ended its stream: a cancelled upload imports nothing.
           const bytes = await stageUpload(iterator, upload, maxUploadBytes, signal);
-          context.logger.info({ bytes, featureView: config.featureView }, "import file received");
+          context.logger.info({ bytes, targets: importTargetsOf(config) }, "import file received");
         }
         const started = performance.now();
         const progress = importer.import(
@@ -154,6 +155,9 @@ export function ingestionServiceHandlers(
             project: parseProjectName(config.project, "config.project", true),
             featureView: config.featureView,
             ...(config.eventStream ? { eventStream: config.eventStream } : {}),
+            ...(config.featureViews.length > 0
+              ? { featureViews: config.featureViews.map((t) => ({ featureView: t.featureView, columnMapping: t.columnMapping })) }
+              : {}),
             format,
             columnMapping: config.columnMapping,
             createdTimeColumn: config.createdTimeColumn,
@@ -168,12 +172,17 @@ export function ingestionServiceHandlers(
         let clientGone = signal.aborted;
         for await (const step of progress) {
           context.logger.info(
-            { featureView: config.featureView, rowsRead: step.rowsRead, rowsWritten: step.rowsWritten, rowsRejected: step.rowsRejected },
+            {
+              targets: step.targets.map((t) => t.pinned),
+              rowsRead: step.rowsRead,
+              rowsWritten: step.rowsWritten,
+              rowsRejected: step.rowsRejected,
+            },
             step.done ? "import finished" : "import progress",
           );
           if (clientGone || signal.aborted) {
             if (!clientGone)
-              context.logger.info({ featureView: config.featureView }, "the client went away; the import continues to its end");
+              context.logger.info({ targets: importTargetsOf(config) }, "the client went away; the import continues to its end");
             clientGone = true;
             continue;
           }
@@ -183,6 +192,11 @@ export function ingestionServiceHandlers(
             rowsRejected: BigInt(step.rowsRejected),
             sampleRejections: step.sampleRejections.map(rejectionToWire),
             done: step.done,
+            views: step.targets.map((t) => ({
+              featureView: t.pinned,
+              rowsWritten: BigInt(t.rowsWritten),
+              rowsRejected: BigInt(t.rowsRejected),
+            })),
           }).catch((error: unknown) => {
             if (!(error instanceof ClientGoneError)) throw error;
             clientGone = true;
@@ -281,4 +295,10 @@ function receiptToWire(receipt: WriteReceipt): WriteFeaturesResponse {
     duplicate: receipt.duplicate,
     featureViewVersion: receipt.featureViewVersion,
   };
+}
+
+/** What an import writes to, as its config names it, for logs. */
+function importTargetsOf(config: ImportFeaturesConfig): string[] {
+  if (config.featureViews.length > 0) return config.featureViews.map((t) => t.featureView);
+  return [config.featureView || config.eventStream];
 }

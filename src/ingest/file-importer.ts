@@ -13,7 +13,7 @@ import type { Entity } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
 import { type EventWriter, IMPORT_SOURCE } from "./event-writer.js";
 import type { FeatureWriter } from "./feature-writer.js";
-import { type FileFormat, FileFormatError, openColumnFile } from "./file-columns.js";
+import { type ColumnBatch, type FileFormat, FileFormatError, openColumnFile } from "./file-columns.js";
 import { fileColumnToInput, fileTimeToMicros, valueKind } from "./file-values.js";
 import type { ColumnarRows, ColumnInput, RowRejection } from "./model.js";
 
@@ -26,8 +26,13 @@ const SAMPLE_REJECTIONS = 100;
 export interface ImportConfig {
   project: string;
   featureView: string;
-  /** Import raw events into this stream instead (set exactly one of featureView and eventStream). */
+  /** Import raw events into this stream instead (set exactly one of featureView, eventStream and featureViews). */
   eventStream?: string;
+  /**
+   * Feed several views from the one file in one pass instead: each batch read is written to every
+   * view, each reading its fields through its own mapping over `columnMapping`.
+   */
+  featureViews?: ReadonlyArray<{ featureView: string; columnMapping: Record<string, string> }>;
   format: FileFormat;
   /** View field (event_time, a join key or a feature) -> file column; unmapped fields use their own name. */
   columnMapping: Record<string, string>;
@@ -44,23 +49,38 @@ export interface ImportConfig {
  */
 export type ImportSource = { kind: "server"; path: string } | { kind: "upload"; path: string };
 
-/** Progress after each batch; the last one has `done`. Rejections carry file row numbers. */
+/**
+ * Progress after each batch; the last one has `done`. Rejections carry file row numbers. With
+ * several targets, written and rejected are sums over them, and `targets` has each one's.
+ */
 export interface ImportProgress {
   rowsRead: number;
   rowsWritten: number;
   rowsRejected: number;
   sampleRejections: RowRejection[];
+  targets: Array<{ pinned: string; rowsWritten: number; rowsRejected: number }>;
   done: boolean;
 }
 
-/** Where an import writes: a pinned view or stream version, its entity and value fields, and its writer. */
+/** Where an import writes: a pinned view or stream version, its entity and value fields, its column mapping and its writer. */
 interface ImportTarget {
   pinned: string;
   entity: Entity;
   values: ReadonlyArray<{ name: string; type: Entity["joinKeys"][number]["type"] }>;
   /** "a feature" or "a field", for messages. */
   valueLabel: string;
+  columnMapping: Record<string, string>;
+  /** Where its column mapping is, for messages. */
+  mappingField: string;
   write(columns: ColumnarRows, writeId: string): Promise<{ acceptedCount: number; rejectedRows: RowRejection[] }>;
+}
+
+/** A target with its fields, as read from the file. */
+interface ReadTarget extends ImportTarget {
+  fields: Array<{ name: string; type: Entity["joinKeys"][number]["type"]; key: boolean }>;
+  /** Its fields the file has. */
+  present: Array<{ name: string; type: Entity["joinKeys"][number]["type"]; key: boolean }>;
+  column(field: string): string;
 }
 
 /** Imports files through the write path. */
@@ -108,55 +128,89 @@ export class FileImporter {
     return real;
   }
 
-  /** The view or stream an import writes to, pinned to the version it resolves to now. */
-  private async targetOf(config: ImportConfig): Promise<ImportTarget> {
-    if ((config.featureView === "") === !config.eventStream)
+  /** The views or stream an import writes to, each pinned to the version it resolves to now. */
+  private async targetsOf(config: ImportConfig): Promise<ImportTarget[]> {
+    const views = config.featureViews ?? [];
+    if ([config.featureView !== "", Boolean(config.eventStream), views.length > 0].filter(Boolean).length !== 1)
       throw new ValidationError("INVALID_IMPORT_TARGET", [
-        { field: "config.feature_view", description: "set exactly one of feature_view and event_stream" },
+        { field: "config.feature_view", description: "set exactly one of feature_view, event_stream and feature_views" },
       ]);
     if (config.eventStream) {
       const stream = await this.registry.resolveStreamRef(config.project, config.eventStream, "config.event_stream");
       const pinned = `${stream.name}@${stream.version}`;
-      return {
-        pinned,
-        entity: await this.registry.getEntity(stream.project, stream.entity),
-        values: stream.fields,
-        valueLabel: "a field",
-        write: (columns, writeId) =>
-          this.eventWriter.writeBatch({ project: stream.project, stream: pinned, rows: [], columns, writeId, source: IMPORT_SOURCE }),
-      };
+      return [
+        {
+          pinned,
+          entity: await this.registry.getEntity(stream.project, stream.entity),
+          values: stream.fields,
+          valueLabel: "a field",
+          columnMapping: config.columnMapping,
+          mappingField: "config.column_mapping",
+          write: (columns, writeId) =>
+            this.eventWriter.writeBatch({ project: stream.project, stream: pinned, rows: [], columns, writeId, source: IMPORT_SOURCE }),
+        },
+      ];
     }
-    const view = await this.registry.resolveViewRef(config.project, config.featureView, "config.feature_view");
-    const pinned = `${view.name}@${view.version}`;
-    return {
-      pinned,
-      entity: await this.registry.getEntity(view.project, view.entity),
-      values: view.features,
-      valueLabel: "a feature",
-      write: (columns, writeId) =>
-        this.writer.writeBatch(
-          { project: view.project, featureView: pinned, rows: [], columns, writeId },
-          { online: config.materializeOnline },
-        ),
-    };
+    const wanted =
+      views.length > 0
+        ? views.map((target, i) => ({
+            ref: target.featureView,
+            field: `config.feature_views[${i}]`,
+            columnMapping: { ...config.columnMapping, ...target.columnMapping },
+          }))
+        : [{ ref: config.featureView, field: "config", columnMapping: config.columnMapping }];
+    const targets: ImportTarget[] = [];
+    for (const { ref, field, columnMapping } of wanted) {
+      const view = await this.registry.resolveViewRef(config.project, ref, `${field}.feature_view`);
+      const pinned = `${view.name}@${view.version}`;
+      if (targets.some((t) => t.pinned === pinned))
+        throw new ValidationError("INVALID_IMPORT_TARGET", [{ field: `${field}.feature_view`, description: `${pinned} is listed twice` }]);
+      targets.push({
+        pinned,
+        entity: await this.registry.getEntity(view.project, view.entity),
+        values: view.features,
+        valueLabel: "a feature",
+        columnMapping,
+        mappingField: `${field}.column_mapping`,
+        write: (columns, writeId) =>
+          this.writer.writeBatch(
+            { project: view.project, featureView: pinned, rows: [], columns, writeId },
+            { online: config.materializeOnline },
+          ),
+      });
+    }
+    return targets;
   }
 
   /**
    * Imports a file, yielding progress after every batch. All or nothing for a cancelled call: an
    * import whose `signal` aborts before its first batch is written writes nothing; once a batch is
    * written it runs to its end, since stopping would leave part of the file applied. Errors name
-   * rows and columns of the file, never its text.
+   * rows and columns of the file, never its text. The file is read once, whatever the number of
+   * targets; each batch is written to all of them together.
    */
   async *import(config: ImportConfig, source: ImportSource, signal?: AbortSignal): AsyncGenerator<ImportProgress> {
-    // Pin the version for the whole import, even if the definition changes meanwhile.
-    const { pinned, entity, values: valueFields, valueLabel, write } = await this.targetOf(config);
-    const fields = [...entity.joinKeys.map((k) => ({ ...k, key: true })), ...valueFields.map((f) => ({ ...f, key: false }))];
+    // Pin the versions for the whole import, even if a definition changes meanwhile.
+    const pinnedTargets = await this.targetsOf(config);
     const v = new ViolationCollector();
+    const hasField = (target: ImportTarget, field: string) =>
+      field === EVENT_TIME || target.entity.joinKeys.some((k) => k.name === field) || target.values.some((f) => f.name === field);
+    const [first] = pinnedTargets as [ImportTarget];
+    // The shared mapping may name fields some of the views lack, but not fields none of them has.
     for (const field of Object.keys(config.columnMapping)) {
-      if (field !== EVENT_TIME && !fields.some((f) => f.name === field)) {
-        v.add(`config.column_mapping["${field}"]`, `${pinned} has no field "${field}"; map event_time, a join key or ${valueLabel}`);
-      }
+      if (!pinnedTargets.some((target) => hasField(target, field)))
+        v.add(
+          `config.column_mapping["${field}"]`,
+          `${pinnedTargets.length > 1 ? "none of the imported views" : first.pinned} has no field "${field}"; map event_time, a join key or ${first.valueLabel}`,
+        );
     }
+    (config.featureViews ?? []).forEach((view, i) => {
+      const target = pinnedTargets[i] as ImportTarget;
+      for (const field of Object.keys(view.columnMapping)) {
+        if (!hasField(target, field))
+          v.add(`${target.mappingField}["${field}"]`, `${target.pinned} has no field "${field}"; map event_time, a join key or a feature`);
+      }
+    });
     v.throwIfAny("INVALID_COLUMN_MAPPING");
     // An upload's staged path is the server's own: messages call it "the uploaded file".
     const [path, field, label] =
@@ -172,82 +226,116 @@ export class FileImporter {
             { field, description: `${label} ${error.problem}` },
           ])
         : error;
-    const column = (field: string) => config.columnMapping[field] ?? field;
     const file = await openColumnFile(path, config.format).catch((error: unknown) => {
       throw fileError(error);
     });
-    const timeColumns = [column(EVENT_TIME), ...(config.createdTimeColumn ? [config.createdTimeColumn] : [])];
-    requireColumns(file.columnNames, [column(EVENT_TIME), ...entity.joinKeys.map((k) => column(k.name))], config);
-    const present = fields.filter((field) => file.columnNames.includes(column(field.name)));
+    const targets: ReadTarget[] = pinnedTargets.map((target) => {
+      const column = (field: string) => target.columnMapping[field] ?? field;
+      const fields = [...target.entity.joinKeys.map((k) => ({ ...k, key: true })), ...target.values.map((f) => ({ ...f, key: false }))];
+      requireColumns(file.columnNames, [column(EVENT_TIME), ...target.entity.joinKeys.map((k) => column(k.name))], config);
+      return { ...target, fields, present: fields.filter((f) => file.columnNames.includes(column(f.name))), column };
+    });
+    const wantedColumns = new Set(
+      targets
+        .flatMap((t) => [t.column(EVENT_TIME), ...t.present.map((f) => t.column(f.name))])
+        .concat(config.createdTimeColumn ? [config.createdTimeColumn] : []),
+    );
 
-    const progress: ImportProgress = { rowsRead: 0, rowsWritten: 0, rowsRejected: 0, sampleRejections: [], done: false };
+    const progress: ImportProgress = {
+      rowsRead: 0,
+      rowsWritten: 0,
+      rowsRejected: 0,
+      sampleRejections: [],
+      targets: targets.map((t) => ({ pinned: t.pinned, rowsWritten: 0, rowsRejected: 0 })),
+      done: false,
+    };
     let batchIndex = 0;
-    const batches = file.batches([...timeColumns, ...fields.map((f) => column(f.name))], this.batchSize);
+    const batches = file.batches([...wantedColumns], this.batchSize);
     for await (const batch of rethrowing(batches, fileError)) {
       if (batchIndex === 0 && signal?.aborted) return;
-      // Values the file's types cannot give (unparsable text, wrong kinds) reject their rows here;
-      // the rest go through the writer's checks as one columnar batch.
-      const problems = new Map<number, RowRejection["violations"]>();
-      const flag = (row: number, fileColumn: string, description: string) => {
-        const violations = problems.get(row) ?? [];
-        violations.push({ field: `rows[${batch.firstRow + row}].${fileColumn}`, description });
-        problems.set(row, violations);
-      };
-      const timesOf = (fileColumn: string) => {
-        const raw = batch.columns.get(fileColumn) ?? [];
-        return Array.from({ length: batch.rowCount }, (_, row) => {
-          const micros = fileTimeToMicros(raw[row], valueKind);
-          if (typeof micros === "number") return micros;
-          flag(row, fileColumn, micros);
-          return 0;
-        });
-      };
-      const eventTimes = timesOf(column(EVENT_TIME));
-      const createdTimes = config.createdTimeColumn ? timesOf(config.createdTimeColumn) : undefined;
-      const values = present.map((field) =>
-        fileColumnToInput(batch.columns.get(column(field.name)) ?? [], field.type, (row, problem) =>
-          flag(row, column(field.name), problem),
-        ),
-      );
-      // Usually every row is kept, and the file's own arrays go to the writer as they are.
-      const kept =
-        problems.size === 0 ? undefined : Array.from({ length: batch.rowCount }, (_, row) => row).filter((row) => !problems.has(row));
-      const keep = <T>(all: ArrayLike<T>): ArrayLike<T> => (kept ? kept.map((row) => all[row] as T) : all);
-      const columnsOf = (key: boolean) =>
-        Object.fromEntries(
-          present.flatMap((field, i) => {
-            const input = values[i] as ColumnInput;
-            if (field.key !== key) return [];
-            return [[field.name, "tagged" in input ? { tagged: keep(input.tagged) } : { kind: input.kind, values: keep(input.values) }]];
-          }),
-        );
-      const receipt = await write(
-        {
-          eventTimes: keep(eventTimes),
-          entityKey: columnsOf(true),
-          features: columnsOf(false),
-          ...(createdTimes ? { createdTimes: keep(createdTimes) } : {}),
-        },
-        config.writeId ? `${config.writeId}:${batchIndex}` : "",
-      );
-      const rejected: RowRejection[] = [...problems].map(([row, violations]) => ({ rowIndex: batch.firstRow + row, violations }));
-      for (const rejection of receipt.rejectedRows) {
-        const fileRow = batch.firstRow + (kept ? (kept[rejection.rowIndex] ?? 0) : rejection.rowIndex);
-        rejected.push({
-          rowIndex: fileRow,
-          violations: rejection.violations.map((v) => ({ ...v, field: filePath(v.field, fileRow, column, config.createdTimeColumn) })),
-        });
-      }
+      const writeId = config.writeId ? `${config.writeId}:${batchIndex}` : "";
+      const written = await Promise.all(targets.map((target) => writeBatchTo(target, batch, config.createdTimeColumn, writeId)));
       progress.rowsRead += batch.rowCount;
-      progress.rowsWritten += receipt.acceptedCount;
-      progress.rowsRejected += rejected.length;
+      const rejected: RowRejection[] = [];
+      written.forEach(({ acceptedCount, rejections }, i) => {
+        const target = progress.targets[i] as ImportProgress["targets"][number];
+        target.rowsWritten += acceptedCount;
+        target.rowsRejected += rejections.length;
+        progress.rowsWritten += acceptedCount;
+        progress.rowsRejected += rejections.length;
+        rejected.push(...rejections);
+      });
       const room = SAMPLE_REJECTIONS - progress.sampleRejections.length;
       if (room > 0) progress.sampleRejections.push(...rejected.sort((a, b) => a.rowIndex - b.rowIndex).slice(0, room));
       batchIndex++;
-      yield { ...progress, sampleRejections: [...progress.sampleRejections] };
+      yield { ...progress, sampleRejections: [...progress.sampleRejections], targets: progress.targets.map((t) => ({ ...t })) };
     }
-    yield { ...progress, done: true };
+    yield { ...progress, targets: progress.targets.map((t) => ({ ...t })), done: true };
   }
+}
+
+/**
+ * Writes one batch of the file to one target: values the file's types cannot give (unparsable
+ * text, wrong kinds) reject their rows here; the rest go through the writer's checks as one
+ * columnar batch. Returns the rows written and the rejections, with file row numbers.
+ */
+async function writeBatchTo(
+  target: ReadTarget,
+  batch: ColumnBatch,
+  createdTimeColumn: string,
+  writeId: string,
+): Promise<{ acceptedCount: number; rejections: RowRejection[] }> {
+  const { column, present } = target;
+  const problems = new Map<number, RowRejection["violations"]>();
+  const flag = (row: number, fileColumn: string, description: string) => {
+    const violations = problems.get(row) ?? [];
+    violations.push({ field: `rows[${batch.firstRow + row}].${fileColumn}`, description });
+    problems.set(row, violations);
+  };
+  const timesOf = (fileColumn: string) => {
+    const raw = batch.columns.get(fileColumn) ?? [];
+    return Array.from({ length: batch.rowCount }, (_, row) => {
+      const micros = fileTimeToMicros(raw[row], valueKind);
+      if (typeof micros === "number") return micros;
+      flag(row, fileColumn, micros);
+      return 0;
+    });
+  };
+  const eventTimes = timesOf(column(EVENT_TIME));
+  const createdTimes = createdTimeColumn ? timesOf(createdTimeColumn) : undefined;
+  const values = present.map((field) =>
+    fileColumnToInput(batch.columns.get(column(field.name)) ?? [], field.type, (row, problem) => flag(row, column(field.name), problem)),
+  );
+  // Usually every row is kept, and the file's own arrays go to the writer as they are.
+  const kept =
+    problems.size === 0 ? undefined : Array.from({ length: batch.rowCount }, (_, row) => row).filter((row) => !problems.has(row));
+  const keep = <T>(all: ArrayLike<T>): ArrayLike<T> => (kept ? kept.map((row) => all[row] as T) : all);
+  const columnsOf = (key: boolean) =>
+    Object.fromEntries(
+      present.flatMap((field, i) => {
+        const input = values[i] as ColumnInput;
+        if (field.key !== key) return [];
+        return [[field.name, "tagged" in input ? { tagged: keep(input.tagged) } : { kind: input.kind, values: keep(input.values) }]];
+      }),
+    );
+  const receipt = await target.write(
+    {
+      eventTimes: keep(eventTimes),
+      entityKey: columnsOf(true),
+      features: columnsOf(false),
+      ...(createdTimes ? { createdTimes: keep(createdTimes) } : {}),
+    },
+    writeId,
+  );
+  const rejections: RowRejection[] = [...problems].map(([row, violations]) => ({ rowIndex: batch.firstRow + row, violations }));
+  for (const rejection of receipt.rejectedRows) {
+    const fileRow = batch.firstRow + (kept ? (kept[rejection.rowIndex] ?? 0) : rejection.rowIndex);
+    rejections.push({
+      rowIndex: fileRow,
+      violations: rejection.violations.map((v) => ({ ...v, field: filePath(v.field, fileRow, column, createdTimeColumn) })),
+    });
+  }
+  return { acceptedCount: receipt.acceptedCount, rejections };
 }
 
 /** A writer's field path in a columnar batch (`columns.features["f"][3]`) as the file's `rows[N].column`. */

@@ -128,6 +128,94 @@ describe("ImportFeatures", () => {
     expect(rows).toHaveLength(300);
   });
 
+  it("feeds several views from one file in one pass, each through its own mapping, online too", async () => {
+    // A second view whose "spend" is the file's "orders" column (as a double), and whose own
+    // feature "count" comes from the file's "orders": the per-view mappings over the shared one.
+    await t.client.applyFeatureView({
+      name: "mirror",
+      entity: "customer",
+      features: [
+        { name: "spend", type: "double" },
+        { name: "count", type: "int64" },
+      ],
+    });
+    const path = join(dir, "both.parquet");
+    writeParquet(path);
+    const progress: bigint[] = [];
+    const summary = await t.client.importFeatures({
+      featureViews: [{ featureView: "stats" }, { featureView: "mirror", columnMapping: { count: "orders" } }],
+      format: "parquet",
+      serverPath: path,
+      columnMapping: { customer_id: "cust", event_time: "ts" },
+      materializeOnline: true,
+      writeId: "both-1",
+      onProgress: (p) => progress.push(p.rowsRead),
+    });
+    // The file is read once: rows read counts file rows; written rows count once per view.
+    expect(summary).toMatchObject({ rowsRead: 2500n, rowsWritten: 5000n, rowsRejected: 0n, done: true });
+    expect(summary.views).toEqual([
+      { featureView: "stats@1", rowsWritten: 2500n, rowsRejected: 0n },
+      { featureView: "mirror@1", rowsWritten: 2500n, rowsRejected: 0n },
+    ]);
+    expect(progress.at(-1)).toBe(2500n);
+    const [count, spend] = await t.client.getOnlineFeatures({
+      features: ["mirror:count", "mirror:spend"],
+      entities: { customer_id: [7n] },
+    });
+    expect([count?.values, spend?.values]).toEqual([[7n + 2007n], [2007 / 2]]);
+    expect((await latest([7n]))[0]?.values).toEqual([7n + 2007n]);
+    // Retried with the same write id: stored once in both views.
+    const again = await t.client.importFeatures({
+      featureViews: [{ featureView: "stats" }, { featureView: "mirror", columnMapping: { count: "orders" } }],
+      format: "parquet",
+      serverPath: path,
+      columnMapping: { customer_id: "cust", event_time: "ts" },
+      writeId: "both-1",
+    });
+    expect(again.rowsRead).toBe(2500n);
+    await t.stop();
+    const stored = await readOfflineRows(t.dataDir, {
+      view: "mirror",
+      joinKeys: [{ name: "customer_id", type: "int64" }],
+      features: [
+        { name: "spend", type: "double" },
+        { name: "count", type: "int64" },
+      ],
+    });
+    expect(stored).toHaveLength(2500);
+  });
+
+  it("refuses a view listed twice, a per-view mapping of a field the view lacks, and a shared one no view has", async () => {
+    await t.client.applyFeatureView({ name: "mirror", entity: "customer", features: [{ name: "count", type: "int64" }] });
+    const path = join(dir, "both.parquet");
+    writeParquet(path, 10);
+    const refusal = async (request: Parameters<typeof t.client.importFeatures>[0]) => {
+      const error = (await t.client.importFeatures(request).catch((e) => e)) as SluiceClientError;
+      return [error.code, error.reason, error.fieldViolations.map((v) => v.field)];
+    };
+    const shared = { format: "parquet" as const, serverPath: path, columnMapping: { customer_id: "cust", event_time: "ts" } };
+    expect(await refusal({ ...shared, featureViews: [{ featureView: "stats" }, { featureView: "stats@1" }] })).toEqual([
+      status.INVALID_ARGUMENT,
+      "INVALID_IMPORT_TARGET",
+      ["config.feature_views[1].feature_view"],
+    ]);
+    expect(
+      await refusal({
+        ...shared,
+        featureViews: [{ featureView: "stats" }, { featureView: "mirror", columnMapping: { orders: "orders" } }],
+      }),
+    ).toEqual([status.INVALID_ARGUMENT, "INVALID_COLUMN_MAPPING", ['config.feature_views[1].column_mapping["orders"]']]);
+    // "orders" is a field of stats only: a shared mapping may name it; "nope" no view has.
+    expect(
+      await refusal({
+        ...shared,
+        columnMapping: { ...shared.columnMapping, orders: "orders", nope: "x" },
+        featureViews: [{ featureView: "stats" }, { featureView: "mirror" }],
+      }),
+    ).toEqual([status.INVALID_ARGUMENT, "INVALID_COLUMN_MAPPING", ['config.column_mapping["nope"]']]);
+    expect((await refusal({ ...shared, featureViews: [{ featureView: "stats" }, { featureView: "ghost" }] }))[0]).toBe(status.NOT_FOUND);
+  });
+
   it("refuses a bad mapping, a missing key column, an unreadable path and a missing config", async () => {
     const path = join(dir, "stats.parquet");
     writeParquet(path, 10);

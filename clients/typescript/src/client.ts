@@ -597,7 +597,8 @@ export class SluiceClient {
 
   /**
    * Imports a Parquet or CSV file: one on the server (`serverPath`) or a local one streamed up
-   * (`localPath`), as feature rows into `featureView` or as raw events into `eventStream`. Calls
+   * (`localPath`), as feature rows into `featureView` (or into several `featureViews`, the file read
+   * once) or as raw events into `eventStream`. Calls
    * `onProgress` after every server batch and resolves with the final summary.
    */
   async importFeatures(request: ImportInput): Promise<ImportFeaturesResponse> {
@@ -618,6 +619,10 @@ export class SluiceClient {
         project,
         featureView: request.featureView ?? "",
         eventStream: request.eventStream ?? "",
+        featureViews: (request.featureViews ?? []).map((view) => ({
+          featureView: view.featureView,
+          columnMapping: view.columnMapping ?? {},
+        })),
         format: request.format === "parquet" ? FileFormat.FILE_FORMAT_PARQUET : FileFormat.FILE_FORMAT_CSV,
         sourcePath: request.serverPath ?? "",
         columnMapping: request.columnMapping ?? {},

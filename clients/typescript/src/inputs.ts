@@ -270,13 +270,24 @@ interface ImportOptions {
   onProgress?: (progress: ImportFeaturesResponse) => void;
 }
 
+/** One of several feature views an import feeds: a view ref, and its own column mapping over the import's. */
+export interface ImportViewInput {
+  featureView: string;
+  columnMapping?: Record<string, string>;
+}
+
 /**
  * A Parquet or CSV file to import: on the server (`serverPath`) or local (`localPath`), exactly one;
- * into a feature view (a view ref) or, as raw events, into an event stream (a stream ref), exactly
- * one. For a stream, `columnMapping` maps its fields, join keys and "event_time" to file columns.
+ * into a feature view (a view ref), into several read in one pass (`featureViews`), or, as raw
+ * events, into an event stream (a stream ref), exactly one. For a stream, `columnMapping` maps its
+ * fields, join keys and "event_time" to file columns.
  */
 export type ImportInput = ImportOptions &
-  ({ featureView: string; eventStream?: undefined } | { eventStream: string; featureView?: undefined });
+  (
+    | { featureView: string; eventStream?: undefined; featureViews?: undefined }
+    | { eventStream: string; featureView?: undefined; featureViews?: undefined }
+    | { featureViews: ImportViewInput[]; featureView?: undefined; eventStream?: undefined }
+  );
 
 /** What to materialize: a view ref and an event-time range. */
 export interface MaterializeInput {
@@ -677,6 +688,7 @@ export const importCheck = object(
   {
     featureView: optional(nonEmptyString),
     eventStream: optional(nonEmptyString),
+    featureViews: optional(arrayOf(object({ featureView: nonEmptyString, columnMapping: optional(recordOf(string)) }))),
     format: oneOf("parquet", "csv"),
     serverPath: optional(nonEmptyString),
     localPath: optional(nonEmptyString),
@@ -687,7 +699,7 @@ export const importCheck = object(
     project,
     onProgress: optional(func),
   },
-  exactlyOne(["featureView", "eventStream"]),
+  exactlyOne(["featureView", "eventStream", "featureViews"]),
   exactlyOne(["serverPath", "localPath"]),
 );
 

@@ -159,8 +159,12 @@ describe("prediction log", () => {
   });
 });
 
-describePointInTimeContract("chdb", {
+// Both join strategies, each held to the same reference: in memory (a hash join) and sort-merge.
+describePointInTimeContract("chdb, in memory", {
   open: async () => openClickHouseOfflineStore({ kind: "embedded", path: mkdtempSync(join(tmpdir(), "sluice-pit-")) }),
+});
+describePointInTimeContract("chdb, sort-merge", {
+  open: async () => openClickHouseOfflineStore({ kind: "embedded", path: mkdtempSync(join(tmpdir(), "sluice-pit-")), hashJoinMaxRows: 0 }),
 });
 
 describe("a build without chDB", () => {

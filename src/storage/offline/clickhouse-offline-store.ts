@@ -65,6 +65,7 @@ import {
   extraColumnDefinition,
   isNullableColumn,
   JOIN_SETTINGS,
+  joinSettings,
   joinQuery,
   SPINE_DATABASE,
   spineColumnExpression,
@@ -76,10 +77,17 @@ import {
 /** How many recent insert tokens a table remembers for deduplication. */
 const DEDUPLICATION_WINDOW = 10_000;
 
-/** Where the offline store lives. */
-export type ClickHouseLocation =
+/** History rows up to which a point-in-time join runs in memory when the location does not say (offline.hashJoinMaxRows's default). */
+const DEFAULT_HASH_JOIN_MAX_ROWS = 2_000_000;
+
+/**
+ * Where the offline store lives, and up to how many history rows (in the views of one retrieval
+ * together) a point-in-time join runs in memory as a hash join; 0 never does.
+ */
+export type ClickHouseLocation = (
   | { kind: "embedded"; path: string }
-  | { kind: "server"; url: string; username?: string; password?: string; cluster?: string };
+  | { kind: "server"; url: string; username?: string; password?: string; cluster?: string }
+) & { hashJoinMaxRows?: number };
 
 /**
  * What differs between chDB and a ClickHouse server; everything else is the same client and SQL.
@@ -121,6 +129,7 @@ export async function openClickHouseOfflineStore(location: ClickHouseLocation): 
     description,
     location.kind === "server" ? location.cluster : undefined,
     location.kind === "embedded" ? [location.path] : [],
+    location.hashJoinMaxRows,
   );
   await store.ping();
   return store;
@@ -278,6 +287,8 @@ export class ClickHouseOfflineStore implements OfflineStore {
     private readonly cluster?: string,
     /** Paths that error messages must not show (the data directory), besides absolute ones. */
     private readonly hiddenPaths: readonly string[] = [],
+    /** See {@link ClickHouseLocation}'s `hashJoinMaxRows`. */
+    private readonly hashJoinMaxRows = DEFAULT_HASH_JOIN_MAX_ROWS,
   ) {}
 
   /** Fails with UNAVAILABLE when the store does not answer. */
@@ -557,30 +568,47 @@ export class ClickHouseOfflineStore implements OfflineStore {
     await this.run(() => this.client.command({ query: `DROP TABLE IF EXISTS ${spineTableName(spine)}` }));
   }
 
-  joinPointInTime(join: PointInTimeJoin, signal?: AbortSignal, limits?: QueryLimits): ArrowChunks {
-    return this.streamArrow(
+  async *joinPointInTime(join: PointInTimeJoin, signal?: AbortSignal, limits?: QueryLimits): ArrowChunks {
+    const inMemory = await this.joinsInMemory(join, { signal, limits });
+    yield* this.streamArrow(
       joinQuery(
         join,
         (view) => this.historyTable(join, view),
         (window) => this.eventsTable(join, window),
+        inMemory,
       ),
       { signal, limits },
+      joinSettings(inMemory),
     );
+  }
+
+  /**
+   * Whether a join's history is small enough (at most `hashJoinMaxRows` rows in its views' tables
+   * together) to be joined in memory, by a hash join: about twice as fast as the sort-merge join,
+   * whose memory stays bounded whatever the history's size. Counting reads only part metadata.
+   */
+  private async joinsInMemory(join: PointInTimeJoin, run: QueryRun): Promise<boolean> {
+    if (this.hashJoinMaxRows <= 0 || join.views.length === 0) return false;
+    const tables = join.views.map((_, view) => this.historyTable(join, view));
+    const rows = await this.count(`SELECT ${tables.map((t) => `(SELECT count() FROM ${t})`).join(" + ")} AS n`, run);
+    return rows <= this.hashJoinMaxRows;
   }
 
   async saveJoin(join: PointInTimeJoin, name: string, parquetPath: string, signal?: AbortSignal, limits?: QueryLimits): Promise<number> {
     const run: QueryRun = { signal, limits };
     const { database } = tableNameParts({ project: join.spine.project, view: "", version: 0 }, false);
     const table = `${quote(database)}.${quote(name)}`;
+    const inMemory = await this.joinsInMemory(join, run);
     const query = joinQuery(
       { ...join, withSpineIndex: true, spineOrder: false },
       (view) => this.historyTable(join, view),
       (window) => this.eventsTable(join, window),
+      inMemory,
     );
     // Settings in the statement, not the client's: chDB's connection would SET them for the whole session.
     await this.controlled(run, undefined, (settings) =>
       this.client.command({
-        query: `CREATE TABLE ${table} ENGINE = MergeTree ORDER BY spine_index AS ${query} ${settingsClause({ ...JOIN_SETTINGS, ...settings })}`,
+        query: `CREATE TABLE ${table} ENGINE = MergeTree ORDER BY spine_index AS ${query} ${settingsClause({ ...joinSettings(inMemory), ...settings })}`,
       }),
     );
     mkdirSync(dirname(parquetPath), { recursive: true });
@@ -882,13 +910,13 @@ export class ClickHouseOfflineStore implements OfflineStore {
    * Streams a query's result as Arrow within the run's limits; an abort ends the stream quietly
    * and kills the query in the engine. Failures map as {@link classifyQueryError} says.
    */
-  private async *streamArrow(query: string, run: QueryRun): ArrowChunks {
+  private async *streamArrow(query: string, run: QueryRun, baseSettings: Settings = JOIN_SETTINGS): ArrowChunks {
     const { signal } = run;
     if (signal?.aborted) return;
     const marker = queryMarker();
     const stopKilling = killOnAbort(signal, () => this.killQuery(marker));
     try {
-      const settings = { ...JOIN_SETTINGS, ...querySettings(run, marker) };
+      const settings = { ...baseSettings, ...querySettings(run, marker) };
       // The engine computes the next chunk while this one is sent; chunks read ahead are dropped on abort.
       for await (const chunk of readAhead(this.engine.streamArrow(query, settings, signal), STREAM_READ_AHEAD)) {
         if (signal?.aborted) return;

@@ -5,7 +5,8 @@ import type { OfflineStore } from "./offline-store.js";
 
 /** Offline backends by config name: both are ClickHouse, embedded or on a server. */
 const OFFLINE_BACKENDS: Record<SluiceConfig["offline"]["backend"], (config: SluiceConfig) => Promise<OfflineStore>> = {
-  chdb: (config) => openClickHouseOfflineStore({ kind: "embedded", path: join(config.dataDir, "offline") }),
+  chdb: (config) =>
+    openClickHouseOfflineStore({ kind: "embedded", path: join(config.dataDir, "offline"), hashJoinMaxRows: config.offline.hashJoinMaxRows }),
   clickhouse: (config) =>
     openClickHouseOfflineStore({
       kind: "server",
@@ -13,6 +14,7 @@ const OFFLINE_BACKENDS: Record<SluiceConfig["offline"]["backend"], (config: Slui
       username: config.offline.clickhouseUsername,
       password: config.offline.clickhousePassword,
       cluster: config.offline.clickhouseCluster || undefined,
+      hashJoinMaxRows: config.offline.hashJoinMaxRows,
     }),
 };
 

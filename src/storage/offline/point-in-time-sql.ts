@@ -13,6 +13,11 @@
  *   the order they became known, and the join key is that moment packed with the row's rank
  *   into one Decimal128, so the fullest of rows known at the same moment wins.
  *
+ * When the history of a retrieval is small enough to join in memory (`inMemory`: a hash join, about
+ * twice as fast), the first rule needs no thinning: the right side keeps every row, joined on its
+ * event time packed with its ingestion time into one Decimal128, and the spine side's key admits
+ * every ingestion time, so the row found is the latest event time's latest ingested row.
+ *
  * The TTL check needs no join condition: the row found is the newest one that qualifies, so if
  * it is too old, every other row is too.
  */
@@ -30,13 +35,21 @@ const ASOF_SHIFT = "100000000000000000";
 /** The largest rank: the spine side's key admits every row known at its time. */
 const ASOF_MAX_PART = "99999999999999999";
 
-/** Settings of every join query: the sort-merge ASOF join streams with bounded memory. */
+/** Shifts ingestion times (from 1900 on, microseconds) into [0, 10^17) for the packed key of an in-memory join. */
+const INGESTION_OFFSET = "10000000000000000";
+
+/** Settings of every streamed query: the sort-merge ASOF join streams with bounded memory. */
 export const JOIN_SETTINGS = {
   join_algorithm: "full_sorting_merge",
   join_use_nulls: 1,
   output_format_arrow_string_as_string: 1,
   output_format_arrow_compression_method: "none",
 } as const;
+
+/** The settings of a join query: {@link JOIN_SETTINGS}, with a hash join when it runs in memory. */
+export function joinSettings(inMemory: boolean): Record<string, string | number> {
+  return inMemory ? { ...JOIN_SETTINGS, join_algorithm: "hash" } : JOIN_SETTINGS;
+}
 
 /** `sluice_tmp`.`spine_{id}`. */
 export function spineTableName(spine: Pick<Spine, "id">): string {
@@ -70,11 +83,18 @@ export function spineInsertColumns(spine: Spine): string[] {
 
 /**
  * The SELECT of a point-in-time join. `historyTable` names a view version's history table and
- * `eventsTable` a window group's events table;
- * the result columns are those {@link ArrowChunks} describes.
+ * `eventsTable` a window group's events table; `inMemory` shapes it for a hash join (run it with
+ * {@link joinSettings} of the same value). The result columns are those {@link ArrowChunks} describes.
  */
-export function joinQuery(join: PointInTimeJoin, historyTable: (view: number) => string, eventsTable: (window: number) => string): string {
+export function joinQuery(
+  join: PointInTimeJoin,
+  historyTable: (view: number) => string,
+  eventsTable: (window: number) => string,
+  inMemory = false,
+): string {
   const { spine } = join;
+  // Both tie rules that pack the join time read the same spine-side key: the spine time, any rank.
+  const packed = join.excludeLateIngested || inMemory;
   const select = [
     ...(join.withSpineIndex ? ["toInt64(s.spine_index) AS spine_index"] : []),
     ...spine.keyColumns.map((c) => `s.${quote(c.name)} AS ${quote(c.name)}`),
@@ -103,18 +123,20 @@ export function joinQuery(join: PointInTimeJoin, historyTable: (view: number) =>
     const features = [...new Set(join.features.flatMap((f) => ("view" in f && f.view === view ? [f.column] : [])))];
     const history = join.excludeLateIngested
       ? knownHistory(historyTable(view), keys, features)
-      : `SELECT ${[...keys, "event_time AS __time", ...features.map(quote)].join(", ")} FROM ${historyTable(view)} ` +
+      : inMemory
+        ? `SELECT ${[...keys, "event_time AS __time", `${asofKey("event_time", `toUnixTimestamp64Micro(ingestion_time) + ${INGESTION_OFFSET}`)} AS __asof`, ...features.map(quote)].join(", ")} FROM ${historyTable(view)}`
+        : `SELECT ${[...keys, "event_time AS __time", ...features.map(quote)].join(", ")} FROM ${historyTable(view)} ` +
         `ORDER BY ${keys.join(", ")}, event_time, ingestion_time DESC LIMIT 1 BY ${keys.join(", ")}, event_time ` +
         // The history is read in its sort order and thinned as it streams; one thread does that as
         // fast as several (measured), with a third less memory for the whole join.
         "SETTINGS max_threads = 1";
     const on = [
       ...keys.map((k) => `s.${k} = v${view}.${k}`),
-      join.excludeLateIngested ? `s.__asof >= v${view}.__asof` : `s.event_time >= v${view}.__time`,
+      packed ? `s.__asof >= v${view}.__asof` : `s.event_time >= v${view}.__time`,
     ];
     return `ASOF LEFT JOIN (${history}) AS v${view} ON ${on.join(" AND ")}`;
   });
-  const spineRows = join.excludeLateIngested
+  const spineRows = packed
     ? `SELECT *, ${asofKey("event_time", ASOF_MAX_PART)} AS __asof FROM ${spineTableName(spine)}`
     : `SELECT * FROM ${spineTableName(spine)}`;
   const windows = (join.windows ?? []).map((window, w) => {

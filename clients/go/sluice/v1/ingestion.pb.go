@@ -1248,9 +1248,17 @@ type ImportFeaturesConfig struct {
 	// had in the system it comes from. Empty: rows get the time of the import.
 	CreatedTimeColumn string `protobuf:"bytes,8,opt,name=created_time_column,json=createdTimeColumn,proto3" json:"created_time_column,omitempty"`
 	// Import raw events into this event stream instead of feature values into
-	// `feature_view` (set exactly one). Column mapping then maps stream
-	// fields, join keys and "event_time" to file columns.
-	EventStream   string `protobuf:"bytes,9,opt,name=event_stream,json=eventStream,proto3" json:"event_stream,omitempty"`
+	// `feature_view` (set exactly one of feature_view, event_stream and
+	// feature_views). Column mapping then maps stream fields, join keys and
+	// "event_time" to file columns.
+	EventStream string `protobuf:"bytes,9,opt,name=event_stream,json=eventStream,proto3" json:"event_stream,omitempty"`
+	// Feed several feature views from the one file in one pass, instead of
+	// feature_view: the file is read once, and each batch read is written to
+	// every view listed (each view at most once). Each view reads its fields
+	// through its own column_mapping over the import's column_mapping, which
+	// may name fields some of the views lack (not fields none has). With
+	// materialize_online, every view's online store is written in the same pass.
+	FeatureViews  []*ImportViewTarget `protobuf:"bytes,10,rep,name=feature_views,json=featureViews,proto3" json:"feature_views,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1348,6 +1356,130 @@ func (x *ImportFeaturesConfig) GetEventStream() string {
 	return ""
 }
 
+func (x *ImportFeaturesConfig) GetFeatureViews() []*ImportViewTarget {
+	if x != nil {
+		return x.FeatureViews
+	}
+	return nil
+}
+
+// One feature view an import feeds.
+type ImportViewTarget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A view ref: "view", "view@3" or "projects/{project}/featureViews/view[/versions/3]".
+	FeatureView string `protobuf:"bytes,1,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
+	// This view's field -> file column, over the import's column_mapping.
+	ColumnMapping map[string]string `protobuf:"bytes,2,rep,name=column_mapping,json=columnMapping,proto3" json:"column_mapping,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportViewTarget) Reset() {
+	*x = ImportViewTarget{}
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportViewTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportViewTarget) ProtoMessage() {}
+
+func (x *ImportViewTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportViewTarget.ProtoReflect.Descriptor instead.
+func (*ImportViewTarget) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ImportViewTarget) GetFeatureView() string {
+	if x != nil {
+		return x.FeatureView
+	}
+	return ""
+}
+
+func (x *ImportViewTarget) GetColumnMapping() map[string]string {
+	if x != nil {
+		return x.ColumnMapping
+	}
+	return nil
+}
+
+// How one view of an import stands.
+type ImportViewProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The view version written: "view@3".
+	FeatureView   string `protobuf:"bytes,1,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
+	RowsWritten   int64  `protobuf:"varint,2,opt,name=rows_written,json=rowsWritten,proto3" json:"rows_written,omitempty"`
+	RowsRejected  int64  `protobuf:"varint,3,opt,name=rows_rejected,json=rowsRejected,proto3" json:"rows_rejected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportViewProgress) Reset() {
+	*x = ImportViewProgress{}
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportViewProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportViewProgress) ProtoMessage() {}
+
+func (x *ImportViewProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportViewProgress.ProtoReflect.Descriptor instead.
+func (*ImportViewProgress) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ImportViewProgress) GetFeatureView() string {
+	if x != nil {
+		return x.FeatureView
+	}
+	return ""
+}
+
+func (x *ImportViewProgress) GetRowsWritten() int64 {
+	if x != nil {
+		return x.RowsWritten
+	}
+	return 0
+}
+
+func (x *ImportViewProgress) GetRowsRejected() int64 {
+	if x != nil {
+		return x.RowsRejected
+	}
+	return 0
+}
+
 type ImportFeaturesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Part:
@@ -1361,7 +1493,7 @@ type ImportFeaturesRequest struct {
 
 func (x *ImportFeaturesRequest) Reset() {
 	*x = ImportFeaturesRequest{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[16]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +1505,7 @@ func (x *ImportFeaturesRequest) String() string {
 func (*ImportFeaturesRequest) ProtoMessage() {}
 
 func (x *ImportFeaturesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[16]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1518,7 @@ func (x *ImportFeaturesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportFeaturesRequest.ProtoReflect.Descriptor instead.
 func (*ImportFeaturesRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{16}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ImportFeaturesRequest) GetPart() isImportFeaturesRequest_Part {
@@ -1433,21 +1565,26 @@ func (*ImportFeaturesRequest_Config) isImportFeaturesRequest_Part() {}
 func (*ImportFeaturesRequest_Chunk) isImportFeaturesRequest_Part() {}
 
 type ImportFeaturesResponse struct {
-	state        protoimpl.MessageState `protogen:"open.v1"`
-	RowsRead     int64                  `protobuf:"varint,1,opt,name=rows_read,json=rowsRead,proto3" json:"rows_read,omitempty"`
-	RowsWritten  int64                  `protobuf:"varint,2,opt,name=rows_written,json=rowsWritten,proto3" json:"rows_written,omitempty"`
-	RowsRejected int64                  `protobuf:"varint,3,opt,name=rows_rejected,json=rowsRejected,proto3" json:"rows_rejected,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// File rows read so far.
+	RowsRead int64 `protobuf:"varint,1,opt,name=rows_read,json=rowsRead,proto3" json:"rows_read,omitempty"`
+	// Rows written, and rows rejected; with several views, sums over the views
+	// (a file row counts once per view), each view's in `views`.
+	RowsWritten  int64 `protobuf:"varint,2,opt,name=rows_written,json=rowsWritten,proto3" json:"rows_written,omitempty"`
+	RowsRejected int64 `protobuf:"varint,3,opt,name=rows_rejected,json=rowsRejected,proto3" json:"rows_rejected,omitempty"`
 	// A sample of rejections (row_index is the row number in the file).
 	SampleRejections []*RowRejection `protobuf:"bytes,4,rep,name=sample_rejections,json=sampleRejections,proto3" json:"sample_rejections,omitempty"`
 	// True on the last message.
-	Done          bool `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	Done bool `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	// Each view or stream written, in the order given.
+	Views         []*ImportViewProgress `protobuf:"bytes,6,rep,name=views,proto3" json:"views,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ImportFeaturesResponse) Reset() {
 	*x = ImportFeaturesResponse{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[17]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1459,7 +1596,7 @@ func (x *ImportFeaturesResponse) String() string {
 func (*ImportFeaturesResponse) ProtoMessage() {}
 
 func (x *ImportFeaturesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[17]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1472,7 +1609,7 @@ func (x *ImportFeaturesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportFeaturesResponse.ProtoReflect.Descriptor instead.
 func (*ImportFeaturesResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{17}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ImportFeaturesResponse) GetRowsRead() int64 {
@@ -1510,6 +1647,13 @@ func (x *ImportFeaturesResponse) GetDone() bool {
 	return false
 }
 
+func (x *ImportFeaturesResponse) GetViews() []*ImportViewProgress {
+	if x != nil {
+		return x.Views
+	}
+	return nil
+}
+
 type MaterializeRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Project string                 `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
@@ -1524,7 +1668,7 @@ type MaterializeRequest struct {
 
 func (x *MaterializeRequest) Reset() {
 	*x = MaterializeRequest{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[18]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1680,7 @@ func (x *MaterializeRequest) String() string {
 func (*MaterializeRequest) ProtoMessage() {}
 
 func (x *MaterializeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[18]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1693,7 @@ func (x *MaterializeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaterializeRequest.ProtoReflect.Descriptor instead.
 func (*MaterializeRequest) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{18}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MaterializeRequest) GetProject() string {
@@ -1592,7 +1736,7 @@ type MaterializeResponse struct {
 
 func (x *MaterializeResponse) Reset() {
 	*x = MaterializeResponse{}
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[19]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +1748,7 @@ func (x *MaterializeResponse) String() string {
 func (*MaterializeResponse) ProtoMessage() {}
 
 func (x *MaterializeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_ingestion_proto_msgTypes[19]
+	mi := &file_sluice_v1_ingestion_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +1761,7 @@ func (x *MaterializeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaterializeResponse.ProtoReflect.Descriptor instead.
 func (*MaterializeResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{19}
+	return file_sluice_v1_ingestion_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MaterializeResponse) GetEntitiesProcessed() int64 {
@@ -1757,7 +1901,7 @@ const file_sluice_v1_ingestion_proto_rawDesc = "" +
 	"\x0eaccepted_count\x18\x02 \x01(\x05R\racceptedCount\x12<\n" +
 	"\rrejected_rows\x18\x03 \x03(\v2\x17.sluice.v1.RowRejectionR\frejectedRows\x12\x1c\n" +
 	"\tduplicate\x18\x04 \x01(\bR\tduplicate\x120\n" +
-	"\x14feature_view_version\x18\x05 \x01(\x05R\x12featureViewVersion\"\xe7\x03\n" +
+	"\x14feature_view_version\x18\x05 \x01(\x05R\x12featureViewVersion\"\xa9\x04\n" +
 	"\x14ImportFeaturesConfig\x12\x18\n" +
 	"\aproject\x18\x01 \x01(\tR\aproject\x12&\n" +
 	"\ffeature_view\x18\x02 \x01(\tB\x03\xe0A\x02R\vfeatureView\x122\n" +
@@ -1768,20 +1912,33 @@ const file_sluice_v1_ingestion_proto_rawDesc = "" +
 	"\x12materialize_online\x18\x06 \x01(\bR\x11materializeOnline\x12\x19\n" +
 	"\bwrite_id\x18\a \x01(\tR\awriteId\x12.\n" +
 	"\x13created_time_column\x18\b \x01(\tR\x11createdTimeColumn\x12!\n" +
-	"\fevent_stream\x18\t \x01(\tR\veventStream\x1a@\n" +
+	"\fevent_stream\x18\t \x01(\tR\veventStream\x12@\n" +
+	"\rfeature_views\x18\n" +
+	" \x03(\v2\x1b.sluice.v1.ImportViewTargetR\ffeatureViews\x1a@\n" +
 	"\x12ColumnMappingEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"r\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd3\x01\n" +
+	"\x10ImportViewTarget\x12&\n" +
+	"\ffeature_view\x18\x01 \x01(\tB\x03\xe0A\x02R\vfeatureView\x12U\n" +
+	"\x0ecolumn_mapping\x18\x02 \x03(\v2..sluice.v1.ImportViewTarget.ColumnMappingEntryR\rcolumnMapping\x1a@\n" +
+	"\x12ColumnMappingEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x7f\n" +
+	"\x12ImportViewProgress\x12!\n" +
+	"\ffeature_view\x18\x01 \x01(\tR\vfeatureView\x12!\n" +
+	"\frows_written\x18\x02 \x01(\x03R\vrowsWritten\x12#\n" +
+	"\rrows_rejected\x18\x03 \x01(\x03R\frowsRejected\"r\n" +
 	"\x15ImportFeaturesRequest\x129\n" +
 	"\x06config\x18\x01 \x01(\v2\x1f.sluice.v1.ImportFeaturesConfigH\x00R\x06config\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
-	"\x04part\"\xd7\x01\n" +
+	"\x04part\"\x8c\x02\n" +
 	"\x16ImportFeaturesResponse\x12\x1b\n" +
 	"\trows_read\x18\x01 \x01(\x03R\browsRead\x12!\n" +
 	"\frows_written\x18\x02 \x01(\x03R\vrowsWritten\x12#\n" +
 	"\rrows_rejected\x18\x03 \x01(\x03R\frowsRejected\x12D\n" +
 	"\x11sample_rejections\x18\x04 \x03(\v2\x17.sluice.v1.RowRejectionR\x10sampleRejections\x12\x12\n" +
-	"\x04done\x18\x05 \x01(\bR\x04done\"\xc8\x01\n" +
+	"\x04done\x18\x05 \x01(\bR\x04done\x123\n" +
+	"\x05views\x18\x06 \x03(\v2\x1d.sluice.v1.ImportViewProgressR\x05views\"\xc8\x01\n" +
 	"\x12MaterializeRequest\x12\x18\n" +
 	"\aproject\x18\x01 \x01(\tR\aproject\x12&\n" +
 	"\ffeature_view\x18\x02 \x01(\tB\x03\xe0A\x02R\vfeatureView\x129\n" +
@@ -1819,7 +1976,7 @@ func file_sluice_v1_ingestion_proto_rawDescGZIP() []byte {
 }
 
 var file_sluice_v1_ingestion_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sluice_v1_ingestion_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_sluice_v1_ingestion_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_sluice_v1_ingestion_proto_goTypes = []any{
 	(FileFormat)(0),                      // 0: sluice.v1.FileFormat
 	(*EventRow)(nil),                     // 1: sluice.v1.EventRow
@@ -1838,43 +1995,46 @@ var file_sluice_v1_ingestion_proto_goTypes = []any{
 	(*WriteFeatureBatchRequest)(nil),     // 14: sluice.v1.WriteFeatureBatchRequest
 	(*WriteFeatureBatchResponse)(nil),    // 15: sluice.v1.WriteFeatureBatchResponse
 	(*ImportFeaturesConfig)(nil),         // 16: sluice.v1.ImportFeaturesConfig
-	(*ImportFeaturesRequest)(nil),        // 17: sluice.v1.ImportFeaturesRequest
-	(*ImportFeaturesResponse)(nil),       // 18: sluice.v1.ImportFeaturesResponse
-	(*MaterializeRequest)(nil),           // 19: sluice.v1.MaterializeRequest
-	(*MaterializeResponse)(nil),          // 20: sluice.v1.MaterializeResponse
-	nil,                                  // 21: sluice.v1.EventRow.EntityKeyEntry
-	nil,                                  // 22: sluice.v1.EventRow.FieldsEntry
-	nil,                                  // 23: sluice.v1.FeatureRow.EntityKeyEntry
-	nil,                                  // 24: sluice.v1.FeatureRow.FeaturesEntry
-	nil,                                  // 25: sluice.v1.FeatureColumns.EntityKeyEntry
-	nil,                                  // 26: sluice.v1.FeatureColumns.FeaturesEntry
-	nil,                                  // 27: sluice.v1.ImportFeaturesConfig.ColumnMappingEntry
-	(*timestamppb.Timestamp)(nil),        // 28: google.protobuf.Timestamp
-	(*errdetails.BadRequest_FieldViolation)(nil), // 29: google.rpc.BadRequest.FieldViolation
-	(*Value)(nil),  // 30: sluice.v1.Value
-	(*Column)(nil), // 31: sluice.v1.Column
+	(*ImportViewTarget)(nil),             // 17: sluice.v1.ImportViewTarget
+	(*ImportViewProgress)(nil),           // 18: sluice.v1.ImportViewProgress
+	(*ImportFeaturesRequest)(nil),        // 19: sluice.v1.ImportFeaturesRequest
+	(*ImportFeaturesResponse)(nil),       // 20: sluice.v1.ImportFeaturesResponse
+	(*MaterializeRequest)(nil),           // 21: sluice.v1.MaterializeRequest
+	(*MaterializeResponse)(nil),          // 22: sluice.v1.MaterializeResponse
+	nil,                                  // 23: sluice.v1.EventRow.EntityKeyEntry
+	nil,                                  // 24: sluice.v1.EventRow.FieldsEntry
+	nil,                                  // 25: sluice.v1.FeatureRow.EntityKeyEntry
+	nil,                                  // 26: sluice.v1.FeatureRow.FeaturesEntry
+	nil,                                  // 27: sluice.v1.FeatureColumns.EntityKeyEntry
+	nil,                                  // 28: sluice.v1.FeatureColumns.FeaturesEntry
+	nil,                                  // 29: sluice.v1.ImportFeaturesConfig.ColumnMappingEntry
+	nil,                                  // 30: sluice.v1.ImportViewTarget.ColumnMappingEntry
+	(*timestamppb.Timestamp)(nil),        // 31: google.protobuf.Timestamp
+	(*errdetails.BadRequest_FieldViolation)(nil), // 32: google.rpc.BadRequest.FieldViolation
+	(*Value)(nil),  // 33: sluice.v1.Value
+	(*Column)(nil), // 34: sluice.v1.Column
 }
 var file_sluice_v1_ingestion_proto_depIdxs = []int32{
-	21, // 0: sluice.v1.EventRow.entity_key:type_name -> sluice.v1.EventRow.EntityKeyEntry
-	28, // 1: sluice.v1.EventRow.event_time:type_name -> google.protobuf.Timestamp
-	22, // 2: sluice.v1.EventRow.fields:type_name -> sluice.v1.EventRow.FieldsEntry
-	28, // 3: sluice.v1.EventRow.created_time:type_name -> google.protobuf.Timestamp
+	23, // 0: sluice.v1.EventRow.entity_key:type_name -> sluice.v1.EventRow.EntityKeyEntry
+	31, // 1: sluice.v1.EventRow.event_time:type_name -> google.protobuf.Timestamp
+	24, // 2: sluice.v1.EventRow.fields:type_name -> sluice.v1.EventRow.FieldsEntry
+	31, // 3: sluice.v1.EventRow.created_time:type_name -> google.protobuf.Timestamp
 	1,  // 4: sluice.v1.WriteEventsRequest.events:type_name -> sluice.v1.EventRow
 	11, // 5: sluice.v1.WriteEventsRequest.columns:type_name -> sluice.v1.FeatureColumns
 	10, // 6: sluice.v1.WriteEventsResponse.rejected_rows:type_name -> sluice.v1.RowRejection
 	1,  // 7: sluice.v1.WriteEventBatchRequest.events:type_name -> sluice.v1.EventRow
 	11, // 8: sluice.v1.WriteEventBatchRequest.columns:type_name -> sluice.v1.FeatureColumns
 	10, // 9: sluice.v1.WriteEventBatchResponse.rejected_rows:type_name -> sluice.v1.RowRejection
-	28, // 10: sluice.v1.EventSourceStatus.max_event_time:type_name -> google.protobuf.Timestamp
-	28, // 11: sluice.v1.EventSourceStatus.watermark:type_name -> google.protobuf.Timestamp
+	31, // 10: sluice.v1.EventSourceStatus.max_event_time:type_name -> google.protobuf.Timestamp
+	31, // 11: sluice.v1.EventSourceStatus.watermark:type_name -> google.protobuf.Timestamp
 	7,  // 12: sluice.v1.GetEventStreamStatusResponse.sources:type_name -> sluice.v1.EventSourceStatus
-	23, // 13: sluice.v1.FeatureRow.entity_key:type_name -> sluice.v1.FeatureRow.EntityKeyEntry
-	28, // 14: sluice.v1.FeatureRow.event_time:type_name -> google.protobuf.Timestamp
-	24, // 15: sluice.v1.FeatureRow.features:type_name -> sluice.v1.FeatureRow.FeaturesEntry
-	28, // 16: sluice.v1.FeatureRow.created_time:type_name -> google.protobuf.Timestamp
-	29, // 17: sluice.v1.RowRejection.violations:type_name -> google.rpc.BadRequest.FieldViolation
-	25, // 18: sluice.v1.FeatureColumns.entity_key:type_name -> sluice.v1.FeatureColumns.EntityKeyEntry
-	26, // 19: sluice.v1.FeatureColumns.features:type_name -> sluice.v1.FeatureColumns.FeaturesEntry
+	25, // 13: sluice.v1.FeatureRow.entity_key:type_name -> sluice.v1.FeatureRow.EntityKeyEntry
+	31, // 14: sluice.v1.FeatureRow.event_time:type_name -> google.protobuf.Timestamp
+	26, // 15: sluice.v1.FeatureRow.features:type_name -> sluice.v1.FeatureRow.FeaturesEntry
+	31, // 16: sluice.v1.FeatureRow.created_time:type_name -> google.protobuf.Timestamp
+	32, // 17: sluice.v1.RowRejection.violations:type_name -> google.rpc.BadRequest.FieldViolation
+	27, // 18: sluice.v1.FeatureColumns.entity_key:type_name -> sluice.v1.FeatureColumns.EntityKeyEntry
+	28, // 19: sluice.v1.FeatureColumns.features:type_name -> sluice.v1.FeatureColumns.FeaturesEntry
 	9,  // 20: sluice.v1.WriteFeaturesRequest.rows:type_name -> sluice.v1.FeatureRow
 	11, // 21: sluice.v1.WriteFeaturesRequest.columns:type_name -> sluice.v1.FeatureColumns
 	10, // 22: sluice.v1.WriteFeaturesResponse.rejected_rows:type_name -> sluice.v1.RowRejection
@@ -1882,36 +2042,39 @@ var file_sluice_v1_ingestion_proto_depIdxs = []int32{
 	11, // 24: sluice.v1.WriteFeatureBatchRequest.columns:type_name -> sluice.v1.FeatureColumns
 	10, // 25: sluice.v1.WriteFeatureBatchResponse.rejected_rows:type_name -> sluice.v1.RowRejection
 	0,  // 26: sluice.v1.ImportFeaturesConfig.format:type_name -> sluice.v1.FileFormat
-	27, // 27: sluice.v1.ImportFeaturesConfig.column_mapping:type_name -> sluice.v1.ImportFeaturesConfig.ColumnMappingEntry
-	16, // 28: sluice.v1.ImportFeaturesRequest.config:type_name -> sluice.v1.ImportFeaturesConfig
-	10, // 29: sluice.v1.ImportFeaturesResponse.sample_rejections:type_name -> sluice.v1.RowRejection
-	28, // 30: sluice.v1.MaterializeRequest.start_time:type_name -> google.protobuf.Timestamp
-	28, // 31: sluice.v1.MaterializeRequest.end_time:type_name -> google.protobuf.Timestamp
-	30, // 32: sluice.v1.EventRow.EntityKeyEntry.value:type_name -> sluice.v1.Value
-	30, // 33: sluice.v1.EventRow.FieldsEntry.value:type_name -> sluice.v1.Value
-	30, // 34: sluice.v1.FeatureRow.EntityKeyEntry.value:type_name -> sluice.v1.Value
-	30, // 35: sluice.v1.FeatureRow.FeaturesEntry.value:type_name -> sluice.v1.Value
-	31, // 36: sluice.v1.FeatureColumns.EntityKeyEntry.value:type_name -> sluice.v1.Column
-	31, // 37: sluice.v1.FeatureColumns.FeaturesEntry.value:type_name -> sluice.v1.Column
-	12, // 38: sluice.v1.IngestionService.WriteFeatures:input_type -> sluice.v1.WriteFeaturesRequest
-	14, // 39: sluice.v1.IngestionService.WriteFeatureBatch:input_type -> sluice.v1.WriteFeatureBatchRequest
-	17, // 40: sluice.v1.IngestionService.ImportFeatures:input_type -> sluice.v1.ImportFeaturesRequest
-	19, // 41: sluice.v1.IngestionService.Materialize:input_type -> sluice.v1.MaterializeRequest
-	2,  // 42: sluice.v1.IngestionService.WriteEvents:input_type -> sluice.v1.WriteEventsRequest
-	4,  // 43: sluice.v1.IngestionService.WriteEventBatch:input_type -> sluice.v1.WriteEventBatchRequest
-	6,  // 44: sluice.v1.IngestionService.GetEventStreamStatus:input_type -> sluice.v1.GetEventStreamStatusRequest
-	13, // 45: sluice.v1.IngestionService.WriteFeatures:output_type -> sluice.v1.WriteFeaturesResponse
-	15, // 46: sluice.v1.IngestionService.WriteFeatureBatch:output_type -> sluice.v1.WriteFeatureBatchResponse
-	18, // 47: sluice.v1.IngestionService.ImportFeatures:output_type -> sluice.v1.ImportFeaturesResponse
-	20, // 48: sluice.v1.IngestionService.Materialize:output_type -> sluice.v1.MaterializeResponse
-	3,  // 49: sluice.v1.IngestionService.WriteEvents:output_type -> sluice.v1.WriteEventsResponse
-	5,  // 50: sluice.v1.IngestionService.WriteEventBatch:output_type -> sluice.v1.WriteEventBatchResponse
-	8,  // 51: sluice.v1.IngestionService.GetEventStreamStatus:output_type -> sluice.v1.GetEventStreamStatusResponse
-	45, // [45:52] is the sub-list for method output_type
-	38, // [38:45] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	29, // 27: sluice.v1.ImportFeaturesConfig.column_mapping:type_name -> sluice.v1.ImportFeaturesConfig.ColumnMappingEntry
+	17, // 28: sluice.v1.ImportFeaturesConfig.feature_views:type_name -> sluice.v1.ImportViewTarget
+	30, // 29: sluice.v1.ImportViewTarget.column_mapping:type_name -> sluice.v1.ImportViewTarget.ColumnMappingEntry
+	16, // 30: sluice.v1.ImportFeaturesRequest.config:type_name -> sluice.v1.ImportFeaturesConfig
+	10, // 31: sluice.v1.ImportFeaturesResponse.sample_rejections:type_name -> sluice.v1.RowRejection
+	18, // 32: sluice.v1.ImportFeaturesResponse.views:type_name -> sluice.v1.ImportViewProgress
+	31, // 33: sluice.v1.MaterializeRequest.start_time:type_name -> google.protobuf.Timestamp
+	31, // 34: sluice.v1.MaterializeRequest.end_time:type_name -> google.protobuf.Timestamp
+	33, // 35: sluice.v1.EventRow.EntityKeyEntry.value:type_name -> sluice.v1.Value
+	33, // 36: sluice.v1.EventRow.FieldsEntry.value:type_name -> sluice.v1.Value
+	33, // 37: sluice.v1.FeatureRow.EntityKeyEntry.value:type_name -> sluice.v1.Value
+	33, // 38: sluice.v1.FeatureRow.FeaturesEntry.value:type_name -> sluice.v1.Value
+	34, // 39: sluice.v1.FeatureColumns.EntityKeyEntry.value:type_name -> sluice.v1.Column
+	34, // 40: sluice.v1.FeatureColumns.FeaturesEntry.value:type_name -> sluice.v1.Column
+	12, // 41: sluice.v1.IngestionService.WriteFeatures:input_type -> sluice.v1.WriteFeaturesRequest
+	14, // 42: sluice.v1.IngestionService.WriteFeatureBatch:input_type -> sluice.v1.WriteFeatureBatchRequest
+	19, // 43: sluice.v1.IngestionService.ImportFeatures:input_type -> sluice.v1.ImportFeaturesRequest
+	21, // 44: sluice.v1.IngestionService.Materialize:input_type -> sluice.v1.MaterializeRequest
+	2,  // 45: sluice.v1.IngestionService.WriteEvents:input_type -> sluice.v1.WriteEventsRequest
+	4,  // 46: sluice.v1.IngestionService.WriteEventBatch:input_type -> sluice.v1.WriteEventBatchRequest
+	6,  // 47: sluice.v1.IngestionService.GetEventStreamStatus:input_type -> sluice.v1.GetEventStreamStatusRequest
+	13, // 48: sluice.v1.IngestionService.WriteFeatures:output_type -> sluice.v1.WriteFeaturesResponse
+	15, // 49: sluice.v1.IngestionService.WriteFeatureBatch:output_type -> sluice.v1.WriteFeatureBatchResponse
+	20, // 50: sluice.v1.IngestionService.ImportFeatures:output_type -> sluice.v1.ImportFeaturesResponse
+	22, // 51: sluice.v1.IngestionService.Materialize:output_type -> sluice.v1.MaterializeResponse
+	3,  // 52: sluice.v1.IngestionService.WriteEvents:output_type -> sluice.v1.WriteEventsResponse
+	5,  // 53: sluice.v1.IngestionService.WriteEventBatch:output_type -> sluice.v1.WriteEventBatchResponse
+	8,  // 54: sluice.v1.IngestionService.GetEventStreamStatus:output_type -> sluice.v1.GetEventStreamStatusResponse
+	48, // [48:55] is the sub-list for method output_type
+	41, // [41:48] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_ingestion_proto_init() }
@@ -1920,7 +2083,7 @@ func file_sluice_v1_ingestion_proto_init() {
 		return
 	}
 	file_sluice_v1_types_proto_init()
-	file_sluice_v1_ingestion_proto_msgTypes[16].OneofWrappers = []any{
+	file_sluice_v1_ingestion_proto_msgTypes[18].OneofWrappers = []any{
 		(*ImportFeaturesRequest_Config)(nil),
 		(*ImportFeaturesRequest_Chunk)(nil),
 	}
@@ -1930,7 +2093,7 @@ func file_sluice_v1_ingestion_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_v1_ingestion_proto_rawDesc), len(file_sluice_v1_ingestion_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -318,15 +318,46 @@ export interface ImportFeaturesConfig {
   createdTimeColumn: string;
   /**
    * Import raw events into this event stream instead of feature values into
-   * `feature_view` (set exactly one). Column mapping then maps stream
-   * fields, join keys and "event_time" to file columns.
+   * `feature_view` (set exactly one of feature_view, event_stream and
+   * feature_views). Column mapping then maps stream fields, join keys and
+   * "event_time" to file columns.
    */
   eventStream: string;
+  /**
+   * Feed several feature views from the one file in one pass, instead of
+   * feature_view: the file is read once, and each batch read is written to
+   * every view listed (each view at most once). Each view reads its fields
+   * through its own column_mapping over the import's column_mapping, which
+   * may name fields some of the views lack (not fields none has). With
+   * materialize_online, every view's online store is written in the same pass.
+   */
+  featureViews: ImportViewTarget[];
 }
 
 export interface ImportFeaturesConfig_ColumnMappingEntry {
   key: string;
   value: string;
+}
+
+/** One feature view an import feeds. */
+export interface ImportViewTarget {
+  /** A view ref: "view", "view@3" or "projects/{project}/featureViews/view[/versions/3]". */
+  featureView: string;
+  /** This view's field -> file column, over the import's column_mapping. */
+  columnMapping: { [key: string]: string };
+}
+
+export interface ImportViewTarget_ColumnMappingEntry {
+  key: string;
+  value: string;
+}
+
+/** How one view of an import stands. */
+export interface ImportViewProgress {
+  /** The view version written: "view@3". */
+  featureView: string;
+  rowsWritten: bigint;
+  rowsRejected: bigint;
 }
 
 export interface ImportFeaturesRequest {
@@ -339,13 +370,20 @@ export interface ImportFeaturesRequest {
 }
 
 export interface ImportFeaturesResponse {
+  /** File rows read so far. */
   rowsRead: bigint;
+  /**
+   * Rows written, and rows rejected; with several views, sums over the views
+   * (a file row counts once per view), each view's in `views`.
+   */
   rowsWritten: bigint;
   rowsRejected: bigint;
   /** A sample of rejections (row_index is the row number in the file). */
   sampleRejections: RowRejection[];
   /** True on the last message. */
   done: boolean;
+  /** Each view or stream written, in the order given. */
+  views: ImportViewProgress[];
 }
 
 export interface MaterializeRequest {
@@ -3272,6 +3310,7 @@ function createBaseImportFeaturesConfig(): ImportFeaturesConfig {
     writeId: "",
     createdTimeColumn: "",
     eventStream: "",
+    featureViews: [],
   };
 }
 
@@ -3303,6 +3342,9 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
     }
     if (message.eventStream !== "") {
       writer.uint32(74).string(message.eventStream);
+    }
+    for (const v of message.featureViews) {
+      ImportViewTarget.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -3395,6 +3437,14 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
             message.eventStream = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.featureViews.push(ImportViewTarget.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3468,6 +3518,11 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
         : isSet(object.event_stream)
         ? globalThis.String(object.event_stream)
         : "",
+      featureViews: globalThis.Array.isArray(object?.featureViews)
+        ? object.featureViews.map((e: any) => ImportViewTarget.fromJSON(e))
+        : globalThis.Array.isArray(object?.feature_views)
+        ? object.feature_views.map((e: any) => ImportViewTarget.fromJSON(e))
+        : [],
     };
   },
 
@@ -3506,6 +3561,9 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
     if (message.eventStream !== "") {
       obj.eventStream = message.eventStream;
     }
+    if (message.featureViews?.length) {
+      obj.featureViews = message.featureViews.map((e) => ImportViewTarget.toJSON(e));
+    }
     return obj;
   },
 
@@ -3531,6 +3589,7 @@ export const ImportFeaturesConfig: MessageFns<ImportFeaturesConfig> = {
     message.writeId = object.writeId ?? "";
     message.createdTimeColumn = object.createdTimeColumn ?? "";
     message.eventStream = object.eventStream ?? "";
+    message.featureViews = object.featureViews?.map((e) => ImportViewTarget.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3624,6 +3683,350 @@ export const ImportFeaturesConfig_ColumnMappingEntry: MessageFns<ImportFeaturesC
   },
 };
 
+function createBaseImportViewTarget(): ImportViewTarget {
+  return { featureView: "", columnMapping: {} };
+}
+
+export const ImportViewTarget: MessageFns<ImportViewTarget> = {
+  encode(message: ImportViewTarget, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.featureView !== "") {
+      writer.uint32(10).string(message.featureView);
+    }
+    globalThis.Object.entries(message.columnMapping).forEach(([key, value]: [string, string]) => {
+      ImportViewTarget_ColumnMappingEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportViewTarget {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportViewTarget();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.featureView = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = ImportViewTarget_ColumnMappingEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.columnMapping[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportViewTarget {
+    return {
+      featureView: isSet(object.featureView)
+        ? globalThis.String(object.featureView)
+        : isSet(object.feature_view)
+        ? globalThis.String(object.feature_view)
+        : "",
+      columnMapping: isObject(object.columnMapping)
+        ? (globalThis.Object.entries(object.columnMapping) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.column_mapping)
+        ? (globalThis.Object.entries(object.column_mapping) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ImportViewTarget): unknown {
+    const obj: any = {};
+    if (message.featureView !== "") {
+      obj.featureView = message.featureView;
+    }
+    if (message.columnMapping) {
+      const entries = globalThis.Object.entries(message.columnMapping) as [string, string][];
+      if (entries.length > 0) {
+        obj.columnMapping = {};
+        entries.forEach(([k, v]) => {
+          obj.columnMapping[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportViewTarget>, I>>(base?: I): ImportViewTarget {
+    return ImportViewTarget.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportViewTarget>, I>>(object: I): ImportViewTarget {
+    const message = createBaseImportViewTarget();
+    message.featureView = object.featureView ?? "";
+    message.columnMapping = (globalThis.Object.entries(object.columnMapping ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseImportViewTarget_ColumnMappingEntry(): ImportViewTarget_ColumnMappingEntry {
+  return { key: "", value: "" };
+}
+
+export const ImportViewTarget_ColumnMappingEntry: MessageFns<ImportViewTarget_ColumnMappingEntry> = {
+  encode(message: ImportViewTarget_ColumnMappingEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportViewTarget_ColumnMappingEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportViewTarget_ColumnMappingEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportViewTarget_ColumnMappingEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ImportViewTarget_ColumnMappingEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportViewTarget_ColumnMappingEntry>, I>>(
+    base?: I,
+  ): ImportViewTarget_ColumnMappingEntry {
+    return ImportViewTarget_ColumnMappingEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportViewTarget_ColumnMappingEntry>, I>>(
+    object: I,
+  ): ImportViewTarget_ColumnMappingEntry {
+    const message = createBaseImportViewTarget_ColumnMappingEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseImportViewProgress(): ImportViewProgress {
+  return { featureView: "", rowsWritten: 0n, rowsRejected: 0n };
+}
+
+export const ImportViewProgress: MessageFns<ImportViewProgress> = {
+  encode(message: ImportViewProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.featureView !== "") {
+      writer.uint32(10).string(message.featureView);
+    }
+    if (message.rowsWritten !== 0n) {
+      if (BigInt.asIntN(64, message.rowsWritten) !== message.rowsWritten) {
+        throw new globalThis.Error("value provided for field message.rowsWritten of type int64 too large");
+      }
+      writer.uint32(16).int64(message.rowsWritten);
+    }
+    if (message.rowsRejected !== 0n) {
+      if (BigInt.asIntN(64, message.rowsRejected) !== message.rowsRejected) {
+        throw new globalThis.Error("value provided for field message.rowsRejected of type int64 too large");
+      }
+      writer.uint32(24).int64(message.rowsRejected);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportViewProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportViewProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.featureView = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rowsWritten = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.rowsRejected = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportViewProgress {
+    return {
+      featureView: isSet(object.featureView)
+        ? globalThis.String(object.featureView)
+        : isSet(object.feature_view)
+        ? globalThis.String(object.feature_view)
+        : "",
+      rowsWritten: isSet(object.rowsWritten)
+        ? BigInt(object.rowsWritten)
+        : isSet(object.rows_written)
+        ? BigInt(object.rows_written)
+        : 0n,
+      rowsRejected: isSet(object.rowsRejected)
+        ? BigInt(object.rowsRejected)
+        : isSet(object.rows_rejected)
+        ? BigInt(object.rows_rejected)
+        : 0n,
+    };
+  },
+
+  toJSON(message: ImportViewProgress): unknown {
+    const obj: any = {};
+    if (message.featureView !== "") {
+      obj.featureView = message.featureView;
+    }
+    if (message.rowsWritten !== 0n) {
+      obj.rowsWritten = message.rowsWritten.toString();
+    }
+    if (message.rowsRejected !== 0n) {
+      obj.rowsRejected = message.rowsRejected.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportViewProgress>, I>>(base?: I): ImportViewProgress {
+    return ImportViewProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportViewProgress>, I>>(object: I): ImportViewProgress {
+    const message = createBaseImportViewProgress();
+    message.featureView = object.featureView ?? "";
+    message.rowsWritten = (object.rowsWritten !== undefined && object.rowsWritten !== null)
+      ? BigInt(object.rowsWritten)
+      : 0n;
+    message.rowsRejected = (object.rowsRejected !== undefined && object.rowsRejected !== null)
+      ? BigInt(object.rowsRejected)
+      : 0n;
+    return message;
+  },
+};
+
 function createBaseImportFeaturesRequest(): ImportFeaturesRequest {
   return { config: undefined, chunk: undefined };
 }
@@ -3712,7 +4115,7 @@ export const ImportFeaturesRequest: MessageFns<ImportFeaturesRequest> = {
 };
 
 function createBaseImportFeaturesResponse(): ImportFeaturesResponse {
-  return { rowsRead: 0n, rowsWritten: 0n, rowsRejected: 0n, sampleRejections: [], done: false };
+  return { rowsRead: 0n, rowsWritten: 0n, rowsRejected: 0n, sampleRejections: [], done: false, views: [] };
 }
 
 export const ImportFeaturesResponse: MessageFns<ImportFeaturesResponse> = {
@@ -3740,6 +4143,9 @@ export const ImportFeaturesResponse: MessageFns<ImportFeaturesResponse> = {
     }
     if (message.done !== false) {
       writer.uint32(40).bool(message.done);
+    }
+    for (const v of message.views) {
+      ImportViewProgress.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -3797,6 +4203,14 @@ export const ImportFeaturesResponse: MessageFns<ImportFeaturesResponse> = {
             message.done = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.views.push(ImportViewProgress.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3832,6 +4246,9 @@ export const ImportFeaturesResponse: MessageFns<ImportFeaturesResponse> = {
         ? object.sample_rejections.map((e: any) => RowRejection.fromJSON(e))
         : [],
       done: isSet(object.done) ? globalThis.Boolean(object.done) : false,
+      views: globalThis.Array.isArray(object?.views)
+        ? object.views.map((e: any) => ImportViewProgress.fromJSON(e))
+        : [],
     };
   },
 
@@ -3852,6 +4269,9 @@ export const ImportFeaturesResponse: MessageFns<ImportFeaturesResponse> = {
     if (message.done !== false) {
       obj.done = message.done;
     }
+    if (message.views?.length) {
+      obj.views = message.views.map((e) => ImportViewProgress.toJSON(e));
+    }
     return obj;
   },
 
@@ -3869,6 +4289,7 @@ export const ImportFeaturesResponse: MessageFns<ImportFeaturesResponse> = {
       : 0n;
     message.sampleRejections = object.sampleRejections?.map((e) => RowRejection.fromPartial(e)) || [];
     message.done = object.done ?? false;
+    message.views = object.views?.map((e) => ImportViewProgress.fromPartial(e)) || [];
     return message;
   },
 };

@@ -263,7 +263,7 @@ class WriteFeatureBatchResponse(_message.Message):
     def __init__(self, write_id: _Optional[str] = ..., accepted_count: _Optional[int] = ..., rejected_rows: _Optional[_Iterable[_Union[RowRejection, _Mapping]]] = ..., duplicate: _Optional[bool] = ..., feature_view_version: _Optional[int] = ...) -> None: ...
 
 class ImportFeaturesConfig(_message.Message):
-    __slots__ = ("project", "feature_view", "format", "source_path", "column_mapping", "materialize_online", "write_id", "created_time_column", "event_stream")
+    __slots__ = ("project", "feature_view", "format", "source_path", "column_mapping", "materialize_online", "write_id", "created_time_column", "event_stream", "feature_views")
     class ColumnMappingEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -280,6 +280,7 @@ class ImportFeaturesConfig(_message.Message):
     WRITE_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_TIME_COLUMN_FIELD_NUMBER: _ClassVar[int]
     EVENT_STREAM_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_VIEWS_FIELD_NUMBER: _ClassVar[int]
     project: str
     feature_view: str
     format: FileFormat
@@ -289,7 +290,33 @@ class ImportFeaturesConfig(_message.Message):
     write_id: str
     created_time_column: str
     event_stream: str
-    def __init__(self, project: _Optional[str] = ..., feature_view: _Optional[str] = ..., format: _Optional[_Union[FileFormat, str]] = ..., source_path: _Optional[str] = ..., column_mapping: _Optional[_Mapping[str, str]] = ..., materialize_online: _Optional[bool] = ..., write_id: _Optional[str] = ..., created_time_column: _Optional[str] = ..., event_stream: _Optional[str] = ...) -> None: ...
+    feature_views: _containers.RepeatedCompositeFieldContainer[ImportViewTarget]
+    def __init__(self, project: _Optional[str] = ..., feature_view: _Optional[str] = ..., format: _Optional[_Union[FileFormat, str]] = ..., source_path: _Optional[str] = ..., column_mapping: _Optional[_Mapping[str, str]] = ..., materialize_online: _Optional[bool] = ..., write_id: _Optional[str] = ..., created_time_column: _Optional[str] = ..., event_stream: _Optional[str] = ..., feature_views: _Optional[_Iterable[_Union[ImportViewTarget, _Mapping]]] = ...) -> None: ...
+
+class ImportViewTarget(_message.Message):
+    __slots__ = ("feature_view", "column_mapping")
+    class ColumnMappingEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    FEATURE_VIEW_FIELD_NUMBER: _ClassVar[int]
+    COLUMN_MAPPING_FIELD_NUMBER: _ClassVar[int]
+    feature_view: str
+    column_mapping: _containers.ScalarMap[str, str]
+    def __init__(self, feature_view: _Optional[str] = ..., column_mapping: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ImportViewProgress(_message.Message):
+    __slots__ = ("feature_view", "rows_written", "rows_rejected")
+    FEATURE_VIEW_FIELD_NUMBER: _ClassVar[int]
+    ROWS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    ROWS_REJECTED_FIELD_NUMBER: _ClassVar[int]
+    feature_view: str
+    rows_written: int
+    rows_rejected: int
+    def __init__(self, feature_view: _Optional[str] = ..., rows_written: _Optional[int] = ..., rows_rejected: _Optional[int] = ...) -> None: ...
 
 class ImportFeaturesRequest(_message.Message):
     __slots__ = ("config", "chunk")
@@ -300,18 +327,20 @@ class ImportFeaturesRequest(_message.Message):
     def __init__(self, config: _Optional[_Union[ImportFeaturesConfig, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class ImportFeaturesResponse(_message.Message):
-    __slots__ = ("rows_read", "rows_written", "rows_rejected", "sample_rejections", "done")
+    __slots__ = ("rows_read", "rows_written", "rows_rejected", "sample_rejections", "done", "views")
     ROWS_READ_FIELD_NUMBER: _ClassVar[int]
     ROWS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
     ROWS_REJECTED_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_REJECTIONS_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
+    VIEWS_FIELD_NUMBER: _ClassVar[int]
     rows_read: int
     rows_written: int
     rows_rejected: int
     sample_rejections: _containers.RepeatedCompositeFieldContainer[RowRejection]
     done: bool
-    def __init__(self, rows_read: _Optional[int] = ..., rows_written: _Optional[int] = ..., rows_rejected: _Optional[int] = ..., sample_rejections: _Optional[_Iterable[_Union[RowRejection, _Mapping]]] = ..., done: _Optional[bool] = ...) -> None: ...
+    views: _containers.RepeatedCompositeFieldContainer[ImportViewProgress]
+    def __init__(self, rows_read: _Optional[int] = ..., rows_written: _Optional[int] = ..., rows_rejected: _Optional[int] = ..., sample_rejections: _Optional[_Iterable[_Union[RowRejection, _Mapping]]] = ..., done: _Optional[bool] = ..., views: _Optional[_Iterable[_Union[ImportViewProgress, _Mapping]]] = ...) -> None: ...
 
 class MaterializeRequest(_message.Message):
     __slots__ = ("project", "feature_view", "start_time", "end_time")
