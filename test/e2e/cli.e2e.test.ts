@@ -98,7 +98,11 @@ describe("sluice serve", { concurrent: true }, () => {
     const line = await server.waitForLog("metrics are served");
     expect(line.url).toBe(`http://127.0.0.1:${taken.port}/metrics`);
     expect(line.hint).toBeUndefined();
-    expect(await scrape(line.url)).toContain("sluice_process_");
+    const metrics = await scrape(line.url);
+    expect(metrics).toContain("sluice_process_");
+    // What tail latency is made of: event-loop delay and GC pauses, in buckets from 100 µs.
+    expect(metrics).toContain("sluice_nodejs_eventloop_lag_p99_seconds");
+    expect(metrics).toMatch(/sluice_nodejs_gc_duration_seconds_bucket\{le="0\.0001",kind="/);
   });
 
   it("logs that metrics are off when metrics.listen is empty", async () => {
