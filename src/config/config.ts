@@ -161,12 +161,17 @@ export const configSchema = z
       queryMaxMemoryBytes: positiveInt(Number.MAX_SAFE_INTEGER),
     }),
     serving: z.strictObject({
-      /** Worker threads that run ONNX models (inference never runs on the gRPC thread). */
+      /** Worker threads that run ONNX models (only tiny ones also run on the gRPC thread: inlineMaxMicros). */
       inferenceWorkers: positiveInt(256),
       /** Rows one model run may batch from concurrent requests; 1 turns batching off. */
       maxBatchSize: positiveInt(1_000_000),
       /** How long a request waits for others to join its batch. */
       maxQueueDelayMicros: nonNegativeInt(10_000_000),
+      /**
+       * A model whose runs take at most this long (90th percentile, measured at load) also runs on the
+       * gRPC thread, skipping the hand-off to a worker; 0 never does (inference then never runs on the gRPC thread).
+       */
+      inlineMaxMicros: nonNegativeInt(10_000),
       /** Requests queued per model beyond which Predict answers UNAVAILABLE. */
       maxQueuedRequests: positiveInt(10_000_000),
       /** Shadow copies waiting to run; beyond it copies are dropped (and counted). */
@@ -429,6 +434,7 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     inferenceWorkers: 1,
     maxBatchSize: 64,
     maxQueueDelayMicros: 0,
+    inlineMaxMicros: 50,
     maxQueuedRequests: 10_000,
     shadowQueueSize: 1000,
     shadowAgreementTolerance: 0.001,

@@ -294,6 +294,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
         workers: config.serving.inferenceWorkers,
         maxBatchSize: config.serving.maxBatchSize,
         maxQueueDelayMicros: config.serving.maxQueueDelayMicros,
+        inlineMaxMicros: config.serving.inlineMaxMicros,
         maxQueuedRequests: config.serving.maxQueuedRequests,
         maxInputElements: config.limits.maxModelInputElements,
         maxOutputElements: config.limits.maxModelOutputElements,

@@ -529,6 +529,67 @@ describe("InferencePool", () => {
     expect(whole.byteLength).toBe(0);
   });
 
+  describe("inline runs (serving.inlineMaxMicros)", () => {
+    // A bound no tiny model misses on a loaded machine, and one no model meets.
+    const GENEROUS = 5000;
+
+    it("runs a model measured tiny on the main thread, up to the rows it was measured at, with the workers' answers", async () => {
+      const { pool, batches } = await startPool({ inlineMaxMicros: GENEROUS });
+      await pool.load("lr", LR);
+      const one = featureRows(1, 1);
+      expectClose(numbers(await pool.run("lr", features(one), 1), "probability"), expectedProbabilities(one));
+      const many = featureRows(64, 2);
+      expectClose(numbers(await pool.run("lr", features(many), 64), "probability"), expectedProbabilities(many));
+      // More rows than measured: to a worker.
+      const more = featureRows(65, 3);
+      const expectedMore = expectedProbabilities(more);
+      // (A worker takes the input's buffer: the expectation is computed first.)
+      expectClose(numbers(await pool.run("lr", features(more), 65), "probability"), expectedMore);
+      expect(batches.map((b) => [b.rows, b.worker])).toEqual([
+        [1, -1],
+        [64, -1],
+        [65, 0],
+      ]);
+    });
+
+    it("keeps a model in the workers when it is slower than the bound", async () => {
+      const { pool, batches } = await startPool({ inlineMaxMicros: 1 });
+      await pool.load("mlp", MLP);
+      await pool.run("mlp", features(featureRows(1, 4)), 1);
+      expect(batches.map((b) => b.worker)).toEqual([0]);
+    });
+
+    it("fails an inline run as a worker's run fails: the error names the model, and the limits hold", async () => {
+      const { pool } = await startPool({ inlineMaxMicros: GENEROUS, maxOutputElements: 3 });
+      await pool.load("lookup", lookupModel([10, 20, 30]));
+      const lookup = (indices: bigint[]) =>
+        pool.run("lookup", { index: { type: "int64", data: BigInt64Array.from(indices), dims: [indices.length, 1] } }, indices.length);
+      expect(numbers(await lookup([2n]), "value")).toEqual(Float32Array.of(30));
+      const failed = await rejection(lookup([7n]));
+      expect([failed.reason, failed.kind]).toEqual(["INFERENCE_FAILED", "internal"]);
+      expect(failed.message).toMatch(/^model lookup failed to run: .*out of data bounds/);
+      expect((await rejection(lookup([0n, 1n, 2n, 0n]))).reason).toBe("MODEL_OUTPUT_TOO_LARGE");
+    });
+
+    it("release and close wait for inline runs, and a released key runs again once reloaded", async () => {
+      const { pool, batches } = await startPool({ inlineMaxMicros: GENEROUS });
+      await pool.load("lr", LR);
+      const inputs = Array.from({ length: 20 }, (_, i) => featureRows(1, 300 + i));
+      const runs = inputs.map((x) => pool.run("lr", features(x), 1));
+      const released = pool.release("lr");
+      expect((await rejection(pool.run("lr", features(featureRows(1, 1)), 1))).reason).toBe("MODEL_NOT_LOADED");
+      const results = await Promise.all(runs);
+      for (const [i, result] of results.entries())
+        expectClose(numbers(result, "probability"), expectedProbabilities(inputs[i] as Float32Array));
+      await released;
+      await pool.load("lr", LR);
+      const last = pool.run("lr", features(featureRows(1, 5)), 1);
+      await pool.close();
+      expectClose(numbers(await last, "probability"), expectedProbabilities(featureRows(1, 5)));
+      expect(batches.every((b) => b.worker === -1)).toBe(true);
+    });
+  });
+
   it("close rejects queued requests and refuses new calls", async () => {
     const { pool } = await startPool({ maxBatchSize: 32, maxQueueDelayMicros: 1_000_000 });
     await pool.load("lr", LR);

@@ -4,7 +4,8 @@
  * validates each request against the model's signature and queues it per model; a batcher stacks queued
  * requests along the first dimension (up to `maxBatchSize` rows, or whatever has queued once the oldest has
  * waited `maxQueueDelayMicros`), sends the batch to a free worker with its buffers transferred, and splits the
- * outputs back per request as views onto the batch's output buffers.
+ * outputs back per request as views onto the batch's output buffers. Models measured tiny at load also run
+ * on the main thread, skipping the hand-off (inline-runner.ts).
  */
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
@@ -14,6 +15,7 @@ import { type FieldViolation, SluiceError, ValidationError } from "../common/err
 import { DEFAULT_CONFIG } from "../config/config.js";
 // Types only: importing the worker entry as a value would load onnxruntime on this thread.
 import type { InferenceWorkerData, WorkerReply, WorkerRequest } from "./inference-worker.js";
+import { InlineRunner } from "./inline-runner.js";
 import {
   concatenateRows,
   dataMatchesType,
@@ -55,6 +57,11 @@ export interface InferencePoolOptions {
    * MODEL_OUTPUT_TOO_LARGE (RESOURCE_EXHAUSTED) before its outputs are copied, returned or logged.
    */
   maxOutputElements?: number;
+  /**
+   * Longest (90th percentile, measured at load) a model's run may take to run on the main thread
+   * instead of a worker, skipping the hand-off (serving.inlineMaxMicros; 0 never does). See inline-runner.ts.
+   */
+  inlineMaxMicros?: number;
 }
 
 /** One executed batch, reported to {@link InferencePool.onBatch} listeners (for metrics). */
@@ -69,7 +76,7 @@ export interface BatchEvent {
   micros: number;
   /** How long the batch's oldest request waited in the queue before the batch was sent to a worker. */
   queueMicros: number;
-  /** The index of the worker that ran it. */
+  /** The index of the worker that ran it; -1 for a run on the main thread (inline-runner.ts). */
   worker: number;
 }
 
@@ -82,6 +89,7 @@ export const DEFAULT_INFERENCE_POOL_OPTIONS: Readonly<Required<InferencePoolOpti
   intraOpThreads: 1,
   maxInputElements: DEFAULT_CONFIG.limits.maxModelInputElements,
   maxOutputElements: DEFAULT_CONFIG.limits.maxModelOutputElements,
+  inlineMaxMicros: 0,
 };
 
 /** A model key that is not loaded (never loaded, released, or still loading). */
@@ -278,6 +286,7 @@ export class InferencePool {
   private readonly restartAttempts: number[];
   private readonly restartTimers = new Set<NodeJS.Timeout>();
   private readonly pumpEntry = (entry: ModelEntry): void => this.pump(entry);
+  private readonly inline: InlineRunner;
   private nextCallId = WORKER_READY_ID + 1;
   private nextWorker = 0;
   private batchesInFlight = 0;
@@ -291,6 +300,11 @@ export class InferencePool {
   ) {
     this.slots = new Array<WorkerSlot | undefined>(options.workers).fill(undefined);
     this.restartAttempts = new Array<number>(options.workers).fill(0);
+    this.inline = new InlineRunner(
+      options.inlineMaxMicros,
+      { maxInputElements: options.maxInputElements, maxOutputElements: options.maxOutputElements },
+      logger,
+    );
   }
 
   /** Starts the workers and resolves once every one of them is ready to load models. */
@@ -385,12 +399,43 @@ export class InferencePool {
     if (entry.queueLength >= this.options.maxQueuedRequests) {
       return Promise.reject(new InferenceOverloadedError(key, this.options.maxQueuedRequests));
     }
+    if (rows <= this.inline.maxRows(key)) return this.runInline(entry, plan, inputs, rows);
     return new Promise((resolve, reject) => {
       entry.queue.push({ inputs, rows, enqueuedAt: performance.now(), alone: false, resolve, reject });
       entry.queuedRows += rows;
       if (!plan.batching || entry.queuedRows >= this.options.maxBatchSize) this.pump(entry);
       else if (entry.timer === undefined) this.armTimer(entry, this.options.maxQueueDelayMicros);
     });
+  }
+
+  /**
+   * Runs a request on the main thread (see inline-runner.ts), counted as a batch in flight so that
+   * release and close wait for it, and reported to batch listeners as worker -1.
+   */
+  private async runInline(
+    entry: ModelEntry,
+    plan: ModelPlan,
+    inputs: Record<string, Tensor>,
+    rows: number,
+  ): Promise<Record<string, Tensor>> {
+    entry.batchesInFlight++;
+    this.batchesInFlight++;
+    try {
+      const ordered = plan.inputNames.map((name) => inputs[name] as Tensor);
+      const { outputs, micros } = await this.inline.run(entry.key, ordered, this.options.maxOutputElements);
+      this.emit({ key: entry.key, rows, requests: 1, micros, queueMicros: 0, worker: -1 });
+      return toRecord(plan.outputNames, outputs);
+    } catch (error) {
+      if (await this.inline.isOutputTooLarge(error))
+        throw new ModelOutputTooLargeError(entry.key, (error as Error).message.replace(/^the model /, ""));
+      const message = error instanceof Error ? error.message : String(error);
+      throw new InferenceFailedError("internal", "INFERENCE_FAILED", entry.key, `model ${entry.key} failed to run: ${message}`);
+    } finally {
+      entry.batchesInFlight--;
+      this.batchesInFlight--;
+      if (entry.state === "releasing" && entry.queueLength === 0 && entry.batchesInFlight === 0) entry.onDrained?.();
+      if (this.batchesInFlight === 0) this.onIdle?.();
+    }
   }
 
   /**
@@ -478,14 +523,18 @@ export class InferencePool {
   /** Reports a completed batch to the listeners. */
   private emitBatch(batch: Batch, micros: number): void {
     if (this.batchListeners.length === 0) return;
-    const event: BatchEvent = {
+    this.emit({
       key: batch.entry.key,
       rows: batch.rows,
       requests: batch.requests.length,
       micros,
       queueMicros: batch.queueMicros,
       worker: batch.slot.index,
-    };
+    });
+  }
+
+  private emit(event: BatchEvent): void {
+    if (this.batchListeners.length === 0) return;
     for (const listener of this.batchListeners) {
       try {
         listener(event);
@@ -618,10 +667,15 @@ export class InferencePool {
     const signature = success.value;
     entry.signature = signature;
     entry.plan = planFor(signature, this.options.maxBatchSize);
+    // Measured before the first request can come: a tiny model runs on the main thread from its first run.
+    await this.inline.consider(entry.key, entry.bytes, signature);
     entry.state = "ready";
     // A worker that started while this load was under way has not seen it yet.
     for (const slot of this.liveSlots()) void this.ensureLoaded(slot, entry);
-    this.logger.info({ model_key: entry.key, batchable: signature.batchable }, "model loaded for inference");
+    this.logger.info(
+      { model_key: entry.key, batchable: signature.batchable, inlineMaxRows: this.inline.maxRows(entry.key) },
+      "model loaded for inference",
+    );
     return signature;
   }
 
@@ -665,7 +719,7 @@ export class InferencePool {
       });
     }
     this.forget(entry);
-    await this.releaseEverywhere(entry);
+    await Promise.all([this.releaseEverywhere(entry), this.inline.release(entry.key)]);
     this.logger.info({ model_key: entry.key }, "model released from inference");
   }
 
@@ -706,6 +760,7 @@ export class InferencePool {
     for (const waiter of this.workerWaiters.splice(0)) waiter();
     // Asked to exit rather than terminated: see the "exit" request in inference-worker.ts.
     await Promise.all(this.slots.map((slot) => (slot === undefined || slot.exited ? undefined : exitWorker(slot))));
+    await this.inline.close();
     this.models.clear();
   }
 
@@ -1000,7 +1055,8 @@ function checkOptions(options: Required<InferencePoolOptions>): void {
     if (!Number.isInteger(options[name]) || options[name] < 1)
       throw new RangeError(`inference pool option ${name} must be a positive integer, got ${options[name]}`);
   }
-  if (!Number.isFinite(options.maxQueueDelayMicros) || options.maxQueueDelayMicros < 0) {
-    throw new RangeError(`inference pool option maxQueueDelayMicros must be zero or more, got ${options.maxQueueDelayMicros}`);
+  for (const name of ["maxQueueDelayMicros", "inlineMaxMicros"] as const) {
+    if (!Number.isFinite(options[name]) || options[name] < 0)
+      throw new RangeError(`inference pool option ${name} must be zero or more, got ${options[name]}`);
   }
 }
