@@ -5,20 +5,18 @@ access: API keys, role bindings and the audit trail) that turn failures into Slu
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, TypeVar
 
 import grpc
-from google.protobuf import timestamp_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from sluice._credentials import Tls, TokenProvider, open_channel
-from sluice._errors import FieldViolation, SluiceArgumentError, SluiceError
-from sluice._historical import SpineRowLike, historical_requests, historical_rows, historical_table, spine_batches
+from sluice._base import ClientBase
+from sluice._credentials import open_channel
+from sluice._errors import SluiceArgumentError, SluiceError
+from sluice._historical import HistoricalCall, Spine
 from sluice._learning import (
     CheckpointLike,
     LabelBatchLike,
@@ -33,126 +31,23 @@ from sluice._learning import (
     optimizer as optimizer_member,
 )
 from sluice._models import Bindings, Prediction, input_bindings, missing_feature_policy, read_model, upload_requests
-from sluice._names import full_name, project_id, versioned_name
-from sluice._online import online_rows, online_table
+from sluice._names import project_id, versioned_name
+from sluice._online import online_answer
 from sluice._streams import EventLike, FeatureSpec, event_row, features as feature_messages, stream_fields
-from sluice._values import PyValue, to_duration, to_timestamp, to_value, value_type
+from sluice._values import PyValue, to_duration, to_timestamp, value_type
+from sluice._writes import EventWriteResult, FeatureRowLike, WriteResult
 from sluice.v1 import (
     access_pb2,
-    access_pb2_grpc,
-    inference_pb2,
-    inference_pb2_grpc,
     ingestion_pb2,
-    ingestion_pb2_grpc,
     learning_pb2,
-    learning_pb2_grpc,
     model_pb2,
-    model_pb2_grpc,
     monitoring_pb2,
-    monitoring_pb2_grpc,
-    online_pb2,
-    online_pb2_grpc,
     registry_pb2,
-    registry_pb2_grpc,
-    training_pb2,
-    training_pb2_grpc,
-    types_pb2,
 )
 
 T = TypeVar("T")
 B = TypeVar("B")
 R = TypeVar("R")
-
-# Retry idempotent calls (registry applies and reads, online reads, Predict, health) when the server
-# is briefly unreachable, or for Predict when a model's queue is full (INFERENCE_OVERLOADED, where
-# backing off helps); writes are retried by the caller with the same write id instead.
-# CreateProject is not idempotent (a repeat is ALREADY_EXISTS): its own entry, without a retry
-# policy, overrides the service's.
-_MESSAGE_LIMITS = [("grpc.max_receive_message_length", 64 * 1024 * 1024), ("grpc.max_send_message_length", 64 * 1024 * 1024)]
-
-_SERVICE_CONFIG = json.dumps(
-    {
-        "methodConfig": [
-            {
-                "name": [
-                    {"service": "sluice.v1.RegistryService"},
-                    {"service": "sluice.v1.OnlineService"},
-                    {"service": "sluice.v1.InferenceService"},
-                    {"service": "grpc.health.v1.Health"},
-                ],
-                "retryPolicy": {
-                    "maxAttempts": 4,
-                    "initialBackoff": "0.1s",
-                    "maxBackoff": "2s",
-                    "backoffMultiplier": 2,
-                    "retryableStatusCodes": ["UNAVAILABLE"],
-                },
-            },
-            {"name": [{"service": "sluice.v1.RegistryService", "method": "CreateProject"}]},
-        ]
-    }
-)
-
-
-@dataclass(frozen=True)
-class RowRejection:
-    """A row the server refused, by its index in the batch, with every problem found in it."""
-
-    row_index: int
-    violations: list[FieldViolation]
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """The acknowledgement of one batch: rows stored, rows rejected (the good rows of a batch are
-    stored even when others are rejected), and `duplicate` when the write id was already applied."""
-
-    write_id: str
-    accepted_count: int
-    rejected_rows: list[RowRejection]
-    duplicate: bool
-    feature_view_version: int
-
-    @classmethod
-    def from_proto(cls, ack: ingestion_pb2.WriteFeaturesResponse | ingestion_pb2.WriteFeatureBatchResponse) -> WriteResult:
-        return cls(
-            write_id=ack.write_id,
-            accepted_count=ack.accepted_count,
-            rejected_rows=_rejections(ack),
-            duplicate=ack.duplicate,
-            feature_view_version=ack.feature_view_version,
-        )
-
-
-@dataclass(frozen=True)
-class EventWriteResult:
-    """The acknowledgement of one batch of events: events stored (too-late ones included), events
-    rejected, `duplicate` when the write id was already applied, the stream version written to, and
-    `too_late_count`: accepted events older than the stream's watermark, stored offline and counted
-    but not applied to online values."""
-
-    write_id: str
-    accepted_count: int
-    rejected_rows: list[RowRejection]
-    duplicate: bool
-    event_stream_version: int
-    too_late_count: int
-
-    @classmethod
-    def from_proto(cls, ack: ingestion_pb2.WriteEventsResponse | ingestion_pb2.WriteEventBatchResponse) -> EventWriteResult:
-        return cls(
-            write_id=ack.write_id,
-            accepted_count=ack.accepted_count,
-            rejected_rows=_rejections(ack),
-            duplicate=ack.duplicate,
-            event_stream_version=ack.event_stream_version,
-            too_late_count=ack.too_late_count,
-        )
-
-
-def _rejections(ack: Any) -> list[RowRejection]:
-    """The rejected rows (or events) of a write acknowledgement."""
-    return [RowRejection(r.row_index, [FieldViolation(v.field, v.description) for v in r.violations]) for r in ack.rejected_rows]
 
 
 @dataclass
@@ -176,8 +71,8 @@ class EventBatch:
 
 
 @dataclass
-class SluiceClient:
-    """A client of one Sluice server.
+class SluiceClient(ClientBase):
+    """A client of one Sluice server, blocking (sluice.aio.AsyncSluiceClient is the asyncio one).
 
     Every call has a deadline (`timeout` seconds, 30 by default) and raises SluiceError when it
     fails. Names (of feature views, entities, models, endpoints, ...) are short ids
@@ -196,50 +91,15 @@ class SluiceClient:
     grpc ChannelCredentials as `credentials`. `api_key` ("sk_...") or `token` (a JWT, or a function
     returning one, called for every call) goes as `authorization: Bearer ...` on every call, the
     stubs' too; in plaintext only to a loopback address unless `tls=False` says so explicitly.
+    Messages may be 64 MiB each way unless `options` set grpc.max_receive_message_length or
+    grpc.max_send_message_length.
     """
 
-    address: str
-    project: str = "default"
-    timeout: float | None = 30.0
-    credentials: grpc.ChannelCredentials | None = None
-    api_key: str | None = None
-    options: Sequence[tuple[str, Any]] = ()
-    token: str | TokenProvider | None = None
-    tls: bool | Tls | None = None
     _channel: grpc.Channel = field(init=False, repr=False)
-    registry: registry_pb2_grpc.RegistryServiceStub = field(init=False, repr=False)
-    ingestion: ingestion_pb2_grpc.IngestionServiceStub = field(init=False, repr=False)
-    online: online_pb2_grpc.OnlineServiceStub = field(init=False, repr=False)
-    training: training_pb2_grpc.TrainingServiceStub = field(init=False, repr=False)
-    models: model_pb2_grpc.ModelServiceStub = field(init=False, repr=False)
-    inference: inference_pb2_grpc.InferenceServiceStub = field(init=False, repr=False)
-    learning: learning_pb2_grpc.LearningServiceStub = field(init=False, repr=False)
-    monitoring: monitoring_pb2_grpc.MonitoringServiceStub = field(init=False, repr=False)
-    access: access_pb2_grpc.AccessServiceStub = field(init=False, repr=False)
-    health: health_pb2_grpc.HealthStub = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.project = project_id(self.project, "project")
-        given = {name for name, _ in self.options}
-        # gRPC's 4 MiB default would refuse a large training set or model listing (RESOURCE_EXHAUSTED);
-        # 64 MiB as the TypeScript client, unless the caller's own options say otherwise.
-        defaults = [("grpc.enable_retries", 1), ("grpc.service_config", _SERVICE_CONFIG), *_MESSAGE_LIMITS]
-        options = [*(option for option in defaults if option[0] not in given), *self.options]
-        # The credentials ride on the channel (call credentials over TLS, an interceptor over
-        # plaintext), so the generated stubs' calls carry them as the wrappers' do.
-        self._channel = open_channel(
-            self.address, tls=self.tls, credentials=self.credentials, api_key=self.api_key, token=self.token, options=options
-        )
-        self.registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
-        self.ingestion = ingestion_pb2_grpc.IngestionServiceStub(self._channel)
-        self.online = online_pb2_grpc.OnlineServiceStub(self._channel)
-        self.training = training_pb2_grpc.TrainingServiceStub(self._channel)
-        self.models = model_pb2_grpc.ModelServiceStub(self._channel)
-        self.inference = inference_pb2_grpc.InferenceServiceStub(self._channel)
-        self.learning = learning_pb2_grpc.LearningServiceStub(self._channel)
-        self.monitoring = monitoring_pb2_grpc.MonitoringServiceStub(self._channel)
-        self.access = access_pb2_grpc.AccessServiceStub(self._channel)
-        self.health = health_pb2_grpc.HealthStub(self._channel)
+        self._channel = open_channel(self.address, **self._connection())
+        self._attach_stubs(self._channel)
 
     def close(self) -> None:
         self._channel.close()
@@ -250,11 +110,6 @@ class SluiceClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def metadata(self) -> list[tuple[str, str]]:
-        """Metadata the wrappers send with every call; the credentials are not here but on the channel."""
-        return []
-
     def call(self, method: Callable[..., T], request: Any, *, timeout: float | None = None) -> T:
         """Calls a unary stub method with the client's deadline and metadata; failures raise SluiceError."""
         try:
@@ -262,20 +117,21 @@ class SluiceClient:
         except grpc.RpcError as error:
             raise SluiceError.from_rpc_error(error) from None
 
-    def _name(self, collection: str, name: str, *, field: str = "name", **options: Any) -> str:
-        """The full name of a resource given by id (in the client's project) or by full name."""
-        return full_name(self.project, collection, name, field=field, **options)
-
-    def _project(self, project: str | None) -> str:
-        """"projects/{id}" of a project given as an id or a name; the client's when None or empty."""
-        return f"projects/{project_id(project, 'project') if project else self.project}"
+    def _run(self, steps: Generator[tuple[Callable[..., Any], Any], Any, T]) -> T:
+        """Runs steps that need calls (see sluice._historical.join_key_types): each call they yield is
+        made, and its response sent back, until they return."""
+        try:
+            method, request = next(steps)
+            while True:
+                method, request = steps.send(self.call(method, request))
+        except StopIteration as done:
+            return done.value
 
     # -- health and registry -------------------------------------------------------------------
 
     def health_check(self, service: str = "") -> str:
         """The server's health ("SERVING", "NOT_SERVING", ...), or one service's."""
-        response = self.call(self.health.Check, health_pb2.HealthCheckRequest(service=service))
-        return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+        return self._serving_status(self.call(self.health.Check, self._health_request(service)))
 
     def create_project(self, project: str, description: str = "") -> registry_pb2.Project:
         """Creates a project (an id, or "projects/{id}"); ALREADY_EXISTS (reason
@@ -346,45 +202,21 @@ class SluiceClient:
     def get_feature_view(self, name: str, version: int | None = None) -> registry_pb2.FeatureView:
         """The latest version of a feature view, or an exact one: by id ("customer_stats", with
         `version`) or by full name ("projects/p/featureViews/customer_stats[/versions/3]")."""
-        full = self._name("featureViews", name, version=version, allow_version=True)
-        return self.call(self.registry.GetFeatureView, registry_pb2.GetFeatureViewRequest(name=full)).feature_view
+        return self.call(self.registry.GetFeatureView, self._feature_view_request(name, version)).feature_view
 
     # -- writes -------------------------------------------------------------------------------
-
-    @staticmethod
-    def feature_row(row: Mapping[str, Any] | ingestion_pb2.FeatureRow) -> ingestion_pb2.FeatureRow:
-        """{"entity_key": {...}, "event_time": datetime, "features": {...}} as a FeatureRow (values
-        are encoded by to_value; a feature left out is null). An optional "created_time" (datetime)
-        is when the source system recorded the row: it breaks ties between equal event times and is
-        the row's "known since" time (docs/versioning.md); left out, the server's receipt time."""
-        if isinstance(row, ingestion_pb2.FeatureRow):
-            return row
-        if not isinstance(row, Mapping) or "entity_key" not in row or "event_time" not in row:
-            raise SluiceArgumentError.for_argument(
-                "rows", f'a row is {{"entity_key": {{...}}, "event_time": datetime, "features": {{...}}}} or a FeatureRow, not {row!r:.80}'
-            )
-        event_time: datetime | timestamp_pb2.Timestamp = row["event_time"]
-        created_time = row.get("created_time")
-        return ingestion_pb2.FeatureRow(
-            entity_key={k: to_value(v) for k, v in row["entity_key"].items()},
-            event_time=to_timestamp(event_time),
-            features={k: to_value(v) for k, v in row.get("features", {}).items()},
-            created_time=None if created_time is None else to_timestamp(created_time),
-        )
 
     def write_feature_batch(
         self,
         feature_view: str,
-        rows: Sequence[Mapping[str, Any] | ingestion_pb2.FeatureRow],
+        rows: Sequence[FeatureRowLike],
         *,
         write_id: str = "",
         project: str | None = None,
     ) -> WriteResult:
         """Writes one batch (WriteFeatureBatch). Bad rows are reported in the result, not raised; a
         retry with the same write_id is applied once (`duplicate` is then true)."""
-        request = ingestion_pb2.WriteFeatureBatchRequest(
-            project=self._project(project), feature_view=feature_view, rows=[self.feature_row(r) for r in rows], write_id=write_id
-        )
+        request = self._write_batch_request(feature_view, rows, write_id, project)
         return WriteResult.from_proto(self.call(self.ingestion.WriteFeatureBatch, request))
 
     def write_features(self, batches: Iterable[Batch], *, timeout: float | None = None) -> Iterator[WriteResult]:
@@ -542,30 +374,21 @@ class SluiceClient:
         feature's value, and with_metadata its `{name}__status` and `{name}__event_time`. With
         as_table=True the same columns come as a pyarrow.Table (pyarrow must be installed).
         """
-        columns = {key: list(values) for key, values in (entities or {}).items()}
-        request = online_pb2.GetOnlineFeaturesRequest(
-            project=self._project(project),
-            features=list(features),
-            feature_service=feature_service,
-            entities={key: types_pb2.ValueColumn(values=[to_value(v) for v in values]) for key, values in columns.items()},
-            full_feature_names=full_feature_names,
-        )
-        response = self.call(self.online.GetOnlineFeatures, request)
-        if as_table:
-            return online_table(columns, response, with_metadata)
-        return online_rows(columns, response, with_metadata)
+        request, columns = self._online_request(features, entities, feature_service, full_feature_names, project)
+        return online_answer(columns, self.call(self.online.GetOnlineFeatures, request), with_metadata, as_table)
 
     # -- training data -------------------------------------------------------------------------
 
     def get_historical_features(
         self,
         features: Sequence[str] = (),
-        spine: Iterable[SpineRowLike] = (),
+        spine: Spine = (),
         *,
         feature_service: str = "",
         full_feature_names: bool = False,
         exclude_late_ingested: bool = False,
         as_table: bool = False,
+        as_frame: bool = False,
         batch_rows: int = 10_000,
         chunk_rows: int = 0,
         timeout: float | None = None,
@@ -576,30 +399,43 @@ class SluiceClient:
         feature_service) known at its event time, never later ones, and null when there were none
         or the newest is older than the view's TTL.
 
-        A spine row is {"entity_key": {"customer_id": 1}, "event_time": datetime, "extra_columns":
-        {"churned": True}} (extra columns, such as labels, are passed through), or a SpineRow; it is
-        sent in SpineBatch messages of batch_rows rows. Returns one dict per spine row, in spine
-        order: the join keys, "event_time", the extra columns, then each feature (named
-        "view__feature" with full_feature_names); timestamps are aware UTC datetimes and missing
-        values None. With as_table=True the answer comes in the Arrow format and is returned as a
-        pyarrow.Table (pyarrow must be installed). `timeout` bounds the whole stream.
+        The spine is either rows or columns, sent in SpineBatch messages of batch_rows rows:
+        - rows: {"entity_key": {"customer_id": 1}, "event_time": datetime, "extra_columns":
+          {"churned": True}} (extra columns, such as labels, are passed through), or SpineRows;
+        - a pandas DataFrame, pyarrow Table or RecordBatch with a column per join key, an
+          `event_time` column (datetime64 / timestamp of any unit; naive is UTC; int epochs are
+          refused) and any other columns as extra columns, sent as typed columns without a loop over
+          rows. The client reads the join keys and their types from the registry first (the
+          features' views and their entities) and matches the key columns to them. The index of a
+          DataFrame is not sent (reset_index() to send it); NaN and None are nulls.
+
+        Returns one dict per spine row, in spine order: the join keys, "event_time", the extra
+        columns, then each feature (named "view__feature" with full_feature_names); timestamps are
+        aware UTC datetimes and missing values None. With as_table=True the answer comes in the Arrow
+        format and is returned as a pyarrow.Table; with as_frame=True, as a pandas DataFrame
+        (table.to_pandas(), timestamps aware in UTC, integer columns with nulls as floats). Bad
+        arguments raise SluiceArgumentError before the stream opens. `timeout` bounds the whole
+        stream (the registry reads of a columnar spine have their own).
         """
-        query = training_pb2.HistoricalFeaturesQuery(
-            project=self._project(project),
-            features=list(features),
+        steps = self._historical_call(
+            features,
+            spine,
             feature_service=feature_service,
-            inline_spine=True,
             full_feature_names=full_feature_names,
             exclude_late_ingested=exclude_late_ingested,
-            format=training_pb2.OUTPUT_FORMAT_ARROW if as_table else training_pb2.OUTPUT_FORMAT_ROWS,
+            as_table=as_table,
+            as_frame=as_frame,
+            batch_rows=batch_rows,
             chunk_rows=chunk_rows,
+            project=project,
         )
-        requests = historical_requests(query, spine_batches(spine, batch_rows))
+        call: HistoricalCall = self._run(steps)
         try:
-            responses = self.training.GetHistoricalFeatures(requests, timeout=timeout or self.timeout, metadata=self.metadata)
-            return historical_table(responses) if as_table else historical_rows(responses)
+            for part in self.training.GetHistoricalFeatures(iter(call.requests), timeout=timeout or self.timeout, metadata=self.metadata):
+                call.answer.add(part)
         except grpc.RpcError as error:
             raise SluiceError.from_rpc_error(error) from None
+        return call.answer.result()
 
     # -- models, deployments and predictions ----------------------------------------------------
 
@@ -738,20 +574,13 @@ class SluiceClient:
         request_id: str = "",
     ) -> Prediction:
         """Predicts for entity rows given as columns ({"customer_id": [1, 3]}) at `endpoint` (an id or
-        a full name): the server routes the
-        request (stable or canary), reads the features the model's version is bound to from its
+        a full name): the server routes the request (stable or canary), reads the features the model's version is bound to from its
         online store, and runs the model. `request_features` gives the request-time inputs, one value
         per row. Returns a Prediction: `outputs[name].values` (row-major), `model_version`, `role`
         and `feature_statuses` ("PRESENT", "NOT_FOUND", ... per row; a missing feature reads as 0
         unless the endpoint rejects it).
         """
-        request = inference_pb2.PredictRequest(
-            endpoint=self._name("endpoints", endpoint, field="endpoint"),
-            entities={k: types_pb2.ValueColumn(values=[to_value(v) for v in values]) for k, values in entities.items()},
-            request_features={k: types_pb2.ValueColumn(values=[to_value(v) for v in values]) for k, values in (request_features or {}).items()},
-            routing_key=routing_key,
-            request_id=request_id,
-        )
+        request = self._predict_request(endpoint, entities, request_features, routing_key, request_id)
         return Prediction.from_proto(self.call(self.inference.Predict, request))
 
     # -- online learners ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""How SluiceClient's channel carries credentials.
+"""How the channel of SluiceClient and AsyncSluiceClient carries credentials.
 
 An API key or a bearer token becomes an `authorization: Bearer ...` header on every call, the
 generated stubs' calls included:
@@ -292,6 +292,18 @@ class _CallDetails(
     pass
 
 
+def authorized_metadata(authorization: Callable[[], str], metadata: Any) -> list[tuple[str, Any]]:
+    """A call's metadata with `authorization` set (replacing one the caller set); TokenUnavailableError
+    when the token provider fails, so that the call fails unsent. Both interceptors use it."""
+    try:
+        value = authorization()
+    except Exception as error:  # noqa: BLE001 - surfaces as the call's failure
+        raise TokenUnavailableError(error) from error
+    kept = [(k, v) for k, v in (metadata or ()) if k.lower() != "authorization"]
+    kept.append(("authorization", value))
+    return kept
+
+
 class AuthorizationInterceptor(
     grpc.UnaryUnaryClientInterceptor,
     grpc.UnaryStreamClientInterceptor,
@@ -304,16 +316,10 @@ class AuthorizationInterceptor(
         self._authorization = authorization
 
     def _details(self, details: grpc.ClientCallDetails) -> _CallDetails:
-        try:
-            value = self._authorization()
-        except Exception as error:  # noqa: BLE001 - surfaces as the call's failure
-            raise TokenUnavailableError(error) from error
-        metadata = [(k, v) for k, v in (details.metadata or ()) if k.lower() != "authorization"]
-        metadata.append(("authorization", value))
         return _CallDetails(
             details.method,
             details.timeout,
-            metadata,
+            authorized_metadata(self._authorization, details.metadata),
             details.credentials,
             getattr(details, "wait_for_ready", None),
             getattr(details, "compression", None),
@@ -330,3 +336,39 @@ class AuthorizationInterceptor(
 
     def intercept_stream_stream(self, continuation: Any, client_call_details: grpc.ClientCallDetails, request_iterator: Any) -> Any:
         return continuation(self._details(client_call_details), request_iterator)
+
+
+class _AioAuthorization:
+    """What the four grpc.aio interceptors share: the call details with `authorization` set."""
+
+    def __init__(self, authorization: Callable[[], str]) -> None:
+        self._authorization = authorization
+
+    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        metadata = grpc.aio.Metadata(*authorized_metadata(self._authorization, details.metadata))
+        return grpc.aio.ClientCallDetails(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready)
+
+
+class _AioUnaryUnary(_AioAuthorization, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        return await continuation(self._details(client_call_details), request)
+
+
+class _AioUnaryStream(_AioAuthorization, grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        return await continuation(self._details(client_call_details), request)
+
+
+class _AioStreamUnary(_AioAuthorization, grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
+        return await continuation(self._details(client_call_details), request_iterator)
+
+
+class _AioStreamStream(_AioAuthorization, grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
+        return await continuation(self._details(client_call_details), request_iterator)
+
+
+def aio_authorization_interceptors(authorization: Callable[[], str]) -> list[grpc.aio.ClientInterceptor]:
+    """The interceptors that set `authorization` on every call of a plaintext grpc.aio channel."""
+    return [kind(authorization) for kind in (_AioUnaryUnary, _AioUnaryStream, _AioStreamUnary, _AioStreamStream)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Union
 
 from google.protobuf import duration_pb2, timestamp_pb2
@@ -83,8 +83,10 @@ def to_duration(seconds: float) -> duration_pb2.Duration:
 
 
 def from_timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
-    """A protobuf Timestamp as an aware UTC datetime (to the microsecond)."""
-    return ts.ToDatetime(tzinfo=timezone.utc)
+    """A protobuf Timestamp as an aware UTC datetime (to the microsecond, rounded down)."""
+    # Arithmetic rather than Timestamp.ToDatetime, which costs several times more: online reads
+    # decode an event time per feature.
+    return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
 
 
 def to_value(value: PyValue) -> types_pb2.Value:
@@ -125,13 +127,20 @@ def to_value(value: PyValue) -> types_pb2.Value:
     raise TypeError(f"cannot send a {type(value).__name__} as a Sluice value: {value!r}")
 
 
+# How a Value's kind decodes when it is not the member itself: timestamps and lists.
+_DECODERS: dict[str, Any] = {
+    "timestamp_value": lambda value: from_timestamp(value.timestamp_value),
+    "int64_list_value": lambda value: list(value.int64_list_value.values),
+    "float_list_value": lambda value: list(value.float_list_value.values),
+    "double_list_value": lambda value: list(value.double_list_value.values),
+    "string_list_value": lambda value: list(value.string_list_value.values),
+}
+
+
 def from_value(value: types_pb2.Value) -> Any:
     """Decodes a sluice.v1.Value: null is None, timestamps are aware UTC datetimes, lists are lists."""
     kind = value.WhichOneof("kind")
     if kind is None:
         return None
-    if kind == "timestamp_value":
-        return from_timestamp(value.timestamp_value)
-    if kind.endswith("_list_value"):
-        return list(getattr(value, kind).values)
-    return getattr(value, kind)
+    decode = _DECODERS.get(kind)
+    return getattr(value, kind) if decode is None else decode(value)

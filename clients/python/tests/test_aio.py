@@ -1,0 +1,159 @@
+"""AsyncSluiceClient against in-process gRPC servers: it connects as SluiceClient does (credentials on
+the wrappers' and the stubs' calls, over plaintext and TLS; message limits of 64 MiB unless the caller
+sets one), refuses the same bad options, and raises the same errors. test_server.py runs it against a
+real server.
+
+    PYTHONPATH=clients/python/src python3 -m unittest discover -s clients/python/tests
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import unittest
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from sluice import SluiceArgumentError, SluiceError, Tls, TokenUnavailableError
+from sluice.aio import AsyncSluiceClient
+from sluice.v1 import access_pb2, ingestion_pb2, registry_pb2
+import test_message_size
+from test_credentials import fake_server, issue
+
+METHODS = ["WhoAmI", "ListProjects", "ListProjects", "WriteFeatures"]
+
+
+async def call_every_way(client: AsyncSluiceClient) -> None:
+    """A wrapper-style call (call()), a generated stub's call, directly and through call(), and a stream."""
+    assert (await client.call(client.access.WhoAmI, access_pb2.WhoAmIRequest())).principal == "alice"
+    await client.call(client.registry.ListProjects, registry_pb2.ListProjectsRequest())
+    await client.registry.ListProjects(registry_pb2.ListProjectsRequest(), timeout=5)
+    acks = [ack async for ack in client.ingestion.WriteFeatures(iter([ingestion_pb2.WriteFeaturesRequest(write_id="w1")]), timeout=5)]
+    assert [a.write_id for a in acks] == ["w1"]
+
+
+class Credentials(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.server, cls.address, cls.seen = fake_server()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.server.stop(None)
+
+    def setUp(self) -> None:
+        self.seen.calls.clear()
+
+    def calls(self, **options: Any) -> list[tuple[str, list[str]]]:
+        async def main() -> None:
+            async with AsyncSluiceClient(self.address, timeout=5, **options) as client:
+                await call_every_way(client)
+
+        asyncio.run(main())
+        return self.seen.calls
+
+    def test_no_credentials(self) -> None:
+        self.assertEqual(self.calls(), [(m, []) for m in METHODS])
+
+    def test_api_key_on_every_kind_of_call(self) -> None:
+        self.assertEqual(self.calls(api_key="sk_test"), [(m, ["Bearer sk_test"]) for m in METHODS])
+
+    def test_token_provider_asked_per_call(self) -> None:
+        tokens = iter(f"jwt-{n}" for n in range(1, 100))
+        self.assertEqual(self.calls(token=lambda: next(tokens)), [(m, [f"Bearer jwt-{n}"]) for n, m in enumerate(METHODS, 1)])
+
+    def test_failing_provider_fails_the_call_unsent(self) -> None:
+        def token() -> str:
+            raise RuntimeError("the identity provider is down")
+
+        async def main() -> None:
+            async with AsyncSluiceClient(self.address, timeout=5, token=token) as client:
+                with self.assertRaises(SluiceError) as caught:
+                    await client.health_check()
+                self.assertEqual(caught.exception.code_name, "UNAUTHENTICATED")
+                self.assertEqual(caught.exception.message, "Getting metadata from plugin failed with error: the identity provider is down")
+                with self.assertRaises(TokenUnavailableError):
+                    await client.registry.ListProjects(registry_pb2.ListProjectsRequest())
+
+        asyncio.run(main())
+        self.assertEqual(self.seen.calls, [])
+
+    def test_bad_options_are_refused_as_by_the_blocking_client(self) -> None:
+        for options, field in [
+            ({"api_key": "sk_1", "token": "t"}, "token"),
+            ({"tls": "yes"}, "tls"),
+            ({"project": "Bad Project"}, "project"),
+        ]:
+            with self.subTest(field), self.assertRaises(SluiceArgumentError) as caught:
+                AsyncSluiceClient("127.0.0.1:1", **options)
+            self.assertEqual(caught.exception.field_violations[0].field, field)
+        with self.assertRaises(SluiceArgumentError) as remote:
+            AsyncSluiceClient("sluice.example:50051", api_key="sk_1")
+        self.assertIn("must be set when credentials go to sluice.example:50051", remote.exception.message)
+
+    def test_errors_of_calls_and_arguments(self) -> None:
+        async def main() -> None:
+            async with AsyncSluiceClient(self.address, timeout=5, project="shop") as client:
+                # The fake server has no HealthService: the call's own failure, decoded.
+                with self.assertRaises(SluiceError) as failed:
+                    await client.health_check()
+                self.assertEqual(failed.exception.code_name, "UNIMPLEMENTED")
+                with self.assertRaises(SluiceArgumentError) as bad_name:
+                    await client.get_feature_view("Customer-Stats")
+                self.assertEqual(bad_name.exception.reason, "INVALID_RESOURCE_NAME")
+                with self.assertRaises(SluiceArgumentError):
+                    await client.get_historical_features(["v:f"], [], as_table=True, as_frame=True)
+
+        asyncio.run(main())
+
+
+class OverTls(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        if shutil.which("openssl") is None:
+            raise unittest.SkipTest("the openssl CLI is not installed")
+        cls.dir = Path(tempfile.mkdtemp(prefix="sluice-py-aio-tls-"))
+        issue(cls.dir, "ca", None, "", "")
+        cert, key = issue(cls.dir, "server", "ca", "IP:127.0.0.1,DNS:localhost", "serverAuth")
+        cls.server, cls.address, cls.seen = fake_server(grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())]))
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.server.stop(None)
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_ca_bundle_and_api_key(self) -> None:
+        async def main() -> None:
+            tls = Tls.from_files(self.dir / "ca.pem")
+            async with AsyncSluiceClient(self.address, timeout=5, api_key="sk_tls", tls=tls) as client:
+                await call_every_way(client)
+
+        asyncio.run(main())
+        self.assertEqual(self.seen.calls, [(m, ["Bearer sk_tls"]) for m in METHODS])
+
+
+class MessageLimits(test_message_size.MessageSize):
+    """test_message_size's server, through the asyncio client."""
+
+    def test_a_response_over_4_mib_arrives(self) -> None:
+        async def main() -> registry_pb2.ListProjectsResponse:
+            async with AsyncSluiceClient(self.address) as client:
+                return await client.call(client.registry.ListProjects, registry_pb2.ListProjectsRequest())
+
+        self.assertEqual(len(asyncio.run(main()).projects), len(test_message_size.LARGE))
+
+    def test_the_callers_limit_wins(self) -> None:
+        async def main() -> None:
+            async with AsyncSluiceClient(self.address, options=[("grpc.max_receive_message_length", 1024 * 1024)]) as client:
+                await client.call(client.registry.ListProjects, registry_pb2.ListProjectsRequest())
+
+        with self.assertRaises(SluiceError) as refused:
+            asyncio.run(main())
+        self.assertEqual(refused.exception.code, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+if __name__ == "__main__":
+    unittest.main()
