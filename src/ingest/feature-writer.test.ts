@@ -9,7 +9,7 @@ import type { OfflineStore } from "../storage/offline/offline-store.js";
 import { openLmdbOnlineStore } from "../storage/online/lmdb-online-store.js";
 import { type OnlineStore, onlineTableName } from "../storage/online/online-store.js";
 import { openLmdbRegistryStore } from "../storage/registry/lmdb-registry-store.js";
-import { FeatureWriter, offlineTableOf } from "./feature-writer.js";
+import { FeatureWriter, LatestOnlineWrites, offlineTableOf } from "./feature-writer.js";
 
 const limits = { maxStringBytes: 1024, maxBytesLength: 1024, maxListLength: 16, maxFutureSkewMs: 60_000, maxRowsPerBatch: 100 };
 
@@ -90,6 +90,48 @@ describe("FeatureWriter", () => {
     expect(history.filter((r) => r.writeId === "retry-after-online-failure")).toHaveLength(2);
     const [records] = await online.read([{ table: onlineTableName("default", "stats", 1), keys: ['["0"]', '["1"]'] }]);
     expect(records?.map((r) => r?.values.orders)).toEqual([1n, 2n]);
+  });
+
+  it("holds back online writes as the newest row per entity, applies them once, and holds them again on a retried write id", async () => {
+    const base = Date.now() * 1000 - 3_600_000_000;
+    const rows = (orders: Array<[id: bigint, offset: number, value: bigint]>) =>
+      orders.map(([id, offset, value]) => ({
+        entityKey: { id: { kind: "int64" as const, value: id } },
+        eventTime: base + offset,
+        features: { orders: { kind: "int64" as const, value } },
+      }));
+    const read = async (ids: string[]) =>
+      (await online.read([{ table: onlineTableName("default", "stats", 1), keys: ids.map((id) => `["${id}"]`) }]))[0]?.map(
+        (r) => r?.values.orders,
+      );
+    const held = new LatestOnlineWrites();
+    // Entity 30: newest in the first batch; 31: newest in the second; 32: a tie on event time, the later row wins.
+    const first = rows([
+      [30n, 50, 1n],
+      [31n, 10, 2n],
+      [32n, 20, 3n],
+      [30n, 5, 4n],
+    ]);
+    const second = rows([
+      [31n, 40, 5n],
+      [30n, 1, 6n],
+      [32n, 20, 7n],
+    ]);
+    await writer.writeBatch({ project: "default", featureView: "stats", writeId: "held-1", rows: first }, { online: held });
+    await writer.writeBatch({ project: "default", featureView: "stats", writeId: "held-2", rows: second }, { online: held });
+    expect(held.size).toBe(3);
+    expect(await read(["30", "31", "32"])).toEqual([undefined, undefined, undefined]);
+    await writer.applyOnline(held);
+    expect([held.size, await read(["30", "31", "32"])]).toEqual([0, [1n, 5n, 7n]]);
+    // A crash lost the held writes of an import: its retry (same write ids) is a duplicate offline, and held again.
+    const again = new LatestOnlineWrites();
+    const retried = await writer.writeBatch(
+      { project: "default", featureView: "stats", writeId: "held-2", rows: rows([[33n, 1, 8n]]) },
+      { online: again },
+    );
+    expect([retried.duplicate, again.size]).toEqual([true, 1]);
+    await writer.applyOnline(again);
+    expect(await read(["33"])).toEqual([8n]);
   });
 
   it("lets the later of two rows with the same key and event time win, online and offline alike", async () => {

@@ -14,7 +14,7 @@ import type { Entity, FeatureViewVersion } from "../registry/model.js";
 import { resourceName } from "../registry/names.js";
 import type { Registry } from "../registry/registry.js";
 import type { HistoryColumns, OfflineRow, OfflineStore, OfflineTable } from "../storage/offline/offline-store.js";
-import { type OnlineStore, type OnlineWrite, onlineTableOf } from "../storage/online/online-store.js";
+import { isNewer, type OnlineStore, type OnlineWrite, onlineTableOf } from "../storage/online/online-store.js";
 import { type CheckLimits, checkColumns, checkRows, viewSchema } from "./batch-check.js";
 import { IngestClock } from "./ingest-clock.js";
 import type { WriteBatchInput, WriteReceipt } from "./model.js";
@@ -22,6 +22,46 @@ import type { WriteBatchInput, WriteReceipt } from "./model.js";
 /** Limits a batch and its rows must respect. */
 export interface WriteLimits extends CheckLimits {
   maxRowsPerBatch: number;
+}
+
+/**
+ * Online writes held back to be applied together: only the newest per entity (by the online
+ * store's own rule, {@link isNewer}), so a bulk load writes each entity once instead of once per
+ * row. The store still compares each write with what it holds, so applying them later is safe.
+ */
+export class LatestOnlineWrites {
+  private readonly tables = new Map<string, Map<string, OnlineWrite>>();
+  private count = 0;
+
+  /** Entities held, over every table. */
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Keeps each row of a view version that is newer than the one held for its entity; a row's
+   * write is built only when it wins (most rows of a bulk load lose to a later one).
+   */
+  add(view: FeatureViewVersion, entityKeys: readonly string[], rows: HistoryColumns): void {
+    const table = onlineTableOf(view);
+    const latest = this.tables.get(table) ?? new Map<string, OnlineWrite>();
+    this.tables.set(table, latest);
+    for (let row = 0; row < rows.length; row++) {
+      const key = entityKeys[row] as string;
+      const held = latest.get(key);
+      if (!held) this.count++;
+      else if (!isNewer({ eventTime: rows.eventTimes[row] as number, ingestTime: rows.ingestTimes[row] as number }, held.record)) continue;
+      latest.set(key, onlineWriteOfColumns(view, key, rows, row));
+    }
+  }
+
+  /** Takes the writes held, table by table, leaving the buffer empty. */
+  take(): Array<{ table: string; writes: OnlineWrite[] }> {
+    const taken = [...this.tables].map(([table, latest]) => ({ table, writes: [...latest.values()] }));
+    this.tables.clear();
+    this.count = 0;
+    return taken;
+  }
 }
 
 /** Writes batches of feature rows to both stores. */
@@ -38,11 +78,12 @@ export class FeatureWriter {
   ) {}
 
   /**
-   * Writes one batch (to the offline store only when `online` is false). NOT_FOUND for an unknown
-   * view or version, FAILED_PRECONDITION for a deprecated view; bad rows are reported in the
-   * receipt and never block the good ones.
+   * Writes one batch: to both stores; to the offline store only when `online` is false; or offline
+   * now and online later when `online` is a {@link LatestOnlineWrites} the caller applies with
+   * {@link applyOnline}. NOT_FOUND for an unknown view or version, FAILED_PRECONDITION for a
+   * deprecated view; bad rows are reported in the receipt and never block the good ones.
    */
-  async writeBatch(input: WriteBatchInput, options: { online?: boolean } = {}): Promise<WriteReceipt> {
+  async writeBatch(input: WriteBatchInput, options: { online?: boolean | LatestOnlineWrites } = {}): Promise<WriteReceipt> {
     const field = input.columns ? "columns.event_time_micros" : "rows";
     const rowCount = input.columns ? input.columns.eventTimes.length : input.rows.length;
     if (input.columns && input.rows.length > 0) {
@@ -76,7 +117,12 @@ export class FeatureWriter {
     return this.writeIds.run(receiptKey, async () => {
       const previous = await this.online.getReceipt(receiptKey);
       // Receipt keys of feature views and of streams never meet ("view/id" vs "eventStreams/stream/id").
-      if (previous) return { ...(previous as WriteReceipt), duplicate: true };
+      if (previous) {
+        // Online writes held back by the first attempt may have been lost with it (a crash before they
+        // were applied): a retry holds them again, which the store's compare-and-set makes harmless.
+        if (options.online instanceof LatestOnlineWrites) await this.store(view, entity, input, { online: options.online, offline: false });
+        return { ...(previous as WriteReceipt), duplicate: true };
+      }
       const receipt = await this.store(view, entity, input, options);
       await this.online.putReceipt(receiptKey, receipt);
       return receipt;
@@ -88,7 +134,7 @@ export class FeatureWriter {
     view: FeatureViewVersion,
     entity: Entity,
     input: WriteBatchInput,
-    options: { online?: boolean },
+    options: { online?: boolean | LatestOnlineWrites; offline?: false },
   ): Promise<WriteReceipt> {
     const writeId = input.writeId || randomUUID();
     const target = { view: viewSchema(view), entity, limits: this.limits, nowMicros: Date.now() * 1000 };
@@ -106,31 +152,37 @@ export class FeatureWriter {
         writeId,
         features: checked.features,
       };
-      const table = offlineTableOf(view, entity);
-      await this.offline.ensureTable(table);
-      await this.offline.append(table, rows, writeId);
-      if (options.online !== false) {
-        await this.online.write(onlineTableOf(view), onlineWritesOf(view, checked.entityKeys, rows));
+      if (options.offline !== false) {
+        const table = offlineTableOf(view, entity);
+        await this.offline.ensureTable(table);
+        await this.offline.append(table, rows, writeId);
       }
+      if (options.online instanceof LatestOnlineWrites) options.online.add(view, checked.entityKeys, rows);
+      else if (options.online !== false) await this.online.write(onlineTableOf(view), onlineWritesOf(view, checked.entityKeys, rows));
     }
     return { writeId, acceptedCount: accepted, rejectedRows: checked.rejections, featureViewVersion: view.version, duplicate: false };
+  }
+
+  /** Applies the online writes a {@link LatestOnlineWrites} holds, and empties it. */
+  async applyOnline(held: LatestOnlineWrites): Promise<void> {
+    for (const { table, writes } of held.take()) await this.online.write(table, writes);
   }
 }
 
 /** The online store writes of rows of a view version, whose entity keys are already encoded. */
 function onlineWritesOf(view: FeatureViewVersion, entityKeys: readonly string[], rows: HistoryColumns): OnlineWrite[] {
   const writes: OnlineWrite[] = new Array(rows.length);
-  for (let row = 0; row < rows.length; row++) {
-    const values: Record<string, FeatureValue> = {};
-    view.features.forEach((feature, f) => {
-      values[feature.name] = rows.features[f]?.[row] ?? null;
-    });
-    writes[row] = {
-      key: entityKeys[row] as string,
-      record: { eventTime: rows.eventTimes[row] as number, ingestTime: rows.ingestTimes[row] as number, values },
-    };
-  }
+  for (let row = 0; row < rows.length; row++) writes[row] = onlineWriteOfColumns(view, entityKeys[row] as string, rows, row);
   return writes;
+}
+
+/** The online store write of row `row` of columns of a view version (features in the view's order). */
+function onlineWriteOfColumns(view: FeatureViewVersion, key: string, rows: HistoryColumns, row: number): OnlineWrite {
+  const values: Record<string, FeatureValue> = {};
+  view.features.forEach((feature, f) => {
+    values[feature.name] = rows.features[f]?.[row] ?? null;
+  });
+  return { key, record: { eventTime: rows.eventTimes[row] as number, ingestTime: rows.ingestTimes[row] as number, values } };
 }
 
 /** The online store write of one row of a view version (features in the view's order). */

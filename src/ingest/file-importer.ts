@@ -12,7 +12,7 @@ import { PreconditionError, ValidationError, ViolationCollector } from "../commo
 import type { Entity } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
 import { type EventWriter, IMPORT_SOURCE } from "./event-writer.js";
-import type { FeatureWriter } from "./feature-writer.js";
+import { type FeatureWriter, LatestOnlineWrites } from "./feature-writer.js";
 import { type ColumnBatch, type FileFormat, FileFormatError, openColumnFile } from "./file-columns.js";
 import { fileColumnToInput, fileTimeToMicros, valueKind } from "./file-values.js";
 import type { ColumnarRows, ColumnInput, RowRejection } from "./model.js";
@@ -21,6 +21,8 @@ import type { ColumnarRows, ColumnInput, RowRejection } from "./model.js";
 const EVENT_TIME = "event_time";
 /** How many rejections are reported back as examples. */
 const SAMPLE_REJECTIONS = 100;
+/** Entities whose newest rows an import holds for the online store before applying them (a few hundred MB at most). */
+export const MAX_HELD_ENTITIES = 1_000_000;
 
 /** What to import and how the file's columns map onto the view. */
 export interface ImportConfig {
@@ -38,7 +40,11 @@ export interface ImportConfig {
   columnMapping: Record<string, string>;
   /** The file column of each row's created time; empty: rows get the time of the import. */
   createdTimeColumn: string;
-  /** Also apply the rows to the online store (latest value per entity wins by event time). */
+  /**
+   * Also apply the rows to the online store (latest value per entity wins by event time): held back
+   * as the newest row per entity and applied at the end of the import, or whenever
+   * {@link MAX_HELD_ENTITIES} are held, so each entity is written about once.
+   */
   materializeOnline: boolean;
   writeId: string;
 }
@@ -73,6 +79,8 @@ interface ImportTarget {
   /** Where its column mapping is, for messages. */
   mappingField: string;
   write(columns: ColumnarRows, writeId: string): Promise<{ acceptedCount: number; rejectedRows: RowRejection[] }>;
+  /** Applies the online writes held back so far (feature views with materializeOnline); nothing otherwise. */
+  applyOnline(): Promise<void>;
 }
 
 /** A target with its fields, as read from the file. */
@@ -148,6 +156,7 @@ export class FileImporter {
           mappingField: "config.column_mapping",
           write: (columns, writeId) =>
             this.eventWriter.writeBatch({ project: stream.project, stream: pinned, rows: [], columns, writeId, source: IMPORT_SOURCE }),
+          applyOnline: async () => {},
         },
       ];
     }
@@ -165,6 +174,7 @@ export class FileImporter {
       const pinned = `${view.name}@${view.version}`;
       if (targets.some((t) => t.pinned === pinned))
         throw new ValidationError("INVALID_IMPORT_TARGET", [{ field: `${field}.feature_view`, description: `${pinned} is listed twice` }]);
+      const held = config.materializeOnline ? new LatestOnlineWrites() : undefined;
       targets.push({
         pinned,
         entity: await this.registry.getEntity(view.project, view.entity),
@@ -172,11 +182,17 @@ export class FileImporter {
         valueLabel: "a feature",
         columnMapping,
         mappingField: `${field}.column_mapping`,
-        write: (columns, writeId) =>
-          this.writer.writeBatch(
+        write: async (columns, writeId) => {
+          const receipt = await this.writer.writeBatch(
             { project: view.project, featureView: pinned, rows: [], columns, writeId },
-            { online: config.materializeOnline },
-          ),
+            { online: held ?? false },
+          );
+          if (held && held.size >= MAX_HELD_ENTITIES) await this.writer.applyOnline(held);
+          return receipt;
+        },
+        applyOnline: async () => {
+          if (held) await this.writer.applyOnline(held);
+        },
       });
     }
     return targets;
@@ -249,10 +265,28 @@ export class FileImporter {
       targets: targets.map((t) => ({ pinned: t.pinned, rowsWritten: 0, rowsRejected: 0 })),
       done: false,
     };
-    let batchIndex = 0;
     const batches = file.batches([...wantedColumns], this.batchSize);
-    for await (const batch of rethrowing(batches, fileError)) {
-      if (batchIndex === 0 && signal?.aborted) return;
+    let started: boolean;
+    try {
+      started = yield* this.importBatches(targets, rethrowing(batches, fileError), config, progress, signal);
+    } finally {
+      // What the online store has not had yet, also when the import fails part way: online follows what was stored offline.
+      await Promise.all(targets.map((target) => target.applyOnline()));
+    }
+    if (started) yield { ...progress, targets: progress.targets.map((t) => ({ ...t })), done: true };
+  }
+
+  /** Writes each batch to every target, yielding progress after each; false when cancelled before the first. */
+  private async *importBatches(
+    targets: ReadTarget[],
+    batches: AsyncIterable<ColumnBatch>,
+    config: ImportConfig,
+    progress: ImportProgress,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<ImportProgress, boolean> {
+    let batchIndex = 0;
+    for await (const batch of batches) {
+      if (batchIndex === 0 && signal?.aborted) return false;
       const writeId = config.writeId ? `${config.writeId}:${batchIndex}` : "";
       const written = await Promise.all(targets.map((target) => writeBatchTo(target, batch, config.createdTimeColumn, writeId)));
       progress.rowsRead += batch.rowCount;
@@ -270,7 +304,7 @@ export class FileImporter {
       batchIndex++;
       yield { ...progress, sampleRejections: [...progress.sampleRejections], targets: progress.targets.map((t) => ({ ...t })) };
     }
-    yield { ...progress, targets: progress.targets.map((t) => ({ ...t })), done: true };
+    return true;
   }
 }
 

@@ -1,0 +1,535 @@
+/**
+ * The peers benchmark (`npm run bench -- peers`, issue 14): Sluice beside Feast, the feature store
+ * whose model it follows, on the same data, measured in one run with rounds that alternate the two.
+ *
+ * The data (bench/feast/feast_side.py generate): one Parquet file of history (driver_id,
+ * event_timestamp, f0..f4 of view driver_a with a 30-day TTL, g0..g4 of view driver_b with a
+ * 7-day TTL; 1M events of 100k drivers over 90 days) and a 100k-row spine (driver_id, event_time,
+ * label) with many rows exactly on an event or on a TTL edge.
+ *
+ * (a) Point-in-time retrieval into a pandas DataFrame: Feast's `get_historical_features(...).to_df()`
+ *     on its DuckDB offline store over the Parquet file, beside Sluice's Python client's
+ *     `get_historical_features(..., as_frame=True)`; both answers are checked cell by cell against
+ *     each other and against a pandas reference (bench/feast/check.py).
+ * (b) Load to online: `feast apply` (reported apart) then `materialize` into SQLite, beside one
+ *     ImportFeatures call feeding both views (`feature_views`, `materialize_online`) from the same file; then an online
+ *     read of 1,000 entities is compared on both.
+ * (c) Online reads of 1 entity × 10 features: `feast serve` (HTTP) beside GetOnlineFeatures through
+ *     the Python client, sequential (p50/p99) and with 16 calls in flight (calls/s).
+ *
+ * Feast 0.67 and the Sluice Python client (editable, from clients/python) live in the virtualenv
+ * ~/.cache/sluice-bench/feast-venv, made when missing. The Sluice server runs from the compiled
+ * build; everything listens on loopback on free ports and the data lives in a temporary directory,
+ * removed at the end. {@link peersSection} renders the JSON as the section of docs/benchmarks.md.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { SluiceClient } from "../clients/typescript/src/index.js";
+import { type ServerProcess, spawnServer, stopServer } from "../test/support/server-process.js";
+import { saveResult } from "./support.js";
+
+/** The Feast release compared against, pinned. */
+const FEAST_VERSION = "0.67.0";
+const VENV = join(homedir(), ".cache", "sluice-bench", "feast-venv");
+const PYTHON = join(VENV, "bin", "python");
+const SCRIPTS = join(import.meta.dirname, "feast");
+const PYTHON_CLIENT = join(import.meta.dirname, "..", "clients", "python");
+const ROUNDS = 3;
+/** Calls in flight in the throughput part. */
+const CONCURRENCY = 16;
+/** The children's environment: no Feast usage telemetry, no progress bars, no __pycache__ in the checkout. */
+const PYTHON_ENV = { ...process.env, FEAST_USAGE: "False", TQDM_DISABLE: "1", PYTHONDONTWRITEBYTECODE: "1" };
+
+/** What `feast_side.py generate` answers: the files and the views both sides are given. */
+interface Dataset {
+  history: string;
+  spine: string;
+  checkIds: string;
+  benchIds: string;
+  historyRows: number;
+  spineRows: number;
+  entities: number;
+  historyDays: number;
+  views: Record<string, { features: string[]; ttl_days: number }>;
+  entity: string;
+  joinKey: string;
+  timestampColumn: string;
+}
+
+interface Latency {
+  p50Us: number;
+  p99Us: number;
+  meanUs: number;
+  calls: number;
+}
+
+/** What each side's online benchmark answers. */
+interface OnlineFigures {
+  sequential: Latency;
+  concurrent: Latency & { callsPerSecond: number; concurrency: number; clientCpuPercent: number };
+}
+
+/** Runs the peers benchmark and writes bench/results/peers.json. */
+export async function peersBenchmark(quick: boolean): Promise<void> {
+  const feast = ensureFeast();
+  const sizes = quick
+    ? { entities: 10_000, historyRows: 100_000, spineRows: 10_000, calls: 500, seconds: 3 }
+    : { entities: 100_000, historyRows: 1_000_000, spineRows: 100_000, calls: 2000, seconds: 10 };
+  const directory = mkdtempSync(join(tmpdir(), "sluice-bench-peers-"));
+  const dataDir = join(directory, "data");
+  mkdirSync(dataDir);
+  let sluice: { server: ServerProcess; client: SluiceClient } | undefined;
+  let feastServer: FeastServer | undefined;
+  try {
+    progress(`generating ${sizes.historyRows.toLocaleString("en")} events and a ${sizes.spineRows.toLocaleString("en")}-row spine`);
+    const data = await python<Dataset>("feast_side.py", [
+      "generate",
+      dataDir,
+      String(sizes.entities),
+      String(sizes.historyRows),
+      String(sizes.spineRows),
+      "7",
+    ]);
+
+    // (b) Load to online, first: it also leaves both systems holding the data for (a) and (c).
+    const loads: Array<{ feast: FeastLoad; sluice: SluiceLoad }> = [];
+    let feastRepo = "";
+    for (let round = 0; round < ROUNDS; round++) {
+      feastRepo = join(directory, `feast-repo-${round}`);
+      const feastLoad = await python<FeastLoad>("feast_side.py", ["load", feastRepo, data.history]);
+      // The previous round's server and data go: each round loads into a fresh one.
+      if (sluice) await stopSluice(sluice);
+      rmSync(join(directory, `sluice-${round - 1}`), { recursive: true, force: true });
+      sluice = await startSluice(join(directory, `sluice-${round}`), dataDir);
+      const sluiceLoad = await loadIntoSluice(sluice.client, data);
+      loads.push({ feast: feastLoad, sluice: sluiceLoad });
+      progress(`peers load round ${round + 1}/${ROUNDS}: ${JSON.stringify(loads.at(-1))}`);
+      if (round < ROUNDS - 1) rmSync(feastRepo, { recursive: true, force: true });
+    }
+    if (!sluice) throw new Error("no Sluice server was started");
+    const onlineCheck = await checkOnlineValues(feastRepo, sluice.server.address, data, directory);
+    progress(`peers online value check: ${JSON.stringify(onlineCheck.mismatches)}`);
+
+    // (a) Point-in-time retrieval; the first round's answers are kept for the value check.
+    const retrievals: Array<{ feast: Retrieval; sluice: Retrieval }> = [];
+    const answers = { feast: join(directory, "feast-pit.parquet"), sluice: join(directory, "sluice-pit.parquet") };
+    for (let round = 0; round < ROUNDS; round++) {
+      const keep = (path: string) => (round === 0 ? [path] : []);
+      const feastRun = await python<Retrieval>("feast_side.py", ["pit", feastRepo, data.spine, ...keep(answers.feast)]);
+      const sluiceRun = await python<Retrieval>("sluice_side.py", ["pit", sluice.server.address, data.spine, ...keep(answers.sluice)]);
+      retrievals.push({ feast: feastRun, sluice: sluiceRun });
+      progress(`peers point-in-time round ${round + 1}/${ROUNDS}: ${JSON.stringify(retrievals.at(-1))}`);
+    }
+    const pitCheck = await python<PitCheck>("check.py", ["pit", answers.feast, answers.sluice, data.history, data.spine]);
+    progress(`peers point-in-time value check: ${pitCheck.mismatches} mismatches`);
+
+    // (c) Online reads.
+    feastServer = await startFeastServer(feastRepo);
+    const reads: Array<{ feast: OnlineFigures; sluice: OnlineFigures }> = [];
+    const benchArgs = [data.benchIds, String(sizes.calls), String(sizes.seconds), String(CONCURRENCY)];
+    for (let round = 0; round < ROUNDS; round++) {
+      const feastRun = await python<OnlineFigures>("feast_side.py", ["serve-bench", feastServer.url, ...benchArgs]);
+      const sluiceRun = await python<OnlineFigures>("sluice_side.py", ["online-bench", sluice.server.address, ...benchArgs]);
+      reads.push({ feast: feastRun, sluice: sluiceRun });
+      progress(`peers online round ${round + 1}/${ROUNDS}: ${JSON.stringify(reads.at(-1))}`);
+    }
+
+    saveResult("peers", {
+      quick,
+      rounds: ROUNDS,
+      feast: { ...feast, onlineServer: `feast serve: gunicorn, ${FEAST_WORKERS} worker, --no-access-log, --max-requests 0` },
+      data: {
+        entities: data.entities,
+        historyRows: data.historyRows,
+        spineRows: data.spineRows,
+        historyDays: data.historyDays,
+        views: data.views,
+      },
+      pointInTime: pointInTimeFigures(retrievals, pitCheck),
+      loadToOnline: loadFigures(loads, onlineCheck),
+      onlineRead: onlineFigures(reads),
+    });
+    const failed = [pitCheck.mismatches > 0 && "point-in-time", onlineCheck.mismatches.feastVsSluice > 0 && "online"].filter(Boolean);
+    if (failed.length > 0) {
+      process.stderr.write(`\npeers: Feast and Sluice answered differently (${failed.join(", ")}): see bench/results/peers.json\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    if (feastServer) await feastServer.stop();
+    if (sluice) await stopSluice(sluice);
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+function progress(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
+
+// ---------------------------------------------------------------------------------------------
+// The virtualenv and its scripts
+
+/** Feast's and Python's versions in the virtualenv, creating it or installing into it first if needed. */
+function ensureFeast(): { version: string; python: string } {
+  const probe = () =>
+    spawnSync(PYTHON, ["-c", "import sys, feast, pandas, pyarrow, aiohttp, sluice; print(feast.__version__, sys.version.split()[0])"], {
+      encoding: "utf8",
+      env: PYTHON_ENV,
+    });
+  let found = spawnSync(PYTHON, ["--version"]).status === 0 ? probe() : undefined;
+  if (found?.status !== 0 || !found.stdout.startsWith(`${FEAST_VERSION} `)) {
+    progress(`peers: preparing Feast ${FEAST_VERSION} and the Sluice Python client in ${VENV}`);
+    mkdirSync(join(VENV, ".."), { recursive: true });
+    const steps = [
+      ...(spawnSync(PYTHON, ["--version"]).status === 0 ? [] : [["python3", ["-m", "venv", VENV]] as const]),
+      [
+        PYTHON,
+        [
+          "-m",
+          "pip",
+          "install",
+          "--quiet",
+          `feast[duckdb]==${FEAST_VERSION}`,
+          "pandas",
+          "pyarrow",
+          "aiohttp",
+          "-e",
+          `${PYTHON_CLIENT}[arrow]`,
+        ],
+      ] as const,
+    ];
+    for (const [command, args] of steps) {
+      const step = spawnSync(command, args, { encoding: "utf8", stdio: ["ignore", "inherit", "pipe"] });
+      if (step.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${step.error?.message ?? step.stderr.trim()}`);
+    }
+    found = probe();
+  }
+  if (found.status !== 0) throw new Error(`Feast and the Sluice client do not import in ${VENV}: ${found.stderr.trim()}`);
+  const [version = "", python = ""] = found.stdout.trim().split(" ");
+  return { version, python };
+}
+
+/** Runs one of bench/feast's scripts in the virtualenv and parses the JSON it prints; its stderr passes through. */
+function python<T>(script: string, args: string[]): Promise<T> {
+  const child = spawn(PYTHON, [join(SCRIPTS, script), ...args], { env: PYTHON_ENV, stdio: ["ignore", "pipe", "inherit"] });
+  let stdout = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => {
+      if (code !== 0) return reject(new Error(`${script} ${args[0]} exited with ${code}`));
+      try {
+        resolve(JSON.parse(stdout) as T);
+      } catch (error) {
+        reject(new Error(`${script} ${args[0]} printed no JSON: ${stdout.slice(0, 500)}`, { cause: error }));
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sluice
+
+interface SluiceLoad {
+  applySeconds: number;
+  importSeconds: number;
+  rowsWritten: number;
+}
+
+/** A fresh server from the build on a free port whose imports may read `importDir`, and a client of it. */
+async function startSluice(directory: string, importDir: string): Promise<{ server: ServerProcess; client: SluiceClient }> {
+  const server = await spawnServer(
+    ["--data-dir", join(directory, "data"), "--log-level", "info", "--set", `imports.allowedDirs=${importDir}`],
+    { built: true },
+  );
+  const client = await SluiceClient.connect({ address: server.address, deadlineMs: 1_800_000 });
+  return { server, client };
+}
+
+async function stopSluice({ server, client }: { server: ServerProcess; client: SluiceClient }): Promise<void> {
+  client.close();
+  await stopServer(server);
+}
+
+/**
+ * The views (timed apart, as `feast apply` is), then the file into both of them, offline and online:
+ * one ImportFeatures call feeding both views in one pass, timed from the call to its done message.
+ */
+async function loadIntoSluice(client: SluiceClient, data: Dataset): Promise<SluiceLoad> {
+  let started = performance.now();
+  await client.applyEntity({ name: data.entity, joinKeys: [{ name: data.joinKey, type: "int64" }] });
+  for (const [name, view] of Object.entries(data.views)) {
+    await client.applyFeatureView({
+      name,
+      entity: data.entity,
+      features: view.features.map((feature) => ({ name: feature, type: "double" as const })),
+      ttlSeconds: view.ttl_days * 86_400,
+    });
+  }
+  const applySeconds = (performance.now() - started) / 1000;
+  started = performance.now();
+  // One ImportFeatures call feeds both views from the one file in one pass, online included.
+  const summary = await client.importFeatures({
+    featureViews: Object.keys(data.views).map((featureView) => ({ featureView })),
+    format: "parquet",
+    serverPath: data.history,
+    columnMapping: { event_time: data.timestampColumn },
+    materializeOnline: true,
+  });
+  const summaries = [summary];
+  const importSeconds = (performance.now() - started) / 1000;
+  for (const summary of summaries) {
+    if (Number(summary.rowsRejected) > 0) throw new Error(`ImportFeatures rejected rows: ${JSON.stringify(summary.sampleRejections[0])}`);
+  }
+  return {
+    applySeconds: Number(applySeconds.toFixed(3)),
+    importSeconds: Number(importSeconds.toFixed(3)),
+    rowsWritten: summaries.reduce((sum, s) => sum + Number(s.rowsWritten), 0),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feast
+
+interface FeastLoad {
+  applySeconds: number;
+  materializeSeconds: number;
+}
+
+/** Gunicorn workers of `feast serve` (its default); Sluice's server is one process too. */
+const FEAST_WORKERS = 1;
+
+interface FeastServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on loopback (bound and released; the child binds it right after). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const address = probe.address();
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no port was bound");
+  return address.port;
+}
+
+/**
+ * `feast serve` on the repo, waited for on /health. Its process is gunicorn's master, which stops
+ * its workers on SIGTERM. Access log off and worker recycling off (gunicorn restarts a worker every
+ * 1,000 requests by default), so that neither costs Feast's figures.
+ */
+async function startFeastServer(repo: string): Promise<FeastServer> {
+  const port = await freePort();
+  const args = ["-c", repo, "serve", "-h", "127.0.0.1", "-p", String(port), "-w", String(FEAST_WORKERS)];
+  const child: ChildProcess = spawn(join(VENV, "bin", "feast"), [...args, "--no-access-log", "--max-requests", "0"], {
+    env: PYTHON_ENV,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`feast serve exited with ${child.exitCode}: ${stderr.slice(-2000)}`);
+    const healthy = await fetch(`${url}/health`).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (healthy) return { url, stop };
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await stop();
+  throw new Error(`feast serve did not answer on ${url}/health within 120 s: ${stderr.slice(-2000)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks and figures
+
+interface Retrieval {
+  seconds: number;
+  rows: number;
+}
+
+interface PitCheck {
+  mismatches: number;
+  [key: string]: unknown;
+}
+
+interface OnlineCheck {
+  mismatches: { feastVsSluice: number; feastVsFile: number; sluiceVsFile: number };
+  [key: string]: unknown;
+}
+
+/** Both systems' online answers for the same 1,000 entities, compared (bench/feast/check.py online). */
+async function checkOnlineValues(repo: string, address: string, data: Dataset, directory: string): Promise<OnlineCheck> {
+  const answers = { feast: join(directory, "feast-online.json"), sluice: join(directory, "sluice-online.json") };
+  await python("feast_side.py", ["online-values", repo, data.checkIds, answers.feast]);
+  await python("sluice_side.py", ["online-values", address, data.checkIds, answers.sluice]);
+  return python<OnlineCheck>("check.py", ["online", answers.feast, answers.sluice, data.history]);
+}
+
+function pointInTimeFigures(rounds: Array<{ feast: Retrieval; sluice: Retrieval }>, check: PitCheck) {
+  const feastSeconds = median(rounds.map((r) => r.feast.seconds));
+  const sluiceSeconds = median(rounds.map((r) => r.sluice.seconds));
+  return {
+    feastSeconds,
+    sluiceSeconds,
+    ratioFeastToSluice: ratio(feastSeconds, sluiceSeconds),
+    perRound: rounds.map((r) => ({ feastSeconds: r.feast.seconds, sluiceSeconds: r.sluice.seconds })),
+    check,
+  };
+}
+
+function loadFigures(rounds: Array<{ feast: FeastLoad; sluice: SluiceLoad }>, check: OnlineCheck) {
+  const materialize = median(rounds.map((r) => r.feast.materializeSeconds));
+  const imported = median(rounds.map((r) => r.sluice.importSeconds));
+  return {
+    feast: { applySeconds: median(rounds.map((r) => r.feast.applySeconds)), materializeSeconds: materialize },
+    sluice: {
+      applySeconds: median(rounds.map((r) => r.sluice.applySeconds)),
+      importSeconds: imported,
+      rowsWritten: rounds[0]?.sluice.rowsWritten,
+      how: "one ImportFeatures call feeding both views in one pass (feature_views, materialize_online)",
+    },
+    ratioFeastToSluice: ratio(materialize, imported),
+    perRound: rounds,
+    check,
+  };
+}
+
+function onlineFigures(rounds: Array<{ feast: OnlineFigures; sluice: OnlineFigures }>) {
+  const side = (pick: (r: { feast: OnlineFigures; sluice: OnlineFigures }) => OnlineFigures) => ({
+    sequential: {
+      p50Us: median(rounds.map((r) => pick(r).sequential.p50Us)),
+      p99Us: median(rounds.map((r) => pick(r).sequential.p99Us)),
+      calls: pick(rounds[0] as (typeof rounds)[number]).sequential.calls,
+    },
+    concurrent: {
+      callsPerSecond: median(rounds.map((r) => pick(r).concurrent.callsPerSecond)),
+      p50Us: median(rounds.map((r) => pick(r).concurrent.p50Us)),
+      p99Us: median(rounds.map((r) => pick(r).concurrent.p99Us)),
+      clientCpuPercent: median(rounds.map((r) => pick(r).concurrent.clientCpuPercent)),
+    },
+  });
+  const feast = side((r) => r.feast);
+  const sluice = side((r) => r.sluice);
+  return {
+    entitiesPerCall: 1,
+    featuresPerCall: 10,
+    concurrency: CONCURRENCY,
+    feast,
+    sluice,
+    ratios: {
+      sequentialP50FeastToSluice: ratio(feast.sequential.p50Us, sluice.sequential.p50Us),
+      sequentialP99FeastToSluice: ratio(feast.sequential.p99Us, sluice.sequential.p99Us),
+      callsPerSecondSluiceToFeast: ratio(sluice.concurrent.callsPerSecond, feast.concurrent.callsPerSecond),
+    },
+    perRound: rounds.map((r) => ({
+      feast: { sequential: r.feast.sequential, concurrent: r.feast.concurrent },
+      sluice: { sequential: r.sluice.sequential, concurrent: r.sluice.concurrent },
+    })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// docs/benchmarks.md
+
+// biome-ignore lint/suspicious/noExplicitAny: the JSON peersBenchmark itself wrote, read back only to print it
+type Json = Record<string, any>;
+
+const count = (n: number | undefined) => (n === undefined ? "—" : n.toLocaleString("en"));
+const times = (r: number | undefined) => (r === undefined ? "—" : `${r}×`);
+const statusList = (statuses: Record<string, number> | undefined) =>
+  Object.entries(statuses ?? {})
+    .map(([status, n]) => `${count(n)} ${status}`)
+    .join(", ");
+
+/** The section of docs/benchmarks.md for the peers benchmark's JSON. */
+export function peersSection(result: Json): string {
+  const d = result.data;
+  const a = result.pointInTime;
+  const b = result.loadToOnline;
+  const c = result.onlineRead;
+  const pit = a.check;
+  const online = b.check;
+  const [viewA, viewB] = Object.entries(d.views as Record<string, { features: string[]; ttl_days: number }>);
+  const viewLine = ([name, v]: [string, { features: string[]; ttl_days: number }]) =>
+    `\`${name}\` (${v.features.join(", ")}; TTL ${v.ttl_days} days)`;
+  const sizes = result.quick ? " These figures are from a `BENCH_QUICK=1` run (small sizes), not the full one." : "";
+  return `## Beside Feast (\`bench/results/peers.json\`)
+
+\`npm run bench -- peers\` (only when named; \`BENCH_QUICK=1\` for small sizes): Sluice beside Feast ${result.feast.version}
+(pinned, with its DuckDB offline store and SQLite online store, Python ${result.feast.python}), on the same data, in one run:
+rounds alternate Feast and Sluice, medians of ${result.rounds}, per-round figures in the JSON. The data
+(\`bench/feast/feast_side.py generate\`): one Parquet file of ${count(d.historyRows)} events of ${count(d.entities)} drivers over ${d.historyDays} days,
+holding two feature views on entity \`driver\` (int64 \`driver_id\`): ${viewLine(viewA as [string, { features: string[]; ttl_days: number }])} and ${viewLine(viewB as [string, { features: string[]; ttl_days: number }])};
+and a ${count(d.spineRows)}-row spine (driver, time, label), half at random times, half exactly on an event, on a TTL edge or
+one second past it. Both Python sides (\`bench/feast/feast_side.py\`, \`bench/feast/sluice_side.py\`) run in
+\`~/.cache/sluice-bench/feast-venv\`; the Sluice server from the build, everything on loopback.${sizes}
+
+| figure | Sluice | Feast | Feast ÷ Sluice |
+| ------ | ------ | ----- | -------------- |
+| point-in-time retrieval of ${count(d.spineRows)} rows × 10 features into a pandas DataFrame, s | ${a.sluiceSeconds} | ${a.feastSeconds} | ${times(a.ratioFeastToSluice)} |
+| load to online: definitions (\`feast apply\`; Sluice's Apply calls), s | ${b.sluice.applySeconds} | ${b.feast.applySeconds} | |
+| load to online: the file into both views until readable online, s | ${b.sluice.importSeconds} | ${b.feast.materializeSeconds} (\`materialize\`) | ${times(b.ratioFeastToSluice)} |
+| online read, 1 entity × 10 features, sequential, p50 / p99 µs | ${c.sluice.sequential.p50Us} / ${c.sluice.sequential.p99Us} | ${c.feast.sequential.p50Us} / ${c.feast.sequential.p99Us} | ${times(c.ratios.sequentialP50FeastToSluice)} (p50) |
+| online read, ${c.concurrency} in flight, calls/s | ${count(c.sluice.concurrent.callsPerSecond)} | ${count(c.feast.concurrent.callsPerSecond)} | Sluice ÷ Feast ${times(c.ratios.callsPerSecondSluiceToFeast)} |
+| online read, ${c.concurrency} in flight, p50 / p99 µs | ${c.sluice.concurrent.p50Us} / ${c.sluice.concurrent.p99Us} | ${c.feast.concurrent.p50Us} / ${c.feast.concurrent.p99Us} | |
+| the client process's CPU at ${c.concurrency} in flight | ${c.sluice.concurrent.clientCpuPercent}% | ${c.feast.concurrent.clientCpuPercent}% | |
+
+What each figure times. Point-in-time: from the spine DataFrame to a pandas DataFrame, inside one Python process:
+Feast's \`store.get_historical_features(entity_df=spine, features=[...]).to_df()\` (DuckDB reading the Parquet file);
+Sluice's \`client.get_historical_features(features=[...], spine=spine, as_frame=True)\` (the spine sent over gRPC, the
+join in the server's embedded ClickHouse, Arrow back). Load: Feast's \`store.materialize(start, end)\` over the
+file's whole time range into SQLite, after \`feast apply\` (a CLI process, its start-up included); Sluice's ImportFeatures
+of the same file (a server path), ${b.sluice.how}, from the first call to the last done message. The two loads do
+not do the same work: Feast's offline store is the Parquet file itself, so \`materialize\` reads it (DuckDB) and
+writes only the newest row per entity and view online (${count(d.entities)} × 2); Sluice's import copies the whole history into
+its own offline store (ClickHouse) and passes every row, validated, through the online store's compare-and-set
+(${count(b.sluice.rowsWritten)} rows: the file once per view), so that afterwards both its point-in-time and its online reads
+answer from the server alone. Online: \`${result.feast.onlineServer}\`, \`POST /get-online-features\` (sequential on one keep-alive
+connection with \`http.client\`, concurrent with \`aiohttp\`), beside GetOnlineFeatures through Sluice's Python client
+(\`SluiceClient\`, then \`sluice.aio.AsyncSluiceClient\`); each side decodes the answer. Both servers are one process; the client
+is Python on both sides and shares the machine's ${result.machine?.cpus ?? 2} cores with the server, so at ${c.concurrency} in flight a client near 100%
+of a core sets the pace as much as the server does.
+
+Same values? Point-in-time: both answers joined on (driver_id, event_time, label), ${count(pit.cellsCompared)} feature cells compared
+(null, None and NaN as one value; doubles within 1e-9): **${pit.mismatches} mismatches** (rows only in Feast's answer
+${pit.feastVsSluice.rowsOnlyInFeast}, only in Sluice's ${pit.feastVsSluice.rowsOnlyInSluice}). Each answer also agrees with a plain pandas
+reference (\`merge_asof\` per view, then the TTL): ${pit.feastVsReference.mismatchedCells} cells differ for Feast, ${pit.sluiceVsReference.mismatchedCells} for Sluice. The
+TTL decided ${count(pit.reference.valuesRemovedByTtl[viewA?.[0] ?? ""])} rows of \`${viewA?.[0]}\` and ${count(pit.reference.valuesRemovedByTtl[viewB?.[0] ?? ""])} of \`${viewB?.[0]}\` (a value existed but was too
+old). Online, after the load: ${count(online.entities)} entities (${online.entitiesWithoutHistory} without history) × 10 features read from both,
+**${online.mismatches.feastVsSluice} mismatches**, and both hold the newest event of each driver in the file (${online.mismatches.feastVsFile} and ${online.mismatches.sluiceVsFile} cells differ).
+
+Semantics compared, and where they differ:
+- TTL edge: the same. Feast keeps a row when \`event_timestamp + ttl >= entity timestamp\`, Sluice when
+  \`event_time >= spine time - ttl\`: a value exactly one TTL old counts in both (about ${count(Math.round((d.spineRows as number) / 8))} spine rows are exactly
+  ${viewB?.[1].ttl_days} days after an event, as many one second later, and as many exactly ${viewA?.[1].ttl_days} days after one). Both take events at or before the spine time, never later ones.
+- Equal event times: Feast orders them by the source's \`created_timestamp_column\` when there is one (else any of
+  them may win); Sluice takes the latest ingested. The data has no two events of a driver at the same second, so
+  this does not arise here.
+- TTL online: Feast's online read returns the newest materialized value however old it is (statuses here:
+  ${statusList(online.feastStatuses)}); Sluice returns the same value with status OUTSIDE_MAX_AGE once it is older than the
+  view's TTL (${statusList(online.sluiceStatuses)}). The values compared are equal; the statuses say different things,
+  here and for a stored null, which Feast reports as PRESENT and Sluice as NULL_VALUE.
+- What a load writes online: Feast's \`materialize(start, end)\` the newest event per entity inside the range it is
+  given; Sluice's import with \`materialize_online\` the newest per entity in the file, offline and online at once.
+`;
+}
