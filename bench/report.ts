@@ -2,15 +2,18 @@
  * `npm run bench:report`: writes docs/benchmarks.md from the JSON results of the latest
  * `npm run bench`, so the document always quotes figures and floors from one run.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { authSection } from "./auth.js";
 import { learningSection } from "./learning.js";
+import { peersSection } from "./peers.js";
 import { streamingSection } from "./streaming.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the JSON this script itself wrote, read back only to print it
 type Json = Record<string, any>;
 const read = (name: string): Json => JSON.parse(readFileSync(join(import.meta.dirname, "results", `${name}.json`), "utf8"));
+// The peers benchmark runs only when named: its section is there once it has run.
+const peers = existsSync(join(import.meta.dirname, "results", "peers.json")) ? `\n${peersSection(read("peers"))}` : "";
 const online = read("online-read");
 const ingest = read("ingest");
 const imported = read("import");
@@ -172,7 +175,7 @@ rest; the join itself needs 400-600 MB in ClickHouse's own accounting (the floor
 
 ${streamingSection(read("streaming"))}
 ${authSection(read("auth"))}
-${learningSection(read("learning"))}`;
+${learningSection(read("learning"))}${peers}`;
 
 writeFileSync(join(import.meta.dirname, "..", "docs", "benchmarks.md"), text);
 process.stdout.write("wrote docs/benchmarks.md\n");

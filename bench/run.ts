@@ -1,6 +1,6 @@
 /**
- * `npm run bench [online|ingest|import|serving|training|streaming|auth]`: the benchmarks of ingestion, online
- * reads, model serving and training data. Every figure is printed
+ * `npm run bench [online|ingest|import|serving|training|streaming|auth|learning|peers]`: the benchmarks of ingestion, online
+ * reads, model serving and training data, and (`peers`, only when named) Sluice beside Feast. Every figure is printed
  * beside a floor measured in the same run on the same machine (a raw grpc-js echo, a raw store
  * read, a raw chDB insert) and written as JSON under bench/results/, which docs/benchmarks.md quotes.
  * Servers run as child processes from the compiled build, as in production (`npm run bench`
@@ -21,6 +21,7 @@ import { spawnServer } from "../test/support/server-process.js";
 import { authBenchmark } from "./auth.js";
 import { FEATURES, prepareView, rawLmdbRead, rawUnary, startEcho } from "./floors.js";
 import { learningBenchmark } from "./learning.js";
+import { peersBenchmark } from "./peers.js";
 import { servingBenchmark } from "./serving.js";
 import { streamingBenchmark } from "./streaming.js";
 import { pairedLatency, peakRssMb, saveResult, sequentialLatency, throughput } from "./support.js";
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
   if (!which || which === "streaming") await streamingBenchmark(QUICK);
   if (!which || which === "auth") await authBenchmark(QUICK);
   if (!which || which === "learning") await learningBenchmark(QUICK);
+  // Only when asked by name: it installs Feast in a virtualenv of its own and takes a while.
+  if (which === "peers") await peersBenchmark(QUICK);
 }
 
 async function onlineReadBenchmark(): Promise<void> {

@@ -8,7 +8,7 @@
       old still counts, as in both systems). The reference also counts the cells the TTL decided.
   online FEAST_JSON SLUICE_JSON HISTORY
       The online values of the sample entities compared, and both held to the newest event of each
-      entity in the file (what both load paths write online); Sluice's statuses are counted too.
+      entity in the file (what both load paths write online); both sides' statuses are counted too.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import FEATURES, JOIN_KEY, SPINE_TIME, TIMESTAMP, VIEWS, emit  # noqa: E402
+from common import FEATURES, JOIN_KEY, SPINE_TIME, TIMESTAMP, VIEWS, answer_on_stdout_only, emit  # noqa: E402
 
 KEYS = [JOIN_KEY, SPINE_TIME, "label"]
 MAX_EXAMPLES = 5
@@ -38,7 +38,11 @@ def micros(column: pd.Series) -> np.ndarray:
 def normalized(frame: pd.DataFrame) -> pd.DataFrame:
     """Keys as plain int64 columns, features as float64 with NaN for null."""
     out = pd.DataFrame(
-        {JOIN_KEY: frame[JOIN_KEY].astype("int64").to_numpy(), SPINE_TIME: micros(frame[SPINE_TIME]), "label": frame["label"].astype("int64").to_numpy()}
+        {
+            JOIN_KEY: frame[JOIN_KEY].astype("int64").to_numpy(),
+            SPINE_TIME: micros(frame[SPINE_TIME]),
+            "label": frame["label"].astype("int64").to_numpy(),
+        }
     )
     for feature in FEATURES:
         out[feature] = pd.to_numeric(frame[feature], errors="raise").astype("float64").to_numpy()
@@ -60,7 +64,12 @@ def reference(history: pd.DataFrame, spine: pd.DataFrame) -> tuple[pd.DataFrame,
     expired: dict[str, int] = {}
     for view, spec in VIEWS.items():
         joined = pd.merge_asof(
-            ordered[["_s", JOIN_KEY]], events[[JOIN_KEY, "_t", *spec["features"]]], left_on="_s", right_on="_t", by=JOIN_KEY, direction="backward"
+            ordered[["_s", JOIN_KEY]],
+            events[[JOIN_KEY, "_t", *spec["features"]]],
+            left_on="_s",
+            right_on="_t",
+            by=JOIN_KEY,
+            direction="backward",
         )
         too_old = (joined["_s"] - joined["_t"]) > spec["ttl_days"] * 86_400 * 1_000_000
         expired[view] = int(too_old.sum())
@@ -139,22 +148,29 @@ def check_online(feast_path: str, sluice_path: str, history_path: str) -> dict[s
         for name, ok in (("feastVsSluice", same(f, s)), ("feastVsFile", same(f, expected)), ("sluiceVsFile", same(s, expected))):
             mismatches[name] += int((~ok).sum())
             for index in np.flatnonzero(~ok)[: MAX_EXAMPLES - len(examples)]:
-                examples.append({"check": name, JOIN_KEY: ids[index], "feature": feature, "feast": f[index], "sluice": s[index], "file": expected[index]})
-    statuses: dict[str, int] = {}
-    for feature in FEATURES:
-        for status in sluice["statuses"][feature]:
-            statuses[status] = statuses.get(status, 0) + 1
+                examples.append(
+                    {"check": name, JOIN_KEY: ids[index], "feature": feature, "feast": f[index], "sluice": s[index], "file": expected[index]}
+                )
+    def tally(answer: dict[str, Any]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for feature in FEATURES:
+            for status in answer["statuses"][feature]:
+                counts[status] = counts.get(status, 0) + 1
+        return counts
+
     return {
         "entities": len(ids),
         "entitiesWithoutHistory": int((~known).sum()),
         "cellsCompared": len(ids) * len(FEATURES),
         "mismatches": mismatches,
-        "sluiceStatuses": statuses,
+        "feastStatuses": tally(feast),
+        "sluiceStatuses": tally(sluice),
         "examples": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in e.items()} for e in examples],
     }
 
 
 def main() -> None:
+    answer_on_stdout_only()
     command, *args = sys.argv[1:]
     if command == "pit":
         emit(check_pit(*args))

@@ -56,7 +56,7 @@ def sequential_latency(call: Callable[[int], Any], ids: list[int], iterations: i
 
 async def concurrent_throughput(call: Callable[[int], Any], ids: list[int], concurrency: int, seconds: float) -> dict[str, Any]:
     """Keeps `concurrency` calls of the coroutine function `call` in flight for `seconds` (after a
-    one-second warm-up); completed calls per second and their latencies."""
+    one-second warm-up); completed calls per second, their latencies, and the client's CPU use."""
     import asyncio
 
     async def worker(offset: int, deadline: float, nanos: list[int]) -> None:
@@ -71,17 +71,27 @@ async def concurrent_throughput(call: Callable[[int], Any], ids: list[int], conc
     warm_deadline = time.perf_counter() + 1
     await asyncio.gather(*(worker(w, warm_deadline, warm) for w in range(concurrency)))
     nanos: list[int] = []
+    cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker(w, started + seconds, nanos) for w in range(concurrency)))
     elapsed = time.perf_counter() - started
-    return {"callsPerSecond": round(len(nanos) / elapsed), "concurrency": concurrency, **latency_summary(nanos)}
+    # The client's own share of a core: near 100, the client rather than the server may set the pace.
+    client_cpu = round(100 * (time.process_time() - cpu) / elapsed)
+    return {
+        "callsPerSecond": round(len(nanos) / elapsed),
+        "concurrency": concurrency,
+        "clientCpuPercent": client_cpu,
+        **latency_summary(nanos),
+    }
 
 
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+def answer_on_stdout_only() -> None:
+    """Sends whatever else is printed (Feast prints progress on stdout) to stderr, for the rest of the script."""
+    sys.stdout = sys.stderr
 
 
 def emit(result: dict[str, Any]) -> None:
-    """The script's answer: one JSON object on stdout."""
-    json.dump(result, sys.stdout)
-    sys.stdout.write("\n")
+    """The script's answer: one JSON object on the real stdout."""
+    json.dump(result, sys.__stdout__)
+    sys.__stdout__.write("\n")
+    sys.__stdout__.flush()

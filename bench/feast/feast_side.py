@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import (  # noqa: E402
+    answer_on_stdout_only,
     ENTITY,
     FEATURE_REFS,
     JOIN_KEY,
@@ -38,7 +39,7 @@ from common import (  # noqa: E402
     VIEWS,
     concurrent_throughput,
     emit,
-    progress,
+    sample_ids,
     sequential_latency,
 )
 
@@ -98,12 +99,20 @@ def generate(directory: str, entities: int, rows: int, spine_rows: int, seed: in
     )
     spine_path = os.path.join(directory, "spine.parquet")
     pq.write_table(spine_table, spine_path)
+    # The entities of the online value check and of the online read benchmark, the same on both sides.
+    check_ids = os.path.join(directory, "check-ids.json")
+    Path(check_ids).write_text(json.dumps(sample_ids(entities, 1000, seed + 1)))
+    bench_ids = os.path.join(directory, "bench-ids.json")
+    Path(bench_ids).write_text(json.dumps(sample_ids(entities, 10_000, seed + 2)))
     return {
         "history": history_path,
         "spine": spine_path,
+        "checkIds": check_ids,
+        "benchIds": bench_ids,
         "historyRows": n,
         "spineRows": len(spine),
         "entities": entities,
+        "historyDays": HISTORY_DAYS,
         "start": start,
         "end": end,
         "views": VIEWS,
@@ -187,14 +196,20 @@ def pit(repo: str, spine_path: str, out: str | None) -> dict:
 
 
 def online_values(repo: str, ids_path: str, out: str) -> dict:
-    """The SDK's online read of the sample ids (all features), written as JSON columns."""
+    """The SDK's online read of the sample ids (all features): values and statuses, as JSON columns."""
     from feast import FeatureStore
 
     ids = json.loads(Path(ids_path).read_text())
+    from feast.protos.feast.serving.ServingService_pb2 import FieldStatus
+
     store = FeatureStore(repo_path=repo)
-    answer = store.get_online_features(features=FEATURE_REFS, entity_rows=[{JOIN_KEY: i} for i in ids]).to_dict()
-    values = {ref.split(":")[1]: answer[ref.split(":")[1]] for ref in FEATURE_REFS}
-    Path(out).write_text(json.dumps({"ids": answer[JOIN_KEY], "values": values}))
+    response = store.get_online_features(features=FEATURE_REFS, entity_rows=[{JOIN_KEY: i} for i in ids])
+    answer = response.to_dict()
+    names = [ref.split(":")[1] for ref in FEATURE_REFS]
+    values = {name: answer[name] for name in names}
+    columns = list(response.proto.metadata.feature_names.val)
+    statuses = {name: [FieldStatus.Name(s) for s in response.proto.results[columns.index(name)].statuses] for name in names}
+    Path(out).write_text(json.dumps({"ids": answer[JOIN_KEY], "values": values, "statuses": statuses}))
     return {"entities": len(ids)}
 
 
@@ -222,8 +237,9 @@ def serve_bench(url: str, ids_path: str, iterations: int, seconds: float, concur
             raise RuntimeError(f"feast serve answered {response.status}: {payload[:300]!r}")
         return json.loads(payload)
 
-    first = call(ids[0])
-    features = first["metadata"]["feature_names"]
+    answered = call(ids[0])["metadata"]["feature_names"]
+    if len(answered) != 1 + len(FEATURE_REFS):
+        raise RuntimeError(f"feast serve answered with columns {answered}, not driver_id and the 10 features")
     sequential = sequential_latency(call, ids, iterations)
     connection.close()
 
@@ -239,10 +255,11 @@ def serve_bench(url: str, ids_path: str, iterations: int, seconds: float, concur
 
             return await concurrent_throughput(request, ids, concurrency, seconds)
 
-    return {"sequential": sequential, "concurrent": asyncio.run(concurrent()), "featureNames": features}
+    return {"sequential": sequential, "concurrent": asyncio.run(concurrent())}
 
 
 def main() -> None:
+    answer_on_stdout_only()
     command, *args = sys.argv[1:]
     if command == "generate":
         directory, entities, rows, spine, seed = args

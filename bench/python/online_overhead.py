@@ -8,8 +8,9 @@ prebuilt request (the floor), on the same server. Prints one JSON object.
         --features customer_stats:orders_30d,customer_stats:spend_30d --entity customer_id=1
 
 `--setup` applies an entity and a 10-feature view in the project (`bench` by default) and writes one row,
-and reads those features unless `--features` names others. Refs and the entity can also come from
-SLUICE_BENCH_FEATURES and SLUICE_BENCH_ENTITY. Latencies are of sequential calls, the floor and the
+and reads those features unless `--features` names others. The project, refs and entity can also come
+from ONLINE_OVERHEAD_PROJECT, ONLINE_OVERHEAD_FEATURES and ONLINE_OVERHEAD_ENTITY (not SLUICE_*, which the
+server refuses in its environment when it does not know them). Latencies are of sequential calls, the floor and the
 client measured alternately (floor, client, floor, ...) so that load drifting on a shared machine
 affects both alike; `in_flight` is the asyncio client's throughput with that many calls outstanding.
 Run it with the client of this checkout: PYTHONPATH=clients/python/src.
@@ -30,7 +31,7 @@ from typing import Any
 
 import grpc
 
-from sluice import SluiceClient
+from sluice import SluiceClient, SluiceError
 from sluice.aio import AsyncSluiceClient
 from sluice.v1 import online_pb2, online_pb2_grpc, types_pb2
 
@@ -64,13 +65,13 @@ SETUP_VALUES = {
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("address", help="the server's host:port")
-    parser.add_argument("--project", default=os.environ.get("SLUICE_BENCH_PROJECT", "bench"))
-    parser.add_argument("--features", default=os.environ.get("SLUICE_BENCH_FEATURES", ""), help="comma-separated feature refs")
-    parser.add_argument("--entity", default=os.environ.get("SLUICE_BENCH_ENTITY", "customer_id=1"), help="join_key=value (an int or a string)")
+    parser.add_argument("--project", default=os.environ.get("ONLINE_OVERHEAD_PROJECT", "bench"))
+    parser.add_argument("--features", default=os.environ.get("ONLINE_OVERHEAD_FEATURES", ""), help="comma-separated feature refs")
+    parser.add_argument("--entity", default=os.environ.get("ONLINE_OVERHEAD_ENTITY", "customer_id=1"), help="join_key=value (an int or a string)")
     parser.add_argument("--setup", action="store_true", help="apply the entity and view and write one row first")
     parser.add_argument("--calls", type=int, default=2000, help="sequential calls of each kind measured")
     parser.add_argument("--in-flight", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=3.0, help="duration of the in-flight run")
+    parser.add_argument("--seconds", type=float, default=6.0, help="duration of the in-flight runs (each, in rounds of a second)")
     return parser.parse_args()
 
 
@@ -80,11 +81,12 @@ def entity_of(text: str) -> dict[str, list[Any]]:
 
 
 def set_up(client: SluiceClient, entity: dict[str, list[Any]]) -> None:
-    (key, [value]), = entity.items()
+    ((key, [value]),) = entity.items()
     try:
         client.create_project(client.project)
-    except Exception:  # noqa: BLE001 - it exists from an earlier run
-        pass
+    except SluiceError as error:
+        if error.code_name != "ALREADY_EXISTS":  # from an earlier run
+            raise
     client.apply_entity("overhead_entity", {key: "int64" if isinstance(value, int) else "string"})
     client.apply_feature_view(VIEW, entity="overhead_entity", features=SETUP_FEATURES)
     row = {"entity_key": {key: value}, "event_time": datetime.now(timezone.utc), "features": SETUP_VALUES}
@@ -144,8 +146,9 @@ async def paired_async(floor: Callable[[], Awaitable[Any]], measured: Callable[[
     return a, b
 
 
-async def throughput(call: Callable[[], Awaitable[Any]], in_flight: int, seconds: float) -> float:
-    """Calls per second with `in_flight` calls outstanding at every moment."""
+async def throughput(call: Callable[[], Awaitable[Any]], in_flight: int, seconds: float) -> tuple[float, float]:
+    """Calls per second with `in_flight` calls outstanding at every moment, and this process's CPU
+    time per call in microseconds (the client side's cost: near 1e6 / rate, the client is the limit)."""
     deadline = time.perf_counter() + seconds
     done = 0
 
@@ -155,9 +158,24 @@ async def throughput(call: Callable[[], Awaitable[Any]], in_flight: int, seconds
             await call()
             done += 1
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(in_flight)))
-    return done / (time.perf_counter() - started)
+    return done / (time.perf_counter() - started), 1e6 * (time.process_time() - cpu) / max(done, 1)
+
+
+async def paired_throughput(floor: Callable[[], Awaitable[Any]], measured: Callable[[], Awaitable[Any]], in_flight: int, seconds: float) -> dict[str, float]:
+    """throughput() of both, in alternating rounds of a second (so drifting load affects both alike)."""
+    rounds = max(1, round(seconds))
+    results: dict[str, list[tuple[float, float]]] = {"raw_stub": [], "client": []}
+    await throughput(measured, in_flight, 0.3)
+    for _ in range(rounds):
+        results["raw_stub"].append(await throughput(floor, in_flight, seconds / rounds))
+        results["client"].append(await throughput(measured, in_flight, seconds / rounds))
+    summary: dict[str, float] = {"calls_in_flight": in_flight}
+    for name, runs in results.items():
+        summary[f"{name}_calls_per_s"] = round(statistics.median(rate for rate, _ in runs))
+        summary[f"{name}_cpu_us_per_call"] = round(statistics.median(cpu for _, cpu in runs), 1)
+    return summary
 
 
 def overhead(floor: list[float], measured: list[float]) -> float:
@@ -177,17 +195,12 @@ async def measure_async(args: argparse.Namespace, features: list[str], entity: d
                 return await client.get_online_features(features, entity)
 
             floor, measured = await paired_async(raw, wrapped, args.calls)
-            raw_rate = await throughput(raw, args.in_flight, args.seconds)
-            client_rate = await throughput(wrapped, args.in_flight, args.seconds)
+            in_flight = await paired_throughput(raw, wrapped, args.in_flight, args.seconds)
     return {
         "raw_stub": summary(floor),
         "client": summary(measured),
         "overhead_pct_p50": overhead(floor, measured),
-        "in_flight": {
-            "calls_in_flight": args.in_flight,
-            "raw_stub_calls_per_s": round(raw_rate),
-            "client_calls_per_s": round(client_rate),
-        },
+        "in_flight": in_flight,
     }
 
 
@@ -210,14 +223,22 @@ def main() -> None:
         with grpc.insecure_channel(args.address) as channel:
             stub = online_pb2_grpc.OnlineServiceStub(channel)
             floor, measured = paired(lambda: stub.GetOnlineFeatures(request, timeout=30), lambda: client.get_online_features(features, entity), args.calls)
+            # The client's channel (retries on, 64 MiB limits) against a plain one: the same floor.
             same_channel, _ = paired(
                 lambda: client.online.GetOnlineFeatures(request, timeout=30), lambda: client.get_online_features(features, entity), args.calls // 2
+            )
+            # Without the status and event time of each feature: two thirds of the values to convert.
+            bare_floor, bare = paired(
+                lambda: stub.GetOnlineFeatures(request, timeout=30),
+                lambda: client.get_online_features(features, entity, with_metadata=False),
+                args.calls // 2,
             )
     sync = {
         "raw_stub": summary(floor),
         "raw_stub_on_client_channel": summary(same_channel),
         "client": summary(measured),
         "overhead_pct_p50": overhead(floor, measured),
+        "client_with_metadata_false": {**summary(bare), "raw_stub_p50_us": summary(bare_floor)["p50_us"], "overhead_pct_p50": overhead(bare_floor, bare)},
     }
     result = {
         "benchmark": "python client online read overhead",
