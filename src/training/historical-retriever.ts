@@ -156,6 +156,7 @@ export class HistoricalRetriever {
         const writer = new InlineSpineWriter(this.offline, spine, this.limits);
         let batchIndex = 0;
         for await (const batch of inlineBatches ?? []) await writer.append(batch, batchIndex++);
+        await writer.finish();
         return spine;
       } catch (error) {
         await this.offline.dropSpine(spine);

@@ -198,6 +198,31 @@ describe("GetHistoricalFeatures", () => {
     expect(byIndex.map((r) => r.spine_index)).toEqual(spineRows.map((_, i) => BigInt(i)));
   });
 
+  it("stores batches together, and an extra column first seen in a later batch reads null in the rows before it", async () => {
+    // Three batches, queued and stored as one insert; "note" appears only in the third.
+    const parts = [spineRows.slice(0, 2), spineRows.slice(2, 4), spineRows.slice(4)];
+    const batches = parts.map((part, i) => ({
+      columns: {
+        eventTimes: part.map((r) => r.eventTime as Date),
+        entityKey: {
+          customer_id: BigInt64Array.from(part.map((r) => r.entityKey.customer_id as bigint)),
+          region: { type: "string" as const, values: part.map((r) => r.entityKey.region as string) },
+        },
+        extras: {
+          label: { type: "bool" as const, values: part.map((r) => r.extras?.label as boolean) },
+          ...(i === 2 ? { note: { type: "string" as const, values: part.map((r) => r.extras?.note as string) } } : {}),
+        },
+      },
+    }));
+    const rows: Array<Record<string, PlainValue>> = [];
+    for await (const row of t.client.getHistoricalRows({
+      features: ["orders:spend", "profile:segment", "orders:channel"],
+      spine: { batches },
+    }))
+      rows.push(row);
+    expect(rows).toEqual(expectedRows().map((row, i) => (i < 4 ? { ...row, note: null } : row)));
+  });
+
   it("expands feature services, pins versions, and names columns view__feature when asked", async () => {
     const viaService = await rowsOf({ featureService: "churn", spine: { rows: spineRows }, fullFeatureNames: true });
     expect(Object.keys(viaService[0] ?? {})).toEqual([
