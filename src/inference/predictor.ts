@@ -169,8 +169,10 @@ export class Predictor {
       const micros = (performance.now() - started) * 1000;
       const served: ServedRequest = { requestId, routing, version: chosen, role, input, features, outputs, micros, failure };
       // After the response is on its way: bookkeeping, shadows and the guard never delay it, and
-      // never take the process down (this runs outside any call, so a throw here would).
-      setImmediate(() => {
+      // never take the process down (this runs outside any call, so a throw here would). A timer,
+      // not an immediate: an immediate ran before http2 flushed the response, and the log's JSON
+      // and the stats then held every response up (measured: 50-70 µs of Predict's p50).
+      setTimeout(() => {
         try {
           this.afterResponse(served);
         } catch (error) {
