@@ -122,7 +122,7 @@ export const configSchema = z
       clickhouseCluster: z.string(),
       /**
        * Up to this many history rows in the views of one retrieval together, a point-in-time join runs
-       * in memory (a hash join, about twice as fast); above it, a sort-merge join with bounded memory. 0: never in memory.
+       * in memory (a parallel hash join, up to about 1.7× faster); above it, a sort-merge join with bounded memory. 0: never in memory.
        */
       hashJoinMaxRows: nonNegativeInt(1_000_000_000),
     }),

@@ -82,7 +82,7 @@ const DEFAULT_HASH_JOIN_MAX_ROWS = 2_000_000;
 
 /**
  * Where the offline store lives, and up to how many history rows (in the views of one retrieval
- * together) a point-in-time join runs in memory as a hash join; 0 never does.
+ * together) a point-in-time join runs in memory as a parallel hash join; 0 never does.
  */
 export type ClickHouseLocation = (
   | { kind: "embedded"; path: string }
@@ -584,7 +584,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
 
   /**
    * Whether a join's history is small enough (at most `hashJoinMaxRows` rows in its views' tables
-   * together) to be joined in memory, by a hash join: about twice as fast as the sort-merge join,
+   * together) to be joined in memory, by a parallel hash join: up to about 1.7× faster than the sort-merge join,
    * whose memory stays bounded whatever the history's size. Counting reads only part metadata.
    */
   private async joinsInMemory(join: PointInTimeJoin, run: QueryRun): Promise<boolean> {

@@ -46,9 +46,13 @@ export const JOIN_SETTINGS = {
   output_format_arrow_compression_method: "none",
 } as const;
 
-/** The settings of a join query: {@link JOIN_SETTINGS}, with a hash join when it runs in memory. */
+/**
+ * The settings of a join query: {@link JOIN_SETTINGS}, with a parallel hash join when it runs in
+ * memory (measured on two data sets here: 0.41-0.43 s where a plain hash join took 0.46-0.65 s
+ * and the sort-merge join 0.64-0.78 s, and never slower than the sort-merge join).
+ */
 export function joinSettings(inMemory: boolean): Record<string, string | number> {
-  return inMemory ? { ...JOIN_SETTINGS, join_algorithm: "hash" } : JOIN_SETTINGS;
+  return inMemory ? { ...JOIN_SETTINGS, join_algorithm: "parallel_hash" } : JOIN_SETTINGS;
 }
 
 /** `sluice_tmp`.`spine_{id}`. */
