@@ -5,7 +5,7 @@
  * session on the main thread and runs there, in the request's own turn, for requests of up to the
  * rows it was measured at; everything else still goes to the workers. onnxruntime's run blocks the
  * thread that calls it, so the bound is what a request stalls the event loop for; a model whose
- * runs later drift well above it (a smoothed average over 4× the bound) goes back to the workers for good.
+ * runs later drift well above it (the median of its last 64 runs over 4× the bound) goes back to the workers for good.
  */
 import type { Logger } from "pino";
 import type { OnnxModel } from "./onnx-session.js";
@@ -15,9 +15,9 @@ import type { ModelSignature, Tensor, TensorLimits } from "./tensors.js";
 const CALIBRATION_RUNS = 200;
 /** The row counts a model is measured at: a batch's worth, then a single row. */
 const CALIBRATION_ROWS = [64, 1] as const;
-/** Weight of the newest run in the smoothed run time that can send a model back to the workers. */
-const SMOOTHING = 0.05;
-/** How far above the bound the smoothed run time may drift before the model goes back to the workers. */
+/** Runs whose median decides whether a model still runs inline (a median, so a GC pause in one run does not count). */
+const DRIFT_WINDOW = 64;
+/** How far above the bound that median may drift before the model goes back to the workers. */
 const DRIFT_MARGIN = 4;
 
 type OnnxSession = typeof import("./onnx-session.js");
@@ -27,7 +27,9 @@ interface InlineModel {
   /** Requests of at most this many rows run inline. */
   maxRows: number;
   /** Smoothed microseconds per run. */
-  averageMicros: number;
+  /** The latest runs' microseconds, a ring of {@link DRIFT_WINDOW}, and how many runs it has seen. */
+  recent: Float64Array;
+  runs: number;
 }
 
 /** The main-thread sessions of the models that run inline. */
@@ -73,7 +75,7 @@ export class InlineRunner {
         await model.session.release();
         return;
       }
-      this.models.set(key, { model, maxRows, averageMicros: measured[signature.batchable ? maxRows : 1] ?? 0 });
+      this.models.set(key, { model, maxRows, recent: new Float64Array(DRIFT_WINDOW), runs: 0 });
       this.logger.info({ model_key: key, p90Micros: measured, maxRows, inlineMaxMicros: this.maxMicros }, "model runs inline");
     } catch (error) {
       await model?.session.release().catch(() => undefined);
@@ -90,16 +92,18 @@ export class InlineRunner {
     if (!inline) throw new Error(`model ${key} does not run inline`);
     const onnx = await this.onnxSession();
     const ran = await onnx.runOnnxModel(inline.model, inputs, maxOutputElements);
-    inline.averageMicros += SMOOTHING * (ran.micros - inline.averageMicros);
-    // The time measured includes the wait for onnxruntime's setImmediate, longer on a busy loop: hence the margin.
-    if (inline.averageMicros > DRIFT_MARGIN * this.maxMicros && this.models.get(key) === inline) {
-      // Slower than measured (a busier machine, larger requests): the workers take it from here.
-      this.models.delete(key);
-      this.logger.warn(
-        { model_key: key, averageMicros: Math.round(inline.averageMicros), inlineMaxMicros: this.maxMicros },
-        "model runs slower than inline runs allow; it runs in the inference workers from now on",
-      );
-      setImmediate(() => void inline.model.session.release().catch(() => undefined));
+    inline.recent[inline.runs++ % DRIFT_WINDOW] = ran.micros;
+    if (inline.runs % DRIFT_WINDOW === 0 && this.models.get(key) === inline) {
+      const median = [...inline.recent].sort((a, b) => a - b)[DRIFT_WINDOW / 2] ?? 0;
+      if (median > DRIFT_MARGIN * this.maxMicros) {
+        // Slower than measured (a busier machine, larger requests): the workers take it from here.
+        this.models.delete(key);
+        this.logger.warn(
+          { model_key: key, medianMicros: median, inlineMaxMicros: this.maxMicros },
+          "model runs slower than inline runs allow; it runs in the inference workers from now on",
+        );
+        setImmediate(() => void inline.model.session.release().catch(() => undefined));
+      }
     }
     return ran;
   }
