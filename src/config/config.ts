@@ -409,7 +409,14 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     streamIdleTimeoutMs: 5 * 60_000,
   },
   online: { backend: "lmdb", redisUrl: "", redisClusterNodes: [], redisKeyPrefix: "sluice:", redisCommandTimeoutMs: 5000 },
-  offline: { backend: "chdb", clickhouseUrl: "", clickhouseUsername: "default", clickhousePassword: "", clickhouseCluster: "", hashJoinMaxRows: 2_000_000 },
+  offline: {
+    backend: "chdb",
+    clickhouseUrl: "",
+    clickhouseUsername: "default",
+    clickhousePassword: "",
+    clickhouseCluster: "",
+    hashJoinMaxRows: 2_000_000,
+  },
   limits: {
     maxFutureSkewMs: 5 * 60_000,
     maxRowsPerBatch: 100_000,

@@ -6,7 +6,11 @@ import type { OfflineStore } from "./offline-store.js";
 /** Offline backends by config name: both are ClickHouse, embedded or on a server. */
 const OFFLINE_BACKENDS: Record<SluiceConfig["offline"]["backend"], (config: SluiceConfig) => Promise<OfflineStore>> = {
   chdb: (config) =>
-    openClickHouseOfflineStore({ kind: "embedded", path: join(config.dataDir, "offline"), hashJoinMaxRows: config.offline.hashJoinMaxRows }),
+    openClickHouseOfflineStore({
+      kind: "embedded",
+      path: join(config.dataDir, "offline"),
+      hashJoinMaxRows: config.offline.hashJoinMaxRows,
+    }),
   clickhouse: (config) =>
     openClickHouseOfflineStore({
       kind: "server",
