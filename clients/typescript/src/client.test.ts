@@ -728,8 +728,16 @@ describe("event streams and aggregated features", () => {
       await problems(() => client.importFeatures(js({ featureView: "v", eventStream: "transactions", format: "csv", serverPath: "/a" }))),
     ).toEqual(["eventStream: cannot be set together with featureView"]);
     expect(await problems(() => client.importFeatures(js({ format: "csv", serverPath: "/a" })))).toEqual([
-      "featureView: or eventStream is required: set exactly one of them",
+      "featureView: or eventStream or featureViews is required: set exactly one of them",
     ]);
+    expect(
+      await problems(() =>
+        client.importFeatures(js({ featureView: "v", featureViews: [{ featureView: "w" }], format: "csv", serverPath: "/a" })),
+      ),
+    ).toEqual(["featureViews: cannot be set together with featureView"]);
+    expect(
+      await problems(() => client.importFeatures(js({ featureViews: [{ columnMapping: {} }], format: "csv", serverPath: "/a" }))),
+    ).toEqual(["featureViews[0].featureView: is required (a non-empty string)"]);
   });
 });
 
