@@ -23,6 +23,8 @@ const DRIFT_MARGIN = 4;
 type OnnxSession = typeof import("./onnx-session.js");
 
 interface InlineModel {
+  /** onnxruntime, as loaded on this thread: a run needs no await before the model's own. */
+  onnx: OnnxSession;
   model: OnnxModel;
   /** Requests of at most this many rows run inline. */
   maxRows: number;
@@ -75,7 +77,7 @@ export class InlineRunner {
         await model.session.release();
         return;
       }
-      this.models.set(key, { model, maxRows, recent: new Float64Array(DRIFT_WINDOW), runs: 0 });
+      this.models.set(key, { onnx, model, maxRows, recent: new Float64Array(DRIFT_WINDOW), runs: 0 });
       this.logger.info({ model_key: key, p90Micros: measured, maxRows, inlineMaxMicros: this.maxMicros }, "model runs inline");
     } catch (error) {
       await model?.session.release().catch(() => undefined);
@@ -90,8 +92,7 @@ export class InlineRunner {
   async run(key: string, inputs: readonly Tensor[], maxOutputElements: number): Promise<{ outputs: Tensor[]; micros: number }> {
     const inline = this.models.get(key);
     if (!inline) throw new Error(`model ${key} does not run inline`);
-    const onnx = await this.onnxSession();
-    const ran = await onnx.runOnnxModel(inline.model, inputs, maxOutputElements);
+    const ran = await inline.onnx.runOnnxModel(inline.model, inputs, maxOutputElements);
     inline.recent[inline.runs++ % DRIFT_WINDOW] = ran.micros;
     if (inline.runs % DRIFT_WINDOW === 0 && this.models.get(key) === inline) {
       const median = [...inline.recent].sort((a, b) => a - b)[DRIFT_WINDOW / 2] ?? 0;

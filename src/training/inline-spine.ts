@@ -39,11 +39,6 @@ export class InlineSpineWriter {
     private readonly limits: ValueLimits,
   ) {}
 
-  /** Rows checked so far. */
-  get rows(): number {
-    return this.rowCount + this.pendingRows;
-  }
-
   /** Stores the rows checked and not yet stored. */
   async finish(): Promise<void> {
     if (this.pendingRows === 0) return;

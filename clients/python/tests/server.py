@@ -3,7 +3,8 @@
 the test module that started it.
 
 Without node or a built server the tests that need it are skipped, saying why, unless
-REQUIRE_CLIENT_TESTS=1 (set by .ci/run), which makes that a failure. SERVER_ADDRESS=host:port uses a
+REQUIRE_CLIENT_TESTS=1 (set by .ci/run), which makes that a failure; the same holds for the tests that
+need the optional pandas, numpy and pyarrow (`requires_dataframes`). SERVER_ADDRESS=host:port uses a
 server already running instead (its data is then shared with earlier runs).
 """
 
@@ -17,8 +18,18 @@ import tempfile
 import threading
 import unittest
 from pathlib import Path
+from typing import Any
 
 REPOSITORY = Path(__file__).resolve().parents[3]
+
+
+def requires_dataframes(available: bool) -> Any:
+    """A class decorator for the tests of DataFrame and Arrow spines: they need the optional pandas,
+    numpy and pyarrow (the client's `pandas` extra). Without them such tests are skipped, saying
+    why, except under REQUIRE_CLIENT_TESTS=1 (.ci/run), where their absence fails the run."""
+    if not available and os.environ.get("REQUIRE_CLIENT_TESTS") == "1":
+        raise RuntimeError("pandas, numpy and pyarrow are needed (pip install -r clients/python/requirements-dev.txt), but REQUIRE_CLIENT_TESTS=1")
+    return unittest.skipUnless(available, "pandas, numpy and pyarrow are not installed (pip install -r clients/python/requirements-dev.txt)")
 SERVER_SCRIPT = REPOSITORY / "dist" / "src" / "cli" / "main.js"
 START_SECONDS = 60
 

@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from server import REPOSITORY, RunningServer
+from server import REPOSITORY, RunningServer, requires_dataframes
 
 from sluice import SluiceArgumentError, SluiceClient, SluiceError
 from sluice.aio import AsyncSluiceClient
@@ -94,7 +94,7 @@ def frame_of(rows: list[dict[str, Any]]) -> Any:
     )
 
 
-@unittest.skipIf(pd is None, "pandas and pyarrow are not installed (pip install -r clients/python/requirements-dev.txt)")
+@requires_dataframes(pd is not None)
 class ColumnarSpines(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:

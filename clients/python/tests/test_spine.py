@@ -14,6 +14,7 @@ from typing import Any
 
 from sluice import SluiceArgumentError, SluiceClient
 from sluice.v1 import registry_pb2, training_pb2, types_pb2
+from server import requires_dataframes
 from stubs import Recorder
 
 try:
@@ -72,7 +73,7 @@ def values(column: types_pb2.Column) -> tuple[str, list[Any], list[int]]:
     return member, list(getattr(column, member).values), list(column.null_rows)
 
 
-@unittest.skipIf(pd is None, "pandas, numpy and pyarrow are not installed (pip install -r clients/python/requirements-dev.txt)")
+@requires_dataframes(pd is not None)
 class ColumnarSpines(unittest.TestCase):
     def frame(self) -> Any:
         return pd.DataFrame(
@@ -268,7 +269,7 @@ class ColumnarSpines(unittest.TestCase):
         self.assertEqual(list(as_sent), ["customer_id", "event_time", "b", "a", "orders"])
 
 
-@unittest.skipIf(pd is None, "pandas, numpy and pyarrow are not installed (pip install -r clients/python/requirements-dev.txt)")
+@requires_dataframes(pd is not None)
 class RefusedSpines(unittest.TestCase):
     """Spines that cannot be sent raise SluiceArgumentError naming the column; nothing is streamed."""
 
