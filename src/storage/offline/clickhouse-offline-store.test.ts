@@ -160,11 +160,15 @@ describe("prediction log", () => {
 });
 
 // Both join strategies, each held to the same reference: in memory (a hash join) and sort-merge.
+// One data directory for both: chDB binds one per process, and the first store may still be
+// releasing its connection when the second opens (opening the same path again is allowed).
+const pitPath = mkdtempSync(join(tmpdir(), "sluice-pit-"));
 describePointInTimeContract("chdb, in memory", {
-  open: async () => openClickHouseOfflineStore({ kind: "embedded", path: mkdtempSync(join(tmpdir(), "sluice-pit-")) }),
+  open: async () => openClickHouseOfflineStore({ kind: "embedded", path: pitPath }),
 });
 describePointInTimeContract("chdb, sort-merge", {
-  open: async () => openClickHouseOfflineStore({ kind: "embedded", path: mkdtempSync(join(tmpdir(), "sluice-pit-")), hashJoinMaxRows: 0 }),
+  open: async () => openClickHouseOfflineStore({ kind: "embedded", path: pitPath, hashJoinMaxRows: 0 }),
+  project: "pit_sort_merge",
 });
 
 describe("a build without chDB", () => {

@@ -26,6 +26,8 @@ import {
 /** Opens a fresh, empty store. */
 export interface PointInTimeStoreFactory {
   open(): Promise<OfflineStore>;
+  /** The project the suite's tables go in (project): suites sharing a store each need their own. */
+  project?: string;
 }
 
 const SECOND = 1_000_000;
@@ -47,6 +49,7 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
   describe(`OfflineStore point-in-time contract: ${backend}`, () => {
     let store: OfflineStore;
     let run = 0;
+    const project = factory.project ?? "pit";
     beforeAll(async () => {
       store = await factory.open();
     });
@@ -57,7 +60,7 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
     /** Two views of an entity keyed (customer_id, region) and one of an entity keyed customer_id. */
     const tablesOf = (version: number): OfflineTable[] => [
       {
-        project: "pit",
+        project: project,
         view: "orders",
         version,
         keyColumns: [
@@ -70,7 +73,7 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
         ],
       },
       {
-        project: "pit",
+        project: project,
         view: "visits",
         version,
         keyColumns: [
@@ -80,7 +83,7 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
         featureColumns: [{ name: "visits", type: "int64" }],
       },
       {
-        project: "pit",
+        project: project,
         view: "profile",
         version,
         keyColumns: [{ name: "customer_id", type: "int64" }],
@@ -141,7 +144,7 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
             if (rows.length > 0)
               await store.append(table, historyColumnsOf(rows, table.keyColumns.length, table.featureColumns.length), `r${run}`);
           }
-          const spine = await store.createSpine("pit", spineKeys, [{ name: "label", type: "bool" }]);
+          const spine = await store.createSpine(project, spineKeys, [{ name: "label", type: "bool" }]);
           const spineTimes = s.spine.map((r) => T0 + r.time * SECOND);
           await store.appendSpine(
             spine,
@@ -204,7 +207,7 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
 
     it("passes every feature type through, and an expired or missing row as null (lists: empty)", async () => {
       const table: OfflineTable = {
-        project: "pit",
+        project: project,
         view: "types",
         version: ++run,
         keyColumns: [{ name: "customer_id", type: "int64" }],
@@ -239,7 +242,7 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
         ["a", ""],
       ];
       await store.append(table, historyColumnsOf([{ key: [1n], eventTime: T0, ingestTime: T0, writeId: "w", features }], 1, 12), "types");
-      const spine = await store.createSpine("pit", [{ name: "customer_id", type: "int64" }], []);
+      const spine = await store.createSpine(project, [{ name: "customer_id", type: "int64" }], []);
       await store.appendSpine(spine, { length: 3, keys: [[1n, 1n, 2n]], eventTimes: [T0 + SECOND, T0 + 10 * SECOND, T0], extras: [] }, 0);
       const rows = await collectRows(
         store.joinPointInTime({
@@ -283,7 +286,7 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
       const sql =
         "SELECT toUInt32(number) AS customer_id, 'eu' AS region, toDateTime64('2026-01-01 00:00:01', 3, 'UTC') AS event_time, " +
         "number * 2 AS doubled, toString(number) AS label, [1.5, 2.5] AS weights FROM numbers(3)";
-      const fromQuery = await store.loadSpine("pit", { kind: "sql", sql }, spineKeys);
+      const fromQuery = await store.loadSpine(project, { kind: "sql", sql }, spineKeys);
       expect(fromQuery.extraColumns).toEqual([
         { name: "doubled", type: "int64" },
         { name: "label", type: "string" },
@@ -306,14 +309,14 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
       expect((await store.summarizeSpine(fromQuery)).rowCount).toBe(3);
 
       // A table of the project's database by name: here the history table itself.
-      const byName = await store.loadSpine("pit", { kind: "table", table: `orders__v${run}` }, spineKeys);
+      const byName = await store.loadSpine(project, { kind: "table", table: `orders__v${run}` }, spineKeys);
       expect(byName.extraColumns.map((c) => c.name)).toEqual(["ingestion_time", "write_id", "spend", "channel"]);
       expect(await collectRows(store.joinPointInTime(joinOn(byName)))).toEqual([[1n, "eu", T0, T0, "w", 9.5, "web", 9.5]]);
 
       // A saved join: a table in spine order, and a Parquet file of the same rows.
-      const parquet = join(tmpdir(), `sluice-pit-${process.pid}-${run}.parquet`);
+      const parquet = join(tmpdir(), `sluice-${project}-${process.pid}-${run}.parquet`);
       expect(await store.saveJoin(joinOn(fromQuery), `saved_${run}`, parquet)).toBe(3);
-      expect(await collectRows(store.readSavedJoin("pit", `saved_${run}`, false))).toEqual(rows);
+      expect(await collectRows(store.readSavedJoin(project, `saved_${run}`, false))).toEqual(rows);
       const file = await asyncBufferFromFile(parquet);
       const fromParquet = await parquetReadObjects({ file });
       expect(fromParquet.map((r) => [r.customer_id, r.doubled, r.order_spend])).toEqual([
@@ -327,7 +330,7 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
     it("refuses spines without a join key or event_time, with null keys, or with bad SQL", async () => {
       const refused = async (sql: string) => {
         try {
-          await store.loadSpine("pit", { kind: "sql", sql }, spineKeys);
+          await store.loadSpine(project, { kind: "sql", sql }, spineKeys);
         } catch (error) {
           expect(error).toBeInstanceOf(ValidationError);
           return (error as ValidationError).violations.map((v) => v.description).join("; ");
@@ -345,7 +348,7 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
       expect(await refused("SELECT * FROM no_such_table_anywhere")).toContain("ClickHouse refused it");
       expect(await refused("DROP TABLE x")).toContain("must be a SELECT");
       expect(await refused("SELECT 1; DROP TABLE x")).toContain("single statement");
-      await expect(store.loadSpine("pit", { kind: "table", table: "bad name!" }, spineKeys)).rejects.toThrow(ValidationError);
+      await expect(store.loadSpine(project, { kind: "table", table: "bad name!" }, spineKeys)).rejects.toThrow(ValidationError);
     });
 
     it("builds a spine of every entity with history in a range, at the end of the range", async () => {
@@ -361,7 +364,7 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
       await store.append(orders, historyColumnsOf([at(1n, 1, 10), at(1n, 5, 50), at(2n, 9, 90), at(3n, 20, 1)], 2, 2), "range");
       await store.append(visits, historyColumnsOf([{ ...at(4n, 2, 0), features: [7n] }], 2, 1), "range");
       const spine = await store.loadSpine(
-        "pit",
+        project,
         { kind: "entities", tables: [orders, visits], range: { start: T0, end: T0 + 10 * SECOND } },
         spineKeys,
       );
@@ -388,7 +391,7 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
       const [orders] = tablesOf(++run) as [OfflineTable];
       await store.ensureTable(orders);
       const spine = await store.loadSpine(
-        "pit",
+        project,
         { kind: "sql", sql: "SELECT number AS customer_id, 'eu' AS region, now64(6) AS event_time FROM numbers(300000)" },
         spineKeys,
       );
