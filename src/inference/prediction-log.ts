@@ -7,9 +7,25 @@ import type { Logger } from "pino";
 import { BufferedLog } from "../common/buffered-log.js";
 import type { OfflineStore, PredictionRecord } from "../storage/offline/offline-store.js";
 
+/**
+ * A record, or a function making it when the batch is written: a prediction is logged in its own
+ * turn (a label sent right after the answer must find it), its JSON made later, off the response path.
+ */
+export type LoggedPrediction = PredictionRecord | (() => PredictionRecord);
+
 /** Buffers prediction records and appends them to the offline store in batches. */
-export class PredictionLog extends BufferedLog<PredictionRecord> {
+export class PredictionLog extends BufferedLog<LoggedPrediction> {
   constructor(offline: OfflineStore, flushRows: number, flushMs: number, logger: Logger) {
-    super("prediction log", (project, records) => offline.appendPredictions(project, records), flushRows, flushMs, logger);
+    super(
+      "prediction log",
+      (project, records) =>
+        offline.appendPredictions(
+          project,
+          records.map((r) => (typeof r === "function" ? r() : r)),
+        ),
+      flushRows,
+      flushMs,
+      logger,
+    );
   }
 }

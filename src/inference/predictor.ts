@@ -17,6 +17,7 @@ import type { ResolvedFeature } from "../registry/model.js";
 import { resourceName } from "../registry/names.js";
 import type { InferencePool } from "../serving/inference-pool.js";
 import type { ElementType, Tensor } from "../serving/tensors.js";
+import type { PredictionRecord } from "../storage/offline/offline-store.js";
 import { goesToCanary } from "./canary-split.js";
 import { computeDerivedColumns, type DerivedColumn } from "./derived-inputs.js";
 import type { EndpointStats, Role } from "./endpoint-stats.js";
@@ -168,6 +169,10 @@ export class Predictor {
       release();
       const micros = (performance.now() - started) * 1000;
       const served: ServedRequest = { requestId, routing, version: chosen, role, input, features, outputs, micros, failure };
+      // Logged now, before the answer leaves, so that a label sent right after it finds the
+      // prediction (WriteLabels flushes the log first); its JSON is made when the batch is written.
+      const time = Date.now() * 1000;
+      this.log.record(input.project, () => predictionRecord(served, time));
       // After the response is on its way: bookkeeping, shadows and the guard never delay it, and
       // never take the process down (this runs outside any call, so a throw here would). A timer,
       // not an immediate: an immediate ran before http2 flushed the response, and the log's JSON
@@ -182,25 +187,13 @@ export class Predictor {
     }
   }
 
-  /** Stats, metrics, the prediction log, shadow copies and the canary guard for one served request. */
+  /** Stats, metrics, shadow copies and the canary guard for one served request. */
   private afterResponse(served: ServedRequest): void {
     const { routing, version, role, input, micros } = served;
     const endpoint = `${input.project}/${input.endpoint}`;
     const ok = served.failure === undefined;
     this.stats.recordRequest(endpoint, routing.deployment.revision, version.name, role, micros, ok);
     this.observer.predicted({ endpoint, modelVersion: version.name, role, micros, ok });
-    this.log.record(input.project, {
-      time: Date.now() * 1000,
-      requestId: served.requestId,
-      endpoint: input.endpoint,
-      modelVersion: version.name,
-      role,
-      entityKeys: jsonOf(input.entities),
-      features: served.features ? jsonOf(loggedFeatures(served.features, input.requestFeatures)) : "{}",
-      outputs: served.outputs ? outputsJson(served.outputs) : "{}",
-      latencyMicros: micros,
-      error: ok ? "" : errorText(served.failure),
-    });
     if (served.outputs && routing.shadows.length > 0) {
       if (!this.shadows.submit({ ...served, outputs: served.outputs })) {
         for (const shadow of routing.shadows) {
@@ -466,6 +459,23 @@ export const MAX_LOGGED_VALUE_CHARS = 256;
 /** Model outputs as logged: `{name: [values]}`. */
 function outputsJson(outputs: readonly OutputValues[]): string {
   return jsonOf(Object.fromEntries(outputs.map((o) => [o.name, o.values])));
+}
+
+/** The prediction log's record of a served request, made when the log writes it. */
+function predictionRecord(served: ServedRequest, time: number): PredictionRecord {
+  const { input } = served;
+  return {
+    time,
+    requestId: served.requestId,
+    endpoint: input.endpoint,
+    modelVersion: served.version.name,
+    role: served.role,
+    entityKeys: jsonOf(input.entities),
+    features: served.features ? jsonOf(loggedFeatures(served.features, input.requestFeatures)) : "{}",
+    outputs: served.outputs ? outputsJson(served.outputs) : "{}",
+    latencyMicros: served.micros,
+    error: served.failure === undefined ? "" : errorText(served.failure),
+  };
 }
 
 /**

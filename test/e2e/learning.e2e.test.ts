@@ -113,6 +113,11 @@ describe("a live learner", () => {
     const written = await t.client.writeLabels({ learner: "ctr", labels });
     expect(written.accepted).toBe(BigInt(labels.length));
     expect(written.unmatched).toBe(0n);
+    // A label sent the moment its answer arrives, with nothing in between, finds its prediction.
+    const latest = await predictOne("ctr", 1n, 9, "ios");
+    const right = await t.client.writeLabels({ learner: "ctr", labels: [{ requestId: latest.requestId, label: true }] });
+    expect([right.accepted, right.unmatched]).toEqual([1n, 0n]);
+    labels.push({ requestId: latest.requestId, label: true });
     const learner = await learnerWhen("ctr", (l) => l.status?.examplesLearned === BigInt(labels.length));
     const status = learner.status;
     expect(status?.lag).toBe(0n);
