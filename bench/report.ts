@@ -6,14 +6,16 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { authSection } from "./auth.js";
 import { learningSection } from "./learning.js";
-import { peersSection } from "./peers.js";
+import { peersLargeSection, peersSection } from "./peers.js";
 import { streamingSection } from "./streaming.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the JSON this script itself wrote, read back only to print it
 type Json = Record<string, any>;
 const read = (name: string): Json => JSON.parse(readFileSync(join(import.meta.dirname, "results", `${name}.json`), "utf8"));
 // The peers benchmark runs only when named: its section is there once it has run.
-const peers = existsSync(join(import.meta.dirname, "results", "peers.json")) ? `\n${peersSection(read("peers"))}` : "";
+const peers =
+  (existsSync(join(import.meta.dirname, "results", "peers.json")) ? `\n${peersSection(read("peers"))}` : "") +
+  (existsSync(join(import.meta.dirname, "results", "peers-large.json")) ? `\n${peersLargeSection(read("peers-large"))}` : "");
 const online = read("online-read");
 const ingest = read("ingest");
 const imported = read("import");
@@ -90,8 +92,8 @@ pre-formatted text handed to chDB's raw insert (the engine's own cost, no client
 Per-round figures are in the JSON. Sluice does per row what the floors do not: validation of every value against
 the view's schema, an online-store compare-and-set (an LMDB read and write, about 2-3 µs), and a receipt, on one
 Node thread while the client and the engine share the second core. The write path is columnar from the wire to
-both stores: a column sent in its declared type is checked by a loop specialised to the type, and the insert text
-is formatted column by column; the largest remaining costs in a CPU profile are the LMDB compare-and-set and
+both stores: a column sent in its declared type is checked by a loop specialised to the type, and the insert batch
+is built column by column as Arrow; the largest remaining costs in a CPU profile are the LMDB compare-and-set and
 garbage collection. The row form pays in addition for protobuf decoding of a map per row.
 
 ## Import (\`bench/results/import.json\`)

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [online|ingest|import|serving|training|streaming|auth|learning|peers]`: the benchmarks of ingestion, online
+ * `npm run bench [online|ingest|import|serving|training|streaming|auth|learning|peers|peers-large]`: the benchmarks of ingestion, online
  * reads, model serving and training data, and (`peers`, only when named) Sluice beside Feast. Every figure is printed
  * beside a floor measured in the same run on the same machine (a raw grpc-js echo, a raw store
  * read, a raw chDB insert) and written as JSON under bench/results/, which docs/benchmarks.md quotes.
@@ -21,7 +21,7 @@ import { spawnServer } from "../test/support/server-process.js";
 import { authBenchmark } from "./auth.js";
 import { FEATURES, prepareView, rawLmdbRead, rawUnary, startEcho } from "./floors.js";
 import { learningBenchmark } from "./learning.js";
-import { peersBenchmark } from "./peers.js";
+import { peersBenchmark, peersLargeBenchmark } from "./peers.js";
 import { servingBenchmark } from "./serving.js";
 import { streamingBenchmark } from "./streaming.js";
 import { pairedLatency, peakRssMb, saveResult, sequentialLatency, throughput } from "./support.js";
@@ -41,6 +41,7 @@ async function main(): Promise<void> {
   if (!which || which === "learning") await learningBenchmark(QUICK);
   // Only when asked by name: it installs Feast in a virtualenv of its own and takes a while.
   if (which === "peers") await peersBenchmark(QUICK);
+  if (which === "peers-large") await peersLargeBenchmark(QUICK);
 }
 
 async function onlineReadBenchmark(): Promise<void> {

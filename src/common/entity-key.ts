@@ -51,6 +51,9 @@ export const MAX_ENCODED_KEY_CHARS = 1024;
 
 /** Encodes checked key values to the online store's key: injective for the fixed key types of an entity. */
 export function encodeEntityKey(values: readonly FeatureValue[]): string {
+  const [only] = values;
+  // The usual key, one int64, without building an array to stringify: the same text (digits need no escaping).
+  if (values.length === 1 && typeof only === "bigint") return `["${only}"]`;
   return JSON.stringify(
     values.map((v) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v)),
   );

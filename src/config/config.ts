@@ -125,6 +125,13 @@ export const configSchema = z
        * in memory (a parallel hash join, up to about 1.7× faster); above it, a sort-merge join with bounded memory. 0: never in memory.
        */
       hashJoinMaxRows: nonNegativeInt(1_000_000_000),
+      /**
+       * History rows (all tables together) the server holds in memory as columns, so it can join
+       * inline spines itself without storing them in the engine. 0: every join runs in the engine.
+       */
+      memoryJoinMaxRows: nonNegativeInt(1_000_000_000),
+      /** The longest inline spine held in memory for such a join; a longer one is stored in the engine. */
+      memoryJoinMaxSpineRows: nonNegativeInt(1_000_000_000),
     }),
     limits: z.strictObject({
       /** Event times further in the future than this are rejected. */
@@ -416,6 +423,8 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     clickhousePassword: "",
     clickhouseCluster: "",
     hashJoinMaxRows: 2_000_000,
+    memoryJoinMaxRows: 2_000_000,
+    memoryJoinMaxSpineRows: 250_000,
   },
   limits: {
     maxFutureSkewMs: 5 * 60_000,

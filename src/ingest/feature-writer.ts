@@ -10,6 +10,7 @@ import { encodeEntityKey } from "../common/entity-key.js";
 import { PreconditionError, ValidationError } from "../common/errors.js";
 import type { FeatureValue } from "../common/feature-value.js";
 import { KeyedMutex } from "../common/keyed-mutex.js";
+import type { ValueType } from "../common/value-type.js";
 import type { Entity, FeatureViewVersion } from "../registry/model.js";
 import { resourceName } from "../registry/names.js";
 import type { Registry } from "../registry/registry.js";
@@ -30,7 +31,7 @@ export interface WriteLimits extends CheckLimits {
  * row. The store still compares each write with what it holds, so applying them later is safe.
  */
 export class LatestOnlineWrites {
-  private readonly tables = new Map<string, Map<string, OnlineWrite>>();
+  private readonly tables = new Map<string, HeldTable>();
   private count = 0;
 
   /** Entities held, over every table. */
@@ -39,30 +40,89 @@ export class LatestOnlineWrites {
   }
 
   /**
-   * Keeps each row of a view version that is newer than the one held for its entity; a row's
-   * write is built only when it wins (most rows of a bulk load lose to a later one).
+   * Keeps each row of a view version that is newer than the one held for its entity, copied into
+   * the entity's slot: a bulk load of millions of rows allocates nothing per row (the writes of
+   * the winners are made by {@link take}).
    */
   add(view: FeatureViewVersion, entityKeys: readonly string[], rows: HistoryColumns): void {
-    const table = onlineTableOf(view);
-    const latest = this.tables.get(table) ?? new Map<string, OnlineWrite>();
-    this.tables.set(table, latest);
+    const name = onlineTableOf(view);
+    let table = this.tables.get(name);
+    if (!table) {
+      table = {
+        view,
+        slots: new Map(),
+        keys: [],
+        eventTimes: [],
+        ingestTimes: [],
+        values: view.features.map(() => []),
+        present: view.features.map(() => []),
+        absent: view.features.map((f) => (NUMBER_TYPES.has(f.type) ? 0 : null)),
+      };
+      this.tables.set(name, table);
+    }
+    const { slots, keys, eventTimes, ingestTimes, values, present, absent } = table;
     for (let row = 0; row < rows.length; row++) {
       const key = entityKeys[row] as string;
-      const held = latest.get(key);
-      if (!held) this.count++;
-      else if (!isNewer({ eventTime: rows.eventTimes[row] as number, ingestTime: rows.ingestTimes[row] as number }, held.record)) continue;
-      latest.set(key, onlineWriteOfColumns(view, key, rows, row));
+      const eventTime = rows.eventTimes[row] as number;
+      const ingestTime = rows.ingestTimes[row] as number;
+      let slot = slots.get(key);
+      if (slot === undefined) {
+        slot = keys.length;
+        slots.set(key, slot);
+        keys.push(key);
+        this.count++;
+      } else {
+        // isNewer, inlined: this loop runs once per row of a bulk load.
+        const heldTime = eventTimes[slot] as number;
+        if (eventTime < heldTime || (eventTime === heldTime && ingestTime <= (ingestTimes[slot] as number))) continue;
+      }
+      eventTimes[slot] = eventTime;
+      ingestTimes[slot] = ingestTime;
+      for (let f = 0; f < values.length; f++) {
+        const value = rows.features[f]?.[row] ?? null;
+        (present[f] as boolean[])[slot] = value !== null;
+        (values[f] as FeatureValue[])[slot] = value ?? (absent[f] as FeatureValue);
+      }
     }
   }
 
   /** Takes the writes held, table by table, leaving the buffer empty. */
   take(): Array<{ table: string; writes: OnlineWrite[] }> {
-    const taken = [...this.tables].map(([table, latest]) => ({ table, writes: [...latest.values()] }));
+    const taken = [...this.tables].map(([name, { view, keys, eventTimes, ingestTimes, values, present }]) => ({
+      table: name,
+      writes: keys.map((key, slot): OnlineWrite => {
+        const record: Record<string, FeatureValue> = {};
+        view.features.forEach((feature, f) => {
+          record[feature.name] = present[f]?.[slot] ? (values[f]?.[slot] ?? null) : null;
+        });
+        return { key, record: { eventTime: eventTimes[slot] as number, ingestTime: ingestTimes[slot] as number, values: record } };
+      }),
+    }));
     this.tables.clear();
     this.count = 0;
     return taken;
   }
 }
+
+/** The newest row held per entity of one view version, as columns indexed by the entity's slot. */
+interface HeldTable {
+  view: FeatureViewVersion;
+  slots: Map<string, number>;
+  keys: string[];
+  eventTimes: number[];
+  ingestTimes: number[];
+  /** Per feature, in the view's order; where not `present`, the feature's `absent` placeholder. */
+  values: FeatureValue[][];
+  present: boolean[][];
+  /**
+   * 0 for number features, null for the rest: a number array that only ever holds numbers keeps
+   * them unboxed, where a null among them would make it box every value (measured: most of the
+   * time of a bulk load's holding).
+   */
+  absent: FeatureValue[];
+}
+
+const NUMBER_TYPES = new Set<ValueType>(["int32", "float", "double"]);
 
 /** Writes batches of feature rows to both stores. */
 export class FeatureWriter {

@@ -4,26 +4,19 @@
  * Uint8Arrays, everything else as Arrow gives it; null as null.
  */
 import {
-  Bool,
   type DataType,
   Field,
-  Float32,
-  Float64,
-  Int32,
-  Int64,
-  List,
   Message,
   MessageHeader,
   RecordBatchReader,
   Schema,
   Table,
-  TimestampMicrosecond,
   Type,
   tableToIPC,
-  Utf8,
   type Vector,
 } from "apache-arrow";
 import type { ValueType } from "../common/value-type.js";
+import { ARROW_TYPE_OF } from "../storage/offline/arrow-columns.js";
 import type { OutputColumn } from "./model.js";
 
 /** A cell of a decoded row. */
@@ -93,26 +86,13 @@ export class ArrowStreamJoiner {
 /** The Arrow schema of result columns, as ClickHouse writes them (bytes as their base64 text). */
 export function arrowSchemaOf(columns: readonly OutputColumn[]): Schema {
   return new Schema(
-    columns.map((column) => new Field(column.name, ARROW_TYPES[column.type](), column.role !== "join_key" && column.role !== "event_time")),
+    columns.map(
+      (column) => new Field(column.name, ARROW_TYPE_OF[column.type](), column.role !== "join_key" && column.role !== "event_time"),
+    ),
   );
 }
 
 /** The Arrow type of a result column of `type`. */
 export function arrowTypeOf(type: ValueType): DataType {
-  return ARROW_TYPES[type]();
+  return ARROW_TYPE_OF[type]();
 }
-
-const ARROW_TYPES: Record<ValueType, () => DataType> = {
-  int32: () => new Int32(),
-  int64: () => new Int64(),
-  float: () => new Float32(),
-  double: () => new Float64(),
-  bool: () => new Bool(),
-  string: () => new Utf8(),
-  bytes: () => new Utf8(),
-  timestamp: () => new TimestampMicrosecond("UTC"),
-  int64_list: () => new List(new Field("item", new Int64(), false)),
-  float_list: () => new List(new Field("item", new Float32(), false)),
-  double_list: () => new List(new Field("item", new Float64(), false)),
-  string_list: () => new List(new Field("item", new Utf8(), false)),
-};

@@ -327,7 +327,11 @@ describe.skipIf(skip)("the Kafka source in a server", () => {
  * 300 ms after it is durable: a replica killed then has stored a batch it has not committed.
  */
 const CLICKHOUSE_OVER_CHDB = `
+import { randomUUID } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Session } from "chdb";
 const session = new Session(process.env.CHDB_DIR);
 const NOT_SETTINGS = new Set(["query", "query_id", "database", "session_id", "role", "default_format", "wait_end_of_query",
@@ -349,9 +353,17 @@ const server = createServer(async (request, response) => {
   const inUrl = url.searchParams.get("query");
   let sql = inUrl ?? body;
   const clause = settings.length > 0 ? " SETTINGS " + settings.join(", ") : "";
-  const format = /\\s+FORMAT\\s+\\w+\\s*$/i.exec(sql);
-  sql = format ? sql.slice(0, format.index) + clause + sql.slice(format.index) : sql + clause;
-  if (inUrl !== null && body.trim() !== "") sql += "\\n" + body;
+  const format = /\\s+FORMAT\\s+(\\w+)\\s*$/i.exec(sql);
+  let bodyFile;
+  if (inUrl !== null && format && /^(Arrow|ArrowStream|Parquet)$/.test(format[1])) {
+    // A binary insert body: chDB reads it from a file, as the store itself does.
+    bodyFile = join(tmpdir(), "sluice-shared-chdb-" + randomUUID() + ".bin");
+    writeFileSync(bodyFile, Buffer.concat(chunks));
+    sql = sql.slice(0, format.index) + " SELECT * FROM file('" + bodyFile + "', '" + format[1] + "')" + clause;
+  } else {
+    sql = format ? sql.slice(0, format.index) + clause + sql.slice(format.index) : sql + clause;
+    if (inUrl !== null && body.trim() !== "") sql += "\\n" + body;
+  }
   const options = { format: url.searchParams.get("default_format") ?? "TabSeparated" };
   try {
     const result = Object.keys(params).length > 0 ? await session.queryBindAsync(sql, params, options) : await session.queryAsync(sql, options);
@@ -363,6 +375,8 @@ const server = createServer(async (request, response) => {
     const message = String(error?.message ?? error);
     response.writeHead(500, { "X-ClickHouse-Exception-Code": /Code: (\\d+)/.exec(message)?.[1] ?? "1000" });
     response.end(message);
+  } finally {
+    if (bodyFile) rmSync(bodyFile, { force: true });
   }
 });
 server.listen(0, "127.0.0.1", () => process.stdout.write(JSON.stringify({ port: server.address().port }) + "\\n"));

@@ -4,10 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import type { FeatureValue } from "../../common/feature-value.js";
 import {
+  type ClickHouseOfflineStore,
   createAuditTableStatements,
   createPredictionTableStatements,
   createTableStatements,
+  type JoinLimits,
   openClickHouseOfflineStore,
 } from "./clickhouse-offline-store.js";
 import { formatMicros, parseMicros } from "./clickhouse-sql.js";
@@ -163,13 +166,25 @@ describe("prediction log", () => {
 // One data directory for both: chDB binds one per process, and the first store may still be
 // releasing its connection when the second opens (opening the same path again is allowed).
 const pitPath = mkdtempSync(join(tmpdir(), "sluice-pit-"));
-describePointInTimeContract("chdb, in memory", {
-  open: async () => openClickHouseOfflineStore({ kind: "embedded", path: pitPath }),
-});
-describePointInTimeContract("chdb, sort-merge", {
-  open: async () => openClickHouseOfflineStore({ kind: "embedded", path: pitPath, hashJoinMaxRows: 0 }),
-  project: "pit_sort_merge",
-});
+const strategies: Array<[string, JoinLimits, keyof ClickHouseOfflineStore["joinsByStrategy"]]> = [
+  ["joined by the server", {}, "server"],
+  ["hash join in the engine", { memoryJoinMaxRows: 0 }, "hash"],
+  ["sort-merge join in the engine", { hashJoinMaxRows: 0, memoryJoinMaxRows: 0 }, "sortMerge"],
+];
+for (const [name, limits, strategy] of strategies) {
+  let store: ClickHouseOfflineStore | undefined;
+  describePointInTimeContract(`chdb, ${name}`, {
+    open: async () => {
+      store = await openClickHouseOfflineStore({ kind: "embedded", path: pitPath, ...limits });
+      return store;
+    },
+    project: `pit_${strategy}`,
+  });
+  it(`runs the point-in-time contract's plain joins ${name}`, () => {
+    // Joins with aggregation views or exclude_late_ingested run in the engine whatever the limits.
+    expect(store?.joinsByStrategy[strategy]).toBeGreaterThan(10);
+  });
+}
 
 describe("a build without chDB", () => {
   it("loads chDB only for the embedded engine, and says which key to change when it is missing", async () => {
@@ -260,6 +275,171 @@ describe("windowed aggregates of a stream's raw events", () => {
       expect(knownAt[0]).toEqual([0n, 2n, 30]);
       expect(knownAt[2]).toEqual(byEventTime[2]);
       await store.dropSpine(spine);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("point-in-time joins by the server", () => {
+  const SECOND = 1_000_000;
+  const T0 = 1_767_225_600_000_000;
+  let version = 0;
+  const tableOf = (featureColumns: OfflineTable["featureColumns"]): OfflineTable => ({
+    project: "pit_held",
+    view: "spend",
+    version: ++version,
+    keyColumns: [{ name: "customer_id", type: "int64" }],
+    featureColumns,
+  });
+  const row = (customer: bigint, eventTime: number, ingestTime: number, features: FeatureValue[]) => ({
+    key: [customer],
+    eventTime,
+    ingestTime,
+    writeId: `w${eventTime}-${ingestTime}`,
+    features,
+  });
+  /** Joins spine rows (customer, time) against one table, returning [customer, time, ...extras, ...features] rows. */
+  const joined = async (
+    store: ClickHouseOfflineStore,
+    table: OfflineTable,
+    spineRows: Array<[bigint, number]>,
+    options: { ttlMicros?: number; extras?: Array<{ name: string; type: "double"; values: Array<number | null>; from: number }> } = {},
+  ) => {
+    const spine = await store.createSpine(table.project, table.keyColumns, []);
+    // The first half, then any extra column, then the rest: rows before an extra column read null in it.
+    const half = Math.ceil(spineRows.length / 2);
+    const part = (from: number, to: number) => ({
+      length: to - from,
+      keys: [spineRows.slice(from, to).map(([customer]) => customer)],
+      eventTimes: spineRows.slice(from, to).map(([, time]) => time),
+      extras: (options.extras ?? []).filter((e) => e.from <= from).map((e) => e.values.slice(from, to)),
+    });
+    await store.appendSpine(spine, part(0, half), 0);
+    const added = (options.extras ?? []).filter((e) => e.from === half);
+    if (added.length > 0)
+      await store.addSpineColumns(
+        spine,
+        added.map(({ name, type }) => ({ name, type })),
+      );
+    await store.appendSpine(spine, part(half, spineRows.length), half);
+    const rows = await collectRows(
+      store.joinPointInTime({
+        spine,
+        views: [{ table, ttlMicros: options.ttlMicros ?? 0 }],
+        features: table.featureColumns.map((c) => ({ view: 0, column: c.name, as: c.name })),
+        excludeLateIngested: false,
+        spineOrder: true,
+        withSpineIndex: false,
+      }),
+    );
+    await store.dropSpine(spine);
+    return rows;
+  };
+  const opened = (limits: JoinLimits = {}) => openClickHouseOfflineStore({ kind: "embedded", path: pitPath, ...limits });
+
+  it("sees every write and every added column made after it held a table's history", async () => {
+    const store = await opened();
+    try {
+      const table = tableOf([{ name: "spend", type: "double" }]);
+      await store.ensureTable(table);
+      await store.append(table, historyColumnsOf([row(1n, T0, T0, [1])], 1, 1), "a");
+      expect(await joined(store, table, [[1n, T0 + SECOND]])).toEqual([[1n, T0 + SECOND, 1]]);
+      // A later event, and a late-arriving one for the same time that was ingested later (the tie rule).
+      await store.append(table, historyColumnsOf([row(1n, T0 + 2 * SECOND, T0 + 5 * SECOND, [2])], 1, 1), "b");
+      await store.append(table, historyColumnsOf([row(1n, T0 + 2 * SECOND, T0 + 6 * SECOND, [3])], 1, 1), "c");
+      expect(
+        await joined(store, table, [
+          [1n, T0 + SECOND],
+          [1n, T0 + 3 * SECOND],
+        ]),
+      ).toEqual([
+        [1n, T0 + SECOND, 1],
+        [1n, T0 + 3 * SECOND, 3],
+      ]);
+      // A compatible version adds a column to the same table.
+      const wider = { ...table, featureColumns: [...table.featureColumns, { name: "visits", type: "int64" as const }] };
+      await store.ensureTable(wider);
+      await store.append(wider, historyColumnsOf([row(1n, T0 + 4 * SECOND, T0 + 7 * SECOND, [4, 9n])], 1, 2), "d");
+      expect(
+        await joined(store, wider, [
+          [1n, T0 + 5 * SECOND],
+          [2n, T0 + 5 * SECOND],
+        ]),
+      ).toEqual([
+        [1n, T0 + 5 * SECOND, 4, 9n],
+        [2n, T0 + 5 * SECOND, null, null],
+      ]);
+      expect(store.joinsByStrategy).toEqual({ server: 3, hash: 0, sortMerge: 0 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("joins in the engine, with the same answer, a spine or history over its limits, or times it cannot hold exactly", async () => {
+    const table = tableOf([{ name: "spend", type: "double" }]);
+    // 2260-01-01: beyond 2^53 µs, which a double does not hold exactly.
+    const far = 9_183_110_400_000_000;
+    const history = [row(1n, T0, T0, [1]), row(1n, T0 + 10 * SECOND, T0 + 10 * SECOND, [2]), row(2n, T0, T0, [5])];
+    const spineRows: Array<[bigint, number]> = [
+      [1n, T0 + 5 * SECOND],
+      [1n, T0 + 20 * SECOND],
+      [2n, T0 + 20 * SECOND],
+      [3n, T0 + 20 * SECOND],
+    ];
+    const expected = [
+      [1n, T0 + 5 * SECOND, 1],
+      [1n, T0 + 20 * SECOND, 2],
+      [2n, T0 + 20 * SECOND, null],
+      [3n, T0 + 20 * SECOND, null],
+    ];
+    const setUp = await opened();
+    await setUp.ensureTable(table);
+    await setUp.append(table, historyColumnsOf(history, 1, 1), "h");
+    await setUp.close();
+    for (const [limits, strategy] of [
+      [{}, "server"],
+      [{ memoryJoinMaxSpineRows: 3 }, "hash"],
+      [{ memoryJoinMaxRows: 2 }, "hash"],
+    ] as const) {
+      const store = await opened(limits);
+      try {
+        expect(await joined(store, table, spineRows, { ttlMicros: 15 * SECOND })).toEqual(expected);
+        expect(store.joinsByStrategy[strategy]).toBe(1);
+      } finally {
+        await store.close();
+      }
+    }
+    const store = await opened();
+    try {
+      await store.append(table, historyColumnsOf([row(3n, far, T0, [7])], 1, 1), "far");
+      expect(await joined(store, table, [...spineRows, [3n, far]], { ttlMicros: 15 * SECOND })).toEqual([...expected, [3n, far, 7]]);
+      expect(store.joinsByStrategy).toEqual({ server: 0, hash: 1, sortMerge: 0 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("passes extra spine columns through, null in rows sent before the column first appeared", async () => {
+    const store = await opened();
+    try {
+      const table = tableOf([{ name: "spend", type: "double" }]);
+      await store.ensureTable(table);
+      await store.append(table, historyColumnsOf([row(1n, T0, T0, [1])], 1, 1), "a");
+      const spineRows: Array<[bigint, number]> = [
+        [1n, T0],
+        [1n, T0 + 1],
+        [2n, T0],
+        [1n, T0 - 1],
+      ];
+      const extras = [{ name: "label", type: "double" as const, values: [0.5, null, 2.5, 3.5], from: 2 }];
+      expect(await joined(store, table, spineRows, { extras })).toEqual([
+        [1n, T0, null, 1],
+        [1n, T0 + 1, null, 1],
+        [2n, T0, 2.5, null],
+        [1n, T0 - 1, 3.5, null],
+      ]);
+      expect(store.joinsByStrategy.server).toBe(1);
     } finally {
       await store.close();
     }

@@ -4,7 +4,7 @@
  */
 import type { FeatureValue } from "../../common/feature-value.js";
 import type { ValueType } from "../../common/value-type.js";
-import type { EventProvenance, HistoryColumns, OfflineColumn, OfflineTable } from "./offline-store.js";
+import type { OfflineColumn, OfflineTable } from "./offline-store.js";
 
 /** The ClickHouse column type of each value type. */
 export const COLUMN_TYPES: Record<ValueType, string> = {
@@ -68,60 +68,9 @@ export function compactRowsText(length: number, cells: ReadonlyArray<(row: numbe
   return text;
 }
 
-/** The cell formatter of a column of `type`. */
-export function jsonColumn(type: ValueType, values: ArrayLike<FeatureValue>): (row: number) => string {
-  const format = JSON_CELL[type];
-  return (row) => format(values[row] ?? null);
-}
-
 /** The cell formatter of microsecond times, which ClickHouse reads as DateTime64(6) ticks. */
 export function jsonMicrosColumn(values: ArrayLike<number>): (row: number) => string {
   return (row) => String(values[row]);
-}
-
-/** The history rows of a write as insert text: times, write id, keys, features. */
-export function historyRowsText(table: OfflineTable, rows: HistoryColumns): string {
-  const writeId = JSON.stringify(rows.writeId);
-  return compactRowsText(rows.length, [
-    jsonMicrosColumn(rows.eventTimes),
-    jsonMicrosColumn(rows.ingestTimes),
-    () => writeId,
-    ...table.keyColumns.map((c, i) => jsonColumn(c.type, rows.keys[i] ?? [])),
-    ...table.featureColumns.map((c, i) => jsonColumn(c.type, rows.features[i] ?? [])),
-    ...(rows.events ? eventProvenanceCells(rows.events) : []),
-  ]);
-}
-
-/** The cells of an events table's source, position and too_late columns. */
-function eventProvenanceCells(events: EventProvenance): Array<(row: number) => string> {
-  const source = JSON.stringify(events.source);
-  return [() => source, (row) => String(events.positions[row]), (row) => (events.tooLate[row] ? "1" : "0")];
-}
-
-/** A value of each type as a JSON cell of the insert text. */
-const JSON_CELL: Record<ValueType, (value: FeatureValue) => string> = {
-  int32: numberCell,
-  int64: (value) => (value === null ? "null" : `"${value}"`),
-  float: numberCell,
-  double: numberCell,
-  bool: (value) => (value === null ? "null" : value ? "true" : "false"),
-  string: (value) => JSON.stringify(value),
-  bytes: (value) => (value === null ? "null" : `"${Buffer.from(value as Uint8Array).toString("base64")}"`),
-  timestamp: (value) => (value === null ? "null" : String((value as Date).getTime() * 1000)),
-  // Lists cannot be Nullable in ClickHouse: a null list is stored as an empty one.
-  int64_list: (value) => (value === null ? "[]" : JSON.stringify((value as bigint[]).map(String))),
-  float_list: listCell,
-  double_list: listCell,
-  string_list: listCell,
-};
-
-/** Finite numbers only reach the store (checked on write), and their JavaScript text is valid JSON. */
-function numberCell(value: FeatureValue): string {
-  return value === null ? "null" : String(value);
-}
-
-function listCell(value: FeatureValue): string {
-  return value === null ? "[]" : JSON.stringify(value);
 }
 
 /** A value as the JSON a query parameter or JSON row holds. */

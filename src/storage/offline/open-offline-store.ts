@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { SluiceConfig } from "../../config/config.js";
-import { openClickHouseOfflineStore } from "./clickhouse-offline-store.js";
+import { type JoinLimits, openClickHouseOfflineStore } from "./clickhouse-offline-store.js";
 import type { OfflineStore } from "./offline-store.js";
 
 /** Offline backends by config name: both are ClickHouse, embedded or on a server. */
@@ -9,7 +9,7 @@ const OFFLINE_BACKENDS: Record<SluiceConfig["offline"]["backend"], (config: Slui
     openClickHouseOfflineStore({
       kind: "embedded",
       path: join(config.dataDir, "offline"),
-      hashJoinMaxRows: config.offline.hashJoinMaxRows,
+      ...joinLimitsOf(config),
     }),
   clickhouse: (config) =>
     openClickHouseOfflineStore({
@@ -18,9 +18,15 @@ const OFFLINE_BACKENDS: Record<SluiceConfig["offline"]["backend"], (config: Slui
       username: config.offline.clickhouseUsername,
       password: config.offline.clickhousePassword,
       cluster: config.offline.clickhouseCluster || undefined,
-      hashJoinMaxRows: config.offline.hashJoinMaxRows,
+      ...joinLimitsOf(config),
     }),
 };
+
+/** How the config says point-in-time joins run. */
+function joinLimitsOf({ offline }: SluiceConfig): JoinLimits {
+  const { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows } = offline;
+  return { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows };
+}
 
 /** Opens the offline store the config names. */
 export function openOfflineStore(config: SluiceConfig): Promise<OfflineStore> {

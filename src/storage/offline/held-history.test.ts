@@ -1,0 +1,91 @@
+import { Float64, Int64, Table, tableToIPC, vectorFromArray } from "apache-arrow";
+import { describe, expect, it } from "vitest";
+import { entityKeyReader, HELD_TIME_COLUMN, HeldHistoryCache, heldHistoryOf } from "./held-history.js";
+import type { OfflineTable } from "./offline-store.js";
+
+const table: OfflineTable = {
+  project: "p",
+  view: "v",
+  version: 1,
+  keyColumns: [{ name: "id", type: "int64" }],
+  featureColumns: [{ name: "x", type: "double" }],
+};
+
+/** A history query's answer: ids, times (µs) and x values, in that order, as one Arrow stream per batch given. */
+function streams(...batches: Array<{ ids: bigint[]; times: bigint[]; x: Array<number | null> }>): Uint8Array[] {
+  return batches.map(({ ids, times, x }) =>
+    tableToIPC(
+      new Table({
+        id: vectorFromArray(ids, new Int64()),
+        [HELD_TIME_COLUMN]: vectorFromArray(times, new Int64()),
+        x: vectorFromArray(x, new Float64()),
+      }),
+      "stream",
+    ),
+  );
+}
+
+describe("held history", () => {
+  it("indexes each entity's rows across batches, and keeps nulls", () => {
+    const held = heldHistoryOf(
+      table,
+      streams({ ids: [1n, 1n], times: [10n, 20n], x: [1, null] }, { ids: [1n, 2n], times: [30n, 5n], x: [3, 4] }),
+    );
+    expect(held?.rows).toBe(4);
+    const ordinal = held?.entities.get(1) as number;
+    expect([held?.starts[ordinal], held?.ends[ordinal]]).toEqual([0, 3]);
+    expect([...(held?.times ?? [])]).toEqual([10, 20, 30, 5]);
+    const x = held?.features.get("x");
+    expect([...(x?.values ?? [])].slice(0, 1)).toEqual([1]);
+    expect([...(x?.valid ?? [])]).toEqual([1, 0, 1, 1]);
+  });
+
+  it("is not made when a time is beyond what a double holds exactly", () => {
+    expect(heldHistoryOf(table, streams({ ids: [1n], times: [2n ** 53n + 1n], x: [1] }))).toBeUndefined();
+  });
+
+  it("reads spine and history keys alike: int64 exact as numbers or text, bytes as base64, several as JSON", () => {
+    const one = entityKeyReader([(row) => [5n, 2n ** 60n, 7][row]]);
+    expect([one(0), one(1), one(2)]).toEqual([5, String(2n ** 60n), 7]);
+    const bytes = entityKeyReader([() => new Uint8Array([1, 2, 255])]);
+    expect(bytes(0)).toBe("AQL/");
+    const several = entityKeyReader([() => 3n, () => 'eu"']);
+    expect(several(0)).toBe(JSON.stringify([3, 'eu"']));
+  });
+});
+
+describe("held history cache", () => {
+  const version = (v: string, rows = 2) => ({ version: v, rows });
+  const load = (calls: string[], name: string) => async () => {
+    calls.push(name);
+    return streams({ ids: [1n, 2n], times: [1n, 2n], x: [1, 2] });
+  };
+
+  it("reads a table once per version, shared by joins that ask at once", async () => {
+    const cache = new HeldHistoryCache(10);
+    const calls: string[] = [];
+    const [a, b] = await Promise.all([
+      cache.get(table, "t", version("1"), load(calls, "t")),
+      cache.get(table, "t", version("1"), load(calls, "t")),
+    ]);
+    expect(a).toBe(b);
+    await cache.get(table, "t", version("2"), load(calls, "t"));
+    await cache.get(table, "t", version("2"), load(calls, "t"));
+    expect(calls).toEqual(["t", "t"]);
+  });
+
+  it("lets the least recently used tables go past its row bound, and forgets failed reads", async () => {
+    const cache = new HeldHistoryCache(4);
+    const calls: string[] = [];
+    await cache.get(table, "a", version("1"), load(calls, "a"));
+    await cache.get(table, "b", version("1"), load(calls, "b"));
+    await cache.get(table, "a", version("1"), load(calls, "a"));
+    await cache.get(table, "c", version("1"), load(calls, "c"));
+    await cache.get(table, "a", version("1"), load(calls, "a"));
+    await cache.get(table, "b", version("1"), load(calls, "b"));
+    expect(calls).toEqual(["a", "b", "c", "b"]);
+    await expect(cache.get(table, "d", version("1"), () => Promise.reject(new Error("engine down")))).rejects.toThrow("engine down");
+    await cache.get(table, "d", version("1"), load(calls, "d"));
+    expect(calls.at(-1)).toBe("d");
+  });
+});

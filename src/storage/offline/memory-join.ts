@@ -1,0 +1,164 @@
+/**
+ * Point-in-time joins in the server's own memory: an inline spine held as the client sent it,
+ * joined against held histories (held-history.ts) with a hash lookup and a binary search per
+ * spine row and view, and written as Arrow chunks of the same columns and types as the engine's
+ * join. It takes the rule of {@link PointInTimeJoin} as it is: the history row of the spine row's
+ * entity with the greatest event time not above the spine time, of those the latest ingested
+ * (the rows are held in that order, so it is the last one not above), null when it is older than
+ * the TTL. Joins with aggregation views or `excludeLateIngested` run in the engine.
+ */
+import { Field, List, type Vector, vectorFromArray } from "apache-arrow";
+import type { FeatureValue } from "../../common/feature-value.js";
+import { ARROW_TYPE_OF, fixedWidthVector, int64Vector, microsVector, recordBatchIpc, valuesVector } from "./arrow-columns.js";
+import { entityKeyReader, type HeldColumn, type HeldHistory } from "./held-history.js";
+import type { ArrowChunk, OfflineColumn, PointInTimeJoin, Spine, SpineColumns } from "./offline-store.js";
+
+/** Rows per Arrow chunk of a result, about the engine's block size. */
+const CHUNK_ROWS = 65_536;
+
+/** An inline spine's rows, held until its join: batches in spine order, each with the extra columns it had. */
+export class HeldSpine {
+  private readonly batches: Array<{ rows: SpineColumns; firstIndex: number; extras: number }> = [];
+  /** Rows held. */
+  length = 0;
+
+  /** Holds a batch whose values fill the spine's first `extras` extra columns. */
+  add(rows: SpineColumns, firstIndex: number, extras: number): void {
+    this.batches.push({ rows, firstIndex, extras });
+    this.length += rows.length;
+  }
+
+  /** The held batches, each with every extra column of `spine` (null where it had none). */
+  *columns(spine: Spine): Generator<{ rows: SpineColumns; firstIndex: number }> {
+    for (const { rows, firstIndex, extras } of this.batches) {
+      const missing = spine.extraColumns.slice(extras).map(() => new Array<FeatureValue>(rows.length).fill(null));
+      yield { rows: missing.length === 0 ? rows : { ...rows, extras: [...rows.extras, ...missing] }, firstIndex };
+    }
+  }
+}
+
+/** Whether a join can run in memory at all: no aggregation views, no knowledge-time rule, some view. */
+export function joinsWithoutEngine(join: PointInTimeJoin): boolean {
+  return (join.windows ?? []).length === 0 && !join.excludeLateIngested && join.views.length > 0;
+}
+
+/**
+ * The result of a join over a held spine and its views' held histories (in `join.views` order),
+ * in spine order, as Arrow chunks; `aborted` stops it between chunks.
+ */
+export function* joinHeld(
+  join: PointInTimeJoin,
+  spine: HeldSpine,
+  histories: readonly HeldHistory[],
+  aborted: () => boolean,
+): Generator<ArrowChunk> {
+  const fields = outputFields(join, histories);
+  for (const { rows, firstIndex } of spine.columns(join.spine)) {
+    for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
+      if (aborted()) return;
+      const to = Math.min(rows.length, from + CHUNK_ROWS);
+      const matches = join.views.map(({ table, ttlMicros }, v) =>
+        matchRows(rows, from, to, join.spine.keyColumns, table.keyColumns, histories[v] as HeldHistory, ttlMicros),
+      );
+      const columns: Vector[] = [
+        ...(join.withSpineIndex ? [int64Vector(Float64Array.from({ length: to - from }, (_, i) => firstIndex + from + i))] : []),
+        ...join.spine.keyColumns.map((c, k) => valuesVector(c.type, slice(rows.keys[k], from, to))),
+        microsVector(slice(rows.eventTimes, from, to)),
+        ...join.spine.extraColumns.map((c, e) => valuesVector(c.type, slice(rows.extras[e], from, to))),
+        ...join.features.map((feature) => {
+          if (!("view" in feature)) throw new Error("aggregation views are joined by the engine");
+          const column = histories[feature.view]?.features.get(feature.column);
+          if (!column) throw new Error(`held history lacks feature column ${feature.column}`);
+          return gathered(column, matches[feature.view] as Int32Array);
+        }),
+      ];
+      yield { ipc: recordBatchIpc(fields, columns, to - from), rows: to - from };
+    }
+  }
+}
+
+/** The result's fields: as the engine writes them (keys and event time not null; features of the history's own types). */
+function outputFields(join: PointInTimeJoin, histories: readonly HeldHistory[]): Field[] {
+  return [
+    ...(join.withSpineIndex ? [new Field("spine_index", ARROW_TYPE_OF.int64(), false)] : []),
+    ...join.spine.keyColumns.map((c) => new Field(c.name, ARROW_TYPE_OF[c.type](), false)),
+    new Field("event_time", ARROW_TYPE_OF.timestamp(), false),
+    ...join.spine.extraColumns.map((c) => new Field(c.name, ARROW_TYPE_OF[c.type](), true)),
+    ...join.features.map((feature) => {
+      const type = "view" in feature ? histories[feature.view]?.features.get(feature.column)?.type : undefined;
+      if (!type) throw new Error(`held history lacks feature column ${feature.column}`);
+      return new Field(feature.as, type, true);
+    }),
+  ];
+}
+
+/**
+ * Per spine row in [from, to), the held history row it sees, or -1: the entity's last row with an
+ * event time not above the spine time, unless the TTL has passed it.
+ */
+function matchRows(
+  rows: SpineColumns,
+  from: number,
+  to: number,
+  spineKeys: readonly OfflineColumn[],
+  viewKeys: readonly OfflineColumn[],
+  history: HeldHistory,
+  ttlMicros: number,
+): Int32Array {
+  const keyOf = entityKeyReader(
+    viewKeys.map((key) => {
+      const values = rows.keys[spineKeys.findIndex((c) => c.name === key.name)] ?? [];
+      return (row: number) => values[row];
+    }),
+  );
+  const { entities, starts, ends, times } = history;
+  const matches = new Int32Array(to - from).fill(-1);
+  for (let row = from; row < to; row++) {
+    const entity = entities.get(keyOf(row));
+    if (entity === undefined) continue;
+    const time = rows.eventTimes[row] as number;
+    const first = starts[entity] as number;
+    let low = first;
+    let high = ends[entity] as number;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((times[middle] as number) <= time) low = middle + 1;
+      else high = middle;
+    }
+    const found = low - 1;
+    if (found >= first && (ttlMicros <= 0 || (times[found] as number) >= time - ttlMicros)) matches[row - from] = found;
+  }
+  return matches;
+}
+
+/** A held column's values at `matches` (null, or an empty list, where a row has no match). */
+function gathered(column: HeldColumn, matches: Int32Array): Vector {
+  const { type, values, valid, vector } = column;
+  const length = matches.length;
+  if (values) {
+    const out = new (values.constructor as new (length: number) => Float64Array)(length);
+    const bitmap = new Uint8Array((length + 7) >> 3);
+    let nullCount = 0;
+    for (let row = 0; row < length; row++) {
+      const at = matches[row] as number;
+      if (at < 0 || (valid && valid[at] === 0)) {
+        nullCount++;
+        continue;
+      }
+      (out as Float64Array)[row] = values[at] as number;
+      bitmap[row >> 3] = (bitmap[row >> 3] as number) | (1 << (row & 7));
+    }
+    return fixedWidthVector(type, out, nullCount, bitmap);
+  }
+  const list = type instanceof List;
+  const cells = Array.from(matches, (at) => {
+    const value = at < 0 ? null : vector.get(at);
+    if (list) return value === null ? [] : [...(value as Iterable<unknown>)];
+    return value;
+  });
+  return vectorFromArray(cells, type);
+}
+
+function slice<T>(values: ArrayLike<T> | undefined, from: number, to: number): T[] {
+  return Array.prototype.slice.call(values ?? [], from, to) as T[];
+}
