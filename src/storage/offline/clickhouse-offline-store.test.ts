@@ -13,7 +13,7 @@ import {
   type JoinLimits,
   openClickHouseOfflineStore,
 } from "./clickhouse-offline-store.js";
-import { formatMicros, parseMicros } from "./clickhouse-sql.js";
+import { formatMicros, parseMicros, qualifiedTableName } from "./clickhouse-sql.js";
 import { describeOfflineStoreContract } from "./offline-store.contract.js";
 import { historyColumnsOf, type OfflineTable, type PointInTimeJoin } from "./offline-store.js";
 import { collectRows, describePointInTimeContract } from "./point-in-time.contract.js";
@@ -338,7 +338,7 @@ describe("point-in-time joins by the server", () => {
   };
   const opened = (limits: JoinLimits = {}) => openClickHouseOfflineStore({ kind: "embedded", path: pitPath, ...limits });
 
-  it("sees every write and every added column made after it held a table's history", async () => {
+  it("sees every write, added column and delete made after it held a table's history, and reads a table again only then", async () => {
     const store = await opened();
     try {
       const table = tableOf([{ name: "spend", type: "double" }]);
@@ -371,6 +371,17 @@ describe("point-in-time joins by the server", () => {
         [2n, T0 + 5 * SECOND, null, null],
       ]);
       expect(store.joinsByStrategy).toEqual({ server: 3, hash: 0, sortMerge: 0 });
+      // Each version read once: the first join, after two writes, after the new column; a merge of the parts is no new version.
+      expect(store.historyReads).toBe(3);
+      const engine = (store as unknown as { client: { command(q: { query: string }): Promise<unknown> } }).client;
+      await engine.command({ query: `OPTIMIZE TABLE ${qualifiedTableName(wider)} FINAL` });
+      expect(await joined(store, wider, [[1n, T0 + 5 * SECOND]])).toEqual([[1n, T0 + 5 * SECOND, 4, 9n]]);
+      expect(store.historyReads).toBe(3);
+      await engine.command({
+        query: `ALTER TABLE ${qualifiedTableName(wider)} DELETE WHERE event_time > toDateTime64(0, 6) SETTINGS mutations_sync = 1`,
+      });
+      expect(await joined(store, wider, [[1n, T0 + 5 * SECOND]])).toEqual([[1n, T0 + 5 * SECOND, null, null]]);
+      expect(store.historyReads).toBe(4);
     } finally {
       await store.close();
     }

@@ -343,6 +343,8 @@ export class ClickHouseOfflineStore implements OfflineStore {
 
   /** Point-in-time joins run so far, by where: by the server itself, or by the engine as a hash or sort-merge join. */
   readonly joinsByStrategy = { server: 0, hash: 0, sortMerge: 0 };
+  /** Times a table's history was read to be held (each table once per version). */
+  historyReads = 0;
   private readonly hashJoinMaxRows: number;
   private readonly memoryJoinMaxSpineRows: number;
   /** Undefined when joins never run without the engine. */
@@ -684,7 +686,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
   /**
    * The held histories of a join's views, in order, when the server can join it itself: no
    * aggregation views nor knowledge-time rule, and views of at most `memoryJoinMaxRows` rows
-   * together, each read once per table version (see held-history.ts); undefined otherwise.
+   * together, each read once per table version ({@link tableVersions}); undefined otherwise.
    */
   private async heldHistoriesOf(join: PointInTimeJoin, run: QueryRun): Promise<HeldHistory[] | undefined> {
     const cache = this.heldHistories;
@@ -703,28 +705,43 @@ export class ClickHouseOfflineStore implements OfflineStore {
   }
 
   /**
-   * What the named tables hold now, from their metadata and parts: rows, the newest block, the
-   * newest mutation, the table's identity and last schema change. Tables that do not exist are absent.
+   * What the named tables hold now, from their metadata, parts and mutations: the table's identity
+   * and last schema change, its rows, its newest block (every insert makes one) and its mutations,
+   * started and done. Merges change none of these, so a table is not read again because the engine
+   * merged its parts. Tables that do not exist are absent.
    */
   private async tableVersions(names: ReadonlyArray<{ database: string; name: string }>, run: QueryRun): Promise<Map<string, TableVersion>> {
     const list = names.map(({ database, name }) => `(${stringLiteral(database)}, ${stringLiteral(name)})`).join(", ");
+    const byTable = (from: string, columns: string, where = "") =>
+      `(SELECT database, table, ${columns} FROM ${from} WHERE (database, table) IN (${list})${where} GROUP BY database, table)`;
     const rows = await this.controlled(run, undefined, async (settings) =>
       (
         await this.client.query({
           query:
             "SELECT t.database AS database, t.name AS name, toString(t.uuid) AS uuid, toString(t.metadata_modification_time) AS altered, " +
-            "p.rows AS rows, p.block AS block, p.mutation AS mutation FROM system.tables AS t LEFT JOIN " +
-            "(SELECT database, table, sum(rows) AS rows, max(max_block_number) AS block, max(data_version) AS mutation, count() AS parts " +
-            "FROM system.parts WHERE active GROUP BY database, table) AS p ON t.database = p.database AND t.name = p.table " +
+            "p.rows AS rows, p.block AS block, m.started AS started, m.done AS done FROM system.tables AS t " +
+            `LEFT JOIN ${byTable("system.parts", "sum(rows) AS rows, max(max_block_number) AS block", " AND active")} AS p ` +
+            "ON t.database = p.database AND t.name = p.table " +
+            `LEFT JOIN ${byTable("system.mutations", "count() AS started, countIf(is_done) AS done")} AS m ` +
+            "ON t.database = m.database AND t.name = m.table " +
             `WHERE (t.database, t.name) IN (${list}) ${settingsClause({ ...settings, output_format_json_quote_64bit_integers: 1 })}`,
           format: "JSONEachRow",
         })
-      ).json<{ database: string; name: string; uuid: string; altered: string; rows: string; block: string; mutation: string }>(),
+      ).json<{
+        database: string;
+        name: string;
+        uuid: string;
+        altered: string;
+        rows: string;
+        block: string;
+        started: string;
+        done: string;
+      }>(),
     );
     return new Map(
       rows.map((row) => [
         `${row.database}.${row.name}`,
-        { version: [row.uuid, row.altered, row.rows, row.block, row.mutation].join("/"), rows: Number(row.rows) },
+        { version: [row.uuid, row.altered, row.rows, row.block, row.started, row.done].join("/"), rows: Number(row.rows) },
       ]),
     );
   }
@@ -736,6 +753,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
       `SELECT ${[...keys, `toUnixTimestamp64Micro(event_time) AS ${HELD_TIME_COLUMN}`, ...table.featureColumns.map((c) => quote(c.name))].join(", ")} ` +
       `FROM ${qualifiedTableName(table)} ORDER BY ${[...keys, "event_time", "ingestion_time"].join(", ")}`;
     const streams: Uint8Array[] = [];
+    this.historyReads++;
     for await (const chunk of this.streamArrow(query, run)) streams.push(chunk.ipc);
     return streams;
   }
