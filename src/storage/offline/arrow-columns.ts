@@ -61,7 +61,7 @@ const FIXED_CELL: Record<FixedWidth, (value: Exclude<FeatureValue, null>) => num
   int32: Number,
   float: Number,
   double: Number,
-  int64: (value) => BigInt(value as bigint | number),
+  int64: (value) => (typeof value === "bigint" ? value : BigInt(value as number)),
   timestamp: (value) => BigInt((value as Date).getTime()) * 1000n,
 };
 

@@ -81,7 +81,7 @@ function heldColumn(chunks: Vector[]): HeldColumn {
   const vector = chunks.length === 1 ? first : first.concat(...chunks.slice(1));
   const nulls = vector.nullCount;
   const valid = nulls > 0 ? Uint8Array.from({ length: vector.length }, (_, row) => (vector.isValid(row) ? 1 : 0)) : undefined;
-  const fixed = FIXED_WIDTH.has(vector.type.typeId) && vector.type.typeId !== Type.Float16;
+  const fixed = FIXED_WIDTH.has(vector.type.typeId);
   return { type: vector.type, vector, ...(fixed ? { values: vector.toArray() } : {}), ...(valid ? { valid } : {}) };
 }
 
@@ -97,13 +97,15 @@ export function entityKeyReader(columns: ReadonlyArray<(row: number) => unknown>
 }
 
 function keyPart(value: unknown): EntityKeyValue {
-  if (typeof value === "bigint") return value >= -MAX_EXACT && value <= MAX_EXACT ? Number(value) : String(value);
+  if (typeof value === "bigint") {
+    // Injective: a safe integer only comes from the one bigint equal to it.
+    const number = Number(value);
+    return Number.isSafeInteger(number) ? number : String(value);
+  }
   if (typeof value === "number" || typeof value === "string") return value;
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
   return String(value as FeatureValue);
 }
-
-const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** What a table holds now, as far as its parts tell: any write, delete or column change makes a new version. */
 export interface TableVersion {

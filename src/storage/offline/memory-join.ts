@@ -10,7 +10,7 @@
 import { Field, List, type Vector, vectorFromArray } from "apache-arrow";
 import type { FeatureValue } from "../../common/feature-value.js";
 import { ARROW_TYPE_OF, fixedWidthVector, int64Vector, microsVector, recordBatchIpc, valuesVector } from "./arrow-columns.js";
-import { entityKeyReader, type HeldColumn, type HeldHistory } from "./held-history.js";
+import { type EntityKeyValue, entityKeyReader, type HeldColumn, type HeldHistory } from "./held-history.js";
 import type { ArrowChunk, OfflineColumn, PointInTimeJoin, Spine, SpineColumns } from "./offline-store.js";
 
 /** Rows per Arrow chunk of a result, about the engine's block size. */
@@ -57,9 +57,16 @@ export function* joinHeld(
     for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
       if (aborted()) return;
       const to = Math.min(rows.length, from + CHUNK_ROWS);
-      const matches = join.views.map(({ table, ttlMicros }, v) =>
-        matchRows(rows, from, to, join.spine.keyColumns, table.keyColumns, histories[v] as HeldHistory, ttlMicros),
-      );
+      const keysByColumns = new Map<string, EntityKeyValue[]>();
+      const matches = join.views.map(({ table, ttlMicros }, v) => {
+        const signature = table.keyColumns.map((c) => c.name).join("\u0000");
+        let keys = keysByColumns.get(signature);
+        if (!keys) {
+          keys = entityKeysOf(rows, from, to, join.spine.keyColumns, table.keyColumns);
+          keysByColumns.set(signature, keys);
+        }
+        return matchRows(rows, from, keys, histories[v] as HeldHistory, ttlMicros);
+      });
       const columns: Vector[] = [
         ...(join.withSpineIndex ? [int64Vector(Float64Array.from({ length: to - from }, (_, i) => firstIndex + from + i))] : []),
         ...join.spine.keyColumns.map((c, k) => valuesVector(c.type, slice(rows.keys[k], from, to))),
@@ -92,31 +99,34 @@ function outputFields(join: PointInTimeJoin, histories: readonly HeldHistory[]):
   ];
 }
 
-/**
- * Per spine row in [from, to), the held history row it sees, or -1: the entity's last row with an
- * event time not above the spine time, unless the TTL has passed it.
- */
-function matchRows(
+/** Each row's entity key for a view's key columns, read once per chunk for the views that share them. */
+function entityKeysOf(
   rows: SpineColumns,
   from: number,
   to: number,
   spineKeys: readonly OfflineColumn[],
   viewKeys: readonly OfflineColumn[],
-  history: HeldHistory,
-  ttlMicros: number,
-): Int32Array {
+) {
   const keyOf = entityKeyReader(
     viewKeys.map((key) => {
       const values = rows.keys[spineKeys.findIndex((c) => c.name === key.name)] ?? [];
       return (row: number) => values[row];
     }),
   );
+  return Array.from({ length: to - from }, (_, i) => keyOf(from + i));
+}
+
+/**
+ * Per spine row in [from, to) (keyed by `keys`), the held history row it sees, or -1: the entity's
+ * last row with an event time not above the spine time, unless the TTL has passed it.
+ */
+function matchRows(rows: SpineColumns, from: number, keys: readonly EntityKeyValue[], history: HeldHistory, ttlMicros: number): Int32Array {
   const { entities, starts, ends, times } = history;
-  const matches = new Int32Array(to - from).fill(-1);
-  for (let row = from; row < to; row++) {
-    const entity = entities.get(keyOf(row));
+  const matches = new Int32Array(keys.length).fill(-1);
+  for (let i = 0; i < keys.length; i++) {
+    const entity = entities.get(keys[i] as EntityKeyValue);
     if (entity === undefined) continue;
-    const time = rows.eventTimes[row] as number;
+    const time = rows.eventTimes[from + i] as number;
     const first = starts[entity] as number;
     let low = first;
     let high = ends[entity] as number;
@@ -126,7 +136,7 @@ function matchRows(
       else high = middle;
     }
     const found = low - 1;
-    if (found >= first && (ttlMicros <= 0 || (times[found] as number) >= time - ttlMicros)) matches[row - from] = found;
+    if (found >= first && (ttlMicros <= 0 || (times[found] as number) >= time - ttlMicros)) matches[i] = found;
   }
   return matches;
 }
