@@ -105,24 +105,28 @@ describe("FeatureWriter", () => {
         (r) => r?.values.orders,
       );
     const held = new LatestOnlineWrites();
-    // Entity 30: newest in the first batch; 31: newest in the second; 32: a tie on event time, the later row wins.
+    // Entity 30: newest in the first batch; 31: newest in the second; 32: a tie on event time, the later row wins;
+    // 2^60 + 1 and 2^60 (beyond what a double holds exactly) stay two entities.
+    const big = 2n ** 60n;
     const first = rows([
       [30n, 50, 1n],
       [31n, 10, 2n],
       [32n, 20, 3n],
       [30n, 5, 4n],
+      [big, 5, 10n],
     ]);
     const second = rows([
       [31n, 40, 5n],
       [30n, 1, 6n],
       [32n, 20, 7n],
+      [big + 1n, 5, 11n],
     ]);
     await writer.writeBatch({ project: "default", featureView: "stats", writeId: "held-1", rows: first }, { online: held });
     await writer.writeBatch({ project: "default", featureView: "stats", writeId: "held-2", rows: second }, { online: held });
-    expect(held.size).toBe(3);
+    expect(held.size).toBe(5);
     expect(await read(["30", "31", "32"])).toEqual([undefined, undefined, undefined]);
     await writer.applyOnline(held);
-    expect([held.size, await read(["30", "31", "32"])]).toEqual([0, [1n, 5n, 7n]]);
+    expect([held.size, await read(["30", "31", "32", String(big), String(big + 1n)])]).toEqual([0, [1n, 5n, 7n, 10n, 11n]]);
     // A crash lost the held writes of an import: its retry (same write ids) is a duplicate offline, and held again.
     const again = new LatestOnlineWrites();
     const retried = await writer.writeBatch(
