@@ -12,15 +12,21 @@ import type { OfflineTable } from "./offline-store.js";
 /** An entity's key as a Map key: one column's value itself, several columns' as JSON text. */
 export type EntityKeyValue = number | string;
 
-/** One column of held history: fixed-width values as a typed array, others read from the vector. */
-export interface HeldColumn {
+/**
+ * One column of held history: fixed-width values as a typed array of their own (so the engine's
+ * answer they came in can go), others read from their vector.
+ */
+export type HeldColumn = {
   type: DataType;
-  /** Int32, Int64, Float32, Float64 and Timestamp columns: their values in one typed array. */
-  values?: Int32Array | BigInt64Array | Float32Array | Float64Array;
   /** Per row, 0 where the value is null; undefined when no value is. */
   valid?: Uint8Array;
-  vector: Vector;
-}
+} & (
+  | {
+      /** Int, Float and Timestamp columns. */
+      values: Int32Array | BigInt64Array | Float32Array | Float64Array;
+    }
+  | { vector: Vector }
+);
 
 /** One table's history, sorted by key, event time, ingestion time (the tie rule's order). */
 export interface HeldHistory {
@@ -46,14 +52,16 @@ export function heldHistoryOf(table: OfflineTable, streams: readonly Uint8Array[
   const rows = batches.reduce((sum, batch) => sum + batch.numRows, 0);
   const column = (name: string): HeldColumn => heldColumn(batches.map((b) => b.getChild(name) as Vector));
   const times = new Float64Array(rows);
-  const rawTimes = column(HELD_TIME_COLUMN).values as BigInt64Array;
+  const rawTimes = (column(HELD_TIME_COLUMN) as { values: BigInt64Array }).values;
   for (let row = 0; row < rows; row++) {
     const time = Number(rawTimes[row]);
     if (!Number.isSafeInteger(time)) return undefined;
     times[row] = time;
   }
   const keyColumns = table.keyColumns.map((c) => column(c.name));
-  const keyOf = entityKeyReader(keyColumns.map((c) => (row: number) => c.values?.[row] ?? c.vector.get(row)));
+  const keyOf = entityKeyReader(
+    keyColumns.map((c) => ("values" in c ? (row: number) => c.values[row] : (row: number) => c.vector.get(row))),
+  );
   const entities = new Map<EntityKeyValue, number>();
   const starts: number[] = [];
   const ends: number[] = [];
@@ -81,8 +89,9 @@ function heldColumn(chunks: Vector[]): HeldColumn {
   const vector = chunks.length === 1 ? first : first.concat(...chunks.slice(1));
   const nulls = vector.nullCount;
   const valid = nulls > 0 ? Uint8Array.from({ length: vector.length }, (_, row) => (vector.isValid(row) ? 1 : 0)) : undefined;
-  const fixed = FIXED_WIDTH.has(vector.type.typeId);
-  return { type: vector.type, vector, ...(fixed ? { values: vector.toArray() } : {}), ...(valid ? { valid } : {}) };
+  // A copy: the typed array of a single batch is a view of the whole answer.
+  const held = FIXED_WIDTH.has(vector.type.typeId) ? { values: vector.toArray().slice() } : { vector };
+  return { type: vector.type, ...held, ...(valid ? { valid } : {}) };
 }
 
 /**

@@ -143,9 +143,10 @@ function matchRows(rows: SpineColumns, from: number, keys: readonly EntityKeyVal
 
 /** A held column's values at `matches` (null, or an empty list, where a row has no match). */
 function gathered(column: HeldColumn, matches: Int32Array): Vector {
-  const { type, values, valid, vector } = column;
+  const { type, valid } = column;
   const length = matches.length;
-  if (values) {
+  if ("values" in column) {
+    const { values } = column;
     const out = new (values.constructor as new (length: number) => Float64Array)(length);
     const bitmap = new Uint8Array((length + 7) >> 3);
     let nullCount = 0;
@@ -162,7 +163,7 @@ function gathered(column: HeldColumn, matches: Int32Array): Vector {
   }
   const list = type instanceof List;
   const cells = Array.from(matches, (at) => {
-    const value = at < 0 ? null : vector.get(at);
+    const value = at < 0 ? null : column.vector.get(at);
     if (list) return value === null ? [] : [...(value as Iterable<unknown>)];
     return value;
   });
