@@ -1,6 +1,6 @@
-import { Float64, Int64, Table, tableToIPC, vectorFromArray } from "apache-arrow";
+import { Float64, Int64, Table, tableToIPC, Utf8, vectorFromArray } from "apache-arrow";
 import { describe, expect, it } from "vitest";
-import { entityKeyReader, HELD_TIME_COLUMN, HeldHistoryCache, heldHistoryOf } from "./held-history.js";
+import { entityIndexOf, entityKeyReader, HELD_TIME_COLUMN, HeldHistoryCache, heldHistoryOf } from "./held-history.js";
 import type { OfflineTable } from "./offline-store.js";
 
 const table: OfflineTable = {
@@ -32,13 +32,57 @@ describe("held history", () => {
       streams({ ids: [1n, 1n], times: [10n, 20n], x: [1, null] }, { ids: [1n, 2n], times: [30n, 5n], x: [3, 4] }),
     );
     expect(held?.rows).toBe(4);
-    const ordinal = held?.entities.get(1) as number;
+    const ordinal = held?.entities.ordinalOf(1) as number;
     expect([held?.starts[ordinal], held?.ends[ordinal]]).toEqual([0, 3]);
     expect([...(held?.times ?? [])]).toEqual([10, 20, 30, 5]);
     const x = held?.features.get("x");
-    // Doubles are held as a typed array of their own, not through the answer's vector.
-    expect(x && "values" in x ? [...x.values].slice(0, 1) : undefined).toEqual([1]);
+    // Doubles are held in a block of their own, not through the answer's vector.
+    expect(x && "block" in x ? [...x.block.values].slice(0, 1) : undefined).toEqual([1]);
     expect([...(x?.valid ?? [])]).toEqual([1, 0, 1, 1]);
+  });
+
+  it("holds a row's fixed-width features side by side, one block per array type", () => {
+    const wide: OfflineTable = {
+      ...table,
+      featureColumns: [
+        { name: "x", type: "double" },
+        { name: "n", type: "int64" },
+        { name: "y", type: "double" },
+        { name: "s", type: "string" },
+      ],
+    };
+    const ipc = tableToIPC(
+      new Table({
+        id: vectorFromArray([1n, 2n], new Int64()),
+        [HELD_TIME_COLUMN]: vectorFromArray([1n, 2n], new Int64()),
+        x: vectorFromArray([1.5, 2.5], new Float64()),
+        n: vectorFromArray([7n, 8n], new Int64()),
+        y: vectorFromArray([-1, -2], new Float64()),
+        s: vectorFromArray(["a", "b"], new Utf8()),
+      }),
+      "stream",
+    );
+    const held = heldHistoryOf(wide, [ipc]);
+    const [x, n, y, s] = ["x", "n", "y", "s"].map((name) => held?.features.get(name));
+    expect(x && "block" in x && y && "block" in y && x.block === y.block).toBe(true);
+    expect(x && "block" in x ? [...x.block.values] : undefined).toEqual([1.5, -1, 2.5, -2]);
+    expect(y && "block" in y ? y.offset : undefined).toBe(1);
+    expect(n && "block" in n ? [...n.block.values] : undefined).toEqual([7n, 8n]);
+    expect(s && "vector" in s ? [...s.vector] : undefined).toEqual(["a", "b"]);
+  });
+
+  it("finds entities by key: a table for compact integer ids, a Map for anything else", () => {
+    const dense = entityIndexOf([10, 12, 13]);
+    expect([10, 12, 13, 11, 9, 14, 12.5, "10"].map((key) => dense.ordinalOf(key))).toEqual([0, 1, 2, -1, -1, -1, -1, -1]);
+    const sparse = entityIndexOf([1, 2 ** 40]);
+    expect([1, 2 ** 40, 2].map((key) => sparse.ordinalOf(key))).toEqual([0, 1, -1]);
+    const text = entityIndexOf(["a", "b"]);
+    expect([text.size, text.ordinalOf("b"), text.ordinalOf(0)]).toEqual([2, 1, -1]);
+  });
+
+  it("holds an empty answer as a history without entities", () => {
+    const held = heldHistoryOf(table, []);
+    expect([held?.rows, held?.entities.size, held?.entities.ordinalOf(1)]).toEqual([0, 0, -1]);
   });
 
   it("is not made when a time is beyond what a double holds exactly", () => {

@@ -10,7 +10,14 @@
 import { Field, List, type Vector, vectorFromArray } from "apache-arrow";
 import type { FeatureValue } from "../../common/feature-value.js";
 import { ARROW_TYPE_OF, fixedWidthVector, int64Vector, microsVector, recordBatchIpc, valuesVector } from "./arrow-columns.js";
-import { type EntityKeyValue, entityKeyReader, type HeldColumn, type HeldHistory } from "./held-history.js";
+import {
+  type EntityIndex,
+  type EntityKeyValue,
+  entityKeyReader,
+  type HeldBlock,
+  type HeldColumn,
+  type HeldHistory,
+} from "./held-history.js";
 import type { ArrowChunk, OfflineColumn, PointInTimeJoin, Spine, SpineColumns } from "./offline-store.js";
 
 /** Rows per Arrow chunk of a result, about the engine's block size. */
@@ -67,6 +74,9 @@ export function* joinHeld(
         }
         return matchRows(rows, from, keys, histories[v] as HeldHistory, ttlMicros);
       });
+      const gatheredByView = matches.map((viewMatches, v) =>
+        gatheredColumns(histories[v] as HeldHistory, featuresOf(join, v), viewMatches),
+      );
       const columns: Vector[] = [
         ...(join.withSpineIndex ? [int64Vector(Float64Array.from({ length: to - from }, (_, i) => firstIndex + from + i))] : []),
         ...join.spine.keyColumns.map((c, k) => valuesVector(c.type, slice(rows.keys[k], from, to))),
@@ -74,9 +84,7 @@ export function* joinHeld(
         ...join.spine.extraColumns.map((c, e) => valuesVector(c.type, slice(rows.extras[e], from, to))),
         ...join.features.map((feature) => {
           if (!("view" in feature)) throw new Error("aggregation views are joined by the engine");
-          const column = histories[feature.view]?.features.get(feature.column);
-          if (!column) throw new Error(`held history lacks feature column ${feature.column}`);
-          return gathered(column, matches[feature.view] as Int32Array);
+          return gatheredByView[feature.view]?.get(feature.column) as Vector;
         }),
       ];
       yield { ipc: recordBatchIpc(fields, columns, to - from), rows: to - from };
@@ -116,16 +124,37 @@ function entityKeysOf(
   return Array.from({ length: to - from }, (_, i) => keyOf(from + i));
 }
 
+/** A view's matches for a chunk of spine rows, and the order to visit them in. */
+interface ViewMatches {
+  /** Per spine row, the held history row it sees, or -1. */
+  rows: Int32Array;
+  /**
+   * The spine rows with a match, by entity: their history rows then come nearly in order, so
+   * reading them runs along memory instead of jumping (about twice as fast on 1M-row histories).
+   */
+  order: Int32Array;
+  /** The validity bitmap of a column without nulls: the rows with a match. */
+  matched: Uint8Array;
+}
+
 /**
  * Per spine row in [from, to) (keyed by `keys`), the held history row it sees, or -1: the entity's
  * last row with an event time not above the spine time, unless the TTL has passed it.
  */
-function matchRows(rows: SpineColumns, from: number, keys: readonly EntityKeyValue[], history: HeldHistory, ttlMicros: number): Int32Array {
+function matchRows(
+  rows: SpineColumns,
+  from: number,
+  keys: readonly EntityKeyValue[],
+  history: HeldHistory,
+  ttlMicros: number,
+): ViewMatches {
   const { entities, starts, ends, times } = history;
-  const matches = new Int32Array(keys.length).fill(-1);
-  for (let i = 0; i < keys.length; i++) {
-    const entity = entities.get(keys[i] as EntityKeyValue);
-    if (entity === undefined) continue;
+  const found = new Int32Array(keys.length).fill(-1);
+  const { ordinals, sorted: byEntity } = rowsByEntity(keys, entities);
+  let matched = 0;
+  for (let j = 0; j < byEntity.length; j++) {
+    const i = byEntity[j] as number;
+    const entity = ordinals[i] as number;
     const time = rows.eventTimes[from + i] as number;
     const first = starts[entity] as number;
     let low = first;
@@ -135,35 +164,107 @@ function matchRows(rows: SpineColumns, from: number, keys: readonly EntityKeyVal
       if ((times[middle] as number) <= time) low = middle + 1;
       else high = middle;
     }
-    const found = low - 1;
-    if (found >= first && (ttlMicros <= 0 || (times[found] as number) >= time - ttlMicros)) matches[i] = found;
+    const last = low - 1;
+    if (last >= first && (ttlMicros <= 0 || (times[last] as number) >= time - ttlMicros)) {
+      found[i] = last;
+      byEntity[matched++] = i;
+    }
   }
-  return matches;
+  const order = byEntity.subarray(0, matched);
+  const bitmap = new Uint8Array((keys.length + 7) >> 3);
+  for (let j = 0; j < order.length; j++) {
+    const row = order[j] as number;
+    bitmap[row >> 3] = (bitmap[row >> 3] as number) | (1 << (row & 7));
+  }
+  return { rows: found, order, matched: bitmap };
 }
 
-/** A held column's values at `matches` (null, or an empty list, where a row has no match). */
-function gathered(column: HeldColumn, matches: Int32Array): Vector {
-  const { type, valid } = column;
-  const length = matches.length;
-  if ("values" in column) {
-    const { values } = column;
-    const out = new (values.constructor as new (length: number) => Float64Array)(length);
-    const bitmap = new Uint8Array((length + 7) >> 3);
-    let nullCount = 0;
-    for (let row = 0; row < length; row++) {
-      const at = matches[row] as number;
-      if (at < 0 || (valid && valid[at] === 0)) {
-        nullCount++;
-        continue;
-      }
-      (out as Float64Array)[row] = values[at] as number;
-      bitmap[row >> 3] = (bitmap[row >> 3] as number) | (1 << (row & 7));
+/** Each row's entity ordinal (-1: no history), and the rows with one sorted by it (a counting sort). */
+function rowsByEntity(keys: readonly EntityKeyValue[], entities: EntityIndex): { ordinals: Int32Array; sorted: Int32Array } {
+  const ordinals = new Int32Array(keys.length);
+  const firstOf = new Int32Array(entities.size + 1);
+  let known = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const ordinal = entities.ordinalOf(keys[i] as EntityKeyValue);
+    ordinals[i] = ordinal;
+    if (ordinal >= 0) {
+      firstOf[ordinal + 1] = (firstOf[ordinal + 1] as number) + 1;
+      known++;
     }
-    return fixedWidthVector(type, out, nullCount, bitmap);
   }
+  for (let ordinal = 1; ordinal < firstOf.length; ordinal++)
+    firstOf[ordinal] = (firstOf[ordinal] as number) + (firstOf[ordinal - 1] as number);
+  const sorted = new Int32Array(known);
+  for (let i = 0; i < keys.length; i++) {
+    const ordinal = ordinals[i] as number;
+    if (ordinal < 0) continue;
+    const at = firstOf[ordinal] as number;
+    sorted[at] = i;
+    firstOf[ordinal] = at + 1;
+  }
+  return { ordinals, sorted };
+}
+
+/** The feature columns of `join.views[view]` that the join outputs. */
+function featuresOf(join: PointInTimeJoin, view: number): string[] {
+  return [...new Set(join.features.flatMap((f) => ("view" in f && f.view === view ? [f.column] : [])))];
+}
+
+/** A view's feature columns at the matched rows, by name: a block's columns are read a row at a time. */
+function gatheredColumns(history: HeldHistory, names: readonly string[], matches: ViewMatches): Map<string, Vector> {
+  const out = new Map<string, Vector>();
+  const byBlock = new Map<HeldBlock, Array<{ name: string; column: HeldColumn & { offset: number } }>>();
+  for (const name of names) {
+    const column = history.features.get(name);
+    if (!column) throw new Error(`held history lacks feature column ${name}`);
+    if ("vector" in column) out.set(name, gatheredVector(column, matches));
+    else byBlock.set(column.block, [...(byBlock.get(column.block) ?? []), { name, column }]);
+  }
+  for (const [block, members] of byBlock) {
+    const vectors = gatheredBlock(
+      block,
+      members.map((m) => m.column),
+      matches,
+    );
+    members.forEach(({ name }, k) => out.set(name, vectors[k] as Vector));
+  }
+  return out;
+}
+
+/** Columns of a block at the matched rows, null where a row has no match (or its value is null). */
+function gatheredBlock(block: HeldBlock, columns: ReadonlyArray<HeldColumn & { offset: number }>, matches: ViewMatches): Vector[] {
+  const { values, width } = block;
+  const { rows: at, order, matched } = matches;
+  const length = at.length;
+  const arrayType = values.constructor as new (length: number) => Float64Array;
+  const outs = columns.map(() => new arrayType(length));
+  const offsets = Int32Array.from(columns, (c) => c.offset);
+  for (let j = 0; j < order.length; j++) {
+    const row = order[j] as number;
+    const base = (at[row] as number) * width;
+    for (let k = 0; k < offsets.length; k++) (outs[k] as Float64Array)[row] = values[base + (offsets[k] as number)] as number;
+  }
+  return columns.map(({ type, valid }, k) => {
+    const out = outs[k] as Float64Array;
+    if (!valid) return fixedWidthVector(type, out, length - order.length, matched);
+    const bitmap = new Uint8Array(matched.length);
+    let present = 0;
+    for (let j = 0; j < order.length; j++) {
+      const row = order[j] as number;
+      if (valid[at[row] as number] === 0) continue;
+      bitmap[row >> 3] = (bitmap[row >> 3] as number) | (1 << (row & 7));
+      present++;
+    }
+    return fixedWidthVector(type, out, length - present, bitmap);
+  });
+}
+
+/** A column read through its vector at the matched rows (null, or an empty list, where a row has no match). */
+function gatheredVector(column: HeldColumn & { vector: Vector }, matches: ViewMatches): Vector {
+  const { type, vector } = column;
   const list = type instanceof List;
-  const cells = Array.from(matches, (at) => {
-    const value = at < 0 ? null : column.vector.get(at);
+  const cells = Array.from(matches.rows, (from) => {
+    const value = from < 0 ? null : vector.get(from);
     if (list) return value === null ? [] : [...(value as Iterable<unknown>)];
     return value;
   });
