@@ -226,7 +226,7 @@ function gatheredColumns(history: HeldHistory, names: readonly string[], matches
       members.map((m) => m.column),
       matches,
     );
-    members.forEach(({ name }, k) => out.set(name, vectors[k] as Vector));
+    for (const [k, { name }] of members.entries()) out.set(name, vectors[k] as Vector);
   }
   return out;
 }
