@@ -165,7 +165,7 @@ export function checkRows(target: CheckTarget, rows: readonly RowInput[]): Check
   rows.forEach((row, index) => {
     const checked = checkRow(target, row, index, notes);
     if ("violations" in checked) batch.rejections.push({ rowIndex: index, violations: checked.violations });
-    else accept(batch, index, checked.key, checked.eventTime, checked.createdTime, (f) => checked.features[f] ?? null);
+    else accept(batch, index, checked.key, checked.eventTime, checked.createdTime, checked.features);
   });
   return batch;
 }
@@ -212,41 +212,62 @@ export function checkColumns(target: CheckTarget, columns: ColumnarRows): Checke
   const batch = emptyBatch(target);
   const key: FeatureValue[] = new Array(keyColumns.length);
   const features: FeatureValue[] = new Array(featureColumns.length);
+  const problems = new RowProblems();
+  // Plain loops and no closure per row: this runs once per row of a bulk load.
   for (let row = 0; row < rowCount; row++) {
-    let violations: FieldViolation[] | undefined;
-    let beyond = 0;
-    const reject = (field: string, description: string) => {
-      violations ??= [];
-      if (violations.length < MAX_ROW_VIOLATIONS) violations.push({ field, description });
-      else beyond++;
-    };
-    keyColumns.forEach(({ field, name }, k) => {
+    problems.reset();
+    for (let k = 0; k < keyColumns.length; k++) {
+      const { field, name } = keyColumns[k] as (typeof keyColumns)[number];
       const value = (keyCells[k] as CellReader)(row);
-      if (value instanceof CellProblem) reject(`${field}[${row}]`, value.problem);
-      else if (value === null) reject(`${field}[${row}]`, `join key "${name}" is required`);
+      if (value instanceof CellProblem) problems.add(`${field}[${row}]`, value.problem);
+      else if (value === null) problems.add(`${field}[${row}]`, `join key "${name}" is required`);
       else key[k] = value;
-    });
-    if (!violations) {
+    }
+    if (!problems.any) {
       const tooLong = describeLongKey(key);
-      if (tooLong) reject(`columns.entity_key[${row}]`, tooLong);
+      if (tooLong) problems.add(`columns.entity_key[${row}]`, tooLong);
     }
     const eventTime = columns.eventTimes[row] as number;
     const timeProblem = eventTimeProblem(target, eventTime);
-    if (timeProblem) reject(`columns.event_time_micros[${row}]`, timeProblem);
+    if (timeProblem) problems.add(`columns.event_time_micros[${row}]`, timeProblem);
     const createdTime = createdTimes?.[row];
     const createdProblem = createdTime === undefined ? undefined : timeRangeProblem(target, createdTime);
-    if (createdProblem) reject(`columns.created_time_micros[${row}]`, createdProblem);
-    featureColumns.forEach(({ field }, f) => {
+    if (createdProblem) problems.add(`columns.created_time_micros[${row}]`, createdProblem);
+    for (let f = 0; f < featureColumns.length; f++) {
       const value = featureCells[f]?.(row) ?? null;
       if (value instanceof CellProblem) {
-        reject(`${field}[${row}]`, value.problem);
+        problems.add(`${(featureColumns[f] as (typeof featureColumns)[number]).field}[${row}]`, value.problem);
         features[f] = null;
       } else features[f] = value;
-    });
-    if (violations) batch.rejections.push({ rowIndex: row, violations: capped(violations, beyond) });
-    else accept(batch, row, key, eventTime, createdTime, (f) => features[f] ?? null);
+    }
+    if (problems.any) batch.rejections.push({ rowIndex: row, violations: problems.capped() });
+    else accept(batch, row, key, eventTime, createdTime, features);
   }
   return batch;
+}
+
+/** One row's violations as they are found: at most {@link MAX_ROW_VIOLATIONS} listed, the rest counted. */
+class RowProblems {
+  private violations: FieldViolation[] = [];
+  private beyond = 0;
+
+  get any(): boolean {
+    return this.violations.length > 0;
+  }
+
+  reset(): void {
+    if (this.violations.length > 0) this.violations = [];
+    this.beyond = 0;
+  }
+
+  add(field: string, description: string): void {
+    if (this.violations.length < MAX_ROW_VIOLATIONS) this.violations.push({ field, description });
+    else this.beyond++;
+  }
+
+  capped(): FieldViolation[] {
+    return capped(this.violations, this.beyond);
+  }
 }
 
 /** A row's violations, at most {@link MAX_ROW_VIOLATIONS}, and an entry counting the rest (`unlisted` were counted, not listed). */
@@ -286,18 +307,14 @@ function accept(
   key: readonly FeatureValue[],
   eventTime: number,
   createdTime: number | undefined,
-  feature: (f: number) => FeatureValue,
+  features: readonly FeatureValue[],
 ) {
   batch.rowIndexes.push(rowIndex);
   batch.createdTimes.push(createdTime);
   batch.entityKeys.push(encodeEntityKey(key));
-  key.forEach((value, k) => {
-    batch.keys[k]?.push(value);
-  });
+  for (let k = 0; k < key.length; k++) batch.keys[k]?.push(key[k] as FeatureValue);
   batch.eventTimes.push(eventTime);
-  batch.features.forEach((column, f) => {
-    column.push(feature(f));
-  });
+  for (let f = 0; f < batch.features.length; f++) batch.features[f]?.push(features[f] ?? null);
 }
 
 /** Why a cell cannot be stored; a class, so a checked value can never be mistaken for one. */

@@ -411,7 +411,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
         registry,
         writer,
         eventWriter,
-        Math.min(10_000, config.limits.maxRowsPerBatch),
+        Math.min(100_000, config.limits.maxRowsPerBatch),
         config.imports.allowedDirs,
       ),
       uploadDir: join(config.dataDir, "uploads"),

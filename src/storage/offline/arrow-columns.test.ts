@@ -43,4 +43,21 @@ describe("Arrow columns", () => {
       [1n, -1, "wé", null, null, null, null, null, null, null, null, [], [], []],
     ]);
   });
+
+  it("copy number columns whole, with or without nulls, from arrays and typed arrays alike", () => {
+    const columns = [
+      valuesVector("double", [1.5, -0, Number.NaN, 2 ** 60]),
+      valuesVector("double", Float64Array.of(1, 2, 3, 4)),
+      valuesVector("int32", [1, null, 3, undefined as unknown as null]),
+      valuesVector("float", [null, null, 0.25, 1]),
+    ];
+    const fields = columns.map((column, i) => new Field(`c${i}`, column.type, true));
+    expect(columns.map((c) => c.nullCount)).toEqual([0, 0, 2, 2]);
+    expect([...arrowRows(recordBatchIpc(fields, columns, 4))]).toEqual([
+      [1.5, 1, 1, null],
+      [-0, 2, null, null],
+      [Number.NaN, 3, 3, 0.25],
+      [2 ** 60, 4, null, 1],
+    ]);
+  });
 });

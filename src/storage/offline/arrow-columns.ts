@@ -67,12 +67,43 @@ const FIXED_CELL: Record<FixedWidth, (value: Exclude<FeatureValue, null>) => num
 
 /** Values of `type` as a column, null where null (a null list as an empty one, as ClickHouse stores lists). */
 export function valuesVector(type: ValueType, values: ArrayLike<FeatureValue>): Vector {
+  if (type === "double" || type === "float" || type === "int32") return numbersVector(type, values as ArrayLike<number | null>);
   if (type in TYPED_ARRAYS) return fixedVector(type as FixedWidth, values, FIXED_CELL[type as FixedWidth]);
   const cells = Array.from(values, (value) => {
     if (type === "bytes") return value === null ? null : Buffer.from(value as Uint8Array).toString("base64");
     return type.endsWith("_list") ? (value ?? []) : value;
   });
   return vectorFromArray(cells, ARROW_TYPE_OF[type]());
+}
+
+/**
+ * A column of numbers, copied by the typed array's constructor rather than a loop of our own.
+ * A loop that reads arrays of doubles and, elsewhere, arrays of objects (bigints, or numbers with
+ * nulls) makes V8 turn the double arrays it reads into arrays of boxed numbers, to keep its
+ * lookup general: every later read of them chases a pointer, and the arrays made at the same
+ * place start boxed too (measured: the online holding of a bulk load ran 3× slower).
+ */
+function numbersVector(type: "double" | "float" | "int32", values: ArrayLike<number | null>): Vector {
+  const length = values.length;
+  // null becomes 0 here; the bitmap below says which rows are null.
+  const out = new TYPED_ARRAYS[type](values as ArrayLike<number>);
+  const bitmap = new Uint8Array((length + 7) >> 3);
+  if (!hasNull(values)) {
+    bitmap.fill(0xff);
+    return fixedWidthVector(ARROW_TYPE_OF[type](), out, 0, bitmap);
+  }
+  let nullCount = 0;
+  for (let row = 0; row < length; row++) {
+    if (values[row] === null || values[row] === undefined) nullCount++;
+    else bitmap[row >> 3] = (bitmap[row >> 3] as number) | (1 << (row & 7));
+  }
+  return fixedWidthVector(ARROW_TYPE_OF[type](), out, nullCount, bitmap);
+}
+
+/** Whether an array holds a null or undefined, asked of the engine's own search (which reads any array alike). */
+function hasNull(values: ArrayLike<unknown>): boolean {
+  if (ArrayBuffer.isView(values)) return false;
+  return Array.prototype.includes.call(values, null) || Array.prototype.includes.call(values, undefined);
 }
 
 /** One text repeated `length` times as a string column, encoded once. */
@@ -89,12 +120,12 @@ export function repeatedTextVector(text: string, length: number): Vector {
 
 /** Times in microseconds since the epoch as a timestamp column. */
 export function microsVector(micros: ArrayLike<number>): Vector {
-  return fixedVector("timestamp", micros, (value) => BigInt(value as number));
+  return fixedVector("timestamp", Float64Array.from(micros), (value) => BigInt(value));
 }
 
 /** Whole numbers as an int64 column. */
 export function int64Vector(values: ArrayLike<number>): Vector {
-  return fixedVector("int64", values, (value) => BigInt(value as number));
+  return fixedVector("int64", Float64Array.from(values), (value) => BigInt(value));
 }
 
 function fixedVector<T>(type: FixedWidth, values: ArrayLike<T>, cell: (value: Exclude<T, null>) => number | bigint): Vector {
