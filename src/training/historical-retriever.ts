@@ -151,7 +151,12 @@ export class HistoricalRetriever {
   private async storeSpineRows(plan: RetrievalPlan, inlineBatches?: AsyncIterable<SpineBatchInput>, signal?: AbortSignal): Promise<Spine> {
     const { query, keyColumns, views } = plan;
     if (query.spine.kind === "inline") {
-      const spine = await this.offline.createSpine(query.project, keyColumns, []);
+      const spine = await this.offline.createSpine(query.project, keyColumns, [], {
+        tables: views.filter(({ stream }) => !stream).map(({ view, entity }) => offlineTableOf(view, entity)),
+        aggregates: views.some(({ stream }) => stream),
+        excludeLateIngested: query.excludeLateIngested,
+        limits: this.queryLimits,
+      });
       try {
         const writer = new InlineSpineWriter(this.offline, spine, this.limits);
         let batchIndex = 0;

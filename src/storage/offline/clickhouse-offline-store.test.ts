@@ -15,7 +15,7 @@ import {
 } from "./clickhouse-offline-store.js";
 import { formatMicros, parseMicros, qualifiedTableName } from "./clickhouse-sql.js";
 import { describeOfflineStoreContract } from "./offline-store.contract.js";
-import { historyColumnsOf, type OfflineTable, type PointInTimeJoin } from "./offline-store.js";
+import { historyColumnsOf, type OfflineTable, type PointInTimeJoin, type SpineJoinPreview } from "./offline-store.js";
 import { collectRows, describePointInTimeContract } from "./point-in-time.contract.js";
 
 let path = "";
@@ -304,9 +304,13 @@ describe("point-in-time joins by the server", () => {
     store: ClickHouseOfflineStore,
     table: OfflineTable,
     spineRows: Array<[bigint, number]>,
-    options: { ttlMicros?: number; extras?: Array<{ name: string; type: "double"; values: Array<number | null>; from: number }> } = {},
+    options: {
+      ttlMicros?: number;
+      extras?: Array<{ name: string; type: "double"; values: Array<number | null>; from: number }>;
+      preview?: SpineJoinPreview;
+    } = {},
   ) => {
-    const spine = await store.createSpine(table.project, table.keyColumns, []);
+    const spine = await store.createSpine(table.project, table.keyColumns, [], options.preview);
     // The first half, then any extra column, then the rest: rows before an extra column read null in it.
     const half = Math.ceil(spineRows.length / 2);
     const part = (from: number, to: number) => ({
@@ -382,6 +386,30 @@ describe("point-in-time joins by the server", () => {
       });
       expect(await joined(store, wider, [[1n, T0 + 5 * SECOND]])).toEqual([[1n, T0 + 5 * SECOND, null, null]]);
       expect(store.historyReads).toBe(4);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("reads a previewed join's tables as the spine is created, sees every write made before, and ignores a preview of other tables", async () => {
+    const store = await opened();
+    try {
+      const spend = tableOf([{ name: "spend", type: "double" }]);
+      const visits = { ...tableOf([{ name: "visits", type: "double" }]), view: "visits" };
+      const preview = (tables: OfflineTable[]): SpineJoinPreview => ({ tables, aggregates: false, excludeLateIngested: false });
+      for (const table of [spend, visits]) await store.ensureTable(table);
+      await store.append(spend, historyColumnsOf([row(1n, T0, T0, [1])], 1, 1), "a");
+      await store.append(visits, historyColumnsOf([row(1n, T0, T0, [7])], 1, 1), "b");
+      expect(await joined(store, spend, [[1n, T0 + SECOND]], { preview: preview([spend]) })).toEqual([[1n, T0 + SECOND, 1]]);
+      expect(store.historyReads).toBe(1);
+      await store.append(spend, historyColumnsOf([row(1n, T0 + SECOND, T0 + SECOND, [2])], 1, 1), "c");
+      expect(await joined(store, spend, [[1n, T0 + SECOND]], { preview: preview([spend]) })).toEqual([[1n, T0 + SECOND, 2]]);
+      expect(store.historyReads).toBe(2);
+      // A preview of another table is read, then ignored: the join reads its own.
+      expect(await joined(store, spend, [[1n, T0 + SECOND]], { preview: preview([visits]) })).toEqual([[1n, T0 + SECOND, 2]]);
+      expect(await joined(store, visits, [[1n, T0 + SECOND]])).toEqual([[1n, T0 + SECOND, 7]]);
+      expect(store.historyReads).toBe(3);
+      expect(store.joinsByStrategy).toEqual({ server: 4, hash: 0, sortMerge: 0 });
     } finally {
       await store.close();
     }

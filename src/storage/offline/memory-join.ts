@@ -18,7 +18,7 @@ import {
   type HeldColumn,
   type HeldHistory,
 } from "./held-history.js";
-import type { ArrowChunk, OfflineColumn, PointInTimeJoin, Spine, SpineColumns } from "./offline-store.js";
+import type { ArrowChunk, OfflineColumn, PointInTimeJoin, Spine, SpineColumns, SpineJoinPreview } from "./offline-store.js";
 
 /** Rows per Arrow chunk of a result, about the engine's block size. */
 const CHUNK_ROWS = 65_536;
@@ -44,9 +44,14 @@ export class HeldSpine {
   }
 }
 
-/** Whether a join can run in memory at all: no aggregation views, no knowledge-time rule, some view. */
-export function joinsWithoutEngine(join: PointInTimeJoin): boolean {
-  return (join.windows ?? []).length === 0 && !join.excludeLateIngested && join.views.length > 0;
+/**
+ * Whether a join (or the preview of one) can run in memory at all: no aggregation views, no
+ * knowledge-time rule, some view.
+ */
+export function joinsWithoutEngine(join: PointInTimeJoin | SpineJoinPreview): boolean {
+  const aggregates = "spine" in join ? (join.windows ?? []).length > 0 : join.aggregates;
+  const views = "spine" in join ? join.views.length : join.tables.length;
+  return !aggregates && !join.excludeLateIngested && views > 0;
 }
 
 /**

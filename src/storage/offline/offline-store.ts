@@ -138,6 +138,16 @@ export interface SpineColumns {
   extras: ReadonlyArray<ArrayLike<FeatureValue>>;
 }
 
+/** What a spine will be joined with, told when it is created. */
+export interface SpineJoinPreview {
+  /** The tables of its join's views, in the join's order (not its aggregation views' events). */
+  tables: OfflineTable[];
+  /** Whether the join has aggregation views. */
+  aggregates: boolean;
+  excludeLateIngested: boolean;
+  limits?: QueryLimits;
+}
+
 /** Spine rows already in the offline store, or every entity with history in a time range. */
 export type OfflineSpineSource =
   | { kind: "table"; table: string }
@@ -347,8 +357,12 @@ export interface OfflineStore {
   /** Every stored row of a table, in key then event-time order (for tests and small tables). */
   readAll(table: OfflineTable): Promise<OfflineRow[]>;
 
-  /** Creates an empty spine for inline rows. */
-  createSpine(project: string, keyColumns: OfflineColumn[], extraColumns: OfflineColumn[]): Promise<Spine>;
+  /**
+   * Creates an empty spine for inline rows. `joinedWith`, when given, names the tables its join
+   * will read: a store may start reading what that join needs while the rows arrive (their state
+   * as of this call, so every write acknowledged before it is seen).
+   */
+  createSpine(project: string, keyColumns: OfflineColumn[], extraColumns: OfflineColumn[], joinedWith?: SpineJoinPreview): Promise<Spine>;
   /** Adds extra columns to a spine (null in rows appended before). */
   addSpineColumns(spine: Spine, extraColumns: OfflineColumn[]): Promise<void>;
   /** Appends rows whose spine indexes start at `firstIndex`. */
