@@ -1,5 +1,6 @@
 /** Thin gRPC adapter of sluice.v1.RegistryService over the core {@link Registry}. */
 import type { ListProjectsRequest, ListProjectsResponse, RegistryServiceServer } from "../gen/sluice/v1/registry.pb.js";
+import { mergedJoinKeys } from "../registry/model.js";
 import { parseProjectName, parseResourceName, parseResourceNameShape } from "../registry/names.js";
 import type { Registry } from "../registry/registry.js";
 import { visibleProjects } from "../security/principal.js";
@@ -16,6 +17,7 @@ import {
   featureViewDraftFromWire,
   featureViewToWire,
   historyOutcomeToWire,
+  joinKeyToWire,
   projectToWire,
   requireMessage,
   resolvedFeatureToWire,
@@ -153,7 +155,8 @@ export function registryServiceHandlers(registry: Registry, env: HandlerEnv): Re
     resolveFeatures: unary("ResolveFeatures", async (request) => {
       const project = parseProjectName(request.project, "project", true);
       const resolved = await registry.resolveSelection(project, request.features, request.featureService);
-      return { features: resolved.map(resolvedFeatureToWire) };
+      const { keys } = mergedJoinKeys(await registry.entitiesOf(resolved));
+      return { features: resolved.map(resolvedFeatureToWire), joinKeys: keys.map(joinKeyToWire) };
     }),
   };
 }

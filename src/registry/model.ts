@@ -18,6 +18,25 @@ export interface JoinKey {
   type: ValueType;
 }
 
+/**
+ * The join keys of several entities, each name once, in the entities' order then each one's key
+ * order (the key columns of a spine for their features); and, where two entities give one name
+ * different types, what clashes (the first type is the one listed).
+ */
+export function mergedJoinKeys(entities: readonly Entity[]): { keys: JoinKey[]; clashes: string[] } {
+  const keys: JoinKey[] = [];
+  const clashes: string[] = [];
+  for (const entity of entities) {
+    for (const key of entity.joinKeys) {
+      const known = keys.find((k) => k.name === key.name);
+      if (!known) keys.push({ name: key.name, type: key.type });
+      else if (known.type !== key.type)
+        clashes.push(`join key "${key.name}" is ${known.type} in one entity and ${key.type} in ${entity.name}`);
+    }
+  }
+  return { keys, clashes };
+}
+
 /** Documentation fields every definition carries; changing them alone is a compatible change. */
 export interface Documentation {
   description: string;

@@ -461,6 +461,21 @@ export class Registry {
    * Resolves a selection of features: either refs (`features`) or a feature service, exactly one
    * of them, as every read and training request carries it.
    */
+  /** The entities of resolved features' views, each once, in the order of the features' first appearance. */
+  async entitiesOf(features: readonly ResolvedFeature[]): Promise<Entity[]> {
+    const entities: Entity[] = [];
+    const views = new Set<string>();
+    for (const feature of features) {
+      const viewKey = `${feature.project}/${feature.featureView}@${feature.version}`;
+      if (views.has(viewKey)) continue;
+      views.add(viewKey);
+      const view = await this.getFeatureView(feature.project, feature.featureView, feature.version);
+      if (entities.some((e) => e.project === view.project && e.name === view.entity)) continue;
+      entities.push(await this.getEntity(view.project, view.entity));
+    }
+    return entities;
+  }
+
   async resolveSelection(project: string, features: readonly string[], featureService: string): Promise<ResolvedFeature[]> {
     const byRefs = features.length > 0;
     const byService = featureService !== "";

@@ -9,7 +9,14 @@ import type { ValueLimits } from "../common/feature-value.js";
 import { eventsTableOf } from "../ingest/event-writer.js";
 import { offlineTableOf } from "../ingest/feature-writer.js";
 import { parseViewRef } from "../registry/feature-refs.js";
-import type { Entity, EventStreamVersion, FeatureServiceVersion, FeatureViewVersion, ResolvedFeature } from "../registry/model.js";
+import {
+  type Entity,
+  type EventStreamVersion,
+  type FeatureServiceVersion,
+  type FeatureViewVersion,
+  mergedJoinKeys,
+  type ResolvedFeature,
+} from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
 import type { ArrowChunks, OfflineColumn, OfflineStore, PointInTimeJoin, QueryLimits, Spine } from "../storage/offline/offline-store.js";
 import {
@@ -87,15 +94,8 @@ export class HistoricalRetriever {
       views.push({ view, entity, ...(stream ? { stream } : {}) });
     }
     const v = new ViolationCollector();
-    const keyColumns: OfflineColumn[] = [];
-    for (const { entity } of views) {
-      for (const key of entity.joinKeys) {
-        const known = keyColumns.find((k) => k.name === key.name);
-        if (!known) keyColumns.push({ name: key.name, type: key.type });
-        else if (known.type !== key.type)
-          v.add("query.features", `join key "${key.name}" is ${known.type} in one entity and ${key.type} in ${entity.name}`);
-      }
-    }
+    const { keys: keyColumns, clashes } = mergedJoinKeys(views.map(({ entity }) => entity));
+    for (const clash of clashes) v.add("query.features", clash);
     if (query.spine.kind === "entities" && new Set(views.map(({ entity }) => entity.name)).size > 1) {
       v.add("query.entity_time_range", "an entity-range spine needs every requested view to share one entity");
     }

@@ -11,6 +11,8 @@ import {
 } from "../../clients/typescript/src/index.js";
 import { HealthCheckResponse_ServingStatus, HealthClient } from "../../src/gen/grpc/health/v1/health.pb.js";
 import { GetFeatureStatisticsRequest, MonitoringServiceClient } from "../../src/gen/sluice/v1/monitoring.pb.js";
+import type { ResolveFeaturesResponse } from "../../src/gen/sluice/v1/registry.pb.js";
+import { ValueType as WireValueType } from "../../src/gen/sluice/v1/types.pb.js";
 import { failure } from "../support/expect-failure.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -118,6 +120,36 @@ describe("versioned feature views over gRPC", () => {
       ["projects/default/featureViews/customer_stats", 2, "orders_30d"],
     ]);
     expect((await t.client.getFeatureService("churn", { version: 1 })).features).toHaveLength(2);
+  });
+
+  it("lists the join keys of the resolved features' entities, each once, the first entity's type where two clash", async () => {
+    await t.client.applyFeatureView(stats);
+    await t.client.applyEntity({
+      name: "visit",
+      joinKeys: [
+        { name: "customer_id", type: "int64" },
+        { name: "store", type: "string" },
+      ],
+    });
+    await t.client.applyEntity({ name: "legacy", joinKeys: [{ name: "store", type: "int32" }] });
+    await t.client.applyFeatureView({ ...stats, name: "visit_stats", entity: "visit" });
+    await t.client.applyFeatureView({ ...stats, name: "legacy_stats", entity: "legacy" });
+    const resolve = (features: string[]) =>
+      new Promise<ResolveFeaturesResponse>((resolve, reject) =>
+        t.client.registry.resolveFeatures({ project: "", features, featureService: "" }, (error, answer) =>
+          error ? reject(error) : resolve(answer),
+        ),
+      );
+    const answer = await resolve([
+      "visit_stats:orders_30d",
+      "customer_stats:orders_30d",
+      "visit_stats:spend_30d",
+      "legacy_stats:orders_30d",
+    ]);
+    expect(answer.joinKeys).toEqual([
+      { name: "customer_id", type: WireValueType.VALUE_TYPE_INT64 },
+      { name: "store", type: WireValueType.VALUE_TYPE_STRING },
+    ]);
   });
 
   it("works in other projects, which must exist first", async () => {

@@ -28,14 +28,16 @@ FEATURES = ["stats:orders", "stats:spend"]
 JAN_1 = 1_735_689_600_000_000  # 2025-01-01T00:00:00Z in microseconds
 
 
-def registry(join_keys: dict[str, int]) -> Recorder:
-    """A registry that resolves FEATURES to one view of an entity with `join_keys`."""
+def registry(join_keys: dict[str, int], listed: bool = False) -> Recorder:
+    """A registry that resolves FEATURES to one view of an entity with `join_keys`: listed in the
+    ResolveFeatures answer, or (as a server from before `join_keys` answers) only in the entity."""
     return Recorder(
         registry_pb2.ResolveFeaturesResponse(
             features=[
                 types_pb2.ResolvedFeature(ref=ref, feature_view="projects/shop/featureViews/stats", version=3, feature=ref.split(":")[1])
                 for ref in FEATURES
-            ]
+            ],
+            join_keys=[registry_pb2.JoinKey(name=k, type=t) for k, t in join_keys.items()] if listed else [],
         ),
         registry_pb2.GetFeatureViewResponse(feature_view=registry_pb2.FeatureView(name="projects/shop/featureViews/stats", entity="customer")),
         registry_pb2.GetEntityResponse(
@@ -129,6 +131,14 @@ class ColumnarSpines(unittest.TestCase):
         )
         query = fake.training.requests[0].query
         self.assertEqual((query.inline_spine, query.format), (True, training_pb2.OUTPUT_FORMAT_ROWS))
+
+    def test_one_registry_read_when_the_server_lists_the_join_keys(self) -> None:
+        fake = client()
+        fake.registry = registry({"customer_id": types_pb2.VALUE_TYPE_INT64}, listed=True)  # type: ignore[assignment]
+        fake.get_historical_features(FEATURES, self.frame())
+        self.assertEqual(fake.registry.requests, [registry_pb2.ResolveFeaturesRequest(project="projects/shop", features=FEATURES)])
+        [columns] = fake.training.batches
+        self.assertEqual(values(columns.entity_key["customer_id"]), ("int64_values", [1, 2, 3], []))
 
     def test_rows_need_no_registry_read(self) -> None:
         fake = client()

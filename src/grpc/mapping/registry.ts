@@ -14,6 +14,7 @@ import {
   type FeatureService as WireFeatureService,
   type FeatureView as WireFeatureView,
   HistoryOutcome as WireHistoryOutcome,
+  type JoinKey as WireJoinKey,
   type Project as WireProject,
 } from "../../gen/sluice/v1/registry.pb.js";
 import { type ResolvedFeature as WireResolvedFeature, ValueType as WireValueType } from "../../gen/sluice/v1/types.pb.js";
@@ -27,6 +28,7 @@ import type {
   FeatureServiceSpec,
   FeatureServiceVersion,
   FeatureViewVersion,
+  JoinKey,
   Project,
   ResolvedFeature,
   VersionInfo,
@@ -180,11 +182,16 @@ export function projectToWire(project: Project): WireProject {
   return { name: projectName(project.project), description: project.description, createTime: dateToTimestamp(project.createTime) };
 }
 
+/** Core join key -> wire. */
+export function joinKeyToWire(key: JoinKey): WireJoinKey {
+  return { name: key.name, type: valueTypeToWire(key.type) };
+}
+
 /** Core entity -> wire. */
 export function entityToWire(entity: Entity): WireEntity {
   return {
     name: resourceName(entity.project, "entities", entity.name),
-    joinKeys: entity.joinKeys.map((k) => ({ name: k.name, type: valueTypeToWire(k.type) })),
+    joinKeys: entity.joinKeys.map(joinKeyToWire),
     description: entity.description,
     owner: entity.owner,
     tags: entity.tags,

@@ -2818,8 +2818,15 @@ func (x *ResolveFeaturesRequest) GetFeatureService() string {
 }
 
 type ResolveFeaturesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Features      []*ResolvedFeature     `protobuf:"bytes,1,rep,name=features,proto3" json:"features,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Features []*ResolvedFeature     `protobuf:"bytes,1,rep,name=features,proto3" json:"features,omitempty"`
+	// The join keys of the features' entities, each name once: the key columns
+	// a spine for these features carries (GetHistoricalFeatures) and the entity
+	// columns an online read of them takes. In the order of the features' first
+	// appearance, then of each entity's keys; where two entities give one name
+	// different types, the first type is listed (a retrieval of both refuses the
+	// selection, INVALID_ARGUMENT).
+	JoinKeys      []*JoinKey `protobuf:"bytes,2,rep,name=join_keys,json=joinKeys,proto3" json:"join_keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2857,6 +2864,13 @@ func (*ResolveFeaturesResponse) Descriptor() ([]byte, []int) {
 func (x *ResolveFeaturesResponse) GetFeatures() []*ResolvedFeature {
 	if x != nil {
 		return x.Features
+	}
+	return nil
+}
+
+func (x *ResolveFeaturesResponse) GetJoinKeys() []*JoinKey {
+	if x != nil {
+		return x.JoinKeys
 	}
 	return nil
 }
@@ -3738,9 +3752,10 @@ const file_sluice_v1_registry_proto_rawDesc = "" +
 	"\x16ResolveFeaturesRequest\x12\x18\n" +
 	"\aproject\x18\x01 \x01(\tR\aproject\x12\x1a\n" +
 	"\bfeatures\x18\x02 \x03(\tR\bfeatures\x12'\n" +
-	"\x0ffeature_service\x18\x03 \x01(\tR\x0efeatureService\"Q\n" +
+	"\x0ffeature_service\x18\x03 \x01(\tR\x0efeatureService\"\x82\x01\n" +
 	"\x17ResolveFeaturesResponse\x126\n" +
-	"\bfeatures\x18\x01 \x03(\v2\x1a.sluice.v1.ResolvedFeatureR\bfeatures\"w\n" +
+	"\bfeatures\x18\x01 \x03(\v2\x1a.sluice.v1.ResolvedFeatureR\bfeatures\x12/\n" +
+	"\tjoin_keys\x18\x02 \x03(\v2\x12.sluice.v1.JoinKeyR\bjoinKeys\"w\n" +
 	"\vStreamField\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12-\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x14.sluice.v1.ValueTypeB\x03\xe0A\x02R\x04type\x12 \n" +
@@ -3984,68 +3999,69 @@ var file_sluice_v1_registry_proto_depIdxs = []int32{
 	33, // 48: sluice.v1.ListFeatureServicesResponse.feature_services:type_name -> sluice.v1.FeatureService
 	33, // 49: sluice.v1.ListFeatureServiceVersionsResponse.feature_services:type_name -> sluice.v1.FeatureService
 	64, // 50: sluice.v1.ResolveFeaturesResponse.features:type_name -> sluice.v1.ResolvedFeature
-	62, // 51: sluice.v1.StreamField.type:type_name -> sluice.v1.ValueType
-	46, // 52: sluice.v1.EventStream.fields:type_name -> sluice.v1.StreamField
-	63, // 53: sluice.v1.EventStream.granularity:type_name -> google.protobuf.Duration
-	63, // 54: sluice.v1.EventStream.allowed_lateness:type_name -> google.protobuf.Duration
-	63, // 55: sluice.v1.EventStream.retention:type_name -> google.protobuf.Duration
-	60, // 56: sluice.v1.EventStream.tags:type_name -> sluice.v1.EventStream.TagsEntry
-	3,  // 57: sluice.v1.EventStream.state:type_name -> sluice.v1.FeatureViewState
-	1,  // 58: sluice.v1.EventStream.compatibility:type_name -> sluice.v1.Compatibility
-	61, // 59: sluice.v1.EventStream.create_time:type_name -> google.protobuf.Timestamp
-	47, // 60: sluice.v1.ApplyEventStreamRequest.event_stream:type_name -> sluice.v1.EventStream
-	47, // 61: sluice.v1.ApplyEventStreamResponse.event_stream:type_name -> sluice.v1.EventStream
-	0,  // 62: sluice.v1.ApplyEventStreamResponse.outcome:type_name -> sluice.v1.ApplyOutcome
-	1,  // 63: sluice.v1.ApplyEventStreamResponse.compatibility:type_name -> sluice.v1.Compatibility
-	4,  // 64: sluice.v1.ApplyEventStreamResponse.history:type_name -> sluice.v1.HistoryOutcome
-	47, // 65: sluice.v1.GetEventStreamResponse.event_stream:type_name -> sluice.v1.EventStream
-	47, // 66: sluice.v1.ListEventStreamsResponse.event_streams:type_name -> sluice.v1.EventStream
-	47, // 67: sluice.v1.ListEventStreamVersionsResponse.event_streams:type_name -> sluice.v1.EventStream
-	6,  // 68: sluice.v1.RegistryService.CreateProject:input_type -> sluice.v1.CreateProjectRequest
-	8,  // 69: sluice.v1.RegistryService.GetProject:input_type -> sluice.v1.GetProjectRequest
-	10, // 70: sluice.v1.RegistryService.ListProjects:input_type -> sluice.v1.ListProjectsRequest
-	14, // 71: sluice.v1.RegistryService.ApplyEntity:input_type -> sluice.v1.ApplyEntityRequest
-	16, // 72: sluice.v1.RegistryService.GetEntity:input_type -> sluice.v1.GetEntityRequest
-	18, // 73: sluice.v1.RegistryService.ListEntities:input_type -> sluice.v1.ListEntitiesRequest
-	23, // 74: sluice.v1.RegistryService.ApplyFeatureView:input_type -> sluice.v1.ApplyFeatureViewRequest
-	25, // 75: sluice.v1.RegistryService.GetFeatureView:input_type -> sluice.v1.GetFeatureViewRequest
-	27, // 76: sluice.v1.RegistryService.ListFeatureViews:input_type -> sluice.v1.ListFeatureViewsRequest
-	29, // 77: sluice.v1.RegistryService.ListFeatureViewVersions:input_type -> sluice.v1.ListFeatureViewVersionsRequest
-	31, // 78: sluice.v1.RegistryService.DeleteFeatureView:input_type -> sluice.v1.DeleteFeatureViewRequest
-	36, // 79: sluice.v1.RegistryService.ApplyFeatureService:input_type -> sluice.v1.ApplyFeatureServiceRequest
-	38, // 80: sluice.v1.RegistryService.GetFeatureService:input_type -> sluice.v1.GetFeatureServiceRequest
-	40, // 81: sluice.v1.RegistryService.ListFeatureServices:input_type -> sluice.v1.ListFeatureServicesRequest
-	42, // 82: sluice.v1.RegistryService.ListFeatureServiceVersions:input_type -> sluice.v1.ListFeatureServiceVersionsRequest
-	44, // 83: sluice.v1.RegistryService.ResolveFeatures:input_type -> sluice.v1.ResolveFeaturesRequest
-	48, // 84: sluice.v1.RegistryService.ApplyEventStream:input_type -> sluice.v1.ApplyEventStreamRequest
-	50, // 85: sluice.v1.RegistryService.GetEventStream:input_type -> sluice.v1.GetEventStreamRequest
-	52, // 86: sluice.v1.RegistryService.ListEventStreams:input_type -> sluice.v1.ListEventStreamsRequest
-	54, // 87: sluice.v1.RegistryService.ListEventStreamVersions:input_type -> sluice.v1.ListEventStreamVersionsRequest
-	7,  // 88: sluice.v1.RegistryService.CreateProject:output_type -> sluice.v1.CreateProjectResponse
-	9,  // 89: sluice.v1.RegistryService.GetProject:output_type -> sluice.v1.GetProjectResponse
-	11, // 90: sluice.v1.RegistryService.ListProjects:output_type -> sluice.v1.ListProjectsResponse
-	15, // 91: sluice.v1.RegistryService.ApplyEntity:output_type -> sluice.v1.ApplyEntityResponse
-	17, // 92: sluice.v1.RegistryService.GetEntity:output_type -> sluice.v1.GetEntityResponse
-	19, // 93: sluice.v1.RegistryService.ListEntities:output_type -> sluice.v1.ListEntitiesResponse
-	24, // 94: sluice.v1.RegistryService.ApplyFeatureView:output_type -> sluice.v1.ApplyFeatureViewResponse
-	26, // 95: sluice.v1.RegistryService.GetFeatureView:output_type -> sluice.v1.GetFeatureViewResponse
-	28, // 96: sluice.v1.RegistryService.ListFeatureViews:output_type -> sluice.v1.ListFeatureViewsResponse
-	30, // 97: sluice.v1.RegistryService.ListFeatureViewVersions:output_type -> sluice.v1.ListFeatureViewVersionsResponse
-	32, // 98: sluice.v1.RegistryService.DeleteFeatureView:output_type -> sluice.v1.DeleteFeatureViewResponse
-	37, // 99: sluice.v1.RegistryService.ApplyFeatureService:output_type -> sluice.v1.ApplyFeatureServiceResponse
-	39, // 100: sluice.v1.RegistryService.GetFeatureService:output_type -> sluice.v1.GetFeatureServiceResponse
-	41, // 101: sluice.v1.RegistryService.ListFeatureServices:output_type -> sluice.v1.ListFeatureServicesResponse
-	43, // 102: sluice.v1.RegistryService.ListFeatureServiceVersions:output_type -> sluice.v1.ListFeatureServiceVersionsResponse
-	45, // 103: sluice.v1.RegistryService.ResolveFeatures:output_type -> sluice.v1.ResolveFeaturesResponse
-	49, // 104: sluice.v1.RegistryService.ApplyEventStream:output_type -> sluice.v1.ApplyEventStreamResponse
-	51, // 105: sluice.v1.RegistryService.GetEventStream:output_type -> sluice.v1.GetEventStreamResponse
-	53, // 106: sluice.v1.RegistryService.ListEventStreams:output_type -> sluice.v1.ListEventStreamsResponse
-	55, // 107: sluice.v1.RegistryService.ListEventStreamVersions:output_type -> sluice.v1.ListEventStreamVersionsResponse
-	88, // [88:108] is the sub-list for method output_type
-	68, // [68:88] is the sub-list for method input_type
-	68, // [68:68] is the sub-list for extension type_name
-	68, // [68:68] is the sub-list for extension extendee
-	0,  // [0:68] is the sub-list for field type_name
+	12, // 51: sluice.v1.ResolveFeaturesResponse.join_keys:type_name -> sluice.v1.JoinKey
+	62, // 52: sluice.v1.StreamField.type:type_name -> sluice.v1.ValueType
+	46, // 53: sluice.v1.EventStream.fields:type_name -> sluice.v1.StreamField
+	63, // 54: sluice.v1.EventStream.granularity:type_name -> google.protobuf.Duration
+	63, // 55: sluice.v1.EventStream.allowed_lateness:type_name -> google.protobuf.Duration
+	63, // 56: sluice.v1.EventStream.retention:type_name -> google.protobuf.Duration
+	60, // 57: sluice.v1.EventStream.tags:type_name -> sluice.v1.EventStream.TagsEntry
+	3,  // 58: sluice.v1.EventStream.state:type_name -> sluice.v1.FeatureViewState
+	1,  // 59: sluice.v1.EventStream.compatibility:type_name -> sluice.v1.Compatibility
+	61, // 60: sluice.v1.EventStream.create_time:type_name -> google.protobuf.Timestamp
+	47, // 61: sluice.v1.ApplyEventStreamRequest.event_stream:type_name -> sluice.v1.EventStream
+	47, // 62: sluice.v1.ApplyEventStreamResponse.event_stream:type_name -> sluice.v1.EventStream
+	0,  // 63: sluice.v1.ApplyEventStreamResponse.outcome:type_name -> sluice.v1.ApplyOutcome
+	1,  // 64: sluice.v1.ApplyEventStreamResponse.compatibility:type_name -> sluice.v1.Compatibility
+	4,  // 65: sluice.v1.ApplyEventStreamResponse.history:type_name -> sluice.v1.HistoryOutcome
+	47, // 66: sluice.v1.GetEventStreamResponse.event_stream:type_name -> sluice.v1.EventStream
+	47, // 67: sluice.v1.ListEventStreamsResponse.event_streams:type_name -> sluice.v1.EventStream
+	47, // 68: sluice.v1.ListEventStreamVersionsResponse.event_streams:type_name -> sluice.v1.EventStream
+	6,  // 69: sluice.v1.RegistryService.CreateProject:input_type -> sluice.v1.CreateProjectRequest
+	8,  // 70: sluice.v1.RegistryService.GetProject:input_type -> sluice.v1.GetProjectRequest
+	10, // 71: sluice.v1.RegistryService.ListProjects:input_type -> sluice.v1.ListProjectsRequest
+	14, // 72: sluice.v1.RegistryService.ApplyEntity:input_type -> sluice.v1.ApplyEntityRequest
+	16, // 73: sluice.v1.RegistryService.GetEntity:input_type -> sluice.v1.GetEntityRequest
+	18, // 74: sluice.v1.RegistryService.ListEntities:input_type -> sluice.v1.ListEntitiesRequest
+	23, // 75: sluice.v1.RegistryService.ApplyFeatureView:input_type -> sluice.v1.ApplyFeatureViewRequest
+	25, // 76: sluice.v1.RegistryService.GetFeatureView:input_type -> sluice.v1.GetFeatureViewRequest
+	27, // 77: sluice.v1.RegistryService.ListFeatureViews:input_type -> sluice.v1.ListFeatureViewsRequest
+	29, // 78: sluice.v1.RegistryService.ListFeatureViewVersions:input_type -> sluice.v1.ListFeatureViewVersionsRequest
+	31, // 79: sluice.v1.RegistryService.DeleteFeatureView:input_type -> sluice.v1.DeleteFeatureViewRequest
+	36, // 80: sluice.v1.RegistryService.ApplyFeatureService:input_type -> sluice.v1.ApplyFeatureServiceRequest
+	38, // 81: sluice.v1.RegistryService.GetFeatureService:input_type -> sluice.v1.GetFeatureServiceRequest
+	40, // 82: sluice.v1.RegistryService.ListFeatureServices:input_type -> sluice.v1.ListFeatureServicesRequest
+	42, // 83: sluice.v1.RegistryService.ListFeatureServiceVersions:input_type -> sluice.v1.ListFeatureServiceVersionsRequest
+	44, // 84: sluice.v1.RegistryService.ResolveFeatures:input_type -> sluice.v1.ResolveFeaturesRequest
+	48, // 85: sluice.v1.RegistryService.ApplyEventStream:input_type -> sluice.v1.ApplyEventStreamRequest
+	50, // 86: sluice.v1.RegistryService.GetEventStream:input_type -> sluice.v1.GetEventStreamRequest
+	52, // 87: sluice.v1.RegistryService.ListEventStreams:input_type -> sluice.v1.ListEventStreamsRequest
+	54, // 88: sluice.v1.RegistryService.ListEventStreamVersions:input_type -> sluice.v1.ListEventStreamVersionsRequest
+	7,  // 89: sluice.v1.RegistryService.CreateProject:output_type -> sluice.v1.CreateProjectResponse
+	9,  // 90: sluice.v1.RegistryService.GetProject:output_type -> sluice.v1.GetProjectResponse
+	11, // 91: sluice.v1.RegistryService.ListProjects:output_type -> sluice.v1.ListProjectsResponse
+	15, // 92: sluice.v1.RegistryService.ApplyEntity:output_type -> sluice.v1.ApplyEntityResponse
+	17, // 93: sluice.v1.RegistryService.GetEntity:output_type -> sluice.v1.GetEntityResponse
+	19, // 94: sluice.v1.RegistryService.ListEntities:output_type -> sluice.v1.ListEntitiesResponse
+	24, // 95: sluice.v1.RegistryService.ApplyFeatureView:output_type -> sluice.v1.ApplyFeatureViewResponse
+	26, // 96: sluice.v1.RegistryService.GetFeatureView:output_type -> sluice.v1.GetFeatureViewResponse
+	28, // 97: sluice.v1.RegistryService.ListFeatureViews:output_type -> sluice.v1.ListFeatureViewsResponse
+	30, // 98: sluice.v1.RegistryService.ListFeatureViewVersions:output_type -> sluice.v1.ListFeatureViewVersionsResponse
+	32, // 99: sluice.v1.RegistryService.DeleteFeatureView:output_type -> sluice.v1.DeleteFeatureViewResponse
+	37, // 100: sluice.v1.RegistryService.ApplyFeatureService:output_type -> sluice.v1.ApplyFeatureServiceResponse
+	39, // 101: sluice.v1.RegistryService.GetFeatureService:output_type -> sluice.v1.GetFeatureServiceResponse
+	41, // 102: sluice.v1.RegistryService.ListFeatureServices:output_type -> sluice.v1.ListFeatureServicesResponse
+	43, // 103: sluice.v1.RegistryService.ListFeatureServiceVersions:output_type -> sluice.v1.ListFeatureServiceVersionsResponse
+	45, // 104: sluice.v1.RegistryService.ResolveFeatures:output_type -> sluice.v1.ResolveFeaturesResponse
+	49, // 105: sluice.v1.RegistryService.ApplyEventStream:output_type -> sluice.v1.ApplyEventStreamResponse
+	51, // 106: sluice.v1.RegistryService.GetEventStream:output_type -> sluice.v1.GetEventStreamResponse
+	53, // 107: sluice.v1.RegistryService.ListEventStreams:output_type -> sluice.v1.ListEventStreamsResponse
+	55, // 108: sluice.v1.RegistryService.ListEventStreamVersions:output_type -> sluice.v1.ListEventStreamVersionsResponse
+	89, // [89:109] is the sub-list for method output_type
+	69, // [69:89] is the sub-list for method input_type
+	69, // [69:69] is the sub-list for extension type_name
+	69, // [69:69] is the sub-list for extension extendee
+	0,  // [0:69] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_registry_proto_init() }

@@ -86,7 +86,8 @@ type RegistryServiceClient interface {
 	// Lists every version of one feature service, newest first.
 	ListFeatureServiceVersions(ctx context.Context, in *ListFeatureServiceVersionsRequest, opts ...grpc.CallOption) (*ListFeatureServiceVersionsResponse, error)
 	// Resolves feature refs ("view:feature", "view@3:feature") or a feature
-	// service to concrete feature view versions and types.
+	// service to concrete feature view versions and types, with the join keys
+	// of their entities.
 	ResolveFeatures(ctx context.Context, in *ResolveFeaturesRequest, opts ...grpc.CallOption) (*ResolveFeaturesResponse, error)
 	// Applies an event stream definition: the entity, event-time field and
 	// typed fields of raw events that aggregation feature views aggregate.
@@ -354,7 +355,8 @@ type RegistryServiceServer interface {
 	// Lists every version of one feature service, newest first.
 	ListFeatureServiceVersions(context.Context, *ListFeatureServiceVersionsRequest) (*ListFeatureServiceVersionsResponse, error)
 	// Resolves feature refs ("view:feature", "view@3:feature") or a feature
-	// service to concrete feature view versions and types.
+	// service to concrete feature view versions and types, with the join keys
+	// of their entities.
 	ResolveFeatures(context.Context, *ResolveFeaturesRequest) (*ResolveFeaturesResponse, error)
 	// Applies an event stream definition: the entity, event-time field and
 	// typed fields of raw events that aggregation feature views aggregate.

@@ -113,12 +113,17 @@ def historical_call(
 
 def join_key_types(registry: Any, project: str, features: Sequence[str], feature_service: str) -> Steps:
     """The join keys of the entities of the features asked for, with their declared ValueTypes, as
-    the server forms the spine from them: ResolveFeatures, then each feature view version, then each
-    entity. Yields (stub method, request) and receives each response."""
+    the server forms the spine from them: one ResolveFeatures call, which lists them (a server from
+    before `join_keys` answers without them: then each feature view version, then each entity).
+    Yields (stub method, request) and receives each response."""
     resolved = yield registry.ResolveFeatures, registry_pb2.ResolveFeaturesRequest(
         project=project, features=list(features), feature_service=feature_service
     )
     keys: dict[str, int] = {}
+    if len(resolved.join_keys) > 0:
+        for key in resolved.join_keys:
+            keys.setdefault(key.name, key.type)
+        return keys
     views: set[str] = set()
     entities: set[str] = set()
     for feature in resolved.features:

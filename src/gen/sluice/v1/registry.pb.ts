@@ -717,6 +717,15 @@ export interface ResolveFeaturesRequest {
 
 export interface ResolveFeaturesResponse {
   features: ResolvedFeature[];
+  /**
+   * The join keys of the features' entities, each name once: the key columns
+   * a spine for these features carries (GetHistoricalFeatures) and the entity
+   * columns an online read of them takes. In the order of the features' first
+   * appearance, then of each entity's keys; where two entities give one name
+   * different types, the first type is listed (a retrieval of both refuses the
+   * selection, INVALID_ARGUMENT).
+   */
+  joinKeys: JoinKey[];
 }
 
 /** One typed field of an event stream's events. */
@@ -5566,13 +5575,16 @@ export const ResolveFeaturesRequest: MessageFns<ResolveFeaturesRequest> = {
 };
 
 function createBaseResolveFeaturesResponse(): ResolveFeaturesResponse {
-  return { features: [] };
+  return { features: [], joinKeys: [] };
 }
 
 export const ResolveFeaturesResponse: MessageFns<ResolveFeaturesResponse> = {
   encode(message: ResolveFeaturesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.features) {
       ResolvedFeature.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.joinKeys) {
+      JoinKey.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -5598,6 +5610,14 @@ export const ResolveFeaturesResponse: MessageFns<ResolveFeaturesResponse> = {
             message.features.push(ResolvedFeature.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.joinKeys.push(JoinKey.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5615,6 +5635,11 @@ export const ResolveFeaturesResponse: MessageFns<ResolveFeaturesResponse> = {
       features: globalThis.Array.isArray(object?.features)
         ? object.features.map((e: any) => ResolvedFeature.fromJSON(e))
         : [],
+      joinKeys: globalThis.Array.isArray(object?.joinKeys)
+        ? object.joinKeys.map((e: any) => JoinKey.fromJSON(e))
+        : globalThis.Array.isArray(object?.join_keys)
+        ? object.join_keys.map((e: any) => JoinKey.fromJSON(e))
+        : [],
     };
   },
 
@@ -5622,6 +5647,9 @@ export const ResolveFeaturesResponse: MessageFns<ResolveFeaturesResponse> = {
     const obj: any = {};
     if (message.features?.length) {
       obj.features = message.features.map((e) => ResolvedFeature.toJSON(e));
+    }
+    if (message.joinKeys?.length) {
+      obj.joinKeys = message.joinKeys.map((e) => JoinKey.toJSON(e));
     }
     return obj;
   },
@@ -5632,6 +5660,7 @@ export const ResolveFeaturesResponse: MessageFns<ResolveFeaturesResponse> = {
   fromPartial<I extends Exact<DeepPartial<ResolveFeaturesResponse>, I>>(object: I): ResolveFeaturesResponse {
     const message = createBaseResolveFeaturesResponse();
     message.features = object.features?.map((e) => ResolvedFeature.fromPartial(e)) || [];
+    message.joinKeys = object.joinKeys?.map((e) => JoinKey.fromPartial(e)) || [];
     return message;
   },
 };
@@ -7187,7 +7216,8 @@ export const RegistryServiceService = {
   },
   /**
    * Resolves feature refs ("view:feature", "view@3:feature") or a feature
-   * service to concrete feature view versions and types.
+   * service to concrete feature view versions and types, with the join keys
+   * of their entities.
    */
   resolveFeatures: {
     path: "/sluice.v1.RegistryService/ResolveFeatures" as const,
@@ -7307,7 +7337,8 @@ export interface RegistryServiceServer extends UntypedServiceImplementation {
   listFeatureServiceVersions: handleUnaryCall<ListFeatureServiceVersionsRequest, ListFeatureServiceVersionsResponse>;
   /**
    * Resolves feature refs ("view:feature", "view@3:feature") or a feature
-   * service to concrete feature view versions and types.
+   * service to concrete feature view versions and types, with the join keys
+   * of their entities.
    */
   resolveFeatures: handleUnaryCall<ResolveFeaturesRequest, ResolveFeaturesResponse>;
   /**
@@ -7586,7 +7617,8 @@ export interface RegistryServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Resolves feature refs ("view:feature", "view@3:feature") or a feature
-   * service to concrete feature view versions and types.
+   * service to concrete feature view versions and types, with the join keys
+   * of their entities.
    */
   resolveFeatures(
     request: ResolveFeaturesRequest,

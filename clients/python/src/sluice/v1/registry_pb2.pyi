@@ -507,10 +507,12 @@ class ResolveFeaturesRequest(_message.Message):
     def __init__(self, project: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ..., feature_service: _Optional[str] = ...) -> None: ...
 
 class ResolveFeaturesResponse(_message.Message):
-    __slots__ = ("features",)
+    __slots__ = ("features", "join_keys")
     FEATURES_FIELD_NUMBER: _ClassVar[int]
+    JOIN_KEYS_FIELD_NUMBER: _ClassVar[int]
     features: _containers.RepeatedCompositeFieldContainer[_types_pb2.ResolvedFeature]
-    def __init__(self, features: _Optional[_Iterable[_Union[_types_pb2.ResolvedFeature, _Mapping]]] = ...) -> None: ...
+    join_keys: _containers.RepeatedCompositeFieldContainer[JoinKey]
+    def __init__(self, features: _Optional[_Iterable[_Union[_types_pb2.ResolvedFeature, _Mapping]]] = ..., join_keys: _Optional[_Iterable[_Union[JoinKey, _Mapping]]] = ...) -> None: ...
 
 class StreamField(_message.Message):
     __slots__ = ("name", "type", "description")

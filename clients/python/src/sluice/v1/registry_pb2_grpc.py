@@ -258,7 +258,8 @@ class RegistryServiceServicer:
 
     def ResolveFeatures(self, request, context):
         """Resolves feature refs ("view:feature", "view@3:feature") or a feature
-        service to concrete feature view versions and types.
+        service to concrete feature view versions and types, with the join keys
+        of their entities.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
