@@ -80,6 +80,16 @@ describe("held history", () => {
     expect([text.size, text.ordinalOf("b"), text.ordinalOf(0)]).toEqual([2, 1, -1]);
   });
 
+  it("reads int64 keys and times exactly from their buffers: negative ones, and keys beyond 2^53 by their text", () => {
+    const big = 2n ** 60n;
+    const held = heldHistoryOf(table, streams({ ids: [-3n, -3n, 5n], times: [-20n, -10n, 7n], x: [1, 2, 3] }));
+    expect([...(held?.times ?? [])]).toEqual([-20, -10, 7]);
+    expect([-3, 5, 4].map((key) => held?.entities.ordinalOf(key))).toEqual([0, 1, -1]);
+    const wide = heldHistoryOf(table, streams({ ids: [1n, big, big], times: [1n, 2n, 3n], x: [1, 2, 3] }));
+    expect([wide?.entities.ordinalOf(1), wide?.entities.ordinalOf(String(big))]).toEqual([0, 1]);
+    expect([wide?.starts[1], wide?.ends[1]]).toEqual([1, 3]);
+  });
+
   it("holds an empty answer as a history without entities", () => {
     const held = heldHistoryOf(table, []);
     expect([held?.rows, held?.entities.size, held?.entities.ordinalOf(1)]).toEqual([0, 0, -1]);

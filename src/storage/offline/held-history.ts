@@ -59,21 +59,21 @@ export function heldHistoryOf(table: OfflineTable, streams: readonly Uint8Array[
     if (!first) return vectorFromArray([], tables[0]?.schema.fields.find((f) => f.name === name)?.type ?? new Int64());
     return rest.length === 0 ? first : first.concat(...rest);
   };
-  const times = new Float64Array(rows);
-  const rawTimes = vectorOf(HELD_TIME_COLUMN).toArray() as BigInt64Array;
-  for (let row = 0; row < rows; row++) {
-    const time = Number(rawTimes[row]);
-    if (!Number.isSafeInteger(time)) return undefined;
-    times[row] = time;
-  }
-  const keyOf = entityKeyReader(
-    table.keyColumns.map((c) => {
-      const vector = vectorOf(c.name);
-      if (!FIXED_WIDTH.has(vector.type.typeId)) return (row: number) => vector.get(row);
-      const values = vector.toArray() as ArrayLike<unknown>;
-      return (row: number) => values[row];
-    }),
-  );
+  const times = safeIntegersOf(vectorOf(HELD_TIME_COLUMN));
+  if (!times) return undefined;
+  const [onlyKey] = table.keyColumns;
+  const keyVectors = table.keyColumns.map((c) => vectorOf(c.name));
+  // A single int64 key read as numbers straight from its buffers: no bigint made per row.
+  const numericKeys = table.keyColumns.length === 1 && onlyKey?.type === "int64" ? safeIntegersOf(keyVectors[0] as Vector) : undefined;
+  const keyOf = numericKeys
+    ? (row: number) => numericKeys[row] as number
+    : entityKeyReader(
+        keyVectors.map((vector) => {
+          if (!FIXED_WIDTH.has(vector.type.typeId)) return (row: number) => vector.get(row);
+          const values = vector.toArray() as ArrayLike<unknown>;
+          return (row: number) => values[row];
+        }),
+      );
   const keys: EntityKeyValue[] = [];
   const starts: number[] = [];
   const ends: number[] = [];
@@ -96,38 +96,74 @@ export function heldHistoryOf(table: OfflineTable, streams: readonly Uint8Array[
   return { rows, entities: entityIndexOf(keys), starts: Int32Array.from(starts), ends: Int32Array.from(ends), times, features };
 }
 
+/**
+ * An int64 column's values as doubles, read from each chunk's buffer as two 32-bit halves (a
+ * BigInt64Array makes a bigint per element read: most of the indexing's time); undefined when one
+ * is beyond 2^53 in magnitude, where a double is not exact. Nulls read as 0.
+ */
+function safeIntegersOf(vector: Vector): Float64Array | undefined {
+  const out = new Float64Array(vector.length);
+  let at = 0;
+  for (const data of vector.data) {
+    const values = data.values as BigInt64Array;
+    const halves = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+    for (let i = 0; i < data.length; i++) {
+      const low = halves[2 * i] as number;
+      const high = halves[2 * i + 1] as number;
+      // |value| < 2^53 exactly when the high half is in [-2^21, 2^21).
+      if (high < -0x200000 || high >= 0x200000) return undefined;
+      out[at++] = high * 0x100000000 + (low >>> 0);
+    }
+  }
+  return out;
+}
+
 const FIXED_WIDTH = new Set([Type.Int, Type.Float, Type.Timestamp]);
 
 /** Feature columns by name: fixed-width ones in one {@link HeldBlock} per array type, the rest as their vectors. */
 function heldFeatures(names: readonly string[], vectorOf: (name: string) => Vector, rows: number): Map<string, HeldColumn> {
   const features = new Map<string, HeldColumn>();
-  const blocks = new Map<unknown, Array<{ name: string; vector: Vector; values: ArrayLike<unknown> }>>();
+  const blocks = new Map<unknown, Array<{ name: string; vector: Vector }>>();
   for (const name of names) {
     const vector = vectorOf(name);
-    if (FIXED_WIDTH.has(vector.type.typeId)) {
-      const values = vector.toArray() as ArrayLike<unknown>;
-      const members = blocks.get(values.constructor) ?? [];
-      members.push({ name, vector, values });
-      blocks.set(values.constructor, members);
-    } else features.set(name, { type: vector.type, vector, ...validityOf(vector) });
+    const arrayType = FIXED_WIDTH.has(vector.type.typeId) ? vector.data[0]?.values?.constructor : undefined;
+    if (arrayType) blocks.set(arrayType, [...(blocks.get(arrayType) ?? []), { name, vector }]);
+    else features.set(name, { type: vector.type, vector, ...validityOf(vector) });
   }
   for (const [arrayType, members] of blocks) {
     const width = members.length;
-    // A copy either way: a single batch's typed array is a view of the engine's whole answer, which can then go.
+    // A copy, chunk by chunk: the chunks' arrays are views of the engine's whole answer, which can then go.
     const values = new (arrayType as new (length: number) => Float64Array)(rows * width);
     const block: HeldBlock = { values, width };
-    members.forEach(({ name, vector, values: column }, offset) => {
-      for (let row = 0; row < rows; row++) values[row * width + offset] = column[row] as number;
+    members.forEach(({ name, vector }, offset) => {
+      let row = 0;
+      for (const data of vector.data) {
+        const column = data.values as Float64Array;
+        for (let i = 0; i < data.length; i++) values[(row + i) * width + offset] = column[i] as number;
+        row += data.length;
+      }
       features.set(name, { type: vector.type, block, offset, ...validityOf(vector) });
     });
   }
   return features;
 }
 
-/** A column's validity per row, when it has nulls. */
+/** A column's validity per row, when it has nulls, from each chunk's null bitmap. */
 function validityOf(vector: Vector): { valid?: Uint8Array } {
   if (vector.nullCount === 0) return {};
-  return { valid: Uint8Array.from({ length: vector.length }, (_, row) => (vector.isValid(row) ? 1 : 0)) };
+  const valid = new Uint8Array(vector.length).fill(1);
+  let row = 0;
+  for (const data of vector.data) {
+    const bitmap = data.nullBitmap;
+    if (data.nullCount > 0 && bitmap) {
+      for (let i = 0; i < data.length; i++) {
+        const bit = data.offset + i;
+        if ((((bitmap[bit >> 3] as number) >> (bit & 7)) & 1) === 0) valid[row + i] = 0;
+      }
+    }
+    row += data.length;
+  }
+  return { valid };
 }
 
 /** Finds an entity's ordinal by its key. */
