@@ -141,3 +141,13 @@ function describeOutOfBounds(value: FeatureValue, limits: ValueLimits): string |
 function withArticle(type: ValueType): string {
   return `${type.startsWith("int") ? "an" : "a"} ${type}`;
 }
+
+/**
+ * Whether a column holds a null or undefined, asked of the engine's own search: it reads arrays of
+ * any kind alike, where a loop of ours reading doubles and objects at one place makes V8 box the
+ * doubles (arrow-columns.ts, feature-writer.ts).
+ */
+export function hasNull(column: ArrayLike<unknown>): boolean {
+  if (ArrayBuffer.isView(column)) return false;
+  return Array.prototype.includes.call(column, null) || Array.prototype.includes.call(column, undefined);
+}

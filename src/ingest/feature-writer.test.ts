@@ -138,6 +138,38 @@ describe("FeatureWriter", () => {
     expect(await read(["33"])).toEqual([8n]);
   });
 
+  it("holds each feature of the newest row per entity whatever its column: numbers with and without nulls, text", () => {
+    const view = {
+      project: "default",
+      name: "mixed",
+      version: 1,
+      features: [
+        { name: "spend", type: "double" },
+        { name: "score", type: "double" },
+        { name: "tier", type: "string" },
+      ],
+    } as unknown as Parameters<LatestOnlineWrites["add"]>[0];
+    const held = new LatestOnlineWrites();
+    // Each entity is written twice in the batch, the later row newer; entity 1's older row comes last and loses.
+    held.add(view, ['["1"]', '["2"]', '["1"]', '["2"]', '["1"]'], {
+      length: 5,
+      keys: [[1n, 2n, 1n, 2n, 1n]],
+      eventTimes: [10, 40, 20, 50, 5],
+      ingestTimes: [1, 2, 3, 4, 5],
+      writeId: "w",
+      features: [
+        [1.5, 2.5, 3.5, 4.5, 5.5],
+        [null, 7, 8, null, 9],
+        ["a", null, "c", "d", "e"],
+      ],
+    });
+    const writes = held.take()[0]?.writes ?? [];
+    expect(writes.map((w) => [w.key, w.record.eventTime, w.record.values])).toEqual([
+      ['["1"]', 20, { spend: 3.5, score: 8, tier: "c" }],
+      ['["2"]', 50, { spend: 4.5, score: null, tier: "d" }],
+    ]);
+  });
+
   it("lets the later of two rows with the same key and event time win, online and offline alike", async () => {
     const eventTime = Date.now() * 1000;
     const rows = [5n, 6n].map((value) => ({

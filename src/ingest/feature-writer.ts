@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { encodeEntityKey } from "../common/entity-key.js";
 import { PreconditionError, ValidationError } from "../common/errors.js";
-import type { FeatureValue } from "../common/feature-value.js";
+import { type FeatureValue, hasNull } from "../common/feature-value.js";
 import { KeyedMutex } from "../common/keyed-mutex.js";
 import type { ValueType } from "../common/value-type.js";
 import type { Entity, FeatureViewVersion } from "../registry/model.js";
@@ -62,6 +62,9 @@ export class LatestOnlineWrites {
     }
     const { slots, keys, eventTimes, ingestTimes, values, present, absent } = table;
     const [onlyKey] = rows.keys.length === 1 ? rows.keys : [];
+    // Per row, the slot it replaces the held row of, or -1: the rows are walked once to find them,
+    // then each feature column is copied on its own (see holdNumbers).
+    const slotOf = new Int32Array(rows.length).fill(-1);
     for (let row = 0; row < rows.length; row++) {
       const key = entityKeys[row] as string;
       const eventTime = rows.eventTimes[row] as number;
@@ -84,11 +87,15 @@ export class LatestOnlineWrites {
       }
       eventTimes[slot] = eventTime;
       ingestTimes[slot] = ingestTime;
-      for (let f = 0; f < values.length; f++) {
-        const value = rows.features[f]?.[row] ?? null;
-        (present[f] as boolean[])[slot] = value !== null;
-        (values[f] as FeatureValue[])[slot] = value ?? (absent[f] as FeatureValue);
-      }
+      slotOf[row] = slot;
+    }
+    for (let f = 0; f < values.length; f++) {
+      const column = rows.features[f] ?? [];
+      const held = values[f] as FeatureValue[];
+      const isPresent = present[f] as boolean[];
+      if (absent[f] !== 0) holdValues(held, isPresent, column, slotOf, absent[f] as FeatureValue);
+      else if (hasNull(column)) holdNullableNumbers(held as number[], isPresent, column as ArrayLike<number | null>, slotOf);
+      else holdNumbers(held as number[], isPresent, column as ArrayLike<number>, slotOf);
     }
   }
 
@@ -107,6 +114,52 @@ export class LatestOnlineWrites {
     this.tables.clear();
     this.count = 0;
     return taken;
+  }
+}
+
+/*
+ * The copies of one feature column into its slots, one function per kind of column so that each
+ * reads one kind of array. A loop reading arrays of doubles and arrays of objects (a column with a
+ * null, strings) at one place makes V8's optimised code turn the double arrays into arrays of
+ * boxed numbers, and arrays made later at the same place start boxed (measured: the holding of a
+ * 2 x 1M-row load with one nullable column took about 1 s instead of about 0.4 s).
+ */
+
+/** A number column without nulls. */
+function holdNumbers(held: number[], present: boolean[], column: ArrayLike<number>, slotOf: Int32Array): void {
+  for (let row = 0; row < slotOf.length; row++) {
+    const slot = slotOf[row] as number;
+    if (slot < 0) continue;
+    held[slot] = column[row] as number;
+    present[slot] = true;
+  }
+}
+
+/** A number column with nulls: held as 0 where null, so the held array keeps its numbers unboxed. */
+function holdNullableNumbers(held: number[], present: boolean[], column: ArrayLike<number | null>, slotOf: Int32Array): void {
+  for (let row = 0; row < slotOf.length; row++) {
+    const slot = slotOf[row] as number;
+    if (slot < 0) continue;
+    const value = column[row] ?? null;
+    held[slot] = value ?? 0;
+    present[slot] = value !== null;
+  }
+}
+
+/** Any other column. */
+function holdValues(
+  held: FeatureValue[],
+  present: boolean[],
+  column: ArrayLike<FeatureValue>,
+  slotOf: Int32Array,
+  absent: FeatureValue,
+): void {
+  for (let row = 0; row < slotOf.length; row++) {
+    const slot = slotOf[row] as number;
+    if (slot < 0) continue;
+    const value = column[row] ?? null;
+    held[slot] = value ?? absent;
+    present[slot] = value !== null;
   }
 }
 

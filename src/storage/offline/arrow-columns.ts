@@ -27,7 +27,7 @@ import {
   type Vector,
   vectorFromArray,
 } from "apache-arrow";
-import type { FeatureValue } from "../../common/feature-value.js";
+import { type FeatureValue, hasNull } from "../../common/feature-value.js";
 import type { ValueType } from "../../common/value-type.js";
 
 /** The Arrow type of a column of each type. */
@@ -98,12 +98,6 @@ function numbersVector(type: "double" | "float" | "int32", values: ArrayLike<num
     else bitmap[row >> 3] = (bitmap[row >> 3] as number) | (1 << (row & 7));
   }
   return fixedWidthVector(ARROW_TYPE_OF[type](), out, nullCount, bitmap);
-}
-
-/** Whether an array holds a null or undefined, asked of the engine's own search (which reads any array alike). */
-function hasNull(values: ArrayLike<unknown>): boolean {
-  if (ArrayBuffer.isView(values)) return false;
-  return Array.prototype.includes.call(values, null) || Array.prototype.includes.call(values, undefined);
 }
 
 /** One text repeated `length` times as a string column, encoded once. */
