@@ -41,8 +41,10 @@ const target: CheckTarget = {
 };
 
 /** A check's outcome without field paths (which name rows or columns), to compare the two forms. */
-const outcome = ({ rejections, ...accepted }: CheckedBatch) => ({
+const outcome = ({ rejections, features, ...accepted }: CheckedBatch) => ({
   ...accepted,
+  // Columns compared by their values: a number column without nulls may be a Float64Array.
+  features: features.map((column) => Array.from(column)),
   rejections: rejections.map((r) => ({ rowIndex: r.rowIndex, descriptions: r.violations.map((v) => v.description) })),
 });
 /** The field paths of each rejected row. */
@@ -90,7 +92,9 @@ describe("checkColumns", () => {
         label: { kind: "string", values: ["ok", null, "ok", "far too long"] },
       },
     });
-    expect(checked).toMatchObject({ rowIndexes: [0], keys: [[1n]], eventTimes: [NOW], features: [[1.5], ["ok"]] });
+    expect(checked).toMatchObject({ rowIndexes: [0], keys: [[1n]], eventTimes: [NOW] });
+    // A number column without nulls comes as a Float64Array.
+    expect(checked.features).toEqual([Float64Array.of(1.5), ["ok"]]);
     expect(checked.rejections.map((r) => r.rowIndex)).toEqual([1, 2, 3]);
     expect(rejectedFields(checked)).toEqual([
       ['columns.entity_key["id"][1]'],
@@ -119,7 +123,8 @@ describe("checkColumns", () => {
         },
       },
     });
-    expect(checked).toMatchObject({ rowIndexes: [0], entityKeys: ['["7"]'], keys: [[7n]], eventTimes: [NOW], features: [[2], [null]] });
+    expect(checked).toMatchObject({ rowIndexes: [0], entityKeys: ['["7"]'], keys: [[7n]], eventTimes: [NOW] });
+    expect(checked.features).toEqual([Float64Array.of(2), [null]]);
     expect(checked.rejections).toEqual([
       { rowIndex: 1, violations: [{ field: 'columns.entity_key["id"][1]', description: "expected an int64 value, got string" }] },
     ]);

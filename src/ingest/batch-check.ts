@@ -151,8 +151,11 @@ export interface CheckedBatch {
   /** Per join key, in the entity's order: the accepted rows' values. */
   keys: FeatureValue[][];
   eventTimes: number[];
-  /** Per feature, in the view's order: the accepted rows' values, null where null. */
-  features: FeatureValue[][];
+  /**
+   * Per feature, in the view's order: the accepted rows' values, null where null. A number column
+   * of a columnar batch without nulls is a Float64Array.
+   */
+  features: Array<ArrayLike<FeatureValue>>;
   /** The accepted rows' created times, undefined where the server's receipt time applies. */
   createdTimes: Array<number | undefined>;
   rejections: RowRejection[];
@@ -165,7 +168,10 @@ export function checkRows(target: CheckTarget, rows: readonly RowInput[]): Check
   rows.forEach((row, index) => {
     const checked = checkRow(target, row, index, notes);
     if ("violations" in checked) batch.rejections.push({ rowIndex: index, violations: checked.violations });
-    else accept(batch, index, checked.key, checked.eventTime, checked.createdTime, checked.features);
+    else {
+      accept(batch, index, checked.key, checked.eventTime, checked.createdTime);
+      checked.features.forEach((value, f) => (batch.features[f] as FeatureValue[]).push(value));
+    }
   });
   return batch;
 }
@@ -211,7 +217,6 @@ export function checkColumns(target: CheckTarget, columns: ColumnarRows): Checke
   const featureCells = featureColumns.map(({ type, column }) => (column ? cellReader(type, column, limits) : undefined));
   const batch = emptyBatch(target);
   const key: FeatureValue[] = new Array(keyColumns.length);
-  const features: FeatureValue[] = new Array(featureColumns.length);
   const problems = new RowProblems();
   // Plain loops and no closure per row: this runs once per row of a bulk load.
   for (let row = 0; row < rowCount; row++) {
@@ -235,15 +240,39 @@ export function checkColumns(target: CheckTarget, columns: ColumnarRows): Checke
     if (createdProblem) problems.add(`columns.created_time_micros[${row}]`, createdProblem);
     for (let f = 0; f < featureColumns.length; f++) {
       const value = featureCells[f]?.(row) ?? null;
-      if (value instanceof CellProblem) {
+      if (value instanceof CellProblem)
         problems.add(`${(featureColumns[f] as (typeof featureColumns)[number]).field}[${row}]`, value.problem);
-        features[f] = null;
-      } else features[f] = value;
     }
     if (problems.any) batch.rejections.push({ rowIndex: row, violations: problems.capped() });
-    else accept(batch, row, key, eventTime, createdTime, features);
+    else accept(batch, row, key, eventTime, createdTime);
   }
+  batch.features = featureColumns.map(({ type }, f) => {
+    const cells = featureCells[f];
+    if (!cells) return new Array<FeatureValue>(batch.rowIndexes.length).fill(null);
+    return NUMBER_TYPES.has(type)
+      ? numberColumn(cells, batch.rowIndexes)
+      : Array.from(batch.rowIndexes, (row) => cells(row) as FeatureValue);
+  });
   return batch;
+}
+
+const NUMBER_TYPES = new Set<ValueType>(["int32", "float", "double"]);
+
+/**
+ * The accepted rows' values of a number column (read again, as the row loop checked them): a
+ * Float64Array when none is null, else an array. Built column by column, never by a loop pushing
+ * into every column: such a loop, once a column has a null, makes V8's optimised code turn the
+ * other columns' double arrays into arrays of boxed numbers, and the arrays made later at the same
+ * place start boxed (measured: a 2 x 1M-row import boxed every value of both views from its second batch).
+ */
+function numberColumn(cells: CellReader, rows: readonly number[]): ArrayLike<FeatureValue> {
+  const out = new Float64Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const value = cells(rows[i] as number);
+    if (value === null) return Array.from(rows, (row) => cells(row) as FeatureValue);
+    out[i] = value as number;
+  }
+  return out;
 }
 
 /** One row's violations as they are found: at most {@link MAX_ROW_VIOLATIONS} listed, the rest counted. */
@@ -301,20 +330,13 @@ function emptyBatch({ view, entity }: CheckTarget): CheckedBatch {
   };
 }
 
-function accept(
-  batch: CheckedBatch,
-  rowIndex: number,
-  key: readonly FeatureValue[],
-  eventTime: number,
-  createdTime: number | undefined,
-  features: readonly FeatureValue[],
-) {
+/** Records an accepted row's index, key and times (its features are added by the caller). */
+function accept(batch: CheckedBatch, rowIndex: number, key: readonly FeatureValue[], eventTime: number, createdTime: number | undefined) {
   batch.rowIndexes.push(rowIndex);
   batch.createdTimes.push(createdTime);
   batch.entityKeys.push(encodeEntityKey(key));
   for (let k = 0; k < key.length; k++) batch.keys[k]?.push(key[k] as FeatureValue);
   batch.eventTimes.push(eventTime);
-  for (let f = 0; f < batch.features.length; f++) batch.features[f]?.push(features[f] ?? null);
 }
 
 /** Why a cell cannot be stored; a class, so a checked value can never be mistaken for one. */

@@ -413,7 +413,7 @@ export class EventWriter {
 /** The checked rows at `indexes` (positions in the accepted rows), as a batch of their own. */
 function selectRows(checked: CheckedBatch, indexes: readonly number[]): CheckedBatch {
   if (indexes.length === checked.rowIndexes.length) return checked;
-  const pick = <T>(values: readonly T[]) => indexes.map((i) => values[i] as T);
+  const pick = <T>(values: ArrayLike<T>) => indexes.map((i) => values[i] as T);
   return {
     rowIndexes: pick(checked.rowIndexes),
     entityKeys: pick(checked.entityKeys),
