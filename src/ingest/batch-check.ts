@@ -170,7 +170,7 @@ export function checkRows(target: CheckTarget, rows: readonly RowInput[]): Check
     if ("violations" in checked) batch.rejections.push({ rowIndex: index, violations: checked.violations });
     else {
       accept(batch, index, checked.key, checked.eventTime, checked.createdTime);
-      checked.features.forEach((value, f) => (batch.features[f] as FeatureValue[]).push(value));
+      for (const [f, value] of checked.features.entries()) (batch.features[f] as FeatureValue[]).push(value);
     }
   });
   return batch;

@@ -405,8 +405,8 @@ class SluiceClient(ClientBase):
         - a pandas DataFrame, pyarrow Table or RecordBatch with a column per join key, an
           `event_time` column (datetime64 / timestamp of any unit; naive is UTC; int epochs are
           refused) and any other columns as extra columns, sent as typed columns without a loop over
-          rows. The client reads the join keys and their types from the registry first (the
-          features' views and their entities) and matches the key columns to them. The index of a
+          rows. The client reads the join keys and their types from the registry first (one
+          ResolveFeatures call) and matches the key columns to them. The index of a
           DataFrame is not sent (reset_index() to send it); NaN and None are nulls.
 
         Returns one dict per spine row, in spine order: the join keys, "event_time", the extra
