@@ -622,9 +622,12 @@ client process, sharing the two cores with the server, is the limit.`
   }
 
 How Sluice's retrieval gets there: the server holds the 100k spine rows in memory as they arrive instead of storing
-them in its engine, and joins them itself against both views' history, which it holds as typed columns (read once
-from the engine, sorted by key and time, and read again after any write to the table): a hash lookup and a binary
-search per spine row and view, then Arrow out (docs/architecture.md, "Joins the server does itself"). The first
+them in its engine, and joins them itself against both views' history, which it holds in memory (read once from
+the engine, sorted by key and time, and read again after any write to the table; a row's five doubles side by side):
+per spine row and view, an index lookup (a table by id for compact integer ids) and a binary search, the spine rows
+visited by entity so the history is read along memory, then Arrow out (docs/architecture.md, "Joins the server does
+itself"). The tables' versions are checked while the spine arrives, and the Python client finds the join keys with
+one registry call. The first
 retrieval after the load pays that read: ${a.perRound?.[0]?.sluiceSeconds} s in the first round, against Feast's ${a.perRound?.[0]?.feastSeconds} s
 (${times(ratio(a.perRound?.[0]?.feastSeconds, a.perRound?.[0]?.sluiceSeconds))}); the median includes it as one of ${result.rounds} rounds. Before this path, storing the spine in the
 engine (200-250 ms) and the engine's join (350-500 ms) made the retrieval 0.95 s, 1.19× Feast.${
@@ -639,7 +642,7 @@ ${pythonClientLine(result.pythonClient)}
 What each figure times. Point-in-time: from the spine DataFrame to a pandas DataFrame, inside one Python process:
 Feast's \`store.get_historical_features(entity_df=spine, features=[...]).to_df()\` (DuckDB reading the Parquet file);
 Sluice's \`client.get_historical_features(features=[...], spine=spine, as_frame=True)\` (the spine sent over gRPC, the
-join in the server's embedded ClickHouse, Arrow back). Load: Feast's \`store.materialize(start, end)\` over the
+join in the server, Arrow back). Load: Feast's \`store.materialize(start, end)\` over the
 file's whole time range into SQLite, after \`feast apply\` (a CLI process, its start-up included); Sluice's ImportFeatures
 of the same file (a server path), ${b.sluice.how}, from the first call to the last done message. The two loads do
 not do the same work: Feast's offline store is the Parquet file itself, so \`materialize\` reads it (DuckDB) and
