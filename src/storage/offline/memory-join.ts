@@ -135,7 +135,7 @@ interface ViewMatches {
   rows: Int32Array;
   /**
    * The spine rows with a match, by entity: their history rows then come nearly in order, so
-   * reading them runs along memory instead of jumping (about twice as fast on 1M-row histories).
+   * reading them runs along memory instead of jumping.
    */
   order: Int32Array;
   /** The validity bitmap of a column without nulls: the rows with a match. */
