@@ -344,8 +344,10 @@ export class ClickHouseOfflineStore implements OfflineStore {
 
   /** Point-in-time joins run so far, by where: by the server itself, or by the engine as a hash or sort-merge join. */
   readonly joinsByStrategy = { server: 0, hash: 0, sortMerge: 0 };
-  /** Times a table's history was read to be held (each table once per version). */
+  /** Times a table's history was read whole to be held. */
   historyReads = 0;
+  /** Times only the rows written since a held history were read, to bring it up to date. */
+  historyDeltaReads = 0;
   private readonly hashJoinMaxRows: number;
   private readonly memoryJoinMaxSpineRows: number;
   /** Undefined when joins never run without the engine. */
@@ -724,7 +726,10 @@ export class ClickHouseOfflineStore implements OfflineStore {
     if (tables.reduce((sum, t) => sum + (t?.rows ?? 0), 0) > cache.maxRows) return undefined;
     const histories = await Promise.all(
       views.map((table, v) =>
-        cache.get(table, qualifiedTableName(table), tables[v] as TableVersion, () => this.readHeldHistory(table, run)),
+        cache.get(table, qualifiedTableName(table), tables[v] as TableVersion, {
+          all: (upTo) => this.readHeldHistory(table, run, upTo === undefined ? undefined : { after: -1, upTo }),
+          since: (after, upTo) => this.readHeldHistory(table, run, { after, upTo }),
+        }),
       ),
     );
     return histories.every((h) => h !== undefined) ? histories : undefined;
@@ -745,6 +750,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
         await this.client.query({
           query:
             "SELECT t.database AS database, t.name AS name, toString(t.uuid) AS uuid, toString(t.metadata_modification_time) AS altered, " +
+            "position(t.engine_full, 'enable_block_number_column = 1') > 0 AS numbered, " +
             "p.rows AS rows, p.block AS block, m.started AS started, m.done AS done FROM system.tables AS t " +
             `LEFT JOIN ${byTable("system.parts", "sum(rows) AS rows, max(max_block_number) AS block", " AND active")} AS p ` +
             "ON t.database = p.database AND t.name = p.table " +
@@ -762,24 +768,32 @@ export class ClickHouseOfflineStore implements OfflineStore {
         block: string;
         started: string;
         done: string;
+        numbered: number;
       }>(),
     );
     return new Map(
-      rows.map((row) => [
-        `${row.database}.${row.name}`,
-        { version: [row.uuid, row.altered, row.rows, row.block, row.started, row.done].join("/"), rows: Number(row.rows) },
-      ]),
+      rows.map((row) => {
+        const unchanged = [row.uuid, row.altered, row.started, row.done].join("/");
+        const version = { version: `${unchanged}/${row.rows}/${row.block}`, rows: Number(row.rows) };
+        const blocks = Number(row.numbered) === 1 ? { unchanged, newest: Number(row.block) } : undefined;
+        return [`${row.database}.${row.name}`, blocks ? { ...version, blocks } : version];
+      }),
     );
   }
 
-  /** A table's history sorted by the tie rule's order, as the Arrow streams a held history is made of. */
-  private async readHeldHistory(table: OfflineTable, run: QueryRun): Promise<Uint8Array[]> {
+  /**
+   * A table's history sorted by the tie rule's order, as the Arrow streams a held history is made
+   * of: every row, or those of the blocks in (after, upTo] of a table that numbers its blocks.
+   */
+  private async readHeldHistory(table: OfflineTable, run: QueryRun, blocks?: { after: number; upTo: number }): Promise<Uint8Array[]> {
     const keys = table.keyColumns.map((c) => quote(c.name));
+    const where = blocks ? `WHERE _block_number > ${blocks.after} AND _block_number <= ${blocks.upTo} ` : "";
     const query =
       `SELECT ${[...keys, `toUnixTimestamp64Micro(event_time) AS ${HELD_TIME_COLUMN}`, ...table.featureColumns.map((c) => quote(c.name))].join(", ")} ` +
-      `FROM ${qualifiedTableName(table)} ORDER BY ${[...keys, "event_time", "ingestion_time"].join(", ")}`;
+      `FROM ${qualifiedTableName(table)} ${where}ORDER BY ${[...keys, "event_time", "ingestion_time"].join(", ")}`;
     const streams: Uint8Array[] = [];
-    this.historyReads++;
+    if (blocks && blocks.after >= 0) this.historyDeltaReads++;
+    else this.historyReads++;
     for await (const chunk of this.streamArrow(query, run)) streams.push(chunk.ipc);
     return streams;
   }
@@ -1327,6 +1341,7 @@ export function createTableStatements(table: OfflineTable, cluster?: string): st
       orderBy: [...keys, "`event_time`"],
       shardBy: keys,
       deduplicate: true,
+      blockNumbers: true,
     },
     cluster,
   );
@@ -1438,6 +1453,8 @@ interface MergeTreeSpec {
   shardBy: string[];
   /** Keep a window of insert tokens so that a retried insert is applied once. */
   deduplicate: boolean;
+  /** Number rows by their insert (`_block_number`); single-node tables only. */
+  blockNumbers?: boolean;
 }
 
 /**
@@ -1450,10 +1467,15 @@ function mergeTreeStatements(spec: MergeTreeSpec, cluster?: string): string[] {
   const definition = `(${spec.columns.join(", ")})`;
   const orderBy = `ORDER BY (${spec.orderBy.join(", ")})`;
   if (!cluster) {
-    const settings = spec.deduplicate ? ` SETTINGS non_replicated_deduplication_window = ${DEDUPLICATION_WINDOW}` : "";
+    const settings = [
+      ...(spec.deduplicate ? [`non_replicated_deduplication_window = ${DEDUPLICATION_WINDOW}`] : []),
+      // Each row keeps its insert's block number, through merges: what a held history reads to take only the rows written since.
+      ...(spec.blockNumbers ? ["enable_block_number_column = 1"] : []),
+    ];
+    const settingsClause = settings.length > 0 ? ` SETTINGS ${settings.join(", ")}` : "";
     return [
       `CREATE DATABASE IF NOT EXISTS ${database}`,
-      `CREATE TABLE IF NOT EXISTS ${local} ${definition} ENGINE = MergeTree ${orderBy}${settings}`,
+      `CREATE TABLE IF NOT EXISTS ${local} ${definition} ENGINE = MergeTree ${orderBy}${settingsClause}`,
     ];
   }
   const onCluster = ` ON CLUSTER ${quote(cluster)}`;

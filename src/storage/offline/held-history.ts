@@ -35,6 +35,8 @@ export interface HeldHistory {
   rows: number;
   /** The ordinal of each entity with history; its rows are [starts[ordinal], ends[ordinal]). */
   entities: EntityIndex;
+  /** Each entity's key, by ordinal. */
+  keys: EntityKeyValue[];
   starts: Int32Array;
   ends: Int32Array;
   /** Event times in microseconds, exact: a table with a time beyond 2^53 µs (after 2255) is never held. */
@@ -93,7 +95,101 @@ export function heldHistoryOf(table: OfflineTable, streams: readonly Uint8Array[
     vectorOf,
     rows,
   );
-  return { rows, entities: entityIndexOf(keys), starts: Int32Array.from(starts), ends: Int32Array.from(ends), times, features };
+  return { rows, entities: entityIndexOf(keys), keys, starts: Int32Array.from(starts), ends: Int32Array.from(ends), times, features };
+}
+
+/**
+ * A held history with the rows of a later one added (rows written since, read alone): each
+ * entity's rows stay in time order, new entities come after the others. Undefined when that
+ * cannot be done exactly: a feature read through its vector (text, lists, bools), columns held
+ * differently, or a new row at an event time an entity already had, where the tie rule needs the
+ * ingestion times, which are not held.
+ */
+export function mergedHistories(held: HeldHistory, added: HeldHistory): HeldHistory | undefined {
+  const columns = [...held.features].map(([name, column]) => ({ name, column, other: added.features.get(name) }));
+  const blocks = new Map<HeldBlock, HeldBlock>();
+  for (const { column, other } of columns) {
+    if (!("block" in column) || !other || !("block" in other) || other.offset !== column.offset) return undefined;
+    if (other.block.width !== column.block.width || other.block.values.constructor !== column.block.values.constructor) return undefined;
+    if ((blocks.get(column.block) ?? other.block) !== other.block) return undefined;
+    blocks.set(column.block, other.block);
+  }
+  const rows = held.rows + added.rows;
+  const times = new Float64Array(rows);
+  const merged = [...blocks].map(([from, also]) => ({
+    from,
+    also,
+    into: { values: new (from.values.constructor as new (length: number) => Float64Array)(rows * from.width), width: from.width },
+  }));
+  const validity = columns.map(({ column, other }) => ({
+    from: column.valid,
+    also: (other as HeldColumn).valid,
+    into: column.valid || other?.valid ? new Uint8Array(rows).fill(1) : undefined,
+  }));
+  let out = 0;
+  /** Appends rows [from, to) of one side, each array copied as a whole range. */
+  const copy = (source: HeldHistory, side: "from" | "also", from: number, to: number) => {
+    if (to <= from) return;
+    times.set(source.times.subarray(from, to), out);
+    for (const block of merged) {
+      const { width } = block.into;
+      (block.into.values as Float64Array).set((block[side].values as Float64Array).subarray(from * width, to * width), out * width);
+    }
+    for (const valid of validity) {
+      const sourceValid = valid[side];
+      if (valid.into && sourceValid) valid.into.set(sourceValid.subarray(from, to), out);
+    }
+    out += to - from;
+  };
+  const keys: EntityKeyValue[] = [];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const taken = new Uint8Array(added.keys.length);
+  // Entities without new rows are copied in runs: most of a held history is untouched by a few writes.
+  let untouchedFrom = 0;
+  let untouchedOut = 0;
+  for (let entity = 0; entity < held.keys.length; entity++) {
+    const key = held.keys[entity] as EntityKeyValue;
+    const other = added.entities.ordinalOf(key);
+    let row = held.starts[entity] as number;
+    const end = held.ends[entity] as number;
+    keys.push(key);
+    if (other < 0) {
+      starts.push(untouchedOut + (row - untouchedFrom));
+      ends.push(untouchedOut + (end - untouchedFrom));
+      continue;
+    }
+    copy(held, "from", untouchedFrom, row);
+    taken[other] = 1;
+    starts.push(out);
+    let addedRow = added.starts[other] as number;
+    const addedEnd = added.ends[other] as number;
+    while (row < end || addedRow < addedEnd) {
+      const time = row < end ? (held.times[row] as number) : Number.POSITIVE_INFINITY;
+      const addedTime = addedRow < addedEnd ? (added.times[addedRow] as number) : Number.POSITIVE_INFINITY;
+      if (time === addedTime) return undefined;
+      if (time < addedTime) copy(held, "from", row, ++row);
+      else copy(added, "also", addedRow, ++addedRow);
+    }
+    ends.push(out);
+    untouchedFrom = end;
+    untouchedOut = out;
+  }
+  copy(held, "from", untouchedFrom, held.rows);
+  for (let entity = 0; entity < added.keys.length; entity++) {
+    if (taken[entity]) continue;
+    keys.push(added.keys[entity] as EntityKeyValue);
+    starts.push(out);
+    copy(added, "also", added.starts[entity] as number, added.ends[entity] as number);
+    ends.push(out);
+  }
+  const features = new Map<string, HeldColumn>();
+  columns.forEach(({ name, column }, c) => {
+    const block = merged.find((b) => b.from === (column as { block: HeldBlock }).block)?.into as HeldBlock;
+    const valid = validity[c]?.into;
+    features.set(name, { type: column.type, block, offset: (column as { offset: number }).offset, ...(valid ? { valid } : {}) });
+  });
+  return { rows, entities: entityIndexOf(keys), keys, starts: Int32Array.from(starts), ends: Int32Array.from(ends), times, features };
 }
 
 /**
@@ -255,6 +351,20 @@ export interface TableVersion {
   /** Opaque; equal versions hold equal rows. */
   version: string;
   rows: number;
+  /**
+   * When the table numbers its rows by insert (`_block_number`): what must not change for rows
+   * written since an earlier version to be read alone (the table, its schema, its mutations), and
+   * the newest block now.
+   */
+  blocks?: { unchanged: string; newest: number };
+}
+
+/** How a cache reads a table: whole, or only the rows of inserts after one block, up to another. */
+export interface HistoryReads {
+  /** Every row (up to block `upTo`, when the table numbers its blocks). */
+  all(upTo?: number): Promise<Uint8Array[]>;
+  /** The rows of blocks in (after, upTo]. */
+  since(after: number, upTo: number): Promise<Uint8Array[]>;
 }
 
 /**
@@ -262,15 +372,20 @@ export interface TableVersion {
  * used go first). Loads of the same table version are shared by the joins that wait for them.
  */
 export class HeldHistoryCache {
-  private readonly entries = new Map<string, { version: string; columns: string; rows: number; held: Promise<HeldHistory | undefined> }>();
+  private readonly entries = new Map<
+    string,
+    { version: string; columns: string; rows: number; blocks?: TableVersion["blocks"]; held: Promise<HeldHistory | undefined> }
+  >();
 
   constructor(readonly maxRows: number) {}
 
   /**
-   * The table's held history at `version`, loading it when none is held (or an older one, or one
-   * without all of the table's feature columns); undefined when it cannot be held.
+   * The table's held history at `version`, loading it when none is held (or one without all of
+   * the table's feature columns); undefined when it cannot be held. An older version of a table
+   * that numbers its blocks is brought up to date by reading only the rows written since, when
+   * nothing else changed ({@link mergedHistories}); otherwise the table is read whole.
    */
-  async get(table: OfflineTable, name: string, version: TableVersion, load: () => Promise<Uint8Array[]>): Promise<HeldHistory | undefined> {
+  async get(table: OfflineTable, name: string, version: TableVersion, reads: HistoryReads): Promise<HeldHistory | undefined> {
     const columns = table.featureColumns.map((c) => c.name).join("\u0000");
     const entry = this.entries.get(name);
     if (entry && entry.version === version.version && entry.columns === columns) {
@@ -280,8 +395,14 @@ export class HeldHistoryCache {
       return entry.held;
     }
     this.entries.delete(name);
-    const held = load().then((streams) => heldHistoryOf(table, streams));
-    const fresh = { version: version.version, columns, rows: version.rows, held };
+    const whole = async () => heldHistoryOf(table, await reads.all(version.blocks?.newest));
+    const { blocks } = version;
+    const before = entry?.columns === columns && blocks && entry.blocks?.unchanged === blocks.unchanged ? entry : undefined;
+    const held =
+      before?.blocks && blocks && before.blocks.newest < blocks.newest
+        ? this.addedTo(before.held, table, reads, before.blocks.newest, blocks.newest, version.rows).then((added) => added ?? whole())
+        : whole();
+    const fresh = { version: version.version, columns, rows: version.rows, ...(blocks ? { blocks } : {}), held };
     this.entries.set(name, fresh);
     held.catch(() => this.entries.get(name) === fresh && this.entries.delete(name));
     let total = [...this.entries.values()].reduce((sum, e) => sum + e.rows, 0);
@@ -291,6 +412,23 @@ export class HeldHistoryCache {
       total -= e.rows;
     }
     return held;
+  }
+
+  /** The held history with the rows of blocks in (after, upTo] added, when they make exactly `rows`; undefined otherwise. */
+  private async addedTo(
+    previous: Promise<HeldHistory | undefined>,
+    table: OfflineTable,
+    reads: HistoryReads,
+    after: number,
+    upTo: number,
+    rows: number,
+  ): Promise<HeldHistory | undefined> {
+    const held = await previous.catch(() => undefined);
+    if (!held) return undefined;
+    const added = heldHistoryOf(table, await reads.since(after, upTo));
+    // Rows that went (a dropped partition, a TTL) would show as a count that does not add up.
+    if (!added || held.rows + added.rows !== rows) return undefined;
+    return mergedHistories(held, added);
   }
 
   /** Lets go of every held history. */
