@@ -348,6 +348,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
   historyReads = 0;
   /** Times only the rows written since a held history were read, to bring it up to date. */
   historyDeltaReads = 0;
+  private blockNumbering?: Promise<boolean>;
   private readonly hashJoinMaxRows: number;
   private readonly memoryJoinMaxSpineRows: number;
   /** Undefined when joins never run without the engine. */
@@ -362,11 +363,27 @@ export class ClickHouseOfflineStore implements OfflineStore {
     await this.run(() => this.client.query({ query: "SELECT 1", format: "JSONEachRow" }).then((r) => r.json()));
   }
 
+  /**
+   * Whether the engine can number a table's rows by insert (`enable_block_number_column`, in
+   * ClickHouse since 2024): older servers get tables without it, whose held histories are read whole.
+   */
+  private numbersBlocks(): Promise<boolean> {
+    this.blockNumbering ??= this.run(async () => {
+      const result = await this.client.query({
+        query: "SELECT count() AS n FROM system.merge_tree_settings WHERE name = 'enable_block_number_column'",
+        format: "JSONEachRow",
+      });
+      return Number((await result.json<{ n: string }>())[0]?.n ?? 0) > 0;
+    }).catch(() => false);
+    return this.blockNumbering;
+  }
+
   async ensureTable(table: OfflineTable): Promise<void> {
     // Compatible versions share a table and may add columns, so the column set is part of the key.
     const key = `${qualifiedTableName(table)}(${table.featureColumns.map((c) => c.name).join(",")})`;
     if (this.ensured.has(key)) return;
-    for (const statement of createTableStatements(table, this.cluster)) {
+    const blockNumbers = this.cluster === undefined && (await this.numbersBlocks());
+    for (const statement of createTableStatements(table, this.cluster, blockNumbers)) {
       await this.run(() => this.client.command({ query: statement }));
     }
     this.ensured.add(key);
@@ -1314,9 +1331,10 @@ export class ClickHouseOfflineStore implements OfflineStore {
 
 /**
  * The DDL of a view version's history table. On a cluster the data table is replicated on every
- * node and a Distributed table (`..._all`) in front of it takes inserts and queries.
+ * node and a Distributed table (`..._all`) in front of it takes inserts and queries. With
+ * `blockNumbers` (single node only), rows keep their insert's block number.
  */
-export function createTableStatements(table: OfflineTable, cluster?: string): string[] {
+export function createTableStatements(table: OfflineTable, cluster?: string, blockNumbers = false): string[] {
   const keys = table.keyColumns.map((c) => quote(c.name));
   // A table created by an earlier version of a compatible run lacks the columns later versions
   // added: add them (a metadata change; rows written before read them as NULL).
@@ -1341,7 +1359,7 @@ export function createTableStatements(table: OfflineTable, cluster?: string): st
       orderBy: [...keys, "`event_time`"],
       shardBy: keys,
       deduplicate: true,
-      blockNumbers: true,
+      blockNumbers,
     },
     cluster,
   );
