@@ -374,8 +374,27 @@ export class ClickHouseOfflineStore implements OfflineStore {
         format: "JSONEachRow",
       });
       return Number((await result.json<{ n: string }>())[0]?.n ?? 0) > 0;
-    }).catch(() => false);
+    }).catch(() => {
+      // Asked again next time: an engine that did not answer now may have the setting.
+      this.blockNumbering = undefined;
+      return false;
+    });
     return this.blockNumbering;
+  }
+
+  /** The columns of a table, or undefined when it does not exist. */
+  private async columnsOf(table: OfflineTable): Promise<Set<string> | undefined> {
+    const { database, name } = tableNameParts(table, false);
+    const columns = await this.run(async () =>
+      (
+        await this.client.query({
+          query: "SELECT name FROM system.columns WHERE database = {database:String} AND table = {table:String}",
+          query_params: { database, table: name },
+          format: "JSONEachRow",
+        })
+      ).json<{ name: string }>(),
+    );
+    return columns.length > 0 ? new Set(columns.map((c) => c.name)) : undefined;
   }
 
   async ensureTable(table: OfflineTable): Promise<void> {
@@ -383,7 +402,9 @@ export class ClickHouseOfflineStore implements OfflineStore {
     const key = `${qualifiedTableName(table)}(${table.featureColumns.map((c) => c.name).join(",")})`;
     if (this.ensured.has(key)) return;
     const blockNumbers = this.cluster === undefined && (await this.numbersBlocks());
-    for (const statement of createTableStatements(table, this.cluster, blockNumbers)) {
+    // A cluster's nodes may differ: there every column is added where missing, as before.
+    const existing = this.cluster === undefined ? await this.columnsOf(table) : undefined;
+    for (const statement of createTableStatements(table, this.cluster, blockNumbers, existing)) {
       await this.run(() => this.client.command({ query: statement }));
     }
     this.ensured.add(key);
@@ -1332,13 +1353,24 @@ export class ClickHouseOfflineStore implements OfflineStore {
 /**
  * The DDL of a view version's history table. On a cluster the data table is replicated on every
  * node and a Distributed table (`..._all`) in front of it takes inserts and queries. With
- * `blockNumbers` (single node only), rows keep their insert's block number.
+ * `blockNumbers` (single node only), rows keep their insert's block number. `existingColumns`:
+ * those of the table when it is known to exist.
  */
-export function createTableStatements(table: OfflineTable, cluster?: string, blockNumbers = false): string[] {
+export function createTableStatements(
+  table: OfflineTable,
+  cluster?: string,
+  blockNumbers = false,
+  existingColumns?: ReadonlySet<string>,
+): string[] {
   const keys = table.keyColumns.map((c) => quote(c.name));
   // A table created by an earlier version of a compatible run lacks the columns later versions
-  // added: add them (a metadata change; rows written before read them as NULL).
-  const addColumns = table.featureColumns.map((c) => `ADD COLUMN IF NOT EXISTS ${quote(c.name)} ${nullableType(c)}`).join(", ");
+  // added: add them (a metadata change; rows written before read them as NULL). Only those a
+  // table known to exist lacks: the ALTER changes its schema time, which makes every held
+  // history of it be read whole again.
+  const addColumns = table.featureColumns
+    .filter((c) => !existingColumns?.has(c.name))
+    .map((c) => `ADD COLUMN IF NOT EXISTS ${quote(c.name)} ${nullableType(c)}`)
+    .join(", ");
   const alterTargets = cluster
     ? [tableNameParts(table, false), tableNameParts(table, true)].map(
         ({ database, name }) => `${quote(database)}.${quote(name)} ON CLUSTER ${quote(cluster)}`,
@@ -1382,7 +1414,6 @@ function tablesSignature(tables: readonly OfflineTable[]): string {
   return JSON.stringify(tables.map((table) => [qualifiedTableName(table), table.featureColumns.map((c) => c.name)]));
 }
 
-/** The provenance columns of an events table, in the order appends write them. */
 /**
  * The history rows of a write as an Arrow batch: times, write id, keys, features, and an events
  * table's provenance; with the column names in order.
@@ -1490,10 +1521,10 @@ function mergeTreeStatements(spec: MergeTreeSpec, cluster?: string): string[] {
       // Each row keeps its insert's block number, through merges: what a held history reads to take only the rows written since.
       ...(spec.blockNumbers ? ["enable_block_number_column = 1"] : []),
     ];
-    const settingsClause = settings.length > 0 ? ` SETTINGS ${settings.join(", ")}` : "";
+    const withSettings = settings.length > 0 ? ` SETTINGS ${settings.join(", ")}` : "";
     return [
       `CREATE DATABASE IF NOT EXISTS ${database}`,
-      `CREATE TABLE IF NOT EXISTS ${local} ${definition} ENGINE = MergeTree ${orderBy}${settingsClause}`,
+      `CREATE TABLE IF NOT EXISTS ${local} ${definition} ENGINE = MergeTree ${orderBy}${withSettings}`,
     ];
   }
   const onCluster = ` ON CLUSTER ${quote(cluster)}`;
