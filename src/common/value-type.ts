@@ -19,3 +19,6 @@ export type ValueType = (typeof VALUE_TYPES)[number];
 
 /** Types a join key may have: exact, hashable, and cheap to compare. */
 export const JOIN_KEY_TYPES: readonly ValueType[] = ["int32", "int64", "string", "bytes"];
+
+/** Types whose values are JavaScript numbers (an int64 is a bigint): columns of them can be typed arrays. */
+export const NUMBER_VALUE_TYPES: ReadonlySet<ValueType> = new Set<ValueType>(["int32", "float", "double"]);

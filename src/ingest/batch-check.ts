@@ -18,7 +18,7 @@ import {
   type ValueLimits,
 } from "../common/feature-value.js";
 import { HintBudget, unknownNameHint } from "../common/suggest.js";
-import type { ValueType } from "../common/value-type.js";
+import { NUMBER_VALUE_TYPES, type ValueType } from "../common/value-type.js";
 import type { Entity, EventStreamVersion, FeatureViewVersion } from "../registry/model.js";
 import { truncate } from "../registry/names.js";
 import type { ColumnarRows, ColumnInput, RowInput, RowRejection } from "./model.js";
@@ -249,14 +249,12 @@ export function checkColumns(target: CheckTarget, columns: ColumnarRows): Checke
   batch.features = featureColumns.map(({ type }, f) => {
     const cells = featureCells[f];
     if (!cells) return new Array<FeatureValue>(batch.rowIndexes.length).fill(null);
-    return NUMBER_TYPES.has(type)
+    return NUMBER_VALUE_TYPES.has(type)
       ? numberColumn(cells, batch.rowIndexes)
       : Array.from(batch.rowIndexes, (row) => cells(row) as FeatureValue);
   });
   return batch;
 }
-
-const NUMBER_TYPES = new Set<ValueType>(["int32", "float", "double"]);
 
 /**
  * The accepted rows' values of a number column (read again, as the row loop checked them): a

@@ -10,7 +10,7 @@ import { encodeEntityKey } from "../common/entity-key.js";
 import { PreconditionError, ValidationError } from "../common/errors.js";
 import { type FeatureValue, hasNull } from "../common/feature-value.js";
 import { KeyedMutex } from "../common/keyed-mutex.js";
-import type { ValueType } from "../common/value-type.js";
+import { NUMBER_VALUE_TYPES } from "../common/value-type.js";
 import type { Entity, FeatureViewVersion } from "../registry/model.js";
 import { resourceName } from "../registry/names.js";
 import type { Registry } from "../registry/registry.js";
@@ -56,7 +56,7 @@ export class LatestOnlineWrites {
         ingestTimes: [],
         values: view.features.map(() => []),
         present: view.features.map(() => []),
-        absent: view.features.map((f) => (NUMBER_TYPES.has(f.type) ? 0 : null)),
+        absent: view.features.map((f) => (NUMBER_VALUE_TYPES.has(f.type) ? 0 : null)),
       };
       this.tables.set(name, table);
     }
@@ -181,8 +181,6 @@ interface HeldTable {
    */
   absent: FeatureValue[];
 }
-
-const NUMBER_TYPES = new Set<ValueType>(["int32", "float", "double"]);
 
 /** Writes batches of feature rows to both stores. */
 export class FeatureWriter {

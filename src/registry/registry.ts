@@ -457,10 +457,6 @@ export class Registry {
     return Promise.all(service.features.map((ref) => this.resolveParsedRef(project, ref, parseFeatureRef(ref, project) as FeatureRef)));
   }
 
-  /**
-   * Resolves a selection of features: either refs (`features`) or a feature service, exactly one
-   * of them, as every read and training request carries it.
-   */
   /** The entities of resolved features' views, each once, in the order of the features' first appearance. */
   async entitiesOf(features: readonly ResolvedFeature[]): Promise<Entity[]> {
     const entities: Entity[] = [];
@@ -476,6 +472,10 @@ export class Registry {
     return entities;
   }
 
+  /**
+   * Resolves a selection of features: either refs (`features`) or a feature service, exactly one
+   * of them, as every read and training request carries it.
+   */
   async resolveSelection(project: string, features: readonly string[], featureService: string): Promise<ResolvedFeature[]> {
     const byRefs = features.length > 0;
     const byService = featureService !== "";

@@ -28,7 +28,7 @@ import {
   vectorFromArray,
 } from "apache-arrow";
 import { type FeatureValue, hasNull } from "../../common/feature-value.js";
-import type { ValueType } from "../../common/value-type.js";
+import { NUMBER_VALUE_TYPES, type ValueType } from "../../common/value-type.js";
 
 /** The Arrow type of a column of each type. */
 export const ARROW_TYPE_OF: Record<ValueType, () => DataType> = {
@@ -67,7 +67,7 @@ const FIXED_CELL: Record<FixedWidth, (value: Exclude<FeatureValue, null>) => num
 
 /** Values of `type` as a column, null where null (a null list as an empty one, as ClickHouse stores lists). */
 export function valuesVector(type: ValueType, values: ArrayLike<FeatureValue>): Vector {
-  if (type === "double" || type === "float" || type === "int32") return numbersVector(type, values as ArrayLike<number | null>);
+  if (NUMBER_VALUE_TYPES.has(type)) return numbersVector(type as "double" | "float" | "int32", values as ArrayLike<number | null>);
   if (type in TYPED_ARRAYS) return fixedVector(type as FixedWidth, values, FIXED_CELL[type as FixedWidth]);
   const cells = Array.from(values, (value) => {
     if (type === "bytes") return value === null ? null : Buffer.from(value as Uint8Array).toString("base64");
