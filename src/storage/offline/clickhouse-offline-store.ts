@@ -70,6 +70,7 @@ import {
   JOIN_SETTINGS,
   joinQuery,
   joinSettings,
+  READS_IN_ORDER_UNBUFFERED,
   SPINE_DATABASE,
   spineColumnExpression,
   spineInsertColumns,
@@ -138,6 +139,14 @@ interface Engine {
 }
 
 type Settings = Record<string, string | number>;
+
+/** What an engine offers beyond the oldest ClickHouse the store works with. */
+interface EngineCapabilities {
+  /** MergeTree's `enable_block_number_column` (2024 on): held histories catch up on new blocks. */
+  numbersBlocks: boolean;
+  /** The setting {@link READS_IN_ORDER_UNBUFFERED} turns off (newer ClickHouse versions). */
+  readsInOrderUnbuffered: boolean;
+}
 
 /** Opens the offline store at `location`, checking that it answers. */
 export async function openClickHouseOfflineStore(location: ClickHouseLocation): Promise<ClickHouseOfflineStore> {
@@ -348,7 +357,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
   historyReads = 0;
   /** Times only the rows written since a held history were read, to bring it up to date. */
   historyDeltaReads = 0;
-  private blockNumbering?: Promise<boolean>;
+  private engineCapabilities?: Promise<EngineCapabilities>;
   private readonly hashJoinMaxRows: number;
   private readonly memoryJoinMaxSpineRows: number;
   /** Undefined when joins never run without the engine. */
@@ -364,22 +373,31 @@ export class ClickHouseOfflineStore implements OfflineStore {
   }
 
   /**
-   * Whether the engine can number a table's rows by insert (`enable_block_number_column`, in
-   * ClickHouse since 2024): older servers get tables without it, whose held histories are read whole.
+   * What this engine offers beyond the oldest ClickHouse the store works with, asked once: an older
+   * server gets tables without block numbers (its held histories are read whole) and queries
+   * without the settings it would refuse.
    */
-  private numbersBlocks(): Promise<boolean> {
-    this.blockNumbering ??= this.run(async () => {
+  private capabilities(): Promise<EngineCapabilities> {
+    this.engineCapabilities ??= this.run(async () => {
       const result = await this.client.query({
-        query: "SELECT count() AS n FROM system.merge_tree_settings WHERE name = 'enable_block_number_column'",
+        query:
+          "SELECT (SELECT count() FROM system.merge_tree_settings WHERE name = 'enable_block_number_column') AS blocks, " +
+          "(SELECT count() FROM system.settings WHERE name = 'read_in_order_use_buffering') AS buffering",
         format: "JSONEachRow",
       });
-      return Number((await result.json<{ n: string }>())[0]?.n ?? 0) > 0;
+      const [row] = await result.json<{ blocks: string; buffering: string }>();
+      return { numbersBlocks: Number(row?.blocks ?? 0) > 0, readsInOrderUnbuffered: Number(row?.buffering ?? 0) > 0 };
     }).catch(() => {
-      // Asked again next time: an engine that did not answer now may have the setting.
-      this.blockNumbering = undefined;
-      return false;
+      // Asked again next time: an engine that did not answer now may have them.
+      this.engineCapabilities = undefined;
+      return { numbersBlocks: false, readsInOrderUnbuffered: false };
     });
-    return this.blockNumbering;
+    return this.engineCapabilities;
+  }
+
+  /** `base` with the settings of {@link READS_IN_ORDER_UNBUFFERED} where the engine has them. */
+  private async withEngineSettings(base: Settings): Promise<Settings> {
+    return (await this.capabilities()).readsInOrderUnbuffered ? { ...base, ...READS_IN_ORDER_UNBUFFERED } : base;
   }
 
   /** The columns of a table, or undefined when it does not exist. */
@@ -401,7 +419,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
     // Compatible versions share a table and may add columns, so the column set is part of the key.
     const key = `${qualifiedTableName(table)}(${table.featureColumns.map((c) => c.name).join(",")})`;
     if (this.ensured.has(key)) return;
-    const blockNumbers = this.cluster === undefined && (await this.numbersBlocks());
+    const blockNumbers = this.cluster === undefined && (await this.capabilities()).numbersBlocks;
     // A cluster's nodes may differ: there every column is added where missing, as before.
     const existing = this.cluster === undefined ? await this.columnsOf(table) : undefined;
     for (const statement of createTableStatements(table, this.cluster, blockNumbers, existing)) {
@@ -860,10 +878,11 @@ export class ClickHouseOfflineStore implements OfflineStore {
       (window) => this.eventsTable(join, window),
       inMemory,
     );
+    const engineSettings = await this.withEngineSettings(joinSettings(inMemory));
     // Settings in the statement, not the client's: chDB's connection would SET them for the whole session.
     await this.controlled(run, undefined, (settings) =>
       this.client.command({
-        query: `CREATE TABLE ${table} ENGINE = MergeTree ORDER BY spine_index AS ${query} ${settingsClause({ ...joinSettings(inMemory), ...settings })}`,
+        query: `CREATE TABLE ${table} ENGINE = MergeTree ORDER BY spine_index AS ${query} ${settingsClause({ ...engineSettings, ...settings })}`,
       }),
     );
     mkdirSync(dirname(parquetPath), { recursive: true });
@@ -1174,7 +1193,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
     const marker = queryMarker();
     const stopKilling = killOnAbort(signal, () => this.killQuery(marker));
     try {
-      const settings = { ...baseSettings, ...querySettings(run, marker) };
+      const settings = { ...(await this.withEngineSettings(baseSettings)), ...querySettings(run, marker) };
       // The engine computes the next chunk while this one is sent; chunks read ahead are dropped on abort.
       for await (const chunk of readAhead(this.engine.streamArrow(query, settings, signal), STREAM_READ_AHEAD)) {
         if (signal?.aborted) return;

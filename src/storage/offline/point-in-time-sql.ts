@@ -47,6 +47,15 @@ export const JOIN_SETTINGS = {
 } as const;
 
 /**
+ * Reading a table in key order merges one stream per part; by default the engine buffers each
+ * stream's chunks ahead of the merge, which costs memory per part and gains nothing here. Without it
+ * a sort-merge join of a 1M-row spine with two 10M-row histories in 11 parts each needed 334 MB
+ * over the engine at rest instead of 555, in the same time (5.3 s), and a held history read as
+ * fast. Sent only to an engine that has the setting: an older one would refuse it.
+ */
+export const READS_IN_ORDER_UNBUFFERED = { read_in_order_use_buffering: 0 } as const;
+
+/**
  * The settings of a join query: {@link JOIN_SETTINGS}, with a parallel hash join when it runs in
  * memory (measured on two data sets here: 0.41-0.43 s where a plain hash join took 0.46-0.65 s
  * and the sort-merge join 0.64-0.78 s, and never slower than the sort-merge join).
