@@ -488,6 +488,29 @@ describe("point-in-time joins by the server", () => {
     }
   });
 
+  it("asks the embedded engine for a sort-merge join's memory back once the join ends, and not after a join in memory", async () => {
+    const table = tableOf([{ name: "spend", type: "double" }]);
+    const setUp = await opened();
+    await setUp.ensureTable(table);
+    await setUp.append(table, historyColumnsOf([row(1n, T0, T0, [5])], 1, 1), "h");
+    await setUp.close();
+    for (const [limits, strategy, releases] of [
+      [{ hashJoinMaxRows: 0, memoryJoinMaxRows: 0 }, "sortMerge", 1],
+      [{ memoryJoinMaxRows: 0 }, "hash", 0],
+      [{}, "server", 0],
+    ] as const) {
+      const store = await opened(limits);
+      try {
+        expect(await joined(store, table, [[1n, T0 + SECOND]])).toEqual([[1n, T0 + SECOND, 5]]);
+        expect(store.joinsByStrategy[strategy]).toBe(1);
+        expect(store.engineMemoryReleases).toBe(releases);
+      } finally {
+        // Closing waits for a release still running.
+        await store.close();
+      }
+    }
+  });
+
   it("passes extra spine columns through, null in rows sent before the column first appeared", async () => {
     const store = await opened();
     try {

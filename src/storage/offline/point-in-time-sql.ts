@@ -58,10 +58,14 @@ export const READS_IN_ORDER_UNBUFFERED = { read_in_order_use_buffering: 0 } as c
 /**
  * The settings of a join query: {@link JOIN_SETTINGS}, with a parallel hash join when it runs in
  * memory (measured on two data sets here: 0.41-0.43 s where a plain hash join took 0.46-0.65 s
- * and the sort-merge join 0.64-0.78 s, and never slower than the sort-merge join).
+ * and the sort-merge join 0.64-0.78 s, and never slower than the sort-merge join). A sort-merge
+ * join in spine order sorts its whole result last; in blocks of 32,768 rows instead of 65,536 that
+ * peaked about 50 MB lower (a 1M-row spine over 3 × 10M rows: 868 → 817 MB for the engine's
+ * process, in the same 3.5 s).
  */
-export function joinSettings(inMemory: boolean): Record<string, string | number> {
-  return inMemory ? { ...JOIN_SETTINGS, join_algorithm: "parallel_hash" } : JOIN_SETTINGS;
+export function joinSettings(join: Pick<PointInTimeJoin, "spineOrder">, inMemory: boolean): Record<string, string | number> {
+  if (inMemory) return { ...JOIN_SETTINGS, join_algorithm: "parallel_hash" };
+  return join.spineOrder ? { ...JOIN_SETTINGS, max_block_size: 32_768 } : JOIN_SETTINGS;
 }
 
 /** `sluice_tmp`.`spine_{id}`. */
