@@ -146,6 +146,14 @@ instead of an immediate that ran before http2 had flushed it (50-70 µs of p50, 
 routing, the tensors, onnxruntime's own \`setImmediate\` before the run, and a response with outputs, version and
 feature statuses.
 
+The largest part of what remains is the model's run itself, on a cold CPU. In a loop, one onnxruntime run of
+this model takes 7 µs (p50, in the benchmark process). In the server's sequential Predict, the inline runner
+timed the same run at a median of 38-48 µs. The process waits idle for each next call, and a run after idling
+is slower: the same loop with a 1 ms sleep between runs took 22-30 µs a run, and with 4 MB of other memory
+touched between runs, 11-12 µs. (strace shows no system call inside a run, and this VM exposes no hardware
+counters to tell which cache it is.) So about 30-40 µs of the difference is onnxruntime's code and data
+coming back into a cold core, which no hand-off design avoids; the rest is Sluice's own work around the run.
+
 Tail latency. The p99 ÷ p50 row puts the server's tail beside the echo floor's, measured alternately: on this VM
 even a raw grpc-js echo has a p99 several times its p50, so most of the tail is the machine and the gRPC stack,
 not Sluice. Inside the server, \`--trace-gc\` over 5,000 sequential reads counted 18 scavenges (under 0.4% of
