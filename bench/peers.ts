@@ -698,9 +698,10 @@ offline only).${sizes}
 | Sluice server peak RSS | ${result.sluicePeakRssMb} MB | | |
 
 Against the targets: at least 3× faster than Feast + DuckDB on this case, ${verdict(a.ratioFeastToSluice, 3)}; server peak RSS
-under 1 GB, ${result.sluicePeakRssMb < 1000 ? "**met**" : "**not met**"} (${result.sluicePeakRssMb} MB, the median of the rounds' peaks; this case's runs
-on 2026-11-27 measured 931-1,025 MB, and 1.1-1.16 GB on another import of the same data, with this round's code and
-the previous round's alike, so the peak moves with the data's parts more than with this round's changes). The
+under 1 GB, ${result.sluicePeakRssMb < 1000 ? "**met**" : "**not met**"} (${result.sluicePeakRssMb} MB, the median of the rounds' peaks). It
+was 931-1,025 MB in earlier runs, and 1.1-1.16 GB on another import of the same data, until the engine stopped
+buffering each part's stream when it reads a history in key order: that buffering cost memory per part, which is
+why the peak moved with the data's parts (architecture.md, "Training data"). The
 history (${count(d.historyRows * 2)} rows in the two views) is over \`offline.memoryJoinMaxRows\`, so this join runs in the engine
 (sort-merge, bounded memory). Same values? ${count(a.check.cellsCompared)} feature cells compared: **${a.check.mismatches} mismatches**.
 

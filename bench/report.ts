@@ -194,7 +194,11 @@ rule (latest ingested among equal event times) and the TTL, and delivers about 1
 process over gRPC while the engine still runs. Measured apart on this machine, the join itself (spine table,
 tie rule and TTL, consumed in the server process) takes about 1.15× the floor; the rest is the delivery, which
 competes with the engine for the two cores. About 300 MB of the server's RSS is the embedded engine and Node at
-rest; the join itself needs 400-600 MB in ClickHouse's own accounting (the floor's as well).
+rest; the join itself needs 400-600 MB in ClickHouse's own accounting (the floor's as well). The server peaked
+at 981-1,073 MB until three changes (architecture.md, "Training data"): the retrieval in spine order, run right
+after the unordered one, started from the memory the engine's allocator kept from it (about 235 MB); it now gets
+that memory back once a sort-merge join ends. Reads in key order no longer buffer each part's stream, and the
+final sort into spine order uses smaller blocks.
 
 ${streamingSection(read("streaming"))}
 ${authSection(read("auth"))}
