@@ -497,8 +497,15 @@ export function jsonOf(columns: Record<string, ReadonlyArray<unknown>>): string 
   for (const [name, values] of Object.entries(columns)) {
     const head = `${JSON.stringify(name)}:[`;
     if (size + head.length + 1 > MAX_LOGGED_JSON_CHARS) break;
-    const items: string[] = [];
     size += head.length + 2;
+    const whole = plainJsonOf(values, MAX_LOGGED_JSON_CHARS - size);
+    if (whole !== undefined) {
+      // As the value-by-value loop below would count it: each item and a comma.
+      parts.push(`${head}${whole.slice(1)}`);
+      size += whole.length - 1;
+      continue;
+    }
+    const items: string[] = [];
     for (const value of values) {
       const item = JSON.stringify(plain(value)) ?? "null";
       if (size + item.length + 1 > MAX_LOGGED_JSON_CHARS) break;
@@ -508,6 +515,24 @@ export function jsonOf(columns: Record<string, ReadonlyArray<unknown>>): string 
     parts.push(`${head}${items.join(",")}]`);
   }
   return `{${parts.join(",")}}`;
+}
+
+/**
+ * A column of numbers, booleans and nulls (model outputs, most features) as JSON in one native
+ * call, when all of it fits in `room` characters as {@link jsonOf} counts them (each item and a
+ * comma); undefined otherwise, or for any other value. Value by value, the 256 outputs of a model
+ * took about a quarter of the main thread's time at 2,000 Predict calls/s. JSON.stringify writes
+ * an array's NaN and ±Infinity as null, as the value-by-value path does.
+ */
+function plainJsonOf(values: ReadonlyArray<unknown>, room: number): string | undefined {
+  // Each item takes at least two characters: a longer column cannot fit, and is not written whole.
+  if (!Array.isArray(values) || values.length === 0 || 2 * values.length > room) return undefined;
+  for (const value of values) {
+    const type = typeof value;
+    if (value !== null && type !== "number" && type !== "boolean") return undefined;
+  }
+  const json = JSON.stringify(values);
+  return json.length - 1 <= room ? json : undefined;
 }
 
 function errorText(error: unknown): string {
