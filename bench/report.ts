@@ -162,13 +162,26 @@ Operators see both causes live: \`sluice_nodejs_eventloop_lag_p99_seconds\` (sam
 \`sluice_nodejs_gc_duration_seconds\` (buckets from 100 µs).
 
 Batching stacks the requests that queue while the worker is busy into one run; at 64 in flight the logistic
-regression's runs are full 64-row batches (\`sluice_inference_batch_rows\`). But a model that runs in 5 µs is not
-what limits throughput: the per-request work around it (gRPC, the online read, the response, the prediction log)
-is, and on two vCPUs shared by the load generator, the server's main thread and the worker, batching saves only
-the hand-offs: it gains ${serving.targets.batchingAt64.ratio}× here (1.07-1.46× across runs of this benchmark), and the 1.5× target is not met.
-The same holds for the MLP end to end (${serving.mlp.batchingRatio}×), because its larger answer (256 values a row) adds per-request
-work too. The pool alone, with no gRPC around it, shows what batching does where inference is the work: the MLP's
-weights (4 MB) are read once per batch instead of once per row.
+regression's runs are full 64-row batches (\`sluice_inference_batch_rows\`). But that model also runs inline, on
+the gRPC thread with no hand-off, so batching it changes little end to end (${serving.targets.batchingAt64.ratio}× here; 1.07-1.46× in earlier
+runs, before most of its calls ran inline). The MLP is the case where batching should pay: it runs in the workers.
+End to end it gains ${serving.mlp.batchingRatio}×, and the 1.5× target is not met. Where its CPU goes, per call, measured
+per thread of the server at 64 in flight (2026-11-27, not part of the JSON):
+
+| thread | batching | no batching |
+| --- | --- | --- |
+| gRPC (main) thread | 215-223 µs | 283-310 µs |
+| the inference worker | about 30 µs | 112-117 µs |
+| V8's garbage-collection helpers (4 threads) | about 100 µs | about 110 µs |
+| the engine's prediction-log inserts and merges | 30-50 µs | 20-30 µs |
+| the load generator (another process) | 150-180 µs | 160-200 µs |
+
+The two vCPUs are full with all of these together. Batching removes the worker's per-row cost and the hand-off
+of each request, about 200 µs of some 800, so it cannot gain much more than 1.3× on this machine. The prediction
+log's JSON of the 256 outputs was a quarter of the main thread until a column of numbers was written in one
+native call; turning the numbers into text is still the largest single item. The pool alone, with no gRPC around
+it, shows what batching does where inference is the work: the MLP's weights (4 MB) are read once per batch
+instead of once per row.
 
 Shadow copies run in batches of up to 64 after the responses; their runs are queued together, so the pool runs each shadow version once over many requests' rows, and a
 shadow costs live traffic a fraction of one model run per request.
