@@ -173,15 +173,20 @@ export async function servingBenchmark(quick: boolean): Promise<void> {
     };
     const shadowReport = (await batching.client.getDeploymentReport("lr_shadowed")).find((r) => r.role === "shadow");
     const floorP50 = echoSequential.p50Us + rawOnlineRead.p50Us + ort.p50Us;
-    const batchingRatio = (batchedAt64 as number) / (unbatchedAt64 as number);
+    // The batching target is the MLP's: the logistic regression mostly runs inline, with no hand-off to save.
+    const batchingRatio = (mlpBatchedAt64 as number) / (mlpUnbatchedAt64 as number);
     const shadowRatio = withShadow.p50Us / withoutShadow.p50Us;
     saveResult("serving", {
       rounds,
-      predictOneEntityTenFeatures: { sequential, callsPerSecondAt64: { batching: batchedAt64, noBatching: unbatchedAt64 } },
+      predictOneEntityTenFeatures: {
+        sequential,
+        callsPerSecondAt64: { batching: batchedAt64, noBatching: unbatchedAt64 },
+        batchingRatio: Number(((batchedAt64 as number) / (unbatchedAt64 as number)).toFixed(2)),
+      },
       mlp: {
         sequential: mlpSequential,
         callsPerSecondAt64: { batching: mlpBatchedAt64, noBatching: mlpUnbatchedAt64 },
-        batchingRatio: Number(((mlpBatchedAt64 as number) / (mlpUnbatchedAt64 as number)).toFixed(2)),
+        batchingRatio: Number(batchingRatio.toFixed(2)),
       },
       inferencePoolAloneRowsPerSecondAt64: poolOnly,
       withShadow: {
