@@ -18,7 +18,15 @@ import {
   type ResolvedFeature,
 } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
-import type { ArrowChunks, OfflineColumn, OfflineStore, PointInTimeJoin, QueryLimits, Spine } from "../storage/offline/offline-store.js";
+import type {
+  ArrowChunks,
+  OfflineColumn,
+  OfflineStore,
+  PointInTimeJoin,
+  QueryLimits,
+  Spine,
+  SpineJoinPreview,
+} from "../storage/offline/offline-store.js";
 import {
   appendDerivedColumns,
   checkRequestInputColumns,
@@ -151,12 +159,7 @@ export class HistoricalRetriever {
   private async storeSpineRows(plan: RetrievalPlan, inlineBatches?: AsyncIterable<SpineBatchInput>, signal?: AbortSignal): Promise<Spine> {
     const { query, keyColumns, views } = plan;
     if (query.spine.kind === "inline") {
-      const spine = await this.offline.createSpine(query.project, keyColumns, [], {
-        tables: views.filter(({ stream }) => !stream).map(({ view, entity }) => offlineTableOf(view, entity)),
-        aggregates: views.some(({ stream }) => stream),
-        excludeLateIngested: query.excludeLateIngested,
-        limits: this.queryLimits,
-      });
+      const spine = await this.offline.createSpine(query.project, keyColumns, [], { ...joinPreviewOf(plan), limits: this.queryLimits });
       try {
         const writer = new InlineSpineWriter(this.offline, spine, this.limits);
         let batchIndex = 0;
@@ -196,10 +199,24 @@ export class HistoricalRetriever {
   }
 }
 
+/** A plan's views joined as of their history tables, and its aggregation views (computed from their streams' events). */
+function viewsByKind(plan: RetrievalPlan): { plain: RetrievalPlan["views"]; aggregated: RetrievalPlan["views"] } {
+  return { plain: plan.views.filter(({ stream }) => !stream), aggregated: plan.views.filter(({ stream }) => stream) };
+}
+
+/** What {@link joinOf} will ask of the offline store, known before the spine is stored. */
+function joinPreviewOf(plan: RetrievalPlan): SpineJoinPreview {
+  const { plain, aggregated } = viewsByKind(plan);
+  return {
+    tables: plain.map(({ view, entity }) => offlineTableOf(view, entity)),
+    aggregates: aggregated.length > 0,
+    excludeLateIngested: plan.query.excludeLateIngested,
+  };
+}
+
 /** The join of a plan over a stored spine. */
 export function joinOf(plan: RetrievalPlan, spine: Spine, spineOrder: boolean, withSpineIndex: boolean): PointInTimeJoin {
-  const plain = plan.views.filter(({ stream }) => !stream);
-  const aggregated = plan.views.filter(({ stream }) => stream);
+  const { plain, aggregated } = viewsByKind(plan);
   const sameVersion =
     (feature: ResolvedFeature) =>
     ({ view }: { view: FeatureViewVersion }) =>

@@ -18,7 +18,15 @@ import {
   type HeldColumn,
   type HeldHistory,
 } from "./held-history.js";
-import type { ArrowChunk, OfflineColumn, PointInTimeJoin, Spine, SpineColumns, SpineJoinPreview } from "./offline-store.js";
+import {
+  type ArrowChunk,
+  type OfflineColumn,
+  type PointInTimeJoin,
+  type Spine,
+  type SpineColumns,
+  type SpineJoinPreview,
+  viewFeatureColumns,
+} from "./offline-store.js";
 
 /** Rows per Arrow chunk of a result, about the engine's block size. */
 const CHUNK_ROWS = 65_536;
@@ -80,7 +88,7 @@ export function* joinHeld(
         return matchRows(rows, from, keys, histories[v] as HeldHistory, ttlMicros);
       });
       const gatheredByView = matches.map((viewMatches, v) =>
-        gatheredColumns(histories[v] as HeldHistory, featuresOf(join, v), viewMatches),
+        gatheredColumns(histories[v] as HeldHistory, viewFeatureColumns(join, v), viewMatches),
       );
       const columns: Vector[] = [
         ...(join.withSpineIndex ? [int64Vector(Float64Array.from({ length: to - from }, (_, i) => firstIndex + from + i))] : []),
@@ -208,11 +216,6 @@ function rowsByEntity(keys: readonly EntityKeyValue[], entities: EntityIndex): {
     firstOf[ordinal] = at + 1;
   }
   return { ordinals, sorted };
-}
-
-/** The feature columns of `join.views[view]` that the join outputs. */
-function featuresOf(join: PointInTimeJoin, view: number): string[] {
-  return [...new Set(join.features.flatMap((f) => ("view" in f && f.view === view ? [f.column] : [])))];
 }
 
 /** A view's feature columns at the matched rows, by name: a block's columns are read a row at a time. */

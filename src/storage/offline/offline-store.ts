@@ -197,6 +197,11 @@ export interface PointInTimeJoin {
   withSpineIndex: boolean;
 }
 
+/** The feature columns of `join.views[view]` that a join outputs, each once. */
+export function viewFeatureColumns(join: Pick<PointInTimeJoin, "features">, view: number): string[] {
+  return [...new Set(join.features.flatMap((f) => ("view" in f && f.view === view ? [f.column] : [])))];
+}
+
 /**
  * Aggregates of a stream's raw events as of each spine row's time, by the window rule of
  * docs/streaming.md: one output column per aggregation, named by its `as`.

@@ -24,7 +24,7 @@
 import { ValidationError } from "../../common/errors.js";
 import type { ValueType } from "../../common/value-type.js";
 import { COLUMN_TYPES, quote } from "./clickhouse-sql.js";
-import type { OfflineColumn, OfflineTable, PointInTimeJoin, Spine } from "./offline-store.js";
+import { type OfflineColumn, type OfflineTable, type PointInTimeJoin, type Spine, viewFeatureColumns } from "./offline-store.js";
 import { windowedAggregatesQuery } from "./window-sql.js";
 
 /** The database that holds spines while their joins run. */
@@ -137,7 +137,7 @@ export function joinQuery(
   ];
   const joins = join.views.map(({ table }, view) => {
     const keys = table.keyColumns.map((c) => quote(c.name));
-    const features = [...new Set(join.features.flatMap((f) => ("view" in f && f.view === view ? [f.column] : [])))];
+    const features = viewFeatureColumns(join, view);
     const history = join.excludeLateIngested
       ? knownHistory(historyTable(view), keys, features)
       : inMemory
