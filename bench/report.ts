@@ -142,17 +142,26 @@ changes took most of it away. A model measured tiny at load (90% of its runs wit
 50 µs; this logistic regression measures about 20-30 µs at 64 rows) also runs on the gRPC thread, in the request's
 own turn, so its call has no hand-off at all; anything bigger still runs only in the workers. And the per-call
 bookkeeping (stats, the prediction log's JSON, shadows, the canary guard) runs on a timer after the response
-instead of an immediate that ran before http2 had flushed it (50-70 µs of p50, measured). What remains is the
-routing, the tensors, onnxruntime's own \`setImmediate\` before the run, and a response with outputs, version and
-feature statuses.
+instead of an immediate that ran before http2 had flushed it (50-70 µs of p50, measured). What remained was the
+routing, the tensors, onnxruntime's own \`setImmediate\` before the run, the run, and a response with outputs,
+version and feature statuses.
 
-The largest part of what remains is the model's run itself, on a cold CPU. In a loop, one onnxruntime run of
-this model takes 7 µs (p50, in the benchmark process). In the server's sequential Predict, the inline runner
+The largest part of what remained was the model's run itself, on a cold CPU. In a loop, one onnxruntime run
+of this model takes 7 µs (p50, in the benchmark process). In the server's sequential Predict, the inline runner
 timed the same run at a median of 38-48 µs. The process waits idle for each next call, and a run after idling
 is slower: the same loop with a 1 ms sleep between runs took 22-30 µs a run, and with 4 MB of other memory
 touched between runs, 11-12 µs. (strace shows no system call inside a run, and this VM exposes no hardware
-counters to tell which cache it is.) So about 30-40 µs of the difference is onnxruntime's code and data
-coming back into a cold core, which no hand-off design avoids; the rest is Sluice's own work around the run.
+counters to tell which cache it is.) So about 30-40 µs of the difference was onnxruntime's native code and data
+coming back into a cold core, and its own \`setImmediate\` turn before each run. No hand-off design avoids
+that; not calling onnxruntime does. A model this small now runs in Sluice's own graph evaluator
+(\`serving.graphEvaluator\`, docs/architecture.md): 10 multiply-adds, an add and a sigmoid in JavaScript, in the
+request's own turn, used because its outputs agree with onnxruntime's on probe inputs. On the same server
+build, with the evaluator off and on (2026-11-27, 3 × 4,000 paired calls, not part of the JSON), Predict added
+75-108 µs to \`GetOnlineFeatures\` with onnxruntime inline and 32-47 µs with the evaluator; the two benchmark
+runs of that build measured +40 and +31 µs (the second is the table's). What remains is
+Sluice's own work around the run: routing, the tensors, the canary split, and a response with outputs,
+version and feature statuses. (The floor's "run" term above is still onnxruntime's loop run, 7 µs: the
+evaluator's run is shorter, so that floor is a little generous to Sluice.)
 
 Tail latency. The p99 ÷ p50 row puts the server's tail beside the echo floor's, measured alternately: on this VM
 even a raw grpc-js echo has a p99 several times its p50, so most of the tail is the machine and the gRPC stack,

@@ -179,6 +179,12 @@ export const configSchema = z
        * gRPC thread, skipping the hand-off to a worker; 0 never does (inference then never runs on the gRPC thread).
        */
       inlineMaxMicros: nonNegativeInt(10_000),
+      /**
+       * Whether a model running on the gRPC thread may run in Sluice's graph evaluator instead of
+       * onnxruntime: float32 graphs of a few plain operators, used only when the evaluator's outputs
+       * agree with onnxruntime's on probe inputs, for the rows it fits inlineMaxMicros at (docs/architecture.md, "Model serving").
+       */
+      graphEvaluator: z.boolean(),
       /** Requests queued per model beyond which Predict answers UNAVAILABLE. */
       maxQueuedRequests: positiveInt(10_000_000),
       /** Shadow copies waiting to run; beyond it copies are dropped (and counted). */
@@ -451,6 +457,7 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     maxBatchSize: 64,
     maxQueueDelayMicros: 0,
     inlineMaxMicros: 50,
+    graphEvaluator: true,
     maxQueuedRequests: 10_000,
     shadowQueueSize: 1000,
     shadowAgreementTolerance: 0.001,

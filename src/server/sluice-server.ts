@@ -295,6 +295,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
         maxBatchSize: config.serving.maxBatchSize,
         maxQueueDelayMicros: config.serving.maxQueueDelayMicros,
         inlineMaxMicros: config.serving.inlineMaxMicros,
+        graphEvaluator: config.serving.graphEvaluator,
         maxQueuedRequests: config.serving.maxQueuedRequests,
         maxInputElements: config.limits.maxModelInputElements,
         maxOutputElements: config.limits.maxModelOutputElements,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
 import { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
+import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   identityModel,
@@ -553,10 +554,36 @@ describe("InferencePool", () => {
     });
 
     it("keeps a model in the workers when it is slower than the bound", async () => {
-      const { pool, batches } = await startPool({ inlineMaxMicros: 1 });
+      // onnxruntime only: the graph evaluator may run this small MLP within a microsecond.
+      const { pool, batches } = await startPool({ inlineMaxMicros: 1, graphEvaluator: false });
       await pool.load("mlp", MLP);
       await pool.run("mlp", features(featureRows(1, 4)), 1);
       expect(batches.map((b) => b.worker)).toEqual([0]);
+    });
+
+    it("runs a graph the evaluator supports and agrees on in the evaluator, and in onnxruntime with graphEvaluator off", async () => {
+      for (const graphEvaluator of [true, false]) {
+        const logs: Record<string, unknown>[] = [];
+        const logger = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+        const pool = await InferencePool.start({ workers: 1, inlineMaxMicros: GENEROUS, graphEvaluator }, logger);
+        pools.push(pool);
+        const batches: BatchEvent[] = [];
+        pool.onBatch((event) => batches.push(event));
+        await pool.load("lr", LR);
+        await pool.load("lookup", lookupModel([10, 20, 30]));
+        const rows = featureRows(3, 8);
+        expectClose(numbers(await pool.run("lr", features(rows), 3), "probability"), expectedProbabilities(rows));
+        expect(batches.map((b) => b.worker)).toEqual([-1]);
+        const inline = logs.filter((log) => log.msg === "model runs inline");
+        // The lookup model reads int64: onnxruntime runs it inline either way.
+        expect(inline.map((log) => log.engines)).toEqual([
+          [`${graphEvaluator ? "evaluator" : "onnxruntime"} up to 64 rows`],
+          ["onnxruntime up to 64 rows"],
+        ]);
+        expect(
+          logs.some((log) => log.msg === "model is not evaluated by the graph evaluator" && log.reason === "index is int64, not float32"),
+        ).toBe(graphEvaluator);
+      }
     });
 
     it("fails an inline run as a worker's run fails: the error names the model, and the limits hold", async () => {

@@ -23,6 +23,7 @@ import {
   elementCount,
   type ModelSignature,
   OUTPUT_TOO_LARGE,
+  OutputTooLargeError,
   sliceRows,
   type Tensor,
   transferable,
@@ -62,6 +63,11 @@ export interface InferencePoolOptions {
    * instead of a worker, skipping the hand-off (serving.inlineMaxMicros; 0 never does). See inline-runner.ts.
    */
   inlineMaxMicros?: number;
+  /**
+   * Whether a model run inline may run in the graph evaluator instead of onnxruntime, when the
+   * evaluator supports its graph and agrees with onnxruntime on it (serving.graphEvaluator). See graph-evaluator.ts.
+   */
+  graphEvaluator?: boolean;
 }
 
 /** One executed batch, reported to {@link InferencePool.onBatch} listeners (for metrics). */
@@ -90,6 +96,7 @@ export const DEFAULT_INFERENCE_POOL_OPTIONS: Readonly<Required<InferencePoolOpti
   maxInputElements: DEFAULT_CONFIG.limits.maxModelInputElements,
   maxOutputElements: DEFAULT_CONFIG.limits.maxModelOutputElements,
   inlineMaxMicros: 0,
+  graphEvaluator: true,
 };
 
 /** A model key that is not loaded (never loaded, released, or still loading). */
@@ -304,6 +311,7 @@ export class InferencePool {
       options.inlineMaxMicros,
       { maxInputElements: options.maxInputElements, maxOutputElements: options.maxOutputElements },
       logger,
+      options.graphEvaluator,
     );
   }
 
@@ -422,11 +430,11 @@ export class InferencePool {
     this.batchesInFlight++;
     try {
       const ordered = plan.inputNames.map((name) => inputs[name] as Tensor);
-      const { outputs, micros } = await this.inline.run(entry.key, ordered, this.options.maxOutputElements);
+      const { outputs, micros } = await this.inline.run(entry.key, ordered, rows, this.options.maxOutputElements);
       this.emit({ key: entry.key, rows, requests: 1, micros, queueMicros: 0, worker: -1 });
       return toRecord(plan.outputNames, outputs);
     } catch (error) {
-      if (await this.inline.isOutputTooLarge(error))
+      if (error instanceof OutputTooLargeError)
         throw new ModelOutputTooLargeError(entry.key, (error as Error).message.replace(/^the model /, ""));
       const message = error instanceof Error ? error.message : String(error);
       throw new InferenceFailedError("internal", "INFERENCE_FAILED", entry.key, `model ${entry.key} failed to run: ${message}`);

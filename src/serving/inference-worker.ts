@@ -5,16 +5,8 @@
  * validation and scheduling. Started by `InferencePool`; importing this module elsewhere does nothing.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import {
-  createOnnxModel,
-  describeError,
-  loadOnnxModel,
-  type OnnxModel,
-  OutputTooLargeError,
-  onnxSessionOptions,
-  runOnnxModel,
-} from "./onnx-session.js";
-import { type ModelSignature, OUTPUT_TOO_LARGE, type Tensor, type TensorLimits, transferable } from "./tensors.js";
+import { createOnnxModel, describeError, loadOnnxModel, type OnnxModel, onnxSessionOptions, runOnnxModel } from "./onnx-session.js";
+import { type ModelSignature, OUTPUT_TOO_LARGE, OutputTooLargeError, type Tensor, type TensorLimits, transferable } from "./tensors.js";
 
 /** Settings the pool passes as `workerData`. */
 export interface InferenceWorkerData {

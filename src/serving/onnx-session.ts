@@ -12,13 +12,11 @@ import {
   elementCount,
   isElementType,
   type ModelSignature,
+  OutputTooLargeError,
   type Tensor,
   type TensorLimits,
   type TensorSpec,
 } from "./tensors.js";
-
-/** A run whose outputs hold more elements than allowed. */
-export class OutputTooLargeError extends Error {}
 
 /** A loaded model: its session, and the names its runs bind and fetch. */
 export interface OnnxModel {

@@ -33,6 +33,9 @@ export type TensorData =
   | BigUint64Array
   | string[];
 
+/** A run whose outputs hold more elements than allowed (limits.maxModelOutputElements). */
+export class OutputTooLargeError extends Error {}
+
 /** A dense tensor: `data.length` is the product of `dims`. */
 export interface Tensor {
   type: ElementType;

@@ -50,6 +50,8 @@ interface NodeSpec {
 
 interface GraphSpec {
   name: string;
+  /** The default domain's opset version (13 when left out). */
+  opset?: number;
   inputs: ValueSpec[];
   outputs: ValueSpec[];
   initializers?: OnnxTypes.ITensorProto[];
@@ -63,7 +65,7 @@ export const BATCH_DIM = "batch";
 export function buildModel(graph: GraphSpec): Uint8Array {
   const model = onnx.ModelProto.create({
     irVersion: 8,
-    opsetImport: [{ domain: "", version: 13 }],
+    opsetImport: [{ domain: "", version: graph.opset ?? 13 }],
     producerName: "sluice-tests",
     graph: {
       name: graph.name,
@@ -92,7 +94,7 @@ function valueInfo(spec: ValueSpec): OnnxTypes.IValueInfoProto {
 }
 
 /** A float32 initializer of the given dims, row-major. */
-function floatTensor(name: string, dims: number[], values: number[]): OnnxTypes.ITensorProto {
+export function floatTensor(name: string, dims: number[], values: number[]): OnnxTypes.ITensorProto {
   return { name, dataType: DataType.FLOAT, dims, floatData: values };
 }
 
