@@ -14,7 +14,7 @@ import { createChdbConnection } from "chdb/connection";
 import { fileWriter, ParquetWriter } from "hyparquet-writer";
 import { Redis } from "ioredis";
 import { type BatchInput, type ColumnarBatchInput, SluiceClient, typed } from "../clients/typescript/src/index.js";
-import { GetOnlineFeaturesRequest } from "../src/gen/sluice/v1/online.pb.js";
+import { GetOnlineFeaturesRequest, OnlineResponseLayout } from "../src/gen/sluice/v1/online.pb.js";
 import { decodeRecord, encodeRecord } from "../src/storage/online/record-codec.js";
 import { RedisProcess } from "../test/support/redis-harness.js";
 import { spawnServer } from "../test/support/server-process.js";
@@ -66,6 +66,7 @@ async function onlineReadBenchmark(): Promise<void> {
           featureService: "",
           entities: { customer_id: { values: ids } },
           fullFeatureNames: false,
+          layout: OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_COLUMNS,
         }).finish(),
       );
     // Raw bytes on both sides of the comparison (no client-side protobuf work, no SDK conversions,

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { SluiceClient, typed } from "../clients/typescript/src/index.js";
 import { PredictRequest } from "../src/gen/sluice/v1/inference.pb.js";
-import { GetOnlineFeaturesRequest } from "../src/gen/sluice/v1/online.pb.js";
+import { GetOnlineFeaturesRequest, OnlineResponseLayout } from "../src/gen/sluice/v1/online.pb.js";
 import { InferencePool } from "../src/serving/inference-pool.js";
 import { logisticRegressionModel, mlpModel, seededMlp, seededValues } from "../test/support/onnx-models.js";
 import { type ServerProcess, spawnServer } from "../test/support/server-process.js";
@@ -83,6 +83,7 @@ export function onlineReadCaller(
         featureService: "",
         entities: { customer_id: { values: [typed.int64(id)] } },
         fullFeatureNames: false,
+        layout: OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_COLUMNS,
       }).finish(),
     ),
   );

@@ -30,7 +30,7 @@ import { promisify } from "node:util";
 import { Session } from "chdb";
 import type { Kafka } from "kafkajs";
 import { type ColumnarBatchInput, type ColumnarEventBatchInput, SluiceClient, typed } from "../clients/typescript/src/index.js";
-import { GetOnlineFeaturesRequest } from "../src/gen/sluice/v1/online.pb.js";
+import { GetOnlineFeaturesRequest, OnlineResponseLayout } from "../src/gen/sluice/v1/online.pb.js";
 import { spawnServer } from "../test/support/server-process.js";
 import { rawUnary } from "./floors.js";
 import { pairedLatency, peakRssMb, saveResult, throughput } from "./support.js";
@@ -297,6 +297,7 @@ function onlineCaller(address: string, features: string[], cards: bigint[]): { c
         featureService: "",
         entities: { card_id: { values: [typed.int64(card)] } },
         fullFeatureNames: false,
+        layout: OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_COLUMNS,
       }).finish(),
     ),
   );

@@ -211,11 +211,13 @@ def main() -> None:
         if args.setup:
             set_up(client, entity)
         features = [f for f in args.features.split(",") if f] or [f"{VIEW}:{name}" for name in SETUP_FEATURES]
-        # The request the wrapper builds, prebuilt once for the floor.
+        # The request the wrapper builds (the flat layout included), prebuilt once for the floor: the
+        # server does the same work for both, and the difference is the wrapper's own.
         request = online_pb2.GetOnlineFeaturesRequest(
             project=f"projects/{client.project}",
             features=features,
             entities={k: types_pb2.ValueColumn(values=[client_value(v) for v in vs]) for k, vs in entity.items()},
+            layout=online_pb2.ONLINE_RESPONSE_LAYOUT_FLAT,
         )
         answer = client.get_online_features(features, entity)
         if not answer or any(answer[0].get(f"{ref.rsplit(':', 1)[-1]}__status") != "PRESENT" for ref in features):

@@ -1,6 +1,11 @@
 /** Thin gRPC adapter of sluice.v1.OnlineService over the core {@link OnlineReader}. */
 import type { handleUnaryCall, ServiceDefinition } from "@grpc/grpc-js";
-import { type GetOnlineFeaturesRequest, GetOnlineFeaturesResponse, OnlineServiceService } from "../gen/sluice/v1/online.pb.js";
+import {
+  type GetOnlineFeaturesRequest,
+  GetOnlineFeaturesResponse,
+  OnlineResponseLayout,
+  OnlineServiceService,
+} from "../gen/sluice/v1/online.pb.js";
 import type { FeatureColumn, OnlineReader, ReadSelection } from "../online/online-reader.js";
 import { parseProjectName } from "../registry/names.js";
 import type { HandlerEnv } from "./call-context.js";
@@ -34,7 +39,7 @@ export function onlineServiceHandlers(
           entities: Object.fromEntries(Object.entries(request.entities).map(([name, column]) => [name, column.values.map(taggedFromWire)])),
           fullFeatureNames: request.fullFeatureNames,
         });
-        return encodeOnlineResponse(selection, columns);
+        return encodeOnlineResponse(selection, columns, request.layout);
       },
     ),
   };
@@ -44,11 +49,16 @@ export function onlineServiceHandlers(
 const encodedSelections = new WeakMap<ReadSelection, { names: Uint8Array; resolved: Uint8Array }>();
 
 /**
- * Encodes a GetOnlineFeaturesResponse. Only the columns are encoded per call: the names (field 1)
- * and resolved features (field 3) are encoded once per selection and the three parts
- * concatenated in field order, which protobuf defines to decode as the one whole message.
+ * Encodes a GetOnlineFeaturesResponse in the layout asked for (columns unless FLAT). Only the values
+ * are encoded per call: the names (field 1) and resolved features (field 3) are encoded once per
+ * selection and the parts concatenated in field order, which protobuf defines to decode as the one
+ * whole message.
  */
-export function encodeOnlineResponse(selection: ReadSelection, columns: readonly FeatureColumn[]): Buffer {
+export function encodeOnlineResponse(
+  selection: ReadSelection,
+  columns: readonly FeatureColumn[],
+  layout: OnlineResponseLayout = OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_UNSPECIFIED,
+): Buffer {
   let parts = encodedSelections.get(selection);
   if (!parts) {
     const empty = GetOnlineFeaturesResponse.fromPartial({});
@@ -58,15 +68,27 @@ export function encodeOnlineResponse(selection: ReadSelection, columns: readonly
     };
     encodedSelections.set(selection, parts);
   }
-  const values = GetOnlineFeaturesResponse.encode({
-    featureNames: [],
-    columns: columns.map((c) => ({
-      values: c.values.map((value) => valueToWire(c.feature.type, value)),
-      statuses: c.statuses.map((s) => FEATURE_STATUS_TO_WIRE[s]),
-      // An unset Timestamp cannot sit in a repeated field; NOT_FOUND cells carry the epoch.
-      eventTimes: c.eventTimes.map((t) => microsToTimestamp(t ?? 0)),
-    })),
-    resolvedFeatures: [],
-  }).finish();
-  return Buffer.concat([parts.names, values, parts.resolved]);
+  const values =
+    layout === OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT
+      ? GetOnlineFeaturesResponse.encode({
+          ...GetOnlineFeaturesResponse.fromPartial({}),
+          flat: {
+            values: columns.flatMap((c) => c.values.map((value) => valueToWire(c.feature.type, value))),
+            statuses: columns.flatMap((c) => c.statuses.map((s) => FEATURE_STATUS_TO_WIRE[s])),
+            eventTimeMicros: columns.flatMap((c) => c.eventTimes.map((t) => BigInt(t ?? 0))),
+          },
+        }).finish()
+      : GetOnlineFeaturesResponse.encode({
+          ...GetOnlineFeaturesResponse.fromPartial({}),
+          columns: columns.map((c) => ({
+            values: c.values.map((value) => valueToWire(c.feature.type, value)),
+            statuses: c.statuses.map((s) => FEATURE_STATUS_TO_WIRE[s]),
+            // An unset Timestamp cannot sit in a repeated field; NOT_FOUND cells carry the epoch.
+            eventTimes: c.eventTimes.map((t) => microsToTimestamp(t ?? 0)),
+          })),
+        }).finish();
+  // The flat values (field 4) come after the resolved features (field 3), the columns (field 2) before them.
+  return layout === OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT
+    ? Buffer.concat([parts.names, parts.resolved, values])
+    : Buffer.concat([parts.names, values, parts.resolved]);
 }

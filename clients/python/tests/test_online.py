@@ -7,17 +7,23 @@ copied, with the call's entities only) and the rows it makes of an answer.
 from __future__ import annotations
 
 import unittest
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from google.protobuf import timestamp_pb2
 
 from sluice import Int32, SluiceClient
 from sluice._channel import MESSAGE_LIMIT_BYTES, channel_options
-from sluice._online import OnlineRequests, online_rows
+from sluice._errors import SluiceError
+from sluice._online import OnlineRequests, online_answer, online_rows, online_table
 from sluice.v1 import online_pb2, types_pb2
 from stubs import Recorder
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=timezone.utc)
+
+
+def micros(when: datetime) -> int:
+    """Microseconds since the epoch, as the flat layout carries event times."""
+    return (when - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
 
 
 def stamp(when: datetime | None) -> timestamp_pb2.Timestamp:
@@ -40,6 +46,7 @@ class Requests(unittest.TestCase):
                 project="projects/shop",
                 features=["v:a", "v:b"],
                 entities={"id": types_pb2.ValueColumn(values=[types_pb2.Value(int64_value=1), types_pb2.Value(int64_value=2)])},
+                layout=online_pb2.ONLINE_RESPONSE_LAYOUT_FLAT,
             ),
         )
         self.assertEqual(sorted(second.entities), ["id", "region"])
@@ -72,25 +79,28 @@ class Requests(unittest.TestCase):
 class Rows(unittest.TestCase):
     def response(self) -> online_pb2.GetOnlineFeaturesResponse:
         earlier = datetime(2025, 6, 1, tzinfo=timezone.utc)
+        # Feature-major: orders of rows 1 and 2, tags of rows 1 and 2, seen of rows 1 and 2.
         return online_pb2.GetOnlineFeaturesResponse(
             feature_names=["orders", "tags", "seen"],
-            columns=[
-                online_pb2.FeatureColumn(
-                    values=[types_pb2.Value(int64_value=4), types_pb2.Value()],
-                    statuses=[types_pb2.FEATURE_STATUS_PRESENT, types_pb2.FEATURE_STATUS_NOT_FOUND],
-                    event_times=[stamp(AT), stamp(None)],
-                ),
-                online_pb2.FeatureColumn(
-                    values=[types_pb2.Value(string_list_value=types_pb2.StringList(values=["a"])), types_pb2.Value()],
-                    statuses=[types_pb2.FEATURE_STATUS_OUTSIDE_MAX_AGE, types_pb2.FEATURE_STATUS_NULL_VALUE],
-                    event_times=[stamp(earlier), stamp(AT)],
-                ),
-                online_pb2.FeatureColumn(
-                    values=[types_pb2.Value(timestamp_value=stamp(AT)), types_pb2.Value(bool_value=False)],
-                    statuses=[types_pb2.FEATURE_STATUS_PRESENT, 9],
-                    event_times=[stamp(AT), stamp(None)],
-                ),
-            ],
+            flat=online_pb2.FlatFeatureValues(
+                values=[
+                    types_pb2.Value(int64_value=4),
+                    types_pb2.Value(),
+                    types_pb2.Value(string_list_value=types_pb2.StringList(values=["a"])),
+                    types_pb2.Value(),
+                    types_pb2.Value(timestamp_value=stamp(AT)),
+                    types_pb2.Value(bool_value=False),
+                ],
+                statuses=[
+                    types_pb2.FEATURE_STATUS_PRESENT,
+                    types_pb2.FEATURE_STATUS_NOT_FOUND,
+                    types_pb2.FEATURE_STATUS_OUTSIDE_MAX_AGE,
+                    types_pb2.FEATURE_STATUS_NULL_VALUE,
+                    types_pb2.FEATURE_STATUS_PRESENT,
+                    9,
+                ],
+                event_time_micros=[micros(AT), 0, micros(earlier), micros(AT), micros(AT), 0],
+            ),
         )
 
     def test_values_statuses_and_event_times(self) -> None:
@@ -115,7 +125,7 @@ class Rows(unittest.TestCase):
                     "id": 2,
                     "orders": None,
                     "orders__status": "NOT_FOUND",
-                    # Never written (the unset Timestamp), even right after a row with a time.
+                    # Never written (0, the epoch), even right after a row with a time.
                     "orders__event_time": None,
                     "tags": None,
                     "tags__status": "NULL_VALUE",
@@ -129,6 +139,31 @@ class Rows(unittest.TestCase):
         )
         self.assertEqual(online_rows({"id": [1, 2]}, self.response(), False), [{"id": 1, "orders": 4, "tags": ["a"], "seen": AT}, {"id": 2, "orders": None, "tags": None, "seen": False}])
 
+
+    def test_the_same_columns_as_a_table(self) -> None:
+        earlier = datetime(2025, 6, 1, tzinfo=timezone.utc)
+        response = online_pb2.GetOnlineFeaturesResponse(
+            feature_names=["spend", "tags"],
+            resolved_features=[types_pb2.ResolvedFeature(type=types_pb2.VALUE_TYPE_DOUBLE), types_pb2.ResolvedFeature(type=types_pb2.VALUE_TYPE_STRING_LIST)],
+            flat=online_pb2.FlatFeatureValues(
+                values=[types_pb2.Value(double_value=1.5), types_pb2.Value(), types_pb2.Value(string_list_value=types_pb2.StringList(values=["a"])), types_pb2.Value()],
+                statuses=[types_pb2.FEATURE_STATUS_PRESENT, types_pb2.FEATURE_STATUS_NOT_FOUND, types_pb2.FEATURE_STATUS_OUTSIDE_MAX_AGE, types_pb2.FEATURE_STATUS_NULL_VALUE],
+                event_time_micros=[micros(AT), 0, micros(earlier), micros(AT)],
+            ),
+        )
+        table = online_table({"id": [1, 2]}, response, True)
+        self.assertEqual(table.to_pylist(), online_rows({"id": [1, 2]}, response, True))
+        self.assertEqual([str(t) for t in table.schema.types], ["int64", "double", "string", "timestamp[us, tz=UTC]", "list<item: string>", "string", "timestamp[us, tz=UTC]"])
+
+    def test_an_answer_without_the_flat_layout_is_refused_not_read_as_empty(self) -> None:
+        older = online_pb2.GetOnlineFeaturesResponse(
+            feature_names=["orders"], columns=[online_pb2.FeatureColumn(values=[types_pb2.Value(int64_value=4)], statuses=[1], event_times=[stamp(AT)])]
+        )
+        with self.assertRaises(SluiceError) as raised:
+            online_answer({"id": [1]}, older, True, False)
+        self.assertEqual((raised.exception.code_name, raised.exception.reason), ("UNIMPLEMENTED", "ONLINE_LAYOUT_UNSUPPORTED"))
+        # No entity rows and no features: nothing to read either way.
+        self.assertEqual(online_answer({"id": []}, online_pb2.GetOnlineFeaturesResponse(), True, False), [])
 
 class ChannelOptions(unittest.TestCase):
     def test_defaults_under_the_callers_options(self) -> None:

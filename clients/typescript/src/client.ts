@@ -55,7 +55,7 @@ import {
   MonitoringServiceClient,
   type VersionReport,
 } from "../../../src/gen/sluice/v1/monitoring.pb.js";
-import { OnlineServiceClient } from "../../../src/gen/sluice/v1/online.pb.js";
+import { OnlineResponseLayout, OnlineServiceClient } from "../../../src/gen/sluice/v1/online.pb.js";
 import {
   type ApplyEntityResponse,
   type ApplyEventStreamResponse,
@@ -671,6 +671,7 @@ export class SluiceClient {
       featureService: request.featureService ?? "",
       entities: valueColumns(request.entities),
       fullFeatureNames: request.fullFeatureNames ?? false,
+      layout: OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_COLUMNS,
     });
     return response.columns.map((column, i) => ({
       name: response.featureNames[i] ?? "",

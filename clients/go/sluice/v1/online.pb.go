@@ -22,6 +22,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// How a GetOnlineFeaturesResponse carries its values.
+type OnlineResponseLayout int32
+
+const (
+	// The same as ONLINE_RESPONSE_LAYOUT_COLUMNS.
+	OnlineResponseLayout_ONLINE_RESPONSE_LAYOUT_UNSPECIFIED OnlineResponseLayout = 0
+	// One FeatureColumn per feature, in `columns`.
+	OnlineResponseLayout_ONLINE_RESPONSE_LAYOUT_COLUMNS OnlineResponseLayout = 1
+	// Every value in `flat`, statuses and event times packed: three repeated
+	// fields whatever the number of features, and no message per event time.
+	// The same content in fewer messages, which is what decoding costs a client
+	// whose protobuf runtime pays per message (Python's: the Python client
+	// asks for this layout).
+	OnlineResponseLayout_ONLINE_RESPONSE_LAYOUT_FLAT OnlineResponseLayout = 2
+)
+
+// Enum value maps for OnlineResponseLayout.
+var (
+	OnlineResponseLayout_name = map[int32]string{
+		0: "ONLINE_RESPONSE_LAYOUT_UNSPECIFIED",
+		1: "ONLINE_RESPONSE_LAYOUT_COLUMNS",
+		2: "ONLINE_RESPONSE_LAYOUT_FLAT",
+	}
+	OnlineResponseLayout_value = map[string]int32{
+		"ONLINE_RESPONSE_LAYOUT_UNSPECIFIED": 0,
+		"ONLINE_RESPONSE_LAYOUT_COLUMNS":     1,
+		"ONLINE_RESPONSE_LAYOUT_FLAT":        2,
+	}
+)
+
+func (x OnlineResponseLayout) Enum() *OnlineResponseLayout {
+	p := new(OnlineResponseLayout)
+	*p = x
+	return p
+}
+
+func (x OnlineResponseLayout) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OnlineResponseLayout) Descriptor() protoreflect.EnumDescriptor {
+	return file_sluice_v1_online_proto_enumTypes[0].Descriptor()
+}
+
+func (OnlineResponseLayout) Type() protoreflect.EnumType {
+	return &file_sluice_v1_online_proto_enumTypes[0]
+}
+
+func (x OnlineResponseLayout) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OnlineResponseLayout.Descriptor instead.
+func (OnlineResponseLayout) EnumDescriptor() ([]byte, []int) {
+	return file_sluice_v1_online_proto_rawDescGZIP(), []int{0}
+}
+
 type GetOnlineFeaturesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "projects/{project}"; empty means "projects/default".
@@ -37,8 +94,11 @@ type GetOnlineFeaturesRequest struct {
 	Entities map[string]*ValueColumn `protobuf:"bytes,4,rep,name=entities,proto3" json:"entities,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Name output columns "view__feature" instead of "feature".
 	FullFeatureNames bool `protobuf:"varint,5,opt,name=full_feature_names,json=fullFeatureNames,proto3" json:"full_feature_names,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// How the response carries the values: in `columns` (the default) or in
+	// `flat`.
+	Layout        OnlineResponseLayout `protobuf:"varint,6,opt,name=layout,proto3,enum=sluice.v1.OnlineResponseLayout" json:"layout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetOnlineFeaturesRequest) Reset() {
@@ -106,6 +166,13 @@ func (x *GetOnlineFeaturesRequest) GetFullFeatureNames() bool {
 	return false
 }
 
+func (x *GetOnlineFeaturesRequest) GetLayout() OnlineResponseLayout {
+	if x != nil {
+		return x.Layout
+	}
+	return OnlineResponseLayout_ONLINE_RESPONSE_LAYOUT_UNSPECIFIED
+}
+
 // One output column: the values of one feature for every entity row.
 type FeatureColumn struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -168,21 +235,90 @@ func (x *FeatureColumn) GetEventTimes() []*timestamppb.Timestamp {
 	return nil
 }
 
+// The values of every feature for every entity row, feature-major: with F
+// features and R entity rows, entry f × R + r is feature f (in
+// `feature_names` order) of entity row r. All three fields hold F × R entries.
+type FlatFeatureValues struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Values   []*Value               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	Statuses []FeatureStatus        `protobuf:"varint,2,rep,packed,name=statuses,proto3,enum=sluice.v1.FeatureStatus" json:"statuses,omitempty"`
+	// Event time of each value in microseconds since the Unix epoch (UTC); 0
+	// where the status is NOT_FOUND.
+	EventTimeMicros []int64 `protobuf:"varint,3,rep,packed,name=event_time_micros,json=eventTimeMicros,proto3" json:"event_time_micros,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *FlatFeatureValues) Reset() {
+	*x = FlatFeatureValues{}
+	mi := &file_sluice_v1_online_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlatFeatureValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlatFeatureValues) ProtoMessage() {}
+
+func (x *FlatFeatureValues) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_online_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlatFeatureValues.ProtoReflect.Descriptor instead.
+func (*FlatFeatureValues) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_online_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FlatFeatureValues) GetValues() []*Value {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *FlatFeatureValues) GetStatuses() []FeatureStatus {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
+func (x *FlatFeatureValues) GetEventTimeMicros() []int64 {
+	if x != nil {
+		return x.EventTimeMicros
+	}
+	return nil
+}
+
 type GetOnlineFeaturesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Output column names, in request order.
 	FeatureNames []string `protobuf:"bytes,1,rep,name=feature_names,json=featureNames,proto3" json:"feature_names,omitempty"`
-	// One column per feature name, each as long as the entity columns.
+	// One column per feature name, each as long as the entity columns (layout
+	// COLUMNS; empty with layout FLAT).
 	Columns []*FeatureColumn `protobuf:"bytes,2,rep,name=columns,proto3" json:"columns,omitempty"`
 	// The concrete view version each column was read from.
 	ResolvedFeatures []*ResolvedFeature `protobuf:"bytes,3,rep,name=resolved_features,json=resolvedFeatures,proto3" json:"resolved_features,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Every value, status and event time (layout FLAT; unset with layout
+	// COLUMNS).
+	Flat          *FlatFeatureValues `protobuf:"bytes,4,opt,name=flat,proto3" json:"flat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetOnlineFeaturesResponse) Reset() {
 	*x = GetOnlineFeaturesResponse{}
-	mi := &file_sluice_v1_online_proto_msgTypes[2]
+	mi := &file_sluice_v1_online_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -194,7 +330,7 @@ func (x *GetOnlineFeaturesResponse) String() string {
 func (*GetOnlineFeaturesResponse) ProtoMessage() {}
 
 func (x *GetOnlineFeaturesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sluice_v1_online_proto_msgTypes[2]
+	mi := &file_sluice_v1_online_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -207,7 +343,7 @@ func (x *GetOnlineFeaturesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOnlineFeaturesResponse.ProtoReflect.Descriptor instead.
 func (*GetOnlineFeaturesResponse) Descriptor() ([]byte, []int) {
-	return file_sluice_v1_online_proto_rawDescGZIP(), []int{2}
+	return file_sluice_v1_online_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetOnlineFeaturesResponse) GetFeatureNames() []string {
@@ -231,17 +367,25 @@ func (x *GetOnlineFeaturesResponse) GetResolvedFeatures() []*ResolvedFeature {
 	return nil
 }
 
+func (x *GetOnlineFeaturesResponse) GetFlat() *FlatFeatureValues {
+	if x != nil {
+		return x.Flat
+	}
+	return nil
+}
+
 var File_sluice_v1_online_proto protoreflect.FileDescriptor
 
 const file_sluice_v1_online_proto_rawDesc = "" +
 	"\n" +
-	"\x16sluice/v1/online.proto\x12\tsluice.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15sluice/v1/types.proto\"\xcb\x02\n" +
+	"\x16sluice/v1/online.proto\x12\tsluice.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15sluice/v1/types.proto\"\x84\x03\n" +
 	"\x18GetOnlineFeaturesRequest\x12\x18\n" +
 	"\aproject\x18\x01 \x01(\tR\aproject\x12\x1a\n" +
 	"\bfeatures\x18\x02 \x03(\tR\bfeatures\x12'\n" +
 	"\x0ffeature_service\x18\x03 \x01(\tR\x0efeatureService\x12M\n" +
 	"\bentities\x18\x04 \x03(\v21.sluice.v1.GetOnlineFeaturesRequest.EntitiesEntryR\bentities\x12,\n" +
-	"\x12full_feature_names\x18\x05 \x01(\bR\x10fullFeatureNames\x1aS\n" +
+	"\x12full_feature_names\x18\x05 \x01(\bR\x10fullFeatureNames\x127\n" +
+	"\x06layout\x18\x06 \x01(\x0e2\x1f.sluice.v1.OnlineResponseLayoutR\x06layout\x1aS\n" +
 	"\rEntitiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.sluice.v1.ValueColumnR\x05value:\x028\x01\"\xac\x01\n" +
@@ -249,11 +393,20 @@ const file_sluice_v1_online_proto_rawDesc = "" +
 	"\x06values\x18\x01 \x03(\v2\x10.sluice.v1.ValueR\x06values\x124\n" +
 	"\bstatuses\x18\x02 \x03(\x0e2\x18.sluice.v1.FeatureStatusR\bstatuses\x12;\n" +
 	"\vevent_times\x18\x03 \x03(\v2\x1a.google.protobuf.TimestampR\n" +
-	"eventTimes\"\xbd\x01\n" +
+	"eventTimes\"\x9f\x01\n" +
+	"\x11FlatFeatureValues\x12(\n" +
+	"\x06values\x18\x01 \x03(\v2\x10.sluice.v1.ValueR\x06values\x124\n" +
+	"\bstatuses\x18\x02 \x03(\x0e2\x18.sluice.v1.FeatureStatusR\bstatuses\x12*\n" +
+	"\x11event_time_micros\x18\x03 \x03(\x03R\x0feventTimeMicros\"\xef\x01\n" +
 	"\x19GetOnlineFeaturesResponse\x12#\n" +
 	"\rfeature_names\x18\x01 \x03(\tR\ffeatureNames\x122\n" +
 	"\acolumns\x18\x02 \x03(\v2\x18.sluice.v1.FeatureColumnR\acolumns\x12G\n" +
-	"\x11resolved_features\x18\x03 \x03(\v2\x1a.sluice.v1.ResolvedFeatureR\x10resolvedFeatures2o\n" +
+	"\x11resolved_features\x18\x03 \x03(\v2\x1a.sluice.v1.ResolvedFeatureR\x10resolvedFeatures\x120\n" +
+	"\x04flat\x18\x04 \x01(\v2\x1c.sluice.v1.FlatFeatureValuesR\x04flat*\x83\x01\n" +
+	"\x14OnlineResponseLayout\x12&\n" +
+	"\"ONLINE_RESPONSE_LAYOUT_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eONLINE_RESPONSE_LAYOUT_COLUMNS\x10\x01\x12\x1f\n" +
+	"\x1bONLINE_RESPONSE_LAYOUT_FLAT\x10\x022o\n" +
 	"\rOnlineService\x12^\n" +
 	"\x11GetOnlineFeatures\x12#.sluice.v1.GetOnlineFeaturesRequest\x1a$.sluice.v1.GetOnlineFeaturesResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3"
 
@@ -269,33 +422,40 @@ func file_sluice_v1_online_proto_rawDescGZIP() []byte {
 	return file_sluice_v1_online_proto_rawDescData
 }
 
-var file_sluice_v1_online_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_sluice_v1_online_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_sluice_v1_online_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_sluice_v1_online_proto_goTypes = []any{
-	(*GetOnlineFeaturesRequest)(nil),  // 0: sluice.v1.GetOnlineFeaturesRequest
-	(*FeatureColumn)(nil),             // 1: sluice.v1.FeatureColumn
-	(*GetOnlineFeaturesResponse)(nil), // 2: sluice.v1.GetOnlineFeaturesResponse
-	nil,                               // 3: sluice.v1.GetOnlineFeaturesRequest.EntitiesEntry
-	(*Value)(nil),                     // 4: sluice.v1.Value
-	(FeatureStatus)(0),                // 5: sluice.v1.FeatureStatus
-	(*timestamppb.Timestamp)(nil),     // 6: google.protobuf.Timestamp
-	(*ResolvedFeature)(nil),           // 7: sluice.v1.ResolvedFeature
-	(*ValueColumn)(nil),               // 8: sluice.v1.ValueColumn
+	(OnlineResponseLayout)(0),         // 0: sluice.v1.OnlineResponseLayout
+	(*GetOnlineFeaturesRequest)(nil),  // 1: sluice.v1.GetOnlineFeaturesRequest
+	(*FeatureColumn)(nil),             // 2: sluice.v1.FeatureColumn
+	(*FlatFeatureValues)(nil),         // 3: sluice.v1.FlatFeatureValues
+	(*GetOnlineFeaturesResponse)(nil), // 4: sluice.v1.GetOnlineFeaturesResponse
+	nil,                               // 5: sluice.v1.GetOnlineFeaturesRequest.EntitiesEntry
+	(*Value)(nil),                     // 6: sluice.v1.Value
+	(FeatureStatus)(0),                // 7: sluice.v1.FeatureStatus
+	(*timestamppb.Timestamp)(nil),     // 8: google.protobuf.Timestamp
+	(*ResolvedFeature)(nil),           // 9: sluice.v1.ResolvedFeature
+	(*ValueColumn)(nil),               // 10: sluice.v1.ValueColumn
 }
 var file_sluice_v1_online_proto_depIdxs = []int32{
-	3, // 0: sluice.v1.GetOnlineFeaturesRequest.entities:type_name -> sluice.v1.GetOnlineFeaturesRequest.EntitiesEntry
-	4, // 1: sluice.v1.FeatureColumn.values:type_name -> sluice.v1.Value
-	5, // 2: sluice.v1.FeatureColumn.statuses:type_name -> sluice.v1.FeatureStatus
-	6, // 3: sluice.v1.FeatureColumn.event_times:type_name -> google.protobuf.Timestamp
-	1, // 4: sluice.v1.GetOnlineFeaturesResponse.columns:type_name -> sluice.v1.FeatureColumn
-	7, // 5: sluice.v1.GetOnlineFeaturesResponse.resolved_features:type_name -> sluice.v1.ResolvedFeature
-	8, // 6: sluice.v1.GetOnlineFeaturesRequest.EntitiesEntry.value:type_name -> sluice.v1.ValueColumn
-	0, // 7: sluice.v1.OnlineService.GetOnlineFeatures:input_type -> sluice.v1.GetOnlineFeaturesRequest
-	2, // 8: sluice.v1.OnlineService.GetOnlineFeatures:output_type -> sluice.v1.GetOnlineFeaturesResponse
-	8, // [8:9] is the sub-list for method output_type
-	7, // [7:8] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	5,  // 0: sluice.v1.GetOnlineFeaturesRequest.entities:type_name -> sluice.v1.GetOnlineFeaturesRequest.EntitiesEntry
+	0,  // 1: sluice.v1.GetOnlineFeaturesRequest.layout:type_name -> sluice.v1.OnlineResponseLayout
+	6,  // 2: sluice.v1.FeatureColumn.values:type_name -> sluice.v1.Value
+	7,  // 3: sluice.v1.FeatureColumn.statuses:type_name -> sluice.v1.FeatureStatus
+	8,  // 4: sluice.v1.FeatureColumn.event_times:type_name -> google.protobuf.Timestamp
+	6,  // 5: sluice.v1.FlatFeatureValues.values:type_name -> sluice.v1.Value
+	7,  // 6: sluice.v1.FlatFeatureValues.statuses:type_name -> sluice.v1.FeatureStatus
+	2,  // 7: sluice.v1.GetOnlineFeaturesResponse.columns:type_name -> sluice.v1.FeatureColumn
+	9,  // 8: sluice.v1.GetOnlineFeaturesResponse.resolved_features:type_name -> sluice.v1.ResolvedFeature
+	3,  // 9: sluice.v1.GetOnlineFeaturesResponse.flat:type_name -> sluice.v1.FlatFeatureValues
+	10, // 10: sluice.v1.GetOnlineFeaturesRequest.EntitiesEntry.value:type_name -> sluice.v1.ValueColumn
+	1,  // 11: sluice.v1.OnlineService.GetOnlineFeatures:input_type -> sluice.v1.GetOnlineFeaturesRequest
+	4,  // 12: sluice.v1.OnlineService.GetOnlineFeatures:output_type -> sluice.v1.GetOnlineFeaturesResponse
+	12, // [12:13] is the sub-list for method output_type
+	11, // [11:12] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_online_proto_init() }
@@ -309,13 +469,14 @@ func file_sluice_v1_online_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_v1_online_proto_rawDesc), len(file_sluice_v1_online_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   4,
+			NumEnums:      1,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_sluice_v1_online_proto_goTypes,
 		DependencyIndexes: file_sluice_v1_online_proto_depIdxs,
+		EnumInfos:         file_sluice_v1_online_proto_enumTypes,
 		MessageInfos:      file_sluice_v1_online_proto_msgTypes,
 	}.Build()
 	File_sluice_v1_online_proto = out.File

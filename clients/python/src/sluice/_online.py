@@ -1,11 +1,19 @@
-"""GetOnlineFeatures requests, and their answers as plain rows or as a pyarrow table (when pyarrow is installed)."""
+"""GetOnlineFeatures requests, and their answers as plain rows or as a pyarrow table (when pyarrow is installed).
+
+The client asks for the flat layout (ONLINE_RESPONSE_LAYOUT_FLAT): every value in one repeated field,
+statuses and event times packed. Python's protobuf runtime pays per message it hands out, so the
+columns layout (a FeatureColumn and a Timestamp per value) cost about twice as much to turn into rows."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
-from sluice._values import _DECODERS, _EPOCH, from_timestamp, from_value, to_value
+import grpc
+
+from sluice._errors import SluiceError
+from sluice._values import _DECODERS, _EPOCH, from_value, to_value
 from sluice.v1 import online_pb2, types_pb2
 
 STATUS_SUFFIX = "__status"
@@ -51,7 +59,11 @@ class OnlineRequests:
             if len(self._templates) >= self.CAPACITY:
                 self._templates.clear()
             template = self._templates[key] = online_pb2.GetOnlineFeaturesRequest(
-                project=project, features=refs, feature_service=feature_service, full_feature_names=full_feature_names
+                project=project,
+                features=refs,
+                feature_service=feature_service,
+                full_feature_names=full_feature_names,
+                layout=online_pb2.ONLINE_RESPONSE_LAYOUT_FLAT,
             )
         request = online_pb2.GetOnlineFeaturesRequest()
         request.CopyFrom(template)
@@ -75,6 +87,14 @@ def online_answer(
     columns: Mapping[str, Sequence[Any]], response: online_pb2.GetOnlineFeaturesResponse, with_metadata: bool, as_table: bool
 ) -> Any:
     """The answer as get_online_features returns it: rows, or a pyarrow.Table with as_table."""
+    if not response.HasField("flat") and len(response.columns):
+        # A server older than the flat layout ignores the request's layout: its columns would read as no values.
+        raise SluiceError(
+            code=grpc.StatusCode.UNIMPLEMENTED,
+            message="the server answered GetOnlineFeatures without the flat layout this client asks for "
+            "(ONLINE_RESPONSE_LAYOUT_FLAT): it is older than this client; upgrade the server",
+            reason="ONLINE_LAYOUT_UNSUPPORTED",
+        )
     return online_table(columns, response, with_metadata) if as_table else online_rows(columns, response, with_metadata)
 
 
@@ -89,26 +109,29 @@ def online_rows(
     # is not decoded again.
     count = len(next(iter(entities.values()), []))
     rows: list[dict[str, Any]] = [{key: values[i] for key, values in entities.items()} for i in range(count)]
-    last_stamp, last_time = (0, 0), None
-    for name, column in zip(response.feature_names, response.columns):
-        values = column.values
+    flat = response.flat
+    values = flat.values
+    if with_metadata:
+        statuses, event_times = list(flat.statuses), list(flat.event_time_micros)
+        last_micros, last_time = 0, None
+    # Feature-major: entry k is the feature's value for row k - (the feature's first entry).
+    k = 0
+    for name in response.feature_names:
         if with_metadata:
             status_key, time_key = _METADATA_NAMES.get(name) or _metadata_names(name)
-            statuses, event_times = column.statuses, column.event_times
-        for i in range(count):
-            row = rows[i]
-            value = values[i]
+        for row in rows:
+            value = values[k]
             kind = value.WhichOneof("kind")
             row[name] = getattr(value, kind) if kind in _SCALAR_KINDS else None if kind is None else _DECODERS[kind](value)
             if with_metadata:
-                status = statuses[i]
+                status = statuses[k]
                 row[status_key] = _STATUS_NAMES.get(status) or status_name(status)
-                stamp = event_times[i]
-                seconds_nanos = (stamp.seconds, stamp.nanos)
-                if seconds_nanos != last_stamp:
-                    # The unset Timestamp (the epoch) means nothing was ever written.
-                    last_stamp, last_time = seconds_nanos, None if seconds_nanos == (0, 0) else from_timestamp(stamp)
+                micros = event_times[k]
+                if micros != last_micros:
+                    # 0 (the epoch) means nothing was ever written.
+                    last_micros, last_time = micros, None if micros == 0 else _EPOCH + timedelta(microseconds=micros)
                 row[time_key] = last_time
+            k += 1
     return rows
 
 
@@ -152,13 +175,16 @@ def online_table(
         import pyarrow as pa
     except ImportError as error:
         raise ImportError("as_table=True needs pyarrow: pip install 'sluice-client[arrow]'") from error
+    count = len(next(iter(entities.values()), []))
+    flat = response.flat
     columns: dict[str, Any] = {key: pa.array(list(values)) for key, values in entities.items()}
-    for name, column, resolved in zip(response.feature_names, response.columns, response.resolved_features):
-        columns[name] = pa.array([from_value(v) for v in column.values], type=_arrow_type(pa, resolved.type))
+    for feature, (name, resolved) in enumerate(zip(response.feature_names, response.resolved_features)):
+        cells = slice(feature * count, (feature + 1) * count)
+        columns[name] = pa.array([from_value(v) for v in flat.values[cells]], type=_arrow_type(pa, resolved.type))
         if with_metadata:
-            columns[name + STATUS_SUFFIX] = pa.array([status_name(s) for s in column.statuses], type=pa.string())
-            times = [from_timestamp(t) for t in column.event_times]
+            columns[name + STATUS_SUFFIX] = pa.array([status_name(s) for s in flat.statuses[cells]], type=pa.string())
+            # Microseconds since the epoch are Arrow's timestamp("us") as they are; 0 (never written) is null.
             columns[name + EVENT_TIME_SUFFIX] = pa.array(
-                [None if t == _EPOCH else t for t in times], type=pa.timestamp("us", tz="UTC")
+                [None if micros == 0 else micros for micros in flat.event_time_micros[cells]], type=pa.timestamp("us", tz="UTC")
             )
     return pa.table(columns)

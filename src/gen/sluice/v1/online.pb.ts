@@ -28,6 +28,55 @@ import {
   ValueColumn,
 } from "./types.pb.js";
 
+/** How a GetOnlineFeaturesResponse carries its values. */
+export enum OnlineResponseLayout {
+  /** ONLINE_RESPONSE_LAYOUT_UNSPECIFIED - The same as ONLINE_RESPONSE_LAYOUT_COLUMNS. */
+  ONLINE_RESPONSE_LAYOUT_UNSPECIFIED = 0,
+  /** ONLINE_RESPONSE_LAYOUT_COLUMNS - One FeatureColumn per feature, in `columns`. */
+  ONLINE_RESPONSE_LAYOUT_COLUMNS = 1,
+  /**
+   * ONLINE_RESPONSE_LAYOUT_FLAT - Every value in `flat`, statuses and event times packed: three repeated
+   * fields whatever the number of features, and no message per event time.
+   * The same content in fewer messages, which is what decoding costs a client
+   * whose protobuf runtime pays per message (Python's: the Python client
+   * asks for this layout).
+   */
+  ONLINE_RESPONSE_LAYOUT_FLAT = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function onlineResponseLayoutFromJSON(object: any): OnlineResponseLayout {
+  switch (object) {
+    case 0:
+    case "ONLINE_RESPONSE_LAYOUT_UNSPECIFIED":
+      return OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_UNSPECIFIED;
+    case 1:
+    case "ONLINE_RESPONSE_LAYOUT_COLUMNS":
+      return OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_COLUMNS;
+    case 2:
+    case "ONLINE_RESPONSE_LAYOUT_FLAT":
+      return OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return OnlineResponseLayout.UNRECOGNIZED;
+  }
+}
+
+export function onlineResponseLayoutToJSON(object: OnlineResponseLayout): string {
+  switch (object) {
+    case OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_UNSPECIFIED:
+      return "ONLINE_RESPONSE_LAYOUT_UNSPECIFIED";
+    case OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_COLUMNS:
+      return "ONLINE_RESPONSE_LAYOUT_COLUMNS";
+    case OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT:
+      return "ONLINE_RESPONSE_LAYOUT_FLAT";
+    case OnlineResponseLayout.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface GetOnlineFeaturesRequest {
   /** "projects/{project}"; empty means "projects/default". */
   project: string;
@@ -46,6 +95,11 @@ export interface GetOnlineFeaturesRequest {
   entities: { [key: string]: ValueColumn };
   /** Name output columns "view__feature" instead of "feature". */
   fullFeatureNames: boolean;
+  /**
+   * How the response carries the values: in `columns` (the default) or in
+   * `flat`.
+   */
+  layout: OnlineResponseLayout;
 }
 
 export interface GetOnlineFeaturesRequest_EntitiesEntry {
@@ -61,17 +115,40 @@ export interface FeatureColumn {
   eventTimes: Timestamp[];
 }
 
+/**
+ * The values of every feature for every entity row, feature-major: with F
+ * features and R entity rows, entry f × R + r is feature f (in
+ * `feature_names` order) of entity row r. All three fields hold F × R entries.
+ */
+export interface FlatFeatureValues {
+  values: Value[];
+  statuses: FeatureStatus[];
+  /**
+   * Event time of each value in microseconds since the Unix epoch (UTC); 0
+   * where the status is NOT_FOUND.
+   */
+  eventTimeMicros: bigint[];
+}
+
 export interface GetOnlineFeaturesResponse {
   /** Output column names, in request order. */
   featureNames: string[];
-  /** One column per feature name, each as long as the entity columns. */
+  /**
+   * One column per feature name, each as long as the entity columns (layout
+   * COLUMNS; empty with layout FLAT).
+   */
   columns: FeatureColumn[];
   /** The concrete view version each column was read from. */
   resolvedFeatures: ResolvedFeature[];
+  /**
+   * Every value, status and event time (layout FLAT; unset with layout
+   * COLUMNS).
+   */
+  flat: FlatFeatureValues | undefined;
 }
 
 function createBaseGetOnlineFeaturesRequest(): GetOnlineFeaturesRequest {
-  return { project: "", features: [], featureService: "", entities: {}, fullFeatureNames: false };
+  return { project: "", features: [], featureService: "", entities: {}, fullFeatureNames: false, layout: 0 };
 }
 
 export const GetOnlineFeaturesRequest: MessageFns<GetOnlineFeaturesRequest> = {
@@ -90,6 +167,9 @@ export const GetOnlineFeaturesRequest: MessageFns<GetOnlineFeaturesRequest> = {
     });
     if (message.fullFeatureNames !== false) {
       writer.uint32(40).bool(message.fullFeatureNames);
+    }
+    if (message.layout !== 0) {
+      writer.uint32(48).int32(message.layout);
     }
     return writer;
   },
@@ -150,6 +230,14 @@ export const GetOnlineFeaturesRequest: MessageFns<GetOnlineFeaturesRequest> = {
             message.fullFeatureNames = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.layout = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -190,6 +278,7 @@ export const GetOnlineFeaturesRequest: MessageFns<GetOnlineFeaturesRequest> = {
         : isSet(object.full_feature_names)
         ? globalThis.Boolean(object.full_feature_names)
         : false,
+      layout: isSet(object.layout) ? onlineResponseLayoutFromJSON(object.layout) : 0,
     };
   },
 
@@ -216,6 +305,9 @@ export const GetOnlineFeaturesRequest: MessageFns<GetOnlineFeaturesRequest> = {
     if (message.fullFeatureNames !== false) {
       obj.fullFeatureNames = message.fullFeatureNames;
     }
+    if (message.layout !== 0) {
+      obj.layout = onlineResponseLayoutToJSON(message.layout);
+    }
     return obj;
   },
 
@@ -237,6 +329,7 @@ export const GetOnlineFeaturesRequest: MessageFns<GetOnlineFeaturesRequest> = {
       {},
     );
     message.fullFeatureNames = object.fullFeatureNames ?? false;
+    message.layout = object.layout ?? 0;
     return message;
   },
 };
@@ -453,8 +546,146 @@ export const FeatureColumn: MessageFns<FeatureColumn> = {
   },
 };
 
+function createBaseFlatFeatureValues(): FlatFeatureValues {
+  return { values: [], statuses: [], eventTimeMicros: [] };
+}
+
+export const FlatFeatureValues: MessageFns<FlatFeatureValues> = {
+  encode(message: FlatFeatureValues, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.values) {
+      Value.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.statuses.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.statuses) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.eventTimeMicros.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.eventTimeMicros) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field eventTimeMicros of type int64 is too large");
+        }
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FlatFeatureValues {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFlatFeatureValues();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.values.push(Value.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.statuses.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.statuses.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.eventTimeMicros.push(reader.int64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.eventTimeMicros.push(reader.int64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FlatFeatureValues {
+    return {
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => Value.fromJSON(e)) : [],
+      statuses: globalThis.Array.isArray(object?.statuses)
+        ? object.statuses.map((e: any) => featureStatusFromJSON(e))
+        : [],
+      eventTimeMicros: globalThis.Array.isArray(object?.eventTimeMicros)
+        ? object.eventTimeMicros.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.event_time_micros)
+        ? object.event_time_micros.map((e: any) => BigInt(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FlatFeatureValues): unknown {
+    const obj: any = {};
+    if (message.values?.length) {
+      obj.values = message.values.map((e) => Value.toJSON(e));
+    }
+    if (message.statuses?.length) {
+      obj.statuses = message.statuses.map((e) => featureStatusToJSON(e));
+    }
+    if (message.eventTimeMicros?.length) {
+      obj.eventTimeMicros = message.eventTimeMicros.map((e) => e.toString());
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FlatFeatureValues>, I>>(base?: I): FlatFeatureValues {
+    return FlatFeatureValues.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FlatFeatureValues>, I>>(object: I): FlatFeatureValues {
+    const message = createBaseFlatFeatureValues();
+    message.values = object.values?.map((e) => Value.fromPartial(e)) || [];
+    message.statuses = object.statuses?.map((e) => e) || [];
+    message.eventTimeMicros = object.eventTimeMicros?.map((e) => BigInt(e)) || [];
+    return message;
+  },
+};
+
 function createBaseGetOnlineFeaturesResponse(): GetOnlineFeaturesResponse {
-  return { featureNames: [], columns: [], resolvedFeatures: [] };
+  return { featureNames: [], columns: [], resolvedFeatures: [], flat: undefined };
 }
 
 export const GetOnlineFeaturesResponse: MessageFns<GetOnlineFeaturesResponse> = {
@@ -467,6 +698,9 @@ export const GetOnlineFeaturesResponse: MessageFns<GetOnlineFeaturesResponse> = 
     }
     for (const v of message.resolvedFeatures) {
       ResolvedFeature.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.flat !== undefined) {
+      FlatFeatureValues.encode(message.flat, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -508,6 +742,14 @@ export const GetOnlineFeaturesResponse: MessageFns<GetOnlineFeaturesResponse> = 
             message.resolvedFeatures.push(ResolvedFeature.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.flat = FlatFeatureValues.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -535,6 +777,7 @@ export const GetOnlineFeaturesResponse: MessageFns<GetOnlineFeaturesResponse> = 
         : globalThis.Array.isArray(object?.resolved_features)
         ? object.resolved_features.map((e: any) => ResolvedFeature.fromJSON(e))
         : [],
+      flat: isSet(object.flat) ? FlatFeatureValues.fromJSON(object.flat) : undefined,
     };
   },
 
@@ -549,6 +792,9 @@ export const GetOnlineFeaturesResponse: MessageFns<GetOnlineFeaturesResponse> = 
     if (message.resolvedFeatures?.length) {
       obj.resolvedFeatures = message.resolvedFeatures.map((e) => ResolvedFeature.toJSON(e));
     }
+    if (message.flat !== undefined) {
+      obj.flat = FlatFeatureValues.toJSON(message.flat);
+    }
     return obj;
   },
 
@@ -560,6 +806,9 @@ export const GetOnlineFeaturesResponse: MessageFns<GetOnlineFeaturesResponse> = 
     message.featureNames = object.featureNames?.map((e) => e) || [];
     message.columns = object.columns?.map((e) => FeatureColumn.fromPartial(e)) || [];
     message.resolvedFeatures = object.resolvedFeatures?.map((e) => ResolvedFeature.fromPartial(e)) || [];
+    message.flat = (object.flat !== undefined && object.flat !== null)
+      ? FlatFeatureValues.fromPartial(object.flat)
+      : undefined;
     return message;
   },
 };
