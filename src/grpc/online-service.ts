@@ -75,7 +75,10 @@ export function encodeOnlineResponse(
           flat: {
             values: columns.flatMap((c) => c.values.map((value) => valueToWire(c.feature.type, value))),
             statuses: columns.flatMap((c) => c.statuses.map((s) => FEATURE_STATUS_TO_WIRE[s])),
-            eventTimeMicros: columns.flatMap((c) => c.eventTimes.map((t) => BigInt(t ?? 0))),
+            // As microsToTimestamp does for the columns layout: a time that is not a finite number is the epoch.
+            eventTimeMicros: columns.flatMap((c) =>
+              c.eventTimes.map((t) => BigInt(t !== undefined && Number.isFinite(t) ? Math.floor(t) : 0)),
+            ),
           },
         }).finish()
       : GetOnlineFeaturesResponse.encode({

@@ -54,7 +54,15 @@ function floats(dims: number[], seed: number, scale = 2): Tensor {
 /** A layer of a generated graph: how it maps the current [batch, width] value to the next one. */
 type Layer =
   | { kind: "dense"; width: number; bias: "row" | "vector" | "scalar" | "rank0" }
-  | { kind: "gemm"; width: number; transB: boolean; alpha: number; beta: number; bias: "row" | "vector" | "scalar" | "none" }
+  | {
+      kind: "gemm";
+      width: number;
+      transA: boolean;
+      transB: boolean;
+      alpha: number;
+      beta: number;
+      bias: "row" | "vector" | "scalar" | "none";
+    }
   | { kind: "elementwise"; op: "Mul" | "Sub" | "Div"; constant: "row" | "vector" | "scalar"; constantFirst: boolean }
   | { kind: "outer"; width: number; rowFirst: boolean }
   | { kind: "activation"; op: "Relu" | "Sigmoid" | "Tanh" | "Identity" | "Abs" | "Neg" | "Softmax"; alpha?: number }
@@ -71,6 +79,7 @@ const layer: fc.Arbitrary<Layer> = fc.oneof(
   fc.record({
     kind: fc.constant("gemm" as const),
     width,
+    transA: fc.boolean(),
     transB: fc.boolean(),
     alpha: scalarish,
     beta: scalarish,
@@ -115,6 +124,17 @@ function generatedModel(features: number, layers: Layer[], seed: number): Uint8A
     initializers.push(floatTensor(name, dims, values));
     return name;
   };
+  const identity = (size: number): string => {
+    const name = `c${n++}`;
+    initializers.push(
+      floatTensor(
+        name,
+        [size, size],
+        Array.from({ length: size * size }, (_, i) => (i % (size + 1) === 0 ? 1 : 0)),
+      ),
+    );
+    return name;
+  };
   const biasDims = (kind: string, w: number): number[] => ({ row: [1, w], vector: [w], scalar: [1], rank0: [] })[kind] as number[];
   const next = () => `h${n++}`;
   for (const spec of layers) {
@@ -126,10 +146,18 @@ function generatedModel(features: number, layers: Layer[], seed: number): Uint8A
       size = spec.width;
     } else if (spec.kind === "gemm") {
       const weights = constant(spec.transB ? [spec.width, size] : [size, spec.width], 1 / Math.sqrt(size));
-      const inputs = [current, weights, ...(spec.bias === "none" ? [] : [constant(biasDims(spec.bias, spec.width), 0.5)])];
+      let a = current;
+      if (spec.transA) {
+        // transA reads A transposed, so A is made [features, batch]: Gemm(I, X, transB) = I·Xᵀ.
+        a = next();
+        const transB = [{ name: "transB", type: onnxProto.onnx.AttributeProto.AttributeType.INT, i: 1 }];
+        nodes.push({ op: "Gemm", inputs: [identity(size), current], outputs: [a], attributes: transB });
+      }
+      const inputs = [a, weights, ...(spec.bias === "none" ? [] : [constant(biasDims(spec.bias, spec.width), 0.5)])];
       const attributes = [
         { name: "alpha", type: onnxProto.onnx.AttributeProto.AttributeType.FLOAT, f: spec.alpha },
         { name: "beta", type: onnxProto.onnx.AttributeProto.AttributeType.FLOAT, f: spec.beta },
+        { name: "transA", type: onnxProto.onnx.AttributeProto.AttributeType.INT, i: spec.transA ? 1 : 0 },
         { name: "transB", type: onnxProto.onnx.AttributeProto.AttributeType.INT, i: spec.transB ? 1 : 0 },
       ];
       nodes.push({ op: "Gemm", inputs, outputs: [out], attributes });
@@ -225,6 +253,19 @@ describe("compileGraph", () => {
     }
   });
 
+  it("Softmax's default axis follows the opset: 1 before opset 13, -1 from it", async () => {
+    for (const opset of [11, 13]) {
+      const model = buildModel({
+        name: "softmax_default",
+        opset,
+        inputs: [{ name: "x", type: "float32", shape: [BATCH_DIM, 2, 3] }],
+        outputs: [{ name: "y", type: "float32", shape: [BATCH_DIM, 2, 3] }],
+        nodes: [{ op: "Softmax", inputs: ["x"], outputs: ["y"] }],
+      });
+      await expectAgreement(model, [floats([2, 2, 3], opset, 4)]);
+    }
+  });
+
   it("Exp, Log and Sqrt agree with onnxruntime where they are defined", async () => {
     const model = buildModel({
       name: "functions",
@@ -248,6 +289,25 @@ describe("compileGraph", () => {
     const [output] = evaluator.run([input], 100);
     expect(output?.data).toEqual(input.data);
     expect(output?.data).not.toBe(input.data);
+  });
+
+  it("hands back separate arrays for two outputs that are the same value", async () => {
+    const model = buildModel({
+      name: "twice",
+      inputs: [{ name: "x", type: "float32", shape: [BATCH_DIM, 2] }],
+      outputs: [
+        { name: "y", type: "float32", shape: [BATCH_DIM, 2] },
+        { name: "z", type: "float32", shape: [BATCH_DIM, 2] },
+      ],
+      nodes: [
+        { op: "Relu", inputs: ["x"], outputs: ["y"] },
+        { op: "Identity", inputs: ["y"], outputs: ["z"] },
+      ],
+    });
+    const { evaluator } = await both(model);
+    const [y, z] = evaluator.run([floats([3, 2], 4)], 100);
+    expect(z?.data).toEqual(y?.data);
+    expect(z?.data).not.toBe(y?.data);
   });
 
   it("refuses outputs larger than allowed, counted before they are handed back", async () => {
@@ -338,6 +398,7 @@ describe("compileGraph", () => {
     expect(compileGraph(graph({ op: "Relu", attribute: "inplace" }), signature)).toEqual({
       unsupported: "attribute inplace of Relu is not evaluated",
     });
+    expect(compileGraph(graph({ op: "Add" }), signature)).toEqual({ unsupported: "Add with inputs [x] is not evaluated" });
     expect(compileGraph(graph({ op: "Normalizer", domain: "ai.onnx.ml" }), signature)).toEqual({
       unsupported: "operator ai.onnx.ml.Normalizer is not evaluated",
     });

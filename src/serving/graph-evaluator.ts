@@ -43,7 +43,7 @@ export interface GraphEvaluator {
   /**
    * Evaluates the graph on inputs in signature order; returns its outputs in signature order. Throws
    * {@link OutputTooLargeError} when they hold more than `maxOutputElements`, and an Error naming the
-   * operator when shapes do not fit.
+   * operator when shapes do not fit (compileGraph has checked each operator's inputs are there).
    */
   run(inputs: readonly Tensor[], maxOutputElements: number): Tensor[];
 }
@@ -78,39 +78,51 @@ const binary =
   ([a, b]) =>
     broadcast(a as Value, b as Value, op);
 
+/** An evaluated operator: how many inputs it requires and how many it may take, the attributes it accepts, and its work. */
+interface Operator {
+  inputs: readonly [required: number, most: number];
+  attributes: readonly string[];
+  factory: OperatorFactory;
+}
+
+const UNARY = { inputs: [1, 1], attributes: [] } as const;
+const BINARY = { inputs: [2, 2], attributes: [] } as const;
+
 /**
- * The operators evaluated, by ONNX name (default domain), with the attributes each accepts. An
- * attribute not listed makes the graph unsupported rather than silently ignored.
+ * The operators evaluated, by ONNX name (default domain). An attribute not listed, or a required
+ * input left out, makes the graph unsupported rather than silently misread.
  */
-export const EVALUATED_OPERATORS: Readonly<Record<string, { attributes: readonly string[]; factory: OperatorFactory }>> = {
+export const EVALUATED_OPERATORS: Readonly<Record<string, Operator>> = {
   Identity: {
-    attributes: [],
+    ...UNARY,
     factory:
       () =>
       ([x]) =>
         x as Value,
   },
-  Relu: { attributes: [], factory: unary("Relu") },
-  LeakyRelu: { attributes: ["alpha"], factory: unary("LeakyRelu") },
-  Sigmoid: { attributes: [], factory: unary("Sigmoid") },
-  Tanh: { attributes: [], factory: unary("Tanh") },
-  Exp: { attributes: [], factory: unary("Exp") },
-  Log: { attributes: [], factory: unary("Log") },
-  Neg: { attributes: [], factory: unary("Neg") },
-  Abs: { attributes: [], factory: unary("Abs") },
-  Sqrt: { attributes: [], factory: unary("Sqrt") },
-  Add: { attributes: [], factory: binary("Add") },
-  Sub: { attributes: [], factory: binary("Sub") },
-  Mul: { attributes: [], factory: binary("Mul") },
-  Div: { attributes: [], factory: binary("Div") },
+  Relu: { ...UNARY, factory: unary("Relu") },
+  LeakyRelu: { ...UNARY, attributes: ["alpha"], factory: unary("LeakyRelu") },
+  Sigmoid: { ...UNARY, factory: unary("Sigmoid") },
+  Tanh: { ...UNARY, factory: unary("Tanh") },
+  Exp: { ...UNARY, factory: unary("Exp") },
+  Log: { ...UNARY, factory: unary("Log") },
+  Neg: { ...UNARY, factory: unary("Neg") },
+  Abs: { ...UNARY, factory: unary("Abs") },
+  Sqrt: { ...UNARY, factory: unary("Sqrt") },
+  Add: { ...BINARY, factory: binary("Add") },
+  Sub: { ...BINARY, factory: binary("Sub") },
+  Mul: { ...BINARY, factory: binary("Mul") },
+  Div: { ...BINARY, factory: binary("Div") },
+  // 2-D only: another rank fails the probe runs, and the model stays with onnxruntime.
   MatMul: {
-    attributes: [],
+    ...BINARY,
     factory:
       () =>
       ([a, b]) =>
         gemm(a as Value, b as Value, undefined, 1, 1, false, false, "MatMul"),
   },
   Gemm: {
+    inputs: [2, 3],
     attributes: ["alpha", "beta", "transA", "transB"],
     factory: ({ attributes }) => {
       const alpha = floatAttribute(attributes, "alpha", 1);
@@ -121,6 +133,7 @@ export const EVALUATED_OPERATORS: Readonly<Record<string, { attributes: readonly
     },
   },
   Softmax: {
+    ...UNARY,
     attributes: ["axis"],
     // Opset 13 normalises along `axis` (default -1); earlier opsets flatten to 2-D at `axis` (default 1) and normalise each row.
     factory: ({ attributes, opset }) => {
@@ -178,6 +191,10 @@ export function compileGraph(bytes: Uint8Array, signature: ModelSignature): Comp
     if (typeof compute === "string") return { unsupported: compute };
     if ((node.output ?? []).length !== 1) return { unsupported: `${op} with ${(node.output ?? []).length} outputs is not evaluated` };
     const inputs = (node.input ?? []).map((name) => (name === "" ? -1 : slotOf(name)));
+    const [required, most] = operator.inputs;
+    if (inputs.length > most || inputs.length < required || inputs.slice(0, required).includes(-1)) {
+      return { unsupported: `${op} with inputs [${(node.input ?? []).join(", ")}] is not evaluated` };
+    }
     if (inputs.some((slot) => slot >= 0 && !defined.has(slot))) return { unsupported: `${op} reads a value nothing computes before it` };
     const output = slotOf(node.output?.[0] ?? "");
     defined.add(output);
@@ -190,13 +207,18 @@ export function compileGraph(bytes: Uint8Array, signature: ModelSignature): Comp
 }
 
 class CompiledEvaluator implements GraphEvaluator {
+  /** The initializers' data: an output that is one of them is copied. */
+  private readonly constantData: readonly Float32Array[];
+
   constructor(
     private readonly slotCount: number,
     private readonly constants: readonly (Value | undefined)[],
     private readonly inputSlots: readonly number[],
     private readonly steps: readonly Step[],
     private readonly outputSlots: readonly number[],
-  ) {}
+  ) {
+    this.constantData = constants.flatMap((constant) => (constant ? [constant.data] : []));
+  }
 
   run(inputs: readonly Tensor[], maxOutputElements: number): Tensor[] {
     const values: (Value | undefined)[] = this.constants.slice();
@@ -216,17 +238,16 @@ class CompiledEvaluator implements GraphEvaluator {
         `the model returned ${elements} output elements, more than the ${maxOutputElements} allowed for this run (limits.maxModelOutputElements)`,
       );
     }
-    // An output that is an input or initializer as it stands is copied: the caller owns what it gets.
-    return outputs.map((output) => ({
-      type: "float32",
-      data: isOwnedByRun(output, inputs, this.constants) ? output.data : output.data.slice(),
-      dims: [...output.dims],
-    }));
+    // An output that is an input, an initializer or another output as it stands is copied: the caller owns what it gets.
+    const handed: Float32Array[] = [];
+    return outputs.map((output) => {
+      const shared =
+        handed.includes(output.data) || this.constantData.includes(output.data) || inputs.some((input) => input.data === output.data);
+      const data = shared ? output.data.slice() : output.data;
+      handed.push(data);
+      return { type: "float32", data, dims: [...output.dims] };
+    });
   }
-}
-
-function isOwnedByRun(output: Value, inputs: readonly Tensor[], constants: readonly (Value | undefined)[]): boolean {
-  return !inputs.some((input) => input.data === output.data) && !constants.some((constant) => constant?.data === output.data);
 }
 
 /** The version of the default ONNX domain the model imports (1 when it names none). */

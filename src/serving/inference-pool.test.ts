@@ -4,6 +4,9 @@ import { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  BATCH_DIM,
+  buildModel,
+  floatTensor,
   identityModel,
   logisticRegression,
   logisticRegressionModel,
@@ -584,6 +587,30 @@ describe("InferencePool", () => {
           logs.some((log) => log.msg === "model is not evaluated by the graph evaluator" && log.reason === "index is int64, not float32"),
         ).toBe(graphEvaluator);
       }
+    });
+
+    it("keeps onnxruntime inline for a graph the evaluator compiles but cannot run (a MatMul by a vector)", async () => {
+      const logs: Record<string, unknown>[] = [];
+      const logger = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+      const pool = await InferencePool.start({ workers: 1, inlineMaxMicros: GENEROUS }, logger);
+      pools.push(pool);
+      const batches: BatchEvent[] = [];
+      pool.onBatch((event) => batches.push(event));
+      const byVector = buildModel({
+        name: "by_vector",
+        inputs: [{ name: "features", type: "float32", shape: [BATCH_DIM, 4] }],
+        outputs: [{ name: "score", type: "float32", shape: [BATCH_DIM] }],
+        initializers: [floatTensor("w", [4], WEIGHTS)],
+        nodes: [{ op: "MatMul", inputs: ["features", "w"], outputs: ["score"] }],
+      });
+      await pool.load("by_vector", byVector);
+      const rows = featureRows(2, 6);
+      const expected = [0, 1].map((r) => WEIGHTS.reduce((sum, w, f) => sum + w * (rows[r * 4 + f] as number), 0));
+      expectClose(numbers(await pool.run("by_vector", features(rows), 2), "score"), expected);
+      expect(batches.map((b) => b.worker)).toEqual([-1]);
+      const refusal = logs.find((log) => log.msg === "the graph evaluator disagrees with onnxruntime on this model; it is not used");
+      expect(refusal?.disagreement).toMatch(/^the evaluator failed: MatMul cannot combine shapes/);
+      expect(logs.find((log) => log.msg === "model runs inline")?.engines).toEqual(["onnxruntime up to 64 rows"]);
     });
 
     it("fails an inline run as a worker's run fails: the error names the model, and the limits hold", async () => {

@@ -12,6 +12,7 @@
  * evaluator is used only for a graph it supports whose outputs agree with onnxruntime's on probe
  * inputs, for the requests of up to the rows it fits the bound at.
  */
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Logger } from "pino";
 import { compileGraph, type GraphEvaluator } from "./graph-evaluator.js";
 import type { OnnxModel } from "./onnx-session.js";
@@ -67,12 +68,18 @@ interface InlineModel {
   /** The latest runs' microseconds, a ring of {@link DRIFT_WINDOW}, and how many runs it has seen. */
   recent: Float64Array;
   runs: number;
+  /** Runs started and not yet ended: a model sent back to the workers is released once none is left. */
+  inFlight: number;
+  /** Sent back to the workers by the drift check. */
+  retired: boolean;
 }
 
 /** The main-thread engines of the models that run inline. */
 export class InlineRunner {
   private readonly models = new Map<string, InlineModel>();
   private onnx: Promise<OnnxSession> | undefined;
+  /** Set by close: a model measured after it is not kept (nothing would release it). */
+  private closed = false;
 
   constructor(
     /** Longest a model's run may take (90th percentile at load) to run inline; 0 turns inline runs off. */
@@ -99,7 +106,7 @@ export class InlineRunner {
    * cannot run here, or runs too slowly, simply stays in the workers.
    */
   async consider(key: string, bytes: Uint8Array, signature: ModelSignature): Promise<void> {
-    if (this.maxMicros <= 0 || this.models.has(key)) return;
+    if (this.maxMicros <= 0 || this.closed || this.models.has(key)) return;
     const engines: InlineEngine[] = [];
     const kept: InlineEngine[] = [];
     try {
@@ -109,7 +116,16 @@ export class InlineRunner {
       const evaluator = this.useEvaluator ? await this.agreeingEvaluator(key, bytes, signature, onnx, session) : undefined;
       if (evaluator) engines.push(evaluator);
       const fits: Fit[] = [];
-      for (const engine of engines) fits.push(await this.fit(engine, signature, onnx));
+      for (const engine of engines) {
+        try {
+          fits.push(await this.fit(engine, signature, onnx));
+        } catch (error) {
+          this.logger.warn(
+            { model_key: key, engine: engine.name, err: error },
+            "model could not be measured on this engine for inline runs",
+          );
+        }
+      }
       const measured = Object.fromEntries(fits.map((fit) => [fit.engine.name, fit.p90Micros]));
       // Evaluator first (measured last), then each engine only where it takes more rows than those before it.
       const chosen: { engine: InlineEngine; maxRows: number }[] = [];
@@ -117,12 +133,19 @@ export class InlineRunner {
         if (fit.maxRows > (chosen.at(-1)?.maxRows ?? 0)) chosen.push({ engine: fit.engine, maxRows: fit.maxRows });
       }
       const last = chosen.at(-1);
-      if (!last) {
+      if (!last || this.closed) {
         this.logger.debug({ model_key: key, p90Micros: measured, inlineMaxMicros: this.maxMicros }, "model runs in the inference workers");
         return;
       }
       kept.push(...chosen.map((c) => c.engine));
-      this.models.set(key, { engines: chosen, maxRows: last.maxRows, recent: new Float64Array(DRIFT_WINDOW), runs: 0 });
+      this.models.set(key, {
+        engines: chosen,
+        maxRows: last.maxRows,
+        recent: new Float64Array(DRIFT_WINDOW),
+        runs: 0,
+        inFlight: 0,
+        retired: false,
+      });
       this.logger.info(
         {
           model_key: key,
@@ -153,21 +176,27 @@ export class InlineRunner {
     const inline = this.models.get(key);
     const engine = inline?.engines.find((e) => rows <= e.maxRows)?.engine;
     if (!inline || !engine) throw new Error(`model ${key} does not run inline at ${rows} rows`);
-    const ran = await engine.run(inputs, maxOutputElements);
-    inline.recent[inline.runs++ % DRIFT_WINDOW] = ran.micros;
-    if (inline.runs % DRIFT_WINDOW === 0 && this.models.get(key) === inline) {
-      const median = [...inline.recent].sort((a, b) => a - b)[DRIFT_WINDOW / 2] ?? 0;
-      if (median > DRIFT_MARGIN * this.maxMicros) {
-        // Slower than measured (a busier machine, larger requests): the workers take it from here.
-        this.models.delete(key);
-        this.logger.warn(
-          { model_key: key, medianMicros: median, inlineMaxMicros: this.maxMicros },
-          "model runs slower than inline runs allow; it runs in the inference workers from now on",
-        );
-        setImmediate(() => void releaseAll(inline));
+    inline.inFlight++;
+    try {
+      const ran = await engine.run(inputs, maxOutputElements);
+      inline.recent[inline.runs++ % DRIFT_WINDOW] = ran.micros;
+      if (inline.runs % DRIFT_WINDOW === 0 && this.models.get(key) === inline) {
+        const median = [...inline.recent].sort((a, b) => a - b)[DRIFT_WINDOW / 2] ?? 0;
+        if (median > DRIFT_MARGIN * this.maxMicros) {
+          // Slower than measured (a busier machine, larger requests): the workers take it from here.
+          this.models.delete(key);
+          inline.retired = true;
+          this.logger.warn(
+            { model_key: key, medianMicros: median, inlineMaxMicros: this.maxMicros },
+            "model runs slower than inline runs allow; it runs in the inference workers from now on",
+          );
+        }
       }
+      return ran;
+    } finally {
+      // Released only once the runs already on it have ended: one may still wait for onnxruntime's turn.
+      if (--inline.inFlight === 0 && inline.retired) void releaseAll(inline);
     }
-    return ran;
   }
 
   /** Drops a model's inline engines (runs already started have finished: the pool drains them first). */
@@ -177,8 +206,9 @@ export class InlineRunner {
     if (inline) await releaseAll(inline);
   }
 
-  /** Drops every inline engine. */
+  /** Drops every inline engine; models still being measured are not kept. */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.allSettled([...this.models.keys()].map((key) => this.release(key)));
   }
 
@@ -201,11 +231,14 @@ export class InlineRunner {
     }
     const evaluator = evaluatorEngine(compiled.evaluator);
     for (const inputs of probeInputs(onnx, signature)) {
-      const [expected, actual] = [
-        await session.run(inputs, Number.POSITIVE_INFINITY),
-        await evaluator.run(inputs, Number.POSITIVE_INFINITY),
-      ];
-      const disagreement = disagreementOf(expected.outputs, actual.outputs);
+      const expected = await session.run(inputs, Number.POSITIVE_INFINITY);
+      let disagreement: string | undefined;
+      try {
+        disagreement = disagreementOf(expected.outputs, (await evaluator.run(inputs, Number.POSITIVE_INFINITY)).outputs);
+      } catch (error) {
+        // A graph the evaluator compiled but cannot run (a MatMul of another rank): onnxruntime keeps it.
+        disagreement = `the evaluator failed: ${error instanceof Error ? error.message : String(error)}`;
+      }
       if (disagreement !== undefined) {
         this.logger.info({ model_key: key, disagreement }, "the graph evaluator disagrees with onnxruntime on this model; it is not used");
         return undefined;
@@ -226,12 +259,16 @@ export class InlineRunner {
   }
 
   private async percentile90(engine: InlineEngine, inputs: readonly Tensor[]): Promise<number> {
+    const pace = pacer();
     const warmUntil = performance.now() + CALIBRATION_WARMUP_MS;
-    for (let run = 0; run < CALIBRATION_WARMUP_RUNS && performance.now() < warmUntil; run++)
+    for (let run = 0; run < CALIBRATION_WARMUP_RUNS && performance.now() < warmUntil; run++) {
       await engine.run(inputs, this.limits.maxOutputElements);
+      await pace();
+    }
     const micros: number[] = [];
     for (let run = 0; run < CALIBRATION_RUNS; run++) {
       micros.push((await engine.run(inputs, this.limits.maxOutputElements)).micros);
+      await pace();
       // A model plainly too slow is not timed 200 times (a large one would hold its load up for seconds).
       if (run === 9 && ([...micros].sort((a, b) => a - b)[5] ?? 0) > 2 * this.maxMicros) return Number.POSITIVE_INFINITY;
     }
@@ -244,6 +281,19 @@ export class InlineRunner {
     this.onnx ??= import("./onnx-session.js");
     return this.onnx;
   }
+}
+
+/**
+ * Lets the event loop serve other calls about every millisecond of a calibration: the evaluator's
+ * runs never give it a turn on their own (onnxruntime's each take one).
+ */
+function pacer(): () => Promise<void> {
+  let since = performance.now();
+  return async () => {
+    if (performance.now() - since < 1) return;
+    await nextTurn();
+    since = performance.now();
+  };
 }
 
 async function releaseAll(inline: InlineModel): Promise<void> {
@@ -299,7 +349,7 @@ function disagreementOf(expected: readonly Tensor[], actual: readonly Tensor[]):
     for (let i = 0; i < want.data.length; i++) {
       const a = want.data[i] as number;
       const b = got.data[i] as number;
-      if (Number.isNaN(a) && Number.isNaN(b)) continue;
+      if (a === b || (Number.isNaN(a) && Number.isNaN(b))) continue;
       if (!(Math.abs(a - b) <= AGREEMENT.absolute + AGREEMENT.relative * Math.abs(a))) return `output ${o}[${i}]: ${b} instead of ${a}`;
     }
   }

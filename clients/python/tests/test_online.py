@@ -16,7 +16,13 @@ from sluice._channel import MESSAGE_LIMIT_BYTES, channel_options
 from sluice._errors import SluiceError
 from sluice._online import OnlineRequests, online_answer, online_rows, online_table
 from sluice.v1 import online_pb2, types_pb2
+from server import requires_dataframes
 from stubs import Recorder
+
+try:
+    import pyarrow as pa
+except ImportError:
+    pa = None
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=timezone.utc)
 
@@ -140,6 +146,7 @@ class Rows(unittest.TestCase):
         self.assertEqual(online_rows({"id": [1, 2]}, self.response(), False), [{"id": 1, "orders": 4, "tags": ["a"], "seen": AT}, {"id": 2, "orders": None, "tags": None, "seen": False}])
 
 
+    @requires_dataframes(pa is not None)
     def test_the_same_columns_as_a_table(self) -> None:
         earlier = datetime(2025, 6, 1, tzinfo=timezone.utc)
         response = online_pb2.GetOnlineFeaturesResponse(
@@ -164,6 +171,15 @@ class Rows(unittest.TestCase):
         self.assertEqual((raised.exception.code_name, raised.exception.reason), ("UNIMPLEMENTED", "ONLINE_LAYOUT_UNSUPPORTED"))
         # No entity rows and no features: nothing to read either way.
         self.assertEqual(online_answer({"id": []}, online_pb2.GetOnlineFeaturesResponse(), True, False), [])
+
+    def test_an_answer_whose_fields_do_not_fit_the_cells_is_refused(self) -> None:
+        short = self.response()
+        del short.flat.event_time_micros[-1]
+        for response, entities in ((short, {"id": [1, 2]}), (self.response(), {"id": [1, 2, 3]})):
+            with self.assertRaises(SluiceError) as raised:
+                online_answer(entities, response, False, False)
+            self.assertEqual((raised.exception.code_name, raised.exception.reason), ("INTERNAL", "ONLINE_ANSWER_MALFORMED"))
+        self.assertEqual(len(online_answer({"id": [1, 2]}, self.response(), False, False)), 2)
 
 class ChannelOptions(unittest.TestCase):
     def test_defaults_under_the_callers_options(self) -> None:

@@ -95,6 +95,15 @@ def online_answer(
             "(ONLINE_RESPONSE_LAYOUT_FLAT): it is older than this client; upgrade the server",
             reason="ONLINE_LAYOUT_UNSUPPORTED",
         )
+    flat, cells = response.flat, len(response.feature_names) * len(next(iter(columns.values()), []))
+    if not len(flat.values) == len(flat.statuses) == len(flat.event_time_micros) == cells:
+        # Feature-major cells are found by position: a short field would shift values into other features.
+        raise SluiceError(
+            code=grpc.StatusCode.INTERNAL,
+            message=f"the server's answer holds {len(flat.values)} values, {len(flat.statuses)} statuses and "
+            f"{len(flat.event_time_micros)} event times for {cells} cells (features × entity rows)",
+            reason="ONLINE_ANSWER_MALFORMED",
+        )
     return online_table(columns, response, with_metadata) if as_table else online_rows(columns, response, with_metadata)
 
 
