@@ -35,12 +35,20 @@ afterEach(async () => {
   await Promise.all(pools.splice(0).map((pool) => pool.close()));
 });
 
-async function startPool(options: Partial<InferencePoolOptions> = {}): Promise<{ pool: InferencePool; batches: BatchEvent[] }> {
-  const pool = await InferencePool.start({ workers: 1, maxBatchSize: 32, maxQueueDelayMicros: 2000, maxQueuedRequests: 1000, ...options });
+/** A pool, the batches it reports, and its log lines (parsed). */
+async function startPool(
+  options: Partial<InferencePoolOptions> = {},
+): Promise<{ pool: InferencePool; batches: BatchEvent[]; logs: Record<string, unknown>[] }> {
+  const logs: Record<string, unknown>[] = [];
+  const logger = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const pool = await InferencePool.start(
+    { workers: 1, maxBatchSize: 32, maxQueueDelayMicros: 2000, maxQueuedRequests: 1000, ...options },
+    logger,
+  );
   pools.push(pool);
   const batches: BatchEvent[] = [];
   pool.onBatch((event) => batches.push(event));
-  return { pool, batches };
+  return { pool, batches, logs };
 }
 
 /** `rows` rows of 4 float32 features, deterministic per seed. */
@@ -566,12 +574,7 @@ describe("InferencePool", () => {
 
     it("runs a graph the evaluator supports and agrees on in the evaluator, and in onnxruntime with graphEvaluator off", async () => {
       for (const graphEvaluator of [true, false]) {
-        const logs: Record<string, unknown>[] = [];
-        const logger = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-        const pool = await InferencePool.start({ workers: 1, inlineMaxMicros: GENEROUS, graphEvaluator }, logger);
-        pools.push(pool);
-        const batches: BatchEvent[] = [];
-        pool.onBatch((event) => batches.push(event));
+        const { pool, batches, logs } = await startPool({ inlineMaxMicros: GENEROUS, graphEvaluator });
         await pool.load("lr", LR);
         await pool.load("lookup", lookupModel([10, 20, 30]));
         const rows = featureRows(3, 8);
@@ -590,12 +593,7 @@ describe("InferencePool", () => {
     });
 
     it("keeps onnxruntime inline for a graph the evaluator compiles but cannot run (a MatMul by a vector)", async () => {
-      const logs: Record<string, unknown>[] = [];
-      const logger = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-      const pool = await InferencePool.start({ workers: 1, inlineMaxMicros: GENEROUS }, logger);
-      pools.push(pool);
-      const batches: BatchEvent[] = [];
-      pool.onBatch((event) => batches.push(event));
+      const { pool, batches, logs } = await startPool({ inlineMaxMicros: GENEROUS });
       const byVector = buildModel({
         name: "by_vector",
         inputs: [{ name: "features", type: "float32", shape: [BATCH_DIM, 4] }],
