@@ -611,6 +611,23 @@ describe("InferencePool", () => {
       expect(logs.find((log) => log.msg === "model runs inline")?.engines).toEqual(["onnxruntime up to 64 rows"]);
     });
 
+    it("checks the evaluator with other dynamic dimensions above 1, and serves any width then", async () => {
+      const { pool, batches, logs } = await startPool({ inlineMaxMicros: GENEROUS });
+      const softmax = buildModel({
+        name: "softmax_any_width",
+        inputs: [{ name: "x", type: "float32", shape: [BATCH_DIM, "width"] }],
+        outputs: [{ name: "y", type: "float32", shape: [BATCH_DIM, "width"] }],
+        nodes: [{ op: "Softmax", inputs: ["x"], outputs: ["y"] }],
+      });
+      await pool.load("softmax", softmax);
+      expect(logs.find((log) => log.msg === "model runs inline")?.engines).toEqual(["evaluator up to 64 rows"]);
+      const x = Float32Array.of(1, 2, 3, 4, 5, 0, 0, 0, 0, 0);
+      const y = numbers(await pool.run("softmax", { x: { type: "float32", data: x, dims: [2, 5] } }, 2), "y");
+      const total = [1, 2, 3, 4, 5].reduce((sum, v) => sum + Math.exp(v), 0);
+      expectClose(y, [...[1, 2, 3, 4, 5].map((v) => Math.exp(v) / total), ...new Array<number>(5).fill(0.2)]);
+      expect(batches.map((b) => b.worker)).toEqual([-1]);
+    });
+
     it("fails an inline run as a worker's run fails: the error names the model, and the limits hold", async () => {
       const { pool } = await startPool({ inlineMaxMicros: GENEROUS, maxOutputElements: 3 });
       await pool.load("lookup", lookupModel([10, 20, 30]));

@@ -16,7 +16,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Logger } from "pino";
 import { compileGraph, type GraphEvaluator } from "./graph-evaluator.js";
 import type { OnnxModel } from "./onnx-session.js";
-import type { ModelSignature, Tensor, TensorLimits } from "./tensors.js";
+import { elementCount, type ModelSignature, type Tensor, type TensorLimits } from "./tensors.js";
 
 /** Runs timed per row count when a model is measured... */
 const CALIBRATION_RUNS = 200;
@@ -231,13 +231,18 @@ export class InlineRunner {
     }
     const evaluator = evaluatorEngine(compiled.evaluator);
     for (const inputs of probeInputs(onnx, signature)) {
-      const expected = await session.run(inputs, Number.POSITIVE_INFINITY);
       let disagreement: string | undefined;
       try {
-        disagreement = disagreementOf(expected.outputs, (await evaluator.run(inputs, Number.POSITIVE_INFINITY)).outputs);
+        const expected = await session.run(inputs, Number.POSITIVE_INFINITY);
+        try {
+          disagreement = disagreementOf(expected.outputs, (await evaluator.run(inputs, Number.POSITIVE_INFINITY)).outputs);
+        } catch (error) {
+          // A graph the evaluator compiled but cannot run (a MatMul of another rank): onnxruntime keeps it.
+          disagreement = `the evaluator failed: ${onnx.describeError(error)}`;
+        }
       } catch (error) {
-        // A graph the evaluator compiled but cannot run (a MatMul of another rank): onnxruntime keeps it.
-        disagreement = `the evaluator failed: ${error instanceof Error ? error.message : String(error)}`;
+        // A probe shape onnxruntime refuses (a dynamic dimension the graph needs at 1): no comparison, no evaluator.
+        disagreement = `onnxruntime failed on a probe: ${onnx.describeError(error)}`;
       }
       if (disagreement !== undefined) {
         this.logger.info({ model_key: key, disagreement }, "the graph evaluator disagrees with onnxruntime on this model; it is not used");
@@ -320,7 +325,10 @@ function evaluatorEngine(evaluator: GraphEvaluator): InlineEngine {
   };
 }
 
-/** Inputs the evaluator is checked on: zeros, then seeded values in [-4, 4), at one row and (batchable) at 64. */
+/**
+ * Inputs the evaluator is checked on: zeros, then seeded values in [-4, 4) at one row and (batchable)
+ * at 64, with any other dynamic dimension at 3 (a size of 1 would hide broadcasting along it).
+ */
 function probeInputs(onnx: OnnxSession, signature: ModelSignature): Tensor[][] {
   let seed = 12345;
   const next = () => {
@@ -330,12 +338,13 @@ function probeInputs(onnx: OnnxSession, signature: ModelSignature): Tensor[][] {
   };
   const probes = [onnx.warmUpInputs(signature, 1)];
   for (const rows of signature.batchable ? [1, 64] : [1]) {
-    const inputs = onnx.warmUpInputs(signature, rows);
-    for (const input of inputs) {
-      const data = input.data as Float32Array;
-      for (let i = 0; i < data.length; i++) data[i] = next();
-    }
-    probes.push(inputs);
+    probes.push(
+      signature.inputs.map((spec) => {
+        const dims = spec.shape.map((dim, i) => (dim !== -1 ? dim : i === 0 ? rows : 3));
+        // compileGraph took only float32 inputs.
+        return { type: spec.elementType, data: Float32Array.from({ length: elementCount(dims) }, next), dims };
+      }),
+    );
   }
   return probes;
 }
