@@ -48,6 +48,9 @@ export function onlineServiceHandlers(
 /** The encoded fields of a response that depend only on the selection: names and resolved features. */
 const encodedSelections = new WeakMap<ReadSelection, { names: Uint8Array; resolved: Uint8Array }>();
 
+/** A response with every field empty, for encoding one field at a time. */
+const EMPTY_RESPONSE: GetOnlineFeaturesResponse = GetOnlineFeaturesResponse.fromPartial({});
+
 /**
  * Encodes a GetOnlineFeaturesResponse in the layout asked for (columns unless FLAT). Only the values
  * are encoded per call: the names (field 1) and resolved features (field 3) are encoded once per
@@ -61,37 +64,36 @@ export function encodeOnlineResponse(
 ): Buffer {
   let parts = encodedSelections.get(selection);
   if (!parts) {
-    const empty = GetOnlineFeaturesResponse.fromPartial({});
     parts = {
-      names: GetOnlineFeaturesResponse.encode({ ...empty, featureNames: [...selection.names] }).finish(),
-      resolved: GetOnlineFeaturesResponse.encode({ ...empty, resolvedFeatures: selection.features.map(resolvedFeatureToWire) }).finish(),
+      names: GetOnlineFeaturesResponse.encode({ ...EMPTY_RESPONSE, featureNames: [...selection.names] }).finish(),
+      resolved: GetOnlineFeaturesResponse.encode({
+        ...EMPTY_RESPONSE,
+        resolvedFeatures: selection.features.map(resolvedFeatureToWire),
+      }).finish(),
     };
     encodedSelections.set(selection, parts);
   }
-  const values =
-    layout === OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT
-      ? GetOnlineFeaturesResponse.encode({
-          ...GetOnlineFeaturesResponse.fromPartial({}),
-          flat: {
-            values: columns.flatMap((c) => c.values.map((value) => valueToWire(c.feature.type, value))),
-            statuses: columns.flatMap((c) => c.statuses.map((s) => FEATURE_STATUS_TO_WIRE[s])),
-            // As microsToTimestamp does for the columns layout: a time that is not a finite number is the epoch.
-            eventTimeMicros: columns.flatMap((c) =>
-              c.eventTimes.map((t) => BigInt(t !== undefined && Number.isFinite(t) ? Math.floor(t) : 0)),
-            ),
-          },
-        }).finish()
-      : GetOnlineFeaturesResponse.encode({
-          ...GetOnlineFeaturesResponse.fromPartial({}),
-          columns: columns.map((c) => ({
-            values: c.values.map((value) => valueToWire(c.feature.type, value)),
-            statuses: c.statuses.map((s) => FEATURE_STATUS_TO_WIRE[s]),
-            // An unset Timestamp cannot sit in a repeated field; NOT_FOUND cells carry the epoch.
-            eventTimes: c.eventTimes.map((t) => microsToTimestamp(t ?? 0)),
-          })),
-        }).finish();
-  // The flat values (field 4) come after the resolved features (field 3), the columns (field 2) before them.
-  return layout === OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT
-    ? Buffer.concat([parts.names, parts.resolved, values])
-    : Buffer.concat([parts.names, values, parts.resolved]);
+  if (layout === OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT) {
+    const flat = GetOnlineFeaturesResponse.encode({
+      ...EMPTY_RESPONSE,
+      flat: {
+        values: columns.flatMap((c) => c.values.map((value) => valueToWire(c.feature.type, value))),
+        statuses: columns.flatMap((c) => c.statuses.map((s) => FEATURE_STATUS_TO_WIRE[s])),
+        // As microsToTimestamp does for the columns layout: a time that is not a finite number is the epoch.
+        eventTimeMicros: columns.flatMap((c) => c.eventTimes.map((t) => BigInt(t !== undefined && Number.isFinite(t) ? Math.floor(t) : 0))),
+      },
+    }).finish();
+    // Field 4, after the resolved features.
+    return Buffer.concat([parts.names, parts.resolved, flat]);
+  }
+  const values = GetOnlineFeaturesResponse.encode({
+    ...EMPTY_RESPONSE,
+    columns: columns.map((c) => ({
+      values: c.values.map((value) => valueToWire(c.feature.type, value)),
+      statuses: c.statuses.map((s) => FEATURE_STATUS_TO_WIRE[s]),
+      // An unset Timestamp cannot sit in a repeated field; NOT_FOUND cells carry the epoch.
+      eventTimes: c.eventTimes.map((t) => microsToTimestamp(t ?? 0)),
+    })),
+  }).finish();
+  return Buffer.concat([parts.names, values, parts.resolved]);
 }

@@ -59,8 +59,8 @@ interface OperatorContext {
   opset: number;
 }
 
-/** Builds an operator's work, or returns why it cannot be evaluated (an attribute this evaluator does not implement). */
-type OperatorFactory = (context: OperatorContext) => Step["compute"] | string;
+/** Builds an operator's work from its attributes (compileGraph has refused any it does not accept). */
+type OperatorFactory = (context: OperatorContext) => Step["compute"];
 
 type UnaryOp = "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Exp" | "Log" | "Neg" | "Abs" | "Sqrt";
 type BinaryOp = "Add" | "Sub" | "Mul" | "Div";
@@ -188,7 +188,6 @@ export function compileGraph(bytes: Uint8Array, signature: ModelSignature): Comp
     const unknown = [...attributes.keys()].find((name) => !operator.attributes.includes(name));
     if (unknown !== undefined) return { unsupported: `attribute ${unknown} of ${op} is not evaluated` };
     const compute = operator.factory({ attributes, opset });
-    if (typeof compute === "string") return { unsupported: compute };
     if ((node.output ?? []).length !== 1) return { unsupported: `${op} with ${(node.output ?? []).length} outputs is not evaluated` };
     const inputs = (node.input ?? []).map((name) => (name === "" ? -1 : slotOf(name)));
     const [required, most] = operator.inputs;
@@ -234,9 +233,7 @@ class CompiledEvaluator implements GraphEvaluator {
     let elements = 0;
     for (const output of outputs) elements += output.data.length;
     if (elements > maxOutputElements) {
-      throw new OutputTooLargeError(
-        `the model returned ${elements} output elements, more than the ${maxOutputElements} allowed for this run (limits.maxModelOutputElements)`,
-      );
+      throw new OutputTooLargeError(elements, maxOutputElements);
     }
     // An output that is an input, an initializer or another output as it stands is copied: the caller owns what it gets.
     const handed: Float32Array[] = [];

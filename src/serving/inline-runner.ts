@@ -63,8 +63,6 @@ interface InlineModel {
    * onnxruntime only when it takes more rows. A request runs on the first that takes its rows.
    */
   engines: readonly { engine: InlineEngine; maxRows: number }[];
-  /** Requests of at most this many rows run inline (the last engine's). */
-  maxRows: number;
   /** The latest runs' microseconds, a ring of {@link DRIFT_WINDOW}, and how many runs it has seen. */
   recent: Float64Array;
   runs: number;
@@ -92,7 +90,7 @@ export class InlineRunner {
 
   /** How many rows a request for `key` may have to run inline; 0 when it runs in the workers. */
   maxRows(key: string): number {
-    return this.models.get(key)?.maxRows ?? 0;
+    return this.models.get(key)?.engines.at(-1)?.maxRows ?? 0;
   }
 
   /**
@@ -140,7 +138,6 @@ export class InlineRunner {
       kept.push(...chosen.map((c) => c.engine));
       this.models.set(key, {
         engines: chosen,
-        maxRows: last.maxRows,
         recent: new Float64Array(DRIFT_WINDOW),
         runs: 0,
         inFlight: 0,

@@ -98,9 +98,7 @@ export async function runOnnxModel(
   for (const name of model.outputNames) elements += elementCount((results[name] as OrtTensor).dims);
   if (elements > maxOutputElements) {
     for (const name of model.outputNames) (results[name] as OrtTensor).dispose();
-    throw new OutputTooLargeError(
-      `the model returned ${elements} output elements, more than the ${maxOutputElements} allowed for this run (limits.maxModelOutputElements)`,
-    );
+    throw new OutputTooLargeError(elements, maxOutputElements);
   }
   return { outputs: model.outputNames.map((name) => fromOrtTensor(results[name] as OrtTensor)), micros };
 }

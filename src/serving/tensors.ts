@@ -34,7 +34,13 @@ export type TensorData =
   | string[];
 
 /** A run whose outputs hold more elements than allowed (limits.maxModelOutputElements). */
-export class OutputTooLargeError extends Error {}
+export class OutputTooLargeError extends Error {
+  constructor(elements: number, maxOutputElements: number) {
+    super(
+      `the model returned ${elements} output elements, more than the ${maxOutputElements} allowed for this run (limits.maxModelOutputElements)`,
+    );
+  }
+}
 
 /** A dense tensor: `data.length` is the product of `dims`. */
 export interface Tensor {

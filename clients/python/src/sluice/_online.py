@@ -123,7 +123,7 @@ def online_rows(
     if with_metadata:
         statuses, event_times = list(flat.statuses), list(flat.event_time_micros)
         last_micros, last_time = 0, None
-    # Feature-major: entry k is the feature's value for row k - (the feature's first entry).
+    # Feature-major: k walks the features in order, and each feature's rows in order.
     k = 0
     for name in response.feature_names:
         if with_metadata:
