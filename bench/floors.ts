@@ -12,6 +12,7 @@ import { type Client, credentials, Metadata, makeGenericClientConstructor, type 
 import { open } from "lmdb";
 import { type SluiceClient, typed } from "../clients/typescript/src/index.js";
 import { decodeRecord, encodeRecord } from "../src/storage/online/record-codec.js";
+import { builtNodeFlags } from "../test/support/server-process.js";
 import { ECHO_SERVICE } from "./echo-server.js";
 import { sequentialLatency } from "./support.js";
 
@@ -66,9 +67,13 @@ export function rawUnary(
 
 /** The echo floor in its own process, answering with `responseBytes` bytes. */
 export async function startEcho(responseBytes: number): Promise<{ call: (payload: Buffer) => Promise<Buffer>; close: () => void }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "echo-server.ts"), String(responseBytes)], {
-    cwd: ROOT,
-  });
+  const child = spawn(
+    process.execPath,
+    [...builtNodeFlags(), "--import", "tsx", join(import.meta.dirname, "echo-server.ts"), String(responseBytes)],
+    {
+      cwd: ROOT,
+    },
+  );
   const port = await new Promise<number>((resolve) =>
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) =>
       resolve((JSON.parse(line) as { port: number }).port),

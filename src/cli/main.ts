@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-old-space-size=1024
+#!/usr/bin/env -S node --max-old-space-size=1024 --max-semi-space-size=64
 /**
  * The `sluice` command: `sluice serve` runs the server, `sluice demo` runs the guided demo
  * against a fresh server of its own.

@@ -1,6 +1,6 @@
 /** A Sluice server in a child process, for tests that kill it or send it signals. */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { type Dirent, readdirSync, statSync } from "node:fs";
+import { type Dirent, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
@@ -106,6 +106,16 @@ export function childEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...inherited, ...env };
 }
 
+/**
+ * The Node flags of the built `sluice` bin's shebang (`#!/usr/bin/env -S node <flags>`): the build
+ * runs with the heap sizes the bin and the Dockerfile give it (README: "Memory").
+ */
+export function builtNodeFlags(): string[] {
+  const shebang = readFileSync(join(root, "dist/src/cli/main.js"), "utf8").split("\n", 1)[0] ?? "";
+  const words = shebang.split(/\s+/);
+  return words.slice(words.indexOf("node") + 1);
+}
+
 /** Starts `sluice <args>` (the sources through tsx, or the build), collecting its output. */
 export function spawnSluice(args: string[], { env = {}, built = buildIsCurrent(), cwd = root }: SpawnOptions = {}): SluiceProcess {
   const profileDir = process.env.SERVER_CPU_PROF_DIR;
@@ -117,10 +127,7 @@ export function spawnSluice(args: string[], { env = {}, built = buildIsCurrent()
         ...(process.env.SERVER_CPU_PROF_INTERVAL ? ["--cpu-prof-interval", process.env.SERVER_CPU_PROF_INTERVAL] : []),
       ]
     : [];
-  // The build runs with the heap cap its shebang and the Dockerfile give it (README: "Memory").
-  const entry = built
-    ? ["--max-old-space-size=1024", join(root, "dist/src/cli/main.js")]
-    : ["--import", "tsx", join(root, "src/cli/main.ts")];
+  const entry = built ? [...builtNodeFlags(), join(root, "dist/src/cli/main.js")] : ["--import", "tsx", join(root, "src/cli/main.ts")];
   const child = spawn(process.execPath, [...profiling, ...entry, ...args], { cwd, env: childEnv(env) });
   running.add(child);
   child.once("exit", () => running.delete(child));

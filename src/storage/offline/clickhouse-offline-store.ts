@@ -963,7 +963,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
       this.ensured.add(`${database}.${PREDICTIONS_TABLE}`);
     }
     const text = (values: string[]) => (row: number) => JSON.stringify(values[row]);
-    const body = compactRowsText(records.length, [
+    const body = await compactRowsText(records.length, [
       jsonMicrosColumn(records.map((r) => r.time)),
       ...PREDICTION_TEXT_COLUMNS.map((column) => text(records.map((r) => r[column]))),
       (row) => String(Math.round(records[row]?.latencyMicros ?? 0)),
@@ -1030,7 +1030,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
       }
       this.ensured.add(`${database}.${SERVED_VALUES_TABLE}`);
     }
-    const body = compactRowsText(records.length, [
+    const body = await compactRowsText(records.length, [
       jsonMicrosColumn(records.map((r) => r.time)),
       (row) => JSON.stringify(records[row]?.featureView),
       (row) => String(records[row]?.version),
@@ -1086,7 +1086,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
     await this.ensureAuditTable();
     const text = (field: (typeof AUDIT_TEXT_FIELDS)[number] | (typeof AUDIT_TRAILING_TEXT_FIELDS)[number] | "chainId") => (row: number) =>
       JSON.stringify(records[row]?.[field] ?? "");
-    const body = compactRowsText(records.length, [
+    const body = await compactRowsText(records.length, [
       text("chainId"),
       (row) => String(records[row]?.sequence),
       jsonMicrosColumn(records.map((r) => r.time)),
