@@ -144,7 +144,8 @@ function parseDockerfile(text: string): Stage[] {
       expect(check, `HEALTHCHECK ${args}`).not.toBeNull();
       execForm(keyword, check?.[1] as string);
     }
-    if (keyword === "ENV") expect(args, `ENV ${args}`).toMatch(/^\w+=\S+$/);
+    // One variable per ENV, its value bare or double-quoted (NODE_OPTIONS holds two flags).
+    if (keyword === "ENV") expect(args, `ENV ${args}`).toMatch(/^\w+=(\S+|"[^"\\]*")$/);
     if (keyword === "EXPOSE") expect(args, `EXPOSE ${args}`).toMatch(/^\d+(\/(tcp|udp))?( \d+(\/(tcp|udp))?)*$/);
     stages.at(-1)?.instructions.push({ keyword, args });
   }
@@ -462,6 +463,10 @@ describe("deploy/Dockerfile", () => {
       expect(execForm("VOLUME", effective(target, "VOLUME"))).toEqual(["/var/lib/sluice"]);
       expect(effective(target, "EXPOSE")).toBe(`50051 ${imageEnv(target).SLUICE_METRICS_LISTEN?.split(":")[1]}`);
       expect(execForm("CMD", effective(target, "CMD"))).toEqual(["--listen", "0.0.0.0:50051", "--data-dir", "/var/lib/sluice"]);
+      // node runs the bin's file, not its shebang: the image gives Node the shebang's flags itself.
+      const shebangFlags = /^#!\/usr\/bin\/env -S node (.+)$/m.exec(read("src/cli/main.ts"))?.[1];
+      expect(shebangFlags).toContain("--max-semi-space-size=");
+      expect(instructions(target, "ENV")).toContain(`NODE_OPTIONS="${shebangFlags}"`);
     }
   });
 
