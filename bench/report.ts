@@ -52,7 +52,7 @@ child processes from the compiled build with the heap flags they ship with (\`--
 --max-semi-space-size=64\`, README "Memory"; the echo floor runs with the same), the client in the benchmark process,
 itself run with \`--max-semi-space-size=64\` so that its own scavenges do not make the tails it measures; Redis is a throwaway \`redis-server\` on loopback. These machines are shared and
 noisy: read ratios to the floor, not absolute numbers. Latencies of Sluice and its echo floor are measured
-alternately, call by call, so load drift hits both alike; the ingest figures are medians of interleaved rounds.
+alternately, call by call, so load drift hits both alike, after as many warm-up calls as are measured; the ingest figures are medians of interleaved rounds.
 \`SERVER_CPU_PROF_DIR=dir npm run bench -- ingest\` also writes the servers' V8 CPU profiles.
 
 Latest run: ${String(machine.date).slice(0, 10)}, ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}.

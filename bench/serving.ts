@@ -152,12 +152,10 @@ export async function servingBenchmark(quick: boolean): Promise<void> {
   const echo = await startEcho((await predict.call()).length);
   const echoPayload = Buffer.alloc(predict.requestBytes);
   try {
-    // Each pair is warmed with as many calls as it measures: until some thousands of calls have run, the
-    // tails of the processes just started (Sluice and the echo alike) are still those of a cold JIT.
-    const [sequential, echoSequential] = await pairedLatency(predict.call, () => echo.call(echoPayload), iterations, iterations);
-    const [withoutShadow, withShadow] = await pairedLatency(predict.call, predictShadowed.call, iterations, iterations);
+    const [sequential, echoSequential] = await pairedLatency(predict.call, () => echo.call(echoPayload), iterations);
+    const [withoutShadow, withShadow] = await pairedLatency(predict.call, predictShadowed.call, iterations);
     // What Predict adds to the online read it makes: routing, tensors, the inference pool, the response.
-    const [predictBesideRead, sluiceOnlineRead] = await pairedLatency(predict.call, onlineRead.call, iterations, iterations);
+    const [predictBesideRead, sluiceOnlineRead] = await pairedLatency(predict.call, onlineRead.call, iterations);
     // The in-process floors come after the latencies: their garbage in this process must not be collected during them.
     const ort = await rawOrtRun(iterations * 4);
     const rawOnlineRead = await rawLmdbRead();

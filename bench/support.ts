@@ -12,11 +12,18 @@ export interface Latency {
   calls: number;
 }
 
+/**
+ * Calls made before measuring, by default as many as are measured: until some thousands of calls
+ * have run, processes just started (Sluice and the echo floor alike) still have the heavier tail
+ * of a cold JIT.
+ */
+const warmupCalls = (iterations: number) => iterations;
+
 /** Calls `call` one at a time (after a warmup) and records each latency in an HDR histogram. */
 export async function sequentialLatency(
   call: () => Promise<unknown>,
   iterations: number,
-  warmup = Math.ceil(iterations / 5),
+  warmup = warmupCalls(iterations),
 ): Promise<Latency> {
   for (let i = 0; i < warmup; i++) await call();
   const histogram = latencyHistogram();
@@ -32,7 +39,7 @@ export async function pairedLatency(
   a: () => Promise<unknown>,
   b: () => Promise<unknown>,
   iterations: number,
-  warmup = Math.ceil(iterations / 5),
+  warmup = warmupCalls(iterations),
 ): Promise<[Latency, Latency]> {
   for (let i = 0; i < warmup; i++) {
     await a();
