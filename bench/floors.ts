@@ -12,7 +12,7 @@ import { type Client, credentials, Metadata, makeGenericClientConstructor, type 
 import { open } from "lmdb";
 import { type SluiceClient, typed } from "../clients/typescript/src/index.js";
 import { decodeRecord, encodeRecord } from "../src/storage/online/record-codec.js";
-import { builtNodeFlags } from "../test/support/server-process.js";
+import { binNodeFlags } from "../test/support/server-process.js";
 import { ECHO_SERVICE } from "./echo-server.js";
 import { sequentialLatency } from "./support.js";
 
@@ -69,7 +69,7 @@ export function rawUnary(
 export async function startEcho(responseBytes: number): Promise<{ call: (payload: Buffer) => Promise<Buffer>; close: () => void }> {
   const child = spawn(
     process.execPath,
-    [...builtNodeFlags(), "--import", "tsx", join(import.meta.dirname, "echo-server.ts"), String(responseBytes)],
+    [...binNodeFlags(), "--import", "tsx", join(import.meta.dirname, "echo-server.ts"), String(responseBytes)],
     {
       cwd: ROOT,
     },

@@ -704,8 +704,8 @@ Against the targets: at least 3× faster than Feast + DuckDB on this case, ${ver
 under 1 GB, ${result.sluicePeakRssMb < 1000 ? "**met**" : "**not met**"} (${result.sluicePeakRssMb} MB, the median of the rounds' peaks). It
 was 931-1,025 MB in earlier runs, and 1.1-1.16 GB on another import of the same data, until the engine stopped
 buffering each part's stream when it reads a history in key order: that buffering cost memory per part, which is
-why the peak moved with the data's parts (architecture.md, "Training data"). Since the server runs with 64 MB
-semi-spaces (README, "Memory"; they cut read tails), this peak is about 100 MB higher: 832 MB in the run before. The
+why the peak moved with the data's parts (architecture.md, "Training data"). The server runs with 64 MB semi-spaces
+since 2026-11-27 (README, "Memory"; they cut read tails); in the last run without them this peak was 832 MB. The
 history (${count(d.historyRows * 2)} rows in the two views) is over \`offline.memoryJoinMaxRows\`, so this join runs in the engine
 (sort-merge, bounded memory). Same values? ${count(a.check.cellsCompared)} feature cells compared: **${a.check.mismatches} mismatches**.
 

@@ -177,17 +177,18 @@ the tail came from, measured on 2026-11-27 (not part of the JSON):
 - A cold start. The first few thousand calls to processes just started have a heavier tail (the echo's too), so
   each measured pair is first warmed with as many calls as it measures. The in-process floors (an onnxruntime
   run, an LMDB read) now run after the latency pairs, so their garbage is not collected in the middle of them.
-- The client library. Through a raw Go client (grpc-go, no garbage collection in the call path to speak of), the
-  same server's p99 ÷ p50 was 2.5-3.3× for \`GetOnlineFeatures\` and 2.8-3.9× for \`Predict\` before the flag,
-  when the grpc-js client measured 4-6×.
-- What remains is the machine: this is a 2-vCPU virtual machine, and a CPU profile of the server at 200 µs
-  intervals has sampling gaps of 3-15 ms in every part of the code, idle included: the process is not running,
-  not stalled. Each 1,000-call window of \`Predict\` still has a largest latency of 10-25 ms.
+- The client library. Through a raw Go client (grpc-go, no garbage collection in the call path to speak of), a
+  server with the default flags measured 2.5-3.3× for \`GetOnlineFeatures\` and 2.8-3.9× for \`Predict\`; the
+  grpc-js raw client, against the same server in the same runs, 4-6×.
 - The prediction log's flush, once per 1,000 predictions, makes the largest latencies but not the p99. With it
   off, most 1,000-call windows' largest latency fell from 14-31 ms to 3-7 ms, and the p99 did not move
-  measurably. Its formatting now yields to the event loop every 200 rows (1,000 rows in one go held it 2-6 ms);
-  that did not lower those largest latencies measurably, so what is left is the engine's insert (about 5 ms of
-  CPU per 1,000 rows, in its own threads) competing for the two vCPUs.
+  measurably. Its records' JSON and their formatting are now made in slices of 200 rows, yielding to the event
+  loop between them (1,000 rows in one go held it 2-6 ms); that did not lower those largest latencies
+  measurably, so what is left of them is the engine's insert (about 5 ms of CPU per 1,000 rows, in its own
+  threads) competing for the two vCPUs.
+- The rest is the machine: this is a 2-vCPU virtual machine, and a CPU profile of the server at 200 µs intervals
+  has sampling gaps of 3-15 ms in every part of the code, idle included: at those moments the process was not
+  running, rather than stalled by its own work.
 
 Operators see the causes live: \`sluice_nodejs_eventloop_lag_p99_seconds\` (sampled every millisecond) and
 \`sluice_nodejs_gc_duration_seconds\` (buckets from 100 µs).

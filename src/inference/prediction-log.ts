@@ -5,6 +5,7 @@
  */
 import type { Logger } from "pino";
 import { BufferedLog } from "../common/buffered-log.js";
+import { mapInSlices } from "../common/slices.js";
 import type { OfflineStore, PredictionRecord } from "../storage/offline/offline-store.js";
 
 /**
@@ -18,11 +19,9 @@ export class PredictionLog extends BufferedLog<LoggedPrediction> {
   constructor(offline: OfflineStore, flushRows: number, flushMs: number, logger: Logger) {
     super(
       "prediction log",
-      (project, records) =>
-        offline.appendPredictions(
-          project,
-          records.map((r) => (typeof r === "function" ? r() : r)),
-        ),
+      // The records' JSON is made here, at flush time, in slices as the formatting is.
+      async (project, records) =>
+        offline.appendPredictions(project, await mapInSlices(records, (r) => (typeof r === "function" ? r() : r))),
       flushRows,
       flushMs,
       logger,

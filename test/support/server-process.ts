@@ -107,13 +107,14 @@ export function childEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 /**
- * The Node flags of the built `sluice` bin's shebang (`#!/usr/bin/env -S node <flags>`): the build
- * runs with the heap sizes the bin and the Dockerfile give it (README: "Memory").
+ * The Node flags of the `sluice` bin's shebang (`#!/usr/bin/env -S node <flags>`, kept by the build):
+ * every server started here runs with the heap sizes the bin and the image give it (README, "Memory").
  */
-export function builtNodeFlags(): string[] {
-  const shebang = readFileSync(join(root, "dist/src/cli/main.js"), "utf8").split("\n", 1)[0] ?? "";
-  const words = shebang.split(/\s+/);
-  return words.slice(words.indexOf("node") + 1);
+export function binNodeFlags(): string[] {
+  const shebang = readFileSync(join(root, "src/cli/main.ts"), "utf8").split("\n", 1)[0] as string;
+  const flags = /^#!\/usr\/bin\/env -S node((?: --\S+)*)\s*$/.exec(shebang)?.[1];
+  if (flags === undefined) throw new Error(`src/cli/main.ts: not a "#!/usr/bin/env -S node --flag..." shebang: ${shebang}`);
+  return flags.split(" ").filter((flag) => flag !== "");
 }
 
 /** Starts `sluice <args>` (the sources through tsx, or the build), collecting its output. */
@@ -127,8 +128,8 @@ export function spawnSluice(args: string[], { env = {}, built = buildIsCurrent()
         ...(process.env.SERVER_CPU_PROF_INTERVAL ? ["--cpu-prof-interval", process.env.SERVER_CPU_PROF_INTERVAL] : []),
       ]
     : [];
-  const entry = built ? [...builtNodeFlags(), join(root, "dist/src/cli/main.js")] : ["--import", "tsx", join(root, "src/cli/main.ts")];
-  const child = spawn(process.execPath, [...profiling, ...entry, ...args], { cwd, env: childEnv(env) });
+  const entry = built ? [join(root, "dist/src/cli/main.js")] : ["--import", "tsx", join(root, "src/cli/main.ts")];
+  const child = spawn(process.execPath, [...profiling, ...binNodeFlags(), ...entry, ...args], { cwd, env: childEnv(env) });
   running.add(child);
   child.once("exit", () => running.delete(child));
   // "close" comes after stdout and stderr are read to their end: a line logged just before exiting is seen first.

@@ -29,15 +29,4 @@ describe("compactRowsText", () => {
     expect(ranBetween).toBe(true);
     expect(lines).toEqual(Array.from({ length: rows }, (_, row) => `[${row}]`));
   });
-
-  it("formats a batch of one slice or less without yielding", async () => {
-    let ranBetween = false;
-    setImmediate(() => {
-      ranBetween = true;
-    });
-    const lines = (await compactRowsText(200, [(row) => String(row)])).trimEnd().split("\n");
-    expect(lines).toHaveLength(200);
-    expect(lines[199]).toBe("[199]");
-    expect(ranBetween).toBe(false);
-  });
 });

@@ -3,6 +3,7 @@
  * point-in-time joins: column types, identifiers and table names, and value formatting.
  */
 import type { FeatureValue } from "../../common/feature-value.js";
+import { mapInSlices } from "../../common/slices.js";
 import type { ValueType } from "../../common/value-type.js";
 import type { OfflineColumn, OfflineTable } from "./offline-store.js";
 
@@ -53,25 +54,20 @@ export function quote(identifier: string): string {
   return `\`${identifier.replace(/\\/g, "\\\\").replace(/`/g, "\\`")}\``;
 }
 
-/** Rows formatted between two yields to the event loop: about 0.5 ms of work. */
-const ROWS_PER_SLICE = 200;
-
 /**
  * Rows as JSONCompactEachRow text (one array per line), from one cell formatter per column, each
- * chosen once per column rather than per value. It yields to the event loop every few hundred
- * rows: the logs flush batches of thousands, whose formatting in one go (some milliseconds) would
- * stall every request waiting behind it.
+ * chosen once per column rather than per value. Rows are formatted in slices ({@link mapInSlices}):
+ * the logs flush batches of 1,000 rows and more.
  */
 export async function compactRowsText(length: number, cells: ReadonlyArray<(row: number) => string>): Promise<string> {
-  let text = "";
-  for (let row = 0; row < length; row++) {
-    if (row > 0 && row % ROWS_PER_SLICE === 0) await new Promise(setImmediate);
+  const rows = Array.from({ length }, (_, row) => row);
+  const lines = await mapInSlices(rows, (row) => {
     let line = "[";
     for (let c = 0; c < cells.length; c++)
       line += c === 0 ? (cells[c] as (row: number) => string)(row) : `,${(cells[c] as (row: number) => string)(row)}`;
-    text += `${line}]\n`;
-  }
-  return text;
+    return `${line}]\n`;
+  });
+  return lines.join("");
 }
 
 /** The cell formatter of microsecond times, which ClickHouse reads as DateTime64(6) ticks. */
