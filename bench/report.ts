@@ -180,12 +180,16 @@ the tail came from, measured on 2026-11-27 (not part of the JSON):
 - The client library. Through a raw Go client (grpc-go, no garbage collection in the call path to speak of), a
   server with the default flags measured 2.5-3.3× for \`GetOnlineFeatures\` and 2.8-3.9× for \`Predict\`; the
   grpc-js raw client, against the same server in the same runs, 4-6×.
-- The prediction log's flush, once per 1,000 predictions, makes the largest latencies but not the p99. With it
-  off, most 1,000-call windows' largest latency fell from 14-31 ms to 3-7 ms, and the p99 did not move
-  measurably. Its records' JSON and their formatting are now made in slices of 200 rows, yielding to the event
-  loop between them (1,000 rows in one go held it 2-6 ms); that did not lower those largest latencies
-  measurably, so what is left of them is the engine's insert (about 5 ms of CPU per 1,000 rows, in its own
-  threads) competing for the two vCPUs.
+- The prediction log's flush, once per 1,000 predictions. Back-to-back \`Predict\` calls have a heavier tail than
+  \`Predict\` calls alternating with reads (in one run, 3.8× and 6.0× alone, 2.2-2.6× alternating), because a
+  flush's work lands on consecutive predictions. Blocks of 5,000 calls to servers run side by side, after 12,000
+  calls each: with the log turned off the p99 ÷ p50 was lower in all four rounds of one run (2.1-4.2× against
+  4.3-6.2×), and skipping only the engine's insert helped little (2.8-5.9×). So the main thread's part counts: making 1,000
+  records' JSON and formatting them (2-6 ms in one go, before). That work now runs in slices of at most 0.1 ms,
+  yielding to the event loop between them (\`src/common/slices.ts\`). Slices of 20 records beat slices of 200 in
+  all four rounds of one run (3.1-3.7× against 3.6-5.5×), but the machine's noise is as large as the effect:
+  what is left is the engine's insert (about 5 ms of CPU per 1,000 rows, in its own threads) and the two vCPUs.
+  The largest latency of a 1,000-call window (10-30 ms) comes with the flushes too.
 - The rest is the machine: this is a 2-vCPU virtual machine, and a CPU profile of the server at 200 µs intervals
   has sampling gaps of 3-15 ms in every part of the code, idle included: at those moments the process was not
   running, rather than stalled by its own work.

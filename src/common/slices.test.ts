@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ITEMS_PER_SLICE, mapInSlices } from "./slices.js";
+import { mapInSlices, SLICE_MS } from "./slices.js";
 
 /** Whether a callback queued with setImmediate before `work` started has run by the time `work` resolves. */
 async function yieldedDuring<T>(work: () => Promise<T>): Promise<{ result: T; yielded: boolean }> {
@@ -11,17 +11,28 @@ async function yieldedDuring<T>(work: () => Promise<T>): Promise<{ result: T; yi
   return { result, yielded };
 }
 
+/** Work that takes `ms` milliseconds of this thread. */
+function spin(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
 describe("mapInSlices", () => {
-  it("maps every item in order, with its index", async () => {
-    const items = Array.from({ length: 3 * ITEMS_PER_SLICE + 7 }, (_, i) => i * 2);
-    const { result, yielded } = await yieldedDuring(() => mapInSlices(items, (item, index) => `${index}:${item}`));
+  it("maps every item in order, with its index, yielding to the event loop when the work outlasts a slice", async () => {
+    const items = Array.from({ length: 50 }, (_, i) => i * 2);
+    const { result, yielded } = await yieldedDuring(() =>
+      mapInSlices(items, (item, index) => {
+        spin(SLICE_MS / 4);
+        return `${index}:${item}`;
+      }),
+    );
     expect(result).toEqual(items.map((item, index) => `${index}:${item}`));
     expect(yielded).toBe(true);
   });
 
-  it("does not yield for one slice or less", async () => {
-    const { result, yielded } = await yieldedDuring(() => mapInSlices(new Array(ITEMS_PER_SLICE).fill(1), (item) => item + 1));
-    expect(result).toEqual(new Array(ITEMS_PER_SLICE).fill(2));
+  it("does not yield for work shorter than a slice", async () => {
+    const { result, yielded } = await yieldedDuring(() => mapInSlices([1, 2, 3, 4], (item) => item + 1));
+    expect(result).toEqual([2, 3, 4, 5]);
     expect(yielded).toBe(false);
   });
 

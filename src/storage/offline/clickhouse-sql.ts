@@ -56,7 +56,7 @@ export function quote(identifier: string): string {
 
 /**
  * Rows as JSONCompactEachRow text (one array per line), from one cell formatter per column, each
- * chosen once per column rather than per value. Rows are formatted in slices ({@link mapInSlices}):
+ * chosen once per column rather than per value. Rows are formatted in short slices ({@link mapInSlices}):
  * the logs flush batches of 1,000 rows and more.
  */
 export async function compactRowsText(length: number, cells: ReadonlyArray<(row: number) => string>): Promise<string> {
