@@ -175,7 +175,7 @@ the tail came from, measured on 2026-11-27 (not part of the JSON):
   server, 1.75-2.0× with it on both. The server's bin and image now carry the flag (README, "Memory"), and
   \`npm run bench\` runs its process with it; the echo floor runs with the server's flags.
 - A cold start. Processes just started have a heavier tail for some 10,000 calls, the echo's too (in one run, in
-  blocks of 2,500 calls each: Predict 4.6×, 5.4×, 4.1× and then 3.0-3.8×; the echo 5.6×, 4.8×, 4.0× and then
+  blocks of 2,500 calls each: Predict 4.6×, 5.4×, 4.1× and then 3.0-4.6×; the echo 5.6×, 4.8×, 4.0× and then
   2.3-3.4×). So the servers first answer 15,000 rounds of every sequential call, and each measured pair is also
   warmed with as many calls as it measures. The in-process floors (an onnxruntime run, an LMDB read) now run
   after the latency pairs, so their garbage is not collected in the middle of them.
