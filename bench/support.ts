@@ -13,18 +13,11 @@ export interface Latency {
 }
 
 /**
- * Calls made before measuring, by default as many as are measured: until some thousands of calls
- * have run, processes just started (Sluice and the echo floor alike) still have the heavier tail
- * of a cold JIT.
+ * Calls `call` one at a time (after a warmup) and records each latency in an HDR histogram. The
+ * warmup is by default as many calls as are measured: processes just started (Sluice and the echo
+ * floor alike) keep a cold JIT's heavier tail for some thousands of calls.
  */
-const warmupCalls = (iterations: number) => iterations;
-
-/** Calls `call` one at a time (after a warmup) and records each latency in an HDR histogram. */
-export async function sequentialLatency(
-  call: () => Promise<unknown>,
-  iterations: number,
-  warmup = warmupCalls(iterations),
-): Promise<Latency> {
+export async function sequentialLatency(call: () => Promise<unknown>, iterations: number, warmup = iterations): Promise<Latency> {
   for (let i = 0; i < warmup; i++) await call();
   const histogram = latencyHistogram();
   for (let i = 0; i < iterations; i++) await timed(call, histogram);
@@ -33,13 +26,14 @@ export async function sequentialLatency(
 
 /**
  * Latencies of two calls measured alternately (a, b, a, b, ...), so drift in a noisy machine's
- * load affects both alike; a comparison of their percentiles is then fair.
+ * load affects both alike; a comparison of their percentiles is then fair. Warmed as
+ * {@link sequentialLatency} is.
  */
 export async function pairedLatency(
   a: () => Promise<unknown>,
   b: () => Promise<unknown>,
   iterations: number,
-  warmup = warmupCalls(iterations),
+  warmup = iterations,
 ): Promise<[Latency, Latency]> {
   for (let i = 0; i < warmup; i++) {
     await a();

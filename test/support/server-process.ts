@@ -111,11 +111,17 @@ export function childEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
  * every server started here runs with the heap sizes the bin and the image give it (README, "Memory").
  */
 export function binNodeFlags(): string[] {
-  const shebang = readFileSync(join(root, "src/cli/main.ts"), "utf8").split("\n", 1)[0] as string;
-  const flags = /^#!\/usr\/bin\/env -S node((?: --\S+)*)\s*$/.exec(shebang)?.[1];
-  if (flags === undefined) throw new Error(`src/cli/main.ts: not a "#!/usr/bin/env -S node --flag..." shebang: ${shebang}`);
-  return flags.split(" ").filter((flag) => flag !== "");
+  if (!shebangFlags) {
+    const shebang = readFileSync(join(root, "src/cli/main.ts"), "utf8").split("\n", 1)[0] as string;
+    const flags = /^#!\/usr\/bin\/env -S node((?: --\S+)*)\s*$/.exec(shebang)?.[1];
+    if (flags === undefined) throw new Error(`src/cli/main.ts: not a "#!/usr/bin/env -S node --flag..." shebang: ${shebang}`);
+    shebangFlags = flags.split(" ").filter((flag) => flag !== "");
+  }
+  return shebangFlags;
 }
+
+/** The shebang's flags, read once: tests start many servers. */
+let shebangFlags: string[] | undefined;
 
 /** Starts `sluice <args>` (the sources through tsx, or the build), collecting its output. */
 export function spawnSluice(args: string[], { env = {}, built = buildIsCurrent(), cwd = root }: SpawnOptions = {}): SluiceProcess {
