@@ -16,6 +16,7 @@ import { ArrowStreamJoiner, arrowRows } from "../training/arrow-values.js";
 import type { HistoricalRetriever } from "../training/historical-retriever.js";
 import type { OutputColumn, SpineBatchInput } from "../training/model.js";
 import type { TrainingDatasets } from "../training/training-datasets.js";
+import { arrowPart } from "./arrow-part.js";
 import { bidiHandler } from "./bidi-handler.js";
 import type { HandlerEnv } from "./call-context.js";
 import { requireMessage } from "./mapping/registry.js";
@@ -45,22 +46,6 @@ export const TRAINING_SERVICE_DEFINITION: ServiceDefinition = {
 
 function passEncoded<T>(type: { encode(message: T): { finish(): Uint8Array } }) {
   return (message: T | Buffer) => (Buffer.isBuffer(message) ? message : Buffer.from(type.encode(message).finish()));
-}
-
-/**
- * A result part holding Arrow bytes, encoded by hand: field 3 (arrow_ipc, length-delimited) of
- * GetHistoricalFeaturesResponse and ReadTrainingDatasetResponse alike.
- */
-function arrowPart(...pieces: Uint8Array[]): Buffer {
-  const header: number[] = [(3 << 3) | 2];
-  for (let length = pieces.reduce((sum, piece) => sum + piece.byteLength, 0); ; length >>>= 7) {
-    if (length < 0x80) {
-      header.push(length);
-      break;
-    }
-    header.push((length & 0x7f) | 0x80);
-  }
-  return Buffer.concat([Buffer.from(header), ...pieces]);
 }
 
 /** The TrainingService handlers; the streamed parts may be pre-encoded (see {@link TRAINING_SERVICE_DEFINITION}). */
@@ -155,10 +140,11 @@ class ResultParts {
     if (this.format === "arrow") {
       const joiner = new ArrowStreamJoiner();
       for await (const chunk of chunks) {
-        yield arrowPart(...joiner.next(chunk.ipc));
+        yield arrowPart(chunk.ipc, joiner.next(chunk.ipc));
         this.rowCount += chunk.rows;
       }
-      yield arrowPart(joiner.end(this.columns));
+      const end = joiner.end(this.columns);
+      yield arrowPart(end, [end]);
     } else {
       const converters = this.columns.map((column) => cellConverter(column.type));
       let rows: Array<{ values: ReturnType<ReturnType<typeof cellConverter>>[] }> = [];

@@ -318,6 +318,25 @@ describe("GetHistoricalFeatures", () => {
     expect(noKey.fieldViolations[0]?.description).toContain('has no column "region"');
   });
 
+  it("delivers a result of many engine chunks as one Arrow stream equal to its rows", async () => {
+    // 200,000 spine rows come out of the engine in several chunks; every chunk after the first is
+    // sent without a copy (src/grpc/arrow-part.ts), so this checks those parts byte for byte.
+    const sql =
+      "SELECT toInt64(number % 4) AS customer_id, 'eu' AS region, " +
+      "toDateTime64('2025-12-31 00:00:00', 6, 'UTC') + toIntervalMinute(number) AS event_time FROM numbers(200000)";
+    const query = { features: ["orders:spend", "orders:channel"], spine: { sql } };
+    let parts = 0;
+    for await (const _ of t.client.streamHistoricalArrow(query)) parts++;
+    expect(parts).toBeGreaterThan(3);
+    const { table } = await t.client.getHistoricalArrow(query);
+    const rows = await rowsOf(query, 50_000);
+    expect(table.numRows).toBe(200_000);
+    expect(rows.filter((r) => r.spend !== null).length).toBeGreaterThan(0);
+    for (const column of ["customer_id", "spend", "channel"]) {
+      expect(Array.from(table.getChild(column) ?? []), column).toEqual(rows.map((r) => r[column]));
+    }
+  });
+
   it("keeps serving after a client abandons a stream half way", async () => {
     const big = {
       features: ["orders:spend"],

@@ -228,7 +228,8 @@ export interface WindowGroup {
  * A bounded piece of a result: a complete Arrow IPC stream (schema, record batches, end marker)
  * and its row count. Columns: [spine_index], the spine's key columns, `event_time`, its extra
  * columns, then the features; types follow the column types (timestamps as microsecond
- * timestamps in UTC, int64 as int64, lists as lists, bytes as their base64 text).
+ * timestamps in UTC, int64 as int64, lists as lists, bytes as their base64 text). `ipc` is a
+ * buffer of the chunk's own, which its consumer owns (the gRPC adapter writes into it).
  */
 export interface ArrowChunk {
   ipc: Uint8Array;

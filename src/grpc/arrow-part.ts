@@ -1,0 +1,47 @@
+/**
+ * Result parts holding Arrow bytes, encoded by hand as field 3 (`arrow_ipc`, length-delimited) of
+ * GetHistoricalFeaturesResponse and ReadTrainingDatasetResponse alike.
+ *
+ * The pieces of a part are views into one chunk of the engine's output. Where they lie back to back
+ * in that chunk with room before them for the field's header (every chunk after the first: its
+ * schema message, which the joined stream leaves out, comes first), the header is written into
+ * that room and the part is a view of the chunk, not a copy. Copies matter here for the garbage
+ * collector more than for the copying: V8 starts a full collection for about every 64 MB of buffers
+ * allocated, and one copy of a 150 MB result cost the server about 0.2 s of a 4 s retrieval
+ * (a 1M-row training set, measured in the training benchmark, 2026-11-27).
+ */
+
+/** The encoded part of `pieces`, views into `chunk`, which the caller gives up: bytes of `chunk` before the pieces may be overwritten. */
+export function arrowPart(chunk: Uint8Array, pieces: readonly Uint8Array[]): Buffer {
+  const length = pieces.reduce((sum, piece) => sum + piece.byteLength, 0);
+  const header = fieldHeader(length);
+  const first = pieces[0];
+  const start = first ? first.byteOffset - chunk.byteOffset - header.length : -1;
+  if (first && start >= 0 && first.buffer === chunk.buffer && backToBack(pieces)) {
+    const part = Buffer.from(chunk.buffer, chunk.byteOffset + start, header.length + length);
+    part.set(header, 0);
+    return part;
+  }
+  return Buffer.concat([header, ...pieces]);
+}
+
+/** The tag of field 3, length-delimited, and the varint length. */
+function fieldHeader(length: number): Uint8Array {
+  const header: number[] = [(3 << 3) | 2];
+  for (let rest = length; ; rest = Math.floor(rest / 128)) {
+    if (rest < 0x80) {
+      header.push(rest);
+      return Uint8Array.from(header);
+    }
+    header.push((rest % 128) | 0x80);
+  }
+}
+
+function backToBack(pieces: readonly Uint8Array[]): boolean {
+  for (let i = 1; i < pieces.length; i++) {
+    const previous = pieces[i - 1] as Uint8Array;
+    const piece = pieces[i] as Uint8Array;
+    if (piece.buffer !== previous.buffer || piece.byteOffset !== previous.byteOffset + previous.byteLength) return false;
+  }
+  return true;
+}
