@@ -24,6 +24,7 @@ import { RegistryServiceService } from "../gen/sluice/v1/registry.pb.js";
 import { accessServiceHandlers } from "../grpc/access-service.js";
 import { auditServiceHandlers } from "../grpc/audit-service.js";
 import { type HandlerEnv, InFlightCalls } from "../grpc/call-context.js";
+import { releaseClosedStreams } from "../grpc/closed-streams.js";
 import { loadServedDescriptors } from "../grpc/descriptors.js";
 import { createGuard, withGuardedDecoding } from "../grpc/guard.js";
 import { inferenceServiceHandlers } from "../grpc/inference-service.js";
@@ -458,6 +459,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       }),
     ],
   });
+  releaseClosedStreams(server);
   const env: HandlerEnv = { logger, calls: new InFlightCalls(), streamIdleTimeoutMs: config.grpc.streamIdleTimeoutMs };
   const services = serviceTable(core, env);
   const health = new HealthImplementation(Object.fromEntries([["", "SERVING"], ...services.map(([name]) => [name, "SERVING"])]));
