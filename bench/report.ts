@@ -173,7 +173,9 @@ the tail came from, measured on 2026-11-27 (not part of the JSON):
   benchmark's own process 35 times; with \`--max-semi-space-size=64\` 7-10 and 10 times. In one run, reads of two
   servers, alternately: p99 ÷ p50 was 3.1-3.8× with the default flags on both sides, 2.5-2.9× with the flag on the
   server, 1.75-2.0× with it on both. The server's bin and image now carry the flag (README, "Memory"), and
-  \`npm run bench\` runs its process with it; the echo floor runs with the server's flags.
+  \`npm run bench\` runs its process with it; the echo floor runs with the server's flags. Under load the
+  scavenges also got cheaper once closed HTTP/2 streams stopped holding their finished calls (architecture.md,
+  "Layers"): at 16 reads in flight, pauses of 4-6.5 ms instead of 7-10 ms.
 - A cold start. Processes just started have a heavier tail for some 10,000 calls, the echo's too (in one run, in
   blocks of 2,500 calls each: Predict 4.6×, 5.4×, 4.1× and then 3.0-4.6×; the echo 5.6×, 4.8×, 4.0× and then
   2.3-3.4×). So the servers first answer 15,000 rounds of every sequential call, and each measured pair is also
