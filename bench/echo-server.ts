@@ -1,10 +1,12 @@
 /**
  * The floor of every gRPC benchmark: a raw grpc-js unary echo in its own process, with the same
- * server options as Sluice, so the difference to it is what Sluice itself costs. Started with a
+ * server options as Sluice and the same release of closed HTTP/2 streams, so the difference to it
+ * is what Sluice itself costs. Started with a
  * byte count, it answers every request with that many bytes (the size of the Sluice response it
  * stands beside) instead of echoing the request.
  */
 import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
+import { releaseClosedStreams } from "../src/grpc/closed-streams.js";
 
 /** A unary method whose messages are raw bytes, echoed back unchanged. */
 export const ECHO_SERVICE: ServiceDefinition = {
@@ -21,6 +23,7 @@ export const ECHO_SERVICE: ServiceDefinition = {
 
 if (process.argv[1] === import.meta.filename) {
   const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+  if (!releaseClosedStreams(server)) throw new Error("the echo floor needs the release of closed streams the server has");
   const responseBytes = process.argv[2] === undefined ? undefined : Buffer.alloc(Number(process.argv[2]), 1);
   server.addService(ECHO_SERVICE, {
     echo: (call: { request: Buffer }, callback: (e: null, v: Buffer) => void) => callback(null, responseBytes ?? call.request),

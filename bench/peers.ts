@@ -620,11 +620,12 @@ ${verdict(c.ratios.callsPerSecondSluiceToFeast, 10)}.${
     result.pythonClient
       ? ` The generated stub alone, with a prebuilt request, reaches ${count(result.pythonClient.asyncio.in_flight.raw_stub_calls_per_s)} calls/s
 (${times(ratio(result.pythonClient.asyncio.in_flight.raw_stub_calls_per_s, c.feast.concurrent.callsPerSecond))} Feast's) in the same run: the
-client process, sharing the two cores with the server, is the limit.`
+client process, sharing the two cores with the server, is the limit. The server's share shrank on 2026-11-27:
+closed HTTP/2 streams no longer keep their finished calls alive through young-generation collections
+(architecture.md, "Layers"), which took the server's CPU per read at 16 in flight from about 190 to about
+171 µs in a scratch A/B; the run before that change measured 8.15×.`
       : ""
-  } The server's share shrank on 2026-11-27: closed HTTP/2 streams no longer keep their finished calls alive
-through young-generation collections (architecture.md, "Layers"), which took the server's CPU per read at
-${c.concurrency} in flight from about 190 to about 171 µs in a scratch A/B; the run before that change measured 8.15×.
+  }
 
 How Sluice's retrieval gets there: the server holds the 100k spine rows in memory as they arrive instead of storing
 them in its engine, and joins them itself against both views' history, which it holds in memory (read once from

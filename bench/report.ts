@@ -243,7 +243,7 @@ medians of ${training.rounds} rounds.
 | server peak RSS | ${training.serverPeakRssMb} MB | ${training.floorProcessPeakRssMb} MB (the floor's process) | | < 1 GB: ${met(training.serverPeakRssMb < 1024)} |
 
 Sluice does what the floor does not: it copies the spine into a spine table with its index, applies the tie
-rule (latest ingested among equal event times) and the TTL, and delivers about 140 MB of Arrow to another
+rule (latest ingested among equal event times) and the TTL, and delivers about 150 MB of Arrow to another
 process over gRPC while the engine still runs. Measured apart on this machine, the join itself (spine table,
 tie rule and TTL, consumed in the server process) takes about 1.15× the floor; the rest is the delivery, which
 competes with the engine for the two cores. Traced on 2026-11-27: the spine is stored in 0.12 s; the engine's first
@@ -251,8 +251,10 @@ chunk comes about 2.0 s into the query (the floor's after 1.7-1.9 s: each sort-m
 side before it yields a row, so nothing can be sent earlier); the remaining 1.6-1.8 s stream out while the engine
 finishes the last join, where the floor needs 0.87 s. One retrieval's CPU: the engine's threads 4.2-4.6 s, the
 server's main thread 0.4-0.5 s, the client 0.8-0.9 s, about half of that V8's collector (150 MB arriving as
-buffers). Since 2026-11-27 the server sends each chunk without copying it (architecture.md, "Training data"),
-which halved its full collections and took about 0.2 s off a retrieval in an A/B of four pairs. Tried the same
+buffers). Since 2026-11-27 the server copies each chunk once fewer (grpc-js still copies each message to frame
+it; architecture.md, "Training data"), which halved its full collections and took about 0.2 s off a retrieval
+in an A/B of four pairs; runs of this benchmark vary more than that (the floor took 2.63-2.98 s in the last
+three), so one run's ratio can hide it. Tried the same
 day without gain: messages of 64 KB or 16 KB, client receive windows of 0.5-16 MB, larger engine blocks, a spine
 table sorted by key, the tie rule as an in-order GROUP BY (four times slower). A spine table in the engine's
 Memory engine would save 75 ms, but holds the whole spine in the server's memory, whose 1 GB bound this case is

@@ -140,11 +140,10 @@ class ResultParts {
     if (this.format === "arrow") {
       const joiner = new ArrowStreamJoiner();
       for await (const chunk of chunks) {
-        yield arrowPart(chunk.ipc, joiner.next(chunk.ipc));
+        yield arrowPart(joiner.next(chunk.ipc), chunk.ipc);
         this.rowCount += chunk.rows;
       }
-      const end = joiner.end(this.columns);
-      yield arrowPart(end, [end]);
+      yield arrowPart([joiner.end(this.columns)]);
     } else {
       const converters = this.columns.map((column) => cellConverter(column.type));
       let rows: Array<{ values: ReturnType<ReturnType<typeof cellConverter>>[] }> = [];

@@ -459,7 +459,9 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       }),
     ],
   });
-  releaseClosedStreams(server);
+  if (!releaseClosedStreams(server)) {
+    logger.warn("this @grpc/grpc-js has no Server.createHttp2Server: closed HTTP/2 streams keep their calls until a full collection");
+  }
   const env: HandlerEnv = { logger, calls: new InFlightCalls(), streamIdleTimeoutMs: config.grpc.streamIdleTimeoutMs };
   const services = serviceTable(core, env);
   const health = new HealthImplementation(Object.fromEntries([["", "SERVING"], ...services.map(([name]) => [name, "SERVING"])]));
