@@ -9,6 +9,7 @@ import {
 import type { FeatureColumn, OnlineReader, ReadSelection } from "../online/online-reader.js";
 import { parseProjectName } from "../registry/names.js";
 import type { HandlerEnv } from "./call-context.js";
+import { encodeFlatResponse } from "./flat-values.js";
 import { resolvedFeatureToWire } from "./mapping/registry.js";
 import { FEATURE_STATUS_TO_WIRE, microsToTimestamp, taggedFromWire, valueToWire } from "./mapping/values.js";
 import { unaryHandler } from "./unary-handler.js";
@@ -73,19 +74,8 @@ export function encodeOnlineResponse(
     };
     encodedSelections.set(selection, parts);
   }
-  if (layout === OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT) {
-    const flat = GetOnlineFeaturesResponse.encode({
-      ...EMPTY_RESPONSE,
-      flat: {
-        values: columns.flatMap((c) => c.values.map((value) => valueToWire(c.feature.type, value))),
-        statuses: columns.flatMap((c) => c.statuses.map((s) => FEATURE_STATUS_TO_WIRE[s])),
-        // As microsToTimestamp does for the columns layout: a time that is not a finite number is the epoch.
-        eventTimeMicros: columns.flatMap((c) => c.eventTimes.map((t) => BigInt(t !== undefined && Number.isFinite(t) ? Math.floor(t) : 0))),
-      },
-    }).finish();
-    // Field 4, after the resolved features.
-    return Buffer.concat([parts.names, parts.resolved, flat]);
-  }
+  // Field 4 after the names and resolved features.
+  if (layout === OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT) return encodeFlatResponse([parts.names, parts.resolved], columns);
   const values = GetOnlineFeaturesResponse.encode({
     ...EMPTY_RESPONSE,
     columns: columns.map((c) => ({
