@@ -110,8 +110,12 @@ describe("encodeFlatResponse", () => {
     const encoded = encodeFlatResponse([Buffer.from([10, 1, 97])], [long]);
     expect(encoded).toEqual(generated([Buffer.from([10, 1, 97])], [long]));
     expect(GetOnlineFeaturesResponse.decode(encoded).flat?.values.map((v) => v.stringValue?.length)).toEqual([100, 40_000, 0]);
-    // The scratch buffer is reused: a small response after a large one holds only its own bytes.
+    // The scratch buffer is reused: a small response after a large one holds only its own bytes,
+    // also after one large enough (over 1 MB) that the buffer is dropped for a small one.
     const small = { ...long, values: ["a", null, "b"] };
+    expect(encodeFlatResponse([], [small])).toEqual(generated([], [small]));
+    const huge = { ...long, values: ["y".repeat(1_200_000), "z", null] };
+    expect(encodeFlatResponse([], [huge])).toEqual(generated([], [huge]));
     expect(encodeFlatResponse([], [small])).toEqual(generated([], [small]));
   });
 

@@ -26,6 +26,10 @@ const FLAT_VALUES_FIELD = 1;
 const FLAT_STATUSES_FIELD = 2;
 const FLAT_EVENT_TIME_MICROS_FIELD = 3;
 
+/** The scratch buffer's size, and the most it keeps between messages once a large one grew it. */
+const SCRATCH_BYTES = 16 * 1024;
+const MAX_KEPT_SCRATCH_BYTES = 1024 * 1024;
+
 const TWO_POW_32 = 2 ** 32;
 const TWO_POW_63 = 2 ** 63;
 
@@ -34,7 +38,7 @@ const TWO_POW_63 = 2 ** 63;
  * next; {@link take} copies out what was written. Synchronous use only: one message at a time.
  */
 class ScratchWriter {
-  private buffer = Buffer.allocUnsafe(16 * 1024);
+  private buffer = Buffer.allocUnsafe(SCRATCH_BYTES);
   private position = 0;
 
   /** Starts a new message. */
@@ -46,6 +50,8 @@ class ScratchWriter {
   take(): Buffer {
     const out = Buffer.allocUnsafe(this.position);
     this.buffer.copy(out, 0, 0, this.position);
+    // One large read must not keep its megabytes for the small reads after it.
+    if (this.buffer.length > MAX_KEPT_SCRATCH_BYTES) this.buffer = Buffer.allocUnsafe(SCRATCH_BYTES);
     return out;
   }
 
