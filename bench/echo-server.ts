@@ -22,7 +22,8 @@ export const ECHO_SERVICE: ServiceDefinition = {
 };
 
 if (process.argv[1] === import.meta.filename) {
-  const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+  // Without channelz tracking, as the server runs.
+  const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.enable_channelz": 0 });
   if (!releaseClosedStreams(server)) throw new Error("the echo floor needs the release of closed streams the server has");
   const responseBytes = process.argv[2] === undefined ? undefined : Buffer.alloc(Number(process.argv[2]), 1);
   server.addService(ECHO_SERVICE, {

@@ -5,7 +5,7 @@ import type { ValueType } from "../common/value-type.js";
 import { GetOnlineFeaturesResponse } from "../gen/sluice/v1/online.pb.js";
 import type { FeatureColumn, FeatureStatus } from "../online/online-reader.js";
 import type { ResolvedFeature } from "../registry/model.js";
-import { encodeFlatResponse } from "./flat-values.js";
+import { encodeFlatResponse, ScratchWriter } from "./flat-values.js";
 import { FEATURE_STATUS_TO_WIRE, valueToWire } from "./mapping/values.js";
 
 /** The same response through the generated encoder: what the hand encoding must equal, byte for byte. */
@@ -16,11 +16,31 @@ function generated(prefix: Uint8Array[], columns: FeatureColumn[]): Buffer {
     resolvedFeatures: [],
     flat: {
       values: columns.flatMap((c) => c.values.map((value) => valueToWire(c.feature.type, value))),
-      statuses: columns.flatMap((c) => c.statuses.map((s) => FEATURE_STATUS_TO_WIRE[s])),
+      statuses: columns.flatMap((c) =>
+        c.statuses.map((s) => {
+          const wire = FEATURE_STATUS_TO_WIRE[s];
+          if (wire === undefined) throw new RangeError(`unknown status ${s}`);
+          return wire;
+        }),
+      ),
       eventTimeMicros: columns.flatMap((c) => c.eventTimes.map((t) => BigInt(t !== undefined && Number.isFinite(t) ? Math.floor(t) : 0))),
     },
   }).finish();
   return Buffer.concat([...prefix, flat]);
+}
+
+/** Both encoders' outcomes for the same input: equal bytes, or both refusing it. */
+function expectSameAsGenerated(prefix: Uint8Array[], cells: FeatureColumn[], writer?: ScratchWriter): void {
+  let expected: Buffer;
+  try {
+    expected = generated(prefix, cells);
+  } catch {
+    expect(() => encodeFlatResponse(prefix, cells, writer)).toThrow();
+    return;
+  }
+  const encoded = encodeFlatResponse(prefix, cells, writer);
+  // Buffer.equals, not toEqual: a deep comparison of megabyte buffers takes seconds.
+  if (!encoded.equals(expected)) expect(encoded.toString("hex")).toBe(expected.toString("hex"));
 }
 
 const feature = (type: ValueType): ResolvedFeature => ({
@@ -32,19 +52,55 @@ const feature = (type: ValueType): ResolvedFeature => ({
   type,
 });
 
-const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
-const text = fc.string({ unit: "binary", maxLength: 200 });
-const float = fc.float({ noNaN: true }).map((f) => Math.fround(f));
+/** Where the number and bigint paths meet, and the ends of the range. */
+const INT64_EDGES = [
+  0n,
+  -1n,
+  2n ** 31n,
+  -(2n ** 31n) - 1n,
+  2n ** 32n,
+  2n ** 53n - 1n,
+  2n ** 53n,
+  2n ** 53n + 1n,
+  2n ** 54n - 1n,
+  -(2n ** 53n) - 1n,
+];
+const int64 = fc.oneof(
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+  fc.constantFrom(...INT64_EDGES, 2n ** 63n - 1n, -(2n ** 63n)),
+  // Beyond 64 bits: both encoders refuse it.
+  fc.constantFrom(2n ** 63n, 2n ** 64n + 5n, -(2n ** 63n) - 1n),
+);
+const int32 = fc.oneof(
+  fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+  fc.constantFrom(0, -1, 127, 128, 2 ** 31 - 1, -(2 ** 31)),
+  // Not int32s: both refuse them.
+  fc.constantFrom(2 ** 31, -(2 ** 31) - 1, 1.5),
+);
+/** Strings with lone surrogates among them (written as U+FFFD by both), and long enough for two-byte lengths. */
+const unit = fc.oneof(
+  fc.constantFrom("\ud800", "\udbff", "\udc00", "\udfff", "é", "😀"),
+  fc.string({ unit: "binary", minLength: 1, maxLength: 1 }),
+);
+const text = fc.oneof(fc.string({ unit, maxLength: 20 }), fc.string({ unit, minLength: 40, maxLength: 300, size: "max" }));
+const bytes = fc.oneof(fc.uint8Array({ maxLength: 10 }), fc.uint8Array({ minLength: 120, maxLength: 400, size: "max" }));
+const FLOAT32_MAX = 3.4028234663852886e38;
+const float = fc.oneof(
+  fc.double({ min: -FLOAT32_MAX, max: FLOAT32_MAX }),
+  fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0, 1e-45),
+  // Finite beyond float32: both refuse it.
+  fc.constant(1e39),
+);
 
-/** Values of each declared type, as the online store hands them back. */
+/** Values of each declared type, as the online store hands them back (and a few it never does). */
 const VALUES: Record<ValueType, fc.Arbitrary<FeatureValue>> = {
-  int32: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+  int32,
   int64,
   float,
   double: fc.double(),
   bool: fc.boolean(),
   string: text,
-  bytes: fc.uint8Array({ maxLength: 300 }),
+  bytes,
   timestamp: fc.date({ min: new Date("0001-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true }),
   int64_list: fc.array(int64, { maxLength: 5 }),
   float_list: fc.array(float, { maxLength: 5 }),
@@ -54,6 +110,14 @@ const VALUES: Record<ValueType, fc.Arbitrary<FeatureValue>> = {
 
 const STATUSES: FeatureStatus[] = ["present", "null_value", "not_found", "outside_max_age"];
 
+const eventTime = fc.oneof(
+  fc.integer({ min: -(2 ** 40), max: 2 ** 52 }),
+  fc.double({ min: -(2 ** 62), max: 2 ** 62 }),
+  fc.constantFrom(-1, -(2 ** 53) - 2, 2 ** 53 + 2, -(2 ** 63), 2 ** 63 - 1024, Number.NaN, Number.POSITIVE_INFINITY),
+  // Beyond int64: both refuse it.
+  fc.constantFrom(2 ** 63, 1e300),
+);
+
 const column = (rows: number): fc.Arbitrary<FeatureColumn> =>
   fc.constantFrom(...(Object.keys(VALUES) as ValueType[])).chain((type) =>
     fc.record({
@@ -61,66 +125,72 @@ const column = (rows: number): fc.Arbitrary<FeatureColumn> =>
       feature: fc.constant(feature(type)),
       values: fc.array(fc.option(VALUES[type], { nil: null }), { minLength: rows, maxLength: rows }),
       statuses: fc.array(fc.constantFrom(...STATUSES), { minLength: rows, maxLength: rows }),
-      eventTimes: fc.array(
-        fc.option(
-          fc.oneof(
-            fc.integer({ min: -(2 ** 40), max: 2 ** 52 }),
-            fc.double({ min: -(2 ** 62), max: 2 ** 62 }),
-            fc.double(),
-            fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, -(2 ** 63), 2 ** 63),
-          ),
-          {
-            nil: undefined,
-          },
-        ),
-        { minLength: rows, maxLength: rows },
-      ),
+      eventTimes: fc.array(fc.option(eventTime, { nil: undefined }), { minLength: rows, maxLength: rows }),
     }),
   );
 
 const columns = fc.nat({ max: 6 }).chain((rows) => fc.array(column(rows), { maxLength: 6 }));
 
 describe("encodeFlatResponse", () => {
-  it("encodes every type, null and status, byte for byte as the generated encoder does", () => {
+  it("encodes every type, null, status and event time byte for byte as the generated encoder does, and refuses what it refuses", () => {
     fc.assert(
-      fc.property(columns, fc.uint8Array({ maxLength: 40 }), (cells, prefix) => {
-        let expected: Buffer;
-        try {
-          expected = generated([prefix], cells);
-        } catch {
-          // An event time outside int64 (none comes from a store, whose times are validated): both refuse it.
-          expect(() => encodeFlatResponse([prefix], cells)).toThrow(RangeError);
-          return;
-        }
-        expect(encodeFlatResponse([prefix], cells)).toEqual(expected);
-      }),
+      fc.property(columns, fc.uint8Array({ maxLength: 40 }), (cells, prefix) => expectSameAsGenerated([prefix], cells)),
       { numRuns: 500 },
     );
   });
 
-  it("writes lengths of several bytes and grows past its scratch buffer", () => {
-    const long: FeatureColumn = {
+  it("does the same with a scratch buffer that must grow, and move bodies, on every message", () => {
+    fc.assert(
+      fc.property(columns, fc.nat({ max: 64 }), (cells, size) => expectSameAsGenerated([], cells, new ScratchWriter(size + 1))),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses an unknown status, as the generated encoder does", () => {
+    const cells: FeatureColumn[] = [
+      { name: "x", feature: feature("double"), values: [1], statuses: ["lost" as FeatureStatus], eventTimes: [1] },
+    ];
+    expect(() => generated([], cells)).toThrow();
+    expect(() => encodeFlatResponse([], cells)).toThrow(RangeError);
+  });
+
+  it("writes lengths of up to four bytes, across the end of its buffer", () => {
+    const strings = (values: Array<string | null>): FeatureColumn => ({
       name: "string",
       feature: feature("string"),
-      // 200 and 40,000 bytes: two- and three-byte lengths; the second is larger than the 16 KB scratch buffer.
-      values: ["é".repeat(100), "x".repeat(40_000), ""],
-      statuses: ["present", "present", "present"],
-      eventTimes: [1, 2, 3],
-    };
-    const encoded = encodeFlatResponse([Buffer.from([10, 1, 97])], [long]);
-    expect(encoded).toEqual(generated([Buffer.from([10, 1, 97])], [long]));
-    expect(GetOnlineFeaturesResponse.decode(encoded).flat?.values.map((v) => v.stringValue?.length)).toEqual([100, 40_000, 0]);
-    // The scratch buffer is reused: a small response after a large one holds only its own bytes,
-    // also after one large enough (over 1 MB) that the buffer is dropped for a small one.
-    const small = { ...long, values: ["a", null, "b"] };
-    expect(encodeFlatResponse([], [small])).toEqual(generated([], [small]));
-    const huge = { ...long, values: ["y".repeat(1_200_000), "z", null] };
-    expect(encodeFlatResponse([], [huge])).toEqual(generated([], [huge]));
-    expect(encodeFlatResponse([], [small])).toEqual(generated([], [small]));
+      values,
+      statuses: values.map(() => "present"),
+      eventTimes: values.map((_, i) => i),
+    });
+    // Bodies of 200 bytes, 40 KB and 2.1 MB: two-, three- and four-byte lengths; the last is over 2^21 bytes.
+    const long = strings(["é".repeat(100), "x".repeat(40_000), "", "w".repeat(2 ** 21 + 5)]);
+    expectSameAsGenerated([Buffer.from([10, 1, 97])], [long]);
+    // A body ending at each offset around the end of a fresh 16 KB buffer: the length is written, and
+    // the body moved, where the buffer has to grow.
+    for (let end = 16_384 - 300; end <= 16_384 + 4; end++) {
+      expectSameAsGenerated([Buffer.alloc(end - 200, 7)], [strings(["é".repeat(90)])], new ScratchWriter());
+    }
+  });
+
+  it("answers with a copy: a later message leaves an earlier answer as it was", () => {
+    const column = (value: string): FeatureColumn => ({
+      name: "string",
+      feature: feature("string"),
+      values: [value],
+      statuses: ["present"],
+      eventTimes: [1],
+    });
+    const first = encodeFlatResponse([], [column("first")]);
+    const copy = Buffer.from(first);
+    encodeFlatResponse([], [column("second")]);
+    // After a message over 1 MB the scratch buffer is dropped for a small one; answers stay whole.
+    encodeFlatResponse([], [column("y".repeat(1_200_000))]);
+    expectSameAsGenerated([], [column("third")]);
+    expect(first).toEqual(copy);
   });
 
   it("keeps `flat` present when there is no cell, as the generated encoder does", () => {
-    expect(encodeFlatResponse([], [])).toEqual(generated([], []));
+    expectSameAsGenerated([], []);
     expect(GetOnlineFeaturesResponse.decode(encodeFlatResponse([], [])).flat).toEqual({ values: [], statuses: [], eventTimeMicros: [] });
   });
 });

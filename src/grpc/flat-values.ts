@@ -30,28 +30,35 @@ const FLAT_EVENT_TIME_MICROS_FIELD = 3;
 const SCRATCH_BYTES = 16 * 1024;
 const MAX_KEPT_SCRATCH_BYTES = 1024 * 1024;
 
+const TWO_POW_31 = 2 ** 31;
 const TWO_POW_32 = 2 ** 32;
 const TWO_POW_63 = 2 ** 63;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 /**
  * Appends protobuf wire data to a buffer that grows as needed and is reused from one message to the
  * next; {@link take} copies out what was written. Synchronous use only: one message at a time.
  */
-class ScratchWriter {
-  private buffer = Buffer.allocUnsafe(SCRATCH_BYTES);
+export class ScratchWriter {
+  private buffer: Buffer;
   private position = 0;
 
-  /** Starts a new message. */
+  /** `initialBytes`: the buffer's size to start with, and the size it returns to after a message over 1 MB. */
+  constructor(private readonly initialBytes = SCRATCH_BYTES) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
+  }
+
+  /** Starts a new message; one large message before does not keep its megabytes for the small ones after it. */
   reset(): void {
     this.position = 0;
+    if (this.buffer.length > MAX_KEPT_SCRATCH_BYTES) this.buffer = Buffer.allocUnsafe(this.initialBytes);
   }
 
   /** A copy of the bytes written since {@link reset}. */
   take(): Buffer {
     const out = Buffer.allocUnsafe(this.position);
     this.buffer.copy(out, 0, 0, this.position);
-    // One large read must not keep its megabytes for the small reads after it.
-    if (this.buffer.length > MAX_KEPT_SCRATCH_BYTES) this.buffer = Buffer.allocUnsafe(SCRATCH_BYTES);
     return out;
   }
 
@@ -76,37 +83,61 @@ class ScratchWriter {
     buffer[this.position++] = value;
   }
 
-  /** A signed 64-bit integer given as an integral number: a negative one as its 10-byte two's complement. */
+  /** An int32: sign-extended to 64 bits on the wire, as protobuf writes a negative one. */
+  int32(value: number): void {
+    if (!(Number.isInteger(value) && value >= -TWO_POW_31 && value < TWO_POW_31)) throw new RangeError(`${value} is not an int32`);
+    this.int64(value);
+  }
+
+  /** A signed 64-bit integer given as an integral number; a negative one as its 10-byte two's complement. */
   int64(value: number): void {
-    if (!(value >= -TWO_POW_63 && value < TWO_POW_63)) throw new RangeError(`${value} is outside the int64 range`);
-    if (value >= 0) this.varint(value);
-    else this.uint64(BigInt.asUintN(64, BigInt(value)));
+    if (!(Number.isInteger(value) && value >= -TWO_POW_63 && value < TWO_POW_63)) throw new RangeError(`${value} is not an int64`);
+    if (value >= 0) {
+      this.varint(value);
+      return;
+    }
+    // The two's complement's halves, exact in doubles: both operands are integers and so is the difference.
+    const high = Math.floor(value / TWO_POW_32);
+    this.split64(value - high * TWO_POW_32, high >>> 0);
   }
 
   /** A signed 64-bit integer given as a bigint. */
   bigint64(value: bigint): void {
-    if (value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER)) this.varint(Number(value));
-    else this.uint64(BigInt.asUintN(64, value));
-  }
-
-  private uint64(value: bigint): void {
-    const low = Number(value & 0xffffffffn);
-    const high = Number(value >> 32n);
-    // Below 2^53 the number path is exact; above it, seven bits at a time from the two halves.
-    if (high < 0x200000) {
-      this.varint(high * TWO_POW_32 + low);
+    if (BigInt.asIntN(64, value) !== value) throw new RangeError(`${value} is not an int64`);
+    if (value >= -MAX_SAFE && value <= MAX_SAFE) {
+      this.int64(Number(value));
       return;
     }
-    this.reserve(10);
-    let rest = value;
-    while (rest >= 0x80n) {
-      this.buffer[this.position++] = Number(rest & 0x7fn) | 0x80;
-      rest >>= 7n;
-    }
-    this.buffer[this.position++] = Number(rest);
+    const unsigned = BigInt.asUintN(64, value);
+    this.split64(Number(unsigned & 0xffffffffn), Number(unsigned >> 32n));
   }
 
+  /** A 64-bit varint from its low and high 32 bits (as @bufbuild/protobuf's varint64write). */
+  private split64(low: number, high: number): void {
+    this.reserve(10);
+    const buffer = this.buffer;
+    for (let bits = 0; bits < 28; bits += 7) {
+      const shifted = low >>> bits;
+      const more = !(shifted >>> 7 === 0 && high === 0);
+      buffer[this.position++] = (more ? shifted | 0x80 : shifted) & 0xff;
+      if (!more) return;
+    }
+    const middle = ((low >>> 28) & 0x0f) | ((high & 0x07) << 4);
+    const more = high >>> 3 !== 0;
+    buffer[this.position++] = (more ? middle | 0x80 : middle) & 0xff;
+    if (!more) return;
+    for (let bits = 3; bits < 31; bits += 7) {
+      const shifted = high >>> bits;
+      const next = shifted >>> 7 !== 0;
+      buffer[this.position++] = (next ? shifted | 0x80 : shifted) & 0xff;
+      if (!next) return;
+    }
+    buffer[this.position++] = (high >>> 31) & 0x01;
+  }
+
+  /** A float32; a finite number beyond float32's range is refused, as the generated encoder does. */
   float(value: number): void {
+    if (Number.isFinite(value) && Math.abs(value) > FLOAT32_MAX) throw new RangeError(`${value} is not a float32`);
     this.reserve(4);
     this.position = this.buffer.writeFloatLE(value, this.position);
   }
@@ -117,6 +148,7 @@ class ScratchWriter {
   }
 
   string(value: string): void {
+    if (typeof value !== "string") throw new TypeError(`${typeof value} where a string belongs`);
     const start = this.beginLength();
     // At most 3 bytes per UTF-16 unit; write() would silently stop at the buffer's end.
     this.reserve(value.length * 3);
@@ -174,10 +206,11 @@ const scratch = new ScratchWriter();
 /**
  * A whole GetOnlineFeaturesResponse in the FLAT layout: `prefix` (the response's fields before
  * `flat`, already encoded) followed by field 4, every cell feature-major as FlatFeatureValues
- * defines it. Decodes exactly as the generated encoder's output of the same content would.
+ * defines it, byte for byte as the generated encoder writes the same content; values it would
+ * refuse (an int32 out of range, a finite number beyond float32, an int64 beyond 64 bits) throw a
+ * RangeError here too. `writer`: the scratch buffer (the module's own, reused, unless given).
  */
-export function encodeFlatResponse(prefix: readonly Uint8Array[], columns: readonly FeatureColumn[]): Buffer {
-  const writer = scratch;
+export function encodeFlatResponse(prefix: readonly Uint8Array[], columns: readonly FeatureColumn[], writer = scratch): Buffer {
   writer.reset();
   for (const part of prefix) writer.raw(part);
   writer.tag(RESPONSE_FLAT_FIELD, LENGTH_DELIMITED);
@@ -193,7 +226,13 @@ export function encodeFlatResponse(prefix: readonly Uint8Array[], columns: reado
   if (columns.some((column) => column.statuses.length > 0)) {
     writer.tag(FLAT_STATUSES_FIELD, LENGTH_DELIMITED);
     const start = writer.beginLength();
-    for (const column of columns) for (const status of column.statuses) writer.varint(FEATURE_STATUS_TO_WIRE[status]);
+    for (const column of columns) {
+      for (const status of column.statuses) {
+        const wire = FEATURE_STATUS_TO_WIRE[status];
+        if (wire === undefined) throw new RangeError(`unknown feature status ${status}`);
+        writer.varint(wire);
+      }
+    }
     writer.endLength(start);
   }
   if (columns.some((column) => column.eventTimes.length > 0)) {
@@ -216,8 +255,7 @@ function writeValue(writer: ScratchWriter, column: FeatureColumn, value: Feature
   switch (type) {
     case "int32":
       writer.tag(VALUE_FIELD.int32, VARINT);
-      // int32 is sign-extended to 64 bits on the wire.
-      writer.int64(value as number);
+      writer.int32(value as number);
       break;
     case "int64":
       writer.tag(VALUE_FIELD.int64, VARINT);

@@ -445,6 +445,9 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     "grpc.max_connection_age_grace_ms": config.grpc.maxConnectionAgeGraceMs,
     "grpc.max_connection_idle_ms": config.grpc.maxConnectionIdleMs,
     "grpc.max_metadata_size": config.grpc.maxMetadataBytes,
+    // Channelz is not served here, yet tracking it cost each call closures, a close listener and
+    // timestamps: about 1.5% of the server's CPU at 16 online reads in flight (a profile, 2026-11-28).
+    "grpc.enable_channelz": 0,
     interceptors: [
       createGuard({
         rules,
