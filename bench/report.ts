@@ -223,6 +223,16 @@ native call; turning the numbers into text is still the largest single item. The
 it, shows what batching does where inference is the work: the MLP's weights (4 MB) are read once per batch
 instead of once per row.
 
+Measured again on 2026-11-28 (scratch, not part of the JSON): at batching the main thread was at 60% of a core, the
+load generator at 50%, the worker at 9%, so the two cores were not full; a batch of 64 requests goes through the
+main thread, the worker and the load generator one after another. Smaller batches let the three overlap: with
+\`serving.maxBatchSize\` 8, 16 or 32 the MLP made 2,650-3,100 calls/s against 2,400-2,700 at the default 64, in two
+rounds whose no-batching figures were 2,068 and 2,185: 1.21-1.50× (1.10-1.31× at 64), so not reliably the target either, and a smaller
+default would cost inference-bound models (the pool alone batches better at 64). In a CPU profile of the main thread
+at batching, the prediction log was about a fifth of its busy time before counting the collection of what it
+allocates: the 256 outputs' JSON 13%, the other columns, the quoting of the insert's rows and the insert about 8%. A scratch run
+with the outputs left out of the log measured 1.46×: the log is part of the gap, not all of it.
+
 Shadow copies run in batches of up to 64 after the responses; their runs are queued together, so the pool runs each shadow version once over many requests' rows, and a
 shadow costs live traffic a fraction of one model run per request.
 
