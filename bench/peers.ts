@@ -626,8 +626,9 @@ closed HTTP/2 streams no longer keep their finished calls alive through young-ge
 171 µs in a scratch A/B; the run before that change measured 8.15×. On 2026-11-28 the flat layout the Python client
 asks for came to be encoded by hand (architecture.md, "The read path"): in three interleaved scratch pairs the
 server's CPU per read fell 4-15% and the asyncio client's calls/s rose 5-17%; grpc-js's channelz tracking, about
-1.5% of the server's CPU, was turned off as well. Runs on this shared machine swing
-more than that from hour to hour: the raw stub's calls/s above is the run's own measure of how fast it was.`
+1.5% of the server's CPU, was turned off as well. Runs on this shared machine swing more than that from hour to
+hour, and within a run: the rounds' ratios were ${(c.perRound ?? []).map((r: Json) => times(ratio(r.sluice.concurrent.callsPerSecond, r.feast.concurrent.callsPerSecond))).join(", ")}, and the stub's figure above
+comes from the Python client's own benchmark, run after the rounds.`
       : ""
   }
 
