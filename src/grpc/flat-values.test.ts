@@ -5,8 +5,9 @@ import type { ValueType } from "../common/value-type.js";
 import { GetOnlineFeaturesResponse } from "../gen/sluice/v1/online.pb.js";
 import type { FeatureColumn, FeatureStatus } from "../online/online-reader.js";
 import type { ResolvedFeature } from "../registry/model.js";
-import { encodeFlatResponse, ScratchWriter } from "./flat-values.js";
+import { encodeFlatResponse } from "./flat-values.js";
 import { FEATURE_STATUS_TO_WIRE, valueToWire } from "./mapping/values.js";
+import { ScratchWriter } from "./wire-writer.js";
 
 /** The same response through the generated encoder: what the hand encoding must equal, byte for byte. */
 function generated(prefix: Uint8Array[], columns: FeatureColumn[]): Buffer {
