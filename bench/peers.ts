@@ -76,8 +76,12 @@ interface Latency {
 /** What each side's online benchmark answers. */
 interface OnlineFigures {
   sequential: Latency;
-  concurrent: Latency & { callsPerSecond: number; concurrency: number; clientCpuPercent: number };
+  concurrent: ConcurrentFigures;
+  /** Sluice only: the asyncio client with `coalesce_online_reads=True`. */
+  concurrentCoalesced?: ConcurrentFigures;
 }
+
+type ConcurrentFigures = Latency & { callsPerSecond: number; concurrency: number; clientCpuPercent: number };
 
 /** Runs the peers benchmark and writes bench/results/peers.json. */
 export async function peersBenchmark(quick: boolean): Promise<void> {
@@ -514,21 +518,23 @@ function loadFigures(rounds: Array<{ feast: FeastLoad; sluice: SluiceLoad }>, ch
 }
 
 function onlineFigures(rounds: Array<{ feast: OnlineFigures; sluice: OnlineFigures }>) {
+  const concurrent = (runs: ConcurrentFigures[]) => ({
+    callsPerSecond: median(runs.map((run) => run.callsPerSecond)),
+    p50Us: median(runs.map((run) => run.p50Us)),
+    p99Us: median(runs.map((run) => run.p99Us)),
+    clientCpuPercent: median(runs.map((run) => run.clientCpuPercent)),
+  });
   const side = (pick: (r: { feast: OnlineFigures; sluice: OnlineFigures }) => OnlineFigures) => ({
     sequential: {
       p50Us: median(rounds.map((r) => pick(r).sequential.p50Us)),
       p99Us: median(rounds.map((r) => pick(r).sequential.p99Us)),
       calls: pick(rounds[0] as (typeof rounds)[number]).sequential.calls,
     },
-    concurrent: {
-      callsPerSecond: median(rounds.map((r) => pick(r).concurrent.callsPerSecond)),
-      p50Us: median(rounds.map((r) => pick(r).concurrent.p50Us)),
-      p99Us: median(rounds.map((r) => pick(r).concurrent.p99Us)),
-      clientCpuPercent: median(rounds.map((r) => pick(r).concurrent.clientCpuPercent)),
-    },
+    concurrent: concurrent(rounds.map((r) => pick(r).concurrent)),
   });
   const feast = side((r) => r.feast);
-  const sluice = side((r) => r.sluice);
+  const coalesced = rounds.flatMap((r) => (r.sluice.concurrentCoalesced ? [r.sluice.concurrentCoalesced] : []));
+  const sluice = { ...side((r) => r.sluice), concurrentCoalesced: coalesced.length > 0 ? concurrent(coalesced) : undefined };
   return {
     entitiesPerCall: 1,
     featuresPerCall: 10,
@@ -539,10 +545,13 @@ function onlineFigures(rounds: Array<{ feast: OnlineFigures; sluice: OnlineFigur
       sequentialP50FeastToSluice: ratio(feast.sequential.p50Us, sluice.sequential.p50Us),
       sequentialP99FeastToSluice: ratio(feast.sequential.p99Us, sluice.sequential.p99Us),
       callsPerSecondSluiceToFeast: ratio(sluice.concurrent.callsPerSecond, feast.concurrent.callsPerSecond),
+      callsPerSecondCoalescedToFeast: sluice.concurrentCoalesced
+        ? ratio(sluice.concurrentCoalesced.callsPerSecond, feast.concurrent.callsPerSecond)
+        : undefined,
     },
     perRound: rounds.map((r) => ({
       feast: { sequential: r.feast.sequential, concurrent: r.feast.concurrent },
-      sluice: { sequential: r.sluice.sequential, concurrent: r.sluice.concurrent },
+      sluice: { sequential: r.sluice.sequential, concurrent: r.sluice.concurrent, concurrentCoalesced: r.sluice.concurrentCoalesced },
     })),
   };
 }
@@ -572,7 +581,11 @@ function pythonClientLine(overhead: Json | undefined): string {
 the generated stub with the same request, prebuilt, as the floor, measured alternately on the same server; target ≤ 10%):
 ${line("blocking client", overhead.sync)}; ${line("asyncio client", overhead.asyncio)}${
     inFlight
-      ? `; at ${inFlight.calls_in_flight} in flight, ${count(inFlight.client_calls_per_s)} calls/s through the asyncio client beside ${count(inFlight.raw_stub_calls_per_s)} through the raw stub (${inFlight.client_cpu_us_per_call} and ${inFlight.raw_stub_cpu_us_per_call} µs of client CPU per call)`
+      ? `; at ${inFlight.calls_in_flight} in flight, ${count(inFlight.client_calls_per_s)} calls/s through the asyncio client beside ${count(inFlight.raw_stub_calls_per_s)} through the raw stub (${inFlight.client_cpu_us_per_call} and ${inFlight.raw_stub_cpu_us_per_call} µs of client CPU per call)${
+          inFlight.coalescing_client_calls_per_s === undefined
+            ? ""
+            : `, and ${count(inFlight.coalescing_client_calls_per_s)} through the coalescing client (${inFlight.coalescing_client_cpu_us_per_call} µs)`
+        }`
       : ""
   }. What is left is turning each answer value (value, status, event time) into Python objects. The client asks for
 the flat layout (\`ONLINE_RESPONSE_LAYOUT_FLAT\`): Python's protobuf runtime pays per message it hands out, and the
@@ -612,11 +625,26 @@ one second past it. Both Python sides (\`bench/feast/feast_side.py\`, \`bench/fe
 | online read, ${c.concurrency} in flight, calls/s | ${count(c.sluice.concurrent.callsPerSecond)} | ${count(c.feast.concurrent.callsPerSecond)} | Sluice ÷ Feast ${times(c.ratios.callsPerSecondSluiceToFeast)} |
 | online read, ${c.concurrency} in flight, p50 / p99 µs | ${c.sluice.concurrent.p50Us} / ${c.sluice.concurrent.p99Us} | ${c.feast.concurrent.p50Us} / ${c.feast.concurrent.p99Us} | |
 | the client process's CPU at ${c.concurrency} in flight | ${c.sluice.concurrent.clientCpuPercent}% | ${c.feast.concurrent.clientCpuPercent}% | |
-
+${
+  c.sluice.concurrentCoalesced
+    ? `| online read, ${c.concurrency} in flight, calls/s, \`coalesce_online_reads=True\` | ${count(c.sluice.concurrentCoalesced.callsPerSecond)} | ${count(c.feast.concurrent.callsPerSecond)} | Sluice ÷ Feast ${times(c.ratios.callsPerSecondCoalescedToFeast)} |
+| online read, ${c.concurrency} in flight, p50 / p99 µs, coalescing | ${c.sluice.concurrentCoalesced.p50Us} / ${c.sluice.concurrentCoalesced.p99Us} | ${c.feast.concurrent.p50Us} / ${c.feast.concurrent.p99Us} | |
+| the client process's CPU at ${c.concurrency} in flight, coalescing | ${c.sluice.concurrentCoalesced.clientCpuPercent}% | ${c.feast.concurrent.clientCpuPercent}% | |
+`
+    : ""
+}
 Against the targets set for this comparison: point-in-time retrieval at least 3× faster than Feast:
 ${verdict(a.ratioFeastToSluice, 3)}; load to online at least 2× faster than Feast's materialize: ${verdict(b.ratioFeastToSluice, 2)};
 online reads at ${c.concurrency} in flight from the asyncio client at least 10× Feast's feature server's calls/s:
-${verdict(c.ratios.callsPerSecondSluiceToFeast, 10)}.${
+${verdict(c.ratios.callsPerSecondSluiceToFeast, 10)} call by call${
+    c.ratios.callsPerSecondCoalescedToFeast === undefined
+      ? ""
+      : `, and ${verdict(c.ratios.callsPerSecondCoalescedToFeast, 10)} with \`coalesce_online_reads=True\`, where the reads each
+caller starts in one turn of the event loop go to the server as one call and each caller gets its own rows (the
+rounds: ${(c.perRound ?? []).map((r: Json) => times(ratio(r.sluice.concurrentCoalesced?.callsPerSecond, r.feast.concurrent.callsPerSecond))).join(", ")}). Each caller still reads one entity per call, as Feast's callers do; what
+coalescing saves is the gRPC call around each read, most of an online read's cost on both sides (the Python client's
+README, "Coalesced online reads")`
+  }.${
     result.pythonClient
       ? ` The generated stub alone, with a prebuilt request, reaches ${count(result.pythonClient.asyncio.in_flight.raw_stub_calls_per_s)} calls/s
 (${times(ratio(result.pythonClient.asyncio.in_flight.raw_stub_calls_per_s, c.feast.concurrent.callsPerSecond))} Feast's) in the same run: the

@@ -7,7 +7,8 @@ Subcommands, each printing one JSON object on stdout (progress goes to stderr):
   online-values ADDRESS IDS_JSON OUT        client.get_online_features for the sample ids, to OUT
   online-bench ADDRESS IDS_JSON ITERATIONS SECONDS CONCURRENCY
                                             GetOnlineFeatures: sequential latency (blocking client)
-                                            and throughput (sluice.aio.AsyncSluiceClient)
+                                            and throughput (sluice.aio.AsyncSluiceClient, then
+                                            with coalesce_online_reads=True)
 """
 
 from __future__ import annotations
@@ -63,12 +64,13 @@ def online_bench(address: str, ids_path: str, iterations: int, seconds: float, c
         read = lambda i: client.get_online_features(features=FEATURE_REFS, entities={JOIN_KEY: [i]})  # noqa: E731
         sequential = sequential_latency(read, ids, iterations)
 
-    async def concurrent() -> dict:
-        async with AsyncSluiceClient(address) as client:
+    async def concurrent(coalesce: bool) -> dict:
+        async with AsyncSluiceClient(address, coalesce_online_reads=coalesce) as client:
             read = lambda i: client.get_online_features(features=FEATURE_REFS, entities={JOIN_KEY: [i]})  # noqa: E731
             return await concurrent_throughput(read, ids, concurrency, seconds)
 
-    return {"sequential": sequential, "concurrent": asyncio.run(concurrent())}
+    # Each caller's read is still one entity; the coalescing client sends those started in one turn as one call.
+    return {"sequential": sequential, "concurrent": asyncio.run(concurrent(False)), "concurrentCoalesced": asyncio.run(concurrent(True))}
 
 
 def main() -> None:

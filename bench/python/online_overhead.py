@@ -12,7 +12,8 @@ and reads those features unless `--features` names others. The project, refs and
 from ONLINE_OVERHEAD_PROJECT, ONLINE_OVERHEAD_FEATURES and ONLINE_OVERHEAD_ENTITY (not SLUICE_*, which the
 server refuses in its environment when it does not know them). Latencies are of sequential calls, the floor and the
 client measured alternately (floor, client, floor, ...) so that load drifting on a shared machine
-affects both alike; `in_flight` is the asyncio client's throughput with that many calls outstanding.
+affects both alike; `in_flight` is the asyncio client's throughput with that many calls outstanding, beside the raw
+stub's and the coalescing client's (`coalesce_online_reads=True`).
 Run it with the client of this checkout: PYTHONPATH=clients/python/src.
 """
 
@@ -163,14 +164,15 @@ async def throughput(call: Callable[[], Awaitable[Any]], in_flight: int, seconds
     return done / (time.perf_counter() - started), 1e6 * (time.process_time() - cpu) / max(done, 1)
 
 
-async def paired_throughput(floor: Callable[[], Awaitable[Any]], measured: Callable[[], Awaitable[Any]], in_flight: int, seconds: float) -> dict[str, float]:
-    """throughput() of both, in alternating rounds of a second (so drifting load affects both alike)."""
+async def alternating_throughput(calls: dict[str, Callable[[], Awaitable[Any]]], in_flight: int, seconds: float) -> dict[str, float]:
+    """throughput() of each call, in alternating rounds of a second (so drifting load affects all alike)."""
     rounds = max(1, round(seconds))
-    results: dict[str, list[tuple[float, float]]] = {"raw_stub": [], "client": []}
-    await throughput(measured, in_flight, 0.3)
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in calls}
+    for call in calls.values():
+        await throughput(call, in_flight, 0.3)
     for _ in range(rounds):
-        results["raw_stub"].append(await throughput(floor, in_flight, seconds / rounds))
-        results["client"].append(await throughput(measured, in_flight, seconds / rounds))
+        for name, call in calls.items():
+            results[name].append(await throughput(call, in_flight, seconds / rounds))
     summary: dict[str, float] = {"calls_in_flight": in_flight}
     for name, runs in results.items():
         summary[f"{name}_calls_per_s"] = round(statistics.median(rate for rate, _ in runs))
@@ -183,7 +185,10 @@ def overhead(floor: list[float], measured: list[float]) -> float:
 
 
 async def measure_async(args: argparse.Namespace, features: list[str], entity: dict[str, list[Any]], request: Any) -> dict[str, Any]:
-    async with AsyncSluiceClient(args.address, project=args.project) as client:
+    async with (
+        AsyncSluiceClient(args.address, project=args.project) as client,
+        AsyncSluiceClient(args.address, project=args.project, coalesce_online_reads=True) as coalescing,
+    ):
         # The floor on a plain channel of its own, as a user of the generated stubs would have it.
         async with grpc.aio.insecure_channel(args.address) as channel:
             stub = online_pb2_grpc.OnlineServiceStub(channel)
@@ -194,8 +199,14 @@ async def measure_async(args: argparse.Namespace, features: list[str], entity: d
             async def wrapped() -> Any:
                 return await client.get_online_features(features, entity)
 
+            async def coalesced() -> Any:
+                return await coalescing.get_online_features(features, entity)
+
             floor, measured = await paired_async(raw, wrapped, args.calls)
-            in_flight = await paired_throughput(raw, wrapped, args.in_flight, args.seconds)
+            # The coalescing client sends the reads started in one turn as one call (sluice._coalesce).
+            in_flight = await alternating_throughput(
+                {"raw_stub": raw, "client": wrapped, "coalescing_client": coalesced}, args.in_flight, args.seconds
+            )
     return {
         "raw_stub": summary(floor),
         "client": summary(measured),

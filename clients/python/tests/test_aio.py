@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import tempfile
 import unittest
 from pathlib import Path
@@ -133,6 +134,29 @@ class OverTls(unittest.TestCase):
 
         asyncio.run(main())
         self.assertEqual(self.seen.calls, [(m, ["Bearer sk_tls"]) for m in METHODS])
+
+
+class CoalescedReads(unittest.TestCase):
+    def test_a_call_failing_for_the_channel_fails_every_read_in_it_once(self) -> None:
+        """Reads coalesced into one call to a port nothing listens on: each read raises the call's
+        UNAVAILABLE, and they are not retried one by one (test_server.py has the other cases)."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            address = f"127.0.0.1:{probe.getsockname()[1]}"
+        sent: list[int] = []
+
+        async def main() -> list[Any]:
+            async with AsyncSluiceClient(address, timeout=5, coalesce_online_reads=True) as client:
+                coalescer = client._coalescer
+                assert coalescer is not None
+                send = coalescer._send
+                coalescer._send = lambda request: (sent.append(len(request.entities["id"].values)), send(request))[1]
+                reads = (client.get_online_features(["v:f"], {"id": [i]}) for i in range(3))
+                return await asyncio.gather(*reads, return_exceptions=True)
+
+        failures = asyncio.run(main())
+        self.assertEqual([f.code_name if isinstance(f, SluiceError) else f for f in failures], ["UNAVAILABLE"] * 3)
+        self.assertEqual(sent, [3])
 
 
 class MessageLimits(test_message_size.MessageSize):

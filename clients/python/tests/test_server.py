@@ -208,6 +208,76 @@ class AsyncClient(unittest.TestCase):
         self.assertEqual(expected[2]["orders_30d__status"], "NOT_FOUND")
         self.assertEqual(table.column("spend_30d").to_pylist(), [3.5, 4.5, None])
 
+    def run_coalescing(self, test: Any, max_rows: int | None = None) -> tuple[Any, list[int]]:
+        """Runs `test` with a coalescing client; also gives the entity rows of each call it sent."""
+        sent: list[int] = []
+
+        async def main() -> Any:
+            assert SERVER is not None
+            async with AsyncSluiceClient(SERVER.address, project=self.project, timeout=30, coalesce_online_reads=True) as client:
+                coalescer = client._coalescer
+                assert coalescer is not None
+                send = coalescer._send
+
+                def counted(request: Any) -> Any:
+                    sent.append(len(request.entities["customer_id"].values))
+                    return send(request)
+
+                coalescer._send = counted
+                if max_rows is not None:
+                    coalescer._max_rows = max_rows
+                return await test(client)
+
+        return asyncio.run(main()), sent
+
+    def test_coalesced_reads_answer_each_caller_as_alone(self) -> None:
+        reads = [{"customer_id": ids} for ids in ([1], [2, 9], [3, 3, 1], [9], [2])]
+
+        async def test(client: AsyncSluiceClient) -> Any:
+            rows = [client.get_online_features(FEATURES, entities) for entities in reads]
+            bare = [client.get_online_features(FEATURES, entities, with_metadata=False) for entities in reads]
+            tables = [client.get_online_features(FEATURES, entities, as_table=True) for entities in reads]
+            other = client.get_online_features(FEATURES[:1], reads[1])
+            return await asyncio.gather(*rows, *bare, *tables, other)
+
+        answers, sent = self.run_coalescing(test)
+        n = len(reads)
+        self.assertEqual(answers[:n], [self.client.get_online_features(FEATURES, e) for e in reads])
+        self.assertEqual(answers[n : 2 * n], [self.client.get_online_features(FEATURES, e, with_metadata=False) for e in reads])
+        for table, entities in zip(answers[2 * n : 3 * n], reads):
+            self.assertTrue(table.equals(self.client.get_online_features(FEATURES, entities, as_table=True)))
+        self.assertEqual(answers[-1], self.client.get_online_features(FEATURES[:1], reads[1]))
+        # One call for the 15 reads of the same features (3 × 8 rows), one for the other selection.
+        self.assertEqual(sorted(sent), [2, 24])
+
+    def test_coalesced_read_with_a_bad_entity_fails_alone(self) -> None:
+        async def test(client: AsyncSluiceClient) -> Any:
+            reads = [client.get_online_features(FEATURES, {"customer_id": ids}) for ids in ([1], ["not a number"], [2])]
+            return await asyncio.gather(*reads, return_exceptions=True)
+
+        (first, bad, last), sent = self.run_coalescing(test)
+        self.assertEqual([first, last], [self.client.get_online_features(FEATURES, {"customer_id": ids}) for ids in ([1], [2])])
+        assert isinstance(bad, SluiceError)
+        with self.assertRaises(SluiceError) as alone:
+            self.client.get_online_features(FEATURES, {"customer_id": ["not a number"]})
+        self.assertEqual((bad.code_name, bad.reason), (alone.exception.code_name, alone.exception.reason))
+        self.assertEqual(bad.code_name, "INVALID_ARGUMENT")
+        # The coalesced call failed for its content, so each read went again alone.
+        self.assertEqual(sent, [3, 1, 1, 1])
+
+    def test_coalesced_calls_hold_at_most_max_rows_and_callers_may_give_up(self) -> None:
+        async def test(client: AsyncSluiceClient) -> Any:
+            reads = [asyncio.ensure_future(client.get_online_features(FEATURES, {"customer_id": [i, i + 1]})) for i in range(4)]
+            await asyncio.sleep(0)  # every read is waiting in a group now, none sent
+            reads[1].cancel()
+            return [await read for read in (reads[0], reads[2], reads[3])], reads[1].cancelled()
+
+        (answers, cancelled), sent = self.run_coalescing(test, max_rows=5)
+        self.assertTrue(cancelled)
+        self.assertEqual(answers, [self.client.get_online_features(FEATURES, {"customer_id": [i, i + 1]}) for i in (0, 2, 3)])
+        # Groups of two reads (4 rows: a third would pass 5); the cancelled read was not sent, so its partner went alone.
+        self.assertEqual(sent, [2, 4])
+
     def test_training_sets_as_the_blocking_client_gets_them(self) -> None:
         async def test(client: AsyncSluiceClient) -> Any:
             rows = await client.get_historical_features(FEATURES, spine_rows())

@@ -84,9 +84,16 @@ class OnlineRequests:
 
 
 def online_answer(
-    columns: Mapping[str, Sequence[Any]], response: online_pb2.GetOnlineFeaturesResponse, with_metadata: bool, as_table: bool
+    columns: Mapping[str, Sequence[Any]],
+    response: online_pb2.GetOnlineFeaturesResponse,
+    with_metadata: bool,
+    as_table: bool,
+    first: int = 0,
+    total: int | None = None,
 ) -> Any:
-    """The answer as get_online_features returns it: rows, or a pyarrow.Table with as_table."""
+    """The answer as get_online_features returns it: rows, or a pyarrow.Table with as_table. `columns`
+    are the entity rows `first` on of a response to `total` rows (all of it by default): a coalesced
+    read (sluice._coalesce) answers each of its calls from its own rows of one response."""
     if not response.HasField("flat") and len(response.columns):
         # A server older than the flat layout ignores the request's layout: its columns would read as no values.
         raise SluiceError(
@@ -95,7 +102,9 @@ def online_answer(
             "(ONLINE_RESPONSE_LAYOUT_FLAT): it is older than this client; upgrade the server",
             reason="ONLINE_LAYOUT_UNSUPPORTED",
         )
-    flat, cells = response.flat, len(response.feature_names) * len(next(iter(columns.values()), []))
+    if total is None:
+        total = len(next(iter(columns.values()), []))
+    flat, cells = response.flat, len(response.feature_names) * total
     if not len(flat.values) == len(flat.statuses) == len(flat.event_time_micros) == cells:
         # Feature-major cells are found by position: a short field would shift values into other features.
         raise SluiceError(
@@ -104,19 +113,27 @@ def online_answer(
             f"{len(flat.event_time_micros)} event times for {cells} cells (features × entity rows)",
             reason="ONLINE_ANSWER_MALFORMED",
         )
-    return online_table(columns, response, with_metadata) if as_table else online_rows(columns, response, with_metadata)
+    answer = online_table if as_table else online_rows
+    return answer(columns, response, with_metadata, first, total)
 
 
 def online_rows(
-    entities: Mapping[str, Sequence[Any]], response: online_pb2.GetOnlineFeaturesResponse, with_metadata: bool
+    entities: Mapping[str, Sequence[Any]],
+    response: online_pb2.GetOnlineFeaturesResponse,
+    with_metadata: bool,
+    first: int = 0,
+    total: int | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per entity row: its join keys, then each feature's value, and (with_metadata) the
     feature's status as `{name}__status` ("PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE")
-    and its event time as `{name}__event_time` (None where nothing was ever written)."""
+    and its event time as `{name}__event_time` (None where nothing was ever written). The rows are
+    the response's rows `first` on, of `total` (online_answer)."""
     # The hot path of every online read: from_value and the suffixed names are inlined or cached,
     # and an event time equal to the one before (the features of a row were mostly written together)
     # is not decoded again.
     count = len(next(iter(entities.values()), []))
+    if total is None:
+        total = count
     rows: list[dict[str, Any]] = [{key: values[i] for key, values in entities.items()} for i in range(count)]
     flat = response.flat
     values = flat.values
@@ -124,8 +141,8 @@ def online_rows(
         statuses, event_times = list(flat.statuses), list(flat.event_time_micros)
         last_micros, last_time = 0, None
     # Feature-major: k walks the features in order, and each feature's rows in order.
-    k = 0
-    for name in response.feature_names:
+    for feature, name in enumerate(response.feature_names):
+        k = feature * total + first
         if with_metadata:
             status_key, time_key = _METADATA_NAMES.get(name) or _metadata_names(name)
         for row in rows:
@@ -177,7 +194,11 @@ def _arrow_type(pa: Any, value_type: int) -> Any:
 
 
 def online_table(
-    entities: Mapping[str, Sequence[Any]], response: online_pb2.GetOnlineFeaturesResponse, with_metadata: bool
+    entities: Mapping[str, Sequence[Any]],
+    response: online_pb2.GetOnlineFeaturesResponse,
+    with_metadata: bool,
+    first: int = 0,
+    total: int | None = None,
 ) -> Any:
     """The same columns as online_rows, as a pyarrow.Table typed from the features' declared types."""
     try:
@@ -185,10 +206,12 @@ def online_table(
     except ImportError as error:
         raise ImportError("as_table=True needs pyarrow: pip install 'sluice-client[arrow]'") from error
     count = len(next(iter(entities.values()), []))
+    if total is None:
+        total = count
     flat = response.flat
     columns: dict[str, Any] = {key: pa.array(list(values)) for key, values in entities.items()}
     for feature, (name, resolved) in enumerate(zip(response.feature_names, response.resolved_features)):
-        cells = slice(feature * count, (feature + 1) * count)
+        cells = slice(feature * total + first, feature * total + first + count)
         columns[name] = pa.array([from_value(v) for v in flat.values[cells]], type=_arrow_type(pa, resolved.type))
         if with_metadata:
             columns[name + STATUS_SUFFIX] = pa.array([status_name(s) for s in flat.statuses[cells]], type=pa.string())

@@ -17,6 +17,7 @@ from typing import Any, Callable, TypeVar
 import grpc
 
 from sluice._base import ClientBase
+from sluice._coalesce import OnlineReadCoalescer
 from sluice._credentials import open_aio_channel
 from sluice._errors import SluiceError
 from sluice._historical import HistoricalCall, Spine
@@ -41,13 +42,22 @@ class AsyncSluiceClient(ClientBase):
     Wrapped: health_check, get_feature_view, write_feature_batch, get_online_features,
     get_historical_features and predict, with SluiceClient's arguments; `call()` awaits any unary
     stub method with the client's deadline, metadata and errors.
+
+    With `coalesce_online_reads=True`, get_online_features calls started in the same turn of the
+    event loop for the same features and options go to the server as one call, each caller getting
+    its own rows and errors as if alone (sluice._coalesce says exactly how): for services that make
+    many small reads at once.
     """
 
+    coalesce_online_reads: bool = False
     _channel: grpc.aio.Channel = field(init=False, repr=False)
+    _coalescer: OnlineReadCoalescer | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self._channel = open_aio_channel(self.address, **self._connection())
         self._attach_stubs(self._channel)
+        if self.coalesce_online_reads:
+            self._coalescer = OnlineReadCoalescer(lambda request: self.call(self.online.GetOnlineFeatures, request))
 
     async def close(self) -> None:
         """Closes the channel; calls still running are cancelled."""
@@ -105,6 +115,8 @@ class AsyncSluiceClient(ClientBase):
         """The latest values of `features` for entity rows given as columns, as one dict per row (or a
         pyarrow.Table with as_table): SluiceClient.get_online_features."""
         request, columns = self._online_request(features, entities, feature_service, full_feature_names, project)
+        if self._coalescer is not None:
+            return await self._coalescer.read(request, columns, with_metadata, as_table)
         return online_answer(columns, await self.call(self.online.GetOnlineFeatures, request), with_metadata, as_table)
 
     async def get_historical_features(
