@@ -20,7 +20,9 @@ import grpc
 
 from sluice import SluiceArgumentError, SluiceError, Tls, TokenUnavailableError
 from sluice.aio import AsyncSluiceClient
-from sluice.v1 import access_pb2, ingestion_pb2, registry_pb2
+from sluice._coalesce import OnlineReadCoalescer
+from sluice._online import OnlineRequests
+from sluice.v1 import access_pb2, ingestion_pb2, online_pb2, registry_pb2, types_pb2
 import test_message_size
 from test_credentials import fake_server, issue
 
@@ -134,6 +136,103 @@ class OverTls(unittest.TestCase):
 
         asyncio.run(main())
         self.assertEqual(self.seen.calls, [(m, ["Bearer sk_tls"]) for m in METHODS])
+
+
+def tens(request: online_pb2.GetOnlineFeaturesRequest) -> online_pb2.GetOnlineFeaturesResponse:
+    """A server's answer with one feature `f` worth ten times each row's `id`; refuses uneven join key columns as the server does."""
+    lengths = {len(column.values) for column in request.entities.values()}
+    if len(lengths) != 1:
+        raise SluiceError(code=grpc.StatusCode.INVALID_ARGUMENT, message="uneven", reason="INVALID_ENTITY_ROWS")
+    ids = [value.int64_value for value in request.entities["id"].values]
+    response = online_pb2.GetOnlineFeaturesResponse(feature_names=["f"])
+    response.flat.values.extend(types_pb2.Value(int64_value=10 * i) for i in ids)
+    response.flat.statuses.extend([types_pb2.FEATURE_STATUS_PRESENT] * len(ids))
+    response.flat.event_time_micros.extend([1] * len(ids))
+    return response
+
+
+class Coalescer(unittest.TestCase):
+    """OnlineReadCoalescer against a stand-in for the call: what it sends, and what each reader gets."""
+
+    def run_reads(self, columns: list[dict[str, list[Any]]], send: Any = None, max_rows: int = 1000) -> tuple[list[Any], list[list[int]]]:
+        sent: list[list[int]] = []
+
+        async def call(request: online_pb2.GetOnlineFeaturesRequest) -> online_pb2.GetOnlineFeaturesResponse:
+            sent.append([value.int64_value for value in request.entities["id"].values])
+            return await send(request) if send else tens(request)
+
+        async def main() -> list[Any]:
+            coalescer, requests = OnlineReadCoalescer(call, max_rows), OnlineRequests()
+            reads = []
+            for entities in columns:
+                request, rows = requests.build("projects/p", ("v:f",), entities, "", False)
+                reads.append(coalescer.read(request, rows, False, False))
+            return await asyncio.gather(*reads, return_exceptions=True)
+
+        return asyncio.run(main()), sent
+
+    def test_each_reader_gets_its_own_rows_of_one_call(self) -> None:
+        answers, sent = self.run_reads([{"id": [1]}, {"id": [2, 3]}, {"id": [4]}])
+        self.assertEqual(answers, [[{"id": 1, "f": 10}], [{"id": 2, "f": 20}, {"id": 3, "f": 30}], [{"id": 4, "f": 40}]])
+        self.assertEqual(sent, [[1, 2, 3, 4]])
+
+    def test_uneven_join_key_columns_go_alone_and_fail_alone(self) -> None:
+        # Two uneven reads whose columns would even out together, and two even ones.
+        reads = [{"id": [1, 2], "k": [3]}, {"id": [4], "k": [5, 6]}, {"id": [7], "k": [8]}, {"id": [9], "k": [1]}]
+        answers, sent = self.run_reads(reads)
+        self.assertEqual([a.reason if isinstance(a, SluiceError) else a for a in answers[:2]], ["INVALID_ENTITY_ROWS"] * 2)
+        self.assertEqual(answers[2:], [[{"id": 7, "k": 8, "f": 70}], [{"id": 9, "k": 1, "f": 90}]])
+        self.assertEqual(sorted(sent), [[1, 2], [4], [7, 9]])
+
+    def test_a_read_over_max_rows_goes_in_a_call_of_its_own(self) -> None:
+        answers, sent = self.run_reads([{"id": [1]}, {"id": [2, 3, 4, 5]}, {"id": [6]}, {"id": [7]}], max_rows=3)
+        self.assertEqual([len(a) for a in answers], [1, 4, 1, 1])
+        self.assertEqual(sent, [[1], [2, 3, 4, 5], [6, 7]])
+
+    def test_rate_limited_fails_every_read_once_and_a_message_too_large_is_resent_read_by_read(self) -> None:
+        def refusing(reason: str) -> Any:
+            async def send(request: online_pb2.GetOnlineFeaturesRequest) -> online_pb2.GetOnlineFeaturesResponse:
+                if len(request.entities["id"].values) > 1:
+                    raise SluiceError(code=grpc.StatusCode.RESOURCE_EXHAUSTED, message="no", reason=reason)
+                return tens(request)
+
+            return send
+
+        limited, sent = self.run_reads([{"id": [1]}, {"id": [2]}], refusing("RATE_LIMITED"))
+        self.assertEqual([a.reason for a in limited], ["RATE_LIMITED"] * 2)
+        self.assertEqual(sent, [[1, 2]])
+        too_large, sent = self.run_reads([{"id": [1]}, {"id": [2]}], refusing(""))
+        self.assertEqual(too_large, [[{"id": 1, "f": 10}], [{"id": 2, "f": 20}]])
+        self.assertEqual(sent, [[1, 2], [1], [2]])
+
+    def test_the_call_is_cancelled_once_every_reader_is(self) -> None:
+        outcome: list[str] = []
+
+        async def main() -> list[str]:
+            started = asyncio.Event()
+
+            async def never(request: online_pb2.GetOnlineFeaturesRequest) -> online_pb2.GetOnlineFeaturesResponse:
+                started.set()
+                try:
+                    await asyncio.sleep(30)
+                except asyncio.CancelledError:
+                    outcome.append("call cancelled")
+                    raise
+                return tens(request)
+
+            coalescer, requests = OnlineReadCoalescer(never), OnlineRequests()
+            readers = [asyncio.ensure_future(coalescer.read(*requests.build("projects/p", ("v:f",), {"id": [i]}, "", False), False, False)) for i in (1, 2)]
+            await started.wait()
+            readers[0].cancel()
+            await asyncio.sleep(0.01)
+            outcome.append("running after one" if not outcome else "cancelled after one")
+            readers[1].cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+            await asyncio.sleep(0.01)
+            # Taken before asyncio.run cancels whatever is left.
+            return list(outcome)
+
+        self.assertEqual(asyncio.run(main()), ["running after one", "call cancelled"])
 
 
 class CoalescedReads(unittest.TestCase):
