@@ -231,7 +231,10 @@ rounds whose no-batching figures were 2,068 and 2,185: 1.21-1.50× (1.10-1.31× 
 default would cost inference-bound models (the pool alone batches better at 64). In a CPU profile of the main thread
 at batching, the prediction log was about a fifth of its busy time before counting the collection of what it
 allocates: the 256 outputs' JSON 13%, the other columns, the quoting of the insert's rows and the insert about 8%. A scratch run
-with the outputs left out of the log measured 1.46×: the log is part of the gap, not all of it.
+with the outputs left out of the log measured 1.46×: the log is part of the gap, not all of it. Making the log's
+JSON in a worker thread of its own instead did not help (2026-11-28, scratch, 7 interleaved rounds of 4 s against
+the same code without it: batching 2,200 against 2,433 calls/s, no batching 1,867 against 1,953), and was not kept:
+the two vCPUs are full in sum, so moving CPU to another thread shortens nothing; only removing it would.
 
 Shadow copies run in batches of up to 64 after the responses; their runs are queued together, so the pool runs each shadow version once over many requests' rows, and a
 shadow costs live traffic a fraction of one model run per request.

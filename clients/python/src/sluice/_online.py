@@ -138,11 +138,19 @@ def online_rows(
     flat = response.flat
     values = flat.values
     if with_metadata:
-        statuses, event_times = list(flat.statuses), list(flat.event_time_micros)
+        # As lists (faster to index than the repeated fields), of this caller's cells only: each
+        # caller of a coalesced read copies its own, not the whole response's.
+        if total == count:
+            statuses, event_times = list(flat.statuses), list(flat.event_time_micros)
+        else:
+            starts = [feature * total + first for feature in range(len(response.feature_names))]
+            statuses = [s for start in starts for s in flat.statuses[start : start + count]]
+            event_times = [t for start in starts for t in flat.event_time_micros[start : start + count]]
         last_micros, last_time = 0, None
-    # Feature-major: k walks the features in order, and each feature's rows in order.
+    # Feature-major: k walks the features in order, and each feature's rows in order (in the
+    # response's values); m the same cells in this caller's statuses and event times.
     for feature, name in enumerate(response.feature_names):
-        k = feature * total + first
+        k, m = feature * total + first, feature * count
         if with_metadata:
             status_key, time_key = _METADATA_NAMES.get(name) or _metadata_names(name)
         for row in rows:
@@ -150,14 +158,15 @@ def online_rows(
             kind = value.WhichOneof("kind")
             row[name] = getattr(value, kind) if kind in _SCALAR_KINDS else None if kind is None else _DECODERS[kind](value)
             if with_metadata:
-                status = statuses[k]
+                status = statuses[m]
                 row[status_key] = _STATUS_NAMES.get(status) or status_name(status)
-                micros = event_times[k]
+                micros = event_times[m]
                 if micros != last_micros:
                     # 0 (the epoch) means nothing was ever written.
                     last_micros, last_time = micros, None if micros == 0 else _EPOCH + timedelta(microseconds=micros)
                 row[time_key] = last_time
             k += 1
+            m += 1
     return rows
 
 
