@@ -8,10 +8,13 @@
 import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
 import { releaseClosedStreams } from "../src/grpc/closed-streams.js";
 
+/** The echo's method path. */
+export const ECHO_PATH = "/bench.Echo/Echo";
+
 /** A unary method whose messages are raw bytes, echoed back unchanged. */
 export const ECHO_SERVICE: ServiceDefinition = {
   echo: {
-    path: "/bench.Echo/Echo",
+    path: ECHO_PATH,
     requestStream: false,
     responseStream: false,
     requestSerialize: (value: Buffer) => value,

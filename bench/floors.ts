@@ -13,7 +13,7 @@ import { open } from "lmdb";
 import { type SluiceClient, typed } from "../clients/typescript/src/index.js";
 import { decodeRecord, encodeRecord } from "../src/storage/online/record-codec.js";
 import { binNodeFlags } from "../test/support/server-process.js";
-import { ECHO_SERVICE } from "./echo-server.js";
+import { ECHO_PATH, ECHO_SERVICE } from "./echo-server.js";
 import { sequentialLatency } from "./support.js";
 
 /** The features of the benchmark view. */
@@ -66,7 +66,9 @@ export function rawUnary(
 }
 
 /** The echo floor in its own process, answering with `responseBytes` bytes. */
-export async function startEcho(responseBytes: number): Promise<{ call: (payload: Buffer) => Promise<Buffer>; close: () => void }> {
+export async function startEcho(
+  responseBytes: number,
+): Promise<{ address: string; call: (payload: Buffer) => Promise<Buffer>; close: () => void }> {
   const child = spawn(
     process.execPath,
     [...binNodeFlags(), "--import", "tsx", join(import.meta.dirname, "echo-server.ts"), String(responseBytes)],
@@ -79,8 +81,10 @@ export async function startEcho(responseBytes: number): Promise<{ call: (payload
       resolve((JSON.parse(line) as { port: number }).port),
     ),
   );
-  const echo = rawUnary(`127.0.0.1:${port}`, "/bench.Echo/Echo");
+  const address = `127.0.0.1:${port}`;
+  const echo = rawUnary(address, ECHO_PATH);
   return {
+    address,
     call: echo.call,
     close: () => {
       echo.close();

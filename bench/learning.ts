@@ -38,7 +38,7 @@ import { promisify } from "node:util";
 import { SluiceClient } from "../clients/typescript/src/index.js";
 import type { OptimizerSpec } from "../src/learning/optimizers.js";
 import { spawnServer, stopServer } from "../test/support/server-process.js";
-import { type Latency, pairedLatency, saveResult, sequentialLatency } from "./support.js";
+import { type Latency, median, pairedLatency, saveResult, sequentialLatency } from "./support.js";
 
 const VENV = join(homedir(), ".cache", "sluice-bench", "river-venv");
 const PYTHON = join(VENV, "bin", "python");
@@ -276,8 +276,6 @@ function categoryEffect(effects: Float64Array[], categories: Uint32Array): numbe
 
 // ---------------------------------------------------------------------------------------------
 // Part 1: throughput
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 async function throughputBenchmark(directory: string, quick: boolean, withRiver: boolean): Promise<Record<string, unknown>> {
   const n = quick ? 20_000 : 200_000;

@@ -72,9 +72,21 @@ function summarize(histogram: hdr.Histogram, calls: number): Latency {
 
 /** Keeps `concurrency` calls in flight for `durationMs` and returns completed calls per second. */
 export async function throughput(call: () => Promise<unknown>, concurrency: number, durationMs: number): Promise<number> {
+  return (await loadRun(call, concurrency, durationMs)).callsPerSecond;
+}
+
+/** Calls per second at a fixed number in flight, and this process's CPU per call while it generated them. */
+export interface LoadRun {
+  callsPerSecond: number;
+  cpuMicrosPerCall: number;
+}
+
+/** {@link throughput}, with the CPU this process (the load generator) spent per call. */
+export async function loadRun(call: () => Promise<unknown>, concurrency: number, durationMs: number): Promise<LoadRun> {
   const deadline = Date.now() + durationMs;
   let completed = 0;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (Date.now() < deadline) {
@@ -83,7 +95,21 @@ export async function throughput(call: () => Promise<unknown>, concurrency: numb
       }
     }),
   );
-  return Math.round(completed / ((performance.now() - started) / 1000));
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    callsPerSecond: Math.round(completed / ((performance.now() - started) / 1000)),
+    cpuMicrosPerCall: completed === 0 ? 0 : Number(((cpu.user + cpu.system) / completed).toFixed(1)),
+  };
+}
+
+/** The medians of rounds' calls/s and CPU per call, each on its own. */
+export function medianRun(runs: readonly LoadRun[]): LoadRun {
+  return { callsPerSecond: median(runs.map((r) => r.callsPerSecond)), cpuMicrosPerCall: median(runs.map((r) => r.cpuMicrosPerCall)) };
+}
+
+/** The median of some values (the upper one of an even count). */
+export function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 }
 
 /** Peak resident set size of a process, in MiB (Linux VmHWM). */

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
+)
+
+func framed(payloads ...string) []byte {
+	var out bytes.Buffer
+	for _, p := range payloads {
+		binary.Write(&out, binary.BigEndian, uint32(len(p)))
+		out.WriteString(p)
+	}
+	return out.Bytes()
+}
+
+func TestReadPayloads(t *testing.T) {
+	payloads, err := readPayloads(bytes.NewReader(framed("ab", "", "cde")))
+	if err != nil || len(payloads) != 3 || string(payloads[0]) != "ab" || len(payloads[1]) != 0 || string(payloads[2]) != "cde" {
+		t.Fatalf("got %q, %v", payloads, err)
+	}
+	for name, file := range map[string][]byte{
+		"empty":            {},
+		"short length":     {0, 0},
+		"truncated record": framed("abcdef")[:6],
+	} {
+		if _, err := readPayloads(bytes.NewReader(file)); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// rawFrame is a message of the test server's codec: the request's bytes as they came.
+type rawFrame []byte
+
+// serve starts a server on a free port whose every method answers with `answer`, recording the
+// requests it saw.
+func serve(t *testing.T, answer func(request []byte) error) (string, func() [][]byte) {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen [][]byte
+	server := grpc.NewServer(grpc.ForceServerCodecV2(rawCodecServer{}), grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		var request rawFrame
+		if err := stream.RecvMsg(&request); err != nil {
+			return err
+		}
+		mu.Lock()
+		seen = append(seen, request)
+		mu.Unlock()
+		if err := answer(request); err != nil {
+			return err
+		}
+		answerFrame := rawFrame("ok")
+		return stream.SendMsg(&answerFrame)
+	}))
+	go server.Serve(listener)
+	t.Cleanup(server.Stop)
+	return listener.Addr().String(), func() [][]byte { mu.Lock(); defer mu.Unlock(); return seen }
+}
+
+func dial(t *testing.T, address string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func TestRunSendsThePayloadsRoundRobin(t *testing.T) {
+	address, seen := serve(t, func([]byte) error { return nil })
+	calls, err := run(context.Background(), dial(t, address), "/test.Echo/Call", [][]byte{[]byte("a"), []byte("b")}, 4, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := seen()
+	if calls < 10 || int64(len(requests)) != calls {
+		t.Fatalf("%d calls counted, %d seen by the server", calls, len(requests))
+	}
+	counts := map[string]int{}
+	for _, r := range requests {
+		counts[string(r)]++
+	}
+	if len(counts) != 2 || counts["a"]-counts["b"] > 4 || counts["b"]-counts["a"] > 4 {
+		t.Fatalf("payloads not round robin: %v", counts)
+	}
+}
+
+func TestRunEndsAtTheFirstFailure(t *testing.T) {
+	address, _ := serve(t, func(request []byte) error {
+		if string(request) == "bad" {
+			return status.Error(codes.InvalidArgument, "refused")
+		}
+		return nil
+	})
+	started := time.Now()
+	_, err := run(context.Background(), dial(t, address), "/test.Echo/Call", [][]byte{[]byte("good"), []byte("bad")}, 2, 10*time.Second)
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("got %v", err)
+	}
+	if time.Since(started) > 5*time.Second {
+		t.Fatal("the run went on after a failure")
+	}
+}
+
+// rawCodecServer is the test server's side of rawCodec: requests kept whole, answers sent as they are.
+type rawCodecServer struct{}
+
+func (rawCodecServer) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(*(v.(*rawFrame)))}, nil
+}
+
+func (rawCodecServer) Unmarshal(data mem.BufferSlice, v any) error {
+	*(v.(*rawFrame)) = data.Materialize()
+	return nil
+}
+
+func (rawCodecServer) Name() string { return "proto" }
