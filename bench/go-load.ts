@@ -1,9 +1,10 @@
 /**
  * The Go load generator (bench/loadgen) from the benchmarks' side: built from the checkout, run once
  * per measurement, its JSON read back. The benchmarks share two cores with the servers they measure,
- * and grpc-js spends about 150-200 µs of CPU per call as a client: at 64 calls in flight the Node
- * generator takes CPU the server would use. grpc-go spends a fraction of that, so its figures are
- * closer to what the server can do with a client on another machine (docs/benchmarks.md, "Model serving").
+ * and grpc-js as a client spends 120-290 µs of CPU per call here (measured by the serving benchmark),
+ * on one thread: at 64 calls in flight the Node generator paces the server. grpc-go spends a fraction
+ * of that, so its figures are closer to what a server does for clients on other machines
+ * (docs/benchmarks.md, "Model serving").
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,15 +12,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { goBinary, goMissing } from "../test/support/client-toolchains.js";
-import { type LoadRun, medianRun } from "./support.js";
+import type { LoadRun } from "./support.js";
 
 const run = promisify(execFile);
 
-/** What to call: a server, a full method path, and the raw request payloads sent round robin. */
+/** What to call: a server, a full method path, the raw request payloads sent round robin, and metadata. */
 export interface LoadTarget {
   address: string;
   method: string;
   payloads: readonly Buffer[];
+  headers?: Record<string, string>;
 }
 
 /** The built generator; `close` removes its payload files. */
@@ -31,47 +33,28 @@ export class GoLoadGenerator {
     private readonly directory: string,
   ) {}
 
-  /** Builds the generator, or says why it cannot (no Go toolchain). */
-  static async build(): Promise<GoLoadGenerator | string> {
+  /** Builds the generator; throws, saying why, without a Go toolchain. */
+  static async build(): Promise<GoLoadGenerator> {
     const missing = goMissing();
-    if (missing) return missing;
+    if (missing) throw new Error(`the Go load generator (bench/loadgen) cannot be built: ${missing}`);
     const binary = await goBinary("bench/loadgen", "github.com/sluice-ml/sluice/bench/loadgen");
     return new GoLoadGenerator(binary, mkdtempSync(join(tmpdir(), "sluice-bench-loadgen-")));
   }
 
   /**
-   * Calls/s with `concurrency` calls in flight for `durationMs`, after half a second of warm-up, and
-   * the generator's own CPU (user + system) per call.
+   * Calls/s with `concurrency` calls in flight for `durationMs`, after `warmupMs` of calls not
+   * counted, and the generator's own CPU (user + system) per call. Rejects with the generator's
+   * message when a call fails or none is answered.
    */
-  async measure(target: LoadTarget, concurrency: number, durationMs: number): Promise<LoadRun> {
+  async measure(target: LoadTarget, concurrency: number, durationMs: number, warmupMs = 500): Promise<LoadRun> {
+    const headers = Object.entries(target.headers ?? {}).flatMap(([name, value]) => ["-header", `${name}=${value}`]);
     const { stdout } = await run(this.binary, [
-      "-address",
-      target.address,
-      "-method",
-      target.method,
-      "-payloads",
-      this.payloadFile(target),
-      "-concurrency",
-      String(concurrency),
-      "-duration",
-      `${durationMs}ms`,
+      ...["-address", target.address, "-method", target.method, "-payloads", this.payloadFile(target)],
+      ...["-concurrency", String(concurrency), "-duration", `${durationMs}ms`, "-warmup", `${warmupMs}ms`],
+      ...headers,
     ]);
     const result = JSON.parse(stdout) as LoadRun;
     return { callsPerSecond: Math.round(result.callsPerSecond), cpuMicrosPerCall: Number(result.cpuMicrosPerCall.toFixed(1)) };
-  }
-
-  /** Medians of rounds that alternate between the targets, as the Node generator's rounds do. */
-  async alternating<Targets extends LoadTarget[]>(
-    targets: [...Targets],
-    concurrency: number,
-    rounds: number,
-    durationMs: number,
-  ): Promise<{ [K in keyof Targets]: LoadRun }> {
-    const samples = targets.map((): LoadRun[] => []);
-    for (let round = 0; round < rounds; round++) {
-      for (const [i, target] of targets.entries()) samples[i]?.push(await this.measure(target, concurrency, durationMs));
-    }
-    return samples.map(medianRun) as { [K in keyof Targets]: LoadRun };
   }
 
   close(): void {

@@ -30,7 +30,7 @@ import { join } from "node:path";
 import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import { SluiceClient, type SpineColumnsInput } from "../clients/typescript/src/index.js";
 import { type ServerProcess, spawnServer, stopServer } from "../test/support/server-process.js";
-import { median, peakRssMb, saveResult } from "./support.js";
+import { median, peakRssMb, ratio, saveResult } from "./support.js";
 
 /** The Feast release compared against, pinned. */
 const FEAST_VERSION = "0.67.0";
@@ -188,8 +188,6 @@ export async function peersBenchmark(quick: boolean): Promise<void> {
 function progress(line: string): void {
   process.stderr.write(`${line}\n`);
 }
-
-const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
 
 // ---------------------------------------------------------------------------------------------
 // The virtualenv and its scripts

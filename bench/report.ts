@@ -42,25 +42,14 @@ const tail = (l: Json) => Number((l.p99Us / l.p50Us).toFixed(1));
 /** Predict's tail in both of its sequential measurements: beside the echo floor and beside the online read. */
 const predictTails = [tail(serving.predictOneEntityTenFeatures.sequential), tail(serving.besideSluiceOnlineRead.predict)];
 const predictAdds = serving.besideSluiceOnlineRead.predict.p50Us - serving.besideSluiceOnlineRead.getOnlineFeatures.p50Us;
-/** The serving rounds from the Go load generator (bench/loadgen), when Go was installed for the run. */
-const goLoad = serving.goLoadGeneratorAt64;
-const goRows = goLoad.unavailable
-  ? [`| calls/s at 64 in flight from the Go load generator | not measured: ${goLoad.unavailable} | | |`]
-  : [
-      `| the same from the Go load generator: batching / no batching | ${rate(goLoad.logisticRegression.batching.callsPerSecond)} / ${rate(goLoad.logisticRegression.noBatching.callsPerSecond)} | ${rate(goLoad.grpcEcho.callsPerSecond)} (echo) | batching ${goLoad.logisticRegression.batchingRatio}× |`,
-    ];
-const generatorCpuRows = goLoad.unavailable
-  ? []
-  : [
-      `| load generators' own CPU per call: MLP batching / no batching | Go ${goLoad.mlp.batching.cpuMicrosPerCall} / ${goLoad.mlp.noBatching.cpuMicrosPerCall} µs; Node ${serving.mlp.loadGeneratorCpuMicrosPerCall.batching} / ${serving.mlp.loadGeneratorCpuMicrosPerCall.noBatching} µs | echo: Go ${goLoad.grpcEcho.cpuMicrosPerCall} µs, Node ${serving.floors.grpcEcho.loadGeneratorCpuMicrosPerCall} µs | |`,
-    ];
-const goMlpRows = goLoad.unavailable
-  ? []
-  : [
-      `| MLP: calls/s at 64 in flight from the Go load generator, batching | ${rate(goLoad.mlp.batching.callsPerSecond)} | | |`,
-      `| MLP: the same, no batching | ${rate(goLoad.mlp.noBatching.callsPerSecond)} | | batching ${goLoad.mlp.batchingRatio}× (≥ 1.5×): ${met(serving.targets.batchingAt64.met)} |`,
-    ];
-
+/** The MLP's rounds from each load generator (bench/serving.ts): median rounds and each round's ratio. */
+const mlpFromGo = serving.mlp.goGeneratorAt64;
+const mlpFromNode = serving.mlp.nodeGeneratorAt64;
+const lrRates = serving.predictOneEntityTenFeatures;
+/** "2.4-3.0×": the spread of a comparison's per-round ratios. */
+const ratioRange = (ratios: number[]) => `${span(...ratios)}×`;
+/** "27.6-60.6": the least and the most of some figures. */
+const span = (...values: number[]) => `${Math.min(...values)}-${Math.max(...values)}`;
 const text = `# Benchmarks
 
 \`npm run bench\` (or \`npm run bench -- online|ingest|import|serving|training|streaming|auth\`; \`BENCH_QUICK=1\` for small sizes) builds
@@ -73,7 +62,7 @@ noisy: read ratios to the floor, not absolute numbers. Latencies of Sluice and i
 alternately, call by call, so load drift hits both alike, after as many warm-up calls as are measured; the ingest figures are medians of interleaved rounds.
 \`SERVER_CPU_PROF_DIR=dir npm run bench -- ingest\` also writes the servers' V8 CPU profiles. The serving benchmark
 also measures throughput from a Go load generator (\`bench/loadgen\`, built from the checkout with the Go toolchain the
-Go client uses; without Go those rounds are recorded as not measured).
+Go client uses, so that benchmark needs Go ≥ 1.24).
 
 Latest run: ${String(machine.date).slice(0, 10)}, ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}.
 
@@ -149,14 +138,16 @@ grpc-go client (one OS thread at a time) that costs the shared two vCPUs a fract
 | sequential, 1 entity × 10 features | ${latency(serving.predictOneEntityTenFeatures.sequential)} | echo ${latency(serving.floors.grpcEcho.sequential)} + read ${serving.floors.rawOnlineRead.p50Us} + run ${serving.floors.rawOrtRun.p50Us} = ${serving.targets.sequentialP50.floorUs} (p50) | ≤ floor + 15% = ${serving.targets.sequentialP50.atMostUs} µs: ${met(serving.targets.sequentialP50.met)} |
 | the same, beside Sluice's own \`GetOnlineFeatures\` of those features | ${latency(serving.besideSluiceOnlineRead.predict)} | ${latency(serving.besideSluiceOnlineRead.getOnlineFeatures)} | Predict adds ${predictAdds} µs at p50 (≤ 40 µs): ${met(predictAdds <= 40)} |
 | sequential p99 ÷ p50 | Predict ${predictTails.join(" and ")}× (beside the echo, beside the read), GetOnlineFeatures ${tail(serving.besideSluiceOnlineRead.getOnlineFeatures)}× | echo ${tail(serving.floors.grpcEcho.sequential)}× | ≤ 4×: ${met(Math.max(...predictTails, tail(serving.besideSluiceOnlineRead.getOnlineFeatures)) <= 4)} |
-| calls/s at 64 in flight, batching | ${rate(serving.predictOneEntityTenFeatures.callsPerSecondAt64.batching)} | ${rate(serving.floors.grpcEcho.callsPerSecondAt64)} (echo) | |
-| calls/s at 64 in flight, no batching | ${rate(serving.predictOneEntityTenFeatures.callsPerSecondAt64.noBatching)} | | batching ${serving.predictOneEntityTenFeatures.batchingRatio}× |
-${goRows.join("\n")}
+| calls/s at 64 in flight, batching, from the Node / Go generator | ${rate(lrRates.callsPerSecondAt64.batching)} / ${rate(lrRates.goGeneratorCallsPerSecondAt64.batching)} | echo ${rate(serving.floors.grpcEcho.callsPerSecondAt64)} / ${rate(serving.floors.grpcEcho.goGeneratorCallsPerSecondAt64)} | |
+| calls/s at 64 in flight, no batching, from the Node / Go generator | ${rate(lrRates.callsPerSecondAt64.noBatching)} / ${rate(lrRates.goGeneratorCallsPerSecondAt64.noBatching)} | | batching ${lrRates.batchingRatio}× / ${lrRates.goGeneratorBatchingRatio}× |
 | MLP 10 → 4096 → 256 (about 1M multiply-adds a row): sequential | ${latency(serving.mlp.sequential)} | | |
-${goMlpRows.join("\n")}
-| MLP: calls/s at 64 in flight from the Node load generator, batching | ${rate(serving.mlp.callsPerSecondAt64.batching)} | | |
-| MLP: the same, no batching | ${rate(serving.mlp.callsPerSecondAt64.noBatching)} | | batching ${serving.mlp.batchingRatio}×${serving.targets.batchingAt64.loadGenerator === "node" ? ` (≥ 1.5×): ${met(serving.targets.batchingAt64.met)}` : ""} |
-${generatorCpuRows.join("\n")}
+| MLP: calls/s at 64 in flight from the Go generator, batching | ${rate(mlpFromGo.batching.callsPerSecond)} | | |
+| MLP: the same, no batching | ${rate(mlpFromGo.noBatching.callsPerSecond)} | | batching ${mlpFromGo.batchingRatio}× (rounds ${ratioRange(mlpFromGo.batchingRatioByRound)}; ≥ 1.5×): ${met(serving.targets.batchingAt64.met)} |
+| MLP: calls/s at 64 in flight from the Node generator, batching | ${rate(mlpFromNode.batching.callsPerSecond)} | | |
+| MLP: the same, no batching | ${rate(mlpFromNode.noBatching.callsPerSecond)} | | batching ${mlpFromNode.batchingRatio}× (rounds ${ratioRange(mlpFromNode.batchingRatioByRound)}) |
+| MLP: rows per model run at batching, from the Node / Go generator | ${mlpFromNode.batching.meanBatchRows} / ${mlpFromGo.batching.meanBatchRows} | | |
+| MLP: the server's CPU per call served, batching / no batching | Node generator ${mlpFromNode.batching.serverCpuMicrosPerCall} / ${mlpFromNode.noBatching.serverCpuMicrosPerCall} µs; Go ${mlpFromGo.batching.serverCpuMicrosPerCall} / ${mlpFromGo.noBatching.serverCpuMicrosPerCall} µs | | |
+| MLP: the generator's own CPU per call, batching / no batching | Node ${mlpFromNode.batching.cpuMicrosPerCall} / ${mlpFromNode.noBatching.cpuMicrosPerCall} µs; Go ${mlpFromGo.batching.cpuMicrosPerCall} / ${mlpFromGo.noBatching.cpuMicrosPerCall} µs | echo: Node ${serving.floors.grpcEcho.loadGeneratorCpuMicrosPerCall.node} µs, Go ${serving.floors.grpcEcho.loadGeneratorCpuMicrosPerCall.go} µs | |
 | inference pool alone, rows/s at 64 in flight: logistic regression | ${rate(serving.inferencePoolAloneRowsPerSecondAt64.logisticRegression.batching)} batching | ${rate(serving.inferencePoolAloneRowsPerSecondAt64.logisticRegression.noBatching)} no batching | ${(serving.inferencePoolAloneRowsPerSecondAt64.logisticRegression.batching / serving.inferencePoolAloneRowsPerSecondAt64.logisticRegression.noBatching).toFixed(1)}× |
 | inference pool alone, rows/s at 64 in flight: MLP | ${rate(serving.inferencePoolAloneRowsPerSecondAt64.mlp.batching)} batching | ${rate(serving.inferencePoolAloneRowsPerSecondAt64.mlp.noBatching)} no batching | ${(serving.inferencePoolAloneRowsPerSecondAt64.mlp.batching / serving.inferencePoolAloneRowsPerSecondAt64.mlp.noBatching).toFixed(1)}× |
 | sequential with a shadow version attached | ${latency(serving.withShadow.sequential)} | ${latency(serving.withShadow.sequentialWithoutShadow)} (no shadow, alternating) | p50 ${serving.targets.shadowP50.ratio}× (≤ 1.05×): ${met(serving.targets.shadowP50.met)} |
@@ -230,26 +221,25 @@ Batching stacks the requests that queue while the worker is busy into one run; a
 regression's runs are full 64-row batches (\`sluice_inference_batch_rows\`). But that model also runs inline, on
 the gRPC thread with no hand-off, so batching it changes little end to end (${serving.predictOneEntityTenFeatures.batchingRatio}× here; 1.07-1.46× in earlier
 runs, before most of its calls ran inline). The MLP is the case where batching should pay: it runs in the workers.
-${
-  goLoad.unavailable
-    ? `From the Node load generator it gains ${serving.mlp.batchingRatio}×: the 1.5× target is ${serving.targets.batchingAt64.met ? "met" : "not met"} (the Go generator was not run: ${goLoad.unavailable}).`
-    : `From the Go load generator it gains ${goLoad.mlp.batchingRatio}×, the target's figure (≥ 1.5×: ${serving.targets.batchingAt64.met ? "met" : "not met"}); from the Node
-generator, in the same run, ${serving.mlp.batchingRatio}×.
+From the Go load generator it gains ${mlpFromGo.batchingRatio}× (rounds ${ratioRange(mlpFromGo.batchingRatioByRound)}), the target's figure: ≥ 1.5×, ${serving.targets.batchingAt64.met ? "met" : "not met"}. From the Node
+generator, in the same alternating rounds, ${mlpFromNode.batchingRatio}× (rounds ${ratioRange(mlpFromNode.batchingRatioByRound)}).
 
-The two generators differ in what they leave the servers. Both run on the two vCPUs the servers run on, and a
-generator's CPU per call is CPU the server does not get. On the MLP's rounds the Node generator (grpc-js) spent
-${serving.mlp.loadGeneratorCpuMicrosPerCall.batching} and ${serving.mlp.loadGeneratorCpuMicrosPerCall.noBatching} µs per call (batching, no batching), about what the server's main thread spends; the Go
-generator ${goLoad.mlp.batching.cpuMicrosPerCall} and ${goLoad.mlp.noBatching.cpuMicrosPerCall} µs. On the echo it is ${serving.floors.grpcEcho.loadGeneratorCpuMicrosPerCall} against ${goLoad.grpcEcho.cpuMicrosPerCall} µs, which is why the echo floor answers
-${rate(goLoad.grpcEcho.callsPerSecond)} calls/s from Go and ${rate(serving.floors.grpcEcho.callsPerSecondAt64)} from Node. Batching frees server CPU per call (the worker's per-row run and
-the hand-off), and freed CPU only becomes calls if the generator can send them: from Node, the generator's own
-cost is a share of every call that batching cannot touch, and it caps both servers, the batched one more. The Go figure stands for
-clients on other machines, which is how a server is deployed; the Node figure is what one 2-vCPU machine running
-client and server together gives. Until 2026-11-28 only the Node generator was measured; this page reported
-1.31× from it (its last committed run) and called the target not met.`
-}
+Why the generators differ. A generator's own work is on the path of every call it makes: the Node generator
+(grpc-js, one thread) spends ${span(mlpFromNode.batching.cpuMicrosPerCall, mlpFromNode.noBatching.cpuMicrosPerCall)} µs of CPU per call on the MLP's rounds, the Go generator ${span(mlpFromGo.batching.cpuMicrosPerCall, mlpFromGo.noBatching.cpuMicrosPerCall)} µs
+(on the echo, ${serving.floors.grpcEcho.loadGeneratorCpuMicrosPerCall.node} against ${serving.floors.grpcEcho.loadGeneratorCpuMicrosPerCall.go} µs, which is why the echo answers ${rate(serving.floors.grpcEcho.goGeneratorCallsPerSecondAt64)} calls/s from Go and
+${rate(serving.floors.grpcEcho.callsPerSecondAt64)} from Node). A batching server answers a batch's calls together; the Node generator then handles
+the answers and sends the next requests one after another, and the server waits for them. From Node the rounds
+run in lockstep, ${mlpFromNode.batching.meanBatchRows} rows per model run (64 is the most); from Go, requests arrive while a batch runs, and
+batches of ${mlpFromGo.batching.meanBatchRows} rows overlap with the next one's gathering. The server also spends less CPU per call served at
+batching from Go (${mlpFromGo.batching.serverCpuMicrosPerCall} µs, against ${mlpFromNode.batching.serverCpuMicrosPerCall} from Node; without batching ${mlpFromGo.noBatching.serverCpuMicrosPerCall} and ${mlpFromNode.noBatching.serverCpuMicrosPerCall}): where that
+difference goes inside the server was not traced. Two caveats. A generator's own CPU per call also falls when answers
+come in batches (the figures above), so part of any batching gain measured on one machine is the client's. And
+the Go generator still shares the two vCPUs and loopback with the server: its figure is closer to what a server
+does for clients on other machines, not the same. Until 2026-11-28 only the Node generator was measured; this
+page reported 1.31× from it (its last committed run) and called the target not met.
 
-Where the MLP's CPU went, per call, measured per thread of the server at 64 in flight from the Node generator
-(2026-11-27, not part of the JSON):
+Earlier looks at the MLP from the Node generator (scratch, not part of the JSON). On 2026-11-27, the server's CPU
+per call by thread at 64 in flight:
 
 | thread | batching | no batching |
 | --- | --- | --- |
@@ -259,26 +249,20 @@ Where the MLP's CPU went, per call, measured per thread of the server at 64 in f
 | the engine's prediction-log inserts and merges | 30-50 µs | 20-30 µs |
 | the load generator (another process) | 150-180 µs | 160-200 µs |
 
-The two vCPUs were full with all of these together, the generator's share included. Batching removes the worker's
-per-row cost and the hand-off of each request, about 200 µs of some 800, so with that generator on the same cores
-it could not gain much more than 1.3×. The prediction
-log's JSON of the 256 outputs was a quarter of the main thread until a column of numbers was written in one
-native call; turning the numbers into text is still the largest single item. The pool alone, with no gRPC around
-it, shows what batching does where inference is the work: the MLP's weights (4 MB) are read once per batch
-instead of once per row.
-
-Measured again on 2026-11-28 from the Node generator (scratch, not part of the JSON): at batching the main thread was at 60% of a core, the
-load generator at 50%, the worker at 9%, so the two cores were not full; a batch of 64 requests goes through the
-main thread, the worker and the load generator one after another. Smaller batches let the three overlap: with
-\`serving.maxBatchSize\` 8, 16 or 32 the MLP made 2,650-3,100 calls/s against 2,400-2,700 at the default 64, in two
-rounds whose no-batching figures were 2,068 and 2,185: 1.21-1.50× (1.10-1.31× at 64), so not reliably the target either, and a smaller
-default would cost inference-bound models (the pool alone batches better at 64). In a CPU profile of the main thread
-at batching, the prediction log was about a fifth of its busy time before counting the collection of what it
-allocates: the 256 outputs' JSON 13%, the other columns, the quoting of the insert's rows and the insert about 8%. A scratch run
-with the outputs left out of the log measured 1.46×: the log is part of the gap, not all of it. Making the log's
-JSON in a worker thread of its own instead did not help (2026-11-28, scratch, 7 interleaved rounds of 4 s against
-the same code without it: batching 2,200 against 2,433 calls/s, no batching 1,867 against 1,953), and was not kept:
-the two vCPUs are full in sum, so moving CPU to another thread shortens nothing; only removing it would.
+That was read then as the two vCPUs being full, so that batching, which removes the worker's per-row cost and
+each request's hand-off (about 200 µs of some 800), could not gain much more than 1.3×. On 2026-11-28 a second
+look found the two cores not full at batching (the main thread at 60% of a core, the generator at 50%, the worker
+at 9%): the lockstep above. Smaller batches let the three overlap a little: with \`serving.maxBatchSize\` 8, 16 or
+32 the MLP made 2,650-3,100 calls/s against 2,400-2,700 at the default 64 (1.21-1.50× against 1.10-1.31×), but a
+smaller default would cost inference-bound models (the pool alone batches better at 64), so it stays 64. In a
+CPU profile of the main thread at batching, the prediction log was about a fifth of its busy time before counting
+the collection of what it allocates: the 256 outputs' JSON 13% (a column of numbers is written in one native call,
+and turning the numbers into text is still the largest single item), the other columns, the quoting of the
+insert's rows and the insert about 8%. A run with the outputs left out of the log measured 1.46×. Making the
+log's JSON in a worker thread of its own did not help (7 interleaved rounds of 4 s against the same code without
+it: batching 2,200 against 2,433 calls/s, no batching 1,867 against 1,953) and was not kept. The pool alone, with
+no gRPC around it, shows what batching does where inference is the work: the MLP's weights (4 MB) are read once
+per batch instead of once per row.
 
 Shadow copies run in batches of up to 64 after the responses; their runs are queued together, so the pool runs each shadow version once over many requests' rows, and a
 shadow costs live traffic a fraction of one model run per request.

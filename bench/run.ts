@@ -24,7 +24,7 @@ import { learningBenchmark } from "./learning.js";
 import { peersBenchmark, peersLargeBenchmark } from "./peers.js";
 import { servingBenchmark } from "./serving.js";
 import { streamingBenchmark } from "./streaming.js";
-import { pairedLatency, peakRssMb, saveResult, sequentialLatency, throughput } from "./support.js";
+import { median, pairedLatency, peakRssMb, saveResult, sequentialLatency, throughput } from "./support.js";
 import { trainingBenchmark } from "./training.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -215,22 +215,19 @@ async function ingestBenchmark(): Promise<void> {
     });
     process.stderr.write(`ingest round ${round + 1}/${rounds}: ${JSON.stringify(measured.at(-1))}\n`);
   }
-  const median = (pick: (m: (typeof measured)[number]) => number) => {
-    const sorted = measured.map(pick).sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)] as number;
-  };
-  const columns = median((m) => m.columns);
-  const floor = median((m) => m.clientInsert);
+  const medianOf = (pick: (m: (typeof measured)[number]) => number) => median(measured.map(pick));
+  const columns = medianOf((m) => m.columns);
+  const floor = medianOf((m) => m.clientInsert);
   saveResult("ingest", {
     rows: batches * batchSize,
     batchSize,
     features: FEATURES.length,
     rounds,
-    writeFeaturesRowsPerSecond: { columns, rows: median((m) => m.rows) },
-    floor: { rawChdbInsertRowsPerSecond: floor, rawChdbPassthroughInsertRowsPerSecond: median((m) => m.passthrough) },
-    ratioToRawInsert: { columns: Number((columns / floor).toFixed(2)), rows: Number((median((m) => m.rows) / floor).toFixed(2)) },
-    ratioToPassthroughInsert: { columns: Number((columns / median((m) => m.passthrough)).toFixed(2)) },
-    serverPeakRssMb: { columns: median((m) => m.rssColumns), rows: median((m) => m.rssRows) },
+    writeFeaturesRowsPerSecond: { columns, rows: medianOf((m) => m.rows) },
+    floor: { rawChdbInsertRowsPerSecond: floor, rawChdbPassthroughInsertRowsPerSecond: medianOf((m) => m.passthrough) },
+    ratioToRawInsert: { columns: Number((columns / floor).toFixed(2)), rows: Number((medianOf((m) => m.rows) / floor).toFixed(2)) },
+    ratioToPassthroughInsert: { columns: Number((columns / medianOf((m) => m.passthrough)).toFixed(2)) },
+    serverPeakRssMb: { columns: medianOf((m) => m.rssColumns), rows: medianOf((m) => m.rssRows) },
     target: { rowsPerSecondAtLeast: 100_000, ratioAtLeast: 0.6, met: columns >= 100_000 && columns / floor >= 0.6 },
     perRound: measured,
   });

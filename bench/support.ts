@@ -102,14 +102,37 @@ export async function loadRun(call: () => Promise<unknown>, concurrency: number,
   };
 }
 
-/** The medians of rounds' calls/s and CPU per call, each on its own. */
-export function medianRun(runs: readonly LoadRun[]): LoadRun {
-  return { callsPerSecond: median(runs.map((r) => r.callsPerSecond)), cpuMicrosPerCall: median(runs.map((r) => r.cpuMicrosPerCall)) };
+/**
+ * Runs each measure in turn, `rounds` times over (a, b, c, a, b, c, ...), so drift in a noisy
+ * machine's load affects them alike, and returns each one's results, round by round.
+ */
+export async function alternatingRounds<Name extends string, Result>(
+  measures: Record<Name, () => Promise<Result>>,
+  rounds: number,
+): Promise<Record<Name, Result[]>> {
+  const names = Object.keys(measures) as Name[];
+  const results = Object.fromEntries(names.map((name) => [name, [] as Result[]])) as Record<Name, Result[]>;
+  for (let round = 0; round < rounds; round++) {
+    for (const name of names) results[name].push(await measures[name]());
+  }
+  return results;
+}
+
+/** The round with the median calls/s (the upper one of an even count), with its other figures. */
+export function medianRound<Round extends { callsPerSecond: number }>(runs: readonly Round[]): Round {
+  if (runs.length === 0) throw new Error("no rounds to take the median of");
+  return [...runs].sort((a, b) => a.callsPerSecond - b.callsPerSecond)[Math.floor(runs.length / 2)] as Round;
 }
 
 /** The median of some values (the upper one of an even count). */
 export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error("no values to take the median of");
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+}
+
+/** a ÷ b to two decimals. */
+export function ratio(a: number, b: number): number {
+  return Number((a / b).toFixed(2));
 }
 
 /** Peak resident set size of a process, in MiB (Linux VmHWM). */

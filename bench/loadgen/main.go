@@ -3,13 +3,13 @@
 // benchmark (bench/serving.ts) beside its Node one.
 //
 // The requests are raw bytes, read from a file of length-prefixed payloads (a 4-byte big-endian
-// length, then the bytes) and sent round robin; answers are counted, not decoded. The benchmark
-// runs on the same two cores as the server, so the generator's own CPU per call is part of what
-// every figure measures: grpc-go spends a fraction of grpc-js's per call, leaving the server the
-// rest. It runs on one OS thread at a time by default (-procs 1), like a Node client.
+// length, then the bytes) and sent round robin, with the -header metadata and no deadline (as the
+// Node generator sends them); answers are counted, not decoded. It runs on one OS thread at a time
+// by default (-procs 1), like a Node client, and prints its own CPU per call: the benchmark runs on
+// the same two cores as the server, and grpc-go spends a fraction of what grpc-js does per call.
 //
 //	loadgen -address 127.0.0.1:50051 -method /sluice.v1.InferenceService/Predict \
-//	    -payloads requests.bin -concurrency 64 -duration 4s
+//	    -payloads requests.bin -concurrency 64 -duration 4s -header x-api-key=...
 package main
 
 import (
@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,6 +31,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
 )
 
 // Result is what one run measured, printed as JSON.
@@ -81,21 +83,24 @@ func readPayloads(r io.Reader) ([][]byte, error) {
 }
 
 // cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
+func cpuTime() (time.Duration, error) {
 	var usage syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
-		return 0
+		return 0, fmt.Errorf("getrusage: %w", err)
 	}
-	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano()), nil
 }
 
-// callTimeout bounds each call, so a server that stops answering fails the run instead of hanging it.
-const callTimeout = 30 * time.Second
+// stallTimeout is how long past its end a run may wait for its last answers: a server that stops
+// answering fails the generator instead of hanging the benchmark.
+const stallTimeout = 30 * time.Second
 
 // run keeps `concurrency` calls in flight for `duration`, and returns the calls answered and the
 // first failure, which ends the run (a generator that sees errors has no throughput to report).
-func run(ctx context.Context, conn *grpc.ClientConn, method string, payloads [][]byte, concurrency int, duration time.Duration) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, duration)
+// Calls carry `callCtx` (its metadata, no deadline), not the run's context, whose end must not fail
+// the calls still in flight.
+func run(callCtx context.Context, conn *grpc.ClientConn, method string, payloads [][]byte, concurrency int, duration time.Duration) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
 	var calls, next atomic.Int64
 	var failure error
@@ -108,10 +113,7 @@ func run(ctx context.Context, conn *grpc.ClientConn, method string, payloads [][
 			var answerBytes int
 			for ctx.Err() == nil {
 				payload := payloads[next.Add(1)%int64(len(payloads))]
-				// Each call has its own deadline, not the run's: the run's end must not fail the calls in flight.
-				callCtx, callCancel := context.WithTimeout(context.Background(), callTimeout)
 				err := conn.Invoke(callCtx, method, payload, &answerBytes, grpc.ForceCodecV2(rawCodec{}))
-				callCancel()
 				if err != nil {
 					once.Do(func() { failure = err; cancel() })
 					return
@@ -132,19 +134,35 @@ func main() {
 	duration := flag.Duration("duration", 4*time.Second, "how long to measure")
 	warmup := flag.Duration("warmup", 500*time.Millisecond, "how long to call before measuring")
 	procs := flag.Int("procs", 1, "OS threads running Go code at once (GOMAXPROCS)")
+	headers := metadata.MD{}
+	flag.Func("header", "name=value metadata sent with every call (repeatable)", func(text string) error {
+		name, value, found := strings.Cut(text, "=")
+		if !found || name == "" {
+			return errors.New("want name=value")
+		}
+		headers.Append(name, value)
+		return nil
+	})
 	flag.Parse()
 	if *address == "" || *method == "" || *payloadFile == "" || *concurrency < 1 || *duration <= 0 || *procs < 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
 	runtime.GOMAXPROCS(*procs)
-	if err := measure(*address, *method, *payloadFile, *concurrency, *duration, *warmup); err != nil {
+	// A watchdog rather than call deadlines: a deadline would send grpc-timeout, which the Node
+	// generator does not, and the server would do a timer's work per call for one generator only.
+	time.AfterFunc(*warmup+*duration+stallTimeout, func() {
+		fmt.Fprintf(os.Stderr, "loadgen: calls still unanswered %s after the run's end\n", stallTimeout)
+		os.Exit(1)
+	})
+	callCtx := metadata.NewOutgoingContext(context.Background(), headers)
+	if err := measure(callCtx, *address, *method, *payloadFile, *concurrency, *duration, *warmup); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
 }
 
-func measure(address, method, payloadFile string, concurrency int, duration, warmup time.Duration) error {
+func measure(callCtx context.Context, address, method, payloadFile string, concurrency int, duration, warmup time.Duration) error {
 	file, err := os.Open(payloadFile)
 	if err != nil {
 		return err
@@ -159,19 +177,33 @@ func measure(address, method, payloadFile string, concurrency int, duration, war
 		return err
 	}
 	defer conn.Close()
-	ctx := context.Background()
-	if _, err := run(ctx, conn, method, payloads, concurrency, warmup); err != nil {
-		return fmt.Errorf("warm-up: %w", err)
+	if warmup > 0 {
+		if _, err := run(callCtx, conn, method, payloads, concurrency, warmup); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
 	}
-	cpuBefore, started := cpuTime(), time.Now()
-	calls, err := run(ctx, conn, method, payloads, concurrency, duration)
+	cpuBefore, err := cpuTime()
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+	calls, err := run(callCtx, conn, method, payloads, concurrency, duration)
 	if err != nil {
 		return err
 	}
 	seconds := time.Since(started).Seconds()
-	result := Result{Concurrency: concurrency, Calls: calls, Seconds: seconds, CallsPerSecond: float64(calls) / seconds}
-	if calls > 0 {
-		result.CPUMicrosPerCall = float64((cpuTime() - cpuBefore).Microseconds()) / float64(calls)
+	cpuAfter, err := cpuTime()
+	if err != nil {
+		return err
 	}
-	return json.NewEncoder(os.Stdout).Encode(result)
+	if calls == 0 {
+		return fmt.Errorf("no call was answered in %s", duration)
+	}
+	return json.NewEncoder(os.Stdout).Encode(Result{
+		Concurrency:      concurrency,
+		Calls:            calls,
+		Seconds:          seconds,
+		CallsPerSecond:   float64(calls) / seconds,
+		CPUMicrosPerCall: float64((cpuAfter - cpuBefore).Microseconds()) / float64(calls),
+	})
 }

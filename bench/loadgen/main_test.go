@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -47,7 +49,7 @@ type rawFrame []byte
 
 // serve starts a server on a free port whose every method answers with `answer`, recording the
 // requests it saw.
-func serve(t *testing.T, answer func(request []byte) error) (string, func() [][]byte) {
+func serve(t *testing.T, answer func(ctx context.Context, request []byte) error) (string, func() [][]byte) {
 	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -63,7 +65,7 @@ func serve(t *testing.T, answer func(request []byte) error) (string, func() [][]
 		mu.Lock()
 		seen = append(seen, request)
 		mu.Unlock()
-		if err := answer(request); err != nil {
+		if err := answer(stream.Context(), request); err != nil {
 			return err
 		}
 		answerFrame := rawFrame("ok")
@@ -84,14 +86,30 @@ func dial(t *testing.T, address string) *grpc.ClientConn {
 	return conn
 }
 
-func TestRunSendsThePayloadsRoundRobin(t *testing.T) {
-	address, seen := serve(t, func([]byte) error { return nil })
-	calls, err := run(context.Background(), dial(t, address), "/test.Echo/Call", [][]byte{[]byte("a"), []byte("b")}, 4, 200*time.Millisecond)
+func TestRunSendsThePayloadsRoundRobinWithTheHeaders(t *testing.T) {
+	var sawHeader atomic.Int64
+	address, seen := serve(t, func(ctx context.Context, _ []byte) error {
+		if values := metadata.ValueFromIncomingContext(ctx, "x-api-key"); len(values) == 1 && values[0] == "k1" {
+			sawHeader.Add(1)
+		}
+		return nil
+	})
+	conn := dial(t, address)
+	callCtx := metadata.NewOutgoingContext(context.Background(), metadata.Pairs("x-api-key", "k1"))
+	// One call first, so the run's window does not start with the connection's setup.
+	if _, err := run(callCtx, conn, "/test.Echo/Call", [][]byte{[]byte("warm")}, 1, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	warm := int64(len(seen()))
+	calls, err := run(callCtx, conn, "/test.Echo/Call", [][]byte{[]byte("a"), []byte("b")}, 4, 300*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
-	requests := seen()
-	if calls < 10 || int64(len(requests)) != calls {
+	requests := seen()[warm:]
+	if sawHeader.Load() != warm+calls {
+		t.Fatalf("%d of %d calls carried the header", sawHeader.Load(), warm+calls)
+	}
+	if calls < 4 || int64(len(requests)) != calls {
 		t.Fatalf("%d calls counted, %d seen by the server", calls, len(requests))
 	}
 	counts := map[string]int{}
@@ -104,7 +122,7 @@ func TestRunSendsThePayloadsRoundRobin(t *testing.T) {
 }
 
 func TestRunEndsAtTheFirstFailure(t *testing.T) {
-	address, _ := serve(t, func(request []byte) error {
+	address, _ := serve(t, func(_ context.Context, request []byte) error {
 		if string(request) == "bad" {
 			return status.Error(codes.InvalidArgument, "refused")
 		}
