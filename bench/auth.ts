@@ -14,7 +14,7 @@ import { WriteFeatureBatchRequest } from "../src/gen/sluice/v1/ingestion.pb.js";
 import { createWireLimits } from "../src/grpc/wire-limits.js";
 import { apiKeyHash } from "../src/security/access-control.js";
 import { onlineReadCaller, predictCaller, startServing } from "./serving.js";
-import { type Latency, pairedLatency, saveResult } from "./support.js";
+import { type Latency, median, pairedLatency, saveResult } from "./support.js";
 
 const ADMIN_KEY = "sk_bench_admin_key_0123456789abcdef";
 const READER_KEY = "sk_bench_reader_key_0123456789abcdef";
@@ -75,8 +75,7 @@ export async function authBenchmark(quick: boolean): Promise<void> {
               : await pairedLatency(callers[credential].call, callers.off.call, iterations).then(([b, a]) => [a, b] as const);
           measured.push({ off, on });
         }
-        const ratios = measured.map((m) => m.on.p50Us / m.off.p50Us).sort((a, b) => a - b);
-        const medianRatio = ratios[Math.floor(ratios.length / 2)] as number;
+        const medianRatio = median(measured.map((m) => m.on.p50Us / m.off.p50Us));
         perMethod[credential] = {
           rounds: measured.map((m) => ({ offP50Us: m.off.p50Us, onP50Us: m.on.p50Us, offP99Us: m.off.p99Us, onP99Us: m.on.p99Us })),
           medianP50Ratio: Number(medianRatio.toFixed(3)),
@@ -128,23 +127,26 @@ function wireScanCost(): Record<string, unknown> {
       },
     }),
   };
-  const median = (run: () => unknown, times: number) => {
-    const runs = Array.from({ length: 9 }, () => {
-      const started = performance.now();
-      for (let i = 0; i < times; i++) run();
-      return (performance.now() - started) / times;
-    }).sort((a, b) => a - b);
-    return Number((runs[4] as number).toFixed(3));
-  };
+  /** The median of 9 timings of `run` (ms per run, each the mean of `times` runs). */
+  const medianMs = (run: () => unknown, times: number) =>
+    Number(
+      median(
+        Array.from({ length: 9 }, () => {
+          const started = performance.now();
+          for (let i = 0; i < times; i++) run();
+          return (performance.now() - started) / times;
+        }),
+      ).toFixed(3),
+    );
   return Object.fromEntries(
     Object.entries(forms).map(([form, bytes]) => {
-      const floorMs = median(() => {
+      const floorMs = medianMs(() => {
         let sum = 0;
         for (let i = 0; i < bytes.length; i++) sum += bytes[i] as number;
         return sum;
       }, 30);
-      const scanMs = median(() => check(path, bytes), 30);
-      const decodeMs = median(() => WriteFeatureBatchRequest.decode(bytes), 3);
+      const scanMs = medianMs(() => check(path, bytes), 30);
+      const decodeMs = medianMs(() => WriteFeatureBatchRequest.decode(bytes), 3);
       return [form, { megabytes: Number((bytes.length / 1e6).toFixed(2)), scanMs, floorMs, decodeMs }];
     }),
   );

@@ -33,7 +33,7 @@ import { type ColumnarBatchInput, type ColumnarEventBatchInput, SluiceClient, ty
 import { GetOnlineFeaturesRequest, OnlineResponseLayout } from "../src/gen/sluice/v1/online.pb.js";
 import { spawnServer } from "../test/support/server-process.js";
 import { rawUnary } from "./floors.js";
-import { pairedLatency, peakRssMb, saveResult, throughput } from "./support.js";
+import { median, pairedLatency, peakRssMb, ratio, saveResult, throughput } from "./support.js";
 
 const STREAM = "txn";
 const AGGREGATION_VIEW = "txn_stats";
@@ -710,15 +710,6 @@ async function kafkaSourceRate(brokers: string, groupId: string, events: number)
 }
 
 // ---- helpers ----
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
-
-function ratio(a: number, b: number): number {
-  return Number((a / b).toFixed(2));
-}
 
 function round2(value: number): number {
   return Number(value.toFixed(2));

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { SluiceClient } from "../clients/typescript/src/index.js";
 import { spawnServer } from "../test/support/server-process.js";
-import { peakRssMb, saveResult } from "./support.js";
+import { median, peakRssMb, saveResult } from "./support.js";
 import { TRAINING_FEATURES, TRAINING_VIEWS } from "./training-engine.js";
 
 const run = promisify(execFile);
@@ -74,13 +74,10 @@ export async function trainingBenchmark(quick: boolean): Promise<void> {
   }
   rmSync(dataDir, { recursive: true, force: true });
 
-  const median = (pick: (m: (typeof measured)[number]) => number) => {
-    const sorted = measured.map(pick).sort((a, b) => a - b);
-    return Number((sorted[Math.floor(sorted.length / 2)] as number).toFixed(2));
-  };
-  const floor = median((m) => m.floor);
-  const unordered = median((m) => m.unordered);
-  const ordered = median((m) => m.ordered);
+  const medianOf = (pick: (m: (typeof measured)[number]) => number) => Number(median(measured.map(pick)).toFixed(2));
+  const floor = medianOf((m) => m.floor);
+  const unordered = medianOf((m) => m.unordered);
+  const ordered = medianOf((m) => m.ordered);
   const serverPeakRssMb = Math.max(...measured.map((m) => m.serverPeakRssMb));
   saveResult("training", {
     historyRows: rows,
