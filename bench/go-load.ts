@@ -1,9 +1,9 @@
 /**
  * The Go load generator (bench/loadgen) from the benchmarks' side: built from the checkout, run once
  * per measurement, its JSON read back. The benchmarks share two cores with the servers they measure,
- * and grpc-js as a client spends 120-290 µs of CPU per call here (measured by the serving benchmark),
- * on one thread: at 64 calls in flight the Node generator paces the server. grpc-go spends a fraction
- * of that, so its figures are closer to what a server does for clients on other machines
+ * and grpc-js as a client spends several times grpc-go's CPU per call, on one thread (the serving
+ * benchmark records both): at 64 calls in flight the Node generator paces the server, and the Go
+ * generator's figures are closer to what a server does for clients on other machines
  * (docs/benchmarks.md, "Model serving").
  */
 import { execFile } from "node:child_process";

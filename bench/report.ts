@@ -49,7 +49,16 @@ const lrRates = serving.predictOneEntityTenFeatures;
 /** "2.4-3.0×": the spread of a comparison's per-round ratios. */
 const ratioRange = (ratios: number[]) => `${span(...ratios)}×`;
 /** "27.6-60.6": the least and the most of some figures. */
-const span = (...values: number[]) => `${Math.min(...values)}-${Math.max(...values)}`;
+const span = (...values: number[]) =>
+  Math.min(...values) === Math.max(...values) ? `${values[0]}` : `${Math.min(...values)}-${Math.max(...values)}`;
+/** The generator's own CPU per call over every MLP round of one generator, with and without batching. */
+const generatorCpu = (...roundLists: Json[][]) => span(...roundLists.flat().map((r: Json) => r.cpuMicrosPerCall));
+/** The MLP's rounds as measured, by generator and server. */
+const mlpRounds = serving.mlp.rounds;
+/** Whether both generators spent less CPU per call on the batching server than on the other (answers in bursts). */
+const generatorsCheaperAtBatching =
+  mlpFromNode.batching.cpuMicrosPerCall < mlpFromNode.noBatching.cpuMicrosPerCall &&
+  mlpFromGo.batching.cpuMicrosPerCall < mlpFromGo.noBatching.cpuMicrosPerCall;
 const text = `# Benchmarks
 
 \`npm run bench\` (or \`npm run bench -- online|ingest|import|serving|training|streaming|auth\`; \`BENCH_QUICK=1\` for small sizes) builds
@@ -217,26 +226,32 @@ the tail came from, measured on 2026-11-27 (not part of the JSON):
 Operators see the causes live: \`sluice_nodejs_eventloop_lag_p99_seconds\` (sampled every millisecond) and
 \`sluice_nodejs_gc_duration_seconds\` (buckets from 100 µs).
 
-Batching stacks the requests that queue while the worker is busy into one run; at 64 in flight the logistic
-regression's runs are full 64-row batches (\`sluice_inference_batch_rows\`). But that model also runs inline, on
-the gRPC thread with no hand-off, so batching it changes little end to end (${serving.predictOneEntityTenFeatures.batchingRatio}× here; 1.07-1.46× in earlier
-runs, before most of its calls ran inline). The MLP is the case where batching should pay: it runs in the workers.
-From the Go load generator it gains ${mlpFromGo.batchingRatio}× (rounds ${ratioRange(mlpFromGo.batchingRatioByRound)}), the target's figure: ≥ 1.5×, ${serving.targets.batchingAt64.met ? "met" : "not met"}. From the Node
-generator, in the same alternating rounds, ${mlpFromNode.batchingRatio}× (rounds ${ratioRange(mlpFromNode.batchingRatioByRound)}).
+Batching stacks the requests that queue while the worker is busy into one run. The logistic regression also runs
+inline, on the gRPC thread with no hand-off, so batching it changes little end to end (here ${serving.predictOneEntityTenFeatures.batchingRatio}× from the Node
+generator and ${serving.predictOneEntityTenFeatures.goGeneratorBatchingRatio}× from the Go one; 1.07-1.46× in earlier runs, before most of its calls ran inline). The
+MLP is the case where batching should pay: it runs in the workers. From the Go load generator it gains
+${mlpFromGo.batchingRatio}× (rounds ${ratioRange(mlpFromGo.batchingRatioByRound)}), the target's figure: ≥ 1.5×, ${serving.targets.batchingAt64.met ? "met" : "not met"}. From the Node generator, in the same alternating
+rounds, ${mlpFromNode.batchingRatio}× (rounds ${ratioRange(mlpFromNode.batchingRatioByRound)}).
 
-Why the generators differ. A generator's own work is on the path of every call it makes: the Node generator
-(grpc-js, one thread) spends ${span(mlpFromNode.batching.cpuMicrosPerCall, mlpFromNode.noBatching.cpuMicrosPerCall)} µs of CPU per call on the MLP's rounds, the Go generator ${span(mlpFromGo.batching.cpuMicrosPerCall, mlpFromGo.noBatching.cpuMicrosPerCall)} µs
-(on the echo, ${serving.floors.grpcEcho.loadGeneratorCpuMicrosPerCall.node} against ${serving.floors.grpcEcho.loadGeneratorCpuMicrosPerCall.go} µs, which is why the echo answers ${rate(serving.floors.grpcEcho.goGeneratorCallsPerSecondAt64)} calls/s from Go and
-${rate(serving.floors.grpcEcho.callsPerSecondAt64)} from Node). A batching server answers a batch's calls together; the Node generator then handles
-the answers and sends the next requests one after another, and the server waits for them. From Node the rounds
-run in lockstep, ${mlpFromNode.batching.meanBatchRows} rows per model run (64 is the most); from Go, requests arrive while a batch runs, and
-batches of ${mlpFromGo.batching.meanBatchRows} rows overlap with the next one's gathering. The server also spends less CPU per call served at
-batching from Go (${mlpFromGo.batching.serverCpuMicrosPerCall} µs, against ${mlpFromNode.batching.serverCpuMicrosPerCall} from Node; without batching ${mlpFromGo.noBatching.serverCpuMicrosPerCall} and ${mlpFromNode.noBatching.serverCpuMicrosPerCall}): where that
-difference goes inside the server was not traced. Two caveats. A generator's own CPU per call also falls when answers
-come in batches (the figures above), so part of any batching gain measured on one machine is the client's. And
-the Go generator still shares the two vCPUs and loopback with the server: its figure is closer to what a server
-does for clients on other machines, not the same. Until 2026-11-28 only the Node generator was measured; this
-page reported 1.31× from it (its last committed run) and called the target not met.
+Why the generators differ. A generator's own work is on the path of every call it makes: over the MLP's rounds
+the Node generator (grpc-js, one thread) spent ${generatorCpu(mlpRounds.node, mlpRounds.nodeNoBatching)} µs of CPU per call, the Go generator ${generatorCpu(mlpRounds.go, mlpRounds.goNoBatching)} µs (on
+the echo, ${serving.floors.grpcEcho.loadGeneratorCpuMicrosPerCall.node} against ${serving.floors.grpcEcho.loadGeneratorCpuMicrosPerCall.go} µs; the echo answers ${rate(serving.floors.grpcEcho.goGeneratorCallsPerSecondAt64)} calls/s from Go and ${rate(serving.floors.grpcEcho.callsPerSecondAt64)} from Node).
+The server's model runs at batching held ${mlpFromNode.batching.meanBatchRows} rows on average from Node (64 is the most) and ${mlpFromGo.batching.meanBatchRows} from Go, and
+the server spent ${mlpFromNode.batching.serverCpuMicrosPerCall} µs of CPU per call served at batching from Node, ${mlpFromGo.batching.serverCpuMicrosPerCall} from Go (without batching,
+${mlpFromNode.noBatching.serverCpuMicrosPerCall} and ${mlpFromGo.noBatching.serverCpuMicrosPerCall}). How we read that, from these figures and a scratch run on 2026-11-28 (not
+part of the JSON) in which the server's main thread was 53-71% busy at batching from Node and 87-91% from Go: a
+batching server answers a batch's calls together, and the Node generator then handles the answers and sends the
+next requests one after another while the server waits, so the rounds go in lockstep, a full batch at a time.
+The Go generator turns each answer around in a fraction of the time, so requests keep arriving while a batch runs,
+which the smaller batches suggest. Where the server's CPU per call goes differently under the two was not
+traced. Two caveats. ${
+  generatorsCheaperAtBatching
+    ? "Both generators spent less CPU per call at batching than without (answers come in bursts), so part of any batching gain measured on one machine is the client's."
+    : "A generator's own CPU per call differs between the servers too (the table), so part of any batching gain measured on one machine can be the client's."
+} And the Go generator still shares the two
+vCPUs and loopback with the server: its figure is closer to what a server does for clients on other machines,
+not the same. Before this benchmark had the Go generator (2026-11-28), this page reported 1.31× from the Node
+generator (its last committed run) and called the target not met.
 
 Earlier looks at the MLP from the Node generator (scratch, not part of the JSON). On 2026-11-27, the server's CPU
 per call by thread at 64 in flight:

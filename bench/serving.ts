@@ -156,12 +156,16 @@ interface ServedRound extends LoadRun {
   meanBatchRows: number;
 }
 
-const CLOCK_TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
+/** The kernel's clock ticks per second (the unit of /proc CPU times), asked once when first needed. */
+let clockTicksPerSecond: number | undefined;
 
 /** A process's CPU so far (user + system, µs), from /proc. */
 function processCpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
+  clockTicksPerSecond ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name, which is in parentheses and may itself hold ") ".
+  const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicksPerSecond;
 }
 
 /** The sum of a metric's samples over all its label sets, in Prometheus text. */
@@ -192,11 +196,12 @@ async function observing(server: ServerProcess): Promise<(measure: () => Promise
     const before = await snapshot();
     const load = await measure();
     const after = await snapshot();
-    const rows = after.rows - before.rows;
+    const [rows, runs] = [after.rows - before.rows, after.runs - before.runs];
+    if (rows <= 0 || runs <= 0) throw new Error(`${url}: no model run recorded in sluice_inference_batch_rows during a Predict round`);
     return {
       ...load,
       serverCpuMicrosPerCall: Number(((after.cpuMicros - before.cpuMicros) / rows).toFixed(1)),
-      meanBatchRows: Number((rows / (after.runs - before.runs)).toFixed(1)),
+      meanBatchRows: Number((rows / runs).toFixed(1)),
     };
   };
 }
@@ -214,11 +219,19 @@ function batchingComparison(batching: ServedRound[], noBatching: ServedRound[]) 
 
 /** Runs the serving benchmark and saves bench/results/serving.json. */
 export async function servingBenchmark(quick: boolean): Promise<void> {
+  // Built first: a build failure must not come after minutes of measuring.
+  const generator = await GoLoadGenerator.build();
+  try {
+    await measureServing(generator, quick);
+  } finally {
+    generator.close();
+  }
+}
+
+async function measureServing(generator: GoLoadGenerator, quick: boolean): Promise<void> {
   const iterations = quick ? 500 : 5000;
   const durationMs = quick ? 1000 : 4000;
   const rounds = quick ? 1 : 3;
-  // Built first: a build failure must not come after minutes of measuring.
-  const generator = await GoLoadGenerator.build();
   const batching = await startServing([]);
   const unbatched = await startServing(["--set", "serving.maxBatchSize=1"]);
   const predict = predictCaller(batching.server.address, "lr");
@@ -253,7 +266,6 @@ export async function servingBenchmark(quick: boolean): Promise<void> {
       {
         batching: fromNode(predict.call),
         noBatching: fromNode(predictUnbatched.call),
-        shadowed: fromNode(predictShadowed.call),
         echo: fromNode(() => echo.call(echoPayload)),
         goBatching: fromGo(predict.target),
         goNoBatching: fromGo(predictUnbatched.target),
@@ -272,6 +284,8 @@ export async function servingBenchmark(quick: boolean): Promise<void> {
       },
     };
     const [echoFromNode, echoFromGo] = [medianRound(lrRounds.echo), medianRound(lrRounds.goEcho)];
+    // Rounds of their own: a shadow's runs go on after its calls, and would load the rounds after them.
+    const shadowedRounds = await alternatingRounds({ shadowed: fromNode(predictShadowed.call) }, rounds);
     const [observeBatching, observeUnbatched] = [await observing(batching.server), await observing(unbatched.server)];
     const mlpRounds = await alternatingRounds(
       {
@@ -303,13 +317,14 @@ export async function servingBenchmark(quick: boolean): Promise<void> {
         batchingRatio: ratio(lr.node.batching, lr.node.noBatching),
         goGeneratorCallsPerSecondAt64: lr.go,
         goGeneratorBatchingRatio: ratio(lr.go.batching, lr.go.noBatching),
+        rounds: lrRounds,
       },
       mlp: { sequential: mlpSequential, nodeGeneratorAt64: mlpFromNode, goGeneratorAt64: mlpFromGo, rounds: mlpRounds },
       inferencePoolAloneRowsPerSecondAt64: poolOnly,
       withShadow: {
         sequential: withShadow,
         sequentialWithoutShadow: withoutShadow,
-        callsPerSecondAt64: medianRound(lrRounds.shadowed).callsPerSecond,
+        callsPerSecondAt64: medianRound(shadowedRounds.shadowed).callsPerSecond,
         shadowRuns: Number(shadowReport?.requestCount ?? 0),
         shadowShed: Number(shadowReport?.shedCount ?? 0),
         shadowP50Us: shadowReport?.latencyP50
@@ -347,8 +362,7 @@ export async function servingBenchmark(quick: boolean): Promise<void> {
       },
     });
   } finally {
-    for (const caller of [predict, predictShadowed, predictUnbatched, onlineRead, predictMlp, predictMlpUnbatched, echo, generator])
-      caller.close();
+    for (const caller of [predict, predictShadowed, predictUnbatched, onlineRead, predictMlp, predictMlpUnbatched, echo]) caller.close();
     for (const { server, client } of [batching, unbatched]) {
       client.close();
       server.child.kill("SIGTERM");

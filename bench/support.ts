@@ -96,9 +96,10 @@ export async function loadRun(call: () => Promise<unknown>, concurrency: number,
     }),
   );
   const cpu = process.cpuUsage(cpuBefore);
+  if (completed === 0) throw new Error(`no call was answered in ${durationMs} ms`);
   return {
     callsPerSecond: Math.round(completed / ((performance.now() - started) / 1000)),
-    cpuMicrosPerCall: completed === 0 ? 0 : Number(((cpu.user + cpu.system) / completed).toFixed(1)),
+    cpuMicrosPerCall: Number(((cpu.user + cpu.system) / completed).toFixed(1)),
   };
 }
 

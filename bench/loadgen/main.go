@@ -126,6 +126,18 @@ func run(callCtx context.Context, conn *grpc.ClientConn, method string, payloads
 	return calls.Load(), failure
 }
 
+// headerFlag adds each -header name=value to `headers`.
+func headerFlag(headers metadata.MD) func(string) error {
+	return func(text string) error {
+		name, value, found := strings.Cut(text, "=")
+		if !found || name == "" {
+			return fmt.Errorf("%q: want name=value", text)
+		}
+		headers.Append(name, value)
+		return nil
+	}
+}
+
 func main() {
 	address := flag.String("address", "", "the server's host:port")
 	method := flag.String("method", "", "the full method, /package.Service/Method")
@@ -135,14 +147,7 @@ func main() {
 	warmup := flag.Duration("warmup", 500*time.Millisecond, "how long to call before measuring")
 	procs := flag.Int("procs", 1, "OS threads running Go code at once (GOMAXPROCS)")
 	headers := metadata.MD{}
-	flag.Func("header", "name=value metadata sent with every call (repeatable)", func(text string) error {
-		name, value, found := strings.Cut(text, "=")
-		if !found || name == "" {
-			return errors.New("want name=value")
-		}
-		headers.Append(name, value)
-		return nil
-	})
+	flag.Func("header", "name=value metadata sent with every call (repeatable)", headerFlag(headers))
 	flag.Parse()
 	if *address == "" || *method == "" || *payloadFile == "" || *concurrency < 1 || *duration <= 0 || *procs < 1 {
 		flag.Usage()

@@ -97,7 +97,8 @@ func TestRunSendsThePayloadsRoundRobinWithTheHeaders(t *testing.T) {
 	conn := dial(t, address)
 	callCtx := metadata.NewOutgoingContext(context.Background(), metadata.Pairs("x-api-key", "k1"))
 	// One call first, so the run's window does not start with the connection's setup.
-	if _, err := run(callCtx, conn, "/test.Echo/Call", [][]byte{[]byte("warm")}, 1, time.Millisecond); err != nil {
+	var answerBytes int
+	if err := conn.Invoke(callCtx, "/test.Echo/Call", []byte("warm"), &answerBytes, grpc.ForceCodecV2(rawCodec{})); err != nil {
 		t.Fatal(err)
 	}
 	warm := int64(len(seen()))
@@ -151,3 +152,24 @@ func (rawCodecServer) Unmarshal(data mem.BufferSlice, v any) error {
 }
 
 func (rawCodecServer) Name() string { return "proto" }
+
+func TestHeaderFlag(t *testing.T) {
+	headers := metadata.MD{}
+	add := headerFlag(headers)
+	for _, text := range []string{"x-api-key=k1", "authorization=Bearer a=b", "x-api-key=k2"} {
+		if err := add(text); err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+	}
+	if got := headers.Get("x-api-key"); len(got) != 2 || got[0] != "k1" || got[1] != "k2" {
+		t.Fatalf("x-api-key: %q", got)
+	}
+	if got := headers.Get("authorization"); len(got) != 1 || got[0] != "Bearer a=b" {
+		t.Fatalf("authorization: %q", got)
+	}
+	for _, text := range []string{"novalue", "=value"} {
+		if err := add(text); err == nil {
+			t.Errorf("%q: no error", text)
+		}
+	}
+}

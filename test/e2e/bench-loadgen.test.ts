@@ -33,7 +33,7 @@ describe.skipIf(skipWithoutToolchain("Go load generator", goMissing()))("Go load
     expect(stdout).toMatch(/^ok\s/m);
   }, 120_000);
 
-  it("measures calls/s and its own CPU per call, over the measured window only", async () => {
+  it("measures calls/s, and its own CPU per call over the measured window only", async () => {
     const target = { address: echo.address, method: ECHO_PATH, payloads: [Buffer.from("a"), Buffer.from("bc")] };
     const { cold, warmed } = await alternatingRounds(
       { cold: () => generator.measure(target, 4, 300, 0), warmed: () => generator.measure(target, 4, 300, 1500) },
