@@ -46,11 +46,11 @@ const predictAdds = serving.besideSluiceOnlineRead.predict.p50Us - serving.besid
 const mlpFromGo = serving.mlp.goGeneratorAt64;
 const mlpFromNode = serving.mlp.nodeGeneratorAt64;
 const lrRates = serving.predictOneEntityTenFeatures;
-/** "2.4-3.0×": the spread of a comparison's per-round ratios. */
-const ratioRange = (ratios: number[]) => `${span(...ratios)}×`;
 /** "27.6-60.6": the least and the most of some figures. */
 const span = (...values: number[]) =>
   Math.min(...values) === Math.max(...values) ? `${values[0]}` : `${Math.min(...values)}-${Math.max(...values)}`;
+/** "2.4-3.0×": the spread of a comparison's per-round ratios. */
+const ratioRange = (ratios: number[]) => `${span(...ratios)}×`;
 /** The generator's own CPU per call over every MLP round of one generator, with and without batching. */
 const generatorCpu = (...roundLists: Json[][]) => span(...roundLists.flat().map((r: Json) => r.cpuMicrosPerCall));
 /** The MLP's rounds as measured, by generator and server. */
@@ -227,8 +227,8 @@ Operators see the causes live: \`sluice_nodejs_eventloop_lag_p99_seconds\` (samp
 \`sluice_nodejs_gc_duration_seconds\` (buckets from 100 µs).
 
 Batching stacks the requests that queue while the worker is busy into one run. The logistic regression also runs
-inline, on the gRPC thread with no hand-off, so batching it changes little end to end (here ${serving.predictOneEntityTenFeatures.batchingRatio}× from the Node
-generator and ${serving.predictOneEntityTenFeatures.goGeneratorBatchingRatio}× from the Go one; 1.07-1.46× in earlier runs, before most of its calls ran inline). The
+inline, on the gRPC thread with no hand-off, so batching it changes little end to end (here ${lrRates.batchingRatio}× from the Node
+generator and ${lrRates.goGeneratorBatchingRatio}× from the Go one; 1.07-1.46× in earlier runs, before most of its calls ran inline). The
 MLP is the case where batching should pay: it runs in the workers. From the Go load generator it gains
 ${mlpFromGo.batchingRatio}× (rounds ${ratioRange(mlpFromGo.batchingRatioByRound)}), the target's figure: ≥ 1.5×, ${serving.targets.batchingAt64.met ? "met" : "not met"}. From the Node generator, in the same alternating
 rounds, ${mlpFromNode.batchingRatio}× (rounds ${ratioRange(mlpFromNode.batchingRatioByRound)}).
