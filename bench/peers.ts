@@ -739,15 +739,18 @@ was 931-1,025 MB in earlier runs, and 1.1-1.16 GB on another import of the same 
 buffering each part's stream when it reads a history in key order: that buffering cost memory per part, which is
 why the peak moved with the data's parts (architecture.md, "Training data"). The server runs with 64 MB semi-spaces
 since 2026-11-27 (README, "Memory"; they cut read tails); in the last run without them this peak was 832 MB. The
-history (${count(d.historyRows * 2)} rows in the two views) is over \`offline.memoryJoinMaxRows\`, so this join runs in the engine
-(sort-merge, bounded memory). Same values? ${count(a.check.cellsCompared)} feature cells compared: **${a.check.mismatches} mismatches**.
+history (${count(d.historyRows * 2)} rows in the two views) is over \`offline.memoryJoinMaxRows\` and \`offline.hashJoinMaxRows\`, and
+since 2026-11-28 the server streams this join through itself (docs/architecture.md, "Joins the server streams")
+instead of the engine's sort-merge join. Same values? ${count(a.check.cellsCompared)} feature cells compared: **${a.check.mismatches} mismatches**.
 
-Where Sluice's time goes, traced inside the server on this data (2026-11-27, not part of the JSON): receiving and
-checking the spine about 0.5 s; storing it in the engine 0.34 s (an Arrow batch; as JSON text it took about 2 s);
-the engine's two ASOF joins about 5.4 s before the first row (the same SQL alone on an idle engine: 5.5-5.9 s, of
-which the final sort into spine order about 0.3 s; the thinning by the tie rule costs nothing measurable); the
-answer out and into pandas the rest. The engine's sort-merge ASOF join over 10M rows per view on two cores is the
-limit: DuckDB's whole retrieval takes less than that join alone. Holding this history in the server (as the
+Where Sluice's time goes, traced inside the server on this data (2026-11-28, not part of the JSON): receiving and
+checking the spine about 0.5 s and storing it in the engine 0.34 s, as before; the engine sorts the spine by key
+and time (0.18 s); both views' histories, 10M rows in 9 parts each, are read in their stored order by an engine
+thread each and merged as they come: 4.5 s; the answer is written in spine order and read into pandas in about
+1 s. The engine's sort-merge join took 5.4 s before its first row; the whole retrieval took 7.25 s that way in
+a scratch run the same day (\`offline.streamedJoinMaxSpineRows=0\`), and 7.675 s, 0.67× Feast, in the last committed run. What limits the streamed join here is moving 20M
+history rows (about 1.1 GB of Arrow) from the engine into the server on two cores, and V8's collections, which
+those buffers start; DuckDB's whole retrieval takes less than that. Holding this history in the server (as the
 100k case does) would take about 960 MB (a time and five doubles per row), over the 1 GB this case must stay under
 once the engine and Node at rest (about 300 MB) are counted.
 `;

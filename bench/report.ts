@@ -300,26 +300,26 @@ medians of ${training.rounds} rounds.
 
 Sluice does what the floor does not: it copies the spine into a spine table with its index, applies the tie
 rule (latest ingested among equal event times) and the TTL, and delivers about 150 MB of Arrow to another
-process over gRPC while the engine still runs. Measured apart on this machine, the join itself (spine table,
-tie rule and TTL, consumed in the server process) takes about 1.15× the floor; the rest is the delivery, which
-competes with the engine for the two cores. Traced on 2026-11-27: the spine is stored in 0.12 s; the engine's first
-chunk comes about 2.0 s into the query (the floor's after 1.7-1.9 s: each sort-merge join sorts its whole left
-side before it yields a row, so nothing can be sent earlier); the remaining 1.6-1.8 s stream out while the engine
-finishes the last join, where the floor needs 0.87 s. One retrieval's CPU: the engine's threads 4.2-4.6 s, the
-server's main thread 0.4-0.5 s, the client 0.8-0.9 s, about half of that V8's collector (150 MB arriving as
-buffers). Since 2026-11-27 the server copies each chunk once fewer (grpc-js still copies each message to frame
-it; architecture.md, "Training data"), which halved its full collections and took about 0.2 s off a retrieval
-in an A/B of four pairs; runs of this benchmark vary more than that (the floor took 2.63-2.98 s in the last
-three), so one run's ratio can hide it. Tried the same
-day without gain: messages of 64 KB or 16 KB, client receive windows of 0.5-16 MB, larger engine blocks, a spine
-table sorted by key, the tie rule as an in-order GROUP BY (four times slower). A spine table in the engine's
-Memory engine would save 75 ms, but holds the whole spine in the server's memory, whose 1 GB bound this case is
-near. About 300 MB of the server's RSS is the embedded engine and Node at
-rest; the join itself needs 400-600 MB in ClickHouse's own accounting (the floor's as well). The server peaked
-at 981-1,073 MB until three changes (architecture.md, "Training data"): the retrieval in spine order, run right
-after the unordered one, started from the memory the engine's allocator kept from it (about 235 MB); it now gets
-that memory back once a sort-merge join ends. Reads in key order no longer buffer each part's stream, and the
-final sort into spine order uses smaller blocks.
+process over gRPC. Since 2026-11-28 it does not ask the engine for the join: the history is over
+\`offline.hashJoinMaxRows\`, its views are keyed by one integer column and their features are doubles, so the
+server streams the join through itself (docs/architecture.md, "Joins the server streams"). The engine sorts
+the spine by key and time (about 0.15 s) and reads each view's history in its stored order, with no sort, two
+views at once; the server merges them as they arrive and keeps only the matched values (1M × 15 here), then
+writes the result: in the order of the merge with \`emit_spine_index\`, in spine order otherwise (each row's
+values written at its spine index). That is less work than the floor's: each of its sort-merge ASOF joins sorts
+its whole left side and its history before it yields a row. Both orders take about the same time; the first
+retrieval in each round runs in a server just started. Before this path, the engine's sort-merge join of the
+same data, streamed out as it ran, took 1.40× the floor (\`emit_spine_index\`) and 1.62× (spine order) in the
+last committed run, and 1.16-1.30× the floor in an A/B on 2026-11-28 (three pairs, \`offline.streamedJoinMaxSpineRows=0\`
+beside the default), against 0.82-0.99× streamed (65,536-row history blocks, one view at a time; the run
+above reads 32,768-row blocks, two views at once, which the large Python case's memory needed). Two things made the streamed path fast, measured on this
+case: the merge keeps no time (a double) across chunks in a closure, which allocated a heap number per history
+row; and the engine's blocks of 65,536 rows instead of its default 8,192 (its 1 MB preferred block size): every
+block's buffer counts toward V8's external memory, whose growth starts full collections and, while one runs,
+forces a marking step per new buffer. Collection was a third of the main thread's time; the larger blocks took a
+retrieval from 3.2-3.6 s to 2.5-2.6 s and the server's CPU from 5.1-5.6 s to 3.8-4.0 s. About 300 MB of the
+server's RSS is the embedded engine and Node at rest; the streamed join holds about 21 bytes per spine row and
+9 per spine row and feature (about 160 MB here), and the result's chunks as they are sent.
 
 ${streamingSection(read("streaming"))}
 ${authSection(read("auth"))}

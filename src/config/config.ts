@@ -132,6 +132,11 @@ export const configSchema = z
       memoryJoinMaxRows: nonNegativeInt(1_000_000_000),
       /** The longest inline spine held in memory for such a join; a longer one is stored in the engine. */
       memoryJoinMaxSpineRows: nonNegativeInt(1_000_000_000),
+      /**
+       * The longest spine whose join over a history above hashJoinMaxRows the server streams through
+       * itself instead of the engine's sort-merge join (src/storage/offline/streamed-join.ts). 0: never.
+       */
+      streamedJoinMaxSpineRows: nonNegativeInt(1_000_000_000),
     }),
     limits: z.strictObject({
       /** Event times further in the future than this are rejected. */
@@ -431,6 +436,7 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     hashJoinMaxRows: 2_000_000,
     memoryJoinMaxRows: 2_000_000,
     memoryJoinMaxSpineRows: 250_000,
+    streamedJoinMaxSpineRows: 2_000_000,
   },
   limits: {
     maxFutureSkewMs: 5 * 60_000,

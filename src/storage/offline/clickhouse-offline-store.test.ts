@@ -3,8 +3,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { tableFromIPC } from "apache-arrow";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { pointInTimeOracle } from "../../../test/support/point-in-time-oracle.js";
 import type { FeatureValue } from "../../common/feature-value.js";
+import { QueryCancelledError } from "../../security/sql/query-errors.js";
 import {
   type ClickHouseOfflineStore,
   createAuditTableStatements,
@@ -15,8 +19,8 @@ import {
 } from "./clickhouse-offline-store.js";
 import { formatMicros, parseMicros, qualifiedTableName } from "./clickhouse-sql.js";
 import { describeOfflineStoreContract } from "./offline-store.contract.js";
-import { historyColumnsOf, type OfflineTable, type PointInTimeJoin, type SpineJoinPreview } from "./offline-store.js";
-import { collectRows, describePointInTimeContract } from "./point-in-time.contract.js";
+import { historyColumnsOf, type OfflineRow, type OfflineTable, type PointInTimeJoin, type SpineJoinPreview } from "./offline-store.js";
+import { collectRows, describePointInTimeContract, type GeneratedRow, generatedHistory, storeHistory } from "./point-in-time.contract.js";
 
 let path = "";
 describeOfflineStoreContract("chdb", {
@@ -169,7 +173,7 @@ const pitPath = mkdtempSync(join(tmpdir(), "sluice-pit-"));
 const strategies: Array<[string, JoinLimits, keyof ClickHouseOfflineStore["joinsByStrategy"]]> = [
   ["joined by the server", {}, "server"],
   ["hash join in the engine", { memoryJoinMaxRows: 0 }, "hash"],
-  ["sort-merge join in the engine", { hashJoinMaxRows: 0, memoryJoinMaxRows: 0 }, "sortMerge"],
+  ["sort-merge join in the engine", { hashJoinMaxRows: 0, memoryJoinMaxRows: 0, streamedJoinMaxSpineRows: 0 }, "sortMerge"],
 ];
 for (const [name, limits, strategy] of strategies) {
   let store: ClickHouseOfflineStore | undefined;
@@ -374,7 +378,7 @@ describe("point-in-time joins by the server", () => {
         [1n, T0 + 5 * SECOND, 4, 9n],
         [2n, T0 + 5 * SECOND, null, null],
       ]);
-      expect(store.joinsByStrategy).toEqual({ server: 3, hash: 0, sortMerge: 0 });
+      expect(store.joinsByStrategy).toEqual({ server: 3, streamed: 0, hash: 0, sortMerge: 0 });
       // Read whole for the first join and after the new column; after the two writes, only their rows were read.
       expect([store.historyReads, store.historyDeltaReads]).toEqual([2, 1]);
       const engine = (store as unknown as { client: { command(q: { query: string }): Promise<unknown> } }).client;
@@ -438,7 +442,7 @@ describe("point-in-time joins by the server", () => {
       expect(await joined(store, spend, [[1n, T0 + SECOND]], { preview: preview([visits]) })).toEqual([[1n, T0 + SECOND, 2]]);
       expect(await joined(store, visits, [[1n, T0 + SECOND]])).toEqual([[1n, T0 + SECOND, 7]]);
       expect([store.historyReads, store.historyDeltaReads]).toEqual([2, 1]);
-      expect(store.joinsByStrategy).toEqual({ server: 4, hash: 0, sortMerge: 0 });
+      expect(store.joinsByStrategy).toEqual({ server: 4, streamed: 0, hash: 0, sortMerge: 0 });
     } finally {
       await store.close();
     }
@@ -482,7 +486,7 @@ describe("point-in-time joins by the server", () => {
     try {
       await store.append(table, historyColumnsOf([row(3n, far, T0, [7])], 1, 1), "far");
       expect(await joined(store, table, [...spineRows, [3n, far]], { ttlMicros: 15 * SECOND })).toEqual([...expected, [3n, far, 7]]);
-      expect(store.joinsByStrategy).toEqual({ server: 0, hash: 1, sortMerge: 0 });
+      expect(store.joinsByStrategy).toEqual({ server: 0, streamed: 0, hash: 1, sortMerge: 0 });
     } finally {
       await store.close();
     }
@@ -495,7 +499,8 @@ describe("point-in-time joins by the server", () => {
     await setUp.append(table, historyColumnsOf([row(1n, T0, T0, [5])], 1, 1), "h");
     await setUp.close();
     for (const [limits, strategy, releases] of [
-      [{ hashJoinMaxRows: 0, memoryJoinMaxRows: 0 }, "sortMerge", 1],
+      [{ hashJoinMaxRows: 0, memoryJoinMaxRows: 0, streamedJoinMaxSpineRows: 0 }, "sortMerge", 1],
+      [{ hashJoinMaxRows: 0, memoryJoinMaxRows: 0 }, "streamed", 0],
       [{ memoryJoinMaxRows: 0 }, "hash", 0],
       [{}, "server", 0],
     ] as const) {
@@ -533,6 +538,374 @@ describe("point-in-time joins by the server", () => {
       expect(store.joinsByStrategy.server).toBe(1);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe("point-in-time joins streamed through the server", () => {
+  const SECOND = 1_000_000;
+  const T0 = 1_767_225_600_000_000;
+  let version = 0;
+  // Sort-merge sized histories (hashJoinMaxRows 0), so the streamed join runs; the engine's own as the reference.
+  const streamed = () => openClickHouseOfflineStore({ kind: "embedded", path: pitPath, hashJoinMaxRows: 0, memoryJoinMaxRows: 0 });
+  const sortMerge = () =>
+    openClickHouseOfflineStore({ kind: "embedded", path: pitPath, hashJoinMaxRows: 0, memoryJoinMaxRows: 0, streamedJoinMaxSpineRows: 0 });
+  const schemaOf = async (chunks: AsyncIterable<{ ipc: Uint8Array }>) => {
+    for await (const chunk of chunks) return tableFromIPC(chunk.ipc).schema.fields.map((f) => `${f.name}: ${f.type} ${f.nullable}`);
+    return [];
+  };
+  /** Keys on both sides of 2^31, 2^32 and 2^53, negative and positive: the merge compares them as two 32-bit halves. */
+  const CUSTOMERS = [-(2n ** 63n), -(2n ** 40n), -1n, 0n, 1n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n + 1n, 2n ** 63n - 1n];
+  /** A view's table in the suite's project. */
+  const viewTable = (
+    view: string,
+    keyColumns: OfflineTable["keyColumns"],
+    featureColumns: OfflineTable["featureColumns"],
+    tableVersion = 1,
+  ): OfflineTable => ({ project: "pit_streamed", view, version: tableVersion, keyColumns, featureColumns });
+  const tablesOf = (v: number): OfflineTable[] => [
+    viewTable(
+      "spend",
+      [{ name: "customer_id", type: "int64" }],
+      [
+        { name: "amount", type: "double" },
+        { name: "orders", type: "int64" },
+      ],
+      v,
+    ),
+    viewTable(
+      "visits",
+      [{ name: "customer_id", type: "int64" }],
+      [
+        { name: "ratio", type: "float" },
+        { name: "last_seen", type: "timestamp" },
+      ],
+      v,
+    ),
+    viewTable("stores", [{ name: "store_id", type: "int32" }], [{ name: "staff", type: "int32" }], v),
+  ];
+
+  it("agrees with the reference join and with the engine's sort-merge join, types and all, on generated histories", async () => {
+    const customer = fc.constantFrom(...CUSTOMERS);
+    const storeId = fc.integer({ min: -3, max: 3 });
+    const time = fc.integer({ min: 0, max: 6 });
+    const historyRow = <T>(key: fc.Arbitrary<T>, features: fc.Arbitrary<FeatureValue[]>) =>
+      fc.record({ key, event: time, ingestShift: fc.integer({ min: -3, max: 6 }), features });
+    const scenario = fc.record({
+      spend: fc.array(
+        historyRow(
+          customer,
+          fc.tuple(
+            fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }), { nil: null }),
+            fc.option(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { nil: null }),
+          ),
+        ),
+        { maxLength: 30 },
+      ),
+      visits: fc.array(
+        historyRow(
+          customer,
+          fc.tuple(
+            fc.option(fc.constantFrom(0.5, -1.25, 3), { nil: null }),
+            fc.option(
+              fc.integer({ min: 0, max: 1_000_000 }).map((s) => new Date(Date.UTC(2026, 0, 1) + s * 1000)),
+              { nil: null },
+            ),
+          ),
+        ),
+        { maxLength: 20 },
+      ),
+      stores: fc.array(historyRow(storeId, fc.tuple(fc.option(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { nil: null }))), {
+        maxLength: 15,
+      }),
+      ttls: fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 })),
+      spine: fc.array(fc.record({ customer, store: storeId, time: fc.integer({ min: -1, max: 9 }), label: fc.boolean() }), {
+        minLength: 1,
+        maxLength: 25,
+      }),
+      spineOrder: fc.boolean(),
+      withSpineIndex: fc.boolean(),
+      // Without the view keyed by store_id, a join in any order is written in the order it merges in.
+      oneKey: fc.boolean(),
+    });
+    const store = await streamed();
+    const engine = await sortMerge();
+    try {
+      await fc.assert(
+        fc.asyncProperty(scenario, async (s) => {
+          const tables = tablesOf(++version);
+          const history = generatedHistory<{ key: FeatureValue } & GeneratedRow>([s.spend, s.visits, s.stores], (r) => [r.key]);
+          await storeHistory(store, tables, history, `s${version}`);
+          const spineTimes = s.spine.map((r) => T0 + r.time * SECOND);
+          const join = async (on: ClickHouseOfflineStore): Promise<PointInTimeJoin> => {
+            const spine = await on.createSpine(
+              "pit_streamed",
+              [
+                { name: "customer_id", type: "int64" },
+                { name: "store_id", type: "int32" },
+              ],
+              [{ name: "label", type: "bool" }],
+            );
+            await on.appendSpine(
+              spine,
+              {
+                length: s.spine.length,
+                keys: [s.spine.map((r) => r.customer), s.spine.map((r) => r.store)],
+                eventTimes: spineTimes,
+                extras: [s.spine.map((r) => r.label)],
+              },
+              0,
+            );
+            return {
+              spine,
+              views: tables.slice(0, s.oneKey ? 2 : 3).map((table, v) => ({ table, ttlMicros: (s.ttls[v] ?? 0) * SECOND })),
+              features: [
+                { view: 1, column: "last_seen", as: "last_seen" },
+                { view: 0, column: "amount", as: "amount" },
+                ...(s.oneKey ? [] : [{ view: 2, column: "staff", as: "staff" }]),
+                { view: 0, column: "orders", as: "orders" },
+                { view: 1, column: "ratio", as: "ratio" },
+              ],
+              excludeLateIngested: false,
+              spineOrder: s.spineOrder,
+              withSpineIndex: s.withSpineIndex,
+            };
+          };
+          const streamedJoins = store.joinsByStrategy.streamed;
+          const mine = await join(store);
+          const rows = await collectRows(store.joinPointInTime(mine));
+          const schema = await schemaOf(store.joinPointInTime(mine));
+          await store.dropSpine(mine.spine);
+          expect(store.joinsByStrategy.streamed).toBe(streamedJoins + 2);
+          const theirs = await join(engine);
+          const engineRows = await collectRows(engine.joinPointInTime(theirs));
+          expect(schema).toEqual(await schemaOf(engine.joinPointInTime(theirs)));
+          await engine.dropSpine(theirs.spine);
+
+          const expected = pointInTimeOracle(
+            s.spine.map((r, i) => ({ key: { customer_id: r.customer, store_id: r.store }, eventTime: spineTimes[i] as number })),
+            tables.map((table, v) => ({
+              keyNames: table.keyColumns.map((c) => c.name),
+              ttlMicros: (s.ttls[v] ?? 0) * SECOND,
+              rows: (history[v] ?? []).map(({ key, eventTime, ingestTime, features }) => ({ key, eventTime, ingestTime, features })),
+            })),
+            false,
+          );
+          const micros = (value: FeatureValue | undefined) => (value instanceof Date ? value.getTime() * 1000 : (value ?? null));
+          const expectedRows = s.spine.map((r, i) => {
+            const [spend, visits, stores] = expected[i] ?? [];
+            return [
+              ...(s.withSpineIndex ? [BigInt(i)] : []),
+              r.customer,
+              r.store,
+              spineTimes[i],
+              r.label,
+              micros(visits?.[1]),
+              spend?.[0] ?? null,
+              ...(s.oneKey ? [] : [stores?.[0] ?? null]),
+              spend?.[1] ?? null,
+              visits?.[0] ?? null,
+            ];
+          });
+          const canonical = (all: unknown[][]) => all.map((r) => JSON.stringify(r, (_, v) => (typeof v === "bigint" ? `${v}n` : v))).sort();
+          // In spine order unless written in the order of the merge (any order was asked for, one key).
+          if (s.spineOrder || !s.oneKey) expect(rows).toEqual(expectedRows);
+          else expect(canonical(rows)).toEqual(canonical(expectedRows));
+          // The same rows as the engine's, which come in any order unless asked for spine order.
+          expect(canonical(rows)).toEqual(canonical(engineRows));
+        }),
+        { numRuns: 40 },
+      );
+    } finally {
+      await store.close();
+      await engine.close();
+    }
+  }, 120_000);
+
+  it("agrees with the engine's join over a history of many chunks in several parts, and a spine of many chunks", async () => {
+    const table = viewTable(
+      `many_${++version}`,
+      [{ name: "customer_id", type: "int64" }],
+      [
+        { name: "amount", type: "double" },
+        { name: "orders", type: "int32" },
+      ],
+    );
+    // Deterministic spreads (a multiplicative hash), so rows of one entity land in both parts and chunks.
+    const spread = (i: number) => Math.imul(i + 1, 2_654_435_761) >>> 0;
+    const part = (from: number, rows: number): OfflineRow[] =>
+      Array.from({ length: rows }, (_, j) => {
+        const i = from + j;
+        return {
+          key: [BigInt(spread(i) % 997)],
+          eventTime: T0 + (spread(i * 7) % 100_000) * SECOND,
+          ingestTime: T0 + i,
+          writeId: "w",
+          features: [i % 11 === 0 ? null : i / 4, i % 13 === 0 ? null : i],
+        };
+      });
+    const store = await streamed();
+    const engine = await sortMerge();
+    try {
+      await store.ensureTable(table);
+      await store.append(table, historyColumnsOf(part(0, 60_000), 1, 2), "p1");
+      await store.append(table, historyColumnsOf(part(60_000, 60_000), 1, 2), "p2");
+      const spineRows = 150_000;
+      const run = async (on: ClickHouseOfflineStore, spineOrder: boolean) => {
+        const spine = await on.createSpine("pit_streamed", table.keyColumns, []);
+        await on.appendSpine(
+          spine,
+          {
+            length: spineRows,
+            keys: [Array.from({ length: spineRows }, (_, i) => BigInt(spread(i * 3) % 1000))],
+            eventTimes: Array.from({ length: spineRows }, (_, i) => T0 + (spread(i * 5) % 110_000) * SECOND),
+            extras: [],
+          },
+          0,
+        );
+        const rows = await collectRows(
+          on.joinPointInTime({
+            spine,
+            views: [{ table, ttlMicros: 20_000 * SECOND }],
+            features: [
+              { view: 0, column: "orders", as: "orders" },
+              { view: 0, column: "amount", as: "amount" },
+            ],
+            excludeLateIngested: false,
+            spineOrder,
+            withSpineIndex: true,
+          }),
+        );
+        await on.dropSpine(spine);
+        return rows;
+      };
+      const mine = await run(store, true);
+      expect(mine).toHaveLength(spineRows);
+      expect(mine.filter((r) => r[3] !== null).length).toBeGreaterThan(spineRows / 4);
+      expect(mine).toEqual(await run(engine, true));
+      // In any order: the merge's, by key and time, each row with its spine index.
+      const unordered = await run(store, false);
+      expect(store.joinsByStrategy.streamed).toBe(2);
+      expect(unordered.map((r) => r[1])).not.toEqual(mine.map((r) => r[1]));
+      expect([...unordered].sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(mine);
+    } finally {
+      await store.close();
+      await engine.close();
+    }
+  }, 120_000);
+
+  it("is refused when cancelled before it starts, and stops quietly when aborted between the chunks it writes", async () => {
+    const table = viewTable(`aborted_${++version}`, [{ name: "customer_id", type: "int64" }], [{ name: "amount", type: "double" }]);
+    const store = await streamed();
+    try {
+      await store.ensureTable(table);
+      const history = Array.from({ length: 1000 }, (_, i) => ({
+        key: [BigInt(i)],
+        eventTime: T0,
+        ingestTime: T0,
+        writeId: "w",
+        features: [i],
+      }));
+      await store.append(table, historyColumnsOf(history, 1, 1), "a");
+      const rows = 140_000;
+      const spine = await store.createSpine("pit_streamed", table.keyColumns, []);
+      const spineColumns = {
+        length: rows,
+        keys: [Array.from({ length: rows }, (_, i) => BigInt(i % 1000))],
+        eventTimes: Array.from({ length: rows }, () => T0 + SECOND),
+        extras: [],
+      };
+      await store.appendSpine(spine, spineColumns, 0);
+      const joinOf = (spineOrder: boolean): PointInTimeJoin => ({
+        spine,
+        views: [{ table, ttlMicros: 0 }],
+        features: [{ view: 0, column: "amount", as: "amount" }],
+        excludeLateIngested: false,
+        spineOrder,
+        withSpineIndex: true,
+      });
+      const before = new AbortController();
+      before.abort();
+      // As the engine's path: a call cancelled before its first query is refused as such.
+      await expect(collectRows(store.joinPointInTime(joinOf(true), before.signal))).rejects.toBeInstanceOf(QueryCancelledError);
+      for (const spineOrder of [true, false]) {
+        const between = new AbortController();
+        let seen = 0;
+        for await (const chunk of store.joinPointInTime(joinOf(spineOrder), between.signal)) {
+          seen += chunk.rows;
+          between.abort();
+        }
+        expect(seen).toBeGreaterThan(0);
+        expect(seen).toBeLessThan(rows);
+      }
+      expect(store.joinsByStrategy.streamed).toBe(2);
+      await store.dropSpine(spine);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("leaves to the engine, with the same answer, joins it cannot stream: a text key, a text feature, a spine over its limit, a time it cannot hold exactly", async () => {
+    const keyed = (keyColumns: OfflineTable["keyColumns"], featureColumns: OfflineTable["featureColumns"]) =>
+      viewTable(`fallback_${++version}`, keyColumns, featureColumns);
+    const cases: Array<[string, OfflineTable, FeatureValue, FeatureValue, number, JoinLimits]> = [
+      ["text key", keyed([{ name: "code", type: "string" }], [{ name: "amount", type: "double" }]), "a", 2.5, T0, {}],
+      ["text feature", keyed([{ name: "customer_id", type: "int64" }], [{ name: "channel", type: "string" }]), 1n, "web", T0, {}],
+      [
+        "spine over the limit",
+        keyed([{ name: "customer_id", type: "int64" }], [{ name: "amount", type: "double" }]),
+        1n,
+        2.5,
+        T0,
+        {
+          streamedJoinMaxSpineRows: 1,
+        },
+      ],
+      // 2260-01-01: beyond 2^53 µs, which a double does not hold exactly.
+      [
+        "far time",
+        keyed([{ name: "customer_id", type: "int64" }], [{ name: "amount", type: "double" }]),
+        1n,
+        2.5,
+        9_183_110_400_000_000,
+        {},
+      ],
+    ];
+    for (const [name, table, key, value, eventTime, limits] of cases) {
+      const store = await openClickHouseOfflineStore({
+        kind: "embedded",
+        path: pitPath,
+        hashJoinMaxRows: 0,
+        memoryJoinMaxRows: 0,
+        ...limits,
+      });
+      try {
+        await store.ensureTable(table);
+        await store.append(
+          table,
+          historyColumnsOf([{ key: [key], eventTime, ingestTime: T0, writeId: "w", features: [value] }], 1, 1),
+          "f",
+        );
+        const spine = await store.createSpine("pit_streamed", table.keyColumns, []);
+        await store.appendSpine(spine, { length: 2, keys: [[key, key]], eventTimes: [eventTime, eventTime - SECOND], extras: [] }, 0);
+        const rows = await collectRows(
+          store.joinPointInTime({
+            spine,
+            views: [{ table, ttlMicros: 0 }],
+            features: [{ view: 0, column: table.featureColumns[0]?.name as string, as: "value" }],
+            excludeLateIngested: false,
+            spineOrder: true,
+            withSpineIndex: false,
+          }),
+        );
+        expect(rows, name).toEqual([
+          [key, eventTime, value],
+          [key, eventTime - SECOND, null],
+        ]);
+        expect(store.joinsByStrategy, name).toEqual({ server: 0, streamed: 0, hash: 0, sortMerge: 1 });
+      } finally {
+        await store.close();
+      }
     }
   });
 });

@@ -197,7 +197,7 @@ export function mergedHistories(held: HeldHistory, added: HeldHistory): HeldHist
  * BigInt64Array makes a bigint per element read: most of the indexing's time); undefined when one
  * is beyond 2^53 in magnitude, where a double is not exact. Nulls read as 0.
  */
-function safeIntegersOf(vector: Vector): Float64Array | undefined {
+export function safeIntegersOf(vector: Vector): Float64Array | undefined {
   const out = new Float64Array(vector.length);
   let at = 0;
   for (const data of vector.data) {

@@ -24,8 +24,8 @@ const OFFLINE_BACKENDS: Record<SluiceConfig["offline"]["backend"], (config: Slui
 
 /** How the config says point-in-time joins run. */
 function joinLimitsOf({ offline }: SluiceConfig): JoinLimits {
-  const { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows } = offline;
-  return { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows };
+  const { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows, streamedJoinMaxSpineRows } = offline;
+  return { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows, streamedJoinMaxSpineRows };
 }
 
 /** Opens the offline store the config names. */

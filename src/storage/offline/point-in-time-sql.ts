@@ -24,6 +24,7 @@
 import { ValidationError } from "../../common/errors.js";
 import type { ValueType } from "../../common/value-type.js";
 import { COLUMN_TYPES, quote } from "./clickhouse-sql.js";
+import { HELD_TIME_COLUMN } from "./held-history.js";
 import { type OfflineColumn, type OfflineTable, type PointInTimeJoin, type Spine, viewFeatureColumns } from "./offline-store.js";
 import { windowedAggregatesQuery } from "./window-sql.js";
 
@@ -170,6 +171,46 @@ export function joinQuery(
   });
   const order = join.spineOrder ? " ORDER BY s.spine_index" : "";
   return `SELECT ${select.join(", ")} FROM (${spineRows}) AS s ${[...joins, ...windows].join(" ")}${order}`;
+}
+
+/**
+ * The streamed join's spine (streamed-join.ts) sorted by one key column and time, with its time
+ * in microseconds (`__time`) and its index, or, `withOutput`, the output's own columns as
+ * {@link spineColumnsQuery} gives them.
+ */
+export function sortedSpineQuery(join: PointInTimeJoin, key: string, withOutput: boolean): string {
+  const columns = withOutput ? spineOutputColumns(join) : ["spine_index", quote(key)];
+  return (
+    `SELECT ${[...columns, `toUnixTimestamp64Micro(event_time) AS ${HELD_TIME_COLUMN}`].join(", ")} ` +
+    `FROM ${spineTableName(join.spine)} ORDER BY ${quote(key)}, event_time`
+  );
+}
+
+/** The spine's own columns of a join's result, as {@link joinQuery} writes them, in spine order. */
+export function spineColumnsQuery(join: PointInTimeJoin): string {
+  return `SELECT ${spineOutputColumns(join).join(", ")} FROM ${spineTableName(join.spine)} ORDER BY spine_index`;
+}
+
+function spineOutputColumns(join: PointInTimeJoin): string[] {
+  const { spine } = join;
+  return [
+    ...(join.withSpineIndex ? ["toInt64(spine_index) AS spine_index"] : []),
+    ...spine.keyColumns.map((c) => quote(c.name)),
+    "event_time",
+    ...spine.extraColumns.map((c) => quote(c.name)),
+  ];
+}
+
+/**
+ * A view's history as the streamed join merges it: one key column, the event time in
+ * microseconds, and `features`, in the table's own order (key, event time, ingestion time), so
+ * the engine reads it in order without sorting.
+ */
+export function streamedHistoryQuery(table: string, key: string, features: readonly string[]): string {
+  return (
+    `SELECT ${[quote(key), `toUnixTimestamp64Micro(event_time) AS ${HELD_TIME_COLUMN}`, ...features.map(quote)].join(", ")} ` +
+    `FROM ${table} ORDER BY ${quote(key)}, event_time, ingestion_time`
+  );
 }
 
 /** The type of an events table's field (count reads none: any type will do). */

@@ -44,6 +44,44 @@ export async function collectRows(chunks: ArrowChunks): Promise<ArrowCell[][]> {
   return rows;
 }
 
+/** A generated history row: its event time and ingestion shift in seconds from T0, and its features. */
+export interface GeneratedRow {
+  event: number;
+  ingestShift: number;
+  features: FeatureValue[];
+}
+
+/**
+ * Generated rows of each view as history rows, event times in seconds from T0 and ingestion times
+ * unique, as the write path's clock gives them.
+ */
+export function generatedHistory<R extends GeneratedRow>(views: R[][], keyOf: (row: R, view: number) => FeatureValue[]): OfflineRow[][] {
+  let ingestion = 0;
+  return views.map((rows, v) =>
+    rows.map((r) => ({
+      key: keyOf(r, v),
+      eventTime: T0 + r.event * SECOND,
+      ingestTime: T0 + (r.event + r.ingestShift) * SECOND + ++ingestion,
+      writeId: "w",
+      features: r.features,
+    })),
+  );
+}
+
+/** Creates each table and appends its history rows (in view order). */
+export async function storeHistory(
+  store: OfflineStore,
+  tables: readonly OfflineTable[],
+  history: OfflineRow[][],
+  token: string,
+): Promise<void> {
+  for (const [v, table] of tables.entries()) {
+    await store.ensureTable(table);
+    const rows = history[v] ?? [];
+    if (rows.length > 0) await store.append(table, historyColumnsOf(rows, table.keyColumns.length, table.featureColumns.length), token);
+  }
+}
+
 /** Registers the point-in-time contract suite for one backend. */
 export function describePointInTimeContract(backend: string, factory: PointInTimeStoreFactory): void {
   describe(`OfflineStore point-in-time contract: ${backend}`, () => {
@@ -125,25 +163,8 @@ export function describePointInTimeContract(backend: string, factory: PointInTim
       await fc.assert(
         fc.asyncProperty(scenario, async (s) => {
           const tables = tablesOf(++run);
-          let ingestion = 0;
-          // Unique ingestion times, as the write path's clock gives them.
-          const history = [s.orders, s.visits, s.profile].map((rows, v) =>
-            rows.map(
-              (r): OfflineRow => ({
-                key: v === 2 ? [r.customer] : [r.customer, r.region],
-                eventTime: T0 + r.event * SECOND,
-                ingestTime: T0 + (r.event + r.ingestShift) * SECOND + ++ingestion,
-                writeId: "w",
-                features: r.features,
-              }),
-            ),
-          );
-          for (const [v, table] of tables.entries()) {
-            await store.ensureTable(table);
-            const rows = history[v] ?? [];
-            if (rows.length > 0)
-              await store.append(table, historyColumnsOf(rows, table.keyColumns.length, table.featureColumns.length), `r${run}`);
-          }
+          const history = generatedHistory([s.orders, s.visits, s.profile], (r, v) => (v === 2 ? [r.customer] : [r.customer, r.region]));
+          await storeHistory(store, tables, history, `r${run}`);
           const spine = await store.createSpine(project, spineKeys, [{ name: "label", type: "bool" }]);
           const spineTimes = s.spine.map((r) => T0 + r.time * SECOND);
           await store.appendSpine(

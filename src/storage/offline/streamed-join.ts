@@ -1,0 +1,331 @@
+/**
+ * Point-in-time joins the server streams through itself, for histories too large to hold
+ * (memory-join.ts), which the engine would otherwise join by sort-merge: that join sorts its whole
+ * left side, and the result again, for every view. Here nothing large is sorted. The spine's keys
+ * and times are read sorted by key and time (the engine sorts a 1M-row spine in about 0.15 s), each
+ * view's history is read in its table's own order (keys, event time, ingestion time: a read in
+ * order, no sort) and merged with them as it streams, and only the matched values are kept, one per
+ * spine row and feature. The result is then written in spine order, the spine's own columns read in
+ * that order beside it (or, for a result in any order, in the merge's order). Measured on a 1M-row spine
+ * over 3 views of about 3.3M rows each (the training benchmark's data), delivered to a client: 2.5-2.65 s,
+ * where the engine's sort-merge join alone took 2.6-3.1 s.
+ *
+ * The rule is {@link PointInTimeJoin}'s: a spine row sees the last history row of its key with an
+ * event time not above its own (rows come by event time, then ingestion time, so it is the latest
+ * event time's latest ingested row), and nothing when that row is older than the TTL. It runs when
+ * the merge can compare exactly and copy values as they are: each view keyed by one integer column,
+ * fixed-width features (int32, int64, float, double, timestamp), no aggregation views or
+ * `excludeLateIngested`, and times exact as doubles (before the year 2255). Anything else, found at
+ * any point before the first row is written, leaves the join to the engine.
+ */
+import { type Data, type DataType, Field, type RecordBatch, tableFromIPC, util, type Vector } from "apache-arrow";
+import type { ValueType } from "../../common/value-type.js";
+import { ARROW_TYPE_OF, fixedWidthVector, recordBatchIpc } from "./arrow-columns.js";
+import { HELD_TIME_COLUMN, safeIntegersOf } from "./held-history.js";
+import { joinsWithoutEngine } from "./memory-join.js";
+import { type ArrowChunk, type ArrowChunks, type PointInTimeJoin, viewFeatureColumns } from "./offline-store.js";
+
+/** Key types the merge compares exactly, as two 32-bit halves. */
+const INTEGER_KEYS: ReadonlySet<ValueType> = new Set(["int32", "int64"]);
+/** Feature types copied as they are, one or two 32-bit words a value. */
+const FIXED_WIDTH_FEATURES: ReadonlySet<ValueType> = new Set(["int32", "int64", "float", "double", "timestamp"]);
+
+/**
+ * The key column each view of `join` is merged on, in view order; undefined when the join cannot
+ * be streamed (see the module).
+ */
+export function streamedJoinKeys(join: PointInTimeJoin): string[] | undefined {
+  if (!joinsWithoutEngine(join)) return undefined;
+  const keys: string[] = [];
+  for (const [v, { table }] of join.views.entries()) {
+    const [key, ...more] = table.keyColumns;
+    if (!key || more.length > 0 || !INTEGER_KEYS.has(key.type)) return undefined;
+    if (!join.spine.keyColumns.some((c) => c.name === key.name && c.type === key.type)) return undefined;
+    for (const name of viewFeatureColumns(join, v)) {
+      const column = table.featureColumns.find((c) => c.name === name);
+      if (!column || !FIXED_WIDTH_FEATURES.has(column.type)) return undefined;
+    }
+    keys.push(key.name);
+  }
+  return keys;
+}
+
+/**
+ * The spine's rows sorted by one key column and time: each row's key, time and position in the
+ * output. The output is in spine order (positions are the spine indexes), or, for a join in any
+ * order, in this one: the rows' own output columns are then read with them, and a row's values
+ * are written where the merge goes, along memory instead of all over it.
+ */
+export class SortedSpine {
+  private constructor(
+    /** Two 32-bit words per row, low then high, of the key as an int64. */
+    readonly keys: Int32Array,
+    /** Event times in microseconds. */
+    readonly times: Float64Array,
+    /** Each row's position in the output: its spine index, or its own place when `batches` are the output's. */
+    readonly positions: Int32Array,
+    /** In this order, the spine's own output columns, when the output is in this order. */
+    readonly batches: readonly RecordBatch[] | undefined,
+  ) {}
+
+  get length(): number {
+    return this.times.length;
+  }
+
+  /**
+   * The spine from the Arrow streams of {@link sortedSpineQuery}, with `spine_index` (`inOrder`
+   * false) or the output's own columns (true); undefined when a time is not exact as a double or
+   * the spine indexes are not the positions 0..n-1 (the output is written by them).
+   */
+  static of(streams: readonly Uint8Array[], key: string, inOrder: boolean): SortedSpine | undefined {
+    const batches = streams.flatMap((ipc) => tableFromIPC(ipc).batches);
+    const length = batches.reduce((sum, batch) => sum + batch.numRows, 0);
+    const keys = new Int32Array(2 * length);
+    const times = new Float64Array(length);
+    const positions = new Int32Array(length);
+    const seen = inOrder ? undefined : new Uint8Array(length);
+    let row = 0;
+    for (const batch of batches) {
+      const batchTimes = safeIntegersOf(batch.getChild(HELD_TIME_COLUMN) as Vector);
+      if (!batchTimes) return undefined;
+      times.set(batchTimes, row);
+      keys.set(keyWords(onlyData(batch.getChild(key))), 2 * row);
+      if (inOrder) {
+        for (let i = 0; i < batch.numRows; i++) positions[row + i] = row + i;
+      } else {
+        const indexes = safeIntegersOf(batch.getChild("spine_index") as Vector);
+        if (!indexes) return undefined;
+        for (let i = 0; i < indexes.length; i++) {
+          const position = indexes[i] as number;
+          if (position >= length || seen?.[position] === 1) return undefined;
+          (seen as Uint8Array)[position] = 1;
+          positions[row + i] = position;
+        }
+      }
+      row += batch.numRows;
+    }
+    return new SortedSpine(keys, times, positions, inOrder ? batches : undefined);
+  }
+}
+
+/** One feature's matched values for every spine row, in spine order. */
+export interface MergedColumn {
+  /** Its Arrow type: the engine's for the feature's type, which every history chunk is checked against. */
+  type: DataType;
+  /** Its values, `width` 32-bit words each. */
+  words: Int32Array;
+  width: 1 | 2;
+  /** 1 where the row has a value. */
+  valid: Uint8Array;
+  /** The typed array its words are read as. */
+  arrayType: new (
+    buffer: ArrayBuffer,
+    byteOffset: number,
+    length: number,
+  ) => ArrayLike<number | bigint>;
+}
+
+/**
+ * Merges one view's history, streamed as Arrow in key, event time, ingestion time order (`SELECT
+ * key, time µs AS __time, features`), with the sorted spine: the matched `features` of every spine
+ * row, by name. Undefined when the history cannot be merged exactly (a time beyond 2^53 µs, a
+ * column not of a fixed-width type); `aborted` is checked between chunks.
+ */
+export async function mergeView(
+  spine: SortedSpine,
+  history: ArrowChunks,
+  key: string,
+  features: readonly string[],
+  featureTypes: readonly ValueType[],
+  ttlMicros: number,
+  aborted: () => boolean,
+): Promise<Map<string, MergedColumn> | undefined> {
+  const columns = featureTypes.map((type) => mergedColumn(ARROW_TYPE_OF[type](), spine.length));
+  const merge = new ViewMerge(spine, columns, ttlMicros);
+  for await (const chunk of history) {
+    if (aborted()) return undefined;
+    for (const batch of tableFromIPC(chunk.ipc).batches) {
+      const times = safeIntegersOf(batch.getChild(HELD_TIME_COLUMN) as Vector);
+      if (!times) return undefined;
+      const sources: Source[] = [];
+      for (const [f, name] of features.entries()) {
+        const source = sourceOf(onlyData(batch.getChild(name)), columns[f] as MergedColumn);
+        if (!source) return undefined;
+        sources.push(source);
+      }
+      merge.add(keyWords(onlyData(batch.getChild(key))), times, sources);
+    }
+  }
+  if (aborted()) return undefined;
+  merge.finish();
+  return new Map(features.map((name, f) => [name, columns[f] as MergedColumn]));
+}
+
+/** An empty merged column of `type` for `rows` spine rows. */
+function mergedColumn(type: DataType, rows: number): MergedColumn {
+  const arrayType = type.ArrayType as unknown as MergedColumn["arrayType"] & { BYTES_PER_ELEMENT: number };
+  const width = arrayType.BYTES_PER_ELEMENT === 4 ? 1 : 2;
+  return { type, width, words: new Int32Array(rows * width), valid: new Uint8Array(rows), arrayType };
+}
+
+/**
+ * One view's merge with the sorted spine, a history chunk at a time. Its state is integers and
+ * array references only: a double kept across calls (a time) would be boxed at every store, a
+ * heap allocation per history row.
+ */
+class ViewMerge {
+  /** The next spine row to settle. */
+  private next = 0;
+  /** The last history row seen, in the arrays of its chunk (-1: none yet). */
+  private lastRow = -1;
+  private lastKeys: Int32Array = new Int32Array(0);
+  private lastTimes: Float64Array = new Float64Array(0);
+  private lastSources: Source[] = [];
+
+  constructor(
+    private readonly spine: SortedSpine,
+    private readonly columns: readonly MergedColumn[],
+    private readonly ttlMicros: number,
+  ) {}
+
+  /** Merges a chunk of history rows: keys as two words a row, times, and each feature's column. */
+  add(keys: Int32Array, times: Float64Array, sources: Source[]): void {
+    const spineKeys = this.spine.keys;
+    const spineTimes = this.spine.times;
+    const rows = this.spine.length;
+    let next = this.next;
+    for (let r = 0; r < times.length; r++) {
+      const low = keys[2 * r] as number;
+      const high = keys[2 * r + 1] as number;
+      const time = times[r] as number;
+      // Spine rows before this history row (a smaller key, or the same key and an earlier time) have seen all they will.
+      while (next < rows) {
+        const spineHigh = spineKeys[2 * next + 1] as number;
+        const spineLow = spineKeys[2 * next] as number;
+        const before =
+          spineHigh !== high ? spineHigh < high : spineLow !== low ? spineLow >>> 0 < low >>> 0 : (spineTimes[next] as number) < time;
+        if (!before) break;
+        this.settle(next++);
+      }
+      this.lastRow = r;
+      if (this.lastKeys !== keys) {
+        this.lastKeys = keys;
+        this.lastTimes = times;
+        this.lastSources = sources;
+      }
+    }
+    this.next = next;
+  }
+
+  /** Settles the spine rows after the last history row. */
+  finish(): void {
+    while (this.next < this.spine.length) this.settle(this.next++);
+  }
+
+  /** Gives spine row `s` the last history row's values, if it is of the same key and not too old. */
+  private settle(s: number): void {
+    const row = this.lastRow;
+    if (row < 0) return;
+    const { keys, times, positions } = this.spine;
+    if (keys[2 * s] !== this.lastKeys[2 * row] || keys[2 * s + 1] !== this.lastKeys[2 * row + 1]) return;
+    if (this.ttlMicros > 0 && (this.lastTimes[row] as number) < (times[s] as number) - this.ttlMicros) return;
+    const at = positions[s] as number;
+    const sources = this.lastSources;
+    for (let f = 0; f < this.columns.length; f++) {
+      const source = sources[f] as Source;
+      const bit = source.offset + row;
+      if (source.nulls && (((source.nulls[bit >> 3] as number) >> (bit & 7)) & 1) === 0) continue;
+      const column = this.columns[f] as MergedColumn;
+      column.valid[at] = 1;
+      if (column.width === 1) column.words[at] = source.words[row] as number;
+      else {
+        column.words[2 * at] = source.words[2 * row] as number;
+        column.words[2 * at + 1] = source.words[2 * row + 1] as number;
+      }
+    }
+  }
+}
+
+/**
+ * The result: record batches of the spine's own columns in the output's order (`spine_index` when
+ * asked, keys, event time, extra columns, as the engine's join writes them; a `__time` column is
+ * left out), each followed by every feature's matched values; `aborted` is checked between them.
+ */
+export async function* streamedJoinChunks(
+  join: PointInTimeJoin,
+  spineColumns: AsyncIterable<RecordBatch> | Iterable<RecordBatch>,
+  merged: ReadonlyArray<Map<string, MergedColumn>>,
+  aborted: () => boolean,
+): AsyncGenerator<ArrowChunk> {
+  const features = join.features.map((feature) => {
+    const column = "view" in feature ? merged[feature.view]?.get(feature.column) : undefined;
+    if (!column) throw new Error(`the streamed join has no column ${feature.column}`);
+    return { field: new Field(feature.as, column.type, true), column };
+  });
+  let position = 0;
+  for await (const batch of spineColumns) {
+    if (aborted()) return;
+    const length = batch.numRows;
+    const own = batch.schema.fields.flatMap((field, i) =>
+      field.name === HELD_TIME_COLUMN ? [] : [{ field, vector: batch.getChildAt(i) as Vector }],
+    );
+    const fields = [...own.map((c) => c.field), ...features.map((f) => f.field)];
+    const columns = [...own.map((c) => c.vector), ...features.map(({ column }) => slicedVector(column, position, length))];
+    yield { ipc: recordBatchIpc(fields, columns, length), rows: length };
+    position += length;
+  }
+}
+
+/** The record batches of Arrow chunks, in order. */
+export async function* recordBatches(chunks: ArrowChunks): AsyncGenerator<RecordBatch> {
+  for await (const chunk of chunks) yield* tableFromIPC(chunk.ipc).batches;
+}
+
+/** Rows [from, from + length) of a merged column as a vector: its words viewed as the column's type, its validity as a bitmap. */
+function slicedVector(column: MergedColumn, from: number, length: number): Vector {
+  const { words, width, valid, arrayType, type } = column;
+  const values = new arrayType(words.buffer as ArrayBuffer, words.byteOffset + from * width * 4, length);
+  const bitmap = new Uint8Array((length + 7) >> 3);
+  let present = 0;
+  for (let i = 0; i < length; i++) {
+    if (valid[from + i] === 0) continue;
+    bitmap[i >> 3] = (bitmap[i >> 3] as number) | (1 << (i & 7));
+    present++;
+  }
+  return fixedWidthVector(type, values, length - present, bitmap);
+}
+
+/** A history chunk's column as the merge reads it. */
+interface Source {
+  words: Int32Array;
+  /** The validity bitmap (bit per row from `offset`), when the chunk has nulls. */
+  nulls: Uint8Array | undefined;
+  offset: number;
+}
+
+/** A chunk's column as 32-bit words of its column's width, or undefined when it is not of the column's type (the engine's for the feature's). */
+function sourceOf(data: Data | undefined, column: MergedColumn): Source | undefined {
+  const values = data?.values as ArrayLike<number> & ArrayBufferView;
+  if (!data || !values || !util.compareTypes(data.type, column.type)) return undefined;
+  const words = new Int32Array(values.buffer, values.byteOffset, data.length * column.width);
+  return { words, nulls: data.nullCount > 0 ? data.nullBitmap : undefined, offset: data.offset };
+}
+
+/** An integer key column as two 32-bit words a row (low, high), as an int64 would be; a copy for int32 keys. */
+function keyWords(data: Data | undefined): Int32Array {
+  const values = data?.values as (Int32Array | BigInt64Array) | undefined;
+  if (!data || !values) throw new Error("the streamed join's key column is missing");
+  if (values instanceof BigInt64Array) return new Int32Array(values.buffer, values.byteOffset, 2 * data.length);
+  const words = new Int32Array(2 * data.length);
+  for (let i = 0; i < data.length; i++) {
+    const value = values[i] as number;
+    words[2 * i] = value;
+    words[2 * i + 1] = value < 0 ? -1 : 0;
+  }
+  return words;
+}
+
+/** The one chunk of a record batch's column. */
+function onlyData(vector: Vector | null): Data | undefined {
+  return vector?.data[0];
+}
