@@ -745,12 +745,14 @@ instead of the engine's sort-merge join. Same values? ${count(a.check.cellsCompa
 
 Where Sluice's time goes, traced inside the server on this data (2026-11-28, not part of the JSON): receiving and
 checking the spine about 0.5 s and storing it in the engine 0.34 s, as before; the engine sorts the spine by key
-and time (0.18 s); both views' histories, 10M rows in 9 parts each, are read in their stored order by an engine
-thread each and merged as they come: 4.5 s; the answer is written in spine order and read into pandas in about
-1 s. The engine's sort-merge join took 5.4 s before its first row; the whole retrieval took 7.25 s that way in
-a scratch run the same day (\`offline.streamedJoinMaxSpineRows=0\`), and 7.675 s, 0.67× Feast, in the last committed run. What limits the streamed join here is moving 20M
-history rows (about 1.1 GB of Arrow) from the engine into the server on two cores, and V8's collections, which
-those buffers start; DuckDB's whole retrieval takes less than that. Holding this history in the server (as the
+and time and notes each driver's earliest and latest spine time (0.33 s together); both views' histories, 10M rows
+in 9 parts each, are read in their stored order by an engine thread each, sending only the rows a spine row could
+take (within the view's TTL before the driver's spine times: 3.1M and 1.7M of the 10M each), and merged as they come:
+2.7 s (4.5 s when every row was sent, 5.5 s one view at a time); the answer is written in spine order and read
+into pandas in about 1 s. The engine's sort-merge join took 5.4 s before its first row; the whole retrieval took
+7.25 s that way in a scratch run the same day (\`offline.streamedJoinMaxSpineRows=0\`), and 7.675 s, 0.67× Feast,
+in the last committed run. What limits the streamed join here is the engine reading 2 × 10M rows in order on the
+same two cores, and V8's collections, which the buffers it hands over start; DuckDB's whole retrieval takes about as long. Holding this history in the server (as the
 100k case does) would take about 960 MB (a time and five doubles per row), over the 1 GB this case must stay under
 once the engine and Node at rest (about 300 MB) are counted.
 `;

@@ -303,23 +303,26 @@ rule (latest ingested among equal event times) and the TTL, and delivers about 1
 process over gRPC. Since 2026-11-28 it does not ask the engine for the join: the history is over
 \`offline.hashJoinMaxRows\`, its views are keyed by one integer column and their features are doubles, so the
 server streams the join through itself (docs/architecture.md, "Joins the server streams"). The engine sorts
-the spine by key and time (about 0.15 s) and reads each view's history in its stored order, with no sort, two
-views at once; the server merges them as they arrive and keeps only the matched values (1M × 15 here), then
-writes the result: in the order of the merge with \`emit_spine_index\`, in spine order otherwise (each row's
-values written at its spine index). That is less work than the floor's: each of its sort-merge ASOF joins sorts
-its whole left side and its history before it yields a row. Both orders take about the same time; the first
+the spine by key and time (about 0.2 s) and, meanwhile, notes each key's earliest and latest spine time; it
+reads the three views' histories at once, each in its stored order with no sort, sending only the rows a spine
+row could take (at most the key's latest spine time, at least its earliest less the 90-day TTL: 2.3M of the
+10M rows); the server merges them as they arrive and keeps only the matched values (1M × 15 here), then writes
+the result: in the order of the merge with \`emit_spine_index\`, in spine order otherwise (each row's values
+written at its spine index). That is less work than the floor's: each of its sort-merge ASOF joins sorts its
+whole left side and its history before it yields a row. Both orders take about the same time; the first
 retrieval in each round runs in a server just started. Before this path, the engine's sort-merge join of the
 same data, streamed out as it ran, took 1.40× the floor (\`emit_spine_index\`) and 1.62× (spine order) in the
 last committed run, and 1.16-1.30× the floor in an A/B on 2026-11-28 (three pairs, \`offline.streamedJoinMaxSpineRows=0\`
-beside the default), against 0.82-0.99× streamed (65,536-row history blocks, one view at a time; the run
-above reads 32,768-row blocks, two views at once, which the large Python case's memory needed). Two things made the streamed path fast, measured on this
+beside the streamed join of that hour, which took 0.82-0.99×). What made the streamed path fast, measured on this
 case: the merge keeps no time (a double) across chunks in a closure, which allocated a heap number per history
-row; and the engine's blocks of 65,536 rows instead of its default 8,192 (its 1 MB preferred block size): every
-block's buffer counts toward V8's external memory, whose growth starts full collections and, while one runs,
-forces a marking step per new buffer. Collection was a third of the main thread's time; the larger blocks took a
-retrieval from 3.2-3.6 s to 2.5-2.6 s and the server's CPU from 5.1-5.6 s to 3.8-4.0 s. About 300 MB of the
-server's RSS is the embedded engine and Node at rest; the streamed join holds about 21 bytes per spine row and
-9 per spine row and feature (about 160 MB here), and the result's chunks as they are sent.
+row; the engine's blocks of 32,768-65,536 rows instead of its default 8,192 (its 1 MB preferred block size):
+every block's buffer counts toward V8's external memory, whose growth starts full collections and, while one
+runs, forces a marking step per new buffer, and collection was a third of the main thread's time (a retrieval
+went from 3.2-3.6 s to 2.5-2.6 s); the views read at once (2.4-2.45 s where two and then one took 2.55-2.65 s
+in scratch runs); and the rows no spine row could take left in the engine (the server's CPU per retrieval
+3.7-3.9 s, from 4.1-4.4 s). About 300 MB of the server's RSS is the embedded engine and Node at rest; the
+streamed join holds about 21 bytes per spine row and 9 per spine row and feature (about 160 MB here), the
+engine's three reads in order and its table of spine times, and the result's chunks as they are sent.
 
 ${streamingSection(read("streaming"))}
 ${authSection(read("auth"))}

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { tableFromIPC } from "apache-arrow";
+import { Session } from "chdb";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { pointInTimeOracle } from "../../../test/support/point-in-time-oracle.js";
@@ -788,6 +789,17 @@ describe("point-in-time joins streamed through the server", () => {
       expect(store.joinsByStrategy.streamed).toBe(2);
       expect(unordered.map((r) => r[1])).not.toEqual(mine.map((r) => r[1]));
       expect([...unordered].sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(mine);
+      // The spine's time bounds, tables of the engine, are gone with the joins.
+      const engineSession = new Session(pitPath);
+      try {
+        const left = engineSession.query(
+          "SELECT count() FROM system.tables WHERE database = 'sluice_tmp' AND name LIKE '%\\_bounds\\_%'",
+          "CSV",
+        );
+        expect(String(left).trim()).toBe("0");
+      } finally {
+        engineSession.close();
+      }
     } finally {
       await store.close();
       await engine.close();

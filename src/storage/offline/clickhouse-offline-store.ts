@@ -33,6 +33,7 @@ import {
   parseMicros,
   qualifiedTableName,
   quote,
+  stringLiteral,
   tableNameParts,
   toJsonValue,
 } from "./clickhouse-sql.js";
@@ -76,6 +77,8 @@ import {
   READS_IN_ORDER_UNBUFFERED,
   SPINE_DATABASE,
   sortedSpineQuery,
+  spineBoundsStatement,
+  spineBoundsTableName,
   spineColumnExpression,
   spineColumnsQuery,
   spineInsertColumns,
@@ -92,12 +95,16 @@ import { mergeView, recordBatches, SortedSpine, streamedJoinChunks, streamedJoin
  * collections, and while one runs each new buffer forces a marking step: fewer, larger chunks took
  * a 1M-row spine's retrieval over 10M history rows from 3.2-3.6 s to 2.5-2.6 s. A history is read
  * in order by one thread (3 × 3.3M rows in 0.76 s, where the default threads took 1.0 s: merging
- * the parts' streams costs more than it gains), two views at once; in 65,536-row blocks, two views
- * of 10M rows read at once took the server from 0.95 to 1.1 GB.
+ * the parts' streams costs more than it gains), several views at once; in 65,536-row blocks, two
+ * views of 10M rows read at once took the server from 0.95 to 1.1 GB.
  */
 const STREAMED_READ_SETTINGS = { ...JOIN_SETTINGS, max_block_size: 65_536, preferred_block_size_bytes: 16_000_000 };
-/** Views whose histories the streamed join reads at once. */
-const STREAMED_VIEWS_AT_ONCE = 2;
+/**
+ * Views whose histories the streamed join reads at once, each by an engine thread of its own while
+ * the event loop merges whichever chunk has come: the training benchmark's three views in 1.2-1.3 s
+ * where two and then one took 1.4 s, and two views of 10M rows in 4.5 s where one at a time took 5.5 s.
+ */
+const STREAMED_VIEWS_AT_ONCE = 3;
 const STREAMED_HISTORY_SETTINGS = { ...STREAMED_READ_SETTINGS, max_threads: 1, max_block_size: 32_768 };
 
 /** How many recent insert tokens a table remembers for deduplication. */
@@ -364,10 +371,6 @@ function settingsClause(settings: Settings): string {
   return entries.length === 0
     ? ""
     : `SETTINGS ${entries.map(([key, value]) => `${key} = ${typeof value === "number" ? value : stringLiteral(value)}`).join(", ")}`;
-}
-
-function stringLiteral(text: string): string {
-  return `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
 /** {@link OfflineStore} on ClickHouse. */
@@ -835,36 +838,60 @@ export class ClickHouseOfflineStore implements OfflineStore {
     const aborted = () => run.signal?.aborted === true;
     // A join in any order keyed one way is written in the order it is merged in: no spine order to restore.
     const inMergeOrder = !join.spineOrder && new Set(keys).size === 1;
-    const spines = new Map<string, SortedSpine>();
-    for (const key of new Set(keys)) {
-      const streams: Uint8Array[] = [];
-      for await (const chunk of this.streamArrow(sortedSpineQuery(join, key, inMergeOrder), run, STREAMED_READ_SETTINGS))
-        streams.push(chunk.ipc);
-      const spine = SortedSpine.of(streams, key, inMergeOrder);
-      if (!spine) return undefined;
-      spines.set(key, spine);
+    // Each key's spine time bounds, so that a history read sends only the rows a spine row could take
+    // (a join table is one node's: not on a cluster), made while the spine is read sorted.
+    const distinctKeys = [...new Set(keys)];
+    const bounds = new Map(this.cluster ? [] : distinctKeys.map((key, n) => [key, spineBoundsTableName(join.spine, n)]));
+    const boundsMade = Promise.all(
+      [...bounds].map(([key, table]) =>
+        this.controlled(run, undefined, (settings) =>
+          this.client.command({ query: `${spineBoundsStatement(join.spine, key, table)} ${settingsClause(settings)}` }),
+        ),
+      ),
+    );
+    // Awaited below, or only settled when the join stops first.
+    boundsMade.catch(() => undefined);
+    try {
+      const spines = new Map<string, SortedSpine>();
+      for (const key of distinctKeys) {
+        const streams: Uint8Array[] = [];
+        for await (const chunk of this.streamArrow(sortedSpineQuery(join, key, inMergeOrder), run, STREAMED_READ_SETTINGS))
+          streams.push(chunk.ipc);
+        const spine = SortedSpine.of(streams, key, inMergeOrder);
+        if (!spine) return undefined;
+        spines.set(key, spine);
+      }
+      await boundsMade;
+      const mergeOne = (v: number) => {
+        const { table, ttlMicros } = join.views[v] as PointInTimeJoin["views"][number];
+        const key = keys[v] as string;
+        const features = viewFeatureColumns(join, v);
+        const types = features.map((name) => table.featureColumns.find((c) => c.name === name)?.type as ValueType);
+        const boundsTable = bounds.get(key);
+        const query = streamedHistoryQuery(
+          this.historyTable(join, v),
+          key,
+          features,
+          boundsTable ? { table: boundsTable, ttlMicros } : undefined,
+        );
+        const history = this.streamArrow(query, run, STREAMED_HISTORY_SETTINGS);
+        return mergeView(spines.get(key) as SortedSpine, history, key, features, types, ttlMicros, aborted);
+      };
+      const merged: Array<Awaited<ReturnType<typeof mergeOne>>> = [];
+      for (let from = 0; from < join.views.length; from += STREAMED_VIEWS_AT_ONCE) {
+        const views = join.views.slice(from, from + STREAMED_VIEWS_AT_ONCE);
+        merged.push(...(await Promise.all(views.map((_, i) => mergeOne(from + i)))));
+      }
+      // An abort ends a history early: the join is dropped (the engine's path then ends at once too).
+      if (!merged.every((view) => view !== undefined)) return undefined;
+      const spineColumns = inMergeOrder
+        ? (spines.get(keys[0] as string)?.batches ?? [])
+        : recordBatches(this.streamArrow(spineColumnsQuery(join), run, STREAMED_READ_SETTINGS));
+      return streamedJoinChunks(join, spineColumns, merged, aborted);
+    } finally {
+      await boundsMade.catch(() => undefined);
+      for (const table of bounds.values()) await this.run(() => this.client.command({ query: `DROP TABLE IF EXISTS ${table} SYNC` }));
     }
-    // Two views at a time, each history read by an engine thread of its own while this thread merges
-    // whichever chunk has come (two views of 10M rows: 4.5 s where one at a time took 5.5 s).
-    const mergeOne = (v: number) => {
-      const { table, ttlMicros } = join.views[v] as PointInTimeJoin["views"][number];
-      const key = keys[v] as string;
-      const features = viewFeatureColumns(join, v);
-      const types = features.map((name) => table.featureColumns.find((c) => c.name === name)?.type as ValueType);
-      const history = this.streamArrow(streamedHistoryQuery(this.historyTable(join, v), key, features), run, STREAMED_HISTORY_SETTINGS);
-      return mergeView(spines.get(key) as SortedSpine, history, key, features, types, ttlMicros, aborted);
-    };
-    const merged: Array<Awaited<ReturnType<typeof mergeOne>>> = [];
-    for (let from = 0; from < join.views.length; from += STREAMED_VIEWS_AT_ONCE) {
-      const views = join.views.slice(from, from + STREAMED_VIEWS_AT_ONCE);
-      merged.push(...(await Promise.all(views.map((_, i) => mergeOne(from + i)))));
-    }
-    // An abort ends a history early: the join is dropped (the engine's path then ends at once too).
-    if (!merged.every((view) => view !== undefined)) return undefined;
-    const spineColumns = inMergeOrder
-      ? (spines.get(keys[0] as string)?.batches ?? [])
-      : recordBatches(this.streamArrow(spineColumnsQuery(join), run, STREAMED_READ_SETTINGS));
-    return streamedJoinChunks(join, spineColumns, merged, aborted);
   }
 
   /**

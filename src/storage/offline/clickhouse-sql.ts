@@ -54,6 +54,11 @@ export function quote(identifier: string): string {
   return `\`${identifier.replace(/\\/g, "\\\\").replace(/`/g, "\\`")}\``;
 }
 
+/** A string literal of `text`. */
+export function stringLiteral(text: string): string {
+  return `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}
+
 /**
  * Rows as JSONCompactEachRow text (one array per line), from one cell formatter per column, each
  * chosen once per column rather than per value. Rows are formatted in short slices ({@link mapInSlices}):

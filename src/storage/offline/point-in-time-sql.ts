@@ -23,7 +23,7 @@
  */
 import { ValidationError } from "../../common/errors.js";
 import type { ValueType } from "../../common/value-type.js";
-import { COLUMN_TYPES, quote } from "./clickhouse-sql.js";
+import { COLUMN_TYPES, quote, stringLiteral } from "./clickhouse-sql.js";
 import { HELD_TIME_COLUMN } from "./held-history.js";
 import { type OfflineColumn, type OfflineTable, type PointInTimeJoin, type Spine, viewFeatureColumns } from "./offline-store.js";
 import { windowedAggregatesQuery } from "./window-sql.js";
@@ -204,12 +204,48 @@ function spineOutputColumns(join: PointInTimeJoin): string[] {
 /**
  * A view's history as the streamed join merges it: one key column, the event time in
  * microseconds, and `features`, in the table's own order (key, event time, ingestion time), so
- * the engine reads it in order without sorting.
+ * the engine reads it in order without sorting. With `bounds` ({@link spineBoundsStatement}), only
+ * the rows a spine row could take: of a key in the spine, at most its latest spine time, and, with
+ * a TTL, at least its earliest spine time less the TTL (an older row is too old for every spine
+ * row of the key, and so is any row before it). A filter keeps the read in order; it is a
+ * conservative one: a key missing from the bounds reads as times at the epoch.
  */
-export function streamedHistoryQuery(table: string, key: string, features: readonly string[]): string {
+export function streamedHistoryQuery(
+  table: string,
+  key: string,
+  features: readonly string[],
+  bounds?: { table: string; ttlMicros: number },
+): string {
+  const where = bounds
+    ? ` WHERE event_time <= joinGet(${stringLiteral(bounds.table)}, 'latest', ${quote(key)})` +
+      (bounds.ttlMicros > 0
+        ? ` AND event_time >= joinGet(${stringLiteral(bounds.table)}, 'earliest', ${quote(key)}) - toIntervalMicrosecond(${bounds.ttlMicros})`
+        : "")
+    : "";
   return (
     `SELECT ${[quote(key), `toUnixTimestamp64Micro(event_time) AS ${HELD_TIME_COLUMN}`, ...features.map(quote)].join(", ")} ` +
-    `FROM ${table} ORDER BY ${quote(key)}, event_time, ingestion_time`
+    `FROM ${table}${where} ORDER BY ${quote(key)}, event_time, ingestion_time`
+  );
+}
+
+/**
+ * `sluice_tmp.spine_{id}_bounds_{n}`: the spine's time bounds per value of one of its key columns.
+ * Plain, as `joinGet` takes it: spine ids are hexadecimal, so the name needs no quoting.
+ */
+export function spineBoundsTableName(spine: Pick<Spine, "id">, n: number): string {
+  return `${SPINE_DATABASE}.spine_${spine.id}_bounds_${n}`;
+}
+
+/**
+ * The streamed join's time bounds of a spine per value of one key column, its earliest and latest
+ * time, in a table of the Join engine: a hash table in the engine's memory that `joinGet` reads.
+ * Not persistent: a Join table written to disk is read back into memory by every later start of
+ * the engine, dropped or not, until its data is removed (8 minutes after a plain DROP).
+ */
+export function spineBoundsStatement(spine: Spine, key: string, table: string): string {
+  return (
+    `CREATE TABLE ${table} ENGINE = Join(ANY, LEFT, ${quote(key)}) SETTINGS persistent = 0 AS ` +
+    `SELECT ${quote(key)}, min(event_time) AS earliest, max(event_time) AS latest FROM ${spineTableName(spine)} GROUP BY ${quote(key)}`
   );
 }
 

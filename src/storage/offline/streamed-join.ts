@@ -1,14 +1,15 @@
 /**
  * Point-in-time joins the server streams through itself, for histories too large to hold
  * (memory-join.ts), which the engine would otherwise join by sort-merge: that join sorts its whole
- * left side, and the result again, for every view. Here nothing large is sorted. The spine's keys
+ * left side, and the history again, for every view. Here nothing large is sorted. The spine's keys
  * and times are read sorted by key and time (the engine sorts a 1M-row spine in about 0.15 s), each
  * view's history is read in its table's own order (keys, event time, ingestion time: a read in
- * order, no sort) and merged with them as it streams, and only the matched values are kept, one per
- * spine row and feature. The result is then written in spine order, the spine's own columns read in
- * that order beside it (or, for a result in any order, in the merge's order). Measured on a 1M-row spine
- * over 3 views of about 3.3M rows each (the training benchmark's data), delivered to a client: 2.5-2.65 s,
- * where the engine's sort-merge join alone took 2.6-3.1 s.
+ * order, no sort; the store sends only the rows a spine row could take) and merged with them as it
+ * streams, and only the matched values are kept, one per spine row and feature. The result is then
+ * written in spine order, the spine's own columns read in that order beside it (or, for a result in
+ * any order, in the merge's order). Measured on a 1M-row spine over 3 views of about 3.3M rows each
+ * (the training benchmark's data), delivered to a client: 2.4-2.7 s, where the engine's sort-merge
+ * join alone took 2.6-2.9 s.
  *
  * The rule is {@link PointInTimeJoin}'s: a spine row sees the last history row of its key with an
  * event time not above its own (rows come by event time, then ingestion time, so it is the latest
