@@ -806,6 +806,53 @@ describe("point-in-time joins streamed through the server", () => {
     }
   }, 120_000);
 
+  it("reads the views' histories a few at a time, with the same answer as the engine over more views than that", async () => {
+    const tables = Array.from({ length: 4 }, (_, v) =>
+      viewTable(`batched_${++version}_${v}`, [{ name: "customer_id", type: "int64" }], [{ name: `f${v}`, type: "double" }]),
+    );
+    const history = tables.map((_, v) =>
+      Array.from(
+        { length: 40 },
+        (_, i): OfflineRow => ({
+          key: [BigInt(i % 7)],
+          eventTime: T0 + ((i * (v + 3)) % 11) * SECOND,
+          ingestTime: T0 + i,
+          writeId: "w",
+          features: [i % 5 === 0 ? null : v * 100 + i],
+        }),
+      ),
+    );
+    const store = await streamed();
+    const engine = await sortMerge();
+    try {
+      await storeHistory(store, tables, history, "batched");
+      const run = async (on: ClickHouseOfflineStore) => {
+        const spine = await on.createSpine("pit_streamed", [{ name: "customer_id", type: "int64" }], []);
+        const keys = Array.from({ length: 30 }, (_, i) => BigInt(i % 8));
+        await on.appendSpine(spine, { length: 30, keys: [keys], eventTimes: keys.map((_, i) => T0 + (i % 12) * SECOND), extras: [] }, 0);
+        const rows = await collectRows(
+          on.joinPointInTime({
+            spine,
+            views: tables.map((table, v) => ({ table, ttlMicros: v * 3 * SECOND })),
+            features: tables.map((_, v) => ({ view: v, column: `f${v}`, as: `f${v}` })),
+            excludeLateIngested: false,
+            spineOrder: true,
+            withSpineIndex: true,
+          }),
+        );
+        await on.dropSpine(spine);
+        return rows;
+      };
+      const mine = await run(store);
+      expect(store.joinsByStrategy.streamed).toBe(1);
+      expect(mine.some((row) => row.slice(3).some((cell) => cell !== null))).toBe(true);
+      expect(mine).toEqual(await run(engine));
+    } finally {
+      await store.close();
+      await engine.close();
+    }
+  });
+
   it("is refused when cancelled before it starts, and stops quietly when aborted between the chunks it writes", async () => {
     const table = viewTable(`aborted_${++version}`, [{ name: "customer_id", type: "int64" }], [{ name: "amount", type: "double" }]);
     const store = await streamed();
@@ -857,10 +904,10 @@ describe("point-in-time joins streamed through the server", () => {
     }
   });
 
-  it("leaves to the engine, with the same answer, joins it cannot stream: a text key, a text feature, a spine over its limit, a time it cannot hold exactly", async () => {
+  it("leaves to the engine, with the same answer, joins it cannot stream: a text key, a text feature, a spine over its limit, a time it cannot hold exactly, a column named __time", async () => {
     const keyed = (keyColumns: OfflineTable["keyColumns"], featureColumns: OfflineTable["featureColumns"]) =>
       viewTable(`fallback_${++version}`, keyColumns, featureColumns);
-    const cases: Array<[string, OfflineTable, FeatureValue, FeatureValue, number, JoinLimits]> = [
+    const cases: Array<[string, OfflineTable, FeatureValue, FeatureValue, number, JoinLimits, string?]> = [
       ["text key", keyed([{ name: "code", type: "string" }], [{ name: "amount", type: "double" }]), "a", 2.5, T0, {}],
       ["text feature", keyed([{ name: "customer_id", type: "int64" }], [{ name: "channel", type: "string" }]), 1n, "web", T0, {}],
       [
@@ -882,8 +929,18 @@ describe("point-in-time joins streamed through the server", () => {
         9_183_110_400_000_000,
         {},
       ],
+      // The reads' own time column is named so.
+      [
+        "a spine column named __time",
+        keyed([{ name: "customer_id", type: "int64" }], [{ name: "amount", type: "double" }]),
+        1n,
+        2.5,
+        T0,
+        {},
+        "__time",
+      ],
     ];
-    for (const [name, table, key, value, eventTime, limits] of cases) {
+    for (const [name, table, key, value, eventTime, limits, extra] of cases) {
       const store = await openClickHouseOfflineStore({
         kind: "embedded",
         path: pitPath,
@@ -898,8 +955,9 @@ describe("point-in-time joins streamed through the server", () => {
           historyColumnsOf([{ key: [key], eventTime, ingestTime: T0, writeId: "w", features: [value] }], 1, 1),
           "f",
         );
-        const spine = await store.createSpine("pit_streamed", table.keyColumns, []);
-        await store.appendSpine(spine, { length: 2, keys: [[key, key]], eventTimes: [eventTime, eventTime - SECOND], extras: [] }, 0);
+        const spine = await store.createSpine("pit_streamed", table.keyColumns, extra ? [{ name: extra, type: "double" }] : []);
+        const extras = extra ? [[0.5, 1.5]] : [];
+        await store.appendSpine(spine, { length: 2, keys: [[key, key]], eventTimes: [eventTime, eventTime - SECOND], extras }, 0);
         const rows = await collectRows(
           store.joinPointInTime({
             spine,
@@ -911,8 +969,8 @@ describe("point-in-time joins streamed through the server", () => {
           }),
         );
         expect(rows, name).toEqual([
-          [key, eventTime, value],
-          [key, eventTime - SECOND, null],
+          [key, eventTime, ...(extra ? [0.5] : []), value],
+          [key, eventTime - SECOND, ...(extra ? [1.5] : []), null],
         ]);
         expect(store.joinsByStrategy, name).toEqual({ server: 0, streamed: 0, hash: 0, sortMerge: 1 });
       } finally {

@@ -86,7 +86,7 @@ import {
   streamedHistoryQuery,
   valueTypeOfColumn,
 } from "./point-in-time-sql.js";
-import { mergeView, recordBatches, SortedSpine, streamedJoinChunks, streamedJoinKeys } from "./streamed-join.js";
+import { type MergedColumn, mergeView, recordBatches, SortedSpine, streamedJoinChunks, streamedJoinKeys } from "./streamed-join.js";
 
 /**
  * Reads for the streamed join (streamed-join.ts), in blocks of 65,536 rows (histories: 32,768)
@@ -835,22 +835,23 @@ export class ClickHouseOfflineStore implements OfflineStore {
     if (!keys) return undefined;
     const spineRows = await this.count(`SELECT count() AS n FROM ${spineTableName(join.spine)}`, run);
     if (spineRows === 0 || spineRows > this.streamedJoinMaxSpineRows) return undefined;
-    const aborted = () => run.signal?.aborted === true;
     // A join in any order keyed one way is written in the order it is merged in: no spine order to restore.
     const inMergeOrder = !join.spineOrder && new Set(keys).size === 1;
     // Each key's spine time bounds, so that a history read sends only the rows a spine row could take
     // (a join table is one node's: not on a cluster), made while the spine is read sorted.
     const distinctKeys = [...new Set(keys)];
     const bounds = new Map(this.cluster ? [] : distinctKeys.map((key, n) => [key, spineBoundsTableName(join.spine, n)]));
-    const boundsMade = Promise.all(
+    const boundsMade = Promise.allSettled(
       [...bounds].map(([key, table]) =>
         this.controlled(run, undefined, (settings) =>
           this.client.command({ query: `${spineBoundsStatement(join.spine, key, table)} ${settingsClause(settings)}` }),
         ),
       ),
     );
-    // Awaited below, or only settled when the join stops first.
-    boundsMade.catch(() => undefined);
+    // A view found unfit, or failing, stops the other views' reads at once (their queries are killed).
+    const stop = new AbortController();
+    const viewRun: QueryRun = { ...run, signal: run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal };
+    const stopped = () => viewRun.signal?.aborted === true;
     try {
       const spines = new Map<string, SortedSpine>();
       for (const key of distinctKeys) {
@@ -861,8 +862,9 @@ export class ClickHouseOfflineStore implements OfflineStore {
         if (!spine) return undefined;
         spines.set(key, spine);
       }
-      await boundsMade;
-      const mergeOne = (v: number) => {
+      const failedBounds = (await boundsMade).find((made) => made.status === "rejected");
+      if (failedBounds) throw failedBounds.reason;
+      const mergeOne = async (v: number) => {
         const { table, ttlMicros } = join.views[v] as PointInTimeJoin["views"][number];
         const key = keys[v] as string;
         const features = viewFeatureColumns(join, v);
@@ -874,23 +876,46 @@ export class ClickHouseOfflineStore implements OfflineStore {
           features,
           boundsTable ? { table: boundsTable, ttlMicros } : undefined,
         );
-        const history = this.streamArrow(query, run, STREAMED_HISTORY_SETTINGS);
-        return mergeView(spines.get(key) as SortedSpine, history, key, features, types, ttlMicros, aborted);
+        try {
+          const view = await mergeView(
+            spines.get(key) as SortedSpine,
+            this.streamArrow(query, viewRun, STREAMED_HISTORY_SETTINGS),
+            key,
+            features,
+            types,
+            ttlMicros,
+            stopped,
+          );
+          if (!view) stop.abort();
+          return view;
+        } catch (error) {
+          stop.abort();
+          throw error;
+        }
       };
-      const merged: Array<Awaited<ReturnType<typeof mergeOne>>> = [];
+      const merged: Array<Map<string, MergedColumn>> = [];
       for (let from = 0; from < join.views.length; from += STREAMED_VIEWS_AT_ONCE) {
         const views = join.views.slice(from, from + STREAMED_VIEWS_AT_ONCE);
-        merged.push(...(await Promise.all(views.map((_, i) => mergeOne(from + i)))));
+        const settled = await Promise.allSettled(views.map((_, i) => mergeOne(from + i)));
+        const failed = settled.find((view) => view.status === "rejected");
+        if (failed) throw failed.reason;
+        for (const view of settled) {
+          // Unfit, or aborted (the engine's path then ends at once too).
+          if (view.status !== "fulfilled" || !view.value) return undefined;
+          merged.push(view.value);
+        }
       }
-      // An abort ends a history early: the join is dropped (the engine's path then ends at once too).
-      if (!merged.every((view) => view !== undefined)) return undefined;
+      const aborted = () => run.signal?.aborted === true;
       const spineColumns = inMergeOrder
         ? (spines.get(keys[0] as string)?.batches ?? [])
         : recordBatches(this.streamArrow(spineColumnsQuery(join), run, STREAMED_READ_SETTINGS));
       return streamedJoinChunks(join, spineColumns, merged, aborted);
     } finally {
-      await boundsMade.catch(() => undefined);
-      for (const table of bounds.values()) await this.run(() => this.client.command({ query: `DROP TABLE IF EXISTS ${table} SYNC` }));
+      // Every view's read has ended here (settled), and every bounds table was made or failed. A table a
+      // failed drop leaves holds memory until the engine restarts (it is not persistent).
+      await boundsMade;
+      for (const table of bounds.values())
+        await this.run(() => this.client.command({ query: `DROP TABLE IF EXISTS ${table} SYNC` })).catch(() => undefined);
     }
   }
 

@@ -203,8 +203,8 @@ function spineOutputColumns(join: PointInTimeJoin): string[] {
 
 /**
  * A view's history as the streamed join merges it: one key column, the event time in
- * microseconds, and `features`, in the table's own order (key, event time, ingestion time), so
- * the engine reads it in order without sorting. With `bounds` ({@link spineBoundsStatement}), only
+ * microseconds, and `features`, by key, event time and ingestion time: the table's own order is
+ * (key, event time), so the engine reads it in order and sorts only rows of equal key and time. With `bounds` ({@link spineBoundsStatement}), only
  * the rows a spine row could take: of a key in the spine, at most its latest spine time, and, with
  * a TTL, at least its earliest spine time less the TTL (an older row is too old for every spine
  * row of the key, and so is any row before it). A filter keeps the read in order; it is a
