@@ -808,18 +808,24 @@ export class ClickHouseOfflineStore implements OfflineStore {
       return;
     }
     this.joinsByStrategy[inMemory ? "hash" : "sortMerge"]++;
+    // A sort-merge join sorts each history it reads: the rows no spine row could take stay out of it
+    // (not for exclude_late_ingested, whose history is the rows known over time).
+    const bounds = inMemory || join.excludeLateIngested ? undefined : this.spineBounds(join, { signal, limits });
     try {
+      await bounds?.made;
       yield* this.streamArrow(
         joinQuery(
           join,
           (view) => this.historyTable(join, view),
           (window) => this.eventsTable(join, window),
           inMemory,
+          (view) => bounds?.tableOf(view),
         ),
         { signal, limits },
         joinSettings(join, inMemory),
       );
     } finally {
+      await bounds?.drop();
       if (!inMemory) this.releaseEngineMemory();
     }
   }
@@ -837,24 +843,15 @@ export class ClickHouseOfflineStore implements OfflineStore {
     if (spineRows === 0 || spineRows > this.streamedJoinMaxSpineRows) return undefined;
     // A join in any order keyed one way is written in the order it is merged in: no spine order to restore.
     const inMergeOrder = !join.spineOrder && new Set(keys).size === 1;
-    // Each key's spine time bounds, so that a history read sends only the rows a spine row could take
-    // (a join table is one node's: not on a cluster), made while the spine is read sorted.
-    const distinctKeys = [...new Set(keys)];
-    const bounds = new Map(this.cluster ? [] : distinctKeys.map((key, n) => [key, spineBoundsTableName(join.spine, n)]));
-    const boundsMade = Promise.allSettled(
-      [...bounds].map(([key, table]) =>
-        this.controlled(run, undefined, (settings) =>
-          this.client.command({ query: `${spineBoundsStatement(join.spine, key, table)} ${settingsClause(settings)}` }),
-        ),
-      ),
-    );
+    // Made while the spine is read sorted.
+    const bounds = this.spineBounds(join, run);
     // A view found unfit, or failing, stops the other views' reads at once (their queries are killed).
     const stop = new AbortController();
     const viewRun: QueryRun = { ...run, signal: run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal };
     const stopped = () => viewRun.signal?.aborted === true;
     try {
       const spines = new Map<string, SortedSpine>();
-      for (const key of distinctKeys) {
+      for (const key of new Set(keys)) {
         const streams: Uint8Array[] = [];
         for await (const chunk of this.streamArrow(sortedSpineQuery(join, key, inMergeOrder), run, STREAMED_READ_SETTINGS))
           streams.push(chunk.ipc);
@@ -862,14 +859,13 @@ export class ClickHouseOfflineStore implements OfflineStore {
         if (!spine) return undefined;
         spines.set(key, spine);
       }
-      const failedBounds = (await boundsMade).find((made) => made.status === "rejected");
-      if (failedBounds) throw failedBounds.reason;
+      await bounds.made;
       const mergeOne = async (v: number) => {
         const { table, ttlMicros } = join.views[v] as PointInTimeJoin["views"][number];
         const key = keys[v] as string;
         const features = viewFeatureColumns(join, v);
         const types = features.map((name) => table.featureColumns.find((c) => c.name === name)?.type as ValueType);
-        const boundsTable = bounds.get(key);
+        const boundsTable = bounds.tableOf(v);
         const query = streamedHistoryQuery(
           this.historyTable(join, v),
           key,
@@ -911,12 +907,49 @@ export class ClickHouseOfflineStore implements OfflineStore {
         : recordBatches(this.streamArrow(spineColumnsQuery(join), run, STREAMED_READ_SETTINGS));
       return streamedJoinChunks(join, spineColumns, merged, aborted);
     } finally {
-      // Every view's read has ended here (settled), and every bounds table was made or failed. A table a
-      // failed drop leaves holds memory until the engine restarts (it is not persistent).
-      await boundsMade;
-      for (const table of bounds.values())
-        await this.run(() => this.client.command({ query: `DROP TABLE IF EXISTS ${table} SYNC` })).catch(() => undefined);
+      // Every view's read has ended here (settled).
+      await bounds.drop();
     }
+  }
+
+  /**
+   * Tables of the spine's time bounds per entity, one per set of key columns the join's views are
+   * keyed by (point-in-time-sql.ts, spineBoundsFilter), so that a history read sends only the rows a
+   * spine row could take; none on a cluster, where a Join table would be one node's. `made` settles
+   * once all are made (rejecting with the first failure), `drop` waits for every one to be made or
+   * to fail and drops them: a table a failed drop leaves holds memory until the engine restarts (it
+   * is not persistent), not an error.
+   */
+  private spineBounds(join: PointInTimeJoin, run: QueryRun) {
+    const signature = (view: number) => (join.views[view]?.table.keyColumns ?? []).map((c) => c.name).join("\u0000");
+    const tables = new Map<string, string>();
+    if (!this.cluster) {
+      for (const view of join.views.keys()) {
+        if (!tables.has(signature(view))) tables.set(signature(view), spineBoundsTableName(join.spine, tables.size));
+      }
+    }
+    const settled = Promise.allSettled(
+      [...tables].map(([keys, table]) =>
+        this.controlled(run, undefined, (settings) =>
+          this.client.command({ query: `${spineBoundsStatement(join.spine, keys.split("\u0000"), table)} ${settingsClause(settings)}` }),
+        ),
+      ),
+    );
+    const made = settled.then((results) => {
+      const failed = results.find((result) => result.status === "rejected");
+      if (failed) throw failed.reason;
+    });
+    // Awaited by the join, or only settled when it stops first.
+    made.catch(() => undefined);
+    return {
+      tableOf: (view: number) => tables.get(signature(view)),
+      made,
+      drop: async () => {
+        await settled;
+        for (const table of tables.values())
+          await this.run(() => this.client.command({ query: `DROP TABLE IF EXISTS ${table} SYNC` })).catch(() => undefined);
+      },
+    };
   }
 
   /**

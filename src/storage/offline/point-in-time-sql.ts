@@ -109,6 +109,7 @@ export function joinQuery(
   historyTable: (view: number) => string,
   eventsTable: (window: number) => string,
   inMemory = false,
+  bounds: (view: number) => string | undefined = () => undefined,
 ): string {
   const { spine } = join;
   // Both tie rules that pack the join time read the same spine-side key: the spine time, any rank.
@@ -144,6 +145,7 @@ export function joinQuery(
       : inMemory
         ? `SELECT ${[...keys, "event_time AS __time", `${asofKey("event_time", `toUnixTimestamp64Micro(ingestion_time) + ${INGESTION_OFFSET}`)} AS __asof`, ...features.map(quote)].join(", ")} FROM ${historyTable(view)}`
         : `SELECT ${[...keys, "event_time AS __time", ...features.map(quote)].join(", ")} FROM ${historyTable(view)} ` +
+          boundsWhere(bounds(view), table.keyColumns, join.views[view]?.ttlMicros ?? 0) +
           `ORDER BY ${keys.join(", ")}, event_time, ingestion_time DESC LIMIT 1 BY ${keys.join(", ")}, event_time ` +
           // The history is read in its sort order and thinned as it streams; one thread does that as
           // fast as several (measured), with a third less memory for the whole join.
@@ -204,32 +206,39 @@ function spineOutputColumns(join: PointInTimeJoin): string[] {
 /**
  * A view's history as the streamed join merges it: one key column, the event time in
  * microseconds, and `features`, by key, event time and ingestion time: the table's own order is
- * (key, event time), so the engine reads it in order and sorts only rows of equal key and time. With `bounds` ({@link spineBoundsStatement}), only
- * the rows a spine row could take: of a key in the spine, at most its latest spine time, and, with
- * a TTL, at least its earliest spine time less the TTL (an older row is too old for every spine
- * row of the key, and so is any row before it). A filter keeps the read in order; it is a
- * conservative one: a key missing from the bounds reads as times at the epoch.
+ * (key, event time), so the engine reads it in order and sorts only rows of equal key and time.
+ * With `bounds`, only the rows a spine row could take ({@link spineBoundsFilter}), which keeps the
+ * read in order.
  */
-export function streamedHistoryQuery(
-  table: string,
-  key: string,
-  features: readonly string[],
-  bounds?: { table: string; ttlMicros: number },
-): string {
-  const where = bounds
-    ? ` WHERE event_time <= joinGet(${stringLiteral(bounds.table)}, 'latest', ${quote(key)})` +
-      (bounds.ttlMicros > 0
-        ? ` AND event_time >= joinGet(${stringLiteral(bounds.table)}, 'earliest', ${quote(key)}) - toIntervalMicrosecond(${bounds.ttlMicros})`
-        : "")
-    : "";
+export function streamedHistoryQuery(table: string, key: string, features: readonly string[], bounds?: SpineBounds): string {
+  const where = bounds ? ` WHERE ${spineBoundsFilter(bounds, [key])}` : "";
   return (
     `SELECT ${[quote(key), `toUnixTimestamp64Micro(event_time) AS ${HELD_TIME_COLUMN}`, ...features.map(quote)].join(", ")} ` +
     `FROM ${table}${where} ORDER BY ${quote(key)}, event_time, ingestion_time`
   );
 }
 
+/** A table of a spine's time bounds per entity ({@link spineBoundsStatement}), and a view's TTL. */
+export interface SpineBounds {
+  table: string;
+  ttlMicros: number;
+}
+
 /**
- * `sluice_tmp.spine_{id}_bounds_{n}`: the spine's time bounds per value of one of its key columns.
+ * Keeps the history rows a spine row could take: of an entity in the spine, at most its latest
+ * spine time, and, with a TTL, at least its earliest spine time less the TTL (an older row is too
+ * old for every spine row of the entity, and so is any row before it). A conservative filter: an
+ * entity missing from the bounds reads as times at the epoch, and only its rows, which no spine row
+ * takes, go.
+ */
+export function spineBoundsFilter(bounds: SpineBounds, keys: readonly string[]): string {
+  const of = (column: string) => `joinGet(${stringLiteral(bounds.table)}, '${column}', ${keys.map(quote).join(", ")})`;
+  const latest = `event_time <= ${of("latest")}`;
+  return bounds.ttlMicros > 0 ? `${latest} AND event_time >= ${of("earliest")} - toIntervalMicrosecond(${bounds.ttlMicros})` : latest;
+}
+
+/**
+ * `sluice_tmp.spine_{id}_bounds_{n}`: the spine's time bounds per entity of one set of key columns.
  * Plain, as `joinGet` takes it: spine ids are hexadecimal, so the name needs no quoting.
  */
 export function spineBoundsTableName(spine: Pick<Spine, "id">, n: number): string {
@@ -237,16 +246,27 @@ export function spineBoundsTableName(spine: Pick<Spine, "id">, n: number): strin
 }
 
 /**
- * The streamed join's time bounds of a spine per value of one key column, its earliest and latest
- * time, in a table of the Join engine: a hash table in the engine's memory that `joinGet` reads.
- * Not persistent: a Join table written to disk is read back into memory by every later start of
- * the engine, dropped or not, until its data is removed (8 minutes after a plain DROP).
+ * A spine's earliest and latest time per entity of `keys`, in a table of the Join engine: a hash
+ * table in the engine's memory that `joinGet` reads. Not persistent: a Join table written to disk
+ * is read back into memory by every later start of the engine, dropped or not, until its data is
+ * removed (8 minutes after a plain DROP).
  */
-export function spineBoundsStatement(spine: Spine, key: string, table: string): string {
+export function spineBoundsStatement(spine: Spine, keys: readonly string[], table: string): string {
+  const columns = keys.map(quote).join(", ");
   return (
-    `CREATE TABLE ${table} ENGINE = Join(ANY, LEFT, ${quote(key)}) SETTINGS persistent = 0 AS ` +
-    `SELECT ${quote(key)}, min(event_time) AS earliest, max(event_time) AS latest FROM ${spineTableName(spine)} GROUP BY ${quote(key)}`
+    `CREATE TABLE ${table} ENGINE = Join(ANY, LEFT, ${columns}) SETTINGS persistent = 0 AS ` +
+    `SELECT ${columns}, min(event_time) AS earliest, max(event_time) AS latest FROM ${spineTableName(spine)} GROUP BY ${columns}`
   );
+}
+
+/** `WHERE` {@link spineBoundsFilter} and a space, or nothing without a bounds table. */
+function boundsWhere(table: string | undefined, keys: readonly OfflineColumn[], ttlMicros: number): string {
+  return table
+    ? `WHERE ${spineBoundsFilter(
+        { table, ttlMicros },
+        keys.map((c) => c.name),
+      )} `
+    : "";
 }
 
 /** The type of an events table's field (count reads none: any type will do). */
