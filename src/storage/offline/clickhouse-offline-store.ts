@@ -1092,21 +1092,26 @@ export class ClickHouseOfflineStore implements OfflineStore {
     const { database } = tableNameParts({ project: join.spine.project, view: "", version: 0 }, false);
     const table = `${quote(database)}.${quote(name)}`;
     const inMemory = await this.joinsInMemory(join, run);
+    // As for a streamed answer: the sort-merge join reads only the history rows a spine row could take.
+    const bounds = inMemory || join.excludeLateIngested ? undefined : this.spineBounds(join, run);
     const query = joinQuery(
       { ...join, withSpineIndex: true, spineOrder: false },
       (view) => this.historyTable(join, view),
       (window) => this.eventsTable(join, window),
       inMemory,
+      (view) => bounds?.tableOf(view),
     );
     const engineSettings = await this.withEngineSettings(joinSettings({ spineOrder: false }, inMemory));
     // Settings in the statement, not the client's: chDB's connection would SET them for the whole session.
     try {
+      await bounds?.made;
       await this.controlled(run, undefined, (settings) =>
         this.client.command({
           query: `CREATE TABLE ${table} ENGINE = MergeTree ORDER BY spine_index AS ${query} ${settingsClause({ ...engineSettings, ...settings })}`,
         }),
       );
     } finally {
+      await bounds?.drop();
       if (!inMemory) this.releaseEngineMemory();
     }
     mkdirSync(dirname(parquetPath), { recursive: true });
