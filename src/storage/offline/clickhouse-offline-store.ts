@@ -921,17 +921,20 @@ export class ClickHouseOfflineStore implements OfflineStore {
    * is not persistent), not an error.
    */
   private spineBounds(join: PointInTimeJoin, run: QueryRun) {
-    const signature = (view: number) => (join.views[view]?.table.keyColumns ?? []).map((c) => c.name).join("\u0000");
-    const tables = new Map<string, string>();
+    const keysOf = (view: number) => (join.views[view]?.table.keyColumns ?? []).map((c) => c.name);
+    // By the views' key columns: views of one entity share a table.
+    const tables = new Map<string, { table: string; keys: string[] }>();
     if (!this.cluster) {
       for (const view of join.views.keys()) {
-        if (!tables.has(signature(view))) tables.set(signature(view), spineBoundsTableName(join.spine, tables.size));
+        const keys = keysOf(view);
+        if (!tables.has(JSON.stringify(keys)))
+          tables.set(JSON.stringify(keys), { table: spineBoundsTableName(join.spine, tables.size), keys });
       }
     }
     const settled = Promise.allSettled(
-      [...tables].map(([keys, table]) =>
+      [...tables.values()].map(({ table, keys }) =>
         this.controlled(run, undefined, (settings) =>
-          this.client.command({ query: `${spineBoundsStatement(join.spine, keys.split("\u0000"), table)} ${settingsClause(settings)}` }),
+          this.client.command({ query: `${spineBoundsStatement(join.spine, keys, table)} ${settingsClause(settings)}` }),
         ),
       ),
     );
@@ -942,11 +945,11 @@ export class ClickHouseOfflineStore implements OfflineStore {
     // Awaited by the join, or only settled when it stops first.
     made.catch(() => undefined);
     return {
-      tableOf: (view: number) => tables.get(signature(view)),
+      tableOf: (view: number) => tables.get(JSON.stringify(keysOf(view)))?.table,
       made,
       drop: async () => {
         await settled;
-        for (const table of tables.values())
+        for (const { table } of tables.values())
           await this.run(() => this.client.command({ query: `DROP TABLE IF EXISTS ${table} SYNC` })).catch(() => undefined);
       },
     };
