@@ -2,44 +2,98 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { FeatureValue } from "../common/feature-value.js";
 import type { ValueType } from "../common/value-type.js";
-import { GetOnlineFeaturesResponse } from "../gen/sluice/v1/online.pb.js";
+import { FlatFeatureValues, GetOnlineFeaturesResponse } from "../gen/sluice/v1/online.pb.js";
 import type { FeatureColumn, FeatureStatus } from "../online/online-reader.js";
 import type { ResolvedFeature } from "../registry/model.js";
-import { encodeFlatResponse } from "./flat-values.js";
+import { encodeFlatResponse, encodeTypedFlatResponse } from "./flat-values.js";
+import { valueTypeToWire } from "./mapping/common.js";
 import { FEATURE_STATUS_TO_WIRE, valueToWire } from "./mapping/values.js";
 import { ScratchWriter } from "./wire-writer.js";
 
+/** A layout the server encodes by hand, and its encoder. */
+type Layout = "FLAT" | "FLAT_TYPED";
+const ENCODERS: Record<Layout, typeof encodeFlatResponse> = { FLAT: encodeFlatResponse, FLAT_TYPED: encodeTypedFlatResponse };
+
+/** FlatFeatureValues' packed array of each scalar type in layout FLAT_TYPED, as the proto comments define it. */
+const TYPED_ARRAYS: Partial<Record<ValueType, "int64Values" | "doubleValues" | "boolValues" | "stringValues" | "bytesValues">> = {
+  int32: "int64Values",
+  int64: "int64Values",
+  float: "doubleValues",
+  double: "doubleValues",
+  bool: "boolValues",
+  string: "stringValues",
+  bytes: "bytesValues",
+};
+
+/** A null cell's stand-in in its packed array, and a value as its array holds it (refusing what a Value of its type refuses). */
+function typedCell(type: ValueType, value: FeatureValue): bigint | number | boolean | string | Uint8Array {
+  switch (type) {
+    case "int32":
+      if (value !== null && !(Number.isInteger(value) && (value as number) >= -(2 ** 31) && (value as number) < 2 ** 31)) {
+        throw new RangeError("not an int32");
+      }
+      return BigInt((value as number | null) ?? 0);
+    case "int64":
+      return BigInt((value as bigint | number | null) ?? 0);
+    case "float": {
+      const number = (value as number | null) ?? 0;
+      if (Number.isFinite(number) && Math.abs(number) > FLOAT32_MAX) throw new RangeError("not a float32");
+      return Math.fround(number);
+    }
+    case "double":
+      return (value as number | null) ?? 0;
+    case "bool":
+      return (value as boolean | null) ?? false;
+    case "string":
+      return (value as string | null) ?? "";
+    default:
+      return (value as Uint8Array | null) ?? new Uint8Array(0);
+  }
+}
+
 /** The same response through the generated encoder: what the hand encoding must equal, byte for byte. */
-function generated(prefix: Uint8Array[], columns: FeatureColumn[]): Buffer {
-  const flat = GetOnlineFeaturesResponse.encode({
-    featureNames: [],
-    columns: [],
-    resolvedFeatures: [],
-    flat: {
-      values: columns.flatMap((c) => c.values.map((value) => valueToWire(c.feature.type, value))),
-      statuses: columns.flatMap((c) =>
-        c.statuses.map((s) => {
-          const wire = FEATURE_STATUS_TO_WIRE[s];
-          if (wire === undefined) throw new RangeError(`unknown status ${s}`);
-          return wire;
-        }),
-      ),
-      eventTimeMicros: columns.flatMap((c) => c.eventTimes.map((t) => BigInt(t !== undefined && Number.isFinite(t) ? Math.floor(t) : 0))),
-    },
-  }).finish();
-  return Buffer.concat([...prefix, flat]);
+function generated(prefix: Uint8Array[], columns: FeatureColumn[], layout: Layout = "FLAT"): Buffer {
+  const typed = layout === "FLAT_TYPED";
+  const flat: FlatFeatureValues = {
+    values: columns
+      .filter((c) => !typed || TYPED_ARRAYS[c.feature.type] === undefined)
+      .flatMap((c) => c.values.map((value) => valueToWire(c.feature.type, value))),
+    statuses: columns.flatMap((c) =>
+      c.statuses.map((s) => {
+        const wire = FEATURE_STATUS_TO_WIRE[s];
+        if (wire === undefined) throw new RangeError(`unknown status ${s}`);
+        return wire;
+      }),
+    ),
+    eventTimeMicros: columns.flatMap((c) => c.eventTimes.map((t) => BigInt(t !== undefined && Number.isFinite(t) ? Math.floor(t) : 0))),
+    valueTypes: typed ? columns.map((c) => valueTypeToWire(c.feature.type)) : [],
+    int64Values: [],
+    doubleValues: [],
+    boolValues: [],
+    stringValues: [],
+    bytesValues: [],
+    nullCells: typed ? columns.flatMap((c) => c.values).flatMap((value, cell) => (value === null ? [cell] : [])) : [],
+  };
+  if (typed) {
+    for (const c of columns) {
+      const array = TYPED_ARRAYS[c.feature.type];
+      if (array) for (const value of c.values) (flat[array] as unknown[]).push(typedCell(c.feature.type, value));
+    }
+  }
+  const encoded = GetOnlineFeaturesResponse.encode({ featureNames: [], columns: [], resolvedFeatures: [], flat }).finish();
+  return Buffer.concat([...prefix, encoded]);
 }
 
 /** Both encoders' outcomes for the same input: equal bytes, or both refusing it. */
-function expectSameAsGenerated(prefix: Uint8Array[], cells: FeatureColumn[], writer?: ScratchWriter): void {
+function expectSameAsGenerated(prefix: Uint8Array[], cells: FeatureColumn[], writer?: ScratchWriter, layout: Layout = "FLAT"): void {
   let expected: Buffer;
   try {
-    expected = generated(prefix, cells);
+    expected = generated(prefix, cells, layout);
   } catch {
-    expect(() => encodeFlatResponse(prefix, cells, writer)).toThrow();
+    expect(() => ENCODERS[layout](prefix, cells, writer)).toThrow();
     return;
   }
-  const encoded = encodeFlatResponse(prefix, cells, writer);
+  const encoded = ENCODERS[layout](prefix, cells, writer);
   // Buffer.equals, not toEqual: a deep comparison of megabyte buffers takes seconds.
   if (!encoded.equals(expected)) expect(encoded.toString("hex")).toBe(expected.toString("hex"));
 }
@@ -132,17 +186,17 @@ const column = (rows: number): fc.Arbitrary<FeatureColumn> =>
 
 const columns = fc.nat({ max: 6 }).chain((rows) => fc.array(column(rows), { maxLength: 6 }));
 
-describe("encodeFlatResponse", () => {
+describe.each(["FLAT", "FLAT_TYPED"] as const)("the %s layout encoded by hand", (layout) => {
   it("encodes every type, null, status and event time byte for byte as the generated encoder does, and refuses what it refuses", () => {
     fc.assert(
-      fc.property(columns, fc.uint8Array({ maxLength: 40 }), (cells, prefix) => expectSameAsGenerated([prefix], cells)),
+      fc.property(columns, fc.uint8Array({ maxLength: 40 }), (cells, prefix) => expectSameAsGenerated([prefix], cells, undefined, layout)),
       { numRuns: 500 },
     );
   });
 
   it("does the same with a scratch buffer that must grow, and move bodies, on every message", () => {
     fc.assert(
-      fc.property(columns, fc.nat({ max: 64 }), (cells, size) => expectSameAsGenerated([], cells, new ScratchWriter(size + 1))),
+      fc.property(columns, fc.nat({ max: 64 }), (cells, size) => expectSameAsGenerated([], cells, new ScratchWriter(size + 1), layout)),
       { numRuns: 300 },
     );
   });
@@ -151,10 +205,57 @@ describe("encodeFlatResponse", () => {
     const cells: FeatureColumn[] = [
       { name: "x", feature: feature("double"), values: [1], statuses: ["lost" as FeatureStatus], eventTimes: [1] },
     ];
-    expect(() => generated([], cells)).toThrow();
-    expect(() => encodeFlatResponse([], cells)).toThrow(RangeError);
+    expect(() => generated([], cells, layout)).toThrow();
+    expect(() => ENCODERS[layout]([], cells)).toThrow(RangeError);
   });
 
+  it("keeps `flat` present when there is no cell, as the generated encoder does", () => {
+    expectSameAsGenerated([], [], undefined, layout);
+    expect(GetOnlineFeaturesResponse.decode(ENCODERS[layout]([], [])).flat).toEqual(FlatFeatureValues.fromPartial({}));
+  });
+});
+
+describe("the FLAT_TYPED layout", () => {
+  it("puts each feature's cells in its type's array, in feature order, and names the null cells", () => {
+    const cells = (type: ValueType, values: FeatureValue[]): FeatureColumn => ({
+      name: type,
+      feature: feature(type),
+      values,
+      statuses: values.map((value) => (value === null ? "null_value" : "present")),
+      eventTimes: values.map(() => 5),
+    });
+    const when = new Date("2026-11-28T00:00:00Z");
+    const decoded = GetOnlineFeaturesResponse.decode(
+      encodeTypedFlatResponse(
+        [],
+        [
+          cells("int64", [7n, null]),
+          cells("float", [0.1, -2]),
+          cells("timestamp", [when, null]),
+          cells("int32", [-3, 4]),
+          cells("string", [null, "b"]),
+          cells("bool", [true, null]),
+          cells("bytes", [new Uint8Array([1]), null]),
+          cells("double", [null, 2.5]),
+        ],
+      ),
+    ).flat as FlatFeatureValues;
+    expect(decoded.valueTypes).toEqual(
+      ["int64", "float", "timestamp", "int32", "string", "bool", "bytes", "double"].map((t) => valueTypeToWire(t as ValueType)),
+    );
+    expect(decoded.int64Values).toEqual([7n, 0n, -3n, 4n]);
+    expect(decoded.doubleValues).toEqual([Math.fround(0.1), -2, 0, 2.5]);
+    expect(decoded.boolValues).toEqual([true, false]);
+    expect(decoded.stringValues).toEqual(["", "b"]);
+    expect(decoded.bytesValues.map((b) => [...b])).toEqual([[1], []]);
+    // Only the timestamp feature keeps Values: its two cells.
+    expect(decoded.values).toEqual([valueToWire("timestamp", when), valueToWire("timestamp", null)]);
+    expect(decoded.nullCells).toEqual([1, 5, 8, 11, 13, 14]);
+    expect(decoded.statuses).toHaveLength(16);
+  });
+});
+
+describe("encodeFlatResponse", () => {
   it("writes lengths of up to four bytes, across the end of its buffer", () => {
     const strings = (values: Array<string | null>): FeatureColumn => ({
       name: "string",
@@ -188,10 +289,5 @@ describe("encodeFlatResponse", () => {
     encodeFlatResponse([], [column("y".repeat(1_200_000))]);
     expectSameAsGenerated([], [column("third")]);
     expect(first).toEqual(copy);
-  });
-
-  it("keeps `flat` present when there is no cell, as the generated encoder does", () => {
-    expectSameAsGenerated([], []);
-    expect(GetOnlineFeaturesResponse.decode(encodeFlatResponse([], [])).flat).toEqual({ values: [], statuses: [], eventTimeMicros: [] });
   });
 });

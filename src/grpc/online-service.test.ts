@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { GetOnlineFeaturesResponse, OnlineResponseLayout } from "../gen/sluice/v1/online.pb.js";
-import { FeatureStatus } from "../gen/sluice/v1/types.pb.js";
+import { FeatureStatus, ValueType } from "../gen/sluice/v1/types.pb.js";
 import type { FeatureColumn, ReadSelection } from "../online/online-reader.js";
 import type { ResolvedFeature } from "../registry/model.js";
 import { encodeOnlineResponse } from "./online-service.js";
@@ -74,5 +74,30 @@ describe("encodeOnlineResponse", () => {
     }
     // The columns layout leaves `flat` unset, as it did before there was one.
     expect(GetOnlineFeaturesResponse.decode(encodeOnlineResponse(selection, columns(1))).flat).toBeUndefined();
+  });
+
+  it("in the typed flat layout, carries scalar features in packed arrays and lists in Values", () => {
+    const decoded = GetOnlineFeaturesResponse.decode(
+      encodeOnlineResponse(selection, columns(1.5), OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT_TYPED),
+    );
+    expect(decoded.featureNames).toEqual(["spend", "tags"]);
+    expect(decoded.resolvedFeatures.map((r) => r.ref)).toEqual(["stats:spend", "stats:tags"]);
+    expect(decoded.flat).toEqual({
+      values: [{ stringListValue: { values: ["a"] } }, {}],
+      statuses: [
+        FeatureStatus.FEATURE_STATUS_PRESENT,
+        FeatureStatus.FEATURE_STATUS_NOT_FOUND,
+        FeatureStatus.FEATURE_STATUS_OUTSIDE_MAX_AGE,
+        FeatureStatus.FEATURE_STATUS_NULL_VALUE,
+      ],
+      eventTimeMicros: [1_500_000n, 0n, 7n, 8n],
+      valueTypes: [ValueType.VALUE_TYPE_DOUBLE, ValueType.VALUE_TYPE_STRING_LIST],
+      int64Values: [],
+      doubleValues: [1.5, 0],
+      boolValues: [],
+      stringValues: [],
+      bytesValues: [],
+      nullCells: [1, 3],
+    });
   });
 });

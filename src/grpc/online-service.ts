@@ -9,7 +9,7 @@ import {
 import type { FeatureColumn, OnlineReader, ReadSelection } from "../online/online-reader.js";
 import { parseProjectName } from "../registry/names.js";
 import type { HandlerEnv } from "./call-context.js";
-import { encodeFlatResponse } from "./flat-values.js";
+import { encodeFlatResponse, encodeTypedFlatResponse } from "./flat-values.js";
 import { resolvedFeatureToWire } from "./mapping/registry.js";
 import { FEATURE_STATUS_TO_WIRE, microsToTimestamp, taggedFromWire, valueToWire } from "./mapping/values.js";
 import { unaryHandler } from "./unary-handler.js";
@@ -53,7 +53,7 @@ const encodedSelections = new WeakMap<ReadSelection, { names: Uint8Array; resolv
 const EMPTY_RESPONSE: GetOnlineFeaturesResponse = GetOnlineFeaturesResponse.fromPartial({});
 
 /**
- * Encodes a GetOnlineFeaturesResponse in the layout asked for (columns unless FLAT). Only the values
+ * Encodes a GetOnlineFeaturesResponse in the layout asked for (columns unless FLAT or FLAT_TYPED). Only the values
  * are encoded per call: the names (field 1) and resolved features (field 3) are encoded once per
  * selection and the parts concatenated in field order, which protobuf defines to decode as the one
  * whole message.
@@ -76,6 +76,8 @@ export function encodeOnlineResponse(
   }
   // Field 4 after the names and resolved features.
   if (layout === OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT) return encodeFlatResponse([parts.names, parts.resolved], columns);
+  if (layout === OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT_TYPED)
+    return encodeTypedFlatResponse([parts.names, parts.resolved], columns);
   const values = GetOnlineFeaturesResponse.encode({
     ...EMPTY_RESPONSE,
     columns: columns.map((c) => ({

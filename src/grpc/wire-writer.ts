@@ -125,6 +125,12 @@ export class ScratchWriter {
     this.position = this.buffer.writeFloatLE(value, this.position);
   }
 
+  /** A float32 as a double: the double of its float32 value, refused beyond float32's range as {@link float} is. */
+  float32AsDouble(value: number): void {
+    if (Number.isFinite(value) && Math.abs(value) > FLOAT32_MAX) throw new RangeError(`${value} is not a float32`);
+    this.double(Math.fround(value));
+  }
+
   double(value: number): void {
     this.reserve(8);
     this.position = this.buffer.writeDoubleLE(value, this.position);

@@ -24,6 +24,7 @@ from sluice._coalesce import OnlineReadCoalescer
 from sluice._online import OnlineRequests
 from sluice.v1 import access_pb2, ingestion_pb2, online_pb2, registry_pb2, types_pb2
 import test_message_size
+from stubs import typed_answer
 from test_credentials import fake_server, issue
 
 METHODS = ["WhoAmI", "ListProjects", "ListProjects", "WriteFeatures"]
@@ -144,11 +145,7 @@ def tens(request: online_pb2.GetOnlineFeaturesRequest) -> online_pb2.GetOnlineFe
     if len(lengths) != 1:
         raise SluiceError(code=grpc.StatusCode.INVALID_ARGUMENT, message="uneven", reason="INVALID_ENTITY_ROWS")
     ids = [value.int64_value for value in request.entities["id"].values]
-    response = online_pb2.GetOnlineFeaturesResponse(feature_names=["f"])
-    response.flat.values.extend(types_pb2.Value(int64_value=10 * i) for i in ids)
-    response.flat.statuses.extend([types_pb2.FEATURE_STATUS_PRESENT] * len(ids))
-    response.flat.event_time_micros.extend([1] * len(ids))
-    return response
+    return typed_answer([("f", types_pb2.VALUE_TYPE_INT64, [10 * i for i in ids])], [types_pb2.FEATURE_STATUS_PRESENT] * len(ids), [1] * len(ids))
 
 
 class Coalescer(unittest.TestCase):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unittest
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from google.protobuf import timestamp_pb2
 
@@ -17,7 +18,7 @@ from sluice._errors import SluiceError
 from sluice._online import OnlineRequests, online_answer, online_rows, online_table
 from sluice.v1 import online_pb2, types_pb2
 from server import requires_dataframes
-from stubs import Recorder
+from stubs import Recorder, typed_answer
 
 try:
     import pyarrow as pa
@@ -52,7 +53,7 @@ class Requests(unittest.TestCase):
                 project="projects/shop",
                 features=["v:a", "v:b"],
                 entities={"id": types_pb2.ValueColumn(values=[types_pb2.Value(int64_value=1), types_pb2.Value(int64_value=2)])},
-                layout=online_pb2.ONLINE_RESPONSE_LAYOUT_FLAT,
+                layout=online_pb2.ONLINE_RESPONSE_LAYOUT_FLAT_TYPED,
             ),
         )
         self.assertEqual(sorted(second.entities), ["id", "region"])
@@ -85,41 +86,45 @@ class Requests(unittest.TestCase):
 class Rows(unittest.TestCase):
     def response(self) -> online_pb2.GetOnlineFeaturesResponse:
         earlier = datetime(2025, 6, 1, tzinfo=timezone.utc)
-        # Feature-major: orders of rows 1 and 2, tags of rows 1 and 2, seen of rows 1 and 2.
-        return online_pb2.GetOnlineFeaturesResponse(
-            feature_names=["orders", "tags", "seen"],
-            flat=online_pb2.FlatFeatureValues(
-                values=[
-                    types_pb2.Value(int64_value=4),
-                    types_pb2.Value(),
-                    types_pb2.Value(string_list_value=types_pb2.StringList(values=["a"])),
-                    types_pb2.Value(),
-                    types_pb2.Value(timestamp_value=stamp(AT)),
-                    types_pb2.Value(bool_value=False),
-                ],
-                statuses=[
-                    types_pb2.FEATURE_STATUS_PRESENT,
-                    types_pb2.FEATURE_STATUS_NOT_FOUND,
-                    types_pb2.FEATURE_STATUS_OUTSIDE_MAX_AGE,
-                    types_pb2.FEATURE_STATUS_NULL_VALUE,
-                    types_pb2.FEATURE_STATUS_PRESENT,
-                    9,
-                ],
-                event_time_micros=[micros(AT), 0, micros(earlier), micros(AT), micros(AT), 0],
-            ),
+        # Feature-major: orders of rows 1 and 2, tags of rows 1 and 2, and so on.
+        return typed_answer(
+            [
+                ("orders", types_pb2.VALUE_TYPE_INT64, [4, None]),
+                ("tags", types_pb2.VALUE_TYPE_STRING_LIST, [types_pb2.Value(string_list_value=types_pb2.StringList(values=["a"])), None]),
+                ("seen", types_pb2.VALUE_TYPE_TIMESTAMP, [types_pb2.Value(timestamp_value=stamp(AT)), None]),
+                ("active", types_pb2.VALUE_TYPE_BOOL, [None, False]),
+                ("score", types_pb2.VALUE_TYPE_FLOAT, [0.10000000149011612, -2.0]),
+                ("spend", types_pb2.VALUE_TYPE_DOUBLE, [0.1, None]),
+                ("segment", types_pb2.VALUE_TYPE_STRING, ["", "gold"]),
+                ("level", types_pb2.VALUE_TYPE_INT32, [-3, 2**31 - 1]),
+                ("blob", types_pb2.VALUE_TYPE_BYTES, [b"\x00", None]),
+                ("big", types_pb2.VALUE_TYPE_INT64, [2**63 - 1, -(2**63)]),
+            ],
+            statuses=[
+                types_pb2.FEATURE_STATUS_PRESENT,
+                types_pb2.FEATURE_STATUS_NOT_FOUND,
+                types_pb2.FEATURE_STATUS_OUTSIDE_MAX_AGE,
+                types_pb2.FEATURE_STATUS_NULL_VALUE,
+                types_pb2.FEATURE_STATUS_PRESENT,
+                9,
+                *[types_pb2.FEATURE_STATUS_NULL_VALUE, types_pb2.FEATURE_STATUS_PRESENT],
+                *[types_pb2.FEATURE_STATUS_PRESENT] * 12,
+            ],
+            event_time_micros=[micros(AT), 0, micros(earlier), micros(AT), micros(AT), 0, *[micros(AT)] * 14],
         )
 
     def test_values_statuses_and_event_times(self) -> None:
         earlier = datetime(2025, 6, 1, tzinfo=timezone.utc)
         rows = online_rows({"id": [1, 2]}, self.response(), True)
         self.assertEqual(
-            rows,
+            [{key: value for key, value in row.items() if key.split("__")[0] in ("id", "orders", "tags", "seen")} for row in rows],
             [
                 {
                     "id": 1,
                     "orders": 4,
                     "orders__status": "PRESENT",
                     "orders__event_time": AT,
+                    # A value past the view's TTL is still given, with its status.
                     "tags": ["a"],
                     "tags__status": "OUTSIDE_MAX_AGE",
                     "tags__event_time": earlier,
@@ -136,50 +141,87 @@ class Rows(unittest.TestCase):
                     "tags": None,
                     "tags__status": "NULL_VALUE",
                     "tags__event_time": AT,
-                    "seen": False,
+                    "seen": None,
                     # A status this client does not know yet is shown by its number.
                     "seen__status": "9",
                     "seen__event_time": None,
                 },
             ],
         )
-        self.assertEqual(online_rows({"id": [1, 2]}, self.response(), False), [{"id": 1, "orders": 4, "tags": ["a"], "seen": AT}, {"id": 2, "orders": None, "tags": None, "seen": False}])
+        # The packed arrays' values as they were written: a null (not False, not 0) where listed null;
+        # a float as its float32 value; ints at both ends of int64.
+        values = online_rows({"id": [1, 2]}, self.response(), False)
+        self.assertEqual(
+            values,
+            [
+                {"id": 1, "orders": 4, "tags": ["a"], "seen": AT, "active": None, "score": 0.10000000149011612, "spend": 0.1, "segment": "", "level": -3, "blob": b"\x00", "big": 2**63 - 1},
+                {"id": 2, "orders": None, "tags": None, "seen": None, "active": False, "score": -2.0, "spend": None, "segment": "gold", "level": 2**31 - 1, "blob": None, "big": -(2**63)},
+            ],
+        )
+        self.assertEqual(list(values[0]), ["id", "orders", "tags", "seen", "active", "score", "spend", "segment", "level", "blob", "big"])
 
+    def test_a_callers_rows_of_a_coalesced_answer(self) -> None:
+        # Rows 1 and 2 of three: each feature's cells, nulls and statuses shifted by the caller's first row.
+        response = typed_answer(
+            [("orders", types_pb2.VALUE_TYPE_INT64, [1, None, 3]), ("seen", types_pb2.VALUE_TYPE_TIMESTAMP, [None, types_pb2.Value(timestamp_value=stamp(AT)), None])],
+            statuses=[1, 2, 1, 2, 1, 2],
+            event_time_micros=[5, 0, 5, 0, micros(AT), 0],
+        )
+        rows = online_rows({"id": [8, 9]}, response, True, first=1, total=3)
+        self.assertEqual([(r["orders"], r["orders__status"], r["seen"], r["seen__event_time"]) for r in rows], [(None, "NULL_VALUE", AT, AT), (3, "PRESENT", None, None)])
+        self.assertEqual(online_answer({"id": [7]}, response, False, False, 0, 3), [{"id": 7, "orders": 1, "seen": None}])
+        # One row of it, with its statuses and event times.
+        (last,) = online_rows({"id": [9]}, response, True, first=2, total=3)
+        self.assertEqual(
+            last,
+            {"id": 9, "orders": 3, "orders__status": "PRESENT", "orders__event_time": datetime(1970, 1, 1, 0, 0, 0, 5, tzinfo=timezone.utc), "seen": None, "seen__status": "NULL_VALUE", "seen__event_time": None},
+        )
 
     @requires_dataframes(pa is not None)
     def test_the_same_columns_as_a_table(self) -> None:
-        earlier = datetime(2025, 6, 1, tzinfo=timezone.utc)
-        response = online_pb2.GetOnlineFeaturesResponse(
-            feature_names=["spend", "tags"],
-            resolved_features=[types_pb2.ResolvedFeature(type=types_pb2.VALUE_TYPE_DOUBLE), types_pb2.ResolvedFeature(type=types_pb2.VALUE_TYPE_STRING_LIST)],
-            flat=online_pb2.FlatFeatureValues(
-                values=[types_pb2.Value(double_value=1.5), types_pb2.Value(), types_pb2.Value(string_list_value=types_pb2.StringList(values=["a"])), types_pb2.Value()],
-                statuses=[types_pb2.FEATURE_STATUS_PRESENT, types_pb2.FEATURE_STATUS_NOT_FOUND, types_pb2.FEATURE_STATUS_OUTSIDE_MAX_AGE, types_pb2.FEATURE_STATUS_NULL_VALUE],
-                event_time_micros=[micros(AT), 0, micros(earlier), micros(AT)],
-            ),
+        table = online_table({"id": [1, 2]}, self.response(), True)
+        self.assertEqual(table.to_pylist(), online_rows({"id": [1, 2]}, self.response(), True))
+        types = {name: str(table.schema.field(name).type) for name in table.column_names}
+        self.assertEqual(
+            [types[name] for name in ("id", "orders", "orders__status", "orders__event_time", "tags", "seen", "active", "score", "spend", "segment", "level", "blob")],
+            ["int64", "int64", "string", "timestamp[us, tz=UTC]", "list<item: string>", "timestamp[us, tz=UTC]", "bool", "float", "double", "string", "int32", "binary"],
         )
-        table = online_table({"id": [1, 2]}, response, True)
-        self.assertEqual(table.to_pylist(), online_rows({"id": [1, 2]}, response, True))
-        self.assertEqual([str(t) for t in table.schema.types], ["int64", "double", "string", "timestamp[us, tz=UTC]", "list<item: string>", "string", "timestamp[us, tz=UTC]"])
 
-    def test_an_answer_without_the_flat_layout_is_refused_not_read_as_empty(self) -> None:
+    def test_an_answer_without_the_typed_layout_is_refused_not_read_as_empty(self) -> None:
         older = online_pb2.GetOnlineFeaturesResponse(
             feature_names=["orders"], columns=[online_pb2.FeatureColumn(values=[types_pb2.Value(int64_value=4)], statuses=[1], event_times=[stamp(AT)])]
         )
-        with self.assertRaises(SluiceError) as raised:
-            online_answer({"id": [1]}, older, True, False)
-        self.assertEqual((raised.exception.code_name, raised.exception.reason), ("UNIMPLEMENTED", "ONLINE_LAYOUT_UNSUPPORTED"))
+        flat = online_pb2.GetOnlineFeaturesResponse(
+            feature_names=["orders"], flat=online_pb2.FlatFeatureValues(values=[types_pb2.Value(int64_value=4)], statuses=[1], event_time_micros=[1])
+        )
+        for answer in (older, flat):
+            with self.assertRaises(SluiceError) as raised:
+                online_answer({"id": [1]}, answer, True, False)
+            self.assertEqual((raised.exception.code_name, raised.exception.reason), ("UNIMPLEMENTED", "ONLINE_LAYOUT_UNSUPPORTED"))
         # No entity rows and no features: nothing to read either way.
         self.assertEqual(online_answer({"id": []}, online_pb2.GetOnlineFeaturesResponse(), True, False), [])
 
     def test_an_answer_whose_fields_do_not_fit_the_cells_is_refused(self) -> None:
-        short = self.response()
-        del short.flat.event_time_micros[-1]
-        for response, entities in ((short, {"id": [1, 2]}), (self.response(), {"id": [1, 2, 3]})):
+        def without(change: Any) -> online_pb2.GetOnlineFeaturesResponse:
+            response = self.response()
+            change(response.flat)
+            return response
+
+        malformed = [
+            (without(lambda flat: flat.event_time_micros.pop()), {"id": [1, 2]}),
+            (without(lambda flat: flat.int64_values.pop()), {"id": [1, 2]}),
+            (without(lambda flat: flat.values.add()), {"id": [1, 2]}),
+            (without(lambda flat: flat.null_cells.append(20)), {"id": [1, 2]}),
+            # An int64 feature's type told as a double: its cells would be sought in the wrong array.
+            (without(lambda flat: flat.value_types.__setitem__(0, types_pb2.VALUE_TYPE_DOUBLE)), {"id": [1, 2]}),
+            (self.response(), {"id": [1, 2, 3]}),
+        ]
+        for response, entities in malformed:
             with self.assertRaises(SluiceError) as raised:
                 online_answer(entities, response, False, False)
             self.assertEqual((raised.exception.code_name, raised.exception.reason), ("INTERNAL", "ONLINE_ANSWER_MALFORMED"))
         self.assertEqual(len(online_answer({"id": [1, 2]}, self.response(), False, False)), 2)
+
 
 class ChannelOptions(unittest.TestCase):
     def test_defaults_under_the_callers_options(self) -> None:

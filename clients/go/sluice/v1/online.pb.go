@@ -33,9 +33,15 @@ const (
 	// Every value in `flat`, statuses and event times packed: three repeated
 	// fields whatever the number of features, and no message per event time.
 	// The same content in fewer messages, which is what decoding costs a client
-	// whose protobuf runtime pays per message (Python's: the Python client
-	// asks for this layout).
+	// whose protobuf runtime pays per message (Python's).
 	OnlineResponseLayout_ONLINE_RESPONSE_LAYOUT_FLAT OnlineResponseLayout = 2
+	// As FLAT, with the cells of scalar features (int32, int64, float, double,
+	// bool, string, bytes) in one packed array per type instead of a Value
+	// each: `flat.values` keeps only the cells of timestamp and list features.
+	// FlatFeatureValues says exactly where each cell is. The Python client asks
+	// for this layout: a Value per cell was most of what it paid to read an
+	// answer.
+	OnlineResponseLayout_ONLINE_RESPONSE_LAYOUT_FLAT_TYPED OnlineResponseLayout = 3
 )
 
 // Enum value maps for OnlineResponseLayout.
@@ -44,11 +50,13 @@ var (
 		0: "ONLINE_RESPONSE_LAYOUT_UNSPECIFIED",
 		1: "ONLINE_RESPONSE_LAYOUT_COLUMNS",
 		2: "ONLINE_RESPONSE_LAYOUT_FLAT",
+		3: "ONLINE_RESPONSE_LAYOUT_FLAT_TYPED",
 	}
 	OnlineResponseLayout_value = map[string]int32{
 		"ONLINE_RESPONSE_LAYOUT_UNSPECIFIED": 0,
 		"ONLINE_RESPONSE_LAYOUT_COLUMNS":     1,
 		"ONLINE_RESPONSE_LAYOUT_FLAT":        2,
+		"ONLINE_RESPONSE_LAYOUT_FLAT_TYPED":  3,
 	}
 )
 
@@ -95,7 +103,7 @@ type GetOnlineFeaturesRequest struct {
 	// Name output columns "view__feature" instead of "feature".
 	FullFeatureNames bool `protobuf:"varint,5,opt,name=full_feature_names,json=fullFeatureNames,proto3" json:"full_feature_names,omitempty"`
 	// How the response carries the values: in `columns` (the default) or in
-	// `flat`.
+	// `flat` (layouts FLAT and FLAT_TYPED).
 	Layout        OnlineResponseLayout `protobuf:"varint,6,opt,name=layout,proto3,enum=sluice.v1.OnlineResponseLayout" json:"layout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -236,8 +244,25 @@ func (x *FeatureColumn) GetEventTimes() []*timestamppb.Timestamp {
 }
 
 // The values of every feature for every entity row, feature-major: with F
-// features and R entity rows, entry f × R + r is feature f (in
-// `feature_names` order) of entity row r. All three fields hold F × R entries.
+// features and R entity rows, cell f × R + r is feature f (in `feature_names`
+// order) of entity row r. `statuses` and `event_time_micros` hold F × R
+// entries.
+//
+// Layout FLAT: `values` holds F × R entries too, an empty Value for a null
+// cell, and fields 4-10 are empty.
+//
+// Layout FLAT_TYPED: `value_types` holds each feature's type, and each
+// feature's R cells go, in feature order, to the array of its type:
+//   - int32 and int64 features: `int64_values`;
+//   - float and double features: `double_values` (a float as the double of its
+//     float32 value, exactly);
+//   - bool: `bool_values`; string: `string_values`; bytes: `bytes_values`;
+//   - timestamp and list features: `values`, as in layout FLAT.
+//
+// The k-th feature of an array's types (counting features in order) has its
+// cells at k × R to k × R + R - 1 of that array, so each array holds R cells
+// per feature stored in it. A null cell (whatever its status) is listed in
+// `null_cells`; in the packed arrays it holds 0, false or empty.
 type FlatFeatureValues struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Values   []*Value               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
@@ -245,8 +270,24 @@ type FlatFeatureValues struct {
 	// Event time of each value in microseconds since the Unix epoch (UTC); 0
 	// where the status is NOT_FOUND.
 	EventTimeMicros []int64 `protobuf:"varint,3,rep,packed,name=event_time_micros,json=eventTimeMicros,proto3" json:"event_time_micros,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Layout FLAT_TYPED: the type of each feature, in `feature_names` order
+	// (as in `resolved_features`, packed).
+	ValueTypes []ValueType `protobuf:"varint,4,rep,packed,name=value_types,json=valueTypes,proto3,enum=sluice.v1.ValueType" json:"value_types,omitempty"`
+	// Layout FLAT_TYPED: the cells of int32 and int64 features.
+	Int64Values []int64 `protobuf:"varint,5,rep,packed,name=int64_values,json=int64Values,proto3" json:"int64_values,omitempty"`
+	// Layout FLAT_TYPED: the cells of float and double features.
+	DoubleValues []float64 `protobuf:"fixed64,6,rep,packed,name=double_values,json=doubleValues,proto3" json:"double_values,omitempty"`
+	// Layout FLAT_TYPED: the cells of bool features.
+	BoolValues []bool `protobuf:"varint,7,rep,packed,name=bool_values,json=boolValues,proto3" json:"bool_values,omitempty"`
+	// Layout FLAT_TYPED: the cells of string features.
+	StringValues []string `protobuf:"bytes,8,rep,name=string_values,json=stringValues,proto3" json:"string_values,omitempty"`
+	// Layout FLAT_TYPED: the cells of bytes features.
+	BytesValues [][]byte `protobuf:"bytes,9,rep,name=bytes_values,json=bytesValues,proto3" json:"bytes_values,omitempty"`
+	// Layout FLAT_TYPED: the null cells, by their cell number f × R + r, in
+	// ascending order.
+	NullCells     []uint32 `protobuf:"varint,10,rep,packed,name=null_cells,json=nullCells,proto3" json:"null_cells,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FlatFeatureValues) Reset() {
@@ -296,6 +337,55 @@ func (x *FlatFeatureValues) GetStatuses() []FeatureStatus {
 func (x *FlatFeatureValues) GetEventTimeMicros() []int64 {
 	if x != nil {
 		return x.EventTimeMicros
+	}
+	return nil
+}
+
+func (x *FlatFeatureValues) GetValueTypes() []ValueType {
+	if x != nil {
+		return x.ValueTypes
+	}
+	return nil
+}
+
+func (x *FlatFeatureValues) GetInt64Values() []int64 {
+	if x != nil {
+		return x.Int64Values
+	}
+	return nil
+}
+
+func (x *FlatFeatureValues) GetDoubleValues() []float64 {
+	if x != nil {
+		return x.DoubleValues
+	}
+	return nil
+}
+
+func (x *FlatFeatureValues) GetBoolValues() []bool {
+	if x != nil {
+		return x.BoolValues
+	}
+	return nil
+}
+
+func (x *FlatFeatureValues) GetStringValues() []string {
+	if x != nil {
+		return x.StringValues
+	}
+	return nil
+}
+
+func (x *FlatFeatureValues) GetBytesValues() [][]byte {
+	if x != nil {
+		return x.BytesValues
+	}
+	return nil
+}
+
+func (x *FlatFeatureValues) GetNullCells() []uint32 {
+	if x != nil {
+		return x.NullCells
 	}
 	return nil
 }
@@ -393,20 +483,32 @@ const file_sluice_v1_online_proto_rawDesc = "" +
 	"\x06values\x18\x01 \x03(\v2\x10.sluice.v1.ValueR\x06values\x124\n" +
 	"\bstatuses\x18\x02 \x03(\x0e2\x18.sluice.v1.FeatureStatusR\bstatuses\x12;\n" +
 	"\vevent_times\x18\x03 \x03(\v2\x1a.google.protobuf.TimestampR\n" +
-	"eventTimes\"\x9f\x01\n" +
+	"eventTimes\"\xa6\x03\n" +
 	"\x11FlatFeatureValues\x12(\n" +
 	"\x06values\x18\x01 \x03(\v2\x10.sluice.v1.ValueR\x06values\x124\n" +
 	"\bstatuses\x18\x02 \x03(\x0e2\x18.sluice.v1.FeatureStatusR\bstatuses\x12*\n" +
-	"\x11event_time_micros\x18\x03 \x03(\x03R\x0feventTimeMicros\"\xef\x01\n" +
+	"\x11event_time_micros\x18\x03 \x03(\x03R\x0feventTimeMicros\x125\n" +
+	"\vvalue_types\x18\x04 \x03(\x0e2\x14.sluice.v1.ValueTypeR\n" +
+	"valueTypes\x12!\n" +
+	"\fint64_values\x18\x05 \x03(\x03R\vint64Values\x12#\n" +
+	"\rdouble_values\x18\x06 \x03(\x01R\fdoubleValues\x12\x1f\n" +
+	"\vbool_values\x18\a \x03(\bR\n" +
+	"boolValues\x12#\n" +
+	"\rstring_values\x18\b \x03(\tR\fstringValues\x12!\n" +
+	"\fbytes_values\x18\t \x03(\fR\vbytesValues\x12\x1d\n" +
+	"\n" +
+	"null_cells\x18\n" +
+	" \x03(\rR\tnullCells\"\xef\x01\n" +
 	"\x19GetOnlineFeaturesResponse\x12#\n" +
 	"\rfeature_names\x18\x01 \x03(\tR\ffeatureNames\x122\n" +
 	"\acolumns\x18\x02 \x03(\v2\x18.sluice.v1.FeatureColumnR\acolumns\x12G\n" +
 	"\x11resolved_features\x18\x03 \x03(\v2\x1a.sluice.v1.ResolvedFeatureR\x10resolvedFeatures\x120\n" +
-	"\x04flat\x18\x04 \x01(\v2\x1c.sluice.v1.FlatFeatureValuesR\x04flat*\x83\x01\n" +
+	"\x04flat\x18\x04 \x01(\v2\x1c.sluice.v1.FlatFeatureValuesR\x04flat*\xaa\x01\n" +
 	"\x14OnlineResponseLayout\x12&\n" +
 	"\"ONLINE_RESPONSE_LAYOUT_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eONLINE_RESPONSE_LAYOUT_COLUMNS\x10\x01\x12\x1f\n" +
-	"\x1bONLINE_RESPONSE_LAYOUT_FLAT\x10\x022o\n" +
+	"\x1bONLINE_RESPONSE_LAYOUT_FLAT\x10\x02\x12%\n" +
+	"!ONLINE_RESPONSE_LAYOUT_FLAT_TYPED\x10\x032o\n" +
 	"\rOnlineService\x12^\n" +
 	"\x11GetOnlineFeatures\x12#.sluice.v1.GetOnlineFeaturesRequest\x1a$.sluice.v1.GetOnlineFeaturesResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3"
 
@@ -434,8 +536,9 @@ var file_sluice_v1_online_proto_goTypes = []any{
 	(*Value)(nil),                     // 6: sluice.v1.Value
 	(FeatureStatus)(0),                // 7: sluice.v1.FeatureStatus
 	(*timestamppb.Timestamp)(nil),     // 8: google.protobuf.Timestamp
-	(*ResolvedFeature)(nil),           // 9: sluice.v1.ResolvedFeature
-	(*ValueColumn)(nil),               // 10: sluice.v1.ValueColumn
+	(ValueType)(0),                    // 9: sluice.v1.ValueType
+	(*ResolvedFeature)(nil),           // 10: sluice.v1.ResolvedFeature
+	(*ValueColumn)(nil),               // 11: sluice.v1.ValueColumn
 }
 var file_sluice_v1_online_proto_depIdxs = []int32{
 	5,  // 0: sluice.v1.GetOnlineFeaturesRequest.entities:type_name -> sluice.v1.GetOnlineFeaturesRequest.EntitiesEntry
@@ -445,17 +548,18 @@ var file_sluice_v1_online_proto_depIdxs = []int32{
 	8,  // 4: sluice.v1.FeatureColumn.event_times:type_name -> google.protobuf.Timestamp
 	6,  // 5: sluice.v1.FlatFeatureValues.values:type_name -> sluice.v1.Value
 	7,  // 6: sluice.v1.FlatFeatureValues.statuses:type_name -> sluice.v1.FeatureStatus
-	2,  // 7: sluice.v1.GetOnlineFeaturesResponse.columns:type_name -> sluice.v1.FeatureColumn
-	9,  // 8: sluice.v1.GetOnlineFeaturesResponse.resolved_features:type_name -> sluice.v1.ResolvedFeature
-	3,  // 9: sluice.v1.GetOnlineFeaturesResponse.flat:type_name -> sluice.v1.FlatFeatureValues
-	10, // 10: sluice.v1.GetOnlineFeaturesRequest.EntitiesEntry.value:type_name -> sluice.v1.ValueColumn
-	1,  // 11: sluice.v1.OnlineService.GetOnlineFeatures:input_type -> sluice.v1.GetOnlineFeaturesRequest
-	4,  // 12: sluice.v1.OnlineService.GetOnlineFeatures:output_type -> sluice.v1.GetOnlineFeaturesResponse
-	12, // [12:13] is the sub-list for method output_type
-	11, // [11:12] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	9,  // 7: sluice.v1.FlatFeatureValues.value_types:type_name -> sluice.v1.ValueType
+	2,  // 8: sluice.v1.GetOnlineFeaturesResponse.columns:type_name -> sluice.v1.FeatureColumn
+	10, // 9: sluice.v1.GetOnlineFeaturesResponse.resolved_features:type_name -> sluice.v1.ResolvedFeature
+	3,  // 10: sluice.v1.GetOnlineFeaturesResponse.flat:type_name -> sluice.v1.FlatFeatureValues
+	11, // 11: sluice.v1.GetOnlineFeaturesRequest.EntitiesEntry.value:type_name -> sluice.v1.ValueColumn
+	1,  // 12: sluice.v1.OnlineService.GetOnlineFeatures:input_type -> sluice.v1.GetOnlineFeaturesRequest
+	4,  // 13: sluice.v1.OnlineService.GetOnlineFeatures:output_type -> sluice.v1.GetOnlineFeaturesResponse
+	13, // [13:14] is the sub-list for method output_type
+	12, // [12:13] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_online_proto_init() }

@@ -1,8 +1,11 @@
 """GetOnlineFeatures requests, and their answers as plain rows or as a pyarrow table (when pyarrow is installed).
 
-The client asks for the flat layout (ONLINE_RESPONSE_LAYOUT_FLAT): every value in one repeated field,
-statuses and event times packed. Python's protobuf runtime pays per message it hands out, so the
-columns layout (a FeatureColumn and a Timestamp per value) cost about twice as much to turn into rows."""
+The client asks for the typed flat layout (ONLINE_RESPONSE_LAYOUT_FLAT_TYPED): the values of each
+scalar type in one packed array, a Value message only for timestamps and lists, statuses and event
+times packed. Python's protobuf runtime pays per message it hands out: the columns layout (a
+FeatureColumn and a Timestamp per value) cost about twice as much to turn into rows as the flat
+layout (a Value per cell), and an answer of 100 entity rows × 10 features took 673 µs flat and 248
+typed (one row: 12 µs and 10.6)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Any
 import grpc
 
 from sluice._errors import SluiceError
-from sluice._values import _DECODERS, _EPOCH, from_value, to_value
+from sluice._values import _EPOCH, from_value, to_value
 from sluice.v1 import online_pb2, types_pb2
 
 STATUS_SUFFIX = "__status"
@@ -63,7 +66,7 @@ class OnlineRequests:
                 features=refs,
                 feature_service=feature_service,
                 full_feature_names=full_feature_names,
-                layout=online_pb2.ONLINE_RESPONSE_LAYOUT_FLAT,
+                layout=online_pb2.ONLINE_RESPONSE_LAYOUT_FLAT_TYPED,
             )
         request = online_pb2.GetOnlineFeaturesRequest()
         request.CopyFrom(template)
@@ -94,27 +97,102 @@ def online_answer(
     """The answer as get_online_features returns it: rows, or a pyarrow.Table with as_table. `columns`
     are the entity rows `first` on of a response to `total` rows (all of it by default): a coalesced
     read (sluice._coalesce) answers each of its calls from its own rows of one response."""
-    if not response.HasField("flat") and len(response.columns):
-        # A server older than the flat layout ignores the request's layout: its columns would read as no values.
+    features = len(response.feature_names)
+    flat = response.flat
+    if features and len(flat.value_types) != features:
+        # A server older than the typed layout answers another: its values would be misread or not found.
         raise SluiceError(
             code=grpc.StatusCode.UNIMPLEMENTED,
-            message="the server answered GetOnlineFeatures without the flat layout this client asks for "
-            "(ONLINE_RESPONSE_LAYOUT_FLAT): it is older than this client; upgrade the server",
+            message="the server answered GetOnlineFeatures without the typed flat layout this client asks for "
+            "(ONLINE_RESPONSE_LAYOUT_FLAT_TYPED): it is older than this client; upgrade the server",
             reason="ONLINE_LAYOUT_UNSUPPORTED",
         )
     if total is None:
         total = len(next(iter(columns.values()), []))
-    flat, cells = response.flat, len(response.feature_names) * total
-    if not len(flat.values) == len(flat.statuses) == len(flat.event_time_micros) == cells:
-        # Feature-major cells are found by position: a short field would shift values into other features.
+    cells = features * total
+    arrays = _arrays(flat)
+    held = tuple(map(len, arrays))
+    places, stored = _plan(flat.value_types)
+    if (
+        held != tuple(features_stored * total for features_stored in stored)
+        or not len(flat.statuses) == len(flat.event_time_micros) == cells
+        or (flat.null_cells and max(flat.null_cells) >= cells)
+    ):
+        # Cells are found by position: a short field would shift values into other features or rows.
         raise SluiceError(
             code=grpc.StatusCode.INTERNAL,
-            message=f"the server's answer holds {len(flat.values)} values, {len(flat.statuses)} statuses and "
-            f"{len(flat.event_time_micros)} event times for {cells} cells (features × entity rows)",
+            message=f"the server's answer does not fit its {cells} cells ({features} features of types "
+            f"{list(flat.value_types)} × {total} entity rows): it holds {dict(zip(_ARRAYS, held))}, {len(flat.statuses)} "
+            f"statuses, {len(flat.event_time_micros)} event times and null cells up to {max(flat.null_cells, default=None)}",
             reason="ONLINE_ANSWER_MALFORMED",
         )
+    count = len(next(iter(columns.values()), []))
+    values = _cells(arrays, places, flat.null_cells, first, count, total)
     answer = online_table if as_table else online_rows
-    return answer(columns, response, with_metadata, first, total)
+    return answer(columns, response, with_metadata, first, total, values)
+
+
+# FlatFeatureValues' arrays (proto/sluice/v1/online.proto), and the one of each scalar type; other types' cells are in `values`.
+_ARRAYS = ("values", "int64_values", "double_values", "bool_values", "string_values", "bytes_values")
+_ARRAY_OF_TYPE = {
+    types_pb2.VALUE_TYPE_INT32: "int64_values",
+    types_pb2.VALUE_TYPE_INT64: "int64_values",
+    types_pb2.VALUE_TYPE_FLOAT: "double_values",
+    types_pb2.VALUE_TYPE_DOUBLE: "double_values",
+    types_pb2.VALUE_TYPE_BOOL: "bool_values",
+    types_pb2.VALUE_TYPE_STRING: "string_values",
+    types_pb2.VALUE_TYPE_BYTES: "bytes_values",
+}
+_ARRAY_INDEX = {value_type: _ARRAYS.index(array) for value_type, array in _ARRAY_OF_TYPE.items()}
+_PLANS: dict[tuple[int, ...], tuple[tuple[tuple[int, int], ...], tuple[int, ...]]] = {}
+
+
+def _arrays(flat: online_pb2.FlatFeatureValues) -> tuple[Any, ...]:
+    """FlatFeatureValues' arrays of cells, in _ARRAYS order."""
+    return (flat.values, flat.int64_values, flat.double_values, flat.bool_values, flat.string_values, flat.bytes_values)
+
+
+def _plan(value_types: Sequence[int]) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
+    """Where the cells of features of these types are: for each feature, its array's index in _ARRAYS
+    and how many features of that array come before it; and how many features each array stores.
+    Made once per list of types."""
+    key = tuple(value_types)
+    plan = _PLANS.get(key)
+    if plan is None:
+        stored = [0] * len(_ARRAYS)
+        places = []
+        for value_type in key:
+            array = _ARRAY_INDEX.get(value_type, 0)
+            places.append((array, stored[array]))
+            stored[array] += 1
+        if len(_PLANS) >= 1_000:
+            _PLANS.clear()
+        plan = _PLANS[key] = (tuple(places), tuple(stored))
+    return plan
+
+
+def feature_cells(response: online_pb2.GetOnlineFeaturesResponse, first: int, count: int, total: int) -> list[list[Any]]:
+    """Each feature's values (None where null) for the response's entity rows `first` to `first + count`
+    of `total`, as the typed flat layout places them: the k-th feature stored in an array has its
+    cells at k × total on, and null cells are listed by number."""
+    flat = response.flat
+    return _cells(_arrays(flat), _plan(flat.value_types)[0], flat.null_cells, first, count, total)
+
+
+def _cells(arrays: tuple[Any, ...], places: Sequence[tuple[int, int]], null_cells: Sequence[int], first: int, count: int, total: int) -> list[list[Any]]:
+    """feature_cells, given the response's arrays and where each feature's cells are (_plan)."""
+    cells: list[list[Any]] = []
+    for array, before in places:
+        start = before * total + first
+        part = arrays[array][start : start + count]
+        # Timestamps and lists are still Values; the packed arrays' slices are lists of plain values.
+        cells.append([from_value(value) for value in part] if array == 0 else part)
+    for cell in null_cells:
+        feature, row = divmod(cell, total)
+        row -= first
+        if 0 <= row < count:
+            cells[feature][row] = None
+    return cells
 
 
 def online_rows(
@@ -123,54 +201,64 @@ def online_rows(
     with_metadata: bool,
     first: int = 0,
     total: int | None = None,
+    cells: list[list[Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per entity row: its join keys, then each feature's value, and (with_metadata) the
     feature's status as `{name}__status` ("PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE")
     and its event time as `{name}__event_time` (None where nothing was ever written). The rows are
-    the response's rows `first` on, of `total` (online_answer)."""
-    # The hot path of every online read: from_value and the suffixed names are inlined or cached,
-    # and an event time equal to the one before (the features of a row were mostly written together)
-    # is not decoded again.
+    the response's rows `first` on, of `total` (online_answer); `cells`, their feature_cells when
+    the caller has them."""
+    # The hot path of every online read: the suffixed names are cached, and an event time equal to
+    # the one before (the features of a row were mostly written together) is not decoded again.
     count = len(next(iter(entities.values()), []))
     if total is None:
         total = count
     rows: list[dict[str, Any]] = [{key: values[i] for key, values in entities.items()} for i in range(count)]
+    if cells is None:
+        cells = feature_cells(response, first, count, total)
+    if not with_metadata:
+        for name, values in zip(response.feature_names, cells):
+            for row, value in zip(rows, values):
+                row[name] = value
+        return rows
     flat = response.flat
-    values = flat.values
-    if with_metadata:
-        # As lists (faster to index than the repeated fields), of this caller's cells only: each
-        # caller of a coalesced read copies its own, not the whole response's.
-        if total == count:
-            statuses, event_times = list(flat.statuses), list(flat.event_time_micros)
-        else:
-            starts = [feature * total + first for feature in range(len(response.feature_names))]
-            statuses = [s for start in starts for s in flat.statuses[start : start + count]]
-            event_times = [t for start in starts for t in flat.event_time_micros[start : start + count]]
-        last_micros, last_time = 0, None
-    # Feature-major: k walks the features in order, and each feature's rows in order (in the
-    # response's values); m the same cells in this caller's statuses and event times.
-    for feature, name in enumerate(response.feature_names):
-        k, m = feature * total + first, feature * count
-        if with_metadata:
+    names = response.feature_names
+    # As lists (faster to index than the repeated fields), of this caller's cells only: each caller
+    # of a coalesced read copies its own, not the whole response's.
+    if total == count:
+        statuses, event_times = list(flat.statuses), list(flat.event_time_micros)
+    else:
+        starts = [feature * total + first for feature in range(len(names))]
+        statuses = [s for start in starts for s in flat.statuses[start : start + count]]
+        event_times = [t for start in starts for t in flat.event_time_micros[start : start + count]]
+    last_micros, last_time = 0, None
+    if count == 1:
+        # One entity row, the usual online read: one cell per feature, in the statuses' order.
+        row = rows[0]
+        for name, values, status, micros in zip(names, cells, statuses, event_times):
             status_key, time_key = _METADATA_NAMES.get(name) or _metadata_names(name)
-        for row in rows:
-            value = values[k]
-            kind = value.WhichOneof("kind")
-            row[name] = getattr(value, kind) if kind in _SCALAR_KINDS else None if kind is None else _DECODERS[kind](value)
-            if with_metadata:
-                status = statuses[m]
-                row[status_key] = _STATUS_NAMES.get(status) or status_name(status)
-                micros = event_times[m]
-                if micros != last_micros:
-                    # 0 (the epoch) means nothing was ever written.
-                    last_micros, last_time = micros, None if micros == 0 else _EPOCH + timedelta(microseconds=micros)
-                row[time_key] = last_time
-            k += 1
+            row[name] = values[0]
+            row[status_key] = _STATUS_NAMES.get(status) or status_name(status)
+            if micros != last_micros:
+                # 0 (the epoch) means nothing was ever written.
+                last_micros, last_time = micros, None if micros == 0 else _EPOCH + timedelta(microseconds=micros)
+            row[time_key] = last_time
+        return rows
+    m = 0
+    for name, values in zip(names, cells):
+        status_key, time_key = _METADATA_NAMES.get(name) or _metadata_names(name)
+        for row, value in zip(rows, values):
+            row[name] = value
+            status = statuses[m]
+            row[status_key] = _STATUS_NAMES.get(status) or status_name(status)
+            micros = event_times[m]
+            if micros != last_micros:
+                last_micros, last_time = micros, None if micros == 0 else _EPOCH + timedelta(microseconds=micros)
+            row[time_key] = last_time
             m += 1
     return rows
 
 
-_SCALAR_KINDS = frozenset({"int32_value", "int64_value", "float_value", "double_value", "bool_value", "string_value", "bytes_value"})
 _METADATA_NAMES: dict[str, tuple[str, str]] = {}
 
 
@@ -208,6 +296,7 @@ def online_table(
     with_metadata: bool,
     first: int = 0,
     total: int | None = None,
+    cells: list[list[Any]] | None = None,
 ) -> Any:
     """The same columns as online_rows, as a pyarrow.Table typed from the features' declared types."""
     try:
@@ -218,14 +307,16 @@ def online_table(
     if total is None:
         total = count
     flat = response.flat
+    if cells is None:
+        cells = feature_cells(response, first, count, total)
     columns: dict[str, Any] = {key: pa.array(list(values)) for key, values in entities.items()}
-    for feature, (name, resolved) in enumerate(zip(response.feature_names, response.resolved_features)):
-        cells = slice(feature * total + first, feature * total + first + count)
-        columns[name] = pa.array([from_value(v) for v in flat.values[cells]], type=_arrow_type(pa, resolved.type))
+    for feature, (name, value_type) in enumerate(zip(response.feature_names, flat.value_types)):
+        columns[name] = pa.array(cells[feature], type=_arrow_type(pa, value_type))
         if with_metadata:
-            columns[name + STATUS_SUFFIX] = pa.array([status_name(s) for s in flat.statuses[cells]], type=pa.string())
+            part = slice(feature * total + first, feature * total + first + count)
+            columns[name + STATUS_SUFFIX] = pa.array([status_name(s) for s in flat.statuses[part]], type=pa.string())
             # Microseconds since the epoch are Arrow's timestamp("us") as they are; 0 (never written) is null.
             columns[name + EVENT_TIME_SUFFIX] = pa.array(
-                [None if micros == 0 else micros for micros in flat.event_time_micros[cells]], type=pa.timestamp("us", tz="UTC")
+                [None if micros == 0 else micros for micros in flat.event_time_micros[part]], type=pa.timestamp("us", tz="UTC")
             )
     return pa.table(columns)

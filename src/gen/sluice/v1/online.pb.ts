@@ -26,6 +26,9 @@ import {
   ResolvedFeature,
   Value,
   ValueColumn,
+  ValueType,
+  valueTypeFromJSON,
+  valueTypeToJSON,
 } from "./types.pb.js";
 
 /** How a GetOnlineFeaturesResponse carries its values. */
@@ -38,10 +41,18 @@ export enum OnlineResponseLayout {
    * ONLINE_RESPONSE_LAYOUT_FLAT - Every value in `flat`, statuses and event times packed: three repeated
    * fields whatever the number of features, and no message per event time.
    * The same content in fewer messages, which is what decoding costs a client
-   * whose protobuf runtime pays per message (Python's: the Python client
-   * asks for this layout).
+   * whose protobuf runtime pays per message (Python's).
    */
   ONLINE_RESPONSE_LAYOUT_FLAT = 2,
+  /**
+   * ONLINE_RESPONSE_LAYOUT_FLAT_TYPED - As FLAT, with the cells of scalar features (int32, int64, float, double,
+   * bool, string, bytes) in one packed array per type instead of a Value
+   * each: `flat.values` keeps only the cells of timestamp and list features.
+   * FlatFeatureValues says exactly where each cell is. The Python client asks
+   * for this layout: a Value per cell was most of what it paid to read an
+   * answer.
+   */
+  ONLINE_RESPONSE_LAYOUT_FLAT_TYPED = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -56,6 +67,9 @@ export function onlineResponseLayoutFromJSON(object: any): OnlineResponseLayout 
     case 2:
     case "ONLINE_RESPONSE_LAYOUT_FLAT":
       return OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT;
+    case 3:
+    case "ONLINE_RESPONSE_LAYOUT_FLAT_TYPED":
+      return OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT_TYPED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -71,6 +85,8 @@ export function onlineResponseLayoutToJSON(object: OnlineResponseLayout): string
       return "ONLINE_RESPONSE_LAYOUT_COLUMNS";
     case OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT:
       return "ONLINE_RESPONSE_LAYOUT_FLAT";
+    case OnlineResponseLayout.ONLINE_RESPONSE_LAYOUT_FLAT_TYPED:
+      return "ONLINE_RESPONSE_LAYOUT_FLAT_TYPED";
     case OnlineResponseLayout.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -97,7 +113,7 @@ export interface GetOnlineFeaturesRequest {
   fullFeatureNames: boolean;
   /**
    * How the response carries the values: in `columns` (the default) or in
-   * `flat`.
+   * `flat` (layouts FLAT and FLAT_TYPED).
    */
   layout: OnlineResponseLayout;
 }
@@ -117,8 +133,24 @@ export interface FeatureColumn {
 
 /**
  * The values of every feature for every entity row, feature-major: with F
- * features and R entity rows, entry f × R + r is feature f (in
- * `feature_names` order) of entity row r. All three fields hold F × R entries.
+ * features and R entity rows, cell f × R + r is feature f (in `feature_names`
+ * order) of entity row r. `statuses` and `event_time_micros` hold F × R
+ * entries.
+ *
+ * Layout FLAT: `values` holds F × R entries too, an empty Value for a null
+ * cell, and fields 4-10 are empty.
+ *
+ * Layout FLAT_TYPED: `value_types` holds each feature's type, and each
+ * feature's R cells go, in feature order, to the array of its type:
+ * - int32 and int64 features: `int64_values`;
+ * - float and double features: `double_values` (a float as the double of its
+ *   float32 value, exactly);
+ * - bool: `bool_values`; string: `string_values`; bytes: `bytes_values`;
+ * - timestamp and list features: `values`, as in layout FLAT.
+ * The k-th feature of an array's types (counting features in order) has its
+ * cells at k × R to k × R + R - 1 of that array, so each array holds R cells
+ * per feature stored in it. A null cell (whatever its status) is listed in
+ * `null_cells`; in the packed arrays it holds 0, false or empty.
  */
 export interface FlatFeatureValues {
   values: Value[];
@@ -128,6 +160,26 @@ export interface FlatFeatureValues {
    * where the status is NOT_FOUND.
    */
   eventTimeMicros: bigint[];
+  /**
+   * Layout FLAT_TYPED: the type of each feature, in `feature_names` order
+   * (as in `resolved_features`, packed).
+   */
+  valueTypes: ValueType[];
+  /** Layout FLAT_TYPED: the cells of int32 and int64 features. */
+  int64Values: bigint[];
+  /** Layout FLAT_TYPED: the cells of float and double features. */
+  doubleValues: number[];
+  /** Layout FLAT_TYPED: the cells of bool features. */
+  boolValues: boolean[];
+  /** Layout FLAT_TYPED: the cells of string features. */
+  stringValues: string[];
+  /** Layout FLAT_TYPED: the cells of bytes features. */
+  bytesValues: Buffer[];
+  /**
+   * Layout FLAT_TYPED: the null cells, by their cell number f × R + r, in
+   * ascending order.
+   */
+  nullCells: number[];
 }
 
 export interface GetOnlineFeaturesResponse {
@@ -547,7 +599,18 @@ export const FeatureColumn: MessageFns<FeatureColumn> = {
 };
 
 function createBaseFlatFeatureValues(): FlatFeatureValues {
-  return { values: [], statuses: [], eventTimeMicros: [] };
+  return {
+    values: [],
+    statuses: [],
+    eventTimeMicros: [],
+    valueTypes: [],
+    int64Values: [],
+    doubleValues: [],
+    boolValues: [],
+    stringValues: [],
+    bytesValues: [],
+    nullCells: [],
+  };
 }
 
 export const FlatFeatureValues: MessageFns<FlatFeatureValues> = {
@@ -569,6 +632,50 @@ export const FlatFeatureValues: MessageFns<FlatFeatureValues> = {
           throw new globalThis.Error("a value provided in array field eventTimeMicros of type int64 is too large");
         }
         writer.int64(v);
+      }
+      writer.join();
+    }
+    if (message.valueTypes.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.valueTypes) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.int64Values.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.int64Values) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field int64Values of type int64 is too large");
+        }
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    if (message.doubleValues.length !== 0) {
+      writer.uint32(50).fork();
+      for (const v of message.doubleValues) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.boolValues.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.boolValues) {
+        writer.bool(v);
+      }
+      writer.join();
+    }
+    for (const v of message.stringValues) {
+      writer.uint32(66).string(v!);
+    }
+    for (const v of message.bytesValues) {
+      writer.uint32(74).bytes(v!);
+    }
+    if (message.nullCells.length !== 0) {
+      writer.uint32(82).fork();
+      for (const v of message.nullCells) {
+        writer.uint32(v);
       }
       writer.join();
     }
@@ -632,6 +739,112 @@ export const FlatFeatureValues: MessageFns<FlatFeatureValues> = {
 
             break;
           }
+          case 4: {
+            if (tag === 32) {
+              message.valueTypes.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.valueTypes.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.int64Values.push(reader.int64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.int64Values.push(reader.int64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag === 49) {
+              message.doubleValues.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 50) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.doubleValues.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 7: {
+            if (tag === 56) {
+              message.boolValues.push(reader.bool());
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.boolValues.push(reader.bool());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.stringValues.push(reader.string());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.bytesValues.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+          case 10: {
+            if (tag === 80) {
+              message.nullCells.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 82) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.nullCells.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -655,6 +868,41 @@ export const FlatFeatureValues: MessageFns<FlatFeatureValues> = {
         : globalThis.Array.isArray(object?.event_time_micros)
         ? object.event_time_micros.map((e: any) => BigInt(e))
         : [],
+      valueTypes: globalThis.Array.isArray(object?.valueTypes)
+        ? object.valueTypes.map((e: any) => valueTypeFromJSON(e))
+        : globalThis.Array.isArray(object?.value_types)
+        ? object.value_types.map((e: any) => valueTypeFromJSON(e))
+        : [],
+      int64Values: globalThis.Array.isArray(object?.int64Values)
+        ? object.int64Values.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.int64_values)
+        ? object.int64_values.map((e: any) => BigInt(e))
+        : [],
+      doubleValues: globalThis.Array.isArray(object?.doubleValues)
+        ? object.doubleValues.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.double_values)
+        ? object.double_values.map((e: any) => globalThis.Number(e))
+        : [],
+      boolValues: globalThis.Array.isArray(object?.boolValues)
+        ? object.boolValues.map((e: any) => globalThis.Boolean(e))
+        : globalThis.Array.isArray(object?.bool_values)
+        ? object.bool_values.map((e: any) => globalThis.Boolean(e))
+        : [],
+      stringValues: globalThis.Array.isArray(object?.stringValues)
+        ? object.stringValues.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.string_values)
+        ? object.string_values.map((e: any) => globalThis.String(e))
+        : [],
+      bytesValues: globalThis.Array.isArray(object?.bytesValues)
+        ? object.bytesValues.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : globalThis.Array.isArray(object?.bytes_values)
+        ? object.bytes_values.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+      nullCells: globalThis.Array.isArray(object?.nullCells)
+        ? object.nullCells.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.null_cells)
+        ? object.null_cells.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -669,6 +917,27 @@ export const FlatFeatureValues: MessageFns<FlatFeatureValues> = {
     if (message.eventTimeMicros?.length) {
       obj.eventTimeMicros = message.eventTimeMicros.map((e) => e.toString());
     }
+    if (message.valueTypes?.length) {
+      obj.valueTypes = message.valueTypes.map((e) => valueTypeToJSON(e));
+    }
+    if (message.int64Values?.length) {
+      obj.int64Values = message.int64Values.map((e) => e.toString());
+    }
+    if (message.doubleValues?.length) {
+      obj.doubleValues = message.doubleValues.map((e) => floatToJson(e));
+    }
+    if (message.boolValues?.length) {
+      obj.boolValues = message.boolValues;
+    }
+    if (message.stringValues?.length) {
+      obj.stringValues = message.stringValues;
+    }
+    if (message.bytesValues?.length) {
+      obj.bytesValues = message.bytesValues.map((e) => base64FromBytes(e));
+    }
+    if (message.nullCells?.length) {
+      obj.nullCells = message.nullCells.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -680,6 +949,13 @@ export const FlatFeatureValues: MessageFns<FlatFeatureValues> = {
     message.values = object.values?.map((e) => Value.fromPartial(e)) || [];
     message.statuses = object.statuses?.map((e) => e) || [];
     message.eventTimeMicros = object.eventTimeMicros?.map((e) => BigInt(e)) || [];
+    message.valueTypes = object.valueTypes?.map((e) => e) || [];
+    message.int64Values = object.int64Values?.map((e) => BigInt(e)) || [];
+    message.doubleValues = object.doubleValues?.map((e) => e) || [];
+    message.boolValues = object.boolValues?.map((e) => e) || [];
+    message.stringValues = object.stringValues?.map((e) => e) || [];
+    message.bytesValues = object.bytesValues?.map((e) => e) || [];
+    message.nullCells = object.nullCells?.map((e) => e) || [];
     return message;
   },
 };
@@ -862,6 +1138,18 @@ export const OnlineServiceClient = makeGenericClientConstructor(
   service: typeof OnlineServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 

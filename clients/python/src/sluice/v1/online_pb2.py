@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from sluice.v1 import types_pb2 as sluice_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16sluice/v1/online.proto\x12\tsluice.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15sluice/v1/types.proto\"\xb1\x02\n\x18GetOnlineFeaturesRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x02 \x03(\t\x12\x17\n\x0f\x66\x65\x61ture_service\x18\x03 \x01(\t\x12\x43\n\x08\x65ntities\x18\x04 \x03(\x0b\x32\x31.sluice.v1.GetOnlineFeaturesRequest.EntitiesEntry\x12\x1a\n\x12\x66ull_feature_names\x18\x05 \x01(\x08\x12/\n\x06layout\x18\x06 \x01(\x0e\x32\x1f.sluice.v1.OnlineResponseLayout\x1aG\n\rEntitiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.sluice.v1.ValueColumn:\x02\x38\x01\"\x8e\x01\n\rFeatureColumn\x12 \n\x06values\x18\x01 \x03(\x0b\x32\x10.sluice.v1.Value\x12*\n\x08statuses\x18\x02 \x03(\x0e\x32\x18.sluice.v1.FeatureStatus\x12/\n\x0b\x65vent_times\x18\x03 \x03(\x0b\x32\x1a.google.protobuf.Timestamp\"|\n\x11\x46latFeatureValues\x12 \n\x06values\x18\x01 \x03(\x0b\x32\x10.sluice.v1.Value\x12*\n\x08statuses\x18\x02 \x03(\x0e\x32\x18.sluice.v1.FeatureStatus\x12\x19\n\x11\x65vent_time_micros\x18\x03 \x03(\x03\"\xc0\x01\n\x19GetOnlineFeaturesResponse\x12\x15\n\rfeature_names\x18\x01 \x03(\t\x12)\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x18.sluice.v1.FeatureColumn\x12\x35\n\x11resolved_features\x18\x03 \x03(\x0b\x32\x1a.sluice.v1.ResolvedFeature\x12*\n\x04\x66lat\x18\x04 \x01(\x0b\x32\x1c.sluice.v1.FlatFeatureValues*\x83\x01\n\x14OnlineResponseLayout\x12&\n\"ONLINE_RESPONSE_LAYOUT_UNSPECIFIED\x10\x00\x12\"\n\x1eONLINE_RESPONSE_LAYOUT_COLUMNS\x10\x01\x12\x1f\n\x1bONLINE_RESPONSE_LAYOUT_FLAT\x10\x02\x32o\n\rOnlineService\x12^\n\x11GetOnlineFeatures\x12#.sluice.v1.GetOnlineFeaturesRequest\x1a$.sluice.v1.GetOnlineFeaturesResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16sluice/v1/online.proto\x12\tsluice.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15sluice/v1/types.proto\"\xb1\x02\n\x18GetOnlineFeaturesRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x02 \x03(\t\x12\x17\n\x0f\x66\x65\x61ture_service\x18\x03 \x01(\t\x12\x43\n\x08\x65ntities\x18\x04 \x03(\x0b\x32\x31.sluice.v1.GetOnlineFeaturesRequest.EntitiesEntry\x12\x1a\n\x12\x66ull_feature_names\x18\x05 \x01(\x08\x12/\n\x06layout\x18\x06 \x01(\x0e\x32\x1f.sluice.v1.OnlineResponseLayout\x1aG\n\rEntitiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.sluice.v1.ValueColumn:\x02\x38\x01\"\x8e\x01\n\rFeatureColumn\x12 \n\x06values\x18\x01 \x03(\x0b\x32\x10.sluice.v1.Value\x12*\n\x08statuses\x18\x02 \x03(\x0e\x32\x18.sluice.v1.FeatureStatus\x12/\n\x0b\x65vent_times\x18\x03 \x03(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x02\n\x11\x46latFeatureValues\x12 \n\x06values\x18\x01 \x03(\x0b\x32\x10.sluice.v1.Value\x12*\n\x08statuses\x18\x02 \x03(\x0e\x32\x18.sluice.v1.FeatureStatus\x12\x19\n\x11\x65vent_time_micros\x18\x03 \x03(\x03\x12)\n\x0bvalue_types\x18\x04 \x03(\x0e\x32\x14.sluice.v1.ValueType\x12\x14\n\x0cint64_values\x18\x05 \x03(\x03\x12\x15\n\rdouble_values\x18\x06 \x03(\x01\x12\x13\n\x0b\x62ool_values\x18\x07 \x03(\x08\x12\x15\n\rstring_values\x18\x08 \x03(\t\x12\x14\n\x0c\x62ytes_values\x18\t \x03(\x0c\x12\x12\n\nnull_cells\x18\n \x03(\r\"\xc0\x01\n\x19GetOnlineFeaturesResponse\x12\x15\n\rfeature_names\x18\x01 \x03(\t\x12)\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x18.sluice.v1.FeatureColumn\x12\x35\n\x11resolved_features\x18\x03 \x03(\x0b\x32\x1a.sluice.v1.ResolvedFeature\x12*\n\x04\x66lat\x18\x04 \x01(\x0b\x32\x1c.sluice.v1.FlatFeatureValues*\xaa\x01\n\x14OnlineResponseLayout\x12&\n\"ONLINE_RESPONSE_LAYOUT_UNSPECIFIED\x10\x00\x12\"\n\x1eONLINE_RESPONSE_LAYOUT_COLUMNS\x10\x01\x12\x1f\n\x1bONLINE_RESPONSE_LAYOUT_FLAT\x10\x02\x12%\n!ONLINE_RESPONSE_LAYOUT_FLAT_TYPED\x10\x03\x32o\n\rOnlineService\x12^\n\x11GetOnlineFeatures\x12#.sluice.v1.GetOnlineFeaturesRequest\x1a$.sluice.v1.GetOnlineFeaturesResponseB;Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,18 +36,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'Z9github.com/sluice-ml/sluice/clients/go/sluice/v1;sluicev1'
   _globals['_GETONLINEFEATURESREQUEST_ENTITIESENTRY']._loaded_options = None
   _globals['_GETONLINEFEATURESREQUEST_ENTITIESENTRY']._serialized_options = b'8\001'
-  _globals['_ONLINERESPONSELAYOUT']._serialized_start=868
-  _globals['_ONLINERESPONSELAYOUT']._serialized_end=999
+  _globals['_ONLINERESPONSELAYOUT']._serialized_start=1043
+  _globals['_ONLINERESPONSELAYOUT']._serialized_end=1213
   _globals['_GETONLINEFEATURESREQUEST']._serialized_start=94
   _globals['_GETONLINEFEATURESREQUEST']._serialized_end=399
   _globals['_GETONLINEFEATURESREQUEST_ENTITIESENTRY']._serialized_start=328
   _globals['_GETONLINEFEATURESREQUEST_ENTITIESENTRY']._serialized_end=399
   _globals['_FEATURECOLUMN']._serialized_start=402
   _globals['_FEATURECOLUMN']._serialized_end=544
-  _globals['_FLATFEATUREVALUES']._serialized_start=546
-  _globals['_FLATFEATUREVALUES']._serialized_end=670
-  _globals['_GETONLINEFEATURESRESPONSE']._serialized_start=673
-  _globals['_GETONLINEFEATURESRESPONSE']._serialized_end=865
-  _globals['_ONLINESERVICE']._serialized_start=1001
-  _globals['_ONLINESERVICE']._serialized_end=1112
+  _globals['_FLATFEATUREVALUES']._serialized_start=547
+  _globals['_FLATFEATUREVALUES']._serialized_end=845
+  _globals['_GETONLINEFEATURESRESPONSE']._serialized_start=848
+  _globals['_GETONLINEFEATURESRESPONSE']._serialized_end=1040
+  _globals['_ONLINESERVICE']._serialized_start=1215
+  _globals['_ONLINESERVICE']._serialized_end=1326
 # @@protoc_insertion_point(module_scope)

@@ -16,9 +16,11 @@ class OnlineResponseLayout(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ONLINE_RESPONSE_LAYOUT_UNSPECIFIED: _ClassVar[OnlineResponseLayout]
     ONLINE_RESPONSE_LAYOUT_COLUMNS: _ClassVar[OnlineResponseLayout]
     ONLINE_RESPONSE_LAYOUT_FLAT: _ClassVar[OnlineResponseLayout]
+    ONLINE_RESPONSE_LAYOUT_FLAT_TYPED: _ClassVar[OnlineResponseLayout]
 ONLINE_RESPONSE_LAYOUT_UNSPECIFIED: OnlineResponseLayout
 ONLINE_RESPONSE_LAYOUT_COLUMNS: OnlineResponseLayout
 ONLINE_RESPONSE_LAYOUT_FLAT: OnlineResponseLayout
+ONLINE_RESPONSE_LAYOUT_FLAT_TYPED: OnlineResponseLayout
 
 class GetOnlineFeaturesRequest(_message.Message):
     __slots__ = ("project", "features", "feature_service", "entities", "full_feature_names", "layout")
@@ -54,14 +56,28 @@ class FeatureColumn(_message.Message):
     def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.Value, _Mapping]]] = ..., statuses: _Optional[_Iterable[_Union[_types_pb2.FeatureStatus, str]]] = ..., event_times: _Optional[_Iterable[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]]] = ...) -> None: ...
 
 class FlatFeatureValues(_message.Message):
-    __slots__ = ("values", "statuses", "event_time_micros")
+    __slots__ = ("values", "statuses", "event_time_micros", "value_types", "int64_values", "double_values", "bool_values", "string_values", "bytes_values", "null_cells")
     VALUES_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_MICROS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    INT64_VALUES_FIELD_NUMBER: _ClassVar[int]
+    DOUBLE_VALUES_FIELD_NUMBER: _ClassVar[int]
+    BOOL_VALUES_FIELD_NUMBER: _ClassVar[int]
+    STRING_VALUES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_VALUES_FIELD_NUMBER: _ClassVar[int]
+    NULL_CELLS_FIELD_NUMBER: _ClassVar[int]
     values: _containers.RepeatedCompositeFieldContainer[_types_pb2.Value]
     statuses: _containers.RepeatedScalarFieldContainer[_types_pb2.FeatureStatus]
     event_time_micros: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.Value, _Mapping]]] = ..., statuses: _Optional[_Iterable[_Union[_types_pb2.FeatureStatus, str]]] = ..., event_time_micros: _Optional[_Iterable[int]] = ...) -> None: ...
+    value_types: _containers.RepeatedScalarFieldContainer[_types_pb2.ValueType]
+    int64_values: _containers.RepeatedScalarFieldContainer[int]
+    double_values: _containers.RepeatedScalarFieldContainer[float]
+    bool_values: _containers.RepeatedScalarFieldContainer[bool]
+    string_values: _containers.RepeatedScalarFieldContainer[str]
+    bytes_values: _containers.RepeatedScalarFieldContainer[bytes]
+    null_cells: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.Value, _Mapping]]] = ..., statuses: _Optional[_Iterable[_Union[_types_pb2.FeatureStatus, str]]] = ..., event_time_micros: _Optional[_Iterable[int]] = ..., value_types: _Optional[_Iterable[_Union[_types_pb2.ValueType, str]]] = ..., int64_values: _Optional[_Iterable[int]] = ..., double_values: _Optional[_Iterable[float]] = ..., bool_values: _Optional[_Iterable[bool]] = ..., string_values: _Optional[_Iterable[str]] = ..., bytes_values: _Optional[_Iterable[bytes]] = ..., null_cells: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class GetOnlineFeaturesResponse(_message.Message):
     __slots__ = ("feature_names", "columns", "resolved_features", "flat")
