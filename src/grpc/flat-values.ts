@@ -41,7 +41,9 @@ const TYPED_ARRAY_FIELD: Partial<Record<ValueType, number>> = {
   string: FLAT_STRING_VALUES_FIELD,
   bytes: FLAT_BYTES_VALUES_FIELD,
 };
+/** The typed arrays in field order: packed numbers, then strings and bytes (a length-delimited entry each). */
 const PACKED_TYPED_FIELDS = [FLAT_INT64_VALUES_FIELD, FLAT_DOUBLE_VALUES_FIELD, FLAT_BOOL_VALUES_FIELD];
+const DELIMITED_TYPED_FIELDS = [FLAT_STRING_VALUES_FIELD, FLAT_BYTES_VALUES_FIELD];
 const NO_BYTES = new Uint8Array(0);
 
 const scratch = new ScratchWriter();
@@ -88,7 +90,7 @@ export function encodeTypedFlatResponse(prefix: readonly Uint8Array[], columns: 
     for (const column of stored) for (const value of column.values) writePackedCell(writer, column.feature.type, value);
     writer.endLength(start);
   }
-  for (const field of [FLAT_STRING_VALUES_FIELD, FLAT_BYTES_VALUES_FIELD]) {
+  for (const field of DELIMITED_TYPED_FIELDS) {
     for (const column of columns) {
       if (TYPED_ARRAY_FIELD[column.feature.type] !== field) continue;
       for (const value of column.values) {

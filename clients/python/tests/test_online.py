@@ -177,6 +177,30 @@ class Rows(unittest.TestCase):
             {"id": 9, "orders": 3, "orders__status": "PRESENT", "orders__event_time": datetime(1970, 1, 1, 0, 0, 0, 5, tzinfo=timezone.utc), "seen": None, "seen__status": "NULL_VALUE", "seen__event_time": None},
         )
 
+    def test_one_entity_row_reads_as_it_does_among_others(self) -> None:
+        # online_answer reads a single row on a path of its own: each row of the answer, alone (as a
+        # coalesced caller's), and as the whole of a one-row answer, is the general reader's row.
+        response = self.response()
+        for with_metadata in (True, False):
+            rows = online_rows({"id": [1, 2]}, response, with_metadata)
+            for first in (0, 1):
+                (row,) = online_answer({"id": [first + 1]}, response, with_metadata, False, first, 2)
+                self.assertEqual((row, list(row)), (rows[first], list(rows[first])))
+        single = typed_answer(
+            [("orders", types_pb2.VALUE_TYPE_INT64, [None]), ("seen", types_pb2.VALUE_TYPE_TIMESTAMP, [types_pb2.Value(timestamp_value=stamp(AT))])],
+            statuses=[types_pb2.FEATURE_STATUS_NOT_FOUND, 9],
+            event_time_micros=[0, micros(AT)],
+        )
+        for with_metadata in (True, False):
+            self.assertEqual(online_answer({"id": [3]}, single, with_metadata, False), online_rows({"id": [3]}, single, with_metadata))
+        self.assertEqual(
+            online_answer({"id": [3]}, single, True, False),
+            [{"id": 3, "orders": None, "orders__status": "NOT_FOUND", "orders__event_time": None, "seen": AT, "seen__status": "9", "seen__event_time": AT}],
+        )
+        # A join key named like a feature keeps its place and takes the feature's value, on both paths.
+        clash = typed_answer([("id", types_pb2.VALUE_TYPE_STRING, ["x"])], statuses=[1], event_time_micros=[5])
+        self.assertEqual(online_answer({"id": [3]}, clash, False, False), online_rows({"id": [3]}, clash, False))
+
     @requires_dataframes(pa is not None)
     def test_the_same_columns_as_a_table(self) -> None:
         table = online_table({"id": [1, 2]}, self.response(), True)
