@@ -584,12 +584,17 @@ ${line("blocking client", overhead.sync)}; ${line("asyncio client", overhead.asy
             : `, and ${count(inFlight.coalescing_client_calls_per_s)} through the coalescing client (${inFlight.coalescing_client_cpu_us_per_call} µs)`
         }`
       : ""
+  }${
+    overhead.sync.entity_rows_100
+      ? `; a read of 100 entity rows through the blocking client: ${line("", overhead.sync.entity_rows_100).slice(2)}`
+      : ""
   }. What is left is turning each answer value (value, status, event time) into Python objects. The client asks for
 the typed flat layout (\`ONLINE_RESPONSE_LAYOUT_FLAT_TYPED\`): Python's protobuf runtime pays per message it hands
 out, and the columns layout gave it a column, three containers and a timestamp per feature, the flat layout a
-\`Value\` per cell. Turning this answer into rows took 20 µs in a loop with columns, 12 µs flat and 10.6 µs typed
-(about 26 µs right after a call, when caches are cold, against 27-37 µs flat); an answer of 100 entity rows took
-673 µs flat and 248 µs typed. The overhead was +9.6% to +10.9% with the columns layout, in four runs.`;
+\`Value\` per cell. In a loop, turning this answer into rows took 20 µs with columns, 12 µs flat and 9 µs typed;
+right after a call, when caches are cold and every object made costs more, about 36 µs flat and 26 µs typed (scratch
+A/Bs, 2026-11-28). An answer of 100 entity rows took 673 µs flat and 248 µs typed. The overhead was +9.6% to +10.9%
+with the columns layout, in four runs, and moves by about ±1.5 points from run to run.`;
 }
 
 /** The section of docs/benchmarks.md for the peers benchmark's JSON. */
