@@ -586,7 +586,7 @@ ${line("blocking client", overhead.sync)}; ${line("asyncio client", overhead.asy
       : ""
   }${
     overhead.sync.entity_rows_100
-      ? `; a read of 100 entity rows through the blocking client: ${line("", overhead.sync.entity_rows_100).slice(2)}`
+      ? `; a read of 100 entity rows through the blocking client (no target; the client makes 100 rows of 31 values): ${line("", overhead.sync.entity_rows_100).slice(2)}`
       : ""
   }. What is left is turning each answer value (value, status, event time) into Python objects. The client asks for
 the typed flat layout (\`ONLINE_RESPONSE_LAYOUT_FLAT_TYPED\`): Python's protobuf runtime pays per message it hands
