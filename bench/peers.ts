@@ -591,10 +591,11 @@ ${line("blocking client", overhead.sync)}; ${line("asyncio client", overhead.asy
   }. What is left is turning each answer value (value, status, event time) into Python objects. The client asks for
 the typed flat layout (\`ONLINE_RESPONSE_LAYOUT_FLAT_TYPED\`): Python's protobuf runtime pays per message it hands
 out, and the columns layout gave it a column, three containers and a timestamp per feature, the flat layout a
-\`Value\` per cell. In a loop, turning this answer into rows took 20 µs with columns, 12 µs flat and 9 µs typed;
-right after a call, when caches are cold and every object made costs more, about 36 µs flat and 26 µs typed (scratch
-A/Bs, 2026-11-28). An answer of 100 entity rows took 673 µs flat and 248 µs typed. The overhead was +9.6% to +10.9%
-with the columns layout, in four runs, and moves by about ±1.5 points from run to run.`;
+\`Value\` per cell. In a loop, turning this answer into rows took 20 µs with columns, 13.5 µs flat and 12.2 µs
+typed; right after a call, when caches are cold and every object made costs more, about 32 µs either way (scratch
+A/Bs, 2026-11-28). The typed layout pays off on answers of many rows: 100 entity rows took 676-705 µs flat and
+234 µs typed. The overhead was +9.6% to +10.9% with the columns layout, in four runs, and moves by about ±1.5 points
+from run to run.`;
 }
 
 /** The section of docs/benchmarks.md for the peers benchmark's JSON. */
@@ -656,7 +657,7 @@ client process, sharing the two cores with the server, is the limit. The server'
 closed HTTP/2 streams no longer keep their finished calls alive through young-generation collections
 (architecture.md, "Layers"), which took the server's CPU per read at 16 in flight from about 190 to about
 171 µs in a scratch A/B; the run before that change measured 8.15×. On 2026-11-28 the flat layout the Python client
-asks for came to be encoded by hand (architecture.md, "The read path"): in three interleaved scratch pairs the
+then asked for came to be encoded by hand (architecture.md, "The read path"): in three interleaved scratch pairs the
 server's CPU per read fell 4-15% and the asyncio client's calls/s rose 5-17%; grpc-js's channelz tracking, about
 1.5% of the server's CPU, was turned off as well. Runs on this shared machine swing more than that from hour to
 hour, and within a run: the rounds' ratios were ${(c.perRound ?? []).map((r: Json) => times(ratio(r.sluice.concurrent.callsPerSecond, r.feast.concurrent.callsPerSecond))).join(", ")}, and the stub's figure above

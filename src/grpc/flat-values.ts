@@ -70,11 +70,16 @@ export function encodeFlatResponse(prefix: readonly Uint8Array[], columns: reado
  * {@link encodeFlatResponse} does.
  */
 export function encodeTypedFlatResponse(prefix: readonly Uint8Array[], columns: readonly FeatureColumn[], writer = scratch): Buffer {
+  // Each feature in the array of its type (field 1 for the others), in feature order.
+  const byField = new Map<number, FeatureColumn[]>();
+  for (const column of columns) {
+    const field = TYPED_ARRAY_FIELD[column.feature.type] ?? FLAT_VALUES_FIELD;
+    const stored = byField.get(field);
+    if (stored) stored.push(column);
+    else byField.set(field, [column]);
+  }
   const flat = beginFlat(writer, prefix);
-  writeValues(
-    writer,
-    columns.filter((column) => TYPED_ARRAY_FIELD[column.feature.type] === undefined),
-  );
+  writeValues(writer, byField.get(FLAT_VALUES_FIELD) ?? []);
   writeStatusesAndTimes(writer, columns);
   if (columns.length > 0) {
     writer.tag(FLAT_VALUE_TYPES_FIELD, LENGTH_DELIMITED);
@@ -83,7 +88,7 @@ export function encodeTypedFlatResponse(prefix: readonly Uint8Array[], columns: 
     writer.endLength(start);
   }
   for (const field of PACKED_TYPED_FIELDS) {
-    const stored = columns.filter((column) => TYPED_ARRAY_FIELD[column.feature.type] === field && column.values.length > 0);
+    const stored = byField.get(field)?.filter((column) => column.values.length > 0) ?? [];
     if (stored.length === 0) continue;
     writer.tag(field, LENGTH_DELIMITED);
     const start = writer.beginLength();
@@ -91,8 +96,7 @@ export function encodeTypedFlatResponse(prefix: readonly Uint8Array[], columns: 
     writer.endLength(start);
   }
   for (const field of DELIMITED_TYPED_FIELDS) {
-    for (const column of columns) {
-      if (TYPED_ARRAY_FIELD[column.feature.type] !== field) continue;
+    for (const column of byField.get(field) ?? []) {
       for (const value of column.values) {
         writer.tag(field, LENGTH_DELIMITED);
         if (field === FLAT_STRING_VALUES_FIELD) writer.string(value === null ? "" : (value as string));
@@ -178,9 +182,11 @@ function writePackedCell(writer: ScratchWriter, type: ValueType, value: FeatureC
     case "double":
       writer.double(value === null ? 0 : (value as number));
       break;
-    default:
+    case "bool":
       writer.varint(value ? 1 : 0);
       break;
+    default:
+      throw new TypeError(`a ${type} feature has no packed array`);
   }
 }
 

@@ -120,14 +120,14 @@ export class ScratchWriter {
 
   /** A float32; a finite number beyond float32's range is refused, as the generated encoder does. */
   float(value: number): void {
-    if (Number.isFinite(value) && Math.abs(value) > FLOAT32_MAX) throw new RangeError(`${value} is not a float32`);
+    assertFloat32(value);
     this.reserve(4);
     this.position = this.buffer.writeFloatLE(value, this.position);
   }
 
   /** A float32 as a double: the double of its float32 value, refused beyond float32's range as {@link float} is. */
   float32AsDouble(value: number): void {
-    if (Number.isFinite(value) && Math.abs(value) > FLOAT32_MAX) throw new RangeError(`${value} is not a float32`);
+    assertFloat32(value);
     this.double(Math.fround(value));
   }
 
@@ -179,6 +179,10 @@ export class ScratchWriter {
     this.buffer.copy(grown, 0, 0, this.position);
     this.buffer = grown;
   }
+}
+
+function assertFloat32(value: number): void {
+  if (Number.isFinite(value) && Math.abs(value) > FLOAT32_MAX) throw new RangeError(`${value} is not a float32`);
 }
 
 function varintSize(value: number): number {

@@ -186,6 +186,23 @@ class Coalescer(unittest.TestCase):
         self.assertEqual([len(a) for a in answers], [1, 4, 1, 1])
         self.assertEqual(sent, [[1], [2, 3, 4, 5], [6, 7]])
 
+    def test_a_shared_answer_is_checked_once_and_each_reader_finds_its_own_nulls(self) -> None:
+        async def with_nulls(request: online_pb2.GetOnlineFeaturesRequest) -> online_pb2.GetOnlineFeaturesResponse:
+            ids = [value.int64_value for value in request.entities["id"].values]
+            return typed_answer([("f", types_pb2.VALUE_TYPE_INT64, [None if i % 2 else 10 * i for i in ids])], [1] * len(ids), [1] * len(ids))
+
+        answers, sent = self.run_reads([{"id": [i]} for i in range(1, 8)], send=with_nulls)
+        self.assertEqual(answers, [[{"id": i, "f": None if i % 2 else 10 * i}] for i in range(1, 8)])
+        self.assertEqual(sent, [list(range(1, 8))])
+
+        async def short(request: online_pb2.GetOnlineFeaturesRequest) -> online_pb2.GetOnlineFeaturesResponse:
+            response = tens(request)
+            del response.flat.statuses[-1]
+            return response
+
+        answers, _ = self.run_reads([{"id": [1]}, {"id": [2, 3]}], send=short)
+        self.assertEqual([(a.code_name, a.reason) for a in answers], [("INTERNAL", "ONLINE_ANSWER_MALFORMED")] * 2)
+
     def test_rate_limited_fails_every_read_once_and_a_message_too_large_is_resent_read_by_read(self) -> None:
         def refusing(reason: str) -> Any:
             async def send(request: online_pb2.GetOnlineFeaturesRequest) -> online_pb2.GetOnlineFeaturesResponse:

@@ -15,7 +15,7 @@ from google.protobuf import timestamp_pb2
 from sluice import Int32, SluiceClient
 from sluice._channel import MESSAGE_LIMIT_BYTES, channel_options
 from sluice._errors import SluiceError
-from sluice._online import OnlineRequests, online_answer, online_rows, online_table
+from sluice._online import OnlineRequests, check_online_answer, online_answer, online_rows, online_table
 from sluice.v1 import online_pb2, types_pb2
 from server import requires_dataframes
 from stubs import Recorder, typed_answer
@@ -83,6 +83,12 @@ class Requests(unittest.TestCase):
         self.assertEqual([(r.project, r.entities["id"].values[0].int64_value) for r in client.online.requests], [("projects/shop", 1), ("projects/other", 2)])
 
 
+def general_rows(entities: dict[str, list[Any]], response: online_pb2.GetOnlineFeaturesResponse, with_metadata: bool, first: int = 0, total: int | None = None) -> list[dict[str, Any]]:
+    """The general reader's rows (online_answer takes a path of its own for one row)."""
+    checked = check_online_answer(response, len(entities["id"]) if total is None else total)
+    return online_rows(entities, checked, with_metadata, first)
+
+
 class Rows(unittest.TestCase):
     def response(self) -> online_pb2.GetOnlineFeaturesResponse:
         earlier = datetime(2025, 6, 1, tzinfo=timezone.utc)
@@ -115,7 +121,7 @@ class Rows(unittest.TestCase):
 
     def test_values_statuses_and_event_times(self) -> None:
         earlier = datetime(2025, 6, 1, tzinfo=timezone.utc)
-        rows = online_rows({"id": [1, 2]}, self.response(), True)
+        rows = general_rows({"id": [1, 2]}, self.response(), True)
         self.assertEqual(
             [{key: value for key, value in row.items() if key.split("__")[0] in ("id", "orders", "tags", "seen")} for row in rows],
             [
@@ -150,7 +156,7 @@ class Rows(unittest.TestCase):
         )
         # The packed arrays' values as they were written: a null (not False, not 0) where listed null;
         # a float as its float32 value; ints at both ends of int64.
-        values = online_rows({"id": [1, 2]}, self.response(), False)
+        values = general_rows({"id": [1, 2]}, self.response(), False)
         self.assertEqual(
             values,
             [
@@ -167,11 +173,11 @@ class Rows(unittest.TestCase):
             statuses=[1, 2, 1, 2, 1, 2],
             event_time_micros=[5, 0, 5, 0, micros(AT), 0],
         )
-        rows = online_rows({"id": [8, 9]}, response, True, first=1, total=3)
+        rows = general_rows({"id": [8, 9]}, response, True, first=1, total=3)
         self.assertEqual([(r["orders"], r["orders__status"], r["seen"], r["seen__event_time"]) for r in rows], [(None, "NULL_VALUE", AT, AT), (3, "PRESENT", None, None)])
         self.assertEqual(online_answer({"id": [7]}, response, False, False, 0, 3), [{"id": 7, "orders": 1, "seen": None}])
         # One row of it, with its statuses and event times.
-        (last,) = online_rows({"id": [9]}, response, True, first=2, total=3)
+        (last,) = general_rows({"id": [9]}, response, True, first=2, total=3)
         self.assertEqual(
             last,
             {"id": 9, "orders": 3, "orders__status": "PRESENT", "orders__event_time": datetime(1970, 1, 1, 0, 0, 0, 5, tzinfo=timezone.utc), "seen": None, "seen__status": "NULL_VALUE", "seen__event_time": None},
@@ -182,7 +188,7 @@ class Rows(unittest.TestCase):
         # coalesced caller's), and as the whole of a one-row answer, is the general reader's row.
         response = self.response()
         for with_metadata in (True, False):
-            rows = online_rows({"id": [1, 2]}, response, with_metadata)
+            rows = general_rows({"id": [1, 2]}, response, with_metadata)
             for first in (0, 1):
                 (row,) = online_answer({"id": [first + 1]}, response, with_metadata, False, first, 2)
                 self.assertEqual((row, list(row)), (rows[first], list(rows[first])))
@@ -192,19 +198,19 @@ class Rows(unittest.TestCase):
             event_time_micros=[0, micros(AT)],
         )
         for with_metadata in (True, False):
-            self.assertEqual(online_answer({"id": [3]}, single, with_metadata, False), online_rows({"id": [3]}, single, with_metadata))
+            self.assertEqual(online_answer({"id": [3]}, single, with_metadata, False), general_rows({"id": [3]}, single, with_metadata))
         self.assertEqual(
             online_answer({"id": [3]}, single, True, False),
             [{"id": 3, "orders": None, "orders__status": "NOT_FOUND", "orders__event_time": None, "seen": AT, "seen__status": "9", "seen__event_time": AT}],
         )
         # A join key named like a feature keeps its place and takes the feature's value, on both paths.
         clash = typed_answer([("id", types_pb2.VALUE_TYPE_STRING, ["x"])], statuses=[1], event_time_micros=[5])
-        self.assertEqual(online_answer({"id": [3]}, clash, False, False), online_rows({"id": [3]}, clash, False))
+        self.assertEqual(online_answer({"id": [3]}, clash, False, False), general_rows({"id": [3]}, clash, False))
 
     @requires_dataframes(pa is not None)
     def test_the_same_columns_as_a_table(self) -> None:
-        table = online_table({"id": [1, 2]}, self.response(), True)
-        self.assertEqual(table.to_pylist(), online_rows({"id": [1, 2]}, self.response(), True))
+        table = online_table({"id": [1, 2]}, check_online_answer(self.response(), 2), True)
+        self.assertEqual(table.to_pylist(), general_rows({"id": [1, 2]}, self.response(), True))
         types = {name: str(table.schema.field(name).type) for name in table.column_names}
         self.assertEqual(
             [types[name] for name in ("id", "orders", "orders__status", "orders__event_time", "tags", "seen", "active", "score", "spend", "segment", "level", "blob")],
@@ -212,18 +218,21 @@ class Rows(unittest.TestCase):
         )
 
     def test_an_answer_without_the_typed_layout_is_refused_not_read_as_empty(self) -> None:
+        # A server older than response layouts answers in columns.
         older = online_pb2.GetOnlineFeaturesResponse(
             feature_names=["orders"], columns=[online_pb2.FeatureColumn(values=[types_pb2.Value(int64_value=4)], statuses=[1], event_times=[stamp(AT)])]
         )
-        flat = online_pb2.GetOnlineFeaturesResponse(
-            feature_names=["orders"], flat=online_pb2.FlatFeatureValues(values=[types_pb2.Value(int64_value=4)], statuses=[1], event_time_micros=[1])
-        )
-        for answer in (older, flat):
-            with self.assertRaises(SluiceError) as raised:
-                online_answer({"id": [1]}, answer, True, False)
-            self.assertEqual((raised.exception.code_name, raised.exception.reason), ("UNIMPLEMENTED", "ONLINE_LAYOUT_UNSUPPORTED"))
+        with self.assertRaises(SluiceError) as raised:
+            online_answer({"id": [1]}, older, True, False)
+        self.assertEqual((raised.exception.code_name, raised.exception.reason), ("UNIMPLEMENTED", "ONLINE_LAYOUT_UNSUPPORTED"))
+        # A value type newer than this client: where its cells are is not known.
+        newer = typed_answer([("orders", 99, [types_pb2.Value(int64_value=4)])], statuses=[1], event_time_micros=[1])
+        with self.assertRaises(SluiceError) as raised:
+            online_answer({"id": [1]}, newer, True, False)
+        self.assertEqual((raised.exception.code_name, raised.exception.reason), ("UNIMPLEMENTED", "ONLINE_TYPE_UNSUPPORTED"))
         # No entity rows and no features: nothing to read either way.
         self.assertEqual(online_answer({"id": []}, online_pb2.GetOnlineFeaturesResponse(), True, False), [])
+        self.assertEqual(online_answer({"id": [1, 2]}, online_pb2.GetOnlineFeaturesResponse(flat=online_pb2.FlatFeatureValues()), True, False), [{"id": 1}, {"id": 2}])
 
     def test_an_answer_whose_fields_do_not_fit_the_cells_is_refused(self) -> None:
         def without(change: Any) -> online_pb2.GetOnlineFeaturesResponse:
@@ -236,6 +245,12 @@ class Rows(unittest.TestCase):
             (without(lambda flat: flat.int64_values.pop()), {"id": [1, 2]}),
             (without(lambda flat: flat.values.add()), {"id": [1, 2]}),
             (without(lambda flat: flat.null_cells.append(20)), {"id": [1, 2]}),
+            # Null cells out of order, or twice: found by bisection, they must ascend.
+            (without(lambda flat: flat.null_cells.insert(0, 19)), {"id": [1, 2]}),
+            (without(lambda flat: flat.null_cells.append(flat.null_cells[-1])), {"id": [1, 2]}),
+            # An answer in the flat layout (a Value per cell, no value types), which this client did not ask for.
+            (without(lambda flat: flat.ClearField("value_types")), {"id": [1, 2]}),
+            (without(lambda flat: flat.value_types.append(types_pb2.VALUE_TYPE_INT64)), {"id": [1, 2]}),
             # An int64 feature's type told as a double: its cells would be sought in the wrong array.
             (without(lambda flat: flat.value_types.__setitem__(0, types_pb2.VALUE_TYPE_DOUBLE)), {"id": [1, 2]}),
             (self.response(), {"id": [1, 2, 3]}),

@@ -259,9 +259,9 @@ func (x *FeatureColumn) GetEventTimes() []*timestamppb.Timestamp {
 //   - bool: `bool_values`; string: `string_values`; bytes: `bytes_values`;
 //   - timestamp and list features: `values`, as in layout FLAT.
 //
-// The k-th feature of an array's types (counting features in order) has its
-// cells at k × R to k × R + R - 1 of that array, so each array holds R cells
-// per feature stored in it. A null cell (whatever its status) is listed in
+// The k-th feature stored in an array (counting from 0, in feature order) has
+// its cells at k × R to k × R + R - 1 of that array, so each array holds R
+// cells per feature stored in it. A null cell (whatever its status) is listed in
 // `null_cells`; in the packed arrays it holds 0, false or empty.
 type FlatFeatureValues struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -271,7 +271,9 @@ type FlatFeatureValues struct {
 	// where the status is NOT_FOUND.
 	EventTimeMicros []int64 `protobuf:"varint,3,rep,packed,name=event_time_micros,json=eventTimeMicros,proto3" json:"event_time_micros,omitempty"`
 	// Layout FLAT_TYPED: the type of each feature, in `feature_names` order
-	// (as in `resolved_features`, packed).
+	// (the types of `resolved_features`, packed, so that a client finds each
+	// feature's cells without reading a message per feature; present for every
+	// feature, so that a client tells this layout from FLAT).
 	ValueTypes []ValueType `protobuf:"varint,4,rep,packed,name=value_types,json=valueTypes,proto3,enum=sluice.v1.ValueType" json:"value_types,omitempty"`
 	// Layout FLAT_TYPED: the cells of int32 and int64 features.
 	Int64Values []int64 `protobuf:"varint,5,rep,packed,name=int64_values,json=int64Values,proto3" json:"int64_values,omitempty"`
@@ -395,12 +397,12 @@ type GetOnlineFeaturesResponse struct {
 	// Output column names, in request order.
 	FeatureNames []string `protobuf:"bytes,1,rep,name=feature_names,json=featureNames,proto3" json:"feature_names,omitempty"`
 	// One column per feature name, each as long as the entity columns (layout
-	// COLUMNS; empty with layout FLAT).
+	// COLUMNS; empty with layouts FLAT and FLAT_TYPED).
 	Columns []*FeatureColumn `protobuf:"bytes,2,rep,name=columns,proto3" json:"columns,omitempty"`
 	// The concrete view version each column was read from.
 	ResolvedFeatures []*ResolvedFeature `protobuf:"bytes,3,rep,name=resolved_features,json=resolvedFeatures,proto3" json:"resolved_features,omitempty"`
-	// Every value, status and event time (layout FLAT; unset with layout
-	// COLUMNS).
+	// Every value, status and event time (layouts FLAT and FLAT_TYPED; unset
+	// with layout COLUMNS).
 	Flat          *FlatFeatureValues `protobuf:"bytes,4,opt,name=flat,proto3" json:"flat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -29,7 +29,7 @@ from typing import Any
 import grpc
 
 from sluice._errors import SluiceError
-from sluice._online import online_answer
+from sluice._online import CheckedAnswer, check_online_answer, online_answer
 from sluice.v1 import online_pb2
 
 #: Codes a coalesced call's reads would each have met alone: not retried read by read.
@@ -72,12 +72,15 @@ class _Read:
         """Rows are its join key columns' common length: false when there is none (the server refuses those alone)."""
         return len(self.columns) > 0 and all(len(values) == self.rows for values in self.columns.values())
 
-    def answer(self, response: online_pb2.GetOnlineFeaturesResponse, first: int = 0, total: int | None = None) -> None:
-        """Settles the future with this read's rows of `response` (or the error making them raised)."""
+    def answer(
+        self, response: online_pb2.GetOnlineFeaturesResponse, first: int = 0, total: int | None = None, checked: CheckedAnswer | None = None
+    ) -> None:
+        """Settles the future with this read's rows of `response` (or the error making them raised);
+        `checked`: the response as check_online_answer made it, once for all its reads."""
         if self.future.done():  # the caller gave up (cancelled)
             return
         try:
-            self.future.set_result(online_answer(self.columns, response, self.with_metadata, self.as_table, first, total))
+            self.future.set_result(online_answer(self.columns, response, self.with_metadata, self.as_table, first, total, checked))
         except Exception as error:  # noqa: BLE001 - the caller's error, raised where it awaits
             self.future.set_exception(error)
 
@@ -188,8 +191,14 @@ class OnlineReadCoalescer:
                 raise
             return
         total, first = sum(read.rows for read in reads), 0
+        try:
+            checked = check_online_answer(response, total)
+        except SluiceError as error:
+            for read in reads:
+                read.fail(error)
+            return
         for read in reads:
-            read.answer(response, first, total)
+            read.answer(response, first, total, checked)
             first += read.rows
 
     async def _sent(self, reads: list[_Read], request: online_pb2.GetOnlineFeaturesRequest) -> online_pb2.GetOnlineFeaturesResponse:

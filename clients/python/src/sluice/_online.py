@@ -4,14 +4,15 @@ The client asks for the typed flat layout (ONLINE_RESPONSE_LAYOUT_FLAT_TYPED): t
 scalar type in one packed array, a Value message only for timestamps and lists, statuses and event
 times packed. Python's protobuf runtime pays per message it hands out: the columns layout (a
 FeatureColumn and a Timestamp per value) cost about twice as much to turn into rows as the flat
-layout (a Value per cell), and an answer of 100 entity rows × 10 features took 673 µs flat and 248
-typed (one row: 12 µs and 10.6)."""
+layout (a Value per cell), and an answer of 100 entity rows × 10 features takes about a third of
+the time typed that it took flat (docs/benchmarks.md has the figures)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 
@@ -93,96 +94,66 @@ def online_answer(
     as_table: bool,
     first: int = 0,
     total: int | None = None,
+    checked: CheckedAnswer | None = None,
 ) -> Any:
     """The answer as get_online_features returns it: rows, or a pyarrow.Table with as_table. `columns`
     are the entity rows `first` on of a response to `total` rows (all of it by default): a coalesced
-    read (sluice._coalesce) answers each of its calls from its own rows of one response."""
-    features = len(response.feature_names)
-    flat = response.flat
-    if features and len(flat.value_types) != features:
-        # A server older than the typed layout answers another: its values would be misread or not found.
+    read (sluice._coalesce) answers each of its calls from its own rows of one response, checked once
+    (`checked`, from check_online_answer)."""
+    count = len(next(iter(columns.values()), []))
+    answer = checked or check_online_answer(response, count if total is None else total)
+    if count == 1 and not as_table:
+        return [_one_row(columns, answer, with_metadata, first)]
+    return (online_table if as_table else online_rows)(columns, answer, with_metadata, first)
+
+
+class CheckedAnswer(NamedTuple):
+    """A GetOnlineFeaturesResponse whose fields fit its cells (check_online_answer), with what reading
+    it needs: FlatFeatureValues' arrays in _ARRAYS order, where each feature's cells are (_plan), its
+    null cells and its number of entity rows."""
+
+    response: online_pb2.GetOnlineFeaturesResponse
+    arrays: tuple[Any, ...]
+    places: tuple[tuple[int, int], ...]
+    nulls: list[int]
+    total: int
+
+
+def check_online_answer(response: online_pb2.GetOnlineFeaturesResponse, total: int) -> CheckedAnswer:
+    """The response to `total` entity rows, checked: SluiceError UNIMPLEMENTED from a server older
+    than the layouts (or with a value type newer than this client), INTERNAL/ONLINE_ANSWER_MALFORMED
+    when a field does not fit the cells (they are found by position: a short field would shift values
+    into other features or rows)."""
+    if not response.HasField("flat") and len(response.columns):
+        # A server older than response layouts answers in columns: its values would read as none.
         raise SluiceError(
             code=grpc.StatusCode.UNIMPLEMENTED,
             message="the server answered GetOnlineFeatures without the typed flat layout this client asks for "
             "(ONLINE_RESPONSE_LAYOUT_FLAT_TYPED): it is older than this client; upgrade the server",
             reason="ONLINE_LAYOUT_UNSUPPORTED",
         )
-    if total is None:
-        total = len(next(iter(columns.values()), []))
-    cells = features * total
-    arrays = _arrays(flat)
+    flat = response.flat
+    features, value_types = len(response.feature_names), flat.value_types
+    places, stored = _plan(value_types)
+    arrays = (flat.values, flat.int64_values, flat.double_values, flat.bool_values, flat.string_values, flat.bytes_values)
     held = tuple(map(len, arrays))
-    places, stored = _plan(flat.value_types)
+    nulls = list(flat.null_cells)
+    cells = features * total
     if (
-        held != tuple(features_stored * total for features_stored in stored)
+        len(value_types) != features
+        or held != tuple(features_stored * total for features_stored in stored)
         or not len(flat.statuses) == len(flat.event_time_micros) == cells
-        or (flat.null_cells and max(flat.null_cells) >= cells)
+        or (nulls and (nulls[-1] >= cells or any(later <= earlier for earlier, later in zip(nulls, nulls[1:]))))
     ):
-        # Cells are found by position: a short field would shift values into other features or rows.
         raise SluiceError(
             code=grpc.StatusCode.INTERNAL,
-            message=f"the server's answer does not fit its {cells} cells ({features} features of types "
-            f"{list(flat.value_types)} × {total} entity rows): it holds {dict(zip(_ARRAYS, held))}, {len(flat.statuses)} "
-            f"statuses, {len(flat.event_time_micros)} event times and null cells up to {max(flat.null_cells, default=None)}",
+            message=f"the server's answer does not fit its {cells} cells ({features} features × {total} entity rows): "
+            f"{len(value_types)} value types {list(value_types)[:20]}, arrays of {dict(zip(_ARRAYS, held))}, "
+            f"{len(flat.statuses)} statuses, {len(flat.event_time_micros)} event times, and {len(nulls)} null cells "
+            "(ascending, below the number of cells)",
             reason="ONLINE_ANSWER_MALFORMED",
         )
-    count = len(next(iter(columns.values()), []))
-    if count == 1 and not as_table:
-        return [_one_row(columns, response, with_metadata, arrays, places, first, total)]
-    values = _cells(arrays, places, flat.null_cells, first, count, total)
-    answer = online_table if as_table else online_rows
-    return answer(columns, response, with_metadata, first, total, values)
-
-
-# Each answer's row, with every key and no value: (join keys, feature names, with_metadata) -> (the
-# row, the keys after the join keys in order). A copy of it takes one allocation, where a dict filled
-# key by key grows four times; its keys are hashed once, not once per call.
-_ROW_TEMPLATES: dict[tuple[tuple[str, ...], tuple[str, ...], bool], tuple[dict[str, Any], tuple[str, ...]]] = {}
-
-
-def _one_row(
-    entities: Mapping[str, Sequence[Any]],
-    response: online_pb2.GetOnlineFeaturesResponse,
-    with_metadata: bool,
-    arrays: tuple[Any, ...],
-    places: Sequence[tuple[int, int]],
-    first: int,
-    total: int,
-) -> dict[str, Any]:
-    """online_rows of a single entity row (row `first` of `total`), the usual online read, made with
-    as few objects as it can: a copy of the row's template and one list of its values. Right after
-    a call, with the caches cold, every object made counts: this took a one-row answer from about 36
-    to 26 µs."""
-    names = tuple(response.feature_names)
-    key = (tuple(entities), names, with_metadata)
-    template = _ROW_TEMPLATES.get(key)
-    if template is None:
-        keys = [part for name in names for part in ((name, *_metadata_names(name)) if with_metadata else (name,))]
-        if len(_ROW_TEMPLATES) >= 1_000:
-            _ROW_TEMPLATES.clear()
-        template = _ROW_TEMPLATES[key] = (dict.fromkeys([*entities, *keys]), tuple(keys))
-    row = template[0].copy()
-    for join_key, values in entities.items():
-        row[join_key] = values[0]
-    values = [arrays[array][before * total + first] if array else from_value(arrays[0][before * total + first]) for array, before in places]
-    flat = response.flat
-    for cell in flat.null_cells:
-        feature, cell_row = divmod(cell, total)
-        if cell_row == first:
-            values[feature] = None
-    if not with_metadata:
-        row.update(zip(template[1], values))
-        return row
-    statuses, event_times = (flat.statuses, flat.event_time_micros) if total == 1 else (flat.statuses[first::total], flat.event_time_micros[first::total])
-    cells: list[Any] = []
-    last_micros, last_time = 0, None
-    for value, status, micros in zip(values, statuses, event_times):
-        if micros != last_micros:
-            # 0 (the epoch) means nothing was ever written.
-            last_micros, last_time = micros, None if micros == 0 else _EPOCH + timedelta(microseconds=micros)
-        cells += (value, _STATUS_NAMES.get(status) or status_name(status), last_time)
-    row.update(zip(template[1], cells))
-    return row
+    return CheckedAnswer(response, arrays, places, nulls, total)
 
 
 # FlatFeatureValues' arrays (proto/sluice/v1/online.proto), and the one of each scalar type; other types' cells are in `values`.
@@ -197,12 +168,8 @@ _ARRAY_OF_TYPE = {
     types_pb2.VALUE_TYPE_BYTES: "bytes_values",
 }
 _ARRAY_INDEX = {value_type: _ARRAYS.index(array) for value_type, array in _ARRAY_OF_TYPE.items()}
+_KNOWN_TYPES = frozenset(types_pb2.ValueType.values()) - {types_pb2.VALUE_TYPE_UNSPECIFIED}
 _PLANS: dict[tuple[int, ...], tuple[tuple[tuple[int, int], ...], tuple[int, ...]]] = {}
-
-
-def _arrays(flat: online_pb2.FlatFeatureValues) -> tuple[Any, ...]:
-    """FlatFeatureValues' arrays of cells, in _ARRAYS order."""
-    return (flat.values, flat.int64_values, flat.double_values, flat.bool_values, flat.string_values, flat.bytes_values)
 
 
 def _plan(value_types: Sequence[int]) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
@@ -212,6 +179,14 @@ def _plan(value_types: Sequence[int]) -> tuple[tuple[tuple[int, int], ...], tupl
     key = tuple(value_types)
     plan = _PLANS.get(key)
     if plan is None:
+        unknown = sorted(set(key) - _KNOWN_TYPES)
+        if unknown:
+            # A type newer than this client: where its cells are is not known here.
+            raise SluiceError(
+                code=grpc.StatusCode.UNIMPLEMENTED,
+                message=f"the server answered with value types {unknown} this client does not know: upgrade the client",
+                reason="ONLINE_TYPE_UNSUPPORTED",
+            )
         stored = [0] * len(_ARRAYS)
         places = []
         for value_type in key:
@@ -224,80 +199,101 @@ def _plan(value_types: Sequence[int]) -> tuple[tuple[tuple[int, int], ...], tupl
     return plan
 
 
-def feature_cells(response: online_pb2.GetOnlineFeaturesResponse, first: int, count: int, total: int) -> list[list[Any]]:
-    """Each feature's values (None where null) for the response's entity rows `first` to `first + count`
-    of `total`, as the typed flat layout places them: the k-th feature stored in an array has its
-    cells at k × total on, and null cells are listed by number."""
-    flat = response.flat
-    return _cells(_arrays(flat), _plan(flat.value_types)[0], flat.null_cells, first, count, total)
-
-
-def _cells(arrays: tuple[Any, ...], places: Sequence[tuple[int, int]], null_cells: Sequence[int], first: int, count: int, total: int) -> list[list[Any]]:
-    """feature_cells, given the response's arrays and where each feature's cells are (_plan)."""
+def feature_cells(answer: CheckedAnswer, first: int, count: int) -> list[list[Any]]:
+    """Each feature's values (None where null) for the answer's entity rows `first` to `first + count`,
+    as the typed flat layout places them: the k-th feature (from 0) stored in an array has its cells at
+    k × total on, and null cells are listed by number, ascending (found by bisection, so that each
+    caller of a coalesced read finds its own without going through every other's)."""
+    arrays, total, nulls = answer.arrays, answer.total, answer.nulls
     cells: list[list[Any]] = []
-    for array, before in places:
+    for array, before in answer.places:
         start = before * total + first
         part = arrays[array][start : start + count]
         # Timestamps and lists are still Values; the packed arrays' slices are lists of plain values.
         cells.append([from_value(value) for value in part] if array == 0 else part)
-    for cell in null_cells:
-        feature, row = divmod(cell, total)
-        row -= first
-        if 0 <= row < count:
-            cells[feature][row] = None
+    if nulls:
+        for feature, values in enumerate(cells):
+            start = feature * total + first
+            low = bisect_left(nulls, start)
+            for index in range(low, bisect_left(nulls, start + count, low)):
+                values[nulls[index] - start] = None
     return cells
 
 
-def online_rows(
-    entities: Mapping[str, Sequence[Any]],
-    response: online_pb2.GetOnlineFeaturesResponse,
-    with_metadata: bool,
-    first: int = 0,
-    total: int | None = None,
-    cells: list[list[Any]] | None = None,
-) -> list[dict[str, Any]]:
+# Each answer's row, with every key and no value: (join keys, feature names, with_metadata) -> (the
+# row, the keys after the join keys in order). A copy of it takes one allocation, where a dict filled
+# key by key grows four times; its keys are hashed once, not once per call.
+_ROW_TEMPLATES: dict[tuple[tuple[str, ...], tuple[str, ...], bool], tuple[dict[str, Any], tuple[str, ...]]] = {}
+
+
+def _one_row(entities: Mapping[str, Sequence[Any]], answer: CheckedAnswer, with_metadata: bool, first: int) -> dict[str, Any]:
+    """online_rows of a single entity row (row `first` of the answer), the usual online read, made
+    with as few objects as it can: a copy of the row's template and one list of its values. Right
+    after a call, with the caches cold, every object made counts: this took a one-row answer from
+    about 36 to 26 µs against the general path."""
+    response, arrays, total, nulls = answer.response, answer.arrays, answer.total, answer.nulls
+    names = tuple(response.feature_names)
+    key = (tuple(entities), names, with_metadata)
+    template = _ROW_TEMPLATES.get(key)
+    if template is None:
+        keys = [part for name in names for part in ((name, *_metadata_names(name)) if with_metadata else (name,))]
+        if len(_ROW_TEMPLATES) >= 1_000:
+            _ROW_TEMPLATES.clear()
+        template = _ROW_TEMPLATES[key] = (dict.fromkeys([*entities, *keys]), tuple(keys))
+    row = template[0].copy()
+    for join_key, values in entities.items():
+        row[join_key] = values[0]
+    values = [arrays[array][before * total + first] if array else from_value(arrays[0][before * total + first]) for array, before in answer.places]
+    if nulls:
+        for feature in range(len(values)):
+            cell = feature * total + first
+            index = bisect_left(nulls, cell)
+            if index < len(nulls) and nulls[index] == cell:
+                values[feature] = None
+    if not with_metadata:
+        row.update(zip(template[1], values))
+        return row
+    flat = response.flat
+    statuses, event_times = (flat.statuses, flat.event_time_micros) if total == 1 else (flat.statuses[first::total], flat.event_time_micros[first::total])
+    cells: list[Any] = []
+    last_micros, last_time = 0, None
+    for value, status, micros in zip(values, statuses, event_times):
+        if micros != last_micros:
+            # 0 (the epoch) means nothing was ever written.
+            last_micros, last_time = micros, None if micros == 0 else _EPOCH + timedelta(microseconds=micros)
+        cells += (value, _STATUS_NAMES.get(status) or status_name(status), last_time)
+    row.update(zip(template[1], cells))
+    return row
+
+
+def online_rows(entities: Mapping[str, Sequence[Any]], answer: CheckedAnswer, with_metadata: bool, first: int = 0) -> list[dict[str, Any]]:
     """One dict per entity row: its join keys, then each feature's value, and (with_metadata) the
     feature's status as `{name}__status` ("PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE")
     and its event time as `{name}__event_time` (None where nothing was ever written). The rows are
-    the response's rows `first` on, of `total` (online_answer); `cells`, their feature_cells when
-    the caller has them."""
-    # The hot path of every online read: the suffixed names are cached, and an event time equal to
-    # the one before (the features of a row were mostly written together) is not decoded again.
+    the answer's rows `first` on, as many as `entities` has (online_answer)."""
+    # An event time equal to the one before (the features of a row were mostly written together) is
+    # not decoded again; the suffixed names are made once.
     count = len(next(iter(entities.values()), []))
-    if total is None:
-        total = count
     rows: list[dict[str, Any]] = [{key: values[i] for key, values in entities.items()} for i in range(count)]
-    if cells is None:
-        cells = feature_cells(response, first, count, total)
+    cells = feature_cells(answer, first, count)
+    names = answer.response.feature_names
     if not with_metadata:
-        for name, values in zip(response.feature_names, cells):
+        for name, values in zip(names, cells):
             for row, value in zip(rows, values):
                 row[name] = value
         return rows
-    flat = response.flat
-    names = response.feature_names
-    # As lists (faster to index than the repeated fields), of this caller's cells only: each caller
-    # of a coalesced read copies its own, not the whole response's.
-    if total == count:
-        statuses, event_times = list(flat.statuses), list(flat.event_time_micros)
-    else:
-        starts = [feature * total + first for feature in range(len(names))]
-        statuses = [s for start in starts for s in flat.statuses[start : start + count]]
-        event_times = [t for start in starts for t in flat.event_time_micros[start : start + count]]
+    flat, total = answer.response.flat, answer.total
     last_micros, last_time = 0, None
-    m = 0
-    for name, values in zip(names, cells):
+    for feature, (name, values) in enumerate(zip(names, cells)):
         status_key, time_key = _METADATA_NAMES.get(name) or _metadata_names(name)
-        for row, value in zip(rows, values):
+        # This caller's cells of the feature only: each caller of a coalesced read reads its own.
+        start = feature * total + first
+        for row, value, status, micros in zip(rows, values, flat.statuses[start : start + count], flat.event_time_micros[start : start + count]):
             row[name] = value
-            status = statuses[m]
             row[status_key] = _STATUS_NAMES.get(status) or status_name(status)
-            micros = event_times[m]
             if micros != last_micros:
-                # 0 (the epoch) means nothing was ever written.
                 last_micros, last_time = micros, None if micros == 0 else _EPOCH + timedelta(microseconds=micros)
             row[time_key] = last_time
-            m += 1
     return rows
 
 
@@ -332,27 +328,17 @@ def _arrow_type(pa: Any, value_type: int) -> Any:
     return scalar.get(value_type)
 
 
-def online_table(
-    entities: Mapping[str, Sequence[Any]],
-    response: online_pb2.GetOnlineFeaturesResponse,
-    with_metadata: bool,
-    first: int = 0,
-    total: int | None = None,
-    cells: list[list[Any]] | None = None,
-) -> Any:
+def online_table(entities: Mapping[str, Sequence[Any]], answer: CheckedAnswer, with_metadata: bool, first: int = 0) -> Any:
     """The same columns as online_rows, as a pyarrow.Table typed from the features' declared types."""
     try:
         import pyarrow as pa
     except ImportError as error:
         raise ImportError("as_table=True needs pyarrow: pip install 'sluice-client[arrow]'") from error
     count = len(next(iter(entities.values()), []))
-    if total is None:
-        total = count
-    flat = response.flat
-    if cells is None:
-        cells = feature_cells(response, first, count, total)
+    flat, total = answer.response.flat, answer.total
+    cells = feature_cells(answer, first, count)
     columns: dict[str, Any] = {key: pa.array(list(values)) for key, values in entities.items()}
-    for feature, (name, value_type) in enumerate(zip(response.feature_names, flat.value_types)):
+    for feature, (name, value_type) in enumerate(zip(answer.response.feature_names, flat.value_types)):
         columns[name] = pa.array(cells[feature], type=_arrow_type(pa, value_type))
         if with_metadata:
             part = slice(feature * total + first, feature * total + first + count)

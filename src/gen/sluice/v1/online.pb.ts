@@ -147,9 +147,9 @@ export interface FeatureColumn {
  *   float32 value, exactly);
  * - bool: `bool_values`; string: `string_values`; bytes: `bytes_values`;
  * - timestamp and list features: `values`, as in layout FLAT.
- * The k-th feature of an array's types (counting features in order) has its
- * cells at k × R to k × R + R - 1 of that array, so each array holds R cells
- * per feature stored in it. A null cell (whatever its status) is listed in
+ * The k-th feature stored in an array (counting from 0, in feature order) has
+ * its cells at k × R to k × R + R - 1 of that array, so each array holds R
+ * cells per feature stored in it. A null cell (whatever its status) is listed in
  * `null_cells`; in the packed arrays it holds 0, false or empty.
  */
 export interface FlatFeatureValues {
@@ -162,7 +162,9 @@ export interface FlatFeatureValues {
   eventTimeMicros: bigint[];
   /**
    * Layout FLAT_TYPED: the type of each feature, in `feature_names` order
-   * (as in `resolved_features`, packed).
+   * (the types of `resolved_features`, packed, so that a client finds each
+   * feature's cells without reading a message per feature; present for every
+   * feature, so that a client tells this layout from FLAT).
    */
   valueTypes: ValueType[];
   /** Layout FLAT_TYPED: the cells of int32 and int64 features. */
@@ -187,14 +189,14 @@ export interface GetOnlineFeaturesResponse {
   featureNames: string[];
   /**
    * One column per feature name, each as long as the entity columns (layout
-   * COLUMNS; empty with layout FLAT).
+   * COLUMNS; empty with layouts FLAT and FLAT_TYPED).
    */
   columns: FeatureColumn[];
   /** The concrete view version each column was read from. */
   resolvedFeatures: ResolvedFeature[];
   /**
-   * Every value, status and event time (layout FLAT; unset with layout
-   * COLUMNS).
+   * Every value, status and event time (layouts FLAT and FLAT_TYPED; unset
+   * with layout COLUMNS).
    */
   flat: FlatFeatureValues | undefined;
 }
