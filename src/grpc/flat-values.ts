@@ -88,8 +88,9 @@ export function encodeTypedFlatResponse(prefix: readonly Uint8Array[], columns: 
     writer.endLength(start);
   }
   for (const field of PACKED_TYPED_FIELDS) {
-    const stored = byField.get(field)?.filter((column) => column.values.length > 0) ?? [];
-    if (stored.length === 0) continue;
+    const stored = byField.get(field) ?? [];
+    // As the generated encoder, no field at all for an array without a cell.
+    if (!stored.some((column) => column.values.length > 0)) continue;
     writer.tag(field, LENGTH_DELIMITED);
     const start = writer.beginLength();
     for (const column of stored) for (const value of column.values) writePackedCell(writer, column.feature.type, value);

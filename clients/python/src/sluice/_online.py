@@ -229,8 +229,8 @@ _ROW_TEMPLATES: dict[tuple[tuple[str, ...], tuple[str, ...], bool], tuple[dict[s
 def _one_row(entities: Mapping[str, Sequence[Any]], answer: CheckedAnswer, with_metadata: bool, first: int) -> dict[str, Any]:
     """online_rows of a single entity row (row `first` of the answer), the usual online read, made
     with as few objects as it can: a copy of the row's template and one list of its values. Right
-    after a call, with the caches cold, every object made counts: this took a one-row answer from
-    about 36 to 26 µs against the general path."""
+    after a call, with the caches cold, every object made counts: a one-row answer of 10 features
+    takes 30-34 µs here and 40-45 on the general path (12 and 20 in a loop; 2026-11-28)."""
     response, arrays, total, nulls = answer.response, answer.arrays, answer.total, answer.nulls
     names = tuple(response.feature_names)
     key = (tuple(entities), names, with_metadata)
