@@ -147,6 +147,11 @@ describe("wireViolation: lengths, enums and times", () => {
     expect(refusal(WRITE, write({ rows: [{ features: { ["k".repeat(70_000)]: {} } }] }))?.field).toMatch(/^rows\[0\]\.features\["k+…"\]$/);
     const chunk = Buffer.from(ImportFeaturesRequest.encode({ chunk: Buffer.alloc(5 * 1024 * 1024) }).finish());
     expect(wireViolation("/sluice.v1.IngestionService/ImportFeatures", chunk)).toBeUndefined();
+    // An Arrow spine batch is bounded by its rows (counted once read), not by limits.maxBytesLength.
+    const arrowSpine = GetHistoricalFeaturesRequest.encode({
+      spineBatch: { rows: [], columns: undefined, arrowIpc: Buffer.alloc(5 * 1024 * 1024) },
+    }).finish();
+    expect(wireViolation("/sluice.v1.TrainingService/GetHistoricalFeatures", Buffer.from(arrowSpine))).toBeUndefined();
   });
 
   it("refuses enum values the proto does not define, naming the field", () => {

@@ -5,7 +5,6 @@
  * definitions, stores the spine, and streams the result in bounded chunks.
  */
 import { ValidationError, ViolationCollector } from "../common/errors.js";
-import type { ValueLimits } from "../common/feature-value.js";
 import { eventsTableOf } from "../ingest/event-writer.js";
 import { offlineTableOf } from "../ingest/feature-writer.js";
 import { parseViewRef } from "../registry/feature-refs.js";
@@ -34,7 +33,7 @@ import {
   derivedColumnsPlanOf,
   derivedOutputColumns,
 } from "./derived-columns.js";
-import { InlineSpineWriter } from "./inline-spine.js";
+import { type InlineSpineLimits, InlineSpineWriter } from "./inline-spine.js";
 import type { HistoricalQuery, OutputColumn, SpineBatchInput } from "./model.js";
 
 /** A join ready to run: its resolved features, and the spine's key columns it needs. */
@@ -60,10 +59,10 @@ export interface Retrieval {
 }
 
 /**
- * What bounds a retrieval: the value limits of inline spine rows, and the engine limits of each
- * offline query it runs (limits.queryTimeoutMs, limits.queryMaxMemoryBytes; none when unset).
+ * What bounds a retrieval: the value limits and batch size of inline spine rows, and the engine
+ * limits of each offline query it runs (limits.queryTimeoutMs, limits.queryMaxMemoryBytes; none when unset).
  */
-export type RetrievalLimits = ValueLimits & { queryTimeoutMs?: number; queryMaxMemoryBytes?: number };
+export type RetrievalLimits = InlineSpineLimits & { queryTimeoutMs?: number; queryMaxMemoryBytes?: number };
 
 /** Plans and runs point-in-time retrievals. */
 export class HistoricalRetriever {

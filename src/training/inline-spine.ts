@@ -15,6 +15,7 @@ import {
 import type { ValueType } from "../common/value-type.js";
 import type { ColumnInput } from "../ingest/model.js";
 import type { OfflineColumn, OfflineStore, Spine, SpineColumns } from "../storage/offline/offline-store.js";
+import { type ArrowSpineBatch, EVENT_TIME_COLUMN, readArrowSpine } from "./arrow-spine.js";
 import type { SpineBatchInput } from "./model.js";
 
 /** Violations reported for one bad batch; the rest are counted. */
@@ -27,6 +28,12 @@ const MAX_REPORTED_VIOLATIONS = 100;
  */
 const SPINE_INSERT_ROWS = 100_000;
 
+/** What bounds an inline spine: its values' limits, and the rows one batch may hold (default 100,000). */
+export type InlineSpineLimits = ValueLimits & { maxRowsPerBatch?: number };
+
+/** A batch as the writer checks it: as sent, or an Arrow batch read, its join keys named. */
+type CheckedBatch = Exclude<SpineBatchInput, { arrowIpc: Uint8Array }> | { arrow: ArrowSpineBatch; keyNames: ReadonlySet<string> };
+
 /** Appends inline spine batches to a stored spine; call {@link finish} after the last. */
 export class InlineSpineWriter {
   private rowCount = 0;
@@ -36,7 +43,7 @@ export class InlineSpineWriter {
   constructor(
     private readonly offline: OfflineStore,
     private readonly spine: Spine,
-    private readonly limits: ValueLimits,
+    private readonly limits: InlineSpineLimits,
   ) {}
 
   /** Stores the rows checked and not yet stored. */
@@ -55,8 +62,16 @@ export class InlineSpineWriter {
    * without every join key or an event time, values of the wrong type, or an extra column whose
    * type changes; a rejected batch stores nothing.
    */
-  async append(batch: SpineBatchInput, batchIndex: number): Promise<void> {
-    const { length, value: cell, time, extraNames, where } = cellsOf(batch, `spine_batches[${batchIndex}]`);
+  async append(input: SpineBatchInput, batchIndex: number): Promise<void> {
+    const path = `spine_batches[${batchIndex}]`;
+    const batch: CheckedBatch =
+      "arrowIpc" in input
+        ? {
+            arrow: readArrowSpine(input.arrowIpc, path, this.limits.maxRowsPerBatch ?? 100_000),
+            keyNames: new Set(this.spine.keyColumns.map((c) => c.name)),
+          }
+        : input;
+    const { length, value: cell, time, extraNames, where } = cellsOf(batch, path);
     // Collected column by column, reported row by row.
     const problems: Array<{ row: number; field: string; description: string }> = [];
     const at = (row: number) => (field: string, description: string) => problems.push({ row, field, description });
@@ -73,12 +88,13 @@ export class InlineSpineWriter {
           return this.checked(key.type, tagged, where("key", key.name, row), at(row));
         }),
     );
-    const eventTimes = Array.from({ length }, (_, row) => {
+    const eventTimes = new Float64Array(length);
+    for (let row = 0; row < length; row++) {
       const micros = time(row);
       const problem = eventTimeProblem(micros);
       if (problem) at(row)(where("time", "", row), problem);
-      return typeof micros === "number" ? micros : 0;
-    });
+      else eventTimes[row] = micros as number;
+    }
 
     const added: OfflineColumn[] = [];
     for (const name of extraNames) {
@@ -130,7 +146,18 @@ export class InlineSpineWriter {
 function concatenated(batches: readonly SpineColumns[], length: number): SpineColumns {
   const [first] = batches;
   if (batches.length === 1 && first) return first;
-  const join = <T>(column: (batch: SpineColumns) => ArrayLike<T>): T[] => {
+  const join = <T>(column: (batch: SpineColumns) => ArrayLike<T>): ArrayLike<T> => {
+    const typed = sameTypedArrays(batches.map(column));
+    if (typed) {
+      // Columns of typed arrays (an Arrow spine's) stay one: no value made per cell.
+      const out = new typed.type(length);
+      let at = 0;
+      for (const values of typed.arrays) {
+        out.set(values as never, at);
+        at += values.length;
+      }
+      return out as unknown as ArrayLike<T>;
+    }
     const out = new Array<T>(length);
     let at = 0;
     for (const batch of batches) {
@@ -147,11 +174,23 @@ function concatenated(batches: readonly SpineColumns[], length: number): SpineCo
   };
 }
 
+type TypedArray = Int32Array | BigInt64Array | Float64Array;
+const TYPED_ARRAYS = [Int32Array, BigInt64Array, Float64Array] as const;
+
+/** The arrays and their one typed array type, when every one is of the same; undefined otherwise. */
+function sameTypedArrays(
+  arrays: ReadonlyArray<ArrayLike<unknown>>,
+): { type: (typeof TYPED_ARRAYS)[number]; arrays: TypedArray[] } | undefined {
+  const type = TYPED_ARRAYS.find((t) => arrays[0] instanceof t);
+  if (!type || !arrays.every((array) => array instanceof type)) return undefined;
+  return { type, arrays: arrays as TypedArray[] };
+}
+
 type Part = "key" | "time" | "extra";
 type ValueReader = (part: "key" | "extra", name: string, row: number) => TaggedValue | undefined;
 
 /** One batch as cell readers, whichever form it came in, and the field path of each cell. */
-function cellsOf(batch: SpineBatchInput, path: string) {
+function cellsOf(batch: CheckedBatch, path: string) {
   if ("rows" in batch) {
     const { rows } = batch;
     const extraNames = [...new Set(rows.flatMap((row) => Object.keys(row.extras)))];
@@ -166,13 +205,27 @@ function cellsOf(batch: SpineBatchInput, path: string) {
       },
     };
   }
-  const { columns } = batch;
   const read = (column: ColumnInput | undefined, row: number): TaggedValue | undefined => {
     if (!column) return undefined;
     if ("tagged" in column) return column.tagged[row];
     const value = column.values[row] ?? null;
     return value === null ? { kind: "null", value } : { kind: column.kind, value };
   };
+  if ("arrow" in batch) {
+    const { arrow, keyNames } = batch;
+    const at = `${path}.arrow_ipc`;
+    return {
+      length: arrow.length,
+      extraNames: Object.keys(arrow.columns).filter((name) => !keyNames.has(name)),
+      value: ((_part, name, row) => read(arrow.columns[name], row)) as ValueReader,
+      time: (row: number) => arrow.eventTimes?.[row],
+      where: (part: Part, name: string, row: number | undefined) => {
+        const column = `${at}["${part === "time" ? EVENT_TIME_COLUMN : name}"]`;
+        return row === undefined ? column : `${column}[${row}]`;
+      },
+    };
+  }
+  const { columns } = batch;
   return {
     length: columns.eventTimes.length,
     extraNames: Object.keys(columns.extras),
@@ -201,18 +254,19 @@ const PLAIN_KINDS: Partial<Record<ValueType, "number" | "bigint" | "boolean">> =
  * its per-cell checks saves most of the time it takes to store.
  */
 function plainColumn(
-  batch: SpineBatchInput,
+  batch: CheckedBatch,
   part: "key" | "extra",
   name: string,
   type: ValueType,
   required: boolean,
   length: number,
 ): ArrayLike<FeatureValue> | undefined {
-  if (!("columns" in batch)) return undefined;
-  const column = (part === "key" ? batch.columns.entityKey : batch.columns.extras)[name];
+  const column = columnarColumn(batch, part, name);
   const plain = PLAIN_KINDS[type];
   if (!column || !("kind" in column) || column.kind !== type || !plain || column.values.length !== length) return undefined;
   const { values } = column;
+  // A typed array of the type holds no nulls, and only doubles can be other than finite.
+  if ((type === "int64" && values instanceof BigInt64Array) || (type === "int32" && values instanceof Int32Array)) return values;
   for (let row = 0; row < values.length; row++) {
     const value = values[row];
     if (value === null || value === undefined) {
@@ -222,12 +276,17 @@ function plainColumn(
   return values;
 }
 
+/** A columnar batch's column (either columnar form); undefined for rows or a column not sent. */
+function columnarColumn(batch: CheckedBatch, part: "key" | "extra", name: string): ColumnInput | undefined {
+  if ("arrow" in batch) return batch.arrow.columns[name];
+  if ("columns" in batch) return (part === "key" ? batch.columns.entityKey : batch.columns.extras)[name];
+  return undefined;
+}
+
 /** The type of a new extra column: its declared column kind, else its first non-null value's kind. */
-function firstType(batch: SpineBatchInput, name: string, length: number, cell: ValueReader): ValueType | undefined {
-  if ("columns" in batch) {
-    const column = batch.columns.extras[name];
-    if (column && "kind" in column) return column.kind;
-  }
+function firstType(batch: CheckedBatch, name: string, length: number, cell: ValueReader): ValueType | undefined {
+  const column = columnarColumn(batch, "extra", name);
+  if (column && "kind" in column) return column.kind;
   for (let row = 0; row < length; row++) {
     const tagged = cell("extra", name, row);
     if (tagged && tagged.kind !== "null") return tagged.kind;

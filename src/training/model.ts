@@ -46,8 +46,8 @@ export interface SpineColumnsInput {
   extras: Record<string, ColumnInput>;
 }
 
-/** One batch of inline spine rows, as rows or as columns. */
-export type SpineBatchInput = { rows: SpineRowInput[] } | { columns: SpineColumnsInput };
+/** One batch of inline spine rows: as rows, as columns, or as one Arrow IPC stream (see arrow-spine.ts). */
+export type SpineBatchInput = { rows: SpineRowInput[] } | { columns: SpineColumnsInput } | { arrowIpc: Uint8Array };
 
 /** What a result column holds; "derived": a derived feature of the feature service, computed from the row. */
 export type ColumnRole = "spine_index" | "join_key" | "event_time" | "extra" | "feature" | "derived";

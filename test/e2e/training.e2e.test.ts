@@ -5,6 +5,20 @@
  */
 import { existsSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
+import {
+  Bool,
+  Dictionary,
+  Int32,
+  Int64,
+  makeData,
+  makeVector,
+  Table,
+  TimestampMillisecond,
+  TimestampNanosecond,
+  tableToIPC,
+  Utf8,
+  vectorFromArray,
+} from "apache-arrow";
 import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type PlainValue, type SpineRowInput, TrainingDatasetState, typed } from "../../clients/typescript/src/index.js";
@@ -196,6 +210,56 @@ describe("GetHistoricalFeatures", () => {
     const byIndex = rows.sort((a, b) => Number(a.spine_index) - Number(b.spine_index));
     expect(byIndex.map(({ spine_index, ...rest }) => rest)).toEqual(expectedRows());
     expect(byIndex.map((r) => r.spine_index)).toEqual(spineRows.map((_, i) => BigInt(i)));
+  });
+
+  it("takes spines as Arrow IPC streams, batch by batch, and names a bad cell by its column and row", async () => {
+    const arrowBatch = (part: SpineRowInput[]) => ({
+      arrowIpc: tableToIPC(
+        new Table({
+          customer_id: makeVector(BigInt64Array.from(part.map((r) => r.entityKey.customer_id as bigint))),
+          // A dictionary, as pandas' categoricals arrive.
+          region: vectorFromArray(
+            part.map((r) => r.entityKey.region as string),
+            new Dictionary(new Utf8(), new Int32()),
+          ),
+          event_time: makeVector(
+            makeData({
+              type: new TimestampNanosecond("UTC"),
+              length: part.length,
+              data: BigInt64Array.from(part.map((r) => BigInt((r.eventTime as Date).getTime()) * 1_000_000n)),
+            }),
+          ),
+          label: vectorFromArray(
+            part.map((r) => r.extras?.label as boolean),
+            new Bool(),
+          ),
+          note: vectorFromArray(
+            part.map((r) => r.extras?.note as string),
+            new Utf8(),
+          ),
+        }),
+        "stream",
+      ),
+    });
+    const query = { features: ["orders:spend", "profile:segment", "orders:channel"] };
+    const batches = [spineRows.slice(0, 3), spineRows.slice(3)].map(arrowBatch);
+    expect(await rowsOf({ ...query, spine: { batches } })).toEqual(expectedRows());
+
+    const nullKey = new Table({
+      customer_id: vectorFromArray([1n, null], new Int64()),
+      event_time: makeVector(makeData({ type: new TimestampMillisecond(), length: 2, data: BigInt64Array.of(BigInt(T0), BigInt(T0)) })),
+    });
+    const badRows = await failure(rowsOf({ ...query, spine: { arrowIpc: tableToIPC(nullKey, "stream") } }));
+    expect([badRows.code, badRows.reason]).toEqual([status.INVALID_ARGUMENT, "INVALID_SPINE_ROWS"]);
+    expect(badRows.fieldViolations.map((v) => v.field)).toEqual([
+      'spine_batches[0].arrow_ipc["region"][0]',
+      'spine_batches[0].arrow_ipc["customer_id"][1]',
+      'spine_batches[0].arrow_ipc["region"][1]',
+    ]);
+
+    const garbage = await failure(rowsOf({ ...query, spine: { batches: [...batches, { arrowIpc: new Uint8Array([1, 2, 3]) }] } }));
+    expect([garbage.code, garbage.reason]).toEqual([status.INVALID_ARGUMENT, "INVALID_SPINE_BATCH"]);
+    expect(garbage.fieldViolations[0]?.field).toBe("spine_batches[2].arrow_ipc");
   });
 
   it("stores batches together, and an extra column first seen in a later batch reads null in the rows before it", async () => {

@@ -1,7 +1,7 @@
-"""Spines as pandas DataFrames and pyarrow Tables, without a server: the SpineColumns the client sends
-(typed columns, null rows, event times in microseconds, batches), the registry reads that find the
-join keys, the answer as rows, a Table or a DataFrame, and the refusal of spines that cannot be sent,
-before any call.
+"""Spines as pandas DataFrames and pyarrow Tables, without a server: the Arrow IPC streams the client
+sends (columns in the types the server reads, NaN as null, event times as given, batches), the
+registry reads that find the join keys, the answer as rows, a Table or a DataFrame, and the refusal
+of spines that cannot be sent, before any call.
 
     PYTHONPATH=clients/python/src python3 -m unittest discover -s clients/python/tests
 """
@@ -59,8 +59,9 @@ class Training:
         return self.responses
 
     @property
-    def batches(self) -> list[training_pb2.SpineColumns]:
-        return [r.spine_batch.columns for r in self.requests if r.HasField("spine_batch")]
+    def batches(self) -> list[Any]:
+        """Each spine batch's Arrow IPC stream, read back as a pyarrow.Table."""
+        return [pa.ipc.open_stream(r.spine_batch.arrow_ipc).read_all() for r in self.requests if r.HasField("spine_batch")]
 
 
 def client(join_keys: dict[str, int] | None = None, *responses: training_pb2.GetHistoricalFeaturesResponse) -> SluiceClient:
@@ -70,9 +71,9 @@ def client(join_keys: dict[str, int] | None = None, *responses: training_pb2.Get
     return client
 
 
-def values(column: types_pb2.Column) -> tuple[str, list[Any], list[int]]:
-    member = column.WhichOneof("data")
-    return member, list(getattr(column, member).values), list(column.null_rows)
+def sent(table: Any) -> dict[str, tuple[str, list[Any]]]:
+    """Each column of a sent batch: its Arrow type, and its values (None where null)."""
+    return {name: (str(table.schema.field(name).type), table.column(name).to_pylist()) for name in table.column_names}
 
 
 @requires_dataframes(pd is not None)
@@ -92,31 +93,32 @@ class ColumnarSpines(unittest.TestCase):
             }
         )
 
-    def test_a_frame_goes_as_typed_columns(self) -> None:
+    def test_a_frame_goes_as_one_arrow_stream_in_the_types_the_server_reads(self) -> None:
         fake = client()
         fake.get_historical_features(FEATURES, self.frame())
         self.assertEqual([r.WhichOneof("part") for r in fake.training.requests], ["query", "spine_batch"])
-        [columns] = fake.training.batches
-        day = 86_400_000_000
-        self.assertEqual(list(columns.event_time_micros), [JAN_1, JAN_1 + day, JAN_1 + 2 * day])
-        self.assertEqual(list(columns.entity_key), ["customer_id"])
-        self.assertEqual(values(columns.entity_key["customer_id"]), ("int64_values", [1, 2, 3], []))
-        extras = {name: values(column) for name, column in columns.extra_columns.items()}
+        spine_batch = fake.training.requests[1].spine_batch
+        self.assertEqual((len(spine_batch.rows), spine_batch.HasField("columns")), (0, False))
+        [table] = fake.training.batches
+        as_sent = sent(table)
+        # Timestamps go as they are (pandas' unit and zone): the server reads any.
+        source = sent(pa.Table.from_pandas(self.frame(), preserve_index=False))
+        self.assertEqual((as_sent.pop("event_time"), as_sent.pop("seen")), (source["event_time"], source["seen"]))
+        self.assertEqual(source["seen"][1][1], None)
         self.assertEqual(
-            {name: (member, [v for i, v in enumerate(vs) if i not in nulls], nulls) for name, (member, vs, nulls) in extras.items()},
+            as_sent,
             {
-                "churned": ("bool_values", [True, False], [2]),
-                "weight": ("double_values", [0.5, 2.0], [1]),
-                "note": ("string_values", ["a", "c"], [1]),
-                "count": ("int64_values", [7, 9], [1]),
-                "small": ("float_values", [1.5, 2.5, 3.5], []),
-                "seen": ("timestamp_micros_values", [JAN_1 - day, JAN_1 - 2 * day], [1]),
-                "segment": ("string_values", ["gold", "silver"], [2]),
+                "customer_id": ("int64", [1, 2, 3]),
+                "churned": ("bool", [True, False, None]),
+                # NaN is pandas' missing value: it goes as a null, which the server keeps; NaN it refuses.
+                "weight": ("double", [0.5, None, 2.0]),
+                "note": ("string", ["a", None, "c"]),
+                "count": ("int64", [7, None, 9]),
+                "small": ("float", [1.5, 2.5, 3.5]),
+                # A categorical goes as its values.
+                "segment": ("string", ["gold", "silver", None]),
             },
         )
-        # The placeholders of null rows are plain values of the member's type.
-        self.assertEqual(extras["note"][1], ["a", "", "c"])
-        self.assertEqual(extras["count"][1], [7, 0, 9])
 
     def test_the_join_keys_come_from_the_registry(self) -> None:
         fake = client()
@@ -137,8 +139,8 @@ class ColumnarSpines(unittest.TestCase):
         fake.registry = registry({"customer_id": types_pb2.VALUE_TYPE_INT64}, listed=True)  # type: ignore[assignment]
         fake.get_historical_features(FEATURES, self.frame())
         self.assertEqual(fake.registry.requests, [registry_pb2.ResolveFeaturesRequest(project="projects/shop", features=FEATURES)])
-        [columns] = fake.training.batches
-        self.assertEqual(values(columns.entity_key["customer_id"]), ("int64_values", [1, 2, 3], []))
+        [table] = fake.training.batches
+        self.assertEqual(sent(table)["customer_id"], ("int64", [1, 2, 3]))
 
     def test_rows_need_no_registry_read(self) -> None:
         fake = client()
@@ -158,12 +160,16 @@ class ColumnarSpines(unittest.TestCase):
             }
         )
         fake.get_historical_features(FEATURES, table)
-        [columns] = fake.training.batches
+        [batch] = fake.training.batches
         self.assertEqual(
-            {name: values(column) for name, column in columns.entity_key.items()},
-            {"shop_id": ("int32_values", [1, 2], []), "country": ("string_values", ["NZ", "FR"], []), "tag": ("bytes_values", [b"x", b"y"], [])},
+            sent(batch),
+            {
+                "shop_id": ("int32", [1, 2]),
+                "country": ("string", ["NZ", "FR"]),
+                "tag": ("binary", [b"x", b"y"]),
+                "event_time": ("timestamp[us]", [datetime(2025, 1, 1), datetime(2025, 1, 1)]),
+            },
         )
-        self.assertEqual(dict(columns.extra_columns), {})
 
     def test_the_other_arrow_types(self) -> None:
         fake = client()
@@ -180,40 +186,38 @@ class ColumnarSpines(unittest.TestCase):
             }
         )
         fake.get_historical_features(FEATURES, table)
-        [columns] = fake.training.batches
-        self.assertEqual(values(columns.entity_key["customer_id"]), ("int64_values", [1, 2], []))
-        self.assertEqual(list(columns.event_time_micros), [0, 1_000_000])
-        extras = {name: values(column) for name, column in columns.extra_columns.items()}
-        self.assertEqual(extras.pop("half")[::2], ("float_values", [1]))
+        [batch] = fake.training.batches
         self.assertEqual(
-            extras,
+            sent(batch),
             {
-                "u8": ("int64_values", [1, 0], [1]),
-                "big_text": ("string_values", ["x", ""], [1]),
-                "text_view": ("string_values", ["x", ""], [1]),
-                "fixed": ("bytes_values", [b"ab", b""], [1]),
-                "bytes_view": ("bytes_values", [b"x", b""], [1]),
+                "customer_id": ("int64", [1, 2]),
+                # Any unit: the server reads it.
+                "event_time": ("timestamp[s]", [datetime(1970, 1, 1), datetime(1970, 1, 1, 0, 0, 1)]),
+                "u8": ("int64", [1, None]),
+                "half": ("float", [1.5, None]),
+                "big_text": ("string", ["x", None]),
+                "text_view": ("string", ["x", None]),
+                "fixed": ("binary", [b"ab", None]),
+                "bytes_view": ("binary", [b"x", None]),
             },
         )
 
-    def test_event_times_of_any_unit_and_zone(self) -> None:
+    def test_event_times_go_in_their_own_unit_and_zone(self) -> None:
+        # The stored integer is the instant (UTC; a naive time is read as UTC); the server floors
+        # nanoseconds to microseconds (a nanosecond before 1970 is the microsecond before it).
         instants = ["1969-12-31T23:59:59.999999999", "2025-01-01T00:00:00.000001"]
-        expected = [-1, JAN_1 + 1]  # a nanosecond before 1970 is the microsecond before it
         for label, column in {
             "naive ns": pd.to_datetime(instants),
             "utc ns": pd.to_datetime(instants).tz_localize("UTC"),
             "Paris": pd.to_datetime(instants).tz_localize("UTC").tz_convert("Europe/Paris"),
             "arrow us": pa.array([-1, JAN_1 + 1], pa.timestamp("us", tz="Asia/Tokyo")),
+            "arrow s": pa.array([-2, 3], pa.timestamp("s")),
         }.items():
             with self.subTest(label):
                 fake = client()
-                fake.get_historical_features(FEATURES, pa.table({"customer_id": [1, 2], "event_time": column}))
-                self.assertEqual(list(fake.training.batches[0].event_time_micros), expected)
-        for unit, scale in {"s": 1_000_000, "ms": 1000}.items():
-            with self.subTest(unit):
-                fake = client()
-                fake.get_historical_features(FEATURES, pa.table({"customer_id": [1], "event_time": pa.array([-2], pa.timestamp(unit))}))
-                self.assertEqual(list(fake.training.batches[0].event_time_micros), [-2 * scale])
+                spine = pa.table({"customer_id": [1, 2], "event_time": column})
+                fake.get_historical_features(FEATURES, spine)
+                self.assertTrue(fake.training.batches[0].column("event_time").equals(spine.column("event_time")))
 
     def test_batches_of_batch_rows_with_their_own_null_rows(self) -> None:
         fake = client()
@@ -222,9 +226,10 @@ class ColumnarSpines(unittest.TestCase):
         )
         fake.get_historical_features(FEATURES, frame, batch_rows=2)
         batches = fake.training.batches
-        self.assertEqual([list(b.entity_key["customer_id"].int64_values.values) for b in batches], [[0, 1], [2, 3], [4]])
-        self.assertEqual([list(b.extra_columns["label"].null_rows) for b in batches], [[0], [0], [0]])
-        self.assertEqual([len(b.event_time_micros) for b in batches], [2, 2, 1])
+        self.assertEqual([b.column("customer_id").to_pylist() for b in batches], [[0, 1], [2, 3], [4]])
+        self.assertEqual([b.column("label").to_pylist() for b in batches], [[None, 1.0], [None, 3.0], [None]])
+        # Each batch is a whole stream, schema included.
+        self.assertEqual({b.schema.names[2] for b in batches}, {"label"})
 
     def test_a_record_batch_and_an_empty_table(self) -> None:
         fake = client()

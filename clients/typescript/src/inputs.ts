@@ -343,14 +343,18 @@ export interface SpineColumnsInput {
   extras?: Record<string, ColumnValues>;
 }
 
-/** One batch of an inline spine. */
-export type SpineBatchInput = { rows: SpineRowInput[] } | { columns: SpineColumnsInput };
+/**
+ * One batch of an inline spine: rows, columns, or one Arrow IPC stream (`tableToIPC(table, "stream")`
+ * from apache-arrow) with a column per join key, `event_time` (a timestamp) and any extra columns.
+ */
+export type SpineBatchInput = { rows: SpineRowInput[] } | { columns: SpineColumnsInput } | { arrowIpc: Uint8Array };
 
 /** Where a point-in-time retrieval's spine comes from. */
 export type SpineInput =
   /** Rows sent with the call, in one batch... */
   | { rows: SpineRowInput[] }
   | { columns: SpineColumnsInput }
+  | { arrowIpc: Uint8Array }
   /** ...or streamed, batch by batch. */
   | { batches: AsyncIterable<SpineBatchInput> | Iterable<SpineBatchInput> }
   /** A table already in the offline store ("table" or "database.table"). */
@@ -722,15 +726,17 @@ export const onlineCheck = object({ ...selection.members, entities: values, full
 const spineRow = object({ entityKey: valuesByName, eventTime: timestamp, extras: optional(valuesByName) });
 const spineColumns = object({ eventTimes, entityKey: columns, extras: optional(columns) });
 /** Checks one {@link SpineBatchInput} (each batch of a streamed spine, as it comes). */
+const arrowIpc = optional(required("Arrow IPC stream bytes (a Uint8Array)", (v) => v instanceof Uint8Array && v.length > 0));
 export const spineBatchCheck = object(
-  { rows: optional(arrayOf(spineRow, "an array of spine rows")), columns: optional(spineColumns) },
-  exactlyOne(["rows", "columns"], { presence: true }),
+  { rows: optional(arrayOf(spineRow, "an array of spine rows")), columns: optional(spineColumns), arrowIpc },
+  exactlyOne(["rows", "columns", "arrowIpc"], { presence: true }),
 );
-const spineKinds = ["rows", "columns", "batches", "table", "sql", "entities"];
+const spineKinds = ["rows", "columns", "arrowIpc", "batches", "table", "sql", "entities"];
 const spine = object(
   {
     rows: optional(arrayOf(spineRow, "an array of spine rows")),
     columns: optional(spineColumns),
+    arrowIpc,
     batches: optional(
       required("an iterable or async iterable of spine batches", (v) => typeof v === "object" && v !== null && iterable(v)),
     ),

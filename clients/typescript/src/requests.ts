@@ -149,10 +149,15 @@ export function queryToWire(
 
 /** A spine batch as a wire message. */
 function spineBatchToWire(batch: SpineBatchInput): SpineBatch {
+  if ("arrowIpc" in batch && batch.arrowIpc !== undefined) {
+    const { buffer, byteOffset, byteLength } = batch.arrowIpc;
+    return { rows: [], columns: undefined, arrowIpc: Buffer.from(buffer, byteOffset, byteLength) };
+  }
   if ("columns" in batch && batch.columns !== undefined) {
     const { columns } = batch;
     return {
       rows: [],
+      arrowIpc: Buffer.alloc(0),
       columns: {
         eventTimeMicros: timesToMicros(columns.eventTimes),
         entityKey: mapRecord(columns.entityKey, columnToWire),
@@ -162,6 +167,7 @@ function spineBatchToWire(batch: SpineBatchInput): SpineBatch {
   }
   return {
     columns: undefined,
+    arrowIpc: Buffer.alloc(0),
     rows: (batch as { rows: SpineRowInput[] }).rows.map((row) => ({
       entityKey: mapRecord(row.entityKey, toWireValue),
       eventTime: row.eventTime instanceof Date ? dateToTimestamp(row.eventTime) : row.eventTime,

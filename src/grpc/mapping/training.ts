@@ -113,11 +113,15 @@ export function queryToWire(query: HistoricalQuery, format: ResultFormat = "rows
   };
 }
 
-/** A spine batch message as the core's batch; INVALID_ARGUMENT when it holds both forms or neither. */
+/** A spine batch message as the core's batch; INVALID_ARGUMENT when it holds more than one form or none. */
 export function spineBatchFromWire(batch: SpineBatch | undefined, field: string): SpineBatchInput {
-  if (!batch || batch.rows.length > 0 === (batch.columns !== undefined)) {
-    throw new ValidationError("INVALID_SPINE_BATCH", [{ field, description: "a spine batch holds rows or columns (exactly one of them)" }]);
+  const forms = batch ? [batch.rows.length > 0, batch.columns !== undefined, batch.arrowIpc.length > 0].filter(Boolean).length : 0;
+  if (!batch || forms !== 1) {
+    throw new ValidationError("INVALID_SPINE_BATCH", [
+      { field, description: "a spine batch holds rows, columns or arrow_ipc (exactly one of them)" },
+    ]);
   }
+  if (batch.arrowIpc.length > 0) return { arrowIpc: batch.arrowIpc };
   if (batch.columns) {
     const { entityKey, eventTimeMicros, extraColumns } = batch.columns;
     const rowCount = eventTimeMicros.length;

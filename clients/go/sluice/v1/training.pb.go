@@ -253,11 +253,27 @@ func (x *SpineColumns) GetExtraColumns() map[string]*Column {
 	return nil
 }
 
-// A batch of spine rows sent inline by the client: rows, or columns (not both).
+// A batch of spine rows sent inline by the client, in one of three forms
+// (exactly one per batch; batches of one call may mix forms).
 type SpineBatch struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rows          []*SpineRow            `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
-	Columns       *SpineColumns          `protobuf:"bytes,2,opt,name=columns,proto3" json:"columns,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Rows    []*SpineRow            `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	Columns *SpineColumns          `protobuf:"bytes,2,opt,name=columns,proto3" json:"columns,omitempty"`
+	// One complete Arrow IPC stream (a schema, then record batches of any
+	// sizes): the form for data held in Arrow (pyarrow, pandas, Polars), read
+	// by the server without a message per value. Columns are matched by name: a
+	// column per join key of the requested views' entities, "event_time", and
+	// every other column an extra column, passed through. Column types:
+	// int8/16/32 and uint8/16 as int32; int64 and uint32 as int64; float16/32
+	// as float; float64 as double; bool; utf8 and large_utf8 as string; binary
+	// and large_binary as bytes; timestamp (any unit, any zone; none is UTC) as
+	// timestamp, nanoseconds floored to microseconds; dictionaries as their
+	// values; a column of type null as nulls. A join key column's values must
+	// fit its declared type and may not be null; "event_time" must be a
+	// timestamp column without nulls. Anything else, or bytes that are not an
+	// Arrow IPC stream, is INVALID_ARGUMENT naming the batch and column. A
+	// batch holds at most limits.maxRowsPerBatch rows, as the other forms.
+	ArrowIpc      []byte `protobuf:"bytes,3,opt,name=arrow_ipc,json=arrowIpc,proto3" json:"arrow_ipc,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -302,6 +318,13 @@ func (x *SpineBatch) GetRows() []*SpineRow {
 func (x *SpineBatch) GetColumns() *SpineColumns {
 	if x != nil {
 		return x.Columns
+	}
+	return nil
+}
+
+func (x *SpineBatch) GetArrowIpc() []byte {
+	if x != nil {
+		return x.ArrowIpc
 	}
 	return nil
 }
@@ -1738,11 +1761,12 @@ const file_sluice_v1_training_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x11.sluice.v1.ColumnR\x05value:\x028\x01\x1aR\n" +
 	"\x11ExtraColumnsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12'\n" +
-	"\x05value\x18\x02 \x01(\v2\x11.sluice.v1.ColumnR\x05value:\x028\x01\"h\n" +
+	"\x05value\x18\x02 \x01(\v2\x11.sluice.v1.ColumnR\x05value:\x028\x01\"\x85\x01\n" +
 	"\n" +
 	"SpineBatch\x12'\n" +
 	"\x04rows\x18\x01 \x03(\v2\x13.sluice.v1.SpineRowR\x04rows\x121\n" +
-	"\acolumns\x18\x02 \x01(\v2\x17.sluice.v1.SpineColumnsR\acolumns\"D\n" +
+	"\acolumns\x18\x02 \x01(\v2\x17.sluice.v1.SpineColumnsR\acolumns\x12\x1b\n" +
+	"\tarrow_ipc\x18\x03 \x01(\fR\barrowIpc\"D\n" +
 	"\fOfflineSpine\x12\x16\n" +
 	"\x05table\x18\x01 \x01(\tH\x00R\x05table\x12\x12\n" +
 	"\x03sql\x18\x02 \x01(\tH\x00R\x03sqlB\b\n" +

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, Union
 
 from sluice._errors import SluiceArgumentError
 from sluice._online import _arrow_type
-from sluice._spine_columns import columnar_spine, spine_column_batches
+from sluice._spine_columns import columnar_spine, spine_arrow_batches
 from sluice._values import from_value, to_timestamp, to_value
 from sluice.v1 import registry_pb2, training_pb2
 
@@ -105,7 +105,7 @@ def historical_call(
         batches = spine_batches(spine, batch_rows)
     else:
         key_types = yield from join_key_types(registry, query.project, query.features, query.feature_service)
-        batches = spine_column_batches(table, key_types, batch_rows)
+        batches = spine_arrow_batches(table, key_types, batch_rows)
     query.format = training_pb2.OUTPUT_FORMAT_ROWS if output == ROWS else training_pb2.OUTPUT_FORMAT_ARROW
     answer = HistoricalAnswer(output, spine_columns=None if table is None else table.column_names)
     return HistoricalCall(list(historical_requests(query, batches)), answer)

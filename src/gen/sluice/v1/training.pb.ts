@@ -154,10 +154,32 @@ export interface SpineColumns_ExtraColumnsEntry {
   value: Column | undefined;
 }
 
-/** A batch of spine rows sent inline by the client: rows, or columns (not both). */
+/**
+ * A batch of spine rows sent inline by the client, in one of three forms
+ * (exactly one per batch; batches of one call may mix forms).
+ */
 export interface SpineBatch {
   rows: SpineRow[];
-  columns: SpineColumns | undefined;
+  columns:
+    | SpineColumns
+    | undefined;
+  /**
+   * One complete Arrow IPC stream (a schema, then record batches of any
+   * sizes): the form for data held in Arrow (pyarrow, pandas, Polars), read
+   * by the server without a message per value. Columns are matched by name: a
+   * column per join key of the requested views' entities, "event_time", and
+   * every other column an extra column, passed through. Column types:
+   * int8/16/32 and uint8/16 as int32; int64 and uint32 as int64; float16/32
+   * as float; float64 as double; bool; utf8 and large_utf8 as string; binary
+   * and large_binary as bytes; timestamp (any unit, any zone; none is UTC) as
+   * timestamp, nanoseconds floored to microseconds; dictionaries as their
+   * values; a column of type null as nulls. A join key column's values must
+   * fit its declared type and may not be null; "event_time" must be a
+   * timestamp column without nulls. Anything else, or bytes that are not an
+   * Arrow IPC stream, is INVALID_ARGUMENT naming the batch and column. A
+   * batch holds at most limits.maxRowsPerBatch rows, as the other forms.
+   */
+  arrowIpc: Buffer;
 }
 
 /**
@@ -1095,7 +1117,7 @@ export const SpineColumns_ExtraColumnsEntry: MessageFns<SpineColumns_ExtraColumn
 };
 
 function createBaseSpineBatch(): SpineBatch {
-  return { rows: [], columns: undefined };
+  return { rows: [], columns: undefined, arrowIpc: Buffer.alloc(0) };
 }
 
 export const SpineBatch: MessageFns<SpineBatch> = {
@@ -1105,6 +1127,9 @@ export const SpineBatch: MessageFns<SpineBatch> = {
     }
     if (message.columns !== undefined) {
       SpineColumns.encode(message.columns, writer.uint32(18).fork()).join();
+    }
+    if (message.arrowIpc.length !== 0) {
+      writer.uint32(26).bytes(message.arrowIpc);
     }
     return writer;
   },
@@ -1138,6 +1163,14 @@ export const SpineBatch: MessageFns<SpineBatch> = {
             message.columns = SpineColumns.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.arrowIpc = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1154,6 +1187,11 @@ export const SpineBatch: MessageFns<SpineBatch> = {
     return {
       rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => SpineRow.fromJSON(e)) : [],
       columns: isSet(object.columns) ? SpineColumns.fromJSON(object.columns) : undefined,
+      arrowIpc: isSet(object.arrowIpc)
+        ? Buffer.from(bytesFromBase64(object.arrowIpc))
+        : isSet(object.arrow_ipc)
+        ? Buffer.from(bytesFromBase64(object.arrow_ipc))
+        : Buffer.alloc(0),
     };
   },
 
@@ -1164,6 +1202,9 @@ export const SpineBatch: MessageFns<SpineBatch> = {
     }
     if (message.columns !== undefined) {
       obj.columns = SpineColumns.toJSON(message.columns);
+    }
+    if (message.arrowIpc.length !== 0) {
+      obj.arrowIpc = base64FromBytes(message.arrowIpc);
     }
     return obj;
   },
@@ -1177,6 +1218,7 @@ export const SpineBatch: MessageFns<SpineBatch> = {
     message.columns = (object.columns !== undefined && object.columns !== null)
       ? SpineColumns.fromPartial(object.columns)
       : undefined;
+    message.arrowIpc = object.arrowIpc ?? Buffer.alloc(0);
     return message;
   },
 };

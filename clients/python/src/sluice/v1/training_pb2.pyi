@@ -81,12 +81,14 @@ class SpineColumns(_message.Message):
     def __init__(self, entity_key: _Optional[_Mapping[str, _types_pb2.Column]] = ..., event_time_micros: _Optional[_Iterable[int]] = ..., extra_columns: _Optional[_Mapping[str, _types_pb2.Column]] = ...) -> None: ...
 
 class SpineBatch(_message.Message):
-    __slots__ = ("rows", "columns")
+    __slots__ = ("rows", "columns", "arrow_ipc")
     ROWS_FIELD_NUMBER: _ClassVar[int]
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    ARROW_IPC_FIELD_NUMBER: _ClassVar[int]
     rows: _containers.RepeatedCompositeFieldContainer[SpineRow]
     columns: SpineColumns
-    def __init__(self, rows: _Optional[_Iterable[_Union[SpineRow, _Mapping]]] = ..., columns: _Optional[_Union[SpineColumns, _Mapping]] = ...) -> None: ...
+    arrow_ipc: bytes
+    def __init__(self, rows: _Optional[_Iterable[_Union[SpineRow, _Mapping]]] = ..., columns: _Optional[_Union[SpineColumns, _Mapping]] = ..., arrow_ipc: _Optional[bytes] = ...) -> None: ...
 
 class OfflineSpine(_message.Message):
     __slots__ = ("table", "sql")

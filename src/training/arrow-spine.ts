@@ -1,0 +1,204 @@
+/**
+ * An inline spine batch sent as one Arrow IPC stream (`SpineBatch.arrow_ipc`), read into columns by
+ * name for the spine writer to check. A numeric column without nulls is handed on as the typed
+ * array the stream holds (its chunks joined), with no value made per cell: what makes an Arrow
+ * spine cheap to receive, where the same rows as packed protobuf columns decode into a bigint per
+ * key and time. Types and rules are the proto's (proto/sluice/v1/training.proto, SpineBatch).
+ */
+import { type Data, type DataType, type Dictionary, type Table, TimeUnit, Type, tableFromIPC, type Vector } from "apache-arrow";
+import { ValidationError, ViolationCollector } from "../common/errors.js";
+import type { FeatureValue, TaggedValue } from "../common/feature-value.js";
+import type { ValueType } from "../common/value-type.js";
+import type { ColumnInput } from "../ingest/model.js";
+
+/** The column that holds each row's time to look back from. */
+export const EVENT_TIME_COLUMN = "event_time";
+
+/** One Arrow spine batch: its columns by name, the event time apart. */
+export interface ArrowSpineBatch {
+  length: number;
+  /** Every column but `event_time`, by name, in the stream's order. */
+  columns: Record<string, ColumnInput>;
+  /** `event_time` in microseconds since the epoch, undefined where null; undefined without the column. */
+  eventTimes: ArrayLike<number | undefined> | undefined;
+}
+
+/**
+ * Reads one batch's Arrow IPC stream. INVALID_ARGUMENT (INVALID_SPINE_BATCH), naming `field`'s
+ * `arrow_ipc` or a column of it, for bytes that are not an Arrow IPC stream, more than `maxRows`
+ * rows, two columns of one name, a column of a type a spine cannot hold, or an `event_time` that is
+ * not a timestamp. Values (nulls in join keys, times out of range) are checked by the writer.
+ */
+export function readArrowSpine(bytes: Uint8Array, field: string, maxRows: number): ArrowSpineBatch {
+  const at = `${field}.arrow_ipc`;
+  const table = readTable(bytes, at);
+  const v = new ViolationCollector();
+  if (table.numRows > maxRows) {
+    v.add(at, `holds ${table.numRows} rows; a batch holds at most ${maxRows} (limits.maxRowsPerBatch): send smaller batches`);
+  }
+  const columns: Record<string, ColumnInput> = {};
+  let eventTimes: ArrowSpineBatch["eventTimes"];
+  const seen = new Set<string>();
+  for (const [i, arrowField] of table.schema.fields.entries()) {
+    const { name } = arrowField;
+    const where = `${at}["${name}"]`;
+    if (seen.has(name)) {
+      v.add(where, "is a column name used twice");
+      continue;
+    }
+    seen.add(name);
+    const vector = table.getChildAt(i) as Vector;
+    if (name === EVENT_TIME_COLUMN) {
+      if (arrowField.type.typeId === Type.Timestamp) eventTimes = timestampMicros(vector);
+      else v.add(where, `is ${arrowField.type}, not a timestamp: every spine row's event time is a timestamp (any unit)`);
+      continue;
+    }
+    const column = columnOf(vector);
+    if (column) columns[name] = column;
+    else v.add(where, `is ${arrowField.type}, which a spine column cannot be: integers, floats, bools, strings, bytes and timestamps can`);
+  }
+  if (!seen.has(EVENT_TIME_COLUMN) && table.numRows > 0) {
+    v.add(at, `has no "${EVENT_TIME_COLUMN}" column: every spine row needs its time to look back from (a timestamp)`);
+  }
+  v.throwIfAny("INVALID_SPINE_BATCH");
+  return { length: table.numRows, columns, eventTimes };
+}
+
+/** The stream's table; a stream without a schema (what Arrow's reader makes of a few stray bytes) is refused too. */
+function readTable(bytes: Uint8Array, at: string): Table {
+  const refused = (why: string) =>
+    new ValidationError("INVALID_SPINE_BATCH", [
+      { field: at, description: `is not an Arrow IPC stream (a schema, then record batches): ${why}` },
+    ]);
+  let table: Table;
+  try {
+    table = tableFromIPC(bytes);
+  } catch (error) {
+    throw refused((error as Error).message);
+  }
+  if (table.schema.fields.length === 0) throw refused("it holds no schema");
+  return table;
+}
+
+/** The value type a column of `type` is read as; undefined for types a spine cannot hold. */
+function kindOf(type: DataType): ValueType | "null" | undefined {
+  switch (type.typeId) {
+    case Type.Null:
+      return "null";
+    case Type.Int: {
+      const { bitWidth, isSigned } = type as unknown as { bitWidth: number; isSigned: boolean };
+      if (bitWidth <= 16 || (bitWidth === 32 && isSigned)) return "int32";
+      return bitWidth === 32 || isSigned ? "int64" : undefined;
+    }
+    case Type.Float:
+      return (type as unknown as { precision: number }).precision === 2 ? "double" : "float";
+    case Type.Bool:
+      return "bool";
+    case Type.Utf8:
+    case Type.LargeUtf8:
+      return "string";
+    case Type.Binary:
+    case Type.LargeBinary:
+      return "bytes";
+    case Type.Timestamp:
+      return "timestamp";
+    case Type.Dictionary: {
+      const kind = kindOf((type as Dictionary).dictionary);
+      return kind === "null" ? undefined : kind;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Typed arrays a column of each kind is handed on as when it has no nulls. */
+const TYPED_KINDS: Partial<Record<ValueType, new (length: number) => Int32Array | BigInt64Array | Float64Array>> = {
+  int32: Int32Array,
+  int64: BigInt64Array,
+  double: Float64Array,
+};
+
+/** A column as the writer's column input; undefined when its type cannot be a spine column's. */
+function columnOf(vector: Vector): ColumnInput | undefined {
+  const kind = kindOf(vector.type);
+  if (kind === undefined) return undefined;
+  if (kind === "null") return { tagged: Array.from({ length: vector.length }, (): TaggedValue => ({ kind: "null", value: null })) };
+  const typed = TYPED_KINDS[kind];
+  const plain = typed && vector.type.typeId !== Type.Dictionary && vector.nullCount === 0;
+  if (plain && vector.type.ArrayType === typed) return { kind, values: joinedChunks(vector, typed) };
+  if (kind === "timestamp") {
+    const micros = timestampMicros(vector);
+    return { kind, values: Array.from(micros, (value) => (value === undefined ? null : new Date(Math.floor(value / 1000)))) };
+  }
+  const convert = CONVERT[kind] ?? ((value: unknown) => value as FeatureValue);
+  const values = new Array<FeatureValue>(vector.length);
+  for (let row = 0; row < vector.length; row++) {
+    const value = vector.get(row);
+    values[row] = value === null || value === undefined ? null : convert(value);
+  }
+  return { kind, values };
+}
+
+/** Conversions from what an Arrow vector's `get` gives to a value of the kind, where they differ. */
+const CONVERT: Partial<Record<ValueType, (value: unknown) => FeatureValue>> = {
+  // A narrower integer, or an unsigned 32-bit one, arrives as a number.
+  int64: (value) => (typeof value === "bigint" ? value : BigInt(value as number)),
+  // Copied: the stream's bytes belong to the request.
+  bytes: (value) => new Uint8Array(value as Uint8Array),
+};
+
+/** A fixed-width column's chunks as one typed array of `typed` (a view of the only chunk, when there is one). */
+function joinedChunks<T extends Int32Array | BigInt64Array | Float64Array>(vector: Vector, typed: new (length: number) => T): T {
+  // A chunk's values start at its first row (its `offset` counts only in its validity bitmap).
+  const chunks = vector.data.map((data) => (data.values as T).subarray(0, data.length) as T);
+  if (chunks.length === 1) return chunks[0] as T;
+  const out = new typed(vector.length);
+  let at = 0;
+  for (const chunk of chunks) {
+    (out as unknown as { set(source: T, offset: number): void }).set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+const TWO_TO_32 = 0x100000000;
+
+/**
+ * A timestamp column in microseconds since the epoch, undefined where null. Read as two 32-bit
+ * halves per value (no bigint made per cell); nanoseconds are floored to microseconds exactly. A
+ * value beyond what a double holds exactly reads as ±Infinity, which the writer's range check refuses.
+ */
+function timestampMicros(vector: Vector): ArrayLike<number | undefined> {
+  const unit = (vector.type as unknown as { unit: TimeUnit }).unit;
+  const out: Array<number | undefined> | Float64Array =
+    vector.nullCount > 0 ? new Array<number | undefined>(vector.length) : new Float64Array(vector.length);
+  let at = 0;
+  for (const data of vector.data as Data[]) {
+    const values = data.values as BigInt64Array;
+    const halves = new Int32Array(values.buffer, values.byteOffset, 2 * data.length);
+    for (let i = 0; i < data.length; i++, at++) {
+      if (data.nullCount > 0 && !data.getValid(i)) {
+        out[at] = undefined;
+        continue;
+      }
+      const low = (halves[2 * i] as number) >>> 0;
+      const high = halves[2 * i + 1] as number;
+      out[at] = micros(high, low, unit);
+    }
+  }
+  return out;
+}
+
+/** The int64 `high * 2^32 + low` of `unit` in microseconds. */
+function micros(high: number, low: number, unit: TimeUnit): number {
+  if (unit === TimeUnit.NANOSECOND) {
+    // floor(value / 1000) without leaving the doubles' exact range: split the high half first.
+    const highQuotient = Math.floor(high / 1000);
+    const rest = (high - highQuotient * 1000) * TWO_TO_32 + low;
+    return highQuotient * TWO_TO_32 + Math.floor(rest / 1000);
+  }
+  // |value| < 2^53 exactly when the high half is in [-2^21, 2^21).
+  if (high < -0x200000 || high >= 0x200000) return high < 0 ? -Infinity : Infinity;
+  const value = high * TWO_TO_32 + low;
+  return unit === TimeUnit.SECOND ? value * 1_000_000 : unit === TimeUnit.MILLISECOND ? value * 1000 : value;
+}
