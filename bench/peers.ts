@@ -671,7 +671,8 @@ the engine, sorted by key and time, and read again after any write to the table;
 per spine row and view, an index lookup (a table by id for compact integer ids) and a binary search, the spine rows
 visited by entity so the history is read along memory, then Arrow out (docs/architecture.md, "Joins the server does
 itself"). The tables' versions are checked while the spine arrives, and the Python client finds the join keys with
-one registry call. The first
+one registry call and sends the spine as Arrow IPC streams (\`SpineBatch.arrow_ipc\`; packed protobuf columns before
+2026-11-28). The first
 retrieval after the load pays that read: ${a.perRound?.[0]?.sluiceSeconds} s in the first round, against Feast's ${a.perRound?.[0]?.feastSeconds} s
 (${times(ratio(a.perRound?.[0]?.feastSeconds, a.perRound?.[0]?.sluiceSeconds))}); the median includes it as one of ${result.rounds} rounds. Before this path, storing the spine in the
 engine (200-250 ms) and the engine's join (350-500 ms) made the retrieval 0.95 s, 1.19× Feast.${
@@ -751,15 +752,18 @@ history (${count(d.historyRows * 2)} rows in the two views) is over \`offline.me
 since 2026-11-28 the server streams this join through itself (docs/architecture.md, "Joins the server streams")
 instead of the engine's sort-merge join. Same values? ${count(a.check.cellsCompared)} feature cells compared: **${a.check.mismatches} mismatches**.
 
-Where Sluice's time goes, traced inside the server on this data (2026-11-28, not part of the JSON): receiving and
-checking the spine about 0.5 s and storing it in the engine 0.34 s, as before; the engine sorts the spine by key
-and time and notes each driver's earliest and latest spine time (0.33 s together); both views' histories, 10M rows
-in 9 parts each, are read in their stored order by an engine thread each, sending only the rows a spine row could
-take (within the view's TTL before the driver's spine times: 3.1M and 1.7M of the 10M each), and merged as they come:
-2.7 s (4.5 s when every row was sent, 5.5 s one view at a time); the answer is written in spine order and read
-into pandas in about 1 s. The engine's sort-merge join took 5.4 s before its first row; the whole retrieval took
-7.25 s that way in a scratch run the same day (\`offline.streamedJoinMaxSpineRows=0\`), and 7.675 s, 0.67× Feast,
-in the last committed run. What limits the streamed join here is the engine reading 2 × 10M rows in order on the
+Where Sluice's time goes, traced inside the server on this data (2026-11-28, not part of the JSON; medians of 9
+runs alternating this release with the one before it, whose client sent the spine as packed protobuf columns): the
+client encodes the spine as Arrow streams in 13 ms (0.11 s as columns), and the server receives, checks and stores
+it in about 0.66 s (0.95 s as columns); the engine sorts the spine by key and time and notes each driver's earliest
+and latest spine time (about 0.4 s together); both views' histories, 10M rows in 9 parts each, are read in their
+stored order by an engine thread each, sending only the rows a spine row could take (within the view's TTL before
+the driver's spine times: 3.1M and 1.7M of the 10M each), and merged as they come: 3.3-3.9 s in that hour (2.7 s
+in a quieter hour the same morning; 4.5 s when every row was sent, 5.5 s one view at a time); the answer is written
+in spine order and read into pandas in about 0.5 s. End to end, the Arrow spine took the retrieval from 5.77 to
+5.70 s (medians of the 9 pairs, each ±0.5 s): the merge is most of the time. The engine's sort-merge join took 5.4 s
+before its first row; the whole retrieval took 7.25 s that way in a scratch run the same day
+(\`offline.streamedJoinMaxSpineRows=0\`), and 7.675 s, 0.67× Feast, in the last committed run. What limits the streamed join here is the engine reading 2 × 10M rows in order on the
 same two cores, and V8's collections, which the buffers it hands over start; DuckDB's whole retrieval takes about as long. Holding this history in the server (as the
 100k case does) would take about 960 MB (a time and five doubles per row), over the 1 GB this case must stay under
 once the engine and Node at rest (about 300 MB) are counted.

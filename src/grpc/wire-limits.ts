@@ -186,7 +186,7 @@ const FIELD_RULES: Readonly<Record<string, FieldRule>> = {
   "sluice.v1.PredictRequest.request_id": { bytes: "maxWriteIdBytes" },
   // Bulk payloads, bounded by the message size (grpc.maxReceiveMessageBytes) and checked by their readers.
   "sluice.v1.ImportFeaturesRequest.chunk": { bytes: "unlimited" },
-  // Its rows are counted against limits.maxRowsPerBatch once read (training/arrow-spine.ts).
+  // Its rows are counted against limits.maxRowsPerBatch from its header, before any column is read (training/arrow-spine.ts).
   "sluice.v1.SpineBatch.arrow_ipc": { bytes: "unlimited" },
   "sluice.v1.UploadModelRequest.chunk": { bytes: "unlimited" },
   "inference.ModelInferRequest.raw_input_contents": { count: "maxColumns", bytes: "unlimited" },

@@ -143,6 +143,8 @@ describe("readArrowSpine", () => {
           customer_id: fixed(new Int64(), [1n, 2n, 3n]),
           event_time: times([US, US + 1, US + 2]),
           weight: makeVector(Float64Array.of(0.5, 1.5, 2.5)),
+          // One row, then two: each batch's buffer padded to 8 bytes.
+          shop: makeVector(Int32Array.of(7, 8, 9)),
           note: vectorFromArray(["a", null, "c"], new Utf8()),
         },
         1,
@@ -154,10 +156,11 @@ describe("readArrowSpine", () => {
     expect(Array.from(batch.eventTimes ?? [])).toEqual([US, US + 1, US + 2]);
     expect(batch.columns.customer_id).toEqual({ kind: "int64", values: BigInt64Array.of(1n, 2n, 3n) });
     expect(batch.columns.weight).toEqual({ kind: "double", values: Float64Array.of(0.5, 1.5, 2.5) });
+    expect(batch.columns.shop).toEqual({ kind: "int32", values: Int32Array.of(7, 8, 9) });
     expect(batch.columns.note).toEqual({ kind: "string", values: ["a", null, "c"] });
   });
 
-  it("reads event times of every unit in microseconds, nanoseconds floored, nulls as missing, the unholdable as infinite", () => {
+  it("reads event times of every unit in microseconds, nanoseconds floored, nulls as missing", () => {
     const read = (vector: Vector) => Array.from(readArrowSpine(ipc({ event_time: vector }), "b", 100).eventTimes ?? []);
     expect(read(fixed(new TimestampSecond(), [1n, -2n]))).toEqual([1_000_000, -2_000_000]);
     expect(read(fixed(new TimestampMillisecond("UTC"), [1n, -2n]))).toEqual([1000, -2000]);
@@ -166,21 +169,44 @@ describe("readArrowSpine", () => {
     expect(read(fixed(new TimestampNanosecond("Europe/Paris"), nanos))).toEqual(
       nanos.map((n) => Number(n / 1000n - (n % 1000n < 0n ? 1n : 0n))),
     );
-    expect(read(fixed(new TimestampMicrosecond(), [2n ** 53n, -(2n ** 60n)]))).toEqual([Infinity, -Infinity]);
+    // Beyond 2^53 µs (after 2255) rounded to the nearest double, as a packed column's int64 is; the writer checks the range.
+    expect(read(fixed(new TimestampMicrosecond(), [2n ** 53n + 1n, -(2n ** 60n)]))).toEqual([2 ** 53, -(2 ** 60)]);
   });
 
   it("refuses what is not an Arrow stream, too many rows, a name used twice, types a spine cannot hold, and a time that is not a timestamp", () => {
     const garbage = refusal(() => readArrowSpine(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), "spine_batches[2]", 100));
     expect(garbage.reason).toBe("INVALID_SPINE_BATCH");
     expect(garbage.violations[0]?.field).toBe("spine_batches[2].arrow_ipc");
-    expect(garbage.violations[0]?.description).toContain("is not an Arrow IPC stream");
+    expect(garbage.violations[0]?.description).toContain("is not one Arrow IPC stream");
 
     const stray = refusal(() => readArrowSpine(new Uint8Array([1, 2, 3]), "b", 100));
-    expect(stray.violations[0]?.description).toContain("it holds no schema");
+    expect(stray.violations[0]?.description).toContain("it ends inside a message's length");
+    // An end-of-stream marker alone: Arrow's reader makes an empty table of it.
+    const bare = refusal(() => readArrowSpine(new Uint8Array([255, 255, 255, 255, 0, 0, 0, 0]), "b", 100));
+    expect(bare.violations[0]?.description).toContain("it holds no schema");
     const timeless = refusal(() => readArrowSpine(ipc({ id: vectorFromArray([1], new Int32()) }), "b", 100));
     expect(timeless.violations.map((v) => [v.field, v.description])).toEqual([
       ["b.arrow_ipc", 'has no "event_time" column: every spine row needs its time to look back from (a timestamp)'],
     ]);
+
+    // Bytes after the stream would be left unread, their rows lost: a second stream, trailing bytes, an Arrow file.
+    const one = ipc({ event_time: times([US]) });
+    const framing = (bytes: Uint8Array) => refusal(() => readArrowSpine(bytes, "b", 100)).violations[0]?.description;
+    expect(framing(new Uint8Array([...one, ...one]))).toContain("bytes follow its end-of-stream marker");
+    expect(framing(new Uint8Array([...one, 1, 2, 3]))).toContain("3 bytes follow its end-of-stream marker");
+    expect(framing(new Uint8Array([...one.subarray(0, one.length - 8), ...one]))).toContain("a second schema");
+    expect(framing(one.subarray(0, one.length - 20))).toContain("runs past the end");
+    expect(framing(tableToIPC(new Table({ event_time: times([US]) }), "file"))).toContain("is not one Arrow IPC stream");
+
+    // A column that declares more rows than its buffers hold (the reader takes the count on trust).
+    const short = ipc({ event_time: makeVector(makeData({ type: new TimestampMicrosecond(), length: 4, data: BigInt64Array.of(1000n) })) });
+    expect(refusal(() => readArrowSpine(short, "b", 100)).violations.map((v) => [v.field, v.description])).toEqual([
+      ['b.arrow_ipc["event_time"]', "declares 4 rows but its buffers hold fewer: the stream is malformed"],
+    ]);
+    const shortText = makeVector(makeData({ type: new Utf8(), length: 3, valueOffsets: Int32Array.of(0, 1), data: new Uint8Array([97]) }));
+    expect(refusal(() => readArrowSpine(ipc({ event_time: times([US, US, US]), note: shortText }), "b", 100)).violations[0]?.field).toBe(
+      'b.arrow_ipc["note"]',
+    );
 
     const tooLong = refusal(() => readArrowSpine(ipc({ event_time: times([US, US, US]) }), "spine_batches[0]", 2));
     expect(tooLong.violations.map((v) => v.description)).toEqual([
@@ -214,6 +240,15 @@ describe("readArrowSpine", () => {
           big: fixed(new Uint64(), [1n, 2n]),
           day: vectorFromArray([new Date(0), new Date(0)], new DateDay()),
           list: vectorFromArray([[1], [2]], new List(new Field("item", new Int32(), true))),
+          // A dictionary of anything but text or bytes.
+          when: makeVector(
+            makeData({
+              type: new Dictionary(new TimestampMicrosecond(), new Int32()),
+              length: 2,
+              data: Int32Array.of(0, 0),
+              dictionary: times([US]),
+            }),
+          ),
           fine: vectorFromArray([1, 2], new Int32()),
         }),
         "spine_batches[1]",
@@ -226,6 +261,7 @@ describe("readArrowSpine", () => {
       'spine_batches[1].arrow_ipc["big"]',
       'spine_batches[1].arrow_ipc["day"]',
       'spine_batches[1].arrow_ipc["list"]',
+      'spine_batches[1].arrow_ipc["when"]',
     ]);
     expect(unsupported.violations[0]?.description).toBe(
       "is Int32, not a timestamp: every spine row's event time is a timestamp (any unit)",

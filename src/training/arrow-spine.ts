@@ -5,7 +5,18 @@
  * spine cheap to receive, where the same rows as packed protobuf columns decode into a bigint per
  * key and time. Types and rules are the proto's (proto/sluice/v1/training.proto, SpineBatch).
  */
-import { type Data, type DataType, type Dictionary, type Table, TimeUnit, Type, tableFromIPC, type Vector } from "apache-arrow";
+import {
+  type Data,
+  type DataType,
+  type Dictionary,
+  Message,
+  MessageHeader,
+  type Table,
+  TimeUnit,
+  Type,
+  tableFromIPC,
+  type Vector,
+} from "apache-arrow";
 import { ValidationError, ViolationCollector } from "../common/errors.js";
 import type { FeatureValue, TaggedValue } from "../common/feature-value.js";
 import type { ValueType } from "../common/value-type.js";
@@ -25,18 +36,25 @@ export interface ArrowSpineBatch {
 
 /**
  * Reads one batch's Arrow IPC stream. INVALID_ARGUMENT (INVALID_SPINE_BATCH), naming `field`'s
- * `arrow_ipc` or a column of it, for bytes that are not an Arrow IPC stream, more than `maxRows`
+ * `arrow_ipc` or a column of it, for bytes that are not exactly one Arrow IPC stream, more than
+ * `maxRows` rows (refused before any column is read), a column whose buffers are shorter than its
  * rows, two columns of one name, a column of a type a spine cannot hold, or an `event_time` that is
  * not a timestamp. Values (nulls in join keys, times out of range) are checked by the writer.
  */
 export function readArrowSpine(bytes: Uint8Array, field: string, maxRows: number): ArrowSpineBatch {
   const at = `${field}.arrow_ipc`;
   const table = readTable(bytes, at);
-  const v = new ViolationCollector();
   if (table.numRows > maxRows) {
-    v.add(at, `holds ${table.numRows} rows; a batch holds at most ${maxRows} (limits.maxRowsPerBatch): send smaller batches`);
+    throw new ValidationError("INVALID_SPINE_BATCH", [
+      {
+        field: at,
+        description: `holds ${table.numRows} rows; a batch holds at most ${maxRows} (limits.maxRowsPerBatch): send smaller batches`,
+      },
+    ]);
   }
-  const columns: Record<string, ColumnInput> = {};
+  const v = new ViolationCollector();
+  // No prototype: a column may be named "__proto__" or "constructor".
+  const columns: Record<string, ColumnInput> = Object.create(null);
   let eventTimes: ArrowSpineBatch["eventTimes"];
   const seen = new Set<string>();
   for (const [i, arrowField] of table.schema.fields.entries()) {
@@ -48,6 +66,10 @@ export function readArrowSpine(bytes: Uint8Array, field: string, maxRows: number
     }
     seen.add(name);
     const vector = table.getChildAt(i) as Vector;
+    if (!vector.data.every(holdsItsRows)) {
+      v.add(where, `declares ${vector.length} rows but its buffers hold fewer: the stream is malformed`);
+      continue;
+    }
     if (name === EVENT_TIME_COLUMN) {
       if (arrowField.type.typeId === Type.Timestamp) eventTimes = timestampMicros(vector);
       else v.add(where, `is ${arrowField.type}, not a timestamp: every spine row's event time is a timestamp (any unit)`);
@@ -64,12 +86,18 @@ export function readArrowSpine(bytes: Uint8Array, field: string, maxRows: number
   return { length: table.numRows, columns, eventTimes };
 }
 
-/** The stream's table; a stream without a schema (what Arrow's reader makes of a few stray bytes) is refused too. */
+/**
+ * The stream's table. Refused: bytes Arrow's reader cannot read, a stream without a schema (what it
+ * makes of a few stray bytes), and bytes after the stream (a second stream, an Arrow file), which
+ * the reader would leave unread, losing their rows without a word.
+ */
 function readTable(bytes: Uint8Array, at: string): Table {
   const refused = (why: string) =>
     new ValidationError("INVALID_SPINE_BATCH", [
-      { field: at, description: `is not an Arrow IPC stream (a schema, then record batches): ${why}` },
+      { field: at, description: `is not one Arrow IPC stream (a schema, then record batches): ${why}` },
     ]);
+  const framing = streamFraming(bytes);
+  if (typeof framing === "string") throw refused(framing);
   let table: Table;
   try {
     table = tableFromIPC(bytes);
@@ -78,6 +106,74 @@ function readTable(bytes: Uint8Array, at: string): Table {
   }
   if (table.schema.fields.length === 0) throw refused("it holds no schema");
   return table;
+}
+
+/**
+ * Walks the stream's messages (a length-prefixed header, then a body of the header's length) to its
+ * end-of-stream marker or its last byte: undefined when they end exactly where the bytes do,
+ * otherwise why not.
+ */
+function streamFraming(bytes: Uint8Array): string | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let position = 0;
+  let schemas = 0;
+  while (position < bytes.length) {
+    if (position + 4 > bytes.length) return `it ends inside a message's length, at byte ${position}`;
+    let length = view.getInt32(position, true);
+    position += 4;
+    // A continuation marker, then the length (the format since Arrow 0.15).
+    if (length === -1) {
+      if (position + 4 > bytes.length) return `it ends inside a message's length, at byte ${position}`;
+      length = view.getInt32(position, true);
+      position += 4;
+    }
+    if (length === 0) return position === bytes.length ? undefined : `${bytes.length - position} bytes follow its end-of-stream marker`;
+    if (length < 0 || position + length > bytes.length) return `a message at byte ${position - 4} runs past the end`;
+    let message: Message;
+    try {
+      message = Message.decode(bytes.subarray(position, position + length));
+    } catch (error) {
+      return `the message at byte ${position - 4} cannot be read: ${(error as Error).message}`;
+    }
+    if (message.headerType === MessageHeader.Schema && ++schemas > 1) return "it holds a second schema (send one stream per batch)";
+    position += length + message.bodyLength;
+    if (position > bytes.length) return "a message's body runs past the end";
+  }
+  return undefined;
+}
+
+/** Whether a column chunk's buffers hold its declared rows (Arrow's reader takes the rows a stream declares on trust). */
+function holdsItsRows(data: Data): boolean {
+  const rows = data.offset + data.length;
+  const { nullBitmap, valueOffsets, values } = data as {
+    nullBitmap?: Uint8Array;
+    valueOffsets?: ArrayLike<number | bigint>;
+    values?: ArrayLike<unknown>;
+  };
+  if (data.type.typeId === Type.Null) return true;
+  if (data.nullCount > 0 && (nullBitmap?.length ?? 0) * 8 < rows) return false;
+  switch (data.type.typeId) {
+    case Type.Bool:
+      return (values?.length ?? 0) * 8 >= rows;
+    case Type.Utf8:
+    case Type.Binary:
+    case Type.LargeUtf8:
+    case Type.LargeBinary:
+      return (valueOffsets?.length ?? 0) > rows && Number(valueOffsets?.[rows]) <= (values?.length ?? 0);
+    case Type.Dictionary: {
+      const dictionary = (data as unknown as { dictionary?: Vector }).dictionary;
+      if ((values?.length ?? 0) < data.length || !dictionary?.data.every(holdsItsRows)) return false;
+      // Every index names a value of the dictionary.
+      for (let i = 0; i < data.length; i++) {
+        const index = Number(values?.[i]);
+        if ((index < 0 || index >= dictionary.length) && data.getValid(i)) return false;
+      }
+      return true;
+    }
+    default:
+      // Fixed width: a value per row.
+      return (values?.length ?? 0) >= data.length;
+  }
 }
 
 /** The value type a column of `type` is read as; undefined for types a spine cannot hold. */
@@ -103,8 +199,9 @@ function kindOf(type: DataType): ValueType | "null" | undefined {
     case Type.Timestamp:
       return "timestamp";
     case Type.Dictionary: {
+      // Categoricals: their values are read one by one, which suits text, not numbers or times.
       const kind = kindOf((type as Dictionary).dictionary);
-      return kind === "null" ? undefined : kind;
+      return kind === "string" || kind === "bytes" ? kind : undefined;
     }
     default:
       return undefined;
@@ -165,8 +262,8 @@ const TWO_TO_32 = 0x100000000;
 
 /**
  * A timestamp column in microseconds since the epoch, undefined where null. Read as two 32-bit
- * halves per value (no bigint made per cell); nanoseconds are floored to microseconds exactly. A
- * value beyond what a double holds exactly reads as ±Infinity, which the writer's range check refuses.
+ * halves per value (no bigint made per cell); nanoseconds are floored to microseconds exactly. Times
+ * out of range are left to the writer's range check.
  */
 function timestampMicros(vector: Vector): ArrayLike<number | undefined> {
   const unit = (vector.type as unknown as { unit: TimeUnit }).unit;
@@ -197,8 +294,7 @@ function micros(high: number, low: number, unit: TimeUnit): number {
     const rest = (high - highQuotient * 1000) * TWO_TO_32 + low;
     return highQuotient * TWO_TO_32 + Math.floor(rest / 1000);
   }
-  // |value| < 2^53 exactly when the high half is in [-2^21, 2^21).
-  if (high < -0x200000 || high >= 0x200000) return high < 0 ? -Infinity : Infinity;
+  // Rounded to the nearest double beyond 2^53 µs (after 2255), as a packed column's int64 is.
   const value = high * TWO_TO_32 + low;
   return unit === TimeUnit.SECOND ? value * 1_000_000 : unit === TimeUnit.MILLISECOND ? value * 1000 : value;
 }

@@ -28,8 +28,8 @@ const MAX_REPORTED_VIOLATIONS = 100;
  */
 const SPINE_INSERT_ROWS = 100_000;
 
-/** What bounds an inline spine: its values' limits, and the rows one batch may hold (default 100,000). */
-export type InlineSpineLimits = ValueLimits & { maxRowsPerBatch?: number };
+/** What bounds an inline spine: its values' limits, and the rows one batch may hold (`limits.maxRowsPerBatch`). */
+export type InlineSpineLimits = ValueLimits & { maxRowsPerBatch: number };
 
 /** A batch as the writer checks it: as sent, or an Arrow batch read, its join keys named. */
 type CheckedBatch = Exclude<SpineBatchInput, { arrowIpc: Uint8Array }> | { arrow: ArrowSpineBatch; keyNames: ReadonlySet<string> };
@@ -67,7 +67,7 @@ export class InlineSpineWriter {
     const batch: CheckedBatch =
       "arrowIpc" in input
         ? {
-            arrow: readArrowSpine(input.arrowIpc, path, this.limits.maxRowsPerBatch ?? 100_000),
+            arrow: readArrowSpine(input.arrowIpc, path, this.limits.maxRowsPerBatch),
             keyNames: new Set(this.spine.keyColumns.map((c) => c.name)),
           }
         : input;
@@ -197,7 +197,7 @@ function cellsOf(batch: CheckedBatch, path: string) {
     return {
       length: rows.length,
       extraNames,
-      value: ((part, name, row) => (part === "key" ? rows[row]?.entityKey : rows[row]?.extras)?.[name]) as ValueReader,
+      value: ((part, name, row) => ownValue(part === "key" ? rows[row]?.entityKey : rows[row]?.extras, name)) as ValueReader,
       time: (row: number) => rows[row]?.eventTime,
       where: (part: Part, name: string, row: number | undefined) => {
         const at = `${path}.rows[${row ?? 0}]`;
@@ -217,7 +217,7 @@ function cellsOf(batch: CheckedBatch, path: string) {
     return {
       length: arrow.length,
       extraNames: Object.keys(arrow.columns).filter((name) => !keyNames.has(name)),
-      value: ((_part, name, row) => read(arrow.columns[name], row)) as ValueReader,
+      value: ((part, name, row) => read(columnarColumn(batch, part, name), row)) as ValueReader,
       time: (row: number) => arrow.eventTimes?.[row],
       where: (part: Part, name: string, row: number | undefined) => {
         const column = `${at}["${part === "time" ? EVENT_TIME_COLUMN : name}"]`;
@@ -229,7 +229,7 @@ function cellsOf(batch: CheckedBatch, path: string) {
   return {
     length: columns.eventTimes.length,
     extraNames: Object.keys(columns.extras),
-    value: ((part, name, row) => read((part === "key" ? columns.entityKey : columns.extras)[name], row)) as ValueReader,
+    value: ((part, name, row) => read(columnarColumn(batch, part, name), row)) as ValueReader,
     time: (row: number) => columns.eventTimes[row] as number | undefined,
     where: (part: Part, name: string, row: number | undefined) => {
       if (part === "time") return `${path}.columns.event_time_micros[${row ?? 0}]`;
@@ -278,9 +278,14 @@ function plainColumn(
 
 /** A columnar batch's column (either columnar form); undefined for rows or a column not sent. */
 function columnarColumn(batch: CheckedBatch, part: "key" | "extra", name: string): ColumnInput | undefined {
-  if ("arrow" in batch) return batch.arrow.columns[name];
-  if ("columns" in batch) return (part === "key" ? batch.columns.entityKey : batch.columns.extras)[name];
+  if ("arrow" in batch) return ownValue(batch.arrow.columns, name);
+  if ("columns" in batch) return ownValue(part === "key" ? batch.columns.entityKey : batch.columns.extras, name);
   return undefined;
+}
+
+/** `record[name]` when the record itself has it: a join key named "constructor" is not Object's. */
+function ownValue<T>(record: Record<string, T> | undefined, name: string): T | undefined {
+  return record && Object.hasOwn(record, name) ? record[name] : undefined;
 }
 
 /** The type of a new extra column: its declared column kind, else its first non-null value's kind. */

@@ -125,8 +125,8 @@ export function int64Vector(values: ArrayLike<number>): Vector {
 const TWO_TO_32 = 0x100000000;
 
 /**
- * Whole numbers (exact as doubles) as int64s, written as two 32-bit halves each: a bigint made per
- * value cost a 1M-row spine about 0.1 s of making and collecting them.
+ * Whole numbers (exact as doubles) as int64s, written as two 32-bit halves each: no bigint is made
+ * per value (an allocation per row of a spine or history batch, and its collection).
  */
 function wholeNumbersAsInt64(values: ArrayLike<number>): BigInt64Array {
   const out = new BigInt64Array(values.length);

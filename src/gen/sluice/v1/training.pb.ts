@@ -165,19 +165,23 @@ export interface SpineBatch {
     | undefined;
   /**
    * One complete Arrow IPC stream (a schema, then record batches of any
-   * sizes): the form for data held in Arrow (pyarrow, pandas, Polars), read
-   * by the server without a message per value. Columns are matched by name: a
-   * column per join key of the requested views' entities, "event_time", and
-   * every other column an extra column, passed through. Column types:
-   * int8/16/32 and uint8/16 as int32; int64 and uint32 as int64; float16/32
-   * as float; float64 as double; bool; utf8 and large_utf8 as string; binary
-   * and large_binary as bytes; timestamp (any unit, any zone; none is UTC) as
-   * timestamp, nanoseconds floored to microseconds; dictionaries as their
-   * values; a column of type null as nulls. A join key column's values must
-   * fit its declared type and may not be null; "event_time" must be a
-   * timestamp column without nulls. Anything else, or bytes that are not an
-   * Arrow IPC stream, is INVALID_ARGUMENT naming the batch and column. A
-   * batch holds at most limits.maxRowsPerBatch rows, as the other forms.
+   * sizes, then nothing but its end-of-stream marker): the form for data held
+   * in Arrow (pyarrow, pandas, Polars), read by the server without a message
+   * per value. Columns are matched by name: a column per join key of the
+   * requested views' entities, "event_time", and every other column an extra
+   * column, passed through. Column types: int8/16/32 and uint8/16 as int32;
+   * int64 and uint32 as int64; float16/32 as float; float64 as double; bool;
+   * utf8 and large_utf8 as string; binary and large_binary as bytes;
+   * timestamp (any unit, any zone; none is UTC) as timestamp, nanoseconds
+   * floored to microseconds; a dictionary of strings or binary as its values;
+   * a column of type null as nulls. A join key column takes the kinds its
+   * declared type accepts from any form (an int64 key: int32 or int64; an
+   * int32 key: int32 only; string: string; bytes: bytes) and may not be null;
+   * "event_time" must be a timestamp column without nulls. Anything else
+   * (bytes that are not exactly one stream, a column whose buffers hold fewer
+   * rows than it declares, two columns of one name, another type) is
+   * INVALID_ARGUMENT naming the batch and column. A batch holds at most
+   * limits.maxRowsPerBatch rows, as the other forms.
    */
   arrowIpc: Buffer;
 }
