@@ -35,7 +35,7 @@ import {
   vectorFromArray,
 } from "apache-arrow";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../common/errors.js";
+import { validationFailure } from "../../test/support/expect-failure.js";
 import { readArrowSpine } from "./arrow-spine.js";
 
 const US = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z in microseconds
@@ -71,16 +71,6 @@ function fixed(type: DataType, values: Array<bigint | null>): Vector {
 }
 
 const times = (micros: number[]) => fixed(new TimestampMicrosecond("UTC"), micros.map(BigInt));
-
-function refusal(read: () => unknown): ValidationError {
-  try {
-    read();
-  } catch (error) {
-    if (error instanceof ValidationError) return error;
-    throw error;
-  }
-  throw new Error("expected a ValidationError");
-}
 
 describe("readArrowSpine", () => {
   it("reads every column type a spine can hold, numbers without nulls as their typed arrays", () => {
@@ -173,42 +163,44 @@ describe("readArrowSpine", () => {
     expect(read(fixed(new TimestampMicrosecond(), [2n ** 53n + 1n, -(2n ** 60n)]))).toEqual([2 ** 53, -(2 ** 60)]);
   });
 
-  it("refuses what is not an Arrow stream, too many rows, a name used twice, types a spine cannot hold, and a time that is not a timestamp", () => {
-    const garbage = refusal(() => readArrowSpine(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), "spine_batches[2]", 100));
+  it("refuses what is not an Arrow stream, too many rows, a name used twice, types a spine cannot hold, and a time that is not a timestamp", async () => {
+    const garbage = await validationFailure(() => readArrowSpine(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), "spine_batches[2]", 100));
     expect(garbage.reason).toBe("INVALID_SPINE_BATCH");
     expect(garbage.violations[0]?.field).toBe("spine_batches[2].arrow_ipc");
     expect(garbage.violations[0]?.description).toContain("is not one Arrow IPC stream");
 
-    const stray = refusal(() => readArrowSpine(new Uint8Array([1, 2, 3]), "b", 100));
+    const stray = await validationFailure(() => readArrowSpine(new Uint8Array([1, 2, 3]), "b", 100));
     expect(stray.violations[0]?.description).toContain("it ends inside a message's length");
     // An end-of-stream marker alone: Arrow's reader makes an empty table of it.
-    const bare = refusal(() => readArrowSpine(new Uint8Array([255, 255, 255, 255, 0, 0, 0, 0]), "b", 100));
+    const bare = await validationFailure(() => readArrowSpine(new Uint8Array([255, 255, 255, 255, 0, 0, 0, 0]), "b", 100));
     expect(bare.violations[0]?.description).toContain("it holds no schema");
-    const timeless = refusal(() => readArrowSpine(ipc({ id: vectorFromArray([1], new Int32()) }), "b", 100));
+    const timeless = await validationFailure(() => readArrowSpine(ipc({ id: vectorFromArray([1], new Int32()) }), "b", 100));
     expect(timeless.violations.map((v) => [v.field, v.description])).toEqual([
       ["b.arrow_ipc", 'has no "event_time" column: every spine row needs its time to look back from (a timestamp)'],
     ]);
 
     // Bytes after the stream would be left unread, their rows lost: a second stream, trailing bytes, an Arrow file.
     const one = ipc({ event_time: times([US]) });
-    const framing = (bytes: Uint8Array) => refusal(() => readArrowSpine(bytes, "b", 100)).violations[0]?.description;
-    expect(framing(new Uint8Array([...one, ...one]))).toContain("bytes follow its end-of-stream marker");
-    expect(framing(new Uint8Array([...one, 1, 2, 3]))).toContain("3 bytes follow its end-of-stream marker");
-    expect(framing(new Uint8Array([...one.subarray(0, one.length - 8), ...one]))).toContain("a second schema");
-    expect(framing(one.subarray(0, one.length - 20))).toContain("runs past the end");
-    expect(framing(tableToIPC(new Table({ event_time: times([US]) }), "file"))).toContain("is not one Arrow IPC stream");
+    const framing = async (bytes: Uint8Array) =>
+      (await validationFailure(() => readArrowSpine(bytes, "b", 100))).violations[0]?.description;
+    expect(await framing(new Uint8Array([...one, ...one]))).toContain("bytes follow its end-of-stream marker");
+    expect(await framing(new Uint8Array([...one, 1, 2, 3]))).toContain("3 bytes follow its end-of-stream marker");
+    expect(await framing(new Uint8Array([...one.subarray(0, one.length - 8), ...one]))).toContain("a second schema");
+    expect(await framing(one.subarray(0, one.length - 20))).toContain("runs past the end");
+    expect(await framing(tableToIPC(new Table({ event_time: times([US]) }), "file"))).toContain("is not one Arrow IPC stream");
 
     // A column that declares more rows than its buffers hold (the reader takes the count on trust).
     const short = ipc({ event_time: makeVector(makeData({ type: new TimestampMicrosecond(), length: 4, data: BigInt64Array.of(1000n) })) });
-    expect(refusal(() => readArrowSpine(short, "b", 100)).violations.map((v) => [v.field, v.description])).toEqual([
+    expect((await validationFailure(() => readArrowSpine(short, "b", 100))).violations.map((v) => [v.field, v.description])).toEqual([
       ['b.arrow_ipc["event_time"]', "declares 4 rows but its buffers hold fewer: the stream is malformed"],
     ]);
     const shortText = makeVector(makeData({ type: new Utf8(), length: 3, valueOffsets: Int32Array.of(0, 1), data: new Uint8Array([97]) }));
-    expect(refusal(() => readArrowSpine(ipc({ event_time: times([US, US, US]), note: shortText }), "b", 100)).violations[0]?.field).toBe(
-      'b.arrow_ipc["note"]',
-    );
+    expect(
+      (await validationFailure(() => readArrowSpine(ipc({ event_time: times([US, US, US]), note: shortText }), "b", 100))).violations[0]
+        ?.field,
+    ).toBe('b.arrow_ipc["note"]');
 
-    const tooLong = refusal(() => readArrowSpine(ipc({ event_time: times([US, US, US]) }), "spine_batches[0]", 2));
+    const tooLong = await validationFailure(() => readArrowSpine(ipc({ event_time: times([US, US, US]) }), "spine_batches[0]", 2));
     expect(tooLong.violations.map((v) => v.description)).toEqual([
       "holds 3 rows; a batch holds at most 2 (limits.maxRowsPerBatch): send smaller batches",
     ]);
@@ -228,12 +220,12 @@ describe("readArrowSpine", () => {
       ]),
       "stream",
     );
-    expect(refusal(() => readArrowSpine(twice, "b", 100)).violations.map((v) => [v.field, v.description])).toEqual([
+    expect((await validationFailure(() => readArrowSpine(twice, "b", 100))).violations.map((v) => [v.field, v.description])).toEqual([
       ['b.arrow_ipc["id"]', "is a column name used twice"],
       ["b.arrow_ipc", 'has no "event_time" column: every spine row needs its time to look back from (a timestamp)'],
     ]);
 
-    const unsupported = refusal(() =>
+    const unsupported = await validationFailure(() =>
       readArrowSpine(
         ipc({
           event_time: vectorFromArray([1, 2], new Int32()),

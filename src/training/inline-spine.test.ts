@@ -1,6 +1,6 @@
 import { makeData, makeVector, Table, TimestampMicrosecond, tableToIPC, Utf8, type Vector, vectorFromArray } from "apache-arrow";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../common/errors.js";
+import { validationFailure } from "../../test/support/expect-failure.js";
 import type { OfflineColumn, OfflineStore, Spine, SpineColumns } from "../storage/offline/offline-store.js";
 import { InlineSpineWriter } from "./inline-spine.js";
 
@@ -27,16 +27,6 @@ function recordingStore(spine: Spine) {
 const times = (micros: number[]) =>
   makeVector(makeData({ type: new TimestampMicrosecond("UTC"), length: micros.length, data: BigInt64Array.from(micros.map(BigInt)) }));
 const arrow = (columns: Record<string, Vector>) => ({ arrowIpc: tableToIPC(new Table(columns), "stream") });
-
-async function refusal(write: () => Promise<unknown>): Promise<ValidationError> {
-  try {
-    await write();
-  } catch (error) {
-    if (error instanceof ValidationError) return error;
-    throw error;
-  }
-  throw new Error("expected a ValidationError");
-}
 
 describe("InlineSpineWriter with Arrow batches", () => {
   it("stores Arrow batches as one, typed arrays joined, beside batches of other forms, an extra first seen later null before it", async () => {
@@ -83,7 +73,7 @@ describe("InlineSpineWriter with Arrow batches", () => {
     };
     const { store, appended } = recordingStore(spine);
     const writer = new InlineSpineWriter(store, spine, LIMITS);
-    const error = await refusal(() =>
+    const error = await validationFailure(() =>
       writer.append(
         arrow({
           customer_id: vectorFromArray([1n, null]),
@@ -102,11 +92,11 @@ describe("InlineSpineWriter with Arrow batches", () => {
       'spine_batches[4].arrow_ipc["event_time"][1]',
     ]);
     // The same in the other forms, whose maps are plain objects (where "constructor" is Object's own).
-    const columns = await refusal(() =>
+    const columns = await validationFailure(() =>
       writer.append({ columns: { entityKey: { customer_id: { kind: "int64", values: [1n] } }, eventTimes: [US], extras: {} } }, 5),
     );
     expect(columns.violations.map((v) => v.field)).toEqual(['spine_batches[5].columns.entity_key["constructor"][0]']);
-    const rows = await refusal(() =>
+    const rows = await validationFailure(() =>
       writer.append({ rows: [{ entityKey: { customer_id: { kind: "int64", value: 1n } }, eventTime: US, extras: {} }] }, 6),
     );
     expect(rows.violations.map((v) => [v.field, v.description])).toEqual([
@@ -119,7 +109,7 @@ describe("InlineSpineWriter with Arrow batches", () => {
   it("refuses a batch over limits.maxRowsPerBatch before reading its columns", async () => {
     const spine: Spine = { id: "s", project: "p", keyColumns: [{ name: "customer_id", type: "int64" }], extraColumns: [] };
     const writer = new InlineSpineWriter(recordingStore(spine).store, spine, { ...LIMITS, maxRowsPerBatch: 2 });
-    const error = await refusal(() =>
+    const error = await validationFailure(() =>
       writer.append(arrow({ customer_id: makeVector(BigInt64Array.of(1n, 2n, 3n)), event_time: times([US, US, US]) }), 0),
     );
     expect([error.reason, error.violations[0]?.field]).toEqual(["INVALID_SPINE_BATCH", "spine_batches[0].arrow_ipc"]);
