@@ -258,6 +258,7 @@ describe("readArrowSpine", () => {
     expect(unsupported.violations[0]?.description).toBe(
       "is Int32, not a timestamp: every spine row's event time is a timestamp (any unit)",
     );
-    expect(unsupported.violations[1]?.description).toContain("which a spine column cannot be");
+    // A type the spine cannot hold is named as such, whatever its buffers (a list has none of a value per row).
+    for (const violation of unsupported.violations.slice(1)) expect(violation.description).toContain("which a spine column cannot be");
   });
 });

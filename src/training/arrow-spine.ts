@@ -19,6 +19,7 @@ import {
 } from "apache-arrow";
 import { ValidationError, ViolationCollector } from "../common/errors.js";
 import type { FeatureValue, TaggedValue } from "../common/feature-value.js";
+import { type ColumnArray, joinedArrays } from "../common/typed-arrays.js";
 import type { ValueType } from "../common/value-type.js";
 import type { ColumnInput } from "../ingest/model.js";
 
@@ -65,19 +66,22 @@ export function readArrowSpine(bytes: Uint8Array, field: string, maxRows: number
       continue;
     }
     seen.add(name);
+    const isTime = name === EVENT_TIME_COLUMN;
+    const kind = isTime ? undefined : kindOf(arrowField.type);
+    if (isTime ? arrowField.type.typeId !== Type.Timestamp : kind === undefined) {
+      v.add(
+        where,
+        isTime
+          ? `is ${arrowField.type}, not a timestamp: every spine row's event time is a timestamp (any unit)`
+          : `is ${arrowField.type}, which a spine column cannot be: integers, floats, bools, strings, bytes and timestamps can`,
+      );
+      continue;
+    }
     const vector = table.getChildAt(i) as Vector;
-    if (!vector.data.every(holdsItsRows)) {
+    if (!vector.data.every(holdsItsRows))
       v.add(where, `declares ${vector.length} rows but its buffers hold fewer: the stream is malformed`);
-      continue;
-    }
-    if (name === EVENT_TIME_COLUMN) {
-      if (arrowField.type.typeId === Type.Timestamp) eventTimes = timestampMicros(vector);
-      else v.add(where, `is ${arrowField.type}, not a timestamp: every spine row's event time is a timestamp (any unit)`);
-      continue;
-    }
-    const column = columnOf(vector);
-    if (column) columns[name] = column;
-    else v.add(where, `is ${arrowField.type}, which a spine column cannot be: integers, floats, bools, strings, bytes and timestamps can`);
+    else if (isTime) eventTimes = timestampMicros(vector);
+    else columns[name] = columnOf(vector, kind as ValueType | "null");
   }
   if (!seen.has(EVENT_TIME_COLUMN) && table.numRows > 0) {
     v.add(at, `has no "${EVENT_TIME_COLUMN}" column: every spine row needs its time to look back from (a timestamp)`);
@@ -209,16 +213,14 @@ function kindOf(type: DataType): ValueType | "null" | undefined {
 }
 
 /** Typed arrays a column of each kind is handed on as when it has no nulls. */
-const TYPED_KINDS: Partial<Record<ValueType, new (length: number) => Int32Array | BigInt64Array | Float64Array>> = {
+const TYPED_KINDS: Partial<Record<ValueType, new (length: number) => ColumnArray>> = {
   int32: Int32Array,
   int64: BigInt64Array,
   double: Float64Array,
 };
 
-/** A column as the writer's column input; undefined when its type cannot be a spine column's. */
-function columnOf(vector: Vector): ColumnInput | undefined {
-  const kind = kindOf(vector.type);
-  if (kind === undefined) return undefined;
+/** A column of a kind a spine column can be ({@link kindOf}) as the writer's column input. */
+function columnOf(vector: Vector, kind: ValueType | "null"): ColumnInput {
   if (kind === "null") return { tagged: Array.from({ length: vector.length }, (): TaggedValue => ({ kind: "null", value: null })) };
   const typed = TYPED_KINDS[kind];
   const plain = typed && vector.type.typeId !== Type.Dictionary && vector.nullCount === 0;
@@ -245,17 +247,10 @@ const CONVERT: Partial<Record<ValueType, (value: unknown) => FeatureValue>> = {
 };
 
 /** A fixed-width column's chunks as one typed array of `typed` (a view of the only chunk, when there is one). */
-function joinedChunks<T extends Int32Array | BigInt64Array | Float64Array>(vector: Vector, typed: new (length: number) => T): T {
+function joinedChunks<T extends ColumnArray>(vector: Vector, typed: new (length: number) => T): T {
   // A chunk's values start at its first row (its `offset` counts only in its validity bitmap).
   const chunks = vector.data.map((data) => (data.values as T).subarray(0, data.length) as T);
-  if (chunks.length === 1) return chunks[0] as T;
-  const out = new typed(vector.length);
-  let at = 0;
-  for (const chunk of chunks) {
-    (out as unknown as { set(source: T, offset: number): void }).set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+  return chunks.length === 1 ? (chunks[0] as T) : joinedArrays(typed, chunks, vector.length);
 }
 
 const TWO_TO_32 = 0x100000000;

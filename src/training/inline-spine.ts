@@ -12,6 +12,7 @@ import {
   type TaggedValue,
   type ValueLimits,
 } from "../common/feature-value.js";
+import { COLUMN_ARRAY_TYPES, type ColumnArray, joinedArrays } from "../common/typed-arrays.js";
 import type { ValueType } from "../common/value-type.js";
 import type { ColumnInput } from "../ingest/model.js";
 import type { OfflineColumn, OfflineStore, Spine, SpineColumns } from "../storage/offline/offline-store.js";
@@ -148,16 +149,8 @@ function concatenated(batches: readonly SpineColumns[], length: number): SpineCo
   if (batches.length === 1 && first) return first;
   const join = <T>(column: (batch: SpineColumns) => ArrayLike<T>): ArrayLike<T> => {
     const typed = sameTypedArrays(batches.map(column));
-    if (typed) {
-      // Columns of typed arrays (an Arrow spine's) stay one: no value made per cell.
-      const out = new typed.type(length);
-      let at = 0;
-      for (const values of typed.arrays) {
-        out.set(values as never, at);
-        at += values.length;
-      }
-      return out as unknown as ArrayLike<T>;
-    }
+    // Columns of typed arrays (an Arrow spine's) stay one: no value made per cell.
+    if (typed) return joinedArrays(typed.type, typed.arrays, length) as unknown as ArrayLike<T>;
     const out = new Array<T>(length);
     let at = 0;
     for (const batch of batches) {
@@ -174,16 +167,13 @@ function concatenated(batches: readonly SpineColumns[], length: number): SpineCo
   };
 }
 
-type TypedArray = Int32Array | BigInt64Array | Float64Array;
-const TYPED_ARRAYS = [Int32Array, BigInt64Array, Float64Array] as const;
-
 /** The arrays and their one typed array type, when every one is of the same; undefined otherwise. */
 function sameTypedArrays(
   arrays: ReadonlyArray<ArrayLike<unknown>>,
-): { type: (typeof TYPED_ARRAYS)[number]; arrays: TypedArray[] } | undefined {
-  const type = TYPED_ARRAYS.find((t) => arrays[0] instanceof t);
+): { type: new (length: number) => ColumnArray; arrays: ColumnArray[] } | undefined {
+  const type = COLUMN_ARRAY_TYPES.find((t) => arrays[0] instanceof t);
   if (!type || !arrays.every((array) => array instanceof type)) return undefined;
-  return { type, arrays: arrays as TypedArray[] };
+  return { type, arrays: arrays as ColumnArray[] };
 }
 
 type Part = "key" | "time" | "extra";

@@ -927,8 +927,8 @@ export class ClickHouseOfflineStore implements OfflineStore {
     if (!this.cluster) {
       for (const view of join.views.keys()) {
         const keys = keysOf(view);
-        if (!tables.has(JSON.stringify(keys)))
-          tables.set(JSON.stringify(keys), { table: spineBoundsTableName(join.spine, tables.size), keys });
+        const signature = JSON.stringify(keys);
+        if (!tables.has(signature)) tables.set(signature, { table: spineBoundsTableName(join.spine, tables.size), keys });
       }
     }
     const settled = Promise.allSettled(

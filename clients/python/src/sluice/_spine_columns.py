@@ -109,9 +109,10 @@ def _is_view(types: Any, kind: str, arrow_type: Any) -> bool:
     return bool(check and check(arrow_type))
 
 
-def _member(name: str, arrow_type: Any, declared: int | None) -> str:
-    """The Column member a column goes in: for a join key, its declared type's (INT32 keys take int32
-    values only; INT64 keys int64 ones); for an extra column, its own type's."""
+def _sent_type(name: str, arrow_type: Any, declared: int | None) -> Any:
+    """The Arrow type a column is sent as (None: a timestamp, sent in its own unit and zone): for a
+    join key, its declared type's (INT32 keys take integers that fit; INT64 keys any integer but
+    uint64); for an extra column, its own type's."""
     import pyarrow as pa
 
     types = pa.types
@@ -123,34 +124,34 @@ def _member(name: str, arrow_type: Any, declared: int | None) -> str:
     integer = types.is_integer(arrow_type)
     if declared is not None:
         wanted = {
-            types_pb2.VALUE_TYPE_INT64: ("int64_values", integer and arrow_type != pa.uint64()),
-            types_pb2.VALUE_TYPE_INT32: ("int32_values", integer),
-            types_pb2.VALUE_TYPE_STRING: ("string_values", is_string),
-            types_pb2.VALUE_TYPE_BYTES: ("bytes_values", is_binary),
+            types_pb2.VALUE_TYPE_INT64: (pa.int64(), integer and arrow_type != pa.uint64()),
+            types_pb2.VALUE_TYPE_INT32: (pa.int32(), integer),
+            types_pb2.VALUE_TYPE_STRING: (pa.string(), is_string),
+            types_pb2.VALUE_TYPE_BYTES: (pa.binary(), is_binary),
         }.get(declared)
         if wanted is not None:
-            member, fits = wanted
+            sent, fits = wanted
             if not fits:
                 type_name = types_pb2.ValueType.Name(declared).removeprefix("VALUE_TYPE_").lower()
                 hint = " (a pandas integer column with missing values is float64; join keys may not be null)" if types.is_floating(arrow_type) else ""
                 raise _argument_error(name, f"is {arrow_type}, but the join key {name!r} is {type_name}{hint}")
-            return member
+            return sent
     if types.is_boolean(arrow_type):
-        return "bool_values"
+        return pa.bool_()
     if integer:
         if arrow_type == pa.uint64():
             raise _argument_error(name, "is uint64, which int64 cannot hold whole; cast it to int64 first")
-        return "int64_values"
+        return pa.int64()
     if types.is_float32(arrow_type) or types.is_float16(arrow_type):
-        return "float_values"
+        return pa.float32()
     if types.is_float64(arrow_type):
-        return "double_values"
+        return pa.float64()
     if is_string:
-        return "string_values"
+        return pa.string()
     if is_binary or types.is_fixed_size_binary(arrow_type):
-        return "bytes_values"
+        return pa.binary()
     if types.is_timestamp(arrow_type):
-        return "timestamp_micros_values"
+        return None
     if types.is_null(arrow_type):
         raise _argument_error(name, "has no type (every value is null); give the column a dtype")
     raise _argument_error(
@@ -158,29 +159,16 @@ def _member(name: str, arrow_type: Any, declared: int | None) -> str:
     )
 
 
-# The Arrow type each member's columns are sent as (timestamps go in their own unit and zone).
-_SENT_TYPES = {
-    "int32_values": "int32",
-    "int64_values": "int64",
-    "float_values": "float32",
-    "double_values": "float64",
-    "bool_values": "bool_",
-    "string_values": "string",
-    "bytes_values": "binary",
-}
-
-
 def _normalized(name: str, column: Any, declared: int | None) -> Any:
     """A join key (`declared` its ValueType) or extra column in the type it is sent as."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    member = _member(name, column.type, declared)
+    target = _sent_type(name, column.type, declared)
     if declared is not None and column.null_count:
         raise _argument_error(name, f"has {column.null_count} null values; every spine row needs its join keys")
-    if member == "timestamp_micros_values":
+    if target is None:
         return column
-    target = getattr(pa, _SENT_TYPES[member])()
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     if column.type != target:
@@ -188,7 +176,7 @@ def _normalized(name: str, column: Any, declared: int | None) -> Any:
             column = column.cast(target)
         except pa.ArrowInvalid:
             raise _argument_error(name, f"has a value outside {target}") from None
-    if member in ("float_values", "double_values"):
+    if pa.types.is_floating(target):
         # NaN is pandas' missing value, and the server refuses NaN: it goes as a null.
         column = pc.if_else(pc.is_nan(column), pa.scalar(None, target), column)
     return column
