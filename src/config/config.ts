@@ -137,6 +137,11 @@ export const configSchema = z
        * itself instead of the engine's sort-merge join (src/storage/offline/streamed-join.ts). 0: never.
        */
       streamedJoinMaxSpineRows: nonNegativeInt(1_000_000_000),
+      /**
+       * The most disk the streamed join's sorted copies of histories may take together, under
+       * `<dataDir>/sorted-history` (src/storage/offline/sorted-copies.ts). 0: no copies.
+       */
+      sortedCopyMaxBytes: nonNegativeInt(Number.MAX_SAFE_INTEGER),
     }),
     limits: z.strictObject({
       /** Event times further in the future than this are rejected. */
@@ -437,6 +442,7 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     memoryJoinMaxRows: 2_000_000,
     memoryJoinMaxSpineRows: 250_000,
     streamedJoinMaxSpineRows: 2_000_000,
+    sortedCopyMaxBytes: 8 * 1024 * MIB,
   },
   limits: {
     maxFutureSkewMs: 5 * 60_000,

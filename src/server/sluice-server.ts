@@ -259,7 +259,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       ? new Authenticator(access, JwtVerifier.fromConfig(config.auth.jwt), config.auth.mtlsPrincipal)
       : undefined;
     gauged.authenticator = authenticator;
-    const offline = await openOfflineStore(config);
+    const offline = await openOfflineStore(config, logger);
     releases.push(() => offline.close());
     const audit = await AuditLog.open(offline, { chainId: config.audit.chainId, logger });
     // Closed before the offline store, with what is queued stored.

@@ -547,8 +547,17 @@ describe("point-in-time joins streamed through the server", () => {
   const SECOND = 1_000_000;
   const T0 = 1_767_225_600_000_000;
   let version = 0;
-  // Sort-merge sized histories (hashJoinMaxRows 0), so the streamed join runs; the engine's own as the reference.
-  const streamed = () => openClickHouseOfflineStore({ kind: "embedded", path: pitPath, hashJoinMaxRows: 0, memoryJoinMaxRows: 0 });
+  // Sort-merge sized histories (hashJoinMaxRows 0), so the streamed join runs, with sorted copies
+  // as a server keeps them (unless `copies` is false); the engine's own join as the reference.
+  const copiesDirectory = mkdtempSync(join(tmpdir(), "sluice-sorted-"));
+  const streamed = (copies = true, maxBytes = 1 << 30) =>
+    openClickHouseOfflineStore({
+      kind: "embedded",
+      path: pitPath,
+      hashJoinMaxRows: 0,
+      memoryJoinMaxRows: 0,
+      ...(copies ? { sortedCopies: { directory: copiesDirectory, maxBytes } } : {}),
+    });
   const sortMerge = () =>
     openClickHouseOfflineStore({ kind: "embedded", path: pitPath, hashJoinMaxRows: 0, memoryJoinMaxRows: 0, streamedJoinMaxSpineRows: 0 });
   const schemaOf = async (chunks: AsyncIterable<{ ipc: Uint8Array }>) => {
@@ -673,11 +682,18 @@ describe("point-in-time joins streamed through the server", () => {
             };
           };
           const streamedJoins = store.joinsByStrategy.streamed;
+          const copyReads = store.sortedCopyCounts.reads;
           const mine = await join(store);
           const rows = await collectRows(store.joinPointInTime(mine));
+          // The first join read the engine and queued a copy of each table it read; the next read the copies.
+          await store.copiesWritten();
           const schema = await schemaOf(store.joinPointInTime(mine));
+          expect(await collectRows(store.joinPointInTime(mine))).toEqual(rows);
           await store.dropSpine(mine.spine);
-          expect(store.joinsByStrategy.streamed).toBe(streamedJoins + 2);
+          expect(store.joinsByStrategy.streamed).toBe(streamedJoins + 3);
+          // Tables no history row was written to have no version with rows to copy.
+          const viewsRead = tables.slice(0, s.oneKey ? 2 : 3).filter((_, v) => (history[v] ?? []).length > 0).length;
+          expect(store.sortedCopyCounts.reads - copyReads).toBe(2 * viewsRead);
           const theirs = await join(engine);
           const engineRows = await collectRows(engine.joinPointInTime(theirs));
           expect(schema).toEqual(await schemaOf(engine.joinPointInTime(theirs)));
@@ -784,9 +800,13 @@ describe("point-in-time joins streamed through the server", () => {
       expect(mine).toHaveLength(spineRows);
       expect(mine.filter((r) => r[3] !== null).length).toBeGreaterThan(spineRows / 4);
       expect(mine).toEqual(await run(engine, true));
+      // The history's sorted copy, of several chunks (its read reuses their buffers), gives the same answer.
+      await store.copiesWritten();
+      expect(await run(store, true)).toEqual(mine);
+      expect(store.sortedCopyCounts).toEqual({ reads: 1, writes: 1 });
       // In any order: the merge's, by key and time, each row with its spine index.
       const unordered = await run(store, false);
-      expect(store.joinsByStrategy.streamed).toBe(2);
+      expect(store.joinsByStrategy.streamed).toBe(3);
       expect(unordered.map((r) => r[1])).not.toEqual(mine.map((r) => r[1]));
       expect([...unordered].sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(mine);
       // The spine's time bounds, tables of the engine, are gone with the joins.
@@ -805,6 +825,104 @@ describe("point-in-time joins streamed through the server", () => {
       await engine.close();
     }
   }, 120_000);
+
+  it("keeps a sorted copy of each history it read, read by later joins until the table changes, across restarts, within its budget", async () => {
+    const table = viewTable(
+      `copied_${++version}`,
+      [{ name: "customer_id", type: "int64" }],
+      [
+        { name: "amount", type: "double" },
+        { name: "channel", type: "string" },
+        { name: "orders", type: "int32" },
+      ],
+    );
+    const row = (customer: bigint, second: number, amount: number, ingest = 0): OfflineRow => ({
+      key: [customer],
+      eventTime: T0 + second * SECOND,
+      ingestTime: T0 + ingest,
+      writeId: "w",
+      features: [amount, "web", second],
+    });
+    const answer = async (on: ClickHouseOfflineStore) => {
+      const spine = await on.createSpine("pit_streamed", table.keyColumns, []);
+      await on.appendSpine(
+        spine,
+        { length: 3, keys: [[1n, 1n, 2n]], eventTimes: [T0 + 5 * SECOND, T0 + 50 * SECOND, T0 + 50 * SECOND], extras: [] },
+        0,
+      );
+      const rows = await collectRows(
+        on.joinPointInTime({
+          spine,
+          views: [{ table, ttlMicros: 30 * SECOND }],
+          features: [
+            { view: 0, column: "amount", as: "amount" },
+            { view: 0, column: "orders", as: "orders" },
+          ],
+          excludeLateIngested: false,
+          spineOrder: true,
+          withSpineIndex: false,
+        }),
+      );
+      await on.dropSpine(spine);
+      return rows.map((r) => r.slice(2));
+    };
+    const store = await streamed();
+    try {
+      await store.ensureTable(table);
+      // Two rows at one event time: the later ingested one is the one taken, as from the engine.
+      await store.append(table, historyColumnsOf([row(1n, 1, 1.5), row(1n, 1, 2.5, 9), row(1n, 40, 3.5), row(2n, 10, 4.5)], 1, 3), "a");
+      const first = await answer(store);
+      expect(first).toEqual([
+        [2.5, 1],
+        [3.5, 40],
+        [null, null],
+      ]);
+      await store.copiesWritten();
+      expect(store.sortedCopyCounts).toEqual({ reads: 0, writes: 1 });
+      expect(await answer(store)).toEqual(first);
+      expect(store.sortedCopyCounts.reads).toBe(1);
+
+      // A write makes a new version: the next join reads the engine, sees the row, and a new copy follows.
+      await store.append(table, historyColumnsOf([row(2n, 45, 5.5)], 1, 3), "b");
+      const second = await answer(store);
+      expect(second).toEqual([
+        [2.5, 1],
+        [3.5, 40],
+        [5.5, 45],
+      ]);
+      expect(store.sortedCopyCounts.reads).toBe(1);
+      await store.copiesWritten();
+      expect(await answer(store)).toEqual(second);
+      expect(store.sortedCopyCounts).toEqual({ reads: 2, writes: 2 });
+    } finally {
+      await store.close();
+    }
+
+    // Another store on the same data reads the copy the first one wrote.
+    const restarted = await streamed();
+    try {
+      expect(await answer(restarted)).toEqual([
+        [2.5, 1],
+        [3.5, 40],
+        [5.5, 45],
+      ]);
+      expect(restarted.sortedCopyCounts.reads).toBe(1);
+    } finally {
+      await restarted.close();
+    }
+
+    // A budget smaller than the copy: none is written, and joins read the engine.
+    const tight = await streamed(true, 100);
+    try {
+      await tight.append(table, historyColumnsOf([row(3n, 1, 6.5)], 1, 3), "c");
+      const third = await answer(tight);
+      await tight.copiesWritten();
+      expect(await answer(tight)).toEqual(third);
+      expect(tight.sortedCopyCounts).toEqual({ reads: 0, writes: 0 });
+    } finally {
+      await tight.close();
+    }
+  });
 
   it("reads the views' histories a few at a time, with the same answer as the engine over more views than that", async () => {
     const tables = Array.from({ length: 4 }, (_, v) =>

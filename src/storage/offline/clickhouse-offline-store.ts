@@ -14,6 +14,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type ClickHouseClient, type ClickHouseSettings, createClient } from "@clickhouse/client";
 import { Field, RecordBatchReader, Table, tableToIPC, type Vector } from "apache-arrow";
+import type { Logger } from "pino";
 import { StoreUnavailableError, ValidationError, ViolationCollector } from "../../common/errors.js";
 import type { FeatureValue } from "../../common/feature-value.js";
 import { readAhead } from "../../common/read-ahead.js";
@@ -86,7 +87,16 @@ import {
   streamedHistoryQuery,
   valueTypeOfColumn,
 } from "./point-in-time-sql.js";
-import { type MergedColumn, mergeView, recordBatches, SortedSpine, streamedJoinChunks, streamedJoinKeys } from "./streamed-join.js";
+import { type SortedCopyRead, SortedHistoryCopies } from "./sorted-copies.js";
+import {
+  type MergedColumn,
+  mergeableFeatureColumns,
+  mergeView,
+  recordBatches,
+  SortedSpine,
+  streamedJoinChunks,
+  streamedJoinKeys,
+} from "./streamed-join.js";
 
 /**
  * Reads for the streamed join (streamed-join.ts), in blocks of 65,536 rows (histories: 32,768)
@@ -128,9 +138,18 @@ export interface JoinLimits {
   memoryJoinMaxSpineRows?: number;
   /**
    * The longest spine whose join the server streams through itself when the engine would sort-merge
-   * it (streamed-join.ts); it holds about 21 bytes per spine row and 9 per row and feature.
+   * it (streamed-join.ts); it holds about 29 bytes per spine row and 9 per row and feature.
    */
   streamedJoinMaxSpineRows?: number;
+}
+
+/** How point-in-time joins run: where, and with which sorted copies of histories. */
+export interface JoinOptions extends JoinLimits {
+  /**
+   * Where the streamed join keeps sorted copies of histories (sorted-copies.ts), and the most they
+   * may take together; none without it, or on a cluster.
+   */
+  sortedCopies?: { directory: string; maxBytes: number; logger?: Pick<Logger, "info" | "warn"> };
 }
 
 /** Where the offline store lives, and how its point-in-time joins run. */
@@ -138,7 +157,21 @@ export type ClickHouseLocation = (
   | { kind: "embedded"; path: string }
   | { kind: "server"; url: string; username?: string; password?: string; cluster?: string }
 ) &
-  JoinLimits;
+  JoinOptions;
+
+/**
+ * Where one view's history comes from in a streamed join: its sorted copy, or the engine (only
+ * the rows a spine row could take), with a copy of the table at `version` to be written after.
+ */
+type HistorySource = { kind: "copy"; read: SortedCopyRead } | { kind: "engine"; copy?: CopyToWrite };
+
+/** A sorted copy to write in the background: a table's whole history, merged on `key`, as it was at `version`. */
+interface CopyToWrite {
+  table: OfflineTable;
+  key: string;
+  version: string;
+  rows: number;
+}
 
 /**
  * What differs between chDB and a ClickHouse server; everything else is the same client and SQL.
@@ -191,14 +224,20 @@ interface EngineCapabilities {
 /** Opens the offline store at `location`, checking that it answers. */
 export async function openClickHouseOfflineStore(location: ClickHouseLocation): Promise<ClickHouseOfflineStore> {
   const { client, engine, description } = location.kind === "embedded" ? await embeddedEngine(location.path) : serverEngine(location);
+  const cluster = location.kind === "server" ? location.cluster : undefined;
+  const { sortedCopies } = location;
   const store = new ClickHouseOfflineStore(
     location.kind === "embedded" ? "chdb" : "clickhouse",
     client,
     engine,
     description,
-    location.kind === "server" ? location.cluster : undefined,
+    cluster,
     location.kind === "embedded" ? [location.path] : [],
     location,
+    // A cluster's history is spread over its nodes' parts, which one node's system.parts does not version.
+    sortedCopies && sortedCopies.maxBytes > 0 && !cluster
+      ? { copies: await SortedHistoryCopies.open(sortedCopies.directory, sortedCopies.maxBytes), logger: sortedCopies.logger }
+      : undefined,
   );
   await store.ping();
   return store;
@@ -377,6 +416,11 @@ function settingsClause(settings: Settings): string {
 export class ClickHouseOfflineStore implements OfflineStore {
   private readonly ensured = new Set<string>();
   private closed = false;
+  /** Stops the background work (sorted copies being written) when the store closes. */
+  private readonly closing = new AbortController();
+  /** Sorted copies waiting to be written, by table, and the writes in order. */
+  private readonly copiesQueued = new Set<string>();
+  private copyWrites: Promise<void> = Promise.resolve();
 
   constructor(
     readonly backend: string,
@@ -388,6 +432,8 @@ export class ClickHouseOfflineStore implements OfflineStore {
     /** Paths that error messages must not show (the data directory), besides absolute ones. */
     private readonly hiddenPaths: readonly string[] = [],
     joinLimits: JoinLimits = {},
+    /** Sorted copies of histories for the streamed join, when kept, and where their writes are logged. */
+    private readonly sorted?: { copies: SortedHistoryCopies; logger?: Pick<Logger, "info" | "warn"> },
   ) {
     this.hashJoinMaxRows = joinLimits.hashJoinMaxRows ?? DEFAULT_JOIN_LIMITS.hashJoinMaxRows;
     this.memoryJoinMaxSpineRows = joinLimits.memoryJoinMaxSpineRows ?? DEFAULT_JOIN_LIMITS.memoryJoinMaxSpineRows;
@@ -843,8 +889,13 @@ export class ClickHouseOfflineStore implements OfflineStore {
     if (spineRows === 0 || spineRows > this.streamedJoinMaxSpineRows) return undefined;
     // A join in any order keyed one way is written in the order it is merged in: no spine order to restore.
     const inMergeOrder = !join.spineOrder && new Set(keys).size === 1;
-    // Made while the spine is read sorted.
-    const bounds = this.spineBounds(join, run);
+    const sources = await this.historySources(join, keys, run);
+    // Made while the spine is read sorted, for the views read from the engine alone.
+    const bounds = this.spineBounds(
+      join,
+      run,
+      sources.map((source) => source.kind === "engine"),
+    );
     // A view found unfit, or failing, stops the other views' reads at once (their queries are killed).
     const stop = new AbortController();
     const viewRun: QueryRun = { ...run, signal: run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal };
@@ -865,17 +916,11 @@ export class ClickHouseOfflineStore implements OfflineStore {
         const key = keys[v] as string;
         const features = viewFeatureColumns(join, v);
         const types = features.map((name) => table.featureColumns.find((c) => c.name === name)?.type as ValueType);
-        const boundsTable = bounds.tableOf(v);
-        const query = streamedHistoryQuery(
-          this.historyTable(join, v),
-          key,
-          features,
-          boundsTable ? { table: boundsTable, ttlMicros } : undefined,
-        );
+        const source = sources[v] as HistorySource;
         try {
           const view = await mergeView(
             spines.get(key) as SortedSpine,
-            this.streamArrow(query, viewRun, STREAMED_HISTORY_SETTINGS),
+            this.historyOf(join, v, key, source, bounds.tableOf(v), viewRun),
             key,
             features,
             types,
@@ -905,27 +950,132 @@ export class ClickHouseOfflineStore implements OfflineStore {
       const spineColumns = inMergeOrder
         ? (spines.get(keys[0] as string)?.batches ?? [])
         : recordBatches(this.streamArrow(spineColumnsQuery(join), run, STREAMED_READ_SETTINGS));
-      return streamedJoinChunks(join, spineColumns, merged, aborted);
+      const copies = sources.flatMap((source) => (source.kind === "engine" && source.copy ? [source.copy] : []));
+      return this.thenCopied(streamedJoinChunks(join, spineColumns, merged, aborted), copies);
     } finally {
       // Every view's read has ended here (settled).
       await bounds.drop();
+      for (const source of sources) if (source.kind === "copy") source.read.release();
     }
+  }
+
+  /** Settles once the sorted copies queued so far are written (or given up): for tests and tools that wait for them. */
+  async copiesWritten(): Promise<void> {
+    await this.copyWrites;
+  }
+
+  /** Copies of histories read by joins, and written, since the store opened (zeros without copies). */
+  get sortedCopyCounts(): { reads: number; writes: number } {
+    return { ...(this.sorted?.copies.counts ?? { reads: 0, writes: 0 }) };
+  }
+
+  /** `chunks`, and once the last is taken, `copies` written in the background. */
+  private async *thenCopied(chunks: AsyncIterable<ArrowChunk>, copies: readonly CopyToWrite[]): AsyncGenerator<ArrowChunk> {
+    yield* chunks;
+    for (const copy of copies) this.writeCopyLater(copy);
+  }
+
+  /**
+   * Queues a sorted copy's write: one at a time, after the joins that asked for them have sent
+   * their answers. It is written only if the table is still at the copy's version when its turn
+   * comes and when its read ends (a table written all the time gets no copy), and dropped when the
+   * store closes first.
+   */
+  private writeCopyLater(copy: CopyToWrite): void {
+    const sorted = this.sorted;
+    const name = qualifiedTableName(copy.table);
+    if (!sorted || this.closed || this.copiesQueued.has(name)) return;
+    this.copiesQueued.add(name);
+    this.copyWrites = this.copyWrites.then(async () => {
+      try {
+        await this.writeCopy(sorted.copies, copy, sorted.logger);
+      } catch (error) {
+        if (!this.closed) sorted.logger?.warn({ err: error, table: name }, "sorted copy not written");
+      } finally {
+        this.copiesQueued.delete(name);
+      }
+    });
+  }
+
+  /** Writes one sorted copy (see {@link writeCopyLater}), logging what it holds and how long it took. */
+  private async writeCopy(copies: SortedHistoryCopies, copy: CopyToWrite, logger?: Pick<Logger, "info" | "warn">): Promise<void> {
+    const { table, key, version } = copy;
+    const name = tableNameParts(table, false);
+    const qualified = `${name.database}.${name.name}`;
+    const run: QueryRun = { signal: this.closing.signal };
+    const current = async () => (await this.tableVersions([name], run)).get(qualified)?.version === version;
+    if (this.closed || !(await current())) return;
+    const columns = [key, HELD_TIME_COLUMN, ...mergeableFeatureColumns(table)];
+    // Eight bytes a value, a validity bit per nullable one.
+    const writer = copies.write(qualified, version, columns, copy.rows * (8 * columns.length + columns.length / 8));
+    if (!writer) return;
+    const started = performance.now();
+    try {
+      const query = streamedHistoryQuery(qualifiedTableName(table), key, columns.slice(2));
+      for await (const chunk of this.streamArrow(query, run, STREAMED_HISTORY_SETTINGS)) await writer.add(chunk);
+      if (this.closed || !(await current())) return;
+      const written = await writer.commit();
+      if (written)
+        logger?.info({ table: qualified, ...written, seconds: Math.round(performance.now() - started) / 1000 }, "sorted copy written");
+    } finally {
+      await writer.discard();
+    }
+  }
+
+  /**
+   * Where each view's history comes from (see {@link HistorySource}): its sorted copy at the
+   * table's version, when there is one with the view's features; else the engine, and a copy to
+   * write after the join when copies are kept.
+   */
+  private async historySources(join: PointInTimeJoin, keys: readonly string[], run: QueryRun): Promise<HistorySource[]> {
+    const copies = this.sorted?.copies;
+    if (!copies) return join.views.map(() => ({ kind: "engine" }));
+    const names = join.views.map(({ table }) => tableNameParts(table, false));
+    const versions = await this.tableVersions(names, run);
+    return join.views.map(({ table }, v): HistorySource => {
+      const name = names[v] as { database: string; name: string };
+      const qualified = `${name.database}.${name.name}`;
+      const version = versions.get(qualified);
+      const key = keys[v] as string;
+      if (!version) return { kind: "engine" };
+      const read = copies.read(qualified, version.version, [key, HELD_TIME_COLUMN, ...viewFeatureColumns(join, v)]);
+      if (read) return { kind: "copy", read };
+      return { kind: "engine", copy: { table, key, version: version.version, rows: version.rows } };
+    });
+  }
+
+  /** One view's history, merged on `key`, as {@link historySources} chose, read within `run`. */
+  private historyOf(
+    join: PointInTimeJoin,
+    view: number,
+    key: string,
+    source: HistorySource,
+    boundsTable: string | undefined,
+    run: QueryRun,
+  ): ArrowChunks {
+    if (source.kind === "copy") return source.read.chunks;
+    const { ttlMicros } = join.views[view] as PointInTimeJoin["views"][number];
+    const bounds = boundsTable ? { table: boundsTable, ttlMicros } : undefined;
+    const query = streamedHistoryQuery(this.historyTable(join, view), key, viewFeatureColumns(join, view), bounds);
+    return this.streamArrow(query, run, STREAMED_HISTORY_SETTINGS);
   }
 
   /**
    * Tables of the spine's time bounds per entity, one per set of key columns the join's views are
    * keyed by (point-in-time-sql.ts, spineBoundsFilter), so that a history read sends only the rows a
-   * spine row could take; none on a cluster, where a Join table would be one node's. `made` settles
+   * spine row could take, for the views `wanted` (all by default); none on a cluster, where a Join
+   * table would be one node's. `made` settles
    * once all are made (rejecting with the first failure), `drop` waits for every one to be made or
    * to fail and drops them: a table a failed drop leaves holds memory until the engine restarts (it
    * is not persistent), not an error.
    */
-  private spineBounds(join: PointInTimeJoin, run: QueryRun) {
+  private spineBounds(join: PointInTimeJoin, run: QueryRun, wanted: readonly boolean[] = join.views.map(() => true)) {
     const keysOf = (view: number) => (join.views[view]?.table.keyColumns ?? []).map((c) => c.name);
     // By the views' key columns: views of one entity share a table.
     const tables = new Map<string, { table: string; keys: string[] }>();
     if (!this.cluster) {
       for (const view of join.views.keys()) {
+        if (!wanted[view]) continue;
         const keys = keysOf(view);
         const signature = JSON.stringify(keys);
         if (!tables.has(signature)) tables.set(signature, { table: spineBoundsTableName(join.spine, tables.size), keys });
@@ -945,7 +1095,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
     // Awaited by the join, or only settled when it stops first.
     made.catch(() => undefined);
     return {
-      tableOf: (view: number) => tables.get(JSON.stringify(keysOf(view)))?.table,
+      tableOf: (view: number) => (wanted[view] ? tables.get(JSON.stringify(keysOf(view)))?.table : undefined),
       made,
       drop: async () => {
         await settled;
@@ -1395,6 +1545,8 @@ export class ClickHouseOfflineStore implements OfflineStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
+    await this.copyWrites;
     this.heldHistories?.clear();
     this.heldSpines.clear();
     this.preparedHistories.clear();

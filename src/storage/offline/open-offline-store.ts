@@ -1,34 +1,36 @@
 import { join } from "node:path";
+import type { Logger } from "pino";
 import type { SluiceConfig } from "../../config/config.js";
-import { type JoinLimits, openClickHouseOfflineStore } from "./clickhouse-offline-store.js";
+import { type JoinOptions, openClickHouseOfflineStore } from "./clickhouse-offline-store.js";
 import type { OfflineStore } from "./offline-store.js";
 
 /** Offline backends by config name: both are ClickHouse, embedded or on a server. */
-const OFFLINE_BACKENDS: Record<SluiceConfig["offline"]["backend"], (config: SluiceConfig) => Promise<OfflineStore>> = {
-  chdb: (config) =>
+const OFFLINE_BACKENDS: Record<SluiceConfig["offline"]["backend"], (config: SluiceConfig, logger?: Logger) => Promise<OfflineStore>> = {
+  chdb: (config, logger) =>
     openClickHouseOfflineStore({
       kind: "embedded",
       path: join(config.dataDir, "offline"),
-      ...joinLimitsOf(config),
+      ...joinOptionsOf(config, logger),
     }),
-  clickhouse: (config) =>
+  clickhouse: (config, logger) =>
     openClickHouseOfflineStore({
       kind: "server",
       url: config.offline.clickhouseUrl,
       username: config.offline.clickhouseUsername,
       password: config.offline.clickhousePassword,
       cluster: config.offline.clickhouseCluster || undefined,
-      ...joinLimitsOf(config),
+      ...joinOptionsOf(config, logger),
     }),
 };
 
-/** How the config says point-in-time joins run. */
-function joinLimitsOf({ offline }: SluiceConfig): JoinLimits {
-  const { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows, streamedJoinMaxSpineRows } = offline;
-  return { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows, streamedJoinMaxSpineRows };
+/** How the config says point-in-time joins run, and where their sorted copies of histories go. */
+function joinOptionsOf({ offline, dataDir }: SluiceConfig, logger?: Logger): JoinOptions {
+  const { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows, streamedJoinMaxSpineRows, sortedCopyMaxBytes } = offline;
+  const sortedCopies = { directory: join(dataDir, "sorted-history"), maxBytes: sortedCopyMaxBytes, logger };
+  return { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows, streamedJoinMaxSpineRows, sortedCopies };
 }
 
-/** Opens the offline store the config names. */
-export function openOfflineStore(config: SluiceConfig): Promise<OfflineStore> {
-  return OFFLINE_BACKENDS[config.offline.backend](config);
+/** Opens the offline store the config names; `logger` hears of its background work. */
+export function openOfflineStore(config: SluiceConfig, logger?: Logger): Promise<OfflineStore> {
+  return OFFLINE_BACKENDS[config.offline.backend](config, logger);
 }
