@@ -1022,6 +1022,99 @@ describe("point-in-time joins streamed through the server", () => {
     }
   });
 
+  it("writes a sorted copy only while no join runs: one that starts meanwhile stops it, and it starts over after", async () => {
+    const table = viewTable(`giving_way_${++version}`, [{ name: "customer_id", type: "int64" }], [{ name: "amount", type: "double" }]);
+    const rows = Array.from({ length: 50_000 }, (_, i) => ({
+      key: [BigInt(i % 5_000)],
+      eventTime: T0 + i * SECOND,
+      ingestTime: T0,
+      writeId: "w",
+      features: [i / 2],
+    }));
+    const store = await streamed();
+    try {
+      await store.ensureTable(table);
+      await store.append(table, historyColumnsOf(rows, 1, 1), "way");
+      const spine = await store.createSpine("pit_streamed", table.keyColumns, []);
+      await store.appendSpine(
+        spine,
+        { length: 2, keys: [[1n, 2n]], eventTimes: [T0 + 60_000 * SECOND, T0 + 60_000 * SECOND], extras: [] },
+        0,
+      );
+      const join: PointInTimeJoin = {
+        spine,
+        views: [{ table, ttlMicros: 0 }],
+        features: [{ view: 0, column: "amount", as: "amount" }],
+        excludeLateIngested: false,
+        spineOrder: true,
+        withSpineIndex: false,
+      };
+      // The first join reads the engine and queues the table's copy; a second one, left open, keeps it from being written.
+      const answer = await collectRows(store.joinPointInTime(join));
+      const open = store.joinPointInTime(join)[Symbol.asyncIterator]();
+      expect((await open.next()).done).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(store.sortedCopyCounts.writes).toBe(0);
+      await open.return?.(undefined);
+      await store.copiesWritten();
+      expect(store.sortedCopyCounts.writes).toBe(1);
+      expect(await collectRows(store.joinPointInTime(join))).toEqual(answer);
+      expect(store.sortedCopyCounts.reads).toBe(1);
+      await store.dropSpine(spine);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("streams a join over history rows after 2255 (beyond 2^53 µs), which it compares exactly as two words, with the engine's answer", async () => {
+    const table = viewTable(`far_history_${++version}`, [{ name: "customer_id", type: "int64" }], [{ name: "amount", type: "double" }]);
+    const far = 9_183_110_400_000_000;
+    const answers = [];
+    for (const open of [() => streamed(false), sortMerge]) {
+      const store = await open();
+      try {
+        await store.ensureTable(table);
+        if (answers.length === 0) {
+          const rows = [
+            { key: [1n], eventTime: T0, ingestTime: T0, writeId: "w", features: [1.5] },
+            { key: [1n], eventTime: far, ingestTime: T0, writeId: "w", features: [9.5] },
+            { key: [1n], eventTime: far + 1, ingestTime: T0, writeId: "w", features: [8.5] },
+            { key: [2n], eventTime: far, ingestTime: T0, writeId: "w", features: [7.5] },
+          ];
+          await store.append(table, historyColumnsOf(rows, 1, 1), "far");
+        }
+        const spine = await store.createSpine("pit_streamed", table.keyColumns, []);
+        await store.appendSpine(
+          spine,
+          { length: 3, keys: [[1n, 2n, 1n]], eventTimes: [T0 + SECOND, T0 + SECOND, T0 - SECOND], extras: [] },
+          0,
+        );
+        answers.push(
+          await collectRows(
+            store.joinPointInTime({
+              spine,
+              views: [{ table, ttlMicros: 60 * SECOND }],
+              features: [{ view: 0, column: "amount", as: "amount" }],
+              excludeLateIngested: false,
+              spineOrder: true,
+              withSpineIndex: false,
+            }),
+          ),
+        );
+        await store.dropSpine(spine);
+        expect(store.joinsByStrategy.streamed).toBe(answers.length === 1 ? 1 : 0);
+      } finally {
+        await store.close();
+      }
+    }
+    expect(answers[0]).toEqual([
+      [1n, T0 + SECOND, 1.5],
+      [2n, T0 + SECOND, null],
+      [1n, T0 - SECOND, null],
+    ]);
+    expect(answers[0]).toEqual(answers[1]);
+  });
+
   it("leaves to the engine, with the same answer, joins it cannot stream: a text key, a text feature, a spine over its limit, a time it cannot hold exactly, a column named __time", async () => {
     const keyed = (keyColumns: OfflineTable["keyColumns"], featureColumns: OfflineTable["featureColumns"]) =>
       viewTable(`fallback_${++version}`, keyColumns, featureColumns);

@@ -421,6 +421,10 @@ export class ClickHouseOfflineStore implements OfflineStore {
   /** Sorted copies waiting to be written, by table, and the writes in order. */
   private readonly copiesQueued = new Set<string>();
   private copyWrites: Promise<void> = Promise.resolve();
+  /** Point-in-time joins running now, what waits for there to be none, and the copy write that stops when one starts. */
+  private joinsRunning = 0;
+  private readonly noJoinWaiters: Array<() => void> = [];
+  private copyGivingWay: AbortController | undefined;
 
   constructor(
     readonly backend: string,
@@ -836,6 +840,24 @@ export class ClickHouseOfflineStore implements OfflineStore {
   }
 
   async *joinPointInTime(join: PointInTimeJoin, signal?: AbortSignal, limits?: QueryLimits): ArrowChunks {
+    // A sorted copy being written gives way: it starts over once no join runs.
+    this.joinsRunning++;
+    this.copyGivingWay?.abort();
+    try {
+      yield* this.joinCounted(join, signal, limits);
+    } finally {
+      this.joinsRunning--;
+      if (this.joinsRunning === 0) for (const resolve of this.noJoinWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** Settles when no point-in-time join is running. */
+  private whenNoJoins(): Promise<void> {
+    return this.joinsRunning === 0 ? Promise.resolve() : new Promise((resolve) => this.noJoinWaiters.push(resolve));
+  }
+
+  /** The join itself, by whichever way fits it (see {@link joinPointInTime}). */
+  private async *joinCounted(join: PointInTimeJoin, signal?: AbortSignal, limits?: QueryLimits): ArrowChunks {
     const held = this.heldSpines.get(join.spine.id);
     if (held) {
       const histories = joinsWithoutEngine(join) ? await this.heldHistoriesFor(join, { limits }) : undefined;
@@ -976,10 +998,11 @@ export class ClickHouseOfflineStore implements OfflineStore {
   }
 
   /**
-   * Queues a sorted copy's write: one at a time, after the joins that asked for them have sent
-   * their answers. It is written only if the table is still at the copy's version when its turn
-   * comes and when its read ends (a table written all the time gets no copy), and dropped when the
-   * store closes first.
+   * Queues a sorted copy's write: one at a time, when no point-in-time join is running (a join that
+   * starts meanwhile stops it, and it starts over once none runs, so that background work never
+   * takes the engine, the cores or memory from a join). It is written only if the table is still
+   * at the copy's version when it starts and when its read ends (a table written all the time gets
+   * no copy), and dropped when the store closes first.
    */
   private writeCopyLater(copy: CopyToWrite): void {
     const sorted = this.sorted;
@@ -1004,21 +1027,33 @@ export class ClickHouseOfflineStore implements OfflineStore {
     const qualified = `${name.database}.${name.name}`;
     const run: QueryRun = { signal: this.closing.signal };
     const current = async () => (await this.tableVersions([name], run)).get(qualified)?.version === version;
-    if (this.closed || !(await current())) return;
     const columns = [key, HELD_TIME_COLUMN, ...mergeableFeatureColumns(table)];
-    // Eight bytes a value, a validity bit per nullable one.
-    const writer = copies.write(qualified, version, columns, copy.rows * (8 * columns.length + columns.length / 8));
-    if (!writer) return;
-    const started = performance.now();
-    try {
-      const query = streamedHistoryQuery(qualifiedTableName(table), key, columns.slice(2));
-      for await (const chunk of this.streamArrow(query, run, STREAMED_HISTORY_SETTINGS)) await writer.add(chunk);
+    const query = streamedHistoryQuery(qualifiedTableName(table), key, columns.slice(2));
+    for (;;) {
+      await this.whenNoJoins();
       if (this.closed || !(await current())) return;
-      const written = await writer.commit();
-      if (written)
-        logger?.info({ table: qualified, ...written, seconds: Math.round(performance.now() - started) / 1000 }, "sorted copy written");
-    } finally {
-      await writer.discard();
+      // A join that began while the version was read: wait for it too.
+      if (this.joinsRunning > 0) continue;
+      // Eight bytes a value, a validity bit per nullable one.
+      const writer = copies.write(qualified, version, columns, copy.rows * (8 * columns.length + columns.length / 8));
+      if (!writer) return;
+      const givingWay = new AbortController();
+      this.copyGivingWay = givingWay;
+      const started = performance.now();
+      try {
+        const read: QueryRun = { signal: AbortSignal.any([this.closing.signal, givingWay.signal]) };
+        for await (const chunk of this.streamArrow(query, read, STREAMED_HISTORY_SETTINGS)) await writer.add(chunk);
+        // A join began: the read stopped, and starts over once no join runs.
+        if (givingWay.signal.aborted) continue;
+        if (this.closed || !(await current())) return;
+        const written = await writer.commit();
+        if (written)
+          logger?.info({ table: qualified, ...written, seconds: Math.round(performance.now() - started) / 1000 }, "sorted copy written");
+        return;
+      } finally {
+        this.copyGivingWay = undefined;
+        await writer.discard();
+      }
     }
   }
 
@@ -1546,6 +1581,8 @@ export class ClickHouseOfflineStore implements OfflineStore {
   async close(): Promise<void> {
     this.closed = true;
     this.closing.abort();
+    // A copy waiting for joins to end waits no more: it sees the store closed.
+    for (const resolve of this.noJoinWaiters.splice(0)) resolve();
     await this.copyWrites;
     this.heldHistories?.clear();
     this.heldSpines.clear();

@@ -17,8 +17,9 @@
  * event time's latest ingested row), and nothing when that row is older than the TTL. It runs when
  * the merge can compare exactly and copy values as they are: each view keyed by one integer column,
  * fixed-width features (int32, int64, float, double, timestamp), no aggregation views or
- * `excludeLateIngested`, and times exact as doubles (before the year 2255). Anything else, found at
- * any point before the first row is written, leaves the join to the engine.
+ * `excludeLateIngested`, and spine times exact as doubles (before the year 2255; history times
+ * are compared as two 32-bit words, any of them exact). Anything else, found at any point before
+ * the first row is written, leaves the join to the engine.
  */
 import { type Data, type DataType, Field, type RecordBatch, tableFromIPC, util, type Vector } from "apache-arrow";
 import type { ValueType } from "../../common/value-type.js";
@@ -143,8 +144,8 @@ export interface MergedColumn {
 /**
  * Merges one view's history, streamed as Arrow in key, event time, ingestion time order (`SELECT
  * key, time µs AS __time, features`), with the sorted spine: the matched `features` of every spine
- * row, by name. Undefined when the history cannot be merged exactly (a time beyond 2^53 µs, a
- * column not of a fixed-width type); `aborted` is checked between chunks.
+ * row, by name. Undefined when the history cannot be merged exactly (a time not an int64, a
+ * column not of the feature's fixed-width type); `aborted` is checked between chunks.
  */
 export async function mergeView(
   spine: SortedSpine,
@@ -179,7 +180,6 @@ export async function mergeView(
   return new Map(features.map((name, f) => [name, columns[f] as MergedColumn]));
 }
 
-/** An empty merged column of `type` for `rows` spine rows. */
 /**
  * One view's matched values for every spine row, row by row: a row's features side by side, so
  * that a settle, which lands anywhere in spine order, writes one cache line where a column each
