@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -1020,6 +1020,71 @@ describe("point-in-time joins streamed through the server", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("joins in the engine, with the same answer, when a copy turns out damaged, and drops it; turned off, copies are removed", async () => {
+    const table = viewTable(`damaged_${++version}`, [{ name: "customer_id", type: "int64" }], [{ name: "amount", type: "double" }]);
+    const directory = mkdtempSync(join(tmpdir(), "sluice-sorted-damaged-"));
+    const open = (maxBytes: number) =>
+      openClickHouseOfflineStore({
+        kind: "embedded",
+        path: pitPath,
+        hashJoinMaxRows: 0,
+        memoryJoinMaxRows: 0,
+        sortedCopies: { directory, maxBytes },
+      });
+    const answer = async (on: ClickHouseOfflineStore) => {
+      const spine = await on.createSpine("pit_streamed", table.keyColumns, []);
+      await on.appendSpine(spine, { length: 2, keys: [[1n, 2n]], eventTimes: [T0 + 10 * SECOND, T0 + 10 * SECOND], extras: [] }, 0);
+      const rows = await collectRows(
+        on.joinPointInTime({
+          spine,
+          views: [{ table, ttlMicros: 0 }],
+          features: [{ view: 0, column: "amount", as: "amount" }],
+          excludeLateIngested: false,
+          spineOrder: true,
+          withSpineIndex: false,
+        }),
+      );
+      await on.dropSpine(spine);
+      return rows;
+    };
+    const store = await open(1 << 30);
+    try {
+      await store.ensureTable(table);
+      const rows = [1n, 2n].map((key, i) => ({
+        key: [key],
+        eventTime: T0 + i * SECOND,
+        ingestTime: T0,
+        writeId: "w",
+        features: [i + 0.5],
+      }));
+      await store.append(table, historyColumnsOf(rows, 1, 1), "d");
+      const expected = await answer(store);
+      expect(expected).toEqual([
+        [1n, T0 + 10 * SECOND, 0.5],
+        [2n, T0 + 10 * SECOND, 1.5],
+      ]);
+      await store.copiesWritten();
+      const file = readdirSync(directory).find((name) => name.endsWith(".arrows")) as string;
+      // Same size, but the chunk's length says more than the file holds.
+      const bytes = readFileSync(join(directory, file));
+      bytes.writeBigUInt64LE(BigInt(bytes.length), 0);
+      writeFileSync(join(directory, file), bytes);
+      expect(await answer(store)).toEqual(expected);
+      expect(store.joinsByStrategy).toMatchObject({ streamed: 1, sortMerge: 1 });
+      expect(store.sortedCopyCounts.reads).toBe(1);
+      expect(readdirSync(directory).filter((name) => name.endsWith(".json"))).toEqual([]);
+      // The next join reads the engine, streamed, and the copy is written again.
+      expect(await answer(store)).toEqual(expected);
+      await store.copiesWritten();
+      expect(store.sortedCopyCounts.writes).toBe(2);
+    } finally {
+      await store.close();
+    }
+    const off = await open(0);
+    await off.close();
+    expect(existsSync(directory)).toBe(false);
   });
 
   it("writes a sorted copy only while no join runs: one that starts meanwhile stops it, and it starts over after", async () => {

@@ -87,7 +87,7 @@ import {
   streamedHistoryQuery,
   valueTypeOfColumn,
 } from "./point-in-time-sql.js";
-import { type SortedCopyRead, SortedHistoryCopies } from "./sorted-copies.js";
+import { DamagedCopyError, type SortedCopyRead, SortedHistoryCopies } from "./sorted-copies.js";
 import {
   type MergedColumn,
   mergeableFeatureColumns,
@@ -234,13 +234,33 @@ export async function openClickHouseOfflineStore(location: ClickHouseLocation): 
     cluster,
     location.kind === "embedded" ? [location.path] : [],
     location,
-    // A cluster's history is spread over its nodes' parts, which one node's system.parts does not version.
-    sortedCopies && sortedCopies.maxBytes > 0 && !cluster
-      ? { copies: await SortedHistoryCopies.open(sortedCopies.directory, sortedCopies.maxBytes), logger: sortedCopies.logger }
-      : undefined,
+    await sortedCopiesAt(sortedCopies, cluster),
   );
   await store.ping();
   return store;
+}
+
+/**
+ * The sorted copies `options` ask for; none on a cluster (a history is spread over its nodes' parts,
+ * which one node's system.parts does not version), and none, their directory removed, when turned
+ * off. A directory that cannot be opened turns them off with a warning: they are only a cache.
+ */
+async function sortedCopiesAt(
+  options: JoinOptions["sortedCopies"],
+  cluster: string | undefined,
+): Promise<{ copies: SortedHistoryCopies; logger?: Pick<Logger, "info" | "warn"> } | undefined> {
+  if (!options || cluster) return undefined;
+  const { directory, maxBytes, logger } = options;
+  try {
+    if (maxBytes === 0) {
+      await rm(directory, { recursive: true, force: true });
+      return undefined;
+    }
+    return { copies: await SortedHistoryCopies.open(directory, maxBytes), logger };
+  } catch (error) {
+    logger?.warn({ err: error }, "sorted copies of histories are off: their directory cannot be used");
+    return undefined;
+  }
 }
 
 async function embeddedEngine(path: string): Promise<{ client: ClickHouseClient; engine: Engine; description: string }> {
@@ -853,7 +873,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
 
   /** Settles when no point-in-time join is running. */
   private whenNoJoins(): Promise<void> {
-    return this.joinsRunning === 0 ? Promise.resolve() : new Promise((resolve) => this.noJoinWaiters.push(resolve));
+    return this.joinsRunning === 0 || this.closed ? Promise.resolve() : new Promise((resolve) => this.noJoinWaiters.push(resolve));
   }
 
   /** The join itself, by whichever way fits it (see {@link joinPointInTime}). */
@@ -953,6 +973,14 @@ export class ClickHouseOfflineStore implements OfflineStore {
           return view;
         } catch (error) {
           stop.abort();
+          // The copy is dropped; the join runs in the engine instead, nothing written yet.
+          if (error instanceof DamagedCopyError) {
+            this.sorted?.logger?.warn(
+              { err: error, table: qualifiedTableName(table) },
+              "sorted copy damaged, dropped; joining in the engine",
+            );
+            return undefined;
+          }
           throw error;
         }
       };
@@ -1034,15 +1062,19 @@ export class ClickHouseOfflineStore implements OfflineStore {
       if (this.closed || !(await current())) return;
       // A join that began while the version was read: wait for it too.
       if (this.joinsRunning > 0) continue;
+      if (this.closed) return;
       // Eight bytes a value, a validity bit per nullable one.
-      const writer = copies.write(qualified, version, columns, copy.rows * (8 * columns.length + columns.length / 8));
+      const writer = await copies.write(qualified, version, columns, copy.rows * (8 * columns.length + columns.length / 8));
       if (!writer) return;
       const givingWay = new AbortController();
       this.copyGivingWay = givingWay;
       const started = performance.now();
       try {
         const read: QueryRun = { signal: AbortSignal.any([this.closing.signal, givingWay.signal]) };
-        for await (const chunk of this.streamArrow(query, read, STREAMED_HISTORY_SETTINGS)) await writer.add(chunk);
+        for await (const chunk of this.streamArrow(query, read, STREAMED_HISTORY_SETTINGS)) {
+          // Dropped: it outgrew its room, and the rest of the table need not be read.
+          if (!(await writer.add(chunk))) return;
+        }
         // A join began: the read stopped, and starts over once no join runs.
         if (givingWay.signal.aborted) continue;
         if (this.closed || !(await current())) return;

@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ArrowChunk } from "./offline-store.js";
-import { type SortedCopyRead, SortedHistoryCopies } from "./sorted-copies.js";
+import { DamagedCopyError, type SortedCopyRead, SortedHistoryCopies } from "./sorted-copies.js";
 
 /** A chunk of `size` bytes, each `fill`, said to hold `rows` rows (the copies never parse them). */
 const chunk = (fill: number, size = 64, rows = 1): ArrowChunk => ({ ipc: new Uint8Array(size).fill(fill), rows });
@@ -22,7 +22,7 @@ function found(read: SortedCopyRead | undefined): SortedCopyRead {
 }
 
 async function written(copies: SortedHistoryCopies, table: string, version: string, chunks: ArrowChunk[], columns = ["k", "__time", "f"]) {
-  const writer = copies.write(table, version, columns, 0);
+  const writer = await copies.write(table, version, columns, 0);
   if (!writer) throw new Error("no writer");
   for (const c of chunks) await writer.add(c);
   return writer.commit();
@@ -110,7 +110,51 @@ describe("sorted copies of histories", () => {
     const header = Buffer.alloc(16);
     header.writeBigUInt64LE(4096n);
     writeFileSync(join(directory, file), Buffer.concat([header, Buffer.alloc(32)]));
-    await expect(taken(copies.read("db.t", "v1", []))).rejects.toThrow(/damaged/);
+    const read = copies.read("db.t", "v1", []);
+    await expect(taken(read)).rejects.toThrow(DamagedCopyError);
+    // Dropped: the next join reads the engine, and a new copy may be written; its file goes with the read.
+    expect(copies.read("db.t", "v1", [])).toBeUndefined();
+    read?.release();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(readdirSync(directory)).toEqual([]);
+  });
+
+  it("drops a copy whose file is gone, or whose chunk says it has no rows (the reused buffers count on rows)", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "sluice-copies-"));
+    const copies = await SortedHistoryCopies.open(directory, 1 << 20);
+    await written(copies, "db.gone", "v1", [chunk(1)]);
+    await written(copies, "db.empty", "v1", [chunk(2, 32)]);
+    rmSync(join(directory, readdirSync(directory).find((name) => name.startsWith("db.gone.") && name.endsWith(".arrows")) as string));
+    await expect(taken(copies.read("db.gone", "v1", []))).rejects.toThrow(DamagedCopyError);
+    const empty = join(
+      directory,
+      readdirSync(directory).find((name) => name.startsWith("db.empty.") && name.endsWith(".arrows")) as string,
+    );
+    const header = Buffer.alloc(16);
+    header.writeBigUInt64LE(32n);
+    writeFileSync(empty, Buffer.concat([header, Buffer.alloc(32)]));
+    await expect(taken(copies.read("db.empty", "v1", []))).rejects.toThrow(DamagedCopyError);
+    expect(copies.read("db.gone", "v1", [])).toBeUndefined();
+    expect(copies.read("db.empty", "v1", [])).toBeUndefined();
+  });
+
+  it("opens beside a directory it did not make, drops a manifest naming a file not of its table, and keeps within a lowered budget", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "sluice-copies-"));
+    const copies = await SortedHistoryCopies.open(directory, 1 << 20);
+    await written(copies, "db.a", "v1", [chunk(1, 100)]);
+    await written(copies, "db.b", "v1", [chunk(2, 100)]);
+    mkdirSync(join(directory, "db.c.json"));
+    const otherFile = readdirSync(directory).find((name) => name.startsWith("db.a.") && name.endsWith(".arrows")) as string;
+    writeFileSync(
+      join(directory, "db.x.json"),
+      JSON.stringify({ version: "v", columns: [], file: otherFile, bytes: 116, chunks: 1, rows: 1 }),
+    );
+    // Room for one copy: the least recently used (a) goes.
+    const reopened = await SortedHistoryCopies.open(directory, 150);
+    expect(reopened.read("db.x", "v", [])).toBeUndefined();
+    expect(reopened.read("db.a", "v1", [])).toBeUndefined();
+    expect(await taken(reopened.read("db.b", "v1", []))).toEqual([{ bytes: [2], rows: 1 }]);
+    expect(readdirSync(directory).sort()).toEqual([expect.stringMatching(/^db\.b\.[0-9a-f-]+\.arrows$/), "db.b.json", "db.c.json"]);
   });
 
   it("stays within its budget: the least recently used copy goes, a copy that outgrows it is dropped, one too large is not begun", async () => {
@@ -125,7 +169,12 @@ describe("sorted copies of histories", () => {
     expect(copies.read("db.a", "v1", [])).toBeDefined();
     expect(copies.read("db.c", "v1", [])).toBeDefined();
     expect(await written(copies, "db.d", "v1", [chunk(4, 100), chunk(4, 100), chunk(4, 100)])).toBeUndefined();
-    expect(copies.write("db.e", "v1", [], 301)).toBeUndefined();
+    expect(await copies.write("db.e", "v1", [], 301)).toBeUndefined();
+    // A copy that outgrew its room is not tried again at that version; at another, it is.
+    expect(await copies.write("db.d", "v1", [], 0)).toBeUndefined();
+    const next = await copies.write("db.d", "v2", [], 0);
+    expect(next).toBeDefined();
+    await next?.discard();
     expect(readdirSync(directory).filter((name) => name.endsWith(".arrows"))).toHaveLength(2);
     expect(copies.counts.writes).toBe(3);
   });
@@ -133,8 +182,8 @@ describe("sorted copies of histories", () => {
   it("writes one copy of a table at a time, and a replaced copy's file stays until its reader is done", async () => {
     const directory = mkdtempSync(join(tmpdir(), "sluice-copies-"));
     const copies = await SortedHistoryCopies.open(directory, 1 << 20);
-    const writer = copies.write("db.t", "v1", [], 0);
-    expect(copies.write("db.t", "v1", [], 0)).toBeUndefined();
+    const writer = await copies.write("db.t", "v1", [], 0);
+    expect(await copies.write("db.t", "v1", [], 0)).toBeUndefined();
     await writer?.add(chunk(1));
     await writer?.discard();
     expect(readdirSync(directory)).toEqual([]);
@@ -158,7 +207,7 @@ describe("sorted copies of histories", () => {
 
   it("takes only table names the store makes, as file names", async () => {
     const copies = await SortedHistoryCopies.open(mkdtempSync(join(tmpdir(), "sluice-copies-")), 1 << 20);
-    expect(copies.write("../etc.passwd", "v1", [], 0)).toBeUndefined();
-    expect(copies.write("db/t", "v1", [], 0)).toBeUndefined();
+    expect(await copies.write("../etc.passwd", "v1", [], 0)).toBeUndefined();
+    expect(await copies.write("db/t", "v1", [], 0)).toBeUndefined();
   });
 });

@@ -11,13 +11,16 @@
  * A copy is two files in the directory: `<table>.<id>.arrows`, the engine's answer as it came, a
  * sequence of complete Arrow IPC streams, each behind its length and its rows (8 bytes each,
  * little-endian), and `<table>.json`, its manifest, written last (to a temporary name, then
- * renamed), so a copy that a crash left half written is never read. The copies together stay
- * within a byte budget: the least recently used go first, and a copy that would not fit is not
- * written.
+ * renamed, the data synced to disk first), so a copy that a crash left half written is never
+ * read. A copy found damaged when read (a chunk past its file's end, a length or row count no
+ * writer makes, a file gone) is dropped and the join reading it fails with {@link DamagedCopyError},
+ * which the store answers by joining in the engine. The copies together stay within a byte budget:
+ * the least recently used go first, room is made before a copy is written, and a copy that would
+ * not fit, or outgrows its room, is not written (nor tried again at that version).
  */
 import { randomUUID } from "node:crypto";
 import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { ArrowChunk, ArrowChunks } from "./offline-store.js";
 
 /** What a copy's manifest says. */
@@ -39,6 +42,20 @@ const HEADER_BYTES = 16;
 const RING = 3;
 /** A table's name as a file name: the store's names are `[A-Za-z0-9_]` joined by a dot. */
 const TABLE_NAME = /^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$/;
+const DATA_SUFFIX = ".arrows";
+/** The largest chunk a copy holds: the engine's blocks are a few MB (larger is a damaged length). */
+const MAX_CHUNK_BYTES = 1 << 30;
+
+/** A copy that cannot be read as its manifest says; it is dropped when found so. */
+export class DamagedCopyError extends Error {
+  override readonly name = "DamagedCopyError";
+}
+
+/** Whether `file` is a name this store gives `table`'s data files (`<table>.<uuid>.arrows`). */
+function dataFileOf(table: string, file: string): boolean {
+  const id = file.startsWith(`${table}.`) && file.endsWith(DATA_SUFFIX) ? file.slice(table.length + 1, -DATA_SUFFIX.length) : "";
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id);
+}
 
 /** A copy being read by a join: its files stay until it is released, even when the copy is replaced meanwhile. */
 export interface SortedCopyRead {
@@ -52,9 +69,9 @@ export interface SortedCopyRead {
 export interface SortedCopyWriter {
   /**
    * Appends one chunk (a complete Arrow IPC stream; one without rows is left out, as a read of the
-   * copy needs); a copy that outgrows the budget is dropped at once.
+   * copy needs). False once the copy is dropped (it outgrew its room): the rest need not be read.
    */
-  add(chunk: ArrowChunk): Promise<void>;
+  add(chunk: ArrowChunk): Promise<boolean>;
   /** Makes the copy the table's, replacing the one it had; what it holds, or undefined when it was dropped already. */
   commit(): Promise<{ rows: number; bytes: number } | undefined>;
   /** Drops what was written. */
@@ -69,8 +86,10 @@ export class SortedHistoryCopies {
   private readonly writing = new Set<string>();
   /** Data files being read, with their readers. */
   private readonly readers = new Map<string, number>();
-  /** Data files of copies replaced or evicted while being read: removed by their last reader's release. */
-  private readonly unwanted = new Set<string>();
+  /** Data files of copies replaced or evicted while being read, with their sizes: removed by their last reader's release. */
+  private readonly unwanted = new Map<string, number>();
+  /** Each table's version a copy of which would not fit: not tried again. */
+  private readonly tooLarge = new Map<string, string>();
 
   private constructor(
     private readonly directory: string,
@@ -80,26 +99,31 @@ export class SortedHistoryCopies {
     private readonly manifests: Map<string, Manifest>,
   ) {}
 
-  /** The copies in `directory` (made when missing); files that no manifest names (a crash's leftovers) are removed. */
+  /**
+   * The copies in `directory` (made when missing), within `maxBytes` (the least recently used go
+   * when it was lowered); files that no manifest names (a crash's leftovers) are removed, and
+   * anything that is not a file is left alone.
+   */
   static async open(directory: string, maxBytes: number): Promise<SortedHistoryCopies> {
     await mkdir(directory, { recursive: true });
-    const names = await readdir(directory);
+    const entries = (await readdir(directory, { withFileTypes: true })).filter((entry) => entry.isFile());
     const found: Array<[string, Manifest, number]> = [];
-    for (const name of names) {
+    for (const { name } of entries) {
       const table = name.endsWith(".json") ? name.slice(0, -".json".length) : undefined;
       if (!table || !TABLE_NAME.test(table)) continue;
-      const manifest = await readManifest(join(directory, name));
+      const manifest = await readManifest(join(directory, name), table);
       const data = manifest && (await stat(join(directory, manifest.file)).catch(() => undefined));
-      if (manifest && data?.size === manifest.bytes) found.push([table, manifest, data.mtimeMs]);
+      if (manifest && data?.isFile() && data.size === manifest.bytes) found.push([table, manifest, data.mtimeMs]);
       else await rm(join(directory, name), { force: true });
     }
     found.sort((a, b) => a[2] - b[2]);
-    const manifests = new Map(found.map(([table, manifest]) => [table, manifest]));
-    const kept = new Set([...manifests.values()].map((m) => m.file));
-    for (const name of names) {
+    const copies = new SortedHistoryCopies(directory, maxBytes, new Map(found.map(([table, manifest]) => [table, manifest])));
+    const kept = new Set(found.map(([, manifest]) => manifest.file));
+    for (const { name } of entries) {
       if (!name.endsWith(".json") && !kept.has(name)) await rm(join(directory, name), { force: true });
     }
-    return new SortedHistoryCopies(directory, maxBytes, manifests);
+    await copies.makeRoom(0);
+    return copies;
   }
 
   /**
@@ -117,7 +141,7 @@ export class SortedHistoryCopies {
     this.readers.set(file, (this.readers.get(file) ?? 0) + 1);
     let released = false;
     return {
-      chunks: readChunks(join(this.directory, file), manifest),
+      chunks: this.checkedChunks(table, manifest),
       release: () => {
         if (released) return;
         released = true;
@@ -131,15 +155,39 @@ export class SortedHistoryCopies {
     };
   }
 
+  /** A copy's chunks ({@link readChunks}); a copy found damaged is dropped, and the error is a {@link DamagedCopyError}. */
+  private async *checkedChunks(table: string, manifest: Manifest): ArrowChunks {
+    try {
+      yield* readChunks(join(this.directory, manifest.file), manifest.bytes);
+    } catch (error) {
+      if (this.manifests.get(table) === manifest) {
+        this.manifests.delete(table);
+        await this.remove(table, manifest);
+      }
+      throw error instanceof DamagedCopyError ? error : new DamagedCopyError(`sorted copy of ${table} unreadable: ${String(error)}`);
+    }
+  }
+
   /**
-   * A writer of `table`'s copy at `version` with `columns`, expected to take about `expectedBytes`;
-   * undefined when that would not fit in the budget even with every other copy gone, or when the
-   * table's copy is being written already.
+   * A writer of `table`'s copy at `version` with `columns`, expected to take about `expectedBytes`
+   * (room made for it first); undefined when that would not fit in the budget even with every
+   * other copy gone, when a copy at this version outgrew its room before, or when the table's copy
+   * is being written already.
    */
-  write(table: string, version: string, columns: readonly string[], expectedBytes: number): SortedCopyWriter | undefined {
-    if (!TABLE_NAME.test(table) || this.writing.has(table) || expectedBytes > this.maxBytes) return undefined;
+  async write(table: string, version: string, columns: readonly string[], expectedBytes: number): Promise<SortedCopyWriter | undefined> {
+    if (!TABLE_NAME.test(table) || this.writing.has(table) || this.tooLarge.get(table) === version) return undefined;
+    if (expectedBytes > this.maxBytes) {
+      this.tooLarge.set(table, version);
+      return undefined;
+    }
     this.writing.add(table);
-    const file = `${table}.${randomUUID()}.arrows`;
+    try {
+      await this.makeRoom(expectedBytes, table);
+    } catch (error) {
+      this.writing.delete(table);
+      throw error;
+    }
+    const file = `${table}.${randomUUID()}${DATA_SUFFIX}`;
     const path = join(this.directory, file);
     let handle: Promise<FileHandle> | undefined;
     let bytes = 0;
@@ -150,8 +198,14 @@ export class SortedHistoryCopies {
       if (ended) return undefined;
       ended = true;
       this.writing.delete(table);
-      await (await handle?.catch(() => undefined))?.close().catch(() => undefined);
-      if (!keep || !handle) {
+      const opened = await handle?.catch(() => undefined);
+      try {
+        // On disk before the manifest names it: a crash after the rename must not find zeros.
+        if (keep && opened) await opened.sync();
+      } finally {
+        await opened?.close().catch(() => undefined);
+      }
+      if (!keep || !opened) {
         await rm(path, { force: true });
         return undefined;
       }
@@ -160,19 +214,24 @@ export class SortedHistoryCopies {
     };
     return {
       add: async (chunk) => {
-        if (ended || chunk.rows === 0) return;
-        if (bytes + HEADER_BYTES + chunk.ipc.byteLength > this.maxBytes) {
+        if (ended) return false;
+        if (chunk.rows === 0) return true;
+        const size = HEADER_BYTES + chunk.ipc.byteLength;
+        if (bytes + size > this.maxBytes || chunk.ipc.byteLength > MAX_CHUNK_BYTES) {
+          this.tooLarge.set(table, version);
           await end(false);
-          return;
+          return false;
         }
         handle ??= open(path, "w");
         const header = Buffer.alloc(HEADER_BYTES);
         header.writeBigUInt64LE(BigInt(chunk.ipc.byteLength));
         header.writeBigUInt64LE(BigInt(chunk.rows), 8);
-        await (await handle).writev([header, chunk.ipc]);
-        bytes += HEADER_BYTES + chunk.ipc.byteLength;
+        const { bytesWritten } = await (await handle).writev([header, chunk.ipc]);
+        if (bytesWritten !== size) throw new Error(`sorted copy of ${table}: ${bytesWritten} of ${size} bytes written`);
+        bytes += size;
         chunks++;
         rows += chunk.rows;
+        return true;
       },
       commit: () => end(true),
       discard: async () => {
@@ -181,20 +240,30 @@ export class SortedHistoryCopies {
     };
   }
 
-  /** Makes `manifest` the table's copy: room made first (the least recently used copies go), then the manifest renamed into place. */
+  /**
+   * Evicts the least recently used copies (not `keeping`'s) until `bytes` more fit in the budget
+   * beside the others and the files of evicted copies still being read.
+   */
+  private async makeRoom(bytes: number, keeping?: string): Promise<void> {
+    const held = () =>
+      [...this.manifests].reduce((sum, [table, m]) => sum + (table === keeping ? 0 : m.bytes), 0) +
+      [...this.unwanted.values()].reduce((sum, size) => sum + size, 0);
+    for (const [other, manifest] of [...this.manifests]) {
+      if (held() + bytes <= this.maxBytes) break;
+      if (other === keeping) continue;
+      this.manifests.delete(other);
+      await this.remove(other, manifest);
+    }
+  }
+
+  /** Makes `manifest` the table's copy, replacing the one it had, room made first, the manifest renamed into place. */
   private async keep(table: string, manifest: Manifest): Promise<void> {
     const path = join(this.directory, manifest.file);
     try {
       const previous = this.manifests.get(table);
       this.manifests.delete(table);
       if (previous) await this.remove(table, previous);
-      let total = [...this.manifests.values()].reduce((sum, m) => sum + m.bytes, 0);
-      for (const [other, held] of this.manifests) {
-        if (total + manifest.bytes <= this.maxBytes) break;
-        this.manifests.delete(other);
-        await this.remove(other, held);
-        total -= held.bytes;
-      }
+      await this.makeRoom(manifest.bytes);
       const temporary = join(this.directory, `${table}.json.${randomUUID()}`);
       await writeFile(temporary, JSON.stringify(manifest));
       await rename(temporary, join(this.directory, `${table}.json`));
@@ -209,19 +278,19 @@ export class SortedHistoryCopies {
   /** Removes a copy's files: its data file once no join reads it. */
   private async remove(table: string, manifest: Manifest): Promise<void> {
     await rm(join(this.directory, `${table}.json`), { force: true });
-    if (this.readers.has(manifest.file)) this.unwanted.add(manifest.file);
+    if (this.readers.has(manifest.file)) this.unwanted.set(manifest.file, manifest.bytes);
     else await rm(join(this.directory, manifest.file), { force: true });
   }
 }
 
-/** A manifest from its file; undefined when it is unreadable or not one. */
-async function readManifest(path: string): Promise<Manifest | undefined> {
+/** A manifest of `table`'s copy from its file; undefined when it is unreadable, not one, or names a data file not of the table. */
+async function readManifest(path: string, table: string): Promise<Manifest | undefined> {
   try {
     const parsed = JSON.parse(await readFile(path, "utf8")) as Partial<Manifest>;
     const { version, columns, file, bytes, chunks, rows } = parsed;
     const counts = [bytes, chunks, rows].every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
     if (typeof version !== "string" || !Array.isArray(columns) || typeof file !== "string" || !counts) return undefined;
-    if (!columns.every((c) => typeof c === "string") || file.includes("/")) return undefined;
+    if (!columns.every((c) => typeof c === "string") || !dataFileOf(table, file)) return undefined;
     return parsed as Manifest;
   } catch {
     return undefined;
@@ -235,7 +304,7 @@ async function readManifest(path: string): Promise<Manifest | undefined> {
  * which is as long as the merge keeps anything of a chunk (its last row, until the next chunk's
  * rows come; every chunk has rows). Throws when the file is not what its manifest says.
  */
-async function* readChunks(path: string, manifest: Manifest): ArrowChunks {
+async function* readChunks(path: string, bytes: number): ArrowChunks {
   const file = await open(path, "r");
   try {
     let position = 0;
@@ -243,11 +312,13 @@ async function* readChunks(path: string, manifest: Manifest): ArrowChunks {
     const ring: Buffer[] = [];
     let chunkNumber = 0;
     const next = async (): Promise<ArrowChunk | undefined> => {
-      if (position >= manifest.bytes) return undefined;
+      if (position >= bytes) return undefined;
       await readFully(file, header, position);
       const size = Number(header.readBigUInt64LE());
       const rows = Number(header.readBigUInt64LE(8));
-      if (position + HEADER_BYTES + size > manifest.bytes) throw new Error(`sorted copy ${manifest.file} is damaged`);
+      // Every chunk has rows (a read's buffers are reused on that promise) and fits in its file.
+      if (rows <= 0 || size > MAX_CHUNK_BYTES || position + HEADER_BYTES + size > bytes)
+        throw new DamagedCopyError(`sorted copy ${basename(path)} is damaged at byte ${position}`);
       const slot = chunkNumber++ % RING;
       if ((ring[slot]?.byteLength ?? 0) < size) ring[slot] = Buffer.allocUnsafeSlow(size);
       const ipc = (ring[slot] as Buffer).subarray(0, size);
