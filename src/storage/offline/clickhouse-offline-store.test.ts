@@ -1131,6 +1131,66 @@ describe("point-in-time joins streamed through the server", () => {
     }
   });
 
+  it("writes a sorted copy beside a join in the server's memory, which needs no engine and does not stop it", async () => {
+    const large = viewTable(`beside_large_${++version}`, [{ name: "customer_id", type: "int64" }], [{ name: "amount", type: "double" }]);
+    const small = viewTable(`beside_small_${version}`, [{ name: "customer_id", type: "int64" }], [{ name: "amount", type: "double" }]);
+    const rowsOf = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        key: [BigInt(i % 500)],
+        eventTime: T0 + i * SECOND,
+        ingestTime: T0,
+        writeId: "w",
+        features: [i / 2],
+      }));
+    // Histories over 100 rows stream through the server, smaller ones are held in its memory.
+    const store = await openClickHouseOfflineStore({
+      kind: "embedded",
+      path: pitPath,
+      hashJoinMaxRows: 0,
+      memoryJoinMaxRows: 100,
+      sortedCopies: { directory: mkdtempSync(join(tmpdir(), "sluice-sorted-beside-")), maxBytes: 1 << 30 },
+    });
+    const joinOf = async (table: OfflineTable): Promise<PointInTimeJoin> => {
+      const spine = await store.createSpine("pit_streamed", table.keyColumns, []);
+      await store.appendSpine(
+        spine,
+        { length: 2, keys: [[1n, 2n]], eventTimes: [T0 + 60_000 * SECOND, T0 + 60_000 * SECOND], extras: [] },
+        0,
+      );
+      return {
+        spine,
+        views: [{ table, ttlMicros: 0 }],
+        features: [{ view: 0, column: "amount", as: "amount" }],
+        excludeLateIngested: false,
+        spineOrder: true,
+        withSpineIndex: false,
+      };
+    };
+    try {
+      for (const [table, rows] of [
+        [large, 20_000],
+        [small, 10],
+      ] as const) {
+        await store.ensureTable(table);
+        await store.append(table, historyColumnsOf(rowsOf(rows), 1, 1), "beside");
+      }
+      await collectRows(store.joinPointInTime(await joinOf(large)));
+      const open = store.joinPointInTime(await joinOf(small))[Symbol.asyncIterator]();
+      expect((await open.next()).done).toBe(false);
+      // Written while the held join is still open (had it counted, this would wait for it).
+      const written = await Promise.race([
+        store.copiesWritten().then(() => true),
+        new Promise((resolve) => setTimeout(() => resolve(false), 30_000)),
+      ]);
+      expect(written).toBe(true);
+      expect(store.sortedCopyCounts.writes).toBe(1);
+      expect(store.joinsByStrategy).toMatchObject({ server: 1, streamed: 1 });
+      await open.return?.(undefined);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
   it("streams a join over history rows after 2255 (beyond 2^53 µs), which it compares exactly as two words, with the engine's answer", async () => {
     const table = viewTable(`far_history_${++version}`, [{ name: "customer_id", type: "int64" }], [{ name: "amount", type: "double" }]);
     const far = 9_183_110_400_000_000;

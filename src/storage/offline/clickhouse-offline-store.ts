@@ -441,9 +441,9 @@ export class ClickHouseOfflineStore implements OfflineStore {
   /** Sorted copies waiting to be written, by table, and the writes in order. */
   private readonly copiesQueued = new Set<string>();
   private copyWrites: Promise<void> = Promise.resolve();
-  /** Point-in-time joins running now, what waits for there to be none, and the copy write that stops when one starts. */
-  private joinsRunning = 0;
-  private readonly noJoinWaiters: Array<() => void> = [];
+  /** Joins needing the engine running now, what waits for there to be none, and the copy write that stops when one starts. */
+  private engineJoins = 0;
+  private readonly noEngineJoinWaiters: Array<() => void> = [];
   private copyGivingWay: AbortController | undefined;
 
   constructor(
@@ -860,24 +860,6 @@ export class ClickHouseOfflineStore implements OfflineStore {
   }
 
   async *joinPointInTime(join: PointInTimeJoin, signal?: AbortSignal, limits?: QueryLimits): ArrowChunks {
-    // A sorted copy being written gives way: it starts over once no join runs.
-    this.joinsRunning++;
-    this.copyGivingWay?.abort();
-    try {
-      yield* this.joinCounted(join, signal, limits);
-    } finally {
-      this.joinsRunning--;
-      if (this.joinsRunning === 0) for (const resolve of this.noJoinWaiters.splice(0)) resolve();
-    }
-  }
-
-  /** Settles when no point-in-time join is running. */
-  private whenNoJoins(): Promise<void> {
-    return this.joinsRunning === 0 || this.closed ? Promise.resolve() : new Promise((resolve) => this.noJoinWaiters.push(resolve));
-  }
-
-  /** The join itself, by whichever way fits it (see {@link joinPointInTime}). */
-  private async *joinCounted(join: PointInTimeJoin, signal?: AbortSignal, limits?: QueryLimits): ArrowChunks {
     const held = this.heldSpines.get(join.spine.id);
     if (held) {
       const histories = joinsWithoutEngine(join) ? await this.heldHistoriesFor(join, { limits }) : undefined;
@@ -886,8 +868,27 @@ export class ClickHouseOfflineStore implements OfflineStore {
         yield* joinHeld(join, held, histories, () => signal?.aborted === true);
         return;
       }
-      await this.storeHeldSpine(join.spine);
     }
+    // A sorted copy being written gives way to a join that needs the engine (one in the server's
+    // memory, above, does not): it starts over once none runs.
+    this.engineJoins++;
+    this.copyGivingWay?.abort();
+    try {
+      if (held) await this.storeHeldSpine(join.spine);
+      yield* this.joinInEngine(join, signal, limits);
+    } finally {
+      this.engineJoins--;
+      if (this.engineJoins === 0) for (const resolve of this.noEngineJoinWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** Settles when no join that needs the engine is running (at once when the store is closed). */
+  private whenNoEngineJoins(): Promise<void> {
+    return this.engineJoins === 0 || this.closed ? Promise.resolve() : new Promise((resolve) => this.noEngineJoinWaiters.push(resolve));
+  }
+
+  /** A join through the engine: streamed through the server when it can be, else the engine's hash or sort-merge join. */
+  private async *joinInEngine(join: PointInTimeJoin, signal?: AbortSignal, limits?: QueryLimits): ArrowChunks {
     const inMemory = await this.joinsInMemory(join, { signal, limits });
     const streamed = inMemory ? undefined : await this.streamedJoin(join, { signal, limits });
     if (streamed) {
@@ -1026,9 +1027,10 @@ export class ClickHouseOfflineStore implements OfflineStore {
   }
 
   /**
-   * Queues a sorted copy's write: one at a time, when no point-in-time join is running (a join that
-   * starts meanwhile stops it, and it starts over once none runs, so that background work never
-   * takes the engine, the cores or memory from a join). It is written only if the table is still
+   * Queues a sorted copy's write: one at a time, when no join needing the engine is running (one
+   * that starts meanwhile stops it, and it starts over once none runs, so that background work
+   * never takes the engine, the cores or memory from a join; joins in the server's memory, which
+   * may come every few milliseconds, do not count). It is written only if the table is still
    * at the copy's version when it starts and when its read ends (a table written all the time gets
    * no copy), and dropped when the store closes first.
    */
@@ -1058,11 +1060,11 @@ export class ClickHouseOfflineStore implements OfflineStore {
     const columns = [key, HELD_TIME_COLUMN, ...mergeableFeatureColumns(table)];
     const query = streamedHistoryQuery(qualifiedTableName(table), key, columns.slice(2));
     for (;;) {
-      await this.whenNoJoins();
+      await this.whenNoEngineJoins();
       if (this.closed || !(await current())) return;
-      // A join that began while the version was read: wait for it too.
-      if (this.joinsRunning > 0) continue;
+      // Closed, or a join began, while the version was read.
       if (this.closed) return;
+      if (this.engineJoins > 0) continue;
       // Eight bytes a value, a validity bit per nullable one.
       const writer = await copies.write(qualified, version, columns, copy.rows * (8 * columns.length + columns.length / 8));
       if (!writer) return;
@@ -1075,7 +1077,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
           // Dropped: it outgrew its room, and the rest of the table need not be read.
           if (!(await writer.add(chunk))) return;
         }
-        // A join began: the read stopped, and starts over once no join runs.
+        // A join began: the read stopped, and starts over once none runs.
         if (givingWay.signal.aborted) continue;
         if (this.closed || !(await current())) return;
         const written = await writer.commit();
@@ -1614,7 +1616,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
     this.closed = true;
     this.closing.abort();
     // A copy waiting for joins to end waits no more: it sees the store closed.
-    for (const resolve of this.noJoinWaiters.splice(0)) resolve();
+    for (const resolve of this.noEngineJoinWaiters.splice(0)) resolve();
     await this.copyWrites;
     this.heldHistories?.clear();
     this.heldSpines.clear();
