@@ -493,6 +493,88 @@ describe("point-in-time joins by the server", () => {
     }
   });
 
+  it("joins a spine held as typed arrays (an Arrow spine's) as it joins the same rows held as values, over several chunks", async () => {
+    // Keys on both sides of 2^53 and of zero: typed-array keys are read as two 32-bit halves.
+    const customers = [
+      -(2n ** 63n),
+      -(2n ** 53n),
+      -(2n ** 53n) + 1n,
+      -1n,
+      0n,
+      7n,
+      2n ** 32n,
+      2n ** 53n - 1n,
+      2n ** 53n + 1n,
+      2n ** 63n - 1n,
+    ];
+    const table = tableOf([
+      { name: "spend", type: "double" },
+      { name: "visits", type: "int64" },
+    ]);
+    const history = customers.flatMap((customer, c) =>
+      Array.from({ length: 40 }, (_, i) => row(customer, T0 + (i * 10 + c) * SECOND, T0, [i % 9 === 0 ? null : c + i / 8, BigInt(i)])),
+    );
+    const rows = 140_000; // three chunks of the answer
+    const spineCustomer = (i: number) => (i % 23 === 0 ? 99n : (customers[(i * 7) % customers.length] as bigint));
+    const spineTime = (i: number) => T0 + ((i * 37) % 450) * SECOND;
+    const extras = [
+      { name: "label", type: "int64" as const },
+      { name: "weight", type: "double" as const },
+    ];
+    const typed = {
+      length: rows,
+      keys: [BigInt64Array.from({ length: rows }, (_, i) => spineCustomer(i))],
+      eventTimes: Float64Array.from({ length: rows }, (_, i) => spineTime(i)),
+      extras: [BigInt64Array.from({ length: rows }, (_, i) => BigInt(i) - 5n), Float64Array.from({ length: rows }, (_, i) => i / 2)],
+    };
+    const values = {
+      length: rows,
+      keys: [Array.from(typed.keys[0] as BigInt64Array)],
+      eventTimes: Array.from(typed.eventTimes),
+      extras: [Array.from(typed.extras[0] as BigInt64Array), Array.from(typed.extras[1] as Float64Array)],
+    };
+    const joinOf = async (store: ClickHouseOfflineStore, spineColumns: typeof typed | typeof values) => {
+      const spine = await store.createSpine(table.project, table.keyColumns, extras, {
+        tables: [table],
+        aggregates: false,
+        excludeLateIngested: false,
+      });
+      await store.appendSpine(spine, spineColumns, 0);
+      const answer = await collectRows(
+        store.joinPointInTime({
+          spine,
+          views: [{ table, ttlMicros: 200 * SECOND }],
+          features: table.featureColumns.map((c) => ({ view: 0, column: c.name, as: c.name })),
+          excludeLateIngested: false,
+          spineOrder: true,
+          withSpineIndex: true,
+        }),
+      );
+      await store.dropSpine(spine);
+      return answer;
+    };
+    const store = await opened();
+    const engine = await opened({ memoryJoinMaxRows: 0 });
+    try {
+      await store.ensureTable(table);
+      await store.append(table, historyColumnsOf(history, 2, 2), "h");
+      const fromTyped = await joinOf(store, typed);
+      expect(store.joinsByStrategy.server).toBe(1);
+      expect(fromTyped).toHaveLength(rows);
+      expect(fromTyped[1]).toEqual([1n, customers[7], spineTime(1), -4n, 0.5, expect.any(Number), expect.any(BigInt)]);
+      // Matches, misses (key 99, and times before any row or past the TTL) and null values all occur.
+      expect(fromTyped.filter((r) => r[5] !== null).length).toBeGreaterThan(rows / 2);
+      expect(fromTyped.filter((r) => r[6] === null).length).toBeGreaterThan(rows / 23);
+      expect(await joinOf(store, values)).toEqual(fromTyped);
+      expect(store.joinsByStrategy.server).toBe(2);
+      expect(await joinOf(engine, typed)).toEqual(fromTyped);
+      expect(engine.joinsByStrategy.server).toBe(0);
+    } finally {
+      await store.close();
+      await engine.close();
+    }
+  }, 120_000);
+
   it("asks the embedded engine for a sort-merge join's memory back once the join ends, and not after a join in memory", async () => {
     const table = tableOf([{ name: "spend", type: "double" }]);
     const setUp = await opened();

@@ -335,6 +335,22 @@ export function entityKeyReader(columns: ReadonlyArray<(row: number) => unknown>
   return (row) => JSON.stringify(columns.map((column) => keyPart(column(row))));
 }
 
+/**
+ * Rows [from, to) of one int64 key column as {@link entityKeyReader} reads them, from the column's
+ * two 32-bit halves: no bigint is made per row (an allocation and a collection per spine row).
+ */
+export function int64EntityKeys(values: BigInt64Array, from: number, to: number): EntityKeyValue[] {
+  const halves = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+  const keys = new Array<EntityKeyValue>(to - from);
+  for (let row = from; row < to; row++) {
+    const high = halves[2 * row + 1] as number;
+    // A high half in (-2^21, 2^21) keeps the value a safe integer; the rest go the general way.
+    keys[row - from] =
+      high > -0x200000 && high < 0x200000 ? high * 0x100000000 + ((halves[2 * row] as number) >>> 0) : keyPart(values[row]);
+  }
+  return keys;
+}
+
 function keyPart(value: unknown): EntityKeyValue {
   if (typeof value === "bigint") {
     // Injective: a safe integer only comes from the one bigint equal to it.

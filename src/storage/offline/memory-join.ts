@@ -17,6 +17,7 @@ import {
   type HeldBlock,
   type HeldColumn,
   type HeldHistory,
+  int64EntityKeys,
 } from "./held-history.js";
 import {
   type ArrowChunk,
@@ -128,12 +129,11 @@ function entityKeysOf(
   spineKeys: readonly OfflineColumn[],
   viewKeys: readonly OfflineColumn[],
 ) {
-  const keyOf = entityKeyReader(
-    viewKeys.map((key) => {
-      const values = rows.keys[spineKeys.findIndex((c) => c.name === key.name)] ?? [];
-      return (row: number) => values[row];
-    }),
-  );
+  const columns = viewKeys.map((key) => rows.keys[spineKeys.findIndex((c) => c.name === key.name)] ?? []);
+  const [only] = columns;
+  // An Arrow spine's int64 key, the usual one, is read without a bigint per row.
+  if (columns.length === 1 && only instanceof BigInt64Array) return int64EntityKeys(only, from, to);
+  const keyOf = entityKeyReader(columns.map((values) => (row: number) => values[row]));
   return Array.from({ length: to - from }, (_, i) => keyOf(from + i));
 }
 
@@ -247,10 +247,15 @@ function gatheredBlock(block: HeldBlock, columns: ReadonlyArray<HeldColumn & { o
   const arrayType = values.constructor as new (length: number) => Float64Array;
   const outs = columns.map(() => new arrayType(length));
   const offsets = Int32Array.from(columns, (c) => c.offset);
-  for (let j = 0; j < order.length; j++) {
-    const row = order[j] as number;
-    const base = (at[row] as number) * width;
-    for (let k = 0; k < offsets.length; k++) (outs[k] as Float64Array)[row] = values[base + (offsets[k] as number)] as number;
+  // A column at a time: a loop over the row's columns inside the loop over rows ran at half this
+  // speed (each row's reads waited for the one before; 31-44 against 18-19 ns a value, measured).
+  for (let k = 0; k < offsets.length; k++) {
+    const out = outs[k] as Float64Array;
+    const offset = offsets[k] as number;
+    for (let row = 0; row < length; row++) {
+      const from = at[row] as number;
+      if (from >= 0) out[row] = values[from * width + offset] as number;
+    }
   }
   return columns.map(({ type, valid }, k) => {
     const out = outs[k] as Float64Array;
@@ -279,6 +284,12 @@ function gatheredVector(column: HeldColumn & { vector: Vector }, matches: ViewMa
   return vectorFromArray(cells, type);
 }
 
-function slice<T>(values: ArrayLike<T> | undefined, from: number, to: number): T[] {
+/**
+ * Rows [from, to) of a spine column: a view of a typed array (an Arrow spine's keys, times and
+ * numbers), which the Arrow vectors take as they are, and a copy of an array of values.
+ * (Array.prototype.slice on a typed array made a JS array, a bigint per int64 cell.)
+ */
+function slice<T>(values: ArrayLike<T> | undefined, from: number, to: number): ArrayLike<T> {
+  if (ArrayBuffer.isView(values)) return (values as unknown as Float64Array).subarray(from, to) as unknown as ArrayLike<T>;
   return Array.prototype.slice.call(values ?? [], from, to) as T[];
 }
