@@ -382,6 +382,35 @@ describe("GetHistoricalFeatures", () => {
     expect(noKey.fieldViolations[0]?.description).toContain('has no column "region"');
   });
 
+  it("refuses a bad batch that comes while the spine's rows before it are still being stored, and keeps serving", async () => {
+    // 300,000 rows are more than the server holds in memory (offline.memoryJoinMaxSpineRows): they
+    // go to the engine, whose insert runs while the fourth batch, a bad one, is read.
+    const batchOf = (first: number, rows: number, nullKey = false) => ({
+      arrowIpc: tableToIPC(
+        new Table({
+          customer_id: nullKey
+            ? vectorFromArray([1n, null], new Int64())
+            : makeVector(BigInt64Array.from({ length: rows }, (_, i) => BigInt(first + i))),
+          region: vectorFromArray(Array.from({ length: nullKey ? 2 : rows }, () => "eu")),
+          event_time: makeVector(
+            makeData({
+              type: new TimestampMillisecond(),
+              length: nullKey ? 2 : rows,
+              data: BigInt64Array.from({ length: nullKey ? 2 : rows }, () => BigInt(T0)),
+            }),
+          ),
+        }),
+        "stream",
+      ),
+    });
+    const batches = [batchOf(0, 100_000), batchOf(100_000, 100_000), batchOf(200_000, 100_000), batchOf(0, 2, true)];
+    const bad = await failure(rowsOf({ features: ["orders:spend"], spine: { batches } }));
+    expect([bad.code, bad.reason]).toEqual([status.INVALID_ARGUMENT, "INVALID_SPINE_ROWS"]);
+    expect(bad.fieldViolations.map((v) => v.field)).toEqual(['spine_batches[3].arrow_ipc["customer_id"][1]']);
+    const served = await rowsOf({ features: ["orders:spend"], spine: { rows: spineRows } });
+    expect(served.map((row) => row.spend)).toEqual(expectedRows().map((row) => row.spend));
+  });
+
   it("delivers a result of many engine chunks as one Arrow stream equal to its rows", async () => {
     // 200,000 spine rows come out of the engine in several chunks; every chunk after the first is
     // sent without a copy (src/grpc/arrow-part.ts), so this checks those parts byte for byte.
