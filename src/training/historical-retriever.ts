@@ -159,15 +159,13 @@ export class HistoricalRetriever {
     const { query, keyColumns, views } = plan;
     if (query.spine.kind === "inline") {
       const spine = await this.offline.createSpine(query.project, keyColumns, [], { ...joinPreviewOf(plan), limits: this.queryLimits });
-      const writer = new InlineSpineWriter(this.offline, spine, this.limits);
       try {
+        const writer = new InlineSpineWriter(this.offline, spine, this.limits);
         let batchIndex = 0;
         for await (const batch of inlineBatches ?? []) await writer.append(batch, batchIndex++);
         await writer.finish();
         return spine;
       } catch (error) {
-        // A store still running would otherwise insert into the spine as it is dropped.
-        await writer.stored().catch(() => undefined);
         await this.offline.dropSpine(spine);
         throw error;
       }

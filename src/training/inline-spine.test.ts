@@ -106,54 +106,6 @@ describe("InlineSpineWriter with Arrow batches", () => {
     expect(appended).toEqual([]);
   });
 
-  it("checks the next batches while one store runs, starts no second store before it ends, and fails on a failed store", async () => {
-    const spine: Spine = { id: "s", project: "p", keyColumns: [{ name: "customer_id", type: "int64" }], extraColumns: [] };
-    const stores: Array<{ firstIndex: number; rows: number; end: (error?: Error) => void }> = [];
-    const store = {
-      appendSpine: (_spine: Spine, rows: SpineColumns, firstIndex: number) =>
-        new Promise<void>((resolve, reject) =>
-          stores.push({ firstIndex, rows: rows.length, end: (error) => (error ? reject(error) : resolve()) }),
-        ),
-    } as unknown as OfflineStore;
-    const writer = new InlineSpineWriter(store, spine, { ...LIMITS, maxRowsPerBatch: 100_000 });
-    const batch = (first: number) =>
-      arrow({
-        customer_id: makeVector(BigInt64Array.from({ length: 100_000 }, (_, i) => BigInt(first + i))),
-        event_time: times(Array.from({ length: 100_000 }, () => US)),
-      });
-    const settled = (promise: Promise<void>) => {
-      let done = false;
-      promise.then(
-        () => (done = true),
-        () => (done = true),
-      );
-      return async () => {
-        await new Promise((resolve) => setImmediate(resolve));
-        return done;
-      };
-    };
-    // The first 100k rows go to the store, and the writer takes the next batch at once.
-    await writer.append(batch(0), 0);
-    expect(stores.map(({ firstIndex, rows }) => [firstIndex, rows])).toEqual([[0, 100_000]]);
-    // The next batch is checked, then waits for the running store before starting its own.
-    const second = writer.append(batch(100_000), 1);
-    const secondDone = settled(second);
-    expect(await secondDone()).toBe(false);
-    expect(stores).toHaveLength(1);
-    stores[0]?.end();
-    await second;
-    expect(stores.map(({ firstIndex, rows }) => [firstIndex, rows])).toEqual([
-      [0, 100_000],
-      [100_000, 100_000],
-    ]);
-    // A failed store fails finish, and whoever waits for the stores after it.
-    const failure = new Error("engine gone");
-    stores[1]?.end(failure);
-    await expect(writer.finish()).rejects.toBe(failure);
-    await expect(writer.stored()).rejects.toBe(failure);
-    expect(stores).toHaveLength(2);
-  });
-
   it("refuses a batch over limits.maxRowsPerBatch before reading its columns", async () => {
     const spine: Spine = { id: "s", project: "p", keyColumns: [{ name: "customer_id", type: "int64" }], extraColumns: [] };
     const writer = new InlineSpineWriter(recordingStore(spine).store, spine, { ...LIMITS, maxRowsPerBatch: 2 });

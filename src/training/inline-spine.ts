@@ -35,19 +35,11 @@ export type InlineSpineLimits = ValueLimits & { maxRowsPerBatch: number };
 /** A batch as the writer checks it: as sent, or an Arrow batch read, its join keys named. */
 type CheckedBatch = Exclude<SpineBatchInput, { arrowIpc: Uint8Array }> | { arrow: ArrowSpineBatch; keyNames: ReadonlySet<string> };
 
-/**
- * Appends inline spine batches to a stored spine; call {@link finish} after the last, and
- * {@link stored} before dropping the spine after a failure. One store runs while the next batches
- * are read and checked: the engine inserts on threads of its own, and waiting for each insert
- * before reading on left the server's thread idle for half of a 1M-row spine's arrival.
- */
+/** Appends inline spine batches to a stored spine; call {@link finish} after the last. */
 export class InlineSpineWriter {
   private rowCount = 0;
   private pending: SpineColumns[] = [];
   private pendingRows = 0;
-  /** The store running, if any; it never rejects: a failure is kept in `storeFailure`. */
-  private storing: Promise<void> = Promise.resolve();
-  private storeFailure: { error: unknown } | undefined;
 
   constructor(
     private readonly offline: OfflineStore,
@@ -55,30 +47,15 @@ export class InlineSpineWriter {
     private readonly limits: InlineSpineLimits,
   ) {}
 
-  /** Stores the rows checked and not yet stored, and waits until every row is stored. */
+  /** Stores the rows checked and not yet stored. */
   async finish(): Promise<void> {
-    await this.stored();
-    this.storeQueued();
-    await this.stored();
-  }
-
-  /** Waits for the store running, if any; throws its failure (and every store's after it). */
-  async stored(): Promise<void> {
-    await this.storing;
-    if (this.storeFailure) throw this.storeFailure.error;
-  }
-
-  /** Starts storing the queued rows, without waiting for it; call only when no store runs. */
-  private storeQueued(): void {
     if (this.pendingRows === 0) return;
-    const rows = concatenated(this.pending, this.pendingRows);
-    const firstIndex = this.rowCount;
-    this.rowCount += rows.length;
+    const batches = this.pending;
+    const rows = concatenated(batches, this.pendingRows);
     this.pending = [];
     this.pendingRows = 0;
-    this.storing = this.offline.appendSpine(this.spine, rows, firstIndex).catch((error: unknown) => {
-      this.storeFailure = { error };
-    });
+    await this.offline.appendSpine(this.spine, rows, this.rowCount);
+    this.rowCount += rows.length;
   }
 
   /**
@@ -153,11 +130,7 @@ export class InlineSpineWriter {
     }
     this.pending.push({ length, keys, eventTimes, extras });
     this.pendingRows += length;
-    if (this.pendingRows >= SPINE_INSERT_ROWS) {
-      // At most one store at a time: the rows waiting for it stay bounded by the batch size.
-      await this.stored();
-      this.storeQueued();
-    }
+    if (this.pendingRows >= SPINE_INSERT_ROWS) await this.finish();
   }
 
   private checked(type: ValueType, tagged: TaggedValue, field: string, reject: (field: string, description: string) => void): FeatureValue {
