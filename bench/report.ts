@@ -321,8 +321,13 @@ runs, forces a marking step per new buffer, and collection was a third of the ma
 went from 3.2-3.6 s to 2.5-2.6 s); the views read at once (2.4-2.45 s where two and then one took 2.55-2.65 s
 in scratch runs); and the rows no spine row could take left in the engine (the server's CPU per retrieval
 3.7-3.9 s, from 4.1-4.4 s). About 300 MB of the server's RSS is the embedded engine and Node at rest; the
-streamed join holds about 21 bytes per spine row and 9 per spine row and feature (about 160 MB here), the
-engine's three reads in order and its table of spine times, and the result's chunks as they are sent.
+streamed join holds about 29 bytes per spine row and 9 per spine row and feature (about 165 MB here), the
+engine's three reads in order and its table of spine times, and the result's chunks as they are sent. At the
+peak of a retrieval (a scratch probe of the server's metrics, 2026-11-28): V8's heap 180 MB, 47 MB of it live
+objects and most of the rest the two 64 MB semi-spaces (README, "Memory"); buffers outside the heap 385 MB; the
+engine and the rest about 390 MB. The peak was 935 MB in the committed run of 5d8db3c and 979-1015 MB in this one, close
+to the 1 GiB target; the sorted copies a server writes after such a join are not the cause (with
+\`offline.sortedCopyMaxBytes=0\` the same two retrievals peaked at 960 and 981 MB, with copies at 965 and 980 MB).
 
 ${streamingSection(read("streaming"))}
 ${authSection(read("auth"))}
