@@ -212,6 +212,45 @@ describe("GetHistoricalFeatures", () => {
     expect(byIndex.map((r) => r.spine_index)).toEqual(spineRows.map((_, i) => BigInt(i)));
   });
 
+  it("sends a spine of typed and text columns as Arrow, with the same answer, and then names a bad time as Arrow's", async () => {
+    const columnsOf = (times: Date[]) => ({
+      eventTimes: times,
+      entityKey: {
+        customer_id: BigInt64Array.from(spineRows.map((r) => r.entityKey.customer_id as bigint)),
+        region: { type: "string" as const, values: spineRows.map((r) => r.entityKey.region as string) },
+        // Not a join key: the columns form ignores it, and so does the Arrow spine made of them.
+        store: Int32Array.from(spineRows.map(() => 7)),
+      },
+      extras: {
+        note: { type: "string" as const, values: spineRows.map((r) => r.extras?.note as string) },
+        weight: Float64Array.from(spineRows.map((_, i) => i / 4)),
+      },
+    });
+    const query = { features: ["orders:spend", "profile:segment", "orders:channel"] };
+    const times = spineRows.map((r) => r.eventTime as Date);
+    const expected = expectedRows().map(({ label, ...row }, i) => ({ ...row, weight: i / 4 }));
+    expect(await rowsOf({ ...query, spine: { columns: columnsOf(times) } })).toEqual(expected);
+    const { table } = await t.client.getHistoricalArrow({ ...query, spine: { columns: columnsOf(times) } });
+    expect(table.numRows).toBe(spineRows.length);
+    expect(table.schema.fields.map((f) => f.name)).toEqual([
+      "customer_id",
+      "region",
+      "event_time",
+      "note",
+      "weight",
+      "spend",
+      "segment",
+      "channel",
+    ]);
+    expect(table.getChild("weight")?.toArray()).toEqual(Float64Array.from(expected, (row) => row.weight));
+    // A time past what the engine holds: refused where the Arrow spine holds it, so it went as Arrow.
+    const far = await failure(
+      rowsOf({ ...query, spine: { columns: columnsOf(times.map((time, i) => (i === 3 ? new Date(Date.UTC(2300, 0, 1)) : time))) } }),
+    );
+    expect([far.code, far.reason]).toEqual([status.INVALID_ARGUMENT, "INVALID_SPINE_ROWS"]);
+    expect(far.fieldViolations.map((v) => v.field)).toEqual(['spine_batches[0].arrow_ipc["event_time"][3]']);
+  });
+
   it("takes spines as Arrow IPC streams, batch by batch, and names a bad cell by its column and row", async () => {
     const arrowBatch = (part: SpineRowInput[]) => ({
       arrowIpc: tableToIPC(

@@ -158,6 +158,7 @@ import {
 } from "./inputs.js";
 import { fullName, LIVE_MODEL_VERSION, type NameContext, type NameOptions, projectId, versionedName } from "./names.js";
 import { batchToWire, eventBatchToWire, featureToWire, optionalDuration, queryToWire, toValueType, valueColumns } from "./requests.js";
+import { arrowSpineCandidate } from "./spine-arrow.js";
 import { fromWireValue, type PlainValue, timestampToDate, toWireValue } from "./values.js";
 import { acknowledgedWriteStream } from "./write-stream.js";
 
@@ -815,6 +816,26 @@ export class SluiceClient {
     return tableFromIPC(Buffer.concat(bytes));
   }
 
+  /**
+   * The join keys of a query whose spine is columns that can go as Arrow (spine-arrow.ts), from one
+   * ResolveFeatures call; none otherwise, or when the call fails (the columns then go as they are, and
+   * GetHistoricalFeatures reports what is wrong with the query).
+   */
+  private async spineJoinKeys(query: HistoricalQueryInput, project: string): Promise<string[]> {
+    const { spine } = query;
+    if (!("columns" in spine) || spine.columns === undefined || !arrowSpineCandidate(spine.columns)) return [];
+    try {
+      const resolved = await this.call(this.registry, this.registry.resolveFeatures, {
+        project,
+        features: query.features ?? [],
+        featureService: query.featureService ?? "",
+      });
+      return resolved.joinKeys.map((key) => key.name);
+    } catch {
+      return [];
+    }
+  }
+
   /** Runs GetHistoricalFeatures: the query, then any inline spine batches, and yields the responses. */
   private async *historicalParts(
     method: string,
@@ -822,7 +843,8 @@ export class SluiceClient {
     format: OutputFormat,
     chunkRows: number,
   ): AsyncGenerator<GetHistoricalFeaturesResponse> {
-    const request = queryToWire(method, query, this.parent(method, query.project), format, chunkRows);
+    const project = this.parent(method, query.project);
+    const request = queryToWire(method, query, project, format, chunkRows, await this.spineJoinKeys(query, project));
     const call = this.training.getHistoricalFeatures(this.metadata());
     let failure: unknown;
     const sending = (async () => {

@@ -25,6 +25,7 @@ import {
   type SpineRowInput,
   spineBatchCheck,
 } from "./inputs.js";
+import { spineColumnsAsArrow } from "./spine-arrow.js";
 import { type PlainValue, toWireValue } from "./values.js";
 
 /** A write batch (rows, or columns when it has `eventTimes`) for `project` ("projects/{id}"). */
@@ -113,6 +114,7 @@ export function queryToWire(
   project: string,
   format: OutputFormat,
   chunkRows: number,
+  joinKeys: readonly string[] = [],
 ): { query: HistoricalFeaturesQuery; inlineSpine?: AsyncIterable<SpineBatch> | Iterable<SpineBatch> } {
   const { spine } = query;
   const wire: HistoricalFeaturesQuery = {
@@ -141,16 +143,22 @@ export function queryToWire(
             checkValue(method, `spine.batches[${i}]`, batch, spineBatchCheck);
             return spineBatchToWire(batch);
           })
-        : [spineBatchToWire(spine)];
+        : [spineBatchToWire(spine, joinKeys)];
     return { query: wire, inlineSpine };
   }
   return { query: wire };
 }
 
-/** A spine batch as a wire message. */
-function spineBatchToWire(batch: SpineBatchInput): SpineBatch {
-  if ("arrowIpc" in batch && batch.arrowIpc !== undefined) {
-    const { buffer, byteOffset, byteLength } = batch.arrowIpc;
+/** A spine batch as a wire message; columns as Arrow when they can be, knowing the `joinKeys` (spine-arrow.ts). */
+function spineBatchToWire(batch: SpineBatchInput, joinKeys: readonly string[] = []): SpineBatch {
+  const arrowIpc =
+    "arrowIpc" in batch && batch.arrowIpc !== undefined
+      ? batch.arrowIpc
+      : "columns" in batch && batch.columns !== undefined
+        ? spineColumnsAsArrow(batch.columns, joinKeys)
+        : undefined;
+  if (arrowIpc) {
+    const { buffer, byteOffset, byteLength } = arrowIpc;
     return { rows: [], columns: undefined, arrowIpc: Buffer.from(buffer, byteOffset, byteLength) };
   }
   if ("columns" in batch && batch.columns !== undefined) {
