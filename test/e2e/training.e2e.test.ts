@@ -212,18 +212,18 @@ describe("GetHistoricalFeatures", () => {
     expect(byIndex.map((r) => r.spine_index)).toEqual(spineRows.map((_, i) => BigInt(i)));
   });
 
-  it("sends a spine of typed and text columns as Arrow, with the same answer, and then names a bad time as Arrow's", async () => {
-    const columnsOf = (times: Date[]) => ({
-      eventTimes: times,
+  it("sends a spine of typed and text columns as Arrow, whole or in batches, with the same answer, and names a bad time as Arrow's", async () => {
+    const columnsOf = (times: Date[], from = 0, to = spineRows.length) => ({
+      eventTimes: times.slice(from, to),
       entityKey: {
-        customer_id: BigInt64Array.from(spineRows.map((r) => r.entityKey.customer_id as bigint)),
-        region: { type: "string" as const, values: spineRows.map((r) => r.entityKey.region as string) },
+        customer_id: BigInt64Array.from(spineRows.slice(from, to).map((r) => r.entityKey.customer_id as bigint)),
+        region: { type: "string" as const, values: spineRows.slice(from, to).map((r) => r.entityKey.region as string) },
         // Not a join key: the columns form ignores it, and so does the Arrow spine made of them.
-        store: Int32Array.from(spineRows.map(() => 7)),
+        store: Int32Array.from(spineRows.slice(from, to).map(() => 7)),
       },
       extras: {
-        note: { type: "string" as const, values: spineRows.map((r) => r.extras?.note as string) },
-        weight: Float64Array.from(spineRows.map((_, i) => i / 4)),
+        note: { type: "string" as const, values: spineRows.slice(from, to).map((r) => r.extras?.note as string) },
+        weight: Float64Array.from(spineRows.slice(from, to).map((_, i) => (from + i) / 4)),
       },
     });
     const query = { features: ["orders:spend", "profile:segment", "orders:channel"] };
@@ -249,6 +249,13 @@ describe("GetHistoricalFeatures", () => {
     );
     expect([far.code, far.reason]).toEqual([status.INVALID_ARGUMENT, "INVALID_SPINE_ROWS"]);
     expect(far.fieldViolations.map((v) => v.field)).toEqual(['spine_batches[0].arrow_ipc["event_time"][3]']);
+    // The same in batches: each batch of columns goes as Arrow, the join keys asked for once.
+    const batches = (times: Date[]) => [{ columns: columnsOf(times, 0, 4) }, { columns: columnsOf(times, 4) }];
+    expect(await rowsOf({ ...query, spine: { batches: batches(times) } })).toEqual(expected);
+    const farInBatch = await failure(
+      rowsOf({ ...query, spine: { batches: batches(times.map((time, i) => (i === 5 ? new Date(Date.UTC(2300, 0, 1)) : time))) } }),
+    );
+    expect(farInBatch.fieldViolations.map((v) => v.field)).toEqual(['spine_batches[1].arrow_ipc["event_time"][1]']);
   });
 
   it("takes spines as Arrow IPC streams, batch by batch, and names a bad cell by its column and row", async () => {

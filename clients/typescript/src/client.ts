@@ -158,7 +158,6 @@ import {
 } from "./inputs.js";
 import { fullName, LIVE_MODEL_VERSION, type NameContext, type NameOptions, projectId, versionedName } from "./names.js";
 import { batchToWire, eventBatchToWire, featureToWire, optionalDuration, queryToWire, toValueType, valueColumns } from "./requests.js";
-import { arrowSpineCandidate } from "./spine-arrow.js";
 import { fromWireValue, type PlainValue, timestampToDate, toWireValue } from "./values.js";
 import { acknowledgedWriteStream } from "./write-stream.js";
 
@@ -817,13 +816,11 @@ export class SluiceClient {
   }
 
   /**
-   * The join keys of a query whose spine is columns that can go as Arrow (spine-arrow.ts), from one
-   * ResolveFeatures call; none otherwise, or when the call fails (the columns then go as they are, and
+   * The join keys of a query's features, for a spine of columns that can go as Arrow (spine-arrow.ts),
+   * from one ResolveFeatures call; none when the call fails (the columns then go as they are, and
    * GetHistoricalFeatures reports what is wrong with the query).
    */
   private async spineJoinKeys(query: HistoricalQueryInput, project: string): Promise<string[]> {
-    const { spine } = query;
-    if (!("columns" in spine) || spine.columns === undefined || !arrowSpineCandidate(spine.columns)) return [];
     try {
       const resolved = await this.call(this.registry, this.registry.resolveFeatures, {
         project,
@@ -844,7 +841,8 @@ export class SluiceClient {
     chunkRows: number,
   ): AsyncGenerator<GetHistoricalFeaturesResponse> {
     const project = this.parent(method, query.project);
-    const request = queryToWire(method, query, project, format, chunkRows, await this.spineJoinKeys(query, project));
+    let joinKeys: Promise<string[]> | undefined;
+    const request = queryToWire(method, query, project, format, chunkRows, () => (joinKeys ??= this.spineJoinKeys(query, project)));
     const call = this.training.getHistoricalFeatures(this.metadata());
     let failure: unknown;
     const sending = (async () => {

@@ -25,7 +25,7 @@ import {
   type SpineRowInput,
   spineBatchCheck,
 } from "./inputs.js";
-import { spineColumnsAsArrow } from "./spine-arrow.js";
+import { arrowSpineCandidate, spineColumnsAsArrow } from "./spine-arrow.js";
 import { type PlainValue, toWireValue } from "./values.js";
 
 /** A write batch (rows, or columns when it has `eventTimes`) for `project` ("projects/{id}"). */
@@ -106,7 +106,8 @@ export function aggregationToWire(aggregation: AggregationInput): Aggregation {
 /**
  * A point-in-time query for `project` ("projects/{id}") and, for an inline spine, its batches.
  * Streamed batches are checked as they come (as `spine.batches[i]` of `method`): a bad one throws
- * while the call is under way, which cancels it with that error.
+ * while the call is under way, which cancels it with that error. `joinKeys`, when given, tells the
+ * features' join keys (asked once, when a batch of columns that can go as Arrow first needs them).
  */
 export function queryToWire(
   method: string,
@@ -114,7 +115,7 @@ export function queryToWire(
   project: string,
   format: OutputFormat,
   chunkRows: number,
-  joinKeys: readonly string[] = [],
+  joinKeys?: () => Promise<readonly string[]>,
 ): { query: HistoricalFeaturesQuery; inlineSpine?: AsyncIterable<SpineBatch> | Iterable<SpineBatch> } {
   const { spine } = query;
   const wire: HistoricalFeaturesQuery = {
@@ -139,14 +140,20 @@ export function queryToWire(
     wire.inlineSpine = true;
     const inlineSpine =
       "batches" in spine
-        ? mapBatches(spine.batches, (batch, i) => {
+        ? mapBatches(spine.batches, async (batch, i) => {
             checkValue(method, `spine.batches[${i}]`, batch, spineBatchCheck);
-            return spineBatchToWire(batch);
+            return spineBatchToWire(batch, await arrowJoinKeys(batch, joinKeys));
           })
-        : [spineBatchToWire(spine, joinKeys)];
+        : mapBatches([spine], async (batch) => spineBatchToWire(batch, await arrowJoinKeys(batch, joinKeys)));
     return { query: wire, inlineSpine };
   }
   return { query: wire };
+}
+
+/** The join keys a batch of columns that can go as Arrow needs, from `joinKeys`; none for any other batch. */
+async function arrowJoinKeys(batch: SpineBatchInput, joinKeys?: () => Promise<readonly string[]>): Promise<readonly string[]> {
+  const columns = "columns" in batch ? batch.columns : undefined;
+  return joinKeys && columns && arrowSpineCandidate(columns) ? joinKeys() : [];
 }
 
 /** A spine batch as a wire message; columns as Arrow when they can be, knowing the `joinKeys` (spine-arrow.ts). */
@@ -216,9 +223,12 @@ function timesToMicros(times: ArrayLike<Date> | BigInt64Array): bigint[] {
 }
 
 /** Maps every item of a sync or async iterable (with its index), lazily. */
-async function* mapBatches<A, B>(items: AsyncIterable<A> | Iterable<A>, map: (item: A, index: number) => B): AsyncGenerator<B> {
+async function* mapBatches<A, B>(
+  items: AsyncIterable<A> | Iterable<A>,
+  map: (item: A, index: number) => B | Promise<B>,
+): AsyncGenerator<B> {
   let index = 0;
-  for await (const item of items) yield map(item, index++);
+  for await (const item of items) yield await map(item, index++);
 }
 
 function mapRecord<A, B>(record: Record<string, A>, map: (value: A) => B): Record<string, B> {
