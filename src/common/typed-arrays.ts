@@ -4,6 +4,22 @@
 export type ColumnArray = Int32Array | BigInt64Array | Float64Array;
 export const COLUMN_ARRAY_TYPES = [Int32Array, BigInt64Array, Float64Array] as const;
 
+/**
+ * Int64s read without a bigint each (reading a BigInt64Array makes one per element): the first
+ * `length` of `values` as 32-bit halves, low then high.
+ */
+export function int64Halves(values: BigInt64Array, length = values.length): Int32Array {
+  return new Int32Array(values.buffer, values.byteOffset, 2 * length);
+}
+
+/**
+ * Int64 `index` of {@link int64Halves} as a double: exact while its high half is in [-2^21, 2^21),
+ * that is for values of magnitude at most 2^53.
+ */
+export function int64AsDouble(halves: Int32Array, index: number): number {
+  return (halves[2 * index + 1] as number) * 0x100000000 + ((halves[2 * index] as number) >>> 0);
+}
+
 /** Arrays of one typed array type, end to end in a new one of `length` elements (their lengths' sum). */
 export function joinedArrays<T extends ColumnArray>(type: new (length: number) => T, arrays: readonly T[], length: number): T {
   const out = new type(length);

@@ -19,7 +19,7 @@ import {
 } from "apache-arrow";
 import { ValidationError, ViolationCollector } from "../common/errors.js";
 import type { FeatureValue, TaggedValue } from "../common/feature-value.js";
-import { type ColumnArray, joinedArrays } from "../common/typed-arrays.js";
+import { type ColumnArray, int64Halves, joinedArrays } from "../common/typed-arrays.js";
 import type { ValueType } from "../common/value-type.js";
 import type { ColumnInput } from "../ingest/model.js";
 
@@ -266,8 +266,7 @@ function timestampMicros(vector: Vector): ArrayLike<number | undefined> {
     vector.nullCount > 0 ? new Array<number | undefined>(vector.length) : new Float64Array(vector.length);
   let at = 0;
   for (const data of vector.data as Data[]) {
-    const values = data.values as BigInt64Array;
-    const halves = new Int32Array(values.buffer, values.byteOffset, 2 * data.length);
+    const halves = int64Halves(data.values as BigInt64Array, data.length);
     for (let i = 0; i < data.length; i++, at++) {
       if (data.nullCount > 0 && !data.getValid(i)) {
         out[at] = undefined;

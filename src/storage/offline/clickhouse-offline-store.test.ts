@@ -655,6 +655,31 @@ describe("point-in-time joins streamed through the server", () => {
     featureColumns: OfflineTable["featureColumns"],
     tableVersion = 1,
   ): OfflineTable => ({ project: "pit_streamed", view, version: tableVersion, keyColumns, featureColumns });
+  /** A join of `table`'s `features` (all by default) over spine rows of its one key column, the spine made in `on`. */
+  const joinOver = async (
+    on: ClickHouseOfflineStore,
+    table: OfflineTable,
+    keys: FeatureValue[],
+    times: number[],
+    options: { ttlMicros?: number; features?: string[]; spineOrder?: boolean; withSpineIndex?: boolean } = {},
+  ): Promise<PointInTimeJoin> => {
+    const spine = await on.createSpine("pit_streamed", table.keyColumns, []);
+    await on.appendSpine(spine, { length: keys.length, keys: [keys], eventTimes: times, extras: [] }, 0);
+    return {
+      spine,
+      views: [{ table, ttlMicros: options.ttlMicros ?? 0 }],
+      features: (options.features ?? table.featureColumns.map((c) => c.name)).map((column) => ({ view: 0, column, as: column })),
+      excludeLateIngested: false,
+      spineOrder: options.spineOrder ?? true,
+      withSpineIndex: options.withSpineIndex ?? false,
+    };
+  };
+  /** The rows of a join, its spine dropped after. */
+  const rowsOfJoin = async (on: ClickHouseOfflineStore, join: PointInTimeJoin) => {
+    const rows = await collectRows(on.joinPointInTime(join));
+    await on.dropSpine(join.spine);
+    return rows;
+  };
   const tablesOf = (v: number): OfflineTable[] => [
     viewTable(
       "spend",
@@ -850,34 +875,17 @@ describe("point-in-time joins streamed through the server", () => {
       await store.append(table, historyColumnsOf(part(0, 60_000), 1, 2), "p1");
       await store.append(table, historyColumnsOf(part(60_000, 60_000), 1, 2), "p2");
       const spineRows = 150_000;
-      const run = async (on: ClickHouseOfflineStore, spineOrder: boolean) => {
-        const spine = await on.createSpine("pit_streamed", table.keyColumns, []);
-        await on.appendSpine(
-          spine,
-          {
-            length: spineRows,
-            keys: [Array.from({ length: spineRows }, (_, i) => BigInt(spread(i * 3) % 1000))],
-            eventTimes: Array.from({ length: spineRows }, (_, i) => T0 + (spread(i * 5) % 110_000) * SECOND),
-            extras: [],
-          },
-          0,
+      const run = async (on: ClickHouseOfflineStore, spineOrder: boolean) =>
+        rowsOfJoin(
+          on,
+          await joinOver(
+            on,
+            table,
+            Array.from({ length: spineRows }, (_, i) => BigInt(spread(i * 3) % 1000)),
+            Array.from({ length: spineRows }, (_, i) => T0 + (spread(i * 5) % 110_000) * SECOND),
+            { ttlMicros: 20_000 * SECOND, features: ["orders", "amount"], spineOrder, withSpineIndex: true },
+          ),
         );
-        const rows = await collectRows(
-          on.joinPointInTime({
-            spine,
-            views: [{ table, ttlMicros: 20_000 * SECOND }],
-            features: [
-              { view: 0, column: "orders", as: "orders" },
-              { view: 0, column: "amount", as: "amount" },
-            ],
-            excludeLateIngested: false,
-            spineOrder,
-            withSpineIndex: true,
-          }),
-        );
-        await on.dropSpine(spine);
-        return rows;
-      };
       const mine = await run(store, true);
       expect(mine).toHaveLength(spineRows);
       expect(mine.filter((r) => r[3] !== null).length).toBeGreaterThan(spineRows / 4);
@@ -926,27 +934,9 @@ describe("point-in-time joins streamed through the server", () => {
       features: [amount, "web", second],
     });
     const answer = async (on: ClickHouseOfflineStore) => {
-      const spine = await on.createSpine("pit_streamed", table.keyColumns, []);
-      await on.appendSpine(
-        spine,
-        { length: 3, keys: [[1n, 1n, 2n]], eventTimes: [T0 + 5 * SECOND, T0 + 50 * SECOND, T0 + 50 * SECOND], extras: [] },
-        0,
-      );
-      const rows = await collectRows(
-        on.joinPointInTime({
-          spine,
-          views: [{ table, ttlMicros: 30 * SECOND }],
-          features: [
-            { view: 0, column: "amount", as: "amount" },
-            { view: 0, column: "orders", as: "orders" },
-          ],
-          excludeLateIngested: false,
-          spineOrder: true,
-          withSpineIndex: false,
-        }),
-      );
-      await on.dropSpine(spine);
-      return rows.map((r) => r.slice(2));
+      const spineTimes = [T0 + 5 * SECOND, T0 + 50 * SECOND, T0 + 50 * SECOND];
+      const join = await joinOver(on, table, [1n, 1n, 2n], spineTimes, { ttlMicros: 30 * SECOND, features: ["amount", "orders"] });
+      return (await rowsOfJoin(on, join)).map((r) => r.slice(2));
     };
     const store = await streamed();
     try {
@@ -1115,22 +1105,8 @@ describe("point-in-time joins streamed through the server", () => {
         memoryJoinMaxRows: 0,
         sortedCopies: { directory, maxBytes },
       });
-    const answer = async (on: ClickHouseOfflineStore) => {
-      const spine = await on.createSpine("pit_streamed", table.keyColumns, []);
-      await on.appendSpine(spine, { length: 2, keys: [[1n, 2n]], eventTimes: [T0 + 10 * SECOND, T0 + 10 * SECOND], extras: [] }, 0);
-      const rows = await collectRows(
-        on.joinPointInTime({
-          spine,
-          views: [{ table, ttlMicros: 0 }],
-          features: [{ view: 0, column: "amount", as: "amount" }],
-          excludeLateIngested: false,
-          spineOrder: true,
-          withSpineIndex: false,
-        }),
-      );
-      await on.dropSpine(spine);
-      return rows;
-    };
+    const answer = async (on: ClickHouseOfflineStore) =>
+      rowsOfJoin(on, await joinOver(on, table, [1n, 2n], [T0 + 10 * SECOND, T0 + 10 * SECOND]));
     const store = await open(1 << 30);
     try {
       await store.ensureTable(table);
@@ -1182,20 +1158,7 @@ describe("point-in-time joins streamed through the server", () => {
     try {
       await store.ensureTable(table);
       await store.append(table, historyColumnsOf(rows, 1, 1), "way");
-      const spine = await store.createSpine("pit_streamed", table.keyColumns, []);
-      await store.appendSpine(
-        spine,
-        { length: 2, keys: [[1n, 2n]], eventTimes: [T0 + 60_000 * SECOND, T0 + 60_000 * SECOND], extras: [] },
-        0,
-      );
-      const join: PointInTimeJoin = {
-        spine,
-        views: [{ table, ttlMicros: 0 }],
-        features: [{ view: 0, column: "amount", as: "amount" }],
-        excludeLateIngested: false,
-        spineOrder: true,
-        withSpineIndex: false,
-      };
+      const join = await joinOver(store, table, [1n, 2n], [T0 + 60_000 * SECOND, T0 + 60_000 * SECOND]);
       // The first join reads the engine and queues the table's copy; a second one, left open, keeps it from being written.
       const answer = await collectRows(store.joinPointInTime(join));
       const open = store.joinPointInTime(join)[Symbol.asyncIterator]();
@@ -1205,9 +1168,8 @@ describe("point-in-time joins streamed through the server", () => {
       await open.return?.(undefined);
       await store.copiesWritten();
       expect(store.sortedCopyCounts.writes).toBe(1);
-      expect(await collectRows(store.joinPointInTime(join))).toEqual(answer);
+      expect(await rowsOfJoin(store, join)).toEqual(answer);
       expect(store.sortedCopyCounts.reads).toBe(1);
-      await store.dropSpine(spine);
     } finally {
       await store.close();
     }
@@ -1232,22 +1194,7 @@ describe("point-in-time joins streamed through the server", () => {
       memoryJoinMaxRows: 100,
       sortedCopies: { directory: mkdtempSync(join(tmpdir(), "sluice-sorted-beside-")), maxBytes: 1 << 30 },
     });
-    const joinOf = async (table: OfflineTable): Promise<PointInTimeJoin> => {
-      const spine = await store.createSpine("pit_streamed", table.keyColumns, []);
-      await store.appendSpine(
-        spine,
-        { length: 2, keys: [[1n, 2n]], eventTimes: [T0 + 60_000 * SECOND, T0 + 60_000 * SECOND], extras: [] },
-        0,
-      );
-      return {
-        spine,
-        views: [{ table, ttlMicros: 0 }],
-        features: [{ view: 0, column: "amount", as: "amount" }],
-        excludeLateIngested: false,
-        spineOrder: true,
-        withSpineIndex: false,
-      };
-    };
+    const joinOf = (table: OfflineTable) => joinOver(store, table, [1n, 2n], [T0 + 60_000 * SECOND, T0 + 60_000 * SECOND]);
     try {
       for (const [table, rows] of [
         [large, 20_000],
@@ -1290,25 +1237,8 @@ describe("point-in-time joins streamed through the server", () => {
           ];
           await store.append(table, historyColumnsOf(rows, 1, 1), "far");
         }
-        const spine = await store.createSpine("pit_streamed", table.keyColumns, []);
-        await store.appendSpine(
-          spine,
-          { length: 3, keys: [[1n, 2n, 1n]], eventTimes: [T0 + SECOND, T0 + SECOND, T0 - SECOND], extras: [] },
-          0,
-        );
-        answers.push(
-          await collectRows(
-            store.joinPointInTime({
-              spine,
-              views: [{ table, ttlMicros: 60 * SECOND }],
-              features: [{ view: 0, column: "amount", as: "amount" }],
-              excludeLateIngested: false,
-              spineOrder: true,
-              withSpineIndex: false,
-            }),
-          ),
-        );
-        await store.dropSpine(spine);
+        const join = await joinOver(store, table, [1n, 2n, 1n], [T0 + SECOND, T0 + SECOND, T0 - SECOND], { ttlMicros: 60 * SECOND });
+        answers.push(await rowsOfJoin(store, join));
         expect(store.joinsByStrategy.streamed).toBe(answers.length === 1 ? 1 : 0);
       } finally {
         await store.close();

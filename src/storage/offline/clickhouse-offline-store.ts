@@ -1061,9 +1061,10 @@ export class ClickHouseOfflineStore implements OfflineStore {
     const query = streamedHistoryQuery(qualifiedTableName(table), key, columns.slice(2));
     for (;;) {
       await this.whenNoEngineJoins();
-      if (this.closed || !(await current())) return;
-      // Closed, or a join began, while the version was read.
       if (this.closed) return;
+      const isCurrent = await current();
+      // Closed, or a join began, while the version was read.
+      if (this.closed || !isCurrent) return;
       if (this.engineJoins > 0) continue;
       // Eight bytes a value, a validity bit per nullable one.
       const writer = await copies.write(qualified, version, columns, copy.rows * (8 * columns.length + columns.length / 8));

@@ -7,6 +7,7 @@
  */
 import { type DataType, Int64, Type, tableFromIPC, type Vector, vectorFromArray } from "apache-arrow";
 import type { FeatureValue } from "../../common/feature-value.js";
+import { int64AsDouble, int64Halves } from "../../common/typed-arrays.js";
 import type { OfflineTable } from "./offline-store.js";
 
 /** An entity's key as a Map key: one column's value itself, several columns' as JSON text. */
@@ -201,14 +202,12 @@ export function safeIntegersOf(vector: Vector): Float64Array | undefined {
   const out = new Float64Array(vector.length);
   let at = 0;
   for (const data of vector.data) {
-    const values = data.values as BigInt64Array;
-    const halves = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+    const halves = int64Halves(data.values as BigInt64Array);
     for (let i = 0; i < data.length; i++) {
-      const low = halves[2 * i] as number;
       const high = halves[2 * i + 1] as number;
-      // |value| < 2^53 exactly when the high half is in [-2^21, 2^21).
+      // Beyond 2^53 in magnitude: not exact as a double.
       if (high < -0x200000 || high >= 0x200000) return undefined;
-      out[at++] = high * 0x100000000 + (low >>> 0);
+      out[at++] = int64AsDouble(halves, i);
     }
   }
   return out;
@@ -340,13 +339,12 @@ export function entityKeyReader(columns: ReadonlyArray<(row: number) => unknown>
  * two 32-bit halves: no bigint is made per row (an allocation and a collection per spine row).
  */
 export function int64EntityKeys(values: BigInt64Array, from: number, to: number): EntityKeyValue[] {
-  const halves = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+  const halves = int64Halves(values);
   const keys = new Array<EntityKeyValue>(to - from);
   for (let row = from; row < to; row++) {
     const high = halves[2 * row + 1] as number;
-    // A high half in (-2^21, 2^21) keeps the value a safe integer; the rest go the general way.
-    keys[row - from] =
-      high > -0x200000 && high < 0x200000 ? high * 0x100000000 + ((halves[2 * row] as number) >>> 0) : keyPart(values[row]);
+    // A high half in (-2^21, 2^21) keeps the value a safe integer (-2^53 is not); the rest go the general way.
+    keys[row - from] = high > -0x200000 && high < 0x200000 ? int64AsDouble(halves, row) : keyPart(values[row]);
   }
   return keys;
 }

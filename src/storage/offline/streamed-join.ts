@@ -22,6 +22,7 @@
  * the first row is written, leaves the join to the engine.
  */
 import { type Data, type DataType, Field, type RecordBatch, tableFromIPC, util, type Vector } from "apache-arrow";
+import { int64AsDouble, int64Halves } from "../../common/typed-arrays.js";
 import type { ValueType } from "../../common/value-type.js";
 import { ARROW_TYPE_OF, fixedWidthVector, recordBatchIpc } from "./arrow-columns.js";
 import { HELD_TIME_COLUMN, safeIntegersOf } from "./held-history.js";
@@ -307,7 +308,8 @@ class ViewMerge {
     const { keys, times, positions } = this.spine;
     const lastKeys = this.lastKeys;
     if (keys[2 * s] !== lastKeys[2 * row] || keys[2 * s + 1] !== lastKeys[2 * row + 1]) return;
-    if (this.ttlMicros > 0 && microsOf(this.lastTimes, row) < (times[s] as number) - this.ttlMicros) return;
+    // Exact: the row's time is at most the spine row's (an exact double) and at least the engine's earliest (1900).
+    if (this.ttlMicros > 0 && int64AsDouble(this.lastTimes, row) < (times[s] as number) - this.ttlMicros) return;
     const at = positions[s] as number;
     const sources = this.lastSources;
     const { words, stride, valid, features } = this.merged;
@@ -380,15 +382,6 @@ function slicedVector(column: MergedColumn, from: number, length: number): Vecto
   return fixedWidthVector(type, new arrayType(own.buffer, 0, length), length - present, bitmap);
 }
 
-/**
- * Time `row` of two-word times as a double. Exact for every row a settle reads: its time is at
- * most the spine row's, an exact double (before 2255), and at least the engine's earliest (1900),
- * both within 2^53 µs of 1970.
- */
-function microsOf(words: Int32Array, row: number): number {
-  return (words[2 * row + 1] as number) * 0x100000000 + ((words[2 * row] as number) >>> 0);
-}
-
 /** A history chunk's column as the merge reads it. */
 interface Source {
   words: Int32Array;
@@ -409,7 +402,7 @@ function sourceOf(data: Data | undefined, column: MergedColumn): Source | undefi
 function keyWords(data: Data | undefined): Int32Array {
   const values = data?.values as (Int32Array | BigInt64Array) | undefined;
   if (!data || !values) throw new Error("the streamed join's key column is missing");
-  if (values instanceof BigInt64Array) return new Int32Array(values.buffer, values.byteOffset, 2 * data.length);
+  if (values instanceof BigInt64Array) return int64Halves(values, data.length);
   const words = new Int32Array(2 * data.length);
   for (let i = 0; i < data.length; i++) {
     const value = values[i] as number;
