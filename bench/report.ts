@@ -186,7 +186,7 @@ that; not calling onnxruntime does. A model this small now runs in Sluice's own 
 request's own turn, used because its outputs agree with onnxruntime's on probe inputs. On the same server
 build, with the evaluator off and on (2026-11-27, 3 × 4,000 paired calls, not part of the JSON), Predict added
 75-108 µs to \`GetOnlineFeatures\` with onnxruntime inline and 32-47 µs with the evaluator; three benchmark
-runs with the evaluator measured +40, +31 and +28 µs (the last is the table's). What remains is
+runs with the evaluator measured +40, +31, +28 and +24 µs (the last is the table's). What remains is
 Sluice's own work around the run: routing, the tensors, the canary split, and a response with outputs,
 version and feature statuses. (The floor's "run" term above is still onnxruntime's loop run, 7 µs: the
 evaluator's run is shorter, so that floor is a little generous to Sluice.)
