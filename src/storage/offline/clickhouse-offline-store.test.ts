@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { pointInTimeOracle } from "../../../test/support/point-in-time-oracle.js";
 import type { FeatureValue } from "../../common/feature-value.js";
 import { QueryCancelledError } from "../../security/sql/query-errors.js";
+import { arrowRows } from "../../training/arrow-values.js";
 import {
   type ClickHouseOfflineStore,
   createAuditTableStatements,
@@ -1250,6 +1251,38 @@ describe("point-in-time joins streamed through the server", () => {
       [1n, T0 - SECOND, null],
     ]);
     expect(answers[0]).toEqual(answers[1]);
+  });
+
+  it("writes a result of several batches, each whole when read after the next is made, nulls and all", async () => {
+    // 999 customers, odd ones with an amount: row j of the second 65,536-row batch is of customer
+    // (j + 601) mod 999, so a cell null in one batch is mostly present at the same place in the other.
+    const table = viewTable(`batches_${++version}`, [{ name: "customer_id", type: "int64" }], [{ name: "amount", type: "double" }]);
+    const customers = 999;
+    const spineRows = 70_000;
+    const store = await streamed(false);
+    try {
+      await store.ensureTable(table);
+      const history = Array.from({ length: customers }, (_, c) => ({
+        key: [BigInt(c)],
+        eventTime: T0,
+        ingestTime: T0,
+        writeId: "w",
+        features: [c % 2 === 1 ? c + 0.5 : null],
+      }));
+      await store.append(table, historyColumnsOf(history, 1, 1), "batches");
+      const keys = Array.from({ length: spineRows }, (_, i) => BigInt(i % customers));
+      const join = await joinOver(store, table, keys, new Array(spineRows).fill(T0 + SECOND));
+      // Every chunk is kept before any is read: a chunk sharing memory with the next would show it.
+      const chunks = [];
+      for await (const chunk of store.joinPointInTime(join)) chunks.push(chunk);
+      await store.dropSpine(join.spine);
+      expect(store.joinsByStrategy.streamed).toBe(1);
+      expect(chunks.length).toBeGreaterThan(1);
+      const rows = chunks.flatMap((chunk) => [...arrowRows(chunk.ipc)]);
+      expect(rows).toEqual(keys.map((key) => [key, T0 + SECOND, key % 2n === 1n ? Number(key) + 0.5 : null]));
+    } finally {
+      await store.close();
+    }
   });
 
   it("leaves to the engine, with the same answer, joins it cannot stream: a text key, a text feature, a spine over its limit, a time it cannot hold exactly, a column named __time", async () => {
