@@ -322,12 +322,18 @@ went from 3.2-3.6 s to 2.5-2.6 s); the views read at once (2.4-2.45 s where two 
 in scratch runs); and the rows no spine row could take left in the engine (the server's CPU per retrieval
 3.7-3.9 s, from 4.1-4.4 s). About 300 MB of the server's RSS is the embedded engine and Node at rest; the
 streamed join holds about 29 bytes per spine row and 9 per spine row and feature (about 165 MB here), the
-engine's three reads in order and its table of spine times, and the result's chunks as they are sent. At the
-peak of a retrieval (a scratch probe of the server's metrics, 2026-11-28): V8's heap 180 MB, 47 MB of it live
-objects and most of the rest the two 64 MB semi-spaces (README, "Memory"); buffers outside the heap 385 MB; the
-engine and the rest about 390 MB. The peak was 935 MB in the committed run of 5d8db3c and 979-1015 MB in this one, close
-to the 1 GiB target; the sorted copies a server writes after such a join are not the cause (with
-\`offline.sortedCopyMaxBytes=0\` the same two retrievals peaked at 960 and 981 MB, with copies at 965 and 980 MB).
+engine's three reads in order and its table of spine times, and the result's chunks as they are sent. Until
+2026-11-28 that last part was the largest: the server's stream let 16 messages queue before it waited, and with
+parts of about 10 MB a client reading more slowly than the join wrote had some 150 MB queued, freed late by the
+collector; the peak was 935 MB in the run of 5d8db3c and 979-1015 MB in the run before this one, close to the
+1 GiB target. A stream now also waits once more than 16 MB of parts are queued (docs/security.md), and the
+join's output columns reuse their buffers from batch to batch: in a scratch probe of one retrieval, five
+alternating pairs, the peak went from 955-978 MB to 832-876 MB, buffers outside V8's heap from 354-382 MB
+to 273-287 MB, with the time unchanged (2.79-2.91 s before, 2.59-2.88 s after, with \`emit_spine_index\`; in spine order
+3.36-3.54 s before, 3.06-3.30 s after, peaks 859-907 MB before and 804-818 MB after). What is left at the peak is
+V8's heap, about 180 MB (47 MB of it live objects, most of the rest the two 64 MB semi-spaces: README,
+"Memory"), about 280 MB of buffers (the matched values and the spine, about 165 MB, the engine's blocks and the
+parts being sent), and the engine and the rest, about 390 MB.
 
 ${streamingSection(read("streaming"))}
 ${authSection(read("auth"))}
