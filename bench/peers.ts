@@ -797,6 +797,10 @@ to each row's features side by side, one cache line per settle); the answer is w
 order and read into pandas in about 0.35-0.4 s, and the client's own work before and after is about 0.3 s. Without
 copies (\`offline.sortedCopyMaxBytes=0\`) the same server took 4.9-5.1 s. What is left is spread over receiving the
 spine, sorting it in the engine, the merge (one thread walking 20M history rows) and the answer; the machine
-varied ±15% between runs of the same code.
+varied ±15% between runs of the same code. The last run here (2.8 s, rounds 2.43-2.95 s, against 2.726 s in the
+run before) came after the server's streams began waiting once 16 MB of parts are queued (the training section);
+the same hour, the builds before and after that change served a copy of this data alternately (six pairs, one
+retrieval per process, as here): 2.15-2.60 s before (median 2.27) and 2.03-2.38 s after (median 2.22), peak RSS
+706-740 MB and 703-727 MB. That change did not slow this case; the run's figure is the machine's variation.
 `;
 }
