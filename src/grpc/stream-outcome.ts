@@ -84,9 +84,7 @@ export async function writeWithBackpressure<Res>(call: WritableCall<Res>, messag
     if (!call.write(message)) await drained(call, stallMs);
     return;
   }
-  let queued = queuedBytes.get(call);
-  if (!queued) queuedBytes.set(call, (queued = { bytes: 0 }));
-  const own = queued;
+  const own = queuedBytesOf(call);
   own.bytes += bytes;
   const room = call.write(message, () => {
     own.bytes -= bytes;
@@ -101,6 +99,15 @@ export async function writeWithBackpressure<Res>(call: WritableCall<Res>, messag
       };
     });
   }
+}
+
+function queuedBytesOf(call: object): QueuedBytes {
+  let queued = queuedBytes.get(call);
+  if (!queued) {
+    queued = { bytes: 0 };
+    queuedBytes.set(call, queued);
+  }
+  return queued;
 }
 
 function drained(call: EventEmitter, stallMs: number | undefined): Promise<void> {

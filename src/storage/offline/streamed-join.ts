@@ -357,9 +357,10 @@ export async function* streamedJoinChunks(
       field.name === HELD_TIME_COLUMN ? [] : [{ field, vector: batch.getChildAt(i) as Vector }],
     );
     const fields = [...own.map((c) => c.field), ...features.map((f) => f.field)];
+    for (const [f, { column }] of features.entries()) scratch[f] = outputScratch(scratch[f], column, length);
     const columns = [
       ...own.map((c) => c.vector),
-      ...features.map(({ column }, f) => slicedVector(column, position, length, (scratch[f] = outputScratch(scratch[f], column, length)))),
+      ...features.map(({ column }, f) => slicedVector(column, position, length, scratch[f] as OutputScratch)),
     ];
     // The IPC is a copy: the scratch is free again once it is made.
     yield { ipc: recordBatchIpc(fields, columns, length), rows: length };
