@@ -675,9 +675,9 @@ then asked for came to be encoded by hand (architecture.md, "The read path"): in
 server's CPU per read fell 4-15% and the asyncio client's calls/s rose 5-17%; grpc-js's channelz tracking, about
 1.5% of the server's CPU, was turned off as well. Runs on this shared machine swing more than that from hour to
 hour, and within a run: the rounds' ratios were ${(c.perRound ?? []).map((r: Json) => times(ratio(r.sluice.concurrent.callsPerSecond, r.feast.concurrent.callsPerSecond))).join(", ")}, and the stub's figure above
-comes from the Python client's own benchmark, run after the rounds. Two earlier whole runs of the same online read
-path on 2026-11-28 measured 8.78× (Feast 590 calls/s, Sluice 5,178) and 10.05× (Feast 443, Sluice 4,454), with
-the generated stub alone at 9.9× and 13.64×: the figure moves with the machine's load more than with either
+comes from the Python client's own benchmark, run after the rounds. Three earlier whole runs of the same online read
+path on 2026-11-28 measured 8.78× (Feast 590 calls/s, Sluice 5,178), 10.05× (Feast 443, Sluice 4,454) and 8.33×
+(Feast 555, Sluice 4,621), with the generated stub alone at 9.9×, 13.64× and 9.07×: the figure moves with the machine's load more than with either
 server, and the target sits at the edge of what this client reaches here. Where a client's own
 CPU goes, measured against the stub on the client's channel at 16 in flight (scratch, alternating, 2026-11-28):
 about 115 µs a call is grpc.aio's and the stub's, about 9 µs building the request, and 12 µs (warm, in a loop)
@@ -695,7 +695,11 @@ one registry call and sends the spine as Arrow IPC streams (\`SpineBatch.arrow_i
 2026-11-28). The first
 retrieval after the load pays that read: ${a.perRound?.[0]?.sluiceSeconds} s in the first round, against Feast's ${a.perRound?.[0]?.feastSeconds} s
 (${times(ratio(a.perRound?.[0]?.feastSeconds, a.perRound?.[0]?.sluiceSeconds))}); the median includes it as one of ${result.rounds} rounds. Before this path, storing the spine in the
-engine (200-250 ms) and the engine's join (350-500 ms) made the retrieval 0.95 s, 1.19× Feast.${
+engine (200-250 ms) and the engine's join (350-500 ms) made the retrieval 0.95 s, 1.19× Feast. Rounds vary with
+the machine: the run of 2026-11-28 at 14:26 measured 0.206 and 0.133 s after the first round, the one at 16:45
+(after the streams' byte budget, the training section) 0.303 and 0.253 s, with Feast about 12% slower too. Servers
+of the builds before and after that change, up side by side on one copy of this data, one retrieval per Python
+process alternately, measured medians of 0.206 and 0.211 s (8 pairs), then 0.194 and 0.193 s (10 pairs).${
     a.typescriptArrowSeconds === undefined
       ? ""
       : ` The same retrieval from the TypeScript client (\`getHistoricalArrow\`, the spine as typed-array columns, which the
