@@ -346,8 +346,8 @@ export async function* streamedJoinChunks(
     return { field: new Field(feature.as, column.type, true), column };
   });
   // Each feature's output words and bitmap, reused from batch to batch: a batch's columns are garbage
-  // as soon as its IPC is made, and over a 1M-row result they came to about 130 MB of buffers
-  // that the collector freed late, in the server's peak RSS (the training benchmark).
+  // as soon as its IPC is made, and over a 1M-row result of 15 features they came to about 130 MB
+  // of buffers left for the collector to find.
   const scratch: OutputScratch[] = [];
   let position = 0;
   for await (const batch of spineColumns) {
