@@ -696,7 +696,7 @@ one registry call and sends the spine as Arrow IPC streams (\`SpineBatch.arrow_i
 retrieval after the load pays that read: ${a.perRound?.[0]?.sluiceSeconds} s in the first round, against Feast's ${a.perRound?.[0]?.feastSeconds} s
 (${times(ratio(a.perRound?.[0]?.feastSeconds, a.perRound?.[0]?.sluiceSeconds))}); the median includes it as one of ${result.rounds} rounds. Before this path, storing the spine in the
 engine (200-250 ms) and the engine's join (350-500 ms) made the retrieval 0.95 s, 1.19× Feast. Rounds vary with
-the machine: the run of 2026-11-28 at 14:26 measured 0.206 and 0.133 s after the first round, the one at 16:45
+the machine: the run of 2026-11-28 at 14:26 measured 0.206 and 0.133 s after the first round, the one at 16:20
 (after the streams' byte budget, the training section) 0.303 and 0.253 s, with Feast about 12% slower too. Servers
 of the builds before and after that change, up side by side on one copy of this data, one retrieval per Python
 process alternately, measured medians of 0.206 and 0.211 s (8 pairs), then 0.194 and 0.193 s (10 pairs).${
