@@ -793,18 +793,29 @@ engine's sort-merge join. Same values? ${count(a.check.cellsCompared)} feature c
 from the copies): **${a.check.mismatches} mismatches**.
 
 Where Sluice's time goes, traced inside the server on this data (2026-11-28, scratch timing, not part of the
-JSON): the server receives, checks and stores the spine (Arrow streams from the client) in about 0.55-0.6 s; the
-engine sorts it by key and time in about 0.2 s; both views' copies (10M rows each) are read from disk and merged
-in 0.75-0.9 s (3.3-3.9 s from the engine, with the spine's time bounds, before the copies; the merge's loop took
-0.55-0.64 s of it, 0.35-0.37 s without its writes of matched values, which land anywhere in spine order and now go
-to each row's features side by side, one cache line per settle); the answer is written in spine
-order and read into pandas in about 0.35-0.4 s, and the client's own work before and after is about 0.3 s. Without
-copies (\`offline.sortedCopyMaxBytes=0\`) the same server took 4.9-5.1 s. What is left is spread over receiving the
-spine, sorting it in the engine, the merge (one thread walking 20M history rows) and the answer; the machine
-varied ±15% between runs of the same code. The last run here (2.8 s, rounds 2.43-2.95 s, against 2.726 s in the
-run before) came after the server's streams began waiting once 16 MB of parts are queued (the training section);
-the same hour, the builds before and after that change served a copy of this data alternately (six pairs, one
-retrieval per process, as here): 2.15-2.60 s before (median 2.27) and 2.03-2.38 s after (median 2.22), peak RSS
-706-740 MB and 703-727 MB. That change did not slow this case; the run's figure is the machine's variation.
+JSON, on the code of this run): the server receives, checks and stores the spine (Arrow streams from the client)
+in about 0.5-0.6 s; the engine sorts it by key and time and the server reads it back in about 0.2 s; both views'
+copies (10M rows each) are read from disk and merged in 0.65-0.8 s (3.3-3.9 s from the engine, with the spine's
+time bounds, before the copies); the answer is written in spine order and read into pandas in about 0.35-0.4 s,
+and the client's own work before and after is about 0.25 s. Without copies (\`offline.sortedCopyMaxBytes=0\`) the
+same server took 4.9-5.1 s.
+
+This run's change is the merge (4e907ba): for each spine row one tight loop passes the history rows up to it,
+and the matched values are copied a feature at a time once a chunk is scanned, where the loop went back to the
+spine row for every history row and copied each match's features inside the scan. Both views held in memory
+merged in 0.47-0.48 s instead of 0.67-0.70 s; standalone, alternating the builds before and after (six pairs, one
+retrieval per server, as here), the retrieval took 2.05-2.15 s (median 2.11) against 2.21-2.46 s (2.38). The
+run before this one gave 2.8 s (1.95×); this one 2.513 s (2.22×), rounds 2.23-2.55 s, each just after a Feast
+round on the same two cores, slower than the same retrieval alone.
+
+Tried this round and dropped, each measured against the same build alternately: sorting the spine in the server
+(a counting sort by key kept beside the engine's copy, 0.11-0.15 s on the event loop for 1M rows) instead of in
+the engine (five pairs, medians 2.06 s against 2.02 s: the engine sorts on the other core while the event loop
+waits, so the server's own sort only moved the work); starting the read of the spine's own columns before the
+merge (the first part 20 ms sooner, the last no sooner); and reading the copies synchronously (the merge 0.06-0.11 s
+shorter, the retrieval no shorter, and a read from disk would stall every other call). What is left is spread
+over receiving the spine, the merge (one thread over 20M history rows, the other core copying 1.1 GB of copies
+out of the page cache) and the answer (about 105 MB of Arrow, built, framed and sent); reaching 3× against this
+run's Feast (5.59 s) needs about 1.86 s in the benchmark, some 0.65 s less.
 `;
 }
