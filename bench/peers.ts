@@ -675,10 +675,11 @@ then asked for came to be encoded by hand (architecture.md, "The read path"): in
 server's CPU per read fell 4-15% and the asyncio client's calls/s rose 5-17%; grpc-js's channelz tracking, about
 1.5% of the server's CPU, was turned off as well. Runs on this shared machine swing more than that from hour to
 hour, and within a run: the rounds' ratios were ${(c.perRound ?? []).map((r: Json) => times(ratio(r.sluice.concurrent.callsPerSecond, r.feast.concurrent.callsPerSecond))).join(", ")}, and the stub's figure above
-comes from the Python client's own benchmark, run after the rounds. Three earlier whole runs of the same online read
-path on 2026-11-28 measured 8.78× (Feast 590 calls/s, Sluice 5,178), 10.05× (Feast 443, Sluice 4,454) and 8.33×
-(Feast 555, Sluice 4,621), with the generated stub alone at 9.9×, 13.64× and 9.07×: the figure moves with the machine's load more than with either
-server, and the target sits at the edge of what this client reaches here. Where a client's own
+comes from the Python client's own benchmark, run after the rounds. Four earlier whole runs of the same online read
+path on 2026-11-28 measured 8.78× (Feast 590 calls/s, Sluice 5,178), 10.05× (Feast 443, Sluice 4,454), 8.33×
+(Feast 555, Sluice 4,621) and 10.25× (Feast 445, Sluice 4,561), with the generated stub alone at 9.9×, 13.64×, 9.07× and
+13.29×; in this run (17:24) Feast served its most calls of the day: the figure moves with the machine's load, and with
+Feast's own rate, more than with either server's code, and the target sits at the edge of what this client reaches here. Where a client's own
 CPU goes, measured against the stub on the client's channel at 16 in flight (scratch, alternating, 2026-11-28):
 about 115 µs a call is grpc.aio's and the stub's, about 9 µs building the request, and 12 µs (warm, in a loop)
 to 26 µs (between calls) turning the answer into a row of 31 values.`
@@ -697,7 +698,8 @@ retrieval after the load pays that read: ${a.perRound?.[0]?.sluiceSeconds} s in 
 (${times(ratio(a.perRound?.[0]?.feastSeconds, a.perRound?.[0]?.sluiceSeconds))}); the median includes it as one of ${result.rounds} rounds. Before this path, storing the spine in the
 engine (200-250 ms) and the engine's join (350-500 ms) made the retrieval 0.95 s, 1.19× Feast. Rounds vary with
 the machine: the run of 2026-11-28 at 14:26 measured 0.206 and 0.133 s after the first round, the one at 16:20
-(after the streams' byte budget, the training section) 0.303 and 0.253 s, with Feast about 12% slower too. Servers
+(after the streams' byte budget, the training section) 0.303 and 0.253 s, with Feast about 12% slower too, and
+this one (17:24, the same code for this path) 0.168 and 0.173 s. Servers
 of the builds before and after that change, up side by side on one copy of this data, one retrieval per Python
 process alternately, measured medians of 0.206 and 0.211 s (8 pairs), then 0.194 and 0.193 s (10 pairs).${
     a.typescriptArrowSeconds === undefined
