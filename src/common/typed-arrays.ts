@@ -8,7 +8,7 @@ export const COLUMN_ARRAY_TYPES = [Int32Array, BigInt64Array, Float64Array] as c
  * Int64s read without a bigint each (reading a BigInt64Array makes one per element): the first
  * `length` of `values` as 32-bit halves, low then high.
  */
-export function int64Halves(values: BigInt64Array, length = values.length): Int32Array {
+export function int64Halves(values: BigInt64Array | BigUint64Array, length = values.length): Int32Array {
   return new Int32Array(values.buffer, values.byteOffset, 2 * length);
 }
 
@@ -18,6 +18,19 @@ export function int64Halves(values: BigInt64Array, length = values.length): Int3
  */
 export function int64AsDouble(halves: Int32Array, index: number): number {
   return (halves[2 * index + 1] as number) * 0x100000000 + ((halves[2 * index] as number) >>> 0);
+}
+
+/**
+ * The first `length` int64s of {@link int64Halves} written as doubles into `out` from `at`; false,
+ * part written, when one is beyond 2^53 in magnitude, where a double is not exact.
+ */
+export function int64sAsDoubles(halves: Int32Array, length: number, out: Float64Array, at: number): boolean {
+  for (let i = 0; i < length; i++) {
+    const high = halves[2 * i + 1] as number;
+    if (high < -0x200000 || high >= 0x200000) return false;
+    out[at + i] = int64AsDouble(halves, i);
+  }
+  return true;
 }
 
 /** Arrays of one typed array type, end to end in a new one of `length` elements (their lengths' sum). */

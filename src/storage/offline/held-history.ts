@@ -7,7 +7,7 @@
  */
 import { type DataType, Int64, Type, tableFromIPC, type Vector, vectorFromArray } from "apache-arrow";
 import type { FeatureValue } from "../../common/feature-value.js";
-import { int64AsDouble, int64Halves } from "../../common/typed-arrays.js";
+import { int64AsDouble, int64Halves, int64sAsDoubles } from "../../common/typed-arrays.js";
 import type { OfflineTable } from "./offline-store.js";
 
 /** An entity's key as a Map key: one column's value itself, several columns' as JSON text. */
@@ -202,13 +202,8 @@ export function safeIntegersOf(vector: Vector): Float64Array | undefined {
   const out = new Float64Array(vector.length);
   let at = 0;
   for (const data of vector.data) {
-    const halves = int64Halves(data.values as BigInt64Array);
-    for (let i = 0; i < data.length; i++) {
-      const high = halves[2 * i + 1] as number;
-      // Beyond 2^53 in magnitude: not exact as a double.
-      if (high < -0x200000 || high >= 0x200000) return undefined;
-      out[at++] = int64AsDouble(halves, i);
-    }
+    if (!int64sAsDoubles(int64Halves(data.values as BigInt64Array, data.length), data.length, out, at)) return undefined;
+    at += data.length;
   }
   return out;
 }

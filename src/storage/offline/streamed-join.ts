@@ -22,7 +22,7 @@
  * the first row is written, leaves the join to the engine.
  */
 import { type Data, type DataType, Field, type RecordBatch, tableFromIPC, util, type Vector } from "apache-arrow";
-import { int64AsDouble, int64Halves } from "../../common/typed-arrays.js";
+import { int64AsDouble, int64Halves, int64sAsDoubles } from "../../common/typed-arrays.js";
 import type { ValueType } from "../../common/value-type.js";
 import { ARROW_TYPE_OF, fixedWidthVector, recordBatchIpc } from "./arrow-columns.js";
 import { HELD_TIME_COLUMN } from "./held-history.js";
@@ -106,12 +106,7 @@ export class SortedSpine {
       const batchTimes = int64Words(onlyData(batch.getChild(HELD_TIME_COLUMN)));
       if (!batchTimes) return undefined;
       timeWords.set(batchTimes, 2 * row);
-      for (let i = 0; i < rows; i++) {
-        const high = batchTimes[2 * i + 1] as number;
-        // Beyond 2^53 in magnitude: not exact as a double.
-        if (high < -0x200000 || high >= 0x200000) return undefined;
-        times[row + i] = int64AsDouble(batchTimes, i);
-      }
+      if (!int64sAsDoubles(batchTimes, rows, times, row)) return undefined;
       keys.set(keyWords(onlyData(batch.getChild(key))), 2 * row);
       if (inOrder) {
         for (let i = 0; i < rows; i++) positions[row + i] = row + i;
@@ -242,6 +237,9 @@ class ViewMerge {
    */
   private matchedAt = new Int32Array(1024);
   private matchedRows = new Int32Array(1024);
+  /** The one match of a spine row settled on an earlier chunk's row. */
+  private readonly oneAt = new Int32Array(1);
+  private readonly oneRow = new Int32Array(1);
 
   /** Where the matched values go (every column's). */
   private readonly merged: MergedRows;
@@ -304,7 +302,7 @@ class ViewMerge {
       }
       next++;
     }
-    this.copyMatched(sources, matched);
+    this.copyMatched(sources, matched, this.matchedAt, this.matchedRows);
     if (rows > 0) {
       this.lastKeys = keys;
       this.lastTimes = times;
@@ -333,10 +331,9 @@ class ViewMerge {
   /** Gives spine row `s` the values of the last history row seen (of an earlier chunk), if it matches. */
   private settleOnLast(s: number): void {
     if (this.lastRow < 0 || !this.matches(s, this.lastRow, this.lastKeys, this.lastTimes)) return;
-    // Called before any row of the chunk being merged is matched: the first slot is free.
-    this.matchedAt[0] = this.spine.positions[s] as number;
-    this.matchedRows[0] = this.lastRow;
-    this.copyMatched(this.lastSources, 1);
+    this.oneAt[0] = this.spine.positions[s] as number;
+    this.oneRow[0] = this.lastRow;
+    this.copyMatched(this.lastSources, 1, this.oneAt, this.oneRow);
   }
 
   /** Doubles the room for matched rows. */
@@ -349,10 +346,12 @@ class ViewMerge {
     this.matchedRows = rows;
   }
 
-  /** Copies the first `count` matched rows' values (present ones) from `sources`, a feature at a time. */
-  private copyMatched(sources: Source[], count: number): void {
+  /**
+   * Copies the values (present ones) of history rows `matchedRows` of `sources` to output positions
+   * `matchedAt`, the first `count` of them, a feature at a time.
+   */
+  private copyMatched(sources: Source[], count: number, matchedAt: Int32Array, matchedRows: Int32Array): void {
     const { words, stride, valid, features } = this.merged;
-    const { matchedAt, matchedRows } = this;
     for (let f = 0; f < features; f++) {
       const { words: values, nulls, offset: bitOffset } = sources[f] as Source;
       const { offset, width } = this.columns[f] as MergedColumn;
@@ -497,7 +496,7 @@ function keyWords(data: Data | undefined): Int32Array {
 function int64Words(data: Data | undefined): Int32Array | undefined {
   const values = data?.values as unknown;
   if (!data || !(values instanceof BigInt64Array || values instanceof BigUint64Array)) return undefined;
-  return new Int32Array(values.buffer, values.byteOffset, 2 * data.length);
+  return int64Halves(values, data.length);
 }
 
 /** The one chunk of a record batch's column. */
