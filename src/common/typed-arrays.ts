@@ -20,6 +20,15 @@ export function int64AsDouble(halves: Int32Array, index: number): number {
   return (halves[2 * index + 1] as number) * 0x100000000 + ((halves[2 * index] as number) >>> 0);
 }
 
+const TWO_TO_32 = 0x100000000;
+
+/** A whole number exact as a double written as int64 `index` of halves `out` (modulo 2^32 each: the high half in two's complement). */
+export function setInt64Halves(out: Int32Array, index: number, value: number): void {
+  const high = Math.floor(value / TWO_TO_32);
+  out[2 * index] = value - high * TWO_TO_32;
+  out[2 * index + 1] = high;
+}
+
 /**
  * The first `length` int64s of {@link int64Halves} written as doubles into `out` from `at`; false,
  * part written, when one is beyond 2^53 in magnitude, where a double is not exact.

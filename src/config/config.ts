@@ -134,7 +134,8 @@ export const configSchema = z
       memoryJoinMaxSpineRows: nonNegativeInt(1_000_000_000),
       /**
        * The longest spine whose join over a history above hashJoinMaxRows the server streams through
-       * itself instead of the engine's sort-merge join (src/storage/offline/streamed-join.ts). 0: never.
+       * itself instead of the engine's sort-merge join (src/storage/offline/streamed-join.ts); with
+       * sorted copies kept, also the longest inline spine held in memory until such a join. 0: never.
        */
       streamedJoinMaxSpineRows: nonNegativeInt(1_000_000_000),
       /**

@@ -28,6 +28,7 @@ import {
   vectorFromArray,
 } from "apache-arrow";
 import { type FeatureValue, hasNull } from "../../common/feature-value.js";
+import { setInt64Halves } from "../../common/typed-arrays.js";
 import { NUMBER_VALUE_TYPES, type ValueType } from "../../common/value-type.js";
 
 /** The Arrow type of a column of each type. */
@@ -122,8 +123,6 @@ export function int64Vector(values: ArrayLike<number>): Vector {
   return fixedWidthVector(ARROW_TYPE_OF.int64(), wholeNumbersAsInt64(values), 0, allValid(values.length));
 }
 
-const TWO_TO_32 = 0x100000000;
-
 /**
  * Whole numbers (exact as doubles) as int64s, written as two 32-bit halves each: no bigint is made
  * per value (an allocation per row of a spine or history batch, and its collection).
@@ -131,13 +130,7 @@ const TWO_TO_32 = 0x100000000;
 function wholeNumbersAsInt64(values: ArrayLike<number>): BigInt64Array {
   const out = new BigInt64Array(values.length);
   const halves = new Int32Array(out.buffer);
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i] as number;
-    const high = Math.floor(value / TWO_TO_32);
-    // Stored modulo 2^32: the low half's bits, and the high half's in two's complement.
-    halves[2 * i] = value - high * TWO_TO_32;
-    halves[2 * i + 1] = high;
-  }
+  for (let i = 0; i < values.length; i++) setInt64Halves(halves, i, values[i] as number);
   return out;
 }
 

@@ -755,7 +755,9 @@ describe("point-in-time joins streamed through the server", () => {
           const history = generatedHistory<{ key: FeatureValue } & GeneratedRow>([s.spend, s.visits, s.stores], (r) => [r.key]);
           await storeHistory(store, tables, history, `s${version}`);
           const spineTimes = s.spine.map((r) => T0 + r.time * SECOND);
-          const join = async (on: ClickHouseOfflineStore): Promise<PointInTimeJoin> => {
+          const views = tables.slice(0, s.oneKey ? 2 : 3);
+          // With the join's preview, a store keeping sorted copies holds the spine until the join.
+          const join = async (on: ClickHouseOfflineStore, previewed = false): Promise<PointInTimeJoin> => {
             const spine = await on.createSpine(
               "pit_streamed",
               [
@@ -763,6 +765,7 @@ describe("point-in-time joins streamed through the server", () => {
                 { name: "store_id", type: "int32" },
               ],
               [{ name: "label", type: "bool" }],
+              previewed ? { tables: views, aggregates: false, excludeLateIngested: false } : undefined,
             );
             await on.appendSpine(
               spine,
@@ -776,7 +779,7 @@ describe("point-in-time joins streamed through the server", () => {
             );
             return {
               spine,
-              views: tables.slice(0, s.oneKey ? 2 : 3).map((table, v) => ({ table, ttlMicros: (s.ttls[v] ?? 0) * SECOND })),
+              views: views.map((table, v) => ({ table, ttlMicros: (s.ttls[v] ?? 0) * SECOND })),
               features: [
                 { view: 1, column: "last_seen", as: "last_seen" },
                 { view: 0, column: "amount", as: "amount" },
@@ -800,8 +803,16 @@ describe("point-in-time joins streamed through the server", () => {
           await store.dropSpine(mine.spine);
           expect(store.joinsByStrategy.streamed).toBe(streamedJoins + 3);
           // Tables no history row was written to have no version with rows to copy.
-          const viewsRead = tables.slice(0, s.oneKey ? 2 : 3).filter((_, v) => (history[v] ?? []).length > 0).length;
+          const viewsRead = views.filter((_, v) => (history[v] ?? []).length > 0).length;
           expect(store.sortedCopyCounts.reads - copyReads).toBe(2 * viewsRead);
+          // A spine held until its join, over the copies: never stored in the engine, unless a view
+          // has no copy (no rows); written in spine order whatever the order asked for.
+          const spineTables = store.spineTablesMade;
+          const held = await join(store, true);
+          const heldRows = await collectRows(store.joinPointInTime(held));
+          expect(await schemaOf(store.joinPointInTime(held))).toEqual(schema);
+          await store.dropSpine(held.spine);
+          expect(store.spineTablesMade - spineTables).toBe(viewsRead === views.length ? 0 : 1);
           const theirs = await join(engine);
           const engineRows = await collectRows(engine.joinPointInTime(theirs));
           expect(schema).toEqual(await schemaOf(engine.joinPointInTime(theirs)));
@@ -836,6 +847,8 @@ describe("point-in-time joins streamed through the server", () => {
           // In spine order unless written in the order of the merge (any order was asked for, one key).
           if (s.spineOrder || !s.oneKey) expect(rows).toEqual(expectedRows);
           else expect(canonical(rows)).toEqual(canonical(expectedRows));
+          if (s.spineOrder || !s.oneKey || viewsRead === views.length) expect(heldRows).toEqual(expectedRows);
+          else expect(canonical(heldRows)).toEqual(canonical(expectedRows));
           // The same rows as the engine's, which come in any order unless asked for spine order.
           expect(canonical(rows)).toEqual(canonical(engineRows));
         }),
@@ -1285,7 +1298,7 @@ describe("point-in-time joins streamed through the server", () => {
     }
   });
 
-  it("leaves to the engine, with the same answer, joins it cannot stream: a text key, a text feature, a spine over its limit, a time it cannot hold exactly, a column named __time", async () => {
+  it("leaves to the engine, with the same answer, joins it cannot stream: a text key, a text feature, a spine over its limit, a time it cannot hold exactly, a column named __time; a spine held for it, stored then", async () => {
     const keyed = (keyColumns: OfflineTable["keyColumns"], featureColumns: OfflineTable["featureColumns"]) =>
       viewTable(`fallback_${++version}`, keyColumns, featureColumns);
     const cases: Array<[string, OfflineTable, FeatureValue, FeatureValue, number, JoinLimits, string?]> = [
@@ -1321,22 +1334,31 @@ describe("point-in-time joins streamed through the server", () => {
         "__time",
       ],
     ];
-    for (const [name, table, key, value, eventTime, limits, extra] of cases) {
+    // Each case twice: as before, and with the join's preview to a store keeping sorted copies,
+    // which holds the spine until its join (or until it outgrows its limit) and then stores it.
+    for (const [[name, table, key, value, eventTime, limits, extra], previewed] of cases.flatMap((c) => [
+      [c, false] as const,
+      [c, true] as const,
+    ])) {
       const store = await openClickHouseOfflineStore({
         kind: "embedded",
         path: pitPath,
         hashJoinMaxRows: 0,
         memoryJoinMaxRows: 0,
+        ...(previewed ? { sortedCopies: { directory: copiesDirectory, maxBytes: 1 << 30 } } : {}),
         ...limits,
       });
       try {
         await store.ensureTable(table);
-        await store.append(
-          table,
-          historyColumnsOf([{ key: [key], eventTime, ingestTime: T0, writeId: "w", features: [value] }], 1, 1),
-          "f",
-        );
-        const spine = await store.createSpine("pit_streamed", table.keyColumns, extra ? [{ name: extra, type: "double" }] : []);
+        // Written by the case's first pass; the second joins the same table.
+        if (!previewed)
+          await store.append(
+            table,
+            historyColumnsOf([{ key: [key], eventTime, ingestTime: T0, writeId: "w", features: [value] }], 1, 1),
+            "f",
+          );
+        const preview = previewed ? { tables: [table], aggregates: false, excludeLateIngested: false } : undefined;
+        const spine = await store.createSpine("pit_streamed", table.keyColumns, extra ? [{ name: extra, type: "double" }] : [], preview);
         const extras = extra ? [[0.5, 1.5]] : [];
         await store.appendSpine(spine, { length: 2, keys: [[key, key]], eventTimes: [eventTime, eventTime - SECOND], extras }, 0);
         const rows = await collectRows(
@@ -1354,6 +1376,7 @@ describe("point-in-time joins streamed through the server", () => {
           [key, eventTime - SECOND, ...(extra ? [1.5] : []), null],
         ]);
         expect(store.joinsByStrategy, name).toEqual({ server: 0, streamed: 0, hash: 0, sortMerge: 1 });
+        expect(store.spineTablesMade, name).toBe(1);
       } finally {
         await store.close();
       }

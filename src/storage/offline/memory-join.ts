@@ -38,6 +38,9 @@ export class HeldSpine {
   /** Rows held. */
   length = 0;
 
+  /** `limit`: the most rows it holds; a spine that grows beyond is stored in the engine instead. */
+  constructor(readonly limit: number) {}
+
   /** Holds a batch whose values fill the spine's first `extras` extra columns. */
   add(rows: SpineColumns, firstIndex: number, extras: number): void {
     this.batches.push({ rows, firstIndex, extras });
@@ -73,7 +76,7 @@ export function* joinHeld(
   histories: readonly HeldHistory[],
   aborted: () => boolean,
 ): Generator<ArrowChunk> {
-  const fields = outputFields(join, histories);
+  const fields = [...spineOutputFields(join), ...featureFields(join, histories)];
   for (const { rows, firstIndex } of spine.columns(join.spine)) {
     for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
       if (aborted()) return;
@@ -92,10 +95,7 @@ export function* joinHeld(
         gatheredColumns(histories[v] as HeldHistory, viewFeatureColumns(join, v), viewMatches),
       );
       const columns: Vector[] = [
-        ...(join.withSpineIndex ? [int64Vector(Float64Array.from({ length: to - from }, (_, i) => firstIndex + from + i))] : []),
-        ...join.spine.keyColumns.map((c, k) => valuesVector(c.type, slice(rows.keys[k], from, to))),
-        microsVector(slice(rows.eventTimes, from, to)),
-        ...join.spine.extraColumns.map((c, e) => valuesVector(c.type, slice(rows.extras[e], from, to))),
+        ...spineOutputColumns(join, rows, firstIndex, from, to),
         ...join.features.map((feature) => {
           if (!("view" in feature)) throw new Error("aggregation views are joined by the engine");
           return gatheredByView[feature.view]?.get(feature.column) as Vector;
@@ -106,19 +106,54 @@ export function* joinHeld(
   }
 }
 
-/** The result's fields: as the engine writes them (keys and event time not null; features of the history's own types). */
-function outputFields(join: PointInTimeJoin, histories: readonly HeldHistory[]): Field[] {
+/** A result's own spine columns for a run of its rows: what is written before the features. */
+export interface SpineOutput {
+  fields: Field[];
+  vectors: Vector[];
+  length: number;
+}
+
+/** A held spine's own result columns, in spine order, a chunk of rows at a time. */
+export function* heldSpineOutput(join: PointInTimeJoin, spine: HeldSpine): Generator<SpineOutput> {
+  const fields = spineOutputFields(join);
+  for (const { rows, firstIndex } of spine.columns(join.spine)) {
+    for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
+      const to = Math.min(rows.length, from + CHUNK_ROWS);
+      yield { fields, vectors: spineOutputColumns(join, rows, firstIndex, from, to), length: to - from };
+    }
+  }
+}
+
+/**
+ * The fields of a result's own spine columns, as the engine writes them: `spine_index` when asked,
+ * keys and event time (not null), extra columns.
+ */
+function spineOutputFields(join: PointInTimeJoin): Field[] {
   return [
     ...(join.withSpineIndex ? [new Field("spine_index", ARROW_TYPE_OF.int64(), false)] : []),
     ...join.spine.keyColumns.map((c) => new Field(c.name, ARROW_TYPE_OF[c.type](), false)),
     new Field("event_time", ARROW_TYPE_OF.timestamp(), false),
     ...join.spine.extraColumns.map((c) => new Field(c.name, ARROW_TYPE_OF[c.type](), true)),
-    ...join.features.map((feature) => {
-      const type = "view" in feature ? histories[feature.view]?.features.get(feature.column)?.type : undefined;
-      if (!type) throw new Error(`held history lacks feature column ${feature.column}`);
-      return new Field(feature.as, type, true);
-    }),
   ];
+}
+
+/** A result's own spine columns ({@link spineOutputFields}) for rows [from, to) of a held batch whose first row is spine row `firstIndex`. */
+function spineOutputColumns(join: PointInTimeJoin, rows: SpineColumns, firstIndex: number, from: number, to: number): Vector[] {
+  return [
+    ...(join.withSpineIndex ? [int64Vector(Float64Array.from({ length: to - from }, (_, i) => firstIndex + from + i))] : []),
+    ...join.spine.keyColumns.map((c, k) => valuesVector(c.type, slice(rows.keys[k], from, to))),
+    microsVector(slice(rows.eventTimes, from, to)),
+    ...join.spine.extraColumns.map((c, e) => valuesVector(c.type, slice(rows.extras[e], from, to))),
+  ];
+}
+
+/** The result's feature fields: of the held histories' own types. */
+function featureFields(join: PointInTimeJoin, histories: readonly HeldHistory[]): Field[] {
+  return join.features.map((feature) => {
+    const type = "view" in feature ? histories[feature.view]?.features.get(feature.column)?.type : undefined;
+    if (!type) throw new Error(`held history lacks feature column ${feature.column}`);
+    return new Field(feature.as, type, true);
+  });
 }
 
 /** Each row's entity key for a view's key columns, read once per chunk for the views that share them. */

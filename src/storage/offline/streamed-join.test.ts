@@ -1,7 +1,9 @@
 import { Float64, Int32, makeVector, Table, tableToIPC, vectorFromArray } from "apache-arrow";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { ArrowChunk } from "./offline-store.js";
+import type { FeatureValue } from "../../common/feature-value.js";
+import { HeldSpine } from "./memory-join.js";
+import type { ArrowChunk, Spine } from "./offline-store.js";
 import { type MergedColumn, mergeView, SortedSpine } from "./streamed-join.js";
 
 /** A history row: key, event time (µs), and a double and an int32 feature, either null. */
@@ -95,5 +97,49 @@ describe("mergeView", () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("SortedSpine.ofHeld", () => {
+  const spine = (type: "int64" | "int32"): Spine => ({ id: "s", project: "p", keyColumns: [{ name: "id", type }], extraColumns: [] });
+  /** A held spine of batches of (key, time µs) rows, spine row indexes counted from `firstIndex` (0 by default). */
+  const held = (batches: ReadonlyArray<{ keys: ArrayLike<FeatureValue>; times: number[]; firstIndex?: number }>) => {
+    const out = new HeldSpine(1_000);
+    let row = 0;
+    for (const { keys, times, firstIndex } of batches) {
+      out.add({ length: times.length, keys: [keys], eventTimes: times, extras: [] }, firstIndex ?? row, 0);
+      row += times.length;
+    }
+    return out;
+  };
+
+  it("sorts rows held in any key form by key and time, each keeping its spine index as its output position", () => {
+    const sorted = SortedSpine.ofHeld(
+      held([
+        { keys: BigInt64Array.from([2n ** 32n, -1n, 5n]), times: [3, 9, 1] },
+        { keys: [-1n, 5n, 2n ** 32n], times: [2, 1, -7] },
+      ]),
+      spine("int64"),
+      "id",
+    );
+    expect([...(sorted?.positions ?? [])]).toEqual([3, 1, 2, 4, 5, 0]);
+    expect([...(sorted?.times ?? [])]).toEqual([2, 9, 1, 1, -7, 3]);
+    expect([...(sorted?.keys ?? [])]).toEqual([-1, -1, -1, -1, 5, 0, 5, 0, 0, 1, 0, 1]);
+    expect([...(sorted?.timeWords ?? [])]).toEqual([2, 0, 9, 0, 1, 0, 1, 0, -7, -1, 3, 0]);
+    const int32 = SortedSpine.ofHeld(held([{ keys: [7, -3, 7], times: [5, 6, 4] }]), spine("int32"), "id");
+    expect([...(int32?.positions ?? [])]).toEqual([1, 2, 0]);
+  });
+
+  it("is refused (the join then stores the spine) for a null key, a time not a whole number exact as a double, or rows out of spine order", () => {
+    const refused = (batches: Parameters<typeof held>[0]) => SortedSpine.ofHeld(held(batches), spine("int64"), "id");
+    expect(refused([{ keys: [1n, null], times: [1, 2] }])).toBeUndefined();
+    expect(refused([{ keys: [1n], times: [1.5] }])).toBeUndefined();
+    expect(refused([{ keys: [1n], times: [2 ** 53 + 2] }])).toBeUndefined();
+    expect(
+      refused([
+        { keys: [1n], times: [1] },
+        { keys: [2n], times: [1], firstIndex: 5 },
+      ]),
+    ).toBeUndefined();
   });
 });

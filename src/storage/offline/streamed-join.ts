@@ -22,12 +22,22 @@
  * the first row is written, leaves the join to the engine.
  */
 import { type Data, type DataType, Field, type RecordBatch, tableFromIPC, util, type Vector } from "apache-arrow";
-import { int64AsDouble, int64Halves, int64sAsDoubles } from "../../common/typed-arrays.js";
+import type { FeatureValue } from "../../common/feature-value.js";
+import { sortByInt64Pair } from "../../common/radix-order.js";
+import { int64AsDouble, int64Halves, int64sAsDoubles, setInt64Halves } from "../../common/typed-arrays.js";
 import type { ValueType } from "../../common/value-type.js";
 import { ARROW_TYPE_OF, fixedWidthVector, recordBatchIpc } from "./arrow-columns.js";
 import { HELD_TIME_COLUMN } from "./held-history.js";
-import { joinsWithoutEngine } from "./memory-join.js";
-import { type ArrowChunk, type ArrowChunks, type OfflineTable, type PointInTimeJoin, viewFeatureColumns } from "./offline-store.js";
+import { type HeldSpine, joinsWithoutEngine, type SpineOutput } from "./memory-join.js";
+import {
+  type ArrowChunk,
+  type ArrowChunks,
+  type OfflineTable,
+  type PointInTimeJoin,
+  type Spine,
+  type SpineJoinPreview,
+  viewFeatureColumns,
+} from "./offline-store.js";
 
 /** Key types the merge compares exactly, as two 32-bit halves. */
 const INTEGER_KEYS: ReadonlySet<ValueType> = new Set(["int32", "int64"]);
@@ -55,6 +65,17 @@ export function streamedJoinKeys(join: PointInTimeJoin): string[] | undefined {
     keys.push(key.name);
   }
   return keys;
+}
+
+/**
+ * Whether a join of these tables may be streamed, as far as its preview tells (each view keyed by
+ * one integer column, no aggregation views or `excludeLateIngested`): the rest is known at the join.
+ */
+export function mayStream(preview: SpineJoinPreview): boolean {
+  return (
+    joinsWithoutEngine(preview) &&
+    preview.tables.every(({ keyColumns: [key, ...more] }) => key && more.length === 0 && INTEGER_KEYS.has(key.type))
+  );
 }
 
 /** The feature columns of `table` the merge can copy (fixed-width ones), in table order. */
@@ -124,6 +145,55 @@ export class SortedSpine {
     }
     return new SortedSpine(keys, times, timeWords, positions, inOrder ? batches : undefined);
   }
+
+  /**
+   * The spine from rows held in the server's memory (memory-join.ts), sorted here: the output is
+   * in spine order. Undefined when a key is not an integer, a time is not a whole number exact as
+   * a double, or the held rows are not spine rows 0..n-1 in order.
+   */
+  static ofHeld(held: HeldSpine, spine: Spine, key: string): SortedSpine | undefined {
+    const k = spine.keyColumns.findIndex((c) => c.name === key);
+    const length = held.length;
+    const heldKeys = new Int32Array(2 * length);
+    const heldTimes = new Int32Array(2 * length);
+    let row = 0;
+    for (const { rows, firstIndex } of held.columns(spine)) {
+      if (firstIndex !== row || !integerWords(rows.keys[k], rows.length, heldKeys, row)) return undefined;
+      const { eventTimes } = rows;
+      for (let i = 0; i < rows.length; i++) {
+        const time = eventTimes[i] as number;
+        if (!Number.isSafeInteger(time)) return undefined;
+        setInt64Halves(heldTimes, row + i, time);
+      }
+      row += rows.length;
+    }
+    if (row !== length) return undefined;
+    const { first: keys, second: timeWords, order } = sortByInt64Pair(heldKeys, heldTimes, length);
+    const times = new Float64Array(length);
+    for (let i = 0; i < length; i++) times[i] = int64AsDouble(timeWords, i);
+    return new SortedSpine(keys, times, timeWords, order, undefined);
+  }
+}
+
+/**
+ * A held key column's first `length` values as two 32-bit words each, written into `out` from
+ * row `at`; false when one is not an integer (or is null).
+ */
+function integerWords(values: ArrayLike<FeatureValue> | undefined, length: number, out: Int32Array, at: number): boolean {
+  if (values instanceof BigInt64Array) {
+    out.set(int64Halves(values, length), 2 * at);
+    return true;
+  }
+  if (!values) return false;
+  for (let i = 0; i < length; i++) {
+    const value = values[i];
+    if (typeof value === "bigint") {
+      out[2 * (at + i)] = Number(BigInt.asIntN(32, value));
+      out[2 * (at + i) + 1] = Number(BigInt.asIntN(32, value >> 32n));
+    } else if (typeof value === "number" && Number.isSafeInteger(value)) setInt64Halves(out, at + i, value);
+    else return false;
+  }
+  return true;
 }
 
 /** One feature's matched values for every spine row, in spine order. */
@@ -379,7 +449,7 @@ class ViewMerge {
  */
 export async function* streamedJoinChunks(
   join: PointInTimeJoin,
-  spineColumns: AsyncIterable<RecordBatch> | Iterable<RecordBatch>,
+  spineColumns: AsyncIterable<SpineOutput> | Iterable<SpineOutput>,
   merged: ReadonlyArray<Map<string, MergedColumn>>,
   aborted: () => boolean,
 ): AsyncGenerator<ArrowChunk> {
@@ -393,16 +463,13 @@ export async function* streamedJoinChunks(
   // of buffers left for the collector to find.
   const scratch: OutputScratch[] = [];
   let position = 0;
-  for await (const batch of spineColumns) {
+  for await (const own of spineColumns) {
     if (aborted()) return;
-    const length = batch.numRows;
-    const own = batch.schema.fields.flatMap((field, i) =>
-      field.name === HELD_TIME_COLUMN ? [] : [{ field, vector: batch.getChildAt(i) as Vector }],
-    );
-    const fields = [...own.map((c) => c.field), ...features.map((f) => f.field)];
+    const { length } = own;
+    const fields = [...own.fields, ...features.map((f) => f.field)];
     for (const [f, { column }] of features.entries()) scratch[f] = outputScratch(scratch[f], column, length);
     const columns = [
-      ...own.map((c) => c.vector),
+      ...own.vectors,
       ...features.map(({ column }, f) => slicedVector(column, position, length, scratch[f] as OutputScratch)),
     ];
     // The IPC is a copy: the scratch is free again once it is made.
@@ -411,9 +478,19 @@ export async function* streamedJoinChunks(
   }
 }
 
-/** The record batches of Arrow chunks, in order. */
-export async function* recordBatches(chunks: ArrowChunks): AsyncGenerator<RecordBatch> {
-  for await (const chunk of chunks) yield* tableFromIPC(chunk.ipc).batches;
+/** The spine's own output columns of Arrow chunks the engine read, in order (a `__time` column left out). */
+export async function* spineOutputOfChunks(chunks: ArrowChunks): AsyncGenerator<SpineOutput> {
+  for await (const chunk of chunks) yield* spineOutputOfBatches(tableFromIPC(chunk.ipc).batches);
+}
+
+/** The spine's own output columns of record batches (a `__time` column left out). */
+export function* spineOutputOfBatches(batches: Iterable<RecordBatch>): Generator<SpineOutput> {
+  for (const batch of batches) {
+    const own = batch.schema.fields.flatMap((field, i) =>
+      field.name === HELD_TIME_COLUMN ? [] : [{ field, vector: batch.getChildAt(i) as Vector }],
+    );
+    yield { fields: own.map((c) => c.field), vectors: own.map((c) => c.vector), length: batch.numRows };
+  }
 }
 
 /** Where a feature's values for one output batch are copied: words of its width and a validity bitmap, for up to `rows` rows. */
