@@ -795,30 +795,31 @@ engine's sort-merge join. Same values? ${count(a.check.cellsCompared)} feature c
 from the copies): **${a.check.mismatches} mismatches**.
 
 Where Sluice's time goes, traced inside the server on this data (2026-11-28, scratch timing, not part of the
-JSON, on the code of this run): the server receives, checks and stores the spine (Arrow streams from the client)
-in about 0.5-0.6 s; the engine sorts it by key and time and the server reads it back in about 0.2 s; both views'
-copies (10M rows each) are read from disk and merged in 0.65-0.8 s (3.3-3.9 s from the engine, with the spine's
-time bounds, before the copies); the answer is written in spine order and read into pandas in about 0.35-0.4 s,
-and the client's own work before and after is about 0.25 s. Without copies (\`offline.sortedCopyMaxBytes=0\`) the
-same server took 4.9-5.1 s.
+JSON, on the code of this run): the server receives and checks the spine (Arrow streams from the client) and holds
+it in memory in 0.32-0.41 s, the event loop idle for about 40% of it; it sorts the spine by key and time itself in
+0.13-0.15 s; both views' copies (10M rows each) are read from disk and merged in 0.66-0.69 s (3.3-3.9 s from the
+engine, with the spine's time bounds, before the copies); the answer is written in spine order in 0.26-0.31 s and
+read into pandas by the client in about 0.1-0.2 s. Without copies (\`offline.sortedCopyMaxBytes=0\`) the same
+server took 4.9-5.1 s.
 
-This run's change is the merge (4e907ba): for each spine row one tight loop passes the history rows up to it,
-and the matched values are copied a feature at a time once a chunk is scanned, where the loop went back to the
-spine row for every history row and copied each match's features inside the scan. Both views held in memory
-merged in 0.47-0.48 s instead of 0.67-0.70 s; standalone, alternating the builds before and after (six pairs, one
-retrieval per server, as here), the retrieval took 2.05-2.15 s (median 2.11) against 2.21-2.46 s (2.38). The
-run before this one gave 2.8 s (1.95×); this one 2.513 s (2.22×), rounds 2.23-2.55 s, each just after a Feast
-round on the same two cores, slower than the same retrieval alone.
+This run's change (6ee312c): an inline spine whose join may be streamed is held in the server's memory as it
+arrives instead of being inserted into the engine, and when every view reads its sorted copy the join needs no
+engine at all: the server sorts the spine itself (a counting sort by key for ids within about two per row, each
+key's few rows by time; a 16-bit radix sort otherwise) and writes its own columns from memory. Storing the spine
+had taken 0.52-0.55 s of this retrieval (0.35 s of it the engine's inserts) and reading it back sorted 0.19 s.
+Standalone, alternating with the build before (eight pairs, one retrieval per server, as here), the retrieval took
+a median of 1.89 s (1.71-2.08) against 2.08 s (1.90-2.31), every pair faster. Round 14 had tried holding the spine
+with an 11-bit radix sort of every row, 0.35-0.5 s cold, and gained nothing; round 17 a counting sort kept beside
+the engine's copy of the spine, which saved nothing because the inserts stayed. The run before this one gave
+2.513 s (2.22×); this one ${a.sluiceSeconds} s (${times(a.ratioFeastToSluice)}), each round just after a Feast round on the same two cores.
 
-Tried this round and dropped, each measured against the same build alternately: sorting the spine in the server
-(a counting sort by key kept beside the engine's copy, 0.11-0.15 s on the event loop for 1M rows) instead of in
-the engine (five pairs, medians 2.06 s against 2.02 s: the engine sorts on the other core while the event loop
-waits, so the server's own sort only moved the work); starting the read of the spine's own columns before the
-merge (the first part 20 ms sooner, the last no sooner); and reading the copies synchronously (the merge 0.06-0.11 s
-shorter, the retrieval no shorter, and a read from disk would stall every other call). What is left is spread
-over receiving the spine, the merge (one thread over 20M history rows, the other core copying 1.1 GB of copies
-out of the page cache) and the answer (about 105 MB of Arrow, built, framed and sent); reaching 3× against this
-run's Feast (5.59 s) needs about 1.86 s in the benchmark, some 0.65 s less.
+Tried this round and dropped, each measured against the same build alternately: spine batches of 50,000 rows from
+the Python client instead of 10,000 (six pairs: medians 1.79 s against 1.83 s, within the noise; the default stays,
+\`batch_rows\` sets it); and again a larger HTTP/2 receive window on the server (1 MB a stream, 8 MB the
+connection; four pairs, 1.53-1.94 s against 1.54-1.75 s). What is left is the merge (one thread over 20M history
+rows, 0.44-0.48 s of it when the copies are in memory; the rest reading 1.1 GB of copies), receiving the spine,
+and the answer (about 105 MB of Arrow, copied from the merged rows into columns, into an IPC stream and by
+grpc-js into its frame); reaching 3× against this run's Feast needs about ${(a.feastSeconds / 3).toFixed(2)} s in the benchmark.
 
 The first retrieval after the import reads both histories from the engine, in key, event time and ingestion
 time order. On a copy of an earlier run's data each table was 9 parts after the import, which the engine merges as it reads. Read alone by the
