@@ -139,6 +139,11 @@ export const configSchema = z
        */
       streamedJoinMaxSpineRows: nonNegativeInt(1_000_000_000),
       /**
+       * About the most memory an inline spine held in the server until its join may take (keys,
+       * times, extra columns); a larger one is stored in the engine. 0: no spine is held.
+       */
+      heldSpineMaxBytes: nonNegativeInt(Number.MAX_SAFE_INTEGER),
+      /**
        * The most disk the streamed join's sorted copies of histories may take together, under
        * `<dataDir>/sorted-history` (src/storage/offline/sorted-copies.ts). 0: no copies.
        */
@@ -443,6 +448,7 @@ export const DEFAULT_CONFIG: SluiceConfig = {
     memoryJoinMaxRows: 2_000_000,
     memoryJoinMaxSpineRows: 250_000,
     streamedJoinMaxSpineRows: 2_000_000,
+    heldSpineMaxBytes: 256 * MIB,
     sortedCopyMaxBytes: 8 * 1024 * MIB,
   },
   limits: {

@@ -450,7 +450,7 @@ describe("point-in-time joins by the server", () => {
     }
   });
 
-  it("joins in the engine, with the same answer, a spine or history over its limits, or times it cannot hold exactly", async () => {
+  it("joins in the engine, with the same answer, a spine or history over its limits (rows or bytes), or times it cannot hold exactly", async () => {
     const table = tableOf([{ name: "spend", type: "double" }]);
     // 2260-01-01: beyond 2^53 µs, which a double does not hold exactly.
     const far = 9_183_110_400_000_000;
@@ -475,6 +475,10 @@ describe("point-in-time joins by the server", () => {
       [{}, "server"],
       [{ memoryJoinMaxSpineRows: 3 }, "hash"],
       [{ memoryJoinMaxRows: 2 }, "hash"],
+      // The spine's 4 keys and times come to 64 bytes, in two batches.
+      [{ heldSpineMaxBytes: 64 }, "server"],
+      [{ heldSpineMaxBytes: 63 }, "hash"],
+      [{ heldSpineMaxBytes: 0 }, "hash"],
     ] as const) {
       const store = await opened(limits);
       try {

@@ -128,6 +128,7 @@ const DEFAULT_JOIN_LIMITS: Required<JoinLimits> = {
   memoryJoinMaxRows: 2_000_000,
   memoryJoinMaxSpineRows: 250_000,
   streamedJoinMaxSpineRows: 2_000_000,
+  heldSpineMaxBytes: 256 * 1024 * 1024,
 };
 
 /** Which point-in-time joins run where; 0 turns a way off. */
@@ -143,6 +144,11 @@ export interface JoinLimits {
    * it (streamed-join.ts); it holds about 29 bytes per spine row and 9 per row and feature.
    */
   streamedJoinMaxSpineRows?: number;
+  /**
+   * About the most memory an inline spine held in the server until its join may take (keys, times
+   * and extra columns); a larger one is stored in the engine. 0: no spine is held.
+   */
+  heldSpineMaxBytes?: number;
 }
 
 /** How point-in-time joins run: where, and with which sorted copies of histories. */
@@ -469,6 +475,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
     this.hashJoinMaxRows = joinLimits.hashJoinMaxRows ?? DEFAULT_JOIN_LIMITS.hashJoinMaxRows;
     this.memoryJoinMaxSpineRows = joinLimits.memoryJoinMaxSpineRows ?? DEFAULT_JOIN_LIMITS.memoryJoinMaxSpineRows;
     this.streamedJoinMaxSpineRows = joinLimits.streamedJoinMaxSpineRows ?? DEFAULT_JOIN_LIMITS.streamedJoinMaxSpineRows;
+    this.heldSpineMaxBytes = joinLimits.heldSpineMaxBytes ?? DEFAULT_JOIN_LIMITS.heldSpineMaxBytes;
     const heldRows = joinLimits.memoryJoinMaxRows ?? DEFAULT_JOIN_LIMITS.memoryJoinMaxRows;
     // A cluster's history is spread over its nodes' parts, which one node's system.parts does not version.
     this.heldHistories = heldRows > 0 && !cluster ? new HeldHistoryCache(heldRows) : undefined;
@@ -494,6 +501,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
   private readonly hashJoinMaxRows: number;
   private readonly streamedJoinMaxSpineRows: number;
   private readonly memoryJoinMaxSpineRows: number;
+  private readonly heldSpineMaxBytes: number;
   /** Undefined when joins never run without the engine. */
   private readonly heldHistories: HeldHistoryCache | undefined;
   /** Inline spines not stored in the engine (yet): held until their join, which may not need the engine. */
@@ -716,7 +724,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
     const spine: Spine = { id: randomUUID().replaceAll("-", ""), project, keyColumns, extraColumns: [...extraColumns] };
     const rowsToHold = this.spineRowsToHold(joinedWith);
     if (rowsToHold > 0) {
-      this.heldSpines.set(spine.id, new HeldSpine(rowsToHold));
+      this.heldSpines.set(spine.id, new HeldSpine(rowsToHold, this.heldSpineMaxBytes));
       // The tables' versions (and a history not held yet) are read while the spine arrives: the
       // check before every join was 10-80 ms of a 0.2 s retrieval. A failure here only means the
       // join reads them itself, and reports what fails then.
@@ -734,12 +742,12 @@ export class ClickHouseOfflineStore implements OfflineStore {
    * when sorted copies are kept and the preview's join may be streamed, so that a join over copies
    * needs no engine at all (storing a 1M-row spine in the engine took 0.35 s of inserts, and
    * reading it back sorted 0.19 s). A spine that grows beyond, or whose join needs the engine
-   * after all, is stored then.
+   * after all, is stored then; so is one beyond `heldSpineMaxBytes`.
    */
   private spineRowsToHold(joinedWith?: SpineJoinPreview): number {
     const forMemoryJoin = this.heldHistories ? this.memoryJoinMaxSpineRows : 0;
     const forStreamedJoin = this.sorted && joinedWith && mayStream(joinedWith) ? this.streamedJoinMaxSpineRows : 0;
-    return Math.max(0, forMemoryJoin, forStreamedJoin);
+    return this.heldSpineMaxBytes > 0 ? Math.max(forMemoryJoin, forStreamedJoin) : 0;
   }
 
   private async createSpineTable(spine: Spine): Promise<void> {
@@ -770,11 +778,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
 
   async appendSpine(spine: Spine, rows: SpineColumns, firstIndex: number): Promise<void> {
     if (rows.length === 0) return;
-    const held = this.heldSpines.get(spine.id);
-    if (held && held.length + rows.length <= held.limit) {
-      held.add(rows, firstIndex, spine.extraColumns.length);
-      return;
-    }
+    if (this.heldSpines.get(spine.id)?.add(rows, firstIndex, spine.extraColumns.length)) return;
     await this.storeHeldSpine(spine);
     const columns = [
       int64Vector(Float64Array.from({ length: rows.length }, (_, row) => firstIndex + row)),

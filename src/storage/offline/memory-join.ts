@@ -37,14 +37,26 @@ export class HeldSpine {
   private readonly batches: Array<{ rows: SpineColumns; firstIndex: number; extras: number }> = [];
   /** Rows held. */
   length = 0;
+  /** About the memory its values take ({@link heldBytes}). */
+  bytes = 0;
 
-  /** `limit`: the most rows it holds; a spine that grows beyond is stored in the engine instead. */
-  constructor(readonly limit: number) {}
+  /** At most `maxRows` rows and about `maxBytes` bytes: a spine that grows beyond is stored in the engine instead. */
+  constructor(
+    readonly maxRows: number,
+    readonly maxBytes: number,
+  ) {}
 
-  /** Holds a batch whose values fill the spine's first `extras` extra columns. */
-  add(rows: SpineColumns, firstIndex: number, extras: number): void {
+  /**
+   * Holds a batch whose values fill the spine's first `extras` extra columns, when the spine then
+   * stays within its limits; false, holding nothing, when it would not.
+   */
+  add(rows: SpineColumns, firstIndex: number, extras: number): boolean {
+    const bytes = heldBytes(rows);
+    if (this.length + rows.length > this.maxRows || this.bytes + bytes > this.maxBytes) return false;
     this.batches.push({ rows, firstIndex, extras });
     this.length += rows.length;
+    this.bytes += bytes;
+    return true;
   }
 
   /** The held batches, each with every extra column of `spine` (null where it had none). */
@@ -54,6 +66,29 @@ export class HeldSpine {
       yield { rows: missing.length === 0 ? rows : { ...rows, extras: [...rows.extras, ...missing] }, firstIndex };
     }
   }
+}
+
+/**
+ * About the memory a batch of spine rows takes: its typed arrays' bytes, 8 bytes a value in other
+ * columns, and a text's, bytes' or list's own length beside (a bound on what a client's extra
+ * columns make the server hold, where rows alone say nothing: 64 KiB texts are allowed).
+ */
+function heldBytes(rows: SpineColumns): number {
+  let bytes = 0;
+  for (const column of [...rows.keys, rows.eventTimes, ...rows.extras]) {
+    if (ArrayBuffer.isView(column)) {
+      bytes += column.byteLength;
+      continue;
+    }
+    bytes += 8 * column.length;
+    for (let i = 0; i < column.length; i++) {
+      const value = column[i];
+      if (typeof value === "string") bytes += value.length;
+      else if (value instanceof Uint8Array) bytes += value.byteLength;
+      else if (Array.isArray(value)) bytes += 8 * value.length;
+    }
+  }
+  return bytes;
 }
 
 /**

@@ -25,9 +25,10 @@ const OFFLINE_BACKENDS: Record<SluiceConfig["offline"]["backend"], (config: Slui
 
 /** How the config says point-in-time joins run, and where their sorted copies of histories go. */
 function joinOptionsOf({ offline, dataDir }: SluiceConfig, logger?: Logger): JoinOptions {
-  const { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows, streamedJoinMaxSpineRows, sortedCopyMaxBytes } = offline;
+  const { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows, streamedJoinMaxSpineRows, heldSpineMaxBytes, sortedCopyMaxBytes } =
+    offline;
   const sortedCopies = { directory: join(dataDir, "sorted-history"), maxBytes: sortedCopyMaxBytes, logger };
-  return { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows, streamedJoinMaxSpineRows, sortedCopies };
+  return { hashJoinMaxRows, memoryJoinMaxRows, memoryJoinMaxSpineRows, streamedJoinMaxSpineRows, heldSpineMaxBytes, sortedCopies };
 }
 
 /** Opens the offline store the config names; `logger` hears of its background work. */

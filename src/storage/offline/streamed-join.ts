@@ -2,7 +2,8 @@
  * Point-in-time joins the server streams through itself, for histories too large to hold
  * (memory-join.ts), which the engine would otherwise join by sort-merge: that join sorts its whole
  * left side, and the history again, for every view. Here nothing large is sorted. The spine's keys
- * and times are read sorted by key and time (the engine sorts a 1M-row spine in about 0.15 s), each
+ * and times are read sorted by key and time (the engine sorts a 1M-row spine in about 0.15 s; a spine
+ * held in the server's memory is sorted there, {@link SortedSpine.ofHeld}), each
  * view's history is read in its table's own order (keys and event time, a read in order; ingestion
  * times are sorted only within each key and event time; the store sends only the rows a spine row
  * could take) and merged with them as it streams, and only the matched values are kept, one per
