@@ -59,7 +59,7 @@ describe("sorting by two int64 columns", () => {
         fc.oneof(
           fc.array(fc.tuple(dense, second), { maxLength: 300 }),
           fc.array(fc.tuple(int64, int64), { maxLength: 300 }),
-          fc.array(fc.tuple(crowded, second), { minLength: 100, maxLength: 300 }),
+          fc.array(fc.tuple(crowded, second), { minLength: 100, maxLength: 700 }),
         ),
         (rows) => {
           const firsts = rows.map((r) => r[0]);

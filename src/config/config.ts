@@ -139,8 +139,9 @@ export const configSchema = z
        */
       streamedJoinMaxSpineRows: nonNegativeInt(1_000_000_000),
       /**
-       * About the most memory an inline spine held in the server until its join may take (keys,
-       * times, extra columns); a larger one is stored in the engine. 0: no spine is held.
+       * About the most memory the inline spines held in the server until their joins may take
+       * together (keys, times, extra columns); a spine that would go beyond is stored in the
+       * engine. 0: no spine is held, which also turns off the server's join of a held spine.
        */
       heldSpineMaxBytes: nonNegativeInt(Number.MAX_SAFE_INTEGER),
       /**

@@ -72,8 +72,15 @@ export function trainingServiceHandlers(retriever: HistoricalRetriever, datasets
         const started = performance.now();
         const retrieval = await retriever.retrieve(plan, query.spine.kind === "inline" ? spineBatches(iterator) : undefined, signal);
         const result = new ResultParts(retrieval.columns, format, chunkRows);
-        await send({ schema: { columns: retrieval.columns.map(columnSchemaToWire), preservesSpineOrder: retrieval.preservesSpineOrder } });
-        for await (const part of result.of(retrieval.chunks)) await send(part);
+        try {
+          await send({
+            schema: { columns: retrieval.columns.map(columnSchemaToWire), preservesSpineOrder: retrieval.preservesSpineOrder },
+          });
+          for await (const part of result.of(retrieval.chunks)) await send(part);
+        } finally {
+          // A client gone before the first part leaves the result unread: its spine goes all the same.
+          await retrieval.release();
+        }
         context.logger.info(
           { features: plan.features.length, spine: query.spine.kind, rows: result.rowCount, format, seconds: seconds(started) },
           "historical features served",

@@ -135,6 +135,7 @@ export class ServingMetrics implements ServingObserver, EventObserver, KafkaSour
   constructor(gauges: {
     loadedModels: () => number;
     predictionLogDropped: () => number;
+    heldSpineBytes: () => number;
     learners: () => Promise<Array<{ learner: string; status: LearnerStatus }>>;
   }) {
     collectDefaultMetrics({
@@ -151,6 +152,14 @@ export class ServingMetrics implements ServingObserver, EventObserver, KafkaSour
       registers: [this.registry],
       collect() {
         this.set(gauges.loadedModels());
+      },
+    });
+    new Gauge({
+      name: "sluice_offline_held_spine_bytes",
+      help: "About the memory inline spines held in the server until their joins take (bounded by offline.heldSpineMaxBytes).",
+      registers: [this.registry],
+      collect() {
+        this.set(gauges.heldSpineBytes());
       },
     });
     const learnerMetric = new Gauge({

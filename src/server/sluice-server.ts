@@ -65,7 +65,7 @@ import { methodRules } from "../security/permissions.js";
 import { RateLimiter } from "../security/rate-limiter.js";
 import { InferencePool } from "../serving/inference-pool.js";
 import { openLearningStore } from "../storage/learning/open-learning-store.js";
-import type { ServedValueRecord } from "../storage/offline/offline-store.js";
+import type { OfflineStore, ServedValueRecord } from "../storage/offline/offline-store.js";
 import { openOfflineStore } from "../storage/offline/open-offline-store.js";
 import { openOnlineStore } from "../storage/online/open-online-store.js";
 import { openRegistryStore } from "../storage/registry/open-registry-store.js";
@@ -213,10 +213,17 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
     releases.push(() => serverTls.close());
     // Served before the stores open, so a taken metrics port fails the start at once; the gauges
     // read the pool and the prediction log once they exist.
-    const gauged: { pool?: InferencePool; predictionLog?: PredictionLog; authenticator?: Authenticator; learners?: LearnerRuntime } = {};
+    const gauged: {
+      pool?: InferencePool;
+      predictionLog?: PredictionLog;
+      authenticator?: Authenticator;
+      learners?: LearnerRuntime;
+      offline?: OfflineStore;
+    } = {};
     const metrics = new ServingMetrics({
       loadedModels: () => gauged.pool?.loadedCount ?? 0,
       predictionLogDropped: () => gauged.predictionLog?.dropped ?? 0,
+      heldSpineBytes: () => gauged.offline?.heldSpineBytes() ?? 0,
       learners: async () =>
         ((await gauged.learners?.statuses()) ?? []).map(({ definition, status }) => ({
           learner: `${definition.project}/${definition.name}`,
@@ -260,6 +267,7 @@ export async function startServer(config: SluiceConfig, logger: Logger): Promise
       : undefined;
     gauged.authenticator = authenticator;
     const offline = await openOfflineStore(config, logger);
+    gauged.offline = offline;
     releases.push(() => offline.close());
     const audit = await AuditLog.open(offline, { chainId: config.audit.chainId, logger });
     // Closed before the offline store, with what is queued stored.

@@ -385,7 +385,12 @@ describe("the metrics port", () => {
   }
 
   async function startMetrics(options: Parameters<typeof serveMetrics>[2]): Promise<number> {
-    const metrics = new ServingMetrics({ loadedModels: () => 0, predictionLogDropped: () => 0, learners: async () => [] });
+    const metrics = new ServingMetrics({
+      loadedModels: () => 0,
+      predictionLogDropped: () => 0,
+      heldSpineBytes: () => 0,
+      learners: async () => [],
+    });
     const endpoint = await serveMetrics(metrics, "127.0.0.1:0", options);
     cleanups.push(() => endpoint.close());
     return endpoint.port;

@@ -54,8 +54,13 @@ export interface RetrievalPlan {
 export interface Retrieval {
   columns: OutputColumn[];
   preservesSpineOrder: boolean;
-  /** The result; consuming it to the end (or abandoning it) drops the stored spine. */
+  /** The result; consuming it to the end (or abandoning it once started) drops the stored spine. */
   chunks: ArrowChunks;
+  /**
+   * Drops the stored spine, for a caller that stops before it starts consuming `chunks` (a
+   * generator never started runs no `finally`); after they drop it, it does nothing more.
+   */
+  release(): Promise<void>;
 }
 
 /**
@@ -131,8 +136,14 @@ export class HistoricalRetriever {
     try {
       const columns = outputColumns(plan, spine);
       const join = joinOf(plan, spine, !plan.query.emitSpineIndex, plan.query.emitSpineIndex);
-      const chunks = appendDerivedColumns(this.streamThenDrop(join, spine, signal), plan.derived);
-      return { columns, preservesSpineOrder: !plan.query.emitSpineIndex, chunks };
+      // Dropped once, by whichever comes first: the result's end or the caller's release.
+      let dropped: Promise<void> | undefined;
+      const drop = () => {
+        dropped ??= this.offline.dropSpine(spine);
+        return dropped;
+      };
+      const chunks = appendDerivedColumns(this.streamThenDrop(join, drop, signal), plan.derived);
+      return { columns, preservesSpineOrder: !plan.query.emitSpineIndex, chunks, release: drop };
     } catch (error) {
       await this.offline.dropSpine(spine);
       throw error;
@@ -189,11 +200,11 @@ export class HistoricalRetriever {
     return this.offline.loadSpine(query.project, query.spine, keyColumns, signal, this.queryLimits);
   }
 
-  private async *streamThenDrop(join: PointInTimeJoin, spine: Spine, signal?: AbortSignal): ArrowChunks {
+  private async *streamThenDrop(join: PointInTimeJoin, drop: () => Promise<void>, signal?: AbortSignal): ArrowChunks {
     try {
       yield* this.offline.joinPointInTime(join, signal, this.queryLimits);
     } finally {
-      await this.offline.dropSpine(spine);
+      await drop();
     }
   }
 }

@@ -488,6 +488,19 @@ describe("point-in-time joins by the server", () => {
         await store.close();
       }
     }
+    // The budget is the store's: a spine held elsewhere leaves this one less, until it is dropped.
+    const shared = await opened({ heldSpineMaxBytes: 64 });
+    try {
+      const other = await shared.createSpine(table.project, table.keyColumns, []);
+      await shared.appendSpine(other, { length: 2, keys: [[1n, 2n]], eventTimes: [T0, T0], extras: [] }, 0);
+      expect(await joined(shared, table, spineRows, { ttlMicros: 15 * SECOND })).toEqual(expected);
+      expect(shared.joinsByStrategy).toMatchObject({ server: 0, hash: 1 });
+      await shared.dropSpine(other);
+      expect(await joined(shared, table, spineRows, { ttlMicros: 15 * SECOND })).toEqual(expected);
+      expect(shared.joinsByStrategy).toMatchObject({ server: 1, hash: 1 });
+    } finally {
+      await shared.close();
+    }
     const store = await opened();
     try {
       await store.append(table, historyColumnsOf([row(3n, far, T0, [7])], 1, 1), "far");

@@ -39,7 +39,7 @@ import {
   toJsonValue,
 } from "./clickhouse-sql.js";
 import { HELD_TIME_COLUMN, type HeldHistory, HeldHistoryCache, type TableVersion } from "./held-history.js";
-import { HeldSpine, heldSpineOutput, joinHeld, joinsWithoutEngine } from "./memory-join.js";
+import { HeldSpine, type HeldSpineBudget, heldSpineOutput, joinHeld, joinsWithoutEngine } from "./memory-join.js";
 import {
   type ArrowChunk,
   type ArrowChunks,
@@ -145,8 +145,9 @@ export interface JoinLimits {
    */
   streamedJoinMaxSpineRows?: number;
   /**
-   * About the most memory an inline spine held in the server until its join may take (keys, times
-   * and extra columns); a larger one is stored in the engine. 0: no spine is held.
+   * About the most memory the inline spines held in the server until their joins may take together
+   * (keys, times and extra columns); a spine that would go beyond is stored in the engine. 0: no
+   * spine is held.
    */
   heldSpineMaxBytes?: number;
 }
@@ -475,7 +476,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
     this.hashJoinMaxRows = joinLimits.hashJoinMaxRows ?? DEFAULT_JOIN_LIMITS.hashJoinMaxRows;
     this.memoryJoinMaxSpineRows = joinLimits.memoryJoinMaxSpineRows ?? DEFAULT_JOIN_LIMITS.memoryJoinMaxSpineRows;
     this.streamedJoinMaxSpineRows = joinLimits.streamedJoinMaxSpineRows ?? DEFAULT_JOIN_LIMITS.streamedJoinMaxSpineRows;
-    this.heldSpineMaxBytes = joinLimits.heldSpineMaxBytes ?? DEFAULT_JOIN_LIMITS.heldSpineMaxBytes;
+    this.heldSpineBudget = { maxBytes: joinLimits.heldSpineMaxBytes ?? DEFAULT_JOIN_LIMITS.heldSpineMaxBytes, bytes: 0 };
     const heldRows = joinLimits.memoryJoinMaxRows ?? DEFAULT_JOIN_LIMITS.memoryJoinMaxRows;
     // A cluster's history is spread over its nodes' parts, which one node's system.parts does not version.
     this.heldHistories = heldRows > 0 && !cluster ? new HeldHistoryCache(heldRows) : undefined;
@@ -501,13 +502,18 @@ export class ClickHouseOfflineStore implements OfflineStore {
   private readonly hashJoinMaxRows: number;
   private readonly streamedJoinMaxSpineRows: number;
   private readonly memoryJoinMaxSpineRows: number;
-  private readonly heldSpineMaxBytes: number;
+  /** The memory held spines may take together (`heldSpineMaxBytes`), and take now. */
+  private readonly heldSpineBudget: HeldSpineBudget;
   /** Undefined when joins never run without the engine. */
   private readonly heldHistories: HeldHistoryCache | undefined;
   /** Inline spines not stored in the engine (yet): held until their join, which may not need the engine. */
   private readonly heldSpines = new Map<string, HeldSpine>();
   /** By held spine: the held histories of the tables its creator said it would be joined with, being read. */
   private readonly preparedHistories = new Map<string, { tables: string; histories: Promise<HeldHistory[] | undefined> }>();
+
+  heldSpineBytes(): number {
+    return this.heldSpineBudget.bytes;
+  }
 
   /** Fails with UNAVAILABLE when the store does not answer. */
   async ping(): Promise<void> {
@@ -724,7 +730,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
     const spine: Spine = { id: randomUUID().replaceAll("-", ""), project, keyColumns, extraColumns: [...extraColumns] };
     const rowsToHold = this.spineRowsToHold(joinedWith);
     if (rowsToHold > 0) {
-      this.heldSpines.set(spine.id, new HeldSpine(rowsToHold, this.heldSpineMaxBytes));
+      this.heldSpines.set(spine.id, new HeldSpine(rowsToHold, this.heldSpineBudget));
       // The tables' versions (and a history not held yet) are read while the spine arrives: the
       // check before every join was 10-80 ms of a 0.2 s retrieval. A failure here only means the
       // join reads them itself, and reports what fails then.
@@ -742,12 +748,13 @@ export class ClickHouseOfflineStore implements OfflineStore {
    * when sorted copies are kept and the preview's join may be streamed, so that a join over copies
    * needs no engine at all (storing a 1M-row spine in the engine took 0.35 s of inserts, and
    * reading it back sorted 0.19 s). A spine that grows beyond, or whose join needs the engine
-   * after all, is stored then; so is one beyond `heldSpineMaxBytes`.
+   * after all, is stored then; so is one that would take the held spines together beyond
+   * `heldSpineMaxBytes`.
    */
   private spineRowsToHold(joinedWith?: SpineJoinPreview): number {
     const forMemoryJoin = this.heldHistories ? this.memoryJoinMaxSpineRows : 0;
     const forStreamedJoin = this.sorted && joinedWith && mayStream(joinedWith) ? this.streamedJoinMaxSpineRows : 0;
-    return this.heldSpineMaxBytes > 0 ? Math.max(forMemoryJoin, forStreamedJoin) : 0;
+    return this.heldSpineBudget.maxBytes > 0 ? Math.max(forMemoryJoin, forStreamedJoin) : 0;
   }
 
   private async createSpineTable(spine: Spine): Promise<void> {
@@ -761,8 +768,12 @@ export class ClickHouseOfflineStore implements OfflineStore {
     if (!held) return;
     this.heldSpines.delete(spine.id);
     this.preparedHistories.delete(spine.id);
-    await this.createSpineTable(spine);
-    for (const { rows, firstIndex } of held.columns(spine)) await this.appendSpine(spine, rows, firstIndex);
+    try {
+      await this.createSpineTable(spine);
+      for (const { rows, firstIndex } of held.columns(spine)) await this.appendSpine(spine, rows, firstIndex);
+    } finally {
+      held.release();
+    }
   }
 
   async addSpineColumns(spine: Spine, extraColumns: OfflineColumn[]): Promise<void> {
@@ -884,7 +895,12 @@ export class ClickHouseOfflineStore implements OfflineStore {
 
   async dropSpine(spine: Spine): Promise<void> {
     this.preparedHistories.delete(spine.id);
-    if (this.heldSpines.delete(spine.id)) return;
+    const held = this.heldSpines.get(spine.id);
+    if (held) {
+      this.heldSpines.delete(spine.id);
+      held.release();
+      return;
+    }
     await this.run(() => this.client.command({ query: `DROP TABLE IF EXISTS ${spineTableName(spine)}` }));
   }
 
@@ -898,19 +914,24 @@ export class ClickHouseOfflineStore implements OfflineStore {
         yield* joinHeld(join, held, histories, () => signal?.aborted === true);
         return;
       }
-      const streamed = await this.streamedJoin(join, { signal, limits }, held);
-      if (streamed) {
-        this.joinsByStrategy.streamed++;
-        yield* streamed;
-        return;
-      }
     }
-    // A sorted copy being written gives way to a join that needs the engine (one in the server's
-    // memory, above, does not): it starts over once none runs.
+    // A sorted copy being written gives way to a join that needs the engine or merges histories too
+    // large to hold (one in the server's memory, above, does not): it starts over once none runs.
     this.engineJoins++;
     this.copyGivingWay?.abort();
     try {
-      if (held) await this.storeHeldSpine(join.spine);
+      if (held) {
+        const run: QueryRun = { signal, limits };
+        const streamed = (await this.joinsInMemory(join, run)) ? undefined : await this.streamedJoin(join, run, held);
+        if (streamed) {
+          this.joinsByStrategy.streamed++;
+          yield* streamed;
+          return;
+        }
+        // A join cancelled meanwhile is not worth storing its spine for.
+        if (signal?.aborted) throw new QueryCancelledError(signal.reason);
+        await this.storeHeldSpine(join.spine);
+      }
       yield* this.joinInEngine(join, signal, limits);
     } finally {
       this.engineJoins--;
@@ -960,6 +981,8 @@ export class ClickHouseOfflineStore implements OfflineStore {
    * when it can be and its spine has at most `streamedJoinMaxSpineRows` rows. Every view is read and
    * merged before this returns, so that undefined, for a join found unfit at any point, leaves it to
    * the engine with nothing written yet; the result then streams out with the spine's own columns.
+   * A `held` spine is joined only when every view's history comes from its sorted copy (no engine
+   * query but the tables' versions), sorted here, and written in spine order whatever the join asks.
    */
   private async streamedJoin(join: PointInTimeJoin, run: QueryRun, held?: HeldSpine): Promise<AsyncIterable<ArrowChunk> | undefined> {
     const keys = this.streamedJoinMaxSpineRows > 0 ? streamedJoinKeys(join) : undefined;
@@ -1674,6 +1697,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
     for (const resolve of this.noEngineJoinWaiters.splice(0)) resolve();
     await this.copyWrites;
     this.heldHistories?.clear();
+    for (const held of this.heldSpines.values()) held.release();
     this.heldSpines.clear();
     this.preparedHistories.clear();
     await this.memoryRelease;

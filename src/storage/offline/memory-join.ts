@@ -32,31 +32,44 @@ import {
 /** Rows per Arrow chunk of a result, about the engine's block size. */
 const CHUNK_ROWS = 65_536;
 
+/** About the most memory the spines held in a store may take together, and what they take now ({@link heldBytes}). */
+export interface HeldSpineBudget {
+  maxBytes: number;
+  bytes: number;
+}
+
 /** An inline spine's rows, held until its join: batches in spine order, each with the extra columns it had. */
 export class HeldSpine {
   private readonly batches: Array<{ rows: SpineColumns; firstIndex: number; extras: number }> = [];
   /** Rows held. */
   length = 0;
-  /** About the memory its values take ({@link heldBytes}). */
+  /** About the memory its values take, counted in its budget until {@link release}. */
   bytes = 0;
 
-  /** At most `maxRows` rows and about `maxBytes` bytes: a spine that grows beyond is stored in the engine instead. */
+  /** At most `maxRows` rows, within what `budget` has left: a spine that grows beyond is stored in the engine instead. */
   constructor(
     readonly maxRows: number,
-    readonly maxBytes: number,
+    private readonly budget: HeldSpineBudget,
   ) {}
 
   /**
    * Holds a batch whose values fill the spine's first `extras` extra columns, when the spine then
-   * stays within its limits; false, holding nothing, when it would not.
+   * stays within its rows and its budget; false, holding nothing, when it would not.
    */
   add(rows: SpineColumns, firstIndex: number, extras: number): boolean {
     const bytes = heldBytes(rows);
-    if (this.length + rows.length > this.maxRows || this.bytes + bytes > this.maxBytes) return false;
+    if (this.length + rows.length > this.maxRows || this.budget.bytes + bytes > this.budget.maxBytes) return false;
     this.batches.push({ rows, firstIndex, extras });
     this.length += rows.length;
     this.bytes += bytes;
+    this.budget.bytes += bytes;
     return true;
+  }
+
+  /** Gives its bytes back to its budget, once the store lets go of it (stored, dropped, closed). */
+  release(): void {
+    this.budget.bytes -= this.bytes;
+    this.bytes = 0;
   }
 
   /** The held batches, each with every extra column of `spine` (null where it had none). */

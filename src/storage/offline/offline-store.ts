@@ -337,6 +337,8 @@ export interface AuditChainSummary {
 
 /** Where feature history lives. */
 export interface OfflineStore {
+  /** About the memory the inline spines it holds until their joins take, in bytes (for operators: a gauge). */
+  heldSpineBytes(): number;
   /** Appends logged online values of a project (for the served-consistency check). */
   appendServedValues(project: string, records: ServedValueRecord[]): Promise<void>;
   /** Reads logged online values back, newest first. */

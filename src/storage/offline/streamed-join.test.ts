@@ -104,7 +104,7 @@ describe("SortedSpine.ofHeld", () => {
   const spine = (type: "int64" | "int32"): Spine => ({ id: "s", project: "p", keyColumns: [{ name: "id", type }], extraColumns: [] });
   /** A held spine of batches of (key, time µs) rows, spine row indexes counted from `firstIndex` (0 by default). */
   const held = (batches: ReadonlyArray<{ keys: ArrayLike<FeatureValue>; times: number[]; firstIndex?: number }>) => {
-    const out = new HeldSpine(1_000, 1 << 20);
+    const out = new HeldSpine(1_000, { maxBytes: 1 << 20, bytes: 0 });
     let row = 0;
     for (const { keys, times, firstIndex } of batches) {
       out.add({ length: times.length, keys: [keys], eventTimes: times, extras: [] }, firstIndex ?? row, 0);
