@@ -2,13 +2,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { customerStatsRegistry } from "../../test/support/customer-stats.js";
 import { StoreUnavailableError } from "../common/errors.js";
-import { Registry } from "../registry/registry.js";
+import type { Registry } from "../registry/registry.js";
 import { openClickHouseOfflineStore } from "../storage/offline/clickhouse-offline-store.js";
 import type { OfflineStore } from "../storage/offline/offline-store.js";
 import { openLmdbOnlineStore } from "../storage/online/lmdb-online-store.js";
 import { type OnlineStore, onlineTableName } from "../storage/online/online-store.js";
-import { openLmdbRegistryStore } from "../storage/registry/lmdb-registry-store.js";
 import { FeatureWriter, LatestOnlineWrites, offlineTableOf } from "./feature-writer.js";
 
 const limits = { maxStringBytes: 1024, maxBytesLength: 1024, maxListLength: 16, maxFutureSkewMs: 60_000, maxRowsPerBatch: 100 };
@@ -38,28 +38,10 @@ describe("FeatureWriter", () => {
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), "sluice-writer-"));
-    registry = await Registry.open(openLmdbRegistryStore(join(dir, "registry")));
+    registry = await customerStatsRegistry(dir);
     offline = await openClickHouseOfflineStore({ kind: "embedded", path: join(dir, "offline") });
     online = failingOnce(openLmdbOnlineStore(join(dir, "online")));
     writer = new FeatureWriter(registry, offline, online, limits);
-    await registry.applyEntity({
-      project: "default",
-      name: "customer",
-      joinKeys: [{ name: "id", type: "int64" }],
-      description: "",
-      owner: "",
-      tags: {},
-    });
-    await registry.applyFeatureView({
-      project: "default",
-      name: "stats",
-      entity: "customer",
-      features: [{ name: "orders", type: "int64", description: "", tags: {} }],
-      ttlMillis: 0,
-      description: "",
-      owner: "",
-      tags: {},
-    });
   });
 
   afterAll(async () => {

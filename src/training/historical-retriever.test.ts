@@ -2,10 +2,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { customerStatsRegistry } from "../../test/support/customer-stats.js";
 import { offlineTableOf } from "../ingest/feature-writer.js";
-import { Registry } from "../registry/registry.js";
+import type { Registry } from "../registry/registry.js";
 import { type ClickHouseOfflineStore, openClickHouseOfflineStore } from "../storage/offline/clickhouse-offline-store.js";
-import { openLmdbRegistryStore } from "../storage/registry/lmdb-registry-store.js";
 import { HistoricalRetriever } from "./historical-retriever.js";
 import type { SpineBatchInput } from "./model.js";
 
@@ -18,28 +18,12 @@ describe("HistoricalRetriever", () => {
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), "sluice-retriever-"));
-    registry = await Registry.open(openLmdbRegistryStore(join(dir, "registry")));
     offline = await openClickHouseOfflineStore({ kind: "embedded", path: join(dir, "offline") });
+    // Each view's table is made as it is applied, as the server does.
+    registry = await customerStatsRegistry(dir, (opened) =>
+      opened.onFeatureViewApplied((view, entity) => offline.ensureTable(offlineTableOf(view, entity))),
+    );
     retriever = new HistoricalRetriever(registry, offline, limits);
-    registry.onFeatureViewApplied((view, entity) => offline.ensureTable(offlineTableOf(view, entity)));
-    await registry.applyEntity({
-      project: "default",
-      name: "customer",
-      joinKeys: [{ name: "id", type: "int64" }],
-      description: "",
-      owner: "",
-      tags: {},
-    });
-    await registry.applyFeatureView({
-      project: "default",
-      name: "stats",
-      entity: "customer",
-      features: [{ name: "orders", type: "int64", description: "", tags: {} }],
-      ttlMillis: 0,
-      description: "",
-      owner: "",
-      tags: {},
-    });
   });
 
   afterAll(async () => {
