@@ -679,9 +679,10 @@ describe("point-in-time joins streamed through the server", () => {
     table: OfflineTable,
     keys: FeatureValue[],
     times: number[],
-    options: { ttlMicros?: number; features?: string[]; spineOrder?: boolean; withSpineIndex?: boolean } = {},
+    options: { ttlMicros?: number; features?: string[]; spineOrder?: boolean; withSpineIndex?: boolean; previewed?: boolean } = {},
   ): Promise<PointInTimeJoin> => {
-    const spine = await on.createSpine("pit_streamed", table.keyColumns, []);
+    const preview = options.previewed ? { tables: [table], aggregates: false, excludeLateIngested: false } : undefined;
+    const spine = await on.createSpine("pit_streamed", table.keyColumns, [], preview);
     await on.appendSpine(spine, { length: keys.length, keys: [keys], eventTimes: times, extras: [] }, 0);
     return {
       spine,
@@ -1024,6 +1025,49 @@ describe("point-in-time joins streamed through the server", () => {
       expect(tight.sortedCopyCounts).toEqual({ reads: 0, writes: 0 });
     } finally {
       await tight.close();
+    }
+  });
+
+  it("holds a previewed spine only over tables with a copy at their version, and stores it at the join when the table is written meanwhile", async () => {
+    const table = viewTable(`held_${++version}`, [{ name: "customer_id", type: "int64" }], [{ name: "amount", type: "double" }]);
+    const row = (customer: bigint, second: number, amount: number): OfflineRow => ({
+      key: [customer],
+      eventTime: T0 + second * SECOND,
+      ingestTime: T0,
+      writeId: "w",
+      features: [amount],
+    });
+    const store = await streamed();
+    try {
+      await store.ensureTable(table);
+      await store.append(table, historyColumnsOf([row(1n, 1, 1.5), row(2n, 2, 2.5)], 1, 1), "a");
+      const spineOf = () => joinOver(store, table, [1n, 2n], [T0 + 10 * SECOND, T0 + 10 * SECOND], { previewed: true });
+      const values = async (join: PointInTimeJoin) => (await rowsOfJoin(store, join)).map((r) => r[2]);
+
+      // No copy yet: stored as it arrives.
+      let made = store.spineTablesMade;
+      const first = await spineOf();
+      expect(store.spineTablesMade - made).toBe(1);
+      expect(await values(first)).toEqual([1.5, 2.5]);
+      await store.copiesWritten();
+
+      // A copy at the table's version: held; a write before the join makes the join read the engine, so it is stored then.
+      made = store.spineTablesMade;
+      const second = await spineOf();
+      expect(store.spineTablesMade - made).toBe(0);
+      await store.append(table, historyColumnsOf([row(2n, 5, 7.5)], 1, 1), "b");
+      expect(await values(second)).toEqual([1.5, 7.5]);
+      expect(store.spineTablesMade - made).toBe(1);
+      await store.copiesWritten();
+
+      // The copy of the new version: held, and joined without storing it.
+      made = store.spineTablesMade;
+      const reads = store.sortedCopyCounts.reads;
+      expect(await values(await spineOf())).toEqual([1.5, 7.5]);
+      expect(store.spineTablesMade - made).toBe(0);
+      expect(store.sortedCopyCounts.reads - reads).toBe(1);
+    } finally {
+      await store.close();
     }
   });
 

@@ -728,7 +728,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
     joinedWith?: SpineJoinPreview,
   ): Promise<Spine> {
     const spine: Spine = { id: randomUUID().replaceAll("-", ""), project, keyColumns, extraColumns: [...extraColumns] };
-    const rowsToHold = this.spineRowsToHold(joinedWith);
+    const rowsToHold = await this.spineRowsToHold(joinedWith);
     if (rowsToHold > 0) {
       this.heldSpines.set(spine.id, new HeldSpine(rowsToHold, this.heldSpineBudget));
       // The tables' versions (and a history not held yet) are read while the spine arrives: the
@@ -745,16 +745,33 @@ export class ClickHouseOfflineStore implements OfflineStore {
   /**
    * The most rows of a new spine held in the server's memory until its join: up to
    * `memoryJoinMaxSpineRows` for a join with held histories; up to `streamedJoinMaxSpineRows`
-   * when sorted copies are kept and the preview's join may be streamed, so that a join over copies
-   * needs no engine at all (storing a 1M-row spine in the engine took 0.35 s of inserts, and
-   * reading it back sorted 0.19 s). A spine that grows beyond, or whose join needs the engine
-   * after all, is stored then; so is one that would take the held spines together beyond
+   * when the preview's join may be streamed and every table of it has a sorted copy at its version
+   * now, so that the join needs no engine but for the tables' versions (storing a 1M-row spine in
+   * the engine took 0.35 s of inserts, and reading it back sorted 0.19 s). Without the copies the
+   * spine is stored as it arrives, as before: held, it would be stored at the join, after the rows
+   * came instead of while they come. A spine that grows beyond, or whose join needs the engine after
+   * all, is stored then; so is one that would take the held spines together beyond
    * `heldSpineMaxBytes`.
    */
-  private spineRowsToHold(joinedWith?: SpineJoinPreview): number {
+  private async spineRowsToHold(joinedWith?: SpineJoinPreview): Promise<number> {
+    if (this.heldSpineBudget.maxBytes <= 0) return 0;
     const forMemoryJoin = this.heldHistories ? this.memoryJoinMaxSpineRows : 0;
-    const forStreamedJoin = this.sorted && joinedWith && mayStream(joinedWith) ? this.streamedJoinMaxSpineRows : 0;
-    return this.heldSpineBudget.maxBytes > 0 ? Math.max(forMemoryJoin, forStreamedJoin) : 0;
+    const streamable = this.streamedJoinMaxSpineRows > forMemoryJoin && joinedWith !== undefined && mayStream(joinedWith);
+    const forStreamedJoin =
+      streamable && (await this.copiesCover(joinedWith.tables, joinedWith.limits)) ? this.streamedJoinMaxSpineRows : 0;
+    return Math.max(forMemoryJoin, forStreamedJoin);
+  }
+
+  /** Whether every one of `tables` has a sorted copy at its version now; false when that cannot be told. */
+  private async copiesCover(tables: readonly OfflineTable[], limits?: QueryLimits): Promise<boolean> {
+    const copies = this.sorted?.copies;
+    if (!copies) return false;
+    const names = tables.map((table) => tableNameParts(table, false));
+    const versions = await this.tableVersions(names, { limits }).catch(() => undefined);
+    return names.every(({ database, name }) => {
+      const version = versions?.get(`${database}.${name}`);
+      return version !== undefined && copies.has(`${database}.${name}`, version.version);
+    });
   }
 
   private async createSpineTable(spine: Spine): Promise<void> {

@@ -126,6 +126,11 @@ export class SortedHistoryCopies {
     return copies;
   }
 
+  /** Whether a copy of `table` at `version` is kept (a read may still find it gone or damaged). */
+  has(table: string, version: string): boolean {
+    return this.manifests.get(table)?.version === version;
+  }
+
   /**
    * A read of `table`'s copy at `version`, when it has one with every column of `columns`;
    * undefined otherwise. It must be released.
