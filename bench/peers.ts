@@ -813,11 +813,14 @@ Standalone, alternating with the build before (eight pairs, one retrieval per se
 a median of 1.89 s (1.71-2.08) against 2.08 s (1.90-2.31), every pair faster. Round 14 had tried holding the spine
 with an 11-bit radix sort of every row, 0.35-0.5 s cold, and gained nothing; round 17 a counting sort kept beside
 the engine's copy of the spine, which saved nothing because the inserts stayed. The last run before this round
-gave 2.513 s (2.22×); on 6ee312c, 2.076 s (2.72×); on d6e5ea2, 2.013 s (2.76×, first retrieval 5.102 s); this one
-${a.sluiceSeconds} s (${times(a.ratioFeastToSluice)}), each round just after a Feast round on the same two cores. Since c8e4019 a spine is held only
-over tables with a copy at their version; the first retrieval after a write stores it as it arrives, as before.
-The two earlier runs of this round ran the same code on the rounds' path (the changes after 6ee312c touch the
-first retrieval, the bounds and the cleanup only), so 3× is reached at its edge here, not with room to spare.
+gave 2.513 s (2.22×). This round's runs, the same code on the rounds' path each time (the changes after 6ee312c
+touch the first retrieval, the bounds and the cleanup only): 2.076 s (2.72×) on 6ee312c, 2.013 s (2.76×) on
+d6e5ea2, 1.84 s (3.04×) on c8e4019, and this one, on c8e4019 too, ${a.sluiceSeconds} s (${times(a.ratioFeastToSluice)}), each round just after a
+Feast round on the same two cores: 3× sits at the edge of what this machine gives, met in one run of four. The runs
+on d6e5ea2 and the first on c8e4019 ran with the machine's disk 98% full (found when a later run could not write its
+copies), which may be why their imports took 47.96-48.66 s and their first retrievals 5.10-5.14 s. Since c8e4019 a
+spine is held only over tables with a copy at their version; the first retrieval after a write stores it as it
+arrives, as before.
 
 Tried this round and dropped, each measured against the same build alternately: spine batches of 50,000 rows from
 the Python client instead of 10,000 (six pairs: medians 1.79 s against 1.83 s, within the noise; the default stays,
