@@ -678,9 +678,10 @@ hour, and within a run: the rounds' ratios were ${(c.perRound ?? []).map((r: Jso
 comes from the Python client's own benchmark, run after the rounds. Five earlier whole runs of the same online read
 path on 2026-11-28 measured 8.78× (Feast 590 calls/s, Sluice 5,178), 10.05× (Feast 443, Sluice 4,454), 8.33×
 (Feast 555, Sluice 4,621), 10.25× (Feast 445, Sluice 4,561) and 8.2× (Feast 625, Sluice 5,124), with the generated stub
-alone at 9.9×, 13.64×, 9.07×, 13.29× and 9.95×; this run (19:55) is one more of the same: the figure moves with the
-machine's load, and with Feast's own rate, more than with either server's code, and the target sits at the edge of
-what this client reaches here. Where a client's own
+alone at 9.9×, 13.64×, 9.07×, 13.29× and 9.95×, and one at 19:55 8.56× (Feast 588, Sluice 5,033; stub 10.8×); this run
+(20:55, a slower hour for both: Sluice's sequential p50 663 µs against 521 µs then) is one more of the same: the figure
+moves with the machine's load, and with Feast's own rate, more than with either server's code, and the target sits
+at the edge of what this client reaches here. Where a client's own
 CPU goes, measured against the stub on the client's channel at 16 in flight (scratch, alternating, 2026-11-28):
 about 115 µs a call is grpc.aio's and the stub's, about 9 µs building the request, and 12 µs (warm, in a loop)
 to 26 µs (between calls) turning the answer into a row of 31 values.`
