@@ -174,6 +174,11 @@ export type ClickHouseLocation = (
  */
 type HistorySource = { kind: "copy"; read: SortedCopyRead } | { kind: "engine"; copy?: CopyToWrite };
 
+/** The database and table names of `tables`, as tableVersions takes them. */
+function tableNamesOf(tables: readonly OfflineTable[]): Array<{ database: string; name: string }> {
+  return tables.map((table) => tableNameParts(table, false));
+}
+
 /** Ends the reads of the sorted copies among `sources` (what a copy being read keeps from being dropped). */
 function releaseCopyReads(sources: readonly HistorySource[]): void {
   for (const source of sources) if (source.kind === "copy") source.read.release();
@@ -728,14 +733,20 @@ export class ClickHouseOfflineStore implements OfflineStore {
     joinedWith?: SpineJoinPreview,
   ): Promise<Spine> {
     const spine: Spine = { id: randomUUID().replaceAll("-", ""), project, keyColumns, extraColumns: [...extraColumns] };
-    const rowsToHold = await this.spineRowsToHold(joinedWith);
+    // The preview's tables' versions, read once for both uses below; undefined when unread or failed.
+    const versions =
+      joinedWith && joinsWithoutEngine(joinedWith) && (this.heldHistories || this.sorted)
+        ? this.tableVersions(tableNamesOf(joinedWith.tables), { limits: joinedWith.limits }).catch(() => undefined)
+        : Promise.resolve(undefined);
+    const rowsToHold = await this.spineRowsToHold(joinedWith, versions);
     if (rowsToHold > 0) {
       this.heldSpines.set(spine.id, new HeldSpine(rowsToHold, this.heldSpineBudget));
-      // The tables' versions (and a history not held yet) are read while the spine arrives: the
-      // check before every join was 10-80 ms of a 0.2 s retrieval. A failure here only means the
+      // The held histories (a history not held yet is read) are made ready while the spine arrives:
+      // the check before every join was 10-80 ms of a 0.2 s retrieval. A failure here only means the
       // join reads them itself, and reports what fails then.
       if (joinedWith && joinsWithoutEngine(joinedWith)) {
-        const histories = this.heldHistoriesOf(joinedWith.tables, { limits: joinedWith.limits }).catch(() => undefined);
+        const run: QueryRun = { limits: joinedWith.limits };
+        const histories = versions.then((known) => this.heldHistoriesOf(joinedWith.tables, run, known)).catch(() => undefined);
         this.preparedHistories.set(spine.id, { tables: tablesSignature(joinedWith.tables), histories });
       }
     } else await this.createSpineTable(spine);
@@ -753,23 +764,23 @@ export class ClickHouseOfflineStore implements OfflineStore {
    * all, is stored then; so is one that would take the held spines together beyond
    * `heldSpineMaxBytes`.
    */
-  private async spineRowsToHold(joinedWith?: SpineJoinPreview): Promise<number> {
+  private async spineRowsToHold(
+    joinedWith: SpineJoinPreview | undefined,
+    versions: Promise<Map<string, TableVersion> | undefined>,
+  ): Promise<number> {
     if (this.heldSpineBudget.maxBytes <= 0) return 0;
     const forMemoryJoin = this.heldHistories ? this.memoryJoinMaxSpineRows : 0;
     const streamable = this.streamedJoinMaxSpineRows > forMemoryJoin && joinedWith !== undefined && mayStream(joinedWith);
-    const forStreamedJoin =
-      streamable && (await this.copiesCover(joinedWith.tables, joinedWith.limits)) ? this.streamedJoinMaxSpineRows : 0;
+    const forStreamedJoin = streamable && this.copiesCover(joinedWith.tables, await versions) ? this.streamedJoinMaxSpineRows : 0;
     return Math.max(forMemoryJoin, forStreamedJoin);
   }
 
-  /** Whether every one of `tables` has a sorted copy at its version now; false when that cannot be told. */
-  private async copiesCover(tables: readonly OfflineTable[], limits?: QueryLimits): Promise<boolean> {
+  /** Whether every one of `tables` has a sorted copy at its version in `versions`; false when they are unknown. */
+  private copiesCover(tables: readonly OfflineTable[], versions: Map<string, TableVersion> | undefined): boolean {
     const copies = this.sorted?.copies;
-    if (!copies) return false;
-    const names = tables.map((table) => tableNameParts(table, false));
-    const versions = await this.tableVersions(names, { limits }).catch(() => undefined);
-    return names.every(({ database, name }) => {
-      const version = versions?.get(`${database}.${name}`);
+    if (!copies || !versions) return false;
+    return tableNamesOf(tables).every(({ database, name }) => {
+      const version = versions.get(`${database}.${name}`);
       return version !== undefined && copies.has(`${database}.${name}`, version.version);
     });
   }
@@ -937,9 +948,11 @@ export class ClickHouseOfflineStore implements OfflineStore {
     this.engineJoins++;
     this.copyGivingWay?.abort();
     try {
+      let inMemory: boolean | undefined;
       if (held) {
         const run: QueryRun = { signal, limits };
-        const streamed = (await this.joinsInMemory(join, run)) ? undefined : await this.streamedJoin(join, run, held);
+        inMemory = await this.joinsInMemory(join, run);
+        const streamed = inMemory ? undefined : await this.streamedJoin(join, run, held);
         if (streamed) {
           this.joinsByStrategy.streamed++;
           yield* streamed;
@@ -949,7 +962,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
         if (signal?.aborted) throw new QueryCancelledError(signal.reason);
         await this.storeHeldSpine(join.spine);
       }
-      yield* this.joinInEngine(join, signal, limits);
+      yield* this.joinInEngine(join, signal, limits, inMemory);
     } finally {
       this.engineJoins--;
       if (this.engineJoins === 0) for (const resolve of this.noEngineJoinWaiters.splice(0)) resolve();
@@ -961,9 +974,12 @@ export class ClickHouseOfflineStore implements OfflineStore {
     return this.engineJoins === 0 || this.closed ? Promise.resolve() : new Promise((resolve) => this.noEngineJoinWaiters.push(resolve));
   }
 
-  /** A join through the engine: streamed through the server when it can be, else the engine's hash or sort-merge join. */
-  private async *joinInEngine(join: PointInTimeJoin, signal?: AbortSignal, limits?: QueryLimits): ArrowChunks {
-    const inMemory = await this.joinsInMemory(join, { signal, limits });
+  /**
+   * A join through the engine: streamed through the server when it can be, else the engine's hash or
+   * sort-merge join. `knownInMemory`: whether its histories fit a hash join, when already counted.
+   */
+  private async *joinInEngine(join: PointInTimeJoin, signal?: AbortSignal, limits?: QueryLimits, knownInMemory?: boolean): ArrowChunks {
+    const inMemory = knownInMemory ?? (await this.joinsInMemory(join, { signal, limits }));
     const streamed = inMemory ? undefined : await this.streamedJoin(join, { signal, limits });
     if (streamed) {
       this.joinsByStrategy.streamed++;
@@ -1194,7 +1210,7 @@ export class ClickHouseOfflineStore implements OfflineStore {
   private async historySources(join: PointInTimeJoin, keys: readonly string[], run: QueryRun): Promise<HistorySource[]> {
     const copies = this.sorted?.copies;
     if (!copies) return join.views.map(() => ({ kind: "engine" }));
-    const names = join.views.map(({ table }) => tableNameParts(table, false));
+    const names = tableNamesOf(join.views.map(({ table }) => table));
     const versions = await this.tableVersions(names, run);
     return join.views.map(({ table }, v): HistorySource => {
       const name = names[v] as { database: string; name: string };
@@ -1309,11 +1325,16 @@ export class ClickHouseOfflineStore implements OfflineStore {
    * The held histories of these tables, in order, when they hold at most `memoryJoinMaxRows`
    * rows together, each read once per table version ({@link tableVersions}); undefined otherwise.
    */
-  private async heldHistoriesOf(views: readonly OfflineTable[], run: QueryRun): Promise<HeldHistory[] | undefined> {
+  private async heldHistoriesOf(
+    views: readonly OfflineTable[],
+    run: QueryRun,
+    known?: Map<string, TableVersion>,
+  ): Promise<HeldHistory[] | undefined> {
     const cache = this.heldHistories;
     if (!cache) return undefined;
-    const names = views.map((table) => tableNameParts(table, false));
-    const versions = await this.tableVersions(names, run);
+    const names = tableNamesOf(views);
+    // Versions just read for the same tables (as a spine is created) are taken as they are.
+    const versions = known ?? (await this.tableVersions(names, run));
     const tables = names.map((name) => versions.get(`${name.database}.${name.name}`));
     if (tables.some((t) => t === undefined)) return undefined;
     if (tables.reduce((sum, t) => sum + (t?.rows ?? 0), 0) > cache.maxRows) return undefined;
